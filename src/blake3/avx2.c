@@ -1,0 +1,89 @@
+/*
+ * avx2.c - the AVX2 kernel set (compiled with -mavx2 only): eight inputs
+ * side by side in 256-bit vectors. Single blocks and remainders of fewer
+ * than eight inputs go to the SSE4.1 code, which every AVX2 CPU has.
+ */
+#include "blake3_int.h"
+#include "x86_transpose.h"
+
+static inline __m256i ror16_256(__m256i x)
+{
+	return _mm256_shuffle_epi8(
+		x, _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1,
+				   0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10, 5, 4,
+				   7, 6, 1, 0, 3, 2));
+}
+
+static inline __m256i ror8_256(__m256i x)
+{
+	return _mm256_shuffle_epi8(
+		x, _mm256_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0,
+				   3, 2, 1, 12, 15, 14, 13, 8, 11, 10, 9, 4, 7,
+				   6, 5, 0, 3, 2, 1));
+}
+
+#define ROR_SHIFT_256(x, c)                                                  \
+	_mm256_or_si256(_mm256_srli_epi32((x), (c)),                         \
+			_mm256_slli_epi32((x), 32 - (c)))
+
+#define V __m256i
+#define N 8
+#define KN(name) name##_avx2_8
+#define V_ADD(a, b) _mm256_add_epi32((a), (b))
+#define V_XOR(a, b) _mm256_xor_si256((a), (b))
+#define V_OR(a, b) _mm256_or_si256((a), (b))
+#define V_ROR16(x) ror16_256(x)
+#define V_ROR12(x) ROR_SHIFT_256((x), 12)
+#define V_ROR8(x) ror8_256(x)
+#define V_ROR7(x) ROR_SHIFT_256((x), 7)
+#define V_SET1(x) _mm256_set1_epi32((int)(x))
+#define V_LOAD32(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define V_STORE32(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
+#define LOAD_MSG(m, p, off) load_msg_256((m), (p), (off))
+#define STORE_BLOCKS(out, w) store_blocks_256((out), (w))
+#define STORE_CVS(o, h) store_cvs_256((o), (h))
+#include "simd_kernels.h"
+
+static void hash_many_avx2(uint8_t *out, const uint8_t *input, size_t stride,
+			   size_t count, size_t blocks, const uint32_t key[8],
+			   uint64_t counter, bool increment_counter,
+			   uint8_t flags, uint8_t flags_start,
+			   uint8_t flags_end)
+{
+	while (count >= 8) {
+		hash_n_avx2_8(out, input, stride, blocks, key, counter,
+			      increment_counter, flags, flags_start, flags_end);
+		out += 8 * B3_OUT_LEN;
+		input += 8 * stride;
+		count -= 8;
+		counter += increment_counter ? 8 : 0;
+	}
+	b3_sse41_hash_many(out, input, stride, count, blocks, key, counter,
+			   increment_counter, flags, flags_start, flags_end);
+}
+
+static void xof_many_avx2(uint8_t *out, const uint32_t cv[8],
+			  const uint8_t block[64], uint8_t block_len,
+			  uint64_t counter, uint8_t flags, size_t outblocks)
+{
+	while (outblocks >= 8) {
+		xof_n_avx2_8(out, cv, block, block_len, counter, flags);
+		out += 8 * 64;
+		counter += 8;
+		outblocks -= 8;
+	}
+	b3_sse41_xof_many(out, cv, block, block_len, counter, flags,
+			  outblocks);
+}
+
+const b3_kernels b3_kernels_avx2 = {
+	.level = B3CAS_SIMD_AVX2,
+	.name = "avx2",
+	.degree = 8,
+	.lanes = 8,
+	.compress = b3_sse41_compress,
+	.compress_xof = b3_sse41_compress_xof,
+	.hash_many = hash_many_avx2,
+	.xof_many = xof_many_avx2,
+	.lanes_run = lanes_avx2_8,
+};

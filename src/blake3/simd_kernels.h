@@ -1,0 +1,164 @@
+/*
+ * simd_kernels.h - the N-lane kernels (hash N inputs, run N batch lanes,
+ * produce N XOF blocks) written once over a kernel file's vector type.
+ * A kernel file includes it once per vector width after defining:
+ *
+ *   V, N                        vector type and its number of 32-bit lanes
+ *   KN(name)                    name of a function of this width
+ *   V_ADD, V_XOR, V_OR, V_ROR16/12/8/7, V_SET1(u32)
+ *   V_LOAD32(const uint32_t *)  load N consecutive 32-bit words
+ *   V_STORE32(uint32_t *, V)    store N consecutive 32-bit words
+ *   LOAD_MSG(V m[16], const uint8_t *const p[N], size_t off)
+ *                               m[j] lane i = word j of the block p[i]+off
+ *   STORE_BLOCKS(uint8_t *out, const V w[16])
+ *                               lane i's 16 words to out + 64 * i
+ *   STORE_CVS(uint8_t *const o[N], const V h[8])
+ *                               lane i's 8 words to o[i]
+ * and optionally PREFETCH_NEXT(ptr) to fetch input a group ahead.
+ */
+
+#define ROUNDS_NAME KN(rounds)
+#include "simd_rounds.h"
+#undef ROUNDS_NAME
+
+static inline __attribute__((always_inline)) void
+KN(init_state)(V v[16], const V h[8], V ctr_lo, V ctr_hi, V blen, V flags)
+{
+	for (int i = 0; i < 8; i++)
+		v[i] = h[i];
+	v[8] = V_SET1(b3_iv[0]);
+	v[9] = V_SET1(b3_iv[1]);
+	v[10] = V_SET1(b3_iv[2]);
+	v[11] = V_SET1(b3_iv[3]);
+	v[12] = ctr_lo;
+	v[13] = ctr_hi;
+	v[14] = blen;
+	v[15] = flags;
+}
+
+static inline void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
+{
+	uint32_t l[N], h[N];
+
+	for (int i = 0; i < N; i++) {
+		uint64_t c = counter + (inc ? (uint64_t)i : 0);
+
+		l[i] = (uint32_t)c;
+		h[i] = (uint32_t)(c >> 32);
+	}
+	*lo = V_LOAD32(l);
+	*hi = V_LOAD32(h);
+}
+
+/* Exactly N inputs: input + i * stride, `blocks` blocks each. */
+static __attribute__((unused)) void KN(hash_n)(uint8_t *out, const uint8_t *input, size_t stride,
+		       size_t blocks, const uint32_t key[8], uint64_t counter,
+		       bool increment_counter, uint8_t flags,
+		       uint8_t flags_start, uint8_t flags_end)
+{
+	const uint8_t *p[N];
+	uint8_t *o[N];
+	V h[8], ctr_lo, ctr_hi, v[16], m[16];
+	const V blen = V_SET1(B3_BLOCK_LEN);
+
+	for (int i = 0; i < N; i++) {
+		p[i] = input + (size_t)i * stride;
+		o[i] = out + (size_t)i * B3_OUT_LEN;
+	}
+	for (int i = 0; i < 8; i++)
+		h[i] = V_SET1(key[i]);
+	KN(counters)(&ctr_lo, &ctr_hi, counter, increment_counter);
+	for (size_t b = 0; b < blocks; b++) {
+		uint32_t f = flags;
+
+		if (b == 0)
+			f |= flags_start;
+		if (b + 1 == blocks)
+			f |= flags_end;
+#ifdef PREFETCH_NEXT
+		if (blocks > 1)
+			for (int i = 0; i < N; i++)
+				PREFETCH_NEXT(p[i] + (size_t)N * stride +
+					      b * B3_BLOCK_LEN);
+#endif
+		LOAD_MSG(m, p, b * B3_BLOCK_LEN);
+		KN(init_state)(v, h, ctr_lo, ctr_hi, blen, V_SET1(f));
+		KN(rounds)(v, m);
+		for (int i = 0; i < 8; i++)
+			h[i] = V_XOR(v[i], v[i + 8]);
+	}
+	STORE_CVS(o, h);
+}
+
+/* N lanes of the batch kernel (see b3_lanes in blake3_int.h). */
+static __attribute__((unused)) void KN(lanes)(b3_lanes *st, size_t nsteps)
+{
+	V h[8], v[16], m[16];
+	bool all_out = true;
+
+	for (int l = 0; l < N; l++) {
+		if (st->reset_mask >> l & 1)
+			for (int i = 0; i < 8; i++)
+				st->cv[i][l] = st->key[i];
+		all_out &= st->out[l] != NULL;
+	}
+	for (int i = 0; i < 8; i++)
+		h[i] = V_LOAD32(st->cv[i]);
+	const V ctr_lo = V_LOAD32(st->ctr_lo);
+	const V ctr_hi = V_LOAD32(st->ctr_hi);
+	const V f_mid = V_LOAD32(st->flags_mid);
+
+	for (size_t s = 0; s < nsteps; s++) {
+		bool last = s + 1 == nsteps;
+		V f = f_mid, blen = V_SET1(B3_BLOCK_LEN);
+
+		if (s == 0)
+			f = V_OR(f, V_LOAD32(st->flags_first));
+		if (last) {
+			f = V_OR(f, V_LOAD32(st->flags_last));
+			blen = V_LOAD32(st->blen_last);
+			LOAD_MSG(m, st->last, 0);
+		} else {
+			LOAD_MSG(m, st->ptr, s * B3_BLOCK_LEN);
+		}
+		KN(init_state)(v, h, ctr_lo, ctr_hi, blen, f);
+		KN(rounds)(v, m);
+		for (int i = 0; i < 8; i++)
+			h[i] = V_XOR(v[i], v[i + 8]);
+	}
+	if (all_out) {
+		STORE_CVS(st->out, h);
+		return;
+	}
+	for (int i = 0; i < 8; i++)
+		V_STORE32(st->cv[i], h[i]);
+	for (int l = 0; l < N; l++) {
+		if (!st->out[l])
+			continue;
+		for (int i = 0; i < 8; i++)
+			b3_store32(st->out[l] + 4 * i, st->cv[i][l]);
+	}
+}
+
+/* N consecutive root output blocks, counters counter..counter+N-1. */
+static __attribute__((unused)) void KN(xof_n)(uint8_t *out, const uint32_t cv[8],
+		      const uint8_t block[64], uint8_t block_len,
+		      uint64_t counter, uint8_t flags)
+{
+	V h[8], v[16], m[16], ctr_lo, ctr_hi;
+
+	for (int i = 0; i < 8; i++)
+		h[i] = V_SET1(cv[i]);
+	for (int j = 0; j < 16; j++)
+		m[j] = V_SET1(b3_load32(block + 4 * j));
+	KN(counters)(&ctr_lo, &ctr_hi, counter, true);
+	KN(init_state)(v, h, ctr_lo, ctr_hi, V_SET1(block_len), V_SET1(flags));
+	KN(rounds)(v, m);
+	for (int i = 0; i < 8; i++) {
+		V upper = v[i + 8];
+
+		v[i] = V_XOR(v[i], upper);
+		v[i + 8] = V_XOR(upper, h[i]);
+	}
+	STORE_BLOCKS(out, v);
+}
