@@ -1,7 +1,8 @@
 /*
  * avx2.c - the AVX2 kernel set (compiled with -mavx2 only): eight inputs
- * side by side in 256-bit vectors. Single blocks and remainders of fewer
- * than eight inputs go to the SSE4.1 code, which every AVX2 CPU has.
+ * side by side in 256-bit vectors. Remainders of fewer than eight inputs
+ * go to the SSE4.1 code, which every AVX2 CPU has; single blocks to the
+ * scalar compression (see sse41.c).
  */
 #include "blake3_int.h"
 #include "x86_transpose.h"
@@ -37,6 +38,7 @@ static inline __m256i ror8_256(__m256i x)
 #define V_ROR8(x) ror8_256(x)
 #define V_ROR7(x) ROR_SHIFT_256((x), 7)
 #define V_SET1(x) _mm256_set1_epi32((int)(x))
+#define V_ADD_MSG(x, mem) __asm__("vpaddd %1, %0, %0" : "+x"(x) : "m"(mem))
 #define V_LOAD32(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define V_STORE32(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
 #define LOAD_MSG(m, p, off) load_msg_256((m), (p), (off))
@@ -81,8 +83,8 @@ const b3_kernels b3_kernels_avx2 = {
 	.name = "avx2",
 	.degree = 8,
 	.lanes = 8,
-	.compress = b3_sse41_compress,
-	.compress_xof = b3_sse41_compress_xof,
+	.compress = b3_portable_compress,
+	.compress_xof = b3_portable_compress_xof,
 	.hash_many = hash_many_avx2,
 	.xof_many = xof_many_avx2,
 	.lanes_run = lanes_avx2_8,

@@ -140,11 +140,6 @@ extern const b3_kernels b3_kernels_sse41;
 extern const b3_kernels b3_kernels_avx2;
 extern const b3_kernels b3_kernels_avx512;
 /* Pieces of the SSE4.1 set that the AVX2 set reuses. */
-void b3_sse41_compress(uint32_t cv[8], const uint8_t block[64],
-		       uint8_t block_len, uint64_t counter, uint8_t flags);
-void b3_sse41_compress_xof(uint8_t out[64], const uint32_t cv[8],
-			   const uint8_t block[64], uint8_t block_len,
-			   uint64_t counter, uint8_t flags);
 void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 			size_t count, size_t blocks, const uint32_t key[8],
 			uint64_t counter, bool increment_counter,

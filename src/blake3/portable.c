@@ -24,52 +24,76 @@ static inline uint32_t rotr32(uint32_t w, unsigned c)
 	return (w >> c) | (w << (32 - c));
 }
 
-static inline void g(uint32_t s[16], int a, int b, int c, int d, uint32_t x,
-		     uint32_t y)
+/*
+ * The state lives in sixteen named locals rather than an array so that the
+ * compiler keeps it in registers. A compression is one long dependency
+ * chain, so its speed is its latency: in a = a + b + m, m is added first
+ * (a and m are ready early, b arrives last). On x86-64 that addition is
+ * an asm instruction with a memory operand: it keeps the compiler from
+ * reassociating the sum back into (a + b) + m, and from loading all sixteen
+ * message words into registers up front, which would spill the state.
+ */
+#if defined(__x86_64__)
+#define ADD_MSG(a, i)                                                        \
+	__asm__("addl %1, %0" : "+r"(a) : "m"(*(const uint32_t *)(const void *)(block + 4 * (i))))
+#else
+#define ADD_MSG(a, i) ((a) += b3_load32(block + 4 * (i)))
+#endif
+
+#define G(a, b, c, d, x, y)                                                  \
+	do {                                                                 \
+		ADD_MSG(a, x);                                               \
+		a += b;                                                      \
+		d = rotr32(d ^ a, 16);                                       \
+		c += d;                                                      \
+		b = rotr32(b ^ c, 12);                                       \
+		ADD_MSG(a, y);                                               \
+		a += b;                                                      \
+		d = rotr32(d ^ a, 8);                                        \
+		c += d;                                                      \
+		b = rotr32(b ^ c, 7);                                        \
+	} while (0)
+
+#define ROUND(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13,    \
+	      s14, s15)                                                      \
+	do {                                                                 \
+		G(v0, v4, v8, v12, s0, s1);                            \
+		G(v1, v5, v9, v13, s2, s3);                            \
+		G(v2, v6, v10, v14, s4, s5);                           \
+		G(v3, v7, v11, v15, s6, s7);                           \
+		G(v0, v5, v10, v15, s8, s9);                           \
+		G(v1, v6, v11, v12, s10, s11);                         \
+		G(v2, v7, v8, v13, s12, s13);                          \
+		G(v3, v4, v9, v14, s14, s15);                          \
+	} while (0)
+
+static inline __attribute__((always_inline)) void
+compress_state(uint32_t s[16], const uint32_t cv[8], const uint8_t block[64],
+	       uint8_t block_len, uint64_t counter, uint8_t flags)
 {
-	s[a] = s[a] + s[b] + x;
-	s[d] = rotr32(s[d] ^ s[a], 16);
-	s[c] = s[c] + s[d];
-	s[b] = rotr32(s[b] ^ s[c], 12);
-	s[a] = s[a] + s[b] + y;
-	s[d] = rotr32(s[d] ^ s[a], 8);
-	s[c] = s[c] + s[d];
-	s[b] = rotr32(s[b] ^ s[c], 7);
+	uint32_t v0 = cv[0], v1 = cv[1], v2 = cv[2], v3 = cv[3];
+	uint32_t v4 = cv[4], v5 = cv[5], v6 = cv[6], v7 = cv[7];
+	uint32_t v8 = b3_iv[0], v9 = b3_iv[1], v10 = b3_iv[2], v11 = b3_iv[3];
+	uint32_t v12 = (uint32_t)counter, v13 = (uint32_t)(counter >> 32);
+	uint32_t v14 = block_len, v15 = flags;
+
+	/* The rows of b3_schedule, spelled out so the indices are constants. */
+	ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+	ROUND(2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8);
+	ROUND(3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1);
+	ROUND(10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6);
+	ROUND(12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4);
+	ROUND(9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7);
+	ROUND(11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13);
+	s[0] = v0, s[1] = v1, s[2] = v2, s[3] = v3;
+	s[4] = v4, s[5] = v5, s[6] = v6, s[7] = v7;
+	s[8] = v8, s[9] = v9, s[10] = v10, s[11] = v11;
+	s[12] = v12, s[13] = v13, s[14] = v14, s[15] = v15;
 }
 
-static inline void round_fn(uint32_t s[16], const uint32_t m[16], int r)
-{
-	const uint8_t *p = b3_schedule[r];
-
-	g(s, 0, 4, 8, 12, m[p[0]], m[p[1]]);
-	g(s, 1, 5, 9, 13, m[p[2]], m[p[3]]);
-	g(s, 2, 6, 10, 14, m[p[4]], m[p[5]]);
-	g(s, 3, 7, 11, 15, m[p[6]], m[p[7]]);
-	g(s, 0, 5, 10, 15, m[p[8]], m[p[9]]);
-	g(s, 1, 6, 11, 12, m[p[10]], m[p[11]]);
-	g(s, 2, 7, 8, 13, m[p[12]], m[p[13]]);
-	g(s, 3, 4, 9, 14, m[p[14]], m[p[15]]);
-}
-
-static void compress_state(uint32_t s[16], const uint32_t cv[8],
-			   const uint8_t block[64], uint8_t block_len,
-			   uint64_t counter, uint8_t flags)
-{
-	uint32_t m[16];
-
-	for (int i = 0; i < 16; i++)
-		m[i] = b3_load32(block + 4 * i);
-	for (int i = 0; i < 8; i++)
-		s[i] = cv[i];
-	for (int i = 0; i < 4; i++)
-		s[8 + i] = b3_iv[i];
-	s[12] = (uint32_t)counter;
-	s[13] = (uint32_t)(counter >> 32);
-	s[14] = block_len;
-	s[15] = flags;
-	for (int r = 0; r < 7; r++)
-		round_fn(s, m, r);
-}
+#undef G
+#undef ADD_MSG
+#undef ROUND
 
 void b3_portable_compress(uint32_t cv[8], const uint8_t block[64],
 			  uint8_t block_len, uint64_t counter, uint8_t flags)

@@ -1,11 +1,12 @@
 /*
- * simd_kernels.h - the N-lane kernels (hash N inputs, run N batch lanes,
- * produce N XOF blocks) written once over a kernel file's vector type.
- * A kernel file includes it once per vector width after defining:
+ * simd_kernels.h - the N-lane kernels (hash N or 2N inputs, run N batch
+ * lanes, produce N XOF blocks) written once over a kernel file's vector
+ * type. A kernel file includes it once per vector width after defining:
  *
  *   V, N                        vector type and its number of 32-bit lanes
  *   KN(name)                    name of a function of this width
- *   V_ADD, V_XOR, V_OR, V_ROR16/12/8/7, V_SET1(u32)
+ *   V_ADD, V_XOR, V_OR, V_ROR16/12/8/7, V_SET1(u32), V_ADD_MSG
+ *                               (see simd_rounds.h)
  *   V_LOAD32(const uint32_t *)  load N consecutive 32-bit words
  *   V_STORE32(uint32_t *, V)    store N consecutive 32-bit words
  *   LOAD_MSG(V m[16], const uint8_t *const p[N], size_t off)
@@ -14,15 +15,16 @@
  *                               lane i's 16 words to out + 64 * i
  *   STORE_CVS(uint8_t *const o[N], const V h[8])
  *                               lane i's 8 words to o[i]
- * and optionally PREFETCH_NEXT(ptr) to fetch input a group ahead.
  */
 
 #define ROUNDS_NAME KN(rounds)
 #include "simd_rounds.h"
 #undef ROUNDS_NAME
 
-static inline __attribute__((always_inline)) void
-KN(init_state)(V v[16], const V h[8], V ctr_lo, V ctr_hi, V blen, V flags)
+#define KERNEL static inline __attribute__((always_inline, unused))
+
+KERNEL void KN(init_state)(V v[16], const V h[8], V ctr_lo, V ctr_hi, V blen,
+			   V flags)
 {
 	for (int i = 0; i < 8; i++)
 		v[i] = h[i];
@@ -36,7 +38,7 @@ KN(init_state)(V v[16], const V h[8], V ctr_lo, V ctr_hi, V blen, V flags)
 	v[15] = flags;
 }
 
-static inline void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
+KERNEL void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
 {
 	uint32_t l[N], h[N];
 
@@ -50,24 +52,34 @@ static inline void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
 	*hi = V_LOAD32(h);
 }
 
-/* Exactly N inputs: input + i * stride, `blocks` blocks each. */
-static __attribute__((unused)) void KN(hash_n)(uint8_t *out, const uint8_t *input, size_t stride,
-		       size_t blocks, const uint32_t key[8], uint64_t counter,
-		       bool increment_counter, uint8_t flags,
-		       uint8_t flags_start, uint8_t flags_end)
+/*
+ * Exactly ng * N inputs (input + i * stride, `blocks` blocks each), as ng
+ * independent groups of N lanes whose rounds are interleaved.
+ */
+KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
+			    size_t blocks, const uint32_t key[8],
+			    uint64_t counter, bool increment_counter,
+			    uint8_t flags, uint8_t flags_start,
+			    uint8_t flags_end, const int ng)
 {
-	const uint8_t *p[N];
-	uint8_t *o[N];
-	V h[8], ctr_lo, ctr_hi, v[16], m[16];
+	const uint8_t *p[2][N];
+	uint8_t *o[2][N];
+	V h[2][8], ctr_lo[2], ctr_hi[2], v[2][16], m[2][16];
 	const V blen = V_SET1(B3_BLOCK_LEN);
 
-	for (int i = 0; i < N; i++) {
-		p[i] = input + (size_t)i * stride;
-		o[i] = out + (size_t)i * B3_OUT_LEN;
+	for (int g = 0; g < ng; g++) {
+		for (int i = 0; i < N; i++) {
+			size_t idx = (size_t)(g * N + i);
+
+			p[g][i] = input + idx * stride;
+			o[g][i] = out + idx * B3_OUT_LEN;
+		}
+		for (int i = 0; i < 8; i++)
+			h[g][i] = V_SET1(key[i]);
+		KN(counters)(&ctr_lo[g], &ctr_hi[g],
+			     counter + (increment_counter ? (uint64_t)g * N : 0),
+			     increment_counter);
 	}
-	for (int i = 0; i < 8; i++)
-		h[i] = V_SET1(key[i]);
-	KN(counters)(&ctr_lo, &ctr_hi, counter, increment_counter);
 	for (size_t b = 0; b < blocks; b++) {
 		uint32_t f = flags;
 
@@ -75,25 +87,42 @@ static __attribute__((unused)) void KN(hash_n)(uint8_t *out, const uint8_t *inpu
 			f |= flags_start;
 		if (b + 1 == blocks)
 			f |= flags_end;
-#ifdef PREFETCH_NEXT
-		if (blocks > 1)
-			for (int i = 0; i < N; i++)
-				PREFETCH_NEXT(p[i] + (size_t)N * stride +
-					      b * B3_BLOCK_LEN);
-#endif
-		LOAD_MSG(m, p, b * B3_BLOCK_LEN);
-		KN(init_state)(v, h, ctr_lo, ctr_hi, blen, V_SET1(f));
-		KN(rounds)(v, m);
-		for (int i = 0; i < 8; i++)
-			h[i] = V_XOR(v[i], v[i + 8]);
+		for (int g = 0; g < ng; g++) {
+			LOAD_MSG(m[g], p[g], b * B3_BLOCK_LEN);
+			KN(init_state)(v[g], h[g], ctr_lo[g], ctr_hi[g], blen,
+				       V_SET1(f));
+		}
+		KN(rounds)(v, m, ng);
+		for (int g = 0; g < ng; g++)
+			for (int i = 0; i < 8; i++)
+				h[g][i] = V_XOR(v[g][i], v[g][i + 8]);
 	}
-	STORE_CVS(o, h);
+	for (int g = 0; g < ng; g++)
+		STORE_CVS(o[g], h[g]);
+}
+
+static __attribute__((unused)) void
+KN(hash_n)(uint8_t *out, const uint8_t *input, size_t stride, size_t blocks,
+	   const uint32_t key[8], uint64_t counter, bool increment_counter,
+	   uint8_t flags, uint8_t flags_start, uint8_t flags_end)
+{
+	KN(hash_groups)(out, input, stride, blocks, key, counter,
+			increment_counter, flags, flags_start, flags_end, 1);
+}
+
+static __attribute__((unused)) void
+KN(hash_2n)(uint8_t *out, const uint8_t *input, size_t stride, size_t blocks,
+	    const uint32_t key[8], uint64_t counter, bool increment_counter,
+	    uint8_t flags, uint8_t flags_start, uint8_t flags_end)
+{
+	KN(hash_groups)(out, input, stride, blocks, key, counter,
+			increment_counter, flags, flags_start, flags_end, 2);
 }
 
 /* N lanes of the batch kernel (see b3_lanes in blake3_int.h). */
 static __attribute__((unused)) void KN(lanes)(b3_lanes *st, size_t nsteps)
 {
-	V h[8], v[16], m[16];
+	V h[8], v[1][16], m[1][16];
 	bool all_out = true;
 
 	for (int l = 0; l < N; l++) {
@@ -117,14 +146,14 @@ static __attribute__((unused)) void KN(lanes)(b3_lanes *st, size_t nsteps)
 		if (last) {
 			f = V_OR(f, V_LOAD32(st->flags_last));
 			blen = V_LOAD32(st->blen_last);
-			LOAD_MSG(m, st->last, 0);
+			LOAD_MSG(m[0], st->last, 0);
 		} else {
-			LOAD_MSG(m, st->ptr, s * B3_BLOCK_LEN);
+			LOAD_MSG(m[0], st->ptr, s * B3_BLOCK_LEN);
 		}
-		KN(init_state)(v, h, ctr_lo, ctr_hi, blen, f);
-		KN(rounds)(v, m);
+		KN(init_state)(v[0], h, ctr_lo, ctr_hi, blen, f);
+		KN(rounds)(v, m, 1);
 		for (int i = 0; i < 8; i++)
-			h[i] = V_XOR(v[i], v[i + 8]);
+			h[i] = V_XOR(v[0][i], v[0][i + 8]);
 	}
 	if (all_out) {
 		STORE_CVS(st->out, h);
@@ -141,24 +170,27 @@ static __attribute__((unused)) void KN(lanes)(b3_lanes *st, size_t nsteps)
 }
 
 /* N consecutive root output blocks, counters counter..counter+N-1. */
-static __attribute__((unused)) void KN(xof_n)(uint8_t *out, const uint32_t cv[8],
-		      const uint8_t block[64], uint8_t block_len,
-		      uint64_t counter, uint8_t flags)
+static __attribute__((unused)) void
+KN(xof_n)(uint8_t *out, const uint32_t cv[8], const uint8_t block[64],
+	  uint8_t block_len, uint64_t counter, uint8_t flags)
 {
-	V h[8], v[16], m[16], ctr_lo, ctr_hi;
+	V h[8], v[1][16], m[1][16], ctr_lo, ctr_hi;
 
 	for (int i = 0; i < 8; i++)
 		h[i] = V_SET1(cv[i]);
 	for (int j = 0; j < 16; j++)
-		m[j] = V_SET1(b3_load32(block + 4 * j));
+		m[0][j] = V_SET1(b3_load32(block + 4 * j));
 	KN(counters)(&ctr_lo, &ctr_hi, counter, true);
-	KN(init_state)(v, h, ctr_lo, ctr_hi, V_SET1(block_len), V_SET1(flags));
-	KN(rounds)(v, m);
+	KN(init_state)(v[0], h, ctr_lo, ctr_hi, V_SET1(block_len),
+		       V_SET1(flags));
+	KN(rounds)(v, m, 1);
 	for (int i = 0; i < 8; i++) {
-		V upper = v[i + 8];
+		V upper = v[0][i + 8];
 
-		v[i] = V_XOR(v[i], upper);
-		v[i + 8] = V_XOR(upper, h[i]);
+		v[0][i] = V_XOR(v[0][i], upper);
+		v[0][i + 8] = V_XOR(upper, h[i]);
 	}
-	STORE_BLOCKS(out, v);
+	STORE_BLOCKS(out, v[0]);
 }
+
+#undef KERNEL

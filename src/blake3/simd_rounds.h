@@ -1,71 +1,92 @@
 /*
- * simd_rounds.h - the seven BLAKE3 rounds on "transposed" state: v[i] holds
- * state word i of N independent compressions, one per vector lane, and
- * m[j] holds message word j of each. Included by a kernel file after it
- * defines its vector type and operations:
+ * simd_rounds.h - the seven BLAKE3 rounds on "transposed" state: v[g][i]
+ * holds state word i of N independent compressions, one per vector lane,
+ * and m[g][j] message word j of each; g numbers independent groups of N
+ * lanes. Included by a kernel file after it defines:
  *
  *   V                 vector type
  *   V_ADD(a, b)       lane-wise 32-bit add
  *   V_XOR(a, b)       xor
  *   V_ROR16/12/8/7(x) lane-wise rotate right by 16, 12, 8, 7
+ *   V_ADD_MSG(x, m)   x += m where m is an lvalue in memory (see below)
  *   ROUNDS_NAME       name of the function to define
  *
  * No shuffles are needed in this layout: columns and diagonals are just
- * different register indices. Each half-round is written as four G
- * functions interleaved step by step so the out-of-order core sees four
- * independent chains. In a = a + b + m, m is added first: a and m are
- * ready early, b arrives last.
+ * different register indices. Each half-round is written as its four G
+ * functions (times the groups) interleaved step by step, so the core sees
+ * 4 x groups independent dependency chains. On CPUs where vector
+ * operations take two cycles (AMD Zen 5), one group of four chains cannot
+ * keep the vector units busy; two groups can.
+ *
+ * In a = a + b + m, m is added first: a and m are ready early, b arrives
+ * last. V_ADD_MSG must keep the compiler from reassociating that sum into
+ * (b + m) + a, which would put two additions on the critical path; kernel
+ * files do it with an asm add from memory, which also keeps the message
+ * out of the registers the state needs.
  */
 
-#define HALF_ROUND(a0, b0, c0, d0, a1, b1, c1, d1, a2, b2, c2, d2, a3, b3,  \
-		   c3, d3, x0, y0, x1, y1, x2, y2, x3, y3)                   \
+#define FOR_GROUPS _Pragma("GCC unroll 4") for (int g_ = 0; g_ < ng; g_++)
+
+#define QUAD(stmt)                                                           \
 	do {                                                                 \
-		v[a0] = V_ADD(V_ADD(v[a0], m[x0]), v[b0]);                   \
-		v[a1] = V_ADD(V_ADD(v[a1], m[x1]), v[b1]);                   \
-		v[a2] = V_ADD(V_ADD(v[a2], m[x2]), v[b2]);                   \
-		v[a3] = V_ADD(V_ADD(v[a3], m[x3]), v[b3]);                   \
-		v[d0] = V_ROR16(V_XOR(v[d0], v[a0]));                        \
-		v[d1] = V_ROR16(V_XOR(v[d1], v[a1]));                        \
-		v[d2] = V_ROR16(V_XOR(v[d2], v[a2]));                        \
-		v[d3] = V_ROR16(V_XOR(v[d3], v[a3]));                        \
-		v[c0] = V_ADD(v[c0], v[d0]);                                 \
-		v[c1] = V_ADD(v[c1], v[d1]);                                 \
-		v[c2] = V_ADD(v[c2], v[d2]);                                 \
-		v[c3] = V_ADD(v[c3], v[d3]);                                 \
-		v[b0] = V_ROR12(V_XOR(v[b0], v[c0]));                        \
-		v[b1] = V_ROR12(V_XOR(v[b1], v[c1]));                        \
-		v[b2] = V_ROR12(V_XOR(v[b2], v[c2]));                        \
-		v[b3] = V_ROR12(V_XOR(v[b3], v[c3]));                        \
-		v[a0] = V_ADD(V_ADD(v[a0], m[y0]), v[b0]);                   \
-		v[a1] = V_ADD(V_ADD(v[a1], m[y1]), v[b1]);                   \
-		v[a2] = V_ADD(V_ADD(v[a2], m[y2]), v[b2]);                   \
-		v[a3] = V_ADD(V_ADD(v[a3], m[y3]), v[b3]);                   \
-		v[d0] = V_ROR8(V_XOR(v[d0], v[a0]));                         \
-		v[d1] = V_ROR8(V_XOR(v[d1], v[a1]));                         \
-		v[d2] = V_ROR8(V_XOR(v[d2], v[a2]));                         \
-		v[d3] = V_ROR8(V_XOR(v[d3], v[a3]));                         \
-		v[c0] = V_ADD(v[c0], v[d0]);                                 \
-		v[c1] = V_ADD(v[c1], v[d1]);                                 \
-		v[c2] = V_ADD(v[c2], v[d2]);                                 \
-		v[c3] = V_ADD(v[c3], v[d3]);                                 \
-		v[b0] = V_ROR7(V_XOR(v[b0], v[c0]));                         \
-		v[b1] = V_ROR7(V_XOR(v[b1], v[c1]));                         \
-		v[b2] = V_ROR7(V_XOR(v[b2], v[c2]));                         \
-		v[b3] = V_ROR7(V_XOR(v[b3], v[c3]));                         \
+		FOR_GROUPS                                                   \
+		{                                                            \
+			stmt(0);                                             \
+			stmt(1);                                             \
+			stmt(2);                                             \
+			stmt(3);                                             \
+		}                                                            \
 	} while (0)
+
+#define HALF_ROUND(A, B, C, D, X, Y)                                         \
+	do {                                                                 \
+		QUAD(STEP_MSG_##X);                                          \
+		QUAD(STEP_AB);                                               \
+		QUAD(STEP_DA_16);                                            \
+		QUAD(STEP_CD);                                               \
+		QUAD(STEP_BC_12);                                            \
+		QUAD(STEP_MSG_##Y);                                          \
+		QUAD(STEP_AB);                                               \
+		QUAD(STEP_DA_8);                                             \
+		QUAD(STEP_CD);                                               \
+		QUAD(STEP_BC_7);                                             \
+	} while (0)
+
+/* The index tables A..D pick the columns or diagonals of the half-round;
+ * X and Y are the message words of its four G functions. */
+#define STEP_MSG_X(k) V_ADD_MSG(v[g_][A[k]], m[g_][X[k]])
+#define STEP_MSG_Y(k) V_ADD_MSG(v[g_][A[k]], m[g_][Y[k]])
+#define STEP_AB(k) v[g_][A[k]] = V_ADD(v[g_][A[k]], v[g_][B[k]])
+#define STEP_DA_16(k) v[g_][D[k]] = V_ROR16(V_XOR(v[g_][D[k]], v[g_][A[k]]))
+#define STEP_DA_8(k) v[g_][D[k]] = V_ROR8(V_XOR(v[g_][D[k]], v[g_][A[k]]))
+#define STEP_CD(k) v[g_][C[k]] = V_ADD(v[g_][C[k]], v[g_][D[k]])
+#define STEP_BC_12(k) v[g_][B[k]] = V_ROR12(V_XOR(v[g_][B[k]], v[g_][C[k]]))
+#define STEP_BC_7(k) v[g_][B[k]] = V_ROR7(V_XOR(v[g_][B[k]], v[g_][C[k]]))
 
 #define ONE_ROUND(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12,     \
 		  s13, s14, s15)                                             \
 	do {                                                                 \
-		HALF_ROUND(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, \
-			   15, s0, s1, s2, s3, s4, s5, s6, s7);               \
-		HALF_ROUND(0, 5, 10, 15, 1, 6, 11, 12, 2, 7, 8, 13, 3, 4, 9, \
-			   14, s8, s9, s10, s11, s12, s13, s14, s15);         \
+		{                                                            \
+			const int A[4] = {0, 1, 2, 3}, B[4] = {4, 5, 6, 7};  \
+			const int C[4] = {8, 9, 10, 11};                     \
+			const int D[4] = {12, 13, 14, 15};                   \
+			const int X[4] = {s0, s2, s4, s6};                   \
+			const int Y[4] = {s1, s3, s5, s7};                   \
+			HALF_ROUND(A, B, C, D, X, Y);                        \
+		}                                                            \
+		{                                                            \
+			const int A[4] = {0, 1, 2, 3}, B[4] = {5, 6, 7, 4};  \
+			const int C[4] = {10, 11, 8, 9};                     \
+			const int D[4] = {15, 12, 13, 14};                   \
+			const int X[4] = {s8, s10, s12, s14};                \
+			const int Y[4] = {s9, s11, s13, s15};                \
+			HALF_ROUND(A, B, C, D, X, Y);                        \
+		}                                                            \
 	} while (0)
 
 /* The message schedule of the spec, one row per round (see portable.c). */
-static inline __attribute__((always_inline)) void ROUNDS_NAME(V v[16],
-							    const V m[16])
+static inline __attribute__((always_inline)) void
+ROUNDS_NAME(V v[][16], V m[][16], const int ng)
 {
 	ONE_ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 	ONE_ROUND(2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8);
@@ -76,5 +97,15 @@ static inline __attribute__((always_inline)) void ROUNDS_NAME(V v[16],
 	ONE_ROUND(11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13);
 }
 
+#undef FOR_GROUPS
+#undef QUAD
 #undef HALF_ROUND
+#undef STEP_MSG_X
+#undef STEP_MSG_Y
+#undef STEP_AB
+#undef STEP_DA_16
+#undef STEP_DA_8
+#undef STEP_CD
+#undef STEP_BC_12
+#undef STEP_BC_7
 #undef ONE_ROUND

@@ -5,20 +5,21 @@
  * BLAKE3's tree over n chunks is the left-balanced binary tree: it is what
  * you get by pairing neighbours left to right at every level and carrying
  * a lone last node up unchanged. So instead of recursing, we stream: chunk
- * chaining values go into a level-0 buffer sixteen at a time, and whenever
- * a level holds 32 values its 16 parents are hashed in one 16-lane call
- * into the level above. Every compression except the last few near the top
- * runs at full SIMD width, and memory stays at one small buffer per level
- * (on the stack: about 1 KiB per level).
+ * chaining values go into a level-0 buffer 32 at a time (two groups of 16
+ * lanes for the widest kernel), and whenever a level holds 64 values its
+ * 32 parents are hashed in one call into the level above. Every
+ * compression except the last few near the top runs at full SIMD width,
+ * and memory stays at one small buffer per level (on the stack: 2 KiB per
+ * level).
  *
- * Invariant of the main loop: every level holds 0 or 16 values; pairs are
+ * Invariant of the main loop: every level holds 0 or 32 values; pairs are
  * always formed from globally even positions, so early merging gives the
  * same tree as merging at the end.
  */
 #include "tree.h"
 
-#define GROUP 16     /* chunks (or parents) per kernel call */
-#define LEVEL_CAP 32 /* values a level holds before it is folded */
+#define GROUP 32     /* chunks (or parents) per kernel call */
+#define LEVEL_CAP 64 /* values a level holds before it is folded */
 
 typedef struct cascade {
 	uint8_t cv[B3_TREE_MAX_LOG + 2][LEVEL_CAP * B3_OUT_LEN];
