@@ -32,7 +32,9 @@
 #define LOAD_MSG(m, p, off) load_msg_512((m), (p), (off))
 #define STORE_BLOCKS(out, w) store_blocks_512((out), (w))
 #define STORE_CVS(o, h) store_cvs_512((o), (h))
+#define PREFETCH_AHEAD(addr) _mm_prefetch((const char *)(addr), _MM_HINT_T1)
 #include "simd_kernels.h"
+#undef PREFETCH_AHEAD
 #undef V
 #undef N
 #undef KN

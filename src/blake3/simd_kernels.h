@@ -87,6 +87,17 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 			f |= flags_start;
 		if (b + 1 == blocks)
 			f |= flags_end;
+#ifdef PREFETCH_AHEAD
+		/* The caller hashes runs of chunks front to back: fetch the
+		 * same block of the next ng * N chunks (one cache line per
+		 * lane), a whole kernel call ahead of its use. */
+		if (blocks > 1)
+			for (int g = 0; g < ng; g++)
+				for (int i = 0; i < N; i++)
+					PREFETCH_AHEAD(p[g][i] +
+						       (size_t)ng * N * stride +
+						       b * B3_BLOCK_LEN);
+#endif
 		for (int g = 0; g < ng; g++) {
 			LOAD_MSG(m[g], p[g], b * B3_BLOCK_LEN);
 			KN(init_state)(v[g], h[g], ctr_lo[g], ctr_hi[g], blen,
