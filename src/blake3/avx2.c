@@ -46,19 +46,23 @@ static inline __m256i ror8_256(__m256i x)
 #define STORE_CVS(o, h) store_cvs_256((o), (h))
 #include "simd_kernels.h"
 
+/* Groups of eight, the last one padded when more than four inputs are
+ * left; four or fewer go to the SSE4.1 code. */
 static void hash_many_avx2(uint8_t *out, const uint8_t *input, size_t stride,
 			   size_t count, size_t blocks, const uint32_t key[8],
 			   uint64_t counter, bool increment_counter,
 			   uint8_t flags, uint8_t flags_start,
 			   uint8_t flags_end)
 {
-	while (count >= 8) {
-		hash_n_avx2_8(out, input, stride, blocks, key, counter,
+	while (count > 4) {
+		size_t n = count < 8 ? count : 8;
+
+		hash_n_avx2_8(out, input, stride, n, blocks, key, counter,
 			      increment_counter, flags, flags_start, flags_end);
-		out += 8 * B3_OUT_LEN;
-		input += 8 * stride;
-		count -= 8;
-		counter += increment_counter ? 8 : 0;
+		out += n * B3_OUT_LEN;
+		input += n * stride;
+		count -= n;
+		counter += increment_counter ? n : 0;
 	}
 	b3_sse41_hash_many(out, input, stride, count, blocks, key, counter,
 			   increment_counter, flags, flags_start, flags_end);

@@ -35,6 +35,8 @@ enum {
 };
 
 extern const uint32_t b3_iv[8];
+/* 1 KiB of zeros: what idle SIMD lanes read. */
+extern const uint8_t b3_zero_chunk[B3_CHUNK_LEN];
 /* b3_schedule[r][i]: message word used at position i in round r. */
 extern const uint8_t b3_schedule[7][16];
 
@@ -101,7 +103,7 @@ typedef void (*b3_compress_xof_fn)(uint8_t out[64], const uint32_t cv[8],
 
 /*
  * Hash count inputs, input + i * stride, each of exactly `blocks` full
- * blocks, starting from key, into out + 32 * i. Input i uses counter
+ * blocks (at most 16), starting from key, into out + 32 * i. Input i uses counter
  * counter + i when increment_counter, else counter. Flags: `flags` on every
  * block, plus flags_start on the first and flags_end on the last. Used for
  * runs of whole chunks (stride 1024, 16 blocks) and for parents (stride 64,

@@ -53,26 +53,32 @@ KERNEL void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
 }
 
 /*
- * Exactly ng * N inputs (input + i * stride, `blocks` blocks each), as ng
- * independent groups of N lanes whose rounds are interleaved.
+ * count <= ng * N inputs (input + i * stride, `blocks` <= 16 blocks each),
+ * as ng independent groups of N lanes whose rounds are interleaved. Lanes
+ * past count hash a zero chunk into a scratch buffer: a partly empty call
+ * costs the same as a full one, far less than hashing the inputs one after
+ * the other.
  */
 KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
-			    size_t blocks, const uint32_t key[8],
-			    uint64_t counter, bool increment_counter,
-			    uint8_t flags, uint8_t flags_start,
-			    uint8_t flags_end, const int ng)
+			    size_t count, size_t blocks,
+			    const uint32_t key[8], uint64_t counter,
+			    bool increment_counter, uint8_t flags,
+			    uint8_t flags_start, uint8_t flags_end,
+			    const int ng)
 {
 	const uint8_t *p[2][N];
 	uint8_t *o[2][N];
+	uint8_t sink[B3_OUT_LEN];
 	V h[2][8], ctr_lo[2], ctr_hi[2], v[2][16], m[2][16];
 	const V blen = V_SET1(B3_BLOCK_LEN);
 
 	for (int g = 0; g < ng; g++) {
 		for (int i = 0; i < N; i++) {
 			size_t idx = (size_t)(g * N + i);
+			bool real = idx < count;
 
-			p[g][i] = input + idx * stride;
-			o[g][i] = out + idx * B3_OUT_LEN;
+			p[g][i] = real ? input + idx * stride : b3_zero_chunk;
+			o[g][i] = real ? out + idx * B3_OUT_LEN : sink;
 		}
 		for (int i = 0; i < 8; i++)
 			h[g][i] = V_SET1(key[i]);
@@ -112,21 +118,25 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 		STORE_CVS(o[g], h[g]);
 }
 
+/* Up to N inputs in one group; see hash_groups. */
 static __attribute__((unused)) void
-KN(hash_n)(uint8_t *out, const uint8_t *input, size_t stride, size_t blocks,
-	   const uint32_t key[8], uint64_t counter, bool increment_counter,
-	   uint8_t flags, uint8_t flags_start, uint8_t flags_end)
+KN(hash_n)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
+	   size_t blocks, const uint32_t key[8], uint64_t counter,
+	   bool increment_counter, uint8_t flags, uint8_t flags_start,
+	   uint8_t flags_end)
 {
-	KN(hash_groups)(out, input, stride, blocks, key, counter,
+	KN(hash_groups)(out, input, stride, count, blocks, key, counter,
 			increment_counter, flags, flags_start, flags_end, 1);
 }
 
+/* Up to 2N inputs in two interleaved groups; see hash_groups. */
 static __attribute__((unused)) void
-KN(hash_2n)(uint8_t *out, const uint8_t *input, size_t stride, size_t blocks,
-	    const uint32_t key[8], uint64_t counter, bool increment_counter,
-	    uint8_t flags, uint8_t flags_start, uint8_t flags_end)
+KN(hash_2n)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
+	    size_t blocks, const uint32_t key[8], uint64_t counter,
+	    bool increment_counter, uint8_t flags, uint8_t flags_start,
+	    uint8_t flags_end)
 {
-	KN(hash_groups)(out, input, stride, blocks, key, counter,
+	KN(hash_groups)(out, input, stride, count, blocks, key, counter,
 			increment_counter, flags, flags_start, flags_end, 2);
 }
 

@@ -45,23 +45,27 @@ static inline __m128i ror8_128(__m128i x)
 #define STORE_CVS(o, h) store_cvs_128((o), (h))
 #include "simd_kernels.h"
 
+/* Groups of four, the last one padded when two or more inputs are left
+ * (cheaper side by side than one after another); a single one is scalar. */
 void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 			size_t count, size_t blocks, const uint32_t key[8],
 			uint64_t counter, bool increment_counter,
 			uint8_t flags, uint8_t flags_start, uint8_t flags_end)
 {
-	while (count >= 4) {
-		hash_n_sse41_4(out, input, stride, blocks, key, counter,
+	while (count > 1) {
+		size_t n = count < 4 ? count : 4;
+
+		hash_n_sse41_4(out, input, stride, n, blocks, key, counter,
 			       increment_counter, flags, flags_start,
 			       flags_end);
-		out += 4 * B3_OUT_LEN;
-		input += 4 * stride;
-		count -= 4;
-		counter += increment_counter ? 4 : 0;
+		out += n * B3_OUT_LEN;
+		input += n * stride;
+		count -= n;
+		counter += increment_counter ? n : 0;
 	}
-	b3_hash_many_with(b3_portable_compress, out, input, stride, count, blocks,
-			  key, counter, increment_counter, flags, flags_start,
-			  flags_end);
+	b3_hash_many_with(b3_portable_compress, out, input, stride, count,
+			  blocks, key, counter, increment_counter, flags,
+			  flags_start, flags_end);
 }
 
 void b3_sse41_xof_many(uint8_t *out, const uint32_t cv[8],
