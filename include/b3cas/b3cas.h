@@ -1,0 +1,10 @@
+/*
+ * b3cas/b3cas.h - the umbrella header: everything public in b3cas.
+ */
+#ifndef B3CAS_B3CAS_H
+#define B3CAS_B3CAS_H
+
+#include "common.h"
+#include "hash.h"
+
+#endif

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian 12 packages b3cas needs to build, test and
+# benchmark. Shared by setup-and-demo.sh and test.sh; safe to run again
+# (installs only what is missing). Needs root or sudo.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential cmake pkg-config git
+	clang libclang-rt-14-dev   # sanitizers with clang, libFuzzer
+	libssl-dev                 # OpenSSL SHA-256/SHA-1 baselines, sha256 mode
+	libcmocka-dev libjansson-dev   # unit tests, official test vectors
+	b3sum                      # reference for the differential CLI test
+	hyperfine                  # whole-process CLI benchmark
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	[[ $p == \#* ]] && continue
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "deps: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+	SUDO=()
+elif command -v sudo >/dev/null; then
+	SUDO=(sudo)
+else
+	echo "deps: missing packages: ${missing[*]}" >&2
+	echo "deps: run as root (or install sudo) to install them" >&2
+	exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

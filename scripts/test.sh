@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# test.sh - install what is missing, build b3cas and run every test:
+#   1. Release build with -Wall -Wextra -Werror, the whole ctest suite
+#   2. the SIMD ladder: the suite again with B3CAS_SIMD=avx2, sse41, portable
+#      (tests that walk every level themselves still do; this makes the
+#      default level of everything else - the CLI, the fuzz replays - walk
+#      down too)
+#   3. AddressSanitizer + UndefinedBehaviorSanitizer build, whole suite
+#   4. ThreadSanitizer build (clang), the concurrency tests (label
+#      "concurrency")
+#   5. the libFuzzer target built with clang and run briefly
+# Any failure stops the run with a non-zero exit. A missing dependency is
+# an error, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/deps.sh
+
+jobs=$(nproc)
+log() { printf '\n=== %s ===\n' "$*"; }
+
+configure_build() {
+	local dir=$1
+	shift
+	cmake -S "$root" -B "$dir" -DB3CAS_WERROR=ON "$@" >/dev/null
+	cmake --build "$dir" -j"$jobs" >/dev/null
+}
+
+run_ctest() {
+	local dir=$1
+	shift
+	(cd "$dir" && ctest --output-on-failure --timeout 900 "$@")
+}
+
+log "release build (gcc, -Werror)"
+configure_build build -DCMAKE_BUILD_TYPE=Release
+run_ctest build -j"$jobs"
+
+for level in avx2 sse41 portable; do
+	log "SIMD ladder: B3CAS_SIMD=$level"
+	B3CAS_SIMD=$level run_ctest build -j"$jobs"
+done
+
+log "AddressSanitizer + UndefinedBehaviorSanitizer"
+configure_build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DB3CAS_SANITIZE=address,undefined -DB3CAS_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_ctest build-asan -j"$jobs"
+
+log "ThreadSanitizer (clang), concurrency tests"
+CC=clang configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DB3CAS_SANITIZE=thread -DB3CAS_BENCH=OFF
+TSAN_OPTIONS=halt_on_error=1 run_ctest build-tsan -L concurrency --no-tests=error
+
+log "libFuzzer (clang): build and a short run from the corpus"
+CC=clang configure_build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DB3CAS_FUZZ=ON -DB3CAS_BENCH=OFF -DBUILD_TESTING=ON
+fuzzdir=$(mktemp -d)
+trap 'rm -rf "$fuzzdir"' EXIT
+cp -r fuzz/corpus/hasher_update/. "$fuzzdir/"
+build-fuzz/fuzz/fuzz_hasher_update -seed=1 -max_total_time=30 \
+	-max_len=8192 "$fuzzdir" 2>&1 | tail -n 3
+
+log "all tests passed"
