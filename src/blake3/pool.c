@@ -102,7 +102,9 @@ static void run_parts(b3cas_pool *p, uint32_t seq)
 static void *worker_main(void *arg)
 {
 	b3cas_pool *p = arg;
-	uint32_t seen = atomic_load(&p->wake);
+	/* Not the current value: a job or the stop may have been published
+	 * before this thread got to run, and it must see them. */
+	uint32_t seen = 0;
 
 	for (;;) {
 		uint64_t deadline = now_ns() + SPIN_NS;
