@@ -73,8 +73,9 @@ static inline void b3_store_cv(uint8_t out[32], const uint32_t cv[8])
  * which reads last[lane] with length blen_last[lane] (a zero-padded copy
  * of a partial final block). Lanes in reset_mask start from the key instead
  * of their stored chaining value. After the run, a lane whose out[lane] is
- * not NULL gets its 32-byte chaining value written there; the chaining
- * values of all lanes stay in cv[][] for the next run.
+ * not NULL gets its 32-byte chaining value written there (its job is done,
+ * and its cv[][] entries are unspecified); every other lane keeps its
+ * chaining value in cv[][] for the next run.
  */
 typedef struct b3_lanes {
 	uint32_t cv[8][B3_MAX_LANES];

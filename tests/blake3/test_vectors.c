@@ -5,65 +5,31 @@
  */
 #include "test_util.h"
 
-#include <jansson.h>
+#include "blake3/vectors.h"
 
-typedef struct vcase {
-	size_t input_len;
-	uint8_t hash[131], keyed[131], derive[131];
-	size_t out_len;
-} vcase;
-
+static vset vs;
 static vcase *cases;
 static size_t ncases;
-static uint8_t key[32];
-static char context[128];
+static uint8_t *key;
+static char *context;
 
 static int load_vectors(void **state)
 {
-	char path[4096];
-	json_error_t err;
-	json_t *root, *arr;
-
 	(void)state;
-	snprintf(path, sizeof(path), "%s/blake3_test_vectors.json",
-		 tu_data_dir());
-	root = json_load_file(path, 0, &err);
-	if (!root) {
-		fprintf(stderr, "cannot read %s: %s\n", path, err.text);
+	if (vectors_load(&vs) != 0)
 		return -1;
-	}
-	memcpy(key, json_string_value(json_object_get(root, "key")), 32);
-	snprintf(context, sizeof(context), "%s",
-		 json_string_value(json_object_get(root, "context_string")));
-	arr = json_object_get(root, "cases");
-	ncases = json_array_size(arr);
-	cases = calloc(ncases, sizeof(*cases));
-	for (size_t i = 0; i < ncases; i++) {
-		json_t *c = json_array_get(arr, i);
-		const char *h = json_string_value(json_object_get(c, "hash"));
-
-		cases[i].input_len =
-			(size_t)json_integer_value(json_object_get(c, "input_len"));
-		cases[i].out_len = strlen(h) / 2;
-		if (cases[i].out_len > 131)
-			return -1;
-		tu_hex_decode(cases[i].hash, h, cases[i].out_len);
-		tu_hex_decode(cases[i].keyed,
-			      json_string_value(json_object_get(c, "keyed_hash")),
-			      cases[i].out_len);
-		tu_hex_decode(cases[i].derive,
-			      json_string_value(json_object_get(c, "derive_key")),
-			      cases[i].out_len);
-	}
-	json_decref(root);
+	cases = vs.cases;
+	ncases = vs.count;
+	key = vs.key;
+	context = vs.context;
 	fprintf(stderr, "loaded %zu official vectors\n", ncases);
-	return ncases >= 30 ? 0 : -1;
+	return 0;
 }
 
 static int free_vectors(void **state)
 {
 	(void)state;
-	free(cases);
+	vectors_free(&vs);
 	return 0;
 }
 

@@ -1,0 +1,22 @@
+/*
+ * reference.h - an independent BLAKE3 written straight from the
+ * specification, for the tests to compare the library against. It shares
+ * no code with src/ and is deliberately simple and slow: a recursive tree,
+ * one compression at a time, every output byte computed from the root.
+ */
+#ifndef B3CAS_TEST_REFERENCE_H
+#define B3CAS_TEST_REFERENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* out_len bytes of output starting at byte `seek`, for each mode. */
+void ref_hash(uint8_t *out, size_t out_len, uint64_t seek,
+	      const uint8_t *in, size_t len);
+void ref_keyed(uint8_t *out, size_t out_len, uint64_t seek,
+	       const uint8_t key[32], const uint8_t *in, size_t len);
+void ref_derive(uint8_t *out, size_t out_len, uint64_t seek,
+		const void *context, size_t context_len, const uint8_t *in,
+		size_t len);
+
+#endif

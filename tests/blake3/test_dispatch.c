@@ -1,0 +1,144 @@
+/*
+ * test_dispatch.c - choosing the SIMD level: the level detected agrees with
+ * the CPU flags the kernel reports in /proc/cpuinfo; names parse and print;
+ * forcing works and never goes above the CPU; B3CAS_SIMD is honoured at
+ * start-up in a child process, and a bad value falls back to the best
+ * level.
+ */
+#include "test_util.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *self;
+
+/* The level /proc/cpuinfo's flags allow (an independent opinion). */
+static int level_from_cpuinfo(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[8192];
+	int level = -1;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		level = 0;
+		if (strstr(line, " sse4_1"))
+			level = 1;
+		if (level == 1 && strstr(line, " avx2"))
+			level = 2;
+		if (level == 2 && strstr(line, " avx512f") &&
+		    strstr(line, " avx512vl"))
+			level = 3;
+		break;
+	}
+	fclose(f);
+	return level;
+}
+
+static void test_detected_matches_cpuinfo(void **state)
+{
+	(void)state;
+	assert_int_equal((int)b3cas_simd_detected(), level_from_cpuinfo());
+	fprintf(stderr, "detected: %s\n",
+		b3cas_simd_level_name(b3cas_simd_detected()));
+}
+
+static void test_names(void **state)
+{
+	static const char *names[] = {"portable", "sse41", "avx2", "avx512"};
+	b3cas_simd level;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(b3cas_simd_parse(&level, names[i]), 0);
+		assert_int_equal((int)level, i);
+		assert_string_equal(b3cas_simd_level_name(level), names[i]);
+	}
+	assert_int_equal(b3cas_simd_parse(&level, "AVX512"), B3CAS_EINVAL);
+	assert_non_null(strstr(b3cas_error_last(), "AVX512"));
+	assert_int_equal(b3cas_simd_parse(&level, ""), B3CAS_EINVAL);
+	assert_int_equal(b3cas_simd_parse(&level, NULL), B3CAS_EINVAL);
+	assert_null(b3cas_simd_level_name((b3cas_simd)4));
+	assert_null(b3cas_simd_level_name((b3cas_simd)-1));
+}
+
+static void test_force(void **state)
+{
+	int best = (int)b3cas_simd_detected();
+
+	(void)state;
+	for (int level = 0; level <= 3; level++) {
+		int rc = b3cas_simd_force((b3cas_simd)level);
+
+		if (level <= best) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(b3cas_simd_name(),
+				b3cas_simd_level_name((b3cas_simd)level));
+		} else {
+			assert_int_equal(rc, B3CAS_EUNSUPPORTED);
+			/* nothing changed */
+			assert_int_equal((int)b3cas_simd_active(), best);
+		}
+	}
+	assert_int_equal(b3cas_simd_force((b3cas_simd)7), B3CAS_EINVAL);
+	tu_force(best);
+}
+
+/* Run this test binary as a child that prints its level. */
+static int child_level(const char *env)
+{
+	int fds[2], status;
+	char buf[32] = {0};
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		if (env)
+			setenv("B3CAS_SIMD", env, 1);
+		else
+			unsetenv("B3CAS_SIMD");
+		execl(self, self, "--print-level", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	assert_true(read(fds[0], buf, sizeof(buf) - 1) > 0);
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return atoi(buf);
+}
+
+static void test_environment(void **state)
+{
+	static const char *names[] = {"portable", "sse41", "avx2", "avx512"};
+	int best = (int)b3cas_simd_detected();
+
+	(void)state;
+	assert_int_equal(child_level(NULL), best);
+	assert_int_equal(child_level("bogus"), best);
+	for (int level = 0; level <= 3; level++)
+		assert_int_equal(child_level(names[level]),
+				 level < best ? level : best);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_detected_matches_cpuinfo),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_force),
+		cmocka_unit_test(test_environment),
+	};
+
+	if (argc == 2 && strcmp(argv[1], "--print-level") == 0) {
+		printf("%d\n", (int)b3cas_simd_active());
+		return 0;
+	}
+	self = argv[0];
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
