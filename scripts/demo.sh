@@ -10,7 +10,11 @@ cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$src/build" -j"$(nproc)" >/dev/null
 b3cas=$src/build/b3cas
 
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then
+	say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n$ %s\n' "$*"; }
+fi
 run() { say "$*"; "$@"; }
 
 rm -rf "$work"
