@@ -22,8 +22,6 @@ typedef struct lane_job {
 	bool active;
 } lane_job;
 
-static const uint8_t zero_block[B3_BLOCK_LEN];
-
 typedef struct batch {
 	b3_lanes st;
 	lane_job job[B3_MAX_LANES];
@@ -59,7 +57,7 @@ static bool refill(batch *b, size_t l)
 		hash_large(b, b->next++);
 	if (b->next >= b->count) {
 		j->active = false;
-		b->st.ptr[l] = zero_block;
+		b->st.ptr[l] = b3_zero_chunk; /* idle lanes read zeros */
 		b->st.out[l] = NULL;
 		return false;
 	}

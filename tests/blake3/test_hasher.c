@@ -102,6 +102,7 @@ static void test_random_splits(void **state)
 		}
 	}
 	fprintf(stderr, "random splits: %zu messages\n", n);
+	free(in);
 }
 
 /*

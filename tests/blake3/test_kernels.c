@@ -265,7 +265,7 @@ static void test_hash_every_length(void **state)
 
 static void test_hash_boundaries(void **state)
 {
-	size_t big = ((size_t)4 << 20) + 2;
+	size_t big = ((size_t)4 << 20) + 2 * 1024 + 2;
 	uint8_t *in = malloc(big);
 	size_t n = 0;
 
