@@ -8,28 +8,32 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+/* "b3cas: <message>" on stderr, after whatever stdout still holds. */
+static void vmessage(const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs("b3cas: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("b3cas: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("b3cas: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'b3cas %s%s--help' for more information.\n",
+	fprintf(stderr, "Try 'b3cas %s%s--help' for more information.\n",
 		cmd ? cmd : "", cmd ? " " : "");
 	return CLI_USAGE;
 }

@@ -37,8 +37,20 @@ enum {
 extern const uint32_t b3_iv[8];
 /* 1 KiB of zeros: what idle SIMD lanes read. */
 extern const uint8_t b3_zero_chunk[B3_CHUNK_LEN];
-/* b3_schedule[r][i]: message word used at position i in round r. */
-extern const uint8_t b3_schedule[7][16];
+/*
+ * The message schedule of the spec: ROUND(s0, ..., s15) once per round,
+ * where s_i is the message word used at position i (row r is the spec's
+ * permutation applied r times). Every kernel spells its rounds through
+ * this, so the word indices are compile-time constants.
+ */
+#define B3_SCHEDULE(ROUND)                                                   \
+	ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);         \
+	ROUND(2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8);         \
+	ROUND(3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1);         \
+	ROUND(10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6);         \
+	ROUND(12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4);         \
+	ROUND(9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7);         \
+	ROUND(11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13)
 
 static inline uint32_t b3_load32(const void *src)
 {

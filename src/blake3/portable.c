@@ -10,17 +10,6 @@ const uint32_t b3_iv[8] = {0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
 
 const uint8_t b3_zero_chunk[B3_CHUNK_LEN];
 
-/* Row r is the message permutation of the spec applied r times. */
-const uint8_t b3_schedule[7][16] = {
-	{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-	{2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
-	{3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1},
-	{10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6},
-	{12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4},
-	{9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7},
-	{11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13},
-};
-
 static inline uint32_t rotr32(uint32_t w, unsigned c)
 {
 	return (w >> c) | (w << (32 - c));
@@ -79,14 +68,7 @@ compress_state(uint32_t s[16], const uint32_t cv[8], const uint8_t block[64],
 	uint32_t v12 = (uint32_t)counter, v13 = (uint32_t)(counter >> 32);
 	uint32_t v14 = block_len, v15 = flags;
 
-	/* The rows of b3_schedule, spelled out so the indices are constants. */
-	ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	ROUND(2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8);
-	ROUND(3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1);
-	ROUND(10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6);
-	ROUND(12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4);
-	ROUND(9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7);
-	ROUND(11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13);
+	B3_SCHEDULE(ROUND);
 	s[0] = v0, s[1] = v1, s[2] = v2, s[3] = v3;
 	s[4] = v4, s[5] = v5, s[6] = v6, s[7] = v7;
 	s[8] = v8, s[9] = v9, s[10] = v10, s[11] = v11;

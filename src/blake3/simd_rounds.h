@@ -84,17 +84,10 @@
 		}                                                            \
 	} while (0)
 
-/* The message schedule of the spec, one row per round (see portable.c). */
 static inline __attribute__((always_inline)) void
 ROUNDS_NAME(V v[][16], V m[][16], const int ng)
 {
-	ONE_ROUND(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-	ONE_ROUND(2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8);
-	ONE_ROUND(3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1);
-	ONE_ROUND(10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6);
-	ONE_ROUND(12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4);
-	ONE_ROUND(9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7);
-	ONE_ROUND(11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13);
+	B3_SCHEDULE(ONE_ROUND);
 }
 
 #undef FOR_GROUPS
