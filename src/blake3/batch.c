@@ -32,7 +32,6 @@ typedef struct batch {
 	size_t next; /* next message to schedule */
 	uint8_t *out;
 	uint8_t flags;
-	const b3_kernels *k;
 } batch;
 
 static void hash_large(batch *b, size_t i)
@@ -152,7 +151,6 @@ static void hash_batch(uint8_t *out, const uint32_t key[8], uint8_t flags,
 	b.next = 0;
 	b.out = out;
 	b.flags = flags;
-	b.k = k;
 	memcpy(b.st.key, key, 32);
 	b.st.reset_mask = 0;
 	for (size_t l = 0; l < lanes; l++) {
