@@ -192,27 +192,33 @@ static uint64_t subtree_chunks_at(const b3cas_hasher *h, size_t len)
 }
 
 /*
- * Hash one aligned subtree of n full chunks. If input follows it, push its
- * chaining value; if it ends the input so far, push its two halves instead,
- * so that the root can still be compressed with ROOT at finalize.
+ * Push the result of hashing an aligned subtree of n chunks: its chaining
+ * value when input follows it, else its top block (two halves), so that
+ * the root can still be compressed with ROOT at finalize.
  */
+static void push_result(b3cas_hasher *h, const uint8_t *top_or_cv,
+			uint64_t n, bool more_follows, const b3_kernels *k)
+{
+	if (more_follows || n == 1) {
+		push_cv(h, top_or_cv, n, k);
+	} else {
+		push_cv(h, top_or_cv, n / 2, k);
+		push_cv(h, top_or_cv + 32, n / 2, k);
+	}
+}
+
 static void hash_subtree(b3cas_hasher *h, const uint8_t *in, uint64_t n,
 			 bool more_follows, const b3_kernels *k)
 {
-	uint8_t top[64];
+	uint8_t result[64];
 
-	if (n == 1 || more_follows) {
-		uint8_t cv[32];
-
-		b3_subtree_cv(cv, in, (size_t)n, h->key, h->chunk_counter,
+	if (more_follows || n == 1)
+		b3_subtree_cv(result, in, (size_t)n, h->key, h->chunk_counter,
 			      h->flags, k);
-		push_cv(h, cv, n, k);
-		return;
-	}
-	b3_tree_top(top, in, (size_t)n, NULL, h->key, h->chunk_counter,
-		    h->flags, k);
-	push_cv(h, top, n / 2, k);
-	push_cv(h, top + 32, n / 2, k);
+	else
+		b3_tree_top(result, in, (size_t)n, NULL, h->key,
+			    h->chunk_counter, h->flags, k);
+	push_result(h, result, n, more_follows, k);
 }
 
 void b3_hasher_update_with(b3cas_hasher *h, const uint8_t *in, size_t len,
@@ -268,14 +274,7 @@ void b3cas_hasher_update(b3cas_hasher *h, const void *data, size_t len)
 void b3_hasher_push_result(b3cas_hasher *h, const uint8_t *top_or_cv,
 			   uint64_t n, bool more_follows)
 {
-	const b3_kernels *k = b3_kernels_active();
-
-	if (more_follows || n == 1) {
-		push_cv(h, top_or_cv, n, k);
-	} else {
-		push_cv(h, top_or_cv, n / 2, k);
-		push_cv(h, top_or_cv + 32, n / 2, k);
-	}
+	push_result(h, top_or_cv, n, more_follows, b3_kernels_active());
 }
 
 /* ---- output ---- */
