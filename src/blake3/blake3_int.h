@@ -222,6 +222,9 @@ void b3_hasher_update_with(b3cas_hasher *h, const uint8_t *in, size_t len,
 			   void *subtree_arg);
 void b3_hasher_push_result(b3cas_hasher *h, const uint8_t *top_or_cv,
 			   uint64_t n, bool more_follows);
+/* The single-threaded subtree hasher (what subtree == NULL means). */
+void b3_hasher_hash_subtree(b3cas_hasher *h, const uint8_t *in, uint64_t n,
+			    bool more_follows, const b3_kernels *k);
 
 /* Largest power of two <= x (x >= 1). */
 static inline uint64_t b3_pow2_floor(uint64_t x)

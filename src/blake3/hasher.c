@@ -207,8 +207,8 @@ static void push_result(b3cas_hasher *h, const uint8_t *top_or_cv,
 	}
 }
 
-static void hash_subtree(b3cas_hasher *h, const uint8_t *in, uint64_t n,
-			 bool more_follows, const b3_kernels *k)
+void b3_hasher_hash_subtree(b3cas_hasher *h, const uint8_t *in, uint64_t n,
+			    bool more_follows, const b3_kernels *k)
 {
 	uint8_t result[64];
 
@@ -255,7 +255,7 @@ void b3_hasher_update_with(b3cas_hasher *h, const uint8_t *in, size_t len,
 		if (subtree && n > 1)
 			subtree(h, in, n, bytes < len, subtree_arg);
 		else
-			hash_subtree(h, in, n, bytes < len, k);
+			b3_hasher_hash_subtree(h, in, n, bytes < len, k);
 		in += bytes;
 		len -= bytes;
 	}

@@ -77,14 +77,7 @@ static void parallel_subtree(b3cas_hasher *h, const uint8_t *in, uint64_t n,
 	uint8_t result[64];
 
 	if (parts < 2) {
-		if (more_follows) {
-			b3_subtree_cv(result, in, (size_t)n, h->key,
-				      h->chunk_counter, h->flags, ctx->k);
-		} else {
-			b3_tree_top(result, in, (size_t)n, NULL, h->key,
-				    h->chunk_counter, h->flags, ctx->k);
-		}
-		b3_hasher_push_result(h, result, n, more_follows);
+		b3_hasher_hash_subtree(h, in, n, more_follows, ctx->k);
 		return;
 	}
 	job.in = in;
