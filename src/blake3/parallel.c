@@ -12,7 +12,6 @@
  */
 #include "blake3_int.h"
 #include "pool.h"
-#include "tree.h"
 
 #define MIN_PART_CHUNKS 64   /* 64 KiB: below this, threads cost more */
 #define PARTS_PER_THREAD 4
