@@ -10,6 +10,9 @@
 
 /* "b3cas: <message>" on stderr, after whatever stdout still holds. */
 static void vmessage(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+
+static void vmessage(const char *fmt, va_list ap)
 {
 	fflush(stdout);
 	fputs("b3cas: ", stderr);
