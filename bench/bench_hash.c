@@ -253,6 +253,10 @@ static int ntargets;
 
 static void add_target(const char *unit, double value, double goal,
 		       bool at_least, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void add_target(const char *unit, double value, double goal,
+		       bool at_least, const char *fmt, ...)
 {
 	target *t = &targets[ntargets++];
 	va_list ap;
