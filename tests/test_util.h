@@ -83,6 +83,79 @@ static inline const char *tu_data_dir(void)
 	return d ? d : "tests/data";
 }
 
+/*
+ * Fail unless got and want hold the same len bytes; on a mismatch say
+ * where they first differ and what was being checked (printf-style), so a
+ * random test's failure can be read without a debugger.
+ */
+static inline void tu_expect_mem(const void *got, const void *want,
+				 size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static inline void tu_expect_mem(const void *got, const void *want,
+				 size_t len, const char *fmt, ...)
+{
+	const uint8_t *g = got, *w = want;
+	va_list ap;
+	size_t i;
+
+	if (memcmp(got, want, len) == 0)
+		return;
+	for (i = 0; g[i] == w[i]; i++)
+		;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": byte %zu of %zu differs (got %02x, want %02x)\n",
+		i, len, g[i], w[i]);
+	fail();
+}
+
+/*
+ * A copy of len bytes in a heap block of exactly len bytes (never 0), so
+ * that AddressSanitizer catches any read past the end. The caller frees.
+ */
+static inline uint8_t *tu_exact_copy(const void *src, size_t len)
+{
+	uint8_t *p = malloc(len ? len : 1);
+
+	assert_non_null(p);
+	if (len)
+		memcpy(p, src, len);
+	return p;
+}
+
+/*
+ * The same, but starting misalign bytes into the heap block (whose start
+ * is aligned for anything), so the copy is unaligned and still ends where
+ * the block ends. *block_out gets what the caller must free.
+ */
+static inline uint8_t *tu_exact_copy_at(const void *src, size_t len,
+					size_t misalign, void **block_out)
+{
+	uint8_t *p = malloc(misalign + len + (misalign + len == 0));
+
+	assert_non_null(p);
+	if (len)
+		memcpy(p + misalign, src, len);
+	*block_out = p;
+	return p + misalign;
+}
+
+/* Long runs (B3CAS_TEST_LONG=1) scale their case counts up. */
+static inline int tu_long(void)
+{
+	const char *env = getenv("B3CAS_TEST_LONG");
+
+	return env && *env && strcmp(env, "0") != 0;
+}
+
+/* How many times more random cases a long run does. */
+static inline int tu_scale(void)
+{
+	return tu_long() ? 10 : 1;
+}
+
 /* Number of SIMD levels this CPU can run: levels 0 .. n-1. */
 static inline int tu_levels(void)
 {

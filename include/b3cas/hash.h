@@ -13,7 +13,7 @@
  *
  * Memory: the hasher and the one-shot functions never touch the heap; a
  * hasher lives wherever its caller puts it (the stack is fine). Only
- * b3cas_pool_new allocates. Hashing a large input uses up to about 40 KiB
+ * b3cas_pool_new allocates. Hashing a large input uses up to about 48 KiB
  * of the calling thread's stack (one small buffer per tree level).
  */
 #ifndef B3CAS_HASH_H
@@ -114,7 +114,8 @@ B3CAS_EXTERN void b3cas_derive_key(uint8_t *out, size_t out_len,
  * (up to one 1 KiB chunk) of any mix of lengths are packed into the SIMD
  * lanes side by side, which is several times faster than hashing them one
  * by one; larger messages are hashed one by one. The results are always
- * identical to b3cas_hash of each message.
+ * identical to b3cas_hash of each message. inputs[i] may be NULL when
+ * lens[i] is 0.
  */
 B3CAS_EXTERN void b3cas_hash_batch(uint8_t *out, const void *const *inputs,
 				   const size_t *lens, size_t count);

@@ -70,8 +70,9 @@ static bool refill(batch *b, size_t l)
 	if (j->final_len == B3_BLOCK_LEN) {
 		j->final_block = in + (blocks - 1) * B3_BLOCK_LEN;
 	} else {
-		memcpy(b->pad[l], in + (blocks - 1) * B3_BLOCK_LEN,
-		       j->final_len);
+		if (j->final_len > 0) /* in may be NULL for an empty message */
+			memcpy(b->pad[l], in + (blocks - 1) * B3_BLOCK_LEN,
+			       j->final_len);
 		memset(b->pad[l] + j->final_len, 0,
 		       B3_BLOCK_LEN - j->final_len);
 		j->final_block = b->pad[l];

@@ -227,6 +227,8 @@ void b3_hasher_update_with(b3cas_hasher *h, const uint8_t *in, size_t len,
 {
 	size_t have = chunk_len(h);
 
+	if (len == 0) /* data may be NULL then: touch nothing */
+		return;
 	if (have > 0) {
 		size_t take = B3_CHUNK_LEN - have;
 

@@ -195,6 +195,19 @@ static void run(uint8_t *out, size_t out_len, uint64_t seek,
 	root_output(out, out_len, seek, &root);
 }
 
+void ref_compress(uint8_t out[64], const uint32_t cv[8],
+		  const uint8_t block[64], uint32_t block_len,
+		  uint64_t counter, uint32_t flags)
+{
+	uint32_t words[16], state[16];
+
+	words_from_bytes(words, block, 16);
+	compress(state, cv, words, counter, block_len, flags);
+	for (int i = 0; i < 16; i++)
+		for (int j = 0; j < 4; j++)
+			out[4 * i + j] = (uint8_t)(state[i] >> (8 * j));
+}
+
 void ref_hash(uint8_t *out, size_t out_len, uint64_t seek, const uint8_t *in,
 	      size_t len)
 {

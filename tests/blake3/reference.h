@@ -19,4 +19,13 @@ void ref_derive(uint8_t *out, size_t out_len, uint64_t seek,
 		const void *context, size_t context_len, const uint8_t *in,
 		size_t len);
 
+/*
+ * The compression function alone, for the kernel tests: the full 64-byte
+ * output (the first 32 bytes are the new chaining value, little-endian
+ * words) of compressing the 64 bytes at block, of which block_len count.
+ */
+void ref_compress(uint8_t out[64], const uint32_t cv[8],
+		  const uint8_t block[64], uint32_t block_len,
+		  uint64_t counter, uint32_t flags);
+
 #endif

@@ -1,17 +1,28 @@
 /*
- * test_batch.c - b3cas_hash_batch and b3cas_hash_batch_keyed against the
- * reference, message by message: random mixes of lengths (every special
- * length present), batches of one length, messages longer than a chunk
- * mixed in, unaligned and repeated input pointers, empty batches.
+ * test_batch.c - b3cas_hash_batch and b3cas_hash_batch_keyed, message by
+ * message, against the independent reference and against b3cas_hash /
+ * b3cas_hash_keyed of the same message, at every SIMD level.
+ *
+ * The batch scheduler packs messages of different lengths into the lanes
+ * and refills a lane as soon as its message ends, so the batches are
+ * random mixes: counts 0..100 with lengths 0..1024 and every length where
+ * the block count changes (0, 1, 63, 64, 65, 1023, 1024) present, batches
+ * all of one length (64, 1024), messages longer than a chunk (hashed
+ * apart, up to 5000 bytes) mixed in or alone, input pointers at every
+ * alignment, the same pointer several times, and an output that need not
+ * be aligned. Some messages sit at the very end of their own heap block,
+ * so that a read past a message shows up under AddressSanitizer; guard
+ * bytes after the output catch a write past it.
  */
 #include "test_util.h"
 
 #include "blake3/reference.h"
 
 #define POOL_LEN (1 << 20)
+#define MAX_LARGE 5000
 
 static uint64_t rng;
-static uint8_t *pool; /* messages are slices of this */
+static uint8_t *pool; /* most messages are slices of this */
 
 static int setup(void **state)
 {
@@ -32,88 +43,205 @@ static int teardown(void **state)
 	return 0;
 }
 
-enum shape { MIXED, ALL_64, ALL_1024, SPECIAL, WITH_LARGE };
+enum shape { MIXED, ALL_64, ALL_1024, SPECIAL, WITH_LARGE, ONLY_LARGE,
+	     NSHAPES };
+
+static const char *const shape_names[] = {"mixed",   "all 64",
+					  "all 1024", "special",
+					  "with large", "only large"};
+static const size_t special[] = {0, 1, 63, 64, 65, 1023, 1024};
+
+#define NSPECIAL (sizeof(special) / sizeof(special[0]))
 
 static size_t pick_len(enum shape s, size_t i)
 {
-	static const size_t special[] = {0, 1, 63, 64, 65, 1023, 1024};
-
 	switch (s) {
 	case ALL_64: return 64;
 	case ALL_1024: return 1024;
-	case SPECIAL: return special[i % 7];
+	case SPECIAL: return special[i % NSPECIAL];
 	case WITH_LARGE:
-		return tu_rand(&rng) % 4 == 0 ? 1025 + tu_rand(&rng) % 4000
-					      : tu_rand(&rng) % 1025;
-	default: return tu_rand(&rng) % 1025;
+		if (tu_rand(&rng) % 4 == 0)
+			return 1025 + tu_rand(&rng) % (MAX_LARGE - 1024);
+		return tu_rand(&rng) % 1025;
+	case ONLY_LARGE: return 1025 + tu_rand(&rng) % (MAX_LARGE - 1024);
+	default:
+		/* the first messages of a mix are the special lengths */
+		if (i < NSPECIAL)
+			return special[i];
+		return tu_rand(&rng) % 1025;
 	}
+}
+
+typedef struct batch_case {
+	size_t count;
+	const void **in;
+	size_t *lens;
+	void **own; /* heap blocks of messages that have their own, or NULL */
+	uint8_t *out_mem, *out;
+} batch_case;
+
+#define OUT_GUARD 64
+
+static void batch_case_new(batch_case *b, size_t count, enum shape s)
+{
+	size_t misalign = tu_rand(&rng) % 4;
+
+	b->count = count;
+	b->in = calloc(count + 1, sizeof(*b->in));
+	b->lens = calloc(count + 1, sizeof(*b->lens));
+	b->own = calloc(count + 1, sizeof(*b->own));
+	b->out_mem = malloc(32 * count + OUT_GUARD + misalign);
+	assert_true(b->in && b->lens && b->own && b->out_mem);
+	b->out = b->out_mem + misalign;
+	memset(b->out, 0xEE, 32 * count + OUT_GUARD);
+	for (size_t i = 0; i < count; i++) {
+		size_t len = pick_len(s, i);
+		const uint8_t *src = pool + tu_rand(&rng) % (POOL_LEN - len);
+
+		if (i > 0 && tu_rand(&rng) % 10 == 0) {
+			b->in[i] = b->in[i - 1]; /* the same bytes twice */
+			b->lens[i] = b->lens[i - 1];
+			continue;
+		}
+		b->lens[i] = len;
+		if (tu_rand(&rng) % 4 == 0) {
+			b->in[i] = tu_exact_copy_at(src, len, tu_rand(&rng) % 8,
+						    &b->own[i]);
+		} else {
+			b->in[i] = src;
+		}
+	}
+}
+
+static void batch_case_free(batch_case *b)
+{
+	for (size_t i = 0; i < b->count; i++)
+		free(b->own[i]);
+	free(b->own);
+	free(b->in);
+	free(b->lens);
+	free(b->out_mem);
+}
+
+static void check_batch(const batch_case *b, enum shape s,
+			const uint8_t *key)
+{
+	for (size_t i = 0; i < b->count; i++) {
+		uint8_t want[32], single[32];
+
+		if (key) {
+			ref_keyed(want, 32, 0, key, b->in[i], b->lens[i]);
+			b3cas_hash_keyed(single, key, b->in[i], b->lens[i]);
+		} else {
+			ref_hash(want, 32, 0, b->in[i], b->lens[i]);
+			b3cas_hash(single, b->in[i], b->lens[i]);
+		}
+		tu_expect_mem(single, want, 32,
+			      "b3cas_hash%s of %zu bytes at %s",
+			      key ? "_keyed" : "", b->lens[i],
+			      b3cas_simd_name());
+		tu_expect_mem(b->out + 32 * i, want, 32,
+			      "batch%s of %zu (%s) at %s: message %zu of "
+			      "%zu bytes",
+			      key ? " keyed" : "", b->count, shape_names[s],
+			      b3cas_simd_name(), i, b->lens[i]);
+	}
+	for (size_t i = 0; i < OUT_GUARD; i++)
+		if (b->out[32 * b->count + i] != 0xEE)
+			fail_msg("batch of %zu (%s) at %s wrote past its "
+				 "output",
+				 b->count, shape_names[s], b3cas_simd_name());
 }
 
 static void run_batch(size_t count, enum shape s, bool keyed)
 {
-	const void **in = calloc(count + 1, sizeof(*in));
-	size_t *lens = calloc(count + 1, sizeof(*lens));
-	uint8_t *out = malloc(32 * count + 32);
-	uint8_t key[32], want[32];
+	batch_case b;
+	uint8_t key[32];
 
 	tu_fill_random(key, 32, &rng);
-	for (size_t i = 0; i < count; i++) {
-		lens[i] = pick_len(s, i);
-		if (i > 0 && tu_rand(&rng) % 10 == 0) {
-			in[i] = in[i - 1]; /* the same bytes twice */
-			lens[i] = lens[i - 1];
-		} else {
-			in[i] = pool + tu_rand(&rng) % (POOL_LEN - 5000);
-		}
-	}
-	memset(out, 0xEE, 32 * count + 32);
+	batch_case_new(&b, count, s);
 	if (keyed)
-		b3cas_hash_batch_keyed(out, key, in, lens, count);
+		b3cas_hash_batch_keyed(b.out, key, b.in, b.lens, count);
 	else
-		b3cas_hash_batch(out, in, lens, count);
-	for (size_t i = 0; i < count; i++) {
-		if (keyed)
-			ref_keyed(want, 32, 0, key, in[i], lens[i]);
-		else
-			ref_hash(want, 32, 0, in[i], lens[i]);
-		if (memcmp(out + 32 * i, want, 32) != 0)
-			fail_msg("batch of %zu (shape %d%s) at %s: message "
-				 "%zu (%zu bytes) wrong",
-				 count, (int)s, keyed ? ", keyed" : "",
-				 b3cas_simd_name(), i, lens[i]);
-	}
-	for (size_t i = 0; i < 32; i++) /* nothing written past the end */
-		assert_int_equal(out[32 * count + i], 0xEE);
-	free(in);
-	free(lens);
-	free(out);
+		b3cas_hash_batch(b.out, b.in, b.lens, count);
+	check_batch(&b, s, keyed ? key : NULL);
+	batch_case_free(&b);
 }
 
 static void test_batches(void **state)
+{
+	size_t batches = 0, messages = 0;
+
+	(void)state;
+	for (int level = 0; level < tu_levels(); level++) {
+		tu_force(level);
+		for (size_t count = 0; count <= 100; count++) {
+			for (enum shape s = MIXED; s < NSHAPES; s++) {
+				run_batch(count, s, false);
+				run_batch(count, s, true);
+				batches += 2;
+				messages += 2 * count;
+			}
+		}
+	}
+	fprintf(stderr, "batch: %zu batches, %zu messages\n", batches,
+		messages);
+}
+
+/* Big batches: many refills of every lane, lanes in lockstep. */
+static void test_big_batches(void **state)
 {
 	size_t n = 0;
 
 	(void)state;
 	for (int level = 0; level < tu_levels(); level++) {
 		tu_force(level);
-		for (size_t count = 0; count <= 100; count++) {
-			enum shape s = (enum shape)(count % 5);
-
-			run_batch(count, s, false);
-			run_batch(count, s, count % 3 == 0);
-			n += 2;
-		}
 		run_batch(4096, ALL_64, false);
+		run_batch(4096, ALL_1024, true);
 		run_batch(4096, MIXED, false);
-		n += 2;
+		run_batch(2000, WITH_LARGE, true);
+		n += 4;
 	}
-	fprintf(stderr, "batch: %zu batches\n", n);
+	fprintf(stderr, "big batches: %zu\n", n);
+}
+
+/* A batch of n copies of one message, for every length 0..1024. */
+static void test_every_length(void **state)
+{
+	const void *in[17];
+	size_t lens[17];
+	uint8_t out[17 * 32], want[32];
+
+	(void)state;
+	for (size_t len = 0; len <= 1024; len++) {
+		uint8_t *msg = tu_exact_copy(pool + len, len);
+		size_t n = 1 + len % 17;
+
+		ref_hash(want, 32, 0, msg, len);
+		for (size_t i = 0; i < n; i++) {
+			in[i] = msg;
+			lens[i] = len;
+		}
+		for (int level = 0; level < tu_levels(); level++) {
+			tu_force(level);
+			b3cas_hash_batch(out, in, lens, n);
+			for (size_t i = 0; i < n; i++)
+				tu_expect_mem(out + 32 * i, want, 32,
+					      "batch of %zu x %zu bytes at %s, "
+					      "message %zu",
+					      n, len, b3cas_simd_name(), i);
+		}
+		free(msg);
+	}
+	fprintf(stderr, "batch: every length 0..1024\n");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_batches),
+		cmocka_unit_test(test_big_batches),
+		cmocka_unit_test(test_every_length),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -23,6 +23,11 @@ static int hex_decode(uint8_t *out, const char *hex, size_t len)
 	return 0;
 }
 
+static const char *string_field(const json_t *obj, const char *name)
+{
+	return json_string_value(json_object_get(obj, name));
+}
+
 int vectors_load(vset *v)
 {
 	const char *dir = getenv("B3CAS_TEST_DATA");
@@ -62,18 +67,18 @@ int vectors_load(vset *v)
 		vc->out_len = h ? strlen(h) / 2 : 0;
 		if (vc->out_len < 32 || vc->out_len > VEC_MAX_OUT ||
 		    hex_decode(vc->hash, h, vc->out_len) ||
-		    hex_decode(vc->keyed,
-			       json_string_value(json_object_get(c, "keyed_hash")),
+		    hex_decode(vc->keyed, string_field(c, "keyed_hash"),
 			       vc->out_len) ||
-		    hex_decode(vc->derive,
-			       json_string_value(json_object_get(c, "derive_key")),
+		    hex_decode(vc->derive, string_field(c, "derive_key"),
 			       vc->out_len))
 			goto out;
 	}
 	rc = v->count >= 30 ? 0 : -1;
 out:
-	if (rc)
+	if (rc) {
 		fprintf(stderr, "malformed vectors file %s\n", path);
+		vectors_free(v);
+	}
 	json_decref(root);
 	return rc;
 }
