@@ -6,5 +6,6 @@
 
 #include "common.h"
 #include "hash.h"
+#include "store.h"
 
 #endif

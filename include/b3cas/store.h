@@ -1,0 +1,306 @@
+/*
+ * b3cas/store.h - the content store: objects named by their hash, kept in
+ * one folder (see docs/store.md for the on-disk format).
+ *
+ * An object's id (b3cas_oid) is the BLAKE3-256 hash of its exact bytes (or
+ * SHA-256 in a store created in the comparison mode). Small objects live
+ * inside the RocksDB index; larger ones are loose files under objects/.
+ * Every object carries a reference count: a put of new content creates the
+ * object with one reference, a put of content already stored adds one
+ * reference and writes nothing else, and a delete removes one reference;
+ * the object goes when its last reference does.
+ *
+ * Thread safety: one b3cas_store handle may be shared by any number of
+ * threads; every function taking a store is safe to call concurrently,
+ * except b3cas_store_close. Reads take no store-wide lock. A b3cas_writer
+ * or b3cas_reader belongs to one thread at a time.
+ *
+ * Process safety: one process at a time may open a store for writing
+ * (B3CAS_ELOCKED otherwise, at once); read-only opens work beside it and
+ * see the objects that existed when they opened.
+ *
+ * Errors: functions return 0 (or a documented non-negative value) on
+ * success and a negative B3CAS_E... code on failure, with the detail in
+ * b3cas_error_last(). A failed call never loses an object stored before.
+ */
+#ifndef B3CAS_STORE_H
+#define B3CAS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- object ids --------------------------------------------------------- */
+
+#define B3CAS_OID_LEN 32     /* bytes in an id */
+#define B3CAS_OID_HEX_LEN 64 /* characters in its text form */
+
+/* An object id: the 32-byte hash of the object's bytes. */
+typedef struct b3cas_oid {
+	uint8_t bytes[B3CAS_OID_LEN];
+} b3cas_oid;
+
+/*
+ * Write id as 64 lower-case hex characters and a NUL into out. Returns out.
+ */
+B3CAS_EXTERN char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1],
+				 const b3cas_oid *id);
+
+/*
+ * Parse exactly 64 hex characters (either case) followed by the end of the
+ * string. B3CAS_EINVAL, with a message saying what is wrong (length, the
+ * first bad character), for anything else; out is then unchanged.
+ */
+B3CAS_EXTERN int b3cas_oid_parse(b3cas_oid *out, const char *text);
+
+/* true when a and b are the same id. */
+B3CAS_EXTERN bool b3cas_oid_equal(const b3cas_oid *a, const b3cas_oid *b);
+
+/* ---- opening a store ----------------------------------------------------- */
+
+typedef struct b3cas_store b3cas_store;
+
+/* How far a write has gone when a put returns. docs/store.md has details. */
+typedef enum b3cas_durability {
+	/* Never fsync. A put survives a crash of the process at once, but a
+	 * power loss may lose any write not flushed by the kernel. */
+	B3CAS_DURABILITY_NONE = 0,
+	/* Default. A put survives a process crash at once; it reaches stable
+	 * storage at the next group flush (every sync_interval_ms, at
+	 * b3cas_store_sync and at close). */
+	B3CAS_DURABILITY_BATCH = 1,
+	/* A put returns only once it is on stable storage. Concurrent puts
+	 * share one flush of the index log (group commit). */
+	B3CAS_DURABILITY_FULL = 2
+} b3cas_durability;
+
+/* The hash that names objects. Fixed when the store is created. */
+typedef enum b3cas_hash_algo {
+	B3CAS_HASH_DEFAULT = 0, /* create: BLAKE3; open: whatever the store has */
+	B3CAS_HASH_BLAKE3 = 1,
+	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
+} b3cas_hash_algo;
+
+#define B3CAS_STORE_OPTIONS_VERSION 1
+
+/* The default inline threshold; see docs/store.md for how it was chosen. */
+#define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
+/* Largest inline threshold a store may be created with. */
+#define B3CAS_INLINE_THRESHOLD_MAX (1024u * 1024u)
+
+typedef struct b3cas_store_options {
+	unsigned version;        /* B3CAS_STORE_OPTIONS_VERSION */
+	bool create;             /* make the store if the folder has none */
+	bool read_only;          /* open without the write lock; writes fail */
+	b3cas_durability durability;
+	/* Objects of at most this many bytes are kept inside the index. Used
+	 * when the store is created (0 = the default) and recorded in
+	 * b3cas.conf; when opening, 0 or the recorded value. */
+	size_t inline_threshold;
+	bool verify_on_read;     /* re-hash every object read (default on) */
+	b3cas_hash_algo hash;    /* see b3cas_hash_algo */
+	/* Batch mode: the longest a put waits for stable storage, in ms
+	 * (0 = the default, 1000). */
+	unsigned sync_interval_ms;
+} b3cas_store_options;
+
+#define B3CAS_STORE_OPTIONS_INIT                                          \
+	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
+	 0, true, B3CAS_HASH_DEFAULT, 0}
+
+/*
+ * Open the store in folder root (with opts->create, make it first if the
+ * folder is missing or empty). opts may be NULL for the defaults. On
+ * success *out is a handle the caller closes with b3cas_store_close.
+ *
+ * Errors: B3CAS_ENOTFOUND (no store there and not creating), B3CAS_EFORMAT
+ * (not a b3cas store, another format version, or another hash than
+ * opts->hash asks for, or another inline threshold), B3CAS_ELOCKED
+ * (another process has it open for writing; the message names its pid),
+ * B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (bad
+ * options).
+ */
+B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
+				  const b3cas_store_options *opts);
+
+/*
+ * Make everything written so far durable (in every mode), then close the
+ * store and free the handle, which must not be used again. No other call on
+ * the store may be running. Returns the error of the final flush, if any;
+ * the handle is freed either way. NULL is accepted.
+ */
+B3CAS_EXTERN int b3cas_store_close(b3cas_store *store);
+
+/*
+ * Make every put that has returned so far durable on stable storage,
+ * whatever the durability mode.
+ */
+B3CAS_EXTERN int b3cas_store_sync(b3cas_store *store);
+
+/* Facts about an open store. Borrowed from the store until it closes. */
+typedef struct b3cas_store_info {
+	const char *root;
+	b3cas_hash_algo hash;
+	size_t inline_threshold;
+	b3cas_durability durability;
+	bool read_only;
+	unsigned format_version;
+} b3cas_store_info;
+
+B3CAS_EXTERN void b3cas_store_info_get(b3cas_store_info *out,
+				       const b3cas_store *store);
+
+/* "blake3" or "sha256". */
+B3CAS_EXTERN const char *b3cas_hash_algo_name(b3cas_hash_algo algo);
+
+/* ---- objects -------------------------------------------------------------- */
+
+/*
+ * Store len bytes (data may be NULL when len is 0) and write their id to
+ * id_out. New content is stored with one reference; content already there
+ * gets one more reference. Returns 0 for new content, 1 when the content was
+ * already stored (a duplicate), or a negative error: B3CAS_EPERM (read-only
+ * store), B3CAS_ENOSPC, B3CAS_EIO, B3CAS_ERANGE (reference count overflow).
+ */
+B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
+				 const void *data, size_t len);
+
+/*
+ * Read object id into a new buffer *data_out of *len_out bytes, which the
+ * caller frees with b3cas_free (a 0-byte object gives a non-NULL buffer).
+ * With verify_on_read the bytes are re-hashed first.
+ *
+ * Errors: B3CAS_ENOTFOUND, B3CAS_ECORRUPT (the stored bytes do not match
+ * id, or the index names a loose file that is missing: nothing is
+ * returned), B3CAS_EIO, B3CAS_ENOMEM.
+ */
+B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
+				 void **data_out, size_t *len_out);
+
+/* Free a buffer returned by the store. NULL is accepted. */
+B3CAS_EXTERN void b3cas_free(void *ptr);
+
+/* 1 if object id is stored, 0 if not, or a negative error. */
+B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
+
+/*
+ * Remove one reference to object id; the object is removed with its last
+ * reference. Returns the number of references left (0 when the object is
+ * gone) or B3CAS_ENOTFOUND, B3CAS_EPERM, B3CAS_EIO.
+ */
+B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
+					const b3cas_oid *id);
+
+/* What b3cas_store_stat and b3cas_store_foreach report of an object. */
+typedef struct b3cas_object_info {
+	b3cas_oid id;
+	uint64_t size;     /* bytes */
+	uint64_t refs;     /* references */
+	bool is_inline;    /* kept inside the index, not as a loose file */
+} b3cas_object_info;
+
+/* Fill *out for object id. B3CAS_ENOTFOUND if it is not stored. */
+B3CAS_EXTERN int b3cas_store_stat(b3cas_store *store, const b3cas_oid *id,
+				  b3cas_object_info *out);
+
+/*
+ * Call fn once per stored object, in id order, until it returns non-zero
+ * (that value is then returned). The info is borrowed for the call only.
+ * Objects put or deleted while the walk runs may or may not be seen.
+ */
+B3CAS_EXTERN int b3cas_store_foreach(b3cas_store *store,
+				     int (*fn)(const b3cas_object_info *info,
+					       void *ctx),
+				     void *ctx);
+
+/*
+ * Store n objects at once: like n calls of b3cas_store_put, but hashed side
+ * by side and written to the index in one atomic write. data[i] may be NULL
+ * when lens[i] is 0. ids_out[i] receives each id; if dup_out is not NULL,
+ * dup_out[i] is set to whether object i was already stored (or was an
+ * earlier item of the same batch). Either every object is stored or, on
+ * error, none of the new ones are referenced.
+ */
+B3CAS_EXTERN int b3cas_store_put_batch(b3cas_store *store, b3cas_oid *ids_out,
+				       bool *dup_out,
+				       const void *const *data,
+				       const size_t *lens, size_t n);
+
+/*
+ * Read n objects at once. For each i, on success data_out[i] is a buffer
+ * of lens_out[i] bytes that the caller frees with b3cas_free, and
+ * results[i] is 0; otherwise data_out[i] is NULL and results[i] is the
+ * error (B3CAS_ENOTFOUND, B3CAS_ECORRUPT, ...). Returns 0 when every item
+ * succeeded, otherwise the first item's error (the other items are still
+ * filled in). results may be NULL when the caller only needs the summary.
+ */
+B3CAS_EXTERN int b3cas_store_get_batch(b3cas_store *store,
+				       const b3cas_oid *ids, size_t n,
+				       void **data_out, size_t *lens_out,
+				       int *results);
+
+/* ---- streaming ------------------------------------------------------------ */
+
+typedef struct b3cas_writer b3cas_writer;
+
+/*
+ * Start a streaming put: the object's bytes are given in any number of
+ * b3cas_writer_write calls, hashed as they arrive and spilled to a file
+ * under tmp/ once they exceed the inline threshold, so memory stays
+ * constant whatever the size. End with b3cas_writer_commit or
+ * b3cas_writer_abort, which free the writer.
+ */
+B3CAS_EXTERN int b3cas_writer_open(b3cas_writer **out, b3cas_store *store);
+
+/* Append len bytes. On error the writer is left aborted: call _abort. */
+B3CAS_EXTERN int b3cas_writer_write(b3cas_writer *w, const void *data,
+				    size_t len);
+
+/*
+ * Publish the object, write its id to id_out (may be NULL) and free the
+ * writer. Returns 0 (new content), 1 (duplicate: one more reference) or a
+ * negative error, after which nothing was stored and w is freed too.
+ */
+B3CAS_EXTERN int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out);
+
+/* Throw the bytes away and free the writer. NULL is accepted. */
+B3CAS_EXTERN void b3cas_writer_abort(b3cas_writer *w);
+
+typedef struct b3cas_reader b3cas_reader;
+
+/*
+ * Open object id for streaming reads with constant memory. With
+ * verify_on_read, the whole object is hashed when it is opened, so a
+ * corrupt object fails here (B3CAS_ECORRUPT) before any byte is handed
+ * out, and the bytes are hashed again while they are read: if the file
+ * changes after it was opened, the read that would finish it fails with
+ * B3CAS_ECORRUPT instead of completing. The caller closes the reader with
+ * b3cas_reader_close.
+ */
+B3CAS_EXTERN int b3cas_reader_open(b3cas_reader **out, b3cas_store *store,
+				   const b3cas_oid *id);
+
+/* The object's size in bytes. */
+B3CAS_EXTERN uint64_t b3cas_reader_size(const b3cas_reader *r);
+
+/*
+ * Copy up to len next bytes of the object into buf. Returns the number of
+ * bytes copied (0 at the end of the object) or a negative error.
+ */
+B3CAS_EXTERN int64_t b3cas_reader_read(b3cas_reader *r, void *buf,
+				       size_t len);
+
+/* Close the reader. NULL is accepted. */
+B3CAS_EXTERN void b3cas_reader_close(b3cas_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * core/objects.h - loose object files under objects/ab/<64 hex>.
+ *
+ * A loose object is written to a temp file in tmp/, made durable when the
+ * caller asks, and renamed into place, so objects/ never holds a partial
+ * file written by b3cas. Its bytes are never changed afterwards.
+ */
+#ifndef B3CAS_CORE_OBJECTS_H
+#define B3CAS_CORE_OBJECTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/path.h"
+
+/* A temp file being filled before it is published. */
+typedef struct b3cas_tmpfile {
+	int fd;
+	char name[48]; /* relative to tmp/ */
+} b3cas_tmpfile;
+
+/* Create a new empty temp file in tmp/. */
+int b3cas__tmpfile_create(const b3cas_layout *lay, b3cas_tmpfile *out);
+
+/* Close and remove a temp file that will not be published. */
+void b3cas__tmpfile_discard(const b3cas_layout *lay, b3cas_tmpfile *t);
+
+/*
+ * Publish temp file t as object id: with durable, fsync it before the
+ * rename and fsync the object's folder after. The temp file is closed and
+ * gone afterwards, whether this succeeds or not.
+ */
+int b3cas__object_publish(const b3cas_layout *lay, b3cas_tmpfile *t,
+			  const b3cas_oid *id, bool durable);
+
+/* Write len bytes as object id through a temp file (see publish). */
+int b3cas__object_write(const b3cas_layout *lay, const b3cas_oid *id,
+			const void *data, size_t len, bool durable);
+
+/*
+ * Open object id for reading and check that its size is size. A missing
+ * file gives B3CAS_ENOTFOUND (the caller decides whether the index still
+ * claims it); a size mismatch B3CAS_ECORRUPT.
+ */
+int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
+		       uint64_t size, int *fd_out);
+
+/* Read the whole of object id (size bytes) into buf. */
+int b3cas__object_read(const b3cas_layout *lay, const b3cas_oid *id,
+		       uint64_t size, void *buf);
+
+/* Remove object id's file; a missing file is not an error. */
+int b3cas__object_remove(const b3cas_layout *lay, const b3cas_oid *id);
+
+#endif

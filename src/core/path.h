@@ -1,0 +1,51 @@
+/*
+ * core/path.h - the store folder: its layout, b3cas.conf, and the LOCK that
+ * admits one writing process at a time.
+ *
+ * Layout (format version 1):
+ *   b3cas.conf  LOCK  objects/00..ff/  index/  cache/l2/
+ *   integrity/{quarantine,checksums,backup}/  tmp/
+ * The configuration is published last when a store is made, so a folder
+ * with a b3cas.conf is a complete store.
+ */
+#ifndef B3CAS_CORE_PATH_H
+#define B3CAS_CORE_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "b3cas/store.h"
+
+#define B3CAS_FORMAT_VERSION 1
+
+typedef struct b3cas_layout {
+	char *root;        /* as given to open */
+	int root_fd;       /* the store folder */
+	int objects_fd;    /* objects/ */
+	int tmp_fd;        /* tmp/ (write mode only, else -1) */
+	int lock_fd;       /* LOCK, held with flock (write mode only) */
+	unsigned format;
+	b3cas_hash_algo hash;
+	size_t inline_threshold;
+	bool created;      /* this open made the store */
+} b3cas_layout;
+
+/*
+ * Open (or with opts->create make) the store folder root: check or write
+ * b3cas.conf against opts, take the LOCK unless read-only, clear tmp/.
+ */
+int b3cas__layout_open(b3cas_layout *lay, const char *root,
+		       const b3cas_store_options *opts);
+
+/* Release the lock and close the folders. */
+void b3cas__layout_close(b3cas_layout *lay);
+
+/* "<root>/<name>" in a new string (NULL and an error message on ENOMEM). */
+char *b3cas__layout_path(const b3cas_layout *lay, const char *name);
+
+/* "ab/<64 hex>": an object's path relative to objects/. */
+#define B3CAS_OBJECT_REL_LEN (3 + B3CAS_OID_HEX_LEN)
+void b3cas__object_rel(char out[B3CAS_OBJECT_REL_LEN + 1],
+		       const b3cas_oid *id);
+
+#endif

@@ -1,0 +1,1021 @@
+/*
+ * core/store.c - the public store API: open and close, put, get, exists,
+ * delete, stat, walks and batches, composed from the layout, the loose
+ * objects and the index.
+ *
+ * Invariants kept here:
+ *  - an object's content and refs entries are written and removed in one
+ *    index batch, and only while the id's stripe lock is held, so reference
+ *    counts never lose an update;
+ *  - a loose file is published before the index entry that names it and
+ *    removed after the entry is gone, so the index never names a file that
+ *    b3cas has not finished writing (a crash can leave an unnamed file,
+ *    which is harmless);
+ *  - nothing is returned to a caller without being hashed against its id
+ *    when verify_on_read is on;
+ *  - reads take no lock of the store's own.
+ */
+#include "core/store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+#define SYNC_INTERVAL_DEFAULT_MS 1000
+
+/* ---- hashing ------------------------------------------------------------- */
+
+static b3cas_pool *store_pool(b3cas_store *s)
+{
+	b3cas_pool *pool = atomic_load(&s->pool);
+
+	if (pool)
+		return pool;
+	pthread_mutex_lock(&s->pool_lock);
+	pool = atomic_load(&s->pool);
+	if (!pool && b3cas_pool_new(&pool, 0) == 0)
+		atomic_store(&s->pool, pool);
+	pthread_mutex_unlock(&s->pool_lock);
+	return pool; /* NULL (one thread) if the pool could not start */
+}
+
+int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s)
+{
+	h->algo = s->lay.hash;
+	h->pool = NULL;
+	h->sha = NULL;
+	if (h->algo == B3CAS_HASH_BLAKE3) {
+		b3cas_hasher_init(&h->b3);
+		h->pool = store_pool(s);
+		return 0;
+	}
+	h->sha = EVP_MD_CTX_new();
+	if (!h->sha || EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(h->sha);
+		h->sha = NULL;
+		return b3cas__error(B3CAS_ENOMEM,
+				    "cannot start a SHA-256 context");
+	}
+	return 0;
+}
+
+void b3cas__store_hasher_update(b3cas_store_hasher *h, const void *data,
+				size_t len)
+{
+	if (h->algo == B3CAS_HASH_BLAKE3)
+		b3cas_hasher_update_parallel(&h->b3, data, len, h->pool);
+	else
+		EVP_DigestUpdate(h->sha, data, len);
+}
+
+void b3cas__store_hasher_final(b3cas_store_hasher *h, b3cas_oid *out)
+{
+	unsigned n = 0;
+
+	if (h->algo == B3CAS_HASH_BLAKE3)
+		b3cas_hasher_finalize(out->bytes, B3CAS_OID_LEN, &h->b3);
+	else
+		EVP_DigestFinal_ex(h->sha, out->bytes, &n);
+}
+
+void b3cas__store_hasher_free(b3cas_store_hasher *h)
+{
+	EVP_MD_CTX_free(h->sha);
+	h->sha = NULL;
+}
+
+int b3cas__store_hash(b3cas_store *s, b3cas_oid *out, const void *data,
+		      size_t len)
+{
+	if (s->lay.hash == B3CAS_HASH_BLAKE3) {
+		if (len >= B3CAS_PARALLEL_HASH_MIN)
+			b3cas_hash_parallel(out->bytes, data, len,
+					    store_pool(s));
+		else
+			b3cas_hash(out->bytes, data, len);
+		return 0;
+	}
+	if (EVP_Digest(data, len, out->bytes, NULL, EVP_sha256(), NULL) != 1)
+		return b3cas__error(B3CAS_ERROR, "SHA-256 failed");
+	return 0;
+}
+
+int b3cas__store_corrupt(const b3cas_oid *id, const b3cas_oid *got)
+{
+	char want_hex[B3CAS_OID_HEX_LEN + 1], got_hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ECORRUPT,
+			    "object %s is corrupt: its stored bytes hash to %s",
+			    b3cas_oid_fmt(want_hex, id),
+			    b3cas_oid_fmt(got_hex, got));
+}
+
+/* Check that buf hashes to id (when the store verifies reads). */
+static int verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
+		  size_t len)
+{
+	b3cas_oid got;
+	int rc;
+
+	if (!s->verify)
+		return 0;
+	rc = b3cas__store_hash(s, &got, buf, len);
+	if (rc == 0 && !b3cas_oid_equal(&got, id))
+		rc = b3cas__store_corrupt(id, &got);
+	return rc;
+}
+
+/* ---- locks and durability ------------------------------------------------ */
+
+static pthread_mutex_t *stripe_of(b3cas_store *s, const b3cas_oid *id)
+{
+	unsigned i = ((unsigned)id->bytes[0] << 8 | id->bytes[1]) %
+		     B3CAS_STRIPES;
+
+	return &s->stripes[i];
+}
+
+int b3cas__store_check_writable(const b3cas_store *s, const char *what)
+{
+	if (!s->read_only)
+		return 0;
+	return b3cas__error(B3CAS_EPERM, "cannot %s: store %s is open "
+			    "read-only", what, s->lay.root);
+}
+
+/* Flush what batch mode has left for later; serialized by sync_lock. */
+static int flush_locked(b3cas_store *s, bool force)
+{
+	bool objects = atomic_exchange(&s->dirty_objects, false);
+	bool index = atomic_exchange(&s->dirty_index, false);
+	int rc = 0;
+
+	/* Files first: an index entry made durable here must name a file
+	 * that already is. */
+	if ((objects || force) && syncfs(s->lay.objects_fd) != 0)
+		rc = b3cas__error_errno(errno, "cannot sync %s", s->lay.root);
+	if (rc == 0 && (index || force))
+		rc = b3cas__index_sync(s->ix);
+	if (rc < 0) {
+		/* Try again next time rather than forget the data. */
+		atomic_store(&s->dirty_objects, true);
+		atomic_store(&s->dirty_index, true);
+	}
+	return rc;
+}
+
+static void *flusher_main(void *arg)
+{
+	b3cas_store *s = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->sync_lock);
+	while (!s->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += s->sync_interval_ms / 1000;
+		until.tv_nsec += (long)(s->sync_interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->sync_lock, &until);
+		if (s->stopping)
+			break;
+		if (flush_locked(s, false) < 0) {
+			int none = 0;
+
+			atomic_compare_exchange_strong(&s->flush_error, &none,
+						       B3CAS_EIO);
+		}
+	}
+	pthread_mutex_unlock(&s->sync_lock);
+	return NULL;
+}
+
+int b3cas_store_sync(b3cas_store *s)
+{
+	int rc;
+
+	if (s->read_only)
+		return 0;
+	pthread_mutex_lock(&s->sync_lock);
+	rc = flush_locked(s, true);
+	pthread_mutex_unlock(&s->sync_lock);
+	if (rc == 0)
+		atomic_store(&s->flush_error, 0);
+	return rc;
+}
+
+/* After a write: what batch mode must flush later. */
+static void note_written(b3cas_store *s, bool loose)
+{
+	if (s->durability == B3CAS_DURABILITY_FULL)
+		return;
+	if (loose && !atomic_load_explicit(&s->dirty_objects,
+					   memory_order_relaxed))
+		atomic_store(&s->dirty_objects, true);
+	if (!atomic_load_explicit(&s->dirty_index, memory_order_relaxed))
+		atomic_store(&s->dirty_index, true);
+}
+
+/* ---- open and close -------------------------------------------------------- */
+
+static int check_options(const b3cas_store_options *o)
+{
+	if (o->version != B3CAS_STORE_OPTIONS_VERSION)
+		return b3cas__error(B3CAS_EINVAL,
+				    "store options version %u is not %d: "
+				    "initialise them with "
+				    "B3CAS_STORE_OPTIONS_INIT",
+				    o->version, B3CAS_STORE_OPTIONS_VERSION);
+	if ((unsigned)o->durability > B3CAS_DURABILITY_FULL)
+		return b3cas__error(B3CAS_EINVAL, "unknown durability mode %d",
+				    (int)o->durability);
+	if ((unsigned)o->hash > B3CAS_HASH_SHA256)
+		return b3cas__error(B3CAS_EINVAL, "unknown hash algorithm %d",
+				    (int)o->hash);
+	if (o->inline_threshold > B3CAS_INLINE_THRESHOLD_MAX)
+		return b3cas__error(B3CAS_EINVAL,
+				    "inline threshold %zu is above the "
+				    "maximum %u",
+				    o->inline_threshold,
+				    B3CAS_INLINE_THRESHOLD_MAX);
+	return 0;
+}
+
+static int open_index(b3cas_store *s)
+{
+	char *path = b3cas__layout_path(&s->lay, "index");
+	int rc;
+
+	if (!path)
+		return B3CAS_ENOMEM;
+	rc = b3cas__index_open(&s->ix, path, s->lay.created, s->read_only);
+	if (rc == B3CAS_ENOTFOUND)
+		rc = b3cas__error(B3CAS_ECORRUPT,
+				  "store %s has no index (%s is missing or "
+				  "empty)",
+				  s->lay.root, path);
+	free(path);
+	return rc;
+}
+
+int b3cas_store_open(b3cas_store **out, const char *root,
+		     const b3cas_store_options *opts)
+{
+	b3cas_store_options defaults = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s;
+	int rc;
+
+	if (!opts)
+		opts = &defaults;
+	if (!out || !root || !*root)
+		return b3cas__error(B3CAS_EINVAL, "no store folder given");
+	rc = check_options(opts);
+	if (rc < 0)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	for (int i = 0; i < B3CAS_STRIPES; i++)
+		pthread_mutex_init(&s->stripes[i], NULL);
+	pthread_mutex_init(&s->pool_lock, NULL);
+	pthread_mutex_init(&s->sync_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	s->durability = opts->durability;
+	s->verify = opts->verify_on_read;
+	s->read_only = opts->read_only;
+	s->sync_interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms
+						     : SYNC_INTERVAL_DEFAULT_MS;
+	rc = b3cas__layout_open(&s->lay, root, opts);
+	if (rc == 0)
+		rc = open_index(s);
+	if (rc == 0 && !s->read_only &&
+	    s->durability == B3CAS_DURABILITY_BATCH) {
+		if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
+			rc = b3cas__error(B3CAS_ERROR,
+					  "cannot start the flusher thread");
+		else
+			s->flusher_started = true;
+	}
+	if (rc < 0) {
+		b3cas_store_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int b3cas_store_close(b3cas_store *s)
+{
+	int rc = 0;
+
+	if (!s)
+		return 0;
+	if (s->flusher_started) {
+		pthread_mutex_lock(&s->sync_lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->sync_lock);
+		pthread_join(s->flusher, NULL);
+	}
+	if (s->ix && !s->read_only) {
+		rc = atomic_load(&s->flush_error);
+		if (b3cas_store_sync(s) == 0)
+			rc = 0;
+		else
+			rc = rc ? rc : B3CAS_EIO;
+	}
+	b3cas__index_close(s->ix);
+	b3cas__layout_close(&s->lay);
+	b3cas_pool_free(atomic_load(&s->pool));
+	for (int i = 0; i < B3CAS_STRIPES; i++)
+		pthread_mutex_destroy(&s->stripes[i]);
+	pthread_mutex_destroy(&s->pool_lock);
+	pthread_mutex_destroy(&s->sync_lock);
+	pthread_cond_destroy(&s->wake);
+	free(s);
+	return rc;
+}
+
+void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)
+{
+	out->root = s->lay.root;
+	out->hash = s->lay.hash;
+	out->inline_threshold = s->lay.inline_threshold;
+	out->durability = s->durability;
+	out->read_only = s->read_only;
+	out->format_version = s->lay.format;
+}
+
+const char *b3cas_hash_algo_name(b3cas_hash_algo algo)
+{
+	switch (algo) {
+	case B3CAS_HASH_BLAKE3: return "blake3";
+	case B3CAS_HASH_SHA256: return "sha256";
+	default: return "default";
+	}
+}
+
+void b3cas_free(void *ptr)
+{
+	free(ptr);
+}
+
+/* ---- index entries ------------------------------------------------------- */
+
+/* Reference count of id: 1 and *count, 0 when absent, or an error. */
+static int refs_get(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
+{
+	rocksdb_pinnableslice_t *v;
+	const char *p;
+	size_t len;
+	int rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes,
+				  B3CAS_OID_LEN, &v);
+
+	if (rc <= 0)
+		return rc;
+	p = rocksdb_pinnableslice_value(v, &len);
+	if (len != 8) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		rocksdb_pinnableslice_destroy(v);
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "reference count of %s is malformed "
+				    "(%zu bytes)",
+				    b3cas_oid_fmt(hex, id), len);
+	}
+	*count = b3cas__get_u64((const uint8_t *)p);
+	rocksdb_pinnableslice_destroy(v);
+	return 1;
+}
+
+static int entry_malformed(const b3cas_oid *id, size_t len)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ECORRUPT,
+			    "index entry of %s is malformed (%zu bytes)",
+			    b3cas_oid_fmt(hex, id), len);
+}
+
+int b3cas__store_entry(b3cas_store *s, const b3cas_oid *id,
+		       uint64_t *size_out, bool *is_inline_out,
+		       rocksdb_pinnableslice_t **value_out)
+{
+	rocksdb_pinnableslice_t *v;
+	const uint8_t *p;
+	size_t len;
+	uint64_t size;
+	int rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+				  B3CAS_OID_LEN, &v);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
+				    b3cas_oid_fmt(hex, id));
+	}
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	if (len < B3CAS_ENTRY_HEADER_LEN)
+		goto malformed;
+	size = b3cas__get_u64(p + 1);
+	if (p[0] == B3CAS_ENTRY_INLINE) {
+		if (len - B3CAS_ENTRY_HEADER_LEN != size)
+			goto malformed;
+	} else if (p[0] != B3CAS_ENTRY_LOOSE ||
+		   len != B3CAS_ENTRY_HEADER_LEN) {
+		goto malformed;
+	}
+	*size_out = size;
+	*is_inline_out = p[0] == B3CAS_ENTRY_INLINE;
+	if (value_out && *is_inline_out)
+		*value_out = v;
+	else
+		rocksdb_pinnableslice_destroy(v);
+	return 0;
+malformed:
+	rocksdb_pinnableslice_destroy(v);
+	return entry_malformed(id, len);
+}
+
+int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t size, int *fd_out)
+{
+	for (int attempt = 0;; attempt++) {
+		uint64_t now_size;
+		bool is_inline;
+		int rc = b3cas__object_open(&s->lay, id, size, fd_out);
+
+		if (rc != B3CAS_ENOTFOUND)
+			return rc;
+		/* Deleted since we read its entry, or really missing? */
+		rc = b3cas__store_entry(s, id, &now_size, &is_inline, NULL);
+		if (rc < 0)
+			return rc;
+		if (attempt > 0 || is_inline || now_size != size) {
+			char hex[B3CAS_OID_HEX_LEN + 1];
+
+			return b3cas__error(B3CAS_ECORRUPT,
+					    "the index lists object %s but "
+					    "its file %s/objects/%.2s/%s is "
+					    "missing",
+					    b3cas_oid_fmt(hex, id),
+					    s->lay.root, hex, hex);
+		}
+	}
+}
+
+/* ---- put ------------------------------------------------------------------ */
+
+static void batch_put_refs(rocksdb_writebatch_t *b, b3cas_store *s,
+			   const b3cas_oid *id, uint64_t count)
+{
+	uint8_t v[8];
+
+	b3cas__put_u64(v, count);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+				  (const char *)id->bytes, B3CAS_OID_LEN,
+				  (const char *)v, sizeof(v));
+}
+
+/* Add the content entry of a new object (its bytes too when inline). */
+static void batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
+			    const b3cas_oid *id, const void *data, size_t len,
+			    bool is_inline)
+{
+	uint8_t head[B3CAS_ENTRY_HEADER_LEN];
+	const char *key = (const char *)id->bytes;
+	size_t key_len = B3CAS_OID_LEN;
+	const char *parts[2] = {(const char *)head, data};
+	size_t part_lens[2] = {sizeof(head), len};
+
+	head[0] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
+	b3cas__put_u64(head + 1, len);
+	rocksdb_writebatch_putv_cf(b, s->ix->cf[B3CAS_CF_CONTENT], 1, &key,
+				   &key_len, is_inline && len ? 2 : 1, parts,
+				   part_lens);
+}
+
+static int refs_overflow(const b3cas_oid *id)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ERANGE,
+			    "object %s already has the most references a "
+			    "count can hold",
+			    b3cas_oid_fmt(hex, id));
+}
+
+/*
+ * Under id's stripe lock: add the object (or references to it) to batch b.
+ * count is how many references to add. A new loose object's file is
+ * written (or tmp published) here, before the batch that names it.
+ */
+static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			const b3cas_oid *id, const void *data, size_t len,
+			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out)
+{
+	uint64_t refs = 0;
+	int rc = refs_get(s, id, &refs);
+
+	*loose_out = false;
+	if (rc < 0)
+		goto discard;
+	if (rc == 1) {
+		if (refs > UINT64_MAX - count) {
+			rc = refs_overflow(id);
+			goto discard;
+		}
+		batch_put_refs(b, s, id, refs + count);
+		rc = 1;
+		goto discard; /* the bytes are already stored */
+	}
+	if (len <= s->lay.inline_threshold && !tmp) {
+		batch_put_entry(b, s, id, data, len, true);
+	} else {
+		bool durable = s->durability == B3CAS_DURABILITY_FULL;
+
+		rc = tmp ? b3cas__object_publish(&s->lay, tmp, id, durable)
+			 : b3cas__object_write(&s->lay, id, data, len,
+					       durable);
+		if (rc < 0)
+			return rc;
+		batch_put_entry(b, s, id, NULL, len, false);
+		*loose_out = true;
+	}
+	batch_put_refs(b, s, id, count);
+	return 0;
+discard:
+	if (tmp)
+		b3cas__tmpfile_discard(&s->lay, tmp);
+	return rc;
+}
+
+static int write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
+{
+	int rc = b3cas__index_write(s->ix, b,
+				    s->durability == B3CAS_DURABILITY_FULL);
+
+	if (rc == 0)
+		note_written(s, loose);
+	return rc;
+}
+
+int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
+			 const void *data, size_t len, b3cas_tmpfile *tmp)
+{
+	pthread_mutex_t *lock = stripe_of(s, id);
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	bool loose;
+	int rc, wrc;
+
+	pthread_mutex_lock(lock);
+	rc = stage_locked(s, b, id, data, len, tmp, 1, &loose);
+	if (rc >= 0) {
+		wrc = write_batch(s, b, loose);
+		if (wrc < 0)
+			rc = wrc;
+	}
+	pthread_mutex_unlock(lock);
+	rocksdb_writebatch_destroy(b);
+	return rc;
+}
+
+int b3cas_store_put(b3cas_store *s, b3cas_oid *id_out, const void *data,
+		    size_t len)
+{
+	b3cas_oid id;
+	int rc;
+
+	if (!data && len)
+		return b3cas__error(B3CAS_EINVAL, "put: no data");
+	rc = b3cas__store_check_writable(s, "store an object");
+	if (rc == 0)
+		rc = b3cas__store_hash(s, &id, data, len);
+	if (rc == 0)
+		rc = b3cas__store_publish(s, &id, data, len, NULL);
+	if (rc >= 0 && id_out)
+		*id_out = id;
+	return rc;
+}
+
+/* ---- get, exists, stat ----------------------------------------------------- */
+
+/* Read object id into a new buffer without verifying it. */
+static int read_unverified(b3cas_store *s, const b3cas_oid *id,
+			   void **data_out, size_t *len_out)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	uint64_t size;
+	bool is_inline;
+	void *buf;
+	int fd = -1, rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
+
+	if (rc < 0)
+		return rc;
+	if (size > SIZE_MAX) {
+		rocksdb_pinnableslice_destroy(v);
+		return b3cas__error(B3CAS_ENOMEM, "object too large");
+	}
+	buf = b3cas__malloc((size_t)size);
+	if (!buf) {
+		rocksdb_pinnableslice_destroy(v);
+		return B3CAS_ENOMEM;
+	}
+	if (is_inline) {
+		size_t vlen;
+		const char *p = rocksdb_pinnableslice_value(v, &vlen);
+
+		memcpy(buf, p + B3CAS_ENTRY_HEADER_LEN, (size_t)size);
+		rocksdb_pinnableslice_destroy(v);
+	} else {
+		rc = b3cas__store_open_loose(s, id, size, &fd);
+		if (rc == 0) {
+			rc = b3cas__pread_exact(fd, buf, (size_t)size, 0,
+						"object file");
+			close(fd);
+		}
+		if (rc < 0) {
+			free(buf);
+			return rc;
+		}
+	}
+	*data_out = buf;
+	*len_out = (size_t)size;
+	return 0;
+}
+
+int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
+		    size_t *len_out)
+{
+	void *buf;
+	size_t len;
+	int rc = read_unverified(s, id, &buf, &len);
+
+	if (rc < 0)
+		return rc;
+	rc = verify(s, id, buf, len);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*data_out = buf;
+	*len_out = len;
+	return 0;
+}
+
+int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
+{
+	uint64_t refs;
+
+	return refs_get(s, id, &refs);
+}
+
+int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
+		     b3cas_object_info *out)
+{
+	uint64_t size = 0, refs = 0;
+	bool is_inline = false;
+	int rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
+
+	if (rc < 0)
+		return rc;
+	rc = refs_get(s, id, &refs);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
+				    b3cas_oid_fmt(hex, id));
+	}
+	out->id = *id;
+	out->size = size;
+	out->refs = refs;
+	out->is_inline = is_inline;
+	return 0;
+}
+
+/* ---- delete ---------------------------------------------------------------- */
+
+static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
+{
+	rocksdb_writebatch_t *b;
+	uint64_t refs, size = 0;
+	bool is_inline = false, remove_file;
+	int rc = refs_get(s, id, &refs);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
+				    b3cas_oid_fmt(hex, id));
+	}
+	b = rocksdb_writebatch_create();
+	if (refs > 1) {
+		batch_put_refs(b, s, id, refs - 1);
+		rc = write_batch(s, b, false);
+		rocksdb_writebatch_destroy(b);
+		return rc < 0 ? rc : (int64_t)(refs - 1 > INT64_MAX ? INT64_MAX
+								 : refs - 1);
+	}
+	/* A malformed or missing content entry goes with the refs entry; a
+	 * file under the id, if any, goes too. */
+	rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
+	if (rc < 0 && rc != B3CAS_ENOTFOUND && rc != B3CAS_ECORRUPT)
+		goto out;
+	remove_file = rc == B3CAS_ECORRUPT || (rc == 0 && !is_inline);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
+				     (const char *)id->bytes, B3CAS_OID_LEN);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
+				     (const char *)id->bytes, B3CAS_OID_LEN);
+	rc = write_batch(s, b, false);
+	/* The file goes only after no entry names it. */
+	if (rc == 0 && remove_file)
+		rc = b3cas__object_remove(&s->lay, id);
+out:
+	rocksdb_writebatch_destroy(b);
+	return rc;
+}
+
+int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
+{
+	pthread_mutex_t *lock = stripe_of(s, id);
+	int64_t rc = b3cas__store_check_writable(s, "delete an object");
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(lock);
+	rc = delete_locked(s, id);
+	pthread_mutex_unlock(lock);
+	return rc;
+}
+
+/* ---- walking ---------------------------------------------------------------- */
+
+int b3cas_store_foreach(b3cas_store *s,
+			int (*fn)(const b3cas_object_info *info, void *ctx),
+			void *ctx)
+{
+	const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(s->ix->db);
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *refs_it, *it;
+	char *err = NULL;
+	int rc = 0;
+
+	/* Both column families from one snapshot: they hold the same ids,
+	 * so the two iterators move in step. */
+	rocksdb_readoptions_set_snapshot(ro, snap);
+	it = rocksdb_create_iterator_cf(s->ix->db, ro,
+					s->ix->cf[B3CAS_CF_CONTENT]);
+	refs_it = rocksdb_create_iterator_cf(s->ix->db, ro,
+					     s->ix->cf[B3CAS_CF_REFS]);
+	rocksdb_iter_seek_to_first(it);
+	rocksdb_iter_seek_to_first(refs_it);
+	for (; rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		b3cas_object_info info;
+		size_t klen, vlen, rklen, rvlen;
+		const char *key = rocksdb_iter_key(it, &klen);
+		const uint8_t *v =
+			(const uint8_t *)rocksdb_iter_value(it, &vlen);
+		const char *rkey, *rv;
+
+		if (klen != B3CAS_OID_LEN || vlen < B3CAS_ENTRY_HEADER_LEN) {
+			rc = b3cas__error(B3CAS_ECORRUPT,
+					  "malformed index entry (key %zu "
+					  "bytes, value %zu bytes)",
+					  klen, vlen);
+			break;
+		}
+		memcpy(info.id.bytes, key, B3CAS_OID_LEN);
+		info.size = b3cas__get_u64(v + 1);
+		info.is_inline = v[0] == B3CAS_ENTRY_INLINE;
+		info.refs = 0;
+		while (rocksdb_iter_valid(refs_it)) {
+			rkey = rocksdb_iter_key(refs_it, &rklen);
+			if (rklen == klen && memcmp(rkey, key, klen) >= 0)
+				break;
+			rocksdb_iter_next(refs_it);
+		}
+		if (rocksdb_iter_valid(refs_it)) {
+			rkey = rocksdb_iter_key(refs_it, &rklen);
+			rv = rocksdb_iter_value(refs_it, &rvlen);
+			if (rklen == klen && memcmp(rkey, key, klen) == 0 &&
+			    rvlen == 8)
+				info.refs = b3cas__get_u64((const uint8_t *)rv);
+		}
+		rc = fn(&info, ctx);
+	}
+	if (rc == 0) {
+		rocksdb_iter_get_error(it, &err);
+		if (err)
+			rc = b3cas__index_error(err, "cannot walk the index");
+	}
+	rocksdb_iter_destroy(refs_it);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	rocksdb_release_snapshot(s->ix->db, snap);
+	return rc;
+}
+
+/* ---- batches --------------------------------------------------------------- */
+
+typedef struct batch_item {
+	b3cas_oid id;
+	size_t index; /* position in the caller's arrays */
+} batch_item;
+
+static int item_cmp(const void *a, const void *b)
+{
+	const batch_item *x = a, *y = b;
+	int c = memcmp(x->id.bytes, y->id.bytes, B3CAS_OID_LEN);
+
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int hash_many(b3cas_store *s, batch_item *items,
+		     const void *const *data, const size_t *lens, size_t n)
+{
+	if (s->lay.hash == B3CAS_HASH_BLAKE3) {
+		/* b3cas_hash_batch writes 32-byte outputs side by side. */
+		uint8_t *out = malloc(n * B3CAS_OID_LEN);
+
+		if (!out)
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+		b3cas_hash_batch(out, data, lens, n);
+		for (size_t i = 0; i < n; i++)
+			memcpy(items[i].id.bytes, out + i * B3CAS_OID_LEN,
+			       B3CAS_OID_LEN);
+		free(out);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rc = b3cas__store_hash(s, &items[i].id, data[i], lens[i]);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Lock the stripes of sorted items, each once, in increasing order. */
+static void lock_stripes(b3cas_store *s, const batch_item *items, size_t n,
+			 bool lock)
+{
+	pthread_mutex_t *prev = NULL;
+
+	/* Sorting by id sorts by stripe index, which is the id's prefix. */
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_t *m = stripe_of(s, &items[i].id);
+
+		if (m == prev)
+			continue;
+		if (lock)
+			pthread_mutex_lock(m);
+		else
+			pthread_mutex_unlock(m);
+		prev = m;
+	}
+}
+
+static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
+		     const batch_item *items, size_t n,
+		     const void *const *data, const size_t *lens,
+		     bool *dup_out, bool *loose_out)
+{
+	*loose_out = false;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1, k = items[i].index;
+		bool loose;
+		int rc;
+
+		while (j < n && b3cas_oid_equal(&items[j].id, &items[i].id))
+			j++;
+		rc = stage_locked(s, b, &items[i].id, data[k], lens[k], NULL,
+				  j - i, &loose);
+		if (rc < 0)
+			return rc;
+		*loose_out |= loose;
+		if (dup_out)
+			for (size_t m = i; m < j; m++)
+				dup_out[items[m].index] = rc == 1 || m > i;
+		i = j;
+	}
+	return 0;
+}
+
+int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
+			  const void *const *data, const size_t *lens,
+			  size_t n)
+{
+	rocksdb_writebatch_t *b;
+	batch_item *items;
+	bool loose = false;
+	int rc;
+
+	rc = b3cas__store_check_writable(s, "store objects");
+	if (rc < 0 || n == 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (!data[i] && lens[i])
+			return b3cas__error(B3CAS_EINVAL,
+					    "put_batch: item %zu has no data",
+					    i);
+	items = malloc(n * sizeof(*items));
+	if (!items)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		items[i].index = i;
+	rc = hash_many(s, items, data, lens, n);
+	if (rc < 0)
+		goto out;
+	qsort(items, n, sizeof(*items), item_cmp);
+	b = rocksdb_writebatch_create();
+	lock_stripes(s, items, n, true);
+	rc = stage_all(s, b, items, n, data, lens, dup_out, &loose);
+	if (rc == 0)
+		rc = write_batch(s, b, loose);
+	lock_stripes(s, items, n, false);
+	rocksdb_writebatch_destroy(b);
+	if (rc == 0 && ids_out)
+		for (size_t i = 0; i < n; i++)
+			ids_out[items[i].index] = items[i].id;
+out:
+	free(items);
+	return rc;
+}
+
+int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			  void **data_out, size_t *lens_out, int *results)
+{
+	static const uint8_t nothing[1];
+	const void **inputs = NULL;
+	uint8_t *hashes = NULL;
+	int *rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
+	int first = 0;
+
+	if (!rcs)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		rcs[i] = read_unverified(s, &ids[i], &data_out[i],
+					 &lens_out[i]);
+		if (rcs[i] < 0) {
+			data_out[i] = NULL;
+			lens_out[i] = 0;
+		}
+	}
+	/* Verify side by side: the batch kernel fills its lanes with
+	 * different objects. */
+	if (s->verify && s->lay.hash == B3CAS_HASH_BLAKE3 && n > 1) {
+		inputs = malloc(n * sizeof(*inputs));
+		hashes = malloc(n * B3CAS_OID_LEN);
+	}
+	if (inputs && hashes) {
+		for (size_t i = 0; i < n; i++)
+			inputs[i] = data_out[i] ? data_out[i] : nothing;
+		b3cas_hash_batch(hashes, inputs, lens_out, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rcs[i] == 0 && inputs && hashes) {
+			b3cas_oid got;
+
+			memcpy(got.bytes, hashes + i * B3CAS_OID_LEN,
+			       B3CAS_OID_LEN);
+			if (!b3cas_oid_equal(&got, &ids[i]))
+				rcs[i] = b3cas__store_corrupt(&ids[i], &got);
+		} else if (rcs[i] == 0) {
+			rcs[i] = verify(s, &ids[i], data_out[i], lens_out[i]);
+		}
+		if (rcs[i] < 0 && data_out[i]) {
+			free(data_out[i]);
+			data_out[i] = NULL;
+			lens_out[i] = 0;
+		}
+		if (rcs[i] < 0 && first == 0)
+			first = rcs[i];
+	}
+	if (rcs != results)
+		free(rcs);
+	free(inputs);
+	free(hashes);
+	return first;
+}

@@ -1,0 +1,97 @@
+/*
+ * core/store_int.h - the store handle and what store.c and stream.c share:
+ * hashing with the store's algorithm, stripe locks, publishing an object
+ * under its stripe, and opening a loose object despite concurrent deletes.
+ */
+#ifndef B3CAS_CORE_STORE_INT_H
+#define B3CAS_CORE_STORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <openssl/evp.h>
+
+#include "b3cas/hash.h"
+#include "b3cas/store.h"
+#include "core/objects.h"
+#include "core/path.h"
+#include "index/index.h"
+
+/* Ids are uniformly distributed, so their first bits spread the locks. */
+#define B3CAS_STRIPES 4096
+
+/* Inputs at least this large are hashed on the store's thread pool. */
+#define B3CAS_PARALLEL_HASH_MIN (256u * 1024u)
+
+struct b3cas_store {
+	b3cas_layout lay;
+	b3cas_index *ix;
+	b3cas_durability durability;
+	bool verify;
+	bool read_only;
+	unsigned sync_interval_ms;
+
+	pthread_mutex_t stripes[B3CAS_STRIPES];
+
+	pthread_mutex_t pool_lock; /* guards creating pool */
+	b3cas_pool *_Atomic pool;
+
+	/* Batch mode: the flusher thread and what it has to flush. */
+	pthread_t flusher;
+	bool flusher_started;
+	bool stopping;              /* under sync_lock */
+	pthread_mutex_t sync_lock;  /* one flush at a time */
+	pthread_cond_t wake;
+	atomic_bool dirty_index;
+	atomic_bool dirty_objects;
+	atomic_int flush_error;     /* first background flush failure */
+};
+
+/* A hash in progress with the store's algorithm. */
+typedef struct b3cas_store_hasher {
+	b3cas_hash_algo algo;
+	b3cas_pool *pool;
+	b3cas_hasher b3;
+	EVP_MD_CTX *sha;
+} b3cas_store_hasher;
+
+int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s);
+void b3cas__store_hasher_update(b3cas_store_hasher *h, const void *data,
+				size_t len);
+void b3cas__store_hasher_final(b3cas_store_hasher *h, b3cas_oid *out);
+void b3cas__store_hasher_free(b3cas_store_hasher *h);
+
+/* One-shot hash of data with the store's algorithm. */
+int b3cas__store_hash(b3cas_store *s, b3cas_oid *out, const void *data,
+		      size_t len);
+
+/* B3CAS_EPERM with a message when the store is read-only. */
+int b3cas__store_check_writable(const b3cas_store *s, const char *what);
+
+/*
+ * Store object id of len bytes, with its bytes either in data (inline or
+ * written as a loose file here) or already in temp file tmp (which is
+ * published or discarded). Returns 0 (new) or 1 (duplicate: one more
+ * reference), or an error.
+ */
+int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
+			 const void *data, size_t len, b3cas_tmpfile *tmp);
+
+/*
+ * Read object id's index entry: *size_out, *is_inline_out and, when
+ * value_out is not NULL and the object is inline, the pinned entry (the
+ * bytes start at B3CAS_ENTRY_HEADER_LEN). B3CAS_ENOTFOUND when absent.
+ */
+int b3cas__store_entry(b3cas_store *s, const b3cas_oid *id,
+		       uint64_t *size_out, bool *is_inline_out,
+		       rocksdb_pinnableslice_t **value_out);
+
+/* Open loose object id of size bytes, telling a concurrent delete
+ * (B3CAS_ENOTFOUND) from a missing file the index claims (ECORRUPT). */
+int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t size, int *fd_out);
+
+/* B3CAS_ECORRUPT naming id and what its bytes hash to. */
+int b3cas__store_corrupt(const b3cas_oid *id, const b3cas_oid *got);
+
+#endif

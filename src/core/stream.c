@@ -1,0 +1,306 @@
+/*
+ * core/stream.c - streaming puts and gets in constant memory.
+ *
+ * A writer hashes bytes as they arrive and keeps them in one buffer of at
+ * least the inline threshold; when they outgrow it they go to a temp file
+ * in tmp/, written a buffer at a time, which commit publishes as the loose
+ * object (or throws away when the content was already stored).
+ *
+ * A reader of a loose object with verification on hashes the whole file at
+ * open, so corruption is reported before any byte is handed out, and hashes
+ * the bytes again as they are read, so a file changed after open fails the
+ * final read instead of completing a wrong object.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/store_int.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+
+#define WRITER_BUF_MIN (256u * 1024u)
+#define READER_CHUNK (1u << 20)
+
+struct b3cas_writer {
+	b3cas_store *store;
+	b3cas_store_hasher hasher;
+	uint8_t *buf;
+	size_t buf_len, buf_cap;
+	uint64_t total;
+	b3cas_tmpfile tmp; /* fd -1 until the bytes outgrow buf */
+	int error;         /* first failure; the writer is then dead */
+};
+
+int b3cas_writer_open(b3cas_writer **out, b3cas_store *s)
+{
+	b3cas_writer *w;
+	int rc = b3cas__store_check_writable(s, "store an object");
+
+	if (rc < 0)
+		return rc;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	w->store = s;
+	w->tmp.fd = -1;
+	w->buf_cap = s->lay.inline_threshold > WRITER_BUF_MIN
+			     ? s->lay.inline_threshold
+			     : WRITER_BUF_MIN;
+	w->buf = malloc(w->buf_cap);
+	rc = w->buf ? b3cas__store_hasher_init(&w->hasher, s)
+		    : b3cas__error(B3CAS_ENOMEM, "out of memory");
+	if (rc < 0) {
+		free(w->buf);
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+/* Move the buffered bytes to the temp file, creating it first. */
+static int spill(b3cas_writer *w)
+{
+	int rc = 0;
+
+	if (w->tmp.fd < 0)
+		rc = b3cas__tmpfile_create(&w->store->lay, &w->tmp);
+	if (rc == 0)
+		rc = b3cas__write_all(w->tmp.fd, w->buf, w->buf_len,
+				      w->tmp.name);
+	if (rc == 0)
+		w->buf_len = 0;
+	return rc;
+}
+
+int b3cas_writer_write(b3cas_writer *w, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	if (w->error)
+		return b3cas__error(w->error, "writer already failed");
+	if (!data && len)
+		return b3cas__error(B3CAS_EINVAL, "writer: no data");
+	b3cas__store_hasher_update(&w->hasher, data, len);
+	w->total += len;
+	while (len > 0) {
+		size_t n = w->buf_cap - w->buf_len;
+
+		if (n == 0) {
+			int rc = spill(w);
+
+			if (rc < 0) {
+				w->error = rc;
+				return rc;
+			}
+			continue;
+		}
+		if (n > len)
+			n = len;
+		memcpy(w->buf + w->buf_len, p, n);
+		w->buf_len += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void writer_free(b3cas_writer *w)
+{
+	if (w->tmp.fd >= 0)
+		b3cas__tmpfile_discard(&w->store->lay, &w->tmp);
+	b3cas__store_hasher_free(&w->hasher);
+	free(w->buf);
+	free(w);
+}
+
+int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
+{
+	b3cas_store *s = w->store;
+	b3cas_oid id;
+	int rc = w->error;
+
+	if (rc < 0) {
+		writer_free(w);
+		return b3cas__error(rc, "writer already failed");
+	}
+	b3cas__store_hasher_final(&w->hasher, &id);
+	if (w->tmp.fd < 0 && w->total <= s->lay.inline_threshold) {
+		rc = b3cas__store_publish(s, &id, w->buf, w->buf_len, NULL);
+	} else {
+		rc = spill(w);
+		/* publish consumes the temp file, success or not */
+		if (rc == 0)
+			rc = b3cas__store_publish(s, &id, NULL, w->total,
+						  &w->tmp);
+		w->tmp.fd = -1;
+	}
+	writer_free(w);
+	if (rc >= 0 && id_out)
+		*id_out = id;
+	return rc;
+}
+
+void b3cas_writer_abort(b3cas_writer *w)
+{
+	if (w)
+		writer_free(w);
+}
+
+/* ---- reader ---------------------------------------------------------------- */
+
+struct b3cas_reader {
+	b3cas_store *store;
+	b3cas_oid id;
+	uint64_t size, pos;
+	uint8_t *data;              /* inline objects: all their bytes */
+	int fd;                     /* loose objects */
+	bool recheck;               /* hash again while reading */
+	b3cas_store_hasher hasher;
+};
+
+/* Hash the whole of an open loose object and compare with its id. */
+static int verify_file(b3cas_reader *r)
+{
+	b3cas_store_hasher h;
+	uint8_t *chunk;
+	b3cas_oid got;
+	int rc;
+
+	chunk = b3cas__malloc(READER_CHUNK);
+	if (!chunk)
+		return B3CAS_ENOMEM;
+	rc = b3cas__store_hasher_init(&h, r->store);
+	for (uint64_t off = 0; rc == 0 && off < r->size; off += READER_CHUNK) {
+		size_t n = r->size - off < READER_CHUNK
+				   ? (size_t)(r->size - off)
+				   : READER_CHUNK;
+
+		rc = b3cas__pread_exact(r->fd, chunk, n, off, "object file");
+		if (rc == 0)
+			b3cas__store_hasher_update(&h, chunk, n);
+	}
+	if (rc == 0) {
+		b3cas__store_hasher_final(&h, &got);
+		if (!b3cas_oid_equal(&got, &r->id))
+			rc = b3cas__store_corrupt(&r->id, &got);
+	}
+	b3cas__store_hasher_free(&h);
+	free(chunk);
+	return rc;
+}
+
+static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
+{
+	size_t vlen;
+	const char *p = rocksdb_pinnableslice_value(v, &vlen);
+	b3cas_oid got;
+	int rc = 0;
+
+	r->data = b3cas__malloc((size_t)r->size);
+	if (!r->data)
+		return B3CAS_ENOMEM;
+	memcpy(r->data, p + B3CAS_ENTRY_HEADER_LEN, (size_t)r->size);
+	if (r->store->verify) {
+		rc = b3cas__store_hash(r->store, &got, r->data,
+				       (size_t)r->size);
+		if (rc == 0 && !b3cas_oid_equal(&got, &r->id))
+			rc = b3cas__store_corrupt(&r->id, &got);
+	}
+	return rc;
+}
+
+int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
+		      const b3cas_oid *id)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	b3cas_reader *r = calloc(1, sizeof(*r));
+	bool is_inline;
+	int rc;
+
+	if (!r)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	r->store = s;
+	r->id = *id;
+	r->fd = -1;
+	rc = b3cas__store_entry(s, id, &r->size, &is_inline, &v);
+	if (rc == 0 && is_inline) {
+		rc = open_inline(r, v);
+		rocksdb_pinnableslice_destroy(v);
+	} else if (rc == 0) {
+		rc = b3cas__store_open_loose(s, id, r->size, &r->fd);
+		if (rc == 0 && s->verify)
+			rc = verify_file(r);
+		if (rc == 0 && s->verify) {
+			rc = b3cas__store_hasher_init(&r->hasher, s);
+			r->recheck = rc == 0;
+		}
+	}
+	if (rc < 0) {
+		b3cas_reader_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+uint64_t b3cas_reader_size(const b3cas_reader *r)
+{
+	return r->size;
+}
+
+/* The final read of a rechecked loose object: compare the second hash. */
+static int recheck_end(b3cas_reader *r)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	b3cas_oid got;
+
+	b3cas__store_hasher_final(&r->hasher, &got);
+	r->recheck = false;
+	if (b3cas_oid_equal(&got, &r->id))
+		return 0;
+	return b3cas__error(B3CAS_ECORRUPT,
+			    "the file of object %s changed while it was being "
+			    "read",
+			    b3cas_oid_fmt(hex, &r->id));
+}
+
+int64_t b3cas_reader_read(b3cas_reader *r, void *buf, size_t len)
+{
+	uint64_t left = r->size - r->pos;
+	size_t n = left < len ? (size_t)left : len;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (r->data) {
+		memcpy(buf, r->data + r->pos, n);
+	} else {
+		rc = b3cas__pread_exact(r->fd, buf, n, r->pos, "object file");
+		if (rc < 0)
+			return rc;
+		if (r->recheck) {
+			b3cas__store_hasher_update(&r->hasher, buf, n);
+			if (r->pos + n == r->size) {
+				rc = recheck_end(r);
+				if (rc < 0)
+					return rc;
+			}
+		}
+	}
+	r->pos += n;
+	return (int64_t)n;
+}
+
+void b3cas_reader_close(b3cas_reader *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	b3cas__store_hasher_free(&r->hasher);
+	free(r->data);
+	free(r);
+}

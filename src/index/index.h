@@ -1,0 +1,98 @@
+/*
+ * index/index.h - the RocksDB index: one database with three column
+ * families, so one write batch changes them together.
+ *
+ *   content  id (32 bytes) -> entry: kind (1 byte), size (8 bytes LE),
+ *            then the object's bytes when the kind is inline
+ *   refs     id (32 bytes) -> reference count (8 bytes LE)
+ *   meta     text key -> text value (format version, hash algorithm)
+ *
+ * An id has a refs entry exactly when it has a content entry: both are
+ * written and removed in the same batch.
+ */
+#ifndef B3CAS_INDEX_INDEX_H
+#define B3CAS_INDEX_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rocksdb/c.h>
+
+enum {
+	B3CAS_CF_CONTENT = 0,
+	B3CAS_CF_REFS,
+	B3CAS_CF_META,
+	B3CAS_CF_COUNT
+};
+
+/* Kinds of content entries. */
+enum {
+	B3CAS_ENTRY_INLINE = 1,
+	B3CAS_ENTRY_LOOSE = 2
+};
+
+#define B3CAS_ENTRY_HEADER_LEN 9
+
+typedef struct b3cas_index {
+	rocksdb_t *db;
+	rocksdb_column_family_handle_t *cf[B3CAS_CF_COUNT];
+	rocksdb_column_family_handle_t *cf_default;
+	rocksdb_options_t *options;
+	rocksdb_readoptions_t *read;
+	rocksdb_writeoptions_t *write;      /* WAL, no sync */
+	rocksdb_writeoptions_t *write_sync; /* WAL, fsync before returning */
+	bool read_only;
+} b3cas_index;
+
+/*
+ * The options the store gives RocksDB, for the database and every column
+ * family (the benchmarks open their raw baseline with the same). The
+ * caller destroys them with rocksdb_options_destroy.
+ */
+rocksdb_options_t *b3cas__index_new_options(void);
+
+/* Open (and with create, make) the index in folder path. */
+int b3cas__index_open(b3cas_index **out, const char *path, bool create,
+		      bool read_only);
+
+/* Close and free. NULL is accepted. */
+void b3cas__index_close(b3cas_index *ix);
+
+/*
+ * Look up key in column family cf. Returns 1 and *out (destroy with
+ * rocksdb_pinnableslice_destroy) when found, 0 when absent, or an error.
+ */
+int b3cas__index_get(b3cas_index *ix, int cf, const void *key, size_t klen,
+		     rocksdb_pinnableslice_t **out);
+
+/* Apply batch atomically; sync waits for the log to be on disk. */
+int b3cas__index_write(b3cas_index *ix, rocksdb_writebatch_t *batch,
+		       bool sync);
+
+/* Make every write so far durable (fsync of the log). */
+int b3cas__index_sync(b3cas_index *ix);
+
+/*
+ * Turn a RocksDB error string (which this frees) into a B3CAS_E code with
+ * "<what>: <rocksdb's text>" as the message.
+ */
+int b3cas__index_error(char *err, const char *what);
+
+/* Little-endian 64-bit helpers for entries and counts. */
+static inline void b3cas__put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t b3cas__get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * util/fsutil.h - file helpers every layer above shares: whole reads and
+ * writes that survive EINTR and short transfers, fsync of a folder, and
+ * making folders. Failures are reported through util/error.h with the path
+ * in the message.
+ */
+#ifndef B3CAS_UTIL_FSUTIL_H
+#define B3CAS_UTIL_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Write all len bytes to fd. 0 or a B3CAS_E code naming path. */
+int b3cas__write_all(int fd, const void *buf, size_t len, const char *path);
+
+/*
+ * Read exactly len bytes at offset off. A file shorter than that gives
+ * B3CAS_ECORRUPT ("truncated"); 0 or a B3CAS_E code naming path.
+ */
+int b3cas__pread_exact(int fd, void *buf, size_t len, uint64_t off,
+		       const char *path);
+
+/* fsync fd; 0 or a B3CAS_E code naming path. */
+int b3cas__fsync(int fd, const char *path);
+
+/* Open folder path and fsync it, making renames and creations in it
+ * durable. */
+int b3cas__fsync_dir(const char *path);
+
+/* mkdir path (mode 0755) unless it already is a folder. */
+int b3cas__mkdir(const char *path);
+
+/* Remove every entry of folder path (not recursive: files only). Missing
+ * folder is fine. */
+int b3cas__clear_dir(const char *path);
+
+/* Allocate with an error message on failure. */
+void *b3cas__malloc(size_t len);
+
+#endif
