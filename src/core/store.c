@@ -376,32 +376,6 @@ void b3cas_free(void *ptr)
 
 /* ---- index entries ------------------------------------------------------- */
 
-/* Reference count of id: 1 and *count, 0 when absent, or an error. */
-static int refs_get(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
-{
-	rocksdb_pinnableslice_t *v;
-	const char *p;
-	size_t len;
-	int rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes,
-				  B3CAS_OID_LEN, &v);
-
-	if (rc <= 0)
-		return rc;
-	p = rocksdb_pinnableslice_value(v, &len);
-	if (len != 8) {
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
-		rocksdb_pinnableslice_destroy(v);
-		return b3cas__error(B3CAS_ECORRUPT,
-				    "reference count of %s is malformed "
-				    "(%zu bytes)",
-				    b3cas_oid_fmt(hex, id), len);
-	}
-	*count = b3cas__get_u64((const uint8_t *)p);
-	rocksdb_pinnableslice_destroy(v);
-	return 1;
-}
-
 static int entry_malformed(const b3cas_oid *id, size_t len)
 {
 	char hex[B3CAS_OID_HEX_LEN + 1];
@@ -453,6 +427,52 @@ malformed:
 	return entry_malformed(id, len);
 }
 
+/* The count kept in the refs column family, or 1 when it keeps none. */
+static int refs_get(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
+{
+	rocksdb_pinnableslice_t *v;
+	const char *p;
+	size_t len;
+	int rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes,
+				  B3CAS_OID_LEN, &v);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		*count = 1;
+		return 0;
+	}
+	p = rocksdb_pinnableslice_value(v, &len);
+	if (len < 8) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		rocksdb_pinnableslice_destroy(v);
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "reference count of %s is malformed "
+				    "(%zu bytes)",
+				    b3cas_oid_fmt(hex, id), len);
+	}
+	*count = b3cas__get_u64((const uint8_t *)p);
+	rocksdb_pinnableslice_destroy(v);
+	return 0;
+}
+
+/*
+ * Is object id stored? 1 with its reference count, size and kind; 0 when
+ * it is not; or an error (B3CAS_ECORRUPT for a malformed entry).
+ */
+static int lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
+		  uint64_t *size, bool *is_inline)
+{
+	int rc = b3cas__store_entry(s, id, size, is_inline, NULL);
+
+	if (rc == B3CAS_ENOTFOUND)
+		return 0;
+	if (rc == 0)
+		rc = refs_get(s, id, refs);
+	return rc < 0 ? rc : 1;
+}
+
 int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t size, int *fd_out)
 {
@@ -482,11 +502,20 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 
 /* ---- put ------------------------------------------------------------------ */
 
-static void batch_put_refs(rocksdb_writebatch_t *b, b3cas_store *s,
-			   const b3cas_oid *id, uint64_t count)
+/* Change id's count from old to count: the refs column family keeps
+ * only counts other than 1, so a new object costs one index entry. */
+static void batch_set_refs(rocksdb_writebatch_t *b, b3cas_store *s,
+			   const b3cas_oid *id, uint64_t old, uint64_t count)
 {
 	uint8_t v[8];
 
+	if (count == 1) {
+		if (old > 1)
+			rocksdb_writebatch_delete_cf(
+				b, s->ix->cf[B3CAS_CF_REFS],
+				(const char *)id->bytes, B3CAS_OID_LEN);
+		return;
+	}
 	b3cas__put_u64(v, count);
 	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
 				  (const char *)id->bytes, B3CAS_OID_LEN,
@@ -530,8 +559,9 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, const void *data, size_t len,
 			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out)
 {
-	uint64_t refs = 0;
-	int rc = refs_get(s, id, &refs);
+	uint64_t refs = 0, old_size;
+	bool old_inline;
+	int rc = lookup(s, id, &refs, &old_size, &old_inline);
 
 	*loose_out = false;
 	if (rc < 0)
@@ -541,7 +571,7 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			rc = refs_overflow(id);
 			goto discard;
 		}
-		batch_put_refs(b, s, id, refs + count);
+		batch_set_refs(b, s, id, refs, refs + count);
 		rc = 1;
 		goto discard; /* the bytes are already stored */
 	}
@@ -558,7 +588,7 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		batch_put_entry(b, s, id, NULL, len, false);
 		*loose_out = true;
 	}
-	batch_put_refs(b, s, id, count);
+	batch_set_refs(b, s, id, 0, count);
 	return 0;
 discard:
 	if (tmp)
@@ -681,9 +711,21 @@ int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 
 int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 {
-	uint64_t refs;
+	uint64_t size;
+	bool is_inline;
+	int rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
 
-	return refs_get(s, id, &refs);
+	if (rc == B3CAS_ENOTFOUND)
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+static int not_stored(const b3cas_oid *id)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
+			    b3cas_oid_fmt(hex, id));
 }
 
 int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
@@ -691,19 +733,12 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 {
 	uint64_t size = 0, refs = 0;
 	bool is_inline = false;
-	int rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
+	int rc = lookup(s, id, &refs, &size, &is_inline);
 
 	if (rc < 0)
 		return rc;
-	rc = refs_get(s, id, &refs);
-	if (rc < 0)
-		return rc;
-	if (rc == 0) {
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
-		return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
-				    b3cas_oid_fmt(hex, id));
-	}
+	if (rc == 0)
+		return not_stored(id);
 	out->id = *id;
 	out->size = size;
 	out->refs = refs;
@@ -716,42 +751,33 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 {
 	rocksdb_writebatch_t *b;
-	uint64_t refs, size = 0;
-	bool is_inline = false, remove_file;
-	int rc = refs_get(s, id, &refs);
+	uint64_t refs = 0, size = 0;
+	bool is_inline = false;
+	int rc = lookup(s, id, &refs, &size, &is_inline);
 
-	if (rc < 0)
+	if (rc == 0)
+		return not_stored(id);
+	/* A malformed entry is removed like a last reference. */
+	if (rc < 0 && rc != B3CAS_ECORRUPT)
 		return rc;
-	if (rc == 0) {
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
-		return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
-				    b3cas_oid_fmt(hex, id));
-	}
 	b = rocksdb_writebatch_create();
-	if (refs > 1) {
-		batch_put_refs(b, s, id, refs - 1);
+	if (rc == 1 && refs > 1) {
+		batch_set_refs(b, s, id, refs, refs - 1);
 		rc = write_batch(s, b, false);
 		rocksdb_writebatch_destroy(b);
-		return rc < 0 ? rc : (int64_t)(refs - 1 > INT64_MAX ? INT64_MAX
-								 : refs - 1);
+		if (rc < 0)
+			return rc;
+		return refs - 1 > INT64_MAX ? INT64_MAX : (int64_t)(refs - 1);
 	}
-	/* A malformed or missing content entry goes with the refs entry; a
-	 * file under the id, if any, goes too. */
-	rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
-	if (rc < 0 && rc != B3CAS_ENOTFOUND && rc != B3CAS_ECORRUPT)
-		goto out;
-	remove_file = rc == B3CAS_ECORRUPT || (rc == 0 && !is_inline);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
 	rc = write_batch(s, b, false);
-	/* The file goes only after no entry names it. */
-	if (rc == 0 && remove_file)
-		rc = b3cas__object_remove(&s->lay, id);
-out:
 	rocksdb_writebatch_destroy(b);
+	/* The file goes only after no entry names it. */
+	if (rc == 0 && !is_inline)
+		rc = b3cas__object_remove(&s->lay, id);
 	return rc;
 }
 
@@ -807,7 +833,7 @@ int b3cas_store_foreach(b3cas_store *s,
 		memcpy(info.id.bytes, key, B3CAS_OID_LEN);
 		info.size = b3cas__get_u64(v + 1);
 		info.is_inline = v[0] == B3CAS_ENTRY_INLINE;
-		info.refs = 0;
+		info.refs = 1; /* no refs entry: one reference */
 		while (rocksdb_iter_valid(refs_it)) {
 			rkey = rocksdb_iter_key(refs_it, &rklen);
 			if (rklen == klen && memcmp(rkey, key, klen) >= 0)

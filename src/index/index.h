@@ -4,11 +4,15 @@
  *
  *   content  id (32 bytes) -> entry: kind (1 byte), size (8 bytes LE),
  *            then the object's bytes when the kind is inline
- *   refs     id (32 bytes) -> reference count (8 bytes LE)
+ *   refs     id (32 bytes) -> reference count (8 bytes LE), kept only
+ *            for counts other than 1
  *   meta     text key -> text value (format version, hash algorithm)
  *
- * An id has a refs entry exactly when it has a content entry: both are
- * written and removed in the same batch.
+ * An object is stored exactly when it has a content entry; with no refs
+ * entry it has one reference. Keeping the common count implicit makes a
+ * new object one index entry, not two (measured: a 1 KiB put with two
+ * column families in its batch took 1.5-3 us more than with one). Both
+ * entries of an id change together in one batch.
  */
 #ifndef B3CAS_INDEX_INDEX_H
 #define B3CAS_INDEX_INDEX_H
