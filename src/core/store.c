@@ -483,6 +483,17 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 
 		if (rc != B3CAS_ENOTFOUND)
 			return rc;
+		if (s->read_only) {
+			/* Our view of the index is from when we opened; the
+			 * writing process may have deleted it since. */
+			char hex[B3CAS_OID_HEX_LEN + 1];
+
+			return b3cas__error(B3CAS_ENOTFOUND,
+					    "object %s has no file: it was "
+					    "deleted after this read-only "
+					    "handle opened, or it was lost",
+					    b3cas_oid_fmt(hex, id));
+		}
 		/* Deleted since we read its entry, or really missing? */
 		rc = b3cas__store_entry(s, id, &now_size, &is_inline, NULL);
 		if (rc < 0)
