@@ -18,7 +18,7 @@
 #include "index/index.h"
 
 /* Ids are uniformly distributed, so their first bits spread the locks. */
-#define B3CAS_STRIPES 4096
+#define B3CAS_STRIPES 4096 /* = 2^12: stripe_of takes 12 bits */
 
 /* Inputs at least this large are hashed on the store's thread pool. */
 #define B3CAS_PARALLEL_HASH_MIN (256u * 1024u)
