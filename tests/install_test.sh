@@ -15,24 +15,45 @@ cat >"$prefix/use.c" <<'C'
 #include <stdio.h>
 #include <string.h>
 
+/* Hash argv[1], then store it in a new store at argv[2] and read it back:
+ * the id must equal the hash and the bytes must come back. */
 int main(int argc, char **argv)
 {
+	b3cas_store_options opts = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *store;
+	b3cas_oid id;
 	uint8_t out[32];
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	void *back;
+	size_t len;
 
+	if (argc != 3)
+		return 2;
 	b3cas_hash(out, argv[1], strlen(argv[1]));
-	for (int i = 0; i < 32; i++)
-		printf("%02x", out[i]);
-	printf("  -\n");
-	return argc == 2 ? 0 : 1;
+	opts.create = true;
+	if (b3cas_store_open(&store, argv[2], &opts) != 0 ||
+	    b3cas_store_put(store, &id, argv[1], strlen(argv[1])) < 0 ||
+	    b3cas_store_get(store, &id, &back, &len) != 0) {
+		fprintf(stderr, "store: %s\n", b3cas_error_last());
+		return 1;
+	}
+	if (memcmp(id.bytes, out, 32) != 0 || len != strlen(argv[1]) ||
+	    memcmp(back, argv[1], len) != 0)
+		return 1;
+	b3cas_free(back);
+	if (b3cas_store_close(store) != 0)
+		return 1;
+	printf("%s  -\n", b3cas_oid_fmt(hex, &id));
+	return 0;
 }
 C
 want=$(printf 'hello, installed b3cas' | b3sum)
 cc "$prefix/use.c" $(pkg-config --cflags --libs b3cas) \
 	-Wl,-rpath,"$(pkg-config --variable=libdir b3cas)" -o "$prefix/use_shared"
 cc -static "$prefix/use.c" $(pkg-config --static --cflags --libs b3cas) \
-	-o "$prefix/use_static"
+	-o "$prefix/use_static" 2> >(grep -v -e 'statically linked applications' -e ': in function' >&2)
 for v in shared static; do
-	got=$("$prefix/use_$v" 'hello, installed b3cas')
+	got=$("$prefix/use_$v" 'hello, installed b3cas' "$prefix/store_$v")
 	if [[ $got != "$want" ]]; then
 		echo "FAIL ($v): got '$got', b3sum says '$want'" >&2
 		exit 1
