@@ -52,7 +52,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 log "ThreadSanitizer (clang), concurrency tests"
 CC=clang configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DB3CAS_SANITIZE=thread -DB3CAS_BENCH=OFF
-TSAN_OPTIONS=halt_on_error=1 run_ctest build-tsan -L concurrency --no-tests=error
+TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
+	run_ctest build-tsan -L concurrency --no-tests=error
 
 log "libFuzzer (clang): build and a short run from the corpus"
 CC=clang configure_build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
