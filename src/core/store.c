@@ -266,6 +266,45 @@ static int open_index(b3cas_store *s)
 	return rc;
 }
 
+/*
+ * The index records the hash it was made with, so a b3cas.conf that was
+ * edited or copied from another store cannot make us misname objects.
+ */
+static int check_meta(b3cas_store *s)
+{
+	const char *want = b3cas_hash_algo_name(s->lay.hash);
+	rocksdb_pinnableslice_t *v;
+	const char *p;
+	size_t len;
+	int rc = b3cas__index_get(s->ix, B3CAS_CF_META, "hash", 4, &v);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		rocksdb_writebatch_t *b;
+
+		if (s->read_only)
+			return 0;
+		b = rocksdb_writebatch_create();
+		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META], "hash",
+					  4, want, strlen(want));
+		rc = b3cas__index_write(s->ix, b, true);
+		rocksdb_writebatch_destroy(b);
+		return rc;
+	}
+	p = rocksdb_pinnableslice_value(v, &len);
+	if (len != strlen(want) || memcmp(p, want, len) != 0)
+		rc = b3cas__error(B3CAS_EFORMAT,
+				  "store %s: b3cas.conf says hash = %s but its "
+				  "index was made with %.*s",
+				  s->lay.root, want, (int)(len < 32 ? len : 32),
+				  p);
+	else
+		rc = 0;
+	rocksdb_pinnableslice_destroy(v);
+	return rc;
+}
+
 int b3cas_store_open(b3cas_store **out, const char *root,
 		     const b3cas_store_options *opts)
 {
@@ -303,6 +342,8 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 	rc = b3cas__layout_open(&s->lay, root, opts);
 	if (rc == 0)
 		rc = open_index(s);
+	if (rc == 0)
+		rc = check_meta(s);
 	if (rc == 0 && !s->read_only &&
 	    s->durability == B3CAS_DURABILITY_BATCH) {
 		if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
