@@ -23,6 +23,7 @@ enum {
 
 typedef struct cli_ctx {
 	const char *store_dir; /* --store DIR, or NULL */
+	char *store_buf;       /* the resolved store folder, when computed */
 } cli_ctx;
 
 typedef struct cli_command {
@@ -51,7 +52,96 @@ bool cli_write_all(int fd, const void *buf, size_t len);
 /* Read until len bytes or end of file; returns bytes read, -1 on error. */
 long long cli_read_full(int fd, void *buf, size_t len);
 
+/* ---- the store commands (store_util.c) ---- */
+
+struct b3cas_store;
+struct b3cas_store_options;
+struct b3cas_oid;
+
+/*
+ * The store folder to use: --store DIR, else $B3CAS_STORE, else
+ * $XDG_DATA_HOME/b3cas, else $HOME/.local/share/b3cas. *source_out (may
+ * be NULL) says which, for messages ("--store", "B3CAS_STORE", "the
+ * default"). NULL, after a message, when no folder can be worked out.
+ * The string lives as long as ctx.
+ */
+const char *cli_store_dir(cli_ctx *ctx, const char **source_out);
+
+/*
+ * The exit code for a library error, decided here only: B3CAS_EINVAL is
+ * an input error (2); B3CAS_ENOTFOUND is a negative answer (1) when an
+ * object was looked up (is_lookup) and a store error otherwise, as is
+ * everything else (3).
+ */
+int cli_exit_code(int err, bool is_lookup);
+
+/* The worse (larger) of two exit codes. */
+static inline int cli_worse(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * Open the resolved store with opts (NULL: defaults). On failure print
+ * "b3cas: cannot open the store at DIR: <library message>" and return the
+ * exit code; 0 on success, with *out to close with cli_close_store.
+ */
+int cli_open_store(struct b3cas_store **out, cli_ctx *ctx,
+		   const struct b3cas_store_options *opts);
+
+/* Open read-only (get, exists, ls, stat) or for writing (put, rm). */
+int cli_open_store_ro(struct b3cas_store **out, cli_ctx *ctx);
+int cli_open_store_rw(struct b3cas_store **out, cli_ctx *ctx);
+
+/*
+ * Close the store; a failure of its final flush is reported and turns
+ * rc into a store error. Returns the exit code to use.
+ */
+int cli_close_store(struct b3cas_store *store, int rc);
+
+/*
+ * Parse an object id given on the command line; on failure print
+ * "b3cas: invalid id '<text>': <what is wrong>" and return false.
+ */
+bool cli_parse_oid(struct b3cas_oid *out, const char *text);
+
+/*
+ * Parse every id of argv[0..n) into the new array *ids_out (caller
+ * frees). 0, or CLI_USAGE after a message for each malformed id, so that
+ * nothing is done when one id is bad.
+ */
+int cli_parse_oids(struct b3cas_oid **ids_out, char **argv, int n);
+
+/* Write s as a JSON string (quoted, escaped) to out. */
+void cli_json_string(FILE *out, const char *s);
+
+/*
+ * Print "<hex>  <name>" as b3sum does: a name holding a backslash or a
+ * newline is escaped and the line starts with a backslash.
+ */
+void cli_print_id_name(FILE *out, const char *hex, const char *name);
+
+/*
+ * Flush stdout; on failure report it and return CLI_USAGE (standard output
+ * is the user's file, like an -o FILE), else rc.
+ */
+int cli_finish_stdout(int rc);
+
 int cmd_hash(cli_ctx *ctx, int argc, char **argv);
 void cmd_hash_usage(FILE *out);
+int cmd_init(cli_ctx *ctx, int argc, char **argv);
+void cmd_init_usage(FILE *out);
+int cmd_put(cli_ctx *ctx, int argc, char **argv);
+void cmd_put_usage(FILE *out);
+int cmd_get(cli_ctx *ctx, int argc, char **argv);
+void cmd_get_usage(FILE *out);
+int cmd_exists(cli_ctx *ctx, int argc, char **argv);
+void cmd_exists_usage(FILE *out);
+int cmd_rm(cli_ctx *ctx, int argc, char **argv);
+void cmd_rm_usage(FILE *out);
+int cmd_ls(cli_ctx *ctx, int argc, char **argv);
+void cmd_ls_usage(FILE *out);
+int cmd_stat(cli_ctx *ctx, int argc, char **argv);
+void cmd_stat_usage(FILE *out);
 
 #endif

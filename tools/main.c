@@ -15,6 +15,15 @@ static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 static void cmd_help_usage(FILE *out);
 
 static const cli_command commands[] = {
+	{"init", cmd_init, cmd_init_usage, "create a store"},
+	{"put", cmd_put, cmd_put_usage, "store files or stdin, print their ids"},
+	{"get", cmd_get, cmd_get_usage, "write an object's bytes"},
+	{"exists", cmd_exists, cmd_exists_usage,
+	 "exit 0 if objects are stored, 1 if not"},
+	{"rm", cmd_rm, cmd_rm_usage, "remove one reference to objects"},
+	{"ls", cmd_ls, cmd_ls_usage, "list stored objects"},
+	{"stat", cmd_stat, cmd_stat_usage,
+	 "size, references and storage of objects"},
 	{"hash", cmd_hash, cmd_hash_usage,
 	 "print or check BLAKE3 hashes of files (like b3sum)"},
 	{"help", cmd_help, cmd_help_usage, "show help for a command"},
@@ -45,7 +54,8 @@ static void main_usage(FILE *out)
 	fprintf(out,
 		"\n"
 		"Global options (before or after the command):\n"
-		"  --store DIR   the store to use (default: $B3CAS_STORE)\n"
+		"  --store DIR   the store to use (default: $B3CAS_STORE, else\n"
+		"                $XDG_DATA_HOME/b3cas or ~/.local/share/b3cas)\n"
 		"  --version     print the version and the SIMD level in use\n"
 		"  -h, --help    print this help\n"
 		"\n"
@@ -143,7 +153,7 @@ static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	cli_ctx ctx = {getenv("B3CAS_STORE")};
+	cli_ctx ctx = {NULL, NULL};
 	int i, err = 0;
 
 	check_simd_env();
@@ -178,5 +188,7 @@ int main(int argc, char **argv)
 	err = strip_late_globals(&ctx, &argc, argv);
 	if (err)
 		return err;
-	return cmd->run(&ctx, argc, argv);
+	err = cmd->run(&ctx, argc, argv);
+	free(ctx.store_buf);
+	return err;
 }

@@ -1,0 +1,224 @@
+/*
+ * cmd_init.c - `b3cas init`: create a store in the resolved folder, with
+ * its hash and inline threshold fixed for life.
+ *
+ * Creating is never destructive: a folder that already is a store is left
+ * exactly as it is (exit 1, "already a b3cas store"), and a non-empty
+ * folder that is not a store is refused by the library (B3CAS_EFORMAT,
+ * exit 3). Missing parent folders are created, so the default
+ * ~/.local/share/b3cas works on a fresh account.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "b3cas/b3cas.h"
+#include "cli.h"
+
+typedef struct init_opts {
+	b3cas_hash_algo hash;
+	size_t inline_threshold; /* 0: the library's default */
+	bool json;
+} init_opts;
+
+void cmd_init_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: b3cas [--store DIR] init [OPTIONS]\n"
+		"\n"
+		"Create a store in the store folder (--store DIR, else "
+		"$B3CAS_STORE, else\n$XDG_DATA_HOME/b3cas or "
+		"~/.local/share/b3cas). The folder must be missing\nor "
+		"empty; missing parent folders are created.\n"
+		"\n"
+		"Options:\n"
+		"  --hash blake3|sha256      the hash naming objects (default "
+		"blake3); sha256\n"
+		"                            is a comparison mode for "
+		"benchmarks\n"
+		"  --inline-threshold BYTES  objects up to this size live in "
+		"the index\n"
+		"                            (default %u, at most %u)\n"
+		"  --json                    print the result as a JSON "
+		"object\n"
+		"  -h, --help                print this help\n"
+		"\n"
+		"Exit codes: 0 created, 1 already a b3cas store (left "
+		"unchanged), 2 usage\nerror, 3 store error (a non-empty "
+		"folder that is not a store, locked, I/O).\n",
+		B3CAS_INLINE_THRESHOLD_DEFAULT, B3CAS_INLINE_THRESHOLD_MAX);
+}
+
+enum { OPT_HASH = 256, OPT_INLINE, OPT_JSON };
+
+static const struct option long_options[] = {
+	{"hash", required_argument, NULL, OPT_HASH},
+	{"inline-threshold", required_argument, NULL, OPT_INLINE},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* 0 to go on, -1 when help was printed, or an exit code. */
+static int parse_options(init_opts *o, int argc, char **argv)
+{
+	uint64_t n;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->hash = B3CAS_HASH_BLAKE3;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_HASH:
+			if (strcmp(optarg, "blake3") == 0)
+				o->hash = B3CAS_HASH_BLAKE3;
+			else if (strcmp(optarg, "sha256") == 0)
+				o->hash = B3CAS_HASH_SHA256;
+			else
+				return cli_usage_error("init", "--hash must be "
+					"blake3 or sha256, not '%s'", optarg);
+			break;
+		case OPT_INLINE:
+			if (!cli_parse_u64(&n, optarg) || n == 0 ||
+			    n > B3CAS_INLINE_THRESHOLD_MAX)
+				return cli_usage_error("init",
+					"invalid --inline-threshold '%s' "
+					"(1 to %u bytes)", optarg,
+					B3CAS_INLINE_THRESHOLD_MAX);
+			o->inline_threshold = (size_t)n;
+			break;
+		case OPT_JSON: o->json = true; break;
+		case 'h':
+			cmd_init_usage(stdout);
+			return -1;
+		case ':':
+			return cli_usage_error("init", "option '%s' needs a "
+					       "value", argv[optind - 1]);
+		default:
+			return cli_usage_error("init", "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("init", "unexpected argument '%s'",
+				       argv[optind]);
+	return 0;
+}
+
+/* mkdir -p of every folder above dir (dir itself is the library's). */
+static int make_parents(const char *dir)
+{
+	char *path = strdup(dir);
+	int rc = CLI_OK;
+
+	if (!path) {
+		cli_error("out of memory");
+		return CLI_STORE;
+	}
+	for (char *p = strrchr(path, '/'); p && p > path; p = NULL) {
+		*p = '\0';
+		for (char *q = path + 1; q <= p; q++) {
+			if (*q != '/' && *q != '\0')
+				continue;
+			char saved = *q;
+
+			*q = '\0';
+			if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+				cli_error("cannot create folder %s: %s", path,
+					  strerror(errno));
+				rc = CLI_STORE;
+			}
+			*q = saved;
+			if (rc != CLI_OK)
+				goto out;
+		}
+	}
+out:
+	free(path);
+	return rc;
+}
+
+static void print_result(const init_opts *o, const char *dir,
+			 const b3cas_store_info *info, bool created)
+{
+	const char *hash = b3cas_hash_algo_name(info->hash);
+
+	if (o->json) {
+		fputs("{\"store\":", stdout);
+		cli_json_string(stdout, dir);
+		printf(",\"created\":%s,\"hash\":\"%s\","
+		       "\"inline_threshold\":%zu,\"format_version\":%u}\n",
+		       created ? "true" : "false", hash,
+		       info->inline_threshold, info->format_version);
+	} else if (created) {
+		printf("Created b3cas store %s (hash %s, inline threshold %zu "
+		       "bytes)\n", dir, hash, info->inline_threshold);
+	}
+	if (!created)
+		cli_error("%s is already a b3cas store (hash %s, inline "
+			  "threshold %zu bytes); nothing changed", dir, hash,
+			  info->inline_threshold);
+}
+
+/* The folder already holds a store: describe it, change nothing. */
+static int report_existing(cli_ctx *ctx, const init_opts *o, const char *dir)
+{
+	b3cas_store *store;
+	b3cas_store_info info;
+	int rc = cli_open_store_ro(&store, ctx);
+
+	if (rc != CLI_OK)
+		return rc;
+	b3cas_store_info_get(&info, store);
+	print_result(o, dir, &info, false);
+	return cli_close_store(store, CLI_NEGATIVE);
+}
+
+int cmd_init(cli_ctx *ctx, int argc, char **argv)
+{
+	b3cas_store_options opts = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store_info info;
+	b3cas_store *store = NULL;
+	init_opts o;
+	const char *dir;
+	char *conf = NULL;
+	int rc = parse_options(&o, argc, argv);
+
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	dir = cli_store_dir(ctx, NULL);
+	if (!dir)
+		return CLI_USAGE;
+	if (asprintf(&conf, "%s/b3cas.conf", dir) < 0) {
+		cli_error("out of memory");
+		return CLI_STORE;
+	}
+	if (access(conf, F_OK) == 0) {
+		rc = report_existing(ctx, &o, dir);
+		goto out;
+	}
+	rc = make_parents(dir);
+	if (rc != CLI_OK)
+		goto out;
+	opts.create = true;
+	opts.hash = o.hash;
+	opts.inline_threshold = o.inline_threshold;
+	rc = cli_open_store(&store, ctx, &opts);
+	if (rc != CLI_OK)
+		goto out;
+	b3cas_store_info_get(&info, store);
+	print_result(&o, dir, &info, true);
+	if (info.hash == B3CAS_HASH_SHA256)
+		cli_error("note: this store names objects by SHA-256, a "
+			  "comparison mode for benchmarks; its ids are not "
+			  "BLAKE3 hashes and do not match b3sum");
+	rc = cli_close_store(store, CLI_OK);
+out:
+	free(conf);
+	return cli_finish_stdout(rc);
+}

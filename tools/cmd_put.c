@@ -1,0 +1,213 @@
+/*
+ * cmd_put.c - `b3cas put`: store files or standard input and print their
+ * ids, which are what b3sum prints for the same bytes.
+ *
+ * Files are streamed through a b3cas_writer with plain reads (never mmap,
+ * so a file shrinking underneath cannot crash us). A regular file that
+ * changes while it is being read (size or modification time, or a byte
+ * count other than its size) is not stored: what we would store is not
+ * what the file holds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "b3cas/b3cas.h"
+#include "cli.h"
+
+#define READ_CHUNK (1u << 20)
+
+typedef struct put_opts {
+	bool json;
+	bool no_names;
+} put_opts;
+
+void cmd_put_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: b3cas [--store DIR] put [OPTIONS] [FILE...]\n"
+		"\n"
+		"Store each FILE (standard input when there is none, or for "
+		"'-') and print\nits id, the BLAKE3-256 hash b3sum prints for "
+		"the same bytes. Content that\nis already stored gets one more "
+		"reference instead of a second copy.\n"
+		"\n"
+		"Output: '<id>  <FILE>' per file, like b3sum; a bare id for "
+		"standard input\nwhen no FILE is given.\n"
+		"\n"
+		"Options:\n"
+		"  --no-names   print bare ids\n"
+		"  --json       one JSON object per line: id, name, size, "
+		"duplicate\n"
+		"  -h, --help   print this help\n"
+		"\n"
+		"Exit codes: 0 stored, 2 a file could not be read or changed "
+		"while it was\nread (the others are still stored), 3 store "
+		"error (locked, full, I/O).\n");
+}
+
+static bool same_file_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Feed fd to w; CLI_OK, or an exit code after a message about name. */
+static int copy_in(b3cas_writer *w, int fd, const char *name, char *buf,
+		   uint64_t *total)
+{
+	*total = 0;
+	for (;;) {
+		long long n = cli_read_full(fd, buf, READ_CHUNK);
+		int err;
+
+		if (n < 0) {
+			cli_error("cannot read %s: %s", name, strerror(errno));
+			return CLI_USAGE;
+		}
+		if (n == 0)
+			return CLI_OK;
+		err = b3cas_writer_write(w, buf, (size_t)n);
+		if (err < 0) {
+			cli_error("cannot store %s: %s", name,
+				  b3cas_error_last());
+			return cli_exit_code(err, false);
+		}
+		*total += (uint64_t)n;
+	}
+}
+
+static void print_id(const put_opts *o, const b3cas_oid *id,
+		     const char *name, uint64_t size, bool dup, bool bare)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	b3cas_oid_fmt(hex, id);
+	if (o->json) {
+		printf("{\"id\":\"%s\",\"name\":", hex);
+		cli_json_string(stdout, name);
+		printf(",\"size\":%llu,\"duplicate\":%s}\n",
+		       (unsigned long long)size, dup ? "true" : "false");
+	} else if (bare || o->no_names) {
+		printf("%s\n", hex);
+	} else {
+		cli_print_id_name(stdout, hex, name);
+	}
+}
+
+/* Store one input: path "-" is standard input. */
+static int put_one(b3cas_store *store, const put_opts *o, const char *path,
+		   bool bare, char *buf)
+{
+	bool is_stdin = strcmp(path, "-") == 0;
+	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	struct stat before, after;
+	b3cas_writer *w = NULL;
+	b3cas_oid id;
+	uint64_t total = 0;
+	int rc, err;
+
+	if (fd < 0) {
+		cli_error("cannot read %s: %s", path, strerror(errno));
+		return CLI_USAGE;
+	}
+	if (fstat(fd, &before) != 0) {
+		cli_error("cannot read %s: %s", path, strerror(errno));
+		rc = CLI_USAGE;
+		goto out;
+	}
+	if (S_ISDIR(before.st_mode)) {
+		cli_error("cannot read %s: it is a folder", path);
+		rc = CLI_USAGE;
+		goto out;
+	}
+	err = b3cas_writer_open(&w, store);
+	if (err < 0) {
+		cli_error("cannot store %s: %s", path, b3cas_error_last());
+		rc = cli_exit_code(err, false);
+		goto out;
+	}
+	rc = copy_in(w, fd, path, buf, &total);
+	if (rc == CLI_OK && S_ISREG(before.st_mode) &&
+	    (fstat(fd, &after) != 0 || !same_file_state(&before, &after) ||
+	     (uint64_t)before.st_size != total)) {
+		cli_error("%s changed while it was being stored (%lld bytes "
+			  "when opened, %llu read); nothing stored for it",
+			  path, (long long)before.st_size,
+			  (unsigned long long)total);
+		rc = CLI_USAGE;
+	}
+	if (rc != CLI_OK) {
+		b3cas_writer_abort(w);
+		goto out;
+	}
+	err = b3cas_writer_commit(w, &id);
+	if (err < 0) {
+		cli_error("cannot store %s: %s", path, b3cas_error_last());
+		rc = cli_exit_code(err, false);
+		goto out;
+	}
+	print_id(o, &id, path, total, err == 1, bare);
+out:
+	if (!is_stdin)
+		close(fd);
+	return rc;
+}
+
+enum { OPT_JSON = 256, OPT_NO_NAMES };
+
+static const struct option long_options[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"no-names", no_argument, NULL, OPT_NO_NAMES},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int cmd_put(cli_ctx *ctx, int argc, char **argv)
+{
+	put_opts o = {false, false};
+	b3cas_store *store;
+	char *buf;
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON: o.json = true; break;
+		case OPT_NO_NAMES: o.no_names = true; break;
+		case 'h':
+			cmd_put_usage(stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error("put", "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	buf = malloc(READ_CHUNK);
+	if (!buf) {
+		cli_error("out of memory");
+		return CLI_STORE;
+	}
+	rc = cli_open_store_rw(&store, ctx);
+	if (rc == CLI_OK) {
+		if (optind >= argc)
+			rc = put_one(store, &o, "-", true, buf);
+		for (int i = optind; i < argc; i++) {
+			int one = put_one(store, &o, argv[i], false, buf);
+
+			rc = cli_worse(rc, one);
+			/* A store error ends the run; a bad file does not. */
+			if (one == CLI_STORE)
+				break;
+		}
+		rc = cli_close_store(store, rc);
+	}
+	free(buf);
+	return cli_finish_stdout(rc);
+}

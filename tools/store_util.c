@@ -1,0 +1,261 @@
+/*
+ * store_util.c - what the store subcommands share: finding the store
+ * folder, opening and closing it, the one mapping from library errors to
+ * exit codes, parsing ids, and the few output formats (b3sum-style lines,
+ * JSON strings).
+ *
+ * Every message about the store names the folder used, and where it came
+ * from when the user did not type it, so a surprise default is visible.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b3cas/b3cas.h"
+#include "cli.h"
+
+#define STORE_SUBDIR "b3cas"
+
+/* ---- finding the store ---- */
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 2);
+
+	if (!s)
+		return NULL;
+	memcpy(s, a, la);
+	s[la] = '/';
+	memcpy(s + la + 1, b, lb + 1);
+	return s;
+}
+
+/* $XDG_DATA_HOME/b3cas or $HOME/.local/share/b3cas, in ctx->store_buf. */
+static const char *default_dir(cli_ctx *ctx)
+{
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+
+	/* The XDG spec says to ignore a relative XDG_DATA_HOME. */
+	if (xdg && xdg[0] == '/')
+		ctx->store_buf = join(xdg, STORE_SUBDIR);
+	else if (home && home[0])
+		ctx->store_buf = join(home, ".local/share/" STORE_SUBDIR);
+	else {
+		cli_error("no store folder: use --store DIR or set B3CAS_STORE "
+			  "(HOME is not set, so there is no default)");
+		return NULL;
+	}
+	if (!ctx->store_buf)
+		cli_error("out of memory");
+	return ctx->store_buf;
+}
+
+const char *cli_store_dir(cli_ctx *ctx, const char **source_out)
+{
+	const char *env = getenv("B3CAS_STORE");
+	const char *source, *dir;
+
+	if (ctx->store_dir) {
+		source = "--store";
+		dir = ctx->store_dir;
+		if (!dir[0]) {
+			cli_error("--store was given an empty folder name");
+			return NULL;
+		}
+	} else if (env && env[0]) {
+		source = "B3CAS_STORE";
+		dir = env;
+	} else {
+		source = "the default";
+		dir = ctx->store_buf ? ctx->store_buf : default_dir(ctx);
+	}
+	if (source_out)
+		*source_out = source;
+	return dir;
+}
+
+/* ---- errors ---- */
+
+int cli_exit_code(int err, bool is_lookup)
+{
+	if (err >= 0)
+		return CLI_OK;
+	if (err == B3CAS_EINVAL)
+		return CLI_USAGE;
+	if (err == B3CAS_ENOTFOUND && is_lookup)
+		return CLI_NEGATIVE;
+	return CLI_STORE;
+}
+
+/* ---- opening and closing ---- */
+
+int cli_open_store(b3cas_store **out, cli_ctx *ctx,
+		   const b3cas_store_options *opts)
+{
+	const char *source, *dir = cli_store_dir(ctx, &source);
+	int err;
+
+	*out = NULL;
+	if (!dir)
+		return CLI_USAGE;
+	err = b3cas_store_open(out, dir, opts);
+	if (err == 0)
+		return CLI_OK;
+	if (strcmp(source, "--store") == 0)
+		cli_error("cannot open store %s: %s", dir, b3cas_error_last());
+	else
+		cli_error("cannot open store %s (%s): %s", dir, source,
+			  b3cas_error_last());
+	/* No store there is a store error, not a negative answer. */
+	return cli_exit_code(err, false);
+}
+
+int cli_open_store_ro(b3cas_store **out, cli_ctx *ctx)
+{
+	b3cas_store_options opts = B3CAS_STORE_OPTIONS_INIT;
+
+	/* Read-only opens take no lock, so they work beside a writer. */
+	opts.read_only = true;
+	return cli_open_store(out, ctx, &opts);
+}
+
+int cli_open_store_rw(b3cas_store **out, cli_ctx *ctx)
+{
+	b3cas_store_options opts = B3CAS_STORE_OPTIONS_INIT;
+
+	return cli_open_store(out, ctx, &opts);
+}
+
+int cli_close_store(b3cas_store *store, int rc)
+{
+	int err;
+
+	if (!store)
+		return rc;
+	err = b3cas_store_close(store);
+	if (err < 0) {
+		cli_error("cannot close the store: %s", b3cas_error_last());
+		rc = cli_worse(rc, cli_exit_code(err, false));
+	}
+	return rc;
+}
+
+/* ---- ids ---- */
+
+bool cli_parse_oid(b3cas_oid *out, const char *text)
+{
+	if (b3cas_oid_parse(out, text) == 0)
+		return true;
+	cli_error("invalid id '%s': %s", text, b3cas_error_last());
+	return false;
+}
+
+int cli_parse_oids(b3cas_oid **ids_out, char **argv, int n)
+{
+	b3cas_oid *ids = calloc(n > 0 ? (size_t)n : 1, sizeof(*ids));
+	int rc = CLI_OK;
+
+	*ids_out = NULL;
+	if (!ids) {
+		cli_error("out of memory");
+		return CLI_STORE;
+	}
+	for (int i = 0; i < n; i++)
+		if (!cli_parse_oid(&ids[i], argv[i]))
+			rc = CLI_USAGE;
+	if (rc != CLI_OK) {
+		free(ids);
+		return rc;
+	}
+	*ids_out = ids;
+	return CLI_OK;
+}
+
+/* ---- output ---- */
+
+/* Length of the valid UTF-8 sequence at p, or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0], cp, min;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2, cp = c & 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, cp = c & 0x0f, min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4, cp = c & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	/* The terminating NUL is not a continuation byte: no overrun. */
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * JSON strings are Unicode; file names are bytes. A byte that is not part
+ * of valid UTF-8 becomes U+FFFD, so the output always parses.
+ */
+void cli_json_string(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	putc('"', out);
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0) {
+			fputs("\\ufffd", out);
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			putc('\\', out);
+			putc(*p++, out);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(out, "\\u%04x", *p++);
+		} else {
+			fwrite(p, 1, n, out);
+			p += n;
+		}
+	}
+	putc('"', out);
+}
+
+void cli_print_id_name(FILE *out, const char *hex, const char *name)
+{
+	bool escape = strpbrk(name, "\\\n") != NULL;
+
+	if (escape)
+		putc('\\', out);
+	fputs(hex, out);
+	fputs("  ", out);
+	for (const char *p = name; *p; p++) {
+		if (escape && *p == '\\')
+			fputs("\\\\", out);
+		else if (escape && *p == '\n')
+			fputs("\\n", out);
+		else
+			putc(*p, out);
+	}
+	putc('\n', out);
+}
+
+int cli_finish_stdout(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("cannot write to standard output: %s",
+			  strerror(errno));
+		return cli_worse(rc, CLI_USAGE);
+	}
+	return rc;
+}
