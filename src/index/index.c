@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/error.h"
 
@@ -119,7 +120,24 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 	ix->write = rocksdb_writeoptions_create();
 	ix->write_sync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(ix->write_sync, 1);
+	if (read_only) {
+		/* Keep every table file open from the start: the writing
+		 * process may delete files that compaction replaced, and an
+		 * open file stays readable. */
+		rocksdb_options_set_max_open_files(ix->options, -1);
+	}
 	rc = open_db(ix, path, create && !read_only);
+	/* A read-only open reads the manifest, then opens the files it
+	 * lists; a concurrent compaction in the writer can delete one in
+	 * between. A fresh attempt reads the new manifest. */
+	for (int i = 0; read_only && rc < 0 && i < 50 &&
+			strstr(b3cas_error_last(), "No such file");
+	     i++) {
+		struct timespec pause = {0, 10 * 1000 * 1000};
+
+		nanosleep(&pause, NULL);
+		rc = open_db(ix, path, false);
+	}
 	if (rc < 0) {
 		b3cas__index_close(ix);
 		return rc;
