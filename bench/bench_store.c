@@ -726,7 +726,9 @@ static void check(bool ok, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	printf("%s  ", ok ? "PASS" : "FAIL");
+	/* A quick run has too few operations, and too small a store, for
+	 * its figures to judge a target by. */
+	printf("%s  ", cfg.quick ? "INFO" : ok ? "PASS" : "FAIL");
 	vprintf(fmt, ap);
 	printf("\n");
 	va_end(ap);
@@ -740,7 +742,8 @@ static void report(void)
 	row *b64 = find_row(64 * KIB, B3CAS_DURABILITY_BATCH, 1);
 	row *m1 = find_row(MIB, B3CAS_DURABILITY_BATCH, 1);
 
-	printf("\n== acceptance (issue 3), figures from this run ==\n");
+	printf("\n== acceptance (issue 3), figures from this run%s ==\n",
+	       cfg.quick ? " (quick: not judged)" : "");
 	if (b1) {
 		check(b1->put.p50 <= 10e-6, "1 KiB put, batch: p50 %.2f us "
 		      "(<= 10 us)", b1->put.p50 * 1e6);

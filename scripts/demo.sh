@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh - install what is missing, build b3cas (Release) and run a short
-# end-to-end demo in ./b3cas-demo under the current working folder.
+# end-to-end demo in ./b3cas-demo under the current working folder: hash
+# files like b3sum, then store them in a b3cas store there and read them
+# back.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=$PWD/b3cas-demo
@@ -48,5 +50,29 @@ if "$b3cas" hash --check --quiet SUMS; then
 else
 	echo "=> exit code $?: the change was detected"
 fi
+
+# The content store: files in, ids out (the same ids b3sum prints), bytes
+# back, duplicates stored once with a reference count.
+store=$work/store
+run "$b3cas" --store "$store" init
+run "$b3cas" --store "$store" put hello.txt small.bin medium.bin large.bin
+id=$("$b3cas" --store "$store" put --no-names medium.bin)
+say "$b3cas --store $store put --no-names medium.bin   # the same content again"
+echo "$id"
+run "$b3cas" --store "$store" stat "$id"
+run "$b3cas" --store "$store" ls --long
+say "$b3cas --store $store get $id -o medium.out && cmp medium.bin medium.out"
+"$b3cas" --store "$store" get "$id" -o medium.out
+cmp medium.bin medium.out && echo "=> identical bytes back"
+run "$b3cas" --store "$store" rm "$id"
+say "$b3cas --store $store exists 0000...0000   # an id never stored"
+if "$b3cas" --store "$store" exists "$(printf '0%.0s' {1..64})"; then
+	echo "=> unexpected: reported present" >&2
+	exit 1
+else
+	echo "=> exit code $?: absent"
+fi
 run "$src/build/bench/bench_hash" --quick --sizes 64,4096,65536,1048576
+run "$src/build/bench/bench_store" --quick --no-study --sizes 1K,64K \
+	--modes batch --threads 1 --dir "$work"
 printf '\nDemo files are in %s\n' "$work"
