@@ -112,6 +112,22 @@ bool cli_parse_oid(struct b3cas_oid *out, const char *text);
  */
 int cli_parse_oids(struct b3cas_oid **ids_out, char **argv, int n);
 
+/* What the commands that take object ids (exists, rm, stat) parse. */
+typedef struct cli_id_args {
+	bool json;              /* --json */
+	struct b3cas_oid *ids;  /* n parsed ids; the caller frees */
+	char **texts;           /* the ids as typed (borrowed from argv) */
+	int n;
+} cli_id_args;
+
+/*
+ * Parse "[--json] ID..." for command cmd: 0 with *out filled, -1 when
+ * --help was printed, or an exit code after a message (no ids, a
+ * malformed id: then nothing is done).
+ */
+int cli_parse_id_args(cli_id_args *out, const char *cmd,
+		      void (*usage)(FILE *out), int argc, char **argv);
+
 /* Write s as a JSON string (quoted, escaped) to out. */
 void cli_json_string(FILE *out, const char *s);
 

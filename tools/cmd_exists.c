@@ -2,7 +2,6 @@
  * cmd_exists.c - `b3cas exists ID...`: answer with the exit code whether
  * every id is stored.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,55 +21,31 @@ void cmd_exists_usage(FILE *out)
 		"ID, 3 store\nerror.\n");
 }
 
-static const struct option long_options[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_exists(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
-	b3cas_oid *ids;
-	bool json = false;
-	int c, n, rc;
+	cli_id_args a;
+	int rc = cli_parse_id_args(&a, "exists", cmd_exists_usage, argc, argv);
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h':
-			cmd_exists_usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("exists", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	n = argc - optind;
-	if (n < 1)
-		return cli_usage_error("exists", "expected an object id");
-	rc = cli_parse_oids(&ids, argv + optind, n);
-	if (rc != CLI_OK)
-		return rc;
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
 	rc = cli_open_store_ro(&store, ctx);
-	for (int i = 0; rc != CLI_STORE && store && i < n; i++) {
-		int got = b3cas_store_exists(store, &ids[i]);
+	for (int i = 0; rc != CLI_STORE && store && i < a.n; i++) {
+		int got = b3cas_store_exists(store, &a.ids[i]);
 
 		if (got < 0) {
-			cli_error("%s: %s", argv[optind + i],
+			cli_error("%s: %s", a.texts[i],
 				  b3cas_error_last());
 			rc = CLI_STORE;
 			break;
 		}
-		if (json)
+		if (a.json)
 			printf("{\"id\":\"%s\",\"exists\":%s}\n",
-			       argv[optind + i], got ? "true" : "false");
+			       a.texts[i], got ? "true" : "false");
 		if (!got)
 			rc = cli_worse(rc, CLI_NEGATIVE);
 	}
 	rc = cli_close_store(store, rc);
-	free(ids);
+	free(a.ids);
 	return cli_finish_stdout(rc);
 }

@@ -2,7 +2,6 @@
  * cmd_rm.c - `b3cas rm ID...`: remove one reference to each object; an
  * object goes with its last reference.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,42 +24,18 @@ void cmd_rm_usage(FILE *out)
 		"error.\n");
 }
 
-static const struct option long_options[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_rm(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
-	b3cas_oid *ids;
-	bool json = false;
-	int c, n, rc;
+	cli_id_args a;
+	int rc = cli_parse_id_args(&a, "rm", cmd_rm_usage, argc, argv);
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h':
-			cmd_rm_usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("rm", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	n = argc - optind;
-	if (n < 1)
-		return cli_usage_error("rm", "expected an object id");
-	rc = cli_parse_oids(&ids, argv + optind, n);
-	if (rc != CLI_OK)
-		return rc;
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
 	rc = cli_open_store_rw(&store, ctx);
-	for (int i = 0; store && i < n; i++) {
-		const char *hex = argv[optind + i];
-		int64_t left = b3cas_store_delete(store, &ids[i]);
+	for (int i = 0; store && i < a.n; i++) {
+		const char *hex = a.texts[i];
+		int64_t left = b3cas_store_delete(store, &a.ids[i]);
 
 		if (left < 0) {
 			cli_error("%s", b3cas_error_last());
@@ -69,7 +44,7 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
 				break;
 			continue;
 		}
-		if (json)
+		if (a.json)
 			printf("{\"id\":\"%s\",\"refs_left\":%" PRId64
 			       ",\"removed\":%s}\n",
 			       hex, left, left == 0 ? "true" : "false");
@@ -80,6 +55,6 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
 			       left == 1 ? "" : "s");
 	}
 	rc = cli_close_store(store, rc);
-	free(ids);
+	free(a.ids);
 	return cli_finish_stdout(rc);
 }

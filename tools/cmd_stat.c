@@ -2,7 +2,6 @@
  * cmd_stat.c - `b3cas stat ID...`: size, references and where each
  * object is kept.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,43 +21,19 @@ void cmd_stat_usage(FILE *out)
 		"store error.\n");
 }
 
-static const struct option long_options[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_stat(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
-	b3cas_oid *ids;
-	bool json = false;
-	int c, n, rc;
+	cli_id_args a;
+	int rc = cli_parse_id_args(&a, "stat", cmd_stat_usage, argc, argv);
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h':
-			cmd_stat_usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("stat", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	n = argc - optind;
-	if (n < 1)
-		return cli_usage_error("stat", "expected an object id");
-	rc = cli_parse_oids(&ids, argv + optind, n);
-	if (rc != CLI_OK)
-		return rc;
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
 	rc = cli_open_store_ro(&store, ctx);
-	for (int i = 0; store && i < n; i++) {
+	for (int i = 0; store && i < a.n; i++) {
 		b3cas_object_info info;
 		char hex[B3CAS_OID_HEX_LEN + 1];
-		int err = b3cas_store_stat(store, &ids[i], &info);
+		int err = b3cas_store_stat(store, &a.ids[i], &info);
 
 		if (err < 0) {
 			cli_error("%s", b3cas_error_last());
@@ -68,7 +43,7 @@ int cmd_stat(cli_ctx *ctx, int argc, char **argv)
 			continue;
 		}
 		b3cas_oid_fmt(hex, &info.id);
-		if (json)
+		if (a.json)
 			printf("{\"id\":\"%s\",\"size\":%" PRIu64
 			       ",\"refs\":%" PRIu64 ",\"inline\":%s}\n",
 			       hex, info.size, info.refs,
@@ -81,6 +56,6 @@ int cmd_stat(cli_ctx *ctx, int argc, char **argv)
 			       info.refs);
 	}
 	rc = cli_close_store(store, rc);
-	free(ids);
+	free(a.ids);
 	return cli_finish_stdout(rc);
 }

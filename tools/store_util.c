@@ -8,6 +8,7 @@
  * from when the user did not type it, so a surprise default is visible.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,6 +172,37 @@ int cli_parse_oids(b3cas_oid **ids_out, char **argv, int n)
 	}
 	*ids_out = ids;
 	return CLI_OK;
+}
+
+int cli_parse_id_args(cli_id_args *out, const char *cmd,
+		      void (*usage)(FILE *out), int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(out, 0, sizeof(*out));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'j': out->json = true; break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		default:
+			return cli_usage_error(cmd, "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	out->n = argc - optind;
+	out->texts = argv + optind;
+	if (out->n < 1)
+		return cli_usage_error(cmd, "expected an object id");
+	return cli_parse_oids(&out->ids, out->texts, out->n);
 }
 
 /* ---- output ---- */
