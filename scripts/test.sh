@@ -63,5 +63,10 @@ trap 'rm -rf "$fuzzdir"' EXIT
 cp -r fuzz/corpus/hasher_update/. "$fuzzdir/"
 build-fuzz/fuzz/fuzz_hasher_update -entropic=0 -seed=1 -max_total_time=30 \
 	-max_len=8192 "$fuzzdir" 2>&1 | tail -n 3
+textdir=$fuzzdir/store_text
+mkdir "$textdir"
+cp -r fuzz/corpus/store_text/. "$textdir/"
+build-fuzz/fuzz/fuzz_store_text -seed=1 -max_total_time=20 -max_len=512 \
+	"$textdir" 2>&1 | tail -n 3
 
 log "all tests passed"

@@ -190,27 +190,12 @@ static int conf_line(b3cas_layout *lay, char *line, unsigned *seen)
 	return 0;
 }
 
-static int read_conf(b3cas_layout *lay)
+int b3cas__conf_parse(b3cas_layout *lay, char *text)
 {
-	char text[CONF_MAX + 1];
 	unsigned seen = 0;
 	char *line, *save = NULL;
-	ssize_t n;
-	int fd, rc = 0;
+	int rc = 0;
 
-	fd = openat(lay->root_fd, CONF_NAME, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return b3cas__error_errno(errno, "cannot open %s/%s", lay->root,
-					  CONF_NAME);
-	n = read(fd, text, CONF_MAX + 1);
-	close(fd);
-	if (n < 0)
-		return b3cas__error_errno(errno, "cannot read %s/%s",
-					  lay->root, CONF_NAME);
-	if (n > CONF_MAX)
-		return b3cas__error(B3CAS_EFORMAT, "%s/%s is too large",
-				    lay->root, CONF_NAME);
-	text[n] = '\0';
 	for (line = strtok_r(text, "\n", &save); line && rc == 0;
 	     line = strtok_r(NULL, "\n", &save)) {
 		line = trim(line);
@@ -231,6 +216,31 @@ static int read_conf(b3cas_layout *lay)
 				  "%s/%s lacks hash or inline_threshold",
 				  lay->root, CONF_NAME);
 	return rc;
+}
+
+static int read_conf(b3cas_layout *lay)
+{
+	char text[CONF_MAX + 1];
+	ssize_t n;
+	int fd;
+
+	fd = openat(lay->root_fd, CONF_NAME, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return b3cas__error_errno(errno, "cannot open %s/%s", lay->root,
+					  CONF_NAME);
+	n = read(fd, text, CONF_MAX + 1);
+	close(fd);
+	if (n < 0)
+		return b3cas__error_errno(errno, "cannot read %s/%s",
+					  lay->root, CONF_NAME);
+	if (n > CONF_MAX)
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s is too large",
+				    lay->root, CONF_NAME);
+	text[n] = '\0';
+	if (memchr(text, '\0', (size_t)n))
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s is not text",
+				    lay->root, CONF_NAME);
+	return b3cas__conf_parse(lay, text);
 }
 
 /* Compare what the caller asked for with what the store records. */

@@ -37,6 +37,13 @@ typedef struct b3cas_layout {
 int b3cas__layout_open(b3cas_layout *lay, const char *root,
 		       const b3cas_store_options *opts);
 
+/*
+ * Parse the text of b3cas.conf (NUL-terminated; changed in place) into
+ * lay->format, hash and inline_threshold. B3CAS_EFORMAT for anything this
+ * version does not accept. lay->root names the store in messages.
+ */
+int b3cas__conf_parse(b3cas_layout *lay, char *text);
+
 /* Release the lock and close the folders. */
 void b3cas__layout_close(b3cas_layout *lay);
 
