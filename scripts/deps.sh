@@ -12,6 +12,7 @@ PACKAGES=(
 	libcmocka-dev libjansson-dev   # unit tests, official test vectors
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark
+	util-linux coreutils       # setpriv, truncate: the CLI bad-input test
 )
 
 missing=()

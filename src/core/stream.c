@@ -131,11 +131,13 @@ int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
 		rc = b3cas__store_publish(s, &id, w->buf, w->buf_len, NULL);
 	} else {
 		rc = spill(w);
-		/* publish consumes the temp file, success or not */
-		if (rc == 0)
+		/* publish consumes the temp file, success or not; after a
+		 * failed spill writer_free throws it away */
+		if (rc == 0) {
 			rc = b3cas__store_publish(s, &id, NULL, w->total,
 						  &w->tmp);
-		w->tmp.fd = -1;
+			w->tmp.fd = -1;
+		}
 	}
 	writer_free(w);
 	if (rc >= 0 && id_out)

@@ -3,24 +3,7 @@
 # help, version, unknown commands, exit codes, the B3CAS_SIMD warning.
 set -uo pipefail
 b3cas=${1:?usage: cli_basics.sh PATH_TO_B3CAS}
-fails=0
-checks=0
-
-# expect CODE STDOUT_PATTERN STDERR_PATTERN -- ARGS...
-expect() {
-	local code=$1 out_pat=$2 err_pat=$3
-	shift 4
-	local out err rc
-	out=$("$b3cas" "$@" 2>/tmp/cli_basics.$$) && rc=0 || rc=$?
-	err=$(cat /tmp/cli_basics.$$)
-	checks=$((checks + 1))
-	if [[ $rc != "$code" || ! $out =~ $out_pat || ! $err =~ $err_pat ]]; then
-		fails=$((fails + 1))
-		echo "FAIL: b3cas $* -> exit $rc (want $code)"
-		echo "  stdout: $out"
-		echo "  stderr: $err"
-	fi
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 expect 0 '^b3cas [0-9]+\.[0-9]+\.[0-9]+ \(BLAKE3 SIMD level: (portable|sse41|avx2|avx512)\)$' '^$' -- --version
 expect 0 'Usage: b3cas' '^$' -- --help
@@ -53,6 +36,5 @@ if [[ $out != *"level: portable)" ]]; then
 	fails=$((fails + 1))
 	echo "FAIL: B3CAS_SIMD=portable not honoured: $out"
 fi
-rm -f /tmp/cli_basics.$$
-echo "$checks checks, $fails failures (best level: ${best##*: })"
-((fails == 0))
+level=${best##*: }
+cli_summary "best level: ${level%)}"

@@ -1,0 +1,39 @@
+# cli_lib.sh - what the b3cas program's shell tests share. Source it after
+# setting b3cas to the program's path; end with cli_summary.
+fails=0
+checks=0
+_cli_err=$(mktemp)
+trap 'rm -f "$_cli_err"' EXIT
+
+# expect CODE STDOUT_PATTERN STDERR_PATTERN -- ARGS...
+# Runs b3cas ARGS; the exit code must be CODE and both streams must match
+# their (bash, extended) patterns. Sets $out and $err for later checks.
+expect() {
+	local code=$1 out_pat=$2 err_pat=$3 rc
+	shift 4
+	out=$("$b3cas" "$@" 2>"$_cli_err") && rc=0 || rc=$?
+	err=$(cat "$_cli_err")
+	checks=$((checks + 1))
+	if [[ $rc != "$code" || ! $out =~ $out_pat || ! $err =~ $err_pat ]]; then
+		fails=$((fails + 1))
+		echo "FAIL: b3cas $* -> exit $rc (want $code)"
+		echo "  stdout: $out"
+		echo "  stderr: $err"
+	fi
+}
+
+# check DESCRIPTION COMMAND...: COMMAND must succeed.
+check() {
+	local what=$1
+	shift
+	checks=$((checks + 1))
+	if ! "$@"; then
+		fails=$((fails + 1))
+		echo "FAIL: $what"
+	fi
+}
+
+cli_summary() {
+	echo "$checks checks, $fails failures${1:+ ($1)}"
+	((fails == 0))
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# cli_store.sh B3CAS - the store commands end to end: init, put, get,
+# exists, rm, ls, stat, their --json forms, how the store folder is chosen,
+# and the SHA-256 comparison mode. Ids are checked against b3sum and
+# sha256sum (independent implementations), bytes against the originals.
+set -uo pipefail
+b3cas=${1:?usage: cli_store.sh PATH_TO_B3CAS}
+. "$(dirname "$0")/cli_lib.sh"
+for tool in b3sum sha256sum cmp head; do
+	command -v $tool >/dev/null || {
+		echo "FAIL: $tool is missing (scripts/deps.sh installs it)"
+		exit 1
+	}
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work" "$_cli_err"' EXIT
+st=$work/store
+files=$work/files
+mkdir -p "$files"
+hex64='[0-9a-f]{64}'
+
+# ---- init ----
+expect 0 '^Created b3cas store .*/store \(hash blake3, inline threshold 65536 bytes\)$' '^$' -- --store "$st" init
+expect 1 '^$' 'already a b3cas store .*nothing changed' -- --store "$st" init
+expect 0 '"hash":"sha256"' 'note: .*SHA-256.*comparison' -- --store "$work/sha" init --hash sha256 --json
+expect 2 '^$' "hash" -- --store "$work/bad" init --hash md5
+expect 2 '^$' 'inline' -- --store "$work/bad" init --inline-threshold 99999999
+expect 2 '^$' 'inline' -- --store "$work/bad" init --inline-threshold 12x
+check "a refused init creates nothing" test ! -e "$work/bad"
+mkdir "$work/full" && echo keep >"$work/full/mine"
+expect 3 '^$' 'not empty|not a b3cas store' -- --store "$work/full" init
+check "a refused init leaves other files alone" grep -q keep "$work/full/mine"
+check "init writes b3cas.conf" grep -q '^format_version = 1$' "$st/b3cas.conf"
+check "init makes objects/00..ff" test -d "$st/objects/00" -a -d "$st/objects/ff"
+
+# ---- put: ids equal b3sum's, of every size class ----
+# 0 bytes, tiny, just under/at/over the 64 KiB inline threshold, 1 MiB + 1
+sizes=(0 1 1000 65535 65536 65537 1048577)
+for n in "${sizes[@]}"; do
+	head -c "$n" /dev/urandom >"$files/f$n"
+done
+expect 0 '' '^$' -- --store "$st" put "$files"/f*
+want=$(cd "$files" && b3sum f* | sed "s|  |  $files/|")
+got=$(printf '%s\n' "$out" | sort -k2)
+want=$(printf '%s\n' "$want" | sort -k2)
+check "put prints '<id>  <file>' equal to b3sum's lines" test "$got" = "$want"
+
+declare -A id
+for n in "${sizes[@]}"; do
+	id[$n]=$(b3sum --no-names "$files/f$n")
+done
+
+# standard input: a bare id
+expect 0 "^${id[1000]}\$" '^$' -- --store "$st" put <"$files/f1000"
+expect 0 "^${id[1]}\$" '^$' -- --store "$st" put --no-names "$files/f1"
+expect 0 "^\\{\"id\":\"${id[65535]}\",\"name\":\"$files/f65535\",\"size\":65535,\"duplicate\":true\\}\$" '^$' \
+	-- --store "$st" put --json "$files/f65535"
+# '-' is standard input among files
+expect 0 "^${id[0]}  -\$" '^$' -- --store "$st" put - </dev/null
+
+# where each one went: inline in the index up to the threshold, loose after
+for n in 0 1 1000 65535 65536; do
+	expect 0 'storage: inline' '^$' -- --store "$st" stat "${id[$n]}"
+	check "f$n has no loose file" test ! -e "$st/objects/${id[$n]:0:2}/${id[$n]}"
+done
+for n in 65537 1048577; do
+	expect 0 'storage: loose' '^$' -- --store "$st" stat "${id[$n]}"
+	check "f$n is a loose file" test -f "$st/objects/${id[$n]:0:2}/${id[$n]}"
+	check "f$n's loose file holds its bytes" cmp -s "$files/f$n" "$st/objects/${id[$n]:0:2}/${id[$n]}"
+done
+
+# ---- get ----
+for n in "${sizes[@]}"; do
+	"$b3cas" --store "$st" get "${id[$n]}" >"$work/out" 2>"$_cli_err"
+	check "get f$n gives its bytes back" cmp -s "$files/f$n" "$work/out"
+	rm -f "$work/got"
+	expect 0 '^$' '^$' -- --store "$st" get "${id[$n]}" -o "$work/got"
+	check "get -o f$n writes its bytes" cmp -s "$files/f$n" "$work/got"
+done
+echo old >"$work/keepme"
+expect 1 '^$' 'is not stored' -- --store "$st" get "$(printf '0%.0s' {1..64})" -o "$work/keepme"
+check "a failed get -o leaves the file as it was" grep -qx old "$work/keepme"
+# upper case ids are accepted
+expect 0 '' '^$' -- --store "$st" exists "${id[1000]^^}"
+
+# ---- exists ----
+expect 0 '^$' '^$' -- --store "$st" exists "${id[0]}" "${id[1048577]}"
+absent=$(echo absent | b3sum --no-names)
+expect 1 '^$' '^$' -- --store "$st" exists "${id[0]}" "$absent"
+expect 1 "^\\{\"id\":\"${id[0]}\",\"exists\":true\\}
+\\{\"id\":\"$absent\",\"exists\":false\\}\$" '^$' -- --store "$st" exists --json "${id[0]}" "$absent"
+
+# ---- references: a duplicate put adds one, rm removes one ----
+expect 0 'refs: 2' '^$' -- --store "$st" stat "${id[1]}"   # in the list, then with --no-names
+expect 0 "^\\{\"id\":\"${id[65537]}\",\"size\":65537,\"refs\":1,\"inline\":false\\}\$" '^$' \
+	-- --store "$st" stat --json "${id[65537]}"
+expect 0 "^${id[65537]}  $files/f65537\$" '^$' -- --store "$st" put "$files/f65537"
+expect 0 'refs: 2' '^$' -- --store "$st" stat "${id[65537]}"
+expect 0 "^${id[65537]}: 1 reference left\$" '^$' -- --store "$st" rm "${id[65537]}"
+expect 0 "^\\{\"id\":\"${id[65537]}\",\"refs_left\":0,\"removed\":true\\}\$" '^$' \
+	-- --store "$st" rm --json "${id[65537]}"
+check "the last rm deletes the loose file" test ! -e "$st/objects/${id[65537]:0:2}/${id[65537]}"
+expect 1 '^$' '^$' -- --store "$st" exists "${id[65537]}"
+expect 1 '^$' 'not stored' -- --store "$st" rm "${id[65537]}"
+expect 1 '^$' 'not stored' -- --store "$st" stat "${id[65537]}"
+expect 1 '^$' 'not stored' -- --store "$st" get "${id[65537]}"
+# rm with one id absent still does the others (f0 was put twice)
+expect 1 "^${id[0]}: 1 reference left\$" 'not stored' -- --store "$st" rm "${id[65537]}" "${id[0]}"
+expect 0 '^$' '^$' -- --store "$st" exists "${id[0]}"
+
+# ---- ls ----
+left=(0 1 1000 65535 65536 1048577)
+want=$(for n in "${left[@]}"; do echo "${id[$n]}"; done | sort)
+expect 0 '' '^$' -- --store "$st" ls
+check "ls lists exactly the stored ids, in order" test "$out" = "$want"
+expect 0 '' '^$' -- --store "$st" ls --long
+check "ls --long gives size, refs, storage" grep -Eq "^${id[1048577]} +1048577 +1 +loose\$" <<<"$out"
+expect 0 '' '^$' -- --store "$st" ls --json
+check "ls --json has one object per id" test "$(grep -Ec "^\\{\"id\":\"$hex64\",\"size\":[0-9]+,\"refs\":[0-9]+,\"inline\":(true|false)\\}\$" <<<"$out")" = "${#left[@]}"
+
+# ---- which store: --store, then B3CAS_STORE, then the XDG default ----
+B3CAS_STORE=$st expect 0 "${id[1]}" '^$' -- ls
+B3CAS_STORE=$work/nowhere expect 0 "${id[1]}" '^$' -- --store "$st" ls
+B3CAS_STORE=$work/nowhere expect 3 '^$' "no b3cas store at $work/nowhere \\(B3CAS_STORE\\)|$work/nowhere.*B3CAS_STORE" -- ls
+env -u B3CAS_STORE XDG_DATA_HOME="$work/xdg" "$b3cas" init >/dev/null 2>&1
+check "the default store is \$XDG_DATA_HOME/b3cas" test -f "$work/xdg/b3cas/b3cas.conf"
+env -u B3CAS_STORE -u XDG_DATA_HOME HOME="$work/home" "$b3cas" init >/dev/null 2>&1
+check "without XDG_DATA_HOME it is ~/.local/share/b3cas" test -f "$work/home/.local/share/b3cas/b3cas.conf"
+
+# ---- SHA-256 comparison mode: ids are sha256sum's ----
+for n in 0 1000 1048577; do
+	want=$(sha256sum "$files/f$n" | cut -c1-64)
+	expect 0 "^$want  $files/f$n\$" '^$' -- --store "$work/sha" put "$files/f$n"
+	"$b3cas" --store "$work/sha" get "$want" >"$work/out" 2>/dev/null
+	check "sha256 store: get f$n" cmp -s "$files/f$n" "$work/out"
+done
+check "sha256 recorded in b3cas.conf" grep -q '^hash = sha256$' "$work/sha/b3cas.conf"
+
+# ---- many objects in one put; every one reads back ----
+mkdir "$files/many"
+for i in $(seq 1 300); do
+	head -c $((RANDOM * 3 % 100000)) /dev/urandom >"$files/many/$i"
+done
+expect 0 '' '^$' -- --store "$st" put "$files"/many/*
+bad=0
+while read -r h name; do
+	"$b3cas" --store "$st" get "$h" | cmp -s - "$name" || bad=$((bad + 1))
+done < <(b3sum "$files"/many/*)
+check "300 puts in one run all read back ($bad bad)" test "$bad" = 0
+
+cli_summary
