@@ -74,6 +74,12 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return v[n / 2];
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void die(const char *fmt, ...)
@@ -166,9 +172,10 @@ typedef struct phase {
 	target *t;
 	op_kind kind;
 	long ops;          /* in all */
+	long begin, end;   /* the round being run: operations [begin, end) */
 	int nthreads;
 	double *lat;       /* ops entries */
-	double wall;
+	double wall;       /* summed over rounds */
 	int error;
 } phase;
 
@@ -238,7 +245,8 @@ static void *worker_main(void *arg)
 	phase *p = w->p;
 	uint8_t *buf = malloc(p->t->size + 1);
 
-	for (long i = w->index; buf && i < p->ops; i += p->nthreads) {
+	for (long i = p->begin + w->index; buf && i < p->end;
+	     i += p->nthreads) {
 		int rc = one_op(p, buf, i);
 
 		if (rc < 0) {
@@ -257,34 +265,85 @@ typedef struct result {
 	double p50, p99, ops_per_sec;
 } result;
 
-static result run_phase(target *t, op_kind kind, long ops, int nthreads)
+static void phase_init(phase *p, target *t, op_kind kind, long ops,
+		       int nthreads)
 {
-	phase p = {t, kind, ops, nthreads, NULL, 0, 0};
+	memset(p, 0, sizeof(*p));
+	p->t = t;
+	p->kind = kind;
+	p->ops = ops;
+	p->nthreads = nthreads;
+	p->lat = malloc((size_t)ops * sizeof(double));
+	if (!p->lat)
+		die("out of memory");
+}
+
+/* Run operations [begin, end) of p on its threads. */
+static void phase_run(phase *p, long begin, long end)
+{
 	worker w[MAX_THREADS];
-	result r;
 	double t0;
 
-	p.lat = malloc((size_t)ops * sizeof(double));
-	if (!p.lat)
-		die("out of memory");
+	p->begin = begin;
+	p->end = end;
 	t0 = now();
-	for (int i = 0; i < nthreads; i++) {
-		w[i].p = &p;
+	for (int i = 0; i < p->nthreads; i++) {
+		w[i].p = p;
 		w[i].index = i;
 		if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]))
 			die("cannot start a thread");
 	}
-	for (int i = 0; i < nthreads; i++)
+	for (int i = 0; i < p->nthreads; i++)
 		pthread_join(w[i].thread, NULL);
-	p.wall = now() - t0;
-	if (p.error)
-		die("operation failed (%d)", p.error);
-	qsort(p.lat, (size_t)ops, sizeof(double), cmp_double);
-	r.p50 = p.lat[ops / 2];
-	r.p99 = p.lat[(size_t)((double)ops * 0.99)];
-	r.ops_per_sec = (double)ops / p.wall;
-	free(p.lat);
+	p->wall += now() - t0;
+	if (p->error)
+		die("operation failed (%d)", p->error);
+}
+
+static result phase_result(phase *p)
+{
+	result r;
+
+	qsort(p->lat, (size_t)p->ops, sizeof(double), cmp_double);
+	r.p50 = p->lat[p->ops / 2];
+	r.p99 = p->lat[(size_t)((double)p->ops * 0.99)];
+	r.ops_per_sec = (double)p->ops / p->wall;
+	free(p->lat);
+	p->lat = NULL;
 	return r;
+}
+
+static result run_phase(target *t, op_kind kind, long ops, int nthreads)
+{
+	phase p;
+
+	phase_init(&p, t, kind, ops, nthreads);
+	phase_run(&p, 0, ops);
+	return phase_result(&p);
+}
+
+/*
+ * Run phases a and b (the store and raw RocksDB) in alternating rounds,
+ * a b b a a b ..., so both see the same machine: the same memtable
+ * flushes and compactions behind them, the same dirty pages being written
+ * back, the same noise from other tenants.
+ */
+#define ROUNDS 10
+
+static void run_interleaved(phase *a, phase *b)
+{
+	for (long r = 0; r < ROUNDS; r++) {
+		long a0 = a->ops * r / ROUNDS, a1 = a->ops * (r + 1) / ROUNDS;
+		long b0 = b->ops * r / ROUNDS, b1 = b->ops * (r + 1) / ROUNDS;
+
+		if (r % 2 == 0) {
+			phase_run(a, a0, a1);
+			phase_run(b, b0, b1);
+		} else {
+			phase_run(b, b0, b1);
+			phase_run(a, a0, a1);
+		}
+	}
 }
 
 /* ---- opening the two sides ---- */
@@ -378,29 +437,43 @@ static void bench_config(size_t size, int mode, int threads,
 		make_content(t.keys[i], 32, t.run ^ 0xabcdef, (uint64_t)i);
 	shuffle(t.order, n, t.run);
 
+	/* Start from a quiet disk: the previous configuration's dirty pages
+	 * must not be written back on this one's time. */
+	sync();
 	new_dir(sdir, sizeof(sdir), "store");
 	t.store = open_store(sdir, mode, hash);
-	out->put = run_phase(&t, OP_PUT_NEW, n, threads);
-	out->have_dup = true;
-	out->dup = run_phase(&t, OP_PUT_DUP, dups, threads);
-	out->get = run_phase(&t, OP_GET, gets, threads);
-	b3cas_store_close(t.store);
-	remove_tree(sdir);
-
 	if (hash == B3CAS_HASH_BLAKE3) {
+		phase sp, rp;
+
 		new_dir(rdir, sizeof(rdir), "raw");
 		t.db = open_raw(rdir);
 		t.wo = rocksdb_writeoptions_create();
 		rocksdb_writeoptions_set_sync(t.wo,
 					      mode == B3CAS_DURABILITY_FULL);
 		t.ro = rocksdb_readoptions_create();
-		out->raw_put = run_phase(&t, OP_RAW_PUT, n, threads);
-		out->raw_get = run_phase(&t, OP_RAW_GET, gets, threads);
+		phase_init(&sp, &t, OP_PUT_NEW, n, threads);
+		phase_init(&rp, &t, OP_RAW_PUT, n, threads);
+		run_interleaved(&sp, &rp);
+		out->put = phase_result(&sp);
+		out->raw_put = phase_result(&rp);
+		out->dup = run_phase(&t, OP_PUT_DUP, dups, threads);
+		phase_init(&sp, &t, OP_GET, gets, threads);
+		phase_init(&rp, &t, OP_RAW_GET, gets, threads);
+		run_interleaved(&sp, &rp);
+		out->get = phase_result(&sp);
+		out->raw_get = phase_result(&rp);
 		rocksdb_writeoptions_destroy(t.wo);
 		rocksdb_readoptions_destroy(t.ro);
 		rocksdb_close(t.db);
 		remove_tree(rdir);
+	} else {
+		out->put = run_phase(&t, OP_PUT_NEW, n, threads);
+		out->dup = run_phase(&t, OP_PUT_DUP, dups, threads);
+		out->get = run_phase(&t, OP_GET, gets, threads);
 	}
+	out->have_dup = true;
+	b3cas_store_close(t.store);
+	remove_tree(sdir);
 	out->size = size;
 	out->mode = mode;
 	out->threads = threads;
@@ -590,14 +663,38 @@ static void bench_group(void)
 
 /* ---- the inline-threshold study ---- */
 
-static double loose_write(const char *dir, size_t size, int n, bool sync)
+/* One loose-file write as the store makes it: temp file, rename, and in
+ * sync mode fsync of the file and of its folder. */
+static void loose_write_one(const char *dir, const uint8_t *buf, size_t size,
+			    int i, bool sync)
 {
 	char tmp[4300], dst[4300], sub[4300];
-	uint8_t *buf = malloc(size);
-	double *lat = malloc((size_t)n * sizeof(double)), p50;
+	int fd;
 
-	if (!buf || !lat)
-		die("out of memory");
+	snprintf(tmp, sizeof(tmp), "%s/tmp/t%d", dir, i);
+	snprintf(dst, sizeof(dst), "%s/%02x/obj%08d", dir, i % 256, i);
+	snprintf(sub, sizeof(sub), "%s/%02x", dir, i % 256);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0444);
+	if (fd < 0 || write(fd, buf, size) != (ssize_t)size)
+		die("loose write failed: %s", strerror(errno));
+	if (sync && fsync(fd) != 0)
+		die("fsync failed");
+	close(fd);
+	if (rename(tmp, dst) != 0)
+		die("rename failed");
+	if (sync) {
+		int dfd = open(sub, O_RDONLY | O_DIRECTORY);
+
+		if (dfd < 0 || fsync(dfd) != 0)
+			die("folder fsync failed");
+		close(dfd);
+	}
+}
+
+static void make_loose_dir(const char *dir)
+{
+	char sub[4300];
+
 	snprintf(sub, sizeof(sub), "%s/tmp", dir);
 	mkdir(dir, 0755);
 	mkdir(sub, 0755);
@@ -605,49 +702,26 @@ static double loose_write(const char *dir, size_t size, int n, bool sync)
 		snprintf(sub, sizeof(sub), "%s/%02x", dir, i);
 		mkdir(sub, 0755);
 	}
-	for (int i = 0; i < n; i++) {
-		double t0;
-		int fd;
-
-		make_content(buf, size, 99, (uint64_t)i);
-		snprintf(tmp, sizeof(tmp), "%s/tmp/t%d", dir, i);
-		snprintf(dst, sizeof(dst), "%s/%02x/obj%08d", dir, i % 256, i);
-		snprintf(sub, sizeof(sub), "%s/%02x", dir, i % 256);
-		t0 = now();
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0444);
-		if (fd < 0 || write(fd, buf, size) != (ssize_t)size)
-			die("loose write failed: %s", strerror(errno));
-		if (sync && fsync(fd) != 0)
-			die("fsync failed");
-		close(fd);
-		if (rename(tmp, dst) != 0)
-			die("rename failed");
-		if (sync) {
-			int dfd = open(sub, O_RDONLY | O_DIRECTORY);
-
-			if (dfd < 0 || fsync(dfd) != 0)
-				die("folder fsync failed");
-			close(dfd);
-		}
-		lat[i] = now() - t0;
-	}
-	qsort(lat, (size_t)n, sizeof(double), cmp_double);
-	p50 = lat[n / 2];
-	free(buf);
-	free(lat);
-	return p50;
 }
 
-static double raw_write(const char *dir, size_t size, int n, bool sync)
+/*
+ * p50 of n RocksDB puts (*raw) and of n loose-file writes (*loose) of
+ * size bytes, one of each in turn, so both see the same disk and the same
+ * background work.
+ */
+static void study_pair(const char *rdir, const char *ldir, size_t size,
+		       int n, bool sync, double *raw, double *loose)
 {
-	rocksdb_t *db = open_raw(dir);
+	rocksdb_t *db = open_raw(rdir);
 	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
 	uint8_t *buf = malloc(size), key[32];
-	double *lat = malloc((size_t)n * sizeof(double)), p50;
+	double *rl = malloc((size_t)n * sizeof(double));
+	double *ll = malloc((size_t)n * sizeof(double));
 	char *err = NULL;
 
-	if (!buf || !lat)
+	if (!buf || !rl || !ll)
 		die("out of memory");
+	make_loose_dir(ldir);
 	rocksdb_writeoptions_set_sync(wo, sync);
 	for (int i = 0; i < n; i++) {
 		double t0;
@@ -659,15 +733,20 @@ static double raw_write(const char *dir, size_t size, int n, bool sync)
 			    size, &err);
 		if (err)
 			die("rocksdb: %s", err);
-		lat[i] = now() - t0;
+		rl[i] = now() - t0;
+
+		make_content(buf, size, 99, (uint64_t)i);
+		t0 = now();
+		loose_write_one(ldir, buf, size, i, sync);
+		ll[i] = now() - t0;
 	}
-	qsort(lat, (size_t)n, sizeof(double), cmp_double);
-	p50 = lat[n / 2];
+	*raw = median(rl, n);
+	*loose = median(ll, n);
 	rocksdb_writeoptions_destroy(wo);
 	rocksdb_close(db);
 	free(buf);
-	free(lat);
-	return p50;
+	free(rl);
+	free(ll);
 }
 
 static void bench_study(void)
@@ -694,10 +773,11 @@ static void bench_study(void)
 		new_dir(d2, sizeof(d2), "study-loose");
 		new_dir(d3, sizeof(d3), "study-raw-sync");
 		new_dir(d4, sizeof(d4), "study-loose-sync");
-		r = raw_write(d1, size, n, false);
-		l = loose_write(d2, size, n, false);
-		rs = raw_write(d3, size, ns, true);
-		ls = loose_write(d4, size, ns, true);
+		/* each from a quiet disk (no earlier dirty pages) */
+		sync();
+		study_pair(d1, d2, size, n, false, &r, &l);
+		sync();
+		study_pair(d3, d4, size, ns, true, &rs, &ls);
 		remove_tree(d1);
 		remove_tree(d2);
 		remove_tree(d3);
@@ -716,24 +796,35 @@ static void bench_study(void)
 
 /* ---- what a 1 MiB put and get cannot beat ---- */
 
-static double bound_hash, bound_write, bound_read;
+static double bound_hash, bound_write, bound_read, bound_put, bound_get;
 
-/* Hash 1 MiB through a pool, write it as a file (temp + rename, no
- * fsync), read it back: the parts a loose put and get are made of. */
+/*
+ * The parts a loose put and get are made of, 1 MiB: hash through a pool,
+ * write a file (temp + rename, no fsync), read it back; in the same loop,
+ * one store put and one store get (batch mode) of other 1 MiB content, so
+ * the parts and the whole are measured at the same moments.
+ */
 static void measure_bounds(void)
 {
 	enum { N = 64 };
-	double h[N], w[N], r[N];
-	char dir[4200], path[4300], tmp[4300];
+	double h[N], w[N], r[N], sp[N], sg[N];
+	char dir[4200], sdir[4200], path[4300], tmp[4300];
 	uint8_t *buf = malloc(MIB), out[32];
+	b3cas_oid ids[N];
 	b3cas_pool *pool = NULL;
+	b3cas_store *store;
 
 	if (!buf || b3cas_pool_new(&pool, 0) != 0)
 		die("out of memory");
+	sync();
 	new_dir(dir, sizeof(dir), "bounds");
 	mkdir(dir, 0755);
+	new_dir(sdir, sizeof(sdir), "bounds-store");
+	store = open_store(sdir, B3CAS_DURABILITY_BATCH, B3CAS_HASH_BLAKE3);
 	for (int i = 0; i < N; i++) {
 		double t0;
+		void *data;
+		size_t len;
 		int fd;
 
 		make_content(buf, MIB, 77, (uint64_t)i);
@@ -748,22 +839,35 @@ static void measure_bounds(void)
 		    close(fd) != 0 || rename(tmp, path) != 0)
 			die("write failed");
 		w[i] = now() - t0;
+
+		make_content(buf, MIB, 78, (uint64_t)i);
+		t0 = now();
+		if (b3cas_store_put(store, &ids[i], buf, MIB) != 0)
+			die("put failed: %s", b3cas_error_last());
+		sp[i] = now() - t0;
+
 		t0 = now();
 		fd = open(path, O_RDONLY);
 		if (fd < 0 || read(fd, buf, MIB) != (ssize_t)MIB)
 			die("read failed");
 		close(fd);
 		r[i] = now() - t0;
+		t0 = now();
+		if (b3cas_store_get(store, &ids[i], &data, &len) != 0)
+			die("get failed: %s", b3cas_error_last());
+		sg[i] = now() - t0;
+		b3cas_free(data);
 	}
-	qsort(h, N, sizeof(double), cmp_double);
-	qsort(w, N, sizeof(double), cmp_double);
-	qsort(r, N, sizeof(double), cmp_double);
-	bound_hash = h[N / 2];
-	bound_write = w[N / 2];
-	bound_read = r[N / 2];
+	bound_hash = median(h, N);
+	bound_write = median(w, N);
+	bound_read = median(r, N);
+	bound_put = median(sp, N);
+	bound_get = median(sg, N);
+	b3cas_store_close(store);
 	b3cas_pool_free(pool);
 	free(buf);
 	remove_tree(dir);
+	remove_tree(sdir);
 }
 
 /* ---- acceptance ---- */
@@ -816,14 +920,18 @@ static void report(void)
 		check(b64->put.p50 <= 1.3 * b64->raw_put.p50,
 		      "64 KiB put, batch: %.2fx raw RocksDB put (<= 1.3x)",
 		      b64->put.p50 / b64->raw_put.p50);
-	if (m1)
-		printf("INFO  1 MiB, batch: put p50 %.0f us (hash %.0f + file "
-		       "write %.0f = %.0f), get p50 %.0f us (file read %.0f + "
-		       "hash %.0f = %.0f)\n",
-		       m1->put.p50 * 1e6, bound_hash * 1e6,
-		       bound_write * 1e6, (bound_hash + bound_write) * 1e6,
-		       m1->get.p50 * 1e6, bound_read * 1e6, bound_hash * 1e6,
+	if (bound_put > 0)
+		printf("INFO  1 MiB, batch, side by side: put p50 %.0f us "
+		       "(hash %.0f + file write %.0f = %.0f), get p50 %.0f us "
+		       "(file read %.0f + hash %.0f = %.0f)\n",
+		       bound_put * 1e6, bound_hash * 1e6, bound_write * 1e6,
+		       (bound_hash + bound_write) * 1e6, bound_get * 1e6,
+		       bound_read * 1e6, bound_hash * 1e6,
 		       (bound_read + bound_hash) * 1e6);
+	if (m1)
+		printf("INFO  1 MiB, batch, table above (100 MB written): put "
+		       "p50 %.0f us, get p50 %.0f us\n",
+		       m1->put.p50 * 1e6, m1->get.p50 * 1e6);
 	if (group_best_rate > 0)
 		check(group_best_rate > 1.0 / fsync_p50,
 		      "full mode, 2+ threads: %.0f puts/s > %.0f (one fsync "

@@ -45,6 +45,8 @@ want=$(cd "$files" && b3sum f* | sed "s|  |  $files/|")
 got=$(printf '%s\n' "$out" | sort -k2)
 want=$(printf '%s\n' "$want" | sort -k2)
 check "put prints '<id>  <file>' equal to b3sum's lines" test "$got" = "$want"
+printf '%s\n' "$out" >"$work/sums"
+check "b3sum -c accepts put's output" b3sum -c --quiet "$work/sums"
 
 declare -A id
 for n in "${sizes[@]}"; do
