@@ -154,6 +154,8 @@ void cmd_get_usage(FILE *out);
 int cmd_exists(cli_ctx *ctx, int argc, char **argv);
 void cmd_exists_usage(FILE *out);
 int cmd_rm(cli_ctx *ctx, int argc, char **argv);
+void cmd_gc_usage(FILE *out);
+int cmd_gc(cli_ctx *ctx, int argc, char **argv);
 void cmd_rm_usage(FILE *out);
 int cmd_ls(cli_ctx *ctx, int argc, char **argv);
 void cmd_ls_usage(FILE *out);

@@ -1,6 +1,6 @@
 /*
  * cmd_rm.c - `b3cas rm ID...`: remove one reference to each object; an
- * object goes with its last reference.
+ * object goes with its last reference (its bytes at the next `b3cas gc`).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -14,8 +14,9 @@ void cmd_rm_usage(FILE *out)
 	fprintf(out,
 		"Usage: b3cas [--store DIR] rm [--json] ID...\n"
 		"\n"
-		"Remove one reference to each object; an object is removed "
-		"with its last\nreference. Prints '<id>: N references left' "
+		"Remove one reference to each object; with its last "
+		"reference an object is\nno longer stored, and 'b3cas gc' "
+		"frees its bytes later. Prints\n'<id>: N references left' "
 		"or '<id>: removed' (--json:\n{\"id\": ..., \"refs_left\": "
 		"N, \"removed\": true|false}).\n"
 		"\n"

@@ -190,12 +190,68 @@ B3CAS_EXTERN void b3cas_free(void *ptr);
 B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
 
 /*
- * Remove one reference to object id; the object is removed with its last
- * reference. Returns the number of references left (0 when the object is
- * gone) or B3CAS_ENOTFOUND, B3CAS_EPERM, B3CAS_EIO.
+ * Remove one reference to object id. With its last reference the object
+ * is no longer stored for every reader (exists, get, stat, foreach) and
+ * becomes a GC candidate: b3cas_gc frees its bytes once the grace period
+ * has passed, unless a put of the same bytes revives it first. Returns the
+ * number of references left (0: now a candidate) or B3CAS_ENOTFOUND,
+ * B3CAS_EPERM, B3CAS_EIO.
  */
 B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
 					const b3cas_oid *id);
+
+/* ---- references and garbage collection ----------------------------------- */
+
+/*
+ * Add one reference to stored object id and return the new count, or
+ * B3CAS_ENOTFOUND (not stored; a GC candidate counts as not stored: only a
+ * put, which brings the bytes, revives one), B3CAS_ERANGE (the count is at
+ * its maximum), B3CAS_EPERM (read-only).
+ */
+B3CAS_EXTERN int64_t b3cas_ref_add(b3cas_store *store, const b3cas_oid *id);
+
+/* Remove one reference: the same as b3cas_store_delete. */
+B3CAS_EXTERN int64_t b3cas_ref_remove(b3cas_store *store,
+				      const b3cas_oid *id);
+
+/*
+ * Object id's reference count in *count: 1 or more when it is stored, 0
+ * when it is a GC candidate. B3CAS_ENOTFOUND when there is no trace of it.
+ */
+B3CAS_EXTERN int b3cas_refcount(b3cas_store *store, const b3cas_oid *id,
+				uint64_t *count);
+
+typedef struct b3cas_gc_options {
+	/* Remove only candidates unreferenced for at least this long. */
+	uint64_t grace_ns;
+	/* Change nothing: report what would be removed. */
+	bool dry_run;
+	/* If set, called for each object removed (or, dry run, that would
+	 * be), outside any lock; a non-zero return stops the collection. */
+	int (*on_object)(const b3cas_oid *id, uint64_t size, void *ctx);
+	void *ctx;
+} b3cas_gc_options;
+
+#define B3CAS_GC_OPTIONS_INIT {0, false, NULL, NULL}
+
+typedef struct b3cas_gc_report {
+	uint64_t candidates;  /* candidates seen */
+	uint64_t young;       /* of those, left alone: inside the grace period */
+	uint64_t revived;     /* of those, referenced again before removal */
+	uint64_t objects;     /* removed (dry run: would be) */
+	uint64_t bytes;       /* their bytes */
+	double seconds;       /* how long the collection took */
+} b3cas_gc_report;
+
+/*
+ * Collect garbage: remove every GC candidate older than the grace period.
+ * It takes no store-wide lock: it walks the candidates in id order and
+ * holds one id's stripe lock at a time, re-checking under it that the
+ * object is still a candidate, so puts, gets, deletes and other GCs go on
+ * while it runs and a put that revives an object wins. report may be NULL.
+ */
+B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
+			  b3cas_gc_report *report);
 
 /* What b3cas_store_stat and b3cas_store_foreach report of an object. */
 typedef struct b3cas_object_info {

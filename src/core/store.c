@@ -132,7 +132,7 @@ static int verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
 
 /* ---- locks and durability ------------------------------------------------ */
 
-static pthread_mutex_t *stripe_of(b3cas_store *s, const b3cas_oid *id)
+pthread_mutex_t *b3cas__store_stripe(b3cas_store *s, const b3cas_oid *id)
 {
 	/* The id's first 12 bits, so that stripes follow id order: a batch
 	 * sorted by id then takes its locks in increasing order. */
@@ -418,6 +418,14 @@ void b3cas_free(void *ptr)
 
 /* ---- index entries ------------------------------------------------------- */
 
+static int not_stored(const b3cas_oid *id)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
+			    b3cas_oid_fmt(hex, id));
+}
+
 static int entry_malformed(const b3cas_oid *id, size_t len)
 {
 	char hex[B3CAS_OID_HEX_LEN + 1];
@@ -427,38 +435,40 @@ static int entry_malformed(const b3cas_oid *id, size_t len)
 			    b3cas_oid_fmt(hex, id), len);
 }
 
-int b3cas__store_entry(b3cas_store *s, const b3cas_oid *id,
-		       uint64_t *size_out, bool *is_inline_out,
-		       rocksdb_pinnableslice_t **value_out)
+/*
+ * Read id's content entry: size, inline or not, whether it is a GC
+ * candidate, and (value_out, inline objects) the pinned value.
+ */
+static int entry_read(b3cas_store *s, const b3cas_oid *id, uint64_t *size_out,
+		      bool *is_inline_out, bool *unref_out,
+		      rocksdb_pinnableslice_t **value_out)
 {
 	rocksdb_pinnableslice_t *v;
 	const uint8_t *p;
 	size_t len;
 	uint64_t size;
-	int rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
-				  B3CAS_OID_LEN, &v);
+	int kind, rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+					B3CAS_OID_LEN, &v);
 
 	if (rc < 0)
 		return rc;
-	if (rc == 0) {
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
-		return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
-				    b3cas_oid_fmt(hex, id));
-	}
+	if (rc == 0)
+		return not_stored(id);
 	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
 	if (len < B3CAS_ENTRY_HEADER_LEN)
 		goto malformed;
 	size = b3cas__get_u64(p + 1);
-	if (p[0] == B3CAS_ENTRY_INLINE) {
+	kind = p[0] & ~B3CAS_ENTRY_UNREF;
+	if (kind == B3CAS_ENTRY_INLINE) {
 		if (len - B3CAS_ENTRY_HEADER_LEN != size)
 			goto malformed;
-	} else if (p[0] != B3CAS_ENTRY_LOOSE ||
+	} else if (kind != B3CAS_ENTRY_LOOSE ||
 		   len != B3CAS_ENTRY_HEADER_LEN) {
 		goto malformed;
 	}
 	*size_out = size;
-	*is_inline_out = p[0] == B3CAS_ENTRY_INLINE;
+	*is_inline_out = kind == B3CAS_ENTRY_INLINE;
+	*unref_out = (p[0] & B3CAS_ENTRY_UNREF) != 0;
 	if (value_out && *is_inline_out)
 		*value_out = v;
 	else
@@ -467,6 +477,27 @@ int b3cas__store_entry(b3cas_store *s, const b3cas_oid *id,
 malformed:
 	rocksdb_pinnableslice_destroy(v);
 	return entry_malformed(id, len);
+}
+
+int b3cas__store_entry(b3cas_store *s, const b3cas_oid *id,
+		       uint64_t *size_out, bool *is_inline_out,
+		       rocksdb_pinnableslice_t **value_out)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	bool unref = false;
+	int rc = entry_read(s, id, size_out, is_inline_out, &unref,
+			    value_out ? &v : NULL);
+
+	if (rc < 0)
+		return rc;
+	/* An object without references is gone, as far as callers see. */
+	if (unref) {
+		rocksdb_pinnableslice_destroy(v);
+		return not_stored(id);
+	}
+	if (value_out)
+		*value_out = v;
+	return 0;
 }
 
 /* The count kept in the refs column family, or 1 when it keeps none. */
@@ -500,16 +531,22 @@ static int refs_get(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 }
 
 /*
- * Is object id stored? 1 with its reference count, size and kind; 0 when
- * it is not; or an error (B3CAS_ECORRUPT for a malformed entry).
+ * Is object id stored? 1 with its reference count, size and kind; 2 when
+ * it is a GC candidate (no references, bytes still there); 0 when it is
+ * not; or an error (B3CAS_ECORRUPT for a malformed entry).
  */
 static int lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
 		  uint64_t *size, bool *is_inline)
 {
-	int rc = b3cas__store_entry(s, id, size, is_inline, NULL);
+	bool unref = false;
+	int rc = entry_read(s, id, size, is_inline, &unref, NULL);
 
 	if (rc == B3CAS_ENOTFOUND)
 		return 0;
+	if (rc == 0 && unref) {
+		*refs = 0;
+		return 2;
+	}
 	if (rc == 0)
 		rc = refs_get(s, id, refs);
 	return rc < 0 ? rc : 1;
@@ -555,15 +592,17 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 
 /* ---- put ------------------------------------------------------------------ */
 
-/* Change id's count from old to count: the refs column family keeps
- * only counts other than 1, so a new object costs one index entry. */
+/* Set id's count to count. The refs column family keeps only counts
+ * other than 1, so a new object costs one index entry; had_entry says
+ * whether it holds one for id now (a count other than 1, or a GC
+ * candidate's mark). */
 static void batch_set_refs(rocksdb_writebatch_t *b, b3cas_store *s,
-			   const b3cas_oid *id, uint64_t old, uint64_t count)
+			   const b3cas_oid *id, bool had_entry, uint64_t count)
 {
 	uint8_t v[8];
 
 	if (count == 1) {
-		if (old > 1)
+		if (had_entry)
 			rocksdb_writebatch_delete_cf(
 				b, s->ix->cf[B3CAS_CF_REFS],
 				(const char *)id->bytes, B3CAS_OID_LEN);
@@ -578,7 +617,7 @@ static void batch_set_refs(rocksdb_writebatch_t *b, b3cas_store *s,
 /* Add the content entry of a new object (its bytes too when inline). */
 static void batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 			    const b3cas_oid *id, const void *data, size_t len,
-			    bool is_inline)
+			    bool is_inline, bool unref)
 {
 	uint8_t head[B3CAS_ENTRY_HEADER_LEN];
 	const char *key = (const char *)id->bytes;
@@ -586,7 +625,8 @@ static void batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 	const char *parts[2] = {(const char *)head, data};
 	size_t part_lens[2] = {sizeof(head), len};
 
-	head[0] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
+	head[0] = (uint8_t)((is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE) |
+			    (unref ? B3CAS_ENTRY_UNREF : 0));
 	b3cas__put_u64(head + 1, len);
 	rocksdb_writebatch_putv_cf(b, s->ix->cf[B3CAS_CF_CONTENT], 1, &key,
 				   &key_len, is_inline && len ? 2 : 1, parts,
@@ -613,7 +653,7 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out)
 {
 	uint64_t refs = 0, old_size;
-	bool old_inline;
+	bool old_inline, revive;
 	int rc = lookup(s, id, &refs, &old_size, &old_inline);
 
 	*loose_out = false;
@@ -624,12 +664,18 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			rc = refs_overflow(id);
 			goto discard;
 		}
-		batch_set_refs(b, s, id, refs, refs + count);
+		batch_set_refs(b, s, id, refs != 1, refs + count);
 		rc = 1;
 		goto discard; /* the bytes are already stored */
 	}
+	revive = rc == 2;
+	/*
+	 * New, or a GC candidate (rc 2) that this put revives: its bytes are
+	 * written again rather than trusted, so a revived object is as sound
+	 * as a new one (and the rename replaces a candidate's old file).
+	 */
 	if (len <= s->lay.inline_threshold && !tmp) {
-		batch_put_entry(b, s, id, data, len, true);
+		batch_put_entry(b, s, id, data, len, true, false);
 	} else {
 		bool durable = s->durability == B3CAS_DURABILITY_FULL;
 
@@ -638,10 +684,10 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 					       durable);
 		if (rc < 0)
 			return rc;
-		batch_put_entry(b, s, id, NULL, len, false);
+		batch_put_entry(b, s, id, NULL, len, false, false);
 		*loose_out = true;
 	}
-	batch_set_refs(b, s, id, 0, count);
+	batch_set_refs(b, s, id, revive, count);
 	return 0;
 discard:
 	if (tmp)
@@ -662,7 +708,7 @@ static int write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
 int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 			 const void *data, size_t len, b3cas_tmpfile *tmp)
 {
-	pthread_mutex_t *lock = stripe_of(s, id);
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 	bool loose;
 	int rc, wrc;
@@ -773,14 +819,6 @@ int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 	return rc < 0 ? rc : 1;
 }
 
-static int not_stored(const b3cas_oid *id)
-{
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
-			    b3cas_oid_fmt(hex, id));
-}
-
 int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 		     b3cas_object_info *out)
 {
@@ -790,7 +828,7 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 
 	if (rc < 0)
 		return rc;
-	if (rc == 0)
+	if (rc != 1)
 		return not_stored(id);
 	out->id = *id;
 	out->size = size;
@@ -801,27 +839,54 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 
 /* ---- delete ---------------------------------------------------------------- */
 
-static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
+static uint64_t realtime_ns(void)
 {
-	rocksdb_writebatch_t *b;
-	uint64_t refs = 0, size = 0;
-	bool is_inline = false;
-	int rc = lookup(s, id, &refs, &size, &is_inline);
+	struct timespec ts;
 
-	if (rc == 0)
-		return not_stored(id);
-	/* A malformed entry is removed like a last reference. */
-	if (rc < 0 && rc != B3CAS_ECORRUPT)
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Make id, whose last reference is going, a GC candidate: its entry gets
+ * the UNREF mark (so reads no longer see it) and its refs entry count 0
+ * and the time. The bytes stay until b3cas_gc removes them.
+ */
+static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
+			  const b3cas_oid *id)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	uint8_t mark[B3CAS_REFS_CANDIDATE_LEN];
+	const char *bytes = NULL;
+	uint64_t size;
+	bool is_inline, unref;
+	size_t vlen;
+	int rc = entry_read(s, id, &size, &is_inline, &unref, &v);
+
+	if (rc < 0)
 		return rc;
-	b = rocksdb_writebatch_create();
-	if (rc == 1 && refs > 1) {
-		batch_set_refs(b, s, id, refs, refs - 1);
-		rc = write_batch(s, b, false);
-		rocksdb_writebatch_destroy(b);
-		if (rc < 0)
-			return rc;
-		return refs - 1 > INT64_MAX ? INT64_MAX : (int64_t)(refs - 1);
-	}
+	if (is_inline)
+		bytes = rocksdb_pinnableslice_value(v, &vlen) +
+			B3CAS_ENTRY_HEADER_LEN;
+	/* putv copies the bytes into the batch: v can go after. */
+	batch_put_entry(b, s, id, bytes, (size_t)size, is_inline, true);
+	rocksdb_pinnableslice_destroy(v);
+	b3cas__put_u64(mark, 0);
+	b3cas__put_u64(mark + 8, realtime_ns());
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+				  (const char *)id->bytes, B3CAS_OID_LEN,
+				  (const char *)mark, sizeof(mark));
+	return 0;
+}
+
+/* Remove id's entries and then (loose) its file: under its stripe lock,
+ * so no put can slip a new copy in between. */
+int b3cas__store_remove_locked(b3cas_store *s, const b3cas_oid *id,
+				bool is_inline)
+{
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	int rc;
+
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
@@ -834,9 +899,36 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 	return rc;
 }
 
+static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
+{
+	rocksdb_writebatch_t *b;
+	uint64_t refs = 0, size = 0;
+	bool is_inline = false;
+	int rc = lookup(s, id, &refs, &size, &is_inline);
+
+	if (rc == 0 || rc == 2)
+		return not_stored(id);
+	/* A malformed entry is removed at once, like a GC would. */
+	if (rc == B3CAS_ECORRUPT)
+		return b3cas__store_remove_locked(s, id, false);
+	if (rc < 0)
+		return rc;
+	b = rocksdb_writebatch_create();
+	if (refs > 1)
+		batch_set_refs(b, s, id, true, refs - 1);
+	else
+		rc = mark_candidate(s, b, id);
+	if (rc >= 0)
+		rc = write_batch(s, b, false);
+	rocksdb_writebatch_destroy(b);
+	if (rc < 0)
+		return rc;
+	return refs - 1 > INT64_MAX ? INT64_MAX : (int64_t)(refs - 1);
+}
+
 int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 {
-	pthread_mutex_t *lock = stripe_of(s, id);
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	int64_t rc = b3cas__store_check_writable(s, "delete an object");
 
 	if (rc < 0)
@@ -845,6 +937,85 @@ int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 	rc = delete_locked(s, id);
 	pthread_mutex_unlock(lock);
 	return rc;
+}
+
+/* ---- references ------------------------------------------------------------ */
+
+int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	uint64_t refs = 0, size;
+	bool is_inline;
+	int64_t rc = b3cas__store_check_writable(s, "add a reference");
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(lock);
+	rc = lookup(s, id, &refs, &size, &is_inline);
+	if (rc == 0 || rc == 2) {
+		/* Only a put, which brings the bytes, revives a candidate. */
+		rc = not_stored(id);
+	} else if (rc == 1 && refs == UINT64_MAX) {
+		rc = refs_overflow(id);
+	} else if (rc == 1) {
+		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+		batch_set_refs(b, s, id, refs != 1, refs + 1);
+		rc = write_batch(s, b, false);
+		rocksdb_writebatch_destroy(b);
+		if (rc == 0)
+			rc = refs + 1 > INT64_MAX ? INT64_MAX
+						  : (int64_t)(refs + 1);
+	}
+	pthread_mutex_unlock(lock);
+	return rc;
+}
+
+int64_t b3cas_ref_remove(b3cas_store *s, const b3cas_oid *id)
+{
+	return b3cas_store_delete(s, id);
+}
+
+int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
+{
+	uint64_t refs = 0, size;
+	bool is_inline;
+	int rc = lookup(s, id, &refs, &size, &is_inline);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return not_stored(id);
+	*count = refs; /* 0: a GC candidate */
+	return 0;
+}
+
+int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
+			   uint64_t *since_ns, uint64_t *size,
+			   bool *is_inline)
+{
+	rocksdb_pinnableslice_t *v;
+	uint64_t refs;
+	const char *p;
+	size_t len;
+	int rc = lookup(s, id, &refs, size, is_inline);
+
+	if (rc != 2)
+		return rc < 0 ? rc : 0;
+	rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes, B3CAS_OID_LEN,
+			      &v);
+	if (rc < 0)
+		return rc;
+	/* Without a readable mark, count it as marked now: the grace
+	 * period then protects it as long as possible. */
+	*since_ns = realtime_ns();
+	if (rc == 1) {
+		p = rocksdb_pinnableslice_value(v, &len);
+		if (len == B3CAS_REFS_CANDIDATE_LEN)
+			*since_ns = b3cas__get_u64((const uint8_t *)p + 8);
+		rocksdb_pinnableslice_destroy(v);
+	}
+	return 1;
 }
 
 /* ---- walking ---------------------------------------------------------------- */
@@ -883,9 +1054,12 @@ int b3cas_store_foreach(b3cas_store *s,
 					  klen, vlen);
 			break;
 		}
+		if (v[0] & B3CAS_ENTRY_UNREF)
+			continue; /* a GC candidate: not stored any more */
 		memcpy(info.id.bytes, key, B3CAS_OID_LEN);
 		info.size = b3cas__get_u64(v + 1);
-		info.is_inline = v[0] == B3CAS_ENTRY_INLINE;
+		info.is_inline = (v[0] & ~B3CAS_ENTRY_UNREF) ==
+				 B3CAS_ENTRY_INLINE;
 		info.refs = 1; /* no refs entry: one reference */
 		while (rocksdb_iter_valid(refs_it)) {
 			rkey = rocksdb_iter_key(refs_it, &rklen);
@@ -964,7 +1138,7 @@ static void lock_stripes(b3cas_store *s, const batch_item *items, size_t n,
 
 	/* Sorting by id sorts by stripe index, which is the id's prefix. */
 	for (size_t i = 0; i < n; i++) {
-		pthread_mutex_t *m = stripe_of(s, &items[i].id);
+		pthread_mutex_t *m = b3cas__store_stripe(s, &items[i].id);
 
 		if (m == prev)
 			continue;

@@ -33,8 +33,14 @@ enum {
 /* Kinds of content entries. */
 enum {
 	B3CAS_ENTRY_INLINE = 1,
-	B3CAS_ENTRY_LOOSE = 2
+	B3CAS_ENTRY_LOOSE = 2,
+	/* Or'ed into the kind: no references left, a GC candidate. Its
+	 * refs entry then holds count 0 and the time it became one. */
+	B3CAS_ENTRY_UNREF = 0x80
 };
+
+/* Refs value of a GC candidate: count (0) then CLOCK_REALTIME in ns. */
+#define B3CAS_REFS_CANDIDATE_LEN 16
 
 #define B3CAS_ENTRY_HEADER_LEN 9
 

@@ -102,11 +102,34 @@ expect 0 'refs: 2' '^$' -- --store "$st" stat "${id[65537]}"
 expect 0 "^${id[65537]}: 1 reference left\$" '^$' -- --store "$st" rm "${id[65537]}"
 expect 0 "^\\{\"id\":\"${id[65537]}\",\"refs_left\":0,\"removed\":true\\}\$" '^$' \
 	-- --store "$st" rm --json "${id[65537]}"
-check "the last rm deletes the loose file" test ! -e "$st/objects/${id[65537]:0:2}/${id[65537]}"
+loosefile=$st/objects/${id[65537]:0:2}/${id[65537]}
+check "the last rm leaves the bytes for gc" test -f "$loosefile"
 expect 1 '^$' '^$' -- --store "$st" exists "${id[65537]}"
+# gc: the default grace period (1h) keeps it; a dry run lists it
+expect 0 '^gc: removed 0 objects, 0 bytes, in [0-9.]+ s \(1 unreferenced, 1 within the grace period of 1h\)$' '^$' -- --store "$st" gc
+expect 0 "^${id[65537]}  65537
+gc: would remove 1 object, 65537 bytes" '^$' -- --store "$st" gc --dry-run --grace 0
+check "a dry run removes nothing" test -f "$loosefile"
+expect 0 '^\{"dry_run":false,"objects":1,"bytes":65537,"candidates":1,"young":0,"revived":0,"seconds":[0-9.]+\}$' '^$' \
+	-- --store "$st" gc --grace 0 --json
+check "gc frees the loose file" test ! -e "$loosefile"
+expect 0 '^gc: removed 0 objects' '^$' -- --store "$st" gc --grace 0s
+expect 2 '^$' "invalid --grace '5y'" -- --store "$st" gc --grace 5y
+expect 2 '^$' "invalid --grace 'soon'" -- --store "$st" gc --grace soon
+expect 2 '^$' "unexpected argument" -- --store "$st" gc now
 expect 1 '^$' 'not stored' -- --store "$st" rm "${id[65537]}"
 expect 1 '^$' 'not stored' -- --store "$st" stat "${id[65537]}"
 expect 1 '^$' 'not stored' -- --store "$st" get "${id[65537]}"
+# a put of removed bytes before gc revives them as a new object
+expect 0 "^${id[1048577]}: removed\$" '^$' -- --store "$st" rm "${id[1048577]}"
+expect 1 '^$' '^$' -- --store "$st" exists "${id[1048577]}"
+expect 0 "^\\{\"id\":\"${id[1048577]}\",\"name\":\"$files/f1048577\",\"size\":1048577,\"duplicate\":false\\}\$" '^$' \
+	-- --store "$st" put --json "$files/f1048577"
+expect 0 'refs: 1' '^$' -- --store "$st" stat "${id[1048577]}"
+expect 0 '^gc: removed 0 objects' '^$' -- --store "$st" gc --grace 0
+"$b3cas" --store "$st" get "${id[1048577]}" >"$work/out" 2>/dev/null
+check "a revived object reads back after gc" cmp -s "$files/f1048577" "$work/out"
+
 # rm with one id absent still does the others (f0 was put twice)
 expect 1 "^${id[0]}: 1 reference left\$" 'not stored' -- --store "$st" rm "${id[65537]}" "${id[0]}"
 expect 0 '^$' '^$' -- --store "$st" exists "${id[0]}"
