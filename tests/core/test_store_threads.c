@@ -6,11 +6,18 @@
  * moment an object a thread holds a reference to must be stored, and a get
  * of it must return its exact bytes; at the end every object's count must
  * equal the sum of what the threads hold, and objects nobody holds must be
- * gone, files included. Run under ThreadSanitizer by CI (label
- * "concurrency").
+ * gone, files included.
+ *
+ * Meanwhile GC_THREADS threads run b3cas_gc with zero grace in a loop, so
+ * every object whose count touches zero is collected at once, racing the
+ * puts and ref_adds that revive it: a held reference whose object is then
+ * missing or wrong is a GC false positive, and an object nobody holds that
+ * survives the final collection is a leak. Run under ThreadSanitizer by
+ * CI (label "concurrency"); B3CAS_TEST_OPS sets the operations per thread.
  */
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +27,7 @@
 
 #define CONTENTS 48
 #define THREADS 8
+#define GC_THREADS 2
 #define THRESHOLD 1024 /* small, so loose objects take part */
 
 typedef struct content {
@@ -110,10 +118,16 @@ static bool do_batch_put(worker *w)
 	return true;
 }
 
+static atomic_long to_zero; /* deletes that left no reference */
+
 static bool do_delete(worker *w, int c)
 {
 	int64_t left;
 
+	/* Drop one of our references: c's, else the next content's we
+	 * hold, so deletes keep pace with puts and counts reach zero. */
+	for (int i = 0; i < CONTENTS && w->held[c] == 0; i++)
+		c = (c + 1) % CONTENTS;
 	if (w->held[c] == 0)
 		return true;
 	left = b3cas_store_delete(store, &contents[c].id);
@@ -123,6 +137,23 @@ static bool do_delete(worker *w, int c)
 	WCHECK(w, left >= w->held[c] - 1, "delete %d: %lld left, we hold %ld",
 	       c, (long long)left, w->held[c] - 1);
 	w->held[c]--;
+	if (left == 0)
+		atomic_fetch_add(&to_zero, 1);
+	return true;
+}
+
+static bool do_ref_add(worker *w, int c)
+{
+	int64_t n = b3cas_ref_add(store, &contents[c].id);
+
+	/* Without a reference of ours, it may be gone: that is fine. */
+	if (w->held[c] == 0 && n == B3CAS_ENOTFOUND)
+		return true;
+	WCHECK(w, n >= 1, "ref_add %d while holding %ld: %lld %s", c,
+	       w->held[c], (long long)n, b3cas_error_last());
+	WCHECK(w, n >= w->held[c] + 1, "ref_add %d: %lld, we hold %ld", c,
+	       (long long)n, w->held[c] + 1);
+	w->held[c]++;
 	return true;
 }
 
@@ -153,18 +184,46 @@ static void *worker_main(void *arg)
 		unsigned op = (unsigned)(tu_rand(&w->rng) % 100);
 		bool ok;
 
-		if (op < 30)
+		/* More deletes than adds, so counts keep falling to zero
+		 * and the collectors have work. */
+		if (op < 15)
 			ok = do_put(w, c);
-		else if (op < 35)
+		else if (op < 20)
+			ok = do_ref_add(w, c);
+		else if (op < 23)
 			ok = do_stream_put(w, c);
-		else if (op < 40)
+		else if (op < 25)
 			ok = do_batch_put(w);
-		else if (op < 70)
+		else if (op < 75)
 			ok = do_delete(w, c);
 		else
 			ok = do_get(w, c);
 		if (!ok)
 			break;
+	}
+	return NULL;
+}
+
+static atomic_bool workers_done;
+static atomic_long gc_runs, gc_removed;
+static char gc_failure[512];
+
+static void *gc_main(void *arg)
+{
+	b3cas_gc_options o = B3CAS_GC_OPTIONS_INIT; /* zero grace */
+
+	(void)arg;
+	while (!atomic_load(&workers_done)) {
+		b3cas_gc_report r;
+		int rc = b3cas_gc(store, &o, &r);
+
+		if (rc != 0) {
+			snprintf(gc_failure, sizeof(gc_failure), "gc: %d %s",
+				 rc, b3cas_error_last());
+			break;
+		}
+		atomic_fetch_add(&gc_runs, 1);
+		atomic_fetch_add(&gc_removed, (long)r.objects);
 	}
 	return NULL;
 }
@@ -194,6 +253,9 @@ static void run(b3cas_durability mode, uint64_t seed)
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
 	worker *workers = calloc(THREADS, sizeof(*workers));
 	size_t loose_expected = 0;
+	pthread_t gcs[GC_THREADS];
+	b3cas_gc_report last;
+	b3cas_gc_options zero = B3CAS_GC_OPTIONS_INIT;
 	char cmd[4200];
 
 	assert_non_null(workers);
@@ -208,8 +270,20 @@ static void run(b3cas_durability mode, uint64_t seed)
 						worker_main, &workers[t]),
 				 0);
 	}
+	atomic_store(&workers_done, false);
+	for (int g = 0; g < GC_THREADS; g++)
+		assert_int_equal(pthread_create(&gcs[g], NULL, gc_main, NULL),
+				 0);
 	for (int t = 0; t < THREADS; t++)
 		pthread_join(workers[t].thread, NULL);
+	atomic_store(&workers_done, true);
+	for (int g = 0; g < GC_THREADS; g++)
+		pthread_join(gcs[g], NULL);
+	if (gc_failure[0]) {
+		fprintf(stderr, "%s (seed %llu)\n", gc_failure,
+			(unsigned long long)seed);
+		fail();
+	}
 	for (int t = 0; t < THREADS; t++) {
 		if (workers[t].failure[0]) {
 			fprintf(stderr, "thread %d (seed %llu): %s\n", t,
@@ -240,6 +314,18 @@ static void run(b3cas_durability mode, uint64_t seed)
 		assert_int_equal(info.is_inline, contents[c].len <= THRESHOLD);
 		loose_expected += !info.is_inline;
 	}
+	/* A last collection: every object nobody holds must go (no leak). */
+	assert_int_equal(b3cas_gc(store, &zero, &last), 0);
+	fprintf(stderr, "[test_store_threads] %s: %d workers x %d ops, %d gc "
+		"threads: %ld deletes left no reference; %ld collections "
+		"removed %ld objects while they ran; the last removed %llu\n",
+		mode == B3CAS_DURABILITY_NONE ? "none" : "batch", THREADS,
+		ops_per_thread, GC_THREADS, atomic_load(&to_zero),
+		atomic_load(&gc_runs),
+		atomic_load(&gc_removed), (unsigned long long)last.objects);
+	atomic_store(&gc_runs, 0);
+	atomic_store(&gc_removed, 0);
+	atomic_store(&to_zero, 0);
 	assert_int_equal(b3cas_store_close(store), 0);
 	/* No file outlives its last reference, and none is missing. */
 	assert_int_equal(count_loose_files(root), loose_expected);
