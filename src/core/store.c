@@ -879,18 +879,28 @@ static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 	return 0;
 }
 
-/* Remove id's entries and then (loose) its file: under its stripe lock,
- * so no put can slip a new copy in between. */
-int b3cas__store_remove_locked(b3cas_store *s, const b3cas_oid *id,
-				bool is_inline)
+void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
+			       const b3cas_oid *id)
 {
-	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-	int rc;
-
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
+}
+
+int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b)
+{
+	return write_batch(s, b, false);
+}
+
+/* Remove id's entries and then (loose) its file: under its stripe lock,
+ * so no put can slip a new copy in between. */
+static int remove_locked(b3cas_store *s, const b3cas_oid *id, bool is_inline)
+{
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	int rc;
+
+	b3cas__store_batch_remove(s, b, id);
 	rc = write_batch(s, b, false);
 	rocksdb_writebatch_destroy(b);
 	/* The file goes only after no entry names it. */
@@ -910,7 +920,7 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 		return not_stored(id);
 	/* A malformed entry is removed at once, like a GC would. */
 	if (rc == B3CAS_ECORRUPT)
-		return b3cas__store_remove_locked(s, id, false);
+		return remove_locked(s, id, false);
 	if (rc < 0)
 		return rc;
 	b = rocksdb_writebatch_create();
@@ -1002,6 +1012,8 @@ int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 
 	if (rc != 2)
 		return rc < 0 ? rc : 0;
+	if (!since_ns)
+		return 1;
 	rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes, B3CAS_OID_LEN,
 			      &v);
 	if (rc < 0)

@@ -95,17 +95,20 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 pthread_mutex_t *b3cas__store_stripe(b3cas_store *s, const b3cas_oid *id);
 
 /*
- * Under id's stripe lock: 1 if id is a GC candidate (with the time it
- * became one, its size and kind), 0 if it is not (absent or referenced),
- * or an error.
+ * Under id's stripe lock: 1 if id is a GC candidate (with its size, kind
+ * and, unless since_ns is NULL, the time it became one), 0 if it is not
+ * (absent or referenced), or an error.
  */
 int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 			   uint64_t *since_ns, uint64_t *size,
 			   bool *is_inline);
 
-/* Under id's stripe lock: remove its index entries, then its file. */
-int b3cas__store_remove_locked(b3cas_store *s, const b3cas_oid *id,
-			       bool is_inline);
+/* Add the removal of id's index entries to b. */
+void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
+			       const b3cas_oid *id);
+
+/* Write b to the index as the store's durability mode says. */
+int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b);
 
 /* B3CAS_ECORRUPT naming id and what its bytes hash to. */
 int b3cas__store_corrupt(const b3cas_oid *id, const b3cas_oid *got);

@@ -11,6 +11,7 @@
  * wins; one after it stores the object anew. Two collections at once are
  * safe: the second finds the object gone when it re-checks.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -40,31 +41,102 @@ static bool old_enough(uint64_t since, uint64_t now, uint64_t grace)
 	return since <= now && now - since >= grace;
 }
 
-/* Re-check id under its stripe lock and remove it if it still qualifies.
- * 1 removed (or would be), 0 left alone, or an error. */
-static int collect_one(b3cas_store *s, const b3cas_oid *id,
-		       const b3cas_gc_options *o, b3cas_gc_report *r,
-		       uint64_t *size_out)
+/* Candidates gathered from one stripe, removed under one hold of its
+ * lock with one index write. */
+#define GROUP_MAX 256
+
+typedef struct group {
+	b3cas_oid ids[GROUP_MAX];
+	uint64_t sizes[GROUP_MAX];
+	bool loose[GROUP_MAX];
+	bool gone[GROUP_MAX]; /* removed (or, dry run, would be) */
+	int n;
+} group;
+
+/*
+ * Re-check every id of g under their stripe lock and remove those still
+ * candidates old enough: index entries in one batch, then the files, all
+ * before the lock is let go, so a put of the same id waits and then
+ * stores it anew.
+ */
+static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
+			 b3cas_gc_report *r)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
-	uint64_t since = 0, size = 0;
-	bool is_inline = false;
-	int rc;
+	pthread_mutex_t *lock = b3cas__store_stripe(s, &g->ids[0]);
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	uint64_t now = wall_ns();
+	int rc = 0, removing = 0;
 
 	pthread_mutex_lock(lock);
-	rc = b3cas__store_candidate(s, id, &since, &size, &is_inline);
-	if (rc == 1 && !old_enough(since, wall_ns(), o->grace_ns)) {
-		r->young++;
-		rc = 0;
-	} else if (rc == 0) {
-		r->revived++;
-	} else if (rc == 1 && !o->dry_run) {
-		rc = b3cas__store_remove_locked(s, id, is_inline);
-		if (rc == 0)
-			rc = 1;
+	for (int i = 0; i < g->n && rc >= 0; i++) {
+		uint64_t since = 0;
+
+		g->gone[i] = false;
+		/* With no grace period the age needs no second look. */
+		rc = b3cas__store_candidate(s, &g->ids[i],
+					    o->grace_ns ? &since : NULL,
+					    &g->sizes[i], &g->loose[i]);
+		g->loose[i] = !g->loose[i]; /* it said is_inline */
+		if (rc == 0) {
+			r->revived++;
+		} else if (rc == 1 && o->grace_ns &&
+			   !old_enough(since, now, o->grace_ns)) {
+			r->young++;
+		} else if (rc == 1) {
+			g->gone[i] = true;
+			removing++;
+			if (!o->dry_run)
+				b3cas__store_batch_remove(s, b, &g->ids[i]);
+		}
+	}
+	if (rc >= 0 && removing && !o->dry_run) {
+		rc = b3cas__store_write_batch(s, b);
+		/* A file goes only after no entry names it. */
+		for (int i = 0; rc >= 0 && i < g->n; i++)
+			if (g->gone[i] && g->loose[i])
+				rc = b3cas__object_remove(&s->lay,
+							  &g->ids[i]);
 	}
 	pthread_mutex_unlock(lock);
-	*size_out = size;
+	rocksdb_writebatch_destroy(b);
+	return rc < 0 ? rc : 0;
+}
+
+/* Count what g removed and report it to the caller's callback. */
+static int report_group(const group *g, const b3cas_gc_options *o,
+			b3cas_gc_report *r)
+{
+	for (int i = 0; i < g->n; i++) {
+		if (!g->gone[i])
+			continue;
+		r->objects++;
+		r->bytes += g->sizes[i];
+		if (o->on_object) {
+			int rc = o->on_object(&g->ids[i], g->sizes[i], o->ctx);
+
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static unsigned stripe_index(const uint8_t *key)
+{
+	return (unsigned)key[0] << 4 | key[1] >> 4;
+}
+
+static int flush_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
+		       b3cas_gc_report *r)
+{
+	int rc = 0;
+
+	if (g->n) {
+		rc = collect_group(s, g, o, r);
+		if (rc == 0)
+			rc = report_group(g, o, r);
+	}
+	g->n = 0;
 	return rc;
 }
 
@@ -76,6 +148,7 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	b3cas_gc_report r;
 	rocksdb_readoptions_t *ro;
 	rocksdb_iterator_t *it;
+	group *g;
 	double t0 = mono_now();
 	char *err = NULL;
 	int rc = b3cas__store_check_writable(s, "collect garbage");
@@ -83,6 +156,10 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	memset(&r, 0, sizeof(r));
 	if (rc < 0)
 		return rc;
+	g = malloc(sizeof(*g));
+	if (!g)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	g->n = 0;
 	ro = rocksdb_readoptions_create();
 	/* A walk over every candidate need not fill the block cache. */
 	rocksdb_readoptions_set_fill_cache(ro, 0);
@@ -91,12 +168,10 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	for (rocksdb_iter_seek_to_first(it); rc == 0 && rocksdb_iter_valid(it);
 	     rocksdb_iter_next(it)) {
 		size_t klen, vlen;
-		const char *key = rocksdb_iter_key(it, &klen);
+		const uint8_t *key =
+			(const uint8_t *)rocksdb_iter_key(it, &klen);
 		const uint8_t *v =
 			(const uint8_t *)rocksdb_iter_value(it, &vlen);
-		b3cas_oid id;
-		uint64_t size;
-		int one;
 
 		/* Counts are 8 bytes; only a candidate's value is longer. */
 		if (klen != B3CAS_OID_LEN || vlen != B3CAS_REFS_CANDIDATE_LEN ||
@@ -109,19 +184,13 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 			r.young++;
 			continue;
 		}
-		memcpy(id.bytes, key, B3CAS_OID_LEN);
-		one = collect_one(s, &id, o, &r, &size);
-		if (one < 0) {
-			rc = one;
-			break;
-		}
-		if (one == 1) {
-			r.objects++;
-			r.bytes += size;
-			if (o->on_object)
-				rc = o->on_object(&id, size, o->ctx);
-		}
+		if (g->n == GROUP_MAX ||
+		    (g->n && stripe_index(key) != stripe_index(g->ids[0].bytes)))
+			rc = flush_group(s, g, o, &r);
+		memcpy(g->ids[g->n++].bytes, key, B3CAS_OID_LEN);
 	}
+	if (rc == 0)
+		rc = flush_group(s, g, o, &r);
 	if (rc == 0) {
 		rocksdb_iter_get_error(it, &err);
 		if (err)
@@ -129,6 +198,7 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	}
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
+	free(g);
 	r.seconds = mono_now() - t0;
 	if (report)
 		*report = r;
