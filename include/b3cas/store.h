@@ -253,6 +253,15 @@ typedef struct b3cas_gc_report {
 B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
 			  b3cas_gc_report *report);
 
+/*
+ * Would a put of these bytes be a duplicate? Hashes them, writes the id to
+ * id_out (may be NULL) and sets *is_dup, storing nothing. The in-memory
+ * bloom filter answers most "new" cases without touching the index.
+ */
+B3CAS_EXTERN int b3cas_dedup_check(b3cas_store *store, const void *data,
+				   size_t len, b3cas_oid *id_out,
+				   bool *is_dup);
+
 /* What b3cas_store_stat and b3cas_store_foreach report of an object. */
 typedef struct b3cas_object_info {
 	b3cas_oid id;

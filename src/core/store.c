@@ -344,6 +344,9 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 		rc = open_index(s);
 	if (rc == 0)
 		rc = check_meta(s);
+	if (rc == 0)
+		b3cas__filter_open(s);
+	s->filter_opened = rc == 0;
 	if (rc == 0 && !s->read_only &&
 	    s->durability == B3CAS_DURABILITY_BATCH) {
 		if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
@@ -380,6 +383,8 @@ int b3cas_store_close(b3cas_store *s)
 		else
 			rc = rc ? rc : B3CAS_EIO;
 	}
+	if (s->filter_opened)
+		b3cas__filter_close(s);
 	b3cas__index_close(s->ix);
 	b3cas__layout_close(&s->lay);
 	b3cas_pool_free(atomic_load(&s->pool));
@@ -654,8 +659,14 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 {
 	uint64_t refs = 0, old_size;
 	bool old_inline, revive;
-	int rc = lookup(s, id, &refs, &old_size, &old_inline);
+	int rc = 0;
 
+	/* The filter can prove the id new and spare the lookup. */
+	if (b3cas__filter_may_contain(s, id)) {
+		rc = lookup(s, id, &refs, &old_size, &old_inline);
+		if (rc >= 0)
+			b3cas__filter_outcome(s, rc != 0);
+	}
 	*loose_out = false;
 	if (rc < 0)
 		goto discard;
@@ -669,6 +680,8 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		goto discard; /* the bytes are already stored */
 	}
 	revive = rc == 2;
+	if (!revive)
+		b3cas__filter_add(s, id);
 	/*
 	 * New, or a GC candidate (rc 2) that this put revives: its bytes are
 	 * written again rather than trusted, so a revived object is as sound
@@ -1028,6 +1041,29 @@ int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 		rocksdb_pinnableslice_destroy(v);
 	}
 	return 1;
+}
+
+int b3cas_dedup_check(b3cas_store *s, const void *data, size_t len,
+		      b3cas_oid *id_out, bool *is_dup)
+{
+	b3cas_oid id;
+	int rc;
+
+	if (!data && len)
+		return b3cas__error(B3CAS_EINVAL, "dedup_check: no data");
+	rc = b3cas__store_hash(s, &id, data, len);
+	if (rc < 0)
+		return rc;
+	*is_dup = false;
+	if (b3cas__filter_may_contain(s, &id)) {
+		rc = b3cas_store_exists(s, &id);
+		if (rc < 0)
+			return rc;
+		*is_dup = rc == 1;
+	}
+	if (id_out)
+		*id_out = id;
+	return 0;
 }
 
 /* ---- walking ---------------------------------------------------------------- */

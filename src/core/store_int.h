@@ -15,6 +15,7 @@
 #include "b3cas/store.h"
 #include "core/objects.h"
 #include "core/path.h"
+#include "dedup/bloom.h"
 #include "index/index.h"
 
 /* Ids are uniformly distributed, so their first bits spread the locks. */
@@ -45,6 +46,29 @@ struct b3cas_store {
 	atomic_bool dirty_index;
 	atomic_bool dirty_objects;
 	atomic_int flush_error;     /* first background flush failure */
+
+	/*
+	 * Duplicate detection (dedup/filter.c). bloom is complete: every id
+	 * in the index was added to it, so "not in it" means new. While a
+	 * filter is being (re)built, bloom_next receives every new id too,
+	 * and replaces bloom when the builder has added the whole index.
+	 */
+	b3cas_bloom *_Atomic bloom;      /* NULL until the first is built */
+	b3cas_bloom *_Atomic bloom_next; /* being built, or NULL */
+	atomic_ullong bloom_ids;         /* ids added to bloom (about) */
+	atomic_ullong bloom_freed;       /* ids GC removed since it was built */
+	atomic_bool bloom_building;
+	atomic_bool bloom_stop;
+	pthread_t bloom_thread;
+	bool bloom_thread_started;
+	bool filter_opened;
+	pthread_mutex_t bloom_lock;      /* guards starting a build, retired */
+	b3cas_bloom *retired[64];        /* replaced filters, freed at close */
+	int nretired;
+	/* Counters for the stats. */
+	atomic_ullong bloom_skips;       /* puts that skipped the lookup */
+	atomic_ullong bloom_false_pos;   /* "maybe" for an id not stored */
+	atomic_ullong bloom_hits;        /* "maybe" for an id stored */
 };
 
 /* A hash in progress with the store's algorithm. */
@@ -109,6 +133,26 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 
 /* Write b to the index as the store's durability mode says. */
 int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b);
+
+/* ---- dedup/filter.c ---- */
+
+/* At open: load the saved filter if it matches the index, else start
+ * building one in the background. Never fails the open. */
+void b3cas__filter_open(b3cas_store *s);
+/* At close: stop a build, save a complete filter, free them all. */
+void b3cas__filter_close(b3cas_store *s);
+/*
+ * Under id's stripe lock, before a lookup: false when the filter proves
+ * id is not in the index (the lookup can be skipped).
+ */
+bool b3cas__filter_may_contain(b3cas_store *s, const b3cas_oid *id);
+/* Under id's stripe lock, before the new object's index write. */
+void b3cas__filter_add(b3cas_store *s, const b3cas_oid *id);
+/* Count a lookup the filter could not spare: was id there or not. */
+void b3cas__filter_outcome(b3cas_store *s, bool found);
+/* After a collection removed n objects: rebuild when that has made the
+ * filter too stale. */
+void b3cas__filter_note_freed(b3cas_store *s, uint64_t n);
 
 /* B3CAS_ECORRUPT naming id and what its bytes hash to. */
 int b3cas__store_corrupt(const b3cas_oid *id, const b3cas_oid *got);

@@ -199,6 +199,8 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	free(g);
+	if (!o->dry_run)
+		b3cas__filter_note_freed(s, r.objects);
 	r.seconds = mono_now() - t0;
 	if (report)
 		*report = r;
