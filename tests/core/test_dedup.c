@@ -1,0 +1,323 @@
+/*
+ * test_dedup.c - reference counts at their edges, garbage collection's
+ * grace period and dry run, the bloom filter's false-positive rate against
+ * its target, and the filter's life across close, reopen, a stale file
+ * and a damaged file.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/store_int.h"
+#include "dedup/bloom.h"
+#include "test_util.h"
+
+static char root[64];
+
+static b3cas_store *open_new(void)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s;
+
+	snprintf(root, sizeof(root), "/tmp/b3cas-dedup-XXXXXX");
+	assert_non_null(mkdtemp(root));
+	o.create = true;
+	o.inline_threshold = 1024;
+	assert_int_equal(b3cas_store_open(&s, root, &o), 0);
+	return s;
+}
+
+static b3cas_store *reopen(void)
+{
+	b3cas_store *s;
+
+	assert_int_equal(b3cas_store_open(&s, root, NULL), 0);
+	return s;
+}
+
+static void remove_root(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void wait_filter(b3cas_store *s)
+{
+	for (int i = 0; i < 10000 && (atomic_load(&s->bloom_building) ||
+				      !atomic_load(&s->bloom));
+	     i++)
+		usleep(1000);
+	assert_non_null(atomic_load(&s->bloom));
+	assert_false(atomic_load(&s->bloom_building));
+}
+
+static void test_refcount_edges(void **state)
+{
+	b3cas_store *s = open_new();
+	b3cas_oid id, missing;
+	uint64_t n = 99;
+	char big[3000];
+
+	(void)state;
+	memset(&missing, 0x5a, sizeof(missing));
+	/* a reference to nothing, a removal below zero */
+	assert_int_equal(b3cas_ref_add(s, &missing), B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_ref_remove(s, &missing), B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_refcount(s, &missing, &n), B3CAS_ENOTFOUND);
+
+	memset(big, 7, sizeof(big)); /* loose: above the 1 KiB threshold */
+	assert_int_equal(b3cas_store_put(s, &id, big, sizeof(big)), 0);
+	assert_int_equal(b3cas_refcount(s, &id, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(b3cas_ref_add(s, &id), 2);
+	assert_int_equal(b3cas_store_put(s, &id, big, sizeof(big)), 1);
+	assert_int_equal(b3cas_refcount(s, &id, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(b3cas_ref_remove(s, &id), 2);
+	assert_int_equal(b3cas_ref_remove(s, &id), 1);
+	assert_int_equal(b3cas_ref_remove(s, &id), 0);
+	/* now a candidate: gone for readers, count 0, bytes still there */
+	assert_int_equal(b3cas_store_exists(s, &id), 0);
+	assert_int_equal(b3cas_refcount(s, &id, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(b3cas_ref_add(s, &id), B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_ref_remove(s, &id), B3CAS_ENOTFOUND);
+	{
+		b3cas_object_info info;
+		void *data;
+		size_t len;
+
+		assert_int_equal(b3cas_store_stat(s, &id, &info),
+				 B3CAS_ENOTFOUND);
+		assert_int_equal(b3cas_store_get(s, &id, &data, &len),
+				 B3CAS_ENOTFOUND);
+	}
+	/* a put revives it as new */
+	assert_int_equal(b3cas_store_put(s, &id, big, sizeof(big)), 0);
+	assert_int_equal(b3cas_refcount(s, &id, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(b3cas_store_exists(s, &id), 1);
+
+	/* overflow: a count at the maximum refuses one more */
+	{
+		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+		uint8_t v[8];
+
+		b3cas__put_u64(v, UINT64_MAX);
+		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+					  (const char *)id.bytes, 32,
+					  (const char *)v, 8);
+		assert_int_equal(b3cas__store_write_batch(s, b), 0);
+		rocksdb_writebatch_destroy(b);
+		assert_int_equal(b3cas_ref_add(s, &id), B3CAS_ERANGE);
+		assert_int_equal(b3cas_store_put(s, &id, big, sizeof(big)),
+				 B3CAS_ERANGE);
+		assert_int_equal(b3cas_refcount(s, &id, &n), 0);
+		assert_true(n == UINT64_MAX);
+		assert_int_equal(b3cas_ref_remove(s, &id), INT64_MAX);
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	remove_root();
+}
+
+static size_t loose_files(void)
+{
+	char cmd[160];
+	FILE *p;
+	size_t n = 0;
+
+	snprintf(cmd, sizeof(cmd), "find '%s/objects' -type f | wc -l", root);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%zu", &n), 1);
+	pclose(p);
+	return n;
+}
+
+static void test_gc_grace_and_dry_run(void **state)
+{
+	b3cas_store *s = open_new();
+	b3cas_gc_options o = B3CAS_GC_OPTIONS_INIT;
+	b3cas_gc_report r;
+	b3cas_oid ids[40];
+	char buf[2000];
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		memset(buf, i, sizeof(buf));
+		/* even: inline (100 bytes), odd: loose */
+		assert_int_equal(b3cas_store_put(s, &ids[i], buf,
+						 i % 2 ? sizeof(buf) : 100),
+				 0);
+	}
+	for (int i = 0; i < 30; i++)
+		assert_int_equal(b3cas_store_delete(s, &ids[i]), 0);
+	assert_int_equal(loose_files(), 20);
+
+	o.grace_ns = 3600ull * 1000000000ull; /* an hour: all too young */
+	assert_int_equal(b3cas_gc(s, &o, &r), 0);
+	assert_int_equal(r.candidates, 30);
+	assert_int_equal(r.young, 30);
+	assert_int_equal(r.objects, 0);
+
+	o.grace_ns = 0;
+	o.dry_run = true;
+	assert_int_equal(b3cas_gc(s, &o, &r), 0);
+	assert_int_equal(r.objects, 30);
+	assert_int_equal(r.bytes, 15 * 100 + 15 * sizeof(buf));
+	assert_int_equal(loose_files(), 20); /* nothing removed */
+
+	/* one revived before the real collection */
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(b3cas_store_put(s, &ids[1], buf, sizeof(buf)), 0);
+	o.dry_run = false;
+	assert_int_equal(b3cas_gc(s, &o, &r), 0);
+	assert_int_equal(r.objects, 29);
+	assert_int_equal(loose_files(), 6); /* 5 never deleted + revived */
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(b3cas_store_exists(s, &ids[i]),
+				 i >= 30 || i == 1);
+	assert_int_equal(b3cas_gc(s, &o, &r), 0);
+	assert_int_equal(r.candidates, 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	remove_root();
+}
+
+/* The false-positive rate at the filter's capacity, against its 1%
+ * target; and never a false negative. */
+static void test_bloom_rate(void **state)
+{
+	uint64_t rng = tu_seed("dedup_bloom");
+	const uint64_t n = 200000, probes = 1000000;
+	b3cas_bloom *b = b3cas__bloom_new(n);
+	b3cas_oid id;
+	uint64_t fp = 0, rng2;
+	double rate;
+
+	(void)state;
+	assert_non_null(b);
+	rng2 = rng;
+	for (uint64_t i = 0; i < n; i++) {
+		tu_fill_random(id.bytes, 32, &rng);
+		b3cas__bloom_add(b, &id);
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		tu_fill_random(id.bytes, 32, &rng2);
+		assert_true(b3cas__bloom_may_contain(b, &id));
+	}
+	for (uint64_t i = 0; i < probes; i++) {
+		tu_fill_random(id.bytes, 32, &rng);
+		fp += b3cas__bloom_may_contain(b, &id);
+	}
+	rate = (double)fp / (double)probes;
+	fprintf(stderr, "[test_dedup] bloom filter at capacity (%llu ids, "
+		"%d bits each): %.3f%% false positives over %llu probes "
+		"(target <= 1%%)\n",
+		(unsigned long long)n, B3CAS_BLOOM_BITS_PER_ID, rate * 100,
+		(unsigned long long)probes);
+	assert_true(rate <= 0.01);
+	b3cas__bloom_free(b);
+}
+
+static void put_many(b3cas_store *s, b3cas_oid *ids, int n, int salt)
+{
+	for (int i = 0; i < n; i++) {
+		int v[2] = {i, salt};
+
+		assert_int_equal(b3cas_store_put(s, &ids[i], v, sizeof(v)), 0);
+	}
+}
+
+static void all_in_filter(b3cas_store *s, const b3cas_oid *ids, int n)
+{
+	const b3cas_bloom *b = atomic_load(&s->bloom);
+
+	assert_non_null(b);
+	for (int i = 0; i < n; i++)
+		assert_true(b3cas__bloom_may_contain(b, &ids[i]));
+}
+
+static void test_filter_lifecycle(void **state)
+{
+	enum { N = 20000 };
+	b3cas_oid *ids = calloc(N + 1, sizeof(*ids));
+	b3cas_store *s = open_new();
+	char path[128], saved[160], cmd[400];
+	struct stat st;
+	bool dup;
+	b3cas_oid id;
+
+	(void)state;
+	assert_non_null(ids);
+	wait_filter(s);
+	put_many(s, ids, N, 1);
+	all_in_filter(s, ids, N);
+	/* new content: the filter answered, the index was not asked */
+	{
+		uint64_t skips = atomic_load(&s->bloom_skips);
+
+		assert_true(skips >= N * 95 / 100);
+	}
+	assert_int_equal(b3cas_dedup_check(s, "nope", 4, &id, &dup), 0);
+	assert_false(dup);
+	{
+		int v[2] = {7, 1};
+
+		assert_int_equal(b3cas_dedup_check(s, v, sizeof(v), &id, &dup),
+				 0);
+		assert_true(dup);
+		assert_memory_equal(&id, &ids[7], sizeof(id));
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* saved at close, loaded at open without a rebuild, then deleted */
+	snprintf(path, sizeof(path), "%s/cache/bloom", root);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(saved, sizeof(saved), "%s/bloom.saved", root);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, saved);
+	assert_int_equal(system(cmd), 0);
+	s = reopen();
+	assert_false(atomic_load(&s->bloom_building));
+	assert_non_null(atomic_load(&s->bloom));
+	assert_int_not_equal(stat(path, &st), 0);
+	all_in_filter(s, ids, N);
+	put_many(s, ids + N, 1, 2); /* one more object: the index moves on */
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* a file from before that write is stale: rebuilt, not trusted */
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", saved, path);
+	assert_int_equal(system(cmd), 0);
+	s = reopen();
+	wait_filter(s);
+	all_in_filter(s, ids, N + 1);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* a damaged file is rebuilt too */
+	snprintf(cmd, sizeof(cmd),
+		 "printf 'X' | dd of='%s' bs=1 seek=100 conv=notrunc "
+		 "status=none", path);
+	assert_int_equal(system(cmd), 0);
+	s = reopen();
+	wait_filter(s);
+	all_in_filter(s, ids, N + 1);
+	assert_int_equal(b3cas_store_close(s), 0);
+	free(ids);
+	remove_root();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refcount_edges),
+		cmocka_unit_test(test_gc_grace_and_dry_run),
+		cmocka_unit_test(test_bloom_rate),
+		cmocka_unit_test(test_filter_lifecycle),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
