@@ -262,6 +262,43 @@ B3CAS_EXTERN int b3cas_dedup_check(b3cas_store *store, const void *data,
 				   size_t len, b3cas_oid *id_out,
 				   bool *is_dup);
 
+/* Latency quantiles of one kind of operation, in seconds. */
+typedef struct b3cas_latency {
+	uint64_t count;
+	double sum, p50, p90, p99, p999;
+} b3cas_latency;
+
+typedef struct b3cas_stats {
+	/* What is stored: one walk of the index, from one snapshot. */
+	uint64_t objects;          /* stored (referenced) objects */
+	uint64_t inline_objects;   /* of those, kept inside the index */
+	uint64_t references;       /* sum of their counts */
+	uint64_t logical_bytes;    /* sum of size x count: what callers put
+				      and still hold */
+	uint64_t physical_bytes;   /* sum of sizes: each object's bytes once */
+	double dedup_ratio;        /* logical / physical (1 when empty) */
+	uint64_t candidates;       /* unreferenced, waiting for GC */
+	uint64_t candidate_bytes;
+	/* What this handle did since it was opened. */
+	uint64_t puts;             /* calls that stored an object */
+	uint64_t dedup_puts;       /* of those, content already stored */
+	uint64_t put_bytes;        /* bytes given to them */
+	uint64_t gets, deletes;
+	uint64_t bloom_skips;      /* puts the filter proved new: no lookup */
+	uint64_t bloom_hits;       /* filter said maybe, and it was stored */
+	uint64_t bloom_false_positives; /* filter said maybe, and it was not */
+	uint64_t gc_runs, gc_objects, gc_bytes;
+	double gc_seconds;
+	b3cas_latency put, get, del;
+} b3cas_stats;
+
+/*
+ * Fill *out. The first group walks the whole index (about a second per
+ * million objects); the others are counters of this handle since open.
+ */
+B3CAS_EXTERN int b3cas_store_stats(b3cas_store *store,
+				   b3cas_stats *out);
+
 /* What b3cas_store_stat and b3cas_store_foreach report of an object. */
 typedef struct b3cas_object_info {
 	b3cas_oid id;

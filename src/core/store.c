@@ -744,6 +744,8 @@ int b3cas_store_put(b3cas_store *s, b3cas_oid *id_out, const void *data,
 	b3cas_oid id;
 	int rc;
 
+	uint64_t t0 = b3cas__now_ns();
+
 	if (!data && len)
 		return b3cas__error(B3CAS_EINVAL, "put: no data");
 	rc = b3cas__store_check_writable(s, "store an object");
@@ -753,6 +755,7 @@ int b3cas_store_put(b3cas_store *s, b3cas_oid *id_out, const void *data,
 		rc = b3cas__store_publish(s, &id, data, len, NULL);
 	if (rc >= 0 && id_out)
 		*id_out = id;
+	b3cas__note_put(s, t0, len, rc, 1);
 	return rc;
 }
 
@@ -805,20 +808,44 @@ static int read_unverified(b3cas_store *s, const b3cas_oid *id,
 int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 		    size_t *len_out)
 {
+	uint64_t t0 = b3cas__now_ns();
 	void *buf;
 	size_t len;
 	int rc = read_unverified(s, id, &buf, &len);
 
-	if (rc < 0)
-		return rc;
-	rc = verify(s, id, buf, len);
-	if (rc < 0) {
-		free(buf);
-		return rc;
+	if (rc == 0) {
+		rc = verify(s, id, buf, len);
+		if (rc < 0)
+			free(buf);
 	}
-	*data_out = buf;
-	*len_out = len;
-	return 0;
+	if (rc == 0) {
+		*data_out = buf;
+		*len_out = len;
+	}
+	b3cas__note_get(s, t0, 1);
+	return rc;
+}
+
+/* ---- counters ---------------------------------------------------------------- */
+
+void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
+		     uint64_t n)
+{
+	if (rc < 0)
+		return;
+	b3cas__hist_record(&s->lat_put, b3cas__now_ns() - t0);
+	atomic_fetch_add_explicit(&s->n_puts, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->n_put_bytes, bytes,
+				  memory_order_relaxed);
+	if (rc == 1)
+		atomic_fetch_add_explicit(&s->n_dup_puts, 1,
+					  memory_order_relaxed);
+}
+
+void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n)
+{
+	b3cas__hist_record(&s->lat_get, b3cas__now_ns() - t0);
+	atomic_fetch_add_explicit(&s->n_gets, n, memory_order_relaxed);
 }
 
 int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
@@ -954,11 +981,18 @@ int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	int64_t rc = b3cas__store_check_writable(s, "delete an object");
 
+	uint64_t t0 = b3cas__now_ns();
+
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(lock);
 	rc = delete_locked(s, id);
 	pthread_mutex_unlock(lock);
+	if (rc >= 0) {
+		b3cas__hist_record(&s->lat_delete, b3cas__now_ns() - t0);
+		atomic_fetch_add_explicit(&s->n_deletes, 1,
+					  memory_order_relaxed);
+	}
 	return rc;
 }
 
@@ -1216,6 +1250,9 @@ static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
 		if (rc < 0)
 			return rc;
 		*loose_out |= loose;
+		atomic_fetch_add_explicit(&s->n_dup_puts,
+					  (j - i) - (rc == 1 ? 0 : 1),
+					  memory_order_relaxed);
 		if (dup_out)
 			for (size_t m = i; m < j; m++)
 				dup_out[items[m].index] = rc == 1 || m > i;
@@ -1233,9 +1270,13 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	bool loose = false;
 	int rc;
 
+	uint64_t t0 = b3cas__now_ns(), bytes = 0;
+
 	rc = b3cas__store_check_writable(s, "store objects");
 	if (rc < 0 || n == 0)
 		return rc;
+	for (size_t i = 0; i < n; i++)
+		bytes += lens[i];
 	for (size_t i = 0; i < n; i++)
 		if (!data[i] && lens[i])
 			return b3cas__error(B3CAS_EINVAL,
@@ -1260,6 +1301,8 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	if (rc == 0 && ids_out)
 		for (size_t i = 0; i < n; i++)
 			ids_out[items[i].index] = items[i].id;
+	/* one latency sample for the whole batch */
+	b3cas__note_put(s, t0, bytes, rc, n);
 out:
 	free(items);
 	return rc;
@@ -1272,6 +1315,7 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 	const void **inputs = NULL;
 	uint8_t *hashes = NULL;
 	int *rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
+	uint64_t t0 = b3cas__now_ns();
 	int first = 0;
 
 	if (!rcs)
@@ -1318,5 +1362,6 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 		free(rcs);
 	free(inputs);
 	free(hashes);
+	b3cas__note_get(s, t0, n);
 	return first;
 }

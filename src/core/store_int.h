@@ -16,6 +16,7 @@
 #include "core/objects.h"
 #include "core/path.h"
 #include "dedup/bloom.h"
+#include "util/histogram.h"
 #include "index/index.h"
 
 /* Ids are uniformly distributed, so their first bits spread the locks. */
@@ -69,6 +70,11 @@ struct b3cas_store {
 	atomic_ullong bloom_skips;       /* puts that skipped the lookup */
 	atomic_ullong bloom_false_pos;   /* "maybe" for an id not stored */
 	atomic_ullong bloom_hits;        /* "maybe" for an id stored */
+
+	/* Operation counters and latencies since open (dedup/stats.c). */
+	atomic_ullong n_puts, n_dup_puts, n_put_bytes, n_gets, n_deletes;
+	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
+	b3cas_histogram lat_put, lat_get, lat_delete;
 };
 
 /* A hash in progress with the store's algorithm. */
@@ -133,6 +139,12 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 
 /* Write b to the index as the store's durability mode says. */
 int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b);
+
+/* Count a put (rc 0 new, 1 duplicate; errors are not counted) of n
+ * objects of bytes in all, started at t0 (b3cas__now_ns), and a get. */
+void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
+		     uint64_t n);
+void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n);
 
 /* ---- dedup/filter.c ---- */
 

@@ -126,6 +126,8 @@ int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
 		writer_free(w);
 		return b3cas__error(rc, "writer already failed");
 	}
+	uint64_t t0 = b3cas__now_ns();
+
 	b3cas__store_hasher_final(&w->hasher, &id);
 	if (w->tmp.fd < 0 && w->total <= s->lay.inline_threshold) {
 		rc = b3cas__store_publish(s, &id, w->buf, w->buf_len, NULL);
@@ -139,6 +141,7 @@ int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
 			w->tmp.fd = -1;
 		}
 	}
+	b3cas__note_put(s, t0, w->total, rc, 1);
 	writer_free(w);
 	if (rc >= 0 && id_out)
 		*id_out = id;

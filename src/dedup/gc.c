@@ -202,6 +202,12 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	if (!o->dry_run)
 		b3cas__filter_note_freed(s, r.objects);
 	r.seconds = mono_now() - t0;
+	if (!o->dry_run) {
+		atomic_fetch_add(&s->gc_runs, 1);
+		atomic_fetch_add(&s->gc_objects, r.objects);
+		atomic_fetch_add(&s->gc_bytes, r.bytes);
+		atomic_fetch_add(&s->gc_ns, (uint64_t)(r.seconds * 1e9));
+	}
 	if (report)
 		*report = r;
 	return rc;

@@ -13,6 +13,7 @@
 
 #include "core/store_int.h"
 #include "dedup/bloom.h"
+#include "util/histogram.h"
 #include "test_util.h"
 
 static char root[64];
@@ -310,6 +311,96 @@ static void test_filter_lifecycle(void **state)
 	remove_root();
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Quantiles read from the histogram against the exact ones of the same
+ * values: never below, at most 1/16 above. */
+static void test_histogram(void **state)
+{
+	enum { N = 100000 };
+	static b3cas_histogram h;
+	b3cas_hist_summary *sum = malloc(sizeof(*sum));
+	uint64_t *v = malloc(N * sizeof(*v)), rng = tu_seed("histogram");
+	const double qs[] = {0.5, 0.9, 0.99, 0.999};
+
+	(void)state;
+	assert_non_null(sum);
+	assert_non_null(v);
+	for (int i = 0; i < N; i++) {
+		/* log-uniform from 1 ns to about 17 s */
+		int bits = (int)(tu_rand(&rng) % 34);
+
+		v[i] = 1 + (tu_rand(&rng) & ((1ull << bits) - 1));
+		b3cas__hist_record(&h, v[i]);
+	}
+	qsort(v, N, sizeof(*v), cmp_u64);
+	b3cas__hist_summarize(&h, sum);
+	assert_int_equal(sum->count, N);
+	for (int i = 0; i < 4; i++) {
+		uint64_t exact = v[(size_t)(qs[i] * N)];
+		uint64_t got = b3cas__hist_quantile(sum, qs[i]);
+
+		assert_true(got >= exact);
+		assert_true((double)got <= (double)exact * (1 + 1.0 / 16) + 1);
+	}
+	free(sum);
+	free(v);
+}
+
+static void test_stats_counts(void **state)
+{
+	b3cas_store *s = open_new();
+	b3cas_stats st;
+	b3cas_oid ids[10];
+	char buf[3000];
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		memset(buf, i, sizeof(buf));
+		assert_int_equal(b3cas_store_put(s, &ids[i], buf,
+						 i < 5 ? 100 : sizeof(buf)),
+				 0);
+	}
+	for (int i = 0; i < 4; i++) { /* duplicates of 0 and 5 */
+		memset(buf, i % 2 ? 5 : 0, sizeof(buf));
+		assert_int_equal(b3cas_store_put(s, NULL, buf,
+						 i % 2 ? sizeof(buf) : 100),
+				 1);
+	}
+	for (int i = 0; i < 3; i++) {
+		void *d;
+		size_t len;
+
+		assert_int_equal(b3cas_store_get(s, &ids[i], &d, &len), 0);
+		b3cas_free(d);
+	}
+	assert_int_equal(b3cas_store_delete(s, &ids[9]), 0);
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.objects, 9);
+	assert_int_equal(st.inline_objects, 5);
+	assert_int_equal(st.references, 13);
+	assert_int_equal(st.physical_bytes, 5 * 100 + 4 * 3000);
+	assert_int_equal(st.logical_bytes, 7 * 100 + 6 * 3000);
+	assert_int_equal(st.candidates, 1);
+	assert_int_equal(st.candidate_bytes, 3000);
+	assert_int_equal(st.puts, 14);
+	assert_int_equal(st.dedup_puts, 4);
+	assert_int_equal(st.gets, 3);
+	assert_int_equal(st.deletes, 1);
+	assert_int_equal(st.put.count, 14);
+	assert_true(st.put.p50 > 0 && st.put.p50 <= st.put.p99 &&
+		    st.put.p99 <= st.put.p999);
+	assert_int_equal(st.get.count, 3);
+	assert_int_equal(st.del.count, 1);
+	assert_int_equal(b3cas_store_close(s), 0);
+	remove_root();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +408,8 @@ int main(void)
 		cmocka_unit_test(test_gc_grace_and_dry_run),
 		cmocka_unit_test(test_bloom_rate),
 		cmocka_unit_test(test_filter_lifecycle),
+		cmocka_unit_test(test_histogram),
+		cmocka_unit_test(test_stats_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,7 @@
 set -uo pipefail
 b3cas=${1:?usage: cli_store.sh PATH_TO_B3CAS}
 . "$(dirname "$0")/cli_lib.sh"
-for tool in b3sum sha256sum cmp head; do
+for tool in b3sum sha256sum cmp head promtool; do
 	command -v $tool >/dev/null || {
 		echo "FAIL: $tool is missing (scripts/deps.sh installs it)"
 		exit 1
@@ -143,6 +143,18 @@ expect 0 '' '^$' -- --store "$st" ls --long
 check "ls --long gives size, refs, storage" grep -Eq "^${id[1048577]} +1048577 +1 +loose\$" <<<"$out"
 expect 0 '' '^$' -- --store "$st" ls --json
 check "ls --json has one object per id" test "$(grep -Ec "^\\{\"id\":\"$hex64\",\"size\":[0-9]+,\"refs\":[0-9]+,\"inline\":(true|false)\\}\$" <<<"$out")" = "${#left[@]}"
+
+# ---- stats: exact figures, and Prometheus text that promtool accepts ----
+# left: f0 x1, f1 x2, f1000 x2, f65535 x2, f65536 x1, f1048577 x1
+logical=$((0 + 1 * 2 + 1000 * 2 + 65535 * 2 + 65536 + 1048577))
+physical=$((0 + 1 + 1000 + 65535 + 65536 + 1048577))
+expect 0 "^\\{\"objects\":6,\"inline_objects\":5,\"references\":9,\"logical_bytes\":$logical,\"physical_bytes\":$physical,\"dedup_ratio\":[0-9.]+,\"gc_candidates\":0,\"gc_candidate_bytes\":0\\}\$" '^$' \
+	-- --store "$st" stats --json
+expect 0 "objects: +6 \\(5 inline, 1 loose\\)" '^$' -- --store "$st" stats
+expect 0 '' '^$' -- --store "$st" stats --prometheus
+check "promtool accepts stats --prometheus" promtool check metrics <<<"$out"
+check "the Prometheus text has the physical bytes" grep -qx "b3cas_physical_bytes $physical" <<<"$out"
+expect 2 '^$' 'cannot be used together' -- --store "$st" stats --json --prometheus
 
 # ---- which store: --store, then B3CAS_STORE, then the XDG default ----
 B3CAS_STORE=$st expect 0 "${id[1]}" '^$' -- ls

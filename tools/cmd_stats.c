@@ -1,0 +1,200 @@
+/*
+ * cmd_stats.c - `b3cas stats`: what the store holds and how well it
+ * deduplicates, as text, JSON or the Prometheus text format.
+ *
+ * The program opens the store read-only for this, so it works beside a
+ * running writer; the per-handle counters (puts, bloom, GC, latencies)
+ * are those of its own short-lived handle, which are zero. A long-running
+ * process reports its own through b3cas_store_stats.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "b3cas/b3cas.h"
+#include "cli.h"
+
+void cmd_stats_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: b3cas [--store DIR] stats [--json | --prometheus]\n"
+		"\n"
+		"Objects, references, logical bytes (what was put and is still "
+		"referenced),\nphysical bytes (each object's bytes once), the "
+		"dedup ratio, and objects\nwaiting for gc. Opens the store "
+		"read-only: it works while another process\nwrites.\n"
+		"\n"
+		"Options:\n"
+		"  --json         one JSON object\n"
+		"  --prometheus   the Prometheus text exposition format\n"
+		"  -h, --help     print this help\n"
+		"\n"
+		"Exit codes: 0 ok, 2 usage error, 3 store error.\n");
+}
+
+typedef struct metric {
+	const char *name, *type, *help;
+	double value;
+} metric;
+
+static void prometheus(const b3cas_stats *st)
+{
+	const metric m[] = {
+		{"b3cas_objects", "gauge", "Objects stored (referenced).",
+		 (double)st->objects},
+		{"b3cas_inline_objects", "gauge",
+		 "Stored objects kept inside the index.",
+		 (double)st->inline_objects},
+		{"b3cas_references", "gauge",
+		 "References to stored objects.", (double)st->references},
+		{"b3cas_logical_bytes", "gauge",
+		 "Bytes put and still referenced, duplicates included.",
+		 (double)st->logical_bytes},
+		{"b3cas_physical_bytes", "gauge",
+		 "Bytes stored, each object once.",
+		 (double)st->physical_bytes},
+		{"b3cas_dedup_ratio", "gauge",
+		 "Logical bytes divided by physical bytes.", st->dedup_ratio},
+		{"b3cas_gc_candidate_objects", "gauge",
+		 "Unreferenced objects waiting for garbage collection.",
+		 (double)st->candidates},
+		{"b3cas_gc_candidate_bytes", "gauge",
+		 "Bytes of the objects waiting for garbage collection.",
+		 (double)st->candidate_bytes},
+		{"b3cas_puts_total", "counter", "Objects put by this handle.",
+		 (double)st->puts},
+		{"b3cas_dedup_puts_total", "counter",
+		 "Puts of content already stored.", (double)st->dedup_puts},
+		{"b3cas_put_bytes_total", "counter", "Bytes given to puts.",
+		 (double)st->put_bytes},
+		{"b3cas_gets_total", "counter", "Objects read.",
+		 (double)st->gets},
+		{"b3cas_deletes_total", "counter", "References removed.",
+		 (double)st->deletes},
+		{"b3cas_bloom_skips_total", "counter",
+		 "Puts the bloom filter proved new, without an index lookup.",
+		 (double)st->bloom_skips},
+		{"b3cas_bloom_hits_total", "counter",
+		 "Bloom filter maybes for content that was stored.",
+		 (double)st->bloom_hits},
+		{"b3cas_bloom_false_positives_total", "counter",
+		 "Bloom filter maybes for content that was not stored.",
+		 (double)st->bloom_false_positives},
+		{"b3cas_gc_runs_total", "counter", "Garbage collections run.",
+		 (double)st->gc_runs},
+		{"b3cas_gc_objects_total", "counter",
+		 "Objects garbage collection removed.",
+		 (double)st->gc_objects},
+		{"b3cas_gc_bytes_total", "counter",
+		 "Bytes garbage collection freed.", (double)st->gc_bytes},
+		{"b3cas_gc_seconds_total", "counter",
+		 "Time spent in garbage collection.", st->gc_seconds},
+	};
+	const struct {
+		const char *name, *help;
+		const b3cas_latency *l;
+	} lat[] = {
+		{"b3cas_put_duration_seconds", "Latency of puts.", &st->put},
+		{"b3cas_get_duration_seconds", "Latency of gets.", &st->get},
+		{"b3cas_delete_duration_seconds", "Latency of deletes.",
+		 &st->del},
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		printf("# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", m[i].name,
+		       m[i].help, m[i].name, m[i].type, m[i].name,
+		       m[i].value);
+	for (size_t i = 0; i < sizeof(lat) / sizeof(lat[0]); i++) {
+		const b3cas_latency *l = lat[i].l;
+		const char *n = lat[i].name;
+
+		printf("# HELP %s %s\n# TYPE %s summary\n", n, lat[i].help, n);
+		printf("%s{quantile=\"0.5\"} %.9g\n", n, l->p50);
+		printf("%s{quantile=\"0.9\"} %.9g\n", n, l->p90);
+		printf("%s{quantile=\"0.99\"} %.9g\n", n, l->p99);
+		printf("%s{quantile=\"0.999\"} %.9g\n", n, l->p999);
+		printf("%s_sum %.9g\n%s_count %" PRIu64 "\n", n, l->sum, n,
+		       l->count);
+	}
+}
+
+static void json(const b3cas_stats *st)
+{
+	printf("{\"objects\":%" PRIu64 ",\"inline_objects\":%" PRIu64
+	       ",\"references\":%" PRIu64 ",\"logical_bytes\":%" PRIu64
+	       ",\"physical_bytes\":%" PRIu64 ",\"dedup_ratio\":%.6f"
+	       ",\"gc_candidates\":%" PRIu64
+	       ",\"gc_candidate_bytes\":%" PRIu64 "}\n",
+	       st->objects, st->inline_objects, st->references,
+	       st->logical_bytes, st->physical_bytes, st->dedup_ratio,
+	       st->candidates, st->candidate_bytes);
+}
+
+static void text(const b3cas_stats *st)
+{
+	printf("objects:            %" PRIu64 " (%" PRIu64 " inline, %" PRIu64
+	       " loose)\n",
+	       st->objects, st->inline_objects,
+	       st->objects - st->inline_objects);
+	printf("references:         %" PRIu64 "\n", st->references);
+	printf("logical bytes:      %" PRIu64 "\n", st->logical_bytes);
+	printf("physical bytes:     %" PRIu64 "\n", st->physical_bytes);
+	printf("dedup ratio:        %.3f\n", st->dedup_ratio);
+	printf("waiting for gc:     %" PRIu64 " objects, %" PRIu64
+	       " bytes\n", st->candidates, st->candidate_bytes);
+}
+
+enum { OPT_JSON = 256, OPT_PROMETHEUS };
+
+static const struct option long_options[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"prometheus", no_argument, NULL, OPT_PROMETHEUS},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int cmd_stats(cli_ctx *ctx, int argc, char **argv)
+{
+	bool want_json = false, want_prom = false;
+	b3cas_store *store;
+	b3cas_stats st;
+	int c, rc, err;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_JSON: want_json = true; break;
+		case OPT_PROMETHEUS: want_prom = true; break;
+		case 'h':
+			cmd_stats_usage(stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error("stats", "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("stats", "unexpected argument '%s'",
+				       argv[optind]);
+	if (want_json && want_prom)
+		return cli_usage_error("stats", "--json and --prometheus "
+				       "cannot be used together");
+	rc = cli_open_store_ro(&store, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	err = b3cas_store_stats(store, &st);
+	if (err < 0) {
+		cli_error("cannot read the store's statistics: %s",
+			  b3cas_error_last());
+		rc = cli_exit_code(err, false);
+	} else if (want_prom) {
+		prometheus(&st);
+	} else if (want_json) {
+		json(&st);
+	} else {
+		text(&st);
+	}
+	rc = cli_close_store(store, rc);
+	return cli_finish_stdout(rc);
+}
