@@ -52,7 +52,8 @@ else
 fi
 
 # The content store: files in, ids out (the same ids b3sum prints), bytes
-# back, duplicates stored once with a reference count.
+# back, duplicates stored once with a reference count; the last rm leaves
+# the bytes to gc.
 store=$work/store
 run "$b3cas" --store "$store" init
 run "$b3cas" --store "$store" put hello.txt small.bin medium.bin large.bin
@@ -64,7 +65,12 @@ run "$b3cas" --store "$store" ls --long
 say "$b3cas --store $store get $id -o medium.out && cmp medium.bin medium.out"
 "$b3cas" --store "$store" get "$id" -o medium.out
 cmp medium.bin medium.out && echo "=> identical bytes back"
+run "$b3cas" --store "$store" stats
 run "$b3cas" --store "$store" rm "$id"
+run "$b3cas" --store "$store" rm "$id"
+run "$b3cas" --store "$store" gc --dry-run --grace 0
+run "$b3cas" --store "$store" gc --grace 0
+run "$b3cas" --store "$store" stats --json
 say "$b3cas --store $store exists 0000...0000   # an id never stored"
 if "$b3cas" --store "$store" exists "$(printf '0%.0s' {1..64})"; then
 	echo "=> unexpected: reported present" >&2
