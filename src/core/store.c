@@ -879,14 +879,6 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 
 /* ---- delete ---------------------------------------------------------------- */
 
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Make id, whose last reference is going, a GC candidate: its entry gets
  * the UNREF mark (so reads no longer see it) and its refs entry count 0
@@ -912,7 +904,7 @@ static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 	batch_put_entry(b, s, id, bytes, (size_t)size, is_inline, true);
 	rocksdb_pinnableslice_destroy(v);
 	b3cas__put_u64(mark, 0);
-	b3cas__put_u64(mark + 8, realtime_ns());
+	b3cas__put_u64(mark + 8, b3cas__wall_ns());
 	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
 				  (const char *)id->bytes, B3CAS_OID_LEN,
 				  (const char *)mark, sizeof(mark));
@@ -1067,7 +1059,7 @@ int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 		return rc;
 	/* Without a readable mark, count it as marked now: the grace
 	 * period then protects it as long as possible. */
-	*since_ns = realtime_ns();
+	*since_ns = b3cas__wall_ns();
 	if (rc == 1) {
 		p = rocksdb_pinnableslice_value(v, &len);
 		if (len == B3CAS_REFS_CANDIDATE_LEN)

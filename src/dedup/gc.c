@@ -13,26 +13,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/store_int.h"
 #include "util/error.h"
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Is a candidate marked at since old enough at now? A mark from the
  * future (a clock set back) is treated as made now. */
@@ -64,7 +47,7 @@ static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(s, &g->ids[0]);
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-	uint64_t now = wall_ns();
+	uint64_t now = b3cas__wall_ns();
 	int rc = 0, removing = 0;
 
 	pthread_mutex_lock(lock);
@@ -149,7 +132,7 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	rocksdb_readoptions_t *ro;
 	rocksdb_iterator_t *it;
 	group *g;
-	double t0 = mono_now();
+	uint64_t t0 = b3cas__now_ns();
 	char *err = NULL;
 	int rc = b3cas__store_check_writable(s, "collect garbage");
 
@@ -179,7 +162,7 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 			continue;
 		r.candidates++;
 		/* Young ones are skipped without taking the lock. */
-		if (!old_enough(b3cas__get_u64(v + 8), wall_ns(),
+		if (!old_enough(b3cas__get_u64(v + 8), b3cas__wall_ns(),
 				o->grace_ns)) {
 			r.young++;
 			continue;
@@ -201,7 +184,7 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	free(g);
 	if (!o->dry_run)
 		b3cas__filter_note_freed(s, r.objects);
-	r.seconds = mono_now() - t0;
+	r.seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
 	if (!o->dry_run) {
 		atomic_fetch_add(&s->gc_runs, 1);
 		atomic_fetch_add(&s->gc_objects, r.objects);

@@ -14,6 +14,14 @@ uint64_t b3cas__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t b3cas__wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Values below 16 get a bucket each; from there, the top bit picks the
  * power and the next four bits the sub-bucket. */
 static unsigned bucket_of(uint64_t ns)

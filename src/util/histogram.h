@@ -29,6 +29,9 @@ typedef struct b3cas_histogram {
 /* Nanoseconds on the monotonic clock. */
 uint64_t b3cas__now_ns(void);
 
+/* Nanoseconds since the epoch (CLOCK_REALTIME): for times kept on disk. */
+uint64_t b3cas__wall_ns(void);
+
 /* Record one value of ns nanoseconds. */
 void b3cas__hist_record(b3cas_histogram *h, uint64_t ns);
 
