@@ -36,6 +36,9 @@
 #include "b3cas/b3cas.h"
 #include "index/index.h"
 
+#define BENCH_NAME "bench_store"
+#include "bench_util.h"
+
 #define KIB ((size_t)1024)
 #define MIB (KIB * KIB)
 #define MAX_THREADS 32
@@ -59,74 +62,9 @@ static int dir_seq;
 
 /* ---- helpers ---- */
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	return v[n / 2];
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("bench_store: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1);
-}
-
-static uint64_t mix(uint64_t z)
-{
-	z += 0x9E3779B97F4A7C15ull;
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-/* Content number n of a run: distinct for every n, len bytes. */
-static void make_content(uint8_t *buf, size_t len, uint64_t run, uint64_t n)
-{
-	uint64_t s = mix(run * 0x100000001b3ull + n);
-
-	for (size_t i = 0; i + 8 <= len; i += 8) {
-		s = mix(s);
-		memcpy(buf + i, &s, 8);
-	}
-	for (size_t i = len & ~(size_t)7; i < len; i++)
-		buf[i] = (uint8_t)mix(s + i);
-}
-
 static void new_dir(char *out, size_t cap, const char *what)
 {
 	snprintf(out, cap, "%s/%s-%d", root, what, dir_seq++);
-}
-
-static void remove_tree(const char *path)
-{
-	char cmd[4400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_store: could not remove %s\n", path);
 }
 
 static const char *mode_name(int m)

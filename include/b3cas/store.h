@@ -230,9 +230,13 @@ typedef struct b3cas_gc_options {
 	 * be), outside any lock; a non-zero return stops the collection. */
 	int (*on_object)(const b3cas_oid *id, uint64_t size, void *ctx);
 	void *ctx;
+	/* Run at the caller's CPU priority. By default the collection runs
+	 * in a thread of its own at the lowest priority (nice 19), so puts
+	 * and gets win the CPU from it (on_object is called there). */
+	bool normal_priority;
 } b3cas_gc_options;
 
-#define B3CAS_GC_OPTIONS_INIT {0, false, NULL, NULL}
+#define B3CAS_GC_OPTIONS_INIT {0, false, NULL, NULL, false}
 
 typedef struct b3cas_gc_report {
 	uint64_t candidates;  /* candidates seen */

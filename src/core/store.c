@@ -505,8 +505,21 @@ int b3cas__store_entry(b3cas_store *s, const b3cas_oid *id,
 	return 0;
 }
 
-/* The count kept in the refs column family, or 1 when it keeps none. */
-static int refs_get(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
+static int refs_malformed(const b3cas_oid *id, const char *why)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ECORRUPT,
+			    "reference count of %s %s: the index is damaged",
+			    b3cas_oid_fmt(hex, id), why);
+}
+
+/*
+ * The count kept in the refs column family, or 1 when it keeps none;
+ * *kept (may be NULL) says whether it keeps one.
+ */
+static int refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
+		     bool *kept)
 {
 	rocksdb_pinnableslice_t *v;
 	const char *p;
@@ -516,19 +529,16 @@ static int refs_get(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 
 	if (rc < 0)
 		return rc;
+	if (kept)
+		*kept = rc == 1;
 	if (rc == 0) {
 		*count = 1;
 		return 0;
 	}
 	p = rocksdb_pinnableslice_value(v, &len);
 	if (len < 8) {
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
 		rocksdb_pinnableslice_destroy(v);
-		return b3cas__error(B3CAS_ECORRUPT,
-				    "reference count of %s is malformed "
-				    "(%zu bytes)",
-				    b3cas_oid_fmt(hex, id), len);
+		return refs_malformed(id, "is too short");
 	}
 	*count = b3cas__get_u64((const uint8_t *)p);
 	rocksdb_pinnableslice_destroy(v);
@@ -553,8 +563,38 @@ static int lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
 		return 2;
 	}
 	if (rc == 0)
-		rc = refs_get(s, id, refs);
+		rc = refs_read(s, id, refs, NULL);
 	return rc < 0 ? rc : 1;
+}
+
+/*
+ * lookup() for a put, which needs only the count: a kept count of one or
+ * more proves the object stored and referenced (its refs and content
+ * entries change together, in one batch), so an object put many times
+ * costs one read of the small refs column family, not of its bytes.
+ * Returns as lookup() does; *refs is valid when it returns 1.
+ */
+static int lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs)
+{
+	uint64_t size;
+	bool kept, is_inline, unref = false;
+	int rc = refs_read(s, id, refs, &kept);
+
+	if (rc < 0 || (kept && *refs > 0))
+		return rc < 0 ? rc : 1;
+	rc = entry_read(s, id, &size, &is_inline, &unref, NULL);
+	if (rc == B3CAS_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (unref) {
+		*refs = 0;
+		return 2;
+	}
+	/* Live, with a kept count of 0: only a candidate keeps that. */
+	if (kept)
+		return refs_malformed(id, "is 0 for a referenced object");
+	return 1;
 }
 
 int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
@@ -657,13 +697,13 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, const void *data, size_t len,
 			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out)
 {
-	uint64_t refs = 0, old_size;
-	bool old_inline, revive;
+	uint64_t refs = 0;
+	bool revive;
 	int rc = 0;
 
 	/* The filter can prove the id new and spare the lookup. */
 	if (b3cas__filter_may_contain(s, id)) {
-		rc = lookup(s, id, &refs, &old_size, &old_inline);
+		rc = lookup_count(s, id, &refs);
 		if (rc >= 0)
 			b3cas__filter_outcome(s, rc != 0);
 	}
@@ -881,8 +921,8 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 
 /*
  * Make id, whose last reference is going, a GC candidate: its entry gets
- * the UNREF mark (so reads no longer see it) and its refs entry count 0
- * and the time. The bytes stay until b3cas_gc removes them.
+ * the UNREF mark (so reads no longer see it) and its refs entry count 0,
+ * the time, its size and kind (so GC decides from that entry alone). The bytes stay until b3cas_gc removes them.
  */
 static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 			  const b3cas_oid *id)
@@ -905,6 +945,8 @@ static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 	rocksdb_pinnableslice_destroy(v);
 	b3cas__put_u64(mark, 0);
 	b3cas__put_u64(mark + 8, b3cas__wall_ns());
+	b3cas__put_u64(mark + 16, size);
+	mark[24] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
 	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
 				  (const char *)id->bytes, B3CAS_OID_LEN,
 				  (const char *)mark, sizeof(mark));
@@ -1039,33 +1081,49 @@ int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 	return 0;
 }
 
+/* A candidate's refs entry as mark_candidate writes it. */
+static bool candidate_mark(const uint8_t *p, size_t len)
+{
+	return len == B3CAS_REFS_CANDIDATE_LEN && b3cas__get_u64(p) == 0 &&
+	       (p[24] == B3CAS_ENTRY_INLINE || p[24] == B3CAS_ENTRY_LOOSE);
+}
+
 int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 			   uint64_t *since_ns, uint64_t *size,
 			   bool *is_inline)
 {
 	rocksdb_pinnableslice_t *v;
 	uint64_t refs;
-	const char *p;
+	const uint8_t *p;
 	size_t len;
-	int rc = lookup(s, id, &refs, size, is_inline);
+	int rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes,
+				  B3CAS_OID_LEN, &v);
 
+	if (rc <= 0)
+		return rc; /* no refs entry: one reference, not a candidate */
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	/*
+	 * The mark holds all a collection needs, and it changes in the
+	 * same batch as the content entry's UNREF bit: the object's bytes
+	 * are not read.
+	 */
+	if (candidate_mark(p, len)) {
+		if (since_ns)
+			*since_ns = b3cas__get_u64(p + 8);
+		*size = b3cas__get_u64(p + 16);
+		*is_inline = p[24] == B3CAS_ENTRY_INLINE;
+		rocksdb_pinnableslice_destroy(v);
+		return 1;
+	}
+	rocksdb_pinnableslice_destroy(v);
+	/* A count, or a mark not as written: ask the content entry. */
+	rc = lookup(s, id, &refs, size, is_inline);
 	if (rc != 2)
 		return rc < 0 ? rc : 0;
-	if (!since_ns)
-		return 1;
-	rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes, B3CAS_OID_LEN,
-			      &v);
-	if (rc < 0)
-		return rc;
-	/* Without a readable mark, count it as marked now: the grace
-	 * period then protects it as long as possible. */
-	*since_ns = b3cas__wall_ns();
-	if (rc == 1) {
-		p = rocksdb_pinnableslice_value(v, &len);
-		if (len == B3CAS_REFS_CANDIDATE_LEN)
-			*since_ns = b3cas__get_u64((const uint8_t *)p + 8);
-		rocksdb_pinnableslice_destroy(v);
-	}
+	/* A candidate without a readable mark counts as marked now: the
+	 * grace period then protects it as long as possible. */
+	if (since_ns)
+		*since_ns = b3cas__wall_ns();
 	return 1;
 }
 
@@ -1085,6 +1143,7 @@ int b3cas_dedup_check(b3cas_store *s, const void *data, size_t len,
 		rc = b3cas_store_exists(s, &id);
 		if (rc < 0)
 			return rc;
+		b3cas__filter_outcome(s, rc == 1);
 		*is_dup = rc == 1;
 	}
 	if (id_out)

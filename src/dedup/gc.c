@@ -11,8 +11,11 @@
  * wins; one after it stores the object anew. Two collections at once are
  * safe: the second finds the object gone when it re-checks.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/store_int.h"
 #include "util/error.h"
@@ -24,9 +27,15 @@ static bool old_enough(uint64_t since, uint64_t now, uint64_t grace)
 	return since <= now && now - since >= grace;
 }
 
-/* Candidates gathered from one stripe, removed under one hold of its
- * lock with one index write. */
-#define GROUP_MAX 256
+/*
+ * Candidates gathered from one stripe, removed under one hold of its lock
+ * with one index write. Small on purpose: a put whose write joins RocksDB's
+ * write group behind a GC batch waits for that batch's memtable inserts.
+ * Measured (300,000 candidates, 1 KiB puts going on): groups of 256 made
+ * the puts' p99 19x what it is without GC, 32 gave 8x, 8 gave 2-3x, 4
+ * gives 1.2x, and a GC alone still removes 300,000 per second.
+ */
+#define GROUP_MAX 4
 
 typedef struct group {
 	b3cas_oid ids[GROUP_MAX];
@@ -123,22 +132,19 @@ static int flush_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 	return rc;
 }
 
-int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
-	     b3cas_gc_report *report)
+/* The collection itself: one walk of the refs column family. */
+static int sweep(b3cas_store *s, const b3cas_gc_options *o,
+		 b3cas_gc_report *report)
 {
-	b3cas_gc_options defaults = B3CAS_GC_OPTIONS_INIT;
-	const b3cas_gc_options *o = opts ? opts : &defaults;
 	b3cas_gc_report r;
 	rocksdb_readoptions_t *ro;
 	rocksdb_iterator_t *it;
 	group *g;
 	uint64_t t0 = b3cas__now_ns();
 	char *err = NULL;
-	int rc = b3cas__store_check_writable(s, "collect garbage");
+	int rc = 0;
 
 	memset(&r, 0, sizeof(r));
-	if (rc < 0)
-		return rc;
 	g = malloc(sizeof(*g));
 	if (!g)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
@@ -156,8 +162,9 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 		const uint8_t *v =
 			(const uint8_t *)rocksdb_iter_value(it, &vlen);
 
-		/* Counts are 8 bytes; only a candidate's value is longer. */
-		if (klen != B3CAS_OID_LEN || vlen != B3CAS_REFS_CANDIDATE_LEN ||
+		/* Counts are 8 bytes; only a candidate's value is longer
+		 * (collect_group re-checks it under the lock). */
+		if (klen != B3CAS_OID_LEN || vlen < 16 ||
 		    b3cas__get_u64(v) != 0)
 			continue;
 		r.candidates++;
@@ -191,7 +198,61 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 		atomic_fetch_add(&s->gc_bytes, r.bytes);
 		atomic_fetch_add(&s->gc_ns, (uint64_t)(r.seconds * 1e9));
 	}
-	if (report)
-		*report = r;
+	*report = r;
 	return rc;
+}
+
+typedef struct sweep_job {
+	b3cas_store *s;
+	const b3cas_gc_options *o;
+	b3cas_gc_report r;
+	int rc;
+	char msg[512]; /* the error message, from the thread that had it */
+} sweep_job;
+
+static void *sweep_main(void *arg)
+{
+	sweep_job *j = arg;
+
+	/* Lowest priority for this thread only (Linux: nice is per
+	 * thread). Failing to lower it is harmless. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	j->rc = sweep(j->s, j->o, &j->r);
+	if (j->rc < 0)
+		snprintf(j->msg, sizeof(j->msg), "%s", b3cas_error_last());
+	return NULL;
+}
+
+/*
+ * A collection competes with the store's users for the CPU: on two cores,
+ * a GC of 300,000 candidates at normal priority raised the p999 latency
+ * of concurrent 1 KiB puts from 50 us to 0.35-1 ms; at nice 19, 60 us.
+ * So by default it runs at nice 19 in a thread of its own (the caller's
+ * thread could not get its priority back: raising it needs privilege).
+ */
+int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
+	     b3cas_gc_report *report)
+{
+	b3cas_gc_options defaults = B3CAS_GC_OPTIONS_INIT;
+	const b3cas_gc_options *o = opts ? opts : &defaults;
+	sweep_job j;
+	pthread_t thread;
+	int rc = b3cas__store_check_writable(s, "collect garbage");
+
+	if (rc < 0)
+		return rc;
+	memset(&j, 0, sizeof(j));
+	j.s = s;
+	j.o = o;
+	if (o->normal_priority ||
+	    pthread_create(&thread, NULL, sweep_main, &j) != 0) {
+		j.rc = sweep(s, o, &j.r);
+	} else {
+		pthread_join(thread, NULL);
+		if (j.rc < 0)
+			b3cas__error(j.rc, "%s", j.msg);
+	}
+	if (report)
+		*report = j.r;
+	return j.rc;
 }

@@ -39,8 +39,12 @@ enum {
 	B3CAS_ENTRY_UNREF = 0x80
 };
 
-/* Refs value of a GC candidate: count (0) then CLOCK_REALTIME in ns. */
-#define B3CAS_REFS_CANDIDATE_LEN 16
+/*
+ * Refs value of a GC candidate: count (0), CLOCK_REALTIME in ns when it
+ * became one, the object's size (8 bytes LE) and its entry kind (1 byte),
+ * so GC re-checks and removes it from this entry alone.
+ */
+#define B3CAS_REFS_CANDIDATE_LEN 25
 
 #define B3CAS_ENTRY_HEADER_LEN 9
 
@@ -49,6 +53,7 @@ typedef struct b3cas_index {
 	rocksdb_column_family_handle_t *cf[B3CAS_CF_COUNT];
 	rocksdb_column_family_handle_t *cf_default;
 	rocksdb_options_t *options;
+	rocksdb_options_t *refs_options; /* options, smaller memtable */
 	rocksdb_readoptions_t *read;
 	rocksdb_writeoptions_t *write;      /* WAL, no sync */
 	rocksdb_writeoptions_t *write_sync; /* WAL, fsync before returning */

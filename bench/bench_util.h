@@ -1,0 +1,99 @@
+/*
+ * bench/bench_util.h - what the benchmark programs share: the clock,
+ * quantiles, generated content, dying with a message, removing a folder.
+ * Each program defines BENCH_NAME before including it.
+ */
+#ifndef B3CAS_BENCH_UTIL_H
+#define B3CAS_BENCH_UTIL_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifndef BENCH_NAME
+#error "define BENCH_NAME before including bench_util.h"
+#endif
+
+static inline double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sorts v and returns its q quantile (nearest rank); 0 when n is 0. */
+static inline double quantile(double *v, size_t n, double q)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(double), cmp_double);
+	i = (size_t)(q * (double)n);
+	return v[i < n ? i : n - 1];
+}
+
+static inline double median(double *v, int n)
+{
+	return quantile(v, (size_t)n, 0.5);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+						    noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs(BENCH_NAME ": ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(1);
+}
+
+/* splitmix64's finalizer: a good 64-bit mix of z. */
+static inline uint64_t mix(uint64_t z)
+{
+	z += 0x9E3779B97F4A7C15ull;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* Content number n of a run: distinct for every n, len bytes. */
+static inline void make_content(uint8_t *buf, size_t len, uint64_t run,
+				uint64_t n)
+{
+	uint64_t s = mix(run * 0x100000001b3ull + n);
+
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		s = mix(s);
+		memcpy(buf + i, &s, 8);
+	}
+	for (size_t i = len & ~(size_t)7; i < len; i++)
+		buf[i] = (uint8_t)mix(s + i);
+}
+
+static inline void remove_tree(const char *path)
+{
+	char cmd[4400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, BENCH_NAME ": could not remove %s\n", path);
+}
+
+#endif
