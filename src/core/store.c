@@ -922,7 +922,8 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 /*
  * Make id, whose last reference is going, a GC candidate: its entry gets
  * the UNREF mark (so reads no longer see it) and its refs entry count 0,
- * the time, its size and kind (so GC decides from that entry alone). The bytes stay until b3cas_gc removes them.
+ * the time, its size and kind (so GC decides from that entry alone). The
+ * bytes stay until b3cas_gc removes them.
  */
 static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 			  const b3cas_oid *id)
