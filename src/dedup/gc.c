@@ -62,13 +62,15 @@ static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 	pthread_mutex_lock(lock);
 	for (int i = 0; i < g->n && rc >= 0; i++) {
 		uint64_t since = 0;
+		bool is_inline = true;
 
 		g->gone[i] = false;
+		g->sizes[i] = 0;
 		/* With no grace period the age needs no second look. */
 		rc = b3cas__store_candidate(s, &g->ids[i],
 					    o->grace_ns ? &since : NULL,
-					    &g->sizes[i], &g->loose[i]);
-		g->loose[i] = !g->loose[i]; /* it said is_inline */
+					    &g->sizes[i], &is_inline);
+		g->loose[i] = !is_inline;
 		if (rc == 0) {
 			r->revived++;
 		} else if (rc == 1 && o->grace_ns &&
