@@ -347,6 +347,8 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 	if (rc == 0)
 		b3cas__filter_open(s);
 	s->filter_opened = rc == 0;
+	if (rc == 0 && !s->read_only)
+		s->known = b3cas__known_new(); /* NULL: go without */
 	if (rc == 0 && !s->read_only &&
 	    s->durability == B3CAS_DURABILITY_BATCH) {
 		if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
@@ -385,6 +387,7 @@ int b3cas_store_close(b3cas_store *s)
 	}
 	if (s->filter_opened)
 		b3cas__filter_close(s);
+	b3cas__known_free(s->known);
 	b3cas__index_close(s->ix);
 	b3cas__layout_close(&s->lay);
 	b3cas_pool_free(atomic_load(&s->pool));
@@ -571,7 +574,9 @@ static int lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
  * lookup() for a put, which needs only the count: a kept count of one or
  * more proves the object stored and referenced (its refs and content
  * entries change together, in one batch), so an object put many times
- * costs one read of the small refs column family, not of its bytes.
+ * costs one read of the small refs column family, not of its bytes; and
+ * an object with one reference that this handle put or found live since
+ * open is in s->known, which spares the read of its content entry.
  * Returns as lookup() does; *refs is valid when it returns 1.
  */
 static int lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs)
@@ -582,6 +587,9 @@ static int lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs)
 
 	if (rc < 0 || (kept && *refs > 0))
 		return rc < 0 ? rc : 1;
+	/* No count kept: one reference, if the object is live. */
+	if (!kept && b3cas__known_has(s->known, id))
+		return 1;
 	rc = entry_read(s, id, &size, &is_inline, &unref, NULL);
 	if (rc == B3CAS_ENOTFOUND)
 		return 0;
@@ -594,6 +602,7 @@ static int lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs)
 	/* Live, with a kept count of 0: only a candidate keeps that. */
 	if (kept)
 		return refs_malformed(id, "is 0 for a referenced object");
+	b3cas__known_add(s->known, id);
 	return 1;
 }
 
@@ -772,6 +781,8 @@ int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 		wrc = write_batch(s, b, loose);
 		if (wrc < 0)
 			rc = wrc;
+		else
+			b3cas__known_add(s->known, id); /* live once written */
 	}
 	pthread_mutex_unlock(lock);
 	rocksdb_writebatch_destroy(b);
@@ -957,6 +968,7 @@ static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 			       const b3cas_oid *id)
 {
+	b3cas__known_drop(s->known, id);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
@@ -999,10 +1011,13 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 	if (rc < 0)
 		return rc;
 	b = rocksdb_writebatch_create();
-	if (refs > 1)
+	if (refs > 1) {
 		batch_set_refs(b, s, id, true, refs - 1);
-	else
+	} else {
+		/* Not known live from before the write that ends it on. */
+		b3cas__known_drop(s->known, id);
 		rc = mark_candidate(s, b, id);
+	}
 	if (rc >= 0)
 		rc = write_batch(s, b, false);
 	rocksdb_writebatch_destroy(b);
@@ -1348,6 +1363,8 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	rc = stage_all(s, b, items, n, data, lens, dup_out, &loose);
 	if (rc == 0)
 		rc = write_batch(s, b, loose);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		b3cas__known_add(s->known, &items[i].id);
 	lock_stripes(s, items, n, false);
 	rocksdb_writebatch_destroy(b);
 	if (rc == 0 && ids_out)

@@ -16,6 +16,7 @@
 #include "core/objects.h"
 #include "core/path.h"
 #include "dedup/bloom.h"
+#include "dedup/known.h"
 #include "util/histogram.h"
 #include "index/index.h"
 
@@ -63,6 +64,9 @@ struct b3cas_store {
 	pthread_t bloom_thread;
 	bool bloom_thread_started;
 	bool filter_opened;
+	/* Ids known stored and referenced (dedup/known.h); per stripe, under
+	 * its lock. NULL in a read-only handle. */
+	b3cas_known *known;
 	pthread_mutex_t bloom_lock;      /* guards starting a build, retired */
 	b3cas_bloom *retired[64];        /* replaced filters, freed at close */
 	int nretired;
@@ -133,7 +137,8 @@ int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 			   uint64_t *since_ns, uint64_t *size,
 			   bool *is_inline);
 
-/* Add the removal of id's index entries to b. */
+/* Add the removal of id's index entries to b, and forget it as known
+ * live (dedup/known.h). Under id's stripe lock. */
 void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 			       const b3cas_oid *id);
 

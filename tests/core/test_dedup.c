@@ -13,6 +13,7 @@
 
 #include "core/store_int.h"
 #include "dedup/bloom.h"
+#include "dedup/known.h"
 #include "util/histogram.h"
 #include "test_util.h"
 
@@ -230,6 +231,58 @@ static void test_gc_marks(void **state)
 	assert_int_equal(r.candidates, 0);
 	assert_int_equal(b3cas_store_close(s), 0);
 	remove_root();
+}
+
+/*
+ * The set of ids known stored must never say yes for an id it was not
+ * given (or was told to drop): a false yes would let a put count a
+ * reference to bytes that are not there. It forgets only by eviction, and
+ * holds at most its capacity.
+ */
+static void test_known_set(void **state)
+{
+	uint64_t rng = tu_seed("dedup_known");
+	const uint64_t cap = b3cas__known_capacity();
+	const size_t n = (size_t)(2 * cap);
+	b3cas_known *k = b3cas__known_new();
+	b3cas_oid *ids = malloc(n * sizeof(*ids));
+	b3cas_oid other;
+	uint64_t held = 0, recent = 0;
+
+	(void)state;
+	assert_non_null(k);
+	assert_non_null(ids);
+	assert_false(b3cas__known_has(NULL, &ids[0])); /* no set: no */
+	for (size_t i = 0; i < n; i++) {
+		tu_fill_random(ids[i].bytes, 32, &rng);
+		b3cas__known_add(k, &ids[i]);
+		b3cas__known_add(k, &ids[i]); /* twice: one slot */
+		assert_true(b3cas__known_has(k, &ids[i]));
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool has = b3cas__known_has(k, &ids[i]);
+
+		held += has;
+		recent += has && i >= n - n / 16;
+	}
+	/* full, within capacity, and mostly the newest ids */
+	assert_true(held <= cap);
+	assert_true(held > cap / 2);
+	assert_true(recent > (n / 16) * 9 / 10);
+	for (uint64_t i = 0; i < 1000000; i++) {
+		tu_fill_random(other.bytes, 32, &rng);
+		assert_false(b3cas__known_has(k, &other));
+	}
+	/* an id that differs in its last byte only is another id */
+	other = ids[n - 1];
+	other.bytes[31] ^= 1;
+	assert_false(b3cas__known_has(k, &other));
+	for (size_t i = n - n / 16; i < n; i++) {
+		b3cas__known_drop(k, &ids[i]);
+		assert_false(b3cas__known_has(k, &ids[i]));
+	}
+	b3cas__known_free(k);
+	free(ids);
 }
 
 /* The false-positive rate at the filter's capacity, against its 1%
@@ -450,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_refcount_edges),
 		cmocka_unit_test(test_gc_grace_and_dry_run),
 		cmocka_unit_test(test_gc_marks),
+		cmocka_unit_test(test_known_set),
 		cmocka_unit_test(test_bloom_rate),
 		cmocka_unit_test(test_filter_lifecycle),
 		cmocka_unit_test(test_histogram),

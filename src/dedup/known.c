@@ -1,0 +1,94 @@
+/*
+ * dedup/known.c - the set of ids known to be stored (see known.h).
+ */
+#include "dedup/known.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/store_int.h"
+
+/* A set must lie inside one lock stripe: the stripe is the id's first 12
+ * bits, as in b3cas__store_stripe. */
+#define STRIPES B3CAS_STRIPES
+_Static_assert(B3CAS_STRIPES == 4096, "set_of takes 12 bits");
+#define SETS 32      /* per stripe */
+#define WAYS 8
+
+struct b3cas_known {
+	b3cas_oid ids[STRIPES * SETS][WAYS];
+	uint8_t used[STRIPES * SETS]; /* bit w: way w holds an id */
+	uint8_t next[STRIPES * SETS]; /* round-robin victim */
+};
+
+uint64_t b3cas__known_capacity(void)
+{
+	return (uint64_t)STRIPES * SETS * WAYS;
+}
+
+b3cas_known *b3cas__known_new(void)
+{
+	/* calloc of this size maps zero pages: memory is used as sets fill */
+	return calloc(1, sizeof(b3cas_known));
+}
+
+void b3cas__known_free(b3cas_known *k)
+{
+	free(k);
+}
+
+/* The set of id: its stripe (first 12 bits), then bits from further on
+ * (ids are hashes, so any bits are uniform). */
+static size_t set_of(const b3cas_oid *id)
+{
+	size_t stripe = (size_t)id->bytes[0] << 4 | id->bytes[1] >> 4;
+
+	return stripe * SETS + id->bytes[5] % SETS;
+}
+
+static int find(const b3cas_known *k, size_t set, const b3cas_oid *id)
+{
+	for (int w = 0; w < WAYS; w++)
+		if ((k->used[set] >> w & 1) &&
+		    memcmp(k->ids[set][w].bytes, id->bytes, B3CAS_OID_LEN) == 0)
+			return w;
+	return -1;
+}
+
+bool b3cas__known_has(const b3cas_known *k, const b3cas_oid *id)
+{
+	return k && find(k, set_of(id), id) >= 0;
+}
+
+void b3cas__known_add(b3cas_known *k, const b3cas_oid *id)
+{
+	size_t set;
+	int w;
+
+	if (!k)
+		return;
+	set = set_of(id);
+	if (find(k, set, id) >= 0)
+		return;
+	for (w = 0; w < WAYS && (k->used[set] >> w & 1); w++)
+		;
+	if (w == WAYS) {
+		w = k->next[set];
+		k->next[set] = (uint8_t)((w + 1) % WAYS);
+	}
+	k->ids[set][w] = *id;
+	k->used[set] |= (uint8_t)(1u << w);
+}
+
+void b3cas__known_drop(b3cas_known *k, const b3cas_oid *id)
+{
+	size_t set;
+	int w;
+
+	if (!k)
+		return;
+	set = set_of(id);
+	w = find(k, set, id);
+	if (w >= 0)
+		k->used[set] &= (uint8_t)~(1u << w);
+}
