@@ -7,5 +7,6 @@
 #include "common.h"
 #include "hash.h"
 #include "store.h"
+#include "cache.h"
 
 #endif

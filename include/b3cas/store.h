@@ -87,7 +87,7 @@ typedef enum b3cas_hash_algo {
 	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
 } b3cas_hash_algo;
 
-#define B3CAS_STORE_OPTIONS_VERSION 1
+#define B3CAS_STORE_OPTIONS_VERSION 2
 
 /* The default inline threshold; see docs/store.md for how it was chosen. */
 #define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
@@ -108,11 +108,27 @@ typedef struct b3cas_store_options {
 	/* Batch mode: the longest a put waits for stable storage, in ms
 	 * (0 = the default, 1000). */
 	unsigned sync_interval_ms;
+	/* Version 2 (a version 1 caller gets the defaults below). */
+	/* L1 memory cache capacity in bytes; 0 turns it off. Objects larger
+	 * than l1_bytes / 256 are not cached in L1 (docs/cache.md). */
+	uint64_t l1_bytes;
+	/* L2 cache (cache/l2/ in the store folder) capacity in bytes; 0 (the
+	 * default) turns it off. It holds copies of loose objects. */
+	uint64_t l2_bytes;
+	/* Where loose objects live when not in <root>/objects, e.g. on a
+	 * slower or network disk while the index and L2 stay local. Given
+	 * at create, it is recorded in b3cas.conf and used by later opens;
+	 * given at open, it overrides the record (the tier was moved).
+	 * NULL: the record, else <root>/objects. */
+	const char *objects_dir;
 } b3cas_store_options;
+
+/* The default L1 capacity: 128 MiB. */
+#define B3CAS_L1_BYTES_DEFAULT (128u * 1024u * 1024u)
 
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
-	 0, true, B3CAS_HASH_DEFAULT, 0}
+	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the

@@ -54,8 +54,8 @@ static int fsync_object_dir(const b3cas_layout *lay, const char *rel)
 	int rc;
 
 	if (fd < 0)
-		return b3cas__error_errno(errno, "cannot open %s/objects/%s",
-					  lay->root, sub);
+		return b3cas__error_errno(errno, "cannot open %s/%s",
+					  lay->objects_path, sub);
 	rc = b3cas__fsync(fd, "objects folder");
 	close(fd);
 	return rc;
@@ -77,8 +77,8 @@ int b3cas__object_publish(const b3cas_layout *lay, b3cas_tmpfile *t,
 	if (rc == 0 &&
 	    renameat(lay->tmp_fd, t->name, lay->objects_fd, rel) != 0)
 		rc = b3cas__error_errno(errno,
-					"cannot move %s/tmp/%s to objects/%s",
-					lay->root, t->name, rel);
+					"cannot move staging file %s to %s/%s",
+					t->name, lay->objects_path, rel);
 	if (rc < 0) {
 		unlinkat(lay->tmp_fd, t->name, 0);
 		return rc;
@@ -112,11 +112,11 @@ int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
 	b3cas__object_rel(rel, id);
 	fd = openat(lay->objects_fd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return b3cas__error_errno(errno, "cannot open %s/objects/%s",
-					  lay->root, rel);
+		return b3cas__error_errno(errno, "cannot open %s/%s",
+					  lay->objects_path, rel);
 	if (fstat(fd, &st) != 0) {
-		int rc = b3cas__error_errno(errno, "cannot stat %s/objects/%s",
-					    lay->root, rel);
+		int rc = b3cas__error_errno(errno, "cannot stat %s/%s",
+					    lay->objects_path, rel);
 
 		close(fd);
 		return rc;
@@ -124,9 +124,9 @@ int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
 	if ((uint64_t)st.st_size != size) {
 		close(fd);
 		return b3cas__error(B3CAS_ECORRUPT,
-				    "object %s/objects/%s has %llu bytes; the "
+				    "object %s/%s has %llu bytes; the "
 				    "index says %llu",
-				    lay->root, rel,
+				    lay->objects_path, rel,
 				    (unsigned long long)st.st_size,
 				    (unsigned long long)size);
 	}
@@ -152,7 +152,7 @@ int b3cas__object_remove(const b3cas_layout *lay, const b3cas_oid *id)
 
 	b3cas__object_rel(rel, id);
 	if (unlinkat(lay->objects_fd, rel, 0) != 0 && errno != ENOENT)
-		return b3cas__error_errno(errno, "cannot remove %s/objects/%s",
-					  lay->root, rel);
+		return b3cas__error_errno(errno, "cannot remove %s/%s",
+					  lay->objects_path, rel);
 	return 0;
 }

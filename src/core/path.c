@@ -93,7 +93,7 @@ static int classify_folder(const char *root)
 
 static int write_conf(b3cas_layout *lay)
 {
-	char text[512];
+	char text[CONF_MAX];
 	int fd, rc, n;
 
 	n = snprintf(text, sizeof(text),
@@ -102,9 +102,16 @@ static int write_conf(b3cas_layout *lay)
 		     "# Editing it does not convert the store.\n"
 		     "format_version = %u\n"
 		     "hash = %s\n"
-		     "inline_threshold = %zu\n",
+		     "inline_threshold = %zu\n"
+		     "%s%s%s",
 		     lay->format, b3cas_hash_algo_name(lay->hash),
-		     lay->inline_threshold);
+		     lay->inline_threshold,
+		     lay->objects_conf ? "objects = " : "",
+		     lay->objects_conf ? lay->objects_conf : "",
+		     lay->objects_conf ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return b3cas__error(B3CAS_EINVAL, "objects folder name too "
+				    "long for %s", CONF_NAME);
 	fd = openat(lay->root_fd, CONF_NAME ".tmp",
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -185,6 +192,14 @@ static int conf_line(b3cas_layout *lay, char *line, unsigned *seen)
 			return conf_bad(lay, "bad inline_threshold", value);
 		lay->inline_threshold = (size_t)n;
 		*seen |= 4;
+	} else if (strcmp(key, "objects") == 0) {
+		if (*value != '/')
+			return conf_bad(lay, "objects folder is not an "
+					"absolute path", value);
+		free(lay->objects_conf);
+		lay->objects_conf = strdup(value);
+		if (!lay->objects_conf)
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
 	/* Unknown keys are kept for newer minor versions of format 1. */
 	return 0;
@@ -315,9 +330,26 @@ static int open_dir_at(int *out, int at, const char *name, const char *root)
 	return 0;
 }
 
+/* Make <base>/<prefix>00..ff (prefix "objects/" or ""). */
+static int make_tier(const char *base, const char *prefix)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < 256 && rc == 0; i++) {
+		size_t len = strlen(base) + strlen(prefix) + 8;
+		char *p = b3cas__malloc(len);
+
+		if (!p)
+			return B3CAS_ENOMEM;
+		snprintf(p, len, "%s/%s%02x", base, prefix, i);
+		rc = b3cas__mkdir(p);
+		free(p);
+	}
+	return rc;
+}
+
 static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 {
-	char sub[16];
 	int rc = 0;
 
 	for (size_t i = 0; i < COUNT(layout_dirs) && rc == 0; i++) {
@@ -326,14 +358,20 @@ static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 		rc = p ? b3cas__mkdir(p) : B3CAS_ENOMEM;
 		free(p);
 	}
-	for (unsigned i = 0; i < 256 && rc == 0; i++) {
-		char *p;
-
-		snprintf(sub, sizeof(sub), "objects/%02x", i);
-		p = b3cas__layout_path(lay, sub);
-		rc = p ? b3cas__mkdir(p) : B3CAS_ENOMEM;
-		free(p);
+	if (rc == 0 && o->objects_dir) {
+		/* The tier lives elsewhere: b3cas.conf records where. */
+		rc = b3cas__mkdir(o->objects_dir);
+		if (rc == 0) {
+			lay->objects_conf = realpath(o->objects_dir, NULL);
+			if (!lay->objects_conf)
+				rc = b3cas__error_errno(errno, "cannot resolve "
+							"%s", o->objects_dir);
+		}
 	}
+	if (rc == 0)
+		rc = make_tier(lay->objects_conf ? lay->objects_conf
+						 : lay->root,
+			       lay->objects_conf ? "" : "objects/");
 	lay->format = B3CAS_FORMAT_VERSION;
 	lay->hash = o->hash == B3CAS_HASH_DEFAULT ? B3CAS_HASH_BLAKE3 : o->hash;
 	lay->inline_threshold = o->inline_threshold
@@ -369,6 +407,57 @@ static int find_or_make_root(const char *root, const b3cas_store_options *o,
 				    root);
 	*kind = classify_folder(root);
 	return *kind < 0 ? *kind : 0;
+}
+
+/*
+ * Open the object tier: opts->objects_dir, else the folder b3cas.conf
+ * records, else <root>/objects; and the staging folder beside it.
+ */
+static int open_tier(b3cas_layout *lay, const b3cas_store_options *o)
+{
+	const char *dir = o->objects_dir ? o->objects_dir : lay->objects_conf;
+	char *tmp;
+	int rc;
+
+	lay->objects_path = dir ? strdup(dir)
+				: b3cas__layout_path(lay, "objects");
+	if (!lay->objects_path)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	if (dir) {
+		lay->objects_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lay->objects_fd < 0)
+			return b3cas__error_errno(errno, "cannot open the "
+						  "object folder %s of store "
+						  "%s", dir, lay->root);
+	} else {
+		rc = open_dir_at(&lay->objects_fd, lay->root_fd, "objects",
+				 lay->root);
+		if (rc < 0)
+			return rc;
+	}
+	if (o->read_only)
+		return 0;
+	if (dir) {
+		size_t len = strlen(dir) + 8;
+
+		tmp = b3cas__malloc(len);
+		if (tmp)
+			snprintf(tmp, len, "%s/tmp", dir);
+	} else {
+		tmp = b3cas__layout_path(lay, "tmp");
+	}
+	if (!tmp)
+		return B3CAS_ENOMEM;
+	rc = b3cas__mkdir(tmp);
+	if (rc == 0)
+		rc = b3cas__clear_dir(tmp);
+	if (rc == 0) {
+		lay->tmp_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lay->tmp_fd < 0)
+			rc = b3cas__error_errno(errno, "cannot open %s", tmp);
+	}
+	free(tmp);
+	return rc;
 }
 
 int b3cas__layout_open(b3cas_layout *lay, const char *root,
@@ -422,15 +511,7 @@ int b3cas__layout_open(b3cas_layout *lay, const char *root,
 	}
 	if (rc < 0)
 		goto fail;
-	rc = open_dir_at(&lay->objects_fd, lay->root_fd, "objects", root);
-	if (rc == 0 && !o->read_only)
-		rc = open_dir_at(&lay->tmp_fd, lay->root_fd, "tmp", root);
-	if (rc == 0 && !o->read_only) {
-		char *tmp = b3cas__layout_path(lay, "tmp");
-
-		rc = tmp ? b3cas__clear_dir(tmp) : B3CAS_ENOMEM;
-		free(tmp);
-	}
+	rc = open_tier(lay, o);
 	if (rc < 0)
 		goto fail;
 	return 0;
@@ -450,6 +531,8 @@ void b3cas__layout_close(b3cas_layout *lay)
 	if (lay->root_fd >= 0)
 		close(lay->root_fd);
 	free(lay->root);
+	free(lay->objects_path);
+	free(lay->objects_conf);
 	memset(lay, 0, sizeof(*lay));
 	lay->root_fd = lay->objects_fd = lay->tmp_fd = lay->lock_fd = -1;
 }

@@ -21,8 +21,13 @@
 typedef struct b3cas_layout {
 	char *root;        /* as given to open */
 	int root_fd;       /* the store folder */
-	int objects_fd;    /* objects/ */
-	int tmp_fd;        /* tmp/ (write mode only, else -1) */
+	int objects_fd;    /* objects/, or where the tier was put */
+	/* Staging for publishes: tmp/, or <tier>/tmp when the tier is
+	 * elsewhere (a rename cannot cross file systems). Write mode only,
+	 * else -1. */
+	int tmp_fd;
+	char *objects_path; /* the tier's folder, for messages */
+	char *objects_conf; /* "objects" recorded in b3cas.conf, or NULL */
 	int lock_fd;       /* LOCK, held with flock (write mode only) */
 	unsigned format;
 	b3cas_hash_algo hash;

@@ -18,6 +18,7 @@
 #include "core/store_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -228,7 +229,7 @@ static void note_written(b3cas_store *s, bool loose)
 
 static int check_options(const b3cas_store_options *o)
 {
-	if (o->version != B3CAS_STORE_OPTIONS_VERSION)
+	if (o->version != B3CAS_STORE_OPTIONS_VERSION && o->version != 1)
 		return b3cas__error(B3CAS_EINVAL,
 				    "store options version %u is not %d: "
 				    "initialise them with "
@@ -312,13 +313,20 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 	b3cas_store *s;
 	int rc;
 
-	if (!opts)
-		opts = &defaults;
 	if (!out || !root || !*root)
 		return b3cas__error(B3CAS_EINVAL, "no store folder given");
-	rc = check_options(opts);
-	if (rc < 0)
-		return rc;
+	if (opts) {
+		rc = check_options(opts);
+		if (rc < 0)
+			return rc;
+		/* A version 1 caller's struct ends before the caches. */
+		memcpy(&defaults, opts,
+		       opts->version == 1
+			       ? offsetof(b3cas_store_options, l1_bytes)
+			       : sizeof(defaults));
+		defaults.version = B3CAS_STORE_OPTIONS_VERSION;
+	}
+	opts = &defaults;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
@@ -326,6 +334,7 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 		pthread_mutex_init(&s->stripes[i], NULL);
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_mutex_init(&s->sync_lock, NULL);
+	pthread_mutex_init(&s->l2_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -344,6 +353,8 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 		rc = open_index(s);
 	if (rc == 0)
 		rc = check_meta(s);
+	if (rc == 0)
+		rc = b3cas__caches_open(s, opts->l1_bytes, opts->l2_bytes);
 	if (rc == 0)
 		b3cas__filter_open(s);
 	s->filter_opened = rc == 0;
@@ -388,6 +399,7 @@ int b3cas_store_close(b3cas_store *s)
 	if (s->filter_opened)
 		b3cas__filter_close(s);
 	b3cas__known_free(s->known);
+	b3cas__caches_close(s);
 	b3cas__index_close(s->ix);
 	b3cas__layout_close(&s->lay);
 	b3cas_pool_free(atomic_load(&s->pool));
@@ -395,6 +407,7 @@ int b3cas_store_close(b3cas_store *s)
 		pthread_mutex_destroy(&s->stripes[i]);
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_mutex_destroy(&s->sync_lock);
+	pthread_mutex_destroy(&s->l2_lock);
 	pthread_cond_destroy(&s->wake);
 	free(s);
 	return rc;
@@ -812,23 +825,40 @@ int b3cas_store_put(b3cas_store *s, b3cas_oid *id_out, const void *data,
 
 /* ---- get, exists, stat ----------------------------------------------------- */
 
-/* Read object id into a new buffer without verifying it. */
-static int read_unverified(b3cas_store *s, const b3cas_oid *id,
-			   void **data_out, size_t *len_out)
+/* Where a read found an object's bytes. */
+typedef enum read_source { FROM_INDEX, FROM_TIER, FROM_L2 } read_source;
+
+/*
+ * Read object id into a new buffer: a blob when blob_out is not NULL,
+ * else a malloc'd *data_out. The bytes are not verified unless they came
+ * from L2 (which verifies every copy it returns).
+ */
+static int read_object(b3cas_store *s, const b3cas_oid *id,
+		       b3cas_blob **blob_out, void **data_out,
+		       size_t *len_out, read_source *from)
 {
 	rocksdb_pinnableslice_t *v = NULL;
+	b3cas_blob *blob = NULL;
+	b3cas_l2 *l2;
 	uint64_t size;
 	bool is_inline;
-	void *buf;
+	uint8_t *buf;
 	int fd = -1, rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
 
 	if (rc < 0)
 		return rc;
-	if (size > SIZE_MAX) {
+	if (size > SIZE_MAX - 4096) {
 		rocksdb_pinnableslice_destroy(v);
 		return b3cas__error(B3CAS_ENOMEM, "object too large");
 	}
-	buf = b3cas__malloc((size_t)size);
+	if (blob_out) {
+		blob = b3cas__blob_new((size_t)size);
+		buf = blob ? b3cas__blob_bytes(blob) : NULL;
+		if (!buf)
+			b3cas__error(B3CAS_ENOMEM, "out of memory");
+	} else {
+		buf = b3cas__malloc((size_t)size);
+	}
 	if (!buf) {
 		rocksdb_pinnableslice_destroy(v);
 		return B3CAS_ENOMEM;
@@ -839,6 +869,10 @@ static int read_unverified(b3cas_store *s, const b3cas_oid *id,
 
 		memcpy(buf, p + B3CAS_ENTRY_HEADER_LEN, (size_t)size);
 		rocksdb_pinnableslice_destroy(v);
+		*from = FROM_INDEX;
+	} else if ((l2 = atomic_load_explicit(&s->l2, memory_order_acquire)) &&
+		   b3cas__l2_read(l2, id, size, buf) == 1) {
+		*from = FROM_L2;
 	} else {
 		rc = b3cas__store_open_loose(s, id, size, &fd);
 		if (rc == 0) {
@@ -847,32 +881,151 @@ static int read_unverified(b3cas_store *s, const b3cas_oid *id,
 			close(fd);
 		}
 		if (rc < 0) {
-			free(buf);
+			if (blob)
+				b3cas_blob_release(blob);
+			else
+				free(buf);
 			return rc;
 		}
+		*from = FROM_TIER;
 	}
-	*data_out = buf;
+	if (blob_out)
+		*blob_out = blob;
+	else
+		*data_out = buf;
 	*len_out = (size_t)size;
 	return 0;
+}
+
+/* After a read: verify (unless L2 did), then copy a loose object read
+ * from the tier into L2. */
+static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
+		       size_t len, read_source from)
+{
+	b3cas_l2 *l2;
+	int rc = from == FROM_L2 ? 0 : verify(s, id, buf, len);
+
+	if (rc == 0 && from == FROM_TIER &&
+	    (l2 = atomic_load_explicit(&s->l2, memory_order_acquire)))
+		b3cas__l2_add(l2, id, buf, len);
+	return rc;
+}
+
+/* What an L1 entry of len bytes costs: its bytes and its bookkeeping. */
+#define L1_OVERHEAD 192
+
+static bool l1_admits(b3cas_store *s, size_t len)
+{
+	/* As the engine decides: at most a quarter of one of 64 shards. */
+	return (uint64_t)len + L1_OVERHEAD <=
+	       atomic_load_explicit(&s->l1_capacity, memory_order_relaxed) /
+		       256;
+}
+
+/* Offer a verified blob to L1; the caller keeps its own reference. */
+static void l1_offer(b3cas_store *s, const b3cas_oid *id, b3cas_blob *blob,
+		     uint64_t ticket)
+{
+	size_t len = b3cas_blob_size(blob);
+
+	if (!l1_admits(s, len))
+		return;
+	b3cas_blob_retain(blob);
+	if (!b3cas__cache_insert(s->l1, id, blob, len + L1_OVERHEAD, ticket))
+		b3cas_blob_release(blob);
+}
+
+/* Offer verified bytes in a caller's buffer to L1 (copied). */
+static void l1_offer_copy(b3cas_store *s, const b3cas_oid *id,
+			  const void *buf, size_t len, uint64_t ticket)
+{
+	b3cas_blob *blob;
+
+	if (!l1_admits(s, len) || !(blob = b3cas__blob_new(len)))
+		return;
+	memcpy(b3cas__blob_bytes(blob), buf, len);
+	l1_offer(s, id, blob, ticket);
+	b3cas_blob_release(blob);
+}
+
+/* A copy of an L1 hit in a new malloc'd buffer. */
+static int copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out)
+{
+	size_t len = b3cas_blob_size(blob);
+	void *buf = b3cas__malloc(len);
+
+	if (buf)
+		memcpy(buf, b3cas_blob_data(blob), len);
+	b3cas_blob_release(blob);
+	if (!buf)
+		return B3CAS_ENOMEM;
+	*data_out = buf;
+	*len_out = len;
+	return 0;
+}
+
+int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
+		      b3cas_blob **out)
+{
+	uint64_t ticket = b3cas__cache_ticket(s->l1, id);
+	read_source from;
+	b3cas_blob *blob;
+	size_t len;
+	int rc = read_object(s, id, &blob, NULL, &len, &from);
+
+	if (rc < 0)
+		return rc;
+	rc = finish_read(s, id, b3cas__blob_bytes(blob), len, from);
+	if (rc < 0) {
+		b3cas_blob_release(blob);
+		return rc;
+	}
+	l1_offer(s, id, blob, ticket);
+	*out = blob;
+	return 0;
+}
+
+int b3cas_store_get_view(b3cas_store *s, const b3cas_oid *id,
+			 b3cas_blob **out)
+{
+	uint64_t t0 = b3cas__now_ns();
+	void *hit;
+	int rc = 0;
+
+	if (b3cas__cache_get(s->l1, id, &hit))
+		*out = hit;
+	else
+		rc = b3cas__store_load(s, id, out);
+	b3cas__note_get(s, t0, 1);
+	return rc;
 }
 
 int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 		    size_t *len_out)
 {
-	uint64_t t0 = b3cas__now_ns();
-	void *buf;
+	uint64_t t0 = b3cas__now_ns(), ticket;
+	read_source from;
+	void *buf, *hit;
 	size_t len;
-	int rc = read_unverified(s, id, &buf, &len);
+	int rc;
 
+	if (b3cas__cache_get(s->l1, id, &hit)) {
+		rc = copy_blob(hit, data_out, len_out);
+		goto out;
+	}
+	ticket = b3cas__cache_ticket(s->l1, id);
+	rc = read_object(s, id, NULL, &buf, &len, &from);
 	if (rc == 0) {
-		rc = verify(s, id, buf, len);
+		rc = finish_read(s, id, buf, len, from);
 		if (rc < 0)
 			free(buf);
 	}
 	if (rc == 0) {
+		l1_offer_copy(s, id, buf, len, ticket);
 		*data_out = buf;
 		*len_out = len;
 	}
+out:
 	b3cas__note_get(s, t0, 1);
 	return rc;
 }
@@ -903,7 +1056,12 @@ int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 {
 	uint64_t size;
 	bool is_inline;
-	int rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
+	int rc;
+
+	/* L1 holds only stored objects. */
+	if (b3cas__cache_contains(s->l1, id))
+		return 1;
+	rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
 
 	if (rc == B3CAS_ENOTFOUND)
 		return 0;
@@ -990,6 +1148,8 @@ static int remove_locked(b3cas_store *s, const b3cas_oid *id, bool is_inline)
 	b3cas__store_batch_remove(s, b, id);
 	rc = write_batch(s, b, false);
 	rocksdb_writebatch_destroy(b);
+	if (rc == 0)
+		b3cas__caches_forget(s, id, true);
 	/* The file goes only after no entry names it. */
 	if (rc == 0 && !is_inline)
 		rc = b3cas__object_remove(&s->lay, id);
@@ -1023,6 +1183,8 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 	rocksdb_writebatch_destroy(b);
 	if (rc < 0)
 		return rc;
+	if (refs == 1)
+		b3cas__caches_forget(s, id, false);
 	return refs - 1 > INT64_MAX ? INT64_MAX : (int64_t)(refs - 1);
 }
 
@@ -1377,48 +1539,95 @@ out:
 	return rc;
 }
 
-int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
-			  void **data_out, size_t *lens_out, int *results)
+/* Where get_batch found an item: an L1 hit, read and to be verified, or
+ * read from L2, which verified it. */
+enum { ITEM_HIT, ITEM_CHECK, ITEM_VERIFIED };
+
+/* Verify side by side the items that need it: the batch kernel fills its
+ * lanes with different objects. Marks a failed item's rcs. */
+static void verify_items(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			 void **data, const size_t *lens, int *rcs,
+			 const uint8_t *todo)
 {
 	static const uint8_t nothing[1];
 	const void **inputs = NULL;
+	size_t *ilens = NULL, *which = NULL, m = 0;
 	uint8_t *hashes = NULL;
+
+	if (s->verify && s->lay.hash == B3CAS_HASH_BLAKE3 && n > 1) {
+		inputs = malloc(n * sizeof(*inputs));
+		ilens = malloc(n * sizeof(*ilens));
+		which = malloc(n * sizeof(*which));
+		hashes = malloc(n * B3CAS_OID_LEN);
+	}
+	if (inputs && ilens && which && hashes) {
+		for (size_t i = 0; i < n; i++) {
+			if (rcs[i] != 0 || todo[i] != ITEM_CHECK)
+				continue;
+			inputs[m] = data[i] ? data[i] : nothing;
+			ilens[m] = lens[i];
+			which[m++] = i;
+		}
+		b3cas_hash_batch(hashes, inputs, ilens, m);
+		for (size_t k = 0; k < m; k++) {
+			b3cas_oid got;
+			size_t i = which[k];
+
+			memcpy(got.bytes, hashes + k * B3CAS_OID_LEN,
+			       B3CAS_OID_LEN);
+			if (!b3cas_oid_equal(&got, &ids[i]))
+				rcs[i] = b3cas__store_corrupt(&ids[i], &got);
+		}
+	} else {
+		for (size_t i = 0; i < n; i++)
+			if (rcs[i] == 0 && todo[i] == ITEM_CHECK)
+				rcs[i] = verify(s, &ids[i], data[i], lens[i]);
+	}
+	free(inputs);
+	free(ilens);
+	free(which);
+	free(hashes);
+}
+
+int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			  void **data_out, size_t *lens_out, int *results)
+{
 	int *rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
+	uint64_t *tickets = malloc(n * sizeof(*tickets) + 1);
+	uint8_t *todo = malloc(n + 1), *from = malloc(n + 1);
 	uint64_t t0 = b3cas__now_ns();
 	int first = 0;
 
-	if (!rcs)
+	if (!rcs || !tickets || !todo || !from) {
+		if (rcs != results)
+			free(rcs);
+		free(tickets);
+		free(todo);
+		free(from);
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < n; i++) {
-		rcs[i] = read_unverified(s, &ids[i], &data_out[i],
-					 &lens_out[i]);
+		read_source src = FROM_INDEX;
+		void *hit;
+
+		todo[i] = ITEM_HIT;
+		if (b3cas__cache_get(s->l1, &ids[i], &hit)) {
+			rcs[i] = copy_blob(hit, &data_out[i], &lens_out[i]);
+		} else {
+			tickets[i] = b3cas__cache_ticket(s->l1, &ids[i]);
+			rcs[i] = read_object(s, &ids[i], NULL, &data_out[i],
+					     &lens_out[i], &src);
+			/* L2 verified its copies already. */
+			todo[i] = src == FROM_L2 ? ITEM_VERIFIED : ITEM_CHECK;
+		}
+		from[i] = (uint8_t)src;
 		if (rcs[i] < 0) {
 			data_out[i] = NULL;
 			lens_out[i] = 0;
 		}
 	}
-	/* Verify side by side: the batch kernel fills its lanes with
-	 * different objects. */
-	if (s->verify && s->lay.hash == B3CAS_HASH_BLAKE3 && n > 1) {
-		inputs = malloc(n * sizeof(*inputs));
-		hashes = malloc(n * B3CAS_OID_LEN);
-	}
-	if (inputs && hashes) {
-		for (size_t i = 0; i < n; i++)
-			inputs[i] = data_out[i] ? data_out[i] : nothing;
-		b3cas_hash_batch(hashes, inputs, lens_out, n);
-	}
+	verify_items(s, ids, n, data_out, lens_out, rcs, todo);
 	for (size_t i = 0; i < n; i++) {
-		if (rcs[i] == 0 && inputs && hashes) {
-			b3cas_oid got;
-
-			memcpy(got.bytes, hashes + i * B3CAS_OID_LEN,
-			       B3CAS_OID_LEN);
-			if (!b3cas_oid_equal(&got, &ids[i]))
-				rcs[i] = b3cas__store_corrupt(&ids[i], &got);
-		} else if (rcs[i] == 0) {
-			rcs[i] = verify(s, &ids[i], data_out[i], lens_out[i]);
-		}
 		if (rcs[i] < 0 && data_out[i]) {
 			free(data_out[i]);
 			data_out[i] = NULL;
@@ -1426,11 +1635,21 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 		}
 		if (rcs[i] < 0 && first == 0)
 			first = rcs[i];
+		if (rcs[i] == 0 && todo[i] != ITEM_HIT) {
+			b3cas_l2 *l2 = atomic_load(&s->l2);
+
+			if (from[i] == FROM_TIER && l2)
+				b3cas__l2_add(l2, &ids[i], data_out[i],
+					      lens_out[i]);
+			l1_offer_copy(s, &ids[i], data_out[i], lens_out[i],
+				      tickets[i]);
+		}
 	}
 	if (rcs != results)
 		free(rcs);
-	free(inputs);
-	free(hashes);
+	free(tickets);
+	free(todo);
+	free(from);
 	b3cas__note_get(s, t0, n);
 	return first;
 }

@@ -13,6 +13,8 @@
 
 #include "b3cas/hash.h"
 #include "b3cas/store.h"
+#include "cache/cache.h"
+#include "cache/l2.h"
 #include "core/objects.h"
 #include "core/path.h"
 #include "dedup/bloom.h"
@@ -74,6 +76,19 @@ struct b3cas_store {
 	atomic_ullong bloom_skips;       /* puts that skipped the lookup */
 	atomic_ullong bloom_false_pos;   /* "maybe" for an id not stored */
 	atomic_ullong bloom_hits;        /* "maybe" for an id stored */
+
+	/*
+	 * Caches (core/cache.c). l1 always exists (capacity 0 = off) and
+	 * never holds an object that is not stored: the delete of its last
+	 * reference erases it after the index write, and a reader offers
+	 * what it read only with a ticket taken before it read. l2 is made
+	 * when first given a capacity (writable handles only) and lives
+	 * until close; l2_lock guards making it.
+	 */
+	b3cas_cache *l1;
+	atomic_ullong l1_capacity;
+	b3cas_l2 *_Atomic l2;
+	pthread_mutex_t l2_lock;
 
 	/* Operation counters and latencies since open (dedup/stats.c). */
 	atomic_ullong n_puts, n_dup_puts, n_put_bytes, n_gets, n_deletes;
@@ -150,6 +165,20 @@ int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b);
 void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
 		     uint64_t n);
 void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n);
+
+/* ---- core/cache.c ---- */
+
+/* At open: make L1 with l1_bytes, and L2 when l2_bytes > 0. */
+int b3cas__caches_open(b3cas_store *s, uint64_t l1_bytes, uint64_t l2_bytes);
+void b3cas__caches_close(b3cas_store *s);
+/* id is no longer stored (its last reference went) or was collected:
+ * drop it from L1 (and, collected, from L2). After the index write. */
+/* Read id through the caches (not looking in L1 first): verified, put in
+ * L1 (and L2 from the tier); *out is the caller's reference. */
+int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
+		      b3cas_blob **out);
+void b3cas__caches_forget(b3cas_store *s, const b3cas_oid *id,
+			  bool collected);
 
 /* ---- dedup/filter.c ---- */
 

@@ -86,10 +86,14 @@ static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 	if (rc >= 0 && removing && !o->dry_run) {
 		rc = b3cas__store_write_batch(s, b);
 		/* A file goes only after no entry names it. */
-		for (int i = 0; rc >= 0 && i < g->n; i++)
-			if (g->gone[i] && g->loose[i])
+		for (int i = 0; rc >= 0 && i < g->n; i++) {
+			if (!g->gone[i])
+				continue;
+			b3cas__caches_forget(s, &g->ids[i], true);
+			if (g->loose[i])
 				rc = b3cas__object_remove(&s->lay,
 							  &g->ids[i]);
+		}
 	}
 	pthread_mutex_unlock(lock);
 	rocksdb_writebatch_destroy(b);

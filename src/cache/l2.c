@@ -1,0 +1,287 @@
+/*
+ * cache/l2.c - the L2 folder of verified copies of loose objects (see
+ * l2.h for the layout and invariants).
+ *
+ * An entry enters the index before its file is written (a reservation),
+ * so two threads do not write the same copy and the capacity counts the
+ * file before it exists; a read that finds no file is a miss. Evicted
+ * and erased entries have their file deleted by the engine's drop hook,
+ * outside the shard lock. Reads and writes here never set the thread's
+ * error message: a cache miss is not an error.
+ */
+#include "cache/l2.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "core/path.h"
+#include "util/error.h"
+
+#define L2_SHARDS 16
+
+struct b3cas_l2 {
+	int dir_fd;  /* cache/l2 */
+	int tmp_fd;  /* cache/l2/tmp */
+	b3cas_cache *index;
+	b3cas_l2_hash_fn hash;
+	void *hash_ctx;
+	atomic_ullong corrupt;
+	atomic_ullong tmp_seq;
+};
+
+static void copy_rel(char out[B3CAS_OBJECT_REL_LEN + 1], const b3cas_oid *id)
+{
+	b3cas__object_rel(out, id);
+}
+
+static void drop_copy(const b3cas_oid *id, void *payload, void *ctx)
+{
+	b3cas_l2 *l2 = ctx;
+	char rel[B3CAS_OBJECT_REL_LEN + 1];
+
+	(void)payload;
+	copy_rel(rel, id);
+	unlinkat(l2->dir_fd, rel, 0);
+}
+
+static int open_sub(int at, const char *name, const char *root)
+{
+	int fd;
+
+	if (mkdirat(at, name, 0755) != 0 && errno != EEXIST)
+		return b3cas__error_errno(errno, "cannot create %s/cache/l2/%s",
+					  root, name);
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return b3cas__error_errno(errno, "cannot open %s/cache/l2/%s",
+					  root, name);
+	return fd;
+}
+
+/* Remove every file in folder fd (a crashed writer's leftovers). */
+static void clear_fd(int fd)
+{
+	int dup_fd = dup(fd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			unlinkat(fd, e->d_name, 0);
+	closedir(d);
+}
+
+/* List the copies in sub-folder ab/ into the index. */
+static void list_sub(b3cas_l2 *l2, int sub)
+{
+	int fd = openat(l2->dir_fd, (char[3]){"0123456789abcdef"[sub >> 4],
+					      "0123456789abcdef"[sub & 15], 0},
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		b3cas_oid id;
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		/* A name that is not an id, or in the wrong folder, or not
+		 * a file: not ours to keep. */
+		if (b3cas_oid_parse(&id, e->d_name) != 0 || id.bytes[0] != sub ||
+		    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) ||
+		    !b3cas__cache_insert(l2->index, &id, NULL,
+					 (uint64_t)st.st_size,
+					 b3cas__cache_ticket(l2->index, &id)))
+			unlinkat(fd, e->d_name, 0);
+	}
+	b3cas_error_clear(); /* a bad name is not the caller's error */
+	closedir(d);
+}
+
+int b3cas__l2_open(b3cas_l2 **out, int root_fd, const char *root,
+		   uint64_t capacity, b3cas_l2_hash_fn hash, void *ctx)
+{
+	b3cas_cache_hooks hooks = {NULL, drop_copy, NULL};
+	b3cas_l2 *l2 = calloc(1, sizeof(*l2));
+	int cache_fd;
+
+	if (!l2)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	l2->dir_fd = l2->tmp_fd = -1;
+	l2->hash = hash;
+	l2->hash_ctx = ctx;
+	cache_fd = open_sub(root_fd, "cache", root);
+	if (cache_fd < 0)
+		goto fail;
+	l2->dir_fd = open_sub(cache_fd, "l2", root);
+	close(cache_fd);
+	if (l2->dir_fd < 0)
+		goto fail;
+	l2->tmp_fd = open_sub(l2->dir_fd, "tmp", root);
+	if (l2->tmp_fd < 0)
+		goto fail;
+	clear_fd(l2->tmp_fd);
+	hooks.ctx = l2;
+	/* Listed first with no drops, so nothing listed is deleted while
+	 * the capacity is still unknown... then trimmed to it. */
+	l2->index = b3cas__cache_new(UINT64_MAX / 2, L2_SHARDS,
+				     B3CAS_POLICY_S3FIFO, &hooks);
+	if (!l2->index) {
+		b3cas__error(B3CAS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int sub = 0; sub < 256; sub++)
+		list_sub(l2, sub);
+	b3cas__cache_resize(l2->index, capacity);
+	*out = l2;
+	return 0;
+fail:
+	b3cas__l2_close(l2);
+	return B3CAS_EIO;
+}
+
+void b3cas__l2_close(b3cas_l2 *l2)
+{
+	if (!l2)
+		return;
+	/* The copies stay on disk for the next open. */
+	b3cas__cache_free_keep(l2->index);
+	if (l2->tmp_fd >= 0)
+		close(l2->tmp_fd);
+	if (l2->dir_fd >= 0)
+		close(l2->dir_fd);
+	free(l2);
+}
+
+/* Delete a copy that must not be served, and count it. */
+static void drop_corrupt(b3cas_l2 *l2, const b3cas_oid *id)
+{
+	atomic_fetch_add_explicit(&l2->corrupt, 1, memory_order_relaxed);
+	b3cas__cache_erase(l2->index, id); /* the hook deletes the file */
+}
+
+int b3cas__l2_read(b3cas_l2 *l2, const b3cas_oid *id, uint64_t size,
+		   void *buf)
+{
+	char rel[B3CAS_OBJECT_REL_LEN + 1];
+	struct stat st;
+	b3cas_oid got;
+	ssize_t n;
+	size_t done = 0;
+	int fd;
+
+	if (!b3cas__cache_get(l2->index, id, NULL))
+		return 0;
+	copy_rel(rel, id);
+	fd = openat(l2->dir_fd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* reserved and not written yet, or lost */
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {
+		close(fd);
+		drop_corrupt(l2, id);
+		return 0;
+	}
+	while (done < size) {
+		n = pread(fd, (char *)buf + done, (size_t)size - done,
+			  (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	close(fd);
+	if (done != size || l2->hash(l2->hash_ctx, &got, buf, done) != 0 ||
+	    !b3cas_oid_equal(&got, id)) {
+		drop_corrupt(l2, id);
+		return 0;
+	}
+	return 1;
+}
+
+void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
+		   size_t len)
+{
+	char rel[B3CAS_OBJECT_REL_LEN + 1], tmp[32];
+	int fd;
+
+	/* Reserve first: a refusal (too large, already there) costs no
+	 * write. */
+	if (!b3cas__cache_insert(l2->index, id, NULL, len,
+				 b3cas__cache_ticket(l2->index, id)))
+		return;
+	snprintf(tmp, sizeof(tmp), "%llx",
+		 (unsigned long long)atomic_fetch_add(&l2->tmp_seq, 1));
+	fd = openat(l2->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0644);
+	if (fd < 0)
+		goto fail;
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			unlinkat(l2->tmp_fd, tmp, 0);
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	copy_rel(rel, id);
+	rel[2] = '\0';
+	if (mkdirat(l2->dir_fd, rel, 0755) != 0 && errno != EEXIST) {
+		unlinkat(l2->tmp_fd, tmp, 0);
+		goto fail;
+	}
+	rel[2] = '/';
+	if (renameat(l2->tmp_fd, tmp, l2->dir_fd, rel) != 0) {
+		unlinkat(l2->tmp_fd, tmp, 0);
+		goto fail;
+	}
+	return;
+fail:
+	b3cas__cache_erase(l2->index, id);
+}
+
+bool b3cas__l2_erase(b3cas_l2 *l2, const b3cas_oid *id)
+{
+	return b3cas__cache_erase(l2->index, id);
+}
+
+bool b3cas__l2_contains(b3cas_l2 *l2, const b3cas_oid *id)
+{
+	return b3cas__cache_contains(l2->index, id);
+}
+
+void b3cas__l2_resize(b3cas_l2 *l2, uint64_t capacity)
+{
+	b3cas__cache_resize(l2->index, capacity);
+}
+
+void b3cas__l2_stats(b3cas_l2 *l2, b3cas_cache_level_stats *out)
+{
+	b3cas__cache_stats(l2->index, out);
+	out->corrupt = atomic_load(&l2->corrupt);
+}
