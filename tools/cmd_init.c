@@ -21,6 +21,7 @@
 typedef struct init_opts {
 	b3cas_hash_algo hash;
 	size_t inline_threshold; /* 0: the library's default */
+	const char *objects_dir; /* NULL: <store>/objects */
 	bool json;
 } init_opts;
 
@@ -42,6 +43,12 @@ void cmd_init_usage(FILE *out)
 		"  --inline-threshold BYTES  objects up to this size live in "
 		"the index\n"
 		"                            (default %u, at most %u)\n"
+		"  --objects-dir DIR         keep loose objects in DIR (e.g. "
+		"a larger, slower\n"
+		"                            disk) instead of the store "
+		"folder; recorded\n"
+		"                            in b3cas.conf (see docs/cache.md)"
+		"\n"
 		"  --json                    print the result as a JSON "
 		"object\n"
 		"  -h, --help                print this help\n"
@@ -52,12 +59,13 @@ void cmd_init_usage(FILE *out)
 		B3CAS_INLINE_THRESHOLD_DEFAULT, B3CAS_INLINE_THRESHOLD_MAX);
 }
 
-enum { OPT_HASH = 256, OPT_INLINE, OPT_JSON };
+enum { OPT_HASH = 256, OPT_INLINE, OPT_JSON, OPT_OBJECTS };
 
 static const struct option long_options[] = {
 	{"hash", required_argument, NULL, OPT_HASH},
 	{"inline-threshold", required_argument, NULL, OPT_INLINE},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"objects-dir", required_argument, NULL, OPT_OBJECTS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -93,6 +101,12 @@ static int parse_options(init_opts *o, int argc, char **argv)
 			o->inline_threshold = (size_t)n;
 			break;
 		case OPT_JSON: o->json = true; break;
+		case OPT_OBJECTS:
+			if (!*optarg)
+				return cli_usage_error("init", "--objects-dir "
+						       "needs a folder");
+			o->objects_dir = optarg;
+			break;
 		case 'h':
 			cmd_init_usage(stdout);
 			return -1;
@@ -152,12 +166,16 @@ static void print_result(const init_opts *o, const char *dir,
 		fputs("{\"store\":", stdout);
 		cli_json_string(stdout, dir);
 		printf(",\"created\":%s,\"hash\":\"%s\","
-		       "\"inline_threshold\":%zu,\"format_version\":%u}\n",
+		       "\"inline_threshold\":%zu,\"format_version\":%u,"
+		       "\"objects_dir\":",
 		       created ? "true" : "false", hash,
 		       info->inline_threshold, info->format_version);
+		cli_json_string(stdout, info->objects_dir);
+		fputs("}\n", stdout);
 	} else if (created) {
 		printf("Created b3cas store %s (hash %s, inline threshold %zu "
-		       "bytes)\n", dir, hash, info->inline_threshold);
+		       "bytes, objects in %s)\n", dir, hash,
+		       info->inline_threshold, info->objects_dir);
 	}
 	if (!created)
 		cli_error("%s is already a b3cas store (hash %s, inline "
@@ -208,6 +226,8 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	opts.create = true;
 	opts.hash = o.hash;
 	opts.inline_threshold = o.inline_threshold;
+	opts.objects_dir = o.objects_dir;
+	opts.l1_bytes = 0; /* one command: nothing to cache */
 	rc = cli_open_store(&store, ctx, &opts);
 	if (rc != CLI_OK)
 		goto out;

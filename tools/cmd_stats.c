@@ -9,7 +9,9 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
+
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
@@ -36,6 +38,55 @@ typedef struct metric {
 	const char *name, *type, *help;
 	double value;
 } metric;
+
+/* The cache counters, one family per counter with a level label. */
+static void prometheus_cache(const b3cas_cache_stats *cs)
+{
+	const b3cas_cache_level_stats *lv[2] = {&cs->l1, &cs->l2};
+	const char *level[2] = {"l1", "l2"};
+	const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} m[] = {
+#define CACHE_FIELD(f) offsetof(b3cas_cache_level_stats, f)
+		{"b3cas_cache_capacity_bytes", "gauge",
+		 "Bytes the cache may hold.", CACHE_FIELD(capacity)},
+		{"b3cas_cache_bytes", "gauge", "Bytes the cache holds.",
+		 CACHE_FIELD(bytes)},
+		{"b3cas_cache_entries", "gauge", "Objects the cache holds.",
+		 CACHE_FIELD(entries)},
+		{"b3cas_cache_hits_total", "counter", "Lookups that hit.",
+		 CACHE_FIELD(hits)},
+		{"b3cas_cache_misses_total", "counter", "Lookups that missed.",
+		 CACHE_FIELD(misses)},
+		{"b3cas_cache_inserts_total", "counter", "Objects added.",
+		 CACHE_FIELD(inserts)},
+		{"b3cas_cache_evictions_total", "counter",
+		 "Objects evicted to make room.", CACHE_FIELD(evictions)},
+		{"b3cas_cache_invalidations_total", "counter",
+		 "Objects dropped because deleted, collected or evicted by "
+		 "call.", CACHE_FIELD(invalidations)},
+		{"b3cas_cache_rejected_total", "counter",
+		 "Objects not added: too large, or raced with a delete.",
+		 CACHE_FIELD(rejected)},
+		{"b3cas_cache_corrupt_total", "counter",
+		 "Cached copies that failed verification and were dropped.",
+		 CACHE_FIELD(corrupt)},
+#undef CACHE_FIELD
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		printf("# HELP %s %s\n# TYPE %s %s\n", m[i].name, m[i].help,
+		       m[i].name, m[i].type);
+		for (int l = 0; l < 2; l++) {
+			uint64_t v;
+
+			memcpy(&v, (const char *)lv[l] + m[i].off, sizeof(v));
+			printf("%s{level=\"%s\"} %" PRIu64 "\n", m[i].name,
+			       level[l], v);
+		}
+	}
+}
 
 static void prometheus(const b3cas_stats *st)
 {
@@ -118,19 +169,35 @@ static void prometheus(const b3cas_stats *st)
 	}
 }
 
-static void json(const b3cas_stats *st)
+static void json_level(const char *name, const b3cas_cache_level_stats *l)
+{
+	printf("\"%s\":{\"capacity\":%" PRIu64 ",\"bytes\":%" PRIu64
+	       ",\"entries\":%" PRIu64 ",\"hits\":%" PRIu64
+	       ",\"misses\":%" PRIu64 ",\"inserts\":%" PRIu64
+	       ",\"evictions\":%" PRIu64 ",\"invalidations\":%" PRIu64
+	       ",\"rejected\":%" PRIu64 ",\"corrupt\":%" PRIu64 "}",
+	       name, l->capacity, l->bytes, l->entries, l->hits, l->misses,
+	       l->inserts, l->evictions, l->invalidations, l->rejected,
+	       l->corrupt);
+}
+
+static void json(const b3cas_stats *st, const b3cas_cache_stats *cs)
 {
 	printf("{\"objects\":%" PRIu64 ",\"inline_objects\":%" PRIu64
 	       ",\"references\":%" PRIu64 ",\"logical_bytes\":%" PRIu64
 	       ",\"physical_bytes\":%" PRIu64 ",\"dedup_ratio\":%.6f"
 	       ",\"gc_candidates\":%" PRIu64
-	       ",\"gc_candidate_bytes\":%" PRIu64 "}\n",
+	       ",\"gc_candidate_bytes\":%" PRIu64 ",\"cache\":{",
 	       st->objects, st->inline_objects, st->references,
 	       st->logical_bytes, st->physical_bytes, st->dedup_ratio,
 	       st->candidates, st->candidate_bytes);
+	json_level("l1", &cs->l1);
+	putchar(',');
+	json_level("l2", &cs->l2);
+	puts("}}");
 }
 
-static void text(const b3cas_stats *st)
+static void text(const b3cas_stats *st, const b3cas_cache_stats *cs)
 {
 	printf("objects:            %" PRIu64 " (%" PRIu64 " inline, %" PRIu64
 	       " loose)\n",
@@ -142,6 +209,12 @@ static void text(const b3cas_stats *st)
 	printf("dedup ratio:        %.3f\n", st->dedup_ratio);
 	printf("waiting for gc:     %" PRIu64 " objects, %" PRIu64
 	       " bytes\n", st->candidates, st->candidate_bytes);
+	printf("L1 cache:           %" PRIu64 " of %" PRIu64 " bytes, %"
+	       PRIu64 " objects\n", cs->l1.bytes, cs->l1.capacity,
+	       cs->l1.entries);
+	printf("L2 cache:           %" PRIu64 " of %" PRIu64 " bytes, %"
+	       PRIu64 " objects\n", cs->l2.bytes, cs->l2.capacity,
+	       cs->l2.entries);
 }
 
 enum { OPT_JSON = 256, OPT_PROMETHEUS };
@@ -157,6 +230,7 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 {
 	bool want_json = false, want_prom = false;
 	b3cas_store *store;
+	b3cas_cache_stats cs;
 	b3cas_stats st;
 	int c, rc, err;
 
@@ -184,16 +258,18 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 	if (rc != CLI_OK)
 		return rc;
 	err = b3cas_store_stats(store, &st);
+	b3cas_cache_stats_get(store, &cs);
 	if (err < 0) {
 		cli_error("cannot read the store's statistics: %s",
 			  b3cas_error_last());
 		rc = cli_exit_code(err, false);
 	} else if (want_prom) {
 		prometheus(&st);
+		prometheus_cache(&cs);
 	} else if (want_json) {
-		json(&st);
+		json(&st, &cs);
 	} else {
-		text(&st);
+		text(&st, &cs);
 	}
 	rc = cli_close_store(store, rc);
 	return cli_finish_stdout(rc);

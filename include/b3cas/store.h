@@ -167,6 +167,7 @@ typedef struct b3cas_store_info {
 	b3cas_durability durability;
 	bool read_only;
 	unsigned format_version;
+	const char *objects_dir; /* where loose objects live */
 } b3cas_store_info;
 
 B3CAS_EXTERN void b3cas_store_info_get(b3cas_store_info *out,

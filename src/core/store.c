@@ -421,6 +421,7 @@ void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)
 	out->durability = s->durability;
 	out->read_only = s->read_only;
 	out->format_version = s->lay.format;
+	out->objects_dir = s->lay.objects_path;
 }
 
 const char *b3cas_hash_algo_name(b3cas_hash_algo algo)
