@@ -21,7 +21,7 @@ mkdir -p "$files"
 hex64='[0-9a-f]{64}'
 
 # ---- init ----
-expect 0 '^Created b3cas store .*/store \(hash blake3, inline threshold 65536 bytes\)$' '^$' -- --store "$st" init
+expect 0 '^Created b3cas store .*/store \(hash blake3, inline threshold 65536 bytes, objects in .*/store/objects\)$' '^$' -- --store "$st" init
 expect 1 '^$' 'already a b3cas store .*nothing changed' -- --store "$st" init
 expect 0 '"hash":"sha256"' 'note: .*SHA-256.*comparison' -- --store "$work/sha" init --hash sha256 --json
 expect 2 '^$' "hash" -- --store "$work/bad" init --hash md5
@@ -148,12 +148,13 @@ check "ls --json has one object per id" test "$(grep -Ec "^\\{\"id\":\"$hex64\",
 # left: f0 x1, f1 x2, f1000 x2, f65535 x2, f65536 x1, f1048577 x1
 logical=$((0 + 1 * 2 + 1000 * 2 + 65535 * 2 + 65536 + 1048577))
 physical=$((0 + 1 + 1000 + 65535 + 65536 + 1048577))
-expect 0 "^\\{\"objects\":6,\"inline_objects\":5,\"references\":9,\"logical_bytes\":$logical,\"physical_bytes\":$physical,\"dedup_ratio\":[0-9.]+,\"gc_candidates\":0,\"gc_candidate_bytes\":0\\}\$" '^$' \
+expect 0 "^\\{\"objects\":6,\"inline_objects\":5,\"references\":9,\"logical_bytes\":$logical,\"physical_bytes\":$physical,\"dedup_ratio\":[0-9.]+,\"gc_candidates\":0,\"gc_candidate_bytes\":0,\"cache\":\\{\"l1\":\\{\"capacity\":[0-9]+,.*\"l2\":\\{.*\"corrupt\":0\\}\\}\\}\$" '^$' \
 	-- --store "$st" stats --json
 expect 0 "objects: +6 \\(5 inline, 1 loose\\)" '^$' -- --store "$st" stats
 expect 0 '' '^$' -- --store "$st" stats --prometheus
 check "promtool accepts stats --prometheus" promtool check metrics <<<"$out"
 check "the Prometheus text has the physical bytes" grep -qx "b3cas_physical_bytes $physical" <<<"$out"
+check "the Prometheus text has the L1 capacity" grep -qx 'b3cas_cache_capacity_bytes{level="l1"} [0-9]*' <<<"$out"
 expect 2 '^$' 'cannot be used together' -- --store "$st" stats --json --prometheus
 
 # ---- which store: --store, then B3CAS_STORE, then the XDG default ----
@@ -173,6 +174,16 @@ for n in 0 1000 1048577; do
 	check "sha256 store: get f$n" cmp -s "$files/f$n" "$work/out"
 done
 check "sha256 recorded in b3cas.conf" grep -q '^hash = sha256$' "$work/sha/b3cas.conf"
+
+# ---- loose objects kept in another folder (init --objects-dir) ----
+expect 0 '"objects_dir":".*/tier"' '^$' -- --store "$work/split" init --objects-dir "$work/tier" --inline-threshold 100 --json
+check "the tier's folder is recorded in b3cas.conf" grep -q "^objects = .*/tier\$" "$work/split/b3cas.conf"
+expect 0 "^${id[1000]}  $files/f1000\$" '^$' -- --store "$work/split" put "$files/f1000"
+check "the loose object is in the tier" test -f "$work/tier/${id[1000]:0:2}/${id[1000]}"
+check "and not in the store folder" test ! -e "$work/split/objects/${id[1000]:0:2}/${id[1000]}"
+"$b3cas" --store "$work/split" get "${id[1000]}" >"$work/out" 2>/dev/null
+check "a get reads it from the tier" cmp -s "$files/f1000" "$work/out"
+expect 2 '^$' 'objects-dir' -- --store "$work/bad" init --objects-dir ''
 
 # ---- many objects in one put; every one reads back ----
 mkdir "$files/many"
