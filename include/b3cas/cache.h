@@ -97,7 +97,8 @@ typedef struct b3cas_cache_level_stats {
 	uint64_t inserts;    /* objects added */
 	uint64_t evictions;  /* objects removed to make room (or by resize) */
 	uint64_t invalidations; /* removed because deleted or evicted by call */
-	uint64_t rejected;   /* too large for it, or raced with a delete */
+	uint64_t rejected;   /* not added: too large for it, the level is
+				off, or the read raced with a delete */
 	uint64_t corrupt;    /* L2: copies that failed verification, dropped */
 } b3cas_cache_level_stats;
 

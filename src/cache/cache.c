@@ -287,7 +287,8 @@ static entry *evict_one(b3cas_cache *c, shard *sh)
 static void make_room(b3cas_cache *c, shard *sh, uint64_t extra,
 		      entry **out)
 {
-	while (sh->bytes + extra > sh->cap) {
+	/* Capacity 0 is off: even entries that cost nothing go. */
+	while (sh->bytes + extra > sh->cap || (sh->cap == 0 && sh->count)) {
 		entry *e = evict_one(c, sh);
 
 		if (!e)
@@ -428,6 +429,20 @@ bool b3cas__cache_contains(b3cas_cache *c, const b3cas_oid *id)
 	return found;
 }
 
+bool b3cas__cache_holds(b3cas_cache *c, const b3cas_oid *id,
+			const void *payload)
+{
+	shard *sh = shard_of(c, id);
+	entry *e;
+	bool same;
+
+	pthread_mutex_lock(&sh->lock);
+	e = *find_slot(sh, id, fingerprint(id));
+	same = e && e->payload == payload;
+	pthread_mutex_unlock(&sh->lock);
+	return same;
+}
+
 uint64_t b3cas__cache_ticket(b3cas_cache *c, const b3cas_oid *id)
 {
 	/* Acquire: a reader whose ticket sees an erase also sees the index
@@ -447,9 +462,14 @@ bool b3cas__cache_insert(b3cas_cache *c, const b3cas_oid *id, void *payload,
 	if (!e)
 		return false;
 	pthread_mutex_lock(&sh->lock);
+	if (*(slot = find_slot(sh, id, fp)) != NULL) {
+		/* Two readers missed at once: the first one's copy stays. */
+		pthread_mutex_unlock(&sh->lock);
+		free(e);
+		return false;
+	}
 	if (sh->cap == 0 || charge > sh->cap / 4 ||
-	    atomic_load_explicit(&sh->gen, memory_order_relaxed) != ticket ||
-	    *(slot = find_slot(sh, id, fp)) != NULL) {
+	    atomic_load_explicit(&sh->gen, memory_order_relaxed) != ticket) {
 		sh->rejected++;
 		pthread_mutex_unlock(&sh->lock);
 		free(e);

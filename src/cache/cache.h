@@ -74,6 +74,10 @@ bool b3cas__cache_get(b3cas_cache *c, const b3cas_oid *id,
 /* Whether id is cached, counting nothing and changing nothing. */
 bool b3cas__cache_contains(b3cas_cache *c, const b3cas_oid *id);
 
+/* Whether id is cached with exactly this payload (the same test). */
+bool b3cas__cache_holds(b3cas_cache *c, const b3cas_oid *id,
+			const void *payload);
+
 /* Take before reading what will be inserted (see Tickets above). */
 uint64_t b3cas__cache_ticket(b3cas_cache *c, const b3cas_oid *id);
 

@@ -2,11 +2,16 @@
  * cache/l2.c - the L2 folder of verified copies of loose objects (see
  * l2.h for the layout and invariants).
  *
- * An entry enters the index before its file is written (a reservation),
- * so two threads do not write the same copy and the capacity counts the
- * file before it exists; a read that finds no file is a miss. Evicted
- * and erased entries have their file deleted by the engine's drop hook,
- * outside the shard lock. Reads and writes here never set the thread's
+ * An entry enters the index before its file is written (a reservation
+ * whose payload is a token unique to the writer), so two threads do not
+ * write the same copy and the capacity counts the file before it exists.
+ * Evicted and erased entries have their file deleted by the engine's drop
+ * hook, outside the shard lock; so a writer whose reservation was erased
+ * before its rename would leave a file no entry names: after the rename
+ * it checks that its token is still there and deletes its file if not. A
+ * read that finds no file erases the entry (a copy lost, or one being
+ * written, whose writer then deletes it): so every file in the folder is
+ * named by an entry once its writer returns. Reads and writes here never set the thread's
  * error message: a cache miss is not an error.
  */
 #include "cache/l2.h"
@@ -194,8 +199,11 @@ int b3cas__l2_read(b3cas_l2 *l2, const b3cas_oid *id, uint64_t size,
 		return 0;
 	copy_rel(rel, id);
 	fd = openat(l2->dir_fd, rel, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0; /* reserved and not written yet, or lost */
+	if (fd < 0) {
+		/* Lost, or being written: either way not worth keeping. */
+		b3cas__cache_erase(l2->index, id);
+		return 0;
+	}
 	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {
 		close(fd);
 		drop_corrupt(l2, id);
@@ -223,15 +231,16 @@ void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
 		   size_t len)
 {
 	char rel[B3CAS_OBJECT_REL_LEN + 1], tmp[32];
+	uint64_t seq = atomic_fetch_add(&l2->tmp_seq, 1) + 1;
+	void *token = (void *)(uintptr_t)seq;
 	int fd;
 
 	/* Reserve first: a refusal (too large, already there) costs no
 	 * write. */
-	if (!b3cas__cache_insert(l2->index, id, NULL, len,
+	if (!b3cas__cache_insert(l2->index, id, token, len,
 				 b3cas__cache_ticket(l2->index, id)))
 		return;
-	snprintf(tmp, sizeof(tmp), "%llx",
-		 (unsigned long long)atomic_fetch_add(&l2->tmp_seq, 1));
+	snprintf(tmp, sizeof(tmp), "%llx", (unsigned long long)seq);
 	fd = openat(l2->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0644);
 	if (fd < 0)
@@ -260,9 +269,14 @@ void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
 		unlinkat(l2->tmp_fd, tmp, 0);
 		goto fail;
 	}
+	/* Erased (or evicted) while we wrote: its drop may have come before
+	 * the rename, so the file is ours to delete. */
+	if (!b3cas__cache_holds(l2->index, id, token))
+		unlinkat(l2->dir_fd, rel, 0);
 	return;
 fail:
-	b3cas__cache_erase(l2->index, id);
+	if (b3cas__cache_holds(l2->index, id, token))
+		b3cas__cache_erase(l2->index, id);
 }
 
 bool b3cas__l2_erase(b3cas_l2 *l2, const b3cas_oid *id)

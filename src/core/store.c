@@ -135,11 +135,7 @@ static int verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
 
 pthread_mutex_t *b3cas__store_stripe(b3cas_store *s, const b3cas_oid *id)
 {
-	/* The id's first 12 bits, so that stripes follow id order: a batch
-	 * sorted by id then takes its locks in increasing order. */
-	unsigned i = (unsigned)id->bytes[0] << 4 | id->bytes[1] >> 4;
-
-	return &s->stripes[i];
+	return &s->stripes[b3cas__stripe_index(id->bytes)];
 }
 
 int b3cas__store_check_writable(const b3cas_store *s, const char *what)

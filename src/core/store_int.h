@@ -22,8 +22,21 @@
 #include "util/histogram.h"
 #include "index/index.h"
 
-/* Ids are uniformly distributed, so their first bits spread the locks. */
-#define B3CAS_STRIPES 4096 /* = 2^12: stripe_of takes 12 bits */
+/*
+ * Ids are uniformly distributed, so their first bits spread the locks.
+ * 2^16 stripes: with 1024 threads, of which a few hundred may hold a
+ * stripe while they wait in RocksDB's write group, a new operation finds
+ * its stripe taken well under 1% of the time (4096 stripes: ~7%).
+ */
+#define B3CAS_STRIPES 65536
+
+/* The stripe of an id (or index key): its first 16 bits, so that stripes
+ * follow id order and a batch sorted by id locks them in increasing
+ * order. */
+static inline unsigned b3cas__stripe_index(const uint8_t *id_bytes)
+{
+	return (unsigned)id_bytes[0] << 8 | id_bytes[1];
+}
 
 /* Inputs at least this large are hashed on the store's thread pool. */
 #define B3CAS_PARALLEL_HASH_MIN (256u * 1024u)

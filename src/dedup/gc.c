@@ -119,11 +119,6 @@ static int report_group(const group *g, const b3cas_gc_options *o,
 	return 0;
 }
 
-static unsigned stripe_index(const uint8_t *key)
-{
-	return (unsigned)key[0] << 4 | key[1] >> 4;
-}
-
 static int flush_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 		       b3cas_gc_report *r)
 {
@@ -181,7 +176,8 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 			continue;
 		}
 		if (g->n == GROUP_MAX ||
-		    (g->n && stripe_index(key) != stripe_index(g->ids[0].bytes)))
+		    (g->n && b3cas__stripe_index((const uint8_t *)key) !=
+			     b3cas__stripe_index(g->ids[0].bytes)))
 			rc = flush_group(s, g, o, &r);
 		memcpy(g->ids[g->n++].bytes, key, B3CAS_OID_LEN);
 	}

@@ -8,11 +8,9 @@
 
 #include "core/store_int.h"
 
-/* A set must lie inside one lock stripe: the stripe is the id's first 12
- * bits, as in b3cas__store_stripe. */
+/* A set must lie inside one lock stripe (b3cas__stripe_index). */
 #define STRIPES B3CAS_STRIPES
-_Static_assert(B3CAS_STRIPES == 4096, "set_of takes 12 bits");
-#define SETS 32      /* per stripe */
+#define SETS 2       /* per stripe */
 #define WAYS 8
 
 struct b3cas_known {
@@ -37,13 +35,12 @@ void b3cas__known_free(b3cas_known *k)
 	free(k);
 }
 
-/* The set of id: its stripe (first 12 bits), then bits from further on
- * (ids are hashes, so any bits are uniform). */
+/* The set of id: its stripe, then bits from further on (ids are hashes,
+ * so any bits are uniform). */
 static size_t set_of(const b3cas_oid *id)
 {
-	size_t stripe = (size_t)id->bytes[0] << 4 | id->bytes[1] >> 4;
-
-	return stripe * SETS + id->bytes[5] % SETS;
+	return (size_t)b3cas__stripe_index(id->bytes) * SETS +
+	       id->bytes[5] % SETS;
 }
 
 static int find(const b3cas_known *k, size_t set, const b3cas_oid *id)

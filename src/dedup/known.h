@@ -12,7 +12,7 @@
  * a false "yes" would make a put count a reference to bytes that are not
  * there, so ids are compared whole, never by a fingerprint.
  *
- * 4096 stripes x 32 sets x 8 ways = 1,048,576 ids, 32 MiB of ids (pages
+ * 65536 stripes x 2 sets x 8 ways = 1,048,576 ids, 32 MiB of ids (pages
  * are touched only as ids arrive); each set replaces round-robin.
  */
 #ifndef B3CAS_DEDUP_KNOWN_H
