@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
-#include "core/path.h"
 #include "util/error.h"
 
 #define L2_SHARDS 16
@@ -42,15 +41,24 @@ struct b3cas_l2 {
 	atomic_ullong tmp_seq;
 };
 
-static void copy_rel(char out[B3CAS_OBJECT_REL_LEN + 1], const b3cas_oid *id)
+/* "ab/<64 hex>": a copy's path under cache/l2. */
+#define REL_LEN (3 + B3CAS_OID_HEX_LEN)
+
+static void copy_rel(char out[REL_LEN + 1], const b3cas_oid *id)
 {
-	b3cas__object_rel(out, id);
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	b3cas_oid_fmt(hex, id);
+	out[0] = hex[0];
+	out[1] = hex[1];
+	out[2] = '/';
+	memcpy(out + 3, hex, B3CAS_OID_HEX_LEN + 1);
 }
 
 static void drop_copy(const b3cas_oid *id, void *payload, void *ctx)
 {
 	b3cas_l2 *l2 = ctx;
-	char rel[B3CAS_OBJECT_REL_LEN + 1];
+	char rel[REL_LEN + 1];
 
 	(void)payload;
 	copy_rel(rel, id);
@@ -188,7 +196,7 @@ static void drop_corrupt(b3cas_l2 *l2, const b3cas_oid *id)
 int b3cas__l2_read(b3cas_l2 *l2, const b3cas_oid *id, uint64_t size,
 		   void *buf)
 {
-	char rel[B3CAS_OBJECT_REL_LEN + 1];
+	char rel[REL_LEN + 1];
 	struct stat st;
 	b3cas_oid got;
 	ssize_t n;
@@ -230,7 +238,7 @@ int b3cas__l2_read(b3cas_l2 *l2, const b3cas_oid *id, uint64_t size,
 void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
 		   size_t len)
 {
-	char rel[B3CAS_OBJECT_REL_LEN + 1], tmp[32];
+	char rel[REL_LEN + 1], tmp[32];
 	uint64_t seq = atomic_fetch_add(&l2->tmp_seq, 1) + 1;
 	void *token = (void *)(uintptr_t)seq;
 	int fd;
