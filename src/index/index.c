@@ -116,6 +116,8 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 	if (!ix)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	ix->read_only = read_only;
+	pthread_mutex_init(&ix->wq_lock, NULL);
+	ix->wq_tail = &ix->wq_head;
 	ix->options = b3cas__index_new_options();
 	/*
 	 * The refs column family takes small entries (counts, candidates'
@@ -188,6 +190,7 @@ void b3cas__index_close(b3cas_index *ix)
 	rocksdb_readoptions_destroy(ix->read);
 	rocksdb_options_destroy(ix->refs_options);
 	rocksdb_options_destroy(ix->options);
+	pthread_mutex_destroy(&ix->wq_lock);
 	free(ix);
 }
 
@@ -206,14 +209,99 @@ int b3cas__index_get(b3cas_index *ix, int cf, const void *key, size_t klen,
 	return 1;
 }
 
+/* One writer's place in the queue, on its stack. */
+typedef struct b3cas_write_req {
+	rocksdb_writebatch_t *batch;
+	bool sync;
+	bool done;  /* written (err says how) */
+	bool lead;  /* handed the combiner's job */
+	char *err;  /* RocksDB's message, or NULL */
+	pthread_cond_t cv;
+	struct b3cas_write_req *next;
+} write_req;
+
+/* Rounds a combiner runs before it hands over to the oldest waiter. */
+#define COMBINE_ROUNDS 4
+
+/*
+ * Write every batch of list in order. One fsync serves them all: the
+ * last batch that asked for one is written with sync, which syncs the
+ * log with every earlier record; if that fails, none of them is durable.
+ */
+static void write_round(b3cas_index *ix, write_req *list)
+{
+	write_req *last_sync = NULL;
+
+	for (write_req *q = list; q; q = q->next)
+		if (q->sync)
+			last_sync = q;
+	for (write_req *q = list; q; q = q->next)
+		rocksdb_write(ix->db, q == last_sync ? ix->write_sync
+						     : ix->write,
+			      q->batch, &q->err);
+	if (last_sync && last_sync->err)
+		for (write_req *q = list; q != last_sync; q = q->next)
+			if (q->sync && !q->err)
+				q->err = strdup(last_sync->err);
+}
+
+/* Run rounds until the queue is empty or it is someone else's turn.
+ * Called and returns with wq_lock held. */
+static void combine(b3cas_index *ix)
+{
+	for (int round = 0; ix->wq_head; round++) {
+		write_req *list = ix->wq_head, *next;
+
+		if (round == COMBINE_ROUNDS) {
+			/* Hand over to the oldest waiter; combining stays
+			 * set for it. */
+			list->lead = true;
+			pthread_cond_signal(&list->cv);
+			return;
+		}
+		ix->wq_head = NULL;
+		ix->wq_tail = &ix->wq_head;
+		pthread_mutex_unlock(&ix->wq_lock);
+		write_round(ix, list);
+		pthread_mutex_lock(&ix->wq_lock);
+		/* Under the lock a waiter cannot see done and leave (its
+		 * entry is on its stack) before we are through with it. */
+		for (write_req *q = list; q; q = next) {
+			next = q->next;
+			q->done = true;
+			pthread_cond_signal(&q->cv);
+		}
+	}
+	ix->combining = false;
+}
+
 int b3cas__index_write(b3cas_index *ix, rocksdb_writebatch_t *batch,
 		       bool sync)
 {
-	char *err = NULL;
+	write_req r = {.batch = batch, .sync = sync};
 
-	rocksdb_write(ix->db, sync ? ix->write_sync : ix->write, batch, &err);
-	if (err)
-		return b3cas__index_error(err, "index write failed");
+	pthread_cond_init(&r.cv, NULL);
+	pthread_mutex_lock(&ix->wq_lock);
+	*ix->wq_tail = &r;
+	ix->wq_tail = &r.next;
+	if (!ix->combining) {
+		ix->combining = true;
+		r.lead = true;
+	}
+	for (;;) {
+		if (r.lead && !r.done) {
+			r.lead = false;
+			combine(ix); /* writes r too: it is queued */
+			continue;
+		}
+		if (r.done)
+			break;
+		pthread_cond_wait(&r.cv, &ix->wq_lock);
+	}
+	pthread_mutex_unlock(&ix->wq_lock);
+	pthread_cond_destroy(&r.cv);
+	if (r.err)
+		return b3cas__index_error(r.err, "index write failed");
 	return 0;
 }
 
