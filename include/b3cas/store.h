@@ -113,7 +113,10 @@ typedef struct b3cas_store_options {
 	 * than l1_bytes / 256 are not cached in L1 (docs/cache.md). */
 	uint64_t l1_bytes;
 	/* L2 cache (cache/l2/ in the store folder) capacity in bytes; 0 (the
-	 * default) turns it off. It holds copies of loose objects. */
+	 * default) turns it off. It holds copies of loose objects, each of
+	 * at most l2_bytes / 64 bytes; a copy is written by the read that
+	 * first fetched the object from the tier. Read-only handles do not
+	 * use L2. */
 	uint64_t l2_bytes;
 	/* Where loose objects live when not in <root>/objects, e.g. on a
 	 * slower or network disk while the index and L2 stay local. Given

@@ -27,16 +27,20 @@
 
 enum { Q_SMALL, Q_MAIN };
 
+/* What a hit touches comes first and fits one cache line (the entry is
+ * 64-byte aligned): a hit on a cache larger than the CPU's costs one
+ * miss here, one in the bucket array and one in the payload. */
 typedef struct entry {
 	struct entry *hnext;        /* hash chain */
-	struct entry *prev, *next;  /* queue: prev is newer */
-	void *payload;
-	uint64_t charge;
 	uint64_t fp;
 	b3cas_oid id;
+	void *payload;
 	uint8_t freq;
 	uint8_t queue;
-} entry;
+	/* second line: eviction and LRU order only */
+	struct entry *prev, *next;  /* queue: prev is newer */
+	uint64_t charge;
+} __attribute__((aligned(64))) entry;
 
 typedef struct queue {
 	entry *head, *tail;
@@ -456,7 +460,7 @@ bool b3cas__cache_insert(b3cas_cache *c, const b3cas_oid *id, void *payload,
 {
 	shard *sh = shard_of(c, id);
 	uint64_t fp = fingerprint(id);
-	entry *e = malloc(sizeof(*e)), *victims = NULL;
+	entry *e = aligned_alloc(64, sizeof(*e)), *victims = NULL;
 	entry **slot;
 
 	if (!e)
