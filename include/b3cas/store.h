@@ -109,8 +109,9 @@ typedef struct b3cas_store_options {
 	 * (0 = the default, 1000). */
 	unsigned sync_interval_ms;
 	/* Version 2 (a version 1 caller gets the defaults below). */
-	/* L1 memory cache capacity in bytes; 0 turns it off. Objects larger
-	 * than l1_bytes / 256 are not cached in L1 (docs/cache.md). */
+	/* L1 memory cache capacity in bytes; 0 turns it off. An object is
+	 * cached when its size plus 192 bytes of bookkeeping is at most
+	 * l1_bytes / 256 (docs/cache.md). */
 	uint64_t l1_bytes;
 	/* L2 cache (cache/l2/ in the store folder) capacity in bytes; 0 (the
 	 * default) turns it off. It holds copies of loose objects, each of

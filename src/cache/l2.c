@@ -154,6 +154,17 @@ int b3cas__l2_open(b3cas_l2 **out, int root_fd, const char *root,
 	if (l2->tmp_fd < 0)
 		goto fail;
 	clear_fd(l2->tmp_fd);
+	/* The 256 sub-folders exist from here on: a copy is one rename. */
+	for (int sub = 0; sub < 256; sub++) {
+		char name[3] = {"0123456789abcdef"[sub >> 4],
+				"0123456789abcdef"[sub & 15], 0};
+
+		if (mkdirat(l2->dir_fd, name, 0755) != 0 && errno != EEXIST) {
+			b3cas__error_errno(errno, "cannot create "
+					   "%s/cache/l2/%s", root, name);
+			goto fail;
+		}
+	}
 	hooks.ctx = l2;
 	/* Listed first with no drops, so nothing listed is deleted while
 	 * the capacity is still unknown... then trimmed to it. */
@@ -267,12 +278,6 @@ void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
 	}
 	close(fd);
 	copy_rel(rel, id);
-	rel[2] = '\0';
-	if (mkdirat(l2->dir_fd, rel, 0755) != 0 && errno != EEXIST) {
-		unlinkat(l2->tmp_fd, tmp, 0);
-		goto fail;
-	}
-	rel[2] = '/';
 	if (renameat(l2->tmp_fd, tmp, l2->dir_fd, rel) != 0) {
 		unlinkat(l2->tmp_fd, tmp, 0);
 		goto fail;
