@@ -13,9 +13,13 @@
  */
 #include "index/index.h"
 
+#include <linux/futex.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/error.h"
 
@@ -119,6 +123,10 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 	pthread_mutex_init(&ix->wq_lock, NULL);
 	ix->wq_tail = &ix->wq_head;
 	ix->options = b3cas__index_new_options();
+	/* Writers are combined (b3cas__index_write): one thread at a time
+	 * writes, so RocksDB's pipelining of concurrent writers only adds
+	 * its hand-offs. */
+	rocksdb_options_set_enable_pipelined_write(ix->options, 0);
 	/*
 	 * The refs column family takes small entries (counts, candidates'
 	 * marks) in bursts: a delete of a million objects writes a million.
@@ -209,44 +217,154 @@ int b3cas__index_get(b3cas_index *ix, int cf, const void *key, size_t klen,
 	return 1;
 }
 
-/* One writer's place in the queue, on its stack. */
+/*
+ * One writer's place in the queue, on its stack. The writer sleeps on
+ * state with a futex: whoever changes state wakes it after the change,
+ * and may do so after the writer saw the change and left (a wake of a
+ * word nobody waits on does nothing; a stray wake is a spurious one,
+ * which every futex waiter re-checks).
+ */
 typedef struct b3cas_write_req {
 	rocksdb_writebatch_t *batch;
 	bool sync;
-	bool done;  /* written (err says how) */
-	bool lead;  /* handed the combiner's job */
-	char *err;  /* RocksDB's message, or NULL */
-	pthread_cond_t cv;
+	char *err;            /* RocksDB's message, or NULL */
+	_Atomic uint32_t state;
 	struct b3cas_write_req *next;
 } write_req;
 
+enum { REQ_WAITING, REQ_DONE, REQ_LEAD };
+
 /* Rounds a combiner runs before it hands over to the oldest waiter. */
 #define COMBINE_ROUNDS 4
+/* Most batches and bytes merged into one RocksDB write. */
+#define MERGE_MAX 256
+#define MERGE_BYTES (4u << 20)
+
+/* A write batch's representation: a 12-byte header (sequence number,
+ * 8 bytes, and record count, 4 bytes, little-endian), then the records.
+ * It is also the format of RocksDB's log, so it does not change. */
+#define BATCH_HEADER 12
+
+static void req_set(write_req *q, uint32_t state)
+{
+	atomic_store_explicit(&q->state, state, memory_order_release);
+	syscall(SYS_futex, &q->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static uint32_t req_wait(write_req *q, bool spin)
+{
+	uint32_t st;
+
+	/* The first in line spins a little first: the combiner is often
+	 * done within microseconds, and a futex sleep and wake cost more
+	 * than that. Later ones sleep at once, leaving the CPU to it. */
+	for (int i = 0; spin && i < 200; i++) {
+		st = atomic_load_explicit(&q->state, memory_order_acquire);
+		if (st != REQ_WAITING)
+			return st;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	while ((st = atomic_load_explicit(&q->state, memory_order_acquire)) ==
+	       REQ_WAITING)
+		syscall(SYS_futex, &q->state, FUTEX_WAIT_PRIVATE, REQ_WAITING,
+			NULL, NULL, 0);
+	return st;
+}
 
 /*
- * Write every batch of list in order. One fsync serves them all: the
- * last batch that asked for one is written with sync, which syncs the
- * log with every earlier record; if that fails, none of them is durable.
+ * One RocksDB write of the n batches from first on: their records one
+ * after another under one header. Returns false (nothing written) when a
+ * batch's representation is not as expected, so the caller writes them
+ * one by one instead.
+ */
+static bool write_merged(b3cas_index *ix, write_req *first, size_t n,
+			 bool sync, char **err)
+{
+	size_t total = BATCH_HEADER, len;
+	uint32_t count = 0;
+	write_req *q = first;
+	rocksdb_writebatch_t *merged;
+	char *rep, *p;
+
+	for (size_t i = 0; i < n; i++, q = q->next) {
+		const char *d = rocksdb_writebatch_data(q->batch, &len);
+		uint32_t c;
+
+		if (len < BATCH_HEADER)
+			return false;
+		memcpy(&c, d + 8, 4);
+		if (c != (uint32_t)rocksdb_writebatch_count(q->batch))
+			return false;
+		count += c;
+		total += len - BATCH_HEADER;
+	}
+	rep = malloc(total);
+	if (!rep)
+		return false;
+	memset(rep, 0, 8);
+	memcpy(rep + 8, &count, 4);
+	p = rep + BATCH_HEADER;
+	for (q = first; n--; q = q->next) {
+		const char *d = rocksdb_writebatch_data(q->batch, &len);
+
+		memcpy(p, d + BATCH_HEADER, len - BATCH_HEADER);
+		p += len - BATCH_HEADER;
+	}
+	merged = rocksdb_writebatch_create_from(rep, total);
+	free(rep);
+	rocksdb_write(ix->db, sync ? ix->write_sync : ix->write, merged, err);
+	rocksdb_writebatch_destroy(merged);
+	return true;
+}
+
+/*
+ * Write every batch of list, in order, in as few RocksDB writes as
+ * possible (runs of up to MERGE_MAX batches or MERGE_BYTES); a run that
+ * any writer asked to sync is synced once. Each writer gets the error of
+ * the write that carried its batch.
  */
 static void write_round(b3cas_index *ix, write_req *list)
 {
-	write_req *last_sync = NULL;
+	while (list) {
+		write_req *q = list, *end;
+		size_t n = 0, bytes = 0, len;
+		bool sync = false;
+		char *err = NULL;
 
-	for (write_req *q = list; q; q = q->next)
-		if (q->sync)
-			last_sync = q;
-	for (write_req *q = list; q; q = q->next)
-		rocksdb_write(ix->db, q == last_sync ? ix->write_sync
-						     : ix->write,
-			      q->batch, &q->err);
-	if (last_sync && last_sync->err)
-		for (write_req *q = list; q != last_sync; q = q->next)
-			if (q->sync && !q->err)
-				q->err = strdup(last_sync->err);
+		for (; q && n < MERGE_MAX && bytes < MERGE_BYTES; q = q->next) {
+			rocksdb_writebatch_data(q->batch, &len);
+			bytes += len;
+			sync |= q->sync;
+			n++;
+		}
+		end = q;
+		if (n == 1 || !write_merged(ix, list, n, sync, &err)) {
+			/* One by one; the last syncs the log for all. */
+			for (q = list; q != end; q = q->next) {
+				rocksdb_write(ix->db,
+					      sync && q->next == end
+						      ? ix->write_sync
+						      : ix->write,
+					      q->batch, &q->err);
+				if (q->err && !err)
+					err = strdup(q->err);
+			}
+			/* A failed sync leaves none of them durable. */
+			if (!sync)
+				free(err), err = NULL;
+		}
+		for (q = list; q != end; q = q->next)
+			if (err && !q->err)
+				q->err = strdup(err);
+		free(err);
+		list = end;
+	}
 }
 
 /* Run rounds until the queue is empty or it is someone else's turn.
- * Called and returns with wq_lock held. */
+ * Called with wq_lock held; returns with it released. */
 static void combine(b3cas_index *ix)
 {
 	for (int round = 0; ix->wq_head; round++) {
@@ -255,51 +373,57 @@ static void combine(b3cas_index *ix)
 		if (round == COMBINE_ROUNDS) {
 			/* Hand over to the oldest waiter; combining stays
 			 * set for it. */
-			list->lead = true;
-			pthread_cond_signal(&list->cv);
+			ix->wq_head = list->next;
+			if (!ix->wq_head)
+				ix->wq_tail = &ix->wq_head;
+			pthread_mutex_unlock(&ix->wq_lock);
+			req_set(list, REQ_LEAD);
 			return;
 		}
 		ix->wq_head = NULL;
 		ix->wq_tail = &ix->wq_head;
 		pthread_mutex_unlock(&ix->wq_lock);
 		write_round(ix, list);
-		pthread_mutex_lock(&ix->wq_lock);
-		/* Under the lock a waiter cannot see done and leave (its
-		 * entry is on its stack) before we are through with it. */
+		/* A writer may leave as soon as it sees DONE: read next
+		 * first. */
 		for (write_req *q = list; q; q = next) {
 			next = q->next;
-			q->done = true;
-			pthread_cond_signal(&q->cv);
+			req_set(q, REQ_DONE);
 		}
+		pthread_mutex_lock(&ix->wq_lock);
 	}
 	ix->combining = false;
+	pthread_mutex_unlock(&ix->wq_lock);
 }
 
 int b3cas__index_write(b3cas_index *ix, rocksdb_writebatch_t *batch,
 		       bool sync)
 {
 	write_req r = {.batch = batch, .sync = sync};
+	uint32_t st = REQ_LEAD;
 
-	pthread_cond_init(&r.cv, NULL);
+	atomic_init(&r.state, REQ_WAITING);
 	pthread_mutex_lock(&ix->wq_lock);
-	*ix->wq_tail = &r;
-	ix->wq_tail = &r.next;
-	if (!ix->combining) {
+	if (ix->combining) {
+		bool first = ix->wq_head == NULL;
+
+		*ix->wq_tail = &r;
+		ix->wq_tail = &r.next;
+		pthread_mutex_unlock(&ix->wq_lock);
+		st = req_wait(&r, first);
+		if (st == REQ_LEAD)
+			pthread_mutex_lock(&ix->wq_lock);
+	} else {
 		ix->combining = true;
-		r.lead = true;
 	}
-	for (;;) {
-		if (r.lead && !r.done) {
-			r.lead = false;
-			combine(ix); /* writes r too: it is queued */
-			continue;
-		}
-		if (r.done)
-			break;
-		pthread_cond_wait(&r.cv, &ix->wq_lock);
+	if (st == REQ_LEAD) {
+		/* Ours first (it is not in the queue), then the queue. */
+		pthread_mutex_unlock(&ix->wq_lock);
+		r.next = NULL;
+		write_round(ix, &r);
+		pthread_mutex_lock(&ix->wq_lock);
+		combine(ix);
 	}
-	pthread_mutex_unlock(&ix->wq_lock);
-	pthread_cond_destroy(&r.cv);
 	if (r.err)
 		return b3cas__index_error(r.err, "index write failed");
 	return 0;
