@@ -245,10 +245,15 @@ enum { REQ_WAITING, REQ_DONE, REQ_LEAD };
  * It is also the format of RocksDB's log, so it does not change. */
 #define BATCH_HEADER 12
 
+static void futex_wake(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 static void req_set(write_req *q, uint32_t state)
 {
 	atomic_store_explicit(&q->state, state, memory_order_release);
-	syscall(SYS_futex, &q->state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	futex_wake(&q->state);
 }
 
 static uint32_t req_wait(write_req *q, bool spin)
@@ -384,12 +389,16 @@ static void combine(b3cas_index *ix)
 		ix->wq_tail = &ix->wq_head;
 		pthread_mutex_unlock(&ix->wq_lock);
 		write_round(ix, list);
-		/* A writer may leave as soon as it sees DONE: read next
-		 * first. */
+		/* Mark them all, wake only the first: each writer wakes the
+		 * next as it leaves (b3cas__index_write), so the wakes are
+		 * spread over the CPUs instead of delaying the next round. A
+		 * writer may leave as soon as it sees DONE: read next first. */
 		for (write_req *q = list; q; q = next) {
 			next = q->next;
-			req_set(q, REQ_DONE);
+			atomic_store_explicit(&q->state, REQ_DONE,
+					      memory_order_release);
 		}
+		futex_wake(&list->state);
 		pthread_mutex_lock(&ix->wq_lock);
 	}
 	ix->combining = false;
@@ -411,6 +420,10 @@ int b3cas__index_write(b3cas_index *ix, rocksdb_writebatch_t *batch,
 		ix->wq_tail = &r.next;
 		pthread_mutex_unlock(&ix->wq_lock);
 		st = req_wait(&r, first);
+		/* Pass the wake on (r.next was fixed when the combiner took
+		 * the queue, before it marked us done). */
+		if (st == REQ_DONE && r.next)
+			futex_wake(&r.next->state);
 		if (st == REQ_LEAD)
 			pthread_mutex_lock(&ix->wq_lock);
 	} else {
