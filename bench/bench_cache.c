@@ -95,39 +95,8 @@ typedef struct config {
 
 static config cfg;
 static char root[2048];
-static int failures;
 
 /* ---- helpers ---- */
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("ERROR  ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-	failures++;
-}
-
-static void target(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void target(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	/* A quick run is too small to judge a target by. */
-	printf("%s  ", cfg.quick ? "INFO" : ok ? "PASS" : "MISS");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-}
 
 /* splitmix64: a state that moves by the golden gamma, mixed. */
 static inline uint64_t rng_next(uint64_t *s)
@@ -341,12 +310,12 @@ static policy_result simulate(const trace *t, uint64_t capacity,
 	memset(&st, 0, sizeof(st));
 	b3cas__cache_stats(c, &st);
 	if (scan_hits)
-		fail("%s: %llu hits on one-time scan ids",
+		bench_fail("%s: %llu hits on one-time scan ids",
 		     policy == B3CAS_POLICY_LRU ? "LRU" : "S3-FIFO",
 		     (unsigned long long)scan_hits);
 	if (st.hits != hits || st.misses != (uint64_t)t->n - hits ||
 	    st.inserts != inserts)
-		fail("%s: engine counted %llu hits, %llu misses, %llu inserts; "
+		bench_fail("%s: engine counted %llu hits, %llu misses, %llu inserts; "
 		     "the trace saw %llu, %llu, %llu",
 		     policy == B3CAS_POLICY_LRU ? "LRU" : "S3-FIFO",
 		     (unsigned long long)st.hits,
@@ -355,7 +324,7 @@ static policy_result simulate(const trace *t, uint64_t capacity,
 		     (unsigned long long)((uint64_t)t->n - hits),
 		     (unsigned long long)inserts);
 	if (st.bytes > capacity || st.entries * OBJ != st.bytes)
-		fail("%s: holds %llu bytes in %llu entries, capacity %llu",
+		bench_fail("%s: holds %llu bytes in %llu entries, capacity %llu",
 		     policy == B3CAS_POLICY_LRU ? "LRU" : "S3-FIFO",
 		     (unsigned long long)st.bytes,
 		     (unsigned long long)st.entries,
@@ -708,7 +677,7 @@ static void bench_l1(b3cas_store *s)
 		die("cache_resize to 0: %s", b3cas_error_last());
 	cache_stats(s, &st1);
 	if (st1.l1.entries != 0 || st1.l1.bytes != 0)
-		fail("L1 resized to 0 still holds %llu objects, %llu bytes",
+		bench_fail("L1 resized to 0 still holds %llu objects, %llu bytes",
 		     (unsigned long long)st1.l1.entries,
 		     (unsigned long long)st1.l1.bytes);
 	l1_view_miss = time_views(s, cfg.miss_calls, hot, 13);
@@ -719,7 +688,7 @@ static void bench_l1(b3cas_store *s)
 		      &l1_copy_miss);
 	cache_stats(s, &st2);
 	if (st2.l1.hits != st1.l1.hits || st2.l1.entries != 0)
-		fail("L1 off: %llu hits, %llu objects held",
+		bench_fail("L1 off: %llu hits, %llu objects held",
 		     (unsigned long long)(st2.l1.hits - st1.l1.hits),
 		     (unsigned long long)st2.l1.entries);
 	printf("N = %ld: view miss / view hit p50 %.1fx; copy hit / view hit "
@@ -784,7 +753,7 @@ static void l2_put_all(b3cas_store *s, b3cas_oid *l2ids)
 	if (b3cas_store_stat(s, &l2ids[0], &info) != 0)
 		die("stat: %s", b3cas_error_last());
 	if (info.is_inline)
-		fail("a 16 KiB object is inline with an inline threshold of "
+		bench_fail("a 16 KiB object is inline with an inline threshold of "
 		     "%d", L2_INLINE);
 }
 
@@ -838,7 +807,7 @@ static void bench_l2(void)
 	       (unsigned long long)st0.l1.entries);
 	if (st0.l2.entries != (uint64_t)cfg.l2_objects ||
 	    st0.l2.bytes < set_bytes)
-		fail("after loading %ld objects L2 holds %llu (%llu bytes)",
+		bench_fail("after loading %ld objects L2 holds %llu (%llu bytes)",
 		     cfg.l2_objects, (unsigned long long)st0.l2.entries,
 		     (unsigned long long)st0.l2.bytes);
 
@@ -853,7 +822,7 @@ static void bench_l2(void)
 	       (unsigned long long)(st1.l2.misses - st0.l2.misses),
 	       (unsigned long long)(st1.l2.corrupt - st0.l2.corrupt));
 	if (st1.l2.hits - st0.l2.hits != (uint64_t)cfg.l2_gets)
-		fail("%ld gets of objects all in L2 made %llu L2 hits",
+		bench_fail("%ld gets of objects all in L2 made %llu L2 hits",
 		     cfg.l2_gets,
 		     (unsigned long long)(st1.l2.hits - st0.l2.hits));
 
@@ -864,7 +833,7 @@ static void bench_l2(void)
 		die("cache_resize to 0: %s", b3cas_error_last());
 	cache_stats(s, &st1);
 	if (st1.l2.entries != 0)
-		fail("L2 resized to 0 still holds %llu objects",
+		bench_fail("L2 resized to 0 still holds %llu objects",
 		     (unsigned long long)st1.l2.entries);
 	for (long i = 0; i < cfg.l2_objects; i++) {
 		void *data;
@@ -1397,7 +1366,7 @@ static void report(void)
 	if (cfg.parts & PART_L1)
 		report_l1();
 	if (cfg.parts & PART_L2)
-		target(l2_hit.p50 <= 20e-6, "L2 hit, 16 KiB get: p50 %.2f us "
+		bench_target(cfg.quick, l2_hit.p50 <= 20e-6, "L2 hit, 16 KiB get: p50 %.2f us "
 		       "(<= 20 us)", l2_hit.p50 * 1e6);
 	if (cfg.parts & PART_MIXED)
 		report_mixed();
@@ -1416,11 +1385,11 @@ static void report(void)
 
 static void report_l1(void)
 {
-	target(l1_view.p50 <= 0.5e-6, "L1 hit, get_view + release, %zu calls "
+	bench_target(cfg.quick, l1_view.p50 <= 0.5e-6, "L1 hit, get_view + release, %zu calls "
 	       "over %ld objects: p50 %.3f us (<= 0.5 us)", l1_view.n,
 	       cfg.hot < cfg.objects ? cfg.hot : cfg.objects,
 	       l1_view.p50 * 1e6);
-	target(l1_view.p99 <= 5e-6, "L1 hit, get_view + release, same calls: "
+	bench_target(cfg.quick, l1_view.p99 <= 5e-6, "L1 hit, get_view + release, same calls: "
 	       "p99 %.3f us (<= 5 us)", l1_view.p99 * 1e6);
 	printf("INFO  L1 hit, get_view + release over %ld objects (in the "
 	       "CPU caches): p50 %.3f us, p99 %.3f us\n",
@@ -1433,11 +1402,11 @@ static void report_mixed(void)
 	int i2 = count_index(2), i1024 = count_index(1024);
 
 	if (i2 >= 0)
-		target(mixed_b3[i2].ops_per_sec >= 150000, "mixed 70/20/10, 2 "
+		bench_target(cfg.quick, mixed_b3[i2].ops_per_sec >= 150000, "mixed 70/20/10, 2 "
 		       "threads: %.0f ops/s (>= 150000)",
 		       mixed_b3[i2].ops_per_sec);
 	if (i2 >= 0 && i1024 >= 0)
-		target(mixed_b3[i1024].ops_per_sec >=
+		bench_target(cfg.quick, mixed_b3[i1024].ops_per_sec >=
 			       0.7 * mixed_b3[i2].ops_per_sec,
 		       "mixed, 1024 threads / 2 threads: %.2fx (>= 0.7x; raw "
 		       "RocksDB %.2fx)",
@@ -1639,7 +1608,7 @@ int main(int argc, char **argv)
 	free(heads);
 	free(tails);
 	remove_tree(root);
-	if (failures)
-		printf("%d ERROR(s): the caches did not behave\n", failures);
-	return failures ? 1 : 0;
+	if (bench_failures)
+		printf("%d ERROR(s): the caches did not behave\n", bench_failures);
+	return bench_failures ? 1 : 0;
 }

@@ -59,7 +59,6 @@ static char root[2048];
 static char store_dir[2100];
 static b3cas_oid *ids; /* ids of contents 0..objects-1 (run 1) */
 static uint8_t *touched; /* objects the duplicate puts have put again */
-static int failures;
 
 enum { RUN_BASE = 1, RUN_NEW = 2, RUN_CHECK = 3, RUN_FG = 4 };
 
@@ -80,35 +79,6 @@ static void close_store(b3cas_store *s)
 {
 	if (b3cas_store_close(s) != 0)
 		die("close: %s", b3cas_error_last());
-}
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("ERROR  ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	failures++;
-}
-
-static void target(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void target(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	/* A quick run is too small to judge a target by. */
-	printf("%s  ", cfg.quick ? "INFO" : ok ? "PASS" : "MISS");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
 }
 
 static void get_stats(b3cas_store *s, b3cas_stats *st)
@@ -248,7 +218,7 @@ static void bench_dup(b3cas_store *s)
 	       (unsigned long long)(st1.bloom_false_positives -
 				    st0.bloom_false_positives));
 	if (st1.dedup_puts - st0.dedup_puts != 2 * (uint64_t)n)
-		fail("dedup puts counted %llu, expected %ld",
+		bench_fail("dedup puts counted %llu, expected %ld",
 		     (unsigned long long)(st1.dedup_puts - st0.dedup_puts),
 		     2 * n);
 	free(dl);
@@ -332,7 +302,7 @@ static void bench_bloom(b3cas_store *s)
 	       (unsigned long long)skips, (unsigned long long)ids_in,
 	       (unsigned long long)cap);
 	if (!b)
-		fail("no bloom filter in use");
+		bench_fail("no bloom filter in use");
 }
 
 /* ---- open ---- */
@@ -377,7 +347,7 @@ static b3cas_store *bench_open(b3cas_store *s)
 	       cfg.objects, open_s,
 	       loaded ? "loaded" : "NOT loaded (rebuilding)", t_close);
 	if (!loaded)
-		fail("the saved filter was not loaded");
+		bench_fail("the saved filter was not loaded");
 
 	if (cfg.cold) {
 		close_store(s);
@@ -402,7 +372,7 @@ static b3cas_store *bench_open(b3cas_store *s)
 	close_store(s);
 	snprintf(path, sizeof(path), "%s/cache/bloom", store_dir);
 	if (unlink(path) != 0)
-		fail("no saved filter at %s", path);
+		bench_fail("no saved filter at %s", path);
 	t0 = now();
 	s = open_store(false);
 	t_open = now() - t0;
@@ -544,7 +514,7 @@ static void bench_gc(b3cas_store *s)
 
 	get_stats(s, &st);
 	if (st.candidates != (uint64_t)cfg.objects)
-		fail("%llu GC candidates, expected %ld",
+		bench_fail("%llu GC candidates, expected %ld",
 		     (unsigned long long)st.candidates, cfg.objects);
 	for (long i = 0; i < cfg.gc_window; i++)
 		put_one(s, &before);
@@ -588,13 +558,13 @@ static void bench_gc(b3cas_store *s)
 	p99_ratio = p99_during / p99_base;
 
 	if (g.rep.objects != (uint64_t)cfg.objects)
-		fail("GC removed %llu objects, expected %ld",
+		bench_fail("GC removed %llu objects, expected %ld",
 		     (unsigned long long)g.rep.objects, cfg.objects);
 	get_stats(s, &st);
 	if (st.candidates != 0 ||
 	    st.objects != (uint64_t)cfg.dup_ops + fg_next ||
 	    st.references != st.objects)
-		fail("after GC: %llu candidates, %llu objects, %llu "
+		bench_fail("after GC: %llu candidates, %llu objects, %llu "
 		     "references; expected 0, %llu, %llu",
 		     (unsigned long long)st.candidates,
 		     (unsigned long long)st.objects,
@@ -655,7 +625,7 @@ static void bench_gc_alone(b3cas_store *s)
 	get_stats(s, &st);
 	if (rep.objects != l.n || st.objects != 0 || st.candidates != 0 ||
 	    st.physical_bytes != 0)
-		fail("after the last GC: %llu removed of %zu, %llu objects, "
+		bench_fail("after the last GC: %llu removed of %zu, %llu objects, "
 		     "%llu candidates, %llu bytes left (expected none)",
 		     (unsigned long long)rep.objects, l.n,
 		     (unsigned long long)st.objects,
@@ -741,28 +711,28 @@ int main(int argc, char **argv)
 
 	printf("\n== acceptance (issue 4), figures from this run%s ==\n",
 	       cfg.quick ? " (quick: not judged)" : "");
-	target(dup_p50 <= 8e-6, "duplicate put, 1 KiB, first duplicate of "
+	bench_target(cfg.quick, dup_p50 <= 8e-6, "duplicate put, 1 KiB, first duplicate of "
 	       "a random object: p50 %.2f us (<= 8 us)", dup_p50 * 1e6);
 	printf("INFO  duplicate put, 1 KiB, first duplicate after a reopen "
 	       "(index read): p50 %.2f us\n", cold_p50 * 1e6);
-	target(rep_p50 <= 8e-6, "duplicate put, 1 KiB, object already "
+	bench_target(cfg.quick, rep_p50 <= 8e-6, "duplicate put, 1 KiB, object already "
 	       "duplicated: p50 %.2f us (<= 8 us)", rep_p50 * 1e6);
-	target(p99_ratio <= 2.0, "1 KiB put p99 during a GC of %ld "
+	bench_target(cfg.quick, p99_ratio <= 2.0, "1 KiB put p99 during a GC of %ld "
 	       "candidates: %.2fx the p99 without (<= 2x)", cfg.objects,
 	       p99_ratio);
 	printf("INFO  GC with puts going on: %.0f candidates/s (it runs at "
 	       "nice 19: the puts come first)\n", gc_rate);
-	target(gc_alone_rate >= 200000, "GC alone: %.0f candidates/s "
+	bench_target(cfg.quick, gc_alone_rate >= 200000, "GC alone: %.0f candidates/s "
 	       "(>= 200000)", gc_alone_rate);
-	target(open_s <= 1.0, "open of a %ld-object store: %.3f s, filter "
+	bench_target(cfg.quick, open_s <= 1.0, "open of a %ld-object store: %.3f s, filter "
 	       "loaded (<= 1 s)", cfg.objects, open_s);
-	target(fp_rate <= 0.01, "bloom false positives: %.3f%% (<= 1%%)",
+	bench_target(cfg.quick, fp_rate <= 0.01, "bloom false positives: %.3f%% (<= 1%%)",
 	       fp_rate * 100);
 	printf("total %.1f s\n", now() - t0);
 	free(ids);
 	free(touched);
 	remove_tree(root);
-	if (failures)
-		printf("%d ERROR(s): the store did not behave\n", failures);
-	return failures ? 1 : 0;
+	if (bench_failures)
+		printf("%d ERROR(s): the store did not behave\n", bench_failures);
+	return bench_failures ? 1 : 0;
 }
