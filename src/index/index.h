@@ -89,13 +89,14 @@ int b3cas__index_get(b3cas_index *ix, int cf, const void *key, size_t klen,
 
 /*
  * Apply batch atomically; sync waits for the log to be on disk. Writers
- * are combined: while one thread writes, the others queue and sleep, and
- * the writing thread applies the whole queue (a round), one batch after
- * another, with one fsync for all that asked for it; after a few rounds it
+ * are combined: while one thread writes, the others queue and wait, and
+ * the writing thread applies the whole queue (a round) as one merged
+ * batch, with one fsync if any writer asked for it; after a few rounds it
  * hands the job to the oldest waiter, so no writer waits for ever. Only
  * one thread at a time is inside RocksDB's write path, which with
  * hundreds of writers spent its time spinning and switching in its own
- * write queue (bench_cache: 1024 threads fell to 0.34x of 2).
+ * write queue (bench_cache: 1024 threads fell to 0.34x of 2). Each
+ * writer gets the error of the write that carried its batch.
  */
 int b3cas__index_write(b3cas_index *ix, rocksdb_writebatch_t *batch,
 		       bool sync);
