@@ -198,8 +198,10 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
  * With verify_on_read the bytes are re-hashed first.
  *
  * Errors: B3CAS_ENOTFOUND, B3CAS_ECORRUPT (the stored bytes do not match
- * id, or the index names a loose file that is missing: nothing is
- * returned), B3CAS_EIO, B3CAS_ENOMEM.
+ * id, or the index names a loose file that is missing or of the wrong
+ * size: nothing is returned; a writable handle moves such a loose file to
+ * integrity/quarantine/, keeping it, and counts the event in
+ * b3cas_stats), B3CAS_EIO, B3CAS_ENOMEM.
  */
 B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
 				 void **data_out, size_t *len_out);
@@ -312,6 +314,10 @@ typedef struct b3cas_stats {
 	uint64_t bloom_skips;      /* puts the filter proved new: no lookup */
 	uint64_t bloom_hits;       /* filter said maybe, and it was stored */
 	uint64_t bloom_false_positives; /* filter said maybe, and it was not */
+	uint64_t corrupt_reads;    /* reads that found bytes not matching
+				      their id (nothing was returned) */
+	uint64_t quarantined;      /* of those, loose files moved to
+				      integrity/quarantine/ */
 	uint64_t gc_runs, gc_objects, gc_bytes;
 	double gc_seconds;
 	b3cas_latency put, get, del;

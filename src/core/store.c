@@ -877,6 +877,10 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 						"object file");
 			close(fd);
 		}
+		/* A file of the wrong size, or missing, is a corrupt object
+		 * too (a missing one has nothing to move). */
+		if (rc == B3CAS_ECORRUPT)
+			rc = b3cas__store_on_corrupt(s, id, size, true, rc);
 		if (rc < 0) {
 			if (blob)
 				b3cas_blob_release(blob);
@@ -894,6 +898,23 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 	return 0;
 }
 
+int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t len, bool loose, int rc)
+{
+	char msg[512];
+
+	atomic_fetch_add_explicit(&s->n_corrupt_reads, 1,
+				  memory_order_relaxed);
+	if (!loose)
+		return rc;
+	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+	if (b3cas__quarantine_loose(s, id, len) == 1)
+		return b3cas__error(rc, "%s; its file was moved to "
+				    "%s/integrity/quarantine/", msg,
+				    s->lay.root);
+	return b3cas__error(rc, "%s", msg);
+}
+
 /* After a read: verify (unless L2 did), then copy a loose object read
  * from the tier into L2. */
 static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
@@ -901,6 +922,10 @@ static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
 {
 	b3cas_l2 *l2;
 	int rc = from == FROM_L2 ? 0 : verify(s, id, buf, len);
+
+	if (rc == B3CAS_ECORRUPT)
+		return b3cas__store_on_corrupt(s, id, len, from == FROM_TIER,
+					       rc);
 
 	if (rc == 0 && from == FROM_TIER &&
 	    (l2 = atomic_load_explicit(&s->l2, memory_order_acquire)))
@@ -1625,6 +1650,11 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 	}
 	verify_items(s, ids, n, data_out, lens_out, rcs, todo);
 	for (size_t i = 0; i < n; i++) {
+		if (rcs[i] == B3CAS_ECORRUPT && todo[i] == ITEM_CHECK &&
+		    data_out[i])
+			rcs[i] = b3cas__store_on_corrupt(
+				s, &ids[i], lens_out[i], from[i] == FROM_TIER,
+				rcs[i]);
 		if (rcs[i] < 0 && data_out[i]) {
 			free(data_out[i]);
 			data_out[i] = NULL;

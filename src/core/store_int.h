@@ -105,6 +105,7 @@ struct b3cas_store {
 
 	/* Operation counters and latencies since open (dedup/stats.c). */
 	atomic_ullong n_puts, n_dup_puts, n_put_bytes, n_gets, n_deletes;
+	atomic_ullong n_corrupt_reads, n_quarantined;
 	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
 	b3cas_histogram lat_put, lat_get, lat_delete;
 };
@@ -192,6 +193,25 @@ int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
 		      b3cas_blob **out);
 void b3cas__caches_forget(b3cas_store *s, const b3cas_oid *id,
 			  bool collected);
+
+/*
+ * A read found object id's bytes corrupt (rc, its message set): count it
+ * and, for a loose file (loose), move the file to quarantine, saying so in
+ * the message. Returns rc.
+ */
+int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t len, bool loose, int rc);
+
+/* ---- integrity/quarantine.c ---- */
+
+/*
+ * A read found loose object id (size bytes) corrupt: under its stripe
+ * lock, hash the file again and, if it still does not match, move it to
+ * integrity/quarantine/. 1 if moved, 0 if not (read-only handle, or the
+ * file changed or went meanwhile). Never sets the error message.
+ */
+int b3cas__quarantine_loose(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t size);
 
 /* ---- dedup/filter.c ---- */
 

@@ -212,7 +212,9 @@ static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
 		rc = b3cas__store_hash(r->store, &got, r->data,
 				       (size_t)r->size);
 		if (rc == 0 && !b3cas_oid_equal(&got, &r->id))
-			rc = b3cas__store_corrupt(&r->id, &got);
+			rc = b3cas__store_on_corrupt(
+				r->store, &r->id, r->size, false,
+				b3cas__store_corrupt(&r->id, &got));
 	}
 	return rc;
 }
@@ -238,6 +240,8 @@ int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 		rc = b3cas__store_open_loose(s, id, r->size, &r->fd);
 		if (rc == 0 && s->verify)
 			rc = verify_file(r);
+		if (rc == B3CAS_ECORRUPT)
+			rc = b3cas__store_on_corrupt(s, id, r->size, true, rc);
 		if (rc == 0 && s->verify) {
 			rc = b3cas__store_hasher_init(&r->hasher, s);
 			r->recheck = rc == 0;

@@ -125,6 +125,8 @@ int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 	out->bloom_skips = atomic_load(&s->bloom_skips);
 	out->bloom_hits = atomic_load(&s->bloom_hits);
 	out->bloom_false_positives = atomic_load(&s->bloom_false_pos);
+	out->corrupt_reads = atomic_load(&s->n_corrupt_reads);
+	out->quarantined = atomic_load(&s->n_quarantined);
 	out->gc_runs = atomic_load(&s->gc_runs);
 	out->gc_objects = atomic_load(&s->gc_objects);
 	out->gc_bytes = atomic_load(&s->gc_bytes);

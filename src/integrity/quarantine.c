@@ -1,0 +1,128 @@
+/*
+ * integrity/quarantine.c - moving a loose object whose bytes no longer
+ * match its id out of the object tier, into integrity/quarantine/, where
+ * it is kept for inspection and never deleted by b3cas.
+ *
+ * Invariants: a file is moved only while its id's stripe lock is held and
+ * only after it was hashed again under that lock and still did not match,
+ * so a put that rewrote the object meanwhile (with good bytes) is never
+ * moved; the index entry stays, so the object reads as lost (ECORRUPT,
+ * its file missing) until a repair or a put of the same bytes. The name
+ * in quarantine is "<id>.<unix ns>", so repeated damage keeps every copy.
+ */
+#include "core/store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+/* Hash the file at fd (size bytes): does it still fail to match id? */
+static bool still_corrupt(b3cas_store *s, int fd, const b3cas_oid *id,
+			  uint64_t size)
+{
+	b3cas_store_hasher h;
+	uint8_t buf[64 * 1024];
+	uint64_t off = 0;
+	b3cas_oid got;
+
+	if (b3cas__store_hasher_init(&h, s) != 0)
+		return false;
+	while (off < size) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		b3cas__store_hasher_update(&h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	b3cas__store_hasher_final(&h, &got);
+	b3cas__store_hasher_free(&h);
+	/* A short file is corrupt too; a longer one: bytes past size. */
+	if (off == size && pread(fd, buf, 1, (off_t)off) > 0)
+		return true;
+	return off != size || !b3cas_oid_equal(&got, id);
+}
+
+/* Copy fd into a new file name in folder dir_fd (for a tier on another
+ * file system, where rename cannot reach). */
+static int copy_out(int fd, int dir_fd, const char *name)
+{
+	uint8_t buf[64 * 1024];
+	off_t off = 0;
+	int out = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			 0444);
+	int rc = 0;
+
+	if (out < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (b3cas__write_all(out, buf, (size_t)n, name) != 0) {
+			rc = -1;
+			break;
+		}
+		off += n;
+	}
+	if (rc == 0 && fsync(out) != 0)
+		rc = -1;
+	close(out);
+	if (rc < 0)
+		unlinkat(dir_fd, name, 0);
+	return rc;
+}
+
+int b3cas__quarantine_loose(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t size)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	char rel[B3CAS_OBJECT_REL_LEN + 1], name[B3CAS_OID_HEX_LEN + 32];
+	int fd, qfd = -1, moved = 0;
+
+	if (s->read_only)
+		return 0; /* not ours to move: counted only */
+	b3cas__object_rel(rel, id);
+	snprintf(name, sizeof(name), "%s.%llu", rel + 3,
+		 (unsigned long long)b3cas__wall_ns());
+	pthread_mutex_lock(lock);
+	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !still_corrupt(s, fd, id, size))
+		goto out;
+	qfd = openat(s->lay.root_fd, "integrity/quarantine",
+		     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (qfd < 0)
+		goto out;
+	if (renameat(s->lay.objects_fd, rel, qfd, name) == 0) {
+		moved = 1;
+	} else if (errno == EXDEV && copy_out(fd, qfd, name) == 0 &&
+		   unlinkat(s->lay.objects_fd, rel, 0) == 0) {
+		moved = 1;
+	}
+	if (moved)
+		fsync(qfd); /* keep the evidence across a crash */
+out:
+	pthread_mutex_unlock(lock);
+	if (fd >= 0)
+		close(fd);
+	if (qfd >= 0)
+		close(qfd);
+	if (moved)
+		atomic_fetch_add_explicit(&s->n_quarantined, 1,
+					  memory_order_relaxed);
+	return moved;
+}

@@ -1,0 +1,251 @@
+/*
+ * test_quarantine.c - verify on read: a loose object whose file no longer
+ * matches its id is never returned (get, view, batch, streaming reader),
+ * its file is moved to integrity/quarantine/ with the damaged bytes kept,
+ * the event is counted, and a read-only handle only counts it.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "b3cas/b3cas.h"
+#include "test_util.h"
+
+#define THRESHOLD 1024
+#define LEN 5000
+
+static char root[256], store_dir[300];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/b3cas-quarantine-XXXXXX");
+	assert_non_null(mkdtemp(root));
+	snprintf(store_dir, sizeof(store_dir), "%s/store", root);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[400];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static b3cas_store *open_store(bool create, bool read_only)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+
+	o.create = create;
+	o.read_only = read_only;
+	o.inline_threshold = THRESHOLD;
+	o.l1_bytes = 0; /* every read reaches the file */
+	if (b3cas_store_open(&s, store_dir, &o) != 0)
+		fail_msg("open: %s", b3cas_error_last());
+	return s;
+}
+
+static void object_path(char *out, size_t n, const b3cas_oid *id)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	b3cas_oid_fmt(hex, id);
+	snprintf(out, n, "%s/objects/%.2s/%s", store_dir, hex, hex);
+}
+
+/* Flip one bit of the object's file (how 0) or cut its last byte (1). */
+static void damage(const b3cas_oid *id, int how)
+{
+	char path[512];
+	uint8_t b;
+	int fd;
+
+	object_path(path, sizeof(path), id);
+	assert_int_equal(chmod(path, 0644), 0);
+	fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	if (how == 0) {
+		assert_int_equal(pread(fd, &b, 1, 1234), 1);
+		b ^= 0x01;
+		assert_int_equal(pwrite(fd, &b, 1, 1234), 1);
+	} else {
+		assert_int_equal(ftruncate(fd, LEN - 1), 0);
+	}
+	close(fd);
+}
+
+/* The files in integrity/quarantine/ named after id. */
+static int quarantined_copies(const b3cas_oid *id, uint8_t *first_bytes,
+			      size_t *first_len)
+{
+	char dir[400], hex[B3CAS_OID_HEX_LEN + 1];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	b3cas_oid_fmt(hex, id);
+	snprintf(dir, sizeof(dir), "%s/integrity/quarantine", store_dir);
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, hex, B3CAS_OID_HEX_LEN) != 0 ||
+		    e->d_name[B3CAS_OID_HEX_LEN] != '.')
+			continue;
+		if (n++ == 0 && first_bytes) {
+			char path[700];
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			fd = open(path, O_RDONLY);
+			assert_true(fd >= 0);
+			*first_len = (size_t)read(fd, first_bytes, LEN + 16);
+			close(fd);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Read id through one of the four read paths. */
+static int read_by(b3cas_store *s, const b3cas_oid *id, int path)
+{
+	void *data = NULL, *out[1];
+	size_t len, lens[1];
+	b3cas_blob *v;
+	b3cas_reader *r;
+	int rc, rcs[1];
+
+	switch (path) {
+	case 0:
+		rc = b3cas_store_get(s, id, &data, &len);
+		b3cas_free(rc == 0 ? data : NULL);
+		return rc;
+	case 1:
+		rc = b3cas_store_get_view(s, id, &v);
+		b3cas_blob_release(rc == 0 ? v : NULL);
+		return rc;
+	case 2:
+		rc = b3cas_store_get_batch(s, id, 1, out, lens, rcs);
+		assert_int_equal(rc, rcs[0]);
+		b3cas_free(out[0]);
+		return rc;
+	default:
+		rc = b3cas_reader_open(&r, s, id);
+		if (rc == 0)
+			b3cas_reader_close(r);
+		return rc;
+	}
+}
+
+static void test_corrupt_loose_quarantined(void **state)
+{
+	uint64_t rng = tu_seed("corrupt_loose_quarantined");
+	uint8_t data[4][LEN], seen[LEN + 16];
+	b3cas_oid ids[4];
+	b3cas_stats st;
+	b3cas_store *s;
+
+	(void)state;
+	s = open_store(true, false);
+	for (int p = 0; p < 4; p++) {
+		tu_fill_random(data[p], LEN, &rng);
+		assert_int_equal(b3cas_store_put(s, &ids[p], data[p], LEN), 0);
+	}
+	for (int p = 0; p < 4; p++) {
+		char path[512];
+		size_t seen_len = 0;
+		struct stat sb;
+
+		assert_int_equal(read_by(s, &ids[p], p), 0);
+		damage(&ids[p], p % 2);
+		assert_int_equal(read_by(s, &ids[p], p), B3CAS_ECORRUPT);
+		assert_non_null(strstr(b3cas_error_last(), "quarantine"));
+		object_path(path, sizeof(path), &ids[p]);
+		assert_int_equal(stat(path, &sb), -1); /* moved out */
+		assert_int_equal(quarantined_copies(&ids[p], seen, &seen_len),
+				 1);
+		/* The damaged bytes are kept as they were found. */
+		assert_int_equal(seen_len, p % 2 ? LEN - 1 : LEN);
+		assert_memory_equal(seen, data[p], 1234);
+		if (p % 2 == 0) /* the flipped bit is there */
+			assert_int_equal(seen[1234], data[p][1234] ^ 0x01);
+		else /* cut short, the rest as it was */
+			assert_memory_equal(seen, data[p], LEN - 1);
+		/* Lost now, and said so, until repaired. */
+		assert_int_equal(read_by(s, &ids[p], p), B3CAS_ECORRUPT);
+	}
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.quarantined, 4);
+	assert_int_equal(st.corrupt_reads, 8); /* the second reads too */
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+static void test_read_only_only_counts(void **state)
+{
+	uint64_t rng = tu_seed("read_only_only_counts");
+	uint8_t data[LEN];
+	b3cas_stats st;
+	b3cas_store *s;
+	b3cas_oid id;
+	char path[512];
+	struct stat sb;
+
+	(void)state;
+	tu_fill_random(data, LEN, &rng);
+	s = open_store(true, false);
+	assert_int_equal(b3cas_store_put(s, &id, data, LEN), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	damage(&id, 0);
+	s = open_store(false, true);
+	assert_int_equal(read_by(s, &id, 0), B3CAS_ECORRUPT);
+	object_path(path, sizeof(path), &id);
+	assert_int_equal(stat(path, &sb), 0); /* left where it is */
+	assert_int_equal(quarantined_copies(&id, NULL, NULL), 0);
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.corrupt_reads, 1);
+	assert_int_equal(st.quarantined, 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+static void test_sound_file_never_moved(void **state)
+{
+	uint64_t rng = tu_seed("sound_file_never_moved");
+	uint8_t data[LEN];
+	b3cas_stats st;
+	b3cas_store *s;
+	b3cas_oid id;
+
+	(void)state;
+	tu_fill_random(data, LEN, &rng);
+	s = open_store(true, false);
+	assert_int_equal(b3cas_store_put(s, &id, data, LEN), 0);
+	for (int p = 0; p < 4; p++)
+		for (int i = 0; i < 25; i++)
+			assert_int_equal(read_by(s, &id, p), 0);
+	assert_int_equal(quarantined_copies(&id, NULL, NULL), 0);
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.corrupt_reads, 0);
+	assert_int_equal(st.quarantined, 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_corrupt_loose_quarantined,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only_only_counts,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sound_file_never_moved,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
