@@ -125,6 +125,11 @@ typedef struct b3cas_store_options {
 	 * given at open, it overrides the record (the tier was moved).
 	 * NULL: the record, else <root>/objects. */
 	const char *objects_dir;
+	/* Another b3cas store (a backup or mirror) with the same hash. A read
+	 * that finds an object corrupt fetches it from there (opened
+	 * read-only, its bytes verified), writes it back here (writable
+	 * handles) and returns it: a self-healing read. NULL: none. */
+	const char *mirror_dir;
 } b3cas_store_options;
 
 /* The default L1 capacity: 128 MiB. */
@@ -132,7 +137,7 @@ typedef struct b3cas_store_options {
 
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
-	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL}
+	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the
@@ -201,7 +206,8 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
  * id, or the index names a loose file that is missing or of the wrong
  * size: nothing is returned; a writable handle moves such a loose file to
  * integrity/quarantine/, keeping it, and counts the event in
- * b3cas_stats), B3CAS_EIO, B3CAS_ENOMEM.
+ * b3cas_stats; with a mirror_dir the good copy is fetched from the mirror,
+ * written back and returned instead), B3CAS_EIO, B3CAS_ENOMEM.
  */
 B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
 				 void **data_out, size_t *len_out);
@@ -318,6 +324,7 @@ typedef struct b3cas_stats {
 				      their id (nothing was returned) */
 	uint64_t quarantined;      /* of those, loose files moved to
 				      integrity/quarantine/ */
+	uint64_t healed;           /* of those, served from the mirror */
 	uint64_t gc_runs, gc_objects, gc_bytes;
 	double gc_seconds;
 	b3cas_latency put, get, del;

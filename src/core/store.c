@@ -331,6 +331,7 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_mutex_init(&s->sync_lock, NULL);
 	pthread_mutex_init(&s->l2_lock, NULL);
+	pthread_mutex_init(&s->mirror_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -344,6 +345,10 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 	s->read_only = opts->read_only;
 	s->sync_interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms
 						     : SYNC_INTERVAL_DEFAULT_MS;
+	if (opts->mirror_dir && !(s->mirror_dir = strdup(opts->mirror_dir))) {
+		b3cas_store_close(s);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
 	rc = b3cas__layout_open(&s->lay, root, opts);
 	if (rc == 0)
 		rc = open_index(s);
@@ -396,6 +401,7 @@ int b3cas_store_close(b3cas_store *s)
 		b3cas__filter_close(s);
 	b3cas__known_free(s->known);
 	b3cas__caches_close(s);
+	b3cas_store_close(atomic_load(&s->mirror));
 	b3cas__index_close(s->ix);
 	b3cas__layout_close(&s->lay);
 	b3cas_pool_free(atomic_load(&s->pool));
@@ -404,6 +410,8 @@ int b3cas_store_close(b3cas_store *s)
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_mutex_destroy(&s->sync_lock);
 	pthread_mutex_destroy(&s->l2_lock);
+	pthread_mutex_destroy(&s->mirror_lock);
+	free(s->mirror_dir);
 	pthread_cond_destroy(&s->wake);
 	free(s);
 	return rc;
@@ -915,6 +923,98 @@ int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 	return b3cas__error(rc, "%s", msg);
 }
 
+/* The mirror store, opened read-only on first use; NULL (message set)
+ * when there is none or it cannot be opened. */
+static b3cas_store *mirror_of(b3cas_store *s)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *m = atomic_load_explicit(&s->mirror, memory_order_acquire);
+
+	if (m || !s->mirror_dir)
+		return m;
+	pthread_mutex_lock(&s->mirror_lock);
+	m = atomic_load(&s->mirror);
+	if (!m) {
+		o.read_only = true;
+		o.hash = s->lay.hash;
+		o.l1_bytes = 0;
+		o.verify_on_read = true; /* its bytes are checked too */
+		if (b3cas_store_open(&m, s->mirror_dir, &o) == 0)
+			atomic_store_explicit(&s->mirror, m,
+					      memory_order_release);
+		else
+			m = NULL;
+	}
+	pthread_mutex_unlock(&s->mirror_lock);
+	return m;
+}
+
+/*
+ * Write good bytes of id back over a corrupt copy, under its stripe lock,
+ * if the object is still stored with that size: a loose file is written
+ * anew (temp file, rename), an inline entry is rewritten.
+ */
+static int write_back(b3cas_store *s, const b3cas_oid *id, const void *buf,
+		      size_t len)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	uint64_t size;
+	bool is_inline;
+	int rc;
+
+	pthread_mutex_lock(lock);
+	rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
+	if (rc == 0 && size != len)
+		rc = b3cas__error(B3CAS_ECORRUPT, "size differs");
+	if (rc == 0 && is_inline) {
+		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+		batch_put_entry(b, s, id, buf, len, true, false);
+		rc = write_batch(s, b, false);
+		rocksdb_writebatch_destroy(b);
+	} else if (rc == 0) {
+		rc = b3cas__object_write(&s->lay, id, buf, len,
+					 s->durability == B3CAS_DURABILITY_FULL);
+		if (rc == 0)
+			note_written(s, true);
+	}
+	pthread_mutex_unlock(lock);
+	return rc;
+}
+
+/*
+ * rc is a read's error for id. When it says corrupt and there is a
+ * mirror: fetch the object from it into a new *buf_out (malloc'd), write
+ * it back (writable handles) and return 0. Otherwise rc, the message
+ * saying why the mirror did not help.
+ */
+static int heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
+		size_t *len_out)
+{
+	char msg[512];
+	b3cas_store *m;
+	void *buf;
+	size_t len;
+	int mrc;
+
+	if (rc != B3CAS_ECORRUPT || !s->mirror_dir)
+		return rc;
+	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+	m = mirror_of(s);
+	mrc = m ? b3cas_store_get(m, id, &buf, &len) : B3CAS_ENOTFOUND;
+	if (mrc < 0)
+		return b3cas__error(rc, "%s; the mirror %s has no good copy "
+				    "(%s)", msg, s->mirror_dir,
+				    m ? b3cas_error_last() : "cannot open it");
+	if (!s->read_only)
+		write_back(s, id, buf, len); /* best effort: we have it */
+	b3cas_error_clear();
+	atomic_fetch_add_explicit(&s->n_healed, 1, memory_order_relaxed);
+	*buf_out = buf;
+	*len_out = len;
+	return 0;
+}
+
 /* After a read: verify (unless L2 did), then copy a loose object read
  * from the tier into L2. */
 static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
@@ -992,16 +1092,29 @@ int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
 	uint64_t ticket = b3cas__cache_ticket(s->l1, id);
 	read_source from;
 	b3cas_blob *blob;
+	void *good;
 	size_t len;
 	int rc = read_object(s, id, &blob, NULL, &len, &from);
 
+	if (rc == 0) {
+		rc = finish_read(s, id, b3cas__blob_bytes(blob), len, from);
+		if (rc < 0)
+			b3cas_blob_release(blob);
+	}
+	if (rc == B3CAS_ECORRUPT) {
+		rc = heal(s, id, rc, &good, &len);
+		if (rc == 0) {
+			blob = b3cas__blob_new(len);
+			if (blob)
+				memcpy(b3cas__blob_bytes(blob), good, len);
+			else
+				rc = b3cas__error(B3CAS_ENOMEM,
+						  "out of memory");
+			free(good);
+		}
+	}
 	if (rc < 0)
 		return rc;
-	rc = finish_read(s, id, b3cas__blob_bytes(blob), len, from);
-	if (rc < 0) {
-		b3cas_blob_release(blob);
-		return rc;
-	}
 	l1_offer(s, id, blob, ticket);
 	*out = blob;
 	return 0;
@@ -1042,6 +1155,7 @@ int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 		if (rc < 0)
 			free(buf);
 	}
+	rc = heal(s, id, rc, &buf, &len);
 	if (rc == 0) {
 		l1_offer_copy(s, id, buf, len, ticket);
 		*data_out = buf;
@@ -1660,6 +1774,9 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 			data_out[i] = NULL;
 			lens_out[i] = 0;
 		}
+		if (rcs[i] == B3CAS_ECORRUPT)
+			rcs[i] = heal(s, &ids[i], rcs[i], &data_out[i],
+				      &lens_out[i]);
 		if (rcs[i] < 0 && first == 0)
 			first = rcs[i];
 		if (rcs[i] == 0 && todo[i] != ITEM_HIT) {

@@ -105,7 +105,12 @@ struct b3cas_store {
 
 	/* Operation counters and latencies since open (dedup/stats.c). */
 	atomic_ullong n_puts, n_dup_puts, n_put_bytes, n_gets, n_deletes;
-	atomic_ullong n_corrupt_reads, n_quarantined;
+	atomic_ullong n_corrupt_reads, n_quarantined, n_healed;
+	/* Self-healing reads: the mirror store, opened read-only when first
+	 * needed (under mirror_lock), or NULL. */
+	char *mirror_dir;
+	b3cas_store *_Atomic mirror;
+	pthread_mutex_t mirror_lock;
 	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
 	b3cas_histogram lat_put, lat_get, lat_delete;
 };

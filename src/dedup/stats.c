@@ -127,6 +127,7 @@ int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 	out->bloom_false_positives = atomic_load(&s->bloom_false_pos);
 	out->corrupt_reads = atomic_load(&s->n_corrupt_reads);
 	out->quarantined = atomic_load(&s->n_quarantined);
+	out->healed = atomic_load(&s->n_healed);
 	out->gc_runs = atomic_load(&s->gc_runs);
 	out->gc_objects = atomic_load(&s->gc_objects);
 	out->gc_bytes = atomic_load(&s->gc_bytes);

@@ -2,7 +2,8 @@
  * test_quarantine.c - verify on read: a loose object whose file no longer
  * matches its id is never returned (get, view, batch, streaming reader),
  * its file is moved to integrity/quarantine/ with the damaged bytes kept,
- * the event is counted, and a read-only handle only counts it.
+ * the event is counted, and a read-only handle only counts it; with a
+ * mirror store the read is healed from it and the file written back.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -236,6 +237,114 @@ static void test_sound_file_never_moved(void **state)
 	assert_int_equal(b3cas_store_close(s), 0);
 }
 
+/* Make a store at dir holding n contents (mirror of the main store). */
+static void make_mirror(const char *dir, uint8_t (*data)[LEN], int n)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *m;
+	b3cas_oid id;
+
+	o.create = true;
+	assert_int_equal(b3cas_store_open(&m, dir, &o), 0);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(b3cas_store_put(m, &id, data[i], LEN), 0);
+	assert_int_equal(b3cas_store_close(m), 0);
+}
+
+static b3cas_store *open_with_mirror(const char *mirror, bool read_only)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+
+	o.read_only = read_only;
+	o.l1_bytes = 0;
+	o.mirror_dir = mirror;
+	if (b3cas_store_open(&s, store_dir, &o) != 0)
+		fail_msg("open: %s", b3cas_error_last());
+	return s;
+}
+
+/* Read id through path p and expect exactly want. */
+static void expect_read(b3cas_store *s, const b3cas_oid *id, int p,
+			const uint8_t *want)
+{
+	void *data = NULL, *out[1];
+	size_t len = 0, lens[1];
+	b3cas_blob *v;
+	int rcs[1];
+
+	if (p == 0) {
+		if (b3cas_store_get(s, id, &data, &len) != 0)
+			fail_msg("get: %s", b3cas_error_last());
+		assert_int_equal(len, LEN);
+		assert_memory_equal(data, want, LEN);
+		b3cas_free(data);
+	} else if (p == 1) {
+		if (b3cas_store_get_view(s, id, &v) != 0)
+			fail_msg("view: %s", b3cas_error_last());
+		assert_int_equal(b3cas_blob_size(v), LEN);
+		assert_memory_equal(b3cas_blob_data(v), want, LEN);
+		b3cas_blob_release(v);
+	} else {
+		if (b3cas_store_get_batch(s, id, 1, out, lens, rcs) != 0)
+			fail_msg("batch: %s", b3cas_error_last());
+		assert_int_equal(lens[0], LEN);
+		assert_memory_equal(out[0], want, LEN);
+		b3cas_free(out[0]);
+	}
+}
+
+static void test_mirror_heals(void **state)
+{
+	uint64_t rng = tu_seed("mirror_heals");
+	uint8_t data[4][LEN];
+	char mirror[320], path[512];
+	b3cas_oid ids[4];
+	b3cas_stats st;
+	b3cas_store *s;
+	struct stat sb;
+
+	(void)state;
+	snprintf(mirror, sizeof(mirror), "%s/mirror", root);
+	s = open_store(true, false);
+	for (int i = 0; i < 4; i++) {
+		tu_fill_random(data[i], LEN, &rng);
+		assert_int_equal(b3cas_store_put(s, &ids[i], data[i], LEN), 0);
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	make_mirror(mirror, data, 3); /* the fourth is not in the mirror */
+
+	s = open_with_mirror(mirror, false);
+	for (int p = 0; p < 3; p++) {
+		damage(&ids[p], p % 2);
+		expect_read(s, &ids[p], p, data[p]); /* healed, not an error */
+		assert_int_equal(quarantined_copies(&ids[p], NULL, NULL), 1);
+		/* Written back: the file is sound again. */
+		object_path(path, sizeof(path), &ids[p]);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal(sb.st_size, LEN);
+		expect_read(s, &ids[p], p, data[p]);
+	}
+	damage(&ids[3], 0);
+	assert_int_equal(read_by(s, &ids[3], 0), B3CAS_ECORRUPT);
+	assert_non_null(strstr(b3cas_error_last(), "mirror"));
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.corrupt_reads, 4);
+	assert_int_equal(st.quarantined, 4);
+	assert_int_equal(st.healed, 3);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* A read-only handle heals the read but leaves the file alone. */
+	damage(&ids[0], 0);
+	s = open_with_mirror(mirror, true);
+	expect_read(s, &ids[0], 0, data[0]);
+	assert_int_equal(quarantined_copies(&ids[0], NULL, NULL), 1);
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.healed, 1);
+	assert_int_equal(st.quarantined, 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +354,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sound_file_never_moved,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mirror_heals, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
