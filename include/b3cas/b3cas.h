@@ -8,5 +8,6 @@
 #include "hash.h"
 #include "store.h"
 #include "cache.h"
+#include "integrity.h"
 
 #endif

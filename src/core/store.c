@@ -705,6 +705,13 @@ static void batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 				   part_lens);
 }
 
+void b3cas__store_batch_put_entry(b3cas_store *s, rocksdb_writebatch_t *b,
+				  const b3cas_oid *id, const void *data,
+				  size_t len, bool is_inline)
+{
+	batch_put_entry(b, s, id, data, len, is_inline, false);
+}
+
 static int refs_overflow(const b3cas_oid *id)
 {
 	char hex[B3CAS_OID_HEX_LEN + 1];
@@ -982,6 +989,38 @@ static int write_back(b3cas_store *s, const b3cas_oid *id, const void *buf,
 	return rc;
 }
 
+int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
+		      size_t *len_out)
+{
+	b3cas_store *m;
+	void *buf;
+	size_t len;
+	int rc;
+
+	if (!s->mirror_dir)
+		return b3cas__error(B3CAS_ENOTFOUND, "no mirror configured");
+	m = mirror_of(s);
+	if (!m)
+		return b3cas__error(B3CAS_ENOTFOUND, "cannot open the mirror "
+				    "%s", s->mirror_dir);
+	rc = b3cas_store_get(m, id, &buf, &len);
+	if (rc < 0)
+		return rc;
+	rc = s->read_only ? 0 : write_back(s, id, buf, len);
+	if (rc < 0 && !buf_out) {
+		free(buf);
+		return rc;
+	}
+	atomic_fetch_add_explicit(&s->n_healed, 1, memory_order_relaxed);
+	if (buf_out) {
+		*buf_out = buf; /* a failed write-back still serves the read */
+		*len_out = len;
+	} else {
+		free(buf);
+	}
+	return 0;
+}
+
 /*
  * rc is a read's error for id. When it says corrupt and there is a
  * mirror: fetch the object from it into a new *buf_out (malloc'd), write
@@ -992,26 +1031,15 @@ static int heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 		size_t *len_out)
 {
 	char msg[512];
-	b3cas_store *m;
-	void *buf;
-	size_t len;
-	int mrc;
 
 	if (rc != B3CAS_ECORRUPT || !s->mirror_dir)
 		return rc;
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
-	m = mirror_of(s);
-	mrc = m ? b3cas_store_get(m, id, &buf, &len) : B3CAS_ENOTFOUND;
-	if (mrc < 0)
+	if (b3cas__store_heal(s, id, buf_out, len_out) < 0)
 		return b3cas__error(rc, "%s; the mirror %s has no good copy "
 				    "(%s)", msg, s->mirror_dir,
-				    m ? b3cas_error_last() : "cannot open it");
-	if (!s->read_only)
-		write_back(s, id, buf, len); /* best effort: we have it */
+				    b3cas_error_last());
 	b3cas_error_clear();
-	atomic_fetch_add_explicit(&s->n_healed, 1, memory_order_relaxed);
-	*buf_out = buf;
-	*len_out = len;
 	return 0;
 }
 

@@ -207,6 +207,21 @@ void b3cas__caches_forget(b3cas_store *s, const b3cas_oid *id,
 int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t len, bool loose, int rc);
 
+/*
+ * Fetch object id from the mirror (mirror_dir) and write it back here
+ * (writable handles) under its stripe lock, if it is still stored with
+ * that size. 0 with the bytes in *buf_out (malloc'd; buf_out may be NULL),
+ * or an error (no mirror, not there, not good there).
+ */
+int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
+		      size_t *len_out);
+
+/* Add id's content entry (a live object of len bytes; data when inline)
+ * to b. Under id's stripe lock. */
+void b3cas__store_batch_put_entry(b3cas_store *s, rocksdb_writebatch_t *b,
+				  const b3cas_oid *id, const void *data,
+				  size_t len, bool is_inline);
+
 /* ---- integrity/quarantine.c ---- */
 
 /*

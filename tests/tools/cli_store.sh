@@ -185,6 +185,24 @@ check "and not in the store folder" test ! -e "$work/split/objects/${id[1000]:0:
 check "a get reads it from the tier" cmp -s "$files/f1000" "$work/out"
 expect 2 '^$' 'objects-dir' -- --store "$work/bad" init --objects-dir ''
 
+# ---- fsck: a sound store, damage found without change, repair from a mirror ----
+expect 0 '0 problems' '^$' -- --store "$work/split" fsck
+expect 0 '' '^$' -- --store "$work/mirror" init
+expect 0 '' '^$' -- --store "$work/mirror" put "$files/f1000"
+obj="$work/tier/${id[1000]:0:2}/${id[1000]}"
+chmod 644 "$obj"
+printf 'X' | dd of="$obj" bs=1 seek=7 conv=notrunc 2>/dev/null
+echo junk >"$work/tier/00/junk"
+expect 1 "^corrupt +${id[1000]}" '^$' -- --store "$work/split" fsck
+check "fsck without --repair changes nothing" test -f "$work/tier/00/junk"
+expect 1 '"problem":"stray"' '^$' -- --store "$work/split" fsck --json
+expect 0 'healed from the mirror' '^$' -- --store "$work/split" fsck --repair --mirror "$work/mirror"
+check "the stray went to quarantine" test ! -e "$work/tier/00/junk"
+expect 0 '"problems":0' '^$' -- --store "$work/split" fsck --json
+"$b3cas" --store "$work/split" get "${id[1000]}" >"$work/out" 2>/dev/null
+check "the healed object reads back" cmp -s "$files/f1000" "$work/out"
+expect 2 '^$' 'unknown option' -- --store "$work/split" fsck --bogus
+
 # ---- many objects in one put; every one reads back ----
 mkdir "$files/many"
 for i in $(seq 1 300); do

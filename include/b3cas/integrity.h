@@ -1,0 +1,100 @@
+/*
+ * b3cas/integrity.h - checking a whole store (fsck) and repairing it.
+ *
+ * Reads already verify what they return (see b3cas_store_get). b3cas_fsck
+ * goes through everything: it re-hashes every object, inline and loose,
+ * compares the index with the files of the object tier, and looks for
+ * leftovers. Without repair it changes nothing.
+ *
+ * Thread safety: b3cas_fsck may run while other threads use the store;
+ * what they put or delete meanwhile may or may not be seen, and is never
+ * reported as a problem because of the race (every finding is checked
+ * again under its id's stripe lock before it is reported or repaired).
+ */
+#ifndef B3CAS_INTEGRITY_H
+#define B3CAS_INTEGRITY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum b3cas_fsck_kind {
+	/* An object's bytes do not hash to its id. */
+	B3CAS_FSCK_CORRUPT = 1,
+	/* The index names a loose file that is missing. */
+	B3CAS_FSCK_MISSING,
+	/* A loose file whose size is not the one the index records. */
+	B3CAS_FSCK_WRONG_SIZE,
+	/* A file in the object tier named by no index entry (its bytes
+	 * match its name: a sound object the index lost). */
+	B3CAS_FSCK_ORPHAN,
+	/* A file in the object tier that is not an object: a bad name, the
+	 * wrong folder, or a file named by an id whose bytes do not match. */
+	B3CAS_FSCK_STRAY,
+	/* An index entry that cannot be read. */
+	B3CAS_FSCK_MALFORMED,
+	/* A reference count with no object. */
+	B3CAS_FSCK_DANGLING_REFS
+} b3cas_fsck_kind;
+
+/* "corrupt", "missing", ... */
+B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
+
+typedef struct b3cas_fsck_problem {
+	b3cas_fsck_kind kind;
+	bool has_id;
+	b3cas_oid id;
+	const char *path;   /* the file concerned, or NULL */
+	const char *detail; /* in words a user can act on */
+	/* With repair: what was done ("moved to integrity/quarantine/",
+	 * "healed from the mirror", "re-indexed", "lost", ...); else NULL. */
+	const char *action;
+	bool lost;          /* the object is gone: no good copy anywhere */
+} b3cas_fsck_problem;
+
+typedef struct b3cas_fsck_options {
+	/* Repair: quarantine corrupt files, heal from the mirror (the
+	 * store's mirror_dir), re-index sound orphans, remove strays and
+	 * entries that cannot be kept, rebuild the bloom filter. Needs a
+	 * writable handle. */
+	bool repair;
+	/* Called for each problem, outside any lock; the problem is
+	 * borrowed for the call. A non-zero return stops the check. */
+	int (*on_problem)(const b3cas_fsck_problem *problem, void *ctx);
+	void *ctx;
+} b3cas_fsck_options;
+
+#define B3CAS_FSCK_OPTIONS_INIT {false, NULL, NULL}
+
+typedef struct b3cas_fsck_report {
+	uint64_t objects;      /* index entries checked */
+	uint64_t bytes;        /* bytes hashed */
+	uint64_t files;        /* files in the object tier looked at */
+	uint64_t problems;     /* all findings below together */
+	uint64_t corrupt, missing, wrong_size, orphans, strays, malformed,
+		dangling_refs;
+	/* With repair: */
+	uint64_t quarantined, healed, reindexed, removed, lost;
+	double seconds;
+} b3cas_fsck_report;
+
+/*
+ * Check the store; report may be NULL. Returns 0 when the check ran
+ * (whatever it found: see report->problems), or a negative error when it
+ * could not run: B3CAS_EPERM (repair on a read-only handle), B3CAS_EIO,
+ * B3CAS_ENOMEM, or the callback's non-zero value.
+ */
+B3CAS_EXTERN int b3cas_fsck(b3cas_store *store, const b3cas_fsck_options *opts,
+			    b3cas_fsck_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,510 @@
+/*
+ * integrity/fsck.c - b3cas_fsck: every index entry checked against its
+ * bytes, every file of the object tier against the index, and reference
+ * counts against objects; with repair, each finding mended or reported
+ * lost.
+ *
+ * Invariants: an id is examined while its stripe lock is held, so a put,
+ * delete or GC of the same id is either wholly before or wholly after
+ * the examination and is never reported as a problem; repairs re-check
+ * under the lock what they change (b3cas__quarantine_loose,
+ * b3cas__store_heal, remove_lost); a file is never deleted unless its
+ * bytes are kept elsewhere (the index, or integrity/quarantine/), and an
+ * object is declared lost only when no good copy exists here or in the
+ * mirror.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "b3cas/integrity.h"
+#include "core/store_int.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+
+typedef struct fsck_run {
+	b3cas_store *s;
+	const b3cas_fsck_options *o;
+	b3cas_fsck_report *r;
+	int stop;            /* the callback's non-zero return */
+} fsck_run;
+
+const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
+{
+	switch (kind) {
+	case B3CAS_FSCK_CORRUPT: return "corrupt";
+	case B3CAS_FSCK_MISSING: return "missing";
+	case B3CAS_FSCK_WRONG_SIZE: return "wrong-size";
+	case B3CAS_FSCK_ORPHAN: return "orphan";
+	case B3CAS_FSCK_STRAY: return "stray";
+	case B3CAS_FSCK_MALFORMED: return "malformed";
+	case B3CAS_FSCK_DANGLING_REFS: return "dangling-refs";
+	default: return "unknown";
+	}
+}
+
+/* Count a finding and hand it to the caller. */
+static void found(fsck_run *f, b3cas_fsck_problem *p)
+{
+	b3cas_fsck_report *r = f->r;
+
+	r->problems++;
+	switch (p->kind) {
+	case B3CAS_FSCK_CORRUPT: r->corrupt++; break;
+	case B3CAS_FSCK_MISSING: r->missing++; break;
+	case B3CAS_FSCK_WRONG_SIZE: r->wrong_size++; break;
+	case B3CAS_FSCK_ORPHAN: r->orphans++; break;
+	case B3CAS_FSCK_STRAY: r->strays++; break;
+	case B3CAS_FSCK_MALFORMED: r->malformed++; break;
+	case B3CAS_FSCK_DANGLING_REFS: r->dangling_refs++; break;
+	}
+	r->lost += p->lost;
+	if (f->o->on_problem && !f->stop)
+		f->stop = f->o->on_problem(p, f->o->ctx);
+}
+
+/* Does the open file fd hold exactly size bytes that hash to id? */
+static bool file_sound(b3cas_store *s, int fd, const b3cas_oid *id,
+		       uint64_t size, uint64_t *hashed)
+{
+	b3cas_store_hasher h;
+	uint8_t *buf = malloc(1u << 20);
+	uint64_t off = 0;
+	b3cas_oid got;
+	bool ok;
+
+	if (!buf || b3cas__store_hasher_init(&h, s) != 0) {
+		free(buf);
+		return true; /* cannot tell: do not accuse it */
+	}
+	for (;;) {
+		ssize_t n = pread(fd, buf, 1u << 20, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		b3cas__store_hasher_update(&h, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	b3cas__store_hasher_final(&h, &got);
+	b3cas__store_hasher_free(&h);
+	free(buf);
+	*hashed += off;
+	ok = off == size && b3cas_oid_equal(&got, id);
+	return ok;
+}
+
+/* ---- index entries ------------------------------------------------------ */
+
+/* What examining one entry found (under the stripe lock). */
+typedef struct finding {
+	b3cas_fsck_kind kind; /* 0: sound */
+	bool loose;
+	uint64_t size;
+	char detail[160];
+} finding;
+
+static void examine_locked(fsck_run *f, const b3cas_oid *id, finding *out,
+			   bool count)
+{
+	b3cas_store *s = f->s;
+	rocksdb_pinnableslice_t *v;
+	const uint8_t *p;
+	size_t len;
+	int kind, fd, rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+			      B3CAS_OID_LEN, &v);
+	if (rc <= 0)
+		return; /* gone meanwhile, or unreadable (reported by RocksDB) */
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	kind = len ? p[0] & ~B3CAS_ENTRY_UNREF : 0;
+	if (len < B3CAS_ENTRY_HEADER_LEN ||
+	    (kind == B3CAS_ENTRY_INLINE &&
+	     len - B3CAS_ENTRY_HEADER_LEN != b3cas__get_u64(p + 1)) ||
+	    (kind == B3CAS_ENTRY_LOOSE && len != B3CAS_ENTRY_HEADER_LEN) ||
+	    (kind != B3CAS_ENTRY_INLINE && kind != B3CAS_ENTRY_LOOSE)) {
+		out->kind = B3CAS_FSCK_MALFORMED;
+		snprintf(out->detail, sizeof(out->detail),
+			 "its index entry (%zu bytes) cannot be read", len);
+		rocksdb_pinnableslice_destroy(v);
+		return;
+	}
+	f->r->objects += count;
+	out->size = b3cas__get_u64(p + 1);
+	out->loose = kind == B3CAS_ENTRY_LOOSE;
+	if (!out->loose) {
+		b3cas_oid got;
+
+		b3cas__store_hash(s, &got, p + B3CAS_ENTRY_HEADER_LEN,
+				  (size_t)out->size);
+		f->r->bytes += count ? out->size : 0;
+		if (!b3cas_oid_equal(&got, id)) {
+			out->kind = B3CAS_FSCK_CORRUPT;
+			snprintf(out->detail, sizeof(out->detail),
+				 "its %llu bytes inside the index do not hash "
+				 "to its id",
+				 (unsigned long long)out->size);
+		}
+		rocksdb_pinnableslice_destroy(v);
+		return;
+	}
+	rocksdb_pinnableslice_destroy(v);
+	rc = b3cas__object_open(&s->lay, id, out->size, &fd);
+	if (rc == B3CAS_ENOTFOUND) {
+		out->kind = B3CAS_FSCK_MISSING;
+		snprintf(out->detail, sizeof(out->detail),
+			 "the index lists it (%llu bytes) but its file is "
+			 "missing", (unsigned long long)out->size);
+	} else if (rc == B3CAS_ECORRUPT) {
+		out->kind = B3CAS_FSCK_WRONG_SIZE;
+		snprintf(out->detail, sizeof(out->detail),
+			 "its file is not the %llu bytes the index records",
+			 (unsigned long long)out->size);
+	} else if (rc == 0) {
+		uint64_t again = 0;
+
+		if (!file_sound(s, fd, id, out->size,
+				count ? &f->r->bytes : &again)) {
+			out->kind = B3CAS_FSCK_CORRUPT;
+			snprintf(out->detail, sizeof(out->detail),
+				 "its file's bytes do not hash to its id");
+		}
+		close(fd);
+	}
+	b3cas_error_clear();
+}
+
+/* Remove id's entries if its bytes are still not to be had: the object
+ * is lost. */
+static bool remove_lost(fsck_run *f, const b3cas_oid *id)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(f->s, id);
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	finding again;
+	bool removed = false;
+
+	pthread_mutex_lock(lock);
+	examine_locked(f, id, &again, false);
+	if (again.kind) {
+		b3cas__store_batch_remove(f->s, b, id);
+		removed = b3cas__store_write_batch(f->s, b) == 0;
+	}
+	pthread_mutex_unlock(lock);
+	rocksdb_writebatch_destroy(b);
+	if (removed)
+		b3cas__caches_forget(f->s, id, true);
+	return removed;
+}
+
+/* Repair what examine found wrong with id; set p->action and p->lost. */
+static void repair_entry(fsck_run *f, const b3cas_oid *id, const finding *x,
+			 b3cas_fsck_problem *p)
+{
+	if (x->kind == B3CAS_FSCK_MALFORMED) {
+		p->action = remove_lost(f, id) ? "entry removed" : "changed "
+							      "meanwhile";
+		f->r->removed += p->action[0] == 'e';
+		return;
+	}
+	if (x->loose && x->kind != B3CAS_FSCK_MISSING &&
+	    b3cas__quarantine_loose(f->s, id, x->size) == 1) {
+		f->r->quarantined++;
+		p->action = "moved to integrity/quarantine/";
+	}
+	if (b3cas__store_heal(f->s, id, NULL, NULL) == 0) {
+		f->r->healed++;
+		p->action = "healed from the mirror";
+		return;
+	}
+	b3cas_error_clear();
+	p->lost = true;
+	if (remove_lost(f, id)) {
+		f->r->removed++;
+		p->action = "lost: no good copy here or in a mirror; its "
+			    "entry was removed";
+	} else {
+		p->lost = false;
+		p->action = "changed meanwhile";
+	}
+}
+
+static int check_index(fsck_run *f)
+{
+	b3cas_store *s = f->s;
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	char *err = NULL;
+	int rc = 0;
+
+	rocksdb_readoptions_set_fill_cache(ro, 0);
+	it = rocksdb_create_iterator_cf(s->ix->db, ro,
+					s->ix->cf[B3CAS_CF_CONTENT]);
+	for (rocksdb_iter_seek_to_first(it);
+	     rocksdb_iter_valid(it) && !f->stop; rocksdb_iter_next(it)) {
+		pthread_mutex_t *lock;
+		b3cas_fsck_problem p = {0};
+		b3cas_oid id;
+		finding x;
+		size_t klen;
+		const char *key = rocksdb_iter_key(it, &klen);
+
+		if (klen != B3CAS_OID_LEN) {
+			/* Not an id: nothing to lock; report it. */
+			p.kind = B3CAS_FSCK_MALFORMED;
+			p.detail = "an index key that is not an id";
+			found(f, &p);
+			continue;
+		}
+		memcpy(id.bytes, key, B3CAS_OID_LEN);
+		lock = b3cas__store_stripe(s, &id);
+		pthread_mutex_lock(lock);
+		examine_locked(f, &id, &x, true);
+		pthread_mutex_unlock(lock);
+		if (!x.kind)
+			continue;
+		p.kind = x.kind;
+		p.has_id = true;
+		p.id = id;
+		p.detail = x.detail;
+		if (f->o->repair)
+			repair_entry(f, &id, &x, &p);
+		found(f, &p);
+	}
+	rocksdb_iter_get_error(it, &err);
+	if (err)
+		rc = b3cas__index_error(err, "cannot walk the index");
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
+/* ---- files of the tier -------------------------------------------------- */
+
+/* Move a file that is not an object to quarantine (its bytes kept). */
+static bool quarantine_file(fsck_run *f, int dir_fd, const char *name)
+{
+	char dest[B3CAS_OID_HEX_LEN + 64];
+	int qfd = openat(f->s->lay.root_fd, "integrity/quarantine",
+			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool ok;
+
+	if (qfd < 0)
+		return false;
+	snprintf(dest, sizeof(dest), "stray-%.64s.%llu", name,
+		 (unsigned long long)b3cas__wall_ns());
+	ok = renameat(dir_fd, name, qfd, dest) == 0;
+	close(qfd);
+	if (ok)
+		f->r->quarantined++;
+	return ok;
+}
+
+/* A sound file that no entry names: index it (one reference). */
+static bool reindex(fsck_run *f, const b3cas_oid *id, uint64_t size)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(f->s, id);
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	rocksdb_pinnableslice_t *v;
+	bool done = false;
+
+	pthread_mutex_lock(lock);
+	if (b3cas__index_get(f->s->ix, B3CAS_CF_CONTENT, id->bytes,
+			     B3CAS_OID_LEN, &v) == 0) {
+		b3cas__filter_add(f->s, id);
+		b3cas__store_batch_put_entry(f->s, b, id, NULL, (size_t)size,
+					     false);
+		done = b3cas__store_write_batch(f->s, b) == 0;
+	} else {
+		rocksdb_pinnableslice_destroy(v);
+	}
+	pthread_mutex_unlock(lock);
+	rocksdb_writebatch_destroy(b);
+	return done;
+}
+
+static void check_file(fsck_run *f, int sub_fd, unsigned sub,
+		       const char *name)
+{
+	b3cas_fsck_problem p = {0};
+	char path[B3CAS_OBJECT_REL_LEN + 1];
+	rocksdb_pinnableslice_t *v;
+	struct stat st;
+	b3cas_oid id;
+	int fd, rc;
+
+	f->r->files++;
+	snprintf(path, sizeof(path), "%02x/%.64s", sub, name);
+	p.path = path;
+	if (b3cas_oid_parse(&id, name) != 0 || id.bytes[0] != sub ||
+	    fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode)) {
+		b3cas_error_clear();
+		p.kind = B3CAS_FSCK_STRAY;
+		p.detail = "not an object: a name that is not its folder's "
+			   "id, or not a file";
+		goto report;
+	}
+	p.has_id = true;
+	p.id = id;
+	rc = b3cas__index_get(f->s->ix, B3CAS_CF_CONTENT, id.bytes,
+			      B3CAS_OID_LEN, &v);
+	if (rc != 0) {
+		/* Named by an entry (checked above), or unreadable. */
+		if (rc > 0)
+			rocksdb_pinnableslice_destroy(v);
+		return;
+	}
+	fd = openat(sub_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* gone meanwhile */
+	if (file_sound(f->s, fd, &id, (uint64_t)st.st_size, &f->r->bytes)) {
+		p.kind = B3CAS_FSCK_ORPHAN;
+		p.detail = "a sound object file that the index does not list";
+		if (f->o->repair && reindex(f, &id, (uint64_t)st.st_size)) {
+			f->r->reindexed++;
+			p.action = "re-indexed with one reference";
+		}
+	} else {
+		p.kind = B3CAS_FSCK_STRAY;
+		p.detail = "a file named by an id that its bytes do not hash "
+			   "to, listed by no index entry";
+	}
+	close(fd);
+report:
+	if (f->o->repair && p.kind == B3CAS_FSCK_STRAY &&
+	    quarantine_file(f, sub_fd, name))
+		p.action = "moved to integrity/quarantine/";
+	found(f, &p);
+}
+
+static int check_tier(fsck_run *f)
+{
+	for (unsigned sub = 0; sub < 256 && !f->stop; sub++) {
+		char name[3];
+		struct dirent *e;
+		int fd;
+		DIR *d;
+
+		snprintf(name, sizeof(name), "%02x", sub);
+		fd = openat(f->s->lay.objects_fd, name,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+			continue;
+		}
+		while ((e = readdir(d)) != NULL && !f->stop)
+			if (e->d_name[0] != '.')
+				check_file(f, fd, sub, e->d_name);
+		closedir(d);
+	}
+	return 0;
+}
+
+/* ---- reference counts ---------------------------------------------------- */
+
+static int check_refs(fsck_run *f)
+{
+	b3cas_store *s = f->s;
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+		s->ix->db, ro, s->ix->cf[B3CAS_CF_REFS]);
+
+	for (rocksdb_iter_seek_to_first(it);
+	     rocksdb_iter_valid(it) && !f->stop; rocksdb_iter_next(it)) {
+		b3cas_fsck_problem p = {0};
+		rocksdb_pinnableslice_t *v;
+		pthread_mutex_t *lock;
+		size_t klen;
+		const char *key = rocksdb_iter_key(it, &klen);
+		bool dangling = false, removed = false;
+		int rc;
+
+		if (klen != B3CAS_OID_LEN)
+			continue;
+		memcpy(p.id.bytes, key, B3CAS_OID_LEN);
+		lock = b3cas__store_stripe(s, &p.id);
+		pthread_mutex_lock(lock);
+		rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, p.id.bytes,
+				      B3CAS_OID_LEN, &v);
+		if (rc == 1)
+			rocksdb_pinnableslice_destroy(v);
+		if (rc == 0)
+			rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, p.id.bytes,
+					      B3CAS_OID_LEN, &v);
+		else
+			rc = 0;
+		if (rc == 1) {
+			rocksdb_pinnableslice_destroy(v);
+			dangling = true;
+			if (f->o->repair) {
+				rocksdb_writebatch_t *b =
+					rocksdb_writebatch_create();
+
+				b3cas__store_batch_remove(s, b, &p.id);
+				removed = b3cas__store_write_batch(s, b) == 0;
+				rocksdb_writebatch_destroy(b);
+			}
+		}
+		pthread_mutex_unlock(lock);
+		if (!dangling)
+			continue;
+		p.kind = B3CAS_FSCK_DANGLING_REFS;
+		p.has_id = true;
+		p.detail = "a reference count kept for an object that is not "
+			   "stored";
+		if (removed) {
+			f->r->removed++;
+			p.action = "count removed";
+		}
+		found(f, &p);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return 0;
+}
+
+int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
+	       b3cas_fsck_report *report)
+{
+	b3cas_fsck_options defaults = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report local;
+	uint64_t t0 = b3cas__now_ns();
+	fsck_run f;
+	int rc;
+
+	if (!opts)
+		opts = &defaults;
+	if (opts->repair) {
+		rc = b3cas__store_check_writable(s, "repair");
+		if (rc < 0)
+			return rc;
+	}
+	memset(&local, 0, sizeof(local));
+	f.s = s;
+	f.o = opts;
+	f.r = report ? report : &local;
+	f.stop = 0;
+	memset(f.r, 0, sizeof(*f.r));
+	rc = check_index(&f);
+	if (rc == 0 && !f.stop)
+		rc = check_tier(&f);
+	if (rc == 0 && !f.stop)
+		rc = check_refs(&f);
+	if (rc == 0 && opts->repair && (f.r->removed || f.r->reindexed))
+		b3cas__filter_note_freed(s, f.r->removed + f.r->reindexed);
+	f.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
+	if (rc == 0 && f.stop)
+		rc = f.stop;
+	return rc;
+}

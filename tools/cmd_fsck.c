@@ -1,0 +1,183 @@
+/*
+ * cmd_fsck.c - `b3cas fsck`: check every object of the store against its
+ * id and the index against the object files; with --repair, mend what can
+ * be mended and name exactly what is lost.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b3cas/b3cas.h"
+#include "cli.h"
+
+void cmd_fsck_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: b3cas [--store DIR] fsck [--repair] [--mirror DIR] "
+		"[--json]\n"
+		"\n"
+		"Re-hash every object (inline and loose), compare the index "
+		"with the files\nof the object folder, and look for leftover "
+		"files and reference counts\nwithout an object. Without "
+		"--repair nothing is changed.\n"
+		"\n"
+		"Options:\n"
+		"  --repair       move corrupt files to "
+		"integrity/quarantine/ (never deleted),\n"
+		"                 heal objects from the mirror, index sound "
+		"object files the\n"
+		"                 index lost, and report each object that is "
+		"lost (no good\n"
+		"                 copy anywhere: its entry is removed)\n"
+		"  --mirror DIR   another b3cas store (a backup or mirror) to "
+		"heal from\n"
+		"  --json         JSON lines: each problem, then the summary\n"
+		"  -h, --help     print this help\n"
+		"\n"
+		"Exit codes: 0 the store is sound (or, with --repair, was "
+		"fully repaired),\n1 problems found (with --repair: objects "
+		"were lost), 2 usage error,\n3 store error (could not run).\n");
+}
+
+typedef struct fsck_print {
+	bool json;
+} fsck_print;
+
+static int print_problem(const b3cas_fsck_problem *p, void *ctx)
+{
+	const fsck_print *pr = ctx;
+	char hex[B3CAS_OID_HEX_LEN + 1] = "-";
+
+	if (p->has_id)
+		b3cas_oid_fmt(hex, &p->id);
+	if (pr->json) {
+		printf("{\"problem\":\"%s\",\"id\":", b3cas_fsck_kind_name(p->kind));
+		if (p->has_id)
+			printf("\"%s\"", hex);
+		else
+			fputs("null", stdout);
+		fputs(",\"path\":", stdout);
+		if (p->path)
+			cli_json_string(stdout, p->path);
+		else
+			fputs("null", stdout);
+		fputs(",\"detail\":", stdout);
+		cli_json_string(stdout, p->detail);
+		fputs(",\"action\":", stdout);
+		if (p->action)
+			cli_json_string(stdout, p->action);
+		else
+			fputs("null", stdout);
+		printf(",\"lost\":%s}\n", p->lost ? "true" : "false");
+		return 0;
+	}
+	printf("%-13s %s  %s", b3cas_fsck_kind_name(p->kind), hex,
+	       p->detail);
+	if (p->path)
+		printf(" (objects/%s)", p->path);
+	putchar('\n');
+	if (p->action)
+		printf("%-13s %s  -> %s\n", "", hex, p->action);
+	return 0;
+}
+
+static void print_summary(const b3cas_fsck_report *r, bool repair,
+			  bool json)
+{
+	if (json) {
+		printf("{\"objects\":%" PRIu64 ",\"files\":%" PRIu64
+		       ",\"bytes\":%" PRIu64 ",\"problems\":%" PRIu64
+		       ",\"corrupt\":%" PRIu64 ",\"missing\":%" PRIu64
+		       ",\"wrong_size\":%" PRIu64 ",\"orphans\":%" PRIu64
+		       ",\"strays\":%" PRIu64 ",\"malformed\":%" PRIu64
+		       ",\"dangling_refs\":%" PRIu64 ",\"repair\":%s"
+		       ",\"quarantined\":%" PRIu64 ",\"healed\":%" PRIu64
+		       ",\"reindexed\":%" PRIu64 ",\"removed\":%" PRIu64
+		       ",\"lost\":%" PRIu64 ",\"seconds\":%.6f}\n",
+		       r->objects, r->files, r->bytes, r->problems,
+		       r->corrupt, r->missing, r->wrong_size, r->orphans,
+		       r->strays, r->malformed, r->dangling_refs,
+		       repair ? "true" : "false", r->quarantined, r->healed,
+		       r->reindexed, r->removed, r->lost, r->seconds);
+		return;
+	}
+	printf("fsck: %" PRIu64 " objects and %" PRIu64 " files checked, %"
+	       PRIu64 " bytes hashed in %.3f s (%.0f MB/s): %" PRIu64
+	       " problem%s\n",
+	       r->objects, r->files, r->bytes, r->seconds,
+	       r->seconds > 0 ? (double)r->bytes / r->seconds / 1e6 : 0.0,
+	       r->problems, r->problems == 1 ? "" : "s");
+	if (r->problems && !repair)
+		printf("fsck: nothing was changed; run 'b3cas fsck --repair' "
+		       "(with --mirror DIR if you have a backup) to mend "
+		       "them\n");
+	if (repair && r->problems)
+		printf("fsck: repaired: %" PRIu64 " quarantined, %" PRIu64
+		       " healed from the mirror, %" PRIu64 " re-indexed, %"
+		       PRIu64 " entries removed; %" PRIu64 " object%s "
+		       "lost\n",
+		       r->quarantined, r->healed, r->reindexed, r->removed,
+		       r->lost, r->lost == 1 ? "" : "s");
+}
+
+enum { OPT_REPAIR = 256, OPT_MIRROR, OPT_JSON };
+
+static const struct option long_options[] = {
+	{"repair", no_argument, NULL, OPT_REPAIR},
+	{"mirror", required_argument, NULL, OPT_MIRROR},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
+{
+	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_fsck_options o = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report r;
+	fsck_print pr = {false};
+	b3cas_store *store;
+	int c, rc, err;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_REPAIR: o.repair = true; break;
+		case OPT_MIRROR: so.mirror_dir = optarg; break;
+		case OPT_JSON: pr.json = true; break;
+		case 'h':
+			cmd_fsck_usage(stdout);
+			return CLI_OK;
+		case ':':
+			return cli_usage_error("fsck", "option '%s' needs a "
+					       "value", argv[optind - 1]);
+		default:
+			return cli_usage_error("fsck", "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("fsck", "unexpected argument '%s'",
+				       argv[optind]);
+	o.on_problem = print_problem;
+	o.ctx = &pr;
+	so.read_only = !o.repair; /* a check works beside a writer */
+	so.l1_bytes = 0;
+	rc = cli_open_store(&store, ctx, &so);
+	if (rc != CLI_OK)
+		return rc;
+	memset(&r, 0, sizeof(r));
+	err = b3cas_fsck(store, &o, &r);
+	if (err < 0) {
+		cli_error("fsck could not run: %s", b3cas_error_last());
+		rc = cli_exit_code(err, false);
+	} else {
+		print_summary(&r, o.repair, pr.json);
+		if (o.repair ? r.lost > 0 : r.problems > 0)
+			rc = CLI_NEGATIVE;
+	}
+	rc = cli_close_store(store, rc);
+	return cli_finish_stdout(rc);
+}
