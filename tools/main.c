@@ -22,6 +22,8 @@ static const cli_command commands[] = {
 	 "exit 0 if objects are stored, 1 if not"},
 	{"rm", cmd_rm, cmd_rm_usage, "remove one reference to objects"},
 	{"gc", cmd_gc, cmd_gc_usage, "free objects that lost their last reference"},
+	{"backup", cmd_backup, cmd_backup_usage,
+	 "copy the objects another store lacks into it"},
 	{"fsck", cmd_fsck, cmd_fsck_usage,
 	 "check every object and the index; --repair mends"},
 	{"stats", cmd_stats, cmd_stats_usage,

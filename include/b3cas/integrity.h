@@ -93,6 +93,38 @@ typedef struct b3cas_fsck_report {
 B3CAS_EXTERN int b3cas_fsck(b3cas_store *store, const b3cas_fsck_options *opts,
 			    b3cas_fsck_report *report);
 
+/* ---- backup ----------------------------------------------------------------- */
+
+typedef struct b3cas_backup_report {
+	uint64_t objects;  /* stored objects looked at */
+	uint64_t copied;   /* of those, copied (the destination lacked them) */
+	uint64_t bytes;    /* bytes copied */
+	uint64_t failed;   /* could not be read here (corrupt, lost): not
+			      copied, reported through on_failure */
+	double seconds;
+} b3cas_backup_report;
+
+/*
+ * Copy every stored object that the b3cas store at dest_dir lacks into it
+ * (made, with this store's hash, if dest_dir is missing or empty):
+ * incremental, so a second backup copies only what is new. Objects are
+ * read verified and streamed, so memory stays bounded whatever their size;
+ * the destination keeps one reference per object. Each run appends a line
+ * to integrity/backup/log. A backup store is what mirror_dir and
+ * `b3cas fsck --repair --mirror` heal from; restoring is a backup the
+ * other way round.
+ *
+ * on_failure (may be NULL) is called for each object that could not be
+ * read here, with its error; the backup goes on. Returns 0 when every
+ * object was handled (see report->failed), or an error from the
+ * destination (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash, B3CAS_ENOSPC,
+ * ...), after which what was copied stays copied.
+ */
+B3CAS_EXTERN int b3cas_backup(b3cas_store *store, const char *dest_dir,
+			      int (*on_failure)(const b3cas_oid *id, int err,
+						void *ctx),
+			      void *ctx, b3cas_backup_report *report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -202,6 +202,12 @@ expect 0 '"problems":0' '^$' -- --store "$work/split" fsck --json
 "$b3cas" --store "$work/split" get "${id[1000]}" >"$work/out" 2>/dev/null
 check "the healed object reads back" cmp -s "$files/f1000" "$work/out"
 expect 2 '^$' 'unknown option' -- --store "$work/split" fsck --bogus
+expect 0 '^backup: 1 objects, 1 copied' '^$' -- --store "$work/split" backup "$work/bk"
+expect 0 '"copied":0' '^$' -- --store "$work/split" backup --json "$work/bk"
+"$b3cas" --store "$work/bk" get "${id[1000]}" >"$work/out" 2>/dev/null
+check "the backup holds the object" cmp -s "$files/f1000" "$work/out"
+check "backups are logged" test "$(wc -l <"$work/split/integrity/backup/log")" = 2
+expect 2 '^$' 'exactly one destination' -- --store "$work/split" backup
 
 # ---- many objects in one put; every one reads back ----
 mkdir "$files/many"
