@@ -157,6 +157,8 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv);
 void cmd_gc_usage(FILE *out);
 void cmd_backup_usage(FILE *out);
 int cmd_backup(cli_ctx *ctx, int argc, char **argv);
+void cmd_scrub_usage(FILE *out);
+int cmd_scrub(cli_ctx *ctx, int argc, char **argv);
 void cmd_fsck_usage(FILE *out);
 int cmd_fsck(cli_ctx *ctx, int argc, char **argv);
 void cmd_stats_usage(FILE *out);

@@ -181,3 +181,129 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 	rc = cli_close_store(store, rc);
 	return cli_finish_stdout(rc);
 }
+
+/* ---- b3cas scrub ------------------------------------------------------------ */
+
+void cmd_scrub_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: b3cas [--store DIR] scrub [--rate MB/s] [--max-objects "
+		"N] [--repair]\n"
+		"                                [--mirror DIR] [--json]\n"
+		"\n"
+		"Verify the objects the way fsck does, spread over time: in "
+		"id order, at\nmost --rate MB of bytes hashed per second, "
+		"keeping its place in\nintegrity/checksums/scrub, so a scrub "
+		"that is stopped (--max-objects,\nCtrl-C, a crash) resumes "
+		"where it stopped; a finished pass starts over.\n"
+		"\n"
+		"Options:\n"
+		"  --rate MB/s       hash at most this many MB per second "
+		"(default: no limit)\n"
+		"  --max-objects N   stop after N objects\n"
+		"  --repair          mend what is found, as fsck --repair\n"
+		"  --mirror DIR      the store to heal from\n"
+		"  --json            JSON lines: each problem, then the "
+		"summary\n"
+		"  -h, --help        print this help\n"
+		"\n"
+		"Exit codes: 0 nothing wrong found, 1 problems found (with "
+		"--repair: objects\nlost), 2 usage error, 3 store error.\n");
+}
+
+enum { OPT_RATE = 300, OPT_MAX };
+
+static const struct option scrub_options[] = {
+	{"rate", required_argument, NULL, OPT_RATE},
+	{"max-objects", required_argument, NULL, OPT_MAX},
+	{"repair", no_argument, NULL, OPT_REPAIR},
+	{"mirror", required_argument, NULL, OPT_MIRROR},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
+{
+	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_scrub_options o = B3CAS_SCRUB_OPTIONS_INIT;
+	b3cas_scrub_report r;
+	fsck_print pr = {false};
+	b3cas_store *store;
+	uint64_t n;
+	int c, rc, err;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", scrub_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_RATE:
+			if (!cli_parse_u64(&n, optarg) || n == 0 ||
+			    n > UINT64_MAX / 1000000)
+				return cli_usage_error("scrub", "invalid --rate "
+						       "'%s' (MB per second, "
+						       "1 or more)", optarg);
+			o.rate_bytes = n * 1000000;
+			break;
+		case OPT_MAX:
+			if (!cli_parse_u64(&n, optarg) || n == 0)
+				return cli_usage_error("scrub", "invalid "
+						       "--max-objects '%s'",
+						       optarg);
+			o.max_objects = n;
+			break;
+		case OPT_REPAIR: o.repair = true; break;
+		case OPT_MIRROR: so.mirror_dir = optarg; break;
+		case OPT_JSON: pr.json = true; break;
+		case 'h':
+			cmd_scrub_usage(stdout);
+			return CLI_OK;
+		case ':':
+			return cli_usage_error("scrub", "option '%s' needs a "
+					       "value", argv[optind - 1]);
+		default:
+			return cli_usage_error("scrub", "unknown option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("scrub", "unexpected argument '%s'",
+				       argv[optind]);
+	o.on_problem = print_problem;
+	o.ctx = &pr;
+	so.read_only = !o.repair;
+	so.l1_bytes = 0;
+	rc = cli_open_store(&store, ctx, &so);
+	if (rc != CLI_OK)
+		return rc;
+	memset(&r, 0, sizeof(r));
+	err = b3cas_scrub(store, &o, &r);
+	if (err < 0) {
+		cli_error("scrub could not run: %s", b3cas_error_last());
+		rc = cli_exit_code(err, false);
+	} else {
+		const b3cas_fsck_report *f = &r.found;
+
+		if (pr.json)
+			printf("{\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64
+			       ",\"problems\":%" PRIu64 ",\"lost\":%" PRIu64
+			       ",\"resumed\":%s,\"completed\":%s"
+			       ",\"seconds\":%.6f}\n",
+			       f->objects, f->bytes, f->problems, f->lost,
+			       r.resumed ? "true" : "false",
+			       r.completed ? "true" : "false", f->seconds);
+		else
+			printf("scrub: %" PRIu64 " objects, %" PRIu64
+			       " bytes in %.3f s, %" PRIu64 " problem%s; %s%s\n",
+			       f->objects, f->bytes, f->seconds, f->problems,
+			       f->problems == 1 ? "" : "s",
+			       r.resumed ? "resumed, " : "",
+			       r.completed ? "pass complete"
+					   : "stopped: the next scrub resumes "
+					     "here");
+		if (o.repair ? f->lost > 0 : f->problems > 0)
+			rc = CLI_NEGATIVE;
+	}
+	rc = cli_close_store(store, rc);
+	return cli_finish_stdout(rc);
+}

@@ -26,6 +26,8 @@ static const cli_command commands[] = {
 	 "copy the objects another store lacks into it"},
 	{"fsck", cmd_fsck, cmd_fsck_usage,
 	 "check every object and the index; --repair mends"},
+	{"scrub", cmd_scrub, cmd_scrub_usage,
+	 "verify objects over time, resumable, rate-limited"},
 	{"stats", cmd_stats, cmd_stats_usage,
 	 "objects, bytes and dedup ratio of the store"},
 	{"ls", cmd_ls, cmd_ls_usage, "list stored objects"},

@@ -93,6 +93,41 @@ typedef struct b3cas_fsck_report {
 B3CAS_EXTERN int b3cas_fsck(b3cas_store *store, const b3cas_fsck_options *opts,
 			    b3cas_fsck_report *report);
 
+/* ---- scrub ------------------------------------------------------------------- */
+
+typedef struct b3cas_scrub_options {
+	/* Bytes hashed per second at most (0: no limit), so a scrub does not
+	 * starve the foreground. */
+	uint64_t rate_bytes;
+	/* Stop after this many objects (0: no limit); the next scrub resumes
+	 * where this one stopped. */
+	uint64_t max_objects;
+	/* As b3cas_fsck_options: mend what is found (writable handle). */
+	bool repair;
+	int (*on_problem)(const b3cas_fsck_problem *problem, void *ctx);
+	void *ctx;
+} b3cas_scrub_options;
+
+#define B3CAS_SCRUB_OPTIONS_INIT {0, 0, false, NULL, NULL}
+
+typedef struct b3cas_scrub_report {
+	b3cas_fsck_report found; /* index entries only: objects, bytes, ... */
+	bool resumed;            /* started where an earlier scrub stopped */
+	bool completed;          /* reached the end: the next one starts over */
+} b3cas_scrub_report;
+
+/*
+ * Verify the store's objects the way b3cas_fsck does (index entries
+ * against their bytes), spread over time: in id order, at most
+ * opts->rate_bytes per second, saving its position in
+ * integrity/checksums/scrub at least once a second, so a scrub that is
+ * stopped (max_objects, a signal, a crash) resumes after the last saved
+ * object and never re-reads what it finished. Errors as b3cas_fsck.
+ */
+B3CAS_EXTERN int b3cas_scrub(b3cas_store *store,
+			     const b3cas_scrub_options *opts,
+			     b3cas_scrub_report *report);
+
 /* ---- backup ----------------------------------------------------------------- */
 
 typedef struct b3cas_backup_report {

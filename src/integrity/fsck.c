@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "b3cas/integrity.h"
@@ -236,19 +237,70 @@ static void repair_entry(fsck_run *f, const b3cas_oid *id, const finding *x,
 	}
 }
 
-static int check_index(fsck_run *f)
+/* Where a walk of the index is, for a scrub (NULL for fsck). */
+typedef struct walk_pos {
+	bool has_start;
+	b3cas_oid start;      /* resume after this id */
+	uint64_t max_objects; /* 0: no limit */
+	uint64_t rate_bytes;  /* 0: no limit */
+	int (*save)(struct walk_pos *w, const b3cas_oid *last, bool done);
+	void *ctx;
+	bool completed;
+} walk_pos;
+
+/* Sleep as long as it takes for bytes hashed since t0 to fit the rate. */
+static void pace(uint64_t bytes, uint64_t t0, uint64_t rate)
+{
+	uint64_t due = rate ? bytes * 1000000000ull / rate : 0;
+	uint64_t spent = b3cas__now_ns() - t0;
+
+	if (due > spent) {
+		struct timespec ts = {(time_t)((due - spent) / 1000000000ull),
+				      (long)((due - spent) % 1000000000ull)};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int check_index(fsck_run *f, walk_pos *w)
 {
 	b3cas_store *s = f->s;
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
+	uint64_t t0 = b3cas__now_ns(), saved_at = t0, done = 0;
+	b3cas_oid last;
+	bool any = false;
 	char *err = NULL;
 	int rc = 0;
 
 	rocksdb_readoptions_set_fill_cache(ro, 0);
 	it = rocksdb_create_iterator_cf(s->ix->db, ro,
 					s->ix->cf[B3CAS_CF_CONTENT]);
-	for (rocksdb_iter_seek_to_first(it);
-	     rocksdb_iter_valid(it) && !f->stop; rocksdb_iter_next(it)) {
+	if (w && w->has_start) {
+		rocksdb_iter_seek(it, (const char *)w->start.bytes,
+				  B3CAS_OID_LEN);
+		/* after it, not it again */
+		if (rocksdb_iter_valid(it)) {
+			size_t kl;
+			const char *k = rocksdb_iter_key(it, &kl);
+
+			if (kl == B3CAS_OID_LEN &&
+			    memcmp(k, w->start.bytes, B3CAS_OID_LEN) == 0)
+				rocksdb_iter_next(it);
+		}
+	} else {
+		rocksdb_iter_seek_to_first(it);
+	}
+	for (; rocksdb_iter_valid(it) && !f->stop; rocksdb_iter_next(it)) {
+		if (w && w->max_objects && done == w->max_objects)
+			break;
+		if (w && any && b3cas__now_ns() - saved_at >= 1000000000ull) {
+			w->save(w, &last, false);
+			saved_at = b3cas__now_ns();
+		}
+		if (w)
+			pace(f->r->bytes, t0, w->rate_bytes);
+		done++;
 		pthread_mutex_t *lock;
 		b3cas_fsck_problem p = {0};
 		b3cas_oid id;
@@ -264,6 +316,8 @@ static int check_index(fsck_run *f)
 			continue;
 		}
 		memcpy(id.bytes, key, B3CAS_OID_LEN);
+		last = id;
+		any = true;
 		lock = b3cas__store_stripe(s, &id);
 		pthread_mutex_lock(lock);
 		examine_locked(f, &id, &x, true);
@@ -281,6 +335,10 @@ static int check_index(fsck_run *f)
 	rocksdb_iter_get_error(it, &err);
 	if (err)
 		rc = b3cas__index_error(err, "cannot walk the index");
+	if (w && rc == 0 && !f->stop) {
+		w->completed = !rocksdb_iter_valid(it);
+		rc = w->save(w, any ? &last : NULL, w->completed);
+	}
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	return rc;
@@ -496,7 +554,7 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	f.r = report ? report : &local;
 	f.stop = 0;
 	memset(f.r, 0, sizeof(*f.r));
-	rc = check_index(&f);
+	rc = check_index(&f, NULL);
 	if (rc == 0 && !f.stop)
 		rc = check_tier(&f);
 	if (rc == 0 && !f.stop)
@@ -504,6 +562,104 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	if (rc == 0 && opts->repair && (f.r->removed || f.r->reindexed))
 		b3cas__filter_note_freed(s, f.r->removed + f.r->reindexed);
 	f.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
+	if (rc == 0 && f.stop)
+		rc = f.stop;
+	return rc;
+}
+
+/* ---- scrub ------------------------------------------------------------------- */
+
+#define SCRUB_FILE "integrity/checksums/scrub"
+
+/* The position file: "next-after <64 hex>\n", or absent: from the start. */
+static bool scrub_load(b3cas_store *s, b3cas_oid *after)
+{
+	char text[128] = {0};
+	int fd = openat(s->lay.root_fd, SCRUB_FILE, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n < 11 + B3CAS_OID_HEX_LEN || strncmp(text, "next-after ", 11))
+		return false; /* damaged: start over, losing nothing */
+	text[11 + B3CAS_OID_HEX_LEN] = '\0';
+	ok = b3cas_oid_parse(after, text + 11) == 0;
+	b3cas_error_clear();
+	return ok;
+}
+
+static int scrub_save(walk_pos *w, const b3cas_oid *last, bool done)
+{
+	b3cas_store *s = w->ctx;
+	char text[128], hex[B3CAS_OID_HEX_LEN + 1];
+	int fd, n, rc = 0;
+
+	if (done || !last) {
+		/* A whole pass: the next scrub starts over. */
+		if (unlinkat(s->lay.root_fd, SCRUB_FILE, 0) != 0 &&
+		    errno != ENOENT)
+			return b3cas__error_errno(errno, "cannot reset %s/%s",
+						  s->lay.root, SCRUB_FILE);
+		return 0;
+	}
+	n = snprintf(text, sizeof(text), "next-after %s\n",
+		     b3cas_oid_fmt(hex, last));
+	fd = openat(s->lay.root_fd, SCRUB_FILE ".tmp",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return b3cas__error_errno(errno, "cannot write %s/%s",
+					  s->lay.root, SCRUB_FILE);
+	rc = b3cas__write_all(fd, text, (size_t)n, SCRUB_FILE);
+	close(fd);
+	/* Renamed into place: a crash leaves the old position or the new. */
+	if (rc == 0 && renameat(s->lay.root_fd, SCRUB_FILE ".tmp",
+				s->lay.root_fd, SCRUB_FILE) != 0)
+		rc = b3cas__error_errno(errno, "cannot write %s/%s",
+					s->lay.root, SCRUB_FILE);
+	return rc;
+}
+
+int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
+		b3cas_scrub_report *report)
+{
+	b3cas_scrub_options defaults = B3CAS_SCRUB_OPTIONS_INIT;
+	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_scrub_report local;
+	uint64_t t0 = b3cas__now_ns();
+	walk_pos w;
+	fsck_run f;
+	int rc;
+
+	if (!opts)
+		opts = &defaults;
+	if (opts->repair) {
+		rc = b3cas__store_check_writable(s, "repair");
+		if (rc < 0)
+			return rc;
+	}
+	if (!report)
+		report = &local;
+	memset(report, 0, sizeof(*report));
+	memset(&w, 0, sizeof(w));
+	fo.repair = opts->repair;
+	fo.on_problem = opts->on_problem;
+	fo.ctx = opts->ctx;
+	f.s = s;
+	f.o = &fo;
+	f.r = &report->found;
+	f.stop = 0;
+	w.has_start = scrub_load(s, &w.start);
+	w.max_objects = opts->max_objects;
+	w.rate_bytes = opts->rate_bytes;
+	w.save = scrub_save;
+	w.ctx = s;
+	report->resumed = w.has_start;
+	rc = check_index(&f, &w);
+	report->completed = rc == 0 && w.completed;
+	report->found.seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
 	if (rc == 0 && f.stop)
 		rc = f.stop;
 	return rc;

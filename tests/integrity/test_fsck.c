@@ -259,6 +259,73 @@ static void test_repair_needs_writable(void **state)
 	assert_int_equal(b3cas_store_close(s), 0);
 }
 
+/* Ids sorted, as the index walks them. */
+static int oid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, B3CAS_OID_LEN);
+}
+
+static void test_scrub_resumes(void **state)
+{
+	enum { OBJS = 50, BIG = 50000 };
+	uint64_t rng = tu_seed("scrub_resumes");
+	b3cas_scrub_options so = B3CAS_SCRUB_OPTIONS_INIT;
+	b3cas_scrub_report r;
+	static uint8_t data[OBJS][BIG];
+	b3cas_oid ids[OBJS];
+	char path[512], pos[400];
+	b3cas_store *s;
+	seen w;
+
+	(void)state;
+	s = open_at(store_dir, true, NULL);
+	for (int i = 0; i < OBJS; i++) {
+		tu_fill_random(data[i], BIG, &rng);
+		assert_int_equal(b3cas_store_put(s, &ids[i], data[i], BIG), 0);
+	}
+	qsort(ids, OBJS, sizeof(ids[0]), oid_cmp);
+	snprintf(pos, sizeof(pos), "%s/integrity/checksums/scrub", store_dir);
+
+	/* Twenty objects, at 2 MB/s: paced, and the position kept. */
+	so.max_objects = 20;
+	so.rate_bytes = 2000000;
+	assert_int_equal(b3cas_scrub(s, &so, &r), 0);
+	assert_int_equal(r.found.objects, 20);
+	assert_false(r.resumed);
+	assert_false(r.completed);
+	assert_true(r.found.seconds >= 0.4); /* 1 MB at 2 MB/s */
+	assert_int_equal(access(pos, F_OK), 0);
+
+	/* Damage one it has done: the resumed scrub does not read it again. */
+	tier_path(path, sizeof(path), &ids[3]);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(truncate(path, 10), 0);
+	so.rate_bytes = 0;
+	memset(&w, 0, sizeof(w));
+	so.on_problem = on_problem;
+	so.ctx = &w;
+	assert_int_equal(b3cas_scrub(s, &so, &r), 0);
+	assert_true(r.resumed);
+	assert_int_equal(r.found.objects, 20);
+	assert_int_equal(r.found.problems, 0);
+	so.max_objects = 0;
+	assert_int_equal(b3cas_scrub(s, &so, &r), 0);
+	assert_true(r.resumed);
+	assert_true(r.completed);
+	assert_int_equal(r.found.objects, OBJS - 40);
+	assert_int_equal(r.found.problems, 0);
+	assert_int_equal(access(pos, F_OK), -1); /* a whole pass: reset */
+
+	/* The next pass starts over and finds the damage. */
+	assert_int_equal(b3cas_scrub(s, &so, &r), 0);
+	assert_false(r.resumed);
+	assert_true(r.completed);
+	assert_int_equal(r.found.objects, OBJS);
+	assert_int_equal(r.found.wrong_size, 1);
+	assert_int_equal(w.by_kind[B3CAS_FSCK_WRONG_SIZE], 1);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +333,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_needs_writable,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scrub_resumes, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -208,6 +208,9 @@ expect 0 '"copied":0' '^$' -- --store "$work/split" backup --json "$work/bk"
 check "the backup holds the object" cmp -s "$files/f1000" "$work/out"
 check "backups are logged" test "$(wc -l <"$work/split/integrity/backup/log")" = 2
 expect 2 '^$' 'exactly one destination' -- --store "$work/split" backup
+expect 0 'pass complete' '^$' -- --store "$work/split" scrub --rate 100
+expect 0 '"completed":true' '^$' -- --store "$work/split" scrub --json --max-objects 5
+expect 2 '^$' 'invalid --rate' -- --store "$work/split" scrub --rate 0
 
 # ---- many objects in one put; every one reads back ----
 mkdir "$files/many"
