@@ -33,7 +33,10 @@ typedef struct fsck_run {
 	const b3cas_fsck_options *o;
 	b3cas_fsck_report *r;
 	int stop;            /* the callback's non-zero return */
+	uint8_t *buf;        /* FILE_CHUNK bytes for reading files */
 } fsck_run;
+
+#define FILE_CHUNK (1u << 20)
 
 const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
 {
@@ -70,21 +73,19 @@ static void found(fsck_run *f, b3cas_fsck_problem *p)
 }
 
 /* Does the open file fd hold exactly size bytes that hash to id? */
-static bool file_sound(b3cas_store *s, int fd, const b3cas_oid *id,
+static bool file_sound(fsck_run *f, int fd, const b3cas_oid *id,
 		       uint64_t size, uint64_t *hashed)
 {
 	b3cas_store_hasher h;
-	uint8_t *buf = malloc(1u << 20);
+	uint8_t *buf = f->buf;
 	uint64_t off = 0;
 	b3cas_oid got;
 	bool ok;
 
-	if (!buf || b3cas__store_hasher_init(&h, s) != 0) {
-		free(buf);
+	if (b3cas__store_hasher_init(&h, f->s) != 0)
 		return true; /* cannot tell: do not accuse it */
-	}
 	for (;;) {
-		ssize_t n = pread(fd, buf, 1u << 20, (off_t)off);
+		ssize_t n = pread(fd, buf, FILE_CHUNK, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -95,7 +96,6 @@ static bool file_sound(b3cas_store *s, int fd, const b3cas_oid *id,
 	}
 	b3cas__store_hasher_final(&h, &got);
 	b3cas__store_hasher_free(&h);
-	free(buf);
 	*hashed += off;
 	ok = off == size && b3cas_oid_equal(&got, id);
 	return ok;
@@ -172,7 +172,7 @@ static void examine_locked(fsck_run *f, const b3cas_oid *id, finding *out,
 	} else if (rc == 0) {
 		uint64_t again = 0;
 
-		if (!file_sound(s, fd, id, out->size,
+		if (!file_sound(f, fd, id, out->size,
 				count ? &f->r->bytes : &again)) {
 			out->kind = B3CAS_FSCK_CORRUPT;
 			snprintf(out->detail, sizeof(out->detail),
@@ -423,7 +423,7 @@ static void check_file(fsck_run *f, int sub_fd, unsigned sub,
 	fd = openat(sub_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return; /* gone meanwhile */
-	if (file_sound(f->s, fd, &id, (uint64_t)st.st_size, &f->r->bytes)) {
+	if (file_sound(f, fd, &id, (uint64_t)st.st_size, &f->r->bytes)) {
 		p.kind = B3CAS_FSCK_ORPHAN;
 		p.detail = "a sound object file that the index does not list";
 		if (f->o->repair && reindex(f, &id, (uint64_t)st.st_size)) {
@@ -554,6 +554,9 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	f.r = report ? report : &local;
 	f.stop = 0;
 	memset(f.r, 0, sizeof(*f.r));
+	f.buf = b3cas__malloc(FILE_CHUNK);
+	if (!f.buf)
+		return B3CAS_ENOMEM;
 	rc = check_index(&f, NULL);
 	if (rc == 0 && !f.stop)
 		rc = check_tier(&f);
@@ -562,6 +565,7 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	if (rc == 0 && opts->repair && (f.r->removed || f.r->reindexed))
 		b3cas__filter_note_freed(s, f.r->removed + f.r->reindexed);
 	f.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
+	free(f.buf);
 	if (rc == 0 && f.stop)
 		rc = f.stop;
 	return rc;
@@ -651,6 +655,9 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	f.o = &fo;
 	f.r = &report->found;
 	f.stop = 0;
+	f.buf = b3cas__malloc(FILE_CHUNK);
+	if (!f.buf)
+		return B3CAS_ENOMEM;
 	w.has_start = scrub_load(s, &w.start);
 	w.max_objects = opts->max_objects;
 	w.rate_bytes = opts->rate_bytes;
@@ -660,6 +667,7 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	rc = check_index(&f, &w);
 	report->completed = rc == 0 && w.completed;
 	report->found.seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
+	free(f.buf);
 	if (rc == 0 && f.stop)
 		rc = f.stop;
 	return rc;
