@@ -75,6 +75,16 @@ const char *cli_store_dir(cli_ctx *ctx, const char **source_out);
  */
 int cli_exit_code(int err, bool is_lookup);
 
+/*
+ * A progress line on standard error, redrawn in place, only when standard
+ * error is a terminal (nothing otherwise); final ends it with a newline.
+ * cli_progress_clear erases it before other output.
+ */
+struct b3cas_progress;
+void cli_progress(const char *what, const struct b3cas_progress *p,
+		  bool final);
+void cli_progress_clear(void);
+
 /* The worse (larger) of two exit codes. */
 static inline int cli_worse(int a, int b)
 {

@@ -4,6 +4,8 @@
  */
 #include "cli.h"
 
+#include "b3cas/integrity.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <unistd.h>
@@ -97,4 +99,52 @@ long long cli_read_full(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (long long)got;
+}
+
+/* ---- progress on a terminal ---- */
+
+static int progress_tty = -1; /* unknown yet */
+static bool progress_shown;
+
+static bool progress_wanted(void)
+{
+	if (progress_tty < 0)
+		progress_tty = isatty(STDERR_FILENO);
+	return progress_tty == 1;
+}
+
+void cli_progress(const char *what, const b3cas_progress *p, bool final)
+{
+	double rate = p->seconds > 0 ? (double)p->bytes / p->seconds : 0;
+	double frac = p->total ? (double)p->done / (double)p->total : 0;
+
+	if (!progress_wanted())
+		return;
+	fprintf(stderr, "\r\033[K%s: ", what);
+	if (p->total)
+		fprintf(stderr, "%3.0f%% ", 100.0 * frac);
+	fprintf(stderr, "%llu", (unsigned long long)p->done);
+	if (p->total)
+		fprintf(stderr, " of ~%llu", (unsigned long long)p->total);
+	fprintf(stderr, " objects, %.2f GB, %.0f MB/s",
+		(double)p->bytes / 1e9, rate / 1e6);
+	if (!final && frac > 0.01 && frac < 1)
+		fprintf(stderr, ", about %.0f s left",
+			p->seconds * (1 - frac) / frac);
+	if (final) {
+		fputc('\n', stderr);
+		progress_shown = false;
+	} else {
+		progress_shown = true;
+	}
+	fflush(stderr);
+}
+
+void cli_progress_clear(void)
+{
+	if (progress_shown && progress_wanted()) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		progress_shown = false;
+	}
 }

@@ -44,10 +44,25 @@ typedef struct fsck_print {
 	bool json;
 } fsck_print;
 
+static void fsck_progress(const b3cas_progress *p, void *ctx)
+{
+	(void)ctx;
+	cli_progress("fsck", p, p->done == p->total);
+}
+
+static void scrub_progress(const b3cas_progress *p, void *ctx)
+{
+	(void)ctx;
+	cli_progress("scrub", p, p->done == p->total);
+}
+
 static int print_problem(const b3cas_fsck_problem *p, void *ctx)
 {
 	const fsck_print *pr = ctx;
 	char hex[B3CAS_OID_HEX_LEN + 1] = "-";
+
+	cli_progress_clear();
+	fflush(stderr);
 
 	if (p->has_id)
 		b3cas_oid_fmt(hex, &p->id);
@@ -163,6 +178,7 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 				       argv[optind]);
 	o.on_problem = print_problem;
 	o.ctx = &pr;
+	o.progress = fsck_progress;
 	so.read_only = !o.repair; /* a check works beside a writer */
 	so.l1_bytes = 0;
 	rc = cli_open_store(&store, ctx, &so);
@@ -271,6 +287,7 @@ int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
 				       argv[optind]);
 	o.on_problem = print_problem;
 	o.ctx = &pr;
+	o.progress = scrub_progress;
 	so.read_only = !o.repair;
 	so.l1_bytes = 0;
 	rc = cli_open_store(&store, ctx, &so);

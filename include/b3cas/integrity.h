@@ -58,6 +58,14 @@ typedef struct b3cas_fsck_problem {
 	bool lost;          /* the object is gone: no good copy anywhere */
 } b3cas_fsck_problem;
 
+/* How far a long check has come; passed to a progress callback. */
+typedef struct b3cas_progress {
+	uint64_t done;     /* objects done */
+	uint64_t total;    /* objects in all (RocksDB's estimate), or 0 */
+	uint64_t bytes;    /* bytes hashed */
+	double seconds;    /* since the start */
+} b3cas_progress;
+
 typedef struct b3cas_fsck_options {
 	/* Repair: quarantine corrupt files, heal from the mirror (the
 	 * store's mirror_dir), re-index sound orphans, remove strays and
@@ -68,9 +76,12 @@ typedef struct b3cas_fsck_options {
 	 * borrowed for the call. A non-zero return stops the check. */
 	int (*on_problem)(const b3cas_fsck_problem *problem, void *ctx);
 	void *ctx;
+	/* If set, called about ten times a second while the objects are
+	 * checked, and once at the end (with ctx). */
+	void (*progress)(const b3cas_progress *progress, void *ctx);
 } b3cas_fsck_options;
 
-#define B3CAS_FSCK_OPTIONS_INIT {false, NULL, NULL}
+#define B3CAS_FSCK_OPTIONS_INIT {false, NULL, NULL, NULL}
 
 typedef struct b3cas_fsck_report {
 	uint64_t objects;      /* index entries checked */
@@ -106,9 +117,10 @@ typedef struct b3cas_scrub_options {
 	bool repair;
 	int (*on_problem)(const b3cas_fsck_problem *problem, void *ctx);
 	void *ctx;
+	void (*progress)(const b3cas_progress *progress, void *ctx);
 } b3cas_scrub_options;
 
-#define B3CAS_SCRUB_OPTIONS_INIT {0, 0, false, NULL, NULL}
+#define B3CAS_SCRUB_OPTIONS_INIT {0, 0, false, NULL, NULL, NULL}
 
 typedef struct b3cas_scrub_report {
 	b3cas_fsck_report found; /* index entries only: objects, bytes, ... */

@@ -262,12 +262,34 @@ static void pace(uint64_t bytes, uint64_t t0, uint64_t rate)
 	}
 }
 
+/* RocksDB's estimate of the number of index entries (0: none). */
+static uint64_t estimate_objects(b3cas_store *s)
+{
+	char *v = rocksdb_property_value_cf(s->ix->db,
+					    s->ix->cf[B3CAS_CF_CONTENT],
+					    "rocksdb.estimate-num-keys");
+	uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+
+	free(v);
+	return n;
+}
+
+static void report_progress(fsck_run *f, uint64_t t0, uint64_t done,
+			    uint64_t total)
+{
+	b3cas_progress p = {done, total < done ? done : total, f->r->bytes,
+			    (double)(b3cas__now_ns() - t0) * 1e-9};
+
+	f->o->progress(&p, f->o->ctx);
+}
+
 static int check_index(fsck_run *f, walk_pos *w)
 {
 	b3cas_store *s = f->s;
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
-	uint64_t t0 = b3cas__now_ns(), saved_at = t0, done = 0;
+	uint64_t t0 = b3cas__now_ns(), saved_at = t0, shown_at = t0, done = 0;
+	uint64_t total = f->o->progress ? estimate_objects(s) : 0;
 	b3cas_oid last;
 	bool any = false;
 	char *err = NULL;
@@ -300,6 +322,11 @@ static int check_index(fsck_run *f, walk_pos *w)
 		}
 		if (w)
 			pace(f->r->bytes, t0, w->rate_bytes);
+		if (f->o->progress &&
+		    b3cas__now_ns() - shown_at >= 100000000ull) {
+			report_progress(f, t0, done, total);
+			shown_at = b3cas__now_ns();
+		}
 		done++;
 		pthread_mutex_t *lock;
 		b3cas_fsck_problem p = {0};
@@ -335,6 +362,8 @@ static int check_index(fsck_run *f, walk_pos *w)
 	rocksdb_iter_get_error(it, &err);
 	if (err)
 		rc = b3cas__index_error(err, "cannot walk the index");
+	if (f->o->progress)
+		report_progress(f, t0, done, done);
 	if (w && rc == 0 && !f->stop) {
 		w->completed = !rocksdb_iter_valid(it);
 		rc = w->save(w, any ? &last : NULL, w->completed);
@@ -651,6 +680,7 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	fo.repair = opts->repair;
 	fo.on_problem = opts->on_problem;
 	fo.ctx = opts->ctx;
+	fo.progress = opts->progress;
 	f.s = s;
 	f.o = &fo;
 	f.r = &report->found;
