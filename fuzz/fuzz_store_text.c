@@ -5,7 +5,9 @@
  * Checked beyond "no crash": an id that parses formats back to the same
  * hex in lower case, and parsing fails exactly when the text is not 64
  * hex digits; a configuration that parses has format 1, a known hash and
- * a threshold within the limit. The first byte picks the parser.
+ * a threshold within the limit, and an objects folder, if any, that is an
+ * absolute path (freed: the fuzzer checks for leaks). The first byte picks
+ * the parser.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -52,8 +54,10 @@ static void fuzz_conf(char *text)
 		return;
 	if (lay.format != B3CAS_FORMAT_VERSION ||
 	    (lay.hash != B3CAS_HASH_BLAKE3 && lay.hash != B3CAS_HASH_SHA256) ||
-	    lay.inline_threshold > B3CAS_INLINE_THRESHOLD_MAX)
+	    lay.inline_threshold > B3CAS_INLINE_THRESHOLD_MAX ||
+	    (lay.objects_conf && lay.objects_conf[0] != '/'))
 		abort();
+	free(lay.objects_conf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -230,6 +230,11 @@ int b3cas__conf_parse(b3cas_layout *lay, char *text)
 		rc = b3cas__error(B3CAS_EFORMAT,
 				  "%s/%s lacks hash or inline_threshold",
 				  lay->root, CONF_NAME);
+	if (rc < 0) {
+		/* A failed parse leaves nothing allocated. */
+		free(lay->objects_conf);
+		lay->objects_conf = NULL;
+	}
 	return rc;
 }
 

@@ -44,8 +44,10 @@ int b3cas__layout_open(b3cas_layout *lay, const char *root,
 
 /*
  * Parse the text of b3cas.conf (NUL-terminated; changed in place) into
- * lay->format, hash and inline_threshold. B3CAS_EFORMAT for anything this
- * version does not accept. lay->root names the store in messages.
+ * lay->format, hash, inline_threshold and objects_conf (a new string the
+ * caller frees, or NULL). B3CAS_EFORMAT for anything this version does
+ * not accept, and then nothing is allocated. lay->root names the store in
+ * messages.
  */
 int b3cas__conf_parse(b3cas_layout *lay, char *text);
 
