@@ -12,6 +12,7 @@
  * final read instead of completing a wrong object.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -219,6 +220,33 @@ static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
 	return rc;
 }
 
+/*
+ * The object was found corrupt (rc): take the good bytes from the mirror
+ * (b3cas__store_heal also writes them back) and read from memory, as for
+ * an inline object. rc, with a message saying so, if the mirror cannot.
+ */
+static int heal_reader(b3cas_reader *r, int rc)
+{
+	char msg[512];
+	size_t len;
+	void *buf;
+
+	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+	if (b3cas__store_heal(r->store, &r->id, &buf, &len) < 0)
+		return b3cas__error(rc, "%s; the mirror has no good copy (%s)",
+				    msg, b3cas_error_last());
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	free(r->data);
+	r->data = buf;
+	r->size = len;
+	r->recheck = false;
+	b3cas__store_hasher_free(&r->hasher);
+	b3cas_error_clear();
+	return 0;
+}
+
 int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 		      const b3cas_oid *id)
 {
@@ -247,6 +275,8 @@ int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 			r->recheck = rc == 0;
 		}
 	}
+	if (rc == B3CAS_ECORRUPT && s->mirror_dir)
+		rc = heal_reader(r, rc);
 	if (rc < 0) {
 		b3cas_reader_close(r);
 		return rc;

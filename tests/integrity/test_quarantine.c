@@ -325,20 +325,40 @@ static void test_mirror_heals(void **state)
 		assert_int_equal(sb.st_size, LEN);
 		expect_read(s, &ids[p], p, data[p]);
 	}
+	/* The streaming reader heals too. */
+	damage(&ids[0], 0);
+	{
+		b3cas_reader *rd;
+		uint8_t *back = malloc(LEN);
+		int64_t got = 0, n;
+
+		if (b3cas_reader_open(&rd, s, &ids[0]) != 0)
+			fail_msg("reader: %s", b3cas_error_last());
+		assert_int_equal(b3cas_reader_size(rd), LEN);
+		while ((n = b3cas_reader_read(rd, back + got, 777)) > 0)
+			got += n;
+		assert_int_equal(n, 0);
+		assert_int_equal(got, LEN);
+		assert_memory_equal(back, data[0], LEN);
+		b3cas_reader_close(rd);
+		free(back);
+	}
 	damage(&ids[3], 0);
 	assert_int_equal(read_by(s, &ids[3], 0), B3CAS_ECORRUPT);
 	assert_non_null(strstr(b3cas_error_last(), "mirror"));
+	assert_int_equal(read_by(s, &ids[3], 3), B3CAS_ECORRUPT);
 	assert_int_equal(b3cas_store_stats(s, &st), 0);
-	assert_int_equal(st.corrupt_reads, 4);
-	assert_int_equal(st.quarantined, 4);
-	assert_int_equal(st.healed, 3);
+	assert_int_equal(st.corrupt_reads, 6);
+	assert_int_equal(st.quarantined, 5);
+	assert_int_equal(st.healed, 4);
 	assert_int_equal(b3cas_store_close(s), 0);
 
 	/* A read-only handle heals the read but leaves the file alone. */
 	damage(&ids[0], 0);
 	s = open_with_mirror(mirror, true);
 	expect_read(s, &ids[0], 0, data[0]);
-	assert_int_equal(quarantined_copies(&ids[0], NULL, NULL), 1);
+	/* the two from the writable handle; none from this one */
+	assert_int_equal(quarantined_copies(&ids[0], NULL, NULL), 2);
 	assert_int_equal(b3cas_store_stats(s, &st), 0);
 	assert_int_equal(st.healed, 1);
 	assert_int_equal(st.quarantined, 0);
