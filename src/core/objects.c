@@ -23,14 +23,36 @@
 
 static atomic_uint_fast64_t tmp_counter;
 
+/* 0, or the errno a test's fault plan injects into this operation. */
+static int fault(const b3cas_layout *lay, unsigned op)
+{
+	b3cas_fault_plan *p = lay->faults;
+	unsigned long long n;
+
+	if (!p || !(p->ops & op) || !p->fail_at)
+		return 0;
+	n = atomic_fetch_add(&p->seen, 1) + 1;
+	if (n == p->fail_at || (p->sticky && n > p->fail_at)) {
+		atomic_fetch_add(&p->fired, 1);
+		return p->err;
+	}
+	return 0;
+}
+
+int b3cas__object_fault(const b3cas_layout *lay, unsigned op)
+{
+	return fault(lay, op);
+}
+
 int b3cas__tmpfile_create(const b3cas_layout *lay, b3cas_tmpfile *out)
 {
 	uint64_t n = atomic_fetch_add(&tmp_counter, 1);
 
 	snprintf(out->name, sizeof(out->name), "%ld.%llu.tmp", (long)getpid(),
 		 (unsigned long long)n);
-	out->fd = openat(lay->tmp_fd, out->name,
-			 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	out->fd = (errno = fault(lay, B3CAS_FAULT_CREATE)) ? -1
+		  : openat(lay->tmp_fd, out->name,
+			   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (out->fd < 0)
 		return b3cas__error_errno(errno, "cannot create %s/tmp/%s",
 					  lay->root, out->name);
@@ -51,8 +73,13 @@ static int fsync_object_dir(const b3cas_layout *lay, const char *rel)
 	char sub[3] = {rel[0], rel[1], '\0'};
 	int fd = openat(lay->objects_fd, sub,
 			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
+	int rc, e = fault(lay, B3CAS_FAULT_FSYNC);
 
+	if (e && fd >= 0) {
+		close(fd);
+		return b3cas__error_errno(e, "cannot fsync %s/%s",
+					  lay->objects_path, sub);
+	}
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/%s",
 					  lay->objects_path, sub);
@@ -65,16 +92,22 @@ int b3cas__object_publish(const b3cas_layout *lay, b3cas_tmpfile *t,
 			  const b3cas_oid *id, bool durable)
 {
 	char rel[B3CAS_OBJECT_REL_LEN + 1];
-	int rc = 0;
+	int rc = 0, e;
 
 	b3cas__object_rel(rel, id);
-	if (durable)
+	if (durable && (e = fault(lay, B3CAS_FAULT_FSYNC)))
+		rc = b3cas__error_errno(e, "cannot fsync %s", t->name);
+	else if (durable)
 		rc = b3cas__fsync(t->fd, t->name);
 	if (rc == 0 && close(t->fd) != 0 && errno != EINTR)
 		rc = b3cas__error_errno(errno, "cannot write %s/tmp/%s",
 					lay->root, t->name);
 	t->fd = -1;
-	if (rc == 0 &&
+	if (rc == 0 && (e = fault(lay, B3CAS_FAULT_RENAME)))
+		rc = b3cas__error_errno(e, "cannot move staging file %s to "
+					"%s/%s", t->name, lay->objects_path,
+					rel);
+	else if (rc == 0 &&
 	    renameat(lay->tmp_fd, t->name, lay->objects_fd, rel) != 0)
 		rc = b3cas__error_errno(errno,
 					"cannot move staging file %s to %s/%s",
@@ -94,7 +127,9 @@ int b3cas__object_write(const b3cas_layout *lay, const b3cas_oid *id,
 
 	if (rc < 0)
 		return rc;
-	rc = b3cas__write_all(t.fd, data, len, t.name);
+	rc = (rc = fault(lay, B3CAS_FAULT_WRITE))
+		     ? b3cas__error_errno(rc, "cannot write %s", t.name)
+		     : b3cas__write_all(t.fd, data, len, t.name);
 	if (rc < 0) {
 		b3cas__tmpfile_discard(lay, &t);
 		return rc;
@@ -110,7 +145,9 @@ int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
 	int fd;
 
 	b3cas__object_rel(rel, id);
-	fd = openat(lay->objects_fd, rel, O_RDONLY | O_CLOEXEC);
+	fd = (errno = fault(lay, B3CAS_FAULT_OPEN))
+		     ? -1
+		     : openat(lay->objects_fd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/%s",
 					  lay->objects_path, rel);
@@ -151,7 +188,8 @@ int b3cas__object_remove(const b3cas_layout *lay, const b3cas_oid *id)
 	char rel[B3CAS_OBJECT_REL_LEN + 1];
 
 	b3cas__object_rel(rel, id);
-	if (unlinkat(lay->objects_fd, rel, 0) != 0 && errno != ENOENT)
+	if ((errno = fault(lay, B3CAS_FAULT_UNLINK)) ||
+	    (unlinkat(lay->objects_fd, rel, 0) != 0 && errno != ENOENT))
 		return b3cas__error_errno(errno, "cannot remove %s/%s",
 					  lay->objects_path, rel);
 	return 0;

@@ -53,4 +53,7 @@ int b3cas__object_read(const b3cas_layout *lay, const b3cas_oid *id,
 /* Remove object id's file; a missing file is not an error. */
 int b3cas__object_remove(const b3cas_layout *lay, const b3cas_oid *id);
 
+/* 0, or the errno lay's fault plan (tests) injects into op. */
+int b3cas__object_fault(const b3cas_layout *lay, unsigned op);
+
 #endif

@@ -18,6 +18,31 @@
 
 #define B3CAS_FORMAT_VERSION 1
 
+/*
+ * Fault injection for tests (tests/integrity/test_faults.c): when a
+ * handle's layout points at a plan, the object-file operation numbered
+ * fail_at (counting from 1, over the operations in ops) fails with err,
+ * and with sticky every later one too, as a dying disk would. NULL in
+ * every handle the library makes; never a global.
+ */
+enum {
+	B3CAS_FAULT_CREATE = 1 << 0, /* a staging file */
+	B3CAS_FAULT_WRITE = 1 << 1,  /* bytes into it */
+	B3CAS_FAULT_FSYNC = 1 << 2,  /* the file or its folder */
+	B3CAS_FAULT_RENAME = 1 << 3, /* publishing it */
+	B3CAS_FAULT_OPEN = 1 << 4,   /* an object for reading */
+	B3CAS_FAULT_UNLINK = 1 << 5  /* removing an object */
+};
+
+typedef struct b3cas_fault_plan {
+	_Atomic unsigned long long seen; /* eligible operations so far */
+	unsigned long long fail_at;      /* 0: none */
+	unsigned ops;                    /* B3CAS_FAULT_... mask */
+	int err;                         /* errno to fail with */
+	bool sticky;
+	_Atomic unsigned long long fired;/* operations failed */
+} b3cas_fault_plan;
+
 typedef struct b3cas_layout {
 	char *root;        /* as given to open */
 	int root_fd;       /* the store folder */
@@ -28,6 +53,7 @@ typedef struct b3cas_layout {
 	int tmp_fd;
 	char *objects_path; /* the tier's folder, for messages */
 	char *objects_conf; /* "objects" recorded in b3cas.conf, or NULL */
+	b3cas_fault_plan *faults; /* tests only; NULL */
 	int lock_fd;       /* LOCK, held with flock (write mode only) */
 	unsigned format;
 	b3cas_hash_algo hash;
