@@ -16,38 +16,6 @@
 
 #ifndef BENCH_NAME
 #error "define BENCH_NAME before including bench_util.h"
-/* Errors a run found (bench_fail); a program that found any exits 1. */
-static int bench_failures;
-
-/* Report something the store got wrong: an error, not a slow figure. */
-static inline __attribute__((format(printf, 1, 2))) void
-bench_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("ERROR  ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-	bench_failures++;
-}
-
-/* A figure beside its target: PASS or MISS, never an error; INFO when
- * the run is too small (quick) to judge a target by. */
-static inline __attribute__((format(printf, 3, 4))) void
-bench_target(bool quick, bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("%s  ", quick ? "INFO" : ok ? "PASS" : "MISS");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-}
-
 #endif
 
 static inline double now(void)

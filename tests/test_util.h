@@ -76,6 +76,22 @@ static inline uint64_t tu_seed(const char *test)
 	return seed;
 }
 
+/* Make a new empty folder /tmp/b3cas-<tag>-XXXXXX, its path in root. */
+static inline void tu_make_root(char *root, size_t n, const char *tag)
+{
+	snprintf(root, n, "/tmp/b3cas-%s-XXXXXX", tag);
+	assert_non_null(mkdtemp(root));
+}
+
+/* Remove folder root and everything in it. */
+static inline void tu_remove_root(const char *root)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 static inline const char *tu_data_dir(void)
 {
 	const char *d = getenv("B3CAS_TEST_DATA");

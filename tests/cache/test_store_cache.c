@@ -22,8 +22,7 @@ static char root[256], store_dir[300], tier[300];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/b3cas-store-cache-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	tu_make_root(root, sizeof(root), "store-cache");
 	snprintf(store_dir, sizeof(store_dir), "%s/store", root);
 	snprintf(tier, sizeof(tier), "%s/tier", root);
 	return 0;
@@ -31,11 +30,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[400];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	tu_remove_root(root);
 	return 0;
 }
 

@@ -21,8 +21,7 @@ static char root[256], store_dir[300], backup_dir[300];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/b3cas-backup-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	tu_make_root(root, sizeof(root), "backup");
 	snprintf(store_dir, sizeof(store_dir), "%s/store", root);
 	snprintf(backup_dir, sizeof(backup_dir), "%s/backup", root);
 	return 0;
@@ -30,11 +29,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[400];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	tu_remove_root(root);
 	return 0;
 }
 

@@ -33,8 +33,7 @@ static uint64_t refs[N];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/b3cas-campaign-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	tu_make_root(root, sizeof(root), "campaign");
 	snprintf(store_dir, sizeof(store_dir), "%s/store", root);
 	snprintf(backup_dir, sizeof(backup_dir), "%s/backup", root);
 	return 0;
@@ -42,11 +41,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[400];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	tu_remove_root(root);
 	for (int i = 0; i < N; i++)
 		free(data[i]);
 	return 0;

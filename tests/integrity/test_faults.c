@@ -34,19 +34,15 @@ static uint64_t acked[POOL]; /* references acknowledged, not deleted */
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/b3cas-faults-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	tu_make_root(root, sizeof(root), "faults");
 	snprintf(store_dir, sizeof(store_dir), "%s/store", root);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[400];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	tu_remove_root(root);
 	for (int i = 0; i < POOL; i++)
 		free(data[i]);
 	return 0;

@@ -27,8 +27,7 @@ static char root[256], store_dir[300], mirror_dir[300];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(root, sizeof(root), "/tmp/b3cas-fsck-XXXXXX");
-	assert_non_null(mkdtemp(root));
+	tu_make_root(root, sizeof(root), "fsck");
 	snprintf(store_dir, sizeof(store_dir), "%s/store", root);
 	snprintf(mirror_dir, sizeof(mirror_dir), "%s/mirror", root);
 	return 0;
@@ -36,11 +35,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[400];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	assert_int_equal(system(cmd), 0);
+	tu_remove_root(root);
 	return 0;
 }
 
