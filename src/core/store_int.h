@@ -233,6 +233,15 @@ void b3cas__store_batch_put_entry(b3cas_store *s, rocksdb_writebatch_t *b,
 int b3cas__quarantine_loose(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t size);
 
+/*
+ * Hash the open file fd to its end through buf (buf_len bytes): 1 if it
+ * holds exactly size bytes that hash to id, 0 if not, -1 if it cannot
+ * tell (no hasher). Bytes read are added to *hashed (may be NULL).
+ */
+int b3cas__file_check(b3cas_store *s, int fd, const b3cas_oid *id,
+		      uint64_t size, uint8_t *buf, size_t buf_len,
+		      uint64_t *hashed);
+
 /* ---- dedup/filter.c ---- */
 
 /* At open: load the saved filter if it matches the index, else start

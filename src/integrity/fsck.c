@@ -72,33 +72,13 @@ static void found(fsck_run *f, b3cas_fsck_problem *p)
 		f->stop = f->o->on_problem(p, f->o->ctx);
 }
 
-/* Does the open file fd hold exactly size bytes that hash to id? */
+/* Does the open file fd hold exactly size bytes that hash to id? When
+ * it cannot tell, it does not accuse the file. */
 static bool file_sound(fsck_run *f, int fd, const b3cas_oid *id,
 		       uint64_t size, uint64_t *hashed)
 {
-	b3cas_store_hasher h;
-	uint8_t *buf = f->buf;
-	uint64_t off = 0;
-	b3cas_oid got;
-	bool ok;
-
-	if (b3cas__store_hasher_init(&h, f->s) != 0)
-		return true; /* cannot tell: do not accuse it */
-	for (;;) {
-		ssize_t n = pread(fd, buf, FILE_CHUNK, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		b3cas__store_hasher_update(&h, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	b3cas__store_hasher_final(&h, &got);
-	b3cas__store_hasher_free(&h);
-	*hashed += off;
-	ok = off == size && b3cas_oid_equal(&got, id);
-	return ok;
+	return b3cas__file_check(f->s, fd, id, size, f->buf, FILE_CHUNK,
+				 hashed) != 0;
 }
 
 /* ---- index entries ------------------------------------------------------ */
