@@ -78,11 +78,16 @@ int cli_exit_code(int err, bool is_lookup);
 /*
  * A progress line on standard error, redrawn in place, only when standard
  * error is a terminal (nothing otherwise); final ends it with a newline.
- * cli_progress_clear erases it before other output.
+ * cli_progress counts objects (the time left from objects done of the
+ * total); cli_progress_bytes counts bytes of total (0: unknown, then no
+ * share and no time left are shown). cli_progress_clear erases the line
+ * before other output (cli_error does so itself).
  */
 struct b3cas_progress;
 void cli_progress(const char *what, const struct b3cas_progress *p,
 		  bool final);
+void cli_progress_bytes(const char *what, uint64_t bytes, uint64_t total,
+			double seconds, bool final);
 void cli_progress_clear(void);
 
 /* The worse (larger) of two exit codes. */
@@ -167,6 +172,10 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv);
 void cmd_gc_usage(FILE *out);
 void cmd_backup_usage(FILE *out);
 int cmd_backup(cli_ctx *ctx, int argc, char **argv);
+void cmd_restore_usage(FILE *out);
+int cmd_restore(cli_ctx *ctx, int argc, char **argv);
+void cmd_recover_usage(FILE *out);
+int cmd_recover(cli_ctx *ctx, int argc, char **argv);
 void cmd_scrub_usage(FILE *out);
 int cmd_scrub(cli_ctx *ctx, int argc, char **argv);
 void cmd_fsck_usage(FILE *out);

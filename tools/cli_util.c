@@ -10,13 +10,15 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-/* "b3cas: <message>" on stderr, after whatever stdout still holds. */
+/* "b3cas: <message>" on stderr, after whatever stdout still holds, and on
+ * a line of its own rather than after a progress line. */
 static void vmessage(const char *fmt, va_list ap)
 	__attribute__((format(printf, 1, 0)));
 
 static void vmessage(const char *fmt, va_list ap)
 {
 	fflush(stdout);
+	cli_progress_clear();
 	fputs("b3cas: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -113,6 +115,22 @@ static bool progress_wanted(void)
 	return progress_tty == 1;
 }
 
+/* End a progress line: the time left (from frac, the share done, when it
+ * says enough), then a newline if final. */
+static void progress_end(double frac, double seconds, bool final)
+{
+	if (!final && frac > 0.01 && frac < 1)
+		fprintf(stderr, ", about %.0f s left",
+			seconds * (1 - frac) / frac);
+	if (final) {
+		fputc('\n', stderr);
+		progress_shown = false;
+	} else {
+		progress_shown = true;
+	}
+	fflush(stderr);
+}
+
 void cli_progress(const char *what, const b3cas_progress *p, bool final)
 {
 	double rate = p->seconds > 0 ? (double)p->bytes / p->seconds : 0;
@@ -128,16 +146,25 @@ void cli_progress(const char *what, const b3cas_progress *p, bool final)
 		fprintf(stderr, " of ~%llu", (unsigned long long)p->total);
 	fprintf(stderr, " objects, %.2f GB, %.0f MB/s",
 		(double)p->bytes / 1e9, rate / 1e6);
-	if (!final && frac > 0.01 && frac < 1)
-		fprintf(stderr, ", about %.0f s left",
-			p->seconds * (1 - frac) / frac);
-	if (final) {
-		fputc('\n', stderr);
-		progress_shown = false;
-	} else {
-		progress_shown = true;
-	}
-	fflush(stderr);
+	progress_end(frac, p->seconds, final);
+}
+
+void cli_progress_bytes(const char *what, uint64_t bytes, uint64_t total,
+			double seconds, bool final)
+{
+	double rate = seconds > 0 ? (double)bytes / seconds : 0;
+	double frac = total ? (double)bytes / (double)total : 0;
+
+	if (!progress_wanted())
+		return;
+	fprintf(stderr, "\r\033[K%s: ", what);
+	if (total)
+		fprintf(stderr, "%3.0f%% %.2f of %.2f GB", 100.0 * frac,
+			(double)bytes / 1e9, (double)total / 1e9);
+	else
+		fprintf(stderr, "%.2f GB", (double)bytes / 1e9);
+	fprintf(stderr, ", %.0f MB/s", rate / 1e6);
+	progress_end(frac, seconds, final);
 }
 
 void cli_progress_clear(void)

@@ -1,7 +1,6 @@
 /*
  * cmd_backup.c - `b3cas backup DEST`: copy into the b3cas store DEST every
- * object it lacks (incremental). Restoring is the same the other way:
- * `b3cas --store DEST backup STORE`.
+ * object it lacks (incremental). `b3cas restore DEST` brings them back.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,10 +17,13 @@ void cmd_backup_usage(FILE *out)
 		"\n"
 		"Copy every stored object that the b3cas store DEST lacks "
 		"into it (DEST is\nmade if it is missing or empty). Only new "
-		"objects are copied, each read\nverified. Each run is logged "
-		"in integrity/backup/log. DEST is what\n'b3cas fsck --repair "
-		"--mirror DEST' heals from; to restore, back up the\nother "
-		"way: b3cas --store DEST backup DIR.\n"
+		"objects are copied, each read\nverified; reference counts "
+		"follow this store's. Each run is logged in\n"
+		"integrity/backup/log. On a terminal a progress line is drawn "
+		"on standard\nerror. To bring objects back from DEST: "
+		"'b3cas restore DEST' (missing and\ndamaged objects), "
+		"'b3cas recover --from DEST' (a lost index), or\n'b3cas fsck "
+		"--repair --mirror DEST'.\n"
 		"\n"
 		"Options:\n"
 		"  --json       one JSON object per object that could not be "
@@ -43,6 +45,7 @@ static int print_failure(const b3cas_oid *id, int err, void *ctx)
 	const backup_print *p = ctx;
 	char hex[B3CAS_OID_HEX_LEN + 1];
 
+	cli_progress_clear();
 	b3cas_oid_fmt(hex, id);
 	if (p->json) {
 		printf("{\"id\":\"%s\",\"error\":", hex);
@@ -55,6 +58,12 @@ static int print_failure(const b3cas_oid *id, int err, void *ctx)
 	return 0;
 }
 
+static void backup_progress(const b3cas_progress *p, void *ctx)
+{
+	(void)ctx;
+	cli_progress("backup", p, p->done == p->total);
+}
+
 enum { OPT_JSON = 256 };
 
 static const struct option long_options[] = {
@@ -65,6 +74,7 @@ static const struct option long_options[] = {
 
 int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 {
+	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
 	b3cas_backup_report r;
 	backup_print p = {false};
 	b3cas_store *store;
@@ -89,7 +99,11 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	rc = cli_open_store_ro(&store, ctx);
 	if (rc != CLI_OK)
 		return rc;
-	err = b3cas_backup(store, argv[optind], print_failure, &p, &r);
+	o.on_failure = print_failure;
+	o.ctx = &p;
+	o.progress = backup_progress;
+	err = b3cas_backup_ex(store, argv[optind], &o, &r);
+	cli_progress_clear();
 	if (err < 0) {
 		cli_error("backup to %s failed: %s", argv[optind],
 			  b3cas_error_last());
@@ -101,14 +115,16 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		printf("{\"dest\":");
 		cli_json_string(stdout, argv[optind]);
 		printf(",\"objects\":%" PRIu64 ",\"copied\":%" PRIu64
-		       ",\"bytes\":%" PRIu64 ",\"failed\":%" PRIu64
-		       ",\"seconds\":%.6f}\n",
-		       r.objects, r.copied, r.bytes, r.failed, r.seconds);
+		       ",\"recounted\":%" PRIu64 ",\"bytes\":%" PRIu64
+		       ",\"failed\":%" PRIu64 ",\"seconds\":%.6f}\n",
+		       r.objects, r.copied, r.recounted, r.bytes, r.failed,
+		       r.seconds);
 	} else {
 		printf("backup: %" PRIu64 " objects, %" PRIu64 " copied (%"
-		       PRIu64 " bytes), %" PRIu64 " could not be read, in "
-		       "%.3f s\n",
-		       r.objects, r.copied, r.bytes, r.failed, r.seconds);
+		       PRIu64 " bytes), %" PRIu64 " reference counts "
+		       "updated, %" PRIu64 " could not be read, in %.3f s\n",
+		       r.objects, r.copied, r.bytes, r.recounted, r.failed,
+		       r.seconds);
 	}
 	rc = cli_close_store(store, rc);
 	return cli_finish_stdout(rc);

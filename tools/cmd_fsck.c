@@ -1,12 +1,15 @@
 /*
  * cmd_fsck.c - `b3cas fsck`: check every object of the store against its
- * id and the index against the object files; with --repair, mend what can
- * be mended and name exactly what is lost.
+ * id, the index against the object files and the L2 cache copies against
+ * their ids; with --repair, mend what can be mended and name exactly what
+ * is lost.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
@@ -15,12 +18,14 @@ void cmd_fsck_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: b3cas [--store DIR] fsck [--repair] [--mirror DIR] "
-		"[--json]\n"
+		"[--threads N]\n"
+		"                               [--json]\n"
 		"\n"
 		"Re-hash every object (inline and loose), compare the index "
-		"with the files\nof the object folder, and look for leftover "
-		"files and reference counts\nwithout an object. Without "
-		"--repair nothing is changed.\n"
+		"with the files\nof the object folder, look for leftover "
+		"files and reference counts\nwithout an object, and re-hash "
+		"the copies in the L2 cache (cache/l2/).\nWithout --repair "
+		"nothing is changed.\n"
 		"\n"
 		"Options:\n"
 		"  --repair       move corrupt files to "
@@ -29,9 +34,12 @@ void cmd_fsck_usage(FILE *out)
 		"object files the\n"
 		"                 index lost, and report each object that is "
 		"lost (no good\n"
-		"                 copy anywhere: its entry is removed)\n"
+		"                 copy anywhere: its entry is removed); "
+		"delete bad L2 copies\n"
 		"  --mirror DIR   another b3cas store (a backup or mirror) to "
 		"heal from\n"
+		"  --threads N    check on N threads (default 0: one per "
+		"CPU; at most 256)\n"
 		"  --json         JSON lines: each problem, then the summary\n"
 		"  -h, --help     print this help\n"
 		"\n"
@@ -90,7 +98,9 @@ static int print_problem(const b3cas_fsck_problem *p, void *ctx)
 	printf("%-13s %s  %s", b3cas_fsck_kind_name(p->kind), hex,
 	       p->detail);
 	if (p->path)
-		printf(" (objects/%s)", p->path);
+		printf(" (%s/%s)", p->kind == B3CAS_FSCK_CACHE_COPY
+					   ? "cache/l2" : "objects",
+		       p->path);
 	putchar('\n');
 	if (p->action)
 		printf("%-13s %s  -> %s\n", "", hex, p->action);
@@ -109,18 +119,23 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       ",\"dangling_refs\":%" PRIu64 ",\"repair\":%s"
 		       ",\"quarantined\":%" PRIu64 ",\"healed\":%" PRIu64
 		       ",\"reindexed\":%" PRIu64 ",\"removed\":%" PRIu64
-		       ",\"lost\":%" PRIu64 ",\"seconds\":%.6f}\n",
+		       ",\"lost\":%" PRIu64 ",\"cache_files\":%" PRIu64
+		       ",\"cache_copies\":%" PRIu64 ",\"seconds\":%.6f}\n",
 		       r->objects, r->files, r->bytes, r->problems,
 		       r->corrupt, r->missing, r->wrong_size, r->orphans,
 		       r->strays, r->malformed, r->dangling_refs,
 		       repair ? "true" : "false", r->quarantined, r->healed,
-		       r->reindexed, r->removed, r->lost, r->seconds);
+		       r->reindexed, r->removed, r->lost, r->cache_files,
+		       r->cache_copies, r->seconds);
 		return;
 	}
-	printf("fsck: %" PRIu64 " objects and %" PRIu64 " files checked, %"
-	       PRIu64 " bytes hashed in %.3f s (%.0f MB/s): %" PRIu64
-	       " problem%s\n",
-	       r->objects, r->files, r->bytes, r->seconds,
+	printf("fsck: %" PRIu64 " objects%s%" PRIu64 " files", r->objects,
+	       r->cache_files ? ", " : " and ", r->files);
+	if (r->cache_files)
+		printf(" and %" PRIu64 " L2 cache copies", r->cache_files);
+	printf(" checked, %" PRIu64 " bytes hashed in %.3f s (%.0f MB/s): %"
+	       PRIu64 " problem%s\n",
+	       r->bytes, r->seconds,
 	       r->seconds > 0 ? (double)r->bytes / r->seconds / 1e6 : 0.0,
 	       r->problems, r->problems == 1 ? "" : "s");
 	if (r->problems && !repair)
@@ -134,14 +149,36 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       "lost\n",
 		       r->quarantined, r->healed, r->reindexed, r->removed,
 		       r->lost, r->lost == 1 ? "" : "s");
+	if (repair && r->cache_copies)
+		printf("fsck: %" PRIu64 " bad L2 cache cop%s deleted (only a "
+		       "cache: nothing lost)\n",
+		       r->cache_copies, r->cache_copies == 1 ? "y" : "ies");
 }
 
-enum { OPT_REPAIR = 256, OPT_MIRROR, OPT_JSON };
+/*
+ * For --repair: open the L2 cache when the store has one, so that bad
+ * copies are deleted through it (its index and folder keep agreeing).
+ * Its capacity is not recorded anywhere; opening L2 with a smaller one
+ * than its copies fill would evict some, so take one that trims nothing.
+ */
+static void use_l2_if_any(cli_ctx *ctx, b3cas_store_options *so)
+{
+	const char *dir = cli_store_dir(ctx, NULL);
+	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+
+	if (fd >= 0 && faccessat(fd, "cache/l2", F_OK, 0) == 0)
+		so->l2_bytes = UINT64_MAX / 4;
+	if (fd >= 0)
+		close(fd);
+}
+
+enum { OPT_REPAIR = 256, OPT_MIRROR, OPT_JSON, OPT_THREADS };
 
 static const struct option long_options[] = {
 	{"repair", no_argument, NULL, OPT_REPAIR},
 	{"mirror", required_argument, NULL, OPT_MIRROR},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"threads", required_argument, NULL, OPT_THREADS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -153,6 +190,7 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 	b3cas_fsck_report r;
 	fsck_print pr = {false};
 	b3cas_store *store;
+	uint64_t n;
 	int c, rc, err;
 
 	optind = 1;
@@ -162,6 +200,14 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 		case OPT_REPAIR: o.repair = true; break;
 		case OPT_MIRROR: so.mirror_dir = optarg; break;
 		case OPT_JSON: pr.json = true; break;
+		case OPT_THREADS:
+			if (!cli_parse_u64(&n, optarg) || n > 256)
+				return cli_usage_error("fsck", "invalid "
+						       "--threads '%s' (0 to "
+						       "256; 0: one per CPU)",
+						       optarg);
+			o.threads = (unsigned)n;
+			break;
 		case 'h':
 			cmd_fsck_usage(stdout);
 			return CLI_OK;
@@ -181,6 +227,8 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 	o.progress = fsck_progress;
 	so.read_only = !o.repair; /* a check works beside a writer */
 	so.l1_bytes = 0;
+	if (o.repair)
+		use_l2_if_any(ctx, &so);
 	rc = cli_open_store(&store, ctx, &so);
 	if (rc != CLI_OK)
 		return rc;

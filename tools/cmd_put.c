@@ -7,6 +7,11 @@
  * changes while it is being read (size or modification time, or a byte
  * count other than its size) is not stored: what we would store is not
  * what the file holds.
+ *
+ * An input of PROGRESS_MIN bytes or more (its size known from fstat, or,
+ * for a pipe, once that much has been read) gets a progress line on a
+ * terminal: bytes, rate and, when the size is known, the time left. A
+ * smaller input pays one comparison per 1 MiB read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,12 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
 #define READ_CHUNK (1u << 20)
+#define PROGRESS_MIN (64ull << 20)
+#define PROGRESS_NS 100000000ull
 
 typedef struct put_opts {
 	bool json;
@@ -57,29 +65,75 @@ static bool same_file_state(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* Feed fd to w; CLI_OK, or an exit code after a message about name. */
-static int copy_in(b3cas_writer *w, int fd, const char *name, char *buf,
-		   uint64_t *total)
+static uint64_t now_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The progress of one input: size its size when known (else 0). */
+typedef struct put_meter {
+	uint64_t size;
+	uint64_t t0, shown_at;
+	bool on;
+} put_meter;
+
+/* After each chunk: draw at most every PROGRESS_NS, once the input is
+ * known or seen to be large. */
+static void meter_update(put_meter *m, uint64_t total)
+{
+	uint64_t now;
+
+	if (!m->on) {
+		if (m->size < PROGRESS_MIN && total < PROGRESS_MIN)
+			return;
+		m->on = true;
+	}
+	now = now_ns();
+	if (now - m->shown_at < PROGRESS_NS)
+		return;
+	m->shown_at = now;
+	cli_progress_bytes("put", total, m->size,
+			   (double)(now - m->t0) * 1e-9, false);
+}
+
+/* Feed fd (size bytes when known, else 0) to w; CLI_OK, or an exit code
+ * after a message about name. */
+static int copy_in(b3cas_writer *w, int fd, const char *name, char *buf,
+		   uint64_t size, uint64_t *total)
+{
+	put_meter m = {size, 0, 0, false};
+	int rc = CLI_OK;
+
 	*total = 0;
+	m.t0 = m.shown_at = now_ns();
 	for (;;) {
 		long long n = cli_read_full(fd, buf, READ_CHUNK);
 		int err;
 
 		if (n < 0) {
 			cli_error("cannot read %s: %s", name, strerror(errno));
-			return CLI_USAGE;
+			rc = CLI_USAGE;
+			break;
 		}
 		if (n == 0)
-			return CLI_OK;
+			break;
 		err = b3cas_writer_write(w, buf, (size_t)n);
 		if (err < 0) {
 			cli_error("cannot store %s: %s", name,
 				  b3cas_error_last());
-			return cli_exit_code(err, false);
+			rc = cli_exit_code(err, false);
+			break;
 		}
 		*total += (uint64_t)n;
+		meter_update(&m, *total);
 	}
+	/* The id line goes to stdout next: leave no half line behind. */
+	if (m.on)
+		cli_progress_clear();
+	return rc;
 }
 
 static void print_id(const put_opts *o, const b3cas_oid *id,
@@ -132,7 +186,9 @@ static int put_one(b3cas_store *store, const put_opts *o, const char *path,
 		rc = cli_exit_code(err, false);
 		goto out;
 	}
-	rc = copy_in(w, fd, path, buf, &total);
+	rc = copy_in(w, fd, path, buf,
+		     S_ISREG(before.st_mode) ? (uint64_t)before.st_size : 0,
+		     &total);
 	if (rc == CLI_OK && S_ISREG(before.st_mode) &&
 	    (fstat(fd, &after) != 0 || !same_file_state(&before, &after) ||
 	     (uint64_t)before.st_size != total)) {

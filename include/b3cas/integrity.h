@@ -4,12 +4,16 @@
  * Reads already verify what they return (see b3cas_store_get). b3cas_fsck
  * goes through everything: it re-hashes every object, inline and loose,
  * compares the index with the files of the object tier, and looks for
- * leftovers. Without repair it changes nothing.
+ * leftovers. Without repair it changes nothing. b3cas_backup copies the
+ * objects into another store; b3cas_restore brings them back from one;
+ * b3cas_recover rebuilds a lost or damaged index.
  *
  * Thread safety: b3cas_fsck may run while other threads use the store;
  * what they put or delete meanwhile may or may not be seen, and is never
  * reported as a problem because of the race (every finding is checked
  * again under its id's stripe lock before it is reported or repaired).
+ * b3cas_fsck itself checks on several threads (opts->threads); its
+ * callbacks are still called one at a time (see b3cas_fsck_options).
  */
 #ifndef B3CAS_INTEGRITY_H
 #define B3CAS_INTEGRITY_H
@@ -40,17 +44,24 @@ typedef enum b3cas_fsck_kind {
 	/* An index entry that cannot be read. */
 	B3CAS_FSCK_MALFORMED,
 	/* A reference count with no object. */
-	B3CAS_FSCK_DANGLING_REFS
+	B3CAS_FSCK_DANGLING_REFS,
+	/* A copy in the L2 cache (cache/l2/) that must not be kept: its
+	 * bytes do not hash to its name, it is not the stored object's size,
+	 * or the store no longer holds that object. With repair it is
+	 * deleted (it is only a cache: nothing is lost). */
+	B3CAS_FSCK_CACHE_COPY
 } b3cas_fsck_kind;
 
-/* "corrupt", "missing", ... */
+/* "corrupt", "missing", ..., "cache-copy"; "unknown" for other values. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
 typedef struct b3cas_fsck_problem {
 	b3cas_fsck_kind kind;
 	bool has_id;
 	b3cas_oid id;
-	const char *path;   /* the file concerned, or NULL */
+	/* The file concerned, or NULL: relative to the object tier
+	 * (objects/), or for B3CAS_FSCK_CACHE_COPY to cache/l2/. */
+	const char *path;
 	const char *detail; /* in words a user can act on */
 	/* With repair: what was done ("moved to integrity/quarantine/",
 	 * "healed from the mirror", "re-indexed", "lost", ...); else NULL. */
@@ -72,16 +83,26 @@ typedef struct b3cas_fsck_options {
 	 * entries that cannot be kept, rebuild the bloom filter. Needs a
 	 * writable handle. */
 	bool repair;
-	/* Called for each problem, outside any lock; the problem is
-	 * borrowed for the call. A non-zero return stops the check. */
+	/* Called for each problem, outside any store lock; the problem is
+	 * borrowed for the call. The checking threads call it one at a time
+	 * (never two calls at once, so ctx needs no lock of its own), in no
+	 * particular order, and not necessarily on the caller's thread. A
+	 * non-zero return stops every thread after the object each is on,
+	 * and no further problem is passed to it. */
 	int (*on_problem)(const b3cas_fsck_problem *problem, void *ctx);
 	void *ctx;
 	/* If set, called about ten times a second while the objects are
-	 * checked, and once at the end (with ctx). */
+	 * checked, and once at the end (with ctx), on the thread that called
+	 * b3cas_fsck; never at the same time as on_problem (the same lock
+	 * serializes both). */
 	void (*progress)(const b3cas_progress *progress, void *ctx);
+	/* Threads that check objects (0 = one per CPU, at most 256). Each
+	 * takes a range of the id space at a time and reads through its own
+	 * 1 MiB buffer; the report does not depend on the number. */
+	unsigned threads;
 } b3cas_fsck_options;
 
-#define B3CAS_FSCK_OPTIONS_INIT {false, NULL, NULL, NULL}
+#define B3CAS_FSCK_OPTIONS_INIT {false, NULL, NULL, NULL, 0}
 
 typedef struct b3cas_fsck_report {
 	uint64_t objects;      /* index entries checked */
@@ -93,13 +114,26 @@ typedef struct b3cas_fsck_report {
 	/* With repair: */
 	uint64_t quarantined, healed, reindexed, removed, lost;
 	double seconds;
+	/* L2 cache copies looked at, and those that must not be kept
+	 * (B3CAS_FSCK_CACHE_COPY, also in problems; with repair, deleted).
+	 * Their bytes hashed are in bytes. */
+	uint64_t cache_files, cache_copies;
 } b3cas_fsck_report;
 
 /*
- * Check the store; report may be NULL. Returns 0 when the check ran
- * (whatever it found: see report->problems), or a negative error when it
- * could not run: B3CAS_EPERM (repair on a read-only handle), B3CAS_EIO,
- * B3CAS_ENOMEM, or the callback's non-zero value.
+ * Check the store; report may be NULL (else it is written when the check
+ * ends). Returns 0 when the check ran (whatever it found: see
+ * report->problems), or a negative error when it could not run:
+ * B3CAS_EPERM (repair on a read-only handle), B3CAS_EIO, B3CAS_ENOMEM
+ * (also: no checking thread could be started), or the callback's non-zero
+ * value. After an error or a stop the report holds what was done.
+ *
+ * L2 copies: a handle with an L2 cache (l2_bytes > 0) has every copy
+ * re-hashed; with repair a bad one is deleted through the cache, so its
+ * index and folder keep agreeing. A read-only handle (which has no L2)
+ * checks the copies in cache/l2/, if any, and only reports. A writable
+ * handle without L2 leaves the folder alone: the next handle that uses it
+ * verifies each copy on its first read.
  */
 B3CAS_EXTERN int b3cas_fsck(b3cas_store *store, const b3cas_fsck_options *opts,
 			    b3cas_fsck_report *report);
@@ -130,7 +164,9 @@ typedef struct b3cas_scrub_report {
 
 /*
  * Verify the store's objects the way b3cas_fsck does (index entries
- * against their bytes), spread over time: in id order, at most
+ * against their bytes), spread over time, on the calling thread alone
+ * (its rate limit and its saved position need one ordered walk, and a
+ * scrub is meant to stay in the background): in id order, at most
  * opts->rate_bytes per second, saving its position in
  * integrity/checksums/scrub at least once a second, so a scrub that is
  * stopped (max_objects, a signal, a crash) resumes after the last saved
@@ -149,28 +185,237 @@ typedef struct b3cas_backup_report {
 	uint64_t failed;   /* could not be read here (corrupt, lost): not
 			      copied, reported through on_failure */
 	double seconds;
+	/* Objects already there whose reference count was set to this
+	 * store's (it had changed since the last backup). */
+	uint64_t recounted;
 } b3cas_backup_report;
+
+#define B3CAS_BACKUP_OPTIONS_VERSION 1
+
+typedef struct b3cas_backup_options {
+	unsigned version; /* B3CAS_BACKUP_OPTIONS_VERSION */
+	/* Called for each object that could not be read here, with its
+	 * error (the message in b3cas_error_last()); the backup goes on
+	 * unless it returns non-zero. May be NULL. */
+	int (*on_failure)(const b3cas_oid *id, int err, void *ctx);
+	void *ctx;
+	/* If set, called about ten times a second (done: objects looked at;
+	 * total: RocksDB's estimate of this store's objects; bytes: bytes
+	 * copied), and once at the end with total equal to done. */
+	void (*progress)(const b3cas_progress *progress, void *ctx);
+} b3cas_backup_options;
+
+#define B3CAS_BACKUP_OPTIONS_INIT \
+	{B3CAS_BACKUP_OPTIONS_VERSION, NULL, NULL, NULL}
 
 /*
  * Copy every stored object that the b3cas store at dest_dir lacks into it
  * (made, with this store's hash, if dest_dir is missing or empty):
  * incremental, so a second backup copies only what is new. Objects are
- * read verified and streamed, so memory stays bounded whatever their size;
- * the destination keeps one reference per object. Each run appends a line
- * to integrity/backup/log. A backup store is what mirror_dir and
- * `b3cas fsck --repair --mirror` heal from; restoring is a backup the
- * other way round.
+ * read verified and streamed, so memory stays bounded whatever their size.
+ * Reference counts follow this store: a copied object gets its count
+ * here, and an object already there whose count differs gets this
+ * store's (objects deleted here since stay in the backup with the count
+ * they had), so b3cas_restore and b3cas_recover bring the counts back
+ * too. Each run appends a line to
+ * integrity/backup/log. A backup store is what mirror_dir, `b3cas fsck
+ * --repair --mirror`, b3cas_restore and b3cas_recover bring objects back
+ * from.
  *
- * on_failure (may be NULL) is called for each object that could not be
- * read here, with its error; the backup goes on. Returns 0 when every
- * object was handled (see report->failed), or an error from the
- * destination (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash, B3CAS_ENOSPC,
- * ...), after which what was copied stays copied.
+ * opts may be NULL for the defaults. Returns 0 when every object was
+ * handled (see report->failed), or an error from the destination
+ * (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash, B3CAS_ENOSPC, ...), after
+ * which what was copied stays copied; B3CAS_EINVAL for an options version
+ * this library does not know; or on_failure's non-zero value.
  */
+B3CAS_EXTERN int b3cas_backup_ex(b3cas_store *store, const char *dest_dir,
+				 const b3cas_backup_options *opts,
+				 b3cas_backup_report *report);
+
+/* b3cas_backup_ex with on_failure and ctx and no progress. */
 B3CAS_EXTERN int b3cas_backup(b3cas_store *store, const char *dest_dir,
 			      int (*on_failure)(const b3cas_oid *id, int err,
 						void *ctx),
 			      void *ctx, b3cas_backup_report *report);
+
+/* ---- restore ------------------------------------------------------------- */
+
+#define B3CAS_RESTORE_OPTIONS_VERSION 1
+
+typedef struct b3cas_restore_options {
+	unsigned version; /* B3CAS_RESTORE_OPTIONS_VERSION */
+	/* Called for each object that could not be restored, with its error
+	 * (the message in b3cas_error_last() says why: unreadable in the
+	 * source, or damaged here with no copy in the source); the restore
+	 * goes on unless it returns non-zero. May be NULL. */
+	int (*on_failure)(const b3cas_oid *id, int err, void *ctx);
+	void *ctx;
+	/* As b3cas_backup_options.progress, but total estimates the objects
+	 * of the larger store, and bytes counts bytes hashed here and bytes
+	 * copied in. */
+	void (*progress)(const b3cas_progress *progress, void *ctx);
+} b3cas_restore_options;
+
+#define B3CAS_RESTORE_OPTIONS_INIT \
+	{B3CAS_RESTORE_OPTIONS_VERSION, NULL, NULL, NULL}
+
+typedef struct b3cas_restore_report {
+	uint64_t objects;  /* objects looked at: the source's, and this
+			      store's that the source lacks */
+	uint64_t restored; /* copied in: this store had no trace of them */
+	uint64_t healed;   /* copied over a damaged copy here */
+	uint64_t bytes;    /* bytes copied */
+	uint64_t failed;   /* could not be restored (on_failure) */
+	double seconds;
+} b3cas_restore_report;
+
+/*
+ * Bring this store back from the b3cas store at src_dir (a backup, opened
+ * read-only; it must use this store's hash). Every object of the source
+ * that this store has no trace of is copied in, with the reference count
+ * the source records for it; every object this store holds damaged (a
+ * loose file missing, of the wrong size or not hashing to its id; an
+ * inline entry not hashing to its id) is copied over the damaged copy,
+ * which goes to integrity/quarantine/, keeping the reference count it has
+ * here. Each object here is verified before anything is decided, and a
+ * sound one is never rewritten. Copies are read verified and streamed
+ * (memory stays bounded). An object this store holds damaged that the
+ * source lacks, or cannot give good bytes of, is a failure. Left alone: GC
+ * candidates (deleted here: a restore does not undo deletes) and index
+ * entries that cannot be read (failures: `b3cas fsck --repair` removes
+ * them, then a restore brings the objects back).
+ *
+ * Needs a writable handle (B3CAS_EPERM). Other threads may use the store
+ * meanwhile: every change is decided again under the id's stripe lock.
+ * Each run appends a line ("restore src=...") to integrity/backup/log.
+ * opts may be NULL. Returns 0 when the restore ran to the end (see
+ * report->failed), or an error: the source cannot be opened
+ * (B3CAS_ENOTFOUND, B3CAS_EFORMAT: another hash), one of this store
+ * (B3CAS_ENOSPC, B3CAS_EIO, ...), after which what was restored stays;
+ * B3CAS_EINVAL (no src_dir, unknown options version); on_failure's
+ * non-zero value.
+ */
+B3CAS_EXTERN int b3cas_restore(b3cas_store *store, const char *src_dir,
+			       const b3cas_restore_options *opts,
+			       b3cas_restore_report *report);
+
+/* ---- recover ------------------------------------------------------------- */
+
+/* What b3cas_recover did to the index. */
+typedef enum b3cas_recover_action {
+	/* The index opened: nothing was changed (run b3cas_fsck to check
+	 * the objects). */
+	B3CAS_RECOVER_NOTHING = 0,
+	/* RocksDB could not open it; its repair (rocksdb_repair_db) made
+	 * it open again, then the object files it lacked were indexed. */
+	B3CAS_RECOVER_REPAIRED,
+	/* The index was missing, or still would not open after a repair:
+	 * a new one was built from the object files (and the backup). */
+	B3CAS_RECOVER_REBUILT
+} b3cas_recover_action;
+
+/* "nothing", "repaired", "rebuilt". */
+B3CAS_EXTERN const char *b3cas_recover_action_name(b3cas_recover_action a);
+
+#define B3CAS_RECOVER_OPTIONS_VERSION 1
+
+typedef struct b3cas_recover_options {
+	unsigned version;       /* B3CAS_RECOVER_OPTIONS_VERSION */
+	/* A backup (another b3cas store, opened read-only) to take counts
+	 * and missing objects from, or NULL. */
+	const char *backup_dir;
+	/* Called for each object known lost, by id, with why in words
+	 * (borrowed for the call); a non-zero return stops the recovery
+	 * (it can be run again). May be NULL. */
+	int (*on_lost)(const b3cas_oid *id, const char *why, void *ctx);
+	void *ctx;
+	/* While the object files are hashed: done = files, total 0 (not
+	 * known), bytes hashed; then the backup's copy as restore's. */
+	void (*progress)(const b3cas_progress *progress, void *ctx);
+} b3cas_recover_options;
+
+#define B3CAS_RECOVER_OPTIONS_INIT \
+	{B3CAS_RECOVER_OPTIONS_VERSION, NULL, NULL, NULL, NULL}
+
+typedef struct b3cas_recover_report {
+	b3cas_recover_action action;
+	bool index_missing; /* there was no index (folder missing or empty) */
+	bool resumed;       /* a rebuild that had been interrupted was
+			       finished */
+	/* Where the damaged index was kept, relative to the store folder
+	 * ("integrity/recover/index.<unix ns>"), or "". */
+	char saved_index[64];
+	/* Why RocksDB refused the index, in its words, or "". */
+	char index_error[256];
+	uint64_t tables_lost;  /* table files RocksDB's repair set aside as
+				  damaged (in index/lost/): their entries
+				  are gone */
+	uint64_t entries_kept; /* entries the repaired index kept */
+	uint64_t files;        /* files of the object tier looked at */
+	uint64_t bytes;        /* bytes hashed */
+	uint64_t reindexed;    /* sound object files indexed again */
+	uint64_t counts_kept;  /* of those, with the count the repaired
+				  index still held */
+	uint64_t counts_from_backup; /* of those, with the backup's count
+					(the others have one reference) */
+	uint64_t quarantined;  /* files whose bytes do not match their name,
+				  moved to integrity/quarantine/ */
+	uint64_t skipped;      /* files that are not objects or could not
+				  be read: left where they are */
+	uint64_t restored;     /* objects copied in from the backup */
+	uint64_t restored_bytes;
+	uint64_t lost;         /* objects known lost, by id (on_lost): a
+				  file not matching its name, a count the
+				  repaired index kept for an object nothing
+				  could bring back, an object the backup
+				  could not give */
+	/* Entries of the old index could not be read back (rebuilt, or
+	 * tables set aside): objects kept inside it (inline) and counts
+	 * other than 1 are gone unless the backup had them, and they
+	 * cannot be named. */
+	bool index_entries_lost;
+	bool from_backup;      /* a backup was used */
+	double seconds;
+} b3cas_recover_report;
+
+/*
+ * Bring back the index of the store in folder root_dir, which may not
+ * open (so it takes the folder, not a handle):
+ *  1. if the index opens, nothing is changed (action NOTHING);
+ *  2. if RocksDB refuses it, the index folder is first copied to
+ *     integrity/recover/index.<unix ns> (nothing is repaired unless the
+ *     copy is complete), then repaired by RocksDB in place; if it then
+ *     opens (action REPAIRED), the object files it lacks are indexed
+ *     (step 3's walk; entries it has are kept untouched, and so is a
+ *     reference count that outlived its object's entry);
+ *  3. if it still does not open (that folder is moved aside too, as
+ *     index.<unix ns>.after-repair), or there was none: a new index is
+ *     made and every file of the object tier hashed: a sound one is indexed
+ *     with one reference, or the backup's count; one whose bytes do not
+ *     match its name goes to integrity/quarantine/ (action REBUILT).
+ * Then, with a backup, every object it has and the store has no trace of
+ * is copied in with the backup's count (inline objects come back only
+ * this way). A reference count that a repaired index kept for an object
+ * that nothing brought back names that object as lost, and goes. Objects
+ * known lost are named through on_lost.
+ * From step 2 on, integrity/recover/rebuilding exists until the new index
+ * is complete and durable; meanwhile b3cas_store_open refuses the store,
+ * and a recovery run again after an interruption finishes the work.
+ *
+ * The store must not be open for writing, in this process or another
+ * (B3CAS_ELOCKED); handles opened read-only before keep the view they
+ * had. on_lost and progress are called on the calling thread. The report
+ * is filled in as far as the recovery got, also when it fails.
+ * opts and report may be NULL. Returns 0 when the recovery ran (see the
+ * report for what was done and lost), or an error: not a store
+ * (B3CAS_ENOTFOUND, B3CAS_EFORMAT), B3CAS_ELOCKED, the backup cannot be
+ * opened, B3CAS_ENOSPC or B3CAS_EIO (nothing more is changed once one
+ * happens; running it again continues), B3CAS_EINVAL, on_lost's
+ * non-zero value.
+ */
+B3CAS_EXTERN int b3cas_recover(const char *root_dir,
+			       const b3cas_recover_options *opts,
+			       b3cas_recover_report *report);
 
 #ifdef __cplusplus
 }

@@ -302,6 +302,23 @@ bool b3cas__l2_contains(b3cas_l2 *l2, const b3cas_oid *id)
 	return b3cas__cache_contains(l2->index, id);
 }
 
+int b3cas__l2_dir_fd(b3cas_l2 *l2)
+{
+	return l2->dir_fd;
+}
+
+bool b3cas__l2_discard(b3cas_l2 *l2, int sub_fd, const char *name,
+		       const b3cas_oid *id)
+{
+	if (id && b3cas__cache_erase(l2->index, id))
+		return true;
+	/* No entry: a file listed by no one (placed after the open, or one
+	 * a writer or a drop is about to delete). Deleting it may race with
+	 * a new copy renamed into place just now; that leaves an entry
+	 * without its file, which the next read erases (see the top). */
+	return unlinkat(sub_fd, name, 0) == 0 || errno == ENOENT;
+}
+
 void b3cas__l2_resize(b3cas_l2 *l2, uint64_t capacity)
 {
 	b3cas__cache_resize(l2->index, capacity);

@@ -56,6 +56,24 @@ bool b3cas__l2_erase(b3cas_l2 *l2, const b3cas_oid *id);
 /* Whether there is a copy of id (counting nothing). */
 bool b3cas__l2_contains(b3cas_l2 *l2, const b3cas_oid *id);
 
+/* The L2 folder under the store folder. */
+#define B3CAS_L2_DIR "cache/l2"
+
+/* The open L2 folder (borrowed: valid until b3cas__l2_close), for a check
+ * that walks its sub-folders. */
+int b3cas__l2_dir_fd(b3cas_l2 *l2);
+
+/*
+ * Delete the copy name in sub-folder sub_fd of the L2 folder, which a check
+ * found must not be kept, and whose id is id (NULL: the name is not an
+ * id). Through the index when an entry names it, so the index and the
+ * folder keep agreeing (the drop hook deletes the file); else the file
+ * alone, which no entry names and so is never served. true when it is
+ * gone.
+ */
+bool b3cas__l2_discard(b3cas_l2 *l2, int sub_fd, const char *name,
+		       const b3cas_oid *id);
+
 void b3cas__l2_resize(b3cas_l2 *l2, uint64_t capacity);
 void b3cas__l2_stats(b3cas_l2 *l2, b3cas_cache_level_stats *out);
 

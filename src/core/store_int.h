@@ -222,6 +222,82 @@ void b3cas__store_batch_put_entry(b3cas_store *s, rocksdb_writebatch_t *b,
 				  const b3cas_oid *id, const void *data,
 				  size_t len, bool is_inline);
 
+/*
+ * How an object's bytes reach b3cas__store_publish and its relatives: in
+ * data (len bytes; may be NULL when len is 0), or already in temp file tmp
+ * (len bytes), which the callee consumes (publishes or discards) whatever
+ * it returns.
+ */
+typedef int (*b3cas__publish_fn)(b3cas_store *s, const b3cas_oid *id,
+				 const void *data, size_t len,
+				 b3cas_tmpfile *tmp, void *ctx);
+
+/*
+ * Finish writer w as b3cas_writer_commit does (hash, spill what outgrew
+ * the buffer), but hand the bytes to publish instead of an ordinary put.
+ * *id_out (may be NULL) gets the hash of what was written. Returns what
+ * publish returns; w is freed either way. Not counted as a put.
+ */
+int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
+			 b3cas__publish_fn publish, void *ctx);
+
+/*
+ * Store object id (bytes as for b3cas__publish_fn) with *refs references
+ * (0 counts as 1), but only if the index holds no content entry for id: a
+ * stored object, or a GC candidate, is left as it is. A reference count
+ * that outlived its content entry (a damaged index) is kept rather than
+ * replaced, and *refs set to it. Under id's stripe lock. 0 stored with
+ * *refs, 2 stored with the count that was kept, 1 left alone (tmp
+ * discarded), or an error.
+ */
+int b3cas__store_adopt(b3cas_store *s, const b3cas_oid *id, const void *data,
+		       size_t len, b3cas_tmpfile *tmp, uint64_t *refs);
+
+/*
+ * The same for a loose file already at its place in the tier, whose bytes
+ * the caller has checked (len bytes that hash to id).
+ */
+int b3cas__store_adopt_file(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t len, uint64_t *refs);
+
+/*
+ * Under id's stripe lock: if id is stored (one or more references), set
+ * its reference count to count (> 0). 0 changed, 1 nothing to do (not
+ * stored, a GC candidate, already count, or count 0), or an error. For
+ * backups, whose counts follow the store they copy.
+ */
+int b3cas__store_set_refs(b3cas_store *s, const b3cas_oid *id,
+			  uint64_t count);
+
+/*
+ * Put good bytes of id over a damaged copy, keeping its reference count:
+ * under id's stripe lock, if id is still stored with size len and its
+ * copy here is still damaged (a loose file missing, of the wrong size or
+ * not hashing to id; an inline entry not hashing to id), a damaged file is
+ * moved to integrity/quarantine/ and the new bytes published (a loose
+ * file by rename, an inline entry rewritten). 0 replaced, 1 nothing to do
+ * (the copy is sound, or the object went meanwhile), or an error
+ * (B3CAS_ECORRUPT when the index records another size).
+ */
+int b3cas__store_replace(b3cas_store *s, const b3cas_oid *id,
+			 const void *data, size_t len, b3cas_tmpfile *tmp);
+
+/*
+ * b3cas_store_open, for b3cas_recover: with rebuilding, a store whose
+ * index is being rebuilt (B3CAS_RECOVER_MARKER present) opens; every
+ * other open refuses it with B3CAS_ECORRUPT.
+ */
+int b3cas__store_open(b3cas_store **out, const char *root,
+		      const b3cas_store_options *opts, bool rebuilding);
+
+/*
+ * Present while b3cas_recover rebuilds the index, from before it changes
+ * the index until the rebuilt one is complete and durable, so a rebuild
+ * that was interrupted is never taken for a complete store.
+ */
+#define B3CAS_RECOVER_DIR "integrity/recover"
+#define B3CAS_RECOVER_MARKER B3CAS_RECOVER_DIR "/rebuilding"
+
 /* ---- integrity/quarantine.c ---- */
 
 /*
@@ -232,6 +308,14 @@ void b3cas__store_batch_put_entry(b3cas_store *s, rocksdb_writebatch_t *b,
  */
 int b3cas__quarantine_loose(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t size);
+
+/*
+ * Under id's stripe lock, with the file already found damaged under that
+ * lock: move loose object id's file to integrity/quarantine/. 1 if moved,
+ * 0 if not (read-only handle, no file, or it cannot be moved). Counts it
+ * in the store's quarantined counter. Never sets the error message.
+ */
+int b3cas__quarantine_move_locked(b3cas_store *s, const b3cas_oid *id);
 
 /*
  * Hash the open file fd to its end through buf (buf_len bytes): 1 if it

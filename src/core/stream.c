@@ -121,7 +121,8 @@ static void writer_free(b3cas_writer *w)
 	free(w);
 }
 
-int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
+int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
+			 b3cas__publish_fn publish, void *ctx)
 {
 	b3cas_store *s = w->store;
 	b3cas_oid id;
@@ -131,25 +132,38 @@ int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
 		writer_free(w);
 		return b3cas__error(rc, "writer already failed");
 	}
-	uint64_t t0 = b3cas__now_ns();
-
 	b3cas__store_hasher_final(&w->hasher, &id);
 	if (w->tmp.fd < 0 && w->total <= s->lay.inline_threshold) {
-		rc = b3cas__store_publish(s, &id, w->buf, w->buf_len, NULL);
+		rc = publish(s, &id, w->buf, w->buf_len, NULL, ctx);
 	} else {
 		rc = spill(w);
 		/* publish consumes the temp file, success or not; after a
 		 * failed spill writer_free throws it away */
 		if (rc == 0) {
-			rc = b3cas__store_publish(s, &id, NULL, w->total,
-						  &w->tmp);
+			rc = publish(s, &id, NULL, w->total, &w->tmp, ctx);
 			w->tmp.fd = -1;
 		}
 	}
-	b3cas__note_put(s, t0, w->total, rc, 1);
 	writer_free(w);
 	if (rc >= 0 && id_out)
 		*id_out = id;
+	return rc;
+}
+
+static int publish_put(b3cas_store *s, const b3cas_oid *id, const void *data,
+		       size_t len, b3cas_tmpfile *tmp, void *ctx)
+{
+	(void)ctx;
+	return b3cas__store_publish(s, id, data, len, tmp);
+}
+
+int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
+{
+	b3cas_store *s = w->store;
+	uint64_t t0 = b3cas__now_ns(), total = w->total;
+	int rc = b3cas__writer_finish(w, id_out, publish_put, NULL);
+
+	b3cas__note_put(s, t0, total, rc, 1);
 	return rc;
 }
 

@@ -1,17 +1,43 @@
 /*
  * integrity/fsck.c - b3cas_fsck: every index entry checked against its
- * bytes, every file of the object tier against the index, and reference
- * counts against objects; with repair, each finding mended or reported
- * lost.
+ * bytes, every file of the object tier against the index, reference
+ * counts against objects, and L2 cache copies against their names; with
+ * repair, each finding mended or reported lost. b3cas_scrub: the first
+ * of these alone, in id order and paced.
  *
  * Invariants: an id is examined while its stripe lock is held, so a put,
  * delete or GC of the same id is either wholly before or wholly after
  * the examination and is never reported as a problem; repairs re-check
  * under the lock what they change (b3cas__quarantine_loose,
- * b3cas__store_heal, remove_lost); a file is never deleted unless its
- * bytes are kept elsewhere (the index, or integrity/quarantine/), and an
- * object is declared lost only when no good copy exists here or in the
- * mirror.
+ * b3cas__store_heal, remove_lost, a cache copy judged again); a file of
+ * the tier is never deleted unless its bytes are kept elsewhere (the
+ * index, or integrity/quarantine/), and an object is declared lost only
+ * when no good copy exists here or in the mirror. L2 copies are only a
+ * cache: a bad one is deleted, through L2's own index when it has one.
+ *
+ * Threads. fsck runs four phases one after the other: index entries,
+ * tier files, reference counts, L2 copies; each on opts->threads workers
+ * that the calling thread starts and joins. Phases never overlap because
+ * a repair in one changes what the next sees (a loose file that could not
+ * be quarantined is a stray once its entry is removed), so with the
+ * phases apart the findings do not depend on the number of threads. No
+ * list of work is kept in memory: the two index phases cut the key space
+ * into RANGES ranges by the first two bytes of the key (ids are uniform,
+ * so the ranges hold about as many keys each), the two folder phases
+ * into the 256 sub-folders, and each worker takes the next untaken piece
+ * from one atomic counter, walking a range with its own RocksDB
+ * iterator. A slow piece (a huge object) therefore holds up one worker,
+ * not the others, and memory is one 1 MiB buffer and one iterator per
+ * worker whatever the size of the store.
+ *
+ * Each worker counts into its own report, summed after the last join, so
+ * no increment is lost; progress reads two shared relaxed counters. The
+ * calling thread only waits, drawing progress ten times a second.
+ * on_problem and progress are called under call_lock (one at a time,
+ * never under a store lock); a non-zero return sets stop, which every
+ * worker checks before each key or file. The first error a worker meets
+ * is kept with its message (which is thread-local) and set again on the
+ * calling thread once every worker has stopped.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,15 +54,48 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 
+#define FILE_CHUNK (1u << 20)
+#define MAX_THREADS 256
+/* Pieces of the index: 1024 ranges of 64 stripes. Enough that the last
+ * piece taken is a small part of the walk with 256 threads; few enough
+ * that the seeks cost nothing on a small store (~2 ms). */
+#define RANGES 1024u
+#define RANGE_SPAN (65536u / RANGES)
+#define PROGRESS_NS 100000000ull
+
+typedef enum fsck_phase {
+	PHASE_ENTRIES,
+	PHASE_TIER,
+	PHASE_REFS,
+	PHASE_COPIES
+} fsck_phase;
+
 typedef struct fsck_run {
 	b3cas_store *s;
 	const b3cas_fsck_options *o;
-	b3cas_fsck_report *r;
-	int stop;            /* the callback's non-zero return */
-	uint8_t *buf;        /* FILE_CHUNK bytes for reading files */
+	atomic_int stop;            /* a callback's non-zero return */
+	atomic_bool failed;         /* err is set */
+	pthread_mutex_t call_lock;  /* one callback at a time */
+	fsck_phase phase;           /* set before its workers start */
+	atomic_uint next;           /* the next piece of the phase to take */
+	atomic_ullong done, bytes;  /* index keys walked, bytes hashed */
+	pthread_mutex_t wait_lock;  /* guards finished */
+	pthread_cond_t finished_cond;
+	unsigned finished;          /* workers done with the phase */
+	pthread_mutex_t err_lock;   /* guards err, err_msg */
+	int err;
+	char err_msg[512];
+	b3cas_l2 *l2;               /* the handle's L2 cache, or NULL */
+	int l2_fd;                  /* the L2 folder to check, or -1 */
+	bool own_l2_fd;
 } fsck_run;
 
-#define FILE_CHUNK (1u << 20)
+typedef struct fsck_worker {
+	fsck_run *f;
+	b3cas_fsck_report r;        /* this worker's counts */
+	uint8_t *buf;               /* FILE_CHUNK bytes for reading files */
+	pthread_t thread;
+} fsck_worker;
 
 const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
 {
@@ -48,14 +107,36 @@ const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
 	case B3CAS_FSCK_STRAY: return "stray";
 	case B3CAS_FSCK_MALFORMED: return "malformed";
 	case B3CAS_FSCK_DANGLING_REFS: return "dangling-refs";
+	case B3CAS_FSCK_CACHE_COPY: return "cache-copy";
 	default: return "unknown";
 	}
 }
 
-/* Count a finding and hand it to the caller. */
-static void found(fsck_run *f, b3cas_fsck_problem *p)
+static bool halted(fsck_run *f)
 {
-	b3cas_fsck_report *r = f->r;
+	return atomic_load_explicit(&f->stop, memory_order_relaxed) != 0 ||
+	       atomic_load_explicit(&f->failed, memory_order_relaxed);
+}
+
+/* Keep the first error (rc, with this thread's message) and halt all. */
+static void fail(fsck_run *f, int rc)
+{
+	pthread_mutex_lock(&f->err_lock);
+	if (!f->err) {
+		f->err = rc;
+		snprintf(f->err_msg, sizeof(f->err_msg), "%s",
+			 b3cas_error_last());
+		atomic_store(&f->failed, true);
+	}
+	pthread_mutex_unlock(&f->err_lock);
+}
+
+/* Count a finding and hand it to the caller. */
+static void found(fsck_worker *w, b3cas_fsck_problem *p)
+{
+	fsck_run *f = w->f;
+	b3cas_fsck_report *r = &w->r;
+	int stop;
 
 	r->problems++;
 	switch (p->kind) {
@@ -66,18 +147,27 @@ static void found(fsck_run *f, b3cas_fsck_problem *p)
 	case B3CAS_FSCK_STRAY: r->strays++; break;
 	case B3CAS_FSCK_MALFORMED: r->malformed++; break;
 	case B3CAS_FSCK_DANGLING_REFS: r->dangling_refs++; break;
+	case B3CAS_FSCK_CACHE_COPY: r->cache_copies++; break;
 	}
 	r->lost += p->lost;
-	if (f->o->on_problem && !f->stop)
-		f->stop = f->o->on_problem(p, f->o->ctx);
+	if (!f->o->on_problem)
+		return;
+	pthread_mutex_lock(&f->call_lock);
+	/* Looked at under the lock: once a call said stop, none follows. */
+	if (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+		stop = f->o->on_problem(p, f->o->ctx);
+		if (stop)
+			atomic_store(&f->stop, stop);
+	}
+	pthread_mutex_unlock(&f->call_lock);
 }
 
 /* Does the open file fd hold exactly size bytes that hash to id? When
  * it cannot tell, it does not accuse the file. */
-static bool file_sound(fsck_run *f, int fd, const b3cas_oid *id,
+static bool file_sound(fsck_worker *w, int fd, const b3cas_oid *id,
 		       uint64_t size, uint64_t *hashed)
 {
-	return b3cas__file_check(f->s, fd, id, size, f->buf, FILE_CHUNK,
+	return b3cas__file_check(w->f->s, fd, id, size, w->buf, FILE_CHUNK,
 				 hashed) != 0;
 }
 
@@ -91,12 +181,15 @@ typedef struct finding {
 	char detail[160];
 } finding;
 
-static void examine_locked(fsck_run *f, const b3cas_oid *id, finding *out,
-			   bool count)
+/* Examine id's entry and bytes; with count, add it to the report (a
+ * re-check under a repair's lock does not count twice). */
+static void examine_locked(fsck_worker *w, const b3cas_oid *id,
+			   finding *out, bool count)
 {
-	b3cas_store *s = f->s;
+	b3cas_store *s = w->f->s;
 	rocksdb_pinnableslice_t *v;
 	const uint8_t *p;
+	uint64_t again = 0;
 	size_t len;
 	int kind, fd, rc;
 
@@ -118,7 +211,7 @@ static void examine_locked(fsck_run *f, const b3cas_oid *id, finding *out,
 		rocksdb_pinnableslice_destroy(v);
 		return;
 	}
-	f->r->objects += count;
+	w->r.objects += count;
 	out->size = b3cas__get_u64(p + 1);
 	out->loose = kind == B3CAS_ENTRY_LOOSE;
 	if (!out->loose) {
@@ -126,7 +219,7 @@ static void examine_locked(fsck_run *f, const b3cas_oid *id, finding *out,
 
 		b3cas__store_hash(s, &got, p + B3CAS_ENTRY_HEADER_LEN,
 				  (size_t)out->size);
-		f->r->bytes += count ? out->size : 0;
+		w->r.bytes += count ? out->size : 0;
 		if (!b3cas_oid_equal(&got, id)) {
 			out->kind = B3CAS_FSCK_CORRUPT;
 			snprintf(out->detail, sizeof(out->detail),
@@ -150,10 +243,8 @@ static void examine_locked(fsck_run *f, const b3cas_oid *id, finding *out,
 			 "its file is not the %llu bytes the index records",
 			 (unsigned long long)out->size);
 	} else if (rc == 0) {
-		uint64_t again = 0;
-
-		if (!file_sound(f, fd, id, out->size,
-				count ? &f->r->bytes : &again)) {
+		if (!file_sound(w, fd, id, out->size,
+				count ? &w->r.bytes : &again)) {
 			out->kind = B3CAS_FSCK_CORRUPT;
 			snprintf(out->detail, sizeof(out->detail),
 				 "its file's bytes do not hash to its id");
@@ -165,50 +256,53 @@ static void examine_locked(fsck_run *f, const b3cas_oid *id, finding *out,
 
 /* Remove id's entries if its bytes are still not to be had: the object
  * is lost. */
-static bool remove_lost(fsck_run *f, const b3cas_oid *id)
+static bool remove_lost(fsck_worker *w, const b3cas_oid *id)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(f->s, id);
+	b3cas_store *s = w->f->s;
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 	finding again;
 	bool removed = false;
 
 	pthread_mutex_lock(lock);
-	examine_locked(f, id, &again, false);
+	examine_locked(w, id, &again, false);
 	if (again.kind) {
-		b3cas__store_batch_remove(f->s, b, id);
-		removed = b3cas__store_write_batch(f->s, b) == 0;
+		b3cas__store_batch_remove(s, b, id);
+		removed = b3cas__store_write_batch(s, b) == 0;
 	}
 	pthread_mutex_unlock(lock);
 	rocksdb_writebatch_destroy(b);
 	if (removed)
-		b3cas__caches_forget(f->s, id, true);
+		b3cas__caches_forget(s, id, true);
 	return removed;
 }
 
 /* Repair what examine found wrong with id; set p->action and p->lost. */
-static void repair_entry(fsck_run *f, const b3cas_oid *id, const finding *x,
-			 b3cas_fsck_problem *p)
+static void repair_entry(fsck_worker *w, const b3cas_oid *id,
+			 const finding *x, b3cas_fsck_problem *p)
 {
+	b3cas_store *s = w->f->s;
+
 	if (x->kind == B3CAS_FSCK_MALFORMED) {
-		p->action = remove_lost(f, id) ? "entry removed" : "changed "
+		p->action = remove_lost(w, id) ? "entry removed" : "changed "
 							      "meanwhile";
-		f->r->removed += p->action[0] == 'e';
+		w->r.removed += p->action[0] == 'e';
 		return;
 	}
 	if (x->loose && x->kind != B3CAS_FSCK_MISSING &&
-	    b3cas__quarantine_loose(f->s, id, x->size) == 1) {
-		f->r->quarantined++;
+	    b3cas__quarantine_loose(s, id, x->size) == 1) {
+		w->r.quarantined++;
 		p->action = "moved to integrity/quarantine/";
 	}
-	if (b3cas__store_heal(f->s, id, NULL, NULL) == 0) {
-		f->r->healed++;
+	if (b3cas__store_heal(s, id, NULL, NULL) == 0) {
+		w->r.healed++;
 		p->action = "healed from the mirror";
 		return;
 	}
 	b3cas_error_clear();
 	p->lost = true;
-	if (remove_lost(f, id)) {
-		f->r->removed++;
+	if (remove_lost(w, id)) {
+		w->r.removed++;
 		p->action = "lost: no good copy here or in a mirror; its "
 			    "entry was removed";
 	} else {
@@ -217,29 +311,41 @@ static void repair_entry(fsck_run *f, const b3cas_oid *id, const finding *x,
 	}
 }
 
-/* Where a walk of the index is, for a scrub (NULL for fsck). */
-typedef struct walk_pos {
-	bool has_start;
-	b3cas_oid start;      /* resume after this id */
-	uint64_t max_objects; /* 0: no limit */
-	uint64_t rate_bytes;  /* 0: no limit */
-	int (*save)(struct walk_pos *w, const b3cas_oid *last, bool done);
-	void *ctx;
-	bool completed;
-} walk_pos;
-
-/* Sleep as long as it takes for bytes hashed since t0 to fit the rate. */
-static void pace(uint64_t bytes, uint64_t t0, uint64_t rate)
+/* One key of the content column family. */
+static void check_entry(fsck_worker *w, const char *key, size_t klen)
 {
-	uint64_t due = rate ? bytes * 1000000000ull / rate : 0;
-	uint64_t spent = b3cas__now_ns() - t0;
+	fsck_run *f = w->f;
+	uint64_t bytes_before = w->r.bytes;
+	b3cas_fsck_problem p = {0};
+	pthread_mutex_t *lock;
+	b3cas_oid id;
+	finding x;
 
-	if (due > spent) {
-		struct timespec ts = {(time_t)((due - spent) / 1000000000ull),
-				      (long)((due - spent) % 1000000000ull)};
-
-		nanosleep(&ts, NULL);
+	if (klen != B3CAS_OID_LEN) {
+		/* Not an id: nothing to lock; report it. */
+		p.kind = B3CAS_FSCK_MALFORMED;
+		p.detail = "an index key that is not an id";
+		found(w, &p);
+		goto out;
 	}
+	memcpy(id.bytes, key, B3CAS_OID_LEN);
+	lock = b3cas__store_stripe(f->s, &id);
+	pthread_mutex_lock(lock);
+	examine_locked(w, &id, &x, true);
+	pthread_mutex_unlock(lock);
+	if (x.kind) {
+		p.kind = x.kind;
+		p.has_id = true;
+		p.id = id;
+		p.detail = x.detail;
+		if (f->o->repair)
+			repair_entry(w, &id, &x, &p);
+		found(w, &p);
+	}
+out:
+	atomic_fetch_add_explicit(&f->done, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->bytes, w->r.bytes - bytes_before,
+				  memory_order_relaxed);
 }
 
 /* RocksDB's estimate of the number of index entries (0: none). */
@@ -254,112 +360,121 @@ static uint64_t estimate_objects(b3cas_store *s)
 	return n;
 }
 
-static void report_progress(fsck_run *f, uint64_t t0, uint64_t done,
-			    uint64_t total)
+/* Call progress with the shared counters (final: done is the total). */
+static void report_progress(fsck_run *f, uint64_t t0, uint64_t total,
+			    bool final)
 {
-	b3cas_progress p = {done, total < done ? done : total, f->r->bytes,
-			    (double)(b3cas__now_ns() - t0) * 1e-9};
+	uint64_t done = atomic_load_explicit(&f->done, memory_order_relaxed);
+	b3cas_progress p = {
+		done, final || total < done ? done : total,
+		atomic_load_explicit(&f->bytes, memory_order_relaxed),
+		(double)(b3cas__now_ns() - t0) * 1e-9};
 
+	pthread_mutex_lock(&f->call_lock);
 	f->o->progress(&p, f->o->ctx);
+	pthread_mutex_unlock(&f->call_lock);
 }
 
-static int check_index(fsck_run *f, walk_pos *w)
+/* ---- one piece at a time ------------------------------------------------ */
+
+/* Is key before the two-byte bound hi in RocksDB's bytewise order? */
+static bool key_below(const char *key, size_t klen, const uint8_t hi[2])
 {
-	b3cas_store *s = f->s;
+	int c = memcmp(key, hi, klen < 2 ? klen : 2);
+
+	return c < 0 || (c == 0 && klen < 2);
+}
+
+typedef void (*key_fn)(fsck_worker *w, const char *key, size_t klen);
+
+/*
+ * Take ranges of column family cf until none is left, calling visit for
+ * each key. Range r holds the keys from r * RANGE_SPAN (as two bytes)
+ * up to the next range's start; the first also holds the keys that sort
+ * before "\0\0" ("", "\0") and the last everything to the end, so every
+ * key, an id or not, is in exactly one range.
+ */
+static void walk_ranges(fsck_worker *w, int cf, key_fn visit)
+{
+	fsck_run *f = w->f;
+	b3cas_index *ix = f->s->ix;
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
-	uint64_t t0 = b3cas__now_ns(), saved_at = t0, shown_at = t0, done = 0;
-	uint64_t total = f->o->progress ? estimate_objects(s) : 0;
-	b3cas_oid last;
-	bool any = false;
 	char *err = NULL;
-	int rc = 0;
+	unsigned r;
 
+	/* One pass over everything: keep the block cache for the users. */
 	rocksdb_readoptions_set_fill_cache(ro, 0);
-	it = rocksdb_create_iterator_cf(s->ix->db, ro,
-					s->ix->cf[B3CAS_CF_CONTENT]);
-	if (w && w->has_start) {
-		rocksdb_iter_seek(it, (const char *)w->start.bytes,
-				  B3CAS_OID_LEN);
-		/* after it, not it again */
-		if (rocksdb_iter_valid(it)) {
-			size_t kl;
-			const char *k = rocksdb_iter_key(it, &kl);
+	it = rocksdb_create_iterator_cf(ix->db, ro, ix->cf[cf]);
+	while (!halted(f) && (r = atomic_fetch_add(&f->next, 1)) < RANGES) {
+		unsigned start = r * RANGE_SPAN, end = start + RANGE_SPAN;
+		uint8_t lo[2] = {(uint8_t)(start >> 8), (uint8_t)start};
+		uint8_t hi[2] = {(uint8_t)(end >> 8), (uint8_t)end};
+		bool last = r == RANGES - 1;
 
-			if (kl == B3CAS_OID_LEN &&
-			    memcmp(k, w->start.bytes, B3CAS_OID_LEN) == 0)
-				rocksdb_iter_next(it);
+		if (r == 0)
+			rocksdb_iter_seek_to_first(it);
+		else
+			rocksdb_iter_seek(it, (const char *)lo, sizeof(lo));
+		for (; rocksdb_iter_valid(it) && !halted(f);
+		     rocksdb_iter_next(it)) {
+			size_t klen;
+			const char *key = rocksdb_iter_key(it, &klen);
+
+			if (!last && !key_below(key, klen, hi))
+				break;
+			visit(w, key, klen);
 		}
-	} else {
-		rocksdb_iter_seek_to_first(it);
-	}
-	for (; rocksdb_iter_valid(it) && !f->stop; rocksdb_iter_next(it)) {
-		if (w && w->max_objects && done == w->max_objects)
+		rocksdb_iter_get_error(it, &err);
+		if (err) {
+			fail(f, b3cas__index_error(err, "cannot walk the "
+						   "index"));
 			break;
-		if (w && any && b3cas__now_ns() - saved_at >= 1000000000ull) {
-			w->save(w, &last, false);
-			saved_at = b3cas__now_ns();
 		}
-		if (w)
-			pace(f->r->bytes, t0, w->rate_bytes);
-		if (f->o->progress &&
-		    b3cas__now_ns() - shown_at >= 100000000ull) {
-			report_progress(f, t0, done, total);
-			shown_at = b3cas__now_ns();
-		}
-		done++;
-		pthread_mutex_t *lock;
-		b3cas_fsck_problem p = {0};
-		b3cas_oid id;
-		finding x;
-		size_t klen;
-		const char *key = rocksdb_iter_key(it, &klen);
-
-		if (klen != B3CAS_OID_LEN) {
-			/* Not an id: nothing to lock; report it. */
-			p.kind = B3CAS_FSCK_MALFORMED;
-			p.detail = "an index key that is not an id";
-			found(f, &p);
-			continue;
-		}
-		memcpy(id.bytes, key, B3CAS_OID_LEN);
-		last = id;
-		any = true;
-		lock = b3cas__store_stripe(s, &id);
-		pthread_mutex_lock(lock);
-		examine_locked(f, &id, &x, true);
-		pthread_mutex_unlock(lock);
-		if (!x.kind)
-			continue;
-		p.kind = x.kind;
-		p.has_id = true;
-		p.id = id;
-		p.detail = x.detail;
-		if (f->o->repair)
-			repair_entry(f, &id, &x, &p);
-		found(f, &p);
-	}
-	rocksdb_iter_get_error(it, &err);
-	if (err)
-		rc = b3cas__index_error(err, "cannot walk the index");
-	if (f->o->progress)
-		report_progress(f, t0, done, done);
-	if (w && rc == 0 && !f->stop) {
-		w->completed = !rocksdb_iter_valid(it);
-		rc = w->save(w, any ? &last : NULL, w->completed);
 	}
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
-	return rc;
+}
+
+typedef void (*file_fn)(fsck_worker *w, int sub_fd, unsigned sub,
+			const char *name);
+
+/* Take sub-folders 00..ff of dir_fd until none is left, calling visit
+ * for each name in them but "." names. */
+static void walk_folders(fsck_worker *w, int dir_fd, file_fn visit)
+{
+	fsck_run *f = w->f;
+	unsigned sub;
+
+	while (!halted(f) && (sub = atomic_fetch_add(&f->next, 1)) < 256) {
+		char name[3];
+		struct dirent *e;
+		int fd;
+		DIR *d;
+
+		snprintf(name, sizeof(name), "%02x", sub);
+		fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+			continue;
+		}
+		while ((e = readdir(d)) != NULL && !halted(f))
+			if (e->d_name[0] != '.')
+				visit(w, fd, sub, e->d_name);
+		closedir(d);
+	}
 }
 
 /* ---- files of the tier -------------------------------------------------- */
 
 /* Move a file that is not an object to quarantine (its bytes kept). */
-static bool quarantine_file(fsck_run *f, int dir_fd, const char *name)
+static bool quarantine_file(fsck_worker *w, int dir_fd, const char *name)
 {
 	char dest[B3CAS_OID_HEX_LEN + 64];
-	int qfd = openat(f->s->lay.root_fd, "integrity/quarantine",
+	int qfd = openat(w->f->s->lay.root_fd, "integrity/quarantine",
 			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool ok;
 
@@ -370,25 +485,25 @@ static bool quarantine_file(fsck_run *f, int dir_fd, const char *name)
 	ok = renameat(dir_fd, name, qfd, dest) == 0;
 	close(qfd);
 	if (ok)
-		f->r->quarantined++;
+		w->r.quarantined++;
 	return ok;
 }
 
 /* A sound file that no entry names: index it (one reference). */
-static bool reindex(fsck_run *f, const b3cas_oid *id, uint64_t size)
+static bool reindex(b3cas_store *s, const b3cas_oid *id, uint64_t size)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(f->s, id);
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 	rocksdb_pinnableslice_t *v;
 	bool done = false;
 
 	pthread_mutex_lock(lock);
-	if (b3cas__index_get(f->s->ix, B3CAS_CF_CONTENT, id->bytes,
+	if (b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
 			     B3CAS_OID_LEN, &v) == 0) {
-		b3cas__filter_add(f->s, id);
-		b3cas__store_batch_put_entry(f->s, b, id, NULL, (size_t)size,
+		b3cas__filter_add(s, id);
+		b3cas__store_batch_put_entry(s, b, id, NULL, (size_t)size,
 					     false);
-		done = b3cas__store_write_batch(f->s, b) == 0;
+		done = b3cas__store_write_batch(s, b) == 0;
 	} else {
 		rocksdb_pinnableslice_destroy(v);
 	}
@@ -397,9 +512,10 @@ static bool reindex(fsck_run *f, const b3cas_oid *id, uint64_t size)
 	return done;
 }
 
-static void check_file(fsck_run *f, int sub_fd, unsigned sub,
+static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
 		       const char *name)
 {
+	fsck_run *f = w->f;
 	b3cas_fsck_problem p = {0};
 	char path[B3CAS_OBJECT_REL_LEN + 1];
 	rocksdb_pinnableslice_t *v;
@@ -407,7 +523,7 @@ static void check_file(fsck_run *f, int sub_fd, unsigned sub,
 	b3cas_oid id;
 	int fd, rc;
 
-	f->r->files++;
+	w->r.files++;
 	snprintf(path, sizeof(path), "%02x/%.64s", sub, name);
 	p.path = path;
 	if (b3cas_oid_parse(&id, name) != 0 || id.bytes[0] != sub ||
@@ -427,16 +543,17 @@ static void check_file(fsck_run *f, int sub_fd, unsigned sub,
 		/* Named by an entry (checked above), or unreadable. */
 		if (rc > 0)
 			rocksdb_pinnableslice_destroy(v);
+		b3cas_error_clear();
 		return;
 	}
 	fd = openat(sub_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return; /* gone meanwhile */
-	if (file_sound(f, fd, &id, (uint64_t)st.st_size, &f->r->bytes)) {
+	if (file_sound(w, fd, &id, (uint64_t)st.st_size, &w->r.bytes)) {
 		p.kind = B3CAS_FSCK_ORPHAN;
 		p.detail = "a sound object file that the index does not list";
-		if (f->o->repair && reindex(f, &id, (uint64_t)st.st_size)) {
-			f->r->reindexed++;
+		if (f->o->repair && reindex(f->s, &id, (uint64_t)st.st_size)) {
+			w->r.reindexed++;
 			p.action = "re-indexed with one reference";
 		}
 	} else {
@@ -447,98 +564,370 @@ static void check_file(fsck_run *f, int sub_fd, unsigned sub,
 	close(fd);
 report:
 	if (f->o->repair && p.kind == B3CAS_FSCK_STRAY &&
-	    quarantine_file(f, sub_fd, name))
+	    quarantine_file(w, sub_fd, name))
 		p.action = "moved to integrity/quarantine/";
-	found(f, &p);
-}
-
-static int check_tier(fsck_run *f)
-{
-	for (unsigned sub = 0; sub < 256 && !f->stop; sub++) {
-		char name[3];
-		struct dirent *e;
-		int fd;
-		DIR *d;
-
-		snprintf(name, sizeof(name), "%02x", sub);
-		fd = openat(f->s->lay.objects_fd, name,
-			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		d = fdopendir(fd);
-		if (!d) {
-			close(fd);
-			continue;
-		}
-		while ((e = readdir(d)) != NULL && !f->stop)
-			if (e->d_name[0] != '.')
-				check_file(f, fd, sub, e->d_name);
-		closedir(d);
-	}
-	return 0;
+	found(w, &p);
 }
 
 /* ---- reference counts ---------------------------------------------------- */
 
-static int check_refs(fsck_run *f)
+/* One key of the refs column family: a count with no object? */
+static void check_ref(fsck_worker *w, const char *key, size_t klen)
 {
+	fsck_run *f = w->f;
 	b3cas_store *s = f->s;
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
-		s->ix->db, ro, s->ix->cf[B3CAS_CF_REFS]);
+	b3cas_fsck_problem p = {0};
+	rocksdb_pinnableslice_t *v;
+	pthread_mutex_t *lock;
+	bool dangling = false, removed = false;
+	int rc;
 
-	for (rocksdb_iter_seek_to_first(it);
-	     rocksdb_iter_valid(it) && !f->stop; rocksdb_iter_next(it)) {
-		b3cas_fsck_problem p = {0};
-		rocksdb_pinnableslice_t *v;
-		pthread_mutex_t *lock;
-		size_t klen;
-		const char *key = rocksdb_iter_key(it, &klen);
-		bool dangling = false, removed = false;
-		int rc;
-
-		if (klen != B3CAS_OID_LEN)
-			continue;
-		memcpy(p.id.bytes, key, B3CAS_OID_LEN);
-		lock = b3cas__store_stripe(s, &p.id);
-		pthread_mutex_lock(lock);
-		rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, p.id.bytes,
+	if (klen != B3CAS_OID_LEN)
+		return;
+	memcpy(p.id.bytes, key, B3CAS_OID_LEN);
+	lock = b3cas__store_stripe(s, &p.id);
+	pthread_mutex_lock(lock);
+	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, p.id.bytes,
+			      B3CAS_OID_LEN, &v);
+	if (rc == 1)
+		rocksdb_pinnableslice_destroy(v);
+	if (rc == 0)
+		rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, p.id.bytes,
 				      B3CAS_OID_LEN, &v);
-		if (rc == 1)
-			rocksdb_pinnableslice_destroy(v);
-		if (rc == 0)
-			rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, p.id.bytes,
-					      B3CAS_OID_LEN, &v);
-		else
-			rc = 0;
-		if (rc == 1) {
-			rocksdb_pinnableslice_destroy(v);
-			dangling = true;
-			if (f->o->repair) {
-				rocksdb_writebatch_t *b =
-					rocksdb_writebatch_create();
+	else
+		rc = 0;
+	if (rc == 1) {
+		rocksdb_pinnableslice_destroy(v);
+		dangling = true;
+		if (f->o->repair) {
+			rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 
-				b3cas__store_batch_remove(s, b, &p.id);
-				removed = b3cas__store_write_batch(s, b) == 0;
-				rocksdb_writebatch_destroy(b);
-			}
+			b3cas__store_batch_remove(s, b, &p.id);
+			removed = b3cas__store_write_batch(s, b) == 0;
+			rocksdb_writebatch_destroy(b);
 		}
-		pthread_mutex_unlock(lock);
-		if (!dangling)
-			continue;
-		p.kind = B3CAS_FSCK_DANGLING_REFS;
-		p.has_id = true;
-		p.detail = "a reference count kept for an object that is not "
-			   "stored";
-		if (removed) {
-			f->r->removed++;
-			p.action = "count removed";
-		}
-		found(f, &p);
 	}
-	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
+	pthread_mutex_unlock(lock);
+	b3cas_error_clear();
+	if (!dangling)
+		return;
+	p.kind = B3CAS_FSCK_DANGLING_REFS;
+	p.has_id = true;
+	p.detail = "a reference count kept for an object that is not stored";
+	if (removed) {
+		w->r.removed++;
+		p.action = "count removed";
+	}
+	found(w, &p);
+}
+
+/* ---- L2 cache copies ----------------------------------------------------- */
+
+/*
+ * Why the copy name (of id) in sub_fd must not be kept, in detail; false
+ * when it may (sound, gone meanwhile, or it cannot tell: an unreadable
+ * entry is the entry phase's finding). Bytes read are added to *hashed.
+ */
+static bool copy_bad(fsck_worker *w, int sub_fd, const char *name,
+		     const b3cas_oid *id, char *detail, size_t n,
+		     uint64_t *hashed)
+{
+	b3cas_store *s = w->f->s;
+	rocksdb_pinnableslice_t *v;
+	const uint8_t *p;
+	struct stat st;
+	uint64_t size;
+	size_t len;
+	bool bad = false;
+	int rc, fd;
+
+	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+			      B3CAS_OID_LEN, &v);
+	if (rc < 0) {
+		b3cas_error_clear();
+		return false;
+	}
+	if (rc == 0) {
+		snprintf(detail, n, "a cached copy of an object the store "
+			 "does not hold");
+		return true;
+	}
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	size = len >= B3CAS_ENTRY_HEADER_LEN ? b3cas__get_u64(p + 1) : 0;
+	rocksdb_pinnableslice_destroy(v);
+	if (len < B3CAS_ENTRY_HEADER_LEN)
+		return false;
+	fd = openat(sub_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false; /* evicted meanwhile */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return false;
+	}
+	if ((uint64_t)st.st_size != size) {
+		snprintf(detail, n, "a cached copy of %llu bytes; the object "
+			 "has %llu", (unsigned long long)st.st_size,
+			 (unsigned long long)size);
+		bad = true;
+	} else if (!file_sound(w, fd, id, size, hashed)) {
+		snprintf(detail, n, "a cached copy whose bytes do not hash "
+			 "to its id");
+		bad = true;
+	}
+	close(fd);
+	return bad;
+}
+
+static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
+		       const char *name)
+{
+	fsck_run *f = w->f;
+	b3cas_fsck_problem p = {0};
+	char path[B3CAS_OBJECT_REL_LEN + 1], first[160], detail[160];
+	bool repair = f->o->repair && f->l2, bad, gone = false;
+	pthread_mutex_t *lock;
+	uint64_t again = 0;
+
+	w->r.cache_files++;
+	snprintf(path, sizeof(path), "%02x/%.64s", sub, name);
+	p.kind = B3CAS_FSCK_CACHE_COPY;
+	p.path = path;
+	if (b3cas_oid_parse(&p.id, name) != 0 || p.id.bytes[0] != sub) {
+		b3cas_error_clear();
+		p.detail = "not a cached copy: a name that is not its "
+			   "folder's id";
+		if (repair && b3cas__l2_discard(f->l2, sub_fd, name, NULL))
+			p.action = "deleted";
+		found(w, &p);
+		return;
+	}
+	p.has_id = true;
+	/* Judged once unlocked (most copies are sound and need no lock),
+	 * then again under the stripe lock, which keeps a put of the id
+	 * from making it stored between the judgement and the delete. */
+	if (!copy_bad(w, sub_fd, name, &p.id, first, sizeof(first),
+		      &w->r.bytes))
+		return;
+	lock = b3cas__store_stripe(f->s, &p.id);
+	pthread_mutex_lock(lock);
+	bad = copy_bad(w, sub_fd, name, &p.id, detail, sizeof(detail),
+		       &again);
+	if (bad && repair)
+		gone = b3cas__l2_discard(f->l2, sub_fd, name, &p.id);
+	pthread_mutex_unlock(lock);
+	if (!bad)
+		return; /* replaced or evicted meanwhile */
+	p.detail = detail;
+	if (gone)
+		p.action = "deleted from the L2 cache";
+	found(w, &p);
+}
+
+/* ---- running the phases -------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+	fsck_worker *w = arg;
+	fsck_run *f = w->f;
+
+	switch (f->phase) {
+	case PHASE_ENTRIES:
+		walk_ranges(w, B3CAS_CF_CONTENT, check_entry);
+		break;
+	case PHASE_TIER:
+		walk_folders(w, f->s->lay.objects_fd, check_file);
+		break;
+	case PHASE_REFS:
+		walk_ranges(w, B3CAS_CF_REFS, check_ref);
+		break;
+	case PHASE_COPIES:
+		walk_folders(w, f->l2_fd, check_copy);
+		break;
+	}
+	pthread_mutex_lock(&f->wait_lock);
+	f->finished++;
+	pthread_cond_signal(&f->finished_cond);
+	pthread_mutex_unlock(&f->wait_lock);
+	return NULL;
+}
+
+/* Wait for started workers to finish; with show, draw progress every
+ * PROGRESS_NS meanwhile. */
+static void wait_workers(fsck_run *f, unsigned started, bool show,
+			 uint64_t t0, uint64_t total)
+{
+	uint64_t shown_at = b3cas__now_ns();
+
+	pthread_mutex_lock(&f->wait_lock);
+	while (f->finished < started) {
+		uint64_t due = shown_at + PROGRESS_NS;
+		struct timespec ts = {(time_t)(due / 1000000000ull),
+				      (long)(due % 1000000000ull)};
+
+		if (!show) {
+			pthread_cond_wait(&f->finished_cond, &f->wait_lock);
+			continue;
+		}
+		/* b3cas__now_ns and the condition both use the monotonic
+		 * clock (run_init). */
+		pthread_cond_timedwait(&f->finished_cond, &f->wait_lock, &ts);
+		if (f->finished < started && b3cas__now_ns() >= due) {
+			pthread_mutex_unlock(&f->wait_lock);
+			report_progress(f, t0, total, false);
+			shown_at = b3cas__now_ns();
+			pthread_mutex_lock(&f->wait_lock);
+		}
+	}
+	pthread_mutex_unlock(&f->wait_lock);
+}
+
+/* Run phase on up to n workers. When fewer threads start, those that do
+ * take every piece between them; none at all is an error. */
+static int run_phase(fsck_run *f, fsck_worker *ws, unsigned n,
+		     fsck_phase phase, uint64_t t0, uint64_t total)
+{
+	bool show = phase == PHASE_ENTRIES && f->o->progress;
+	unsigned started = 0;
+
+	f->phase = phase;
+	atomic_store(&f->next, 0);
+	f->finished = 0;
+	for (; started < n; started++)
+		if (pthread_create(&ws[started].thread, NULL, worker_main,
+				   &ws[started]) != 0)
+			break;
+	if (started == 0)
+		return b3cas__error(B3CAS_ENOMEM, "cannot start a thread to "
+				    "check the store");
+	wait_workers(f, started, show, t0, total);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(ws[i].thread, NULL);
+	if (show)
+		report_progress(f, t0, total, true);
 	return 0;
+}
+
+/* Set f up; with copies, find the L2 folder to check. */
+static void run_init(fsck_run *f, b3cas_store *s, const b3cas_fsck_options *o,
+		     bool copies)
+{
+	pthread_condattr_t ca;
+
+	memset(f, 0, sizeof(*f));
+	f->s = s;
+	f->o = o;
+	atomic_init(&f->stop, 0);
+	atomic_init(&f->failed, false);
+	atomic_init(&f->next, 0);
+	atomic_init(&f->done, 0);
+	atomic_init(&f->bytes, 0);
+	pthread_mutex_init(&f->call_lock, NULL);
+	pthread_mutex_init(&f->wait_lock, NULL);
+	pthread_mutex_init(&f->err_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->finished_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	f->l2 = copies ? atomic_load_explicit(&s->l2, memory_order_acquire)
+		       : NULL;
+	f->l2_fd = -1;
+	if (!copies)
+		return;
+	if (f->l2) {
+		f->l2_fd = b3cas__l2_dir_fd(f->l2);
+	} else if (s->read_only) {
+		/* The writer's copies: judged, never touched. */
+		f->l2_fd = openat(s->lay.root_fd, B3CAS_L2_DIR,
+				  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		f->own_l2_fd = f->l2_fd >= 0;
+	}
+}
+
+static void run_destroy(fsck_run *f)
+{
+	if (f->own_l2_fd)
+		close(f->l2_fd);
+	pthread_mutex_destroy(&f->call_lock);
+	pthread_mutex_destroy(&f->wait_lock);
+	pthread_mutex_destroy(&f->err_lock);
+	pthread_cond_destroy(&f->finished_cond);
+}
+
+/* n workers with their buffers, or NULL without memory. */
+static fsck_worker *workers_new(fsck_run *f, unsigned n)
+{
+	fsck_worker *ws = calloc(n, sizeof(*ws));
+
+	for (unsigned i = 0; ws && i < n; i++) {
+		ws[i].f = f;
+		ws[i].buf = b3cas__malloc(FILE_CHUNK);
+		if (!ws[i].buf) {
+			while (i--)
+				free(ws[i].buf);
+			free(ws);
+			ws = NULL;
+		}
+	}
+	return ws;
+}
+
+static void workers_free(fsck_worker *ws, unsigned n)
+{
+	for (unsigned i = 0; ws && i < n; i++)
+		free(ws[i].buf);
+	free(ws);
+}
+
+/* Add the counts of src to dst (not seconds). */
+static void report_add(b3cas_fsck_report *dst, const b3cas_fsck_report *src)
+{
+	dst->objects += src->objects;
+	dst->bytes += src->bytes;
+	dst->files += src->files;
+	dst->problems += src->problems;
+	dst->corrupt += src->corrupt;
+	dst->missing += src->missing;
+	dst->wrong_size += src->wrong_size;
+	dst->orphans += src->orphans;
+	dst->strays += src->strays;
+	dst->malformed += src->malformed;
+	dst->dangling_refs += src->dangling_refs;
+	dst->quarantined += src->quarantined;
+	dst->healed += src->healed;
+	dst->reindexed += src->reindexed;
+	dst->removed += src->removed;
+	dst->lost += src->lost;
+	dst->cache_files += src->cache_files;
+	dst->cache_copies += src->cache_copies;
+}
+
+static unsigned fsck_threads(unsigned asked)
+{
+	long cpus;
+
+	if (asked == 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		asked = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	return asked > MAX_THREADS ? MAX_THREADS : asked;
+}
+
+/* The phases in order, until one fails or a callback says stop. */
+static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
+{
+	static const fsck_phase order[] = {PHASE_ENTRIES, PHASE_TIER,
+					   PHASE_REFS, PHASE_COPIES};
+	uint64_t total = f->o->progress ? estimate_objects(f->s) : 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (rc < 0 || halted(f))
+			break;
+		if (order[i] == PHASE_COPIES && f->l2_fd < 0)
+			break;
+		rc = run_phase(f, ws, n, order[i], t0, total);
+	}
+	return rc;
 }
 
 int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
@@ -547,6 +936,8 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	b3cas_fsck_options defaults = B3CAS_FSCK_OPTIONS_INIT;
 	b3cas_fsck_report local;
 	uint64_t t0 = b3cas__now_ns();
+	fsck_worker *ws;
+	unsigned n;
 	fsck_run f;
 	int rc;
 
@@ -557,26 +948,31 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 		if (rc < 0)
 			return rc;
 	}
-	memset(&local, 0, sizeof(local));
-	f.s = s;
-	f.o = opts;
-	f.r = report ? report : &local;
-	f.stop = 0;
-	memset(f.r, 0, sizeof(*f.r));
-	f.buf = b3cas__malloc(FILE_CHUNK);
-	if (!f.buf)
-		return B3CAS_ENOMEM;
-	rc = check_index(&f, NULL);
-	if (rc == 0 && !f.stop)
-		rc = check_tier(&f);
-	if (rc == 0 && !f.stop)
-		rc = check_refs(&f);
-	if (rc == 0 && opts->repair && (f.r->removed || f.r->reindexed))
-		b3cas__filter_note_freed(s, f.r->removed + f.r->reindexed);
-	f.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	free(f.buf);
-	if (rc == 0 && f.stop)
-		rc = f.stop;
+	if (!report)
+		report = &local;
+	memset(report, 0, sizeof(*report));
+	n = fsck_threads(opts->threads);
+	run_init(&f, s, opts, true);
+	ws = workers_new(&f, n);
+	if (!ws) {
+		run_destroy(&f);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory for %u "
+				    "buffers of fsck", n);
+	}
+	rc = check_all(&f, ws, n, t0);
+	for (unsigned i = 0; i < n; i++)
+		report_add(report, &ws[i].r);
+	if (rc == 0 && opts->repair && (report->removed || report->reindexed))
+		b3cas__filter_note_freed(s, report->removed +
+						    report->reindexed);
+	report->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
+	/* A worker's message was set on its own thread: set it here. */
+	if (rc == 0 && f.err)
+		rc = b3cas__error(f.err, "%s", f.err_msg);
+	if (rc == 0)
+		rc = atomic_load(&f.stop);
+	workers_free(ws, n);
+	run_destroy(&f);
 	return rc;
 }
 
@@ -604,9 +1000,10 @@ static bool scrub_load(b3cas_store *s, b3cas_oid *after)
 	return ok;
 }
 
-static int scrub_save(walk_pos *w, const b3cas_oid *last, bool done)
+/* Save the position after last (NULL: none done), or with done (a whole
+ * pass) remove it so the next scrub starts over. */
+static int scrub_save(b3cas_store *s, const b3cas_oid *last, bool done)
 {
-	b3cas_store *s = w->ctx;
 	char text[128], hex[B3CAS_OID_HEX_LEN + 1];
 	int fd, n, rc = 0;
 
@@ -635,6 +1032,105 @@ static int scrub_save(walk_pos *w, const b3cas_oid *last, bool done)
 	return rc;
 }
 
+/* Where a scrub walks from, how far and how fast. */
+typedef struct scrub_pos {
+	bool has_start;
+	b3cas_oid start;      /* resume after this id */
+	uint64_t max_objects; /* 0: no limit */
+	uint64_t rate_bytes;  /* 0: no limit */
+	bool completed;       /* the walk reached the end of the index */
+} scrub_pos;
+
+/* Sleep as long as it takes for bytes hashed since t0 to fit the rate. */
+static void pace(uint64_t bytes, uint64_t t0, uint64_t rate)
+{
+	uint64_t due = rate ? bytes * 1000000000ull / rate : 0;
+	uint64_t spent = b3cas__now_ns() - t0;
+
+	if (due > spent) {
+		struct timespec ts = {(time_t)((due - spent) / 1000000000ull),
+				      (long)((due - spent) % 1000000000ull)};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Seek it to the first key after pos->start, or to the first key. */
+static void scrub_seek(rocksdb_iterator_t *it, const scrub_pos *pos)
+{
+	size_t kl;
+	const char *k;
+
+	if (!pos->has_start) {
+		rocksdb_iter_seek_to_first(it);
+		return;
+	}
+	rocksdb_iter_seek(it, (const char *)pos->start.bytes, B3CAS_OID_LEN);
+	if (!rocksdb_iter_valid(it))
+		return;
+	k = rocksdb_iter_key(it, &kl);
+	if (kl == B3CAS_OID_LEN &&
+	    memcmp(k, pos->start.bytes, B3CAS_OID_LEN) == 0)
+		rocksdb_iter_next(it); /* after it, not it again */
+}
+
+/* The index entries in id order on this thread, paced, the position
+ * saved at least once a second and at the end. */
+static int scrub_walk(fsck_worker *w, scrub_pos *pos)
+{
+	fsck_run *f = w->f;
+	b3cas_store *s = f->s;
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	uint64_t t0 = b3cas__now_ns(), saved_at = t0, shown_at = t0, done = 0;
+	uint64_t total = f->o->progress ? estimate_objects(s) : 0;
+	b3cas_oid last;
+	bool any = false;
+	char *err = NULL;
+	int rc = 0;
+
+	rocksdb_readoptions_set_fill_cache(ro, 0);
+	it = rocksdb_create_iterator_cf(s->ix->db, ro,
+					s->ix->cf[B3CAS_CF_CONTENT]);
+	scrub_seek(it, pos);
+	for (; rocksdb_iter_valid(it) && !halted(f); rocksdb_iter_next(it)) {
+		size_t klen;
+		const char *key;
+
+		if (pos->max_objects && done == pos->max_objects)
+			break;
+		if (any && b3cas__now_ns() - saved_at >= 1000000000ull) {
+			scrub_save(s, &last, false);
+			saved_at = b3cas__now_ns();
+		}
+		pace(w->r.bytes, t0, pos->rate_bytes);
+		if (f->o->progress &&
+		    b3cas__now_ns() - shown_at >= PROGRESS_NS) {
+			report_progress(f, t0, total, false);
+			shown_at = b3cas__now_ns();
+		}
+		done++;
+		key = rocksdb_iter_key(it, &klen);
+		if (klen == B3CAS_OID_LEN) {
+			memcpy(last.bytes, key, B3CAS_OID_LEN);
+			any = true;
+		}
+		check_entry(w, key, klen);
+	}
+	rocksdb_iter_get_error(it, &err);
+	if (err)
+		rc = b3cas__index_error(err, "cannot walk the index");
+	if (f->o->progress)
+		report_progress(f, t0, total, true);
+	if (rc == 0 && !halted(f)) {
+		pos->completed = !rocksdb_iter_valid(it);
+		rc = scrub_save(s, any ? &last : NULL, pos->completed);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
 int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 		b3cas_scrub_report *report)
 {
@@ -642,7 +1138,8 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
 	b3cas_scrub_report local;
 	uint64_t t0 = b3cas__now_ns();
-	walk_pos w;
+	fsck_worker *ws;
+	scrub_pos pos;
 	fsck_run f;
 	int rc;
 
@@ -656,29 +1153,29 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	if (!report)
 		report = &local;
 	memset(report, 0, sizeof(*report));
-	memset(&w, 0, sizeof(w));
+	memset(&pos, 0, sizeof(pos));
 	fo.repair = opts->repair;
 	fo.on_problem = opts->on_problem;
 	fo.ctx = opts->ctx;
 	fo.progress = opts->progress;
-	f.s = s;
-	f.o = &fo;
-	f.r = &report->found;
-	f.stop = 0;
-	f.buf = b3cas__malloc(FILE_CHUNK);
-	if (!f.buf)
-		return B3CAS_ENOMEM;
-	w.has_start = scrub_load(s, &w.start);
-	w.max_objects = opts->max_objects;
-	w.rate_bytes = opts->rate_bytes;
-	w.save = scrub_save;
-	w.ctx = s;
-	report->resumed = w.has_start;
-	rc = check_index(&f, &w);
-	report->completed = rc == 0 && w.completed;
+	run_init(&f, s, &fo, false);
+	ws = workers_new(&f, 1);
+	if (!ws) {
+		run_destroy(&f);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory for a buffer "
+				    "of scrub");
+	}
+	pos.has_start = scrub_load(s, &pos.start);
+	pos.max_objects = opts->max_objects;
+	pos.rate_bytes = opts->rate_bytes;
+	report->resumed = pos.has_start;
+	rc = scrub_walk(&ws[0], &pos);
+	report->found = ws[0].r;
+	report->completed = rc == 0 && pos.completed;
 	report->found.seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	free(f.buf);
-	if (rc == 0 && f.stop)
-		rc = f.stop;
+	if (rc == 0)
+		rc = atomic_load(&f.stop);
+	workers_free(ws, 1);
+	run_destroy(&f);
 	return rc;
 }

@@ -4,7 +4,9 @@
  * it is kept for inspection and never deleted by b3cas.
  *
  * Invariants: a file is moved only while its id's stripe lock is held and
- * only after it was hashed again under that lock and still did not match,
+ * only after it was hashed again under that lock and still did not match
+ * (b3cas__quarantine_loose does both; b3cas__quarantine_move_locked is for
+ * a caller that holds the lock and has just found it damaged there),
  * so a put that rewrote the object meanwhile (with good bytes) is never
  * moved; the index entry stays, so the object reads as lost (ECORRUPT,
  * its file missing) until a repair or a put of the same bytes. The name
@@ -96,40 +98,76 @@ static int copy_out(int fd, int dir_fd, const char *name)
 	return rc;
 }
 
+/* The object's path in the tier and a new name for it in quarantine. */
+static void quarantine_names(char rel[B3CAS_OBJECT_REL_LEN + 1],
+			     char name[B3CAS_OID_HEX_LEN + 32],
+			     const b3cas_oid *id)
+{
+	b3cas__object_rel(rel, id);
+	snprintf(name, B3CAS_OID_HEX_LEN + 32, "%s.%llu", rel + 3,
+		 (unsigned long long)b3cas__wall_ns());
+}
+
+/* Move the tier's file rel (open as fd) to integrity/quarantine/name. */
+static bool move_out(b3cas_store *s, const char *rel, int fd,
+		     const char *name)
+{
+	int qfd = openat(s->lay.root_fd, "integrity/quarantine",
+			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool moved = false;
+
+	if (qfd < 0)
+		return false;
+	if (renameat(s->lay.objects_fd, rel, qfd, name) == 0) {
+		moved = true;
+	} else if (errno == EXDEV && copy_out(fd, qfd, name) == 0 &&
+		   unlinkat(s->lay.objects_fd, rel, 0) == 0) {
+		moved = true;
+	}
+	if (moved)
+		fsync(qfd); /* keep the evidence across a crash */
+	close(qfd);
+	return moved;
+}
+
+int b3cas__quarantine_move_locked(b3cas_store *s, const b3cas_oid *id)
+{
+	char rel[B3CAS_OBJECT_REL_LEN + 1], name[B3CAS_OID_HEX_LEN + 32];
+	bool moved;
+	int fd;
+
+	if (s->read_only)
+		return 0;
+	quarantine_names(rel, name, id);
+	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	moved = move_out(s, rel, fd, name);
+	close(fd);
+	if (moved)
+		atomic_fetch_add_explicit(&s->n_quarantined, 1,
+					  memory_order_relaxed);
+	return moved;
+}
+
 int b3cas__quarantine_loose(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t size)
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	char rel[B3CAS_OBJECT_REL_LEN + 1], name[B3CAS_OID_HEX_LEN + 32];
-	int fd, qfd = -1, moved = 0;
+	bool moved = false;
+	int fd;
 
 	if (s->read_only)
 		return 0; /* not ours to move: counted only */
-	b3cas__object_rel(rel, id);
-	snprintf(name, sizeof(name), "%s.%llu", rel + 3,
-		 (unsigned long long)b3cas__wall_ns());
+	quarantine_names(rel, name, id);
 	pthread_mutex_lock(lock);
 	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !still_corrupt(s, fd, id, size))
-		goto out;
-	qfd = openat(s->lay.root_fd, "integrity/quarantine",
-		     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (qfd < 0)
-		goto out;
-	if (renameat(s->lay.objects_fd, rel, qfd, name) == 0) {
-		moved = 1;
-	} else if (errno == EXDEV && copy_out(fd, qfd, name) == 0 &&
-		   unlinkat(s->lay.objects_fd, rel, 0) == 0) {
-		moved = 1;
-	}
-	if (moved)
-		fsync(qfd); /* keep the evidence across a crash */
-out:
+	if (fd >= 0 && still_corrupt(s, fd, id, size))
+		moved = move_out(s, rel, fd, name);
 	pthread_mutex_unlock(lock);
 	if (fd >= 0)
 		close(fd);
-	if (qfd >= 0)
-		close(qfd);
 	if (moved)
 		atomic_fetch_add_explicit(&s->n_quarantined, 1,
 					  memory_order_relaxed);

@@ -182,6 +182,80 @@ static void test_backup_incremental_and_heal(void **state)
 		free(data[i]);
 }
 
+static uint64_t count_in(const char *dir, const b3cas_oid *id)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+	uint64_t c = 0;
+	int rc;
+
+	o.read_only = true; /* the threshold each store was made with */
+	if (b3cas_store_open(&s, dir, &o) != 0)
+		fail_msg("open %s: %s", dir, b3cas_error_last());
+	rc = b3cas_refcount(s, id, &c);
+
+	assert_int_equal(b3cas_store_close(s), 0);
+	return rc == 0 ? c : 0;
+}
+
+/*
+ * Reference counts travel with the objects: a first backup copies each
+ * object's count, a later one sets the counts that changed (and only
+ * those), an object deleted here keeps its count in the backup, and a
+ * restore into an empty store brings the counts back. Catches a backup
+ * that leaves one reference per object (then a restored object with five
+ * users would be collected after one delete).
+ */
+static void test_backup_carries_counts(void **state)
+{
+	static const char inline_bytes[] = "counted inline";
+	uint8_t *big = malloc(50000);
+	b3cas_backup_report r;
+	b3cas_restore_report rr;
+	b3cas_oid a, b, c;
+	char restored[400];
+	b3cas_store *s;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 7, 50000);
+	s = open_at(store_dir, true, NULL);
+	for (int k = 0; k < 3; k++)
+		assert_true(b3cas_store_put(s, &a, big, 50000) >= 0);
+	assert_true(b3cas_store_put(s, &b, inline_bytes,
+				    sizeof(inline_bytes)) >= 0);
+	assert_true(b3cas_store_put(s, &c, big, 40000) >= 0);
+	assert_true(b3cas_ref_add(s, &c) >= 0);
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, &r), 0);
+	assert_int_equal(r.copied, 3);
+	assert_int_equal(r.recounted, 0);
+	assert_int_equal(count_in(backup_dir, &a), 3);
+	assert_int_equal(count_in(backup_dir, &b), 1);
+	assert_int_equal(count_in(backup_dir, &c), 2);
+
+	/* a gains two references, c is deleted here, b is unchanged */
+	assert_true(b3cas_ref_add(s, &a) >= 0);
+	assert_true(b3cas_ref_add(s, &a) >= 0);
+	assert_true(b3cas_store_delete(s, &c) >= 0);
+	assert_true(b3cas_store_delete(s, &c) >= 0);
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, &r), 0);
+	assert_int_equal(r.copied, 0);
+	assert_int_equal(r.recounted, 1);
+	assert_int_equal(count_in(backup_dir, &a), 5);
+	assert_int_equal(count_in(backup_dir, &b), 1);
+	assert_int_equal(count_in(backup_dir, &c), 2);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	snprintf(restored, sizeof(restored), "%s/restored", root);
+	s = open_at(restored, true, NULL);
+	assert_int_equal(b3cas_restore(s, backup_dir, NULL, &rr), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	assert_int_equal(count_in(restored, &a), 5);
+	assert_int_equal(count_in(restored, &b), 1);
+	assert_int_equal(count_in(restored, &c), 2);
+	free(big);
+}
+
 static void test_backup_refuses_other_hash(void **state)
 {
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
@@ -204,6 +278,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 			test_backup_incremental_and_heal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_carries_counts,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backup_refuses_other_hash,
 						setup, teardown),
 	};

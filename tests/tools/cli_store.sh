@@ -202,6 +202,18 @@ expect 0 '"problems":0' '^$' -- --store "$work/split" fsck --json
 "$b3cas" --store "$work/split" get "${id[1000]}" >"$work/out" 2>/dev/null
 check "the healed object reads back" cmp -s "$files/f1000" "$work/out"
 expect 2 '^$' 'unknown option' -- --store "$work/split" fsck --bogus
+expect 0 '0 problems' '^$' -- --store "$work/split" fsck --threads 2
+expect 2 '^$' 'invalid --threads' -- --store "$work/split" fsck --threads 257
+# A bad L2 copy (made by hand: the CLI itself does not use L2): reported
+# without --repair and left, deleted with it.
+l2copy="$work/split/cache/l2/${id[1000]:0:2}/${id[1000]}"
+mkdir -p "$(dirname "$l2copy")" && echo bad >"$l2copy"
+expect 1 "^cache-copy +${id[1000]} .*\(cache/l2/" '^$' -- --store "$work/split" fsck
+expect 1 '"cache_files":1,"cache_copies":1' '^$' -- --store "$work/split" fsck --json
+check "fsck without --repair leaves a bad L2 copy" test -f "$l2copy"
+expect 0 'deleted from the L2 cache' '^$' -- --store "$work/split" fsck --repair --threads 1
+check "fsck --repair deletes a bad L2 copy" test ! -e "$l2copy"
+expect 0 '0 problems' '^$' -- --store "$work/split" fsck
 expect 0 '^backup: 1 objects, 1 copied' '^$' -- --store "$work/split" backup "$work/bk"
 expect 0 '"copied":0' '^$' -- --store "$work/split" backup --json "$work/bk"
 "$b3cas" --store "$work/bk" get "${id[1000]}" >"$work/out" 2>/dev/null
@@ -211,6 +223,69 @@ expect 2 '^$' 'exactly one destination' -- --store "$work/split" backup
 expect 0 'pass complete' '^$' -- --store "$work/split" scrub --rate 100
 expect 0 '"completed":true' '^$' -- --store "$work/split" scrub --json --max-objects 5
 expect 2 '^$' 'invalid --rate' -- --store "$work/split" scrub --rate 0
+
+# ---- restore: missing and damaged objects back from a backup ----
+expect 0 '^restore: 1 objects, 0 restored, 0 healed \(0 bytes copied\), 0 could not be restored' '^$' \
+	-- --store "$work/split" restore "$work/bk"
+chmod 644 "$obj"
+truncate -s 3 "$obj"
+expect 0 '^restore: 1 objects, 0 restored, 1 healed \(1000 bytes copied\), 0 could not be restored' '^$' \
+	-- --store "$work/split" restore "$work/bk"
+"$b3cas" --store "$work/split" get "${id[1000]}" >"$work/out" 2>/dev/null
+check "restore heals a truncated object" cmp -s "$files/f1000" "$work/out"
+check "restores are logged as such" grep -q ' restore src=.*healed=1 ' "$work/split/integrity/backup/log"
+expect 0 '' '^$' -- --store "$work/again" init
+expect 0 '^\{"src":".*/bk","objects":1,"restored":1,"healed":0,"bytes":1000,"failed":0,"seconds":[0-9.]+\}$' '^$' \
+	-- --store "$work/again" restore --json "$work/bk"
+# an object damaged here that the backup lacks: named, exit 1
+expect 0 '' '^$' -- --store "$work/split" put "$files/f65536"
+rm -f "$work/tier/${id[65536]:0:2}/${id[65536]}"
+expect 1 '1 could not be restored' "${id[65536]}.*its file is missing.*has no copy" \
+	-- --store "$work/split" restore "$work/bk"
+expect 1 "^\\{\"id\":\"${id[65536]}\",\"error\":\".*has no copy of it\"\\}" '^$' \
+	-- --store "$work/split" restore --json "$work/bk"
+expect 2 '^$' 'exactly one backup folder' -- --store "$work/split" restore
+expect 2 '^$' 'exactly one backup folder' -- --store "$work/split" restore "$work/bk" "$work/bk"
+expect 2 '^$' 'unknown option' -- --store "$work/split" restore --bogus "$work/bk"
+expect 3 '' 'cannot open the backup' -- --store "$work/split" restore "$work/nowhere"
+
+# ---- recover: a lost or damaged index ----
+rec=$work/rec
+expect 0 '' '^$' -- --store "$rec" init --inline-threshold 1000
+expect 0 '' '^$' -- --store "$rec" put "$files/f0" "$files/f1" "$files/f1000" "$files/f65536" "$files/f1048577"
+expect 0 '' '^$' -- --store "$rec" put "$files/f1000"
+expect 0 '' '^$' -- --store "$rec" backup "$work/recbk"
+expect 0 'nothing to rebuild' '^$' -- --store "$rec" recover
+check "recover leaves a healthy store alone" test ! -e "$rec/integrity/recover"
+rm -rf "$rec/index"
+expect 3 '^$' 'has no index' -- --store "$rec" ls
+expect 1 'a new index was built.*2 indexed again.*LOST: objects kept inside the index' '^$' \
+	-- --store "$rec" recover
+expect 0 '' '^$' -- --store "$rec" ls
+check "recover without a backup brings back the loose objects" test "$(sort <<<"$out")" = "$(printf '%s\n' "${id[65536]}" "${id[1048577]}" | sort)"
+rm -rf "$rec/index"
+expect 0 '^\{"store":".*","action":"rebuilt",.*"reindexed":2,.*"restored":3,.*"lost":0,' '^$' \
+	-- --store "$rec" recover --from "$work/recbk" --json
+for n in 0 1 1000 65536 1048577; do
+	"$b3cas" --store "$rec" get "${id[$n]}" >"$work/out" 2>/dev/null
+	check "recover --from brings back f$n" cmp -s "$files/f$n" "$work/out"
+done
+# the backup carried the count (f1000 was put twice)
+expect 0 'refs: 2' '^$' -- --store "$rec" stat "${id[1000]}"
+expect 0 '' '^$' -- --store "$rec" put "$files/f1000"
+head -c 100 /dev/urandom >"$(ls "$rec"/index/MANIFEST-*)"
+expect 3 '^$' 'Corruption' -- --store "$rec" ls
+expect 0 "RocksDB could not open the index.*kept in $rec/integrity/recover/index\\.[0-9]+.*RocksDB's repair made the index open again" '^$' \
+	-- --store "$rec" recover
+expect 0 'refs: 3' '^$' -- --store "$rec" stat "${id[1000]}"
+expect 0 '0 problems' '^$' -- --store "$rec" fsck
+expect 2 '^$' 'unexpected argument' -- --store "$rec" recover now
+expect 2 '^$' 'needs a value' -- --store "$rec" recover --from
+expect 2 '^$' 'unknown option' -- --store "$rec" recover --bogus
+expect 3 '^$' 'no b3cas store' -- --store "$work/nowhere" recover
+rm -rf "$rec/index"
+expect 3 '^$' 'cannot open the backup' -- --store "$rec" recover --from "$work/nowhere"
+check "a recovery that cannot start changes nothing" test ! -e "$rec/index"
 
 # ---- many objects in one put; every one reads back ----
 mkdir "$files/many"

@@ -1,0 +1,88 @@
+/*
+ * integrity/integrity_int.h - what backup.c, restore.c and recover.c share:
+ * a verified, streamed copy of one object from one store into another,
+ * progress reports at a steady pace, and the run log.
+ *
+ * A copy is read through the source's streaming reader (verified at open
+ * and again as it is read) and written through a writer of the destination,
+ * which hashes what arrives; the bytes are published under that hash only
+ * when it is the id asked for. Memory stays at one chunk whatever the
+ * object's size.
+ */
+#ifndef B3CAS_INTEGRITY_INT_H
+#define B3CAS_INTEGRITY_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "b3cas/integrity.h"
+#include "core/store_int.h"
+
+#define B3CAS_COPY_CHUNK (1u << 20)
+
+typedef struct b3cas__copy {
+	b3cas_store *src, *dst;
+	uint8_t *buf;   /* B3CAS_COPY_CHUNK bytes, also lent out for hashing */
+	uint64_t bytes; /* bytes copied so far */
+} b3cas__copy;
+
+/* Set up copies from src to dst (allocates the chunk). */
+int b3cas__copy_init(b3cas__copy *c, b3cas_store *src, b3cas_store *dst);
+
+/* Free the chunk. */
+void b3cas__copy_free(b3cas__copy *c);
+
+/*
+ * Stream object id from c->src into c->dst. publish (NULL: an ordinary
+ * put, one more reference for a stored object) receives the bytes once
+ * they hashed to id. Returns publish's non-negative value, or an error;
+ * *src_side says whether the error is the source's (the object cannot be
+ * read there) or the destination's.
+ */
+int b3cas__copy_object(b3cas__copy *c, const b3cas_oid *id,
+		       b3cas__publish_fn publish, void *ctx, bool *src_side);
+
+/* Progress callbacks about ten times a second. */
+typedef struct b3cas__ticker {
+	void (*fn)(const b3cas_progress *progress, void *ctx);
+	void *ctx;
+	uint64_t t0, shown_at;
+	uint64_t total; /* estimate, or 0 */
+} b3cas__ticker;
+
+void b3cas__ticker_start(b3cas__ticker *t,
+			 void (*fn)(const b3cas_progress *, void *),
+			 void *ctx, uint64_t total);
+
+/* Report done objects and bytes if a tenth of a second has passed since
+ * the last report, or always with final (the total then becomes done). */
+void b3cas__tick(b3cas__ticker *t, uint64_t done, uint64_t bytes, bool final);
+
+/* RocksDB's estimate of the number of s's index entries (0: none). */
+uint64_t b3cas__estimate_objects(b3cas_store *s);
+
+/*
+ * Append "<unix seconds> <text>\n" to log, a path relative to the store
+ * folder open as root_fd (e.g. "integrity/backup/log"). A failure loses
+ * no data and is ignored.
+ */
+void b3cas__integrity_log(int root_fd, const char *log, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * code, with the message "<fmt...>: <the message set before>", so a cause
+ * found below is kept in the words of the caller.
+ */
+int b3cas__error_because(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The restore walk of b3cas_restore, on open stores, for b3cas_recover:
+ * with absent_only, only objects that dst has no entry for are copied
+ * (with src's reference count) and dst's own objects are not checked.
+ */
+int b3cas__restore_run(b3cas_store *dst, b3cas_store *src, bool absent_only,
+		       const b3cas_restore_options *opts,
+		       b3cas_restore_report *report);
+
+#endif
