@@ -171,7 +171,7 @@ void b3cas__index_close(b3cas_index *ix)
 {
 	if (!ix)
 		return;
-	if (ix->db && !ix->read_only) {
+	if (ix->db && !ix->read_only && !atomic_load(&ix->failed)) {
 		/*
 		 * Write the memtables out, so the next open has no log to
 		 * replay (a full 64 MiB memtable took over 2 s to replay and
@@ -345,7 +345,12 @@ static void write_round(b3cas_index *ix, write_req *list)
 			n++;
 		}
 		end = q;
-		if (n == 1 || !write_merged(ix, list, n, sync, &err)) {
+		if (atomic_load(&ix->failed)) {
+			/* Never hand RocksDB's log writer another record
+			 * after it failed (see b3cas_index.failed). */
+			err = strdup("IO error: the index log failed earlier; "
+				     "close and reopen the store");
+		} else if (n == 1 || !write_merged(ix, list, n, sync, &err)) {
 			/* One by one; the last syncs the log for all. */
 			for (q = list; q != end; q = q->next) {
 				rocksdb_write(ix->db,
@@ -360,9 +365,12 @@ static void write_round(b3cas_index *ix, write_req *list)
 			if (!sync)
 				free(err), err = NULL;
 		}
-		for (q = list; q != end; q = q->next)
+		for (q = list; q != end; q = q->next) {
 			if (err && !q->err)
 				q->err = strdup(err);
+			if (q->err)
+				atomic_store(&ix->failed, true);
+		}
 		free(err);
 		list = end;
 	}
@@ -448,8 +456,15 @@ int b3cas__index_sync(b3cas_index *ix)
 
 	if (ix->read_only)
 		return 0;
+	if (atomic_load(&ix->failed))
+		return b3cas__error(B3CAS_EIO, "cannot sync the index log: a "
+				    "write to it failed earlier, so RocksDB "
+				    "stopped writes; close and reopen the "
+				    "store (what was acknowledged is kept)");
 	rocksdb_flush_wal(ix->db, 1, &err);
-	if (err)
+	if (err) {
+		atomic_store(&ix->failed, true);
 		return b3cas__index_error(err, "cannot sync the index log");
+	}
 	return 0;
 }

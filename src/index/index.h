@@ -60,6 +60,11 @@ typedef struct b3cas_index {
 	rocksdb_writeoptions_t *write;      /* WAL, no sync */
 	rocksdb_writeoptions_t *write_sync; /* WAL, fsync before returning */
 	bool read_only;
+	/* A write or a log sync failed: RocksDB has stopped writes, and its
+	 * log writer must not be used again (Debian's librocksdb is built
+	 * with assertions, and a sync of a log that saw an error aborts the
+	 * process). Syncs then fail at once; a reopen starts afresh. */
+	_Atomic bool failed;
 	/* Writers waiting for the combiner (index.c, b3cas__index_write). */
 	pthread_mutex_t wq_lock;
 	struct b3cas_write_req *wq_head, **wq_tail;
