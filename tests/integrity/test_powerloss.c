@@ -694,17 +694,6 @@ int open(const char *path, int flags, ...)
 	return open_common(AT_FDCWD, path, flags, mode);
 }
 
-int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return open_common(AT_FDCWD, path, flags, mode);
-}
-
 int openat(int dirfd, const char *path, int flags, ...)
 {
 	va_list ap;
@@ -716,16 +705,10 @@ int openat(int dirfd, const char *path, int flags, ...)
 	return open_common(dirfd, path, flags, mode);
 }
 
+/* The 64-bit names are the same calls on x86-64. */
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 int openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = mode_arg(flags, ap);
-	va_end(ap);
-	return open_common(dirfd, path, flags, mode);
-}
+	__attribute__((alias("openat")));
 
 static int mkdir_common(int dirfd, const char *path, mode_t mode)
 {
