@@ -326,6 +326,10 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	/* calloc's 0 is a real descriptor (standard input): a failure
+	 * before the layout is open must not make close() close it. */
+	s->lay.root_fd = s->lay.objects_fd = s->lay.tmp_fd = -1;
+	s->lay.lock_fd = -1;
 	for (int i = 0; i < B3CAS_STRIPES; i++)
 		pthread_mutex_init(&s->stripes[i], NULL);
 	pthread_mutex_init(&s->pool_lock, NULL);
