@@ -358,6 +358,9 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 		rc = open_index(s);
 	if (rc == 0)
 		rc = check_meta(s);
+	/* A new store exists from here on: it has its index. */
+	if (rc == 0)
+		rc = b3cas__layout_publish(&s->lay);
 	if (rc == 0)
 		rc = b3cas__caches_open(s, opts->l1_bytes, opts->l2_bytes);
 	if (rc == 0)
