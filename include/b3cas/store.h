@@ -158,7 +158,8 @@ B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
  * Make everything written so far durable (in every mode), then close the
  * store and free the handle, which must not be used again. No other call on
  * the store may be running. Returns the error of the final flush, if any;
- * the handle is freed either way. NULL is accepted.
+ * the handle is freed either way. NULL is accepted. A close that succeeds
+ * leaves the thread's error message as it was.
  */
 B3CAS_EXTERN int b3cas_store_close(b3cas_store *store);
 

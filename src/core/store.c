@@ -386,10 +386,16 @@ int b3cas_store_open(b3cas_store **out, const char *root,
 
 int b3cas_store_close(b3cas_store *s)
 {
+	/* The message close leaves: the caller's (a close that succeeds
+	 * may follow another call's failure, which the caller still has
+	 * to report), or the final flush's. The steps after the flush set
+	 * and clear it (a filter that cannot be saved is no error). */
+	char msg[1024];
 	int rc = 0;
 
 	if (!s)
 		return 0;
+	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	if (s->flusher_started) {
 		pthread_mutex_lock(&s->sync_lock);
 		s->stopping = true;
@@ -403,6 +409,8 @@ int b3cas_store_close(b3cas_store *s)
 			rc = 0;
 		else
 			rc = rc ? rc : B3CAS_EIO;
+		if (rc < 0)
+			snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	}
 	if (s->filter_opened)
 		b3cas__filter_close(s);
@@ -421,6 +429,7 @@ int b3cas_store_close(b3cas_store *s)
 	free(s->mirror_dir);
 	pthread_cond_destroy(&s->wake);
 	free(s);
+	b3cas__error(rc, "%s", msg);
 	return rc;
 }
 
