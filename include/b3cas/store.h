@@ -158,7 +158,8 @@ B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
  * Make everything written so far durable (in every mode), then close the
  * store and free the handle, which must not be used again. No other call on
  * the store may be running. Returns the error of the final flush, if any;
- * the handle is freed either way. NULL is accepted.
+ * the handle is freed either way. NULL is accepted. A close that succeeds
+ * leaves the thread's error message as it was.
  */
 B3CAS_EXTERN int b3cas_store_close(b3cas_store *store);
 
@@ -207,7 +208,9 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
  * size: nothing is returned; a writable handle moves such a loose file to
  * integrity/quarantine/, keeping it, and counts the event in
  * b3cas_stats; with a mirror_dir the good copy is fetched from the mirror,
- * written back and returned instead), B3CAS_EIO, B3CAS_ENOMEM.
+ * written back and returned instead), B3CAS_EIO, B3CAS_ENOMEM (also when
+ * the object is corrupt and memory ran out while it was fetched from the
+ * mirror: a later read tries the mirror again).
  */
 B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
 				 void **data_out, size_t *len_out);

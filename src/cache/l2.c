@@ -136,22 +136,23 @@ int b3cas__l2_open(b3cas_l2 **out, int root_fd, const char *root,
 {
 	b3cas_cache_hooks hooks = {NULL, drop_copy, NULL};
 	b3cas_l2 *l2 = calloc(1, sizeof(*l2));
-	int cache_fd;
+	int cache_fd, rc;
 
 	if (!l2)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	l2->dir_fd = l2->tmp_fd = -1;
 	l2->hash = hash;
 	l2->hash_ctx = ctx;
-	cache_fd = open_sub(root_fd, "cache", root);
-	if (cache_fd < 0)
+	/* open_sub gives a descriptor or the error's (negative) code. */
+	rc = cache_fd = open_sub(root_fd, "cache", root);
+	if (rc < 0)
 		goto fail;
-	l2->dir_fd = open_sub(cache_fd, "l2", root);
+	rc = l2->dir_fd = open_sub(cache_fd, "l2", root);
 	close(cache_fd);
-	if (l2->dir_fd < 0)
+	if (rc < 0)
 		goto fail;
-	l2->tmp_fd = open_sub(l2->dir_fd, "tmp", root);
-	if (l2->tmp_fd < 0)
+	rc = l2->tmp_fd = open_sub(l2->dir_fd, "tmp", root);
+	if (rc < 0)
 		goto fail;
 	clear_fd(l2->tmp_fd);
 	/* The 256 sub-folders exist from here on: a copy is one rename. */
@@ -160,8 +161,8 @@ int b3cas__l2_open(b3cas_l2 **out, int root_fd, const char *root,
 				"0123456789abcdef"[sub & 15], 0};
 
 		if (mkdirat(l2->dir_fd, name, 0755) != 0 && errno != EEXIST) {
-			b3cas__error_errno(errno, "cannot create "
-					   "%s/cache/l2/%s", root, name);
+			rc = b3cas__error_errno(errno, "cannot create "
+						"%s/cache/l2/%s", root, name);
 			goto fail;
 		}
 	}
@@ -171,7 +172,8 @@ int b3cas__l2_open(b3cas_l2 **out, int root_fd, const char *root,
 	l2->index = b3cas__cache_new(UINT64_MAX / 2, L2_SHARDS,
 				     B3CAS_POLICY_S3FIFO, &hooks);
 	if (!l2->index) {
-		b3cas__error(B3CAS_ENOMEM, "out of memory");
+		rc = b3cas__error(B3CAS_ENOMEM, "out of memory for the L2 "
+				  "cache");
 		goto fail;
 	}
 	for (int sub = 0; sub < 256; sub++)
@@ -180,8 +182,8 @@ int b3cas__l2_open(b3cas_l2 **out, int root_fd, const char *root,
 	*out = l2;
 	return 0;
 fail:
-	b3cas__l2_close(l2);
-	return B3CAS_EIO;
+	b3cas__l2_close(l2); /* skips descriptors below 0 */
+	return rc;
 }
 
 void b3cas__l2_close(b3cas_l2 *l2)

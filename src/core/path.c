@@ -505,10 +505,9 @@ int b3cas__layout_open(b3cas_layout *lay, const char *root,
 			goto fail;
 	}
 	if (!have_conf) {
-		/* Under the lock: a second creator waits its turn above. */
+		/* Under the lock: a second creator waits its turn above.
+		 * b3cas.conf comes later (b3cas__layout_publish). */
 		rc = make_layout(lay, o);
-		if (rc == 0)
-			rc = write_conf(lay);
 	} else {
 		rc = read_conf(lay);
 		if (rc == 0)
@@ -523,6 +522,11 @@ int b3cas__layout_open(b3cas_layout *lay, const char *root,
 fail:
 	b3cas__layout_close(lay);
 	return rc;
+}
+
+int b3cas__layout_publish(b3cas_layout *lay)
+{
+	return lay->created ? write_conf(lay) : 0;
 }
 
 void b3cas__layout_close(b3cas_layout *lay)

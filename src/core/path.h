@@ -62,11 +62,21 @@ typedef struct b3cas_layout {
 } b3cas_layout;
 
 /*
- * Open (or with opts->create make) the store folder root: check or write
+ * Open (or with opts->create make) the store folder root: check
  * b3cas.conf against opts, take the LOCK unless read-only, clear tmp/.
+ * A store being made (lay->created) has its folders but no b3cas.conf
+ * yet: the caller makes the index and then calls b3cas__layout_publish.
  */
 int b3cas__layout_open(b3cas_layout *lay, const char *root,
 		       const b3cas_store_options *opts);
+
+/*
+ * Write b3cas.conf of a store this open made (nothing for one that
+ * existed): the last step, so that a creation that fails or crashes
+ * before it leaves a folder that the next create completes, never a
+ * b3cas.conf without an index.
+ */
+int b3cas__layout_publish(b3cas_layout *lay);
 
 /*
  * Parse the text of b3cas.conf (NUL-terminated; changed in place) into

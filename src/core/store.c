@@ -349,6 +349,10 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	/* calloc's 0 is a real descriptor (standard input): a failure
+	 * before the layout is open must not make close() close it. */
+	s->lay.root_fd = s->lay.objects_fd = s->lay.tmp_fd = -1;
+	s->lay.lock_fd = -1;
 	for (int i = 0; i < B3CAS_STRIPES; i++)
 		pthread_mutex_init(&s->stripes[i], NULL);
 	pthread_mutex_init(&s->pool_lock, NULL);
@@ -379,6 +383,9 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		rc = open_index(s);
 	if (rc == 0)
 		rc = check_meta(s);
+	/* A new store exists from here on: it has its index. */
+	if (rc == 0)
+		rc = b3cas__layout_publish(&s->lay);
 	if (rc == 0)
 		rc = b3cas__caches_open(s, opts->l1_bytes, opts->l2_bytes);
 	if (rc == 0)
@@ -404,10 +411,16 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 
 int b3cas_store_close(b3cas_store *s)
 {
+	/* The message close leaves: the caller's (a close that succeeds
+	 * may follow another call's failure, which the caller still has
+	 * to report), or the final flush's. The steps after the flush set
+	 * and clear it (a filter that cannot be saved is no error). */
+	char msg[1024];
 	int rc = 0;
 
 	if (!s)
 		return 0;
+	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	if (s->flusher_started) {
 		pthread_mutex_lock(&s->sync_lock);
 		s->stopping = true;
@@ -421,6 +434,8 @@ int b3cas_store_close(b3cas_store *s)
 			rc = 0;
 		else
 			rc = rc ? rc : B3CAS_EIO;
+		if (rc < 0)
+			snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	}
 	if (s->filter_opened)
 		b3cas__filter_close(s);
@@ -439,6 +454,7 @@ int b3cas_store_close(b3cas_store *s)
 	free(s->mirror_dir);
 	pthread_cond_destroy(&s->wake);
 	free(s);
+	b3cas__error(rc, "%s", msg);
 	return rc;
 }
 
@@ -1182,15 +1198,18 @@ int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 	return b3cas__error(rc, "%s", msg);
 }
 
-/* The mirror store, opened read-only on first use; NULL (message set)
- * when there is none or it cannot be opened. */
-static b3cas_store *mirror_of(b3cas_store *s)
+/* The mirror store in *out, opened read-only on first use (s has a
+ * mirror_dir); the error of that open when it fails. */
+static int mirror_of(b3cas_store *s, b3cas_store **out)
 {
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_store *m = atomic_load_explicit(&s->mirror, memory_order_acquire);
+	int rc = 0;
 
-	if (m || !s->mirror_dir)
-		return m;
+	if (m) {
+		*out = m;
+		return 0;
+	}
 	pthread_mutex_lock(&s->mirror_lock);
 	m = atomic_load(&s->mirror);
 	if (!m) {
@@ -1198,14 +1217,14 @@ static b3cas_store *mirror_of(b3cas_store *s)
 		o.hash = s->lay.hash;
 		o.l1_bytes = 0;
 		o.verify_on_read = true; /* its bytes are checked too */
-		if (b3cas_store_open(&m, s->mirror_dir, &o) == 0)
+		rc = b3cas_store_open(&m, s->mirror_dir, &o);
+		if (rc == 0)
 			atomic_store_explicit(&s->mirror, m,
 					      memory_order_release);
-		else
-			m = NULL;
 	}
 	pthread_mutex_unlock(&s->mirror_lock);
-	return m;
+	*out = m;
+	return rc;
 }
 
 /*
@@ -1251,10 +1270,16 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 
 	if (!s->mirror_dir)
 		return b3cas__error(B3CAS_ENOTFOUND, "no mirror configured");
-	m = mirror_of(s);
-	if (!m)
-		return b3cas__error(B3CAS_ENOTFOUND, "cannot open the mirror "
-				    "%s", s->mirror_dir);
+	rc = mirror_of(s, &m);
+	if (rc < 0) {
+		char why[512];
+
+		/* Only a lack of memory is worth trying again. */
+		snprintf(why, sizeof(why), "%s", b3cas_error_last());
+		return b3cas__error(rc == B3CAS_ENOMEM ? rc : B3CAS_ENOTFOUND,
+				    "cannot open the mirror %s: %s",
+				    s->mirror_dir, why);
+	}
 	rc = b3cas_store_get(m, id, &buf, &len);
 	if (rc < 0)
 		return rc;
@@ -1273,24 +1298,40 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 	return 0;
 }
 
+int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
+			     int heal_rc)
+{
+	char why[512];
+
+	/* b3cas_error_last() is the buffer b3cas__error writes: copied
+	 * first, never passed to it. */
+	snprintf(why, sizeof(why), "%s", b3cas_error_last());
+	if (heal_rc == B3CAS_ENOMEM)
+		return b3cas__error(B3CAS_ENOMEM, "%s; it could not be fetched "
+				    "from the mirror %s (%s)", msg,
+				    s->mirror_dir, why);
+	return b3cas__error(rc, "%s; the mirror %s has no good copy (%s)",
+			    msg, s->mirror_dir, why);
+}
+
 /*
  * rc is a read's error for id. When it says corrupt and there is a
  * mirror: fetch the object from it into a new *buf_out (malloc'd), write
- * it back (writable handles) and return 0. Otherwise rc, the message
- * saying why the mirror did not help.
+ * it back (writable handles) and return 0. Otherwise the error of
+ * b3cas__store_heal_failed.
  */
 static int heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 		size_t *len_out)
 {
 	char msg[512];
+	int hrc;
 
 	if (rc != B3CAS_ECORRUPT || !s->mirror_dir)
 		return rc;
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
-	if (b3cas__store_heal(s, id, buf_out, len_out) < 0)
-		return b3cas__error(rc, "%s; the mirror %s has no good copy "
-				    "(%s)", msg, s->mirror_dir,
-				    b3cas_error_last());
+	hrc = b3cas__store_heal(s, id, buf_out, len_out);
+	if (hrc < 0)
+		return b3cas__store_heal_failed(s, rc, msg, hrc);
 	b3cas_error_clear();
 	return 0;
 }

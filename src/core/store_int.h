@@ -211,10 +211,20 @@ int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
  * Fetch object id from the mirror (mirror_dir) and write it back here
  * (writable handles) under its stripe lock, if it is still stored with
  * that size. 0 with the bytes in *buf_out (malloc'd; buf_out may be NULL),
- * or an error (no mirror, not there, not good there).
+ * or an error: B3CAS_ENOTFOUND (no mirror, or it cannot be opened), the
+ * mirror's read's (not there, not good there), B3CAS_ENOMEM.
  */
 int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 		      size_t *len_out);
+
+/*
+ * A read found id corrupt (rc; msg, its message) and b3cas__store_heal
+ * failed with heal_rc (its message the current one): B3CAS_ENOMEM when
+ * the mirror could not be read for want of memory (the next read tries
+ * again), else rc; the message says both.
+ */
+int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
+			     int heal_rc);
 
 /* Add id's content entry (a live object of len bytes; data when inline)
  * to b. Under id's stripe lock. */

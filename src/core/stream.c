@@ -241,18 +241,19 @@ static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
 /*
  * The object was found corrupt (rc): take the good bytes from the mirror
  * (b3cas__store_heal also writes them back) and read from memory, as for
- * an inline object. rc, with a message saying so, if the mirror cannot.
+ * an inline object. If the mirror cannot: b3cas__store_heal_failed.
  */
 static int heal_reader(b3cas_reader *r, int rc)
 {
 	char msg[512];
 	size_t len;
 	void *buf;
+	int hrc;
 
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
-	if (b3cas__store_heal(r->store, &r->id, &buf, &len) < 0)
-		return b3cas__error(rc, "%s; the mirror has no good copy (%s)",
-				    msg, b3cas_error_last());
+	hrc = b3cas__store_heal(r->store, &r->id, &buf, &len);
+	if (hrc < 0)
+		return b3cas__store_heal_failed(r->store, rc, msg, hrc);
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;

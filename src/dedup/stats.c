@@ -15,13 +15,11 @@
 #include "core/store_int.h"
 #include "util/error.h"
 
-static void latency(const b3cas_histogram *h, b3cas_latency *out)
+/* h's quantiles into out, through sum (scratch space). */
+static void latency(const b3cas_histogram *h, b3cas_hist_summary *sum,
+		    b3cas_latency *out)
 {
-	b3cas_hist_summary *sum = malloc(sizeof(*sum));
-
 	memset(out, 0, sizeof(*out));
-	if (!sum)
-		return;
 	b3cas__hist_summarize(h, sum);
 	out->count = sum->count;
 	out->sum = (double)sum->sum_ns * 1e-9;
@@ -29,7 +27,6 @@ static void latency(const b3cas_histogram *h, b3cas_latency *out)
 	out->p90 = (double)b3cas__hist_quantile(sum, 0.90) * 1e-9;
 	out->p99 = (double)b3cas__hist_quantile(sum, 0.99) * 1e-9;
 	out->p999 = (double)b3cas__hist_quantile(sum, 0.999) * 1e-9;
-	free(sum);
 }
 
 /* One walk of content and refs side by side (both sorted by id). */
@@ -107,12 +104,22 @@ static int walk(b3cas_store *s, b3cas_stats *out)
 
 int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 {
+	/*
+	 * A summary is 5 KiB, kept off the caller's stack. Taken first: a
+	 * call that cannot have it fails (with nothing walked), rather
+	 * than report latencies of zero.
+	 */
+	b3cas_hist_summary *sum = malloc(sizeof(*sum));
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if (!sum)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	rc = walk(s, out);
-	if (rc < 0)
+	if (rc < 0) {
+		free(sum);
 		return rc;
+	}
 	out->dedup_ratio = out->physical_bytes
 				   ? (double)out->logical_bytes /
 					     (double)out->physical_bytes
@@ -132,8 +139,9 @@ int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 	out->gc_objects = atomic_load(&s->gc_objects);
 	out->gc_bytes = atomic_load(&s->gc_bytes);
 	out->gc_seconds = (double)atomic_load(&s->gc_ns) * 1e-9;
-	latency(&s->lat_put, &out->put);
-	latency(&s->lat_get, &out->get);
-	latency(&s->lat_delete, &out->del);
+	latency(&s->lat_put, sum, &out->put);
+	latency(&s->lat_get, sum, &out->get);
+	latency(&s->lat_delete, sum, &out->del);
+	free(sum);
 	return 0;
 }
