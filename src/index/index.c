@@ -228,6 +228,7 @@ typedef struct b3cas_write_req {
 	rocksdb_writebatch_t *batch;
 	bool sync;
 	char *err;            /* RocksDB's message, or NULL */
+	bool failed;          /* failed, even if err could not be kept */
 	_Atomic uint32_t state;
 	struct b3cas_write_req *next;
 } write_req;
@@ -335,7 +336,7 @@ static void write_round(b3cas_index *ix, write_req *list)
 	while (list) {
 		write_req *q = list, *end;
 		size_t n = 0, bytes = 0, len;
-		bool sync = false;
+		bool sync = false, bad = false; /* bad: all of the run failed */
 		char *err = NULL;
 
 		for (; q && n < MERGE_MAX && bytes < MERGE_BYTES; q = q->next) {
@@ -350,6 +351,7 @@ static void write_round(b3cas_index *ix, write_req *list)
 			 * after it failed (see b3cas_index.failed). */
 			err = strdup("IO error: the index log failed earlier; "
 				     "close and reopen the store");
+			bad = true;
 		} else if (n == 1 || !write_merged(ix, list, n, sync, &err)) {
 			/* One by one; the last syncs the log for all. */
 			for (q = list; q != end; q = q->next) {
@@ -358,17 +360,24 @@ static void write_round(b3cas_index *ix, write_req *list)
 						      ? ix->write_sync
 						      : ix->write,
 					      q->batch, &q->err);
+				bad |= q->err != NULL;
 				if (q->err && !err)
 					err = strdup(q->err);
 			}
-			/* A failed sync leaves none of them durable. */
+			/* A failed sync leaves none of them durable; without
+			 * one, each writer has only its own outcome. */
 			if (!sync)
-				free(err), err = NULL;
+				free(err), err = NULL, bad = false;
+		} else {
+			bad = err != NULL; /* the merged write */
 		}
+		/* A message that cannot be copied (out of memory) must not
+		 * turn a failure into a success: failed says it anyway. */
 		for (q = list; q != end; q = q->next) {
-			if (err && !q->err)
+			if (bad && err && !q->err)
 				q->err = strdup(err);
-			if (q->err)
+			q->failed = bad || q->err != NULL;
+			if (q->failed)
 				atomic_store(&ix->failed, true);
 		}
 		free(err);
@@ -447,6 +456,9 @@ int b3cas__index_write(b3cas_index *ix, rocksdb_writebatch_t *batch,
 	}
 	if (r.err)
 		return b3cas__index_error(r.err, "index write failed");
+	if (r.failed)
+		return b3cas__error(B3CAS_EIO, "index write failed (its "
+				    "message was lost: out of memory)");
 	return 0;
 }
 

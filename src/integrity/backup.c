@@ -226,7 +226,9 @@ static int visit(const b3cas_object_info *info, void *ctx)
 			return 0;
 		}
 	}
-	if (!src_side) {
+	if (!src_side || rc == B3CAS_ENOMEM) {
+		/* The destination failed, or memory ran out (the object is
+		 * not known unreadable): stop with the error. */
 		b->dst_error = rc;
 		return rc; /* stops the walk */
 	}

@@ -282,6 +282,7 @@ static void repair_entry(fsck_worker *w, const b3cas_oid *id,
 			 const finding *x, b3cas_fsck_problem *p)
 {
 	b3cas_store *s = w->f->s;
+	int rc;
 
 	if (x->kind == B3CAS_FSCK_MALFORMED) {
 		p->action = remove_lost(w, id) ? "entry removed" : "changed "
@@ -294,9 +295,17 @@ static void repair_entry(fsck_worker *w, const b3cas_oid *id,
 		w->r.quarantined++;
 		p->action = "moved to integrity/quarantine/";
 	}
-	if (b3cas__store_heal(s, id, NULL, NULL) == 0) {
+	rc = b3cas__store_heal(s, id, NULL, NULL);
+	if (rc == 0) {
 		w->r.healed++;
 		p->action = "healed from the mirror";
+		return;
+	}
+	if (rc == B3CAS_ENOMEM) {
+		/* The mirror was not consulted: nothing is known lost. Stop
+		 * rather than remove an entry a mirror could heal. */
+		fail(w->f, rc);
+		p->action = "not repaired: out of memory";
 		return;
 	}
 	b3cas_error_clear();
@@ -454,12 +463,20 @@ static void walk_folders(fsck_worker *w, int dir_fd, file_fn visit)
 
 		snprintf(name, sizeof(name), "%02x", sub);
 		fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		d = fdopendir(fd);
+		if (fd < 0 && errno == ENOENT)
+			continue; /* no object ever had that prefix */
+		d = fd < 0 ? NULL : fdopendir(fd);
 		if (!d) {
-			close(fd);
-			continue;
+			/* A folder that cannot be read would leave its files
+			 * unchecked while fsck said all was well: an error. */
+			int why = errno;
+
+			if (fd >= 0)
+				close(fd);
+			fail(f, b3cas__error_errno(why, "cannot list folder %s "
+						   "of the object tier",
+						   name));
+			return;
 		}
 		while ((e = readdir(d)) != NULL && !halted(f))
 			if (e->d_name[0] != '.')
