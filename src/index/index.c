@@ -10,6 +10,26 @@
  *    bytes that most large objects are;
  *  - point-in-time WAL recovery: after a crash the index comes back as of
  *    the last complete write batch, never with half a batch.
+ *
+ * A full disk, and why these settings (docs/store.md, "A full disk"):
+ * RocksDB 7.8's file writer, as Debian builds it (assertions on), aborts
+ * the process when a file that once failed a write is written again.
+ *  - The info log (index/LOG) is such a file, appended to and flushed from
+ *    any thread whenever RocksDB has something to say, so on a full disk
+ *    the second message killed the process (`init` on a 64 MiB file
+ *    system, `rm` and `gc` on a full one). The level is HEADER_LEVEL,
+ *    which writes nothing at all: RocksDB's header lines go through
+ *    Logger::LogHeader, whose default is an INFO line, below the level.
+ *    (A logger of our own cannot be given through the C API of 7.8, and
+ *    one that cannot be created fails the open.)
+ *  - No fallocate: RocksDB preallocates each log file to 1.1 times the
+ *    write buffer (70 MiB) and each compaction output to 1.1 times the
+ *    target file size. On a small or nearly full disk ext4 gives it every
+ *    free block it has before failing (the failure is ignored), so a
+ *    first open of a 64 MiB file system left nothing for anything else,
+ *    and a full disk is reached with tens of MiB held unused. Measured:
+ *    1 KiB puts in full durability cost the same without it (the log's
+ *    fdatasync dominates).
  */
 #include "index/index.h"
 
@@ -52,6 +72,23 @@ int b3cas__index_error(char *err, const char *what)
 	return code;
 }
 
+/* o with allow_fallocate off (not settable through 7.8's C API but by
+ * name). Should that fail, o as it was: slower to fill a disk, not wrong. */
+static rocksdb_options_t *without_fallocate(rocksdb_options_t *o)
+{
+	rocksdb_options_t *n = rocksdb_options_create();
+	char *err = NULL;
+
+	rocksdb_get_options_from_string(o, "allow_fallocate=false", n, &err);
+	if (err) {
+		free(err);
+		rocksdb_options_destroy(n);
+		return o;
+	}
+	rocksdb_options_destroy(o);
+	return n;
+}
+
 rocksdb_options_t *b3cas__index_new_options(void)
 {
 	rocksdb_options_t *o = rocksdb_options_create();
@@ -73,9 +110,9 @@ rocksdb_options_t *b3cas__index_new_options(void)
 	rocksdb_options_set_compression(o, rocksdb_lz4_compression);
 	rocksdb_options_set_wal_recovery_mode(o, 2); /* point in time */
 	rocksdb_options_set_keep_log_file_num(o, 4);
-	rocksdb_options_set_info_log_level(o, 2);    /* warnings */
+	rocksdb_options_set_info_log_level(o, 5);    /* none: see above */
 	rocksdb_options_set_enable_pipelined_write(o, 1);
-	return o;
+	return without_fallocate(o);
 }
 
 static int open_db(b3cas_index *ix, const char *path, bool create)
