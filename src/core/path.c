@@ -30,7 +30,7 @@
  * a (partly made) store. */
 static const char *const layout_names[] = {
 	CONF_NAME, CONF_NAME ".tmp", "LOCK", "objects", "index", "cache",
-	"integrity", "tmp",
+	"integrity", "tmp", B3CAS_RESERVE_NAME,
 };
 
 static const char *const layout_dirs[] = {

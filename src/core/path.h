@@ -4,7 +4,7 @@
  *
  * Layout (format version 1):
  *   b3cas.conf  LOCK  objects/00..ff/  index/  cache/l2/
- *   integrity/{quarantine,checksums,backup}/  tmp/
+ *   integrity/{quarantine,checksums,backup}/  tmp/  reserve
  * The configuration is published last when a store is made, so a folder
  * with a b3cas.conf is a complete store.
  */
@@ -17,6 +17,9 @@
 #include "b3cas/store.h"
 
 #define B3CAS_FORMAT_VERSION 1
+
+/* Space kept free for deletes and GC on a full disk (core/reserve.c). */
+#define B3CAS_RESERVE_NAME "reserve"
 
 /*
  * Fault injection for tests (tests/integrity/test_faults.c): when a

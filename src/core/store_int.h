@@ -112,6 +112,11 @@ struct b3cas_store {
 	b3cas_store *_Atomic mirror;
 	pthread_mutex_t mirror_lock;
 	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
+	/* The reserve (core/reserve.c): low_space while it is not whole,
+	 * when new objects are refused. */
+	atomic_bool low_space;
+	atomic_ullong reserve_tried_ns;
+	pthread_mutex_t reserve_lock;
 	b3cas_histogram lat_put, lat_get, lat_delete;
 };
 
@@ -184,6 +189,18 @@ int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b);
 void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
 		     uint64_t n);
 void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n);
+
+/* ---- core/reserve.c ---- */
+
+/* Writing handles: make the reserve whole, or, when there is no room for
+ * it, empty it and mark the handle low on space. Never fails. */
+void b3cas__reserve_ensure(b3cas_store *s);
+/* Empty the reserve (the index could not be opened for want of space):
+ * the handle is low on space from here on. */
+void b3cas__reserve_release(b3cas_store *s);
+/* Before writing a new object: 0, or B3CAS_ENOSPC ("disk full") while the
+ * handle is low on space and the reserve still cannot be made whole. */
+int b3cas__reserve_check_room(b3cas_store *s);
 
 /* ---- core/cache.c ---- */
 

@@ -66,7 +66,10 @@ static int spill(b3cas_writer *w)
 {
 	int rc = 0;
 
+	/* A staging file takes space: not the reserve's (reserve.c). */
 	if (w->tmp.fd < 0)
+		rc = b3cas__reserve_check_room(w->store);
+	if (rc == 0 && w->tmp.fd < 0)
 		rc = b3cas__tmpfile_create(&w->store->lay, &w->tmp);
 	if (rc == 0)
 		rc = (rc = b3cas__object_fault(&w->store->lay,

@@ -53,8 +53,11 @@ int b3cas__index_error(char *err, const char *what)
 	if (!err)
 		return b3cas__error(B3CAS_ERROR, "%s: unknown RocksDB error",
 				    what);
-	if (strstr(err, "No space left") || strstr(err, "Disk quota"))
-		code = B3CAS_ENOSPC;
+	if (strstr(err, "No space left") || strstr(err, "Disk quota")) {
+		b3cas__error(B3CAS_ENOSPC, "disk full: %s: %s", what, err);
+		free(err);
+		return B3CAS_ENOSPC;
+	}
 	else if (strstr(err, "Permission denied") ||
 		 strstr(err, "Read-only file system"))
 		code = B3CAS_EPERM;

@@ -68,8 +68,12 @@ int b3cas__error_errno(int errnum, const char *fmt, ...)
 		/* strerror_r (XSI or GNU) is avoided: strerror is safe for
 		 * reading with glibc's static table of known errnos. */
 		snprintf(errbuf, sizeof(errbuf), "%s", strerror(errnum));
+		/* "disk full" is what a user looks for, whatever the
+		 * layer that met it. */
 		snprintf(last_message + n, sizeof(last_message) - (size_t)n,
-			 ": %s", errbuf);
+			 ": %s%s", errbuf,
+			 errnum == ENOSPC || errnum == EDQUOT ? " (disk full)"
+							      : "");
 	}
 	return errno_to_code(errnum);
 }
