@@ -8,16 +8,20 @@
  * with no free block none of that can run: the space a store needs to free
  * space must be set aside before the disk fills. So:
  *  - a writing open makes <root>/reserve whole (RESERVE_MAX, or 1/16 of a
- *    small file system) before it opens the index; if the disk has no room
- *    for it, the file is emptied and the handle is low on space;
+ *    small file system) before it opens the index, when the disk has room
+ *    for it and as much again; else the file is emptied and the handle is
+ *    low on space;
  *  - when the index cannot be opened for want of space, the reserve is
- *    emptied and the open tried again, low on space;
+ *    emptied and the open tried again, low on space; a put that meets a
+ *    full disk empties it too, so that deletes and GC through the same
+ *    handle find room for their index writes (and an index write that
+ *    meets it, so the next open finds room to replay the log);
  *  - a handle low on space refuses to write new objects (B3CAS_ENOSPC,
  *    "disk full"), so the freed reserve goes to deletes, reference changes
  *    and GC, never to new content; duplicates, which only add a reference,
- *    still work. Once there is room again (tried at most once a second,
- *    on the next put of new content, and at every writing open), the
- *    reserve is made whole and puts go on.
+ *    still work. Once there is room again (tried by every put of new
+ *    content, and at every writing open), the reserve is made whole and
+ *    puts go on.
  * Only the one writing process (it holds LOCK) touches the file; within it,
  * reserve_lock serializes the changes.
  */
@@ -33,8 +37,6 @@
 
 #define RESERVE_MAX (8ull << 20)
 #define RESERVE_MIN (256ull << 10)
-/* While low on space, how often a put of new content tries to remake it. */
-#define RETRY_NS 1000000000ull
 
 /* The reserve this store's file system should hold, in bytes. */
 static uint64_t reserve_want(const b3cas_store *s)
@@ -53,13 +55,40 @@ static uint64_t reserve_want(const b3cas_store *s)
 	return want & ~4095ull;
 }
 
-/* Make the reserve whole, or empty it when there is no room. Under
- * reserve_lock. Sets low_space; never fails the caller: a file system on
+/* Free bytes on the store's file system (for anyone), or 0. */
+static uint64_t free_bytes(const b3cas_store *s)
+{
+	struct statvfs v;
+
+	if (fstatvfs(s->lay.root_fd, &v) != 0)
+		return 0;
+	return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
+/* Give the reserve's blocks back; the fsync commits the freeing, so the
+ * blocks are free for the very next allocation. */
+static void empty_reserve(b3cas_store *s, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || st.st_size != 0 || st.st_blocks != 0)
+		if (ftruncate(fd, 0) == 0)
+			fsync(fd);
+	atomic_store(&s->low_space, true);
+}
+
+/*
+ * Make the reserve whole, or empty it. Under reserve_lock. It is made only
+ * when that leaves another reserve's worth free: a disk just freed by a
+ * delete and GC does not take its few blocks back at the next open at
+ * once (they are what RocksDB needs to open), and puts resume with room
+ * to spare. Sets low_space; never fails the caller: a file system on
  * which the reserve cannot be made at all (not for want of room) goes
- * without one. */
+ * without one.
+ */
 static void ensure_locked(b3cas_store *s)
 {
-	uint64_t want = reserve_want(s);
+	uint64_t want = reserve_want(s), have = 0;
 	struct stat st;
 	int fd, err;
 
@@ -67,22 +96,23 @@ static void ensure_locked(b3cas_store *s)
 		    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_size >= want &&
-	    (uint64_t)st.st_blocks * 512 >= want) {
-		atomic_store(&s->low_space, false);
-		close(fd);
-		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		have = (uint64_t)st.st_blocks * 512;
+		if ((uint64_t)st.st_size < have)
+			have = (uint64_t)st.st_size;
 	}
-	err = posix_fallocate(fd, 0, (off_t)want);
-	if (err == ENOSPC || err == EDQUOT) {
-		/* Part of it may have been allocated: give all of it back,
-		 * so the index can be opened. */
-		if (ftruncate(fd, 0) == 0)
-			fsync(fd);
-		atomic_store(&s->low_space, true);
-	} else {
+	if (have >= want) {
 		atomic_store(&s->low_space, false);
+	} else if (free_bytes(s) < want - have + want) {
+		empty_reserve(s, fd);
+	} else {
+		err = posix_fallocate(fd, 0, (off_t)want);
+		/* Part of it may have been allocated: give all of it back,
+		 * so that the index can be opened. */
+		if (err == ENOSPC || err == EDQUOT)
+			empty_reserve(s, fd);
+		else
+			atomic_store(&s->low_space, false);
 	}
 	close(fd);
 }
@@ -93,7 +123,6 @@ void b3cas__reserve_ensure(b3cas_store *s)
 		return;
 	pthread_mutex_lock(&s->reserve_lock);
 	ensure_locked(s);
-	atomic_store(&s->reserve_tried_ns, b3cas__now_ns());
 	pthread_mutex_unlock(&s->reserve_lock);
 }
 
@@ -107,28 +136,22 @@ void b3cas__reserve_release(b3cas_store *s)
 	fd = openat(s->lay.root_fd, B3CAS_RESERVE_NAME,
 		    O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
-		/* The fsync commits the freeing, so that the blocks are
-		 * free for the very next allocation. */
-		if (ftruncate(fd, 0) == 0)
-			fsync(fd);
+		empty_reserve(s, fd);
 		close(fd);
 	}
 	atomic_store(&s->low_space, true);
-	atomic_store(&s->reserve_tried_ns, b3cas__now_ns());
 	pthread_mutex_unlock(&s->reserve_lock);
 }
 
 int b3cas__reserve_check_room(b3cas_store *s)
 {
-	uint64_t now;
-
 	if (!atomic_load_explicit(&s->low_space, memory_order_relaxed))
 		return 0;
-	now = b3cas__now_ns();
-	if (now - atomic_load(&s->reserve_tried_ns) >= RETRY_NS &&
-	    pthread_mutex_trylock(&s->reserve_lock) == 0) {
+	/* A few system calls (open, fstat, fstatvfs) while the disk is
+	 * full, against a put that is refused anyway: each tries, so that
+	 * the first put after a GC that made room goes through. */
+	if (pthread_mutex_trylock(&s->reserve_lock) == 0) {
 		ensure_locked(s);
-		atomic_store(&s->reserve_tried_ns, now);
 		pthread_mutex_unlock(&s->reserve_lock);
 	}
 	if (!atomic_load(&s->low_space))

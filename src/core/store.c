@@ -836,6 +836,8 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		rc = tmp ? b3cas__object_publish(&s->lay, tmp, id, durable)
 			 : b3cas__object_write(&s->lay, id, data, len,
 					       durable);
+		if (rc == B3CAS_ENOSPC)
+			b3cas__reserve_release(s); /* for deletes, at once */
 		if (rc < 0)
 			return rc;
 		batch_put_entry(b, s, id, NULL, len, false, false);
@@ -856,6 +858,10 @@ static int write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
 
 	if (rc == 0)
 		note_written(s, loose);
+	/* The handle's index is done for (index.c); its reserve is for the
+	 * next open, which must replay the log and delete. */
+	if (rc == B3CAS_ENOSPC)
+		b3cas__reserve_release(s);
 	return rc;
 }
 

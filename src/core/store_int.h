@@ -115,7 +115,6 @@ struct b3cas_store {
 	/* The reserve (core/reserve.c): low_space while it is not whole,
 	 * when new objects are refused. */
 	atomic_bool low_space;
-	atomic_ullong reserve_tried_ns;
 	pthread_mutex_t reserve_lock;
 	b3cas_histogram lat_put, lat_get, lat_delete;
 };
@@ -195,8 +194,8 @@ void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n);
 /* Writing handles: make the reserve whole, or, when there is no room for
  * it, empty it and mark the handle low on space. Never fails. */
 void b3cas__reserve_ensure(b3cas_store *s);
-/* Empty the reserve (the index could not be opened for want of space):
- * the handle is low on space from here on. */
+/* Empty the reserve (the index could not be opened for want of space, or
+ * a put met a full disk): the handle is low on space from here on. */
 void b3cas__reserve_release(b3cas_store *s);
 /* Before writing a new object: 0, or B3CAS_ENOSPC ("disk full") while the
  * handle is low on space and the reserve still cannot be made whole. */

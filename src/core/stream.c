@@ -80,6 +80,8 @@ static int spill(b3cas_writer *w)
 				      w->tmp.name);
 	if (rc == 0)
 		w->buf_len = 0;
+	if (rc == B3CAS_ENOSPC)
+		b3cas__reserve_release(w->store); /* for deletes, at once */
 	return rc;
 }
 

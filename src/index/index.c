@@ -82,7 +82,9 @@ static rocksdb_options_t *without_fallocate(rocksdb_options_t *o)
 	rocksdb_options_t *n = rocksdb_options_create();
 	char *err = NULL;
 
-	rocksdb_get_options_from_string(o, "allow_fallocate=false", n, &err);
+	rocksdb_get_options_from_string(
+		o, "allow_fallocate=false;avoid_flush_during_recovery=true", n,
+		&err);
 	if (err) {
 		free(err);
 		rocksdb_options_destroy(n);
