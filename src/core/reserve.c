@@ -9,19 +9,20 @@
  * space must be set aside before the disk fills. So:
  *  - a writing open makes <root>/reserve whole (RESERVE_MAX, or 1/16 of a
  *    small file system) before it opens the index, when the disk has room
- *    for it and as much again; else the file is emptied and the handle is
- *    low on space;
- *  - when the index cannot be opened for want of space, the reserve is
- *    emptied and the open tried again, low on space; a put that meets a
- *    full disk empties it too, so that deletes and GC through the same
- *    handle find room for their index writes (and an index write that
- *    meets it, so the next open finds room to replay the log);
- *  - a handle low on space refuses to write new objects (B3CAS_ENOSPC,
- *    "disk full"), so the freed reserve goes to deletes, reference changes
- *    and GC, never to new content; duplicates, which only add a reference,
- *    still work. Once there is room again (tried by every put of new
- *    content, and at every writing open), the reserve is made whole and
- *    puts go on.
+ *    for it and as much again;
+ *  - a handle is "low on space" while the reserve is not whole or less
+ *    than a reserve's worth is free beside it, and from the moment a put
+ *    meets a full disk until a check finds room again. Low on space, it
+ *    refuses new objects (B3CAS_ENOSPC, "disk full") before writing
+ *    anything; deletes, reference changes, GC and duplicates (which only
+ *    add a reference) go on;
+ *  - the reserve is given up only when it is needed: when the index cannot
+ *    be opened for want of space (the open is then tried again), and at
+ *    the first index write of a handle low on space (a delete, GC, a
+ *    duplicate). Kept until then, it is not taken by whatever else fills
+ *    the disk after a put failed;
+ *  - every put of new content while low on space (a few system calls)
+ *    and every writing open check for room, and remake the reserve.
  * Only the one writing process (it holds LOCK) touches the file; within it,
  * reserve_lock serializes the changes.
  */
@@ -74,46 +75,52 @@ static void empty_reserve(b3cas_store *s, int fd)
 	if (fstat(fd, &st) != 0 || st.st_size != 0 || st.st_blocks != 0)
 		if (ftruncate(fd, 0) == 0)
 			fsync(fd);
+	atomic_store(&s->reserve_held, false);
 	atomic_store(&s->low_space, true);
 }
 
 /*
- * Make the reserve whole, or empty it. Under reserve_lock. It is made only
- * when that leaves another reserve's worth free: a disk just freed by a
- * delete and GC does not take its few blocks back at the next open at
- * once (they are what RocksDB needs to open), and puts resume with room
- * to spare. Sets low_space; never fails the caller: a file system on
- * which the reserve cannot be made at all (not for want of room) goes
- * without one.
+ * Make the reserve whole if there is room, and decide whether the handle
+ * is low on space. Under reserve_lock. It is made only when that leaves
+ * another reserve's worth free: a disk just freed by a delete and GC does
+ * not take its few blocks back at the next open at once (they are what
+ * RocksDB needs to open), and puts resume with room to spare. Never fails
+ * the caller: a file system on which the reserve cannot be made at all
+ * (not for want of room) goes without one.
  */
 static void ensure_locked(b3cas_store *s)
 {
-	uint64_t want = reserve_want(s), have = 0;
+	uint64_t want = reserve_want(s), have = 0, avail = free_bytes(s);
 	struct stat st;
 	int fd, err;
 
 	fd = openat(s->lay.root_fd, B3CAS_RESERVE_NAME,
 		    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		atomic_store(&s->low_space, false);
 		return;
+	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		have = (uint64_t)st.st_blocks * 512;
 		if ((uint64_t)st.st_size < have)
 			have = (uint64_t)st.st_size;
 	}
-	if (have >= want) {
-		atomic_store(&s->low_space, false);
-	} else if (free_bytes(s) < want - have + want) {
-		empty_reserve(s, fd);
-	} else {
+	if (have < want && avail >= want - have + want) {
 		err = posix_fallocate(fd, 0, (off_t)want);
-		/* Part of it may have been allocated: give all of it back,
-		 * so that the index can be opened. */
-		if (err == ENOSPC || err == EDQUOT)
+		if (err == 0) {
+			avail -= want - have;
+			have = want;
+		} else if (err == ENOSPC || err == EDQUOT) {
+			/* Someone took the room meanwhile; what part of it
+			 * was allocated goes back. */
 			empty_reserve(s, fd);
-		else
-			atomic_store(&s->low_space, false);
+			have = 0;
+		} else {
+			avail = have = want; /* cannot: go without one */
+		}
 	}
+	atomic_store(&s->reserve_held, have > 0);
+	atomic_store(&s->low_space, have < want || avail < want);
 	close(fd);
 }
 
@@ -139,8 +146,21 @@ void b3cas__reserve_release(b3cas_store *s)
 		empty_reserve(s, fd);
 		close(fd);
 	}
+	atomic_store(&s->reserve_held, false);
 	atomic_store(&s->low_space, true);
 	pthread_mutex_unlock(&s->reserve_lock);
+}
+
+void b3cas__reserve_note_full(b3cas_store *s)
+{
+	atomic_store(&s->low_space, true);
+}
+
+void b3cas__reserve_before_write(b3cas_store *s)
+{
+	if (atomic_load_explicit(&s->low_space, memory_order_relaxed) &&
+	    atomic_load(&s->reserve_held))
+		b3cas__reserve_release(s);
 }
 
 int b3cas__reserve_check_room(b3cas_store *s)

@@ -837,7 +837,7 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			 : b3cas__object_write(&s->lay, id, data, len,
 					       durable);
 		if (rc == B3CAS_ENOSPC)
-			b3cas__reserve_release(s); /* for deletes, at once */
+			b3cas__reserve_note_full(s);
 		if (rc < 0)
 			return rc;
 		batch_put_entry(b, s, id, NULL, len, false, false);
@@ -853,15 +853,17 @@ discard:
 
 static int write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
 {
-	int rc = b3cas__index_write(s->ix, b,
-				    s->durability == B3CAS_DURABILITY_FULL);
+	int rc;
 
+	/* Low on space: this is a delete, GC or a duplicate (new objects
+	 * are refused), what the reserve is kept for (reserve.c). */
+	b3cas__reserve_before_write(s);
+	rc = b3cas__index_write(s->ix, b,
+				s->durability == B3CAS_DURABILITY_FULL);
 	if (rc == 0)
 		note_written(s, loose);
-	/* The handle's index is done for (index.c); its reserve is for the
-	 * next open, which must replay the log and delete. */
 	if (rc == B3CAS_ENOSPC)
-		b3cas__reserve_release(s);
+		b3cas__reserve_note_full(s);
 	return rc;
 }
 

@@ -81,7 +81,7 @@ static int spill(b3cas_writer *w)
 	if (rc == 0)
 		w->buf_len = 0;
 	if (rc == B3CAS_ENOSPC)
-		b3cas__reserve_release(w->store); /* for deletes, at once */
+		b3cas__reserve_note_full(w->store);
 	return rc;
 }
 

@@ -30,6 +30,13 @@
  *    and a full disk is reached with tens of MiB held unused. Measured:
  *    1 KiB puts in full durability cost the same without it (the log's
  *    fdatasync dominates).
+ *  - No flush during recovery: an open replays the log into the memtables
+ *    and leaves them there, instead of writing them out as tables first,
+ *    which needs as much room as the log holds: a store whose writer
+ *    stopped on a full disk with a large log could not be opened to free
+ *    space. The old logs are kept until the next flush (at close); point-
+ *    in-time recovery carries on past a log whose tail a failed write cut
+ *    (RocksDB continues when the next log's first sequence follows on).
  */
 #include "index/index.h"
 
@@ -75,9 +82,10 @@ int b3cas__index_error(char *err, const char *what)
 	return code;
 }
 
-/* o with allow_fallocate off (not settable through 7.8's C API but by
- * name). Should that fail, o as it was: slower to fill a disk, not wrong. */
-static rocksdb_options_t *without_fallocate(rocksdb_options_t *o)
+/* o without fallocate and flushes during recovery (see above; not
+ * settable through 7.8's C API, only by name). Should that fail (it
+ * cannot with 7.8), o as it was: worse on a full disk, not wrong. */
+static rocksdb_options_t *full_disk_options(rocksdb_options_t *o)
 {
 	rocksdb_options_t *n = rocksdb_options_create();
 	char *err = NULL;
@@ -117,7 +125,7 @@ rocksdb_options_t *b3cas__index_new_options(void)
 	rocksdb_options_set_keep_log_file_num(o, 4);
 	rocksdb_options_set_info_log_level(o, 5);    /* none: see above */
 	rocksdb_options_set_enable_pipelined_write(o, 1);
-	return without_fallocate(o);
+	return full_disk_options(o);
 }
 
 static int open_db(b3cas_index *ix, const char *path, bool create)
