@@ -1272,7 +1272,8 @@ static void scan_header(const char *path, int *found, int *missing)
 		paren = strchr(p, '(');
 		assert_non_null(paren);
 		end = paren;
-		while (end > p && end[-1] == ' ')
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
+				   end[-1] == '\n'))
 			end--;
 		const char *start = end;
 		while (start > p && (start[-1] == '_' ||
