@@ -442,8 +442,8 @@ B3CAS_EXTERN int b3cas_writer_open(b3cas_writer **out, b3cas_store *store);
 /*
  * Append len bytes (data may be NULL when len is 0). On error the writer
  * is left aborted: call _abort (except B3CAS_EINVAL for a NULL data, which
- * leaves the writer as it was). B3CAS_EIO, B3CAS_ENOSPC, B3CAS_EINVAL
- * (NULL).
+ * leaves the writer as it was). Errors as b3cas_store_put (B3CAS_ENOSPC,
+ * B3CAS_EIO, ...), B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_writer_write(b3cas_writer *w, const void *data,
 				    size_t len);
