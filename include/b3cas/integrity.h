@@ -121,12 +121,13 @@ typedef struct b3cas_fsck_report {
 } b3cas_fsck_report;
 
 /*
- * Check the store; report may be NULL (else it is written when the check
- * ends). Returns 0 when the check ran (whatever it found: see
- * report->problems), or a negative error when it could not run:
- * B3CAS_EPERM (repair on a read-only handle), B3CAS_EIO, B3CAS_ENOMEM
- * (also: no checking thread could be started), or the callback's non-zero
- * value. After an error or a stop the report holds what was done.
+ * Check the store; opts (NULL: the defaults) and report may be NULL (else
+ * it is written when the check ends). Returns 0 when the check ran
+ * (whatever it found: see report->problems), or a negative error when it
+ * could not run: B3CAS_EPERM (repair on a read-only handle), B3CAS_EIO,
+ * B3CAS_ENOMEM (also: no checking thread could be started), B3CAS_EINVAL
+ * (NULL store, common.h), or the callback's non-zero value. After an
+ * error or a stop the report holds what was done.
  *
  * L2 copies: a handle with an L2 cache (l2_bytes > 0) has every copy
  * re-hashed; with repair a bad one is deleted through the cache, so its
@@ -170,7 +171,8 @@ typedef struct b3cas_scrub_report {
  * opts->rate_bytes per second, saving its position in
  * integrity/checksums/scrub at least once a second, so a scrub that is
  * stopped (max_objects, a signal, a crash) resumes after the last saved
- * object and never re-reads what it finished. Errors as b3cas_fsck.
+ * object and never re-reads what it finished. opts and report may be NULL.
+ * Errors as b3cas_fsck.
  */
 B3CAS_EXTERN int b3cas_scrub(b3cas_store *store,
 			     const b3cas_scrub_options *opts,
@@ -222,17 +224,19 @@ typedef struct b3cas_backup_options {
  * --repair --mirror`, b3cas_restore and b3cas_recover bring objects back
  * from.
  *
- * opts may be NULL for the defaults. Returns 0 when every object was
- * handled (see report->failed), or an error from the destination
- * (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash, B3CAS_ENOSPC, ...), after
- * which what was copied stays copied; B3CAS_EINVAL for an options version
- * this library does not know; or on_failure's non-zero value.
+ * opts may be NULL for the defaults, and report may be NULL. Returns 0
+ * when every object was handled (see report->failed), or an error from
+ * the destination (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash,
+ * B3CAS_ENOSPC, ...), after which what was copied stays copied;
+ * B3CAS_EINVAL for a NULL store or dest_dir (common.h), an empty
+ * dest_dir or an options version this library does not know; or
+ * on_failure's non-zero value.
  */
 B3CAS_EXTERN int b3cas_backup_ex(b3cas_store *store, const char *dest_dir,
 				 const b3cas_backup_options *opts,
 				 b3cas_backup_report *report);
 
-/* b3cas_backup_ex with on_failure and ctx and no progress. */
+/* b3cas_backup_ex with on_failure (may be NULL) and ctx and no progress. */
 B3CAS_EXTERN int b3cas_backup(b3cas_store *store, const char *dest_dir,
 			      int (*on_failure)(const b3cas_oid *id, int err,
 						void *ctx),
@@ -288,12 +292,12 @@ typedef struct b3cas_restore_report {
  * Needs a writable handle (B3CAS_EPERM). Other threads may use the store
  * meanwhile: every change is decided again under the id's stripe lock.
  * Each run appends a line ("restore src=...") to integrity/backup/log.
- * opts may be NULL. Returns 0 when the restore ran to the end (see
- * report->failed), or an error: the source cannot be opened
+ * opts and report may be NULL. Returns 0 when the restore ran to the end
+ * (see report->failed), or an error: the source cannot be opened
  * (B3CAS_ENOTFOUND, B3CAS_EFORMAT: another hash), one of this store
  * (B3CAS_ENOSPC, B3CAS_EIO, ...), after which what was restored stays;
- * B3CAS_EINVAL (no src_dir, unknown options version); on_failure's
- * non-zero value.
+ * B3CAS_EINVAL (NULL store or src_dir, an empty src_dir, unknown options
+ * version); on_failure's non-zero value.
  */
 B3CAS_EXTERN int b3cas_restore(b3cas_store *store, const char *src_dir,
 			       const b3cas_restore_options *opts,
@@ -410,8 +414,8 @@ typedef struct b3cas_recover_report {
  * report for what was done and lost), or an error: not a store
  * (B3CAS_ENOTFOUND, B3CAS_EFORMAT), B3CAS_ELOCKED, the backup cannot be
  * opened, B3CAS_ENOSPC or B3CAS_EIO (nothing more is changed once one
- * happens; running it again continues), B3CAS_EINVAL, on_lost's
- * non-zero value.
+ * happens; running it again continues), B3CAS_EINVAL (NULL or empty
+ * root_dir, unknown options version), on_lost's non-zero value.
  */
 B3CAS_EXTERN int b3cas_recover(const char *root_dir,
 			       const b3cas_recover_options *opts,

@@ -22,6 +22,14 @@
  * Errors: functions return 0 (or a documented non-negative value) on
  * success and a negative B3CAS_E... code on failure, with the detail in
  * b3cas_error_last(). A failed call never loses an object stored before.
+ * Every pointer argument is required unless its comment says it may be
+ * NULL: a NULL one gives B3CAS_EINVAL (common.h, "API rules"), listed
+ * below as "B3CAS_EINVAL (NULL)".
+ *
+ * Lifetimes: a store outlives the writers and readers made from it:
+ * b3cas_store_close refuses (B3CAS_EBUSY) while any is open. A writer is
+ * freed by its commit or abort, a reader by its close: using one again is
+ * undefined, as with free().
  */
 #ifndef B3CAS_STORE_H
 #define B3CAS_STORE_H
@@ -47,7 +55,8 @@ typedef struct b3cas_oid {
 } b3cas_oid;
 
 /*
- * Write id as 64 lower-case hex characters and a NUL into out. Returns out.
+ * Write id as 64 lower-case hex characters and a NUL into out. Returns out,
+ * or NULL when out or id is NULL.
  */
 B3CAS_EXTERN char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1],
 				 const b3cas_oid *id);
@@ -55,11 +64,11 @@ B3CAS_EXTERN char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1],
 /*
  * Parse exactly 64 hex characters (either case) followed by the end of the
  * string. B3CAS_EINVAL, with a message saying what is wrong (length, the
- * first bad character), for anything else; out is then unchanged.
+ * first bad character, NULL), for anything else; out is then unchanged.
  */
 B3CAS_EXTERN int b3cas_oid_parse(b3cas_oid *out, const char *text);
 
-/* true when a and b are the same id. */
+/* true when a and b are the same id; false when either is NULL. */
 B3CAS_EXTERN bool b3cas_oid_equal(const b3cas_oid *a, const b3cas_oid *b);
 
 /* ---- opening a store ----------------------------------------------------- */
@@ -148,8 +157,9 @@ typedef struct b3cas_store_options {
  * (not a b3cas store, another format version, or another hash than
  * opts->hash asks for, or another inline threshold), B3CAS_ELOCKED
  * (another process has it open for writing; the message names its pid),
- * B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (bad
- * options).
+ * B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (NULL
+ * out or root, an empty root, bad options: a version other than 1 or
+ * B3CAS_STORE_OPTIONS_VERSION, an unknown mode or hash).
  */
 B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
 				  const b3cas_store_options *opts);
@@ -160,12 +170,23 @@ B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
  * the store may be running. Returns the error of the final flush, if any;
  * the handle is freed either way. NULL is accepted. A close that succeeds
  * leaves the thread's error message as it was.
+ *
+ * Except: while a writer or reader made from the store is open (not yet
+ * committed or aborted, closed), the close is refused with B3CAS_EBUSY,
+ * the message saying how many are open, and nothing is done: the store
+ * stays open and usable, those handles stay valid, and the caller
+ * finishes them and closes again. (The same choice as sqlite3_close with
+ * statements not finalized: closing under them would leave handles into
+ * freed memory, and finishing them here would decide for the caller
+ * whether a half-written object is stored.) Views (cache.h) do not count:
+ * they outlive the store.
  */
 B3CAS_EXTERN int b3cas_store_close(b3cas_store *store);
 
 /*
  * Make every put that has returned so far durable on stable storage,
- * whatever the durability mode.
+ * whatever the durability mode. B3CAS_EIO, B3CAS_ENOSPC, B3CAS_EINVAL
+ * (NULL).
  */
 B3CAS_EXTERN int b3cas_store_sync(b3cas_store *store);
 
@@ -180,6 +201,7 @@ typedef struct b3cas_store_info {
 	const char *objects_dir; /* where loose objects live */
 } b3cas_store_info;
 
+/* Fill *out. (NULL for either: nothing is written, common.h.) */
 B3CAS_EXTERN void b3cas_store_info_get(b3cas_store_info *out,
 				       const b3cas_store *store);
 
@@ -190,10 +212,11 @@ B3CAS_EXTERN const char *b3cas_hash_algo_name(b3cas_hash_algo algo);
 
 /*
  * Store len bytes (data may be NULL when len is 0) and write their id to
- * id_out. New content is stored with one reference; content already there
- * gets one more reference. Returns 0 for new content, 1 when the content was
- * already stored (a duplicate), or a negative error: B3CAS_EPERM (read-only
- * store), B3CAS_ENOSPC, B3CAS_EIO, B3CAS_ERANGE (reference count overflow).
+ * id_out (may be NULL). New content is stored with one reference; content
+ * already there gets one more reference. Returns 0 for new content, 1 when
+ * the content was already stored (a duplicate), or a negative error:
+ * B3CAS_EPERM (read-only store), B3CAS_ENOSPC, B3CAS_EIO, B3CAS_ERANGE
+ * (reference count overflow), B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
 				 const void *data, size_t len);
@@ -210,7 +233,7 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
  * b3cas_stats; with a mirror_dir the good copy is fetched from the mirror,
  * written back and returned instead), B3CAS_EIO, B3CAS_ENOMEM (also when
  * the object is corrupt and memory ran out while it was fetched from the
- * mirror: a later read tries the mirror again).
+ * mirror: a later read tries the mirror again), B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
 				 void **data_out, size_t *len_out);
@@ -218,7 +241,8 @@ B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
 /* Free a buffer returned by the store. NULL is accepted. */
 B3CAS_EXTERN void b3cas_free(void *ptr);
 
-/* 1 if object id is stored, 0 if not, or a negative error. */
+/* 1 if object id is stored, 0 if not, or a negative error (B3CAS_EIO,
+ * B3CAS_EINVAL: NULL). */
 B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
 
 /*
@@ -227,7 +251,7 @@ B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
  * becomes a GC candidate: b3cas_gc frees its bytes once the grace period
  * has passed, unless a put of the same bytes revives it first. Returns the
  * number of references left (0: now a candidate) or B3CAS_ENOTFOUND,
- * B3CAS_EPERM, B3CAS_EIO.
+ * B3CAS_EPERM, B3CAS_EIO, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
 					const b3cas_oid *id);
@@ -238,7 +262,7 @@ B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
  * Add one reference to stored object id and return the new count, or
  * B3CAS_ENOTFOUND (not stored; a GC candidate counts as not stored: only a
  * put, which brings the bytes, revives one), B3CAS_ERANGE (the count is at
- * its maximum), B3CAS_EPERM (read-only).
+ * its maximum), B3CAS_EPERM (read-only), B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int64_t b3cas_ref_add(b3cas_store *store, const b3cas_oid *id);
 
@@ -248,7 +272,8 @@ B3CAS_EXTERN int64_t b3cas_ref_remove(b3cas_store *store,
 
 /*
  * Object id's reference count in *count: 1 or more when it is stored, 0
- * when it is a GC candidate. B3CAS_ENOTFOUND when there is no trace of it.
+ * when it is a GC candidate. B3CAS_ENOTFOUND when there is no trace of it,
+ * B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_refcount(b3cas_store *store, const b3cas_oid *id,
 				uint64_t *count);
@@ -284,7 +309,9 @@ typedef struct b3cas_gc_report {
  * It takes no store-wide lock: it walks the candidates in id order and
  * holds one id's stripe lock at a time, re-checking under it that the
  * object is still a candidate, so puts, gets, deletes and other GCs go on
- * while it runs and a put that revives an object wins. report may be NULL.
+ * while it runs and a put that revives an object wins. opts (NULL: the
+ * defaults) and report may be NULL. B3CAS_EPERM (read-only), B3CAS_EIO,
+ * B3CAS_EINVAL (NULL store), or on_object's non-zero value.
  */
 B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
 			  b3cas_gc_report *report);
@@ -293,6 +320,7 @@ B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
  * Would a put of these bytes be a duplicate? Hashes them, writes the id to
  * id_out (may be NULL) and sets *is_dup, storing nothing. The in-memory
  * bloom filter answers most "new" cases without touching the index.
+ * data may be NULL when len is 0. B3CAS_EIO, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_dedup_check(b3cas_store *store, const void *data,
 				   size_t len, b3cas_oid *id_out,
@@ -336,6 +364,7 @@ typedef struct b3cas_stats {
 /*
  * Fill *out. The first group walks the whole index (about a second per
  * million objects); the others are counters of this handle since open.
+ * B3CAS_EIO, B3CAS_ENOMEM, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_store_stats(b3cas_store *store,
 				   b3cas_stats *out);
@@ -348,7 +377,8 @@ typedef struct b3cas_object_info {
 	bool is_inline;    /* kept inside the index, not as a loose file */
 } b3cas_object_info;
 
-/* Fill *out for object id. B3CAS_ENOTFOUND if it is not stored. */
+/* Fill *out for object id. B3CAS_ENOTFOUND if it is not stored,
+ * B3CAS_EIO, B3CAS_EINVAL (NULL). */
 B3CAS_EXTERN int b3cas_store_stat(b3cas_store *store, const b3cas_oid *id,
 				  b3cas_object_info *out);
 
@@ -356,6 +386,8 @@ B3CAS_EXTERN int b3cas_store_stat(b3cas_store *store, const b3cas_oid *id,
  * Call fn once per stored object, in id order, until it returns non-zero
  * (that value is then returned). The info is borrowed for the call only.
  * Objects put or deleted while the walk runs may or may not be seen.
+ * ctx is passed to fn as it is. B3CAS_EIO, B3CAS_EINVAL (NULL store or
+ * fn).
  */
 B3CAS_EXTERN int b3cas_store_foreach(b3cas_store *store,
 				     int (*fn)(const b3cas_object_info *info,
@@ -365,10 +397,12 @@ B3CAS_EXTERN int b3cas_store_foreach(b3cas_store *store,
 /*
  * Store n objects at once: like n calls of b3cas_store_put, but hashed side
  * by side and written to the index in one atomic write. data[i] may be NULL
- * when lens[i] is 0. ids_out[i] receives each id; if dup_out is not NULL,
- * dup_out[i] is set to whether object i was already stored (or was an
- * earlier item of the same batch). Either every object is stored or, on
- * error, none of the new ones are referenced.
+ * when lens[i] is 0. If ids_out is not NULL, ids_out[i] receives each id;
+ * if dup_out is not NULL, dup_out[i] is set to whether object i was
+ * already stored (or was an earlier item of the same batch). Either every
+ * object is stored or, on error, none of the new ones are referenced.
+ * data and lens may be NULL when n is 0. Errors as b3cas_store_put;
+ * B3CAS_EINVAL also names an item whose data is NULL.
  */
 B3CAS_EXTERN int b3cas_store_put_batch(b3cas_store *store, b3cas_oid *ids_out,
 				       bool *dup_out,
@@ -381,7 +415,9 @@ B3CAS_EXTERN int b3cas_store_put_batch(b3cas_store *store, b3cas_oid *ids_out,
  * results[i] is 0; otherwise data_out[i] is NULL and results[i] is the
  * error (B3CAS_ENOTFOUND, B3CAS_ECORRUPT, ...). Returns 0 when every item
  * succeeded, otherwise the first item's error (the other items are still
- * filled in). results may be NULL when the caller only needs the summary.
+ * filled in). results may be NULL when the caller only needs the summary;
+ * ids, data_out and lens_out may be NULL when n is 0. B3CAS_EINVAL (NULL)
+ * before any item is read.
  */
 B3CAS_EXTERN int b3cas_store_get_batch(b3cas_store *store,
 				       const b3cas_oid *ids, size_t n,
@@ -397,18 +433,27 @@ typedef struct b3cas_writer b3cas_writer;
  * b3cas_writer_write calls, hashed as they arrive and spilled to a file
  * under tmp/ once they exceed the inline threshold, so memory stays
  * constant whatever the size. End with b3cas_writer_commit or
- * b3cas_writer_abort, which free the writer.
+ * b3cas_writer_abort, which free the writer; until then the store cannot be
+ * closed (B3CAS_EBUSY). B3CAS_EPERM (read-only), B3CAS_ENOMEM,
+ * B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_writer_open(b3cas_writer **out, b3cas_store *store);
 
-/* Append len bytes. On error the writer is left aborted: call _abort. */
+/*
+ * Append len bytes (data may be NULL when len is 0). On error the writer
+ * is left aborted: call _abort (except B3CAS_EINVAL for a NULL data, which
+ * leaves the writer as it was). Errors as b3cas_store_put (B3CAS_ENOSPC,
+ * B3CAS_EIO, ...), B3CAS_EINVAL (NULL).
+ */
 B3CAS_EXTERN int b3cas_writer_write(b3cas_writer *w, const void *data,
 				    size_t len);
 
 /*
  * Publish the object, write its id to id_out (may be NULL) and free the
  * writer. Returns 0 (new content), 1 (duplicate: one more reference) or a
- * negative error, after which nothing was stored and w is freed too.
+ * negative error, after which nothing was stored and w is freed too
+ * (except B3CAS_EINVAL for a NULL w). w must not be used again: a second
+ * commit or an abort after the commit is undefined.
  */
 B3CAS_EXTERN int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out);
 
@@ -424,22 +469,25 @@ typedef struct b3cas_reader b3cas_reader;
  * out, and the bytes are hashed again while they are read: if the file
  * changes after it was opened, the read that would finish it fails with
  * B3CAS_ECORRUPT instead of completing. The caller closes the reader with
- * b3cas_reader_close.
+ * b3cas_reader_close; until then the store cannot be closed (B3CAS_EBUSY).
+ * Errors as b3cas_store_get, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_reader_open(b3cas_reader **out, b3cas_store *store,
 				   const b3cas_oid *id);
 
-/* The object's size in bytes. */
+/* The object's size in bytes (0 for a NULL r). */
 B3CAS_EXTERN uint64_t b3cas_reader_size(const b3cas_reader *r);
 
 /*
  * Copy up to len next bytes of the object into buf. Returns the number of
- * bytes copied (0 at the end of the object) or a negative error.
+ * bytes copied (0 at the end of the object) or a negative error:
+ * B3CAS_EIO, B3CAS_ECORRUPT, B3CAS_EINVAL (NULL r, or buf with len > 0;
+ * the reader is then left as it was).
  */
 B3CAS_EXTERN int64_t b3cas_reader_read(b3cas_reader *r, void *buf,
 				       size_t len);
 
-/* Close the reader. NULL is accepted. */
+/* Close the reader, which must not be used again. NULL is accepted. */
 B3CAS_EXTERN void b3cas_reader_close(b3cas_reader *r);
 
 #ifdef __cplusplus

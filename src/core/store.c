@@ -200,6 +200,7 @@ int b3cas_store_sync(b3cas_store *s)
 {
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
 	if (s->read_only)
 		return 0;
 	pthread_mutex_lock(&s->sync_lock);
@@ -322,6 +323,8 @@ static int check_not_rebuilding(b3cas_store *s)
 int b3cas_store_open(b3cas_store **out, const char *root,
 		     const b3cas_store_options *opts)
 {
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(root, "root");
 	return b3cas__store_open(out, root, opts, false);
 }
 
@@ -409,6 +412,28 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	return 0;
 }
 
+/*
+ * A writer or reader still open holds a pointer to the handle: closing
+ * under it would leave the caller a handle into freed memory. Refuse, as
+ * sqlite3_close does with statements not finalized, and keep the store
+ * open and usable, so the caller can finish them and close again.
+ */
+static int check_no_streams(const b3cas_store *s)
+{
+	unsigned w = atomic_load(&s->open_writers);
+	unsigned r = atomic_load(&s->open_readers);
+
+	if (w == 0 && r == 0)
+		return 0;
+	return b3cas__error(B3CAS_EBUSY,
+			    "b3cas_store_close: store %s still has %u "
+			    "writer%s and %u reader%s open: commit or abort "
+			    "the writers and close the readers first (the "
+			    "store stays open)",
+			    s->lay.root, w, w == 1 ? "" : "s", r,
+			    r == 1 ? "" : "s");
+}
+
 int b3cas_store_close(b3cas_store *s)
 {
 	/* The message close leaves: the caller's (a close that succeeds
@@ -420,6 +445,9 @@ int b3cas_store_close(b3cas_store *s)
 
 	if (!s)
 		return 0;
+	rc = check_no_streams(s);
+	if (rc < 0)
+		return rc;
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	if (s->flusher_started) {
 		pthread_mutex_lock(&s->sync_lock);
@@ -460,6 +488,8 @@ int b3cas_store_close(b3cas_store *s)
 
 void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)
 {
+	B3CAS__NONNULL_VOID(out, "out");
+	B3CAS__NONNULL_VOID(s, "store");
 	out->root = s->lay.root;
 	out->hash = s->lay.hash;
 	out->inline_threshold = s->lay.inline_threshold;
@@ -863,8 +893,8 @@ int b3cas_store_put(b3cas_store *s, b3cas_oid *id_out, const void *data,
 
 	uint64_t t0 = b3cas__now_ns();
 
-	if (!data && len)
-		return b3cas__error(B3CAS_EINVAL, "put: no data");
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
 	rc = b3cas__store_check_writable(s, "store an object");
 	if (rc == 0)
 		rc = b3cas__store_hash(s, &id, data, len);
@@ -1448,6 +1478,9 @@ int b3cas_store_get_view(b3cas_store *s, const b3cas_oid *id,
 	void *hit;
 	int rc = 0;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(out, "out");
 	if (b3cas__cache_get(s->l1, id, &hit))
 		*out = hit;
 	else
@@ -1465,6 +1498,10 @@ int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 	size_t len;
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(data_out, "data_out");
+	B3CAS__NONNULL(len_out, "len_out");
 	if (b3cas__cache_get(s->l1, id, &hit)) {
 		rc = copy_blob(hit, data_out, len_out);
 		goto out;
@@ -1515,6 +1552,8 @@ int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 	bool is_inline;
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
 	/* L1 holds only stored objects. */
 	if (b3cas__cache_contains(s->l1, id))
 		return 1;
@@ -1530,8 +1569,12 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 {
 	uint64_t size = 0, refs = 0;
 	bool is_inline = false;
-	int rc = lookup(s, id, &refs, &size, &is_inline);
+	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(out, "out");
+	rc = lookup(s, id, &refs, &size, &is_inline);
 	if (rc < 0)
 		return rc;
 	if (rc != 1)
@@ -1647,8 +1690,13 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 
 int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
-	int64_t rc = b3cas__store_check_writable(s, "delete an object");
+	pthread_mutex_t *lock;
+	int64_t rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	lock = b3cas__store_stripe(s, id);
+	rc = b3cas__store_check_writable(s, "delete an object");
 
 	uint64_t t0 = b3cas__now_ns();
 
@@ -1669,10 +1717,15 @@ int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 
 int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	pthread_mutex_t *lock;
 	uint64_t refs = 0, size;
 	bool is_inline;
-	int64_t rc = b3cas__store_check_writable(s, "add a reference");
+	int64_t rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	lock = b3cas__store_stripe(s, id);
+	rc = b3cas__store_check_writable(s, "add a reference");
 
 	if (rc < 0)
 		return rc;
@@ -1699,6 +1752,8 @@ int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
 
 int64_t b3cas_ref_remove(b3cas_store *s, const b3cas_oid *id)
 {
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
 	return b3cas_store_delete(s, id);
 }
 
@@ -1706,8 +1761,12 @@ int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 {
 	uint64_t refs = 0, size;
 	bool is_inline;
-	int rc = lookup(s, id, &refs, &size, &is_inline);
+	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(count, "count");
+	rc = lookup(s, id, &refs, &size, &is_inline);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -1768,8 +1827,9 @@ int b3cas_dedup_check(b3cas_store *s, const void *data, size_t len,
 	b3cas_oid id;
 	int rc;
 
-	if (!data && len)
-		return b3cas__error(B3CAS_EINVAL, "dedup_check: no data");
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
+	B3CAS__NONNULL(is_dup, "is_dup");
 	rc = b3cas__store_hash(s, &id, data, len);
 	if (rc < 0)
 		return rc;
@@ -1792,12 +1852,16 @@ int b3cas_store_foreach(b3cas_store *s,
 			int (*fn)(const b3cas_object_info *info, void *ctx),
 			void *ctx)
 {
-	const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(s->ix->db);
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	const rocksdb_snapshot_t *snap;
+	rocksdb_readoptions_t *ro;
 	rocksdb_iterator_t *refs_it, *it;
 	char *err = NULL;
 	int rc = 0;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(fn, "fn");
+	snap = rocksdb_create_snapshot(s->ix->db);
+	ro = rocksdb_readoptions_create();
 	/* Both column families from one snapshot: they hold the same ids,
 	 * so the two iterators move in step. */
 	rocksdb_readoptions_set_snapshot(ro, snap);
@@ -1958,6 +2022,11 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 
 	uint64_t t0 = b3cas__now_ns(), bytes = 0;
 
+	B3CAS__NONNULL(s, "store");
+	if (n > 0) {
+		B3CAS__NONNULL(data, "data");
+		B3CAS__NONNULL(lens, "lens");
+	}
 	rc = b3cas__store_check_writable(s, "store objects");
 	if (rc < 0 || n == 0)
 		return rc;
@@ -1966,8 +2035,9 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	for (size_t i = 0; i < n; i++)
 		if (!data[i] && lens[i])
 			return b3cas__error(B3CAS_EINVAL,
-					    "put_batch: item %zu has no data",
-					    i);
+					    "%s: data[%zu] is NULL but "
+					    "lens[%zu] is %zu",
+					    __func__, i, i, lens[i]);
 	items = malloc(n * sizeof(*items));
 	if (!items)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
@@ -2049,12 +2119,22 @@ static void verify_items(b3cas_store *s, const b3cas_oid *ids, size_t n,
 int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 			  void **data_out, size_t *lens_out, int *results)
 {
-	int *rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
-	uint64_t *tickets = malloc(n * sizeof(*tickets) + 1);
-	uint8_t *todo = malloc(n + 1), *from = malloc(n + 1);
+	int *rcs;
+	uint64_t *tickets;
+	uint8_t *todo, *from;
 	uint64_t t0 = b3cas__now_ns();
 	int first = 0;
 
+	B3CAS__NONNULL(s, "store");
+	if (n > 0) {
+		B3CAS__NONNULL(ids, "ids");
+		B3CAS__NONNULL(data_out, "data_out");
+		B3CAS__NONNULL(lens_out, "lens_out");
+	}
+	rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
+	tickets = malloc(n * sizeof(*tickets) + 1);
+	todo = malloc(n + 1);
+	from = malloc(n + 1);
 	if (!rcs || !tickets || !todo || !from) {
 		if (rcs != results)
 			free(rcs);

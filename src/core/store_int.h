@@ -113,6 +113,10 @@ struct b3cas_store {
 	pthread_mutex_t mirror_lock;
 	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
 	b3cas_histogram lat_put, lat_get, lat_delete;
+	/* Writers and readers open on this handle (core/stream.c): close
+	 * refuses with B3CAS_EBUSY while either is not 0, since each holds
+	 * a pointer to the handle. */
+	atomic_uint open_writers, open_readers;
 };
 
 /* A hash in progress with the store's algorithm. */

@@ -239,8 +239,10 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	const b3cas_gc_options *o = opts ? opts : &defaults;
 	sweep_job j;
 	pthread_t thread;
-	int rc = b3cas__store_check_writable(s, "collect garbage");
+	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	rc = b3cas__store_check_writable(s, "collect garbage");
 	if (rc < 0)
 		return rc;
 	memset(&j, 0, sizeof(j));

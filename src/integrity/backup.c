@@ -252,6 +252,8 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 	backup_run b;
 	int rc, crc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(dest_dir, "dest_dir");
 	memset(&b, 0, sizeof(b));
 	b.r = report ? report : &local;
 	memset(b.r, 0, sizeof(*b.r));
@@ -306,6 +308,8 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 {
 	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(dest_dir, "dest_dir");
 	o.on_failure = on_failure;
 	o.ctx = ctx;
 	return b3cas_backup_ex(s, dest_dir, &o, report);

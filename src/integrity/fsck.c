@@ -958,6 +958,7 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	fsck_run f;
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
 	if (!opts)
 		opts = &defaults;
 	if (opts->repair) {
@@ -1160,6 +1161,7 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	fsck_run f;
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
 	if (!opts)
 		opts = &defaults;
 	if (opts->repair) {

@@ -762,6 +762,7 @@ int b3cas_recover(const char *root_dir, const b3cas_recover_options *opts,
 	bool rebuild = false;
 	int rc;
 
+	B3CAS__NONNULL(root_dir, "root_dir");
 	memset(&v, 0, sizeof(v));
 	v.r = report ? report : &local;
 	memset(v.r, 0, sizeof(*v.r));

@@ -317,6 +317,8 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	b3cas_store *src;
 	int rc, src_rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(src_dir, "src_dir");
 	if (!report)
 		report = &local;
 	memset(report, 0, sizeof(*report));

@@ -74,6 +74,18 @@ int b3cas__error_errno(int errnum, const char *fmt, ...)
 	return errno_to_code(errnum);
 }
 
+int b3cas__error_null(const char *func, const char *name)
+{
+	return b3cas__error(B3CAS_EINVAL, "%s: %s is NULL", func, name);
+}
+
+int b3cas__error_null_len(const char *func, const char *name,
+			  const char *len_name, size_t len)
+{
+	return b3cas__error(B3CAS_EINVAL, "%s: %s is NULL but %s is %zu",
+			    func, name, len_name, len);
+}
+
 const char *b3cas_error_last(void)
 {
 	return last_message;
