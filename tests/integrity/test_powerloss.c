@@ -860,7 +860,7 @@ static void child_put(b3cas_store *s, int i, int how, b3cas_durability d,
 	if (how == 0) {
 		rc = b3cas_store_put(s, &id, data[i], lens[i]);
 	} else {
-		b3cas_writer *w;
+		b3cas_writer *w = NULL;
 
 		rc = b3cas_writer_open(&w, s);
 		for (size_t off = 0; rc == 0 && off < lens[i]; off += 4000) {
