@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
@@ -30,7 +31,11 @@ void cmd_recover_usage(FILE *out)
 		"that the store has no trace of is copied in\n(objects kept "
 		"inside the index come back only this way). Objects known "
 		"lost\nare named. An interrupted recovery is finished by "
-		"running it again; until\nthen the store refuses to open.\n"
+		"running it again; until\nthen the store refuses to open. A "
+		"store that another process has open for\nwriting is refused "
+		"(exit 3, naming that process) before anything is\nchanged: "
+		"an index in use is not damaged. With --wait, recover waits "
+		"for it.\n"
 		"\n"
 		"Options:\n"
 		"  --from BACKUP  a b3cas store (e.g. made by 'b3cas backup') "
@@ -190,6 +195,37 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/*
+ * b3cas_recover refuses a store open for writing elsewhere before it
+ * changes anything (and a recovery cut short is finished by the next), so
+ * with --wait it is simply tried again until the writer leaves or the
+ * time is up, polling as the library's own wait does.
+ */
+static int recover_waiting(const cli_ctx *ctx, const char *dir,
+			   const b3cas_recover_options *o,
+			   b3cas_recover_report *r)
+{
+	unsigned limit = ctx->lock_timeout_ms, pause_ms = 1;
+	struct timespec t0, t;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((err = b3cas_recover(dir, o, r)) == B3CAS_ELOCKED && limit) {
+		struct timespec pause = {0, 0};
+		int64_t waited;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		waited = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+			 (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (limit != B3CAS_LOCK_WAIT_FOREVER && waited >= limit)
+			break;
+		pause.tv_nsec = (long)pause_ms * 1000000L;
+		nanosleep(&pause, NULL);
+		pause_ms = pause_ms < 32 ? pause_ms * 2 : 32;
+	}
+	return err;
+}
+
 int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_recover_options o = B3CAS_RECOVER_OPTIONS_INIT;
@@ -231,7 +267,7 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 	o.ctx = &p;
 	o.progress = recover_progress;
 	memset(&r, 0, sizeof(r));
-	err = b3cas_recover(dir, &o, &r);
+	err = recover_waiting(ctx, dir, &o, &r);
 	cli_progress_clear();
 	if (err < 0) {
 		cli_error("cannot recover %s: %s", dir, b3cas_error_last());

@@ -95,13 +95,17 @@ int cli_exit_code(int err, bool is_lookup)
 int cli_open_store(b3cas_store **out, cli_ctx *ctx,
 		   const b3cas_store_options *opts)
 {
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
 	const char *source, *dir = cli_store_dir(ctx, &source);
 	int err;
 
 	*out = NULL;
 	if (!dir)
 		return CLI_USAGE;
-	err = b3cas_store_open(out, dir, opts);
+	if (opts)
+		o = *opts;
+	o.lock_timeout_ms = ctx->lock_timeout_ms;
+	err = b3cas_store_open(out, dir, &o);
 	if (err == 0)
 		return CLI_OK;
 	if (strcmp(source, "--store") == 0)
