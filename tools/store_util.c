@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
@@ -104,8 +105,14 @@ int cli_open_store(b3cas_store **out, cli_ctx *ctx,
 		return CLI_USAGE;
 	if (opts)
 		o = *opts;
-	o.lock_timeout_ms = ctx->lock_timeout_ms;
 	err = b3cas_store_open(out, dir, &o);
+	if (err == B3CAS_ELOCKED && ctx->lock_timeout_ms) {
+		/* Say why nothing happens for a while, to a person. */
+		if (isatty(STDERR_FILENO))
+			cli_error("waiting: %s", b3cas_error_last());
+		o.lock_timeout_ms = ctx->lock_timeout_ms;
+		err = b3cas_store_open(out, dir, &o);
+	}
 	if (err == 0)
 		return CLI_OK;
 	if (strcmp(source, "--store") == 0)
