@@ -9,7 +9,7 @@
  * pid we know, with no RocksDB threads copied from the parent. A holder
  * takes what MODE says, writes one byte to its standard output, and lets
  * go when its standard input reaches end of file (or, in "linger" mode,
- * 200 ms after it reads a byte). The parent asserts on return codes, on
+ * 200 ms after it reads a byte; in "crash" mode it kills itself at once). The parent asserts on return codes, on
  * the pid named in messages, and on files it checks are unchanged; times
  * are only ever lower bounds that the wait promises.
  */
@@ -42,8 +42,8 @@ static int hold_store(const char *dir, bool crash, bool linger)
 	}
 	if (write(1, "R", 1) != 1)
 		return 1;
-	if (crash)
-		_exit(0); /* as a killed writer: no close, its pid stays */
+	if (crash) /* a writer killed: no close, its pid stays in LOCK */
+		kill(getpid(), SIGKILL);
 	if (read(0, &c, 1) == 1 && linger) {
 		struct timespec t = {0, 200 * 1000 * 1000};
 
@@ -155,6 +155,18 @@ static void release(holder *h)
 	assert_int_equal(waitpid(h->pid, &status, 0), h->pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Reap a holder that killed itself. */
+static void reap_killed(holder *h)
+{
+	int status;
+
+	close(h->to);
+	h->to = -1;
+	assert_int_equal(waitpid(h->pid, &status, 0), h->pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
 }
 
 static void make_store(char *root, size_t len, const char *tag)
@@ -329,8 +341,7 @@ static void test_holder_named(void **state)
 	(void)state;
 	make_store(root, sizeof(root), "lock-pid");
 	a = spawn("crash", root);
-	a.to = -1;
-	release(&a); /* exited, reaped: its pid is stale in LOCK */
+	reap_killed(&a); /* gone: its pid is stale in LOCK */
 	b = spawn("flock", root);
 	assert_refused(root, b.pid);
 	assert_null(strstr(b3cas_error_last(), "pid not known"));
