@@ -122,6 +122,15 @@ static inline int cli_worse(int a, int b)
 int cli_open_store(struct b3cas_store **out, cli_ctx *ctx,
 		   const struct b3cas_store_options *opts);
 
+/*
+ * Call fn(arg) and, while it fails with B3CAS_ELOCKED, again, with a
+ * backoff from 1 to 32 ms, for as long as --wait says (not at all without
+ * it). For library calls that open a store for writing themselves
+ * (recover, backup's DEST) and refuse a store in use before they change
+ * anything. Returns fn's last result.
+ */
+int cli_retry_locked(const cli_ctx *ctx, int (*fn)(void *arg), void *arg);
+
 /* Open read-only (get, exists, ls, stat) or for writing (put, rm). */
 int cli_open_store_ro(struct b3cas_store **out, cli_ctx *ctx);
 int cli_open_store_rw(struct b3cas_store **out, cli_ctx *ctx);

@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
@@ -195,35 +194,17 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/*
- * b3cas_recover refuses a store open for writing elsewhere before it
- * changes anything (and a recovery cut short is finished by the next), so
- * with --wait it is simply tried again until the writer leaves or the
- * time is up, polling as the library's own wait does.
- */
-static int recover_waiting(const cli_ctx *ctx, const char *dir,
-			   const b3cas_recover_options *o,
-			   b3cas_recover_report *r)
+typedef struct recover_call {
+	const char *dir;
+	const b3cas_recover_options *o;
+	b3cas_recover_report *r;
+} recover_call;
+
+static int run_recover(void *arg)
 {
-	unsigned limit = ctx->lock_timeout_ms, pause_ms = 1;
-	struct timespec t0, t;
-	int err;
+	recover_call *c = arg;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while ((err = b3cas_recover(dir, o, r)) == B3CAS_ELOCKED && limit) {
-		struct timespec pause = {0, 0};
-		int64_t waited;
-
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		waited = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
-			 (t.tv_nsec - t0.tv_nsec) / 1000000;
-		if (limit != B3CAS_LOCK_WAIT_FOREVER && waited >= limit)
-			break;
-		pause.tv_nsec = (long)pause_ms * 1000000L;
-		nanosleep(&pause, NULL);
-		pause_ms = pause_ms < 32 ? pause_ms * 2 : 32;
-	}
-	return err;
+	return b3cas_recover(c->dir, c->o, c->r);
 }
 
 int cmd_recover(cli_ctx *ctx, int argc, char **argv)
@@ -267,7 +248,10 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 	o.ctx = &p;
 	o.progress = recover_progress;
 	memset(&r, 0, sizeof(r));
-	err = recover_waiting(ctx, dir, &o, &r);
+	/* It refuses a store in use before changing anything (and a
+	 * recovery cut short is finished by the next): --wait retries. */
+	err = cli_retry_locked(ctx, run_recover,
+			       &(recover_call){dir, &o, &r});
 	cli_progress_clear();
 	if (err < 0) {
 		cli_error("cannot recover %s: %s", dir, b3cas_error_last());

@@ -2,7 +2,8 @@
 # cli_lock.sh B3CAS - the writer lock through the b3cas program: a writer
 # kept busy by a put reading from a fifo holds the store; deleting LOCK
 # must not let a second writer in, nor make `recover` take the busy index
-# for damage (exit 3 naming the holder, nothing changed); a LOCK that is a
+# for damage (exit 3 naming the holder, nothing changed); backup into it
+# waits with --wait; a LOCK that is a
 # link is never written through; `--wait[=DURATION]` waits for the holder
 # and times out naming it; a bad DURATION is a usage error.
 #
@@ -31,6 +32,10 @@ head -c 200000 /dev/urandom >"$files/part1"
 head -c 200000 /dev/urandom >"$files/part2"
 head -c 1000 /dev/urandom >"$files/other"
 other=$(b3sum --no-names "$files/other")
+head -c 2000 /dev/urandom >"$files/backed"
+backed=$(b3sum --no-names "$files/backed")
+"$b3cas" --store "$work/src" init >/dev/null 2>&1
+"$b3cas" --store "$work/src" put "$files/backed" >/dev/null 2>&1
 
 all_intact() {
 	local id name
@@ -90,6 +95,12 @@ expect 3 '^$' "open for writing by process $holder \\(" -- put --wait=1ms "$file
 waiter=$!
 "$b3cas" --wait=10m recover >"$work/recover.out" 2>"$work/recover.err" 9>&- &
 recoverer=$!
+# backup into the busy store: its DEST is waited for too
+expect 3 '' "backup to .* failed: .*open for writing by process $holder \\(" \
+	-- --store "$work/src" --wait=100ms backup "$st"
+"$b3cas" --store "$work/src" --wait backup "$st" >"$work/backup.out" \
+	2>"$work/backup.err" 9>&- &
+backer=$!
 finish_holder
 wait "$waiter"
 check "put --wait succeeded once the holder left" test $? = 0
@@ -98,6 +109,9 @@ wait "$recoverer"
 check "recover --wait succeeded once the holder left" test $? = 0
 check "recover --wait found nothing to do" \
 	grep -qi "nothing" "$work/recover.out"
+wait "$backer"
+check "backup --wait succeeded once the holder left" test $? = 0
+expect 0 '^$' '^$' -- exists "$backed"
 check "objects stored before are intact" all_intact
 expect 0 '^$' '^$' -- exists "$other"
 
