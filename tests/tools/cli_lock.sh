@@ -2,10 +2,10 @@
 # cli_lock.sh B3CAS - the writer lock through the b3cas program: a writer
 # kept busy by a put reading from a fifo holds the store; deleting LOCK
 # must not let a second writer in, nor make `recover` take the busy index
-# for damage (exit 3 naming the holder, nothing changed); backup into it
-# waits with --wait; a LOCK that is a
-# link is never written through; `--wait[=DURATION]` waits for the holder
-# and times out naming it; a bad DURATION is a usage error.
+# for damage (exit 3 naming the holder, nothing changed); `--wait[=DURATION]`
+# waits for the holder (put, recover, backup into it) and times out naming
+# it; a bad DURATION is a usage error; a LOCK that is a link is never
+# written through.
 #
 # Expectations are independent of b3cas: ids come from b3sum, pids from
 # bash ($!). No time is asserted; waits for the holder poll its LOCK.
