@@ -3,9 +3,11 @@
  *
  * Invariants: a folder is a store exactly when it has b3cas.conf, which is
  * written (temp file, fsync, rename, fsync folder) only after every other
- * part of the layout exists; a store is opened for writing only while its
- * LOCK is held with flock, which the kernel drops when the process dies, so
- * a crash never leaves a stale lock behind.
+ * part of the layout exists; a store is opened for writing only while the
+ * store folder itself and its LOCK are held with flock (see the LOCK
+ * section: no change to the names inside the folder can steal the lock),
+ * which the kernel drops when the process dies, so a crash never leaves a
+ * stale lock behind.
  */
 #include "core/path.h"
 
