@@ -24,6 +24,9 @@ enum {
 typedef struct cli_ctx {
 	const char *store_dir; /* --store DIR, or NULL */
 	char *store_buf;       /* the resolved store folder, when computed */
+	/* --wait: how long an open for writing waits for another writer
+	 * (b3cas_store_options.lock_timeout_ms); 0 without --wait. */
+	unsigned lock_timeout_ms;
 } cli_ctx;
 
 typedef struct cli_command {
@@ -45,6 +48,20 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  * accepted, as b3sum does). Returns false on anything else or overflow.
  */
 bool cli_parse_u64(uint64_t *out, const char *text);
+
+/*
+ * Parse a duration: a whole number and a unit, "ms", "s", "m", "h" or "d"
+ * ("250ms", "90s", "10m"); a bare number is seconds. Returns false on
+ * anything else or overflow.
+ */
+bool cli_parse_duration(uint64_t *ns_out, const char *text);
+
+/*
+ * Parse the value of --wait (NULL: plain --wait, no limit) into
+ * *ms_out, a b3cas_store_options.lock_timeout_ms. false after a usage
+ * message when it is not a duration or too long.
+ */
+bool cli_parse_wait(unsigned *ms_out, const char *text);
 
 /* Write all of buf to fd; false (errno set) on failure. */
 bool cli_write_all(int fd, const void *buf, size_t len);
@@ -97,12 +114,22 @@ static inline int cli_worse(int a, int b)
 }
 
 /*
- * Open the resolved store with opts (NULL: defaults). On failure print
+ * Open the resolved store with opts (NULL: defaults); an open for writing
+ * waits for another writer as --wait says. On failure print
  * "b3cas: cannot open the store at DIR: <library message>" and return the
  * exit code; 0 on success, with *out to close with cli_close_store.
  */
 int cli_open_store(struct b3cas_store **out, cli_ctx *ctx,
 		   const struct b3cas_store_options *opts);
+
+/*
+ * Call fn(arg) and, while it fails with B3CAS_ELOCKED, again, with a
+ * backoff from 1 to 32 ms, for as long as --wait says (not at all without
+ * it). For library calls that open a store for writing themselves
+ * (recover, backup's DEST) and refuse a store in use before they change
+ * anything. Returns fn's last result.
+ */
+int cli_retry_locked(const cli_ctx *ctx, int (*fn)(void *arg), void *arg);
 
 /* Open read-only (get, exists, ls, stat) or for writing (put, rm). */
 int cli_open_store_ro(struct b3cas_store **out, cli_ctx *ctx);

@@ -30,7 +30,11 @@ void cmd_recover_usage(FILE *out)
 		"that the store has no trace of is copied in\n(objects kept "
 		"inside the index come back only this way). Objects known "
 		"lost\nare named. An interrupted recovery is finished by "
-		"running it again; until\nthen the store refuses to open.\n"
+		"running it again; until\nthen the store refuses to open. A "
+		"store that another process has open for\nwriting is refused "
+		"(exit 3, naming that process) before anything is\nchanged: "
+		"an index in use is not damaged. With --wait, recover waits "
+		"for it.\n"
 		"\n"
 		"Options:\n"
 		"  --from BACKUP  a b3cas store (e.g. made by 'b3cas backup') "
@@ -190,6 +194,19 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+typedef struct recover_call {
+	const char *dir;
+	const b3cas_recover_options *o;
+	b3cas_recover_report *r;
+} recover_call;
+
+static int run_recover(void *arg)
+{
+	recover_call *c = arg;
+
+	return b3cas_recover(c->dir, c->o, c->r);
+}
+
 int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_recover_options o = B3CAS_RECOVER_OPTIONS_INIT;
@@ -231,7 +248,10 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 	o.ctx = &p;
 	o.progress = recover_progress;
 	memset(&r, 0, sizeof(r));
-	err = b3cas_recover(dir, &o, &r);
+	/* It refuses a store in use before changing anything (and a
+	 * recovery cut short is finished by the next): --wait retries. */
+	err = cli_retry_locked(ctx, run_recover,
+			       &(recover_call){dir, &o, &r});
 	cli_progress_clear();
 	if (err < 0) {
 		cli_error("cannot recover %s: %s", dir, b3cas_error_last());

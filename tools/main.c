@@ -55,7 +55,8 @@ static const cli_command *find_command(const char *name)
 static void main_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: b3cas [--store DIR] COMMAND [ARGS]\n"
+		"Usage: b3cas [--store DIR] [--wait[=DURATION]] COMMAND "
+		"[ARGS]\n"
 		"       b3cas --version | --help | help COMMAND\n"
 		"\n"
 		"A content-addressable store named by BLAKE3-256.\n"
@@ -69,6 +70,11 @@ static void main_usage(FILE *out)
 		"Global options (before or after the command):\n"
 		"  --store DIR   the store to use (default: $B3CAS_STORE, else\n"
 		"                $XDG_DATA_HOME/b3cas or ~/.local/share/b3cas)\n"
+		"  --wait[=DURATION]\n"
+		"                when another process has the store open for\n"
+		"                writing, wait for it (up to DURATION: 500ms,\n"
+		"                10s, 2m; plain --wait: as long as it takes)\n"
+		"                instead of failing at once\n"
 		"  --version     print the version and the SIMD level in use\n"
 		"  -h, --help    print this help\n"
 		"\n"
@@ -143,6 +149,28 @@ static bool take_store(cli_ctx *ctx, int argc, char **argv, int *i, int *err)
 	return true;
 }
 
+/* Take "--wait" or "--wait=DURATION" at argv[i]; false if not one. */
+static bool take_wait(cli_ctx *ctx, const char *arg, int *err)
+{
+	if (strcmp(arg, "--wait") == 0) {
+		cli_parse_wait(&ctx->lock_timeout_ms, NULL);
+		return true;
+	}
+	if (strncmp(arg, "--wait=", 7) != 0)
+		return false;
+	if (!cli_parse_wait(&ctx->lock_timeout_ms, arg + 7))
+		*err = CLI_USAGE;
+	return true;
+}
+
+/* Take any global option at argv[*i]; false if it is none. */
+static bool take_global(cli_ctx *ctx, int argc, char **argv, int *i,
+			int *err)
+{
+	return take_store(ctx, argc, argv, i, err) ||
+	       take_wait(ctx, argv[*i], err);
+}
+
 /* Remove global options that follow the command (up to "--"). */
 static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 {
@@ -154,7 +182,7 @@ static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 				argv[out++] = argv[i++];
 			break;
 		}
-		if (!take_store(ctx, *argc, argv, &i, &err))
+		if (!take_global(ctx, *argc, argv, &i, &err))
 			argv[out++] = argv[i];
 		if (err)
 			return err;
@@ -166,12 +194,12 @@ static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	cli_ctx ctx = {NULL, NULL};
+	cli_ctx ctx = {NULL, NULL, 0};
 	int i, err = 0;
 
 	check_simd_env();
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (take_store(&ctx, argc, argv, &i, &err)) {
+		if (take_global(&ctx, argc, argv, &i, &err)) {
 			if (err)
 				return err;
 		} else if (!strcmp(argv[i], "-h") ||

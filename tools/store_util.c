@@ -11,6 +11,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
@@ -95,13 +97,23 @@ int cli_exit_code(int err, bool is_lookup)
 int cli_open_store(b3cas_store **out, cli_ctx *ctx,
 		   const b3cas_store_options *opts)
 {
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
 	const char *source, *dir = cli_store_dir(ctx, &source);
 	int err;
 
 	*out = NULL;
 	if (!dir)
 		return CLI_USAGE;
-	err = b3cas_store_open(out, dir, opts);
+	if (opts)
+		o = *opts;
+	err = b3cas_store_open(out, dir, &o);
+	if (err == B3CAS_ELOCKED && ctx->lock_timeout_ms) {
+		/* Say why nothing happens for a while, to a person. */
+		if (isatty(STDERR_FILENO))
+			cli_error("waiting: %s", b3cas_error_last());
+		o.lock_timeout_ms = ctx->lock_timeout_ms;
+		err = b3cas_store_open(out, dir, &o);
+	}
 	if (err == 0)
 		return CLI_OK;
 	if (strcmp(source, "--store") == 0)
@@ -111,6 +123,30 @@ int cli_open_store(b3cas_store **out, cli_ctx *ctx,
 			  b3cas_error_last());
 	/* No store there is a store error, not a negative answer. */
 	return cli_exit_code(err, false);
+}
+
+int cli_retry_locked(const cli_ctx *ctx, int (*fn)(void *arg), void *arg)
+{
+	unsigned limit = ctx->lock_timeout_ms, pause_ms = 1;
+	struct timespec t0, t;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((err = fn(arg)) == B3CAS_ELOCKED && limit) {
+		struct timespec pause = {0, (long)pause_ms * 1000000L};
+		int64_t waited;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		waited = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+			 (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (limit != B3CAS_LOCK_WAIT_FOREVER && waited >= limit)
+			break;
+		if (pause_ms == 1 && isatty(STDERR_FILENO))
+			cli_error("waiting: %s", b3cas_error_last());
+		nanosleep(&pause, NULL);
+		pause_ms = pause_ms < 32 ? pause_ms * 2 : 32;
+	}
+	return err;
 }
 
 int cli_open_store_ro(b3cas_store **out, cli_ctx *ctx)

@@ -406,8 +406,10 @@ typedef struct b3cas_recover_report {
  * is complete and durable; meanwhile b3cas_store_open refuses the store,
  * and a recovery run again after an interruption finishes the work.
  *
- * The store must not be open for writing, in this process or another
- * (B3CAS_ELOCKED); handles opened read-only before keep the view they
+ * The store must not be open for writing, in this process or another,
+ * nor its index held open elsewhere (B3CAS_ELOCKED, naming the holder,
+ * before anything is changed: an index in use is not damaged; the lock
+ * is never waited for); handles opened read-only before keep the view they
  * had. on_lost and progress are called on the calling thread. The report
  * is filled in as far as the recovery got, also when it fails.
  * opts and report may be NULL. Returns 0 when the recovery ran (see the

@@ -16,8 +16,10 @@
  * or b3cas_reader belongs to one thread at a time.
  *
  * Process safety: one process at a time may open a store for writing
- * (B3CAS_ELOCKED otherwise, at once); read-only opens work beside it and
- * see the objects that existed when they opened.
+ * (B3CAS_ELOCKED otherwise, at once or after lock_timeout_ms); read-only
+ * opens work beside it and see the objects that existed when they opened.
+ * The lock is held on the store folder itself (and on its LOCK file), so
+ * deleting or replacing LOCK does not let a second writer in.
  *
  * Errors: functions return 0 (or a documented non-negative value) on
  * success and a negative B3CAS_E... code on failure, with the detail in
@@ -96,7 +98,7 @@ typedef enum b3cas_hash_algo {
 	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
 } b3cas_hash_algo;
 
-#define B3CAS_STORE_OPTIONS_VERSION 2
+#define B3CAS_STORE_OPTIONS_VERSION 3
 
 /* The default inline threshold; see docs/store.md for how it was chosen. */
 #define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
@@ -139,14 +141,27 @@ typedef struct b3cas_store_options {
 	 * read-only, its bytes verified), writes it back here (writable
 	 * handles) and returns it: a self-healing read. NULL: none. */
 	const char *mirror_dir;
+	/* Version 3 (a version 1 or 2 caller gets 0). */
+	/* How long an open for writing waits, in ms, while another process
+	 * has the store open for writing: 0 (the default) fails at once
+	 * with B3CAS_ELOCKED; B3CAS_LOCK_WAIT_FOREVER waits as long as it
+	 * takes. The open polls (every 32 ms at most), so it takes the lock
+	 * soon after it is freed; when the time is up it fails with
+	 * B3CAS_ELOCKED naming the holder. Read-only opens never wait:
+	 * they take no lock. */
+	unsigned lock_timeout_ms;
 } b3cas_store_options;
+
+/* lock_timeout_ms: wait for the writer lock without a time limit. */
+#define B3CAS_LOCK_WAIT_FOREVER 0xffffffffu
 
 /* The default L1 capacity: 128 MiB. */
 #define B3CAS_L1_BYTES_DEFAULT (128u * 1024u * 1024u)
 
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
-	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL}
+	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL, \
+	 0}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the
@@ -156,10 +171,11 @@ typedef struct b3cas_store_options {
  * Errors: B3CAS_ENOTFOUND (no store there and not creating), B3CAS_EFORMAT
  * (not a b3cas store, another format version, or another hash than
  * opts->hash asks for, or another inline threshold), B3CAS_ELOCKED
- * (another process has it open for writing; the message names its pid),
- * B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (NULL
- * out or root, an empty root, bad options: a version other than 1 or
- * B3CAS_STORE_OPTIONS_VERSION, an unknown mode or hash).
+ * (another process has it open for writing, and did not close it within
+ * opts->lock_timeout_ms; the message names its pid), B3CAS_EPERM,
+ * B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (NULL out or root,
+ * an empty root, bad options: a version from 1 to
+ * B3CAS_STORE_OPTIONS_VERSION is accepted, an unknown mode or hash is not).
  */
 B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
 				  const b3cas_store_options *opts);

@@ -45,7 +45,7 @@ typedef struct b3cas_fault_plan {
 
 typedef struct b3cas_layout {
 	char *root;        /* as given to open */
-	int root_fd;       /* the store folder */
+	int root_fd;       /* the store folder; flock'ed in write mode */
 	int objects_fd;    /* objects/, or where the tier was put */
 	/* Staging for publishes: tmp/, or <tier>/tmp when the tier is
 	 * elsewhere (a rename cannot cross file systems). Write mode only,
@@ -63,7 +63,9 @@ typedef struct b3cas_layout {
 
 /*
  * Open (or with opts->create make) the store folder root: check
- * b3cas.conf against opts, take the LOCK unless read-only, clear tmp/.
+ * b3cas.conf against opts, take the writer lock unless read-only (waiting
+ * up to opts->lock_timeout_ms; B3CAS_ELOCKED naming the holder), clear
+ * tmp/.
  * A store being made (lay->created) has its folders but no b3cas.conf
  * yet: the caller makes the index and then calls b3cas__layout_publish.
  */

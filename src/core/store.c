@@ -227,7 +227,7 @@ static void note_written(b3cas_store *s, bool loose)
 
 static int check_options(const b3cas_store_options *o)
 {
-	if (o->version != B3CAS_STORE_OPTIONS_VERSION && o->version != 1)
+	if (o->version < 1 || o->version > B3CAS_STORE_OPTIONS_VERSION)
 		return b3cas__error(B3CAS_EINVAL,
 				    "store options version %u is not %d: "
 				    "initialise them with "
@@ -341,10 +341,13 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		rc = check_options(opts);
 		if (rc < 0)
 			return rc;
-		/* A version 1 caller's struct ends before the caches. */
+		/* A version 1 caller's struct ends before the caches, a
+		 * version 2 caller's before lock_timeout_ms. */
 		memcpy(&defaults, opts,
 		       opts->version == 1
 			       ? offsetof(b3cas_store_options, l1_bytes)
+		       : opts->version == 2
+			       ? offsetof(b3cas_store_options, lock_timeout_ms)
 			       : sizeof(defaults));
 		defaults.version = B3CAS_STORE_OPTIONS_VERSION;
 	}

@@ -10,18 +10,24 @@
  *    bytes that most large objects are;
  *  - point-in-time WAL recovery: after a crash the index comes back as of
  *    the last complete write batch, never with half a batch.
+ *
+ * An index that another process holds open (RocksDB's index/LOCK busy) is
+ * B3CAS_ELOCKED naming that process, never damage.
  */
 #include "index/index.h"
 
 #include <linux/futex.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/holder.h"
 
 static const char *const cf_names[B3CAS_CF_COUNT] = {"content", "refs",
 						     "meta"};
@@ -43,7 +49,8 @@ int b3cas__index_error(char *err, const char *what)
 	else if (strstr(err, "does not exist (create_if_missing is false)") ||
 		 strstr(err, "No such file or directory"))
 		code = B3CAS_ENOTFOUND;
-	else if (strstr(err, "lock") && strstr(err, "unavailable"))
+	else if ((strstr(err, "lock") && strstr(err, "unavailable")) ||
+		 strstr(err, "lock hold by current process"))
 		code = B3CAS_ELOCKED;
 	else if (strncmp(err, "Invalid argument", 16) == 0)
 		code = B3CAS_EFORMAT;
@@ -111,6 +118,30 @@ static int open_db(b3cas_index *ix, const char *path, bool create)
 	return 0;
 }
 
+/*
+ * RocksDB's lock on <path>/LOCK is held: the index is open in another
+ * process (or another handle of this one) - in use, never damaged. Say
+ * who holds it, from the kernel's list of locks, keeping RocksDB's words.
+ */
+static int index_in_use(const char *path)
+{
+	char said[512], lock[4096];
+	struct stat st;
+	long pid = 0;
+
+	snprintf(said, sizeof(said), "%s", b3cas_error_last());
+	snprintf(lock, sizeof(lock), "%s/LOCK", path);
+	if (stat(lock, &st) == 0)
+		pid = b3cas__lock_holder(st.st_dev, st.st_ino);
+	if (pid > 0)
+		return b3cas__error(B3CAS_ELOCKED,
+				    "the index %s is in use by process %ld "
+				    "(it holds %s; %s)", path, pid, lock, said);
+	return b3cas__error(B3CAS_ELOCKED,
+			    "the index %s is in use by another process (it "
+			    "holds %s; %s)", path, lock, said);
+}
+
 int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		      bool read_only)
 {
@@ -159,6 +190,8 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		nanosleep(&pause, NULL);
 		rc = open_db(ix, path, false);
 	}
+	if (rc == B3CAS_ELOCKED)
+		rc = index_in_use(path);
 	if (rc < 0) {
 		b3cas__index_close(ix);
 		return rc;

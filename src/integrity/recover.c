@@ -424,6 +424,8 @@ static int prepare_index(recover_run *v, b3cas_layout *lay, bool *rebuild)
 		goto out;
 	if (has_data) {
 		rc = b3cas__index_open(&ix, index, false, false);
+		if (rc == B3CAS_ELOCKED)
+			goto out; /* in use elsewhere, not damaged */
 		if (rc == 0) {
 			b3cas__index_close(ix);
 			/* Left as it is (not even a folder is made), unless
