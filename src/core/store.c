@@ -49,11 +49,13 @@ static b3cas_pool *store_pool(b3cas_store *s)
 int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s)
 {
 	h->algo = s->lay.hash;
+	h->store = s;
 	h->pool = NULL;
 	h->sha = NULL;
 	if (h->algo == B3CAS_HASH_BLAKE3) {
+		/* The pool's threads start at the first update that can use
+		 * them: a small object is hashed without them. */
 		b3cas_hasher_init(&h->b3);
-		h->pool = store_pool(s);
 		return 0;
 	}
 	h->sha = EVP_MD_CTX_new();
@@ -69,10 +71,13 @@ int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s)
 void b3cas__store_hasher_update(b3cas_store_hasher *h, const void *data,
 				size_t len)
 {
-	if (h->algo == B3CAS_HASH_BLAKE3)
-		b3cas_hasher_update_parallel(&h->b3, data, len, h->pool);
-	else
+	if (h->algo != B3CAS_HASH_BLAKE3) {
 		EVP_DigestUpdate(h->sha, data, len);
+		return;
+	}
+	if (!h->pool && len >= B3CAS_PARALLEL_HASH_MIN)
+		h->pool = store_pool(h->store);
+	b3cas_hasher_update_parallel(&h->b3, data, len, h->pool);
 }
 
 void b3cas__store_hasher_final(b3cas_store_hasher *h, b3cas_oid *out)
@@ -136,7 +141,7 @@ static int verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
 
 pthread_mutex_t *b3cas__store_stripe(b3cas_store *s, const b3cas_oid *id)
 {
-	return &s->stripes[b3cas__stripe_index(id->bytes)];
+	return &s->stripes[b3cas__stripe_index(id->bytes) >> s->stripe_shift];
 }
 
 int b3cas__store_check_writable(const b3cas_store *s, const char *what)
@@ -319,6 +324,22 @@ static int check_not_rebuilding(b3cas_store *s)
 			    s->lay.root, s->lay.root, B3CAS_RECOVER_MARKER);
 }
 
+/* The stripe locks: see store_int.h for why a read-only handle has fewer. */
+static int make_stripes(b3cas_store *s)
+{
+	unsigned n = s->read_only ? B3CAS_STRIPES_READ_ONLY : B3CAS_STRIPES;
+
+	s->stripes = b3cas__malloc(n * sizeof(*s->stripes));
+	if (!s->stripes)
+		return B3CAS_ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		pthread_mutex_init(&s->stripes[i], NULL);
+	s->nstripes = n;
+	while ((unsigned)B3CAS_STRIPES >> s->stripe_shift > n)
+		s->stripe_shift++;
+	return 0;
+}
+
 int b3cas_store_open(b3cas_store **out, const char *root,
 		     const b3cas_store_options *opts)
 {
@@ -353,8 +374,6 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	 * before the layout is open must not make close() close it. */
 	s->lay.root_fd = s->lay.objects_fd = s->lay.tmp_fd = -1;
 	s->lay.lock_fd = -1;
-	for (int i = 0; i < B3CAS_STRIPES; i++)
-		pthread_mutex_init(&s->stripes[i], NULL);
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_mutex_init(&s->sync_lock, NULL);
 	pthread_mutex_init(&s->l2_lock, NULL);
@@ -370,6 +389,10 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	s->durability = opts->durability;
 	s->verify = opts->verify_on_read;
 	s->read_only = opts->read_only;
+	if (make_stripes(s) < 0) {
+		b3cas_store_close(s);
+		return B3CAS_ENOMEM;
+	}
 	s->sync_interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms
 						     : SYNC_INTERVAL_DEFAULT_MS;
 	if (opts->mirror_dir && !(s->mirror_dir = strdup(opts->mirror_dir))) {
@@ -445,8 +468,9 @@ int b3cas_store_close(b3cas_store *s)
 	b3cas__index_close(s->ix);
 	b3cas__layout_close(&s->lay);
 	b3cas_pool_free(atomic_load(&s->pool));
-	for (int i = 0; i < B3CAS_STRIPES; i++)
+	for (unsigned i = 0; i < s->nstripes; i++)
 		pthread_mutex_destroy(&s->stripes[i]);
+	free(s->stripes);
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_mutex_destroy(&s->sync_lock);
 	pthread_mutex_destroy(&s->l2_lock);
