@@ -31,6 +31,7 @@ typedef struct cli_command {
 	int (*run)(cli_ctx *ctx, int argc, char **argv);
 	void (*usage)(FILE *out);
 	const char *summary;
+	bool writes; /* may leave files behind: cleaned up on a signal */
 } cli_command;
 
 /* Print "b3cas: <message>\n" to stderr. */
@@ -157,6 +158,38 @@ void cli_print_id_name(FILE *out, const char *hex, const char *name);
  * is the user's file, like an -o FILE), else rc.
  */
 int cli_finish_stdout(int rc);
+
+/* ---- signals (cli_signal.c) ---- */
+
+/*
+ * Make SIGINT, SIGTERM and SIGHUP (unless ignored at start) interrupt the
+ * registered stores and remove the registered files, then end the process
+ * by the same signal. Call before any thread starts. cli_signals_end,
+ * when the command is done: from then on a signal waits for the exit;
+ * it does not return while a signal is being handled.
+ */
+void cli_signals_start(void);
+void cli_signals_end(void);
+
+/* True once a signal is being handled: messages are then dropped. */
+bool cli_interrupted(void);
+
+/* Register a store opened for writing (cli_open_store does), and forget
+ * it before it is closed (cli_close_store does). */
+void cli_cleanup_add_store(struct b3cas_store *store);
+void cli_cleanup_forget_store(struct b3cas_store *store);
+
+/*
+ * Files to remove on a signal (the temporary file of get -o). Hold the
+ * lock from before the file is made until it is registered, and from
+ * before it is renamed or removed until it is forgotten, so that a signal
+ * finds either no file or a registered one. add returns false when out
+ * of room or memory (the file is then not removed on a signal).
+ */
+void cli_cleanup_lock(void);
+void cli_cleanup_unlock(void);
+bool cli_cleanup_add_file_locked(const char *path);
+void cli_cleanup_forget_file_locked(const char *path);
 
 int cmd_hash(cli_ctx *ctx, int argc, char **argv);
 void cmd_hash_usage(FILE *out);

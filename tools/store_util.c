@@ -102,8 +102,12 @@ int cli_open_store(b3cas_store **out, cli_ctx *ctx,
 	if (!dir)
 		return CLI_USAGE;
 	err = b3cas_store_open(out, dir, opts);
-	if (err == 0)
+	if (err == 0) {
+		/* A signal now interrupts its writes (cli_signal.c). */
+		if (!opts || !opts->read_only)
+			cli_cleanup_add_store(*out);
 		return CLI_OK;
+	}
 	if (strcmp(source, "--store") == 0)
 		cli_error("cannot open store %s: %s", dir, b3cas_error_last());
 	else
@@ -135,6 +139,8 @@ int cli_close_store(b3cas_store *store, int rc)
 
 	if (!store)
 		return rc;
+	/* Before it is freed: the signal thread may use it until then. */
+	cli_cleanup_forget_store(store);
 	err = b3cas_store_close(store);
 	if (err < 0) {
 		cli_error("cannot close the store: %s", b3cas_error_last());

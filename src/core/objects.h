@@ -8,11 +8,37 @@
 #ifndef B3CAS_CORE_OBJECTS_H
 #define B3CAS_CORE_OBJECTS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/path.h"
+
+/*
+ * The staging area of a writable handle, as b3cas_store_interrupt needs
+ * it: once interrupted, no staging file is created and no loose object
+ * is published, so a program that exits next leaves tmp/ empty of its
+ * files and objects/ as its last finished write left it.
+ */
+typedef struct b3cas_staging {
+	pthread_mutex_t lock;     /* orders creates against an interrupt */
+	atomic_bool interrupted;
+} b3cas_staging;
+
+/* Make (NULL and B3CAS_ENOMEM when out of memory) and free one. */
+b3cas_staging *b3cas__staging_new(void);
+void b3cas__staging_free(b3cas_staging *st);
+
+/*
+ * Interrupt lay's staging area: from now on b3cas__tmpfile_create and
+ * b3cas__object_publish fail with B3CAS_ECLOSED; every staging file this
+ * process has in tmp/ is removed. A publish that checked before this call
+ * goes on: the caller waits for it under the stripe locks, which every
+ * publish holds until its index write is done.
+ */
+void b3cas__staging_interrupt(const b3cas_layout *lay);
 
 /* A temp file being filled before it is published. */
 typedef struct b3cas_tmpfile {
@@ -22,6 +48,10 @@ typedef struct b3cas_tmpfile {
 
 /* Create a new empty temp file in tmp/. */
 int b3cas__tmpfile_create(const b3cas_layout *lay, b3cas_tmpfile *out);
+
+/* Append len bytes to temp file t (errors name its full path). */
+int b3cas__tmpfile_write(const b3cas_layout *lay, b3cas_tmpfile *t,
+			 const void *data, size_t len);
 
 /* Close and remove a temp file that will not be published. */
 void b3cas__tmpfile_discard(const b3cas_layout *lay, b3cas_tmpfile *t);

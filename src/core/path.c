@@ -461,7 +461,7 @@ static int open_tier(b3cas_layout *lay, const b3cas_store_options *o)
 		if (lay->tmp_fd < 0)
 			rc = b3cas__error_errno(errno, "cannot open %s", tmp);
 	}
-	free(tmp);
+	lay->tmp_path = tmp;
 	return rc;
 }
 
@@ -542,6 +542,7 @@ void b3cas__layout_close(b3cas_layout *lay)
 	free(lay->root);
 	free(lay->objects_path);
 	free(lay->objects_conf);
+	free(lay->tmp_path);
 	memset(lay, 0, sizeof(*lay));
 	lay->root_fd = lay->objects_fd = lay->tmp_fd = lay->lock_fd = -1;
 }

@@ -400,6 +400,9 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
 	rc = b3cas__layout_open(&s->lay, root, opts);
+	if (rc == 0 && !s->read_only &&
+	    !(s->lay.staging = b3cas__staging_new()))
+		rc = B3CAS_ENOMEM;
 	if (rc == 0 && !rebuilding)
 		rc = check_not_rebuilding(s);
 	if (rc == 0)
@@ -466,6 +469,7 @@ int b3cas_store_close(b3cas_store *s)
 	b3cas__caches_close(s);
 	b3cas_store_close(atomic_load(&s->mirror));
 	b3cas__index_close(s->ix);
+	b3cas__staging_free(s->lay.staging);
 	b3cas__layout_close(&s->lay);
 	b3cas_pool_free(atomic_load(&s->pool));
 	for (unsigned i = 0; i < s->nstripes; i++)
@@ -480,6 +484,23 @@ int b3cas_store_close(b3cas_store *s)
 	free(s);
 	b3cas__error(rc, "%s", msg);
 	return rc;
+}
+
+int b3cas_store_interrupt(b3cas_store *s)
+{
+	if (!s)
+		return b3cas__error(B3CAS_EINVAL, "no store given");
+	if (s->read_only)
+		return 0;
+	b3cas__staging_interrupt(&s->lay);
+	/* Every publish that began before holds its stripe until its index
+	 * write is done: when each stripe has been free once, none is
+	 * left half done, and every later one fails. */
+	for (unsigned i = 0; i < s->nstripes; i++) {
+		pthread_mutex_lock(&s->stripes[i]);
+		pthread_mutex_unlock(&s->stripes[i]);
+	}
+	return b3cas_store_sync(s);
 }
 
 void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)

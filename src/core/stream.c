@@ -69,12 +69,8 @@ static int spill(b3cas_writer *w)
 	if (w->tmp.fd < 0)
 		rc = b3cas__tmpfile_create(&w->store->lay, &w->tmp);
 	if (rc == 0)
-		rc = (rc = b3cas__object_fault(&w->store->lay,
-					       B3CAS_FAULT_WRITE))
-			     ? b3cas__error_errno(rc, "cannot write %s",
-						  w->tmp.name)
-			     : b3cas__write_all(w->tmp.fd, w->buf, w->buf_len,
-				      w->tmp.name);
+		rc = b3cas__tmpfile_write(&w->store->lay, &w->tmp, w->buf,
+					  w->buf_len);
 	if (rc == 0)
 		w->buf_len = 0;
 	return rc;

