@@ -68,6 +68,10 @@ struct b3cas_oid;
  */
 const char *cli_store_dir(cli_ctx *ctx, const char **source_out);
 
+/* The exit code after cli_store_dir failed: 2 for an empty --store, 3
+ * (no store) when no folder could be worked out (docs/cli.md). */
+int cli_no_store_dir(const cli_ctx *ctx);
+
 /*
  * The exit code for a library error, decided here only: B3CAS_EINVAL is
  * an input error (2); B3CAS_ENOTFOUND is a negative answer (1) when an

@@ -77,6 +77,13 @@ const char *cli_store_dir(cli_ctx *ctx, const char **source_out)
 	return dir;
 }
 
+int cli_no_store_dir(const cli_ctx *ctx)
+{
+	/* "--store ''" is malformed input; no folder to be found (HOME
+	 * unset, out of memory) is no store. */
+	return ctx->store_dir && !ctx->store_dir[0] ? CLI_USAGE : CLI_STORE;
+}
+
 /* ---- errors ---- */
 
 int cli_exit_code(int err, bool is_lookup)
@@ -100,7 +107,7 @@ int cli_open_store(b3cas_store **out, cli_ctx *ctx,
 
 	*out = NULL;
 	if (!dir)
-		return CLI_USAGE;
+		return cli_no_store_dir(ctx);
 	err = b3cas_store_open(out, dir, opts);
 	if (err == 0) {
 		/* A signal now interrupts its writes (cli_signal.c). */

@@ -159,4 +159,46 @@ check "and stores its bytes" \
 	test "$(cat "$work/ign.out")" = "$(b3sum --no-names "$work/ign.in")"
 "$b3cas" rm "$(cat "$work/ign.out")" >/dev/null 2>&1
 
+# ---- 3. exit codes: no store, not a store, locked (docs/cli.md: 3) ----
+store_cmds=(ls "stat $zeros" "get $zeros" "exists $zeros" "put $files/keep17"
+	"rm $zeros" gc stats fsck "fsck --repair" scrub "scrub --repair"
+	"backup $work/bk" "restore $st" recover)
+mkdir -p "$work/empty" "$work/foreign"
+echo notes >"$work/foreign/notes.txt"
+echo text >"$work/a-file"
+for c in "${store_cmds[@]}" init; do
+	# no folder can be worked out: no --store, B3CAS_STORE, HOME or XDG
+	out=$(env -u HOME -u B3CAS_STORE -u XDG_DATA_HOME "$b3cas" $c 2>&1)
+	rc=$?
+	check "$c with no store folder at all exits 3 ($rc: $out)" test $rc = 3
+	check "$c with no store folder says so ($out)" \
+		grep -q 'no store folder' <<<"$out"
+	[[ $c == init ]] && continue
+	for where in "$work/none" "$work/empty" "$work/foreign" "$work/a-file"; do
+		expect 3 '' "$where" -- --store "$where" $c
+	done
+done
+expect 3 '' "$work/foreign is not a b3cas store" -- --store "$work/foreign" init
+# an empty --store is malformed input, as the usage says
+expect 2 '' 'empty folder name' -- --store '' ls
+# a writer holds the lock: every writing command exits 3 naming its pid
+"$b3cas" put "$fifo" >/dev/null 2>&1 &
+holder=$!
+exec 3>"$fifo"
+wait_for "the writer to hold the lock" grep -qx "$holder" "$st/LOCK"
+"$b3cas" --store "$work/bk" init >/dev/null 2>&1
+for c in "put $files/keep17" "rm $zeros" gc "fsck --repair" "scrub --repair" \
+	"restore $work/bk" recover; do
+	expect 3 '' "open for writing by process $holder" -- $c
+done
+# and a backup into a store that a writer holds
+expect 3 '' "open for writing by process $holder" -- --store "$work/bk" \
+	backup "$st"
+# the readers still work
+for c in ls "exists $(b3sum --no-names "$files/keep17")" stats fsck; do
+	expect 0 '' '' -- $c
+done
+exec 3>&-
+wait $holder
+
 cli_summary
