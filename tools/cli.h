@@ -24,6 +24,10 @@ enum {
 typedef struct cli_ctx {
 	const char *store_dir; /* --store DIR, or NULL */
 	char *store_buf;       /* the resolved store folder, when computed */
+	/* Why cli_open_store failed, for JSON lines: the error's name
+	 * (cli_error_name) and the message printed. */
+	const char *open_error;
+	char open_message[1200];
 } cli_ctx;
 
 typedef struct cli_command {
@@ -132,6 +136,11 @@ bool cli_parse_oid(struct b3cas_oid *out, const char *text);
  */
 int cli_parse_oids(struct b3cas_oid **ids_out, char **argv, int n);
 
+/* The same; with json, also a JSON failure line (cli_json_failure) for
+ * each id when one is malformed: EINVAL for it, ESKIPPED for the rest. */
+int cli_parse_oids_json(struct b3cas_oid **ids_out, char **argv, int n,
+			bool json);
+
 /* What the commands that take object ids (exists, rm, stat) parse. */
 typedef struct cli_id_args {
 	bool json;              /* --json */
@@ -147,6 +156,42 @@ typedef struct cli_id_args {
  */
 int cli_parse_id_args(cli_id_args *out, const char *cmd,
 		      void (*usage)(FILE *out), int argc, char **argv);
+
+/*
+ * The name of a library error code in JSON output: its B3CAS_E... name
+ * without the prefix ("ENOTFOUND"); cli_errno_name converts an errno value
+ * of the CLI's own file access as the library does (ENOENT: "ENOTFOUND",
+ * EACCES: "EPERM", EISDIR: "EINVAL", ...). Two names are the CLI's own:
+ * CLI_ENAME_CHANGED, a file that changed while put read it, and
+ * CLI_ENAME_SKIPPED, an item not done because of another (docs/cli.md).
+ */
+#define CLI_ENAME_CHANGED "ECHANGED"
+#define CLI_ENAME_SKIPPED "ESKIPPED"
+const char *cli_error_name(int err);
+const char *cli_errno_name(int errnum);
+
+/*
+ * A JSON line on stdout for an item that failed:
+ * {"<key>":"<item>","error":"<error>","message":"<message>"}.
+ */
+void cli_json_failure(const char *key, const char *item, const char *error,
+		      const char *message);
+
+/*
+ * For the id commands: report that item i failed with err (the library's
+ * message, on stderr, and with --json a failure line), and, with --json,
+ * that items from..n-1 were not done, and why.
+ */
+struct cli_id_args;
+void cli_id_failure(const struct cli_id_args *a, int i, int err);
+
+/*
+ * With --json, a failure line for each of the n items not done: the
+ * store's open error when it could not be opened (opened false), else
+ * CLI_ENAME_SKIPPED (an earlier error ended the run).
+ */
+void cli_json_not_done(const cli_ctx *ctx, bool opened, const char *key,
+		       char **items, int n);
 
 /* Write s as a JSON string (quoted, escaped) to out. */
 void cli_json_string(FILE *out, const char *s);

@@ -168,8 +168,10 @@ static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	cli_ctx ctx = {NULL, NULL};
+	cli_ctx ctx;
 	int i, err = 0;
+
+	memset(&ctx, 0, sizeof(ctx));
 
 	check_simd_env();
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {

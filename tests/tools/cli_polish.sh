@@ -201,4 +201,91 @@ done
 exec 3>&-
 wait $holder
 
+# ---- 4. --json: a line for every item, failed ones too ----
+# items: the name/id and error ("ok" for a success) of each JSON line
+items() { jq -r '(.name // .id) + " " + (.error // "ok")' <<<"$out"; }
+# json_ok: every line is one JSON object; failures carry a message
+json_ok() {
+	jq -e -s 'all(.[]; type == "object" and
+		((has("error") | not) or (.message | type == "string")))' \
+		<<<"$out" >/dev/null
+}
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+echo fresh >"$files/fresh"
+echo secret >"$files/secret" && chmod 600 "$files/secret"
+head -c 100000 /dev/urandom >"$files/shrinks"
+mkdir -p "$files/folder"
+SHIM_CHANGE_PATH=$files/shrinks SHIM_CHANGE=truncate LD_PRELOAD=$shim \
+	"$b3cas" put --json "$files/fresh" "$work/missing" "$files/folder" \
+	"$files/shrinks" "$files/keep17" >"$work/json.out" 2>"$_cli_err"
+rc=$?
+out=$(cat "$work/json.out")
+check "put --json with bad inputs exits 2 ($rc)" test $rc = 2
+check "put --json prints JSON ($out)" json_ok
+check "put --json has a line per input, in order ($(items))" test "$(items)" = \
+"$files/fresh ok
+$work/missing ENOTFOUND
+$files/folder EINVAL
+$files/shrinks ECHANGED
+$files/keep17 ok"
+check "a failure line says why ($out)" \
+	grep -q '"message":"cannot read [^"]*/missing: No such file' <<<"$out"
+# a file the user may not read (a store of its own, writable by nobody)
+mkdir "$work/mine" && chown 65534:65534 "$work/mine"
+nobody "$b3cas" --store "$work/mine/st" init >/dev/null 2>&1
+out=$(nobody "$b3cas" --store "$work/mine/st" put --json "$files/secret" \
+	"$files/fresh" 2>/dev/null)
+rc=$?
+check "put --json of an unreadable file exits 2 ($rc)" test $rc = 2
+check "and prints EPERM for it, then the other ($(items))" test "$(items)" = \
+"$files/secret EPERM
+$files/fresh ok"
+# a store error ends the run: the rest are named as not done
+"$b3cas" --store "$work/full" init >/dev/null 2>&1
+head -c 300000 /dev/urandom >"$files/big1"
+SHIM_ENOSPC_DIR=$work/full SHIM_ENOSPC_AFTER=100000 LD_PRELOAD=$shim \
+	"$b3cas" --store "$work/full" put --json "$files/fresh" "$files/big1" \
+	"$files/keep17" "$work/missing" >"$work/json.out" 2>/dev/null
+rc=$?
+out=$(cat "$work/json.out")
+check "put --json on a full disk exits 3 ($rc)" test $rc = 3
+check "and names every input ($(items))" test "$(items)" = \
+"$files/fresh ok
+$files/big1 ENOSPC
+$files/keep17 ESKIPPED
+$work/missing ESKIPPED"
+# no store: every input is named with the open error
+out=$("$b3cas" --store "$work/none" put --json "$files/fresh" 2>/dev/null)
+rc=$?
+check "put --json into no store exits 3 ($rc)" test $rc = 3
+check "and names the input ($(items))" test "$(items)" = "$files/fresh ENOTFOUND"
+check "with the store's message ($out)" grep -q "no b3cas store at $work/none" <<<"$out"
+# rm and stat
+fresh=$(b3sum --no-names "$files/fresh")
+"$b3cas" put "$files/fresh" >/dev/null 2>&1 # two references now
+expect 1 '' 'is not stored' -- rm --json "$fresh" "$zeros" "$fresh"
+check "rm --json prints JSON ($out)" json_ok
+check "rm --json has a line per id ($(items))" test "$(items)" = \
+"$fresh ok
+$zeros ENOTFOUND
+$fresh ok"
+"$b3cas" put "$files/fresh" >/dev/null 2>&1
+expect 2 '' 'invalid id' -- rm --json "$fresh" nothex
+check "rm --json with a malformed id names each ($(items))" test "$(items)" = \
+"$fresh ESKIPPED
+nothex EINVAL"
+expect 0 '"refs":1' '' -- stat --json "$fresh"
+expect 1 '' 'is not stored' -- stat --json "$zeros" "$fresh"
+check "stat --json has a line per id ($(items))" test "$(items)" = \
+"$zeros ENOTFOUND
+$fresh ok"
+expect 2 '' 'invalid id' -- stat --json "$fresh" "${zeros}0"
+check "stat --json with a malformed id names each ($(items))" test "$(items)" = \
+"$fresh ESKIPPED
+${zeros}0 EINVAL"
+out=$("$b3cas" --store "$work/none" stat --json "$fresh" 2>/dev/null)
+check "stat --json in no store names the id ($(items))" test "$(items)" = \
+"$fresh ENOTFOUND"
+"$b3cas" rm "$fresh" >/dev/null 2>&1
+
 cli_summary
