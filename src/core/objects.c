@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,10 @@ static const char *tmp_dir(const b3cas_layout *lay)
 	return lay->tmp_path ? lay->tmp_path : "tmp";
 }
 
-/* Room for a path in a message; the message buffer holds 1024 bytes. */
-#define MSG_PATH 1024
+/* Room for a path in a message: a whole one (PATH_MAX, and the name in
+ * its folder), which the message then shortens in the middle if it must
+ * (util/error.c), keeping the file's name. */
+#define MSG_PATH (PATH_MAX + 64)
 
 /* "<staging folder>/<name>", for messages. */
 static const char *staging_path(const b3cas_layout *lay,
@@ -296,17 +299,24 @@ int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
 	return 0;
 }
 
+int b3cas__object_pread(const b3cas_layout *lay, const b3cas_oid *id,
+			int fd, void *buf, size_t len, uint64_t off)
+{
+	char rel[B3CAS_OBJECT_REL_LEN + 1], path[MSG_PATH];
+
+	b3cas__object_rel(rel, id);
+	snprintf(path, sizeof(path), "%s/%s", lay->objects_path, rel);
+	return b3cas__pread_exact(fd, buf, len, off, path);
+}
+
 int b3cas__object_read(const b3cas_layout *lay, const b3cas_oid *id,
 		       uint64_t size, void *buf)
 {
-	char rel[B3CAS_OBJECT_REL_LEN + 1], path[MSG_PATH];
 	int fd = -1, rc = b3cas__object_open(lay, id, size, &fd);
 
 	if (rc < 0)
 		return rc;
-	b3cas__object_rel(rel, id);
-	snprintf(path, sizeof(path), "%s/%s", lay->objects_path, rel);
-	rc = b3cas__pread_exact(fd, buf, (size_t)size, 0, path);
+	rc = b3cas__object_pread(lay, id, fd, buf, (size_t)size, 0);
 	close(fd);
 	return rc;
 }

@@ -76,6 +76,11 @@ int b3cas__object_write(const b3cas_layout *lay, const b3cas_oid *id,
 int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
 		       uint64_t size, int *fd_out);
 
+/* Read len bytes at off of object id, open as fd (b3cas__pread_exact;
+ * messages name the object's file). */
+int b3cas__object_pread(const b3cas_layout *lay, const b3cas_oid *id,
+			int fd, void *buf, size_t len, uint64_t off);
+
 /* Read the whole of object id (size bytes) into buf. */
 int b3cas__object_read(const b3cas_layout *lay, const b3cas_oid *id,
 		       uint64_t size, void *buf);

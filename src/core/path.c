@@ -93,7 +93,7 @@ static int classify_folder(const char *root)
 
 static int write_conf(b3cas_layout *lay)
 {
-	char text[CONF_MAX];
+	char text[CONF_MAX], path[CONF_MAX];
 	int fd, rc, n;
 
 	n = snprintf(text, sizeof(text),
@@ -117,9 +117,10 @@ static int write_conf(b3cas_layout *lay)
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot create %s/%s.tmp",
 					  lay->root, CONF_NAME);
-	rc = b3cas__write_all(fd, text, (size_t)n, CONF_NAME);
+	snprintf(path, sizeof(path), "%s/%s.tmp", lay->root, CONF_NAME);
+	rc = b3cas__write_all(fd, text, (size_t)n, path);
 	if (rc == 0)
-		rc = b3cas__fsync(fd, CONF_NAME);
+		rc = b3cas__fsync(fd, path);
 	close(fd);
 	if (rc == 0 && renameat(lay->root_fd, CONF_NAME ".tmp", lay->root_fd,
 				CONF_NAME) != 0)
@@ -328,6 +329,8 @@ static int open_dir_at(int *out, int at, const char *name, const char *root)
 {
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	if (fd < 0 && at == AT_FDCWD)
+		return b3cas__error_errno(errno, "cannot open %s", name);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/%s", root,
 					  name);

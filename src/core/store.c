@@ -740,10 +740,9 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 
 			return b3cas__error(B3CAS_ECORRUPT,
 					    "the index lists object %s but "
-					    "its file %s/objects/%.2s/%s is "
-					    "missing",
+					    "its file %s/%.2s/%s is missing",
 					    b3cas_oid_fmt(hex, id),
-					    s->lay.root, hex, hex);
+					    s->lay.objects_path, hex, hex);
 		}
 	}
 }
@@ -1201,8 +1200,8 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 	} else {
 		rc = b3cas__store_open_loose(s, id, size, &fd);
 		if (rc == 0) {
-			rc = b3cas__pread_exact(fd, buf, (size_t)size, 0,
-						"object file");
+			rc = b3cas__object_pread(&s->lay, id, fd, buf,
+						 (size_t)size, 0);
 			close(fd);
 		}
 		/* A file of the wrong size, or missing, is a corrupt object
@@ -1229,7 +1228,7 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t len, bool loose, int rc)
 {
-	char msg[512];
+	char msg[B3CAS__MESSAGE_MAX];
 
 	atomic_fetch_add_explicit(&s->n_corrupt_reads, 1,
 				  memory_order_relaxed);
@@ -1317,7 +1316,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 		return b3cas__error(B3CAS_ENOTFOUND, "no mirror configured");
 	rc = mirror_of(s, &m);
 	if (rc < 0) {
-		char why[512];
+		char why[B3CAS__MESSAGE_MAX];
 
 		/* Only a lack of memory is worth trying again. */
 		snprintf(why, sizeof(why), "%s", b3cas_error_last());
@@ -1346,7 +1345,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
 			     int heal_rc)
 {
-	char why[512];
+	char why[B3CAS__MESSAGE_MAX];
 
 	/* b3cas_error_last() is the buffer b3cas__error writes: copied
 	 * first, never passed to it. */
@@ -1368,7 +1367,7 @@ int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
 static int heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 		size_t *len_out)
 {
-	char msg[512];
+	char msg[B3CAS__MESSAGE_MAX];
 	int hrc;
 
 	if (rc != B3CAS_ECORRUPT || !s->mirror_dir)

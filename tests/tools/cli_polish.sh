@@ -159,6 +159,60 @@ check "and stores its bytes" \
 	test "$(cat "$work/ign.out")" = "$(b3sum --no-names "$work/ign.in")"
 "$b3cas" rm "$(cat "$work/ign.out")" >/dev/null 2>&1
 
+# ---- 2. messages name files with their folder ----
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+pst=$work/pstore # a store of an unprivileged user's
+mkdir "$pst" && chown 65534:65534 "$pst"
+nobody "$b3cas" --store "$pst" init >/dev/null 2>&1
+head -c 400000 /dev/urandom >"$files/p400k"
+p400k=$(b3sum --no-names "$files/p400k")
+# a staging write that fails: the file is named with its folder
+# (the shim is preloaded after setpriv, which it would crash)
+out=$(nobody env SHIM_ENOSPC_DIR="$pst" SHIM_ENOSPC_AFTER=1000 \
+	LD_PRELOAD="$shim" "$b3cas" --store "$pst" put "$files/p400k" 2>&1)
+check "a failed staging write names tmp/ ($out)" grep -Eq \
+	"cannot write $pst/tmp/[0-9]+\.[0-9]+\.tmp: No space left on device" \
+	<<<"$out"
+# an object folder the user may not write: the rename names both
+chmod 555 "$pst/objects/${p400k:0:2}"
+out=$(nobody "$b3cas" --store "$pst" put "$files/p400k" 2>&1)
+check "a failed publish names both files ($out)" grep -Eq \
+	"staging file $pst/tmp/[0-9.]+tmp to $pst/objects/${p400k:0:2}/$p400k: Permission denied" \
+	<<<"$out"
+chmod 755 "$pst/objects/${p400k:0:2}"
+# an object folder fsck may not list
+nobody "$b3cas" --store "$pst" put "$files/p400k" >/dev/null 2>&1
+chmod 000 "$pst/objects/${p400k:0:2}"
+out=$(nobody "$b3cas" --store "$pst" fsck 2>&1)
+check "fsck names the folder it cannot list ($out)" grep -q \
+	"cannot list folder $pst/objects/${p400k:0:2}: Permission denied" <<<"$out"
+chmod 755 "$pst/objects/${p400k:0:2}"
+# an object file that shrinks while it is read: named with its folder
+head -c 3000000 /dev/urandom >"$files/p3m"
+"$b3cas" put "$files/p3m" >/dev/null 2>&1
+p3m=$(b3sum --no-names "$files/p3m")
+cp "$st/objects/${p3m:0:2}/$p3m" "$work/p3m.good"
+out=$(SHIM_CHANGE_PATH=$st/objects/${p3m:0:2}/$p3m SHIM_CHANGE=truncate \
+	LD_PRELOAD=$shim "$b3cas" get "$p3m" 2>&1 >/dev/null)
+check "a read that meets a short object file names it ($out)" grep -q \
+	"$st/objects/${p3m:0:2}/$p3m is truncated" <<<"$out"
+chmod u+w "$st/objects/${p3m:0:2}/$p3m"
+cp "$work/p3m.good" "$st/objects/${p3m:0:2}/$p3m"
+"$b3cas" rm "$p3m" >/dev/null 2>&1
+# a path longer than the message buffer: the start and the end are kept
+deep=$work
+while ((${#deep} < 3000)); do deep=$deep/$(printf 'd%.0s' {1..200}); done
+mkdir -p "$deep"
+"$b3cas" --store "$deep/st" init >/dev/null 2>&1
+out=$(SHIM_ENOSPC_DIR=$deep/st SHIM_ENOSPC_AFTER=1000 LD_PRELOAD=$shim \
+	"$b3cas" --store "$deep/st" put --no-names "$files/p400k" 2>&1)
+check "a long message keeps its start ($out)" \
+	grep -q "^b3cas: cannot store $files/p400k: cannot write $work" <<<"$out"
+check "and its end ($out)" \
+	grep -Eq "\.\.\..*/st/tmp/[0-9]+\.[0-9]+\.tmp: No space left on device$" <<<"$out"
+check "and fits the message buffer (${#out} bytes)" \
+	test ${#out} -le $((1024 + ${#files} + 40))
+
 # ---- 3. exit codes: no store, not a store, locked (docs/cli.md: 3) ----
 store_cmds=(ls "stat $zeros" "get $zeros" "exists $zeros" "put $files/keep17"
 	"rm $zeros" gc stats fsck "fsck --repair" scrub "scrub --repair"
@@ -210,7 +264,6 @@ json_ok() {
 		((has("error") | not) or (.message | type == "string")))' \
 		<<<"$out" >/dev/null
 }
-nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 echo fresh >"$files/fresh"
 echo secret >"$files/secret" && chmod 600 "$files/secret"
 head -c 100000 /dev/urandom >"$files/shrinks"

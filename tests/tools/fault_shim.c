@@ -6,7 +6,8 @@
  * Two faults, each chosen by environment variables:
  *
  *   SHIM_CHANGE_PATH=FILE SHIM_CHANGE=truncate|append|unlink
- *       After the first successful read() from a descriptor open on FILE,
+ *       After the first successful read() or pread() from a descriptor
+ *       open on FILE,
  *       FILE is cut to half its size, grown by 4 KiB, or unlinked. The
  *       change happens once per process.
  *
@@ -37,6 +38,7 @@
 #include <unistd.h>
 
 static ssize_t (*real_read)(int, void *, size_t);
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
 static ssize_t (*real_writev)(int, const struct iovec *, int);
@@ -54,6 +56,8 @@ __attribute__((constructor)) static void shim_init(void)
 	const char *after = getenv("SHIM_ENOSPC_AFTER");
 
 	real_read = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+	real_pread = (ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT,
+								    "pread");
 	real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT,
 								     "write");
 	real_pwrite = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(
@@ -131,10 +135,9 @@ static void change_file(void)
 	}
 }
 
-ssize_t read(int fd, void *buf, size_t len)
+/* After n bytes were read from fd: change the file if it is the one. */
+static void after_read(int fd, ssize_t n)
 {
-	ssize_t n = real_read(fd, buf, len);
-
 	if (n > 0 && change_path && change_kind && !changed) {
 		char path[PATH_MAX];
 
@@ -142,7 +145,27 @@ ssize_t read(int fd, void *buf, size_t len)
 		if (strcmp(path, change_path) == 0)
 			change_file();
 	}
+}
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+	ssize_t n = real_read(fd, buf, len);
+
+	after_read(fd, n);
 	return n;
+}
+
+ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n = real_pread(fd, buf, len, off);
+
+	after_read(fd, n);
+	return n;
+}
+
+ssize_t pread64(int fd, void *buf, size_t len, off_t off)
+{
+	return pread(fd, buf, len, off);
 }
 
 /* After a write to fd: stall for good if it is the first under
