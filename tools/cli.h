@@ -224,9 +224,10 @@ void cli_signals_end(void);
 bool cli_interrupted(void);
 
 /* Register a store opened for writing (cli_open_store does), and forget
- * it before it is closed (cli_close_store does). */
+ * it, under cli_cleanup_lock held until it is closed (cli_close_store
+ * does). */
 void cli_cleanup_add_store(struct b3cas_store *store);
-void cli_cleanup_forget_store(struct b3cas_store *store);
+void cli_cleanup_forget_store_locked(struct b3cas_store *store);
 
 /*
  * Files to remove on a signal (the temporary file of get -o). Hold the

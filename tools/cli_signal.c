@@ -137,13 +137,11 @@ void cli_cleanup_add_store(b3cas_store *store)
 	cli_cleanup_unlock();
 }
 
-void cli_cleanup_forget_store(b3cas_store *store)
+void cli_cleanup_forget_store_locked(b3cas_store *store)
 {
-	cli_cleanup_lock();
 	for (int i = 0; i < MAX_STORES; i++)
 		if (stores[i] == store)
 			stores[i] = NULL;
-	cli_cleanup_unlock();
 }
 
 bool cli_cleanup_add_file_locked(const char *path)

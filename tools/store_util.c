@@ -140,6 +140,9 @@ const char *cli_errno_name(int errnum)
 void cli_json_failure(const char *key, const char *item, const char *error,
 		      const char *message)
 {
+	/* Interrupted: the failures that follow are the signal's doing. */
+	if (cli_interrupted())
+		return;
 	/* One line, whole: a signal writes out only whole lines. */
 	flockfile(stdout);
 	printf("{\"%s\":", key);
@@ -232,9 +235,12 @@ int cli_close_store(b3cas_store *store, int rc)
 
 	if (!store)
 		return rc;
-	/* Before it is freed: the signal thread may use it until then. */
-	cli_cleanup_forget_store(store);
+	/* A signal during the close waits for it (the registry lock is
+	 * held), then finds the store gone: it is never used once freed. */
+	cli_cleanup_lock();
+	cli_cleanup_forget_store_locked(store);
 	err = b3cas_store_close(store);
+	cli_cleanup_unlock();
 	if (err < 0) {
 		cli_error("cannot close the store: %s", b3cas_error_last());
 		rc = cli_worse(rc, cli_exit_code(err, false));
