@@ -7,6 +7,12 @@
  * whole file. Replacing an existing file is harmless: an object's name is
  * the hash of its bytes, so both files hold the same bytes unless the old
  * one was corrupt, in which case the new one repairs it.
+ *
+ * Staging files are named <pid>.<n>.tmp, so a process can tell its own.
+ * Once a handle's staging area is interrupted (b3cas_store_interrupt) it
+ * creates no staging file and publishes nothing more: the check and the
+ * create are one step under the staging lock, and the check and the
+ * rename one step under the caller's stripe lock.
  */
 #include "core/objects.h"
 
@@ -158,6 +164,7 @@ int b3cas__tmpfile_create(const b3cas_layout *lay, b3cas_tmpfile *out)
 	uint64_t n = atomic_fetch_add(&tmp_counter, 1);
 	int rc;
 
+	/* own_staging_name recognises these names. */
 	snprintf(out->name, sizeof(out->name), "%ld.%llu.tmp", (long)getpid(),
 		 (unsigned long long)n);
 	out->fd = -1;
