@@ -15,7 +15,10 @@ void cmd_stat_usage(FILE *out)
 		"Usage: b3cas [--store DIR] stat [--json] ID...\n"
 		"\n"
 		"Print each object's size in bytes, where it is kept (inline "
-		"in the index,\nor a loose file) and its reference count.\n"
+		"in the index,\nor a loose file) and its reference count. "
+		"--json: one object per line,\n{\"id\", \"size\", \"refs\", "
+		"\"inline\"}, or for an ID that failed\n{\"id\", \"error\", "
+		"\"message\"}.\n"
 		"\n"
 		"Exit codes: 0 ok, 1 an ID is not stored, 2 malformed ID, 3 "
 		"store error.\n");
