@@ -175,11 +175,12 @@ B3CAS_EXTERN int b3cas_store_sync(b3cas_store *store);
  * was sent SIGINT, SIGTERM or SIGHUP (the b3cas program calls it from a
  * thread that waits for those signals, then dies of the signal).
  *
- * A write that has begun publishing a loose object ends as ever (its
- * file and its index entry, both or neither) before this returns; from
- * then on every write that would make a staging file or publish a loose
- * object fails with B3CAS_ECLOSED (an unfinished b3cas_writer's commit,
- * too); the staging files of unfinished writes are removed from tmp/;
+ * A write that has begun publishing a loose object, or a group of
+ * b3cas_gc's removals, ends as ever (files and index entries agree)
+ * before this returns; from then on every write that would make a
+ * staging file or publish a loose object fails with B3CAS_ECLOSED (an
+ * unfinished b3cas_writer's commit, too), as does b3cas_gc at its next
+ * group; the staging files of unfinished writes are removed from tmp/;
  * then what was written is made durable as b3cas_store_sync does.
  * Writes that are one index write (inline puts, deletes, references)
  * are not stopped: each is whole or absent anyway.
@@ -308,6 +309,8 @@ typedef struct b3cas_gc_report {
  * holds one id's stripe lock at a time, re-checking under it that the
  * object is still a candidate, so puts, gets, deletes and other GCs go on
  * while it runs and a put that revives an object wins. report may be NULL.
+ * After b3cas_store_interrupt it stops with B3CAS_ECLOSED before its next
+ * group of removals (the report holds what was removed).
  */
 B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
 			  b3cas_gc_report *report);

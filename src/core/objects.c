@@ -104,6 +104,11 @@ static int interrupted_error(const b3cas_layout *lay)
 			    "writes no more objects", lay->root);
 }
 
+int b3cas__staging_check(const b3cas_layout *lay)
+{
+	return interrupted(lay) ? interrupted_error(lay) : 0;
+}
+
 /* True for the names b3cas__tmpfile_create gives in this process. */
 static bool own_staging_name(const char *name)
 {
@@ -119,7 +124,21 @@ static bool own_staging_name(const char *name)
 	return strcmp(p, ".tmp") == 0;
 }
 
-void b3cas__staging_interrupt(const b3cas_layout *lay)
+void b3cas__staging_refuse(const b3cas_layout *lay)
+{
+	b3cas_staging *st = lay->staging;
+
+	if (!st)
+		return;
+	/* Under the lock no create is half done: from here on every
+	 * staging file this process made is in the folder, and no other
+	 * comes. */
+	pthread_mutex_lock(&st->lock);
+	atomic_store(&st->interrupted, true);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void b3cas__staging_remove(const b3cas_layout *lay)
 {
 	b3cas_staging *st = lay->staging;
 	struct dirent *e;
@@ -129,9 +148,6 @@ void b3cas__staging_interrupt(const b3cas_layout *lay)
 	if (!st)
 		return;
 	pthread_mutex_lock(&st->lock);
-	atomic_store(&st->interrupted, true);
-	/* Under the lock no create is half done: every staging file this
-	 * process made is in the folder now, and no other comes. */
 	fd = openat(lay->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	dir = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!dir && fd >= 0)

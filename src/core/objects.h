@@ -32,13 +32,20 @@ b3cas_staging *b3cas__staging_new(void);
 void b3cas__staging_free(b3cas_staging *st);
 
 /*
- * Interrupt lay's staging area: from now on b3cas__tmpfile_create and
- * b3cas__object_publish fail with B3CAS_ECLOSED; every staging file this
- * process has in tmp/ is removed. A publish that checked before this call
- * goes on: the caller waits for it under the stripe locks, which every
- * publish holds until its index write is done.
+ * Interrupt lay's staging area in two steps. refuse: from now on
+ * b3cas__tmpfile_create and b3cas__object_publish fail with
+ * B3CAS_ECLOSED; a publish that checked before goes on, and the caller
+ * waits for it under the stripe locks, which every publish holds until
+ * its index write is done. remove, after that wait: every staging file
+ * this process has in tmp/ is removed (none is being published).
  */
-void b3cas__staging_interrupt(const b3cas_layout *lay);
+void b3cas__staging_refuse(const b3cas_layout *lay);
+void b3cas__staging_remove(const b3cas_layout *lay);
+
+/* 0, or B3CAS_ECLOSED with a message once lay's staging area was
+ * interrupted: for other writes that leave files and index entries to
+ * agree (gc), checked under their stripe lock like a publish. */
+int b3cas__staging_check(const b3cas_layout *lay);
 
 /* A temp file being filled before it is published. */
 typedef struct b3cas_tmpfile {

@@ -492,14 +492,16 @@ int b3cas_store_interrupt(b3cas_store *s)
 		return b3cas__error(B3CAS_EINVAL, "no store given");
 	if (s->read_only)
 		return 0;
-	b3cas__staging_interrupt(&s->lay);
+	b3cas__staging_refuse(&s->lay);
 	/* Every publish that began before holds its stripe until its index
 	 * write is done: when each stripe has been free once, none is
-	 * left half done, and every later one fails. */
+	 * left half done, and every later one fails. Only then do the
+	 * staging files go, so that none is taken from a publish. */
 	for (unsigned i = 0; i < s->nstripes; i++) {
 		pthread_mutex_lock(&s->stripes[i]);
 		pthread_mutex_unlock(&s->stripes[i]);
 	}
+	b3cas__staging_remove(&s->lay);
 	return b3cas_store_sync(s);
 }
 

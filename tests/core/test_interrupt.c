@@ -83,6 +83,13 @@ static void test_interrupt_one(void **state)
 	/* An inline put is one index write: it is not stopped. */
 	assert_true(b3cas_store_put(s, &small_id, buf, 100) >= 0);
 	assert_int_equal(b3cas_store_exists(s, &small_id), 1);
+	/* A collection stops before its next group of removals. */
+	{
+		b3cas_gc_options go = B3CAS_GC_OPTIONS_INIT;
+
+		assert_int_equal(b3cas_store_delete(s, &small_id), 0);
+		assert_int_equal(b3cas_gc(s, &go, NULL), B3CAS_ECLOSED);
+	}
 	assert_int_equal(b3cas_store_interrupt(s), 0); /* again: harmless */
 	assert_int_equal(tmp_entries(root), 0);
 	expect_clean(s);
