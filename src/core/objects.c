@@ -72,7 +72,7 @@ static const char *staging_path(const b3cas_layout *lay,
 	return out;
 }
 
-/* ---- interrupting ---------------------------------------------------------- */
+/* ---- interrupting ------------------------------------------------------ */
 
 b3cas_staging *b3cas__staging_new(void)
 {
@@ -160,7 +160,7 @@ void b3cas__staging_remove(const b3cas_layout *lay)
 	pthread_mutex_unlock(&st->lock);
 }
 
-/* ---- staging files --------------------------------------------------------- */
+/* ---- staging files ----------------------------------------------------- */
 
 static int tmpfile_open(const b3cas_layout *lay, b3cas_tmpfile *out)
 {

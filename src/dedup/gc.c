@@ -212,7 +212,8 @@ typedef struct sweep_job {
 	const b3cas_gc_options *o;
 	b3cas_gc_report r;
 	int rc;
-	char msg[B3CAS__MESSAGE_MAX]; /* the error message, from the thread that had it */
+	/* the error message, from the thread that had it */
+	char msg[B3CAS__MESSAGE_MAX];
 } sweep_job;
 
 static void *sweep_main(void *arg)

@@ -15,8 +15,8 @@
  *    take a table away mid-read), and nothing once closed;
  *  - anonymous memory (RssAnon) after open and two reads: at most 4 MiB
  *    (measured 0.8 MiB; 13.5 MiB before the memtable filters and the
- *    stripe locks were cut), 16 MiB under AddressSanitizer (measured 3.4), whose shadow
- *    memory and quarantine count too.
+ *    stripe locks were cut), 16 MiB under AddressSanitizer (measured
+ *    3.4 MiB), whose shadow memory and quarantine count too.
  */
 #include <dirent.h>
 #include <string.h>
