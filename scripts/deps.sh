@@ -12,7 +12,8 @@ PACKAGES=(
 	libcmocka-dev libjansson-dev   # unit tests, official test vectors
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark
-	util-linux coreutils       # setpriv, truncate: the CLI bad-input test
+	util-linux coreutils       # setpriv, truncate, env --default-signal: CLI tests
+	jq                         # checks the JSON lines of the CLI tests
 	prometheus                 # promtool checks `b3cas stats --prometheus`
 )
 

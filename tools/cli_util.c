@@ -20,6 +20,9 @@ static void vmessage(const char *fmt, va_list ap)
 
 static void vmessage(const char *fmt, va_list ap)
 {
+	/* Interrupted: the failures that follow are the signal's doing. */
+	if (cli_interrupted())
+		return;
 	fflush(stdout);
 	cli_progress_clear();
 	fputs("b3cas: ", stderr);

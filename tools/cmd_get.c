@@ -77,13 +77,18 @@ static mode_t umask_value(void)
 static int get_to_file(b3cas_reader *r, const char *path, const char *id)
 {
 	char *tmp = NULL;
-	int fd, rc;
+	int fd, rc, err = 0;
 
 	if (asprintf(&tmp, "%s.b3cas-XXXXXX", path) < 0) {
 		cli_error("out of memory");
 		return CLI_STORE;
 	}
+	/* A signal removes the temp file (cli_signal.c). */
+	cli_cleanup_lock();
 	fd = mkstemp(tmp);
+	if (fd >= 0)
+		cli_cleanup_add_file_locked(tmp);
+	cli_cleanup_unlock();
 	if (fd < 0) {
 		cli_error("cannot create %s: %s", path, strerror(errno));
 		free(tmp);
@@ -96,12 +101,17 @@ static int get_to_file(b3cas_reader *r, const char *path, const char *id)
 		cli_error("cannot write %s: %s", path, strerror(errno));
 		rc = CLI_USAGE;
 	}
+	cli_cleanup_lock();
 	if (rc == CLI_OK && rename(tmp, path) != 0) {
-		cli_error("cannot create %s: %s", path, strerror(errno));
+		err = errno;
 		rc = CLI_USAGE;
 	}
 	if (rc != CLI_OK)
 		unlink(tmp);
+	cli_cleanup_forget_file_locked(tmp);
+	cli_cleanup_unlock();
+	if (err)
+		cli_error("cannot create %s: %s", path, strerror(err));
 	free(tmp);
 	return rc;
 }

@@ -211,7 +211,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	dir = cli_store_dir(ctx, NULL);
 	if (!dir)
-		return CLI_USAGE;
+		return cli_no_store_dir(ctx);
 	if (asprintf(&conf, "%s/b3cas.conf", dir) < 0) {
 		cli_error("out of memory");
 		return CLI_STORE;

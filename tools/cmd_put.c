@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,7 +51,8 @@ void cmd_put_usage(FILE *out)
 		"Options:\n"
 		"  --no-names   print bare ids\n"
 		"  --json       one JSON object per line: id, name, size, "
-		"duplicate\n"
+		"duplicate; for\n"
+		"               a file not stored: name, error, message\n"
 		"  -h, --help   print this help\n"
 		"\n"
 		"Exit codes: 0 stored, 2 a file could not be read or changed "
@@ -99,10 +101,34 @@ static void meter_update(put_meter *m, uint64_t total)
 			   (double)(now - m->t0) * 1e-9, false);
 }
 
+/*
+ * Report that input name was not stored: the message on stderr and, with
+ * --json, a failure line naming the error (cli_error_name). Returns rc.
+ */
+static int put_failed(const put_opts *o, const char *name, int rc,
+		      const char *error, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int put_failed(const put_opts *o, const char *name, int rc,
+		      const char *error, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cli_error("%s", msg);
+	if (o->json)
+		cli_json_failure("name", name, error, msg);
+	return rc;
+}
+
 /* Feed fd (size bytes when known, else 0) to w; CLI_OK, or an exit code
  * after a message about name. */
-static int copy_in(b3cas_writer *w, int fd, const char *name, char *buf,
-		   uint64_t size, uint64_t *total)
+static int copy_in(const put_opts *o, b3cas_writer *w, int fd,
+		   const char *name, char *buf, uint64_t size,
+		   uint64_t *total)
 {
 	put_meter m = {size, 0, 0, false};
 	int rc = CLI_OK;
@@ -114,17 +140,20 @@ static int copy_in(b3cas_writer *w, int fd, const char *name, char *buf,
 		int err;
 
 		if (n < 0) {
-			cli_error("cannot read %s: %s", name, strerror(errno));
-			rc = CLI_USAGE;
+			rc = put_failed(o, name, CLI_USAGE,
+					cli_errno_name(errno),
+					"cannot read %s: %s", name,
+					strerror(errno));
 			break;
 		}
 		if (n == 0)
 			break;
 		err = b3cas_writer_write(w, buf, (size_t)n);
 		if (err < 0) {
-			cli_error("cannot store %s: %s", name,
-				  b3cas_error_last());
-			rc = cli_exit_code(err, false);
+			rc = put_failed(o, name, cli_exit_code(err, false),
+					cli_error_name(err),
+					"cannot store %s: %s", name,
+					b3cas_error_last());
 			break;
 		}
 		*total += (uint64_t)n;
@@ -142,6 +171,8 @@ static void print_id(const put_opts *o, const b3cas_oid *id,
 	char hex[B3CAS_OID_HEX_LEN + 1];
 
 	b3cas_oid_fmt(hex, id);
+	/* One line, whole: a signal writes out only whole lines. */
+	flockfile(stdout);
 	if (o->json) {
 		printf("{\"id\":\"%s\",\"name\":", hex);
 		cli_json_string(stdout, name);
@@ -152,6 +183,7 @@ static void print_id(const put_opts *o, const b3cas_oid *id,
 	} else {
 		cli_print_id_name(stdout, hex, name);
 	}
+	funlockfile(stdout);
 }
 
 /* Store one input: path "-" is standard input. */
@@ -166,46 +198,47 @@ static int put_one(b3cas_store *store, const put_opts *o, const char *path,
 	uint64_t total = 0;
 	int rc, err;
 
-	if (fd < 0) {
-		cli_error("cannot read %s: %s", path, strerror(errno));
-		return CLI_USAGE;
-	}
+	if (fd < 0)
+		return put_failed(o, path, CLI_USAGE, cli_errno_name(errno),
+				  "cannot read %s: %s", path, strerror(errno));
 	if (fstat(fd, &before) != 0) {
-		cli_error("cannot read %s: %s", path, strerror(errno));
-		rc = CLI_USAGE;
+		rc = put_failed(o, path, CLI_USAGE, cli_errno_name(errno),
+				"cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (S_ISDIR(before.st_mode)) {
-		cli_error("cannot read %s: it is a folder", path);
-		rc = CLI_USAGE;
+		rc = put_failed(o, path, CLI_USAGE, cli_errno_name(EISDIR),
+				"cannot read %s: it is a folder", path);
 		goto out;
 	}
 	err = b3cas_writer_open(&w, store);
 	if (err < 0) {
-		cli_error("cannot store %s: %s", path, b3cas_error_last());
-		rc = cli_exit_code(err, false);
+		rc = put_failed(o, path, cli_exit_code(err, false),
+				cli_error_name(err), "cannot store %s: %s",
+				path, b3cas_error_last());
 		goto out;
 	}
-	rc = copy_in(w, fd, path, buf,
+	rc = copy_in(o, w, fd, path, buf,
 		     S_ISREG(before.st_mode) ? (uint64_t)before.st_size : 0,
 		     &total);
 	if (rc == CLI_OK && S_ISREG(before.st_mode) &&
 	    (fstat(fd, &after) != 0 || !same_file_state(&before, &after) ||
-	     (uint64_t)before.st_size != total)) {
-		cli_error("%s changed while it was being stored (%lld bytes "
-			  "when opened, %llu read); nothing stored for it",
-			  path, (long long)before.st_size,
-			  (unsigned long long)total);
-		rc = CLI_USAGE;
-	}
+	     (uint64_t)before.st_size != total))
+		rc = put_failed(o, path, CLI_USAGE, CLI_ENAME_CHANGED,
+				"%s changed while it was being stored (%lld "
+				"bytes when opened, %llu read); nothing "
+				"stored for it",
+				path, (long long)before.st_size,
+				(unsigned long long)total);
 	if (rc != CLI_OK) {
 		b3cas_writer_abort(w);
 		goto out;
 	}
 	err = b3cas_writer_commit(w, &id);
 	if (err < 0) {
-		cli_error("cannot store %s: %s", path, b3cas_error_last());
-		rc = cli_exit_code(err, false);
+		rc = put_failed(o, path, cli_exit_code(err, false),
+				cli_error_name(err), "cannot store %s: %s",
+				path, b3cas_error_last());
 		goto out;
 	}
 	print_id(o, &id, path, total, err == 1, bare);
@@ -252,17 +285,28 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 	}
 	rc = cli_open_store_rw(&store, ctx);
 	if (rc == CLI_OK) {
+		int i = optind;
+
 		if (optind >= argc)
 			rc = put_one(store, &o, "-", true, buf);
-		for (int i = optind; i < argc; i++) {
-			int one = put_one(store, &o, argv[i], false, buf);
+		while (i < argc) {
+			int one = put_one(store, &o, argv[i++], false, buf);
 
 			rc = cli_worse(rc, one);
 			/* A store error ends the run; a bad file does not. */
 			if (one == CLI_STORE)
 				break;
 		}
+		if (o.json)
+			cli_json_not_done(ctx, true, "name", argv + i,
+					  argc - i);
 		rc = cli_close_store(store, rc);
+	} else if (o.json) {
+		char *in[] = {"-"};
+
+		cli_json_not_done(ctx, false, "name",
+				  optind < argc ? argv + optind : in,
+				  optind < argc ? argc - optind : 1);
 	}
 	free(buf);
 	return cli_finish_stdout(rc);

@@ -243,7 +243,7 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 				       argv[optind]);
 	dir = cli_store_dir(ctx, NULL);
 	if (!dir)
-		return CLI_USAGE;
+		return cli_no_store_dir(ctx);
 	o.on_lost = print_lost;
 	o.ctx = &p;
 	o.progress = recover_progress;

@@ -15,31 +15,33 @@ static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 static void cmd_help_usage(FILE *out);
 
 static const cli_command commands[] = {
-	{"init", cmd_init, cmd_init_usage, "create a store"},
-	{"put", cmd_put, cmd_put_usage, "store files or stdin, print their ids"},
-	{"get", cmd_get, cmd_get_usage, "write an object's bytes"},
+	{"init", cmd_init, cmd_init_usage, "create a store", true},
+	{"put", cmd_put, cmd_put_usage, "store files or stdin, print their ids",
+	 true},
+	{"get", cmd_get, cmd_get_usage, "write an object's bytes", true},
 	{"exists", cmd_exists, cmd_exists_usage,
-	 "exit 0 if objects are stored, 1 if not"},
-	{"rm", cmd_rm, cmd_rm_usage, "remove one reference to objects"},
-	{"gc", cmd_gc, cmd_gc_usage, "free objects that lost their last reference"},
+	 "exit 0 if objects are stored, 1 if not", false},
+	{"rm", cmd_rm, cmd_rm_usage, "remove one reference to objects", true},
+	{"gc", cmd_gc, cmd_gc_usage,
+	 "free objects that lost their last reference", true},
 	{"backup", cmd_backup, cmd_backup_usage,
-	 "copy the objects another store lacks into it"},
+	 "copy the objects another store lacks into it", true},
 	{"restore", cmd_restore, cmd_restore_usage,
-	 "bring missing and damaged objects back from a backup"},
+	 "bring missing and damaged objects back from a backup", true},
 	{"recover", cmd_recover, cmd_recover_usage,
-	 "rebuild a lost or damaged index"},
+	 "rebuild a lost or damaged index", true},
 	{"fsck", cmd_fsck, cmd_fsck_usage,
-	 "check every object and the index; --repair mends"},
+	 "check every object and the index; --repair mends", true},
 	{"scrub", cmd_scrub, cmd_scrub_usage,
-	 "verify objects over time, resumable, rate-limited"},
+	 "verify objects over time, resumable, rate-limited", true},
 	{"stats", cmd_stats, cmd_stats_usage,
-	 "objects, bytes and dedup ratio of the store"},
-	{"ls", cmd_ls, cmd_ls_usage, "list stored objects"},
+	 "objects, bytes and dedup ratio of the store", false},
+	{"ls", cmd_ls, cmd_ls_usage, "list stored objects", false},
 	{"stat", cmd_stat, cmd_stat_usage,
-	 "size, references and storage of objects"},
+	 "size, references and storage of objects", false},
 	{"hash", cmd_hash, cmd_hash_usage,
-	 "print or check BLAKE3 hashes of files (like b3sum)"},
-	{"help", cmd_help, cmd_help_usage, "show help for a command"},
+	 "print or check BLAKE3 hashes of files (like b3sum)", false},
+	{"help", cmd_help, cmd_help_usage, "show help for a command", false},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -194,8 +196,10 @@ static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	cli_ctx ctx = {NULL, NULL, 0};
+	cli_ctx ctx;
 	int i, err = 0;
+
+	memset(&ctx, 0, sizeof(ctx));
 
 	check_simd_env();
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -229,7 +233,11 @@ int main(int argc, char **argv)
 	err = strip_late_globals(&ctx, &argc, argv);
 	if (err)
 		return err;
+	if (cmd->writes)
+		cli_signals_start();
 	err = cmd->run(&ctx, argc, argv);
+	if (cmd->writes)
+		cli_signals_end();
 	free(ctx.store_buf);
 	return err;
 }

@@ -206,6 +206,30 @@ B3CAS_EXTERN int b3cas_store_close(b3cas_store *store);
  */
 B3CAS_EXTERN int b3cas_store_sync(b3cas_store *store);
 
+/*
+ * Stop store's writes so that a program can end without
+ * b3cas_store_close and leave nothing half written: for a program that
+ * was sent SIGINT, SIGTERM or SIGHUP (the b3cas program calls it from a
+ * thread that waits for those signals, then dies of the signal).
+ *
+ * A write that has begun publishing a loose object, or a group of
+ * b3cas_gc's removals, ends as ever (files and index entries agree)
+ * before this returns; from then on every write that would make a
+ * staging file or publish a loose object fails with B3CAS_ECLOSED (an
+ * unfinished b3cas_writer's commit, too), as does b3cas_gc at its next
+ * group; the staging files of unfinished writes are removed from tmp/;
+ * then what was written is made durable as b3cas_store_sync does.
+ * Writes that are one index write (inline puts, deletes, references)
+ * are not stopped: each is whole or absent anyway.
+ *
+ * Thread safety: may be called from any thread while others use store,
+ * and more than once; not from a signal handler (it takes locks and
+ * does I/O). store must still be closed (or the process end). A
+ * read-only handle has nothing to stop. Returns 0, B3CAS_EINVAL (NULL
+ * store) or the error of the final sync.
+ */
+B3CAS_EXTERN int b3cas_store_interrupt(b3cas_store *store);
+
 /* Facts about an open store. Borrowed from the store until it closes. */
 typedef struct b3cas_store_info {
 	const char *root;
@@ -327,7 +351,9 @@ typedef struct b3cas_gc_report {
  * object is still a candidate, so puts, gets, deletes and other GCs go on
  * while it runs and a put that revives an object wins. opts (NULL: the
  * defaults) and report may be NULL. B3CAS_EPERM (read-only), B3CAS_EIO,
- * B3CAS_EINVAL (NULL store), or on_object's non-zero value.
+ * B3CAS_EINVAL (NULL store), or on_object's non-zero value. After
+ * b3cas_store_interrupt it stops with B3CAS_ECLOSED before its next group
+ * of removals (the report holds what was removed).
  */
 B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
 			  b3cas_gc_report *report);

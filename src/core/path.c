@@ -97,7 +97,7 @@ static int classify_folder(const char *root)
 
 static int write_conf(b3cas_layout *lay)
 {
-	char text[CONF_MAX];
+	char text[CONF_MAX], path[CONF_MAX];
 	int fd, rc, n;
 
 	n = snprintf(text, sizeof(text),
@@ -121,9 +121,10 @@ static int write_conf(b3cas_layout *lay)
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot create %s/%s.tmp",
 					  lay->root, CONF_NAME);
-	rc = b3cas__write_all(fd, text, (size_t)n, CONF_NAME);
+	snprintf(path, sizeof(path), "%s/%s.tmp", lay->root, CONF_NAME);
+	rc = b3cas__write_all(fd, text, (size_t)n, path);
 	if (rc == 0)
-		rc = b3cas__fsync(fd, CONF_NAME);
+		rc = b3cas__fsync(fd, path);
 	close(fd);
 	if (rc == 0 && renameat(lay->root_fd, CONF_NAME ".tmp", lay->root_fd,
 				CONF_NAME) != 0)
@@ -533,6 +534,8 @@ static int open_dir_at(int *out, int at, const char *name, const char *root)
 {
 	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	if (fd < 0 && at == AT_FDCWD)
+		return b3cas__error_errno(errno, "cannot open %s", name);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/%s", root,
 					  name);
@@ -666,7 +669,7 @@ static int open_tier(b3cas_layout *lay, const b3cas_store_options *o)
 		if (lay->tmp_fd < 0)
 			rc = b3cas__error_errno(errno, "cannot open %s", tmp);
 	}
-	free(tmp);
+	lay->tmp_path = tmp;
 	return rc;
 }
 
@@ -746,6 +749,7 @@ void b3cas__layout_close(b3cas_layout *lay)
 	free(lay->root);
 	free(lay->objects_path);
 	free(lay->objects_conf);
+	free(lay->tmp_path);
 	memset(lay, 0, sizeof(*lay));
 	lay->root_fd = lay->objects_fd = lay->tmp_fd = lay->lock_fd = -1;
 }

@@ -51,9 +51,13 @@ typedef struct b3cas_layout {
 	 * elsewhere (a rename cannot cross file systems). Write mode only,
 	 * else -1. */
 	int tmp_fd;
+	char *tmp_path;     /* tmp_fd's folder, for messages, or NULL */
 	char *objects_path; /* the tier's folder, for messages */
 	char *objects_conf; /* "objects" recorded in b3cas.conf, or NULL */
 	b3cas_fault_plan *faults; /* tests only; NULL */
+	/* Writable handles: what b3cas_store_interrupt stops
+	 * (core/objects.h); NULL otherwise. */
+	struct b3cas_staging *staging;
 	int lock_fd;       /* LOCK, held with flock (write mode only) */
 	unsigned format;
 	b3cas_hash_algo hash;

@@ -49,11 +49,13 @@ static b3cas_pool *store_pool(b3cas_store *s)
 int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s)
 {
 	h->algo = s->lay.hash;
+	h->store = s;
 	h->pool = NULL;
 	h->sha = NULL;
 	if (h->algo == B3CAS_HASH_BLAKE3) {
+		/* The pool's threads start at the first update that can use
+		 * them: a small object is hashed without them. */
 		b3cas_hasher_init(&h->b3);
-		h->pool = store_pool(s);
 		return 0;
 	}
 	h->sha = EVP_MD_CTX_new();
@@ -69,10 +71,13 @@ int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s)
 void b3cas__store_hasher_update(b3cas_store_hasher *h, const void *data,
 				size_t len)
 {
-	if (h->algo == B3CAS_HASH_BLAKE3)
-		b3cas_hasher_update_parallel(&h->b3, data, len, h->pool);
-	else
+	if (h->algo != B3CAS_HASH_BLAKE3) {
 		EVP_DigestUpdate(h->sha, data, len);
+		return;
+	}
+	if (!h->pool && len >= B3CAS_PARALLEL_HASH_MIN)
+		h->pool = store_pool(h->store);
+	b3cas_hasher_update_parallel(&h->b3, data, len, h->pool);
 }
 
 void b3cas__store_hasher_final(b3cas_store_hasher *h, b3cas_oid *out)
@@ -136,7 +141,7 @@ static int verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
 
 pthread_mutex_t *b3cas__store_stripe(b3cas_store *s, const b3cas_oid *id)
 {
-	return &s->stripes[b3cas__stripe_index(id->bytes)];
+	return &s->stripes[b3cas__stripe_index(id->bytes) >> s->stripe_shift];
 }
 
 int b3cas__store_check_writable(const b3cas_store *s, const char *what)
@@ -320,6 +325,22 @@ static int check_not_rebuilding(b3cas_store *s)
 			    s->lay.root, s->lay.root, B3CAS_RECOVER_MARKER);
 }
 
+/* The stripe locks: see store_int.h for why a read-only handle has fewer. */
+static int make_stripes(b3cas_store *s)
+{
+	unsigned n = s->read_only ? B3CAS_STRIPES_READ_ONLY : B3CAS_STRIPES;
+
+	s->stripes = b3cas__malloc(n * sizeof(*s->stripes));
+	if (!s->stripes)
+		return B3CAS_ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		pthread_mutex_init(&s->stripes[i], NULL);
+	s->nstripes = n;
+	while ((unsigned)B3CAS_STRIPES >> s->stripe_shift > n)
+		s->stripe_shift++;
+	return 0;
+}
+
 int b3cas_store_open(b3cas_store **out, const char *root,
 		     const b3cas_store_options *opts)
 {
@@ -359,8 +380,6 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	 * before the layout is open must not make close() close it. */
 	s->lay.root_fd = s->lay.objects_fd = s->lay.tmp_fd = -1;
 	s->lay.lock_fd = -1;
-	for (int i = 0; i < B3CAS_STRIPES; i++)
-		pthread_mutex_init(&s->stripes[i], NULL);
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_mutex_init(&s->sync_lock, NULL);
 	pthread_mutex_init(&s->l2_lock, NULL);
@@ -376,6 +395,10 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	s->durability = opts->durability;
 	s->verify = opts->verify_on_read;
 	s->read_only = opts->read_only;
+	if (make_stripes(s) < 0) {
+		b3cas_store_close(s);
+		return B3CAS_ENOMEM;
+	}
 	s->sync_interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms
 						     : SYNC_INTERVAL_DEFAULT_MS;
 	if (opts->mirror_dir && !(s->mirror_dir = strdup(opts->mirror_dir))) {
@@ -383,6 +406,9 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
 	rc = b3cas__layout_open(&s->lay, root, opts);
+	if (rc == 0 && !s->read_only &&
+	    !(s->lay.staging = b3cas__staging_new()))
+		rc = B3CAS_ENOMEM;
 	if (rc == 0 && !rebuilding)
 		rc = check_not_rebuilding(s);
 	if (rc == 0)
@@ -474,10 +500,12 @@ int b3cas_store_close(b3cas_store *s)
 	b3cas__caches_close(s);
 	b3cas_store_close(atomic_load(&s->mirror));
 	b3cas__index_close(s->ix);
+	b3cas__staging_free(s->lay.staging);
 	b3cas__layout_close(&s->lay);
 	b3cas_pool_free(atomic_load(&s->pool));
-	for (int i = 0; i < B3CAS_STRIPES; i++)
+	for (unsigned i = 0; i < s->nstripes; i++)
 		pthread_mutex_destroy(&s->stripes[i]);
+	free(s->stripes);
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_mutex_destroy(&s->sync_lock);
 	pthread_mutex_destroy(&s->l2_lock);
@@ -487,6 +515,24 @@ int b3cas_store_close(b3cas_store *s)
 	free(s);
 	b3cas__error(rc, "%s", msg);
 	return rc;
+}
+
+int b3cas_store_interrupt(b3cas_store *s)
+{
+	B3CAS__NONNULL(s, "store");
+	if (s->read_only)
+		return 0;
+	b3cas__staging_refuse(&s->lay);
+	/* Every publish that began before holds its stripe until its index
+	 * write is done: when each stripe has been free once, none is
+	 * left half done, and every later one fails. Only then do the
+	 * staging files go, so that none is taken from a publish. */
+	for (unsigned i = 0; i < s->nstripes; i++) {
+		pthread_mutex_lock(&s->stripes[i]);
+		pthread_mutex_unlock(&s->stripes[i]);
+	}
+	b3cas__staging_remove(&s->lay);
+	return b3cas_store_sync(s);
 }
 
 void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)
@@ -728,10 +774,9 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 
 			return b3cas__error(B3CAS_ECORRUPT,
 					    "the index lists object %s but "
-					    "its file %s/objects/%.2s/%s is "
-					    "missing",
+					    "its file %s/%.2s/%s is missing",
 					    b3cas_oid_fmt(hex, id),
-					    s->lay.root, hex, hex);
+					    s->lay.objects_path, hex, hex);
 		}
 	}
 }
@@ -1189,8 +1234,8 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 	} else {
 		rc = b3cas__store_open_loose(s, id, size, &fd);
 		if (rc == 0) {
-			rc = b3cas__pread_exact(fd, buf, (size_t)size, 0,
-						"object file");
+			rc = b3cas__object_pread(&s->lay, id, fd, buf,
+						 (size_t)size, 0);
 			close(fd);
 		}
 		/* A file of the wrong size, or missing, is a corrupt object
@@ -1217,7 +1262,7 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t len, bool loose, int rc)
 {
-	char msg[512];
+	char msg[B3CAS__MESSAGE_MAX];
 
 	atomic_fetch_add_explicit(&s->n_corrupt_reads, 1,
 				  memory_order_relaxed);
@@ -1305,7 +1350,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 		return b3cas__error(B3CAS_ENOTFOUND, "no mirror configured");
 	rc = mirror_of(s, &m);
 	if (rc < 0) {
-		char why[512];
+		char why[B3CAS__MESSAGE_MAX];
 
 		/* Only a lack of memory is worth trying again. */
 		snprintf(why, sizeof(why), "%s", b3cas_error_last());
@@ -1334,7 +1379,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
 			     int heal_rc)
 {
-	char why[512];
+	char why[B3CAS__MESSAGE_MAX];
 
 	/* b3cas_error_last() is the buffer b3cas__error writes: copied
 	 * first, never passed to it. */
@@ -1356,7 +1401,7 @@ int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
 static int heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 		size_t *len_out)
 {
-	char msg[512];
+	char msg[B3CAS__MESSAGE_MAX];
 	int hrc;
 
 	if (rc != B3CAS_ECORRUPT || !s->mirror_dir)

@@ -73,12 +73,8 @@ static int spill(b3cas_writer *w)
 	if (w->tmp.fd < 0)
 		rc = b3cas__tmpfile_create(&w->store->lay, &w->tmp);
 	if (rc == 0)
-		rc = (rc = b3cas__object_fault(&w->store->lay,
-					       B3CAS_FAULT_WRITE))
-			     ? b3cas__error_errno(rc, "cannot write %s",
-						  w->tmp.name)
-			     : b3cas__write_all(w->tmp.fd, w->buf, w->buf_len,
-				      w->tmp.name);
+		rc = b3cas__tmpfile_write(&w->store->lay, &w->tmp, w->buf,
+					  w->buf_len);
 	if (rc == 0)
 		w->buf_len = 0;
 	return rc;
@@ -212,7 +208,8 @@ static int verify_file(b3cas_reader *r)
 				   ? (size_t)(r->size - off)
 				   : READER_CHUNK;
 
-		rc = b3cas__pread_exact(r->fd, chunk, n, off, "object file");
+		rc = b3cas__object_pread(&r->store->lay, &r->id, r->fd, chunk,
+					 n, off);
 		if (rc == 0)
 			b3cas__store_hasher_update(&h, chunk, n);
 	}
@@ -255,7 +252,7 @@ static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
  */
 static int heal_reader(b3cas_reader *r, int rc)
 {
-	char msg[512];
+	char msg[B3CAS__MESSAGE_MAX];
 	size_t len;
 	void *buf;
 	int hrc;
@@ -356,7 +353,8 @@ int64_t b3cas_reader_read(b3cas_reader *r, void *buf, size_t len)
 	if (r->data) {
 		memcpy(buf, r->data + r->pos, n);
 	} else {
-		rc = b3cas__pread_exact(r->fd, buf, n, r->pos, "object file");
+		rc = b3cas__object_pread(&r->store->lay, &r->id, r->fd, buf,
+					 n, r->pos);
 		if (rc < 0)
 			return rc;
 		if (r->recheck) {

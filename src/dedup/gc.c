@@ -60,6 +60,9 @@ static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 	int rc = 0, removing = 0;
 
 	pthread_mutex_lock(lock);
+	/* An interrupted store collects no more (b3cas_store_interrupt):
+	 * a group is removed whole, entries and files, or not at all. */
+	rc = b3cas__staging_check(&s->lay);
 	for (int i = 0; i < g->n && rc >= 0; i++) {
 		uint64_t since = 0;
 		bool is_inline = true;
@@ -209,7 +212,8 @@ typedef struct sweep_job {
 	const b3cas_gc_options *o;
 	b3cas_gc_report r;
 	int rc;
-	char msg[512]; /* the error message, from the thread that had it */
+	/* the error message, from the thread that had it */
+	char msg[B3CAS__MESSAGE_MAX];
 } sweep_job;
 
 static void *sweep_main(void *arg)

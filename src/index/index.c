@@ -59,7 +59,9 @@ int b3cas__index_error(char *err, const char *what)
 	return code;
 }
 
-rocksdb_options_t *b3cas__index_new_options(void)
+/* The tuning above; for_writing adds the background threads that
+ * flushes and compactions need (a read-only handle never runs either). */
+static rocksdb_options_t *new_options(bool for_writing)
 {
 	rocksdb_options_t *o = rocksdb_options_create();
 	rocksdb_block_based_table_options_t *t =
@@ -74,7 +76,8 @@ rocksdb_options_t *b3cas__index_new_options(void)
 	rocksdb_cache_destroy(cache);
 	rocksdb_block_based_options_destroy(t);
 
-	rocksdb_options_increase_parallelism(o, 2);
+	if (for_writing)
+		rocksdb_options_increase_parallelism(o, 2);
 	rocksdb_options_set_memtable_whole_key_filtering(o, 1);
 	rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.05);
 	rocksdb_options_set_compression(o, rocksdb_lz4_compression);
@@ -83,6 +86,26 @@ rocksdb_options_t *b3cas__index_new_options(void)
 	rocksdb_options_set_info_log_level(o, 2);    /* warnings */
 	rocksdb_options_set_enable_pipelined_write(o, 1);
 	return o;
+}
+
+rocksdb_options_t *b3cas__index_new_options(void)
+{
+	return new_options(true);
+}
+
+/*
+ * What a read-only handle does not need (measured with 3 column families
+ * on a store of 3000 objects: a read-only open took 16.6 MB of RSS and
+ * started 3 threads, 10.5 MB of it the memtable filters): the memtable
+ * filters (64 MiB x 0.05 each, allocated with every memtable, also the
+ * empty ones a read-only open makes; they only speed up misses in the
+ * writes replayed from the log). The background threads are left out
+ * by new_options(false).
+ */
+static void trim_read_only(rocksdb_options_t *o)
+{
+	rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0);
+	rocksdb_options_set_memtable_whole_key_filtering(o, 0);
 }
 
 static int open_db(b3cas_index *ix, const char *path, bool create)
@@ -153,7 +176,7 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 	ix->read_only = read_only;
 	pthread_mutex_init(&ix->wq_lock, NULL);
 	ix->wq_tail = &ix->wq_head;
-	ix->options = b3cas__index_new_options();
+	ix->options = new_options(!read_only);
 	/* Writers are combined (b3cas__index_write): one thread at a time
 	 * writes, so RocksDB's pipelining of concurrent writers only adds
 	 * its hand-offs. */
@@ -177,6 +200,8 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		 * process may delete files that compaction replaced, and an
 		 * open file stays readable. */
 		rocksdb_options_set_max_open_files(ix->options, -1);
+		trim_read_only(ix->options);
+		trim_read_only(ix->refs_options);
 	}
 	rc = open_db(ix, path, create && !read_only);
 	/* A read-only open reads the manifest, then opens the files it

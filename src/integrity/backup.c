@@ -175,7 +175,7 @@ void b3cas__integrity_log(int root_fd, const char *log, const char *fmt, ...)
 
 int b3cas__error_because(int code, const char *fmt, ...)
 {
-	char what[512], cause[512];
+	char what[B3CAS__MESSAGE_MAX], cause[B3CAS__MESSAGE_MAX];
 	va_list ap;
 
 	/* Copied first: the message is the buffer the new one goes to. */

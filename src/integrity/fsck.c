@@ -84,7 +84,7 @@ typedef struct fsck_run {
 	unsigned finished;          /* workers done with the phase */
 	pthread_mutex_t err_lock;   /* guards err, err_msg */
 	int err;
-	char err_msg[512];
+	char err_msg[B3CAS__MESSAGE_MAX];
 	b3cas_l2 *l2;               /* the handle's L2 cache, or NULL */
 	int l2_fd;                  /* the L2 folder to check, or -1 */
 	bool own_l2_fd;
@@ -448,9 +448,11 @@ static void walk_ranges(fsck_worker *w, int cf, key_fn visit)
 typedef void (*file_fn)(fsck_worker *w, int sub_fd, unsigned sub,
 			const char *name);
 
-/* Take sub-folders 00..ff of dir_fd until none is left, calling visit
- * for each name in them but "." names. */
-static void walk_folders(fsck_worker *w, int dir_fd, file_fn visit)
+/* Take sub-folders 00..ff of dir_fd (the folder base, for messages)
+ * until none is left, calling visit for each name in them but "."
+ * names. */
+static void walk_folders(fsck_worker *w, int dir_fd, const char *base,
+			 file_fn visit)
 {
 	fsck_run *f = w->f;
 	unsigned sub;
@@ -473,9 +475,8 @@ static void walk_folders(fsck_worker *w, int dir_fd, file_fn visit)
 
 			if (fd >= 0)
 				close(fd);
-			fail(f, b3cas__error_errno(why, "cannot list folder %s "
-						   "of the object tier",
-						   name));
+			fail(f, b3cas__error_errno(why, "cannot list folder "
+						   "%s/%s", base, name));
 			return;
 		}
 		while ((e = readdir(d)) != NULL && !halted(f))
@@ -752,14 +753,19 @@ static void *worker_main(void *arg)
 		walk_ranges(w, B3CAS_CF_CONTENT, check_entry);
 		break;
 	case PHASE_TIER:
-		walk_folders(w, f->s->lay.objects_fd, check_file);
+		walk_folders(w, f->s->lay.objects_fd, f->s->lay.objects_path,
+			     check_file);
 		break;
 	case PHASE_REFS:
 		walk_ranges(w, B3CAS_CF_REFS, check_ref);
 		break;
-	case PHASE_COPIES:
-		walk_folders(w, f->l2_fd, check_copy);
+	case PHASE_COPIES: {
+		char l2[4200];
+
+		snprintf(l2, sizeof(l2), "%s/cache/l2", f->s->lay.root);
+		walk_folders(w, f->l2_fd, l2, check_copy);
 		break;
+	}
 	}
 	pthread_mutex_lock(&f->wait_lock);
 	f->finished++;
@@ -1040,7 +1046,13 @@ static int scrub_save(b3cas_store *s, const b3cas_oid *last, bool done)
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot write %s/%s",
 					  s->lay.root, SCRUB_FILE);
-	rc = b3cas__write_all(fd, text, (size_t)n, SCRUB_FILE);
+	{
+		char path[4200];
+
+		snprintf(path, sizeof(path), "%s/%s.tmp", s->lay.root,
+			 SCRUB_FILE);
+		rc = b3cas__write_all(fd, text, (size_t)n, path);
+	}
 	close(fd);
 	/* Renamed into place: a crash leaves the old position or the new. */
 	if (rc == 0 && renameat(s->lay.root_fd, SCRUB_FILE ".tmp",

@@ -96,16 +96,17 @@ static int index_has_data(const char *index, bool *exists)
 	return data;
 }
 
-/* Copy file name from folder from_fd into folder to_fd (fsync'd). */
+/* Copy file name from folder from_fd (the folder index) into folder to_fd
+ * (where), fsync'd. */
 static int copy_file(int from_fd, int to_fd, const char *name, uint8_t *buf,
-		     const char *where)
+		     const char *index, const char *where)
 {
 	int in = openat(from_fd, name, O_RDONLY | O_CLOEXEC);
 	int out, rc = 0;
 
 	if (in < 0)
-		return b3cas__error_errno(errno, "cannot read index file %s",
-					  name);
+		return b3cas__error_errno(errno, "cannot read index file "
+					  "%s/%s", index, name);
 	out = openat(to_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		     0444);
 	if (out < 0) {
@@ -121,7 +122,7 @@ static int copy_file(int from_fd, int to_fd, const char *name, uint8_t *buf,
 			continue;
 		if (n < 0) {
 			rc = b3cas__error_errno(errno, "cannot read index "
-						"file %s", name);
+						"file %s/%s", index, name);
 			break;
 		}
 		if (n == 0)
@@ -165,7 +166,7 @@ static void drop_copy(int root_fd, const char *rel)
 static int save_copy(b3cas_layout *lay, const char *index,
 		     b3cas_recover_report *r)
 {
-	char where[600];
+	char where[4200];
 	uint8_t *buf = b3cas__malloc(B3CAS_COPY_CHUNK);
 	int from = -1, to = -1, rc;
 	struct dirent *e;
@@ -193,7 +194,7 @@ static int save_copy(b3cas_layout *lay, const char *index,
 		if (fstatat(from, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		rc = copy_file(from, to, e->d_name, buf, where);
+		rc = copy_file(from, to, e->d_name, buf, index, where);
 	}
 	if (rc == 0)
 		rc = b3cas__fsync(to, where);
@@ -219,7 +220,7 @@ static int save_copy(b3cas_layout *lay, const char *index,
 /* Write the marker: what this recovery is doing, for a resumed run. */
 static int write_marker(b3cas_layout *lay, const b3cas_recover_report *r)
 {
-	char text[256], dir[600];
+	char text[256], dir[4200];
 	int fd, n, rc;
 
 	n = snprintf(text, sizeof(text), "%s %" PRIu64 " %s\n",
@@ -230,9 +231,11 @@ static int write_marker(b3cas_layout *lay, const b3cas_recover_report *r)
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot write %s/%s",
 					  lay->root, B3CAS_RECOVER_MARKER);
-	rc = b3cas__write_all(fd, text, (size_t)n, B3CAS_RECOVER_MARKER);
+	snprintf(dir, sizeof(dir), "%s/%s.tmp", lay->root,
+		 B3CAS_RECOVER_MARKER);
+	rc = b3cas__write_all(fd, text, (size_t)n, dir);
 	if (rc == 0)
-		rc = b3cas__fsync(fd, B3CAS_RECOVER_MARKER);
+		rc = b3cas__fsync(fd, dir);
 	close(fd);
 	if (rc == 0 && renameat(lay->root_fd, B3CAS_RECOVER_MARKER ".tmp",
 				lay->root_fd, B3CAS_RECOVER_MARKER) != 0)

@@ -8,7 +8,15 @@
 
 #include "b3cas/common.h"
 
-/* Record a formatted message for this thread and return code. */
+/*
+ * The size of the message buffer (with its NUL): a copy of a message
+ * (b3cas_error_last) kept while another is made should be this large, or
+ * it loses the message's end, which names the file and the reason.
+ */
+#define B3CAS__MESSAGE_MAX 1024
+
+/* Record a formatted message for this thread and return code. A message
+ * too long for the buffer loses its middle (util/error.c). */
 int b3cas__error(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

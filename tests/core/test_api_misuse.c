@@ -534,6 +534,13 @@ static void t_b3cas_store_sync(void **state)
 	EINVAL_FOR("b3cas_store_sync", "store", b3cas_store_sync(NULL));
 }
 
+static void t_b3cas_store_interrupt(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_store_interrupt", "store",
+		   b3cas_store_interrupt(NULL));
+}
+
 static void t_b3cas_store_info_get(void **state)
 {
 	b3cas_store_info info;
@@ -1197,6 +1204,7 @@ static const struct CMUnitTest misuse_tests[] = {
 
 	T(b3cas_oid_fmt), T(b3cas_oid_parse), T(b3cas_oid_equal),
 	T(b3cas_store_open), T(b3cas_store_close), T(b3cas_store_sync),
+	T(b3cas_store_interrupt),
 	T(b3cas_store_info_get), T(b3cas_hash_algo_name), T(b3cas_store_put),
 	T(b3cas_store_get), T(b3cas_free), T(b3cas_store_exists),
 	T(b3cas_store_delete), T(b3cas_ref_add), T(b3cas_ref_remove),
