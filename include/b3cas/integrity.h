@@ -39,7 +39,10 @@ typedef enum b3cas_fsck_kind {
 	 * match its name: a sound object the index lost). */
 	B3CAS_FSCK_ORPHAN,
 	/* A file in the object tier that is not an object: a bad name, the
-	 * wrong folder, or a file named by an id whose bytes do not match. */
+	 * wrong folder, or a file named by an id whose bytes do not match;
+	 * also anything in the tier's top folder but its 00..ff folders
+	 * (objects/strayfile, objects/zz/). With repair it is moved to
+	 * integrity/quarantine/ (never deleted). */
 	B3CAS_FSCK_STRAY,
 	/* An index entry that cannot be read. */
 	B3CAS_FSCK_MALFORMED,
@@ -49,18 +52,32 @@ typedef enum b3cas_fsck_kind {
 	 * bytes do not hash to its name, it is not the stored object's size,
 	 * or the store no longer holds that object. With repair it is
 	 * deleted (it is only a cache: nothing is lost). */
-	B3CAS_FSCK_CACHE_COPY
+	B3CAS_FSCK_CACHE_COPY,
+	/* The index itself is damaged: RocksDB cannot read part of it (a
+	 * table block or its log fails its checksum). The entries there
+	 * cannot be checked, nor repaired by fsck: run b3cas_recover (with
+	 * a backup if there is one), which keeps what still reads, rebuilds
+	 * the rest from the object files and the backup, and names what is
+	 * lost. No id; path is the index folder. Never repaired by fsck. */
+	B3CAS_FSCK_INDEX,
+	/* A staging file in tmp/ (the store's own "<pid>.<n>.tmp" names)
+	 * left by a process that is gone, or not written to for an hour: a
+	 * put that never finished. Its bytes were never an object. With
+	 * repair it is removed. (A writing open also clears tmp/.) */
+	B3CAS_FSCK_STAGING
 } b3cas_fsck_kind;
 
-/* "corrupt", "missing", ..., "cache-copy"; "unknown" for other values. */
+/* "corrupt", "missing", ..., "cache-copy", "index", "staging"; "unknown"
+ * for other values. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
 typedef struct b3cas_fsck_problem {
 	b3cas_fsck_kind kind;
 	bool has_id;
 	b3cas_oid id;
-	/* The file concerned, or NULL: relative to the object tier
-	 * (objects/), or for B3CAS_FSCK_CACHE_COPY to cache/l2/. */
+	/* The file concerned, in full (the store's or the tier's folder as
+	 * the store was opened with, then the file's name), or NULL (an
+	 * inline object, a reference count). */
 	const char *path;
 	const char *detail; /* in words a user can act on */
 	/* With repair: what was done ("moved to integrity/quarantine/",
@@ -118,6 +135,9 @@ typedef struct b3cas_fsck_report {
 	 * (B3CAS_FSCK_CACHE_COPY, also in problems; with repair, deleted).
 	 * Their bytes hashed are in bytes. */
 	uint64_t cache_files, cache_copies;
+	/* B3CAS_FSCK_INDEX findings (parts of the index that cannot be
+	 * read) and B3CAS_FSCK_STAGING ones; both also in problems. */
+	uint64_t index_damage, staging;
 } b3cas_fsck_report;
 
 /*

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/within.h"
 #include "util/fsutil.h"
 
 #define SYNC_INTERVAL_DEFAULT_MS 1000
@@ -388,6 +389,10 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		rc = b3cas__layout_publish(&s->lay);
 	if (rc == 0)
 		rc = b3cas__caches_open(s, opts->l1_bytes, opts->l2_bytes);
+	/* A mirror is checked before a read trusts it (one not there yet
+	 * is opened, and checked, by the first read that needs it). */
+	if (rc == 0)
+		rc = b3cas__store_mirror_check(s, false);
 	if (rc == 0)
 		b3cas__filter_open(s);
 	s->filter_opened = rc == 0;
@@ -1225,6 +1230,55 @@ static int mirror_of(b3cas_store *s, b3cas_store **out)
 	pthread_mutex_unlock(&s->mirror_lock);
 	*out = m;
 	return rc;
+}
+
+/* Is folder a the store's folder or its object tier, or inside one of
+ * them, or is the store inside a? (*out; 0 or an error) */
+int b3cas__store_overlaps(b3cas_store *s, const char *a, bool *out)
+{
+	struct stat st;
+	int rc = 0;
+
+	*out = false;
+	if (fstat(s->lay.root_fd, &st) == 0)
+		rc = b3cas__path_within(a, &st, out);
+	if (rc == 0 && !*out && fstat(s->lay.objects_fd, &st) == 0)
+		rc = b3cas__path_within(a, &st, out);
+	if (rc == 0 && !*out)
+		rc = b3cas__path_within_path(s->lay.root, a, out);
+	return rc;
+}
+
+int b3cas__store_mirror_check(b3cas_store *s, bool must_exist)
+{
+	b3cas_store *m;
+	bool overlaps;
+	int rc;
+
+	if (!s->mirror_dir)
+		return 0;
+	rc = b3cas__store_overlaps(s, s->mirror_dir, &overlaps);
+	if (rc < 0)
+		return rc;
+	if (overlaps)
+		return b3cas__error(B3CAS_EINVAL, "the mirror %s is the store "
+				    "%s itself, or a folder inside it (or "
+				    "holds it): a mirror must be another "
+				    "store", s->mirror_dir, s->lay.root);
+	if (!must_exist && access(s->mirror_dir, F_OK) != 0)
+		return 0; /* checked when a read first needs it */
+	rc = mirror_of(s, &m);
+	if (rc < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", b3cas_error_last());
+		/* Not found, not a store, another hash: each an error of the
+		 * mirror given, never a reason to call an object lost. */
+		return b3cas__error(rc == B3CAS_EINVAL ? B3CAS_EFORMAT : rc,
+				    "cannot use the mirror %s: %s",
+				    s->mirror_dir, why);
+	}
+	return 0;
 }
 
 /*
