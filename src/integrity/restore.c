@@ -331,6 +331,8 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	if (!src_dir || !*src_dir)
 		return b3cas__error(B3CAS_EINVAL, "no backup folder given");
 	rc = b3cas__store_check_writable(s, "restore");
+	if (rc == 0)
+		rc = b3cas__refuse_overlap(s, src_dir, "restore", "from");
 	if (rc < 0)
 		return rc;
 	/* Read-only and verified: a backup is never changed by a restore,
