@@ -331,10 +331,15 @@ typedef enum b3cas_recover_action {
 	B3CAS_RECOVER_REPAIRED,
 	/* The index was missing, or still would not open after a repair:
 	 * a new one was built from the object files (and the backup). */
-	B3CAS_RECOVER_REBUILT
+	B3CAS_RECOVER_REBUILT,
+	/* The index opened but part of it could not be read back (a table
+	 * block failed its checksum): every entry that still reads was
+	 * copied into a new index, then the object files it lacked were
+	 * indexed. The unreadable key ranges are named in the report. */
+	B3CAS_RECOVER_SALVAGED
 } b3cas_recover_action;
 
-/* "nothing", "repaired", "rebuilt". */
+/* "nothing", "repaired", "rebuilt", "salvaged". */
 B3CAS_EXTERN const char *b3cas_recover_action_name(b3cas_recover_action a);
 
 #define B3CAS_RECOVER_OPTIONS_VERSION 1
@@ -396,12 +401,29 @@ typedef struct b3cas_recover_report {
 	bool index_entries_lost;
 	bool from_backup;      /* a backup was used */
 	double seconds;
+	/* The index opened, but reading every entry back with checksums
+	 * verified met damage (index_error says where): action SALVAGED. */
+	bool index_damaged;
+	/* Key ranges of the damaged index that could not be read, and the
+	 * first of them ("content 3a4f1c..3a4f20, refs 00"): every entry
+	 * whose key starts so is gone unless the object files or the backup
+	 * brought its object back. An object whose count survived is named
+	 * through on_lost; one with a single reference that was inline and
+	 * not in the backup cannot be named, only placed in a range. */
+	uint64_t ranges_unreadable;
+	char unreadable[512];
 } b3cas_recover_report;
 
 /*
  * Bring back the index of the store in folder root_dir, which may not
  * open (so it takes the folder, not a handle):
- *  1. if the index opens, nothing is changed (action NOTHING);
+ *  1. if the index opens and every entry of it reads back with its
+ *     checksums verified, nothing is changed (action NOTHING); if some
+ *     cannot be read (index_damaged), the index folder is copied to
+ *     integrity/recover/index.<unix ns>, every entry that still reads is
+ *     copied into a new index, the damaged one is moved to
+ *     index.<unix ns>.damaged, and the object files the new index lacks
+ *     are indexed as in step 2 (action SALVAGED);
  *  2. if RocksDB refuses it, the index folder is first copied to
  *     integrity/recover/index.<unix ns> (nothing is repaired unless the
  *     copy is complete), then repaired by RocksDB in place; if it then

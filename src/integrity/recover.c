@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index/salvage.h"
 #include "integrity/integrity_int.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -49,6 +50,7 @@ const char *b3cas_recover_action_name(b3cas_recover_action a)
 	case B3CAS_RECOVER_NOTHING: return "nothing";
 	case B3CAS_RECOVER_REPAIRED: return "repaired";
 	case B3CAS_RECOVER_REBUILT: return "rebuilt";
+	case B3CAS_RECOVER_SALVAGED: return "salvaged";
 	default: return "unknown";
 	}
 }
@@ -264,6 +266,8 @@ static bool read_marker(b3cas_layout *lay, b3cas_recover_report *r)
 			    saved) == 3) {
 		if (strcmp(action, "repaired") == 0)
 			r->action = B3CAS_RECOVER_REPAIRED;
+		if (strcmp(action, "salvaged") == 0)
+			r->action = B3CAS_RECOVER_SALVAGED;
 		r->tables_lost = tables;
 		if (strcmp(saved, "-") != 0)
 			snprintf(r->saved_index, sizeof(r->saved_index), "%s",
@@ -399,6 +403,125 @@ static int mend_index(recover_run *v, b3cas_layout *lay, const char *index)
 	return rc;
 }
 
+/* ---- an index that opens but does not read back ------------------------- */
+
+/* Where salvaged entries go: a new index, written in batches. */
+typedef struct salvage_dst {
+	b3cas_index *ix;
+	rocksdb_writebatch_t *b;
+	size_t n;
+} salvage_dst;
+
+static int flush_salvaged(salvage_dst *d)
+{
+	char *err = NULL;
+
+	if (d->n == 0)
+		return 0;
+	rocksdb_write(d->ix->db, d->ix->write, d->b, &err);
+	rocksdb_writebatch_clear(d->b);
+	d->n = 0;
+	return err ? b3cas__index_error(err, "cannot write the salvaged "
+					"index") : 0;
+}
+
+static int keep_entry(int cf, const char *key, size_t klen, const char *val,
+		      size_t vlen, void *ctx)
+{
+	salvage_dst *d = ctx;
+
+	rocksdb_writebatch_put_cf(d->b, d->ix->cf[cf], key, klen, val, vlen);
+	return ++d->n < 1024 ? 0 : flush_salvaged(d);
+}
+
+/* Does every entry of the index folder read back? *damaged, with the
+ * first error and the unreadable ranges in r. */
+static int check_reads(const char *index, bool *damaged,
+		       b3cas_recover_report *r)
+{
+	b3cas__salvage_report sr;
+	b3cas_index *ix;
+	int rc = b3cas__index_open(&ix, index, false, true);
+
+	*damaged = false;
+	if (rc < 0)
+		return rc;
+	rc = b3cas__index_salvage(ix, NULL, NULL, &sr);
+	b3cas__index_close(ix);
+	if (rc == 0 && sr.first_error[0]) {
+		*damaged = true;
+		snprintf(r->index_error, sizeof(r->index_error), "%s",
+			 sr.first_error);
+	}
+	return rc;
+}
+
+/* Copy what reads back of index into a new index at rel (under the
+ * store folder); the ranges it could not read go in r. */
+static int salvage_into(b3cas_layout *lay, const char *index,
+			const char *rel, b3cas_recover_report *r)
+{
+	b3cas__salvage_report sr;
+	salvage_dst d = {NULL, NULL, 0};
+	b3cas_index *old;
+	char *path = b3cas__layout_path(lay, rel);
+	int rc = path ? b3cas__index_open(&old, index, false, true)
+		      : B3CAS_ENOMEM;
+
+	if (rc < 0)
+		goto out;
+	rc = b3cas__index_open(&d.ix, path, true, false);
+	if (rc < 0) {
+		b3cas__index_close(old);
+		goto out;
+	}
+	d.b = rocksdb_writebatch_create();
+	rc = b3cas__index_salvage(old, keep_entry, &d, &sr);
+	if (rc == 0)
+		rc = flush_salvaged(&d);
+	rocksdb_writebatch_destroy(d.b);
+	b3cas__index_close(old);
+	b3cas__index_close(d.ix); /* flushes: durable as tables */
+	r->entries_kept = sr.entries[B3CAS_CF_CONTENT];
+	r->ranges_unreadable = sr.unreadable;
+	snprintf(r->unreadable, sizeof(r->unreadable), "%s", sr.ranges);
+out:
+	free(path);
+	return rc;
+}
+
+/*
+ * The index opens but part of it does not read back: keep a copy, copy
+ * what reads into a new index, move the damaged one aside and the new
+ * one into its place. Until the marker goes, a resumed run finishes.
+ */
+static int mend_damaged(recover_run *v, b3cas_layout *lay, const char *index)
+{
+	b3cas_recover_report *r = v->r;
+	char name[96], rel[128];
+	int rc;
+
+	rc = save_copy(lay, index, r);
+	if (rc < 0)
+		return rc; /* nothing was changed */
+	r->action = B3CAS_RECOVER_SALVAGED;
+	rc = write_marker(lay, r);
+	if (rc < 0)
+		return rc;
+	snprintf(rel, sizeof(rel), "%s.salvaged", r->saved_index);
+	rc = salvage_into(lay, index, rel, r);
+	snprintf(name, sizeof(name), "%s.damaged",
+		 r->saved_index + strlen(B3CAS_RECOVER_DIR) + 1);
+	if (rc == 0)
+		rc = move_aside(lay, name);
+	if (rc == 0 && renameat(lay->root_fd, rel, lay->root_fd, "index") != 0)
+		rc = b3cas__error_errno(errno, "cannot move %s/%s to %s/index",
+					lay->root, rel, lay->root);
+	if (rc == 0)
+		rc = b3cas__fsync_dir(lay->root);
+	return rc;
+}
+
 /*
  * Phase 1, under the store's LOCK. *rebuild tells whether phase 2 is
  * needed (the index was changed, or an earlier recovery was not
@@ -423,9 +546,26 @@ static int prepare_index(recover_run *v, b3cas_layout *lay, bool *rebuild)
 	if (rc < 0)
 		goto out;
 	if (has_data) {
+		bool damaged = false;
+
 		rc = b3cas__index_open(&ix, index, false, false);
 		if (rc == 0) {
 			b3cas__index_close(ix);
+			/* It opens; does every entry read back? */
+			rc = check_reads(index, &damaged, r);
+			if (rc < 0)
+				goto out;
+		}
+		if (rc == 0 && damaged) {
+			r->index_damaged = true;
+			r->resumed = false;
+			rc = b3cas__mkdir(dir);
+			if (rc == 0)
+				rc = mend_damaged(v, lay, index);
+			*rebuild = rc == 0;
+			goto out;
+		}
+		if (rc == 0) {
 			/* Left as it is (not even a folder is made), unless
 			 * an earlier recovery is to be finished. */
 			*rebuild = marker;
@@ -691,7 +831,8 @@ static int fill_index(recover_run *v)
 	rc = walk_tier(v, s);
 	if (rc == 0 && !v->stop && v->backup)
 		rc = from_backup(v, s);
-	if (rc == 0 && !v->stop && v->r->action == B3CAS_RECOVER_REPAIRED)
+	if (rc == 0 && !v->stop && (v->r->action == B3CAS_RECOVER_REPAIRED ||
+				    v->r->action == B3CAS_RECOVER_SALVAGED))
 		rc = sweep_counts(v, s);
 	if (rc == 0 && v->stop)
 		rc = v->stop;
@@ -794,7 +935,9 @@ int b3cas_recover(const char *root_dir, const b3cas_recover_options *opts,
 		rc = fill_index(&v);
 	v.r->index_entries_lost =
 		v.r->action == B3CAS_RECOVER_REBUILT ||
-		(v.r->action == B3CAS_RECOVER_REPAIRED && v.r->tables_lost);
+		(v.r->action == B3CAS_RECOVER_REPAIRED && v.r->tables_lost) ||
+		(v.r->action == B3CAS_RECOVER_SALVAGED &&
+		 v.r->ranges_unreadable);
 	if (v.backup) {
 		char msg[1024];
 
