@@ -115,6 +115,11 @@ static void print_json(const b3cas_recover_report *r, const char *dir,
 	       ",\"unreadable\":", r->index_damaged ? "true" : "false",
 	       r->ranges_unreadable);
 	json_text_or_null(r->unreadable);
+	printf(",\"wal_damaged\":%" PRIu64 ",\"wal_after\":%" PRIu64
+	       ",\"wal_dropped\":%" PRIu64 ",\"wal_restored\":%" PRIu64
+	       ",\"wal_unreadable\":%" PRIu64,
+	       r->wal_damaged, r->wal_after, r->wal_dropped, r->wal_restored,
+	       r->wal_unreadable);
 	printf(",\"seconds\":%.6f}\n", r->seconds);
 }
 
@@ -169,6 +174,31 @@ static void print_index(const b3cas_recover_report *r, const char *dir)
 static void print_text(const b3cas_recover_report *r, const char *dir,
 		       const char *backup)
 {
+	if (r->wal_damaged)
+		printf("recover: %" PRIu64 " damaged log%s of the index: "
+		       "RocksDB dropped %" PRIu64 " write%s after the damage, "
+		       "with %" PRIu64 " object entr%s; %" PRIu64 " brought "
+		       "back from the log (the others are back from their "
+		       "files or the backup, or named lost)\n",
+		       r->wal_damaged, r->wal_damaged == 1 ? "" : "s",
+		       r->wal_after, r->wal_after == 1 ? "" : "s",
+		       r->wal_dropped, r->wal_dropped == 1 ? "y" : "ies",
+		       r->wal_restored);
+	if (r->wal_unreadable)
+		printf("recover: %" PRIu64 " piece%s of the log%s failed "
+		       "%s checksum: the writes in %s cannot be read back nor "
+		       "named (objects with files come back from them; with "
+		       "a backup: b3cas restore BACKUP)\n",
+		       r->wal_unreadable, r->wal_unreadable == 1 ? "" : "s",
+		       r->wal_damaged == 1 ? "" : "s",
+		       r->wal_unreadable == 1 ? "its" : "their",
+		       r->wal_unreadable == 1 ? "it" : "them");
+	if (r->action == B3CAS_RECOVER_NOTHING && r->wal_damaged) {
+		printf("recover: %" PRIu64 " object%s known lost; done in "
+		       "%.3f s. Run 'b3cas fsck' to check the store.\n",
+		       r->lost, r->lost == 1 ? "" : "s", r->seconds);
+		return;
+	}
 	if (r->action == B3CAS_RECOVER_NOTHING) {
 		printf("recover: the index of %s opens: nothing to rebuild. "
 		       "Run 'b3cas fsck' to check\nthe objects ('b3cas "
@@ -267,7 +297,8 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 		print_json(&r, dir, o.backup_dir);
 	else
 		print_text(&r, dir, o.backup_dir);
-	if (r.lost || (r.index_entries_lost && !o.backup_dir))
+	if (r.lost || (r.index_entries_lost && !o.backup_dir) ||
+	    (r.wal_unreadable && !o.backup_dir))
 		rc = CLI_NEGATIVE;
 	return cli_finish_stdout(rc);
 }

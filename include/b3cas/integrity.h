@@ -412,6 +412,21 @@ typedef struct b3cas_recover_report {
 	 * not in the backup cannot be named, only placed in a range. */
 	uint64_t ranges_unreadable;
 	char unreadable[512];
+	/* Damaged logs of the index (a bad record with valid ones after
+	 * it: RocksDB's point-in-time recovery drops the rest without an
+	 * error). A writing open of the store, and recover, copy such a log
+	 * to integrity/recover/wal.<unix ns>.<name> before RocksDB replays
+	 * it; recover reads the writes after the damage, brings back each
+	 * object they stored that the store lacks and whose bytes are in the
+	 * log (inline objects, verified by hash) or whose file was indexed,
+	 * names the others through on_lost, and renames the copy *.done. */
+	uint64_t wal_damaged;  /* damaged logs handled */
+	uint64_t wal_after;    /* write batches after the damage */
+	uint64_t wal_dropped;  /* object entries those batches wrote */
+	uint64_t wal_restored; /* of those, brought back from the log */
+	uint64_t wal_unreadable; /* pieces of the logs that fail their
+				    checksum: the writes in them cannot be
+				    read, nor named */
 } b3cas_recover_report;
 
 /*

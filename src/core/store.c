@@ -27,6 +27,7 @@
 
 #include "util/error.h"
 #include "util/within.h"
+#include "index/wal.h"
 #include "util/fsutil.h"
 
 #define SYNC_INTERVAL_DEFAULT_MS 1000
@@ -248,6 +249,17 @@ static int check_options(const b3cas_store_options *o)
 	return 0;
 }
 
+static int keep_damaged_log(b3cas_store *s, const char *index)
+{
+	char *dir = b3cas__layout_path(&s->lay, B3CAS_RECOVER_DIR);
+	unsigned saved;
+	int rc = dir ? b3cas__wal_keep_damaged(index, dir, &saved)
+		     : B3CAS_ENOMEM;
+
+	free(dir);
+	return rc;
+}
+
 static int open_index(b3cas_store *s)
 {
 	char *path = b3cas__layout_path(&s->lay, "index");
@@ -255,7 +267,13 @@ static int open_index(b3cas_store *s)
 
 	if (!path)
 		return B3CAS_ENOMEM;
-	rc = b3cas__index_open(&s->ix, path, s->lay.created, s->read_only);
+	/* A writing open replays the log and deletes it: a damaged one is
+	 * copied first, so that what RocksDB drops is reported (fsck) and
+	 * brought back (recover) instead of vanishing. */
+	rc = s->read_only ? 0 : keep_damaged_log(s, path);
+	if (rc == 0)
+		rc = b3cas__index_open(&s->ix, path, s->lay.created,
+				       s->read_only);
 	if (rc == B3CAS_ENOTFOUND)
 		rc = b3cas__error(B3CAS_ECORRUPT,
 				  "store %s has no index (%s is missing or "

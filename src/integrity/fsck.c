@@ -52,6 +52,7 @@
 
 #include "b3cas/integrity.h"
 #include "core/store_int.h"
+#include "index/wal.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -415,6 +416,62 @@ static void report_progress(fsck_run *f, uint64_t t0, uint64_t total,
 	pthread_mutex_lock(&f->call_lock);
 	f->o->progress(&p, f->o->ctx);
 	pthread_mutex_unlock(&f->call_lock);
+}
+
+/* ---- the index's logs ----------------------------------------------------- */
+
+/* One "index" finding for the log at path: live (in index/, RocksDB drops
+ * its tail at the next open) or kept (a copy a writing open made). */
+static void report_log(fsck_worker *w, const char *path, bool kept)
+{
+	b3cas_fsck_problem p = {0};
+	b3cas__wal_report r;
+	char detail[512];
+
+	if (b3cas__wal_scan(path, NULL, NULL, &r) != 0 || !r.damaged) {
+		b3cas_error_clear();
+		return;
+	}
+	snprintf(detail, sizeof(detail), kept
+		 ? "a damaged log of the index, kept when the store was "
+		   "opened: RocksDB dropped the %llu writes after byte %llu; "
+		   "run 'b3cas recover' (with --from BACKUP if you have one) "
+		   "to bring back what they stored and name what is lost"
+		 : "the index's log is damaged: RocksDB drops the %llu writes "
+		   "after byte %llu when it opens the index; run 'b3cas "
+		   "recover' (with --from BACKUP if you have one) to bring "
+		   "back what they stored and name what is lost",
+		 (unsigned long long)r.after,
+		 (unsigned long long)r.damage_at);
+	p.kind = B3CAS_FSCK_INDEX;
+	p.path = path;
+	p.detail = detail;
+	found(w, &p);
+}
+
+/* The logs in folder rel of the store whose names end in .log (and, for
+ * kept copies, start with "wal."). */
+static void check_logs(fsck_worker *w, const char *rel, bool kept)
+{
+	char *dir = b3cas__layout_path(&w->f->s->lay, rel);
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		char *path;
+
+		if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0 ||
+		    (kept && strncmp(e->d_name, "wal.", 4) != 0))
+			continue;
+		path = full_path(dir, e->d_name);
+		if (path)
+			report_log(w, path, kept);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
 }
 
 /* ---- one piece at a time ------------------------------------------------ */
@@ -1187,6 +1244,10 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 	}
 	/* Met in either index walk: reported once. */
 	report_index_damage(f, &ws[0]);
+	if (rc == 0 && !halted(f)) {
+		check_logs(&ws[0], "index", false);
+		check_logs(&ws[0], B3CAS_RECOVER_DIR, true);
+	}
 	return rc;
 }
 
