@@ -28,7 +28,8 @@ typedef struct b3cas__salvage_report {
  * without filling the block cache. Where RocksDB reports corruption the
  * walk narrows to longer key prefixes (to three bytes) to read around the
  * damaged block, and counts and names what it could not read. visit may
- * be NULL (a check only). Returns 0 (any damage is in r), an error other
+ * be NULL: a check only, which stops at the first damage (r then names
+ * only that). Returns 0 (any damage is in r), an error other
  * than corruption (B3CAS_EIO, ...), or visit's non-zero value.
  */
 int b3cas__index_salvage(b3cas_index *ix, b3cas__salvage_fn visit, void *ctx,
