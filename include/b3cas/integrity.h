@@ -148,6 +148,18 @@ typedef struct b3cas_fsck_report {
  * (also: no checking thread could be started), or the callback's non-zero
  * value. After an error or a stop the report holds what was done.
  *
+ * The store's mirror (mirror_dir) is checked first, with or without
+ * repair, before anything is judged or changed: one that does not open as
+ * a store of this hash is an error (B3CAS_ENOTFOUND: missing, empty, not
+ * a store; B3CAS_EFORMAT: another hash), and one that is the store, inside
+ * it or its tier, or holds it is B3CAS_EINVAL. (Without the check a
+ * mistyped mirror made every damaged object "lost" and removed it.)
+ *
+ * Damage to the index itself (a table block or a log record failing its
+ * checksum) is not an error: each walk goes on past it, and it is one
+ * B3CAS_FSCK_INDEX finding (report->index_damage) per damaged part, which
+ * fsck does not repair (b3cas_recover does).
+ *
  * L2 copies: a handle with an L2 cache (l2_bytes > 0) has every copy
  * re-hashed; with repair a bad one is deleted through the cache, so its
  * index and folder keep agreeing. A read-only handle (which has no L2)
@@ -246,7 +258,9 @@ typedef struct b3cas_backup_options {
  * handled (see report->failed), or an error from the destination
  * (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash, B3CAS_ENOSPC, ...), after
  * which what was copied stays copied; B3CAS_EINVAL for an options version
- * this library does not know; or on_failure's non-zero value.
+ * this library does not know, or a dest_dir that is this store, inside it
+ * or its tier, or holds it (by device and inode; nothing is made); or
+ * on_failure's non-zero value.
  */
 B3CAS_EXTERN int b3cas_backup_ex(b3cas_store *store, const char *dest_dir,
 				 const b3cas_backup_options *opts,
@@ -312,8 +326,9 @@ typedef struct b3cas_restore_report {
  * report->failed), or an error: the source cannot be opened
  * (B3CAS_ENOTFOUND, B3CAS_EFORMAT: another hash), one of this store
  * (B3CAS_ENOSPC, B3CAS_EIO, ...), after which what was restored stays;
- * B3CAS_EINVAL (no src_dir, unknown options version); on_failure's
- * non-zero value.
+ * B3CAS_EINVAL (no src_dir, unknown options version, a src_dir that is
+ * this store, inside it or its tier, or holds it); on_failure's non-zero
+ * value.
  */
 B3CAS_EXTERN int b3cas_restore(b3cas_store *store, const char *src_dir,
 			       const b3cas_restore_options *opts,
