@@ -15,6 +15,15 @@
  * when no good copy exists here or in the mirror. L2 copies are only a
  * cache: a bad one is deleted, through L2's own index when it has one.
  *
+ * Beyond the four phases: the tier's top folder (anything but 00..ff is
+ * a stray) and the staging folder (files of puts that never finished)
+ * are looked at on the calling thread before the tier phase; damage to
+ * the index itself - a block a walk cannot read, a damaged log - is one
+ * "index" finding, never an error that stops the check and never
+ * repaired here (b3cas_recover mends it); and the store's mirror is
+ * opened and checked before anything else, so a mirror that cannot be
+ * used is an error, not a reason to call objects lost.
+ *
  * Threads. fsck runs four phases one after the other: index entries,
  * tier files, reference counts, L2 copies; each on opts->threads workers
  * that the calling thread starts and joins. Phases never overlap because

@@ -11,6 +11,13 @@
  * are hashed and indexed (or quarantined), then the backup's objects the
  * store has no trace of are copied in through the restore walk.
  *
+ * An index that opens is read back in full with its checksums verified
+ * (index/salvage.c); if part of it cannot be read, what reads is copied
+ * into a new index (action SALVAGED) and phase 2 fills in the rest. A
+ * damaged log of the index is copied aside before RocksDB's replay drops
+ * its tail (by this recovery or by any writing open); the last step reads
+ * each such copy and brings back the objects its dropped writes stored.
+ *
  * Invariants: nothing of the user's is deleted - a damaged index is
  * copied (before RocksDB's repair touches it) or moved, never removed,
  * and a file whose bytes do not match its name goes to quarantine; no
