@@ -781,8 +781,11 @@ static void check_top(fsck_worker *w)
 			continue;
 		dir = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		      S_ISDIR(st.st_mode);
+		/* lost+found: the tier may be a file system of its own,
+		 * whose fsck needs that folder where it is. */
 		if (dir && (sub_name(e->d_name) ||
-			    (elsewhere && strcmp(e->d_name, "tmp") == 0)))
+			    (elsewhere && strcmp(e->d_name, "tmp") == 0) ||
+			    strcmp(e->d_name, "lost+found") == 0))
 			continue;
 		p.kind = B3CAS_FSCK_STRAY;
 		p.path = path = full_path(s->lay.objects_path, e->d_name);
