@@ -235,6 +235,22 @@ check "the writer stored 100 objects in its log" test "$n" -ge 100
 log=$(ls -S "$st"/index/*.log | head -1)
 size=$(stat -c %s "$log")
 check "the log holds them" test "$size" -gt 100000
+# A torn tail is what a crash leaves, not damage: the log cut short
+# anywhere, or followed by zeros (a size that reached the disk before the
+# data), is neither reported nor kept.
+for tail in cut-half cut-5 zeros; do
+	rm -rf "$work/torn"
+	cp -a "$st" "$work/torn"
+	tlog=$work/torn/index/${log##*/}
+	case $tail in
+	cut-half) truncate -s $((size / 2 + 7)) "$tlog" ;;
+	cut-5) truncate -s $((size - 5)) "$tlog" ;;
+	zeros) head -c 40000 /dev/zero >>"$tlog" ;;
+	esac
+	expect 0 ' 0 problems' '^$' -- --store "$work/torn" fsck
+	"$b3cas" --store "$work/torn" put "$files/W0" >/dev/null
+	check "a torn tail ($tail) is not kept as damage" test ! -e "$work/torn/integrity/recover"
+done
 printf 'XXXXXXXX' | dd of="$log" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
 json=$("$b3cas" --store "$st" fsck --json); jrc=$?
 check "fsck reports the damaged log (exit 1)" test $jrc -eq 1
