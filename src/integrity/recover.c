@@ -232,8 +232,12 @@ static int write_marker(b3cas_layout *lay, const b3cas_recover_report *r)
 	char text[256], dir[600];
 	int fd, n, rc;
 
+	/* The number slot: tables set aside (repaired), or key ranges that
+	 * could not be read (salvaged). */
 	n = snprintf(text, sizeof(text), "%s %" PRIu64 " %s\n",
-		     b3cas_recover_action_name(r->action), r->tables_lost,
+		     b3cas_recover_action_name(r->action),
+		     r->action == B3CAS_RECOVER_SALVAGED ? r->ranges_unreadable
+							 : r->tables_lost,
 		     r->saved_index[0] ? r->saved_index : "-");
 	fd = openat(lay->root_fd, B3CAS_RECOVER_MARKER ".tmp",
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -276,7 +280,10 @@ static bool read_marker(b3cas_layout *lay, b3cas_recover_report *r)
 			r->action = B3CAS_RECOVER_REPAIRED;
 		if (strcmp(action, "salvaged") == 0)
 			r->action = B3CAS_RECOVER_SALVAGED;
-		r->tables_lost = tables;
+		if (r->action == B3CAS_RECOVER_SALVAGED)
+			r->ranges_unreadable = tables;
+		else
+			r->tables_lost = tables;
 		if (strcmp(saved, "-") != 0)
 			snprintf(r->saved_index, sizeof(r->saved_index), "%s",
 				 saved);
@@ -518,6 +525,9 @@ static int mend_damaged(recover_run *v, b3cas_layout *lay, const char *index)
 		return rc;
 	snprintf(rel, sizeof(rel), "%s.salvaged", r->saved_index);
 	rc = salvage_into(lay, index, rel, r);
+	/* Again with the count of unreadable ranges, for a resumed run. */
+	if (rc == 0)
+		rc = write_marker(lay, r);
 	snprintf(name, sizeof(name), "%s.damaged",
 		 r->saved_index + strlen(B3CAS_RECOVER_DIR) + 1);
 	if (rc == 0)
@@ -528,6 +538,22 @@ static int mend_damaged(recover_run *v, b3cas_layout *lay, const char *index)
 	if (rc == 0)
 		rc = b3cas__fsync_dir(lay->root);
 	return rc;
+}
+
+/* A salvage cut short between moving the damaged index aside and moving
+ * the new one in: move it in now (else a new index would be built and
+ * the entries that still read would be left in the copy). */
+static void finish_salvage_move(b3cas_layout *lay, const char *index,
+				const b3cas_recover_report *r)
+{
+	char rel[128];
+	struct stat st;
+
+	if (!r->saved_index[0] || stat(index, &st) == 0)
+		return;
+	snprintf(rel, sizeof(rel), "%s.salvaged", r->saved_index);
+	if (renameat(lay->root_fd, rel, lay->root_fd, "index") == 0)
+		b3cas__fsync_dir(lay->root);
 }
 
 /*
@@ -550,6 +576,8 @@ static int prepare_index(recover_run *v, b3cas_layout *lay, bool *rebuild)
 		goto out;
 	}
 	marker = read_marker(lay, r);
+	if (marker && r->action == B3CAS_RECOVER_SALVAGED)
+		finish_salvage_move(lay, index, r);
 	rc = has_data = index_has_data(index, &exists);
 	if (rc < 0)
 		goto out;
