@@ -14,6 +14,7 @@ PACKAGES=(
 	hyperfine                  # whole-process CLI benchmark
 	util-linux coreutils       # setpriv, truncate: the CLI bad-input test
 	prometheus                 # promtool checks `b3cas stats --prometheus`
+	jq                         # reads --json findings: the CLI integrity test
 )
 
 missing=()
