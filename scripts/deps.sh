@@ -15,6 +15,7 @@ PACKAGES=(
 	util-linux coreutils       # setpriv, truncate, env --default-signal: CLI tests
 	jq                         # checks the JSON lines of the CLI tests
 	prometheus                 # promtool checks `b3cas stats --prometheus`
+	jq                         # reads --json findings: the CLI integrity test
 )
 
 missing=()

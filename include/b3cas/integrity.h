@@ -39,7 +39,10 @@ typedef enum b3cas_fsck_kind {
 	 * match its name: a sound object the index lost). */
 	B3CAS_FSCK_ORPHAN,
 	/* A file in the object tier that is not an object: a bad name, the
-	 * wrong folder, or a file named by an id whose bytes do not match. */
+	 * wrong folder, or a file named by an id whose bytes do not match;
+	 * also anything in the tier's top folder but its 00..ff folders
+	 * (objects/strayfile, objects/zz/). With repair it is moved to
+	 * integrity/quarantine/ (never deleted). */
 	B3CAS_FSCK_STRAY,
 	/* An index entry that cannot be read. */
 	B3CAS_FSCK_MALFORMED,
@@ -49,18 +52,32 @@ typedef enum b3cas_fsck_kind {
 	 * bytes do not hash to its name, it is not the stored object's size,
 	 * or the store no longer holds that object. With repair it is
 	 * deleted (it is only a cache: nothing is lost). */
-	B3CAS_FSCK_CACHE_COPY
+	B3CAS_FSCK_CACHE_COPY,
+	/* The index itself is damaged: RocksDB cannot read part of it (a
+	 * table block or its log fails its checksum). The entries there
+	 * cannot be checked, nor repaired by fsck: run b3cas_recover (with
+	 * a backup if there is one), which keeps what still reads, rebuilds
+	 * the rest from the object files and the backup, and names what is
+	 * lost. No id; path is the index folder. Never repaired by fsck. */
+	B3CAS_FSCK_INDEX,
+	/* A staging file in tmp/ (the store's own "<pid>.<n>.tmp" names)
+	 * left by a process that is gone, or not written to for an hour: a
+	 * put that never finished. Its bytes were never an object. With
+	 * repair it is removed. (A writing open also clears tmp/.) */
+	B3CAS_FSCK_STAGING
 } b3cas_fsck_kind;
 
-/* "corrupt", "missing", ..., "cache-copy"; "unknown" for other values. */
+/* "corrupt", "missing", ..., "cache-copy", "index", "staging"; "unknown"
+ * for other values. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
 typedef struct b3cas_fsck_problem {
 	b3cas_fsck_kind kind;
 	bool has_id;
 	b3cas_oid id;
-	/* The file concerned, or NULL: relative to the object tier
-	 * (objects/), or for B3CAS_FSCK_CACHE_COPY to cache/l2/. */
+	/* The file concerned, in full (the store's or the tier's folder as
+	 * the store was opened with, then the file's name), or NULL (an
+	 * inline object, a reference count). */
 	const char *path;
 	const char *detail; /* in words a user can act on */
 	/* With repair: what was done ("moved to integrity/quarantine/",
@@ -118,6 +135,9 @@ typedef struct b3cas_fsck_report {
 	 * (B3CAS_FSCK_CACHE_COPY, also in problems; with repair, deleted).
 	 * Their bytes hashed are in bytes. */
 	uint64_t cache_files, cache_copies;
+	/* B3CAS_FSCK_INDEX findings (parts of the index that cannot be
+	 * read) and B3CAS_FSCK_STAGING ones; both also in problems. */
+	uint64_t index_damage, staging;
 } b3cas_fsck_report;
 
 /*
@@ -128,6 +148,18 @@ typedef struct b3cas_fsck_report {
  * B3CAS_ENOMEM (also: no checking thread could be started), B3CAS_EINVAL
  * (NULL store, common.h), or the callback's non-zero value. After an
  * error or a stop the report holds what was done.
+ *
+ * The store's mirror (mirror_dir) is checked first, with or without
+ * repair, before anything is judged or changed: one that does not open as
+ * a store of this hash is an error (B3CAS_ENOTFOUND: missing, empty, not
+ * a store; B3CAS_EFORMAT: another hash), and one that is the store, inside
+ * it or its tier, or holds it is B3CAS_EINVAL. (Without the check a
+ * mistyped mirror made every damaged object "lost" and removed it.)
+ *
+ * Damage to the index itself (a table block or a log record failing its
+ * checksum) is not an error: each walk goes on past it, and it is one
+ * B3CAS_FSCK_INDEX finding (report->index_damage) per damaged part, which
+ * fsck does not repair (b3cas_recover does).
  *
  * L2 copies: a handle with an L2 cache (l2_bytes > 0) has every copy
  * re-hashed; with repair a bad one is deleted through the cache, so its
@@ -229,7 +261,9 @@ typedef struct b3cas_backup_options {
  * the destination (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash,
  * B3CAS_ENOSPC, ...), after which what was copied stays copied;
  * B3CAS_EINVAL for a NULL store or dest_dir (common.h), an empty
- * dest_dir or an options version this library does not know; or
+ * dest_dir, an options version this library does not know, or a dest_dir
+ * that is this store, inside it or its tier, or holds it (by device and
+ * inode; nothing is made); or
  * on_failure's non-zero value.
  */
 B3CAS_EXTERN int b3cas_backup_ex(b3cas_store *store, const char *dest_dir,
@@ -297,7 +331,8 @@ typedef struct b3cas_restore_report {
  * (B3CAS_ENOTFOUND, B3CAS_EFORMAT: another hash), one of this store
  * (B3CAS_ENOSPC, B3CAS_EIO, ...), after which what was restored stays;
  * B3CAS_EINVAL (NULL store or src_dir, an empty src_dir, unknown options
- * version); on_failure's non-zero value.
+ * version, a src_dir that is this store, inside it or its tier, or holds
+ * it); on_failure's non-zero value.
  */
 B3CAS_EXTERN int b3cas_restore(b3cas_store *store, const char *src_dir,
 			       const b3cas_restore_options *opts,
@@ -315,10 +350,15 @@ typedef enum b3cas_recover_action {
 	B3CAS_RECOVER_REPAIRED,
 	/* The index was missing, or still would not open after a repair:
 	 * a new one was built from the object files (and the backup). */
-	B3CAS_RECOVER_REBUILT
+	B3CAS_RECOVER_REBUILT,
+	/* The index opened but part of it could not be read back (a table
+	 * block failed its checksum): every entry that still reads was
+	 * copied into a new index, then the object files it lacked were
+	 * indexed. The unreadable key ranges are named in the report. */
+	B3CAS_RECOVER_SALVAGED
 } b3cas_recover_action;
 
-/* "nothing", "repaired", "rebuilt". */
+/* "nothing", "repaired", "rebuilt", "salvaged". */
 B3CAS_EXTERN const char *b3cas_recover_action_name(b3cas_recover_action a);
 
 #define B3CAS_RECOVER_OPTIONS_VERSION 1
@@ -380,12 +420,44 @@ typedef struct b3cas_recover_report {
 	bool index_entries_lost;
 	bool from_backup;      /* a backup was used */
 	double seconds;
+	/* The index opened, but reading every entry back with checksums
+	 * verified met damage (index_error says where): action SALVAGED. */
+	bool index_damaged;
+	/* Key ranges of the damaged index that could not be read, and the
+	 * first of them ("content 3a4f1c..3a4f20, refs 00"): every entry
+	 * whose key starts so is gone unless the object files or the backup
+	 * brought its object back. An object whose count survived is named
+	 * through on_lost; one with a single reference that was inline and
+	 * not in the backup cannot be named, only placed in a range. */
+	uint64_t ranges_unreadable;
+	char unreadable[512];
+	/* Damaged logs of the index (a bad record with valid ones after
+	 * it: RocksDB's point-in-time recovery drops the rest without an
+	 * error). A writing open of the store, and recover, copy such a log
+	 * to integrity/recover/wal.<unix ns>.<name> before RocksDB replays
+	 * it; recover reads the writes after the damage, brings back each
+	 * object they stored that the store lacks and whose bytes are in the
+	 * log (inline objects, verified by hash) or whose file was indexed,
+	 * names the others through on_lost, and renames the copy *.done. */
+	uint64_t wal_damaged;  /* damaged logs handled */
+	uint64_t wal_after;    /* write batches after the damage */
+	uint64_t wal_dropped;  /* object entries those batches wrote */
+	uint64_t wal_restored; /* of those, brought back from the log */
+	uint64_t wal_unreadable; /* pieces of the logs that fail their
+				    checksum: the writes in them cannot be
+				    read, nor named */
 } b3cas_recover_report;
 
 /*
  * Bring back the index of the store in folder root_dir, which may not
  * open (so it takes the folder, not a handle):
- *  1. if the index opens, nothing is changed (action NOTHING);
+ *  1. if the index opens and every entry of it reads back with its
+ *     checksums verified, nothing is changed (action NOTHING); if some
+ *     cannot be read (index_damaged), the index folder is copied to
+ *     integrity/recover/index.<unix ns>, every entry that still reads is
+ *     copied into a new index, the damaged one is moved to
+ *     index.<unix ns>.damaged, and the object files the new index lacks
+ *     are indexed as in step 2 (action SALVAGED);
  *  2. if RocksDB refuses it, the index folder is first copied to
  *     integrity/recover/index.<unix ns> (nothing is repaired unless the
  *     copy is complete), then repaired by RocksDB in place; if it then

@@ -139,7 +139,12 @@ typedef struct b3cas_store_options {
 	/* Another b3cas store (a backup or mirror) with the same hash. A read
 	 * that finds an object corrupt fetches it from there (opened
 	 * read-only, its bytes verified), writes it back here (writable
-	 * handles) and returns it: a self-healing read. NULL: none. */
+	 * handles) and returns it: a self-healing read. NULL: none. If the
+	 * folder exists, b3cas_store_open checks it (it must open as a store
+	 * of this hash: else B3CAS_ENOTFOUND or B3CAS_EFORMAT) and keeps it
+	 * open; one that is this store, inside it or holds it is
+	 * B3CAS_EINVAL. A folder that does not exist yet is opened, and
+	 * checked, by the first read that needs it. */
 	const char *mirror_dir;
 	/* Version 3 (a version 1 or 2 caller gets 0). */
 	/* How long an open for writing waits, in ms, while another process

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/within.h"
+#include "index/wal.h"
 #include "util/fsutil.h"
 
 #define SYNC_INTERVAL_DEFAULT_MS 1000
@@ -253,6 +255,17 @@ static int check_options(const b3cas_store_options *o)
 	return 0;
 }
 
+static int keep_damaged_log(b3cas_store *s, const char *index)
+{
+	char *dir = b3cas__layout_path(&s->lay, B3CAS_RECOVER_DIR);
+	unsigned saved;
+	int rc = dir ? b3cas__wal_keep_damaged(index, dir, &saved)
+		     : B3CAS_ENOMEM;
+
+	free(dir);
+	return rc;
+}
+
 static int open_index(b3cas_store *s)
 {
 	char *path = b3cas__layout_path(&s->lay, "index");
@@ -260,7 +273,13 @@ static int open_index(b3cas_store *s)
 
 	if (!path)
 		return B3CAS_ENOMEM;
-	rc = b3cas__index_open(&s->ix, path, s->lay.created, s->read_only);
+	/* A writing open replays the log and deletes it: a damaged one is
+	 * copied first, so that what RocksDB drops is reported (fsck) and
+	 * brought back (recover) instead of vanishing. */
+	rc = s->read_only ? 0 : keep_damaged_log(s, path);
+	if (rc == 0)
+		rc = b3cas__index_open(&s->ix, path, s->lay.created,
+				       s->read_only);
 	if (rc == B3CAS_ENOTFOUND)
 		rc = b3cas__error(B3CAS_ECORRUPT,
 				  "store %s has no index (%s is missing or "
@@ -420,6 +439,10 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		rc = b3cas__layout_publish(&s->lay);
 	if (rc == 0)
 		rc = b3cas__caches_open(s, opts->l1_bytes, opts->l2_bytes);
+	/* A mirror is checked before a read trusts it (one not there yet
+	 * is opened, and checked, by the first read that needs it). */
+	if (rc == 0)
+		rc = b3cas__store_mirror_check(s, false);
 	if (rc == 0)
 		b3cas__filter_open(s);
 	s->filter_opened = rc == 0;
@@ -1303,6 +1326,55 @@ static int mirror_of(b3cas_store *s, b3cas_store **out)
 	pthread_mutex_unlock(&s->mirror_lock);
 	*out = m;
 	return rc;
+}
+
+/* Is folder a the store's folder or its object tier, or inside one of
+ * them, or is the store inside a? (*out; 0 or an error) */
+int b3cas__store_overlaps(b3cas_store *s, const char *a, bool *out)
+{
+	struct stat st;
+	int rc = 0;
+
+	*out = false;
+	if (fstat(s->lay.root_fd, &st) == 0)
+		rc = b3cas__path_within(a, &st, out);
+	if (rc == 0 && !*out && fstat(s->lay.objects_fd, &st) == 0)
+		rc = b3cas__path_within(a, &st, out);
+	if (rc == 0 && !*out)
+		rc = b3cas__path_within_path(s->lay.root, a, out);
+	return rc;
+}
+
+int b3cas__store_mirror_check(b3cas_store *s, bool must_exist)
+{
+	b3cas_store *m;
+	bool overlaps;
+	int rc;
+
+	if (!s->mirror_dir)
+		return 0;
+	rc = b3cas__store_overlaps(s, s->mirror_dir, &overlaps);
+	if (rc < 0)
+		return rc;
+	if (overlaps)
+		return b3cas__error(B3CAS_EINVAL, "the mirror %s is the store "
+				    "%s itself, or a folder inside it (or "
+				    "holds it): a mirror must be another "
+				    "store", s->mirror_dir, s->lay.root);
+	if (!must_exist && access(s->mirror_dir, F_OK) != 0)
+		return 0; /* checked when a read first needs it */
+	rc = mirror_of(s, &m);
+	if (rc < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", b3cas_error_last());
+		/* Not found, not a store, another hash: each an error of the
+		 * mirror given, never a reason to call an object lost. */
+		return b3cas__error(rc == B3CAS_EINVAL ? B3CAS_EFORMAT : rc,
+				    "cannot use the mirror %s: %s",
+				    s->mirror_dir, why);
+	}
+	return 0;
 }
 
 /*

@@ -223,6 +223,24 @@ int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t len, bool loose, int rc);
 
 /*
+ * Is folder a the store, its object tier, a folder inside one of them,
+ * or a folder holding the store? Compared by device and inode (see
+ * util/within.h). 0 with *out set, or an error.
+ */
+int b3cas__store_overlaps(b3cas_store *s, const char *a, bool *out);
+
+/*
+ * Check the mirror (mirror_dir) before anything trusts it: it must not
+ * overlap the store and must open read-only as a store of this hash (it
+ * stays open for the reads that heal); without must_exist a mirror
+ * folder that does not exist is only checked for overlap. 0 (also with
+ * no mirror), or
+ * B3CAS_EINVAL (it overlaps), B3CAS_ENOTFOUND (missing, empty, not a
+ * store), B3CAS_EFORMAT (another hash or format), B3CAS_ENOMEM, ...
+ */
+int b3cas__store_mirror_check(b3cas_store *s, bool must_exist);
+
+/*
  * Fetch object id from the mirror (mirror_dir) and write it back here
  * (writable handles) under its stripe lock, if it is still stored with
  * that size. 0 with the bytes in *buf_out (malloc'd; buf_out may be NULL),

@@ -54,7 +54,12 @@ int b3cas__index_error(char *err, const char *what)
 		code = B3CAS_ELOCKED;
 	else if (strncmp(err, "Invalid argument", 16) == 0)
 		code = B3CAS_EFORMAT;
-	b3cas__error(code, "%s: %s", what, err);
+	if (code == B3CAS_ECORRUPT)
+		b3cas__error(code, "%s: %s (the index is damaged: 'b3cas fsck' "
+			     "reports it, 'b3cas recover' mends it)", what,
+			     err);
+	else
+		b3cas__error(code, "%s: %s", what, err);
 	free(err);
 	return code;
 }

@@ -173,6 +173,23 @@ void b3cas__integrity_log(int root_fd, const char *log, const char *fmt, ...)
 	close(fd);
 }
 
+int b3cas__refuse_overlap(b3cas_store *s, const char *dir, const char *verb,
+			  const char *prep)
+{
+	bool overlaps;
+	int rc = b3cas__store_overlaps(s, dir, &overlaps);
+
+	if (rc < 0)
+		return rc;
+	if (overlaps)
+		return b3cas__error(B3CAS_EINVAL, "cannot %s the store %s %s "
+				    "%s: it is the store itself, a folder "
+				    "inside it or its object folder, or a "
+				    "folder holding the store", verb,
+				    s->lay.root, prep, dir);
+	return 0;
+}
+
 int b3cas__error_because(int code, const char *fmt, ...)
 {
 	char what[B3CAS__MESSAGE_MAX], cause[B3CAS__MESSAGE_MAX];
@@ -267,6 +284,9 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 				    B3CAS_BACKUP_OPTIONS_VERSION);
 	if (!dest_dir || !*dest_dir)
 		return b3cas__error(B3CAS_EINVAL, "no backup folder given");
+	rc = b3cas__refuse_overlap(s, dest_dir, "back up", "into");
+	if (rc < 0)
+		return rc;
 	b.o = opts;
 	o.create = true;
 	o.hash = s->lay.hash;

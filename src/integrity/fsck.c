@@ -15,6 +15,15 @@
  * when no good copy exists here or in the mirror. L2 copies are only a
  * cache: a bad one is deleted, through L2's own index when it has one.
  *
+ * Beyond the four phases: the tier's top folder (anything but 00..ff is
+ * a stray) and the staging folder (files of puts that never finished)
+ * are looked at on the calling thread before the tier phase; damage to
+ * the index itself - a block a walk cannot read, a damaged log - is one
+ * "index" finding, never an error that stops the check and never
+ * repaired here (b3cas_recover mends it); and the store's mirror is
+ * opened and checked before anything else, so a mirror that cannot be
+ * used is an error, not a reason to call objects lost.
+ *
  * Threads. fsck runs four phases one after the other: index entries,
  * tier files, reference counts, L2 copies; each on opts->threads workers
  * that the calling thread starts and joins. Phases never overlap because
@@ -42,6 +51,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +61,7 @@
 
 #include "b3cas/integrity.h"
 #include "core/store_int.h"
+#include "index/wal.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -85,6 +96,8 @@ typedef struct fsck_run {
 	pthread_mutex_t err_lock;   /* guards err, err_msg */
 	int err;
 	char err_msg[B3CAS__MESSAGE_MAX];
+	atomic_bool index_damaged;  /* a walk met a part it cannot read */
+	char index_msg[512];        /* RocksDB's words (under err_lock) */
 	b3cas_l2 *l2;               /* the handle's L2 cache, or NULL */
 	int l2_fd;                  /* the L2 folder to check, or -1 */
 	bool own_l2_fd;
@@ -108,6 +121,8 @@ const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
 	case B3CAS_FSCK_MALFORMED: return "malformed";
 	case B3CAS_FSCK_DANGLING_REFS: return "dangling-refs";
 	case B3CAS_FSCK_CACHE_COPY: return "cache-copy";
+	case B3CAS_FSCK_INDEX: return "index";
+	case B3CAS_FSCK_STAGING: return "staging";
 	default: return "unknown";
 	}
 }
@@ -148,6 +163,8 @@ static void found(fsck_worker *w, b3cas_fsck_problem *p)
 	case B3CAS_FSCK_MALFORMED: r->malformed++; break;
 	case B3CAS_FSCK_DANGLING_REFS: r->dangling_refs++; break;
 	case B3CAS_FSCK_CACHE_COPY: r->cache_copies++; break;
+	case B3CAS_FSCK_INDEX: r->index_damage++; break;
+	case B3CAS_FSCK_STAGING: r->staging++; break;
 	}
 	r->lost += p->lost;
 	if (!f->o->on_problem)
@@ -169,6 +186,28 @@ static bool file_sound(fsck_worker *w, int fd, const b3cas_oid *id,
 {
 	return b3cas__file_check(w->f->s, fd, id, size, w->buf, FILE_CHUNK,
 				 hashed) != 0;
+}
+
+/* dir/rel in a new string (NULL without memory: the finding is still
+ * reported, without its path). */
+static char *full_path(const char *dir, const char *rel)
+{
+	size_t n = strlen(dir) + strlen(rel) + 2;
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s/%s", dir, rel);
+	return p;
+}
+
+/* The full path of id's loose file. */
+static char *object_path(b3cas_store *s, const b3cas_oid *id)
+{
+	char rel[B3CAS_OID_HEX_LEN + 4], hex[B3CAS_OID_HEX_LEN + 1];
+
+	b3cas_oid_fmt(hex, id);
+	snprintf(rel, sizeof(rel), "%.2s/%s", hex, hex);
+	return full_path(s->lay.objects_path, rel);
 }
 
 /* ---- index entries ------------------------------------------------------ */
@@ -327,6 +366,7 @@ static void check_entry(fsck_worker *w, const char *key, size_t klen)
 	uint64_t bytes_before = w->r.bytes;
 	b3cas_fsck_problem p = {0};
 	pthread_mutex_t *lock;
+	char *path = NULL;
 	b3cas_oid id;
 	finding x;
 
@@ -347,9 +387,12 @@ static void check_entry(fsck_worker *w, const char *key, size_t klen)
 		p.has_id = true;
 		p.id = id;
 		p.detail = x.detail;
+		if (x.loose)
+			p.path = path = object_path(f->s, &id);
 		if (f->o->repair)
 			repair_entry(w, &id, &x, &p);
 		found(w, &p);
+		free(path);
 	}
 out:
 	atomic_fetch_add_explicit(&f->done, 1, memory_order_relaxed);
@@ -384,6 +427,62 @@ static void report_progress(fsck_run *f, uint64_t t0, uint64_t total,
 	pthread_mutex_unlock(&f->call_lock);
 }
 
+/* ---- the index's logs ----------------------------------------------------- */
+
+/* One "index" finding for the log at path: live (in index/, RocksDB drops
+ * its tail at the next open) or kept (a copy a writing open made). */
+static void report_log(fsck_worker *w, const char *path, bool kept)
+{
+	b3cas_fsck_problem p = {0};
+	b3cas__wal_report r;
+	char detail[512];
+
+	if (b3cas__wal_scan(path, NULL, NULL, &r) != 0 || !r.damaged) {
+		b3cas_error_clear();
+		return;
+	}
+	snprintf(detail, sizeof(detail), kept
+		 ? "a damaged log of the index, kept when the store was "
+		   "opened: RocksDB dropped the %llu writes after byte %llu; "
+		   "run 'b3cas recover' (with --from BACKUP if you have one) "
+		   "to bring back what they stored and name what is lost"
+		 : "the index's log is damaged: RocksDB drops the %llu writes "
+		   "after byte %llu when it opens the index; run 'b3cas "
+		   "recover' (with --from BACKUP if you have one) to bring "
+		   "back what they stored and name what is lost",
+		 (unsigned long long)r.after,
+		 (unsigned long long)r.damage_at);
+	p.kind = B3CAS_FSCK_INDEX;
+	p.path = path;
+	p.detail = detail;
+	found(w, &p);
+}
+
+/* The logs in folder rel of the store whose names end in .log (and, for
+ * kept copies, start with "wal."). */
+static void check_logs(fsck_worker *w, const char *rel, bool kept)
+{
+	char *dir = b3cas__layout_path(&w->f->s->lay, rel);
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		char *path;
+
+		if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0 ||
+		    (kept && strncmp(e->d_name, "wal.", 4) != 0))
+			continue;
+		path = full_path(dir, e->d_name);
+		if (path)
+			report_log(w, path, kept);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 /* ---- one piece at a time ------------------------------------------------ */
 
 /* Is key before the two-byte bound hi in RocksDB's bytewise order? */
@@ -395,6 +494,43 @@ static bool key_below(const char *key, size_t klen, const uint8_t hi[2])
 }
 
 typedef void (*key_fn)(fsck_worker *w, const char *key, size_t klen);
+
+/* If err (RocksDB's) says part of the index cannot be read (a checksum
+ * or format failure, not an I/O error of the moment), note it for the
+ * one "index" finding and say true; the walk goes on past it. */
+static bool index_damage(fsck_run *f, const char *err)
+{
+	if (strncmp(err, "Corruption", 10) != 0)
+		return false;
+	pthread_mutex_lock(&f->err_lock);
+	if (!atomic_load(&f->index_damaged))
+		snprintf(f->index_msg, sizeof(f->index_msg), "%s", err);
+	atomic_store(&f->index_damaged, true);
+	pthread_mutex_unlock(&f->err_lock);
+	return true;
+}
+
+/* After a phase: the one finding for the index damage it met, if any. */
+static void report_index_damage(fsck_run *f, fsck_worker *w)
+{
+	b3cas_fsck_problem p = {0};
+	char detail[768];
+	char *path;
+
+	if (!atomic_exchange(&f->index_damaged, false))
+		return;
+	path = b3cas__layout_path(&f->s->lay, "index");
+	snprintf(detail, sizeof(detail), "the index is damaged: part of it "
+		 "cannot be read, so the entries there were not checked "
+		 "(RocksDB: %s); run 'b3cas recover' (with --from BACKUP if "
+		 "you have one) to keep what still reads and rebuild the "
+		 "rest", f->index_msg);
+	p.kind = B3CAS_FSCK_INDEX;
+	p.path = path;
+	p.detail = detail;
+	found(w, &p);
+	free(path);
+}
 
 /*
  * Take ranges of column family cf until none is left, calling visit for
@@ -435,10 +571,19 @@ static void walk_ranges(fsck_worker *w, int cf, key_fn visit)
 			visit(w, key, klen);
 		}
 		rocksdb_iter_get_error(it, &err);
-		if (err) {
+		if (err && !index_damage(f, err)) {
 			fail(f, b3cas__index_error(err, "cannot walk the "
 						   "index"));
 			break;
+		}
+		if (err) {
+			/* The rest of this range is not readable; the next
+			 * range starts afresh. */
+			free(err);
+			err = NULL;
+			rocksdb_iter_destroy(it);
+			it = rocksdb_create_iterator_cf(ix->db, ro,
+							ix->cf[cf]);
 		}
 	}
 	rocksdb_iter_destroy(it);
@@ -535,15 +680,14 @@ static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
 {
 	fsck_run *f = w->f;
 	b3cas_fsck_problem p = {0};
-	char path[B3CAS_OBJECT_REL_LEN + 1];
+	char rel[B3CAS_OBJECT_REL_LEN + 1], *path = NULL;
 	rocksdb_pinnableslice_t *v;
 	struct stat st;
 	b3cas_oid id;
 	int fd, rc;
 
 	w->r.files++;
-	snprintf(path, sizeof(path), "%02x/%.64s", sub, name);
-	p.path = path;
+	snprintf(rel, sizeof(rel), "%02x/%.64s", sub, name);
 	if (b3cas_oid_parse(&id, name) != 0 || id.bytes[0] != sub ||
 	    fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 	    !S_ISREG(st.st_mode)) {
@@ -581,10 +725,165 @@ static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
 	}
 	close(fd);
 report:
+	p.path = path = full_path(f->s->lay.objects_path, rel);
 	if (f->o->repair && p.kind == B3CAS_FSCK_STRAY &&
 	    quarantine_file(w, sub_fd, name))
 		p.action = "moved to integrity/quarantine/";
 	found(w, &p);
+	free(path);
+}
+
+/* ---- the tier's top folder and the staging folder ------------------------ */
+
+/* Is the tier a folder of its own, not <root>/objects? Its staging
+ * folder (tmp/) then lives inside it. */
+static bool tier_elsewhere(b3cas_store *s)
+{
+	struct stat a, b;
+
+	return fstat(s->lay.objects_fd, &a) != 0 ||
+	       fstatat(s->lay.root_fd, "objects", &b, 0) != 0 ||
+	       a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+}
+
+/* "00".."ff": the name of one of the tier's sub-folders. */
+static bool sub_name(const char *name)
+{
+	return strlen(name) == 2 && strchr("0123456789abcdef", name[0]) &&
+	       strchr("0123456789abcdef", name[1]);
+}
+
+/* Everything in the tier's top folder but its sub-folders (and its
+ * staging folder when the tier is elsewhere) is a stray: a file or a
+ * folder the store never made there. */
+static void check_top(fsck_worker *w)
+{
+	fsck_run *f = w->f;
+	b3cas_store *s = f->s;
+	int fd = dup(s->lay.objects_fd);
+	bool elsewhere = tier_elsewhere(s);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		fail(f, b3cas__error_errno(errno, "cannot list %s",
+					   s->lay.objects_path));
+		return;
+	}
+	while ((e = readdir(d)) != NULL && !halted(f)) {
+		b3cas_fsck_problem p = {0};
+		struct stat st;
+		char *path;
+		bool dir;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		dir = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		      S_ISDIR(st.st_mode);
+		/* lost+found: the tier may be a file system of its own,
+		 * whose fsck needs that folder where it is. */
+		if (dir && (sub_name(e->d_name) ||
+			    (elsewhere && strcmp(e->d_name, "tmp") == 0) ||
+			    strcmp(e->d_name, "lost+found") == 0))
+			continue;
+		p.kind = B3CAS_FSCK_STRAY;
+		p.path = path = full_path(s->lay.objects_path, e->d_name);
+		p.detail = dir ? "not part of the object tier: a folder that "
+				 "is not one of 00..ff"
+			       : "not part of the object tier: only the "
+				 "folders 00..ff belong in its top folder";
+		w->r.files++;
+		if (f->o->repair && quarantine_file(w, fd, e->d_name))
+			p.action = "moved to integrity/quarantine/";
+		found(w, &p);
+		free(path);
+	}
+	closedir(d);
+}
+
+/* A name the store gives its staging files, "<pid>.<n>.tmp"; *pid. */
+static bool staging_name(const char *name, long *pid)
+{
+	const char *p = name;
+	char *end;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	*pid = strtol(p, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return false;
+	strtoull(end + 1, &end, 10);
+	return strcmp(end, ".tmp") == 0;
+}
+
+/* Why staging file st (of process pid) is left over, or NULL when it may
+ * belong to a put still running. */
+static const char *staging_stale(long pid, const struct stat *st,
+				 char *why, size_t n)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (pid > 0 && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 &&
+	    errno == ESRCH) {
+		snprintf(why, n, "a staging file of a put that never finished:"
+			 " process %ld is gone", pid);
+		return why;
+	}
+	if (now.tv_sec - st->st_mtime > 3600) {
+		snprintf(why, n, "a staging file of a put that never finished:"
+			 " not written to for %lld minutes",
+			 (long long)(now.tv_sec - st->st_mtime) / 60);
+		return why;
+	}
+	return NULL;
+}
+
+/* Staging files left over in tmp/ (or the tier's tmp/): reported; with
+ * repair removed (they were never objects). Other names there are not
+ * the store's and are left alone. */
+static void check_staging(fsck_worker *w)
+{
+	fsck_run *f = w->f;
+	b3cas_store *s = f->s;
+	bool elsewhere = tier_elsewhere(s);
+	int fd = openat(elsewhere ? s->lay.objects_fd : s->lay.root_fd, "tmp",
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	char *dir = elsewhere ? full_path(s->lay.objects_path, "tmp")
+			      : b3cas__layout_path(&s->lay, "tmp");
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		free(dir);
+		return; /* no staging folder: nothing left over */
+	}
+	while (dir && (e = readdir(d)) != NULL && !halted(f)) {
+		b3cas_fsck_problem p = {0};
+		char why[160];
+		struct stat st;
+		long pid;
+
+		if (!staging_name(e->d_name, &pid) ||
+		    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		p.detail = staging_stale(pid, &st, why, sizeof(why));
+		if (!p.detail)
+			continue;
+		p.kind = B3CAS_FSCK_STAGING;
+		p.path = full_path(dir, e->d_name);
+		if (f->o->repair && unlinkat(fd, e->d_name, 0) == 0)
+			p.action = "removed";
+		found(w, &p);
+		free((char *)p.path);
+	}
+	closedir(d);
+	free(dir);
 }
 
 /* ---- reference counts ---------------------------------------------------- */
@@ -701,15 +1000,16 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 {
 	fsck_run *f = w->f;
 	b3cas_fsck_problem p = {0};
-	char path[B3CAS_OBJECT_REL_LEN + 1], first[160], detail[160];
+	char rel[B3CAS_OBJECT_REL_LEN + 32], first[160], detail[160];
 	bool repair = f->o->repair && f->l2, bad, gone = false;
 	pthread_mutex_t *lock;
 	uint64_t again = 0;
+	char *path;
 
 	w->r.cache_files++;
-	snprintf(path, sizeof(path), "%02x/%.64s", sub, name);
+	snprintf(rel, sizeof(rel), B3CAS_L2_DIR "/%02x/%.64s", sub, name);
 	p.kind = B3CAS_FSCK_CACHE_COPY;
-	p.path = path;
+	p.path = path = full_path(f->s->lay.root, rel);
 	if (b3cas_oid_parse(&p.id, name) != 0 || p.id.bytes[0] != sub) {
 		b3cas_error_clear();
 		p.detail = "not a cached copy: a name that is not its "
@@ -717,6 +1017,7 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 		if (repair && b3cas__l2_discard(f->l2, sub_fd, name, NULL))
 			p.action = "deleted";
 		found(w, &p);
+		free(path);
 		return;
 	}
 	p.has_id = true;
@@ -725,7 +1026,7 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 	 * from making it stored between the judgement and the delete. */
 	if (!copy_bad(w, sub_fd, name, &p.id, first, sizeof(first),
 		      &w->r.bytes))
-		return;
+		goto out;
 	lock = b3cas__store_stripe(f->s, &p.id);
 	pthread_mutex_lock(lock);
 	bad = copy_bad(w, sub_fd, name, &p.id, detail, sizeof(detail),
@@ -734,11 +1035,13 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 		gone = b3cas__l2_discard(f->l2, sub_fd, name, &p.id);
 	pthread_mutex_unlock(lock);
 	if (!bad)
-		return; /* replaced or evicted meanwhile */
+		goto out; /* replaced or evicted meanwhile */
 	p.detail = detail;
 	if (gone)
 		p.action = "deleted from the L2 cache";
 	found(w, &p);
+out:
+	free(path);
 }
 
 /* ---- running the phases -------------------------------------------------- */
@@ -922,6 +1225,8 @@ static void report_add(b3cas_fsck_report *dst, const b3cas_fsck_report *src)
 	dst->lost += src->lost;
 	dst->cache_files += src->cache_files;
 	dst->cache_copies += src->cache_copies;
+	dst->index_damage += src->index_damage;
+	dst->staging += src->staging;
 }
 
 static unsigned fsck_threads(unsigned asked)
@@ -948,7 +1253,18 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 			break;
 		if (order[i] == PHASE_COPIES && f->l2_fd < 0)
 			break;
+		if (order[i] == PHASE_TIER) {
+			/* On this thread: the workers are all joined. */
+			check_top(&ws[0]);
+			check_staging(&ws[0]);
+		}
 		rc = run_phase(f, ws, n, order[i], t0, total);
+	}
+	/* Met in either index walk: reported once. */
+	report_index_damage(f, &ws[0]);
+	if (rc == 0 && !halted(f)) {
+		check_logs(&ws[0], "index", false);
+		check_logs(&ws[0], B3CAS_RECOVER_DIR, true);
 	}
 	return rc;
 }
@@ -967,14 +1283,18 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	B3CAS__NONNULL(s, "store");
 	if (!opts)
 		opts = &defaults;
+	if (!report)
+		report = &local;
+	memset(report, 0, sizeof(*report));
 	if (opts->repair) {
 		rc = b3cas__store_check_writable(s, "repair");
 		if (rc < 0)
 			return rc;
 	}
-	if (!report)
-		report = &local;
-	memset(report, 0, sizeof(*report));
+	/* Before anything is judged lost for want of a good copy there. */
+	rc = b3cas__store_mirror_check(s, true);
+	if (rc < 0)
+		return rc;
 	n = fsck_threads(opts->threads);
 	run_init(&f, s, opts, true);
 	ws = workers_new(&f, n);
@@ -1115,7 +1435,7 @@ static int scrub_walk(fsck_worker *w, scrub_pos *pos)
 	uint64_t t0 = b3cas__now_ns(), saved_at = t0, shown_at = t0, done = 0;
 	uint64_t total = f->o->progress ? estimate_objects(s) : 0;
 	b3cas_oid last;
-	bool any = false;
+	bool any = false, damaged = false;
 	char *err = NULL;
 	int rc = 0;
 
@@ -1148,11 +1468,18 @@ static int scrub_walk(fsck_worker *w, scrub_pos *pos)
 		check_entry(w, key, klen);
 	}
 	rocksdb_iter_get_error(it, &err);
-	if (err)
+	if (err && index_damage(f, err)) {
+		/* Reported as a finding; the pass is not complete, and the
+		 * next scrub starts from the last saved position again. */
+		free(err);
+		report_index_damage(f, w);
+		damaged = true;
+	} else if (err) {
 		rc = b3cas__index_error(err, "cannot walk the index");
+	}
 	if (f->o->progress)
 		report_progress(f, t0, total, true);
-	if (rc == 0 && !halted(f)) {
+	if (rc == 0 && !halted(f) && !damaged) {
 		pos->completed = !rocksdb_iter_valid(it);
 		rc = scrub_save(s, any ? &last : NULL, pos->completed);
 	}
@@ -1184,6 +1511,9 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	if (!report)
 		report = &local;
 	memset(report, 0, sizeof(*report));
+	rc = b3cas__store_mirror_check(s, true);
+	if (rc < 0)
+		return rc;
 	memset(&pos, 0, sizeof(pos));
 	fo.repair = opts->repair;
 	fo.on_problem = opts->on_problem;
