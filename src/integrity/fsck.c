@@ -1035,7 +1035,8 @@ static int scrub_save(b3cas_store *s, const b3cas_oid *last, bool done)
 	n = snprintf(text, sizeof(text), "next-after %s\n",
 		     b3cas_oid_fmt(hex, last));
 	fd = openat(s->lay.root_fd, SCRUB_FILE ".tmp",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot write %s/%s",
 					  s->lay.root, SCRUB_FILE);
