@@ -444,13 +444,16 @@ static int check_new_tier(const char *root, const char *dir,
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open the objects "
 					  "folder %s", dir);
-	rc = b3cas__check_leftovers(fd, dir, true, mark);
-	close(fd);
-	if (rc == 0 && mark[0] && strcmp(mark, pending_id) != 0)
+	/* Another store's mark says the most, so it is looked at first. */
+	rc = b3cas__owner_read(fd, dir, mark);
+	if (rc == 1 && strcmp(mark, pending_id) != 0)
 		rc = b3cas__error(B3CAS_EFORMAT,
 				  "objects folder %s belongs to another store "
 				  "(id %s, in %s/%s): store %s cannot use it",
 				  dir, mark, dir, B3CAS_OWNER_NAME, root);
+	if (rc >= 0)
+		rc = b3cas__check_leftovers(fd, dir, true, mark);
+	close(fd);
 	return rc;
 }
 
