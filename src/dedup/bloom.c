@@ -145,7 +145,7 @@ int b3cas__bloom_load(b3cas_bloom **out, uint64_t *count, uint64_t *stamp,
 	struct stat st;
 	b3cas_bloom *b;
 	uint64_t nblocks;
-	int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc, fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return errno == ENOENT
