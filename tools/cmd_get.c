@@ -13,7 +13,8 @@
  * - a regular file, or a name that does not exist yet, is written as a
  *   temp file in its own folder and renamed over it at the end, so a
  *   failed get leaves FILE as it was and no temp file; a file replaced
- *   keeps its permission bits and (when allowed) its owner, as with cp.
+ *   keeps its permission bits and (when allowed) its owner, as with cp,
+ *   and a file we may not write is not replaced.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -270,10 +271,17 @@ static int get_to_file(b3cas_reader *r, const char *path, const char *id)
 
 	if (rc != CLI_OK)
 		return rc;
-	if (t.exists && !S_ISREG(t.st.st_mode))
+	if (t.exists && !S_ISREG(t.st.st_mode)) {
 		rc = get_in_place(r, &t, id);
-	else
+	} else if (t.exists &&
+		   faccessat(AT_FDCWD, t.path, W_OK, AT_EACCESS) != 0) {
+		/* cp and '>' would open it for writing and fail: a rename
+		 * must not replace a file we may not write. */
+		cli_error("cannot write %s: %s", t.path, strerror(errno));
+		rc = CLI_USAGE;
+	} else {
 		rc = get_replacing(r, &t, id);
+	}
 	free(t.path);
 	return rc;
 }

@@ -111,6 +111,16 @@ for f in "$work/ro/file" "$work/rw/link"; do
 		test "$(ls -A "$work/ro" "$work/rw" | grep -c b3cas-)" = 0
 done
 
+# ---- a file we may not write is not replaced, even in a folder we may ----
+echo root >"$work/rw/roots"
+chmod 644 "$work/rw/roots"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$b3cas" get "$id" -o "$work/rw/roots" 2>&1)
+rc=$?
+check "get -o over a file nobody may write exits 2 ($rc: $out)" test $rc = 2
+check "and leaves it as it was" grep -qx root "$work/rw/roots"
+check "still root's" test "$(stat -c %u "$work/rw/roots")" = 0
+
 # ---- tmp/ replaced by a link: writes stop, nothing outside is deleted ----
 mkdir "$work/outside"
 echo precious >"$work/outside/precious"
