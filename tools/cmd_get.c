@@ -147,7 +147,7 @@ static int resolve(target *t, const char *path)
 		cur = next;
 		errno = cur ? ELOOP : errno;
 	}
-	if (!cur)
+	if (!cur || strcmp(cur, path) == 0)
 		cli_error("cannot write %s: %s", path, strerror(errno));
 	else
 		cli_error("cannot write %s (%s): %s", path, cur,
