@@ -170,12 +170,16 @@ typedef struct b3cas_store_options {
 
 /*
  * Open the store in folder root (with opts->create, make it first if the
- * folder is missing or empty). opts may be NULL for the defaults. On
- * success *out is a handle the caller closes with b3cas_store_close.
+ * folder is missing, empty, or left by an interrupted creation). opts may
+ * be NULL for the defaults. On success *out is a handle the caller closes
+ * with b3cas_store_close.
  *
  * Errors: B3CAS_ENOTFOUND (no store there and not creating), B3CAS_EFORMAT
- * (not a b3cas store, another format version, or another hash than
- * opts->hash asks for, or another inline threshold), B3CAS_ELOCKED
+ * (not a b3cas store: a folder holding other files, at any depth of the
+ * layout, which is then left unchanged; a symbolic link where the layout
+ * has a folder; an objects folder marked as another store's; another
+ * format version, or another hash than opts->hash asks for, or another
+ * inline threshold; a LOCK that is not a regular file), B3CAS_ELOCKED
  * (another process has it open for writing, and did not close it within
  * opts->lock_timeout_ms; the message names its pid), B3CAS_EPERM,
  * B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (NULL out or root,

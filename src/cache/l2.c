@@ -72,14 +72,25 @@ static int open_sub(int at, const char *name, const char *root)
 	if (mkdirat(at, name, 0755) != 0 && errno != EEXIST)
 		return b3cas__error_errno(errno, "cannot create %s/cache/l2/%s",
 					  root, name);
-	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Never through a link: the copies would go (and be cleared)
+	 * outside the store. */
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/cache/l2/%s",
 					  root, name);
 	return fd;
 }
 
-/* Remove every file in folder fd (a crashed writer's leftovers). */
+/* A staging name of b3cas__l2_add: "<hex>". */
+static bool staging_name(const char *name)
+{
+	size_t n = strspn(name, "0123456789abcdef");
+
+	return n > 0 && name[n] == '\0';
+}
+
+/* Remove the staging files in folder fd (a crashed writer's leftovers);
+ * anything else someone put there is not ours to delete. */
 static void clear_fd(int fd)
 {
 	int dup_fd = dup(fd);
@@ -92,7 +103,7 @@ static void clear_fd(int fd)
 		return;
 	}
 	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
+		if (staging_name(e->d_name))
 			unlinkat(fd, e->d_name, 0);
 	closedir(d);
 }

@@ -298,7 +298,8 @@ int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
 	b3cas__object_rel(rel, id);
 	fd = (errno = fault(lay, B3CAS_FAULT_OPEN))
 		     ? -1
-		     : openat(lay->objects_fd, rel, O_RDONLY | O_CLOEXEC);
+		     : openat(lay->objects_fd, rel,
+			      O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/%s",
 					  lay->objects_path, rel);

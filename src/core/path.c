@@ -7,11 +7,16 @@
  * store folder itself and its LOCK are held with flock (see the LOCK
  * section: no change to the names inside the folder can steal the lock),
  * which the kernel drops when the process dies, so a crash never leaves a
- * stale lock behind.
+ * stale lock behind. Inside the store every name is opened relative to the
+ * store's folder descriptors and never through a symbolic link (a link
+ * where the layout has a folder makes the open fail); only the folder
+ * given as the store, and a tier folder named in b3cas.conf or by the
+ * caller, are taken as paths. A store is made only in a folder holding
+ * nothing but what an interrupted init leaves (core/leftovers.c), and its
+ * objects folder is marked as its own (core/owner.c).
  */
 #include "core/path.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/layout_int.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/holder.h"
@@ -30,17 +36,16 @@
 #define CONF_NAME "b3cas.conf"
 #define CONF_MAX 4096
 
-/* Everything a store folder may hold; a folder with anything else is not
- * a (partly made) store. */
-static const char *const layout_names[] = {
-	CONF_NAME, CONF_NAME ".tmp", "LOCK", "objects", "index", "cache",
-	"integrity", "tmp",
-};
-
+/* The layout's folders, each after the folder holding it. The optional
+ * ones are made by other parts when needed; every one that exists must be
+ * a real folder. */
 static const char *const layout_dirs[] = {
 	"objects", "index", "cache", "cache/l2", "integrity",
 	"integrity/quarantine", "integrity/checksums", "integrity/backup",
 	"tmp",
+};
+static const char *const optional_dirs[] = {
+	"cache/l2/tmp", "integrity/recover",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -67,62 +72,27 @@ void b3cas__object_rel(char out[B3CAS_OBJECT_REL_LEN + 1],
 	memcpy(out + 3, hex, B3CAS_OID_HEX_LEN + 1);
 }
 
-/* -1 error, 0 no entries, 1 only layout names, 2 something foreign. */
-static int classify_folder(const char *root)
-{
-	DIR *dir = opendir(root);
-	struct dirent *e;
-	int kind = 0;
-
-	if (!dir)
-		return b3cas__error_errno(errno, "cannot open folder %s", root);
-	while ((e = readdir(dir)) != NULL) {
-		bool known = false;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		for (size_t i = 0; i < COUNT(layout_names); i++)
-			known |= strcmp(e->d_name, layout_names[i]) == 0;
-		if (!known) {
-			kind = 2;
-			break;
-		}
-		kind = 1;
-	}
-	closedir(dir);
-	return kind;
-}
-
 /* ---- b3cas.conf ---------------------------------------------------------- */
 
-static int write_conf(b3cas_layout *lay)
+/* Publish text as b3cas.conf: b3cas.conf.tmp (made anew, never through a
+ * link left there), fsync, rename, fsync the folder. */
+static int publish_conf(b3cas_layout *lay, const char *text, size_t len)
 {
-	char text[CONF_MAX], path[CONF_MAX];
-	int fd, rc, n;
+	char path[CONF_MAX];
+	int fd, rc;
 
-	n = snprintf(text, sizeof(text),
-		     "# b3cas store configuration: fixed when the store was "
-		     "made.\n"
-		     "# Editing it does not convert the store.\n"
-		     "format_version = %u\n"
-		     "hash = %s\n"
-		     "inline_threshold = %zu\n"
-		     "%s%s%s",
-		     lay->format, b3cas_hash_algo_name(lay->hash),
-		     lay->inline_threshold,
-		     lay->objects_conf ? "objects = " : "",
-		     lay->objects_conf ? lay->objects_conf : "",
-		     lay->objects_conf ? "\n" : "");
-	if (n < 0 || (size_t)n >= sizeof(text))
-		return b3cas__error(B3CAS_EINVAL, "objects folder name too "
-				    "long for %s", CONF_NAME);
+	if (unlinkat(lay->root_fd, CONF_NAME ".tmp", 0) != 0 &&
+	    errno != ENOENT)
+		return b3cas__error_errno(errno, "cannot remove %s/%s.tmp",
+					  lay->root, CONF_NAME);
 	fd = openat(lay->root_fd, CONF_NAME ".tmp",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot create %s/%s.tmp",
 					  lay->root, CONF_NAME);
 	snprintf(path, sizeof(path), "%s/%s.tmp", lay->root, CONF_NAME);
-	rc = b3cas__write_all(fd, text, (size_t)n, path);
+	rc = b3cas__write_all(fd, text, len, path);
 	if (rc == 0)
 		rc = b3cas__fsync(fd, path);
 	close(fd);
@@ -133,6 +103,31 @@ static int write_conf(b3cas_layout *lay)
 	if (rc == 0 && fsync(lay->root_fd) != 0)
 		rc = b3cas__error_errno(errno, "cannot fsync %s", lay->root);
 	return rc;
+}
+
+static int write_conf(b3cas_layout *lay)
+{
+	char text[CONF_MAX];
+	int n;
+
+	n = snprintf(text, sizeof(text),
+		     "# b3cas store configuration: fixed when the store was "
+		     "made.\n"
+		     "# Editing it does not convert the store.\n"
+		     "format_version = %u\n"
+		     "hash = %s\n"
+		     "inline_threshold = %zu\n"
+		     "store_id = %s\n"
+		     "%s%s%s",
+		     lay->format, b3cas_hash_algo_name(lay->hash),
+		     lay->inline_threshold, lay->store_id,
+		     lay->objects_conf ? "objects = " : "",
+		     lay->objects_conf ? lay->objects_conf : "",
+		     lay->objects_conf ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return b3cas__error(B3CAS_EINVAL, "objects folder name too "
+				    "long for %s", CONF_NAME);
+	return publish_conf(lay, text, (size_t)n);
 }
 
 static char *trim(char *s)
@@ -197,6 +192,11 @@ static int conf_line(b3cas_layout *lay, char *line, unsigned *seen)
 			return conf_bad(lay, "bad inline_threshold", value);
 		lay->inline_threshold = (size_t)n;
 		*seen |= 4;
+	} else if (strcmp(key, "store_id") == 0) {
+		if (!b3cas__store_id_valid(value))
+			return conf_bad(lay, "bad store_id (not 32 hex "
+					"digits)", value);
+		memcpy(lay->store_id, value, B3CAS_STORE_ID_LEN + 1);
 	} else if (strcmp(key, "objects") == 0) {
 		if (*value != '/')
 			return conf_bad(lay, "objects folder is not an "
@@ -243,13 +243,17 @@ int b3cas__conf_parse(b3cas_layout *lay, char *text)
 	return rc;
 }
 
-static int read_conf(b3cas_layout *lay)
+/* The text of b3cas.conf, NUL-terminated, into text[CONF_MAX + 1]. */
+static int read_conf_text(const b3cas_layout *lay, char *text, size_t *len)
 {
-	char text[CONF_MAX + 1];
 	ssize_t n;
 	int fd;
 
-	fd = openat(lay->root_fd, CONF_NAME, O_RDONLY | O_CLOEXEC);
+	fd = openat(lay->root_fd, CONF_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP)
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s is a symbolic link: "
+				    "b3cas does not follow links inside a "
+				    "store", lay->root, CONF_NAME);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/%s", lay->root,
 					  CONF_NAME);
@@ -265,7 +269,34 @@ static int read_conf(b3cas_layout *lay)
 	if (memchr(text, '\0', (size_t)n))
 		return b3cas__error(B3CAS_EFORMAT, "%s/%s is not text",
 				    lay->root, CONF_NAME);
-	return b3cas__conf_parse(lay, text);
+	*len = (size_t)n;
+	return 0;
+}
+
+static int read_conf(b3cas_layout *lay)
+{
+	char text[CONF_MAX + 1];
+	size_t len = 0;
+	int rc = read_conf_text(lay, text, &len);
+
+	return rc < 0 ? rc : b3cas__conf_parse(lay, text);
+}
+
+/* A store made before store ids gets one: b3cas.conf as it was (keys of
+ * newer minor versions kept) plus a store_id line. */
+static int add_store_id(b3cas_layout *lay)
+{
+	char text[CONF_MAX + 64];
+	size_t len = 0;
+	int rc = read_conf_text(lay, text, &len);
+
+	if (rc < 0)
+		return rc;
+	if (len > 0 && text[len - 1] != '\n')
+		text[len++] = '\n';
+	len += (size_t)snprintf(text + len, sizeof(text) - len,
+				"store_id = %s\n", lay->store_id);
+	return publish_conf(lay, text, len);
 }
 
 /* Compare what the caller asked for with what the store records. */
@@ -530,47 +561,57 @@ static void release_lock(b3cas_layout *lay)
 
 /* ---- open ---------------------------------------------------------------- */
 
-static int open_dir_at(int *out, int at, const char *name, const char *root)
+/* Make <tier>/00..ff under the tier's descriptor, or with check_only just
+ * see that each one that exists is a real folder. */
+static int make_tier(const b3cas_layout *lay, bool check_only)
 {
-	int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (unsigned i = 0; i < 256; i++) {
+		char name[3];
+		struct stat st;
+		int rc;
 
-	if (fd < 0 && at == AT_FDCWD)
-		return b3cas__error_errno(errno, "cannot open %s", name);
-	if (fd < 0)
-		return b3cas__error_errno(errno, "cannot open %s/%s", root,
-					  name);
-	*out = fd;
+		snprintf(name, sizeof(name), "%02x", i);
+		if (check_only &&
+		    fstatat(lay->objects_fd, name, &st, AT_SYMLINK_NOFOLLOW) ==
+			    0 &&
+		    S_ISDIR(st.st_mode))
+			continue;
+		rc = b3cas__mkdir_at(lay->objects_fd, name, lay->objects_path);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 
-/* Make <base>/<prefix>00..ff (prefix "objects/" or ""). */
-static int make_tier(const char *base, const char *prefix)
+/* Every folder of the layout that exists is a real folder, not a link to
+ * somewhere else (which the store would then write into or empty). */
+static int check_layout(const b3cas_layout *lay)
 {
-	int rc = 0;
+	size_t n = COUNT(layout_dirs);
 
-	for (unsigned i = 0; i < 256 && rc == 0; i++) {
-		size_t len = strlen(base) + strlen(prefix) + 8;
-		char *p = b3cas__malloc(len);
+	for (size_t i = 0; i < n + COUNT(optional_dirs); i++) {
+		const char *name = i < n ? layout_dirs[i]
+					 : optional_dirs[i - n];
+		struct stat st;
+		int fd;
 
-		if (!p)
-			return B3CAS_ENOMEM;
-		snprintf(p, len, "%s/%s%02x", base, prefix, i);
-		rc = b3cas__mkdir(p);
-		free(p);
+		if (fstatat(lay->root_fd, name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    errno == ENOENT)
+			continue;
+		fd = b3cas__open_dir_at(lay->root_fd, name, lay->root);
+		if (fd < 0)
+			return fd;
+		close(fd);
 	}
-	return rc;
+	return 0;
 }
 
 static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 {
 	int rc = 0;
 
-	for (size_t i = 0; i < COUNT(layout_dirs) && rc == 0; i++) {
-		char *p = b3cas__layout_path(lay, layout_dirs[i]);
-
-		rc = p ? b3cas__mkdir(p) : B3CAS_ENOMEM;
-		free(p);
-	}
+	for (size_t i = 0; i < COUNT(layout_dirs) && rc == 0; i++)
+		rc = b3cas__mkdir_at(lay->root_fd, layout_dirs[i], lay->root);
 	if (rc == 0 && o->objects_dir) {
 		/* The tier lives elsewhere: b3cas.conf records where. */
 		rc = b3cas__mkdir(o->objects_dir);
@@ -581,10 +622,8 @@ static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 							"%s", o->objects_dir);
 		}
 	}
-	if (rc == 0)
-		rc = make_tier(lay->objects_conf ? lay->objects_conf
-						 : lay->root,
-			       lay->objects_conf ? "" : "objects/");
+	if (rc == 0 && !lay->store_id[0])
+		rc = b3cas__store_id_new(lay->store_id);
 	lay->format = B3CAS_FORMAT_VERSION;
 	lay->hash = o->hash == B3CAS_HASH_DEFAULT ? B3CAS_HASH_BLAKE3 : o->hash;
 	lay->inline_threshold = o->inline_threshold
@@ -594,43 +633,105 @@ static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 	return rc;
 }
 
-/* Decide whether root is a store, can become one, or neither. */
-static int find_or_make_root(const char *root, const b3cas_store_options *o,
-			     int *kind)
+/*
+ * The --objects-dir folder of a store about to be made: missing, or
+ * holding only what an interrupted init left, with no owner mark but
+ * pending_id's. Checked before anything is made, so a refusal changes
+ * nothing.
+ */
+static int check_new_tier(const char *root, const char *dir,
+			  const char *pending_id)
+{
+	char mark[B3CAS_STORE_ID_LEN + 1];
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return b3cas__error_errno(errno, "cannot open the objects "
+					  "folder %s", dir);
+	/* Another store's mark says the most, so it is looked at first. */
+	rc = b3cas__owner_read(fd, dir, mark);
+	if (rc == 1 && strcmp(mark, pending_id) != 0)
+		rc = b3cas__error(B3CAS_EFORMAT,
+				  "objects folder %s belongs to another store "
+				  "(id %s, in %s/%s): store %s cannot use it",
+				  dir, mark, dir, B3CAS_OWNER_NAME, root);
+	if (rc >= 0)
+		rc = b3cas__check_leftovers(fd, dir, true, mark);
+	close(fd);
+	return rc;
+}
+
+/* Root exists or (when making a store) is made; never a file. */
+static int find_or_make_root(const char *root, const b3cas_store_options *o)
 {
 	struct stat st;
+	int rc;
 
 	if (stat(root, &st) != 0) {
 		if (errno != ENOENT)
 			return b3cas__error_errno(errno, "cannot use %s", root);
-		if (!o->create)
+		if (!o->create || o->read_only)
 			return b3cas__error(B3CAS_ENOTFOUND,
 					    "there is no b3cas store at %s "
 					    "(create one with 'b3cas init')",
 					    root);
+		if (o->objects_dir) {
+			rc = check_new_tier(root, o->objects_dir, "");
+			if (rc < 0)
+				return rc;
+		}
 		if (mkdir(root, 0755) != 0 && errno != EEXIST)
 			return b3cas__error_errno(errno, "cannot create %s",
 						  root);
-		*kind = 0;
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
 		return b3cas__error(B3CAS_EFORMAT,
 				    "%s is not a folder, so not a b3cas store",
 				    root);
-	*kind = classify_folder(root);
-	return *kind < 0 ? *kind : 0;
+	return 0;
+}
+
+static bool has_conf(const b3cas_layout *lay)
+{
+	struct stat st;
+
+	return fstatat(lay->root_fd, CONF_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * A folder without b3cas.conf: it may become a store only if it holds
+ * nothing but an interrupted init's leftovers (whose owner mark, if any,
+ * gives the id the store was to have).
+ */
+static int check_unmade(b3cas_layout *lay, const b3cas_store_options *o)
+{
+	int rc = b3cas__check_leftovers(lay->root_fd, lay->root, false,
+					lay->store_id);
+
+	if (rc < 0)
+		return rc;
+	if (!o->create || o->read_only)
+		return b3cas__error(B3CAS_ENOTFOUND,
+				    "there is no b3cas store at %s (create "
+				    "one with 'b3cas init')", lay->root);
+	return o->objects_dir
+		       ? check_new_tier(lay->root, o->objects_dir,
+					lay->store_id)
+		       : 0;
 }
 
 /*
  * Open the object tier: opts->objects_dir, else the folder b3cas.conf
- * records, else <root>/objects; and the staging folder beside it.
+ * records, else <root>/objects; and the staging folder beside it, from
+ * which only staging files are cleared.
  */
 static int open_tier(b3cas_layout *lay, const b3cas_store_options *o)
 {
 	const char *dir = o->objects_dir ? o->objects_dir : lay->objects_conf;
-	char *tmp;
-	int rc;
+	int rc, at;
 
 	lay->objects_path = dir ? strdup(dir)
 				: b3cas__layout_path(lay, "objects");
@@ -643,87 +744,146 @@ static int open_tier(b3cas_layout *lay, const b3cas_store_options *o)
 						  "object folder %s of store "
 						  "%s", dir, lay->root);
 	} else {
-		rc = open_dir_at(&lay->objects_fd, lay->root_fd, "objects",
-				 lay->root);
-		if (rc < 0)
-			return rc;
+		lay->objects_fd = b3cas__open_dir_at(lay->root_fd, "objects",
+						     lay->root);
+		if (lay->objects_fd < 0)
+			return lay->objects_fd;
 	}
 	if (o->read_only)
 		return 0;
-	if (dir) {
-		size_t len = strlen(dir) + 8;
-
-		tmp = b3cas__malloc(len);
-		if (tmp)
-			snprintf(tmp, len, "%s/tmp", dir);
-	} else {
-		tmp = b3cas__layout_path(lay, "tmp");
-	}
-	if (!tmp)
-		return B3CAS_ENOMEM;
-	rc = b3cas__mkdir(tmp);
+	rc = make_tier(lay, !lay->created);
+	/* tmp/ beside the tier: a rename cannot cross file systems. */
+	at = dir ? lay->objects_fd : lay->root_fd;
 	if (rc == 0)
-		rc = b3cas__clear_dir(tmp);
-	if (rc == 0) {
-		lay->tmp_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (lay->tmp_fd < 0)
-			rc = b3cas__error_errno(errno, "cannot open %s", tmp);
+		rc = b3cas__mkdir_at(at, "tmp", dir ? dir : lay->root);
+	if (rc == 0)
+		rc = lay->tmp_fd = b3cas__open_dir_at(at, "tmp",
+						      dir ? dir : lay->root);
+	if (rc >= 0)
+		rc = b3cas__clear_staging(lay->tmp_fd, dir ? dir : lay->root,
+					  b3cas__staging_name);
+	if (rc >= 0) {
+		/* For messages that name a staging file. */
+		lay->tmp_path = dir ? b3cas__malloc(strlen(dir) + 5)
+				    : b3cas__layout_path(lay, "tmp");
+		if (!lay->tmp_path)
+			rc = B3CAS_ENOMEM;
+		else if (dir)
+			sprintf(lay->tmp_path, "%s/tmp", dir);
 	}
-	lay->tmp_path = tmp;
+	return rc < 0 ? rc : 0;
+}
+
+/* A new store's objects folders carry its id: <root>/objects first (a
+ * rerun of an interrupted init finds the id there), then the tier. */
+static int own_new_store(b3cas_layout *lay)
+{
+	char *where = b3cas__layout_path(lay, "objects");
+	int objects_fd = -1, tmp_fd = -1, rc;
+
+	if (!where)
+		return B3CAS_ENOMEM;
+	if (!lay->objects_conf) {
+		rc = b3cas__owner_claim(lay, lay->tmp_fd, lay->objects_fd,
+					where, true);
+		goto out;
+	}
+	rc = objects_fd = b3cas__open_dir_at(lay->root_fd, "objects",
+					     lay->root);
+	if (rc >= 0)
+		rc = tmp_fd = b3cas__open_dir_at(lay->root_fd, "tmp",
+						 lay->root);
+	if (rc >= 0)
+		rc = b3cas__owner_claim(lay, tmp_fd, objects_fd, where, true);
+	if (rc == 0)
+		rc = b3cas__owner_claim(lay, lay->tmp_fd, lay->objects_fd,
+					lay->objects_path, true);
+out:
+	if (objects_fd >= 0)
+		close(objects_fd);
+	if (tmp_fd >= 0)
+		close(tmp_fd);
+	free(where);
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * An existing store's tier must be its own. A store made before store ids
+ * gets one at its first writable open: refused if the folder is marked
+ * already, else recorded in b3cas.conf first and the folder marked after.
+ */
+static int own_tier(b3cas_layout *lay, bool writable)
+{
+	char mark[B3CAS_STORE_ID_LEN + 1];
+	int rc;
+
+	if (lay->created)
+		return own_new_store(lay);
+	if (lay->store_id[0])
+		return b3cas__owner_claim(lay, lay->tmp_fd, lay->objects_fd,
+					  lay->objects_path, writable);
+	if (!writable)
+		return 0; /* nothing to compare with until it has an id */
+	rc = b3cas__owner_read(lay->objects_fd, lay->objects_path, mark);
+	if (rc == 1)
+		return b3cas__error(B3CAS_EFORMAT,
+				    "objects folder %s belongs to another "
+				    "store (id %s, in %s/%s); store %s, made "
+				    "before store ids, cannot share it",
+				    lay->objects_path, mark, lay->objects_path,
+				    B3CAS_OWNER_NAME, lay->root);
+	if (rc == 0)
+		rc = b3cas__store_id_new(lay->store_id);
+	if (rc == 0)
+		rc = add_store_id(lay);
+	if (rc == 0)
+		rc = b3cas__owner_claim(lay, lay->tmp_fd, lay->objects_fd,
+					lay->objects_path, true);
 	return rc;
 }
 
 int b3cas__layout_open(b3cas_layout *lay, const char *root,
 		       const b3cas_store_options *o)
 {
-	int kind = 0, rc;
-	bool have_conf;
+	int rc;
 
 	memset(lay, 0, sizeof(*lay));
 	lay->root_fd = lay->objects_fd = lay->tmp_fd = lay->lock_fd = -1;
 	lay->root = strdup(root);
 	if (!lay->root)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
-	rc = find_or_make_root(root, o, &kind);
+	rc = find_or_make_root(root, o);
 	if (rc < 0)
 		goto fail;
-	rc = open_dir_at(&lay->root_fd, AT_FDCWD, root, ".");
-	if (rc < 0)
+	lay->root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lay->root_fd < 0) {
+		rc = b3cas__error_errno(errno, "cannot open %s", root);
 		goto fail;
-	have_conf = faccessat(lay->root_fd, CONF_NAME, F_OK, 0) == 0;
-	if (!have_conf) {
-		if (kind == 2) {
-			rc = b3cas__error(B3CAS_EFORMAT,
-					  "%s is not a b3cas store: it has no "
-					  "%s and holds other files",
-					  root, CONF_NAME);
-			goto fail;
-		}
-		if (!o->create || o->read_only) {
-			rc = b3cas__error(B3CAS_ENOTFOUND,
-					  "there is no b3cas store at %s "
-					  "(create one with 'b3cas init')",
-					  root);
-			goto fail;
-		}
 	}
+	/* Nothing is made or locked in a folder that is not (going to be)
+	 * a store. */
+	if (!has_conf(lay) && (rc = check_unmade(lay, o)) < 0)
+		goto fail;
 	if (!o->read_only) {
 		rc = take_lock(lay, o->lock_timeout_ms);
 		if (rc < 0)
 			goto fail;
 	}
-	if (!have_conf) {
-		/* Under the lock: a second creator waits its turn above.
-		 * b3cas.conf comes later (b3cas__layout_publish). */
+	/* Asked again under the lock: a creator that held it before us may
+	 * have finished the store. */
+	if (!has_conf(lay)) {
 		rc = make_layout(lay, o);
 	} else {
 		rc = read_conf(lay);
 		if (rc == 0)
 			rc = check_conf(lay, o);
+		if (rc == 0)
+			rc = check_layout(lay);
 	}
-	if (rc < 0)
-		goto fail;
-	rc = open_tier(lay, o);
+	if (rc == 0)
+		rc = open_tier(lay, o);
+	if (rc == 0)
+		rc = own_tier(lay, !o->read_only);
 	if (rc < 0)
 		goto fail;
 	return 0;

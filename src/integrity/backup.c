@@ -151,7 +151,8 @@ void b3cas__integrity_log(int root_fd, const char *log, const char *fmt, ...)
 {
 	char line[4400];
 	int fd = openat(root_fd, log,
-			O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+			0644);
 	va_list ap;
 	int n, m;
 

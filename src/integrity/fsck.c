@@ -788,6 +788,10 @@ static void check_top(fsck_worker *w)
 			    (elsewhere && strcmp(e->d_name, "tmp") == 0) ||
 			    strcmp(e->d_name, "lost+found") == 0))
 			continue;
+		/* The owner mark (core/owner.c) names the store the folder
+		 * belongs to. */
+		if (!dir && strcmp(e->d_name, B3CAS_OWNER_NAME) == 0)
+			continue;
 		p.kind = B3CAS_FSCK_STRAY;
 		p.path = path = full_path(s->lay.objects_path, e->d_name);
 		p.detail = dir ? "not part of the object tier: a folder that "
@@ -1362,7 +1366,8 @@ static int scrub_save(b3cas_store *s, const b3cas_oid *last, bool done)
 	n = snprintf(text, sizeof(text), "next-after %s\n",
 		     b3cas_oid_fmt(hex, last));
 	fd = openat(s->lay.root_fd, SCRUB_FILE ".tmp",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot write %s/%s",
 					  s->lay.root, SCRUB_FILE);

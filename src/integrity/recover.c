@@ -241,7 +241,8 @@ static int write_marker(b3cas_layout *lay, const b3cas_recover_report *r)
 							 : r->tables_lost,
 		     r->saved_index[0] ? r->saved_index : "-");
 	fd = openat(lay->root_fd, B3CAS_RECOVER_MARKER ".tmp",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot write %s/%s",
 					  lay->root, B3CAS_RECOVER_MARKER);
