@@ -13,6 +13,7 @@ PACKAGES=(
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark
 	util-linux coreutils       # setpriv, truncate: the CLI bad-input test
+	e2fsprogs                  # chattr: gc meeting an immutable file
 	prometheus                 # promtool checks `b3cas stats --prometheus`
 )
 

@@ -811,6 +811,9 @@ static bool copy_bad(fsck_worker *w, int sub_fd, const char *name,
 	}
 	*not_held = rc == 0;
 	if (rc == 0) {
+		/* Gone since the folder was listed: GC's erase deleted it. */
+		if (fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			return false;
 		snprintf(detail, n, "a cached copy of an object the store "
 			 "does not hold");
 		return true;
