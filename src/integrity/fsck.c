@@ -5,15 +5,28 @@
  * repair, each finding mended or reported lost. b3cas_scrub: the first
  * of these alone, in id order and paced.
  *
- * Invariants: an id is examined while its stripe lock is held, so a put,
- * delete or GC of the same id is either wholly before or wholly after
- * the examination and is never reported as a problem; repairs re-check
- * under the lock what they change (b3cas__quarantine_loose,
- * b3cas__store_heal, remove_lost, a cache copy judged again); a file of
- * the tier is never deleted unless its bytes are kept elsewhere (the
- * index, or integrity/quarantine/), and an object is declared lost only
- * when no good copy exists here or in the mirror. L2 copies are only a
- * cache: a bad one is deleted, through L2's own index when it has one.
+ * Invariants: everything reported or repaired about an id is examined
+ * while its stripe lock is held (an entry and its bytes; a tier file
+ * without an entry, judged again with its entry read again; an L2 copy),
+ * so a put, delete or GC of the same id is either wholly before or wholly
+ * after the examination and is never reported as a problem; repairs
+ * re-check under the lock what they change (b3cas__quarantine_loose,
+ * b3cas__store_heal, remove_lost, an orphan indexed under the same hold
+ * that found it); a file of the tier is never deleted unless its bytes
+ * are kept elsewhere (the index, or integrity/quarantine/), and an object
+ * is declared lost only when no good copy exists here or in the mirror.
+ * An orphan is indexed without a reference (a GC candidate), so no
+ * object whose last reference was dropped comes back (docs/store.md,
+ * "Orphans"). A GC candidate whose file is gone is no damage: GC unlinks
+ * before it removes the entry. L2 copies are only a cache: a bad one is
+ * deleted, through L2's own index when it has one.
+ *
+ * A read-only handle's index is the snapshot it opened, and stripe locks
+ * do not reach the writing process: findings that the writer's later work
+ * could explain (missing, orphan, an L2 copy of an object not held) are
+ * kept as suspects and judged again after their phase against the index
+ * opened afresh (confirm_suspects); only those that still hold are
+ * reported.
  *
  * Threads. fsck runs four phases one after the other: index entries,
  * tier files, reference counts, L2 copies; each on opts->threads workers

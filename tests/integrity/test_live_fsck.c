@@ -556,6 +556,79 @@ static void test_live_fsck(void **state)
 		run_seed(seed + i, ops);
 }
 
+/* ---- a read-only handle's view, step by step --------------------------- */
+
+static int count_kind(const b3cas_fsck_problem *p, void *arg)
+{
+	unsigned *by_kind = arg;
+
+	by_kind[p->kind]++;
+	return 0;
+}
+
+/*
+ * A read-only handle opened before the writer put X and collected Y (its
+ * snapshot has no X, and Y with its file): its fsck must not report X as
+ * an orphan nor Y as missing, yet it must still report a real orphan (a
+ * file planted with no entry) and a real missing file (deleted behind the
+ * store's back) - after judging them again against a fresh index.
+ */
+static void test_read_only_snapshot(void **state)
+{
+	uint64_t rng = tu_seed("read_only_snapshot");
+	b3cas_gc_options go = B3CAS_GC_OPTIONS_INIT;
+	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report rep;
+	static uint8_t data[4][5000];
+	enum { X, Y, Z, P };
+	b3cas_oid id[4];
+	unsigned by_kind[16] = {0};
+	char dir[300], path[700], hex[B3CAS_OID_HEX_LEN + 1];
+	b3cas_store *w, *ro;
+	int fd;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/ro", root);
+	for (int i = 0; i < 4; i++) {
+		tu_fill_random(data[i], sizeof(data[i]), &rng);
+		b3cas_hash(id[i].bytes, data[i], sizeof(data[i]));
+	}
+	w = open_store(dir, false);
+	assert_int_equal(b3cas_store_put(w, NULL, data[Y], 5000), 0);
+	assert_int_equal(b3cas_store_put(w, NULL, data[Z], 5000), 0);
+	assert_int_equal(b3cas_store_sync(w), 0);
+	ro = open_store(dir, true);
+	/* After the snapshot: X put, Y deleted and collected. */
+	assert_int_equal(b3cas_store_put(w, NULL, data[X], 5000), 0);
+	assert_int_equal(b3cas_store_delete(w, &id[Y]), 0);
+	assert_int_equal(b3cas_gc(w, &go, NULL), 0);
+	assert_int_equal(b3cas_store_sync(w), 0);
+
+	fo.on_problem = count_kind;
+	fo.ctx = by_kind;
+	assert_int_equal(b3cas_fsck(ro, &fo, &rep), 0);
+	assert_int_equal(rep.problems, 0);
+
+	/* Real damage is still reported: a planted orphan, a lost file. */
+	b3cas_oid_fmt(hex, &id[P]);
+	snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dir, hex, hex);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0444);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data[P], 5000), 5000);
+	close(fd);
+	b3cas_oid_fmt(hex, &id[Z]);
+	snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dir, hex, hex);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(b3cas_fsck(ro, &fo, &rep), 0);
+	assert_int_equal(rep.problems, 2);
+	assert_int_equal(rep.orphans, 1);
+	assert_int_equal(rep.missing, 1);
+	assert_int_equal(by_kind[B3CAS_FSCK_ORPHAN], 1);
+	assert_int_equal(by_kind[B3CAS_FSCK_MISSING], 1);
+	assert_int_equal(b3cas_store_close(ro), 0);
+	assert_int_equal(b3cas_store_close(w), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -580,6 +653,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_read_only_snapshot),
 		cmocka_unit_test(test_live_fsck),
 	};
 
