@@ -549,7 +549,7 @@ static void test_live_fsck(void **state)
 	const char *one = getenv("B3CAS_TEST_SEED");
 	uint64_t seed = tu_seed("live_fsck");
 	unsigned seeds = one ? 1 : long_run ? 24 : 3;
-	unsigned ops = long_run ? 12000 : 1500;
+	unsigned ops = long_run ? 6000 : 1500;
 
 	(void)state;
 	for (unsigned i = 0; i < seeds; i++)
