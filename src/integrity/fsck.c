@@ -122,6 +122,7 @@ typedef struct suspect {
 	bool has_path;
 	char path[B3CAS_OBJECT_REL_LEN + 1];
 	char detail[160];
+	struct stat seen; /* orphans and copies: the file when found */
 	int verdict; /* SUSPECT_... */
 } suspect;
 
@@ -684,15 +685,16 @@ static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
 	uint64_t size = 0;
 	struct stat st;
 	b3cas_oid id;
-	int rc;
+	int rc, stat_rc;
 
 	w->r.files++;
 	snprintf(path, sizeof(path), "%02x/%.64s", sub, name);
 	p.path = path;
-	if (fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	stat_rc = fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW);
+	if (stat_rc != 0 && errno == ENOENT)
 		return; /* collected meanwhile: no file is no finding */
 	if (b3cas_oid_parse(&id, name) != 0 || id.bytes[0] != sub ||
-	    !S_ISREG(st.st_mode)) {
+	    stat_rc != 0 || !S_ISREG(st.st_mode)) {
 		b3cas_error_clear();
 		p.kind = B3CAS_FSCK_STRAY;
 		p.detail = "not an object: a name that is not its folder's "
@@ -920,8 +922,17 @@ static void note_suspect(fsck_worker *w, const b3cas_fsck_problem *p,
 			 uint64_t size)
 {
 	fsck_run *f = w->f;
+	int dir_fd = p->kind == B3CAS_FSCK_ORPHAN ? f->s->lay.objects_fd
+						  : f->l2_fd;
+	struct stat st;
 	suspect *x;
 
+	/* A file's identity now, before the index is read again: one seen
+	 * again unchanged after that read was there all along. */
+	memset(&st, 0, sizeof(st));
+	if (p->kind != B3CAS_FSCK_MISSING &&
+	    fstatat(dir_fd, p->path, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return; /* gone already */
 	pthread_mutex_lock(&f->suspects_lock);
 	if (f->n_suspects == f->cap_suspects) {
 		size_t cap = f->cap_suspects ? 2 * f->cap_suspects : 64;
@@ -945,6 +956,7 @@ static void note_suspect(fsck_worker *w, const b3cas_fsck_problem *p,
 	if (p->path)
 		snprintf(x->path, sizeof(x->path), "%s", p->path);
 	snprintf(x->detail, sizeof(x->detail), "%s", p->detail);
+	x->seen = st;
 	pthread_mutex_unlock(&f->suspects_lock);
 }
 
@@ -971,17 +983,30 @@ static int fresh_entry(b3cas_index *ix, const b3cas_oid *id, uint64_t size,
 	return rc;
 }
 
+/* Is the file at path under dir_fd still the one x saw? */
+static bool same_file(int dir_fd, const suspect *x)
+{
+	struct stat st;
+
+	return fstatat(dir_fd, x->path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_dev == x->seen.st_dev && st.st_ino == x->seen.st_ino &&
+	       st.st_ctim.tv_sec == x->seen.st_ctim.tv_sec &&
+	       st.st_ctim.tv_nsec == x->seen.st_ctim.tv_nsec;
+}
+
 /*
- * Judge x again against ix, an index opened after x was found (at
- * opened_ns, wall clock), and the files as they are now. With settle, a
- * suspected orphan whose file changed shortly before opened_ns waits for
- * another look.
+ * Judge x again against ix, an index opened (at opened_ns, wall clock)
+ * after x was found, and the files as they are now. An orphan or a copy
+ * holds only if the very file found before ix was opened (same inode and
+ * ctime: a put or a new copy makes a new file) is still there after, with
+ * no entry in ix in between. With settle, an orphan whose file changed
+ * shortly before opened_ns waits for another look (a put may be between
+ * its rename and its index write).
  */
 static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 			 uint64_t opened_ns, bool settle)
 {
 	b3cas_store *s = f->s;
-	struct stat st;
 	bool live = false;
 	int fd, rc = fresh_entry(ix, &x->id, x->size, &live);
 
@@ -998,29 +1023,24 @@ static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 		return rc == B3CAS_ENOTFOUND ? SUSPECT_CONFIRMED
 					     : SUSPECT_DROPPED;
 	case B3CAS_FSCK_ORPHAN:
-		if (rc >= 0)
-			return SUSPECT_DROPPED; /* indexed since */
-		if (fstatat(s->lay.objects_fd, x->path, &st,
-			    AT_SYMLINK_NOFOLLOW) != 0)
-			return SUSPECT_DROPPED; /* collected since */
-		if (settle && (uint64_t)st.st_ctim.tv_sec * 1000000000ull +
-					      (uint64_t)st.st_ctim.tv_nsec +
+		if (rc >= 0 || !same_file(s->lay.objects_fd, x))
+			return SUSPECT_DROPPED; /* indexed, or gone, since */
+		if (settle && (uint64_t)x->seen.st_ctim.tv_sec * 1000000000ull +
+					      (uint64_t)x->seen.st_ctim.tv_nsec +
 					      SETTLE_NS >
 				      opened_ns)
 			return SUSPECT_WAIT;
 		return SUSPECT_CONFIRMED;
 	default: /* a copy in L2 of an object the index did not hold */
-		if (rc >= 0)
-			return SUSPECT_DROPPED;
-		return fstatat(f->l2_fd, x->path, &st, AT_SYMLINK_NOFOLLOW) == 0
-			       ? SUSPECT_CONFIRMED
-			       : SUSPECT_DROPPED;
+		return rc < 0 && same_file(f->l2_fd, x) ? SUSPECT_CONFIRMED
+							 : SUSPECT_DROPPED;
 	}
 }
 
 /* Open the index afresh and judge again the suspects whose verdict is
  * want; *waiting says whether some wait for another look. */
-static int judge_round(fsck_run *f, int want, bool settle, bool *waiting)
+static int judge_round(fsck_run *f, int want, int want_too, bool settle,
+		       bool *waiting)
 {
 	b3cas_index *ix = NULL;
 	char *path = b3cas__layout_path(&f->s->lay, "index");
@@ -1037,7 +1057,7 @@ static int judge_round(fsck_run *f, int want, bool settle, bool *waiting)
 	for (size_t i = 0; i < f->n_suspects; i++) {
 		suspect *x = &f->suspects[i];
 
-		if (x->verdict != want)
+		if (x->verdict != want && x->verdict != want_too)
 			continue;
 		x->verdict = judge_suspect(f, ix, x, opened_ns, settle);
 		*waiting |= x->verdict == SUSPECT_WAIT;
@@ -1050,9 +1070,12 @@ static int judge_round(fsck_run *f, int want, bool settle, bool *waiting)
  * A read-only handle reads the index as it was when the handle opened:
  * what the writing process did since looks like damage (a file put since
  * has no entry; a collected object's entry has no file). Each such finding
- * is judged again against the index opened afresh, after the phase; a
- * suspected orphan whose file is only seconds old is looked at once more
- * SETTLE_NS later. What is confirmed is reported through w.
+ * is judged again, after the phase, against the index opened afresh, and
+ * what still holds once more against an index opened after that (so that
+ * one object collected and put again while it was judged is not taken
+ * for damage); a suspected orphan whose file is only seconds old waits
+ * SETTLE_NS before that second look. What holds twice is reported
+ * through w.
  */
 static int confirm_suspects(fsck_run *f, fsck_worker *w)
 {
@@ -1061,14 +1084,16 @@ static int confirm_suspects(fsck_run *f, fsck_worker *w)
 
 	if (!f->n_suspects || halted(f))
 		goto out;
-	rc = judge_round(f, SUSPECT_OPEN, true, &waiting);
+	rc = judge_round(f, SUSPECT_OPEN, SUSPECT_OPEN, true, &waiting);
 	if (rc == 0 && waiting) {
 		struct timespec ts = {(time_t)(SETTLE_NS / 1000000000ull),
 				      (long)(SETTLE_NS % 1000000000ull)};
 
 		nanosleep(&ts, NULL);
-		rc = judge_round(f, SUSPECT_WAIT, false, &waiting);
 	}
+	if (rc == 0)
+		rc = judge_round(f, SUSPECT_CONFIRMED, SUSPECT_WAIT, false,
+				 &waiting);
 	for (size_t i = 0; rc == 0 && i < f->n_suspects && !halted(f); i++) {
 		suspect *x = &f->suspects[i];
 		b3cas_fsck_problem p = {0};

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -549,11 +550,104 @@ static void test_live_fsck(void **state)
 	const char *one = getenv("B3CAS_TEST_SEED");
 	uint64_t seed = tu_seed("live_fsck");
 	unsigned seeds = one ? 1 : long_run ? 24 : 3;
-	unsigned ops = long_run ? 6000 : 1500;
+	unsigned ops = long_run ? 6000 : 1200;
 
 	(void)state;
 	for (unsigned i = 0; i < seeds; i++)
 		run_seed(seed + i, ops);
+}
+
+/* ---- an L2 copy must not outlive GC --------------------------------------- */
+
+typedef struct l2_reader {
+	b3cas_store *s;
+	const b3cas_oid *id;
+	const uint8_t *data;
+	size_t len;
+	atomic_bool stop;
+	atomic_int bad;
+	atomic_int reads;
+} l2_reader;
+
+static void *l2_reader_main(void *arg)
+{
+	l2_reader *x = arg;
+
+	while (!atomic_load(&x->stop)) {
+		void *got = NULL;
+		size_t len = 0;
+		int rc;
+
+		/* Each read from the object file, which offers L2 a copy. */
+		b3cas_cache_evict(x->s, x->id);
+		rc = b3cas_store_get(x->s, x->id, &got, &len);
+		atomic_fetch_add(&x->reads, rc == 0);
+		if ((rc == 0 && (len != x->len || memcmp(got, x->data, len))) ||
+		    (rc != 0 && rc != B3CAS_ENOTFOUND))
+			atomic_store(&x->bad, rc ? rc : 1);
+		b3cas_free(got);
+	}
+	return NULL;
+}
+
+/*
+ * A reader reads a large object from its file over and over (evicting it
+ * first, so each read offers L2 a copy) while the object is deleted and
+ * collected. Once
+ * the reader has stopped, no copy may be left in cache/l2/: a read that
+ * began before the collection must not put its copy back after GC erased
+ * it. Each round: put, read on, delete, GC, stop, look.
+ */
+static void test_l2_copy_after_gc(void **state)
+{
+	uint64_t rng = tu_seed("l2_copy_after_gc");
+	b3cas_gc_options go = B3CAS_GC_OPTIONS_INIT;
+	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report rep;
+	size_t len = 1u << 20;
+	uint8_t *data = malloc(len);
+	char dir[300], path[700], hex[B3CAS_OID_HEX_LEN + 1];
+	int rounds = long_run ? 400 : 40, left = 0;
+	b3cas_oid id;
+	b3cas_store *s;
+
+	(void)state;
+	assert_non_null(data);
+	tu_fill_random(data, len, &rng);
+	b3cas_hash(id.bytes, data, len);
+	b3cas_oid_fmt(hex, &id);
+	snprintf(dir, sizeof(dir), "%s/l2", root);
+	snprintf(path, sizeof(path), "%s/cache/l2/%.2s/%s", dir, hex, hex);
+	s = open_store(dir, false);
+	assert_int_equal(b3cas_cache_resize(s, 0, 64u << 20), 0); /* no L1 */
+	for (int i = 0; i < rounds; i++) {
+		l2_reader x = {s, &id, data, len, false, 0, 0};
+		pthread_t t;
+		struct stat st;
+
+		assert_int_equal(b3cas_store_put(s, NULL, data, len), 0);
+		assert_int_equal(pthread_create(&t, NULL, l2_reader_main, &x),
+				 0);
+		/* Let a read finish, so that the next is under way below. */
+		while (atomic_load(&x.reads) == 0)
+			sched_yield();
+		assert_int_equal(b3cas_store_delete(s, &id), 0);
+		assert_int_equal(b3cas_gc(s, &go, NULL), 0);
+		atomic_store(&x.stop, true);
+		pthread_join(t, NULL);
+		assert_int_equal(atomic_load(&x.bad), 0);
+		left += stat(path, &st) == 0;
+		/* Clear it for the next round either way. */
+		b3cas_cache_evict(s, &id);
+		unlink(path);
+	}
+	if (left)
+		fail_msg("%d of %d rounds left an L2 copy of the collected "
+			 "object behind", left, rounds);
+	assert_int_equal(b3cas_fsck(s, &fo, &rep), 0);
+	assert_int_equal(rep.problems, 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	free(data);
 }
 
 /* ---- a read-only handle's view, step by step --------------------------- */
@@ -653,6 +747,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_l2_copy_after_gc),
 		cmocka_unit_test(test_read_only_snapshot),
 		cmocka_unit_test(test_live_fsck),
 	};
