@@ -19,8 +19,9 @@
  * handle sees the index as it was when the handle opened. The findings
  * that the writer's later work could cause (missing, orphan, an L2 copy
  * of an object not held) are judged again after their phase against the
- * index opened afresh, a suspected orphan whose file is seconds old once
- * more 2 s later, and reported only if they still hold. A put stalled for
+ * index opened afresh, twice (the second look 2 s later for an orphan
+ * whose file is seconds old), and reported only if they hold both times
+ * (an orphan or a copy: the very file found, unchanged). A put stalled for
  * longer than that between publishing its file and writing its entry can
  * still be reported as an orphan; objects put after the check are not
  * seen. docs/store.md ("fsck beside a writer") has the details.
