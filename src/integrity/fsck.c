@@ -1038,9 +1038,10 @@ static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 }
 
 /* Open the index afresh and judge again the suspects whose verdict is
- * want; *waiting says whether some wait for another look. */
+ * want or want_too; *waiting says whether some wait for another look,
+ * *left how many still stand (confirmed or waiting). */
 static int judge_round(fsck_run *f, int want, int want_too, bool settle,
-		       bool *waiting)
+		       bool *waiting, size_t *left)
 {
 	b3cas_index *ix = NULL;
 	char *path = b3cas__layout_path(&f->s->lay, "index");
@@ -1054,6 +1055,7 @@ static int judge_round(fsck_run *f, int want, int want_too, bool settle,
 	if (rc < 0)
 		return rc;
 	*waiting = false;
+	*left = 0;
 	for (size_t i = 0; i < f->n_suspects; i++) {
 		suspect *x = &f->suspects[i];
 
@@ -1061,6 +1063,7 @@ static int judge_round(fsck_run *f, int want, int want_too, bool settle,
 			continue;
 		x->verdict = judge_suspect(f, ix, x, opened_ns, settle);
 		*waiting |= x->verdict == SUSPECT_WAIT;
+		*left += x->verdict != SUSPECT_DROPPED;
 	}
 	b3cas__index_close(ix);
 	return 0;
@@ -1080,20 +1083,22 @@ static int judge_round(fsck_run *f, int want, int want_too, bool settle,
 static int confirm_suspects(fsck_run *f, fsck_worker *w)
 {
 	bool waiting = false;
+	size_t left = 0;
 	int rc = 0;
 
 	if (!f->n_suspects || halted(f))
 		goto out;
-	rc = judge_round(f, SUSPECT_OPEN, SUSPECT_OPEN, true, &waiting);
-	if (rc == 0 && waiting) {
+	rc = judge_round(f, SUSPECT_OPEN, SUSPECT_OPEN, true, &waiting, &left);
+	if (rc < 0 || left == 0)
+		goto out;
+	if (waiting) {
 		struct timespec ts = {(time_t)(SETTLE_NS / 1000000000ull),
 				      (long)(SETTLE_NS % 1000000000ull)};
 
 		nanosleep(&ts, NULL);
 	}
-	if (rc == 0)
-		rc = judge_round(f, SUSPECT_CONFIRMED, SUSPECT_WAIT, false,
-				 &waiting);
+	rc = judge_round(f, SUSPECT_CONFIRMED, SUSPECT_WAIT, false, &waiting,
+			 &left);
 	for (size_t i = 0; rc == 0 && i < f->n_suspects && !halted(f); i++) {
 		suspect *x = &f->suspects[i];
 		b3cas_fsck_problem p = {0};
