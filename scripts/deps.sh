@@ -13,9 +13,9 @@ PACKAGES=(
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark
 	util-linux coreutils       # setpriv, truncate, env --default-signal: CLI tests
-	jq                         # checks the JSON lines of the CLI tests
+	e2fsprogs                  # chattr: gc meeting an immutable file
 	prometheus                 # promtool checks `b3cas stats --prometheus`
-	jq                         # reads --json findings: the CLI integrity test
+	jq                         # reads the CLI tests' JSON lines and findings
 )
 
 missing=()

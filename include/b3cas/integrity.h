@@ -9,9 +9,23 @@
  * b3cas_recover rebuilds a lost or damaged index.
  *
  * Thread safety: b3cas_fsck may run while other threads use the store;
- * what they put or delete meanwhile may or may not be seen, and is never
- * reported as a problem because of the race (every finding is checked
- * again under its id's stripe lock before it is reported or repaired).
+ * what they put, delete or collect meanwhile may or may not be seen, and
+ * is never reported as a problem because of the race: every finding is
+ * examined again under its id's stripe lock (its index entry and its file
+ * read again) before it is reported or repaired, and a repair never
+ * re-indexes an object that GC is collecting.
+ *
+ * Beside another process: a check-only b3cas_fsck through a read-only
+ * handle sees the index as it was when the handle opened. The findings
+ * that the writer's later work could cause (missing, orphan, an L2 copy
+ * of an object not held) are judged again after their phase against the
+ * index opened afresh, twice (the second look 2 s later for an orphan
+ * whose file is seconds old), and reported only if they hold both times
+ * (an orphan or a copy: the very file found, unchanged). A put stalled for
+ * longer than that between publishing its file and writing its entry can
+ * still be reported as an orphan; objects put after the check are not
+ * seen. docs/store.md ("fsck beside a writer") has the details.
+ *
  * b3cas_fsck itself checks on several threads (opts->threads); its
  * callbacks are still called one at a time (see b3cas_fsck_options).
  */
@@ -31,12 +45,17 @@ extern "C" {
 typedef enum b3cas_fsck_kind {
 	/* An object's bytes do not hash to its id. */
 	B3CAS_FSCK_CORRUPT = 1,
-	/* The index names a loose file that is missing. */
+	/* The index names a loose file that is missing (not for a GC
+	 * candidate: GC unlinks the file before it removes the entry). */
 	B3CAS_FSCK_MISSING,
 	/* A loose file whose size is not the one the index records. */
 	B3CAS_FSCK_WRONG_SIZE,
-	/* A file in the object tier named by no index entry (its bytes
-	 * match its name: a sound object the index lost). */
+	/* A file in the object tier named by no index entry whose bytes
+	 * match its name: an unacknowledged put's, one GC could not finish,
+	 * or a sound object the index lost; nothing tells which. With repair
+	 * it is indexed as a GC candidate (no reference: nothing deleted
+	 * comes back; a put revives it), or with the count the refs column
+	 * family kept for it when that is 2 or more. */
 	B3CAS_FSCK_ORPHAN,
 	/* A file in the object tier that is not an object: a bad name, the
 	 * wrong folder, or a file named by an id whose bytes do not match;
@@ -96,9 +115,9 @@ typedef struct b3cas_progress {
 
 typedef struct b3cas_fsck_options {
 	/* Repair: quarantine corrupt files, heal from the mirror (the
-	 * store's mirror_dir), re-index sound orphans, remove strays and
-	 * entries that cannot be kept, rebuild the bloom filter. Needs a
-	 * writable handle. */
+	 * store's mirror_dir), re-index sound orphans (as GC candidates: see
+	 * B3CAS_FSCK_ORPHAN), remove strays and entries that cannot be kept,
+	 * rebuild the bloom filter. Needs a writable handle. */
 	bool repair;
 	/* Called for each problem, outside any store lock; the problem is
 	 * borrowed for the call. The checking threads call it one at a time

@@ -1209,14 +1209,25 @@ int b3cas__store_replace(b3cas_store *s, const b3cas_oid *id,
 /* Where a read found an object's bytes. */
 typedef enum read_source { FROM_INDEX, FROM_TIER, FROM_L2 } read_source;
 
+/* A ticket for an L2 copy of id, taken before its index entry is read
+ * (b3cas__l2_ticket); one that never matches without L2. */
+static uint64_t l2_ticket(b3cas_store *s, const b3cas_oid *id)
+{
+	b3cas_l2 *l2 = atomic_load_explicit(&s->l2, memory_order_acquire);
+
+	return l2 ? b3cas__l2_ticket(l2, id) : UINT64_MAX;
+}
+
 /*
  * Read object id into a new buffer: a blob when blob_out is not NULL,
  * else a malloc'd *data_out. The bytes are not verified unless they came
- * from L2 (which verifies every copy it returns).
+ * from L2 (which verifies every copy it returns). *ticket_out gets the L2
+ * ticket for offering a copy of what was read (l2_ticket).
  */
 static int read_object(b3cas_store *s, const b3cas_oid *id,
 		       b3cas_blob **blob_out, void **data_out,
-		       size_t *len_out, read_source *from)
+		       size_t *len_out, read_source *from,
+		       uint64_t *ticket_out)
 {
 	rocksdb_pinnableslice_t *v = NULL;
 	b3cas_blob *blob = NULL;
@@ -1224,8 +1235,10 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 	uint64_t size;
 	bool is_inline;
 	uint8_t *buf;
-	int fd = -1, rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
+	int fd = -1, rc;
 
+	*ticket_out = l2_ticket(s, id);
+	rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
 	if (rc < 0)
 		return rc;
 	if (size > SIZE_MAX - 4096) {
@@ -1487,9 +1500,9 @@ static int heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 }
 
 /* After a read: verify (unless L2 did), then copy a loose object read
- * from the tier into L2. */
+ * from the tier into L2 (with the ticket read_object took). */
 static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
-		       size_t len, read_source from)
+		       size_t len, read_source from, uint64_t ticket)
 {
 	b3cas_l2 *l2;
 	int rc = from == FROM_L2 ? 0 : verify(s, id, buf, len);
@@ -1500,7 +1513,7 @@ static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
 
 	if (rc == 0 && from == FROM_TIER &&
 	    (l2 = atomic_load_explicit(&s->l2, memory_order_acquire)))
-		b3cas__l2_add(l2, id, buf, len);
+		b3cas__l2_add(l2, id, buf, len, ticket);
 	return rc;
 }
 
@@ -1560,15 +1573,16 @@ static int copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out)
 int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
 		      b3cas_blob **out)
 {
-	uint64_t ticket = b3cas__cache_ticket(s->l1, id);
+	uint64_t ticket = b3cas__cache_ticket(s->l1, id), l2t;
 	read_source from;
 	b3cas_blob *blob;
 	void *good;
 	size_t len;
-	int rc = read_object(s, id, &blob, NULL, &len, &from);
+	int rc = read_object(s, id, &blob, NULL, &len, &from, &l2t);
 
 	if (rc == 0) {
-		rc = finish_read(s, id, b3cas__blob_bytes(blob), len, from);
+		rc = finish_read(s, id, b3cas__blob_bytes(blob), len, from,
+				 l2t);
 		if (rc < 0)
 			b3cas_blob_release(blob);
 	}
@@ -1612,7 +1626,7 @@ int b3cas_store_get_view(b3cas_store *s, const b3cas_oid *id,
 int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 		    size_t *len_out)
 {
-	uint64_t t0 = b3cas__now_ns(), ticket;
+	uint64_t t0 = b3cas__now_ns(), ticket, l2t;
 	read_source from;
 	void *buf, *hit;
 	size_t len;
@@ -1627,9 +1641,9 @@ int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 		goto out;
 	}
 	ticket = b3cas__cache_ticket(s->l1, id);
-	rc = read_object(s, id, NULL, &buf, &len, &from);
+	rc = read_object(s, id, NULL, &buf, &len, &from, &l2t);
 	if (rc == 0) {
-		rc = finish_read(s, id, buf, len, from);
+		rc = finish_read(s, id, buf, len, from, l2t);
 		if (rc < 0)
 			free(buf);
 	}
@@ -1709,16 +1723,32 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 /* ---- delete ---------------------------------------------------------------- */
 
 /*
- * Make id, whose last reference is going, a GC candidate: its entry gets
- * the UNREF mark (so reads no longer see it) and its refs entry count 0,
- * the time, its size and kind (so GC decides from that entry alone). The
- * bytes stay until b3cas_gc removes them.
+ * Add a candidate's entries to b: its content entry gets the UNREF mark
+ * (so reads no longer see it; bytes: an inline object's) and its refs
+ * entry count 0, the time, its size and kind (so GC decides from that
+ * entry alone). The bytes stay until b3cas_gc removes them.
  */
+static void batch_candidate(rocksdb_writebatch_t *b, b3cas_store *s,
+			    const b3cas_oid *id, const void *bytes,
+			    size_t size, bool is_inline)
+{
+	uint8_t mark[B3CAS_REFS_CANDIDATE_LEN];
+
+	batch_put_entry(b, s, id, bytes, size, is_inline, true);
+	b3cas__put_u64(mark, 0);
+	b3cas__put_u64(mark + 8, b3cas__wall_ns());
+	b3cas__put_u64(mark + 16, size);
+	mark[24] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+				  (const char *)id->bytes, B3CAS_OID_LEN,
+				  (const char *)mark, sizeof(mark));
+}
+
+/* Make id, whose last reference is going, a GC candidate. */
 static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 			  const b3cas_oid *id)
 {
 	rocksdb_pinnableslice_t *v = NULL;
-	uint8_t mark[B3CAS_REFS_CANDIDATE_LEN];
 	const char *bytes = NULL;
 	uint64_t size;
 	bool is_inline, unref;
@@ -1731,16 +1761,16 @@ static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 		bytes = rocksdb_pinnableslice_value(v, &vlen) +
 			B3CAS_ENTRY_HEADER_LEN;
 	/* putv copies the bytes into the batch: v can go after. */
-	batch_put_entry(b, s, id, bytes, (size_t)size, is_inline, true);
+	batch_candidate(b, s, id, bytes, (size_t)size, is_inline);
 	rocksdb_pinnableslice_destroy(v);
-	b3cas__put_u64(mark, 0);
-	b3cas__put_u64(mark + 8, b3cas__wall_ns());
-	b3cas__put_u64(mark + 16, size);
-	mark[24] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
-	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
-				  (const char *)id->bytes, B3CAS_OID_LEN,
-				  (const char *)mark, sizeof(mark));
 	return 0;
+}
+
+void b3cas__store_batch_put_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
+				      const b3cas_oid *id, uint64_t size)
+{
+	b3cas__known_drop(s->known, id);
+	batch_candidate(b, s, id, NULL, (size_t)size, false);
 }
 
 void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
@@ -1758,21 +1788,26 @@ int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b)
 	return write_batch(s, b, false);
 }
 
-/* Remove id's entries and then (loose) its file: under its stripe lock,
- * so no put can slip a new copy in between. */
+/*
+ * Remove (loose) id's file and then its entries: under its stripe lock, so
+ * no put can slip a new copy in between. The file goes first, as in GC:
+ * an entry whose file is gone is removed by the next try, while a file
+ * whose entry went first would be an orphan that fsck cannot tell from a
+ * lost object (docs/store.md, "Orphans").
+ */
 static int remove_locked(b3cas_store *s, const b3cas_oid *id, bool is_inline)
 {
-	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-	int rc;
+	rocksdb_writebatch_t *b;
+	int rc = is_inline ? 0 : b3cas__object_remove(&s->lay, id);
 
+	if (rc < 0)
+		return rc;
+	b = rocksdb_writebatch_create();
 	b3cas__store_batch_remove(s, b, id);
 	rc = write_batch(s, b, false);
 	rocksdb_writebatch_destroy(b);
 	if (rc == 0)
 		b3cas__caches_forget(s, id, true);
-	/* The file goes only after no entry names it. */
-	if (rc == 0 && !is_inline)
-		rc = b3cas__object_remove(&s->lay, id);
 	return rc;
 }
 
@@ -2252,7 +2287,8 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 		B3CAS__NONNULL(lens_out, "lens_out");
 	}
 	rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
-	tickets = malloc(n * sizeof(*tickets) + 1);
+	/* Per item: its L1 ticket, then (at n + i) its L2 ticket. */
+	tickets = malloc(2 * n * sizeof(*tickets) + 1);
 	todo = malloc(n + 1);
 	from = malloc(n + 1);
 	if (!rcs || !tickets || !todo || !from) {
@@ -2273,7 +2309,8 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 		} else {
 			tickets[i] = b3cas__cache_ticket(s->l1, &ids[i]);
 			rcs[i] = read_object(s, &ids[i], NULL, &data_out[i],
-					     &lens_out[i], &src);
+					     &lens_out[i], &src,
+					     &tickets[n + i]);
 			/* L2 verified its copies already. */
 			todo[i] = src == FROM_L2 ? ITEM_VERIFIED : ITEM_CHECK;
 		}
@@ -2305,7 +2342,7 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 
 			if (from[i] == FROM_TIER && l2)
 				b3cas__l2_add(l2, &ids[i], data_out[i],
-					      lens_out[i]);
+					      lens_out[i], tickets[n + i]);
 			l1_offer_copy(s, &ids[i], data_out[i], lens_out[i],
 				      tickets[i]);
 		}

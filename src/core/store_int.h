@@ -191,6 +191,12 @@ int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 			       const b3cas_oid *id);
 
+/* Add to b the entries of loose object id (size bytes) as a GC candidate
+ * marked now: no references, its bytes kept until a collection. For fsck,
+ * which indexes orphan files so. Under id's stripe lock. */
+void b3cas__store_batch_put_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
+				      const b3cas_oid *id, uint64_t size);
+
 /* Write b to the index as the store's durability mode says. */
 int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b);
 

@@ -5,15 +5,28 @@
  * repair, each finding mended or reported lost. b3cas_scrub: the first
  * of these alone, in id order and paced.
  *
- * Invariants: an id is examined while its stripe lock is held, so a put,
- * delete or GC of the same id is either wholly before or wholly after
- * the examination and is never reported as a problem; repairs re-check
- * under the lock what they change (b3cas__quarantine_loose,
- * b3cas__store_heal, remove_lost, a cache copy judged again); a file of
- * the tier is never deleted unless its bytes are kept elsewhere (the
- * index, or integrity/quarantine/), and an object is declared lost only
- * when no good copy exists here or in the mirror. L2 copies are only a
- * cache: a bad one is deleted, through L2's own index when it has one.
+ * Invariants: everything reported or repaired about an id is examined
+ * while its stripe lock is held (an entry and its bytes; a tier file
+ * without an entry, judged again with its entry read again; an L2 copy),
+ * so a put, delete or GC of the same id is either wholly before or wholly
+ * after the examination and is never reported as a problem; repairs
+ * re-check under the lock what they change (b3cas__quarantine_loose,
+ * b3cas__store_heal, remove_lost, an orphan indexed under the same hold
+ * that found it); a file of the tier is never deleted unless its bytes
+ * are kept elsewhere (the index, or integrity/quarantine/), and an object
+ * is declared lost only when no good copy exists here or in the mirror.
+ * An orphan is indexed without a reference (a GC candidate), so no
+ * object whose last reference was dropped comes back (docs/store.md,
+ * "Orphans"). A GC candidate whose file is gone is no damage: GC unlinks
+ * before it removes the entry. L2 copies are only a cache: a bad one is
+ * deleted, through L2's own index when it has one.
+ *
+ * A read-only handle's index is the snapshot it opened, and stripe locks
+ * do not reach the writing process: findings that the writer's later work
+ * could explain (missing, orphan, an L2 copy of an object not held) are
+ * kept as suspects and judged again after their phase against the index
+ * opened afresh (confirm_suspects); only those that still hold are
+ * reported.
  *
  * Beyond the four phases: the tier's top folder (anything but 00..ff is
  * a stray) and the staging folder (files of puts that never finished)
@@ -73,6 +86,11 @@
 #define RANGES 1024u
 #define RANGE_SPAN (65536u / RANGES)
 #define PROGRESS_NS 100000000ull
+/* A read-only handle's suspected orphan whose file changed this recently
+ * before the index was read again may be a put still between publishing
+ * its file and writing its entry: it is looked at once more this much
+ * later. */
+#define SETTLE_NS 2000000000ull
 
 typedef enum fsck_phase {
 	PHASE_ENTRIES,
@@ -101,7 +119,28 @@ typedef struct fsck_run {
 	b3cas_l2 *l2;               /* the handle's L2 cache, or NULL */
 	int l2_fd;                  /* the L2 folder to check, or -1 */
 	bool own_l2_fd;
+	/* Read-only handles: findings that may only say that the index
+	 * was read before the writer's latest changes, confirmed against
+	 * a fresh read of the index after the phase (confirm_suspects). */
+	pthread_mutex_t suspects_lock;
+	struct suspect *suspects;
+	size_t n_suspects, cap_suspects;
 } fsck_run;
+
+/* A finding to confirm (see fsck_run). */
+typedef struct suspect {
+	b3cas_fsck_kind kind;
+	b3cas_oid id;
+	uint64_t size;
+	char *path;       /* the finding's full path, or NULL */
+	char rel[B3CAS_OBJECT_REL_LEN + 1]; /* orphans and copies: under
+					     * the tier's or L2's folder */
+	char detail[160];
+	struct stat seen; /* orphans and copies: the file when found */
+	int verdict; /* SUSPECT_... */
+} suspect;
+
+enum { SUSPECT_OPEN, SUSPECT_CONFIRMED, SUSPECT_DROPPED, SUSPECT_WAIT };
 
 typedef struct fsck_worker {
 	fsck_run *f;
@@ -216,6 +255,7 @@ static char *object_path(b3cas_store *s, const b3cas_oid *id)
 typedef struct finding {
 	b3cas_fsck_kind kind; /* 0: sound */
 	bool loose;
+	bool candidate;       /* a GC candidate (no references) */
 	uint64_t size;
 	char detail[160];
 } finding;
@@ -253,6 +293,7 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 	w->r.objects += count;
 	out->size = b3cas__get_u64(p + 1);
 	out->loose = kind == B3CAS_ENTRY_LOOSE;
+	out->candidate = (p[0] & B3CAS_ENTRY_UNREF) != 0;
 	if (!out->loose) {
 		b3cas_oid got;
 
@@ -271,7 +312,10 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 	}
 	rocksdb_pinnableslice_destroy(v);
 	rc = b3cas__object_open(&s->lay, id, out->size, &fd);
-	if (rc == B3CAS_ENOTFOUND) {
+	if (rc == B3CAS_ENOTFOUND && out->candidate) {
+		/* GC unlinks a candidate's file before it removes the entry
+		 * (dedup/gc.c): a collection that stopped in between. */
+	} else if (rc == B3CAS_ENOTFOUND) {
 		out->kind = B3CAS_FSCK_MISSING;
 		snprintf(out->detail, sizeof(out->detail),
 			 "the index lists it (%llu bytes) but its file is "
@@ -329,6 +373,25 @@ static void repair_entry(fsck_worker *w, const b3cas_oid *id,
 		w->r.removed += p->action[0] == 'e';
 		return;
 	}
+	if (x->candidate) {
+		/* Nobody holds a reference: nothing to heal or lose. A
+		 * damaged file goes to quarantine, leaving a candidate
+		 * without its file, which the next gc removes; a damaged
+		 * inline entry is removed now. */
+		if (x->loose && x->kind != B3CAS_FSCK_MISSING &&
+		    b3cas__quarantine_loose(s, id, x->size) == 1) {
+			w->r.quarantined++;
+			p->action = "a GC candidate (no references): its file "
+				    "was moved to integrity/quarantine/";
+		} else if (!x->loose && remove_lost(w, id)) {
+			w->r.removed++;
+			p->action = "a GC candidate (no references): its "
+				    "entry was removed";
+		} else {
+			p->action = "changed meanwhile";
+		}
+		return;
+	}
 	if (x->loose && x->kind != B3CAS_FSCK_MISSING &&
 	    b3cas__quarantine_loose(s, id, x->size) == 1) {
 		w->r.quarantined++;
@@ -358,6 +421,9 @@ static void repair_entry(fsck_worker *w, const b3cas_oid *id,
 		p->action = "changed meanwhile";
 	}
 }
+
+static void note_suspect(fsck_worker *w, const b3cas_fsck_problem *p,
+			 uint64_t size, const char *rel);
 
 /* One key of the content column family. */
 static void check_entry(fsck_worker *w, const char *key, size_t klen)
@@ -391,7 +457,12 @@ static void check_entry(fsck_worker *w, const char *key, size_t klen)
 			p.path = path = object_path(f->s, &id);
 		if (f->o->repair)
 			repair_entry(w, &id, &x, &p);
-		found(w, &p);
+		/* A read-only handle's entry may be one the writer has
+		 * collected since (its file gone first). */
+		if (f->s->read_only && x.kind == B3CAS_FSCK_MISSING)
+			note_suspect(w, &p, x.size, NULL);
+		else
+			found(w, &p);
 		free(path);
 	}
 out:
@@ -652,27 +723,100 @@ static bool quarantine_file(fsck_worker *w, int dir_fd, const char *name)
 	return ok;
 }
 
-/* A sound file that no entry names: index it (one reference). */
-static bool reindex(b3cas_store *s, const b3cas_oid *id, uint64_t size)
+/*
+ * Index orphan id (a sound loose file of size bytes that no entry names),
+ * under its stripe lock with its absence just confirmed. Nothing tells a
+ * file that GC or an unacknowledged put left from one whose entry the
+ * index lost, so it gets no reference: it becomes a GC candidate (its
+ * bytes kept until a collection; a put of the same bytes revives it),
+ * and no object whose last reference was dropped comes back. The one
+ * exception is a count of 2 or more left in the refs column family: only
+ * a live object has one (a delete and GC change both entries in one
+ * batch), so its content entry was lost and it is indexed with that
+ * count. Returns the action, or NULL when the index could not be written.
+ */
+static const char *index_orphan_locked(b3cas_store *s, const b3cas_oid *id,
+				       uint64_t size)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 	rocksdb_pinnableslice_t *v;
-	bool done = false;
+	const char *action = "re-indexed as a GC candidate (no references: "
+			     "put it again to keep it)";
+	uint64_t count = 0;
+	size_t len;
+	int rc;
 
-	pthread_mutex_lock(lock);
-	if (b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
-			     B3CAS_OID_LEN, &v) == 0) {
-		b3cas__filter_add(s, id);
-		b3cas__store_batch_put_entry(s, b, id, NULL, (size_t)size,
-					     false);
-		done = b3cas__store_write_batch(s, b) == 0;
-	} else {
+	rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes, B3CAS_OID_LEN,
+			      &v);
+	if (rc == 1) {
+		const uint8_t *p =
+			(const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+
+		count = len == 8 ? b3cas__get_u64(p) : 0;
 		rocksdb_pinnableslice_destroy(v);
 	}
-	pthread_mutex_unlock(lock);
+	b3cas_error_clear();
+	b3cas__filter_add(s, id);
+	if (count >= 2) {
+		b3cas__store_batch_put_entry(s, b, id, NULL, (size_t)size,
+					     false);
+		action = "re-indexed with the reference count the index kept";
+	} else {
+		b3cas__store_batch_put_candidate(s, b, id, size);
+	}
+	rc = b3cas__store_write_batch(s, b);
 	rocksdb_writebatch_destroy(b);
-	return done;
+	if (rc < 0) {
+		b3cas_error_clear();
+		return NULL;
+	}
+	return action;
+}
+
+/* What a tier file turned out to be, judged under its stripe lock. */
+typedef enum file_verdict {
+	FILE_FINE,   /* named by an entry, or gone meanwhile */
+	FILE_ORPHAN, /* sound, and no entry names it */
+	FILE_STRAY   /* its bytes do not hash to its name; no entry */
+} file_verdict;
+
+/*
+ * Under id's stripe lock: the file name (of id) in sub_fd against the
+ * index, both read again now, so that a put (which publishes the file
+ * before its entry) or a GC (which unlinks the file before it removes the
+ * entry) of id is wholly before or after; *size gets the file's size.
+ */
+static file_verdict judge_file_locked(fsck_worker *w, int sub_fd,
+				      const char *name, const b3cas_oid *id,
+				      uint64_t *size)
+{
+	b3cas_store *s = w->f->s;
+	rocksdb_pinnableslice_t *v;
+	file_verdict verdict;
+	struct stat st;
+	int fd, rc;
+
+	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+			      B3CAS_OID_LEN, &v);
+	if (rc != 0) {
+		/* Named by an entry, or unreadable (the entry phase's). */
+		if (rc > 0)
+			rocksdb_pinnableslice_destroy(v);
+		b3cas_error_clear();
+		return FILE_FINE;
+	}
+	fd = openat(sub_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return FILE_FINE; /* gone meanwhile */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return FILE_FINE; /* replaced meanwhile: judged unlocked */
+	}
+	*size = (uint64_t)st.st_size;
+	verdict = file_sound(w, fd, id, *size, &w->r.bytes) ? FILE_ORPHAN
+							    : FILE_STRAY;
+	close(fd);
+	return verdict;
 }
 
 static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
@@ -682,54 +826,72 @@ static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
 	b3cas_fsck_problem p = {0};
 	char rel[B3CAS_OBJECT_REL_LEN + 1], *path = NULL;
 	rocksdb_pinnableslice_t *v;
+	pthread_mutex_t *lock;
+	file_verdict verdict;
+	const char *action = NULL;
+	uint64_t size = 0;
 	struct stat st;
 	b3cas_oid id;
-	int fd, rc;
+	int rc, stat_rc;
 
 	w->r.files++;
 	snprintf(rel, sizeof(rel), "%02x/%.64s", sub, name);
+	p.path = path = full_path(f->s->lay.objects_path, rel);
+	stat_rc = fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW);
+	if (stat_rc != 0 && errno == ENOENT)
+		goto out; /* collected meanwhile: no file is no finding */
 	if (b3cas_oid_parse(&id, name) != 0 || id.bytes[0] != sub ||
-	    fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISREG(st.st_mode)) {
+	    stat_rc != 0 || !S_ISREG(st.st_mode)) {
 		b3cas_error_clear();
 		p.kind = B3CAS_FSCK_STRAY;
 		p.detail = "not an object: a name that is not its folder's "
 			   "id, or not a file";
-		goto report;
+		if (f->o->repair && quarantine_file(w, sub_fd, name))
+			p.action = "moved to integrity/quarantine/";
+		found(w, &p);
+		goto out;
 	}
 	p.has_id = true;
 	p.id = id;
+	/* Most files are named by an entry: that needs no lock. */
 	rc = b3cas__index_get(f->s->ix, B3CAS_CF_CONTENT, id.bytes,
 			      B3CAS_OID_LEN, &v);
 	if (rc != 0) {
-		/* Named by an entry (checked above), or unreadable. */
 		if (rc > 0)
 			rocksdb_pinnableslice_destroy(v);
 		b3cas_error_clear();
-		return;
+		goto out;
 	}
-	fd = openat(sub_fd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return; /* gone meanwhile */
-	if (file_sound(w, fd, &id, (uint64_t)st.st_size, &w->r.bytes)) {
+	/* The rest is judged, and repaired, again under the lock. */
+	lock = b3cas__store_stripe(f->s, &id);
+	pthread_mutex_lock(lock);
+	verdict = judge_file_locked(w, sub_fd, name, &id, &size);
+	if (verdict == FILE_ORPHAN && f->o->repair) {
+		action = index_orphan_locked(f->s, &id, size);
+		w->r.reindexed += action != NULL;
+	} else if (verdict == FILE_STRAY && f->o->repair &&
+		   quarantine_file(w, sub_fd, name)) {
+		action = "moved to integrity/quarantine/";
+	}
+	pthread_mutex_unlock(lock);
+	if (verdict == FILE_FINE)
+		goto out;
+	p.action = action;
+	if (verdict == FILE_ORPHAN) {
 		p.kind = B3CAS_FSCK_ORPHAN;
 		p.detail = "a sound object file that the index does not list";
-		if (f->o->repair && reindex(f->s, &id, (uint64_t)st.st_size)) {
-			w->r.reindexed++;
-			p.action = "re-indexed with one reference";
+		/* A read-only handle's index is as it was at its open. */
+		if (f->s->read_only) {
+			note_suspect(w, &p, size, rel);
+			goto out;
 		}
 	} else {
 		p.kind = B3CAS_FSCK_STRAY;
 		p.detail = "a file named by an id that its bytes do not hash "
 			   "to, listed by no index entry";
 	}
-	close(fd);
-report:
-	p.path = path = full_path(f->s->lay.objects_path, rel);
-	if (f->o->repair && p.kind == B3CAS_FSCK_STRAY &&
-	    quarantine_file(w, sub_fd, name))
-		p.action = "moved to integrity/quarantine/";
 	found(w, &p);
+out:
 	free(path);
 }
 
@@ -951,7 +1113,7 @@ static void check_ref(fsck_worker *w, const char *key, size_t klen)
  */
 static bool copy_bad(fsck_worker *w, int sub_fd, const char *name,
 		     const b3cas_oid *id, char *detail, size_t n,
-		     uint64_t *hashed)
+		     uint64_t *hashed, bool *not_held)
 {
 	b3cas_store *s = w->f->s;
 	rocksdb_pinnableslice_t *v;
@@ -968,7 +1130,11 @@ static bool copy_bad(fsck_worker *w, int sub_fd, const char *name,
 		b3cas_error_clear();
 		return false;
 	}
+	*not_held = rc == 0;
 	if (rc == 0) {
+		/* Gone since the folder was listed: GC's erase deleted it. */
+		if (fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			return false;
 		snprintf(detail, n, "a cached copy of an object the store "
 			 "does not hold");
 		return true;
@@ -1006,6 +1172,7 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 	b3cas_fsck_problem p = {0};
 	char rel[B3CAS_OBJECT_REL_LEN + 32], first[160], detail[160];
 	bool repair = f->o->repair && f->l2, bad, gone = false;
+	bool not_held = false;
 	pthread_mutex_t *lock;
 	uint64_t again = 0;
 	char *path;
@@ -1029,12 +1196,19 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 	 * then again under the stripe lock, which keeps a put of the id
 	 * from making it stored between the judgement and the delete. */
 	if (!copy_bad(w, sub_fd, name, &p.id, first, sizeof(first),
-		      &w->r.bytes))
+		      &w->r.bytes, &not_held))
 		goto out;
 	lock = b3cas__store_stripe(f->s, &p.id);
 	pthread_mutex_lock(lock);
 	bad = copy_bad(w, sub_fd, name, &p.id, detail, sizeof(detail),
-		       &again);
+		       &again, &not_held);
+	/* A copy that no L2 entry names may be an add that GC's erase
+	 * overtook, about to be deleted by its writer: let adds finish. */
+	if (bad && not_held && f->l2 && !b3cas__l2_contains(f->l2, &p.id)) {
+		b3cas__l2_settle(f->l2);
+		bad = copy_bad(w, sub_fd, name, &p.id, detail, sizeof(detail),
+			       &again, &not_held);
+	}
 	if (bad && repair)
 		gone = b3cas__l2_discard(f->l2, sub_fd, name, &p.id);
 	pthread_mutex_unlock(lock);
@@ -1043,9 +1217,223 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 	p.detail = detail;
 	if (gone)
 		p.action = "deleted from the L2 cache";
-	found(w, &p);
+	/* A read-only handle's index predates the writer's latest puts. */
+	if (f->s->read_only && not_held)
+		note_suspect(w, &p, 0, rel + strlen(B3CAS_L2_DIR "/"));
+	else
+		found(w, &p);
 out:
 	free(path);
+}
+
+/* ---- confirming a read-only handle's findings --------------------------- */
+
+static void drop_suspects(fsck_run *f)
+{
+	for (size_t i = 0; i < f->n_suspects; i++)
+		free(f->suspects[i].path);
+	f->n_suspects = 0;
+}
+
+/* Keep p to be judged again; rel (orphans and copies) names its file
+ * under the tier's or the L2 cache's folder. */
+static void note_suspect(fsck_worker *w, const b3cas_fsck_problem *p,
+			 uint64_t size, const char *rel)
+{
+	fsck_run *f = w->f;
+	int dir_fd = p->kind == B3CAS_FSCK_ORPHAN ? f->s->lay.objects_fd
+						  : f->l2_fd;
+	struct stat st;
+	suspect *x;
+
+	/* A file's identity now, before the index is read again: one seen
+	 * again unchanged after that read was there all along. */
+	memset(&st, 0, sizeof(st));
+	if (rel && fstatat(dir_fd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return; /* gone already */
+	pthread_mutex_lock(&f->suspects_lock);
+	if (f->n_suspects == f->cap_suspects) {
+		size_t cap = f->cap_suspects ? 2 * f->cap_suspects : 64;
+		suspect *more = realloc(f->suspects, cap * sizeof(*more));
+
+		if (!more) {
+			pthread_mutex_unlock(&f->suspects_lock);
+			fail(f, b3cas__error(B3CAS_ENOMEM, "out of memory for "
+					     "the findings to confirm"));
+			return;
+		}
+		f->suspects = more;
+		f->cap_suspects = cap;
+	}
+	x = &f->suspects[f->n_suspects++];
+	memset(x, 0, sizeof(*x));
+	x->kind = p->kind;
+	x->id = p->id;
+	x->size = size;
+	/* Without memory the finding is still kept, with no path. */
+	x->path = p->path ? strdup(p->path) : NULL;
+	if (rel)
+		snprintf(x->rel, sizeof(x->rel), "%s", rel);
+	snprintf(x->detail, sizeof(x->detail), "%s", p->detail);
+	x->seen = st;
+	pthread_mutex_unlock(&f->suspects_lock);
+}
+
+/* Is id's content entry in ix a live loose object of size bytes? 1 yes,
+ * 0 no, -1 no entry at all. */
+static int fresh_entry(b3cas_index *ix, const b3cas_oid *id, uint64_t size,
+		       bool *live_out)
+{
+	rocksdb_pinnableslice_t *v;
+	const uint8_t *p;
+	size_t len;
+	int rc = b3cas__index_get(ix, B3CAS_CF_CONTENT, id->bytes,
+				  B3CAS_OID_LEN, &v);
+
+	b3cas_error_clear();
+	if (rc <= 0)
+		return -1;
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	*live_out = len > 0 && !(p[0] & B3CAS_ENTRY_UNREF);
+	rc = len == B3CAS_ENTRY_HEADER_LEN && *live_out &&
+	     (p[0] & ~B3CAS_ENTRY_UNREF) == B3CAS_ENTRY_LOOSE &&
+	     b3cas__get_u64(p + 1) == size;
+	rocksdb_pinnableslice_destroy(v);
+	return rc;
+}
+
+/* Is the file at path under dir_fd still the one x saw? */
+static bool same_file(int dir_fd, const suspect *x)
+{
+	struct stat st;
+
+	return fstatat(dir_fd, x->rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_dev == x->seen.st_dev && st.st_ino == x->seen.st_ino &&
+	       st.st_ctim.tv_sec == x->seen.st_ctim.tv_sec &&
+	       st.st_ctim.tv_nsec == x->seen.st_ctim.tv_nsec;
+}
+
+/*
+ * Judge x again against ix, an index opened (at opened_ns, wall clock)
+ * after x was found, and the files as they are now. An orphan or a copy
+ * holds only if the very file found before ix was opened (same inode and
+ * ctime: a put or a new copy makes a new file) is still there after, with
+ * no entry in ix in between. With settle, an orphan whose file changed
+ * shortly before opened_ns waits for another look (a put may be between
+ * its rename and its index write).
+ */
+static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
+			 uint64_t opened_ns, bool settle)
+{
+	b3cas_store *s = f->s;
+	bool live = false;
+	int fd, rc = fresh_entry(ix, &x->id, x->size, &live);
+
+	switch (x->kind) {
+	case B3CAS_FSCK_MISSING:
+		/* Collected, or deleted, since; or put again (its file
+		 * comes before its entry). */
+		if (rc != 1)
+			return SUSPECT_DROPPED;
+		rc = b3cas__object_open(&s->lay, &x->id, x->size, &fd);
+		b3cas_error_clear();
+		if (rc == 0)
+			close(fd);
+		return rc == B3CAS_ENOTFOUND ? SUSPECT_CONFIRMED
+					     : SUSPECT_DROPPED;
+	case B3CAS_FSCK_ORPHAN:
+		if (rc >= 0 || !same_file(s->lay.objects_fd, x))
+			return SUSPECT_DROPPED; /* indexed, or gone, since */
+		if (settle && (uint64_t)x->seen.st_ctim.tv_sec * 1000000000ull +
+					      (uint64_t)x->seen.st_ctim.tv_nsec +
+					      SETTLE_NS >
+				      opened_ns)
+			return SUSPECT_WAIT;
+		return SUSPECT_CONFIRMED;
+	default: /* a copy in L2 of an object the index did not hold */
+		return rc < 0 && same_file(f->l2_fd, x) ? SUSPECT_CONFIRMED
+							 : SUSPECT_DROPPED;
+	}
+}
+
+/* Open the index afresh and judge again the suspects whose verdict is
+ * want or want_too; *waiting says whether some wait for another look,
+ * *left how many still stand (confirmed or waiting). */
+static int judge_round(fsck_run *f, int want, int want_too, bool settle,
+		       bool *waiting, size_t *left)
+{
+	b3cas_index *ix = NULL;
+	char *path = b3cas__layout_path(&f->s->lay, "index");
+	uint64_t opened_ns = b3cas__wall_ns();
+	int rc;
+
+	if (!path)
+		return B3CAS_ENOMEM;
+	rc = b3cas__index_open(&ix, path, false, true);
+	free(path);
+	if (rc < 0)
+		return rc;
+	*waiting = false;
+	*left = 0;
+	for (size_t i = 0; i < f->n_suspects; i++) {
+		suspect *x = &f->suspects[i];
+
+		if (x->verdict != want && x->verdict != want_too)
+			continue;
+		x->verdict = judge_suspect(f, ix, x, opened_ns, settle);
+		*waiting |= x->verdict == SUSPECT_WAIT;
+		*left += x->verdict != SUSPECT_DROPPED;
+	}
+	b3cas__index_close(ix);
+	return 0;
+}
+
+/*
+ * A read-only handle reads the index as it was when the handle opened:
+ * what the writing process did since looks like damage (a file put since
+ * has no entry; a collected object's entry has no file). Each such finding
+ * is judged again, after the phase, against the index opened afresh, and
+ * what still holds once more against an index opened after that (so that
+ * one object collected and put again while it was judged is not taken
+ * for damage); a suspected orphan whose file is only seconds old waits
+ * SETTLE_NS before that second look. What holds twice is reported
+ * through w.
+ */
+static int confirm_suspects(fsck_run *f, fsck_worker *w)
+{
+	bool waiting = false;
+	size_t left = 0;
+	int rc = 0;
+
+	if (!f->n_suspects || halted(f))
+		goto out;
+	rc = judge_round(f, SUSPECT_OPEN, SUSPECT_OPEN, true, &waiting, &left);
+	if (rc < 0 || left == 0)
+		goto out;
+	if (waiting) {
+		struct timespec ts = {(time_t)(SETTLE_NS / 1000000000ull),
+				      (long)(SETTLE_NS % 1000000000ull)};
+
+		nanosleep(&ts, NULL);
+	}
+	rc = judge_round(f, SUSPECT_CONFIRMED, SUSPECT_WAIT, false, &waiting,
+			 &left);
+	for (size_t i = 0; rc == 0 && i < f->n_suspects && !halted(f); i++) {
+		suspect *x = &f->suspects[i];
+		b3cas_fsck_problem p = {0};
+
+		if (x->verdict != SUSPECT_CONFIRMED)
+			continue;
+		p.kind = x->kind;
+		p.has_id = true;
+		p.id = x->id;
+		p.path = x->path;
+		p.detail = x->detail;
+		found(w, &p);
+	}
+out:
+	drop_suspects(f);
+	return rc;
 }
 
 /* ---- running the phases -------------------------------------------------- */
@@ -1154,6 +1542,7 @@ static void run_init(fsck_run *f, b3cas_store *s, const b3cas_fsck_options *o,
 	pthread_mutex_init(&f->call_lock, NULL);
 	pthread_mutex_init(&f->wait_lock, NULL);
 	pthread_mutex_init(&f->err_lock, NULL);
+	pthread_mutex_init(&f->suspects_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->finished_cond, &ca);
@@ -1180,6 +1569,9 @@ static void run_destroy(fsck_run *f)
 	pthread_mutex_destroy(&f->call_lock);
 	pthread_mutex_destroy(&f->wait_lock);
 	pthread_mutex_destroy(&f->err_lock);
+	pthread_mutex_destroy(&f->suspects_lock);
+	drop_suspects(f);
+	free(f->suspects);
 	pthread_cond_destroy(&f->finished_cond);
 }
 
@@ -1263,6 +1655,8 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 			check_staging(&ws[0]);
 		}
 		rc = run_phase(f, ws, n, order[i], t0, total);
+		if (rc == 0)
+			rc = confirm_suspects(f, &ws[0]);
 	}
 	/* Met in either index walk: reported once. */
 	report_index_damage(f, &ws[0]);
@@ -1536,6 +1930,8 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	pos.rate_bytes = opts->rate_bytes;
 	report->resumed = pos.has_start;
 	rc = scrub_walk(&ws[0], &pos);
+	if (rc == 0)
+		rc = confirm_suspects(&f, &ws[0]);
 	report->found = ws[0].r;
 	report->completed = rc == 0 && pos.completed;
 	report->found.seconds = (double)(b3cas__now_ns() - t0) * 1e-9;

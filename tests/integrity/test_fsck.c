@@ -4,9 +4,10 @@
  * entry, an orphan object file, two strays, a dangling reference count.
  * Without repair it finds exactly those and changes nothing; with repair
  * (and a mirror holding some of the objects) it quarantines, heals,
- * re-indexes and reports exactly the one object that is lost; a second
- * check finds nothing, and every object that is not lost reads back
- * byte-exact.
+ * re-indexes the orphan as a GC candidate (no references: nothing deleted
+ * comes back; a put revives it) and reports exactly the one object that is
+ * lost; a second check finds nothing, and every object that is not lost
+ * reads back byte-exact.
  *
  * Threads: the same damaged store checked on 1, 2 and 8 threads gives the
  * same report and the same set of problems, with and without repair; the
@@ -225,11 +226,22 @@ static void test_fsck_finds_and_repairs(void **state)
 	for (int i = 0; i < 4; i++) {
 		void *got;
 		size_t len;
+		uint64_t count = 99;
 		int rc = b3cas_store_get(s, &lid[i], &got, &len);
 
 		if (i == B) {
 			assert_int_equal(rc, B3CAS_ENOTFOUND);
 			continue;
+		}
+		if (i == D) {
+			/* The orphan is a GC candidate: not stored, no
+			 * reference, until a put of its bytes revives it. */
+			assert_int_equal(rc, B3CAS_ENOTFOUND);
+			assert_int_equal(b3cas_refcount(s, &lid[D], &count), 0);
+			assert_int_equal(count, 0);
+			assert_int_equal(b3cas_store_put(s, NULL, loose[D],
+							 LOOSE), 0);
+			rc = b3cas_store_get(s, &lid[i], &got, &len);
 		}
 		assert_int_equal(rc, 0);
 		assert_int_equal(len, LOOSE);
