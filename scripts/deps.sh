@@ -12,9 +12,10 @@ PACKAGES=(
 	libcmocka-dev libjansson-dev   # unit tests, official test vectors
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark
-	util-linux coreutils       # setpriv, truncate: the CLI bad-input test
-	e2fsprogs mount            # mkfs.ext4, mount: the CLI full-disk test
+	util-linux coreutils       # setpriv, truncate, env --default-signal: CLI tests
+	e2fsprogs mount            # chattr: gc meeting an immutable file; mkfs.ext4, mount: the full-disk test
 	prometheus                 # promtool checks `b3cas stats --prometheus`
+	jq                         # reads the CLI tests' JSON lines and findings
 )
 
 missing=()

@@ -24,6 +24,13 @@ enum {
 typedef struct cli_ctx {
 	const char *store_dir; /* --store DIR, or NULL */
 	char *store_buf;       /* the resolved store folder, when computed */
+	/* --wait: how long an open for writing waits for another writer
+	 * (b3cas_store_options.lock_timeout_ms); 0 without --wait. */
+	unsigned lock_timeout_ms;
+	/* Why cli_open_store failed, for JSON lines: the error's name
+	 * (cli_error_name) and the message printed. */
+	const char *open_error;
+	char open_message[1200];
 } cli_ctx;
 
 typedef struct cli_command {
@@ -31,6 +38,7 @@ typedef struct cli_command {
 	int (*run)(cli_ctx *ctx, int argc, char **argv);
 	void (*usage)(FILE *out);
 	const char *summary;
+	bool writes; /* may leave files behind: cleaned up on a signal */
 } cli_command;
 
 /* Print "b3cas: <message>\n" to stderr. */
@@ -45,6 +53,20 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
  * accepted, as b3sum does). Returns false on anything else or overflow.
  */
 bool cli_parse_u64(uint64_t *out, const char *text);
+
+/*
+ * Parse a duration: a whole number and a unit, "ms", "s", "m", "h" or "d"
+ * ("250ms", "90s", "10m"); a bare number is seconds. Returns false on
+ * anything else or overflow.
+ */
+bool cli_parse_duration(uint64_t *ns_out, const char *text);
+
+/*
+ * Parse the value of --wait (NULL: plain --wait, no limit) into
+ * *ms_out, a b3cas_store_options.lock_timeout_ms. false after a usage
+ * message when it is not a duration or too long.
+ */
+bool cli_parse_wait(unsigned *ms_out, const char *text);
 
 /* Write all of buf to fd; false (errno set) on failure. */
 bool cli_write_all(int fd, const void *buf, size_t len);
@@ -66,6 +88,10 @@ struct b3cas_oid;
  * The string lives as long as ctx.
  */
 const char *cli_store_dir(cli_ctx *ctx, const char **source_out);
+
+/* The exit code after cli_store_dir failed: 2 for an empty --store, 3
+ * (no store) when no folder could be worked out (docs/cli.md). */
+int cli_no_store_dir(const cli_ctx *ctx);
 
 /*
  * The exit code for a library error, decided here only: B3CAS_EINVAL is
@@ -97,12 +123,22 @@ static inline int cli_worse(int a, int b)
 }
 
 /*
- * Open the resolved store with opts (NULL: defaults). On failure print
+ * Open the resolved store with opts (NULL: defaults); an open for writing
+ * waits for another writer as --wait says. On failure print
  * "b3cas: cannot open the store at DIR: <library message>" and return the
  * exit code; 0 on success, with *out to close with cli_close_store.
  */
 int cli_open_store(struct b3cas_store **out, cli_ctx *ctx,
 		   const struct b3cas_store_options *opts);
+
+/*
+ * Call fn(arg) and, while it fails with B3CAS_ELOCKED, again, with a
+ * backoff from 1 to 32 ms, for as long as --wait says (not at all without
+ * it). For library calls that open a store for writing themselves
+ * (recover, backup's DEST) and refuse a store in use before they change
+ * anything. Returns fn's last result.
+ */
+int cli_retry_locked(const cli_ctx *ctx, int (*fn)(void *arg), void *arg);
 
 /* Open read-only (get, exists, ls, stat) or for writing (put, rm). */
 int cli_open_store_ro(struct b3cas_store **out, cli_ctx *ctx);
@@ -127,6 +163,11 @@ bool cli_parse_oid(struct b3cas_oid *out, const char *text);
  */
 int cli_parse_oids(struct b3cas_oid **ids_out, char **argv, int n);
 
+/* The same; with json, also a JSON failure line (cli_json_failure) for
+ * each id when one is malformed: EINVAL for it, ESKIPPED for the rest. */
+int cli_parse_oids_json(struct b3cas_oid **ids_out, char **argv, int n,
+			bool json);
+
 /* What the commands that take object ids (exists, rm, stat) parse. */
 typedef struct cli_id_args {
 	bool json;              /* --json */
@@ -143,6 +184,42 @@ typedef struct cli_id_args {
 int cli_parse_id_args(cli_id_args *out, const char *cmd,
 		      void (*usage)(FILE *out), int argc, char **argv);
 
+/*
+ * The name of a library error code in JSON output: its B3CAS_E... name
+ * without the prefix ("ENOTFOUND"); cli_errno_name converts an errno value
+ * of the CLI's own file access as the library does (ENOENT: "ENOTFOUND",
+ * EACCES: "EPERM", EISDIR: "EINVAL", ...). Two names are the CLI's own:
+ * CLI_ENAME_CHANGED, a file that changed while put read it, and
+ * CLI_ENAME_SKIPPED, an item not done because of another (docs/cli.md).
+ */
+#define CLI_ENAME_CHANGED "ECHANGED"
+#define CLI_ENAME_SKIPPED "ESKIPPED"
+const char *cli_error_name(int err);
+const char *cli_errno_name(int errnum);
+
+/*
+ * A JSON line on stdout for an item that failed:
+ * {"<key>":"<item>","error":"<error>","message":"<message>"}.
+ */
+void cli_json_failure(const char *key, const char *item, const char *error,
+		      const char *message);
+
+/*
+ * For the id commands: report that item i failed with err (the library's
+ * message, on stderr, and with --json a failure line), and, with --json,
+ * that items from..n-1 were not done, and why.
+ */
+struct cli_id_args;
+void cli_id_failure(const struct cli_id_args *a, int i, int err);
+
+/*
+ * With --json, a failure line for each of the n items not done: the
+ * store's open error when it could not be opened (opened false), else
+ * CLI_ENAME_SKIPPED (an earlier error ended the run).
+ */
+void cli_json_not_done(const cli_ctx *ctx, bool opened, const char *key,
+		       char **items, int n);
+
 /* Write s as a JSON string (quoted, escaped) to out. */
 void cli_json_string(FILE *out, const char *s);
 
@@ -157,6 +234,39 @@ void cli_print_id_name(FILE *out, const char *hex, const char *name);
  * is the user's file, like an -o FILE), else rc.
  */
 int cli_finish_stdout(int rc);
+
+/* ---- signals (cli_signal.c) ---- */
+
+/*
+ * Make SIGINT, SIGTERM and SIGHUP (unless ignored at start) interrupt the
+ * registered stores and remove the registered files, then end the process
+ * by the same signal. Call before any thread starts. cli_signals_end,
+ * when the command is done: from then on a signal waits for the exit;
+ * it does not return while a signal is being handled.
+ */
+void cli_signals_start(void);
+void cli_signals_end(void);
+
+/* True once a signal is being handled: messages are then dropped. */
+bool cli_interrupted(void);
+
+/* Register a store opened for writing (cli_open_store does), and forget
+ * it, under cli_cleanup_lock held until it is closed (cli_close_store
+ * does). */
+void cli_cleanup_add_store(struct b3cas_store *store);
+void cli_cleanup_forget_store_locked(struct b3cas_store *store);
+
+/*
+ * Files to remove on a signal (the temporary file of get -o). Hold the
+ * lock from before the file is made until it is registered, and from
+ * before it is renamed or removed until it is forgotten, so that a signal
+ * finds either no file or a registered one. add returns false when out
+ * of room or memory (the file is then not removed on a signal).
+ */
+void cli_cleanup_lock(void);
+void cli_cleanup_unlock(void);
+bool cli_cleanup_add_file_locked(const char *path);
+void cli_cleanup_forget_file_locked(const char *path);
 
 int cmd_hash(cli_ctx *ctx, int argc, char **argv);
 void cmd_hash_usage(FILE *out);

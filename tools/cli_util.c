@@ -5,9 +5,12 @@
 #include "cli.h"
 
 #include "b3cas/integrity.h"
+#include "b3cas/store.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* "b3cas: <message>" on stderr, after whatever stdout still holds, and on
@@ -17,6 +20,9 @@ static void vmessage(const char *fmt, va_list ap)
 
 static void vmessage(const char *fmt, va_list ap)
 {
+	/* Interrupted: the failures that follow are the signal's doing. */
+	if (cli_interrupted())
+		return;
 	fflush(stdout);
 	cli_progress_clear();
 	fputs("b3cas: ", stderr);
@@ -43,6 +49,61 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, "Try 'b3cas %s%s--help' for more information.\n",
 		cmd ? cmd : "", cmd ? " " : "");
 	return CLI_USAGE;
+}
+
+bool cli_parse_duration(uint64_t *ns_out, const char *text)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t ns;
+	} units[] = {
+		{"ms", 1000000ull}, {"s", 1000000000ull},
+		{"m", 60000000000ull}, {"h", 3600000000000ull},
+		{"d", 86400000000000ull}, {"", 1000000000ull},
+	};
+	char *end;
+	unsigned long long n;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno)
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (n > UINT64_MAX / units[i].ns)
+			return false;
+		*ns_out = n * units[i].ns;
+		return true;
+	}
+	return false;
+}
+
+bool cli_parse_wait(unsigned *ms_out, const char *text)
+{
+	uint64_t ns;
+
+	if (!text) {
+		*ms_out = B3CAS_LOCK_WAIT_FOREVER;
+		return true;
+	}
+	if (!cli_parse_duration(&ns, text)) {
+		cli_usage_error(NULL, "invalid --wait '%s': give a duration "
+				"such as 500ms, 10s or 2m, or plain --wait to "
+				"wait as long as it takes", text);
+		return false;
+	}
+	/* Rounded up: --wait=1ms must wait, not fail at once. */
+	if ((ns + 999999) / 1000000 >= B3CAS_LOCK_WAIT_FOREVER) {
+		cli_usage_error(NULL, "--wait '%s' is too long (at most 49 "
+				"days; plain --wait waits as long as it "
+				"takes)", text);
+		return false;
+	}
+	*ms_out = (unsigned)((ns + 999999) / 1000000);
+	return true;
 }
 
 bool cli_parse_u64(uint64_t *out, const char *text)

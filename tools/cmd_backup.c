@@ -72,6 +72,20 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+typedef struct backup_call {
+	b3cas_store *store;
+	const char *dest;
+	const b3cas_backup_options *o;
+	b3cas_backup_report *r;
+} backup_call;
+
+static int run_backup(void *arg)
+{
+	backup_call *c = arg;
+
+	return b3cas_backup_ex(c->store, c->dest, c->o, c->r);
+}
+
 int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
@@ -102,7 +116,10 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	o.on_failure = print_failure;
 	o.ctx = &p;
 	o.progress = backup_progress;
-	err = b3cas_backup_ex(store, argv[optind], &o, &r);
+	/* A DEST in use is refused before anything is copied: --wait
+	 * retries. */
+	err = cli_retry_locked(ctx, run_backup,
+			       &(backup_call){store, argv[optind], &o, &r});
 	cli_progress_clear();
 	if (err < 0) {
 		cli_error("backup to %s failed: %s", argv[optind],

@@ -45,7 +45,11 @@ void cmd_fsck_usage(FILE *out)
 		"\n"
 		"Exit codes: 0 the store is sound (or, with --repair, was "
 		"fully repaired),\n1 problems found (with --repair: objects "
-		"were lost), 2 usage error,\n3 store error (could not run).\n");
+		"were lost, or the index is\ndamaged: run 'b3cas recover'), 2 "
+		"usage error (also: a --mirror inside the\nstore), 3 store "
+		"error (could not run; also: a --mirror that is missing, not\n"
+		"a store, or of another hash - checked before anything is "
+		"changed).\n");
 }
 
 typedef struct fsck_print {
@@ -98,9 +102,7 @@ static int print_problem(const b3cas_fsck_problem *p, void *ctx)
 	printf("%-13s %s  %s", b3cas_fsck_kind_name(p->kind), hex,
 	       p->detail);
 	if (p->path)
-		printf(" (%s/%s)", p->kind == B3CAS_FSCK_CACHE_COPY
-					   ? "cache/l2" : "objects",
-		       p->path);
+		printf(" (%s)", p->path);
 	putchar('\n');
 	if (p->action)
 		printf("%-13s %s  -> %s\n", "", hex, p->action);
@@ -120,13 +122,15 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       ",\"quarantined\":%" PRIu64 ",\"healed\":%" PRIu64
 		       ",\"reindexed\":%" PRIu64 ",\"removed\":%" PRIu64
 		       ",\"lost\":%" PRIu64 ",\"cache_files\":%" PRIu64
-		       ",\"cache_copies\":%" PRIu64 ",\"seconds\":%.6f}\n",
+		       ",\"cache_copies\":%" PRIu64 ",\"index_damage\":%" PRIu64
+		       ",\"staging\":%" PRIu64 ",\"seconds\":%.6f}\n",
 		       r->objects, r->files, r->bytes, r->problems,
 		       r->corrupt, r->missing, r->wrong_size, r->orphans,
 		       r->strays, r->malformed, r->dangling_refs,
 		       repair ? "true" : "false", r->quarantined, r->healed,
 		       r->reindexed, r->removed, r->lost, r->cache_files,
-		       r->cache_copies, r->seconds);
+		       r->cache_copies, r->index_damage, r->staging,
+		       r->seconds);
 		return;
 	}
 	printf("fsck: %" PRIu64 " objects%s%" PRIu64 " files", r->objects,
@@ -138,7 +142,12 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 	       r->bytes, r->seconds,
 	       r->seconds > 0 ? (double)r->bytes / r->seconds / 1e6 : 0.0,
 	       r->problems, r->problems == 1 ? "" : "s");
-	if (r->problems && !repair)
+	if (r->index_damage)
+		printf("fsck: the index is damaged (fsck cannot mend that): run "
+		       "'b3cas recover --from BACKUP'\n(or 'b3cas recover' "
+		       "without a backup), which keeps every entry that still "
+		       "reads\nand names what is lost\n");
+	if (r->problems > r->index_damage && !repair)
 		printf("fsck: nothing was changed; run 'b3cas fsck --repair' "
 		       "(with --mirror DIR if you have a backup) to mend "
 		       "them\n");
@@ -239,7 +248,8 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_exit_code(err, false);
 	} else {
 		print_summary(&r, o.repair, pr.json);
-		if (o.repair ? r.lost > 0 : r.problems > 0)
+		if (o.repair ? r.lost > 0 || r.index_damage > 0
+			     : r.problems > 0)
 			rc = CLI_NEGATIVE;
 	}
 	rc = cli_close_store(store, rc);
@@ -366,7 +376,8 @@ int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
 			       r.completed ? "pass complete"
 					   : "stopped: the next scrub resumes "
 					     "here");
-		if (o.repair ? f->lost > 0 : f->problems > 0)
+		if (o.repair ? f->lost > 0 || f->index_damage > 0
+			     : f->problems > 0)
 			rc = CLI_NEGATIVE;
 	}
 	rc = cli_close_store(store, rc);

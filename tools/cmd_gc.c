@@ -38,34 +38,6 @@ void cmd_gc_usage(FILE *out)
 		"Exit codes: 0 ok, 2 usage error, 3 store error.\n");
 }
 
-/* "0", "250ms", "90s", "10m", "2h", "7d" (a bare number is seconds). */
-static bool parse_duration(const char *text, uint64_t *ns_out)
-{
-	static const struct {
-		const char *suffix;
-		uint64_t ns;
-	} units[] = {
-		{"ms", 1000000ull}, {"s", 1000000000ull},
-		{"m", 60000000000ull}, {"h", 3600000000000ull},
-		{"d", 86400000000000ull}, {"", 1000000000ull},
-	};
-	char *end;
-	unsigned long long n;
-
-	if (text[0] < '0' || text[0] > '9')
-		return false;
-	n = strtoull(text, &end, 10);
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].suffix) != 0)
-			continue;
-		if (n > UINT64_MAX / units[i].ns)
-			return false;
-		*ns_out = n * units[i].ns;
-		return true;
-	}
-	return false;
-}
-
 typedef struct gc_print {
 	bool json;
 } gc_print;
@@ -120,7 +92,7 @@ int cmd_gc(cli_ctx *ctx, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error("gc", "unexpected argument '%s'",
 				       argv[optind]);
-	if (!parse_duration(grace, &o.grace_ns))
+	if (!cli_parse_duration(&o.grace_ns, grace))
 		return cli_usage_error("gc", "invalid --grace '%s': give a "
 				       "number with ms, s, m, h or d",
 				       grace);

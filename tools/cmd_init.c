@@ -3,9 +3,11 @@
  * its hash and inline threshold fixed for life.
  *
  * Creating is never destructive: a folder that already is a store is left
- * exactly as it is (exit 1, "already a b3cas store"), and a non-empty
- * folder that is not a store is refused by the library (B3CAS_EFORMAT,
- * exit 3). Missing parent folders are created, so the default
+ * exactly as it is (exit 1, "already a b3cas store"), and a folder holding
+ * anything an interrupted init would not have left, at any depth, is
+ * refused by the library (B3CAS_EFORMAT, exit 3), as is an --objects-dir
+ * that another store has marked as its own; either way nothing is
+ * changed. Missing parent folders are created, so the default
  * ~/.local/share/b3cas works on a fresh account.
  */
 #include <errno.h>
@@ -32,8 +34,9 @@ void cmd_init_usage(FILE *out)
 		"\n"
 		"Create a store in the store folder (--store DIR, else "
 		"$B3CAS_STORE, else\n$XDG_DATA_HOME/b3cas or "
-		"~/.local/share/b3cas). The folder must be missing\nor "
-		"empty; missing parent folders are created.\n"
+		"~/.local/share/b3cas). The folder must be missing,\nempty, "
+		"or left by an interrupted init; missing parent folders are "
+		"created.\n"
 		"\n"
 		"Options:\n"
 		"  --hash blake3|sha256      the hash naming objects (default "
@@ -48,14 +51,16 @@ void cmd_init_usage(FILE *out)
 		"                            disk) instead of the store "
 		"folder; recorded\n"
 		"                            in b3cas.conf (see docs/cache.md)"
-		"\n"
+		";\n                            DIR is marked as this store's "
+		"and refused\n                            to any other\n"
 		"  --json                    print the result as a JSON "
 		"object\n"
 		"  -h, --help                print this help\n"
 		"\n"
 		"Exit codes: 0 created, 1 already a b3cas store (left "
-		"unchanged), 2 usage\nerror, 3 store error (a non-empty "
-		"folder that is not a store, locked, I/O).\n",
+		"unchanged), 2 usage\nerror, 3 store error (the folder or DIR "
+		"holds other files or DIR belongs\nto another store: nothing "
+		"is changed; locked; I/O).\n",
 		B3CAS_INLINE_THRESHOLD_DEFAULT, B3CAS_INLINE_THRESHOLD_MAX);
 }
 
@@ -211,7 +216,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	dir = cli_store_dir(ctx, NULL);
 	if (!dir)
-		return CLI_USAGE;
+		return cli_no_store_dir(ctx);
 	if (asprintf(&conf, "%s/b3cas.conf", dir) < 0) {
 		cli_error("out of memory");
 		return CLI_STORE;

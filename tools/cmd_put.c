@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/magic.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -78,7 +79,8 @@ void cmd_put_usage(FILE *out)
 		"Options:\n"
 		"  --no-names   print bare ids\n"
 		"  --json       one JSON object per line: id, name, size, "
-		"duplicate\n"
+		"duplicate; for\n"
+		"               a file not stored: name, error, message\n"
 		"  -h, --help   print this help\n"
 		"\n"
 		"Exit codes: 0 stored, 2 a file could not be read or changed "
@@ -127,10 +129,34 @@ static void meter_update(put_meter *m, uint64_t total)
 			   (double)(now - m->t0) * 1e-9, false);
 }
 
+/*
+ * Report that input name was not stored: the message on stderr and, with
+ * --json, a failure line naming the error (cli_error_name). Returns rc.
+ */
+static int put_failed(const put_opts *o, const char *name, int rc,
+		      const char *error, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int put_failed(const put_opts *o, const char *name, int rc,
+		      const char *error, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cli_error("%s", msg);
+	if (o->json)
+		cli_json_failure("name", name, error, msg);
+	return rc;
+}
+
 /* Feed fd (size bytes when known, else 0) to w; CLI_OK, or an exit code
  * after a message about name. */
-static int copy_in(b3cas_writer *w, int fd, const char *name, char *buf,
-		   uint64_t size, uint64_t *total)
+static int copy_in(const put_opts *o, b3cas_writer *w, int fd,
+		   const char *name, char *buf, uint64_t size,
+		   uint64_t *total)
 {
 	put_meter m = {size, 0, 0, false};
 	int rc = CLI_OK;
@@ -142,17 +168,20 @@ static int copy_in(b3cas_writer *w, int fd, const char *name, char *buf,
 		int err;
 
 		if (n < 0) {
-			cli_error("cannot read %s: %s", name, strerror(errno));
-			rc = CLI_USAGE;
+			rc = put_failed(o, name, CLI_USAGE,
+					cli_errno_name(errno),
+					"cannot read %s: %s", name,
+					strerror(errno));
 			break;
 		}
 		if (n == 0)
 			break;
 		err = b3cas_writer_write(w, buf, (size_t)n);
 		if (err < 0) {
-			cli_error("cannot store %s: %s", name,
-				  b3cas_error_last());
-			rc = cli_exit_code(err, false);
+			rc = put_failed(o, name, cli_exit_code(err, false),
+					cli_error_name(err),
+					"cannot store %s: %s", name,
+					b3cas_error_last());
 			break;
 		}
 		*total += (uint64_t)n;
@@ -170,6 +199,8 @@ static void print_id(const put_opts *o, const b3cas_oid *id,
 	char hex[B3CAS_OID_HEX_LEN + 1];
 
 	b3cas_oid_fmt(hex, id);
+	/* One line, whole: a signal writes out only whole lines. */
+	flockfile(stdout);
 	if (o->json) {
 		printf("{\"id\":\"%s\",\"name\":", hex);
 		cli_json_string(stdout, name);
@@ -180,6 +211,7 @@ static void print_id(const put_opts *o, const b3cas_oid *id,
 	} else {
 		cli_print_id_name(stdout, hex, name);
 	}
+	funlockfile(stdout);
 }
 
 /* File systems whose files report a size that reading does not give. */
@@ -238,8 +270,10 @@ static int put_if_stored(put_run *r, int fd, const char *path,
 		if (n < 0) {
 			if (m.on)
 				cli_progress_clear();
-			cli_error("cannot read %s: %s", path, strerror(errno));
-			return CLI_USAGE;
+			return put_failed(&r->o, path, CLI_USAGE,
+					  cli_errno_name(errno),
+					  "cannot read %s: %s", path,
+					  strerror(errno));
 		}
 		if (n == 0)
 			break;
@@ -252,28 +286,29 @@ static int put_if_stored(put_run *r, int fd, const char *path,
 	if (m.on)
 		cli_progress_clear();
 	if (fstat(fd, &after) != 0 || !same_file_state(before, &after) ||
-	    (uint64_t)before->st_size != total) {
-		cli_error("%s changed while it was being stored (%lld bytes "
-			  "when opened, %llu read); nothing stored for it",
-			  path, (long long)before->st_size,
-			  (unsigned long long)total);
-		return CLI_USAGE;
-	}
+	    (uint64_t)before->st_size != total)
+		return put_failed(&r->o, path, CLI_USAGE, CLI_ENAME_CHANGED,
+				  "%s changed while it was being stored (%lld "
+				  "bytes when opened, %llu read); nothing "
+				  "stored for it",
+				  path, (long long)before->st_size,
+				  (unsigned long long)total);
 	b3cas_hasher_finalize(id.bytes, sizeof(id.bytes), &h);
 	refs = b3cas_ref_add(r->store, &id);
 	if (refs == B3CAS_ENOTFOUND) {
 		b3cas_error_clear();
-		if (lseek(fd, 0, SEEK_SET) != 0) {
-			cli_error("cannot read %s again: %s", path,
-				  strerror(errno));
-			return CLI_USAGE;
-		}
+		if (lseek(fd, 0, SEEK_SET) != 0)
+			return put_failed(&r->o, path, CLI_USAGE,
+					  cli_errno_name(errno),
+					  "cannot read %s again: %s", path,
+					  strerror(errno));
 		return CLI_OK;
 	}
-	if (refs < 0) {
-		cli_error("cannot store %s: %s", path, b3cas_error_last());
-		return cli_exit_code((int)refs, false);
-	}
+	if (refs < 0)
+		return put_failed(&r->o, path, cli_exit_code((int)refs, false),
+				  cli_error_name((int)refs),
+				  "cannot store %s: %s", path,
+				  b3cas_error_last());
 	print_id(&r->o, &id, path, total, true, bare);
 	*done = true;
 	return CLI_OK;
@@ -282,6 +317,7 @@ static int put_if_stored(put_run *r, int fd, const char *path,
 /* Store one input: path "-" is standard input. */
 static int put_one(put_run *r, const char *path, bool bare)
 {
+	const put_opts *o = &r->o;
 	bool is_stdin = strcmp(path, "-") == 0, sized, done = false;
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	struct stat before, after;
@@ -290,18 +326,17 @@ static int put_one(put_run *r, const char *path, bool bare)
 	uint64_t total = 0;
 	int rc, err;
 
-	if (fd < 0) {
-		cli_error("cannot read %s: %s", path, strerror(errno));
-		return CLI_USAGE;
-	}
+	if (fd < 0)
+		return put_failed(o, path, CLI_USAGE, cli_errno_name(errno),
+				  "cannot read %s: %s", path, strerror(errno));
 	if (fstat(fd, &before) != 0) {
-		cli_error("cannot read %s: %s", path, strerror(errno));
-		rc = CLI_USAGE;
+		rc = put_failed(o, path, CLI_USAGE, cli_errno_name(errno),
+				"cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (S_ISDIR(before.st_mode)) {
-		cli_error("cannot read %s: it is a folder", path);
-		rc = CLI_USAGE;
+		rc = put_failed(o, path, CLI_USAGE, cli_errno_name(EISDIR),
+				"cannot read %s: it is a folder", path);
 		goto out;
 	}
 	/* Only a regular file of a real file system has a size to trust. */
@@ -314,32 +349,34 @@ static int put_one(put_run *r, const char *path, bool bare)
 	}
 	err = b3cas_writer_open(&w, r->store);
 	if (err < 0) {
-		cli_error("cannot store %s: %s", path, b3cas_error_last());
-		rc = cli_exit_code(err, false);
+		rc = put_failed(o, path, cli_exit_code(err, false),
+				cli_error_name(err), "cannot store %s: %s",
+				path, b3cas_error_last());
 		goto out;
 	}
-	rc = copy_in(w, fd, path, r->buf,
+	rc = copy_in(o, w, fd, path, r->buf,
 		     sized ? (uint64_t)before.st_size : 0, &total);
 	if (rc == CLI_OK && sized &&
 	    (fstat(fd, &after) != 0 || !same_file_state(&before, &after) ||
-	     (uint64_t)before.st_size != total)) {
-		cli_error("%s changed while it was being stored (%lld bytes "
-			  "when opened, %llu read); nothing stored for it",
-			  path, (long long)before.st_size,
-			  (unsigned long long)total);
-		rc = CLI_USAGE;
-	}
+	     (uint64_t)before.st_size != total))
+		rc = put_failed(o, path, CLI_USAGE, CLI_ENAME_CHANGED,
+				"%s changed while it was being stored (%lld "
+				"bytes when opened, %llu read); nothing "
+				"stored for it",
+				path, (long long)before.st_size,
+				(unsigned long long)total);
 	if (rc != CLI_OK) {
 		b3cas_writer_abort(w);
 		goto out;
 	}
 	err = b3cas_writer_commit(w, &id);
 	if (err < 0) {
-		cli_error("cannot store %s: %s", path, b3cas_error_last());
-		rc = cli_exit_code(err, false);
+		rc = put_failed(o, path, cli_exit_code(err, false),
+				cli_error_name(err), "cannot store %s: %s",
+				path, b3cas_error_last());
 		goto out;
 	}
-	print_id(&r->o, &id, path, total, err == 1, bare);
+	print_id(o, &id, path, total, err == 1, bare);
 out:
 	if (!is_stdin)
 		close(fd);
@@ -358,14 +395,15 @@ static const struct option long_options[] = {
 int cmd_put(cli_ctx *ctx, int argc, char **argv)
 {
 	put_run r = {{false, false}, NULL, {0}, NULL, NULL, false};
+	put_opts *o = &r.o;
 	int c, rc;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		switch (c) {
-		case OPT_JSON: r.o.json = true; break;
-		case OPT_NO_NAMES: r.o.no_names = true; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_NO_NAMES: o->no_names = true; break;
 		case 'h':
 			cmd_put_usage(stdout);
 			return CLI_OK;
@@ -381,18 +419,29 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 	}
 	rc = cli_open_store_rw(&r.store, ctx);
 	if (rc == CLI_OK) {
+		int i = optind;
+
 		b3cas_store_info_get(&r.info, r.store);
 		if (optind >= argc)
 			rc = put_one(&r, "-", true);
-		for (int i = optind; i < argc; i++) {
-			int one = put_one(&r, argv[i], false);
+		while (i < argc) {
+			int one = put_one(&r, argv[i++], false);
 
 			rc = cli_worse(rc, one);
 			/* A store error ends the run; a bad file does not. */
 			if (one == CLI_STORE)
 				break;
 		}
+		if (o->json)
+			cli_json_not_done(ctx, true, "name", argv + i,
+					  argc - i);
 		rc = cli_close_store(r.store, rc);
+	} else if (o->json) {
+		char *in[] = {"-"};
+
+		cli_json_not_done(ctx, false, "name",
+				  optind < argc ? argv + optind : in,
+				  optind < argc ? argc - optind : 1);
 	}
 	b3cas_pool_free(r.pool);
 	free(r.buf);

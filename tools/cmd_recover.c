@@ -17,8 +17,12 @@ void cmd_recover_usage(FILE *out)
 		"Usage: b3cas [--store DIR] recover [--from BACKUP] [--json]\n"
 		"\n"
 		"Bring back the index of a store that lost it or whose index "
-		"RocksDB cannot\nopen. If the index opens, nothing is changed "
-		"(run 'b3cas fsck' to check the\nobjects). Otherwise the "
+		"RocksDB cannot\nopen or read. Every entry is read back with "
+		"its checksums verified; if all\nread, nothing is changed "
+		"(run 'b3cas fsck' to check the objects). If the index\n"
+		"opens but part of it cannot be read, it is copied aside, what "
+		"still reads is\nkept in a new index and the unreadable key "
+		"ranges are named. Otherwise the "
 		"index folder is first copied to\n"
 		"integrity/recover/index.<ns> (nothing is ever deleted), then "
 		"repaired by\nRocksDB; if it still does not open, or there is "
@@ -30,7 +34,11 @@ void cmd_recover_usage(FILE *out)
 		"that the store has no trace of is copied in\n(objects kept "
 		"inside the index come back only this way). Objects known "
 		"lost\nare named. An interrupted recovery is finished by "
-		"running it again; until\nthen the store refuses to open.\n"
+		"running it again; until\nthen the store refuses to open. A "
+		"store that another process has open for\nwriting is refused "
+		"(exit 3, naming that process) before anything is\nchanged: "
+		"an index in use is not damaged. With --wait, recover waits "
+		"for it.\n"
 		"\n"
 		"Options:\n"
 		"  --from BACKUP  a b3cas store (e.g. made by 'b3cas backup') "
@@ -107,6 +115,15 @@ static void print_json(const b3cas_recover_report *r, const char *dir,
 	       r->lost,
 	       r->index_entries_lost ? "true" : "false");
 	json_text_or_null(backup);
+	printf(",\"index_damaged\":%s,\"ranges_unreadable\":%" PRIu64
+	       ",\"unreadable\":", r->index_damaged ? "true" : "false",
+	       r->ranges_unreadable);
+	json_text_or_null(r->unreadable);
+	printf(",\"wal_damaged\":%" PRIu64 ",\"wal_after\":%" PRIu64
+	       ",\"wal_dropped\":%" PRIu64 ",\"wal_restored\":%" PRIu64
+	       ",\"wal_unreadable\":%" PRIu64,
+	       r->wal_damaged, r->wal_after, r->wal_dropped, r->wal_restored,
+	       r->wal_unreadable);
 	printf(",\"seconds\":%.6f}\n", r->seconds);
 }
 
@@ -117,13 +134,28 @@ static void print_index(const b3cas_recover_report *r, const char *dir)
 		printf("recover: finishing an interrupted recovery\n");
 	if (r->index_missing)
 		printf("recover: %s had no index\n", dir);
+	else if (r->index_damaged)
+		printf("recover: the index opens but part of it cannot be "
+		       "read: %s\n", r->index_error);
 	else if (r->index_error[0])
 		printf("recover: RocksDB could not open the index: %s\n",
 		       r->index_error);
 	if (r->saved_index[0])
 		printf("recover: the old index is kept in %s/%s\n", dir,
 		       r->saved_index);
-	if (r->action == B3CAS_RECOVER_REPAIRED) {
+	if (r->action == B3CAS_RECOVER_SALVAGED) {
+		printf("recover: %" PRIu64 " entries that still read were kept "
+		       "in a new index (the damaged one\nis kept in %s/%s."
+		       "damaged)\n", r->entries_kept, dir, r->saved_index);
+		if (r->ranges_unreadable)
+			printf("recover: %" PRIu64 " key range%s could not be "
+			       "read (hex key prefixes): %s\nrecover: an "
+			       "object whose id starts so is lost unless its "
+			       "file or the backup\nbrought it back (checked "
+			       "below)\n", r->ranges_unreadable,
+			       r->ranges_unreadable == 1 ? "" : "s",
+			       r->unreadable);
+	} else if (r->action == B3CAS_RECOVER_REPAIRED) {
 		printf("recover: RocksDB's repair made the index open again; "
 		       "it kept %" PRIu64 " entries\n",
 		       r->entries_kept);
@@ -146,6 +178,31 @@ static void print_index(const b3cas_recover_report *r, const char *dir)
 static void print_text(const b3cas_recover_report *r, const char *dir,
 		       const char *backup)
 {
+	if (r->wal_damaged)
+		printf("recover: %" PRIu64 " damaged log%s of the index: "
+		       "RocksDB dropped %" PRIu64 " write%s after the damage, "
+		       "with %" PRIu64 " object entr%s; %" PRIu64 " brought "
+		       "back from the log (the others are back from their "
+		       "files or the backup, or named lost)\n",
+		       r->wal_damaged, r->wal_damaged == 1 ? "" : "s",
+		       r->wal_after, r->wal_after == 1 ? "" : "s",
+		       r->wal_dropped, r->wal_dropped == 1 ? "y" : "ies",
+		       r->wal_restored);
+	if (r->wal_unreadable)
+		printf("recover: %" PRIu64 " piece%s of the log%s failed "
+		       "%s checksum: the writes in %s cannot be read back nor "
+		       "named (objects with files come back from them; with "
+		       "a backup: b3cas restore BACKUP)\n",
+		       r->wal_unreadable, r->wal_unreadable == 1 ? "" : "s",
+		       r->wal_damaged == 1 ? "" : "s",
+		       r->wal_unreadable == 1 ? "its" : "their",
+		       r->wal_unreadable == 1 ? "it" : "them");
+	if (r->action == B3CAS_RECOVER_NOTHING && r->wal_damaged) {
+		printf("recover: %" PRIu64 " object%s known lost; done in "
+		       "%.3f s. Run 'b3cas fsck' to check the store.\n",
+		       r->lost, r->lost == 1 ? "" : "s", r->seconds);
+		return;
+	}
 	if (r->action == B3CAS_RECOVER_NOTHING) {
 		printf("recover: the index of %s opens: nothing to rebuild. "
 		       "Run 'b3cas fsck' to check\nthe objects ('b3cas "
@@ -190,6 +247,19 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+typedef struct recover_call {
+	const char *dir;
+	const b3cas_recover_options *o;
+	b3cas_recover_report *r;
+} recover_call;
+
+static int run_recover(void *arg)
+{
+	recover_call *c = arg;
+
+	return b3cas_recover(c->dir, c->o, c->r);
+}
+
 int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_recover_options o = B3CAS_RECOVER_OPTIONS_INIT;
@@ -226,12 +296,15 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 				       argv[optind]);
 	dir = cli_store_dir(ctx, NULL);
 	if (!dir)
-		return CLI_USAGE;
+		return cli_no_store_dir(ctx);
 	o.on_lost = print_lost;
 	o.ctx = &p;
 	o.progress = recover_progress;
 	memset(&r, 0, sizeof(r));
-	err = b3cas_recover(dir, &o, &r);
+	/* It refuses a store in use before changing anything (and a
+	 * recovery cut short is finished by the next): --wait retries. */
+	err = cli_retry_locked(ctx, run_recover,
+			       &(recover_call){dir, &o, &r});
 	cli_progress_clear();
 	if (err < 0) {
 		cli_error("cannot recover %s: %s", dir, b3cas_error_last());
@@ -244,7 +317,8 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 		print_json(&r, dir, o.backup_dir);
 	else
 		print_text(&r, dir, o.backup_dir);
-	if (r.lost || (r.index_entries_lost && !o.backup_dir))
+	if (r.lost || (r.index_entries_lost && !o.backup_dir) ||
+	    (r.wal_unreadable && !o.backup_dir))
 		rc = CLI_NEGATIVE;
 	return cli_finish_stdout(rc);
 }

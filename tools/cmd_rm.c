@@ -18,7 +18,8 @@ void cmd_rm_usage(FILE *out)
 		"reference an object is\nno longer stored, and 'b3cas gc' "
 		"frees its bytes later. Prints\n'<id>: N references left' "
 		"or '<id>: removed' (--json:\n{\"id\": ..., \"refs_left\": "
-		"N, \"removed\": true|false}).\n"
+		"N, \"removed\": true|false}, or for an ID not done\n"
+		"{\"id\": ..., \"error\": ..., \"message\": ...}).\n"
 		"\n"
 		"Exit codes: 0 ok, 1 an ID was not stored (the others are "
 		"still done),\n2 malformed ID (nothing is done), 3 store "
@@ -29,20 +30,22 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
 	cli_id_args a;
-	int rc = cli_parse_id_args(&a, "rm", cmd_rm_usage, argc, argv);
+	int i, rc = cli_parse_id_args(&a, "rm", cmd_rm_usage, argc, argv);
 
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	rc = cli_open_store_rw(&store, ctx);
-	for (int i = 0; store && i < a.n; i++) {
+	for (i = 0; store && i < a.n; i++) {
 		const char *hex = a.texts[i];
 		int64_t left = b3cas_store_delete(store, &a.ids[i]);
 
 		if (left < 0) {
-			cli_error("%s", b3cas_error_last());
+			cli_id_failure(&a, i, (int)left);
 			rc = cli_worse(rc, cli_exit_code((int)left, true));
-			if (left != B3CAS_ENOTFOUND)
+			if (left != B3CAS_ENOTFOUND) {
+				i++; /* reported; the rest are not done */
 				break;
+			}
 			continue;
 		}
 		if (a.json)
@@ -55,6 +58,9 @@ int cmd_rm(cli_ctx *ctx, int argc, char **argv)
 			printf("%s: %" PRId64 " reference%s left\n", hex, left,
 			       left == 1 ? "" : "s");
 	}
+	if (a.json)
+		cli_json_not_done(ctx, store != NULL, "id", a.texts + i,
+				  a.n - i);
 	rc = cli_close_store(store, rc);
 	free(a.ids);
 	return cli_finish_stdout(rc);

@@ -15,7 +15,10 @@ void cmd_stat_usage(FILE *out)
 		"Usage: b3cas [--store DIR] stat [--json] ID...\n"
 		"\n"
 		"Print each object's size in bytes, where it is kept (inline "
-		"in the index,\nor a loose file) and its reference count.\n"
+		"in the index,\nor a loose file) and its reference count. "
+		"--json: one object per line,\n{\"id\", \"size\", \"refs\", "
+		"\"inline\"}, or for an ID that failed\n{\"id\", \"error\", "
+		"\"message\"}.\n"
 		"\n"
 		"Exit codes: 0 ok, 1 an ID is not stored, 2 malformed ID, 3 "
 		"store error.\n");
@@ -25,21 +28,23 @@ int cmd_stat(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
 	cli_id_args a;
-	int rc = cli_parse_id_args(&a, "stat", cmd_stat_usage, argc, argv);
+	int i, rc = cli_parse_id_args(&a, "stat", cmd_stat_usage, argc, argv);
 
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	rc = cli_open_store_ro(&store, ctx);
-	for (int i = 0; store && i < a.n; i++) {
+	for (i = 0; store && i < a.n; i++) {
 		b3cas_object_info info;
 		char hex[B3CAS_OID_HEX_LEN + 1];
 		int err = b3cas_store_stat(store, &a.ids[i], &info);
 
 		if (err < 0) {
-			cli_error("%s", b3cas_error_last());
+			cli_id_failure(&a, i, err);
 			rc = cli_worse(rc, cli_exit_code(err, true));
-			if (err != B3CAS_ENOTFOUND)
+			if (err != B3CAS_ENOTFOUND) {
+				i++; /* reported; the rest are not done */
 				break;
+			}
 			continue;
 		}
 		b3cas_oid_fmt(hex, &info.id);
@@ -55,6 +60,9 @@ int cmd_stat(cli_ctx *ctx, int argc, char **argv)
 			       info.is_inline ? "inline" : "loose",
 			       info.refs);
 	}
+	if (a.json)
+		cli_json_not_done(ctx, store != NULL, "id", a.texts + i,
+				  a.n - i);
 	rc = cli_close_store(store, rc);
 	free(a.ids);
 	return cli_finish_stdout(rc);

@@ -15,31 +15,33 @@ static int cmd_help(cli_ctx *ctx, int argc, char **argv);
 static void cmd_help_usage(FILE *out);
 
 static const cli_command commands[] = {
-	{"init", cmd_init, cmd_init_usage, "create a store"},
-	{"put", cmd_put, cmd_put_usage, "store files or stdin, print their ids"},
-	{"get", cmd_get, cmd_get_usage, "write an object's bytes"},
+	{"init", cmd_init, cmd_init_usage, "create a store", true},
+	{"put", cmd_put, cmd_put_usage, "store files or stdin, print their ids",
+	 true},
+	{"get", cmd_get, cmd_get_usage, "write an object's bytes", true},
 	{"exists", cmd_exists, cmd_exists_usage,
-	 "exit 0 if objects are stored, 1 if not"},
-	{"rm", cmd_rm, cmd_rm_usage, "remove one reference to objects"},
-	{"gc", cmd_gc, cmd_gc_usage, "free objects that lost their last reference"},
+	 "exit 0 if objects are stored, 1 if not", false},
+	{"rm", cmd_rm, cmd_rm_usage, "remove one reference to objects", true},
+	{"gc", cmd_gc, cmd_gc_usage,
+	 "free objects that lost their last reference", true},
 	{"backup", cmd_backup, cmd_backup_usage,
-	 "copy the objects another store lacks into it"},
+	 "copy the objects another store lacks into it", true},
 	{"restore", cmd_restore, cmd_restore_usage,
-	 "bring missing and damaged objects back from a backup"},
+	 "bring missing and damaged objects back from a backup", true},
 	{"recover", cmd_recover, cmd_recover_usage,
-	 "rebuild a lost or damaged index"},
+	 "rebuild a lost or damaged index", true},
 	{"fsck", cmd_fsck, cmd_fsck_usage,
-	 "check every object and the index; --repair mends"},
+	 "check every object and the index; --repair mends", true},
 	{"scrub", cmd_scrub, cmd_scrub_usage,
-	 "verify objects over time, resumable, rate-limited"},
+	 "verify objects over time, resumable, rate-limited", true},
 	{"stats", cmd_stats, cmd_stats_usage,
-	 "objects, bytes and dedup ratio of the store"},
-	{"ls", cmd_ls, cmd_ls_usage, "list stored objects"},
+	 "objects, bytes and dedup ratio of the store", false},
+	{"ls", cmd_ls, cmd_ls_usage, "list stored objects", false},
 	{"stat", cmd_stat, cmd_stat_usage,
-	 "size, references and storage of objects"},
+	 "size, references and storage of objects", false},
 	{"hash", cmd_hash, cmd_hash_usage,
-	 "print or check BLAKE3 hashes of files (like b3sum)"},
-	{"help", cmd_help, cmd_help_usage, "show help for a command"},
+	 "print or check BLAKE3 hashes of files (like b3sum)", false},
+	{"help", cmd_help, cmd_help_usage, "show help for a command", false},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -55,7 +57,8 @@ static const cli_command *find_command(const char *name)
 static void main_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: b3cas [--store DIR] COMMAND [ARGS]\n"
+		"Usage: b3cas [--store DIR] [--wait[=DURATION]] COMMAND "
+		"[ARGS]\n"
 		"       b3cas --version | --help | help COMMAND\n"
 		"\n"
 		"A content-addressable store named by BLAKE3-256.\n"
@@ -69,6 +72,11 @@ static void main_usage(FILE *out)
 		"Global options (before or after the command):\n"
 		"  --store DIR   the store to use (default: $B3CAS_STORE, else\n"
 		"                $XDG_DATA_HOME/b3cas or ~/.local/share/b3cas)\n"
+		"  --wait[=DURATION]\n"
+		"                when another process has the store open for\n"
+		"                writing, wait for it (up to DURATION: 500ms,\n"
+		"                10s, 2m; plain --wait: as long as it takes)\n"
+		"                instead of failing at once\n"
 		"  --version     print the version and the SIMD level in use\n"
 		"  -h, --help    print this help\n"
 		"\n"
@@ -143,6 +151,28 @@ static bool take_store(cli_ctx *ctx, int argc, char **argv, int *i, int *err)
 	return true;
 }
 
+/* Take "--wait" or "--wait=DURATION" at argv[i]; false if not one. */
+static bool take_wait(cli_ctx *ctx, const char *arg, int *err)
+{
+	if (strcmp(arg, "--wait") == 0) {
+		cli_parse_wait(&ctx->lock_timeout_ms, NULL);
+		return true;
+	}
+	if (strncmp(arg, "--wait=", 7) != 0)
+		return false;
+	if (!cli_parse_wait(&ctx->lock_timeout_ms, arg + 7))
+		*err = CLI_USAGE;
+	return true;
+}
+
+/* Take any global option at argv[*i]; false if it is none. */
+static bool take_global(cli_ctx *ctx, int argc, char **argv, int *i,
+			int *err)
+{
+	return take_store(ctx, argc, argv, i, err) ||
+	       take_wait(ctx, argv[*i], err);
+}
+
 /* Remove global options that follow the command (up to "--"). */
 static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 {
@@ -154,7 +184,7 @@ static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 				argv[out++] = argv[i++];
 			break;
 		}
-		if (!take_store(ctx, *argc, argv, &i, &err))
+		if (!take_global(ctx, *argc, argv, &i, &err))
 			argv[out++] = argv[i];
 		if (err)
 			return err;
@@ -166,12 +196,14 @@ static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	cli_ctx ctx = {NULL, NULL};
+	cli_ctx ctx;
 	int i, err = 0;
+
+	memset(&ctx, 0, sizeof(ctx));
 
 	check_simd_env();
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (take_store(&ctx, argc, argv, &i, &err)) {
+		if (take_global(&ctx, argc, argv, &i, &err)) {
 			if (err)
 				return err;
 		} else if (!strcmp(argv[i], "-h") ||
@@ -201,7 +233,11 @@ int main(int argc, char **argv)
 	err = strip_late_globals(&ctx, &argc, argv);
 	if (err)
 		return err;
+	if (cmd->writes)
+		cli_signals_start();
 	err = cmd->run(&ctx, argc, argv);
+	if (cmd->writes)
+		cli_signals_end();
 	free(ctx.store_buf);
 	return err;
 }

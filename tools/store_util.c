@@ -11,6 +11,8 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
@@ -77,6 +79,13 @@ const char *cli_store_dir(cli_ctx *ctx, const char **source_out)
 	return dir;
 }
 
+int cli_no_store_dir(const cli_ctx *ctx)
+{
+	/* "--store ''" is malformed input; no folder to be found (HOME
+	 * unset, out of memory) is no store. */
+	return ctx->store_dir && !ctx->store_dir[0] ? CLI_USAGE : CLI_STORE;
+}
+
 /* ---- errors ---- */
 
 int cli_exit_code(int err, bool is_lookup)
@@ -90,27 +99,154 @@ int cli_exit_code(int err, bool is_lookup)
 	return CLI_STORE;
 }
 
+const char *cli_error_name(int err)
+{
+	switch (err) {
+	case B3CAS_EINVAL: return "EINVAL";
+	case B3CAS_ENOMEM: return "ENOMEM";
+	case B3CAS_EIO: return "EIO";
+	case B3CAS_ENOTFOUND: return "ENOTFOUND";
+	case B3CAS_EEXISTS: return "EEXISTS";
+	case B3CAS_ECORRUPT: return "ECORRUPT";
+	case B3CAS_ELOCKED: return "ELOCKED";
+	case B3CAS_ENOSPC: return "ENOSPC";
+	case B3CAS_EPERM: return "EPERM";
+	case B3CAS_EFORMAT: return "EFORMAT";
+	case B3CAS_EUNSUPPORTED: return "EUNSUPPORTED";
+	case B3CAS_EBUSY: return "EBUSY";
+	case B3CAS_ERANGE: return "ERANGE";
+	case B3CAS_ECLOSED: return "ECLOSED";
+	default: return "ERROR";
+	}
+}
+
+const char *cli_errno_name(int errnum)
+{
+	/* As the library converts errno values (util/error.c). */
+	switch (errnum) {
+	case ENOENT:
+	case ENOTDIR: return "ENOTFOUND";
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG: return "ENOSPC";
+	case EACCES:
+	case EPERM:
+	case EROFS: return "EPERM";
+	case ENOMEM: return "ENOMEM";
+	case EISDIR:
+	case EINVAL: return "EINVAL";
+	default: return "EIO";
+	}
+}
+
+void cli_json_failure(const char *key, const char *item, const char *error,
+		      const char *message)
+{
+	/* Interrupted: the failures that follow are the signal's doing. */
+	if (cli_interrupted())
+		return;
+	/* One line, whole: a signal writes out only whole lines. */
+	flockfile(stdout);
+	printf("{\"%s\":", key);
+	cli_json_string(stdout, item);
+	printf(",\"error\":\"%s\",\"message\":", error);
+	cli_json_string(stdout, message);
+	fputs("}\n", stdout);
+	funlockfile(stdout);
+}
+
+void cli_id_failure(const cli_id_args *a, int i, int err)
+{
+	const char *msg = b3cas_error_last();
+
+	cli_error("%s", msg);
+	if (a->json)
+		cli_json_failure("id", a->texts[i], cli_error_name(err), msg);
+}
+
 /* ---- opening and closing ---- */
 
 int cli_open_store(b3cas_store **out, cli_ctx *ctx,
 		   const b3cas_store_options *opts)
 {
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
 	const char *source, *dir = cli_store_dir(ctx, &source);
 	int err;
 
 	*out = NULL;
-	if (!dir)
-		return CLI_USAGE;
-	err = b3cas_store_open(out, dir, opts);
-	if (err == 0)
+	if (!dir) {
+		int rc = cli_no_store_dir(ctx);
+
+		ctx->open_error = rc == CLI_USAGE ? "EINVAL" : "ENOTFOUND";
+		snprintf(ctx->open_message, sizeof(ctx->open_message),
+			 "no store folder");
+		return rc;
+	}
+	if (opts)
+		o = *opts;
+	err = b3cas_store_open(out, dir, &o);
+	if (err == B3CAS_ELOCKED && ctx->lock_timeout_ms) {
+		/* Say why nothing happens for a while, to a person. */
+		if (isatty(STDERR_FILENO))
+			cli_error("waiting: %s", b3cas_error_last());
+		o.lock_timeout_ms = ctx->lock_timeout_ms;
+		err = b3cas_store_open(out, dir, &o);
+	}
+	if (err == 0) {
+		/* A signal now interrupts its writes (cli_signal.c). */
+		if (!o.read_only)
+			cli_cleanup_add_store(*out);
 		return CLI_OK;
+	}
+	ctx->open_error = cli_error_name(err);
 	if (strcmp(source, "--store") == 0)
-		cli_error("cannot open store %s: %s", dir, b3cas_error_last());
+		snprintf(ctx->open_message, sizeof(ctx->open_message),
+			 "cannot open store %s: %s", dir, b3cas_error_last());
 	else
-		cli_error("cannot open store %s (%s): %s", dir, source,
-			  b3cas_error_last());
+		snprintf(ctx->open_message, sizeof(ctx->open_message),
+			 "cannot open store %s (%s): %s", dir, source,
+			 b3cas_error_last());
+	cli_error("%s", ctx->open_message);
 	/* No store there is a store error, not a negative answer. */
 	return cli_exit_code(err, false);
+}
+
+int cli_retry_locked(const cli_ctx *ctx, int (*fn)(void *arg), void *arg)
+{
+	unsigned limit = ctx->lock_timeout_ms, pause_ms = 1;
+	struct timespec t0, t;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((err = fn(arg)) == B3CAS_ELOCKED && limit) {
+		struct timespec pause = {0, (long)pause_ms * 1000000L};
+		int64_t waited;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		waited = (int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+			 (t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (limit != B3CAS_LOCK_WAIT_FOREVER && waited >= limit)
+			break;
+		if (pause_ms == 1 && isatty(STDERR_FILENO))
+			cli_error("waiting: %s", b3cas_error_last());
+		nanosleep(&pause, NULL);
+		pause_ms = pause_ms < 32 ? pause_ms * 2 : 32;
+	}
+	return err;
+}
+
+void cli_json_not_done(const cli_ctx *ctx, bool opened, const char *key,
+		       char **items, int n)
+{
+	const char *error = CLI_ENAME_SKIPPED;
+	const char *msg = "not done: an earlier error ended the run";
+
+	if (!opened) {
+		error = ctx->open_error ? ctx->open_error : "ERROR";
+		msg = ctx->open_message;
+	}
+	for (int i = 0; i < n; i++)
+		cli_json_failure(key, items[i], error, msg);
 }
 
 int cli_open_store_ro(b3cas_store **out, cli_ctx *ctx)
@@ -135,7 +271,12 @@ int cli_close_store(b3cas_store *store, int rc)
 
 	if (!store)
 		return rc;
+	/* A signal during the close waits for it (the registry lock is
+	 * held), then finds the store gone: it is never used once freed. */
+	cli_cleanup_lock();
+	cli_cleanup_forget_store_locked(store);
 	err = b3cas_store_close(store);
+	cli_cleanup_unlock();
 	if (err < 0) {
 		cli_error("cannot close the store: %s", b3cas_error_last());
 		rc = cli_worse(rc, cli_exit_code(err, false));
@@ -155,6 +296,27 @@ bool cli_parse_oid(b3cas_oid *out, const char *text)
 
 int cli_parse_oids(b3cas_oid **ids_out, char **argv, int n)
 {
+	return cli_parse_oids_json(ids_out, argv, n, false);
+}
+
+/* After a malformed id: with json, a line for each id, in order: the
+ * malformed ones with their error, the others as not done. */
+static void json_parse_failures(char **argv, int n)
+{
+	for (int i = 0; i < n; i++) {
+		b3cas_oid id;
+
+		if (b3cas_oid_parse(&id, argv[i]) == 0)
+			cli_json_failure("id", argv[i], CLI_ENAME_SKIPPED,
+					 "not done: another id is malformed");
+		else
+			cli_json_failure("id", argv[i], "EINVAL",
+					 b3cas_error_last());
+	}
+}
+
+int cli_parse_oids_json(b3cas_oid **ids_out, char **argv, int n, bool json)
+{
 	b3cas_oid *ids = calloc(n > 0 ? (size_t)n : 1, sizeof(*ids));
 	int rc = CLI_OK;
 
@@ -167,6 +329,8 @@ int cli_parse_oids(b3cas_oid **ids_out, char **argv, int n)
 		if (!cli_parse_oid(&ids[i], argv[i]))
 			rc = CLI_USAGE;
 	if (rc != CLI_OK) {
+		if (json)
+			json_parse_failures(argv, n);
 		free(ids);
 		return rc;
 	}
@@ -202,7 +366,7 @@ int cli_parse_id_args(cli_id_args *out, const char *cmd,
 	out->texts = argv + optind;
 	if (out->n < 1)
 		return cli_usage_error(cmd, "expected an object id");
-	return cli_parse_oids(&out->ids, out->texts, out->n);
+	return cli_parse_oids_json(&out->ids, out->texts, out->n, out->json);
 }
 
 /* ---- output ---- */

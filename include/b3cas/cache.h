@@ -17,6 +17,10 @@
  *
  * Thread safety: every function here may be called from any number of
  * threads at once, like the rest of the store API.
+ *
+ * Misuse: as in store.h, every pointer is required; a NULL one gives
+ * B3CAS_EINVAL (common.h, "API rules"), or the value each function below
+ * names.
  */
 #ifndef B3CAS_CACHE_H
 #define B3CAS_CACHE_H
@@ -47,16 +51,19 @@ typedef struct b3cas_blob b3cas_blob;
  * index or objects/), verified (with verify_on_read) and added to L1.
  * *out is released with b3cas_blob_release.
  *
- * Errors: as b3cas_store_get (B3CAS_ENOTFOUND, B3CAS_ECORRUPT, ...).
+ * Errors: as b3cas_store_get (B3CAS_ENOTFOUND, B3CAS_ECORRUPT, ...,
+ * B3CAS_EINVAL: NULL).
  */
 B3CAS_EXTERN int b3cas_store_get_view(b3cas_store *store, const b3cas_oid *id,
 				      b3cas_blob **out);
 
-/* The view's bytes (never NULL, even for 0 bytes) and their number. */
+/* The view's bytes (never NULL, even for 0 bytes) and their number. For a
+ * NULL blob: NULL and 0. */
 B3CAS_EXTERN const void *b3cas_blob_data(const b3cas_blob *blob);
 B3CAS_EXTERN size_t b3cas_blob_size(const b3cas_blob *blob);
 
-/* Another reference to the same view (released separately). */
+/* Another reference to the same view (released separately); NULL for a
+ * NULL blob. */
 B3CAS_EXTERN b3cas_blob *b3cas_blob_retain(b3cas_blob *blob);
 
 /* Give the view back. NULL is accepted. */
@@ -66,7 +73,7 @@ B3CAS_EXTERN void b3cas_blob_release(b3cas_blob *blob);
 
 /*
  * Look object id up in L1 only, reading nothing else: 1 and a view in
- * *out on a hit (release it), 0 on a miss.
+ * *out on a hit (release it), 0 on a miss, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_cache_lookup(b3cas_store *store, const b3cas_oid *id,
 				    b3cas_blob **out);
@@ -78,13 +85,13 @@ B3CAS_EXTERN int b3cas_cache_lookup(b3cas_store *store, const b3cas_oid *id,
 B3CAS_EXTERN int b3cas_cache_load(b3cas_store *store, const b3cas_oid *id);
 
 /* Drop object id from L1 and L2 (views already borrowed stay valid).
- * 1 if it was cached anywhere, 0 if not. */
+ * 1 if it was cached anywhere, 0 if not, B3CAS_EINVAL (NULL). */
 B3CAS_EXTERN int b3cas_cache_evict(b3cas_store *store, const b3cas_oid *id);
 
 /*
  * Set the caches' capacities in bytes at run time: 0 turns a cache off.
  * Shrinking evicts at once, before the call returns. l2_bytes above 0
- * needs a writable store (B3CAS_EPERM otherwise).
+ * needs a writable store (B3CAS_EPERM otherwise). B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_cache_resize(b3cas_store *store, uint64_t l1_bytes,
 				    uint64_t l2_bytes);
@@ -106,7 +113,8 @@ typedef struct b3cas_cache_stats {
 	b3cas_cache_level_stats l1, l2;
 } b3cas_cache_stats;
 
-/* Counters of this handle since open, and what the caches hold now. */
+/* Counters of this handle since open, and what the caches hold now.
+ * (NULL for either: nothing is written.) */
 B3CAS_EXTERN void b3cas_cache_stats_get(b3cas_store *store,
 					b3cas_cache_stats *out);
 

@@ -6,6 +6,35 @@
  * negative B3CAS_E... codes below. The detail (a path, errno's text, a
  * RocksDB message) is kept in a per-thread message that b3cas_error_last()
  * returns. The library never prints and never exits.
+ *
+ * API rules (misuse is an error, not a crash):
+ *  - A pointer argument is required unless its function's comment says it
+ *    may be NULL (an optional output, options that default, a callback
+ *    that is then not called). A buffer given with a length may be NULL
+ *    when the length is 0. A required pointer that is NULL makes the call
+ *    fail at once with B3CAS_EINVAL and the message "<function>:
+ *    <argument> is NULL" (e.g. "b3cas_store_get: id is NULL", with the
+ *    argument named as in the header; "...: data is NULL but len is 5");
+ *    nothing is done and no output is written.
+ *  - A function that returns something else than an error code reports
+ *    such a call with the same message and its documented value for
+ *    misuse: NULL for a pointer, 0 for a size, false for a bool. A void
+ *    function does nothing: its outputs are left as they were, so check
+ *    the pointers first if a hash must be computed.
+ *  - Functions that free or close (b3cas_free, b3cas_store_close,
+ *    b3cas_writer_abort, b3cas_reader_close, b3cas_blob_release,
+ *    b3cas_pool_free) accept NULL and do nothing.
+ *  - An options struct with a version field must carry a version this
+ *    library knows: start from its ..._OPTIONS_INIT. B3CAS_EINVAL, with a
+ *    message naming the version, otherwise.
+ *  - Lifetimes (each header says how long what it hands out lives): a
+ *    store is not closed while writers or readers made from it are open
+ *    (B3CAS_EBUSY, and the store stays open: store.h); views (blobs)
+ *    outlive their store. A handle that a call has freed (a writer after
+ *    commit or abort, a reader after close, a store after a close that
+ *    did not return B3CAS_EBUSY, a view after its last release) must not
+ *    be used again: as with free(), that cannot be detected and is
+ *    undefined; so is any pointer that is not NULL but not valid.
  */
 #ifndef B3CAS_COMMON_H
 #define B3CAS_COMMON_H

@@ -15,6 +15,12 @@
  * hasher lives wherever its caller puts it (the stack is fine). Only
  * b3cas_pool_new allocates. Hashing a large input uses up to about 48 KiB
  * of the calling thread's stack (one small buffer per tree level).
+ *
+ * Misuse (common.h, "API rules"): every pointer is required unless said
+ * otherwise; a buffer may be NULL when its length is 0. Most functions
+ * here return nothing: given a NULL required pointer they do nothing
+ * (outputs and the hasher are left as they were) and set the message
+ * "<function>: <argument> is NULL" for b3cas_error_last().
  */
 #ifndef B3CAS_HASH_H
 #define B3CAS_HASH_H
@@ -115,7 +121,7 @@ B3CAS_EXTERN void b3cas_derive_key(uint8_t *out, size_t out_len,
  * lanes side by side, which is several times faster than hashing them one
  * by one; larger messages are hashed one by one. The results are always
  * identical to b3cas_hash of each message. inputs[i] may be NULL when
- * lens[i] is 0.
+ * lens[i] is 0; out, inputs and lens may be NULL when count is 0.
  */
 B3CAS_EXTERN void b3cas_hash_batch(uint8_t *out, const void *const *inputs,
 				   const size_t *lens, size_t count);
@@ -139,15 +145,17 @@ typedef struct b3cas_pool b3cas_pool;
 
 /*
  * Create a pool of nthreads threads in all (0 means one per online CPU;
- * at most 256). Returns 0, B3CAS_ENOMEM, B3CAS_EINVAL, or B3CAS_ERROR when
- * a thread cannot be started. The caller frees it with b3cas_pool_free.
+ * at most 256). Returns 0, B3CAS_ENOMEM, B3CAS_EINVAL (NULL out, too many
+ * threads), or B3CAS_ERROR when a thread cannot be started. The caller
+ * frees it with b3cas_pool_free.
  */
 B3CAS_EXTERN int b3cas_pool_new(b3cas_pool **out, unsigned nthreads);
 
 /* Stop the workers and free the pool. Accepts NULL. Not while in use. */
 B3CAS_EXTERN void b3cas_pool_free(b3cas_pool *pool);
 
-/* Number of threads the pool hashes with, the caller included. */
+/* Number of threads the pool hashes with, the caller included (a NULL
+ * pool, as the functions below take it: 1). */
 B3CAS_EXTERN unsigned b3cas_pool_threads(const b3cas_pool *pool);
 
 /*
@@ -189,7 +197,7 @@ B3CAS_EXTERN const char *b3cas_simd_name(void);
 /* Name of a level; NULL for a value that is not a level. */
 B3CAS_EXTERN const char *b3cas_simd_level_name(b3cas_simd level);
 
-/* Parse a level name. Returns 0 or B3CAS_EINVAL. */
+/* Parse a level name. Returns 0 or B3CAS_EINVAL (unknown name, NULL). */
 B3CAS_EXTERN int b3cas_simd_parse(b3cas_simd *out, const char *name);
 
 /*

@@ -9,9 +9,23 @@
  * b3cas_recover rebuilds a lost or damaged index.
  *
  * Thread safety: b3cas_fsck may run while other threads use the store;
- * what they put or delete meanwhile may or may not be seen, and is never
- * reported as a problem because of the race (every finding is checked
- * again under its id's stripe lock before it is reported or repaired).
+ * what they put, delete or collect meanwhile may or may not be seen, and
+ * is never reported as a problem because of the race: every finding is
+ * examined again under its id's stripe lock (its index entry and its file
+ * read again) before it is reported or repaired, and a repair never
+ * re-indexes an object that GC is collecting.
+ *
+ * Beside another process: a check-only b3cas_fsck through a read-only
+ * handle sees the index as it was when the handle opened. The findings
+ * that the writer's later work could cause (missing, orphan, an L2 copy
+ * of an object not held) are judged again after their phase against the
+ * index opened afresh, twice (the second look 2 s later for an orphan
+ * whose file is seconds old), and reported only if they hold both times
+ * (an orphan or a copy: the very file found, unchanged). A put stalled for
+ * longer than that between publishing its file and writing its entry can
+ * still be reported as an orphan; objects put after the check are not
+ * seen. docs/store.md ("fsck beside a writer") has the details.
+ *
  * b3cas_fsck itself checks on several threads (opts->threads); its
  * callbacks are still called one at a time (see b3cas_fsck_options).
  */
@@ -31,15 +45,23 @@ extern "C" {
 typedef enum b3cas_fsck_kind {
 	/* An object's bytes do not hash to its id. */
 	B3CAS_FSCK_CORRUPT = 1,
-	/* The index names a loose file that is missing. */
+	/* The index names a loose file that is missing (not for a GC
+	 * candidate: GC unlinks the file before it removes the entry). */
 	B3CAS_FSCK_MISSING,
 	/* A loose file whose size is not the one the index records. */
 	B3CAS_FSCK_WRONG_SIZE,
-	/* A file in the object tier named by no index entry (its bytes
-	 * match its name: a sound object the index lost). */
+	/* A file in the object tier named by no index entry whose bytes
+	 * match its name: an unacknowledged put's, one GC could not finish,
+	 * or a sound object the index lost; nothing tells which. With repair
+	 * it is indexed as a GC candidate (no reference: nothing deleted
+	 * comes back; a put revives it), or with the count the refs column
+	 * family kept for it when that is 2 or more. */
 	B3CAS_FSCK_ORPHAN,
 	/* A file in the object tier that is not an object: a bad name, the
-	 * wrong folder, or a file named by an id whose bytes do not match. */
+	 * wrong folder, or a file named by an id whose bytes do not match;
+	 * also anything in the tier's top folder but its 00..ff folders
+	 * (objects/strayfile, objects/zz/). With repair it is moved to
+	 * integrity/quarantine/ (never deleted). */
 	B3CAS_FSCK_STRAY,
 	/* An index entry that cannot be read. */
 	B3CAS_FSCK_MALFORMED,
@@ -49,18 +71,32 @@ typedef enum b3cas_fsck_kind {
 	 * bytes do not hash to its name, it is not the stored object's size,
 	 * or the store no longer holds that object. With repair it is
 	 * deleted (it is only a cache: nothing is lost). */
-	B3CAS_FSCK_CACHE_COPY
+	B3CAS_FSCK_CACHE_COPY,
+	/* The index itself is damaged: RocksDB cannot read part of it (a
+	 * table block or its log fails its checksum). The entries there
+	 * cannot be checked, nor repaired by fsck: run b3cas_recover (with
+	 * a backup if there is one), which keeps what still reads, rebuilds
+	 * the rest from the object files and the backup, and names what is
+	 * lost. No id; path is the index folder. Never repaired by fsck. */
+	B3CAS_FSCK_INDEX,
+	/* A staging file in tmp/ (the store's own "<pid>.<n>.tmp" names)
+	 * left by a process that is gone, or not written to for an hour: a
+	 * put that never finished. Its bytes were never an object. With
+	 * repair it is removed. (A writing open also clears tmp/.) */
+	B3CAS_FSCK_STAGING
 } b3cas_fsck_kind;
 
-/* "corrupt", "missing", ..., "cache-copy"; "unknown" for other values. */
+/* "corrupt", "missing", ..., "cache-copy", "index", "staging"; "unknown"
+ * for other values. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
 typedef struct b3cas_fsck_problem {
 	b3cas_fsck_kind kind;
 	bool has_id;
 	b3cas_oid id;
-	/* The file concerned, or NULL: relative to the object tier
-	 * (objects/), or for B3CAS_FSCK_CACHE_COPY to cache/l2/. */
+	/* The file concerned, in full (the store's or the tier's folder as
+	 * the store was opened with, then the file's name), or NULL (an
+	 * inline object, a reference count). */
 	const char *path;
 	const char *detail; /* in words a user can act on */
 	/* With repair: what was done ("moved to integrity/quarantine/",
@@ -79,9 +115,9 @@ typedef struct b3cas_progress {
 
 typedef struct b3cas_fsck_options {
 	/* Repair: quarantine corrupt files, heal from the mirror (the
-	 * store's mirror_dir), re-index sound orphans, remove strays and
-	 * entries that cannot be kept, rebuild the bloom filter. Needs a
-	 * writable handle. */
+	 * store's mirror_dir), re-index sound orphans (as GC candidates: see
+	 * B3CAS_FSCK_ORPHAN), remove strays and entries that cannot be kept,
+	 * rebuild the bloom filter. Needs a writable handle. */
 	bool repair;
 	/* Called for each problem, outside any store lock; the problem is
 	 * borrowed for the call. The checking threads call it one at a time
@@ -118,15 +154,31 @@ typedef struct b3cas_fsck_report {
 	 * (B3CAS_FSCK_CACHE_COPY, also in problems; with repair, deleted).
 	 * Their bytes hashed are in bytes. */
 	uint64_t cache_files, cache_copies;
+	/* B3CAS_FSCK_INDEX findings (parts of the index that cannot be
+	 * read) and B3CAS_FSCK_STAGING ones; both also in problems. */
+	uint64_t index_damage, staging;
 } b3cas_fsck_report;
 
 /*
- * Check the store; report may be NULL (else it is written when the check
- * ends). Returns 0 when the check ran (whatever it found: see
- * report->problems), or a negative error when it could not run:
- * B3CAS_EPERM (repair on a read-only handle), B3CAS_EIO, B3CAS_ENOMEM
- * (also: no checking thread could be started), or the callback's non-zero
- * value. After an error or a stop the report holds what was done.
+ * Check the store; opts (NULL: the defaults) and report may be NULL (else
+ * it is written when the check ends). Returns 0 when the check ran
+ * (whatever it found: see report->problems), or a negative error when it
+ * could not run: B3CAS_EPERM (repair on a read-only handle), B3CAS_EIO,
+ * B3CAS_ENOMEM (also: no checking thread could be started), B3CAS_EINVAL
+ * (NULL store, common.h), or the callback's non-zero value. After an
+ * error or a stop the report holds what was done.
+ *
+ * The store's mirror (mirror_dir) is checked first, with or without
+ * repair, before anything is judged or changed: one that does not open as
+ * a store of this hash is an error (B3CAS_ENOTFOUND: missing, empty, not
+ * a store; B3CAS_EFORMAT: another hash), and one that is the store, inside
+ * it or its tier, or holds it is B3CAS_EINVAL. (Without the check a
+ * mistyped mirror made every damaged object "lost" and removed it.)
+ *
+ * Damage to the index itself (a table block or a log record failing its
+ * checksum) is not an error: each walk goes on past it, and it is one
+ * B3CAS_FSCK_INDEX finding (report->index_damage) per damaged part, which
+ * fsck does not repair (b3cas_recover does).
  *
  * L2 copies: a handle with an L2 cache (l2_bytes > 0) has every copy
  * re-hashed; with repair a bad one is deleted through the cache, so its
@@ -170,7 +222,8 @@ typedef struct b3cas_scrub_report {
  * opts->rate_bytes per second, saving its position in
  * integrity/checksums/scrub at least once a second, so a scrub that is
  * stopped (max_objects, a signal, a crash) resumes after the last saved
- * object and never re-reads what it finished. Errors as b3cas_fsck.
+ * object and never re-reads what it finished. opts and report may be NULL.
+ * Errors as b3cas_fsck.
  */
 B3CAS_EXTERN int b3cas_scrub(b3cas_store *store,
 			     const b3cas_scrub_options *opts,
@@ -222,17 +275,21 @@ typedef struct b3cas_backup_options {
  * --repair --mirror`, b3cas_restore and b3cas_recover bring objects back
  * from.
  *
- * opts may be NULL for the defaults. Returns 0 when every object was
- * handled (see report->failed), or an error from the destination
- * (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash, B3CAS_ENOSPC, ...), after
- * which what was copied stays copied; B3CAS_EINVAL for an options version
- * this library does not know; or on_failure's non-zero value.
+ * opts may be NULL for the defaults, and report may be NULL. Returns 0
+ * when every object was handled (see report->failed), or an error from
+ * the destination (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash,
+ * B3CAS_ENOSPC, ...), after which what was copied stays copied;
+ * B3CAS_EINVAL for a NULL store or dest_dir (common.h), an empty
+ * dest_dir, an options version this library does not know, or a dest_dir
+ * that is this store, inside it or its tier, or holds it (by device and
+ * inode; nothing is made); or
+ * on_failure's non-zero value.
  */
 B3CAS_EXTERN int b3cas_backup_ex(b3cas_store *store, const char *dest_dir,
 				 const b3cas_backup_options *opts,
 				 b3cas_backup_report *report);
 
-/* b3cas_backup_ex with on_failure and ctx and no progress. */
+/* b3cas_backup_ex with on_failure (may be NULL) and ctx and no progress. */
 B3CAS_EXTERN int b3cas_backup(b3cas_store *store, const char *dest_dir,
 			      int (*on_failure)(const b3cas_oid *id, int err,
 						void *ctx),
@@ -288,12 +345,13 @@ typedef struct b3cas_restore_report {
  * Needs a writable handle (B3CAS_EPERM). Other threads may use the store
  * meanwhile: every change is decided again under the id's stripe lock.
  * Each run appends a line ("restore src=...") to integrity/backup/log.
- * opts may be NULL. Returns 0 when the restore ran to the end (see
- * report->failed), or an error: the source cannot be opened
+ * opts and report may be NULL. Returns 0 when the restore ran to the end
+ * (see report->failed), or an error: the source cannot be opened
  * (B3CAS_ENOTFOUND, B3CAS_EFORMAT: another hash), one of this store
  * (B3CAS_ENOSPC, B3CAS_EIO, ...), after which what was restored stays;
- * B3CAS_EINVAL (no src_dir, unknown options version); on_failure's
- * non-zero value.
+ * B3CAS_EINVAL (NULL store or src_dir, an empty src_dir, unknown options
+ * version, a src_dir that is this store, inside it or its tier, or holds
+ * it); on_failure's non-zero value.
  */
 B3CAS_EXTERN int b3cas_restore(b3cas_store *store, const char *src_dir,
 			       const b3cas_restore_options *opts,
@@ -311,10 +369,15 @@ typedef enum b3cas_recover_action {
 	B3CAS_RECOVER_REPAIRED,
 	/* The index was missing, or still would not open after a repair:
 	 * a new one was built from the object files (and the backup). */
-	B3CAS_RECOVER_REBUILT
+	B3CAS_RECOVER_REBUILT,
+	/* The index opened but part of it could not be read back (a table
+	 * block failed its checksum): every entry that still reads was
+	 * copied into a new index, then the object files it lacked were
+	 * indexed. The unreadable key ranges are named in the report. */
+	B3CAS_RECOVER_SALVAGED
 } b3cas_recover_action;
 
-/* "nothing", "repaired", "rebuilt". */
+/* "nothing", "repaired", "rebuilt", "salvaged". */
 B3CAS_EXTERN const char *b3cas_recover_action_name(b3cas_recover_action a);
 
 #define B3CAS_RECOVER_OPTIONS_VERSION 1
@@ -376,12 +439,44 @@ typedef struct b3cas_recover_report {
 	bool index_entries_lost;
 	bool from_backup;      /* a backup was used */
 	double seconds;
+	/* The index opened, but reading every entry back with checksums
+	 * verified met damage (index_error says where): action SALVAGED. */
+	bool index_damaged;
+	/* Key ranges of the damaged index that could not be read, and the
+	 * first of them ("content 3a4f1c..3a4f20, refs 00"): every entry
+	 * whose key starts so is gone unless the object files or the backup
+	 * brought its object back. An object whose count survived is named
+	 * through on_lost; one with a single reference that was inline and
+	 * not in the backup cannot be named, only placed in a range. */
+	uint64_t ranges_unreadable;
+	char unreadable[512];
+	/* Damaged logs of the index (a bad record with valid ones after
+	 * it: RocksDB's point-in-time recovery drops the rest without an
+	 * error). A writing open of the store, and recover, copy such a log
+	 * to integrity/recover/wal.<unix ns>.<name> before RocksDB replays
+	 * it; recover reads the writes after the damage, brings back each
+	 * object they stored that the store lacks and whose bytes are in the
+	 * log (inline objects, verified by hash) or whose file was indexed,
+	 * names the others through on_lost, and renames the copy *.done. */
+	uint64_t wal_damaged;  /* damaged logs handled */
+	uint64_t wal_after;    /* write batches after the damage */
+	uint64_t wal_dropped;  /* object entries those batches wrote */
+	uint64_t wal_restored; /* of those, brought back from the log */
+	uint64_t wal_unreadable; /* pieces of the logs that fail their
+				    checksum: the writes in them cannot be
+				    read, nor named */
 } b3cas_recover_report;
 
 /*
  * Bring back the index of the store in folder root_dir, which may not
  * open (so it takes the folder, not a handle):
- *  1. if the index opens, nothing is changed (action NOTHING);
+ *  1. if the index opens and every entry of it reads back with its
+ *     checksums verified, nothing is changed (action NOTHING); if some
+ *     cannot be read (index_damaged), the index folder is copied to
+ *     integrity/recover/index.<unix ns>, every entry that still reads is
+ *     copied into a new index, the damaged one is moved to
+ *     index.<unix ns>.damaged, and the object files the new index lacks
+ *     are indexed as in step 2 (action SALVAGED);
  *  2. if RocksDB refuses it, the index folder is first copied to
  *     integrity/recover/index.<unix ns> (nothing is repaired unless the
  *     copy is complete), then repaired by RocksDB in place; if it then
@@ -402,16 +497,18 @@ typedef struct b3cas_recover_report {
  * is complete and durable; meanwhile b3cas_store_open refuses the store,
  * and a recovery run again after an interruption finishes the work.
  *
- * The store must not be open for writing, in this process or another
- * (B3CAS_ELOCKED); handles opened read-only before keep the view they
+ * The store must not be open for writing, in this process or another,
+ * nor its index held open elsewhere (B3CAS_ELOCKED, naming the holder,
+ * before anything is changed: an index in use is not damaged; the lock
+ * is never waited for); handles opened read-only before keep the view they
  * had. on_lost and progress are called on the calling thread. The report
  * is filled in as far as the recovery got, also when it fails.
  * opts and report may be NULL. Returns 0 when the recovery ran (see the
  * report for what was done and lost), or an error: not a store
  * (B3CAS_ENOTFOUND, B3CAS_EFORMAT), B3CAS_ELOCKED, the backup cannot be
  * opened, B3CAS_ENOSPC or B3CAS_EIO (nothing more is changed once one
- * happens; running it again continues), B3CAS_EINVAL, on_lost's
- * non-zero value.
+ * happens; running it again continues), B3CAS_EINVAL (NULL or empty
+ * root_dir, unknown options version), on_lost's non-zero value.
  */
 B3CAS_EXTERN int b3cas_recover(const char *root_dir,
 			       const b3cas_recover_options *opts,

@@ -16,12 +16,22 @@
  * or b3cas_reader belongs to one thread at a time.
  *
  * Process safety: one process at a time may open a store for writing
- * (B3CAS_ELOCKED otherwise, at once); read-only opens work beside it and
- * see the objects that existed when they opened.
+ * (B3CAS_ELOCKED otherwise, at once or after lock_timeout_ms); read-only
+ * opens work beside it and see the objects that existed when they opened.
+ * The lock is held on the store folder itself (and on its LOCK file), so
+ * deleting or replacing LOCK does not let a second writer in.
  *
  * Errors: functions return 0 (or a documented non-negative value) on
  * success and a negative B3CAS_E... code on failure, with the detail in
  * b3cas_error_last(). A failed call never loses an object stored before.
+ * Every pointer argument is required unless its comment says it may be
+ * NULL: a NULL one gives B3CAS_EINVAL (common.h, "API rules"), listed
+ * below as "B3CAS_EINVAL (NULL)".
+ *
+ * Lifetimes: a store outlives the writers and readers made from it:
+ * b3cas_store_close refuses (B3CAS_EBUSY) while any is open. A writer is
+ * freed by its commit or abort, a reader by its close: using one again is
+ * undefined, as with free().
  */
 #ifndef B3CAS_STORE_H
 #define B3CAS_STORE_H
@@ -47,7 +57,8 @@ typedef struct b3cas_oid {
 } b3cas_oid;
 
 /*
- * Write id as 64 lower-case hex characters and a NUL into out. Returns out.
+ * Write id as 64 lower-case hex characters and a NUL into out. Returns out,
+ * or NULL when out or id is NULL.
  */
 B3CAS_EXTERN char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1],
 				 const b3cas_oid *id);
@@ -55,11 +66,11 @@ B3CAS_EXTERN char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1],
 /*
  * Parse exactly 64 hex characters (either case) followed by the end of the
  * string. B3CAS_EINVAL, with a message saying what is wrong (length, the
- * first bad character), for anything else; out is then unchanged.
+ * first bad character, NULL), for anything else; out is then unchanged.
  */
 B3CAS_EXTERN int b3cas_oid_parse(b3cas_oid *out, const char *text);
 
-/* true when a and b are the same id. */
+/* true when a and b are the same id; false when either is NULL. */
 B3CAS_EXTERN bool b3cas_oid_equal(const b3cas_oid *a, const b3cas_oid *b);
 
 /* ---- opening a store ----------------------------------------------------- */
@@ -87,7 +98,7 @@ typedef enum b3cas_hash_algo {
 	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
 } b3cas_hash_algo;
 
-#define B3CAS_STORE_OPTIONS_VERSION 2
+#define B3CAS_STORE_OPTIONS_VERSION 3
 
 /* The default inline threshold; see docs/store.md for how it was chosen. */
 #define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
@@ -128,28 +139,52 @@ typedef struct b3cas_store_options {
 	/* Another b3cas store (a backup or mirror) with the same hash. A read
 	 * that finds an object corrupt fetches it from there (opened
 	 * read-only, its bytes verified), writes it back here (writable
-	 * handles) and returns it: a self-healing read. NULL: none. */
+	 * handles) and returns it: a self-healing read. NULL: none. If the
+	 * folder exists, b3cas_store_open checks it (it must open as a store
+	 * of this hash: else B3CAS_ENOTFOUND or B3CAS_EFORMAT) and keeps it
+	 * open; one that is this store, inside it or holds it is
+	 * B3CAS_EINVAL. A folder that does not exist yet is opened, and
+	 * checked, by the first read that needs it. */
 	const char *mirror_dir;
+	/* Version 3 (a version 1 or 2 caller gets 0). */
+	/* How long an open for writing waits, in ms, while another process
+	 * has the store open for writing: 0 (the default) fails at once
+	 * with B3CAS_ELOCKED; B3CAS_LOCK_WAIT_FOREVER waits as long as it
+	 * takes. The open polls (every 32 ms at most), so it takes the lock
+	 * soon after it is freed; when the time is up it fails with
+	 * B3CAS_ELOCKED naming the holder. Read-only opens never wait:
+	 * they take no lock. */
+	unsigned lock_timeout_ms;
 } b3cas_store_options;
+
+/* lock_timeout_ms: wait for the writer lock without a time limit. */
+#define B3CAS_LOCK_WAIT_FOREVER 0xffffffffu
 
 /* The default L1 capacity: 128 MiB. */
 #define B3CAS_L1_BYTES_DEFAULT (128u * 1024u * 1024u)
 
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
-	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL}
+	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL, \
+	 0}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the
- * folder is missing or empty). opts may be NULL for the defaults. On
- * success *out is a handle the caller closes with b3cas_store_close.
+ * folder is missing, empty, or left by an interrupted creation). opts may
+ * be NULL for the defaults. On success *out is a handle the caller closes
+ * with b3cas_store_close.
  *
  * Errors: B3CAS_ENOTFOUND (no store there and not creating), B3CAS_EFORMAT
- * (not a b3cas store, another format version, or another hash than
- * opts->hash asks for, or another inline threshold), B3CAS_ELOCKED
- * (another process has it open for writing; the message names its pid),
- * B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (bad
- * options).
+ * (not a b3cas store: a folder holding other files, at any depth of the
+ * layout, which is then left unchanged; a symbolic link where the layout
+ * has a folder; an objects folder marked as another store's; another
+ * format version, or another hash than opts->hash asks for, or another
+ * inline threshold; a LOCK that is not a regular file), B3CAS_ELOCKED
+ * (another process has it open for writing, and did not close it within
+ * opts->lock_timeout_ms; the message names its pid), B3CAS_EPERM,
+ * B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (NULL out or root,
+ * an empty root, bad options: a version from 1 to
+ * B3CAS_STORE_OPTIONS_VERSION is accepted, an unknown mode or hash is not).
  */
 B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
 				  const b3cas_store_options *opts);
@@ -160,14 +195,49 @@ B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
  * the store may be running. Returns the error of the final flush, if any;
  * the handle is freed either way. NULL is accepted. A close that succeeds
  * leaves the thread's error message as it was.
+ *
+ * Except: while a writer or reader made from the store is open (not yet
+ * committed or aborted, closed), the close is refused with B3CAS_EBUSY,
+ * the message saying how many are open, and nothing is done: the store
+ * stays open and usable, those handles stay valid, and the caller
+ * finishes them and closes again. (The same choice as sqlite3_close with
+ * statements not finalized: closing under them would leave handles into
+ * freed memory, and finishing them here would decide for the caller
+ * whether a half-written object is stored.) Views (cache.h) do not count:
+ * they outlive the store.
  */
 B3CAS_EXTERN int b3cas_store_close(b3cas_store *store);
 
 /*
  * Make every put that has returned so far durable on stable storage,
- * whatever the durability mode.
+ * whatever the durability mode. B3CAS_EIO, B3CAS_ENOSPC, B3CAS_EINVAL
+ * (NULL).
  */
 B3CAS_EXTERN int b3cas_store_sync(b3cas_store *store);
+
+/*
+ * Stop store's writes so that a program can end without
+ * b3cas_store_close and leave nothing half written: for a program that
+ * was sent SIGINT, SIGTERM or SIGHUP (the b3cas program calls it from a
+ * thread that waits for those signals, then dies of the signal).
+ *
+ * A write that has begun publishing a loose object, or a group of
+ * b3cas_gc's removals, ends as ever (files and index entries agree)
+ * before this returns; from then on every write that would make a
+ * staging file or publish a loose object fails with B3CAS_ECLOSED (an
+ * unfinished b3cas_writer's commit, too), as does b3cas_gc at its next
+ * group; the staging files of unfinished writes are removed from tmp/;
+ * then what was written is made durable as b3cas_store_sync does.
+ * Writes that are one index write (inline puts, deletes, references)
+ * are not stopped: each is whole or absent anyway.
+ *
+ * Thread safety: may be called from any thread while others use store,
+ * and more than once; not from a signal handler (it takes locks and
+ * does I/O). store must still be closed (or the process end). A
+ * read-only handle has nothing to stop. Returns 0, B3CAS_EINVAL (NULL
+ * store) or the error of the final sync.
+ */
+B3CAS_EXTERN int b3cas_store_interrupt(b3cas_store *store);
 
 /* Facts about an open store. Borrowed from the store until it closes. */
 typedef struct b3cas_store_info {
@@ -180,6 +250,7 @@ typedef struct b3cas_store_info {
 	const char *objects_dir; /* where loose objects live */
 } b3cas_store_info;
 
+/* Fill *out. (NULL for either: nothing is written, common.h.) */
 B3CAS_EXTERN void b3cas_store_info_get(b3cas_store_info *out,
 				       const b3cas_store *store);
 
@@ -190,10 +261,11 @@ B3CAS_EXTERN const char *b3cas_hash_algo_name(b3cas_hash_algo algo);
 
 /*
  * Store len bytes (data may be NULL when len is 0) and write their id to
- * id_out. New content is stored with one reference; content already there
- * gets one more reference. Returns 0 for new content, 1 when the content was
- * already stored (a duplicate), or a negative error: B3CAS_EPERM (read-only
- * store), B3CAS_ENOSPC, B3CAS_EIO, B3CAS_ERANGE (reference count overflow).
+ * id_out (may be NULL). New content is stored with one reference; content
+ * already there gets one more reference. Returns 0 for new content, 1 when
+ * the content was already stored (a duplicate), or a negative error:
+ * B3CAS_EPERM (read-only store), B3CAS_ENOSPC, B3CAS_EIO, B3CAS_ERANGE
+ * (reference count overflow), B3CAS_EINVAL (NULL).
  *
  * B3CAS_ENOSPC ("disk full" in the message): the disk is full, or so
  * nearly that new content would take the space the store keeps for
@@ -218,7 +290,7 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
  * b3cas_stats; with a mirror_dir the good copy is fetched from the mirror,
  * written back and returned instead), B3CAS_EIO, B3CAS_ENOMEM (also when
  * the object is corrupt and memory ran out while it was fetched from the
- * mirror: a later read tries the mirror again).
+ * mirror: a later read tries the mirror again), B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
 				 void **data_out, size_t *len_out);
@@ -226,7 +298,8 @@ B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
 /* Free a buffer returned by the store. NULL is accepted. */
 B3CAS_EXTERN void b3cas_free(void *ptr);
 
-/* 1 if object id is stored, 0 if not, or a negative error. */
+/* 1 if object id is stored, 0 if not, or a negative error (B3CAS_EIO,
+ * B3CAS_EINVAL: NULL). */
 B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
 
 /*
@@ -235,7 +308,7 @@ B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
  * becomes a GC candidate: b3cas_gc frees its bytes once the grace period
  * has passed, unless a put of the same bytes revives it first. Returns the
  * number of references left (0: now a candidate) or B3CAS_ENOTFOUND,
- * B3CAS_EPERM, B3CAS_EIO.
+ * B3CAS_EPERM, B3CAS_EIO, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
 					const b3cas_oid *id);
@@ -246,7 +319,7 @@ B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
  * Add one reference to stored object id and return the new count, or
  * B3CAS_ENOTFOUND (not stored; a GC candidate counts as not stored: only a
  * put, which brings the bytes, revives one), B3CAS_ERANGE (the count is at
- * its maximum), B3CAS_EPERM (read-only).
+ * its maximum), B3CAS_EPERM (read-only), B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int64_t b3cas_ref_add(b3cas_store *store, const b3cas_oid *id);
 
@@ -256,7 +329,8 @@ B3CAS_EXTERN int64_t b3cas_ref_remove(b3cas_store *store,
 
 /*
  * Object id's reference count in *count: 1 or more when it is stored, 0
- * when it is a GC candidate. B3CAS_ENOTFOUND when there is no trace of it.
+ * when it is a GC candidate. B3CAS_ENOTFOUND when there is no trace of it,
+ * B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_refcount(b3cas_store *store, const b3cas_oid *id,
 				uint64_t *count);
@@ -292,7 +366,11 @@ typedef struct b3cas_gc_report {
  * It takes no store-wide lock: it walks the candidates in id order and
  * holds one id's stripe lock at a time, re-checking under it that the
  * object is still a candidate, so puts, gets, deletes and other GCs go on
- * while it runs and a put that revives an object wins. report may be NULL.
+ * while it runs and a put that revives an object wins. opts (NULL: the
+ * defaults) and report may be NULL. B3CAS_EPERM (read-only), B3CAS_EIO,
+ * B3CAS_EINVAL (NULL store), or on_object's non-zero value. After
+ * b3cas_store_interrupt it stops with B3CAS_ECLOSED before its next group
+ * of removals (the report holds what was removed).
  */
 B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
 			  b3cas_gc_report *report);
@@ -301,6 +379,7 @@ B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
  * Would a put of these bytes be a duplicate? Hashes them, writes the id to
  * id_out (may be NULL) and sets *is_dup, storing nothing. The in-memory
  * bloom filter answers most "new" cases without touching the index.
+ * data may be NULL when len is 0. B3CAS_EIO, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_dedup_check(b3cas_store *store, const void *data,
 				   size_t len, b3cas_oid *id_out,
@@ -344,6 +423,7 @@ typedef struct b3cas_stats {
 /*
  * Fill *out. The first group walks the whole index (about a second per
  * million objects); the others are counters of this handle since open.
+ * B3CAS_EIO, B3CAS_ENOMEM, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_store_stats(b3cas_store *store,
 				   b3cas_stats *out);
@@ -356,7 +436,8 @@ typedef struct b3cas_object_info {
 	bool is_inline;    /* kept inside the index, not as a loose file */
 } b3cas_object_info;
 
-/* Fill *out for object id. B3CAS_ENOTFOUND if it is not stored. */
+/* Fill *out for object id. B3CAS_ENOTFOUND if it is not stored,
+ * B3CAS_EIO, B3CAS_EINVAL (NULL). */
 B3CAS_EXTERN int b3cas_store_stat(b3cas_store *store, const b3cas_oid *id,
 				  b3cas_object_info *out);
 
@@ -364,6 +445,8 @@ B3CAS_EXTERN int b3cas_store_stat(b3cas_store *store, const b3cas_oid *id,
  * Call fn once per stored object, in id order, until it returns non-zero
  * (that value is then returned). The info is borrowed for the call only.
  * Objects put or deleted while the walk runs may or may not be seen.
+ * ctx is passed to fn as it is. B3CAS_EIO, B3CAS_EINVAL (NULL store or
+ * fn).
  */
 B3CAS_EXTERN int b3cas_store_foreach(b3cas_store *store,
 				     int (*fn)(const b3cas_object_info *info,
@@ -373,10 +456,12 @@ B3CAS_EXTERN int b3cas_store_foreach(b3cas_store *store,
 /*
  * Store n objects at once: like n calls of b3cas_store_put, but hashed side
  * by side and written to the index in one atomic write. data[i] may be NULL
- * when lens[i] is 0. ids_out[i] receives each id; if dup_out is not NULL,
- * dup_out[i] is set to whether object i was already stored (or was an
- * earlier item of the same batch). Either every object is stored or, on
- * error, none of the new ones are referenced.
+ * when lens[i] is 0. If ids_out is not NULL, ids_out[i] receives each id;
+ * if dup_out is not NULL, dup_out[i] is set to whether object i was
+ * already stored (or was an earlier item of the same batch). Either every
+ * object is stored or, on error, none of the new ones are referenced.
+ * data and lens may be NULL when n is 0. Errors as b3cas_store_put;
+ * B3CAS_EINVAL also names an item whose data is NULL.
  */
 B3CAS_EXTERN int b3cas_store_put_batch(b3cas_store *store, b3cas_oid *ids_out,
 				       bool *dup_out,
@@ -389,7 +474,9 @@ B3CAS_EXTERN int b3cas_store_put_batch(b3cas_store *store, b3cas_oid *ids_out,
  * results[i] is 0; otherwise data_out[i] is NULL and results[i] is the
  * error (B3CAS_ENOTFOUND, B3CAS_ECORRUPT, ...). Returns 0 when every item
  * succeeded, otherwise the first item's error (the other items are still
- * filled in). results may be NULL when the caller only needs the summary.
+ * filled in). results may be NULL when the caller only needs the summary;
+ * ids, data_out and lens_out may be NULL when n is 0. B3CAS_EINVAL (NULL)
+ * before any item is read.
  */
 B3CAS_EXTERN int b3cas_store_get_batch(b3cas_store *store,
 				       const b3cas_oid *ids, size_t n,
@@ -405,7 +492,9 @@ typedef struct b3cas_writer b3cas_writer;
  * b3cas_writer_write calls, hashed as they arrive and spilled to a file
  * under tmp/ once they exceed the inline threshold, so memory stays
  * constant whatever the size. End with b3cas_writer_commit or
- * b3cas_writer_abort, which free the writer.
+ * b3cas_writer_abort, which free the writer; until then the store cannot be
+ * closed (B3CAS_EBUSY). B3CAS_EPERM (read-only), B3CAS_ENOMEM,
+ * B3CAS_EINVAL (NULL).
  *
  * The spilled bytes take their size in free space even when the content
  * turns out to be stored already. To store a file that may be there
@@ -415,14 +504,21 @@ typedef struct b3cas_writer b3cas_writer;
  */
 B3CAS_EXTERN int b3cas_writer_open(b3cas_writer **out, b3cas_store *store);
 
-/* Append len bytes. On error the writer is left aborted: call _abort. */
+/*
+ * Append len bytes (data may be NULL when len is 0). On error the writer
+ * is left aborted: call _abort (except B3CAS_EINVAL for a NULL data, which
+ * leaves the writer as it was). Errors as b3cas_store_put (B3CAS_ENOSPC,
+ * B3CAS_EIO, ...), B3CAS_EINVAL (NULL).
+ */
 B3CAS_EXTERN int b3cas_writer_write(b3cas_writer *w, const void *data,
 				    size_t len);
 
 /*
  * Publish the object, write its id to id_out (may be NULL) and free the
  * writer. Returns 0 (new content), 1 (duplicate: one more reference) or a
- * negative error, after which nothing was stored and w is freed too.
+ * negative error, after which nothing was stored and w is freed too
+ * (except B3CAS_EINVAL for a NULL w). w must not be used again: a second
+ * commit or an abort after the commit is undefined.
  */
 B3CAS_EXTERN int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out);
 
@@ -438,22 +534,25 @@ typedef struct b3cas_reader b3cas_reader;
  * out, and the bytes are hashed again while they are read: if the file
  * changes after it was opened, the read that would finish it fails with
  * B3CAS_ECORRUPT instead of completing. The caller closes the reader with
- * b3cas_reader_close.
+ * b3cas_reader_close; until then the store cannot be closed (B3CAS_EBUSY).
+ * Errors as b3cas_store_get, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_reader_open(b3cas_reader **out, b3cas_store *store,
 				   const b3cas_oid *id);
 
-/* The object's size in bytes. */
+/* The object's size in bytes (0 for a NULL r). */
 B3CAS_EXTERN uint64_t b3cas_reader_size(const b3cas_reader *r);
 
 /*
  * Copy up to len next bytes of the object into buf. Returns the number of
- * bytes copied (0 at the end of the object) or a negative error.
+ * bytes copied (0 at the end of the object) or a negative error:
+ * B3CAS_EIO, B3CAS_ECORRUPT, B3CAS_EINVAL (NULL r, or buf with len > 0;
+ * the reader is then left as it was).
  */
 B3CAS_EXTERN int64_t b3cas_reader_read(b3cas_reader *r, void *buf,
 				       size_t len);
 
-/* Close the reader. NULL is accepted. */
+/* Close the reader, which must not be used again. NULL is accepted. */
 B3CAS_EXTERN void b3cas_reader_close(b3cas_reader *r);
 
 #ifdef __cplusplus

@@ -13,6 +13,7 @@
  * fill the lanes of hash_many).
  */
 #include "blake3_int.h"
+#include "util/error.h"
 
 typedef struct lane_job {
 	size_t msg;       /* index of the message in this lane */
@@ -170,9 +171,39 @@ static void hash_batch(uint8_t *out, const uint32_t key[8], uint8_t flags,
 	}
 }
 
+/*
+ * The pointer checks of the public batch functions (include/b3cas/
+ * common.h): false, with the message set, when one is NULL. Each input is
+ * looked at once here; hashing it costs far more.
+ */
+static bool batch_args_ok(const char *func, const uint8_t *out,
+			  const void *const *inputs, const size_t *lens,
+			  size_t count)
+{
+	if (count == 0)
+		return true;
+	if (!out || !inputs || !lens) {
+		b3cas__error_null(func, !out ? "out" : !inputs ? "inputs"
+							   : "lens");
+		return false;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (!inputs[i] && lens[i]) {
+			b3cas__error(B3CAS_EINVAL,
+				     "%s: inputs[%zu] is NULL but lens[%zu] "
+				     "is %zu",
+				     func, i, i, lens[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
 void b3cas_hash_batch(uint8_t *out, const void *const *inputs,
 		      const size_t *lens, size_t count)
 {
+	if (!batch_args_ok(__func__, out, inputs, lens, count))
+		return;
 	hash_batch(out, b3_iv, 0, inputs, lens, count);
 }
 
@@ -182,6 +213,9 @@ void b3cas_hash_batch_keyed(uint8_t *out, const uint8_t key[B3CAS_KEY_LEN],
 {
 	uint32_t key_words[8];
 
+	B3CAS__NONNULL_VOID(key, "key");
+	if (!batch_args_ok(__func__, out, inputs, lens, count))
+		return;
 	b3_load_key(key_words, key);
 	hash_batch(out, key_words, B3_KEYED_HASH, inputs, lens, count);
 }

@@ -147,8 +147,10 @@ const char *b3cas_simd_level_name(b3cas_simd level)
 
 int b3cas_simd_parse(b3cas_simd *out, const char *name)
 {
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(name, "name");
 	for (int i = 0; i <= (int)B3CAS_SIMD_AVX512; i++) {
-		if (name && strcmp(name, level_names[i]) == 0) {
+		if (strcmp(name, level_names[i]) == 0) {
 			*out = (b3cas_simd)i;
 			return 0;
 		}
@@ -156,7 +158,7 @@ int b3cas_simd_parse(b3cas_simd *out, const char *name)
 	return b3cas__error(B3CAS_EINVAL,
 			    "unknown SIMD level '%s' (expected portable, "
 			    "sse41, avx2 or avx512)",
-			    name ? name : "(null)");
+			    name);
 }
 
 int b3cas_simd_force(b3cas_simd level)

@@ -16,6 +16,7 @@
  */
 #include "blake3_int.h"
 #include "tree.h"
+#include "util/error.h"
 
 /* A node whose compression gives either a chaining value or root output. */
 typedef struct b3_node {
@@ -35,6 +36,7 @@ static void hasher_setup(b3cas_hasher *h, const uint32_t key[8], uint8_t flags)
 
 void b3cas_hasher_reset(b3cas_hasher *h)
 {
+	B3CAS__NONNULL_VOID(h, "h");
 	memcpy(h->cv, h->key, 32);
 	h->chunk_counter = 0;
 	memset(h->buf, 0, sizeof(h->buf));
@@ -45,6 +47,7 @@ void b3cas_hasher_reset(b3cas_hasher *h)
 
 void b3cas_hasher_init(b3cas_hasher *h)
 {
+	B3CAS__NONNULL_VOID(h, "h");
 	hasher_setup(h, b3_iv, 0);
 }
 
@@ -52,6 +55,8 @@ void b3cas_hasher_init_keyed(b3cas_hasher *h, const uint8_t key[B3CAS_KEY_LEN])
 {
 	uint32_t key_words[8];
 
+	B3CAS__NONNULL_VOID(h, "h");
+	B3CAS__NONNULL_VOID(key, "key");
 	b3_load_key(key_words, key);
 	hasher_setup(h, key_words, B3_KEYED_HASH);
 }
@@ -63,6 +68,9 @@ void b3cas_hasher_init_derive_key_raw(b3cas_hasher *h, const void *context,
 	uint8_t context_key[32];
 	uint32_t key_words[8];
 
+	B3CAS__NONNULL_VOID(h, "h");
+	B3CAS__NONNULL_LEN_VOID(context, "context", context_len,
+				"context_len");
 	hasher_setup(&ctx, b3_iv, B3_DERIVE_KEY_CONTEXT);
 	b3cas_hasher_update(&ctx, context, context_len);
 	b3cas_hasher_finalize(context_key, 32, &ctx);
@@ -72,6 +80,8 @@ void b3cas_hasher_init_derive_key_raw(b3cas_hasher *h, const void *context,
 
 void b3cas_hasher_init_derive_key(b3cas_hasher *h, const char *context)
 {
+	B3CAS__NONNULL_VOID(h, "h");
+	B3CAS__NONNULL_VOID(context, "context");
 	b3cas_hasher_init_derive_key_raw(h, context, strlen(context));
 }
 
@@ -270,6 +280,8 @@ void b3_hasher_update_with(b3cas_hasher *h, const uint8_t *in, size_t len,
 
 void b3cas_hasher_update(b3cas_hasher *h, const void *data, size_t len)
 {
+	B3CAS__NONNULL_VOID(h, "h");
+	B3CAS__NONNULL_LEN_VOID(data, "data", len, "len");
 	b3_hasher_update_with(h, data, len, b3_kernels_active(), NULL, NULL);
 }
 
@@ -361,6 +373,8 @@ void b3cas_hasher_finalize_seek(uint8_t *out, size_t out_len,
 	const b3_kernels *k = b3_kernels_active();
 	b3_node n;
 
+	B3CAS__NONNULL_LEN_VOID(out, "out", out_len, "out_len");
+	B3CAS__NONNULL_VOID(h, "h");
 	root_node(&n, h, k);
 	if (seek == 0 && out_len == B3_OUT_LEN)
 		node_root_hash(out, &n, k);
@@ -371,6 +385,8 @@ void b3cas_hasher_finalize_seek(uint8_t *out, size_t out_len,
 void b3cas_hasher_finalize(uint8_t *out, size_t out_len,
 			   const b3cas_hasher *h)
 {
+	B3CAS__NONNULL_LEN_VOID(out, "out", out_len, "out_len");
+	B3CAS__NONNULL_VOID(h, "h");
 	b3cas_hasher_finalize_seek(out, out_len, h, 0);
 }
 
@@ -446,6 +462,8 @@ void b3cas_hash(uint8_t out[B3CAS_OUT_LEN], const void *data, size_t len)
 	const b3_kernels *k = b3_kernels_active();
 	b3_node n;
 
+	B3CAS__NONNULL_VOID(out, "out");
+	B3CAS__NONNULL_LEN_VOID(data, "data", len, "len");
 	message_root(&n, data, len, b3_iv, 0, k);
 	node_root_hash(out, &n, k);
 }
@@ -458,6 +476,9 @@ void b3cas_hash_keyed(uint8_t out[B3CAS_OUT_LEN],
 	uint32_t key_words[8];
 	b3_node n;
 
+	B3CAS__NONNULL_VOID(out, "out");
+	B3CAS__NONNULL_VOID(key, "key");
+	B3CAS__NONNULL_LEN_VOID(data, "data", len, "len");
 	b3_load_key(key_words, key);
 	message_root(&n, data, len, key_words, B3_KEYED_HASH, k);
 	node_root_hash(out, &n, k);
@@ -468,6 +489,10 @@ void b3cas_derive_key(uint8_t *out, size_t out_len, const char *context,
 {
 	b3cas_hasher h;
 
+	B3CAS__NONNULL_LEN_VOID(out, "out", out_len, "out_len");
+	B3CAS__NONNULL_VOID(context, "context");
+	B3CAS__NONNULL_LEN_VOID(material, "material", material_len,
+				"material_len");
 	b3cas_hasher_init_derive_key(&h, context);
 	b3cas_hasher_update(&h, material, material_len);
 	b3cas_hasher_finalize(out, out_len, &h);

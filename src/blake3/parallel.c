@@ -12,6 +12,7 @@
  */
 #include "blake3_int.h"
 #include "pool.h"
+#include "util/error.h"
 
 #define MIN_PART_CHUNKS 64   /* 64 KiB: below this, threads cost more */
 #define PARTS_PER_THREAD 4
@@ -105,6 +106,8 @@ void b3cas_hasher_update_parallel(b3cas_hasher *h, const void *data,
 {
 	parallel_ctx ctx = {pool, b3_kernels_active()};
 
+	B3CAS__NONNULL_VOID(h, "h");
+	B3CAS__NONNULL_LEN_VOID(data, "data", len, "len");
 	if (!pool || b3cas_pool_threads(pool) < 2) {
 		b3cas_hasher_update(h, data, len);
 		return;
@@ -117,6 +120,8 @@ void b3cas_hash_parallel(uint8_t out[B3CAS_OUT_LEN], const void *data,
 {
 	b3cas_hasher h;
 
+	B3CAS__NONNULL_VOID(out, "out");
+	B3CAS__NONNULL_LEN_VOID(data, "data", len, "len");
 	if (!pool || b3cas_pool_threads(pool) < 2 ||
 	    len < 2 * MIN_PART_CHUNKS * B3_CHUNK_LEN) {
 		b3cas_hash(out, data, len);

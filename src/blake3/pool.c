@@ -134,6 +134,7 @@ int b3cas_pool_new(b3cas_pool **out, unsigned nthreads)
 	b3cas_pool *p;
 	int err = 0;
 
+	B3CAS__NONNULL(out, "out");
 	*out = NULL;
 	if (nthreads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);

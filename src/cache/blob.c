@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "util/error.h"
+
 #define BLOB_ALIGN 64
 
 struct b3cas_blob {
@@ -43,16 +45,19 @@ uint8_t *b3cas__blob_bytes(b3cas_blob *b)
 
 const void *b3cas_blob_data(const b3cas_blob *b)
 {
+	B3CAS__NONNULL_OR(b, "blob", NULL);
 	return b->bytes;
 }
 
 size_t b3cas_blob_size(const b3cas_blob *b)
 {
+	B3CAS__NONNULL_OR(b, "blob", 0);
 	return b->len;
 }
 
 b3cas_blob *b3cas_blob_retain(b3cas_blob *b)
 {
+	B3CAS__NONNULL_OR(b, "blob", NULL);
 	atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
 	return b;
 }

@@ -11,14 +11,18 @@
  * it checks that its token is still there and deletes its file if not. A
  * read that finds no file erases the entry (a copy lost, or one being
  * written, whose writer then deletes it): so every file in the folder is
- * named by an entry once its writer returns. Reads and writes here never set the thread's
- * error message: a cache miss is not an error.
+ * named by an entry once its writer returns (b3cas__l2_settle waits for
+ * that). An add carries a ticket taken before its reader read the index,
+ * so a copy read before GC collected the object is refused once GC
+ * erased it. Reads and writes here never set the thread's error message:
+ * a cache miss is not an error.
  */
 #include "cache/l2.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +43,8 @@ struct b3cas_l2 {
 	void *hash_ctx;
 	atomic_ullong corrupt;
 	atomic_ullong tmp_seq;
+	/* Held shared by each add, taken alone by b3cas__l2_settle. */
+	pthread_rwlock_t adding;
 };
 
 /* "ab/<64 hex>": a copy's path under cache/l2. */
@@ -72,14 +78,25 @@ static int open_sub(int at, const char *name, const char *root)
 	if (mkdirat(at, name, 0755) != 0 && errno != EEXIST)
 		return b3cas__error_errno(errno, "cannot create %s/cache/l2/%s",
 					  root, name);
-	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Never through a link: the copies would go (and be cleared)
+	 * outside the store. */
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/cache/l2/%s",
 					  root, name);
 	return fd;
 }
 
-/* Remove every file in folder fd (a crashed writer's leftovers). */
+/* A staging name of b3cas__l2_add: "<hex>". */
+static bool staging_name(const char *name)
+{
+	size_t n = strspn(name, "0123456789abcdef");
+
+	return n > 0 && name[n] == '\0';
+}
+
+/* Remove the staging files in folder fd (a crashed writer's leftovers);
+ * anything else someone put there is not ours to delete. */
 static void clear_fd(int fd)
 {
 	int dup_fd = dup(fd);
@@ -92,7 +109,7 @@ static void clear_fd(int fd)
 		return;
 	}
 	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
+		if (staging_name(e->d_name))
 			unlinkat(fd, e->d_name, 0);
 	closedir(d);
 }
@@ -141,6 +158,16 @@ int b3cas__l2_open(b3cas_l2 **out, int root_fd, const char *root,
 	if (!l2)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	l2->dir_fd = l2->tmp_fd = -1;
+	{
+		pthread_rwlockattr_t ra;
+
+		/* A settle must not wait behind a stream of adds. */
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(
+			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&l2->adding, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	l2->hash = hash;
 	l2->hash_ctx = ctx;
 	/* open_sub gives a descriptor or the error's (negative) code. */
@@ -196,6 +223,7 @@ void b3cas__l2_close(b3cas_l2 *l2)
 		close(l2->tmp_fd);
 	if (l2->dir_fd >= 0)
 		close(l2->dir_fd);
+	pthread_rwlock_destroy(&l2->adding);
 	free(l2);
 }
 
@@ -248,18 +276,28 @@ int b3cas__l2_read(b3cas_l2 *l2, const b3cas_oid *id, uint64_t size,
 	return 1;
 }
 
-void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
-		   size_t len)
+uint64_t b3cas__l2_ticket(b3cas_l2 *l2, const b3cas_oid *id)
+{
+	return b3cas__cache_ticket(l2->index, id);
+}
+
+void b3cas__l2_settle(b3cas_l2 *l2)
+{
+	pthread_rwlock_wrlock(&l2->adding);
+	pthread_rwlock_unlock(&l2->adding);
+}
+
+static void add_copy(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
+		     size_t len, uint64_t ticket)
 {
 	char rel[REL_LEN + 1], tmp[32];
 	uint64_t seq = atomic_fetch_add(&l2->tmp_seq, 1) + 1;
 	void *token = (void *)(uintptr_t)seq;
 	int fd;
 
-	/* Reserve first: a refusal (too large, already there) costs no
-	 * write. */
-	if (!b3cas__cache_insert(l2->index, id, token, len,
-				 b3cas__cache_ticket(l2->index, id)))
+	/* Reserve first: a refusal (too large, already there, erased since
+	 * the reader took its ticket) costs no write. */
+	if (!b3cas__cache_insert(l2->index, id, token, len, ticket))
 		return;
 	snprintf(tmp, sizeof(tmp), "%llx", (unsigned long long)seq);
 	fd = openat(l2->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -292,6 +330,14 @@ void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
 fail:
 	if (b3cas__cache_holds(l2->index, id, token))
 		b3cas__cache_erase(l2->index, id);
+}
+
+void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
+		   size_t len, uint64_t ticket)
+{
+	pthread_rwlock_rdlock(&l2->adding);
+	add_copy(l2, id, buf, len, ticket);
+	pthread_rwlock_unlock(&l2->adding);
 }
 
 bool b3cas__l2_erase(b3cas_l2 *l2, const b3cas_oid *id)

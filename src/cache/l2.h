@@ -45,10 +45,27 @@ void b3cas__l2_close(b3cas_l2 *l2);
 int b3cas__l2_read(b3cas_l2 *l2, const b3cas_oid *id, uint64_t size,
 		   void *buf);
 
+/*
+ * Take before reading the index entry of what may be added (as
+ * b3cas__cache_ticket): a copy offered with it is refused when id was
+ * erased meanwhile, so a read that overlaps GC's removal of the object
+ * cannot put a copy back after GC erased it.
+ */
+uint64_t b3cas__l2_ticket(b3cas_l2 *l2, const b3cas_oid *id);
+
 /* Keep a copy of id's len bytes (which the caller has verified) if it
- * fits. Failures only mean no copy. */
+ * fits and ticket (b3cas__l2_ticket) is not stale. Failures only mean no
+ * copy. */
 void b3cas__l2_add(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
-		   size_t len);
+		   size_t len, uint64_t ticket);
+
+/*
+ * Wait until every add that started before this call has returned. A
+ * copy being added is a file that no entry names for a moment (between
+ * its rename and its writer's check); a check that finds such a file
+ * settles, then judges it again.
+ */
+void b3cas__l2_settle(b3cas_l2 *l2);
 
 /* Delete the copy of id; true if there was one. */
 bool b3cas__l2_erase(b3cas_l2 *l2, const b3cas_oid *id);

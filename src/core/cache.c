@@ -80,6 +80,9 @@ int b3cas_cache_lookup(b3cas_store *s, const b3cas_oid *id, b3cas_blob **out)
 {
 	void *hit;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(out, "out");
 	if (!b3cas__cache_get(s->l1, id, &hit))
 		return 0;
 	*out = hit;
@@ -89,18 +92,25 @@ int b3cas_cache_lookup(b3cas_store *s, const b3cas_oid *id, b3cas_blob **out)
 int b3cas_cache_load(b3cas_store *s, const b3cas_oid *id)
 {
 	b3cas_blob *blob;
-	int rc = b3cas__store_load(s, id, &blob);
+	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	rc = b3cas__store_load(s, id, &blob);
 	b3cas_blob_release(rc == 0 ? blob : NULL);
 	return rc;
 }
 
 int b3cas_cache_evict(b3cas_store *s, const b3cas_oid *id)
 {
-	b3cas_l2 *l2 = atomic_load_explicit(&s->l2, memory_order_acquire);
-	bool in_l1 = b3cas__cache_erase(s->l1, id);
-	bool in_l2 = l2 && b3cas__l2_erase(l2, id);
+	b3cas_l2 *l2;
+	bool in_l1, in_l2;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	l2 = atomic_load_explicit(&s->l2, memory_order_acquire);
+	in_l1 = b3cas__cache_erase(s->l1, id);
+	in_l2 = l2 && b3cas__l2_erase(l2, id);
 	return in_l1 || in_l2;
 }
 
@@ -109,6 +119,7 @@ int b3cas_cache_resize(b3cas_store *s, uint64_t l1_bytes, uint64_t l2_bytes)
 	b3cas_l2 *l2;
 	int rc = 0;
 
+	B3CAS__NONNULL(s, "store");
 	if (l2_bytes && s->read_only)
 		return b3cas__error(B3CAS_EPERM, "cannot use an L2 cache: "
 				    "store %s is open read-only", s->lay.root);
@@ -128,8 +139,11 @@ int b3cas_cache_resize(b3cas_store *s, uint64_t l1_bytes, uint64_t l2_bytes)
 
 void b3cas_cache_stats_get(b3cas_store *s, b3cas_cache_stats *out)
 {
-	b3cas_l2 *l2 = atomic_load_explicit(&s->l2, memory_order_acquire);
+	b3cas_l2 *l2;
 
+	B3CAS__NONNULL_VOID(s, "store");
+	B3CAS__NONNULL_VOID(out, "out");
+	l2 = atomic_load_explicit(&s->l2, memory_order_acquire);
 	memset(out, 0, sizeof(*out));
 	b3cas__cache_stats(s->l1, &out->l1);
 	if (l2)

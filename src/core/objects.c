@@ -7,13 +7,22 @@
  * whole file. Replacing an existing file is harmless: an object's name is
  * the hash of its bytes, so both files hold the same bytes unless the old
  * one was corrupt, in which case the new one repairs it.
+ *
+ * Staging files are named <pid>.<n>.tmp, so a process can tell its own.
+ * Once a handle's staging area is interrupted (b3cas_store_interrupt) it
+ * creates no staging file and publishes nothing more: the check and the
+ * create are one step under the staging lock, and the check and the
+ * rename one step under the caller's stripe lock.
  */
 #include "core/objects.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -44,19 +53,155 @@ int b3cas__object_fault(const b3cas_layout *lay, unsigned op)
 	return fault(lay, op);
 }
 
-int b3cas__tmpfile_create(const b3cas_layout *lay, b3cas_tmpfile *out)
+/* The staging folder, for messages. */
+static const char *tmp_dir(const b3cas_layout *lay)
 {
-	uint64_t n = atomic_fetch_add(&tmp_counter, 1);
+	return lay->tmp_path ? lay->tmp_path : "tmp";
+}
 
-	snprintf(out->name, sizeof(out->name), "%ld.%llu.tmp", (long)getpid(),
-		 (unsigned long long)n);
+/* Room for a path in a message: a whole one (PATH_MAX, and the name in
+ * its folder), which the message then shortens in the middle if it must
+ * (util/error.c), keeping the file's name. */
+#define MSG_PATH (PATH_MAX + 64)
+
+/* "<staging folder>/<name>", for messages. */
+static const char *staging_path(const b3cas_layout *lay,
+				const b3cas_tmpfile *t, char out[MSG_PATH])
+{
+	snprintf(out, MSG_PATH, "%s/%s", tmp_dir(lay), t->name);
+	return out;
+}
+
+/* ---- interrupting ------------------------------------------------------ */
+
+b3cas_staging *b3cas__staging_new(void)
+{
+	b3cas_staging *st = b3cas__malloc(sizeof(*st));
+
+	if (!st)
+		return NULL;
+	pthread_mutex_init(&st->lock, NULL);
+	atomic_init(&st->interrupted, false);
+	return st;
+}
+
+void b3cas__staging_free(b3cas_staging *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+static bool interrupted(const b3cas_layout *lay)
+{
+	return lay->staging && atomic_load(&lay->staging->interrupted);
+}
+
+static int interrupted_error(const b3cas_layout *lay)
+{
+	return b3cas__error(B3CAS_ECLOSED, "store %s was interrupted: it "
+			    "writes no more objects", lay->root);
+}
+
+int b3cas__staging_check(const b3cas_layout *lay)
+{
+	return interrupted(lay) ? interrupted_error(lay) : 0;
+}
+
+/* True for the names b3cas__tmpfile_create gives in this process. */
+static bool own_staging_name(const char *name)
+{
+	char prefix[32];
+	size_t n = (size_t)snprintf(prefix, sizeof(prefix), "%ld.",
+				    (long)getpid());
+	const char *p = name + n;
+
+	if (strncmp(name, prefix, n) != 0 || *p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return strcmp(p, ".tmp") == 0;
+}
+
+void b3cas__staging_refuse(const b3cas_layout *lay)
+{
+	b3cas_staging *st = lay->staging;
+
+	if (!st)
+		return;
+	/* Under the lock no create is half done: from here on every
+	 * staging file this process made is in the folder, and no other
+	 * comes. */
+	pthread_mutex_lock(&st->lock);
+	atomic_store(&st->interrupted, true);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void b3cas__staging_remove(const b3cas_layout *lay)
+{
+	b3cas_staging *st = lay->staging;
+	struct dirent *e;
+	DIR *dir;
+	int fd;
+
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->lock);
+	fd = openat(lay->tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir && fd >= 0)
+		close(fd);
+	while (dir && (e = readdir(dir)) != NULL)
+		if (own_staging_name(e->d_name))
+			unlinkat(lay->tmp_fd, e->d_name, 0);
+	if (dir)
+		closedir(dir);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* ---- staging files ----------------------------------------------------- */
+
+static int tmpfile_open(const b3cas_layout *lay, b3cas_tmpfile *out)
+{
+	if (interrupted(lay))
+		return interrupted_error(lay);
 	out->fd = (errno = fault(lay, B3CAS_FAULT_CREATE)) ? -1
 		  : openat(lay->tmp_fd, out->name,
 			   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (out->fd < 0)
-		return b3cas__error_errno(errno, "cannot create %s/tmp/%s",
-					  lay->root, out->name);
+		return b3cas__error_errno(errno, "cannot create %s/%s",
+					  tmp_dir(lay), out->name);
 	return 0;
+}
+
+int b3cas__tmpfile_create(const b3cas_layout *lay, b3cas_tmpfile *out)
+{
+	uint64_t n = atomic_fetch_add(&tmp_counter, 1);
+	int rc;
+
+	/* own_staging_name recognises these names. */
+	snprintf(out->name, sizeof(out->name), "%ld.%llu.tmp", (long)getpid(),
+		 (unsigned long long)n);
+	out->fd = -1;
+	if (!lay->staging)
+		return tmpfile_open(lay, out);
+	pthread_mutex_lock(&lay->staging->lock);
+	rc = tmpfile_open(lay, out);
+	pthread_mutex_unlock(&lay->staging->lock);
+	return rc;
+}
+
+int b3cas__tmpfile_write(const b3cas_layout *lay, b3cas_tmpfile *t,
+			 const void *data, size_t len)
+{
+	char path[MSG_PATH];
+	int e = fault(lay, B3CAS_FAULT_WRITE);
+
+	if (e)
+		return b3cas__error_errno(e, "cannot write %s",
+					  staging_path(lay, t, path));
+	return b3cas__write_all(t->fd, data, len, staging_path(lay, t, path));
 }
 
 void b3cas__tmpfile_discard(const b3cas_layout *lay, b3cas_tmpfile *t)
@@ -70,7 +215,7 @@ void b3cas__tmpfile_discard(const b3cas_layout *lay, b3cas_tmpfile *t)
 
 static int fsync_object_dir(const b3cas_layout *lay, const char *rel)
 {
-	char sub[3] = {rel[0], rel[1], '\0'};
+	char sub[3] = {rel[0], rel[1], '\0'}, path[MSG_PATH];
 	int fd = openat(lay->objects_fd, sub,
 			O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int rc, e = fault(lay, B3CAS_FAULT_FSYNC);
@@ -83,7 +228,8 @@ static int fsync_object_dir(const b3cas_layout *lay, const char *rel)
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/%s",
 					  lay->objects_path, sub);
-	rc = b3cas__fsync(fd, "objects folder");
+	snprintf(path, sizeof(path), "%s/%s", lay->objects_path, sub);
+	rc = b3cas__fsync(fd, path);
 	close(fd);
 	return rc;
 }
@@ -91,27 +237,34 @@ static int fsync_object_dir(const b3cas_layout *lay, const char *rel)
 int b3cas__object_publish(const b3cas_layout *lay, b3cas_tmpfile *t,
 			  const b3cas_oid *id, bool durable)
 {
-	char rel[B3CAS_OBJECT_REL_LEN + 1];
+	char rel[B3CAS_OBJECT_REL_LEN + 1], path[MSG_PATH];
 	int rc = 0, e;
 
 	b3cas__object_rel(rel, id);
-	if (durable && (e = fault(lay, B3CAS_FAULT_FSYNC)))
-		rc = b3cas__error_errno(e, "cannot fsync %s", t->name);
+	/* Under the id's stripe lock, which an interrupt waits for: a
+	 * publish either ends with its index write or does not start. */
+	if (interrupted(lay))
+		rc = interrupted_error(lay);
+	else if (durable && (e = fault(lay, B3CAS_FAULT_FSYNC)))
+		rc = b3cas__error_errno(e, "cannot fsync %s/%s", tmp_dir(lay),
+					t->name);
 	else if (durable)
-		rc = b3cas__fsync(t->fd, t->name);
-	if (rc == 0 && close(t->fd) != 0 && errno != EINTR)
-		rc = b3cas__error_errno(errno, "cannot write %s/tmp/%s",
-					lay->root, t->name);
+		rc = b3cas__fsync(t->fd, staging_path(lay, t, path));
+	/* Closed whatever happened before (an fsync failure left it open). */
+	if (close(t->fd) != 0 && errno != EINTR && rc == 0)
+		rc = b3cas__error_errno(errno, "cannot write %s",
+					staging_path(lay, t, path));
 	t->fd = -1;
 	if (rc == 0 && (e = fault(lay, B3CAS_FAULT_RENAME)))
-		rc = b3cas__error_errno(e, "cannot move staging file %s to "
-					"%s/%s", t->name, lay->objects_path,
-					rel);
+		rc = b3cas__error_errno(e, "cannot move staging file %s/%s to "
+					"%s/%s", tmp_dir(lay), t->name,
+					lay->objects_path, rel);
 	else if (rc == 0 &&
 	    renameat(lay->tmp_fd, t->name, lay->objects_fd, rel) != 0)
 		rc = b3cas__error_errno(errno,
-					"cannot move staging file %s to %s/%s",
-					t->name, lay->objects_path, rel);
+					"cannot move staging file %s/%s to "
+					"%s/%s", tmp_dir(lay), t->name,
+					lay->objects_path, rel);
 	if (rc < 0) {
 		unlinkat(lay->tmp_fd, t->name, 0);
 		return rc;
@@ -127,9 +280,7 @@ int b3cas__object_write(const b3cas_layout *lay, const b3cas_oid *id,
 
 	if (rc < 0)
 		return rc;
-	rc = (rc = fault(lay, B3CAS_FAULT_WRITE))
-		     ? b3cas__error_errno(rc, "cannot write %s", t.name)
-		     : b3cas__write_all(t.fd, data, len, t.name);
+	rc = b3cas__tmpfile_write(lay, &t, data, len);
 	if (rc < 0) {
 		b3cas__tmpfile_discard(lay, &t);
 		return rc;
@@ -147,7 +298,8 @@ int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
 	b3cas__object_rel(rel, id);
 	fd = (errno = fault(lay, B3CAS_FAULT_OPEN))
 		     ? -1
-		     : openat(lay->objects_fd, rel, O_RDONLY | O_CLOEXEC);
+		     : openat(lay->objects_fd, rel,
+			      O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot open %s/%s",
 					  lay->objects_path, rel);
@@ -171,6 +323,16 @@ int b3cas__object_open(const b3cas_layout *lay, const b3cas_oid *id,
 	return 0;
 }
 
+int b3cas__object_pread(const b3cas_layout *lay, const b3cas_oid *id,
+			int fd, void *buf, size_t len, uint64_t off)
+{
+	char rel[B3CAS_OBJECT_REL_LEN + 1], path[MSG_PATH];
+
+	b3cas__object_rel(rel, id);
+	snprintf(path, sizeof(path), "%s/%s", lay->objects_path, rel);
+	return b3cas__pread_exact(fd, buf, len, off, path);
+}
+
 int b3cas__object_read(const b3cas_layout *lay, const b3cas_oid *id,
 		       uint64_t size, void *buf)
 {
@@ -178,7 +340,7 @@ int b3cas__object_read(const b3cas_layout *lay, const b3cas_oid *id,
 
 	if (rc < 0)
 		return rc;
-	rc = b3cas__pread_exact(fd, buf, (size_t)size, 0, "object file");
+	rc = b3cas__object_pread(lay, id, fd, buf, (size_t)size, 0);
 	close(fd);
 	return rc;
 }

@@ -10,6 +10,8 @@ static const char hex_digits[] = "0123456789abcdef";
 
 char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1], const b3cas_oid *id)
 {
+	B3CAS__NONNULL_OR(out, "out", NULL);
+	B3CAS__NONNULL_OR(id, "id", NULL);
 	for (size_t i = 0; i < B3CAS_OID_LEN; i++) {
 		out[2 * i] = hex_digits[id->bytes[i] >> 4];
 		out[2 * i + 1] = hex_digits[id->bytes[i] & 15];
@@ -49,8 +51,8 @@ int b3cas_oid_parse(b3cas_oid *out, const char *text)
 	b3cas_oid id;
 	size_t len;
 
-	if (!text)
-		return b3cas__error(B3CAS_EINVAL, "no object id given");
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(text, "text");
 	len = strnlen(text, B3CAS_OID_HEX_LEN + 1);
 	for (size_t i = 0; i < len && i < B3CAS_OID_HEX_LEN; i++)
 		if (hex_value(text[i]) < 0)
@@ -74,5 +76,7 @@ int b3cas_oid_parse(b3cas_oid *out, const char *text)
 
 bool b3cas_oid_equal(const b3cas_oid *a, const b3cas_oid *b)
 {
+	B3CAS__NONNULL_OR(a, "a", false);
+	B3CAS__NONNULL_OR(b, "b", false);
 	return memcmp(a->bytes, b->bytes, B3CAS_OID_LEN) == 0;
 }

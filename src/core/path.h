@@ -1,12 +1,16 @@
 /*
- * core/path.h - the store folder: its layout, b3cas.conf, and the LOCK that
- * admits one writing process at a time.
+ * core/path.h - the store folder: its layout, b3cas.conf, the owner mark
+ * of its objects folder, and the LOCK that admits one writing process at
+ * a time.
  *
  * Layout (format version 1):
- *   b3cas.conf  LOCK  objects/00..ff/  index/  cache/l2/
+ *   b3cas.conf  LOCK  objects/{00..ff/,b3cas.owner}  index/  cache/l2/
  *   integrity/{quarantine,checksums,backup}/  tmp/  reserve
+ * and for a tier elsewhere (--objects-dir D): D/{00..ff/,b3cas.owner,tmp/}.
  * The configuration is published last when a store is made, so a folder
- * with a b3cas.conf is a complete store.
+ * with a b3cas.conf is a complete store. Inside the store nothing is
+ * reached through a symbolic link: every name is opened relative to the
+ * store's folder descriptors with O_NOFOLLOW.
  */
 #ifndef B3CAS_CORE_PATH_H
 #define B3CAS_CORE_PATH_H
@@ -17,6 +21,13 @@
 #include "b3cas/store.h"
 
 #define B3CAS_FORMAT_VERSION 1
+
+/* A store's id: 16 random bytes in lowercase hex, recorded in b3cas.conf
+ * (store_id = ...) and in the owner mark of its objects folder. */
+#define B3CAS_STORE_ID_LEN 32
+
+/* The owner mark at the top of an objects folder: which store it is. */
+#define B3CAS_OWNER_NAME "b3cas.owner"
 
 /* Space kept free for deletes and GC on a full disk (core/reserve.c). */
 #define B3CAS_RESERVE_NAME "reserve"
@@ -48,15 +59,22 @@ typedef struct b3cas_fault_plan {
 
 typedef struct b3cas_layout {
 	char *root;        /* as given to open */
-	int root_fd;       /* the store folder */
+	int root_fd;       /* the store folder; flock'ed in write mode */
 	int objects_fd;    /* objects/, or where the tier was put */
 	/* Staging for publishes: tmp/, or <tier>/tmp when the tier is
 	 * elsewhere (a rename cannot cross file systems). Write mode only,
 	 * else -1. */
 	int tmp_fd;
+	char *tmp_path;     /* tmp_fd's folder, for messages, or NULL */
 	char *objects_path; /* the tier's folder, for messages */
 	char *objects_conf; /* "objects" recorded in b3cas.conf, or NULL */
+	/* store_id of b3cas.conf; "" for a store made before store ids,
+	 * opened read-only (a writable open assigns one). */
+	char store_id[B3CAS_STORE_ID_LEN + 1];
 	b3cas_fault_plan *faults; /* tests only; NULL */
+	/* Writable handles: what b3cas_store_interrupt stops
+	 * (core/objects.h); NULL otherwise. */
+	struct b3cas_staging *staging;
 	int lock_fd;       /* LOCK, held with flock (write mode only) */
 	unsigned format;
 	b3cas_hash_algo hash;
@@ -66,7 +84,9 @@ typedef struct b3cas_layout {
 
 /*
  * Open (or with opts->create make) the store folder root: check
- * b3cas.conf against opts, take the LOCK unless read-only, clear tmp/.
+ * b3cas.conf against opts, take the writer lock unless read-only (waiting
+ * up to opts->lock_timeout_ms; B3CAS_ELOCKED naming the holder), clear
+ * tmp/.
  * A store being made (lay->created) has its folders but no b3cas.conf
  * yet: the caller makes the index and then calls b3cas__layout_publish.
  */
@@ -83,7 +103,8 @@ int b3cas__layout_publish(b3cas_layout *lay);
 
 /*
  * Parse the text of b3cas.conf (NUL-terminated; changed in place) into
- * lay->format, hash, inline_threshold and objects_conf (a new string the
+ * lay->format, hash, inline_threshold, store_id and objects_conf (a new
+ * string the
  * caller frees, or NULL). B3CAS_EFORMAT for anything this version does
  * not accept, and then nothing is allocated. lay->root names the store in
  * messages.
@@ -95,6 +116,18 @@ void b3cas__layout_close(b3cas_layout *lay);
 
 /* "<root>/<name>" in a new string (NULL and an error message on ENOMEM). */
 char *b3cas__layout_path(const b3cas_layout *lay, const char *name);
+
+/*
+ * Names the store itself makes, so that only they are ever deleted or
+ * taken for the store's own:
+ * - b3cas__staging_name: a staging file in tmp/ (or <tier>/tmp/):
+ *   "<digits>.<digits>.tmp" (objects, the owner mark) and "bloom" (the
+ *   saved bloom filter). Only these are removed when tmp/ is cleared.
+ * - b3cas__tier_name: an entry at the top of an objects folder: "00".."ff",
+ *   "tmp" and B3CAS_OWNER_NAME. Anything else there is a stray.
+ */
+bool b3cas__staging_name(const char *name);
+bool b3cas__tier_name(const char *name);
 
 /* "ab/<64 hex>": an object's path relative to objects/. */
 #define B3CAS_OBJECT_REL_LEN (3 + B3CAS_OID_HEX_LEN)

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/within.h"
+#include "index/wal.h"
 #include "util/fsutil.h"
 
 #define SYNC_INTERVAL_DEFAULT_MS 1000
@@ -49,11 +51,13 @@ static b3cas_pool *store_pool(b3cas_store *s)
 int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s)
 {
 	h->algo = s->lay.hash;
+	h->store = s;
 	h->pool = NULL;
 	h->sha = NULL;
 	if (h->algo == B3CAS_HASH_BLAKE3) {
+		/* The pool's threads start at the first update that can use
+		 * them: a small object is hashed without them. */
 		b3cas_hasher_init(&h->b3);
-		h->pool = store_pool(s);
 		return 0;
 	}
 	h->sha = EVP_MD_CTX_new();
@@ -69,10 +73,13 @@ int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s)
 void b3cas__store_hasher_update(b3cas_store_hasher *h, const void *data,
 				size_t len)
 {
-	if (h->algo == B3CAS_HASH_BLAKE3)
-		b3cas_hasher_update_parallel(&h->b3, data, len, h->pool);
-	else
+	if (h->algo != B3CAS_HASH_BLAKE3) {
 		EVP_DigestUpdate(h->sha, data, len);
+		return;
+	}
+	if (!h->pool && len >= B3CAS_PARALLEL_HASH_MIN)
+		h->pool = store_pool(h->store);
+	b3cas_hasher_update_parallel(&h->b3, data, len, h->pool);
 }
 
 void b3cas__store_hasher_final(b3cas_store_hasher *h, b3cas_oid *out)
@@ -136,7 +143,7 @@ static int verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
 
 pthread_mutex_t *b3cas__store_stripe(b3cas_store *s, const b3cas_oid *id)
 {
-	return &s->stripes[b3cas__stripe_index(id->bytes)];
+	return &s->stripes[b3cas__stripe_index(id->bytes) >> s->stripe_shift];
 }
 
 int b3cas__store_check_writable(const b3cas_store *s, const char *what)
@@ -200,6 +207,7 @@ int b3cas_store_sync(b3cas_store *s)
 {
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
 	if (s->read_only)
 		return 0;
 	pthread_mutex_lock(&s->sync_lock);
@@ -226,7 +234,7 @@ static void note_written(b3cas_store *s, bool loose)
 
 static int check_options(const b3cas_store_options *o)
 {
-	if (o->version != B3CAS_STORE_OPTIONS_VERSION && o->version != 1)
+	if (o->version < 1 || o->version > B3CAS_STORE_OPTIONS_VERSION)
 		return b3cas__error(B3CAS_EINVAL,
 				    "store options version %u is not %d: "
 				    "initialise them with "
@@ -247,6 +255,17 @@ static int check_options(const b3cas_store_options *o)
 	return 0;
 }
 
+static int keep_damaged_log(b3cas_store *s, const char *index)
+{
+	char *dir = b3cas__layout_path(&s->lay, B3CAS_RECOVER_DIR);
+	unsigned saved;
+	int rc = dir ? b3cas__wal_keep_damaged(index, dir, &saved)
+		     : B3CAS_ENOMEM;
+
+	free(dir);
+	return rc;
+}
+
 static int open_index(b3cas_store *s)
 {
 	char *path = b3cas__layout_path(&s->lay, "index");
@@ -254,7 +273,13 @@ static int open_index(b3cas_store *s)
 
 	if (!path)
 		return B3CAS_ENOMEM;
-	rc = b3cas__index_open(&s->ix, path, s->lay.created, s->read_only);
+	/* A writing open replays the log and deletes it: a damaged one is
+	 * copied first, so that what RocksDB drops is reported (fsck) and
+	 * brought back (recover) instead of vanishing. */
+	rc = s->read_only ? 0 : keep_damaged_log(s, path);
+	if (rc == 0)
+		rc = b3cas__index_open(&s->ix, path, s->lay.created,
+				       s->read_only);
 	if (rc == B3CAS_ENOTFOUND)
 		rc = b3cas__error(B3CAS_ECORRUPT,
 				  "store %s has no index (%s is missing or "
@@ -342,9 +367,27 @@ static int open_index_room(b3cas_store *s)
 	}
 }
 
+/* The stripe locks: see store_int.h for why a read-only handle has fewer. */
+static int make_stripes(b3cas_store *s)
+{
+	unsigned n = s->read_only ? B3CAS_STRIPES_READ_ONLY : B3CAS_STRIPES;
+
+	s->stripes = b3cas__malloc(n * sizeof(*s->stripes));
+	if (!s->stripes)
+		return B3CAS_ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		pthread_mutex_init(&s->stripes[i], NULL);
+	s->nstripes = n;
+	while ((unsigned)B3CAS_STRIPES >> s->stripe_shift > n)
+		s->stripe_shift++;
+	return 0;
+}
+
 int b3cas_store_open(b3cas_store **out, const char *root,
 		     const b3cas_store_options *opts)
 {
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(root, "root");
 	return b3cas__store_open(out, root, opts, false);
 }
 
@@ -361,10 +404,13 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		rc = check_options(opts);
 		if (rc < 0)
 			return rc;
-		/* A version 1 caller's struct ends before the caches. */
+		/* A version 1 caller's struct ends before the caches, a
+		 * version 2 caller's before lock_timeout_ms. */
 		memcpy(&defaults, opts,
 		       opts->version == 1
 			       ? offsetof(b3cas_store_options, l1_bytes)
+		       : opts->version == 2
+			       ? offsetof(b3cas_store_options, lock_timeout_ms)
 			       : sizeof(defaults));
 		defaults.version = B3CAS_STORE_OPTIONS_VERSION;
 	}
@@ -376,8 +422,6 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	 * before the layout is open must not make close() close it. */
 	s->lay.root_fd = s->lay.objects_fd = s->lay.tmp_fd = -1;
 	s->lay.lock_fd = -1;
-	for (int i = 0; i < B3CAS_STRIPES; i++)
-		pthread_mutex_init(&s->stripes[i], NULL);
 	pthread_mutex_init(&s->pool_lock, NULL);
 	pthread_mutex_init(&s->sync_lock, NULL);
 	pthread_mutex_init(&s->l2_lock, NULL);
@@ -394,6 +438,10 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	s->durability = opts->durability;
 	s->verify = opts->verify_on_read;
 	s->read_only = opts->read_only;
+	if (make_stripes(s) < 0) {
+		b3cas_store_close(s);
+		return B3CAS_ENOMEM;
+	}
 	s->sync_interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms
 						     : SYNC_INTERVAL_DEFAULT_MS;
 	if (opts->mirror_dir && !(s->mirror_dir = strdup(opts->mirror_dir))) {
@@ -401,6 +449,9 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
 	rc = b3cas__layout_open(&s->lay, root, opts);
+	if (rc == 0 && !s->read_only &&
+	    !(s->lay.staging = b3cas__staging_new()))
+		rc = B3CAS_ENOMEM;
 	if (rc == 0 && !rebuilding)
 		rc = check_not_rebuilding(s);
 	if (rc == 0)
@@ -409,6 +460,10 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		rc = open_index_room(s);
 	if (rc == 0)
 		rc = b3cas__caches_open(s, opts->l1_bytes, opts->l2_bytes);
+	/* A mirror is checked before a read trusts it (one not there yet
+	 * is opened, and checked, by the first read that needs it). */
+	if (rc == 0)
+		rc = b3cas__store_mirror_check(s, false);
 	if (rc == 0)
 		b3cas__filter_open(s);
 	s->filter_opened = rc == 0;
@@ -430,6 +485,28 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	return 0;
 }
 
+/*
+ * A writer or reader still open holds a pointer to the handle: closing
+ * under it would leave the caller a handle into freed memory. Refuse, as
+ * sqlite3_close does with statements not finalized, and keep the store
+ * open and usable, so the caller can finish them and close again.
+ */
+static int check_no_streams(const b3cas_store *s)
+{
+	unsigned w = atomic_load(&s->open_writers);
+	unsigned r = atomic_load(&s->open_readers);
+
+	if (w == 0 && r == 0)
+		return 0;
+	return b3cas__error(B3CAS_EBUSY,
+			    "b3cas_store_close: store %s still has %u "
+			    "writer%s and %u reader%s open: commit or abort "
+			    "the writers and close the readers first (the "
+			    "store stays open)",
+			    s->lay.root, w, w == 1 ? "" : "s", r,
+			    r == 1 ? "" : "s");
+}
+
 int b3cas_store_close(b3cas_store *s)
 {
 	/* The message close leaves: the caller's (a close that succeeds
@@ -441,6 +518,9 @@ int b3cas_store_close(b3cas_store *s)
 
 	if (!s)
 		return 0;
+	rc = check_no_streams(s);
+	if (rc < 0)
+		return rc;
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	if (s->flusher_started) {
 		pthread_mutex_lock(&s->sync_lock);
@@ -464,10 +544,12 @@ int b3cas_store_close(b3cas_store *s)
 	b3cas__caches_close(s);
 	b3cas_store_close(atomic_load(&s->mirror));
 	b3cas__index_close(s->ix);
+	b3cas__staging_free(s->lay.staging);
 	b3cas__layout_close(&s->lay);
 	b3cas_pool_free(atomic_load(&s->pool));
-	for (int i = 0; i < B3CAS_STRIPES; i++)
+	for (unsigned i = 0; i < s->nstripes; i++)
 		pthread_mutex_destroy(&s->stripes[i]);
+	free(s->stripes);
 	pthread_mutex_destroy(&s->pool_lock);
 	pthread_mutex_destroy(&s->sync_lock);
 	pthread_mutex_destroy(&s->l2_lock);
@@ -480,8 +562,28 @@ int b3cas_store_close(b3cas_store *s)
 	return rc;
 }
 
+int b3cas_store_interrupt(b3cas_store *s)
+{
+	B3CAS__NONNULL(s, "store");
+	if (s->read_only)
+		return 0;
+	b3cas__staging_refuse(&s->lay);
+	/* Every publish that began before holds its stripe until its index
+	 * write is done: when each stripe has been free once, none is
+	 * left half done, and every later one fails. Only then do the
+	 * staging files go, so that none is taken from a publish. */
+	for (unsigned i = 0; i < s->nstripes; i++) {
+		pthread_mutex_lock(&s->stripes[i]);
+		pthread_mutex_unlock(&s->stripes[i]);
+	}
+	b3cas__staging_remove(&s->lay);
+	return b3cas_store_sync(s);
+}
+
 void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)
 {
+	B3CAS__NONNULL_VOID(out, "out");
+	B3CAS__NONNULL_VOID(s, "store");
 	out->root = s->lay.root;
 	out->hash = s->lay.hash;
 	out->inline_threshold = s->lay.inline_threshold;
@@ -717,10 +819,9 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 
 			return b3cas__error(B3CAS_ECORRUPT,
 					    "the index lists object %s but "
-					    "its file %s/objects/%.2s/%s is "
-					    "missing",
+					    "its file %s/%.2s/%s is missing",
 					    b3cas_oid_fmt(hex, id),
-					    s->lay.root, hex, hex);
+					    s->lay.objects_path, hex, hex);
 		}
 	}
 }
@@ -897,8 +998,8 @@ int b3cas_store_put(b3cas_store *s, b3cas_oid *id_out, const void *data,
 
 	uint64_t t0 = b3cas__now_ns();
 
-	if (!data && len)
-		return b3cas__error(B3CAS_EINVAL, "put: no data");
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
 	rc = b3cas__store_check_writable(s, "store an object");
 	if (rc == 0)
 		rc = b3cas__store_hash(s, &id, data, len);
@@ -1144,14 +1245,25 @@ int b3cas__store_replace(b3cas_store *s, const b3cas_oid *id,
 /* Where a read found an object's bytes. */
 typedef enum read_source { FROM_INDEX, FROM_TIER, FROM_L2 } read_source;
 
+/* A ticket for an L2 copy of id, taken before its index entry is read
+ * (b3cas__l2_ticket); one that never matches without L2. */
+static uint64_t l2_ticket(b3cas_store *s, const b3cas_oid *id)
+{
+	b3cas_l2 *l2 = atomic_load_explicit(&s->l2, memory_order_acquire);
+
+	return l2 ? b3cas__l2_ticket(l2, id) : UINT64_MAX;
+}
+
 /*
  * Read object id into a new buffer: a blob when blob_out is not NULL,
  * else a malloc'd *data_out. The bytes are not verified unless they came
- * from L2 (which verifies every copy it returns).
+ * from L2 (which verifies every copy it returns). *ticket_out gets the L2
+ * ticket for offering a copy of what was read (l2_ticket).
  */
 static int read_object(b3cas_store *s, const b3cas_oid *id,
 		       b3cas_blob **blob_out, void **data_out,
-		       size_t *len_out, read_source *from)
+		       size_t *len_out, read_source *from,
+		       uint64_t *ticket_out)
 {
 	rocksdb_pinnableslice_t *v = NULL;
 	b3cas_blob *blob = NULL;
@@ -1159,8 +1271,10 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 	uint64_t size;
 	bool is_inline;
 	uint8_t *buf;
-	int fd = -1, rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
+	int fd = -1, rc;
 
+	*ticket_out = l2_ticket(s, id);
+	rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
 	if (rc < 0)
 		return rc;
 	if (size > SIZE_MAX - 4096) {
@@ -1192,8 +1306,8 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 	} else {
 		rc = b3cas__store_open_loose(s, id, size, &fd);
 		if (rc == 0) {
-			rc = b3cas__pread_exact(fd, buf, (size_t)size, 0,
-						"object file");
+			rc = b3cas__object_pread(&s->lay, id, fd, buf,
+						 (size_t)size, 0);
 			close(fd);
 		}
 		/* A file of the wrong size, or missing, is a corrupt object
@@ -1220,7 +1334,7 @@ static int read_object(b3cas_store *s, const b3cas_oid *id,
 int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t len, bool loose, int rc)
 {
-	char msg[512];
+	char msg[B3CAS__MESSAGE_MAX];
 
 	atomic_fetch_add_explicit(&s->n_corrupt_reads, 1,
 				  memory_order_relaxed);
@@ -1261,6 +1375,55 @@ static int mirror_of(b3cas_store *s, b3cas_store **out)
 	pthread_mutex_unlock(&s->mirror_lock);
 	*out = m;
 	return rc;
+}
+
+/* Is folder a the store's folder or its object tier, or inside one of
+ * them, or is the store inside a? (*out; 0 or an error) */
+int b3cas__store_overlaps(b3cas_store *s, const char *a, bool *out)
+{
+	struct stat st;
+	int rc = 0;
+
+	*out = false;
+	if (fstat(s->lay.root_fd, &st) == 0)
+		rc = b3cas__path_within(a, &st, out);
+	if (rc == 0 && !*out && fstat(s->lay.objects_fd, &st) == 0)
+		rc = b3cas__path_within(a, &st, out);
+	if (rc == 0 && !*out)
+		rc = b3cas__path_within_path(s->lay.root, a, out);
+	return rc;
+}
+
+int b3cas__store_mirror_check(b3cas_store *s, bool must_exist)
+{
+	b3cas_store *m;
+	bool overlaps;
+	int rc;
+
+	if (!s->mirror_dir)
+		return 0;
+	rc = b3cas__store_overlaps(s, s->mirror_dir, &overlaps);
+	if (rc < 0)
+		return rc;
+	if (overlaps)
+		return b3cas__error(B3CAS_EINVAL, "the mirror %s is the store "
+				    "%s itself, or a folder inside it (or "
+				    "holds it): a mirror must be another "
+				    "store", s->mirror_dir, s->lay.root);
+	if (!must_exist && access(s->mirror_dir, F_OK) != 0)
+		return 0; /* checked when a read first needs it */
+	rc = mirror_of(s, &m);
+	if (rc < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", b3cas_error_last());
+		/* Not found, not a store, another hash: each an error of the
+		 * mirror given, never a reason to call an object lost. */
+		return b3cas__error(rc == B3CAS_EINVAL ? B3CAS_EFORMAT : rc,
+				    "cannot use the mirror %s: %s",
+				    s->mirror_dir, why);
+	}
+	return 0;
 }
 
 /*
@@ -1308,7 +1471,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 		return b3cas__error(B3CAS_ENOTFOUND, "no mirror configured");
 	rc = mirror_of(s, &m);
 	if (rc < 0) {
-		char why[512];
+		char why[B3CAS__MESSAGE_MAX];
 
 		/* Only a lack of memory is worth trying again. */
 		snprintf(why, sizeof(why), "%s", b3cas_error_last());
@@ -1337,7 +1500,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
 			     int heal_rc)
 {
-	char why[512];
+	char why[B3CAS__MESSAGE_MAX];
 
 	/* b3cas_error_last() is the buffer b3cas__error writes: copied
 	 * first, never passed to it. */
@@ -1359,7 +1522,7 @@ int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
 static int heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 		size_t *len_out)
 {
-	char msg[512];
+	char msg[B3CAS__MESSAGE_MAX];
 	int hrc;
 
 	if (rc != B3CAS_ECORRUPT || !s->mirror_dir)
@@ -1373,9 +1536,9 @@ static int heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 }
 
 /* After a read: verify (unless L2 did), then copy a loose object read
- * from the tier into L2. */
+ * from the tier into L2 (with the ticket read_object took). */
 static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
-		       size_t len, read_source from)
+		       size_t len, read_source from, uint64_t ticket)
 {
 	b3cas_l2 *l2;
 	int rc = from == FROM_L2 ? 0 : verify(s, id, buf, len);
@@ -1386,7 +1549,7 @@ static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
 
 	if (rc == 0 && from == FROM_TIER &&
 	    (l2 = atomic_load_explicit(&s->l2, memory_order_acquire)))
-		b3cas__l2_add(l2, id, buf, len);
+		b3cas__l2_add(l2, id, buf, len, ticket);
 	return rc;
 }
 
@@ -1446,15 +1609,16 @@ static int copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out)
 int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
 		      b3cas_blob **out)
 {
-	uint64_t ticket = b3cas__cache_ticket(s->l1, id);
+	uint64_t ticket = b3cas__cache_ticket(s->l1, id), l2t;
 	read_source from;
 	b3cas_blob *blob;
 	void *good;
 	size_t len;
-	int rc = read_object(s, id, &blob, NULL, &len, &from);
+	int rc = read_object(s, id, &blob, NULL, &len, &from, &l2t);
 
 	if (rc == 0) {
-		rc = finish_read(s, id, b3cas__blob_bytes(blob), len, from);
+		rc = finish_read(s, id, b3cas__blob_bytes(blob), len, from,
+				 l2t);
 		if (rc < 0)
 			b3cas_blob_release(blob);
 	}
@@ -1484,6 +1648,9 @@ int b3cas_store_get_view(b3cas_store *s, const b3cas_oid *id,
 	void *hit;
 	int rc = 0;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(out, "out");
 	if (b3cas__cache_get(s->l1, id, &hit))
 		*out = hit;
 	else
@@ -1495,20 +1662,24 @@ int b3cas_store_get_view(b3cas_store *s, const b3cas_oid *id,
 int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 		    size_t *len_out)
 {
-	uint64_t t0 = b3cas__now_ns(), ticket;
+	uint64_t t0 = b3cas__now_ns(), ticket, l2t;
 	read_source from;
 	void *buf, *hit;
 	size_t len;
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(data_out, "data_out");
+	B3CAS__NONNULL(len_out, "len_out");
 	if (b3cas__cache_get(s->l1, id, &hit)) {
 		rc = copy_blob(hit, data_out, len_out);
 		goto out;
 	}
 	ticket = b3cas__cache_ticket(s->l1, id);
-	rc = read_object(s, id, NULL, &buf, &len, &from);
+	rc = read_object(s, id, NULL, &buf, &len, &from, &l2t);
 	if (rc == 0) {
-		rc = finish_read(s, id, buf, len, from);
+		rc = finish_read(s, id, buf, len, from, l2t);
 		if (rc < 0)
 			free(buf);
 	}
@@ -1551,6 +1722,8 @@ int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 	bool is_inline;
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
 	/* L1 holds only stored objects. */
 	if (b3cas__cache_contains(s->l1, id))
 		return 1;
@@ -1566,8 +1739,12 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 {
 	uint64_t size = 0, refs = 0;
 	bool is_inline = false;
-	int rc = lookup(s, id, &refs, &size, &is_inline);
+	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(out, "out");
+	rc = lookup(s, id, &refs, &size, &is_inline);
 	if (rc < 0)
 		return rc;
 	if (rc != 1)
@@ -1582,16 +1759,32 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 /* ---- delete ---------------------------------------------------------------- */
 
 /*
- * Make id, whose last reference is going, a GC candidate: its entry gets
- * the UNREF mark (so reads no longer see it) and its refs entry count 0,
- * the time, its size and kind (so GC decides from that entry alone). The
- * bytes stay until b3cas_gc removes them.
+ * Add a candidate's entries to b: its content entry gets the UNREF mark
+ * (so reads no longer see it; bytes: an inline object's) and its refs
+ * entry count 0, the time, its size and kind (so GC decides from that
+ * entry alone). The bytes stay until b3cas_gc removes them.
  */
+static void batch_candidate(rocksdb_writebatch_t *b, b3cas_store *s,
+			    const b3cas_oid *id, const void *bytes,
+			    size_t size, bool is_inline)
+{
+	uint8_t mark[B3CAS_REFS_CANDIDATE_LEN];
+
+	batch_put_entry(b, s, id, bytes, size, is_inline, true);
+	b3cas__put_u64(mark, 0);
+	b3cas__put_u64(mark + 8, b3cas__wall_ns());
+	b3cas__put_u64(mark + 16, size);
+	mark[24] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+				  (const char *)id->bytes, B3CAS_OID_LEN,
+				  (const char *)mark, sizeof(mark));
+}
+
+/* Make id, whose last reference is going, a GC candidate. */
 static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 			  const b3cas_oid *id)
 {
 	rocksdb_pinnableslice_t *v = NULL;
-	uint8_t mark[B3CAS_REFS_CANDIDATE_LEN];
 	const char *bytes = NULL;
 	uint64_t size;
 	bool is_inline, unref;
@@ -1604,16 +1797,16 @@ static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 		bytes = rocksdb_pinnableslice_value(v, &vlen) +
 			B3CAS_ENTRY_HEADER_LEN;
 	/* putv copies the bytes into the batch: v can go after. */
-	batch_put_entry(b, s, id, bytes, (size_t)size, is_inline, true);
+	batch_candidate(b, s, id, bytes, (size_t)size, is_inline);
 	rocksdb_pinnableslice_destroy(v);
-	b3cas__put_u64(mark, 0);
-	b3cas__put_u64(mark + 8, b3cas__wall_ns());
-	b3cas__put_u64(mark + 16, size);
-	mark[24] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
-	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
-				  (const char *)id->bytes, B3CAS_OID_LEN,
-				  (const char *)mark, sizeof(mark));
 	return 0;
+}
+
+void b3cas__store_batch_put_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
+				      const b3cas_oid *id, uint64_t size)
+{
+	b3cas__known_drop(s->known, id);
+	batch_candidate(b, s, id, NULL, (size_t)size, false);
 }
 
 void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
@@ -1631,21 +1824,26 @@ int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b)
 	return write_batch(s, b, false);
 }
 
-/* Remove id's entries and then (loose) its file: under its stripe lock,
- * so no put can slip a new copy in between. */
+/*
+ * Remove (loose) id's file and then its entries: under its stripe lock, so
+ * no put can slip a new copy in between. The file goes first, as in GC:
+ * an entry whose file is gone is removed by the next try, while a file
+ * whose entry went first would be an orphan that fsck cannot tell from a
+ * lost object (docs/store.md, "Orphans").
+ */
 static int remove_locked(b3cas_store *s, const b3cas_oid *id, bool is_inline)
 {
-	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-	int rc;
+	rocksdb_writebatch_t *b;
+	int rc = is_inline ? 0 : b3cas__object_remove(&s->lay, id);
 
+	if (rc < 0)
+		return rc;
+	b = rocksdb_writebatch_create();
 	b3cas__store_batch_remove(s, b, id);
 	rc = write_batch(s, b, false);
 	rocksdb_writebatch_destroy(b);
 	if (rc == 0)
 		b3cas__caches_forget(s, id, true);
-	/* The file goes only after no entry names it. */
-	if (rc == 0 && !is_inline)
-		rc = b3cas__object_remove(&s->lay, id);
 	return rc;
 }
 
@@ -1683,8 +1881,13 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 
 int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
-	int64_t rc = b3cas__store_check_writable(s, "delete an object");
+	pthread_mutex_t *lock;
+	int64_t rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	lock = b3cas__store_stripe(s, id);
+	rc = b3cas__store_check_writable(s, "delete an object");
 
 	uint64_t t0 = b3cas__now_ns();
 
@@ -1705,10 +1908,15 @@ int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 
 int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	pthread_mutex_t *lock;
 	uint64_t refs = 0, size;
 	bool is_inline;
-	int64_t rc = b3cas__store_check_writable(s, "add a reference");
+	int64_t rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	lock = b3cas__store_stripe(s, id);
+	rc = b3cas__store_check_writable(s, "add a reference");
 
 	if (rc < 0)
 		return rc;
@@ -1735,6 +1943,8 @@ int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
 
 int64_t b3cas_ref_remove(b3cas_store *s, const b3cas_oid *id)
 {
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
 	return b3cas_store_delete(s, id);
 }
 
@@ -1742,8 +1952,12 @@ int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 {
 	uint64_t refs = 0, size;
 	bool is_inline;
-	int rc = lookup(s, id, &refs, &size, &is_inline);
+	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(count, "count");
+	rc = lookup(s, id, &refs, &size, &is_inline);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -1804,8 +2018,9 @@ int b3cas_dedup_check(b3cas_store *s, const void *data, size_t len,
 	b3cas_oid id;
 	int rc;
 
-	if (!data && len)
-		return b3cas__error(B3CAS_EINVAL, "dedup_check: no data");
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
+	B3CAS__NONNULL(is_dup, "is_dup");
 	rc = b3cas__store_hash(s, &id, data, len);
 	if (rc < 0)
 		return rc;
@@ -1828,12 +2043,16 @@ int b3cas_store_foreach(b3cas_store *s,
 			int (*fn)(const b3cas_object_info *info, void *ctx),
 			void *ctx)
 {
-	const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(s->ix->db);
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	const rocksdb_snapshot_t *snap;
+	rocksdb_readoptions_t *ro;
 	rocksdb_iterator_t *refs_it, *it;
 	char *err = NULL;
 	int rc = 0;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(fn, "fn");
+	snap = rocksdb_create_snapshot(s->ix->db);
+	ro = rocksdb_readoptions_create();
 	/* Both column families from one snapshot: they hold the same ids,
 	 * so the two iterators move in step. */
 	rocksdb_readoptions_set_snapshot(ro, snap);
@@ -1994,6 +2213,11 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 
 	uint64_t t0 = b3cas__now_ns(), bytes = 0;
 
+	B3CAS__NONNULL(s, "store");
+	if (n > 0) {
+		B3CAS__NONNULL(data, "data");
+		B3CAS__NONNULL(lens, "lens");
+	}
 	rc = b3cas__store_check_writable(s, "store objects");
 	if (rc < 0 || n == 0)
 		return rc;
@@ -2002,8 +2226,9 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	for (size_t i = 0; i < n; i++)
 		if (!data[i] && lens[i])
 			return b3cas__error(B3CAS_EINVAL,
-					    "put_batch: item %zu has no data",
-					    i);
+					    "%s: data[%zu] is NULL but "
+					    "lens[%zu] is %zu",
+					    __func__, i, i, lens[i]);
 	items = malloc(n * sizeof(*items));
 	if (!items)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
@@ -2085,12 +2310,23 @@ static void verify_items(b3cas_store *s, const b3cas_oid *ids, size_t n,
 int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 			  void **data_out, size_t *lens_out, int *results)
 {
-	int *rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
-	uint64_t *tickets = malloc(n * sizeof(*tickets) + 1);
-	uint8_t *todo = malloc(n + 1), *from = malloc(n + 1);
+	int *rcs;
+	uint64_t *tickets;
+	uint8_t *todo, *from;
 	uint64_t t0 = b3cas__now_ns();
 	int first = 0;
 
+	B3CAS__NONNULL(s, "store");
+	if (n > 0) {
+		B3CAS__NONNULL(ids, "ids");
+		B3CAS__NONNULL(data_out, "data_out");
+		B3CAS__NONNULL(lens_out, "lens_out");
+	}
+	rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
+	/* Per item: its L1 ticket, then (at n + i) its L2 ticket. */
+	tickets = malloc(2 * n * sizeof(*tickets) + 1);
+	todo = malloc(n + 1);
+	from = malloc(n + 1);
 	if (!rcs || !tickets || !todo || !from) {
 		if (rcs != results)
 			free(rcs);
@@ -2109,7 +2345,8 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 		} else {
 			tickets[i] = b3cas__cache_ticket(s->l1, &ids[i]);
 			rcs[i] = read_object(s, &ids[i], NULL, &data_out[i],
-					     &lens_out[i], &src);
+					     &lens_out[i], &src,
+					     &tickets[n + i]);
 			/* L2 verified its copies already. */
 			todo[i] = src == FROM_L2 ? ITEM_VERIFIED : ITEM_CHECK;
 		}
@@ -2141,7 +2378,7 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 
 			if (from[i] == FROM_TIER && l2)
 				b3cas__l2_add(l2, &ids[i], data_out[i],
-					      lens_out[i]);
+					      lens_out[i], tickets[n + i]);
 			l1_offer_copy(s, &ids[i], data_out[i], lens_out[i],
 				      tickets[i]);
 		}

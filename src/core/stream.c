@@ -37,8 +37,11 @@ struct b3cas_writer {
 int b3cas_writer_open(b3cas_writer **out, b3cas_store *s)
 {
 	b3cas_writer *w;
-	int rc = b3cas__store_check_writable(s, "store an object");
+	int rc;
 
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(s, "store");
+	rc = b3cas__store_check_writable(s, "store an object");
 	if (rc < 0)
 		return rc;
 	w = calloc(1, sizeof(*w));
@@ -57,6 +60,7 @@ int b3cas_writer_open(b3cas_writer **out, b3cas_store *s)
 		free(w);
 		return rc;
 	}
+	atomic_fetch_add(&s->open_writers, 1); /* writer_free takes it back */
 	*out = w;
 	return 0;
 }
@@ -72,12 +76,8 @@ static int spill(b3cas_writer *w)
 	if (rc == 0 && w->tmp.fd < 0)
 		rc = b3cas__tmpfile_create(&w->store->lay, &w->tmp);
 	if (rc == 0)
-		rc = (rc = b3cas__object_fault(&w->store->lay,
-					       B3CAS_FAULT_WRITE))
-			     ? b3cas__error_errno(rc, "cannot write %s",
-						  w->tmp.name)
-			     : b3cas__write_all(w->tmp.fd, w->buf, w->buf_len,
-				      w->tmp.name);
+		rc = b3cas__tmpfile_write(&w->store->lay, &w->tmp, w->buf,
+					  w->buf_len);
 	if (rc == 0)
 		w->buf_len = 0;
 	if (rc == B3CAS_ENOSPC)
@@ -89,10 +89,10 @@ int b3cas_writer_write(b3cas_writer *w, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
+	B3CAS__NONNULL(w, "w");
 	if (w->error)
 		return b3cas__error(w->error, "writer already failed");
-	if (!data && len)
-		return b3cas__error(B3CAS_EINVAL, "writer: no data");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
 	b3cas__store_hasher_update(&w->hasher, data, len);
 	w->total += len;
 	while (len > 0) {
@@ -122,6 +122,7 @@ static void writer_free(b3cas_writer *w)
 	if (w->tmp.fd >= 0)
 		b3cas__tmpfile_discard(&w->store->lay, &w->tmp);
 	b3cas__store_hasher_free(&w->hasher);
+	atomic_fetch_sub(&w->store->open_writers, 1);
 	free(w->buf);
 	free(w);
 }
@@ -164,10 +165,15 @@ static int publish_put(b3cas_store *s, const b3cas_oid *id, const void *data,
 
 int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
 {
-	b3cas_store *s = w->store;
-	uint64_t t0 = b3cas__now_ns(), total = w->total;
-	int rc = b3cas__writer_finish(w, id_out, publish_put, NULL);
+	b3cas_store *s;
+	uint64_t t0, total;
+	int rc;
 
+	B3CAS__NONNULL(w, "w");
+	s = w->store;
+	t0 = b3cas__now_ns();
+	total = w->total;
+	rc = b3cas__writer_finish(w, id_out, publish_put, NULL);
 	b3cas__note_put(s, t0, total, rc, 1);
 	return rc;
 }
@@ -207,7 +213,8 @@ static int verify_file(b3cas_reader *r)
 				   ? (size_t)(r->size - off)
 				   : READER_CHUNK;
 
-		rc = b3cas__pread_exact(r->fd, chunk, n, off, "object file");
+		rc = b3cas__object_pread(&r->store->lay, &r->id, r->fd, chunk,
+					 n, off);
 		if (rc == 0)
 			b3cas__store_hasher_update(&h, chunk, n);
 	}
@@ -250,7 +257,7 @@ static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
  */
 static int heal_reader(b3cas_reader *r, int rc)
 {
-	char msg[512];
+	char msg[B3CAS__MESSAGE_MAX];
 	size_t len;
 	void *buf;
 	int hrc;
@@ -275,13 +282,18 @@ int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 		      const b3cas_oid *id)
 {
 	rocksdb_pinnableslice_t *v = NULL;
-	b3cas_reader *r = calloc(1, sizeof(*r));
+	b3cas_reader *r;
 	bool is_inline;
 	int rc;
 
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	r->store = s;
+	atomic_fetch_add(&s->open_readers, 1); /* b3cas_reader_close: back */
 	r->id = *id;
 	r->fd = -1;
 	rc = b3cas__store_entry(s, id, &r->size, &is_inline, &v);
@@ -311,6 +323,7 @@ int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 
 uint64_t b3cas_reader_size(const b3cas_reader *r)
 {
+	B3CAS__NONNULL_OR(r, "r", 0);
 	return r->size;
 }
 
@@ -332,16 +345,21 @@ static int recheck_end(b3cas_reader *r)
 
 int64_t b3cas_reader_read(b3cas_reader *r, void *buf, size_t len)
 {
-	uint64_t left = r->size - r->pos;
-	size_t n = left < len ? (size_t)left : len;
+	uint64_t left;
+	size_t n;
 	int rc;
 
+	B3CAS__NONNULL(r, "r");
+	B3CAS__NONNULL_LEN(buf, "buf", len, "len");
+	left = r->size - r->pos;
+	n = left < len ? (size_t)left : len;
 	if (n == 0)
 		return 0;
 	if (r->data) {
 		memcpy(buf, r->data + r->pos, n);
 	} else {
-		rc = b3cas__pread_exact(r->fd, buf, n, r->pos, "object file");
+		rc = b3cas__object_pread(&r->store->lay, &r->id, r->fd, buf,
+					 n, r->pos);
 		if (rc < 0)
 			return rc;
 		if (r->recheck) {
@@ -364,6 +382,7 @@ void b3cas_reader_close(b3cas_reader *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	b3cas__store_hasher_free(&r->hasher);
+	atomic_fetch_sub(&r->store->open_readers, 1);
 	free(r->data);
 	free(r);
 }

@@ -117,7 +117,8 @@ int b3cas__bloom_save(const b3cas_bloom *b, uint64_t count, uint64_t stamp,
 			       atomic_load_explicit(&b->words[i],
 						    memory_order_relaxed));
 	b3cas_hash(buf + len, buf, len);
-	fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		  O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = b3cas__error_errno(errno, "cannot write %s", tmp_path);
 		free(buf);
@@ -144,7 +145,7 @@ int b3cas__bloom_load(b3cas_bloom **out, uint64_t *count, uint64_t *stamp,
 	struct stat st;
 	b3cas_bloom *b;
 	uint64_t nblocks;
-	int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc, fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return errno == ENOENT

@@ -68,7 +68,7 @@ static void *build_main(void *arg)
 	char *err = NULL;
 
 	/* Every put that may not have seen bloom_next ends here. */
-	for (int i = 0; i < B3CAS_STRIPES; i++) {
+	for (unsigned i = 0; i < s->nstripes; i++) {
 		pthread_mutex_lock(&s->stripes[i]);
 		pthread_mutex_unlock(&s->stripes[i]);
 	}

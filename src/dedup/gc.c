@@ -10,6 +10,15 @@
  * the same id takes. A put that revives the object before that moment
  * wins; one after it stores the object anew. Two collections at once are
  * safe: the second finds the object gone when it re-checks.
+ *
+ * A loose candidate's file is unlinked before its entries are removed:
+ * the candidate entry is the record that the object was dropped, and it
+ * stays until the file is gone. A file that cannot be unlinked (EIO, an
+ * immutable file) leaves the object a candidate, for the next collection
+ * to try again, instead of a file without an entry, which fsck could not
+ * tell from an object whose entry the index lost (docs/store.md,
+ * "Orphans"). A crash between the two leaves a candidate without its
+ * file, which is no damage: the next collection removes its entries.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +28,13 @@
 
 #include "core/store_int.h"
 #include "util/error.h"
+
+/* The first file a collection could not unlink, and how many. */
+typedef struct unlink_failures {
+	uint64_t n;
+	int rc;
+	char msg[512];
+} unlink_failures;
 
 /* Is a candidate marked at since old enough at now? A mark from the
  * future (a clock set back) is treated as made now. */
@@ -46,13 +62,44 @@ typedef struct group {
 } group;
 
 /*
+ * Unlink the files of g's loose candidates that are going (gone); one that
+ * cannot be unlinked stays a candidate (gone cleared, counted in uf).
+ * Returns how many are still going. Under the group's stripe lock.
+ */
+static int unlink_group(b3cas_store *s, group *g, unlink_failures *uf)
+{
+	int going = 0;
+
+	for (int i = 0; i < g->n; i++) {
+		int rc = 0;
+
+		if (!g->gone[i])
+			continue;
+		if (g->loose[i])
+			rc = b3cas__object_remove(&s->lay, &g->ids[i]);
+		if (rc < 0) {
+			g->gone[i] = false;
+			if (uf->n++ == 0) {
+				uf->rc = rc;
+				snprintf(uf->msg, sizeof(uf->msg), "%s",
+					 b3cas_error_last());
+			}
+			b3cas_error_clear();
+			continue;
+		}
+		going++;
+	}
+	return going;
+}
+
+/*
  * Re-check every id of g under their stripe lock and remove those still
- * candidates old enough: index entries in one batch, then the files, all
- * before the lock is let go, so a put of the same id waits and then
- * stores it anew.
+ * candidates old enough: the files first (unlink_group), then the index
+ * entries of those whose file went in one batch, all before the lock is
+ * let go, so a put of the same id waits and then stores it anew.
  */
 static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
-			 b3cas_gc_report *r)
+			 b3cas_gc_report *r, unlink_failures *uf)
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(s, &g->ids[0]);
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
@@ -60,6 +107,9 @@ static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 	int rc = 0, removing = 0;
 
 	pthread_mutex_lock(lock);
+	/* An interrupted store collects no more (b3cas_store_interrupt):
+	 * a group is removed whole, entries and files, or not at all. */
+	rc = b3cas__staging_check(&s->lay);
 	for (int i = 0; i < g->n && rc >= 0; i++) {
 		uint64_t since = 0;
 		bool is_inline = true;
@@ -79,21 +129,18 @@ static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 		} else if (rc == 1) {
 			g->gone[i] = true;
 			removing++;
-			if (!o->dry_run)
-				b3cas__store_batch_remove(s, b, &g->ids[i]);
 		}
 	}
+	if (rc >= 0 && removing && !o->dry_run)
+		removing = unlink_group(s, g, uf);
 	if (rc >= 0 && removing && !o->dry_run) {
+		for (int i = 0; i < g->n; i++)
+			if (g->gone[i])
+				b3cas__store_batch_remove(s, b, &g->ids[i]);
 		rc = b3cas__store_write_batch(s, b);
-		/* A file goes only after no entry names it. */
-		for (int i = 0; rc >= 0 && i < g->n; i++) {
-			if (!g->gone[i])
-				continue;
-			b3cas__caches_forget(s, &g->ids[i], true);
-			if (g->loose[i])
-				rc = b3cas__object_remove(&s->lay,
-							  &g->ids[i]);
-		}
+		for (int i = 0; rc >= 0 && i < g->n; i++)
+			if (g->gone[i])
+				b3cas__caches_forget(s, &g->ids[i], true);
 	}
 	pthread_mutex_unlock(lock);
 	rocksdb_writebatch_destroy(b);
@@ -120,12 +167,12 @@ static int report_group(const group *g, const b3cas_gc_options *o,
 }
 
 static int flush_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
-		       b3cas_gc_report *r)
+		       b3cas_gc_report *r, unlink_failures *uf)
 {
 	int rc = 0;
 
 	if (g->n) {
-		rc = collect_group(s, g, o, r);
+		rc = collect_group(s, g, o, r, uf);
 		if (rc == 0)
 			rc = report_group(g, o, r);
 	}
@@ -138,6 +185,7 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 		 b3cas_gc_report *report)
 {
 	b3cas_gc_report r;
+	unlink_failures uf = {0, 0, {0}};
 	rocksdb_readoptions_t *ro;
 	rocksdb_iterator_t *it;
 	group *g;
@@ -178,11 +226,11 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 		if (g->n == GROUP_MAX ||
 		    (g->n && b3cas__stripe_index((const uint8_t *)key) !=
 			     b3cas__stripe_index(g->ids[0].bytes)))
-			rc = flush_group(s, g, o, &r);
+			rc = flush_group(s, g, o, &r, &uf);
 		memcpy(g->ids[g->n++].bytes, key, B3CAS_OID_LEN);
 	}
 	if (rc == 0)
-		rc = flush_group(s, g, o, &r);
+		rc = flush_group(s, g, o, &r, &uf);
 	if (rc == 0) {
 		rocksdb_iter_get_error(it, &err);
 		if (err)
@@ -201,6 +249,15 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 		atomic_fetch_add(&s->gc_ns, (uint64_t)(r.seconds * 1e9));
 	}
 	*report = r;
+	/* Every other candidate was collected: now say what was not. */
+	if (rc == 0 && uf.n)
+		rc = b3cas__error(uf.rc < 0 ? uf.rc : B3CAS_EIO,
+				  "%llu object file%s could not be removed and "
+				  "stay%s GC candidate%s (the next gc tries "
+				  "again); the first: %s",
+				  (unsigned long long)uf.n,
+				  uf.n == 1 ? "" : "s", uf.n == 1 ? "s a" : "",
+				  uf.n == 1 ? "" : "s", uf.msg);
 	return rc;
 }
 
@@ -209,7 +266,8 @@ typedef struct sweep_job {
 	const b3cas_gc_options *o;
 	b3cas_gc_report r;
 	int rc;
-	char msg[512]; /* the error message, from the thread that had it */
+	/* the error message, from the thread that had it */
+	char msg[B3CAS__MESSAGE_MAX];
 } sweep_job;
 
 static void *sweep_main(void *arg)
@@ -239,8 +297,10 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	const b3cas_gc_options *o = opts ? opts : &defaults;
 	sweep_job j;
 	pthread_t thread;
-	int rc = b3cas__store_check_writable(s, "collect garbage");
+	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	rc = b3cas__store_check_writable(s, "collect garbage");
 	if (rc < 0)
 		return rc;
 	memset(&j, 0, sizeof(j));

@@ -109,9 +109,12 @@ int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 	 * call that cannot have it fails (with nothing walked), rather
 	 * than report latencies of zero.
 	 */
-	b3cas_hist_summary *sum = malloc(sizeof(*sum));
+	b3cas_hist_summary *sum;
 	int rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(out, "out");
+	sum = malloc(sizeof(*sum));
 	memset(out, 0, sizeof(*out));
 	if (!sum)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");

@@ -151,7 +151,8 @@ void b3cas__integrity_log(int root_fd, const char *log, const char *fmt, ...)
 {
 	char line[4400];
 	int fd = openat(root_fd, log,
-			O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+			0644);
 	va_list ap;
 	int n, m;
 
@@ -173,9 +174,26 @@ void b3cas__integrity_log(int root_fd, const char *log, const char *fmt, ...)
 	close(fd);
 }
 
+int b3cas__refuse_overlap(b3cas_store *s, const char *dir, const char *verb,
+			  const char *prep)
+{
+	bool overlaps;
+	int rc = b3cas__store_overlaps(s, dir, &overlaps);
+
+	if (rc < 0)
+		return rc;
+	if (overlaps)
+		return b3cas__error(B3CAS_EINVAL, "cannot %s the store %s %s "
+				    "%s: it is the store itself, a folder "
+				    "inside it or its object folder, or a "
+				    "folder holding the store", verb,
+				    s->lay.root, prep, dir);
+	return 0;
+}
+
 int b3cas__error_because(int code, const char *fmt, ...)
 {
-	char what[512], cause[512];
+	char what[B3CAS__MESSAGE_MAX], cause[B3CAS__MESSAGE_MAX];
 	va_list ap;
 
 	/* Copied first: the message is the buffer the new one goes to. */
@@ -252,6 +270,8 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 	backup_run b;
 	int rc, crc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(dest_dir, "dest_dir");
 	memset(&b, 0, sizeof(b));
 	b.r = report ? report : &local;
 	memset(b.r, 0, sizeof(*b.r));
@@ -265,6 +285,9 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 				    B3CAS_BACKUP_OPTIONS_VERSION);
 	if (!dest_dir || !*dest_dir)
 		return b3cas__error(B3CAS_EINVAL, "no backup folder given");
+	rc = b3cas__refuse_overlap(s, dest_dir, "back up", "into");
+	if (rc < 0)
+		return rc;
 	b.o = opts;
 	o.create = true;
 	o.hash = s->lay.hash;
@@ -306,6 +329,8 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 {
 	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(dest_dir, "dest_dir");
 	o.on_failure = on_failure;
 	o.ctx = ctx;
 	return b3cas_backup_ex(s, dest_dir, &o, report);

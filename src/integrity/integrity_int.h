@@ -70,6 +70,15 @@ void b3cas__integrity_log(int root_fd, const char *log, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
+ * B3CAS_EINVAL ("cannot <verb> the store <root> <prep> <dir>: ...") when
+ * folder dir overlaps the store (b3cas__store_overlaps: the store, inside
+ * it or its tier, or holding it), checked by device and inode before
+ * anything is opened or made there; else 0 (or the error of looking).
+ */
+int b3cas__refuse_overlap(b3cas_store *s, const char *dir, const char *verb,
+			  const char *prep);
+
+/*
  * code, with the message "<fmt...>: <the message set before>", so a cause
  * found below is kept in the words of the caller.
  */

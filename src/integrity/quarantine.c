@@ -139,7 +139,7 @@ int b3cas__quarantine_move_locked(b3cas_store *s, const b3cas_oid *id)
 	if (s->read_only)
 		return 0;
 	quarantine_names(rel, name, id);
-	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_CLOEXEC);
+	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	moved = move_out(s, rel, fd, name);
@@ -162,7 +162,7 @@ int b3cas__quarantine_loose(b3cas_store *s, const b3cas_oid *id,
 		return 0; /* not ours to move: counted only */
 	quarantine_names(rel, name, id);
 	pthread_mutex_lock(lock);
-	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_CLOEXEC);
+	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && still_corrupt(s, fd, id, size))
 		moved = move_out(s, rel, fd, name);
 	pthread_mutex_unlock(lock);

@@ -11,6 +11,13 @@
  * are hashed and indexed (or quarantined), then the backup's objects the
  * store has no trace of are copied in through the restore walk.
  *
+ * An index that opens is read back in full with its checksums verified
+ * (index/salvage.c); if part of it cannot be read, what reads is copied
+ * into a new index (action SALVAGED) and phase 2 fills in the rest. A
+ * damaged log of the index is copied aside before RocksDB's replay drops
+ * its tail (by this recovery or by any writing open); the last step reads
+ * each such copy and brings back the objects its dropped writes stored.
+ *
  * Invariants: nothing of the user's is deleted - a damaged index is
  * copied (before RocksDB's repair touches it) or moved, never removed,
  * and a file whose bytes do not match its name goes to quarantine; no
@@ -30,6 +37,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index/salvage.h"
+#include "index/wal.h"
 #include "integrity/integrity_int.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -49,6 +58,7 @@ const char *b3cas_recover_action_name(b3cas_recover_action a)
 	case B3CAS_RECOVER_NOTHING: return "nothing";
 	case B3CAS_RECOVER_REPAIRED: return "repaired";
 	case B3CAS_RECOVER_REBUILT: return "rebuilt";
+	case B3CAS_RECOVER_SALVAGED: return "salvaged";
 	default: return "unknown";
 	}
 }
@@ -96,16 +106,17 @@ static int index_has_data(const char *index, bool *exists)
 	return data;
 }
 
-/* Copy file name from folder from_fd into folder to_fd (fsync'd). */
+/* Copy file name from folder from_fd (the folder index) into folder to_fd
+ * (where), fsync'd. */
 static int copy_file(int from_fd, int to_fd, const char *name, uint8_t *buf,
-		     const char *where)
+		     const char *index, const char *where)
 {
 	int in = openat(from_fd, name, O_RDONLY | O_CLOEXEC);
 	int out, rc = 0;
 
 	if (in < 0)
-		return b3cas__error_errno(errno, "cannot read index file %s",
-					  name);
+		return b3cas__error_errno(errno, "cannot read index file "
+					  "%s/%s", index, name);
 	out = openat(to_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		     0444);
 	if (out < 0) {
@@ -121,7 +132,7 @@ static int copy_file(int from_fd, int to_fd, const char *name, uint8_t *buf,
 			continue;
 		if (n < 0) {
 			rc = b3cas__error_errno(errno, "cannot read index "
-						"file %s", name);
+						"file %s/%s", index, name);
 			break;
 		}
 		if (n == 0)
@@ -165,7 +176,7 @@ static void drop_copy(int root_fd, const char *rel)
 static int save_copy(b3cas_layout *lay, const char *index,
 		     b3cas_recover_report *r)
 {
-	char where[600];
+	char where[4200];
 	uint8_t *buf = b3cas__malloc(B3CAS_COPY_CHUNK);
 	int from = -1, to = -1, rc;
 	struct dirent *e;
@@ -193,7 +204,7 @@ static int save_copy(b3cas_layout *lay, const char *index,
 		if (fstatat(from, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		rc = copy_file(from, to, e->d_name, buf, where);
+		rc = copy_file(from, to, e->d_name, buf, index, where);
 	}
 	if (rc == 0)
 		rc = b3cas__fsync(to, where);
@@ -219,20 +230,27 @@ static int save_copy(b3cas_layout *lay, const char *index,
 /* Write the marker: what this recovery is doing, for a resumed run. */
 static int write_marker(b3cas_layout *lay, const b3cas_recover_report *r)
 {
-	char text[256], dir[600];
+	char text[256], dir[4200];
 	int fd, n, rc;
 
+	/* The number slot: tables set aside (repaired), or key ranges that
+	 * could not be read (salvaged). */
 	n = snprintf(text, sizeof(text), "%s %" PRIu64 " %s\n",
-		     b3cas_recover_action_name(r->action), r->tables_lost,
+		     b3cas_recover_action_name(r->action),
+		     r->action == B3CAS_RECOVER_SALVAGED ? r->ranges_unreadable
+							 : r->tables_lost,
 		     r->saved_index[0] ? r->saved_index : "-");
 	fd = openat(lay->root_fd, B3CAS_RECOVER_MARKER ".tmp",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot write %s/%s",
 					  lay->root, B3CAS_RECOVER_MARKER);
-	rc = b3cas__write_all(fd, text, (size_t)n, B3CAS_RECOVER_MARKER);
+	snprintf(dir, sizeof(dir), "%s/%s.tmp", lay->root,
+		 B3CAS_RECOVER_MARKER);
+	rc = b3cas__write_all(fd, text, (size_t)n, dir);
 	if (rc == 0)
-		rc = b3cas__fsync(fd, B3CAS_RECOVER_MARKER);
+		rc = b3cas__fsync(fd, dir);
 	close(fd);
 	if (rc == 0 && renameat(lay->root_fd, B3CAS_RECOVER_MARKER ".tmp",
 				lay->root_fd, B3CAS_RECOVER_MARKER) != 0)
@@ -264,7 +282,12 @@ static bool read_marker(b3cas_layout *lay, b3cas_recover_report *r)
 			    saved) == 3) {
 		if (strcmp(action, "repaired") == 0)
 			r->action = B3CAS_RECOVER_REPAIRED;
-		r->tables_lost = tables;
+		if (strcmp(action, "salvaged") == 0)
+			r->action = B3CAS_RECOVER_SALVAGED;
+		if (r->action == B3CAS_RECOVER_SALVAGED)
+			r->ranges_unreadable = tables;
+		else
+			r->tables_lost = tables;
 		if (strcmp(saved, "-") != 0)
 			snprintf(r->saved_index, sizeof(r->saved_index), "%s",
 				 saved);
@@ -399,6 +422,144 @@ static int mend_index(recover_run *v, b3cas_layout *lay, const char *index)
 	return rc;
 }
 
+/* ---- an index that opens but does not read back ------------------------- */
+
+/* Where salvaged entries go: a new index, written in batches. */
+typedef struct salvage_dst {
+	b3cas_index *ix;
+	rocksdb_writebatch_t *b;
+	size_t n;
+} salvage_dst;
+
+static int flush_salvaged(salvage_dst *d)
+{
+	char *err = NULL;
+
+	if (d->n == 0)
+		return 0;
+	rocksdb_write(d->ix->db, d->ix->write, d->b, &err);
+	rocksdb_writebatch_clear(d->b);
+	d->n = 0;
+	return err ? b3cas__index_error(err, "cannot write the salvaged "
+					"index") : 0;
+}
+
+static int keep_entry(int cf, const char *key, size_t klen, const char *val,
+		      size_t vlen, void *ctx)
+{
+	salvage_dst *d = ctx;
+
+	rocksdb_writebatch_put_cf(d->b, d->ix->cf[cf], key, klen, val, vlen);
+	return ++d->n < 1024 ? 0 : flush_salvaged(d);
+}
+
+/* Does every entry of the index folder read back? *damaged, with the
+ * first error and the unreadable ranges in r. */
+static int check_reads(const char *index, bool *damaged,
+		       b3cas_recover_report *r)
+{
+	b3cas__salvage_report sr;
+	b3cas_index *ix;
+	int rc = b3cas__index_open(&ix, index, false, true);
+
+	*damaged = false;
+	if (rc < 0)
+		return rc;
+	rc = b3cas__index_salvage(ix, NULL, NULL, &sr);
+	b3cas__index_close(ix);
+	if (rc == 0 && sr.first_error[0]) {
+		*damaged = true;
+		snprintf(r->index_error, sizeof(r->index_error), "%s",
+			 sr.first_error);
+	}
+	return rc;
+}
+
+/* Copy what reads back of index into a new index at rel (under the
+ * store folder); the ranges it could not read go in r. */
+static int salvage_into(b3cas_layout *lay, const char *index,
+			const char *rel, b3cas_recover_report *r)
+{
+	b3cas__salvage_report sr;
+	salvage_dst d = {NULL, NULL, 0};
+	b3cas_index *old;
+	char *path = b3cas__layout_path(lay, rel);
+	int rc = path ? b3cas__index_open(&old, index, false, true)
+		      : B3CAS_ENOMEM;
+
+	if (rc < 0)
+		goto out;
+	rc = b3cas__index_open(&d.ix, path, true, false);
+	if (rc < 0) {
+		b3cas__index_close(old);
+		goto out;
+	}
+	d.b = rocksdb_writebatch_create();
+	rc = b3cas__index_salvage(old, keep_entry, &d, &sr);
+	if (rc == 0)
+		rc = flush_salvaged(&d);
+	rocksdb_writebatch_destroy(d.b);
+	b3cas__index_close(old);
+	b3cas__index_close(d.ix); /* flushes: durable as tables */
+	r->entries_kept = sr.entries[B3CAS_CF_CONTENT];
+	r->ranges_unreadable = sr.unreadable;
+	snprintf(r->unreadable, sizeof(r->unreadable), "%s", sr.ranges);
+out:
+	free(path);
+	return rc;
+}
+
+/*
+ * The index opens but part of it does not read back: keep a copy, copy
+ * what reads into a new index, move the damaged one aside and the new
+ * one into its place. Until the marker goes, a resumed run finishes.
+ */
+static int mend_damaged(recover_run *v, b3cas_layout *lay, const char *index)
+{
+	b3cas_recover_report *r = v->r;
+	char name[96], rel[128];
+	int rc;
+
+	rc = save_copy(lay, index, r);
+	if (rc < 0)
+		return rc; /* nothing was changed */
+	r->action = B3CAS_RECOVER_SALVAGED;
+	rc = write_marker(lay, r);
+	if (rc < 0)
+		return rc;
+	snprintf(rel, sizeof(rel), "%s.salvaged", r->saved_index);
+	rc = salvage_into(lay, index, rel, r);
+	/* Again with the count of unreadable ranges, for a resumed run. */
+	if (rc == 0)
+		rc = write_marker(lay, r);
+	snprintf(name, sizeof(name), "%s.damaged",
+		 r->saved_index + strlen(B3CAS_RECOVER_DIR) + 1);
+	if (rc == 0)
+		rc = move_aside(lay, name);
+	if (rc == 0 && renameat(lay->root_fd, rel, lay->root_fd, "index") != 0)
+		rc = b3cas__error_errno(errno, "cannot move %s/%s to %s/index",
+					lay->root, rel, lay->root);
+	if (rc == 0)
+		rc = b3cas__fsync_dir(lay->root);
+	return rc;
+}
+
+/* A salvage cut short between moving the damaged index aside and moving
+ * the new one in: move it in now (else a new index would be built and
+ * the entries that still read would be left in the copy). */
+static void finish_salvage_move(b3cas_layout *lay, const char *index,
+				const b3cas_recover_report *r)
+{
+	char rel[128];
+	struct stat st;
+
+	if (!r->saved_index[0] || stat(index, &st) == 0)
+		return;
+	snprintf(rel, sizeof(rel), "%s.salvaged", r->saved_index);
+	if (renameat(lay->root_fd, rel, lay->root_fd, "index") == 0)
+		b3cas__fsync_dir(lay->root);
+}
+
 /*
  * Phase 1, under the store's LOCK. *rebuild tells whether phase 2 is
  * needed (the index was changed, or an earlier recovery was not
@@ -419,13 +580,38 @@ static int prepare_index(recover_run *v, b3cas_layout *lay, bool *rebuild)
 		goto out;
 	}
 	marker = read_marker(lay, r);
+	if (marker && r->action == B3CAS_RECOVER_SALVAGED)
+		finish_salvage_move(lay, index, r);
 	rc = has_data = index_has_data(index, &exists);
 	if (rc < 0)
 		goto out;
 	if (has_data) {
-		rc = b3cas__index_open(&ix, index, false, false);
+		bool damaged = false;
+		unsigned logs;
+
+		/* Before the writing open below replays and drops it. */
+		rc = b3cas__wal_keep_damaged(index, dir, &logs);
+		if (rc == 0)
+			rc = b3cas__index_open(&ix, index, false, false);
+		if (rc == B3CAS_ELOCKED)
+			goto out; /* in use elsewhere, not damaged */
 		if (rc == 0) {
 			b3cas__index_close(ix);
+			/* It opens; does every entry read back? */
+			rc = check_reads(index, &damaged, r);
+			if (rc < 0)
+				goto out;
+		}
+		if (rc == 0 && damaged) {
+			r->index_damaged = true;
+			r->resumed = false;
+			rc = b3cas__mkdir(dir);
+			if (rc == 0)
+				rc = mend_damaged(v, lay, index);
+			*rebuild = rc == 0;
+			goto out;
+		}
+		if (rc == 0) {
 			/* Left as it is (not even a folder is made), unless
 			 * an earlier recovery is to be finished. */
 			*rebuild = marker;
@@ -691,7 +877,8 @@ static int fill_index(recover_run *v)
 	rc = walk_tier(v, s);
 	if (rc == 0 && !v->stop && v->backup)
 		rc = from_backup(v, s);
-	if (rc == 0 && !v->stop && v->r->action == B3CAS_RECOVER_REPAIRED)
+	if (rc == 0 && !v->stop && (v->r->action == B3CAS_RECOVER_REPAIRED ||
+				    v->r->action == B3CAS_RECOVER_SALVAGED))
 		rc = sweep_counts(v, s);
 	if (rc == 0 && v->stop)
 		rc = v->stop;
@@ -708,6 +895,139 @@ static int fill_index(recover_run *v)
 	}
 	crc = b3cas_store_close(s);
 	return rc != 0 ? rc : crc; /* on_lost's value too */
+}
+
+/* ---- writes a damaged log dropped ---------------------------------------- */
+
+typedef struct wal_replay {
+	recover_run *v;
+	b3cas_store *s;
+	uint32_t content_cf;
+	int err;             /* a store error: stops */
+} wal_replay;
+
+/* One put of a dropped batch: an object entry of the content family is
+ * brought back if its bytes are in it (inline) and the store lacks it;
+ * a loose one is back if its file was indexed; else it is lost. */
+static int replay_put(uint32_t cf, const uint8_t *key, size_t klen,
+		      const uint8_t *val, size_t vlen, void *ctx)
+{
+	wal_replay *w = ctx;
+	b3cas_recover_report *r = w->v->r;
+	uint64_t refs = 1, size;
+	b3cas_oid id, got;
+	int kind, rc;
+
+	if (cf != w->content_cf || klen != B3CAS_OID_LEN ||
+	    vlen < B3CAS_ENTRY_HEADER_LEN)
+		return 0;
+	memcpy(id.bytes, key, B3CAS_OID_LEN);
+	r->wal_dropped++;
+	rc = has_content(w->s, &id);
+	if (rc != 0) {
+		w->err = rc < 0 ? rc : 0;
+		return rc < 0 ? rc : 0; /* there (its file, the backup, later) */
+	}
+	kind = val[0] & ~B3CAS_ENTRY_UNREF;
+	size = b3cas__get_u64(val + 1);
+	if (kind == B3CAS_ENTRY_INLINE &&
+	    size == vlen - B3CAS_ENTRY_HEADER_LEN &&
+	    b3cas__store_hash(w->s, &got, val + B3CAS_ENTRY_HEADER_LEN,
+			      (size_t)size) == 0 &&
+	    b3cas_oid_equal(&got, &id)) {
+		rc = b3cas__store_adopt(w->s, &id, val + B3CAS_ENTRY_HEADER_LEN,
+					(size_t)size, NULL, &refs);
+		if (rc < 0) {
+			w->err = rc;
+			return rc;
+		}
+		r->wal_restored++;
+		return 0;
+	}
+	b3cas_error_clear();
+	return lost(w->v, &id, kind == B3CAS_ENTRY_INLINE
+			      ? "its write was after the damage in the "
+				"index's log and its bytes there do not hash "
+				"to its id"
+			      : "its write was after the damage in the "
+				"index's log and its file is not in the "
+				"object folder");
+}
+
+static int replay_batch(const uint8_t *batch, size_t len, bool after,
+			void *ctx)
+{
+	wal_replay *w = ctx;
+	int rc;
+
+	if (!after)
+		return 0; /* replayed by RocksDB */
+	rc = b3cas__wal_batch_puts(batch, len, replay_put, w);
+	if (rc == B3CAS_ECORRUPT)
+		rc = 0; /* a batch we cannot parse: counted in wal_dropped
+			   as far as it was read */
+	return rc;
+}
+
+/*
+ * Each damaged log kept in integrity/recover/ (wal.<ns>.<n>.log, by the
+ * store's open or by this recovery): bring back what its dropped writes
+ * stored, then rename it *.done so it is reported and replayed once.
+ */
+static int replay_logs(recover_run *v)
+{
+	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
+	char dir[4200];
+	b3cas_store *s = NULL;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0, crc;
+
+	snprintf(dir, sizeof(dir), "%s/%s", v->root, B3CAS_RECOVER_DIR);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while (rc == 0 && !v->stop && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		char path[4500], done[4600];
+		b3cas__wal_report wr;
+		wal_replay w;
+
+		if (strncmp(e->d_name, "wal.", 4) != 0 || n < 8 ||
+		    strcmp(e->d_name + n - 4, ".log") != 0)
+			continue;
+		if (!s) {
+			so.l1_bytes = 0;
+			rc = b3cas__store_open(&s, v->root, &so, false);
+			if (rc < 0)
+				break;
+		}
+		memset(&w, 0, sizeof(w));
+		w.v = v;
+		w.s = s;
+		w.content_cf = rocksdb_column_family_handle_get_id(
+			s->ix->cf[B3CAS_CF_CONTENT]);
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		rc = b3cas__wal_scan(path, replay_batch, &w, &wr);
+		if (rc == 0 && w.err)
+			rc = w.err;
+		if (rc != 0)
+			break;
+		v->r->wal_damaged++;
+		v->r->wal_after += wr.after;
+		v->r->wal_unreadable += wr.unreadable;
+		snprintf(done, sizeof(done), "%s.done", path);
+		if (rename(path, done) != 0)
+			rc = b3cas__error_errno(errno, "cannot rename %s",
+						path);
+	}
+	closedir(d);
+	if (rc == 0 && v->stop)
+		rc = v->stop;
+	if (s && rc == 0)
+		rc = b3cas_store_sync(s);
+	crc = b3cas_store_close(s);
+	return rc != 0 ? rc : crc;
 }
 
 /* ---- the whole ---------------------------------------------------------- */
@@ -762,6 +1082,7 @@ int b3cas_recover(const char *root_dir, const b3cas_recover_options *opts,
 	bool rebuild = false;
 	int rc;
 
+	B3CAS__NONNULL(root_dir, "root_dir");
 	memset(&v, 0, sizeof(v));
 	v.r = report ? report : &local;
 	memset(v.r, 0, sizeof(*v.r));
@@ -792,9 +1113,14 @@ int b3cas_recover(const char *root_dir, const b3cas_recover_options *opts,
 	b3cas__layout_close(&lay);
 	if (rc == 0 && rebuild)
 		rc = fill_index(&v);
+	/* Writes a damaged log dropped, found now or by an earlier open. */
+	if (rc == 0)
+		rc = replay_logs(&v);
 	v.r->index_entries_lost =
 		v.r->action == B3CAS_RECOVER_REBUILT ||
-		(v.r->action == B3CAS_RECOVER_REPAIRED && v.r->tables_lost);
+		(v.r->action == B3CAS_RECOVER_REPAIRED && v.r->tables_lost) ||
+		(v.r->action == B3CAS_RECOVER_SALVAGED &&
+		 v.r->ranges_unreadable);
 	if (v.backup) {
 		char msg[1024];
 
@@ -805,7 +1131,7 @@ int b3cas_recover(const char *root_dir, const b3cas_recover_options *opts,
 			b3cas__error(rc, "%s", msg);
 	}
 	v.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	if (rebuild || rc < 0)
+	if (rebuild || rc < 0 || v.r->wal_damaged)
 		log_run(&v, rc);
 	return rc;
 }

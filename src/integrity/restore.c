@@ -221,11 +221,17 @@ static int visit_source(const b3cas_object_info *info, void *ctx)
 	case HERE_CANDIDATE:
 		return 0;
 	case HERE_MALFORMED:
+		/* Either a malformed entry (fsck --repair removes it) or
+		 * a damaged index (recover mends it): fsck tells which. */
 		rc = b3cas__error_because(B3CAS_ECORRUPT,
-					  "cannot restore %s (run 'b3cas fsck "
-					  "--repair', then restore again): its "
-					  "index entry here cannot be read",
-					  b3cas_oid_fmt(hex, &info->id));
+					  "cannot restore %s: its index entry "
+					  "here cannot be read (run 'b3cas "
+					  "fsck': a malformed entry is removed "
+					  "by 'b3cas fsck --repair', a damaged "
+					  "index is mended by 'b3cas recover "
+					  "--from %s'; then restore again)",
+					  b3cas_oid_fmt(hex, &info->id),
+					  t->src_dir);
 		return fail(t, &info->id, rc);
 	default:
 		return bring_back(t, info, state);
@@ -317,6 +323,8 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	b3cas_store *src;
 	int rc, src_rc;
 
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(src_dir, "src_dir");
 	if (!report)
 		report = &local;
 	memset(report, 0, sizeof(*report));
@@ -331,6 +339,8 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	if (!src_dir || !*src_dir)
 		return b3cas__error(B3CAS_EINVAL, "no backup folder given");
 	rc = b3cas__store_check_writable(s, "restore");
+	if (rc == 0)
+		rc = b3cas__refuse_overlap(s, src_dir, "restore", "from");
 	if (rc < 0)
 		return rc;
 	/* Read-only and verified: a backup is never changed by a restore,

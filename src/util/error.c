@@ -2,7 +2,10 @@
  * util/error.c - the thread-local error message and the code table.
  *
  * Each thread has one fixed buffer; setting a message never allocates, so
- * reporting an out-of-memory failure cannot itself fail.
+ * reporting an out-of-memory failure cannot itself fail. A message longer
+ * than the buffer (paths can be 4096 bytes, and a message may name two)
+ * keeps its start, which says what failed, and its end, which names the
+ * file and says why (the errno text), and loses the middle to "...".
  */
 #include "util/error.h"
 
@@ -11,9 +14,36 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MESSAGE_MAX 1024
+#define MESSAGE_MAX B3CAS__MESSAGE_MAX
+/* Formatting room: two paths of PATH_MAX and words around them. */
+#define FORMAT_MAX (2 * 4096 + 512)
+#define ELLIPSIS "..."
 
 static _Thread_local char last_message[MESSAGE_MAX];
+
+/* Keep text (len bytes) as the message, cutting its middle if needed. */
+static void set_message(const char *text, size_t len)
+{
+	size_t head, tail, room = MESSAGE_MAX - sizeof(ELLIPSIS);
+
+	if (len < MESSAGE_MAX) {
+		memcpy(last_message, text, len + 1);
+		return;
+	}
+	/* A third for the start, the rest for the end; never split a
+	 * UTF-8 sequence (a continuation byte is 10xxxxxx). */
+	head = room / 3;
+	while (head > 0 && ((unsigned char)text[head] & 0xc0) == 0x80)
+		head--;
+	tail = room - head;
+	while (tail > 0 && ((unsigned char)text[len - tail] & 0xc0) == 0x80)
+		tail--;
+	memcpy(last_message, text, head);
+	memcpy(last_message + head, ELLIPSIS, sizeof(ELLIPSIS) - 1);
+	memcpy(last_message + head + sizeof(ELLIPSIS) - 1, text + len - tail,
+	       tail);
+	last_message[head + sizeof(ELLIPSIS) - 1 + tail] = '\0';
+}
 
 static int errno_to_code(int errnum)
 {
@@ -43,39 +73,60 @@ static int errno_to_code(int errnum)
 	}
 }
 
+/* The length vsnprintf wrote into a buffer of cap bytes (n it returned). */
+static size_t written(int n, size_t cap)
+{
+	if (n < 0)
+		return 0;
+	return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 int b3cas__error(int code, const char *fmt, ...)
 {
+	char text[FORMAT_MAX];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	set_message(text, written(n, sizeof(text)));
 	return code;
 }
 
 int b3cas__error_errno(int errnum, const char *fmt, ...)
 {
-	char errbuf[256];
+	char text[FORMAT_MAX + 256];
+	size_t len;
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	n = vsnprintf(text, FORMAT_MAX, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n < sizeof(last_message)) {
-		/* strerror_r (XSI or GNU) is avoided: strerror is safe for
-		 * reading with glibc's static table of known errnos. */
-		snprintf(errbuf, sizeof(errbuf), "%s", strerror(errnum));
-		/* "disk full" is what a user looks for, whatever the
-		 * layer that met it. */
-		snprintf(last_message + n, sizeof(last_message) - (size_t)n,
-			 ": %s%s", errbuf,
-			 errnum == ENOSPC || errnum == EDQUOT ? " (disk full)"
-							      : "");
-	}
+	len = written(n, FORMAT_MAX);
+	/* strerror_r (XSI or GNU) is avoided: strerror is safe for reading
+	 * with glibc's static table of known errnos. The errno text always
+	 * fits: the end of a message is what is kept. "disk full" is what a
+	 * user looks for, whatever the layer that met it. */
+	n = snprintf(text + len, sizeof(text) - len, ": %s%s",
+		     strerror(errnum),
+		     errnum == ENOSPC || errnum == EDQUOT ? " (disk full)" : "");
+	len += written(n, sizeof(text) - len);
+	set_message(text, len);
 	return errno_to_code(errnum);
+}
+
+int b3cas__error_null(const char *func, const char *name)
+{
+	return b3cas__error(B3CAS_EINVAL, "%s: %s is NULL", func, name);
+}
+
+int b3cas__error_null_len(const char *func, const char *name,
+			  const char *len_name, size_t len)
+{
+	return b3cas__error(B3CAS_EINVAL, "%s: %s is NULL but %s is %zu",
+			    func, name, len_name, len);
 }
 
 const char *b3cas_error_last(void)

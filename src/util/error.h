@@ -8,7 +8,15 @@
 
 #include "b3cas/common.h"
 
-/* Record a formatted message for this thread and return code. */
+/*
+ * The size of the message buffer (with its NUL): a copy of a message
+ * (b3cas_error_last) kept while another is made should be this large, or
+ * it loses the message's end, which names the file and the reason.
+ */
+#define B3CAS__MESSAGE_MAX 1024
+
+/* Record a formatted message for this thread and return code. A message
+ * too long for the buffer loses its middle (util/error.c). */
 int b3cas__error(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -20,5 +28,61 @@ int b3cas__error(int code, const char *fmt, ...)
  */
 int b3cas__error_errno(int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Argument checks at the top of public functions (the rule is stated in
+ * include/b3cas/common.h): a required pointer that is NULL makes the call
+ * fail before anything is touched, with B3CAS_EINVAL and the message
+ * "<function>: <argument> is NULL". name is the argument's name in the
+ * public header, which need not be the parameter's name in the body.
+ */
+int b3cas__error_null(const char *func, const char *name);
+/* The same for a buffer given with a non-zero length. */
+int b3cas__error_null_len(const char *func, const char *name,
+			  const char *len_name, size_t len);
+
+#define B3CAS__NONNULL(ptr, name)                                    \
+	do {                                                         \
+		if (!(ptr))                                          \
+			return b3cas__error_null(__func__, name);    \
+	} while (0)
+
+/* data may be NULL only when len is 0. */
+#define B3CAS__NONNULL_LEN(data, name, len, len_name)                \
+	do {                                                         \
+		if (!(data) && (len) != 0)                           \
+			return b3cas__error_null_len(__func__, name, \
+						     len_name, (len)); \
+	} while (0)
+
+/*
+ * For functions that return something else than an error code: record
+ * the same message and return failed (the function's documented value
+ * for misuse), or, in a void function, just return.
+ */
+#define B3CAS__NONNULL_OR(ptr, name, failed)                         \
+	do {                                                         \
+		if (!(ptr)) {                                        \
+			b3cas__error_null(__func__, name);           \
+			return failed;                               \
+		}                                                    \
+	} while (0)
+
+#define B3CAS__NONNULL_VOID(ptr, name)                               \
+	do {                                                         \
+		if (!(ptr)) {                                        \
+			b3cas__error_null(__func__, name);           \
+			return;                                      \
+		}                                                    \
+	} while (0)
+
+#define B3CAS__NONNULL_LEN_VOID(data, name, len, len_name)           \
+	do {                                                         \
+		if (!(data) && (len) != 0) {                         \
+			b3cas__error_null_len(__func__, name,        \
+					      len_name, (len));      \
+			return;                                      \
+		}                                                    \
+	} while (0)
 
 #endif

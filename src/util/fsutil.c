@@ -2,7 +2,10 @@
  * util/fsutil.c - whole reads and writes, fsync of files and folders.
  *
  * Every loop here retries EINTR and continues after short transfers, so the
- * layers above can treat one call as all-or-error.
+ * layers above can treat one call as all-or-error. The *_at helpers work
+ * relative to an open folder and never follow a symbolic link in the name
+ * they are given, and b3cas__clear_staging removes only the names its
+ * caller recognises: a store touches only what it made.
  */
 #include "util/fsutil.h"
 
@@ -98,26 +101,76 @@ int b3cas__mkdir(const char *path)
 	return b3cas__error_errno(errno, "cannot create folder %s", path);
 }
 
-int b3cas__clear_dir(const char *path)
+/* Why name under at could not be used as a folder. */
+static int not_a_folder(int at, const char *name, const char *where, int err)
 {
-	DIR *dir = opendir(path);
+	struct stat st;
+
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return b3cas__error_errno(err, "cannot open folder %s/%s",
+					  where, name);
+	if (S_ISLNK(st.st_mode))
+		return b3cas__error(B3CAS_EFORMAT,
+				    "%s/%s is a symbolic link, not a folder "
+				    "b3cas made: b3cas does not follow links "
+				    "inside a store", where, name);
+	if (!S_ISDIR(st.st_mode))
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s exists and is not a "
+				    "folder", where, name);
+	return b3cas__error_errno(err, "cannot open folder %s/%s", where,
+				  name);
+}
+
+int b3cas__open_dir_at(int at, const char *name, const char *where)
+{
+	int fd = openat(at, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return not_a_folder(at, name, where, errno);
+	return fd;
+}
+
+int b3cas__mkdir_at(int at, const char *name, const char *where)
+{
+	struct stat st;
+
+	if (mkdirat(at, name, 0755) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return b3cas__error_errno(errno, "cannot create folder %s/%s",
+					  where, name);
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		return 0;
+	return not_a_folder(at, name, where, EEXIST);
+}
+
+int b3cas__clear_staging(int dir_fd, const char *where,
+			 bool (*ours)(const char *name))
+{
+	int fd = dup(dir_fd);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 	int rc = 0;
 
-	if (!dir)
-		return errno == ENOENT ? 0
-				       : b3cas__error_errno(errno,
-							    "cannot open %s",
-							    path);
+	if (!dir) {
+		rc = b3cas__error_errno(errno, "cannot list %s", where);
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	while ((e = readdir(dir)) != NULL) {
-		if (e->d_name[0] == '.' &&
-		    (e->d_name[1] == '\0' ||
-		     (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+		struct stat st;
+
+		if (!ours(e->d_name) ||
+		    fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    S_ISDIR(st.st_mode))
 			continue;
-		if (unlinkat(dirfd(dir), e->d_name, 0) != 0 &&
-		    errno != ENOENT) {
+		/* unlinkat removes a link itself, never its target. */
+		if (unlinkat(dir_fd, e->d_name, 0) != 0 && errno != ENOENT) {
 			rc = b3cas__error_errno(errno, "cannot remove %s/%s",
-						path, e->d_name);
+						where, e->d_name);
 			break;
 		}
 	}

@@ -32,9 +32,26 @@ int b3cas__fsync_dir(const char *path);
 /* mkdir path (mode 0755) unless it already is a folder. */
 int b3cas__mkdir(const char *path);
 
-/* Remove every entry of folder path (not recursive: files only). Missing
- * folder is fine. */
-int b3cas__clear_dir(const char *path);
+/*
+ * Open folder name under folder at without following a symbolic link in
+ * its last part: the descriptor, or a negative code. A link or a non-folder
+ * gives B3CAS_EFORMAT ("<where>/<name> is a symbolic link ..."), so a store
+ * never works inside a folder it did not make. where names at in messages.
+ */
+int b3cas__open_dir_at(int at, const char *name, const char *where);
+
+/* mkdirat name (mode 0755) unless it already is a folder; an existing
+ * symbolic link or file of that name is B3CAS_EFORMAT. */
+int b3cas__mkdir_at(int at, const char *name, const char *where);
+
+/*
+ * Remove from folder dir_fd the entries that ours(name) accepts and that
+ * are not folders: a store's staging files left by a crash. Everything
+ * else (a folder, someone's notes) is left alone. where names dir_fd in
+ * messages.
+ */
+int b3cas__clear_staging(int dir_fd, const char *where,
+			 bool (*ours)(const char *name));
 
 /* Allocate with an error message on failure. */
 void *b3cas__malloc(size_t len);

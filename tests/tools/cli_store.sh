@@ -208,7 +208,7 @@ expect 2 '^$' 'invalid --threads' -- --store "$work/split" fsck --threads 257
 # without --repair and left, deleted with it.
 l2copy="$work/split/cache/l2/${id[1000]:0:2}/${id[1000]}"
 mkdir -p "$(dirname "$l2copy")" && echo bad >"$l2copy"
-expect 1 "^cache-copy +${id[1000]} .*\(cache/l2/" '^$' -- --store "$work/split" fsck
+expect 1 "^cache-copy +${id[1000]} .*\($work/split/cache/l2/" '^$' -- --store "$work/split" fsck
 expect 1 '"cache_files":1,"cache_copies":1' '^$' -- --store "$work/split" fsck --json
 check "fsck without --repair leaves a bad L2 copy" test -f "$l2copy"
 expect 0 'deleted from the L2 cache' '^$' -- --store "$work/split" fsck --repair --threads 1

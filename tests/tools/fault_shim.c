@@ -6,7 +6,8 @@
  * Two faults, each chosen by environment variables:
  *
  *   SHIM_CHANGE_PATH=FILE SHIM_CHANGE=truncate|append|unlink
- *       After the first successful read() from a descriptor open on FILE,
+ *       After the first successful read() or pread() from a descriptor
+ *       open on FILE,
  *       FILE is cut to half its size, grown by 4 KiB, or unlinked. The
  *       change happens once per process.
  *
@@ -14,6 +15,11 @@
  *       Once more than BYTES have been written (write, pwrite, writev,
  *       pwritev) to files under DIR, every further write there fails with
  *       ENOSPC, and fallocate there too: a disk that fills up mid-run.
+ *
+ *   SHIM_STALL_DIR=DIR SHIM_STALL_MARK=FILE
+ *       The first write() to a file under DIR is done, then FILE is
+ *       created and the writing thread sleeps until the process is
+ *       killed: a command caught mid-write, for the signal tests.
  *
  * Test code only; it is never linked into b3cas.
  */
@@ -32,6 +38,7 @@
 #include <unistd.h>
 
 static ssize_t (*real_read)(int, void *, size_t);
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
 static ssize_t (*real_write)(int, const void *, size_t);
 static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
 static ssize_t (*real_writev)(int, const struct iovec *, int);
@@ -39,6 +46,7 @@ static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
 static int (*real_fallocate)(int, int, off_t, off_t);
 
 static const char *change_path, *change_kind, *enospc_dir;
+static const char *stall_dir, *stall_mark;
 static size_t enospc_dir_len;
 static unsigned long long enospc_after, written;
 static int changed;
@@ -48,6 +56,8 @@ __attribute__((constructor)) static void shim_init(void)
 	const char *after = getenv("SHIM_ENOSPC_AFTER");
 
 	real_read = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+	real_pread = (ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT,
+								    "pread");
 	real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT,
 								     "write");
 	real_pwrite = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(
@@ -63,6 +73,8 @@ __attribute__((constructor)) static void shim_init(void)
 	enospc_dir = getenv("SHIM_ENOSPC_DIR");
 	if (enospc_dir)
 		enospc_dir_len = strlen(enospc_dir);
+	stall_dir = getenv("SHIM_STALL_DIR");
+	stall_mark = getenv("SHIM_STALL_MARK");
 	if (after)
 		enospc_after = strtoull(after, NULL, 10);
 }
@@ -123,10 +135,9 @@ static void change_file(void)
 	}
 }
 
-ssize_t read(int fd, void *buf, size_t len)
+/* After n bytes were read from fd: change the file if it is the one. */
+static void after_read(int fd, ssize_t n)
 {
-	ssize_t n = real_read(fd, buf, len);
-
 	if (n > 0 && change_path && change_kind && !changed) {
 		char path[PATH_MAX];
 
@@ -134,14 +145,62 @@ ssize_t read(int fd, void *buf, size_t len)
 		if (strcmp(path, change_path) == 0)
 			change_file();
 	}
+}
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+	ssize_t n = real_read(fd, buf, len);
+
+	after_read(fd, n);
 	return n;
+}
+
+ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n = real_pread(fd, buf, len, off);
+
+	after_read(fd, n);
+	return n;
+}
+
+ssize_t pread64(int fd, void *buf, size_t len, off_t off)
+{
+	return pread(fd, buf, len, off);
+}
+
+/* After a write to fd: stall for good if it is the first under
+ * stall_dir, saying so by creating stall_mark. */
+static void maybe_stall(int fd)
+{
+	static int stalled;
+	char path[PATH_MAX];
+	size_t n;
+	int mark;
+
+	if (!stall_dir || !stall_mark || stalled)
+		return;
+	fd_path(fd, path, sizeof(path));
+	n = strlen(stall_dir);
+	if (strncmp(path, stall_dir, n) != 0 || path[n] != '/')
+		return;
+	stalled = 1;
+	mark = open(stall_mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (mark >= 0)
+		close(mark);
+	for (;;)
+		sleep(60);
 }
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
+	ssize_t n;
+
 	if (disk_full(fd, len))
 		return -1;
-	return real_write(fd, buf, len);
+	n = real_write(fd, buf, len);
+	if (n > 0)
+		maybe_stall(fd);
+	return n;
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# campaign.sh - the long campaigns in full, run before an issue is closed
+# (CI runs the same tests in their short forms; see scripts/test.sh).
+#
+#   scripts/campaign.sh [ctest -R regex]
+#
+# Builds the release tree (build-campaign/) and runs the crash,
+# concurrency and integrity tests named below and the CLI scripts with
+# B3CAS_TEST_LONG=1 (tests with a long form scale their case counts up:
+# test_live_fsck runs 24 seeds, test_nomem sweeps every Nth allocation
+# too, the random tests run ten times as many cases) and
+# B3CAS_TEST_ITERATIONS=1000 (test_powerloss and test_faults: 1,000
+# rounds each), then the concurrency tests again under ThreadSanitizer.
+# Any failure exits non-zero. Expect an hour or more on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scripts/deps.sh
+jobs=$(nproc)
+# the tests whose long forms are campaigns (and the CLI scripts beside them)
+filter=${1:-'test_(powerloss|faults|nomem|store_crash|store_threads|cache|live_fsck|gc_repair|full_disk|campaign|fsck|lock|interrupt)|cli_'}
+
+printf '\n=== campaign: release build ===\n'
+cmake -S "$root" -B build-campaign -DCMAKE_BUILD_TYPE=Release \
+	-DB3CAS_WERROR=ON >/dev/null
+cmake --build build-campaign -j"$jobs" >/dev/null
+(cd build-campaign &&
+	B3CAS_TEST_LONG=1 B3CAS_TEST_ITERATIONS=1000 \
+		ctest --output-on-failure --timeout 7200 -j"$jobs" -R "$filter")
+
+printf '\n=== campaign: ThreadSanitizer, concurrency tests, long form ===\n'
+CC=clang cmake -S "$root" -B build-campaign-tsan \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DB3CAS_SANITIZE=thread \
+	-DB3CAS_BENCH=OFF -DB3CAS_WERROR=ON >/dev/null
+cmake --build build-campaign-tsan -j"$jobs" >/dev/null
+(cd build-campaign-tsan &&
+	B3CAS_TEST_LONG=1 \
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
+		ctest --output-on-failure --timeout 7200 -L concurrency \
+		--no-tests=error)
+printf '\n=== campaign passed ===\n'
