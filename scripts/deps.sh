@@ -13,7 +13,7 @@ PACKAGES=(
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark
 	util-linux coreutils       # setpriv, truncate, env --default-signal: CLI tests
-	e2fsprogs                  # chattr: gc meeting an immutable file
+	e2fsprogs mount            # chattr: gc meeting an immutable file; mkfs.ext4, mount: the full-disk test
 	prometheus                 # promtool checks `b3cas stats --prometheus`
 	jq                         # reads the CLI tests' JSON lines and findings
 )

@@ -8,6 +8,20 @@
  * count other than its size) is not stored: what we would store is not
  * what the file holds.
  *
+ * A writer stages what outgrows its buffer in the store's tmp/ before it
+ * knows the id, so storing a large file takes its size in free space even
+ * when the content is stored already. A regular file larger than the
+ * inline threshold is therefore hashed first (BLAKE3 stores): if the store
+ * has that content, b3cas_ref_add adds the reference (it re-checks under
+ * the id's stripe lock, and says "not stored" for a GC candidate, which
+ * only a put revives) and nothing is staged; else the file is read again
+ * and stored as before, its bytes hashed again as they are staged. A file
+ * that changes between the two reads is caught by the same checks.
+ *
+ * Files of procfs, sysfs and their kin report a size (0 or 4096) that is
+ * not what a read gives: they are read to their end like a pipe, and
+ * their size is not held against them (b3sum hashes them the same way).
+ *
  * An input of PROGRESS_MIN bytes or more (its size known from fstat, or,
  * for a pipe, once that much has been read) gets a progress line on a
  * terminal: bytes, rate and, when the size is known, the time left. A
@@ -16,10 +30,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,11 +45,23 @@
 #define READ_CHUNK (1u << 20)
 #define PROGRESS_MIN (64ull << 20)
 #define PROGRESS_NS 100000000ull
+/* Chunks at least this large are hashed on the pool's threads. */
+#define PARALLEL_MIN (256u * 1024u)
 
 typedef struct put_opts {
 	bool json;
 	bool no_names;
 } put_opts;
+
+/* What every input of one run shares. */
+typedef struct put_run {
+	put_opts o;
+	b3cas_store *store;
+	b3cas_store_info info;
+	char *buf;         /* READ_CHUNK bytes */
+	b3cas_pool *pool;  /* for hashing first; made when first needed */
+	bool pool_failed;
+} put_run;
 
 void cmd_put_usage(FILE *out)
 {
@@ -186,11 +214,111 @@ static void print_id(const put_opts *o, const b3cas_oid *id,
 	funlockfile(stdout);
 }
 
-/* Store one input: path "-" is standard input. */
-static int put_one(b3cas_store *store, const put_opts *o, const char *path,
-		   bool bare, char *buf)
+/* File systems whose files report a size that reading does not give. */
+static bool pseudo_fs(int fd)
 {
-	bool is_stdin = strcmp(path, "-") == 0;
+	struct statfs f;
+
+	if (fstatfs(fd, &f) != 0)
+		return false;
+	switch ((unsigned long)f.f_type) {
+	case PROC_SUPER_MAGIC:
+	case SYSFS_MAGIC:
+	case DEBUGFS_MAGIC:
+	case TRACEFS_MAGIC:
+	case SECURITYFS_MAGIC:
+	case CGROUP_SUPER_MAGIC:
+	case CGROUP2_SUPER_MAGIC:
+	case 0x62656570: /* configfs; not in linux/magic.h */
+	case PSTOREFS_MAGIC:
+	case EFIVARFS_MAGIC:
+	case BPF_FS_MAGIC:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static b3cas_pool *run_pool(put_run *r)
+{
+	if (!r->pool && !r->pool_failed && b3cas_pool_new(&r->pool, 0) != 0)
+		r->pool_failed = true; /* hash on one thread */
+	return r->pool;
+}
+
+/*
+ * Hash regular file fd (state *before) and, if the store has its content,
+ * add a reference and print its id: *done. Else fd is back at its start
+ * for the writer. CLI_OK, or an exit code after a message.
+ */
+static int put_if_stored(put_run *r, int fd, const char *path,
+			 const struct stat *before, bool bare, bool *done)
+{
+	put_meter m = {(uint64_t)before->st_size, 0, 0, false};
+	b3cas_hasher h;
+	struct stat after;
+	uint64_t total = 0;
+	b3cas_oid id;
+	int64_t refs;
+
+	*done = false;
+	b3cas_hasher_init(&h);
+	m.t0 = m.shown_at = now_ns();
+	for (;;) {
+		long long n = cli_read_full(fd, r->buf, READ_CHUNK);
+
+		if (n < 0) {
+			if (m.on)
+				cli_progress_clear();
+			return put_failed(&r->o, path, CLI_USAGE,
+					  cli_errno_name(errno),
+					  "cannot read %s: %s", path,
+					  strerror(errno));
+		}
+		if (n == 0)
+			break;
+		b3cas_hasher_update_parallel(&h, r->buf, (size_t)n,
+					     n >= PARALLEL_MIN ? run_pool(r)
+							       : NULL);
+		total += (uint64_t)n;
+		meter_update(&m, total);
+	}
+	if (m.on)
+		cli_progress_clear();
+	if (fstat(fd, &after) != 0 || !same_file_state(before, &after) ||
+	    (uint64_t)before->st_size != total)
+		return put_failed(&r->o, path, CLI_USAGE, CLI_ENAME_CHANGED,
+				  "%s changed while it was being stored (%lld "
+				  "bytes when opened, %llu read); nothing "
+				  "stored for it",
+				  path, (long long)before->st_size,
+				  (unsigned long long)total);
+	b3cas_hasher_finalize(id.bytes, sizeof(id.bytes), &h);
+	refs = b3cas_ref_add(r->store, &id);
+	if (refs == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		if (lseek(fd, 0, SEEK_SET) != 0)
+			return put_failed(&r->o, path, CLI_USAGE,
+					  cli_errno_name(errno),
+					  "cannot read %s again: %s", path,
+					  strerror(errno));
+		return CLI_OK;
+	}
+	if (refs < 0)
+		return put_failed(&r->o, path, cli_exit_code((int)refs, false),
+				  cli_error_name((int)refs),
+				  "cannot store %s: %s", path,
+				  b3cas_error_last());
+	print_id(&r->o, &id, path, total, true, bare);
+	*done = true;
+	return CLI_OK;
+}
+
+/* Store one input: path "-" is standard input. */
+static int put_one(put_run *r, const char *path, bool bare)
+{
+	const put_opts *o = &r->o;
+	bool is_stdin = strcmp(path, "-") == 0, sized, done = false;
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	struct stat before, after;
 	b3cas_writer *w = NULL;
@@ -211,17 +339,24 @@ static int put_one(b3cas_store *store, const put_opts *o, const char *path,
 				"cannot read %s: it is a folder", path);
 		goto out;
 	}
-	err = b3cas_writer_open(&w, store);
+	/* Only a regular file of a real file system has a size to trust. */
+	sized = S_ISREG(before.st_mode) && !pseudo_fs(fd);
+	if (sized && r->info.hash == B3CAS_HASH_BLAKE3 &&
+	    (uint64_t)before.st_size > r->info.inline_threshold) {
+		rc = put_if_stored(r, fd, path, &before, bare, &done);
+		if (rc != CLI_OK || done)
+			goto out;
+	}
+	err = b3cas_writer_open(&w, r->store);
 	if (err < 0) {
 		rc = put_failed(o, path, cli_exit_code(err, false),
 				cli_error_name(err), "cannot store %s: %s",
 				path, b3cas_error_last());
 		goto out;
 	}
-	rc = copy_in(o, w, fd, path, buf,
-		     S_ISREG(before.st_mode) ? (uint64_t)before.st_size : 0,
-		     &total);
-	if (rc == CLI_OK && S_ISREG(before.st_mode) &&
+	rc = copy_in(o, w, fd, path, r->buf,
+		     sized ? (uint64_t)before.st_size : 0, &total);
+	if (rc == CLI_OK && sized &&
 	    (fstat(fd, &after) != 0 || !same_file_state(&before, &after) ||
 	     (uint64_t)before.st_size != total))
 		rc = put_failed(o, path, CLI_USAGE, CLI_ENAME_CHANGED,
@@ -259,17 +394,16 @@ static const struct option long_options[] = {
 
 int cmd_put(cli_ctx *ctx, int argc, char **argv)
 {
-	put_opts o = {false, false};
-	b3cas_store *store;
-	char *buf;
+	put_run r = {{false, false}, NULL, {0}, NULL, NULL, false};
+	put_opts *o = &r.o;
 	int c, rc;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
 		switch (c) {
-		case OPT_JSON: o.json = true; break;
-		case OPT_NO_NAMES: o.no_names = true; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_NO_NAMES: o->no_names = true; break;
 		case 'h':
 			cmd_put_usage(stdout);
 			return CLI_OK;
@@ -278,36 +412,38 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 					       argv[optind - 1]);
 		}
 	}
-	buf = malloc(READ_CHUNK);
-	if (!buf) {
+	r.buf = malloc(READ_CHUNK);
+	if (!r.buf) {
 		cli_error("out of memory");
 		return CLI_STORE;
 	}
-	rc = cli_open_store_rw(&store, ctx);
+	rc = cli_open_store_rw(&r.store, ctx);
 	if (rc == CLI_OK) {
 		int i = optind;
 
+		b3cas_store_info_get(&r.info, r.store);
 		if (optind >= argc)
-			rc = put_one(store, &o, "-", true, buf);
+			rc = put_one(&r, "-", true);
 		while (i < argc) {
-			int one = put_one(store, &o, argv[i++], false, buf);
+			int one = put_one(&r, argv[i++], false);
 
 			rc = cli_worse(rc, one);
 			/* A store error ends the run; a bad file does not. */
 			if (one == CLI_STORE)
 				break;
 		}
-		if (o.json)
+		if (o->json)
 			cli_json_not_done(ctx, true, "name", argv + i,
 					  argc - i);
-		rc = cli_close_store(store, rc);
-	} else if (o.json) {
+		rc = cli_close_store(r.store, rc);
+	} else if (o->json) {
 		char *in[] = {"-"};
 
 		cli_json_not_done(ctx, false, "name",
 				  optind < argc ? argv + optind : in,
 				  optind < argc ? argc - optind : 1);
 	}
-	free(buf);
+	b3cas_pool_free(r.pool);
+	free(r.buf);
 	return cli_finish_stdout(rc);
 }

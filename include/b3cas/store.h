@@ -266,6 +266,14 @@ B3CAS_EXTERN const char *b3cas_hash_algo_name(b3cas_hash_algo algo);
  * the content was already stored (a duplicate), or a negative error:
  * B3CAS_EPERM (read-only store), B3CAS_ENOSPC, B3CAS_EIO, B3CAS_ERANGE
  * (reference count overflow), B3CAS_EINVAL (NULL).
+ *
+ * B3CAS_ENOSPC ("disk full" in the message): the disk is full, or so
+ * nearly that new content would take the space the store keeps for
+ * deletes and GC (docs/store.md, "A full disk"). Nothing stored before is
+ * lost; deletes, b3cas_gc and duplicates still work, and puts of new
+ * content work again once space is freed. A write to the index that fails
+ * for space (B3CAS_ENOSPC, then B3CAS_EIO for later writes) ends writing
+ * through this handle: close it and open the store again.
  */
 B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
 				 const void *data, size_t len);
@@ -487,6 +495,12 @@ typedef struct b3cas_writer b3cas_writer;
  * b3cas_writer_abort, which free the writer; until then the store cannot be
  * closed (B3CAS_EBUSY). B3CAS_EPERM (read-only), B3CAS_ENOMEM,
  * B3CAS_EINVAL (NULL).
+ *
+ * The spilled bytes take their size in free space even when the content
+ * turns out to be stored already. To store a file that may be there
+ * without that, hash it first and try b3cas_ref_add (B3CAS_ENOTFOUND: not
+ * stored, or a GC candidate, which only a put revives), as `b3cas put`
+ * does.
  */
 B3CAS_EXTERN int b3cas_writer_open(b3cas_writer **out, b3cas_store *store);
 

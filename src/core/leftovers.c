@@ -6,7 +6,8 @@
  * (the top of an objects folder). And before a store is made in a folder
  * that has no b3cas.conf, the folder may hold only what an interrupted
  * 'init' leaves behind - the layout's folders, empty object folders,
- * RocksDB's own files in index/, staging files, b3cas.conf.tmp, a LOCK
+ * RocksDB's own files in index/, staging files, b3cas.conf.tmp, the
+ * reserve, a LOCK
  * that is empty or holds a pid, an owner mark - so that a rerun completes
  * it; one file of anyone else's anywhere in the layout (or a symbolic
  * link, which b3cas never makes) makes the folder "not a store" and
@@ -153,6 +154,8 @@ static int judge(scan *sc, int fd, const char *rel, folder_kind kind,
 	case K_ROOT:
 		if (reg && strcmp(name, "b3cas.conf.tmp") == 0)
 			return 0;
+		if (reg && strcmp(name, B3CAS_RESERVE_NAME) == 0)
+			return 0; /* core/reserve.c, made before the index */
 		if (reg && strcmp(name, "LOCK") == 0)
 			return lock_is_ours(fd, name) ? 0 : 1;
 		if (!dir)

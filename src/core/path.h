@@ -5,7 +5,7 @@
  *
  * Layout (format version 1):
  *   b3cas.conf  LOCK  objects/{00..ff/,b3cas.owner}  index/  cache/l2/
- *   integrity/{quarantine,checksums,backup}/  tmp/
+ *   integrity/{quarantine,checksums,backup}/  tmp/  reserve
  * and for a tier elsewhere (--objects-dir D): D/{00..ff/,b3cas.owner,tmp/}.
  * The configuration is published last when a store is made, so a folder
  * with a b3cas.conf is a complete store. Inside the store nothing is
@@ -28,6 +28,9 @@
 
 /* The owner mark at the top of an objects folder: which store it is. */
 #define B3CAS_OWNER_NAME "b3cas.owner"
+
+/* Space kept free for deletes and GC on a full disk (core/reserve.c). */
+#define B3CAS_RESERVE_NAME "reserve"
 
 /*
  * Fault injection for tests (tests/integrity/test_faults.c): when a

@@ -344,6 +344,29 @@ static int check_not_rebuilding(b3cas_store *s)
 			    s->lay.root, s->lay.root, B3CAS_RECOVER_MARKER);
 }
 
+/*
+ * Open the index, check (or record) its hash, and publish a new store: it
+ * exists from then on, having its index. When the disk is too full for
+ * that (RocksDB writes new files at every open), the reserve is given up
+ * and it is tried once more: so that deletes and GC can free space.
+ */
+static int open_index_room(b3cas_store *s)
+{
+	for (int attempt = 0;; attempt++) {
+		int rc = open_index(s);
+
+		if (rc == 0)
+			rc = check_meta(s);
+		if (rc == 0)
+			rc = b3cas__layout_publish(&s->lay);
+		if (rc != B3CAS_ENOSPC || attempt > 0 || s->read_only)
+			return rc;
+		b3cas__index_close(s->ix);
+		s->ix = NULL;
+		b3cas__reserve_release(s);
+	}
+}
+
 /* The stripe locks: see store_int.h for why a read-only handle has fewer. */
 static int make_stripes(b3cas_store *s)
 {
@@ -403,6 +426,7 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	pthread_mutex_init(&s->sync_lock, NULL);
 	pthread_mutex_init(&s->l2_lock, NULL);
 	pthread_mutex_init(&s->mirror_lock, NULL);
+	pthread_mutex_init(&s->reserve_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -431,12 +455,9 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	if (rc == 0 && !rebuilding)
 		rc = check_not_rebuilding(s);
 	if (rc == 0)
-		rc = open_index(s);
+		b3cas__reserve_ensure(s);
 	if (rc == 0)
-		rc = check_meta(s);
-	/* A new store exists from here on: it has its index. */
-	if (rc == 0)
-		rc = b3cas__layout_publish(&s->lay);
+		rc = open_index_room(s);
 	if (rc == 0)
 		rc = b3cas__caches_open(s, opts->l1_bytes, opts->l2_bytes);
 	/* A mirror is checked before a read trusts it (one not there yet
@@ -533,6 +554,7 @@ int b3cas_store_close(b3cas_store *s)
 	pthread_mutex_destroy(&s->sync_lock);
 	pthread_mutex_destroy(&s->l2_lock);
 	pthread_mutex_destroy(&s->mirror_lock);
+	pthread_mutex_destroy(&s->reserve_lock);
 	free(s->mirror_dir);
 	pthread_cond_destroy(&s->wake);
 	free(s);
@@ -896,6 +918,10 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		goto discard; /* the bytes are already stored */
 	}
 	revive = rc == 2;
+	/* New bytes: not into the space kept for deletes (reserve.c). */
+	rc = b3cas__reserve_check_room(s);
+	if (rc < 0)
+		goto discard;
 	if (!revive)
 		b3cas__filter_add(s, id);
 	/*
@@ -911,6 +937,8 @@ static int stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		rc = tmp ? b3cas__object_publish(&s->lay, tmp, id, durable)
 			 : b3cas__object_write(&s->lay, id, data, len,
 					       durable);
+		if (rc == B3CAS_ENOSPC)
+			b3cas__reserve_note_full(s);
 		if (rc < 0)
 			return rc;
 		batch_put_entry(b, s, id, NULL, len, false, false);
@@ -926,11 +954,17 @@ discard:
 
 static int write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
 {
-	int rc = b3cas__index_write(s->ix, b,
-				    s->durability == B3CAS_DURABILITY_FULL);
+	int rc;
 
+	/* Low on space: this is a delete, GC or a duplicate (new objects
+	 * are refused), what the reserve is kept for (reserve.c). */
+	b3cas__reserve_before_write(s);
+	rc = b3cas__index_write(s->ix, b,
+				s->durability == B3CAS_DURABILITY_FULL);
 	if (rc == 0)
 		note_written(s, loose);
+	if (rc == B3CAS_ENOSPC)
+		b3cas__reserve_note_full(s);
 	return rc;
 }
 
@@ -1046,6 +1080,8 @@ static int adopt(b3cas_store *s, const b3cas_oid *id, const void *data,
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	int rc = b3cas__store_check_writable(s, "restore an object");
 
+	if (rc == 0 && !in_place)
+		rc = b3cas__reserve_check_room(s);
 	if (rc == 0) {
 		pthread_mutex_lock(lock);
 		rc = has_entry(s, id);

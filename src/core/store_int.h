@@ -122,6 +122,10 @@ struct b3cas_store {
 	b3cas_store *_Atomic mirror;
 	pthread_mutex_t mirror_lock;
 	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
+	/* The reserve (core/reserve.c): low_space refuses new objects. */
+	atomic_bool low_space;
+	atomic_bool reserve_held;   /* the file has blocks */
+	pthread_mutex_t reserve_lock;
 	b3cas_histogram lat_put, lat_get, lat_delete;
 	/* Writers and readers open on this handle (core/stream.c): close
 	 * refuses with B3CAS_EBUSY while either is not 0, since each holds
@@ -205,6 +209,23 @@ int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b);
 void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
 		     uint64_t n);
 void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n);
+
+/* ---- core/reserve.c ---- */
+
+/* Writing handles, at open: make the reserve whole if there is room, and
+ * say whether the handle is low on space. Never fails. */
+void b3cas__reserve_ensure(b3cas_store *s);
+/* Empty the reserve (the index could not be opened for want of space, or
+ * an index write while low on space): low on space from here on. */
+void b3cas__reserve_release(b3cas_store *s);
+/* A write met a full disk: low on space (the reserve stays until needed). */
+void b3cas__reserve_note_full(b3cas_store *s);
+/* Before an index write: give up the reserve if the handle is low on
+ * space and still holds it, so the write finds room. */
+void b3cas__reserve_before_write(b3cas_store *s);
+/* Before writing a new object: 0, or B3CAS_ENOSPC ("disk full") while the
+ * handle is low on space and the check finds no more room. */
+int b3cas__reserve_check_room(b3cas_store *s);
 
 /* ---- core/cache.c ---- */
 

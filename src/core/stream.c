@@ -70,13 +70,18 @@ static int spill(b3cas_writer *w)
 {
 	int rc = 0;
 
+	/* A staging file takes space: not the reserve's (reserve.c). */
 	if (w->tmp.fd < 0)
+		rc = b3cas__reserve_check_room(w->store);
+	if (rc == 0 && w->tmp.fd < 0)
 		rc = b3cas__tmpfile_create(&w->store->lay, &w->tmp);
 	if (rc == 0)
 		rc = b3cas__tmpfile_write(&w->store->lay, &w->tmp, w->buf,
 					  w->buf_len);
 	if (rc == 0)
 		w->buf_len = 0;
+	if (rc == B3CAS_ENOSPC)
+		b3cas__reserve_note_full(w->store);
 	return rc;
 }
 

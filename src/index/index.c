@@ -11,6 +11,33 @@
  *  - point-in-time WAL recovery: after a crash the index comes back as of
  *    the last complete write batch, never with half a batch.
  *
+ * A full disk, and why these settings (docs/store.md, "A full disk"):
+ * RocksDB 7.8's file writer, as Debian builds it (assertions on), aborts
+ * the process when a file that once failed a write is written again.
+ *  - The info log (index/LOG) is such a file, appended to and flushed from
+ *    any thread whenever RocksDB has something to say, so on a full disk
+ *    the second message killed the process (`init` on a 64 MiB file
+ *    system, `rm` and `gc` on a full one). The level is HEADER_LEVEL,
+ *    which writes nothing at all: RocksDB's header lines go through
+ *    Logger::LogHeader, whose default is an INFO line, below the level.
+ *    (A logger of our own cannot be given through the C API of 7.8, and
+ *    one that cannot be created fails the open.)
+ *  - No fallocate: RocksDB preallocates each log file to 1.1 times the
+ *    write buffer (70 MiB) and each compaction output to 1.1 times the
+ *    target file size. On a small or nearly full disk ext4 gives it every
+ *    free block it has before failing (the failure is ignored), so a
+ *    first open of a 64 MiB file system left nothing for anything else,
+ *    and a full disk is reached with tens of MiB held unused. Measured:
+ *    1 KiB puts in full durability cost the same without it (the log's
+ *    fdatasync dominates).
+ *  - No flush during recovery: an open replays the log into the memtables
+ *    and leaves them there, instead of writing them out as tables first,
+ *    which needs as much room as the log holds: a store whose writer
+ *    stopped on a full disk with a large log could not be opened to free
+ *    space. The old logs are kept until the next flush (at close); point-
+ *    in-time recovery carries on past a log whose tail a failed write cut
+ *    (RocksDB continues when the next log's first sequence follows on).
+ *
  * An index that another process holds open (RocksDB's index/LOCK busy) is
  * B3CAS_ELOCKED naming that process, never damage.
  */
@@ -39,8 +66,11 @@ int b3cas__index_error(char *err, const char *what)
 	if (!err)
 		return b3cas__error(B3CAS_ERROR, "%s: unknown RocksDB error",
 				    what);
-	if (strstr(err, "No space left") || strstr(err, "Disk quota"))
-		code = B3CAS_ENOSPC;
+	if (strstr(err, "No space left") || strstr(err, "Disk quota")) {
+		b3cas__error(B3CAS_ENOSPC, "disk full: %s: %s", what, err);
+		free(err);
+		return B3CAS_ENOSPC;
+	}
 	else if (strstr(err, "Permission denied") ||
 		 strstr(err, "Read-only file system"))
 		code = B3CAS_EPERM;
@@ -62,6 +92,26 @@ int b3cas__index_error(char *err, const char *what)
 		b3cas__error(code, "%s: %s", what, err);
 	free(err);
 	return code;
+}
+
+/* o without fallocate and flushes during recovery (see above; not
+ * settable through 7.8's C API, only by name). Should that fail (it
+ * cannot with 7.8), o as it was: worse on a full disk, not wrong. */
+static rocksdb_options_t *full_disk_options(rocksdb_options_t *o)
+{
+	rocksdb_options_t *n = rocksdb_options_create();
+	char *err = NULL;
+
+	rocksdb_get_options_from_string(
+		o, "allow_fallocate=false;avoid_flush_during_recovery=true", n,
+		&err);
+	if (err) {
+		free(err);
+		rocksdb_options_destroy(n);
+		return o;
+	}
+	rocksdb_options_destroy(o);
+	return n;
 }
 
 /* The tuning above; for_writing adds the background threads that
@@ -88,9 +138,9 @@ static rocksdb_options_t *new_options(bool for_writing)
 	rocksdb_options_set_compression(o, rocksdb_lz4_compression);
 	rocksdb_options_set_wal_recovery_mode(o, 2); /* point in time */
 	rocksdb_options_set_keep_log_file_num(o, 4);
-	rocksdb_options_set_info_log_level(o, 2);    /* warnings */
+	rocksdb_options_set_info_log_level(o, 5);    /* none: see above */
 	rocksdb_options_set_enable_pipelined_write(o, 1);
-	return o;
+	return full_disk_options(o);
 }
 
 rocksdb_options_t *b3cas__index_new_options(void)

@@ -107,8 +107,11 @@ int b3cas__error_errno(int errnum, const char *fmt, ...)
 	len = written(n, FORMAT_MAX);
 	/* strerror_r (XSI or GNU) is avoided: strerror is safe for reading
 	 * with glibc's static table of known errnos. The errno text always
-	 * fits: the end of a message is what is kept. */
-	n = snprintf(text + len, sizeof(text) - len, ": %s", strerror(errnum));
+	 * fits: the end of a message is what is kept. "disk full" is what a
+	 * user looks for, whatever the layer that met it. */
+	n = snprintf(text + len, sizeof(text) - len, ": %s%s",
+		     strerror(errnum),
+		     errnum == ENOSPC || errnum == EDQUOT ? " (disk full)" : "");
 	len += written(n, sizeof(text) - len);
 	set_message(text, len);
 	return errno_to_code(errnum);

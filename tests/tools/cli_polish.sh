@@ -209,7 +209,7 @@ out=$(SHIM_ENOSPC_DIR=$deep/st SHIM_ENOSPC_AFTER=1000 LD_PRELOAD=$shim \
 check "a long message keeps its start ($out)" \
 	grep -q "^b3cas: cannot store $files/p400k: cannot write $work" <<<"$out"
 check "and its end ($out)" \
-	grep -Eq "\.\.\..*/st/tmp/[0-9]+\.[0-9]+\.tmp: No space left on device$" <<<"$out"
+	grep -Eq "\.\.\..*/st/tmp/[0-9]+\.[0-9]+\.tmp: No space left on device \(disk full\)$" <<<"$out"
 check "and fits the message buffer (${#out} bytes)" \
 	test ${#out} -le $((1024 + ${#files} + 40))
 
