@@ -168,8 +168,14 @@ head -c 400000 /dev/urandom >"$files/p400k"
 p400k=$(b3sum --no-names "$files/p400k")
 # a staging write that fails: the file is named with its folder
 # (the shim is preloaded after setpriv, which it would crash)
+# env runs as nobody, so the program and the shim it starts must be
+# where nobody may read them (a build folder may be private: CI clones
+# into a mode-700 folder)
+pub=$work/pub
+mkdir "$pub" && cp "$b3cas" "$shim" "$pub/" && chmod 755 "$pub" "$pub"/*
 out=$(nobody env SHIM_ENOSPC_DIR="$pst" SHIM_ENOSPC_AFTER=1000 \
-	LD_PRELOAD="$shim" "$b3cas" --store "$pst" put "$files/p400k" 2>&1)
+	LD_PRELOAD="$pub/${shim##*/}" "$pub/${b3cas##*/}" --store "$pst" \
+	put "$files/p400k" 2>&1)
 check "a failed staging write names tmp/ ($out)" grep -Eq \
 	"cannot write $pst/tmp/[0-9]+\.[0-9]+\.tmp: No space left on device" \
 	<<<"$out"
