@@ -9,8 +9,8 @@
 # B3CAS_TEST_LONG=1 (tests with a long form scale their case counts up:
 # test_live_fsck runs 24 seeds, test_nomem sweeps every Nth allocation
 # too, the random tests run ten times as many cases) and
-# B3CAS_TEST_ITERATIONS=1000 (test_powerloss and test_faults: 1,000
-# rounds each), then the concurrency tests again under ThreadSanitizer.
+# B3CAS_CRASH_ROUNDS=1000 (test_powerloss and test_faults: 1,000 rounds
+# each; CI runs 400, 250 under the sanitizers), then the concurrency tests again under ThreadSanitizer.
 # Any failure exits non-zero. Expect an hour or more on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,10 +22,10 @@ filter=${1:-'test_(powerloss|faults|nomem|store_crash|store_threads|cache|live_f
 
 printf '\n=== campaign: release build ===\n'
 cmake -S "$root" -B build-campaign -DCMAKE_BUILD_TYPE=Release \
-	-DB3CAS_WERROR=ON >/dev/null
+	-DB3CAS_WERROR=ON -DB3CAS_CRASH_ROUNDS=1000 >/dev/null
 cmake --build build-campaign -j"$jobs" >/dev/null
 (cd build-campaign &&
-	B3CAS_TEST_LONG=1 B3CAS_TEST_ITERATIONS=1000 \
+	B3CAS_TEST_LONG=1 \
 		ctest --output-on-failure --timeout 7200 -j"$jobs" -R "$filter")
 
 printf '\n=== campaign: ThreadSanitizer, concurrency tests, long form ===\n'

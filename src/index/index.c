@@ -230,6 +230,7 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	ix->read_only = read_only;
 	pthread_mutex_init(&ix->wq_lock, NULL);
+	pthread_mutex_init(&ix->log_lock, NULL);
 	ix->wq_tail = &ix->wq_head;
 	ix->options = new_options(!read_only);
 	/* Writers are combined (b3cas__index_write): one thread at a time
@@ -312,6 +313,7 @@ void b3cas__index_close(b3cas_index *ix)
 	rocksdb_options_destroy(ix->refs_options);
 	rocksdb_options_destroy(ix->options);
 	pthread_mutex_destroy(&ix->wq_lock);
+	pthread_mutex_destroy(&ix->log_lock);
 	free(ix);
 }
 
@@ -459,6 +461,7 @@ static void write_round(b3cas_index *ix, write_req *list)
 			n++;
 		}
 		end = q;
+		pthread_mutex_lock(&ix->log_lock);
 		if (atomic_load(&ix->failed)) {
 			/* Never hand RocksDB's log writer another record
 			 * after it failed (see b3cas_index.failed). */
@@ -493,6 +496,7 @@ static void write_round(b3cas_index *ix, write_req *list)
 			if (q->failed)
 				atomic_store(&ix->failed, true);
 		}
+		pthread_mutex_unlock(&ix->log_lock);
 		free(err);
 		list = end;
 	}
@@ -578,18 +582,25 @@ int b3cas__index_write(b3cas_index *ix, rocksdb_writebatch_t *batch,
 int b3cas__index_sync(b3cas_index *ix)
 {
 	char *err = NULL;
+	bool failed = true;
 
 	if (ix->read_only)
 		return 0;
-	if (atomic_load(&ix->failed))
+	pthread_mutex_lock(&ix->log_lock);
+	if (!atomic_load(&ix->failed)) {
+		rocksdb_flush_wal(ix->db, 1, &err);
+		if (err)
+			atomic_store(&ix->failed, true);
+		else
+			failed = false;
+	}
+	pthread_mutex_unlock(&ix->log_lock);
+	if (err)
+		return b3cas__index_error(err, "cannot sync the index log");
+	if (failed)
 		return b3cas__error(B3CAS_EIO, "cannot sync the index log: a "
 				    "write to it failed earlier, so RocksDB "
 				    "stopped writes; close and reopen the "
 				    "store (what was acknowledged is kept)");
-	rocksdb_flush_wal(ix->db, 1, &err);
-	if (err) {
-		atomic_store(&ix->failed, true);
-		return b3cas__index_error(err, "cannot sync the index log");
-	}
 	return 0;
 }

@@ -65,6 +65,12 @@ typedef struct b3cas_index {
 	 * with assertions, and a sync of a log that saw an error aborts the
 	 * process). Syncs then fail at once; a reopen starts afresh. */
 	_Atomic bool failed;
+	/* Held by a write round from its look at failed to its setting it,
+	 * and by a log sync: a sync must not start while a write that then
+	 * fails is in RocksDB's log writer, or it meets the writer's error
+	 * and aborts (test_powerloss under ASan: a write with an injected
+	 * EIO beside the flusher's sync). */
+	pthread_mutex_t log_lock;
 	/* Writers waiting for the combiner (index.c, b3cas__index_write). */
 	pthread_mutex_t wq_lock;
 	struct b3cas_write_req *wq_head, **wq_tail;
