@@ -266,11 +266,19 @@ summary=$(tail -1 <<<"$out")
 check "recover read the damaged log" jq -e '.wal_damaged == 1 and .wal_restored > 50' <<<"$summary" >/dev/null
 unreadable=$(jq -r .wal_unreadable <<<"$summary")
 present=$("$b3cas" --store "$st" ls --json | jq -r .id)
-unread=0
+unread=0 unread_bytes=0
 while read -r id f; do
-	grep -qx "$id" <<<"$present" || unread=$((unread + 1))
+	grep -qx "$id" <<<"$present" && continue
+	unread=$((unread + 1))
+	unread_bytes=$((unread_bytes + $(stat -c %s "$f")))
 done <"$work/W.ids"
-check "only writes inside the damaged piece are lost ($unread <= $unreadable)" test $unread -le "$unreadable"
+# A piece is one 32 KiB block of RocksDB's log; each put here is one
+# record of at most ~3.1 KB, which may reach into it from the block
+# before or after. So the objects lost fit in the damaged pieces plus
+# two records each (counting objects instead was wrong: one piece holds
+# many records, and seen flaky - 7 lost in 1 piece under B3CAS_SIMD=portable).
+check "only writes inside the damaged piece are lost ($unread objects, $unread_bytes bytes, $unreadable pieces)" \
+	test $unread_bytes -le $((unreadable * (32768 + 2 * 3200)))
 for i in 0 50 99; do
 	read -r id f < <(sed -n "$((i + 1))p" "$work/W.ids")
 	grep -qx "$id" <<<"$present" || continue
