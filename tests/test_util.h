@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -156,6 +157,27 @@ static inline uint8_t *tu_exact_copy_at(const void *src, size_t len,
 		memcpy(p + misalign, src, len);
 	*block_out = p;
 	return p + misalign;
+}
+
+/*
+ * Damage the file at path: invert every bit of the byte at off (made
+ * writable first). Writing a fixed byte instead would leave random
+ * content intact one time in 256.
+ */
+static inline void tu_flip_file_byte(const char *path, long off)
+{
+	FILE *f;
+	int c;
+
+	assert_int_equal(chmod(path, 0644), 0);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	c = fgetc(f);
+	assert_true(c != EOF);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	assert_int_equal(fputc(c ^ 0xff, f), c ^ 0xff);
+	assert_int_equal(fclose(f), 0);
 }
 
 /* Long runs (B3CAS_TEST_LONG=1) scale their case counts up. */

@@ -136,14 +136,9 @@ static void object_path(char *out, size_t n, const char *tier, int i)
 static void flip(const char *tier, int i)
 {
 	char path[600];
-	int fd;
 
 	object_path(path, sizeof(path), tier, i);
-	assert_int_equal(chmod(path, 0644), 0);
-	fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, "\x42", 1, 9), 1);
-	close(fd);
+	tu_flip_file_byte(path, 9);
 }
 
 /* Object i reads back byte-exact with refs references. */

@@ -257,7 +257,6 @@ static void test_restore_heals_damage(void **state)
 	file_id before[N];
 	char path[600];
 	b3cas_store *s;
-	int fd;
 
 	(void)state;
 	assert_true(is_loose(flipped) && is_loose(truncated) &&
@@ -276,11 +275,7 @@ static void test_restore_heals_damage(void **state)
 	assert_int_equal(b3cas_store_close(s), 0);
 
 	loose_path(path, sizeof(path), dst_dir, flipped);
-	assert_int_equal(chmod(path, 0644), 0);
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, "\x5a", 1, 17), 1);
-	close(fd);
+	tu_flip_file_byte(path, 17);
 	loose_path(path, sizeof(path), dst_dir, truncated);
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(truncate(path, 33), 0);
@@ -366,7 +361,6 @@ static void test_restore_reports_failures(void **state)
 	uint8_t extra[5000];
 	b3cas_oid extra_id;
 	uint64_t rng = 7;
-	int fd;
 
 	(void)state;
 	assert_true(is_loose(bad_source));
@@ -384,11 +378,7 @@ static void test_restore_reports_failures(void **state)
 	}
 	assert_int_equal(unlink(path), 0);
 	loose_path(path, sizeof(path), src_dir, bad_source);
-	assert_int_equal(chmod(path, 0644), 0);
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, "\xff", 1, 3), 1);
-	close(fd);
+	tu_flip_file_byte(path, 3);
 
 	failures = 0;
 	o.on_failure = on_failure;

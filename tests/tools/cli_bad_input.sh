@@ -193,7 +193,7 @@ loose=$(b3sum --no-names "$files/keep300000")
 obj=$st/objects/${loose:0:2}/$loose
 cp "$obj" "$work/obj.good"
 chmod u+w "$obj"
-printf 'X' | dd of="$obj" bs=1 seek=150000 conv=notrunc status=none
+printf 'XXXXXXXX' | dd of="$obj" bs=1 seek=150000 conv=notrunc status=none
 expect 3 '^$' "corrupt|does not match" -- get "$loose"
 check "a corrupt object writes no bytes" test -z "$out"
 rm -f "$work/never"

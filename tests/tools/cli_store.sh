@@ -191,7 +191,7 @@ expect 0 '' '^$' -- --store "$work/mirror" init
 expect 0 '' '^$' -- --store "$work/mirror" put "$files/f1000"
 obj="$work/tier/${id[1000]:0:2}/${id[1000]}"
 chmod 644 "$obj"
-printf 'X' | dd of="$obj" bs=1 seek=7 conv=notrunc 2>/dev/null
+printf 'XXXXXXXX' | dd of="$obj" bs=1 seek=7 conv=notrunc 2>/dev/null
 echo junk >"$work/tier/00/junk"
 expect 1 "^corrupt +${id[1000]}" '^$' -- --store "$work/split" fsck
 check "fsck without --repair changes nothing" test -f "$work/tier/00/junk"
