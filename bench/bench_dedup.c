@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "b3cas/b3cas.h"
-#include "core/store_int.h"
+#include "store/store_int.h"
 
 #define BENCH_NAME "bench_dedup"
 #include "bench_util.h"

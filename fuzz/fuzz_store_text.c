@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "b3cas/store.h"
-#include "core/path.h"
+#include "layout/path.h"
 
 static bool is_id_text(const char *s)
 {

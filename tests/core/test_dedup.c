@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/store_int.h"
-#include "dedup/bloom.h"
-#include "dedup/known.h"
+#include "store/store_int.h"
+#include "filter/bloom.h"
+#include "filter/known.h"
 #include "util/histogram.h"
 #include "test_util.h"
 

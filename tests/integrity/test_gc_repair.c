@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "b3cas/b3cas.h"
-#include "core/store_int.h"
+#include "store/store_int.h"
 #include "test_util.h"
 
 #define THRESHOLD 1024

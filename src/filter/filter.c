@@ -1,5 +1,5 @@
 /*
- * dedup/filter.c - the store's bloom filter: loading, building, growing,
+ * filter/filter.c - the store's bloom filter: loading, building, growing,
  * saving.
  *
  * The one rule: the filter in s->bloom has every id of the index in it,
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/store_int.h"
+#include "store/store_int.h"
 #include "util/error.h"
 
 #define MIN_CAPACITY (1u << 20)

@@ -1,5 +1,5 @@
 /*
- * core/path.h - the store folder: its layout, b3cas.conf, the owner mark
+ * layout/path.h - the store folder: its layout, b3cas.conf, the owner mark
  * of its objects folder, and the LOCK that admits one writing process at
  * a time.
  *
@@ -29,7 +29,7 @@
 /* The owner mark at the top of an objects folder: which store it is. */
 #define B3CAS_OWNER_NAME "b3cas.owner"
 
-/* Space kept free for deletes and GC on a full disk (core/reserve.c). */
+/* Space kept free for deletes and GC on a full disk (store/reserve.c). */
 #define B3CAS_RESERVE_NAME "reserve"
 
 /*
@@ -73,7 +73,7 @@ typedef struct b3cas_layout {
 	char store_id[B3CAS_STORE_ID_LEN + 1];
 	b3cas_fault_plan *faults; /* tests only; NULL */
 	/* Writable handles: what b3cas_store_interrupt stops
-	 * (core/objects.h); NULL otherwise. */
+	 * (layout/objects.h); NULL otherwise. */
 	struct b3cas_staging *staging;
 	int lock_fd;       /* LOCK, held with flock (write mode only) */
 	unsigned format;

@@ -1,5 +1,5 @@
 /*
- * core/store.c - the public store API: open and close, put, get, exists,
+ * store/store.c - the public store API: open and close, put, get, exists,
  * delete, stat, walks and batches, composed from the layout, the loose
  * objects and the index.
  *
@@ -15,7 +15,7 @@
  *    when verify_on_read is on;
  *  - reads take no lock of the store's own.
  */
-#include "core/store_int.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,12 +1,12 @@
 /*
- * dedup/known.c - the set of ids known to be stored (see known.h).
+ * filter/known.c - the set of ids known to be stored (see known.h).
  */
-#include "dedup/known.h"
+#include "filter/known.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/store_int.h"
+#include "store/store_int.h"
 
 /* A set must lie inside one lock stripe (b3cas__stripe_index). */
 #define STRIPES B3CAS_STRIPES

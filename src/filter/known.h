@@ -1,5 +1,5 @@
 /*
- * dedup/known.h - ids known to be stored and referenced: an exact,
+ * filter/known.h - ids known to be stored and referenced: an exact,
  * bounded, in-memory set that spares a put of content already stored the
  * read of the object's index entry.
  *

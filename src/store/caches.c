@@ -1,5 +1,5 @@
 /*
- * core/cache.c - the store's caches: making L1 and L2, keeping them
+ * store/caches.c - the store's caches: making L1 and L2, keeping them
  * consistent with deletes and GC, and the cache manager API of
  * b3cas/cache.h. The read path that fills them is in store.c.
  *
@@ -9,7 +9,7 @@
  * object is stored, and a copy is verified on every read; GC deletes the
  * copies of what it collects.
  */
-#include "core/store_int.h"
+#include "store/store_int.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * core/objects.c - writing, publishing, reading and removing loose object
+ * layout/objects.c - writing, publishing, reading and removing loose object
  * files.
  *
  * Publication is temp file + rename within one file system (tmp/ and
@@ -14,7 +14,7 @@
  * create are one step under the staging lock, and the check and the
  * rename one step under the caller's stripe lock.
  */
-#include "core/objects.h"
+#include "layout/objects.h"
 
 #include <dirent.h>
 #include <errno.h>

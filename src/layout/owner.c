@@ -1,5 +1,5 @@
 /*
- * core/owner.c - store ids and the owner mark of an objects folder.
+ * layout/owner.c - store ids and the owner mark of an objects folder.
  *
  * An objects folder belongs to one store: two stores sharing one would
  * each collect the other's objects as garbage. So every store has a random
@@ -12,7 +12,7 @@
  * or, for a store made before store ids, after b3cas.conf records the id
  * (so a crash in between leaves a store that claims its folder again).
  */
-#include "core/layout_int.h"
+#include "layout/layout_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

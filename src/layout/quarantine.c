@@ -1,5 +1,5 @@
 /*
- * integrity/quarantine.c - moving a loose object whose bytes no longer
+ * layout/quarantine.c - moving a loose object whose bytes no longer
  * match its id out of the object tier, into integrity/quarantine/, where
  * it is kept for inspection and never deleted by b3cas.
  *
@@ -12,7 +12,7 @@
  * its file missing) until a repair or a put of the same bytes. The name
  * in quarantine is "<id>.<unix ns>", so repeated damage keeps every copy.
  */
-#include "core/store_int.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

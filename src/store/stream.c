@@ -1,5 +1,5 @@
 /*
- * core/stream.c - streaming puts and gets in constant memory.
+ * store/stream.c - streaming puts and gets in constant memory.
  *
  * A writer hashes bytes as they arrive and keeps them in one buffer of at
  * least the inline threshold; when they outgrow it they go to a temp file
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/store_int.h"
+#include "store/store_int.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 

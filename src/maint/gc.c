@@ -1,5 +1,5 @@
 /*
- * dedup/gc.c - garbage collection of objects without references.
+ * maint/gc.c - garbage collection of objects without references.
  *
  * A delete that drops an object's last reference only marks it (the UNREF
  * bit in its content entry, count 0 and the time in its refs entry); this
@@ -26,7 +26,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "core/store_int.h"
+#include "store/store_int.h"
 #include "util/error.h"
 
 /* The first file a collection could not unlink, and how many. */

@@ -1,5 +1,5 @@
 /*
- * integrity/fsck.c - b3cas_fsck: every index entry checked against its
+ * maint/fsck.c - b3cas_fsck: every index entry checked against its
  * bytes, every file of the object tier against the index, reference
  * counts against objects, and L2 cache copies against their names; with
  * repair, each finding mended or reported lost. b3cas_scrub: the first
@@ -73,7 +73,7 @@
 #include <unistd.h>
 
 #include "b3cas/integrity.h"
-#include "core/store_int.h"
+#include "store/store_int.h"
 #include "index/wal.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -314,7 +314,7 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 	rc = b3cas__object_open(&s->lay, id, out->size, &fd);
 	if (rc == B3CAS_ENOTFOUND && out->candidate) {
 		/* GC unlinks a candidate's file before it removes the entry
-		 * (dedup/gc.c): a collection that stopped in between. */
+		 * (maint/gc.c): a collection that stopped in between. */
 	} else if (rc == B3CAS_ENOTFOUND) {
 		out->kind = B3CAS_FSCK_MISSING;
 		snprintf(out->detail, sizeof(out->detail),
@@ -950,7 +950,7 @@ static void check_top(fsck_worker *w)
 			    (elsewhere && strcmp(e->d_name, "tmp") == 0) ||
 			    strcmp(e->d_name, "lost+found") == 0))
 			continue;
-		/* The owner mark (core/owner.c) names the store the folder
+		/* The owner mark (layout/owner.c) names the store the folder
 		 * belongs to. */
 		if (!dir && strcmp(e->d_name, B3CAS_OWNER_NAME) == 0)
 			continue;

@@ -1,5 +1,5 @@
 /*
- * core/reserve.c - the store's reserve: a file of allocated space kept so
+ * store/reserve.c - the store's reserve: a file of allocated space kept so
  * that a store on a full disk can still be opened, and its objects deleted
  * and collected to free space.
  *
@@ -26,7 +26,7 @@
  * Only the one writing process (it holds LOCK) touches the file; within it,
  * reserve_lock serializes the changes.
  */
-#include "core/store_int.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * integrity/restore.c - b3cas_restore: bring a store back from a backup
+ * maint/restore.c - b3cas_restore: bring a store back from a backup
  * store.
  *
  * Two walks. The source's objects, in id order: one this store has no
@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "integrity/integrity_int.h"
+#include "maint/integrity_int.h"
 #include "util/error.h"
 
 /* What this store holds of an id. */

@@ -1,5 +1,5 @@
 /*
- * integrity/backup.c - b3cas_backup: copy into another b3cas store every
+ * maint/backup.c - b3cas_backup: copy into another b3cas store every
  * object it lacks; and what backup, restore and recover share: the
  * verified streamed copy of one object, progress pacing, the run log.
  *
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "integrity/integrity_int.h"
+#include "maint/integrity_int.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 

@@ -1,5 +1,5 @@
 /*
- * core/objects.h - loose object files under objects/ab/<64 hex>.
+ * layout/objects.h - loose object files under objects/ab/<64 hex>.
  *
  * A loose object is written to a temp file in tmp/, made durable when the
  * caller asks, and renamed into place, so objects/ never holds a partial
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/path.h"
+#include "layout/path.h"
 
 /*
  * The staging area of a writable handle, as b3cas_store_interrupt needs

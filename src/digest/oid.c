@@ -1,5 +1,5 @@
 /*
- * core/oid.c - object ids: 32 bytes, written as 64 hex characters.
+ * digest/oid.c - object ids: 32 bytes, written as 64 hex characters.
  */
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * integrity/recover.c - b3cas_recover: bring back a lost or damaged index
+ * maint/recover.c - b3cas_recover: bring back a lost or damaged index
  * from what is left: RocksDB's own repair, the object files, a backup.
  *
  * Two phases. The first holds the store's LOCK through the layout alone
@@ -39,7 +39,7 @@
 
 #include "index/salvage.h"
 #include "index/wal.h"
-#include "integrity/integrity_int.h"
+#include "maint/integrity_int.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 

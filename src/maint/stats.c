@@ -1,5 +1,5 @@
 /*
- * dedup/stats.c - b3cas_store_stats: what is stored (one walk of the
+ * maint/stats.c - b3cas_store_stats: what is stored (one walk of the
  * index from one snapshot) and what this handle has done since open.
  *
  * Physical bytes are each object's bytes counted once: inline bytes inside
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/store_int.h"
+#include "store/store_int.h"
 #include "util/error.h"
 
 /* h's quantiles into out, through sum (scratch space). */

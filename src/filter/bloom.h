@@ -1,5 +1,5 @@
 /*
- * dedup/bloom.h - a blocked bloom filter of object ids.
+ * filter/bloom.h - a blocked bloom filter of object ids.
  *
  * Each id sets 7 bits inside one 512-bit block (one cache line), chosen
  * from the id's own bytes: ids are hashes already, so no further hashing

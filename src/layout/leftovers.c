@@ -1,5 +1,5 @@
 /*
- * core/leftovers.c - telling the store's own names from everyone else's.
+ * layout/leftovers.c - telling the store's own names from everyone else's.
  *
  * Two uses. While a store is open, only names that b3cas itself makes are
  * ever deleted (the staging files in tmp/) or taken for the store's own
@@ -13,7 +13,7 @@
  * link, which b3cas never makes) makes the folder "not a store" and
  * nothing in it is touched.
  */
-#include "core/layout_int.h"
+#include "layout/layout_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,10 +67,10 @@ bool b3cas__staging_name(const char *name)
 {
 	const char *dot = strchr(name, '.');
 
-	/* dedup/filter.c saves the bloom filter through tmp/bloom. */
+	/* filter/filter.c saves the bloom filter through tmp/bloom. */
 	if (strcmp(name, "bloom") == 0)
 		return true;
-	/* "<pid>.<n>.tmp": core/objects.c and the owner mark. */
+	/* "<pid>.<n>.tmp": layout/objects.c and the owner mark. */
 	return dot && digits(name, (size_t)(dot - name)) &&
 	       numbered(dot + 1, ".tmp");
 }
@@ -155,7 +155,7 @@ static int judge(scan *sc, int fd, const char *rel, folder_kind kind,
 		if (reg && strcmp(name, "b3cas.conf.tmp") == 0)
 			return 0;
 		if (reg && strcmp(name, B3CAS_RESERVE_NAME) == 0)
-			return 0; /* core/reserve.c, made before the index */
+			return 0; /* store/reserve.c, made before the index */
 		if (reg && strcmp(name, "LOCK") == 0)
 			return lock_is_ours(fd, name) ? 0 : 1;
 		if (!dir)

@@ -1,5 +1,5 @@
 /*
- * core/path.c - making, recognising and locking a store folder.
+ * layout/path.c - making, recognising and locking a store folder.
  *
  * Invariants: a folder is a store exactly when it has b3cas.conf, which is
  * written (temp file, fsync, rename, fsync folder) only after every other
@@ -12,10 +12,10 @@
  * where the layout has a folder makes the open fail); only the folder
  * given as the store, and a tier folder named in b3cas.conf or by the
  * caller, are taken as paths. A store is made only in a folder holding
- * nothing but what an interrupted init leaves (core/leftovers.c), and its
- * objects folder is marked as its own (core/owner.c).
+ * nothing but what an interrupted init leaves (layout/leftovers.c), and its
+ * objects folder is marked as its own (layout/owner.c).
  */
-#include "core/path.h"
+#include "layout/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/layout_int.h"
+#include "layout/layout_int.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/holder.h"

@@ -1,6 +1,6 @@
 /*
- * core/layout_int.h - the parts of the store folder's code that
- * core/path.c shares with core/leftovers.c and core/owner.c, and nothing
+ * layout/layout_int.h - the parts of the store folder's code that
+ * layout/path.c shares with layout/leftovers.c and layout/owner.c, and nothing
  * else uses.
  */
 #ifndef B3CAS_CORE_LAYOUT_INT_H
@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "core/path.h"
+#include "layout/path.h"
 
 /*
  * Check that folder fd (where, for messages) holds nothing but what an

@@ -1,11 +1,11 @@
 /*
- * dedup/bloom.c - the blocked bloom filter and its file.
+ * filter/bloom.c - the blocked bloom filter and its file.
  *
  * File: "B3BLOOM1" (8 bytes), nblocks, capacity, count, stamp (8 bytes
  * each, little endian), the words (nblocks * 64 bytes, little endian), then
  * the BLAKE3 hash of everything before it (32 bytes).
  */
-#include "dedup/bloom.h"
+#include "filter/bloom.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /*
- * core/store_int.h - the store handle and what store.c and stream.c share:
+ * store/store_int.h - the store handle and what store.c and stream.c share:
  * hashing with the store's algorithm, stripe locks, publishing an object
  * under its stripe, and opening a loose object despite concurrent deletes.
  */
@@ -15,10 +15,10 @@
 #include "b3cas/store.h"
 #include "cache/cache.h"
 #include "cache/l2.h"
-#include "core/objects.h"
-#include "core/path.h"
-#include "dedup/bloom.h"
-#include "dedup/known.h"
+#include "layout/objects.h"
+#include "layout/path.h"
+#include "filter/bloom.h"
+#include "filter/known.h"
 #include "util/histogram.h"
 #include "index/index.h"
 
@@ -75,7 +75,7 @@ struct b3cas_store {
 	atomic_int flush_error;     /* first background flush failure */
 
 	/*
-	 * Duplicate detection (dedup/filter.c). bloom is complete: every id
+	 * Duplicate detection (filter/filter.c). bloom is complete: every id
 	 * in the index was added to it, so "not in it" means new. While a
 	 * filter is being (re)built, bloom_next receives every new id too,
 	 * and replaces bloom when the builder has added the whole index.
@@ -89,7 +89,7 @@ struct b3cas_store {
 	pthread_t bloom_thread;
 	bool bloom_thread_started;
 	bool filter_opened;
-	/* Ids known stored and referenced (dedup/known.h); per stripe, under
+	/* Ids known stored and referenced (filter/known.h); per stripe, under
 	 * its lock. NULL in a read-only handle. */
 	b3cas_known *known;
 	pthread_mutex_t bloom_lock;      /* guards starting a build, retired */
@@ -101,7 +101,7 @@ struct b3cas_store {
 	atomic_ullong bloom_hits;        /* "maybe" for an id stored */
 
 	/*
-	 * Caches (core/cache.c). l1 always exists (capacity 0 = off) and
+	 * Caches (store/caches.c). l1 always exists (capacity 0 = off) and
 	 * never holds an object that is not stored: the delete of its last
 	 * reference erases it after the index write, and a reader offers
 	 * what it read only with a ticket taken before it read. l2 is made
@@ -113,7 +113,7 @@ struct b3cas_store {
 	b3cas_l2 *_Atomic l2;
 	pthread_mutex_t l2_lock;
 
-	/* Operation counters and latencies since open (dedup/stats.c). */
+	/* Operation counters and latencies since open (maint/stats.c). */
 	atomic_ullong n_puts, n_dup_puts, n_put_bytes, n_gets, n_deletes;
 	atomic_ullong n_corrupt_reads, n_quarantined, n_healed;
 	/* Self-healing reads: the mirror store, opened read-only when first
@@ -122,12 +122,12 @@ struct b3cas_store {
 	b3cas_store *_Atomic mirror;
 	pthread_mutex_t mirror_lock;
 	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
-	/* The reserve (core/reserve.c): low_space refuses new objects. */
+	/* The reserve (store/reserve.c): low_space refuses new objects. */
 	atomic_bool low_space;
 	atomic_bool reserve_held;   /* the file has blocks */
 	pthread_mutex_t reserve_lock;
 	b3cas_histogram lat_put, lat_get, lat_delete;
-	/* Writers and readers open on this handle (core/stream.c): close
+	/* Writers and readers open on this handle (store/stream.c): close
 	 * refuses with B3CAS_EBUSY while either is not 0, since each holds
 	 * a pointer to the handle. */
 	atomic_uint open_writers, open_readers;
@@ -191,7 +191,7 @@ int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 			   bool *is_inline);
 
 /* Add the removal of id's index entries to b, and forget it as known
- * live (dedup/known.h). Under id's stripe lock. */
+ * live (filter/known.h). Under id's stripe lock. */
 void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 			       const b3cas_oid *id);
 
@@ -210,7 +210,7 @@ void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
 		     uint64_t n);
 void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n);
 
-/* ---- core/reserve.c ---- */
+/* ---- store/reserve.c ---- */
 
 /* Writing handles, at open: make the reserve whole if there is room, and
  * say whether the handle is low on space. Never fails. */
@@ -227,7 +227,7 @@ void b3cas__reserve_before_write(b3cas_store *s);
  * handle is low on space and the check finds no more room. */
 int b3cas__reserve_check_room(b3cas_store *s);
 
-/* ---- core/cache.c ---- */
+/* ---- store/caches.c ---- */
 
 /* At open: make L1 with l1_bytes, and L2 when l2_bytes > 0. */
 int b3cas__caches_open(b3cas_store *s, uint64_t l1_bytes, uint64_t l2_bytes);
@@ -368,7 +368,7 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 #define B3CAS_RECOVER_DIR "integrity/recover"
 #define B3CAS_RECOVER_MARKER B3CAS_RECOVER_DIR "/rebuilding"
 
-/* ---- integrity/quarantine.c ---- */
+/* ---- layout/quarantine.c ---- */
 
 /*
  * A read found loose object id (size bytes) corrupt: under its stripe
@@ -396,7 +396,7 @@ int b3cas__file_check(b3cas_store *s, int fd, const b3cas_oid *id,
 		      uint64_t size, uint8_t *buf, size_t buf_len,
 		      uint64_t *hashed);
 
-/* ---- dedup/filter.c ---- */
+/* ---- filter/filter.c ---- */
 
 /* At open: load the saved filter if it matches the index, else start
  * building one in the background. Never fails the open. */

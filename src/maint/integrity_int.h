@@ -1,5 +1,5 @@
 /*
- * integrity/integrity_int.h - what backup.c, restore.c and recover.c share:
+ * maint/integrity_int.h - what backup.c, restore.c and recover.c share:
  * a verified, streamed copy of one object from one store into another,
  * progress reports at a steady pace, and the run log.
  *
@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "b3cas/integrity.h"
-#include "core/store_int.h"
+#include "store/store_int.h"
 
 #define B3CAS_COPY_CHUNK (1u << 20)
 
