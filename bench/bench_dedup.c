@@ -37,6 +37,7 @@
 
 #include "b3cas/b3cas.h"
 #include "store/store_int.h"
+#include "filter/filter.h"
 
 #define BENCH_NAME "bench_dedup"
 #include "bench_util.h"
@@ -273,7 +274,7 @@ static void bench_bloom(b3cas_store *s)
 	uint8_t buf[OBJ];
 	b3cas_stats st0, st1;
 	uint64_t fp, skips, ids_in, cap = 0;
-	b3cas_bloom *b;
+	const b3cas_bloom *b;
 	double t0;
 
 	get_stats(s, &st0);
@@ -290,8 +291,8 @@ static void bench_bloom(b3cas_store *s)
 	get_stats(s, &st1);
 	fp = st1.bloom_false_positives - st0.bloom_false_positives;
 	skips = st1.bloom_skips - st0.bloom_skips;
-	b = atomic_load(&s->bloom);
-	ids_in = atomic_load(&s->bloom_ids);
+	b = b3cas__filter_bloom(b3cas__store_filter(s));
+	ids_in = b3cas__filter_ids(b3cas__store_filter(s));
 	if (b)
 		cap = b->capacity;
 	fp_rate = (double)fp / (double)cfg.check_ops;
@@ -321,7 +322,7 @@ static bool drop_caches(void)
 
 static void wait_filter(b3cas_store *s)
 {
-	while (atomic_load(&s->bloom_building))
+	while (b3cas__filter_building(b3cas__store_filter(s)))
 		usleep(1000);
 }
 
@@ -341,7 +342,7 @@ static b3cas_store *bench_open(b3cas_store *s)
 	t0 = now();
 	s = open_store(false);
 	open_s = now() - t0;
-	loaded = atomic_load(&s->bloom) && !atomic_load(&s->bloom_building);
+	loaded = b3cas__filter_bloom(b3cas__store_filter(s)) && !b3cas__filter_building(b3cas__store_filter(s));
 	printf("open (%ld objects, saved filter): %.3f s, filter %s; close "
 	       "(saving it) %.3f s\n",
 	       cfg.objects, open_s,
@@ -357,7 +358,7 @@ static b3cas_store *bench_open(b3cas_store *s)
 			t_open = now() - t0;
 			printf("open after dropping the page cache: %.3f s, "
 			       "filter %s\n", t_open,
-			       atomic_load(&s->bloom_building)
+			       b3cas__filter_building(b3cas__store_filter(s))
 				       ? "rebuilding"
 				       : "loaded");
 		} else {
@@ -497,7 +498,7 @@ static double gc_rate, p99_ratio;
  * memtables waiting), since open. */
 static void print_stalls(b3cas_store *s)
 {
-	char *st = rocksdb_property_value(s->ix->db, "rocksdb.stats");
+	char *st = rocksdb_property_value(b3cas__store_index(s)->db, "rocksdb.stats");
 	const char *line = st ? strstr(st, "Cumulative stall:") : NULL;
 
 	if (line)

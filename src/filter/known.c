@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "stripe/stripes.h"
 
 /* A set must lie inside one lock stripe (b3cas__stripe_index). */
 #define STRIPES B3CAS_STRIPES

@@ -5,14 +5,14 @@
  *
  * Invariants: a file is moved only while its id's stripe lock is held and
  * only after it was hashed again under that lock and still did not match
- * (b3cas__quarantine_loose does both; b3cas__quarantine_move_locked is for
+ * (b3cas__quarantine_checked does both; b3cas__quarantine_move is for
  * a caller that holds the lock and has just found it damaged there),
  * so a put that rewrote the object meanwhile (with good bytes) is never
  * moved; the index entry stays, so the object reads as lost (ECORRUPT,
  * its file missing) until a repair or a put of the same bytes. The name
  * in quarantine is "<id>.<unix ns>", so repeated damage keeps every copy.
  */
-#include "store/store_int.h"
+#include "layout/quarantine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,43 +22,17 @@
 
 #include "util/error.h"
 #include "util/fsutil.h"
-
-int b3cas__file_check(b3cas_store *s, int fd, const b3cas_oid *id,
-		      uint64_t size, uint8_t *buf, size_t buf_len,
-		      uint64_t *hashed)
-{
-	b3cas_store_hasher h;
-	uint64_t off = 0;
-	b3cas_oid got;
-
-	if (b3cas__store_hasher_init(&h, s) != 0)
-		return -1;
-	/* To the end of the file: bytes past size make it wrong too. */
-	for (;;) {
-		ssize_t n = pread(fd, buf, buf_len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		b3cas__store_hasher_update(&h, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	b3cas__store_hasher_final(&h, &got);
-	b3cas__store_hasher_free(&h);
-	if (hashed)
-		*hashed += off;
-	return off == size && b3cas_oid_equal(&got, id);
-}
+#include "util/histogram.h"
 
 /* Hash the file at fd (size bytes): does it still fail to match id? */
-static bool still_corrupt(b3cas_store *s, int fd, const b3cas_oid *id,
+static bool still_corrupt(b3cas_digest *d, int fd, const b3cas_oid *id,
 			  uint64_t size)
 {
 	uint8_t buf[64 * 1024];
 
 	/* Cannot tell: leave it where it is. */
-	return b3cas__file_check(s, fd, id, size, buf, sizeof(buf), NULL) == 0;
+	return b3cas__digest_file_check(d, fd, id, size, buf, sizeof(buf),
+					 NULL) == 0;
 }
 
 /* Copy fd into a new file name in folder dir_fd (for a tier on another
@@ -109,19 +83,19 @@ static void quarantine_names(char rel[B3CAS_OBJECT_REL_LEN + 1],
 }
 
 /* Move the tier's file rel (open as fd) to integrity/quarantine/name. */
-static bool move_out(b3cas_store *s, const char *rel, int fd,
+static bool move_out(b3cas_layout *lay, const char *rel, int fd,
 		     const char *name)
 {
-	int qfd = openat(s->lay.root_fd, "integrity/quarantine",
+	int qfd = openat(lay->root_fd, "integrity/quarantine",
 			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool moved = false;
 
 	if (qfd < 0)
 		return false;
-	if (renameat(s->lay.objects_fd, rel, qfd, name) == 0) {
+	if (renameat(lay->objects_fd, rel, qfd, name) == 0) {
 		moved = true;
 	} else if (errno == EXDEV && copy_out(fd, qfd, name) == 0 &&
-		   unlinkat(s->lay.objects_fd, rel, 0) == 0) {
+		   unlinkat(lay->objects_fd, rel, 0) == 0) {
 		moved = true;
 	}
 	if (moved)
@@ -130,46 +104,37 @@ static bool move_out(b3cas_store *s, const char *rel, int fd,
 	return moved;
 }
 
-int b3cas__quarantine_move_locked(b3cas_store *s, const b3cas_oid *id)
+int b3cas__quarantine_move(b3cas_layout *lay, const b3cas_oid *id)
 {
 	char rel[B3CAS_OBJECT_REL_LEN + 1], name[B3CAS_OID_HEX_LEN + 32];
 	bool moved;
 	int fd;
 
-	if (s->read_only)
-		return 0;
 	quarantine_names(rel, name, id);
-	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(lay->objects_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	moved = move_out(s, rel, fd, name);
+	moved = move_out(lay, rel, fd, name);
 	close(fd);
-	if (moved)
-		atomic_fetch_add_explicit(&s->n_quarantined, 1,
-					  memory_order_relaxed);
 	return moved;
 }
 
-int b3cas__quarantine_loose(b3cas_store *s, const b3cas_oid *id,
-			    uint64_t size)
+int b3cas__quarantine_checked(b3cas_layout *lay, b3cas_stripes *st,
+			      b3cas_digest *d, const b3cas_oid *id,
+			      uint64_t size)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	pthread_mutex_t *lock = b3cas__stripe_of(st, id->bytes);
 	char rel[B3CAS_OBJECT_REL_LEN + 1], name[B3CAS_OID_HEX_LEN + 32];
 	bool moved = false;
 	int fd;
 
-	if (s->read_only)
-		return 0; /* not ours to move: counted only */
 	quarantine_names(rel, name, id);
 	pthread_mutex_lock(lock);
-	fd = openat(s->lay.objects_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0 && still_corrupt(s, fd, id, size))
-		moved = move_out(s, rel, fd, name);
+	fd = openat(lay->objects_fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && still_corrupt(d, fd, id, size))
+		moved = move_out(lay, rel, fd, name);
 	pthread_mutex_unlock(lock);
 	if (fd >= 0)
 		close(fd);
-	if (moved)
-		atomic_fetch_add_explicit(&s->n_quarantined, 1,
-					  memory_order_relaxed);
 	return moved;
 }

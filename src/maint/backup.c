@@ -59,7 +59,7 @@ static int publish_expected(b3cas_store *s, const b3cas_oid *id,
 		/* Cannot happen: the reader verified every byte. Checked
 		 * anyway, as nothing may be published under a wrong name. */
 		if (tmp)
-			b3cas__tmpfile_discard(&s->lay, tmp);
+			b3cas__tmpfile_discard(b3cas__store_layout(s), tmp);
 		return b3cas__error(B3CAS_ECORRUPT, "the copy of %s arrived "
 				    "with another id",
 				    b3cas_oid_fmt(hex, e->id));
@@ -141,7 +141,7 @@ uint64_t b3cas__estimate_objects(b3cas_store *s)
 {
 	uint64_t n = 0;
 
-	if (rocksdb_property_int_cf(s->ix->db, s->ix->cf[B3CAS_CF_CONTENT],
+	if (rocksdb_property_int_cf(b3cas__store_index(s)->db, b3cas__store_index(s)->cf[B3CAS_CF_CONTENT],
 				    "rocksdb.estimate-num-keys", &n) != 0)
 		return 0;
 	return n;
@@ -187,7 +187,7 @@ int b3cas__refuse_overlap(b3cas_store *s, const char *dir, const char *verb,
 				    "%s: it is the store itself, a folder "
 				    "inside it or its object folder, or a "
 				    "folder holding the store", verb,
-				    s->lay.root, prep, dir);
+				    b3cas__store_layout(s)->root, prep, dir);
 	return 0;
 }
 
@@ -290,7 +290,7 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 		return rc;
 	b.o = opts;
 	o.create = true;
-	o.hash = s->lay.hash;
+	o.hash = b3cas__store_layout(s)->hash;
 	o.l1_bytes = 0;
 	/* Each copy is made durable by the destination's close. */
 	rc = b3cas_store_open(&dst, dest_dir, &o);
@@ -313,7 +313,7 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 	b3cas__copy_free(&b.copy);
 	b3cas__tick(&b.ticker, b.r->objects, b.r->bytes, true);
 	b.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	b3cas__integrity_log(s->lay.root_fd, "integrity/backup/log",
+	b3cas__integrity_log(b3cas__store_layout(s)->root_fd, "integrity/backup/log",
 			     "dest=%s objects=%" PRIu64 " copied=%" PRIu64
 			     " recounted=%" PRIu64 " bytes=%" PRIu64
 			     " failed=%" PRIu64 " seconds=%.3f result=%d",

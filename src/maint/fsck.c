@@ -246,7 +246,7 @@ static char *object_path(b3cas_store *s, const b3cas_oid *id)
 
 	b3cas_oid_fmt(hex, id);
 	snprintf(rel, sizeof(rel), "%.2s/%s", hex, hex);
-	return full_path(s->lay.objects_path, rel);
+	return full_path(b3cas__store_layout(s)->objects_path, rel);
 }
 
 /* ---- index entries ------------------------------------------------------ */
@@ -273,7 +273,7 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 	int kind, fd, rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
 			      B3CAS_OID_LEN, &v);
 	if (rc <= 0)
 		return; /* gone meanwhile, or unreadable (reported by RocksDB) */
@@ -311,7 +311,7 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 		return;
 	}
 	rocksdb_pinnableslice_destroy(v);
-	rc = b3cas__object_open(&s->lay, id, out->size, &fd);
+	rc = b3cas__object_open(b3cas__store_layout(s), id, out->size, &fd);
 	if (rc == B3CAS_ENOTFOUND && out->candidate) {
 		/* GC unlinks a candidate's file before it removes the entry
 		 * (maint/gc.c): a collection that stopped in between. */
@@ -459,7 +459,7 @@ static void check_entry(fsck_worker *w, const char *key, size_t klen)
 			repair_entry(w, &id, &x, &p);
 		/* A read-only handle's entry may be one the writer has
 		 * collected since (its file gone first). */
-		if (f->s->read_only && x.kind == B3CAS_FSCK_MISSING)
+		if (b3cas__store_read_only(f->s) && x.kind == B3CAS_FSCK_MISSING)
 			note_suspect(w, &p, x.size, NULL);
 		else
 			found(w, &p);
@@ -474,8 +474,8 @@ out:
 /* RocksDB's estimate of the number of index entries (0: none). */
 static uint64_t estimate_objects(b3cas_store *s)
 {
-	char *v = rocksdb_property_value_cf(s->ix->db,
-					    s->ix->cf[B3CAS_CF_CONTENT],
+	char *v = rocksdb_property_value_cf(b3cas__store_index(s)->db,
+					    b3cas__store_index(s)->cf[B3CAS_CF_CONTENT],
 					    "rocksdb.estimate-num-keys");
 	uint64_t n = v ? strtoull(v, NULL, 10) : 0;
 
@@ -533,7 +533,7 @@ static void report_log(fsck_worker *w, const char *path, bool kept)
  * kept copies, start with "wal."). */
 static void check_logs(fsck_worker *w, const char *rel, bool kept)
 {
-	char *dir = b3cas__layout_path(&w->f->s->lay, rel);
+	char *dir = b3cas__layout_path(b3cas__store_layout(w->f->s), rel);
 	DIR *d = dir ? opendir(dir) : NULL;
 	struct dirent *e;
 
@@ -590,7 +590,7 @@ static void report_index_damage(fsck_run *f, fsck_worker *w)
 
 	if (!atomic_exchange(&f->index_damaged, false))
 		return;
-	path = b3cas__layout_path(&f->s->lay, "index");
+	path = b3cas__layout_path(b3cas__store_layout(f->s), "index");
 	snprintf(detail, sizeof(detail), "the index is damaged: part of it "
 		 "cannot be read, so the entries there were not checked "
 		 "(RocksDB: %s); run 'b3cas recover' (with --from BACKUP if "
@@ -613,7 +613,7 @@ static void report_index_damage(fsck_run *f, fsck_worker *w)
 static void walk_ranges(fsck_worker *w, int cf, key_fn visit)
 {
 	fsck_run *f = w->f;
-	b3cas_index *ix = f->s->ix;
+	b3cas_index *ix = b3cas__store_index(f->s);
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
 	char *err = NULL;
@@ -708,7 +708,7 @@ static void walk_folders(fsck_worker *w, int dir_fd, const char *base,
 static bool quarantine_file(fsck_worker *w, int dir_fd, const char *name)
 {
 	char dest[B3CAS_OID_HEX_LEN + 64];
-	int qfd = openat(w->f->s->lay.root_fd, "integrity/quarantine",
+	int qfd = openat(b3cas__store_layout(w->f->s)->root_fd, "integrity/quarantine",
 			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool ok;
 
@@ -746,7 +746,7 @@ static const char *index_orphan_locked(b3cas_store *s, const b3cas_oid *id,
 	size_t len;
 	int rc;
 
-	rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes, B3CAS_OID_LEN,
+	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_REFS, id->bytes, B3CAS_OID_LEN,
 			      &v);
 	if (rc == 1) {
 		const uint8_t *p =
@@ -756,7 +756,7 @@ static const char *index_orphan_locked(b3cas_store *s, const b3cas_oid *id,
 		rocksdb_pinnableslice_destroy(v);
 	}
 	b3cas_error_clear();
-	b3cas__filter_add(s, id);
+	b3cas__store_filter_add(s, id);
 	if (count >= 2) {
 		b3cas__store_batch_put_entry(s, b, id, NULL, (size_t)size,
 					     false);
@@ -796,7 +796,7 @@ static file_verdict judge_file_locked(fsck_worker *w, int sub_fd,
 	struct stat st;
 	int fd, rc;
 
-	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
 			      B3CAS_OID_LEN, &v);
 	if (rc != 0) {
 		/* Named by an entry, or unreadable (the entry phase's). */
@@ -836,7 +836,7 @@ static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
 
 	w->r.files++;
 	snprintf(rel, sizeof(rel), "%02x/%.64s", sub, name);
-	p.path = path = full_path(f->s->lay.objects_path, rel);
+	p.path = path = full_path(b3cas__store_layout(f->s)->objects_path, rel);
 	stat_rc = fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW);
 	if (stat_rc != 0 && errno == ENOENT)
 		goto out; /* collected meanwhile: no file is no finding */
@@ -854,7 +854,7 @@ static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
 	p.has_id = true;
 	p.id = id;
 	/* Most files are named by an entry: that needs no lock. */
-	rc = b3cas__index_get(f->s->ix, B3CAS_CF_CONTENT, id.bytes,
+	rc = b3cas__index_get(b3cas__store_index(f->s), B3CAS_CF_CONTENT, id.bytes,
 			      B3CAS_OID_LEN, &v);
 	if (rc != 0) {
 		if (rc > 0)
@@ -881,7 +881,7 @@ static void check_file(fsck_worker *w, int sub_fd, unsigned sub,
 		p.kind = B3CAS_FSCK_ORPHAN;
 		p.detail = "a sound object file that the index does not list";
 		/* A read-only handle's index is as it was at its open. */
-		if (f->s->read_only) {
+		if (b3cas__store_read_only(f->s)) {
 			note_suspect(w, &p, size, rel);
 			goto out;
 		}
@@ -903,8 +903,8 @@ static bool tier_elsewhere(b3cas_store *s)
 {
 	struct stat a, b;
 
-	return fstat(s->lay.objects_fd, &a) != 0 ||
-	       fstatat(s->lay.root_fd, "objects", &b, 0) != 0 ||
+	return fstat(b3cas__store_layout(s)->objects_fd, &a) != 0 ||
+	       fstatat(b3cas__store_layout(s)->root_fd, "objects", &b, 0) != 0 ||
 	       a.st_dev != b.st_dev || a.st_ino != b.st_ino;
 }
 
@@ -922,7 +922,7 @@ static void check_top(fsck_worker *w)
 {
 	fsck_run *f = w->f;
 	b3cas_store *s = f->s;
-	int fd = dup(s->lay.objects_fd);
+	int fd = dup(b3cas__store_layout(s)->objects_fd);
 	bool elsewhere = tier_elsewhere(s);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
@@ -931,7 +931,7 @@ static void check_top(fsck_worker *w)
 		if (fd >= 0)
 			close(fd);
 		fail(f, b3cas__error_errno(errno, "cannot list %s",
-					   s->lay.objects_path));
+					   b3cas__store_layout(s)->objects_path));
 		return;
 	}
 	while ((e = readdir(d)) != NULL && !halted(f)) {
@@ -955,7 +955,7 @@ static void check_top(fsck_worker *w)
 		if (!dir && strcmp(e->d_name, B3CAS_OWNER_NAME) == 0)
 			continue;
 		p.kind = B3CAS_FSCK_STRAY;
-		p.path = path = full_path(s->lay.objects_path, e->d_name);
+		p.path = path = full_path(b3cas__store_layout(s)->objects_path, e->d_name);
 		p.detail = dir ? "not part of the object tier: a folder that "
 				 "is not one of 00..ff"
 			       : "not part of the object tier: only the "
@@ -1015,10 +1015,10 @@ static void check_staging(fsck_worker *w)
 	fsck_run *f = w->f;
 	b3cas_store *s = f->s;
 	bool elsewhere = tier_elsewhere(s);
-	int fd = openat(elsewhere ? s->lay.objects_fd : s->lay.root_fd, "tmp",
+	int fd = openat(elsewhere ? b3cas__store_layout(s)->objects_fd : b3cas__store_layout(s)->root_fd, "tmp",
 			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	char *dir = elsewhere ? full_path(s->lay.objects_path, "tmp")
-			      : b3cas__layout_path(&s->lay, "tmp");
+	char *dir = elsewhere ? full_path(b3cas__store_layout(s)->objects_path, "tmp")
+			      : b3cas__layout_path(b3cas__store_layout(s), "tmp");
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 
@@ -1070,12 +1070,12 @@ static void check_ref(fsck_worker *w, const char *key, size_t klen)
 	memcpy(p.id.bytes, key, B3CAS_OID_LEN);
 	lock = b3cas__store_stripe(s, &p.id);
 	pthread_mutex_lock(lock);
-	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, p.id.bytes,
+	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, p.id.bytes,
 			      B3CAS_OID_LEN, &v);
 	if (rc == 1)
 		rocksdb_pinnableslice_destroy(v);
 	if (rc == 0)
-		rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, p.id.bytes,
+		rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_REFS, p.id.bytes,
 				      B3CAS_OID_LEN, &v);
 	else
 		rc = 0;
@@ -1124,7 +1124,7 @@ static bool copy_bad(fsck_worker *w, int sub_fd, const char *name,
 	bool bad = false;
 	int rc, fd;
 
-	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
 			      B3CAS_OID_LEN, &v);
 	if (rc < 0) {
 		b3cas_error_clear();
@@ -1180,7 +1180,7 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 	w->r.cache_files++;
 	snprintf(rel, sizeof(rel), B3CAS_L2_DIR "/%02x/%.64s", sub, name);
 	p.kind = B3CAS_FSCK_CACHE_COPY;
-	p.path = path = full_path(f->s->lay.root, rel);
+	p.path = path = full_path(b3cas__store_layout(f->s)->root, rel);
 	if (b3cas_oid_parse(&p.id, name) != 0 || p.id.bytes[0] != sub) {
 		b3cas_error_clear();
 		p.detail = "not a cached copy: a name that is not its "
@@ -1218,7 +1218,7 @@ static void check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 	if (gone)
 		p.action = "deleted from the L2 cache";
 	/* A read-only handle's index predates the writer's latest puts. */
-	if (f->s->read_only && not_held)
+	if (b3cas__store_read_only(f->s) && not_held)
 		note_suspect(w, &p, 0, rel + strlen(B3CAS_L2_DIR "/"));
 	else
 		found(w, &p);
@@ -1241,7 +1241,7 @@ static void note_suspect(fsck_worker *w, const b3cas_fsck_problem *p,
 			 uint64_t size, const char *rel)
 {
 	fsck_run *f = w->f;
-	int dir_fd = p->kind == B3CAS_FSCK_ORPHAN ? f->s->lay.objects_fd
+	int dir_fd = p->kind == B3CAS_FSCK_ORPHAN ? b3cas__store_layout(f->s)->objects_fd
 						  : f->l2_fd;
 	struct stat st;
 	suspect *x;
@@ -1335,14 +1335,14 @@ static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 		 * comes before its entry). */
 		if (rc != 1)
 			return SUSPECT_DROPPED;
-		rc = b3cas__object_open(&s->lay, &x->id, x->size, &fd);
+		rc = b3cas__object_open(b3cas__store_layout(s), &x->id, x->size, &fd);
 		b3cas_error_clear();
 		if (rc == 0)
 			close(fd);
 		return rc == B3CAS_ENOTFOUND ? SUSPECT_CONFIRMED
 					     : SUSPECT_DROPPED;
 	case B3CAS_FSCK_ORPHAN:
-		if (rc >= 0 || !same_file(s->lay.objects_fd, x))
+		if (rc >= 0 || !same_file(b3cas__store_layout(s)->objects_fd, x))
 			return SUSPECT_DROPPED; /* indexed, or gone, since */
 		if (settle && (uint64_t)x->seen.st_ctim.tv_sec * 1000000000ull +
 					      (uint64_t)x->seen.st_ctim.tv_nsec +
@@ -1363,7 +1363,7 @@ static int judge_round(fsck_run *f, int want, int want_too, bool settle,
 		       bool *waiting, size_t *left)
 {
 	b3cas_index *ix = NULL;
-	char *path = b3cas__layout_path(&f->s->lay, "index");
+	char *path = b3cas__layout_path(b3cas__store_layout(f->s), "index");
 	uint64_t opened_ns = b3cas__wall_ns();
 	int rc;
 
@@ -1448,7 +1448,7 @@ static void *worker_main(void *arg)
 		walk_ranges(w, B3CAS_CF_CONTENT, check_entry);
 		break;
 	case PHASE_TIER:
-		walk_folders(w, f->s->lay.objects_fd, f->s->lay.objects_path,
+		walk_folders(w, b3cas__store_layout(f->s)->objects_fd, b3cas__store_layout(f->s)->objects_path,
 			     check_file);
 		break;
 	case PHASE_REFS:
@@ -1457,7 +1457,7 @@ static void *worker_main(void *arg)
 	case PHASE_COPIES: {
 		char l2[4200];
 
-		snprintf(l2, sizeof(l2), "%s/cache/l2", f->s->lay.root);
+		snprintf(l2, sizeof(l2), "%s/cache/l2", b3cas__store_layout(f->s)->root);
 		walk_folders(w, f->l2_fd, l2, check_copy);
 		break;
 	}
@@ -1547,16 +1547,16 @@ static void run_init(fsck_run *f, b3cas_store *s, const b3cas_fsck_options *o,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->finished_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	f->l2 = copies ? atomic_load_explicit(&s->l2, memory_order_acquire)
+	f->l2 = copies ? b3cas__store_l2(s)
 		       : NULL;
 	f->l2_fd = -1;
 	if (!copies)
 		return;
 	if (f->l2) {
 		f->l2_fd = b3cas__l2_dir_fd(f->l2);
-	} else if (s->read_only) {
+	} else if (b3cas__store_read_only(s)) {
 		/* The writer's copies: judged, never touched. */
-		f->l2_fd = openat(s->lay.root_fd, B3CAS_L2_DIR,
+		f->l2_fd = openat(b3cas__store_layout(s)->root_fd, B3CAS_L2_DIR,
 				  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		f->own_l2_fd = f->l2_fd >= 0;
 	}
@@ -1705,7 +1705,7 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	for (unsigned i = 0; i < n; i++)
 		report_add(report, &ws[i].r);
 	if (rc == 0 && opts->repair && (report->removed || report->reindexed))
-		b3cas__filter_note_freed(s, report->removed +
+		b3cas__store_note_removed(s, report->removed +
 						    report->reindexed);
 	report->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
 	/* A worker's message was set on its own thread: set it here. */
@@ -1726,7 +1726,7 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 static bool scrub_load(b3cas_store *s, b3cas_oid *after)
 {
 	char text[128] = {0};
-	int fd = openat(s->lay.root_fd, SCRUB_FILE, O_RDONLY | O_CLOEXEC);
+	int fd = openat(b3cas__store_layout(s)->root_fd, SCRUB_FILE, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 	bool ok;
 
@@ -1751,33 +1751,33 @@ static int scrub_save(b3cas_store *s, const b3cas_oid *last, bool done)
 
 	if (done || !last) {
 		/* A whole pass: the next scrub starts over. */
-		if (unlinkat(s->lay.root_fd, SCRUB_FILE, 0) != 0 &&
+		if (unlinkat(b3cas__store_layout(s)->root_fd, SCRUB_FILE, 0) != 0 &&
 		    errno != ENOENT)
 			return b3cas__error_errno(errno, "cannot reset %s/%s",
-						  s->lay.root, SCRUB_FILE);
+						  b3cas__store_layout(s)->root, SCRUB_FILE);
 		return 0;
 	}
 	n = snprintf(text, sizeof(text), "next-after %s\n",
 		     b3cas_oid_fmt(hex, last));
-	fd = openat(s->lay.root_fd, SCRUB_FILE ".tmp",
+	fd = openat(b3cas__store_layout(s)->root_fd, SCRUB_FILE ".tmp",
 		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		    0644);
 	if (fd < 0)
 		return b3cas__error_errno(errno, "cannot write %s/%s",
-					  s->lay.root, SCRUB_FILE);
+					  b3cas__store_layout(s)->root, SCRUB_FILE);
 	{
 		char path[4200];
 
-		snprintf(path, sizeof(path), "%s/%s.tmp", s->lay.root,
+		snprintf(path, sizeof(path), "%s/%s.tmp", b3cas__store_layout(s)->root,
 			 SCRUB_FILE);
 		rc = b3cas__write_all(fd, text, (size_t)n, path);
 	}
 	close(fd);
 	/* Renamed into place: a crash leaves the old position or the new. */
-	if (rc == 0 && renameat(s->lay.root_fd, SCRUB_FILE ".tmp",
-				s->lay.root_fd, SCRUB_FILE) != 0)
+	if (rc == 0 && renameat(b3cas__store_layout(s)->root_fd, SCRUB_FILE ".tmp",
+				b3cas__store_layout(s)->root_fd, SCRUB_FILE) != 0)
 		rc = b3cas__error_errno(errno, "cannot write %s/%s",
-					s->lay.root, SCRUB_FILE);
+					b3cas__store_layout(s)->root, SCRUB_FILE);
 	return rc;
 }
 
@@ -1839,8 +1839,8 @@ static int scrub_walk(fsck_worker *w, scrub_pos *pos)
 	int rc = 0;
 
 	rocksdb_readoptions_set_fill_cache(ro, 0);
-	it = rocksdb_create_iterator_cf(s->ix->db, ro,
-					s->ix->cf[B3CAS_CF_CONTENT]);
+	it = rocksdb_create_iterator_cf(b3cas__store_index(s)->db, ro,
+					b3cas__store_index(s)->cf[B3CAS_CF_CONTENT]);
 	scrub_seek(it, pos);
 	for (; rocksdb_iter_valid(it) && !halted(f); rocksdb_iter_next(it)) {
 		size_t klen;

@@ -76,7 +76,7 @@ static int unlink_group(b3cas_store *s, group *g, unlink_failures *uf)
 		if (!g->gone[i])
 			continue;
 		if (g->loose[i])
-			rc = b3cas__object_remove(&s->lay, &g->ids[i]);
+			rc = b3cas__object_remove(b3cas__store_layout(s), &g->ids[i]);
 		if (rc < 0) {
 			g->gone[i] = false;
 			if (uf->n++ == 0) {
@@ -109,7 +109,7 @@ static int collect_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 	pthread_mutex_lock(lock);
 	/* An interrupted store collects no more (b3cas_store_interrupt):
 	 * a group is removed whole, entries and files, or not at all. */
-	rc = b3cas__staging_check(&s->lay);
+	rc = b3cas__staging_check(b3cas__store_layout(s));
 	for (int i = 0; i < g->n && rc >= 0; i++) {
 		uint64_t since = 0;
 		bool is_inline = true;
@@ -201,8 +201,8 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 	ro = rocksdb_readoptions_create();
 	/* A walk over every candidate need not fill the block cache. */
 	rocksdb_readoptions_set_fill_cache(ro, 0);
-	it = rocksdb_create_iterator_cf(s->ix->db, ro,
-					s->ix->cf[B3CAS_CF_REFS]);
+	it = rocksdb_create_iterator_cf(b3cas__store_index(s)->db, ro,
+					b3cas__store_index(s)->cf[B3CAS_CF_REFS]);
 	for (rocksdb_iter_seek_to_first(it); rc == 0 && rocksdb_iter_valid(it);
 	     rocksdb_iter_next(it)) {
 		size_t klen, vlen;
@@ -239,15 +239,10 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	free(g);
-	if (!o->dry_run)
-		b3cas__filter_note_freed(s, r.objects);
 	r.seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	if (!o->dry_run) {
-		atomic_fetch_add(&s->gc_runs, 1);
-		atomic_fetch_add(&s->gc_objects, r.objects);
-		atomic_fetch_add(&s->gc_bytes, r.bytes);
-		atomic_fetch_add(&s->gc_ns, (uint64_t)(r.seconds * 1e9));
-	}
+	if (!o->dry_run)
+		b3cas__store_note_gc(s, r.objects, r.bytes,
+				     (uint64_t)(r.seconds * 1e9));
 	*report = r;
 	/* Every other candidate was collected: now say what was not. */
 	if (rc == 0 && uf.n)

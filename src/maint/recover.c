@@ -656,7 +656,7 @@ out:
 static int has_content(b3cas_store *s, const b3cas_oid *id)
 {
 	rocksdb_pinnableslice_t *v;
-	int rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+	int rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
 				  B3CAS_OID_LEN, &v);
 
 	if (rc == 1)
@@ -751,7 +751,7 @@ static int walk_tier(recover_run *v, b3cas_store *s)
 		DIR *d;
 
 		snprintf(name, sizeof(name), "%02x", sub);
-		fd = openat(s->lay.objects_fd, name,
+		fd = openat(b3cas__store_layout(s)->objects_fd, name,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -811,7 +811,7 @@ static int sweep_counts(recover_run *v, b3cas_store *s)
 {
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
-		s->ix->db, ro, s->ix->cf[B3CAS_CF_REFS]);
+		b3cas__store_index(s)->db, ro, b3cas__store_index(s)->cf[B3CAS_CF_REFS]);
 	char *err = NULL;
 	int rc = 0;
 
@@ -884,11 +884,11 @@ static int fill_index(recover_run *v)
 		rc = v->stop;
 	if (rc == 0)
 		rc = b3cas_store_sync(s);
-	if (rc == 0 && unlinkat(s->lay.root_fd, B3CAS_RECOVER_MARKER, 0) != 0)
+	if (rc == 0 && unlinkat(b3cas__store_layout(s)->root_fd, B3CAS_RECOVER_MARKER, 0) != 0)
 		rc = b3cas__error_errno(errno, "cannot remove %s/%s",
 					v->root, B3CAS_RECOVER_MARKER);
 	if (rc == 0) {
-		char *dir = b3cas__layout_path(&s->lay, B3CAS_RECOVER_DIR);
+		char *dir = b3cas__layout_path(b3cas__store_layout(s), B3CAS_RECOVER_DIR);
 
 		rc = dir ? b3cas__fsync_dir(dir) : B3CAS_ENOMEM;
 		free(dir);
@@ -1006,7 +1006,7 @@ static int replay_logs(recover_run *v)
 		w.v = v;
 		w.s = s;
 		w.content_cf = rocksdb_column_family_handle_get_id(
-			s->ix->cf[B3CAS_CF_CONTENT]);
+			b3cas__store_index(s)->cf[B3CAS_CF_CONTENT]);
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		rc = b3cas__wal_scan(path, replay_batch, &w, &wr);
 		if (rc == 0 && w.err)

@@ -52,7 +52,7 @@ typedef struct restore_run {
 static int has_entry(b3cas_store *s, const b3cas_oid *id)
 {
 	rocksdb_pinnableslice_t *v;
-	int rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+	int rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
 				  B3CAS_OID_LEN, &v);
 
 	if (rc == 1)
@@ -110,7 +110,7 @@ static int examine(restore_run *t, const b3cas_oid *id, here_state *out,
 		*why = "its bytes inside the index do not hash to its id";
 		return 0;
 	}
-	rc = b3cas__object_open(&s->lay, id, size, &fd);
+	rc = b3cas__object_open(b3cas__store_layout(s), id, size, &fd);
 	if (rc == B3CAS_ENOTFOUND || rc == B3CAS_ECORRUPT) {
 		b3cas_error_clear();
 		*out = HERE_DAMAGED;
@@ -346,7 +346,7 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	/* Read-only and verified: a backup is never changed by a restore,
 	 * and its bytes are checked as they are read. */
 	so.read_only = true;
-	so.hash = s->lay.hash;
+	so.hash = b3cas__store_layout(s)->hash;
 	so.l1_bytes = 0;
 	so.verify_on_read = true;
 	src_rc = b3cas_store_open(&src, src_dir, &so);
@@ -361,7 +361,7 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 		rc = b3cas_store_sync(s);
 out:
 	report->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	b3cas__integrity_log(s->lay.root_fd, "integrity/backup/log",
+	b3cas__integrity_log(b3cas__store_layout(s)->root_fd, "integrity/backup/log",
 			     "restore src=%s objects=%" PRIu64
 			     " restored=%" PRIu64 " healed=%" PRIu64
 			     " bytes=%" PRIu64 " failed=%" PRIu64

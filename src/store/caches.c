@@ -9,7 +9,7 @@
  * object is stored, and a copy is verified on every read; GC deletes the
  * copies of what it collects.
  */
-#include "store/store_int.h"
+#include "store/handle.h"
 
 #include <string.h>
 

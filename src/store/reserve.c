@@ -26,7 +26,7 @@
  * Only the one writing process (it holds LOCK) touches the file; within it,
  * reserve_lock serializes the changes.
  */
-#include "store/store_int.h"
+#include "store/handle.h"
 
 #include <errno.h>
 #include <fcntl.h>

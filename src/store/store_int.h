@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 
 #include "b3cas/hash.h"
+#include "digest/digest.h"
+#include "stripe/stripes.h"
 #include "b3cas/store.h"
 #include "cache/cache.h"
 #include "cache/l2.h"
@@ -22,131 +24,32 @@
 #include "util/histogram.h"
 #include "index/index.h"
 
+
 /*
- * Ids are uniformly distributed, so their first bits spread the locks.
- * 2^16 stripes: with 1024 threads, of which a few hundred may hold a
- * stripe while they wait in RocksDB's write group, a new operation finds
- * its stripe taken well under 1% of the time (4096 stripes: ~7%).
+ * What the layers above may know of a handle (store/access.c): they hold
+ * a b3cas_store as an opaque pointer; its fields are the store layer's.
  */
-#define B3CAS_STRIPES 65536
-#define B3CAS_STRIPES_READ_ONLY 256
+b3cas_layout *b3cas__store_layout(b3cas_store *s);
+b3cas_index *b3cas__store_index(b3cas_store *s);
+b3cas_digest *b3cas__store_digest(b3cas_store *s);
+/* The L2 cache, or NULL when the handle has none (yet). */
+b3cas_l2 *b3cas__store_l2(b3cas_store *s);
+bool b3cas__store_read_only(const b3cas_store *s);
+/* The duplicate filter (NULL when none could be made). */
+struct b3cas_filter *b3cas__store_filter(b3cas_store *s);
+/* A collection removed objects (bytes in all) in ns nanoseconds: count
+ * it, and let the filter rebuild when it has gone stale. */
+void b3cas__store_note_gc(b3cas_store *s, uint64_t objects, uint64_t bytes,
+			  uint64_t ns);
+/* n objects were removed some other way (fsck's repairs): the filter may
+ * rebuild. */
+void b3cas__store_note_removed(b3cas_store *s, uint64_t n);
+/* Under id's stripe lock, before an index write that adds id (fsck
+ * indexing an orphan file): the filter must hold every indexed id. */
+void b3cas__store_filter_add(b3cas_store *s, const b3cas_oid *id);
 
-/* The stripe of an id (or index key): its first 16 bits, so that stripes
- * follow id order and a batch sorted by id locks them in increasing
- * order. */
-static inline unsigned b3cas__stripe_index(const uint8_t *id_bytes)
-{
-	return (unsigned)id_bytes[0] << 8 | id_bytes[1];
-}
-
-/* Inputs at least this large are hashed on the store's thread pool. */
-#define B3CAS_PARALLEL_HASH_MIN (256u * 1024u)
-
-struct b3cas_store {
-	b3cas_layout lay;
-	b3cas_index *ix;
-	b3cas_durability durability;
-	bool verify;
-	bool read_only;
-	unsigned sync_interval_ms;
-
-	/*
-	 * Stripe locks, B3CAS_STRIPES of them in a writable handle. A
-	 * read-only handle writes nothing and its locks exclude no other
-	 * process, so it has B3CAS_STRIPES_READ_ONLY (its fsck rechecks
-	 * and batches still take them): 10 KB instead of 2.6 MB, which was
-	 * a sixth of a read-only open's memory. Id order is kept: the
-	 * stripe of an id is its index >> stripe_shift.
-	 */
-	pthread_mutex_t *stripes;
-	unsigned nstripes, stripe_shift;
-
-	pthread_mutex_t pool_lock; /* guards creating pool */
-	b3cas_pool *_Atomic pool;
-
-	/* Batch mode: the flusher thread and what it has to flush. */
-	pthread_t flusher;
-	bool flusher_started;
-	bool stopping;              /* under sync_lock */
-	pthread_mutex_t sync_lock;  /* one flush at a time */
-	pthread_cond_t wake;
-	atomic_bool dirty_index;
-	atomic_bool dirty_objects;
-	atomic_int flush_error;     /* first background flush failure */
-
-	/*
-	 * Duplicate detection (filter/filter.c). bloom is complete: every id
-	 * in the index was added to it, so "not in it" means new. While a
-	 * filter is being (re)built, bloom_next receives every new id too,
-	 * and replaces bloom when the builder has added the whole index.
-	 */
-	b3cas_bloom *_Atomic bloom;      /* NULL until the first is built */
-	b3cas_bloom *_Atomic bloom_next; /* being built, or NULL */
-	atomic_ullong bloom_ids;         /* ids added to bloom (about) */
-	atomic_ullong bloom_freed;       /* ids GC removed since it was built */
-	atomic_bool bloom_building;
-	atomic_bool bloom_stop;
-	pthread_t bloom_thread;
-	bool bloom_thread_started;
-	bool filter_opened;
-	/* Ids known stored and referenced (filter/known.h); per stripe, under
-	 * its lock. NULL in a read-only handle. */
-	b3cas_known *known;
-	pthread_mutex_t bloom_lock;      /* guards starting a build, retired */
-	b3cas_bloom *retired[64];        /* replaced filters, freed at close */
-	int nretired;
-	/* Counters for the stats. */
-	atomic_ullong bloom_skips;       /* puts that skipped the lookup */
-	atomic_ullong bloom_false_pos;   /* "maybe" for an id not stored */
-	atomic_ullong bloom_hits;        /* "maybe" for an id stored */
-
-	/*
-	 * Caches (store/caches.c). l1 always exists (capacity 0 = off) and
-	 * never holds an object that is not stored: the delete of its last
-	 * reference erases it after the index write, and a reader offers
-	 * what it read only with a ticket taken before it read. l2 is made
-	 * when first given a capacity (writable handles only) and lives
-	 * until close; l2_lock guards making it.
-	 */
-	b3cas_cache *l1;
-	atomic_ullong l1_capacity;
-	b3cas_l2 *_Atomic l2;
-	pthread_mutex_t l2_lock;
-
-	/* Operation counters and latencies since open (maint/stats.c). */
-	atomic_ullong n_puts, n_dup_puts, n_put_bytes, n_gets, n_deletes;
-	atomic_ullong n_corrupt_reads, n_quarantined, n_healed;
-	/* Self-healing reads: the mirror store, opened read-only when first
-	 * needed (under mirror_lock), or NULL. */
-	char *mirror_dir;
-	b3cas_store *_Atomic mirror;
-	pthread_mutex_t mirror_lock;
-	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
-	/* The reserve (store/reserve.c): low_space refuses new objects. */
-	atomic_bool low_space;
-	atomic_bool reserve_held;   /* the file has blocks */
-	pthread_mutex_t reserve_lock;
-	b3cas_histogram lat_put, lat_get, lat_delete;
-	/* Writers and readers open on this handle (store/stream.c): close
-	 * refuses with B3CAS_EBUSY while either is not 0, since each holds
-	 * a pointer to the handle. */
-	atomic_uint open_writers, open_readers;
-};
-
-/* A hash in progress with the store's algorithm. */
-typedef struct b3cas_store_hasher {
-	b3cas_hash_algo algo;
-	b3cas_store *store; /* whose pool hashes large updates */
-	b3cas_pool *pool;   /* NULL until the first large update */
-	b3cas_hasher b3;
-	EVP_MD_CTX *sha;
-} b3cas_store_hasher;
-
-int b3cas__store_hasher_init(b3cas_store_hasher *h, b3cas_store *s);
-void b3cas__store_hasher_update(b3cas_store_hasher *h, const void *data,
-				size_t len);
-void b3cas__store_hasher_final(b3cas_store_hasher *h, b3cas_oid *out);
-void b3cas__store_hasher_free(b3cas_store_hasher *h);
+/* Begin a hash with the store's algorithm (digest/digest.h goes on). */
+int b3cas__store_hasher_init(b3cas_digest_state *h, b3cas_store *s);
 
 /* One-shot hash of data with the store's algorithm. */
 int b3cas__store_hash(b3cas_store *s, b3cas_oid *out, const void *data,
@@ -368,7 +271,7 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 #define B3CAS_RECOVER_DIR "integrity/recover"
 #define B3CAS_RECOVER_MARKER B3CAS_RECOVER_DIR "/rebuilding"
 
-/* ---- layout/quarantine.c ---- */
+/* ---- quarantine and file checks, bound to the handle (store/access.c) ---- */
 
 /*
  * A read found loose object id (size bytes) corrupt: under its stripe
@@ -395,28 +298,5 @@ int b3cas__quarantine_move_locked(b3cas_store *s, const b3cas_oid *id);
 int b3cas__file_check(b3cas_store *s, int fd, const b3cas_oid *id,
 		      uint64_t size, uint8_t *buf, size_t buf_len,
 		      uint64_t *hashed);
-
-/* ---- filter/filter.c ---- */
-
-/* At open: load the saved filter if it matches the index, else start
- * building one in the background. Never fails the open. */
-void b3cas__filter_open(b3cas_store *s);
-/* At close: stop a build, save a complete filter, free them all. */
-void b3cas__filter_close(b3cas_store *s);
-/*
- * Under id's stripe lock, before a lookup: false when the filter proves
- * id is not in the index (the lookup can be skipped).
- */
-bool b3cas__filter_may_contain(b3cas_store *s, const b3cas_oid *id);
-/* Under id's stripe lock, before the new object's index write. */
-void b3cas__filter_add(b3cas_store *s, const b3cas_oid *id);
-/* Count a lookup the filter could not spare: was id there or not. */
-void b3cas__filter_outcome(b3cas_store *s, bool found);
-/* After a collection removed n objects: rebuild when that has made the
- * filter too stale. */
-void b3cas__filter_note_freed(b3cas_store *s, uint64_t n);
-
-/* B3CAS_ECORRUPT naming id and what its bytes hash to. */
-int b3cas__store_corrupt(const b3cas_oid *id, const b3cas_oid *got);
 
 #endif

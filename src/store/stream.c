@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/store_int.h"
+#include "store/handle.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -26,7 +26,7 @@
 
 struct b3cas_writer {
 	b3cas_store *store;
-	b3cas_store_hasher hasher;
+	b3cas_digest_state hasher;
 	uint8_t *buf;
 	size_t buf_len, buf_cap;
 	uint64_t total;
@@ -93,7 +93,7 @@ int b3cas_writer_write(b3cas_writer *w, const void *data, size_t len)
 	if (w->error)
 		return b3cas__error(w->error, "writer already failed");
 	B3CAS__NONNULL_LEN(data, "data", len, "len");
-	b3cas__store_hasher_update(&w->hasher, data, len);
+	b3cas__digest_update(&w->hasher, data, len);
 	w->total += len;
 	while (len > 0) {
 		size_t n = w->buf_cap - w->buf_len;
@@ -121,7 +121,7 @@ static void writer_free(b3cas_writer *w)
 {
 	if (w->tmp.fd >= 0)
 		b3cas__tmpfile_discard(&w->store->lay, &w->tmp);
-	b3cas__store_hasher_free(&w->hasher);
+	b3cas__digest_free(&w->hasher);
 	atomic_fetch_sub(&w->store->open_writers, 1);
 	free(w->buf);
 	free(w);
@@ -138,7 +138,7 @@ int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
 		writer_free(w);
 		return b3cas__error(rc, "writer already failed");
 	}
-	b3cas__store_hasher_final(&w->hasher, &id);
+	b3cas__digest_final(&w->hasher, &id);
 	if (w->tmp.fd < 0 && w->total <= s->lay.inline_threshold) {
 		rc = publish(s, &id, w->buf, w->buf_len, NULL, ctx);
 	} else {
@@ -193,13 +193,13 @@ struct b3cas_reader {
 	uint8_t *data;              /* inline objects: all their bytes */
 	int fd;                     /* loose objects */
 	bool recheck;               /* hash again while reading */
-	b3cas_store_hasher hasher;
+	b3cas_digest_state hasher;
 };
 
 /* Hash the whole of an open loose object and compare with its id. */
 static int verify_file(b3cas_reader *r)
 {
-	b3cas_store_hasher h;
+	b3cas_digest_state h;
 	uint8_t *chunk;
 	b3cas_oid got;
 	int rc;
@@ -216,14 +216,14 @@ static int verify_file(b3cas_reader *r)
 		rc = b3cas__object_pread(&r->store->lay, &r->id, r->fd, chunk,
 					 n, off);
 		if (rc == 0)
-			b3cas__store_hasher_update(&h, chunk, n);
+			b3cas__digest_update(&h, chunk, n);
 	}
 	if (rc == 0) {
-		b3cas__store_hasher_final(&h, &got);
+		b3cas__digest_final(&h, &got);
 		if (!b3cas_oid_equal(&got, &r->id))
-			rc = b3cas__store_corrupt(&r->id, &got);
+			rc = b3cas__digest_mismatch(&r->id, &got);
 	}
-	b3cas__store_hasher_free(&h);
+	b3cas__digest_free(&h);
 	free(chunk);
 	return rc;
 }
@@ -245,7 +245,7 @@ static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
 		if (rc == 0 && !b3cas_oid_equal(&got, &r->id))
 			rc = b3cas__store_on_corrupt(
 				r->store, &r->id, r->size, false,
-				b3cas__store_corrupt(&r->id, &got));
+				b3cas__digest_mismatch(&r->id, &got));
 	}
 	return rc;
 }
@@ -273,7 +273,7 @@ static int heal_reader(b3cas_reader *r, int rc)
 	r->data = buf;
 	r->size = len;
 	r->recheck = false;
-	b3cas__store_hasher_free(&r->hasher);
+	b3cas__digest_free(&r->hasher);
 	b3cas_error_clear();
 	return 0;
 }
@@ -333,7 +333,7 @@ static int recheck_end(b3cas_reader *r)
 	char hex[B3CAS_OID_HEX_LEN + 1];
 	b3cas_oid got;
 
-	b3cas__store_hasher_final(&r->hasher, &got);
+	b3cas__digest_final(&r->hasher, &got);
 	r->recheck = false;
 	if (b3cas_oid_equal(&got, &r->id))
 		return 0;
@@ -363,7 +363,7 @@ int64_t b3cas_reader_read(b3cas_reader *r, void *buf, size_t len)
 		if (rc < 0)
 			return rc;
 		if (r->recheck) {
-			b3cas__store_hasher_update(&r->hasher, buf, n);
+			b3cas__digest_update(&r->hasher, buf, n);
 			if (r->pos + n == r->size) {
 				rc = recheck_end(r);
 				if (rc < 0)
@@ -381,7 +381,7 @@ void b3cas_reader_close(b3cas_reader *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
-	b3cas__store_hasher_free(&r->hasher);
+	b3cas__digest_free(&r->hasher);
 	atomic_fetch_sub(&r->store->open_readers, 1);
 	free(r->data);
 	free(r);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "store/store_int.h"
+#include "filter/filter.h"
 #include "filter/bloom.h"
 #include "filter/known.h"
 #include "util/histogram.h"
@@ -50,12 +51,12 @@ static void remove_root(void)
 
 static void wait_filter(b3cas_store *s)
 {
-	for (int i = 0; i < 10000 && (atomic_load(&s->bloom_building) ||
-				      !atomic_load(&s->bloom));
+	for (int i = 0; i < 10000 && (b3cas__filter_building(b3cas__store_filter(s)) ||
+				      !b3cas__filter_bloom(b3cas__store_filter(s)));
 	     i++)
 		usleep(1000);
-	assert_non_null(atomic_load(&s->bloom));
-	assert_false(atomic_load(&s->bloom_building));
+	assert_non_null(b3cas__filter_bloom(b3cas__store_filter(s)));
+	assert_false(b3cas__filter_building(b3cas__store_filter(s)));
 }
 
 static void test_refcount_edges(void **state)
@@ -111,7 +112,7 @@ static void test_refcount_edges(void **state)
 		uint8_t v[8];
 
 		b3cas__put_u64(v, UINT64_MAX);
-		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+		rocksdb_writebatch_put_cf(b, b3cas__store_index(s)->cf[B3CAS_CF_REFS],
 					  (const char *)id.bytes, 32,
 					  (const char *)v, 8);
 		assert_int_equal(b3cas__store_write_batch(s, b), 0);
@@ -219,7 +220,7 @@ static void test_gc_marks(void **state)
 	assert_int_equal(b3cas_store_delete(s, &a), 0);
 	assert_int_equal(b3cas_store_delete(s, &b), 0);
 	/* a's mark replaced by a 16-byte one: count 0, time 0 */
-	rocksdb_put_cf(s->ix->db, s->ix->write, s->ix->cf[B3CAS_CF_REFS],
+	rocksdb_put_cf(b3cas__store_index(s)->db, b3cas__store_index(s)->write, b3cas__store_index(s)->cf[B3CAS_CF_REFS],
 		       (const char *)a.bytes, 32, (const char *)mark,
 		       sizeof(mark), &err);
 	assert_null(err);
@@ -334,7 +335,7 @@ static void put_many(b3cas_store *s, b3cas_oid *ids, int n, int salt)
 
 static void all_in_filter(b3cas_store *s, const b3cas_oid *ids, int n)
 {
-	const b3cas_bloom *b = atomic_load(&s->bloom);
+	const b3cas_bloom *b = b3cas__filter_bloom(b3cas__store_filter(s));
 
 	assert_non_null(b);
 	for (int i = 0; i < n; i++)
@@ -358,7 +359,10 @@ static void test_filter_lifecycle(void **state)
 	all_in_filter(s, ids, N);
 	/* new content: the filter answered, the index was not asked */
 	{
-		uint64_t skips = atomic_load(&s->bloom_skips);
+		uint64_t skips, hits, false_pos;
+
+		b3cas__filter_counters(b3cas__store_filter(s), &skips, &hits,
+				       &false_pos);
 
 		assert_true(skips >= N * 95 / 100);
 	}
@@ -381,8 +385,8 @@ static void test_filter_lifecycle(void **state)
 	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, saved);
 	assert_int_equal(system(cmd), 0);
 	s = reopen();
-	assert_false(atomic_load(&s->bloom_building));
-	assert_non_null(atomic_load(&s->bloom));
+	assert_false(b3cas__filter_building(b3cas__store_filter(s)));
+	assert_non_null(b3cas__filter_bloom(b3cas__store_filter(s)));
 	assert_int_not_equal(stat(path, &st), 0);
 	all_in_filter(s, ids, N);
 	put_many(s, ids + N, 1, 2); /* one more object: the index moves on */

@@ -91,7 +91,7 @@ static void round_with_fault(uint64_t *rng, unsigned long long *fired)
 	plan.ops = 0x3f;
 	plan.err = errs[tu_rand(rng) % 2];
 	plan.sticky = tu_rand(rng) % 4 == 0;
-	s->lay.faults = &plan;
+	b3cas__store_layout(s)->faults = &plan;
 	/* Go on until the fault has fired (and a few operations after it),
 	 * so every round injects at least one failure. */
 	for (int k = 0, after = 0; k < 200 && after < OPS; k++) {
@@ -118,7 +118,7 @@ static void round_with_fault(uint64_t *rng, unsigned long long *fired)
 		}
 	}
 	*fired += atomic_load(&plan.fired);
-	s->lay.faults = NULL;
+	b3cas__store_layout(s)->faults = NULL;
 	b3cas_store_close(s); /* its error (a failed flush) is allowed */
 }
 

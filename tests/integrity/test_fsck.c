@@ -176,7 +176,7 @@ static void test_fsck_finds_and_repairs(void **state)
 		memcpy(bad, small[0], SMALL);
 		bad[10] ^= 0x40;
 		b3cas__store_batch_put_entry(s, b, &sid[0], bad, SMALL, true);
-		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+		rocksdb_writebatch_put_cf(b, b3cas__store_index(s)->cf[B3CAS_CF_REFS],
 					  (const char *)dangling.bytes,
 					  B3CAS_OID_LEN, (const char *)count,
 					  8);
@@ -422,7 +422,7 @@ static void put_raw(b3cas_store *s, int cf, const void *key, size_t klen,
 {
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 
-	rocksdb_writebatch_put_cf(b, s->ix->cf[cf], key, klen, val, vlen);
+	rocksdb_writebatch_put_cf(b, b3cas__store_index(s)->cf[cf], key, klen, val, vlen);
 	assert_int_equal(b3cas__store_write_batch(s, b), 0);
 	rocksdb_writebatch_destroy(b);
 }

@@ -136,10 +136,10 @@ static void test_failed_unlink(void **state)
 	plan.err = EIO;
 	failed = memcmp(id[0].bytes, id[1].bytes, B3CAS_OID_LEN) < 0 ? 0 : 1;
 	other = 1 - failed;
-	s->lay.faults = &plan;
+	b3cas__store_layout(s)->faults = &plan;
 	go.grace_ns = 0;
 	rc = b3cas_gc(s, &go, &gr);
-	s->lay.faults = NULL;
+	b3cas__store_layout(s)->faults = NULL;
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	assert_int_equal(plan.fired, 1);
 	assert_int_equal(rc, B3CAS_EIO);
@@ -288,7 +288,7 @@ static void test_orphan_keeps_its_count(void **state)
 	assert_int_equal(b3cas_ref_add(s, &id), 3);
 	/* The index loses the content entry but keeps the count. */
 	b = rocksdb_writebatch_create();
-	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
+	rocksdb_writebatch_delete_cf(b, b3cas__store_index(s)->cf[B3CAS_CF_CONTENT],
 				     (const char *)id.bytes, B3CAS_OID_LEN);
 	assert_int_equal(b3cas__store_write_batch(s, b), 0);
 	rocksdb_writebatch_destroy(b);

@@ -59,6 +59,7 @@
 
 #include "b3cas/b3cas.h"
 #include "store/store_int.h"
+#include "filter/filter.h"
 #include "test_util.h"
 
 /* ---- the failing allocator -------------------------------------------- */
@@ -328,7 +329,7 @@ static void settle(b3cas_store *s)
 {
 	struct timespec ms = {0, 1000 * 1000};
 
-	while (atomic_load(&s->bloom_building))
+	while (b3cas__filter_building(b3cas__store_filter(s)))
 		nanosleep(&ms, NULL);
 }
 

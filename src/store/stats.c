@@ -1,5 +1,5 @@
 /*
- * maint/stats.c - b3cas_store_stats: what is stored (one walk of the
+ * store/stats.c - b3cas_store_stats: what is stored (one walk of the
  * index from one snapshot) and what this handle has done since open.
  *
  * Physical bytes are each object's bytes counted once: inline bytes inside
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store_int.h"
+#include "store/handle.h"
 #include "util/error.h"
 
 /* h's quantiles into out, through sum (scratch space). */
@@ -132,9 +132,8 @@ int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 	out->put_bytes = atomic_load(&s->n_put_bytes);
 	out->gets = atomic_load(&s->n_gets);
 	out->deletes = atomic_load(&s->n_deletes);
-	out->bloom_skips = atomic_load(&s->bloom_skips);
-	out->bloom_hits = atomic_load(&s->bloom_hits);
-	out->bloom_false_positives = atomic_load(&s->bloom_false_pos);
+	b3cas__filter_counters(s->filter, &out->bloom_skips, &out->bloom_hits,
+			       &out->bloom_false_positives);
 	out->corrupt_reads = atomic_load(&s->n_corrupt_reads);
 	out->quarantined = atomic_load(&s->n_quarantined);
 	out->healed = atomic_load(&s->n_healed);
@@ -147,4 +146,24 @@ int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 	latency(&s->lat_delete, sum, &out->del);
 	free(sum);
 	return 0;
+}
+
+void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
+		     uint64_t n)
+{
+	if (rc < 0)
+		return;
+	b3cas__hist_record(&s->lat_put, b3cas__now_ns() - t0);
+	atomic_fetch_add_explicit(&s->n_puts, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->n_put_bytes, bytes,
+				  memory_order_relaxed);
+	if (rc == 1)
+		atomic_fetch_add_explicit(&s->n_dup_puts, 1,
+					  memory_order_relaxed);
+}
+
+void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n)
+{
+	b3cas__hist_record(&s->lat_get, b3cas__now_ns() - t0);
+	atomic_fetch_add_explicit(&s->n_gets, n, memory_order_relaxed);
 }

@@ -1,0 +1,302 @@
+/*
+ * store/batch.c - many objects in one call: puts hashed together (the
+ * batch kernel), stripes locked in id order, one index batch; gets
+ * verified together.
+ *
+ * Invariants: stripes are always locked in increasing order, so two
+ * batches never deadlock; a batch's index entries are written at once or
+ * not at all.
+ */
+#include "store/handle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+/* ---- batches --------------------------------------------------------------- */
+
+typedef struct batch_item {
+	b3cas_oid id;
+	size_t index; /* position in the caller's arrays */
+} batch_item;
+
+static int item_cmp(const void *a, const void *b)
+{
+	const batch_item *x = a, *y = b;
+	int c = memcmp(x->id.bytes, y->id.bytes, B3CAS_OID_LEN);
+
+	if (c)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int hash_many(b3cas_store *s, batch_item *items,
+		     const void *const *data, const size_t *lens, size_t n)
+{
+	if (s->lay.hash == B3CAS_HASH_BLAKE3) {
+		/* b3cas_hash_batch writes 32-byte outputs side by side. */
+		uint8_t *out = malloc(n * B3CAS_OID_LEN);
+
+		if (!out)
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+		b3cas_hash_batch(out, data, lens, n);
+		for (size_t i = 0; i < n; i++)
+			memcpy(items[i].id.bytes, out + i * B3CAS_OID_LEN,
+			       B3CAS_OID_LEN);
+		free(out);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rc = b3cas__store_hash(s, &items[i].id, data[i], lens[i]);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Lock the stripes of sorted items, each once, in increasing order. */
+static void lock_stripes(b3cas_store *s, const batch_item *items, size_t n,
+			 bool lock)
+{
+	pthread_mutex_t *prev = NULL;
+
+	/* Sorting by id sorts by stripe index, which is the id's prefix. */
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_t *m = b3cas__store_stripe(s, &items[i].id);
+
+		if (m == prev)
+			continue;
+		if (lock)
+			pthread_mutex_lock(m);
+		else
+			pthread_mutex_unlock(m);
+		prev = m;
+	}
+}
+
+static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
+		     const batch_item *items, size_t n,
+		     const void *const *data, const size_t *lens,
+		     bool *dup_out, bool *loose_out)
+{
+	*loose_out = false;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1, k = items[i].index;
+		bool loose;
+		int rc;
+
+		while (j < n && b3cas_oid_equal(&items[j].id, &items[i].id))
+			j++;
+		rc = b3cas__stage_locked(s, b, &items[i].id, data[k], lens[k], NULL,
+				  j - i, &loose);
+		if (rc < 0)
+			return rc;
+		*loose_out |= loose;
+		atomic_fetch_add_explicit(&s->n_dup_puts,
+					  (j - i) - (rc == 1 ? 0 : 1),
+					  memory_order_relaxed);
+		if (dup_out)
+			for (size_t m = i; m < j; m++)
+				dup_out[items[m].index] = rc == 1 || m > i;
+		i = j;
+	}
+	return 0;
+}
+
+int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
+			  const void *const *data, const size_t *lens,
+			  size_t n)
+{
+	rocksdb_writebatch_t *b;
+	batch_item *items;
+	bool loose = false;
+	int rc;
+
+	uint64_t t0 = b3cas__now_ns(), bytes = 0;
+
+	B3CAS__NONNULL(s, "store");
+	if (n > 0) {
+		B3CAS__NONNULL(data, "data");
+		B3CAS__NONNULL(lens, "lens");
+	}
+	rc = b3cas__store_check_writable(s, "store objects");
+	if (rc < 0 || n == 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		bytes += lens[i];
+	for (size_t i = 0; i < n; i++)
+		if (!data[i] && lens[i])
+			return b3cas__error(B3CAS_EINVAL,
+					    "%s: data[%zu] is NULL but "
+					    "lens[%zu] is %zu",
+					    __func__, i, i, lens[i]);
+	items = malloc(n * sizeof(*items));
+	if (!items)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		items[i].index = i;
+	rc = hash_many(s, items, data, lens, n);
+	if (rc < 0)
+		goto out;
+	qsort(items, n, sizeof(*items), item_cmp);
+	b = rocksdb_writebatch_create();
+	lock_stripes(s, items, n, true);
+	rc = stage_all(s, b, items, n, data, lens, dup_out, &loose);
+	if (rc == 0)
+		rc = b3cas__write_batch(s, b, loose);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		b3cas__known_add(s->known, &items[i].id);
+	lock_stripes(s, items, n, false);
+	rocksdb_writebatch_destroy(b);
+	if (rc == 0 && ids_out)
+		for (size_t i = 0; i < n; i++)
+			ids_out[items[i].index] = items[i].id;
+	/* one latency sample for the whole batch */
+	b3cas__note_put(s, t0, bytes, rc, n);
+out:
+	free(items);
+	return rc;
+}
+
+/* Where get_batch found an item: an L1 hit, read and to be verified, or
+ * read from L2, which verified it. */
+enum { ITEM_HIT, ITEM_CHECK, ITEM_VERIFIED };
+
+/* Verify side by side the items that need it: the batch kernel fills its
+ * lanes with different objects. Marks a failed item's rcs. */
+static void verify_items(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			 void **data, const size_t *lens, int *rcs,
+			 const uint8_t *todo)
+{
+	static const uint8_t nothing[1];
+	const void **inputs = NULL;
+	size_t *ilens = NULL, *which = NULL, m = 0;
+	uint8_t *hashes = NULL;
+
+	if (s->verify && s->lay.hash == B3CAS_HASH_BLAKE3 && n > 1) {
+		inputs = malloc(n * sizeof(*inputs));
+		ilens = malloc(n * sizeof(*ilens));
+		which = malloc(n * sizeof(*which));
+		hashes = malloc(n * B3CAS_OID_LEN);
+	}
+	if (inputs && ilens && which && hashes) {
+		for (size_t i = 0; i < n; i++) {
+			if (rcs[i] != 0 || todo[i] != ITEM_CHECK)
+				continue;
+			inputs[m] = data[i] ? data[i] : nothing;
+			ilens[m] = lens[i];
+			which[m++] = i;
+		}
+		b3cas_hash_batch(hashes, inputs, ilens, m);
+		for (size_t k = 0; k < m; k++) {
+			b3cas_oid got;
+			size_t i = which[k];
+
+			memcpy(got.bytes, hashes + k * B3CAS_OID_LEN,
+			       B3CAS_OID_LEN);
+			if (!b3cas_oid_equal(&got, &ids[i]))
+				rcs[i] = b3cas__digest_mismatch(&ids[i], &got);
+		}
+	} else {
+		for (size_t i = 0; i < n; i++)
+			if (rcs[i] == 0 && todo[i] == ITEM_CHECK)
+				rcs[i] = b3cas__verify(s, &ids[i], data[i], lens[i]);
+	}
+	free(inputs);
+	free(ilens);
+	free(which);
+	free(hashes);
+}
+
+int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			  void **data_out, size_t *lens_out, int *results)
+{
+	int *rcs;
+	uint64_t *tickets;
+	uint8_t *todo, *from;
+	uint64_t t0 = b3cas__now_ns();
+	int first = 0;
+
+	B3CAS__NONNULL(s, "store");
+	if (n > 0) {
+		B3CAS__NONNULL(ids, "ids");
+		B3CAS__NONNULL(data_out, "data_out");
+		B3CAS__NONNULL(lens_out, "lens_out");
+	}
+	rcs = results ? results : malloc(n * sizeof(*rcs) + 1);
+	/* Per item: its L1 ticket, then (at n + i) its L2 ticket. */
+	tickets = malloc(2 * n * sizeof(*tickets) + 1);
+	todo = malloc(n + 1);
+	from = malloc(n + 1);
+	if (!rcs || !tickets || !todo || !from) {
+		if (rcs != results)
+			free(rcs);
+		free(tickets);
+		free(todo);
+		free(from);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		read_source src = FROM_INDEX;
+		void *hit;
+
+		todo[i] = ITEM_HIT;
+		if (b3cas__cache_get(s->l1, &ids[i], &hit)) {
+			rcs[i] = b3cas__copy_blob(hit, &data_out[i], &lens_out[i]);
+		} else {
+			tickets[i] = b3cas__cache_ticket(s->l1, &ids[i]);
+			rcs[i] = b3cas__read_object(s, &ids[i], NULL, &data_out[i],
+					     &lens_out[i], &src,
+					     &tickets[n + i]);
+			/* L2 verified its copies already. */
+			todo[i] = src == FROM_L2 ? ITEM_VERIFIED : ITEM_CHECK;
+		}
+		from[i] = (uint8_t)src;
+		if (rcs[i] < 0) {
+			data_out[i] = NULL;
+			lens_out[i] = 0;
+		}
+	}
+	verify_items(s, ids, n, data_out, lens_out, rcs, todo);
+	for (size_t i = 0; i < n; i++) {
+		if (rcs[i] == B3CAS_ECORRUPT && todo[i] == ITEM_CHECK &&
+		    data_out[i])
+			rcs[i] = b3cas__store_on_corrupt(
+				s, &ids[i], lens_out[i], from[i] == FROM_TIER,
+				rcs[i]);
+		if (rcs[i] < 0 && data_out[i]) {
+			free(data_out[i]);
+			data_out[i] = NULL;
+			lens_out[i] = 0;
+		}
+		if (rcs[i] == B3CAS_ECORRUPT)
+			rcs[i] = b3cas__heal(s, &ids[i], rcs[i], &data_out[i],
+				      &lens_out[i]);
+		if (rcs[i] < 0 && first == 0)
+			first = rcs[i];
+		if (rcs[i] == 0 && todo[i] != ITEM_HIT) {
+			b3cas_l2 *l2 = atomic_load(&s->l2);
+
+			if (from[i] == FROM_TIER && l2)
+				b3cas__l2_add(l2, &ids[i], data_out[i],
+					      lens_out[i], tickets[n + i]);
+			b3cas__l1_offer_copy(s, &ids[i], data_out[i], lens_out[i],
+				      tickets[i]);
+		}
+	}
+	if (rcs != results)
+		free(rcs);
+	free(tickets);
+	free(todo);
+	free(from);
+	b3cas__note_get(s, t0, n);
+	return first;
+}

@@ -1,0 +1,300 @@
+/*
+ * store/entry.c - the index entries of an object: reading and checking its
+ * content entry (size, inline or loose, GC candidate mark) and its
+ * reference count, opening its loose file, and adding entries to a batch.
+ *
+ * Invariants: the refs column family holds only counts other than 1, so a
+ * new object costs one entry; a malformed entry is reported as
+ * B3CAS_ECORRUPT, never read past its end.
+ */
+#include "store/handle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+/* ---- index entries ------------------------------------------------------- */
+
+int b3cas__not_stored(const b3cas_oid *id)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ENOTFOUND, "object %s is not stored",
+			    b3cas_oid_fmt(hex, id));
+}
+
+static int entry_malformed(const b3cas_oid *id, size_t len)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ECORRUPT,
+			    "index entry of %s is malformed (%zu bytes)",
+			    b3cas_oid_fmt(hex, id), len);
+}
+
+/*
+ * Read id's content entry: size, inline or not, whether it is a GC
+ * candidate, and (value_out, inline objects) the pinned value.
+ */
+int b3cas__entry_read(b3cas_store *s, const b3cas_oid *id, uint64_t *size_out,
+		      bool *is_inline_out, bool *unref_out,
+		      rocksdb_pinnableslice_t **value_out)
+{
+	rocksdb_pinnableslice_t *v;
+	const uint8_t *p;
+	size_t len;
+	uint64_t size;
+	int kind, rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+					B3CAS_OID_LEN, &v);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return b3cas__not_stored(id);
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	if (len < B3CAS_ENTRY_HEADER_LEN)
+		goto malformed;
+	size = b3cas__get_u64(p + 1);
+	kind = p[0] & ~B3CAS_ENTRY_UNREF;
+	if (kind == B3CAS_ENTRY_INLINE) {
+		if (len - B3CAS_ENTRY_HEADER_LEN != size)
+			goto malformed;
+	} else if (kind != B3CAS_ENTRY_LOOSE ||
+		   len != B3CAS_ENTRY_HEADER_LEN) {
+		goto malformed;
+	}
+	*size_out = size;
+	*is_inline_out = kind == B3CAS_ENTRY_INLINE;
+	*unref_out = (p[0] & B3CAS_ENTRY_UNREF) != 0;
+	if (value_out && *is_inline_out)
+		*value_out = v;
+	else
+		rocksdb_pinnableslice_destroy(v);
+	return 0;
+malformed:
+	rocksdb_pinnableslice_destroy(v);
+	return entry_malformed(id, len);
+}
+
+int b3cas__store_entry(b3cas_store *s, const b3cas_oid *id,
+		       uint64_t *size_out, bool *is_inline_out,
+		       rocksdb_pinnableslice_t **value_out)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	bool unref = false;
+	int rc = b3cas__entry_read(s, id, size_out, is_inline_out, &unref,
+			    value_out ? &v : NULL);
+
+	if (rc < 0)
+		return rc;
+	/* An object without references is gone, as far as callers see. */
+	if (unref) {
+		rocksdb_pinnableslice_destroy(v);
+		return b3cas__not_stored(id);
+	}
+	if (value_out)
+		*value_out = v;
+	return 0;
+}
+
+static int refs_malformed(const b3cas_oid *id, const char *why)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ECORRUPT,
+			    "reference count of %s %s: the index is damaged",
+			    b3cas_oid_fmt(hex, id), why);
+}
+
+/*
+ * The count kept in the refs column family, or 1 when it keeps none;
+ * *kept (may be NULL) says whether it keeps one.
+ */
+int b3cas__refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
+		     bool *kept)
+{
+	rocksdb_pinnableslice_t *v;
+	const char *p;
+	size_t len;
+	int rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes,
+				  B3CAS_OID_LEN, &v);
+
+	if (rc < 0)
+		return rc;
+	if (kept)
+		*kept = rc == 1;
+	if (rc == 0) {
+		*count = 1;
+		return 0;
+	}
+	p = rocksdb_pinnableslice_value(v, &len);
+	if (len < 8) {
+		rocksdb_pinnableslice_destroy(v);
+		return refs_malformed(id, "is too short");
+	}
+	*count = b3cas__get_u64((const uint8_t *)p);
+	rocksdb_pinnableslice_destroy(v);
+	return 0;
+}
+
+/*
+ * Is object id stored? 1 with its reference count, size and kind; 2 when
+ * it is a GC candidate (no references, bytes still there); 0 when it is
+ * not; or an error (B3CAS_ECORRUPT for a malformed entry).
+ */
+int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
+		  uint64_t *size, bool *is_inline)
+{
+	bool unref = false;
+	int rc = b3cas__entry_read(s, id, size, is_inline, &unref, NULL);
+
+	if (rc == B3CAS_ENOTFOUND)
+		return 0;
+	if (rc == 0 && unref) {
+		*refs = 0;
+		return 2;
+	}
+	if (rc == 0)
+		rc = b3cas__refs_read(s, id, refs, NULL);
+	return rc < 0 ? rc : 1;
+}
+
+/*
+ * b3cas__lookup() for a put, which needs only the count: a kept count of one or
+ * more proves the object stored and referenced (its refs and content
+ * entries change together, in one batch), so an object put many times
+ * costs one read of the small refs column family, not of its bytes; and
+ * an object with one reference that this handle put or found live since
+ * open is in s->known, which spares the read of its content entry.
+ * Returns as b3cas__lookup() does; *refs is valid when it returns 1.
+ */
+int b3cas__lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs)
+{
+	uint64_t size;
+	bool kept, is_inline, unref = false;
+	int rc = b3cas__refs_read(s, id, refs, &kept);
+
+	if (rc < 0 || (kept && *refs > 0))
+		return rc < 0 ? rc : 1;
+	/* No count kept: one reference, if the object is live. */
+	if (!kept && b3cas__known_has(s->known, id))
+		return 1;
+	rc = b3cas__entry_read(s, id, &size, &is_inline, &unref, NULL);
+	if (rc == B3CAS_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (unref) {
+		*refs = 0;
+		return 2;
+	}
+	/* Live, with a kept count of 0: only a candidate keeps that. */
+	if (kept)
+		return refs_malformed(id, "is 0 for a referenced object");
+	b3cas__known_add(s->known, id);
+	return 1;
+}
+
+int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t size, int *fd_out)
+{
+	for (int attempt = 0;; attempt++) {
+		uint64_t now_size;
+		bool is_inline;
+		int rc = b3cas__object_open(&s->lay, id, size, fd_out);
+
+		if (rc != B3CAS_ENOTFOUND)
+			return rc;
+		if (s->read_only) {
+			/* Our view of the index is from when we opened; the
+			 * writing process may have deleted it since. */
+			char hex[B3CAS_OID_HEX_LEN + 1];
+
+			return b3cas__error(B3CAS_ENOTFOUND,
+					    "object %s has no file: it was "
+					    "deleted after this read-only "
+					    "handle opened, or it was lost",
+					    b3cas_oid_fmt(hex, id));
+		}
+		/* Deleted since we read its entry, or really missing? */
+		rc = b3cas__store_entry(s, id, &now_size, &is_inline, NULL);
+		if (rc < 0)
+			return rc;
+		if (attempt > 0 || is_inline || now_size != size) {
+			char hex[B3CAS_OID_HEX_LEN + 1];
+
+			return b3cas__error(B3CAS_ECORRUPT,
+					    "the index lists object %s but "
+					    "its file %s/%.2s/%s is missing",
+					    b3cas_oid_fmt(hex, id),
+					    s->lay.objects_path, hex, hex);
+		}
+	}
+}
+
+/* ---- put ------------------------------------------------------------------ */
+
+/* Set id's count to count. The refs column family keeps only counts
+ * other than 1, so a new object costs one index entry; had_entry says
+ * whether it holds one for id now (a count other than 1, or a GC
+ * candidate's mark). */
+void b3cas__batch_set_refs(rocksdb_writebatch_t *b, b3cas_store *s,
+			   const b3cas_oid *id, bool had_entry, uint64_t count)
+{
+	uint8_t v[8];
+
+	if (count == 1) {
+		if (had_entry)
+			rocksdb_writebatch_delete_cf(
+				b, s->ix->cf[B3CAS_CF_REFS],
+				(const char *)id->bytes, B3CAS_OID_LEN);
+		return;
+	}
+	b3cas__put_u64(v, count);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+				  (const char *)id->bytes, B3CAS_OID_LEN,
+				  (const char *)v, sizeof(v));
+}
+
+/* Add the content entry of a new object (its bytes too when inline). */
+void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
+			    const b3cas_oid *id, const void *data, size_t len,
+			    bool is_inline, bool unref)
+{
+	uint8_t head[B3CAS_ENTRY_HEADER_LEN];
+	const char *key = (const char *)id->bytes;
+	size_t key_len = B3CAS_OID_LEN;
+	const char *parts[2] = {(const char *)head, data};
+	size_t part_lens[2] = {sizeof(head), len};
+
+	head[0] = (uint8_t)((is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE) |
+			    (unref ? B3CAS_ENTRY_UNREF : 0));
+	b3cas__put_u64(head + 1, len);
+	rocksdb_writebatch_putv_cf(b, s->ix->cf[B3CAS_CF_CONTENT], 1, &key,
+				   &key_len, is_inline && len ? 2 : 1, parts,
+				   part_lens);
+}
+
+void b3cas__store_batch_put_entry(b3cas_store *s, rocksdb_writebatch_t *b,
+				  const b3cas_oid *id, const void *data,
+				  size_t len, bool is_inline)
+{
+	b3cas__batch_put_entry(b, s, id, data, len, is_inline, false);
+}
+
+int b3cas__refs_overflow(const b3cas_oid *id)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ERANGE,
+			    "object %s already has the most references a "
+			    "count can hold",
+			    b3cas_oid_fmt(hex, id));
+}

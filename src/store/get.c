@@ -1,0 +1,304 @@
+/*
+ * store/get.c - reading an object: L1, L2, then the index and the inline
+ * bytes or loose file; verified against its id; a corrupt copy is
+ * quarantined and, with a mirror, healed.
+ *
+ * Invariants: nothing reaches a caller that did not hash to its id (when
+ * verify_on_read is on); a reader offers L1 only what it read with a
+ * ticket taken before the read, so a delete in between is never undone;
+ * reads take no lock of the store's own.
+ */
+#include "store/handle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+/* Check that buf hashes to id (when the store verifies reads). */
+int b3cas__verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
+		  size_t len)
+{
+	b3cas_oid got;
+	int rc;
+
+	if (!s->verify)
+		return 0;
+	rc = b3cas__store_hash(s, &got, buf, len);
+	if (rc == 0 && !b3cas_oid_equal(&got, id))
+		rc = b3cas__digest_mismatch(id, &got);
+	return rc;
+}
+
+
+/* ---- get, exists, stat ----------------------------------------------------- */
+
+
+/* A ticket for an L2 copy of id, taken before its index entry is read
+ * (b3cas__l2_ticket); one that never matches without L2. */
+static uint64_t l2_ticket(b3cas_store *s, const b3cas_oid *id)
+{
+	b3cas_l2 *l2 = atomic_load_explicit(&s->l2, memory_order_acquire);
+
+	return l2 ? b3cas__l2_ticket(l2, id) : UINT64_MAX;
+}
+
+/*
+ * Read object id into a new buffer: a blob when blob_out is not NULL,
+ * else a malloc'd *data_out. The bytes are not verified unless they came
+ * from L2 (which verifies every copy it returns). *ticket_out gets the L2
+ * ticket for offering a copy of what was read (l2_ticket).
+ */
+int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
+		       b3cas_blob **blob_out, void **data_out,
+		       size_t *len_out, read_source *from,
+		       uint64_t *ticket_out)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	b3cas_blob *blob = NULL;
+	b3cas_l2 *l2;
+	uint64_t size;
+	bool is_inline;
+	uint8_t *buf;
+	int fd = -1, rc;
+
+	*ticket_out = l2_ticket(s, id);
+	rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
+	if (rc < 0)
+		return rc;
+	if (size > SIZE_MAX - 4096) {
+		rocksdb_pinnableslice_destroy(v);
+		return b3cas__error(B3CAS_ENOMEM, "object too large");
+	}
+	if (blob_out) {
+		blob = b3cas__blob_new((size_t)size);
+		buf = blob ? b3cas__blob_bytes(blob) : NULL;
+		if (!buf)
+			b3cas__error(B3CAS_ENOMEM, "out of memory");
+	} else {
+		buf = b3cas__malloc((size_t)size);
+	}
+	if (!buf) {
+		rocksdb_pinnableslice_destroy(v);
+		return B3CAS_ENOMEM;
+	}
+	if (is_inline) {
+		size_t vlen;
+		const char *p = rocksdb_pinnableslice_value(v, &vlen);
+
+		memcpy(buf, p + B3CAS_ENTRY_HEADER_LEN, (size_t)size);
+		rocksdb_pinnableslice_destroy(v);
+		*from = FROM_INDEX;
+	} else if ((l2 = atomic_load_explicit(&s->l2, memory_order_acquire)) &&
+		   b3cas__l2_read(l2, id, size, buf) == 1) {
+		*from = FROM_L2;
+	} else {
+		rc = b3cas__store_open_loose(s, id, size, &fd);
+		if (rc == 0) {
+			rc = b3cas__object_pread(&s->lay, id, fd, buf,
+						 (size_t)size, 0);
+			close(fd);
+		}
+		/* A file of the wrong size, or missing, is a corrupt object
+		 * too (a missing one has nothing to move). */
+		if (rc == B3CAS_ECORRUPT)
+			rc = b3cas__store_on_corrupt(s, id, size, true, rc);
+		if (rc < 0) {
+			if (blob)
+				b3cas_blob_release(blob);
+			else
+				free(buf);
+			return rc;
+		}
+		*from = FROM_TIER;
+	}
+	if (blob_out)
+		*blob_out = blob;
+	else
+		*data_out = buf;
+	*len_out = (size_t)size;
+	return 0;
+}
+
+int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
+			    uint64_t len, bool loose, int rc)
+{
+	char msg[B3CAS__MESSAGE_MAX];
+
+	atomic_fetch_add_explicit(&s->n_corrupt_reads, 1,
+				  memory_order_relaxed);
+	if (!loose)
+		return rc;
+	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+	if (b3cas__quarantine_loose(s, id, len) == 1)
+		return b3cas__error(rc, "%s; its file was moved to "
+				    "%s/integrity/quarantine/", msg,
+				    s->lay.root);
+	return b3cas__error(rc, "%s", msg);
+}
+
+
+/* After a read: verify (unless L2 did), then copy a loose object read
+ * from the tier into L2 (with the ticket read_object took). */
+static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
+		       size_t len, read_source from, uint64_t ticket)
+{
+	b3cas_l2 *l2;
+	int rc = from == FROM_L2 ? 0 : b3cas__verify(s, id, buf, len);
+
+	if (rc == B3CAS_ECORRUPT)
+		return b3cas__store_on_corrupt(s, id, len, from == FROM_TIER,
+					       rc);
+
+	if (rc == 0 && from == FROM_TIER &&
+	    (l2 = atomic_load_explicit(&s->l2, memory_order_acquire)))
+		b3cas__l2_add(l2, id, buf, len, ticket);
+	return rc;
+}
+
+/* What an L1 entry of len bytes costs: its bytes and its bookkeeping. */
+#define L1_OVERHEAD 192
+
+static bool l1_admits(b3cas_store *s, size_t len)
+{
+	/* As the engine decides: at most a quarter of one of 64 shards. */
+	return (uint64_t)len + L1_OVERHEAD <=
+	       atomic_load_explicit(&s->l1_capacity, memory_order_relaxed) /
+		       256;
+}
+
+/* Offer a verified blob to L1; the caller keeps its own reference. */
+static void l1_offer(b3cas_store *s, const b3cas_oid *id, b3cas_blob *blob,
+		     uint64_t ticket)
+{
+	size_t len = b3cas_blob_size(blob);
+
+	if (!l1_admits(s, len))
+		return;
+	b3cas_blob_retain(blob);
+	if (!b3cas__cache_insert(s->l1, id, blob, len + L1_OVERHEAD, ticket))
+		b3cas_blob_release(blob);
+}
+
+/* Offer verified bytes in a caller's buffer to L1 (copied). */
+void b3cas__l1_offer_copy(b3cas_store *s, const b3cas_oid *id,
+			  const void *buf, size_t len, uint64_t ticket)
+{
+	b3cas_blob *blob;
+
+	if (!l1_admits(s, len) || !(blob = b3cas__blob_new(len)))
+		return;
+	memcpy(b3cas__blob_bytes(blob), buf, len);
+	l1_offer(s, id, blob, ticket);
+	b3cas_blob_release(blob);
+}
+
+/* A copy of an L1 hit in a new malloc'd buffer. */
+int b3cas__copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out)
+{
+	size_t len = b3cas_blob_size(blob);
+	void *buf = b3cas__malloc(len);
+
+	if (buf)
+		memcpy(buf, b3cas_blob_data(blob), len);
+	b3cas_blob_release(blob);
+	if (!buf)
+		return B3CAS_ENOMEM;
+	*data_out = buf;
+	*len_out = len;
+	return 0;
+}
+
+int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
+		      b3cas_blob **out)
+{
+	uint64_t ticket = b3cas__cache_ticket(s->l1, id), l2t;
+	read_source from;
+	b3cas_blob *blob;
+	void *good;
+	size_t len;
+	int rc = b3cas__read_object(s, id, &blob, NULL, &len, &from, &l2t);
+
+	if (rc == 0) {
+		rc = finish_read(s, id, b3cas__blob_bytes(blob), len, from,
+				 l2t);
+		if (rc < 0)
+			b3cas_blob_release(blob);
+	}
+	if (rc == B3CAS_ECORRUPT) {
+		rc = b3cas__heal(s, id, rc, &good, &len);
+		if (rc == 0) {
+			blob = b3cas__blob_new(len);
+			if (blob)
+				memcpy(b3cas__blob_bytes(blob), good, len);
+			else
+				rc = b3cas__error(B3CAS_ENOMEM,
+						  "out of memory");
+			free(good);
+		}
+	}
+	if (rc < 0)
+		return rc;
+	l1_offer(s, id, blob, ticket);
+	*out = blob;
+	return 0;
+}
+
+int b3cas_store_get_view(b3cas_store *s, const b3cas_oid *id,
+			 b3cas_blob **out)
+{
+	uint64_t t0 = b3cas__now_ns();
+	void *hit;
+	int rc = 0;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(out, "out");
+	if (b3cas__cache_get(s->l1, id, &hit))
+		*out = hit;
+	else
+		rc = b3cas__store_load(s, id, out);
+	b3cas__note_get(s, t0, 1);
+	return rc;
+}
+
+int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
+		    size_t *len_out)
+{
+	uint64_t t0 = b3cas__now_ns(), ticket, l2t;
+	read_source from;
+	void *buf, *hit;
+	size_t len;
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(data_out, "data_out");
+	B3CAS__NONNULL(len_out, "len_out");
+	if (b3cas__cache_get(s->l1, id, &hit)) {
+		rc = b3cas__copy_blob(hit, data_out, len_out);
+		goto out;
+	}
+	ticket = b3cas__cache_ticket(s->l1, id);
+	rc = b3cas__read_object(s, id, NULL, &buf, &len, &from, &l2t);
+	if (rc == 0) {
+		rc = finish_read(s, id, buf, len, from, l2t);
+		if (rc < 0)
+			free(buf);
+	}
+	rc = b3cas__heal(s, id, rc, &buf, &len);
+	if (rc == 0) {
+		b3cas__l1_offer_copy(s, id, buf, len, ticket);
+		*data_out = buf;
+		*len_out = len;
+	}
+out:
+	b3cas__note_get(s, t0, 1);
+	return rc;
+}

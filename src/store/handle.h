@@ -1,0 +1,133 @@
+/*
+ * store/handle.h - the store handle, private to the store layer: only
+ * files in src/store/ include this header (scripts/check_layers.sh fails
+ * the build otherwise). Every other layer holds a b3cas_store as an
+ * opaque pointer and goes through the functions of store/store_int.h.
+ *
+ * It also declares what the store layer's own files share with each
+ * other and with no one else.
+ */
+#ifndef B3CAS_STORE_HANDLE_H
+#define B3CAS_STORE_HANDLE_H
+
+#include "store/store_int.h"
+#include "filter/filter.h"
+
+struct b3cas_store {
+	b3cas_layout lay;
+	b3cas_index *ix;
+	b3cas_durability durability;
+	bool verify;
+	bool read_only;
+	unsigned sync_interval_ms;
+
+	/* Stripe locks (stripe/stripes.h): B3CAS_STRIPES of them in a
+	 * writable handle, B3CAS_STRIPES_READ_ONLY in a read-only one. */
+	b3cas_stripes stripes;
+
+	/* The store's hash algorithm and the pool that hashes large
+	 * inputs (digest/digest.h). */
+	b3cas_digest digest;
+
+	/* Batch mode: the flusher thread and what it has to flush. */
+	pthread_t flusher;
+	bool flusher_started;
+	bool stopping;              /* under sync_lock */
+	pthread_mutex_t sync_lock;  /* one flush at a time */
+	pthread_cond_t wake;
+	atomic_bool dirty_index;
+	atomic_bool dirty_objects;
+	atomic_int flush_error;     /* first background flush failure */
+
+	/* Duplicate detection (filter/filter.h): NULL when none could be
+	 * made. */
+	b3cas_filter *filter;
+	/* Ids known stored and referenced (filter/known.h); per stripe, under
+	 * its lock. NULL in a read-only handle. */
+	b3cas_known *known;
+
+	/*
+	 * Caches (store/caches.c). l1 always exists (capacity 0 = off) and
+	 * never holds an object that is not stored: the delete of its last
+	 * reference erases it after the index write, and a reader offers
+	 * what it read only with a ticket taken before it read. l2 is made
+	 * when first given a capacity (writable handles only) and lives
+	 * until close; l2_lock guards making it.
+	 */
+	b3cas_cache *l1;
+	atomic_ullong l1_capacity;
+	b3cas_l2 *_Atomic l2;
+	pthread_mutex_t l2_lock;
+
+	/* Operation counters and latencies since open (maint/stats.c). */
+	atomic_ullong n_puts, n_dup_puts, n_put_bytes, n_gets, n_deletes;
+	atomic_ullong n_corrupt_reads, n_quarantined, n_healed;
+	/* Self-healing reads: the mirror store, opened read-only when first
+	 * needed (under mirror_lock), or NULL. */
+	char *mirror_dir;
+	b3cas_store *_Atomic mirror;
+	pthread_mutex_t mirror_lock;
+	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
+	/* The reserve (store/reserve.c): low_space refuses new objects. */
+	atomic_bool low_space;
+	atomic_bool reserve_held;   /* the file has blocks */
+	pthread_mutex_t reserve_lock;
+	b3cas_histogram lat_put, lat_get, lat_delete;
+	/* Writers and readers open on this handle (store/stream.c): close
+	 * refuses with B3CAS_EBUSY while either is not 0, since each holds
+	 * a pointer to the handle. */
+	atomic_uint open_writers, open_readers;
+};
+
+/* ---- shared by the store layer's files ---- */
+
+/* Where a read found an object's bytes. */
+typedef enum read_source { FROM_INDEX, FROM_TIER, FROM_L2 } read_source;
+
+/* Batch mode's flusher (sync.c): started at open for writable handles in
+ * batch mode, stopped (and joined) at close; stop is safe either way. */
+int b3cas__flusher_start(b3cas_store *s);
+void b3cas__flusher_stop(b3cas_store *s);
+/* After an index write (loose: it named a new file): what batch mode
+ * must flush later. */
+void b3cas__note_written(b3cas_store *s, bool loose);
+
+int b3cas__lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs);
+int b3cas__refs_overflow(const b3cas_oid *id);
+void b3cas__batch_set_refs(rocksdb_writebatch_t *b, b3cas_store *s,
+			   const b3cas_oid *id, bool had_entry, uint64_t count);
+void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
+			    const b3cas_oid *id, const void *data, size_t len,
+			    bool is_inline, bool unref);
+int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
+		  uint64_t *size, bool *is_inline);
+
+int b3cas__refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
+		     bool *kept);
+int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose);
+int b3cas__heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
+		size_t *len_out);
+
+int b3cas__entry_read(b3cas_store *s, const b3cas_oid *id, uint64_t *size_out,
+		      bool *is_inline_out, bool *unref_out,
+		      rocksdb_pinnableslice_t **value_out);
+int b3cas__not_stored(const b3cas_oid *id);
+
+
+
+
+
+int b3cas__copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out);
+void b3cas__l1_offer_copy(b3cas_store *s, const b3cas_oid *id,
+			  const void *buf, size_t len, uint64_t ticket);
+int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
+		       b3cas_blob **blob_out, void **data_out,
+		       size_t *len_out, read_source *from,
+		       uint64_t *ticket_out);
+int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			const b3cas_oid *id, const void *data, size_t len,
+			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out);
+int b3cas__verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
+		  size_t len);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * store/put.c - storing an object: under its stripe lock, a duplicate gains
+ * a reference, a new object is written (inline in the index batch, or a
+ * loose file published before the batch that names it).
+ *
+ * Invariants: content and refs entries change in one batch under the
+ * stripe lock; a loose file exists before its entry; new objects are
+ * refused when the disk is low (reserve.c), duplicates and deletes are not.
+ */
+#include "store/handle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+/*
+ * Under id's stripe lock: add the object (or references to it) to batch b.
+ * count is how many references to add. A new loose object's file is
+ * written (or tmp published) here, before the batch that names it.
+ */
+int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			const b3cas_oid *id, const void *data, size_t len,
+			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out)
+{
+	uint64_t refs = 0;
+	bool revive;
+	int rc = 0;
+
+	/* The filter can prove the id new and spare the lookup. */
+	if (b3cas__filter_may_contain(s->filter, id)) {
+		rc = b3cas__lookup_count(s, id, &refs);
+		if (rc >= 0)
+			b3cas__filter_outcome(s->filter, rc != 0);
+	}
+	*loose_out = false;
+	if (rc < 0)
+		goto discard;
+	if (rc == 1) {
+		if (refs > UINT64_MAX - count) {
+			rc = b3cas__refs_overflow(id);
+			goto discard;
+		}
+		b3cas__batch_set_refs(b, s, id, refs != 1, refs + count);
+		rc = 1;
+		goto discard; /* the bytes are already stored */
+	}
+	revive = rc == 2;
+	/* New bytes: not into the space kept for deletes (reserve.c). */
+	rc = b3cas__reserve_check_room(s);
+	if (rc < 0)
+		goto discard;
+	if (!revive)
+		b3cas__filter_add(s->filter, id);
+	/*
+	 * New, or a GC candidate (rc 2) that this put revives: its bytes are
+	 * written again rather than trusted, so a revived object is as sound
+	 * as a new one (and the rename replaces a candidate's old file).
+	 */
+	if (len <= s->lay.inline_threshold && !tmp) {
+		b3cas__batch_put_entry(b, s, id, data, len, true, false);
+	} else {
+		bool durable = s->durability == B3CAS_DURABILITY_FULL;
+
+		rc = tmp ? b3cas__object_publish(&s->lay, tmp, id, durable)
+			 : b3cas__object_write(&s->lay, id, data, len,
+					       durable);
+		if (rc == B3CAS_ENOSPC)
+			b3cas__reserve_note_full(s);
+		if (rc < 0)
+			return rc;
+		b3cas__batch_put_entry(b, s, id, NULL, len, false, false);
+		*loose_out = true;
+	}
+	b3cas__batch_set_refs(b, s, id, revive, count);
+	return 0;
+discard:
+	if (tmp)
+		b3cas__tmpfile_discard(&s->lay, tmp);
+	return rc;
+}
+
+int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
+{
+	int rc;
+
+	/* Low on space: this is a delete, GC or a duplicate (new objects
+	 * are refused), what the reserve is kept for (reserve.c). */
+	b3cas__reserve_before_write(s);
+	rc = b3cas__index_write(s->ix, b,
+				s->durability == B3CAS_DURABILITY_FULL);
+	if (rc == 0)
+		b3cas__note_written(s, loose);
+	if (rc == B3CAS_ENOSPC)
+		b3cas__reserve_note_full(s);
+	return rc;
+}
+
+int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
+			 const void *data, size_t len, b3cas_tmpfile *tmp)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	bool loose;
+	int rc, wrc;
+
+	pthread_mutex_lock(lock);
+	rc = b3cas__stage_locked(s, b, id, data, len, tmp, 1, &loose);
+	if (rc >= 0) {
+		wrc = b3cas__write_batch(s, b, loose);
+		if (wrc < 0)
+			rc = wrc;
+		else
+			b3cas__known_add(s->known, id); /* live once written */
+	}
+	pthread_mutex_unlock(lock);
+	rocksdb_writebatch_destroy(b);
+	return rc;
+}
+
+int b3cas_store_put(b3cas_store *s, b3cas_oid *id_out, const void *data,
+		    size_t len)
+{
+	b3cas_oid id;
+	int rc;
+
+	uint64_t t0 = b3cas__now_ns();
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
+	rc = b3cas__store_check_writable(s, "store an object");
+	if (rc == 0)
+		rc = b3cas__store_hash(s, &id, data, len);
+	if (rc == 0)
+		rc = b3cas__store_publish(s, &id, data, len, NULL);
+	if (rc >= 0 && id_out)
+		*id_out = id;
+	b3cas__note_put(s, t0, len, rc, 1);
+	return rc;
+}

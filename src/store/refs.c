@@ -1,0 +1,342 @@
+/*
+ * store/refs.c - reference counts: exists and stat, delete, adding and
+ * removing references, GC candidates, and the dedup check.
+ *
+ * Invariants: a count changes only under the id's stripe lock, in one
+ * batch with its content entry; the last reference leaves a GC candidate
+ * (bytes kept until a collection), never a dangling entry; L1 forgets an
+ * object after the index write that removed it.
+ */
+#include "store/handle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
+{
+	uint64_t size;
+	bool is_inline;
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	/* L1 holds only stored objects. */
+	if (b3cas__cache_contains(s->l1, id))
+		return 1;
+	rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
+
+	if (rc == B3CAS_ENOTFOUND)
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
+		     b3cas_object_info *out)
+{
+	uint64_t size = 0, refs = 0;
+	bool is_inline = false;
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(out, "out");
+	rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
+	if (rc < 0)
+		return rc;
+	if (rc != 1)
+		return b3cas__not_stored(id);
+	out->id = *id;
+	out->size = size;
+	out->refs = refs;
+	out->is_inline = is_inline;
+	return 0;
+}
+
+/* ---- delete ---------------------------------------------------------------- */
+
+/*
+ * Add a candidate's entries to b: its content entry gets the UNREF mark
+ * (so reads no longer see it; bytes: an inline object's) and its refs
+ * entry count 0, the time, its size and kind (so GC decides from that
+ * entry alone). The bytes stay until b3cas_gc removes them.
+ */
+static void batch_candidate(rocksdb_writebatch_t *b, b3cas_store *s,
+			    const b3cas_oid *id, const void *bytes,
+			    size_t size, bool is_inline)
+{
+	uint8_t mark[B3CAS_REFS_CANDIDATE_LEN];
+
+	b3cas__batch_put_entry(b, s, id, bytes, size, is_inline, true);
+	b3cas__put_u64(mark, 0);
+	b3cas__put_u64(mark + 8, b3cas__wall_ns());
+	b3cas__put_u64(mark + 16, size);
+	mark[24] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
+				  (const char *)id->bytes, B3CAS_OID_LEN,
+				  (const char *)mark, sizeof(mark));
+}
+
+/* Make id, whose last reference is going, a GC candidate. */
+static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
+			  const b3cas_oid *id)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	const char *bytes = NULL;
+	uint64_t size;
+	bool is_inline, unref;
+	size_t vlen;
+	int rc = b3cas__entry_read(s, id, &size, &is_inline, &unref, &v);
+
+	if (rc < 0)
+		return rc;
+	if (is_inline)
+		bytes = rocksdb_pinnableslice_value(v, &vlen) +
+			B3CAS_ENTRY_HEADER_LEN;
+	/* putv copies the bytes into the batch: v can go after. */
+	batch_candidate(b, s, id, bytes, (size_t)size, is_inline);
+	rocksdb_pinnableslice_destroy(v);
+	return 0;
+}
+
+void b3cas__store_batch_put_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
+				      const b3cas_oid *id, uint64_t size)
+{
+	b3cas__known_drop(s->known, id);
+	batch_candidate(b, s, id, NULL, (size_t)size, false);
+}
+
+void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
+			       const b3cas_oid *id)
+{
+	b3cas__known_drop(s->known, id);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
+				     (const char *)id->bytes, B3CAS_OID_LEN);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
+				     (const char *)id->bytes, B3CAS_OID_LEN);
+}
+
+int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b)
+{
+	return b3cas__write_batch(s, b, false);
+}
+
+/*
+ * Remove (loose) id's file and then its entries: under its stripe lock, so
+ * no put can slip a new copy in between. The file goes first, as in GC:
+ * an entry whose file is gone is removed by the next try, while a file
+ * whose entry went first would be an orphan that fsck cannot tell from a
+ * lost object (docs/store.md, "Orphans").
+ */
+static int remove_locked(b3cas_store *s, const b3cas_oid *id, bool is_inline)
+{
+	rocksdb_writebatch_t *b;
+	int rc = is_inline ? 0 : b3cas__object_remove(&s->lay, id);
+
+	if (rc < 0)
+		return rc;
+	b = rocksdb_writebatch_create();
+	b3cas__store_batch_remove(s, b, id);
+	rc = b3cas__write_batch(s, b, false);
+	rocksdb_writebatch_destroy(b);
+	if (rc == 0)
+		b3cas__caches_forget(s, id, true);
+	return rc;
+}
+
+static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
+{
+	rocksdb_writebatch_t *b;
+	uint64_t refs = 0, size = 0;
+	bool is_inline = false;
+	int rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
+
+	if (rc == 0 || rc == 2)
+		return b3cas__not_stored(id);
+	/* A malformed entry is removed at once, like a GC would. */
+	if (rc == B3CAS_ECORRUPT)
+		return remove_locked(s, id, false);
+	if (rc < 0)
+		return rc;
+	b = rocksdb_writebatch_create();
+	if (refs > 1) {
+		b3cas__batch_set_refs(b, s, id, true, refs - 1);
+	} else {
+		/* Not known live from before the write that ends it on. */
+		b3cas__known_drop(s->known, id);
+		rc = mark_candidate(s, b, id);
+	}
+	if (rc >= 0)
+		rc = b3cas__write_batch(s, b, false);
+	rocksdb_writebatch_destroy(b);
+	if (rc < 0)
+		return rc;
+	if (refs == 1)
+		b3cas__caches_forget(s, id, false);
+	return refs - 1 > INT64_MAX ? INT64_MAX : (int64_t)(refs - 1);
+}
+
+int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
+{
+	pthread_mutex_t *lock;
+	int64_t rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	lock = b3cas__store_stripe(s, id);
+	rc = b3cas__store_check_writable(s, "delete an object");
+
+	uint64_t t0 = b3cas__now_ns();
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(lock);
+	rc = delete_locked(s, id);
+	pthread_mutex_unlock(lock);
+	if (rc >= 0) {
+		b3cas__hist_record(&s->lat_delete, b3cas__now_ns() - t0);
+		atomic_fetch_add_explicit(&s->n_deletes, 1,
+					  memory_order_relaxed);
+	}
+	return rc;
+}
+
+/* ---- references ------------------------------------------------------------ */
+
+int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
+{
+	pthread_mutex_t *lock;
+	uint64_t refs = 0, size;
+	bool is_inline;
+	int64_t rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	lock = b3cas__store_stripe(s, id);
+	rc = b3cas__store_check_writable(s, "add a reference");
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(lock);
+	rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
+	if (rc == 0 || rc == 2) {
+		/* Only a put, which brings the bytes, revives a candidate. */
+		rc = b3cas__not_stored(id);
+	} else if (rc == 1 && refs == UINT64_MAX) {
+		rc = b3cas__refs_overflow(id);
+	} else if (rc == 1) {
+		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+		b3cas__batch_set_refs(b, s, id, refs != 1, refs + 1);
+		rc = b3cas__write_batch(s, b, false);
+		rocksdb_writebatch_destroy(b);
+		if (rc == 0)
+			rc = refs + 1 > INT64_MAX ? INT64_MAX
+						  : (int64_t)(refs + 1);
+	}
+	pthread_mutex_unlock(lock);
+	return rc;
+}
+
+int64_t b3cas_ref_remove(b3cas_store *s, const b3cas_oid *id)
+{
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	return b3cas_store_delete(s, id);
+}
+
+int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
+{
+	uint64_t refs = 0, size;
+	bool is_inline;
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(count, "count");
+	rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return b3cas__not_stored(id);
+	*count = refs; /* 0: a GC candidate */
+	return 0;
+}
+
+/* A candidate's refs entry as mark_candidate writes it. */
+static bool candidate_mark(const uint8_t *p, size_t len)
+{
+	return len == B3CAS_REFS_CANDIDATE_LEN && b3cas__get_u64(p) == 0 &&
+	       (p[24] == B3CAS_ENTRY_INLINE || p[24] == B3CAS_ENTRY_LOOSE);
+}
+
+int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
+			   uint64_t *since_ns, uint64_t *size,
+			   bool *is_inline)
+{
+	rocksdb_pinnableslice_t *v;
+	uint64_t refs;
+	const uint8_t *p;
+	size_t len;
+	int rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes,
+				  B3CAS_OID_LEN, &v);
+
+	if (rc <= 0)
+		return rc; /* no refs entry: one reference, not a candidate */
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	/*
+	 * The mark holds all a collection needs, and it changes in the
+	 * same batch as the content entry's UNREF bit: the object's bytes
+	 * are not read.
+	 */
+	if (candidate_mark(p, len)) {
+		if (since_ns)
+			*since_ns = b3cas__get_u64(p + 8);
+		*size = b3cas__get_u64(p + 16);
+		*is_inline = p[24] == B3CAS_ENTRY_INLINE;
+		rocksdb_pinnableslice_destroy(v);
+		return 1;
+	}
+	rocksdb_pinnableslice_destroy(v);
+	/* A count, or a mark not as written: ask the content entry. */
+	rc = b3cas__lookup(s, id, &refs, size, is_inline);
+	if (rc != 2)
+		return rc < 0 ? rc : 0;
+	/* A candidate without a readable mark counts as marked now: the
+	 * grace period then protects it as long as possible. */
+	if (since_ns)
+		*since_ns = b3cas__wall_ns();
+	return 1;
+}
+
+int b3cas_dedup_check(b3cas_store *s, const void *data, size_t len,
+		      b3cas_oid *id_out, bool *is_dup)
+{
+	b3cas_oid id;
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
+	B3CAS__NONNULL(is_dup, "is_dup");
+	rc = b3cas__store_hash(s, &id, data, len);
+	if (rc < 0)
+		return rc;
+	*is_dup = false;
+	if (b3cas__filter_may_contain(s->filter, &id)) {
+		rc = b3cas_store_exists(s, &id);
+		if (rc < 0)
+			return rc;
+		b3cas__filter_outcome(s->filter, rc == 1);
+		*is_dup = rc == 1;
+	}
+	if (id_out)
+		*id_out = id;
+	return 0;
+}

@@ -1,0 +1,128 @@
+/*
+ * store/sync.c - durability: the batch-mode flusher thread, explicit syncs,
+ * and what a write leaves for the next flush.
+ *
+ * Invariants: object files are synced before the index entries that name
+ * them (an entry made durable never names a file that is not); a flush that
+ * fails marks everything dirty again, so nothing is forgotten; the first
+ * background failure is kept for close to report.
+ */
+#include "store/handle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/error.h"
+#include "util/fsutil.h"
+
+int b3cas__store_check_writable(const b3cas_store *s, const char *what)
+{
+	if (!s->read_only)
+		return 0;
+	return b3cas__error(B3CAS_EPERM, "cannot %s: store %s is open "
+			    "read-only", what, s->lay.root);
+}
+
+/* Flush what batch mode has left for later; serialized by sync_lock. */
+static int flush_locked(b3cas_store *s, bool force)
+{
+	bool objects = atomic_exchange(&s->dirty_objects, false);
+	bool index = atomic_exchange(&s->dirty_index, false);
+	int rc = 0;
+
+	/* Files first: an index entry made durable here must name a file
+	 * that already is. */
+	if ((objects || force) && syncfs(s->lay.objects_fd) != 0)
+		rc = b3cas__error_errno(errno, "cannot sync %s", s->lay.root);
+	if (rc == 0 && (index || force))
+		rc = b3cas__index_sync(s->ix);
+	if (rc < 0) {
+		/* Try again next time rather than forget the data. */
+		atomic_store(&s->dirty_objects, true);
+		atomic_store(&s->dirty_index, true);
+	}
+	return rc;
+}
+
+static void *flusher_main(void *arg)
+{
+	b3cas_store *s = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&s->sync_lock);
+	while (!s->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += s->sync_interval_ms / 1000;
+		until.tv_nsec += (long)(s->sync_interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->wake, &s->sync_lock, &until);
+		if (s->stopping)
+			break;
+		if (flush_locked(s, false) < 0) {
+			int none = 0;
+
+			atomic_compare_exchange_strong(&s->flush_error, &none,
+						       B3CAS_EIO);
+		}
+	}
+	pthread_mutex_unlock(&s->sync_lock);
+	return NULL;
+}
+
+int b3cas_store_sync(b3cas_store *s)
+{
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	if (s->read_only)
+		return 0;
+	pthread_mutex_lock(&s->sync_lock);
+	rc = flush_locked(s, true);
+	pthread_mutex_unlock(&s->sync_lock);
+	if (rc == 0)
+		atomic_store(&s->flush_error, 0);
+	return rc;
+}
+
+/* After a write: what batch mode must flush later. */
+void b3cas__note_written(b3cas_store *s, bool loose)
+{
+	if (s->durability == B3CAS_DURABILITY_FULL)
+		return;
+	if (loose && !atomic_load_explicit(&s->dirty_objects,
+					   memory_order_relaxed))
+		atomic_store(&s->dirty_objects, true);
+	if (!atomic_load_explicit(&s->dirty_index, memory_order_relaxed))
+		atomic_store(&s->dirty_index, true);
+}
+
+int b3cas__flusher_start(b3cas_store *s)
+{
+	if (s->read_only || s->durability != B3CAS_DURABILITY_BATCH)
+		return 0;
+	if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
+		return b3cas__error(B3CAS_ERROR,
+				    "cannot start the flusher thread");
+	s->flusher_started = true;
+	return 0;
+}
+
+void b3cas__flusher_stop(b3cas_store *s)
+{
+	if (!s->flusher_started)
+		return;
+	pthread_mutex_lock(&s->sync_lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->sync_lock);
+	pthread_join(s->flusher, NULL);
+	s->flusher_started = false;
+}
