@@ -21,6 +21,7 @@
 
 #include "maint/integrity_int.h"
 #include "util/error.h"
+#include "util/histogram.h"
 #include "util/fsutil.h"
 
 /* ---- one object, streamed ------------------------------------------------ */

@@ -76,6 +76,7 @@
 #include "store/store_int.h"
 #include "index/wal.h"
 #include "util/error.h"
+#include "util/histogram.h"
 #include "util/fsutil.h"
 
 #define FILE_CHUNK (1u << 20)

@@ -28,6 +28,7 @@
 
 #include "store/store_int.h"
 #include "util/error.h"
+#include "util/histogram.h"
 
 /* The first file a collection could not unlink, and how many. */
 typedef struct unlink_failures {

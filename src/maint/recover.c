@@ -41,6 +41,7 @@
 #include "index/wal.h"
 #include "maint/integrity_int.h"
 #include "util/error.h"
+#include "util/histogram.h"
 #include "util/fsutil.h"
 
 typedef struct recover_run {

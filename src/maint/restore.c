@@ -26,6 +26,7 @@
 
 #include "maint/integrity_int.h"
 #include "util/error.h"
+#include "util/histogram.h"
 
 /* What this store holds of an id. */
 typedef enum here_state {

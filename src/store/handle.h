@@ -11,7 +11,11 @@
 #define B3CAS_STORE_HANDLE_H
 
 #include "store/store_int.h"
+#include <stdatomic.h>
+
 #include "filter/filter.h"
+#include "filter/known.h"
+#include "util/histogram.h"
 
 struct b3cas_store {
 	b3cas_layout lay;

@@ -1,29 +1,30 @@
 /*
- * store/store_int.h - the store handle and what store.c and stream.c share:
- * hashing with the store's algorithm, stripe locks, publishing an object
- * under its stripe, and opening a loose object despite concurrent deletes.
+ * store/store_int.h - the store layer's internal interface: what the
+ * maintenance layer (gc, fsck, backup, restore, recover) and the store's
+ * own files may call beyond the public API. A b3cas_store is an opaque
+ * pointer here; its fields are defined in store/handle.h, which only
+ * src/store/ includes.
+ *
+ * Every function that changes an object's entries takes the id's stripe
+ * lock itself, or says "under id's stripe lock" (the caller holds it,
+ * from b3cas__store_stripe).
  */
-#ifndef B3CAS_CORE_STORE_INT_H
-#define B3CAS_CORE_STORE_INT_H
+#ifndef B3CAS_STORE_STORE_INT_H
+#define B3CAS_STORE_STORE_INT_H
 
 #include <pthread.h>
-#include <stdatomic.h>
-
-#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "b3cas/hash.h"
-#include "digest/digest.h"
-#include "stripe/stripes.h"
 #include "b3cas/store.h"
 #include "cache/cache.h"
 #include "cache/l2.h"
+#include "digest/digest.h"
+#include "index/index.h"
 #include "layout/objects.h"
 #include "layout/path.h"
-#include "filter/bloom.h"
-#include "filter/known.h"
-#include "util/histogram.h"
-#include "index/index.h"
-
+#include "stripe/stripes.h"
 
 /*
  * What the layers above may know of a handle (store/access.c): they hold
@@ -54,6 +55,8 @@ int b3cas__store_hasher_init(b3cas_digest_state *h, b3cas_store *s);
 /* One-shot hash of data with the store's algorithm. */
 int b3cas__store_hash(b3cas_store *s, b3cas_oid *out, const void *data,
 		      size_t len);
+
+/* ---- reading and writing objects (store/put.c, entry.c, sync.c) ---- */
 
 /* B3CAS_EPERM with a message when the store is read-only. */
 int b3cas__store_check_writable(const b3cas_store *s, const char *what);
@@ -113,7 +116,7 @@ void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
 		     uint64_t n);
 void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n);
 
-/* ---- store/reserve.c ---- */
+/* ---- the reserve (store/reserve.c) ---- */
 
 /* Writing handles, at open: make the reserve whole if there is room, and
  * say whether the handle is low on space. Never fails. */
@@ -130,19 +133,22 @@ void b3cas__reserve_before_write(b3cas_store *s);
  * handle is low on space and the check finds no more room. */
 int b3cas__reserve_check_room(b3cas_store *s);
 
-/* ---- store/caches.c ---- */
+/* ---- the caches (store/caches.c) ---- */
 
 /* At open: make L1 with l1_bytes, and L2 when l2_bytes > 0. */
 int b3cas__caches_open(b3cas_store *s, uint64_t l1_bytes, uint64_t l2_bytes);
 void b3cas__caches_close(b3cas_store *s);
 /* id is no longer stored (its last reference went) or was collected:
  * drop it from L1 (and, collected, from L2). After the index write. */
+void b3cas__caches_forget(b3cas_store *s, const b3cas_oid *id,
+			  bool collected);
+
+/* ---- reads, corruption and healing (store/get.c, store/heal.c) ---- */
+
 /* Read id through the caches (not looking in L1 first): verified, put in
  * L1 (and L2 from the tier); *out is the caller's reference. */
 int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
 		      b3cas_blob **out);
-void b3cas__caches_forget(b3cas_store *s, const b3cas_oid *id,
-			  bool collected);
 
 /*
  * A read found object id's bytes corrupt (rc, its message set): count it
@@ -188,6 +194,8 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
  */
 int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
 			     int heal_rc);
+
+/* ---- objects from elsewhere: restore, recover, fsck (store/adopt.c) ---- */
 
 /* Add id's content entry (a live object of len bytes; data when inline)
  * to b. Under id's stripe lock. */
@@ -254,6 +262,8 @@ int b3cas__store_set_refs(b3cas_store *s, const b3cas_oid *id,
  */
 int b3cas__store_replace(b3cas_store *s, const b3cas_oid *id,
 			 const void *data, size_t len, b3cas_tmpfile *tmp);
+
+/* ---- open for recover (store/open.c) ---- */
 
 /*
  * b3cas_store_open, for b3cas_recover: with rebuilding, a store whose
