@@ -113,7 +113,10 @@ typedef struct b3cas_progress {
 	double seconds;    /* since the start */
 } b3cas_progress;
 
+#define B3CAS_FSCK_OPTIONS_VERSION 1
+
 typedef struct b3cas_fsck_options {
+	unsigned version; /* B3CAS_FSCK_OPTIONS_VERSION */
 	/* Repair: quarantine corrupt files, heal from the mirror (the
 	 * store's mirror_dir), re-index sound orphans (as GC candidates: see
 	 * B3CAS_FSCK_ORPHAN), remove strays and entries that cannot be kept,
@@ -138,7 +141,8 @@ typedef struct b3cas_fsck_options {
 	unsigned threads;
 } b3cas_fsck_options;
 
-#define B3CAS_FSCK_OPTIONS_INIT {false, NULL, NULL, NULL, 0}
+#define B3CAS_FSCK_OPTIONS_INIT \
+	{B3CAS_FSCK_OPTIONS_VERSION, false, NULL, NULL, NULL, 0}
 
 typedef struct b3cas_fsck_report {
 	uint64_t objects;      /* index entries checked */
@@ -192,7 +196,10 @@ B3CAS_EXTERN int b3cas_fsck(b3cas_store *store, const b3cas_fsck_options *opts,
 
 /* ---- scrub ------------------------------------------------------------------- */
 
+#define B3CAS_SCRUB_OPTIONS_VERSION 1
+
 typedef struct b3cas_scrub_options {
+	unsigned version; /* B3CAS_SCRUB_OPTIONS_VERSION */
 	/* Bytes hashed per second at most (0: no limit), so a scrub does not
 	 * starve the foreground. */
 	uint64_t rate_bytes;
@@ -206,7 +213,8 @@ typedef struct b3cas_scrub_options {
 	void (*progress)(const b3cas_progress *progress, void *ctx);
 } b3cas_scrub_options;
 
-#define B3CAS_SCRUB_OPTIONS_INIT {0, 0, false, NULL, NULL, NULL}
+#define B3CAS_SCRUB_OPTIONS_INIT \
+	{B3CAS_SCRUB_OPTIONS_VERSION, 0, 0, false, NULL, NULL, NULL}
 
 typedef struct b3cas_scrub_report {
 	b3cas_fsck_report found; /* index entries only: objects, bytes, ... */

@@ -335,7 +335,10 @@ B3CAS_EXTERN int64_t b3cas_ref_remove(b3cas_store *store,
 B3CAS_EXTERN int b3cas_refcount(b3cas_store *store, const b3cas_oid *id,
 				uint64_t *count);
 
+#define B3CAS_GC_OPTIONS_VERSION 1
+
 typedef struct b3cas_gc_options {
+	unsigned version;      /* B3CAS_GC_OPTIONS_VERSION */
 	/* Remove only candidates unreferenced for at least this long. */
 	uint64_t grace_ns;
 	/* Change nothing: report what would be removed. */
@@ -350,7 +353,8 @@ typedef struct b3cas_gc_options {
 	bool normal_priority;
 } b3cas_gc_options;
 
-#define B3CAS_GC_OPTIONS_INIT {0, false, NULL, NULL, false}
+#define B3CAS_GC_OPTIONS_INIT \
+	{B3CAS_GC_OPTIONS_VERSION, 0, false, NULL, NULL, false}
 
 typedef struct b3cas_gc_report {
 	uint64_t candidates;  /* candidates seen */

@@ -277,12 +277,9 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 	memset(b.r, 0, sizeof(*b.r));
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != B3CAS_BACKUP_OPTIONS_VERSION)
-		return b3cas__error(B3CAS_EINVAL, "backup options version %u "
-				    "is not %d: initialise them with "
-				    "B3CAS_BACKUP_OPTIONS_INIT",
-				    opts->version,
-				    B3CAS_BACKUP_OPTIONS_VERSION);
+	if (b3cas__check_version(opts->version, 1, B3CAS_BACKUP_OPTIONS_VERSION,
+				 "backup") < 0)
+		return B3CAS_EINVAL;
 	if (!dest_dir || !*dest_dir)
 		return b3cas__error(B3CAS_EINVAL, "no backup folder given");
 	rc = b3cas__refuse_overlap(s, dest_dir, "back up", "into");

@@ -30,6 +30,17 @@ int b3cas__error_errno(int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * The check every public function taking an options struct makes first
+ * (the rule is stated in include/b3cas/common.h): got is the struct's
+ * version field, min..max the versions this library reads. Returns 0, or
+ * B3CAS_EINVAL with the message "<what> options version <got> is not
+ * <max>: initialise them with B3CAS_<WHAT>_OPTIONS_INIT" (the range when
+ * min < max). what is the struct's word in lower case: "store", "gc".
+ */
+int b3cas__check_version(unsigned got, unsigned min, unsigned max,
+			 const char *what);
+
+/*
  * Argument checks at the top of public functions (the rule is stated in
  * include/b3cas/common.h): a required pointer that is NULL makes the call
  * fail before anything is touched, with B3CAS_EINVAL and the message
