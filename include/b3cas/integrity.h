@@ -293,15 +293,9 @@ typedef struct b3cas_backup_options {
  * inode; nothing is made); or
  * on_failure's non-zero value.
  */
-B3CAS_EXTERN int b3cas_backup_ex(b3cas_store *store, const char *dest_dir,
-				 const b3cas_backup_options *opts,
-				 b3cas_backup_report *report);
-
-/* b3cas_backup_ex with on_failure (may be NULL) and ctx and no progress. */
 B3CAS_EXTERN int b3cas_backup(b3cas_store *store, const char *dest_dir,
-			      int (*on_failure)(const b3cas_oid *id, int err,
-						void *ctx),
-			      void *ctx, b3cas_backup_report *report);
+			      const b3cas_backup_options *opts,
+			      b3cas_backup_report *report);
 
 /* ---- restore ------------------------------------------------------------- */
 

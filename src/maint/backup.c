@@ -258,9 +258,9 @@ static int visit(const b3cas_object_info *info, void *ctx)
 	return 0;
 }
 
-int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
-		    const b3cas_backup_options *opts,
-		    b3cas_backup_report *report)
+int b3cas_backup(b3cas_store *s, const char *dest_dir,
+		 const b3cas_backup_options *opts,
+		 b3cas_backup_report *report)
 {
 	b3cas_backup_options defaults = B3CAS_BACKUP_OPTIONS_INIT;
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
@@ -318,17 +318,4 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 			     b.r->recounted, b.r->bytes, b.r->failed,
 			     b.r->seconds, rc);
 	return rc;
-}
-
-int b3cas_backup(b3cas_store *s, const char *dest_dir,
-		 int (*on_failure)(const b3cas_oid *id, int err, void *ctx),
-		 void *ctx, b3cas_backup_report *report)
-{
-	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
-
-	B3CAS__NONNULL(s, "store");
-	B3CAS__NONNULL(dest_dir, "dest_dir");
-	o.on_failure = on_failure;
-	o.ctx = ctx;
-	return b3cas_backup_ex(s, dest_dir, &o, report);
 }

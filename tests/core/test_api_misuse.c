@@ -1022,33 +1022,20 @@ static void t_b3cas_scrub(void **state)
 			"B3CAS_SCRUB_OPTIONS_INIT", b3cas_scrub(st, &o, NULL));
 }
 
-static void t_b3cas_backup_ex(void **state)
+static void t_b3cas_backup(void **state)
 {
 	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
 	char dest[64];
 
 	(void)state;
 	make_dir(dest, sizeof(dest), "bk");
-	EINVAL_FOR("b3cas_backup_ex", "store",
-		   b3cas_backup_ex(NULL, dest, NULL, NULL));
-	EINVAL_FOR("b3cas_backup_ex", "dest_dir",
-		   b3cas_backup_ex(st, NULL, NULL, NULL));
+	EINVAL_FOR("b3cas_backup", "store",
+		   b3cas_backup(NULL, dest, NULL, NULL));
+	EINVAL_FOR("b3cas_backup", "dest_dir",
+		   b3cas_backup(st, NULL, NULL, NULL));
 	VERSION_REFUSED("backup", o, B3CAS_BACKUP_OPTIONS_VERSION,
 			"B3CAS_BACKUP_OPTIONS_INIT",
-			b3cas_backup_ex(st, dest, &o, NULL));
-	remove_dir(dest);
-}
-
-static void t_b3cas_backup(void **state)
-{
-	char dest[64];
-
-	(void)state;
-	make_dir(dest, sizeof(dest), "bk");
-	EINVAL_FOR("b3cas_backup", "store",
-		   b3cas_backup(NULL, dest, NULL, NULL, NULL));
-	EINVAL_FOR("b3cas_backup", "dest_dir",
-		   b3cas_backup(st, NULL, NULL, NULL, NULL));
+			b3cas_backup(st, dest, &o, NULL));
 	remove_dir(dest);
 }
 
@@ -1191,7 +1178,7 @@ static void test_close_after_internal_streams(void **state)
 	s = open_new(dir, sizeof(dir), "closei");
 	assert_int_equal(b3cas_store_put(s, &id, big, sizeof(big)), 0);
 	make_dir(dest, sizeof(dest), "closeid");
-	assert_int_equal(b3cas_backup(s, dest, NULL, NULL, &br), 0);
+	assert_int_equal(b3cas_backup(s, dest, NULL, &br), 0);
 	assert_int_equal(br.copied, 1);
 	assert_int_equal(b3cas_store_close(s), 0);
 	assert_int_equal(b3cas_store_open(&d, dest, NULL), 0);
@@ -1264,7 +1251,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_cache_stats_get),
 
 	T(b3cas_fsck_kind_name), T(b3cas_fsck), T(b3cas_scrub),
-	T(b3cas_backup_ex), T(b3cas_backup), T(b3cas_restore),
+	T(b3cas_backup), T(b3cas_restore),
 	T(b3cas_recover_action_name), T(b3cas_recover),
 
 	cmocka_unit_test(test_every_function_covered),

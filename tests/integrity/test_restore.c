@@ -187,7 +187,7 @@ static void test_restore_into_empty(void **state)
 	bo.progress = on_progress;
 	bo.ctx = &seen;
 	snprintf(other, sizeof(other), "%s/other", root);
-	assert_int_equal(b3cas_backup_ex(s, other, &bo, &br), 0);
+	assert_int_equal(b3cas_backup(s, other, &bo, &br), 0);
 	assert_int_equal(br.copied, N);
 	assert_true(seen.calls >= 1);
 	assert_int_equal(seen.last.done, N);
