@@ -21,10 +21,17 @@ int b3cas__error(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * Map an errno value to a B3CAS_E... code, record "<what>: <strerror>" and
- * return the code. ENOENT -> ENOTFOUND, ENOSPC/EDQUOT -> ENOSPC,
- * EACCES/EPERM/EROFS -> EPERM, ENOMEM -> ENOMEM, EEXIST -> EEXISTS,
- * anything else -> EIO.
+ * Map an errno value to a B3CAS_E... code, record "<what>: <strerror>"
+ * (with " (disk full)" after ENOSPC and EDQUOT) and return the code:
+ *   ENOENT, ENOTDIR        -> B3CAS_ENOTFOUND
+ *   ENOSPC, EDQUOT, EFBIG  -> B3CAS_ENOSPC
+ *   EACCES, EPERM, EROFS   -> B3CAS_EPERM
+ *   ENOMEM                 -> B3CAS_ENOMEM
+ *   EEXIST                 -> B3CAS_EEXISTS
+ *   EINVAL                 -> B3CAS_EINVAL
+ *   EBUSY, EAGAIN          -> B3CAS_EBUSY
+ *   anything else          -> B3CAS_EIO
+ * (tests/util/test_error.c holds this table too.)
  */
 int b3cas__error_errno(int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
