@@ -20,6 +20,7 @@
  * Only the public headers are used, so the test builds against any
  * version of the library (to show that the old one crashes).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1215,6 +1216,7 @@ static void test_view_outlives_store(void **state)
 /* ---- every public function has its test --------------------------------- */
 
 static void test_every_function_covered(void **state);
+static void test_every_function_documents_errors(void **state);
 
 #define T(fn) cmocka_unit_test(t_##fn)
 static const struct CMUnitTest misuse_tests[] = {
@@ -1255,6 +1257,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_recover_action_name), T(b3cas_recover),
 
 	cmocka_unit_test(test_every_function_covered),
+	cmocka_unit_test(test_every_function_documents_errors),
 };
 #undef T
 
@@ -1288,12 +1291,18 @@ static char *read_all(const char *path)
 	return buf;
 }
 
+/* What a header walk looks at: the header's text, where a declaration
+ * starts (its line) and the function's name. */
+typedef void (*decl_visit)(const char *path, const char *text,
+			   const char *line, const char *name, int *bad);
+
 /*
  * The names declared with B3CAS_EXTERN in one header: for each use that
  * is not the macro's own #define, the identifier just before the first
- * '(' of the declaration. Adds to *found; fails for names without a test.
+ * '(' of the declaration, passed to visit. Adds to *found.
  */
-static void scan_header(const char *path, int *found, int *missing)
+static void scan_header(const char *path, decl_visit visit, int *found,
+			int *bad)
 {
 	char *text = read_all(path);
 	const char *p = text;
@@ -1322,23 +1331,19 @@ static void scan_header(const char *path, int *found, int *missing)
 		memcpy(name, start, (size_t)(end - start));
 		name[end - start] = '\0';
 		++*found;
-		if (!has_test(name)) {
-			print_error("%s: public function %s has no t_%s "
-				    "test in test_api_misuse.c\n",
-				    path, name, name);
-			++*missing;
-		}
+		visit(path, text, line, name, bad);
 	}
 	free(text);
 }
 
-static void test_every_function_covered(void **state)
+/* Every header of include/b3cas/ through scan_header; returns the number
+ * of declarations, *bad those visit found wanting. */
+static int scan_headers(decl_visit visit, int *bad)
 {
 	DIR *d = opendir(B3CAS_INCLUDE_DIR);
 	struct dirent *e;
-	int found = 0, missing = 0, headers = 0;
+	int found = 0, headers = 0;
 
-	(void)state;
 	assert_non_null(d);
 	while ((e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
@@ -1348,14 +1353,120 @@ static void test_every_function_covered(void **state)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", B3CAS_INCLUDE_DIR,
 			 e->d_name);
-		scan_header(path, &found, &missing);
+		scan_header(path, visit, &found, bad);
 		headers++;
 	}
 	closedir(d);
-	assert_int_equal(missing, 0);
 	assert_true(headers >= 6);
-	/* every t_ test is a public function, so this is the exact count */
-	assert_int_equal((size_t)found, N_MISUSE - 1);
+	return found;
+}
+
+static void visit_covered(const char *path, const char *text,
+			  const char *line, const char *name, int *missing)
+{
+	(void)text;
+	(void)line;
+	if (has_test(name))
+		return;
+	print_error("%s: public function %s has no t_%s test in "
+		    "test_api_misuse.c\n", path, name, name);
+	++*missing;
+}
+
+static void test_every_function_covered(void **state)
+{
+	int missing = 0, found;
+
+	(void)state;
+	found = scan_headers(visit_covered, &missing);
+	assert_int_equal(missing, 0);
+	/* every t_ test is a public function, so this is the exact count
+	 * (the two header tests aside) */
+	assert_int_equal((size_t)found, N_MISUSE - 2);
+}
+
+/*
+ * The comment that documents the declaration at line: the last one
+ * before it, with nothing between but other declarations (functions
+ * declared together share one comment). NULL if there is none. *len is
+ * its length.
+ */
+static const char *doc_comment(const char *text, const char *line,
+			       size_t *len)
+{
+	const char *end = NULL, *start;
+
+	for (const char *q = line; q > text + 1; q--)
+		if (q[-2] == '*' && q[-1] == '/') {
+			end = q;
+			break;
+		}
+	if (!end)
+		return NULL;
+	for (const char *q = end; q < line; q++)
+		if (*q == '{' || *q == '}' || *q == '#' ||
+		    strncmp(q, "typedef", 7) == 0)
+			return NULL; /* a type or macro lies between */
+	for (start = end - 2; start > text; start--)
+		if (start[0] == '/' && start[1] == '*')
+			break;
+	*len = (size_t)(end - start);
+	return start;
+}
+
+/* Does s[0..len) start with words (any case), where a space in words
+ * matches a line break of the comment (" *" and blanks) too? */
+static bool starts_with(const char *s, const char *end, const char *words)
+{
+	for (; *words; words++) {
+		if (*words == ' ') {
+			const char *from = s;
+
+			while (s < end && strchr(" \t\n*", *s))
+				s++;
+			if (s == from)
+				return false;
+		} else if (s == end || tolower((unsigned char)*s++) !=
+					       tolower((unsigned char)*words)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool mentions(const char *s, size_t len, const char *words)
+{
+	for (size_t i = 0; i < len; i++)
+		if (starts_with(s + i, s + len, words))
+			return true;
+	return false;
+}
+
+/* The convention of include/b3cas/common.h ("Documentation"): a comment
+ * names the B3CAS_E... codes, or says the function never fails. */
+static void visit_documented(const char *path, const char *text,
+			     const char *line, const char *name, int *bad)
+{
+	size_t len = 0;
+	const char *doc = doc_comment(text, line, &len);
+
+	if (doc && (mentions(doc, len, "B3CAS_E") ||
+		    mentions(doc, len, "never fails")))
+		return;
+	print_error("%s: %s's comment %s\n", path, name,
+		    doc ? "names no B3CAS_E... error and does not say "
+			  "\"never fails\""
+			: "is missing");
+	++*bad;
+}
+
+static void test_every_function_documents_errors(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	assert_true(scan_headers(visit_documented, &bad) > 0);
+	assert_int_equal(bad, 0);
 }
 
 int main(void)
