@@ -6,13 +6,19 @@
  * others valid) and expects the rule of include/b3cas/common.h:
  * B3CAS_EINVAL, or the function's documented value when it returns
  * something else, with the message "<function>: <argument> is NULL";
- * outputs are left as they were. Options with an unknown version are
- * refused the same way. Where a pointer is optional (the header says "may
- * be NULL"), the call is made with NULL too and must work as before.
+ * outputs are left as they were. Where a pointer is optional (the header
+ * says "may be NULL"), the call is made with NULL too and must work as
+ * before.
  *
  * test_every_function_covered reads the headers at run time and fails if
  * a public function has no t_ test here, so a new function cannot be added
- * without its misuse cases.
+ * without its misuse cases. test_every_function_documents_errors reads
+ * them too and fails if a public function's comment names no B3CAS_E...
+ * code and does not say "never fails" (the convention of common.h).
+ *
+ * Every options struct is refused, with B3CAS_EINVAL and a message naming
+ * it and its _INIT, at version 0 and at one past the newest
+ * (VERSION_REFUSED).
  *
  * Lifetimes: closing a store with a writer or reader open is refused with
  * B3CAS_EBUSY and the store stays usable; views outlive their store.
