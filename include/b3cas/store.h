@@ -187,9 +187,17 @@ typedef struct b3cas_store_options {
  * inline threshold; a LOCK that is not a regular file), B3CAS_ELOCKED
  * (another process has it open for writing, and did not close it within
  * opts->lock_timeout_ms; the message names its pid), B3CAS_EPERM,
- * B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (NULL out or root,
+ * B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_ERROR (the batch mode's
+ * flusher thread could not be started), B3CAS_EINVAL (NULL out or root,
  * an empty root, bad options: a version from 1 to
  * B3CAS_STORE_OPTIONS_VERSION is accepted, an unknown mode or hash is not).
+ * *out is written only on success.
+ *
+ * Lifetime: root, opts and the strings in opts are read during the call
+ * only (the store keeps copies). The handle is the caller's until
+ * b3cas_store_close. Any thread may open a store; two handles on one
+ * folder in one process are two openers (the second writer gets
+ * B3CAS_ELOCKED).
  */
 B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
 				  const b3cas_store_options *opts);
@@ -304,7 +312,10 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
 /*
  * Read object id into a new buffer *data_out of *len_out bytes, which the
  * caller frees with b3cas_free (a 0-byte object gives a non-NULL buffer).
- * With verify_on_read the bytes are re-hashed first.
+ * With verify_on_read the bytes are re-hashed first. The buffer is the
+ * caller's alone: it does not refer to the store (free it before or after
+ * the close) and nothing else changes it. The outputs are written only on
+ * success.
  *
  * Errors: B3CAS_ENOTFOUND, B3CAS_ECORRUPT (the stored bytes do not match
  * id, or the index names a loose file that is missing or of the wrong
