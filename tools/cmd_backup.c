@@ -83,7 +83,7 @@ static int run_backup(void *arg)
 {
 	backup_call *c = arg;
 
-	return b3cas_backup_ex(c->store, c->dest, c->o, c->r);
+	return b3cas_backup(c->store, c->dest, c->o, c->r);
 }
 
 int cmd_backup(cli_ctx *ctx, int argc, char **argv)

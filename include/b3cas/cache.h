@@ -16,7 +16,9 @@
  *    files survive a restart.
  *
  * Thread safety: every function here may be called from any number of
- * threads at once, like the rest of the store API.
+ * threads at once, like the rest of the store API. A blob may be read,
+ * retained and released from any thread, by several at once: its count
+ * is atomic and its bytes never change.
  *
  * Misuse: as in store.h, every pointer is required; a NULL one gives
  * B3CAS_EINVAL (common.h, "API rules"), or the value each function below
@@ -57,16 +59,18 @@ typedef struct b3cas_blob b3cas_blob;
 B3CAS_EXTERN int b3cas_store_get_view(b3cas_store *store, const b3cas_oid *id,
 				      b3cas_blob **out);
 
-/* The view's bytes (never NULL, even for 0 bytes) and their number. For a
- * NULL blob: NULL and 0. */
+/* The view's bytes (never NULL, even for 0 bytes) and their number. Each
+ * never fails (misuse, a NULL blob: NULL and 0). The bytes are borrowed
+ * from the view: valid until its last release. */
 B3CAS_EXTERN const void *b3cas_blob_data(const b3cas_blob *blob);
 B3CAS_EXTERN size_t b3cas_blob_size(const b3cas_blob *blob);
 
-/* Another reference to the same view (released separately); NULL for a
- * NULL blob. */
+/* Another reference to the same view (released separately): returns
+ * blob. Never fails (NULL for a NULL blob). */
 B3CAS_EXTERN b3cas_blob *b3cas_blob_retain(b3cas_blob *blob);
 
-/* Give the view back. NULL is accepted. */
+/* Give one reference to the view back; the last frees it. NULL is
+ * accepted. Never fails. */
 B3CAS_EXTERN void b3cas_blob_release(b3cas_blob *blob);
 
 /* ---- the cache manager -------------------------------------------------------- */
@@ -80,7 +84,9 @@ B3CAS_EXTERN int b3cas_cache_lookup(b3cas_store *store, const b3cas_oid *id,
 
 /*
  * Read object id into the caches (L1, and L2 for a loose object when L2
- * is on) ahead of use. 0, or the errors of b3cas_store_get.
+ * is on) ahead of use. Returns 0, or the errors of b3cas_store_get:
+ * B3CAS_ENOTFOUND, B3CAS_ECORRUPT (the object's bytes do not match id:
+ * nothing is cached), B3CAS_EIO, B3CAS_ENOMEM, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_cache_load(b3cas_store *store, const b3cas_oid *id);
 
@@ -113,8 +119,9 @@ typedef struct b3cas_cache_stats {
 	b3cas_cache_level_stats l1, l2;
 } b3cas_cache_stats;
 
-/* Counters of this handle since open, and what the caches hold now.
- * (NULL for either: nothing is written.) */
+/* Counters of this handle since open, and what the caches hold now, each
+ * read atomically while other threads go on. Never fails (NULL for
+ * either: nothing is written). */
 B3CAS_EXTERN void b3cas_cache_stats_get(b3cas_store *store,
 					b3cas_cache_stats *out);
 

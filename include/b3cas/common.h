@@ -24,9 +24,14 @@
  *  - Functions that free or close (b3cas_free, b3cas_store_close,
  *    b3cas_writer_abort, b3cas_reader_close, b3cas_blob_release,
  *    b3cas_pool_free) accept NULL and do nothing.
- *  - An options struct with a version field must carry a version this
- *    library knows: start from its ..._OPTIONS_INIT. B3CAS_EINVAL, with a
- *    message naming the version, otherwise.
+ *  - Every options struct (b3cas_store_options, b3cas_gc_options,
+ *    b3cas_fsck_options, b3cas_scrub_options, b3cas_backup_options,
+ *    b3cas_restore_options, b3cas_recover_options) begins with a version
+ *    field and must carry a version this library knows: start from its
+ *    ..._OPTIONS_INIT, then set the fields wanted. Otherwise the call
+ *    fails with B3CAS_EINVAL and the message "<name> options version <n>
+ *    is not <known>: initialise them with B3CAS_<NAME>_OPTIONS_INIT",
+ *    before anything is done. Options given as NULL are the defaults.
  *  - Lifetimes (each header says how long what it hands out lives): a
  *    store is not closed while writers or readers made from it are open
  *    (B3CAS_EBUSY, and the store stays open: store.h); views (blobs)
@@ -35,6 +40,22 @@
  *    did not return B3CAS_EBUSY, a view after its last release) must not
  *    be used again: as with free(), that cannot be detected and is
  *    undefined; so is any pointer that is not NULL but not valid.
+ *
+ * Documentation (the convention of every public header, in the manner of
+ * LMDB's lmdb.h): the comment above each function says
+ *  - how it fails: every B3CAS_E... code it returns and when, in a
+ *    "Returns"/"Errors" sentence ("B3CAS_EINVAL (NULL)" is the misuse
+ *    above), or "Never fails." for one that cannot (misuse aside, where
+ *    the header says what it does);
+ *  - the lifetime of what it hands out or keeps: who frees it and with
+ *    what, how long a borrowed pointer stays valid;
+ *  - its thread safety, where it differs from the header's opening
+ *    paragraph, which states the rule for the whole module.
+ * tests/core/test_api_misuse.c fails when a public function's comment
+ * names no B3CAS_E... code and does not say "never fails".
+ *
+ * Thread safety of this header: every function may be called from any
+ * thread at any time.
  */
 #ifndef B3CAS_COMMON_H
 #define B3CAS_COMMON_H
@@ -79,21 +100,27 @@ enum {
 
 /*
  * The message describing the most recent failure on the calling thread, or
- * "" if there was none. The string is owned by the library and stays valid
- * until the next b3cas call on the same thread.
+ * "" if there was none. Never fails (never NULL). The string is owned by
+ * the library and stays valid until the next b3cas call on the same
+ * thread; each thread has its own, so another thread's failures never
+ * change it. A call that succeeds may leave an earlier message in place:
+ * read it only after a call returned an error.
  */
 B3CAS_EXTERN const char *b3cas_error_last(void);
 
-/* Forget the calling thread's last error message. */
+/* Forget the calling thread's last error message. Never fails. */
 B3CAS_EXTERN void b3cas_error_clear(void);
 
 /*
  * A short, static, English description of an error code ("invalid
- * argument"). Unknown codes give "unknown error". Never NULL.
+ * argument" for B3CAS_EINVAL). Unknown codes give "unknown error". Never
+ * fails (never NULL); the string is static: it lives as long as the
+ * program.
  */
 B3CAS_EXTERN const char *b3cas_strerror(int code);
 
-/* The library's version string, e.g. "0.1.0". */
+/* The library's version string, e.g. "0.1.0": static, never NULL. Never
+ * fails. */
 B3CAS_EXTERN const char *b3cas_version(void);
 
 #ifdef __cplusplus

@@ -21,6 +21,13 @@
  * here return nothing: given a NULL required pointer they do nothing
  * (outputs and the hasher are left as they were) and set the message
  * "<function>: <argument> is NULL" for b3cas_error_last().
+ *
+ * Errors: hashing cannot fail. The functions below that return nothing
+ * say "Never fails": misuse as above is their only failure. Only
+ * b3cas_pool_new, b3cas_simd_parse and b3cas_simd_force return codes.
+ *
+ * Lifetimes: nothing here keeps a pointer it was given after it returns
+ * (a hasher copies its key; outputs are written before the return).
  */
 #ifndef B3CAS_HASH_H
 #define B3CAS_HASH_H
@@ -57,59 +64,62 @@ typedef struct b3cas_hasher {
 	uint8_t cv_stack[(B3CAS_MAX_DEPTH + 1) * B3CAS_OUT_LEN];
 } b3cas_hasher;
 
-/* Start a plain BLAKE3 hash. */
+/* Start a plain BLAKE3 hash in *h. Never fails. */
 B3CAS_EXTERN void b3cas_hasher_init(b3cas_hasher *h);
 
-/* Start a keyed hash (a MAC / PRF) with a 32-byte key. */
+/* Start a keyed hash (a MAC / PRF) with a 32-byte key, which is copied.
+ * Never fails. */
 B3CAS_EXTERN void b3cas_hasher_init_keyed(b3cas_hasher *h,
 					  const uint8_t key[B3CAS_KEY_LEN]);
 
 /*
  * Start a key derivation with a NUL-terminated context string; the key
  * material is then fed with b3cas_hasher_update. The context should be a
- * hard-coded, globally unique, application-specific string.
+ * hard-coded, globally unique, application-specific string. Never fails.
  */
 B3CAS_EXTERN void b3cas_hasher_init_derive_key(b3cas_hasher *h,
 					       const char *context);
 
-/* The same with a context of explicit length (it may contain NUL bytes). */
+/* The same with a context of explicit length (it may contain NUL bytes;
+ * context may be NULL when context_len is 0). Never fails. */
 B3CAS_EXTERN void b3cas_hasher_init_derive_key_raw(b3cas_hasher *h,
 						   const void *context,
 						   size_t context_len);
 
-/* Feed len bytes. data may be NULL when len is 0. */
+/* Feed len bytes. data may be NULL when len is 0. Never fails. */
 B3CAS_EXTERN void b3cas_hasher_update(b3cas_hasher *h, const void *data,
 				      size_t len);
 
 /*
  * Write out_len bytes of output (any length; 32 is the standard hash) to
  * out. The hasher is not modified: more input may follow, and finalizing
- * again gives the output for the longer input.
+ * again gives the output for the longer input. Never fails.
  */
 B3CAS_EXTERN void b3cas_hasher_finalize(uint8_t *out, size_t out_len,
 					const b3cas_hasher *h);
 
 /*
  * Extendable output from byte offset seek: the same bytes as finalizing
- * seek + out_len bytes and keeping the last out_len.
+ * seek + out_len bytes and keeping the last out_len. Never fails.
  */
 B3CAS_EXTERN void b3cas_hasher_finalize_seek(uint8_t *out, size_t out_len,
 					     const b3cas_hasher *h,
 					     uint64_t seek);
 
-/* Forget all input, keeping the mode and key. */
+/* Forget all input, keeping the mode and key. Never fails. */
 B3CAS_EXTERN void b3cas_hasher_reset(b3cas_hasher *h);
 
-/* One-shot BLAKE3-256 of len bytes. */
+/* One-shot BLAKE3-256 of len bytes. Never fails. */
 B3CAS_EXTERN void b3cas_hash(uint8_t out[B3CAS_OUT_LEN], const void *data,
 			     size_t len);
 
-/* One-shot keyed hash. */
+/* One-shot keyed hash. Never fails. */
 B3CAS_EXTERN void b3cas_hash_keyed(uint8_t out[B3CAS_OUT_LEN],
 				   const uint8_t key[B3CAS_KEY_LEN],
 				   const void *data, size_t len);
 
-/* One-shot key derivation: out_len bytes of key from context and material. */
+/* One-shot key derivation: out_len bytes of key from context and material.
+ * Never fails. */
 B3CAS_EXTERN void b3cas_derive_key(uint8_t *out, size_t out_len,
 				   const char *context, const void *material,
 				   size_t material_len);
@@ -121,12 +131,14 @@ B3CAS_EXTERN void b3cas_derive_key(uint8_t *out, size_t out_len,
  * lanes side by side, which is several times faster than hashing them one
  * by one; larger messages are hashed one by one. The results are always
  * identical to b3cas_hash of each message. inputs[i] may be NULL when
- * lens[i] is 0; out, inputs and lens may be NULL when count is 0.
+ * lens[i] is 0; out, inputs and lens may be NULL when count is 0. Never
+ * fails; misuse, including a NULL inputs[i] with a length, writes no
+ * output at all and sets the B3CAS_EINVAL message naming it.
  */
 B3CAS_EXTERN void b3cas_hash_batch(uint8_t *out, const void *const *inputs,
 				   const size_t *lens, size_t count);
 
-/* The same in keyed mode, one key for all messages. */
+/* The same in keyed mode, one key for all messages. Never fails. */
 B3CAS_EXTERN void b3cas_hash_batch_keyed(uint8_t *out,
 					 const uint8_t key[B3CAS_KEY_LEN],
 					 const void *const *inputs,
@@ -146,28 +158,32 @@ typedef struct b3cas_pool b3cas_pool;
 /*
  * Create a pool of nthreads threads in all (0 means one per online CPU;
  * at most 256). Returns 0, B3CAS_ENOMEM, B3CAS_EINVAL (NULL out, too many
- * threads), or B3CAS_ERROR when a thread cannot be started. The caller
- * frees it with b3cas_pool_free.
+ * threads), or B3CAS_ERROR when a thread cannot be started; on an error
+ * no thread is left running and *out is unchanged. The caller owns *out
+ * and frees it with b3cas_pool_free.
  */
 B3CAS_EXTERN int b3cas_pool_new(b3cas_pool **out, unsigned nthreads);
 
-/* Stop the workers and free the pool. Accepts NULL. Not while in use. */
+/*
+ * Stop the workers and free the pool. Accepts NULL. Never fails. No other
+ * thread may be hashing through the pool, nor use it afterwards.
+ */
 B3CAS_EXTERN void b3cas_pool_free(b3cas_pool *pool);
 
 /* Number of threads the pool hashes with, the caller included (a NULL
- * pool, as the functions below take it: 1). */
+ * pool, as the functions below take it: 1). Never fails. */
 B3CAS_EXTERN unsigned b3cas_pool_threads(const b3cas_pool *pool);
 
 /*
  * Like b3cas_hasher_update, but large inputs are spread over the pool's
  * threads, split on BLAKE3 subtree boundaries. pool may be NULL (one
- * thread). The result is identical to b3cas_hasher_update.
+ * thread). The result is identical to b3cas_hasher_update. Never fails.
  */
 B3CAS_EXTERN void b3cas_hasher_update_parallel(b3cas_hasher *h,
 					       const void *data, size_t len,
 					       b3cas_pool *pool);
 
-/* One-shot BLAKE3-256 through a pool (NULL: one thread). */
+/* One-shot BLAKE3-256 through a pool (NULL: one thread). Never fails. */
 B3CAS_EXTERN void b3cas_hash_parallel(uint8_t out[B3CAS_OUT_LEN],
 				      const void *data, size_t len,
 				      b3cas_pool *pool);
@@ -185,19 +201,22 @@ typedef enum b3cas_simd {
 	B3CAS_SIMD_AVX512 = 3
 } b3cas_simd;
 
-/* The best level this CPU and OS support. */
+/* The best level this CPU and OS support. Never fails. */
 B3CAS_EXTERN b3cas_simd b3cas_simd_detected(void);
 
-/* The level in use now. */
+/* The level in use now. Never fails. */
 B3CAS_EXTERN b3cas_simd b3cas_simd_active(void);
 
-/* Name of the level in use now: "portable", "sse41", "avx2" or "avx512". */
+/* Name of the level in use now: "portable", "sse41", "avx2" or "avx512"
+ * (a static string). Never fails. */
 B3CAS_EXTERN const char *b3cas_simd_name(void);
 
-/* Name of a level; NULL for a value that is not a level. */
+/* Name of a level (a static string); NULL for a value that is not a
+ * level. Never fails. */
 B3CAS_EXTERN const char *b3cas_simd_level_name(b3cas_simd level);
 
-/* Parse a level name. Returns 0 or B3CAS_EINVAL (unknown name, NULL). */
+/* Parse a level name into *out. Returns 0, or B3CAS_EINVAL (unknown name,
+ * NULL) with *out unchanged. */
 B3CAS_EXTERN int b3cas_simd_parse(b3cas_simd *out, const char *name);
 
 /*

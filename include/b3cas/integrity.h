@@ -87,7 +87,7 @@ typedef enum b3cas_fsck_kind {
 } b3cas_fsck_kind;
 
 /* "corrupt", "missing", ..., "cache-copy", "index", "staging"; "unknown"
- * for other values. */
+ * for other values. A static string; never fails. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
 typedef struct b3cas_fsck_problem {
@@ -113,7 +113,10 @@ typedef struct b3cas_progress {
 	double seconds;    /* since the start */
 } b3cas_progress;
 
+#define B3CAS_FSCK_OPTIONS_VERSION 1
+
 typedef struct b3cas_fsck_options {
+	unsigned version; /* B3CAS_FSCK_OPTIONS_VERSION */
 	/* Repair: quarantine corrupt files, heal from the mirror (the
 	 * store's mirror_dir), re-index sound orphans (as GC candidates: see
 	 * B3CAS_FSCK_ORPHAN), remove strays and entries that cannot be kept,
@@ -138,7 +141,8 @@ typedef struct b3cas_fsck_options {
 	unsigned threads;
 } b3cas_fsck_options;
 
-#define B3CAS_FSCK_OPTIONS_INIT {false, NULL, NULL, NULL, 0}
+#define B3CAS_FSCK_OPTIONS_INIT \
+	{B3CAS_FSCK_OPTIONS_VERSION, false, NULL, NULL, NULL, 0}
 
 typedef struct b3cas_fsck_report {
 	uint64_t objects;      /* index entries checked */
@@ -165,8 +169,9 @@ typedef struct b3cas_fsck_report {
  * (whatever it found: see report->problems), or a negative error when it
  * could not run: B3CAS_EPERM (repair on a read-only handle), B3CAS_EIO,
  * B3CAS_ENOMEM (also: no checking thread could be started), B3CAS_EINVAL
- * (NULL store, common.h), or the callback's non-zero value. After an
- * error or a stop the report holds what was done.
+ * (NULL store, common.h; an options version this library does not know:
+ * start from B3CAS_FSCK_OPTIONS_INIT), or the callback's non-zero value.
+ * After an error or a stop the report holds what was done.
  *
  * The store's mirror (mirror_dir) is checked first, with or without
  * repair, before anything is judged or changed: one that does not open as
@@ -192,7 +197,10 @@ B3CAS_EXTERN int b3cas_fsck(b3cas_store *store, const b3cas_fsck_options *opts,
 
 /* ---- scrub ------------------------------------------------------------------- */
 
+#define B3CAS_SCRUB_OPTIONS_VERSION 1
+
 typedef struct b3cas_scrub_options {
+	unsigned version; /* B3CAS_SCRUB_OPTIONS_VERSION */
 	/* Bytes hashed per second at most (0: no limit), so a scrub does not
 	 * starve the foreground. */
 	uint64_t rate_bytes;
@@ -206,7 +214,8 @@ typedef struct b3cas_scrub_options {
 	void (*progress)(const b3cas_progress *progress, void *ctx);
 } b3cas_scrub_options;
 
-#define B3CAS_SCRUB_OPTIONS_INIT {0, 0, false, NULL, NULL, NULL}
+#define B3CAS_SCRUB_OPTIONS_INIT \
+	{B3CAS_SCRUB_OPTIONS_VERSION, 0, 0, false, NULL, NULL, NULL}
 
 typedef struct b3cas_scrub_report {
 	b3cas_fsck_report found; /* index entries only: objects, bytes, ... */
@@ -223,7 +232,15 @@ typedef struct b3cas_scrub_report {
  * integrity/checksums/scrub at least once a second, so a scrub that is
  * stopped (max_objects, a signal, a crash) resumes after the last saved
  * object and never re-reads what it finished. opts and report may be NULL.
- * Errors as b3cas_fsck.
+ *
+ * Errors as b3cas_fsck: B3CAS_EPERM (repair on a read-only handle),
+ * B3CAS_EIO, B3CAS_ENOMEM, the error of writing the final position
+ * (B3CAS_EIO, B3CAS_ENOSPC, B3CAS_EPERM: the checks were made; the next
+ * scrub starts from the last position saved),
+ * the mirror's B3CAS_ENOTFOUND, B3CAS_EFORMAT or B3CAS_EINVAL,
+ * B3CAS_EINVAL (NULL store; an options version this library does not
+ * know: start from B3CAS_SCRUB_OPTIONS_INIT), or the callback's non-zero
+ * value. The callbacks run on the calling thread.
  */
 B3CAS_EXTERN int b3cas_scrub(b3cas_store *store,
 			     const b3cas_scrub_options *opts,
@@ -280,20 +297,19 @@ typedef struct b3cas_backup_options {
  * the destination (B3CAS_ELOCKED, B3CAS_EFORMAT: another hash,
  * B3CAS_ENOSPC, ...), after which what was copied stays copied;
  * B3CAS_EINVAL for a NULL store or dest_dir (common.h), an empty
- * dest_dir, an options version this library does not know, or a dest_dir
- * that is this store, inside it or its tier, or holds it (by device and
- * inode; nothing is made); or
+ * dest_dir, an options version this library does not know (start from
+ * B3CAS_BACKUP_OPTIONS_INIT), or a dest_dir that is this store, inside it
+ * or its tier, or holds it (by device and inode; nothing is made); or
  * on_failure's non-zero value.
+ *
+ * Thread safety: other threads may use the store meanwhile (what they put
+ * during the walk may or may not be copied); on_failure and progress run
+ * on the calling thread. The destination is opened for writing for the
+ * call, so no other process may have it open for writing.
  */
-B3CAS_EXTERN int b3cas_backup_ex(b3cas_store *store, const char *dest_dir,
-				 const b3cas_backup_options *opts,
-				 b3cas_backup_report *report);
-
-/* b3cas_backup_ex with on_failure (may be NULL) and ctx and no progress. */
 B3CAS_EXTERN int b3cas_backup(b3cas_store *store, const char *dest_dir,
-			      int (*on_failure)(const b3cas_oid *id, int err,
-						void *ctx),
-			      void *ctx, b3cas_backup_report *report);
+			      const b3cas_backup_options *opts,
+			      b3cas_backup_report *report);
 
 /* ---- restore ------------------------------------------------------------- */
 
@@ -377,7 +393,8 @@ typedef enum b3cas_recover_action {
 	B3CAS_RECOVER_SALVAGED
 } b3cas_recover_action;
 
-/* "nothing", "repaired", "rebuilt", "salvaged". */
+/* "nothing", "repaired", "rebuilt", "salvaged" (static strings; "unknown"
+ * for other values). Never fails. */
 B3CAS_EXTERN const char *b3cas_recover_action_name(b3cas_recover_action a);
 
 #define B3CAS_RECOVER_OPTIONS_VERSION 1

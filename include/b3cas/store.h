@@ -26,7 +26,11 @@
  * b3cas_error_last(). A failed call never loses an object stored before.
  * Every pointer argument is required unless its comment says it may be
  * NULL: a NULL one gives B3CAS_EINVAL (common.h, "API rules"), listed
- * below as "B3CAS_EINVAL (NULL)".
+ * below as "B3CAS_EINVAL (NULL)". Two failures can come from any call
+ * that reads the index and are not repeated in every list: B3CAS_EIO (a
+ * read that RocksDB or the file system could not do) and B3CAS_ECORRUPT
+ * (an index entry that is malformed or a part of the index that fails
+ * its checksum: `b3cas fsck` reports it, b3cas_recover mends it).
  *
  * Lifetimes: a store outlives the writers and readers made from it:
  * b3cas_store_close refuses (B3CAS_EBUSY) while any is open. A writer is
@@ -57,8 +61,8 @@ typedef struct b3cas_oid {
 } b3cas_oid;
 
 /*
- * Write id as 64 lower-case hex characters and a NUL into out. Returns out,
- * or NULL when out or id is NULL.
+ * Write id as 64 lower-case hex characters and a NUL into out. Returns out.
+ * Never fails; misuse (NULL out or id) returns NULL and writes nothing.
  */
 B3CAS_EXTERN char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1],
 				 const b3cas_oid *id);
@@ -70,7 +74,8 @@ B3CAS_EXTERN char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1],
  */
 B3CAS_EXTERN int b3cas_oid_parse(b3cas_oid *out, const char *text);
 
-/* true when a and b are the same id; false when either is NULL. */
+/* true when a and b are the same id; false when either is NULL. Never
+ * fails. */
 B3CAS_EXTERN bool b3cas_oid_equal(const b3cas_oid *a, const b3cas_oid *b);
 
 /* ---- opening a store ----------------------------------------------------- */
@@ -182,9 +187,17 @@ typedef struct b3cas_store_options {
  * inline threshold; a LOCK that is not a regular file), B3CAS_ELOCKED
  * (another process has it open for writing, and did not close it within
  * opts->lock_timeout_ms; the message names its pid), B3CAS_EPERM,
- * B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL (NULL out or root,
+ * B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_ERROR (the batch mode's
+ * flusher thread could not be started), B3CAS_EINVAL (NULL out or root,
  * an empty root, bad options: a version from 1 to
  * B3CAS_STORE_OPTIONS_VERSION is accepted, an unknown mode or hash is not).
+ * *out is written only on success.
+ *
+ * Lifetime: root, opts and the strings in opts are read during the call
+ * only (the store keeps copies). The handle is the caller's until
+ * b3cas_store_close. Any thread may open a store; two handles on one
+ * folder in one process are two openers (the second writer gets
+ * B3CAS_ELOCKED).
  */
 B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
 				  const b3cas_store_options *opts);
@@ -210,8 +223,20 @@ B3CAS_EXTERN int b3cas_store_close(b3cas_store *store);
 
 /*
  * Make every put that has returned so far durable on stable storage,
- * whatever the durability mode. B3CAS_EIO, B3CAS_ENOSPC, B3CAS_EINVAL
- * (NULL).
+ * whatever the durability mode: the object files first (syncfs of the
+ * object tier's file system), then the index log. A read-only handle has
+ * nothing to flush and returns 0 at once.
+ *
+ * Errors: B3CAS_EIO (the file system or RocksDB could not flush; also
+ * every sync after a write to the index failed, which ends writing
+ * through this handle: close it and open the store again), B3CAS_ENOSPC
+ * (the disk filled while flushing), B3CAS_EINVAL (NULL store). After an
+ * error nothing is forgotten: the next sync, group flush or close flushes
+ * again.
+ *
+ * Thread safety: any thread, while others put; concurrent syncs (and the
+ * batch mode's group flush) take turns, each returning once what had
+ * returned before it began is durable.
  */
 B3CAS_EXTERN int b3cas_store_sync(b3cas_store *store);
 
@@ -250,11 +275,15 @@ typedef struct b3cas_store_info {
 	const char *objects_dir; /* where loose objects live */
 } b3cas_store_info;
 
-/* Fill *out. (NULL for either: nothing is written, common.h.) */
+/*
+ * Fill *out. Never fails (NULL for either: nothing is written, common.h).
+ * The strings in *out are borrowed from the store: valid until it closes.
+ */
 B3CAS_EXTERN void b3cas_store_info_get(b3cas_store_info *out,
 				       const b3cas_store *store);
 
-/* "blake3" or "sha256". */
+/* "blake3" or "sha256" ("default" for B3CAS_HASH_DEFAULT or another
+ * value): a static string. Never fails. */
 B3CAS_EXTERN const char *b3cas_hash_algo_name(b3cas_hash_algo algo);
 
 /* ---- objects -------------------------------------------------------------- */
@@ -265,7 +294,9 @@ B3CAS_EXTERN const char *b3cas_hash_algo_name(b3cas_hash_algo algo);
  * already there gets one more reference. Returns 0 for new content, 1 when
  * the content was already stored (a duplicate), or a negative error:
  * B3CAS_EPERM (read-only store), B3CAS_ENOSPC, B3CAS_EIO, B3CAS_ERANGE
- * (reference count overflow), B3CAS_EINVAL (NULL).
+ * (reference count overflow), B3CAS_ECLOSED (new loose content after
+ * b3cas_store_interrupt), B3CAS_EINVAL (NULL). data is not
+ * kept after the call returns.
  *
  * B3CAS_ENOSPC ("disk full" in the message): the disk is full, or so
  * nearly that new content would take the space the store keeps for
@@ -281,7 +312,10 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
 /*
  * Read object id into a new buffer *data_out of *len_out bytes, which the
  * caller frees with b3cas_free (a 0-byte object gives a non-NULL buffer).
- * With verify_on_read the bytes are re-hashed first.
+ * With verify_on_read the bytes are re-hashed first. The buffer is the
+ * caller's alone: it does not refer to the store (free it before or after
+ * the close) and nothing else changes it. The outputs are written only on
+ * success.
  *
  * Errors: B3CAS_ENOTFOUND, B3CAS_ECORRUPT (the stored bytes do not match
  * id, or the index names a loose file that is missing or of the wrong
@@ -295,7 +329,8 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
 B3CAS_EXTERN int b3cas_store_get(b3cas_store *store, const b3cas_oid *id,
 				 void **data_out, size_t *len_out);
 
-/* Free a buffer returned by the store. NULL is accepted. */
+/* Free a buffer returned by the store (also after the store closed). NULL
+ * is accepted. Never fails. */
 B3CAS_EXTERN void b3cas_free(void *ptr);
 
 /* 1 if object id is stored, 0 if not, or a negative error (B3CAS_EIO,
@@ -323,7 +358,8 @@ B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
  */
 B3CAS_EXTERN int64_t b3cas_ref_add(b3cas_store *store, const b3cas_oid *id);
 
-/* Remove one reference: the same as b3cas_store_delete. */
+/* Remove one reference: the same as b3cas_store_delete, with its errors
+ * (B3CAS_ENOTFOUND, B3CAS_EPERM, B3CAS_EIO, B3CAS_EINVAL: NULL). */
 B3CAS_EXTERN int64_t b3cas_ref_remove(b3cas_store *store,
 				      const b3cas_oid *id);
 
@@ -335,7 +371,10 @@ B3CAS_EXTERN int64_t b3cas_ref_remove(b3cas_store *store,
 B3CAS_EXTERN int b3cas_refcount(b3cas_store *store, const b3cas_oid *id,
 				uint64_t *count);
 
+#define B3CAS_GC_OPTIONS_VERSION 1
+
 typedef struct b3cas_gc_options {
+	unsigned version;      /* B3CAS_GC_OPTIONS_VERSION */
 	/* Remove only candidates unreferenced for at least this long. */
 	uint64_t grace_ns;
 	/* Change nothing: report what would be removed. */
@@ -350,7 +389,8 @@ typedef struct b3cas_gc_options {
 	bool normal_priority;
 } b3cas_gc_options;
 
-#define B3CAS_GC_OPTIONS_INIT {0, false, NULL, NULL, false}
+#define B3CAS_GC_OPTIONS_INIT \
+	{B3CAS_GC_OPTIONS_VERSION, 0, false, NULL, NULL, false}
 
 typedef struct b3cas_gc_report {
 	uint64_t candidates;  /* candidates seen */
@@ -363,14 +403,29 @@ typedef struct b3cas_gc_report {
 
 /*
  * Collect garbage: remove every GC candidate older than the grace period.
- * It takes no store-wide lock: it walks the candidates in id order and
- * holds one id's stripe lock at a time, re-checking under it that the
- * object is still a candidate, so puts, gets, deletes and other GCs go on
- * while it runs and a put that revives an object wins. opts (NULL: the
- * defaults) and report may be NULL. B3CAS_EPERM (read-only), B3CAS_EIO,
- * B3CAS_EINVAL (NULL store), or on_object's non-zero value. After
- * b3cas_store_interrupt it stops with B3CAS_ECLOSED before its next group
- * of removals (the report holds what was removed).
+ * opts (NULL: the defaults) and report may be NULL; the report is written
+ * whenever the walk ran, also when it then failed (it holds what was
+ * removed).
+ *
+ * Errors: B3CAS_EINVAL (NULL store; an options version this library does
+ * not know: start from B3CAS_GC_OPTIONS_INIT), B3CAS_EPERM (read-only
+ * handle), B3CAS_ENOMEM, B3CAS_EIO or B3CAS_ECORRUPT (the index could not
+ * be read or written; B3CAS_ENOSPC for a full disk), B3CAS_ECLOSED (after
+ * b3cas_store_interrupt: it stops before its next group of removals), or
+ * on_object's non-zero value (it stops there). An object file that cannot
+ * be unlinked is not fatal: its object stays a candidate, the collection
+ * goes on, and at its end returns that unlink's error (B3CAS_EPERM,
+ * B3CAS_EIO, ...) with the number of such files in the message; the next
+ * collection tries them again. No failure leaves an object half removed:
+ * its file goes before its index entries.
+ *
+ * Thread safety: it takes no store-wide lock: it walks the candidates in
+ * id order and holds one id's stripe lock at a time, re-checking under it
+ * that the object is still a candidate, so puts, gets, deletes and other
+ * GCs go on while it runs and a put that revives an object wins. The
+ * callback runs on the collecting thread (not the caller's unless
+ * normal_priority) and may call the store's functions, except
+ * b3cas_store_close.
  */
 B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
 			  b3cas_gc_report *report);
@@ -379,7 +434,15 @@ B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
  * Would a put of these bytes be a duplicate? Hashes them, writes the id to
  * id_out (may be NULL) and sets *is_dup, storing nothing. The in-memory
  * bloom filter answers most "new" cases without touching the index.
- * data may be NULL when len is 0. B3CAS_EIO, B3CAS_EINVAL (NULL).
+ * data may be NULL when len is 0; data is not kept after the call. A GC
+ * candidate counts as not stored (a put would store it anew). The answer
+ * may be out of date by the time it is used: another thread may put or
+ * delete the same content meanwhile.
+ *
+ * Errors: B3CAS_EIO or B3CAS_ECORRUPT (the index entry for these bytes
+ * could not be read, or is malformed), B3CAS_ERROR (a SHA-256 store whose
+ * OpenSSL digest failed), B3CAS_EINVAL (NULL store or is_dup; NULL data
+ * with len > 0). On an error *id_out is not written.
  */
 B3CAS_EXTERN int b3cas_dedup_check(b3cas_store *store, const void *data,
 				   size_t len, b3cas_oid *id_out,
@@ -422,8 +485,14 @@ typedef struct b3cas_stats {
 
 /*
  * Fill *out. The first group walks the whole index (about a second per
- * million objects); the others are counters of this handle since open.
- * B3CAS_EIO, B3CAS_ENOMEM, B3CAS_EINVAL (NULL).
+ * million objects) from one snapshot; the others are counters of this
+ * handle since open, each read atomically (not all at one instant, as
+ * other threads go on).
+ *
+ * Errors: B3CAS_ENOMEM (nothing walked), B3CAS_ECORRUPT (a malformed index
+ * entry, or a part of the index failing its checksum), B3CAS_EIO (the
+ * walk could not read the index), B3CAS_EINVAL (NULL store or out). After
+ * an error *out holds zeros or a partial count: do not use it.
  */
 B3CAS_EXTERN int b3cas_store_stats(b3cas_store *store,
 				   b3cas_stats *out);
@@ -442,11 +511,20 @@ B3CAS_EXTERN int b3cas_store_stat(b3cas_store *store, const b3cas_oid *id,
 				  b3cas_object_info *out);
 
 /*
- * Call fn once per stored object, in id order, until it returns non-zero
- * (that value is then returned). The info is borrowed for the call only.
- * Objects put or deleted while the walk runs may or may not be seen.
- * ctx is passed to fn as it is. B3CAS_EIO, B3CAS_EINVAL (NULL store or
- * fn).
+ * Call fn once per stored object (GC candidates are skipped), in id
+ * order, until it returns non-zero (that value is then returned, whatever
+ * its sign). The info is borrowed for the call only. The walk reads one
+ * snapshot of the index, taken when it starts: objects put or deleted
+ * after that are seen as they were then. ctx is passed to fn as it is.
+ *
+ * Errors: fn's non-zero value; B3CAS_ECORRUPT (a malformed index entry
+ * stops the walk there; a part of the index failing its checksum ends it
+ * early), B3CAS_EIO (the walk could not read the index), B3CAS_EINVAL
+ * (NULL store or fn, before fn is called). On an error fn has been called
+ * for the objects before the failure.
+ *
+ * Thread safety: fn runs on the calling thread and may call the store's
+ * functions, except b3cas_store_close: the walk holds no lock.
  */
 B3CAS_EXTERN int b3cas_store_foreach(b3cas_store *store,
 				     int (*fn)(const b3cas_object_info *info,
@@ -493,8 +571,19 @@ typedef struct b3cas_writer b3cas_writer;
  * under tmp/ once they exceed the inline threshold, so memory stays
  * constant whatever the size. End with b3cas_writer_commit or
  * b3cas_writer_abort, which free the writer; until then the store cannot be
- * closed (B3CAS_EBUSY). B3CAS_EPERM (read-only), B3CAS_ENOMEM,
- * B3CAS_EINVAL (NULL).
+ * closed (B3CAS_EBUSY). The writer needs no file yet: its staging file in
+ * tmp/ is made by the write that outgrows its buffer (a buffer of the
+ * inline threshold, at least 256 KiB, allocated here).
+ *
+ * Errors: B3CAS_EPERM (read-only handle), B3CAS_ENOMEM (the writer, its
+ * buffer or, in a SHA-256 store, its digest context could not be
+ * allocated), B3CAS_EINVAL (NULL out or store). *out is written only on
+ * success. The failures of space and I/O come later, from the writes and
+ * the commit.
+ *
+ * Lifetime and threads: the caller owns *out until the commit or abort;
+ * one thread uses it at a time (another may take it over between calls).
+ * Any number of writers may be open on one store at once.
  *
  * The spilled bytes take their size in free space even when the content
  * turns out to be stored already. To store a file that may be there
@@ -522,7 +611,8 @@ B3CAS_EXTERN int b3cas_writer_write(b3cas_writer *w, const void *data,
  */
 B3CAS_EXTERN int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out);
 
-/* Throw the bytes away and free the writer. NULL is accepted. */
+/* Throw the bytes away (its staging file is removed) and free the writer.
+ * NULL is accepted. Never fails. */
 B3CAS_EXTERN void b3cas_writer_abort(b3cas_writer *w);
 
 typedef struct b3cas_reader b3cas_reader;
@@ -540,7 +630,7 @@ typedef struct b3cas_reader b3cas_reader;
 B3CAS_EXTERN int b3cas_reader_open(b3cas_reader **out, b3cas_store *store,
 				   const b3cas_oid *id);
 
-/* The object's size in bytes (0 for a NULL r). */
+/* The object's size in bytes. Never fails (0 for a NULL r). */
 B3CAS_EXTERN uint64_t b3cas_reader_size(const b3cas_reader *r);
 
 /*
@@ -552,7 +642,8 @@ B3CAS_EXTERN uint64_t b3cas_reader_size(const b3cas_reader *r);
 B3CAS_EXTERN int64_t b3cas_reader_read(b3cas_reader *r, void *buf,
 				       size_t len);
 
-/* Close the reader, which must not be used again. NULL is accepted. */
+/* Close the reader, which must not be used again. NULL is accepted. Never
+ * fails. */
 B3CAS_EXTERN void b3cas_reader_close(b3cas_reader *r);
 
 #ifdef __cplusplus

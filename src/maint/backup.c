@@ -259,9 +259,9 @@ static int visit(const b3cas_object_info *info, void *ctx)
 	return 0;
 }
 
-int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
-		    const b3cas_backup_options *opts,
-		    b3cas_backup_report *report)
+int b3cas_backup(b3cas_store *s, const char *dest_dir,
+		 const b3cas_backup_options *opts,
+		 b3cas_backup_report *report)
 {
 	b3cas_backup_options defaults = B3CAS_BACKUP_OPTIONS_INIT;
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
@@ -278,12 +278,9 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 	memset(b.r, 0, sizeof(*b.r));
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != B3CAS_BACKUP_OPTIONS_VERSION)
-		return b3cas__error(B3CAS_EINVAL, "backup options version %u "
-				    "is not %d: initialise them with "
-				    "B3CAS_BACKUP_OPTIONS_INIT",
-				    opts->version,
-				    B3CAS_BACKUP_OPTIONS_VERSION);
+	if (b3cas__check_version(opts->version, 1, B3CAS_BACKUP_OPTIONS_VERSION,
+				 "backup") < 0)
+		return B3CAS_EINVAL;
 	if (!dest_dir || !*dest_dir)
 		return b3cas__error(B3CAS_EINVAL, "no backup folder given");
 	rc = b3cas__refuse_overlap(s, dest_dir, "back up", "into");
@@ -322,17 +319,4 @@ int b3cas_backup_ex(b3cas_store *s, const char *dest_dir,
 			     b.r->recounted, b.r->bytes, b.r->failed,
 			     b.r->seconds, rc);
 	return rc;
-}
-
-int b3cas_backup(b3cas_store *s, const char *dest_dir,
-		 int (*on_failure)(const b3cas_oid *id, int err, void *ctx),
-		 void *ctx, b3cas_backup_report *report)
-{
-	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
-
-	B3CAS__NONNULL(s, "store");
-	B3CAS__NONNULL(dest_dir, "dest_dir");
-	o.on_failure = on_failure;
-	o.ctx = ctx;
-	return b3cas_backup_ex(s, dest_dir, &o, report);
 }

@@ -1685,6 +1685,9 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	if (!report)
 		report = &local;
 	memset(report, 0, sizeof(*report));
+	if (b3cas__check_version(opts->version, 1, B3CAS_FSCK_OPTIONS_VERSION,
+				 "fsck") < 0)
+		return B3CAS_EINVAL;
 	if (opts->repair) {
 		rc = b3cas__store_check_writable(s, "repair");
 		if (rc < 0)
@@ -1903,6 +1906,9 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	B3CAS__NONNULL(s, "store");
 	if (!opts)
 		opts = &defaults;
+	if (b3cas__check_version(opts->version, 1, B3CAS_SCRUB_OPTIONS_VERSION,
+				 "scrub") < 0)
+		return B3CAS_EINVAL;
 	if (opts->repair) {
 		rc = b3cas__store_check_writable(s, "repair");
 		if (rc < 0)

@@ -296,6 +296,9 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	int rc;
 
 	B3CAS__NONNULL(s, "store");
+	if (b3cas__check_version(o->version, 1, B3CAS_GC_OPTIONS_VERSION,
+				 "gc") < 0)
+		return B3CAS_EINVAL;
 	rc = b3cas__store_check_writable(s, "collect garbage");
 	if (rc < 0)
 		return rc;

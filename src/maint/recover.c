@@ -1089,12 +1089,9 @@ int b3cas_recover(const char *root_dir, const b3cas_recover_options *opts,
 	memset(v.r, 0, sizeof(*v.r));
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != B3CAS_RECOVER_OPTIONS_VERSION)
-		return b3cas__error(B3CAS_EINVAL, "recover options version %u "
-				    "is not %d: initialise them with "
-				    "B3CAS_RECOVER_OPTIONS_INIT",
-				    opts->version,
-				    B3CAS_RECOVER_OPTIONS_VERSION);
+	if (b3cas__check_version(opts->version, 1, B3CAS_RECOVER_OPTIONS_VERSION,
+				 "recover") < 0)
+		return B3CAS_EINVAL;
 	if (!root_dir || !*root_dir)
 		return b3cas__error(B3CAS_EINVAL, "no store folder given");
 	v.root = root_dir;

@@ -331,12 +331,9 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	memset(report, 0, sizeof(*report));
 	if (!opts)
 		opts = &defaults;
-	if (opts->version != B3CAS_RESTORE_OPTIONS_VERSION)
-		return b3cas__error(B3CAS_EINVAL, "restore options version %u "
-				    "is not %d: initialise them with "
-				    "B3CAS_RESTORE_OPTIONS_INIT",
-				    opts->version,
-				    B3CAS_RESTORE_OPTIONS_VERSION);
+	if (b3cas__check_version(opts->version, 1, B3CAS_RESTORE_OPTIONS_VERSION,
+				 "restore") < 0)
+		return B3CAS_EINVAL;
 	if (!src_dir || !*src_dir)
 		return b3cas__error(B3CAS_EINVAL, "no backup folder given");
 	rc = b3cas__store_check_writable(s, "restore");

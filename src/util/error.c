@@ -9,6 +9,7 @@
  */
 #include "util/error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,6 +128,27 @@ int b3cas__error_null_len(const char *func, const char *name,
 {
 	return b3cas__error(B3CAS_EINVAL, "%s: %s is NULL but %s is %zu",
 			    func, name, len_name, len);
+}
+
+int b3cas__check_version(unsigned got, unsigned min, unsigned max,
+			 const char *what)
+{
+	char upper[32], range[48];
+	size_t i;
+
+	if (got >= min && got <= max)
+		return 0;
+	for (i = 0; what[i] && i < sizeof(upper) - 1; i++)
+		upper[i] = (char)toupper((unsigned char)what[i]);
+	upper[i] = '\0';
+	if (min == max)
+		snprintf(range, sizeof(range), "%u", max);
+	else
+		snprintf(range, sizeof(range), "from %u to %u", min, max);
+	return b3cas__error(B3CAS_EINVAL,
+			    "%s options version %u is not %s: initialise them "
+			    "with B3CAS_%s_OPTIONS_INIT",
+			    what, got, range, upper);
 }
 
 const char *b3cas_error_last(void)

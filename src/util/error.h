@@ -21,13 +21,31 @@ int b3cas__error(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * Map an errno value to a B3CAS_E... code, record "<what>: <strerror>" and
- * return the code. ENOENT -> ENOTFOUND, ENOSPC/EDQUOT -> ENOSPC,
- * EACCES/EPERM/EROFS -> EPERM, ENOMEM -> ENOMEM, EEXIST -> EEXISTS,
- * anything else -> EIO.
+ * Map an errno value to a B3CAS_E... code, record "<what>: <strerror>"
+ * (with " (disk full)" after ENOSPC and EDQUOT) and return the code:
+ *   ENOENT, ENOTDIR        -> B3CAS_ENOTFOUND
+ *   ENOSPC, EDQUOT, EFBIG  -> B3CAS_ENOSPC
+ *   EACCES, EPERM, EROFS   -> B3CAS_EPERM
+ *   ENOMEM                 -> B3CAS_ENOMEM
+ *   EEXIST                 -> B3CAS_EEXISTS
+ *   EINVAL                 -> B3CAS_EINVAL
+ *   EBUSY, EAGAIN          -> B3CAS_EBUSY
+ *   anything else          -> B3CAS_EIO
+ * (tests/util/test_error.c holds this table too.)
  */
 int b3cas__error_errno(int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The check every public function taking an options struct makes first
+ * (the rule is stated in include/b3cas/common.h): got is the struct's
+ * version field, min..max the versions this library reads. Returns 0, or
+ * B3CAS_EINVAL with the message "<what> options version <got> is not
+ * <max>: initialise them with B3CAS_<WHAT>_OPTIONS_INIT" (the range when
+ * min < max). what is the struct's word in lower case: "store", "gc".
+ */
+int b3cas__check_version(unsigned got, unsigned min, unsigned max,
+			 const char *what);
 
 /*
  * Argument checks at the top of public functions (the rule is stated in

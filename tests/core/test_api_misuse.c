@@ -6,13 +6,19 @@
  * others valid) and expects the rule of include/b3cas/common.h:
  * B3CAS_EINVAL, or the function's documented value when it returns
  * something else, with the message "<function>: <argument> is NULL";
- * outputs are left as they were. Options with an unknown version are
- * refused the same way. Where a pointer is optional (the header says "may
- * be NULL"), the call is made with NULL too and must work as before.
+ * outputs are left as they were. Where a pointer is optional (the header
+ * says "may be NULL"), the call is made with NULL too and must work as
+ * before.
  *
  * test_every_function_covered reads the headers at run time and fails if
  * a public function has no t_ test here, so a new function cannot be added
- * without its misuse cases.
+ * without its misuse cases. test_every_function_documents_errors reads
+ * them too and fails if a public function's comment names no B3CAS_E...
+ * code and does not say "never fails" (the convention of common.h).
+ *
+ * Every options struct is refused, with B3CAS_EINVAL and a message naming
+ * it and its _INIT, at version 0 and at one past the newest
+ * (VERSION_REFUSED).
  *
  * Lifetimes: closing a store with a writer or reader open is refused with
  * B3CAS_EBUSY and the store stays usable; views outlive their store.
@@ -20,6 +26,7 @@
  * Only the public headers are used, so the test builds against any
  * version of the library (to show that the old one crashes).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -73,6 +80,36 @@ static void expect_msg(const char *fn, const char *arg)
 		b3cas_error_clear();                                      \
 		stmt;                                                     \
 		expect_msg(fn, arg);                                      \
+	} while (0)
+
+/*
+ * The last call was refused for an options version this library does not
+ * know: B3CAS_EINVAL (rc) and a message naming the struct, the version
+ * and the _INIT to start from.
+ */
+static void expect_version_refused(int64_t rc, const char *what,
+				   unsigned got, const char *init)
+{
+	const char *msg = b3cas_error_last();
+	char want[96];
+
+	assert_int_equal(rc, B3CAS_EINVAL);
+	snprintf(want, sizeof(want), "%s options version %u is not", what,
+		 got);
+	if (strncmp(msg, want, strlen(want)) != 0 || !strstr(msg, init))
+		fail_msg("message '%s' does not start with '%s' or does not "
+			 "name %s", msg, want, init);
+}
+
+/* call, made with opts.version 0 and then latest + 1, is refused; opts
+ * keeps its version latest afterwards. */
+#define VERSION_REFUSED(what, opts, latest, init, call)                   \
+	do {                                                              \
+		(opts).version = 0;                                       \
+		expect_version_refused((call), what, 0, init);            \
+		(opts).version = (latest) + 1;                            \
+		expect_version_refused((call), what, (latest) + 1, init); \
+		(opts).version = (latest);                                \
 	} while (0)
 
 static void make_dir(char *out, size_t len, const char *tag)
@@ -512,12 +549,10 @@ static void t_b3cas_store_open(void **state)
 	assert_ptr_equal(s, (b3cas_store *)&s); /* *out left alone */
 	/* options of an unknown version (not initialised with _INIT) */
 	o.read_only = true;
-	o.version = 0;
-	assert_int_equal(b3cas_store_open(&s, root, &o), B3CAS_EINVAL);
-	assert_non_null(strstr(b3cas_error_last(), "version 0"));
-	o.version = B3CAS_STORE_OPTIONS_VERSION + 1;
-	assert_int_equal(b3cas_store_open(&s, root, &o), B3CAS_EINVAL);
-	assert_non_null(strstr(b3cas_error_last(), "version"));
+	VERSION_REFUSED("store", o, B3CAS_STORE_OPTIONS_VERSION,
+			"B3CAS_STORE_OPTIONS_INIT",
+			b3cas_store_open(&s, root, &o));
+	assert_ptr_equal(s, (b3cas_store *)&s);
 }
 
 static void t_b3cas_store_close(void **state)
@@ -651,8 +686,15 @@ static void t_b3cas_refcount(void **state)
 
 static void t_b3cas_gc(void **state)
 {
+	b3cas_gc_options o = B3CAS_GC_OPTIONS_INIT;
+	b3cas_gc_report r;
+
 	(void)state;
 	EINVAL_FOR("b3cas_gc", "store", b3cas_gc(NULL, NULL, NULL));
+	o.dry_run = true;
+	VERSION_REFUSED("gc", o, B3CAS_GC_OPTIONS_VERSION,
+			"B3CAS_GC_OPTIONS_INIT", b3cas_gc(st, &o, &r));
+	assert_int_equal(b3cas_gc(st, &o, &r), 0);
 }
 
 static void t_b3cas_dedup_check(void **state)
@@ -969,43 +1011,38 @@ static void t_b3cas_fsck_kind_name(void **state)
 
 static void t_b3cas_fsck(void **state)
 {
+	b3cas_fsck_options o = B3CAS_FSCK_OPTIONS_INIT;
+
 	(void)state;
 	EINVAL_FOR("b3cas_fsck", "store", b3cas_fsck(NULL, NULL, NULL));
+	VERSION_REFUSED("fsck", o, B3CAS_FSCK_OPTIONS_VERSION,
+			"B3CAS_FSCK_OPTIONS_INIT", b3cas_fsck(st, &o, NULL));
 }
 
 static void t_b3cas_scrub(void **state)
 {
+	b3cas_scrub_options o = B3CAS_SCRUB_OPTIONS_INIT;
+
 	(void)state;
 	EINVAL_FOR("b3cas_scrub", "store", b3cas_scrub(NULL, NULL, NULL));
+	VERSION_REFUSED("scrub", o, B3CAS_SCRUB_OPTIONS_VERSION,
+			"B3CAS_SCRUB_OPTIONS_INIT", b3cas_scrub(st, &o, NULL));
 }
 
-static void t_b3cas_backup_ex(void **state)
+static void t_b3cas_backup(void **state)
 {
 	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
 	char dest[64];
 
 	(void)state;
 	make_dir(dest, sizeof(dest), "bk");
-	EINVAL_FOR("b3cas_backup_ex", "store",
-		   b3cas_backup_ex(NULL, dest, NULL, NULL));
-	EINVAL_FOR("b3cas_backup_ex", "dest_dir",
-		   b3cas_backup_ex(st, NULL, NULL, NULL));
-	o.version = 0;
-	assert_int_equal(b3cas_backup_ex(st, dest, &o, NULL), B3CAS_EINVAL);
-	assert_non_null(strstr(b3cas_error_last(), "version 0"));
-	remove_dir(dest);
-}
-
-static void t_b3cas_backup(void **state)
-{
-	char dest[64];
-
-	(void)state;
-	make_dir(dest, sizeof(dest), "bk");
 	EINVAL_FOR("b3cas_backup", "store",
-		   b3cas_backup(NULL, dest, NULL, NULL, NULL));
+		   b3cas_backup(NULL, dest, NULL, NULL));
 	EINVAL_FOR("b3cas_backup", "dest_dir",
-		   b3cas_backup(st, NULL, NULL, NULL, NULL));
+		   b3cas_backup(st, NULL, NULL, NULL));
+	VERSION_REFUSED("backup", o, B3CAS_BACKUP_OPTIONS_VERSION,
+			"B3CAS_BACKUP_OPTIONS_INIT",
+			b3cas_backup(st, dest, &o, NULL));
 	remove_dir(dest);
 }
 
@@ -1018,9 +1055,9 @@ static void t_b3cas_restore(void **state)
 		   b3cas_restore(NULL, root, NULL, NULL));
 	EINVAL_FOR("b3cas_restore", "src_dir",
 		   b3cas_restore(st, NULL, NULL, NULL));
-	o.version = 0;
-	assert_int_equal(b3cas_restore(st, root, &o, NULL), B3CAS_EINVAL);
-	assert_non_null(strstr(b3cas_error_last(), "version 0"));
+	VERSION_REFUSED("restore", o, B3CAS_RESTORE_OPTIONS_VERSION,
+			"B3CAS_RESTORE_OPTIONS_INIT",
+			b3cas_restore(st, root, &o, NULL));
 }
 
 static void t_b3cas_recover_action_name(void **state)
@@ -1036,9 +1073,9 @@ static void t_b3cas_recover(void **state)
 
 	(void)state;
 	EINVAL_FOR("b3cas_recover", "root_dir", b3cas_recover(NULL, NULL, NULL));
-	o.version = 0;
-	assert_int_equal(b3cas_recover(root, &o, NULL), B3CAS_EINVAL);
-	assert_non_null(strstr(b3cas_error_last(), "version 0"));
+	VERSION_REFUSED("recover", o, B3CAS_RECOVER_OPTIONS_VERSION,
+			"B3CAS_RECOVER_OPTIONS_INIT",
+			b3cas_recover(root, &o, NULL));
 }
 
 /* ---- lifetimes: close with writers or readers open ---------------------- */
@@ -1148,7 +1185,7 @@ static void test_close_after_internal_streams(void **state)
 	s = open_new(dir, sizeof(dir), "closei");
 	assert_int_equal(b3cas_store_put(s, &id, big, sizeof(big)), 0);
 	make_dir(dest, sizeof(dest), "closeid");
-	assert_int_equal(b3cas_backup(s, dest, NULL, NULL, &br), 0);
+	assert_int_equal(b3cas_backup(s, dest, NULL, &br), 0);
 	assert_int_equal(br.copied, 1);
 	assert_int_equal(b3cas_store_close(s), 0);
 	assert_int_equal(b3cas_store_open(&d, dest, NULL), 0);
@@ -1185,6 +1222,7 @@ static void test_view_outlives_store(void **state)
 /* ---- every public function has its test --------------------------------- */
 
 static void test_every_function_covered(void **state);
+static void test_every_function_documents_errors(void **state);
 
 #define T(fn) cmocka_unit_test(t_##fn)
 static const struct CMUnitTest misuse_tests[] = {
@@ -1221,10 +1259,11 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_cache_stats_get),
 
 	T(b3cas_fsck_kind_name), T(b3cas_fsck), T(b3cas_scrub),
-	T(b3cas_backup_ex), T(b3cas_backup), T(b3cas_restore),
+	T(b3cas_backup), T(b3cas_restore),
 	T(b3cas_recover_action_name), T(b3cas_recover),
 
 	cmocka_unit_test(test_every_function_covered),
+	cmocka_unit_test(test_every_function_documents_errors),
 };
 #undef T
 
@@ -1258,12 +1297,18 @@ static char *read_all(const char *path)
 	return buf;
 }
 
+/* What a header walk looks at: the header's text, where a declaration
+ * starts (its line) and the function's name. */
+typedef void (*decl_visit)(const char *path, const char *text,
+			   const char *line, const char *name, int *bad);
+
 /*
  * The names declared with B3CAS_EXTERN in one header: for each use that
  * is not the macro's own #define, the identifier just before the first
- * '(' of the declaration. Adds to *found; fails for names without a test.
+ * '(' of the declaration, passed to visit. Adds to *found.
  */
-static void scan_header(const char *path, int *found, int *missing)
+static void scan_header(const char *path, decl_visit visit, int *found,
+			int *bad)
 {
 	char *text = read_all(path);
 	const char *p = text;
@@ -1292,23 +1337,19 @@ static void scan_header(const char *path, int *found, int *missing)
 		memcpy(name, start, (size_t)(end - start));
 		name[end - start] = '\0';
 		++*found;
-		if (!has_test(name)) {
-			print_error("%s: public function %s has no t_%s "
-				    "test in test_api_misuse.c\n",
-				    path, name, name);
-			++*missing;
-		}
+		visit(path, text, line, name, bad);
 	}
 	free(text);
 }
 
-static void test_every_function_covered(void **state)
+/* Every header of include/b3cas/ through scan_header; returns the number
+ * of declarations, *bad those visit found wanting. */
+static int scan_headers(decl_visit visit, int *bad)
 {
 	DIR *d = opendir(B3CAS_INCLUDE_DIR);
 	struct dirent *e;
-	int found = 0, missing = 0, headers = 0;
+	int found = 0, headers = 0;
 
-	(void)state;
 	assert_non_null(d);
 	while ((e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
@@ -1318,14 +1359,120 @@ static void test_every_function_covered(void **state)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", B3CAS_INCLUDE_DIR,
 			 e->d_name);
-		scan_header(path, &found, &missing);
+		scan_header(path, visit, &found, bad);
 		headers++;
 	}
 	closedir(d);
-	assert_int_equal(missing, 0);
 	assert_true(headers >= 6);
-	/* every t_ test is a public function, so this is the exact count */
-	assert_int_equal((size_t)found, N_MISUSE - 1);
+	return found;
+}
+
+static void visit_covered(const char *path, const char *text,
+			  const char *line, const char *name, int *missing)
+{
+	(void)text;
+	(void)line;
+	if (has_test(name))
+		return;
+	print_error("%s: public function %s has no t_%s test in "
+		    "test_api_misuse.c\n", path, name, name);
+	++*missing;
+}
+
+static void test_every_function_covered(void **state)
+{
+	int missing = 0, found;
+
+	(void)state;
+	found = scan_headers(visit_covered, &missing);
+	assert_int_equal(missing, 0);
+	/* every t_ test is a public function, so this is the exact count
+	 * (the two header tests aside) */
+	assert_int_equal((size_t)found, N_MISUSE - 2);
+}
+
+/*
+ * The comment that documents the declaration at line: the last one
+ * before it, with nothing between but other declarations (functions
+ * declared together share one comment). NULL if there is none. *len is
+ * its length.
+ */
+static const char *doc_comment(const char *text, const char *line,
+			       size_t *len)
+{
+	const char *end = NULL, *start;
+
+	for (const char *q = line; q > text + 1; q--)
+		if (q[-2] == '*' && q[-1] == '/') {
+			end = q;
+			break;
+		}
+	if (!end)
+		return NULL;
+	for (const char *q = end; q < line; q++)
+		if (*q == '{' || *q == '}' || *q == '#' ||
+		    strncmp(q, "typedef", 7) == 0)
+			return NULL; /* a type or macro lies between */
+	for (start = end - 2; start > text; start--)
+		if (start[0] == '/' && start[1] == '*')
+			break;
+	*len = (size_t)(end - start);
+	return start;
+}
+
+/* Does s[0..len) start with words (any case), where a space in words
+ * matches a line break of the comment (" *" and blanks) too? */
+static bool starts_with(const char *s, const char *end, const char *words)
+{
+	for (; *words; words++) {
+		if (*words == ' ') {
+			const char *from = s;
+
+			while (s < end && strchr(" \t\n*", *s))
+				s++;
+			if (s == from)
+				return false;
+		} else if (s == end || tolower((unsigned char)*s++) !=
+					       tolower((unsigned char)*words)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool mentions(const char *s, size_t len, const char *words)
+{
+	for (size_t i = 0; i < len; i++)
+		if (starts_with(s + i, s + len, words))
+			return true;
+	return false;
+}
+
+/* The convention of include/b3cas/common.h ("Documentation"): a comment
+ * names the B3CAS_E... codes, or says the function never fails. */
+static void visit_documented(const char *path, const char *text,
+			     const char *line, const char *name, int *bad)
+{
+	size_t len = 0;
+	const char *doc = doc_comment(text, line, &len);
+
+	if (doc && (mentions(doc, len, "B3CAS_E") ||
+		    mentions(doc, len, "never fails")))
+		return;
+	print_error("%s: %s's comment %s\n", path, name,
+		    doc ? "names no B3CAS_E... error and does not say "
+			  "\"never fails\""
+			: "is missing");
+	++*bad;
+}
+
+static void test_every_function_documents_errors(void **state)
+{
+	int bad = 0;
+
+	(void)state;
+	assert_true(scan_headers(visit_documented, &bad) > 0);
+	assert_int_equal(bad, 0);
 }
 
 int main(void)

@@ -398,7 +398,7 @@ static void test_init_refuses_foreign(void **state)
 		outside = snapshot(f->other);
 		/* First half: init; second half: backup into the folder. */
 		rc = i < n ? open_store(&s, f->store, true, false, NULL)
-			   : b3cas_backup(from, f->store, NULL, NULL, NULL);
+			   : b3cas_backup(from, f->store, NULL, NULL);
 		if (rc == 0 && s)
 			b3cas_store_close(s);
 		if (rc != B3CAS_EFORMAT)
@@ -479,7 +479,7 @@ static void test_objects_dir_one_owner(void **state)
 	assert_int_equal(b3cas_fsck(s, &fo, &r), 0);
 	assert_int_equal(r.problems, 0);
 	assert_int_equal(r.files, 1);
-	assert_int_equal(b3cas_backup(s, copy, NULL, NULL, NULL), 0);
+	assert_int_equal(b3cas_backup(s, copy, NULL, NULL), 0);
 	assert_int_equal(b3cas_store_close(s), 0);
 	store_id_of(copy_id, copy, "b3cas.conf");
 	assert_int_equal(strlen(copy_id), 32);

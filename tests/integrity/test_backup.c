@@ -111,7 +111,7 @@ static void test_backup_incremental_and_heal(void **state)
 							 size_of(i)), 0);
 	}
 	/* Full, then nothing new. */
-	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, &r), 0);
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, &r), 0);
 	assert_int_equal(r.objects, N);
 	assert_int_equal(r.copied, N);
 	assert_int_equal(r.failed, 0);
@@ -122,7 +122,7 @@ static void test_backup_incremental_and_heal(void **state)
 			total += size_of(i);
 		assert_int_equal(r.bytes, total);
 	}
-	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, &r), 0);
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, &r), 0);
 	assert_int_equal(r.copied, 0);
 	assert_int_equal(r.bytes, 0);
 	/* Two new, one deleted: only the new are copied. */
@@ -130,7 +130,7 @@ static void test_backup_incremental_and_heal(void **state)
 		assert_int_equal(b3cas_store_put(s, &ids[i], data[i],
 						 size_of(i)), 0);
 	assert_int_equal(b3cas_store_delete(s, &ids[2]), 0);
-	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, &r), 0);
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, &r), 0);
 	assert_int_equal(r.objects, N + 1);
 	assert_int_equal(r.copied, 2);
 	for (int i = 0; i < N + 2; i++)
@@ -144,11 +144,12 @@ static void test_backup_incremental_and_heal(void **state)
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(truncate(path, 100), 0);
 	{
+		b3cas_backup_options bo = B3CAS_BACKUP_OPTIONS_INIT;
 		char other[400];
 
+		bo.on_failure = on_failure;
 		snprintf(other, sizeof(other), "%s/other", root);
-		assert_int_equal(b3cas_backup(s, other, on_failure, NULL, &r),
-				 0);
+		assert_int_equal(b3cas_backup(s, other, &bo, &r), 0);
 		assert_int_equal(r.failed, 1);
 		assert_int_equal(failures_seen, 1);
 		assert_true(b3cas_oid_equal(&failed_id, &ids[4]));
@@ -226,7 +227,7 @@ static void test_backup_carries_counts(void **state)
 				    sizeof(inline_bytes)) >= 0);
 	assert_true(b3cas_store_put(s, &c, big, 40000) >= 0);
 	assert_true(b3cas_ref_add(s, &c) >= 0);
-	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, &r), 0);
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, &r), 0);
 	assert_int_equal(r.copied, 3);
 	assert_int_equal(r.recounted, 0);
 	assert_int_equal(count_in(backup_dir, &a), 3);
@@ -238,7 +239,7 @@ static void test_backup_carries_counts(void **state)
 	assert_true(b3cas_ref_add(s, &a) >= 0);
 	assert_true(b3cas_store_delete(s, &c) >= 0);
 	assert_true(b3cas_store_delete(s, &c) >= 0);
-	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, &r), 0);
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, &r), 0);
 	assert_int_equal(r.copied, 0);
 	assert_int_equal(r.recounted, 1);
 	assert_int_equal(count_in(backup_dir, &a), 5);
@@ -267,9 +268,9 @@ static void test_backup_refuses_other_hash(void **state)
 	assert_int_equal(b3cas_store_open(&d, backup_dir, &o), 0);
 	assert_int_equal(b3cas_store_close(d), 0);
 	s = open_at(store_dir, true, NULL);
-	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, NULL),
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL),
 			 B3CAS_EFORMAT);
-	assert_int_equal(b3cas_backup(s, "", NULL, NULL, NULL), B3CAS_EINVAL);
+	assert_int_equal(b3cas_backup(s, "", NULL, NULL), B3CAS_EINVAL);
 	assert_int_equal(b3cas_store_close(s), 0);
 }
 

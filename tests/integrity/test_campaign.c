@@ -237,7 +237,7 @@ static void test_campaign(void **state)
 			assert_true(b3cas_store_put(s, &ids[i], data[i],
 						    lens[i]) >= 0);
 	}
-	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL, NULL), 0);
+	assert_int_equal(b3cas_backup(s, backup_dir, NULL, NULL), 0);
 
 	/* Campaign 1: fsck finds exactly the damaged, repair heals all. */
 	n = campaign(s, hit, &rng);

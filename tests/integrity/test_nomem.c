@@ -480,7 +480,7 @@ static int setup(void **state)
 	put_known(s, O_HEAL);
 	/* a copy in L2, for the opens to list */
 	assert_int_equal(b3cas_cache_load(s, &objs[O_LOOSE].id), 0);
-	assert_int_equal(b3cas_backup(s, mirror_dir, NULL, NULL, NULL), 0);
+	assert_int_equal(b3cas_backup(s, mirror_dir, NULL, NULL), 0);
 	assert_int_equal(b3cas_store_close(s), 0);
 	verify_store("setup");
 	return 0;

@@ -4,7 +4,7 @@
  *
  *  - into an empty store: every object back byte-exact with the source's
  *    count; a second run changes nothing; progress ends at the object
- *    count; backup_ex's progress too;
+ *    count; b3cas_backup's progress too;
  *  - into a store with damaged objects (a bit flip, a truncation, a
  *    deletion of loose files; a damaged inline entry): each healed with
  *    its own count kept, the damaged bytes in quarantine, every sound file
@@ -182,12 +182,12 @@ static void test_restore_into_empty(void **state)
 	for (int i = 0; i < N; i++)
 		expect_object(s, i, counts[i]);
 
-	/* backup_ex reports progress the same way. */
+	/* b3cas_backup reports progress the same way. */
 	memset(&seen, 0, sizeof(seen));
 	bo.progress = on_progress;
 	bo.ctx = &seen;
 	snprintf(other, sizeof(other), "%s/other", root);
-	assert_int_equal(b3cas_backup_ex(s, other, &bo, &br), 0);
+	assert_int_equal(b3cas_backup(s, other, &bo, &br), 0);
 	assert_int_equal(br.copied, N);
 	assert_true(seen.calls >= 1);
 	assert_int_equal(seen.last.done, N);
