@@ -85,6 +85,25 @@ struct b3cas_store {
 
 /* ---- shared by the store layer's files ---- */
 
+/* One index entry as a walk sees it (store/walk.c). */
+typedef struct b3cas__walk_entry {
+	b3cas_oid id;
+	uint64_t size;
+	uint64_t refs;   /* 0 for a GC candidate */
+	bool is_inline;
+	bool candidate;  /* no references left: bytes kept until GC */
+} b3cas__walk_entry;
+
+/*
+ * Call fn on every content entry in id order, GC candidates included,
+ * from one snapshot of the index (fill_cache: let the walk fill RocksDB's
+ * block cache). Stops at fn's first non-zero return and returns it;
+ * B3CAS_ECORRUPT on a malformed entry, B3CAS_EIO when the walk fails.
+ */
+int b3cas__store_walk(b3cas_store *s, bool fill_cache,
+		      int (*fn)(const b3cas__walk_entry *e, void *ctx),
+		      void *ctx);
+
 /* Where a read found an object's bytes. */
 typedef enum read_source { FROM_INDEX, FROM_TIER, FROM_L2 } read_source;
 

@@ -28,12 +28,9 @@
 
 static int check_options(const b3cas_store_options *o)
 {
-	if (o->version < 1 || o->version > B3CAS_STORE_OPTIONS_VERSION)
-		return b3cas__error(B3CAS_EINVAL,
-				    "store options version %u is not %d: "
-				    "initialise them with "
-				    "B3CAS_STORE_OPTIONS_INIT",
-				    o->version, B3CAS_STORE_OPTIONS_VERSION);
+	if (b3cas__check_version(o->version, 1, B3CAS_STORE_OPTIONS_VERSION,
+				 "store") < 0)
+		return B3CAS_EINVAL;
 	if ((unsigned)o->durability > B3CAS_DURABILITY_FULL)
 		return b3cas__error(B3CAS_EINVAL, "unknown durability mode %d",
 				    (int)o->durability);
