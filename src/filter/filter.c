@@ -146,9 +146,9 @@ static void start_build(b3cas_filter *f, uint64_t capacity)
 						      : capacity);
 	if (nb) {
 		atomic_store(&f->bloom_next, nb);
-		if (pthread_create(&f->bloom_thread, NULL, build_main, f) == 0) {
-			f->bloom_thread_started = true;
-		} else {
+		f->bloom_thread_started = pthread_create(&f->bloom_thread, NULL,
+							 build_main, f) == 0;
+		if (!f->bloom_thread_started) {
 			atomic_store(&f->bloom_next, NULL);
 			b3cas__bloom_free(nb);
 			nb = NULL;

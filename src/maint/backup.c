@@ -140,9 +140,10 @@ void b3cas__tick(b3cas__ticker *t, uint64_t done, uint64_t bytes, bool final)
 
 uint64_t b3cas__estimate_objects(b3cas_store *s)
 {
+	b3cas_index *ix = b3cas__store_index(s);
 	uint64_t n = 0;
 
-	if (rocksdb_property_int_cf(b3cas__store_index(s)->db, b3cas__store_index(s)->cf[B3CAS_CF_CONTENT],
+	if (rocksdb_property_int_cf(ix->db, ix->cf[B3CAS_CF_CONTENT],
 				    "rocksdb.estimate-num-keys", &n) != 0)
 		return 0;
 	return n;
@@ -311,7 +312,8 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 	b3cas__copy_free(&b.copy);
 	b3cas__tick(&b.ticker, b.r->objects, b.r->bytes, true);
 	b.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	b3cas__integrity_log(b3cas__store_layout(s)->root_fd, "integrity/backup/log",
+	b3cas__integrity_log(b3cas__store_layout(s)->root_fd,
+			     "integrity/backup/log",
 			     "dest=%s objects=%" PRIu64 " copied=%" PRIu64
 			     " recounted=%" PRIu64 " bytes=%" PRIu64
 			     " failed=%" PRIu64 " seconds=%.3f result=%d",

@@ -77,7 +77,8 @@ static int unlink_group(b3cas_store *s, group *g, unlink_failures *uf)
 		if (!g->gone[i])
 			continue;
 		if (g->loose[i])
-			rc = b3cas__object_remove(b3cas__store_layout(s), &g->ids[i]);
+			rc = b3cas__object_remove(b3cas__store_layout(s),
+						  &g->ids[i]);
 		if (rc < 0) {
 			g->gone[i] = false;
 			if (uf->n++ == 0) {
@@ -185,6 +186,7 @@ static int flush_group(b3cas_store *s, group *g, const b3cas_gc_options *o,
 static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 		 b3cas_gc_report *report)
 {
+	b3cas_index *ix = b3cas__store_index(s);
 	b3cas_gc_report r;
 	unlink_failures uf = {0, 0, {0}};
 	rocksdb_readoptions_t *ro;
@@ -202,8 +204,7 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 	ro = rocksdb_readoptions_create();
 	/* A walk over every candidate need not fill the block cache. */
 	rocksdb_readoptions_set_fill_cache(ro, 0);
-	it = rocksdb_create_iterator_cf(b3cas__store_index(s)->db, ro,
-					b3cas__store_index(s)->cf[B3CAS_CF_REFS]);
+	it = rocksdb_create_iterator_cf(ix->db, ro, ix->cf[B3CAS_CF_REFS]);
 	for (rocksdb_iter_seek_to_first(it); rc == 0 && rocksdb_iter_valid(it);
 	     rocksdb_iter_next(it)) {
 		size_t klen, vlen;

@@ -331,8 +331,8 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	memset(report, 0, sizeof(*report));
 	if (!opts)
 		opts = &defaults;
-	if (b3cas__check_version(opts->version, 1, B3CAS_RESTORE_OPTIONS_VERSION,
-				 "restore") < 0)
+	if (b3cas__check_version(opts->version, 1,
+				 B3CAS_RESTORE_OPTIONS_VERSION, "restore") < 0)
 		return B3CAS_EINVAL;
 	if (!src_dir || !*src_dir)
 		return b3cas__error(B3CAS_EINVAL, "no backup folder given");
@@ -359,7 +359,8 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 		rc = b3cas_store_sync(s);
 out:
 	report->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	b3cas__integrity_log(b3cas__store_layout(s)->root_fd, "integrity/backup/log",
+	b3cas__integrity_log(b3cas__store_layout(s)->root_fd,
+			     "integrity/backup/log",
 			     "restore src=%s objects=%" PRIu64
 			     " restored=%" PRIu64 " healed=%" PRIu64
 			     " bytes=%" PRIu64 " failed=%" PRIu64
