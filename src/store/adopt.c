@@ -21,8 +21,6 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 
-/* ---- adopting and replacing (restore, recover) ------------------------- */
-
 /* Does the index hold any content entry for id (live or a candidate)? */
 static int has_entry(b3cas_store *s, const b3cas_oid *id)
 {

@@ -20,8 +20,6 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 
-/* ---- batches --------------------------------------------------------------- */
-
 typedef struct batch_item {
 	b3cas_oid id;
 	size_t index; /* position in the caller's arrays */

@@ -20,8 +20,6 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 
-/* ---- index entries ------------------------------------------------------- */
-
 int b3cas__not_stored(const b3cas_oid *id)
 {
 	char hex[B3CAS_OID_HEX_LEN + 1];
@@ -239,7 +237,7 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 	}
 }
 
-/* ---- put ------------------------------------------------------------------ */
+/* ---- adding entries to a batch -------------------------------------------- */
 
 /* Set id's count to count. The refs column family keeps only counts
  * other than 1, so a new object costs one index entry; had_entry says

@@ -36,10 +36,6 @@ int b3cas__verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
 	return rc;
 }
 
-
-/* ---- get, exists, stat ----------------------------------------------------- */
-
-
 /* A ticket for an L2 copy of id, taken before its index entry is read
  * (b3cas__l2_ticket); one that never matches without L2. */
 static uint64_t l2_ticket(b3cas_store *s, const b3cas_oid *id)
@@ -142,7 +138,6 @@ int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 				    s->lay.root);
 	return b3cas__error(rc, "%s", msg);
 }
-
 
 /* After a read: verify (unless L2 did), then copy a loose object read
  * from the tier into L2 (with the ticket read_object took). */

@@ -115,42 +115,69 @@ void b3cas__flusher_stop(b3cas_store *s);
  * must flush later. */
 void b3cas__note_written(b3cas_store *s, bool loose);
 
+/* ---- index entries (entry.c) ---- */
+
+/* B3CAS_ENOTFOUND saying id is not stored. */
+int b3cas__not_stored(const b3cas_oid *id);
+/* Read id's content entry: size, inline or not, a GC candidate or not,
+ * and (value_out, inline objects) the pinned value. 0, B3CAS_ENOTFOUND
+ * when absent, or an error (B3CAS_ECORRUPT for a malformed entry). */
+int b3cas__entry_read(b3cas_store *s, const b3cas_oid *id, uint64_t *size_out,
+		      bool *is_inline_out, bool *unref_out,
+		      rocksdb_pinnableslice_t **value_out);
+/* Read id's reference count entry: *count (1 when there is none), and
+ * *kept when an entry holds a count. */
+int b3cas__refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
+		     bool *kept);
+/* id's references, size and kind: 1 stored, 0 absent, 2 a GC candidate,
+ * or an error. b3cas__lookup_count reads only the count. */
+int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
+		  uint64_t *size, bool *is_inline);
 int b3cas__lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs);
+/* B3CAS_ERANGE: id's count cannot grow. */
 int b3cas__refs_overflow(const b3cas_oid *id);
+/* Add to b: id's count (had_entry: whether a refs entry exists now), and
+ * a new object's content entry (its bytes too when inline; unref: as a GC
+ * candidate). Under id's stripe lock. */
 void b3cas__batch_set_refs(rocksdb_writebatch_t *b, b3cas_store *s,
 			   const b3cas_oid *id, bool had_entry, uint64_t count);
 void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 			    const b3cas_oid *id, const void *data, size_t len,
 			    bool is_inline, bool unref);
-int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
-		  uint64_t *size, bool *is_inline);
 
-int b3cas__refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
-		     bool *kept);
+/* ---- writing (put.c) ---- */
+
+/* Under id's stripe lock: add the object (or count more references to it)
+ * to b, writing a new loose file (or publishing tmp) first. 0 new, 1 a
+ * duplicate, or an error; *loose_out says a file was written. */
+int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			const b3cas_oid *id, const void *data, size_t len,
+			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out);
+/* Write b as the durability mode says, minding the reserve; loose: it
+ * names a new file. */
 int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose);
-int b3cas__heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
-		size_t *len_out);
 
-int b3cas__entry_read(b3cas_store *s, const b3cas_oid *id, uint64_t *size_out,
-		      bool *is_inline_out, bool *unref_out,
-		      rocksdb_pinnableslice_t **value_out);
-int b3cas__not_stored(const b3cas_oid *id);
+/* ---- reading (get.c, heal.c) ---- */
 
-
-
-
-
-int b3cas__copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out);
-void b3cas__l1_offer_copy(b3cas_store *s, const b3cas_oid *id,
-			  const void *buf, size_t len, uint64_t ticket);
+/* 0 when buf hashes to id or the store does not verify reads, else
+ * B3CAS_ECORRUPT. */
+int b3cas__verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
+		  size_t len);
+/* Read id's bytes (not verified) from L2, the index or the tier: into a
+ * blob (blob_out) or a malloc'd buffer (data_out); *from says where, and
+ * *ticket_out is the L2 ticket taken before the read. */
 int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 		       b3cas_blob **blob_out, void **data_out,
 		       size_t *len_out, read_source *from,
 		       uint64_t *ticket_out);
-int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
-			const b3cas_oid *id, const void *data, size_t len,
-			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out);
-int b3cas__verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
-		  size_t len);
+/* Offer L1 a copy of good bytes read with ticket. */
+void b3cas__l1_offer_copy(b3cas_store *s, const b3cas_oid *id,
+			  const void *buf, size_t len, uint64_t ticket);
+/* A malloc'd copy of blob's bytes (B3CAS_ENOMEM). */
+int b3cas__copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out);
+/* A read found id corrupt (rc): heal it from the mirror, or return what
+ * the read must report. */
+int b3cas__heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
+		size_t *len_out);
 
 #endif

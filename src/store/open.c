@@ -24,8 +24,6 @@
 
 #define SYNC_INTERVAL_DEFAULT_MS 1000
 
-/* ---- open and close -------------------------------------------------------- */
-
 static int check_options(const b3cas_store_options *o)
 {
 	if (b3cas__check_version(o->version, 1, B3CAS_STORE_OPTIONS_VERSION,
