@@ -31,7 +31,7 @@ b3cas_digest *b3cas__store_digest(b3cas_store *s)
 
 b3cas_l2 *b3cas__store_l2(b3cas_store *s)
 {
-	return atomic_load(&s->l2);
+	return atomic_load(&s->cache.l2);
 }
 
 struct b3cas_filter *b3cas__store_filter(b3cas_store *s)
@@ -52,11 +52,11 @@ pthread_mutex_t *b3cas__store_stripe(b3cas_store *s, const b3cas_oid *id)
 void b3cas__store_note_gc(b3cas_store *s, uint64_t objects, uint64_t bytes,
 			  uint64_t ns)
 {
-	atomic_fetch_add_explicit(&s->gc_runs, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->gc_objects, objects,
+	atomic_fetch_add_explicit(&s->count.gc_runs, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->count.gc_objects, objects,
 				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->gc_bytes, bytes, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->gc_ns, ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->count.gc_bytes, bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->count.gc_ns, ns, memory_order_relaxed);
 	b3cas__store_note_removed(s, objects);
 }
 
@@ -92,7 +92,7 @@ int b3cas__file_check(b3cas_store *s, int fd, const b3cas_oid *id,
 static int counted(b3cas_store *s, int moved)
 {
 	if (moved)
-		atomic_fetch_add_explicit(&s->n_quarantined, 1,
+		atomic_fetch_add_explicit(&s->count.quarantined, 1,
 					  memory_order_relaxed);
 	return moved;
 }

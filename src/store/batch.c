@@ -98,7 +98,7 @@ static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
 		if (rc < 0)
 			return rc;
 		*loose_out |= loose;
-		atomic_fetch_add_explicit(&s->n_dup_puts,
+		atomic_fetch_add_explicit(&s->count.dup_puts,
 					  (j - i) - (rc == 1 ? 0 : 1),
 					  memory_order_relaxed);
 		if (dup_out)
@@ -247,10 +247,10 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 		void *hit;
 
 		todo[i] = ITEM_HIT;
-		if (b3cas__cache_get(s->l1, &ids[i], &hit)) {
+		if (b3cas__cache_get(s->cache.l1, &ids[i], &hit)) {
 			rcs[i] = b3cas__copy_blob(hit, &data_out[i], &lens_out[i]);
 		} else {
-			tickets[i] = b3cas__cache_ticket(s->l1, &ids[i]);
+			tickets[i] = b3cas__cache_ticket(s->cache.l1, &ids[i]);
 			rcs[i] = b3cas__read_object(s, &ids[i], NULL, &data_out[i],
 					     &lens_out[i], &src,
 					     &tickets[n + i]);
@@ -281,7 +281,7 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 		if (rcs[i] < 0 && first == 0)
 			first = rcs[i];
 		if (rcs[i] == 0 && todo[i] != ITEM_HIT) {
-			b3cas_l2 *l2 = atomic_load(&s->l2);
+			b3cas_l2 *l2 = atomic_load(&s->cache.l2);
 
 			if (from[i] == FROM_TIER && l2)
 				b3cas__l2_add(l2, &ids[i], data_out[i],

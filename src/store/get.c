@@ -40,7 +40,7 @@ int b3cas__verify(b3cas_store *s, const b3cas_oid *id, const void *buf,
  * (b3cas__l2_ticket); one that never matches without L2. */
 static uint64_t l2_ticket(b3cas_store *s, const b3cas_oid *id)
 {
-	b3cas_l2 *l2 = atomic_load_explicit(&s->l2, memory_order_acquire);
+	b3cas_l2 *l2 = atomic_load_explicit(&s->cache.l2, memory_order_acquire);
 
 	return l2 ? b3cas__l2_ticket(l2, id) : UINT64_MAX;
 }
@@ -91,7 +91,7 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 		memcpy(buf, p + B3CAS_ENTRY_HEADER_LEN, (size_t)size);
 		rocksdb_pinnableslice_destroy(v);
 		*from = FROM_INDEX;
-	} else if ((l2 = atomic_load_explicit(&s->l2, memory_order_acquire)) &&
+	} else if ((l2 = atomic_load_explicit(&s->cache.l2, memory_order_acquire)) &&
 		   b3cas__l2_read(l2, id, size, buf) == 1) {
 		*from = FROM_L2;
 	} else {
@@ -127,7 +127,7 @@ int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 {
 	char msg[B3CAS__MESSAGE_MAX];
 
-	atomic_fetch_add_explicit(&s->n_corrupt_reads, 1,
+	atomic_fetch_add_explicit(&s->count.corrupt_reads, 1,
 				  memory_order_relaxed);
 	if (!loose)
 		return rc;
@@ -152,7 +152,7 @@ static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
 					       rc);
 
 	if (rc == 0 && from == FROM_TIER &&
-	    (l2 = atomic_load_explicit(&s->l2, memory_order_acquire)))
+	    (l2 = atomic_load_explicit(&s->cache.l2, memory_order_acquire)))
 		b3cas__l2_add(l2, id, buf, len, ticket);
 	return rc;
 }
@@ -164,7 +164,7 @@ static bool l1_admits(b3cas_store *s, size_t len)
 {
 	/* As the engine decides: at most a quarter of one of 64 shards. */
 	return (uint64_t)len + L1_OVERHEAD <=
-	       atomic_load_explicit(&s->l1_capacity, memory_order_relaxed) /
+	       atomic_load_explicit(&s->cache.l1_capacity, memory_order_relaxed) /
 		       256;
 }
 
@@ -177,7 +177,7 @@ static void l1_offer(b3cas_store *s, const b3cas_oid *id, b3cas_blob *blob,
 	if (!l1_admits(s, len))
 		return;
 	b3cas_blob_retain(blob);
-	if (!b3cas__cache_insert(s->l1, id, blob, len + L1_OVERHEAD, ticket))
+	if (!b3cas__cache_insert(s->cache.l1, id, blob, len + L1_OVERHEAD, ticket))
 		b3cas_blob_release(blob);
 }
 
@@ -213,7 +213,7 @@ int b3cas__copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out)
 int b3cas__store_load(b3cas_store *s, const b3cas_oid *id,
 		      b3cas_blob **out)
 {
-	uint64_t ticket = b3cas__cache_ticket(s->l1, id), l2t;
+	uint64_t ticket = b3cas__cache_ticket(s->cache.l1, id), l2t;
 	read_source from;
 	b3cas_blob *blob;
 	void *good;
@@ -255,7 +255,7 @@ int b3cas_store_get_view(b3cas_store *s, const b3cas_oid *id,
 	B3CAS__NONNULL(s, "store");
 	B3CAS__NONNULL(id, "id");
 	B3CAS__NONNULL(out, "out");
-	if (b3cas__cache_get(s->l1, id, &hit))
+	if (b3cas__cache_get(s->cache.l1, id, &hit))
 		*out = hit;
 	else
 		rc = b3cas__store_load(s, id, out);
@@ -276,11 +276,11 @@ int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 	B3CAS__NONNULL(id, "id");
 	B3CAS__NONNULL(data_out, "data_out");
 	B3CAS__NONNULL(len_out, "len_out");
-	if (b3cas__cache_get(s->l1, id, &hit)) {
+	if (b3cas__cache_get(s->cache.l1, id, &hit)) {
 		rc = b3cas__copy_blob(hit, data_out, len_out);
 		goto out;
 	}
-	ticket = b3cas__cache_ticket(s->l1, id);
+	ticket = b3cas__cache_ticket(s->cache.l1, id);
 	rc = b3cas__read_object(s, id, NULL, &buf, &len, &from, &l2t);
 	if (rc == 0) {
 		rc = finish_read(s, id, buf, len, from, l2t);

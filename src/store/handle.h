@@ -17,69 +17,83 @@
 #include "filter/known.h"
 #include "util/histogram.h"
 
-struct b3cas_store {
-	b3cas_layout lay;
-	b3cas_index *ix;
-	b3cas_durability durability;
-	bool verify;
-	bool read_only;
-	unsigned sync_interval_ms;
-
-	/* Stripe locks (stripe/stripes.h): B3CAS_STRIPES of them in a
-	 * writable handle, B3CAS_STRIPES_READ_ONLY in a read-only one. */
-	b3cas_stripes stripes;
-
-	/* The store's hash algorithm and the pool that hashes large
-	 * inputs (digest/digest.h). */
-	b3cas_digest digest;
-
-	/* Batch mode: the flusher thread and what it has to flush. */
-	pthread_t flusher;
-	bool flusher_started;
-	bool stopping;              /* under sync_lock */
-	pthread_mutex_t sync_lock;  /* one flush at a time */
+/* Batch mode's flusher (sync.c): the thread and what it has to flush. */
+typedef struct b3cas__flush {
+	pthread_t thread;
+	bool started;
+	bool stopping;              /* under lock */
+	pthread_mutex_t lock;       /* one flush at a time */
 	pthread_cond_t wake;
+	unsigned interval_ms;
 	atomic_bool dirty_index;
 	atomic_bool dirty_objects;
-	atomic_int flush_error;     /* first background flush failure */
+	atomic_int error;           /* first background flush failure */
+} b3cas__flush;
 
-	/* Duplicate detection (filter/filter.h): NULL when none could be
-	 * made. */
-	b3cas_filter *filter;
-	/* Ids known stored and referenced (filter/known.h); per stripe, under
-	 * its lock. NULL in a read-only handle. */
-	b3cas_known *known;
+/* Operation counters and latencies since open (stats.c). */
+typedef struct b3cas__counters {
+	atomic_ullong puts, dup_puts, put_bytes, gets, deletes;
+	atomic_ullong corrupt_reads, quarantined, healed;
+	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
+	b3cas_histogram lat_put, lat_get, lat_delete;
+} b3cas__counters;
 
-	/*
-	 * Caches (store/caches.c). l1 always exists (capacity 0 = off) and
-	 * never holds an object that is not stored: the delete of its last
-	 * reference erases it after the index write, and a reader offers
-	 * what it read only with a ticket taken before it read. l2 is made
-	 * when first given a capacity (writable handles only) and lives
-	 * until close; l2_lock guards making it.
-	 */
+/* Self-healing reads (heal.c): the mirror store, opened read-only when
+ * first needed (under lock), or NULL. */
+typedef struct b3cas__mirror {
+	char *dir;
+	b3cas_store *_Atomic store;
+	pthread_mutex_t lock;
+} b3cas__mirror;
+
+/* The reserve (reserve.c): low refuses new objects. */
+typedef struct b3cas__reserve {
+	atomic_bool low;
+	atomic_bool held;           /* the file has blocks */
+	pthread_mutex_t lock;
+} b3cas__reserve;
+
+/*
+ * Caches (caches.c). l1 always exists (capacity 0 = off) and never holds
+ * an object that is not stored: the delete of its last reference erases
+ * it after the index write, and a reader offers what it read only with a
+ * ticket taken before it read. l2 is made when first given a capacity
+ * (writable handles only) and lives until close; l2_lock guards making
+ * it.
+ */
+typedef struct b3cas__caches {
 	b3cas_cache *l1;
 	atomic_ullong l1_capacity;
 	b3cas_l2 *_Atomic l2;
 	pthread_mutex_t l2_lock;
+} b3cas__caches;
 
-	/* Operation counters and latencies since open (maint/stats.c). */
-	atomic_ullong n_puts, n_dup_puts, n_put_bytes, n_gets, n_deletes;
-	atomic_ullong n_corrupt_reads, n_quarantined, n_healed;
-	/* Self-healing reads: the mirror store, opened read-only when first
-	 * needed (under mirror_lock), or NULL. */
-	char *mirror_dir;
-	b3cas_store *_Atomic mirror;
-	pthread_mutex_t mirror_lock;
-	atomic_ullong gc_runs, gc_objects, gc_bytes, gc_ns;
-	/* The reserve (store/reserve.c): low_space refuses new objects. */
-	atomic_bool low_space;
-	atomic_bool reserve_held;   /* the file has blocks */
-	pthread_mutex_t reserve_lock;
-	b3cas_histogram lat_put, lat_get, lat_delete;
-	/* Writers and readers open on this handle (store/stream.c): close
-	 * refuses with B3CAS_EBUSY while either is not 0, since each holds
-	 * a pointer to the handle. */
+/*
+ * The handle: the mechanisms it composes (each owning its own state) and
+ * the store's own parts, each a small struct above.
+ */
+struct b3cas_store {
+	b3cas_layout lay;          /* the folder, b3cas.conf, LOCK, files */
+	b3cas_index *ix;           /* the RocksDB index */
+	b3cas_digest digest;       /* the hash algorithm and its pool */
+	/* B3CAS_STRIPES locks in a writable handle, B3CAS_STRIPES_READ_ONLY
+	 * in a read-only one (stripe/stripes.h). */
+	b3cas_stripes stripes;
+	b3cas_filter *filter;      /* NULL when none could be made */
+	/* Ids known stored and referenced (filter/known.h); per stripe,
+	 * under its lock. NULL in a read-only handle. */
+	b3cas_known *known;
+	b3cas__caches cache;
+	b3cas_durability durability;
+	bool verify;
+	bool read_only;
+	b3cas__flush flush;
+	b3cas__mirror mirror;
+	b3cas__reserve reserve;
+	b3cas__counters count;
+	/* Writers and readers open on this handle (stream.c): close refuses
+	 * with B3CAS_EBUSY while either is not 0, since each holds a
+	 * pointer to the handle. */
 	atomic_uint open_writers, open_readers;
 };
 

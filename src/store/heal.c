@@ -29,26 +29,26 @@
 static int mirror_of(b3cas_store *s, b3cas_store **out)
 {
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *m = atomic_load_explicit(&s->mirror, memory_order_acquire);
+	b3cas_store *m = atomic_load_explicit(&s->mirror.store, memory_order_acquire);
 	int rc = 0;
 
 	if (m) {
 		*out = m;
 		return 0;
 	}
-	pthread_mutex_lock(&s->mirror_lock);
-	m = atomic_load(&s->mirror);
+	pthread_mutex_lock(&s->mirror.lock);
+	m = atomic_load(&s->mirror.store);
 	if (!m) {
 		o.read_only = true;
 		o.hash = s->lay.hash;
 		o.l1_bytes = 0;
 		o.verify_on_read = true; /* its bytes are checked too */
-		rc = b3cas_store_open(&m, s->mirror_dir, &o);
+		rc = b3cas_store_open(&m, s->mirror.dir, &o);
 		if (rc == 0)
-			atomic_store_explicit(&s->mirror, m,
+			atomic_store_explicit(&s->mirror.store, m,
 					      memory_order_release);
 	}
-	pthread_mutex_unlock(&s->mirror_lock);
+	pthread_mutex_unlock(&s->mirror.lock);
 	*out = m;
 	return rc;
 }
@@ -76,17 +76,17 @@ int b3cas__store_mirror_check(b3cas_store *s, bool must_exist)
 	bool overlaps;
 	int rc;
 
-	if (!s->mirror_dir)
+	if (!s->mirror.dir)
 		return 0;
-	rc = b3cas__store_overlaps(s, s->mirror_dir, &overlaps);
+	rc = b3cas__store_overlaps(s, s->mirror.dir, &overlaps);
 	if (rc < 0)
 		return rc;
 	if (overlaps)
 		return b3cas__error(B3CAS_EINVAL, "the mirror %s is the store "
 				    "%s itself, or a folder inside it (or "
 				    "holds it): a mirror must be another "
-				    "store", s->mirror_dir, s->lay.root);
-	if (!must_exist && access(s->mirror_dir, F_OK) != 0)
+				    "store", s->mirror.dir, s->lay.root);
+	if (!must_exist && access(s->mirror.dir, F_OK) != 0)
 		return 0; /* checked when a read first needs it */
 	rc = mirror_of(s, &m);
 	if (rc < 0) {
@@ -97,7 +97,7 @@ int b3cas__store_mirror_check(b3cas_store *s, bool must_exist)
 		 * mirror given, never a reason to call an object lost. */
 		return b3cas__error(rc == B3CAS_EINVAL ? B3CAS_EFORMAT : rc,
 				    "cannot use the mirror %s: %s",
-				    s->mirror_dir, why);
+				    s->mirror.dir, why);
 	}
 	return 0;
 }
@@ -143,7 +143,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 	size_t len;
 	int rc;
 
-	if (!s->mirror_dir)
+	if (!s->mirror.dir)
 		return b3cas__error(B3CAS_ENOTFOUND, "no mirror configured");
 	rc = mirror_of(s, &m);
 	if (rc < 0) {
@@ -153,7 +153,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 		snprintf(why, sizeof(why), "%s", b3cas_error_last());
 		return b3cas__error(rc == B3CAS_ENOMEM ? rc : B3CAS_ENOTFOUND,
 				    "cannot open the mirror %s: %s",
-				    s->mirror_dir, why);
+				    s->mirror.dir, why);
 	}
 	rc = b3cas_store_get(m, id, &buf, &len);
 	if (rc < 0)
@@ -163,7 +163,7 @@ int b3cas__store_heal(b3cas_store *s, const b3cas_oid *id, void **buf_out,
 		free(buf);
 		return rc;
 	}
-	atomic_fetch_add_explicit(&s->n_healed, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->count.healed, 1, memory_order_relaxed);
 	if (buf_out) {
 		*buf_out = buf; /* a failed write-back still serves the read */
 		*len_out = len;
@@ -184,9 +184,9 @@ int b3cas__store_heal_failed(b3cas_store *s, int rc, const char *msg,
 	if (heal_rc == B3CAS_ENOMEM)
 		return b3cas__error(B3CAS_ENOMEM, "%s; it could not be fetched "
 				    "from the mirror %s (%s)", msg,
-				    s->mirror_dir, why);
+				    s->mirror.dir, why);
 	return b3cas__error(rc, "%s; the mirror %s has no good copy (%s)",
-			    msg, s->mirror_dir, why);
+			    msg, s->mirror.dir, why);
 }
 
 /*
@@ -201,7 +201,7 @@ int b3cas__heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 	char msg[B3CAS__MESSAGE_MAX];
 	int hrc;
 
-	if (rc != B3CAS_ECORRUPT || !s->mirror_dir)
+	if (rc != B3CAS_ECORRUPT || !s->mirror.dir)
 		return rc;
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	hrc = b3cas__store_heal(s, id, buf_out, len_out);

@@ -197,16 +197,16 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	s->lay.lock_fd = -1;
 	/* The algorithm is set once b3cas.conf has been read. */
 	b3cas__digest_init(&s->digest, B3CAS_HASH_BLAKE3);
-	pthread_mutex_init(&s->sync_lock, NULL);
-	pthread_mutex_init(&s->l2_lock, NULL);
-	pthread_mutex_init(&s->mirror_lock, NULL);
-	pthread_mutex_init(&s->reserve_lock, NULL);
+	pthread_mutex_init(&s->flush.lock, NULL);
+	pthread_mutex_init(&s->cache.l2_lock, NULL);
+	pthread_mutex_init(&s->mirror.lock, NULL);
+	pthread_mutex_init(&s->reserve.lock, NULL);
 	{
 		pthread_condattr_t ca;
 
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&s->wake, &ca);
+		pthread_cond_init(&s->flush.wake, &ca);
 		pthread_condattr_destroy(&ca);
 	}
 	s->durability = opts->durability;
@@ -219,9 +219,9 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		b3cas_store_close(s);
 		return B3CAS_ENOMEM;
 	}
-	s->sync_interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms
+	s->flush.interval_ms = opts->sync_interval_ms ? opts->sync_interval_ms
 						     : SYNC_INTERVAL_DEFAULT_MS;
-	if (opts->mirror_dir && !(s->mirror_dir = strdup(opts->mirror_dir))) {
+	if (opts->mirror_dir && !(s->mirror.dir = strdup(opts->mirror_dir))) {
 		b3cas_store_close(s);
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
@@ -296,7 +296,7 @@ int b3cas_store_close(b3cas_store *s)
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	b3cas__flusher_stop(s);
 	if (s->ix && !s->read_only) {
-		rc = atomic_load(&s->flush_error);
+		rc = atomic_load(&s->flush.error);
 		if (b3cas_store_sync(s) == 0)
 			rc = 0;
 		else
@@ -307,18 +307,18 @@ int b3cas_store_close(b3cas_store *s)
 	b3cas__filter_close(s->filter);
 	b3cas__known_free(s->known);
 	b3cas__caches_close(s);
-	b3cas_store_close(atomic_load(&s->mirror));
+	b3cas_store_close(atomic_load(&s->mirror.store));
 	b3cas__index_close(s->ix);
 	b3cas__staging_free(s->lay.staging);
 	b3cas__layout_close(&s->lay);
 	b3cas__digest_destroy(&s->digest);
 	b3cas__stripes_destroy(&s->stripes);
-	pthread_mutex_destroy(&s->sync_lock);
-	pthread_mutex_destroy(&s->l2_lock);
-	pthread_mutex_destroy(&s->mirror_lock);
-	pthread_mutex_destroy(&s->reserve_lock);
-	free(s->mirror_dir);
-	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->flush.lock);
+	pthread_mutex_destroy(&s->cache.l2_lock);
+	pthread_mutex_destroy(&s->mirror.lock);
+	pthread_mutex_destroy(&s->reserve.lock);
+	free(s->mirror.dir);
+	pthread_cond_destroy(&s->flush.wake);
 	free(s);
 	b3cas__error(rc, "%s", msg);
 	return rc;

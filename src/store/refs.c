@@ -29,7 +29,7 @@ int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 	B3CAS__NONNULL(s, "store");
 	B3CAS__NONNULL(id, "id");
 	/* L1 holds only stored objects. */
-	if (b3cas__cache_contains(s->l1, id))
+	if (b3cas__cache_contains(s->cache.l1, id))
 		return 1;
 	rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
 
@@ -201,8 +201,8 @@ int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 	rc = delete_locked(s, id);
 	pthread_mutex_unlock(lock);
 	if (rc >= 0) {
-		b3cas__hist_record(&s->lat_delete, b3cas__now_ns() - t0);
-		atomic_fetch_add_explicit(&s->n_deletes, 1,
+		b3cas__hist_record(&s->count.lat_delete, b3cas__now_ns() - t0);
+		atomic_fetch_add_explicit(&s->count.deletes, 1,
 					  memory_order_relaxed);
 	}
 	return rc;

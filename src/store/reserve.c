@@ -75,8 +75,8 @@ static void empty_reserve(b3cas_store *s, int fd)
 	if (fstat(fd, &st) != 0 || st.st_size != 0 || st.st_blocks != 0)
 		if (ftruncate(fd, 0) == 0)
 			fsync(fd);
-	atomic_store(&s->reserve_held, false);
-	atomic_store(&s->low_space, true);
+	atomic_store(&s->reserve.held, false);
+	atomic_store(&s->reserve.low, true);
 }
 
 /*
@@ -97,7 +97,7 @@ static void ensure_locked(b3cas_store *s)
 	fd = openat(s->lay.root_fd, B3CAS_RESERVE_NAME,
 		    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		atomic_store(&s->low_space, false);
+		atomic_store(&s->reserve.low, false);
 		return;
 	}
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -119,8 +119,8 @@ static void ensure_locked(b3cas_store *s)
 			avail = have = want; /* cannot: go without one */
 		}
 	}
-	atomic_store(&s->reserve_held, have > 0);
-	atomic_store(&s->low_space, have < want || avail < want);
+	atomic_store(&s->reserve.held, have > 0);
+	atomic_store(&s->reserve.low, have < want || avail < want);
 	close(fd);
 }
 
@@ -128,9 +128,9 @@ void b3cas__reserve_ensure(b3cas_store *s)
 {
 	if (s->read_only)
 		return;
-	pthread_mutex_lock(&s->reserve_lock);
+	pthread_mutex_lock(&s->reserve.lock);
 	ensure_locked(s);
-	pthread_mutex_unlock(&s->reserve_lock);
+	pthread_mutex_unlock(&s->reserve.lock);
 }
 
 void b3cas__reserve_release(b3cas_store *s)
@@ -139,42 +139,42 @@ void b3cas__reserve_release(b3cas_store *s)
 
 	if (s->read_only)
 		return;
-	pthread_mutex_lock(&s->reserve_lock);
+	pthread_mutex_lock(&s->reserve.lock);
 	fd = openat(s->lay.root_fd, B3CAS_RESERVE_NAME,
 		    O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		empty_reserve(s, fd);
 		close(fd);
 	}
-	atomic_store(&s->reserve_held, false);
-	atomic_store(&s->low_space, true);
-	pthread_mutex_unlock(&s->reserve_lock);
+	atomic_store(&s->reserve.held, false);
+	atomic_store(&s->reserve.low, true);
+	pthread_mutex_unlock(&s->reserve.lock);
 }
 
 void b3cas__reserve_note_full(b3cas_store *s)
 {
-	atomic_store(&s->low_space, true);
+	atomic_store(&s->reserve.low, true);
 }
 
 void b3cas__reserve_before_write(b3cas_store *s)
 {
-	if (atomic_load_explicit(&s->low_space, memory_order_relaxed) &&
-	    atomic_load(&s->reserve_held))
+	if (atomic_load_explicit(&s->reserve.low, memory_order_relaxed) &&
+	    atomic_load(&s->reserve.held))
 		b3cas__reserve_release(s);
 }
 
 int b3cas__reserve_check_room(b3cas_store *s)
 {
-	if (!atomic_load_explicit(&s->low_space, memory_order_relaxed))
+	if (!atomic_load_explicit(&s->reserve.low, memory_order_relaxed))
 		return 0;
 	/* A few system calls (open, fstat, fstatvfs) while the disk is
 	 * full, against a put that is refused anyway: each tries, so that
 	 * the first put after a GC that made room goes through. */
-	if (pthread_mutex_trylock(&s->reserve_lock) == 0) {
+	if (pthread_mutex_trylock(&s->reserve.lock) == 0) {
 		ensure_locked(s);
-		pthread_mutex_unlock(&s->reserve_lock);
+		pthread_mutex_unlock(&s->reserve.lock);
 	}
-	if (!atomic_load(&s->low_space))
+	if (!atomic_load(&s->reserve.low))
 		return 0;
 	return b3cas__error(B3CAS_ENOSPC,
 			    "disk full: the file system of store %s has no "

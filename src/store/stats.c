@@ -73,23 +73,23 @@ int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 				   ? (double)out->logical_bytes /
 					     (double)out->physical_bytes
 				   : 1.0;
-	out->puts = atomic_load(&s->n_puts);
-	out->dedup_puts = atomic_load(&s->n_dup_puts);
-	out->put_bytes = atomic_load(&s->n_put_bytes);
-	out->gets = atomic_load(&s->n_gets);
-	out->deletes = atomic_load(&s->n_deletes);
+	out->puts = atomic_load(&s->count.puts);
+	out->dedup_puts = atomic_load(&s->count.dup_puts);
+	out->put_bytes = atomic_load(&s->count.put_bytes);
+	out->gets = atomic_load(&s->count.gets);
+	out->deletes = atomic_load(&s->count.deletes);
 	b3cas__filter_counters(s->filter, &out->bloom_skips, &out->bloom_hits,
 			       &out->bloom_false_positives);
-	out->corrupt_reads = atomic_load(&s->n_corrupt_reads);
-	out->quarantined = atomic_load(&s->n_quarantined);
-	out->healed = atomic_load(&s->n_healed);
-	out->gc_runs = atomic_load(&s->gc_runs);
-	out->gc_objects = atomic_load(&s->gc_objects);
-	out->gc_bytes = atomic_load(&s->gc_bytes);
-	out->gc_seconds = (double)atomic_load(&s->gc_ns) * 1e-9;
-	latency(&s->lat_put, sum, &out->put);
-	latency(&s->lat_get, sum, &out->get);
-	latency(&s->lat_delete, sum, &out->del);
+	out->corrupt_reads = atomic_load(&s->count.corrupt_reads);
+	out->quarantined = atomic_load(&s->count.quarantined);
+	out->healed = atomic_load(&s->count.healed);
+	out->gc_runs = atomic_load(&s->count.gc_runs);
+	out->gc_objects = atomic_load(&s->count.gc_objects);
+	out->gc_bytes = atomic_load(&s->count.gc_bytes);
+	out->gc_seconds = (double)atomic_load(&s->count.gc_ns) * 1e-9;
+	latency(&s->count.lat_put, sum, &out->put);
+	latency(&s->count.lat_get, sum, &out->get);
+	latency(&s->count.lat_delete, sum, &out->del);
 	free(sum);
 	return 0;
 }
@@ -99,17 +99,17 @@ void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
 {
 	if (rc < 0)
 		return;
-	b3cas__hist_record(&s->lat_put, b3cas__now_ns() - t0);
-	atomic_fetch_add_explicit(&s->n_puts, n, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->n_put_bytes, bytes,
+	b3cas__hist_record(&s->count.lat_put, b3cas__now_ns() - t0);
+	atomic_fetch_add_explicit(&s->count.puts, n, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->count.put_bytes, bytes,
 				  memory_order_relaxed);
 	if (rc == 1)
-		atomic_fetch_add_explicit(&s->n_dup_puts, 1,
+		atomic_fetch_add_explicit(&s->count.dup_puts, 1,
 					  memory_order_relaxed);
 }
 
 void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n)
 {
-	b3cas__hist_record(&s->lat_get, b3cas__now_ns() - t0);
-	atomic_fetch_add_explicit(&s->n_gets, n, memory_order_relaxed);
+	b3cas__hist_record(&s->count.lat_get, b3cas__now_ns() - t0);
+	atomic_fetch_add_explicit(&s->count.gets, n, memory_order_relaxed);
 }

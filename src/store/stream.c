@@ -311,7 +311,7 @@ int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 			r->recheck = rc == 0;
 		}
 	}
-	if (rc == B3CAS_ECORRUPT && s->mirror_dir)
+	if (rc == B3CAS_ECORRUPT && s->mirror.dir)
 		rc = heal_reader(r, rc);
 	if (rc < 0) {
 		b3cas_reader_close(r);

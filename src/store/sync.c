@@ -31,8 +31,8 @@ int b3cas__store_check_writable(const b3cas_store *s, const char *what)
 /* Flush what batch mode has left for later; serialized by sync_lock. */
 static int flush_locked(b3cas_store *s, bool force)
 {
-	bool objects = atomic_exchange(&s->dirty_objects, false);
-	bool index = atomic_exchange(&s->dirty_index, false);
+	bool objects = atomic_exchange(&s->flush.dirty_objects, false);
+	bool index = atomic_exchange(&s->flush.dirty_index, false);
 	int rc = 0;
 
 	/* Files first: an index entry made durable here must name a file
@@ -43,8 +43,8 @@ static int flush_locked(b3cas_store *s, bool force)
 		rc = b3cas__index_sync(s->ix);
 	if (rc < 0) {
 		/* Try again next time rather than forget the data. */
-		atomic_store(&s->dirty_objects, true);
-		atomic_store(&s->dirty_index, true);
+		atomic_store(&s->flush.dirty_objects, true);
+		atomic_store(&s->flush.dirty_index, true);
 	}
 	return rc;
 }
@@ -54,26 +54,26 @@ static void *flusher_main(void *arg)
 	b3cas_store *s = arg;
 	struct timespec until;
 
-	pthread_mutex_lock(&s->sync_lock);
-	while (!s->stopping) {
+	pthread_mutex_lock(&s->flush.lock);
+	while (!s->flush.stopping) {
 		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += s->sync_interval_ms / 1000;
-		until.tv_nsec += (long)(s->sync_interval_ms % 1000) * 1000000L;
+		until.tv_sec += s->flush.interval_ms / 1000;
+		until.tv_nsec += (long)(s->flush.interval_ms % 1000) * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&s->wake, &s->sync_lock, &until);
-		if (s->stopping)
+		pthread_cond_timedwait(&s->flush.wake, &s->flush.lock, &until);
+		if (s->flush.stopping)
 			break;
 		if (flush_locked(s, false) < 0) {
 			int none = 0;
 
-			atomic_compare_exchange_strong(&s->flush_error, &none,
+			atomic_compare_exchange_strong(&s->flush.error, &none,
 						       B3CAS_EIO);
 		}
 	}
-	pthread_mutex_unlock(&s->sync_lock);
+	pthread_mutex_unlock(&s->flush.lock);
 	return NULL;
 }
 
@@ -84,11 +84,11 @@ int b3cas_store_sync(b3cas_store *s)
 	B3CAS__NONNULL(s, "store");
 	if (s->read_only)
 		return 0;
-	pthread_mutex_lock(&s->sync_lock);
+	pthread_mutex_lock(&s->flush.lock);
 	rc = flush_locked(s, true);
-	pthread_mutex_unlock(&s->sync_lock);
+	pthread_mutex_unlock(&s->flush.lock);
 	if (rc == 0)
-		atomic_store(&s->flush_error, 0);
+		atomic_store(&s->flush.error, 0);
 	return rc;
 }
 
@@ -97,32 +97,32 @@ void b3cas__note_written(b3cas_store *s, bool loose)
 {
 	if (s->durability == B3CAS_DURABILITY_FULL)
 		return;
-	if (loose && !atomic_load_explicit(&s->dirty_objects,
+	if (loose && !atomic_load_explicit(&s->flush.dirty_objects,
 					   memory_order_relaxed))
-		atomic_store(&s->dirty_objects, true);
-	if (!atomic_load_explicit(&s->dirty_index, memory_order_relaxed))
-		atomic_store(&s->dirty_index, true);
+		atomic_store(&s->flush.dirty_objects, true);
+	if (!atomic_load_explicit(&s->flush.dirty_index, memory_order_relaxed))
+		atomic_store(&s->flush.dirty_index, true);
 }
 
 int b3cas__flusher_start(b3cas_store *s)
 {
 	if (s->read_only || s->durability != B3CAS_DURABILITY_BATCH)
 		return 0;
-	if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
+	if (pthread_create(&s->flush.thread, NULL, flusher_main, s) != 0)
 		return b3cas__error(B3CAS_ERROR,
 				    "cannot start the flusher thread");
-	s->flusher_started = true;
+	s->flush.started = true;
 	return 0;
 }
 
 void b3cas__flusher_stop(b3cas_store *s)
 {
-	if (!s->flusher_started)
+	if (!s->flush.started)
 		return;
-	pthread_mutex_lock(&s->sync_lock);
-	s->stopping = true;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->sync_lock);
-	pthread_join(s->flusher, NULL);
-	s->flusher_started = false;
+	pthread_mutex_lock(&s->flush.lock);
+	s->flush.stopping = true;
+	pthread_cond_signal(&s->flush.wake);
+	pthread_mutex_unlock(&s->flush.lock);
+	pthread_join(s->flush.thread, NULL);
+	s->flush.started = false;
 }
