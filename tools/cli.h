@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "opt.h"
+
 /* Exit codes, documented in docs/cli.md and `b3cas --help`. */
 enum {
 	CLI_OK = 0,       /* success */
@@ -34,10 +36,8 @@ typedef struct cli_ctx {
 } cli_ctx;
 
 typedef struct cli_command {
-	const char *name;
+	const cli_spec *spec; /* name, help and options (opt.h) */
 	int (*run)(cli_ctx *ctx, int argc, char **argv);
-	void (*usage)(FILE *out);
-	const char *summary;
 	bool writes; /* may leave files behind: cleaned up on a signal */
 } cli_command;
 
@@ -177,12 +177,18 @@ typedef struct cli_id_args {
 } cli_id_args;
 
 /*
- * Parse "[--json] ID..." for command cmd: 0 with *out filled, -1 when
- * --help was printed, or an exit code after a message (no ids, a
- * malformed id: then nothing is done).
+ * The option table of the id commands: "[--json] ID..." (the json field
+ * of cli_id_args). Their specs use it with their own text.
  */
-int cli_parse_id_args(cli_id_args *out, const char *cmd,
-		      void (*usage)(FILE *out), int argc, char **argv);
+extern const cli_opt cli_id_opts[];
+
+/*
+ * Parse argv by spec (whose table is cli_id_opts) into *out: true to go
+ * on; false to stop with exit code *rc_out (CLI_OK after --help; a usage
+ * error for no ids or a malformed one: then nothing is done).
+ */
+bool cli_parse_id_args(int *rc_out, cli_id_args *out, const cli_spec *spec,
+		       int argc, char **argv);
 
 /*
  * The name of a library error code in JSON output: its B3CAS_E... name
@@ -219,6 +225,13 @@ void cli_id_failure(const struct cli_id_args *a, int i, int err);
  */
 void cli_json_not_done(const cli_ctx *ctx, bool opened, const char *key,
 		       char **items, int n);
+
+/*
+ * Print one problem of fsck or scrub (a b3cas_fsck_options.on_problem):
+ * a text line, or a JSON line when *(const bool *)ctx.
+ */
+struct b3cas_fsck_problem;
+int cli_print_problem(const struct b3cas_fsck_problem *p, void *ctx);
 
 /* Write s as a JSON string (quoted, escaped) to out. */
 void cli_json_string(FILE *out, const char *s);
@@ -268,35 +281,37 @@ void cli_cleanup_unlock(void);
 bool cli_cleanup_add_file_locked(const char *path);
 void cli_cleanup_forget_file_locked(const char *path);
 
-int cmd_hash(cli_ctx *ctx, int argc, char **argv);
-void cmd_hash_usage(FILE *out);
+/* ---- the commands: cmd_<name>.c ---- */
+
 int cmd_init(cli_ctx *ctx, int argc, char **argv);
-void cmd_init_usage(FILE *out);
+extern const cli_spec cmd_init_spec;
 int cmd_put(cli_ctx *ctx, int argc, char **argv);
-void cmd_put_usage(FILE *out);
+extern const cli_spec cmd_put_spec;
 int cmd_get(cli_ctx *ctx, int argc, char **argv);
-void cmd_get_usage(FILE *out);
+extern const cli_spec cmd_get_spec;
 int cmd_exists(cli_ctx *ctx, int argc, char **argv);
-void cmd_exists_usage(FILE *out);
+extern const cli_spec cmd_exists_spec;
 int cmd_rm(cli_ctx *ctx, int argc, char **argv);
-void cmd_gc_usage(FILE *out);
-void cmd_backup_usage(FILE *out);
-int cmd_backup(cli_ctx *ctx, int argc, char **argv);
-void cmd_restore_usage(FILE *out);
-int cmd_restore(cli_ctx *ctx, int argc, char **argv);
-void cmd_recover_usage(FILE *out);
-int cmd_recover(cli_ctx *ctx, int argc, char **argv);
-void cmd_scrub_usage(FILE *out);
-int cmd_scrub(cli_ctx *ctx, int argc, char **argv);
-void cmd_fsck_usage(FILE *out);
-int cmd_fsck(cli_ctx *ctx, int argc, char **argv);
-void cmd_stats_usage(FILE *out);
-int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_rm_spec;
 int cmd_gc(cli_ctx *ctx, int argc, char **argv);
-void cmd_rm_usage(FILE *out);
+extern const cli_spec cmd_gc_spec;
+int cmd_backup(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_backup_spec;
+int cmd_restore(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_restore_spec;
+int cmd_recover(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_recover_spec;
+int cmd_fsck(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_fsck_spec;
+int cmd_scrub(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_scrub_spec;
+int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_stats_spec;
 int cmd_ls(cli_ctx *ctx, int argc, char **argv);
-void cmd_ls_usage(FILE *out);
+extern const cli_spec cmd_ls_spec;
 int cmd_stat(cli_ctx *ctx, int argc, char **argv);
-void cmd_stat_usage(FILE *out);
+extern const cli_spec cmd_stat_spec;
+int cmd_hash(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_hash_spec;
 
 #endif

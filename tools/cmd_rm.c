@@ -9,31 +9,30 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-void cmd_rm_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] rm [--json] ID...\n"
-		"\n"
-		"Remove one reference to each object; with its last "
-		"reference an object is\nno longer stored, and 'b3cas gc' "
-		"frees its bytes later. Prints\n'<id>: N references left' "
-		"or '<id>: removed' (--json:\n{\"id\": ..., \"refs_left\": "
-		"N, \"removed\": true|false}, or for an ID not done\n"
-		"{\"id\": ..., \"error\": ..., \"message\": ...}).\n"
-		"\n"
-		"Exit codes: 0 ok, 1 an ID was not stored (the others are "
-		"still done),\n2 malformed ID (nothing is done), 3 store "
-		"error.\n");
-}
+const cli_spec cmd_rm_spec = {
+	.name = "rm",
+	.summary = "remove one reference to objects",
+	.about = "Remove one reference to each object; with its last "
+		 "reference an object is\nno longer stored, and 'b3cas gc' "
+		 "frees its bytes later. Prints\n'<id>: N references left' "
+		 "or '<id>: removed' (--json:\n{\"id\": ..., \"refs_left\": "
+		 "N, \"removed\": true|false}, or for an ID not done\n"
+		 "{\"id\": ..., \"error\": ..., \"message\": ...}).\n",
+	.exits = "Exit codes: 0 ok, 1 an ID was not stored (the others are "
+		 "still done),\n2 malformed ID (nothing is done), 3 store "
+		 "error.\n",
+	.opts = cli_id_opts,
+	.store = true,
+};
 
 int cmd_rm(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
 	cli_id_args a;
-	int i, rc = cli_parse_id_args(&a, "rm", cmd_rm_usage, argc, argv);
+	int i, rc;
 
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
+	if (!cli_parse_id_args(&rc, &a, &cmd_rm_spec, argc, argv))
+		return rc;
 	rc = cli_open_store_rw(&store, ctx);
 	for (i = 0; store && i < a.n; i++) {
 		const char *hex = a.texts[i];

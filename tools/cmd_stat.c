@@ -9,29 +9,28 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-void cmd_stat_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] stat [--json] ID...\n"
-		"\n"
-		"Print each object's size in bytes, where it is kept (inline "
-		"in the index,\nor a loose file) and its reference count. "
-		"--json: one object per line,\n{\"id\", \"size\", \"refs\", "
-		"\"inline\"}, or for an ID that failed\n{\"id\", \"error\", "
-		"\"message\"}.\n"
-		"\n"
-		"Exit codes: 0 ok, 1 an ID is not stored, 2 malformed ID, 3 "
-		"store error.\n");
-}
+const cli_spec cmd_stat_spec = {
+	.name = "stat",
+	.summary = "size, references and storage of objects",
+	.about = "Print each object's size in bytes, where it is kept (inline "
+		 "in the index,\nor a loose file) and its reference count. "
+		 "--json: one object per line,\n{\"id\", \"size\", \"refs\", "
+		 "\"inline\"}, or for an ID that failed\n{\"id\", \"error\", "
+		 "\"message\"}.\n",
+	.exits = "Exit codes: 0 ok, 1 an ID is not stored, 2 malformed ID, 3 "
+		 "store error.\n",
+	.opts = cli_id_opts,
+	.store = true,
+};
 
 int cmd_stat(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
 	cli_id_args a;
-	int i, rc = cli_parse_id_args(&a, "stat", cmd_stat_usage, argc, argv);
+	int i, rc;
 
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
+	if (!cli_parse_id_args(&rc, &a, &cmd_stat_spec, argc, argv))
+		return rc;
 	rc = cli_open_store_ro(&store, ctx);
 	for (i = 0; store && i < a.n; i++) {
 		b3cas_object_info info;

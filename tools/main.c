@@ -12,36 +12,39 @@
 
 static void main_usage(FILE *out);
 static int cmd_help(cli_ctx *ctx, int argc, char **argv);
-static void cmd_help_usage(FILE *out);
 
+static const cli_opt help_opts[] = {
+	CLI_ARG("COMMAND", false, NULL, "the command to describe"),
+	CLI_END,
+};
+
+static const cli_spec cmd_help_spec = {
+	.name = "help",
+	.summary = "show help for a command",
+	.about = "Print the help of COMMAND, or without one the list of "
+		 "commands.\n",
+	.exits = "Exit codes: 0 ok, 2 unknown command.\n",
+	.opts = help_opts,
+};
+
+/* In the order `b3cas --help` lists them. */
 static const cli_command commands[] = {
-	{"init", cmd_init, cmd_init_usage, "create a store", true},
-	{"put", cmd_put, cmd_put_usage, "store files or stdin, print their ids",
-	 true},
-	{"get", cmd_get, cmd_get_usage, "write an object's bytes", true},
-	{"exists", cmd_exists, cmd_exists_usage,
-	 "exit 0 if objects are stored, 1 if not", false},
-	{"rm", cmd_rm, cmd_rm_usage, "remove one reference to objects", true},
-	{"gc", cmd_gc, cmd_gc_usage,
-	 "free objects that lost their last reference", true},
-	{"backup", cmd_backup, cmd_backup_usage,
-	 "copy the objects another store lacks into it", true},
-	{"restore", cmd_restore, cmd_restore_usage,
-	 "bring missing and damaged objects back from a backup", true},
-	{"recover", cmd_recover, cmd_recover_usage,
-	 "rebuild a lost or damaged index", true},
-	{"fsck", cmd_fsck, cmd_fsck_usage,
-	 "check every object and the index; --repair mends", true},
-	{"scrub", cmd_scrub, cmd_scrub_usage,
-	 "verify objects over time, resumable, rate-limited", true},
-	{"stats", cmd_stats, cmd_stats_usage,
-	 "objects, bytes and dedup ratio of the store", false},
-	{"ls", cmd_ls, cmd_ls_usage, "list stored objects", false},
-	{"stat", cmd_stat, cmd_stat_usage,
-	 "size, references and storage of objects", false},
-	{"hash", cmd_hash, cmd_hash_usage,
-	 "print or check BLAKE3 hashes of files (like b3sum)", false},
-	{"help", cmd_help, cmd_help_usage, "show help for a command", false},
+	{&cmd_init_spec, cmd_init, true},
+	{&cmd_put_spec, cmd_put, true},
+	{&cmd_get_spec, cmd_get, true},
+	{&cmd_exists_spec, cmd_exists, false},
+	{&cmd_rm_spec, cmd_rm, true},
+	{&cmd_gc_spec, cmd_gc, true},
+	{&cmd_backup_spec, cmd_backup, true},
+	{&cmd_restore_spec, cmd_restore, true},
+	{&cmd_recover_spec, cmd_recover, true},
+	{&cmd_fsck_spec, cmd_fsck, true},
+	{&cmd_scrub_spec, cmd_scrub, true},
+	{&cmd_stats_spec, cmd_stats, false},
+	{&cmd_ls_spec, cmd_ls, false},
+	{&cmd_stat_spec, cmd_stat, false},
+	{&cmd_hash_spec, cmd_hash, false},
+	{&cmd_help_spec, cmd_help, false},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -49,7 +52,7 @@ static const cli_command commands[] = {
 static const cli_command *find_command(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0)
+		if (strcmp(commands[i].spec->name, name) == 0)
 			return &commands[i];
 	return NULL;
 }
@@ -65,8 +68,8 @@ static void main_usage(FILE *out)
 		"\n"
 		"Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name,
-			commands[i].summary);
+		fprintf(out, "  %-8s %s\n", commands[i].spec->name,
+			commands[i].spec->summary);
 	fprintf(out,
 		"\n"
 		"Global options (before or after the command):\n"
@@ -92,24 +95,23 @@ static void main_usage(FILE *out)
 		"level\n");
 }
 
-static void cmd_help_usage(FILE *out)
-{
-	fprintf(out, "Usage: b3cas help [COMMAND]\n");
-}
-
 static int cmd_help(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_command *cmd;
+	cli_args pos;
+	int rc;
 
 	(void)ctx;
-	if (argc < 2) {
+	if (!cli_opt_parse(&rc, &pos, &cmd_help_spec, NULL, argc, argv))
+		return rc;
+	if (pos.n == 0) {
 		main_usage(stdout);
 		return CLI_OK;
 	}
-	cmd = find_command(argv[1]);
+	cmd = find_command(pos.v[0]);
 	if (!cmd)
-		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
-	cmd->usage(stdout);
+		return cli_usage_error(NULL, "unknown command '%s'", pos.v[0]);
+	cli_opt_usage(stdout, cmd->spec);
 	return CLI_OK;
 }
 

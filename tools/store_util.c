@@ -8,7 +8,6 @@
  * from when the user did not type it, so a surprise default is visible.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -338,35 +337,27 @@ int cli_parse_oids_json(b3cas_oid **ids_out, char **argv, int n, bool json)
 	return CLI_OK;
 }
 
-int cli_parse_id_args(cli_id_args *out, const char *cmd,
-		      void (*usage)(FILE *out), int argc, char **argv)
+const cli_opt cli_id_opts[] = {
+	CLI_FLAG("json", 0, cli_id_args, json,
+		 "one JSON object per line for each ID"),
+	CLI_ARGS("ID", true, "expected an object id",
+		 "an object id: 64 hex digits"),
+	CLI_END,
+};
+
+bool cli_parse_id_args(int *rc_out, cli_id_args *out, const cli_spec *spec,
+		       int argc, char **argv)
 {
-	static const struct option long_options[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+	cli_args pos;
 
 	memset(out, 0, sizeof(*out));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'j': out->json = true; break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			return cli_usage_error(cmd, "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	out->n = argc - optind;
-	out->texts = argv + optind;
-	if (out->n < 1)
-		return cli_usage_error(cmd, "expected an object id");
-	return cli_parse_oids_json(&out->ids, out->texts, out->n, out->json);
+	if (!cli_opt_parse(rc_out, &pos, spec, out, argc, argv))
+		return false;
+	out->n = pos.n;
+	out->texts = pos.v;
+	*rc_out = cli_parse_oids_json(&out->ids, out->texts, out->n,
+				      out->json);
+	return *rc_out == CLI_OK;
 }
 
 /* ---- output ---- */
