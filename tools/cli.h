@@ -219,6 +219,22 @@ struct cli_id_args;
 void cli_id_failure(const struct cli_id_args *a, int i, int err);
 
 /*
+ * What rm and stat do with each id i of a: 0 when done (and printed), or
+ * the library's error.
+ */
+typedef int (*cli_id_fn)(struct b3cas_store *store, const cli_id_args *a,
+			 int i);
+
+/*
+ * Run one over the ids of a in store (NULL: it could not be opened, and
+ * rc says why): an id not stored is reported and the run goes on, another
+ * error ends it; with --json the ids not done get failure lines. Then
+ * close the store and free a's ids. Returns the exit code.
+ */
+int cli_run_ids(cli_ctx *ctx, cli_id_args *a, struct b3cas_store *store,
+		int rc, cli_id_fn one);
+
+/*
  * With --json, a failure line for each of the n items not done: the
  * store's open error when it could not be opened (opened false), else
  * CLI_ENAME_SKIPPED (an earlier error ended the run).
@@ -226,20 +242,17 @@ void cli_id_failure(const struct cli_id_args *a, int i, int err);
 void cli_json_not_done(const cli_ctx *ctx, bool opened, const char *key,
 		       char **items, int n);
 
-/*
- * Print one problem of fsck or scrub (a b3cas_fsck_options.on_problem):
- * a text line, or a JSON line when *(const bool *)ctx.
- */
-struct b3cas_fsck_problem;
-int cli_print_problem(const struct b3cas_fsck_problem *p, void *ctx);
-
 /* Write s as a JSON string (quoted, escaped) to out. */
 void cli_json_string(FILE *out, const char *s);
 
 /*
- * Print "<hex>  <name>" as b3sum does: a name holding a backslash or a
- * newline is escaped and the line starts with a backslash.
+ * b3sum's names: a name holding a backslash or a newline is escaped (as
+ * "\\" and "\n") and its line starts with a backslash.
+ * cli_name_needs_escape says whether it must be; cli_print_name writes
+ * it, escaped or not; cli_print_id_name writes the line "<hex>  <name>".
  */
+bool cli_name_needs_escape(const char *name);
+void cli_print_name(FILE *out, const char *name, bool escape);
 void cli_print_id_name(FILE *out, const char *hex, const char *name);
 
 /*
@@ -247,6 +260,29 @@ void cli_print_id_name(FILE *out, const char *hex, const char *name);
  * is the user's file, like an -o FILE), else rc.
  */
 int cli_finish_stdout(int rc);
+
+/* ---- the maintenance commands' callbacks (cli_report.c) ---- */
+
+/* The ctx of each callback below. */
+typedef struct cli_report {
+	const char *what; /* the command, naming its progress line */
+	bool json;        /* --json: JSON lines on stdout */
+	bool name_id;     /* copy failures: the library's message does not
+			   * name the object; say which it is */
+} cli_report;
+
+/* A b3cas_progress callback: cli_progress named by what, ended when done
+ * reaches total. */
+void cli_report_progress(const struct b3cas_progress *p, void *ctx);
+
+/* fsck's and scrub's on_problem: a text line (and a second for the
+ * action taken), or a JSON line. Returns 0 (go on). */
+struct b3cas_fsck_problem;
+int cli_report_problem(const struct b3cas_fsck_problem *p, void *ctx);
+
+/* backup's and restore's on_failure: the object not copied, on stderr,
+ * or with json a line {"id":...,"error":...} on stdout. Returns 0. */
+int cli_report_copy_failure(const struct b3cas_oid *id, int err, void *ctx);
 
 /* ---- signals (cli_signal.c) ---- */
 

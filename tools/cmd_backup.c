@@ -9,12 +9,8 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-typedef struct backup_print {
-	bool json;
-} backup_print;
-
 static const cli_opt backup_opts[] = {
-	CLI_FLAG("json", 0, backup_print, json,
+	CLI_FLAG("json", 0, cli_report, json,
 		 "one JSON object per object that could not be read, then the "
 		 "summary"),
 	CLI_ARG("DEST", true, "give exactly one destination folder",
@@ -41,30 +37,6 @@ const cli_spec cmd_backup_spec = {
 	.store = true,
 };
 
-static int print_failure(const b3cas_oid *id, int err, void *ctx)
-{
-	const backup_print *p = ctx;
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	cli_progress_clear();
-	b3cas_oid_fmt(hex, id);
-	if (p->json) {
-		printf("{\"id\":\"%s\",\"error\":", hex);
-		cli_json_string(stdout, b3cas_error_last());
-		puts("}");
-	} else {
-		cli_error("%s not copied: %s (%s)", hex, b3cas_error_last(),
-			  b3cas_strerror(err));
-	}
-	return 0;
-}
-
-static void backup_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("backup", p, p->done == p->total);
-}
-
 typedef struct backup_call {
 	b3cas_store *store;
 	const char *dest;
@@ -83,7 +55,7 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_backup_options o = B3CAS_BACKUP_OPTIONS_INIT;
 	b3cas_backup_report r;
-	backup_print p = {false};
+	cli_report p = {"backup", false, true};
 	b3cas_store *store;
 	cli_args pos;
 	int rc, err;
@@ -93,9 +65,9 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 	rc = cli_open_store_ro(&store, ctx);
 	if (rc != CLI_OK)
 		return rc;
-	o.on_failure = print_failure;
+	o.on_failure = cli_report_copy_failure;
 	o.ctx = &p;
-	o.progress = backup_progress;
+	o.progress = cli_report_progress;
 	/* A DEST in use is refused before anything is copied: --wait
 	 * retries. */
 	err = cli_retry_locked(ctx, run_backup,

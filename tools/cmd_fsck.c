@@ -2,7 +2,7 @@
  * cmd_fsck.c - `b3cas fsck`: check every object of the store against its
  * id, the index against the object files and the L2 cache copies against
  * their ids; with --repair, mend what can be mended and name exactly what
- * is lost. The problem lines are scrub's too (cli_print_problem).
+ * is lost. Its problem lines are scrub's too (cli_report_problem).
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,7 +17,7 @@ typedef struct fsck_args {
 	bool repair;
 	const char *mirror;
 	unsigned threads;
-	bool json;
+	cli_report report; /* --json */
 } fsck_args;
 
 static const cli_opt fsck_opts[] = {
@@ -30,7 +30,7 @@ static const cli_opt fsck_opts[] = {
 		  "another b3cas store (a backup or mirror) to heal from"),
 	CLI_VALUE("threads", 0, "N", fsck_args, threads, cli_opt_threads,
 		  "check on N threads (default 0: one per CPU; at most 256)"),
-	CLI_FLAG("json", 0, fsck_args, json,
+	CLI_FLAG("json", 0, fsck_args, report.json,
 		 "JSON lines: each problem, then the summary"),
 	CLI_END,
 };
@@ -53,53 +53,6 @@ const cli_spec cmd_fsck_spec = {
 	.opts = fsck_opts,
 	.store = true,
 };
-
-static void fsck_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("fsck", p, p->done == p->total);
-}
-
-int cli_print_problem(const b3cas_fsck_problem *p, void *ctx)
-{
-	const bool *json = ctx;
-	char hex[B3CAS_OID_HEX_LEN + 1] = "-";
-
-	cli_progress_clear();
-	fflush(stderr);
-
-	if (p->has_id)
-		b3cas_oid_fmt(hex, &p->id);
-	if (*json) {
-		printf("{\"problem\":\"%s\",\"id\":", b3cas_fsck_kind_name(p->kind));
-		if (p->has_id)
-			printf("\"%s\"", hex);
-		else
-			fputs("null", stdout);
-		fputs(",\"path\":", stdout);
-		if (p->path)
-			cli_json_string(stdout, p->path);
-		else
-			fputs("null", stdout);
-		fputs(",\"detail\":", stdout);
-		cli_json_string(stdout, p->detail);
-		fputs(",\"action\":", stdout);
-		if (p->action)
-			cli_json_string(stdout, p->action);
-		else
-			fputs("null", stdout);
-		printf(",\"lost\":%s}\n", p->lost ? "true" : "false");
-		return 0;
-	}
-	printf("%-13s %s  %s", b3cas_fsck_kind_name(p->kind), hex,
-	       p->detail);
-	if (p->path)
-		printf(" (%s)", p->path);
-	putchar('\n');
-	if (p->action)
-		printf("%-13s %s  -> %s\n", "", hex, p->action);
-	return 0;
-}
 
 static void print_summary(const b3cas_fsck_report *r, bool repair,
 			  bool json)
@@ -178,7 +131,7 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_fsck_options o = B3CAS_FSCK_OPTIONS_INIT;
 	b3cas_fsck_report r;
-	fsck_args a = {false, NULL, 0, false};
+	fsck_args a = {false, NULL, 0, {"fsck", false, false}};
 	b3cas_store *store;
 	cli_args pos;
 	int rc, err;
@@ -188,9 +141,9 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 	o.repair = a.repair;
 	o.threads = a.threads;
 	so.mirror_dir = a.mirror;
-	o.on_problem = cli_print_problem;
-	o.ctx = &a.json;
-	o.progress = fsck_progress;
+	o.on_problem = cli_report_problem;
+	o.ctx = &a.report;
+	o.progress = cli_report_progress;
 	so.read_only = !o.repair; /* a check works beside a writer */
 	so.l1_bytes = 0;
 	if (o.repair)
@@ -204,7 +157,7 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 		cli_error("fsck could not run: %s", b3cas_error_last());
 		rc = cli_exit_code(err, false);
 	} else {
-		print_summary(&r, o.repair, a.json);
+		print_summary(&r, o.repair, a.report.json);
 		if (o.repair ? r.lost > 0 || r.index_damage > 0
 			     : r.problems > 0)
 			rc = CLI_NEGATIVE;

@@ -167,23 +167,6 @@ out:
 
 /* ---- output ---- */
 
-static bool name_needs_escape(const char *name)
-{
-	return strpbrk(name, "\\\n") != NULL;
-}
-
-static void print_escaped(const char *name)
-{
-	for (const char *p = name; *p; p++) {
-		if (*p == '\\')
-			fputs("\\\\", stdout);
-		else if (*p == '\n')
-			fputs("\\n", stdout);
-		else
-			putchar(*p);
-	}
-}
-
 /* Write the output bytes, hex or raw, in pieces (--length may be huge). */
 static bool print_output(const b3cas_hasher *h, uint64_t length, bool raw)
 {
@@ -224,17 +207,14 @@ static int print_one(hash_run *r, const char *name)
 	if (r->o.raw)
 		return print_output(&h, r->o.length, true) ? CLI_OK
 							   : CLI_NEGATIVE;
-	bool escape = !r->o.no_names && name_needs_escape(name);
+	bool escape = !r->o.no_names && cli_name_needs_escape(name);
 
 	if (escape)
 		putchar('\\');
 	print_output(&h, r->o.length, false);
 	if (!r->o.no_names) {
 		fputs("  ", stdout);
-		if (escape)
-			print_escaped(name);
-		else
-			fputs(name, stdout);
+		cli_print_name(stdout, name, escape);
 	}
 	putchar('\n');
 	return CLI_OK;

@@ -58,13 +58,9 @@ const cli_spec cmd_recover_spec = {
 	.store = true,
 };
 
-typedef struct recover_print {
-	bool json;
-} recover_print;
-
 static int print_lost(const b3cas_oid *id, const char *why, void *ctx)
 {
-	const recover_print *p = ctx;
+	const cli_report *p = ctx;
 	char hex[B3CAS_OID_HEX_LEN + 1];
 
 	cli_progress_clear();
@@ -77,12 +73,6 @@ static int print_lost(const b3cas_oid *id, const char *why, void *ctx)
 		printf("lost %s  %s\n", hex, why);
 	}
 	return 0;
-}
-
-static void recover_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("recover", p, p->done == p->total);
 }
 
 static void json_text_or_null(const char *s)
@@ -259,7 +249,7 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_recover_options o = B3CAS_RECOVER_OPTIONS_INIT;
 	b3cas_recover_report r;
-	recover_print p = {false};
+	cli_report p = {"recover", false, false};
 	const char *dir;
 	recover_args a = {NULL, false};
 	cli_args pos;
@@ -274,7 +264,7 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 		return cli_no_store_dir(ctx);
 	o.on_lost = print_lost;
 	o.ctx = &p;
-	o.progress = recover_progress;
+	o.progress = cli_report_progress;
 	memset(&r, 0, sizeof(r));
 	/* It refuses a store in use before changing anything (and a
 	 * recovery cut short is finished by the next): --wait retries. */

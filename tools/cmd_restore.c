@@ -11,12 +11,8 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-typedef struct restore_print {
-	bool json;
-} restore_print;
-
 static const cli_opt restore_opts[] = {
-	CLI_FLAG("json", 0, restore_print, json,
+	CLI_FLAG("json", 0, cli_report, json,
 		 "one JSON object per object that could not be restored, then "
 		 "the summary"),
 	CLI_ARG("SRC", true, "give exactly one backup folder to restore from",
@@ -48,30 +44,6 @@ const cli_spec cmd_restore_spec = {
 	.store = true,
 };
 
-static int print_failure(const b3cas_oid *id, int err, void *ctx)
-{
-	const restore_print *p = ctx;
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	cli_progress_clear();
-	b3cas_oid_fmt(hex, id);
-	if (p->json) {
-		printf("{\"id\":\"%s\",\"error\":", hex);
-		cli_json_string(stdout, b3cas_error_last());
-		puts("}");
-	} else {
-		/* The library's message names the object and says why. */
-		cli_error("%s (%s)", b3cas_error_last(), b3cas_strerror(err));
-	}
-	return 0;
-}
-
-static void restore_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("restore", p, p->done == p->total);
-}
-
 static void print_summary(const char *src, const b3cas_restore_report *r,
 			  bool json)
 {
@@ -96,7 +68,8 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_restore_options o = B3CAS_RESTORE_OPTIONS_INIT;
 	b3cas_restore_report r;
-	restore_print p = {false};
+	/* The library's message names the object and says why. */
+	cli_report p = {"restore", false, false};
 	b3cas_store *store;
 	cli_args pos;
 	int rc, err;
@@ -106,9 +79,9 @@ int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 	rc = cli_open_store_rw(&store, ctx);
 	if (rc != CLI_OK)
 		return rc;
-	o.on_failure = print_failure;
+	o.on_failure = cli_report_copy_failure;
 	o.ctx = &p;
-	o.progress = restore_progress;
+	o.progress = cli_report_progress;
 	memset(&r, 0, sizeof(r));
 	err = b3cas_restore(store, pos.v[0], &o, &r);
 	cli_progress_clear();

@@ -2,7 +2,7 @@
  * cmd_scrub.c - `b3cas scrub`: verify the objects as fsck does, spread
  * over time: in id order, at a limited rate, keeping its place so that a
  * scrub stopped by --max-objects, a signal or a crash resumes where it
- * stopped. Its problem lines are fsck's (cli_print_problem).
+ * stopped. Its problem lines are fsck's (cli_report_problem).
  */
 #include <inttypes.h>
 #include <string.h>
@@ -15,7 +15,7 @@ typedef struct scrub_args {
 	uint64_t max_objects;
 	bool repair;
 	const char *mirror;
-	bool json;
+	cli_report report; /* --json */
 } scrub_args;
 
 static int parse_rate(void *field, const char *value, const cli_opt *opt,
@@ -53,7 +53,7 @@ static const cli_opt scrub_opts[] = {
 		 "mend what is found, as fsck --repair"),
 	CLI_VALUE("mirror", 0, "DIR", scrub_args, mirror, NULL,
 		  "the store to heal from"),
-	CLI_FLAG("json", 0, scrub_args, json,
+	CLI_FLAG("json", 0, scrub_args, report.json,
 		 "JSON lines: each problem, then the summary"),
 	CLI_END,
 };
@@ -72,18 +72,12 @@ const cli_spec cmd_scrub_spec = {
 	.store = true,
 };
 
-static void scrub_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("scrub", p, p->done == p->total);
-}
-
 int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_scrub_options o = B3CAS_SCRUB_OPTIONS_INIT;
 	b3cas_scrub_report r;
-	scrub_args a = {0, 0, false, NULL, false};
+	scrub_args a = {0, 0, false, NULL, {"scrub", false, false}};
 	b3cas_store *store;
 	cli_args pos;
 	int rc, err;
@@ -94,9 +88,9 @@ int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
 	o.max_objects = a.max_objects;
 	o.repair = a.repair;
 	so.mirror_dir = a.mirror;
-	o.on_problem = cli_print_problem;
-	o.ctx = &a.json;
-	o.progress = scrub_progress;
+	o.on_problem = cli_report_problem;
+	o.ctx = &a.report;
+	o.progress = cli_report_progress;
 	so.read_only = !o.repair;
 	so.l1_bytes = 0;
 	rc = cli_open_store(&store, ctx, &so);
@@ -110,7 +104,7 @@ int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
 	} else {
 		const b3cas_fsck_report *f = &r.found;
 
-		if (a.json)
+		if (a.report.json)
 			printf("{\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64
 			       ",\"problems\":%" PRIu64 ",\"lost\":%" PRIu64
 			       ",\"resumed\":%s,\"completed\":%s"

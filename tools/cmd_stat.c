@@ -23,46 +23,36 @@ const cli_spec cmd_stat_spec = {
 	.store = true,
 };
 
+static int stat_one(b3cas_store *store, const cli_id_args *a, int i)
+{
+	b3cas_object_info info;
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	int err = b3cas_store_stat(store, &a->ids[i], &info);
+
+	if (err < 0)
+		return err;
+	b3cas_oid_fmt(hex, &info.id);
+	if (a->json)
+		printf("{\"id\":\"%s\",\"size\":%" PRIu64
+		       ",\"refs\":%" PRIu64 ",\"inline\":%s}\n",
+		       hex, info.size, info.refs,
+		       info.is_inline ? "true" : "false");
+	else
+		printf("id: %s\nsize: %" PRIu64 "\nstorage: %s\n"
+		       "refs: %" PRIu64 "\n",
+		       hex, info.size, info.is_inline ? "inline" : "loose",
+		       info.refs);
+	return 0;
+}
+
 int cmd_stat(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
 	cli_id_args a;
-	int i, rc;
+	int rc;
 
 	if (!cli_parse_id_args(&rc, &a, &cmd_stat_spec, argc, argv))
 		return rc;
 	rc = cli_open_store_ro(&store, ctx);
-	for (i = 0; store && i < a.n; i++) {
-		b3cas_object_info info;
-		char hex[B3CAS_OID_HEX_LEN + 1];
-		int err = b3cas_store_stat(store, &a.ids[i], &info);
-
-		if (err < 0) {
-			cli_id_failure(&a, i, err);
-			rc = cli_worse(rc, cli_exit_code(err, true));
-			if (err != B3CAS_ENOTFOUND) {
-				i++; /* reported; the rest are not done */
-				break;
-			}
-			continue;
-		}
-		b3cas_oid_fmt(hex, &info.id);
-		if (a.json)
-			printf("{\"id\":\"%s\",\"size\":%" PRIu64
-			       ",\"refs\":%" PRIu64 ",\"inline\":%s}\n",
-			       hex, info.size, info.refs,
-			       info.is_inline ? "true" : "false");
-		else
-			printf("id: %s\nsize: %" PRIu64 "\nstorage: %s\n"
-			       "refs: %" PRIu64 "\n",
-			       hex, info.size,
-			       info.is_inline ? "inline" : "loose",
-			       info.refs);
-	}
-	if (a.json)
-		cli_json_not_done(ctx, store != NULL, "id", a.texts + i,
-				  a.n - i);
-	rc = cli_close_store(store, rc);
-	free(a.ids);
-	return cli_finish_stdout(rc);
+	return cli_run_ids(ctx, &a, store, rc, stat_one);
 }

@@ -360,6 +360,33 @@ bool cli_parse_id_args(int *rc_out, cli_id_args *out, const cli_spec *spec,
 	return *rc_out == CLI_OK;
 }
 
+int cli_run_ids(cli_ctx *ctx, cli_id_args *a, b3cas_store *store, int rc,
+		cli_id_fn one)
+{
+	int i;
+
+	for (i = 0; store && i < a->n; i++) {
+		int err = one(store, a, i);
+
+		if (err >= 0)
+			continue;
+		cli_id_failure(a, i, err);
+		rc = cli_worse(rc, cli_exit_code(err, true));
+		/* An id not stored is its own failure; any other ends the
+		 * run. */
+		if (err != B3CAS_ENOTFOUND) {
+			i++; /* reported; the rest are not done */
+			break;
+		}
+	}
+	if (a->json)
+		cli_json_not_done(ctx, store != NULL, "id", a->texts + i,
+				  a->n - i);
+	rc = cli_close_store(store, rc);
+	free(a->ids);
+	return cli_finish_stdout(rc);
+}
+
 /* ---- output ---- */
 
 /* Length of the valid UTF-8 sequence at p, or 0 if it is not one. */
@@ -418,22 +445,36 @@ void cli_json_string(FILE *out, const char *s)
 	putc('"', out);
 }
 
+bool cli_name_needs_escape(const char *name)
+{
+	return strpbrk(name, "\\\n") != NULL;
+}
+
+void cli_print_name(FILE *out, const char *name, bool escape)
+{
+	if (!escape) {
+		fputs(name, out);
+		return;
+	}
+	for (const char *p = name; *p; p++) {
+		if (*p == '\\')
+			fputs("\\\\", out);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else
+			putc(*p, out);
+	}
+}
+
 void cli_print_id_name(FILE *out, const char *hex, const char *name)
 {
-	bool escape = strpbrk(name, "\\\n") != NULL;
+	bool escape = cli_name_needs_escape(name);
 
 	if (escape)
 		putc('\\', out);
 	fputs(hex, out);
 	fputs("  ", out);
-	for (const char *p = name; *p; p++) {
-		if (escape && *p == '\\')
-			fputs("\\\\", out);
-		else if (escape && *p == '\n')
-			fputs("\\n", out);
-		else
-			putc(*p, out);
-	}
+	cli_print_name(out, name, escape);
 	putc('\n', out);
 }
 
