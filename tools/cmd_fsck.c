@@ -16,7 +16,7 @@
 typedef struct fsck_args {
 	bool repair;
 	const char *mirror;
-	unsigned threads;
+	uint64_t threads;
 	cli_report report; /* --json */
 } fsck_args;
 
@@ -28,7 +28,7 @@ static const cli_opt fsck_opts[] = {
 		 "copy anywhere: its entry is removed); delete bad L2 copies"),
 	CLI_VALUE("mirror", 0, "DIR", fsck_args, mirror, NULL,
 		  "another b3cas store (a backup or mirror) to heal from"),
-	CLI_VALUE("threads", 0, "N", fsck_args, threads, cli_opt_threads,
+	CLI_NUMBER("threads", 0, "N", fsck_args, threads, 0, 256,
 		  "check on N threads (default 0: one per CPU; at most 256)"),
 	CLI_FLAG("json", 0, fsck_args, report.json,
 		 "JSON lines: each problem, then the summary"),
@@ -139,7 +139,7 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 	if (!cli_opt_parse(&rc, &pos, &cmd_fsck_spec, &a, argc, argv))
 		return rc;
 	o.repair = a.repair;
-	o.threads = a.threads;
+	o.threads = (unsigned)a.threads;
 	so.mirror_dir = a.mirror;
 	o.on_problem = cli_report_problem;
 	o.ctx = &a.report;

@@ -35,7 +35,7 @@ typedef struct hash_opts {
 	bool check;
 	bool quiet;
 	bool no_mmap;
-	unsigned threads; /* 0: all CPUs */
+	uint64_t threads; /* 0: all CPUs */
 } hash_opts;
 
 typedef struct hash_run {
@@ -60,7 +60,7 @@ static const cli_opt hash_table[] = {
 		 "omit file names in the output"),
 	CLI_FLAG("raw", 0, hash_opts, raw,
 		 "write raw output bytes (one input only)"),
-	CLI_VALUE("num-threads", 0, "N", hash_opts, threads, cli_opt_threads,
+	CLI_NUMBER("num-threads", 0, "N", hash_opts, threads, 0, 256,
 		  "use at most N threads (0: all CPUs)"),
 	CLI_FLAG("no-mmap", 0, hash_opts, no_mmap,
 		 "read files instead of mapping them"),
@@ -94,7 +94,8 @@ static b3cas_pool *get_pool(hash_run *r)
 {
 	if (r->o.threads == 1 || r->pool_failed)
 		return NULL;
-	if (!r->pool && b3cas_pool_new(&r->pool, r->o.threads) != 0) {
+	if (!r->pool &&
+	    b3cas_pool_new(&r->pool, (unsigned)r->o.threads) != 0) {
 		/* Not fatal: hash on one thread. */
 		cli_error("warning: no thread pool (%s); using one thread",
 			  b3cas_error_last());

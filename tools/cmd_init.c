@@ -21,7 +21,7 @@
 
 typedef struct init_opts {
 	b3cas_hash_algo hash;
-	size_t inline_threshold; /* 0: the library's default */
+	uint64_t inline_threshold; /* 0: the library's default */
 	const char *objects_dir; /* NULL: <store>/objects */
 	bool json;
 } init_opts;
@@ -42,21 +42,6 @@ static int parse_hash(void *field, const char *value, const cli_opt *opt,
 	return 0;
 }
 
-static int parse_inline(void *field, const char *value, const cli_opt *opt,
-			const char *cmd)
-{
-	uint64_t n;
-
-	(void)opt;
-	if (!cli_parse_u64(&n, value) || n == 0 ||
-	    n > B3CAS_INLINE_THRESHOLD_MAX)
-		return cli_usage_error(cmd, "invalid --inline-threshold '%s' "
-				       "(1 to %u bytes)", value,
-				       B3CAS_INLINE_THRESHOLD_MAX);
-	*(size_t *)field = (size_t)n;
-	return 0;
-}
-
 /* The help below states both numbers. */
 _Static_assert(B3CAS_INLINE_THRESHOLD_DEFAULT == 65536u &&
 		       B3CAS_INLINE_THRESHOLD_MAX == 1048576u,
@@ -66,8 +51,8 @@ static const cli_opt init_table[] = {
 	CLI_VALUE("hash", 0, "blake3|sha256", init_opts, hash, parse_hash,
 		  "the hash naming objects (default blake3); sha256 is a "
 		  "comparison mode for benchmarks"),
-	CLI_VALUE("inline-threshold", 0, "BYTES", init_opts,
-		  inline_threshold, parse_inline,
+	CLI_NUMBER("inline-threshold", 0, "BYTES", init_opts,
+		   inline_threshold, 1, B3CAS_INLINE_THRESHOLD_MAX,
 		  "objects up to this size live in the index (default 65536, "
 		  "at most 1048576)"),
 	CLI_VALUE("objects-dir", 0, "DIR", init_opts, objects_dir,
@@ -199,7 +184,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	opts.create = true;
 	opts.hash = o.hash;
-	opts.inline_threshold = o.inline_threshold;
+	opts.inline_threshold = (size_t)o.inline_threshold;
 	opts.objects_dir = o.objects_dir;
 	opts.l1_bytes = 0; /* one command: nothing to cache */
 	rc = cli_open_store(&store, ctx, &opts);

@@ -18,36 +18,12 @@ typedef struct scrub_args {
 	cli_report report; /* --json */
 } scrub_args;
 
-static int parse_rate(void *field, const char *value, const cli_opt *opt,
-		      const char *cmd)
-{
-	uint64_t n;
-
-	(void)opt;
-	if (!cli_parse_u64(&n, value) || n == 0 || n > UINT64_MAX / 1000000)
-		return cli_usage_error(cmd, "invalid --rate '%s' (MB per "
-				       "second, 1 or more)", value);
-	*(uint64_t *)field = n;
-	return 0;
-}
-
-static int parse_max(void *field, const char *value, const cli_opt *opt,
-		     const char *cmd)
-{
-	uint64_t n;
-
-	(void)opt;
-	if (!cli_parse_u64(&n, value) || n == 0)
-		return cli_usage_error(cmd, "invalid --max-objects '%s'",
-				       value);
-	*(uint64_t *)field = n;
-	return 0;
-}
-
 static const cli_opt scrub_opts[] = {
-	CLI_VALUE("rate", 0, "MB/s", scrub_args, rate_mb, parse_rate,
+	CLI_NUMBER("rate", 0, "MB/s", scrub_args, rate_mb, 1,
+		   UINT64_MAX / 1000000,
 		  "hash at most this many MB per second (default: no limit)"),
-	CLI_VALUE("max-objects", 0, "N", scrub_args, max_objects, parse_max,
+	CLI_NUMBER("max-objects", 0, "N", scrub_args, max_objects, 1,
+		   UINT64_MAX,
 		  "stop after N objects"),
 	CLI_FLAG("repair", 0, scrub_args, repair,
 		 "mend what is found, as fsck --repair"),

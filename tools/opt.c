@@ -7,6 +7,7 @@
  */
 #include "opt.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <string.h>
 
@@ -332,16 +333,22 @@ void cli_opt_usage(FILE *out, const cli_spec *spec)
 
 /* ---- values several commands take ---- */
 
-int cli_opt_threads(void *field, const char *value, const cli_opt *opt,
-		    const char *cmd)
+int cli_opt_number(void *field, const char *value, const cli_opt *opt,
+		   const char *cmd)
 {
 	uint64_t n;
 
-	if (!cli_parse_u64(&n, value) || n > 256)
-		return cli_usage_error(cmd, "invalid --%s '%s' (0 to 256; 0: "
-				       "one per CPU)", opt->name, value);
-	*(unsigned *)field = (unsigned)n;
-	return 0;
+	if (cli_parse_u64(&n, value) && n >= opt->min && n <= opt->max) {
+		*(uint64_t *)field = n;
+		return 0;
+	}
+	if (opt->max == UINT64_MAX)
+		return cli_usage_error(cmd, "invalid --%s '%s' (a whole number, "
+				       "%" PRIu64 " or more)", opt->name, value,
+				       opt->min);
+	return cli_usage_error(cmd, "invalid --%s '%s' (a whole number from "
+			       "%" PRIu64 " to %" PRIu64 ")", opt->name, value,
+			       opt->min, opt->max);
 }
 
 int cli_opt_folder(void *field, const char *value, const cli_opt *opt,

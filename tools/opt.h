@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef enum cli_opt_kind {
@@ -53,6 +54,7 @@ typedef struct cli_opt {
 	bool required;          /* ARG, ARGS: at least one must be given */
 	const char *count_error; /* ARG, ARGS: the message for a wrong
 				  * count (NULL: a generic one) */
+	uint64_t min, max;      /* cli_opt_number: the range allowed */
 } cli_opt;
 
 #define CLI_FLAG(lname, ch, type, field, text)                              \
@@ -62,6 +64,11 @@ typedef struct cli_opt {
 	{.kind = CLI_OPT_VALUE, .name = (lname), .letter = (ch),             \
 	 .value = (vname), .help = (text), .off = offsetof(type, field),     \
 	 .parse = (fn)}
+/* A whole number from lo to hi into a uint64_t field. */
+#define CLI_NUMBER(lname, ch, vname, type, field, lo, hi, text)            \
+	{.kind = CLI_OPT_VALUE, .name = (lname), .letter = (ch),             \
+	 .value = (vname), .help = (text), .off = offsetof(type, field),     \
+	 .parse = cli_opt_number, .min = (lo), .max = (hi)}
 #define CLI_ARG(vname, req, err, text)                                       \
 	{.kind = CLI_OPT_ARG, .value = (vname), .required = (req),           \
 	 .count_error = (err), .help = (text)}
@@ -92,11 +99,11 @@ typedef struct cli_args {
  * (-h, --help), else a usage error after its message. argv is reordered:
  * pos->v points into it.
  */
-/* Parse functions for values several commands take: a thread count
- * (unsigned, 0 to 256, 0: one per CPU) and a folder name that must not
- * be empty (const char *). */
-int cli_opt_threads(void *field, const char *value, const cli_opt *opt,
-		    const char *cmd);
+/* Parse functions for values several commands take: a whole number in
+ * the row's range (uint64_t; CLI_NUMBER), and a folder name that must
+ * not be empty (const char *). */
+int cli_opt_number(void *field, const char *value, const cli_opt *opt,
+		   const char *cmd);
 int cli_opt_folder(void *field, const char *value, const cli_opt *opt,
 		   const char *cmd);
 
