@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# cli_options.sh B3CAS - every command's --help against its parser. Both
+# come from one option table (tools/opt.h); this checks that they agree,
+# from the outside, for each command `b3cas --help` lists:
+#  - `b3cas help CMD` is `b3cas CMD --help`, and the command is listed once;
+#  - each option in the Options section is listed once, and the usage line
+#    names the same options in the same order (-h aside);
+#  - the parser accepts each listed option in each form it has (--name,
+#    --name=VALUE, --name VALUE, -x VALUE, -xVALUE), refuses a missing
+#    value and a value given to a flag with exit 2;
+#  - an unknown long option and an unknown letter are refused with exit 2,
+#    the option named and a pointer to CMD --help.
+# An option is proved accepted by following it with --help: the parser
+# reads it first and stops at --help with exit 0; an option it does not
+# know would stop it with exit 2 before.
+set -uo pipefail
+b3cas=${1:?usage: cli_options.sh PATH_TO_B3CAS}
+. "$(dirname "$0")/cli_lib.sh"
+# No store is ever opened; point at none so that a slip cannot touch one.
+export B3CAS_STORE=/nonexistent/b3cas-cli-options
+
+# A value the option's parser accepts, from the name its help gives it.
+value_for() {
+	case $1 in
+	*'|'*) echo "${1%%|*}" ;;
+	N | LEN | BYTES | MB/s) echo 1 ;;
+	DURATION) echo 1s ;;
+	*) echo x ;;
+	esac
+}
+
+# The commands, from the top-level help: "  NAME  summary" lines under
+# "Commands:".
+mapfile -t cmds < <("$b3cas" --help | sed -n '/^Commands:/,/^$/p' |
+	sed -n 's/^  \([a-z]\+\) .*/\1/p')
+check "b3cas --help lists commands (${#cmds[@]})" test ${#cmds[@]} -ge 15
+dup=$(printf '%s\n' "${cmds[@]}" | sort | uniq -d)
+check "no command is listed twice ($dup)" test -z "$dup"
+
+for cmd in "${cmds[@]}"; do
+	expect 0 "^Usage: b3cas .*$cmd" '^$' -- "$cmd" --help
+	help=$out
+	expect 0 '' '^$' -- help "$cmd"
+	check "$cmd: 'help $cmd' is '$cmd --help'" test "$out" = "$help"
+
+	# "  -x, --name VALUE   text" or "      --name VALUE   text"
+	mapfile -t rows < <(sed -n '/^Options:/,/^$/p' <<<"$help" |
+		grep -E '^  (-[a-zA-Z], |    )--[a-z]')
+	names=()
+	for row in "${rows[@]}"; do
+		[[ $row =~ ^\ \ (-([a-zA-Z]),\ |\ \ \ \ )--([a-z-]+)(\ ([^ ]+))? ]] || continue
+		names+=("${BASH_REMATCH[3]}")
+		letter=${BASH_REMATCH[2]} name=${BASH_REMATCH[3]}
+		value=${BASH_REMATCH[5]}
+		check "$cmd: --help lists --$name once" \
+			test "$(grep -cE "^  (-., |    )--$name( |$)" <<<"$help")" = 1
+		[[ $name == help ]] && continue
+		if [[ -z $value ]]; then
+			expect 0 "^Usage: b3cas" '^$' -- "$cmd" "--$name" --help
+			[[ -n $letter ]] &&
+				expect 0 "^Usage: b3cas" '^$' -- "$cmd" "-$letter" --help
+			expect 2 '^$' "option '--$name' takes no value.*Try 'b3cas $cmd --help'" \
+				-- "$cmd" "--$name=1"
+			continue
+		fi
+		v=$(value_for "$value")
+		expect 0 "^Usage: b3cas" '^$' -- "$cmd" "--$name" "$v" --help
+		expect 0 "^Usage: b3cas" '^$' -- "$cmd" "--$name=$v" --help
+		if [[ -n $letter ]]; then
+			expect 0 "^Usage: b3cas" '^$' -- "$cmd" "-$letter" "$v" --help
+			expect 0 "^Usage: b3cas" '^$' -- "$cmd" "-$letter$v" --help
+		fi
+		expect 2 '^$' "option '--$name' needs a value.*Try 'b3cas $cmd --help'" \
+			-- "$cmd" "--$name"
+	done
+	check "$cmd: --help lists -h, --help" test "${names[-1]:-}" = help
+
+	# The usage line (and its continuation lines) names the same options,
+	# after the global --store.
+	usage=$(sed -n '1,/^$/p' <<<"$help" | sed 's/^Usage: b3cas \[--store DIR\]//')
+	listed=$(grep -oE '\[--[a-z-]+' <<<"$usage" | sed 's/^\[--//')
+	want=$(printf '%s\n' "${names[@]}" | grep -vx help)
+	check "$cmd: the usage line names the options of the Options section" \
+		test "$listed" = "$want"
+
+	expect 2 '^$' "unknown option '--no-such-option'.*Try 'b3cas $cmd --help'" \
+		-- "$cmd" --no-such-option
+	expect 2 '^$' "unknown option '-Z'.*Try 'b3cas $cmd --help'" -- "$cmd" -Z
+done
+
+cli_summary
