@@ -280,6 +280,12 @@ void cli_report_progress(const struct b3cas_progress *p, void *ctx);
 struct b3cas_fsck_problem;
 int cli_report_problem(const struct b3cas_fsck_problem *p, void *ctx);
 
+/* The exit code of an fsck or scrub that ran: 1 (CLI_NEGATIVE) when it
+ * found problems, or with repair when objects were lost or the index is
+ * damaged (fsck cannot mend that); else 0. */
+struct b3cas_fsck_report;
+int cli_fsck_exit(const struct b3cas_fsck_report *f, bool repair);
+
 /* backup's and restore's on_failure: the object not copied, on stderr,
  * or with json a line {"id":...,"error":...} on stdout. Returns 0. */
 int cli_report_copy_failure(const struct b3cas_oid *id, int err, void *ctx);

@@ -77,3 +77,10 @@ int cli_report_copy_failure(const b3cas_oid *id, int err, void *ctx)
 	}
 	return 0;
 }
+
+int cli_fsck_exit(const b3cas_fsck_report *f, bool repair)
+{
+	if (repair ? f->lost > 0 || f->index_damage > 0 : f->problems > 0)
+		return CLI_NEGATIVE;
+	return CLI_OK;
+}

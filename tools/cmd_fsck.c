@@ -158,9 +158,7 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 		rc = cli_exit_code(err, false);
 	} else {
 		print_summary(&r, o.repair, a.report.json);
-		if (o.repair ? r.lost > 0 || r.index_damage > 0
-			     : r.problems > 0)
-			rc = CLI_NEGATIVE;
+		rc = cli_fsck_exit(&r, o.repair);
 	}
 	rc = cli_close_store(store, rc);
 	return cli_finish_stdout(rc);

@@ -48,6 +48,28 @@ const cli_spec cmd_scrub_spec = {
 	.store = true,
 };
 
+static void print_summary(const b3cas_scrub_report *r, bool json)
+{
+	const b3cas_fsck_report *f = &r->found;
+
+	if (json)
+		printf("{\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64
+		       ",\"problems\":%" PRIu64 ",\"lost\":%" PRIu64
+		       ",\"resumed\":%s,\"completed\":%s"
+		       ",\"seconds\":%.6f}\n",
+		       f->objects, f->bytes, f->problems, f->lost,
+		       r->resumed ? "true" : "false",
+		       r->completed ? "true" : "false", f->seconds);
+	else
+		printf("scrub: %" PRIu64 " objects, %" PRIu64
+		       " bytes in %.3f s, %" PRIu64 " problem%s; %s%s\n",
+		       f->objects, f->bytes, f->seconds, f->problems,
+		       f->problems == 1 ? "" : "s",
+		       r->resumed ? "resumed, " : "",
+		       r->completed ? "pass complete"
+				    : "stopped: the next scrub resumes here");
+}
+
 int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
@@ -78,28 +100,8 @@ int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
 		cli_error("scrub could not run: %s", b3cas_error_last());
 		rc = cli_exit_code(err, false);
 	} else {
-		const b3cas_fsck_report *f = &r.found;
-
-		if (a.report.json)
-			printf("{\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64
-			       ",\"problems\":%" PRIu64 ",\"lost\":%" PRIu64
-			       ",\"resumed\":%s,\"completed\":%s"
-			       ",\"seconds\":%.6f}\n",
-			       f->objects, f->bytes, f->problems, f->lost,
-			       r.resumed ? "true" : "false",
-			       r.completed ? "true" : "false", f->seconds);
-		else
-			printf("scrub: %" PRIu64 " objects, %" PRIu64
-			       " bytes in %.3f s, %" PRIu64 " problem%s; %s%s\n",
-			       f->objects, f->bytes, f->seconds, f->problems,
-			       f->problems == 1 ? "" : "s",
-			       r.resumed ? "resumed, " : "",
-			       r.completed ? "pass complete"
-					   : "stopped: the next scrub resumes "
-					     "here");
-		if (o.repair ? f->lost > 0 || f->index_damage > 0
-			     : f->problems > 0)
-			rc = CLI_NEGATIVE;
+		print_summary(&r, a.report.json);
+		rc = cli_fsck_exit(&r.found, o.repair);
 	}
 	rc = cli_close_store(store, rc);
 	return cli_finish_stdout(rc);
