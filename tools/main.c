@@ -4,6 +4,7 @@
  * follow the command. Each subcommand lives in its own cmd_<name>.c and is
  * listed in the table below.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,43 @@ static const cli_spec cmd_help_spec = {
 		 "commands.\n",
 	.exits = "Exit codes: 0 ok, 2 unknown command.\n",
 	.opts = help_opts,
+};
+
+/* The program's own options, before the command (--store and --wait
+ * also after it, up to a "--"). */
+typedef struct main_args {
+	cli_ctx ctx;
+	bool version;
+} main_args;
+
+static int parse_wait(void *field, const char *value, const cli_opt *opt,
+		      const char *cmd)
+{
+	(void)opt;
+	(void)cmd;
+	return cli_parse_wait(field, value) ? 0 : CLI_USAGE;
+}
+
+static const cli_opt main_opts[] = {
+	{.kind = CLI_OPT_VALUE, .name = "store", .value = "DIR",
+	 .off = offsetof(main_args, ctx.store_dir), .late = true,
+	 .error = "--store needs a folder",
+	 .help = "the store to use (default: $B3CAS_STORE, else "
+		 "$XDG_DATA_HOME/b3cas or ~/.local/share/b3cas)"},
+	{.kind = CLI_OPT_VALUE, .name = "wait", .value = "DURATION",
+	 .off = offsetof(main_args, ctx.lock_timeout_ms), .late = true,
+	 .optional = true, .parse = parse_wait,
+	 .help = "when another process has the store open for writing, wait "
+		 "for it (up to DURATION: 500ms, 10s, 2m; plain --wait: as "
+		 "long as it takes) instead of failing at once"},
+	CLI_FLAG("version", 'V', main_args, version,
+		 "print the version and the SIMD level in use"),
+	CLI_END,
+};
+
+static const cli_spec main_spec = {
+	.opts = main_opts,
+	.exact = true, /* a prefix after the command is the command's */
 };
 
 /* In the order `b3cas --help` lists them. */
@@ -72,16 +110,10 @@ static void main_usage(FILE *out)
 			commands[i].spec->summary);
 	fprintf(out,
 		"\n"
-		"Global options (before or after the command):\n"
-		"  --store DIR   the store to use (default: $B3CAS_STORE, else\n"
-		"                $XDG_DATA_HOME/b3cas or ~/.local/share/b3cas)\n"
-		"  --wait[=DURATION]\n"
-		"                when another process has the store open for\n"
-		"                writing, wait for it (up to DURATION: 500ms,\n"
-		"                10s, 2m; plain --wait: as long as it takes)\n"
-		"                instead of failing at once\n"
-		"  --version     print the version and the SIMD level in use\n"
-		"  -h, --help    print this help\n"
+		"Global options (--store and --wait also after the "
+		"command):\n");
+	cli_opt_rows(out, &main_spec);
+	fprintf(out,
 		"\n"
 		"Exit codes:\n"
 		"  0  success\n"
@@ -134,112 +166,83 @@ static void check_simd_env(void)
 	}
 }
 
-/* Take "--store DIR" or "--store=DIR" at argv[*i]; false if not one. */
-static bool take_store(cli_ctx *ctx, int argc, char **argv, int *i, int *err)
+/* Take the global options that follow the command (up to "--") out of
+ * argv. */
+static int strip_late_globals(main_args *g, int *argc, char **argv)
 {
-	const char *arg = argv[*i];
-
-	if (strncmp(arg, "--store=", 8) == 0) {
-		ctx->store_dir = arg + 8;
-		return true;
-	}
-	if (strcmp(arg, "--store") != 0)
-		return false;
-	if (*i + 1 >= argc) {
-		*err = cli_usage_error(NULL, "--store needs a folder");
-		return true;
-	}
-	ctx->store_dir = argv[++*i];
-	return true;
-}
-
-/* Take "--wait" or "--wait=DURATION" at argv[i]; false if not one. */
-static bool take_wait(cli_ctx *ctx, const char *arg, int *err)
-{
-	if (strcmp(arg, "--wait") == 0) {
-		cli_parse_wait(&ctx->lock_timeout_ms, NULL);
-		return true;
-	}
-	if (strncmp(arg, "--wait=", 7) != 0)
-		return false;
-	if (!cli_parse_wait(&ctx->lock_timeout_ms, arg + 7))
-		*err = CLI_USAGE;
-	return true;
-}
-
-/* Take any global option at argv[*i]; false if it is none. */
-static bool take_global(cli_ctx *ctx, int argc, char **argv, int *i,
-			int *err)
-{
-	return take_store(ctx, argc, argv, i, err) ||
-	       take_wait(ctx, argv[*i], err);
-}
-
-/* Remove global options that follow the command (up to "--"). */
-static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
-{
-	int out = 1, err = 0;
+	int out = 1;
 
 	for (int i = 1; i < *argc; i++) {
+		int at = i, rc;
+
 		if (strcmp(argv[i], "--") == 0) {
 			while (i < *argc)
 				argv[out++] = argv[i++];
 			break;
 		}
-		if (!take_global(ctx, *argc, argv, &i, &err))
-			argv[out++] = argv[i];
-		if (err)
-			return err;
+		rc = cli_opt_take(&main_spec, g, *argc, argv, &i, true);
+		if (rc == CLI_OPT_UNKNOWN)
+			argv[out++] = argv[at];
+		else if (rc != 0)
+			return rc;
 	}
 	*argc = out;
 	argv[out] = NULL;
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Take the global options before the command: true with *i at the command,
+ * else false with the exit code in *rc_out (after --help, --version, or
+ * a usage error). */
+static bool take_early_globals(int *rc_out, main_args *g, int argc,
+			       char **argv, int *i)
 {
-	cli_ctx ctx;
-	int i, err = 0;
+	for (; *i < argc && argv[*i][0] == '-'; (*i)++) {
+		int rc = cli_opt_take(&main_spec, g, argc, argv, i, false);
 
-	memset(&ctx, 0, sizeof(ctx));
-
-	check_simd_env();
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (take_global(&ctx, argc, argv, &i, &err)) {
-			if (err)
-				return err;
-		} else if (!strcmp(argv[i], "-h") ||
-			   !strcmp(argv[i], "--help")) {
+		if (rc == CLI_OPT_HELP)
 			main_usage(stdout);
-			return CLI_OK;
-		} else if (!strcmp(argv[i], "--version") ||
-			   !strcmp(argv[i], "-V")) {
+		else if (rc == CLI_OPT_UNKNOWN)
+			rc = cli_usage_error(NULL, "unknown option '%s'",
+					     argv[*i]);
+		else if (rc == 0 && g->version)
 			printf("b3cas %s (BLAKE3 SIMD level: %s)\n",
 			       b3cas_version(), b3cas_simd_name());
-			return CLI_OK;
-		} else {
-			return cli_usage_error(NULL, "unknown option '%s'",
-					       argv[i]);
+		if (rc != 0 || g->version) {
+			*rc_out = rc == CLI_OPT_HELP ? CLI_OK : rc;
+			return false;
 		}
 	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	main_args g;
+	const cli_command *cmd;
+	int i = 1, err = 0;
+
+	memset(&g, 0, sizeof(g));
+	check_simd_env();
+	if (!take_early_globals(&err, &g, argc, argv, &i))
+		return err;
 	if (i >= argc) {
 		main_usage(stderr);
 		return CLI_USAGE;
 	}
-	const cli_command *cmd = find_command(argv[i]);
-
+	cmd = find_command(argv[i]);
 	if (!cmd)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
 	argc -= i;
 	argv += i;
-	err = strip_late_globals(&ctx, &argc, argv);
+	err = strip_late_globals(&g, &argc, argv);
 	if (err)
 		return err;
 	if (cmd->writes)
 		cli_signals_start();
-	err = cmd->run(&ctx, argc, argv);
+	err = cmd->run(&g.ctx, argc, argv);
 	if (cmd->writes)
 		cli_signals_end();
-	free(ctx.store_buf);
+	free(g.ctx.store_buf);
 	return err;
 }

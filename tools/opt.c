@@ -52,6 +52,8 @@ static const cli_opt *find_long(const cli_spec *s, const char *name,
 			continue;
 		if (o->name[len] == '\0')
 			return o;
+		if (s->exact)
+			continue;
 		found = o;
 		starts++;
 	}
@@ -119,9 +121,13 @@ static int take_long(parser *p, const char *arg)
 	if (o->kind == CLI_OPT_FLAG && eq)
 		return cli_usage_error(p->spec->name, "option '--%s' takes "
 				       "no value", o->name);
-	if (o->kind == CLI_OPT_VALUE && !value && !(value = next_value(p)))
+	if (o->kind == CLI_OPT_VALUE && !value && !o->optional &&
+	    !(value = next_value(p))) {
+		if (o->error)
+			return cli_usage_error(p->spec->name, "%s", o->error);
 		return cli_usage_error(p->spec->name, "option '%s' needs a "
 				       "value", arg);
+	}
 	return take(p, o, value);
 }
 
@@ -160,7 +166,7 @@ static int check_count(const cli_spec *s, const cli_args *pos)
 		min += o->required;
 		max = o->kind == CLI_OPT_ARGS || max == INT_MAX ? INT_MAX
 								: max + 1;
-		error = error ? error : o->count_error;
+		error = error ? error : o->error;
 		first = first ? first : o->value;
 	}
 	if (pos->n >= min && pos->n <= max)
@@ -206,6 +212,29 @@ bool cli_opt_parse(int *rc_out, cli_args *pos, const cli_spec *spec,
 	return rc == 0;
 }
 
+int cli_opt_take(const cli_spec *spec, void *base, int argc, char **argv,
+		 int *i, bool late_only)
+{
+	parser p = {spec, base, argc, argv, *i, false};
+	const char *arg = argv[*i], *eq = strchr(arg, '=');
+	const cli_opt *o;
+	bool ambiguous;
+	int rc;
+
+	if (arg[0] != '-' || arg[1] == '\0' || strcmp(arg, "--") == 0)
+		return CLI_OPT_UNKNOWN;
+	if (arg[1] == '-')
+		o = find_long(spec, arg + 2, eq ? (size_t)(eq - arg - 2)
+						: strlen(arg + 2), &ambiguous);
+	else
+		o = find_letter(spec, arg[1]);
+	if (!o || (late_only && (!o->late || o == &help_row)))
+		return CLI_OPT_UNKNOWN;
+	rc = arg[1] == '-' ? take_long(&p, arg) : take_letters(&p, arg);
+	*i = p.i;
+	return rc ? rc : p.help ? CLI_OPT_HELP : 0;
+}
+
 /* ---- help ---- */
 
 /* Write text from column col (the cursor is at column at), its words
@@ -236,16 +265,26 @@ static void print_wrapped(FILE *out, const char *text, int col, int at)
 	fputc('\n', out);
 }
 
+/* "--name", "--name VALUE" or "--name[=VALUE]". */
+static int long_form(char *buf, size_t size, const cli_opt *o)
+{
+	if (!o->value)
+		return snprintf(buf, size, "--%s", o->name);
+	return snprintf(buf, size, o->optional ? "--%s[=%s]" : "--%s %s",
+			o->name, o->value);
+}
+
 /* A row as its help lists it: "-l, --length LEN", "    --json", "ID". */
 static int label(char *buf, size_t size, const cli_opt *o)
 {
+	char form[96];
+
 	if (!is_option(o))
 		return snprintf(buf, size, "%s", o->value);
+	long_form(form, sizeof(form), o);
 	if (o->letter)
-		return snprintf(buf, size, "-%c, --%s%s%s", o->letter, o->name,
-				o->value ? " " : "", o->value ? o->value : "");
-	return snprintf(buf, size, "    --%s%s%s", o->name,
-			o->value ? " " : "", o->value ? o->value : "");
+		return snprintf(buf, size, "-%c, %s", o->letter, form);
+	return snprintf(buf, size, "    %s", form);
 }
 
 /* A row as the usage line shows it: "[--grace DURATION]", "ID...". */
@@ -257,8 +296,10 @@ static int usage_piece(char *buf, size_t size, const cli_opt *o)
 		return snprintf(buf, size, "%s%s%s%s", o->required ? "" : "[",
 				o->value, many ? "..." : "",
 				o->required ? "" : "]");
-	return snprintf(buf, size, "[--%s%s%s]", o->name,
-			o->value ? " " : "", o->value ? o->value : "");
+	char form[96];
+
+	long_form(form, sizeof(form), o);
+	return snprintf(buf, size, "[%s]", form);
 }
 
 static void usage_line(FILE *out, const cli_spec *s)
@@ -294,21 +335,11 @@ static int label_col(const cli_spec *s)
 	return col + 5;
 }
 
-/* One section of rows: the options (want_options) or the arguments. */
-static void rows(FILE *out, const cli_spec *s, bool want_options, int col)
+/* The Arguments section, when an argument has help. */
+static void argument_rows(FILE *out, const cli_spec *s, int col)
 {
 	bool headed = false;
-	char buf[128];
 
-	if (want_options) {
-		fputs("\nOptions:\n", out);
-		FOR_OPTIONS(o, s) {
-			label(buf, sizeof(buf), o);
-			print_wrapped(out, o->help, col,
-				      fprintf(out, "  %s", buf));
-		}
-		return;
-	}
 	for (const cli_opt *o = s->opts; o->kind != CLI_OPT_END; o++) {
 		if (is_option(o) || !o->help)
 			continue;
@@ -320,14 +351,26 @@ static void rows(FILE *out, const cli_spec *s, bool want_options, int col)
 	}
 }
 
+void cli_opt_rows(FILE *out, const cli_spec *spec)
+{
+	int col = label_col(spec);
+	char buf[128];
+
+	FOR_OPTIONS(o, spec) {
+		label(buf, sizeof(buf), o);
+		print_wrapped(out, o->help, col, fprintf(out, "  %s", buf));
+	}
+}
+
 void cli_opt_usage(FILE *out, const cli_spec *spec)
 {
 	int col = label_col(spec);
 
 	usage_line(out, spec);
 	fprintf(out, "\n%s", spec->about);
-	rows(out, spec, false, col);
-	rows(out, spec, true, col);
+	argument_rows(out, spec, col);
+	fputs("\nOptions:\n", out);
+	cli_opt_rows(out, spec);
 	fprintf(out, "\n%s", spec->exits);
 }
 

@@ -52,8 +52,13 @@ typedef struct cli_opt {
 	size_t off;             /* options: the field in the args struct */
 	cli_opt_parse_fn parse; /* VALUE: NULL stores the text as given */
 	bool required;          /* ARG, ARGS: at least one must be given */
-	const char *count_error; /* ARG, ARGS: the message for a wrong
-				  * count (NULL: a generic one) */
+	bool optional;          /* VALUE: only "--name=VALUE" gives one;
+				 * plain "--name" calls parse with NULL */
+	bool late;              /* cli_opt_take(late_only): taken after the
+				 * command too (the global --store) */
+	const char *error;      /* ARG, ARGS: the message for a wrong count;
+				 * VALUE: for a missing value (NULL: a
+				 * generic one) */
 	uint64_t min, max;      /* cli_opt_number: the range allowed */
 } cli_opt;
 
@@ -71,10 +76,10 @@ typedef struct cli_opt {
 	 .parse = cli_opt_number, .min = (lo), .max = (hi)}
 #define CLI_ARG(vname, req, err, text)                                       \
 	{.kind = CLI_OPT_ARG, .value = (vname), .required = (req),           \
-	 .count_error = (err), .help = (text)}
+	 .error = (err), .help = (text)}
 #define CLI_ARGS(vname, req, err, text)                                      \
 	{.kind = CLI_OPT_ARGS, .value = (vname), .required = (req),          \
-	 .count_error = (err), .help = (text)}
+	 .error = (err), .help = (text)}
 #define CLI_END {.kind = CLI_OPT_END}
 
 typedef struct cli_spec {
@@ -84,6 +89,7 @@ typedef struct cli_spec {
 	const char *exits;   /* "Exit codes: ...", '\n' ended */
 	const cli_opt *opts; /* ended by CLI_END */
 	bool store;          /* works on a store: usage shows --store */
+	bool exact;          /* long names only in full, never a prefix */
 } cli_spec;
 
 /* The positional arguments, in order (pointers into argv). */
@@ -112,5 +118,22 @@ bool cli_opt_parse(int *rc_out, cli_args *pos, const cli_spec *spec,
 
 /* Print the command's help, made from its table, to out. */
 void cli_opt_usage(FILE *out, const cli_spec *spec);
+
+/*
+ * For the program's own options, which come before the command (and some
+ * also after it): take the one option at argv[*i] if spec's table has it
+ * (with late_only, only a row marked late, and not -h/--help), moving *i
+ * to its value when that is the next argument. Returns 0 when taken,
+ * CLI_OPT_HELP for -h/--help, CLI_OPT_UNKNOWN when the table has no such
+ * option (nothing is printed), or an exit code after a message.
+ */
+#define CLI_OPT_HELP (-1)
+#define CLI_OPT_UNKNOWN (-2)
+int cli_opt_take(const cli_spec *spec, void *base, int argc, char **argv,
+		 int *i, bool late_only);
+
+/* Print the rows of the options of spec (as in its help, -h last) and
+ * return nothing else: for a help that is not a command's. */
+void cli_opt_rows(FILE *out, const cli_spec *spec);
 
 #endif

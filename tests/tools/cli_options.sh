@@ -9,7 +9,9 @@
 #    --name=VALUE, --name VALUE, -x VALUE, -xVALUE), refuses a missing
 #    value and a value given to a flag with exit 2;
 #  - an unknown long option and an unknown letter are refused with exit 2,
-#    the option named and a pointer to CMD --help.
+#    the option named and a pointer to CMD --help;
+#  - the global options `b3cas --help` lists are accepted before the
+#    command, and --store and --wait after it too.
 # An option is proved accepted by following it with --help: the parser
 # reads it first and stops at --help with exit 0; an option it does not
 # know would stop it with exit 2 before.
@@ -36,6 +38,30 @@ mapfile -t cmds < <("$b3cas" --help | sed -n '/^Commands:/,/^$/p' |
 check "b3cas --help lists commands (${#cmds[@]})" test ${#cmds[@]} -ge 15
 dup=$(printf '%s\n' "${cmds[@]}" | sort | uniq -d)
 check "no command is listed twice ($dup)" test -z "$dup"
+
+# The program's own options, from the "Global options" section of
+# `b3cas --help`: each is accepted before the command, and --store and
+# --wait also after it.
+mapfile -t rows < <("$b3cas" --help | sed -n '/^Global options/,/^$/p' |
+	grep -E '^  (-[a-zA-Z], |    )--[a-z]')
+check "b3cas --help lists global options (${#rows[@]})" test ${#rows[@]} -ge 4
+for row in "${rows[@]}"; do
+	[[ $row =~ ^\ \ (-([a-zA-Z]),\ |\ \ \ \ )--([a-z-]+)(\[=([^] ]+)\]|\ ([^ ]+))? ]] || continue
+	name=${BASH_REMATCH[3]} optional=${BASH_REMATCH[5]} value=${BASH_REMATCH[6]}
+	case $name in
+	help | version) continue ;;
+	esac
+	if [[ -n $optional ]]; then
+		args=("--$name=$(value_for "$optional")")
+		expect 0 '^Usage: b3cas' '^$' -- "--$name" --help
+	else
+		args=("--$name" "$(value_for "$value")")
+		expect 2 '^$' "--$name.*Try 'b3cas --help'" -- "--$name"
+	fi
+	expect 0 '^Usage: b3cas' '^$' -- "${args[@]}" --help
+	expect 0 '^Usage: b3cas .*ls ' '^$' -- ls "${args[@]}" --help
+done
+expect 2 '^$' "unknown option '--no-such-option'.*Try 'b3cas --help'" -- --no-such-option
 
 for cmd in "${cmds[@]}"; do
 	expect 0 "^Usage: b3cas .*$cmd" '^$' -- "$cmd" --help
