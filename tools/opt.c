@@ -16,6 +16,7 @@
 #define HELP_WIDTH 79 /* wrap help text before this column */
 #define HELP_COL_MAX 30 /* the widest label column */
 
+/* Every table's last row; take() handles it, never writing its field. */
 static const cli_opt help_row =
 	CLI_FLAG("help", 'h', cli_args, n, "print this help");
 
@@ -99,7 +100,7 @@ static int take(parser *p, const cli_opt *o, const char *value)
 	return 0;
 }
 
-/* The next argument as the value of option shown; NULL if none. */
+/* The next argument, as an option's value; NULL if there is none. */
 static const char *next_value(parser *p)
 {
 	return p->i + 1 < p->argc ? p->argv[++p->i] : NULL;
