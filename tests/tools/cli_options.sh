@@ -18,8 +18,14 @@
 set -uo pipefail
 b3cas=${1:?usage: cli_options.sh PATH_TO_B3CAS}
 . "$(dirname "$0")/cli_lib.sh"
-# No store is ever opened; point at none so that a slip cannot touch one.
-export B3CAS_STORE=/nonexistent/b3cas-cli-options
+# No command may run: each stops at --help or at a usage error. Work in an
+# empty folder and point at a store inside it, so that a parser slip that
+# lets one run (an init taking "--help" for a folder) is seen at the end.
+b3cas=$(realpath -- "$b3cas")
+work=$(mktemp -d)
+trap 'rm -rf "$work" "$_cli_err"' EXIT
+cd "$work" || exit 1
+export B3CAS_STORE=$work/store
 
 # A value the option's parser accepts, from the name its help gives it.
 value_for() {
@@ -114,4 +120,6 @@ for cmd in "${cmds[@]}"; do
 	expect 2 '^$' "unknown option '-Z'.*Try 'b3cas $cmd --help'" -- "$cmd" -Z
 done
 
+check "no command ran: nothing was made ($(ls -A "$work"))" \
+	test -z "$(ls -A "$work")"
 cli_summary
