@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "opt.h"
+
 /* Exit codes, documented in docs/cli.md and `b3cas --help`. */
 enum {
 	CLI_OK = 0,       /* success */
@@ -34,10 +36,8 @@ typedef struct cli_ctx {
 } cli_ctx;
 
 typedef struct cli_command {
-	const char *name;
+	const cli_spec *spec; /* name, help and options (opt.h) */
 	int (*run)(cli_ctx *ctx, int argc, char **argv);
-	void (*usage)(FILE *out);
-	const char *summary;
 	bool writes; /* may leave files behind: cleaned up on a signal */
 } cli_command;
 
@@ -177,12 +177,18 @@ typedef struct cli_id_args {
 } cli_id_args;
 
 /*
- * Parse "[--json] ID..." for command cmd: 0 with *out filled, -1 when
- * --help was printed, or an exit code after a message (no ids, a
- * malformed id: then nothing is done).
+ * The option table of the id commands: "[--json] ID..." (the json field
+ * of cli_id_args). Their specs use it with their own text.
  */
-int cli_parse_id_args(cli_id_args *out, const char *cmd,
-		      void (*usage)(FILE *out), int argc, char **argv);
+extern const cli_opt cli_id_opts[];
+
+/*
+ * Parse argv by spec (whose table is cli_id_opts) into *out: true to go
+ * on; false to stop with exit code *rc_out (CLI_OK after --help; a usage
+ * error for no ids or a malformed one: then nothing is done).
+ */
+bool cli_parse_id_args(int *rc_out, cli_id_args *out, const cli_spec *spec,
+		       int argc, char **argv);
 
 /*
  * The name of a library error code in JSON output: its B3CAS_E... name
@@ -213,6 +219,22 @@ struct cli_id_args;
 void cli_id_failure(const struct cli_id_args *a, int i, int err);
 
 /*
+ * What rm and stat do with each id i of a: 0 when done (and printed), or
+ * the library's error.
+ */
+typedef int (*cli_id_fn)(struct b3cas_store *store, const cli_id_args *a,
+			 int i);
+
+/*
+ * Run one over the ids of a in store (NULL: it could not be opened, and
+ * rc says why): an id not stored is reported and the run goes on, another
+ * error ends it; with --json the ids not done get failure lines. Then
+ * close the store and free a's ids. Returns the exit code.
+ */
+int cli_run_ids(cli_ctx *ctx, cli_id_args *a, struct b3cas_store *store,
+		int rc, cli_id_fn one);
+
+/*
  * With --json, a failure line for each of the n items not done: the
  * store's open error when it could not be opened (opened false), else
  * CLI_ENAME_SKIPPED (an earlier error ended the run).
@@ -224,9 +246,13 @@ void cli_json_not_done(const cli_ctx *ctx, bool opened, const char *key,
 void cli_json_string(FILE *out, const char *s);
 
 /*
- * Print "<hex>  <name>" as b3sum does: a name holding a backslash or a
- * newline is escaped and the line starts with a backslash.
+ * b3sum's names: a name holding a backslash or a newline is escaped (as
+ * "\\" and "\n") and its line starts with a backslash.
+ * cli_name_needs_escape says whether it must be; cli_print_name writes
+ * it, escaped or not; cli_print_id_name writes the line "<hex>  <name>".
  */
+bool cli_name_needs_escape(const char *name);
+void cli_print_name(FILE *out, const char *name, bool escape);
 void cli_print_id_name(FILE *out, const char *hex, const char *name);
 
 /*
@@ -234,6 +260,35 @@ void cli_print_id_name(FILE *out, const char *hex, const char *name);
  * is the user's file, like an -o FILE), else rc.
  */
 int cli_finish_stdout(int rc);
+
+/* ---- the maintenance commands' callbacks (cli_report.c) ---- */
+
+/* The ctx of each callback below. */
+typedef struct cli_report {
+	const char *what; /* the command, naming its progress line */
+	bool json;        /* --json: JSON lines on stdout */
+	bool name_id;     /* copy failures: the library's message does not
+			   * name the object; say which it is */
+} cli_report;
+
+/* A b3cas_progress callback: cli_progress named by what, ended when done
+ * reaches total. */
+void cli_report_progress(const struct b3cas_progress *p, void *ctx);
+
+/* fsck's and scrub's on_problem: a text line (and a second for the
+ * action taken), or a JSON line. Returns 0 (go on). */
+struct b3cas_fsck_problem;
+int cli_report_problem(const struct b3cas_fsck_problem *p, void *ctx);
+
+/* The exit code of an fsck or scrub that ran: 1 (CLI_NEGATIVE) when it
+ * found problems, or with repair when objects were lost or the index is
+ * damaged (fsck cannot mend that); else 0. */
+struct b3cas_fsck_report;
+int cli_fsck_exit(const struct b3cas_fsck_report *f, bool repair);
+
+/* backup's and restore's on_failure: the object not copied, on stderr,
+ * or with json a line {"id":...,"error":...} on stdout. Returns 0. */
+int cli_report_copy_failure(const struct b3cas_oid *id, int err, void *ctx);
 
 /* ---- signals (cli_signal.c) ---- */
 
@@ -268,35 +323,37 @@ void cli_cleanup_unlock(void);
 bool cli_cleanup_add_file_locked(const char *path);
 void cli_cleanup_forget_file_locked(const char *path);
 
-int cmd_hash(cli_ctx *ctx, int argc, char **argv);
-void cmd_hash_usage(FILE *out);
+/* ---- the commands: cmd_<name>.c ---- */
+
 int cmd_init(cli_ctx *ctx, int argc, char **argv);
-void cmd_init_usage(FILE *out);
+extern const cli_spec cmd_init_spec;
 int cmd_put(cli_ctx *ctx, int argc, char **argv);
-void cmd_put_usage(FILE *out);
+extern const cli_spec cmd_put_spec;
 int cmd_get(cli_ctx *ctx, int argc, char **argv);
-void cmd_get_usage(FILE *out);
+extern const cli_spec cmd_get_spec;
 int cmd_exists(cli_ctx *ctx, int argc, char **argv);
-void cmd_exists_usage(FILE *out);
+extern const cli_spec cmd_exists_spec;
 int cmd_rm(cli_ctx *ctx, int argc, char **argv);
-void cmd_gc_usage(FILE *out);
-void cmd_backup_usage(FILE *out);
-int cmd_backup(cli_ctx *ctx, int argc, char **argv);
-void cmd_restore_usage(FILE *out);
-int cmd_restore(cli_ctx *ctx, int argc, char **argv);
-void cmd_recover_usage(FILE *out);
-int cmd_recover(cli_ctx *ctx, int argc, char **argv);
-void cmd_scrub_usage(FILE *out);
-int cmd_scrub(cli_ctx *ctx, int argc, char **argv);
-void cmd_fsck_usage(FILE *out);
-int cmd_fsck(cli_ctx *ctx, int argc, char **argv);
-void cmd_stats_usage(FILE *out);
-int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_rm_spec;
 int cmd_gc(cli_ctx *ctx, int argc, char **argv);
-void cmd_rm_usage(FILE *out);
+extern const cli_spec cmd_gc_spec;
+int cmd_backup(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_backup_spec;
+int cmd_restore(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_restore_spec;
+int cmd_recover(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_recover_spec;
+int cmd_fsck(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_fsck_spec;
+int cmd_scrub(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_scrub_spec;
+int cmd_stats(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_stats_spec;
 int cmd_ls(cli_ctx *ctx, int argc, char **argv);
-void cmd_ls_usage(FILE *out);
+extern const cli_spec cmd_ls_spec;
 int cmd_stat(cli_ctx *ctx, int argc, char **argv);
-void cmd_stat_usage(FILE *out);
+extern const cli_spec cmd_stat_spec;
+int cmd_hash(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_hash_spec;
 
 #endif

@@ -8,27 +8,26 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-void cmd_exists_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] exists [--json] ID...\n"
-		"\n"
-		"Exit 0 when every ID is stored, 1 when one is not. Prints "
-		"nothing, or\nwith --json one line per ID: "
-		"{\"id\": ..., \"exists\": true|false}.\n"
-		"\n"
-		"Exit codes: 0 all present, 1 one or more absent, 2 malformed "
-		"ID, 3 store\nerror.\n");
-}
+const cli_spec cmd_exists_spec = {
+	.name = "exists",
+	.summary = "exit 0 if objects are stored, 1 if not",
+	.about = "Exit 0 when every ID is stored, 1 when one is not. Prints "
+		 "nothing, or\nwith --json one line per ID: "
+		 "{\"id\": ..., \"exists\": true|false}.\n",
+	.exits = "Exit codes: 0 all present, 1 one or more absent, 2 malformed "
+		 "ID, 3 store\nerror.\n",
+	.opts = cli_id_opts,
+	.store = true,
+};
 
 int cmd_exists(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
 	cli_id_args a;
-	int rc = cli_parse_id_args(&a, "exists", cmd_exists_usage, argc, argv);
+	int rc;
 
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
+	if (!cli_parse_id_args(&rc, &a, &cmd_exists_spec, argc, argv))
+		return rc;
 	rc = cli_open_store_ro(&store, ctx);
 	for (int i = 0; rc != CLI_STORE && store && i < a.n; i++) {
 		int got = b3cas_store_exists(store, &a.ids[i]);

@@ -2,10 +2,9 @@
  * cmd_fsck.c - `b3cas fsck`: check every object of the store against its
  * id, the index against the object files and the L2 cache copies against
  * their ids; with --repair, mend what can be mended and name exactly what
- * is lost.
+ * is lost. Its problem lines are scrub's too (cli_report_problem).
  */
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,100 +13,46 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-void cmd_fsck_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] fsck [--repair] [--mirror DIR] "
-		"[--threads N]\n"
-		"                               [--json]\n"
-		"\n"
-		"Re-hash every object (inline and loose), compare the index "
-		"with the files\nof the object folder, look for leftover "
-		"files and reference counts\nwithout an object, and re-hash "
-		"the copies in the L2 cache (cache/l2/).\nWithout --repair "
-		"nothing is changed.\n"
-		"\n"
-		"Options:\n"
-		"  --repair       move corrupt files to "
-		"integrity/quarantine/ (never deleted),\n"
-		"                 heal objects from the mirror, index sound "
-		"object files the\n"
-		"                 index lost, and report each object that is "
-		"lost (no good\n"
-		"                 copy anywhere: its entry is removed); "
-		"delete bad L2 copies\n"
-		"  --mirror DIR   another b3cas store (a backup or mirror) to "
-		"heal from\n"
-		"  --threads N    check on N threads (default 0: one per "
-		"CPU; at most 256)\n"
-		"  --json         JSON lines: each problem, then the summary\n"
-		"  -h, --help     print this help\n"
-		"\n"
-		"Exit codes: 0 the store is sound (or, with --repair, was "
-		"fully repaired),\n1 problems found (with --repair: objects "
-		"were lost, or the index is\ndamaged: run 'b3cas recover'), 2 "
-		"usage error (also: a --mirror inside the\nstore), 3 store "
-		"error (could not run; also: a --mirror that is missing, not\n"
-		"a store, or of another hash - checked before anything is "
-		"changed).\n");
-}
+typedef struct fsck_args {
+	bool repair;
+	const char *mirror;
+	uint64_t threads;
+	cli_report report; /* --json */
+} fsck_args;
 
-typedef struct fsck_print {
-	bool json;
-} fsck_print;
+static const cli_opt fsck_opts[] = {
+	CLI_FLAG("repair", 0, fsck_args, repair,
+		 "move corrupt files to integrity/quarantine/ (never deleted), "
+		 "heal objects from the mirror, index sound object files the "
+		 "index lost, and report each object that is lost (no good "
+		 "copy anywhere: its entry is removed); delete bad L2 copies"),
+	CLI_VALUE("mirror", 0, "DIR", fsck_args, mirror, NULL,
+		  "another b3cas store (a backup or mirror) to heal from"),
+	CLI_NUMBER("threads", 0, "N", fsck_args, threads, 0, 256,
+		  "check on N threads (default 0: one per CPU; at most 256)"),
+	CLI_FLAG("json", 0, fsck_args, report.json,
+		 "JSON lines: each problem, then the summary"),
+	CLI_END,
+};
 
-static void fsck_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("fsck", p, p->done == p->total);
-}
-
-static void scrub_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("scrub", p, p->done == p->total);
-}
-
-static int print_problem(const b3cas_fsck_problem *p, void *ctx)
-{
-	const fsck_print *pr = ctx;
-	char hex[B3CAS_OID_HEX_LEN + 1] = "-";
-
-	cli_progress_clear();
-	fflush(stderr);
-
-	if (p->has_id)
-		b3cas_oid_fmt(hex, &p->id);
-	if (pr->json) {
-		printf("{\"problem\":\"%s\",\"id\":", b3cas_fsck_kind_name(p->kind));
-		if (p->has_id)
-			printf("\"%s\"", hex);
-		else
-			fputs("null", stdout);
-		fputs(",\"path\":", stdout);
-		if (p->path)
-			cli_json_string(stdout, p->path);
-		else
-			fputs("null", stdout);
-		fputs(",\"detail\":", stdout);
-		cli_json_string(stdout, p->detail);
-		fputs(",\"action\":", stdout);
-		if (p->action)
-			cli_json_string(stdout, p->action);
-		else
-			fputs("null", stdout);
-		printf(",\"lost\":%s}\n", p->lost ? "true" : "false");
-		return 0;
-	}
-	printf("%-13s %s  %s", b3cas_fsck_kind_name(p->kind), hex,
-	       p->detail);
-	if (p->path)
-		printf(" (%s)", p->path);
-	putchar('\n');
-	if (p->action)
-		printf("%-13s %s  -> %s\n", "", hex, p->action);
-	return 0;
-}
+const cli_spec cmd_fsck_spec = {
+	.name = "fsck",
+	.summary = "check every object and the index; --repair mends",
+	.about = "Re-hash every object (inline and loose), compare the index "
+		 "with the files\nof the object folder, look for leftover "
+		 "files and reference counts\nwithout an object, and re-hash "
+		 "the copies in the L2 cache (cache/l2/).\nWithout --repair "
+		 "nothing is changed.\n",
+	.exits = "Exit codes: 0 the store is sound (or, with --repair, was "
+		 "fully repaired),\n1 problems found (with --repair: objects "
+		 "were lost, or the index is\ndamaged: run 'b3cas recover'), 2 "
+		 "usage error (also: a --mirror inside the\nstore), 3 store "
+		 "error (could not run; also: a --mirror that is missing, not\n"
+		 "a store, or of another hash - checked before anything is "
+		 "changed).\n",
+	.opts = fsck_opts,
+	.store = true,
+};
 
 static void print_summary(const b3cas_fsck_report *r, bool repair,
 			  bool json)
@@ -181,59 +126,24 @@ static void use_l2_if_any(cli_ctx *ctx, b3cas_store_options *so)
 		close(fd);
 }
 
-enum { OPT_REPAIR = 256, OPT_MIRROR, OPT_JSON, OPT_THREADS };
-
-static const struct option long_options[] = {
-	{"repair", no_argument, NULL, OPT_REPAIR},
-	{"mirror", required_argument, NULL, OPT_MIRROR},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_fsck_options o = B3CAS_FSCK_OPTIONS_INIT;
 	b3cas_fsck_report r;
-	fsck_print pr = {false};
+	fsck_args a = {false, NULL, 0, {"fsck", false, false}};
 	b3cas_store *store;
-	uint64_t n;
-	int c, rc, err;
+	cli_args pos;
+	int rc, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_REPAIR: o.repair = true; break;
-		case OPT_MIRROR: so.mirror_dir = optarg; break;
-		case OPT_JSON: pr.json = true; break;
-		case OPT_THREADS:
-			if (!cli_parse_u64(&n, optarg) || n > 256)
-				return cli_usage_error("fsck", "invalid "
-						       "--threads '%s' (0 to "
-						       "256; 0: one per CPU)",
-						       optarg);
-			o.threads = (unsigned)n;
-			break;
-		case 'h':
-			cmd_fsck_usage(stdout);
-			return CLI_OK;
-		case ':':
-			return cli_usage_error("fsck", "option '%s' needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return cli_usage_error("fsck", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("fsck", "unexpected argument '%s'",
-				       argv[optind]);
-	o.on_problem = print_problem;
-	o.ctx = &pr;
-	o.progress = fsck_progress;
+	if (!cli_opt_parse(&rc, &pos, &cmd_fsck_spec, &a, argc, argv))
+		return rc;
+	o.repair = a.repair;
+	o.threads = (unsigned)a.threads;
+	so.mirror_dir = a.mirror;
+	o.on_problem = cli_report_problem;
+	o.ctx = &a.report;
+	o.progress = cli_report_progress;
 	so.read_only = !o.repair; /* a check works beside a writer */
 	so.l1_bytes = 0;
 	if (o.repair)
@@ -247,138 +157,8 @@ int cmd_fsck(cli_ctx *ctx, int argc, char **argv)
 		cli_error("fsck could not run: %s", b3cas_error_last());
 		rc = cli_exit_code(err, false);
 	} else {
-		print_summary(&r, o.repair, pr.json);
-		if (o.repair ? r.lost > 0 || r.index_damage > 0
-			     : r.problems > 0)
-			rc = CLI_NEGATIVE;
-	}
-	rc = cli_close_store(store, rc);
-	return cli_finish_stdout(rc);
-}
-
-/* ---- b3cas scrub ------------------------------------------------------------ */
-
-void cmd_scrub_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] scrub [--rate MB/s] [--max-objects "
-		"N] [--repair]\n"
-		"                                [--mirror DIR] [--json]\n"
-		"\n"
-		"Verify the objects the way fsck does, spread over time: in "
-		"id order, at\nmost --rate MB of bytes hashed per second, "
-		"keeping its place in\nintegrity/checksums/scrub, so a scrub "
-		"that is stopped (--max-objects,\nCtrl-C, a crash) resumes "
-		"where it stopped; a finished pass starts over.\n"
-		"\n"
-		"Options:\n"
-		"  --rate MB/s       hash at most this many MB per second "
-		"(default: no limit)\n"
-		"  --max-objects N   stop after N objects\n"
-		"  --repair          mend what is found, as fsck --repair\n"
-		"  --mirror DIR      the store to heal from\n"
-		"  --json            JSON lines: each problem, then the "
-		"summary\n"
-		"  -h, --help        print this help\n"
-		"\n"
-		"Exit codes: 0 nothing wrong found, 1 problems found (with "
-		"--repair: objects\nlost), 2 usage error, 3 store error.\n");
-}
-
-enum { OPT_RATE = 300, OPT_MAX };
-
-static const struct option scrub_options[] = {
-	{"rate", required_argument, NULL, OPT_RATE},
-	{"max-objects", required_argument, NULL, OPT_MAX},
-	{"repair", no_argument, NULL, OPT_REPAIR},
-	{"mirror", required_argument, NULL, OPT_MIRROR},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
-int cmd_scrub(cli_ctx *ctx, int argc, char **argv)
-{
-	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_scrub_options o = B3CAS_SCRUB_OPTIONS_INIT;
-	b3cas_scrub_report r;
-	fsck_print pr = {false};
-	b3cas_store *store;
-	uint64_t n;
-	int c, rc, err;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", scrub_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_RATE:
-			if (!cli_parse_u64(&n, optarg) || n == 0 ||
-			    n > UINT64_MAX / 1000000)
-				return cli_usage_error("scrub", "invalid --rate "
-						       "'%s' (MB per second, "
-						       "1 or more)", optarg);
-			o.rate_bytes = n * 1000000;
-			break;
-		case OPT_MAX:
-			if (!cli_parse_u64(&n, optarg) || n == 0)
-				return cli_usage_error("scrub", "invalid "
-						       "--max-objects '%s'",
-						       optarg);
-			o.max_objects = n;
-			break;
-		case OPT_REPAIR: o.repair = true; break;
-		case OPT_MIRROR: so.mirror_dir = optarg; break;
-		case OPT_JSON: pr.json = true; break;
-		case 'h':
-			cmd_scrub_usage(stdout);
-			return CLI_OK;
-		case ':':
-			return cli_usage_error("scrub", "option '%s' needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return cli_usage_error("scrub", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("scrub", "unexpected argument '%s'",
-				       argv[optind]);
-	o.on_problem = print_problem;
-	o.ctx = &pr;
-	o.progress = scrub_progress;
-	so.read_only = !o.repair;
-	so.l1_bytes = 0;
-	rc = cli_open_store(&store, ctx, &so);
-	if (rc != CLI_OK)
-		return rc;
-	memset(&r, 0, sizeof(r));
-	err = b3cas_scrub(store, &o, &r);
-	if (err < 0) {
-		cli_error("scrub could not run: %s", b3cas_error_last());
-		rc = cli_exit_code(err, false);
-	} else {
-		const b3cas_fsck_report *f = &r.found;
-
-		if (pr.json)
-			printf("{\"objects\":%" PRIu64 ",\"bytes\":%" PRIu64
-			       ",\"problems\":%" PRIu64 ",\"lost\":%" PRIu64
-			       ",\"resumed\":%s,\"completed\":%s"
-			       ",\"seconds\":%.6f}\n",
-			       f->objects, f->bytes, f->problems, f->lost,
-			       r.resumed ? "true" : "false",
-			       r.completed ? "true" : "false", f->seconds);
-		else
-			printf("scrub: %" PRIu64 " objects, %" PRIu64
-			       " bytes in %.3f s, %" PRIu64 " problem%s; %s%s\n",
-			       f->objects, f->bytes, f->seconds, f->problems,
-			       f->problems == 1 ? "" : "s",
-			       r.resumed ? "resumed, " : "",
-			       r.completed ? "pass complete"
-					   : "stopped: the next scrub resumes "
-					     "here");
-		if (o.repair ? f->lost > 0 || f->index_damage > 0
-			     : f->problems > 0)
-			rc = CLI_NEGATIVE;
+		print_summary(&r, o.repair, a.report.json);
+		rc = cli_fsck_exit(&r, o.repair);
 	}
 	rc = cli_close_store(store, rc);
 	return cli_finish_stdout(rc);

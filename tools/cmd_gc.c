@@ -2,7 +2,6 @@
  * cmd_gc.c - `b3cas gc`: free the bytes of objects whose last reference
  * was removed, once they have been unreferenced for the grace period.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,31 +11,36 @@
 
 #define DEFAULT_GRACE "1h"
 
-void cmd_gc_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] gc [--dry-run] [--grace DURATION] "
-		"[--json]\n"
-		"\n"
-		"Remove the objects that have had no reference for at least "
-		"DURATION\n(default " DEFAULT_GRACE "; e.g. 0, 90s, 10m, 2h, "
-		"7d) and free their bytes. An object\nwhose last reference "
-		"was removed is no longer stored for readers, but a put\nof "
-		"the same bytes revives it until gc removes it. Puts and gets "
-		"by other\nthreads go on while gc runs; it holds no "
-		"store-wide lock.\n"
-		"\n"
-		"Options:\n"
-		"  --dry-run          change nothing; list what would be "
-		"removed\n"
-		"  --grace DURATION   how long an object must have been "
-		"unreferenced\n"
-		"  --json             JSON lines: each object (dry run), then "
-		"the summary\n"
-		"  -h, --help         print this help\n"
-		"\n"
-		"Exit codes: 0 ok, 2 usage error, 3 store error.\n");
-}
+typedef struct gc_args {
+	bool dry_run;
+	bool json;
+	const char *grace;
+} gc_args;
+
+static const cli_opt gc_opts[] = {
+	CLI_FLAG("dry-run", 0, gc_args, dry_run,
+		 "change nothing; list what would be removed"),
+	CLI_VALUE("grace", 0, "DURATION", gc_args, grace, NULL,
+		  "how long an object must have been unreferenced"),
+	CLI_FLAG("json", 0, gc_args, json,
+		 "JSON lines: each object (dry run), then the summary"),
+	CLI_END,
+};
+
+const cli_spec cmd_gc_spec = {
+	.name = "gc",
+	.summary = "free objects that lost their last reference",
+	.about = "Remove the objects that have had no reference for at least "
+		 "DURATION\n(default " DEFAULT_GRACE "; e.g. 0, 90s, 10m, 2h, "
+		 "7d) and free their bytes. An object\nwhose last reference "
+		 "was removed is no longer stored for readers, but a put\nof "
+		 "the same bytes revives it until gc removes it. Puts and gets "
+		 "by other\nthreads go on while gc runs; it holds no "
+		 "store-wide lock.\n",
+	.exits = "Exit codes: 0 ok, 2 usage error, 3 store error.\n",
+	.opts = gc_opts,
+	.store = true,
+};
 
 typedef struct gc_print {
 	bool json;
@@ -55,43 +59,22 @@ static int print_object(const b3cas_oid *id, uint64_t size, void *ctx)
 	return 0;
 }
 
-enum { OPT_DRY_RUN = 256, OPT_GRACE, OPT_JSON };
-
-static const struct option long_options[] = {
-	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-	{"grace", required_argument, NULL, OPT_GRACE},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_gc(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_gc_options o = B3CAS_GC_OPTIONS_INIT;
 	b3cas_gc_report r = {0, 0, 0, 0, 0, 0.0};
+	gc_args a = {false, false, DEFAULT_GRACE};
 	gc_print p = {false};
 	b3cas_store *store;
-	const char *grace = DEFAULT_GRACE;
-	int c, rc, err;
+	const char *grace;
+	cli_args pos;
+	int rc, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_DRY_RUN: o.dry_run = true; break;
-		case OPT_GRACE: grace = optarg; break;
-		case OPT_JSON: p.json = true; break;
-		case 'h':
-			cmd_gc_usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("gc", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("gc", "unexpected argument '%s'",
-				       argv[optind]);
+	if (!cli_opt_parse(&rc, &pos, &cmd_gc_spec, &a, argc, argv))
+		return rc;
+	o.dry_run = a.dry_run;
+	p.json = a.json;
+	grace = a.grace;
 	if (!cli_parse_duration(&o.grace_ns, grace))
 		return cli_usage_error("gc", "invalid --grace '%s': give a "
 				       "number with ms, s, m, h or d",

@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,22 +31,33 @@
 
 #define COPY_CHUNK (1u << 20)
 
-void cmd_get_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] get ID [-o FILE]\n"
-		"\n"
-		"Write the bytes of object ID to standard output, or to FILE. "
-		"The bytes are\nchecked against ID before any is written. "
-		"FILE is written as cp would:\nsymbolic links are followed; a "
-		"device, fifo or socket is written in place;\na regular file "
-		"(or a new name) is replaced atomically through a temp file\n"
-		"in its folder, keeping its mode, so a failed get leaves it as "
-		"it was.\n"
-		"\n"
-		"Exit codes: 0 ok, 1 no such object, 2 malformed ID or FILE "
-		"cannot be\nwritten, 3 store error (corrupt object, I/O).\n");
-}
+typedef struct get_args {
+	const char *output;
+} get_args;
+
+static const cli_opt get_opts[] = {
+	CLI_VALUE("output", 'o', "FILE", get_args, output, NULL,
+		  "write to FILE instead of standard output"),
+	CLI_ARG("ID", true, "expected one object id",
+		"the object's id: 64 hex digits"),
+	CLI_END,
+};
+
+const cli_spec cmd_get_spec = {
+	.name = "get",
+	.summary = "write an object's bytes",
+	.about = "Write the bytes of object ID to standard output, or to FILE. "
+		 "The bytes are\nchecked against ID before any is written. "
+		 "FILE is written as cp would:\nsymbolic links are followed; a "
+		 "device, fifo or socket is written in place;\na regular file "
+		 "(or a new name) is replaced atomically through a temp file\n"
+		 "in its folder, keeping its mode, so a failed get leaves it as "
+		 "it was.\n",
+	.exits = "Exit codes: 0 ok, 1 no such object, 2 malformed ID or FILE "
+		 "cannot be\nwritten, 3 store error (corrupt object, I/O).\n",
+	.opts = get_opts,
+	.store = true,
+};
 
 /* Copy the reader to fd. CLI_OK or an exit code after a message. */
 static int copy_out(b3cas_reader *r, int fd, const char *to, const char *id)
@@ -296,40 +306,18 @@ static int get_to_file(b3cas_reader *r, const char *path, const char *id)
 	return rc;
 }
 
-static const struct option long_options[] = {
-	{"output", required_argument, NULL, 'o'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_get(cli_ctx *ctx, int argc, char **argv)
 {
-	const char *output = NULL;
+	get_args a = {NULL};
 	b3cas_store *store;
 	b3cas_reader *r;
 	b3cas_oid id;
-	int c, rc, err;
+	cli_args pos;
+	int rc, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":ho:", long_options, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 'o': output = optarg; break;
-		case 'h':
-			cmd_get_usage(stdout);
-			return CLI_OK;
-		case ':':
-			return cli_usage_error("get", "option '%s' needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return cli_usage_error("get", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error("get", "expected one object id");
-	if (!cli_parse_oid(&id, argv[optind]))
+	if (!cli_opt_parse(&rc, &pos, &cmd_get_spec, &a, argc, argv))
+		return rc;
+	if (!cli_parse_oid(&id, pos.v[0]))
 		return CLI_USAGE;
 	rc = cli_open_store_ro(&store, ctx);
 	if (rc != CLI_OK)
@@ -339,9 +327,9 @@ int cmd_get(cli_ctx *ctx, int argc, char **argv)
 		cli_error("%s", b3cas_error_last());
 		rc = cli_exit_code(err, true);
 	} else {
-		rc = output ? get_to_file(r, output, argv[optind])
-			    : copy_out(r, STDOUT_FILENO, "standard output",
-				       argv[optind]);
+		rc = a.output ? get_to_file(r, a.output, pos.v[0])
+			      : copy_out(r, STDOUT_FILENO, "standard output",
+					 pos.v[0]);
 		b3cas_reader_close(r);
 	}
 	return cli_close_store(store, rc);

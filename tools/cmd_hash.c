@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,6 +25,7 @@
 #define OUT_PIECE 4096               /* XOF output is produced in pieces */
 
 typedef struct hash_opts {
+	const char *length_text; /* --length as given, or NULL */
 	uint64_t length;
 	bool keyed;
 	uint8_t key[B3CAS_KEY_LEN];
@@ -35,7 +35,7 @@ typedef struct hash_opts {
 	bool check;
 	bool quiet;
 	bool no_mmap;
-	unsigned threads; /* 0: all CPUs */
+	uint64_t threads; /* 0: all CPUs */
 } hash_opts;
 
 typedef struct hash_run {
@@ -45,36 +45,38 @@ typedef struct hash_run {
 	uint8_t *buf;     /* READ_BLOCK bytes, for read() */
 } hash_run;
 
-void cmd_hash_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas hash [OPTIONS] [FILE]...\n"
-		"\n"
-		"Print or check BLAKE3 hashes, like b3sum. With no FILE, or "
-		"when FILE is -,\nread standard input.\n"
-		"\n"
-		"Options:\n"
-		"  -c, --check            read BLAKE3 sums from the FILEs and "
-		"check them\n"
-		"      --quiet            with --check: do not print OK for "
-		"matching files\n"
-		"  -l, --length LEN       output bytes before hex encoding "
-		"(default 32)\n"
-		"      --keyed            keyed mode; the 32-byte key is read "
-		"from stdin\n"
-		"      --derive-key CTX   key derivation mode with context "
-		"string CTX\n"
-		"      --no-names         omit file names in the output\n"
-		"      --raw              write raw output bytes (one input "
-		"only)\n"
-		"      --num-threads N    use at most N threads (0: all "
-		"CPUs)\n"
-		"      --no-mmap          read files instead of mapping them\n"
-		"  -h, --help             print this help\n"
-		"\n"
-		"Exit codes: 0 all good, 1 a file could not be read or a "
-		"check failed,\n2 usage error.\n");
-}
+static const cli_opt hash_table[] = {
+	CLI_FLAG("check", 'c', hash_opts, check,
+		 "read BLAKE3 sums from the FILEs and check them"),
+	CLI_FLAG("quiet", 0, hash_opts, quiet,
+		 "with --check: do not print OK for matching files"),
+	CLI_VALUE("length", 'l', "LEN", hash_opts, length_text, NULL,
+		  "output bytes before hex encoding (default 32)"),
+	CLI_FLAG("keyed", 0, hash_opts, keyed,
+		 "keyed mode; the 32-byte key is read from stdin"),
+	CLI_VALUE("derive-key", 0, "CTX", hash_opts, context, NULL,
+		  "key derivation mode with context string CTX"),
+	CLI_FLAG("no-names", 0, hash_opts, no_names,
+		 "omit file names in the output"),
+	CLI_FLAG("raw", 0, hash_opts, raw,
+		 "write raw output bytes (one input only)"),
+	CLI_NUMBER("num-threads", 0, "N", hash_opts, threads, 0, 256,
+		  "use at most N threads (0: all CPUs)"),
+	CLI_FLAG("no-mmap", 0, hash_opts, no_mmap,
+		 "read files instead of mapping them"),
+	CLI_ARGS("FILE", false, NULL, "a file to hash; '-' is standard input"),
+	CLI_END,
+};
+
+const cli_spec cmd_hash_spec = {
+	.name = "hash",
+	.summary = "print or check BLAKE3 hashes of files (like b3sum)",
+	.about = "Print or check BLAKE3 hashes, like b3sum. With no FILE, or "
+		 "when FILE is -,\nread standard input.\n",
+	.exits = "Exit codes: 0 all good, 1 a file could not be read or a "
+		 "check failed,\n2 usage error.\n",
+	.opts = hash_table,
+};
 
 /* ---- hashing one input ---- */
 
@@ -92,7 +94,8 @@ static b3cas_pool *get_pool(hash_run *r)
 {
 	if (r->o.threads == 1 || r->pool_failed)
 		return NULL;
-	if (!r->pool && b3cas_pool_new(&r->pool, r->o.threads) != 0) {
+	if (!r->pool &&
+	    b3cas_pool_new(&r->pool, (unsigned)r->o.threads) != 0) {
 		/* Not fatal: hash on one thread. */
 		cli_error("warning: no thread pool (%s); using one thread",
 			  b3cas_error_last());
@@ -165,23 +168,6 @@ out:
 
 /* ---- output ---- */
 
-static bool name_needs_escape(const char *name)
-{
-	return strpbrk(name, "\\\n") != NULL;
-}
-
-static void print_escaped(const char *name)
-{
-	for (const char *p = name; *p; p++) {
-		if (*p == '\\')
-			fputs("\\\\", stdout);
-		else if (*p == '\n')
-			fputs("\\n", stdout);
-		else
-			putchar(*p);
-	}
-}
-
 /* Write the output bytes, hex or raw, in pieces (--length may be huge). */
 static bool print_output(const b3cas_hasher *h, uint64_t length, bool raw)
 {
@@ -222,17 +208,14 @@ static int print_one(hash_run *r, const char *name)
 	if (r->o.raw)
 		return print_output(&h, r->o.length, true) ? CLI_OK
 							   : CLI_NEGATIVE;
-	bool escape = !r->o.no_names && name_needs_escape(name);
+	bool escape = !r->o.no_names && cli_name_needs_escape(name);
 
 	if (escape)
 		putchar('\\');
 	print_output(&h, r->o.length, false);
 	if (!r->o.no_names) {
 		fputs("  ", stdout);
-		if (escape)
-			print_escaped(name);
-		else
-			fputs(name, stdout);
+		cli_print_name(stdout, name, escape);
 	}
 	putchar('\n');
 	return CLI_OK;
@@ -430,91 +413,32 @@ static int check_file(hash_run *r, const char *name, bool *fatal)
 
 /* ---- options ---- */
 
-enum {
-	OPT_KEYED = 256,
-	OPT_DERIVE_KEY,
-	OPT_NO_NAMES,
-	OPT_RAW,
-	OPT_QUIET,
-	OPT_NUM_THREADS,
-	OPT_NO_MMAP
-};
-
-static const struct option long_options[] = {
-	{"check", no_argument, NULL, 'c'},
-	{"length", required_argument, NULL, 'l'},
-	{"keyed", no_argument, NULL, OPT_KEYED},
-	{"derive-key", required_argument, NULL, OPT_DERIVE_KEY},
-	{"no-names", no_argument, NULL, OPT_NO_NAMES},
-	{"raw", no_argument, NULL, OPT_RAW},
-	{"quiet", no_argument, NULL, OPT_QUIET},
-	{"num-threads", required_argument, NULL, OPT_NUM_THREADS},
-	{"no-mmap", no_argument, NULL, OPT_NO_MMAP},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
-/* 0 to go on, -1 when help was printed, or an exit code (usage error). */
-static int parse_options(hash_opts *o, int argc, char **argv)
+/* The checks between options, after parsing: true to go on, else false
+ * with *rc_out a usage error. */
+static bool check_options(int *rc_out, hash_opts *o, int ninputs)
 {
-	bool have_length = false;
-	uint64_t n;
-	int c;
+	const char *bad = NULL;
 
-	memset(o, 0, sizeof(*o));
-	o->length = B3CAS_OUT_LEN;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":cl:h", long_options, NULL)) !=
-	       -1) {
-		switch (c) {
-		case 'c': o->check = true; break;
-		case 'l':
-			if (!cli_parse_u64(&o->length, optarg))
-				return cli_usage_error("hash",
-					"invalid --length '%s'", optarg);
-			have_length = true;
-			break;
-		case OPT_KEYED: o->keyed = true; break;
-		case OPT_DERIVE_KEY: o->context = optarg; break;
-		case OPT_NO_NAMES: o->no_names = true; break;
-		case OPT_RAW: o->raw = true; break;
-		case OPT_QUIET: o->quiet = true; break;
-		case OPT_NO_MMAP: o->no_mmap = true; break;
-		case OPT_NUM_THREADS:
-			if (!cli_parse_u64(&n, optarg) || n > 256)
-				return cli_usage_error("hash",
-					"invalid --num-threads '%s' "
-					"(0 to 256)", optarg);
-			o->threads = (unsigned)n;
-			break;
-		case 'h':
-			cmd_hash_usage(stdout);
-			return -1;
-		case ':':
-			return cli_usage_error("hash", "option '%s' needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return cli_usage_error("hash", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
+	if (o->length_text && !cli_parse_u64(&o->length, o->length_text)) {
+		*rc_out = cli_usage_error("hash", "invalid --length '%s'",
+					  o->length_text);
+		return false;
 	}
 	if (o->keyed && o->context)
-		return cli_usage_error("hash", "--keyed and --derive-key "
-				       "cannot be used together");
-	if (o->check && (have_length || o->raw || o->no_names || o->keyed ||
-			 o->context))
-		return cli_usage_error("hash", "--check cannot be used with "
-				       "--length, --raw, --no-names, --keyed "
-				       "or --derive-key");
-	if (o->quiet && !o->check)
-		return cli_usage_error("hash", "--quiet needs --check");
-	if (o->raw && argc - optind > 1)
-		return cli_usage_error("hash", "--raw takes only one input");
-	if (o->keyed && argc - optind == 0)
-		return cli_usage_error("hash", "--keyed reads the key from "
-				       "stdin, so it needs FILE arguments");
-	return 0;
+		bad = "--keyed and --derive-key cannot be used together";
+	else if (o->check && (o->length_text || o->raw || o->no_names ||
+			      o->keyed || o->context))
+		bad = "--check cannot be used with --length, --raw, "
+		      "--no-names, --keyed or --derive-key";
+	else if (o->quiet && !o->check)
+		bad = "--quiet needs --check";
+	else if (o->raw && ninputs > 1)
+		bad = "--raw takes only one input";
+	else if (o->keyed && ninputs == 0)
+		bad = "--keyed reads the key from stdin, so it needs FILE "
+		      "arguments";
+	*rc_out = bad ? cli_usage_error("hash", "%s", bad) : CLI_OK;
+	return !bad;
 }
 
 /* The 32-byte key of --keyed, exactly, from stdin. */
@@ -544,17 +468,19 @@ int cmd_hash(cli_ctx *ctx, int argc, char **argv)
 	static char *const stdin_only[] = {"-", NULL};
 	hash_run r = {0};
 	char *const *inputs;
+	cli_args pos;
 	int ninputs, rc = CLI_OK;
 	bool fatal = false;
 
 	(void)ctx;
-	rc = parse_options(&r.o, argc, argv);
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
+	r.o.length = B3CAS_OUT_LEN;
+	if (!cli_opt_parse(&rc, &pos, &cmd_hash_spec, &r.o, argc, argv) ||
+	    !check_options(&rc, &r.o, pos.n))
+		return rc;
 	if (r.o.keyed && (rc = read_key(&r.o)) != 0)
 		return rc;
-	inputs = argv + optind;
-	ninputs = argc - optind;
+	inputs = pos.v;
+	ninputs = pos.n;
 	if (ninputs == 0) {
 		inputs = stdin_only;
 		ninputs = 1;

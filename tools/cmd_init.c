@@ -11,7 +11,6 @@
  * ~/.local/share/b3cas works on a fresh account.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,112 +21,66 @@
 
 typedef struct init_opts {
 	b3cas_hash_algo hash;
-	size_t inline_threshold; /* 0: the library's default */
+	uint64_t inline_threshold; /* 0: the library's default */
 	const char *objects_dir; /* NULL: <store>/objects */
 	bool json;
 } init_opts;
 
-void cmd_init_usage(FILE *out)
+static int parse_hash(void *field, const char *value, const cli_opt *opt,
+		      const char *cmd)
 {
-	fprintf(out,
-		"Usage: b3cas [--store DIR] init [OPTIONS]\n"
-		"\n"
-		"Create a store in the store folder (--store DIR, else "
-		"$B3CAS_STORE, else\n$XDG_DATA_HOME/b3cas or "
-		"~/.local/share/b3cas). The folder must be missing,\nempty, "
-		"or left by an interrupted init; missing parent folders are "
-		"created.\n"
-		"\n"
-		"Options:\n"
-		"  --hash blake3|sha256      the hash naming objects (default "
-		"blake3); sha256\n"
-		"                            is a comparison mode for "
-		"benchmarks\n"
-		"  --inline-threshold BYTES  objects up to this size live in "
-		"the index\n"
-		"                            (default %u, at most %u)\n"
-		"  --objects-dir DIR         keep loose objects in DIR (e.g. "
-		"a larger, slower\n"
-		"                            disk) instead of the store "
-		"folder; recorded\n"
-		"                            in b3cas.conf (see docs/cache.md)"
-		";\n                            DIR is marked as this store's "
-		"and refused\n                            to any other\n"
-		"  --json                    print the result as a JSON "
-		"object\n"
-		"  -h, --help                print this help\n"
-		"\n"
-		"Exit codes: 0 created, 1 already a b3cas store (left "
-		"unchanged), 2 usage\nerror, 3 store error (the folder or DIR "
-		"holds other files or DIR belongs\nto another store: nothing "
-		"is changed; locked; I/O).\n",
-		B3CAS_INLINE_THRESHOLD_DEFAULT, B3CAS_INLINE_THRESHOLD_MAX);
-}
+	b3cas_hash_algo *hash = field;
 
-enum { OPT_HASH = 256, OPT_INLINE, OPT_JSON, OPT_OBJECTS };
-
-static const struct option long_options[] = {
-	{"hash", required_argument, NULL, OPT_HASH},
-	{"inline-threshold", required_argument, NULL, OPT_INLINE},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"objects-dir", required_argument, NULL, OPT_OBJECTS},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
-/* 0 to go on, -1 when help was printed, or an exit code. */
-static int parse_options(init_opts *o, int argc, char **argv)
-{
-	uint64_t n;
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	o->hash = B3CAS_HASH_BLAKE3;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_HASH:
-			if (strcmp(optarg, "blake3") == 0)
-				o->hash = B3CAS_HASH_BLAKE3;
-			else if (strcmp(optarg, "sha256") == 0)
-				o->hash = B3CAS_HASH_SHA256;
-			else
-				return cli_usage_error("init", "--hash must be "
-					"blake3 or sha256, not '%s'", optarg);
-			break;
-		case OPT_INLINE:
-			if (!cli_parse_u64(&n, optarg) || n == 0 ||
-			    n > B3CAS_INLINE_THRESHOLD_MAX)
-				return cli_usage_error("init",
-					"invalid --inline-threshold '%s' "
-					"(1 to %u bytes)", optarg,
-					B3CAS_INLINE_THRESHOLD_MAX);
-			o->inline_threshold = (size_t)n;
-			break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_OBJECTS:
-			if (!*optarg)
-				return cli_usage_error("init", "--objects-dir "
-						       "needs a folder");
-			o->objects_dir = optarg;
-			break;
-		case 'h':
-			cmd_init_usage(stdout);
-			return -1;
-		case ':':
-			return cli_usage_error("init", "option '%s' needs a "
-					       "value", argv[optind - 1]);
-		default:
-			return cli_usage_error("init", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("init", "unexpected argument '%s'",
-				       argv[optind]);
+	(void)opt;
+	if (strcmp(value, "blake3") == 0)
+		*hash = B3CAS_HASH_BLAKE3;
+	else if (strcmp(value, "sha256") == 0)
+		*hash = B3CAS_HASH_SHA256;
+	else
+		return cli_usage_error(cmd, "--hash must be blake3 or sha256, "
+				       "not '%s'", value);
 	return 0;
 }
+
+/* The help below states both numbers. */
+_Static_assert(B3CAS_INLINE_THRESHOLD_DEFAULT == 65536u &&
+		       B3CAS_INLINE_THRESHOLD_MAX == 1048576u,
+	       "update the help of --inline-threshold");
+
+static const cli_opt init_table[] = {
+	CLI_VALUE("hash", 0, "blake3|sha256", init_opts, hash, parse_hash,
+		  "the hash naming objects (default blake3); sha256 is a "
+		  "comparison mode for benchmarks"),
+	CLI_NUMBER("inline-threshold", 0, "BYTES", init_opts,
+		   inline_threshold, 1, B3CAS_INLINE_THRESHOLD_MAX,
+		  "objects up to this size live in the index (default 65536, "
+		  "at most 1048576)"),
+	CLI_VALUE("objects-dir", 0, "DIR", init_opts, objects_dir,
+		  cli_opt_folder,
+		  "keep loose objects in DIR (e.g. a larger, slower disk) "
+		  "instead of the store folder; recorded in b3cas.conf (see "
+		  "docs/cache.md); DIR is marked as this store's and refused to "
+		  "any other"),
+	CLI_FLAG("json", 0, init_opts, json,
+		 "print the result as a JSON object"),
+	CLI_END,
+};
+
+const cli_spec cmd_init_spec = {
+	.name = "init",
+	.summary = "create a store",
+	.about = "Create a store in the store folder (--store DIR, else "
+		 "$B3CAS_STORE, else\n$XDG_DATA_HOME/b3cas or "
+		 "~/.local/share/b3cas). The folder must be missing,\nempty, "
+		 "or left by an interrupted init; missing parent folders are "
+		 "created.\n",
+	.exits = "Exit codes: 0 created, 1 already a b3cas store (left "
+		 "unchanged), 2 usage\nerror, 3 store error (the folder or DIR "
+		 "holds other files or DIR belongs\nto another store: nothing "
+		 "is changed; locked; I/O).\n",
+	.opts = init_table,
+	.store = true,
+};
 
 /* mkdir -p of every folder above dir (dir itself is the library's). */
 static int make_parents(const char *dir)
@@ -207,13 +160,14 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	b3cas_store_options opts = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_store_info info;
 	b3cas_store *store = NULL;
-	init_opts o;
+	init_opts o = {B3CAS_HASH_BLAKE3, 0, NULL, false};
 	const char *dir;
 	char *conf = NULL;
-	int rc = parse_options(&o, argc, argv);
+	cli_args pos;
+	int rc;
 
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
+	if (!cli_opt_parse(&rc, &pos, &cmd_init_spec, &o, argc, argv))
+		return rc;
 	dir = cli_store_dir(ctx, NULL);
 	if (!dir)
 		return cli_no_store_dir(ctx);
@@ -230,7 +184,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	opts.create = true;
 	opts.hash = o.hash;
-	opts.inline_threshold = o.inline_threshold;
+	opts.inline_threshold = (size_t)o.inline_threshold;
 	opts.objects_dir = o.objects_dir;
 	opts.l1_bytes = 0; /* one command: nothing to cache */
 	rc = cli_open_store(&store, ctx, &opts);

@@ -1,7 +1,6 @@
 /*
  * cmd_ls.c - `b3cas ls`: every stored object, in id order.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -13,21 +12,22 @@ typedef struct ls_opts {
 	bool long_format;
 } ls_opts;
 
-void cmd_ls_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] ls [--long] [--json]\n"
-		"\n"
-		"List every stored object's id, in id order.\n"
-		"\n"
-		"Options:\n"
-		"  -l, --long   also size in bytes, references, inline|loose\n"
-		"  --json       one JSON object per line: id, size, refs, "
-		"inline\n"
-		"  -h, --help   print this help\n"
-		"\n"
-		"Exit codes: 0 ok, 3 store error.\n");
-}
+static const cli_opt ls_table[] = {
+	CLI_FLAG("long", 'l', ls_opts, long_format,
+		 "also size in bytes, references, inline|loose"),
+	CLI_FLAG("json", 0, ls_opts, json,
+		 "one JSON object per line: id, size, refs, inline"),
+	CLI_END,
+};
+
+const cli_spec cmd_ls_spec = {
+	.name = "ls",
+	.summary = "list stored objects",
+	.about = "List every stored object's id, in id order.\n",
+	.exits = "Exit codes: 0 ok, 3 store error.\n",
+	.opts = ls_table,
+	.store = true,
+};
 
 static int print_object(const b3cas_object_info *info, void *arg)
 {
@@ -48,36 +48,15 @@ static int print_object(const b3cas_object_info *info, void *arg)
 	return ferror(stdout) ? 1 : 0;
 }
 
-static const struct option long_options[] = {
-	{"json", no_argument, NULL, 'j'},
-	{"long", no_argument, NULL, 'l'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_ls(cli_ctx *ctx, int argc, char **argv)
 {
 	ls_opts o = {false, false};
 	b3cas_store *store;
-	int c, rc, err;
+	cli_args pos;
+	int rc, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "hl", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'j': o.json = true; break;
-		case 'l': o.long_format = true; break;
-		case 'h':
-			cmd_ls_usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("ls", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("ls", "unexpected argument '%s'",
-				       argv[optind]);
+	if (!cli_opt_parse(&rc, &pos, &cmd_ls_spec, &o, argc, argv))
+		return rc;
 	rc = cli_open_store_ro(&store, ctx);
 	if (rc != CLI_OK)
 		return rc;

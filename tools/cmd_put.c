@@ -29,7 +29,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <linux/magic.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -63,30 +62,32 @@ typedef struct put_run {
 	bool pool_failed;
 } put_run;
 
-void cmd_put_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] put [OPTIONS] [FILE...]\n"
-		"\n"
-		"Store each FILE (standard input when there is none, or for "
-		"'-') and print\nits id, the BLAKE3-256 hash b3sum prints for "
-		"the same bytes. Content that\nis already stored gets one more "
-		"reference instead of a second copy.\n"
-		"\n"
-		"Output: '<id>  <FILE>' per file, like b3sum; a bare id for "
-		"standard input\nwhen no FILE is given.\n"
-		"\n"
-		"Options:\n"
-		"  --no-names   print bare ids\n"
-		"  --json       one JSON object per line: id, name, size, "
-		"duplicate; for\n"
-		"               a file not stored: name, error, message\n"
-		"  -h, --help   print this help\n"
-		"\n"
-		"Exit codes: 0 stored, 2 a file could not be read or changed "
-		"while it was\nread (the others are still stored), 3 store "
-		"error (locked, full, I/O).\n");
-}
+static const cli_opt put_table[] = {
+	CLI_FLAG("no-names", 0, put_opts, no_names, "print bare ids"),
+	CLI_FLAG("json", 0, put_opts, json,
+		 "one JSON object per line: id, name, size, duplicate; for a "
+		 "file not stored: name, error, message"),
+	CLI_ARGS("FILE", false, NULL,
+		 "a file to store; '-' is standard input"),
+	CLI_END,
+};
+
+const cli_spec cmd_put_spec = {
+	.name = "put",
+	.summary = "store files or stdin, print their ids",
+	.about = "Store each FILE (standard input when there is none, or for "
+		 "'-') and print\nits id, the BLAKE3-256 hash b3sum prints for "
+		 "the same bytes. Content that\nis already stored gets one more "
+		 "reference instead of a second copy.\n"
+		 "\n"
+		 "Output: '<id>  <FILE>' per file, like b3sum; a bare id for "
+		 "standard input\nwhen no FILE is given.\n",
+	.exits = "Exit codes: 0 stored, 2 a file could not be read or changed "
+		 "while it was\nread (the others are still stored), 3 store "
+		 "error (locked, full, I/O).\n",
+	.opts = put_table,
+	.store = true,
+};
 
 static bool same_file_state(const struct stat *a, const struct stat *b)
 {
@@ -383,35 +384,15 @@ out:
 	return rc;
 }
 
-enum { OPT_JSON = 256, OPT_NO_NAMES };
-
-static const struct option long_options[] = {
-	{"json", no_argument, NULL, OPT_JSON},
-	{"no-names", no_argument, NULL, OPT_NO_NAMES},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_put(cli_ctx *ctx, int argc, char **argv)
 {
 	put_run r = {{false, false}, NULL, {0}, NULL, NULL, false};
 	put_opts *o = &r.o;
-	int c, rc;
+	cli_args pos;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_JSON: o->json = true; break;
-		case OPT_NO_NAMES: o->no_names = true; break;
-		case 'h':
-			cmd_put_usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("put", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
+	if (!cli_opt_parse(&rc, &pos, &cmd_put_spec, o, argc, argv))
+		return rc;
 	r.buf = malloc(READ_CHUNK);
 	if (!r.buf) {
 		cli_error("out of memory");
@@ -419,13 +400,13 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 	}
 	rc = cli_open_store_rw(&r.store, ctx);
 	if (rc == CLI_OK) {
-		int i = optind;
+		int i = 0;
 
 		b3cas_store_info_get(&r.info, r.store);
-		if (optind >= argc)
+		if (pos.n == 0)
 			rc = put_one(&r, "-", true);
-		while (i < argc) {
-			int one = put_one(&r, argv[i++], false);
+		while (i < pos.n) {
+			int one = put_one(&r, pos.v[i++], false);
 
 			rc = cli_worse(rc, one);
 			/* A store error ends the run; a bad file does not. */
@@ -433,15 +414,14 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 				break;
 		}
 		if (o->json)
-			cli_json_not_done(ctx, true, "name", argv + i,
-					  argc - i);
+			cli_json_not_done(ctx, true, "name", pos.v + i,
+					  pos.n - i);
 		rc = cli_close_store(r.store, rc);
 	} else if (o->json) {
 		char *in[] = {"-"};
 
 		cli_json_not_done(ctx, false, "name",
-				  optind < argc ? argv + optind : in,
-				  optind < argc ? argc - optind : 1);
+				  pos.n ? pos.v : in, pos.n ? pos.n : 1);
 	}
 	b3cas_pool_free(r.pool);
 	free(r.buf);

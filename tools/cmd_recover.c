@@ -3,7 +3,6 @@
  * damaged index, saying exactly what was rebuilt, from where, and what is
  * lost. It works on a store that does not open, so it takes the folder.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,56 +10,57 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-void cmd_recover_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] recover [--from BACKUP] [--json]\n"
-		"\n"
-		"Bring back the index of a store that lost it or whose index "
-		"RocksDB cannot\nopen or read. Every entry is read back with "
-		"its checksums verified; if all\nread, nothing is changed "
-		"(run 'b3cas fsck' to check the objects). If the index\n"
-		"opens but part of it cannot be read, it is copied aside, what "
-		"still reads is\nkept in a new index and the unreadable key "
-		"ranges are named. Otherwise the "
-		"index folder is first copied to\n"
-		"integrity/recover/index.<ns> (nothing is ever deleted), then "
-		"repaired by\nRocksDB; if it still does not open, or there is "
-		"none, a new one is built.\nEither way every object file the "
-		"index lacks is hashed and indexed (with the\ncount a repaired "
-		"index kept, the backup's count, or one reference), and a\n"
-		"file whose bytes do not match its name goes to "
-		"integrity/quarantine/. With\n--from, every object of BACKUP "
-		"that the store has no trace of is copied in\n(objects kept "
-		"inside the index come back only this way). Objects known "
-		"lost\nare named. An interrupted recovery is finished by "
-		"running it again; until\nthen the store refuses to open. A "
-		"store that another process has open for\nwriting is refused "
-		"(exit 3, naming that process) before anything is\nchanged: "
-		"an index in use is not damaged. With --wait, recover waits "
-		"for it.\n"
-		"\n"
-		"Options:\n"
-		"  --from BACKUP  a b3cas store (e.g. made by 'b3cas backup') "
-		"to take missing\n"
-		"                 objects and reference counts from\n"
-		"  --json         JSON lines: each lost object, then the "
-		"summary\n"
-		"  -h, --help     print this help\n"
-		"\n"
-		"Exit codes: 0 recovered, nothing lost (or nothing to do), 1 "
-		"recovered but\nobjects lost (named, or inline objects gone "
-		"without a backup), 2 usage\nerror, 3 could not recover (not "
-		"a store, locked, disk full, ...).\n");
-}
-
-typedef struct recover_print {
+typedef struct recover_args {
+	const char *from;
 	bool json;
-} recover_print;
+} recover_args;
+
+static const cli_opt recover_opts[] = {
+	CLI_VALUE("from", 0, "BACKUP", recover_args, from, cli_opt_folder,
+		  "a b3cas store (e.g. made by 'b3cas backup') to take missing "
+		  "objects and reference counts from"),
+	CLI_FLAG("json", 0, recover_args, json,
+		 "JSON lines: each lost object, then the summary"),
+	CLI_END,
+};
+
+const cli_spec cmd_recover_spec = {
+	.name = "recover",
+	.summary = "rebuild a lost or damaged index",
+	.about = "Bring back the index of a store that lost it or whose index "
+		 "RocksDB cannot\nopen or read. Every entry is read back with "
+		 "its checksums verified; if all\nread, nothing is changed "
+		 "(run 'b3cas fsck' to check the objects). If the index\n"
+		 "opens but part of it cannot be read, it is copied aside, what "
+		 "still reads is\nkept in a new index and the unreadable key "
+		 "ranges are named. Otherwise the "
+		 "index folder is first copied to\n"
+		 "integrity/recover/index.<ns> (nothing is ever deleted), then "
+		 "repaired by\nRocksDB; if it still does not open, or there is "
+		 "none, a new one is built.\nEither way every object file the "
+		 "index lacks is hashed and indexed (with the\ncount a repaired "
+		 "index kept, the backup's count, or one reference), and a\n"
+		 "file whose bytes do not match its name goes to "
+		 "integrity/quarantine/. With\n--from, every object of BACKUP "
+		 "that the store has no trace of is copied in\n(objects kept "
+		 "inside the index come back only this way). Objects known "
+		 "lost\nare named. An interrupted recovery is finished by "
+		 "running it again; until\nthen the store refuses to open. A "
+		 "store that another process has open for\nwriting is refused "
+		 "(exit 3, naming that process) before anything is\nchanged: "
+		 "an index in use is not damaged. With --wait, recover waits "
+		 "for it.\n",
+	.exits = "Exit codes: 0 recovered, nothing lost (or nothing to do), 1 "
+		 "recovered but\nobjects lost (named, or inline objects gone "
+		 "without a backup), 2 usage\nerror, 3 could not recover (not "
+		 "a store, locked, disk full, ...).\n",
+	.opts = recover_opts,
+	.store = true,
+};
 
 static int print_lost(const b3cas_oid *id, const char *why, void *ctx)
 {
-	const recover_print *p = ctx;
+	const cli_report *p = ctx;
 	char hex[B3CAS_OID_HEX_LEN + 1];
 
 	cli_progress_clear();
@@ -73,12 +73,6 @@ static int print_lost(const b3cas_oid *id, const char *why, void *ctx)
 		printf("lost %s  %s\n", hex, why);
 	}
 	return 0;
-}
-
-static void recover_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("recover", p, p->done == p->total);
 }
 
 static void json_text_or_null(const char *s)
@@ -238,15 +232,6 @@ static void print_text(const b3cas_recover_report *r, const char *dir,
 	       r->lost, r->lost == 1 ? "" : "s", r->seconds);
 }
 
-enum { OPT_FROM = 256, OPT_JSON };
-
-static const struct option long_options[] = {
-	{"from", required_argument, NULL, OPT_FROM},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 typedef struct recover_call {
 	const char *dir;
 	const b3cas_recover_options *o;
@@ -264,42 +249,22 @@ int cmd_recover(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_recover_options o = B3CAS_RECOVER_OPTIONS_INIT;
 	b3cas_recover_report r;
-	recover_print p = {false};
+	cli_report p = {"recover", false, false};
 	const char *dir;
-	int c, rc = CLI_OK, err;
+	recover_args a = {NULL, false};
+	cli_args pos;
+	int rc = CLI_OK, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_FROM:
-			if (!*optarg)
-				return cli_usage_error("recover", "--from was "
-						       "given an empty "
-						       "folder name");
-			o.backup_dir = optarg;
-			break;
-		case OPT_JSON: p.json = true; break;
-		case 'h':
-			cmd_recover_usage(stdout);
-			return CLI_OK;
-		case ':':
-			return cli_usage_error("recover", "option '%s' needs "
-					       "a value", argv[optind - 1]);
-		default:
-			return cli_usage_error("recover", "unknown option "
-					       "'%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("recover", "unexpected argument '%s'",
-				       argv[optind]);
+	if (!cli_opt_parse(&rc, &pos, &cmd_recover_spec, &a, argc, argv))
+		return rc;
+	o.backup_dir = a.from;
+	p.json = a.json;
 	dir = cli_store_dir(ctx, NULL);
 	if (!dir)
 		return cli_no_store_dir(ctx);
 	o.on_lost = print_lost;
 	o.ctx = &p;
-	o.progress = recover_progress;
+	o.progress = cli_report_progress;
 	memset(&r, 0, sizeof(r));
 	/* It refuses a store in use before changing anything (and a
 	 * recovery cut short is finished by the next): --wait retries. */

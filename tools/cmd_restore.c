@@ -4,7 +4,6 @@
  * damaged are replaced, and each object that cannot be brought back is
  * named.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,64 +11,38 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-void cmd_restore_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] restore [--json] SRC\n"
-		"\n"
-		"Bring this store back from the b3cas store SRC (a backup, "
-		"opened read-only):\ncopy in every object of SRC that this "
-		"store has no trace of, with the\nreference count SRC "
-		"records for it, and replace every object held damaged\n"
-		"here (a loose file missing, of the wrong size or not hashing "
-		"to its id; an\ninline entry not hashing to its id) with "
-		"SRC's copy, keeping its count; the\ndamaged file goes to "
-		"integrity/quarantine/. Every object here is verified\nfirst "
-		"and a sound one is never rewritten; objects deleted here "
-		"(waiting for\ngc) are left deleted. Copies are read "
-		"verified and streamed. Each run is\nlogged in "
-		"integrity/backup/log. On a terminal a progress line is "
-		"drawn on\nstandard error.\n"
-		"\n"
-		"Options:\n"
-		"  --json       one JSON object per object that could not be "
-		"restored, then\n"
-		"               the summary\n"
-		"  -h, --help   print this help\n"
-		"\n"
-		"Exit codes: 0 every object is whole, 1 some objects could "
-		"not be restored\n(damaged here and missing or unreadable in "
-		"SRC), 2 usage error, 3 store\nerror (this store or SRC "
-		"cannot be opened, disk full, ...).\n");
-}
+static const cli_opt restore_opts[] = {
+	CLI_FLAG("json", 0, cli_report, json,
+		 "one JSON object per object that could not be restored, then "
+		 "the summary"),
+	CLI_ARG("SRC", true, "give exactly one backup folder to restore from",
+		"the b3cas store to restore from"),
+	CLI_END,
+};
 
-typedef struct restore_print {
-	bool json;
-} restore_print;
-
-static int print_failure(const b3cas_oid *id, int err, void *ctx)
-{
-	const restore_print *p = ctx;
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	cli_progress_clear();
-	b3cas_oid_fmt(hex, id);
-	if (p->json) {
-		printf("{\"id\":\"%s\",\"error\":", hex);
-		cli_json_string(stdout, b3cas_error_last());
-		puts("}");
-	} else {
-		/* The library's message names the object and says why. */
-		cli_error("%s (%s)", b3cas_error_last(), b3cas_strerror(err));
-	}
-	return 0;
-}
-
-static void restore_progress(const b3cas_progress *p, void *ctx)
-{
-	(void)ctx;
-	cli_progress("restore", p, p->done == p->total);
-}
+const cli_spec cmd_restore_spec = {
+	.name = "restore",
+	.summary = "bring missing and damaged objects back from a backup",
+	.about = "Bring this store back from the b3cas store SRC (a backup, "
+		 "opened read-only):\ncopy in every object of SRC that this "
+		 "store has no trace of, with the\nreference count SRC "
+		 "records for it, and replace every object held damaged\n"
+		 "here (a loose file missing, of the wrong size or not hashing "
+		 "to its id; an\ninline entry not hashing to its id) with "
+		 "SRC's copy, keeping its count; the\ndamaged file goes to "
+		 "integrity/quarantine/. Every object here is verified\nfirst "
+		 "and a sound one is never rewritten; objects deleted here "
+		 "(waiting for\ngc) are left deleted. Copies are read "
+		 "verified and streamed. Each run is\nlogged in "
+		 "integrity/backup/log. On a terminal a progress line is "
+		 "drawn on\nstandard error.\n",
+	.exits = "Exit codes: 0 every object is whole, 1 some objects could "
+		 "not be restored\n(damaged here and missing or unreadable in "
+		 "SRC), 2 usage error, 3 store\nerror (this store or SRC "
+		 "cannot be opened, disk full, ...).\n",
+	.opts = restore_opts,
+	.store = true,
+};
 
 static void print_summary(const char *src, const b3cas_restore_report *r,
 			  bool json)
@@ -91,55 +64,35 @@ static void print_summary(const char *src, const b3cas_restore_report *r,
 	       r->seconds);
 }
 
-enum { OPT_JSON = 256 };
-
-static const struct option long_options[] = {
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_restore(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_restore_options o = B3CAS_RESTORE_OPTIONS_INIT;
 	b3cas_restore_report r;
-	restore_print p = {false};
+	/* The library's message names the object and says why. */
+	cli_report p = {"restore", false, false};
 	b3cas_store *store;
-	int c, rc, err;
+	cli_args pos;
+	int rc, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_JSON: p.json = true; break;
-		case 'h':
-			cmd_restore_usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("restore", "unknown option "
-					       "'%s'", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		return cli_usage_error("restore", "give exactly one backup "
-				       "folder to restore from");
+	if (!cli_opt_parse(&rc, &pos, &cmd_restore_spec, &p, argc, argv))
+		return rc;
 	rc = cli_open_store_rw(&store, ctx);
 	if (rc != CLI_OK)
 		return rc;
-	o.on_failure = print_failure;
+	o.on_failure = cli_report_copy_failure;
 	o.ctx = &p;
-	o.progress = restore_progress;
+	o.progress = cli_report_progress;
 	memset(&r, 0, sizeof(r));
-	err = b3cas_restore(store, argv[optind], &o, &r);
+	err = b3cas_restore(store, pos.v[0], &o, &r);
 	cli_progress_clear();
 	if (err < 0) {
-		cli_error("restore from %s failed: %s", argv[optind],
+		cli_error("restore from %s failed: %s", pos.v[0],
 			  b3cas_error_last());
 		rc = cli_exit_code(err, false);
 	} else if (r.failed) {
 		rc = CLI_NEGATIVE;
 	}
-	print_summary(argv[optind], &r, p.json);
+	print_summary(pos.v[0], &r, p.json);
 	rc = cli_close_store(store, rc);
 	return cli_finish_stdout(rc);
 }

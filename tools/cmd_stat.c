@@ -9,61 +9,50 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-void cmd_stat_usage(FILE *out)
+const cli_spec cmd_stat_spec = {
+	.name = "stat",
+	.summary = "size, references and storage of objects",
+	.about = "Print each object's size in bytes, where it is kept (inline "
+		 "in the index,\nor a loose file) and its reference count. "
+		 "--json: one object per line,\n{\"id\", \"size\", \"refs\", "
+		 "\"inline\"}, or for an ID that failed\n{\"id\", \"error\", "
+		 "\"message\"}.\n",
+	.exits = "Exit codes: 0 ok, 1 an ID is not stored, 2 malformed ID, 3 "
+		 "store error.\n",
+	.opts = cli_id_opts,
+	.store = true,
+};
+
+static int stat_one(b3cas_store *store, const cli_id_args *a, int i)
 {
-	fprintf(out,
-		"Usage: b3cas [--store DIR] stat [--json] ID...\n"
-		"\n"
-		"Print each object's size in bytes, where it is kept (inline "
-		"in the index,\nor a loose file) and its reference count. "
-		"--json: one object per line,\n{\"id\", \"size\", \"refs\", "
-		"\"inline\"}, or for an ID that failed\n{\"id\", \"error\", "
-		"\"message\"}.\n"
-		"\n"
-		"Exit codes: 0 ok, 1 an ID is not stored, 2 malformed ID, 3 "
-		"store error.\n");
+	b3cas_object_info info;
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	int err = b3cas_store_stat(store, &a->ids[i], &info);
+
+	if (err < 0)
+		return err;
+	b3cas_oid_fmt(hex, &info.id);
+	if (a->json)
+		printf("{\"id\":\"%s\",\"size\":%" PRIu64
+		       ",\"refs\":%" PRIu64 ",\"inline\":%s}\n",
+		       hex, info.size, info.refs,
+		       info.is_inline ? "true" : "false");
+	else
+		printf("id: %s\nsize: %" PRIu64 "\nstorage: %s\n"
+		       "refs: %" PRIu64 "\n",
+		       hex, info.size, info.is_inline ? "inline" : "loose",
+		       info.refs);
+	return 0;
 }
 
 int cmd_stat(cli_ctx *ctx, int argc, char **argv)
 {
 	b3cas_store *store;
 	cli_id_args a;
-	int i, rc = cli_parse_id_args(&a, "stat", cmd_stat_usage, argc, argv);
+	int rc;
 
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
+	if (!cli_parse_id_args(&rc, &a, &cmd_stat_spec, argc, argv))
+		return rc;
 	rc = cli_open_store_ro(&store, ctx);
-	for (i = 0; store && i < a.n; i++) {
-		b3cas_object_info info;
-		char hex[B3CAS_OID_HEX_LEN + 1];
-		int err = b3cas_store_stat(store, &a.ids[i], &info);
-
-		if (err < 0) {
-			cli_id_failure(&a, i, err);
-			rc = cli_worse(rc, cli_exit_code(err, true));
-			if (err != B3CAS_ENOTFOUND) {
-				i++; /* reported; the rest are not done */
-				break;
-			}
-			continue;
-		}
-		b3cas_oid_fmt(hex, &info.id);
-		if (a.json)
-			printf("{\"id\":\"%s\",\"size\":%" PRIu64
-			       ",\"refs\":%" PRIu64 ",\"inline\":%s}\n",
-			       hex, info.size, info.refs,
-			       info.is_inline ? "true" : "false");
-		else
-			printf("id: %s\nsize: %" PRIu64 "\nstorage: %s\n"
-			       "refs: %" PRIu64 "\n",
-			       hex, info.size,
-			       info.is_inline ? "inline" : "loose",
-			       info.refs);
-	}
-	if (a.json)
-		cli_json_not_done(ctx, store != NULL, "id", a.texts + i,
-				  a.n - i);
-	rc = cli_close_store(store, rc);
-	free(a.ids);
-	return cli_finish_stdout(rc);
+	return cli_run_ids(ctx, &a, store, rc, stat_one);
 }

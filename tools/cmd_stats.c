@@ -7,7 +7,6 @@
  * are those of its own short-lived handle, which are zero. A long-running
  * process reports its own through b3cas_store_stats.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
@@ -16,23 +15,30 @@
 #include "b3cas/b3cas.h"
 #include "cli.h"
 
-void cmd_stats_usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: b3cas [--store DIR] stats [--json | --prometheus]\n"
-		"\n"
-		"Objects, references, logical bytes (what was put and is still "
-		"referenced),\nphysical bytes (each object's bytes once), the "
-		"dedup ratio, and objects\nwaiting for gc. Opens the store "
-		"read-only: it works while another process\nwrites.\n"
-		"\n"
-		"Options:\n"
-		"  --json         one JSON object\n"
-		"  --prometheus   the Prometheus text exposition format\n"
-		"  -h, --help     print this help\n"
-		"\n"
-		"Exit codes: 0 ok, 2 usage error, 3 store error.\n");
-}
+typedef struct stats_args {
+	bool json;
+	bool prometheus;
+} stats_args;
+
+static const cli_opt stats_opts[] = {
+	CLI_FLAG("json", 0, stats_args, json, "one JSON object"),
+	CLI_FLAG("prometheus", 0, stats_args, prometheus,
+		 "the Prometheus text exposition format"),
+	CLI_END,
+};
+
+const cli_spec cmd_stats_spec = {
+	.name = "stats",
+	.summary = "objects, bytes and dedup ratio of the store",
+	.about = "Objects, references, logical bytes (what was put and is still "
+		 "referenced),\nphysical bytes (each object's bytes once), the "
+		 "dedup ratio, and objects\nwaiting for gc. Opens the store "
+		 "read-only: it works while another process\nwrites. --json "
+		 "and --prometheus exclude each other.\n",
+	.exits = "Exit codes: 0 ok, 2 usage error, 3 store error.\n",
+	.opts = stats_opts,
+	.store = true,
+};
 
 typedef struct metric {
 	const char *name, *type, *help;
@@ -226,41 +232,18 @@ static void text(const b3cas_stats *st, const b3cas_cache_stats *cs)
 	       cs->l2.entries);
 }
 
-enum { OPT_JSON = 256, OPT_PROMETHEUS };
-
-static const struct option long_options[] = {
-	{"json", no_argument, NULL, OPT_JSON},
-	{"prometheus", no_argument, NULL, OPT_PROMETHEUS},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
 int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 {
-	bool want_json = false, want_prom = false;
+	stats_args a = {false, false};
 	b3cas_store *store;
 	b3cas_cache_stats cs;
 	b3cas_stats st;
-	int c, rc, err;
+	cli_args pos;
+	int rc, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_JSON: want_json = true; break;
-		case OPT_PROMETHEUS: want_prom = true; break;
-		case 'h':
-			cmd_stats_usage(stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("stats", "unknown option '%s'",
-					       argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error("stats", "unexpected argument '%s'",
-				       argv[optind]);
-	if (want_json && want_prom)
+	if (!cli_opt_parse(&rc, &pos, &cmd_stats_spec, &a, argc, argv))
+		return rc;
+	if (a.json && a.prometheus)
 		return cli_usage_error("stats", "--json and --prometheus "
 				       "cannot be used together");
 	rc = cli_open_store_ro(&store, ctx);
@@ -272,10 +255,10 @@ int cmd_stats(cli_ctx *ctx, int argc, char **argv)
 		cli_error("cannot read the store's statistics: %s",
 			  b3cas_error_last());
 		rc = cli_exit_code(err, false);
-	} else if (want_prom) {
+	} else if (a.prometheus) {
 		prometheus(&st);
 		prometheus_cache(&cs);
-	} else if (want_json) {
+	} else if (a.json) {
 		json(&st, &cs);
 	} else {
 		text(&st, &cs);

@@ -4,6 +4,7 @@
  * follow the command. Each subcommand lives in its own cmd_<name>.c and is
  * listed in the table below.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,36 +13,76 @@
 
 static void main_usage(FILE *out);
 static int cmd_help(cli_ctx *ctx, int argc, char **argv);
-static void cmd_help_usage(FILE *out);
 
+static const cli_opt help_opts[] = {
+	CLI_ARG("COMMAND", false, NULL, "the command to describe"),
+	CLI_END,
+};
+
+static const cli_spec cmd_help_spec = {
+	.name = "help",
+	.summary = "show help for a command",
+	.about = "Print the help of COMMAND, or without one the list of "
+		 "commands.\n",
+	.exits = "Exit codes: 0 ok, 2 unknown command.\n",
+	.opts = help_opts,
+};
+
+/* The program's own options, before the command (--store and --wait
+ * also after it, up to a "--"). */
+typedef struct main_args {
+	cli_ctx ctx;
+	bool version;
+} main_args;
+
+static int parse_wait(void *field, const char *value, const cli_opt *opt,
+		      const char *cmd)
+{
+	(void)opt;
+	(void)cmd;
+	return cli_parse_wait(field, value) ? 0 : CLI_USAGE;
+}
+
+static const cli_opt main_opts[] = {
+	{.kind = CLI_OPT_VALUE, .name = "store", .value = "DIR",
+	 .off = offsetof(main_args, ctx.store_dir), .late = true,
+	 .error = "--store needs a folder",
+	 .help = "the store to use (default: $B3CAS_STORE, else "
+		 "$XDG_DATA_HOME/b3cas or ~/.local/share/b3cas)"},
+	{.kind = CLI_OPT_VALUE, .name = "wait", .value = "DURATION",
+	 .off = offsetof(main_args, ctx.lock_timeout_ms), .late = true,
+	 .optional = true, .parse = parse_wait,
+	 .help = "when another process has the store open for writing, wait "
+		 "for it (up to DURATION: 500ms, 10s, 2m; plain --wait: as "
+		 "long as it takes) instead of failing at once"},
+	CLI_FLAG("version", 'V', main_args, version,
+		 "print the version and the SIMD level in use"),
+	CLI_END,
+};
+
+static const cli_spec main_spec = {
+	.opts = main_opts,
+	.exact = true, /* a prefix after the command is the command's */
+};
+
+/* In the order `b3cas --help` lists them. */
 static const cli_command commands[] = {
-	{"init", cmd_init, cmd_init_usage, "create a store", true},
-	{"put", cmd_put, cmd_put_usage, "store files or stdin, print their ids",
-	 true},
-	{"get", cmd_get, cmd_get_usage, "write an object's bytes", true},
-	{"exists", cmd_exists, cmd_exists_usage,
-	 "exit 0 if objects are stored, 1 if not", false},
-	{"rm", cmd_rm, cmd_rm_usage, "remove one reference to objects", true},
-	{"gc", cmd_gc, cmd_gc_usage,
-	 "free objects that lost their last reference", true},
-	{"backup", cmd_backup, cmd_backup_usage,
-	 "copy the objects another store lacks into it", true},
-	{"restore", cmd_restore, cmd_restore_usage,
-	 "bring missing and damaged objects back from a backup", true},
-	{"recover", cmd_recover, cmd_recover_usage,
-	 "rebuild a lost or damaged index", true},
-	{"fsck", cmd_fsck, cmd_fsck_usage,
-	 "check every object and the index; --repair mends", true},
-	{"scrub", cmd_scrub, cmd_scrub_usage,
-	 "verify objects over time, resumable, rate-limited", true},
-	{"stats", cmd_stats, cmd_stats_usage,
-	 "objects, bytes and dedup ratio of the store", false},
-	{"ls", cmd_ls, cmd_ls_usage, "list stored objects", false},
-	{"stat", cmd_stat, cmd_stat_usage,
-	 "size, references and storage of objects", false},
-	{"hash", cmd_hash, cmd_hash_usage,
-	 "print or check BLAKE3 hashes of files (like b3sum)", false},
-	{"help", cmd_help, cmd_help_usage, "show help for a command", false},
+	{&cmd_init_spec, cmd_init, true},
+	{&cmd_put_spec, cmd_put, true},
+	{&cmd_get_spec, cmd_get, true},
+	{&cmd_exists_spec, cmd_exists, false},
+	{&cmd_rm_spec, cmd_rm, true},
+	{&cmd_gc_spec, cmd_gc, true},
+	{&cmd_backup_spec, cmd_backup, true},
+	{&cmd_restore_spec, cmd_restore, true},
+	{&cmd_recover_spec, cmd_recover, true},
+	{&cmd_fsck_spec, cmd_fsck, true},
+	{&cmd_scrub_spec, cmd_scrub, true},
+	{&cmd_stats_spec, cmd_stats, false},
+	{&cmd_ls_spec, cmd_ls, false},
+	{&cmd_stat_spec, cmd_stat, false},
+	{&cmd_hash_spec, cmd_hash, false},
+	{&cmd_help_spec, cmd_help, false},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -49,7 +90,7 @@ static const cli_command commands[] = {
 static const cli_command *find_command(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0)
+		if (strcmp(commands[i].spec->name, name) == 0)
 			return &commands[i];
 	return NULL;
 }
@@ -65,20 +106,14 @@ static void main_usage(FILE *out)
 		"\n"
 		"Commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name,
-			commands[i].summary);
+		fprintf(out, "  %-8s %s\n", commands[i].spec->name,
+			commands[i].spec->summary);
 	fprintf(out,
 		"\n"
-		"Global options (before or after the command):\n"
-		"  --store DIR   the store to use (default: $B3CAS_STORE, else\n"
-		"                $XDG_DATA_HOME/b3cas or ~/.local/share/b3cas)\n"
-		"  --wait[=DURATION]\n"
-		"                when another process has the store open for\n"
-		"                writing, wait for it (up to DURATION: 500ms,\n"
-		"                10s, 2m; plain --wait: as long as it takes)\n"
-		"                instead of failing at once\n"
-		"  --version     print the version and the SIMD level in use\n"
-		"  -h, --help    print this help\n"
+		"Global options (--store and --wait also after the "
+		"command):\n");
+	cli_opt_rows(out, &main_spec);
+	fprintf(out,
 		"\n"
 		"Exit codes:\n"
 		"  0  success\n"
@@ -92,24 +127,23 @@ static void main_usage(FILE *out)
 		"level\n");
 }
 
-static void cmd_help_usage(FILE *out)
-{
-	fprintf(out, "Usage: b3cas help [COMMAND]\n");
-}
-
 static int cmd_help(cli_ctx *ctx, int argc, char **argv)
 {
 	const cli_command *cmd;
+	cli_args pos;
+	int rc;
 
 	(void)ctx;
-	if (argc < 2) {
+	if (!cli_opt_parse(&rc, &pos, &cmd_help_spec, NULL, argc, argv))
+		return rc;
+	if (pos.n == 0) {
 		main_usage(stdout);
 		return CLI_OK;
 	}
-	cmd = find_command(argv[1]);
+	cmd = find_command(pos.v[0]);
 	if (!cmd)
-		return cli_usage_error(NULL, "unknown command '%s'", argv[1]);
-	cmd->usage(stdout);
+		return cli_usage_error(NULL, "unknown command '%s'", pos.v[0]);
+	cli_opt_usage(stdout, cmd->spec);
 	return CLI_OK;
 }
 
@@ -132,112 +166,83 @@ static void check_simd_env(void)
 	}
 }
 
-/* Take "--store DIR" or "--store=DIR" at argv[*i]; false if not one. */
-static bool take_store(cli_ctx *ctx, int argc, char **argv, int *i, int *err)
+/* Take the global options that follow the command (up to "--") out of
+ * argv. */
+static int strip_late_globals(main_args *g, int *argc, char **argv)
 {
-	const char *arg = argv[*i];
-
-	if (strncmp(arg, "--store=", 8) == 0) {
-		ctx->store_dir = arg + 8;
-		return true;
-	}
-	if (strcmp(arg, "--store") != 0)
-		return false;
-	if (*i + 1 >= argc) {
-		*err = cli_usage_error(NULL, "--store needs a folder");
-		return true;
-	}
-	ctx->store_dir = argv[++*i];
-	return true;
-}
-
-/* Take "--wait" or "--wait=DURATION" at argv[i]; false if not one. */
-static bool take_wait(cli_ctx *ctx, const char *arg, int *err)
-{
-	if (strcmp(arg, "--wait") == 0) {
-		cli_parse_wait(&ctx->lock_timeout_ms, NULL);
-		return true;
-	}
-	if (strncmp(arg, "--wait=", 7) != 0)
-		return false;
-	if (!cli_parse_wait(&ctx->lock_timeout_ms, arg + 7))
-		*err = CLI_USAGE;
-	return true;
-}
-
-/* Take any global option at argv[*i]; false if it is none. */
-static bool take_global(cli_ctx *ctx, int argc, char **argv, int *i,
-			int *err)
-{
-	return take_store(ctx, argc, argv, i, err) ||
-	       take_wait(ctx, argv[*i], err);
-}
-
-/* Remove global options that follow the command (up to "--"). */
-static int strip_late_globals(cli_ctx *ctx, int *argc, char **argv)
-{
-	int out = 1, err = 0;
+	int out = 1;
 
 	for (int i = 1; i < *argc; i++) {
+		int at = i, rc;
+
 		if (strcmp(argv[i], "--") == 0) {
 			while (i < *argc)
 				argv[out++] = argv[i++];
 			break;
 		}
-		if (!take_global(ctx, *argc, argv, &i, &err))
-			argv[out++] = argv[i];
-		if (err)
-			return err;
+		rc = cli_opt_take(&main_spec, g, *argc, argv, &i, true);
+		if (rc == CLI_OPT_UNKNOWN)
+			argv[out++] = argv[at];
+		else if (rc != 0)
+			return rc;
 	}
 	*argc = out;
 	argv[out] = NULL;
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Take the global options before the command: true with *i at the command,
+ * else false with the exit code in *rc_out (after --help, --version, or
+ * a usage error). */
+static bool take_early_globals(int *rc_out, main_args *g, int argc,
+			       char **argv, int *i)
 {
-	cli_ctx ctx;
-	int i, err = 0;
+	for (; *i < argc && argv[*i][0] == '-'; (*i)++) {
+		int rc = cli_opt_take(&main_spec, g, argc, argv, i, false);
 
-	memset(&ctx, 0, sizeof(ctx));
-
-	check_simd_env();
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (take_global(&ctx, argc, argv, &i, &err)) {
-			if (err)
-				return err;
-		} else if (!strcmp(argv[i], "-h") ||
-			   !strcmp(argv[i], "--help")) {
+		if (rc == CLI_OPT_HELP)
 			main_usage(stdout);
-			return CLI_OK;
-		} else if (!strcmp(argv[i], "--version") ||
-			   !strcmp(argv[i], "-V")) {
+		else if (rc == CLI_OPT_UNKNOWN)
+			rc = cli_usage_error(NULL, "unknown option '%s'",
+					     argv[*i]);
+		else if (rc == 0 && g->version)
 			printf("b3cas %s (BLAKE3 SIMD level: %s)\n",
 			       b3cas_version(), b3cas_simd_name());
-			return CLI_OK;
-		} else {
-			return cli_usage_error(NULL, "unknown option '%s'",
-					       argv[i]);
+		if (rc != 0 || g->version) {
+			*rc_out = rc == CLI_OPT_HELP ? CLI_OK : rc;
+			return false;
 		}
 	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	main_args g;
+	const cli_command *cmd;
+	int i = 1, err = 0;
+
+	memset(&g, 0, sizeof(g));
+	check_simd_env();
+	if (!take_early_globals(&err, &g, argc, argv, &i))
+		return err;
 	if (i >= argc) {
 		main_usage(stderr);
 		return CLI_USAGE;
 	}
-	const cli_command *cmd = find_command(argv[i]);
-
+	cmd = find_command(argv[i]);
 	if (!cmd)
 		return cli_usage_error(NULL, "unknown command '%s'", argv[i]);
 	argc -= i;
 	argv += i;
-	err = strip_late_globals(&ctx, &argc, argv);
+	err = strip_late_globals(&g, &argc, argv);
 	if (err)
 		return err;
 	if (cmd->writes)
 		cli_signals_start();
-	err = cmd->run(&ctx, argc, argv);
+	err = cmd->run(&g.ctx, argc, argv);
 	if (cmd->writes)
 		cli_signals_end();
-	free(ctx.store_buf);
+	free(g.ctx.store_buf);
 	return err;
 }

@@ -8,7 +8,6 @@
  * from when the user did not type it, so a surprise default is visible.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -338,35 +337,54 @@ int cli_parse_oids_json(b3cas_oid **ids_out, char **argv, int n, bool json)
 	return CLI_OK;
 }
 
-int cli_parse_id_args(cli_id_args *out, const char *cmd,
-		      void (*usage)(FILE *out), int argc, char **argv)
+const cli_opt cli_id_opts[] = {
+	CLI_FLAG("json", 0, cli_id_args, json,
+		 "one JSON object per line for each ID"),
+	CLI_ARGS("ID", true, "expected an object id",
+		 "an object id: 64 hex digits"),
+	CLI_END,
+};
+
+bool cli_parse_id_args(int *rc_out, cli_id_args *out, const cli_spec *spec,
+		       int argc, char **argv)
 {
-	static const struct option long_options[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+	cli_args pos;
 
 	memset(out, 0, sizeof(*out));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'j': out->json = true; break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			return cli_usage_error(cmd, "unknown option '%s'",
-					       argv[optind - 1]);
+	if (!cli_opt_parse(rc_out, &pos, spec, out, argc, argv))
+		return false;
+	out->n = pos.n;
+	out->texts = pos.v;
+	*rc_out = cli_parse_oids_json(&out->ids, out->texts, out->n,
+				      out->json);
+	return *rc_out == CLI_OK;
+}
+
+int cli_run_ids(cli_ctx *ctx, cli_id_args *a, b3cas_store *store, int rc,
+		cli_id_fn one)
+{
+	int i;
+
+	for (i = 0; store && i < a->n; i++) {
+		int err = one(store, a, i);
+
+		if (err >= 0)
+			continue;
+		cli_id_failure(a, i, err);
+		rc = cli_worse(rc, cli_exit_code(err, true));
+		/* An id not stored is its own failure; any other ends the
+		 * run. */
+		if (err != B3CAS_ENOTFOUND) {
+			i++; /* reported; the rest are not done */
+			break;
 		}
 	}
-	out->n = argc - optind;
-	out->texts = argv + optind;
-	if (out->n < 1)
-		return cli_usage_error(cmd, "expected an object id");
-	return cli_parse_oids_json(&out->ids, out->texts, out->n, out->json);
+	if (a->json)
+		cli_json_not_done(ctx, store != NULL, "id", a->texts + i,
+				  a->n - i);
+	rc = cli_close_store(store, rc);
+	free(a->ids);
+	return cli_finish_stdout(rc);
 }
 
 /* ---- output ---- */
@@ -427,22 +445,36 @@ void cli_json_string(FILE *out, const char *s)
 	putc('"', out);
 }
 
+bool cli_name_needs_escape(const char *name)
+{
+	return strpbrk(name, "\\\n") != NULL;
+}
+
+void cli_print_name(FILE *out, const char *name, bool escape)
+{
+	if (!escape) {
+		fputs(name, out);
+		return;
+	}
+	for (const char *p = name; *p; p++) {
+		if (*p == '\\')
+			fputs("\\\\", out);
+		else if (*p == '\n')
+			fputs("\\n", out);
+		else
+			putc(*p, out);
+	}
+}
+
 void cli_print_id_name(FILE *out, const char *hex, const char *name)
 {
-	bool escape = strpbrk(name, "\\\n") != NULL;
+	bool escape = cli_name_needs_escape(name);
 
 	if (escape)
 		putc('\\', out);
 	fputs(hex, out);
 	fputs("  ", out);
-	for (const char *p = name; *p; p++) {
-		if (escape && *p == '\\')
-			fputs("\\\\", out);
-		else if (escape && *p == '\n')
-			fputs("\\n", out);
-		else
-			putc(*p, out);
-	}
+	cli_print_name(out, name, escape);
 	putc('\n', out);
 }
 
