@@ -75,6 +75,7 @@
 #include "b3cas/integrity.h"
 #include "store/store_int.h"
 #include "index/wal.h"
+#include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -791,17 +792,14 @@ static file_verdict judge_file_locked(fsck_worker *w, int sub_fd,
 				      uint64_t *size)
 {
 	b3cas_store *s = w->f->s;
-	rocksdb_pinnableslice_t *v;
 	file_verdict verdict;
 	struct stat st;
 	int fd, rc;
 
-	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
-			      B3CAS_OID_LEN, &v);
+	rc = b3cas__index_has(s->ix, B3CAS_CF_CONTENT, id->bytes,
+			      B3CAS_OID_LEN);
 	if (rc != 0) {
 		/* Named by an entry, or unreadable (the entry phase's). */
-		if (rc > 0)
-			rocksdb_pinnableslice_destroy(v);
 		b3cas_error_clear();
 		return FILE_FINE;
 	}
@@ -1747,7 +1745,14 @@ static bool scrub_load(b3cas_store *s, b3cas_oid *after)
 static int scrub_save(b3cas_store *s, const b3cas_oid *last, bool done)
 {
 	char text[128], hex[B3CAS_OID_HEX_LEN + 1];
-	int fd, n, rc = 0;
+	/* No fsync: a position lost or damaged by a power loss only makes
+	 * the next scrub start over (scrub_load). */
+	const b3cas_atomic_write w = {
+		.stage_fd = s->lay.root_fd, .stage_name = SCRUB_FILE ".tmp",
+		.dir_fd = s->lay.root_fd, .name = SCRUB_FILE,
+		.where = s->lay.root, .durability = B3CAS_DURABILITY_NONE,
+	};
+	int n;
 
 	if (done || !last) {
 		/* A whole pass: the next scrub starts over. */
@@ -1759,26 +1764,7 @@ static int scrub_save(b3cas_store *s, const b3cas_oid *last, bool done)
 	}
 	n = snprintf(text, sizeof(text), "next-after %s\n",
 		     b3cas_oid_fmt(hex, last));
-	fd = openat(s->lay.root_fd, SCRUB_FILE ".tmp",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0644);
-	if (fd < 0)
-		return b3cas__error_errno(errno, "cannot write %s/%s",
-					  s->lay.root, SCRUB_FILE);
-	{
-		char path[4200];
-
-		snprintf(path, sizeof(path), "%s/%s.tmp", s->lay.root,
-			 SCRUB_FILE);
-		rc = b3cas__write_all(fd, text, (size_t)n, path);
-	}
-	close(fd);
-	/* Renamed into place: a crash leaves the old position or the new. */
-	if (rc == 0 && renameat(s->lay.root_fd, SCRUB_FILE ".tmp",
-				s->lay.root_fd, SCRUB_FILE) != 0)
-		rc = b3cas__error_errno(errno, "cannot write %s/%s",
-					s->lay.root, SCRUB_FILE);
-	return rc;
+	return b3cas__atomic_write(&w, text, (size_t)n);
 }
 
 /* Where a scrub walks from, how far and how fast. */

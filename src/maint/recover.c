@@ -40,6 +40,7 @@
 #include "index/salvage.h"
 #include "index/wal.h"
 #include "maint/integrity_int.h"
+#include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -230,8 +231,14 @@ static int save_copy(b3cas_layout *lay, const char *index,
 /* Write the marker: what this recovery is doing, for a resumed run. */
 static int write_marker(b3cas_layout *lay, const b3cas_recover_report *r)
 {
-	char text[256], dir[4200];
-	int fd, n, rc;
+	char text[256];
+	const b3cas_atomic_write w = {
+		.stage_fd = lay->root_fd,
+		.stage_name = B3CAS_RECOVER_MARKER ".tmp",
+		.dir_fd = lay->root_fd, .name = B3CAS_RECOVER_MARKER,
+		.where = lay->root, .durability = B3CAS_DURABILITY_FULL,
+	};
+	int n;
 
 	/* The number slot: tables set aside (repaired), or key ranges that
 	 * could not be read (salvaged). */
@@ -240,26 +247,7 @@ static int write_marker(b3cas_layout *lay, const b3cas_recover_report *r)
 		     r->action == B3CAS_RECOVER_SALVAGED ? r->ranges_unreadable
 							 : r->tables_lost,
 		     r->saved_index[0] ? r->saved_index : "-");
-	fd = openat(lay->root_fd, B3CAS_RECOVER_MARKER ".tmp",
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0644);
-	if (fd < 0)
-		return b3cas__error_errno(errno, "cannot write %s/%s",
-					  lay->root, B3CAS_RECOVER_MARKER);
-	snprintf(dir, sizeof(dir), "%s/%s.tmp", lay->root,
-		 B3CAS_RECOVER_MARKER);
-	rc = b3cas__write_all(fd, text, (size_t)n, dir);
-	if (rc == 0)
-		rc = b3cas__fsync(fd, dir);
-	close(fd);
-	if (rc == 0 && renameat(lay->root_fd, B3CAS_RECOVER_MARKER ".tmp",
-				lay->root_fd, B3CAS_RECOVER_MARKER) != 0)
-		rc = b3cas__error_errno(errno, "cannot write %s/%s",
-					lay->root, B3CAS_RECOVER_MARKER);
-	snprintf(dir, sizeof(dir), "%s/%s", lay->root, B3CAS_RECOVER_DIR);
-	if (rc == 0)
-		rc = b3cas__fsync_dir(dir);
-	return rc;
+	return b3cas__atomic_write(&w, text, (size_t)n);
 }
 
 /* Read an interrupted recovery's marker into r; false if there is none. */
@@ -652,18 +640,6 @@ out:
 
 /* ---- phase 2: filling the index in --------------------------------------- */
 
-/* Does s's index hold a content entry for id? 1, 0, or an error. */
-static int has_content(b3cas_store *s, const b3cas_oid *id)
-{
-	rocksdb_pinnableslice_t *v;
-	int rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
-				  B3CAS_OID_LEN, &v);
-
-	if (rc == 1)
-		rocksdb_pinnableslice_destroy(v);
-	return rc;
-}
-
 /* The reference count to give id: the backup's, or 1. */
 static uint64_t count_for(recover_run *v, const b3cas_oid *id, bool *from)
 {
@@ -697,7 +673,8 @@ static int tier_file(recover_run *v, b3cas_store *s, int sub_fd,
 		r->skipped++; /* not an object: fsck names it */
 		return 0;
 	}
-	rc = has_content(s, &id);
+	rc = b3cas__index_has(s->ix, B3CAS_CF_CONTENT, id.bytes,
+			      B3CAS_OID_LEN);
 	if (rc != 0)
 		return rc < 0 ? rc : 0; /* indexed already: kept as it is */
 	fd = openat(sub_fd, name, O_RDONLY | O_CLOEXEC);
@@ -834,7 +811,8 @@ static int sweep_counts(recover_run *v, b3cas_store *s)
 		memcpy(id.bytes, key, B3CAS_OID_LEN);
 		lock = b3cas__store_stripe(s, &id);
 		pthread_mutex_lock(lock);
-		rc = has_content(s, &id);
+		rc = b3cas__index_has(s->ix, B3CAS_CF_CONTENT, id.bytes,
+				      B3CAS_OID_LEN);
 		if (rc == 0) {
 			b = rocksdb_writebatch_create();
 			b3cas__store_batch_remove(s, b, &id);
@@ -923,7 +901,8 @@ static int replay_put(uint32_t cf, const uint8_t *key, size_t klen,
 		return 0;
 	memcpy(id.bytes, key, B3CAS_OID_LEN);
 	r->wal_dropped++;
-	rc = has_content(w->s, &id);
+	rc = b3cas__index_has(w->s->ix, B3CAS_CF_CONTENT, id.bytes,
+			      B3CAS_OID_LEN);
 	if (rc != 0) {
 		w->err = rc < 0 ? rc : 0;
 		return rc < 0 ? rc : 0; /* there (its file, the backup, later) */
