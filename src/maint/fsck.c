@@ -436,6 +436,25 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 	return rc;
 }
 
+int b3cas__fsck_start(fsck_run *f, fsck_worker **ws_out, b3cas_store *s,
+		      const b3cas_fsck_options *o, bool copies, unsigned n)
+{
+	/* Before anything is judged lost for want of a good copy there. */
+	int rc = b3cas__store_mirror_check(s, true);
+
+	if (rc < 0)
+		return rc;
+	b3cas__fsck_run_init(f, s, o, copies);
+	*ws_out = b3cas__fsck_workers_new(f, n);
+	if (!*ws_out) {
+		b3cas__fsck_run_destroy(f);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory for %u "
+				    "buffer(s) of %s", n,
+				    copies ? "fsck" : "scrub");
+	}
+	return 0;
+}
+
 int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 	       b3cas_fsck_report *report)
 {
@@ -458,18 +477,10 @@ int b3cas_fsck(b3cas_store *s, const b3cas_fsck_options *opts,
 		if (rc < 0)
 			return rc;
 	}
-	/* Before anything is judged lost for want of a good copy there. */
-	rc = b3cas__store_mirror_check(s, true);
+	n = fsck_threads(opts->threads);
+	rc = b3cas__fsck_start(&f, &ws, s, opts, true, n);
 	if (rc < 0)
 		return rc;
-	n = fsck_threads(opts->threads);
-	b3cas__fsck_run_init(&f, s, opts, true);
-	ws = b3cas__fsck_workers_new(&f, n);
-	if (!ws) {
-		b3cas__fsck_run_destroy(&f);
-		return b3cas__error(B3CAS_ENOMEM, "out of memory for %u "
-				    "buffers of fsck", n);
-	}
 	rc = check_all(&f, ws, n, t0);
 	for (unsigned i = 0; i < n; i++)
 		report_add(report, &ws[i].r);

@@ -171,8 +171,7 @@ static file_verdict judge_file_locked(fsck_worker *w, int sub_fd,
 	}
 	*size = (uint64_t)st.st_size;
 	verdict = b3cas__fsck_file_sound(w, fd, id, *size, &w->r.bytes)
-		? FILE_ORPHAN
-							    : FILE_STRAY;
+			  ? FILE_ORPHAN : FILE_STRAY;
 	close(fd);
 	return verdict;
 }
@@ -183,7 +182,6 @@ void b3cas__fsck_check_file(fsck_worker *w, int sub_fd, unsigned sub,
 	fsck_run *f = w->f;
 	b3cas_fsck_problem p = {0};
 	char rel[B3CAS_OBJECT_REL_LEN + 1], *path = NULL;
-	rocksdb_pinnableslice_t *v;
 	pthread_mutex_t *lock;
 	file_verdict verdict;
 	const char *action = NULL;
@@ -212,11 +210,9 @@ void b3cas__fsck_check_file(fsck_worker *w, int sub_fd, unsigned sub,
 	p.has_id = true;
 	p.id = id;
 	/* Most files are named by an entry: that needs no lock. */
-	rc = b3cas__index_get(f->s->ix, B3CAS_CF_CONTENT, id.bytes,
-			      B3CAS_OID_LEN, &v);
+	rc = b3cas__index_has(f->s->ix, B3CAS_CF_CONTENT, id.bytes,
+			      B3CAS_OID_LEN);
 	if (rc != 0) {
-		if (rc > 0)
-			rocksdb_pinnableslice_destroy(v);
 		b3cas_error_clear();
 		goto out;
 	}

@@ -401,7 +401,6 @@ void b3cas__fsck_check_ref(fsck_worker *w, const char *key, size_t klen)
 	fsck_run *f = w->f;
 	b3cas_store *s = f->s;
 	b3cas_fsck_problem p = {0};
-	rocksdb_pinnableslice_t *v;
 	pthread_mutex_t *lock;
 	bool dangling = false, removed = false;
 	int rc;
@@ -411,17 +410,14 @@ void b3cas__fsck_check_ref(fsck_worker *w, const char *key, size_t klen)
 	memcpy(p.id.bytes, key, B3CAS_OID_LEN);
 	lock = b3cas__store_stripe(s, &p.id);
 	pthread_mutex_lock(lock);
-	rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, p.id.bytes,
-			      B3CAS_OID_LEN, &v);
-	if (rc == 1)
-		rocksdb_pinnableslice_destroy(v);
+	rc = b3cas__index_has(s->ix, B3CAS_CF_CONTENT, p.id.bytes,
+			      B3CAS_OID_LEN);
 	if (rc == 0)
-		rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, p.id.bytes,
-				      B3CAS_OID_LEN, &v);
+		rc = b3cas__index_has(s->ix, B3CAS_CF_REFS, p.id.bytes,
+				      B3CAS_OID_LEN);
 	else
 		rc = 0;
 	if (rc == 1) {
-		rocksdb_pinnableslice_destroy(v);
 		dangling = true;
 		if (f->o->repair) {
 			rocksdb_writebatch_t *b = rocksdb_writebatch_create();

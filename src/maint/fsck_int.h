@@ -139,6 +139,15 @@ fsck_worker *b3cas__fsck_workers_new(fsck_run *f, unsigned n);
 
 void b3cas__fsck_workers_free(fsck_worker *ws, unsigned n);
 
+/*
+ * Check the store's mirror (so that a mirror that cannot be used is an
+ * error, not a reason to call objects lost), then set f up with n workers
+ * in *ws_out; with copies the run checks L2 copies too (fsck; scrub does
+ * not). 0, or an error with nothing left to free.
+ */
+int b3cas__fsck_start(fsck_run *f, fsck_worker **ws_out, b3cas_store *s,
+		      const b3cas_fsck_options *o, bool copies, unsigned n);
+
 /* ---- the index walks (fsck_index.c) ---- */
 
 /* One key of the content column family. */

@@ -206,21 +206,14 @@ int b3cas_scrub(b3cas_store *s, const b3cas_scrub_options *opts,
 	if (!report)
 		report = &local;
 	memset(report, 0, sizeof(*report));
-	rc = b3cas__store_mirror_check(s, true);
-	if (rc < 0)
-		return rc;
 	memset(&pos, 0, sizeof(pos));
 	fo.repair = opts->repair;
 	fo.on_problem = opts->on_problem;
 	fo.ctx = opts->ctx;
 	fo.progress = opts->progress;
-	b3cas__fsck_run_init(&f, s, &fo, false);
-	ws = b3cas__fsck_workers_new(&f, 1);
-	if (!ws) {
-		b3cas__fsck_run_destroy(&f);
-		return b3cas__error(B3CAS_ENOMEM, "out of memory for a buffer "
-				    "of scrub");
-	}
+	rc = b3cas__fsck_start(&f, &ws, s, &fo, false, 1);
+	if (rc < 0)
+		return rc;
 	pos.has_start = scrub_load(s, &pos.start);
 	pos.max_objects = opts->max_objects;
 	pos.rate_bytes = opts->rate_bytes;
