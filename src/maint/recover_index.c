@@ -123,8 +123,14 @@ static void drop_copy(int root_fd, const char *rel)
 	unlinkat(root_fd, rel, AT_REMOVEDIR);
 }
 
-int b3cas__recover_save_copy(b3cas_layout *lay, const char *index,
-			     b3cas_recover_report *r)
+/*
+ * Copy the files of the index folder to integrity/recover/index.<ns>
+ * (its name in r->saved_index), all of them durable before RocksDB's
+ * repair changes anything. Folders inside (RocksDB's lost/) stay where
+ * they are: a repair only adds to them.
+ */
+static int save_copy(b3cas_layout *lay, const char *index,
+		     b3cas_recover_report *r)
 {
 	char where[4200];
 	uint8_t *buf = b3cas__malloc(B3CAS_COPY_CHUNK);
@@ -332,6 +338,17 @@ static int fresh_index(b3cas_layout *lay, const char *index,
 	return rc;
 }
 
+int b3cas__recover_begin(b3cas_layout *lay, const char *index,
+			 b3cas_recover_report *r, b3cas_recover_action action)
+{
+	int rc = save_copy(lay, index, r);
+
+	if (rc < 0)
+		return rc; /* nothing was changed */
+	r->action = action;
+	return b3cas__recover_write_marker(lay, r);
+}
+
 /* Repair, or failing that move aside and make anew. */
 static int mend_index(recover_run *v, b3cas_layout *lay, const char *index)
 {
@@ -339,11 +356,7 @@ static int mend_index(recover_run *v, b3cas_layout *lay, const char *index)
 	char name[96];
 	int rc;
 
-	rc = b3cas__recover_save_copy(lay, index, r);
-	if (rc < 0)
-		return rc; /* nothing was changed */
-	r->action = B3CAS_RECOVER_REPAIRED;
-	rc = b3cas__recover_write_marker(lay, r);
+	rc = b3cas__recover_begin(lay, index, r, B3CAS_RECOVER_REPAIRED);
 	if (rc < 0)
 		return rc;
 	if (repair_index(index, r) == 0)

@@ -32,13 +32,12 @@ int b3cas__recover_lost(recover_run *v, const b3cas_oid *id, const char *why);
 /* ---- phase 1: the index folder (recover_index.c) ---- */
 
 /*
- * Copy the files of the index folder to integrity/recover/index.<ns>
- * (its name in r->saved_index), all of them durable before RocksDB's
- * repair changes anything. Folders inside (RocksDB's lost/) stay where
- * they are: a repair only adds to them.
+ * The first change of a mend: copy the index folder aside (see
+ * save_copy), then write the marker with action. An error before the
+ * marker leaves the store unchanged.
  */
-int b3cas__recover_save_copy(b3cas_layout *lay, const char *index,
-			     b3cas_recover_report *r);
+int b3cas__recover_begin(b3cas_layout *lay, const char *index,
+			 b3cas_recover_report *r, b3cas_recover_action action);
 
 /* Write the marker: what this recovery is doing, for a resumed run. */
 int b3cas__recover_write_marker(b3cas_layout *lay,

@@ -118,11 +118,7 @@ int b3cas__recover_mend_damaged(recover_run *v, b3cas_layout *lay,
 	char name[96], rel[128];
 	int rc;
 
-	rc = b3cas__recover_save_copy(lay, index, r);
-	if (rc < 0)
-		return rc; /* nothing was changed */
-	r->action = B3CAS_RECOVER_SALVAGED;
-	rc = b3cas__recover_write_marker(lay, r);
+	rc = b3cas__recover_begin(lay, index, r, B3CAS_RECOVER_SALVAGED);
 	if (rc < 0)
 		return rc;
 	snprintf(rel, sizeof(rel), "%s.salvaged", r->saved_index);
