@@ -216,6 +216,18 @@ static inline b3cas_store *tu_open_store(const char *dir,
 	return s;
 }
 
+/* A new block of exactly len random bytes from rng (one byte when len is
+ * 0), so that AddressSanitizer catches a read past its end. Never NULL;
+ * the caller frees. */
+static inline uint8_t *tu_random_block(size_t len, uint64_t *rng)
+{
+	uint8_t *p = malloc(len ? len : 1);
+
+	assert_non_null(p);
+	tu_fill_random(p, len, rng);
+	return p;
+}
+
 /* Object id reads back from s as exactly the len bytes of want, and has
  * refs references. */
 static inline void tu_expect_object(b3cas_store *s, const b3cas_oid *id,

@@ -98,8 +98,7 @@ static void test_backup_incremental_and_heal(void **state)
 	(void)state;
 	s = open_at(store_dir, true, NULL);
 	for (int i = 0; i < N + 2; i++) {
-		data[i] = malloc(size_of(i) + 1);
-		tu_fill_random(data[i], size_of(i), &rng);
+		data[i] = tu_random_block(size_of(i), &rng);
 		if (i < N)
 			assert_int_equal(b3cas_store_put(s, &ids[i], data[i],
 							 size_of(i)), 0);

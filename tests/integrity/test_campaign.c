@@ -221,8 +221,7 @@ static void test_campaign(void **state)
 	for (int i = 0; i < N; i++) {
 		lens[i] = i < NLOOSE ? THRESHOLD + 1 + tu_rand(&rng) % 60000
 				     : 1 + tu_rand(&rng) % THRESHOLD;
-		data[i] = malloc(lens[i]);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		refs[i] = 1 + tu_rand(&rng) % 3;
 		for (uint64_t k = 0; k < refs[i]; k++)
 			assert_true(b3cas_store_put(s, &ids[i], data[i],

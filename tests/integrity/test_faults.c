@@ -163,8 +163,7 @@ static void test_injected_failures(void **state)
 		/* mostly loose, some inline */
 		lens[i] = i % 4 ? THRESHOLD + 1 + tu_rand(&rng) % 20000
 				: 1 + tu_rand(&rng) % THRESHOLD;
-		data[i] = malloc(lens[i]);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		b3cas_hash(ids[i].bytes, data[i], lens[i]);
 	}
 	for (long round = 0; round < rounds; round++) {

@@ -86,8 +86,7 @@ static int setup(void **state)
 	nloose = 0;
 	for (int i = 0; i < N; i++) {
 		lens[i] = size_of(i);
-		data[i] = malloc(lens[i] + 1);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		counts[i] = 1 + (uint64_t)(i + 1) % 3;
 		nloose += is_loose(i);
 	}

@@ -69,8 +69,7 @@ static int setup(void **state)
 	s = open_at(src_dir, true, false);
 	for (int i = 0; i < N; i++) {
 		lens[i] = size_of(i);
-		data[i] = malloc(lens[i] + 1);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		counts[i] = 1 + (uint64_t)i % 3;
 		for (uint64_t k = 0; k < counts[i]; k++)
 			assert_in_range(b3cas_store_put(s, &ids[i], data[i],
