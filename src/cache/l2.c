@@ -34,7 +34,6 @@
 #include "layout/path.h"
 #include "util/atomic.h"
 #include "util/error.h"
-#include "util/fsutil.h"
 
 #define L2_SHARDS 16
 
