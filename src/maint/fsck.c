@@ -176,17 +176,6 @@ char *b3cas__fsck_object_path(b3cas_store *s, const b3cas_oid *id)
 	return b3cas__fsck_full_path(s->lay.objects_path, rel);
 }
 
-uint64_t b3cas__fsck_estimate_objects(b3cas_store *s)
-{
-	char *v = rocksdb_property_value_cf(s->ix->db,
-					    s->ix->cf[B3CAS_CF_CONTENT],
-					    "rocksdb.estimate-num-keys");
-	uint64_t n = v ? strtoull(v, NULL, 10) : 0;
-
-	free(v);
-	return n;
-}
-
 void b3cas__fsck_report_progress(fsck_run *f, uint64_t t0, uint64_t total,
 				 bool final)
 {
@@ -409,8 +398,7 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 {
 	static const fsck_phase order[] = {PHASE_ENTRIES, PHASE_TIER,
 					   PHASE_REFS, PHASE_COPIES};
-	uint64_t total = f->o->progress
-		? b3cas__fsck_estimate_objects(f->s) : 0;
+	uint64_t total = f->o->progress ? b3cas__estimate_objects(f->s) : 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {

@@ -244,7 +244,6 @@ out:
 				  memory_order_relaxed);
 }
 
-/* RocksDB's estimate of the number of index entries (0: none). */
 /* ---- the index's logs ---------------------------------------------------- */
 
 /* One "index" finding for the log at path: live (in index/, RocksDB drops

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "b3cas/integrity.h"
+#include "maint/integrity_int.h"
 #include "store/store_int.h"
 #include "util/error.h"
 
@@ -120,8 +121,6 @@ char *b3cas__fsck_full_path(const char *dir, const char *rel);
 
 /* The full path of id's loose file. */
 char *b3cas__fsck_object_path(b3cas_store *s, const b3cas_oid *id);
-
-uint64_t b3cas__fsck_estimate_objects(b3cas_store *s);
 
 /* Call progress with the shared counters (final: done is the total). */
 void b3cas__fsck_report_progress(fsck_run *f, uint64_t t0, uint64_t total,

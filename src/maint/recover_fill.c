@@ -21,9 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "index/salvage.h"
-#include "index/wal.h"
-#include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 

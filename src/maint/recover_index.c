@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "index/salvage.h"
 #include "index/wal.h"
 #include "util/atomic.h"
 #include "util/error.h"

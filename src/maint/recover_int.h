@@ -46,6 +46,11 @@ int b3cas__recover_write_marker(b3cas_layout *lay,
 /* Move the index folder to integrity/recover/<name> (kept, not removed). */
 int b3cas__recover_move_aside(b3cas_layout *lay, const char *name);
 
+/*
+ * Phase 1, under the store's LOCK. *rebuild tells whether phase 2 is
+ * needed (the index was changed, or an earlier recovery was not
+ * finished).
+ */
 int b3cas__recover_prepare_index(recover_run *v, b3cas_layout *lay,
 				 bool *rebuild);
 

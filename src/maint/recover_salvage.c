@@ -21,8 +21,6 @@
 #include <unistd.h>
 
 #include "index/salvage.h"
-#include "index/wal.h"
-#include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -150,9 +148,3 @@ void b3cas__recover_finish_salvage_move(b3cas_layout *lay, const char *index,
 	if (renameat(lay->root_fd, rel, lay->root_fd, "index") == 0)
 		b3cas__fsync_dir(lay->root);
 }
-
-/*
- * Phase 1, under the store's LOCK. *rebuild tells whether phase 2 is
- * needed (the index was changed, or an earlier recovery was not
- * finished).
- */

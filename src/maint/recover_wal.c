@@ -1,12 +1,13 @@
 /*
  * maint/recover_wal.c - the last step of a recovery: the writes that a
  * damaged log of the index dropped. Each kept copy of such a log
- * (integrity/recover/wal.*.log) is read, and the objects its dropped
- * writes stored are brought back from their files.
+ * (integrity/recover/wal.*.log) is read; an inline object its dropped
+ * writes stored comes back from the log's own bytes, a loose one was
+ * already indexed from its file (phase 2), and any other is named lost.
  *
  * Invariants: a copy is renamed *.done once replayed, so it is reported
- * and replayed once; only content entries whose object is in the tier
- * and sound come back, and nothing the index holds is changed.
+ * and replayed once; an object comes back only when its bytes hash to
+ * its id, and an entry the index holds is never changed.
  */
 #include "maint/recover_int.h"
 
@@ -20,9 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "index/salvage.h"
 #include "index/wal.h"
-#include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -56,8 +55,8 @@ static int replay_put(uint32_t cf, const uint8_t *key, size_t klen,
 			      B3CAS_OID_LEN);
 	if (rc != 0) {
 		w->err = rc < 0 ? rc : 0;
-		return rc < 0 ? rc : 0; /* there (its file, the backup,
-						  later) */
+		/* There: from its file, the backup, or a later put. */
+		return rc < 0 ? rc : 0;
 	}
 	kind = val[0] & ~B3CAS_ENTRY_UNREF;
 	size = b3cas__get_u64(val + 1);

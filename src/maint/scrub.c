@@ -127,7 +127,7 @@ static int scrub_walk(fsck_worker *w, scrub_pos *pos)
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
 	uint64_t t0 = b3cas__now_ns(), saved_at = t0, shown_at = t0, done = 0;
-	uint64_t total = f->o->progress ? b3cas__fsck_estimate_objects(s) : 0;
+	uint64_t total = f->o->progress ? b3cas__estimate_objects(s) : 0;
 	b3cas_oid last;
 	bool any = false, damaged = false;
 	char *err = NULL;
