@@ -98,16 +98,9 @@ static char root[2048];
 
 /* ---- helpers ---- */
 
-/* splitmix64: a state that moves by the golden gamma, mixed. */
-static inline uint64_t rng_next(uint64_t *s)
-{
-	*s += 0x9E3779B97F4A7C15ull;
-	return mix(*s);
-}
-
 static inline double rng_unit(uint64_t *s)
 {
-	return (double)(rng_next(s) >> 11) * 0x1p-53;
+	return (double)(tu_rand(s) >> 11) * 0x1p-53;
 }
 
 /* Ids are hashes of their numbers, so they spread over shards and
@@ -550,7 +543,7 @@ static lat_summary time_views(b3cas_store *s, long calls, long hot,
 	lat_summary r;
 
 	for (long i = 0; i < calls; i++) {
-		long k = (long)(mix(seed + (uint64_t)i) % (uint64_t)hot);
+		long k = (long)(tu_mix(seed + (uint64_t)i) % (uint64_t)hot);
 		const void *p = NULL;
 		b3cas_blob *b;
 		size_t len = 0;
@@ -585,7 +578,7 @@ static lat_summary time_copies(b3cas_store *s, long calls, long hot,
 	lat_summary r;
 
 	for (long i = 0; i < calls; i++) {
-		long k = (long)(mix(seed + (uint64_t)i) % (uint64_t)hot);
+		long k = (long)(tu_mix(seed + (uint64_t)i) % (uint64_t)hot);
 		void *data;
 		size_t len;
 		double t0;
@@ -714,7 +707,7 @@ static lat_summary time_l2_gets(b3cas_store *s, const b3cas_oid *l2ids,
 	if (!want)
 		die("out of memory");
 	for (long i = 0; i < cfg.l2_gets; i++) {
-		long k = (long)(mix(seed + (uint64_t)i) %
+		long k = (long)(tu_mix(seed + (uint64_t)i) %
 				(uint64_t)cfg.l2_objects);
 		void *data;
 		size_t len;
@@ -973,7 +966,7 @@ static void prepare(worker *w, op *o)
 
 		o->dup = rng_unit(&w->rng) < 0.5;
 		if (o->dup) {
-			o->k = (long)(rng_next(&w->rng) %
+			o->k = (long)(tu_rand(&w->rng) %
 				      (uint64_t)cfg.objects);
 			make_content(o->buf, OBJ, RUN_BASE, (uint64_t)o->k);
 		} else {
@@ -981,7 +974,7 @@ static void prepare(worker *w, op *o)
 		}
 		make_content(o->key, 32, RUN_RAWKEY, n);
 	} else {
-		size_t i = (size_t)(rng_next(&w->rng) % w->nrefs);
+		size_t i = (size_t)(tu_rand(&w->rng) % w->nrefs);
 
 		o->ref = w->refs[i];
 		w->refs[i] = w->refs[--w->nrefs];
@@ -1127,7 +1120,7 @@ static void mix_init(mix_run *r, bool raw, int nthreads, uint64_t tag)
 	for (int i = 0; i < nthreads; i++) {
 		r->w[i].run = r;
 		r->w[i].index = i;
-		r->w[i].rng = mix(tag * 1000003 + (uint64_t)i + (raw ? 7 : 0));
+		r->w[i].rng = tu_mix(tag * 1000003 + (uint64_t)i + (raw ? 7 : 0));
 	}
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);

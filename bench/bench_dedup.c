@@ -144,7 +144,7 @@ static void bench_dup(b3cas_store *s)
 		long end = n * (r + 1) / rounds;
 
 		for (; nd < end; nd++) {
-			uint64_t k = mix((uint64_t)nd * 7919) %
+			uint64_t k = tu_mix((uint64_t)nd * 7919) %
 				     (uint64_t)cfg.objects;
 			b3cas_oid id;
 			double t0;
@@ -186,7 +186,7 @@ static void bench_dup(b3cas_store *s)
 	}
 	/* The same targets again: each now has two references or more. */
 	for (long i = 0; i < n; i++) {
-		uint64_t k = mix((uint64_t)i * 7919) % (uint64_t)cfg.objects;
+		uint64_t k = tu_mix((uint64_t)i * 7919) % (uint64_t)cfg.objects;
 		double t0;
 		int rc;
 
@@ -243,7 +243,7 @@ static void bench_dup_cold(b3cas_store *s)
 	if (!cl)
 		die("out of memory");
 	for (uint64_t i = 0; done < n; i++) {
-		uint64_t k = mix(i * 104729 + 17) % (uint64_t)cfg.objects;
+		uint64_t k = tu_mix(i * 104729 + 17) % (uint64_t)cfg.objects;
 		double t0;
 		int rc;
 

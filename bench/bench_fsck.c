@@ -54,7 +54,7 @@ static void fsck_once(b3cas_store *s, unsigned threads, uint64_t total_bytes,
 
 static size_t object_size(uint64_t *rng, bool *loose)
 {
-	uint64_t r = mix((*rng)++);
+	uint64_t r = tu_mix((*rng)++);
 
 	*loose = r % 10 == 0;
 	if (*loose)

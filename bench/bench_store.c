@@ -319,7 +319,7 @@ static void shuffle(uint32_t *a, long n, uint64_t seed)
 	for (long i = 0; i < n; i++)
 		a[i] = (uint32_t)i;
 	for (long i = n - 1; i > 0; i--) {
-		long j = (long)(mix(seed + (uint64_t)i) % (uint64_t)(i + 1));
+		long j = (long)(tu_mix(seed + (uint64_t)i) % (uint64_t)(i + 1));
 		uint32_t x = a[i];
 
 		a[i] = a[j];

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../tests/prng.h"
+
 #ifndef BENCH_NAME
 #error "define BENCH_NAME before including bench_util.h"
 #endif
@@ -65,27 +67,18 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-/* splitmix64's finalizer: a good 64-bit mix of z. */
-static inline uint64_t mix(uint64_t z)
-{
-	z += 0x9E3779B97F4A7C15ull;
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
 /* Content number n of a run: distinct for every n, len bytes. */
 static inline void make_content(uint8_t *buf, size_t len, uint64_t run,
 				uint64_t n)
 {
-	uint64_t s = mix(run * 0x100000001b3ull + n);
+	uint64_t s = tu_mix(run * 0x100000001b3ull + n);
 
 	for (size_t i = 0; i + 8 <= len; i += 8) {
-		s = mix(s);
+		s = tu_mix(s);
 		memcpy(buf + i, &s, 8);
 	}
 	for (size_t i = len & ~(size_t)7; i < len; i++)
-		buf[i] = (uint8_t)mix(s + i);
+		buf[i] = (uint8_t)tu_mix(s + i);
 }
 
 static inline void remove_tree(const char *path)

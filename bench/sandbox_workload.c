@@ -111,7 +111,7 @@ static ref_entry *ref_find(const uint8_t sha[32], bool add)
 	}
 	if (!table_cap)
 		return NULL;
-	for (i = (size_t)(mix(*(const uint64_t *)sha) % table_cap);;
+	for (i = (size_t)(tu_mix(*(const uint64_t *)sha) % table_cap);;
 	     i = (i + 1) % table_cap) {
 		if (table[i].used && !memcmp(table[i].sha, sha, 32))
 			return &table[i];
@@ -164,7 +164,7 @@ static int pkg_count[PACKAGES];
 /* Sizes: the mix of a source tree with its build outputs. */
 static uint64_t pick_size(uint64_t *rng, bool *text)
 {
-	uint64_t r = mix((*rng)++) % 1000;
+	uint64_t r = tu_mix((*rng)++) % 1000;
 	uint64_t lo, hi;
 
 	*text = r < 600;
@@ -184,9 +184,9 @@ static uint64_t pick_size(uint64_t *rng, bool *text)
 		lo = hi / 2;
 	/* log-uniform between lo and hi (sizes spread over decades) */
 	if (lo == 0)
-		return mix((*rng)++) % (hi + 1);
+		return tu_mix((*rng)++) % (hi + 1);
 	{
-		double u = (double)(mix((*rng)++) >> 11) / 9007199254740992.0;
+		double u = (double)(tu_mix((*rng)++) >> 11) / 9007199254740992.0;
 		double l = (double)lo, h = (double)hi;
 
 		return (uint64_t)(l * pow(h / l, u));
@@ -203,14 +203,14 @@ static const char *const words[] = {
 /* The bytes of content (key, version): text or binary, size bytes. */
 static void fill(uint8_t *buf, uint64_t size, bool text, uint64_t key)
 {
-	uint64_t s = mix(key);
+	uint64_t s = tu_mix(key);
 
 	if (!text) {
 		make_content(buf, size, 0x5a4d, key);
 		return;
 	}
 	for (uint64_t i = 0; i < size;) {
-		const char *w = words[(s = mix(s)) % (sizeof(words) /
+		const char *w = words[(s = tu_mix(s)) % (sizeof(words) /
 						     sizeof(words[0]))];
 		size_t n = strlen(w);
 
@@ -232,8 +232,8 @@ static void make_base(void)
 		base[i].size = pick_size(&rng, &base[i].text);
 		base[i].copy_of = -1;
 		/* 3%: a copy of an earlier file (licences, vendored code) */
-		if (i > 10 && mix(rng++) % 100 < 3) {
-			int j = (int)(mix(rng++) % (uint64_t)i);
+		if (i > 10 && tu_mix(rng++) % 100 < 3) {
+			int j = (int)(tu_mix(rng++) % (uint64_t)i);
 
 			base[i] = base[j];
 			base[i].copy_of = base[j].copy_of >= 0 ? base[j].copy_of
@@ -241,7 +241,7 @@ static void make_base(void)
 		}
 	}
 	for (int p = 0; p < PACKAGES; p++) {
-		pkg_count[p] = 8 + (int)(mix(rng++) % 56);
+		pkg_count[p] = 8 + (int)(tu_mix(rng++) % 56);
 		for (int f = 0; f < pkg_count[p]; f++)
 			pkg_files[p][f].size =
 				pick_size(&rng, &pkg_files[p][f].text);
@@ -269,7 +269,7 @@ static void put_content(b3cas_store *s, uint64_t size, bool text,
 			fill(buf + size, extra, text, edit);
 			size += extra;
 		} else {
-			uint64_t at = mix(edit) % (size - 8);
+			uint64_t at = tu_mix(edit) % (size - 8);
 
 			memcpy(buf + at, &edit, 8);
 		}
@@ -304,7 +304,7 @@ static void put_file(b3cas_store *s, sandbox *sb, uint64_t size, bool text,
 
 static void put_sandbox(b3cas_store *s, int k, sandbox *sb)
 {
-	uint64_t rng = mix(cfg.seed * 7777 + (uint64_t)k);
+	uint64_t rng = tu_mix(cfg.seed * 7777 + (uint64_t)k);
 	size_t cap = (size_t)cfg.files * 2 + PACKAGES * 64 + 16;
 	int adds = (int)((double)cfg.files * cfg.add + 0.5);
 
@@ -314,14 +314,14 @@ static void put_sandbox(b3cas_store *s, int k, sandbox *sb)
 	if (!sb->ids || !sb->shas)
 		die("out of memory");
 	for (int i = 0; i < cfg.files; i++) {
-		double u = (double)(mix(rng++) >> 11) / 9007199254740992.0;
+		double u = (double)(tu_mix(rng++) >> 11) / 9007199254740992.0;
 		int src = base[i].copy_of >= 0 ? base[i].copy_of : i;
 		uint64_t edit = 0;
 
 		if (u < cfg.del)
 			continue;
 		if (u < cfg.del + cfg.change)
-			edit = mix(rng++) | 1;
+			edit = tu_mix(rng++) | 1;
 		put_file(s, sb, base[i].size, base[i].text, (uint64_t)src,
 			 edit);
 	}
@@ -334,7 +334,7 @@ static void put_sandbox(b3cas_store *s, int k, sandbox *sb)
 			 0);
 	}
 	for (int p = 0; p < PACKAGES; p++) {
-		if (mix(rng++) % 5 >= 2)
+		if (tu_mix(rng++) % 5 >= 2)
 			continue; /* each package in 2 of 5 sandboxes */
 		for (int f = 0; f < pkg_count[p]; f++)
 			put_file(s, sb, pkg_files[p][f].size,

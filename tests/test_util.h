@@ -1,6 +1,6 @@
 /*
  * test_util.h - small helpers shared by the C tests: hex, the official
- * input pattern, a seeded PRNG, locating test data, and walking the SIMD
+ * input pattern, random bytes from tests/prng.h, locating test data, and walking the SIMD
  * levels this CPU supports.
  */
 #ifndef B3CAS_TEST_UTIL_H
@@ -19,6 +19,8 @@
 #include <cmocka.h>
 
 #include "b3cas/hash.h"
+#include "b3cas/store.h"
+#include "prng.h"
 
 static inline void tu_hex_decode(uint8_t *out, const char *hex, size_t len)
 {
@@ -46,16 +48,6 @@ static inline void tu_fill_pattern(uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (uint8_t)(i % 251);
-}
-
-/* splitmix64: small, seeded, good enough to pick lengths and bytes. */
-static inline uint64_t tu_rand(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
 }
 
 static inline void tu_fill_random(uint8_t *buf, size_t len, uint64_t *state)
@@ -178,6 +170,86 @@ static inline void tu_flip_file_byte(const char *path, long off)
 	assert_int_equal(fseek(f, off, SEEK_SET), 0);
 	assert_int_equal(fputc(c ^ 0xff, f), c ^ 0xff);
 	assert_int_equal(fclose(f), 0);
+}
+
+/* ---- store fixtures ---------------------------------------------------- */
+
+/*
+ * "<dir>/<sub>/ab/<64 hex>": the file of id under store folder dir (sub
+ * "objects" for the tier, "cache/l2" for an L2 copy), or with sub NULL
+ * under a tier folder dir itself.
+ */
+static inline void tu_object_file(char *out, size_t n, const char *dir,
+				  const char *sub, const b3cas_oid *id)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	b3cas_oid_fmt(hex, id);
+	if (sub)
+		snprintf(out, n, "%s/%s/%.2s/%s", dir, sub, hex, hex);
+	else
+		snprintf(out, n, "%s/%.2s/%s", dir, hex, hex);
+}
+
+/* The options of a test store: made when create, objects over threshold
+ * bytes loose, and no L1 cache, so every read reaches the index or the
+ * file (where a test's damage is). */
+static inline b3cas_store_options tu_store_options(bool create,
+						   size_t threshold)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+
+	o.create = create;
+	o.inline_threshold = threshold;
+	o.l1_bytes = 0;
+	return o;
+}
+
+/* Open the store in dir with o, or fail the test with the reason. */
+static inline b3cas_store *tu_open_store(const char *dir,
+					 const b3cas_store_options *o)
+{
+	b3cas_store *s = NULL;
+
+	if (b3cas_store_open(&s, dir, o) != 0)
+		fail_msg("open %s: %s", dir, b3cas_error_last());
+	return s;
+}
+
+/* A new block of exactly len random bytes from rng (one byte when len is
+ * 0), so that AddressSanitizer catches a read past its end. Never NULL;
+ * the caller frees. */
+static inline uint8_t *tu_random_block(size_t len, uint64_t *rng)
+{
+	uint8_t *p = malloc(len ? len : 1);
+
+	assert_non_null(p);
+	tu_fill_random(p, len, rng);
+	return p;
+}
+
+/* Object id reads back from s as exactly the len bytes of want, and has
+ * refs references. */
+static inline void tu_expect_object(b3cas_store *s, const b3cas_oid *id,
+				    const void *want, size_t len,
+				    uint64_t refs)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	b3cas_object_info info;
+	void *got;
+	size_t got_len;
+
+	b3cas_oid_fmt(hex, id);
+	if (b3cas_store_get(s, id, &got, &got_len) != 0)
+		fail_msg("object %s: %s", hex, b3cas_error_last());
+	assert_int_equal(got_len, len);
+	tu_expect_mem(got, want, len, "object %s", hex);
+	b3cas_free(got);
+	assert_int_equal(b3cas_store_stat(s, id, &info), 0);
+	if (info.refs != refs)
+		fail_msg("object %s: %llu references, want %llu", hex,
+			 (unsigned long long)info.refs,
+			 (unsigned long long)refs);
 }
 
 /* Long runs (B3CAS_TEST_LONG=1) scale their case counts up. */

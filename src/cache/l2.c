@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "layout/path.h"
+#include "util/atomic.h"
 #include "util/error.h"
 
 #define L2_SHARDS 16
@@ -47,19 +49,9 @@ struct b3cas_l2 {
 	pthread_rwlock_t adding;
 };
 
-/* "ab/<64 hex>": a copy's path under cache/l2. */
-#define REL_LEN (3 + B3CAS_OID_HEX_LEN)
-
-static void copy_rel(char out[REL_LEN + 1], const b3cas_oid *id)
-{
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, id);
-	out[0] = hex[0];
-	out[1] = hex[1];
-	out[2] = '/';
-	memcpy(out + 3, hex, B3CAS_OID_HEX_LEN + 1);
-}
+/* A copy's path under cache/l2 is its object's path under objects/
+ * ("ab/<64 hex>"): the folder mirrors the tier it caches. */
+#define REL_LEN B3CAS_OBJECT_REL_LEN
 
 static void drop_copy(const b3cas_oid *id, void *payload, void *ctx)
 {
@@ -67,7 +59,7 @@ static void drop_copy(const b3cas_oid *id, void *payload, void *ctx)
 	char rel[REL_LEN + 1];
 
 	(void)payload;
-	copy_rel(rel, id);
+	b3cas__object_rel(rel, id);
 	unlinkat(l2->dir_fd, rel, 0);
 }
 
@@ -246,7 +238,7 @@ int b3cas__l2_read(b3cas_l2 *l2, const b3cas_oid *id, uint64_t size,
 
 	if (!b3cas__cache_get(l2->index, id, NULL))
 		return 0;
-	copy_rel(rel, id);
+	b3cas__object_rel(rel, id);
 	fd = openat(l2->dir_fd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		/* Lost, or being written: either way not worth keeping. */
@@ -293,35 +285,23 @@ static void add_copy(b3cas_l2 *l2, const b3cas_oid *id, const void *buf,
 	char rel[REL_LEN + 1], tmp[32];
 	uint64_t seq = atomic_fetch_add(&l2->tmp_seq, 1) + 1;
 	void *token = (void *)(uintptr_t)seq;
-	int fd;
+	/* No fsync: a copy is verified when read, and cache/l2/tmp is
+	 * cleared at open; the name is unique, so nothing to remove first. */
+	const b3cas_atomic_write w = {
+		.stage_fd = l2->tmp_fd, .stage_name = tmp,
+		.dir_fd = l2->dir_fd, .name = rel,
+		.durability = B3CAS_DURABILITY_NONE, .fresh = true,
+		.quiet = true,
+	};
 
 	/* Reserve first: a refusal (too large, already there, erased since
 	 * the reader took its ticket) costs no write. */
 	if (!b3cas__cache_insert(l2->index, id, token, len, ticket))
 		return;
 	snprintf(tmp, sizeof(tmp), "%llx", (unsigned long long)seq);
-	fd = openat(l2->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0644);
-	if (fd < 0)
+	b3cas__object_rel(rel, id);
+	if (b3cas__atomic_write(&w, buf, len) != 0)
 		goto fail;
-	for (size_t done = 0; done < len;) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			unlinkat(l2->tmp_fd, tmp, 0);
-			goto fail;
-		}
-		done += (size_t)n;
-	}
-	close(fd);
-	copy_rel(rel, id);
-	if (renameat(l2->tmp_fd, tmp, l2->dir_fd, rel) != 0) {
-		unlinkat(l2->tmp_fd, tmp, 0);
-		goto fail;
-	}
 	/* Erased (or evicted) while we wrote: its drop may have come before
 	 * the rename, so the file is ours to delete. */
 	if (!b3cas__cache_holds(l2->index, id, token))

@@ -17,6 +17,7 @@
 
 #include "b3cas/hash.h"
 #include "index/index.h"
+#include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -103,7 +104,14 @@ int b3cas__bloom_save(const b3cas_bloom *b, uint64_t count, uint64_t stamp,
 	size_t nwords = (size_t)b->nblocks * WORDS_PER_BLOCK;
 	size_t len = HEADER_LEN + nwords * 8;
 	uint8_t *buf = malloc(len + B3CAS_OUT_LEN);
-	int fd, rc;
+	/* Fsynced, the folder not: a filter lost with its rename is rebuilt,
+	 * and a stale one is told by its stamp. */
+	const b3cas_atomic_write w = {
+		.stage_fd = AT_FDCWD, .stage_name = tmp_path,
+		.dir_fd = AT_FDCWD, .name = path,
+		.durability = B3CAS_DURABILITY_BATCH,
+	};
+	int rc;
 
 	if (!buf)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
@@ -117,23 +125,8 @@ int b3cas__bloom_save(const b3cas_bloom *b, uint64_t count, uint64_t stamp,
 			       atomic_load_explicit(&b->words[i],
 						    memory_order_relaxed));
 	b3cas_hash(buf + len, buf, len);
-	fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-		  O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = b3cas__error_errno(errno, "cannot write %s", tmp_path);
-		free(buf);
-		return rc;
-	}
-	rc = b3cas__write_all(fd, buf, len + B3CAS_OUT_LEN, tmp_path);
-	if (rc == 0)
-		rc = b3cas__fsync(fd, tmp_path);
-	close(fd);
+	rc = b3cas__atomic_write(&w, buf, len + B3CAS_OUT_LEN);
 	free(buf);
-	if (rc == 0 && rename(tmp_path, path) != 0)
-		rc = b3cas__error_errno(errno, "cannot rename %s to %s",
-					tmp_path, path);
-	if (rc < 0)
-		unlink(tmp_path);
 	return rc;
 }
 

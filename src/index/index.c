@@ -332,6 +332,16 @@ int b3cas__index_get(b3cas_index *ix, int cf, const void *key, size_t klen,
 	return 1;
 }
 
+int b3cas__index_has(b3cas_index *ix, int cf, const void *key, size_t klen)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	int rc = b3cas__index_get(ix, cf, key, klen, &v);
+
+	if (rc == 1)
+		rocksdb_pinnableslice_destroy(v);
+	return rc;
+}
+
 /*
  * One writer's place in the queue, on its stack. The writer sleeps on
  * state with a futex: whoever changes state wakes it after the change,

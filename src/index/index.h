@@ -98,6 +98,10 @@ void b3cas__index_close(b3cas_index *ix);
 int b3cas__index_get(b3cas_index *ix, int cf, const void *key, size_t klen,
 		     rocksdb_pinnableslice_t **out);
 
+/* Does cf hold key (an entry of any kind, live or not)? 1, 0, or an
+ * error; nothing to free. */
+int b3cas__index_has(b3cas_index *ix, int cf, const void *key, size_t klen);
+
 /*
  * Apply batch atomically; sync waits for the log to be on disk. Writers
  * are combined: while one thread writes, the others queue and wait, and

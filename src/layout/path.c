@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "layout/layout_int.h"
+#include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/holder.h"
@@ -74,35 +75,17 @@ void b3cas__object_rel(char out[B3CAS_OBJECT_REL_LEN + 1],
 
 /* ---- b3cas.conf ---------------------------------------------------------- */
 
-/* Publish text as b3cas.conf: b3cas.conf.tmp (made anew, never through a
- * link left there), fsync, rename, fsync the folder. */
+/* Publish text as b3cas.conf through b3cas.conf.tmp (a name
+ * layout/leftovers.c knows), durable before init reports success. */
 static int publish_conf(b3cas_layout *lay, const char *text, size_t len)
 {
-	char path[CONF_MAX];
-	int fd, rc;
+	const b3cas_atomic_write w = {
+		.stage_fd = lay->root_fd, .stage_name = CONF_NAME ".tmp",
+		.dir_fd = lay->root_fd, .name = CONF_NAME,
+		.where = lay->root, .durability = B3CAS_DURABILITY_FULL,
+	};
 
-	if (unlinkat(lay->root_fd, CONF_NAME ".tmp", 0) != 0 &&
-	    errno != ENOENT)
-		return b3cas__error_errno(errno, "cannot remove %s/%s.tmp",
-					  lay->root, CONF_NAME);
-	fd = openat(lay->root_fd, CONF_NAME ".tmp",
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0644);
-	if (fd < 0)
-		return b3cas__error_errno(errno, "cannot create %s/%s.tmp",
-					  lay->root, CONF_NAME);
-	snprintf(path, sizeof(path), "%s/%s.tmp", lay->root, CONF_NAME);
-	rc = b3cas__write_all(fd, text, len, path);
-	if (rc == 0)
-		rc = b3cas__fsync(fd, path);
-	close(fd);
-	if (rc == 0 && renameat(lay->root_fd, CONF_NAME ".tmp", lay->root_fd,
-				CONF_NAME) != 0)
-		rc = b3cas__error_errno(errno, "cannot publish %s/%s",
-					lay->root, CONF_NAME);
-	if (rc == 0 && fsync(lay->root_fd) != 0)
-		rc = b3cas__error_errno(errno, "cannot fsync %s", lay->root);
-	return rc;
+	return b3cas__atomic_write(&w, text, len);
 }
 
 static int write_conf(b3cas_layout *lay)

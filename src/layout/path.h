@@ -129,7 +129,8 @@ char *b3cas__layout_path(const b3cas_layout *lay, const char *name);
 bool b3cas__staging_name(const char *name);
 bool b3cas__tier_name(const char *name);
 
-/* "ab/<64 hex>": an object's path relative to objects/. */
+/* "ab/<64 hex>": an object's path relative to objects/, and its copy's
+ * relative to cache/l2 (cache/l2.c), which mirrors the objects folder. */
 #define B3CAS_OBJECT_REL_LEN (3 + B3CAS_OID_HEX_LEN)
 void b3cas__object_rel(char out[B3CAS_OBJECT_REL_LEN + 1],
 		       const b3cas_oid *id);

@@ -49,18 +49,6 @@ typedef struct restore_run {
 	int stop;        /* on_failure's non-zero value: stops */
 } restore_run;
 
-/* Does this store's index hold any content entry for id? */
-static int has_entry(b3cas_store *s, const b3cas_oid *id)
-{
-	rocksdb_pinnableslice_t *v;
-	int rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
-				  B3CAS_OID_LEN, &v);
-
-	if (rc == 1)
-		rocksdb_pinnableslice_destroy(v);
-	return rc;
-}
-
 /* Hash the inline bytes of entry v (size bytes): do they match id? */
 static bool inline_sound(restore_run *t, const b3cas_oid *id,
 			 rocksdb_pinnableslice_t *v, uint64_t size)
@@ -92,7 +80,8 @@ static int examine(restore_run *t, const b3cas_oid *id, here_state *out,
 	*why = NULL;
 	if (rc == B3CAS_ENOTFOUND) {
 		b3cas_error_clear();
-		rc = has_entry(s, id);
+		rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
+				      B3CAS_OID_LEN);
 		if (rc >= 0)
 			*out = rc ? HERE_CANDIDATE : HERE_ABSENT;
 		return rc < 0 ? rc : 0;
@@ -210,7 +199,8 @@ static int visit_source(const b3cas_object_info *info, void *ctx)
 	b3cas__tick(&t->ticker, t->r->objects, t->hashed + t->copy.bytes,
 		    false);
 	if (t->absent_only) {
-		rc = has_entry(t->copy.dst, &info->id);
+		rc = b3cas__index_has(b3cas__store_index(t->copy.dst), B3CAS_CF_CONTENT,
+				      info->id.bytes, B3CAS_OID_LEN);
 		state = rc == 1 ? HERE_CANDIDATE : HERE_ABSENT;
 	} else {
 		rc = examine(t, &info->id, &state, &why);

@@ -21,18 +21,6 @@
 #include "util/error.h"
 #include "util/fsutil.h"
 
-/* Does the index hold any content entry for id (live or a candidate)? */
-static int has_entry(b3cas_store *s, const b3cas_oid *id)
-{
-	rocksdb_pinnableslice_t *v;
-	int rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
-				  B3CAS_OID_LEN, &v);
-
-	if (rc == 1)
-		rocksdb_pinnableslice_destroy(v);
-	return rc;
-}
-
 /*
  * Under id's stripe lock, id having no content entry: write the object
  * (unless in_place: its file is already there) and its entries with *refs
@@ -92,7 +80,8 @@ static int adopt(b3cas_store *s, const b3cas_oid *id, const void *data,
 		rc = b3cas__reserve_check_room(s);
 	if (rc == 0) {
 		pthread_mutex_lock(lock);
-		rc = has_entry(s, id);
+		rc = b3cas__index_has(s->ix, B3CAS_CF_CONTENT, id->bytes,
+				      B3CAS_OID_LEN);
 		if (rc == 0) {
 			rc = adopt_locked(s, id, data, len, tmp, in_place,
 					  refs);

@@ -18,7 +18,7 @@
 
 #include "util/error.h"
 
-int b3cas__write_all(int fd, const void *buf, size_t len, const char *path)
+int b3cas__write_quiet(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -28,12 +28,18 @@ int b3cas__write_all(int fd, const void *buf, size_t len, const char *path)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return b3cas__error_errno(errno, "cannot write %s",
-						  path);
+			return -1;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+int b3cas__write_all(int fd, const void *buf, size_t len, const char *path)
+{
+	if (b3cas__write_quiet(fd, buf, len) != 0)
+		return b3cas__error_errno(errno, "cannot write %s", path);
 	return 0;
 }
 

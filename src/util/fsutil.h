@@ -15,6 +15,10 @@
 /* Write all len bytes to fd. 0 or a B3CAS_E code naming path. */
 int b3cas__write_all(int fd, const void *buf, size_t len, const char *path);
 
+/* The same without a message: 0, or -1 with errno set, for a caller that
+ * must leave the thread's message alone (a cache copy). */
+int b3cas__write_quiet(int fd, const void *buf, size_t len);
+
 /*
  * Read exactly len bytes at offset off. A file shorter than that gives
  * B3CAS_ECORRUPT ("truncated"); 0 or a B3CAS_E code naming path.

@@ -38,25 +38,17 @@ static int teardown(void **state)
 static b3cas_store *open_store(bool create, const char *objects_dir,
 			       uint64_t l1, uint64_t l2)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(create, THRESHOLD);
 
-	o.create = create;
-	o.inline_threshold = THRESHOLD;
 	o.objects_dir = objects_dir;
 	o.l1_bytes = l1;
 	o.l2_bytes = l2;
-	if (b3cas_store_open(&s, store_dir, &o) != 0)
-		fail_msg("open: %s", b3cas_error_last());
-	return s;
+	return tu_open_store(store_dir, &o);
 }
 
 static void l2_copy_path(char *out, size_t n, const b3cas_oid *id)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, id);
-	snprintf(out, n, "%s/cache/l2/%.2s/%s", store_dir, hex, hex);
+	tu_object_file(out, n, store_dir, "cache/l2", id);
 }
 
 static void expect_get(b3cas_store *s, const b3cas_oid *id,

@@ -1,6 +1,7 @@
 /*
  * core_util.h - helpers shared by the store tests (the model test, the
- * crash writer and its checker): a seeded PRNG, object bytes regenerated
+ * crash writer and its checker): choices from the seeded PRNG of
+ * tests/prng.h, object bytes regenerated
  * from (seed, size), temporary folders, and a few file-system walks.
  *
  * Object bytes are a pure function of (seed, size), so a test keeps only
@@ -26,20 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* splitmix64: small, seeded, good enough for choices and bytes. */
-static inline uint64_t cu_rand(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
+#include "../prng.h"
 
 /* Uniform in [0, n); n > 0. The bias of the modulo does not matter here. */
 static inline uint64_t cu_below(uint64_t *state, uint64_t n)
 {
-	return cu_rand(state) % n;
+	return tu_rand(state) % n;
 }
 
 /* Uniform in [lo, hi]. */
@@ -76,12 +69,12 @@ static inline void cu_gen(uint8_t *out, uint64_t seed, size_t size)
 		break;
 	}
 	for (; i + 8 <= size; i += 8) {
-		uint64_t v = cu_rand(&st);
+		uint64_t v = tu_rand(&st);
 
 		memcpy(out + i, &v, 8);
 	}
 	if (i < size) {
-		uint64_t v = cu_rand(&st);
+		uint64_t v = tu_rand(&st);
 
 		memcpy(out + i, &v, size - i);
 	}

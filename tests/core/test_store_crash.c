@@ -114,7 +114,7 @@ static uint64_t pick_size(uint64_t *rng)
 
 static int writer_put(b3cas_store *s, uint64_t *rng, bool stream)
 {
-	uint64_t seed = cu_rand(rng), size = pick_size(rng);
+	uint64_t seed = tu_rand(rng), size = pick_size(rng);
 	uint8_t *bytes;
 	b3cas_oid id, got;
 	record r;
@@ -167,7 +167,7 @@ static int writer_batch(b3cas_store *s, uint64_t *rng)
 
 	for (size_t i = 0; i < n; i++) {
 		seeds[i] = i > 0 && cu_chance(rng, 1, 5) ? seeds[i - 1]
-							 : cu_rand(rng);
+							 : tu_rand(rng);
 		lens[i] = (size_t)(i > 0 && seeds[i] == seeds[i - 1]
 					   ? lens[i - 1]
 					   : cu_below(rng, 100 * 1024));
@@ -546,7 +546,7 @@ static void kill_once(const char *self, const char *root, const char *log,
 	if (pipe(pipefd) != 0)
 		abort();
 	snprintf(seed_arg, sizeof(seed_arg), "%llu",
-		 (unsigned long long)cu_rand(rng));
+		 (unsigned long long)tu_rand(rng));
 	snprintf(mode_arg, sizeof(mode_arg), "%d", mode);
 	snprintf(fd_arg, sizeof(fd_arg), "%d", pipefd[1]);
 	pid = fork();

@@ -302,7 +302,7 @@ static content pick_new(run *r)
 		c.size = r->narrow_size[k];
 		return c;
 	}
-	c.seed = cu_rand(&r->rng);
+	c.seed = tu_rand(&r->rng);
 	c.size = pick_size(r);
 	return c;
 }
@@ -335,7 +335,7 @@ static b3cas_oid pick_lookup(run *r)
 	if (o)
 		return o->id;
 	for (size_t i = 0; i < B3CAS_OID_LEN; i += 8) {
-		uint64_t v = cu_rand(&r->rng);
+		uint64_t v = tu_rand(&r->rng);
 
 		memcpy(id.bytes + i, &v, 8);
 	}
@@ -1057,7 +1057,7 @@ static void test_oid_text(void **state)
 	memset(&sentinel, 0xAB, sizeof(sentinel));
 	for (int round = 0; round < 200; round++) {
 		for (int i = 0; i < B3CAS_OID_LEN; i++)
-			id.bytes[i] = (uint8_t)cu_rand(&rng);
+			id.bytes[i] = (uint8_t)tu_rand(&rng);
 		if (round == 0)
 			memset(id.bytes, 0, sizeof(id.bytes));
 		if (round == 1)

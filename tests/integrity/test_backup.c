@@ -36,16 +36,10 @@ static int teardown(void **state)
 
 static b3cas_store *open_at(const char *dir, bool create, const char *mirror)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(create, THRESHOLD);
 
-	o.create = create;
-	o.inline_threshold = THRESHOLD;
-	o.l1_bytes = 0;
 	o.mirror_dir = mirror;
-	if (b3cas_store_open(&s, dir, &o) != 0)
-		fail_msg("open %s: %s", dir, b3cas_error_last());
-	return s;
+	return tu_open_store(dir, &o);
 }
 
 static size_t size_of(int i)
@@ -96,7 +90,7 @@ static void test_backup_incremental_and_heal(void **state)
 	b3cas_oid ids[N + 2];
 	b3cas_backup_report r;
 	b3cas_store *s;
-	char path[600], hex[B3CAS_OID_HEX_LEN + 1];
+	char path[600];
 	struct stat st;
 	int lines = 0;
 	FILE *log;
@@ -104,8 +98,7 @@ static void test_backup_incremental_and_heal(void **state)
 	(void)state;
 	s = open_at(store_dir, true, NULL);
 	for (int i = 0; i < N + 2; i++) {
-		data[i] = malloc(size_of(i) + 1);
-		tu_fill_random(data[i], size_of(i), &rng);
+		data[i] = tu_random_block(size_of(i), &rng);
 		if (i < N)
 			assert_int_equal(b3cas_store_put(s, &ids[i], data[i],
 							 size_of(i)), 0);
@@ -138,9 +131,8 @@ static void test_backup_incremental_and_heal(void **state)
 
 	/* A damaged object is reported and skipped, the rest copied. */
 	assert_int_equal(b3cas_store_put(s, &ids[2], data[2], size_of(2)), 0);
-	b3cas_oid_fmt(hex, &ids[4]); /* 36,000 bytes: loose */
-	snprintf(path, sizeof(path), "%s/objects/%.2s/%s", store_dir, hex,
-		 hex);
+	/* 36,000 bytes: loose */
+	tu_object_file(path, sizeof(path), store_dir, "objects", &ids[4]);
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(truncate(path, 100), 0);
 	{

@@ -50,24 +50,15 @@ static int teardown(void **state)
 
 static b3cas_store *open_store(const char *mirror)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(true, THRESHOLD);
 
-	o.create = true;
-	o.inline_threshold = THRESHOLD;
-	o.l1_bytes = 0;
 	o.mirror_dir = mirror;
-	if (b3cas_store_open(&s, store_dir, &o) != 0)
-		fail_msg("open: %s", b3cas_error_last());
-	return s;
+	return tu_open_store(store_dir, &o);
 }
 
 static void path_of(char *out, size_t n, int i)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, &ids[i]);
-	snprintf(out, n, "%s/objects/%.2s/%s", store_dir, hex, hex);
+	tu_object_file(out, n, store_dir, "objects", &ids[i]);
 }
 
 static void read_file(const char *path, uint8_t **out, size_t *len)
@@ -230,8 +221,7 @@ static void test_campaign(void **state)
 	for (int i = 0; i < N; i++) {
 		lens[i] = i < NLOOSE ? THRESHOLD + 1 + tu_rand(&rng) % 60000
 				     : 1 + tu_rand(&rng) % THRESHOLD;
-		data[i] = malloc(lens[i]);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		refs[i] = 1 + tu_rand(&rng) % 3;
 		for (uint64_t k = 0; k < refs[i]; k++)
 			assert_true(b3cas_store_put(s, &ids[i], data[i],

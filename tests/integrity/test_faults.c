@@ -50,16 +50,10 @@ static int teardown(void **state)
 
 static b3cas_store *open_store(b3cas_durability d)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(true, THRESHOLD);
 
-	o.create = true;
-	o.inline_threshold = THRESHOLD;
 	o.durability = d;
-	o.l1_bytes = 0;
-	if (b3cas_store_open(&s, store_dir, &o) != 0)
-		fail_msg("open: %s", b3cas_error_last());
-	return s;
+	return tu_open_store(store_dir, &o);
 }
 
 /* A get either fails or returns the exact bytes. */
@@ -169,8 +163,7 @@ static void test_injected_failures(void **state)
 		/* mostly loose, some inline */
 		lens[i] = i % 4 ? THRESHOLD + 1 + tu_rand(&rng) % 20000
 				: 1 + tu_rand(&rng) % THRESHOLD;
-		data[i] = malloc(lens[i]);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		b3cas_hash(ids[i].bytes, data[i], lens[i]);
 	}
 	for (long round = 0; round < rounds; round++) {

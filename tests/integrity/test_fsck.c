@@ -52,24 +52,15 @@ static int teardown(void **state)
 
 static b3cas_store *open_at(const char *dir, bool create, const char *mirror)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(create, THRESHOLD);
 
-	o.create = create;
-	o.inline_threshold = THRESHOLD;
-	o.l1_bytes = 0;
 	o.mirror_dir = mirror;
-	if (b3cas_store_open(&s, dir, &o) != 0)
-		fail_msg("open %s: %s", dir, b3cas_error_last());
-	return s;
+	return tu_open_store(dir, &o);
 }
 
 static void tier_path(char *out, size_t n, const b3cas_oid *id)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, id);
-	snprintf(out, n, "%s/objects/%.2s/%s", store_dir, hex, hex);
+	tu_object_file(out, n, store_dir, "objects", id);
 }
 
 static void write_file(const char *path, const void *data, size_t len)
@@ -475,11 +466,7 @@ static b3cas_store *build_damaged(const char *dir, const char *mdir,
 		assert_int_equal(b3cas_store_put(s, &sid[i], small[i], slen[i]),
 				 0);
 	for (int i = 0; i < 10; i++) {
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
-		b3cas_oid_fmt(hex, &lid[i]);
-		snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dir, hex,
-			 hex);
+		tu_object_file(path, sizeof(path), dir, "objects", &lid[i]);
 		assert_int_equal(chmod(path, 0644), 0);
 		if (i < 4) {
 			int fd = open(path, O_RDWR);
@@ -503,13 +490,9 @@ static b3cas_store *build_damaged(const char *dir, const char *mdir,
 		rocksdb_writebatch_destroy(b);
 	}
 	for (int i = 0; i < 3; i++) { /* orphans: sound, not indexed */
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
 		tu_fill_random(junk, sizeof(junk), &rng);
 		b3cas_hash(id.bytes, junk, sizeof(junk));
-		b3cas_oid_fmt(hex, &id);
-		snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dir, hex,
-			 hex);
+		tu_object_file(path, sizeof(path), dir, "objects", &id);
 		write_file(path, junk, sizeof(junk));
 	}
 	snprintf(path, sizeof(path), "%s/objects/00/junk", dir);
@@ -519,9 +502,7 @@ static b3cas_store *build_damaged(const char *dir, const char *mdir,
 
 		/* named by an id its bytes do not hash to */
 		tu_fill_random(id.bytes, B3CAS_OID_LEN, &rng);
-		b3cas_oid_fmt(hex, &id);
-		snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dir, hex,
-			 hex);
+		tu_object_file(path, sizeof(path), dir, "objects", &id);
 		write_file(path, junk, 100);
 		/* an id in another id's folder */
 		id.bytes[0] ^= 0x80;
@@ -812,10 +793,7 @@ static void test_threads_exact_totals(void **state)
 static void copy_path(char *out, size_t n, const char *dir,
 		      const b3cas_oid *id)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, id);
-	snprintf(out, n, "%s/cache/l2/%.2s/%s", dir, hex, hex);
+	tu_object_file(out, n, dir, "cache/l2", id);
 }
 
 /* Files in cache/l2/00..ff. */
@@ -841,16 +819,10 @@ static uint64_t count_copies(const char *dir)
 
 static b3cas_store *open_l2(const char *dir, bool create)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(create, THRESHOLD);
 
-	o.create = create;
-	o.inline_threshold = THRESHOLD;
-	o.l1_bytes = 0;
 	o.l2_bytes = 64u << 20;
-	if (b3cas_store_open(&s, dir, &o) != 0)
-		fail_msg("open %s: %s", dir, b3cas_error_last());
-	return s;
+	return tu_open_store(dir, &o);
 }
 
 /* What a file is: its inode, size and bytes, to show it untouched. */

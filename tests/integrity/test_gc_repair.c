@@ -47,23 +47,16 @@ static int teardown(void **state)
 
 static b3cas_store *open_new(const char *name)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(true, THRESHOLD);
 
+	o.l1_bytes = B3CAS_L1_BYTES_DEFAULT; /* as a store is opened */
 	snprintf(store_dir, sizeof(store_dir), "%s/%s", root, name);
-	o.create = true;
-	o.inline_threshold = THRESHOLD;
-	if (b3cas_store_open(&s, store_dir, &o) != 0)
-		fail_msg("open: %s", b3cas_error_last());
-	return s;
+	return tu_open_store(store_dir, &o);
 }
 
 static void tier_path(char *out, size_t n, const b3cas_oid *id)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, id);
-	snprintf(out, n, "%s/objects/%.2s/%s", store_dir, hex, hex);
+	tu_object_file(out, n, store_dir, "objects", id);
 }
 
 static bool has_file(const b3cas_oid *id)

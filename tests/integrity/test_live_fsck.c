@@ -415,18 +415,13 @@ static void make_pool(run *r)
 
 static b3cas_store *open_store(const char *dir, bool read_only)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(!read_only, THRESHOLD);
 
-	o.create = !read_only;
 	o.read_only = read_only;
-	o.inline_threshold = THRESHOLD;
 	o.durability = B3CAS_DURABILITY_NONE;
 	o.l1_bytes = 1u << 20;
 	o.l2_bytes = read_only ? 0 : 64u << 20;
-	if (b3cas_store_open(&s, dir, &o) != 0)
-		fail_msg("open %s: %s", dir, b3cas_error_last());
-	return s;
+	return tu_open_store(dir, &o);
 }
 
 /* After the threads: exact counts, no trace of what has no reference
@@ -677,7 +672,7 @@ static void test_read_only_snapshot(void **state)
 	enum { X, Y, Z, P };
 	b3cas_oid id[4];
 	unsigned by_kind[16] = {0};
-	char dir[300], path[700], hex[B3CAS_OID_HEX_LEN + 1];
+	char dir[300], path[700];
 	b3cas_store *w, *ro;
 	int fd;
 
@@ -704,14 +699,12 @@ static void test_read_only_snapshot(void **state)
 	assert_int_equal(rep.problems, 0);
 
 	/* Real damage is still reported: a planted orphan, a lost file. */
-	b3cas_oid_fmt(hex, &id[P]);
-	snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dir, hex, hex);
+	tu_object_file(path, sizeof(path), dir, "objects", &id[P]);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0444);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data[P], 5000), 5000);
 	close(fd);
-	b3cas_oid_fmt(hex, &id[Z]);
-	snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dir, hex, hex);
+	tu_object_file(path, sizeof(path), dir, "objects", &id[Z]);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(b3cas_fsck(ro, &fo, &rep), 0);
 	assert_int_equal(rep.problems, 2);

@@ -1165,15 +1165,14 @@ static void check_cache_resize(b3cas_store *s, const op *o, int64_t rc)
 /* Replace O_HEAL's file by one of the same size with other bytes. */
 static void damage_heal(b3cas_store *s, const op *o)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1], path[420];
+	char path[420];
 	uint8_t *junk;
 	FILE *f;
 
 	(void)o;
 	b3cas_cache_evict(s, &objs[O_HEAL].id);
-	b3cas_oid_fmt(hex, &objs[O_HEAL].id);
-	snprintf(path, sizeof(path), "%s/objects/%.2s/%s", store_dir, hex,
-		 hex);
+	tu_object_file(path, sizeof(path), store_dir, "objects",
+		       &objs[O_HEAL].id);
 	junk = tu_exact_copy(objs[O_HEAL].data, obj_len[O_HEAL]);
 	junk[17] ^= 0x40;
 	unlink(path);

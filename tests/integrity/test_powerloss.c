@@ -1296,9 +1296,7 @@ static void test_power_losses(void **state)
 		lens[i] = i % 3 == 0    ? 1 + tu_rand(&rng) % THRESHOLD
 			  : i % 16 == 1 ? (1u << 20) + tu_rand(&rng) % 65536
 					: THRESHOLD + 1 + tu_rand(&rng) % 60000;
-		data[i] = malloc(lens[i]);
-		assert_non_null(data[i]);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		b3cas_hash(ids[i].bytes, data[i], lens[i]);
 	}
 	for (long round = 0; round < rounds; round++) {

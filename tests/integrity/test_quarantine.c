@@ -37,24 +37,15 @@ static int teardown(void **state)
 
 static b3cas_store *open_store(bool create, bool read_only)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(create, THRESHOLD);
 
-	o.create = create;
 	o.read_only = read_only;
-	o.inline_threshold = THRESHOLD;
-	o.l1_bytes = 0; /* every read reaches the file */
-	if (b3cas_store_open(&s, store_dir, &o) != 0)
-		fail_msg("open: %s", b3cas_error_last());
-	return s;
+	return tu_open_store(store_dir, &o);
 }
 
 static void object_path(char *out, size_t n, const b3cas_oid *id)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, id);
-	snprintf(out, n, "%s/objects/%.2s/%s", store_dir, hex, hex);
+	tu_object_file(out, n, store_dir, "objects", id);
 }
 
 /* Flip one bit of the object's file (how 0) or cut its last byte (1). */
@@ -249,15 +240,11 @@ static void make_mirror(const char *dir, uint8_t (*data)[LEN], int n)
 
 static b3cas_store *open_with_mirror(const char *mirror, bool read_only)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(false, 0);
 
 	o.read_only = read_only;
-	o.l1_bytes = 0;
 	o.mirror_dir = mirror;
-	if (b3cas_store_open(&s, store_dir, &o) != 0)
-		fail_msg("open: %s", b3cas_error_last());
-	return s;
+	return tu_open_store(store_dir, &o);
 }
 
 /* Read id through path p and expect exactly want. */

@@ -55,16 +55,10 @@ static bool is_loose(int i)
 
 static b3cas_store *open_at(const char *dir, bool create, const char *tier)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(create, THRESHOLD);
 
-	o.create = create;
-	o.inline_threshold = THRESHOLD;
-	o.l1_bytes = 0;
 	o.objects_dir = tier;
-	if (b3cas_store_open(&s, dir, &o) != 0)
-		fail_msg("open %s: %s", dir, b3cas_error_last());
-	return s;
+	return tu_open_store(dir, &o);
 }
 
 /* Put every object counts[i] times into the store at dir. */
@@ -92,8 +86,7 @@ static int setup(void **state)
 	nloose = 0;
 	for (int i = 0; i < N; i++) {
 		lens[i] = size_of(i);
-		data[i] = malloc(lens[i] + 1);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		counts[i] = 1 + (uint64_t)(i + 1) % 3;
 		nloose += is_loose(i);
 	}
@@ -126,10 +119,7 @@ static void run(const char *fmt, ...)
 
 static void object_path(char *out, size_t n, const char *tier, int i)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, &ids[i]);
-	snprintf(out, n, "%s/%.2s/%s", tier, hex, hex);
+	tu_object_file(out, n, tier, NULL, &ids[i]);
 }
 
 /* Flip one byte of loose object i's file. */
@@ -144,20 +134,7 @@ static void flip(const char *tier, int i)
 /* Object i reads back byte-exact with refs references. */
 static void expect_object(b3cas_store *s, int i, uint64_t refs)
 {
-	b3cas_object_info info;
-	void *got;
-	size_t len;
-
-	if (b3cas_store_get(s, &ids[i], &got, &len) != 0)
-		fail_msg("object %d: %s", i, b3cas_error_last());
-	assert_int_equal(len, lens[i]);
-	tu_expect_mem(got, data[i], len, "object %d", i);
-	b3cas_free(got);
-	assert_int_equal(b3cas_store_stat(s, &ids[i], &info), 0);
-	if (info.refs != refs)
-		fail_msg("object %d: %llu references, want %llu", i,
-			 (unsigned long long)info.refs,
-			 (unsigned long long)refs);
+	tu_expect_object(s, &ids[i], data[i], lens[i], refs);
 }
 
 static void expect_sound(b3cas_store *s)

@@ -50,16 +50,10 @@ static bool is_loose(int i)
 
 static b3cas_store *open_at(const char *dir, bool create, bool read_only)
 {
-	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *s = NULL;
+	b3cas_store_options o = tu_store_options(create, THRESHOLD);
 
-	o.create = create;
 	o.read_only = read_only;
-	o.inline_threshold = THRESHOLD;
-	o.l1_bytes = 0;
-	if (b3cas_store_open(&s, dir, &o) != 0)
-		fail_msg("open %s: %s", dir, b3cas_error_last());
-	return s;
+	return tu_open_store(dir, &o);
 }
 
 /* The source: object i put counts[i] = 1 + i % 3 times. */
@@ -75,8 +69,7 @@ static int setup(void **state)
 	s = open_at(src_dir, true, false);
 	for (int i = 0; i < N; i++) {
 		lens[i] = size_of(i);
-		data[i] = malloc(lens[i] + 1);
-		tu_fill_random(data[i], lens[i], &rng);
+		data[i] = tu_random_block(lens[i], &rng);
 		counts[i] = 1 + (uint64_t)i % 3;
 		for (uint64_t k = 0; k < counts[i]; k++)
 			assert_in_range(b3cas_store_put(s, &ids[i], data[i],
@@ -98,28 +91,12 @@ static int teardown(void **state)
 
 static void expect_object(b3cas_store *s, int i, uint64_t refs)
 {
-	b3cas_object_info info;
-	void *got;
-	size_t len;
-
-	if (b3cas_store_get(s, &ids[i], &got, &len) != 0)
-		fail_msg("object %d: %s", i, b3cas_error_last());
-	assert_int_equal(len, lens[i]);
-	tu_expect_mem(got, data[i], len, "object %d", i);
-	b3cas_free(got);
-	assert_int_equal(b3cas_store_stat(s, &ids[i], &info), 0);
-	if (info.refs != refs)
-		fail_msg("object %d: %llu references, want %llu", i,
-			 (unsigned long long)info.refs,
-			 (unsigned long long)refs);
+	tu_expect_object(s, &ids[i], data[i], lens[i], refs);
 }
 
 static void loose_path(char *out, size_t n, const char *dir, int i)
 {
-	char hex[B3CAS_OID_HEX_LEN + 1];
-
-	b3cas_oid_fmt(hex, &ids[i]);
-	snprintf(out, n, "%s/objects/%.2s/%s", dir, hex, hex);
+	tu_object_file(out, n, dir, "objects", &ids[i]);
 }
 
 typedef struct progress_seen {
@@ -370,11 +347,8 @@ static void test_restore_reports_failures(void **state)
 			 0);
 	assert_int_equal(b3cas_store_close(s), 0);
 	{
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
-		b3cas_oid_fmt(hex, &extra_id);
-		snprintf(path, sizeof(path), "%s/objects/%.2s/%s", dst_dir,
-			 hex, hex);
+		tu_object_file(path, sizeof(path), dst_dir, "objects",
+			       &extra_id);
 	}
 	assert_int_equal(unlink(path), 0);
 	loose_path(path, sizeof(path), src_dir, bad_source);
