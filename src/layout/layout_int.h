@@ -1,7 +1,7 @@
 /*
- * layout/layout_int.h - the parts of the store folder's code that
- * layout/path.c shares with layout/leftovers.c and layout/owner.c, and nothing
- * else uses.
+ * layout/layout_int.h - what the store folder's files (path.c, conf.c,
+ * lock.c, leftovers.c, owner.c) share with each other, and nothing else
+ * uses.
  */
 #ifndef B3CAS_CORE_LAYOUT_INT_H
 #define B3CAS_CORE_LAYOUT_INT_H
@@ -43,5 +43,33 @@ int b3cas__owner_read(int dir_fd, const char *where,
  */
 int b3cas__owner_claim(const b3cas_layout *lay, int tmp_fd, int dir_fd,
 		       const char *where, bool write);
+
+/* ---- b3cas.conf (layout/conf.c) ---- */
+
+#define B3CAS_CONF_NAME "b3cas.conf"
+
+/* Read and parse b3cas.conf into lay: 0, or an error (B3CAS_EFORMAT
+ * for a file that is not one we understand). */
+int b3cas__conf_read(b3cas_layout *lay);
+
+/* A store made before store ids gets one: b3cas.conf as it was (keys of
+ * newer minor versions kept) plus a store_id line. */
+int b3cas__conf_add_store_id(b3cas_layout *lay);
+
+/* Compare what the caller asked for with what the store records. */
+int b3cas__conf_check(const b3cas_layout *lay, const b3cas_store_options *o);
+
+/* Publish lay's settings as b3cas.conf, durable before it returns (the
+ * last step of making a store). */
+int b3cas__conf_write(b3cas_layout *lay);
+
+/* ---- the writer lock (layout/lock.c) ---- */
+
+/* Take the writer lock, waiting up to timeout_ms for it to be free. */
+int b3cas__lock_take(b3cas_layout *lay, unsigned timeout_ms);
+
+/* Close LOCK, letting go of its flock (the folder's goes when root_fd
+ * closes); the file itself stays. */
+void b3cas__lock_release(b3cas_layout *lay);
 
 #endif

@@ -1,0 +1,253 @@
+/*
+ * layout/conf.c - b3cas.conf: the text file that makes a folder a store
+ * (format version, hash algorithm, inline threshold, objects folder, store
+ * id), written, parsed and checked against what an open asks for.
+ *
+ * Invariants: b3cas.conf is published atomically (util/atomic.h, durable
+ * before init reports success) and only after every other part of the
+ * layout exists; a line that is not understood, a number out of range or
+ * a missing key refuses the store (B3CAS_EFORMAT) rather than guessing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout/layout_int.h"
+#include "util/atomic.h"
+#include "util/error.h"
+#include "util/fsutil.h"
+#include "util/holder.h"
+
+#define CONF_MAX 4096
+
+/* Publish text as b3cas.conf through b3cas.conf.tmp (a name
+ * layout/leftovers.c knows), durable before init reports success. */
+static int publish_conf(b3cas_layout *lay, const char *text, size_t len)
+{
+	const b3cas_atomic_write w = {
+		.stage_fd = lay->root_fd, .stage_name = B3CAS_CONF_NAME ".tmp",
+		.dir_fd = lay->root_fd, .name = B3CAS_CONF_NAME,
+		.where = lay->root, .durability = B3CAS_DURABILITY_FULL,
+	};
+
+	return b3cas__atomic_write(&w, text, len);
+}
+
+int b3cas__conf_write(b3cas_layout *lay)
+{
+	char text[CONF_MAX];
+	int n;
+
+	n = snprintf(text, sizeof(text),
+		     "# b3cas store configuration: fixed when the store was "
+		     "made.\n"
+		     "# Editing it does not convert the store.\n"
+		     "format_version = %u\n"
+		     "hash = %s\n"
+		     "inline_threshold = %zu\n"
+		     "store_id = %s\n"
+		     "%s%s%s",
+		     lay->format, b3cas_hash_algo_name(lay->hash),
+		     lay->inline_threshold, lay->store_id,
+		     lay->objects_conf ? "objects = " : "",
+		     lay->objects_conf ? lay->objects_conf : "",
+		     lay->objects_conf ? "\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return b3cas__error(B3CAS_EINVAL, "objects folder name too "
+				    "long for %s", B3CAS_CONF_NAME);
+	return publish_conf(lay, text, (size_t)n);
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
+			   end[-1] == '\r' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+static int parse_number(uint64_t *out, const char *text)
+{
+	char *end;
+
+	errno = 0;
+	if (*text < '0' || *text > '9')
+		return -1;
+	*out = strtoull(text, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+static int conf_bad(const b3cas_layout *lay, const char *what,
+		    const char *value)
+{
+	return b3cas__error(B3CAS_EFORMAT, "%s/%s: %s '%s'", lay->root,
+			    B3CAS_CONF_NAME, what, value);
+}
+
+/* Apply one "key = value" line. */
+static int conf_line(b3cas_layout *lay, char *line, unsigned *seen)
+{
+	char *eq = strchr(line, '=');
+	char *key, *value;
+	uint64_t n;
+
+	if (!eq)
+		return conf_bad(lay, "line without '='", line);
+	*eq = '\0';
+	key = trim(line);
+	value = trim(eq + 1);
+	if (strcmp(key, "format_version") == 0) {
+		if (parse_number(&n, value) != 0 || n > UINT32_MAX)
+			return conf_bad(lay, "bad format_version", value);
+		lay->format = (unsigned)n;
+		*seen |= 1;
+	} else if (strcmp(key, "hash") == 0) {
+		if (strcmp(value, "blake3") == 0)
+			lay->hash = B3CAS_HASH_BLAKE3;
+		else if (strcmp(value, "sha256") == 0)
+			lay->hash = B3CAS_HASH_SHA256;
+		else
+			return conf_bad(lay, "unknown hash algorithm", value);
+		*seen |= 2;
+	} else if (strcmp(key, "inline_threshold") == 0) {
+		if (parse_number(&n, value) != 0 ||
+		    n > B3CAS_INLINE_THRESHOLD_MAX)
+			return conf_bad(lay, "bad inline_threshold", value);
+		lay->inline_threshold = (size_t)n;
+		*seen |= 4;
+	} else if (strcmp(key, "store_id") == 0) {
+		if (!b3cas__store_id_valid(value))
+			return conf_bad(lay, "bad store_id (not 32 hex "
+					"digits)", value);
+		memcpy(lay->store_id, value, B3CAS_STORE_ID_LEN + 1);
+	} else if (strcmp(key, "objects") == 0) {
+		if (*value != '/')
+			return conf_bad(lay, "objects folder is not an "
+					"absolute path", value);
+		free(lay->objects_conf);
+		lay->objects_conf = strdup(value);
+		if (!lay->objects_conf)
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	/* Unknown keys are kept for newer minor versions of format 1. */
+	return 0;
+}
+
+int b3cas__conf_parse(b3cas_layout *lay, char *text)
+{
+	unsigned seen = 0;
+	char *line, *save = NULL;
+	int rc = 0;
+
+	for (line = strtok_r(text, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save)) {
+		line = trim(line);
+		if (*line && *line != '#')
+			rc = conf_line(lay, line, &seen);
+	}
+	if (rc == 0 && !(seen & 1))
+		rc = b3cas__error(B3CAS_EFORMAT, "%s/%s has no format_version",
+				  lay->root, B3CAS_CONF_NAME);
+	if (rc == 0 && lay->format != B3CAS_FORMAT_VERSION)
+		rc = b3cas__error(B3CAS_EFORMAT,
+				  "%s uses store format %u, which this b3cas "
+				  "(%s) does not read: it reads format %d",
+				  lay->root, lay->format, b3cas_version(),
+				  B3CAS_FORMAT_VERSION);
+	if (rc == 0 && (seen & 6) != 6)
+		rc = b3cas__error(B3CAS_EFORMAT,
+				  "%s/%s lacks hash or inline_threshold",
+				  lay->root, B3CAS_CONF_NAME);
+	if (rc < 0) {
+		/* A failed parse leaves nothing allocated. */
+		free(lay->objects_conf);
+		lay->objects_conf = NULL;
+	}
+	return rc;
+}
+
+/* The text of b3cas.conf, NUL-terminated, into text[CONF_MAX + 1]. */
+static int read_conf_text(const b3cas_layout *lay, char *text, size_t *len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = openat(lay->root_fd, B3CAS_CONF_NAME,
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP)
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s is a symbolic link: "
+				    "b3cas does not follow links inside a "
+				    "store", lay->root, B3CAS_CONF_NAME);
+	if (fd < 0)
+		return b3cas__error_errno(errno, "cannot open %s/%s", lay->root,
+					  B3CAS_CONF_NAME);
+	n = read(fd, text, CONF_MAX + 1);
+	close(fd);
+	if (n < 0)
+		return b3cas__error_errno(errno, "cannot read %s/%s",
+					  lay->root, B3CAS_CONF_NAME);
+	if (n > CONF_MAX)
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s is too large",
+				    lay->root, B3CAS_CONF_NAME);
+	text[n] = '\0';
+	if (memchr(text, '\0', (size_t)n))
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s is not text",
+				    lay->root, B3CAS_CONF_NAME);
+	*len = (size_t)n;
+	return 0;
+}
+
+int b3cas__conf_read(b3cas_layout *lay)
+{
+	char text[CONF_MAX + 1];
+	size_t len = 0;
+	int rc = read_conf_text(lay, text, &len);
+
+	return rc < 0 ? rc : b3cas__conf_parse(lay, text);
+}
+
+/* A store made before store ids gets one: b3cas.conf as it was (keys of
+ * newer minor versions kept) plus a store_id line. */
+int b3cas__conf_add_store_id(b3cas_layout *lay)
+{
+	char text[CONF_MAX + 64];
+	size_t len = 0;
+	int rc = read_conf_text(lay, text, &len);
+
+	if (rc < 0)
+		return rc;
+	if (len > 0 && text[len - 1] != '\n')
+		text[len++] = '\n';
+	len += (size_t)snprintf(text + len, sizeof(text) - len,
+				"store_id = %s\n", lay->store_id);
+	return publish_conf(lay, text, len);
+}
+
+/* Compare what the caller asked for with what the store records. */
+int b3cas__conf_check(const b3cas_layout *lay, const b3cas_store_options *o)
+{
+	if (o->hash != B3CAS_HASH_DEFAULT && o->hash != lay->hash)
+		return b3cas__error(B3CAS_EFORMAT,
+				    "%s names objects with %s, not %s",
+				    lay->root, b3cas_hash_algo_name(lay->hash),
+				    b3cas_hash_algo_name(o->hash));
+	if (o->inline_threshold && o->inline_threshold != lay->inline_threshold)
+		return b3cas__error(B3CAS_EFORMAT,
+				    "%s was made with inline threshold %zu, "
+				    "not %zu",
+				    lay->root, lay->inline_threshold,
+				    o->inline_threshold);
+	return 0;
+}
