@@ -10,20 +10,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "layout/layout_int.h"
 #include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
-#include "util/holder.h"
 
 #define CONF_MAX 4096
 

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,6 @@
 #include <unistd.h>
 
 #include "layout/layout_int.h"
-#include "util/atomic.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/holder.h"
