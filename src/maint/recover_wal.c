@@ -51,8 +51,8 @@ static int replay_put(uint32_t cf, const uint8_t *key, size_t klen,
 		return 0;
 	memcpy(id.bytes, key, B3CAS_OID_LEN);
 	r->wal_dropped++;
-	rc = b3cas__index_has(b3cas__store_index(w->s), B3CAS_CF_CONTENT, id.bytes,
-			      B3CAS_OID_LEN);
+	rc = b3cas__index_has(b3cas__store_index(w->s), B3CAS_CF_CONTENT,
+			      id.bytes, B3CAS_OID_LEN);
 	if (rc != 0) {
 		w->err = rc < 0 ? rc : 0;
 		/* There: from its file, the backup, or a later put. */
