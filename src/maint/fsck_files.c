@@ -25,7 +25,6 @@
 
 #include "util/error.h"
 #include "util/histogram.h"
-#include "util/fsutil.h"
 
 void b3cas__fsck_walk_folders(fsck_worker *w, int dir_fd, const char *base,
 			      file_fn visit)

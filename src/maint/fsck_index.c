@@ -12,19 +12,13 @@
 #include "maint/fsck_int.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "index/wal.h"
 #include "util/error.h"
-#include "util/fsutil.h"
 
 /* ---- index entries ------------------------------------------------------ */
 

@@ -9,19 +9,14 @@
  */
 #include "maint/fsck_int.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/error.h"
-#include "util/fsutil.h"
 
 /* ---- L2 cache copies ----------------------------------------------------- */
 

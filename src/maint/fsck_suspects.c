@@ -11,10 +11,7 @@
  */
 #include "maint/fsck_int.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +21,6 @@
 
 #include "util/error.h"
 #include "util/histogram.h"
-#include "util/fsutil.h"
 
 /* ---- confirming a read-only handle's findings --------------------------- */
 

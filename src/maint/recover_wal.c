@@ -13,17 +13,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "index/wal.h"
 #include "util/error.h"
-#include "util/fsutil.h"
 
 /* ---- writes a damaged log dropped ---------------------------------------- */
 

@@ -20,7 +20,6 @@
  * that lock.
  */
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
