@@ -128,7 +128,8 @@ static void list_sub(b3cas_l2 *l2, int sub)
 			continue;
 		/* A name that is not an id, or in the wrong folder, or not
 		 * a file: not ours to keep. */
-		if (b3cas_oid_parse(&id, e->d_name) != 0 || id.bytes[0] != sub ||
+		if (b3cas_oid_parse(&id, e->d_name) != 0 ||
+		    id.bytes[0] != sub ||
 		    fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode) ||
 		    !b3cas__cache_insert(l2->index, &id, NULL,

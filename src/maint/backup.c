@@ -268,12 +268,14 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_backup_report local;
 	uint64_t t0 = b3cas__now_ns();
+	b3cas_layout *lay;
 	b3cas_store *dst;
 	backup_run b;
 	int rc, crc;
 
 	B3CAS__NONNULL(s, "store");
 	B3CAS__NONNULL(dest_dir, "dest_dir");
+	lay = b3cas__store_layout(s);
 	memset(&b, 0, sizeof(b));
 	b.r = report ? report : &local;
 	memset(b.r, 0, sizeof(*b.r));
@@ -289,7 +291,7 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 		return rc;
 	b.o = opts;
 	o.create = true;
-	o.hash = b3cas__store_layout(s)->hash;
+	o.hash = lay->hash;
 	o.l1_bytes = 0;
 	/* Each copy is made durable by the destination's close. */
 	rc = b3cas_store_open(&dst, dest_dir, &o);
@@ -312,8 +314,7 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 	b3cas__copy_free(&b.copy);
 	b3cas__tick(&b.ticker, b.r->objects, b.r->bytes, true);
 	b.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	b3cas__integrity_log(b3cas__store_layout(s)->root_fd,
-			     "integrity/backup/log",
+	b3cas__integrity_log(lay->root_fd, "integrity/backup/log",
 			     "dest=%s objects=%" PRIu64 " copied=%" PRIu64
 			     " recounted=%" PRIu64 " bytes=%" PRIu64
 			     " failed=%" PRIu64 " seconds=%.3f result=%d",

@@ -70,14 +70,10 @@
  */
 #include "maint/fsck_int.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +193,7 @@ static void *worker_main(void *arg)
 {
 	fsck_worker *w = arg;
 	fsck_run *f = w->f;
+	b3cas_layout *lay = b3cas__store_layout(f->s);
 
 	switch (f->phase) {
 	case PHASE_ENTRIES:
@@ -204,8 +201,7 @@ static void *worker_main(void *arg)
 					b3cas__fsck_check_entry);
 		break;
 	case PHASE_TIER:
-		b3cas__fsck_walk_folders(w, b3cas__store_layout(f->s)->objects_fd,
-					 b3cas__store_layout(f->s)->objects_path,
+		b3cas__fsck_walk_folders(w, lay->objects_fd, lay->objects_path,
 					 b3cas__fsck_check_file);
 		break;
 	case PHASE_REFS:
@@ -215,7 +211,7 @@ static void *worker_main(void *arg)
 	case PHASE_COPIES: {
 		char l2[4200];
 
-		snprintf(l2, sizeof(l2), "%s/cache/l2", b3cas__store_layout(f->s)->root);
+		snprintf(l2, sizeof(l2), "%s/cache/l2", lay->root);
 		b3cas__fsck_walk_folders(w, f->l2_fd, l2,
 					 b3cas__fsck_check_copy);
 		break;
@@ -306,8 +302,7 @@ void b3cas__fsck_run_init(fsck_run *f, b3cas_store *s,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&f->finished_cond, &ca);
 	pthread_condattr_destroy(&ca);
-	f->l2 = copies ? b3cas__store_l2(s)
-		       : NULL;
+	f->l2 = copies ? b3cas__store_l2(s) : NULL;
 	f->l2_fd = -1;
 	if (!copies)
 		return;

@@ -25,7 +25,6 @@
 
 #include "util/error.h"
 #include "util/histogram.h"
-#include "util/fsutil.h"
 
 void b3cas__fsck_walk_folders(fsck_worker *w, int dir_fd, const char *base,
 			      file_fn visit)
@@ -68,8 +67,9 @@ void b3cas__fsck_walk_folders(fsck_worker *w, int dir_fd, const char *base,
 /* Move a file that is not an object to quarantine (its bytes kept). */
 static bool quarantine_file(fsck_worker *w, int dir_fd, const char *name)
 {
+	b3cas_layout *lay = b3cas__store_layout(w->f->s);
 	char dest[B3CAS_OID_HEX_LEN + 64];
-	int qfd = openat(b3cas__store_layout(w->f->s)->root_fd, "integrity/quarantine",
+	int qfd = openat(lay->root_fd, "integrity/quarantine",
 			 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool ok;
 
@@ -107,8 +107,8 @@ static const char *index_orphan_locked(b3cas_store *s, const b3cas_oid *id,
 	size_t len;
 	int rc;
 
-	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_REFS, id->bytes, B3CAS_OID_LEN,
-			      &v);
+	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_REFS, id->bytes,
+			      B3CAS_OID_LEN, &v);
 	if (rc == 1) {
 		const uint8_t *p =
 			(const uint8_t *)rocksdb_pinnableslice_value(v, &len);
@@ -151,13 +151,12 @@ static file_verdict judge_file_locked(fsck_worker *w, int sub_fd,
 				      const char *name, const b3cas_oid *id,
 				      uint64_t *size)
 {
-	b3cas_store *s = w->f->s;
+	b3cas_index *ix = b3cas__store_index(w->f->s);
 	file_verdict verdict;
 	struct stat st;
 	int fd, rc;
 
-	rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
-			      B3CAS_OID_LEN);
+	rc = b3cas__index_has(ix, B3CAS_CF_CONTENT, id->bytes, B3CAS_OID_LEN);
 	if (rc != 0) {
 		/* Named by an entry, or unreadable (the entry phase's). */
 		b3cas_error_clear();
@@ -181,6 +180,8 @@ void b3cas__fsck_check_file(fsck_worker *w, int sub_fd, unsigned sub,
 			    const char *name)
 {
 	fsck_run *f = w->f;
+	b3cas_layout *lay = b3cas__store_layout(f->s);
+	b3cas_index *ix = b3cas__store_index(f->s);
 	b3cas_fsck_problem p = {0};
 	char rel[B3CAS_OBJECT_REL_LEN + 1], *path = NULL;
 	pthread_mutex_t *lock;
@@ -193,7 +194,7 @@ void b3cas__fsck_check_file(fsck_worker *w, int sub_fd, unsigned sub,
 
 	w->r.files++;
 	snprintf(rel, sizeof(rel), "%02x/%.64s", sub, name);
-	p.path = path = b3cas__fsck_full_path(b3cas__store_layout(f->s)->objects_path, rel);
+	p.path = path = b3cas__fsck_full_path(lay->objects_path, rel);
 	stat_rc = fstatat(sub_fd, name, &st, AT_SYMLINK_NOFOLLOW);
 	if (stat_rc != 0 && errno == ENOENT)
 		goto out; /* collected meanwhile: no file is no finding */
@@ -211,8 +212,7 @@ void b3cas__fsck_check_file(fsck_worker *w, int sub_fd, unsigned sub,
 	p.has_id = true;
 	p.id = id;
 	/* Most files are named by an entry: that needs no lock. */
-	rc = b3cas__index_has(b3cas__store_index(f->s), B3CAS_CF_CONTENT, id.bytes,
-			      B3CAS_OID_LEN);
+	rc = b3cas__index_has(ix, B3CAS_CF_CONTENT, id.bytes, B3CAS_OID_LEN);
 	if (rc != 0) {
 		b3cas_error_clear();
 		goto out;
@@ -256,10 +256,11 @@ out:
  * folder (tmp/) then lives inside it. */
 static bool tier_elsewhere(b3cas_store *s)
 {
+	b3cas_layout *lay = b3cas__store_layout(s);
 	struct stat a, b;
 
-	return fstat(b3cas__store_layout(s)->objects_fd, &a) != 0 ||
-	       fstatat(b3cas__store_layout(s)->root_fd, "objects", &b, 0) != 0 ||
+	return fstat(lay->objects_fd, &a) != 0 ||
+	       fstatat(lay->root_fd, "objects", &b, 0) != 0 ||
 	       a.st_dev != b.st_dev || a.st_ino != b.st_ino;
 }
 
@@ -274,7 +275,8 @@ void b3cas__fsck_check_top(fsck_worker *w)
 {
 	fsck_run *f = w->f;
 	b3cas_store *s = f->s;
-	int fd = dup(b3cas__store_layout(s)->objects_fd);
+	b3cas_layout *lay = b3cas__store_layout(s);
+	int fd = dup(lay->objects_fd);
 	bool elsewhere = tier_elsewhere(s);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
@@ -283,7 +285,7 @@ void b3cas__fsck_check_top(fsck_worker *w)
 		if (fd >= 0)
 			close(fd);
 		b3cas__fsck_fail(f, b3cas__error_errno(errno, "cannot list %s",
-						       b3cas__store_layout(s)->objects_path));
+						       lay->objects_path));
 		return;
 	}
 	while ((e = readdir(d)) != NULL && !b3cas__fsck_halted(f)) {
@@ -307,7 +309,7 @@ void b3cas__fsck_check_top(fsck_worker *w)
 		if (!dir && strcmp(e->d_name, B3CAS_OWNER_NAME) == 0)
 			continue;
 		p.kind = B3CAS_FSCK_STRAY;
-		p.path = path = b3cas__fsck_full_path(b3cas__store_layout(s)->objects_path,
+		p.path = path = b3cas__fsck_full_path(lay->objects_path,
 						      e->d_name);
 		p.detail = dir ? "not part of the object tier: a folder that "
 				 "is not one of 00..ff"
@@ -364,12 +366,12 @@ void b3cas__fsck_check_staging(fsck_worker *w)
 {
 	fsck_run *f = w->f;
 	b3cas_store *s = f->s;
+	b3cas_layout *lay = b3cas__store_layout(s);
 	bool elsewhere = tier_elsewhere(s);
-	int fd = openat(elsewhere ? b3cas__store_layout(s)->objects_fd : b3cas__store_layout(s)->root_fd, "tmp",
+	int fd = openat(elsewhere ? lay->objects_fd : lay->root_fd, "tmp",
 			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	char *dir = elsewhere ? b3cas__fsck_full_path(b3cas__store_layout(s)->objects_path,
-						      "tmp")
-			      : b3cas__layout_path(b3cas__store_layout(s), "tmp");
+	char *dir = elsewhere ? b3cas__fsck_full_path(lay->objects_path, "tmp")
+			      : b3cas__layout_path(lay, "tmp");
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *e;
 

@@ -12,19 +12,13 @@
 #include "maint/fsck_int.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "index/wal.h"
 #include "util/error.h"
-#include "util/fsutil.h"
 
 /* ---- index entries ------------------------------------------------------ */
 
@@ -50,10 +44,11 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 	int kind, fd, rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
-			      B3CAS_OID_LEN, &v);
+	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT,
+			      id->bytes, B3CAS_OID_LEN, &v);
+	/* Gone meanwhile, or unreadable (reported by RocksDB). */
 	if (rc <= 0)
-		return; /* gone meanwhile, or unreadable (reported by RocksDB) */
+		return;
 	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
 	kind = len ? p[0] & ~B3CAS_ENTRY_UNREF : 0;
 	if (len < B3CAS_ENTRY_HEADER_LEN ||
@@ -232,7 +227,8 @@ void b3cas__fsck_check_entry(fsck_worker *w, const char *key, size_t klen)
 			repair_entry(w, &id, &x, &p);
 		/* A read-only handle's entry may be one the writer has
 		 * collected since (its file gone first). */
-		if (b3cas__store_read_only(f->s) && x.kind == B3CAS_FSCK_MISSING)
+		if (b3cas__store_read_only(f->s) &&
+		    x.kind == B3CAS_FSCK_MISSING)
 			b3cas__fsck_note_suspect(w, &p, x.size, NULL);
 		else
 			b3cas__fsck_found(w, &p);
@@ -399,6 +395,7 @@ void b3cas__fsck_check_ref(fsck_worker *w, const char *key, size_t klen)
 {
 	fsck_run *f = w->f;
 	b3cas_store *s = f->s;
+	b3cas_index *ix = b3cas__store_index(s);
 	b3cas_fsck_problem p = {0};
 	pthread_mutex_t *lock;
 	bool dangling = false, removed = false;
@@ -409,10 +406,9 @@ void b3cas__fsck_check_ref(fsck_worker *w, const char *key, size_t klen)
 	memcpy(p.id.bytes, key, B3CAS_OID_LEN);
 	lock = b3cas__store_stripe(s, &p.id);
 	pthread_mutex_lock(lock);
-	rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_CONTENT, p.id.bytes,
-			      B3CAS_OID_LEN);
+	rc = b3cas__index_has(ix, B3CAS_CF_CONTENT, p.id.bytes, B3CAS_OID_LEN);
 	if (rc == 0)
-		rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_REFS, p.id.bytes,
+		rc = b3cas__index_has(ix, B3CAS_CF_REFS, p.id.bytes,
 				      B3CAS_OID_LEN);
 	else
 		rc = 0;

@@ -9,19 +9,14 @@
  */
 #include "maint/fsck_int.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/error.h"
-#include "util/fsutil.h"
 
 /* ---- L2 cache copies ----------------------------------------------------- */
 
@@ -43,8 +38,8 @@ static bool copy_bad(fsck_worker *w, int sub_fd, const char *name,
 	bool bad = false;
 	int rc, fd;
 
-	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
-			      B3CAS_OID_LEN, &v);
+	rc = b3cas__index_get(b3cas__store_index(s), B3CAS_CF_CONTENT,
+			      id->bytes, B3CAS_OID_LEN, &v);
 	if (rc < 0) {
 		b3cas_error_clear();
 		return false;
@@ -88,6 +83,7 @@ void b3cas__fsck_check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 			    const char *name)
 {
 	fsck_run *f = w->f;
+	b3cas_layout *lay = b3cas__store_layout(f->s);
 	b3cas_fsck_problem p = {0};
 	char rel[B3CAS_OBJECT_REL_LEN + 32], first[160], detail[160];
 	bool repair = f->o->repair && f->l2, bad, gone = false;
@@ -99,7 +95,7 @@ void b3cas__fsck_check_copy(fsck_worker *w, int sub_fd, unsigned sub,
 	w->r.cache_files++;
 	snprintf(rel, sizeof(rel), B3CAS_L2_DIR "/%02x/%.64s", sub, name);
 	p.kind = B3CAS_FSCK_CACHE_COPY;
-	p.path = path = b3cas__fsck_full_path(b3cas__store_layout(f->s)->root, rel);
+	p.path = path = b3cas__fsck_full_path(lay->root, rel);
 	if (b3cas_oid_parse(&p.id, name) != 0 || p.id.bytes[0] != sub) {
 		b3cas_error_clear();
 		p.detail = "not a cached copy: a name that is not its "

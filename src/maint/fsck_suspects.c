@@ -11,10 +11,7 @@
  */
 #include "maint/fsck_int.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +21,6 @@
 
 #include "util/error.h"
 #include "util/histogram.h"
-#include "util/fsutil.h"
 
 /* ---- confirming a read-only handle's findings --------------------------- */
 
@@ -39,8 +35,8 @@ void b3cas__fsck_note_suspect(fsck_worker *w, const b3cas_fsck_problem *p,
 			      uint64_t size, const char *rel)
 {
 	fsck_run *f = w->f;
-	int dir_fd = p->kind == B3CAS_FSCK_ORPHAN ? b3cas__store_layout(f->s)->objects_fd
-						  : f->l2_fd;
+	b3cas_layout *lay = b3cas__store_layout(f->s);
+	int dir_fd = p->kind == B3CAS_FSCK_ORPHAN ? lay->objects_fd : f->l2_fd;
 	struct stat st;
 	suspect *x;
 
@@ -124,7 +120,7 @@ static bool same_file(int dir_fd, const suspect *x)
 static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 			 uint64_t opened_ns, bool settle)
 {
-	b3cas_store *s = f->s;
+	b3cas_layout *lay = b3cas__store_layout(f->s);
 	bool live = false;
 	int fd, rc = fresh_entry(ix, &x->id, x->size, &live);
 
@@ -134,19 +130,18 @@ static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 		 * comes before its entry). */
 		if (rc != 1)
 			return SUSPECT_DROPPED;
-		rc = b3cas__object_open(b3cas__store_layout(s), &x->id, x->size, &fd);
+		rc = b3cas__object_open(lay, &x->id, x->size, &fd);
 		b3cas_error_clear();
 		if (rc == 0)
 			close(fd);
 		return rc == B3CAS_ENOTFOUND ? SUSPECT_CONFIRMED
 					     : SUSPECT_DROPPED;
 	case B3CAS_FSCK_ORPHAN:
-		if (rc >= 0 || !same_file(b3cas__store_layout(s)->objects_fd, x))
+		if (rc >= 0 || !same_file(lay->objects_fd, x))
 			return SUSPECT_DROPPED; /* indexed, or gone, since */
-		if (settle && (uint64_t)x->seen.st_ctim.tv_sec * 1000000000ull +
-					      (uint64_t)x->seen.st_ctim.tv_nsec +
-					      SETTLE_NS >
-				      opened_ns)
+		if (settle &&
+		    (uint64_t)x->seen.st_ctim.tv_sec * 1000000000ull +
+		    (uint64_t)x->seen.st_ctim.tv_nsec + SETTLE_NS > opened_ns)
 			return SUSPECT_WAIT;
 		return SUSPECT_CONFIRMED;
 	default: /* a copy in L2 of an object the index did not hold */

@@ -29,19 +29,14 @@
  */
 #include "maint/recover_int.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/error.h"
 #include "util/histogram.h"
-#include "util/fsutil.h"
 
 const char *b3cas_recover_action_name(b3cas_recover_action a)
 {

@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +58,8 @@ static int tier_file(recover_run *v, b3cas_store *s, int sub_fd,
 		r->skipped++; /* not an object: fsck names it */
 		return 0;
 	}
-	rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_CONTENT, id.bytes,
-			      B3CAS_OID_LEN);
+	rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_CONTENT,
+			      id.bytes, B3CAS_OID_LEN);
 	if (rc != 0)
 		return rc < 0 ? rc : 0; /* indexed already: kept as it is */
 	fd = openat(sub_fd, name, O_RDONLY | O_CLOEXEC);
@@ -102,6 +101,7 @@ static int tier_file(recover_run *v, b3cas_store *s, int sub_fd,
 
 static int walk_tier(recover_run *v, b3cas_store *s)
 {
+	b3cas_layout *lay = b3cas__store_layout(s);
 	uint8_t *buf = b3cas__malloc(B3CAS_COPY_CHUNK);
 	int rc = buf ? 0 : B3CAS_ENOMEM;
 
@@ -113,7 +113,7 @@ static int walk_tier(recover_run *v, b3cas_store *s)
 		DIR *d;
 
 		snprintf(name, sizeof(name), "%02x", sub);
-		fd = openat(b3cas__store_layout(s)->objects_fd, name,
+		fd = openat(lay->objects_fd, name,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -171,9 +171,10 @@ int b3cas__recover_from_backup(recover_run *v, b3cas_store *s)
  */
 static int sweep_counts(recover_run *v, b3cas_store *s)
 {
+	b3cas_index *ix = b3cas__store_index(s);
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
-		b3cas__store_index(s)->db, ro, b3cas__store_index(s)->cf[B3CAS_CF_REFS]);
+		ix->db, ro, ix->cf[B3CAS_CF_REFS]);
 	char *err = NULL;
 	int rc = 0;
 
@@ -196,7 +197,7 @@ static int sweep_counts(recover_run *v, b3cas_store *s)
 		memcpy(id.bytes, key, B3CAS_OID_LEN);
 		lock = b3cas__store_stripe(s, &id);
 		pthread_mutex_lock(lock);
-		rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_CONTENT, id.bytes,
+		rc = b3cas__index_has(ix, B3CAS_CF_CONTENT, id.bytes,
 				      B3CAS_OID_LEN);
 		if (rc == 0) {
 			b = rocksdb_writebatch_create();
@@ -227,6 +228,7 @@ static int sweep_counts(recover_run *v, b3cas_store *s)
 int b3cas__recover_fill_index(recover_run *v)
 {
 	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_layout *lay;
 	b3cas_store *s;
 	int rc, crc;
 
@@ -236,6 +238,7 @@ int b3cas__recover_fill_index(recover_run *v)
 	rc = b3cas__store_open(&s, v->root, &so, true);
 	if (rc < 0)
 		return rc;
+	lay = b3cas__store_layout(s);
 	rc = walk_tier(v, s);
 	if (rc == 0 && !v->stop && v->backup)
 		rc = b3cas__recover_from_backup(v, s);
@@ -246,11 +249,11 @@ int b3cas__recover_fill_index(recover_run *v)
 		rc = v->stop;
 	if (rc == 0)
 		rc = b3cas_store_sync(s);
-	if (rc == 0 && unlinkat(b3cas__store_layout(s)->root_fd, B3CAS_RECOVER_MARKER, 0) != 0)
+	if (rc == 0 && unlinkat(lay->root_fd, B3CAS_RECOVER_MARKER, 0) != 0)
 		rc = b3cas__error_errno(errno, "cannot remove %s/%s",
 					v->root, B3CAS_RECOVER_MARKER);
 	if (rc == 0) {
-		char *dir = b3cas__layout_path(b3cas__store_layout(s), B3CAS_RECOVER_DIR);
+		char *dir = b3cas__layout_path(lay, B3CAS_RECOVER_DIR);
 
 		rc = dir ? b3cas__fsync_dir(dir) : B3CAS_ENOMEM;
 		free(dir);

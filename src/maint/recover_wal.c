@@ -13,17 +13,11 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "index/wal.h"
 #include "util/error.h"
-#include "util/fsutil.h"
 
 /* ---- writes a damaged log dropped ---------------------------------------- */
 
@@ -51,8 +45,8 @@ static int replay_put(uint32_t cf, const uint8_t *key, size_t klen,
 		return 0;
 	memcpy(id.bytes, key, B3CAS_OID_LEN);
 	r->wal_dropped++;
-	rc = b3cas__index_has(b3cas__store_index(w->s), B3CAS_CF_CONTENT, id.bytes,
-			      B3CAS_OID_LEN);
+	rc = b3cas__index_has(b3cas__store_index(w->s), B3CAS_CF_CONTENT,
+			      id.bytes, B3CAS_OID_LEN);
 	if (rc != 0) {
 		w->err = rc < 0 ? rc : 0;
 		/* There: from its file, the backup, or a later put. */

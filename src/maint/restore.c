@@ -20,7 +20,6 @@
  * that lock.
  */
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -80,8 +79,8 @@ static int examine(restore_run *t, const b3cas_oid *id, here_state *out,
 	*why = NULL;
 	if (rc == B3CAS_ENOTFOUND) {
 		b3cas_error_clear();
-		rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_CONTENT, id->bytes,
-				      B3CAS_OID_LEN);
+		rc = b3cas__index_has(b3cas__store_index(s), B3CAS_CF_CONTENT,
+				      id->bytes, B3CAS_OID_LEN);
 		if (rc >= 0)
 			*out = rc ? HERE_CANDIDATE : HERE_ABSENT;
 		return rc < 0 ? rc : 0;
@@ -190,6 +189,7 @@ static int bring_back(restore_run *t, const b3cas_object_info *info,
 static int visit_source(const b3cas_object_info *info, void *ctx)
 {
 	restore_run *t = ctx;
+	b3cas_index *ix = b3cas__store_index(t->copy.dst);
 	here_state state;
 	const char *why;
 	char hex[B3CAS_OID_HEX_LEN + 1];
@@ -199,8 +199,8 @@ static int visit_source(const b3cas_object_info *info, void *ctx)
 	b3cas__tick(&t->ticker, t->r->objects, t->hashed + t->copy.bytes,
 		    false);
 	if (t->absent_only) {
-		rc = b3cas__index_has(b3cas__store_index(t->copy.dst), B3CAS_CF_CONTENT,
-				      info->id.bytes, B3CAS_OID_LEN);
+		rc = b3cas__index_has(ix, B3CAS_CF_CONTENT, info->id.bytes,
+				      B3CAS_OID_LEN);
 		state = rc == 1 ? HERE_CANDIDATE : HERE_ABSENT;
 	} else {
 		rc = examine(t, &info->id, &state, &why);
@@ -311,11 +311,13 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_restore_report local;
 	uint64_t t0 = b3cas__now_ns();
+	b3cas_layout *lay;
 	b3cas_store *src;
 	int rc, src_rc;
 
 	B3CAS__NONNULL(s, "store");
 	B3CAS__NONNULL(src_dir, "src_dir");
+	lay = b3cas__store_layout(s);
 	if (!report)
 		report = &local;
 	memset(report, 0, sizeof(*report));
@@ -334,7 +336,7 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 	/* Read-only and verified: a backup is never changed by a restore,
 	 * and its bytes are checked as they are read. */
 	so.read_only = true;
-	so.hash = b3cas__store_layout(s)->hash;
+	so.hash = lay->hash;
 	so.l1_bytes = 0;
 	so.verify_on_read = true;
 	src_rc = b3cas_store_open(&src, src_dir, &so);
@@ -349,8 +351,7 @@ int b3cas_restore(b3cas_store *s, const char *src_dir,
 		rc = b3cas_store_sync(s);
 out:
 	report->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
-	b3cas__integrity_log(b3cas__store_layout(s)->root_fd,
-			     "integrity/backup/log",
+	b3cas__integrity_log(lay->root_fd, "integrity/backup/log",
 			     "restore src=%s objects=%" PRIu64
 			     " restored=%" PRIu64 " healed=%" PRIu64
 			     " bytes=%" PRIu64 " failed=%" PRIu64

@@ -10,21 +10,17 @@
  */
 #include "maint/fsck_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util/atomic.h"
 #include "util/error.h"
 #include "util/histogram.h"
-#include "util/fsutil.h"
 
 /* ---- scrub --------------------------------------------------------------- */
 
@@ -33,8 +29,9 @@
 /* The position file: "next-after <64 hex>\n", or absent: from the start. */
 static bool scrub_load(b3cas_store *s, b3cas_oid *after)
 {
+	b3cas_layout *lay = b3cas__store_layout(s);
 	char text[128] = {0};
-	int fd = openat(b3cas__store_layout(s)->root_fd, SCRUB_FILE, O_RDONLY | O_CLOEXEC);
+	int fd = openat(lay->root_fd, SCRUB_FILE, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 	bool ok;
 
@@ -54,22 +51,23 @@ static bool scrub_load(b3cas_store *s, b3cas_oid *after)
  * pass) remove it so the next scrub starts over. */
 static int scrub_save(b3cas_store *s, const b3cas_oid *last, bool done)
 {
+	b3cas_layout *lay = b3cas__store_layout(s);
 	char text[128], hex[B3CAS_OID_HEX_LEN + 1];
 	/* No fsync: a position lost or damaged by a power loss only makes
 	 * the next scrub start over (scrub_load). */
 	const b3cas_atomic_write w = {
-		.stage_fd = b3cas__store_layout(s)->root_fd, .stage_name = SCRUB_FILE ".tmp",
-		.dir_fd = b3cas__store_layout(s)->root_fd, .name = SCRUB_FILE,
-		.where = b3cas__store_layout(s)->root, .durability = B3CAS_DURABILITY_NONE,
+		.stage_fd = lay->root_fd, .stage_name = SCRUB_FILE ".tmp",
+		.dir_fd = lay->root_fd, .name = SCRUB_FILE,
+		.where = lay->root, .durability = B3CAS_DURABILITY_NONE,
 	};
 	int n;
 
 	if (done || !last) {
 		/* A whole pass: the next scrub starts over. */
-		if (unlinkat(b3cas__store_layout(s)->root_fd, SCRUB_FILE, 0) != 0 &&
+		if (unlinkat(lay->root_fd, SCRUB_FILE, 0) != 0 &&
 		    errno != ENOENT)
 			return b3cas__error_errno(errno, "cannot reset %s/%s",
-						  b3cas__store_layout(s)->root, SCRUB_FILE);
+						  lay->root, SCRUB_FILE);
 		return 0;
 	}
 	n = snprintf(text, sizeof(text), "next-after %s\n",
@@ -125,6 +123,7 @@ static int scrub_walk(fsck_worker *w, scrub_pos *pos)
 {
 	fsck_run *f = w->f;
 	b3cas_store *s = f->s;
+	b3cas_index *ix = b3cas__store_index(s);
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
 	uint64_t t0 = b3cas__now_ns(), saved_at = t0, shown_at = t0, done = 0;
@@ -135,8 +134,7 @@ static int scrub_walk(fsck_worker *w, scrub_pos *pos)
 	int rc = 0;
 
 	rocksdb_readoptions_set_fill_cache(ro, 0);
-	it = rocksdb_create_iterator_cf(b3cas__store_index(s)->db, ro,
-					b3cas__store_index(s)->cf[B3CAS_CF_CONTENT]);
+	it = rocksdb_create_iterator_cf(ix->db, ro, ix->cf[B3CAS_CF_CONTENT]);
 	scrub_seek(it, pos);
 	for (; rocksdb_iter_valid(it)
 	     && !b3cas__fsck_halted(f); rocksdb_iter_next(it)) {
