@@ -55,7 +55,8 @@ void b3cas__store_note_gc(b3cas_store *s, uint64_t objects, uint64_t bytes,
 	atomic_fetch_add_explicit(&s->count.gc_runs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->count.gc_objects, objects,
 				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->count.gc_bytes, bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->count.gc_bytes, bytes,
+				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->count.gc_ns, ns, memory_order_relaxed);
 	b3cas__store_note_removed(s, objects);
 }

@@ -60,7 +60,8 @@ static int adopt_locked(b3cas_store *s, const b3cas_oid *id, const void *data,
 		return rc;
 	b3cas__filter_add(s->filter, id);
 	b = rocksdb_writebatch_create();
-	b3cas__batch_put_entry(b, s, id, loose ? NULL : data, len, !loose, false);
+	b3cas__batch_put_entry(b, s, id, loose ? NULL : data, len, !loose,
+			       false);
 	if (!kept)
 		b3cas__batch_set_refs(b, s, id, true, *refs);
 	rc = b3cas__write_batch(s, b, loose);

@@ -93,8 +93,8 @@ static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
 
 		while (j < n && b3cas_oid_equal(&items[j].id, &items[i].id))
 			j++;
-		rc = b3cas__stage_locked(s, b, &items[i].id, data[k], lens[k], NULL,
-				  j - i, &loose);
+		rc = b3cas__stage_locked(s, b, &items[i].id, data[k], lens[k],
+					 NULL, j - i, &loose);
 		if (rc < 0)
 			return rc;
 		*loose_out |= loose;
@@ -206,7 +206,8 @@ static void verify_items(b3cas_store *s, const b3cas_oid *ids, size_t n,
 	} else {
 		for (size_t i = 0; i < n; i++)
 			if (rcs[i] == 0 && todo[i] == ITEM_CHECK)
-				rcs[i] = b3cas__verify(s, &ids[i], data[i], lens[i]);
+				rcs[i] = b3cas__verify(s, &ids[i], data[i],
+						       lens[i]);
 	}
 	free(inputs);
 	free(ilens);
@@ -248,12 +249,13 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 
 		todo[i] = ITEM_HIT;
 		if (b3cas__cache_get(s->cache.l1, &ids[i], &hit)) {
-			rcs[i] = b3cas__copy_blob(hit, &data_out[i], &lens_out[i]);
+			rcs[i] = b3cas__copy_blob(hit, &data_out[i],
+						  &lens_out[i]);
 		} else {
 			tickets[i] = b3cas__cache_ticket(s->cache.l1, &ids[i]);
-			rcs[i] = b3cas__read_object(s, &ids[i], NULL, &data_out[i],
-					     &lens_out[i], &src,
-					     &tickets[n + i]);
+			rcs[i] = b3cas__read_object(s, &ids[i], NULL,
+						    &data_out[i], &lens_out[i],
+						    &src, &tickets[n + i]);
 			/* L2 verified its copies already. */
 			todo[i] = src == FROM_L2 ? ITEM_VERIFIED : ITEM_CHECK;
 		}
@@ -286,8 +288,8 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 			if (from[i] == FROM_TIER && l2)
 				b3cas__l2_add(l2, &ids[i], data_out[i],
 					      lens_out[i], tickets[n + i]);
-			b3cas__l1_offer_copy(s, &ids[i], data_out[i], lens_out[i],
-				      tickets[i]);
+			b3cas__l1_offer_copy(s, &ids[i], data_out[i],
+					     lens_out[i], tickets[i]);
 		}
 	}
 	if (rcs != results)

@@ -237,7 +237,7 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 	}
 }
 
-/* ---- adding entries to a batch -------------------------------------------- */
+/* ---- adding entries to a batch ------------------------------------------- */
 
 /* Set id's count to count. The refs column family keeps only counts
  * other than 1, so a new object costs one index entry; had_entry says
@@ -272,8 +272,9 @@ void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 	const char *parts[2] = {(const char *)head, data};
 	size_t part_lens[2] = {sizeof(head), len};
 
-	head[0] = (uint8_t)((is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE) |
-			    (unref ? B3CAS_ENTRY_UNREF : 0));
+	head[0] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
+	if (unref)
+		head[0] |= B3CAS_ENTRY_UNREF;
 	b3cas__put_u64(head + 1, len);
 	rocksdb_writebatch_putv_cf(b, s->ix->cf[B3CAS_CF_CONTENT], 1, &key,
 				   &key_len, is_inline && len ? 2 : 1, parts,

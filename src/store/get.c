@@ -91,7 +91,8 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 		memcpy(buf, p + B3CAS_ENTRY_HEADER_LEN, (size_t)size);
 		rocksdb_pinnableslice_destroy(v);
 		*from = FROM_INDEX;
-	} else if ((l2 = atomic_load_explicit(&s->cache.l2, memory_order_acquire)) &&
+	} else if ((l2 = atomic_load_explicit(&s->cache.l2,
+					      memory_order_acquire)) &&
 		   b3cas__l2_read(l2, id, size, buf) == 1) {
 		*from = FROM_L2;
 	} else {
@@ -163,9 +164,10 @@ static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
 static bool l1_admits(b3cas_store *s, size_t len)
 {
 	/* As the engine decides: at most a quarter of one of 64 shards. */
-	return (uint64_t)len + L1_OVERHEAD <=
-	       atomic_load_explicit(&s->cache.l1_capacity, memory_order_relaxed) /
-		       256;
+	uint64_t capacity = atomic_load_explicit(&s->cache.l1_capacity,
+						 memory_order_relaxed);
+
+	return (uint64_t)len + L1_OVERHEAD <= capacity / 256;
 }
 
 /* Offer a verified blob to L1; the caller keeps its own reference. */
@@ -177,7 +179,8 @@ static void l1_offer(b3cas_store *s, const b3cas_oid *id, b3cas_blob *blob,
 	if (!l1_admits(s, len))
 		return;
 	b3cas_blob_retain(blob);
-	if (!b3cas__cache_insert(s->cache.l1, id, blob, len + L1_OVERHEAD, ticket))
+	if (!b3cas__cache_insert(s->cache.l1, id, blob, len + L1_OVERHEAD,
+				 ticket))
 		b3cas_blob_release(blob);
 }
 

@@ -29,7 +29,8 @@
 static int mirror_of(b3cas_store *s, b3cas_store **out)
 {
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
-	b3cas_store *m = atomic_load_explicit(&s->mirror.store, memory_order_acquire);
+	b3cas_store *m =
+		atomic_load_explicit(&s->mirror.store, memory_order_acquire);
 	int rc = 0;
 
 	if (m) {
@@ -126,8 +127,9 @@ static int write_back(b3cas_store *s, const b3cas_oid *id, const void *buf,
 		rc = b3cas__write_batch(s, b, false);
 		rocksdb_writebatch_destroy(b);
 	} else if (rc == 0) {
-		rc = b3cas__object_write(&s->lay, id, buf, len,
-					 s->durability == B3CAS_DURABILITY_FULL);
+		bool durable = s->durability == B3CAS_DURABILITY_FULL;
+
+		rc = b3cas__object_write(&s->lay, id, buf, len, durable);
 		if (rc == 0)
 			b3cas__note_written(s, true);
 	}

@@ -60,7 +60,7 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 	return 0;
 }
 
-/* ---- delete ---------------------------------------------------------------- */
+/* ---- delete -------------------------------------------------------------- */
 
 /*
  * Add a candidate's entries to b: its content entry gets the UNREF mark
@@ -208,7 +208,7 @@ int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
 	return rc;
 }
 
-/* ---- references ------------------------------------------------------------ */
+/* ---- references ---------------------------------------------------------- */
 
 int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
 {

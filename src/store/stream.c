@@ -184,7 +184,7 @@ void b3cas_writer_abort(b3cas_writer *w)
 		writer_free(w);
 }
 
-/* ---- reader ---------------------------------------------------------------- */
+/* ---- reader -------------------------------------------------------------- */
 
 struct b3cas_reader {
 	b3cas_store *store;

@@ -24,7 +24,8 @@ static int fail(const b3cas_atomic_write *w, int err, const char *what,
 		const char *name)
 {
 	if (w->quiet)
-		return err == ENOSPC || err == EDQUOT ? B3CAS_ENOSPC : B3CAS_EIO;
+		return err == ENOSPC || err == EDQUOT ? B3CAS_ENOSPC
+						      : B3CAS_EIO;
 	if (w->where)
 		return b3cas__error_errno(err, "cannot %s %s/%s", what,
 					  w->where, name);
