@@ -1,0 +1,417 @@
+/*
+ * test_api_misuse_store.c - the t_<function> misuse tests for the
+ * functions of store.h (ids, open and close, put and get, references and
+ * GC, stats, foreach, batches, writers and readers): each required pointer
+ * NULL in turn, and each options struct at an unknown version, is refused
+ * with its message and leaves outputs as they were. Part of the
+ * test_api_misuse program.
+ */
+#include "test_api_misuse_int.h"
+
+/* ---- store.h ------------------------------------------------------------ */
+
+void t_b3cas_oid_fmt(void **state)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	(void)state;
+	MSG_FOR("b3cas_oid_fmt", "out",
+		assert_null(b3cas_oid_fmt(NULL, &id_small)));
+	poison(hex, sizeof(hex));
+	MSG_FOR("b3cas_oid_fmt", "id", assert_null(b3cas_oid_fmt(hex, NULL)));
+	assert_true(poisoned(hex, sizeof(hex)));
+}
+
+void t_b3cas_oid_parse(void **state)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	b3cas_oid id;
+
+	(void)state;
+	b3cas_oid_fmt(hex, &id_small);
+	EINVAL_FOR("b3cas_oid_parse", "out", b3cas_oid_parse(NULL, hex));
+	poison(&id, sizeof(id));
+	EINVAL_FOR("b3cas_oid_parse", "text", b3cas_oid_parse(&id, NULL));
+	assert_true(poisoned(&id, sizeof(id)));
+}
+
+void t_b3cas_oid_equal(void **state)
+{
+	(void)state;
+	MSG_FOR("b3cas_oid_equal", "a",
+		assert_false(b3cas_oid_equal(NULL, &id_small)));
+	MSG_FOR("b3cas_oid_equal", "b",
+		assert_false(b3cas_oid_equal(&id_small, NULL)));
+}
+
+void t_b3cas_store_open(void **state)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = (b3cas_store *)&s;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_open", "out",
+		   b3cas_store_open(NULL, root, NULL));
+	EINVAL_FOR("b3cas_store_open", "root",
+		   b3cas_store_open(&s, NULL, NULL));
+	assert_ptr_equal(s, (b3cas_store *)&s); /* *out left alone */
+	/* options of an unknown version (not initialised with _INIT) */
+	o.read_only = true;
+	VERSION_REFUSED("store", o, B3CAS_STORE_OPTIONS_VERSION,
+			"B3CAS_STORE_OPTIONS_INIT",
+			b3cas_store_open(&s, root, &o));
+	assert_ptr_equal(s, (b3cas_store *)&s);
+}
+
+void t_b3cas_store_close(void **state)
+{
+	(void)state;
+	b3cas_error_clear();
+	assert_int_equal(b3cas_store_close(NULL), 0); /* accepted */
+	assert_string_equal(b3cas_error_last(), "");
+}
+
+void t_b3cas_store_sync(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_store_sync", "store", b3cas_store_sync(NULL));
+}
+
+void t_b3cas_store_interrupt(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_store_interrupt", "store",
+		   b3cas_store_interrupt(NULL));
+}
+
+void t_b3cas_store_info_get(void **state)
+{
+	b3cas_store_info info;
+
+	(void)state;
+	MSG_FOR("b3cas_store_info_get", "out",
+		b3cas_store_info_get(NULL, st));
+	poison(&info, sizeof(info));
+	MSG_FOR("b3cas_store_info_get", "store",
+		b3cas_store_info_get(&info, NULL));
+	assert_true(poisoned(&info, sizeof(info)));
+}
+
+void t_b3cas_hash_algo_name(void **state)
+{
+	(void)state;
+	assert_string_equal(b3cas_hash_algo_name(B3CAS_HASH_BLAKE3), "blake3");
+}
+
+void t_b3cas_store_put(void **state)
+{
+	b3cas_oid id;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_put", "store",
+		   b3cas_store_put(NULL, &id, small, sizeof(small)));
+	poison(&id, sizeof(id));
+	EINVAL_FOR("b3cas_store_put", "data",
+		   b3cas_store_put(st, &id, NULL, 5));
+	assert_true(poisoned(&id, sizeof(id)));
+	/* id_out is optional; the duplicate still counts a reference */
+	assert_int_equal(b3cas_store_put(st, NULL, small, sizeof(small)), 1);
+	assert_int_equal(b3cas_store_delete(st, &id_small), 1);
+}
+
+void t_b3cas_store_get(void **state)
+{
+	void *data = (void *)&data;
+	size_t len = 77;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_get", "store",
+		   b3cas_store_get(NULL, &id_small, &data, &len));
+	EINVAL_FOR("b3cas_store_get", "id",
+		   b3cas_store_get(st, NULL, &data, &len));
+	EINVAL_FOR("b3cas_store_get", "data_out",
+		   b3cas_store_get(st, &id_small, NULL, &len));
+	EINVAL_FOR("b3cas_store_get", "len_out",
+		   b3cas_store_get(st, &id_small, &data, NULL));
+	EINVAL_FOR("b3cas_store_get", "len_out",
+		   b3cas_store_get(st, &id_big, &data, NULL));
+	assert_ptr_equal(data, (void *)&data);
+	assert_int_equal(len, 77);
+}
+
+void t_b3cas_free(void **state)
+{
+	(void)state;
+	b3cas_free(NULL); /* accepted */
+}
+
+void t_b3cas_store_exists(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_store_exists", "store",
+		   b3cas_store_exists(NULL, &id_small));
+	EINVAL_FOR("b3cas_store_exists", "id", b3cas_store_exists(st, NULL));
+}
+
+void t_b3cas_store_delete(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_store_delete", "store",
+		   b3cas_store_delete(NULL, &id_small));
+	EINVAL_FOR("b3cas_store_delete", "id", b3cas_store_delete(st, NULL));
+}
+
+void t_b3cas_ref_add(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_ref_add", "store", b3cas_ref_add(NULL, &id_small));
+	EINVAL_FOR("b3cas_ref_add", "id", b3cas_ref_add(st, NULL));
+}
+
+void t_b3cas_ref_remove(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_ref_remove", "store",
+		   b3cas_ref_remove(NULL, &id_small));
+	EINVAL_FOR("b3cas_ref_remove", "id", b3cas_ref_remove(st, NULL));
+}
+
+void t_b3cas_refcount(void **state)
+{
+	uint64_t n = 42;
+
+	(void)state;
+	EINVAL_FOR("b3cas_refcount", "store",
+		   b3cas_refcount(NULL, &id_small, &n));
+	EINVAL_FOR("b3cas_refcount", "id", b3cas_refcount(st, NULL, &n));
+	EINVAL_FOR("b3cas_refcount", "count",
+		   b3cas_refcount(st, &id_small, NULL));
+	assert_int_equal(n, 42);
+	/* the failed calls changed no count */
+	assert_int_equal(b3cas_refcount(st, &id_small, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+void t_b3cas_gc(void **state)
+{
+	b3cas_gc_options o = B3CAS_GC_OPTIONS_INIT;
+	b3cas_gc_report r;
+
+	(void)state;
+	EINVAL_FOR("b3cas_gc", "store", b3cas_gc(NULL, NULL, NULL));
+	o.dry_run = true;
+	VERSION_REFUSED("gc", o, B3CAS_GC_OPTIONS_VERSION,
+			"B3CAS_GC_OPTIONS_INIT", b3cas_gc(st, &o, &r));
+	assert_int_equal(b3cas_gc(st, &o, &r), 0);
+}
+
+void t_b3cas_dedup_check(void **state)
+{
+	b3cas_oid id;
+	bool dup = false;
+
+	(void)state;
+	EINVAL_FOR("b3cas_dedup_check", "store",
+		   b3cas_dedup_check(NULL, small, sizeof(small), &id, &dup));
+	EINVAL_FOR("b3cas_dedup_check", "data",
+		   b3cas_dedup_check(st, NULL, 5, &id, &dup));
+	EINVAL_FOR("b3cas_dedup_check", "is_dup",
+		   b3cas_dedup_check(st, small, sizeof(small), &id, NULL));
+	/* id_out is optional */
+	assert_int_equal(
+		b3cas_dedup_check(st, small, sizeof(small), NULL, &dup), 0);
+	assert_true(dup);
+}
+
+void t_b3cas_store_stats(void **state)
+{
+	b3cas_stats stats;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_stats", "store",
+		   b3cas_store_stats(NULL, &stats));
+	EINVAL_FOR("b3cas_store_stats", "out", b3cas_store_stats(st, NULL));
+}
+
+void t_b3cas_store_stat(void **state)
+{
+	b3cas_object_info info;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_stat", "store",
+		   b3cas_store_stat(NULL, &id_small, &info));
+	EINVAL_FOR("b3cas_store_stat", "id",
+		   b3cas_store_stat(st, NULL, &info));
+	EINVAL_FOR("b3cas_store_stat", "out",
+		   b3cas_store_stat(st, &id_small, NULL));
+}
+
+static int count_object(const b3cas_object_info *info, void *ctx)
+{
+	(void)info;
+	++*(int *)ctx;
+	return 0;
+}
+
+void t_b3cas_store_foreach(void **state)
+{
+	int n = 0;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_foreach", "store",
+		   b3cas_store_foreach(NULL, count_object, &n));
+	EINVAL_FOR("b3cas_store_foreach", "fn",
+		   b3cas_store_foreach(st, NULL, &n));
+	assert_int_equal(n, 0);
+}
+
+void t_b3cas_store_put_batch(void **state)
+{
+	const void *data[2] = {small, big};
+	const void *holed[2] = {small, NULL};
+	size_t lens[2] = {sizeof(small), 10};
+	b3cas_oid ids[2];
+	bool dups[2];
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_put_batch", "store",
+		   b3cas_store_put_batch(NULL, ids, dups, data, lens, 2));
+	EINVAL_FOR("b3cas_store_put_batch", "data",
+		   b3cas_store_put_batch(st, ids, dups, NULL, lens, 2));
+	EINVAL_FOR("b3cas_store_put_batch", "lens",
+		   b3cas_store_put_batch(st, ids, dups, data, NULL, 2));
+	b3cas_error_clear();
+	assert_int_equal(b3cas_store_put_batch(st, ids, dups, holed, lens, 2),
+			 B3CAS_EINVAL);
+	assert_string_equal(b3cas_error_last(),
+			    "b3cas_store_put_batch: data[1] is NULL but "
+			    "lens[1] is 10");
+	/* an empty batch needs no arrays; ids_out and dup_out are optional */
+	assert_int_equal(b3cas_store_put_batch(st, NULL, NULL, NULL, NULL, 0),
+			 0);
+	assert_int_equal(b3cas_store_put_batch(st, NULL, NULL, data, lens, 1),
+			 0);
+	assert_int_equal(b3cas_store_delete(st, &id_small), 1);
+}
+
+void t_b3cas_store_get_batch(void **state)
+{
+	void *bufs[1] = {NULL};
+	size_t lens[1];
+	int results[1];
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_get_batch", "store",
+		   b3cas_store_get_batch(NULL, &id_small, 1, bufs, lens,
+					 results));
+	EINVAL_FOR("b3cas_store_get_batch", "ids",
+		   b3cas_store_get_batch(st, NULL, 1, bufs, lens, results));
+	EINVAL_FOR("b3cas_store_get_batch", "data_out",
+		   b3cas_store_get_batch(st, &id_small, 1, NULL, lens,
+					 results));
+	EINVAL_FOR("b3cas_store_get_batch", "lens_out",
+		   b3cas_store_get_batch(st, &id_small, 1, bufs, NULL,
+					 results));
+	assert_int_equal(
+		b3cas_store_get_batch(st, NULL, 0, NULL, NULL, NULL), 0);
+	/* results is optional */
+	assert_int_equal(
+		b3cas_store_get_batch(st, &id_small, 1, bufs, lens, NULL), 0);
+	assert_int_equal(lens[0], sizeof(small));
+	assert_memory_equal(bufs[0], small, sizeof(small));
+	b3cas_free(bufs[0]);
+}
+
+void t_b3cas_writer_open(void **state)
+{
+	b3cas_writer *w = (b3cas_writer *)&w;
+
+	(void)state;
+	EINVAL_FOR("b3cas_writer_open", "out", b3cas_writer_open(NULL, st));
+	EINVAL_FOR("b3cas_writer_open", "store", b3cas_writer_open(&w, NULL));
+	assert_ptr_equal(w, (b3cas_writer *)&w);
+}
+
+void t_b3cas_writer_write(void **state)
+{
+	b3cas_writer *w;
+	b3cas_oid id;
+
+	(void)state;
+	EINVAL_FOR("b3cas_writer_write", "w",
+		   b3cas_writer_write(NULL, small, 5));
+	assert_int_equal(b3cas_writer_open(&w, st), 0);
+	EINVAL_FOR("b3cas_writer_write", "data",
+		   b3cas_writer_write(w, NULL, 5));
+	/* the refused call left the writer as it was */
+	assert_int_equal(b3cas_writer_write(w, NULL, 0), 0);
+	assert_int_equal(b3cas_writer_write(w, small, sizeof(small)), 0);
+	assert_int_equal(b3cas_writer_commit(w, &id), 1);
+	assert_true(b3cas_oid_equal(&id, &id_small));
+	assert_int_equal(b3cas_store_delete(st, &id_small), 1);
+}
+
+void t_b3cas_writer_commit(void **state)
+{
+	b3cas_writer *w;
+
+	(void)state;
+	EINVAL_FOR("b3cas_writer_commit", "w",
+		   b3cas_writer_commit(NULL, &id_small));
+	/* id_out is optional */
+	assert_int_equal(b3cas_writer_open(&w, st), 0);
+	assert_int_equal(b3cas_writer_write(w, big, sizeof(big)), 0);
+	assert_int_equal(b3cas_writer_commit(w, NULL), 1);
+	assert_int_equal(b3cas_store_delete(st, &id_big), 1);
+}
+
+void t_b3cas_writer_abort(void **state)
+{
+	(void)state;
+	b3cas_writer_abort(NULL); /* accepted */
+}
+
+void t_b3cas_reader_open(void **state)
+{
+	b3cas_reader *r = (b3cas_reader *)&r;
+
+	(void)state;
+	EINVAL_FOR("b3cas_reader_open", "out",
+		   b3cas_reader_open(NULL, st, &id_big));
+	EINVAL_FOR("b3cas_reader_open", "store",
+		   b3cas_reader_open(&r, NULL, &id_big));
+	EINVAL_FOR("b3cas_reader_open", "id",
+		   b3cas_reader_open(&r, st, NULL));
+	assert_ptr_equal(r, (b3cas_reader *)&r);
+}
+
+void t_b3cas_reader_size(void **state)
+{
+	(void)state;
+	MSG_FOR("b3cas_reader_size", "r",
+		assert_int_equal(b3cas_reader_size(NULL), 0));
+}
+
+void t_b3cas_reader_read(void **state)
+{
+	uint8_t buf[sizeof(big)];
+	b3cas_reader *r;
+
+	(void)state;
+	EINVAL_FOR("b3cas_reader_read", "r",
+		   b3cas_reader_read(NULL, buf, sizeof(buf)));
+	assert_int_equal(b3cas_reader_open(&r, st, &id_big), 0);
+	EINVAL_FOR("b3cas_reader_read", "buf",
+		   b3cas_reader_read(r, NULL, 10));
+	assert_int_equal(b3cas_reader_read(r, NULL, 0), 0);
+	/* the refused call moved nothing */
+	assert_int_equal(b3cas_reader_read(r, buf, sizeof(buf)), sizeof(big));
+	assert_memory_equal(buf, big, sizeof(big));
+	b3cas_reader_close(r);
+}
+
+void t_b3cas_reader_close(void **state)
+{
+	(void)state;
+	b3cas_reader_close(NULL); /* accepted */
+}
