@@ -30,6 +30,8 @@ struct sim_disk pl = {.lock = PTHREAD_MUTEX_INITIALIZER};
 shared *sh;
 shared_state *ss;
 
+/* ---- raw system calls: what libc would have done -------------------------- */
+
 int raw_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
 	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
@@ -44,6 +46,9 @@ ssize_t raw_write(int fd, const void *buf, size_t n)
 {
 	return syscall(SYS_write, fd, buf, n);
 }
+
+/* ---- the simulated disk ------------------------------------------------------ */
+
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);

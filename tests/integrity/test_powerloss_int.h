@@ -103,6 +103,7 @@ typedef struct shared_state {
 
 extern shared_state *ss;
 
+/* Raw system calls: what libc would have done, past the take-overs. */
 int raw_openat(int dirfd, const char *path, int flags, mode_t mode);
 int raw_mkdirat(int dirfd, const char *path, mode_t mode);
 ssize_t raw_write(int fd, const void *buf, size_t n);
