@@ -52,10 +52,11 @@ static inline double median(double *v, int n)
 	return quantile(v, (size_t)n, 0.5);
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
-						    noreturn));
+/* inline: a program of several files need not call it in each */
+static inline void die(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
 
-static void die(const char *fmt, ...)
+static inline void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -90,8 +91,17 @@ static inline void remove_tree(const char *path)
 		fprintf(stderr, BENCH_NAME ": could not remove %s\n", path);
 }
 
-/* Errors a run found (bench_fail); a program that found any exits 1. */
+/*
+ * Errors a run found (bench_fail); a program that found any exits 1. A
+ * program of several files defines BENCH_SHARED_FAILURES before
+ * including this header in each of them and defines bench_failures once
+ * (beside main), so every file counts into the one counter.
+ */
+#ifdef BENCH_SHARED_FAILURES
+extern int bench_failures;
+#else
 static int bench_failures;
+#endif
 
 /* Report something the store got wrong: an error, not a slow figure. */
 static inline __attribute__((format(printf, 1, 2))) void

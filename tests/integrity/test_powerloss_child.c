@@ -1,0 +1,388 @@
+/*
+ * test_powerloss_child.c - what test_powerloss's children run: the
+ * contents (the pool of POOL objects), the random workload of a round
+ * with its log shared with the parent (child_run), and the check of the
+ * image after a power loss (check_image), which also makes a fresh store.
+ */
+#include <dirent.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "b3cas/b3cas.h"
+#include "test_powerloss_int.h"
+#include "test_util.h"
+
+char base[256], store_dir[300], image_dir[300];
+uint8_t *data[POOL];
+size_t lens[POOL];
+b3cas_oid ids[POOL];
+
+static void child_fail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+static void child_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sh->msg, sizeof(sh->msg), fmt, ap);
+	va_end(ap);
+	_exit(3);
+}
+
+static uint32_t log_start(int content, int delta)
+{
+	uint32_t r = sh->nrec;
+
+	if (r == MAXREC)
+		child_fail("log full");
+	sh->rec[r].content = content;
+	sh->rec[r].delta = delta;
+	sh->rec[r].state = REC_FLIGHT;
+	atomic_thread_fence(memory_order_seq_cst);
+	sh->nrec = r + 1;
+	return r;
+}
+
+static void log_end(uint32_t from, uint32_t to, bool ok, b3cas_durability d,
+		    uint64_t *cur)
+{
+	for (uint32_t r = from; r < to; r++) {
+		sh->rec[r].state = ok ? REC_DONE : REC_FAILED;
+		if (ok)
+			cur[sh->rec[r].content] += (uint64_t)sh->rec[r].delta;
+	}
+	atomic_thread_fence(memory_order_seq_cst);
+	if (ok && d == B3CAS_DURABILITY_FULL)
+		sh->durable = sh->nrec;
+}
+
+static b3cas_store *child_open(b3cas_durability d)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+	int rc;
+
+	o.durability = d;
+	o.sync_interval_ms = 3; /* the flusher runs often: it may crash */
+	o.l1_bytes = 0;
+	rc = b3cas_store_open(&s, store_dir, &o);
+	if (rc != 0) {
+		/* Only an injected failure may stop the open. */
+		if (pl.fault.fired)
+			return NULL;
+		child_fail("open: %s", b3cas_error_last());
+	}
+	return s;
+}
+
+static void child_put(b3cas_store *s, int i, int how, b3cas_durability d,
+		      uint64_t *cur)
+{
+	uint32_t r = log_start(i, 1);
+	b3cas_oid id;
+	int rc;
+
+	if (how == 0) {
+		rc = b3cas_store_put(s, &id, data[i], lens[i]);
+	} else {
+		b3cas_writer *w = NULL;
+
+		rc = b3cas_writer_open(&w, s);
+		for (size_t off = 0; rc == 0 && off < lens[i]; off += 4000) {
+			size_t n = lens[i] - off < 4000 ? lens[i] - off : 4000;
+
+			rc = b3cas_writer_write(w, data[i] + off, n);
+		}
+		if (rc == 0)
+			rc = b3cas_writer_commit(w, &id);
+		else if (w)
+			b3cas_writer_abort(w);
+	}
+	if (rc >= 0 && !b3cas_oid_equal(&id, &ids[i]))
+		child_fail("put of content %d returned another id", i);
+	log_end(r, r + 1, rc >= 0, d, cur);
+}
+
+static void child_batch(b3cas_store *s, uint64_t *rng, b3cas_durability d,
+			uint64_t *cur)
+{
+	const void *ptrs[4];
+	size_t ls[4];
+	b3cas_oid out[4];
+	bool dup[4];
+	int idx[4], n = 2 + (int)(tu_rand(rng) % 3);
+	uint32_t first = sh->nrec;
+	int rc;
+
+	for (int k = 0; k < n; k++) {
+		idx[k] = (int)(tu_rand(rng) % POOL);
+		for (int j = 0; j < k; j++)
+			if (idx[j] == idx[k])
+				idx[k] = (idx[k] + 1 + j) % POOL;
+		ptrs[k] = data[idx[k]];
+		ls[k] = lens[idx[k]];
+		log_start(idx[k], 1);
+	}
+	rc = b3cas_store_put_batch(s, out, dup, ptrs, ls, (size_t)n);
+	if (rc >= 0)
+		for (int k = 0; k < n; k++)
+			if (!b3cas_oid_equal(&out[k], &ids[idx[k]]))
+				child_fail("batch put returned another id");
+	log_end(first, sh->nrec, rc >= 0, d, cur);
+}
+
+static void child_get(b3cas_store *s, int i)
+{
+	void *got;
+	size_t len;
+
+	if (b3cas_store_get(s, &ids[i], &got, &len) != 0)
+		return; /* an injected failure may explain it; checked later */
+	if (len != lens[i] || memcmp(got, data[i], len) != 0)
+		child_fail("get of content %d returned wrong bytes", i);
+	b3cas_free(got);
+}
+
+/* A failed assertion inside librocksdb (Debian builds it with them on):
+ * say where, for the failure message. */
+static void on_abort(int sig)
+{
+	void *frames[40];
+	int n = backtrace(frames, 40);
+
+	(void)sig;
+	backtrace_symbols_fd(frames, n, 2);
+	_exit(5);
+}
+
+void child_run(uint64_t seed, b3cas_durability d)
+{
+	uint64_t rng = seed, cur[POOL];
+	int nops = 1 + (int)(tu_rand(&rng) % MAXOPS);
+	b3cas_store *s;
+	struct stat st;
+
+	signal(SIGABRT, on_abort);
+	signal(SIGRTMIN + 2, on_freeze);
+	memcpy(cur, ss->counts, sizeof(cur));
+	if (lstat(pl.root, &st) != 0)
+		child_fail("no store folder");
+	pl.rootnode = node_new(st.st_ino, true);
+	snap_everything(); /* the store as the parent closed it: durable */
+	pl.active = true;
+	s = child_open(d);
+	for (int op = 0; s && op < nops; op++) {
+		unsigned what = (unsigned)(tu_rand(&rng) % 100);
+		int i = (int)(tu_rand(&rng) % POOL);
+
+		if (what < 35) {
+			child_put(s, i, 0, d, cur);
+		} else if (what < 45) {
+			child_put(s, i, 1, d, cur);
+		} else if (what < 52) {
+			child_batch(s, &rng, d, cur);
+		} else if (what < 72) {
+			/* delete one reference this log knows is there */
+			for (int k = 0; k < POOL && !cur[i]; k++)
+				i = (i + 1) % POOL;
+			if (cur[i]) {
+				uint32_t r = log_start(i, -1);
+
+				log_end(r, r + 1, b3cas_store_delete(s, &ids[i])
+						       >= 0, d, cur);
+			}
+		} else if (what < 77) {
+			b3cas_gc_options go = B3CAS_GC_OPTIONS_INIT;
+
+			go.normal_priority = true;
+			b3cas_gc(s, &go, NULL);
+		} else if (what < 87) {
+			uint32_t upto = sh->nrec;
+
+			if (b3cas_store_sync(s) == 0)
+				sh->durable = upto;
+		} else if (what < 91) {
+			uint32_t upto = sh->nrec;
+
+			if (b3cas_store_close(s) == 0)
+				sh->durable = upto;
+			sh->reopened++;
+			s = child_open(d);
+		} else {
+			child_get(s, i);
+		}
+	}
+	/* The end of the workload: the power fails now, store still open. */
+	pthread_mutex_lock(&pl.lock);
+	if (!pl.active) { /* a thread is writing the image: let it finish */
+		pthread_mutex_unlock(&pl.lock);
+		for (;;)
+			pause();
+	}
+	power_loss(2);
+}
+
+/* ---- the checker: a child too ---------------------------------------------- */
+
+/*
+ * Every use of RocksDB happens in a child process: RocksDB's default Env
+ * keeps a thread pool for the whole process once a database was opened,
+ * and a fork copies none of those threads, so a child of a parent that
+ * had opened one would wait for flushes that never run.
+ */
+
+static b3cas_store *checker_open(void)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+
+	no_sync = true; /* in a child of its own (see in_child) */
+	o.create = true;
+	o.inline_threshold = THRESHOLD;
+	o.l1_bytes = 0;
+	if (b3cas_store_open(&s, store_dir, &o) != 0)
+		child_fail("open after the power loss: %s",
+			   b3cas_error_last());
+	return s;
+}
+
+typedef struct lost_ids {
+	b3cas_oid ids[POOL * 4];
+	size_t n;
+} lost_ids;
+
+static int note_lost(const b3cas_fsck_problem *p, void *ctx)
+{
+	lost_ids *l = ctx;
+
+	if (p->lost && p->has_id && l->n < POOL * 4)
+		l->ids[l->n++] = p->id;
+	return 0;
+}
+
+static int find_content(const b3cas_oid *id)
+{
+	for (int i = 0; i < POOL; i++)
+		if (b3cas_oid_equal(id, &ids[i]))
+			return i;
+	return -1;
+}
+
+static int check_known(const b3cas_object_info *info, void *ctx)
+{
+	(void)ctx;
+	if (find_content(&info->id) < 0) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		child_fail("the store holds %s, which was never put",
+			   b3cas_oid_fmt(hex, &info->id));
+	}
+	return 0;
+}
+
+/* The check after a power loss (see the header), in a child; the counts
+ * found go back through shared memory. */
+void check_image(void)
+{
+	int64_t lo[POOL], hi[POOL];
+	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report rep;
+	lost_ids lost = {.n = 0};
+	b3cas_store *s;
+
+	for (int i = 0; i < POOL; i++)
+		lo[i] = hi[i] = (int64_t)ss->counts[i];
+	for (uint32_t r = 0; r < sh->nrec; r++) {
+		const oprec *o = &sh->rec[r];
+		bool certain = o->state == REC_DONE && r < sh->durable;
+
+		if (certain || o->delta > 0)
+			hi[o->content] += o->delta;
+		if (certain || o->delta < 0)
+			lo[o->content] += o->delta;
+	}
+	s = checker_open();
+	fo.repair = true;
+	fo.on_problem = note_lost;
+	fo.ctx = &lost;
+	if (b3cas_fsck(s, &fo, &rep) != 0)
+		child_fail("fsck --repair: %s", b3cas_error_last());
+	ss->repaired += rep.problems;
+	fo.repair = false;
+	fo.on_problem = NULL;
+	if (b3cas_fsck(s, &fo, &rep) != 0)
+		child_fail("fsck: %s", b3cas_error_last());
+	if (rep.problems)
+		child_fail("%llu problems left after fsck --repair",
+			   (unsigned long long)rep.problems);
+	for (size_t k = 0; k < lost.n; k++) {
+		int i = find_content(&lost.ids[k]);
+
+		if (i >= 0 && lo[i] > 0)
+			child_fail("fsck lost content %d, which had %lld "
+				   "durable references", i, (long long)lo[i]);
+	}
+	if (b3cas_store_foreach(s, check_known, NULL) != 0)
+		child_fail("foreach: %s", b3cas_error_last());
+	for (int i = 0; i < POOL; i++) {
+		uint64_t c = 0;
+		int rc = b3cas_refcount(s, &ids[i], &c);
+		void *got;
+		size_t len;
+
+		if (rc != 0 && rc != B3CAS_ENOTFOUND)
+			child_fail("refcount: %s", b3cas_error_last());
+		if (rc != 0)
+			c = 0;
+		/* fsck re-indexes a sound file whose entry the power loss
+		 * took as a GC candidate (count 0), never with a reference:
+		 * a delete or GC the log says happened must stay done. */
+		if ((int64_t)c < lo[i] || (int64_t)c > hi[i])
+			child_fail("content %d has %llu references; the log "
+				   "allows %lld..%lld (durable point %u of %u "
+				   "records)", i, (unsigned long long)c,
+				   (long long)lo[i], (long long)hi[i],
+				   sh->durable, sh->nrec);
+		if (lo[i] > 0)
+			ss->certain++;
+		if (c > 0) {
+			rc = b3cas_store_get(s, &ids[i], &got, &len);
+			if (rc != 0)
+				child_fail("content %d (%llu references, %lld "
+					   "durable) unreadable: %s", i,
+					   (unsigned long long)c,
+					   (long long)lo[i],
+					   b3cas_error_last());
+			if (len != lens[i] || memcmp(got, data[i], len) != 0)
+				child_fail("content %d read back wrong", i);
+			b3cas_free(got);
+			ss->checked++;
+		}
+		ss->counts[i] = c;
+	}
+	if (b3cas_store_close(s) != 0)
+		child_fail("close: %s", b3cas_error_last());
+}
+
+void make_fresh_store(void)
+{
+	b3cas_store *s = checker_open();
+
+	if (b3cas_store_close(s) != 0)
+		child_fail("close: %s", b3cas_error_last());
+	memset(ss->counts, 0, sizeof(ss->counts));
+}
