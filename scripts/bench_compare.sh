@@ -21,12 +21,18 @@ cd "$out"
 figures() {
 	case $1 in
 	store) # rows: size mode threads | put new p50 p99 ops/s | ... | get p50 p99 ops/s | ...
-		awk '$1 ~ /^[0-9]+[KM]?$/ && $4 == "|" && NF >= 17 {
+		awk 'function us(t) { # "12.3us", "1.49ms", "830ns", "1.2s" in us
+			if (t ~ /ns$/) return t / 1000
+			if (t ~ /us$/) return t + 0
+			if (t ~ /ms$/) return t * 1000
+			return t * 1000000
+		}
+		$1 ~ /^[0-9]+[KM]?$/ && $4 == "|" && NF >= 17 {
 			k = $1 " " $2 " " $3 "thr"
-			print k " put-p50-us", $5 + 0
+			print k " put-p50-us", us($5)
 			print k " put-ops/s", $7
-			print k " dup-put-p50-us", $12 + 0
-			print k " get-p50-us", $15 + 0
+			print k " dup-put-p50-us", us($12)
+			print k " get-p50-us", us($15)
 			print k " get-ops/s", $17
 		}' "$2" ;;
 	cache) # the summary lines: a label, then the first figure
@@ -35,7 +41,9 @@ figures() {
 			split(line, parts, ": ")
 			# the first figure standing alone ("p50 0.130 us": 0.130)
 			if (match(" " parts[2], / [0-9][0-9.]*/)) {
-				label = parts[1]; gsub(/ /, "_", label)
+				# counts that vary with the run's length are
+				# not part of the name
+				label = parts[1]; gsub(/[0-9][0-9][0-9]+/, "N", label)
 				print label, substr(" " parts[2], RSTART + 1, RLENGTH - 1) + 0
 			}
 		}' "$2" ;;
