@@ -41,7 +41,7 @@ figures() {
 			split(line, parts, ": ")
 			# the first figure standing alone ("p50 0.130 us": 0.130)
 			if (match(" " parts[2], / [0-9][0-9.]*/)) {
-				# counts that vary with the run's length are
+				# counts that vary with the length of a run are
 				# not part of the name
 				label = parts[1]; gsub(/[0-9][0-9][0-9]+/, "N", label)
 				print label, substr(" " parts[2], RSTART + 1, RLENGTH - 1) + 0
