@@ -20,6 +20,7 @@
 #define BENCH_NAME "bench_cache"
 #define BENCH_SHARED_FAILURES
 #include "bench_util.h"
+#include "bench_rocksdb.h"
 
 #define KIB 1024u
 #define MIB (KIB * KIB)

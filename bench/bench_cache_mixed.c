@@ -372,20 +372,6 @@ static mix_result mix_finish(mix_run *r)
 
 mix_result mixed_b3[MAX_COUNTS], mixed_raw[MAX_COUNTS];
 
-static rocksdb_t *open_raw(const char *dir)
-{
-	rocksdb_options_t *o = b3cas__index_new_options();
-	char *err = NULL;
-	rocksdb_t *db;
-
-	rocksdb_options_set_create_if_missing(o, 1);
-	db = rocksdb_open(o, dir, &err);
-	rocksdb_options_destroy(o);
-	if (err)
-		die("rocksdb: %s", err);
-	return db;
-}
-
 /* The preloaded objects under their ids, in batches of BATCH. */
 static void raw_preload(rocksdb_t *db, rocksdb_writeoptions_t *wo)
 {
@@ -434,7 +420,7 @@ void bench_mixed(b3cas_store *s)
 	printf("\n== 4. mixed workload: 70%% get, 20%% put, 10%% delete of "
 	       "%u-byte objects, b3cas vs raw RocksDB ==\n", OBJ);
 	snprintf(rdir, sizeof(rdir), "%s/raw", root);
-	db = open_raw(rdir);
+	db = bench_open_raw(rdir);
 	raw_preload(db, wo);
 	zipf_init(&z, cfg.objects, MIX_ALPHA);
 	/* L1 may have been emptied by part 2's miss calls: one pass fills

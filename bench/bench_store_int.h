@@ -19,6 +19,7 @@
 
 #define BENCH_NAME "bench_store"
 #include "bench_util.h"
+#include "bench_rocksdb.h"
 
 #define KIB ((size_t)1024)
 #define MIB (KIB * KIB)
@@ -90,7 +91,6 @@ result run_phase(target *t, op_kind kind, long ops, int nthreads);
 void run_interleaved(phase *a, phase *b);
 b3cas_store *open_store(const char *dir, int mode,
 			       b3cas_hash_algo hash);
-rocksdb_t *open_raw(const char *dir);
 void shuffle(uint32_t *a, long n, uint64_t seed);
 long object_count(size_t size, int mode);
 

@@ -201,20 +201,6 @@ b3cas_store *open_store(const char *dir, int mode,
 	return s;
 }
 
-rocksdb_t *open_raw(const char *dir)
-{
-	rocksdb_options_t *o = b3cas__index_new_options();
-	char *err = NULL;
-	rocksdb_t *db;
-
-	rocksdb_options_set_create_if_missing(o, 1);
-	db = rocksdb_open(o, dir, &err);
-	rocksdb_options_destroy(o);
-	if (err)
-		die("rocksdb: %s", err);
-	return db;
-}
-
 void shuffle(uint32_t *a, long n, uint64_t seed)
 {
 	for (long i = 0; i < n; i++)

@@ -70,7 +70,7 @@ static void make_loose_dir(const char *dir)
 static void study_pair(const char *rdir, const char *ldir, size_t size,
 		       int n, bool sync, double *raw, double *loose)
 {
-	rocksdb_t *db = open_raw(rdir);
+	rocksdb_t *db = bench_open_raw(rdir);
 	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
 	uint8_t *buf = malloc(size), key[32];
 	double *rl = malloc((size_t)n * sizeof(double));

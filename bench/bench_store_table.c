@@ -54,7 +54,7 @@ static void bench_config(size_t size, int mode, int threads,
 		phase sp, rp;
 
 		new_dir(rdir, sizeof(rdir), "raw");
-		t.db = open_raw(rdir);
+		t.db = bench_open_raw(rdir);
 		t.wo = rocksdb_writeoptions_create();
 		rocksdb_writeoptions_set_sync(t.wo,
 					      mode == B3CAS_DURABILITY_FULL);
