@@ -27,6 +27,14 @@ static inline __m256i ror8_256(__m256i x)
 	_mm256_or_si256(_mm256_srli_epi32((x), (c)),                         \
 			_mm256_slli_epi32((x), 32 - (c)))
 
+/* One compression at a time: the SSE4.1 rows, VEX-encoded. */
+#define KR(name) rows_avx2_##name
+#define R_ROR16(x) ror16_128(x)
+#define R_ROR12(x) ROR_SHIFT_128((x), 12)
+#define R_ROR8(x) ror8_128(x)
+#define R_ROR7(x) ROR_SHIFT_128((x), 7)
+#include "simd_rows.h"
+
 #define V __m256i
 #define N 8
 #define KN(name) name##_avx2_8
@@ -87,8 +95,9 @@ const b3_kernels b3_kernels_avx2 = {
 	.name = "avx2",
 	.degree = 8,
 	.lanes = 8,
-	.compress = b3_portable_compress,
-	.compress_xof = b3_portable_compress_xof,
+	.compress = rows_avx2_compress,
+	.chunk = rows_avx2_chunk,
+	.compress_xof = rows_avx2_compress_xof,
 	.hash_many = hash_many_avx2,
 	.xof_many = xof_many_avx2,
 	.lanes_run = lanes_avx2_8,

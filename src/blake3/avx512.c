@@ -13,6 +13,26 @@
 #include "blake3_int.h"
 #include "x86_transpose.h"
 
+/* ---- one compression at a time (128-bit rows, with vprord) ---- */
+
+#define KR(name) rows_avx512_##name
+#define R_ROR16(x) _mm_ror_epi32((x), 16)
+#define R_ROR12(x) _mm_ror_epi32((x), 12)
+#define R_ROR8(x) _mm_ror_epi32((x), 8)
+#define R_ROR7(x) _mm_ror_epi32((x), 7)
+/*
+ * ror(x ^ y, n) = ror(x, n) ^ (y >> n) ^ (y << (32 - n)): the two shifted
+ * halves of y do not overlap, so or is xor. ror(x, n) is ready before y
+ * arrives, and from y it is two steps (the shifts side by side, then one
+ * three-way xor) instead of an xor and a rotation. vprord takes two cycles
+ * on AMD Zen 4, so this cuts a G function from 16 cycles to 12 there.
+ */
+#define R_XOR_ROR(x, y, n)                                                   \
+	_mm_ternarylogic_epi32(_mm_ror_epi32((x), (n)),                      \
+			       _mm_srli_epi32((y), (n)),                     \
+			       _mm_slli_epi32((y), 32 - (n)), 0x96)
+#include "simd_rows.h"
+
 /* ---- 16 inputs side by side ---- */
 
 #define V __m512i
@@ -153,7 +173,7 @@ static void hash_many_avx512(uint8_t *out, const uint8_t *input,
 		count -= n;
 		counter += increment_counter ? n : 0;
 	}
-	b3_hash_many_with(b3_portable_compress, out, input, stride, count,
+	b3_hash_many_with(&b3_kernels_avx512, out, input, stride, count,
 			  blocks, key, counter, increment_counter, flags,
 			  flags_start, flags_end);
 }
@@ -180,7 +200,7 @@ static void xof_many_avx512(uint8_t *out, const uint32_t cv[8],
 		counter += 4;
 		outblocks -= 4;
 	}
-	b3_xof_many_with(b3_portable_compress_xof, out, cv, block, block_len,
+	b3_xof_many_with(rows_avx512_compress_xof, out, cv, block, block_len,
 			 counter, flags, outblocks);
 }
 
@@ -189,8 +209,9 @@ const b3_kernels b3_kernels_avx512 = {
 	.name = "avx512",
 	.degree = 16,
 	.lanes = 16,
-	.compress = b3_portable_compress,
-	.compress_xof = b3_portable_compress_xof,
+	.compress = rows_avx512_compress,
+	.chunk = rows_avx512_chunk,
+	.compress_xof = rows_avx512_compress_xof,
 	.hash_many = hash_many_avx512,
 	.xof_many = xof_many_avx512,
 	.lanes_run = lanes_avx512_16,

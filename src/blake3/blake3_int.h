@@ -109,6 +109,19 @@ typedef void (*b3_compress_fn)(uint32_t cv[8], const uint8_t block[64],
 			       uint8_t block_len, uint64_t counter,
 			       uint8_t flags);
 
+/*
+ * The len bytes at in as consecutive blocks of one chunk (len <= 1024),
+ * chaining value in and out through cv: ceil(len / 64) blocks, one if len
+ * is 0, the last zero-padded and compressed with its true length. flags
+ * on every block, flags_start added on the first, flags_end on the last.
+ * With flags_end = CHUNK_END | ROOT, cv ends as the 32-byte hash of a
+ * one-chunk message. The SIMD sets keep the chaining value in registers
+ * from block to block.
+ */
+typedef void (*b3_chunk_fn)(uint32_t cv[8], const uint8_t *in, size_t len,
+			    uint64_t counter, uint8_t flags,
+			    uint8_t flags_start, uint8_t flags_end);
+
 /* The full 64-byte output of one compression (for XOF). */
 typedef void (*b3_compress_xof_fn)(uint8_t out[64], const uint32_t cv[8],
 				   const uint8_t block[64], uint8_t block_len,
@@ -143,6 +156,7 @@ typedef struct b3_kernels {
 	size_t degree; /* inputs hash_many handles at full speed at once */
 	size_t lanes;  /* lanes of the batch kernel */
 	b3_compress_fn compress;
+	b3_chunk_fn chunk;
 	b3_compress_xof_fn compress_xof;
 	b3_hash_many_fn hash_many;
 	b3_xof_many_fn xof_many;
@@ -178,8 +192,12 @@ void b3_portable_compress(uint32_t cv[8], const uint8_t block[64],
 void b3_portable_compress_xof(uint8_t out[64], const uint32_t cv[8],
 			      const uint8_t block[64], uint8_t block_len,
 			      uint64_t counter, uint8_t flags);
-/* hash_many / xof_many one input (block) at a time over any compress. */
-void b3_hash_many_with(b3_compress_fn compress, uint8_t *out,
+void b3_portable_chunk(uint32_t cv[8], const uint8_t *in, size_t len,
+		       uint64_t counter, uint8_t flags, uint8_t flags_start,
+		       uint8_t flags_end);
+/* hash_many / xof_many one input (block) at a time over a kernel set's
+ * chunk (or compress_xof). */
+void b3_hash_many_with(const b3_kernels *k, uint8_t *out,
 		       const uint8_t *input, size_t stride, size_t count,
 		       size_t blocks, const uint32_t key[8], uint64_t counter,
 		       bool increment_counter, uint8_t flags,

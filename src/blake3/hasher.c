@@ -118,12 +118,14 @@ static void chunk_update(b3cas_hasher *h, const uint8_t *in, size_t len,
 		h->blocks_compressed++;
 		h->buf_len = 0;
 	}
-	while (len > B3_BLOCK_LEN) {
-		k->compress(h->cv, in, B3_BLOCK_LEN, h->chunk_counter,
-			    h->flags | chunk_start_flag(h));
-		h->blocks_compressed++;
-		in += B3_BLOCK_LEN;
-		len -= B3_BLOCK_LEN;
+	if (len > B3_BLOCK_LEN) {
+		size_t whole = (len - 1) / B3_BLOCK_LEN;
+
+		k->chunk(h->cv, in, whole * B3_BLOCK_LEN, h->chunk_counter,
+			 h->flags, chunk_start_flag(h), 0);
+		h->blocks_compressed = (uint8_t)(h->blocks_compressed + whole);
+		in += whole * B3_BLOCK_LEN;
+		len -= whole * B3_BLOCK_LEN;
 	}
 	memcpy(h->buf, in, len);
 	h->buf_len = (uint8_t)len;
@@ -403,11 +405,13 @@ static void single_chunk_node(b3_node *n, const uint8_t *in, size_t len,
 	uint8_t start = B3_CHUNK_START;
 
 	memcpy(n->cv, key, 32);
-	while (len > B3_BLOCK_LEN) {
-		k->compress(n->cv, in, B3_BLOCK_LEN, counter, flags | start);
+	if (len > B3_BLOCK_LEN) {
+		size_t whole = (len - 1) / B3_BLOCK_LEN * B3_BLOCK_LEN;
+
+		k->chunk(n->cv, in, whole, counter, flags, start, 0);
 		start = 0;
-		in += B3_BLOCK_LEN;
-		len -= B3_BLOCK_LEN;
+		in += whole;
+		len -= whole;
 	}
 	if (len > 0)
 		memcpy(n->block, in, len);
@@ -435,12 +439,14 @@ static void message_root(b3_node *n, const uint8_t *in, size_t len,
 
 	if (full <= ((size_t)1 << B3_TREE_MAX_LOG)) {
 		uint8_t last_cv[32];
-		b3_node last;
 
 		if (rest > 0) {
-			single_chunk_node(&last, in + full * B3_CHUNK_LEN,
-					  rest, full, key, flags, k);
-			node_cv(last_cv, &last, k);
+			uint32_t cv[8];
+
+			memcpy(cv, key, 32);
+			k->chunk(cv, in + full * B3_CHUNK_LEN, rest, full,
+				 flags, B3_CHUNK_START, B3_CHUNK_END);
+			b3_store_cv(last_cv, cv);
 		}
 		memcpy(n->cv, key, 32);
 		b3_tree_top(n->block, in, full, rest > 0 ? last_cv : NULL, key,
@@ -457,31 +463,44 @@ static void message_root(b3_node *n, const uint8_t *in, size_t len,
 	root_node(n, &h, k);
 }
 
-void b3cas_hash(uint8_t out[B3CAS_OUT_LEN], const void *data, size_t len)
+/* The 32-byte hash of a whole message. One chunk is one kernel call. */
+static void message_hash(uint8_t out[32], const uint8_t *in, size_t len,
+			 const uint32_t key[8], uint8_t flags)
 {
 	const b3_kernels *k = b3_kernels_active();
 	b3_node n;
 
+	if (len <= B3_CHUNK_LEN) {
+		uint32_t cv[8];
+
+		memcpy(cv, key, 32);
+		k->chunk(cv, in, len, 0, flags, B3_CHUNK_START,
+			 B3_CHUNK_END | B3_ROOT);
+		b3_store_cv(out, cv);
+		return;
+	}
+	message_root(&n, in, len, key, flags, k);
+	node_root_hash(out, &n, k);
+}
+
+void b3cas_hash(uint8_t out[B3CAS_OUT_LEN], const void *data, size_t len)
+{
 	B3CAS__NONNULL_VOID(out, "out");
 	B3CAS__NONNULL_LEN_VOID(data, "data", len, "len");
-	message_root(&n, data, len, b3_iv, 0, k);
-	node_root_hash(out, &n, k);
+	message_hash(out, data, len, b3_iv, 0);
 }
 
 void b3cas_hash_keyed(uint8_t out[B3CAS_OUT_LEN],
 		      const uint8_t key[B3CAS_KEY_LEN], const void *data,
 		      size_t len)
 {
-	const b3_kernels *k = b3_kernels_active();
 	uint32_t key_words[8];
-	b3_node n;
 
 	B3CAS__NONNULL_VOID(out, "out");
 	B3CAS__NONNULL_VOID(key, "key");
 	B3CAS__NONNULL_LEN_VOID(data, "data", len, "len");
 	b3_load_key(key_words, key);
-	message_root(&n, data, len, key_words, B3_KEYED_HASH, k);
-	node_root_hash(out, &n, k);
+	message_hash(out, data, len, key_words, B3_KEYED_HASH);
 }
 
 void b3cas_derive_key(uint8_t *out, size_t out_len, const char *context,

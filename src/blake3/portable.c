@@ -102,27 +102,37 @@ void b3_portable_compress_xof(uint8_t out[64], const uint32_t cv[8],
 	}
 }
 
-void b3_hash_many_with(b3_compress_fn compress, uint8_t *out,
+void b3_portable_chunk(uint32_t cv[8], const uint8_t *in, size_t len,
+		       uint64_t counter, uint8_t flags, uint8_t flags_start,
+		       uint8_t flags_end)
+{
+	uint8_t f = flags | flags_start;
+	uint8_t last[B3_BLOCK_LEN] = {0};
+
+	while (len > B3_BLOCK_LEN) {
+		b3_portable_compress(cv, in, B3_BLOCK_LEN, counter, f);
+		f = flags;
+		in += B3_BLOCK_LEN;
+		len -= B3_BLOCK_LEN;
+	}
+	if (len > 0)
+		memcpy(last, in, len);
+	b3_portable_compress(cv, last, (uint8_t)len, counter, f | flags_end);
+}
+
+void b3_hash_many_with(const b3_kernels *k, uint8_t *out,
 		       const uint8_t *input, size_t stride, size_t count,
 		       size_t blocks, const uint32_t key[8], uint64_t counter,
 		       bool increment_counter, uint8_t flags,
 		       uint8_t flags_start, uint8_t flags_end)
 {
 	for (size_t i = 0; i < count; i++) {
-		const uint8_t *in = input + i * stride;
 		uint64_t ctr = counter + (increment_counter ? i : 0);
 		uint32_t cv[8];
 
 		memcpy(cv, key, 32);
-		for (size_t b = 0; b < blocks; b++) {
-			uint8_t f = flags;
-
-			if (b == 0)
-				f |= flags_start;
-			if (b + 1 == blocks)
-				f |= flags_end;
-			compress(cv, in + 64 * b, B3_BLOCK_LEN, ctr, f);
-		}
+		k->chunk(cv, input + i * stride, blocks * B3_BLOCK_LEN, ctr,
+			 flags, flags_start, flags_end);
 		b3_store_cv(out + 32 * i, cv);
 	}
 }
@@ -133,7 +143,7 @@ void b3_portable_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 			   uint8_t flags, uint8_t flags_start,
 			   uint8_t flags_end)
 {
-	b3_hash_many_with(b3_portable_compress, out, input, stride, count,
+	b3_hash_many_with(&b3_kernels_portable, out, input, stride, count,
 			  blocks, key, counter, increment_counter, flags,
 			  flags_start, flags_end);
 }
@@ -196,6 +206,7 @@ const b3_kernels b3_kernels_portable = {
 	.degree = 1,
 	.lanes = 1,
 	.compress = b3_portable_compress,
+	.chunk = b3_portable_chunk,
 	.compress_xof = b3_portable_compress_xof,
 	.hash_many = b3_portable_hash_many,
 	.xof_many = b3_portable_xof_many,

@@ -9,20 +9,14 @@
 #include "blake3_int.h"
 #include "x86_transpose.h"
 
-static inline __m128i ror16_128(__m128i x)
-{
-	return _mm_shuffle_epi8(x, _mm_set_epi8(13, 12, 15, 14, 9, 8, 11, 10,
-						5, 4, 7, 6, 1, 0, 3, 2));
-}
+/* ---- one compression at a time ---- */
 
-static inline __m128i ror8_128(__m128i x)
-{
-	return _mm_shuffle_epi8(x, _mm_set_epi8(12, 15, 14, 13, 8, 11, 10, 9,
-						4, 7, 6, 5, 0, 3, 2, 1));
-}
-
-#define ROR_SHIFT_128(x, c)                                                  \
-	_mm_or_si128(_mm_srli_epi32((x), (c)), _mm_slli_epi32((x), 32 - (c)))
+#define KR(name) rows_sse41_##name
+#define R_ROR16(x) ror16_128(x)
+#define R_ROR12(x) ROR_SHIFT_128((x), 12)
+#define R_ROR8(x) ror8_128(x)
+#define R_ROR7(x) ROR_SHIFT_128((x), 7)
+#include "simd_rows.h"
 
 /* ---- four inputs side by side ---- */
 
@@ -63,7 +57,7 @@ void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 		count -= n;
 		counter += increment_counter ? n : 0;
 	}
-	b3_hash_many_with(b3_portable_compress, out, input, stride, count,
+	b3_hash_many_with(&b3_kernels_sse41, out, input, stride, count,
 			  blocks, key, counter, increment_counter, flags,
 			  flags_start, flags_end);
 }
@@ -78,7 +72,7 @@ void b3_sse41_xof_many(uint8_t *out, const uint32_t cv[8],
 		counter += 4;
 		outblocks -= 4;
 	}
-	b3_xof_many_with(b3_portable_compress_xof, out, cv, block, block_len,
+	b3_xof_many_with(rows_sse41_compress_xof, out, cv, block, block_len,
 			 counter, flags, outblocks);
 }
 
@@ -87,8 +81,9 @@ const b3_kernels b3_kernels_sse41 = {
 	.name = "sse41",
 	.degree = 4,
 	.lanes = 4,
-	.compress = b3_portable_compress,
-	.compress_xof = b3_portable_compress_xof,
+	.compress = rows_sse41_compress,
+	.chunk = rows_sse41_chunk,
+	.compress_xof = rows_sse41_compress_xof,
 	.hash_many = b3_sse41_hash_many,
 	.xof_many = b3_sse41_xof_many,
 	.lanes_run = lanes_sse41_4,

@@ -18,6 +18,25 @@
 #define LOADU128(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
 #define STOREU128(p, x) _mm_storeu_si128((__m128i *)(void *)(p), (x))
 
+/*
+ * Rotations of every 32-bit lane for CPUs without vprord: by 16 and 8 a
+ * byte shuffle (one instruction), by 12 and 7 two shifts and an or.
+ */
+static inline __m128i ror16_128(__m128i x)
+{
+	return _mm_shuffle_epi8(x, _mm_set_epi8(13, 12, 15, 14, 9, 8, 11, 10,
+						5, 4, 7, 6, 1, 0, 3, 2));
+}
+
+static inline __m128i ror8_128(__m128i x)
+{
+	return _mm_shuffle_epi8(x, _mm_set_epi8(12, 15, 14, 13, 8, 11, 10, 9,
+						4, 7, 6, 5, 0, 3, 2, 1));
+}
+
+#define ROR_SHIFT_128(x, c)                                                  \
+	_mm_or_si128(_mm_srli_epi32((x), (c)), _mm_slli_epi32((x), 32 - (c)))
+
 /* ---- 4 lanes, 128-bit ---- */
 
 static inline void transpose4_128(__m128i *a, __m128i *b, __m128i *c,
