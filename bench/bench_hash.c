@@ -29,8 +29,8 @@
 
 #include "b3cas/hash.h"
 
-#define MAX_VARIANTS 12
 #define MIB ((size_t)1 << 20)
+#define DRAM_SIZE (32 * MIB) /* above: the last-level cache cannot hold it */
 
 typedef struct config {
 	int samples;       /* per cell */
@@ -350,7 +350,7 @@ static void keep_size_ratios(size_ratios *r, const variant *v, size_t len)
 
 static void bench_size(uint8_t *buf, size_t len, size_ratios *r)
 {
-	bool dram = len > 32 * MIB;
+	bool dram = len > DRAM_SIZE;
 	bool big = len >= 64 * 1024; /* below, a pool only adds hand-off */
 	variant v[V_COUNT] = {0};
 	one_shot o[V_POOL_ALL + 1];
@@ -571,7 +571,7 @@ static void print_size_summary(void)
 		print_ratio(r->threads2);
 		if (ncpu > 2)
 			print_ratio(r->threads_all);
-		printf("\n");
+		printf("%s\n", r->len > DRAM_SIZE ? "  (from DRAM)" : "");
 	}
 }
 
