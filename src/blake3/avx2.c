@@ -29,11 +29,56 @@ static inline __m256i ror8_256(__m256i x)
 
 /* One compression at a time: the SSE4.1 rows, VEX-encoded. */
 #define KR(name) rows_avx2_##name
-#define R_ROR16(x) ror16_128(x)
-#define R_ROR12(x) ROR_SHIFT_128((x), 12)
-#define R_ROR8(x) ror8_128(x)
-#define R_ROR7(x) ROR_SHIFT_128((x), 7)
+#define RV __m128i
+#define RV_LANES 1
+#define RV_ADD(a, b) _mm_add_epi32((a), (b))
+#define RV_XOR(a, b) _mm_xor_si128((a), (b))
+#define RV_SHUFD(x, imm) _mm_shuffle_epi32((x), (imm))
+#define RV_GATHER(p, off) LOADU128((p)[0] + (off))
+#define RV_LOADU(p) LOADU128(p)
+#define RV_STOREU(p, x) STOREU128((p), (x))
+#define RV_XOR_ROR(x, y, n) XOR_ROR128_##n((x), (y))
 #include "simd_rows.h"
+#undef KR
+#undef RV
+#undef RV_LANES
+#undef RV_ADD
+#undef RV_XOR
+#undef RV_SHUFD
+#undef RV_XOR_ROR
+#undef RV_GATHER
+#undef RV_LOADU
+#undef RV_STOREU
+
+/* Two or four inputs: the rows of two compressions in one vector. */
+#define KR(name) rows2_avx2_##name
+#define RV __m256i
+#define RV_LANES 2
+#define RV_ADD(a, b) _mm256_add_epi32((a), (b))
+#define RV_XOR(a, b) _mm256_xor_si256((a), (b))
+#define RV_SHUFD(x, imm) _mm256_shuffle_epi32((x), (imm))
+#define RV_XOR_ROR(x, y, n) XOR_ROR256_##n((x), (y))
+#define XOR_ROR256_16(x, y) ror16_256(_mm256_xor_si256((x), (y)))
+#define XOR_ROR256_12(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 12)
+#define XOR_ROR256_8(x, y) ror8_256(_mm256_xor_si256((x), (y)))
+#define XOR_ROR256_7(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 7)
+#define RV_GATHER(p, off)                                                    \
+	_mm256_inserti128_si256(                                             \
+		_mm256_castsi128_si256(LOADU128((p)[0] + (off))),            \
+		LOADU128((p)[1] + (off)), 1)
+#define RV_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define RV_STOREU(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
+#include "simd_rows.h"
+#undef KR
+#undef RV
+#undef RV_LANES
+#undef RV_ADD
+#undef RV_XOR
+#undef RV_SHUFD
+#undef RV_XOR_ROR
+#undef RV_GATHER
+#undef RV_LOADU
+#undef RV_STOREU
 
 #define V __m256i
 #define N 8
@@ -54,8 +99,14 @@ static inline __m256i ror8_256(__m256i x)
 #define STORE_CVS(o, h) store_cvs_256((o), (h))
 #include "simd_kernels.h"
 
-/* Groups of eight, the last one padded when more than four inputs are
- * left; four or fewer go to the SSE4.1 code. */
+/*
+ * Groups of eight, the last one padded when more than four inputs are
+ * left. Four or fewer run as rows, two compressions per vector and two
+ * vectors interleaved: a row compression is bound by its chain of
+ * dependent operations, so a second and a third one beside it are almost
+ * free, where the transposed kernel costs the same for one input as for
+ * its full width.
+ */
 static void hash_many_avx2(uint8_t *out, const uint8_t *input, size_t stride,
 			   size_t count, size_t blocks, const uint32_t key[8],
 			   uint64_t counter, bool increment_counter,
@@ -72,8 +123,18 @@ static void hash_many_avx2(uint8_t *out, const uint8_t *input, size_t stride,
 		count -= n;
 		counter += increment_counter ? n : 0;
 	}
-	b3_sse41_hash_many(out, input, stride, count, blocks, key, counter,
-			   increment_counter, flags, flags_start, flags_end);
+	if (count > 2)
+		rows2_avx2_hash_rows(out, input, stride, count, blocks, key,
+				     counter, increment_counter, flags,
+				     flags_start, flags_end, 2);
+	else if (count == 2)
+		rows2_avx2_hash_rows(out, input, stride, count, blocks, key,
+				     counter, increment_counter, flags,
+				     flags_start, flags_end, 1);
+	else
+		b3_hash_many_with(&b3_kernels_avx2, out, input, stride, count,
+				  blocks, key, counter, increment_counter,
+				  flags, flags_start, flags_end);
 }
 
 static void xof_many_avx2(uint8_t *out, const uint32_t cv[8],

@@ -2,11 +2,18 @@
  * simd_rows.h - one compression at a time, the state held as four 128-bit
  * rows (a = v0..v3, b = v4..v7, c = v8..v11, d = v12..v15), so that the
  * four G functions of a column or diagonal step run side by side in one
- * vector each. A kernel file includes it after defining:
+ * vector each. Wider vectors hold the rows of two or four independent
+ * compressions, one per 128-bit lane (every operation here stays inside
+ * its 128-bit lane), and ng such groups can run interleaved. A kernel file
+ * includes it once per width after defining:
  *
- *   KR(name)       name of a function of this kernel file
- *   R_ROR16/12/8/7(x)  rotate each 32-bit lane of an __m128i right
- *   R_XOR_ROR(x, y, n) (optional) ror(x ^ y, n) where y arrives last
+ *   KR(name)            name of a function of this width
+ *   RV, RV_LANES        vector type, and 128-bit lanes in it (1, 2 or 4)
+ *   RV_ADD, RV_XOR      lane-wise 32-bit add, xor
+ *   RV_SHUFD(x, imm)    pshufd inside every 128-bit lane
+ *   RV_XOR_ROR(x, y, n) ror(x ^ y, n) on 32-bit lanes; y arrives last
+ *   RV_GATHER(p, off)   lane i = the 16 bytes at p[i] + off
+ *   RV_LOADU(p), RV_STOREU(p, x)  whole-vector load and store
  *
  * A single compression is one long dependency chain, so its speed is its
  * latency, and everything here is arranged to keep work off that chain:
@@ -28,16 +35,35 @@
  *    value in registers from block to block.
  */
 
-typedef uint32_t KR(u32x4) __attribute__((vector_size(16)));
+typedef uint32_t KR(u32v) __attribute__((vector_size(16 * RV_LANES)));
 
+/* Index t of a four-word shuffle of x (0..3) and y (4..7), in lane L. */
+#define R_IX(t, L) ((t) < 4 ? (t) + 4 * (L) : (t) + 4 * (RV_LANES - 1) + 4 * (L))
+#if RV_LANES == 1
 #define R_SHUF(x, y, i, j, k, l)                                             \
-	((__m128i)__builtin_shufflevector((KR(u32x4))(x), (KR(u32x4))(y),    \
-					  i, j, k, l))
+	((RV)__builtin_shufflevector((KR(u32v))(x), (KR(u32v))(y), i, j, k,  \
+				     l))
+#elif RV_LANES == 2
+#define R_SHUF(x, y, i, j, k, l)                                             \
+	((RV)__builtin_shufflevector(                                        \
+		(KR(u32v))(x), (KR(u32v))(y), R_IX(i, 0), R_IX(j, 0),        \
+		R_IX(k, 0), R_IX(l, 0), R_IX(i, 1), R_IX(j, 1), R_IX(k, 1),  \
+		R_IX(l, 1)))
+#else
+#define R_SHUF(x, y, i, j, k, l)                                             \
+	((RV)__builtin_shufflevector(                                        \
+		(KR(u32v))(x), (KR(u32v))(y), R_IX(i, 0), R_IX(j, 0),        \
+		R_IX(k, 0), R_IX(l, 0), R_IX(i, 1), R_IX(j, 1), R_IX(k, 1),  \
+		R_IX(l, 1), R_IX(i, 2), R_IX(j, 2), R_IX(k, 2), R_IX(l, 2),  \
+		R_IX(i, 3), R_IX(j, 3), R_IX(k, 3), R_IX(l, 3)))
+#endif
 
 /* Lane i of a row rotated by n places: lane (i + n) % 4 of the old one. */
-#define R_ROT1(x) _mm_shuffle_epi32((x), 0x39) /* [1 2 3 0] */
-#define R_ROT2(x) _mm_shuffle_epi32((x), 0x4E) /* [2 3 0 1] */
-#define R_ROT3(x) _mm_shuffle_epi32((x), 0x93) /* [3 0 1 2] */
+#define R_ROT1(x) RV_SHUFD((x), 0x39) /* [1 2 3 0] */
+#define R_ROT2(x) RV_SHUFD((x), 0x4E) /* [2 3 0 1] */
+#define R_ROT3(x) RV_SHUFD((x), 0x93) /* [3 0 1 2] */
+
+#define R_FOR_GROUPS _Pragma("GCC unroll 4") for (int g = 0; g < ng; g++)
 
 /*
  * a += m, opaque to the compiler: left to itself it rewrites a + m + b as
@@ -46,27 +72,32 @@ typedef uint32_t KR(u32x4) __attribute__((vector_size(16)));
  */
 #define R_ADD_FIRST(a, m)                                                    \
 	do {                                                                 \
-		a = _mm_add_epi32(a, m);                                     \
+		a = RV_ADD(a, m);                                            \
 		__asm__("" : "+v"(a));                                       \
 	} while (0)
 
-#ifndef R_XOR_ROR
-#define R_XOR_ROR(x, y, n) R_ROR##n(_mm_xor_si128((x), (y)))
-#endif
-
 #define R_G(a, b, c, d, mx, my)                                              \
-	do {                                                                 \
-		R_ADD_FIRST(a, mx);                                          \
-		a = _mm_add_epi32(a, b);                                     \
-		d = R_XOR_ROR(d, a, 16);                                     \
-		c = _mm_add_epi32(c, d);                                     \
-		b = R_XOR_ROR(b, c, 12);                                     \
-		R_ADD_FIRST(a, my);                                          \
-		a = _mm_add_epi32(a, b);                                     \
-		d = R_XOR_ROR(d, a, 8);                                      \
-		c = _mm_add_epi32(c, d);                                     \
-		b = R_XOR_ROR(b, c, 7);                                      \
-	} while (0)
+	R_FOR_GROUPS                                                         \
+	{                                                                    \
+		R_ADD_FIRST(a[g], mx[g]);                                    \
+		a[g] = RV_ADD(a[g], b[g]);                                   \
+		d[g] = RV_XOR_ROR(d[g], a[g], 16);                           \
+		c[g] = RV_ADD(c[g], d[g]);                                   \
+		b[g] = RV_XOR_ROR(b[g], c[g], 12);                           \
+		R_ADD_FIRST(a[g], my[g]);                                    \
+		a[g] = RV_ADD(a[g], b[g]);                                   \
+		d[g] = RV_XOR_ROR(d[g], a[g], 8);                            \
+		c[g] = RV_ADD(c[g], d[g]);                                   \
+		b[g] = RV_XOR_ROR(b[g], c[g], 7);                            \
+	}
+
+#define R_TURN(a, c, d, ra, rc, rd)                                          \
+	R_FOR_GROUPS                                                         \
+	{                                                                    \
+		a[g] = ra(a[g]);                                             \
+		c[g] = rc(c[g]);                                             \
+		d[g] = rd(d[g]);                                             \
+	}
 
 /*
  * One round. Column step: lane i is G(v[i], v[4+i], v[8+i], v[12+i]) with
@@ -75,16 +106,12 @@ typedef uint32_t KR(u32x4) __attribute__((vector_size(16)));
  * holds v3 v0 v1 v2, c holds v9 v10 v11 v8, d holds v14 v15 v12 v13, and
  * the words are dx = s14 s8 s10 s12, dy = s15 s9 s11 s13.
  */
-#define R_ROUND(a, b, c, d, cx, cy, dx, dy)                                  \
+#define R_ROUND()                                                            \
 	do {                                                                 \
 		R_G(a, b, c, d, cx, cy);                                     \
-		a = R_ROT3(a);                                               \
-		c = R_ROT1(c);                                               \
-		d = R_ROT2(d);                                               \
+		R_TURN(a, c, d, R_ROT3, R_ROT1, R_ROT2);                     \
 		R_G(a, b, c, d, dx, dy);                                     \
-		a = R_ROT1(a);                                               \
-		c = R_ROT3(c);                                               \
-		d = R_ROT2(d);                                               \
+		R_TURN(a, c, d, R_ROT1, R_ROT3, R_ROT2);                     \
 	} while (0)
 
 /*
@@ -93,45 +120,56 @@ typedef uint32_t KR(u32x4) __attribute__((vector_size(16)));
  *   cx' = cx1 cy1 cy3 cx2        cy' = cx3 dx2 cx0 dy3
  *   dx' = dy0 cy0 dx3 dy1        dy' = dx1 dy2 cy2 dx0
  */
-#define R_PERMUTE(cx, cy, dx, dy)                                            \
-	do {                                                                 \
-		__m128i ncx = R_SHUF(cx, cy, 1, 5, 7, 2);                    \
-		__m128i t1 = R_SHUF(cx, dx, 3, 6, 0, 0);                     \
-		__m128i ncy = R_SHUF(t1, dy, 0, 1, 2, 7);                    \
-		__m128i t2 = R_SHUF(dy, cy, 0, 4, 1, 1);                     \
-		__m128i ndx = R_SHUF(t2, dx, 0, 1, 7, 2);                    \
-		__m128i t3 = R_SHUF(dx, dy, 1, 6, 0, 0);                     \
-		__m128i ndy = R_SHUF(t3, cy, 0, 1, 6, 2);                    \
-		cx = ncx;                                                    \
-		cy = ncy;                                                    \
-		dx = ndx;                                                    \
-		dy = ndy;                                                    \
-	} while (0)
-
-/* The seven rounds on rows a..d, message block at p. */
-static inline __attribute__((always_inline)) void
-KR(rounds)(__m128i *ra, __m128i *rb, __m128i *rc, __m128i *rd,
-	   const uint8_t *p)
-{
-	__m128i a = *ra, b = *rb, c = *rc, d = *rd;
-	const __m128i m0 = _mm_loadu_si128((const __m128i *)(const void *)p);
-	const __m128i m1 =
-		_mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-	const __m128i m2 =
-		_mm_loadu_si128((const __m128i *)(const void *)(p + 32));
-	const __m128i m3 =
-		_mm_loadu_si128((const __m128i *)(const void *)(p + 48));
-	__m128i cx = R_SHUF(m0, m1, 0, 2, 4, 6);
-	__m128i cy = R_SHUF(m0, m1, 1, 3, 5, 7);
-	__m128i dx = R_SHUF(m2, m3, 6, 0, 2, 4);
-	__m128i dy = R_SHUF(m2, m3, 7, 1, 3, 5);
-
-	R_ROUND(a, b, c, d, cx, cy, dx, dy);
-	_Pragma("GCC unroll 6") for (int r = 1; r < 7; r++) {
-		R_PERMUTE(cx, cy, dx, dy);
-		R_ROUND(a, b, c, d, cx, cy, dx, dy);
+#define R_PERMUTE()                                                          \
+	R_FOR_GROUPS                                                         \
+	{                                                                    \
+		RV ncx = R_SHUF(cx[g], cy[g], 1, 5, 7, 2);                   \
+		RV t1 = R_SHUF(cx[g], dx[g], 3, 6, 0, 0);                    \
+		RV ncy = R_SHUF(t1, dy[g], 0, 1, 2, 7);                      \
+		RV t2 = R_SHUF(dy[g], cy[g], 0, 4, 1, 1);                    \
+		RV ndx = R_SHUF(t2, dx[g], 0, 1, 7, 2);                      \
+		RV t3 = R_SHUF(dx[g], dy[g], 1, 6, 0, 0);                    \
+		RV ndy = R_SHUF(t3, cy[g], 0, 1, 6, 2);                      \
+		cx[g] = ncx;                                                 \
+		cy[g] = ncy;                                                 \
+		dx[g] = ndx;                                                 \
+		dy[g] = ndy;                                                 \
 	}
-	*ra = a, *rb = b, *rc = c, *rd = d;
+
+/*
+ * The seven rounds on ng groups of rows a..d; m[g][k] holds words 4k to
+ * 4k + 3 of group g's message block(s).
+ */
+static inline __attribute__((always_inline)) void
+KR(rounds)(RV *a, RV *b, RV *c, RV *d, RV m[][4], const int ng)
+{
+	RV cx[4], cy[4], dx[4], dy[4];
+
+	R_FOR_GROUPS
+	{
+		cx[g] = R_SHUF(m[g][0], m[g][1], 0, 2, 4, 6);
+		cy[g] = R_SHUF(m[g][0], m[g][1], 1, 3, 5, 7);
+		dx[g] = R_SHUF(m[g][2], m[g][3], 6, 0, 2, 4);
+		dy[g] = R_SHUF(m[g][2], m[g][3], 7, 1, 3, 5);
+	}
+	R_ROUND();
+	_Pragma("GCC unroll 6") for (int r = 1; r < 7; r++) {
+		R_PERMUTE();
+		R_ROUND();
+	}
+}
+
+#if RV_LANES == 1
+/* The rounds on one compression, message block at p. */
+static inline __attribute__((always_inline)) void
+KR(rounds1)(__m128i *a, __m128i *b, __m128i *c, __m128i *d, const uint8_t *p)
+{
+	__m128i m[1][4];
+
+	for (int k = 0; k < 4; k++)
+		m[0][k] = _mm_loadu_si128(
+			(const __m128i *)(const void *)(p + 16 * k));
+	KR(rounds)(a, b, c, d, m, 1);
 }
 
 static inline __attribute__((always_inline)) __m128i
@@ -155,7 +193,7 @@ static void KR(compress)(uint32_t cv[8], const uint8_t block[64],
 	__m128i c = KR(row_iv)();
 	__m128i d = KR(row_d)(counter, block_len, flags);
 
-	KR(rounds)(&a, &b, &c, &d, block);
+	KR(rounds1)(&a, &b, &c, &d, block);
 	_mm_storeu_si128((__m128i *)(void *)cv, _mm_xor_si128(a, c));
 	_mm_storeu_si128((__m128i *)(void *)(cv + 4), _mm_xor_si128(b, d));
 }
@@ -170,7 +208,7 @@ static void KR(compress_xof)(uint8_t out[64], const uint32_t cv[8],
 	__m128i a = h0, b = h1, c = KR(row_iv)();
 	__m128i d = KR(row_d)(counter, block_len, flags);
 
-	KR(rounds)(&a, &b, &c, &d, block);
+	KR(rounds1)(&a, &b, &c, &d, block);
 	_mm_storeu_si128((__m128i *)(void *)out, _mm_xor_si128(a, c));
 	_mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_xor_si128(b, d));
 	_mm_storeu_si128((__m128i *)(void *)(out + 32), _mm_xor_si128(c, h0));
@@ -202,7 +240,7 @@ static void KR(chunk)(uint32_t cv[8], const uint8_t *in, size_t len,
 	for (size_t i = 0; i < before; i++) {
 		__m128i a = h0, b = h1, c = KR(row_iv)();
 
-		KR(rounds)(&a, &b, &c, &d, in + i * B3_BLOCK_LEN);
+		KR(rounds1)(&a, &b, &c, &d, in + i * B3_BLOCK_LEN);
 		h0 = _mm_xor_si128(a, c);
 		h1 = _mm_xor_si128(b, d);
 		d = dn;
@@ -211,17 +249,98 @@ static void KR(chunk)(uint32_t cv[8], const uint8_t *in, size_t len,
 
 	d = _mm_insert_epi32(_mm_or_si128(d, KR(row_d)(0, 0, flags_end)),
 			     (int)tail, 2);
-	KR(rounds)(&a, &b, &c, &d, last);
+	KR(rounds1)(&a, &b, &c, &d, last);
 	_mm_storeu_si128((__m128i *)(void *)cv, _mm_xor_si128(a, c));
 	_mm_storeu_si128((__m128i *)(void *)(cv + 4), _mm_xor_si128(b, d));
 }
 
+#endif /* RV_LANES == 1 */
+
+/*
+ * Like hash_many (blake3_int.h) for count <= ng * RV_LANES inputs: the
+ * rows of input i in lane i % RV_LANES of group i / RV_LANES. Lanes past
+ * count hash a zero chunk into a scratch buffer.
+ */
+static inline __attribute__((always_inline)) void
+KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
+	      size_t blocks, const uint32_t key[8], uint64_t counter,
+	      bool increment_counter, uint8_t flags, uint8_t flags_start,
+	      uint8_t flags_end, const int ng)
+{
+	const uint8_t *p[4][RV_LANES];
+	uint32_t dw[4][4 * RV_LANES];
+	uint32_t kw[8 * RV_LANES], ivw[4 * RV_LANES];
+	RV h0[4], h1[4], a[4], b[4], c[4], d[4], m[4][4];
+
+	for (int i = 0; i < RV_LANES; i++) {
+		memcpy(kw + 4 * i, key, 16);
+		memcpy(kw + 4 * RV_LANES + 4 * i, key + 4, 16);
+		memcpy(ivw + 4 * i, b3_iv, 16);
+	}
+	R_FOR_GROUPS
+	{
+		for (int i = 0; i < RV_LANES; i++) {
+			size_t idx = (size_t)(g * RV_LANES + i);
+			uint64_t ctr = counter + (increment_counter ? idx : 0);
+
+			p[g][i] = idx < count ? input + idx * stride
+					      : b3_zero_chunk;
+			dw[g][4 * i] = (uint32_t)ctr;
+			dw[g][4 * i + 1] = (uint32_t)(ctr >> 32);
+			dw[g][4 * i + 2] = B3_BLOCK_LEN;
+		}
+		h0[g] = RV_LOADU(kw);
+		h1[g] = RV_LOADU(kw + 4 * RV_LANES);
+	}
+	for (size_t blk = 0; blk < blocks; blk++) {
+		uint32_t f = flags;
+
+		if (blk == 0)
+			f |= flags_start;
+		if (blk + 1 == blocks)
+			f |= flags_end;
+		R_FOR_GROUPS
+		{
+			for (int i = 0; i < RV_LANES; i++)
+				dw[g][4 * i + 3] = f;
+			for (int k = 0; k < 4; k++)
+				m[g][k] = RV_GATHER(p[g],
+						    blk * B3_BLOCK_LEN + 16 * k);
+			a[g] = h0[g];
+			b[g] = h1[g];
+			c[g] = RV_LOADU(ivw);
+			d[g] = RV_LOADU(dw[g]);
+		}
+		KR(rounds)(a, b, c, d, m, ng);
+		R_FOR_GROUPS
+		{
+			h0[g] = RV_XOR(a[g], c[g]);
+			h1[g] = RV_XOR(b[g], d[g]);
+		}
+	}
+	for (int g = 0; g < ng; g++) {
+		uint32_t w0[4 * RV_LANES], w1[4 * RV_LANES];
+
+		RV_STOREU(w0, h0[g]);
+		RV_STOREU(w1, h1[g]);
+		for (int i = 0; i < RV_LANES; i++) {
+			size_t idx = (size_t)(g * RV_LANES + i);
+
+			if (idx >= count)
+				break;
+			memcpy(out + idx * B3_OUT_LEN, w0 + 4 * i, 16);
+			memcpy(out + idx * B3_OUT_LEN + 16, w1 + 4 * i, 16);
+		}
+	}
+}
+#undef R_IX
+#undef R_FOR_GROUPS
+#undef R_TURN
 #undef R_SHUF
 #undef R_ROT1
 #undef R_ROT2
 #undef R_ROT3
 #undef R_G
-#undef R_XOR_ROR
 #undef R_ADD_FIRST
 #undef R_ROUND
 #undef R_PERMUTE

@@ -12,11 +12,26 @@
 /* ---- one compression at a time ---- */
 
 #define KR(name) rows_sse41_##name
-#define R_ROR16(x) ror16_128(x)
-#define R_ROR12(x) ROR_SHIFT_128((x), 12)
-#define R_ROR8(x) ror8_128(x)
-#define R_ROR7(x) ROR_SHIFT_128((x), 7)
+#define RV __m128i
+#define RV_LANES 1
+#define RV_ADD(a, b) _mm_add_epi32((a), (b))
+#define RV_XOR(a, b) _mm_xor_si128((a), (b))
+#define RV_SHUFD(x, imm) _mm_shuffle_epi32((x), (imm))
+#define RV_GATHER(p, off) LOADU128((p)[0] + (off))
+#define RV_LOADU(p) LOADU128(p)
+#define RV_STOREU(p, x) STOREU128((p), (x))
+#define RV_XOR_ROR(x, y, n) XOR_ROR128_##n((x), (y))
 #include "simd_rows.h"
+#undef KR
+#undef RV
+#undef RV_LANES
+#undef RV_ADD
+#undef RV_XOR
+#undef RV_SHUFD
+#undef RV_XOR_ROR
+#undef RV_GATHER
+#undef RV_LOADU
+#undef RV_STOREU
 
 /* ---- four inputs side by side ---- */
 
@@ -39,14 +54,14 @@
 #define STORE_CVS(o, h) store_cvs_128((o), (h))
 #include "simd_kernels.h"
 
-/* Groups of four, the last one padded when two or more inputs are left
- * (cheaper side by side than one after another); a single one is scalar. */
+/* Groups of four, the last one padded when three are left; two run as two
+ * interleaved row compressions (see simd_rows.h), one as one. */
 void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 			size_t count, size_t blocks, const uint32_t key[8],
 			uint64_t counter, bool increment_counter,
 			uint8_t flags, uint8_t flags_start, uint8_t flags_end)
 {
-	while (count > 1) {
+	while (count > 2) {
 		size_t n = count < 4 ? count : 4;
 
 		hash_n_sse41_4(out, input, stride, n, blocks, key, counter,
@@ -57,9 +72,14 @@ void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 		count -= n;
 		counter += increment_counter ? n : 0;
 	}
-	b3_hash_many_with(&b3_kernels_sse41, out, input, stride, count,
-			  blocks, key, counter, increment_counter, flags,
-			  flags_start, flags_end);
+	if (count == 2)
+		rows_sse41_hash_rows(out, input, stride, count, blocks, key,
+				     counter, increment_counter, flags,
+				     flags_start, flags_end, 2);
+	else
+		b3_hash_many_with(&b3_kernels_sse41, out, input, stride, count,
+				  blocks, key, counter, increment_counter,
+				  flags, flags_start, flags_end);
 }
 
 void b3_sse41_xof_many(uint8_t *out, const uint32_t cv[8],

@@ -37,6 +37,12 @@ static inline __m128i ror8_128(__m128i x)
 #define ROR_SHIFT_128(x, c)                                                  \
 	_mm_or_si128(_mm_srli_epi32((x), (c)), _mm_slli_epi32((x), 32 - (c)))
 
+/* ror(x ^ y, n) for the row kernels (simd_rows.h), by n. */
+#define XOR_ROR128_16(x, y) ror16_128(_mm_xor_si128((x), (y)))
+#define XOR_ROR128_12(x, y) ROR_SHIFT_128(_mm_xor_si128((x), (y)), 12)
+#define XOR_ROR128_8(x, y) ror8_128(_mm_xor_si128((x), (y)))
+#define XOR_ROR128_7(x, y) ROR_SHIFT_128(_mm_xor_si128((x), (y)), 7)
+
 /* ---- 4 lanes, 128-bit ---- */
 
 static inline void transpose4_128(__m128i *a, __m128i *b, __m128i *c,
