@@ -6,7 +6,17 @@
  * not enable it must not use it). The choice can be lowered, never raised,
  * by B3CAS_SIMD at that moment or by b3cas_simd_force later. This choice is
  * the library's only global mutable state; it is a single atomic pointer.
+ *
+ * One more choice is made once per process: how a single compression (a
+ * one-chunk message, a parent, the root) runs. The SIMD sets do it on
+ * 128-bit rows, which wins wherever vector additions and xors take one
+ * cycle (Intel, AMD Zen 2 to Zen 4). On AMD Zen 5 (family 1Ah) every
+ * vector operation takes two cycles and six scalar ALUs are there, and the
+ * scalar compression of portable.c was measured about twice as fast, so
+ * there each SIMD set is used with the scalar single-block entries.
+ * B3CAS_SINGLE_BLOCK=scalar or =vector overrides the choice.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -70,7 +80,70 @@ static b3cas_simd probe_cpu(void)
 }
 #endif
 
+#if defined(__x86_64__)
+static bool amd_zen5_or_later(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(0, &a, &b, &c, &d))
+		return false;
+	/* "AuthenticAMD" in ebx, edx, ecx */
+	if (b != 0x68747541 || d != 0x69746e65 || c != 0x444d4163)
+		return false;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return false;
+	unsigned family = (a >> 8) & 0xF;
+
+	if (family == 0xF)
+		family += (a >> 20) & 0xFF;
+	return family >= 0x1A;
+}
+#else
+static bool amd_zen5_or_later(void)
+{
+	return false;
+}
+#endif
+
+static b3_kernels scalar_single[4];
+static bool use_scalar_single;
+static pthread_once_t single_once = PTHREAD_ONCE_INIT;
+
+static const b3_kernels *kernels_of(b3cas_simd level);
+
+static void choose_single(void)
+{
+	const char *env = getenv("B3CAS_SINGLE_BLOCK");
+
+	if (env && strcmp(env, "scalar") == 0)
+		use_scalar_single = true;
+	else if (env && strcmp(env, "vector") == 0)
+		use_scalar_single = false;
+	else
+		use_scalar_single = amd_zen5_or_later();
+	for (int l = 0; l <= (int)B3CAS_SIMD_AVX512; l++) {
+		const b3_kernels *k = kernels_of((b3cas_simd)l);
+
+		if (!k)
+			continue;
+		scalar_single[l] = *k;
+		scalar_single[l].compress = b3_portable_compress;
+		scalar_single[l].chunk = b3_portable_chunk;
+		scalar_single[l].compress_xof = b3_portable_compress_xof;
+	}
+}
+
 const b3_kernels *b3_kernels_for(b3cas_simd level)
+{
+	const b3_kernels *k = kernels_of(level);
+
+	pthread_once(&single_once, choose_single);
+	if (k && use_scalar_single)
+		return &scalar_single[level];
+	return k;
+}
+
+static const b3_kernels *kernels_of(b3cas_simd level)
 {
 	switch (level) {
 	case B3CAS_SIMD_PORTABLE:
