@@ -29,56 +29,17 @@ static inline __m256i ror8_256(__m256i x)
 
 /* One compression at a time: the SSE4.1 rows, VEX-encoded. */
 #define KR(name) rows_avx2_##name
-#define RV __m128i
-#define RV_LANES 1
-#define RV_ADD(a, b) _mm_add_epi32((a), (b))
-#define RV_XOR(a, b) _mm_xor_si128((a), (b))
-#define RV_SHUFD(x, imm) _mm_shuffle_epi32((x), (imm))
-#define RV_GATHER(p, off) LOADU128((p)[0] + (off))
-#define RV_LOADU(p) LOADU128(p)
-#define RV_STOREU(p, x) STOREU128((p), (x))
-#define RV_XOR_ROR(x, y, n) XOR_ROR128_##n((x), (y))
 #include "simd_rows.h"
-#undef KR
-#undef RV
-#undef RV_LANES
-#undef RV_ADD
-#undef RV_XOR
-#undef RV_SHUFD
-#undef RV_XOR_ROR
-#undef RV_GATHER
-#undef RV_LOADU
-#undef RV_STOREU
 
 /* Two or four inputs: the rows of two compressions in one vector. */
 #define KR(name) rows2_avx2_##name
-#define RV __m256i
 #define RV_LANES 2
-#define RV_ADD(a, b) _mm256_add_epi32((a), (b))
-#define RV_XOR(a, b) _mm256_xor_si256((a), (b))
-#define RV_SHUFD(x, imm) _mm256_shuffle_epi32((x), (imm))
 #define RV_XOR_ROR(x, y, n) XOR_ROR256_##n((x), (y))
 #define XOR_ROR256_16(x, y) ror16_256(_mm256_xor_si256((x), (y)))
 #define XOR_ROR256_12(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 12)
 #define XOR_ROR256_8(x, y) ror8_256(_mm256_xor_si256((x), (y)))
 #define XOR_ROR256_7(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 7)
-#define RV_GATHER(p, off)                                                    \
-	_mm256_inserti128_si256(                                             \
-		_mm256_castsi128_si256(LOADU128((p)[0] + (off))),            \
-		LOADU128((p)[1] + (off)), 1)
-#define RV_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-#define RV_STOREU(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
 #include "simd_rows.h"
-#undef KR
-#undef RV
-#undef RV_LANES
-#undef RV_ADD
-#undef RV_XOR
-#undef RV_SHUFD
-#undef RV_XOR_ROR
-#undef RV_GATHER
-#undef RV_LOADU
-#undef RV_STOREU
 
 #define V __m256i
 #define N 8

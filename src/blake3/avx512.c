@@ -16,11 +16,6 @@
 /* ---- one compression at a time (128-bit rows, with vprord) ---- */
 
 #define KR(name) rows_avx512_##name
-#define RV __m128i
-#define RV_LANES 1
-#define RV_ADD(a, b) _mm_add_epi32((a), (b))
-#define RV_XOR(a, b) _mm_xor_si128((a), (b))
-#define RV_SHUFD(x, imm) _mm_shuffle_epi32((x), (imm))
 /*
  * ror(x ^ y, n) = ror(x, n) ^ (y >> n) ^ (y << (32 - n)): the two shifted
  * halves of y do not overlap, so or is xor. ror(x, n) is ready before y
@@ -32,50 +27,17 @@
 	_mm_ternarylogic_epi32(_mm_ror_epi32((x), (n)),                      \
 			       _mm_srli_epi32((y), (n)),                     \
 			       _mm_slli_epi32((y), 32 - (n)), 0x96)
-#define RV_GATHER(p, off) LOADU128((p)[0] + (off))
-#define RV_LOADU(p) LOADU128(p)
-#define RV_STOREU(p, x) STOREU128((p), (x))
 #include "simd_rows.h"
-#undef KR
-#undef RV
-#undef RV_LANES
-#undef RV_ADD
-#undef RV_XOR
-#undef RV_SHUFD
-#undef RV_XOR_ROR
-#undef RV_GATHER
-#undef RV_LOADU
-#undef RV_STOREU
 
 /* Two to four inputs: the rows of two compressions in one 256-bit vector
  * (on Zen 4 a 512-bit operation is two 256-bit ones). */
 #define KR(name) rows2_avx512_##name
-#define RV __m256i
 #define RV_LANES 2
-#define RV_ADD(a, b) _mm256_add_epi32((a), (b))
-#define RV_XOR(a, b) _mm256_xor_si256((a), (b))
-#define RV_SHUFD(x, imm) _mm256_shuffle_epi32((x), (imm))
 #define RV_XOR_ROR(x, y, n)                                                  \
 	_mm256_ternarylogic_epi32(_mm256_ror_epi32((x), (n)),                \
 				  _mm256_srli_epi32((y), (n)),               \
 				  _mm256_slli_epi32((y), 32 - (n)), 0x96)
-#define RV_GATHER(p, off)                                                    \
-	_mm256_inserti128_si256(                                             \
-		_mm256_castsi128_si256(LOADU128((p)[0] + (off))),            \
-		LOADU128((p)[1] + (off)), 1)
-#define RV_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-#define RV_STOREU(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
 #include "simd_rows.h"
-#undef KR
-#undef RV
-#undef RV_LANES
-#undef RV_ADD
-#undef RV_XOR
-#undef RV_SHUFD
-#undef RV_XOR_ROR
-#undef RV_GATHER
-#undef RV_LOADU
-#undef RV_STOREU
 
 /* ---- 16 inputs side by side ---- */
 

@@ -8,12 +8,12 @@
  * includes it once per width after defining:
  *
  *   KR(name)            name of a function of this width
- *   RV, RV_LANES        vector type, and 128-bit lanes in it (1, 2 or 4)
- *   RV_ADD, RV_XOR      lane-wise 32-bit add, xor
- *   RV_SHUFD(x, imm)    pshufd inside every 128-bit lane
- *   RV_XOR_ROR(x, y, n) ror(x ^ y, n) on 32-bit lanes; y arrives last
- *   RV_GATHER(p, off)   lane i = the 16 bytes at p[i] + off
- *   RV_LOADU(p), RV_STOREU(p, x)  whole-vector load and store
+ *   RV_LANES            (optional) 1, the default: __m128i; 2: __m256i
+ *   RV_XOR_ROR(x, y, n) (optional) ror(x ^ y, n) on 32-bit lanes, where y
+ *                       arrives last; the default xors, then rotates with
+ *                       a byte shuffle (16, 8) or two shifts (12, 7)
+ *
+ * and undefines all of them at its end.
  *
  * A single compression is one long dependency chain, so its speed is its
  * latency, and everything here is arranged to keep work off that chain:
@@ -34,6 +34,33 @@
  *  - The blocks of one chunk (KR(chunk)) keep the chaining
  *    value in registers from block to block.
  */
+
+#ifndef RV_LANES
+#define RV_LANES 1
+#endif
+#if RV_LANES == 1
+#define RV __m128i
+#define RV_ADD(a, b) _mm_add_epi32((a), (b))
+#define RV_XOR(a, b) _mm_xor_si128((a), (b))
+#define RV_SHUFD(x, imm) _mm_shuffle_epi32((x), (imm))
+#define RV_GATHER(p, off) LOADU128((p)[0] + (off))
+#define RV_LOADU(p) LOADU128(p)
+#define RV_STOREU(p, x) STOREU128((p), (x))
+#ifndef RV_XOR_ROR
+#define RV_XOR_ROR(x, y, n) XOR_ROR128_##n((x), (y))
+#endif
+#else /* two compressions, one per 128-bit lane of a 256-bit vector */
+#define RV __m256i
+#define RV_ADD(a, b) _mm256_add_epi32((a), (b))
+#define RV_XOR(a, b) _mm256_xor_si256((a), (b))
+#define RV_SHUFD(x, imm) _mm256_shuffle_epi32((x), (imm))
+#define RV_GATHER(p, off)                                                    \
+	_mm256_inserti128_si256(                                             \
+		_mm256_castsi128_si256(LOADU128((p)[0] + (off))),            \
+		LOADU128((p)[1] + (off)), 1)
+#define RV_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define RV_STOREU(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
+#endif
 
 typedef uint32_t KR(u32v) __attribute__((vector_size(16 * RV_LANES)));
 
@@ -344,3 +371,13 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 #undef R_ADD_FIRST
 #undef R_ROUND
 #undef R_PERMUTE
+#undef KR
+#undef RV
+#undef RV_LANES
+#undef RV_ADD
+#undef RV_XOR
+#undef RV_SHUFD
+#undef RV_XOR_ROR
+#undef RV_GATHER
+#undef RV_LOADU
+#undef RV_STOREU

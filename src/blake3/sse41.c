@@ -12,26 +12,7 @@
 /* ---- one compression at a time ---- */
 
 #define KR(name) rows_sse41_##name
-#define RV __m128i
-#define RV_LANES 1
-#define RV_ADD(a, b) _mm_add_epi32((a), (b))
-#define RV_XOR(a, b) _mm_xor_si128((a), (b))
-#define RV_SHUFD(x, imm) _mm_shuffle_epi32((x), (imm))
-#define RV_GATHER(p, off) LOADU128((p)[0] + (off))
-#define RV_LOADU(p) LOADU128(p)
-#define RV_STOREU(p, x) STOREU128((p), (x))
-#define RV_XOR_ROR(x, y, n) XOR_ROR128_##n((x), (y))
 #include "simd_rows.h"
-#undef KR
-#undef RV
-#undef RV_LANES
-#undef RV_ADD
-#undef RV_XOR
-#undef RV_SHUFD
-#undef RV_XOR_ROR
-#undef RV_GATHER
-#undef RV_LOADU
-#undef RV_STOREU
 
 /* ---- four inputs side by side ---- */
 
