@@ -4,9 +4,13 @@
  * bad names are refused with B3CAS_EINVAL and a message naming them;
  * forcing works and never goes above the CPU; B3CAS_SIMD is honoured at
  * the first hash of a child process (this program run again), and a bad
- * value falls back to the best level.
+ * value falls back to the best level. Single blocks run in scalar code on
+ * AMD family 1Ah and on rows elsewhere, and B3CAS_SINGLE_BLOCK overrides
+ * that.
  */
 #include "test_util.h"
+
+#include "blake3/blake3_int.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,8 +103,9 @@ static void test_force(void **state)
 	tu_force(best);
 }
 
-/* Run this test binary as a child that prints its level. */
-static int child_level(const char *env)
+/* Run this test binary as a child with one variable set (or unset if
+ * value is NULL) and the given flag; returns the number it prints. */
+static int child_run(const char *var, const char *value, const char *flag)
 {
 	int fds[2], status;
 	char buf[32] = {0};
@@ -111,11 +116,11 @@ static int child_level(const char *env)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
-		if (env)
-			setenv("B3CAS_SIMD", env, 1);
+		if (value)
+			setenv(var, value, 1);
 		else
-			unsetenv("B3CAS_SIMD");
-		execl(self, self, "--print-level", (char *)NULL);
+			unsetenv(var);
+		execl(self, self, flag, (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -124,6 +129,48 @@ static int child_level(const char *env)
 	waitpid(pid, &status, 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	return atoi(buf);
+}
+
+static int child_level(const char *env)
+{
+	return child_run("B3CAS_SIMD", env, "--print-level");
+}
+
+/* An independent opinion on the rule: AMD, cpu family 26 or later. */
+static bool cpuinfo_amd_zen5(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	bool amd = false;
+	int family = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "vendor_id", 9) == 0)
+			amd = strstr(line, "AuthenticAMD") != NULL;
+		if (strncmp(line, "cpu family", 10) == 0) {
+			family = atoi(strchr(line, ':') + 1);
+			break;
+		}
+	}
+	fclose(f);
+	return amd && family >= 26;
+}
+
+static void test_single_block_choice(void **state)
+{
+	int best = (int)b3cas_simd_detected();
+
+	(void)state;
+	if (best == 0) /* portable is scalar either way */
+		return;
+	assert_int_equal(child_run("B3CAS_SINGLE_BLOCK", "scalar",
+				   "--print-single"), 1);
+	assert_int_equal(child_run("B3CAS_SINGLE_BLOCK", "vector",
+				   "--print-single"), 0);
+	assert_int_equal(child_run("B3CAS_SINGLE_BLOCK", NULL,
+				   "--print-single"),
+			 cpuinfo_amd_zen5() ? 1 : 0);
 }
 
 static void test_environment(void **state)
@@ -155,7 +202,16 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_force),
 		cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_single_block_choice),
 	};
+
+	if (argc == 2 && strcmp(argv[1], "--print-single") == 0) {
+		const b3_kernels *k = b3_kernels_for(b3cas_simd_detected());
+
+		printf("%d\n", k->compress == b3_portable_compress &&
+				      k->chunk == b3_portable_chunk);
+		return 0;
+	}
 
 	if (argc == 2 && strcmp(argv[1], "--print-level") == 0) {
 		uint8_t got[32], want[32];
