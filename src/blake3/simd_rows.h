@@ -297,13 +297,20 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 	const uint8_t *p[4][RV_LANES];
 	uint32_t dw[4][4 * RV_LANES];
 	uint32_t kw[8 * RV_LANES], ivw[4 * RV_LANES];
-	RV h0[4], h1[4], a[4], b[4], c[4], d[4], m[4][4];
+	uint8_t fl[3] = {flags | flags_start, flags, flags | flags_end};
+	RV h0[4], h1[4], a[4], b[4], c[4], d[4], m[4][4], dv[4][3], iv;
 
+	if (blocks == 1)
+		fl[2] |= flags_start;
 	for (int i = 0; i < RV_LANES; i++) {
 		memcpy(kw + 4 * i, key, 16);
 		memcpy(kw + 4 * RV_LANES + 4 * i, key + 4, 16);
 		memcpy(ivw + 4 * i, b3_iv, 16);
 	}
+	iv = RV_LOADU(ivw);
+	/* Row d of the first, middle and last blocks, built once: words
+	 * stored one by one and loaded as a vector cannot be forwarded from
+	 * the store buffer, and that wait would be on every block. */
 	R_FOR_GROUPS
 	{
 		for (int i = 0; i < RV_LANES; i++) {
@@ -316,27 +323,26 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 			dw[g][4 * i + 1] = (uint32_t)(ctr >> 32);
 			dw[g][4 * i + 2] = B3_BLOCK_LEN;
 		}
+		for (int v = 0; v < 3; v++) {
+			for (int i = 0; i < RV_LANES; i++)
+				dw[g][4 * i + 3] = fl[v];
+			dv[g][v] = RV_LOADU(dw[g]);
+		}
 		h0[g] = RV_LOADU(kw);
 		h1[g] = RV_LOADU(kw + 4 * RV_LANES);
 	}
 	for (size_t blk = 0; blk < blocks; blk++) {
-		uint32_t f = flags;
+		int v = blk + 1 == blocks ? 2 : blk == 0 ? 0 : 1;
 
-		if (blk == 0)
-			f |= flags_start;
-		if (blk + 1 == blocks)
-			f |= flags_end;
 		R_FOR_GROUPS
 		{
-			for (int i = 0; i < RV_LANES; i++)
-				dw[g][4 * i + 3] = f;
 			for (int k = 0; k < 4; k++)
 				m[g][k] = RV_GATHER(p[g],
 						    blk * B3_BLOCK_LEN + 16 * k);
 			a[g] = h0[g];
 			b[g] = h1[g];
-			c[g] = RV_LOADU(ivw);
-			d[g] = RV_LOADU(dw[g]);
+			c[g] = iv;
+			d[g] = dv[g][v];
 		}
 		KR(rounds)(a, b, c, d, m, ng);
 		R_FOR_GROUPS
