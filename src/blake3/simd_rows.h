@@ -62,27 +62,24 @@
 #define RV_STOREU(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
 #endif
 
-typedef uint32_t KR(u32v) __attribute__((vector_size(16 * RV_LANES)));
-
-/* Index t of a four-word shuffle of x (0..3) and y (4..7), in lane L. */
-#define R_IX(t, L) ((t) < 4 ? (t) + 4 * (L) : (t) + 4 * (RV_LANES - 1) + 4 * (L))
+/* Immediates for four 32-bit lanes: lane 0 takes word i, and so on. */
+#define R_SEL(i, j, k, l) ((i) | (j) << 2 | (k) << 4 | (l) << 6)
+/* shufps: [x_i x_j y_k y_l] in every 128-bit lane; R_BLEND: lane t from y
+ * where bit t of the four-bit mask is set. Blends run on every vector
+ * port; shuffles and shifts share two on AMD Zen 4, so the message
+ * permutation below is written with as few shuffles as it can. */
 #if RV_LANES == 1
-#define R_SHUF(x, y, i, j, k, l)                                             \
-	((RV)__builtin_shufflevector((KR(u32v))(x), (KR(u32v))(y), i, j, k,  \
-				     l))
-#elif RV_LANES == 2
-#define R_SHUF(x, y, i, j, k, l)                                             \
-	((RV)__builtin_shufflevector(                                        \
-		(KR(u32v))(x), (KR(u32v))(y), R_IX(i, 0), R_IX(j, 0),        \
-		R_IX(k, 0), R_IX(l, 0), R_IX(i, 1), R_IX(j, 1), R_IX(k, 1),  \
-		R_IX(l, 1)))
+#define R_SHUFPS(x, y, imm)                                                  \
+	_mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(x),                 \
+					_mm_castsi128_ps(y), (imm)))
+#define R_BLEND(x, y, m)                                                     \
+	_mm_blend_epi16((x), (y),                                            \
+			((m)&1) * 3 | ((m)&2) * 6 | ((m)&4) * 12 | ((m)&8) * 24)
 #else
-#define R_SHUF(x, y, i, j, k, l)                                             \
-	((RV)__builtin_shufflevector(                                        \
-		(KR(u32v))(x), (KR(u32v))(y), R_IX(i, 0), R_IX(j, 0),        \
-		R_IX(k, 0), R_IX(l, 0), R_IX(i, 1), R_IX(j, 1), R_IX(k, 1),  \
-		R_IX(l, 1), R_IX(i, 2), R_IX(j, 2), R_IX(k, 2), R_IX(l, 2),  \
-		R_IX(i, 3), R_IX(j, 3), R_IX(k, 3), R_IX(l, 3)))
+#define R_SHUFPS(x, y, imm)                                                  \
+	_mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(x),        \
+					      _mm256_castsi256_ps(y), (imm)))
+#define R_BLEND(x, y, m) _mm256_blend_epi32((x), (y), (m) | (m) << 4)
 #endif
 
 /* Lane i of a row rotated by n places: lane (i + n) % 4 of the old one. */
@@ -150,13 +147,17 @@ typedef uint32_t KR(u32v) __attribute__((vector_size(16 * RV_LANES)));
 #define R_PERMUTE()                                                          \
 	R_FOR_GROUPS                                                         \
 	{                                                                    \
-		RV ncx = R_SHUF(cx[g], cy[g], 1, 5, 7, 2);                   \
-		RV t1 = R_SHUF(cx[g], dx[g], 3, 6, 0, 0);                    \
-		RV ncy = R_SHUF(t1, dy[g], 0, 1, 2, 7);                      \
-		RV t2 = R_SHUF(dy[g], cy[g], 0, 4, 1, 1);                    \
-		RV ndx = R_SHUF(t2, dx[g], 0, 1, 7, 2);                      \
-		RV t3 = R_SHUF(dx[g], dy[g], 1, 6, 0, 0);                    \
-		RV ndy = R_SHUF(t3, cy[g], 0, 1, 6, 2);                      \
+		RV ncx = RV_SHUFD(R_SHUFPS(cx[g], cy[g], R_SEL(1, 2, 1, 3)), \
+				  R_SEL(0, 2, 3, 1));                        \
+		RV ncy = R_BLEND(RV_SHUFD(cx[g], R_SEL(3, 3, 0, 0)),          \
+				 R_SHUFPS(dx[g], dy[g], R_SEL(2, 2, 3, 3)),   \
+				 0xA);                                       \
+		RV ndx = R_BLEND(RV_SHUFD(dy[g], R_SEL(0, 0, 1, 1)),          \
+				 R_SHUFPS(cy[g], dx[g], R_SEL(0, 0, 3, 3)),   \
+				 0x6);                                       \
+		RV ndy = R_BLEND(RV_SHUFD(dx[g], R_SEL(1, 1, 0, 0)),          \
+				 R_SHUFPS(dy[g], cy[g], R_SEL(2, 2, 2, 2)),   \
+				 0x6);                                       \
 		cx[g] = ncx;                                                 \
 		cy[g] = ncy;                                                 \
 		dx[g] = ndx;                                                 \
@@ -174,10 +175,12 @@ KR(rounds)(RV *a, RV *b, RV *c, RV *d, RV m[][4], const int ng)
 
 	R_FOR_GROUPS
 	{
-		cx[g] = R_SHUF(m[g][0], m[g][1], 0, 2, 4, 6);
-		cy[g] = R_SHUF(m[g][0], m[g][1], 1, 3, 5, 7);
-		dx[g] = R_SHUF(m[g][2], m[g][3], 6, 0, 2, 4);
-		dy[g] = R_SHUF(m[g][2], m[g][3], 7, 1, 3, 5);
+		cx[g] = R_SHUFPS(m[g][0], m[g][1], R_SEL(0, 2, 0, 2));
+		cy[g] = R_SHUFPS(m[g][0], m[g][1], R_SEL(1, 3, 1, 3));
+		dx[g] = RV_SHUFD(R_SHUFPS(m[g][2], m[g][3], R_SEL(0, 2, 0, 2)),
+				 R_SEL(3, 0, 1, 2));
+		dy[g] = RV_SHUFD(R_SHUFPS(m[g][2], m[g][3], R_SEL(1, 3, 1, 3)),
+				 R_SEL(3, 0, 1, 2));
 	}
 	R_ROUND();
 	_Pragma("GCC unroll 6") for (int r = 1; r < 7; r++) {
@@ -366,10 +369,11 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 		}
 	}
 }
-#undef R_IX
+#undef R_SEL
+#undef R_SHUFPS
+#undef R_BLEND
 #undef R_FOR_GROUPS
 #undef R_TURN
-#undef R_SHUF
 #undef R_ROT1
 #undef R_ROT2
 #undef R_ROT3
