@@ -94,10 +94,25 @@
  * (a + b) + m or a + (b + m), which puts two additions after b on the
  * chain instead of one.
  */
+#if defined(__AVX__)
+#define R_ADD_MEM(x, mem) __asm__("vpaddd %1, %0, %0" : "+v"(x) : "m"(mem))
+#else
+#define R_ADD_MEM(x, mem) __asm__("paddd %1, %0" : "+x"(x) : "m"(mem))
+#endif
+/*
+ * With several groups the registers cannot hold every state and message
+ * vector, and what the compiler then spills is as likely to be state (on
+ * the chain) as message (off it): the message is added from memory, so it
+ * is the message that lives there.
+ */
 #define R_ADD_FIRST(a, m)                                                    \
 	do {                                                                 \
-		a = RV_ADD(a, m);                                            \
-		__asm__("" : "+v"(a));                                       \
+		if (ng > 1) {                                                \
+			R_ADD_MEM(a, m);                                     \
+		} else {                                                     \
+			a = RV_ADD(a, m);                                    \
+			__asm__("" : "+v"(a));                               \
+		}                                                            \
 	} while (0)
 
 #define R_G(a, b, c, d, mx, my)                                              \
@@ -379,6 +394,7 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 #undef R_ROT3
 #undef R_G
 #undef R_ADD_FIRST
+#undef R_ADD_MEM
 #undef R_ROUND
 #undef R_PERMUTE
 #undef KR
