@@ -39,6 +39,15 @@
 				  _mm256_slli_epi32((y), 32 - (n)), 0x96)
 #include "simd_rows.h"
 
+/* Three or four inputs: the rows of four compressions in one vector. */
+#define KR(name) rows4_avx512_##name
+#define RV_LANES 4
+#define RV_XOR_ROR(x, y, n)                                                  \
+	_mm512_ternarylogic_epi32(_mm512_ror_epi32((x), (n)),                \
+				  _mm512_srli_epi32((y), (n)),               \
+				  _mm512_slli_epi32((y), 32 - (n)), 0x96)
+#include "simd_rows.h"
+
 /* ---- 16 inputs side by side ---- */
 
 #define V __m512i
@@ -172,10 +181,10 @@ static void hash_many_avx512(uint8_t *out, const uint8_t *input,
 			/* Rows, two compressions per vector: see avx2.c. */
 			n = count;
 			if (n > 2)
-				rows2_avx512_hash_rows(
+				rows4_avx512_hash_rows(
 					out, input, stride, n, blocks, key,
 					counter, increment_counter, flags,
-					flags_start, flags_end, 2);
+					flags_start, flags_end, 1);
 			else
 				rows2_avx512_hash_rows(
 					out, input, stride, n, blocks, key,

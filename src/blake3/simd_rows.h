@@ -49,6 +49,21 @@
 #ifndef RV_XOR_ROR
 #define RV_XOR_ROR(x, y, n) XOR_ROR128_##n((x), (y))
 #endif
+#elif RV_LANES == 4 /* four compressions in a 512-bit vector */
+#define RV __m512i
+#define RV_ADD(a, b) _mm512_add_epi32((a), (b))
+#define RV_XOR(a, b) _mm512_xor_si512((a), (b))
+#define RV_SHUFD(x, imm) _mm512_shuffle_epi32((x), (_MM_PERM_ENUM)(imm))
+#define RV_GATHER(p, off)                                                    \
+	_mm512_inserti32x4(                                                  \
+		_mm512_inserti32x4(                                          \
+			_mm512_inserti32x4(_mm512_castsi128_si512(LOADU128(   \
+						   (p)[0] + (off))),         \
+					   LOADU128((p)[1] + (off)), 1),     \
+			LOADU128((p)[2] + (off)), 2),                        \
+		LOADU128((p)[3] + (off)), 3)
+#define RV_LOADU(p) _mm512_loadu_si512((const void *)(p))
+#define RV_STOREU(p, x) _mm512_storeu_si512((void *)(p), (x))
 #else /* two compressions, one per 128-bit lane of a 256-bit vector */
 #define RV __m256i
 #define RV_ADD(a, b) _mm256_add_epi32((a), (b))
@@ -75,6 +90,12 @@
 #define R_BLEND(x, y, m)                                                     \
 	_mm_blend_epi16((x), (y),                                            \
 			((m)&1) * 3 | ((m)&2) * 6 | ((m)&4) * 12 | ((m)&8) * 24)
+#elif RV_LANES == 4
+#define R_SHUFPS(x, y, imm)                                                  \
+	_mm512_castps_si512(_mm512_shuffle_ps(_mm512_castsi512_ps(x),        \
+					      _mm512_castsi512_ps(y), (imm)))
+#define R_BLEND(x, y, m)                                                     \
+	_mm512_mask_blend_epi32((__mmask16)((m) * 0x1111), (x), (y))
 #else
 #define R_SHUFPS(x, y, imm)                                                  \
 	_mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(x),        \
