@@ -11,6 +11,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -23,6 +25,8 @@
 #define READ_BLOCK (1u << 20)        /* read() size: whole subtrees */
 #define MMAP_MIN (128u * 1024)       /* smaller files are simply read */
 #define OUT_PIECE 4096               /* XOF output is produced in pieces */
+#define PREFAULT_MIN (32u << 20)     /* mapped files worth a prefault thread */
+#define PREFAULT_STEP (4u << 20)     /* pages mapped per madvise call */
 
 typedef struct hash_opts {
 	const char *length_text; /* --length as given, or NULL */
@@ -121,16 +125,57 @@ static int hash_fd_read(hash_run *r, b3cas_hasher *h, int fd)
 	}
 }
 
+/*
+ * Mapping a file's pages (even from the page cache) costs about as much
+ * system time as hashing them costs user time. With one hashing thread the
+ * mapping is populated up front; with a pool, a prefault thread maps the
+ * pages front to back while the pool hashes behind it, so the two overlap
+ * (a page the hashers reach first is simply faulted in by them).
+ */
+typedef struct prefault {
+	uint8_t *map;
+	size_t size;
+	atomic_bool stop;
+} prefault;
+
+static void *prefault_run(void *arg)
+{
+	prefault *p = arg;
+
+	for (size_t off = 0; off < p->size && !atomic_load(&p->stop);
+	     off += PREFAULT_STEP) {
+		size_t n = p->size - off < PREFAULT_STEP ? p->size - off
+							 : PREFAULT_STEP;
+
+		if (madvise(p->map + off, n, MADV_POPULATE_READ) != 0)
+			break; /* old kernel: the hashers fault pages in */
+	}
+	return NULL;
+}
+
 /* Map and hash a regular file; 1 if it could not be mapped. */
 static int hash_fd_mmap(hash_run *r, b3cas_hasher *h, int fd, size_t size)
 {
-	void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
-			 fd, 0);
+	b3cas_pool *pool = size >= PREFAULT_MIN ? get_pool(r) : NULL;
+	prefault p = {.size = size};
+	pthread_t thread;
+	bool started = false;
+	void *map = mmap(NULL, size, PROT_READ,
+			 MAP_PRIVATE | (pool ? 0 : MAP_POPULATE), fd, 0);
 
 	if (map == MAP_FAILED)
 		return 1;
 	madvise(map, size, MADV_SEQUENTIAL);
-	b3cas_hasher_update_parallel(h, map, size, get_pool(r));
+	if (pool) {
+		p.map = map;
+		started = pthread_create(&thread, NULL, prefault_run, &p) == 0;
+	}
+	b3cas_hasher_update_parallel(h, map, size,
+				     pool ? pool : get_pool(r));
+	if (started) {
+		atomic_store(&p.stop, true);
+		pthread_join(thread, NULL);
+	}
 	munmap(map, size);
 	return 0;
 }

@@ -72,7 +72,8 @@ sizes=(0 1 63 64 65 1023 1024 1025 2048 2049 3072 4096 4097 16384 31744
 for i in 1 2 3 4 5 6; do
 	sizes+=($(( (RANDOM * 32768 + RANDOM) % 3000000 )))
 done
-sizes+=(20971520 $((20971520 + RANDOM)))
+# 40 MiB and more: mapped with the prefault thread (tools/cmd_hash.c)
+sizes+=(20971520 $((20971520 + RANDOM)) $((41943040 + RANDOM)))
 files=()
 for s in "${sizes[@]}"; do
 	random_file "f_$s" "$s"
