@@ -84,7 +84,11 @@ static void hash_many_avx2(uint8_t *out, const uint8_t *input, size_t stride,
 		count -= n;
 		counter += increment_counter ? n : 0;
 	}
-	if (count > 2)
+	if (b3_scalar_single)
+		b3_sse41_hash_many(out, input, stride, count, blocks, key,
+				   counter, increment_counter, flags,
+				   flags_start, flags_end);
+	else if (count > 2)
 		rows2_avx2_hash_rows(out, input, stride, count, blocks, key,
 				     counter, increment_counter, flags,
 				     flags_start, flags_end, 2);

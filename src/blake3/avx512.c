@@ -180,7 +180,12 @@ static void hash_many_avx512(uint8_t *out, const uint8_t *input,
 		} else {
 			/* Rows, two compressions per vector: see avx2.c. */
 			n = count;
-			if (n > 2)
+			if (b3_scalar_single)
+				hash_n_avx512_4(out, input, stride, n, blocks,
+						key, counter,
+						increment_counter, flags,
+						flags_start, flags_end);
+			else if (n > 2)
 				rows4_avx512_hash_rows(
 					out, input, stride, n, blocks, key,
 					counter, increment_counter, flags,
@@ -196,7 +201,9 @@ static void hash_many_avx512(uint8_t *out, const uint8_t *input,
 		count -= n;
 		counter += increment_counter ? n : 0;
 	}
-	b3_hash_many_with(&b3_kernels_avx512, out, input, stride, count,
+	b3_hash_many_with(b3_scalar_single ? &b3_kernels_portable
+					   : &b3_kernels_avx512,
+			  out, input, stride, count,
 			  blocks, key, counter, increment_counter, flags,
 			  flags_start, flags_end);
 }

@@ -178,6 +178,15 @@ void b3_sse41_xof_many(uint8_t *out, const uint32_t cv[8],
 		       uint64_t counter, uint8_t flags, size_t outblocks);
 #endif
 
+/*
+ * True on CPUs where single compressions run faster in scalar code (AMD
+ * Zen 5, or B3CAS_SINGLE_BLOCK=scalar; see dispatch.c). Set once, before
+ * any kernel set is handed out. The SIMD sets then also hash two to four
+ * inputs with their padded transposed kernel rather than as rows, and one
+ * input with the scalar chunk.
+ */
+extern bool b3_scalar_single;
+
 /* The kernel set in use (dispatch.c). Cheap: one atomic load. */
 const b3_kernels *b3_kernels_active(void);
 /* The kernel set of a given level, or NULL if this build lacks it. */

@@ -106,7 +106,7 @@ static bool amd_zen5_or_later(void)
 #endif
 
 static b3_kernels scalar_single[4];
-static bool use_scalar_single;
+bool b3_scalar_single;
 static pthread_once_t single_once = PTHREAD_ONCE_INIT;
 
 static const b3_kernels *kernels_of(b3cas_simd level);
@@ -116,11 +116,11 @@ static void choose_single(void)
 	const char *env = getenv("B3CAS_SINGLE_BLOCK");
 
 	if (env && strcmp(env, "scalar") == 0)
-		use_scalar_single = true;
+		b3_scalar_single = true;
 	else if (env && strcmp(env, "vector") == 0)
-		use_scalar_single = false;
+		b3_scalar_single = false;
 	else
-		use_scalar_single = amd_zen5_or_later();
+		b3_scalar_single = amd_zen5_or_later();
 	for (int l = 0; l <= (int)B3CAS_SIMD_AVX512; l++) {
 		const b3_kernels *k = kernels_of((b3cas_simd)l);
 
@@ -138,7 +138,7 @@ const b3_kernels *b3_kernels_for(b3cas_simd level)
 	const b3_kernels *k = kernels_of(level);
 
 	pthread_once(&single_once, choose_single);
-	if (k && use_scalar_single)
+	if (k && b3_scalar_single)
 		return &scalar_single[level];
 	return k;
 }

@@ -42,7 +42,7 @@ void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 			uint64_t counter, bool increment_counter,
 			uint8_t flags, uint8_t flags_start, uint8_t flags_end)
 {
-	while (count > 2) {
+	while (count > (b3_scalar_single ? 1 : 2)) {
 		size_t n = count < 4 ? count : 4;
 
 		hash_n_sse41_4(out, input, stride, n, blocks, key, counter,
@@ -58,7 +58,9 @@ void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 				     counter, increment_counter, flags,
 				     flags_start, flags_end, 2);
 	else
-		b3_hash_many_with(&b3_kernels_sse41, out, input, stride, count,
+		b3_hash_many_with(b3_scalar_single ? &b3_kernels_portable
+						   : &b3_kernels_sse41,
+				  out, input, stride, count,
 				  blocks, key, counter, increment_counter,
 				  flags, flags_start, flags_end);
 }
