@@ -5,6 +5,7 @@
  * scalar compression (see sse41.c).
  */
 #include "blake3_int.h"
+#include "x86_half_round.h"
 #include "x86_transpose.h"
 
 static inline __m256i ror16_256(__m256i x)
@@ -47,6 +48,9 @@ static inline __m256i ror8_256(__m256i x)
 #define V_ROR7(x) ROR_SHIFT_256((x), 7)
 #define V_SET1(x) _mm256_set1_epi32((int)(x))
 #define V_ADD_MSG(x, mem) __asm__("vpaddd %1, %0, %0" : "+x"(x) : "m"(mem))
+#define V_HALF_ROUND(v, c8, m, A, B, C, D, X, Y)                             \
+	X86_HALF_ROUND(VEX, v, c8, m, A, B, C, D, X, Y, x86_rot16_256,        \
+		       x86_rot8_256)
 #define V_LOAD32(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define V_STORE32(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
 #define LOAD_MSG(m, p, off) load_msg_256((m), (p), (off))

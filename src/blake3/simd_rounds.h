@@ -38,6 +38,10 @@
 		}                                                            \
 	} while (0)
 
+#ifdef V_HALF_ROUND
+#define HALF_ROUND(A, B, C, D, X, Y)                                         \
+	V_HALF_ROUND(v[g_], c8_, m[g_], A, B, C, D, X, Y)
+#else
 #define HALF_ROUND(A, B, C, D, X, Y)                                         \
 	do {                                                                 \
 		QUAD(STEP_MSG_##X);                                          \
@@ -51,6 +55,7 @@
 		QUAD(STEP_CD);                                               \
 		QUAD(STEP_BC_7);                                             \
 	} while (0)
+#endif
 
 /* The index tables A..D pick the columns or diagonals of the half-round;
  * X and Y are the message words of its four G functions. */
@@ -75,20 +80,33 @@
 			HALF_ROUND(A, B, C, D, X, Y);                        \
 		}                                                            \
 		{                                                            \
-			const int A[4] = {0, 1, 2, 3}, B[4] = {5, 6, 7, 4};  \
-			const int C[4] = {10, 11, 8, 9};                     \
-			const int D[4] = {15, 12, 13, 14};                   \
-			const int X[4] = {s8, s10, s12, s14};                \
-			const int Y[4] = {s9, s11, s13, s15};                \
+			const int A[4] = {2, 3, 0, 1}, B[4] = {7, 4, 5, 6};  \
+			const int C[4] = {8, 9, 10, 11};                     \
+			const int D[4] = {13, 14, 15, 12};                   \
+			const int X[4] = {s12, s14, s8, s10};                \
+			const int Y[4] = {s13, s15, s9, s11};                \
 			HALF_ROUND(A, B, C, D, X, Y);                        \
 		}                                                            \
 	} while (0)
 
+#ifdef V_HALF_ROUND
+static inline __attribute__((always_inline)) void
+ROUNDS_NAME(V v[][16], V m[][16], const int ng)
+{
+	for (int g_ = 0; g_ < ng; g_++) {
+		V c8_ = v[g_][8];
+
+		B3_SCHEDULE(ONE_ROUND);
+		v[g_][8] = c8_;
+	}
+}
+#else
 static inline __attribute__((always_inline)) void
 ROUNDS_NAME(V v[][16], V m[][16], const int ng)
 {
 	B3_SCHEDULE(ONE_ROUND);
 }
+#endif
 
 #undef FOR_GROUPS
 #undef QUAD
