@@ -7,6 +7,7 @@
  * vector ones in one or two. So this set uses it for single blocks.
  */
 #include "blake3_int.h"
+#include "x86_half_round.h"
 #include "x86_transpose.h"
 
 /* ---- one compression at a time ---- */
@@ -32,6 +33,9 @@
 #define V_ROR7(x) ROR_SHIFT_128((x), 7)
 #define V_SET1(x) _mm_set1_epi32((int)(x))
 #define V_ADD_MSG(x, mem) __asm__("paddd %1, %0" : "+x"(x) : "m"(mem))
+#define V_HALF_ROUND(v, c8, m, A, B, C, D, X, Y)                             \
+	X86_HALF_ROUND(SSE, v, c8, m, A, B, C, D, X, Y, x86_rot16_128,        \
+		       x86_rot8_128)
 #define V_LOAD32(p) LOADU128(p)
 #define V_STORE32(p, x) STOREU128((p), (x))
 #define LOAD_MSG(m, p, off) load_msg_128((m), (p), (off))
