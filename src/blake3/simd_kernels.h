@@ -42,8 +42,16 @@ KERNEL void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
 {
 	uint32_t l[N], h[N];
 
+	/* The common case in vector registers: the low words do not wrap. */
+	if (!inc || (uint32_t)counter <= UINT32_MAX - (N - 1)) {
+		for (int i = 0; i < N; i++)
+			l[i] = inc ? (uint32_t)i : 0;
+		*lo = V_ADD(V_SET1((uint32_t)counter), V_LOAD32(l));
+		*hi = V_SET1((uint32_t)(counter >> 32));
+		return;
+	}
 	for (int i = 0; i < N; i++) {
-		uint64_t c = counter + (inc ? (uint64_t)i : 0);
+		uint64_t c = counter + (uint64_t)i;
 
 		l[i] = (uint32_t)c;
 		h[i] = (uint32_t)(c >> 32);
@@ -57,10 +65,13 @@ KERNEL void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
  * as ng independent groups of N lanes whose rounds are interleaved. Lanes
  * past count hash a zero chunk into a scratch buffer: a partly empty call
  * costs the same as a full one, far less than hashing the inputs one after
- * the other.
+ * the other. When `full` (count == ng * N), every lane's address is input
+ * plus a multiple of stride: with stride and blocks constants, the loads
+ * then all address off one register instead of ng * N pointers, which did
+ * not fit the general-purpose registers beside the loop's own.
  */
-KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
-			    size_t count, size_t blocks,
+KERNEL void KN(groups_body)(uint8_t *out, const uint8_t *input, size_t stride,
+			    size_t count, size_t blocks, bool full,
 			    const uint32_t key[8], uint64_t counter,
 			    bool increment_counter, uint8_t flags,
 			    uint8_t flags_start, uint8_t flags_end,
@@ -75,7 +86,7 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 	for (int g = 0; g < ng; g++) {
 		for (int i = 0; i < N; i++) {
 			size_t idx = (size_t)(g * N + i);
-			bool real = idx < count;
+			bool real = full || idx < count;
 
 			p[g][i] = real ? input + idx * stride : b3_zero_chunk;
 			o[g][i] = real ? out + idx * B3_OUT_LEN : sink;
@@ -93,6 +104,20 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 			f |= flags_start;
 		if (b + 1 == blocks)
 			f |= flags_end;
+		size_t off = b * B3_BLOCK_LEN;
+
+		if (full) {
+			/* One base register, opaque to gcc: otherwise it keeps
+			 * ng * N hoisted pointers and spills them. */
+			const uint8_t *base = input + off;
+
+			__asm__("" : "+r"(base));
+			for (int g = 0; g < ng; g++)
+				for (int i = 0; i < N; i++)
+					p[g][i] = base + (size_t)(g * N + i) *
+								 stride;
+			off = 0;
+		}
 #ifdef PREFETCH_AHEAD
 		/* The caller hashes runs of chunks front to back: fetch the
 		 * same block of the next ng * N chunks (one cache line per
@@ -100,12 +125,11 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 		if (blocks > 1)
 			for (int g = 0; g < ng; g++)
 				for (int i = 0; i < N; i++)
-					PREFETCH_AHEAD(p[g][i] +
-						       (size_t)ng * N * stride +
-						       b * B3_BLOCK_LEN);
+					PREFETCH_AHEAD(p[g][i] + off +
+						       (size_t)ng * N * stride);
 #endif
 		for (int g = 0; g < ng; g++) {
-			LOAD_MSG(m[g], p[g], b * B3_BLOCK_LEN);
+			LOAD_MSG(m[g], p[g], off);
 			KN(init_state)(v[g], h[g], ctr_lo[g], ctr_hi[g], blen,
 				       V_SET1(f));
 		}
@@ -116,6 +140,34 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 	}
 	for (int g = 0; g < ng; g++)
 		STORE_CVS(o[g], h[g]);
+}
+
+/* hash_groups' two callers' shapes, whole chunks and parents, get a copy
+ * of their own with stride and blocks fixed; anything else the general
+ * one. */
+KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
+			    size_t count, size_t blocks,
+			    const uint32_t key[8], uint64_t counter,
+			    bool increment_counter, uint8_t flags,
+			    uint8_t flags_start, uint8_t flags_end,
+			    const int ng)
+{
+	const size_t chunk_blocks = B3_CHUNK_LEN / B3_BLOCK_LEN;
+
+	if (count == (size_t)ng * N && stride == B3_CHUNK_LEN &&
+	    blocks == chunk_blocks)
+		KN(groups_body)(out, input, B3_CHUNK_LEN, count, chunk_blocks,
+				true, key, counter, increment_counter, flags,
+				flags_start, flags_end, ng);
+	else if (count == (size_t)ng * N && stride == B3_BLOCK_LEN &&
+		 blocks == 1)
+		KN(groups_body)(out, input, B3_BLOCK_LEN, count, 1, true, key,
+				counter, increment_counter, flags,
+				flags_start, flags_end, ng);
+	else
+		KN(groups_body)(out, input, stride, count, blocks, false, key,
+				counter, increment_counter, flags, flags_start,
+				flags_end, ng);
 }
 
 /* Up to N inputs in one group; see hash_groups. */

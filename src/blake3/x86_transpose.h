@@ -57,12 +57,13 @@ static inline __attribute__((always_inline)) void
 load_msg_128(__m128i m[16], const uint8_t *const p[4], size_t off)
 {
 	for (int k = 0; k < 4; k++) {
-		m[4 * k + 0] = LOADU128(p[0] + off + 16 * k);
-		m[4 * k + 1] = LOADU128(p[1] + off + 16 * k);
-		m[4 * k + 2] = LOADU128(p[2] + off + 16 * k);
-		m[4 * k + 3] = LOADU128(p[3] + off + 16 * k);
-		transpose4_128(&m[4 * k], &m[4 * k + 1], &m[4 * k + 2],
-			       &m[4 * k + 3]);
+		__m128i t[4];
+
+		for (int j = 0; j < 4; j++)
+			t[j] = LOADU128(p[j] + off + 16 * k);
+		transpose4_128(&t[0], &t[1], &t[2], &t[3]);
+		for (int j = 0; j < 4; j++)
+			m[4 * k + j] = t[j];
 	}
 }
 
@@ -123,13 +124,13 @@ load_msg_256(__m256i m[16], const uint8_t *const p[8], size_t off)
 {
 	for (int k = 0; k < 4; k++) {
 		size_t o = off + 16 * (size_t)k;
+		__m256i t[4];
 
-		m[4 * k + 0] = load2x128(p[0] + o, p[4] + o);
-		m[4 * k + 1] = load2x128(p[1] + o, p[5] + o);
-		m[4 * k + 2] = load2x128(p[2] + o, p[6] + o);
-		m[4 * k + 3] = load2x128(p[3] + o, p[7] + o);
-		transpose4_256(&m[4 * k], &m[4 * k + 1], &m[4 * k + 2],
-			       &m[4 * k + 3]);
+		for (int j = 0; j < 4; j++)
+			t[j] = load2x128(p[j] + o, p[j + 4] + o);
+		transpose4_256(&t[0], &t[1], &t[2], &t[3]);
+		for (int j = 0; j < 4; j++)
+			m[4 * k + j] = t[j];
 	}
 }
 
@@ -203,12 +204,14 @@ load_msg_512(__m512i m[16], const uint8_t *const p[16], size_t off)
 {
 	for (int k = 0; k < 4; k++) {
 		size_t o = off + 16 * (size_t)k;
+		__m512i t[4];
 
 		for (int j = 0; j < 4; j++)
-			m[4 * k + j] = load4x128(p[j] + o, p[j + 4] + o,
-						 p[j + 8] + o, p[j + 12] + o);
-		transpose4_512(&m[4 * k], &m[4 * k + 1], &m[4 * k + 2],
-			       &m[4 * k + 3]);
+			t[j] = load4x128(p[j] + o, p[j + 4] + o, p[j + 8] + o,
+					 p[j + 12] + o);
+		transpose4_512(&t[0], &t[1], &t[2], &t[3]);
+		for (int j = 0; j < 4; j++)
+			m[4 * k + j] = t[j];
 	}
 }
 
