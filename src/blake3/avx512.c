@@ -47,7 +47,7 @@
 #define V_ROR8(x) _mm512_ror_epi32((x), 8)
 #define V_ROR7(x) _mm512_ror_epi32((x), 7)
 #define V_SET1(x) _mm512_set1_epi32((int)(x))
-#define V_ADD_MSG(x, mem) __asm__("vpaddd %1, %0, %0" : "+v"(x) : "m"(mem))
+#define V_ADD_MSG(x, mem) __asm__("vpaddd %1, %0, %0" : "+v"(x) : "vm"(mem))
 #define V_LOAD32(p) _mm512_loadu_si512((const void *)(p))
 #define V_STORE32(p, x) _mm512_storeu_si512((void *)(p), (x))
 #define LOAD_MSG(m, p, off) load_msg_512((m), (p), (off))
