@@ -169,9 +169,11 @@ static void hash_many_avx512(uint8_t *out, const uint8_t *input,
 		count -= n;
 		counter += increment_counter ? n : 0;
 	}
-	b3_hash_many_with(&b3_kernels_avx512, out, input, stride, count,
-			  blocks, key, counter, increment_counter, flags,
-			  flags_start, flags_end);
+	if (count > 0) /* see hash_many_avx2 */
+		b3_hash_many_with(&b3_kernels_avx512, out, input, stride,
+				  count, blocks, key, counter,
+				  increment_counter, flags, flags_start,
+				  flags_end);
 }
 
 static void xof_many_avx512(uint8_t *out, const uint32_t cv[8],

@@ -61,9 +61,11 @@ void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 		count -= n;
 		counter += increment_counter ? n : 0;
 	}
-	b3_hash_many_with(&b3_kernels_sse41, out, input, stride, count,
-			  blocks, key, counter, increment_counter, flags,
-			  flags_start, flags_end);
+	if (count > 0) /* see hash_many_avx2 */
+		b3_hash_many_with(&b3_kernels_sse41, out, input, stride,
+				  count, blocks, key, counter,
+				  increment_counter, flags, flags_start,
+				  flags_end);
 }
 
 void b3_sse41_xof_many(uint8_t *out, const uint32_t cv[8],
