@@ -56,6 +56,7 @@ static inline __m256i ror8_256(__m256i x)
 #define LOAD_MSG(m, p, off) load_msg_256((m), (p), (off))
 #define STORE_BLOCKS(out, w) store_blocks_256((out), (w))
 #define STORE_CVS(o, h) store_cvs_256((o), (h))
+#define PREFETCH_AHEAD(addr) _mm_prefetch((const char *)(addr), _MM_HINT_T1)
 #include "simd_kernels.h"
 
 /* Groups of eight, the last one padded when more than four inputs are

@@ -41,6 +41,7 @@
 #define LOAD_MSG(m, p, off) load_msg_128((m), (p), (off))
 #define STORE_BLOCKS(out, w) store_blocks_128((out), (w))
 #define STORE_CVS(o, h) store_cvs_128((o), (h))
+#define PREFETCH_AHEAD(addr) _mm_prefetch((const char *)(addr), _MM_HINT_T1)
 #include "simd_kernels.h"
 
 /* Groups of four, the last one padded when two or more inputs are left
