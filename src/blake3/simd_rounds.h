@@ -21,8 +21,12 @@
  * In a = a + b + m, m is added first: a and m are ready early, b arrives
  * last. V_ADD_MSG must keep the compiler from reassociating that sum into
  * (b + m) + a, which would put two additions on the critical path; kernel
- * files do it with an asm add from memory, which also keeps the message
- * out of the registers the state needs.
+ * files do it with an asm add.
+ *
+ * A kernel file may instead define V_HALF_ROUND(v, c8, m, A, B, C, D, X,
+ * Y), a whole half-round on one group with state word 8 kept in c8 (see
+ * x86_half_round.h); the groups then run one after the other. Both
+ * half-rounds list their G functions so that C = {8, 9, 10, 11}.
  */
 
 #define FOR_GROUPS _Pragma("GCC unroll 4") for (int g_ = 0; g_ < ng; g_++)

@@ -1,26 +1,27 @@
 /*
- * x86_half_round.h - one half-round of the N-lane kernels as a single asm
- * statement, for x86 kernel files with 16 vector registers (SSE4.1 and
- * AVX2 without AVX-512). simd_rounds.h uses it when the kernel file
- * defines V_HALF_ROUND (see there).
+ * x86_half_round.h - a half-round of the N-lane kernels (simd_rounds.h) as
+ * four asm statements with a fixed register plan, for kernel files with 16
+ * vector registers: SSE4.1 (legacy encoding) and AVX2 (VEX). A kernel
+ * file passes X86_HALF_ROUND to simd_rounds.h as V_HALF_ROUND.
  *
  * Why asm: the state is 16 vectors and a rotation by 12 or 7 needs one
  * more, so something must live in memory. Left to itself gcc 12 spills
  * whatever it likes, often a value that the very next step waits for; the
  * 8-lane AVX2 kernel then ran at 0.84x the official release's assembly
- * (hash_many on 8 chunks, Zen 4). Here the choice is made once: state word
- * 8 lives in memory for the whole compression, every other state word in a
- * register, and one register is scratch. Word 8 is the c word of the
- * first G function in both half-rounds (the diagonal half-round lists its
- * four G functions starting from the one on words 2, 7, 8, 13): its value
- * is only needed one step after it is made, for b ^= c, and then not until
- * the next c += d, long enough for the store to reach the load.
+ * (hash_many on 8 chunks, AMD Zen 4). Here the choice is made once: state
+ * word 8 lives in memory for the whole compression, every other word in a
+ * register, and one register is scratch (0.99x). Word 8 is the c word of
+ * the first G function of both half-rounds (simd_rounds.h lists the
+ * diagonal half-round from the G function on words 2, 7, 8, 13). Of the
+ * four words of a G function, c leaves the longest gap between being
+ * written (c += d) and being needed again (the next c += d, seven cycles
+ * of the critical path later on Zen 4), long enough for the store to
+ * reach the load.
  *
- * Operands, all named: a0..a3, b0..b3, c1..c3, d0..d3 the state words of
- * the four G functions in registers; c0 state word 8 in memory; x0..x3 and
- * y0..y3 the message words (memory) of the first and second half of each
- * G; t scratch; rot16, rot8 byte-shuffle masks (memory) for the rotations
- * by 16 and 8.
+ * Operand names: a0..a3, b0..b3, c1..c3, d0..d3 the state words of the
+ * four G functions in registers, c0 state word 8 in memory, x0..x3 the
+ * message words (memory) of this step, t scratch, rot the byte-shuffle
+ * mask (memory) of the rotation by 16 or by 8.
  *
  * In a = a + m + b, m is added first: a and m are ready early, b arrives
  * last, so only one addition is on the critical path.
@@ -55,7 +56,8 @@
 	"vmovdqu %[t], %[c0]\n\t"                                            \
 	X86_3(VEX_BC)
 
-#define VEX_ADD_XOR_SHUF X86_4(VEX_ADD) X86_4(VEX_AB) X86_4(VEX_DA) X86_4(VEX_SHUF)
+#define VEX_ADD_XOR_SHUF                                                     \
+	X86_4(VEX_ADD) X86_4(VEX_AB) X86_4(VEX_DA) X86_4(VEX_SHUF)
 #define VEX_ADD_XOR_ROR12 VEX_CD_BC0 X86_4(VEX_ROR12)
 #define VEX_ADD_XOR_ROR7 VEX_CD_BC0 X86_4(VEX_ROR7)
 
@@ -82,7 +84,8 @@
 	"movdqa %[t], %[c0]\n\t"                                             \
 	X86_3(SSE_BC)
 
-#define SSE_ADD_XOR_SHUF X86_4(SSE_ADD) X86_4(SSE_AB) X86_4(SSE_DA) X86_4(SSE_SHUF)
+#define SSE_ADD_XOR_SHUF                                                     \
+	X86_4(SSE_ADD) X86_4(SSE_AB) X86_4(SSE_DA) X86_4(SSE_SHUF)
 #define SSE_ADD_XOR_ROR12 SSE_CD_BC0 X86_4(SSE_ROR12)
 #define SSE_ADD_XOR_ROR7 SSE_CD_BC0 X86_4(SSE_ROR7)
 
@@ -93,7 +96,7 @@
  * most 30 operands, and a read-write operand counts twice. Between them
  * nothing but the 15 state registers is live, so gcc has no reason to move
  * any. v: the state (word 8 unused), c8: word 8 in memory, m: the message,
- * A..D, M: index tables with C = {8, 9, 10, 11}, rot: a mask lvalue.
+ * A..D, M: index tables with C = {8, 9, 10, 11}, mask: a mask lvalue.
  */
 #define X86_ADD_XOR_SHUF(text, v, m, A, B, D, M, mask)                        \
 	__asm__(text                                                         \
@@ -125,7 +128,7 @@
 		X86_ADD_XOR_ROR(ISA##_ADD_XOR_ROR7, v, c8, B, C, D);         \
 	} while (0)
 
-/* pshufb masks: every 32-bit lane rotated right by 16 and by 8 bytes. */
+/* pshufb masks: every 32-bit lane rotated right by 16 and by 8 bits. */
 #define X86_ROT16_Q0 0x0504070601000302LL
 #define X86_ROT16_Q1 0x0D0C0F0E09080B0ALL
 #define X86_ROT8_Q0 0x0407060500030201LL
