@@ -8,26 +8,6 @@
 #include "x86_half_round.h"
 #include "x86_transpose.h"
 
-static inline __m256i ror16_256(__m256i x)
-{
-	return _mm256_shuffle_epi8(
-		x, _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1,
-				   0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10, 5, 4,
-				   7, 6, 1, 0, 3, 2));
-}
-
-static inline __m256i ror8_256(__m256i x)
-{
-	return _mm256_shuffle_epi8(
-		x, _mm256_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0,
-				   3, 2, 1, 12, 15, 14, 13, 8, 11, 10, 9, 4, 7,
-				   6, 5, 0, 3, 2, 1));
-}
-
-#define ROR_SHIFT_256(x, c)                                                  \
-	_mm256_or_si256(_mm256_srli_epi32((x), (c)),                         \
-			_mm256_slli_epi32((x), 32 - (c)))
-
 /* One compression at a time: the SSE4.1 rows, VEX-encoded. */
 #define KR(name) rows_avx2_##name
 #define R_ROR16(x) ror16_128(x)
@@ -42,12 +22,7 @@ static inline __m256i ror8_256(__m256i x)
 #define V_ADD(a, b) _mm256_add_epi32((a), (b))
 #define V_XOR(a, b) _mm256_xor_si256((a), (b))
 #define V_OR(a, b) _mm256_or_si256((a), (b))
-#define V_ROR16(x) ror16_256(x)
-#define V_ROR12(x) ROR_SHIFT_256((x), 12)
-#define V_ROR8(x) ror8_256(x)
-#define V_ROR7(x) ROR_SHIFT_256((x), 7)
 #define V_SET1(x) _mm256_set1_epi32((int)(x))
-#define V_ADD_MSG(x, mem) __asm__("vpaddd %1, %0, %0" : "+x"(x) : "m"(mem))
 #define V_HALF_ROUND(v, c8, m, A, B, C, D, X, Y)                             \
 	X86_HALF_ROUND(VEX, v, c8, m, A, B, C, D, X, Y, x86_rot16_256,        \
 		       x86_rot8_256)

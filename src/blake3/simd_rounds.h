@@ -25,8 +25,9 @@
  *
  * A kernel file may instead define V_HALF_ROUND(v, c8, m, A, B, C, D, X,
  * Y), a whole half-round on one group with state word 8 kept in c8 (see
- * x86_half_round.h); the groups then run one after the other. Both
- * half-rounds list their G functions so that C = {8, 9, 10, 11}.
+ * x86_half_round.h), and then needs neither V_ROR* nor V_ADD_MSG; the
+ * groups run one after the other. Both half-rounds list their G functions
+ * so that C = {8, 9, 10, 11}.
  */
 
 #define FOR_GROUPS _Pragma("GCC unroll 4") for (int g_ = 0; g_ < ng; g_++)

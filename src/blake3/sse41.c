@@ -27,12 +27,7 @@
 #define V_ADD(a, b) _mm_add_epi32((a), (b))
 #define V_XOR(a, b) _mm_xor_si128((a), (b))
 #define V_OR(a, b) _mm_or_si128((a), (b))
-#define V_ROR16(x) ror16_128(x)
-#define V_ROR12(x) ROR_SHIFT_128((x), 12)
-#define V_ROR8(x) ror8_128(x)
-#define V_ROR7(x) ROR_SHIFT_128((x), 7)
 #define V_SET1(x) _mm_set1_epi32((int)(x))
-#define V_ADD_MSG(x, mem) __asm__("paddd %1, %0" : "+x"(x) : "m"(mem))
 #define V_HALF_ROUND(v, c8, m, A, B, C, D, X, Y)                             \
 	X86_HALF_ROUND(SSE, v, c8, m, A, B, C, D, X, Y, x86_rot16_128,        \
 		       x86_rot8_128)
