@@ -28,9 +28,17 @@
 #define V_XOR(a, b) _mm_xor_si128((a), (b))
 #define V_OR(a, b) _mm_or_si128((a), (b))
 #define V_SET1(x) _mm_set1_epi32((int)(x))
+/* Legacy encoding, unless the build enabled AVX for every file: then gcc
+ * emits VEX for the intrinsics, and mixing the two stalls Intel CPUs. */
+#ifdef __AVX__
+#define X86_ISA_128 VEX
+#else
+#define X86_ISA_128 SSE
+#endif
+#define X86_HALF_ROUND_128(isa, ...) X86_HALF_ROUND(isa, __VA_ARGS__)
 #define V_HALF_ROUND(v, c8, m, A, B, C, D, X, Y)                             \
-	X86_HALF_ROUND(SSE, v, c8, m, A, B, C, D, X, Y, x86_rot16_128,        \
-		       x86_rot8_128)
+	X86_HALF_ROUND_128(X86_ISA_128, v, c8, m, A, B, C, D, X, Y,           \
+			   x86_rot16_128, x86_rot8_128)
 #define V_LOAD32(p) LOADU128(p)
 #define V_STORE32(p, x) STOREU128((p), (x))
 #define LOAD_MSG(m, p, off) load_msg_128((m), (p), (off))
