@@ -105,13 +105,12 @@ KERNEL void KN(groups_body)(uint8_t *out, const uint8_t *input, size_t stride,
 	}
 	for (size_t b = 0; b < blocks; b++) {
 		uint32_t f = flags;
+		size_t off = b * B3_BLOCK_LEN;
 
 		if (b == 0)
 			f |= flags_start;
 		if (b + 1 == blocks)
 			f |= flags_end;
-		size_t off = b * B3_BLOCK_LEN;
-
 		if (full) {
 			/* One base register, opaque to gcc: otherwise it keeps
 			 * ng * N hoisted pointers and spills them. */
@@ -148,9 +147,9 @@ KERNEL void KN(groups_body)(uint8_t *out, const uint8_t *input, size_t stride,
 		STORE_CVS(o[g], h[g]);
 }
 
-/* hash_groups' two callers' shapes, whole chunks and parents, get a copy
- * of their own with stride and blocks fixed; anything else the general
- * one. */
+/* The two shapes tree.c asks for, full groups of whole chunks and of
+ * parents, get a copy of the loop each with stride and blocks fixed;
+ * anything else takes the general one. */
 KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 			    size_t count, size_t blocks,
 			    const uint32_t key[8], uint64_t counter,

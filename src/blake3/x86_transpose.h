@@ -8,6 +8,9 @@
  * four is built from the same four words of inputs k, k+4, k+8, k+12 (one
  * per 128-bit lane), and then one 4x4 transpose inside every 128-bit lane
  * finishes the job. That needs far fewer shuffles than a full transpose.
+ * The message is transposed in locals and written to m[] once: the AVX2
+ * and SSE4.1 rounds read m[] from memory, and transposing it in place
+ * made gcc store every vector twice.
  */
 #ifndef B3CAS_X86_TRANSPOSE_H
 #define B3CAS_X86_TRANSPOSE_H
