@@ -1,11 +1,29 @@
 /*
  * avx2.c - the AVX2 kernel set (compiled with -mavx2 only): eight inputs
- * side by side in 256-bit vectors. Remainders of fewer than eight inputs
- * go to the SSE4.1 code, which every AVX2 CPU has; single blocks to the
- * scalar compression (see sse41.c).
+ * side by side in 256-bit vectors (the N-lane kernels); two to four
+ * inputs as row compressions, two per 256-bit vector; single blocks and
+ * one-chunk messages as 128-bit rows (simd_rows.h), VEX-encoded. XOF
+ * remainders of fewer than eight blocks go to the SSE4.1 code.
  */
 #include "blake3_int.h"
+#include "x86_half_round.h"
 #include "x86_transpose.h"
+
+/* One compression at a time: the SSE4.1 rows, VEX-encoded. */
+#define KR(name) rows_avx2_##name
+#include "simd_rows.h"
+
+/* Two or four inputs: the rows of two compressions in one vector. */
+#define KR(name) rows2_avx2_##name
+#define RV_LANES 2
+#define RV_XOR_ROR(x, y, n) XOR_ROR256_##n((x), (y))
+#define XOR_ROR256_16(x, y) ror16_256(_mm256_xor_si256((x), (y)))
+#define XOR_ROR256_12(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 12)
+#define XOR_ROR256_8(x, y) ror8_256(_mm256_xor_si256((x), (y)))
+#define XOR_ROR256_7(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 7)
+#define ROR_SHIFT_256(x, c)                                                  \
+	_mm256_or_si256(_mm256_srli_epi32((x), (c)),                         \
+			_mm256_slli_epi32((x), 32 - (c)))
 
 static inline __m256i ror16_256(__m256i x)
 {
@@ -23,22 +41,6 @@ static inline __m256i ror8_256(__m256i x)
 				   6, 5, 0, 3, 2, 1));
 }
 
-#define ROR_SHIFT_256(x, c)                                                  \
-	_mm256_or_si256(_mm256_srli_epi32((x), (c)),                         \
-			_mm256_slli_epi32((x), 32 - (c)))
-
-/* One compression at a time: the SSE4.1 rows, VEX-encoded. */
-#define KR(name) rows_avx2_##name
-#include "simd_rows.h"
-
-/* Two or four inputs: the rows of two compressions in one vector. */
-#define KR(name) rows2_avx2_##name
-#define RV_LANES 2
-#define RV_XOR_ROR(x, y, n) XOR_ROR256_##n((x), (y))
-#define XOR_ROR256_16(x, y) ror16_256(_mm256_xor_si256((x), (y)))
-#define XOR_ROR256_12(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 12)
-#define XOR_ROR256_8(x, y) ror8_256(_mm256_xor_si256((x), (y)))
-#define XOR_ROR256_7(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 7)
 #include "simd_rows.h"
 
 #define V __m256i
@@ -47,17 +49,16 @@ static inline __m256i ror8_256(__m256i x)
 #define V_ADD(a, b) _mm256_add_epi32((a), (b))
 #define V_XOR(a, b) _mm256_xor_si256((a), (b))
 #define V_OR(a, b) _mm256_or_si256((a), (b))
-#define V_ROR16(x) ror16_256(x)
-#define V_ROR12(x) ROR_SHIFT_256((x), 12)
-#define V_ROR8(x) ror8_256(x)
-#define V_ROR7(x) ROR_SHIFT_256((x), 7)
 #define V_SET1(x) _mm256_set1_epi32((int)(x))
-#define V_ADD_MSG(x, mem) __asm__("vpaddd %1, %0, %0" : "+x"(x) : "m"(mem))
+#define V_HALF_ROUND(v, c8, m, A, B, C, D, X, Y)                             \
+	X86_HALF_ROUND(VEX, v, c8, m, A, B, C, D, X, Y, x86_rot16_256,        \
+		       x86_rot8_256)
 #define V_LOAD32(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define V_STORE32(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
 #define LOAD_MSG(m, p, off) load_msg_256((m), (p), (off))
 #define STORE_BLOCKS(out, w) store_blocks_256((out), (w))
 #define STORE_CVS(o, h) store_cvs_256((o), (h))
+#define PREFETCH_AHEAD(addr) _mm_prefetch((const char *)(addr), _MM_HINT_T1)
 #include "simd_kernels.h"
 
 /*
@@ -96,7 +97,7 @@ static void hash_many_avx2(uint8_t *out, const uint8_t *input, size_t stride,
 		rows2_avx2_hash_rows(out, input, stride, count, blocks, key,
 				     counter, increment_counter, flags,
 				     flags_start, flags_end, 1);
-	else
+	else if (count == 1)
 		b3_hash_many_with(&b3_kernels_avx2, out, input, stride, count,
 				  blocks, key, counter, increment_counter,
 				  flags, flags_start, flags_end);

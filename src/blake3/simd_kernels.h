@@ -40,10 +40,24 @@ KERNEL void KN(init_state)(V v[16], const V h[8], V ctr_lo, V ctr_hi, V blen,
 
 KERNEL void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
 {
+	static const uint32_t iota[16] = {0, 1, 2,  3,  4,  5,  6,  7,
+					  8, 9, 10, 11, 12, 13, 14, 15};
 	uint32_t l[N], h[N];
 
+	/* The common cases from constants: the low words do not wrap. (An
+	 * array built with scalar stores and loaded as one vector stalls on
+	 * store forwarding; in the parent kernel that was a tenth of the
+	 * time.) */
+	*lo = V_SET1((uint32_t)counter);
+	*hi = V_SET1((uint32_t)(counter >> 32));
+	if (!inc)
+		return;
+	if ((uint32_t)counter <= UINT32_MAX - (N - 1)) {
+		*lo = V_ADD(*lo, V_LOAD32(iota));
+		return;
+	}
 	for (int i = 0; i < N; i++) {
-		uint64_t c = counter + (inc ? (uint64_t)i : 0);
+		uint64_t c = counter + (uint64_t)i;
 
 		l[i] = (uint32_t)c;
 		h[i] = (uint32_t)(c >> 32);
@@ -57,10 +71,13 @@ KERNEL void KN(counters)(V *lo, V *hi, uint64_t counter, bool inc)
  * as ng independent groups of N lanes whose rounds are interleaved. Lanes
  * past count hash a zero chunk into a scratch buffer: a partly empty call
  * costs the same as a full one, far less than hashing the inputs one after
- * the other.
+ * the other. When `full` (count == ng * N), every lane's address is input
+ * plus a multiple of stride: with stride and blocks constants, the loads
+ * then all address off one register instead of ng * N pointers, which did
+ * not fit the general-purpose registers beside the loop's own.
  */
-KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
-			    size_t count, size_t blocks,
+KERNEL void KN(groups_body)(uint8_t *out, const uint8_t *input, size_t stride,
+			    size_t count, size_t blocks, bool full,
 			    const uint32_t key[8], uint64_t counter,
 			    bool increment_counter, uint8_t flags,
 			    uint8_t flags_start, uint8_t flags_end,
@@ -75,7 +92,7 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 	for (int g = 0; g < ng; g++) {
 		for (int i = 0; i < N; i++) {
 			size_t idx = (size_t)(g * N + i);
-			bool real = idx < count;
+			bool real = full || idx < count;
 
 			p[g][i] = real ? input + idx * stride : b3_zero_chunk;
 			o[g][i] = real ? out + idx * B3_OUT_LEN : sink;
@@ -88,11 +105,24 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 	}
 	for (size_t b = 0; b < blocks; b++) {
 		uint32_t f = flags;
+		size_t off = b * B3_BLOCK_LEN;
 
 		if (b == 0)
 			f |= flags_start;
 		if (b + 1 == blocks)
 			f |= flags_end;
+		if (full) {
+			/* One base register, opaque to gcc: otherwise it keeps
+			 * ng * N hoisted pointers and spills them. */
+			const uint8_t *base = input + off;
+
+			__asm__("" : "+r"(base));
+			for (int g = 0; g < ng; g++)
+				for (int i = 0; i < N; i++)
+					p[g][i] = base + (size_t)(g * N + i) *
+								 stride;
+			off = 0;
+		}
 #ifdef PREFETCH_AHEAD
 		/* The caller hashes runs of chunks front to back: fetch the
 		 * same block of the next ng * N chunks (one cache line per
@@ -100,12 +130,11 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 		if (blocks > 1)
 			for (int g = 0; g < ng; g++)
 				for (int i = 0; i < N; i++)
-					PREFETCH_AHEAD(p[g][i] +
-						       (size_t)ng * N * stride +
-						       b * B3_BLOCK_LEN);
+					PREFETCH_AHEAD(p[g][i] + off +
+						       (size_t)ng * N * stride);
 #endif
 		for (int g = 0; g < ng; g++) {
-			LOAD_MSG(m[g], p[g], b * B3_BLOCK_LEN);
+			LOAD_MSG(m[g], p[g], off);
 			KN(init_state)(v[g], h[g], ctr_lo[g], ctr_hi[g], blen,
 				       V_SET1(f));
 		}
@@ -116,6 +145,34 @@ KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
 	}
 	for (int g = 0; g < ng; g++)
 		STORE_CVS(o[g], h[g]);
+}
+
+/* The two shapes tree.c asks for, full groups of whole chunks and of
+ * parents, get a copy of the loop each with stride and blocks fixed;
+ * anything else takes the general one. */
+KERNEL void KN(hash_groups)(uint8_t *out, const uint8_t *input, size_t stride,
+			    size_t count, size_t blocks,
+			    const uint32_t key[8], uint64_t counter,
+			    bool increment_counter, uint8_t flags,
+			    uint8_t flags_start, uint8_t flags_end,
+			    const int ng)
+{
+	const size_t chunk_blocks = B3_CHUNK_LEN / B3_BLOCK_LEN;
+
+	if (count == (size_t)ng * N && stride == B3_CHUNK_LEN &&
+	    blocks == chunk_blocks)
+		KN(groups_body)(out, input, B3_CHUNK_LEN, count, chunk_blocks,
+				true, key, counter, increment_counter, flags,
+				flags_start, flags_end, ng);
+	else if (count == (size_t)ng * N && stride == B3_BLOCK_LEN &&
+		 blocks == 1)
+		KN(groups_body)(out, input, B3_BLOCK_LEN, count, 1, true, key,
+				counter, increment_counter, flags,
+				flags_start, flags_end, ng);
+	else
+		KN(groups_body)(out, input, stride, count, blocks, false, key,
+				counter, increment_counter, flags, flags_start,
+				flags_end, ng);
 }
 
 /* Up to N inputs in one group; see hash_groups. */

@@ -21,8 +21,13 @@
  * In a = a + b + m, m is added first: a and m are ready early, b arrives
  * last. V_ADD_MSG must keep the compiler from reassociating that sum into
  * (b + m) + a, which would put two additions on the critical path; kernel
- * files do it with an asm add from memory, which also keeps the message
- * out of the registers the state needs.
+ * files do it with an asm add.
+ *
+ * A kernel file may instead define V_HALF_ROUND(v, c8, m, A, B, C, D, X,
+ * Y), a whole half-round on one group with state word 8 kept in c8 (see
+ * x86_half_round.h), and then needs neither V_ROR* nor V_ADD_MSG; the
+ * groups run one after the other. Both half-rounds list their G functions
+ * so that C = {8, 9, 10, 11}.
  */
 
 #define FOR_GROUPS _Pragma("GCC unroll 4") for (int g_ = 0; g_ < ng; g_++)
@@ -38,6 +43,10 @@
 		}                                                            \
 	} while (0)
 
+#ifdef V_HALF_ROUND
+#define HALF_ROUND(A, B, C, D, X, Y)                                         \
+	V_HALF_ROUND(v[g_], c8_, m[g_], A, B, C, D, X, Y)
+#else
 #define HALF_ROUND(A, B, C, D, X, Y)                                         \
 	do {                                                                 \
 		QUAD(STEP_MSG_##X);                                          \
@@ -51,6 +60,7 @@
 		QUAD(STEP_CD);                                               \
 		QUAD(STEP_BC_7);                                             \
 	} while (0)
+#endif
 
 /* The index tables A..D pick the columns or diagonals of the half-round;
  * X and Y are the message words of its four G functions. */
@@ -75,20 +85,33 @@
 			HALF_ROUND(A, B, C, D, X, Y);                        \
 		}                                                            \
 		{                                                            \
-			const int A[4] = {0, 1, 2, 3}, B[4] = {5, 6, 7, 4};  \
-			const int C[4] = {10, 11, 8, 9};                     \
-			const int D[4] = {15, 12, 13, 14};                   \
-			const int X[4] = {s8, s10, s12, s14};                \
-			const int Y[4] = {s9, s11, s13, s15};                \
+			const int A[4] = {2, 3, 0, 1}, B[4] = {7, 4, 5, 6};  \
+			const int C[4] = {8, 9, 10, 11};                     \
+			const int D[4] = {13, 14, 15, 12};                   \
+			const int X[4] = {s12, s14, s8, s10};                \
+			const int Y[4] = {s13, s15, s9, s11};                \
 			HALF_ROUND(A, B, C, D, X, Y);                        \
 		}                                                            \
 	} while (0)
 
+#ifdef V_HALF_ROUND
+static inline __attribute__((always_inline)) void
+ROUNDS_NAME(V v[][16], V m[][16], const int ng)
+{
+	for (int g_ = 0; g_ < ng; g_++) {
+		V c8_ = v[g_][8];
+
+		B3_SCHEDULE(ONE_ROUND);
+		v[g_][8] = c8_;
+	}
+}
+#else
 static inline __attribute__((always_inline)) void
 ROUNDS_NAME(V v[][16], V m[][16], const int ng)
 {
 	B3_SCHEDULE(ONE_ROUND);
 }
+#endif
 
 #undef FOR_GROUPS
 #undef QUAD

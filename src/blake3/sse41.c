@@ -1,12 +1,14 @@
 /*
  * sse41.c - the SSE4.1 kernel set (compiled with -msse4.1 only).
  *
- * hash_many, lanes and xof_many run four inputs side by side, one per lane.
- * A single compression is a chain of dependent operations, and the scalar
- * one (portable.c) has the shorter chain: scalar ALUs answer in one cycle,
- * vector ones in one or two. So this set uses it for single blocks.
+ * hash_many, lanes and xof_many run four inputs side by side, one per lane;
+ * two inputs run as two interleaved row compressions, and single blocks and
+ * one-chunk messages as one (simd_rows.h): on Intel and AMD Zen 2 to Zen 4
+ * that beats the scalar compression of portable.c, which dispatch.c still
+ * picks on Zen 5.
  */
 #include "blake3_int.h"
+#include "x86_half_round.h"
 #include "x86_transpose.h"
 
 /* ---- one compression at a time ---- */
@@ -22,17 +24,24 @@
 #define V_ADD(a, b) _mm_add_epi32((a), (b))
 #define V_XOR(a, b) _mm_xor_si128((a), (b))
 #define V_OR(a, b) _mm_or_si128((a), (b))
-#define V_ROR16(x) ror16_128(x)
-#define V_ROR12(x) ROR_SHIFT_128((x), 12)
-#define V_ROR8(x) ror8_128(x)
-#define V_ROR7(x) ROR_SHIFT_128((x), 7)
 #define V_SET1(x) _mm_set1_epi32((int)(x))
-#define V_ADD_MSG(x, mem) __asm__("paddd %1, %0" : "+x"(x) : "m"(mem))
+/* Legacy encoding, unless the build enabled AVX for every file: then gcc
+ * emits VEX for the intrinsics, and mixing the two stalls Intel CPUs. */
+#ifdef __AVX__
+#define X86_ISA_128 VEX
+#else
+#define X86_ISA_128 SSE
+#endif
+#define X86_HALF_ROUND_128(isa, ...) X86_HALF_ROUND(isa, __VA_ARGS__)
+#define V_HALF_ROUND(v, c8, m, A, B, C, D, X, Y)                             \
+	X86_HALF_ROUND_128(X86_ISA_128, v, c8, m, A, B, C, D, X, Y,           \
+			   x86_rot16_128, x86_rot8_128)
 #define V_LOAD32(p) LOADU128(p)
 #define V_STORE32(p, x) STOREU128((p), (x))
 #define LOAD_MSG(m, p, off) load_msg_128((m), (p), (off))
 #define STORE_BLOCKS(out, w) store_blocks_128((out), (w))
 #define STORE_CVS(o, h) store_cvs_128((o), (h))
+#define PREFETCH_AHEAD(addr) _mm_prefetch((const char *)(addr), _MM_HINT_T1)
 #include "simd_kernels.h"
 
 /* Groups of four, the last one padded when three are left; two run as two
@@ -57,7 +66,7 @@ void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 		rows_sse41_hash_rows(out, input, stride, count, blocks, key,
 				     counter, increment_counter, flags,
 				     flags_start, flags_end, 2);
-	else
+	else if (count > 0)
 		b3_hash_many_with(b3_scalar_single ? &b3_kernels_portable
 						   : &b3_kernels_sse41,
 				  out, input, stride, count,

@@ -8,6 +8,9 @@
  * four is built from the same four words of inputs k, k+4, k+8, k+12 (one
  * per 128-bit lane), and then one 4x4 transpose inside every 128-bit lane
  * finishes the job. That needs far fewer shuffles than a full transpose.
+ * The message is transposed in locals and written to m[] once: the AVX2
+ * and SSE4.1 rounds read m[] from memory, and transposing it in place
+ * made gcc store every vector twice.
  */
 #ifndef B3CAS_X86_TRANSPOSE_H
 #define B3CAS_X86_TRANSPOSE_H
@@ -63,12 +66,13 @@ static inline __attribute__((always_inline)) void
 load_msg_128(__m128i m[16], const uint8_t *const p[4], size_t off)
 {
 	for (int k = 0; k < 4; k++) {
-		m[4 * k + 0] = LOADU128(p[0] + off + 16 * k);
-		m[4 * k + 1] = LOADU128(p[1] + off + 16 * k);
-		m[4 * k + 2] = LOADU128(p[2] + off + 16 * k);
-		m[4 * k + 3] = LOADU128(p[3] + off + 16 * k);
-		transpose4_128(&m[4 * k], &m[4 * k + 1], &m[4 * k + 2],
-			       &m[4 * k + 3]);
+		__m128i t[4];
+
+		for (int j = 0; j < 4; j++)
+			t[j] = LOADU128(p[j] + off + 16 * k);
+		transpose4_128(&t[0], &t[1], &t[2], &t[3]);
+		for (int j = 0; j < 4; j++)
+			m[4 * k + j] = t[j];
 	}
 }
 
@@ -129,13 +133,13 @@ load_msg_256(__m256i m[16], const uint8_t *const p[8], size_t off)
 {
 	for (int k = 0; k < 4; k++) {
 		size_t o = off + 16 * (size_t)k;
+		__m256i t[4];
 
-		m[4 * k + 0] = load2x128(p[0] + o, p[4] + o);
-		m[4 * k + 1] = load2x128(p[1] + o, p[5] + o);
-		m[4 * k + 2] = load2x128(p[2] + o, p[6] + o);
-		m[4 * k + 3] = load2x128(p[3] + o, p[7] + o);
-		transpose4_256(&m[4 * k], &m[4 * k + 1], &m[4 * k + 2],
-			       &m[4 * k + 3]);
+		for (int j = 0; j < 4; j++)
+			t[j] = load2x128(p[j] + o, p[j + 4] + o);
+		transpose4_256(&t[0], &t[1], &t[2], &t[3]);
+		for (int j = 0; j < 4; j++)
+			m[4 * k + j] = t[j];
 	}
 }
 
@@ -193,15 +197,15 @@ static inline void transpose4_512(__m512i *a, __m512i *b, __m512i *c,
 	*d = _mm512_unpackhi_epi64(ab_hi, cd_hi);
 }
 
+/* Two 256-bit halves joined once: a 512-bit insert costs AMD Zen 4 twice
+ * a 256-bit one, and three of them per vector made the 16-lane message
+ * load 160 pipe slots a block where this takes 128. */
 static inline __attribute__((always_inline)) __m512i
 load4x128(const uint8_t *p0, const uint8_t *p1, const uint8_t *p2,
 	  const uint8_t *p3)
 {
-	__m512i x = _mm512_castsi128_si512(LOADU128(p0));
-
-	x = _mm512_inserti32x4(x, LOADU128(p1), 1);
-	x = _mm512_inserti32x4(x, LOADU128(p2), 2);
-	return _mm512_inserti32x4(x, LOADU128(p3), 3);
+	return _mm512_inserti64x4(_mm512_castsi256_si512(load2x128(p0, p1)),
+				  load2x128(p2, p3), 1);
 }
 
 static inline __attribute__((always_inline)) void
@@ -209,12 +213,14 @@ load_msg_512(__m512i m[16], const uint8_t *const p[16], size_t off)
 {
 	for (int k = 0; k < 4; k++) {
 		size_t o = off + 16 * (size_t)k;
+		__m512i t[4];
 
 		for (int j = 0; j < 4; j++)
-			m[4 * k + j] = load4x128(p[j] + o, p[j + 4] + o,
-						 p[j + 8] + o, p[j + 12] + o);
-		transpose4_512(&m[4 * k], &m[4 * k + 1], &m[4 * k + 2],
-			       &m[4 * k + 3]);
+			t[j] = load4x128(p[j] + o, p[j + 4] + o, p[j + 8] + o,
+					 p[j + 12] + o);
+		transpose4_512(&t[0], &t[1], &t[2], &t[3]);
+		for (int j = 0; j < 4; j++)
+			m[4 * k + j] = t[j];
 	}
 }
 
