@@ -45,10 +45,11 @@
 /* Three or four inputs: the rows of four compressions in one vector. */
 #define KR(name) rows4_avx512_##name
 #define RV_LANES 4
-#define RV_XOR_ROR(x, y, n)                                                  \
-	_mm512_ternarylogic_epi32(_mm512_ror_epi32((x), (n)),                \
-				  _mm512_srli_epi32((y), (n)),               \
-				  _mm512_slli_epi32((y), 32 - (n)), 0x96)
+/* Four compressions per vector are bound by throughput, not latency (Zen
+ * 4 runs a 512-bit operation as two 256-bit halves), so the rotation is
+ * one vprord: the three-way xor form takes three shift-port operations.
+ * Measured on 4 KiB: 1.00x the official release, against 0.92x. */
+#define RV_XOR_ROR(x, y, n) _mm512_ror_epi32(_mm512_xor_si512((x), (y)), (n))
 #include "simd_rows.h"
 
 /* ---- 16 inputs side by side ---- */
