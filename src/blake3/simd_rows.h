@@ -46,6 +46,7 @@
 #define RV_GATHER(p, off) LOADU128((p)[0] + (off))
 #define RV_LOADU(p) LOADU128(p)
 #define RV_STOREU(p, x) STOREU128((p), (x))
+#define RV_FROM128(x0, x1, x2, x3) (x0)
 #ifndef RV_XOR_ROR
 #define RV_XOR_ROR(x, y, n) XOR_ROR128_##n((x), (y))
 #endif
@@ -64,6 +65,13 @@
 		LOADU128((p)[3] + (off)), 3)
 #define RV_LOADU(p) _mm512_loadu_si512((const void *)(p))
 #define RV_STOREU(p, x) _mm512_storeu_si512((void *)(p), (x))
+#define RV_FROM128(x0, x1, x2, x3)                                           \
+	_mm512_inserti32x4(                                                  \
+		_mm512_inserti32x4(                                          \
+			_mm512_inserti32x4(_mm512_castsi128_si512(x0), (x1),  \
+					   1),                               \
+			(x2), 2),                                            \
+		(x3), 3)
 #else /* two compressions, one per 128-bit lane of a 256-bit vector */
 #define RV __m256i
 #define RV_ADD(a, b) _mm256_add_epi32((a), (b))
@@ -75,6 +83,8 @@
 		LOADU128((p)[1] + (off)), 1)
 #define RV_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
 #define RV_STOREU(p, x) _mm256_storeu_si256((__m256i *)(void *)(p), (x))
+#define RV_FROM128(x0, x1, x2, x3)                                           \
+	_mm256_inserti128_si256(_mm256_castsi128_si256(x0), (x1), 1)
 #endif
 
 /* Immediates for four 32-bit lanes: lane 0 takes word i, and so on. */
@@ -115,25 +125,10 @@
  * (a + b) + m or a + (b + m), which puts two additions after b on the
  * chain instead of one.
  */
-#if defined(__AVX__)
-#define R_ADD_MEM(x, mem) __asm__("vpaddd %1, %0, %0" : "+v"(x) : "m"(mem))
-#else
-#define R_ADD_MEM(x, mem) __asm__("paddd %1, %0" : "+x"(x) : "m"(mem))
-#endif
-/*
- * With several groups the registers cannot hold every state and message
- * vector, and what the compiler then spills is as likely to be state (on
- * the chain) as message (off it): the message is added from memory, so it
- * is the message that lives there.
- */
 #define R_ADD_FIRST(a, m)                                                    \
 	do {                                                                 \
-		if (ng > 1) {                                                \
-			R_ADD_MEM(a, m);                                     \
-		} else {                                                     \
-			a = RV_ADD(a, m);                                    \
-			__asm__("" : "+v"(a));                               \
-		}                                                            \
+		a = RV_ADD(a, m);                                            \
+		__asm__("" : "+v"(a));                                       \
 	} while (0)
 
 #define R_G(a, b, c, d, mx, my)                                              \
@@ -334,44 +329,44 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 	      uint8_t flags_end, const int ng)
 {
 	const uint8_t *p[4][RV_LANES];
-	uint32_t dw[4][4 * RV_LANES];
-	uint32_t kw[8 * RV_LANES], ivw[4 * RV_LANES];
 	uint8_t fl[3] = {flags | flags_start, flags, flags | flags_end};
-	RV h0[4], h1[4], a[4], b[4], c[4], d[4], m[4][4], dv[4][3], iv;
+	const __m128i k0 = LOADU128(key), k1 = LOADU128(key + 4);
+	const __m128i iv0 = LOADU128(b3_iv);
+	const RV iv = RV_FROM128(iv0, iv0, iv0, iv0);
+	RV h0[4], h1[4], a[4], b[4], c[4], d[4], m[4][4], dbase[4];
 
 	if (blocks == 1)
 		fl[2] |= flags_start;
-	for (int i = 0; i < RV_LANES; i++) {
-		memcpy(kw + 4 * i, key, 16);
-		memcpy(kw + 4 * RV_LANES + 4 * i, key + 4, 16);
-		memcpy(ivw + 4 * i, b3_iv, 16);
-	}
-	iv = RV_LOADU(ivw);
-	/* Row d of the first, middle and last blocks, built once: words
-	 * stored one by one and loaded as a vector cannot be forwarded from
-	 * the store buffer, and that wait would be on every block. */
+	/*
+	 * Every row is built in registers, once per call: words stored one by
+	 * one and read back as a vector cannot be forwarded from the store
+	 * buffer, and that wait cost more than the whole compression of a
+	 * parent.
+	 */
 	R_FOR_GROUPS
 	{
+		__m128i dl[4];
+
 		for (int i = 0; i < RV_LANES; i++) {
 			size_t idx = (size_t)(g * RV_LANES + i);
 			uint64_t ctr = counter + (increment_counter ? idx : 0);
 
 			p[g][i] = idx < count ? input + idx * stride
 					      : b3_zero_chunk;
-			dw[g][4 * i] = (uint32_t)ctr;
-			dw[g][4 * i + 1] = (uint32_t)(ctr >> 32);
-			dw[g][4 * i + 2] = B3_BLOCK_LEN;
+			dl[i] = _mm_setr_epi32((int)(uint32_t)ctr,
+					       (int)(uint32_t)(ctr >> 32),
+					       B3_BLOCK_LEN, 0);
 		}
-		for (int v = 0; v < 3; v++) {
-			for (int i = 0; i < RV_LANES; i++)
-				dw[g][4 * i + 3] = fl[v];
-			dv[g][v] = RV_LOADU(dw[g]);
-		}
-		h0[g] = RV_LOADU(kw);
-		h1[g] = RV_LOADU(kw + 4 * RV_LANES);
+		for (int i = RV_LANES; i < 4; i++)
+			dl[i] = dl[0];
+		dbase[g] = RV_FROM128(dl[0], dl[1], dl[2], dl[3]);
+		h0[g] = RV_FROM128(k0, k0, k0, k0);
+		h1[g] = RV_FROM128(k1, k1, k1, k1);
 	}
 	for (size_t blk = 0; blk < blocks; blk++) {
 		int v = blk + 1 == blocks ? 2 : blk == 0 ? 0 : 1;
+		const __m128i f = _mm_setr_epi32(0, 0, 0, fl[v]);
+		const RV fv = RV_FROM128(f, f, f, f);
 
 		R_FOR_GROUPS
 		{
@@ -381,7 +376,7 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 			a[g] = h0[g];
 			b[g] = h1[g];
 			c[g] = iv;
-			d[g] = dv[g][v];
+			d[g] = RV_XOR(dbase[g], fv);
 		}
 		KR(rounds)(a, b, c, d, m, ng);
 		R_FOR_GROUPS
@@ -415,7 +410,6 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 #undef R_ROT3
 #undef R_G
 #undef R_ADD_FIRST
-#undef R_ADD_MEM
 #undef R_ROUND
 #undef R_PERMUTE
 #undef KR
@@ -428,3 +422,4 @@ KR(hash_rows)(uint8_t *out, const uint8_t *input, size_t stride, size_t count,
 #undef RV_GATHER
 #undef RV_LOADU
 #undef RV_STOREU
+#undef RV_FROM128
