@@ -8,7 +8,8 @@
  * includes it once per width after defining:
  *
  *   KR(name)            name of a function of this width
- *   RV_LANES            (optional) 1, the default: __m128i; 2: __m256i
+ *   RV_LANES            (optional) 1, the default: __m128i; 2: __m256i;
+ *                       4: __m512i
  *   RV_XOR_ROR(x, y, n) (optional) ror(x ^ y, n) on 32-bit lanes, where y
  *                       arrives last; the default xors, then rotates with
  *                       a byte shuffle (16, 8) or two shifts (12, 7)
@@ -31,8 +32,8 @@
  *  - The next round's four message vectors are one fixed permutation of
  *    this round's (the spec applies the same permutation to the message
  *    every round), computed in the shadow of the rounds.
- *  - The blocks of one chunk (KR(chunk)) keep the chaining
- *    value in registers from block to block.
+ *  - The blocks of one chunk (KR(chunk)) keep the chaining value in
+ *    registers from block to block.
  */
 
 #ifndef RV_LANES
