@@ -284,8 +284,8 @@ static void KR(chunk)(uint32_t cv[8], const uint8_t *in, size_t len,
 {
 	size_t before = len > 0 ? (len - 1) / B3_BLOCK_LEN : 0;
 	size_t tail = len - before * B3_BLOCK_LEN;
-	const uint8_t *last = in + before * B3_BLOCK_LEN;
 	uint8_t pad[B3_BLOCK_LEN];
+	const uint8_t *last = pad; /* in may be NULL when len is 0 */
 	__m128i h0 = _mm_loadu_si128((const __m128i *)(void *)cv);
 	__m128i h1 = _mm_loadu_si128((const __m128i *)(void *)(cv + 4));
 	__m128i d = KR(row_d)(counter, B3_BLOCK_LEN, flags | flags_start);
@@ -293,11 +293,12 @@ static void KR(chunk)(uint32_t cv[8], const uint8_t *in, size_t len,
 
 	/* Pad a short last block first: its stores are long retired when
 	 * the last compression loads it, instead of stalling it. */
-	if (tail < B3_BLOCK_LEN) {
+	if (tail == B3_BLOCK_LEN) {
+		last = in + before * B3_BLOCK_LEN;
+	} else {
 		memset(pad, 0, sizeof(pad));
 		if (tail > 0)
-			memcpy(pad, last, tail);
-		last = pad;
+			memcpy(pad, in + before * B3_BLOCK_LEN, tail);
 	}
 	for (size_t i = 0; i < before; i++) {
 		__m128i a = h0, b = h1, c = KR(row_iv)();
