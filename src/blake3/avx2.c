@@ -1,9 +1,10 @@
 /*
  * avx2.c - the AVX2 kernel set (compiled with -mavx2 only): eight inputs
- * side by side in 256-bit vectors (the N-lane kernels); two to four
- * inputs as row compressions, two per 256-bit vector; single blocks and
- * one-chunk messages as 128-bit rows (simd_rows.h), VEX-encoded. XOF
- * remainders of fewer than eight blocks go to the SSE4.1 code.
+ * side by side in 256-bit vectors (the N-lane kernels); single blocks and
+ * one-chunk messages as 128-bit rows (simd_rows.h), VEX-encoded. Two to
+ * four inputs run as row compressions, two per 256-bit vector, in
+ * avx2_rows.c (compiled with other flags). XOF remainders of fewer than
+ * eight blocks go to the SSE4.1 code.
  */
 #include "blake3_int.h"
 #include "x86_half_round.h"
@@ -13,35 +14,6 @@
 #define KR(name) rows_avx2_##name
 #include "simd_rows.h"
 
-/* Two or four inputs: the rows of two compressions in one vector. */
-#define KR(name) rows2_avx2_##name
-#define RV_LANES 2
-#define RV_XOR_ROR(x, y, n) XOR_ROR256_##n((x), (y))
-#define XOR_ROR256_16(x, y) ror16_256(_mm256_xor_si256((x), (y)))
-#define XOR_ROR256_12(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 12)
-#define XOR_ROR256_8(x, y) ror8_256(_mm256_xor_si256((x), (y)))
-#define XOR_ROR256_7(x, y) ROR_SHIFT_256(_mm256_xor_si256((x), (y)), 7)
-#define ROR_SHIFT_256(x, c)                                                  \
-	_mm256_or_si256(_mm256_srli_epi32((x), (c)),                         \
-			_mm256_slli_epi32((x), 32 - (c)))
-
-static inline __m256i ror16_256(__m256i x)
-{
-	return _mm256_shuffle_epi8(
-		x, _mm256_set_epi8(13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1,
-				   0, 3, 2, 13, 12, 15, 14, 9, 8, 11, 10, 5, 4,
-				   7, 6, 1, 0, 3, 2));
-}
-
-static inline __m256i ror8_256(__m256i x)
-{
-	return _mm256_shuffle_epi8(
-		x, _mm256_set_epi8(12, 15, 14, 13, 8, 11, 10, 9, 4, 7, 6, 5, 0,
-				   3, 2, 1, 12, 15, 14, 13, 8, 11, 10, 9, 4, 7,
-				   6, 5, 0, 3, 2, 1));
-}
-
-#include "simd_rows.h"
 
 #define V __m256i
 #define N 8
@@ -69,11 +41,6 @@ static inline __m256i ror8_256(__m256i x)
  * free, where the transposed kernel costs the same for one input as for
  * its full width.
  */
-static void rows_pairs_avx2(uint8_t *out, const uint8_t *input, size_t stride,
-			    size_t count, size_t blocks, const uint32_t key[8],
-			    uint64_t counter, bool increment_counter,
-			    uint8_t flags, uint8_t flags_start,
-			    uint8_t flags_end);
 
 static void hash_many_avx2(uint8_t *out, const uint8_t *input, size_t stride,
 			   size_t count, size_t blocks, const uint32_t key[8],
@@ -98,35 +65,9 @@ static void hash_many_avx2(uint8_t *out, const uint8_t *input, size_t stride,
 				   counter, increment_counter, flags,
 				   flags_start, flags_end);
 	else
-		rows_pairs_avx2(out, input, stride, count, blocks, key,
-				counter, increment_counter, flags,
-				flags_start, flags_end);
-}
-
-/*
- * One to four inputs as row compressions, two per vector: three or four as
- * two vectors interleaved (four chunks on Zen 4: 3631 cycles, against 5474
- * for two vectors one after the other and 3387 for the official release),
- * two as one vector, one as the single-row chunk.
- */
-static void rows_pairs_avx2(uint8_t *out, const uint8_t *input, size_t stride,
-			    size_t count, size_t blocks, const uint32_t key[8],
-			    uint64_t counter, bool increment_counter,
-			    uint8_t flags, uint8_t flags_start,
-			    uint8_t flags_end)
-{
-	if (count > 2)
-		rows2_avx2_hash_rows(out, input, stride, count, blocks, key,
-				     counter, increment_counter, flags,
-				     flags_start, flags_end, 2);
-	else if (count == 2)
-		rows2_avx2_hash_rows(out, input, stride, count, blocks, key,
-				     counter, increment_counter, flags,
-				     flags_start, flags_end, 1);
-	else
-		b3_hash_many_with(&b3_kernels_avx2, out, input, stride, count,
-				  blocks, key, counter, increment_counter,
-				  flags, flags_start, flags_end);
+		b3_avx2_rows_pairs(out, input, stride, count, blocks, key,
+				   counter, increment_counter, flags,
+				   flags_start, flags_end);
 }
 
 static void xof_many_avx2(uint8_t *out, const uint32_t cv[8],

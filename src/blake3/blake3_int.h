@@ -176,6 +176,11 @@ void b3_sse41_hash_many(uint8_t *out, const uint8_t *input, size_t stride,
 void b3_sse41_xof_many(uint8_t *out, const uint32_t cv[8],
 		       const uint8_t block[64], uint8_t block_len,
 		       uint64_t counter, uint8_t flags, size_t outblocks);
+/* The AVX2 set's hash_many for one to four inputs (avx2_rows.c). */
+void b3_avx2_rows_pairs(uint8_t *out, const uint8_t *input, size_t stride,
+			size_t count, size_t blocks, const uint32_t key[8],
+			uint64_t counter, bool increment_counter,
+			uint8_t flags, uint8_t flags_start, uint8_t flags_end);
 #endif
 
 /*
