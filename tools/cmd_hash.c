@@ -8,10 +8,15 @@
  * through a thread pool (all cores unless --num-threads says otherwise);
  * everything else is read in large blocks. The pool is created once, on
  * the first input large enough to use it.
+ *
+ * A mapped file that another process truncates under us would end the
+ * program with SIGBUS (as it ends b3sum). A handler turns that into an
+ * error for that file instead: see "Files that shrink" below.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +158,60 @@ static void *prefault_run(void *arg)
 	return NULL;
 }
 
-/* Map and hash a regular file; 1 if it could not be mapped. */
+/*
+ * Files that shrink. Reading a mapped page past the end of a file that
+ * was truncated after it was mapped raises SIGBUS, in whichever thread of
+ * the pool touched it. Only one file is mapped at a time; while it is,
+ * the handler replaces a faulting page inside its mapping with a page of
+ * zeros (the read then goes on) and notes that the file shrank, and the
+ * file is reported as changed instead of given a hash. A SIGBUS anywhere
+ * else is a real fault: the handler restores the default action and
+ * returns, so the access faults again and ends the program as before.
+ */
+#define HASH_SHRANK (-1000000) /* hash_input: not an errno */
+
+#define SHRANK_TEXT "the file shrank while it was read"
+
+static _Atomic(uintptr_t) guard_start;
+static atomic_size_t guard_size;
+static atomic_bool guard_hit;
+static size_t guard_page; /* set before the handler is installed */
+
+static void guard_sigbus(int sig, siginfo_t *info, void *ctx)
+{
+	uintptr_t start = atomic_load(&guard_start);
+	uintptr_t addr = (uintptr_t)info->si_addr;
+	size_t page = guard_page;
+
+	(void)ctx;
+	if (start != 0 && addr >= start &&
+	    addr - start < atomic_load(&guard_size) &&
+	    mmap((void *)(addr & ~(uintptr_t)(page - 1)), page, PROT_READ,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+		    MAP_FAILED) {
+		atomic_store(&guard_hit, true);
+		return;
+	}
+	signal(sig, SIG_DFL);
+}
+
+static void guard_install(void)
+{
+	static atomic_bool installed;
+	struct sigaction sa;
+
+	if (atomic_exchange(&installed, true))
+		return;
+	guard_page = (size_t)sysconf(_SC_PAGESIZE);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = guard_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* Map and hash a regular file; 1 if it could not be mapped, HASH_SHRANK
+ * if it was truncated under the mapping. */
 static int hash_fd_mmap(hash_run *r, b3cas_hasher *h, int fd, size_t size)
 {
 	b3cas_pool *pool = size >= PREFAULT_MIN ? get_pool(r) : NULL;
@@ -165,6 +223,10 @@ static int hash_fd_mmap(hash_run *r, b3cas_hasher *h, int fd, size_t size)
 
 	if (map == MAP_FAILED)
 		return 1;
+	guard_install();
+	atomic_store(&guard_hit, false);
+	atomic_store(&guard_size, size);
+	atomic_store(&guard_start, (uintptr_t)map);
 	madvise(map, size, MADV_SEQUENTIAL);
 	if (pool) {
 		p.map = map;
@@ -176,8 +238,9 @@ static int hash_fd_mmap(hash_run *r, b3cas_hasher *h, int fd, size_t size)
 		atomic_store(&p.stop, true);
 		pthread_join(thread, NULL);
 	}
+	atomic_store(&guard_start, 0);
 	munmap(map, size);
-	return 0;
+	return atomic_load(&guard_hit) ? HASH_SHRANK : 0;
 }
 
 /* Hash the named input ("-" is stdin). 0, or a negative errno. */
@@ -246,6 +309,10 @@ static int print_one(hash_run *r, const char *name)
 	b3cas_hasher h;
 	int err = hash_input(r, &h, name);
 
+	if (err == HASH_SHRANK) {
+		cli_error("%s: " SHRANK_TEXT, name);
+		return CLI_NEGATIVE;
+	}
 	if (err < 0) {
 		cli_error("%s: %s (os error %d)", name, strerror(-err), -err);
 		return CLI_NEGATIVE;
@@ -363,6 +430,12 @@ static int check_one_line(hash_run *r, char *line)
 		return CLI_NEGATIVE;
 	}
 	err = hash_input(r, &h, cl.name);
+	if (err == HASH_SHRANK) {
+		print_check_name(&cl);
+		puts(": FAILED (" SHRANK_TEXT ")");
+		rc = CLI_NEGATIVE;
+		goto out;
+	}
 	if (err < 0) {
 		print_check_name(&cl);
 		printf(": FAILED (%s (os error %d))\n", strerror(-err), -err);

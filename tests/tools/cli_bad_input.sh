@@ -2,7 +2,8 @@
 # cli_bad_input.sh B3CAS FAULT_SHIM - the store commands under bad input
 # and a hostile file system: malformed ids, missing objects, folders that
 # are not stores, a locked store, files that vanish, shrink or grow while
-# being stored, a full disk, permission denied, a damaged object.
+# being stored (or, for `hash`, cut short under its mapping), a full disk,
+# permission denied, a damaged object.
 #
 # Each case must give its documented exit code and a message that says
 # what happened; after each, every object stored before must still read
@@ -140,6 +141,32 @@ check "a file unlinked while stored reads back whole" cmp -s "$work/out" "$files
 "$b3cas" rm "$big" >/dev/null
 check "nothing stored before was touched" all_intact
 check "no temporary files are left behind" test -z "$(ls -A "$st/tmp")"
+
+# ---- hash: a mapped file cut short under the mapping ----
+# Reading past the new end raises SIGBUS (b3sum dies of it); b3cas hash
+# reports the file as changed, exit 1, and goes on with the next file.
+# One thread (the mapping populated up front) and the pool with its
+# prefault thread (a file of 40 MiB).
+head -c 1000000 /dev/urandom >"$files/mapped"
+head -c 41943040 /dev/urandom >"$files/mapped40"
+echo "after" >"$files/after"
+after=$(b3sum "$files/after")
+for f in mapped mapped40; do
+	for threads in 1 2; do
+		cp "$files/$f" "$files/$f.shrinks"
+		SHIM_CHANGE_PATH=$files/$f.shrinks SHIM_CHANGE=truncate LD_PRELOAD=$shim \
+			expect 1 "^${after//./\\.}\$" "$files/$f.shrinks: the file shrank while it was read" \
+			-- hash --num-threads "$threads" "$files/$f.shrinks" "$files/after"
+	done
+	sum=$(b3sum "$files/$f")
+	cp "$files/$f" "$files/$f.shrinks"
+	printf '%s\n' "${sum/$files\/$f/$files/$f.shrinks}" >"$work/sums"
+	SHIM_CHANGE_PATH=$files/$f.shrinks SHIM_CHANGE=truncate LD_PRELOAD=$shim \
+		expect 1 "^$files/$f.shrinks: FAILED \\(the file shrank while it was read\\)\$" '^$' \
+		-- hash --check "$work/sums"
+	cp "$files/$f" "$files/$f.shrinks"
+	expect 0 "^$files/$f.shrinks: OK\$" '^$' -- hash --check "$work/sums"
+done
 
 # ---- a full disk: 3, "No space", earlier objects intact ----
 # a loose object that does not fit

@@ -6,8 +6,8 @@
  * Two faults, each chosen by environment variables:
  *
  *   SHIM_CHANGE_PATH=FILE SHIM_CHANGE=truncate|append|unlink
- *       After the first successful read() or pread() from a descriptor
- *       open on FILE,
+ *       After the first successful read(), pread() or mmap() of a
+ *       descriptor open on FILE,
  *       FILE is cut to half its size, grown by 4 KiB, or unlinked. The
  *       change happens once per process.
  *
@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -44,6 +45,7 @@ static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
 static ssize_t (*real_writev)(int, const struct iovec *, int);
 static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
 static int (*real_fallocate)(int, int, off_t, off_t);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 
 static const char *change_path, *change_kind, *enospc_dir;
 static const char *stall_dir, *stall_mark;
@@ -68,6 +70,8 @@ __attribute__((constructor)) static void shim_init(void)
 		dlsym(RTLD_NEXT, "pwritev");
 	real_fallocate = (int (*)(int, int, off_t, off_t))dlsym(RTLD_NEXT,
 								"fallocate");
+	real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))dlsym(
+		RTLD_NEXT, "mmap");
 	change_path = getenv("SHIM_CHANGE_PATH");
 	change_kind = getenv("SHIM_CHANGE");
 	enospc_dir = getenv("SHIM_ENOSPC_DIR");
@@ -145,6 +149,22 @@ static void after_read(int fd, ssize_t n)
 		if (strcmp(path, change_path) == 0)
 			change_file();
 	}
+}
+
+/* A file mapped and then cut short: reading the mapping past the new end
+ * raises SIGBUS. */
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = real_mmap(addr, len, prot, flags, fd, off);
+
+	if (p != MAP_FAILED && fd >= 0)
+		after_read(fd, (ssize_t)len);
+	return p;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap(addr, len, prot, flags, fd, off);
 }
 
 ssize_t read(int fd, void *buf, size_t len)
