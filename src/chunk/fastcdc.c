@@ -8,8 +8,8 @@
  * against the mask shifted left by one and the odd byte's against the
  * mask. Here the two table entries are added together off the chain, so
  * each step puts one lea (h * 4 + t) on it: the odd byte's hash is the
- * chain, the even byte's hash is a side value only tested. Four steps
- * are taken before their eight tests, which only branch out to redo the
+ * chain, the even byte's hash is a side value only tested. The search
+ * runs in blocks of four steps whose tests only branch out to redo the
  * block step by step (a cut is rare: one in avg / 4 bytes at most).
  */
 #include "chunk/fastcdc.h"
@@ -202,15 +202,19 @@ int b3cas__cdc_init(b3cas_cdc *out, size_t min, size_t avg, size_t max,
 /*
  * One step over the two bytes at q: returns the hash after the odd byte
  * (the chain) and sets *even to the hash after the even one. x + y does
- * not depend on h, so only the shift-and-add is on the chain.
+ * not depend on h, so the chain is one lea (h * 4 + t); the even byte's
+ * hash is taken back off the odd one's, beside the chain. (Computing it
+ * first, h * 4 + x, and adding y made the chain a shift and two adds:
+ * 1.7-2.1 GB/s against 2.0-2.9 GB/s, bench_cdc on a loaded Zen 4.)
  */
 static inline uint64_t roll2(uint64_t h, const b3cas_cdc *c,
 			     const uint8_t *q, uint64_t *even)
 {
 	uint64_t x = c->gear_ls[q[0]], y = c->gear[q[1]];
+	uint64_t odd = h * 4 + (x + y);
 
-	*even = (h << 2) + x;
-	return (h << 2) + (x + y);
+	*even = odd - y;
+	return odd;
 }
 
 /*
@@ -225,20 +229,21 @@ static inline size_t search(const b3cas_cdc *c, const uint8_t *p, size_t i,
 {
 	uint64_t h = *h_io;
 
+	/* Blocks of four steps (unrolled by the compiler), tested step by
+	 * step: testing all eight hashes after the block kept them all live
+	 * and spilled registers (20-30% slower). */
 	while (end - i >= 8) {
-		uint64_t e0, e1, e2, e3, o0, o1, o2, o3;
+		uint64_t e, o = h;
 
-		o0 = roll2(h, c, p + i, &e0);
-		o1 = roll2(o0, c, p + i + 2, &e1);
-		o2 = roll2(o1, c, p + i + 4, &e2);
-		o3 = roll2(o2, c, p + i + 6, &e3);
-		if (!(e0 & m_ls) || !(o0 & m) || !(e1 & m_ls) ||
-		    !(o1 & m) || !(e2 & m_ls) || !(o2 & m) ||
-		    !(e3 & m_ls) || !(o3 & m))
-			break; /* a cut in this block: find the first */
-		h = o3;
+		for (unsigned k = 0; k < 8; k += 2) {
+			o = roll2(o, c, p + i + k, &e);
+			if (!(e & m_ls) || !(o & m))
+				goto exact; /* a cut in this block */
+		}
+		h = o;
 		i += 8;
 	}
+exact:
 	for (; i < end; i += 2) {
 		uint64_t e, o = roll2(h, c, p + i, &e);
 
