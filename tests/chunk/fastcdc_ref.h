@@ -62,17 +62,17 @@ static inline int cdc_ref_gear(uint64_t gear[256])
 	return 0;
 }
 
-/* Parameters as b3cas__cdc_init accepts them (avg a power of two). */
-static inline int cdc_ref_init(cdc_ref *r, size_t min, size_t avg,
-			       size_t max, uint64_t seed)
+/* Parameters as b3cas__cdc_init accepts them (avg a power of two);
+ * md5_gear is what cdc_ref_gear made (computed once by the caller). */
+static inline void cdc_ref_init(cdc_ref *r, const uint64_t md5_gear[256],
+				size_t min, size_t avg, size_t max,
+				uint64_t seed)
 {
 	unsigned bits = 0;
 
-	if (cdc_ref_gear(r->gear) != 0)
-		return -1;
 	for (unsigned i = 0; i < 256; i++) {
-		r->gear_ls[i] = (r->gear[i] << 1) ^ (seed << 1);
-		r->gear[i] ^= seed;
+		r->gear_ls[i] = (md5_gear[i] << 1) ^ (seed << 1);
+		r->gear[i] = md5_gear[i] ^ seed;
 	}
 	while (((size_t)1 << bits) < avg)
 		bits++;
@@ -81,7 +81,6 @@ static inline int cdc_ref_init(cdc_ref *r, size_t min, size_t avg,
 	r->min = min;
 	r->avg = avg;
 	r->max = max;
-	return 0;
 }
 
 static inline size_t cdc_ref_cut(uint64_t *fp, const cdc_ref *r,
