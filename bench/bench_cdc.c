@@ -13,7 +13,8 @@
  *     list of cuts made beforehand; the ratio cut+hash / hash is what
  *     chunking costs a put that hashes its chunks.
  * Bytes skipped below min count as processed: the figures are input bytes
- * per second, what a caller sees. 1 GB = 10^9 bytes.
+ * per second, what a caller sees. 1 GB = 10^9 bytes. Beside them, the
+ * clock the thread ran at (chain_ghz) and the cut's cycles per byte.
  *
  * Method: the machine is shared (load averages of 10 to 100 on two cores
  * were seen while this was written), so time is the thread's CPU time
@@ -46,6 +47,26 @@ static double cpu_now(void)
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * The clock this thread runs at, in GHz, from a chain of dependent adds
+ * (one cycle each on any x86-64 of the last decade): on a shared machine
+ * the clock moves between samples, and the chunker's cycles per byte
+ * (this over its GB/s) is the figure that does not.
+ */
+static double chain_ghz(void)
+{
+	const long n = 2000000;
+	uint64_t x = 0;
+	double t = cpu_now();
+
+	for (long i = 0; i < n; i++)
+		__asm__ volatile("add $1, %0\n\tadd $1, %0\n\t"
+				 "add $1, %0\n\tadd $1, %0" : "+r"(x));
+	t = cpu_now() - t;
+	sink += x;
+	return 4.0 * (double)n / t / 1e9;
 }
 
 static void fill_random(uint8_t *p, size_t len)
@@ -142,7 +163,8 @@ static void run_avg(const config *cfg, size_t avg, const uint8_t *rnd,
 		    const uint8_t *txt)
 {
 	double s_rnd[MAX_SAMPLES], s_txt[MAX_SAMPLES], s_ch[MAX_SAMPLES];
-	double s_h[MAX_SAMPLES], gb = (double)cfg->size / 1e9;
+	double s_h[MAX_SAMPLES], s_ghz[MAX_SAMPLES];
+	double gb = (double)cfg->size / 1e9, ghz;
 	size_t n_rnd = 0, n_txt = 0, n_ch = 0, n_list, *lens;
 	b3cas_cdc cdc;
 
@@ -150,8 +172,10 @@ static void run_avg(const config *cfg, size_t avg, const uint8_t *rnd,
 		die("init avg %zu: %s", avg, b3cas_error_last());
 	lens = list_cuts(&cdc, rnd, cfg->size, &n_list);
 	for (int s = 0; s < cfg->samples; s++) {
-		double t = cpu_now();
+		double t;
 
+		s_ghz[s] = chain_ghz();
+		t = cpu_now();
 		n_rnd = cut_all(&cdc, rnd, cfg->size);
 		s_rnd[s] = gb / (cpu_now() - t);
 		t = cpu_now();
@@ -167,14 +191,16 @@ static void run_avg(const config *cfg, size_t avg, const uint8_t *rnd,
 	if (n_rnd != n_list || n_ch != n_list)
 		bench_fail("avg %zu: %zu, %zu and %zu chunks in three passes",
 			   avg, n_rnd, n_ch, n_list);
+	ghz = median(s_ghz, cfg->samples);
 	printf("%7zu %7zu %7zu  %7.2f %9.0f  %7.2f %9.0f  %8.2f %6.2f"
-	       "  %5.2f\n",
+	       "  %5.2f  %4.2f %5.2f\n",
 	       avg / 4, avg, avg * 4,
 	       median(s_rnd, cfg->samples),
 	       (double)cfg->size / (double)n_rnd, median(s_txt, cfg->samples),
 	       (double)cfg->size / (double)n_txt, median(s_ch, cfg->samples),
 	       median(s_h, cfg->samples),
-	       median(s_ch, cfg->samples) / median(s_h, cfg->samples));
+	       median(s_ch, cfg->samples) / median(s_h, cfg->samples), ghz,
+	       ghz / median(s_rnd, cfg->samples));
 	free(lens);
 }
 
@@ -216,11 +242,13 @@ int main(int argc, char **argv)
 	       "of %d samples, GB/s of thread CPU time\n", cfg.size >> 20,
 	       cfg.samples);
 	printf("    min     avg     max  cut:rnd   mean(B)  cut:txt   mean(B)"
-	       "  cut+hash   hash  ratio\n");
+	       "  cut+hash   hash  ratio   GHz   c/B\n");
 	for (size_t i = 0; i < sizeof(avgs) / sizeof(avgs[0]); i++)
 		run_avg(&cfg, avgs[i], rnd, txt);
-	printf("(ratio: cut+hash GB/s / hash GB/s of the same chunks; "
-	       "sink %llu)\n", (unsigned long long)(sink & 1));
+	printf("(ratio: cut+hash GB/s / hash GB/s of the same chunks; GHz: "
+	       "the thread's clock by a chain of adds; c/B: its cycles per "
+	       "input byte of cut:rnd; sink %llu)\n",
+	       (unsigned long long)(sink & 1));
 	free(rnd);
 	free(txt);
 	return bench_failures ? 1 : 0;
