@@ -13,7 +13,6 @@
 
 #include "chunk/fastcdc.h"
 #include "chunk/fastcdc_ref.h"
-#include "util/error.h"
 
 #define MAX_CHUNKS 64
 
