@@ -25,7 +25,7 @@ cd "$root" || exit 2
 declare -A rank=(
 	[util]=0
 	[blake3]=1 [digest]=1
-	[index]=2 [cache]=2 [layout]=2 [filter]=2 [stripe]=2
+	[index]=2 [cache]=2 [layout]=2 [filter]=2 [stripe]=2 [chunk]=2
 	[store]=3
 	[maint]=4
 	[tools]=5

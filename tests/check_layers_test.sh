@@ -1,7 +1,7 @@
 #!/bin/bash
 # check_layers_test.sh - scripts/check_layers.sh passes on the tree as it
 # is, and fails, naming the fault, on copies of the tree each given one
-# violation: an upward include, struct b3cas_store reached from outside
+# violation: an upward include (from layout/ and from chunk/), struct b3cas_store reached from outside
 # src/store/, the CLI including an internal header, an include cycle
 # between two folders of one layer, and a folder with no layer.
 set -u
@@ -40,6 +40,10 @@ expect_fail() { # what, pattern the report must contain
 copy
 sed -i '0,/^#include "/s//#include "store\/store_int.h"\n#include "/' "$work/t/src/layout/path.c"
 expect_fail "layout/ including store/" 'layout/path.c includes "store/store_int.h": layer mechanisms'
+
+copy
+sed -i '0,/^#include "/s//#include "store\/store_int.h"\n#include "/' "$work/t/src/chunk/fastcdc.c"
+expect_fail "chunk/ including store/" 'chunk/fastcdc.c includes "store/store_int.h": layer mechanisms'
 
 copy
 sed -i '0,/^#include "/s//#include "maint\/integrity_int.h"\n#include "/' "$work/t/src/store/put.c"
