@@ -17,12 +17,14 @@
  * State: one pthread key, made once, whose values are each thread's
  * contexts; the key's destructor frees them when the thread exits. The
  * library must therefore not be unloaded (dlclose) while a thread that
- * used it is still running.
+ * used it is still running. A counter of the threads holding contexts
+ * lets tests see that the destructor ran.
  */
 #include "compress/zstd.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@ struct zstd_contexts {
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t key;
 static int key_error; /* pthread_key_create's result, set once */
+static atomic_size_t threads_with_contexts;
 
 static void free_contexts(void *p)
 {
@@ -51,6 +54,7 @@ static void free_contexts(void *p)
 	ZSTD_freeCCtx(c->cctx);
 	ZSTD_freeDCtx(c->dctx);
 	free(c);
+	atomic_fetch_sub(&threads_with_contexts, 1);
 }
 
 static void make_key(void)
@@ -81,6 +85,7 @@ static int thread_contexts(struct zstd_contexts **out)
 					    "zstd: cannot keep contexts: %s",
 					    strerror(err));
 		}
+		atomic_fetch_add(&threads_with_contexts, 1);
 	}
 	*out = c;
 	return 0;
@@ -143,6 +148,11 @@ void b3cas__zstd_thread_release(void)
 	c = pthread_getspecific(key);
 	if (c && pthread_setspecific(key, NULL) == 0)
 		free_contexts(c);
+}
+
+size_t b3cas__zstd_threads_with_contexts(void)
+{
+	return atomic_load(&threads_with_contexts);
 }
 
 /* ---- compression ---------------------------------------------------- */

@@ -109,4 +109,8 @@ bool b3cas__zstd_worth(size_t len, size_t csize, size_t min_saving,
  */
 void b3cas__zstd_thread_release(void);
 
+/* How many threads hold contexts now (made and not yet freed): for tests
+ * and diagnostics. Never fails. */
+size_t b3cas__zstd_threads_with_contexts(void);
+
 #endif
