@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "b3cas/common.h"
+
 /*
  * Levels accepted by b3cas__zstd_compress: libzstd's fast (negative)
  * levels up to 19. Levels 20-22 ("ultra") want windows up to 128 MiB,
