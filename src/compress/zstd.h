@@ -37,6 +37,20 @@
 #define B3CAS_ZSTD_LEVEL_MAX 19
 
 /*
+ * What the store should use unless told otherwise (docs/compression.md
+ * has the figures, from bench_zstd): level 1 compresses 4-64 KiB blocks
+ * of text and programs 1.3-1.7x faster than level 3 for 2-5% less
+ * saving, and memory images better than level 3. A block is kept
+ * compressed when that saves at least 64 bytes and 5%: on the measured
+ * data almost every block either compresses well or not at all, so the
+ * rule costs no saving there and spares reads a decompression for
+ * nearly nothing.
+ */
+#define B3CAS_ZSTD_LEVEL_DEFAULT 1
+#define B3CAS_ZSTD_MIN_SAVING_DEFAULT 64
+#define B3CAS_ZSTD_MIN_PERCENT_DEFAULT 5
+
+/*
  * The largest window (log2 bytes) a frame may declare: 8 MiB, what level
  * 19 uses on a large input (every level up to 19 stays within it, and
  * smaller inputs get smaller windows). A frame declaring more was not
