@@ -39,8 +39,8 @@
 /*
  * What the store should use unless told otherwise (docs/compression.md
  * has the figures, from bench_zstd): level 1 compresses 4-64 KiB blocks
- * of text and programs 1.3-1.7x faster than level 3 for 2-5% less
- * saving, and memory images better than level 3. A block is kept
+ * of text and programs 1.2-1.5x faster than level 3 (CPU time) for a
+ * ratio 2-5% lower, and memory images better than level 3. A block is kept
  * compressed when that saves at least 64 bytes and 5%: on the measured
  * data almost every block either compresses well or not at all, so the
  * rule costs no saving there and spares reads a decompression for
