@@ -26,6 +26,7 @@ declare -A rank=(
 	[util]=0
 	[blake3]=1 [digest]=1
 	[index]=2 [cache]=2 [layout]=2 [filter]=2 [stripe]=2 [chunk]=2
+	[compress]=2
 	[store]=3
 	[maint]=4
 	[tools]=5

@@ -9,6 +9,7 @@ PACKAGES=(
 	clang libclang-rt-14-dev   # sanitizers with clang, libFuzzer
 	libssl-dev                 # OpenSSL SHA-256/SHA-1 baselines, sha256 mode
 	librocksdb-dev             # the index
+	libzstd-dev                # compression of chunks and small objects
 	libcmocka-dev libjansson-dev   # unit tests, official test vectors
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark
