@@ -112,11 +112,12 @@ prepare_out() {
 	local src_root real
 
 	src_root=$(realpath "$(dirname "$0")/..")
-	mkdir -p "$out"
-	real=$(realpath "$out")
+	# -m: judged before anything is made there
+	real=$(realpath -m "$out")
 	case $real/ in
 	"$src_root"/*) die "--out $out is inside the source tree $src_root" ;;
 	esac
+	mkdir -p "$real"
 	if [[ -e $real/.compare-stores ]]; then
 		find "$real" -mindepth 1 -maxdepth 1 ! -name .compare-stores -exec rm -rf {} +
 	elif [[ -n $(ls -A "$real") ]]; then

@@ -186,11 +186,12 @@ prepare_work() {
 	local src_root real
 
 	src_root=$(realpath "$(dirname "$0")/..")
-	mkdir -p "$work"
-	real=$(realpath "$work")
+	# -m: judged before anything is made there
+	real=$(realpath -m "$work")
 	case $real/ in
 	"$src_root"/*) die "$work is inside the source tree $src_root: give a WORK folder outside it" ;;
 	esac
+	mkdir -p "$real"
 	if [[ -e $real/.sandbox-corpus ]]; then
 		rm -rf "${real:?}"/{base,sandboxes,mem,src,pool,snapshots}
 	elif [[ -n $(ls -A "$real") ]]; then
