@@ -288,7 +288,8 @@ main() {
 	need_tools
 	prepare_out
 	read -r files logical < <(find "$corpus" -type f -printf '%s\n' |
-		awk '{ n++; s += $1 } END { print n + 0, s + 0 }')
+		awk '{ n++; s += $1 } END { printf "%d %.0f\n", n, s }')
+	[[ $logical =~ ^[1-9][0-9]*$ ]] || die "$corpus: no bytes to store (logical: '$logical')"
 	load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
 	warm_cache
 	for s in "${settings[@]}"; do

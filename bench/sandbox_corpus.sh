@@ -475,15 +475,15 @@ report() {
 
 	snaps=$(find "$work/snapshots" -mindepth 1 -maxdepth 1 -type d | wc -l)
 	read -r files bytes < <(find "$work/snapshots" -type f -printf '%s\n' |
-		awk '{ n++; s += $1 } END { print n + 0, s + 0 }')
+		awk '{ n++; s += $1 } END { printf "%d %.0f\n", n, s }')
 	echo "corpus: $work/snapshots"
 	echo "  scale $scale, seed $seed: $n_sandboxes sandboxes x $n_checkpoints checkpoints," \
 		"$n_commits commits, memory images $mem_kib KiB, $n_common+flavor packages per base"
 	echo "  snapshots: $snaps"
 	echo "  files: $files"
 	echo "  logical bytes: $bytes ($(awk -v b="$bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }'))"
-	echo "  of which memory images: $(find "$work/snapshots" -name mem.img -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')" \
-		"tar files: $(find "$work/snapshots" -name rootfs.tar -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')"
+	echo "  of which memory images: $(find "$work/snapshots" -name mem.img -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')" \
+		"tar files: $(find "$work/snapshots" -name rootfs.tar -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')"
 }
 
 main() {
