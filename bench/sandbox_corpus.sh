@@ -10,7 +10,8 @@
 # earlier run (it holds .sandbox-corpus) is emptied first; any other
 # non-empty folder is refused.
 #
-# What the corpus holds (counts at --scale 1, about 5 GB logical):
+# What the corpus holds (counts at --scale 1: 8.0 GB logical, 178,928 files;
+# the held-out corpus was 5.48 GB):
 #   - 3 base root filesystems extracted (dpkg-deb -x) from real Debian 12
 #     packages fetched with apt-get download into a cache reused across
 #     runs: the COMMON packages in all three, plus one FLAVOR each
