@@ -194,21 +194,16 @@ static void make_template(const options *o)
 	free(img);
 }
 
-/* Insert 1 to MAX_INSERT random bytes at a random offset of b. With
- * keep_size the tail they push past the old end is dropped; otherwise b
- * grows (its buffer has room for it: read_file). */
+/* Insert 1 to MAX_INSERT random bytes at a random offset of b. The whole
+ * tail moves into the room past b->len that read_file leaves (PAGE bytes:
+ * patch checks that its insertions fit). With keep_size the length stays,
+ * so what was pushed past the old end is dropped; otherwise b grows. */
 static void insert_bytes(blob *b, uint64_t *s, int keep_size)
 {
 	size_t n = 1 + (size_t)rnd(s, MAX_INSERT);
 	size_t at = (size_t)rnd(s, b->len + 1);
-	size_t tail = b->len - at;
 
-	if (keep_size) {
-		if (n > tail)
-			n = tail;
-		tail -= n;
-	}
-	memmove(b->data + at + n, b->data + at, tail);
+	memmove(b->data + at + n, b->data + at, b->len - at);
 	for (size_t i = 0; i < n; i++)
 		b->data[at + i] = (uint8_t)tu_rand(s);
 	if (!keep_size)
