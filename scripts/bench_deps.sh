@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# bench_deps.sh - install the Debian 12 packages that only the comparison
+# benchmarks need (bench/compare_stores.sh, bench/sandbox_corpus.sh): the
+# other stores measured beside b3cas, GNU time for CPU seconds and peak
+# RSS, and the tools that build the corpus. Kept apart from deps.sh so
+# that CI never installs them. Safe to run again: installs only what is
+# missing. Needs root or sudo.
+set -euo pipefail
+
+PACKAGES=(
+	borgbackup   # borg 1.2: buzhash chunking, zstd
+	restic       # restic 0.14: 1 MiB average chunks
+	casync       # casync: 16 and 64 KiB average chunks
+	time         # /usr/bin/time -v: user+sys seconds and peak RSS
+	dpkg         # dpkg-deb -x: the corpus's base trees (apt-get download)
+	tar gzip     # tar checkpoints of the corpus
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "bench_deps: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+	SUDO=()
+elif command -v sudo >/dev/null; then
+	SUDO=(sudo)
+else
+	echo "bench_deps: missing packages: ${missing[*]}" >&2
+	echo "bench_deps: run as root (or install sudo) to install them" >&2
+	exit 1
+fi
+
+echo "bench_deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
