@@ -16,30 +16,5 @@ PACKAGES=(
 	tar gzip     # tar checkpoints of the corpus
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-		grep -q "install ok installed"; then
-		missing+=("$p")
-	fi
-done
-
-if ((${#missing[@]} == 0)); then
-	echo "bench_deps: all ${#PACKAGES[@]} packages present"
-	exit 0
-fi
-
-if [[ $(id -u) -eq 0 ]]; then
-	SUDO=()
-elif command -v sudo >/dev/null; then
-	SUDO=(sudo)
-else
-	echo "bench_deps: missing packages: ${missing[*]}" >&2
-	echo "bench_deps: run as root (or install sudo) to install them" >&2
-	exit 1
-fi
-
-echo "bench_deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+. "$(dirname "$0")/apt_install.sh"
+apt_install bench_deps "${PACKAGES[@]}"

@@ -19,31 +19,5 @@ PACKAGES=(
 	jq                         # reads the CLI tests' JSON lines and findings
 )
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-	[[ $p == \#* ]] && continue
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-		grep -q "install ok installed"; then
-		missing+=("$p")
-	fi
-done
-
-if ((${#missing[@]} == 0)); then
-	echo "deps: all ${#PACKAGES[@]} packages present"
-	exit 0
-fi
-
-if [[ $(id -u) -eq 0 ]]; then
-	SUDO=()
-elif command -v sudo >/dev/null; then
-	SUDO=(sudo)
-else
-	echo "deps: missing packages: ${missing[*]}" >&2
-	echo "deps: run as root (or install sudo) to install them" >&2
-	exit 1
-fi
-
-echo "deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+. "$(dirname "$0")/apt_install.sh"
+apt_install deps "${PACKAGES[@]}"
