@@ -13,8 +13,10 @@
  * next job. Equal lengths run in lockstep; mixed lengths cost only the
  * bookkeeping of refills.
  *
- * Messages of up to MAX_MSG_CHUNKS chunks are batched; longer ones are
- * hashed one by one (their chunks already fill the lanes of hash_many).
+ * Messages of up to half as many chunks as the kernel has lanes (at least
+ * two) are batched; longer ones are hashed one by one, since from about
+ * there on their own chunks fill the lanes of hash_many and b3cas_hash was
+ * as fast or faster (docs/blake3.md, "Batch hashing").
  * Batched messages go in groups whose chaining values fit cv_area: first
  * every chunk of the group, then its parents level by level, pairing
  * neighbours left to right and carrying a lone last value up unchanged
@@ -25,8 +27,7 @@
 #include "blake3_int.h"
 #include "util/error.h"
 
-/* 16 chunks: see docs/blake3.md, "Batch hashing", for the measurement. */
-#define MAX_MSG_CHUNKS 16
+#define MAX_MSG_CHUNKS (B3_MAX_LANES / 2) /* the widest kernel's limit */
 #define CV_SLOTS 512 /* 16 KiB of chaining values per group */
 
 typedef struct job {
@@ -65,6 +66,7 @@ typedef struct batch {
 	size_t group_start, group_end;
 	cursor cur;
 	uint8_t *out;
+	size_t max_chunks; /* longest message batched, in chunks */
 	uint8_t flags;
 } batch;
 
@@ -165,7 +167,7 @@ static bool next_job(batch *b, job *j)
 		size_t n = msg_chunks(b->lens[c->msg]);
 		size_t items;
 
-		if (n > MAX_MSG_CHUNKS)
+		if (n > b->max_chunks)
 			continue; /* hashed apart, no slots */
 		items = c->level == 0 ? n : level_count(n, c->level - 1) / 2;
 		if (c->item < items) {
@@ -310,7 +312,7 @@ static bool carry_lone(batch *b, unsigned k)
 		size_t n = msg_chunks(b->lens[i]);
 		size_t below = level_count(n, k - 1);
 
-		if (n > MAX_MSG_CHUNKS)
+		if (n > b->max_chunks)
 			continue;
 		if (below > 1) {
 			any = true;
@@ -337,7 +339,7 @@ static void form_group(batch *b)
 	for (i = b->group_start; i < b->count; i++) {
 		size_t n = msg_chunks(b->lens[i]);
 
-		if (n > MAX_MSG_CHUNKS) {
+		if (n > b->max_chunks) {
 			hash_large(b, i);
 			continue;
 		}
@@ -360,6 +362,7 @@ static void hash_batch(uint8_t *out, const uint32_t key[8], uint8_t flags,
 	b.count = count;
 	b.out = out;
 	b.flags = flags;
+	b.max_chunks = k->lanes / 2 < 2 ? 2 : k->lanes / 2;
 	memcpy(b.st.key, key, 32);
 	for (size_t l = 0; l < k->lanes; l++)
 		b.st.flags_mid[l] = flags;
