@@ -8,7 +8,7 @@
  * random mixes: counts 0..100 with lengths 0..1024 and every length where
  * the block count changes (0, 1, 63, 64, 65, 1023, 1024) present, batches
  * all of one length (64, 1024), messages longer than a chunk mixed in or
- * alone (up to 64 KiB: those of up to 8 chunks go through the lanes as
+ * alone (up to 64 KiB: those of up to 6 chunks go through the lanes as
  * chunks and parents, longer ones are hashed apart), lengths at chunk and
  * tree boundaries, every length 0..4200 alone and in mixed batches,
  * batches large enough to need several groups of chaining values, input
@@ -23,7 +23,7 @@
 
 #define POOL_LEN (1 << 20)
 #define MAX_LARGE 65536
-#define MAX_BATCHED (8 * 1024) /* batch.c batches up to 8 chunks */
+#define MAX_BATCHED (6 * 1024) /* batch.c batches up to 6 chunks */
 
 static uint64_t rng;
 static uint8_t *pool; /* most messages are slices of this */
