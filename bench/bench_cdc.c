@@ -17,7 +17,7 @@
  *     over the listed cuts, a window at a time in the same way. The
  *     window stays in L2 between the cut and the hash (1 MiB, one L2 of
  *     this machine, gave avg 2 KiB 1.27 GB/s and 4 KiB 1.30 in one run,
- *     256 KiB 1.47 and 1.66 in the next).
+ *     256 KiB 1.47 and 1.66 in the next; not paired, so only a hint).
  * Bytes skipped below min count as processed: the figures are input bytes
  * per second, what a caller sees. 1 GB = 10^9 bytes. Beside them, the
  * clock the thread ran at (chain_ghz) and the cut's cycles per byte.
