@@ -18,6 +18,7 @@
  * one, since from about there on their own chunks fill the lanes of
  * hash_many and b3cas_hash was as fast or faster (docs/blake3.md, "Batch
  * hashing").
+ *
  * Batched messages go in groups whose chaining values fit cv_area: first
  * every chunk of the group, then its parents level by level, pairing
  * neighbours left to right and carrying a lone last value up unchanged
@@ -113,8 +114,11 @@ static size_t cv_slots(size_t n)
 	return s;
 }
 
-_Static_assert(CV_SLOTS >= 2 * MAX_MSG_CHUNKS,
+/* cv_slots(n) < 2n + log2(n) */
+_Static_assert(CV_SLOTS >= 4 * MAX_MSG_CHUNKS,
 	       "a group must hold the largest batched message");
+_Static_assert(CV_SLOTS <= 65536 && GROUP_MSGS <= 65536,
+	       "base[] and order[] hold 16-bit values");
 
 static void hash_large(batch *b, size_t i)
 {
