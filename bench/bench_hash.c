@@ -268,6 +268,10 @@ static const struct batch_kind {
 	{1024, false, "1 KiB"},
 	{1024, true, "1 KiB scattered"},
 	{0, false, "1..1024 B mixed"},
+	/* a few chunks each: chunks and parents in the lanes */
+	{2048, false, "2 KiB"},
+	{4096, false, "4 KiB"},
+	{8192, false, "8 KiB"},
 };
 
 #define NKINDS (sizeof(batch_kinds) / sizeof(batch_kinds[0]))
@@ -403,7 +407,7 @@ static void setup_batch(batch *b, uint8_t *buf, size_t region, size_t count,
 		size_t off;
 
 		*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
-		off = scattered ? (size_t)((*rng >> 20) % (region - 1024)) &
+		off = scattered ? (size_t)((*rng >> 20) % (region - len)) &
 					  ~(size_t)63
 				: i * (msg_len ? msg_len : 1024);
 		b->in[i] = buf + off;

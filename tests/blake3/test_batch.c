@@ -7,19 +7,23 @@
  * and refills a lane as soon as its message ends, so the batches are
  * random mixes: counts 0..100 with lengths 0..1024 and every length where
  * the block count changes (0, 1, 63, 64, 65, 1023, 1024) present, batches
- * all of one length (64, 1024), messages longer than a chunk (hashed
- * apart, up to 5000 bytes) mixed in or alone, input pointers at every
- * alignment, the same pointer several times, and an output that need not
- * be aligned. Some messages sit at the very end of their own heap block,
- * so that a read past a message shows up under AddressSanitizer; guard
- * bytes after the output catch a write past it.
+ * all of one length (64, 1024), messages longer than a chunk mixed in or
+ * alone (up to 64 KiB: those of up to 6 chunks go through the lanes as
+ * chunks and parents, longer ones are hashed apart), lengths at chunk and
+ * tree boundaries, every length 0..4200 alone and in mixed batches,
+ * batches large enough to need several groups of chaining values, input
+ * pointers at every alignment, the same pointer several times, and an
+ * output that need not be aligned. Some messages sit at the very end of
+ * their own heap block, so that a read past a message shows up under
+ * AddressSanitizer; guard bytes after the output catch a write past it.
  */
 #include "test_util.h"
 
 #include "blake3/reference.h"
 
 #define POOL_LEN (1 << 20)
-#define MAX_LARGE 5000
+#define MAX_LARGE 65536
+#define MAX_BATCHED (6 * 1024) /* batch.c batches up to 6 chunks */
 
 static uint64_t rng;
 static uint8_t *pool; /* most messages are slices of this */
@@ -44,14 +48,28 @@ static int teardown(void **state)
 }
 
 enum shape { MIXED, ALL_64, ALL_1024, SPECIAL, WITH_LARGE, ONLY_LARGE,
-	     NSHAPES };
+	     BOUNDARY, ALL_2048, NSHAPES };
 
-static const char *const shape_names[] = {"mixed",   "all 64",
-					  "all 1024", "special",
-					  "with large", "only large"};
+static const char *const shape_names[] = {
+	"mixed",      "all 64",     "all 1024", "special",
+	"with large", "only large", "boundary", "all 2048"};
 static const size_t special[] = {0, 1, 63, 64, 65, 1023, 1024};
+/* chunk counts that change the tree's shape, and the batching limit */
+static const size_t boundary[] = {
+	1023,  1024,  1025,  2047,  2048,  2049,  3071,  3072,  3073,
+	4095,  4096,  4097,  5120,  6144,  7168,  8191,  8192,  8193,
+	9216,  12288, 15360, 16383, 16384, 16385, 17408, 32768, 65536};
 
 #define NSPECIAL (sizeof(special) / sizeof(special[0]))
+#define NBOUNDARY (sizeof(boundary) / sizeof(boundary[0]))
+
+/* Longer than a chunk: half in the batched range, half up to 64 KiB. */
+static size_t pick_large(void)
+{
+	if (tu_rand(&rng) % 2)
+		return 1025 + tu_rand(&rng) % MAX_BATCHED;
+	return 1025 + tu_rand(&rng) % (MAX_LARGE - 1024);
+}
 
 static size_t pick_len(enum shape s, size_t i)
 {
@@ -61,9 +79,14 @@ static size_t pick_len(enum shape s, size_t i)
 	case SPECIAL: return special[i % NSPECIAL];
 	case WITH_LARGE:
 		if (tu_rand(&rng) % 4 == 0)
-			return 1025 + tu_rand(&rng) % (MAX_LARGE - 1024);
+			return pick_large();
 		return tu_rand(&rng) % 1025;
-	case ONLY_LARGE: return 1025 + tu_rand(&rng) % (MAX_LARGE - 1024);
+	case ONLY_LARGE: return pick_large();
+	case BOUNDARY:
+		if (tu_rand(&rng) % 3 == 0)
+			return tu_rand(&rng) % 1025;
+		return boundary[tu_rand(&rng) % NBOUNDARY];
+	case ALL_2048: return 2048;
 	default:
 		/* the first messages of a mix are the special lengths */
 		if (i < NSPECIAL)
@@ -82,7 +105,9 @@ typedef struct batch_case {
 
 #define OUT_GUARD 64
 
-static void batch_case_new(batch_case *b, size_t count, enum shape s)
+/* lens_fixed, when not NULL, gives every message's length instead of s. */
+static void batch_case_new(batch_case *b, size_t count, enum shape s,
+			   const size_t *lens_fixed)
 {
 	size_t misalign = tu_rand(&rng) % 4;
 
@@ -95,10 +120,10 @@ static void batch_case_new(batch_case *b, size_t count, enum shape s)
 	b->out = b->out_mem + misalign;
 	memset(b->out, 0xEE, 32 * count + OUT_GUARD);
 	for (size_t i = 0; i < count; i++) {
-		size_t len = pick_len(s, i);
+		size_t len = lens_fixed ? lens_fixed[i] : pick_len(s, i);
 		const uint8_t *src = pool + tu_rand(&rng) % (POOL_LEN - len);
 
-		if (i > 0 && tu_rand(&rng) % 10 == 0) {
+		if (!lens_fixed && i > 0 && tu_rand(&rng) % 10 == 0) {
 			b->in[i] = b->in[i - 1]; /* the same bytes twice */
 			b->lens[i] = b->lens[i - 1];
 			continue;
@@ -153,19 +178,25 @@ static void check_batch(const batch_case *b, enum shape s,
 				 b->count, shape_names[s], b3cas_simd_name());
 }
 
-static void run_batch(size_t count, enum shape s, bool keyed)
+static void run_batch_of(size_t count, enum shape s,
+			 const size_t *lens_fixed, bool keyed)
 {
 	batch_case b;
 	uint8_t key[32];
 
 	tu_fill_random(key, 32, &rng);
-	batch_case_new(&b, count, s);
+	batch_case_new(&b, count, s, lens_fixed);
 	if (keyed)
 		b3cas_hash_batch_keyed(b.out, key, b.in, b.lens, count);
 	else
 		b3cas_hash_batch(b.out, b.in, b.lens, count);
 	check_batch(&b, s, keyed ? key : NULL);
 	batch_case_free(&b);
+}
+
+static void run_batch(size_t count, enum shape s, bool keyed)
+{
+	run_batch_of(count, s, NULL, keyed);
 }
 
 static void test_batches(void **state)
@@ -200,12 +231,18 @@ static void test_big_batches(void **state)
 		run_batch(4096, ALL_1024, true);
 		run_batch(4096, MIXED, false);
 		run_batch(2000, WITH_LARGE, true);
-		n += 4;
+		/* 1000 x 2 KiB: several groups of chaining values */
+		run_batch(1000, ALL_2048, false);
+		run_batch(1000, ONLY_LARGE, true);
+		run_batch(1000, BOUNDARY, false);
+		n += 7;
 	}
 	fprintf(stderr, "big batches: %zu\n", n);
 }
 
-/* A batch of n copies of one message, for every length 0..1024. */
+#define EVERY_MAX 4200 /* past four chunks, so past two tree levels */
+
+/* A batch of n copies of one message, for every length 0..EVERY_MAX. */
 static void test_every_length(void **state)
 {
 	const void *in[17];
@@ -213,7 +250,7 @@ static void test_every_length(void **state)
 	uint8_t out[17 * 32], want[32];
 
 	(void)state;
-	for (size_t len = 0; len <= 1024; len++) {
+	for (size_t len = 0; len <= EVERY_MAX; len++) {
 		uint8_t *msg = tu_exact_copy(pool + len, len);
 		size_t n = 1 + len % 17;
 
@@ -233,7 +270,41 @@ static void test_every_length(void **state)
 		}
 		free(msg);
 	}
-	fprintf(stderr, "batch: every length 0..1024\n");
+	fprintf(stderr, "batch: every length 0..%d\n", EVERY_MAX);
+}
+
+/*
+ * Every length 0..EVERY_MAX once per level, shuffled into batches of 1 to
+ * 40 messages, plain and keyed in turn: each length beside others.
+ */
+static void test_every_length_mixed(void **state)
+{
+	static size_t lens[EVERY_MAX + 1];
+	size_t batches = 0;
+
+	(void)state;
+	for (int level = 0; level < tu_levels(); level++) {
+		tu_force(level);
+		for (size_t i = 0; i <= EVERY_MAX; i++)
+			lens[i] = i;
+		for (size_t i = EVERY_MAX; i > 0; i--) {
+			size_t j = tu_rand(&rng) % (i + 1), t = lens[i];
+
+			lens[i] = lens[j];
+			lens[j] = t;
+		}
+		for (size_t i = 0; i <= EVERY_MAX;) {
+			size_t n = 1 + tu_rand(&rng) % 40;
+
+			if (n > EVERY_MAX + 1 - i)
+				n = EVERY_MAX + 1 - i;
+			run_batch_of(n, MIXED, lens + i, batches % 2);
+			i += n;
+			batches++;
+		}
+	}
+	fprintf(stderr, "batch: every length 0..%d mixed, %zu batches\n",
+		EVERY_MAX, batches);
 }
 
 int main(void)
@@ -242,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_big_batches),
 		cmocka_unit_test(test_every_length),
+		cmocka_unit_test(test_every_length_mixed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
