@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -45,7 +46,6 @@ static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
 static ssize_t (*real_writev)(int, const struct iovec *, int);
 static ssize_t (*real_pwritev)(int, const struct iovec *, int, off_t);
 static int (*real_fallocate)(int, int, off_t, off_t);
-static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 
 static const char *change_path, *change_kind, *enospc_dir;
 static const char *stall_dir, *stall_mark;
@@ -70,8 +70,6 @@ __attribute__((constructor)) static void shim_init(void)
 		dlsym(RTLD_NEXT, "pwritev");
 	real_fallocate = (int (*)(int, int, off_t, off_t))dlsym(RTLD_NEXT,
 								"fallocate");
-	real_mmap = (void *(*)(void *, size_t, int, int, int, off_t))dlsym(
-		RTLD_NEXT, "mmap");
 	change_path = getenv("SHIM_CHANGE_PATH");
 	change_kind = getenv("SHIM_CHANGE");
 	enospc_dir = getenv("SHIM_ENOSPC_DIR");
@@ -152,10 +150,13 @@ static void after_read(int fd, ssize_t n)
 }
 
 /* A file mapped and then cut short: reading the mapping past the new end
- * raises SIGBUS. */
+ * raises SIGBUS. The real mapping is made by the system call itself, not
+ * through dlsym: a sanitizer runtime maps memory while dlsym is still
+ * resolving, and would call this before any pointer to the next mmap is
+ * known. */
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	void *p = real_mmap(addr, len, prot, flags, fd, off);
+	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 
 	if (p != MAP_FAILED && fd >= 0)
 		after_read(fd, (ssize_t)len);
