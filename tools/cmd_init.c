@@ -24,7 +24,14 @@ typedef struct init_opts {
 	uint64_t inline_threshold; /* 0: the library's default */
 	const char *objects_dir; /* NULL: <store>/objects */
 	bool json;
+	bool chunking;
+	uint64_t chunk_avg;      /* 0: the library's default */
+	bool compress;
+	uint64_t compress_level; /* 0: CLI_COMPRESS_LEVEL */
 } init_opts;
+
+/* --compress without --compress-level (docs/chunked-objects.md). */
+#define CLI_COMPRESS_LEVEL 3
 
 static int parse_hash(void *field, const char *value, const cli_opt *opt,
 		      const char *cmd)
@@ -61,6 +68,19 @@ static const cli_opt init_table[] = {
 		  "instead of the store folder; recorded in b3cas.conf (see "
 		  "docs/cache.md); DIR is marked as this store's and refused to "
 		  "any other"),
+	CLI_FLAG("chunking", 0, init_opts, chunking,
+		 "store objects larger than the largest chunk as FastCDC "
+		 "chunks plus a manifest, so equal runs of bytes in different "
+		 "objects are stored once (docs/chunked-objects.md)"),
+	CLI_NUMBER("chunk-avg", 0, "BYTES", init_opts, chunk_avg, 1,
+		   B3CAS_CHUNK_AVG_MAX,
+		   "the average chunk size, a power of two from 256 to 65536 "
+		   "(default 4096; implies --chunking)"),
+	CLI_FLAG("compress", 0, init_opts, compress,
+		 "compress chunks and objects kept in the index with zstd "
+		 "where that saves enough (level 3)"),
+	CLI_NUMBER("compress-level", 0, "N", init_opts, compress_level, 1,
+		   19, "the zstd level, 1 to 19 (implies --compress)"),
 	CLI_FLAG("json", 0, init_opts, json,
 		 "print the result as a JSON object"),
 	CLI_END,
@@ -125,15 +145,24 @@ static void print_result(const init_opts *o, const char *dir,
 		cli_json_string(stdout, dir);
 		printf(",\"created\":%s,\"hash\":\"%s\","
 		       "\"inline_threshold\":%zu,\"format_version\":%u,"
+		       "\"chunk_avg\":%u,\"compression_level\":%d,"
 		       "\"objects_dir\":",
 		       created ? "true" : "false", hash,
-		       info->inline_threshold, info->format_version);
+		       info->inline_threshold, info->format_version,
+		       info->chunk_avg, info->compression_level);
 		cli_json_string(stdout, info->objects_dir);
 		fputs("}\n", stdout);
 	} else if (created) {
 		printf("Created b3cas store %s (hash %s, inline threshold %zu "
 		       "bytes, objects in %s)\n", dir, hash,
 		       info->inline_threshold, info->objects_dir);
+		if (info->chunk_avg)
+			printf("Chunking: FastCDC, chunks of %u..%u bytes, "
+			       "about %u on average\n", info->chunk_min,
+			       info->chunk_max, info->chunk_avg);
+		if (info->compression_level)
+			printf("Compression: zstd level %d\n",
+			       info->compression_level);
 	}
 	if (!created)
 		cli_error("%s is already a b3cas store (hash %s, inline "
@@ -160,7 +189,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	b3cas_store_options opts = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_store_info info;
 	b3cas_store *store = NULL;
-	init_opts o = {B3CAS_HASH_BLAKE3, 0, NULL, false};
+	init_opts o = {B3CAS_HASH_BLAKE3, 0, NULL, false, false, 0, false, 0};
 	const char *dir;
 	char *conf = NULL;
 	cli_args pos;
@@ -168,6 +197,15 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 
 	if (!cli_opt_parse(&rc, &pos, &cmd_init_spec, &o, argc, argv))
 		return rc;
+	if (o.chunk_avg && (o.chunk_avg < B3CAS_CHUNK_AVG_MIN ||
+			    (o.chunk_avg & (o.chunk_avg - 1))))
+		return cli_usage_error("init", "--chunk-avg must be a power of "
+				       "two from %u to %u, not %llu",
+				       B3CAS_CHUNK_AVG_MIN, B3CAS_CHUNK_AVG_MAX,
+				       (unsigned long long)o.chunk_avg);
+	if ((o.chunking || o.chunk_avg) && o.hash == B3CAS_HASH_SHA256)
+		return cli_usage_error("init", "--chunking needs --hash blake3 "
+				       "(chunks are named by BLAKE3)");
 	dir = cli_store_dir(ctx, NULL);
 	if (!dir)
 		return cli_no_store_dir(ctx);
@@ -186,6 +224,14 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	opts.hash = o.hash;
 	opts.inline_threshold = (size_t)o.inline_threshold;
 	opts.objects_dir = o.objects_dir;
+	if (o.chunking || o.chunk_avg) {
+		opts.chunking = B3CAS_CHUNKING_ON;
+		opts.chunk_avg = (uint32_t)o.chunk_avg;
+	}
+	if (o.compress || o.compress_level)
+		opts.compression_level = o.compress_level
+						 ? (int)o.compress_level
+						 : CLI_COMPRESS_LEVEL;
 	opts.l1_bytes = 0; /* one command: nothing to cache */
 	rc = cli_open_store(&store, ctx, &opts);
 	if (rc != CLI_OK)

@@ -103,12 +103,19 @@ typedef enum b3cas_hash_algo {
 	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
 } b3cas_hash_algo;
 
-#define B3CAS_STORE_OPTIONS_VERSION 3
+#define B3CAS_STORE_OPTIONS_VERSION 4
 
 /* The default inline threshold; see docs/store.md for how it was chosen. */
 #define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
 /* Largest inline threshold a store may be created with. */
 #define B3CAS_INLINE_THRESHOLD_MAX (1024u * 1024u)
+
+/* Chunking of large objects (b3cas_store_options.chunking). */
+typedef enum b3cas_chunking {
+	B3CAS_CHUNKING_DEFAULT = 0,
+	B3CAS_CHUNKING_OFF = 1,
+	B3CAS_CHUNKING_ON = 2
+} b3cas_chunking;
 
 typedef struct b3cas_store_options {
 	unsigned version;        /* B3CAS_STORE_OPTIONS_VERSION */
@@ -160,7 +167,29 @@ typedef struct b3cas_store_options {
 	 * B3CAS_ELOCKED naming the holder. Read-only opens never wait:
 	 * they take no lock. */
 	unsigned lock_timeout_ms;
+	/* Version 4 (earlier callers get 0: the defaults). */
+	/* Store objects larger than the chunk maximum as chunks plus a
+	 * manifest, so that equal runs of bytes in different objects are
+	 * stored once (docs/chunked-objects.md). Chosen when the store is
+	 * created and recorded in b3cas.conf: B3CAS_CHUNKING_DEFAULT (off
+	 * when creating; whatever the store records when opening),
+	 * B3CAS_CHUNKING_OFF, B3CAS_CHUNKING_ON. Opening with ON or OFF
+	 * checks it against the record (B3CAS_EFORMAT). */
+	b3cas_chunking chunking;
+	/* The average chunk size in bytes when creating a chunking store:
+	 * 0 (the default, 4096) or a power of two from 256 to 65536; chunks
+	 * are from a quarter of it to four times it. */
+	uint32_t chunk_avg;
+	/* zstd level for chunks and objects kept in the index, recorded at
+	 * create: 0 (off, the default), or 1 to 19 (docs/compression.md).
+	 * Opening ignores it: the store's record is used. */
+	int compression_level;
 } b3cas_store_options;
+
+/* The default and the limits of b3cas_store_options.chunk_avg. */
+#define B3CAS_CHUNK_AVG_DEFAULT 4096u
+#define B3CAS_CHUNK_AVG_MIN 256u
+#define B3CAS_CHUNK_AVG_MAX 65536u
 
 /* lock_timeout_ms: wait for the writer lock without a time limit. */
 #define B3CAS_LOCK_WAIT_FOREVER 0xffffffffu
@@ -171,7 +200,7 @@ typedef struct b3cas_store_options {
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
 	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL, \
-	 0}
+	 0, B3CAS_CHUNKING_DEFAULT, 0, 0}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the
@@ -273,6 +302,9 @@ typedef struct b3cas_store_info {
 	bool read_only;
 	unsigned format_version;
 	const char *objects_dir; /* where loose objects live */
+	/* Chunking (format 2): chunk sizes in bytes, all 0 when off. */
+	uint32_t chunk_min, chunk_avg, chunk_max;
+	int compression_level;   /* 0: objects are stored uncompressed */
 } b3cas_store_info;
 
 /*
@@ -614,6 +646,20 @@ B3CAS_EXTERN int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out);
 /* Throw the bytes away (its staging file is removed) and free the writer.
  * NULL is accepted. Never fails. */
 B3CAS_EXTERN void b3cas_writer_abort(b3cas_writer *w);
+
+/*
+ * Range read: copy up to len bytes of object id from offset into buf;
+ * *nread (may be NULL) gets how many (fewer than len only at the end of
+ * the object; 0 at or past it). A chunked object reads only the chunks
+ * the range overlaps, each hashed against its id, its manifest segment
+ * checked against the object's id (docs/chunked-objects.md); any other
+ * object is read whole and verified as b3cas_store_get does (and kept in
+ * the L1 cache). Errors as b3cas_store_get, B3CAS_EINVAL (NULL store, id,
+ * or buf with len > 0).
+ */
+B3CAS_EXTERN int b3cas_store_read_at(b3cas_store *store, const b3cas_oid *id,
+				     uint64_t offset, void *buf, size_t len,
+				     size_t *nread);
 
 typedef struct b3cas_reader b3cas_reader;
 

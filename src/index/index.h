@@ -36,6 +36,10 @@ enum {
 enum {
 	B3CAS_ENTRY_INLINE = 1,
 	B3CAS_ENTRY_LOOSE = 2,
+	/* Format 2 (docs/chunked-objects.md): the bytes as one zstd frame;
+	 * a chunked object's manifest top (store/chunked.c). */
+	B3CAS_ENTRY_ZINLINE = 3,
+	B3CAS_ENTRY_CHUNKED = 4,
 	/* Or'ed into the kind: no references left, a GC candidate. Its
 	 * refs entry then holds count 0 and the time it became one. */
 	B3CAS_ENTRY_UNREF = 0x80

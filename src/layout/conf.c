@@ -37,9 +37,17 @@ static int publish_conf(b3cas_layout *lay, const char *text, size_t len)
 
 int b3cas__conf_write(b3cas_layout *lay)
 {
-	char text[CONF_MAX];
+	char text[CONF_MAX], policy[256] = "";
 	int n;
 
+	if (lay->format == B3CAS_FORMAT_VERSION_CHUNKED)
+		snprintf(policy, sizeof(policy),
+			 "chunking = %s\n"
+			 "chunk_min = %u\nchunk_avg = %u\nchunk_max = %u\n"
+			 "compression = %s\ncompression_level = %d\n",
+			 lay->chunk_avg ? "fastcdc-2020" : "off",
+			 lay->chunk_min, lay->chunk_avg, lay->chunk_max,
+			 lay->zlevel ? "zstd" : "off", lay->zlevel);
 	n = snprintf(text, sizeof(text),
 		     "# b3cas store configuration: fixed when the store was "
 		     "made.\n"
@@ -48,9 +56,9 @@ int b3cas__conf_write(b3cas_layout *lay)
 		     "hash = %s\n"
 		     "inline_threshold = %zu\n"
 		     "store_id = %s\n"
-		     "%s%s%s",
+		     "%s%s%s%s",
 		     lay->format, b3cas_hash_algo_name(lay->hash),
-		     lay->inline_threshold, lay->store_id,
+		     lay->inline_threshold, lay->store_id, policy,
 		     lay->objects_conf ? "objects = " : "",
 		     lay->objects_conf ? lay->objects_conf : "",
 		     lay->objects_conf ? "\n" : "");
@@ -89,6 +97,75 @@ static int conf_bad(const b3cas_layout *lay, const char *what,
 {
 	return b3cas__error(B3CAS_EFORMAT, "%s/%s: %s '%s'", lay->root,
 			    B3CAS_CONF_NAME, what, value);
+}
+
+/* Format 2's policy lines (they follow format_version in every
+ * b3cas.conf this version writes). Bits 8.. of *seen. */
+static int conf_policy_line(b3cas_layout *lay, const char *key,
+			    const char *value, unsigned *seen)
+{
+	static const char *const numbers[] = {"chunk_min", "chunk_avg",
+					      "chunk_max",
+					      "compression_level"};
+	uint64_t n;
+
+	if (strcmp(key, "chunking") == 0) {
+		if (strcmp(value, "fastcdc-2020") != 0 &&
+		    strcmp(value, "off") != 0)
+			return conf_bad(lay, "unknown chunking", value);
+		*seen |= 1u << 8;
+		return 0;
+	}
+	if (strcmp(key, "compression") == 0) {
+		if (strcmp(value, "zstd") != 0 && strcmp(value, "off") != 0)
+			return conf_bad(lay, "unknown compression", value);
+		*seen |= 1u << 9;
+		return 0;
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		if (strcmp(key, numbers[i]) != 0)
+			continue;
+		if (parse_number(&n, value) != 0 || n > 1u << 20)
+			return conf_bad(lay, "bad number", value);
+		if (i == 0)
+			lay->chunk_min = (uint32_t)n;
+		else if (i == 1)
+			lay->chunk_avg = (uint32_t)n;
+		else if (i == 2)
+			lay->chunk_max = (uint32_t)n;
+		else
+			lay->zlevel = (int)n;
+		*seen |= 1u << (10 + i);
+		return 0;
+	}
+	return 0; /* kept for newer minor versions of format 2 */
+}
+
+/* Format 2's policy, whole and consistent. */
+static int conf_policy_check(const b3cas_layout *lay, unsigned seen)
+{
+	const unsigned all = 0x3fu << 8;
+	uint32_t avg = lay->chunk_avg;
+
+	if ((seen & all) != all)
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s lacks a chunking or "
+				    "compression setting", lay->root,
+				    B3CAS_CONF_NAME);
+	if (avg && (avg < B3CAS_CHUNK_AVG_MIN || avg > B3CAS_CHUNK_AVG_MAX ||
+		    (avg & (avg - 1)) || lay->chunk_min != avg / 4 ||
+		    lay->chunk_max != avg * 4))
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s: chunk sizes %u/%u/%u "
+				    "are not ones this b3cas makes",
+				    lay->root, B3CAS_CONF_NAME, lay->chunk_min,
+				    avg, lay->chunk_max);
+	if (!avg && (lay->chunk_min || lay->chunk_max))
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s: chunk sizes without "
+				    "chunking", lay->root, B3CAS_CONF_NAME);
+	if (lay->zlevel > 19)
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s: compression level %d "
+				    "is above 19", lay->root, B3CAS_CONF_NAME,
+				    lay->zlevel);
+	return 0;
 }
 
 /* Apply one "key = value" line. */
@@ -135,6 +212,8 @@ static int conf_line(b3cas_layout *lay, char *line, unsigned *seen)
 		lay->objects_conf = strdup(value);
 		if (!lay->objects_conf)
 			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	} else if (lay->format == B3CAS_FORMAT_VERSION_CHUNKED) {
+		return conf_policy_line(lay, key, value, seen);
 	}
 	/* Unknown keys are kept for newer minor versions of format 1. */
 	return 0;
@@ -155,16 +234,21 @@ int b3cas__conf_parse(b3cas_layout *lay, char *text)
 	if (rc == 0 && !(seen & 1))
 		rc = b3cas__error(B3CAS_EFORMAT, "%s/%s has no format_version",
 				  lay->root, B3CAS_CONF_NAME);
-	if (rc == 0 && lay->format != B3CAS_FORMAT_VERSION)
+	if (rc == 0 && lay->format != B3CAS_FORMAT_VERSION &&
+	    lay->format != B3CAS_FORMAT_VERSION_CHUNKED)
 		rc = b3cas__error(B3CAS_EFORMAT,
 				  "%s uses store format %u, which this b3cas "
-				  "(%s) does not read: it reads format %d",
+				  "(%s) does not read: it reads formats %d "
+				  "and %d",
 				  lay->root, lay->format, b3cas_version(),
-				  B3CAS_FORMAT_VERSION);
+				  B3CAS_FORMAT_VERSION,
+				  B3CAS_FORMAT_VERSION_CHUNKED);
 	if (rc == 0 && (seen & 6) != 6)
 		rc = b3cas__error(B3CAS_EFORMAT,
 				  "%s/%s lacks hash or inline_threshold",
 				  lay->root, B3CAS_CONF_NAME);
+	if (rc == 0 && lay->format == B3CAS_FORMAT_VERSION_CHUNKED)
+		rc = conf_policy_check(lay, seen);
 	if (rc < 0) {
 		/* A failed parse leaves nothing allocated. */
 		free(lay->objects_conf);
@@ -244,5 +328,10 @@ int b3cas__conf_check(const b3cas_layout *lay, const b3cas_store_options *o)
 				    "not %zu",
 				    lay->root, lay->inline_threshold,
 				    o->inline_threshold);
+	if ((o->chunking == B3CAS_CHUNKING_ON && !lay->chunk_avg) ||
+	    (o->chunking == B3CAS_CHUNKING_OFF && lay->chunk_avg))
+		return b3cas__error(B3CAS_EFORMAT, "%s was made with chunking "
+				    "%s", lay->root,
+				    lay->chunk_avg ? "on" : "off");
 	return 0;
 }

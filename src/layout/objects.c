@@ -168,7 +168,7 @@ static int tmpfile_open(const b3cas_layout *lay, b3cas_tmpfile *out)
 		return interrupted_error(lay);
 	out->fd = (errno = fault(lay, B3CAS_FAULT_CREATE)) ? -1
 		  : openat(lay->tmp_fd, out->name,
-			   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+			   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	if (out->fd < 0)
 		return b3cas__error_errno(errno, "cannot create %s/%s",
 					  tmp_dir(lay), out->name);

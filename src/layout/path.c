@@ -131,7 +131,18 @@ static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 	}
 	if (rc == 0 && !lay->store_id[0])
 		rc = b3cas__store_id_new(lay->store_id);
-	lay->format = B3CAS_FORMAT_VERSION;
+	if (o->chunking == B3CAS_CHUNKING_ON) {
+		uint32_t avg = o->chunk_avg ? o->chunk_avg
+					    : B3CAS_CHUNK_AVG_DEFAULT;
+
+		lay->chunk_avg = avg;
+		lay->chunk_min = avg / 4;
+		lay->chunk_max = avg * 4;
+	}
+	lay->zlevel = o->compression_level;
+	lay->format = lay->chunk_avg || lay->zlevel
+			      ? B3CAS_FORMAT_VERSION_CHUNKED
+			      : B3CAS_FORMAT_VERSION;
 	lay->hash = o->hash == B3CAS_HASH_DEFAULT ? B3CAS_HASH_BLAKE3 : o->hash;
 	lay->inline_threshold = o->inline_threshold
 					? o->inline_threshold

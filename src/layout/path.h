@@ -21,6 +21,10 @@
 #include "b3cas/store.h"
 
 #define B3CAS_FORMAT_VERSION 1
+/* Format 2: version 1 plus chunked objects and compressed entries
+ * (docs/chunked-objects.md); a store is made in it when it chunks or
+ * compresses, and version 1 builds refuse it. */
+#define B3CAS_FORMAT_VERSION_CHUNKED 2
 
 /* A store's id: 16 random bytes in lowercase hex, recorded in b3cas.conf
  * (store_id = ...) and in the owner mark of its objects folder. */
@@ -79,6 +83,10 @@ typedef struct b3cas_layout {
 	unsigned format;
 	b3cas_hash_algo hash;
 	size_t inline_threshold;
+	/* Format 2 policy (b3cas.conf): chunk sizes (all 0 when objects
+	 * are stored whole) and the zstd level (0: no compression). */
+	uint32_t chunk_min, chunk_avg, chunk_max;
+	int zlevel;
 	bool created;      /* this open made the store */
 } b3cas_layout;
 

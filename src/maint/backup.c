@@ -84,7 +84,7 @@ int b3cas__copy_object(b3cas__copy *c, const b3cas_oid *id,
 	if (rc < 0)
 		return rc;
 	*src_side = false;
-	rc = b3cas_writer_open(&w, c->dst);
+	rc = b3cas__writer_open_staged(&w, c->dst);
 	if (rc < 0) {
 		b3cas_reader_close(rd);
 		return rc;

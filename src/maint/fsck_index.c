@@ -51,11 +51,7 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 		return;
 	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
 	kind = len ? p[0] & ~B3CAS_ENTRY_UNREF : 0;
-	if (len < B3CAS_ENTRY_HEADER_LEN ||
-	    (kind == B3CAS_ENTRY_INLINE &&
-	     len - B3CAS_ENTRY_HEADER_LEN != b3cas__get_u64(p + 1)) ||
-	    (kind == B3CAS_ENTRY_LOOSE && len != B3CAS_ENTRY_HEADER_LEN) ||
-	    (kind != B3CAS_ENTRY_INLINE && kind != B3CAS_ENTRY_LOOSE)) {
+	if (!b3cas__store_entry_shape_ok(p, len)) {
 		out->kind = B3CAS_FSCK_MALFORMED;
 		snprintf(out->detail, sizeof(out->detail),
 			 "its index entry (%zu bytes) cannot be read", len);
@@ -67,19 +63,24 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 	out->loose = kind == B3CAS_ENTRY_LOOSE;
 	out->candidate = (p[0] & B3CAS_ENTRY_UNREF) != 0;
 	if (!out->loose) {
-		b3cas_oid got;
+		/* Inline, compressed or chunked: checked through the store
+		 * (a chunked object's chunks hashed whole, against its id). */
+		uint64_t n = 0;
 
-		b3cas__store_hash(s, &got, p + B3CAS_ENTRY_HEADER_LEN,
-				  (size_t)out->size);
-		w->r.bytes += count ? out->size : 0;
-		if (!b3cas_oid_equal(&got, id)) {
+		rc = b3cas__store_entry_sound(s, id, p, len, &n);
+		w->r.bytes += count ? n : 0;
+		if (rc == 0) {
 			out->kind = B3CAS_FSCK_CORRUPT;
 			snprintf(out->detail, sizeof(out->detail),
-				 "its %llu bytes inside the index do not hash "
-				 "to its id",
-				 (unsigned long long)out->size);
+				 kind == B3CAS_ENTRY_CHUNKED
+					 ? "its chunks do not make its bytes: "
+					   "%s"
+					 : "its bytes inside the index do not "
+					   "hash to its id: %s",
+				 b3cas_error_last());
 		}
 		rocksdb_pinnableslice_destroy(v);
+		b3cas_error_clear();
 		return;
 	}
 	rocksdb_pinnableslice_destroy(v);

@@ -258,6 +258,35 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 	return rc;
 }
 
+/*
+ * Sweeps until no removal of a chunked object is left to release: each
+ * release drops the references its manifest held, and the chunks whose
+ * last one went are candidates the next sweep collects (when the grace
+ * period allows; otherwise a later collection does). A few rounds at
+ * most: chunks are not chunked themselves.
+ */
+static int sweep_all(b3cas_store *s, const b3cas_gc_options *o,
+		     b3cas_gc_report *report)
+{
+	int rc = sweep(s, o, report);
+
+	for (int round = 0; rc == 0 && !o->dry_run && round < 4; round++) {
+		b3cas_gc_report more;
+		uint64_t released = 0;
+
+		rc = b3cas__store_release_chunks(s, &released);
+		if (rc < 0 || released == 0)
+			break;
+		rc = sweep(s, o, &more);
+		/* the candidates of the first sweep are counted once */
+		report->objects += more.objects;
+		report->bytes += more.bytes;
+		report->revived += more.revived;
+		report->seconds += more.seconds;
+	}
+	return rc;
+}
+
 typedef struct sweep_job {
 	b3cas_store *s;
 	const b3cas_gc_options *o;
@@ -274,7 +303,7 @@ static void *sweep_main(void *arg)
 	/* Lowest priority for this thread only (Linux: nice is per
 	 * thread). Failing to lower it is harmless. */
 	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	j->rc = sweep(j->s, j->o, &j->r);
+	j->rc = sweep_all(j->s, j->o, &j->r);
 	if (j->rc < 0)
 		snprintf(j->msg, sizeof(j->msg), "%s", b3cas_error_last());
 	return NULL;
@@ -308,7 +337,7 @@ int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	j.o = o;
 	if (o->normal_priority ||
 	    pthread_create(&thread, NULL, sweep_main, &j) != 0) {
-		j.rc = sweep(s, o, &j.r);
+		j.rc = sweep_all(s, o, &j.r);
 	} else {
 		pthread_join(thread, NULL);
 		if (j.rc < 0)

@@ -48,19 +48,19 @@ typedef struct restore_run {
 	int stop;        /* on_failure's non-zero value: stops */
 } restore_run;
 
-/* Hash the inline bytes of entry v (size bytes): do they match id? */
+/* Check the bytes entry v keeps in the index (inline, compressed or, for
+ * a chunked object, its chunks): do they make id? */
 static bool inline_sound(restore_run *t, const b3cas_oid *id,
-			 rocksdb_pinnableslice_t *v, uint64_t size)
+			 rocksdb_pinnableslice_t *v)
 {
 	size_t vlen;
-	const char *p = rocksdb_pinnableslice_value(v, &vlen);
-	b3cas_oid got;
+	const uint8_t *p =
+		(const uint8_t *)rocksdb_pinnableslice_value(v, &vlen);
+	int rc = b3cas__store_entry_sound(t->copy.dst, id, p, vlen,
+					  &t->hashed);
 
-	t->hashed += size;
-	if (b3cas__store_hash(t->copy.dst, &got, p + B3CAS_ENTRY_HEADER_LEN,
-			      (size_t)size) != 0)
-		return true; /* cannot tell: do not accuse it */
-	return b3cas_oid_equal(&got, id);
+	b3cas_error_clear();
+	return rc != 0; /* an error: cannot tell, do not accuse it */
 }
 
 /*
@@ -92,7 +92,7 @@ static int examine(restore_run *t, const b3cas_oid *id, here_state *out,
 	if (rc < 0)
 		return rc;
 	if (is_inline) {
-		bool sound = inline_sound(t, id, v, size);
+		bool sound = inline_sound(t, id, v);
 
 		rocksdb_pinnableslice_destroy(v);
 		*out = sound ? HERE_SOUND : HERE_DAMAGED;

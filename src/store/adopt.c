@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -152,18 +154,18 @@ static bool loose_damaged(b3cas_store *s, const b3cas_oid *id, uint64_t size)
 	return rc == 0;
 }
 
-/* Under id's stripe lock: does inline entry v fail to hash to id? */
+/* Under id's stripe lock: does what entry v keeps in the index (inline,
+ * compressed, or a chunked object's chunks) fail to make id? */
 static bool inline_damaged(b3cas_store *s, const b3cas_oid *id,
-			   rocksdb_pinnableslice_t *v, uint64_t size)
+			   rocksdb_pinnableslice_t *v)
 {
 	size_t vlen;
-	const char *p = rocksdb_pinnableslice_value(v, &vlen);
-	b3cas_oid got;
+	const uint8_t *p =
+		(const uint8_t *)rocksdb_pinnableslice_value(v, &vlen);
+	int rc = b3cas__store_entry_sound(s, id, p, vlen, NULL);
 
-	if (b3cas__store_hash(s, &got, p + B3CAS_ENTRY_HEADER_LEN,
-			      (size_t)size) != 0)
-		return false;
-	return !b3cas_oid_equal(&got, id);
+	b3cas_error_clear();
+	return rc == 0; /* an error: cannot tell, leave it */
 }
 
 static int replace_locked(b3cas_store *s, const b3cas_oid *id,
@@ -171,8 +173,9 @@ static int replace_locked(b3cas_store *s, const b3cas_oid *id,
 {
 	rocksdb_pinnableslice_t *v = NULL;
 	bool durable = s->durability == B3CAS_DURABILITY_FULL;
-	bool is_inline, damaged;
+	bool is_inline, damaged, chunked;
 	uint64_t size;
+	size_t vlen;
 	int rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
 
 	if (rc == B3CAS_ENOTFOUND) {
@@ -192,11 +195,16 @@ static int replace_locked(b3cas_store *s, const b3cas_oid *id,
 				    (unsigned long long)size,
 				    b3cas_oid_fmt(hex, id), len);
 	}
-	damaged = is_inline ? inline_damaged(s, id, v, size)
+	chunked = is_inline &&
+		  (uint8_t)rocksdb_pinnableslice_value(v, &vlen)[0] ==
+			  B3CAS_ENTRY_CHUNKED;
+	damaged = is_inline ? inline_damaged(s, id, v)
 			    : loose_damaged(s, id, size);
 	rocksdb_pinnableslice_destroy(v);
 	if (!damaged)
 		return 1;
+	if (chunked)
+		return 2; /* mended by the caller, without this lock */
 	if (is_inline) {
 		rocksdb_writebatch_t *b;
 
@@ -232,6 +240,26 @@ int b3cas__store_replace(b3cas_store *s, const b3cas_oid *id,
 		pthread_mutex_lock(lock);
 		rc = replace_locked(s, id, data, len, &tmp);
 		pthread_mutex_unlock(lock);
+	}
+	if (rc == 2) {
+		/* A chunked object: mend its damaged chunks (those of
+		 * another object's manifest too, the same bytes). */
+		uint64_t mended;
+
+		void *map = NULL;
+
+		if (!data && tmp) {
+			map = mmap(NULL, len ? len : 1, PROT_READ, MAP_PRIVATE,
+				   tmp->fd, 0);
+			if (map == MAP_FAILED)
+				map = NULL;
+			data = map;
+		}
+		rc = data ? b3cas__chunked_mend(s, id, data, len, &mended)
+			  : b3cas__error(B3CAS_EIO, "cannot map the good copy "
+					 "of a chunked object");
+		if (map)
+			munmap(map, len ? len : 1);
 	}
 	if (tmp)
 		b3cas__tmpfile_discard(&s->lay, tmp);

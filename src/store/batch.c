@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -109,6 +110,42 @@ static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
 	return 0;
 }
 
+/*
+ * In a chunked store, put the items larger than a chunk one by one (each
+ * takes the locks of its chunks, which must not be held with the batch's)
+ * and take them out of items, *n what is left.
+ */
+static int put_chunked(b3cas_store *s, batch_item *items, size_t *n,
+		       const void *const *data, const size_t *lens,
+		       b3cas_oid *ids_out, bool *dup_out)
+{
+	size_t m = 0;
+
+	if (!s->lay.chunk_max)
+		return 0;
+	for (size_t i = 0; i < *n; i++) {
+		size_t k = items[i].index;
+		int rc;
+
+		if (lens[k] <= s->lay.chunk_max) {
+			items[m++] = items[i];
+			continue;
+		}
+		rc = b3cas__chunked_publish(s, &items[i].id, data[k], lens[k]);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
+			atomic_fetch_add_explicit(&s->count.dup_puts, 1,
+						  memory_order_relaxed);
+		if (dup_out)
+			dup_out[k] = rc == 1;
+		if (ids_out)
+			ids_out[k] = items[i].id;
+	}
+	*n = m;
+	return 0;
+}
+
 int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 			  const void *const *data, const size_t *lens,
 			  size_t n)
@@ -116,6 +153,7 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	rocksdb_writebatch_t *b;
 	batch_item *items;
 	bool loose = false;
+	size_t m;
 	int rc;
 
 	uint64_t t0 = b3cas__now_ns(), bytes = 0;
@@ -144,19 +182,24 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	rc = hash_many(s, items, data, lens, n);
 	if (rc < 0)
 		goto out;
-	qsort(items, n, sizeof(*items), item_cmp);
+	m = n;
+	rc = put_chunked(s, items, &m, data, lens, ids_out, dup_out);
+	if (rc < 0 || m == 0)
+		goto note;
+	qsort(items, m, sizeof(*items), item_cmp);
 	b = rocksdb_writebatch_create();
-	lock_stripes(s, items, n, true);
-	rc = stage_all(s, b, items, n, data, lens, dup_out, &loose);
+	lock_stripes(s, items, m, true);
+	rc = stage_all(s, b, items, m, data, lens, dup_out, &loose);
 	if (rc == 0)
 		rc = b3cas__write_batch(s, b, loose);
-	for (size_t i = 0; rc == 0 && i < n; i++)
+	for (size_t i = 0; rc == 0 && i < m; i++)
 		b3cas__known_add(s->known, &items[i].id);
-	lock_stripes(s, items, n, false);
+	lock_stripes(s, items, m, false);
 	rocksdb_writebatch_destroy(b);
 	if (rc == 0 && ids_out)
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < m; i++)
 			ids_out[items[i].index] = items[i].id;
+note:
 	/* one latency sample for the whole batch */
 	b3cas__note_put(s, t0, bytes, rc, n);
 out:
@@ -257,7 +300,9 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 						    &data_out[i], &lens_out[i],
 						    &src, &tickets[n + i]);
 			/* L2 verified its copies already. */
-			todo[i] = src == FROM_L2 ? ITEM_VERIFIED : ITEM_CHECK;
+			todo[i] = src == FROM_L2 || src == FROM_CHUNKS
+					  ? ITEM_VERIFIED
+					  : ITEM_CHECK;
 		}
 		from[i] = (uint8_t)src;
 		if (rcs[i] < 0) {

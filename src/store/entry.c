@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compress/zstd.h"
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -37,48 +39,191 @@ static int entry_malformed(const b3cas_oid *id, size_t len)
 			    b3cas_oid_fmt(hex, id), len);
 }
 
+/* Is a payload of len bytes right for an entry of kind and size? */
+static bool payload_fits(int kind, uint64_t size, size_t len)
+{
+	switch (kind) {
+	case B3CAS_ENTRY_INLINE:
+		return len == size;
+	case B3CAS_ENTRY_LOOSE:
+		return len == 0;
+	case B3CAS_ENTRY_ZINLINE:
+		return len > 0 && size > 0;
+	case B3CAS_ENTRY_CHUNKED:
+		return len >= B3CAS_MANIFEST_TOP_MIN;
+	default:
+		return false;
+	}
+}
+
+bool b3cas__store_entry_shape_ok(const uint8_t *v, size_t len)
+{
+	return len >= B3CAS_ENTRY_HEADER_LEN &&
+	       payload_fits(v[0] & ~B3CAS_ENTRY_UNREF, b3cas__get_u64(v + 1),
+			    len - B3CAS_ENTRY_HEADER_LEN);
+}
+
+/* A chunked object's whole content hashed, a window at a time. */
+#define SOUND_WINDOW (1u << 20)
+
+static int chunked_sound(b3cas_store *s, const b3cas_oid *id,
+			 const b3cas__entry *e, uint64_t *hashed)
+{
+	b3cas_digest_state h;
+	b3cas__top t;
+	b3cas_oid got;
+	uint8_t *buf;
+	int rc = b3cas__top_parse(&t, id, e->size, e->payload, e->payload_len);
+
+	if (rc == B3CAS_ECORRUPT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	buf = b3cas__malloc(SOUND_WINDOW);
+	if (!buf)
+		return B3CAS_ENOMEM;
+	rc = b3cas__store_hasher_init(&h, s);
+	for (uint64_t off = 0; rc == 0 && off < e->size; off += SOUND_WINDOW) {
+		size_t n = e->size - off < SOUND_WINDOW
+				   ? (size_t)(e->size - off)
+				   : SOUND_WINDOW;
+
+		rc = b3cas__chunked_read(s, id, &t, off, buf, n);
+		if (rc == 0) {
+			b3cas__digest_update(&h, buf, n);
+			if (hashed)
+				*hashed += n;
+		}
+	}
+	if (rc == 0) {
+		b3cas__digest_final(&h, &got);
+		if (!b3cas_oid_equal(&got, id))
+			rc = b3cas__digest_mismatch(id, &got);
+	}
+	b3cas__digest_free(&h);
+	free(buf);
+	return rc == B3CAS_ECORRUPT ? 0 : rc < 0 ? rc : 1;
+}
+
+int b3cas__store_entry_sound(b3cas_store *s, const b3cas_oid *id,
+			     const uint8_t *v, size_t len, uint64_t *hashed)
+{
+	b3cas__entry e;
+	b3cas_oid got;
+	uint8_t *buf;
+	int rc;
+
+	if (!b3cas__store_entry_shape_ok(v, len))
+		return entry_malformed(id, len), 0;
+	e.v = NULL;
+	e.kind = v[0] & ~B3CAS_ENTRY_UNREF;
+	e.unref = (v[0] & B3CAS_ENTRY_UNREF) != 0;
+	e.size = b3cas__get_u64(v + 1);
+	e.payload = v + B3CAS_ENTRY_HEADER_LEN;
+	e.payload_len = len - B3CAS_ENTRY_HEADER_LEN;
+	if (e.kind == B3CAS_ENTRY_LOOSE)
+		return b3cas__error(B3CAS_EINVAL, "a loose entry");
+	if (e.kind == B3CAS_ENTRY_CHUNKED)
+		return chunked_sound(s, id, &e, hashed);
+	if (e.kind == B3CAS_ENTRY_INLINE) {
+		rc = b3cas__store_hash(s, &got, e.payload, (size_t)e.size);
+	} else {
+		/* no more than a chunk or the inline threshold */
+		if (e.size > B3CAS_INLINE_THRESHOLD_MAX + (64u << 20))
+			return entry_malformed(id, len), 0;
+		buf = b3cas__malloc((size_t)e.size + 1);
+		if (!buf)
+			return B3CAS_ENOMEM;
+		rc = b3cas__entry_decode(&e, buf);
+		if (rc == B3CAS_ECORRUPT) {
+			free(buf);
+			return 0;
+		}
+		if (rc == 0)
+			rc = b3cas__store_hash(s, &got, buf, (size_t)e.size);
+		free(buf);
+	}
+	if (rc < 0)
+		return rc;
+	if (hashed)
+		*hashed += e.size;
+	if (!b3cas_oid_equal(&got, id)) {
+		b3cas__digest_mismatch(id, &got);
+		return 0;
+	}
+	return 1;
+}
+
+int b3cas__entry_get(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e)
+{
+	const uint8_t *p;
+	size_t len;
+	int rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
+				  B3CAS_OID_LEN, &e->v);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		e->v = NULL;
+		return b3cas__not_stored(id);
+	}
+	p = (const uint8_t *)rocksdb_pinnableslice_value(e->v, &len);
+	if (len < B3CAS_ENTRY_HEADER_LEN ||
+	    !payload_fits(p[0] & ~B3CAS_ENTRY_UNREF, b3cas__get_u64(p + 1),
+			  len - B3CAS_ENTRY_HEADER_LEN)) {
+		rocksdb_pinnableslice_destroy(e->v);
+		e->v = NULL;
+		return entry_malformed(id, len);
+	}
+	e->kind = p[0] & ~B3CAS_ENTRY_UNREF;
+	e->unref = (p[0] & B3CAS_ENTRY_UNREF) != 0;
+	e->size = b3cas__get_u64(p + 1);
+	e->payload = p + B3CAS_ENTRY_HEADER_LEN;
+	e->payload_len = len - B3CAS_ENTRY_HEADER_LEN;
+	return 0;
+}
+
+void b3cas__entry_done(b3cas__entry *e)
+{
+	rocksdb_pinnableslice_destroy(e->v);
+	e->v = NULL;
+}
+
+int b3cas__entry_decode(const b3cas__entry *e, void *out)
+{
+	if (e->kind == B3CAS_ENTRY_INLINE) {
+		if (e->size)
+			memcpy(out, e->payload, (size_t)e->size);
+		return 0;
+	}
+	if (e->kind == B3CAS_ENTRY_ZINLINE)
+		return b3cas__zstd_decompress(out, (size_t)e->size, e->payload,
+					      e->payload_len);
+	return b3cas__error(B3CAS_ECORRUPT, "not an inline entry");
+}
+
 /*
  * Read id's content entry: size, inline or not, whether it is a GC
- * candidate, and (value_out, inline objects) the pinned value.
+ * candidate, and (value_out, objects kept in the index) the pinned value.
  */
 int b3cas__entry_read(b3cas_store *s, const b3cas_oid *id, uint64_t *size_out,
 		      bool *is_inline_out, bool *unref_out,
 		      rocksdb_pinnableslice_t **value_out)
 {
-	rocksdb_pinnableslice_t *v;
-	const uint8_t *p;
-	size_t len;
-	uint64_t size;
-	int kind, rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
-					B3CAS_OID_LEN, &v);
+	b3cas__entry e;
+	int rc = b3cas__entry_get(s, id, &e);
 
 	if (rc < 0)
 		return rc;
-	if (rc == 0)
-		return b3cas__not_stored(id);
-	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
-	if (len < B3CAS_ENTRY_HEADER_LEN)
-		goto malformed;
-	size = b3cas__get_u64(p + 1);
-	kind = p[0] & ~B3CAS_ENTRY_UNREF;
-	if (kind == B3CAS_ENTRY_INLINE) {
-		if (len - B3CAS_ENTRY_HEADER_LEN != size)
-			goto malformed;
-	} else if (kind != B3CAS_ENTRY_LOOSE ||
-		   len != B3CAS_ENTRY_HEADER_LEN) {
-		goto malformed;
+	*size_out = e.size;
+	*is_inline_out = e.kind != B3CAS_ENTRY_LOOSE;
+	*unref_out = e.unref;
+	if (value_out && *is_inline_out) {
+		*value_out = e.v;
+		e.v = NULL;
 	}
-	*size_out = size;
-	*is_inline_out = kind == B3CAS_ENTRY_INLINE;
-	*unref_out = (p[0] & B3CAS_ENTRY_UNREF) != 0;
-	if (value_out && *is_inline_out)
-		*value_out = v;
-	else
-		rocksdb_pinnableslice_destroy(v);
+	b3cas__entry_done(&e);
 	return 0;
-malformed:
-	rocksdb_pinnableslice_destroy(v);
-	return entry_malformed(id, len);
 }
 
 int b3cas__store_entry(b3cas_store *s, const b3cas_oid *id,
@@ -150,9 +295,16 @@ int b3cas__refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
 int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
 		  uint64_t *size, bool *is_inline)
 {
+	b3cas__entry e;
 	bool unref = false;
-	int rc = b3cas__entry_read(s, id, size, is_inline, &unref, NULL);
+	int rc = b3cas__entry_get(s, id, &e);
 
+	if (rc == 0) {
+		unref = e.unref;
+		*size = e.size;
+		*is_inline = e.kind != B3CAS_ENTRY_LOOSE;
+		b3cas__entry_done(&e);
+	}
 	if (rc == B3CAS_ENOTFOUND)
 		return 0;
 	if (rc == 0 && unref) {
@@ -261,24 +413,34 @@ void b3cas__batch_set_refs(rocksdb_writebatch_t *b, b3cas_store *s,
 				  (const char *)v, sizeof(v));
 }
 
+void b3cas__batch_put_kind(rocksdb_writebatch_t *b, b3cas_store *s,
+			   const b3cas_oid *id, int kind, uint64_t size,
+			   const void *payload, size_t payload_len, bool unref)
+{
+	uint8_t head[B3CAS_ENTRY_HEADER_LEN];
+	const char *key = (const char *)id->bytes;
+	size_t key_len = B3CAS_OID_LEN;
+	const char *parts[2] = {(const char *)head, payload};
+	size_t part_lens[2] = {sizeof(head), payload_len};
+
+	head[0] = (uint8_t)kind;
+	if (unref)
+		head[0] |= B3CAS_ENTRY_UNREF;
+	b3cas__put_u64(head + 1, size);
+	rocksdb_writebatch_putv_cf(b, s->ix->cf[B3CAS_CF_CONTENT], 1, &key,
+				   &key_len, payload_len ? 2 : 1, parts,
+				   part_lens);
+}
+
 /* Add the content entry of a new object (its bytes too when inline). */
 void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 			    const b3cas_oid *id, const void *data, size_t len,
 			    bool is_inline, bool unref)
 {
-	uint8_t head[B3CAS_ENTRY_HEADER_LEN];
-	const char *key = (const char *)id->bytes;
-	size_t key_len = B3CAS_OID_LEN;
-	const char *parts[2] = {(const char *)head, data};
-	size_t part_lens[2] = {sizeof(head), len};
-
-	head[0] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
-	if (unref)
-		head[0] |= B3CAS_ENTRY_UNREF;
-	b3cas__put_u64(head + 1, len);
-	rocksdb_writebatch_putv_cf(b, s->ix->cf[B3CAS_CF_CONTENT], 1, &key,
-				   &key_len, is_inline && len ? 2 : 1, parts,
-				   part_lens);
+	b3cas__batch_put_kind(b, s, id,
+			      is_inline ? B3CAS_ENTRY_INLINE
+					: B3CAS_ENTRY_LOOSE,
+			      len, data, is_inline ? len : 0, unref);
 }
 
 void b3cas__store_batch_put_entry(b3cas_store *s, rocksdb_writebatch_t *b,

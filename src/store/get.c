@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -56,70 +57,83 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 		       size_t *len_out, read_source *from,
 		       uint64_t *ticket_out)
 {
-	rocksdb_pinnableslice_t *v = NULL;
 	b3cas_blob *blob = NULL;
+	b3cas__entry e;
 	b3cas_l2 *l2;
-	uint64_t size;
-	bool is_inline;
 	uint8_t *buf;
 	int fd = -1, rc;
 
 	*ticket_out = l2_ticket(s, id);
-	rc = b3cas__store_entry(s, id, &size, &is_inline, &v);
+	rc = b3cas__entry_get(s, id, &e);
 	if (rc < 0)
 		return rc;
-	if (size > SIZE_MAX - 4096) {
-		rocksdb_pinnableslice_destroy(v);
+	/* An object without references is gone, as far as callers see. */
+	if (e.unref) {
+		b3cas__entry_done(&e);
+		return b3cas__not_stored(id);
+	}
+	if (e.size > SIZE_MAX - 4096) {
+		b3cas__entry_done(&e);
 		return b3cas__error(B3CAS_ENOMEM, "object too large");
 	}
 	if (blob_out) {
-		blob = b3cas__blob_new((size_t)size);
+		blob = b3cas__blob_new((size_t)e.size);
 		buf = blob ? b3cas__blob_bytes(blob) : NULL;
 		if (!buf)
 			b3cas__error(B3CAS_ENOMEM, "out of memory");
 	} else {
-		buf = b3cas__malloc((size_t)size);
+		buf = b3cas__malloc((size_t)e.size);
 	}
 	if (!buf) {
-		rocksdb_pinnableslice_destroy(v);
+		b3cas__entry_done(&e);
 		return B3CAS_ENOMEM;
 	}
-	if (is_inline) {
-		size_t vlen;
-		const char *p = rocksdb_pinnableslice_value(v, &vlen);
-
-		memcpy(buf, p + B3CAS_ENTRY_HEADER_LEN, (size_t)size);
-		rocksdb_pinnableslice_destroy(v);
+	if (e.kind == B3CAS_ENTRY_INLINE || e.kind == B3CAS_ENTRY_ZINLINE) {
+		rc = b3cas__entry_decode(&e, buf);
+		if (rc < 0)
+			rc = b3cas__store_on_corrupt(s, id, e.size, false, rc);
 		*from = FROM_INDEX;
+	} else if (e.kind == B3CAS_ENTRY_CHUNKED) {
+		b3cas__top t;
+
+		rc = b3cas__top_parse(&t, id, e.size, e.payload,
+				      e.payload_len);
+		if (rc == 0)
+			rc = b3cas__chunked_read(s, id, &t, 0, buf,
+						 (size_t)e.size);
+		if (rc == B3CAS_ECORRUPT)
+			rc = b3cas__store_on_corrupt(s, id, e.size, false, rc);
+		*from = FROM_CHUNKS;
 	} else if ((l2 = atomic_load_explicit(&s->cache.l2,
 					      memory_order_acquire)) &&
-		   b3cas__l2_read(l2, id, size, buf) == 1) {
+		   b3cas__l2_read(l2, id, e.size, buf) == 1) {
 		*from = FROM_L2;
 	} else {
-		rc = b3cas__store_open_loose(s, id, size, &fd);
+		rc = b3cas__store_open_loose(s, id, e.size, &fd);
 		if (rc == 0) {
 			rc = b3cas__object_pread(&s->lay, id, fd, buf,
-						 (size_t)size, 0);
+						 (size_t)e.size, 0);
 			close(fd);
 		}
 		/* A file of the wrong size, or missing, is a corrupt object
 		 * too (a missing one has nothing to move). */
 		if (rc == B3CAS_ECORRUPT)
-			rc = b3cas__store_on_corrupt(s, id, size, true, rc);
-		if (rc < 0) {
-			if (blob)
-				b3cas_blob_release(blob);
-			else
-				free(buf);
-			return rc;
-		}
+			rc = b3cas__store_on_corrupt(s, id, e.size, true, rc);
 		*from = FROM_TIER;
+	}
+	*len_out = (size_t)e.size;
+	b3cas__entry_done(&e);
+	if (rc < 0) {
+		if (blob)
+			b3cas_blob_release(blob);
+		else
+			free(buf);
+		return rc;
 	}
 	if (blob_out)
 		*blob_out = blob;
 	else
 		*data_out = buf;
-	*len_out = (size_t)size;
 	return 0;
 }
 
@@ -146,7 +160,10 @@ static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
 		       size_t len, read_source from, uint64_t ticket)
 {
 	b3cas_l2 *l2;
-	int rc = from == FROM_L2 ? 0 : b3cas__verify(s, id, buf, len);
+	/* L2 verified its copy; a chunked read, every chunk and segment. */
+	int rc = from == FROM_L2 || from == FROM_CHUNKS
+			 ? 0
+			 : b3cas__verify(s, id, buf, len);
 
 	if (rc == B3CAS_ECORRUPT)
 		return b3cas__store_on_corrupt(s, id, len, from == FROM_TIER,
@@ -297,6 +314,62 @@ int b3cas_store_get(b3cas_store *s, const b3cas_oid *id, void **data_out,
 		*len_out = len;
 	}
 out:
+	b3cas__note_get(s, t0, 1);
+	return rc;
+}
+
+int b3cas_store_read_at(b3cas_store *s, const b3cas_oid *id, uint64_t offset,
+			void *buf, size_t len, size_t *nread)
+{
+	uint64_t t0 = b3cas__now_ns();
+	b3cas_blob *blob = NULL;
+	b3cas__entry e;
+	size_t n = 0;
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL_LEN(buf, "buf", len, "len");
+	if (nread)
+		*nread = 0;
+	rc = b3cas__entry_get(s, id, &e);
+	if (rc == 0 && e.unref) {
+		b3cas__entry_done(&e);
+		rc = b3cas__not_stored(id);
+	}
+	if (rc == 0 && e.kind == B3CAS_ENTRY_CHUNKED) {
+		b3cas__top t;
+
+		if (offset < e.size)
+			n = e.size - offset < len ? (size_t)(e.size - offset)
+						  : len;
+		rc = b3cas__top_parse(&t, id, e.size, e.payload,
+				      e.payload_len);
+		if (rc == 0 && n)
+			rc = b3cas__chunked_read(s, id, &t, offset, buf, n);
+		if (rc == B3CAS_ECORRUPT)
+			rc = b3cas__store_on_corrupt(s, id, e.size, false, rc);
+		b3cas__entry_done(&e);
+	} else if (rc == 0) {
+		b3cas__entry_done(&e);
+		rc = b3cas_store_get_view(s, id, &blob);
+		if (rc == 0) {
+			size_t size = b3cas_blob_size(blob);
+
+			if (offset < size)
+				n = size - offset < len ? size - (size_t)offset
+							: len;
+			if (n)
+				memcpy(buf,
+				       (const uint8_t *)b3cas_blob_data(blob) +
+					       offset,
+				       n);
+			b3cas_blob_release(blob);
+		}
+		return rc == 0 && nread ? (*nread = n, 0) : rc;
+	}
+	if (rc == 0 && nread)
+		*nread = n;
 	b3cas__note_get(s, t0, 1);
 	return rc;
 }

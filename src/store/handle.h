@@ -95,6 +95,8 @@ struct b3cas_store {
 	 * with B3CAS_EBUSY while either is not 0, since each holds a
 	 * pointer to the handle. */
 	atomic_uint open_writers, open_readers;
+	/* Removed chunked objects left segments to release (chunked.c). */
+	atomic_bool chunked_pending;
 };
 
 /* ---- shared by the store layer's files ---- */
@@ -119,7 +121,13 @@ int b3cas__store_walk(b3cas_store *s, bool fill_cache,
 		      void *ctx);
 
 /* Where a read found an object's bytes. */
-typedef enum read_source { FROM_INDEX, FROM_TIER, FROM_L2 } read_source;
+/* FROM_CHUNKS: a chunked object, every chunk checked as it was read. */
+typedef enum read_source {
+	FROM_INDEX,
+	FROM_TIER,
+	FROM_L2,
+	FROM_CHUNKS
+} read_source;
 
 /* Batch mode's flusher (sync.c): started at open for writable handles in
  * batch mode, stopped (and joined) at close; stop is safe either way. */
@@ -130,6 +138,34 @@ void b3cas__flusher_stop(b3cas_store *s);
 void b3cas__note_written(b3cas_store *s, bool loose);
 
 /* ---- index entries (entry.c) ---- */
+
+/* A content entry as read (b3cas__entry_get): its kind (without the
+ * UNREF bit), size, candidate mark and payload, valid until
+ * b3cas__entry_done releases the pinned value v. */
+typedef struct b3cas__entry {
+	rocksdb_pinnableslice_t *v;
+	const uint8_t *payload;
+	size_t payload_len;
+	uint64_t size;
+	int kind;
+	bool unref;
+} b3cas__entry;
+
+/* The shortest payload of a chunked object's entry (chunked.c). */
+#define B3CAS_MANIFEST_TOP_MIN 49
+
+/* Read id's content entry, checked for shape: 0, B3CAS_ENOTFOUND, or an
+ * error (B3CAS_ECORRUPT for a malformed entry). Candidates too. */
+int b3cas__entry_get(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e);
+void b3cas__entry_done(b3cas__entry *e);
+/* The bytes of an inline entry (kind INLINE or ZINLINE), e->size of them,
+ * into out: 0 or B3CAS_ECORRUPT (not verified against the id). */
+int b3cas__entry_decode(const b3cas__entry *e, void *out);
+/* Add to b a content entry of kind with payload (under id's stripe
+ * lock). */
+void b3cas__batch_put_kind(rocksdb_writebatch_t *b, b3cas_store *s,
+			   const b3cas_oid *id, int kind, uint64_t size,
+			   const void *payload, size_t payload_len, bool unref);
 
 /* B3CAS_ENOTFOUND saying id is not stored. */
 int b3cas__not_stored(const b3cas_oid *id);
@@ -148,6 +184,10 @@ int b3cas__refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
 int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
 		  uint64_t *size, bool *is_inline);
 int b3cas__lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs);
+/* Add to b what makes id, whose last reference goes, a GC candidate
+ * (refs.c). Under id's stripe lock. */
+int b3cas__mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
+			  const b3cas_oid *id);
 /* B3CAS_ERANGE: id's count cannot grow. */
 int b3cas__refs_overflow(const b3cas_oid *id);
 /* Add to b: id's count (had_entry: whether a refs entry exists now), and

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/within.h"
@@ -112,15 +113,27 @@ static int write_back(b3cas_store *s, const b3cas_oid *id, const void *buf,
 		      size_t len)
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
-	uint64_t size;
-	bool is_inline;
-	int rc;
+	b3cas__entry e;
+	int kind = 0, rc;
 
 	pthread_mutex_lock(lock);
-	rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
-	if (rc == 0 && size != len)
-		rc = b3cas__error(B3CAS_ECORRUPT, "size differs");
-	if (rc == 0 && is_inline) {
+	rc = b3cas__entry_get(s, id, &e);
+	if (rc == 0) {
+		kind = e.kind;
+		if (e.unref)
+			rc = b3cas__not_stored(id);
+		else if (e.size != len)
+			rc = b3cas__error(B3CAS_ECORRUPT, "size differs");
+		b3cas__entry_done(&e);
+	}
+	if (rc == 0 && kind == B3CAS_ENTRY_CHUNKED) {
+		/* Its chunks are mended under their own locks. */
+		uint64_t mended;
+
+		pthread_mutex_unlock(lock);
+		return b3cas__chunked_mend(s, id, buf, len, &mended);
+	}
+	if (rc == 0 && kind != B3CAS_ENTRY_LOOSE) {
 		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 
 		b3cas__batch_put_entry(b, s, id, buf, len, true, false);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "index/wal.h"
@@ -41,6 +42,28 @@ static int check_options(const b3cas_store_options *o)
 				    "maximum %u",
 				    o->inline_threshold,
 				    B3CAS_INLINE_THRESHOLD_MAX);
+	if (o->version < 4)
+		return 0;
+	if ((unsigned)o->chunking > B3CAS_CHUNKING_ON)
+		return b3cas__error(B3CAS_EINVAL, "unknown chunking mode %d",
+				    (int)o->chunking);
+	if (o->chunk_avg &&
+	    (o->chunk_avg < B3CAS_CHUNK_AVG_MIN ||
+	     o->chunk_avg > B3CAS_CHUNK_AVG_MAX ||
+	     (o->chunk_avg & (o->chunk_avg - 1))))
+		return b3cas__error(B3CAS_EINVAL,
+				    "chunk average %u is not a power of two "
+				    "from %u to %u", o->chunk_avg,
+				    B3CAS_CHUNK_AVG_MIN, B3CAS_CHUNK_AVG_MAX);
+	if (o->chunking == B3CAS_CHUNKING_ON && o->hash == B3CAS_HASH_SHA256)
+		return b3cas__error(B3CAS_EINVAL,
+				    "chunking needs a BLAKE3 store: chunks "
+				    "are named by BLAKE3 (sha256 stores keep "
+				    "objects whole)");
+	if (o->compression_level < 0 || o->compression_level > 19)
+		return b3cas__error(B3CAS_EINVAL,
+				    "compression level %d is not from 0 (off) "
+				    "to 19", o->compression_level);
 	return 0;
 }
 
@@ -184,6 +207,8 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 			       ? offsetof(b3cas_store_options, l1_bytes)
 		       : opts->version == 2
 			       ? offsetof(b3cas_store_options, lock_timeout_ms)
+		       : opts->version == 3
+			       ? offsetof(b3cas_store_options, chunking)
 			       : sizeof(defaults));
 		defaults.version = B3CAS_STORE_OPTIONS_VERSION;
 	}
@@ -247,6 +272,9 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 					       s->read_only);
 	if (rc == 0 && !s->read_only)
 		s->known = b3cas__known_new(); /* NULL: go without */
+	/* What a crash left of chunked puts and removals (chunked.c). */
+	if (rc == 0 && !s->read_only && s->lay.chunk_max)
+		rc = b3cas__chunked_release_all(s, NULL);
 	if (rc == 0)
 		rc = b3cas__flusher_start(s);
 	if (rc < 0) {
@@ -346,6 +374,10 @@ void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)
 	out->root = s->lay.root;
 	out->hash = s->lay.hash;
 	out->inline_threshold = s->lay.inline_threshold;
+	out->chunk_min = s->lay.chunk_min;
+	out->chunk_avg = s->lay.chunk_avg;
+	out->chunk_max = s->lay.chunk_max;
+	out->compression_level = s->lay.zlevel;
 	out->durability = s->durability;
 	out->read_only = s->read_only;
 	out->format_version = s->lay.format;

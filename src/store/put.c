@@ -17,8 +17,40 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compress/zstd.h"
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
+
+/*
+ * Add a new inline object's entry to b: compressed (kind ZINLINE) when
+ * the store compresses and zstd saves enough (compress/zstd.h, worth),
+ * else its bytes as they are.
+ */
+static void put_inline(rocksdb_writebatch_t *b, b3cas_store *s,
+		       const b3cas_oid *id, const void *data, size_t len)
+{
+	size_t cap = s->lay.zlevel ? b3cas__zstd_worth_max(
+					     len, B3CAS_ZSTD_MIN_SAVING_DEFAULT,
+					     B3CAS_ZSTD_MIN_PERCENT_DEFAULT)
+				   : 0;
+	uint8_t stack[16384], *dst = NULL;
+	size_t csize;
+
+	if (cap > 0)
+		dst = cap <= sizeof(stack) ? stack : malloc(cap);
+	if (dst && b3cas__zstd_compress(&csize, dst, cap, data, len,
+					s->lay.zlevel) == 0 &&
+	    csize > 0 && csize <= cap) {
+		b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_ZINLINE, len, dst,
+				      csize, false);
+	} else {
+		b3cas_error_clear();
+		b3cas__batch_put_entry(b, s, id, data, len, true, false);
+	}
+	if (dst != stack)
+		free(dst);
+}
 
 /*
  * Under id's stripe lock: add the object (or references to it) to batch b.
@@ -63,8 +95,10 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	 * written again rather than trusted, so a revived object is as sound
 	 * as a new one (and the rename replaces a candidate's old file).
 	 */
-	if (len <= s->lay.inline_threshold && !tmp) {
-		b3cas__batch_put_entry(b, s, id, data, len, true, false);
+	/* A chunked store keeps chunk-sized objects inline. */
+	if (!tmp && (len <= s->lay.inline_threshold ||
+		     len <= s->lay.chunk_max)) {
+		put_inline(b, s, id, data, len);
 	} else {
 		bool durable = s->durability == B3CAS_DURABILITY_FULL;
 
@@ -105,11 +139,20 @@ int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
 int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 			 const void *data, size_t len, b3cas_tmpfile *tmp)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
-	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	pthread_mutex_t *lock;
+	rocksdb_writebatch_t *b;
 	bool loose;
 	int rc, wrc;
 
+	if (s->lay.chunk_max && len > s->lay.chunk_max) {
+		rc = tmp ? b3cas__chunked_publish_fd(s, id, tmp->fd, len)
+			 : b3cas__chunked_publish(s, id, data, len);
+		if (tmp)
+			b3cas__tmpfile_discard(&s->lay, tmp);
+		return rc;
+	}
+	lock = b3cas__store_stripe(s, id);
+	b = rocksdb_writebatch_create();
 	pthread_mutex_lock(lock);
 	rc = b3cas__stage_locked(s, b, id, data, len, tmp, 1, &loose);
 	if (rc >= 0) {

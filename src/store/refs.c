@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -64,45 +65,39 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 
 /*
  * Add a candidate's entries to b: its content entry gets the UNREF mark
- * (so reads no longer see it; bytes: an inline object's) and its refs
- * entry count 0, the time, its size and kind (so GC decides from that
- * entry alone). The bytes stay until b3cas_gc removes them.
+ * (so reads no longer see it; its payload is kept) and its refs entry
+ * count 0, the time, its size and kind (so GC decides from that entry
+ * alone). The bytes stay until b3cas_gc removes them.
  */
 static void batch_candidate(rocksdb_writebatch_t *b, b3cas_store *s,
-			    const b3cas_oid *id, const void *bytes,
-			    size_t size, bool is_inline)
+			    const b3cas_oid *id, int kind, uint64_t size,
+			    const void *payload, size_t payload_len)
 {
 	uint8_t mark[B3CAS_REFS_CANDIDATE_LEN];
 
-	b3cas__batch_put_entry(b, s, id, bytes, size, is_inline, true);
+	b3cas__batch_put_kind(b, s, id, kind, size, payload, payload_len,
+			      true);
 	b3cas__put_u64(mark, 0);
 	b3cas__put_u64(mark + 8, b3cas__wall_ns());
 	b3cas__put_u64(mark + 16, size);
-	mark[24] = is_inline ? B3CAS_ENTRY_INLINE : B3CAS_ENTRY_LOOSE;
+	mark[24] = (uint8_t)kind;
 	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_REFS],
 				  (const char *)id->bytes, B3CAS_OID_LEN,
 				  (const char *)mark, sizeof(mark));
 }
 
 /* Make id, whose last reference is going, a GC candidate. */
-static int mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
+int b3cas__mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 			  const b3cas_oid *id)
 {
-	rocksdb_pinnableslice_t *v = NULL;
-	const char *bytes = NULL;
-	uint64_t size;
-	bool is_inline, unref;
-	size_t vlen;
-	int rc = b3cas__entry_read(s, id, &size, &is_inline, &unref, &v);
+	b3cas__entry e;
+	int rc = b3cas__entry_get(s, id, &e);
 
 	if (rc < 0)
 		return rc;
-	if (is_inline)
-		bytes = rocksdb_pinnableslice_value(v, &vlen) +
-			B3CAS_ENTRY_HEADER_LEN;
-	/* putv copies the bytes into the batch: v can go after. */
-	batch_candidate(b, s, id, bytes, (size_t)size, is_inline);
-	rocksdb_pinnableslice_destroy(v);
+	/* putv copies the payload into the batch: e can go after. */
+	batch_candidate(b, s, id, e.kind, e.size, e.payload, e.payload_len);
+	b3cas__entry_done(&e);
 	return 0;
 }
 
@@ -110,17 +105,47 @@ void b3cas__store_batch_put_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 				      const b3cas_oid *id, uint64_t size)
 {
 	b3cas__known_drop(s->known, id);
-	batch_candidate(b, s, id, NULL, (size_t)size, false);
+	batch_candidate(b, s, id, B3CAS_ENTRY_LOOSE, size, NULL, 0);
 }
 
 void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 			       const b3cas_oid *id)
 {
+	b3cas__entry e;
+
+	/* A chunked object's segments are handed to the release that
+	 * follows (chunked.c); an entry that cannot be read leaks them,
+	 * which is safe. */
+	if (b3cas__entry_get(s, id, &e) == 0) {
+		b3cas__top t;
+
+		if (e.kind == B3CAS_ENTRY_CHUNKED &&
+		    b3cas__top_parse(&t, id, e.size, e.payload,
+				     e.payload_len) == 0) {
+			b3cas__chunked_batch_removed(s, b, id, &t);
+			atomic_store(&s->chunked_pending, true);
+		}
+		b3cas__entry_done(&e);
+	}
 	b3cas__known_drop(s->known, id);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
+}
+
+int b3cas__store_release_chunks(b3cas_store *s, uint64_t *released)
+{
+	if (released)
+		*released = 0;
+	int rc;
+
+	if (!atomic_exchange(&s->chunked_pending, false))
+		return 0;
+	rc = b3cas__chunked_release_removed(s, released);
+	if (rc < 0)
+		atomic_store(&s->chunked_pending, true); /* the next try */
+	return rc;
 }
 
 int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b)
@@ -171,7 +196,7 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 	} else {
 		/* Not known live from before the write that ends it on. */
 		b3cas__known_drop(s->known, id);
-		rc = mark_candidate(s, b, id);
+		rc = b3cas__mark_candidate(s, b, id);
 	}
 	if (rc >= 0)
 		rc = b3cas__write_batch(s, b, false);
@@ -274,7 +299,7 @@ int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 static bool candidate_mark(const uint8_t *p, size_t len)
 {
 	return len == B3CAS_REFS_CANDIDATE_LEN && b3cas__get_u64(p) == 0 &&
-	       (p[24] == B3CAS_ENTRY_INLINE || p[24] == B3CAS_ENTRY_LOOSE);
+	       p[24] >= B3CAS_ENTRY_INLINE && p[24] <= B3CAS_ENTRY_CHUNKED;
 }
 
 int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
@@ -300,7 +325,7 @@ int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
 		if (since_ns)
 			*since_ns = b3cas__get_u64(p + 8);
 		*size = b3cas__get_u64(p + 16);
-		*is_inline = p[24] == B3CAS_ENTRY_INLINE;
+		*is_inline = p[24] != B3CAS_ENTRY_LOOSE;
 		rocksdb_pinnableslice_destroy(v);
 		return 1;
 	}

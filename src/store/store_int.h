@@ -100,6 +100,22 @@ int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,
  * live (filter/known.h). Under id's stripe lock. */
 void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 			       const b3cas_oid *id);
+/* Does index entry v (len bytes, as stored) have the shape of an entry
+ * of its kind? */
+bool b3cas__store_entry_shape_ok(const uint8_t *v, size_t len);
+/*
+ * The content an entry keeps in the index (every kind but loose; a
+ * chunked object: its chunks, through its manifest, hashed whole) checked
+ * against id: 1 sound, 0 damaged or malformed (the message says how), or
+ * an error when it cannot tell. *hashed (may be NULL) grows by the bytes
+ * hashed.
+ */
+int b3cas__store_entry_sound(b3cas_store *s, const b3cas_oid *id,
+			     const uint8_t *v, size_t len, uint64_t *hashed);
+/* After removals of chunked objects (b3cas__store_batch_remove): release
+ * the chunks their manifests held, which may make chunks GC candidates;
+ * *released (may be NULL) counts the manifests. Not under a stripe lock. */
+int b3cas__store_release_chunks(b3cas_store *s, uint64_t *released);
 
 /* Add to b the entries of loose object id (size bytes) as a GC candidate
  * marked now: no references, its bytes kept until a collection. For fsck,
@@ -213,6 +229,11 @@ typedef int (*b3cas__publish_fn)(b3cas_store *s, const b3cas_oid *id,
 				 const void *data, size_t len,
 				 b3cas_tmpfile *tmp, void *ctx);
 
+/* A writer that stages its bytes in a temp file (or its buffer) whatever
+ * the store, for b3cas__writer_finish with a publisher of the caller's:
+ * b3cas_writer_open's writers of a chunking store store chunks as they
+ * go, and only b3cas_writer_commit may finish those. */
+int b3cas__writer_open_staged(b3cas_writer **out, b3cas_store *s);
 /*
  * Finish writer w as b3cas_writer_commit does (hash, spill what outgrew
  * the buffer), but hand the bytes to publish instead of an ordinary put.

@@ -17,11 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/handle.h"
+#include "store/chunked.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
 #define WRITER_BUF_MIN (256u * 1024u)
+/* A writer of a chunking store cuts and writes chunks a buffer at a time
+ * (chunked.c): the buffer is the segment a feed writes. */
+#define WRITER_BUF_CHUNKED (1024u * 1024u)
 #define READER_CHUNK (1u << 20)
 
 struct b3cas_writer {
@@ -32,9 +35,27 @@ struct b3cas_writer {
 	uint64_t total;
 	b3cas_tmpfile tmp; /* fd -1 until the bytes outgrow buf */
 	int error;         /* first failure; the writer is then dead */
+	/* A chunking store's writer stores chunks as the bytes come
+	 * (cput: from the first full buffer on) instead of a temp file. */
+	bool chunks;
+	b3cas__cput *cput;
 };
 
+static int writer_open(b3cas_writer **out, b3cas_store *s, bool chunks);
+
 int b3cas_writer_open(b3cas_writer **out, b3cas_store *s)
+{
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(s, "store");
+	return writer_open(out, s, s->lay.chunk_max != 0);
+}
+
+int b3cas__writer_open_staged(b3cas_writer **out, b3cas_store *s)
+{
+	return writer_open(out, s, false);
+}
+
+static int writer_open(b3cas_writer **out, b3cas_store *s, bool chunks)
 {
 	b3cas_writer *w;
 	int rc;
@@ -49,9 +70,12 @@ int b3cas_writer_open(b3cas_writer **out, b3cas_store *s)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	w->store = s;
 	w->tmp.fd = -1;
+	w->chunks = chunks;
 	w->buf_cap = s->lay.inline_threshold > WRITER_BUF_MIN
 			     ? s->lay.inline_threshold
 			     : WRITER_BUF_MIN;
+	if (chunks && w->buf_cap < WRITER_BUF_CHUNKED)
+		w->buf_cap = WRITER_BUF_CHUNKED;
 	w->buf = malloc(w->buf_cap);
 	rc = w->buf ? b3cas__store_hasher_init(&w->hasher, s)
 		    : b3cas__error(B3CAS_ENOMEM, "out of memory");
@@ -65,10 +89,32 @@ int b3cas_writer_open(b3cas_writer **out, b3cas_store *s)
 	return 0;
 }
 
+/* A chunking writer's full buffer: its chunks stored, all but the tail
+ * that may still grow into a longer chunk kept. */
+static int feed(b3cas_writer *w, bool final)
+{
+	size_t used = 0;
+	int rc = 0;
+
+	if (!w->cput)
+		rc = b3cas__cput_begin(w->store, &w->cput);
+	if (rc == 0)
+		rc = b3cas__cput_feed(w->cput, w->buf, w->buf_len, final,
+				      &used);
+	if (rc == 0) {
+		memmove(w->buf, w->buf + used, w->buf_len - used);
+		w->buf_len -= used;
+	}
+	return rc;
+}
+
 /* Move the buffered bytes to the temp file, creating it first. */
 static int spill(b3cas_writer *w)
 {
 	int rc = 0;
+
+	if (w->chunks)
+		return feed(w, false);
 
 	/* A staging file takes space: not the reserve's (reserve.c). */
 	if (w->tmp.fd < 0)
@@ -119,6 +165,7 @@ int b3cas_writer_write(b3cas_writer *w, const void *data, size_t len)
 
 static void writer_free(b3cas_writer *w)
 {
+	b3cas__cput_abort(w->cput);
 	if (w->tmp.fd >= 0)
 		b3cas__tmpfile_discard(&w->store->lay, &w->tmp);
 	b3cas__digest_free(&w->hasher);
@@ -139,7 +186,17 @@ int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
 		return b3cas__error(rc, "writer already failed");
 	}
 	b3cas__digest_final(&w->hasher, &id);
-	if (w->tmp.fd < 0 && w->total <= s->lay.inline_threshold) {
+	if (w->cput) {
+		/* only b3cas_writer_commit opens these (publish_put) */
+		rc = feed(w, true);
+		if (rc == 0) {
+			rc = b3cas__cput_commit(w->cput, &id);
+			w->cput = NULL;
+		}
+		(void)publish;
+		(void)ctx;
+	} else if (w->tmp.fd < 0 &&
+		   (w->total <= s->lay.inline_threshold || w->chunks)) {
 		rc = publish(s, &id, w->buf, w->buf_len, NULL, ctx);
 	} else {
 		rc = spill(w);
@@ -191,6 +248,8 @@ struct b3cas_reader {
 	b3cas_oid id;
 	uint64_t size, pos;
 	uint8_t *data;              /* inline objects: all their bytes */
+	uint8_t *top;               /* chunked objects: the manifest top */
+	b3cas__top t;
 	int fd;                     /* loose objects */
 	bool recheck;               /* hash again while reading */
 	b3cas_digest_state hasher;
@@ -228,17 +287,18 @@ static int verify_file(b3cas_reader *r)
 	return rc;
 }
 
-static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
+static int open_inline(b3cas_reader *r, const b3cas__entry *e)
 {
-	size_t vlen;
-	const char *p = rocksdb_pinnableslice_value(v, &vlen);
 	b3cas_oid got;
-	int rc = 0;
+	int rc;
 
-	r->data = b3cas__malloc((size_t)r->size);
+	r->data = b3cas__malloc((size_t)r->size + 1);
 	if (!r->data)
 		return B3CAS_ENOMEM;
-	memcpy(r->data, p + B3CAS_ENTRY_HEADER_LEN, (size_t)r->size);
+	rc = b3cas__entry_decode(e, r->data);
+	if (rc < 0)
+		return b3cas__store_on_corrupt(r->store, &r->id, r->size,
+					       false, rc);
 	if (r->store->verify) {
 		rc = b3cas__store_hash(r->store, &got, r->data,
 				       (size_t)r->size);
@@ -248,6 +308,17 @@ static int open_inline(b3cas_reader *r, rocksdb_pinnableslice_t *v)
 				b3cas__digest_mismatch(&r->id, &got));
 	}
 	return rc;
+}
+
+/* A chunked object is read range by range (chunked.c): keep its top. */
+static int open_chunked(b3cas_reader *r, const b3cas__entry *e)
+{
+	r->top = b3cas__malloc(e->payload_len);
+	if (!r->top)
+		return B3CAS_ENOMEM;
+	memcpy(r->top, e->payload, e->payload_len);
+	return b3cas__top_parse(&r->t, &r->id, e->size, r->top,
+				e->payload_len);
 }
 
 /*
@@ -281,10 +352,9 @@ static int heal_reader(b3cas_reader *r, int rc)
 int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 		      const b3cas_oid *id)
 {
-	rocksdb_pinnableslice_t *v = NULL;
 	b3cas_reader *r;
-	bool is_inline;
-	int rc;
+	b3cas__entry e;
+	int kind = B3CAS_ENTRY_LOOSE, rc;
 
 	B3CAS__NONNULL(out, "out");
 	B3CAS__NONNULL(s, "store");
@@ -296,11 +366,21 @@ int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 	atomic_fetch_add(&s->open_readers, 1); /* b3cas_reader_close: back */
 	r->id = *id;
 	r->fd = -1;
-	rc = b3cas__store_entry(s, id, &r->size, &is_inline, &v);
-	if (rc == 0 && is_inline) {
-		rc = open_inline(r, v);
-		rocksdb_pinnableslice_destroy(v);
-	} else if (rc == 0) {
+	rc = b3cas__entry_get(s, id, &e);
+	if (rc == 0 && e.unref) {
+		b3cas__entry_done(&e);
+		rc = b3cas__not_stored(id);
+	}
+	if (rc == 0) {
+		kind = e.kind;
+		r->size = e.size;
+		if (kind == B3CAS_ENTRY_CHUNKED)
+			rc = open_chunked(r, &e);
+		else if (kind != B3CAS_ENTRY_LOOSE)
+			rc = open_inline(r, &e);
+		b3cas__entry_done(&e);
+	}
+	if (rc == 0 && kind == B3CAS_ENTRY_LOOSE) {
 		rc = b3cas__store_open_loose(s, id, r->size, &r->fd);
 		if (rc == 0 && s->verify)
 			rc = verify_file(r);
@@ -357,6 +437,11 @@ int64_t b3cas_reader_read(b3cas_reader *r, void *buf, size_t len)
 		return 0;
 	if (r->data) {
 		memcpy(buf, r->data + r->pos, n);
+	} else if (r->top) {
+		rc = b3cas__chunked_read(r->store, &r->id, &r->t, r->pos, buf,
+					 n);
+		if (rc < 0)
+			return rc;
 	} else {
 		rc = b3cas__object_pread(&r->store->lay, &r->id, r->fd, buf,
 					 n, r->pos);
@@ -384,5 +469,6 @@ void b3cas_reader_close(b3cas_reader *r)
 	b3cas__digest_free(&r->hasher);
 	atomic_fetch_sub(&r->store->open_readers, 1);
 	free(r->data);
+	free(r->top);
 	free(r);
 }

@@ -55,7 +55,7 @@ static int entry_at(rocksdb_iterator_t *it, rocksdb_iterator_t *rit,
 	memcpy(e->id.bytes, key, B3CAS_OID_LEN);
 	e->size = b3cas__get_u64(v + 1);
 	e->candidate = (v[0] & B3CAS_ENTRY_UNREF) != 0;
-	e->is_inline = (v[0] & ~B3CAS_ENTRY_UNREF) == B3CAS_ENTRY_INLINE;
+	e->is_inline = (v[0] & ~B3CAS_ENTRY_UNREF) != B3CAS_ENTRY_LOOSE;
 	/* A candidate's refs entry is its mark, not a count. */
 	e->refs = e->candidate ? 0 : refs_of(rit, key, klen);
 	return 0;

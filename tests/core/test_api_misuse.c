@@ -175,7 +175,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_store_put_batch), T(b3cas_store_get_batch),
 	T(b3cas_writer_open), T(b3cas_writer_write), T(b3cas_writer_commit),
 	T(b3cas_writer_abort), T(b3cas_reader_open), T(b3cas_reader_size),
-	T(b3cas_reader_read), T(b3cas_reader_close),
+	T(b3cas_reader_read), T(b3cas_reader_close), T(b3cas_store_read_at),
 
 	T(b3cas_store_get_view), T(b3cas_blob_data), T(b3cas_blob_size),
 	T(b3cas_blob_retain), T(b3cas_blob_release), T(b3cas_cache_lookup),

@@ -124,6 +124,7 @@ void t_b3cas_writer_abort(void **state);
 void t_b3cas_reader_open(void **state);
 void t_b3cas_reader_size(void **state);
 void t_b3cas_reader_read(void **state);
+void t_b3cas_store_read_at(void **state);
 void t_b3cas_reader_close(void **state);
 void t_b3cas_store_get_view(void **state);
 void t_b3cas_blob_data(void **state);

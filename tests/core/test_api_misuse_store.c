@@ -410,6 +410,27 @@ void t_b3cas_reader_read(void **state)
 	b3cas_reader_close(r);
 }
 
+void t_b3cas_store_read_at(void **state)
+{
+	uint8_t buf[16];
+	size_t n = 99;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_read_at", "store",
+		   b3cas_store_read_at(NULL, &id_big, 0, buf, 4, &n));
+	EINVAL_FOR("b3cas_store_read_at", "id",
+		   b3cas_store_read_at(st, NULL, 0, buf, 4, &n));
+	EINVAL_FOR("b3cas_store_read_at", "buf",
+		   b3cas_store_read_at(st, &id_big, 0, NULL, 4, &n));
+	assert_int_equal(n, 99); /* left as it was */
+	/* nread may be NULL; a NULL buf with len 0 reads nothing */
+	assert_int_equal(b3cas_store_read_at(st, &id_big, 5, buf, 4, NULL),
+			 0);
+	assert_memory_equal(buf, big + 5, 4);
+	assert_int_equal(b3cas_store_read_at(st, &id_big, 0, NULL, 0, &n), 0);
+	assert_int_equal(n, 0);
+}
+
 void t_b3cas_reader_close(void **state)
 {
 	(void)state;

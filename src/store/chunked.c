@@ -1,0 +1,1033 @@
+/*
+ * store/chunked.c - chunked objects (format 2, docs/chunked-objects.md).
+ *
+ * An object larger than the store's largest chunk is cut by FastCDC into
+ * chunks, and each chunk is an ordinary object (inline, compressed when
+ * that pays) with a reference count; identical chunks of any objects are
+ * stored once. The object's own content entry (kind B3CAS_ENTRY_CHUNKED)
+ * keeps its size and a manifest top: a generation (8 random bytes) and,
+ * for each segment of up to SEG_CHUNKS chunks, its start offset, chunk
+ * count and a check value. The segments, the ordered lists of chunk ids
+ * and lengths, are in the META column family under
+ * 'm' id gen seg (seg as 4 big-endian bytes).
+ *
+ * Binding: a segment's check is the first 16 bytes of BLAKE3 keyed with
+ * the object's id over gen, the segment's number, its start offset and
+ * its bytes. A segment damaged, swapped with another object's or moved
+ * within the object fails its check, and every chunk is hashed against
+ * its id as it is read, so a read serves exactly the bytes the put hashed
+ * to the id (the put computed both from the same buffer).
+ *
+ * References: every chunk occurrence in a segment holds one reference to
+ * the chunk, taken in the same batch that writes the segment, under the
+ * chunks' stripe locks (taken in increasing order). Segments that no
+ * committed entry owns are listed by a pending key 'p' id gen: written
+ * with the first segment, deleted in the batch that writes the object's
+ * entry; written again in the batch in which GC removes the entry. A
+ * pending key's segments are released (their chunks' references dropped,
+ * each segment deleted in the same batch) by the put that lost a race, by
+ * GC after a removal, and at open for what a crash left. So a chunk is a
+ * GC candidate only when no segment holds it, and a crash at any point
+ * leaks nothing that the next open does not release.
+ */
+#include "store/chunked.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "chunk/fastcdc.h"
+#include "compress/zstd.h"
+#include "util/error.h"
+
+#define SEG_CHUNKS 1024
+#define TOP_VERSION 1
+#define GEN_LEN B3CAS__GEN_LEN
+#define TOP_HEAD (1 + GEN_LEN + 4)
+#define TOP_SEG (8 + 4 + 16)
+#define CHECK_LEN 16
+#define SEG_KEY_LEN (1 + GEN_LEN + 4)
+#define PENDING_KEY_LEN (1 + GEN_LEN)
+/* a chunk in a segment: its id and its length as a varint */
+#define SEG_ENTRY_MAX (B3CAS_OID_LEN + 5)
+
+_Static_assert(B3CAS_MANIFEST_TOP_MIN == TOP_HEAD + TOP_SEG,
+	       "B3CAS_MANIFEST_TOP_MIN is the top of one segment");
+
+static void seg_key(uint8_t k[SEG_KEY_LEN], const uint8_t gen[GEN_LEN],
+		    uint32_t seg)
+{
+	k[0] = 'm';
+	memcpy(k + 1, gen, GEN_LEN);
+	k[SEG_KEY_LEN - 4] = (uint8_t)(seg >> 24);
+	k[SEG_KEY_LEN - 3] = (uint8_t)(seg >> 16);
+	k[SEG_KEY_LEN - 2] = (uint8_t)(seg >> 8);
+	k[SEG_KEY_LEN - 1] = (uint8_t)seg;
+}
+
+/* 'p': a put's segments, until its entry is written (released at open
+ * only: the put may be under way); 'r': a removed object's (released by
+ * the GC that removed it, or at open). */
+static void pending_key(uint8_t k[PENDING_KEY_LEN], char kind,
+			const uint8_t gen[GEN_LEN])
+{
+	k[0] = (uint8_t)kind;
+	memcpy(k + 1, gen, GEN_LEN);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static size_t put_varint(uint8_t *p, uint32_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* 0 when no valid varint of at most 5 bytes starts at p (end excluded). */
+static size_t get_varint(const uint8_t *p, const uint8_t *end, uint32_t *v)
+{
+	uint64_t x = 0;
+
+	for (size_t n = 0; n < 5 && p + n < end; n++) {
+		x |= (uint64_t)(p[n] & 0x7f) << (7 * n);
+		if (!(p[n] & 0x80)) {
+			if (x > UINT32_MAX)
+				return 0;
+			*v = (uint32_t)x;
+			return n + 1;
+		}
+	}
+	return 0;
+}
+
+/* The check of segment seg: BLAKE3 keyed with the object's id over gen,
+ * seg, start and the plain BLAKE3 of the segment's bytes (digest), so a
+ * put can hash each segment as it writes it, before the id is known. */
+static void seg_check(uint8_t out[CHECK_LEN], const b3cas_oid *id,
+		      const uint8_t gen[GEN_LEN], uint32_t seg, uint64_t start,
+		      const uint8_t digest[B3CAS_OUT_LEN])
+{
+	uint8_t full[B3CAS_OUT_LEN], msg[GEN_LEN + 4 + 8 + B3CAS_OUT_LEN];
+
+	memcpy(msg, gen, GEN_LEN);
+	put_u32(msg + GEN_LEN, seg);
+	b3cas__put_u64(msg + GEN_LEN + 4, start);
+	memcpy(msg + GEN_LEN + 12, digest, B3CAS_OUT_LEN);
+	b3cas_hash_keyed(full, id->bytes, msg, sizeof(msg));
+	memcpy(out, full, CHECK_LEN);
+}
+
+static int manifest_damaged(const b3cas_oid *id, const char *why)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ECORRUPT,
+			    "the manifest of chunked object %s is damaged: %s",
+			    b3cas_oid_fmt(hex, id), why);
+}
+
+int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
+		     const uint8_t *p, size_t len)
+{
+	if (len < TOP_HEAD || p[0] != TOP_VERSION)
+		return manifest_damaged(id, "unknown top version");
+	memcpy(t->gen, p + 1, GEN_LEN);
+	t->nseg = get_u32(p + 1 + GEN_LEN);
+	if (t->nseg == 0 || (len - TOP_HEAD) / TOP_SEG != t->nseg ||
+	    (len - TOP_HEAD) % TOP_SEG)
+		return manifest_damaged(id, "wrong top length");
+	t->segs = p + TOP_HEAD;
+	t->size = size;
+	for (uint32_t i = 0; i < t->nseg; i++) {
+		uint64_t start = b3cas__top_start(t, i);
+
+		if (i == 0 ? start != 0
+			   : start <= b3cas__top_start(t, i - 1))
+			return manifest_damaged(id, "segments out of order");
+		if (start >= size)
+			return manifest_damaged(id, "segment past the end");
+		if (get_u32(t->segs + (size_t)i * TOP_SEG + 8) == 0)
+			return manifest_damaged(id, "an empty segment");
+	}
+	return 0;
+}
+
+uint64_t b3cas__top_start(const b3cas__top *t, uint32_t i)
+{
+	return b3cas__get_u64(t->segs + (size_t)i * TOP_SEG);
+}
+
+static uint64_t top_end(const b3cas__top *t, uint32_t i)
+{
+	return i + 1 < t->nseg ? b3cas__top_start(t, i + 1) : t->size;
+}
+
+/* ---- reading a segment ---------------------------------------------- */
+
+/* Read and check segment i of id: *v pinned (release it), chunks parsed
+ * into ids (32 bytes each) and lens, *n of them. */
+static int seg_read(b3cas_store *s, const b3cas_oid *id, const b3cas__top *t,
+		    uint32_t i, rocksdb_pinnableslice_t **v, uint8_t *ids,
+		    uint32_t *lens, uint32_t *n)
+{
+	const uint8_t *rec = t->segs + (size_t)i * TOP_SEG;
+	uint8_t key[SEG_KEY_LEN], check[CHECK_LEN], digest[B3CAS_OUT_LEN];
+	uint32_t want = get_u32(rec + 8);
+	const uint8_t *p, *end;
+	uint64_t sum = 0;
+	size_t len;
+	int rc;
+
+	seg_key(key, t->gen, i);
+	rc = b3cas__index_get(s->ix, B3CAS_CF_META, key, sizeof(key), v);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		*v = NULL;
+		return manifest_damaged(id, "a segment is missing");
+	}
+	p = (const uint8_t *)rocksdb_pinnableslice_value(*v, &len);
+	b3cas_hash(digest, p, len);
+	seg_check(check, id, t->gen, i, b3cas__top_start(t, i), digest);
+	if (memcmp(check, rec + 12, CHECK_LEN) != 0 || want > SEG_CHUNKS)
+		goto damaged;
+	end = p + len;
+	for (*n = 0; p < end; (*n)++) {
+		size_t k;
+
+		if (*n == want || end - p < B3CAS_OID_LEN + 1)
+			goto damaged;
+		memcpy(ids + (size_t)*n * B3CAS_OID_LEN, p, B3CAS_OID_LEN);
+		p += B3CAS_OID_LEN;
+		k = get_varint(p, end, &lens[*n]);
+		if (k == 0 || lens[*n] == 0)
+			goto damaged;
+		p += k;
+		sum += lens[*n];
+	}
+	if (*n != want || sum != top_end(t, i) - b3cas__top_start(t, i))
+		goto damaged;
+	return 0;
+damaged:
+	rocksdb_pinnableslice_destroy(*v);
+	*v = NULL;
+	return manifest_damaged(id, "a segment fails its check");
+}
+
+static int chunk_damaged(const b3cas_oid *id, const b3cas_oid *chunk,
+			 const char *why)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1], chex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ECORRUPT, "chunk %s of object %s %s",
+			    b3cas_oid_fmt(chex, chunk), b3cas_oid_fmt(hex, id),
+			    why);
+}
+
+/* The whole of chunk c (len bytes) into out, checked against c. */
+static int chunk_load(b3cas_store *s, const b3cas_oid *obj,
+		      const b3cas_oid *c, uint32_t len, uint8_t *out)
+{
+	b3cas__entry e;
+	int rc = b3cas__entry_get(s, c, &e);
+
+	if (rc == B3CAS_ENOTFOUND)
+		return chunk_damaged(obj, c, "is missing");
+	if (rc < 0)
+		return rc;
+	if (e.size != len || (e.kind != B3CAS_ENTRY_INLINE &&
+			      e.kind != B3CAS_ENTRY_ZINLINE)) {
+		b3cas__entry_done(&e);
+		return chunk_damaged(obj, c, "has the wrong size or kind");
+	}
+	rc = b3cas__entry_decode(&e, out);
+	b3cas__entry_done(&e);
+	if (rc < 0)
+		return chunk_damaged(obj, c, "does not decompress");
+	if (s->verify) {
+		b3cas_oid got;
+
+		b3cas_hash(got.bytes, out, len);
+		if (!b3cas_oid_equal(&got, c))
+			return chunk_damaged(obj, c, "fails its hash");
+	}
+	return 0;
+}
+
+typedef struct seg_buf {
+	uint8_t ids[SEG_CHUNKS * B3CAS_OID_LEN];
+	uint32_t lens[SEG_CHUNKS];
+	uint8_t *chunk; /* one chunk, chunk_max bytes */
+} seg_buf;
+
+int b3cas__chunked_read(b3cas_store *s, const b3cas_oid *id,
+			const b3cas__top *t, uint64_t off, void *buf,
+			size_t len)
+{
+	uint8_t *dst = buf;
+	uint32_t lo = 0, hi;
+	seg_buf *sb;
+	int rc = 0;
+
+	if (off > t->size || len > t->size - off)
+		return b3cas__error(B3CAS_EINVAL, "read past the end of "
+				    "the object");
+	if (len == 0)
+		return 0;
+	sb = malloc(sizeof(*sb));
+	if (sb)
+		sb->chunk = malloc(s->lay.chunk_max);
+	if (!sb || !sb->chunk) {
+		free(sb);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	/* the last segment that starts at or before off */
+	hi = t->nseg;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (b3cas__top_start(t, mid) <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = lo; rc == 0 && len > 0 && i < t->nseg; i++) {
+		rocksdb_pinnableslice_t *v;
+		uint64_t pos = b3cas__top_start(t, i);
+		uint32_t n = 0;
+
+		rc = seg_read(s, id, t, i, &v, sb->ids, sb->lens, &n);
+		if (rc < 0)
+			break;
+		rocksdb_pinnableslice_destroy(v);
+		for (uint32_t k = 0; rc == 0 && k < n && len > 0; k++) {
+			b3cas_oid c;
+			uint32_t cl = sb->lens[k];
+			uint64_t skip;
+			size_t take;
+
+			if (pos + cl <= off) {
+				pos += cl;
+				continue;
+			}
+			if (cl > s->lay.chunk_max) {
+				rc = manifest_damaged(id, "a chunk too long");
+				break;
+			}
+			memcpy(c.bytes, sb->ids + (size_t)k * B3CAS_OID_LEN,
+			       B3CAS_OID_LEN);
+			skip = off - pos;
+			take = cl - skip < len ? (size_t)(cl - skip) : len;
+			/* A whole chunk goes straight to the caller. */
+			if (skip == 0 && take == cl) {
+				rc = chunk_load(s, id, &c, cl, dst);
+			} else {
+				rc = chunk_load(s, id, &c, cl, sb->chunk);
+				if (rc == 0)
+					memcpy(dst, sb->chunk + skip, take);
+			}
+			dst += take;
+			off += take;
+			len -= take;
+			pos += cl;
+		}
+	}
+	if (rc == 0 && len > 0)
+		rc = manifest_damaged(id, "its segments end too soon");
+	free(sb->chunk);
+	free(sb);
+	return rc;
+}
+
+/* ---- releasing references ------------------------------------------- */
+
+typedef struct ref_item {
+	b3cas_oid id;
+	const uint8_t *data; /* puts: the chunk's bytes */
+	uint32_t len;
+} ref_item;
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return memcmp(((const ref_item *)a)->id.bytes,
+		      ((const ref_item *)b)->id.bytes, B3CAS_OID_LEN);
+}
+
+static void lock_items(b3cas_store *s, const ref_item *it, size_t n,
+		       bool lock)
+{
+	pthread_mutex_t *prev = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_t *m = b3cas__store_stripe(s, &it[i].id);
+
+		if (m == prev)
+			continue;
+		if (lock)
+			pthread_mutex_lock(m);
+		else
+			pthread_mutex_unlock(m);
+		prev = m;
+	}
+}
+
+/*
+ * Under id's stripe lock: drop count references to chunk id. A chunk not
+ * stored, or already a candidate, or with fewer references than that (a
+ * count already wrong) is left as it is: leaking is safe, freeing a chunk
+ * someone holds is not. *gone: its last reference went.
+ */
+static int unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			const b3cas_oid *id, uint64_t count, bool *gone)
+{
+	uint64_t refs = 0;
+	int rc = b3cas__lookup_count(s, id, &refs);
+
+	*gone = false;
+	if (rc != 1)
+		return rc < 0 ? rc : 0;
+	if (refs > count) {
+		b3cas__batch_set_refs(b, s, id, refs != 1, refs - count);
+		return 0;
+	}
+	if (refs < count)
+		return 0;
+	b3cas__known_drop(s->known, id);
+	*gone = true;
+	return b3cas__mark_candidate(s, b, id);
+}
+
+/* Release the references of one segment value and delete its key, in
+ * one batch under the chunks' locks. */
+static int release_segment(b3cas_store *s, const uint8_t *key, size_t klen,
+			   const uint8_t *p, size_t len, ref_item *items,
+			   bool *gone)
+{
+	const uint8_t *end = p + len;
+	rocksdb_writebatch_t *b;
+	size_t n = 0;
+	int rc = 0;
+
+	/* A segment too damaged to parse is released as far as it goes. */
+	while (end - p >= B3CAS_OID_LEN + 1 && n < SEG_CHUNKS) {
+		uint32_t cl;
+		size_t k = get_varint(p + B3CAS_OID_LEN, end, &cl);
+
+		if (k == 0)
+			break;
+		memcpy(items[n++].id.bytes, p, B3CAS_OID_LEN);
+		p += B3CAS_OID_LEN + k;
+	}
+	qsort(items, n, sizeof(*items), ref_cmp);
+	b = rocksdb_writebatch_create();
+	lock_items(s, items, n, true);
+	/* Another release (a second GC) may have done it meanwhile: it held
+	 * these same locks to. Segments never change, so one still there is
+	 * the one parsed. */
+	rc = b3cas__index_has(s->ix, B3CAS_CF_META, key, klen);
+	if (rc <= 0) {
+		lock_items(s, items, n, false);
+		rocksdb_writebatch_destroy(b);
+		return rc;
+	}
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < n;) {
+		size_t j = i + 1;
+
+		while (j < n && b3cas_oid_equal(&items[j].id, &items[i].id))
+			j++;
+		rc = unref_locked(s, b, &items[i].id, j - i, &gone[i]);
+		for (size_t m = i + 1; m < j; m++)
+			gone[m] = false;
+		i = j;
+	}
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+				     (const char *)key, klen);
+	if (rc == 0)
+		rc = b3cas__write_batch(s, b, false);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (gone[i])
+			b3cas__caches_forget(s, &items[i].id, false);
+	lock_items(s, items, n, false);
+	rocksdb_writebatch_destroy(b);
+	return rc;
+}
+
+/* Release every segment of manifest gen, then its pending key of kind. */
+static int release(b3cas_store *s, char kind, const uint8_t gen[GEN_LEN])
+{
+	uint8_t prefix[SEG_KEY_LEN], pk[PENDING_KEY_LEN];
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	ref_item *items = malloc(SEG_CHUNKS * sizeof(*items));
+	bool *gone = malloc(SEG_CHUNKS * sizeof(*gone));
+	char *err = NULL;
+	int rc = 0;
+
+	if (!items || !gone) {
+		free(items);
+		free(gone);
+		rocksdb_readoptions_destroy(ro);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	seg_key(prefix, gen, 0);
+	it = rocksdb_create_iterator_cf(s->ix->db, ro,
+					s->ix->cf[B3CAS_CF_META]);
+	for (rocksdb_iter_seek(it, (const char *)prefix, SEG_KEY_LEN - 4);
+	     rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
+		const uint8_t *v =
+			(const uint8_t *)rocksdb_iter_value(it, &vlen);
+
+		if (klen != SEG_KEY_LEN || memcmp(k, prefix, SEG_KEY_LEN - 4))
+			break;
+		rc = release_segment(s, k, klen, v, vlen, items, gone);
+	}
+	if (rc == 0) {
+		rocksdb_iter_get_error(it, &err);
+		if (err)
+			rc = b3cas__index_error(err, "cannot walk the index");
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	free(items);
+	free(gone);
+	if (rc == 0) {
+		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+		pending_key(pk, kind, gen);
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+					     (const char *)pk, sizeof(pk));
+		rc = b3cas__write_batch(s, b, false);
+		rocksdb_writebatch_destroy(b);
+	}
+	return rc;
+}
+
+/* Release the segments of every pending key of kind. */
+static int release_kind(b3cas_store *s, char kind, uint64_t *released)
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	char *err = NULL;
+	int rc = 0;
+
+	it = rocksdb_create_iterator_cf(s->ix->db, ro,
+					s->ix->cf[B3CAS_CF_META]);
+	for (rocksdb_iter_seek(it, &kind, 1);
+	     rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
+
+		if (klen == 0 || k[0] != (uint8_t)kind)
+			break;
+		if (klen != PENDING_KEY_LEN)
+			continue;
+		rc = release(s, kind, k + 1);
+		if (rc == 0 && released)
+			(*released)++;
+	}
+	if (rc == 0) {
+		rocksdb_iter_get_error(it, &err);
+		if (err)
+			rc = b3cas__index_error(err, "cannot walk the index");
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
+int b3cas__chunked_release_removed(b3cas_store *s, uint64_t *released)
+{
+	if (released)
+		*released = 0;
+	return release_kind(s, 'r', released);
+}
+
+int b3cas__chunked_release_all(b3cas_store *s, uint64_t *released)
+{
+	int rc;
+
+	if (released)
+		*released = 0;
+	rc = release_kind(s, 'r', released);
+	if (rc == 0)
+		rc = release_kind(s, 'p', released);
+	return rc;
+}
+
+void b3cas__chunked_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
+				  const b3cas_oid *id, const b3cas__top *t)
+{
+	uint8_t pk[PENDING_KEY_LEN];
+
+	pending_key(pk, 'r', t->gen);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+				  (const char *)pk, sizeof(pk),
+				  (const char *)id->bytes, B3CAS_OID_LEN);
+}
+
+/* ---- putting ------------------------------------------------------- */
+
+struct b3cas__cput {
+	b3cas_store *s;
+	b3cas_cdc cdc;
+	uint8_t gen[GEN_LEN];
+	uint8_t *top;        /* TOP_HEAD + nseg * TOP_SEG, growing */
+	size_t top_cap;
+	uint32_t nseg;
+	uint64_t seg_start;  /* where the next segment starts */
+	/* the segment being gathered: its chunks, in the caller's buffer */
+	ref_item items[SEG_CHUNKS];
+	uint8_t hashes[SEG_CHUNKS * B3CAS_OUT_LEN];
+	const void *inputs[SEG_CHUNKS];
+	size_t lens[SEG_CHUNKS];
+	uint8_t seg[SEG_CHUNKS * SEG_ENTRY_MAX];
+	uint32_t n;
+	/* each written segment's BLAKE3, for its check at commit */
+	uint8_t *digests;
+	size_t digests_cap;
+};
+
+int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
+{
+	b3cas__cput *c;
+	int rc = b3cas__reserve_check_room(s);
+
+	if (rc < 0)
+		return rc;
+	c = malloc(sizeof(*c));
+	if (!c)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	rc = b3cas__cdc_init(&c->cdc, s->lay.chunk_min, s->lay.chunk_avg,
+			     s->lay.chunk_max, 0);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
+	c->s = s;
+	c->nseg = 0;
+	c->n = 0;
+	c->seg_start = 0;
+	c->top_cap = TOP_HEAD + 16 * TOP_SEG;
+	c->top = malloc(c->top_cap);
+	c->digests_cap = 16;
+	c->digests = malloc(c->digests_cap * B3CAS_OUT_LEN);
+	if (!c->top || !c->digests ||
+	    getrandom(c->gen, GEN_LEN, 0) != (ssize_t)GEN_LEN) {
+		free(c->top);
+		free(c->digests);
+		free(c);
+		return b3cas__error(B3CAS_ENOMEM, "cannot start a chunked put");
+	}
+	*out = c;
+	return 0;
+}
+
+static int grow(b3cas__cput *c)
+{
+	if (TOP_HEAD + (size_t)(c->nseg + 1) * TOP_SEG > c->top_cap) {
+		size_t cap = c->top_cap * 2;
+		uint8_t *t = realloc(c->top, cap);
+
+		if (!t)
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+		c->top = t;
+		c->top_cap = cap;
+	}
+	if (c->nseg + 1 > c->digests_cap) {
+		size_t cap = c->digests_cap * 2;
+		uint8_t *d = realloc(c->digests, cap * B3CAS_OUT_LEN);
+
+		if (!d)
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+		c->digests = d;
+		c->digests_cap = cap;
+	}
+	return 0;
+}
+
+/* Write the gathered segment: its chunks (or references to them), the
+ * segment and, with the first, the pending key, in one batch. */
+static int flush_segment(b3cas__cput *c)
+{
+	b3cas_store *s = c->s;
+	rocksdb_writebatch_t *b;
+	uint8_t key[SEG_KEY_LEN], *rec;
+	uint64_t seglen = 0;
+	size_t bytes = 0;
+	bool loose = false;
+	int rc;
+
+	if (c->n == 0)
+		return 0;
+	rc = grow(c);
+	if (rc < 0)
+		return rc;
+	b3cas_hash_batch(c->hashes, c->inputs, c->lens, c->n);
+	for (uint32_t k = 0; k < c->n; k++) {
+		memcpy(c->items[k].id.bytes, c->hashes + k * B3CAS_OUT_LEN,
+		       B3CAS_OID_LEN);
+		c->items[k].data = c->inputs[k];
+		c->items[k].len = (uint32_t)c->lens[k];
+		memcpy(c->seg + bytes, c->items[k].id.bytes, B3CAS_OID_LEN);
+		bytes += B3CAS_OID_LEN;
+		bytes += put_varint(c->seg + bytes, (uint32_t)c->lens[k]);
+		seglen += c->lens[k];
+	}
+	rec = c->top + TOP_HEAD + (size_t)c->nseg * TOP_SEG;
+	b3cas__put_u64(rec, c->seg_start);
+	put_u32(rec + 8, c->n);
+	b3cas_hash(c->digests + (size_t)c->nseg * B3CAS_OUT_LEN, c->seg, bytes);
+
+	qsort(c->items, c->n, sizeof(c->items[0]), ref_cmp);
+	b = rocksdb_writebatch_create();
+	lock_items(s, c->items, c->n, true);
+	for (uint32_t i = 0; rc >= 0 && i < c->n;) {
+		uint32_t j = i + 1;
+		bool l;
+
+		while (j < c->n &&
+		       b3cas_oid_equal(&c->items[j].id, &c->items[i].id))
+			j++;
+		rc = b3cas__stage_locked(s, b, &c->items[i].id,
+					 c->items[i].data, c->items[i].len,
+					 NULL, j - i, &l);
+		loose |= l;
+		i = j;
+	}
+	seg_key(key, c->gen, c->nseg);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+				  (const char *)key, sizeof(key),
+				  (const char *)c->seg, bytes);
+	if (c->nseg == 0) {
+		uint8_t pk[PENDING_KEY_LEN];
+
+		pending_key(pk, 'p', c->gen);
+		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+					  (const char *)pk, sizeof(pk), "",
+					  0);
+	}
+	if (rc >= 0)
+		rc = b3cas__write_batch(s, b, loose);
+	for (uint32_t i = 0; rc >= 0 && i < c->n; i++)
+		b3cas__known_add(s->known, &c->items[i].id);
+	lock_items(s, c->items, c->n, false);
+	rocksdb_writebatch_destroy(b);
+	if (rc < 0)
+		return rc;
+	c->nseg++;
+	c->seg_start += seglen;
+	c->n = 0;
+	return 0;
+}
+
+int b3cas__cput_feed(b3cas__cput *c, const void *data, size_t len,
+		     bool final, size_t *consumed)
+{
+	const uint8_t *p = data;
+	size_t off = 0;
+	int rc = 0;
+
+	/* Without the end in sight, a cut needs chunk_max bytes ahead
+	 * (fastcdc.h, the streaming contract). */
+	while (rc == 0 && off < len &&
+	       (final || len - off >= c->s->lay.chunk_max)) {
+		size_t cl = b3cas__cdc_cut(NULL, &c->cdc, p + off, len - off);
+
+		c->inputs[c->n] = p + off;
+		c->lens[c->n++] = cl;
+		off += cl;
+		if (c->n == SEG_CHUNKS)
+			rc = flush_segment(c);
+	}
+	/* The chunks point into data: written before returning. */
+	if (rc == 0)
+		rc = flush_segment(c);
+	*consumed = off;
+	return rc;
+}
+
+uint64_t b3cas__cput_size(const b3cas__cput *c)
+{
+	return c->seg_start;
+}
+
+void b3cas__cput_abort(b3cas__cput *c)
+{
+	if (!c)
+		return;
+	if (c->nseg > 0) {
+		/* what fails here is released at the next open */
+		char msg[B3CAS__MESSAGE_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+		(void)release(c->s, 'p', c->gen);
+		(void)b3cas__error(B3CAS_ERROR, "%s", msg);
+	}
+	free(c->top);
+	free(c->digests);
+	free(c);
+}
+
+/*
+ * Under id's stripe lock: 1 and a reference more when id is live; 0 and
+ * revived when it is a chunked candidate (its segments still hold their
+ * chunks); 2 when it is not stored (or a candidate of another kind, which
+ * the caller stores anew); or an error.
+ */
+static int existing_locked(b3cas_store *s, const b3cas_oid *id)
+{
+	rocksdb_writebatch_t *b;
+	b3cas__entry e;
+	uint64_t refs = 0;
+	int rc = b3cas__lookup_count(s, id, &refs);
+
+	if (rc == 0)
+		return 2;
+	if (rc < 0)
+		return rc;
+	b = rocksdb_writebatch_create();
+	if (rc == 1) {
+		if (refs == UINT64_MAX) {
+			rc = b3cas__refs_overflow(id);
+			goto out;
+		}
+		b3cas__batch_set_refs(b, s, id, refs != 1, refs + 1);
+		rc = 1;
+	} else {
+		rc = b3cas__entry_get(s, id, &e);
+		if (rc < 0)
+			goto out;
+		if (e.kind != B3CAS_ENTRY_CHUNKED) {
+			b3cas__entry_done(&e);
+			rc = 2;
+			goto out;
+		}
+		b3cas__batch_put_kind(b, s, id, e.kind, e.size, e.payload,
+				      e.payload_len, false);
+		b3cas__entry_done(&e);
+		b3cas__batch_set_refs(b, s, id, true, 1);
+		rc = 0;
+	}
+	{
+		int wrc = b3cas__write_batch(s, b, false);
+
+		if (wrc < 0)
+			rc = wrc;
+		else
+			b3cas__known_add(s->known, id);
+	}
+out:
+	rocksdb_writebatch_destroy(b);
+	return rc;
+}
+
+int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id)
+{
+	b3cas_store *s = c->s;
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	uint8_t pk[PENDING_KEY_LEN];
+	rocksdb_writebatch_t *b;
+	int rc;
+
+	if (c->nseg == 0) {
+		b3cas__cput_abort(c);
+		return b3cas__error(B3CAS_EINVAL, "an empty chunked put");
+	}
+	c->top[0] = TOP_VERSION;
+	memcpy(c->top + 1, c->gen, GEN_LEN);
+	put_u32(c->top + 1 + GEN_LEN, c->nseg);
+	for (uint32_t i = 0; i < c->nseg; i++) {
+		uint8_t *rec = c->top + TOP_HEAD + (size_t)i * TOP_SEG;
+
+		seg_check(rec + 12, id, c->gen, i, b3cas__get_u64(rec),
+			  c->digests + (size_t)i * B3CAS_OUT_LEN);
+	}
+	pthread_mutex_lock(lock);
+	rc = existing_locked(s, id);
+	if (rc == 2) {
+		b = rocksdb_writebatch_create();
+		b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_CHUNKED,
+				      c->seg_start, c->top,
+				      TOP_HEAD + (size_t)c->nseg * TOP_SEG,
+				      false);
+		/* A candidate of another kind had a count of 0 kept. */
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
+					     (const char *)id->bytes,
+					     B3CAS_OID_LEN);
+		pending_key(pk, 'p', c->gen);
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+					     (const char *)pk, sizeof(pk));
+		b3cas__filter_add(s->filter, id);
+		rc = b3cas__write_batch(s, b, false);
+		rocksdb_writebatch_destroy(b);
+		if (rc == 0) {
+			b3cas__known_add(s->known, id);
+			pthread_mutex_unlock(lock);
+			c->nseg = 0; /* the entry owns them now */
+			b3cas__cput_abort(c);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(lock);
+	/* Stored meanwhile by another put (or a failure): ours go. */
+	b3cas__cput_abort(c);
+	return rc;
+}
+
+int b3cas__chunked_publish(b3cas_store *s, const b3cas_oid *id,
+			   const void *data, size_t len)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	const uint8_t *p = data;
+	b3cas__cput *c;
+	size_t off = 0;
+	int rc;
+
+	pthread_mutex_lock(lock);
+	rc = existing_locked(s, id);
+	pthread_mutex_unlock(lock);
+	if (rc != 2)
+		return rc;
+	rc = b3cas__cput_begin(s, &c);
+	if (rc < 0)
+		return rc;
+	/* A segment's worth at a time keeps the segments full. */
+	while (rc == 0 && off < len) {
+		size_t want = (size_t)SEG_CHUNKS * s->lay.chunk_avg * 2, used;
+		bool final = len - off <= want;
+
+		rc = b3cas__cput_feed(c, p + off, final ? len - off : want,
+				      final, &used);
+		off += used;
+	}
+	if (rc < 0) {
+		b3cas__cput_abort(c);
+		return rc;
+	}
+	return b3cas__cput_commit(c, id);
+}
+
+int b3cas__chunked_publish_fd(b3cas_store *s, const b3cas_oid *id, int fd,
+			      uint64_t len)
+{
+	void *map;
+	int rc;
+
+	if (len > SIZE_MAX)
+		return b3cas__error(B3CAS_ENOMEM, "object too large");
+	map = mmap(NULL, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return b3cas__error(errno == ENOMEM ? B3CAS_ENOMEM : B3CAS_EIO,
+				    "cannot map a staged object: %s",
+				    strerror(errno));
+	(void)madvise(map, (size_t)len, MADV_SEQUENTIAL);
+	rc = b3cas__chunked_publish(s, id, map, (size_t)len);
+	munmap(map, (size_t)len);
+	return rc;
+}
+
+/* ---- mending from good bytes ---------------------------------------- */
+
+/* Under c's stripe lock: rewrite chunk c's entry from good bytes if it
+ * is there but damaged (its count, in the refs family, stays). 1 when
+ * it was rewritten. A missing chunk is not made again: how many
+ * manifests hold it is not known here (fsck reports it). */
+static int mend_chunk_locked(b3cas_store *s, const b3cas_oid *c,
+			     const uint8_t *data, uint32_t len, uint8_t *tmp)
+{
+	rocksdb_writebatch_t *b;
+	b3cas__entry e;
+	b3cas_oid got;
+	bool unref;
+	int rc = b3cas__entry_get(s, c, &e);
+
+	if (rc == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		return 0;
+	}
+	if (rc == 0) {
+		unref = e.unref;
+		rc = e.size == len && (e.kind == B3CAS_ENTRY_INLINE ||
+				       e.kind == B3CAS_ENTRY_ZINLINE)
+			     ? b3cas__entry_decode(&e, tmp)
+			     : B3CAS_ECORRUPT;
+		b3cas__entry_done(&e);
+		if (rc == 0) {
+			b3cas_hash(got.bytes, tmp, len);
+			if (b3cas_oid_equal(&got, c))
+				return 0; /* sound */
+		}
+	} else if (rc != B3CAS_ECORRUPT) {
+		return rc;
+	} else {
+		unref = false;
+	}
+	b3cas_error_clear();
+	b = rocksdb_writebatch_create();
+	b3cas__batch_put_kind(b, s, c, B3CAS_ENTRY_INLINE, len, data, len,
+			      unref);
+	rc = b3cas__write_batch(s, b, false);
+	rocksdb_writebatch_destroy(b);
+	return rc < 0 ? rc : 1;
+}
+
+int b3cas__chunked_mend(b3cas_store *s, const b3cas_oid *id,
+			const void *data, size_t len, uint64_t *mended)
+{
+	const uint8_t *p = data;
+	b3cas_cdc cdc;
+	uint8_t *tmp;
+	int rc;
+
+	*mended = 0;
+	rc = b3cas__cdc_init(&cdc, s->lay.chunk_min, s->lay.chunk_avg,
+			     s->lay.chunk_max, 0);
+	if (rc < 0)
+		return rc;
+	tmp = malloc(s->lay.chunk_max);
+	if (!tmp)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	(void)id;
+	for (size_t off = 0; rc >= 0 && off < len;) {
+		size_t cl = b3cas__cdc_cut(NULL, &cdc, p + off, len - off);
+		pthread_mutex_t *lock;
+		b3cas_oid c;
+
+		b3cas_hash(c.bytes, p + off, cl);
+		lock = b3cas__store_stripe(s, &c);
+		pthread_mutex_lock(lock);
+		rc = mend_chunk_locked(s, &c, p + off, (uint32_t)cl, tmp);
+		pthread_mutex_unlock(lock);
+		if (rc == 1) {
+			(*mended)++;
+			b3cas__caches_forget(s, &c, false);
+		}
+		off += cl;
+	}
+	free(tmp);
+	return rc < 0 ? rc : 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * store/chunked.h - chunked objects (chunked.c): the manifest top kept in
+ * an object's content entry, reads of any range, puts, and the release of
+ * segments no entry owns. Private to the store layer.
+ */
+#ifndef B3CAS_STORE_CHUNKED_H
+#define B3CAS_STORE_CHUNKED_H
+
+#include "store/handle.h"
+
+/* A parsed manifest top (b3cas__top_parse), pointing into the entry's
+ * payload: valid while that is. */
+/* A manifest's random name: its segments' keys hold it, not the object's
+ * id, so a put can write them before the id is known (streaming). */
+#define B3CAS__GEN_LEN 16
+
+typedef struct b3cas__top {
+	uint8_t gen[B3CAS__GEN_LEN];
+	uint32_t nseg;
+	const uint8_t *segs;
+	uint64_t size;
+} b3cas__top;
+
+/* Parse and check the shape of a chunked entry's payload p (len bytes)
+ * for object id of size bytes: 0 or B3CAS_ECORRUPT. */
+int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
+		     const uint8_t *p, size_t len);
+/* The offset where segment i starts. */
+uint64_t b3cas__top_start(const b3cas__top *t, uint32_t i);
+
+/* Read len bytes at off of chunked object id into buf, every segment
+ * checked and every chunk hashed against its id (when the store verifies
+ * reads): 0, B3CAS_ECORRUPT naming what is damaged, or an error. */
+int b3cas__chunked_read(b3cas_store *s, const b3cas_oid *id,
+			const b3cas__top *t, uint64_t off, void *buf,
+			size_t len);
+
+/*
+ * A chunked put in steps, for bytes that arrive over time (the streaming
+ * writer): begin; feed the bytes in order (each call cuts and writes the
+ * chunks it can, *consumed of them; the rest, less than a chunk_max,
+ * must be offered again with what follows; final: these are the last);
+ * then commit under the object's id, which the caller hashed meanwhile
+ * (0 new or revived, 1 a duplicate: the put's own chunks are released),
+ * or abort. commit and abort free c.
+ */
+typedef struct b3cas__cput b3cas__cput;
+int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out);
+int b3cas__cput_feed(b3cas__cput *c, const void *data, size_t len,
+		     bool final, size_t *consumed);
+/* The bytes fed and cut so far. */
+uint64_t b3cas__cput_size(const b3cas__cput *c);
+int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id);
+void b3cas__cput_abort(b3cas__cput *c);
+
+/* Store the len bytes at data (whose id is id) as a chunked object, or
+ * add a reference: 0 new (or revived), 1 a duplicate, or an error. Takes
+ * the locks it needs itself. */
+int b3cas__chunked_publish(b3cas_store *s, const b3cas_oid *id,
+			   const void *data, size_t len);
+/* The same, for the len bytes of the open file fd. */
+int b3cas__chunked_publish_fd(b3cas_store *s, const b3cas_oid *id, int fd,
+			      uint64_t len);
+
+/* Add to b (which removes chunked object id's entry) the pending key
+ * that hands its segments to b3cas__chunked_release_all. */
+void b3cas__chunked_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
+				  const b3cas_oid *id, const b3cas__top *t);
+/* Release the segments of every removed chunked object
+ * (b3cas__chunked_batch_removed): *released (may be NULL) counts them. */
+int b3cas__chunked_release_removed(b3cas_store *s, uint64_t *released);
+/* The same, and those of puts a crash cut short: only at open, when no
+ * put is under way. */
+int b3cas__chunked_release_all(b3cas_store *s, uint64_t *released);
+
+/* Given good bytes of chunked object id, rewrite those of its chunks that
+ * are stored but damaged (*mended counts them). The object's manifest is
+ * not rewritten: a damaged manifest stays damaged (fsck reports it). Takes
+ * the chunks' locks; not under id's. 0 or an error. */
+int b3cas__chunked_mend(b3cas_store *s, const b3cas_oid *id,
+			const void *data, size_t len, uint64_t *mended);
+
+#endif

@@ -1,0 +1,982 @@
+/*
+ * test_chunked.c - chunked objects and compression (format 2), checked
+ * against models the test computes itself:
+ *
+ *  - round trip: objects made of a few bases with small edits (bytes
+ *    changed, inserted, deleted), put through every put path (buffer,
+ *    batch, streaming writer), read back through every read path (get,
+ *    view, batch get, streaming reader, range reads at random offsets)
+ *    and compared byte for byte; every id is the one-shot BLAKE3 of the
+ *    whole content;
+ *  - references: every chunk's count equals the number of times the
+ *    manifests of the live chunked objects name it, with the chunk
+ *    boundaries computed here by the FastCDC chunker and the chunk ids by
+ *    one-shot BLAKE3; deletes and GC free exactly what no manifest holds,
+ *    and an emptied store is empty;
+ *  - damage: a segment, the top, a chunk's bytes altered in the index, or
+ *    one object's segment put under another's key, each makes reads fail
+ *    with B3CAS_ECORRUPT, never return wrong bytes;
+ *  - crashes: a writer killed (SIGKILL) at random points during chunked
+ *    puts; the reopened store has every acknowledged object byte-exact
+ *    and, once they are deleted and collected, nothing left
+ *    (B3CAS_CHUNK_CRASHES rounds, default 12);
+ *  - threads: puts, deletes and GC of overlapping objects at once, then
+ *    the counts against the threads' ledgers.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "b3cas/b3cas.h"
+#include "chunk/fastcdc.h"
+#include "core/core_util.h"
+#include "index/index.h"
+
+#define AVG 1024u
+#define CMIN (AVG / 4)
+#define CMAX (AVG * 4)
+
+static uint64_t seed;
+
+static b3cas_store *open_store(const char *dir, bool create)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+	int rc;
+
+	o.create = create;
+	o.chunking = create ? B3CAS_CHUNKING_ON : B3CAS_CHUNKING_DEFAULT;
+	o.chunk_avg = AVG;
+	o.compression_level = 3;
+	rc = b3cas_store_open(&s, dir, &o);
+	if (rc != 0)
+		fail_msg("open %s: %s", dir, b3cas_error_last());
+	return s;
+}
+
+/* ---- objects: bases and edits --------------------------------------- */
+
+#define NBASE 3
+#define BASE_MAX (768u * 1024u)
+
+typedef struct obj {
+	uint8_t *data;
+	size_t len;
+	b3cas_oid id;
+} obj;
+
+/* A variant of base b: k edits chosen from (s, v). */
+static obj make_variant(const uint8_t *base, size_t blen, uint64_t v,
+			unsigned k)
+{
+	uint64_t st = v * 0x9E3779B97F4A7C15ull + 1;
+	obj o;
+
+	o.data = malloc(blen + 64 * k + 1);
+	memcpy(o.data, base, blen);
+	o.len = blen;
+	for (unsigned i = 0; i < k; i++) {
+		size_t at = (size_t)cu_below(&st, o.len);
+		unsigned n = (unsigned)cu_range(&st, 1, 48);
+
+		switch (cu_below(&st, 3)) {
+		case 0: /* overwrite */
+			for (unsigned j = 0; j < n && at + j < o.len; j++)
+				o.data[at + j] ^= (uint8_t)(1 + j);
+			break;
+		case 1: /* insert */
+			memmove(o.data + at + n, o.data + at, o.len - at);
+			for (unsigned j = 0; j < n; j++)
+				o.data[at + j] = (uint8_t)tu_rand(&st);
+			o.len += n;
+			break;
+		default: /* delete */
+			if (at + n < o.len) {
+				memmove(o.data + at, o.data + at + n,
+					o.len - at - n);
+				o.len -= n;
+			}
+			break;
+		}
+	}
+	b3cas_hash(o.id.bytes, o.data, o.len);
+	return o;
+}
+
+/* Bases: noise, text-like (compressible), and zeros with noise islands. */
+static uint8_t *make_base(unsigned b, size_t len)
+{
+	uint8_t *p = cu_gen_alloc(seed + b * 7 + 2, len);
+
+	if (b == 1)
+		for (size_t i = 0; i < len; i++)
+			p[i] = (uint8_t)('a' + p[i] % 7);
+	if (b == 2)
+		for (size_t i = 0; i < len; i++)
+			if ((i / 8192) % 4)
+				p[i] = 0;
+	return p;
+}
+
+/* ---- the reference model of chunk counts ---------------------------- */
+
+typedef struct chunk_ref {
+	b3cas_oid id;
+	uint64_t count;
+} chunk_ref;
+
+typedef struct model {
+	chunk_ref *refs;
+	size_t n, cap;
+} model;
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, B3CAS_OID_LEN);
+}
+
+/* Add the chunks of data (as our chunker cuts it) to m, times times. */
+static void model_add(model *m, const uint8_t *data, size_t len,
+		      uint64_t times)
+{
+	b3cas_cdc cdc;
+
+	assert_int_equal(b3cas__cdc_init(&cdc, CMIN, AVG, CMAX, 0), 0);
+	for (size_t off = 0; off < len;) {
+		size_t cl = b3cas__cdc_cut(NULL, &cdc, data + off, len - off);
+
+		if (m->n == m->cap) {
+			m->cap = m->cap ? m->cap * 2 : 1024;
+			m->refs = realloc(m->refs, m->cap * sizeof(*m->refs));
+		}
+		b3cas_hash(m->refs[m->n].id.bytes, data + off, cl);
+		m->refs[m->n++].count = times;
+		off += cl;
+	}
+}
+
+/* Merge equal ids. */
+static void model_fold(model *m)
+{
+	size_t k = 0;
+
+	qsort(m->refs, m->n, sizeof(*m->refs), ref_cmp);
+	for (size_t i = 0; i < m->n; i++) {
+		if (k && b3cas_oid_equal(&m->refs[k - 1].id, &m->refs[i].id))
+			m->refs[k - 1].count += m->refs[i].count;
+		else
+			m->refs[k++] = m->refs[i];
+	}
+	m->n = k;
+}
+
+static int count_object(const b3cas_object_info *info, void *ctx)
+{
+	(void)info;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static uint64_t objects_in(b3cas_store *s)
+{
+	uint64_t n = 0;
+
+	assert_int_equal(b3cas_store_foreach(s, count_object, &n), 0);
+	return n;
+}
+
+static void gc_now(b3cas_store *s)
+{
+	b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+
+	g.grace_ns = 0;
+	g.normal_priority = true;
+	if (b3cas_gc(s, &g, NULL) != 0)
+		fail_msg("gc: %s", b3cas_error_last());
+}
+
+/* Every chunk's count is the model's. */
+static void check_counts(b3cas_store *s, model *m)
+{
+	model_fold(m);
+	for (size_t i = 0; i < m->n; i++) {
+		uint64_t c = 0;
+
+		if (b3cas_refcount(s, &m->refs[i].id, &c) != 0)
+			fail_msg("refcount: %s", b3cas_error_last());
+		assert_int_equal(c, m->refs[i].count);
+	}
+}
+
+/* ---- reads ----------------------------------------------------------- */
+
+static void check_reads(b3cas_store *s, const obj *o, uint64_t *st)
+{
+	void *got = NULL;
+	size_t len = 0, n;
+	b3cas_blob *blob = NULL;
+	b3cas_reader *r = NULL;
+	uint8_t *buf = malloc(o->len + 1);
+	size_t pos = 0;
+
+	if (b3cas_store_get(s, &o->id, &got, &len) != 0)
+		fail_msg("get: %s", b3cas_error_last());
+	assert_int_equal(len, o->len);
+	assert_memory_equal(got, o->data, o->len);
+	free(got);
+	assert_int_equal(b3cas_store_get_view(s, &o->id, &blob), 0);
+	assert_int_equal(b3cas_blob_size(blob), o->len);
+	assert_memory_equal(b3cas_blob_data(blob), o->data, o->len);
+	b3cas_blob_release(blob);
+	/* streaming, in pieces of random sizes */
+	assert_int_equal(b3cas_reader_open(&r, s, &o->id), 0);
+	assert_int_equal(b3cas_reader_size(r), o->len);
+	for (;;) {
+		int64_t k = b3cas_reader_read(r, buf + pos,
+					      (size_t)cu_range(st, 1, 70000));
+
+		assert_true(k >= 0);
+		if (k == 0)
+			break;
+		pos += (size_t)k;
+		assert_true(pos <= o->len);
+	}
+	b3cas_reader_close(r);
+	assert_int_equal(pos, o->len);
+	assert_memory_equal(buf, o->data, o->len);
+	/* ranges: inside, across chunk and segment edges, the very end */
+	for (int i = 0; i < 40; i++) {
+		uint64_t off = cu_below(st, o->len + 2);
+		size_t want = (size_t)cu_range(st, 0, i % 4 ? 9000 : 200000);
+
+		if (b3cas_store_read_at(s, &o->id, off, buf, want, &n) != 0)
+			fail_msg("read_at: %s", b3cas_error_last());
+		if (off >= o->len) {
+			assert_int_equal(n, 0);
+			continue;
+		}
+		assert_int_equal(n, o->len - off < want ? o->len - off : want);
+		assert_memory_equal(buf, o->data + off, n);
+	}
+	free(buf);
+}
+
+static void put_writer(b3cas_store *s, const obj *o, uint64_t *st)
+{
+	b3cas_writer *w;
+	b3cas_oid id;
+
+	assert_int_equal(b3cas_writer_open(&w, s), 0);
+	for (size_t off = 0; off < o->len;) {
+		size_t k = (size_t)cu_range(st, 1, 300000);
+
+		if (k > o->len - off)
+			k = o->len - off;
+		assert_int_equal(b3cas_writer_write(w, o->data + off, k), 0);
+		off += k;
+	}
+	if (b3cas_writer_commit(w, &id) < 0)
+		fail_msg("commit: %s", b3cas_error_last());
+	assert_true(b3cas_oid_equal(&id, &o->id));
+}
+
+/* ---- round trip, references, GC ------------------------------------- */
+
+static void test_round_trip_and_refs(void **state)
+{
+	char dir[256];
+	uint8_t *base[NBASE];
+	size_t blen[NBASE];
+	obj objs[12];
+	unsigned nobj = 0;
+	uint64_t st = seed, times[12] = {0};
+	b3cas_store *s;
+	model m = {0};
+
+	(void)state;
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunked"));
+	s = open_store(dir, true);
+	for (unsigned b = 0; b < NBASE; b++) {
+		blen[b] = (size_t)cu_range(&st, CMAX + 1, BASE_MAX);
+		base[b] = make_base(b, blen[b]);
+	}
+	/* each base, and three variants of each with 0..40 edits */
+	for (unsigned b = 0; b < NBASE; b++)
+		for (unsigned v = 0; v < 4; v++)
+			objs[nobj++] = make_variant(base[b], blen[b],
+						    seed + b * 16 + v,
+						    v * 13);
+	for (unsigned i = 0; i < nobj; i++) {
+		b3cas_oid id;
+		bool dup[2];
+		const void *d[2] = {objs[i].data, objs[i].data};
+		size_t l[2] = {objs[i].len, objs[i].len};
+		b3cas_oid ids[2];
+
+		switch (i % 3) {
+		case 0:
+			assert_true(b3cas_store_put(s, &id, objs[i].data,
+						    objs[i].len) >= 0);
+			assert_true(b3cas_oid_equal(&id, &objs[i].id));
+			times[i] += 1;
+			break;
+		case 1:
+			assert_int_equal(b3cas_store_put_batch(s, ids, dup, d,
+							       l, 2),
+					 0);
+			assert_true(b3cas_oid_equal(&ids[0], &objs[i].id));
+			assert_true(b3cas_oid_equal(&ids[1], &objs[i].id));
+			assert_true(dup[1]);
+			times[i] += 2;
+			break;
+		default:
+			put_writer(s, &objs[i], &st);
+			times[i] += 1;
+			break;
+		}
+	}
+	/* variant 0 of each base has no edits: it is the base, put twice */
+	for (unsigned i = 0; i < nobj; i++) {
+		uint64_t c = 0;
+
+		check_reads(s, &objs[i], &st);
+		assert_int_equal(b3cas_refcount(s, &objs[i].id, &c), 0);
+		assert_int_equal(c, times[i]);
+		model_add(&m, objs[i].data, objs[i].len, 1);
+	}
+	check_counts(s, &m);
+
+	/* Reopen: the same, from disk. */
+	assert_int_equal(b3cas_store_close(s), 0);
+	s = open_store(dir, false);
+	for (unsigned i = 0; i < nobj; i++)
+		check_reads(s, &objs[i], &st);
+
+	/* Drop every other object, collect, and check again. */
+	m.n = 0;
+	for (unsigned i = 0; i < nobj; i++) {
+		if (i % 2) {
+			for (uint64_t k = 0; k < times[i]; k++)
+				assert_true(b3cas_store_delete(s,
+							       &objs[i].id) >=
+					    0);
+			times[i] = 0;
+		} else {
+			model_add(&m, objs[i].data, objs[i].len, 1);
+		}
+	}
+	gc_now(s);
+	check_counts(s, &m);
+	for (unsigned i = 0; i < nobj; i++) {
+		uint64_t c;
+
+		if (times[i])
+			check_reads(s, &objs[i], &st);
+		else
+			assert_int_equal(b3cas_refcount(s, &objs[i].id, &c),
+					 B3CAS_ENOTFOUND);
+	}
+	/* What the model does not hold is gone: objects = live + chunks. */
+	assert_int_equal(objects_in(s), nobj / 2 + m.n);
+
+	/* A deleted object put again (revived before GC) reads right. */
+	assert_true(b3cas_store_delete(s, &objs[0].id) >= 0);
+	assert_true(b3cas_store_put(s, NULL, objs[0].data, objs[0].len) >= 0);
+	check_reads(s, &objs[0], &st);
+	check_counts(s, &m);
+
+	/* Empty the store: nothing may be left behind. */
+	for (unsigned i = 0; i < nobj; i++)
+		for (uint64_t k = 0; k < times[i]; k++)
+			assert_true(b3cas_store_delete(s, &objs[i].id) >= 0);
+	gc_now(s);
+	assert_int_equal(objects_in(s), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	for (unsigned i = 0; i < nobj; i++)
+		free(objs[i].data);
+	for (unsigned b = 0; b < NBASE; b++)
+		free(base[b]);
+	free(m.refs);
+	cu_rm_rf(dir);
+}
+
+/* Zeros: one chunk, named by every manifest entry; and an object the
+ * size of the largest chunk plus one. */
+static void test_zeros_and_edges(void **state)
+{
+	char dir[256];
+	size_t sizes[] = {CMAX + 1, 3 * CMAX, 1u << 20};
+	b3cas_store *s;
+	model m = {0};
+	uint64_t st = seed;
+
+	(void)state;
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunked0"));
+	s = open_store(dir, true);
+	for (unsigned i = 0; i < 3; i++) {
+		obj o;
+
+		o.len = sizes[i];
+		o.data = calloc(1, o.len);
+		b3cas_hash(o.id.bytes, o.data, o.len);
+		assert_true(b3cas_store_put(s, NULL, o.data, o.len) >= 0);
+		check_reads(s, &o, &st);
+		model_add(&m, o.data, o.len, 1);
+		free(o.data);
+	}
+	/* larger than the writer's buffer: chunks stored as they come */
+	{
+		uint8_t *base = make_base(1, 6u << 20);
+		obj o = make_variant(base, 6u << 20, seed + 5, 30);
+
+		put_writer(s, &o, &st);
+		put_writer(s, &o, &st); /* a duplicate: its chunks released */
+		check_reads(s, &o, &st);
+		model_add(&m, o.data, o.len, 1);
+		free(o.data);
+		free(base);
+	}
+	check_counts(s, &m);
+	/* an object of exactly the largest chunk is stored whole */
+	{
+		uint8_t *d = cu_gen_alloc(seed, CMAX);
+		b3cas_object_info info;
+		b3cas_oid id;
+
+		assert_true(b3cas_store_put(s, &id, d, CMAX) >= 0);
+		assert_int_equal(b3cas_store_stat(s, &id, &info), 0);
+		assert_int_equal(info.size, CMAX);
+		free(d);
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	free(m.refs);
+	cu_rm_rf(dir);
+}
+
+/* ---- damage ---------------------------------------------------------- */
+
+typedef struct raw {
+	b3cas_index *ix;
+} raw;
+
+static void raw_open(raw *r, const char *dir)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/index", dir);
+	if (b3cas__index_open(&r->ix, path, false, false) != 0)
+		fail_msg("raw open: %s", b3cas_error_last());
+}
+
+static void raw_put(raw *r, int cf, const uint8_t *k, size_t kl,
+		    const uint8_t *v, size_t vl)
+{
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+	rocksdb_writebatch_put_cf(b, r->ix->cf[cf], (const char *)k, kl,
+				  (const char *)v, vl);
+	assert_int_equal(b3cas__index_write(r->ix, b, true), 0);
+	rocksdb_writebatch_destroy(b);
+}
+
+/* The value of key in cf (malloc'd), or NULL. */
+static uint8_t *raw_get(raw *r, int cf, const uint8_t *k, size_t kl,
+			size_t *vl)
+{
+	rocksdb_pinnableslice_t *v;
+	const char *p;
+	uint8_t *out;
+
+	if (b3cas__index_get(r->ix, cf, k, kl, &v) != 1)
+		return NULL;
+	p = rocksdb_pinnableslice_value(v, vl);
+	out = malloc(*vl + 1);
+	memcpy(out, p, *vl);
+	rocksdb_pinnableslice_destroy(v);
+	return out;
+}
+
+/* The key of id's first manifest segment: 'm', the manifest's 16-byte
+ * name (after the top's version byte), segment 0. */
+static bool raw_seg_key(raw *r, const b3cas_oid *id, uint8_t *key,
+			size_t *kl)
+{
+	size_t vl;
+	uint8_t *v = raw_get(r, B3CAS_CF_CONTENT, id->bytes, B3CAS_OID_LEN,
+			     &vl);
+
+	if (!v || vl < 9 + 1 + 16 || v[0] != 4) {
+		free(v);
+		return false;
+	}
+	key[0] = 'm';
+	memcpy(key + 1, v + 10, 16);
+	memset(key + 17, 0, 4);
+	*kl = 21;
+	free(v);
+	return true;
+}
+
+/* Reads of o fail as corrupt, and return no bytes. */
+static void expect_corrupt(const char *dir, const obj *o, const char *what)
+{
+	b3cas_store *s = open_store(dir, false);
+	void *got = NULL;
+	size_t len = 0, n = 77;
+	uint8_t *buf = malloc(o->len);
+	b3cas_reader *r;
+	int rc;
+
+	rc = b3cas_store_get(s, &o->id, &got, &len);
+	if (rc != B3CAS_ECORRUPT)
+		fail_msg("%s: get gave %d (%s)", what, rc, b3cas_error_last());
+	assert_null(got);
+	/* the whole range, so the damaged part is in it */
+	assert_int_equal(b3cas_store_read_at(s, &o->id, 0, buf, o->len, &n),
+			 B3CAS_ECORRUPT);
+	rc = b3cas_reader_open(&r, s, &o->id);
+	if (rc == 0) {
+		int64_t k;
+
+		while ((k = b3cas_reader_read(r, buf, o->len)) > 0)
+			;
+		assert_int_equal(k, B3CAS_ECORRUPT);
+		b3cas_reader_close(r);
+	} else {
+		assert_int_equal(rc, B3CAS_ECORRUPT);
+	}
+	free(buf);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+static void test_damage(void **state)
+{
+	char dir[256];
+	uint8_t *base = make_base(0, 200000);
+	obj a = make_variant(base, 200000, 1, 0), b = make_variant(base, 200000, 2, 5);
+	uint8_t ka[128], kb[128], *v, *w;
+	size_t kal, kbl, vl, wl;
+	b3cas_store *s;
+	raw r;
+
+	(void)state;
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedx"));
+	s = open_store(dir, true);
+	assert_true(b3cas_store_put(s, NULL, a.data, a.len) >= 0);
+	assert_true(b3cas_store_put(s, NULL, b.data, b.len) >= 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* 1. a byte of a segment */
+	raw_open(&r, dir);
+	assert_true(raw_seg_key(&r, &a.id, ka, &kal));
+	assert_true(raw_seg_key(&r, &b.id, kb, &kbl));
+	v = raw_get(&r, B3CAS_CF_META, ka, kal, &vl);
+	assert_non_null(v);
+	v[vl / 2] ^= 0x40;
+	raw_put(&r, B3CAS_CF_META, ka, kal, v, vl);
+	b3cas__index_close(r.ix);
+	expect_corrupt(dir, &a, "segment byte");
+
+	/* 2. b's first segment under a's key (a well-formed wrong list) */
+	raw_open(&r, dir);
+	w = raw_get(&r, B3CAS_CF_META, kb, kbl, &wl);
+	assert_non_null(w);
+	raw_put(&r, B3CAS_CF_META, ka, kal, w, wl);
+	b3cas__index_close(r.ix);
+	expect_corrupt(dir, &a, "swapped segment");
+	v[vl / 2] ^= 0x40; /* a's own segment back */
+	raw_open(&r, dir);
+	raw_put(&r, B3CAS_CF_META, ka, kal, v, vl);
+	b3cas__index_close(r.ix);
+	{
+		uint64_t st = seed;
+
+		s = open_store(dir, false);
+		check_reads(s, &a, &st); /* sound again */
+		assert_int_equal(b3cas_store_close(s), 0);
+	}
+
+	/* 3. the top: a segment's start offset */
+	raw_open(&r, dir);
+	free(w);
+	w = raw_get(&r, B3CAS_CF_CONTENT, a.id.bytes, B3CAS_OID_LEN, &wl);
+	assert_non_null(w);
+	assert_int_equal(w[0], 4); /* a chunked entry */
+	{
+		uint8_t *x = malloc(wl);
+
+		memcpy(x, w, wl);
+		x[wl - 1] ^= 1; /* the last segment's check */
+		raw_put(&r, B3CAS_CF_CONTENT, a.id.bytes, B3CAS_OID_LEN, x,
+			wl);
+		free(x);
+	}
+	b3cas__index_close(r.ix);
+	expect_corrupt(dir, &a, "top");
+	raw_open(&r, dir);
+	raw_put(&r, B3CAS_CF_CONTENT, a.id.bytes, B3CAS_OID_LEN, w, wl);
+	b3cas__index_close(r.ix);
+
+	/* 4. a chunk's bytes: the first chunk named by a's segment */
+	raw_open(&r, dir);
+	{
+		uint8_t *c, cid[B3CAS_OID_LEN];
+		size_t cl;
+
+		memcpy(cid, v, B3CAS_OID_LEN);
+		c = raw_get(&r, B3CAS_CF_CONTENT, cid, B3CAS_OID_LEN, &cl);
+		assert_non_null(c);
+		assert_true(c[0] == 1 || c[0] == 3);
+		c[cl - 1] ^= 0x10;
+		raw_put(&r, B3CAS_CF_CONTENT, cid, B3CAS_OID_LEN, c, cl);
+		free(c);
+	}
+	b3cas__index_close(r.ix);
+	expect_corrupt(dir, &a, "chunk");
+
+	free(v);
+	free(w);
+	free(a.data);
+	free(b.data);
+	free(base);
+	cu_rm_rf(dir);
+}
+
+/* ---- crashes --------------------------------------------------------- */
+
+/* Object k of the crash writer: a variant of one of three bases. */
+static obj crash_obj(uint8_t *const *base, unsigned k)
+{
+	return make_variant(base[k % 3], BASE_MAX, seed + 1000 + k, k % 7);
+}
+
+static void crash_child(const char *dir, uint8_t *const *base, int fd)
+{
+	b3cas_store *s = open_store(dir, false);
+
+	for (unsigned k = 0;; k++) {
+		obj o = crash_obj(base, k);
+		unsigned char tag = (unsigned char)k;
+
+		if (b3cas_store_put(s, NULL, o.data, o.len) < 0)
+			_exit(3);
+		free(o.data);
+		/* and some deletes, to leave candidates: k acknowledged
+		 * means its put and this delete of k - 1 are done */
+		if (k % 5 == 4) {
+			obj d = crash_obj(base, k - 1);
+
+			if (b3cas_store_delete(s, &d.id) < 0)
+				_exit(5);
+			free(d.data);
+		}
+		if (write(fd, &tag, 1) != 1)
+			_exit(4);
+	}
+}
+
+/* The counts the acknowledged puts and deletes of the crash writer give
+ * (an id may repeat: variants without edits are their base), within what
+ * the operation cut short may have done; then every reference dropped. */
+static void check_crash_store(b3cas_store *s, uint8_t *const *base,
+			      unsigned acked, unsigned round)
+{
+	unsigned n = acked + 1;
+	b3cas_oid *ids = calloc(n, sizeof(*ids));
+	uint64_t *lo = calloc(n, sizeof(*lo)), *hi = calloc(n, sizeof(*hi));
+	obj *objs = calloc(n, sizeof(*objs));
+	unsigned distinct = 0;
+
+	for (unsigned k = 0; k <= acked; k++) {
+		unsigned at;
+
+		objs[k] = crash_obj(base, k);
+		for (at = 0; at < distinct; at++)
+			if (b3cas_oid_equal(&ids[at], &objs[k].id))
+				break;
+		if (at == distinct)
+			ids[distinct++] = objs[k].id;
+		/* put k: done if acknowledged; the one after may be */
+		if (k < acked)
+			lo[at]++;
+		hi[at]++;
+	}
+	for (unsigned k = 0; k + 1 <= acked; k++) {
+		unsigned at;
+
+		if (k % 5 != 3)
+			continue;
+		for (at = 0; !b3cas_oid_equal(&ids[at], &objs[k].id); at++)
+			;
+		/* deleted with k + 1's acknowledgement, or maybe */
+		if (k + 1 < acked)
+			hi[at]--;
+		if (lo[at] > 0)
+			lo[at]--;
+	}
+	for (unsigned at = 0; at < distinct; at++) {
+		uint64_t c = 0;
+		int rc = b3cas_refcount(s, &ids[at], &c);
+
+		if (rc == B3CAS_ENOTFOUND)
+			c = 0;
+		else if (rc != 0)
+			fail_msg("round %u: %s", round, b3cas_error_last());
+		if (c < lo[at] || c > hi[at])
+			fail_msg("round %u: count %llu outside %llu..%llu",
+				 round, (unsigned long long)c,
+				 (unsigned long long)lo[at],
+				 (unsigned long long)hi[at]);
+		if (c > 0) {
+			for (unsigned k = 0; k <= acked; k++) {
+				void *d = NULL;
+				size_t len = 0;
+
+				if (!b3cas_oid_equal(&objs[k].id, &ids[at]))
+					continue;
+				if (b3cas_store_get(s, &ids[at], &d, &len) != 0)
+					fail_msg("round %u: %s", round,
+						 b3cas_error_last());
+				assert_int_equal(len, objs[k].len);
+				assert_memory_equal(d, objs[k].data, len);
+				free(d);
+				break;
+			}
+		}
+		while (c--)
+			assert_true(b3cas_store_delete(s, &ids[at]) >= 0);
+	}
+	for (unsigned k = 0; k <= acked; k++)
+		free(objs[k].data);
+	free(objs);
+	free(ids);
+	free(lo);
+	free(hi);
+}
+
+static void test_crash(void **state)
+{
+	unsigned rounds = (unsigned)cu_env_num("B3CAS_CHUNK_CRASHES", 12);
+	uint8_t *base[3];
+	uint64_t st = seed;
+	char dir[256];
+
+	(void)state;
+	for (unsigned b = 0; b < 3; b++)
+		base[b] = make_base(b, BASE_MAX);
+	for (unsigned round = 0; round < rounds; round++) {
+		unsigned char tags[4096];
+		ssize_t got, acked = 0;
+		int fds[2];
+		pid_t pid;
+		b3cas_store *s;
+
+		assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedc"));
+		s = open_store(dir, true);
+		assert_int_equal(b3cas_store_close(s), 0);
+		assert_int_equal(pipe(fds), 0);
+		pid = fork();
+		if (pid == 0) {
+			close(fds[0]);
+			crash_child(dir, base, fds[1]);
+			_exit(0);
+		}
+		close(fds[1]);
+		usleep((useconds_t)cu_range(&st, 20000, 400000));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		while ((got = read(fds[0], tags + acked,
+				   sizeof(tags) - (size_t)acked)) > 0)
+			acked += got;
+		close(fds[0]);
+
+		/* Reopen: leftovers released; every acknowledged object. */
+		s = open_store(dir, false);
+		gc_now(s);
+		check_crash_store(s, base, (unsigned)acked, round);
+		gc_now(s);
+		if (objects_in(s) != 0)
+			fail_msg("round %u: %llu objects left after all were "
+				 "deleted", round,
+				 (unsigned long long)objects_in(s));
+		assert_int_equal(b3cas_store_close(s), 0);
+		cu_rm_rf(dir);
+	}
+	for (unsigned b = 0; b < 3; b++)
+		free(base[b]);
+}
+
+/* ---- threads --------------------------------------------------------- */
+
+#define THREADS 6
+#define POOL 6
+
+typedef struct shared {
+	b3cas_store *s;
+	obj pool[POOL];
+	atomic_bool stop;
+} shared;
+
+typedef struct worker {
+	shared *sh;
+	uint64_t st;
+	uint64_t held[POOL]; /* references this thread holds */
+	int failed;
+} worker;
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+
+	for (int i = 0; i < 60 && !w->failed; i++) {
+		unsigned k = (unsigned)cu_below(&w->st, POOL);
+		obj *o = &w->sh->pool[k];
+
+		if (w->held[k] && cu_chance(&w->st, 1, 2)) {
+			if (b3cas_store_delete(w->sh->s, &o->id) < 0)
+				w->failed = 1;
+			else
+				w->held[k]--;
+		} else if (b3cas_store_put(w->sh->s, NULL, o->data, o->len) <
+			   0) {
+			w->failed = 2;
+		} else {
+			w->held[k]++;
+		}
+	}
+	return NULL;
+}
+
+static void *collector_main(void *arg)
+{
+	shared *sh = arg;
+
+	while (!atomic_load(&sh->stop))
+		gc_now(sh->s);
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	uint8_t *base = make_base(2, BASE_MAX);
+	worker w[THREADS];
+	pthread_t t[THREADS], gct[2];
+	shared sh;
+	char dir[256];
+	model m = {0};
+	uint64_t st = seed;
+
+	(void)state;
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedt"));
+	sh.s = open_store(dir, true);
+	atomic_init(&sh.stop, false);
+	for (unsigned k = 0; k < POOL; k++)
+		sh.pool[k] = make_variant(base, BASE_MAX, seed + 77 + k, k * 3);
+	/* two collectors: their releases of one removal must not both
+	 * drop the references */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&gct[i], NULL, collector_main,
+						&sh),
+				 0);
+	for (int i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].sh = &sh;
+		w[i].st = seed + 31 * (uint64_t)i;
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main,
+						&w[i]),
+				 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&sh.stop, true);
+	pthread_join(gct[0], NULL);
+	pthread_join(gct[1], NULL);
+	gc_now(sh.s);
+	for (unsigned k = 0; k < POOL; k++) {
+		uint64_t want = 0, c = 0;
+
+		for (int i = 0; i < THREADS; i++) {
+			assert_int_equal(w[i].failed, 0);
+			want += w[i].held[k];
+		}
+		if (want == 0) {
+			assert_int_equal(b3cas_refcount(sh.s, &sh.pool[k].id,
+							&c),
+					 B3CAS_ENOTFOUND);
+			continue;
+		}
+		assert_int_equal(b3cas_refcount(sh.s, &sh.pool[k].id, &c), 0);
+		assert_int_equal(c, want);
+		check_reads(sh.s, &sh.pool[k], &st);
+		model_add(&m, sh.pool[k].data, sh.pool[k].len, 1);
+	}
+	check_counts(sh.s, &m);
+	assert_int_equal(b3cas_store_close(sh.s), 0);
+	for (unsigned k = 0; k < POOL; k++)
+		free(sh.pool[k].data);
+	free(base);
+	free(m.refs);
+	cu_rm_rf(dir);
+}
+
+/* ---- options --------------------------------------------------------- */
+
+static void test_options(void **state)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store_info info;
+	b3cas_store *s = NULL;
+	char dir[256];
+
+	(void)state;
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedo"));
+	o.create = true;
+	o.chunking = B3CAS_CHUNKING_ON;
+	o.hash = B3CAS_HASH_SHA256;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EINVAL);
+	o.hash = B3CAS_HASH_BLAKE3;
+	o.chunk_avg = 3000;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EINVAL);
+	o.chunk_avg = 0;
+	o.compression_level = 20;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EINVAL);
+	o.compression_level = 0;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
+	b3cas_store_info_get(&info, s);
+	assert_int_equal(info.format_version, 2);
+	assert_int_equal(info.chunk_avg, 4096);
+	assert_int_equal(info.chunk_min, 1024);
+	assert_int_equal(info.chunk_max, 16384);
+	assert_int_equal(info.compression_level, 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	/* opening with chunking off is refused; the default takes the record */
+	o.create = false;
+	o.chunking = B3CAS_CHUNKING_OFF;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EFORMAT);
+	o.chunking = B3CAS_CHUNKING_DEFAULT;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_zeros_and_edges),
+		cmocka_unit_test(test_round_trip_and_refs),
+		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_crash),
+	};
+
+	seed = cu_seed_from_env();
+	printf("# seed %llu (B3CAS_TEST_SEED)\n", (unsigned long long)seed);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
