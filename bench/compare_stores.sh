@@ -12,7 +12,8 @@
 #                emptied first if an earlier run made it, else must be
 #                empty). Not inside the source tree.
 #   --tools LIST comma-separated settings to run, in this order (default
-#                all): borg8k, borg64k, casync16k, casync64k, restic, b3cas
+#                all): borg8k, borg64k, casync16k, casync64k, restic, b3cas,
+#                b3cas-c4k (and any other b3cas-cNk[-zL|-raw] named)
 #   --keep       keep each repository (default: removed once measured)
 #
 # Settings:
@@ -26,7 +27,12 @@
 #              format 2 (0.14's default) so compression "auto" (zstd)
 #   b3cas      b3cas --store DIR put of every regular file of a snapshot
 #              (b3cas stores file contents only: no folders, links or
-#              metadata), whole-object dedup as b3cas is today
+#              metadata) into a store made by plain `b3cas init`:
+#              whole-object dedup, no compression (format 1)
+#   b3cas-cNk  the same into a chunking store: `b3cas init --chunk-avg
+#              N*1024 --compress` (FastCDC chunks of N/4..4N KiB, zstd
+#              level 3 where it saves enough); b3cas-cNk-zL: level L;
+#              b3cas-cNk-raw: no compression. Any N from 1 to 64.
 #
 # Figures, per setting, over all snapshots:
 #   stored     du -sb of the repository after the last snapshot: data,
@@ -52,7 +58,7 @@ usage() {
 	exit 2
 }
 
-ALL_SETTINGS=(borg8k borg64k casync16k casync64k restic b3cas)
+ALL_SETTINGS=(borg8k borg64k casync16k casync64k restic b3cas b3cas-c4k)
 out=/tmp/b3cas-compare keep=0 tools_arg=''
 
 parse_args() {
@@ -81,7 +87,9 @@ parse_args() {
 	fi
 	local s
 	for s in "${settings[@]}"; do
-		[[ " ${ALL_SETTINGS[*]} " == *" $s "* ]] || die "--tools: unknown setting $s"
+		[[ " ${ALL_SETTINGS[*]} " == *" $s "* ||
+			$s =~ ^b3cas-c([0-9]+)k(-z([0-9]+)|-raw)?$ ]] ||
+			die "--tools: unknown setting $s"
 	done
 }
 
@@ -101,7 +109,7 @@ need_tools() {
 		command -v "$t" >/dev/null ||
 			die "$t not found: run scripts/bench_deps.sh (it installs borgbackup, restic, casync and time)"
 	done
-	if [[ " ${settings[*]} " == *" b3cas "* ]]; then
+	if [[ " ${settings[*]} " == *" b3cas"* ]]; then
 		b3cas=$build/b3cas
 		[[ -x $b3cas ]] || die "$b3cas not found: build b3cas (cmake --build $build) or give another BUILD"
 		b3cas=$(realpath "$b3cas")
@@ -190,7 +198,16 @@ ingest_restic() {
 }
 
 init_b3cas() {
-	"$b3cas" --store "$1" init >>"$out/$setting.log" 2>&1 ||
+	local opts=() spec n level
+	# b3cas-cNk[-zL|-raw]: a chunking store
+	if [[ $setting =~ ^b3cas-c([0-9]+)k(-z([0-9]+)|-raw)?$ ]]; then
+		n=${BASH_REMATCH[1]} level=${BASH_REMATCH[3]:-3}
+		opts=(--chunk-avg $((n * 1024)))
+		if [[ ${BASH_REMATCH[2]} != -raw ]]; then
+			opts+=(--compress-level "$level")
+		fi
+	fi
+	"$b3cas" --store "$1" init "${opts[@]}" >>"$out/$setting.log" 2>&1 ||
 		die "b3cas init failed (log: $out/$setting.log)"
 }
 
@@ -214,7 +231,7 @@ run_setting() {
 	casync16k) kind=casync; CASYNC_CHUNK=16384 ;;
 	casync64k) kind=casync; CASYNC_CHUNK='' ;;
 	restic) kind=restic ;;
-	b3cas) kind=b3cas ;;
+	b3cas | b3cas-c*) kind=b3cas ;;
 	esac
 	"init_$kind" "$repo"
 	for snap in "${snapshots[@]}"; do
@@ -239,7 +256,7 @@ version_of() {
 	borg*) borg --version ;;
 	casync*) casync --version 2>&1 | head -n 1 ;;
 	restic) restic version | awk '{ print $1, $2 }' ;;
-	b3cas) "$b3cas" --version | awk 'NR == 1 { print $1, $2 }' ;;
+	b3cas*) "$b3cas" --version | awk 'NR == 1 { print $1, $2 }' ;;
 	esac
 }
 
