@@ -21,6 +21,7 @@
 #include "b3cas/hash.h"
 #include "b3cas/store.h"
 #include "prng.h"
+#include "store_policy.h"
 
 static inline void tu_hex_decode(uint8_t *out, const char *hex, size_t len)
 {

@@ -81,68 +81,53 @@ static void lock_stripes(b3cas_store *s, const batch_item *items, size_t n,
 	}
 }
 
+/* stage_all found a chunked object (larger than chunk_max) not stored
+ * and not chunked yet: chunk it outside the locks and try again. */
+#define NEED_CHUNKS 3
+
+/*
+ * Stage every group of equal ids. In a chunking store an object larger
+ * than chunk_max is a chunked one: staged from its put (cputs[i], chunked
+ * beforehand) or, when none was made, as references to a stored copy; if
+ * there is none, *need names the group and NEED_CHUNKS is returned.
+ */
 static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
 		     const batch_item *items, size_t n,
 		     const void *const *data, const size_t *lens,
-		     bool *dup_out, bool *loose_out)
+		     bool *dup_out, bool *loose_out, b3cas__cput **cputs,
+		     size_t *need, uint64_t *dups)
 {
 	*loose_out = false;
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1, k = items[i].index;
-		bool loose;
+		bool loose = false;
 		int rc;
 
 		while (j < n && b3cas_oid_equal(&items[j].id, &items[i].id))
 			j++;
-		rc = b3cas__stage_locked(s, b, &items[i].id, data[k], lens[k],
-					 NULL, j - i, &loose);
+		if (s->lay.chunk_max && lens[k] > s->lay.chunk_max) {
+			rc = cputs[i] ? b3cas__cput_stage_locked(
+						cputs[i], b, &items[i].id,
+						j - i)
+				      : b3cas__chunked_stage_existing(
+						s, b, &items[i].id, j - i);
+			if (rc == 2) {
+				*need = i;
+				return NEED_CHUNKS;
+			}
+		} else {
+			rc = b3cas__stage_locked(s, b, &items[i].id, data[k],
+						 lens[k], NULL, j - i, &loose);
+		}
 		if (rc < 0)
 			return rc;
 		*loose_out |= loose;
-		atomic_fetch_add_explicit(&s->count.dup_puts,
-					  (j - i) - (rc == 1 ? 0 : 1),
-					  memory_order_relaxed);
+		*dups += (j - i) - (rc == 1 ? 0 : 1);
 		if (dup_out)
 			for (size_t m = i; m < j; m++)
 				dup_out[items[m].index] = rc == 1 || m > i;
 		i = j;
 	}
-	return 0;
-}
-
-/*
- * In a chunked store, put the items larger than a chunk one by one (each
- * takes the locks of its chunks, which must not be held with the batch's)
- * and take them out of items, *n what is left.
- */
-static int put_chunked(b3cas_store *s, batch_item *items, size_t *n,
-		       const void *const *data, const size_t *lens,
-		       b3cas_oid *ids_out, bool *dup_out)
-{
-	size_t m = 0;
-
-	if (!s->lay.chunk_max)
-		return 0;
-	for (size_t i = 0; i < *n; i++) {
-		size_t k = items[i].index;
-		int rc;
-
-		if (lens[k] <= s->lay.chunk_max) {
-			items[m++] = items[i];
-			continue;
-		}
-		rc = b3cas__chunked_publish(s, &items[i].id, data[k], lens[k]);
-		if (rc < 0)
-			return rc;
-		if (rc == 1)
-			atomic_fetch_add_explicit(&s->count.dup_puts, 1,
-						  memory_order_relaxed);
-		if (dup_out)
-			dup_out[k] = rc == 1;
-		if (ids_out)
-			ids_out[k] = items[i].id;
-	}
-	*n = m;
 	return 0;
 }
 
@@ -153,7 +138,7 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	rocksdb_writebatch_t *b;
 	batch_item *items;
 	bool loose = false;
-	size_t m;
+	b3cas__cput **cputs;
 	int rc;
 
 	uint64_t t0 = b3cas__now_ns(), bytes = 0;
@@ -182,24 +167,44 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 	rc = hash_many(s, items, data, lens, n);
 	if (rc < 0)
 		goto out;
-	m = n;
-	rc = put_chunked(s, items, &m, data, lens, ids_out, dup_out);
-	if (rc < 0 || m == 0)
-		goto note;
-	qsort(items, m, sizeof(*items), item_cmp);
-	b = rocksdb_writebatch_create();
-	lock_stripes(s, items, m, true);
-	rc = stage_all(s, b, items, m, data, lens, dup_out, &loose);
-	if (rc == 0)
-		rc = b3cas__write_batch(s, b, loose);
-	for (size_t i = 0; rc == 0 && i < m; i++)
-		b3cas__known_add(s->known, &items[i].id);
-	lock_stripes(s, items, m, false);
-	rocksdb_writebatch_destroy(b);
+	qsort(items, n, sizeof(*items), item_cmp);
+	cputs = s->lay.chunk_max ? calloc(n, sizeof(*cputs)) : NULL;
+	if (s->lay.chunk_max && !cputs) {
+		rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		size_t need = 0;
+		uint64_t dups = 0;
+
+		b = rocksdb_writebatch_create();
+		lock_stripes(s, items, n, true);
+		rc = stage_all(s, b, items, n, data, lens, dup_out, &loose,
+			       cputs, &need, &dups);
+		if (rc == 0)
+			rc = b3cas__write_batch(s, b, loose);
+		if (rc == 0)
+			atomic_fetch_add_explicit(&s->count.dup_puts, dups,
+						  memory_order_relaxed);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			b3cas__known_add(s->known, &items[i].id);
+		lock_stripes(s, items, n, false);
+		rocksdb_writebatch_destroy(b);
+		if (rc != NEED_CHUNKS)
+			break;
+		/* Chunk the one found missing, outside the locks; the
+		 * stage above added nothing (its batch was dropped). */
+		rc = b3cas__cput_all(s, data[items[need].index],
+				     lens[items[need].index], &cputs[need]);
+		if (rc < 0)
+			break;
+	}
+	for (size_t i = 0; cputs && i < n; i++)
+		b3cas__cput_done(cputs[i], rc == 0);
+	free(cputs);
 	if (rc == 0 && ids_out)
-		for (size_t i = 0; i < m; i++)
+		for (size_t i = 0; i < n; i++)
 			ids_out[items[i].index] = items[i].id;
-note:
 	/* one latency sample for the whole batch */
 	b3cas__note_put(s, t0, bytes, rc, n);
 out:

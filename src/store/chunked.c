@@ -281,7 +281,53 @@ typedef struct seg_buf {
 	uint8_t *chunk; /* one chunk, chunk_max bytes */
 } seg_buf;
 
+/*
+ * A read found a segment or chunk missing or damaged (rc): if the object
+ * is no longer stored with this manifest, it was deleted and collected
+ * while it was being read (a reader holds no reference), which is not
+ * damage: B3CAS_ENOTFOUND. Else rc stands.
+ */
+static int gone_meanwhile(b3cas_store *s, const b3cas_oid *id,
+			  const b3cas__top *t, int rc)
+{
+	char msg[B3CAS__MESSAGE_MAX], hex[B3CAS_OID_HEX_LEN + 1];
+	b3cas__entry e;
+	bool same = false;
+	int erc;
+
+	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+	erc = b3cas__entry_get(s, id, &e);
+	if (erc == 0) {
+		same = !e.unref && e.kind == B3CAS_ENTRY_CHUNKED &&
+		       e.payload_len > 1 + GEN_LEN &&
+		       memcmp(e.payload + 1, t->gen, GEN_LEN) == 0;
+		b3cas__entry_done(&e);
+	}
+	if (erc == 0 && same)
+		return b3cas__error(rc, "%s", msg);
+	if (erc < 0 && erc != B3CAS_ENOTFOUND)
+		return b3cas__error(rc, "%s", msg);
+	return b3cas__error(B3CAS_ENOTFOUND,
+			    "object %s was deleted while it was being read",
+			    b3cas_oid_fmt(hex, id));
+}
+
+static int chunked_read(b3cas_store *s, const b3cas_oid *id,
+			const b3cas__top *t, uint64_t off, void *buf,
+			size_t len);
+
 int b3cas__chunked_read(b3cas_store *s, const b3cas_oid *id,
+			const b3cas__top *t, uint64_t off, void *buf,
+			size_t len)
+{
+	int rc = chunked_read(s, id, t, off, buf, len);
+
+	if (rc == B3CAS_ECORRUPT && !s->read_only)
+		rc = gone_meanwhile(s, id, t, rc);
+	return rc;
+}
+
+static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 			const b3cas__top *t, uint64_t off, void *buf,
 			size_t len)
 {
@@ -609,6 +655,7 @@ struct b3cas__cput {
 	/* each written segment's BLAKE3, for its check at commit */
 	uint8_t *digests;
 	size_t digests_cap;
+	bool owned; /* staged as a new entry: its write hands them over */
 };
 
 int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
@@ -628,6 +675,7 @@ int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 		return rc;
 	}
 	c->s = s;
+	c->owned = false;
 	c->nseg = 0;
 	c->n = 0;
 	c->seg_start = 0;
@@ -793,14 +841,15 @@ void b3cas__cput_abort(b3cas__cput *c)
 }
 
 /*
- * Under id's stripe lock: 1 and a reference more when id is live; 0 and
- * revived when it is a chunked candidate (its segments still hold their
- * chunks); 2 when it is not stored (or a candidate of another kind, which
- * the caller stores anew); or an error.
+ * Under id's stripe lock: add to b what count more references to id take
+ * if it is stored: 1 when it is live (its count grows); 0 when it is a
+ * chunked candidate, revived (its entry loses the mark; its segments
+ * still hold their chunks); 2 (b untouched) when it is not stored, or is
+ * a candidate of another kind, which the caller stores anew; or an error.
  */
-static int existing_locked(b3cas_store *s, const b3cas_oid *id)
+static int existing_stage(b3cas_store *s, rocksdb_writebatch_t *b,
+			  const b3cas_oid *id, uint64_t count)
 {
-	rocksdb_writebatch_t *b;
 	b3cas__entry e;
 	uint64_t refs = 0;
 	int rc = b3cas__lookup_count(s, id, &refs);
@@ -809,30 +858,39 @@ static int existing_locked(b3cas_store *s, const b3cas_oid *id)
 		return 2;
 	if (rc < 0)
 		return rc;
-	b = rocksdb_writebatch_create();
 	if (rc == 1) {
-		if (refs == UINT64_MAX) {
-			rc = b3cas__refs_overflow(id);
-			goto out;
-		}
-		b3cas__batch_set_refs(b, s, id, refs != 1, refs + 1);
-		rc = 1;
-	} else {
-		rc = b3cas__entry_get(s, id, &e);
-		if (rc < 0)
-			goto out;
-		if (e.kind != B3CAS_ENTRY_CHUNKED) {
-			b3cas__entry_done(&e);
-			rc = 2;
-			goto out;
-		}
-		b3cas__batch_put_kind(b, s, id, e.kind, e.size, e.payload,
-				      e.payload_len, false);
-		b3cas__entry_done(&e);
-		b3cas__batch_set_refs(b, s, id, true, 1);
-		rc = 0;
+		if (refs > UINT64_MAX - count)
+			return b3cas__refs_overflow(id);
+		b3cas__batch_set_refs(b, s, id, refs != 1, refs + count);
+		return 1;
 	}
-	{
+	rc = b3cas__entry_get(s, id, &e);
+	if (rc < 0)
+		return rc;
+	if (e.kind != B3CAS_ENTRY_CHUNKED) {
+		b3cas__entry_done(&e);
+		return 2;
+	}
+	b3cas__batch_put_kind(b, s, id, e.kind, e.size, e.payload,
+			      e.payload_len, false);
+	b3cas__entry_done(&e);
+	b3cas__batch_set_refs(b, s, id, true, count);
+	return 0;
+}
+
+int b3cas__chunked_stage_existing(b3cas_store *s, rocksdb_writebatch_t *b,
+				  const b3cas_oid *id, uint64_t count)
+{
+	return existing_stage(s, b, id, count);
+}
+
+/* existing_stage for one reference, written at once. */
+static int existing_locked(b3cas_store *s, const b3cas_oid *id)
+{
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+	int rc = existing_stage(s, b, id, 1);
+
+	if (rc == 0 || rc == 1) {
 		int wrc = b3cas__write_batch(s, b, false);
 
 		if (wrc < 0)
@@ -840,23 +898,19 @@ static int existing_locked(b3cas_store *s, const b3cas_oid *id)
 		else
 			b3cas__known_add(s->known, id);
 	}
-out:
 	rocksdb_writebatch_destroy(b);
 	return rc;
 }
 
-int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id)
+int b3cas__cput_stage_locked(b3cas__cput *c, rocksdb_writebatch_t *b,
+			     const b3cas_oid *id, uint64_t count)
 {
 	b3cas_store *s = c->s;
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	uint8_t pk[PENDING_KEY_LEN];
-	rocksdb_writebatch_t *b;
 	int rc;
 
-	if (c->nseg == 0) {
-		b3cas__cput_abort(c);
+	if (c->nseg == 0)
 		return b3cas__error(B3CAS_EINVAL, "an empty chunked put");
-	}
 	c->top[0] = TOP_VERSION;
 	memcpy(c->top + 1, c->gen, GEN_LEN);
 	put_u32(c->top + 1 + GEN_LEN, c->nseg);
@@ -866,53 +920,62 @@ int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id)
 		seg_check(rec + 12, id, c->gen, i, b3cas__get_u64(rec),
 			  c->digests + (size_t)i * B3CAS_OUT_LEN);
 	}
-	pthread_mutex_lock(lock);
-	rc = existing_locked(s, id);
-	if (rc == 2) {
-		b = rocksdb_writebatch_create();
-		b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_CHUNKED,
-				      c->seg_start, c->top,
-				      TOP_HEAD + (size_t)c->nseg * TOP_SEG,
-				      false);
-		/* A candidate of another kind had a count of 0 kept. */
-		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
-					     (const char *)id->bytes,
-					     B3CAS_OID_LEN);
-		pending_key(pk, 'p', c->gen);
-		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
-					     (const char *)pk, sizeof(pk));
-		b3cas__filter_add(s->filter, id);
-		rc = b3cas__write_batch(s, b, false);
-		rocksdb_writebatch_destroy(b);
-		if (rc == 0) {
-			b3cas__known_add(s->known, id);
-			pthread_mutex_unlock(lock);
-			c->nseg = 0; /* the entry owns them now */
-			b3cas__cput_abort(c);
-			return 0;
-		}
-	}
-	pthread_mutex_unlock(lock);
-	/* Stored meanwhile by another put (or a failure): ours go. */
-	b3cas__cput_abort(c);
-	return rc;
+	rc = existing_stage(s, b, id, count);
+	if (rc != 2)
+		return rc;
+	b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_CHUNKED, c->seg_start,
+			      c->top, TOP_HEAD + (size_t)c->nseg * TOP_SEG,
+			      false);
+	/* count 1 keeps no refs entry; a candidate of another kind had
+	 * one (its mark) */
+	b3cas__batch_set_refs(b, s, id, true, count);
+	pending_key(pk, 'p', c->gen);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+				     (const char *)pk, sizeof(pk));
+	b3cas__filter_add(s->filter, id);
+	c->owned = true;
+	return 0;
 }
 
-int b3cas__chunked_publish(b3cas_store *s, const b3cas_oid *id,
-			   const void *data, size_t len)
+void b3cas__cput_done(b3cas__cput *c, bool written)
 {
-	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
-	const uint8_t *p = data;
-	b3cas__cput *c;
-	size_t off = 0;
+	if (c && written && c->owned)
+		c->nseg = 0; /* the entry owns them now */
+	b3cas__cput_abort(c);
+}
+
+int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(c->s, id);
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 	int rc;
 
 	pthread_mutex_lock(lock);
-	rc = existing_locked(s, id);
+	rc = b3cas__cput_stage_locked(c, b, id, 1);
+	if (rc >= 0) {
+		int wrc = b3cas__write_batch(c->s, b, false);
+
+		if (wrc < 0)
+			rc = wrc;
+		else
+			b3cas__known_add(c->s->known, id);
+	}
 	pthread_mutex_unlock(lock);
-	if (rc != 2)
-		return rc;
-	rc = b3cas__cput_begin(s, &c);
+	rocksdb_writebatch_destroy(b);
+	/* Ours go unless the entry now names them (another put won the
+	 * race, or a failure). */
+	b3cas__cput_done(c, rc >= 0);
+	return rc;
+}
+
+int b3cas__cput_all(b3cas_store *s, const void *data, size_t len,
+		    b3cas__cput **out)
+{
+	const uint8_t *p = data;
+	b3cas__cput *c;
+	size_t off = 0;
+	int rc = b3cas__cput_begin(s, &c);
+
 	if (rc < 0)
 		return rc;
 	/* A segment's worth at a time keeps the segments full. */
@@ -928,6 +991,25 @@ int b3cas__chunked_publish(b3cas_store *s, const b3cas_oid *id,
 		b3cas__cput_abort(c);
 		return rc;
 	}
+	*out = c;
+	return 0;
+}
+
+int b3cas__chunked_publish(b3cas_store *s, const b3cas_oid *id,
+			   const void *data, size_t len)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	b3cas__cput *c;
+	int rc;
+
+	pthread_mutex_lock(lock);
+	rc = existing_locked(s, id);
+	pthread_mutex_unlock(lock);
+	if (rc != 2)
+		return rc;
+	rc = b3cas__cput_all(s, data, len, &c);
+	if (rc < 0)
+		return rc;
 	return b3cas__cput_commit(c, id);
 }
 

@@ -52,6 +52,20 @@ int b3cas__cput_feed(b3cas__cput *c, const void *data, size_t len,
 uint64_t b3cas__cput_size(const b3cas__cput *c);
 int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id);
 void b3cas__cput_abort(b3cas__cput *c);
+/* A commit in the caller's batch (put_batch: one atomic write), under
+ * id's stripe lock, for count references: returns as commit; then, after
+ * the write (written: it succeeded), b3cas__cput_done frees c and
+ * releases its segments unless the batch made them the entry's. */
+int b3cas__cput_stage_locked(b3cas__cput *c, rocksdb_writebatch_t *b,
+			     const b3cas_oid *id, uint64_t count);
+void b3cas__cput_done(b3cas__cput *c, bool written);
+/* A chunked put of all len bytes at data, begun and fed, not committed. */
+int b3cas__cput_all(b3cas_store *s, const void *data, size_t len,
+		    b3cas__cput **out);
+/* Under id's stripe lock: count more references to id added to b if it is
+ * stored (1 live, 0 a revived chunked candidate), or 2: not stored. */
+int b3cas__chunked_stage_existing(b3cas_store *s, rocksdb_writebatch_t *b,
+				  const b3cas_oid *id, uint64_t count);
 
 /* Store the len bytes at data (whose id is id) as a chunked object, or
  * add a reference: 0 new (or revived), 1 a duplicate, or an error. Takes

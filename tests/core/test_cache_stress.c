@@ -224,6 +224,7 @@ void test_cache_stress(void **state)
 	o.l1_bytes = L1_BYTES;
 	o.l2_bytes = L2_BYTES;
 	o.objects_dir = tier;
+	tu_store_policy(&o);
 	assert_int_equal(b3cas_store_open(&store, root, &o), 0);
 	for (int f = CONTENTS; f < CONTENTS + FILLERS; f++)
 		assert_int_equal(b3cas_store_put(store, &fid, contents[f].bytes,

@@ -254,6 +254,7 @@ static b3cas_store *checker_open(void)
 	o.create = true;
 	o.inline_threshold = THRESHOLD;
 	o.l1_bytes = 0;
+	tu_store_policy(&o);
 	if (b3cas_store_open(&s, store_dir, &o) != 0)
 		child_fail("open after the power loss: %s",
 			   b3cas_error_last());
@@ -285,6 +286,9 @@ static int find_content(const b3cas_oid *id)
 static int check_known(const b3cas_object_info *info, void *ctx)
 {
 	(void)ctx;
+	/* a chunking store lists its chunks (at most 4096 bytes) too */
+	if (tu_chunking() && info->size <= 4096)
+		return 0;
 	if (find_content(&info->id) < 0) {
 		char hex[B3CAS_OID_HEX_LEN + 1];
 
