@@ -214,6 +214,9 @@ typedef struct backup_run {
 	b3cas_backup_report *r;
 	b3cas__ticker ticker;
 	int dst_error; /* the first error of the destination: stops */
+	/* The destination chunks: its counts hold its own manifests'
+	 * references too, so they are only ever raised. */
+	bool dst_chunks;
 } backup_run;
 
 static int visit(const b3cas_object_info *info, void *ctx)
@@ -228,7 +231,8 @@ static int visit(const b3cas_object_info *info, void *ctx)
 	src_side = false;
 	if (rc == 1) {
 		/* There already: only its count may have changed here. */
-		rc = b3cas__store_set_refs(b->copy.dst, &info->id, info->refs);
+		rc = b3cas__store_set_refs_at_least(b->copy.dst, &info->id,
+						    info->refs, b->dst_chunks);
 		if (rc >= 0) {
 			b->r->recounted += rc == 0;
 			return 0;
@@ -239,8 +243,9 @@ static int visit(const b3cas_object_info *info, void *ctx)
 		rc = b3cas__copy_object(&b->copy, &info->id, NULL, NULL,
 					&src_side);
 		if (rc >= 0)
-			rc = b3cas__store_set_refs(b->copy.dst, &info->id,
-						   info->refs);
+			rc = b3cas__store_set_refs_at_least(
+				b->copy.dst, &info->id, info->refs,
+				b->dst_chunks);
 		if (rc >= 0) {
 			b->r->copied++;
 			return 0;
@@ -298,6 +303,12 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 	if (rc < 0)
 		return rc;
 	rc = b3cas__copy_init(&b.copy, s, dst);
+	{
+		b3cas_store_info info;
+
+		b3cas_store_info_get(&info, dst);
+		b.dst_chunks = info.chunk_max != 0;
+	}
 	if (rc < 0) {
 		b3cas_store_close(dst);
 		return rc;

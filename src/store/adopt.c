@@ -113,6 +113,12 @@ int b3cas__store_adopt_file(b3cas_store *s, const b3cas_oid *id,
 
 int b3cas__store_set_refs(b3cas_store *s, const b3cas_oid *id, uint64_t count)
 {
+	return b3cas__store_set_refs_at_least(s, id, count, false);
+}
+
+int b3cas__store_set_refs_at_least(b3cas_store *s, const b3cas_oid *id,
+				   uint64_t count, bool only_raise)
+{
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	uint64_t refs = 0, size = 0;
 	bool is_inline = false;
@@ -124,7 +130,7 @@ int b3cas__store_set_refs(b3cas_store *s, const b3cas_oid *id, uint64_t count)
 		return 1;
 	pthread_mutex_lock(lock);
 	rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
-	if (rc == 1 && refs != count) {
+	if (rc == 1 && refs != count && (!only_raise || count > refs)) {
 		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 
 		/* The refs family holds an entry exactly when the count

@@ -648,6 +648,103 @@ static void test_damage(void **state)
 	cu_rm_rf(dir);
 }
 
+/* ---- fsck and healing from a mirror --------------------------------- */
+
+static b3cas_fsck_report fsck_of(const char *dir)
+{
+	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report rep;
+	b3cas_store *s = open_store(dir, false);
+
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(b3cas_fsck(s, &fo, &rep), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	return rep;
+}
+
+static void test_fsck_and_heal(void **state)
+{
+	char dir[256], mirror[300];
+	uint8_t *base = make_base(1, 300000);
+	obj a = make_variant(base, 300000, 3, 4);
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_fsck_report rep;
+	b3cas_store *s;
+	uint8_t key[64];
+	size_t kl, vl;
+	uint8_t *v;
+	raw r;
+
+	(void)state;
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedf"));
+	snprintf(mirror, sizeof(mirror), "%s.mirror", dir);
+	s = open_store(dir, true);
+	assert_true(b3cas_store_put(s, NULL, a.data, a.len) >= 0);
+	/* a copy of everything: the mirror */
+	assert_int_equal(b3cas_backup(s, mirror, NULL, NULL), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	rep = fsck_of(dir);
+	assert_int_equal(rep.problems, 0);
+	assert_true(rep.bytes >= a.len); /* the chunked object hashed whole */
+
+	/* a chunk's bytes damaged: fsck finds the object (and the chunk) */
+	raw_open(&r, dir);
+	assert_true(raw_seg_key(&r, &a.id, key, &kl));
+	v = raw_get(&r, B3CAS_CF_META, key, kl, &vl);
+	assert_non_null(v);
+	{
+		uint8_t *c;
+		size_t cl;
+
+		c = raw_get(&r, B3CAS_CF_CONTENT, v, B3CAS_OID_LEN, &cl);
+		assert_non_null(c);
+		c[cl - 1] ^= 0x22;
+		raw_put(&r, B3CAS_CF_CONTENT, v, B3CAS_OID_LEN, c, cl);
+		free(c);
+	}
+	b3cas__index_close(r.ix);
+	rep = fsck_of(dir);
+	assert_true(rep.corrupt >= 2);
+
+	/* a read through a handle with the mirror heals the chunk */
+	o.mirror_dir = mirror;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
+	{
+		void *got = NULL;
+		size_t len = 0;
+
+		if (b3cas_store_get(s, &a.id, &got, &len) != 0)
+			fail_msg("healing get: %s", b3cas_error_last());
+		assert_int_equal(len, a.len);
+		assert_memory_equal(got, a.data, a.len);
+		free(got);
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	rep = fsck_of(dir);
+	assert_int_equal(rep.problems, 0);
+
+	/* a segment missing: the manifest names chunks it cannot reach */
+	raw_open(&r, dir);
+	{
+		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+		rocksdb_writebatch_delete_cf(b, r.ix->cf[B3CAS_CF_META],
+					     (const char *)key, kl);
+		assert_int_equal(b3cas__index_write(r.ix, b, true), 0);
+		rocksdb_writebatch_destroy(b);
+	}
+	b3cas__index_close(r.ix);
+	rep = fsck_of(dir);
+	assert_int_equal(rep.corrupt, 1);
+	expect_corrupt(dir, &a, "missing segment");
+
+	free(v);
+	free(a.data);
+	free(base);
+	cu_rm_rf(dir);
+	cu_rm_rf(mirror);
+}
+
 /* ---- crashes --------------------------------------------------------- */
 
 /* Object k of the crash writer: a variant of one of three bases. */
@@ -972,6 +1069,7 @@ int main(void)
 		cmocka_unit_test(test_zeros_and_edges),
 		cmocka_unit_test(test_round_trip_and_refs),
 		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_fsck_and_heal),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_crash),
 	};
