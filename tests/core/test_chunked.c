@@ -19,7 +19,7 @@
  *  - crashes: a writer killed (SIGKILL) at random points during chunked
  *    puts; the reopened store has every acknowledged object byte-exact
  *    and, once they are deleted and collected, nothing left
- *    (B3CAS_CHUNK_CRASHES rounds, default 12);
+ *    (B3CAS_CHUNK_CRASHES rounds, default 12; 200 with B3CAS_TEST_LONG);
  *  - threads: puts, deletes and GC of overlapping objects at once, then
  *    the counts against the threads' ledgers.
  */
@@ -859,7 +859,9 @@ static void check_crash_store(b3cas_store *s, uint8_t *const *base,
 
 static void test_crash(void **state)
 {
-	unsigned rounds = (unsigned)cu_env_num("B3CAS_CHUNK_CRASHES", 12);
+	/* the campaign (B3CAS_TEST_LONG=1) runs 200 */
+	unsigned rounds = (unsigned)cu_env_num(
+		"B3CAS_CHUNK_CRASHES", getenv("B3CAS_TEST_LONG") ? 200 : 12);
 	uint8_t *base[3];
 	uint64_t st = seed;
 	char dir[256];
