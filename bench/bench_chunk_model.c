@@ -43,6 +43,7 @@
 
 #include "b3cas/hash.h"
 #include "chunk/fastcdc.h"
+#include "util/varint.h"
 #include "compress/zstd.h"
 
 #define ID_LEN B3CAS_OUT_LEN
@@ -192,14 +193,7 @@ static size_t varint_len(uint64_t v)
 
 static size_t varint_put(uint8_t *p, uint64_t v)
 {
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
+	return b3cas__varint_put(p, v);
 }
 
 static void model_init(model *m, bool file_shortcut)

@@ -61,15 +61,16 @@ static int hash_many(b3cas_store *s, batch_item *items,
 	return 0;
 }
 
-/* Lock the stripes of sorted items, each once, in increasing order. */
-static void lock_stripes(b3cas_store *s, const batch_item *items, size_t n,
-			 bool lock)
+void b3cas__lock_sorted(b3cas_store *s, const void *items, size_t n,
+			size_t stride, bool lock)
 {
+	const uint8_t *p = items;
 	pthread_mutex_t *prev = NULL;
 
 	/* Sorting by id sorts by stripe index, which is the id's prefix. */
 	for (size_t i = 0; i < n; i++) {
-		pthread_mutex_t *m = b3cas__store_stripe(s, &items[i].id);
+		pthread_mutex_t *m = b3cas__store_stripe(
+			s, (const b3cas_oid *)(const void *)(p + i * stride));
 
 		if (m == prev)
 			continue;
@@ -79,6 +80,13 @@ static void lock_stripes(b3cas_store *s, const batch_item *items, size_t n,
 			pthread_mutex_unlock(m);
 		prev = m;
 	}
+}
+
+/* Lock the stripes of sorted items, each once, in increasing order. */
+static void lock_stripes(b3cas_store *s, const batch_item *items, size_t n,
+			 bool lock)
+{
+	b3cas__lock_sorted(s, items, n, sizeof(*items), lock);
 }
 
 /* stage_all found a chunked object (larger than chunk_max) not stored

@@ -42,6 +42,7 @@
 #include "chunk/fastcdc.h"
 #include "compress/zstd.h"
 #include "util/error.h"
+#include "util/varint.h"
 
 #define SEG_CHUNKS 1024
 #define TOP_VERSION 1
@@ -94,31 +95,19 @@ static uint32_t get_u32(const uint8_t *p)
 
 static size_t put_varint(uint8_t *p, uint32_t v)
 {
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
+	return b3cas__varint_put(p, v);
 }
 
-/* 0 when no valid varint of at most 5 bytes starts at p (end excluded). */
+/* 0 when no valid varint of at most 5 bytes (a u32) starts at p. */
 static size_t get_varint(const uint8_t *p, const uint8_t *end, uint32_t *v)
 {
-	uint64_t x = 0;
+	uint64_t x;
+	size_t n = b3cas__varint_get(p, end, 5, &x);
 
-	for (size_t n = 0; n < 5 && p + n < end; n++) {
-		x |= (uint64_t)(p[n] & 0x7f) << (7 * n);
-		if (!(p[n] & 0x80)) {
-			if (x > UINT32_MAX)
-				return 0;
-			*v = (uint32_t)x;
-			return n + 1;
-		}
-	}
-	return 0;
+	if (n == 0 || x > UINT32_MAX)
+		return 0;
+	*v = (uint32_t)x;
+	return n;
 }
 
 /* The check of segment seg: BLAKE3 keyed with the object's id over gen,
@@ -423,19 +412,7 @@ static int ref_cmp(const void *a, const void *b)
 static void lock_items(b3cas_store *s, const ref_item *it, size_t n,
 		       bool lock)
 {
-	pthread_mutex_t *prev = NULL;
-
-	for (size_t i = 0; i < n; i++) {
-		pthread_mutex_t *m = b3cas__store_stripe(s, &it[i].id);
-
-		if (m == prev)
-			continue;
-		if (lock)
-			pthread_mutex_lock(m);
-		else
-			pthread_mutex_unlock(m);
-		prev = m;
-	}
+	b3cas__lock_sorted(s, it, n, sizeof(*it), lock);
 }
 
 /*
@@ -520,6 +497,23 @@ static int release_segment(b3cas_store *s, const uint8_t *key, size_t klen,
 	return rc;
 }
 
+/* End a walk of the index: its error, if rc is 0 and the walk had one,
+ * and the iterator and its options freed. */
+static int walk_end(rocksdb_iterator_t *it, rocksdb_readoptions_t *ro,
+		    int rc)
+{
+	char *err = NULL;
+
+	if (rc == 0) {
+		rocksdb_iter_get_error(it, &err);
+		if (err)
+			rc = b3cas__index_error(err, "cannot walk the index");
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rc;
+}
+
 /* Release every segment of manifest gen, then its pending key of kind. */
 static int release(b3cas_store *s, char kind, const uint8_t gen[GEN_LEN])
 {
@@ -528,7 +522,6 @@ static int release(b3cas_store *s, char kind, const uint8_t gen[GEN_LEN])
 	rocksdb_iterator_t *it;
 	ref_item *items = malloc(SEG_CHUNKS * sizeof(*items));
 	bool *gone = malloc(SEG_CHUNKS * sizeof(*gone));
-	char *err = NULL;
 	int rc = 0;
 
 	if (!items || !gone) {
@@ -551,13 +544,7 @@ static int release(b3cas_store *s, char kind, const uint8_t gen[GEN_LEN])
 			break;
 		rc = release_segment(s, k, klen, v, vlen, items, gone);
 	}
-	if (rc == 0) {
-		rocksdb_iter_get_error(it, &err);
-		if (err)
-			rc = b3cas__index_error(err, "cannot walk the index");
-	}
-	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
+	rc = walk_end(it, ro, rc);
 	free(items);
 	free(gone);
 	if (rc == 0) {
@@ -577,7 +564,6 @@ static int release_kind(b3cas_store *s, char kind, uint64_t *released)
 {
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
-	char *err = NULL;
 	int rc = 0;
 
 	it = rocksdb_create_iterator_cf(s->ix->db, ro,
@@ -595,14 +581,7 @@ static int release_kind(b3cas_store *s, char kind, uint64_t *released)
 		if (rc == 0 && released)
 			(*released)++;
 	}
-	if (rc == 0) {
-		rocksdb_iter_get_error(it, &err);
-		if (err)
-			rc = b3cas__index_error(err, "cannot walk the index");
-	}
-	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
-	return rc;
+	return walk_end(it, ro, rc);
 }
 
 int b3cas__chunked_release_removed(b3cas_store *s, uint64_t *released)

@@ -211,6 +211,12 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
  * names a new file. */
 int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose);
 
+/* Lock (or unlock) the stripes of n items sorted by id, each stripe once,
+ * in increasing order: each item is stride bytes and starts with its
+ * b3cas_oid (batch.c). */
+void b3cas__lock_sorted(b3cas_store *s, const void *items, size_t n,
+			size_t stride, bool lock);
+
 /* ---- reading (get.c, heal.c) ---- */
 
 /* 0 when buf hashes to id or the store does not verify reads, else
