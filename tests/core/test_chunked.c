@@ -233,6 +233,24 @@ static void check_reads(b3cas_store *s, const obj *o, uint64_t *st)
 	assert_int_equal(b3cas_blob_size(blob), o->len);
 	assert_memory_equal(b3cas_blob_data(blob), o->data, o->len);
 	b3cas_blob_release(blob);
+	/* a batch get, the object twice beside an absent id */
+	{
+		b3cas_oid ids[3] = {o->id, o->id, {{0}}};
+		void *d[3] = {NULL, NULL, NULL};
+		size_t l[3] = {0, 0, 0};
+		int res[3];
+
+		ids[2].bytes[0] = 1;
+		(void)b3cas_store_get_batch(s, ids, 3, d, l, res);
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(res[k], 0);
+			assert_int_equal(l[k], o->len);
+			assert_memory_equal(d[k], o->data, o->len);
+			free(d[k]);
+		}
+		assert_int_equal(res[2], B3CAS_ENOTFOUND);
+		free(d[2]);
+	}
 	/* streaming, in pieces of random sizes */
 	assert_int_equal(b3cas_reader_open(&r, s, &o->id), 0);
 	assert_int_equal(b3cas_reader_size(r), o->len);
