@@ -250,6 +250,11 @@ struct b3cas_reader {
 	uint8_t *data;              /* inline objects: all their bytes */
 	uint8_t *top;               /* chunked objects: the manifest top */
 	b3cas__top t;
+	/* chunked objects: a window read ahead for short reads, so that
+	 * each does not check a whole segment again */
+	uint8_t *win;
+	uint64_t win_off;
+	size_t win_len;
 	int fd;                     /* loose objects */
 	bool recheck;               /* hash again while reading */
 	b3cas_digest_state hasher;
@@ -423,6 +428,37 @@ static int recheck_end(b3cas_reader *r)
 			    b3cas_oid_fmt(hex, &r->id));
 }
 
+/* The window of a chunked object's reader. */
+#define READER_WINDOW (64u * 1024u)
+
+/* n bytes of a chunked object at r->pos: a long read straight from the
+ * chunks, a short one from the window (filled when it lacks them). */
+static int read_chunked(b3cas_reader *r, uint8_t *buf, size_t n)
+{
+	uint64_t left = r->size - r->pos;
+	int rc;
+
+	if (n >= READER_WINDOW)
+		return b3cas__chunked_read(r->store, &r->id, &r->t, r->pos,
+					   buf, n);
+	if (!(r->win && r->pos >= r->win_off &&
+	      r->pos + n <= r->win_off + r->win_len)) {
+		if (!r->win && !(r->win = b3cas__malloc(READER_WINDOW)))
+			return B3CAS_ENOMEM;
+		r->win_off = r->pos;
+		r->win_len = left < READER_WINDOW ? (size_t)left
+						  : READER_WINDOW;
+		rc = b3cas__chunked_read(r->store, &r->id, &r->t, r->win_off,
+					 r->win, r->win_len);
+		if (rc < 0) {
+			r->win_len = 0;
+			return rc;
+		}
+	}
+	memcpy(buf, r->win + (r->pos - r->win_off), n);
+	return 0;
+}
+
 int64_t b3cas_reader_read(b3cas_reader *r, void *buf, size_t len)
 {
 	uint64_t left;
@@ -438,8 +474,7 @@ int64_t b3cas_reader_read(b3cas_reader *r, void *buf, size_t len)
 	if (r->data) {
 		memcpy(buf, r->data + r->pos, n);
 	} else if (r->top) {
-		rc = b3cas__chunked_read(r->store, &r->id, &r->t, r->pos, buf,
-					 n);
+		rc = read_chunked(r, buf, n);
 		if (rc < 0)
 			return rc;
 	} else {
@@ -470,5 +505,6 @@ void b3cas_reader_close(b3cas_reader *r)
 	atomic_fetch_sub(&r->store->open_readers, 1);
 	free(r->data);
 	free(r->top);
+	free(r->win);
 	free(r);
 }
