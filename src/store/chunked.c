@@ -5,30 +5,33 @@
  * chunks, and each chunk is an ordinary object (inline, compressed when
  * that pays) with a reference count; identical chunks of any objects are
  * stored once. The object's own content entry (kind B3CAS_ENTRY_CHUNKED)
- * keeps its size and a manifest top: a generation (8 random bytes) and,
- * for each segment of up to SEG_CHUNKS chunks, its start offset, chunk
- * count and a check value. The segments, the ordered lists of chunk ids
- * and lengths, are in the META column family under
- * 'm' id gen seg (seg as 4 big-endian bytes).
+ * keeps its size and a manifest top: the manifest's name gen (16 random
+ * bytes) and, for each segment of up to SEG_CHUNKS chunks, its start
+ * offset, chunk count and a check value. The segments, the ordered lists
+ * of chunk ids and lengths, are in the META column family under
+ * 'm' gen seg (seg as 4 big-endian bytes): named by gen, not by the id,
+ * so a streaming put writes them before it knows the id.
  *
  * Binding: a segment's check is the first 16 bytes of BLAKE3 keyed with
  * the object's id over gen, the segment's number, its start offset and
- * its bytes. A segment damaged, swapped with another object's or moved
- * within the object fails its check, and every chunk is hashed against
- * its id as it is read, so a read serves exactly the bytes the put hashed
- * to the id (the put computed both from the same buffer).
+ * the BLAKE3 of its bytes. A segment damaged, swapped with another
+ * object's or moved within the object fails its check, and every chunk is
+ * hashed against its id as it is read, so a read serves exactly the bytes
+ * the put hashed to the id (the put computed both from the same buffer).
  *
  * References: every chunk occurrence in a segment holds one reference to
  * the chunk, taken in the same batch that writes the segment, under the
  * chunks' stripe locks (taken in increasing order). Segments that no
- * committed entry owns are listed by a pending key 'p' id gen: written
- * with the first segment, deleted in the batch that writes the object's
- * entry; written again in the batch in which GC removes the entry. A
+ * committed entry owns are named by a pending key: 'p' gen, written with
+ * a put's first segment and deleted in the batch that writes the object's
+ * entry; 'r' gen, written in the batch in which GC removes the entry. A
  * pending key's segments are released (their chunks' references dropped,
- * each segment deleted in the same batch) by the put that lost a race, by
- * GC after a removal, and at open for what a crash left. So a chunk is a
- * GC candidate only when no segment holds it, and a crash at any point
- * leaks nothing that the next open does not release.
+ * each segment deleted in the same batch, after a check under the locks
+ * that it is still there) by the put that lost a race or failed, by GC
+ * after a removal ('r' only: 'p' keys may be puts under way), and at open
+ * (both) for what a crash left. So a chunk is a GC candidate only when no
+ * segment holds it, and a crash at any point leaks nothing that the next
+ * open does not release.
  */
 #include "store/chunked.h"
 
