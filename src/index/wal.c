@@ -264,7 +264,12 @@ static int walk(scan *s, const uint8_t *buf, size_t len)
 			continue;
 		}
 		if (hlen + n > block_left) {
-			bad(s, off); /* cannot be framed: drop the block */
+			/* A damaged length: the fragment cannot be framed, and
+			 * RocksDB drops the rest of the block, the writes in
+			 * it unread: an unreadable piece, like a failed
+			 * checksum below. */
+			bad(s, off);
+			s->r->unreadable++;
 			off += block_left;
 			continue;
 		}
