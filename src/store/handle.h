@@ -95,8 +95,6 @@ struct b3cas_store {
 	 * with B3CAS_EBUSY while either is not 0, since each holds a
 	 * pointer to the handle. */
 	atomic_uint open_writers, open_readers;
-	/* Removed chunked objects left segments to release (chunked.c). */
-	atomic_bool chunked_pending;
 };
 
 /* ---- shared by the store layer's files ---- */

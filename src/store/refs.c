@@ -123,7 +123,6 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 		    b3cas__top_parse(&t, id, e.size, e.payload,
 				     e.payload_len) == 0) {
 			b3cas__chunked_batch_removed(s, b, id, &t);
-			atomic_store(&s->chunked_pending, true);
 		}
 		b3cas__entry_done(&e);
 	}
@@ -138,14 +137,13 @@ int b3cas__store_release_chunks(b3cas_store *s, uint64_t *released)
 {
 	if (released)
 		*released = 0;
-	int rc;
-
-	if (!atomic_exchange(&s->chunked_pending, false))
+	/* Every 'r' key there is, not only this caller's: a flag set by
+	 * the removal would race with another collector's release, whose
+	 * walk may start before the removal's batch is written. A walk of
+	 * an empty prefix is one seek. */
+	if (!s->lay.chunk_max)
 		return 0;
-	rc = b3cas__chunked_release_removed(s, released);
-	if (rc < 0)
-		atomic_store(&s->chunked_pending, true); /* the next try */
-	return rc;
+	return b3cas__chunked_release_removed(s, released);
 }
 
 int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b)
