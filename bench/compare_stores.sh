@@ -27,7 +27,9 @@
 #              format 2 (0.14's default) so compression "auto" (zstd)
 #   b3cas      b3cas --store DIR put of every regular file of a snapshot
 #              (b3cas stores file contents only: no folders, links or
-#              metadata) into a store made by plain `b3cas init`:
+#              metadata; put stores on one thread per CPU, its default;
+#              B3CAS_PUT_THREADS=N sets --threads N) into a store made by
+#              plain `b3cas init`:
 #              whole-object dedup, no compression (format 1)
 #   b3cas-cNk  the same into a chunking store: `b3cas init --chunk-avg
 #              N*1024 --compress` (FastCDC chunks of N/4..4N KiB, zstd
@@ -217,7 +219,8 @@ init_b3cas() {
 ingest_b3cas() {
 	find . -type f -print0 >"$out/b3cas.files"
 	timed "$setting" xargs -0 -a "$out/b3cas.files" \
-		"$b3cas" --store "$1" put --no-names
+		"$b3cas" --store "$1" put --no-names \
+		--threads "${B3CAS_PUT_THREADS:-0}"
 }
 
 # run_setting S: a fresh repository, every snapshot into it, its size.

@@ -26,9 +26,20 @@
  * for a pipe, once that much has been read) gets a progress line on a
  * terminal: bytes, rate and, when the size is known, the time left. A
  * smaller input pays one comparison per 1 MiB read.
+ *
+ * Several files are stored at once, on --threads threads (default: one
+ * per CPU, at most MAX_THREADS), each taking the next file not yet taken.
+ * What is printed stays in the order of the arguments: a file's line (its
+ * id, or with --json its failure line) waits until every file before it
+ * is done; messages on stderr come as they happen. Progress lines are
+ * drawn only when one thread stores. A store error stops the others from
+ * taking more files; the files taken finish. Standard input among the
+ * inputs makes the run one thread (two reads of it must not interleave).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <linux/magic.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -46,27 +57,61 @@
 #define PROGRESS_NS 100000000ull
 /* Chunks at least this large are hashed on the pool's threads. */
 #define PARALLEL_MIN (256u * 1024u)
+/* The default number of threads at most (each holds two 1 MiB buffers). */
+#define MAX_THREADS 8
 
 typedef struct put_opts {
 	bool json;
 	bool no_names;
+	uint64_t threads;
 } put_opts;
+
+enum { PUT_PENDING, PUT_STORED, PUT_FAILED };
+
+/* What one input came to, kept until the inputs before it are printed. */
+typedef struct put_result {
+	b3cas_oid id;
+	uint64_t size;
+	const char *error; /* with --json, a failure: its name ... */
+	char *message;     /* ... and message (malloc'd; NULL if none) */
+	unsigned char state;
+	bool dup;
+} put_result;
 
 /* What every input of one run shares. */
 typedef struct put_run {
 	put_opts o;
 	b3cas_store *store;
 	b3cas_store_info info;
-	char *buf;         /* READ_CHUNK bytes */
+	char **names;
+	int n;
+	bool bare;         /* standard input alone: a bare id */
+	bool meter;        /* progress lines allowed: one thread */
+	atomic_int next;   /* the next input no thread has taken */
+	atomic_bool stop;  /* a store error: take no more */
+	pthread_mutex_t lock; /* the pool's making, and the fields below */
 	b3cas_pool *pool;  /* for hashing first; made when first needed */
 	bool pool_failed;
+	put_result *res;   /* one per input */
+	int printed;       /* inputs [0, printed) are written out */
+	int rc;            /* the worst exit code so far */
 } put_run;
+
+/* One thread's share: its read buffer and the input it stores. */
+typedef struct put_task {
+	put_run *r;
+	char *buf;         /* READ_CHUNK bytes */
+	put_result *res;
+} put_task;
 
 static const cli_opt put_table[] = {
 	CLI_FLAG("no-names", 0, put_opts, no_names, "print bare ids"),
 	CLI_FLAG("json", 0, put_opts, json,
 		 "one JSON object per line: id, name, size, duplicate; for a "
 		 "file not stored: name, error, message"),
+	CLI_NUMBER("threads", 0, "N", put_opts, threads, 0, 256,
+		   "store N files at once (default 0: one per CPU, at most "
+		   "8; output keeps the order of the FILEs)"),
 	CLI_ARGS("FILE", false, NULL,
 		 "a file to store; '-' is standard input"),
 	CLI_END,
@@ -109,6 +154,7 @@ typedef struct put_meter {
 	uint64_t size;
 	uint64_t t0, shown_at;
 	bool on;
+	bool allowed; /* one thread stores: lines do not interleave */
 } put_meter;
 
 /* After each chunk: draw at most every PROGRESS_NS, once the input is
@@ -118,6 +164,8 @@ static void meter_update(put_meter *m, uint64_t total)
 	uint64_t now;
 
 	if (!m->on) {
+		if (!m->allowed)
+			return;
 		if (m->size < PROGRESS_MIN && total < PROGRESS_MIN)
 			return;
 		m->on = true;
@@ -131,15 +179,16 @@ static void meter_update(put_meter *m, uint64_t total)
 }
 
 /*
- * Report that input name was not stored: the message on stderr and, with
- * --json, a failure line naming the error (cli_error_name). Returns rc.
+ * Report that the task's input was not stored: the message on stderr now
+ * and, with --json, a failure line naming the error (cli_error_name) when
+ * its turn to be printed comes. Returns rc.
  */
-static int put_failed(const put_opts *o, const char *name, int rc,
-		      const char *error, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static int put_failed(put_task *t, int rc, const char *error,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static int put_failed(const put_opts *o, const char *name, int rc,
-		      const char *error, const char *fmt, ...)
+static int put_failed(put_task *t, int rc, const char *error,
+		      const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -148,18 +197,32 @@ static int put_failed(const put_opts *o, const char *name, int rc,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	cli_error("%s", msg);
-	if (o->json)
-		cli_json_failure("name", name, error, msg);
+	t->res->state = PUT_FAILED;
+	if (t->r->o.json) {
+		t->res->error = error;
+		/* Out of memory: the line says the error without words. */
+		t->res->message = strdup(msg);
+	}
 	return rc;
+}
+
+/* The task's input was stored as id. */
+static void put_stored(put_task *t, const b3cas_oid *id, uint64_t size,
+		       bool dup)
+{
+	t->res->state = PUT_STORED;
+	t->res->id = *id;
+	t->res->size = size;
+	t->res->dup = dup;
 }
 
 /* Feed fd (size bytes when known, else 0) to w; CLI_OK, or an exit code
  * after a message about name. */
-static int copy_in(const put_opts *o, b3cas_writer *w, int fd,
-		   const char *name, char *buf, uint64_t size,
-		   uint64_t *total)
+static int copy_in(put_task *t, b3cas_writer *w, int fd, const char *name,
+		   uint64_t size, uint64_t *total)
 {
-	put_meter m = {size, 0, 0, false};
+	put_meter m = {size, 0, 0, false, t->r->meter};
+	char *buf = t->buf;
 	int rc = CLI_OK;
 
 	*total = 0;
@@ -169,8 +232,7 @@ static int copy_in(const put_opts *o, b3cas_writer *w, int fd,
 		int err;
 
 		if (n < 0) {
-			rc = put_failed(o, name, CLI_USAGE,
-					cli_errno_name(errno),
+			rc = put_failed(t, CLI_USAGE, cli_errno_name(errno),
 					"cannot read %s: %s", name,
 					strerror(errno));
 			break;
@@ -179,7 +241,7 @@ static int copy_in(const put_opts *o, b3cas_writer *w, int fd,
 			break;
 		err = b3cas_writer_write(w, buf, (size_t)n);
 		if (err < 0) {
-			rc = put_failed(o, name, cli_exit_code(err, false),
+			rc = put_failed(t, cli_exit_code(err, false),
 					cli_error_name(err),
 					"cannot store %s: %s", name,
 					b3cas_error_last());
@@ -242,9 +304,14 @@ static bool pseudo_fs(int fd)
 
 static b3cas_pool *run_pool(put_run *r)
 {
+	b3cas_pool *pool;
+
+	pthread_mutex_lock(&r->lock);
 	if (!r->pool && !r->pool_failed && b3cas_pool_new(&r->pool, 0) != 0)
 		r->pool_failed = true; /* hash on one thread */
-	return r->pool;
+	pool = r->pool;
+	pthread_mutex_unlock(&r->lock);
+	return pool;
 }
 
 /*
@@ -252,10 +319,11 @@ static b3cas_pool *run_pool(put_run *r)
  * add a reference and print its id: *done. Else fd is back at its start
  * for the writer. CLI_OK, or an exit code after a message.
  */
-static int put_if_stored(put_run *r, int fd, const char *path,
-			 const struct stat *before, bool bare, bool *done)
+static int put_if_stored(put_task *t, int fd, const char *path,
+			 const struct stat *before, bool *done)
 {
-	put_meter m = {(uint64_t)before->st_size, 0, 0, false};
+	put_run *r = t->r;
+	put_meter m = {(uint64_t)before->st_size, 0, 0, false, r->meter};
 	b3cas_hasher h;
 	struct stat after;
 	uint64_t total = 0;
@@ -266,19 +334,18 @@ static int put_if_stored(put_run *r, int fd, const char *path,
 	b3cas_hasher_init(&h);
 	m.t0 = m.shown_at = now_ns();
 	for (;;) {
-		long long n = cli_read_full(fd, r->buf, READ_CHUNK);
+		long long n = cli_read_full(fd, t->buf, READ_CHUNK);
 
 		if (n < 0) {
 			if (m.on)
 				cli_progress_clear();
-			return put_failed(&r->o, path, CLI_USAGE,
-					  cli_errno_name(errno),
+			return put_failed(t, CLI_USAGE, cli_errno_name(errno),
 					  "cannot read %s: %s", path,
 					  strerror(errno));
 		}
 		if (n == 0)
 			break;
-		b3cas_hasher_update_parallel(&h, r->buf, (size_t)n,
+		b3cas_hasher_update_parallel(&h, t->buf, (size_t)n,
 					     n >= PARALLEL_MIN ? run_pool(r)
 							       : NULL);
 		total += (uint64_t)n;
@@ -288,7 +355,7 @@ static int put_if_stored(put_run *r, int fd, const char *path,
 		cli_progress_clear();
 	if (fstat(fd, &after) != 0 || !same_file_state(before, &after) ||
 	    (uint64_t)before->st_size != total)
-		return put_failed(&r->o, path, CLI_USAGE, CLI_ENAME_CHANGED,
+		return put_failed(t, CLI_USAGE, CLI_ENAME_CHANGED,
 				  "%s changed while it was being stored (%lld "
 				  "bytes when opened, %llu read); nothing "
 				  "stored for it",
@@ -299,26 +366,25 @@ static int put_if_stored(put_run *r, int fd, const char *path,
 	if (refs == B3CAS_ENOTFOUND) {
 		b3cas_error_clear();
 		if (lseek(fd, 0, SEEK_SET) != 0)
-			return put_failed(&r->o, path, CLI_USAGE,
-					  cli_errno_name(errno),
+			return put_failed(t, CLI_USAGE, cli_errno_name(errno),
 					  "cannot read %s again: %s", path,
 					  strerror(errno));
 		return CLI_OK;
 	}
 	if (refs < 0)
-		return put_failed(&r->o, path, cli_exit_code((int)refs, false),
+		return put_failed(t, cli_exit_code((int)refs, false),
 				  cli_error_name((int)refs),
 				  "cannot store %s: %s", path,
 				  b3cas_error_last());
-	print_id(&r->o, &id, path, total, true, bare);
+	put_stored(t, &id, total, true);
 	*done = true;
 	return CLI_OK;
 }
 
 /* Store one input: path "-" is standard input. */
-static int put_one(put_run *r, const char *path, bool bare)
+static int put_one(put_task *t, const char *path)
 {
-	const put_opts *o = &r->o;
+	put_run *r = t->r;
 	bool is_stdin = strcmp(path, "-") == 0, sized, done = false;
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	struct stat before, after;
@@ -328,15 +394,15 @@ static int put_one(put_run *r, const char *path, bool bare)
 	int rc, err;
 
 	if (fd < 0)
-		return put_failed(o, path, CLI_USAGE, cli_errno_name(errno),
+		return put_failed(t, CLI_USAGE, cli_errno_name(errno),
 				  "cannot read %s: %s", path, strerror(errno));
 	if (fstat(fd, &before) != 0) {
-		rc = put_failed(o, path, CLI_USAGE, cli_errno_name(errno),
+		rc = put_failed(t, CLI_USAGE, cli_errno_name(errno),
 				"cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (S_ISDIR(before.st_mode)) {
-		rc = put_failed(o, path, CLI_USAGE, cli_errno_name(EISDIR),
+		rc = put_failed(t, CLI_USAGE, cli_errno_name(EISDIR),
 				"cannot read %s: it is a folder", path);
 		goto out;
 	}
@@ -344,23 +410,23 @@ static int put_one(put_run *r, const char *path, bool bare)
 	sized = S_ISREG(before.st_mode) && !pseudo_fs(fd);
 	if (sized && r->info.hash == B3CAS_HASH_BLAKE3 &&
 	    (uint64_t)before.st_size > r->info.inline_threshold) {
-		rc = put_if_stored(r, fd, path, &before, bare, &done);
+		rc = put_if_stored(t, fd, path, &before, &done);
 		if (rc != CLI_OK || done)
 			goto out;
 	}
 	err = b3cas_writer_open(&w, r->store);
 	if (err < 0) {
-		rc = put_failed(o, path, cli_exit_code(err, false),
+		rc = put_failed(t, cli_exit_code(err, false),
 				cli_error_name(err), "cannot store %s: %s",
 				path, b3cas_error_last());
 		goto out;
 	}
-	rc = copy_in(o, w, fd, path, r->buf,
-		     sized ? (uint64_t)before.st_size : 0, &total);
+	rc = copy_in(t, w, fd, path, sized ? (uint64_t)before.st_size : 0,
+		     &total);
 	if (rc == CLI_OK && sized &&
 	    (fstat(fd, &after) != 0 || !same_file_state(&before, &after) ||
 	     (uint64_t)before.st_size != total))
-		rc = put_failed(o, path, CLI_USAGE, CLI_ENAME_CHANGED,
+		rc = put_failed(t, CLI_USAGE, CLI_ENAME_CHANGED,
 				"%s changed while it was being stored (%lld "
 				"bytes when opened, %llu read); nothing "
 				"stored for it",
@@ -372,58 +438,162 @@ static int put_one(put_run *r, const char *path, bool bare)
 	}
 	err = b3cas_writer_commit(w, &id);
 	if (err < 0) {
-		rc = put_failed(o, path, cli_exit_code(err, false),
+		rc = put_failed(t, cli_exit_code(err, false),
 				cli_error_name(err), "cannot store %s: %s",
 				path, b3cas_error_last());
 		goto out;
 	}
-	print_id(o, &id, path, total, err == 1, bare);
+	put_stored(t, &id, total, err == 1);
 out:
 	if (!is_stdin)
 		close(fd);
 	return rc;
 }
 
+/*
+ * Input i is done with exit code rc: keep the worst code, stop the run on
+ * a store error, and print every finished input that no longer waits for
+ * an earlier one.
+ */
+static void put_done(put_run *r, int i, int rc)
+{
+	pthread_mutex_lock(&r->lock);
+	r->rc = cli_worse(r->rc, rc);
+	/* A store error ends the run; a bad file does not. */
+	if (rc == CLI_STORE)
+		atomic_store(&r->stop, true);
+	if (r->res[i].state == PUT_PENDING)
+		r->res[i].state = PUT_FAILED; /* rc says what, stderr why */
+	while (r->printed < r->n && r->res[r->printed].state != PUT_PENDING) {
+		put_result *p = &r->res[r->printed];
+		const char *name = r->names[r->printed];
+
+		if (p->state == PUT_STORED)
+			print_id(&r->o, &p->id, name, p->size, p->dup,
+				 r->bare);
+		else if (r->o.json && p->error)
+			cli_json_failure("name", name, p->error,
+					 p->message ? p->message : "");
+		free(p->message);
+		p->message = NULL;
+		r->printed++;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* A thread of the run: store inputs until none is left or one failed the
+ * store. */
+static void *put_worker(void *arg)
+{
+	put_task t = {arg, malloc(READ_CHUNK), NULL};
+	put_run *r = t.r;
+
+	if (!t.buf) {
+		/* The other threads go on; the first is never here. */
+		return NULL;
+	}
+	while (!atomic_load(&r->stop)) {
+		int i = atomic_fetch_add(&r->next, 1);
+
+		if (i >= r->n)
+			break;
+		t.res = &r->res[i];
+		put_done(r, i, put_one(&t, r->names[i]));
+	}
+	free(t.buf);
+	return NULL;
+}
+
+/* The threads to store with: --threads, else one per CPU (at most
+ * MAX_THREADS), never more than the inputs; one when stdin is one. */
+static unsigned put_threads(const put_run *r)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t n = r->o.threads;
+
+	if (n == 0)
+		n = cpus > 0 ? (uint64_t)(cpus < MAX_THREADS ? cpus
+							     : MAX_THREADS)
+			     : 1;
+	if (n > (uint64_t)r->n)
+		n = (uint64_t)r->n;
+	for (int i = 0; i < r->n && n > 1; i++)
+		if (strcmp(r->names[i], "-") == 0)
+			n = 1;
+	return n ? (unsigned)n : 1;
+}
+
+/* Store every input; the calling thread is one of the threads. Returns
+ * the worst exit code. */
+static int put_all(put_run *r)
+{
+	unsigned want = put_threads(r), started = 0;
+	pthread_t *tid = calloc(want, sizeof(*tid));
+	char *buf = malloc(READ_CHUNK);
+	put_task first = {r, buf, NULL};
+
+	r->res = calloc((size_t)r->n, sizeof(*r->res));
+	if (!tid || !buf || !r->res) {
+		free(tid);
+		free(buf);
+		cli_error("out of memory");
+		return CLI_STORE;
+	}
+	r->meter = want == 1;
+	for (unsigned k = 1; k < want; k++)
+		if (pthread_create(&tid[started], NULL, put_worker, r) == 0)
+			started++;
+	while (!atomic_load(&r->stop)) {
+		int i = atomic_fetch_add(&r->next, 1);
+
+		if (i >= r->n)
+			break;
+		first.res = &r->res[i];
+		put_done(r, i, put_one(&first, r->names[i]));
+	}
+	for (unsigned k = 0; k < started; k++)
+		pthread_join(tid[k], NULL);
+	free(tid);
+	free(buf);
+	return r->rc;
+}
+
 int cmd_put(cli_ctx *ctx, int argc, char **argv)
 {
-	put_run r = {{false, false}, NULL, {0}, NULL, NULL, false};
+	static char *stdin_only[] = {"-"};
+	put_run r = {.o = {false, false, 0}};
 	put_opts *o = &r.o;
 	cli_args pos;
 	int rc;
 
 	if (!cli_opt_parse(&rc, &pos, &cmd_put_spec, o, argc, argv))
 		return rc;
-	r.buf = malloc(READ_CHUNK);
-	if (!r.buf) {
-		cli_error("out of memory");
-		return CLI_STORE;
-	}
+	r.names = pos.n ? pos.v : stdin_only;
+	r.n = pos.n ? pos.n : 1;
+	r.bare = pos.n == 0;
+	pthread_mutex_init(&r.lock, NULL);
 	rc = cli_open_store_rw(&r.store, ctx);
 	if (rc == CLI_OK) {
-		int i = 0;
+		int next;
 
 		b3cas_store_info_get(&r.info, r.store);
-		if (pos.n == 0)
-			rc = put_one(&r, "-", true);
-		while (i < pos.n) {
-			int one = put_one(&r, pos.v[i++], false);
-
-			rc = cli_worse(rc, one);
-			/* A store error ends the run; a bad file does not. */
-			if (one == CLI_STORE)
-				break;
-		}
-		if (o->json)
-			cli_json_not_done(ctx, true, "name", pos.v + i,
-					  pos.n - i);
+		rc = put_all(&r);
+		/* Inputs no thread took (after a store error). */
+		next = atomic_load(&r.next);
+		if (next > r.n)
+			next = r.n;
+		if (o->json && pos.n)
+			cli_json_not_done(ctx, true, "name", pos.v + next,
+					  pos.n - next);
 		rc = cli_close_store(r.store, rc);
 	} else if (o->json) {
-		char *in[] = {"-"};
-
-		cli_json_not_done(ctx, false, "name",
-				  pos.n ? pos.v : in, pos.n ? pos.n : 1);
+		cli_json_not_done(ctx, false, "name", r.names, r.n);
 	}
+	if (r.res)
+		for (int i = 0; i < r.n; i++)
+			free(r.res[i].message);
+	free(r.res);
 	b3cas_pool_free(r.pool);
-	free(r.buf);
+	pthread_mutex_destroy(&r.lock);
 	return cli_finish_stdout(rc);
 }

@@ -1,6 +1,7 @@
 /*
- * cmd_stats.c - `b3cas stats`: what the store holds and how well it
- * deduplicates, as text, JSON or the Prometheus text format.
+ * cmd_stats.c - `b3cas stats`: what the store holds, how well it
+ * deduplicates (whole objects and chunks) and compresses, and what it
+ * takes on disk, as text, JSON or the Prometheus text format.
  *
  * The program opens the store read-only for this, so it works beside a
  * running writer; the per-handle counters (puts, bloom, GC, latencies)
@@ -29,12 +30,15 @@ static const cli_opt stats_opts[] = {
 
 const cli_spec cmd_stats_spec = {
 	.name = "stats",
-	.summary = "objects, bytes and dedup ratio of the store",
-	.about = "Objects, references, logical bytes (what was put and is still "
-		 "referenced),\nphysical bytes (each object's bytes once), the "
-		 "dedup ratio, and objects\nwaiting for gc. Opens the store "
-		 "read-only: it works while another process\nwrites. --json "
-		 "and --prometheus exclude each other.\n",
+	.summary = "objects, bytes, dedup and compression ratios of the store",
+	.about = "Objects, references, logical bytes (what callers put and "
+		 "still hold),\nphysical bytes (distinct content, once), the "
+		 "dedup ratio; chunked objects,\nchunks and the chunk dedup "
+		 "ratio; stored bytes (after compression) and the\ncompression "
+		 "ratio; manifest bytes; what the store takes on disk; and\n"
+		 "objects waiting for gc (docs/store.md, \"What stats counts\")."
+		 " Opens the\nstore read-only: it works while another process "
+		 "writes. --json and\n--prometheus exclude each other.\n",
 	.exits = "Exit codes: 0 ok, 2 usage error, 3 store error.\n",
 	.opts = stats_opts,
 	.store = true,
@@ -97,21 +101,58 @@ static void prometheus_cache(const b3cas_cache_stats *cs)
 static void prometheus(const b3cas_stats *st)
 {
 	const metric m[] = {
-		{"b3cas_objects", "gauge", "Objects stored (referenced).",
+		{"b3cas_objects", "gauge",
+		 "Objects stored (referenced), chunks included.",
 		 (double)st->objects},
 		{"b3cas_inline_objects", "gauge",
 		 "Stored objects kept inside the index.",
 		 (double)st->inline_objects},
 		{"b3cas_references", "gauge",
-		 "References to stored objects.", (double)st->references},
+		 "Callers' references to stored objects.",
+		 (double)st->references},
 		{"b3cas_logical_bytes", "gauge",
-		 "Bytes put and still referenced, duplicates included.",
+		 "Bytes callers put and still hold, duplicates included.",
 		 (double)st->logical_bytes},
 		{"b3cas_physical_bytes", "gauge",
-		 "Bytes stored, each object once.",
+		 "Distinct content stored: chunks and whole objects, once.",
 		 (double)st->physical_bytes},
 		{"b3cas_dedup_ratio", "gauge",
 		 "Logical bytes divided by physical bytes.", st->dedup_ratio},
+		{"b3cas_chunked_objects", "gauge",
+		 "Stored objects kept as a manifest of chunks.",
+		 (double)st->chunked_objects},
+		{"b3cas_chunked_bytes", "gauge",
+		 "Bytes of the chunked objects, each once.",
+		 (double)st->chunked_bytes},
+		{"b3cas_chunks", "gauge",
+		 "Distinct chunks the manifests name.", (double)st->chunks},
+		{"b3cas_chunk_references", "gauge",
+		 "Occurrences of chunks in the manifests.",
+		 (double)st->chunk_refs},
+		{"b3cas_chunk_reference_bytes", "gauge",
+		 "Chunk bytes over every occurrence in the manifests.",
+		 (double)st->chunk_ref_bytes},
+		{"b3cas_chunk_bytes", "gauge",
+		 "Bytes of the distinct chunks, each once.",
+		 (double)st->chunk_bytes},
+		{"b3cas_chunk_dedup_ratio", "gauge",
+		 "Chunk reference bytes divided by chunk bytes.",
+		 st->chunk_dedup_ratio},
+		{"b3cas_stored_bytes", "gauge",
+		 "Physical bytes as stored, after compression.",
+		 (double)st->stored_bytes},
+		{"b3cas_compressed_objects", "gauge",
+		 "Stored objects kept compressed.",
+		 (double)st->compressed_objects},
+		{"b3cas_compression_ratio", "gauge",
+		 "Physical bytes divided by stored bytes.",
+		 st->compression_ratio},
+		{"b3cas_manifest_bytes", "gauge",
+		 "Bytes of the chunked objects' manifests.",
+		 (double)st->manifest_bytes},
+		{"b3cas_disk_bytes", "gauge",
+		 "Bytes the store's files and folders take on disk.",
+		 (double)st->disk_bytes},
 		{"b3cas_gc_candidate_objects", "gauge",
 		 "Unreferenced objects waiting for garbage collection.",
 		 (double)st->candidates},
@@ -202,10 +243,22 @@ static void json(const b3cas_stats *st, const b3cas_cache_stats *cs)
 	       ",\"references\":%" PRIu64 ",\"logical_bytes\":%" PRIu64
 	       ",\"physical_bytes\":%" PRIu64 ",\"dedup_ratio\":%.6f"
 	       ",\"gc_candidates\":%" PRIu64
-	       ",\"gc_candidate_bytes\":%" PRIu64 ",\"cache\":{",
+	       ",\"gc_candidate_bytes\":%" PRIu64,
 	       st->objects, st->inline_objects, st->references,
 	       st->logical_bytes, st->physical_bytes, st->dedup_ratio,
 	       st->candidates, st->candidate_bytes);
+	printf(",\"chunked_objects\":%" PRIu64 ",\"chunked_bytes\":%" PRIu64
+	       ",\"chunks\":%" PRIu64 ",\"chunk_refs\":%" PRIu64
+	       ",\"chunk_ref_bytes\":%" PRIu64 ",\"chunk_bytes\":%" PRIu64
+	       ",\"chunk_dedup_ratio\":%.6f,\"stored_bytes\":%" PRIu64
+	       ",\"compressed_objects\":%" PRIu64
+	       ",\"compression_ratio\":%.6f,\"manifest_bytes\":%" PRIu64
+	       ",\"disk_bytes\":%" PRIu64 ",\"cache\":{",
+	       st->chunked_objects, st->chunked_bytes, st->chunks,
+	       st->chunk_refs, st->chunk_ref_bytes, st->chunk_bytes,
+	       st->chunk_dedup_ratio, st->stored_bytes,
+	       st->compressed_objects, st->compression_ratio,
+	       st->manifest_bytes, st->disk_bytes);
 	json_level("l1", &cs->l1);
 	putchar(',');
 	json_level("l2", &cs->l2);
@@ -222,6 +275,19 @@ static void text(const b3cas_stats *st, const b3cas_cache_stats *cs)
 	printf("logical bytes:      %" PRIu64 "\n", st->logical_bytes);
 	printf("physical bytes:     %" PRIu64 "\n", st->physical_bytes);
 	printf("dedup ratio:        %.3f\n", st->dedup_ratio);
+	printf("chunked objects:    %" PRIu64 " (%" PRIu64 " bytes)\n",
+	       st->chunked_objects, st->chunked_bytes);
+	printf("chunks:             %" PRIu64 " (%" PRIu64 " bytes), %" PRIu64
+	       " references (%" PRIu64 " bytes)\n",
+	       st->chunks, st->chunk_bytes, st->chunk_refs,
+	       st->chunk_ref_bytes);
+	printf("chunk dedup ratio:  %.3f\n", st->chunk_dedup_ratio);
+	printf("stored bytes:       %" PRIu64 " (%" PRIu64
+	       " objects compressed)\n",
+	       st->stored_bytes, st->compressed_objects);
+	printf("compression ratio:  %.3f\n", st->compression_ratio);
+	printf("manifest bytes:     %" PRIu64 "\n", st->manifest_bytes);
+	printf("disk bytes:         %" PRIu64 "\n", st->disk_bytes);
 	printf("waiting for gc:     %" PRIu64 " objects, %" PRIu64
 	       " bytes\n", st->candidates, st->candidate_bytes);
 	printf("L1 cache:           %" PRIu64 " of %" PRIu64 " bytes, %"

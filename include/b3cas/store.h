@@ -376,6 +376,13 @@ B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
  * has passed, unless a put of the same bytes revives it first. Returns the
  * number of references left (0: now a candidate) or B3CAS_ENOTFOUND,
  * B3CAS_EPERM, B3CAS_EIO, B3CAS_EINVAL (NULL).
+ *
+ * In a chunking store an object may also be a chunk of chunked objects,
+ * which hold references of their own to it. Callers see and remove only
+ * theirs: the count returned (and by stat, refcount and ref_add) leaves
+ * those out, 0 can then mean "kept as a chunk", and a delete when callers
+ * hold none is B3CAS_ENOTFOUND (nothing of the caller's to remove), so no
+ * caller can free a chunk that an object still needs.
  */
 B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
 					const b3cas_oid *id);
@@ -397,8 +404,9 @@ B3CAS_EXTERN int64_t b3cas_ref_remove(b3cas_store *store,
 
 /*
  * Object id's reference count in *count: 1 or more when it is stored, 0
- * when it is a GC candidate. B3CAS_ENOTFOUND when there is no trace of it,
- * B3CAS_EINVAL (NULL).
+ * when it is a GC candidate (or, in a chunking store, when only chunked
+ * objects hold it: see b3cas_store_delete). B3CAS_ENOTFOUND when there is
+ * no trace of it, B3CAS_EINVAL (NULL).
  */
 B3CAS_EXTERN int b3cas_refcount(b3cas_store *store, const b3cas_oid *id,
 				uint64_t *count);
@@ -486,14 +494,29 @@ typedef struct b3cas_latency {
 	double sum, p50, p90, p99, p999;
 } b3cas_latency;
 
+/*
+ * What b3cas_store_stats reports. The figures of what is stored exclude
+ * GC candidates (counted apart in candidates and candidate_bytes). In a
+ * chunking store (format 2) a chunk is an object of its own whose count
+ * holds its callers' references and one per occurrence in a manifest;
+ * "callers' references" below are that count less those occurrences (a
+ * format 1 store has none: they are the count). Objects of a format 1
+ * store have 0 in every chunk field, 1 in the ratios of none, and
+ * stored_bytes == physical_bytes. docs/store.md, "What stats counts".
+ */
 typedef struct b3cas_stats {
 	/* What is stored: one walk of the index, from one snapshot. */
-	uint64_t objects;          /* stored (referenced) objects */
-	uint64_t inline_objects;   /* of those, kept inside the index */
-	uint64_t references;       /* sum of their counts */
-	uint64_t logical_bytes;    /* sum of size x count: what callers put
-				      and still hold */
-	uint64_t physical_bytes;   /* sum of sizes: each object's bytes once */
+	uint64_t objects;          /* stored (referenced) index entries:
+				      objects callers put, chunks, chunked
+				      objects */
+	uint64_t inline_objects;   /* of those, not loose files */
+	uint64_t references;       /* sum of their callers' references */
+	uint64_t logical_bytes;    /* sum of size x callers' references:
+				      what callers put and still hold (a
+				      chunked object with its whole size) */
+	uint64_t physical_bytes;   /* distinct content: the sizes of every
+				      stored object but chunked ones (whose
+				      bytes are their chunks), each once */
 	double dedup_ratio;        /* logical / physical (1 when empty) */
 	uint64_t candidates;       /* unreferenced, waiting for GC */
 	uint64_t candidate_bytes;
@@ -513,18 +536,46 @@ typedef struct b3cas_stats {
 	uint64_t gc_runs, gc_objects, gc_bytes;
 	double gc_seconds;
 	b3cas_latency put, get, del;
+	/* Chunking, compression and the disk: the same walk and snapshot. */
+	uint64_t chunked_objects;  /* stored objects kept as a manifest of
+				      chunks */
+	uint64_t chunked_bytes;    /* their sizes, each object once */
+	uint64_t chunks;           /* distinct chunks their manifests name */
+	uint64_t chunk_refs;       /* occurrences of chunks in those
+				      manifests */
+	uint64_t chunk_ref_bytes;  /* chunk lengths over every occurrence
+				      (equals chunked_bytes) */
+	uint64_t chunk_bytes;      /* the distinct chunks' bytes, each once */
+	double chunk_dedup_ratio;  /* chunk_ref_bytes / chunk_bytes (1 when
+				      no chunk) */
+	uint64_t stored_bytes;     /* physical bytes as stored: a compressed
+				      entry's frame, others their size */
+	uint64_t compressed_objects; /* stored objects kept compressed */
+	double compression_ratio;  /* physical / stored (1 when empty) */
+	uint64_t manifest_bytes;   /* the stored chunked objects' manifests:
+				      tops and segments */
+	uint64_t disk_bytes;       /* what the store folder (and the object
+				      tier, when elsewhere) takes on disk,
+				      as du -sB1 counts it: the index, its
+				      logs, every file, at that moment */
 } b3cas_stats;
 
 /*
- * Fill *out. The first group walks the whole index (about a second per
- * million objects) from one snapshot; the others are counters of this
- * handle since open, each read atomically (not all at one instant, as
- * other threads go on).
+ * Fill *out. The first group and the chunk fields walk the whole index
+ * (about a second per million objects) from one snapshot, reading every
+ * manifest segment as well; disk_bytes walks the store folder (the
+ * RocksDB files may change between two calls); the others are counters
+ * of this handle since open, each read atomically (not all at one
+ * instant, as other threads go on). Memory: about 100 bytes per distinct
+ * chunk while the call runs (none in a format 1 store).
  *
- * Errors: B3CAS_ENOMEM (nothing walked), B3CAS_ECORRUPT (a malformed index
- * entry, or a part of the index failing its checksum), B3CAS_EIO (the
- * walk could not read the index), B3CAS_EINVAL (NULL store or out). After
- * an error *out holds zeros or a partial count: do not use it.
+ * Errors: B3CAS_ENOMEM (nothing walked, or the chunk map could not
+ * grow), B3CAS_ECORRUPT (a malformed index entry or a damaged manifest,
+ * or a part of the index failing its checksum), B3CAS_EIO (the walk could
+ * not read the index, or a file or folder of the store could not be
+ * measured), B3CAS_EINVAL (NULL store or out). After an error *out holds
+ * zeros or a partial count: do not use it. Thread-safe: the walk holds
+ * no lock.
  */
 B3CAS_EXTERN int b3cas_store_stats(b3cas_store *store,
 				   b3cas_stats *out);

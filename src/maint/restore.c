@@ -185,6 +185,29 @@ static int bring_back(restore_run *t, const b3cas_object_info *info,
 	return rc;
 }
 
+/*
+ * A sound object here that only chunked objects hold (a chunk of theirs,
+ * which the source's callers also put): the source's callers' references
+ * come back, on top of what the chunked objects here hold. Any count the
+ * callers here hold is this store's own and is kept.
+ */
+static int callers_back(restore_run *t, const b3cas_object_info *info)
+{
+	uint64_t mine = 1;
+	int rc = b3cas_refcount(t->copy.dst, &info->id, &mine);
+
+	if (rc == 0 && mine == 0)
+		rc = b3cas__store_set_refs_at_least(t->copy.dst, &info->id,
+						    info->refs, true);
+	if (rc == B3CAS_ENOTFOUND)
+		return 0; /* deleted and collected meanwhile */
+	if (rc < 0) {
+		t->dst_error = rc;
+		return rc;
+	}
+	return 0;
+}
+
 /* The first walk: every object of the source. */
 static int visit_source(const b3cas_object_info *info, void *ctx)
 {
@@ -209,6 +232,7 @@ static int visit_source(const b3cas_object_info *info, void *ctx)
 		return fail(t, &info->id, rc);
 	switch (state) {
 	case HERE_SOUND:
+		return callers_back(t, info);
 	case HERE_CANDIDATE:
 		return 0;
 	case HERE_MALFORMED:

@@ -120,7 +120,7 @@ int b3cas__store_set_refs_at_least(b3cas_store *s, const b3cas_oid *id,
 				   uint64_t count, bool only_raise)
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
-	uint64_t refs = 0, size = 0;
+	uint64_t refs = 0, size = 0, held = 0;
 	bool is_inline = false;
 	int rc = b3cas__store_check_writable(s, "set a reference count");
 
@@ -130,6 +130,17 @@ int b3cas__store_set_refs_at_least(b3cas_store *s, const b3cas_oid *id,
 		return 1;
 	pthread_mutex_lock(lock);
 	rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
+	/* count is the callers' part; the chunked objects here keep theirs */
+	if (rc == 1) {
+		int hrc = b3cas__chunked_held(s, id, &held);
+
+		if (hrc < 0)
+			rc = hrc;
+		else if (count > UINT64_MAX - held)
+			rc = b3cas__refs_overflow(id);
+		else
+			count += held;
+	}
 	if (rc == 1 && refs != count && (!only_raise || count > refs)) {
 		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 

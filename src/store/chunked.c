@@ -55,6 +55,7 @@
 #define CHECK_LEN 16
 #define SEG_KEY_LEN (1 + GEN_LEN + 4)
 #define PENDING_KEY_LEN (1 + GEN_LEN)
+#define HELD_KEY_LEN (1 + B3CAS_OID_LEN)
 /* a chunk in a segment: its id and its length as a varint */
 #define SEG_ENTRY_MAX (B3CAS_OID_LEN + 5)
 
@@ -111,6 +112,23 @@ static size_t get_varint(const uint8_t *p, const uint8_t *end, uint32_t *v)
 		return 0;
 	*v = (uint32_t)x;
 	return n;
+}
+
+/* The chunk whose entry starts at p in a segment value ending at end:
+ * its id into id (B3CAS_OID_LEN bytes) and its length; the bytes the
+ * entry takes, or 0 when no well-formed entry starts there. */
+static size_t seg_entry(const uint8_t *p, const uint8_t *end, uint8_t *id,
+			uint32_t *len)
+{
+	size_t k;
+
+	if (end - p < B3CAS_OID_LEN + 1)
+		return 0;
+	k = get_varint(p + B3CAS_OID_LEN, end, len);
+	if (k == 0)
+		return 0;
+	memcpy(id, p, B3CAS_OID_LEN);
+	return B3CAS_OID_LEN + k;
 }
 
 /* The check of segment seg: BLAKE3 keyed with the object's id over gen,
@@ -177,11 +195,30 @@ static uint64_t top_end(const b3cas__top *t, uint32_t i)
 
 /* ---- reading a segment ---------------------------------------------- */
 
-/* Read and check segment i of id: *v pinned (release it), chunks parsed
- * into ids (32 bytes each) and lens, *n of them. */
-static int seg_read(b3cas_store *s, const b3cas_oid *id, const b3cas__top *t,
-		    uint32_t i, rocksdb_pinnableslice_t **v, uint8_t *ids,
-		    uint32_t *lens, uint32_t *n)
+/* The value of segment key key, read with ro (a snapshot's) or, when
+ * NULL, as every read of the index: 1 found (*v pinned), 0, or an error. */
+static int seg_get(b3cas_store *s, const rocksdb_readoptions_t *ro,
+		   const uint8_t key[SEG_KEY_LEN], rocksdb_pinnableslice_t **v)
+{
+	char *err = NULL;
+
+	if (!ro)
+		return b3cas__index_get(s->ix, B3CAS_CF_META, key, SEG_KEY_LEN,
+					v);
+	*v = rocksdb_get_pinned_cf(s->ix->db, ro, s->ix->cf[B3CAS_CF_META],
+				   (const char *)key, SEG_KEY_LEN, &err);
+	if (err)
+		return b3cas__index_error(err, "index read failed");
+	return *v != NULL;
+}
+
+/* Read (with ro: a snapshot's, or NULL) and check segment i of id: *v
+ * pinned (release it), chunks parsed into ids (32 bytes each) and lens,
+ * *n of them. */
+static int seg_read(b3cas_store *s, const rocksdb_readoptions_t *ro,
+		    const b3cas_oid *id, const b3cas__top *t, uint32_t i,
+		    rocksdb_pinnableslice_t **v, uint8_t *ids, uint32_t *lens,
+		    uint32_t *n)
 {
 	const uint8_t *rec = t->segs + (size_t)i * TOP_SEG;
 	uint8_t key[SEG_KEY_LEN], check[CHECK_LEN], digest[B3CAS_OUT_LEN];
@@ -192,7 +229,7 @@ static int seg_read(b3cas_store *s, const b3cas_oid *id, const b3cas__top *t,
 	int rc;
 
 	seg_key(key, t->gen, i);
-	rc = b3cas__index_get(s->ix, B3CAS_CF_META, key, sizeof(key), v);
+	rc = seg_get(s, ro, key, v);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -208,11 +245,10 @@ static int seg_read(b3cas_store *s, const b3cas_oid *id, const b3cas__top *t,
 	for (*n = 0; p < end; (*n)++) {
 		size_t k;
 
-		if (*n == want || end - p < B3CAS_OID_LEN + 1)
+		if (*n == want)
 			goto damaged;
-		memcpy(ids + (size_t)*n * B3CAS_OID_LEN, p, B3CAS_OID_LEN);
-		p += B3CAS_OID_LEN;
-		k = get_varint(p, end, &lens[*n]);
+		k = seg_entry(p, end, ids + (size_t)*n * B3CAS_OID_LEN,
+			      &lens[*n]);
 		if (k == 0 || lens[*n] == 0)
 			goto damaged;
 		p += k;
@@ -355,7 +391,7 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 		uint64_t pos = b3cas__top_start(t, i);
 		uint32_t n = 0;
 
-		rc = seg_read(s, id, t, i, &v, sb->ids, sb->lens, &n);
+		rc = seg_read(s, NULL, id, t, i, &v, sb->ids, sb->lens, &n);
 		if (rc < 0)
 			break;
 		rocksdb_pinnableslice_destroy(v);
@@ -398,6 +434,75 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 	return rc;
 }
 
+/* ---- what the manifests hold, for stats ------------------------------ */
+
+int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
+				 const b3cas_oid *id, const b3cas__top *t,
+				 b3cas__chunk_fn fn, void *ctx,
+				 uint64_t *seg_bytes)
+{
+	seg_buf *sb = malloc(sizeof(*sb));
+	int rc = 0;
+
+	if (!sb)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	for (uint32_t i = 0; rc == 0 && i < t->nseg; i++) {
+		rocksdb_pinnableslice_t *v;
+		uint32_t n = 0;
+		size_t len;
+
+		rc = seg_read(s, snap->ro, id, t, i, &v, sb->ids, sb->lens, &n);
+		if (rc < 0)
+			break;
+		(void)rocksdb_pinnableslice_value(v, &len);
+		rocksdb_pinnableslice_destroy(v);
+		*seg_bytes += len;
+		for (uint32_t k = 0; rc == 0 && k < n; k++) {
+			b3cas_oid c;
+
+			memcpy(c.bytes, sb->ids + (size_t)k * B3CAS_OID_LEN,
+			       B3CAS_OID_LEN);
+			rc = fn(&c, sb->lens[k], ctx);
+		}
+	}
+	free(sb);
+	return rc;
+}
+
+static int walk_end(rocksdb_iterator_t *it, rocksdb_readoptions_t *ro,
+		    int rc);
+
+int b3cas__chunked_foreach_held(b3cas_store *s, const b3cas__snap *snap,
+				b3cas__chunk_fn fn, void *ctx)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+		s->ix->db, snap->ro, s->ix->cf[B3CAS_CF_META]);
+	int rc = 0;
+
+	for (rocksdb_iter_seek(it, "m", 1); rc == 0 && rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t klen, vlen, n;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
+		const uint8_t *v =
+			(const uint8_t *)rocksdb_iter_value(it, &vlen);
+		const uint8_t *end = v + vlen;
+		b3cas_oid c;
+		uint32_t cl;
+
+		if (klen == 0 || k[0] != 'm')
+			break;
+		if (klen != SEG_KEY_LEN)
+			continue;
+		/* unchecked (a put's pending segment has no id yet), so
+		 * parsed as far as it goes, as a release does */
+		while (rc == 0 && (n = seg_entry(v, end, c.bytes, &cl)) != 0) {
+			rc = fn(&c, cl, ctx);
+			v += n;
+		}
+	}
+	return walk_end(it, NULL, rc);
+}
+
 /* ---- releasing references ------------------------------------------- */
 
 typedef struct ref_item {
@@ -418,11 +523,98 @@ static void lock_items(b3cas_store *s, const ref_item *it, size_t n,
 	b3cas__lock_sorted(s, it, n, sizeof(*it), lock);
 }
 
+/* ---- held counts ---------------------------------------------------------
+ *
+ * A chunk's reference count is one count: its occurrences in the segments
+ * there are plus its callers' references. Beside it, the meta key 'h' id
+ * holds the first part alone (u64 LE; no key when 0), changed in the same
+ * batches as the segments, under the same stripe locks. So callers see
+ * and drop only their own references (b3cas__chunked_held): a caller that
+ * deletes more than it put cannot take a manifest's references and let GC
+ * free a chunk an object still needs.
+ */
+static void held_key(uint8_t k[HELD_KEY_LEN], const b3cas_oid *id)
+{
+	k[0] = 'h';
+	memcpy(k + 1, id->bytes, B3CAS_OID_LEN);
+}
+
+int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	uint8_t k[HELD_KEY_LEN];
+	rocksdb_pinnableslice_t *v;
+	const char *p;
+	size_t len;
+	int rc;
+
+	*held = 0;
+	if (!s->lay.chunk_max)
+		return 0;
+	held_key(k, id);
+	rc = b3cas__index_get(s->ix, B3CAS_CF_META, k, sizeof(k), &v);
+	if (rc <= 0)
+		return rc;
+	p = rocksdb_pinnableslice_value(v, &len);
+	if (len == 8)
+		*held = b3cas__get_u64((const uint8_t *)p);
+	rocksdb_pinnableslice_destroy(v);
+	if (len != 8)
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "the held count of chunk %s is malformed "
+				    "(%zu bytes)", b3cas_oid_fmt(hex, id), len);
+	return 0;
+}
+
+/* Under id's stripe lock: add delta (which may be negative) to id's held
+ * count in b, from what the index holds now. */
+static int held_add_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			   const b3cas_oid *id, int64_t delta)
+{
+	uint8_t k[HELD_KEY_LEN], v[8];
+	uint64_t held;
+	int rc = b3cas__chunked_held(s, id, &held);
+
+	/* A malformed count is rewritten: the segments are the truth. */
+	if (rc < 0 && rc != B3CAS_ECORRUPT)
+		return rc;
+	if (rc < 0)
+		b3cas_error_clear();
+	held_key(k, id);
+	if (delta < 0 && held < (uint64_t)-delta)
+		held = 0; /* already wrong: never below 0 */
+	else
+		held += (uint64_t)delta;
+	if (held == 0) {
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+					     (const char *)k, sizeof(k));
+		return 0;
+	}
+	b3cas__put_u64(v, held);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+				  (const char *)k, sizeof(k), (const char *)v,
+				  sizeof(v));
+	return 0;
+}
+
+void b3cas__chunked_batch_forget_held(b3cas_store *s, rocksdb_writebatch_t *b,
+				      const b3cas_oid *id)
+{
+	uint8_t k[HELD_KEY_LEN];
+
+	if (!s->lay.chunk_max)
+		return;
+	held_key(k, id);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+				     (const char *)k, sizeof(k));
+}
+
 /*
- * Under id's stripe lock: drop count references to chunk id. A chunk not
- * stored, or already a candidate, or with fewer references than that (a
- * count already wrong) is left as it is: leaking is safe, freeing a chunk
- * someone holds is not. *gone: its last reference went.
+ * Under id's stripe lock: drop count references to chunk id, which a
+ * segment going away held. A chunk not stored, or already a candidate, or
+ * with fewer references than that (a count already wrong) is left as it
+ * is: leaking is safe, freeing a chunk someone holds is not. *gone: its
+ * last reference went.
  */
 static int unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, uint64_t count, bool *gone)
@@ -433,12 +625,15 @@ static int unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	*gone = false;
 	if (rc != 1)
 		return rc < 0 ? rc : 0;
+	if (refs < count)
+		return 0;
+	rc = held_add_locked(s, b, id, -(int64_t)count);
+	if (rc < 0)
+		return rc;
 	if (refs > count) {
 		b3cas__batch_set_refs(b, s, id, refs != 1, refs - count);
 		return 0;
 	}
-	if (refs < count)
-		return 0;
 	b3cas__known_drop(s->known, id);
 	*gone = true;
 	return b3cas__mark_candidate(s, b, id);
@@ -456,14 +651,14 @@ static int release_segment(b3cas_store *s, const uint8_t *key, size_t klen,
 	int rc = 0;
 
 	/* A segment too damaged to parse is released as far as it goes. */
-	while (end - p >= B3CAS_OID_LEN + 1 && n < SEG_CHUNKS) {
+	while (n < SEG_CHUNKS) {
 		uint32_t cl;
-		size_t k = get_varint(p + B3CAS_OID_LEN, end, &cl);
+		size_t k = seg_entry(p, end, items[n].id.bytes, &cl);
 
 		if (k == 0)
 			break;
-		memcpy(items[n++].id.bytes, p, B3CAS_OID_LEN);
-		p += B3CAS_OID_LEN + k;
+		n++;
+		p += k;
 	}
 	qsort(items, n, sizeof(*items), ref_cmp);
 	b = rocksdb_writebatch_create();
@@ -501,7 +696,7 @@ static int release_segment(b3cas_store *s, const uint8_t *key, size_t klen,
 }
 
 /* End a walk of the index: its error, if rc is 0 and the walk had one,
- * and the iterator and its options freed. */
+ * and the iterator and its options (unless NULL: a snapshot's) freed. */
 static int walk_end(rocksdb_iterator_t *it, rocksdb_readoptions_t *ro,
 		    int rc)
 {
@@ -513,7 +708,8 @@ static int walk_end(rocksdb_iterator_t *it, rocksdb_readoptions_t *ro,
 			rc = b3cas__index_error(err, "cannot walk the index");
 	}
 	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
+	if (ro)
+		rocksdb_readoptions_destroy(ro);
 	return rc;
 }
 
@@ -745,6 +941,9 @@ static int flush_segment(b3cas__cput *c)
 		rc = b3cas__stage_locked(s, b, &c->items[i].id,
 					 c->items[i].data, c->items[i].len,
 					 NULL, j - i, &l);
+		if (rc >= 0)
+			rc = held_add_locked(s, b, &c->items[i].id,
+					     (int64_t)(j - i));
 		loose |= l;
 		i = j;
 	}

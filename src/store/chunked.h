@@ -35,6 +35,34 @@ int b3cas__chunked_read(b3cas_store *s, const b3cas_oid *id,
 			const b3cas__top *t, uint64_t off, void *buf,
 			size_t len);
 
+/* A chunk occurrence in a manifest segment, for the two walks below:
+ * chunk's id and length (len bytes); 0 goes on, non-zero stops. */
+typedef int (*b3cas__chunk_fn)(const b3cas_oid *chunk, uint32_t len,
+			       void *ctx);
+
+/*
+ * For stats: call fn on every chunk occurrence in the manifest (top t) of
+ * chunked object id, in order, as snapshot snap sees it, each segment
+ * checked as a read checks it; *seg_bytes grows by the size of each
+ * segment's value. 0, fn's non-zero return, B3CAS_ECORRUPT (a damaged
+ * manifest), B3CAS_ENOMEM, or an index error.
+ */
+int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
+				 const b3cas_oid *id, const b3cas__top *t,
+				 b3cas__chunk_fn fn, void *ctx,
+				 uint64_t *seg_bytes);
+/*
+ * For stats: call fn on every chunk occurrence in every segment snapshot
+ * snap holds, whoever owns it: stored objects, GC candidates, puts under
+ * way ('p') and removals not yet released ('r'). Each occurrence holds
+ * one reference to its chunk, so a chunk's count less its occurrences
+ * here is what callers hold. Segments are parsed as far as they go,
+ * unchecked (a pending one has no id to check against). 0, fn's non-zero
+ * return, or an index error.
+ */
+int b3cas__chunked_foreach_held(b3cas_store *s, const b3cas__snap *snap,
+				b3cas__chunk_fn fn, void *ctx);
+
 /*
  * A chunked put in steps, for bytes that arrive over time (the streaming
  * writer): begin; feed the bytes in order (each call cuts and writes the
@@ -86,6 +114,18 @@ int b3cas__chunked_release_removed(b3cas_store *s, uint64_t *released);
 /* The same, and those of puts a crash cut short: only at open, when no
  * put is under way. */
 int b3cas__chunked_release_all(b3cas_store *s, uint64_t *released);
+
+/*
+ * *held = how many times the segments there are name id (its "held
+ * count": the part of its reference count that chunked objects hold; the
+ * rest is its callers'). 0 in a store that does not chunk. Under id's
+ * stripe lock for a count that stays true. 0, or an error (ECORRUPT: a
+ * malformed count, *held 0).
+ */
+int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held);
+/* Add to b (which removes id's entry) the removal of its held count. */
+void b3cas__chunked_batch_forget_held(b3cas_store *s, rocksdb_writebatch_t *b,
+				      const b3cas_oid *id);
 
 /* Given good bytes of chunked object id, rewrite those of its chunks that
  * are stored but damaged (*mended counts them). The object's manifest is

@@ -99,14 +99,30 @@ struct b3cas_store {
 
 /* ---- shared by the store layer's files ---- */
 
-/* One index entry as a walk sees it (store/walk.c). */
+/* One index entry as a walk sees it (store/walk.c): payload (the entry's
+ * bytes after its header) is borrowed for the call to fn only. */
 typedef struct b3cas__walk_entry {
 	b3cas_oid id;
 	uint64_t size;
 	uint64_t refs;   /* 0 for a GC candidate */
-	bool is_inline;
+	int kind;        /* B3CAS_ENTRY_..., without the candidate bit */
+	bool is_inline;  /* not a loose file */
 	bool candidate;  /* no references left: bytes kept until GC */
+	const uint8_t *payload;
+	size_t payload_len;
 } b3cas__walk_entry;
+
+/* A snapshot of the index and the read options that read it, for reads
+ * that must agree with each other (stats: the walk and the manifests). */
+typedef struct b3cas__snap {
+	const rocksdb_snapshot_t *snap;
+	rocksdb_readoptions_t *ro;
+} b3cas__snap;
+
+/* Take a snapshot (fill_cache: let its reads fill RocksDB's block cache);
+ * release it with b3cas__snap_release. Never fails. */
+void b3cas__snap_take(b3cas_store *s, b3cas__snap *snap, bool fill_cache);
+void b3cas__snap_release(b3cas_store *s, b3cas__snap *snap);
 
 /*
  * Call fn on every content entry in id order, GC candidates included,
@@ -117,6 +133,10 @@ typedef struct b3cas__walk_entry {
 int b3cas__store_walk(b3cas_store *s, bool fill_cache,
 		      int (*fn)(const b3cas__walk_entry *e, void *ctx),
 		      void *ctx);
+/* The same, reading snapshot snap (the caller's, which it releases). */
+int b3cas__store_walk_snap(b3cas_store *s, const b3cas__snap *snap,
+			   int (*fn)(const b3cas__walk_entry *e, void *ctx),
+			   void *ctx);
 
 /* Where a read found an object's bytes. */
 /* FROM_CHUNKS: a chunked object, every chunk checked as it was read. */

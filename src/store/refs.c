@@ -6,6 +6,12 @@
  * batch with its content entry; the last reference leaves a GC candidate
  * (bytes kept until a collection), never a dangling entry; L1 forgets an
  * object after the index write that removed it.
+ *
+ * In a chunking store part of a chunk's count is held by the segments
+ * that name it (its held count, chunked.c). Callers see and change only
+ * the rest: stat, refcount and ref_add report it, and a delete with none
+ * of it left is refused (B3CAS_ENOTFOUND), so no caller can drop a
+ * reference a chunked object needs.
  */
 #include "store/handle.h"
 
@@ -39,6 +45,20 @@ int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 	return rc < 0 ? rc : 1;
 }
 
+/* refs, the whole count of live id, less what manifests hold: its
+ * callers' references, into *out. */
+static int callers_refs(b3cas_store *s, const b3cas_oid *id, uint64_t refs,
+			uint64_t *out)
+{
+	uint64_t held = 0;
+	int rc = b3cas__chunked_held(s, id, &held);
+
+	if (rc < 0)
+		return rc;
+	*out = refs > held ? refs - held : 0;
+	return 0;
+}
+
 int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 		     b3cas_object_info *out)
 {
@@ -54,6 +74,9 @@ int b3cas_store_stat(b3cas_store *s, const b3cas_oid *id,
 		return rc;
 	if (rc != 1)
 		return b3cas__not_stored(id);
+	rc = callers_refs(s, id, refs, &refs);
+	if (rc < 0)
+		return rc;
 	out->id = *id;
 	out->size = size;
 	out->refs = refs;
@@ -127,6 +150,7 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 		b3cas__entry_done(&e);
 	}
 	b3cas__known_drop(s->known, id);
+	b3cas__chunked_batch_forget_held(s, b, id);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
 				     (const char *)id->bytes, B3CAS_OID_LEN);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_REFS],
@@ -174,10 +198,23 @@ static int remove_locked(b3cas_store *s, const b3cas_oid *id, bool is_inline)
 	return rc;
 }
 
+/* Deleting id, whose references are all held by chunked objects. */
+static int held_only(const b3cas_oid *id, uint64_t held)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ENOTFOUND,
+			    "object %s has no reference of its own to remove: "
+			    "it is stored only as a chunk of chunked objects, "
+			    "which hold its %llu reference%s",
+			    b3cas_oid_fmt(hex, id), (unsigned long long)held,
+			    held == 1 ? "" : "s");
+}
+
 static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 {
 	rocksdb_writebatch_t *b;
-	uint64_t refs = 0, size = 0;
+	uint64_t refs = 0, size = 0, mine = 0;
 	bool is_inline = false;
 	int rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
 
@@ -188,6 +225,11 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 		return remove_locked(s, id, false);
 	if (rc < 0)
 		return rc;
+	rc = callers_refs(s, id, refs, &mine);
+	if (rc < 0)
+		return rc;
+	if (mine == 0)
+		return held_only(id, refs);
 	b = rocksdb_writebatch_create();
 	if (refs > 1) {
 		b3cas__batch_set_refs(b, s, id, true, refs - 1);
@@ -203,7 +245,7 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 		return rc;
 	if (refs == 1)
 		b3cas__caches_forget(s, id, false);
-	return refs - 1 > INT64_MAX ? INT64_MAX : (int64_t)(refs - 1);
+	return mine - 1 > INT64_MAX ? INT64_MAX : (int64_t)(mine - 1);
 }
 
 int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
@@ -257,12 +299,16 @@ int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
 	} else if (rc == 1) {
 		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 
+		uint64_t mine = 0;
+
 		b3cas__batch_set_refs(b, s, id, refs != 1, refs + 1);
-		rc = b3cas__write_batch(s, b, false);
+		rc = callers_refs(s, id, refs, &mine);
+		if (rc == 0)
+			rc = b3cas__write_batch(s, b, false);
 		rocksdb_writebatch_destroy(b);
 		if (rc == 0)
-			rc = refs + 1 > INT64_MAX ? INT64_MAX
-						  : (int64_t)(refs + 1);
+			rc = mine + 1 > INT64_MAX ? INT64_MAX
+						  : (int64_t)(mine + 1);
 	}
 	pthread_mutex_unlock(lock);
 	return rc;
@@ -289,8 +335,12 @@ int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 		return rc;
 	if (rc == 0)
 		return b3cas__not_stored(id);
-	*count = refs; /* 0: a GC candidate */
-	return 0;
+	if (rc == 2) {
+		*count = 0; /* a GC candidate */
+		return 0;
+	}
+	/* 0 too when chunked objects alone hold it */
+	return callers_refs(s, id, refs, count);
 }
 
 /* A candidate's refs entry as mark_candidate writes it. */

@@ -1,19 +1,252 @@
 /*
  * store/stats.c - b3cas_store_stats: what is stored (one walk of the
- * index from one snapshot) and what this handle has done since open.
+ * index, with the manifests' segments, from one snapshot), what the
+ * store folder takes on disk, and what this handle has done since open.
  *
- * Physical bytes are each object's bytes counted once: inline bytes inside
- * the index and loose files' sizes. Not counted, and documented as the
- * per-object overhead: the index key (32 bytes) and entry header (9),
- * a refs entry (32 + 8) when the count is not 1, RocksDB's own framing
- * and compression, and a loose file's rounding up to the file system's
- * block.
+ * A chunk's reference count holds both its callers' references and one
+ * per occurrence in a manifest segment (chunked.c). So before the walk,
+ * every segment in the snapshot (stored objects', GC candidates', puts
+ * under way, removals not yet released) is read into a map of chunk id ->
+ * occurrences, and an entry's callers' references are its count less its
+ * occurrences (never below 0: a count lower than that is damage, which
+ * fsck reports). The map costs memory in proportion to the distinct
+ * chunks (about 100 bytes each), none in a format 1 store. The walk then
+ * reads each stored chunked object's segments again, checked, to count
+ * what the stored objects' manifests name.
+ *
+ * Physical bytes are each stored object's bytes counted once: chunks and
+ * objects stored whole, not chunked objects (their bytes are their
+ * chunks). Not counted, and documented as the per-object overhead: the
+ * index key (32 bytes) and entry header (9), a refs entry (32 + 8) when
+ * the count is not 1, RocksDB's own framing and compression, and a loose
+ * file's rounding up to the file system's block; disk_bytes has all of
+ * it.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/handle.h"
+#include "store/chunked.h"
+#include "util/du.h"
 #include "util/error.h"
+
+/* ---- chunk id -> occurrences (open addressing, linear probing) ---- */
+
+typedef struct chunk_slot {
+	b3cas_oid id;
+	uint64_t held;  /* in every segment of the snapshot */
+	uint64_t named; /* in the manifests of stored (referenced) objects */
+	uint32_t len;
+	bool used;
+} chunk_slot;
+
+typedef struct chunk_map {
+	chunk_slot *slot;
+	size_t cap, n; /* cap: 0 or a power of two */
+} chunk_map;
+
+/* Ids are BLAKE3 digests: their first bytes are already uniform. */
+static size_t slot_of(const chunk_map *m, const b3cas_oid *id)
+{
+	uint64_t h;
+
+	memcpy(&h, id->bytes, sizeof(h));
+	return (size_t)h & (m->cap - 1);
+}
+
+/* id's slot, or NULL when the map does not hold it. */
+static chunk_slot *map_find(const chunk_map *m, const b3cas_oid *id)
+{
+	if (m->cap == 0)
+		return NULL;
+	for (size_t i = slot_of(m, id);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->slot[i].used)
+			return NULL;
+		if (b3cas_oid_equal(&m->slot[i].id, id))
+			return &m->slot[i];
+	}
+}
+
+/* The slot id would take (its own, or the empty one it would fill). */
+static chunk_slot *map_place(const chunk_map *m, const b3cas_oid *id)
+{
+	size_t i = slot_of(m, id);
+
+	while (m->slot[i].used && !b3cas_oid_equal(&m->slot[i].id, id))
+		i = (i + 1) & (m->cap - 1);
+	return &m->slot[i];
+}
+
+/* Keep the load at 3/4 at most. */
+static int map_grow(chunk_map *m)
+{
+	chunk_map bigger = {NULL, m->cap ? m->cap * 2 : 1024, m->n};
+
+	if (m->cap && bigger.cap / 2 != m->cap)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	bigger.slot = calloc(bigger.cap, sizeof(*bigger.slot));
+	if (!bigger.slot)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slot[i].used)
+			*map_place(&bigger, &m->slot[i].id) = m->slot[i];
+	free(m->slot);
+	*m = bigger;
+	return 0;
+}
+
+/* id's slot, made (with length len) when new: 0 or B3CAS_ENOMEM. */
+static int map_get(chunk_map *m, const b3cas_oid *id, uint32_t len,
+		   chunk_slot **out)
+{
+	chunk_slot *sl;
+	int rc;
+
+	if ((m->n + 1) * 4 > m->cap * 3) {
+		rc = map_grow(m);
+		if (rc < 0)
+			return rc;
+	}
+	sl = map_place(m, id);
+	if (!sl->used) {
+		sl->used = true;
+		sl->id = *id;
+		sl->len = len;
+		m->n++;
+	}
+	*out = sl;
+	return 0;
+}
+
+/* ---- the walk ---- */
+
+typedef struct tally {
+	b3cas_store *s;
+	const b3cas__snap *snap;
+	b3cas_stats *out;
+	chunk_map chunks;
+	bool naming; /* the walk of the entries: count in named, not held */
+} tally;
+
+/* A chunk occurrence in a segment: in every one first, then in the
+ * stored objects' manifests. */
+static int note_chunk(const b3cas_oid *chunk, uint32_t len, void *ctx)
+{
+	tally *t = ctx;
+	chunk_slot *sl;
+	int rc = map_get(&t->chunks, chunk, len, &sl);
+
+	if (rc == 0 && t->naming)
+		sl->named++;
+	else if (rc == 0)
+		sl->held++;
+	return rc;
+}
+
+/* A stored chunked object: its size, and its manifest's chunks and bytes. */
+static int count_chunked(tally *t, const b3cas__walk_entry *e)
+{
+	b3cas_stats *out = t->out;
+	b3cas__top top;
+	int rc = b3cas__top_parse(&top, &e->id, e->size, e->payload,
+				  e->payload_len);
+
+	if (rc < 0)
+		return rc;
+	out->chunked_objects++;
+	out->chunked_bytes += e->size;
+	out->manifest_bytes += e->payload_len;
+	return b3cas__chunked_foreach_chunk(t->s, t->snap, &e->id, &top,
+					    note_chunk, t,
+					    &out->manifest_bytes);
+}
+
+/* Add one index entry to the totals. */
+static int count_entry(const b3cas__walk_entry *e, void *ctx)
+{
+	tally *t = ctx;
+	b3cas_stats *out = t->out;
+	const chunk_slot *sl;
+	uint64_t refs = e->refs;
+
+	if (e->candidate) {
+		out->candidates++;
+		out->candidate_bytes += e->size;
+		return 0;
+	}
+	out->objects++;
+	out->inline_objects += e->is_inline;
+	/* What the manifests hold is not the callers'. */
+	sl = map_find(&t->chunks, &e->id);
+	if (sl)
+		refs = refs > sl->held ? refs - sl->held : 0;
+	out->references += refs;
+	out->logical_bytes += e->size * refs;
+	if (e->kind == B3CAS_ENTRY_CHUNKED)
+		return count_chunked(t, e);
+	out->physical_bytes += e->size;
+	if (e->kind == B3CAS_ENTRY_ZINLINE) {
+		out->compressed_objects++;
+		out->stored_bytes += e->payload_len;
+	} else {
+		out->stored_bytes += e->size;
+	}
+	return 0;
+}
+
+/* The chunks the stored objects' manifests name, each once. */
+static void sum_chunks(const chunk_map *m, b3cas_stats *out)
+{
+	for (size_t i = 0; i < m->cap; i++) {
+		const chunk_slot *sl = &m->slot[i];
+
+		if (!sl->used || sl->named == 0)
+			continue;
+		out->chunks++;
+		out->chunk_refs += sl->named;
+		out->chunk_ref_bytes += sl->named * sl->len;
+		out->chunk_bytes += sl->len;
+	}
+}
+
+/* Map every segment's chunks, then walk the entries, from one snapshot. */
+static int walk_index(b3cas_store *s, b3cas_stats *out)
+{
+	b3cas__snap snap;
+	tally t = {s, &snap, out, {NULL, 0, 0}, false};
+	int rc;
+
+	/* One walk; not worth RocksDB's block cache. */
+	b3cas__snap_take(s, &snap, false);
+	rc = b3cas__chunked_foreach_held(s, &snap, note_chunk, &t);
+	t.naming = true;
+	if (rc == 0)
+		rc = b3cas__store_walk_snap(s, &snap, count_entry, &t);
+	b3cas__snap_release(s, &snap);
+	if (rc == 0)
+		sum_chunks(&t.chunks, out);
+	free(t.chunks.slot);
+	return rc;
+}
+
+/* What the store folder takes on disk, with the object tier when it is
+ * elsewhere (walked first: a tier met again inside the folder, as
+ * objects/ is, counts once). */
+static int disk_usage(b3cas_store *s, uint64_t *out)
+{
+	b3cas_du du = B3CAS_DU_INIT;
+	int rc = b3cas__du_add(&du, s->lay.objects_fd, s->lay.objects_path);
+
+	if (rc == 0)
+		rc = b3cas__du_add(&du, s->lay.root_fd, s->lay.root);
+	*out = du.bytes;
+	b3cas__du_free(&du);
+	return rc;
+}
+
+static double ratio(uint64_t num, uint64_t den)
+{
+	return den ? (double)num / (double)den : 1.0;
+}
 
 /* h's quantiles into out, through sum (scratch space). */
 static void latency(const b3cas_histogram *h, b3cas_hist_summary *sum,
@@ -27,24 +260,6 @@ static void latency(const b3cas_histogram *h, b3cas_hist_summary *sum,
 	out->p90 = (double)b3cas__hist_quantile(sum, 0.90) * 1e-9;
 	out->p99 = (double)b3cas__hist_quantile(sum, 0.99) * 1e-9;
 	out->p999 = (double)b3cas__hist_quantile(sum, 0.999) * 1e-9;
-}
-
-/* Add one index entry to the totals. */
-static int count_entry(const b3cas__walk_entry *e, void *ctx)
-{
-	b3cas_stats *out = ctx;
-
-	if (e->candidate) {
-		out->candidates++;
-		out->candidate_bytes += e->size;
-		return 0;
-	}
-	out->objects++;
-	out->inline_objects += e->is_inline;
-	out->references += e->refs;
-	out->physical_bytes += e->size;
-	out->logical_bytes += e->size * e->refs;
-	return 0;
 }
 
 int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
@@ -63,16 +278,16 @@ int b3cas_store_stats(b3cas_store *s, b3cas_stats *out)
 	memset(out, 0, sizeof(*out));
 	if (!sum)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
-	/* One walk from one snapshot; not worth RocksDB's block cache. */
-	rc = b3cas__store_walk(s, false, count_entry, out);
+	rc = walk_index(s, out);
+	if (rc == 0)
+		rc = disk_usage(s, &out->disk_bytes);
 	if (rc < 0) {
 		free(sum);
 		return rc;
 	}
-	out->dedup_ratio = out->physical_bytes
-				   ? (double)out->logical_bytes /
-					     (double)out->physical_bytes
-				   : 1.0;
+	out->dedup_ratio = ratio(out->logical_bytes, out->physical_bytes);
+	out->chunk_dedup_ratio = ratio(out->chunk_ref_bytes, out->chunk_bytes);
+	out->compression_ratio = ratio(out->physical_bytes, out->stored_bytes);
 	out->puts = atomic_load(&s->count.puts);
 	out->dedup_puts = atomic_load(&s->count.dup_puts);
 	out->put_bytes = atomic_load(&s->count.put_bytes);

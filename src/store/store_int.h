@@ -270,9 +270,9 @@ int b3cas__store_adopt_file(b3cas_store *s, const b3cas_oid *id,
  */
 int b3cas__store_set_refs(b3cas_store *s, const b3cas_oid *id,
 			  uint64_t count);
-/* The same, with only_raise: never lower a count (a chunking store's
- * counts hold its manifests' references, which the caller does not see:
- * lowering one could free a chunk a manifest still holds). */
+/* The same, with only_raise: never lower a count. In a chunking store
+ * count is the callers' part: what its chunked objects hold of id (its
+ * held count, chunked.h) is kept on top of it. */
 int b3cas__store_set_refs_at_least(b3cas_store *s, const b3cas_oid *id,
 				   uint64_t count, bool only_raise);
 

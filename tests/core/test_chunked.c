@@ -36,6 +36,7 @@
 #include "chunk/fastcdc.h"
 #include "core/core_util.h"
 #include "index/index.h"
+#include "store/chunked.h"
 
 #define AVG 1024u
 #define CMIN (AVG / 4)
@@ -190,6 +191,22 @@ static uint64_t objects_in(b3cas_store *s)
 	return n;
 }
 
+static int count_entry(const b3cas__walk_entry *e, void *ctx)
+{
+	(*(uint64_t *)ctx) += !e->candidate;
+	return 0;
+}
+
+/* Every live entry of the index: objects callers hold and chunks that
+ * only chunked objects hold, which foreach leaves out. */
+static uint64_t entries_in(b3cas_store *s)
+{
+	uint64_t n = 0;
+
+	assert_int_equal(b3cas__store_walk(s, false, count_entry, &n), 0);
+	return n;
+}
+
 static void gc_now(b3cas_store *s)
 {
 	b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
@@ -200,16 +217,20 @@ static void gc_now(b3cas_store *s)
 		fail_msg("gc: %s", b3cas_error_last());
 }
 
-/* Every chunk's count is the model's. */
+/* Every chunk's held count is the model's, and callers hold none of it
+ * (the tests put no object equal to a chunk, but test_held_counts). */
 static void check_counts(b3cas_store *s, model *m)
 {
 	model_fold(m);
 	for (size_t i = 0; i < m->n; i++) {
-		uint64_t c = 0;
+		uint64_t c = 1, held = 0;
 
 		if (b3cas_refcount(s, &m->refs[i].id, &c) != 0)
 			fail_msg("refcount: %s", b3cas_error_last());
-		assert_int_equal(c, m->refs[i].count);
+		assert_int_equal(c, 0);
+		assert_int_equal(b3cas__chunked_held(s, &m->refs[i].id, &held),
+				 0);
+		assert_int_equal(held, m->refs[i].count);
 	}
 }
 
@@ -399,8 +420,10 @@ static void test_round_trip_and_refs(void **state)
 			assert_int_equal(b3cas_refcount(s, &objs[i].id, &c),
 					 B3CAS_ENOTFOUND);
 	}
-	/* What the model does not hold is gone: objects = live + chunks. */
-	assert_int_equal(objects_in(s), nobj / 2 + m.n);
+	/* What the model does not hold is gone: entries = live + chunks;
+	 * foreach lists the live objects alone. */
+	assert_int_equal(entries_in(s), nobj / 2 + m.n);
+	assert_int_equal(objects_in(s), nobj / 2);
 
 	/* A deleted object put again (revived before GC) reads right. */
 	assert_true(b3cas_store_delete(s, &objs[0].id) >= 0);
@@ -413,7 +436,7 @@ static void test_round_trip_and_refs(void **state)
 		for (uint64_t k = 0; k < times[i]; k++)
 			assert_true(b3cas_store_delete(s, &objs[i].id) >= 0);
 	gc_now(s);
-	assert_int_equal(objects_in(s), 0);
+	assert_int_equal(entries_in(s), 0);
 	assert_int_equal(b3cas_store_close(s), 0);
 
 	for (unsigned i = 0; i < nobj; i++)
@@ -918,10 +941,10 @@ static void test_crash(void **state)
 		gc_now(s);
 		check_crash_store(s, base, (unsigned)acked, round);
 		gc_now(s);
-		if (objects_in(s) != 0)
-			fail_msg("round %u: %llu objects left after all were "
+		if (entries_in(s) != 0)
+			fail_msg("round %u: %llu entries left after all were "
 				 "deleted", round,
-				 (unsigned long long)objects_in(s));
+				 (unsigned long long)entries_in(s));
 		assert_int_equal(b3cas_store_close(s), 0);
 		cu_rm_rf(dir);
 	}
@@ -1042,6 +1065,138 @@ static void test_threads(void **state)
 	cu_rm_rf(dir);
 }
 
+/* ---- held counts ----------------------------------------------------- */
+
+static uint64_t refs_of(b3cas_store *s, const b3cas_oid *id)
+{
+	uint64_t c = UINT64_MAX;
+
+	if (b3cas_refcount(s, id, &c) != 0)
+		fail_msg("refcount: %s", b3cas_error_last());
+	return c;
+}
+
+/* s (in dir) holds chunked object a twice and its first chunk c (cl
+ * bytes of big) once: copies made by backup and restore count the same. */
+static void held_copies(b3cas_store *s, const char *dir, const b3cas_oid *a,
+			const b3cas_oid *c, const uint8_t *big, size_t cl,
+			uint64_t *st)
+{
+	char bak[300], dst[300];
+	b3cas_store *d;
+
+	snprintf(bak, sizeof(bak), "%s.bak", dir);
+	snprintf(dst, sizeof(dst), "%s.dst", dir);
+	assert_int_equal(b3cas_backup(s, bak, NULL, NULL), 0);
+	assert_int_equal(b3cas_backup(s, bak, NULL, NULL), 0); /* again */
+	d = open_store(bak, false);
+	assert_int_equal(refs_of(d, a), 2);
+	assert_int_equal(refs_of(d, c), 1);
+	assert_int_equal(b3cas_store_delete(d, c), 0);
+	assert_int_equal(b3cas_store_close(d), 0);
+
+	d = open_store(dst, true);
+	assert_int_equal(b3cas_store_put(d, NULL, big, 64 * 1024), 0);
+	assert_int_equal(refs_of(d, c), 0);
+	assert_int_equal(b3cas_restore(d, dir, NULL, NULL), 0);
+	assert_int_equal(refs_of(d, a), 1); /* its own count, kept */
+	assert_int_equal(refs_of(d, c), 1); /* the source's callers' */
+	assert_int_equal(b3cas_store_delete(d, c), 0);
+	assert_int_equal(b3cas_store_delete(d, c), B3CAS_ENOTFOUND);
+	gc_now(d);
+	{
+		obj oc = {(uint8_t *)big, cl, *c};
+
+		check_reads(d, &oc, st);
+	}
+	assert_int_equal(b3cas_store_close(d), 0);
+	cu_rm_rf(bak);
+	cu_rm_rf(dst);
+}
+
+/*
+ * An object equal to a chunk of a chunked object: callers see and drop
+ * only their own references. Deleting it more often than it was put is
+ * refused and never frees the chunk the chunked object needs; whichever
+ * goes first, the other stays readable, and the chunk goes with the last.
+ */
+static void test_held_counts(void **state)
+{
+	uint8_t *big = make_base(3, 64 * 1024);
+	b3cas_cdc cdc;
+	b3cas_oid a, c;
+	size_t cl;
+	char dir[256];
+	uint64_t st = seed;
+	b3cas_store *s;
+	obj oa, oc;
+
+	(void)state;
+	assert_int_equal(b3cas__cdc_init(&cdc, CMIN, AVG, CMAX, 0), 0);
+	cl = b3cas__cdc_cut(NULL, &cdc, big, 64 * 1024);
+	assert_true(cl < 64 * 1024);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedh"));
+	s = open_store(dir, true);
+	oa = (obj){big, 64 * 1024, {{0}}};
+	b3cas_hash(oa.id.bytes, big, oa.len);
+	oc = (obj){big, cl, {{0}}};
+	b3cas_hash(oc.id.bytes, big, cl);
+
+	/* the chunked object first, then its first chunk as an object */
+	assert_int_equal(b3cas_store_put(s, &a, big, 64 * 1024), 0);
+	assert_int_equal(refs_of(s, &oc.id), 0);
+	assert_int_equal(b3cas_store_put(s, &c, big, cl), 1); /* stored */
+	assert_true(b3cas_oid_equal(&c, &oc.id));
+	assert_int_equal(refs_of(s, &c), 1);
+	assert_int_equal(b3cas_ref_add(s, &c), 2);
+	assert_int_equal(b3cas_store_delete(s, &c), 1);
+	assert_int_equal(b3cas_store_delete(s, &c), 0);
+	/* a delete too many: refused, the chunk stays */
+	assert_int_equal(b3cas_store_delete(s, &c), B3CAS_ENOTFOUND);
+	assert_non_null(strstr(b3cas_error_last(), "chunk"));
+	assert_int_equal(b3cas_store_delete(s, &c), B3CAS_ENOTFOUND);
+	gc_now(s);
+	check_reads(s, &oa, &st);
+	check_reads(s, &oc, &st);
+	assert_int_equal(refs_of(s, &c), 0);
+	/* the chunked object goes: the chunk with it */
+	assert_int_equal(b3cas_store_delete(s, &a), 0);
+	gc_now(s);
+	assert_int_equal(b3cas_store_exists(s, &c), 0);
+	assert_int_equal(entries_in(s), 0);
+
+	/* the other way round: the object first, kept by its caller after
+	 * the chunked object is gone */
+	assert_int_equal(b3cas_store_put(s, NULL, big, cl), 0);
+	assert_int_equal(b3cas_store_put(s, NULL, big, 64 * 1024), 0);
+	assert_int_equal(refs_of(s, &c), 1);
+	assert_int_equal(b3cas_store_delete(s, &a), 0);
+	gc_now(s);
+	check_reads(s, &oc, &st);
+	assert_int_equal(refs_of(s, &c), 1);
+	assert_int_equal(b3cas_store_delete(s, &c), 0);
+	gc_now(s);
+	assert_int_equal(entries_in(s), 0);
+
+	/* the same across a reopen: the held count is in the index */
+	assert_int_equal(b3cas_store_put(s, NULL, big, 64 * 1024), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	s = open_store(dir, false);
+	assert_int_equal(b3cas_store_delete(s, &c), B3CAS_ENOTFOUND);
+	gc_now(s);
+	check_reads(s, &oa, &st);
+
+	/* backup and restore carry the callers' part of the count: a
+	 * chunking store holding A restores S's caller reference, which
+	 * its own A's manifest does not make */
+	assert_int_equal(b3cas_ref_add(s, &a), 2);
+	assert_int_equal(b3cas_store_put(s, NULL, big, cl), 1);
+	held_copies(s, dir, &a, &c, big, cl, &st);
+	assert_int_equal(b3cas_store_close(s), 0);
+	free(big);
+	cu_rm_rf(dir);
+}
+
 /* ---- options --------------------------------------------------------- */
 
 static void test_options(void **state)
@@ -1088,6 +1243,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_zeros_and_edges),
 		cmocka_unit_test(test_round_trip_and_refs),
+		cmocka_unit_test(test_held_counts),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_fsck_and_heal),
 		cmocka_unit_test(test_threads),

@@ -490,6 +490,15 @@ static void test_stats_counts(void **state)
 	assert_int_equal(st.logical_bytes, 7 * 100 + 6 * 3000);
 	assert_int_equal(st.candidates, 1);
 	assert_int_equal(st.candidate_bytes, 3000);
+	/* format 1: nothing chunked or compressed */
+	assert_int_equal(st.stored_bytes, st.physical_bytes);
+	assert_int_equal(st.compressed_objects, 0);
+	assert_true(st.compression_ratio == 1.0);
+	assert_int_equal(st.chunked_objects + st.chunks + st.chunk_refs +
+				 st.chunk_bytes + st.manifest_bytes,
+			 0);
+	assert_true(st.chunk_dedup_ratio == 1.0);
+	assert_true(st.disk_bytes > st.physical_bytes);
 	assert_int_equal(st.puts, 14);
 	assert_int_equal(st.dedup_puts, 4);
 	assert_int_equal(st.gets, 3);

@@ -148,8 +148,10 @@ check "ls --json has one object per id" test "$(grep -Ec "^\\{\"id\":\"$hex64\",
 # left: f0 x1, f1 x2, f1000 x2, f65535 x2, f65536 x1, f1048577 x1
 logical=$((0 + 1 * 2 + 1000 * 2 + 65535 * 2 + 65536 + 1048577))
 physical=$((0 + 1 + 1000 + 65535 + 65536 + 1048577))
-expect 0 "^\\{\"objects\":6,\"inline_objects\":5,\"references\":9,\"logical_bytes\":$logical,\"physical_bytes\":$physical,\"dedup_ratio\":[0-9.]+,\"gc_candidates\":0,\"gc_candidate_bytes\":0,\"cache\":\\{\"l1\":\\{\"capacity\":[0-9]+,.*\"l2\":\\{.*\"corrupt\":0\\}\\}\\}\$" '^$' \
+expect 0 "^\\{\"objects\":6,\"inline_objects\":5,\"references\":9,\"logical_bytes\":$logical,\"physical_bytes\":$physical,\"dedup_ratio\":[0-9.]+,\"gc_candidates\":0,\"gc_candidate_bytes\":0,\"chunked_objects\":0,\"chunked_bytes\":0,\"chunks\":0,\"chunk_refs\":0,\"chunk_ref_bytes\":0,\"chunk_bytes\":0,\"chunk_dedup_ratio\":1\\.000000,\"stored_bytes\":$physical,\"compressed_objects\":0,\"compression_ratio\":1\\.000000,\"manifest_bytes\":0,\"disk_bytes\":[0-9]+,\"cache\":\\{\"l1\":\\{\"capacity\":[0-9]+,.*\"l2\":\\{.*\"corrupt\":0\\}\\}\\}\$" '^$' \
 	-- --store "$st" stats --json
+# read-only, stats writes nothing: what it counts is what du counts
+check "stats' disk_bytes is du -sB1's" test "$(jq .disk_bytes <<<"$out")" = "$(du -sB1 "$st" | cut -f1)"
 expect 0 "objects: +6 \\(5 inline, 1 loose\\)" '^$' -- --store "$st" stats
 expect 0 '' '^$' -- --store "$st" stats --prometheus
 check "promtool accepts stats --prometheus" promtool check metrics <<<"$out"
@@ -298,6 +300,22 @@ while read -r h name; do
 	"$b3cas" --store "$st" get "$h" | cmp -s - "$name" || bad=$((bad + 1))
 done < <(b3sum "$files"/many/*)
 check "300 puts in one run all read back ($bad bad)" test "$bad" = 0
+# on several threads the lines keep the order of the arguments, exactly
+# as b3sum prints them; one failure keeps its place among --json lines
+want=$(b3sum "$files"/many/*)
+for t in 1 3 8; do
+	expect 0 '' '^$' -- --store "$st" put --threads "$t" "$files"/many/*
+	check "put --threads $t prints b3sum's lines in argument order" \
+		test "$out" = "$want"
+done
+expect 2 '' 'it is a folder' -- --store "$st" put --json --threads 4 \
+	"$files"/many/1 "$files"/many/2 "$files/many" "$files"/many/3 "$files"/many/4
+names=$(printf '%s\n' "$out" | sed 's/.*"name":"\([^"]*\)".*/\1/' | tr '\n' ' ')
+check "put --json --threads 4: lines in argument order, the folder's a failure" \
+	test "$names" = "$files/many/1 $files/many/2 $files/many $files/many/3 $files/many/4 "
+check "put --json: the folder's line names the error" \
+	grep -q "\"name\":\"$files/many\",\"error\":\"EINVAL\"" <<<"$out"
+expect 2 '^$' 'threads' -- --store "$st" put --threads 999 "$files"/many/1
 
 # ---- a chunking, compressing store (format 2) ----
 cs=$work/chunked
@@ -329,6 +347,34 @@ check "chunking store: every object reads back ($bad bad)" test "$bad" = 0
 idx=$(du -sb "$cs/index" | cut -f1)
 check "chunking store: index $idx bytes for 5.4 MB of near-copies" test "$idx" -lt 2500000
 expect 0 '' '^$' -- --store "$cs" fsck
+# stats of a chunking store: everything put once, so logical bytes are
+# the files' sizes; files over chunk_max (8192) are chunked; the
+# near-copies share chunks; the texts compress
+sizes=$(stat -c %s "$files/big.txt" "$files/big2.txt" "$files"/f*)
+put_bytes=$(awk '{ t += $1 } END { print t }' <<<"$sizes")
+big_bytes=$(awk '$1 > 8192 { t += $1 } END { print t }' <<<"$sizes")
+big_count=$(awk '$1 > 8192 { n++ } END { print n }' <<<"$sizes")
+expect 0 '' '^$' -- --store "$cs" stats --json
+check "chunking store: stats --json has the chunk figures" jq -e \
+	--argjson put "$put_bytes" --argjson big "$big_bytes" --argjson n "$big_count" '
+	.logical_bytes == $put and .chunked_objects == $n and
+	.chunked_bytes == $big and .chunk_ref_bytes == $big and
+	.chunk_refs > .chunks and .chunk_bytes < .chunk_ref_bytes and
+	.chunk_dedup_ratio > 1.4 and .chunk_bytes <= .physical_bytes and
+	.compressed_objects > 0 and .stored_bytes < .physical_bytes and
+	.compression_ratio > 1.5 and .manifest_bytes > 34 * .chunk_refs and
+	.objects == .inline_objects and .references == .objects - .chunks
+	' <<<"$out" >/dev/null
+check "chunking store: stats' disk_bytes is du -sB1's" test "$(jq .disk_bytes <<<"$out")" = "$(du -sB1 "$cs" | cut -f1)"
+expect 0 'chunk dedup ratio: +[0-9.]+' '^$' -- --store "$cs" stats
+expect 0 '' '^$' -- --store "$cs" stats --prometheus
+check "chunking store: promtool accepts stats --prometheus" promtool check metrics <<<"$out"
+for m in chunked_objects chunked_bytes chunks chunk_references chunk_reference_bytes \
+	chunk_bytes chunk_dedup_ratio stored_bytes compressed_objects compression_ratio \
+	manifest_bytes disk_bytes; do
+	check "the Prometheus text has b3cas_$m" grep -Eq "^# TYPE b3cas_$m gauge\$" <<<"$out"
+done
+check "the Prometheus text has the chunked objects" grep -qx "b3cas_chunked_objects $big_count" <<<"$out"
 h=$(b3sum --no-names "$files/big.txt")
 expect 0 '' '' -- --store "$cs" rm "$h"
 expect 0 '' '' -- --store "$cs" gc --grace 0
