@@ -5,7 +5,9 @@
  * with lists of live and ghost (once made, now absent) objects; picking
  * new contents, live objects, ghosts and ids to look up; and the checks
  * several operations share (bytes, get, an empty tmp/, the id of a
- * content, a put answered new or duplicate).
+ * content, a put answered new or duplicate), and the bytes of a content
+ * (model_gen), which in a chunking run keep small objects and chunks
+ * apart.
  */
 #include "test_store_model_int.h"
 
@@ -131,6 +133,8 @@ void model_set_refs(model *m, mobj *o, uint64_t refs)
 
 void model_free(model *m)
 {
+	for (size_t i = 0; i < m->cap; i++)
+		free(m->slot[i].chunks);
 	free(m->slot);
 	free(m->live);
 	free(m->ghost);
@@ -139,10 +143,34 @@ void model_free(model *m)
 
 /* ---- picking contents and ids --------------------------------------------- */
 
+/*
+ * In a chunking run, 40% of the objects are chunked (above CHUNK_MAX, up
+ * to 300 KiB), 15% sit right at CHUNK_MAX, where put turns from whole to
+ * chunked.
+ */
+static size_t pick_size_chunking(run *r)
+{
+	unsigned x = (unsigned)cu_below(&r->rng, 1000);
+	size_t t = r->threshold;
+
+	if (x < 350)
+		return cu_below(&r->rng, CHUNK_MAX + 1);
+	if (x < 500)
+		return cu_range(&r->rng, CHUNK_MAX - 64, CHUNK_MAX + 64);
+	if (x < 600)
+		return (size_t)cu_range(&r->rng, t > 64 ? t - 64 : 0, t + 64);
+	if (x < 900)
+		return cu_range(&r->rng, CHUNK_MAX + 1, 70 * 1024);
+	return cu_range(&r->rng, 70 * 1024, MAX_OBJ);
+}
+
 static size_t pick_size(run *r)
 {
 	unsigned x = (unsigned)cu_below(&r->rng, 1000);
 	size_t t = r->threshold;
+
+	if (r->chunking)
+		return pick_size_chunking(r);
 
 	if (x < 680)
 		return cu_below(&r->rng, 4097);
@@ -211,13 +239,63 @@ uint64_t refs_of(run *r, const b3cas_oid *id)
 	return o ? o->refs : 0;
 }
 
+/* ---- the bytes of a content -------------------------------------------- */
+
+/*
+ * The bytes of content (seed, size): cu_gen's, except in a chunking run.
+ *
+ * There a chunk is an ordinary object whose count holds the manifests'
+ * references (docs/chunked-objects.md), so a small object the run puts
+ * that is byte for byte a chunk of a chunked one would show references
+ * the model does not know of, and stay stored after its last delete.
+ * cu_gen's contents can be: all zeros and the short patterns repeat at
+ * every size (a chunk of a zero object is a smaller zero object), and a
+ * large object's last chunk may be a few bytes, as likely as a small
+ * object of that size to match. So the run makes the two kinds of
+ * content from disjoint alphabets: every byte SMALL_MARK of a large
+ * object (above CHUNK_MAX: chunked) becomes SMALL_MARK - 1, and the
+ * first byte of every non-empty small object (at most CHUNK_MAX: stored
+ * whole, never chunked) is SMALL_MARK. A chunk is a non-empty run of a
+ * large object's bytes, so it holds no SMALL_MARK and equals no small
+ * object; the empty object equals no chunk (chunks are not empty); a
+ * large object is longer than any chunk. Hence no id the model knows,
+ * stored or absent (a ghost, a content never put), is a chunk's id, and
+ * every count the model expects is the callers' alone. Two large
+ * objects may share chunks (zeros, patterns; two sizes of one seed):
+ * that is the store's business, and the chunk model (test_store_model_
+ * chunks.c) counts each occurrence. Zeros and patterns keep their
+ * structure, so chunks and small objects still compress.
+ */
+void model_gen(const run *r, uint8_t *out, uint64_t seed, size_t size)
+{
+	cu_gen(out, seed, size);
+	if (!r->chunking)
+		return;
+	if (size > CHUNK_MAX) {
+		for (size_t i = 0; i < size; i++) /* no branch: vectorized */
+			out[i] = (uint8_t)(out[i] - (out[i] == SMALL_MARK));
+	} else if (size > 0) {
+		out[0] = SMALL_MARK;
+	}
+}
+
+/* A malloc'd copy of model_gen's bytes; never NULL. */
+uint8_t *model_gen_alloc(const run *r, uint64_t seed, size_t size)
+{
+	uint8_t *p = malloc(size ? size : 1);
+
+	assert_non_null(p);
+	model_gen(r, p, seed, size);
+	return p;
+}
+
 /* ---- checks shared by several operations -------------------------------- */
 
 void check_bytes(run *r, const mobj *o, const void *got, size_t len,
 		 const char *what)
 {
 	CHECK_EQ(len, o->size, "%s of %s", what, hexid(&o->id));
-	cu_gen(r->buf2, o->seed, o->size);
+	model_gen(r, r->buf2, o->seed, o->size);
 	if (memcmp(got, r->buf2, len) != 0) {
 		const uint8_t *g = got;
 		size_t i = 0;
@@ -263,7 +341,7 @@ b3cas_oid expected_id(run *r, content c)
 {
 	b3cas_oid id;
 
-	cu_gen(r->buf, c.seed, c.size);
+	model_gen(r, r->buf, c.seed, c.size);
 	b3cas_hash(id.bytes, r->buf, c.size);
 	return id;
 }
@@ -275,6 +353,7 @@ int model_put(run *r, const b3cas_oid *id, content c)
 	int dup = o->refs > 0;
 
 	model_set_refs(&r->m, o, o->refs + 1);
+	o->held = true;
 	r->dups += (unsigned long)dup;
 	r->bytes_put += c.size;
 	return dup;

@@ -2,12 +2,21 @@
  * test_store_model_ops.c - each operation of the model run, checked
  * against the model before the model is updated: put (new, duplicate,
  * deleted), exists, delete, stat, put_batch and get_batch, the streaming
- * writer and reader, foreach, info, close + reopen, a read-only open beside
- * the writer, and sync. Part of the test_store_model program.
+ * writer and reader, range reads, foreach (in a chunking store: the
+ * objects and the chunks the chunk model expects), info, close + reopen,
+ * a read-only open beside the writer, and sync. Part of the
+ * test_store_model program.
  */
 #include "test_store_model_int.h"
 
 /* ---- the operations ----------------------------------------------------- */
+
+/* Is an object of size bytes kept in the index? A chunking store keeps
+ * every object there: whole up to CHUNK_MAX, as a manifest above. */
+static bool want_inline(const run *r, uint64_t size)
+{
+	return r->chunking || size <= r->threshold;
+}
 
 void op_put(run *r, content c)
 {
@@ -90,7 +99,7 @@ void op_stat(run *r)
 	      hexid(&info.id), hexid(&id));
 	CHECK_EQ(info.size, o->size, "stat size of %s", hexid(&id));
 	CHECK_EQ(info.refs, o->refs, "stat refs of %s", hexid(&id));
-	CHECK_EQ(info.is_inline, o->size <= r->threshold,
+	CHECK_EQ(info.is_inline, want_inline(r, o->size),
 		 "stat is_inline of %s (%llu bytes)", hexid(&id),
 		 (unsigned long long)o->size);
 }
@@ -122,7 +131,7 @@ void op_put_batch(run *r)
 		} else {
 			c[i] = pick_new(r);
 		}
-		own[i] = cu_gen_alloc(c[i].seed, c[i].size);
+		own[i] = model_gen_alloc(r, c[i].seed, c[i].size);
 		b3cas_hash(want[i].bytes, own[i], c[i].size);
 		data[i] = c[i].size == 0 && cu_chance(&r->rng, 1, 2) ? NULL
 								      : own[i];
@@ -146,7 +155,7 @@ void op_put_batch(run *r)
 	/* without dup_out, sometimes: the same again, now all duplicates */
 	if (cu_chance(&r->rng, 1, 8)) {
 		for (size_t i = 0; i < n; i++)
-			own[i] = cu_gen_alloc(c[i].seed, c[i].size),
+			own[i] = model_gen_alloc(r, c[i].seed, c[i].size),
 			data[i] = own[i];
 		CHECK_EQ(b3cas_store_put_batch(r->s, got, NULL, data, lens, n),
 			 0, "put_batch of %zu again, dup_out NULL", n);
@@ -321,7 +330,23 @@ typedef struct walk {
 	size_t seen, stop_after;
 	b3cas_oid last;
 	bool failed;
+	const chunk_set *chunks; /* chunking store: the chunks it must hold */
 } walk;
+
+/* A listed object the run never put: never right. In a chunking store
+ * foreach leaves out the chunks only manifests hold (the model's chunks
+ * are all such: model_gen keeps them apart from every object). */
+static void walk_chunk(walk *wk, const b3cas_object_info *info)
+{
+	const chunk_ref *c = chunk_set_find(wk->chunks, &info->id);
+
+	CHECK(!c, "foreach lists chunk %s (%llu references), which no caller "
+	      "holds", hexid(&info->id), (unsigned long long)info->refs);
+	CHECK(c, "foreach: %s (%llu bytes, %llu references) is neither an "
+	      "object of the model nor a chunk of a held chunked object",
+	      hexid(&info->id), (unsigned long long)info->size,
+	      (unsigned long long)info->refs);
+}
 
 static int walk_fn(const b3cas_object_info *info, void *ctx)
 {
@@ -334,41 +359,65 @@ static int walk_fn(const b3cas_object_info *info, void *ctx)
 	      "foreach: %s after %s, not in id order", hexid(&info->id),
 	      hexid(&wk->last));
 	wk->last = info->id;
+	if (!o && wk->chunks) {
+		walk_chunk(wk, info);
+		return ++wk->seen == wk->stop_after ? 7 : 0;
+	}
 	CHECK(o && o->refs, "foreach: %s is not in the model (refs %llu)",
 	      hexid(&info->id), (unsigned long long)(o ? o->refs : 0));
 	CHECK_EQ(info->size, o->size, "foreach size of %s", hexid(&o->id));
 	CHECK_EQ(info->refs, o->refs, "foreach refs of %s", hexid(&o->id));
-	CHECK_EQ(info->is_inline, o->size <= r->threshold,
+	CHECK_EQ(info->is_inline, want_inline(r, o->size),
 		 "foreach is_inline of %s", hexid(&o->id));
 	if (++wk->seen == wk->stop_after)
 		return 7;
 	return 0;
 }
 
-/* foreach on s must give exactly the model's stored objects. */
+/* foreach on s must give exactly the model's stored objects and, in a
+ * chunking store, the chunks the chunk model expects. */
 void check_foreach(run *r, b3cas_store *s, bool early_stop)
 {
 	walk wk = {.r = r};
+	chunk_set cs = {0};
 	int rc;
 
+	if (r->chunking) {
+		chunk_set_build(r, &cs);
+		wk.chunks = &cs;
+	}
 	if (early_stop && r->m.nlive > 1)
 		wk.stop_after = (size_t)cu_range(&r->rng, 1, r->m.nlive - 1);
 	rc = b3cas_store_foreach(s, walk_fn, &wk);
 	if (wk.stop_after) {
 		CHECK_EQ(rc, 7, "foreach stopped after %zu", wk.stop_after);
 		CHECK_EQ(wk.seen, wk.stop_after, "%s", "foreach early stop");
-		return;
+	} else {
+		CHECK_EQ(rc, 0, "%s", "foreach");
+		CHECK_EQ(wk.seen, r->m.nlive,
+			 "objects seen by foreach (%zu of the model; %zu "
+			 "chunks, which it leaves out)", r->m.nlive, cs.n);
 	}
-	CHECK_EQ(rc, 0, "%s", "foreach");
-	CHECK_EQ(wk.seen, r->m.nlive, "%s", "objects seen by foreach");
+	chunk_set_free(&cs);
 }
 
-/* Every stored object, byte-exact, and every absent one absent. */
+/* Every stored object, byte-exact, every chunk with its count and bytes,
+ * and every absent object absent. */
 void check_all(run *r, b3cas_store *s)
 {
 	check_foreach(r, s, false);
-	for (size_t i = 0; i < r->m.nlive; i++)
+	if (r->chunking) {
+		chunk_set cs;
+
+		chunk_set_build(r, &cs);
+		check_chunks(r, s, &cs);
+		chunk_set_free(&cs);
+	}
+	for (size_t i = 0; i < r->m.nlive; i++) {
 		check_get(r, s, &r->m.slot[r->m.live[i]].id);
+		if (cu_chance(&r->rng, 1, 4))
+			check_read_at(r, s, &r->m.slot[r->m.live[i]].id);
+	}
 	for (size_t i = 0; i < r->m.nghost && i < 200; i++) {
 		mobj *o = pick_ghost(r);
 
@@ -389,7 +438,14 @@ void check_info(run *r, b3cas_store *s, bool read_only)
 	CHECK_EQ(info.hash, B3CAS_HASH_BLAKE3, "%s", "info hash");
 	CHECK_EQ(info.inline_threshold, r->threshold, "%s", "info threshold");
 	CHECK_EQ(info.read_only, read_only, "%s", "info read_only");
-	CHECK_EQ(info.format_version, 1, "%s", "info format_version");
+	CHECK_EQ(info.format_version, r->chunking ? 2 : 1, "%s",
+		 "info format_version");
+	CHECK_EQ(info.chunk_max, r->chunking ? CHUNK_MAX : 0, "%s",
+		 "info chunk_max");
+	CHECK_EQ(info.chunk_min, r->chunking ? CHUNK_MIN : 0, "%s",
+		 "info chunk_min");
+	CHECK_EQ(info.compression_level, r->chunking ? 3 : 0, "%s",
+		 "info compression_level");
 	if (!read_only)
 		CHECK_EQ(info.durability, r->durability, "%s",
 			 "info durability");
@@ -412,6 +468,7 @@ int open_store(run *r, b3cas_store **out, bool create, bool read_only)
 	o.hash = cu_chance(&r->rng, 1, 2) ? B3CAS_HASH_BLAKE3
 					  : B3CAS_HASH_DEFAULT;
 	o.sync_interval_ms = cu_chance(&r->rng, 1, 2) ? 0 : 50;
+	tu_store_policy(&o); /* B3CAS_TEST_CHUNKING=1: a chunking store */
 	*out = NULL;
 	return b3cas_store_open(out, r->root, &o);
 }
@@ -448,6 +505,11 @@ void op_read_only(run *r)
 	check_foreach(r, ro, false);
 	for (int i = 0; i < 30 && r->m.nlive; i++)
 		check_get(r, ro, &pick_live(r)->id);
+	for (int i = 0; i < 10; i++) {
+		b3cas_oid look = pick_lookup(r);
+
+		check_read_at(r, ro, &look);
+	}
 	for (int i = 0; i < 5; i++) {
 		b3cas_oid look = pick_lookup(r);
 
@@ -483,4 +545,82 @@ void op_read_only(run *r)
 void op_sync(run *r)
 {
 	CHECK_EQ(b3cas_store_sync(r->s), 0, "%s", "sync");
+}
+
+/* An offset into an object of size bytes: inside mostly, at or past the
+ * end, at 0, or so far that offset + len would wrap. */
+static uint64_t pick_offset(run *r, uint64_t size)
+{
+	switch (cu_below(&r->rng, 16)) {
+	case 0: return size;
+	case 1: return size + cu_range(&r->rng, 1, 5000);
+	case 2: return UINT64_MAX - cu_below(&r->rng, 4096);
+	case 3: case 4: return 0;
+	case 5: /* near a chunk's end, for a range across two */
+		return size > CHUNK_MAX ? cu_range(&r->rng, CHUNK_MIN,
+						   CHUNK_MAX) : 0;
+	default: return cu_below(&r->rng, size + 1);
+	}
+}
+
+static size_t pick_range_len(run *r, uint64_t size)
+{
+	size_t len;
+
+	switch (cu_below(&r->rng, 8)) {
+	case 0: return 0;
+	case 1: len = (size_t)cu_range(&r->rng, 1, 16); break;
+	case 2: len = (size_t)size + (size_t)cu_below(&r->rng, 100); break;
+	case 3: case 4: len = (size_t)cu_range(&r->rng, 1, 2 * CHUNK_MAX);
+		break;
+	default: len = (size_t)cu_range(&r->rng, 1, 70 * 1024); break;
+	}
+	return len < MAX_OBJ ? len : MAX_OBJ;
+}
+
+/*
+ * b3cas_store_read_at of id on s at a random range: absent ids are
+ * B3CAS_ENOTFOUND; otherwise exactly the model's bytes of the range, as
+ * many as are there (0 at or past the end, or for a 0-length read), and
+ * nothing written past them.
+ */
+void check_read_at(run *r, b3cas_store *s, const b3cas_oid *id)
+{
+	mobj *o = model_find(&r->m, id);
+	uint64_t size = o ? o->size : 0;
+	uint64_t off = pick_offset(r, size);
+	size_t len = pick_range_len(r, size), want, n = 12345;
+	bool with_n = cu_chance(&r->rng, 7, 8);
+	void *buf = len || cu_chance(&r->rng, 1, 2) ? r->buf : NULL;
+	int rc;
+
+	memset(r->buf, 0xA5, len + 1);
+	rc = b3cas_store_read_at(s, id, off, buf, len, with_n ? &n : NULL);
+	r->ranges++;
+	if (!o || !o->refs) {
+		CHECK_EQ(rc, B3CAS_ENOTFOUND, "read_at of absent %s",
+			 hexid(id));
+		return;
+	}
+	CHECK_EQ(rc, 0, "read_at of %zu at %llu of %s (%llu bytes)", len,
+		 (unsigned long long)off, hexid(id), (unsigned long long)size);
+	want = off >= size ? 0 : (size_t)(size - off < len ? size - off : len);
+	if (with_n)
+		CHECK_EQ(n, want, "read_at of %zu at %llu of %s (%llu bytes)",
+			 len, (unsigned long long)off, hexid(id),
+			 (unsigned long long)size);
+	model_gen(r, r->buf2, o->seed, o->size);
+	CHECK(want == 0 || memcmp(r->buf, r->buf2 + off, want) == 0,
+	      "read_at of %zu at %llu of %s (%llu bytes): wrong bytes", len,
+	      (unsigned long long)off, hexid(id), (unsigned long long)size);
+	CHECK(r->buf[want] == 0xA5, "read_at of %zu at %llu of %s wrote past "
+	      "the %zu bytes it read", len, (unsigned long long)off,
+	      hexid(id), want);
+}
+
+void op_read_at(run *r)
+{
+	b3cas_oid id = pick_lookup(r);
+
+	check_read_at(r, r->s, &id);
 }

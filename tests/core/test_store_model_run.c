@@ -1,21 +1,21 @@
 /*
  * test_store_model_run.c - the seeded run of test_store_model: operations
  * picked by weight (narrow phases forcing duplicates and deletes to zero),
- * a store per run at a given inline threshold and durability, a final
- * check of everything, and the three model cases (1 KiB inline, default
- * inline, full durability).
+ * a store per run at a given inline threshold and durability (a chunking
+ * one under B3CAS_TEST_CHUNKING=1), a final check of everything, and the
+ * three model cases (1 KiB inline, default inline, full durability).
  */
 #include "test_store_model_int.h"
 
 const char *const op_names[NOPS] = {
 	"put new", "put duplicate", "put deleted", "get", "exists", "delete",
 	"stat", "put_batch", "get_batch", "writer", "reader", "foreach",
-	"close+reopen", "read-only open", "sync", "info",
+	"close+reopen", "read-only open", "sync", "info", "gc", "read_at",
 };
 
 /* per-op weights in 1/1000 */
 static const unsigned op_weight[NOPS] = {
-	190, 90, 30, 140, 50, 120, 60, 50, 50, 70, 60, 3, 1, 1, 3, 2,
+	190, 90, 30, 140, 50, 120, 60, 50, 50, 70, 60, 3, 1, 1, 3, 2, 4, 60,
 };
 
 /* ---- the run ----------------------------------------------------------- */
@@ -65,6 +65,8 @@ static void do_op(run *r, enum op_kind k)
 	case OP_READ_ONLY: op_read_only(r); break;
 	case OP_SYNC: op_sync(r); break;
 	case OP_INFO: check_info(r, r->s, false); break;
+	case OP_GC: op_gc(r); break;
+	case OP_READ_AT: op_read_at(r); break;
 	default: break;
 	}
 }
@@ -82,15 +84,22 @@ static void run_model(uint64_t seed, size_t threshold, b3cas_durability dur,
 	r->nops = nops;
 	r->threshold = threshold ? threshold : B3CAS_INLINE_THRESHOLD_DEFAULT;
 	r->durability = dur;
+	r->chunking = tu_chunking();
+	cdc_ref_init(&r->cdc, md5_gear, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX, 0);
 	r->buf = malloc(MAX_OBJ + 1);
 	r->buf2 = malloc(MAX_OBJ + 1);
+	r->buf3 = malloc(MAX_OBJ + 1);
 	assert_non_null(r->buf);
 	assert_non_null(r->buf2);
+	assert_non_null(r->buf3);
 	t = r->threshold;
 	{
+		/* a chunking store: right at the size where chunking starts */
+		const size_t edge[2] = {r->chunking ? CHUNK_MAX : 1024,
+					r->chunking ? CHUNK_MAX + 1 : 64};
 		const size_t sizes[NARROW_N] = {
-			0, 1, 100, t - 1, t, t + 1, 3000, 70000, 1024, 5,
-			200000, 64,
+			0, 1, 100, t - 1, t, t + 1, 3000, 70000, edge[0], 5,
+			200000, edge[1],
 		};
 
 		for (int k = 0; k < NARROW_N; k++) {
@@ -101,8 +110,9 @@ static void run_model(uint64_t seed, size_t threshold, b3cas_durability dur,
 	snprintf(r->root, sizeof(r->root), "%s/model-%llu-%zu", tmp_root,
 		 (unsigned long long)seed, threshold);
 	fprintf(stderr, "[test_store_model] seed %llu: %lu ops, inline "
-		"threshold %zu, durability %d\n", (unsigned long long)seed,
-		nops, r->threshold, (int)dur);
+		"threshold %zu, durability %d%s\n", (unsigned long long)seed,
+		nops, r->threshold, (int)dur,
+		r->chunking ? ", chunking (format 2)" : "");
 	r->kind = OP_REOPEN;
 	CHECK_EQ(open_store(r, &r->s, true, false), 0, "%s", "create");
 	check_info(r, r->s, false);
@@ -123,10 +133,13 @@ static void run_model(uint64_t seed, size_t threshold, b3cas_durability dur,
 	CHECK_EQ(b3cas_store_close(r->s), 0, "%s", "close");
 	fprintf(stderr, "  %.2f s; %zu stored at the end, %zu deleted/"
 		"unstored ids, %lu duplicates, %lu deletes to zero, %lu "
-		"aborted writers, %.1f MiB put\n  ops:",
+		"aborted writers, %.1f MiB put, %lu GCs collected %lu objects "
+		"and %lu chunks, %lu range reads\n  ops:",
 		cu_now() - t0, r->m.nlive, r->m.nghost, r->dups,
 		r->deletes_to_zero, r->aborts,
-		(double)r->bytes_put / (1024.0 * 1024.0));
+		(double)r->bytes_put / (1024.0 * 1024.0), r->gcs, r->collected,
+		r->chunks_freed, r->ranges);
+
 	for (int i = 0; i < NOPS; i++)
 		fprintf(stderr, " %s %lu%s", op_names[i], r->count[i],
 			i + 1 < NOPS ? "," : "\n");
@@ -134,6 +147,7 @@ static void run_model(uint64_t seed, size_t threshold, b3cas_durability dur,
 	model_free(&r->m);
 	free(r->buf);
 	free(r->buf2);
+	free(r->buf3);
 	free(r);
 	cur = NULL;
 }

@@ -47,6 +47,16 @@
  *
  * fsck, scrub and backup are not swept (they run here only as checkers).
  *
+ * With B3CAS_TEST_CHUNKING=1 (ctest's test_nomem_chunked) the stores are
+ * chunking ones (tests/store_policy.h): every object above 4 KiB ("loose",
+ * "large") is put, written, read, collected and walked as a manifest of
+ * chunks, and verify_store also expects exactly the chunks of the
+ * chunked objects with an entry, so a failed put that leaves chunks
+ * referenced shows. The three reads that heal damage a loose file, which
+ * a chunking store does not have, and are not run there, nor the opens
+ * read-only and with a filter to build, whose paths "open" takes (they
+ * do not depend on the format), to keep the run short.
+ *
  * Files: this one holds ops[] (the operations, in the order they are
  * swept), the sweep and main(); test_nomem_alloc.c the wrappers and the
  * plan; test_nomem_store.c the model, its checks, setup and teardown;
@@ -66,6 +76,7 @@
 #include "b3cas/b3cas.h"
 #include "store/store_int.h"
 #include "filter/filter.h"
+#include "store_policy.h"
 #include "test_nomem_int.h"
 #include "test_util.h"
 
@@ -187,6 +198,35 @@ static sweep_count sweep(const op *o, bool by_site, bool sticky)
 	}
 }
 
+/* Over a chunking store, with B3CAS_NOMEM_QUICK=1 (the sanitizer
+ * builds, for time): also the operations whose paths hold no chunked
+ * object, which the run over a format 1 store sweeps already. */
+static bool quick_skip(const op *o)
+{
+	static const char *const same[] = {
+		"open and create", "cache_resize", "cache_load",
+		"get_batch, no results", "get from L1", "get from L2",
+		"get empty", "close",
+	};
+	const char *env = getenv("B3CAS_NOMEM_QUICK");
+
+	if (!env || strcmp(env, "1") != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+		if (strcmp(o->name, same[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Over a chunking store: the heals (damage_heal damages a loose file)
+ * and the opens whose paths "open" takes; quick_skip's. */
+static bool skip_when_chunking(const op *o)
+{
+	return tu_chunking() &&
+	       ((o->flags & H_MIRROR) || o->prepare == prepare_no_filter ||
+		(o->run == run_open && o->obj == 1) || quick_skip(o));
+}
+
 static void test_failed_allocations(void **state)
 {
 	unsigned long long sites = 0, numbered = 0, sticky = 0;
@@ -196,6 +236,8 @@ static void test_failed_allocations(void **state)
 		struct timespec t0, t1;
 		sweep_count c;
 
+		if (skip_when_chunking(&ops[i]))
+			continue;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		c = sweep(&ops[i], true, false);
 		clock_gettime(CLOCK_MONOTONIC, &t1);

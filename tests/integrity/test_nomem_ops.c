@@ -18,6 +18,7 @@
 #include "b3cas/b3cas.h"
 #include "store/store_int.h"
 #include "filter/filter.h"
+#include "store_policy.h"
 #include "test_nomem_int.h"
 #include "test_util.h"
 
@@ -98,6 +99,7 @@ static b3cas_store_options create_options(void)
 	o.create = true;
 	o.objects_dir = fresh_tier;  /* the tier elsewhere: realpath */
 	o.mirror_dir = store_dir;    /* kept, opened only when needed */
+	tu_store_policy(&o);
 	return o;
 }
 
