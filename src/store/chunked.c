@@ -527,7 +527,8 @@ static void lock_items(b3cas_store *s, const ref_item *it, size_t n,
  *
  * A chunk's reference count is one count: its occurrences in the segments
  * there are plus its callers' references. Beside it, the meta key 'h' id
- * holds the first part alone (u64 LE; no key when 0), changed in the same
+ * holds the first part alone (u64 LE; an empty value for 1, which most
+ * chunks have; no key when 0), changed in the same
  * batches as the segments, under the same stripe locks. So callers see
  * and drop only their own references (b3cas__chunked_held): a caller that
  * deletes more than it put cannot take a manifest's references and let GC
@@ -556,10 +557,12 @@ int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held)
 	if (rc <= 0)
 		return rc;
 	p = rocksdb_pinnableslice_value(v, &len);
-	if (len == 8)
+	if (len == 0)
+		*held = 1; /* the common case, kept short */
+	else if (len == 8)
 		*held = b3cas__get_u64((const uint8_t *)p);
 	rocksdb_pinnableslice_destroy(v);
-	if (len != 8)
+	if (len != 0 && len != 8)
 		return b3cas__error(B3CAS_ECORRUPT,
 				    "the held count of chunk %s is malformed "
 				    "(%zu bytes)", b3cas_oid_fmt(hex, id), len);
@@ -593,7 +596,7 @@ static int held_add_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	b3cas__put_u64(v, held);
 	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
 				  (const char *)k, sizeof(k), (const char *)v,
-				  sizeof(v));
+				  held == 1 ? 0 : sizeof(v));
 	return 0;
 }
 
