@@ -481,25 +481,30 @@ static void put_done(put_run *r, int i, int rc)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* A thread of the run: store inputs until none is left or one failed the
- * store. */
-static void *put_worker(void *arg)
+/* Store inputs until none is left or one failed the store. */
+static void put_inputs(put_task *t)
 {
-	put_task t = {arg, malloc(READ_CHUNK), NULL};
-	put_run *r = t.r;
+	put_run *r = t->r;
 
-	if (!t.buf) {
-		/* The other threads go on; the first is never here. */
-		return NULL;
-	}
 	while (!atomic_load(&r->stop)) {
 		int i = atomic_fetch_add(&r->next, 1);
 
 		if (i >= r->n)
 			break;
-		t.res = &r->res[i];
-		put_done(r, i, put_one(&t, r->names[i]));
+		t->res = &r->res[i];
+		put_done(r, i, put_one(t, r->names[i]));
 	}
+}
+
+/* put_inputs on a thread of its own, with its own buffer. */
+static void *put_worker(void *arg)
+{
+	put_task t = {arg, malloc(READ_CHUNK), NULL};
+
+	/* Without a buffer this thread takes nothing; the others go on
+	 * (the calling thread has its buffer before any starts). */
+	if (t.buf)
+		put_inputs(&t);
 	free(t.buf);
 	return NULL;
 }
@@ -543,14 +548,7 @@ static int put_all(put_run *r)
 	for (unsigned k = 1; k < want; k++)
 		if (pthread_create(&tid[started], NULL, put_worker, r) == 0)
 			started++;
-	while (!atomic_load(&r->stop)) {
-		int i = atomic_fetch_add(&r->next, 1);
-
-		if (i >= r->n)
-			break;
-		first.res = &r->res[i];
-		put_done(r, i, put_one(&first, r->names[i]));
-	}
+	put_inputs(&first);
 	for (unsigned k = 0; k < started; k++)
 		pthread_join(tid[k], NULL);
 	free(tid);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../prng.h"
+#include "b3cas/b3cas.h"
 
 /* Uniform in [0, n); n > 0. The bias of the modulo does not matter here. */
 static inline uint64_t cu_below(uint64_t *state, uint64_t n)
@@ -196,6 +197,17 @@ static inline bool cu_write_file(const char *path, const char *text)
 		return false;
 	ok = fputs(text, f) >= 0;
 	return fclose(f) == 0 && ok;
+}
+
+/* Collect every GC candidate now: no grace period, normal priority. 0 or
+ * b3cas_gc's error. */
+static inline int cu_gc_all(b3cas_store *s)
+{
+	b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+
+	g.grace_ns = 0;
+	g.normal_priority = true;
+	return b3cas_gc(s, &g, NULL);
 }
 
 #endif

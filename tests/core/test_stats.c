@@ -399,11 +399,7 @@ static void put(b3cas_store *s, const uint8_t *d, size_t len, int want)
 
 static void gc_now(b3cas_store *s)
 {
-	b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
-
-	g.grace_ns = 0;
-	g.normal_priority = true;
-	if (b3cas_gc(s, &g, NULL) != 0)
+	if (cu_gc_all(s) != 0)
 		fail_msg("gc: %s", b3cas_error_last());
 }
 

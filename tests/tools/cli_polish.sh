@@ -301,28 +301,27 @@ check "and prints EPERM for it, then the other ($(items))" test "$(items)" = \
 $files/fresh ok"
 # a store error ends the run: the rest are named as not done (on one
 # thread; on more, files another thread took already finish)
-"$b3cas" --store "$work/full" init >/dev/null 2>&1
 head -c 300000 /dev/urandom >"$files/big1"
-SHIM_ENOSPC_DIR=$work/full SHIM_ENOSPC_AFTER=100000 LD_PRELOAD=$shim \
-	"$b3cas" --store "$work/full" put --json --threads 1 "$files/fresh" \
-	"$files/big1" "$files/keep17" "$work/missing" >"$work/json.out" \
-	2>/dev/null
-rc=$?
-out=$(cat "$work/json.out")
+# full_put THREADS: put four inputs into a fresh store whose disk fills
+# after 100,000 bytes; rc and out are its exit code and its JSON lines
+full_put() {
+	rm -rf "$work/full"
+	"$b3cas" --store "$work/full" init >/dev/null 2>&1
+	SHIM_ENOSPC_DIR=$work/full SHIM_ENOSPC_AFTER=100000 LD_PRELOAD=$shim \
+		"$b3cas" --store "$work/full" put --json --threads "$1" \
+		"$files/fresh" "$files/big1" "$files/keep17" "$work/missing" \
+		>"$work/json.out" 2>/dev/null
+	rc=$?
+	out=$(cat "$work/json.out")
+}
+full_put 1
 check "put --json on a full disk exits 3 ($rc)" test $rc = 3
 check "and names every input ($(items))" test "$(items)" = \
 "$files/fresh ok
 $files/big1 ENOSPC
 $files/keep17 ESKIPPED
 $work/missing ESKIPPED"
-rm -rf "$work/full"
-"$b3cas" --store "$work/full" init >/dev/null 2>&1
-SHIM_ENOSPC_DIR=$work/full SHIM_ENOSPC_AFTER=100000 LD_PRELOAD=$shim \
-	"$b3cas" --store "$work/full" put --json --threads 4 "$files/fresh" \
-	"$files/big1" "$files/keep17" "$work/missing" >"$work/json.out" \
-	2>/dev/null
-rc=$?
-out=$(cat "$work/json.out")
+full_put 4
 check "put --json --threads 4 on a full disk exits 3 ($rc)" test $rc = 3
 want="^$files/fresh ok
 $files/big1 ENOSPC
