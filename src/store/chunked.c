@@ -905,7 +905,7 @@ static int flush_segment(b3cas__cput *c)
 	b3cas_store *s = c->s;
 	rocksdb_writebatch_t *b;
 	uint8_t key[SEG_KEY_LEN], *rec;
-	uint64_t seglen = 0;
+	uint64_t seglen = 0, fresh = 0;
 	size_t bytes = 0;
 	bool loose = false;
 	int rc;
@@ -944,6 +944,8 @@ static int flush_segment(b3cas__cput *c)
 		rc = b3cas__stage_locked(s, b, &c->items[i].id,
 					 c->items[i].data, c->items[i].len,
 					 NULL, j - i, &l);
+		if (rc == 0)
+			fresh += c->items[i].len;
 		if (rc >= 0)
 			rc = held_add_locked(s, b, &c->items[i].id,
 					     (int64_t)(j - i));
@@ -962,6 +964,10 @@ static int flush_segment(b3cas__cput *c)
 					  (const char *)pk, sizeof(pk), "",
 					  0);
 	}
+	/* The new chunks together, each checked alone by the stage: room
+	 * for all of them in the index's log (reserve.c). */
+	if (rc >= 0 && fresh)
+		rc = b3cas__reserve_check_index_room(s, fresh);
 	if (rc >= 0)
 		rc = b3cas__write_batch(s, b, loose);
 	for (uint32_t i = 0; rc >= 0 && i < c->n; i++)

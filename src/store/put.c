@@ -84,8 +84,13 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		goto discard; /* the bytes are already stored */
 	}
 	revive = rc == 2;
-	/* New bytes: not into the space kept for deletes (reserve.c). */
-	rc = b3cas__reserve_check_room(s);
+	/* New bytes: not into the space kept for deletes (reserve.c), and
+	 * inline ones not into the index's log on a full disk. */
+	if (!tmp && (len <= s->lay.inline_threshold ||
+		     len <= s->lay.chunk_max))
+		rc = b3cas__reserve_check_index_room(s, len);
+	else
+		rc = b3cas__reserve_check_room(s);
 	if (rc < 0)
 		goto discard;
 	if (!revive)

@@ -163,6 +163,33 @@ void b3cas__reserve_before_write(b3cas_store *s)
 		b3cas__reserve_release(s);
 }
 
+/* The message of a refused put. */
+static int disk_full(const b3cas_store *s)
+{
+	return b3cas__error(B3CAS_ENOSPC,
+			    "disk full: the file system of store %s has no "
+			    "room for new objects beyond the space the "
+			    "store keeps for deletes and GC; free space "
+			    "(b3cas rm, then b3cas gc) and try again",
+			    s->lay.root);
+}
+
+int b3cas__reserve_check_index_room(b3cas_store *s, uint64_t bytes)
+{
+	int rc = b3cas__reserve_check_room(s);
+	struct statvfs v;
+
+	if (rc < 0)
+		return rc;
+	/* A file system that cannot say goes on: the write will tell. */
+	if (fstatvfs(s->lay.root_fd, &v) != 0)
+		return 0;
+	if ((uint64_t)v.f_bavail * v.f_frsize >= bytes + reserve_want(s))
+		return 0;
+	b3cas__reserve_note_full(s);
+	return disk_full(s);
+}
+
 int b3cas__reserve_check_room(b3cas_store *s)
 {
 	if (!atomic_load_explicit(&s->reserve.low, memory_order_relaxed))
@@ -176,10 +203,5 @@ int b3cas__reserve_check_room(b3cas_store *s)
 	}
 	if (!atomic_load(&s->reserve.low))
 		return 0;
-	return b3cas__error(B3CAS_ENOSPC,
-			    "disk full: the file system of store %s has no "
-			    "room for new objects beyond the space the "
-			    "store keeps for deletes and GC; free space "
-			    "(b3cas rm, then b3cas gc) and try again",
-			    s->lay.root);
+	return disk_full(s);
 }

@@ -148,6 +148,12 @@ void b3cas__reserve_before_write(b3cas_store *s);
 /* Before writing a new object: 0, or B3CAS_ENOSPC ("disk full") while the
  * handle is low on space and the check finds no more room. */
 int b3cas__reserve_check_room(b3cas_store *s);
+/* The same before writing bytes bytes of new content into the index (an
+ * inline object, a segment's chunks): also B3CAS_ENOSPC, and low on space,
+ * unless the file system has room for them and a reserve's worth beside:
+ * the index's log must never be the write that meets a full disk (RocksDB
+ * fails every later write then, until the store is opened again). */
+int b3cas__reserve_check_index_room(b3cas_store *s, uint64_t bytes);
 
 /* ---- the caches (store/caches.c) ---- */
 

@@ -14,6 +14,16 @@
  * It mounts a 32 MiB tmpfs, so it must run as root (CI does); without
  * that it fails, never skips. Seeded (B3CAS_TEST_SEED); the seed is
  * printed.
+ *
+ * Over a chunking store (B3CAS_TEST_CHUNKING=1, test_full_disk_chunked)
+ * every byte goes into the index's log, and a write of it that met the
+ * full disk would fail the index for the rest of the handle's life: the
+ * puts must be refused with "disk full" before that (reserve.c), and
+ * deletes through the same handle, a reopen and fsck must work. GC is
+ * left out there: it rewrites each freed chunk's entry (with its bytes)
+ * as a candidate, more than the reserve holds, and the space deleted
+ * objects took would come back only when RocksDB flushes and compacts
+ * (docs/chunked-objects.md, "Not built yet").
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -26,6 +36,7 @@
 
 #include "b3cas/b3cas.h"
 #include "core/core_util.h"
+#include "store_policy.h"
 
 #define THREADS 4
 #define OBJ_SIZE (256u * 1024u)
@@ -93,6 +104,13 @@ static void check_object(b3cas_store *st, const b3cas_oid *id, uint64_t s)
 	free(want);
 }
 
+static int say_problem(const b3cas_fsck_problem *p, void *ctx)
+{
+	(void)ctx;
+	printf("# fsck: %s: %s\n", b3cas_fsck_kind_name(p->kind), p->detail);
+	return 0;
+}
+
 static void test_full_disk_handle(void **state)
 {
 	static worker ws[THREADS];
@@ -106,11 +124,13 @@ static void test_full_disk_handle(void **state)
 	b3cas_store *st;
 	uint64_t before, after, total = 0, removed = 0;
 	uint8_t *buf;
-	b3cas_oid id;
+	b3cas_oid id, sid;
+	int rc, small_rc;
 
 	(void)state;
 	snprintf(root, sizeof(root), "%s/s", mnt);
 	opts.create = true;
+	tu_store_policy(&opts);
 	assert_int_equal(b3cas_store_open(&st, root, &opts), 0);
 
 	/* Four threads fill the disk. */
@@ -139,10 +159,16 @@ static void test_full_disk_handle(void **state)
 		uint8_t small[1024];
 
 		cu_gen(small, seed << 4 | 4, sizeof(small));
-		assert_int_equal(b3cas_store_put(st, &id, small,
-						 sizeof(small)),
-				 B3CAS_ENOSPC);
-		assert_non_null(strstr(b3cas_error_last(), "disk full"));
+		rc = b3cas_store_put(st, &sid, small, sizeof(small));
+		small_rc = rc;
+		/* a chunking store takes it when it fits beside the
+		 * reserve: its segments were refused before the disk was
+		 * full */
+		if (!tu_chunking() || rc != 0) {
+			assert_int_equal(rc, B3CAS_ENOSPC);
+			assert_non_null(strstr(b3cas_error_last(),
+					       "disk full"));
+		}
 	}
 
 	/* Through the same handle: delete half of each thread's objects. */
@@ -155,18 +181,28 @@ static void test_full_disk_handle(void **state)
 		}
 	gopts.grace_ns = 0;
 	gopts.normal_priority = true;
-	assert_int_equal(b3cas_gc(st, &gopts, &grep), 0);
-	assert_int_equal(grep.objects, removed);
+	if (!tu_chunking()) {
+		assert_int_equal(b3cas_gc(st, &gopts, &grep), 0);
+		assert_int_equal(grep.objects, removed);
+	}
 	after = free_bytes(mnt);
 	printf("# %llu removed; free %llu -> %llu bytes\n",
 	       (unsigned long long)removed, (unsigned long long)before,
 	       (unsigned long long)after);
 	/* The reserve may have been made again out of what was freed. */
-	assert_true(after >= before + removed * OBJ_SIZE - (8u << 20));
+	if (!tu_chunking())
+		assert_true(after >= before + removed * OBJ_SIZE - (8u << 20));
 
-	/* New content goes in again, without a reopen. */
+	/* New content goes in again, without a reopen (in a chunking
+	 * store: refused cleanly, or taken). */
 	buf = cu_gen_alloc((seed ^ 0xabcdefu) << 4 | 3, OBJ_SIZE);
-	assert_int_equal(b3cas_store_put(st, &id, buf, OBJ_SIZE), 0);
+	rc = b3cas_store_put(st, &id, buf, OBJ_SIZE);
+	if (tu_chunking() && rc != 0) {
+		assert_int_equal(rc, B3CAS_ENOSPC);
+		assert_non_null(strstr(b3cas_error_last(), "disk full"));
+	} else {
+		assert_int_equal(rc, 0);
+	}
 	free(buf);
 	assert_int_equal(b3cas_store_close(st), 0);
 
@@ -183,7 +219,10 @@ static void test_full_disk_handle(void **state)
 				check_object(st, &ws[t].ids[i],
 					     ws[t].seeds[i]);
 		}
-	assert_int_equal(b3cas_store_exists(st, &id), 1);
+	assert_int_equal(b3cas_store_exists(st, &id), rc == 0);
+	if (small_rc == 0)
+		assert_int_equal(b3cas_store_exists(st, &sid), 1);
+	fopts.on_problem = say_problem;
 	assert_int_equal(b3cas_fsck(st, &fopts, &frep), 0);
 	assert_int_equal(frep.problems, 0);
 	assert_int_equal(b3cas_store_close(st), 0);
