@@ -298,7 +298,6 @@ int64_t b3cas_ref_add(b3cas_store *s, const b3cas_oid *id)
 		rc = b3cas__refs_overflow(id);
 	} else if (rc == 1) {
 		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-
 		uint64_t mine = 0;
 
 		b3cas__batch_set_refs(b, s, id, refs != 1, refs + 1);
