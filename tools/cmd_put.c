@@ -92,7 +92,7 @@ typedef struct put_run {
 	pthread_mutex_t lock; /* the pool's making, and the fields below */
 	b3cas_pool *pool;  /* for hashing first; made when first needed */
 	bool pool_failed;
-	put_result *res;   /* one per input */
+	put_result *res;   /* one per input, written under the lock */
 	int printed;       /* inputs [0, printed) are written out */
 	int rc;            /* the worst exit code so far */
 } put_run;
@@ -101,7 +101,7 @@ typedef struct put_run {
 typedef struct put_task {
 	put_run *r;
 	char *buf;         /* READ_CHUNK bytes */
-	put_result *res;
+	put_result *res;   /* the input's result, this thread's own */
 } put_task;
 
 static const cli_opt put_table[] = {
@@ -451,13 +451,15 @@ out:
 }
 
 /*
- * Input i is done with exit code rc: keep the worst code, stop the run on
- * a store error, and print every finished input that no longer waits for
- * an earlier one.
+ * Input i is done with exit code rc and result *res (the storing thread's
+ * own, copied in here under the lock that the printing reads under): keep
+ * the worst code, stop the run on a store error, and print every finished
+ * input that no longer waits for an earlier one.
  */
-static void put_done(put_run *r, int i, int rc)
+static void put_done(put_run *r, int i, int rc, const put_result *res)
 {
 	pthread_mutex_lock(&r->lock);
+	r->res[i] = *res;
 	r->rc = cli_worse(r->rc, rc);
 	/* A store error ends the run; a bad file does not. */
 	if (rc == CLI_STORE)
@@ -485,14 +487,18 @@ static void put_done(put_run *r, int i, int rc)
 static void put_inputs(put_task *t)
 {
 	put_run *r = t->r;
+	put_result mine;
+	int rc;
 
 	while (!atomic_load(&r->stop)) {
 		int i = atomic_fetch_add(&r->next, 1);
 
 		if (i >= r->n)
 			break;
-		t->res = &r->res[i];
-		put_done(r, i, put_one(t, r->names[i]));
+		memset(&mine, 0, sizeof(mine));
+		t->res = &mine;
+		rc = put_one(t, r->names[i]);
+		put_done(r, i, rc, &mine);
 	}
 }
 
