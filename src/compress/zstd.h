@@ -65,9 +65,11 @@
  * the content size (len) and no checksum: the caller verifies the
  * decompressed bytes against the object's id, which is stronger. A
  * dst_cap of at least b3cas__zstd_bound(len) always suffices; a smaller
- * one makes a frame that does not fit fail early with B3CAS_ERANGE,
- * which is how a caller asks "compress, but only if it saves this much"
- * (b3cas__zstd_worth_max). src may be NULL when len is 0.
+ * one makes a frame that does not fit fail with B3CAS_ERANGE. libzstd
+ * may also refuse a tight dst_cap that its frame would have fit in (it
+ * keeps room to fall back to raw literals), so a caller applying a rule
+ * to the size (b3cas__zstd_worth) gives the bound and checks afterwards.
+ * src may be NULL when len is 0.
  * Returns 0; B3CAS_ERANGE (the frame does not fit in dst_cap: dst holds
  * unspecified bytes), B3CAS_EINVAL (level outside
  * B3CAS_ZSTD_LEVEL_MIN..MAX, NULL), B3CAS_ENOMEM (no context or

@@ -25,23 +25,27 @@
 /*
  * Add a new inline object's entry to b: compressed (kind ZINLINE) when
  * the store compresses and zstd saves enough (compress/zstd.h, worth),
- * else its bytes as they are.
+ * else its bytes as they are. The frame is made with room for the worst
+ * case, not with the worth-it size as the bound: libzstd can refuse a
+ * tight buffer that the frame it would make fits in (it keeps room to
+ * fall back to raw literals), and the rule must not depend on that.
  */
 static void put_inline(rocksdb_writebatch_t *b, b3cas_store *s,
 		       const b3cas_oid *id, const void *data, size_t len)
 {
-	size_t cap = s->lay.zlevel ? b3cas__zstd_worth_max(
+	size_t max = s->lay.zlevel ? b3cas__zstd_worth_max(
 					     len, B3CAS_ZSTD_MIN_SAVING_DEFAULT,
 					     B3CAS_ZSTD_MIN_PERCENT_DEFAULT)
 				   : 0;
-	uint8_t stack[16384], *dst = NULL;
+	size_t cap = max > 0 ? b3cas__zstd_bound(len) : 0;
+	uint8_t stack[20480], *dst = NULL;
 	size_t csize;
 
 	if (cap > 0)
 		dst = cap <= sizeof(stack) ? stack : malloc(cap);
 	if (dst && b3cas__zstd_compress(&csize, dst, cap, data, len,
 					s->lay.zlevel) == 0 &&
-	    csize > 0 && csize <= cap) {
+	    csize > 0 && csize <= max) {
 		b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_ZINLINE, len, dst,
 				      csize, false);
 	} else {
