@@ -25,7 +25,8 @@ static const cli_opt fsck_opts[] = {
 		 "move corrupt files to integrity/quarantine/ (never deleted), "
 		 "heal objects from the mirror, index sound object files the "
 		 "index lost, and report each object that is lost (no good "
-		 "copy anywhere: its entry is removed); delete bad L2 copies"),
+		 "copy anywhere: its entry is removed); set chunks' held "
+		 "counts to the manifests' number; delete bad L2 copies"),
 	CLI_VALUE("mirror", 0, "DIR", fsck_args, mirror, NULL,
 		  "another b3cas store (a backup or mirror) to heal from"),
 	CLI_NUMBER("threads", 0, "N", fsck_args, threads, 0, 256,
@@ -40,9 +41,10 @@ const cli_spec cmd_fsck_spec = {
 	.summary = "check every object and the index; --repair mends",
 	.about = "Re-hash every object (inline and loose), compare the index "
 		 "with the files\nof the object folder, look for leftover "
-		 "files and reference counts\nwithout an object, and re-hash "
-		 "the copies in the L2 cache (cache/l2/).\nWithout --repair "
-		 "nothing is changed.\n",
+		 "files and reference counts\nwithout an object, check the "
+		 "chunks' held counts against the manifests\n(chunking "
+		 "stores), and re-hash the copies in the L2 cache "
+		 "(cache/l2/).\nWithout --repair nothing is changed.\n",
 	.exits = "Exit codes: 0 the store is sound (or, with --repair, was "
 		 "fully repaired),\n1 problems found (with --repair: objects "
 		 "were lost, or the index is\ndamaged: run 'b3cas recover'), 2 "
@@ -68,14 +70,15 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       ",\"reindexed\":%" PRIu64 ",\"removed\":%" PRIu64
 		       ",\"lost\":%" PRIu64 ",\"cache_files\":%" PRIu64
 		       ",\"cache_copies\":%" PRIu64 ",\"index_damage\":%" PRIu64
-		       ",\"staging\":%" PRIu64 ",\"seconds\":%.6f}\n",
+		       ",\"staging\":%" PRIu64 ",\"held_counts\":%" PRIu64
+		       ",\"held_mended\":%" PRIu64 ",\"seconds\":%.6f}\n",
 		       r->objects, r->files, r->bytes, r->problems,
 		       r->corrupt, r->missing, r->wrong_size, r->orphans,
 		       r->strays, r->malformed, r->dangling_refs,
 		       repair ? "true" : "false", r->quarantined, r->healed,
 		       r->reindexed, r->removed, r->lost, r->cache_files,
 		       r->cache_copies, r->index_damage, r->staging,
-		       r->seconds);
+		       r->held_counts, r->held_mended, r->seconds);
 		return;
 	}
 	printf("fsck: %" PRIu64 " objects%s%" PRIu64 " files", r->objects,
@@ -103,6 +106,11 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       "lost\n",
 		       r->quarantined, r->healed, r->reindexed, r->removed,
 		       r->lost, r->lost == 1 ? "" : "s");
+	if (repair && r->held_counts)
+		printf("fsck: %" PRIu64 " of %" PRIu64 " chunks' held counts "
+		       "mended (set to the manifests' number; no count "
+		       "lowered, nothing freed)\n",
+		       r->held_mended, r->held_counts);
 	if (repair && r->cache_copies)
 		printf("fsck: %" PRIu64 " bad L2 cache cop%s deleted (only a "
 		       "cache: nothing lost)\n",

@@ -13,7 +13,9 @@
  * is never reported as a problem because of the race: every finding is
  * examined again under its id's stripe lock (its index entry and its file
  * read again) before it is reported or repaired, and a repair never
- * re-indexes an object that GC is collecting.
+ * re-indexes an object that GC is collecting. (Chunks' held counts are
+ * judged from one snapshot of the index, which never shows half of a
+ * change, and mended under the chunk's lock by the difference it showed.)
  *
  * Beside another process: a check-only b3cas_fsck through a read-only
  * handle sees the index as it was when the handle opened. The findings
@@ -83,11 +85,23 @@ typedef enum b3cas_fsck_kind {
 	 * left by a process that is gone, or not written to for an hour: a
 	 * put that never finished. Its bytes were never an object. With
 	 * repair it is removed. (A writing open also clears tmp/.) */
-	B3CAS_FSCK_STAGING
+	B3CAS_FSCK_STAGING,
+	/* Chunking stores: a chunk whose held count (the part of its
+	 * reference count that chunked objects' manifests hold) is not the
+	 * number of times the manifests' segments name it (too low, too
+	 * high, missing, or kept for a chunk no segment names), or that
+	 * segments name while it is a GC candidate (GC would free it) or
+	 * not stored, or whose reference count is below that number. No
+	 * path. With repair, under the chunk's stripe lock: its held count
+	 * is set to the segments' number, its reference count raised to
+	 * cover it if it is below, a GC candidate revived; a count is never
+	 * lowered but the held count, and nothing is freed. */
+	B3CAS_FSCK_HELD_COUNT
 } b3cas_fsck_kind;
 
-/* "corrupt", "missing", ..., "cache-copy", "index", "staging"; "unknown"
- * for other values. A static string; never fails. */
+/* "corrupt", "missing", ..., "cache-copy", "index", "staging",
+ * "held-count"; "unknown" for other values. A static string; never
+ * fails. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
 typedef struct b3cas_fsck_problem {
@@ -120,7 +134,8 @@ typedef struct b3cas_fsck_options {
 	/* Repair: quarantine corrupt files, heal from the mirror (the
 	 * store's mirror_dir), re-index sound orphans (as GC candidates: see
 	 * B3CAS_FSCK_ORPHAN), remove strays and entries that cannot be kept,
-	 * rebuild the bloom filter. Needs a writable handle. */
+	 * set chunks' held counts right (B3CAS_FSCK_HELD_COUNT), rebuild the
+	 * bloom filter. Needs a writable handle. */
 	bool repair;
 	/* Called for each problem, outside any store lock; the problem is
 	 * borrowed for the call. The checking threads call it one at a time
@@ -161,6 +176,9 @@ typedef struct b3cas_fsck_report {
 	/* B3CAS_FSCK_INDEX findings (parts of the index that cannot be
 	 * read) and B3CAS_FSCK_STAGING ones; both also in problems. */
 	uint64_t index_damage, staging;
+	/* B3CAS_FSCK_HELD_COUNT findings (also in problems), and with
+	 * repair those whose counts were mended. */
+	uint64_t held_counts, held_mended;
 } b3cas_fsck_report;
 
 /*

@@ -333,9 +333,16 @@ void b3cas__index_close(b3cas_index *ix)
 int b3cas__index_get(b3cas_index *ix, int cf, const void *key, size_t klen,
 		     rocksdb_pinnableslice_t **out)
 {
+	return b3cas__index_get_at(ix, NULL, cf, key, klen, out);
+}
+
+int b3cas__index_get_at(b3cas_index *ix, const rocksdb_readoptions_t *ro,
+			int cf, const void *key, size_t klen,
+			rocksdb_pinnableslice_t **out)
+{
 	char *err = NULL;
 	rocksdb_pinnableslice_t *v = rocksdb_get_pinned_cf(
-		ix->db, ix->read, ix->cf[cf], key, klen, &err);
+		ix->db, ro ? ro : ix->read, ix->cf[cf], key, klen, &err);
 
 	if (err)
 		return b3cas__index_error(err, "index read failed");

@@ -101,6 +101,10 @@ void b3cas__index_close(b3cas_index *ix);
  */
 int b3cas__index_get(b3cas_index *ix, int cf, const void *key, size_t klen,
 		     rocksdb_pinnableslice_t **out);
+/* The same, reading with ro (a snapshot's), or as above when NULL. */
+int b3cas__index_get_at(b3cas_index *ix, const rocksdb_readoptions_t *ro,
+			int cf, const void *key, size_t klen,
+			rocksdb_pinnableslice_t **out);
 
 /* Does cf hold key (an entry of any kind, live or not)? 1, 0, or an
  * error; nothing to free. */

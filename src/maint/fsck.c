@@ -8,7 +8,8 @@
  * This file is the driver: the run, its workers and phases, and the
  * findings' counting. The phases are in fsck_index.c (entries, reference
  * counts, the index's own damage), fsck_files.c (the tier's files, its
- * top and staging folders) and fsck_l2.c (L2 copies); a read-only
+ * top and staging folders), fsck_held.c (chunks' held counts) and
+ * fsck_l2.c (L2 copies); a read-only
  * handle's suspects in fsck_suspects.c; scrub in scrub.c; what they
  * share in fsck_int.h. The invariants and threads below hold for all.
  *
@@ -37,9 +38,15 @@
  *
  * Beyond the four phases: the tier's top folder (anything but 00..ff is
  * a stray) and the staging folder (files of puts that never finished)
- * are looked at on the calling thread before the tier phase; damage to
- * the index itself - a block a walk cannot read, a damaged log - is one
- * "index" finding, never an error that stops the check and never
+ * are looked at on the calling thread before the tier phase; in a
+ * chunking store, chunks' held counts against the manifests' segments
+ * after the reference counts' phase, on the calling thread too
+ * (fsck_held.c: judged from one snapshot of the index, which a sound
+ * store always agrees with, since a segment and its chunks' counts change
+ * in one batch; mended under each chunk's stripe lock by the difference
+ * the snapshot showed, store/held.c); damage to the index itself - a
+ * block a walk cannot read, a damaged log - is one "index" finding,
+ * never an error that stops the check and never
  * repaired here (b3cas_recover mends it); and the store's mirror is
  * opened and checked before anything else, so a mirror that cannot be
  * used is an error, not a reason to call objects lost.
@@ -94,6 +101,7 @@ const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
 	case B3CAS_FSCK_CACHE_COPY: return "cache-copy";
 	case B3CAS_FSCK_INDEX: return "index";
 	case B3CAS_FSCK_STAGING: return "staging";
+	case B3CAS_FSCK_HELD_COUNT: return "held-count";
 	default: return "unknown";
 	}
 }
@@ -134,6 +142,7 @@ void b3cas__fsck_found(fsck_worker *w, b3cas_fsck_problem *p)
 	case B3CAS_FSCK_CACHE_COPY: r->cache_copies++; break;
 	case B3CAS_FSCK_INDEX: r->index_damage++; break;
 	case B3CAS_FSCK_STAGING: r->staging++; break;
+	case B3CAS_FSCK_HELD_COUNT: r->held_counts++; break;
 	}
 	r->lost += p->lost;
 	if (!f->o->on_problem)
@@ -376,6 +385,8 @@ static void report_add(b3cas_fsck_report *dst, const b3cas_fsck_report *src)
 	dst->cache_copies += src->cache_copies;
 	dst->index_damage += src->index_damage;
 	dst->staging += src->staging;
+	dst->held_counts += src->held_counts;
+	dst->held_mended += src->held_mended;
 }
 
 static unsigned fsck_threads(unsigned asked)
@@ -400,6 +411,12 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (rc < 0 || b3cas__fsck_halted(f))
 			break;
+		if (order[i] == PHASE_COPIES) {
+			/* On this thread, after both walks of the index. */
+			rc = b3cas__fsck_check_held(&ws[0]);
+			if (rc < 0 || b3cas__fsck_halted(f))
+				break;
+		}
 		if (order[i] == PHASE_COPIES && f->l2_fd < 0)
 			break;
 		if (order[i] == PHASE_TIER) {

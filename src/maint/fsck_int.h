@@ -197,6 +197,15 @@ void b3cas__fsck_check_top(fsck_worker *w);
  * the store's and are left alone. */
 void b3cas__fsck_check_staging(fsck_worker *w);
 
+/* ---- chunks' held counts (fsck_held.c) ---- */
+
+/* In a chunking store: every chunk's held count against the manifests'
+ * segments (b3cas__store_check_held), each finding reported through w
+ * and, with repair, mended. On the calling thread, after both walks of
+ * the index. 0 (also when stopped, or when part of the index cannot be
+ * read: noted for the one "index" finding), or an error. */
+int b3cas__fsck_check_held(fsck_worker *w);
+
 /* ---- L2 copies (fsck_l2.c) ---- */
 
 void b3cas__fsck_check_copy(fsck_worker *w, int sub_fd, unsigned sub,

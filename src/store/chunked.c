@@ -200,16 +200,8 @@ static uint64_t top_end(const b3cas__top *t, uint32_t i)
 static int seg_get(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		   const uint8_t key[SEG_KEY_LEN], rocksdb_pinnableslice_t **v)
 {
-	char *err = NULL;
-
-	if (!ro)
-		return b3cas__index_get(s->ix, B3CAS_CF_META, key, SEG_KEY_LEN,
-					v);
-	*v = rocksdb_get_pinned_cf(s->ix->db, ro, s->ix->cf[B3CAS_CF_META],
-				   (const char *)key, SEG_KEY_LEN, &err);
-	if (err)
-		return b3cas__index_error(err, "index read failed");
-	return *v != NULL;
+	return b3cas__index_get_at(s->ix, ro, B3CAS_CF_META, key, SEG_KEY_LEN,
+				   v);
 }
 
 /* Read (with ro: a snapshot's, or NULL) and check segment i of id: *v
@@ -472,35 +464,70 @@ int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 static int walk_end(rocksdb_iterator_t *it, rocksdb_readoptions_t *ro,
 		    int rc);
 
-int b3cas__chunked_foreach_held(b3cas_store *s, const b3cas__snap *snap,
-				b3cas__chunk_fn fn, void *ctx)
+/* A meta key and its value, for meta_walk: 0 goes on. */
+typedef int (*meta_fn)(const uint8_t *k, size_t klen, const uint8_t *v,
+		       size_t vlen, void *ctx);
+
+/* Call visit on every meta key that starts with kind, as snap sees it:
+ * 0, visit's non-zero return, or an index error. */
+static int meta_walk(b3cas_store *s, const b3cas__snap *snap, char kind,
+		     meta_fn visit, void *ctx)
 {
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
 		s->ix->db, snap->ro, s->ix->cf[B3CAS_CF_META]);
 	int rc = 0;
 
-	for (rocksdb_iter_seek(it, "m", 1); rc == 0 && rocksdb_iter_valid(it);
+	for (rocksdb_iter_seek(it, &kind, 1); rc == 0 && rocksdb_iter_valid(it);
 	     rocksdb_iter_next(it)) {
-		size_t klen, vlen, n;
+		size_t klen, vlen;
 		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
 		const uint8_t *v =
 			(const uint8_t *)rocksdb_iter_value(it, &vlen);
-		const uint8_t *end = v + vlen;
-		b3cas_oid c;
-		uint32_t cl;
 
-		if (klen == 0 || k[0] != 'm')
+		if (klen == 0 || k[0] != (uint8_t)kind)
 			break;
-		if (klen != SEG_KEY_LEN)
-			continue;
-		/* unchecked (a put's pending segment has no id yet), so
-		 * parsed as far as it goes, as a release does */
-		while (rc == 0 && (n = seg_entry(v, end, c.bytes, &cl)) != 0) {
-			rc = fn(&c, cl, ctx);
-			v += n;
-		}
+		rc = visit(k, klen, v, vlen, ctx);
 	}
 	return walk_end(it, NULL, rc);
+}
+
+/* The caller's callback (the one its walk takes) and its ctx, for the
+ * visitors of meta_walk. */
+typedef struct meta_call {
+	b3cas__chunk_fn chunk;
+	b3cas__held_count_fn held;
+	void *ctx;
+} meta_call;
+
+/* A segment: each chunk occurrence to the caller's b3cas__chunk_fn. */
+static int visit_segment(const uint8_t *k, size_t klen, const uint8_t *v,
+			 size_t vlen, void *arg)
+{
+	const meta_call *call = arg;
+	const uint8_t *end = v + vlen;
+	b3cas_oid c;
+	uint32_t cl;
+	size_t n;
+	int rc = 0;
+
+	(void)k;
+	if (klen != SEG_KEY_LEN)
+		return 0;
+	/* unchecked (a put's pending segment has no id yet), so parsed as
+	 * far as it goes, as a release does */
+	while (rc == 0 && (n = seg_entry(v, end, c.bytes, &cl)) != 0) {
+		rc = call->chunk(&c, cl, call->ctx);
+		v += n;
+	}
+	return rc;
+}
+
+int b3cas__chunked_foreach_held(b3cas_store *s, const b3cas__snap *snap,
+				b3cas__chunk_fn fn, void *ctx)
+{
+	meta_call call = {fn, NULL, ctx};
+
+	return meta_walk(s, snap, 'm', visit_segment, &call);
 }
 
 /* ---- releasing references ------------------------------------------- */
@@ -540,6 +567,18 @@ static void held_key(uint8_t k[HELD_KEY_LEN], const b3cas_oid *id)
 	memcpy(k + 1, id->bytes, B3CAS_OID_LEN);
 }
 
+/* The held count a value of len bytes at p records: false when it is
+ * malformed (*held 0). */
+static bool held_value(const char *p, size_t len, uint64_t *held)
+{
+	*held = 0;
+	if (len == 0)
+		*held = 1; /* the common case, kept short */
+	else if (len == 8)
+		*held = b3cas__get_u64((const uint8_t *)p);
+	return len == 0 || len == 8;
+}
+
 int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held)
 {
 	char hex[B3CAS_OID_HEX_LEN + 1];
@@ -547,6 +586,7 @@ int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held)
 	rocksdb_pinnableslice_t *v;
 	const char *p;
 	size_t len;
+	bool ok;
 	int rc;
 
 	*held = 0;
@@ -557,16 +597,30 @@ int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held)
 	if (rc <= 0)
 		return rc;
 	p = rocksdb_pinnableslice_value(v, &len);
-	if (len == 0)
-		*held = 1; /* the common case, kept short */
-	else if (len == 8)
-		*held = b3cas__get_u64((const uint8_t *)p);
+	ok = held_value(p, len, held);
 	rocksdb_pinnableslice_destroy(v);
-	if (len != 0 && len != 8)
+	if (!ok)
 		return b3cas__error(B3CAS_ECORRUPT,
 				    "the held count of chunk %s is malformed "
 				    "(%zu bytes)", b3cas_oid_fmt(hex, id), len);
 	return 0;
+}
+
+void b3cas__chunked_batch_set_held(b3cas_store *s, rocksdb_writebatch_t *b,
+				   const b3cas_oid *id, uint64_t held)
+{
+	uint8_t k[HELD_KEY_LEN], v[8];
+
+	held_key(k, id);
+	if (held == 0) {
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+					     (const char *)k, sizeof(k));
+		return;
+	}
+	b3cas__put_u64(v, held);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+				  (const char *)k, sizeof(k), (const char *)v,
+				  held == 1 ? 0 : sizeof(v));
 }
 
 /* Under id's stripe lock: add delta (which may be negative) to id's held
@@ -574,7 +628,6 @@ int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held)
 static int held_add_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			   const b3cas_oid *id, int64_t delta)
 {
-	uint8_t k[HELD_KEY_LEN], v[8];
 	uint64_t held;
 	int rc = b3cas__chunked_held(s, id, &held);
 
@@ -583,33 +636,45 @@ static int held_add_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		return rc;
 	if (rc < 0)
 		b3cas_error_clear();
-	held_key(k, id);
+	if (rc < 0 || (delta < 0 && held < (uint64_t)-delta))
+		atomic_fetch_add(&s->held_clamps, 1); /* see handle.h */
 	if (delta < 0 && held < (uint64_t)-delta)
 		held = 0; /* already wrong: never below 0 */
 	else
 		held += (uint64_t)delta;
-	if (held == 0) {
-		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
-					     (const char *)k, sizeof(k));
-		return 0;
-	}
-	b3cas__put_u64(v, held);
-	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
-				  (const char *)k, sizeof(k), (const char *)v,
-				  held == 1 ? 0 : sizeof(v));
+	b3cas__chunked_batch_set_held(s, b, id, held);
 	return 0;
+}
+
+/* A held count key: to the caller's b3cas__held_count_fn. */
+static int visit_held(const uint8_t *k, size_t klen, const uint8_t *v,
+		      size_t vlen, void *arg)
+{
+	const meta_call *call = arg;
+	uint64_t held;
+	b3cas_oid c;
+	bool ok;
+
+	if (klen != HELD_KEY_LEN)
+		return 0; /* the store's "hash": not a held count */
+	memcpy(c.bytes, k + 1, B3CAS_OID_LEN);
+	ok = held_value((const char *)v, vlen, &held);
+	return call->held(&c, held, !ok, call->ctx);
+}
+
+int b3cas__chunked_foreach_held_count(b3cas_store *s, const b3cas__snap *snap,
+				      b3cas__held_count_fn fn, void *ctx)
+{
+	meta_call call = {NULL, fn, ctx};
+
+	return meta_walk(s, snap, 'h', visit_held, &call);
 }
 
 void b3cas__chunked_batch_forget_held(b3cas_store *s, rocksdb_writebatch_t *b,
 				      const b3cas_oid *id)
 {
-	uint8_t k[HELD_KEY_LEN];
-
-	if (!s->lay.chunk_max)
-		return;
-	held_key(k, id);
-	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
-				     (const char *)k, sizeof(k));
+	if (s->lay.chunk_max)
+		b3cas__chunked_batch_set_held(s, b, id, 0);
 }
 
 /*

@@ -41,10 +41,10 @@ typedef int (*b3cas__chunk_fn)(const b3cas_oid *chunk, uint32_t len,
 			       void *ctx);
 
 /*
- * For stats: call fn on every chunk occurrence in the manifest (top t) of
- * chunked object id, in order, as snapshot snap sees it, each segment
- * checked as a read checks it; *seg_bytes grows by the size of each
- * segment's value. 0, fn's non-zero return, B3CAS_ECORRUPT (a damaged
+ * For stats and fsck: call fn on every chunk occurrence in the manifest
+ * (top t) of chunked object id, in order, as snapshot snap sees it, each
+ * segment checked as a read checks it; *seg_bytes grows by the size of
+ * each segment's value. 0, fn's non-zero return, B3CAS_ECORRUPT (a damaged
  * manifest), B3CAS_ENOMEM, or an index error.
  */
 int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
@@ -52,9 +52,9 @@ int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 				 b3cas__chunk_fn fn, void *ctx,
 				 uint64_t *seg_bytes);
 /*
- * For stats: call fn on every chunk occurrence in every segment snapshot
- * snap holds, whoever owns it: stored objects, GC candidates, puts under
- * way ('p') and removals not yet released ('r'). Each occurrence holds
+ * For stats and fsck: call fn on every chunk occurrence in every segment
+ * snapshot snap holds, whoever owns it: stored objects, GC candidates,
+ * puts under way ('p') and removals not yet released ('r'). Each occurrence holds
  * one reference to its chunk, so a chunk's count less its occurrences
  * here is what callers hold. Segments are parsed as far as they go,
  * unchecked (a pending one has no id to check against). 0, fn's non-zero
@@ -126,6 +126,23 @@ int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held);
 /* Add to b (which removes id's entry) the removal of its held count. */
 void b3cas__chunked_batch_forget_held(b3cas_store *s, rocksdb_writebatch_t *b,
 				      const b3cas_oid *id);
+/* Add to b id's held count set to held (0: its key removed). Under id's
+ * stripe lock, for fsck's repair (held.c): everything else moves it with
+ * the segments. */
+void b3cas__chunked_batch_set_held(b3cas_store *s, rocksdb_writebatch_t *b,
+				   const b3cas_oid *id, uint64_t held);
+
+/* A held count key for the walk below: chunk's id and the count it
+ * records (malformed: its value cannot be read, held 0); 0 goes on,
+ * non-zero stops. */
+typedef int (*b3cas__held_count_fn)(const b3cas_oid *chunk, uint64_t held,
+				    bool malformed, void *ctx);
+/*
+ * For fsck: call fn on every held count key snapshot snap holds, in id
+ * order. 0, fn's non-zero return, or an index error.
+ */
+int b3cas__chunked_foreach_held_count(b3cas_store *s, const b3cas__snap *snap,
+				      b3cas__held_count_fn fn, void *ctx);
 
 /* Given good bytes of chunked object id, rewrite those of its chunks that
  * are stored but damaged (*mended counts them). The object's manifest is

@@ -156,10 +156,16 @@ int b3cas__store_entry_sound(b3cas_store *s, const b3cas_oid *id,
 
 int b3cas__entry_get(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e)
 {
+	return b3cas__entry_get_at(s, NULL, id, e);
+}
+
+int b3cas__entry_get_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			const b3cas_oid *id, b3cas__entry *e)
+{
 	const uint8_t *p;
 	size_t len;
-	int rc = b3cas__index_get(s->ix, B3CAS_CF_CONTENT, id->bytes,
-				  B3CAS_OID_LEN, &e->v);
+	int rc = b3cas__index_get_at(s->ix, ro, B3CAS_CF_CONTENT, id->bytes,
+				     B3CAS_OID_LEN, &e->v);
 
 	if (rc < 0)
 		return rc;
@@ -263,11 +269,17 @@ static int refs_malformed(const b3cas_oid *id, const char *why)
 int b3cas__refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
 		     bool *kept)
 {
+	return b3cas__refs_read_at(s, NULL, id, count, kept);
+}
+
+int b3cas__refs_read_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			const b3cas_oid *id, uint64_t *count, bool *kept)
+{
 	rocksdb_pinnableslice_t *v;
 	const char *p;
 	size_t len;
-	int rc = b3cas__index_get(s->ix, B3CAS_CF_REFS, id->bytes,
-				  B3CAS_OID_LEN, &v);
+	int rc = b3cas__index_get_at(s->ix, ro, B3CAS_CF_REFS, id->bytes,
+				     B3CAS_OID_LEN, &v);
 
 	if (rc < 0)
 		return rc;

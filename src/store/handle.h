@@ -91,6 +91,16 @@ struct b3cas_store {
 	b3cas__mirror mirror;
 	b3cas__reserve reserve;
 	b3cas__counters count;
+	/* fsck's mends of held counts (held.c): how many were written, so a
+	 * check mends only while none was written since its snapshot (a
+	 * difference applied twice would be wrong). Under held_lock. */
+	pthread_mutex_t held_lock;
+	uint64_t held_mends;
+	/* Releases and puts that could not move a held count by their
+	 * segments' amount (it was already too low, or unreadable: chunked.c,
+	 * held_add_locked). A check whose snapshot is older than one of them
+	 * cannot mend by difference; it reports and the next check mends. */
+	atomic_ullong held_clamps;
 	/* Writers and readers open on this handle (stream.c): close refuses
 	 * with B3CAS_EBUSY while either is not 0, since each holds a
 	 * pointer to the handle. */
@@ -175,6 +185,9 @@ typedef struct b3cas__entry {
 /* Read id's content entry, checked for shape: 0, B3CAS_ENOTFOUND, or an
  * error (B3CAS_ECORRUPT for a malformed entry). Candidates too. */
 int b3cas__entry_get(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e);
+/* The same, read with ro (a snapshot's; NULL: as above). */
+int b3cas__entry_get_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			const b3cas_oid *id, b3cas__entry *e);
 void b3cas__entry_done(b3cas__entry *e);
 /* The bytes of an inline entry (kind INLINE or ZINLINE), e->size of them,
  * into out: 0 or B3CAS_ECORRUPT (not verified against the id). */
@@ -197,6 +210,9 @@ int b3cas__entry_read(b3cas_store *s, const b3cas_oid *id, uint64_t *size_out,
  * *kept when an entry holds a count. */
 int b3cas__refs_read(b3cas_store *s, const b3cas_oid *id, uint64_t *count,
 		     bool *kept);
+/* The same, read with ro (a snapshot's; NULL: as above). */
+int b3cas__refs_read_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			const b3cas_oid *id, uint64_t *count, bool *kept);
 /* id's references, size and kind: 1 stored, 0 absent, 2 a GC candidate,
  * or an error. b3cas__lookup_count reads only the count. */
 int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,

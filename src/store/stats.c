@@ -9,10 +9,10 @@
  * under way, removals not yet released) is read into a map of chunk id ->
  * occurrences, and an entry's callers' references are its count less its
  * occurrences (never below 0: a count lower than that is damage, which
- * fsck reports). The map costs memory in proportion to the distinct
- * chunks (about 100 bytes each), none in a format 1 store. The walk then
- * reads each stored chunked object's segments again, checked, to count
- * what the stored objects' manifests name.
+ * fsck reports). The map (chunk_map.h) costs memory in proportion to the
+ * distinct chunks (about 100 bytes each), none in a format 1 store. The
+ * walk then reads each stored chunked object's segments again, checked,
+ * to count what the stored objects' manifests name.
  *
  * Physical bytes are each stored object's bytes counted once: chunks and
  * objects stored whole, not chunked objects (their bytes are their
@@ -25,97 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/chunked.h"
+#include "store/chunk_map.h"
 #include "util/du.h"
 #include "util/error.h"
-
-/* ---- chunk id -> occurrences (open addressing, linear probing) ---- */
-
-typedef struct chunk_slot {
-	b3cas_oid id;
-	uint64_t held;  /* in every segment of the snapshot */
-	uint64_t named; /* in the manifests of stored (referenced) objects */
-	uint32_t len;
-	bool used;
-} chunk_slot;
-
-typedef struct chunk_map {
-	chunk_slot *slot;
-	size_t cap, n; /* cap: 0 or a power of two */
-} chunk_map;
-
-/* Ids are BLAKE3 digests: their first bytes are already uniform. */
-static size_t slot_of(const chunk_map *m, const b3cas_oid *id)
-{
-	uint64_t h;
-
-	memcpy(&h, id->bytes, sizeof(h));
-	return (size_t)h & (m->cap - 1);
-}
-
-/* id's slot, or NULL when the map does not hold it. */
-static chunk_slot *map_find(const chunk_map *m, const b3cas_oid *id)
-{
-	if (m->cap == 0)
-		return NULL;
-	for (size_t i = slot_of(m, id);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->slot[i].used)
-			return NULL;
-		if (b3cas_oid_equal(&m->slot[i].id, id))
-			return &m->slot[i];
-	}
-}
-
-/* The slot id would take (its own, or the empty one it would fill). */
-static chunk_slot *map_place(const chunk_map *m, const b3cas_oid *id)
-{
-	size_t i = slot_of(m, id);
-
-	while (m->slot[i].used && !b3cas_oid_equal(&m->slot[i].id, id))
-		i = (i + 1) & (m->cap - 1);
-	return &m->slot[i];
-}
-
-/* Keep the load at 3/4 at most. */
-static int map_grow(chunk_map *m)
-{
-	chunk_map bigger = {NULL, m->cap ? m->cap * 2 : 1024, m->n};
-
-	if (m->cap && bigger.cap / 2 != m->cap)
-		return b3cas__error(B3CAS_ENOMEM, "out of memory");
-	bigger.slot = calloc(bigger.cap, sizeof(*bigger.slot));
-	if (!bigger.slot)
-		return b3cas__error(B3CAS_ENOMEM, "out of memory");
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->slot[i].used)
-			*map_place(&bigger, &m->slot[i].id) = m->slot[i];
-	free(m->slot);
-	*m = bigger;
-	return 0;
-}
-
-/* id's slot, made (with length len) when new: 0 or B3CAS_ENOMEM. */
-static int map_get(chunk_map *m, const b3cas_oid *id, uint32_t len,
-		   chunk_slot **out)
-{
-	chunk_slot *sl;
-	int rc;
-
-	if ((m->n + 1) * 4 > m->cap * 3) {
-		rc = map_grow(m);
-		if (rc < 0)
-			return rc;
-	}
-	sl = map_place(m, id);
-	if (!sl->used) {
-		sl->used = true;
-		sl->id = *id;
-		sl->len = len;
-		m->n++;
-	}
-	*out = sl;
-	return 0;
-}
 
 /* ---- the walk ---- */
 
@@ -123,24 +35,8 @@ typedef struct tally {
 	b3cas_store *s;
 	const b3cas__snap *snap;
 	b3cas_stats *out;
-	chunk_map chunks;
-	bool naming; /* the walk of the entries: count in named, not held */
+	b3cas__chunk_map chunks; /* in_segments, then named */
 } tally;
-
-/* A chunk occurrence in a segment: in every one first, then in the
- * stored objects' manifests. */
-static int note_chunk(const b3cas_oid *chunk, uint32_t len, void *ctx)
-{
-	tally *t = ctx;
-	chunk_slot *sl;
-	int rc = map_get(&t->chunks, chunk, len, &sl);
-
-	if (rc == 0 && t->naming)
-		sl->named++;
-	else if (rc == 0)
-		sl->held++;
-	return rc;
-}
 
 /* A stored chunked object: its size, and its manifest's chunks and bytes. */
 static int count_chunked(tally *t, const b3cas__walk_entry *e)
@@ -156,8 +52,8 @@ static int count_chunked(tally *t, const b3cas__walk_entry *e)
 	out->chunked_bytes += e->size;
 	out->manifest_bytes += e->payload_len;
 	return b3cas__chunked_foreach_chunk(t->s, t->snap, &e->id, &top,
-					    note_chunk, t,
-					    &out->manifest_bytes);
+					    b3cas__chunk_map_add_named,
+					    &t->chunks, &out->manifest_bytes);
 }
 
 /* Add one index entry to the totals. */
@@ -165,7 +61,7 @@ static int count_entry(const b3cas__walk_entry *e, void *ctx)
 {
 	tally *t = ctx;
 	b3cas_stats *out = t->out;
-	const chunk_slot *sl;
+	const b3cas__chunk_slot *sl;
 	uint64_t refs = e->refs;
 
 	if (e->candidate) {
@@ -176,9 +72,9 @@ static int count_entry(const b3cas__walk_entry *e, void *ctx)
 	out->objects++;
 	out->inline_objects += e->is_inline;
 	/* What the manifests hold is not the callers'. */
-	sl = map_find(&t->chunks, &e->id);
+	sl = b3cas__chunk_map_find(&t->chunks, &e->id);
 	if (sl)
-		refs = refs > sl->held ? refs - sl->held : 0;
+		refs = refs > sl->in_segments ? refs - sl->in_segments : 0;
 	out->references += refs;
 	out->logical_bytes += e->size * refs;
 	if (e->kind == B3CAS_ENTRY_CHUNKED)
@@ -194,10 +90,10 @@ static int count_entry(const b3cas__walk_entry *e, void *ctx)
 }
 
 /* The chunks the stored objects' manifests name, each once. */
-static void sum_chunks(const chunk_map *m, b3cas_stats *out)
+static void sum_chunks(const b3cas__chunk_map *m, b3cas_stats *out)
 {
 	for (size_t i = 0; i < m->cap; i++) {
-		const chunk_slot *sl = &m->slot[i];
+		const b3cas__chunk_slot *sl = &m->slot[i];
 
 		if (!sl->used || sl->named == 0)
 			continue;
@@ -212,19 +108,19 @@ static void sum_chunks(const chunk_map *m, b3cas_stats *out)
 static int walk_index(b3cas_store *s, b3cas_stats *out)
 {
 	b3cas__snap snap;
-	tally t = {s, &snap, out, {NULL, 0, 0}, false};
+	tally t = {s, &snap, out, B3CAS__CHUNK_MAP_INIT};
 	int rc;
 
 	/* One walk; not worth RocksDB's block cache. */
 	b3cas__snap_take(s, &snap, false);
-	rc = b3cas__chunked_foreach_held(s, &snap, note_chunk, &t);
-	t.naming = true;
+	rc = b3cas__chunked_foreach_held(s, &snap, b3cas__chunk_map_add_held,
+					 &t.chunks);
 	if (rc == 0)
 		rc = b3cas__store_walk_snap(s, &snap, count_entry, &t);
 	b3cas__snap_release(s, &snap);
 	if (rc == 0)
 		sum_chunks(&t.chunks, out);
-	free(t.chunks.slot);
+	b3cas__chunk_map_free(&t.chunks);
 	return rc;
 }
 

@@ -132,6 +132,56 @@ void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
 		     uint64_t n);
 void b3cas__note_get(b3cas_store *s, uint64_t t0, uint64_t n);
 
+/* ---- held counts against the segments, for fsck (store/held.c) ---- */
+
+/* A chunk whose held count disagrees with the manifests' segments, as
+ * one snapshot of the index shows it, and with repair what was done. */
+typedef struct b3cas__held_finding {
+	b3cas_oid id;         /* the chunk */
+	uint64_t in_segments; /* its occurrences in every segment */
+	uint64_t held;        /* its held count (0: no key, or malformed) */
+	uint64_t refs;        /* its reference count (live entries only) */
+	bool has_key;         /* a held count key exists ... */
+	bool malformed;       /* ... whose value cannot be read */
+	bool stored;          /* a content entry exists ... */
+	bool candidate;       /* ... marked a GC candidate */
+	bool unreadable;      /* ... that cannot be read, or its count
+				 (fsck's walk of the entries reports it):
+				 refs not judged */
+	/* With repair: the counts were written (mended): the held count
+	 * (moved), a candidate made live again (revived), a count raised to
+	 * the held count (raised); the held count and reference count after
+	 * it. stale: not mended, another check mended held counts after this
+	 * one's snapshot. */
+	bool mended, moved, revived, raised, stale;
+	uint64_t new_held, new_refs;
+} b3cas__held_finding;
+
+typedef int (*b3cas__held_fn)(b3cas__held_finding *f, void *ctx);
+
+/*
+ * In a chunking store (else 0 at once): from one snapshot of the index,
+ * count every chunk's occurrences in every segment (stored objects', GC
+ * candidates', puts under way, removals not yet released) and call fn
+ * for each chunk that is damaged: its held count differs from them (no
+ * key, a key for a chunk no segment holds, a malformed one), it is a GC
+ * candidate or not stored while segments hold it, or its reference count
+ * is below its occurrences. A chunk that is not stored but whose held
+ * count is right is left to fsck's walk of the entries when a manifest
+ * that walk reads names it (that object is reported corrupt). With repair (a writable handle), each is mended first, as
+ * held.c says: its held count moved to its occurrences, its reference
+ * count raised to cover them, a candidate revived; nothing is lowered
+ * but the held count, nothing freed. fn runs with no lock of the store
+ * held, on the calling thread; its non-zero return stops the walk and
+ * is returned. Other threads may use the store meanwhile.
+ *
+ * Memory: one map entry per distinct chunk (chunk_map.h). Returns 0,
+ * fn's value, B3CAS_ENOMEM, or an index error (B3CAS_ECORRUPT: part of
+ * the index cannot be read, so nothing was judged).
+ */
+int b3cas__store_check_held(b3cas_store *s, bool repair, b3cas__held_fn fn,
+			    void *ctx);
+
 /* ---- the reserve (store/reserve.c) ---- */
 
 /* Writing handles, at open: make the reserve whole if there is room, and

@@ -34,6 +34,7 @@
 
 #include "b3cas/b3cas.h"
 #include "chunk/fastcdc.h"
+#include "chunk_model.h"
 #include "core/core_util.h"
 #include "index/index.h"
 #include "store/chunked.h"
@@ -126,54 +127,13 @@ static uint8_t *make_base(unsigned b, size_t len)
 
 /* ---- the reference model of chunk counts ---------------------------- */
 
-typedef struct chunk_ref {
-	b3cas_oid id;
-	uint64_t count;
-} chunk_ref;
-
-typedef struct model {
-	chunk_ref *refs;
-	size_t n, cap;
-} model;
-
-static int ref_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, B3CAS_OID_LEN);
-}
+typedef chunk_model model;
 
 /* Add the chunks of data (as our chunker cuts it) to m, times times. */
 static void model_add(model *m, const uint8_t *data, size_t len,
 		      uint64_t times)
 {
-	b3cas_cdc cdc;
-
-	assert_int_equal(b3cas__cdc_init(&cdc, CMIN, AVG, CMAX, 0), 0);
-	for (size_t off = 0; off < len;) {
-		size_t cl = b3cas__cdc_cut(NULL, &cdc, data + off, len - off);
-
-		if (m->n == m->cap) {
-			m->cap = m->cap ? m->cap * 2 : 1024;
-			m->refs = realloc(m->refs, m->cap * sizeof(*m->refs));
-		}
-		b3cas_hash(m->refs[m->n].id.bytes, data + off, cl);
-		m->refs[m->n++].count = times;
-		off += cl;
-	}
-}
-
-/* Merge equal ids. */
-static void model_fold(model *m)
-{
-	size_t k = 0;
-
-	qsort(m->refs, m->n, sizeof(*m->refs), ref_cmp);
-	for (size_t i = 0; i < m->n; i++) {
-		if (k && b3cas_oid_equal(&m->refs[k - 1].id, &m->refs[i].id))
-			m->refs[k - 1].count += m->refs[i].count;
-		else
-			m->refs[k++] = m->refs[i];
-	}
-	m->n = k;
+	chunk_model_add(m, data, len, times, AVG);
 }
 
 static int count_object(const b3cas_object_info *info, void *ctx)
@@ -217,7 +177,7 @@ static void gc_now(b3cas_store *s)
  * (the tests put no object equal to a chunk, but test_held_counts). */
 static void check_counts(b3cas_store *s, model *m)
 {
-	model_fold(m);
+	chunk_model_fold(m);
 	for (size_t i = 0; i < m->n; i++) {
 		uint64_t c = 1, held = 0;
 

@@ -90,16 +90,6 @@ static int rec_cmp(const void *a, const void *b)
 	return c;
 }
 
-static void put_raw(b3cas_store *s, int cf, const void *key, size_t klen,
-		    const void *val, size_t vlen)
-{
-	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-
-	rocksdb_writebatch_put_cf(b, b3cas__store_index(s)->cf[cf], key, klen, val, vlen);
-	assert_int_equal(b3cas__store_write_batch(s, b), 0);
-	rocksdb_writebatch_destroy(b);
-}
-
 enum { D_LOOSE = 40, D_INLINE = 200 };
 
 /*
