@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -116,6 +117,25 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 					       durable);
 		if (rc == B3CAS_ENOSPC)
 			b3cas__reserve_note_full(s);
+		if (rc < 0)
+			return rc;
+		/*
+		 * Another thread may have met a full disk while this file
+		 * was written: the index write to come is new content,
+		 * which must not take the space kept for deletes and GC
+		 * (b3cas__write_batch gives it up to any write of a handle
+		 * low on space). So the put is refused here after all, and
+		 * a new object's file goes (no entry names it; a revived
+		 * candidate's stays, its entry names it).
+		 */
+		rc = b3cas__reserve_check_room(s);
+		if (rc < 0 && !revive) {
+			char why[B3CAS__MESSAGE_MAX];
+
+			snprintf(why, sizeof(why), "%s", b3cas_error_last());
+			(void)b3cas__object_remove(&s->lay, id);
+			return b3cas__error(rc, "%s", why);
+		}
 		if (rc < 0)
 			return rc;
 		b3cas__batch_put_entry(b, s, id, NULL, len, false, false);
