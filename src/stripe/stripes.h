@@ -12,6 +12,7 @@
 #define B3CAS_STRIPE_STRIPES_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -32,6 +33,7 @@
 typedef struct b3cas_stripes {
 	pthread_mutex_t *locks; /* n of them, or NULL */
 	unsigned n, shift;
+	bool zeroed; /* made by calloc: nothing to destroy (stripes.c) */
 } b3cas_stripes;
 
 /* The stripe index of an id (or index key): its first 16 bits. */
