@@ -28,13 +28,17 @@
  * smaller input pays one comparison per 1 MiB read.
  *
  * Several files are stored at once, on --threads threads (default: one
- * per CPU, at most MAX_THREADS), each taking the next file not yet taken.
- * What is printed stays in the order of the arguments: a file's line (its
- * id, or with --json its failure line) waits until every file before it
- * is done; messages on stderr come as they happen. Progress lines are
- * drawn only when one thread stores. A store error stops the others from
- * taking more files; the files taken finish. Standard input among the
- * inputs makes the run one thread (two reads of it must not interleave).
+ * per CPU, at most MAX_THREADS), each taking the next file not yet taken,
+ * largest first (sizes from stat before the first is taken): a large
+ * file taken last would leave the other threads idle while one chunks
+ * it. What is printed stays in the order of the arguments: a file's line
+ * (its id, or with --json its failure line) waits until every file
+ * before it is done; messages on stderr come as they happen. Progress
+ * lines are drawn only when one thread stores. A store error stops the
+ * others from taking more files; the files taken finish, and with --json
+ * each file not taken gets its "not done" line in its place. Standard
+ * input among the inputs makes the run one thread (two reads of it must
+ * not interleave).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,7 +91,8 @@ typedef struct put_run {
 	int n;
 	bool bare;         /* standard input alone: a bare id */
 	bool meter;        /* progress lines allowed: one thread */
-	atomic_int next;   /* the next input no thread has taken */
+	atomic_int next;   /* the next place in order no thread has taken */
+	int *order;        /* inputs by size, largest first; NULL: as given */
 	atomic_bool stop;  /* a store error: take no more */
 	pthread_mutex_t lock; /* the pool's making, and the fields below */
 	b3cas_pool *pool;  /* for hashing first; made when first needed */
@@ -450,6 +455,22 @@ out:
 	return rc;
 }
 
+/* The line of input r->printed, which is done; the next one's turn. */
+static void print_next(put_run *r)
+{
+	put_result *p = &r->res[r->printed];
+	const char *name = r->names[r->printed];
+
+	if (p->state == PUT_STORED)
+		print_id(&r->o, &p->id, name, p->size, p->dup, r->bare);
+	else if (r->o.json && p->error)
+		cli_json_failure("name", name, p->error,
+				 p->message ? p->message : "");
+	free(p->message);
+	p->message = NULL;
+	r->printed++;
+}
+
 /*
  * Input i is done with exit code rc and result *res (the storing thread's
  * own, copied in here under the lock that the printing reads under): keep
@@ -466,21 +487,26 @@ static void put_done(put_run *r, int i, int rc, const put_result *res)
 		atomic_store(&r->stop, true);
 	if (r->res[i].state == PUT_PENDING)
 		r->res[i].state = PUT_FAILED; /* rc says what, stderr why */
-	while (r->printed < r->n && r->res[r->printed].state != PUT_PENDING) {
-		put_result *p = &r->res[r->printed];
-		const char *name = r->names[r->printed];
+	while (r->printed < r->n && r->res[r->printed].state != PUT_PENDING)
+		print_next(r);
+	pthread_mutex_unlock(&r->lock);
+}
 
-		if (p->state == PUT_STORED)
-			print_id(&r->o, &p->id, name, p->size, p->dup,
-				 r->bare);
-		else if (r->o.json && p->error)
-			cli_json_failure("name", name, p->error,
-					 p->message ? p->message : "");
-		free(p->message);
-		p->message = NULL;
+/* After the threads: the lines still owed, in order; a file no thread
+ * took (a store error ended the run) gets, with --json, its "not done"
+ * line in its place. */
+static void put_print_rest(const cli_ctx *ctx, put_run *r)
+{
+	while (r->printed < r->n) {
+		if (r->res[r->printed].state != PUT_PENDING) {
+			print_next(r);
+			continue;
+		}
+		if (r->o.json && !r->bare)
+			cli_json_not_done(ctx, true, "name",
+					  &r->names[r->printed], 1);
 		r->printed++;
 	}
-	pthread_mutex_unlock(&r->lock);
 }
 
 /* Store inputs until none is left or one failed the store. */
@@ -495,6 +521,8 @@ static void put_inputs(put_task *t)
 
 		if (i >= r->n)
 			break;
+		if (r->order)
+			i = r->order[i];
 		memset(&mine, 0, sizeof(mine));
 		t->res = &mine;
 		rc = put_one(t, r->names[i]);
@@ -534,6 +562,48 @@ static unsigned put_threads(const put_run *r)
 	return n ? (unsigned)n : 1;
 }
 
+/* An input and its size, for the order of taking. */
+typedef struct sized {
+	uint64_t size;
+	int i;
+} sized;
+
+static int larger_first(const void *a, const void *b)
+{
+	const sized *x = a, *y = b;
+
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* r->order: the inputs by size, largest first (ties and inputs stat
+ * cannot size, which put_one then reports, in argument order). Without
+ * memory, NULL: the order given. */
+static void order_by_size(put_run *r)
+{
+	sized *v = malloc((size_t)r->n * sizeof(*v));
+
+	r->order = malloc((size_t)r->n * sizeof(*r->order));
+	if (!v || !r->order) {
+		free(v);
+		free(r->order);
+		r->order = NULL;
+		return;
+	}
+	for (int i = 0; i < r->n; i++) {
+		struct stat st;
+
+		v[i].i = i;
+		v[i].size = stat(r->names[i], &st) == 0 ? (uint64_t)st.st_size
+							 : 0;
+	}
+	qsort(v, (size_t)r->n, sizeof(*v), larger_first);
+	for (int i = 0; i < r->n; i++)
+		r->order[i] = v[i].i;
+	free(v);
+}
+
 /* Store every input; the calling thread is one of the threads. Returns
  * the worst exit code. */
 static int put_all(put_run *r)
@@ -551,6 +621,8 @@ static int put_all(put_run *r)
 		return CLI_STORE;
 	}
 	r->meter = want == 1;
+	if (want > 1)
+		order_by_size(r);
 	for (unsigned k = 1; k < want; k++)
 		if (pthread_create(&tid[started], NULL, put_worker, r) == 0)
 			started++;
@@ -578,17 +650,12 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 	pthread_mutex_init(&r.lock, NULL);
 	rc = cli_open_store_rw(&r.store, ctx);
 	if (rc == CLI_OK) {
-		int next;
-
 		b3cas_store_info_get(&r.info, r.store);
 		rc = put_all(&r);
-		/* Inputs no thread took (after a store error). */
-		next = atomic_load(&r.next);
-		if (next > r.n)
-			next = r.n;
-		if (o->json && pos.n)
-			cli_json_not_done(ctx, true, "name", pos.v + next,
-					  pos.n - next);
+		if (r.res)
+			put_print_rest(ctx, &r);
+		else if (o->json && pos.n)
+			cli_json_not_done(ctx, true, "name", pos.v, pos.n);
 		rc = cli_close_store(r.store, rc);
 	} else if (o->json) {
 		cli_json_not_done(ctx, false, "name", r.names, r.n);
@@ -597,6 +664,7 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 		for (int i = 0; i < r.n; i++)
 			free(r.res[i].message);
 	free(r.res);
+	free(r.order);
 	b3cas_pool_free(r.pool);
 	pthread_mutex_destroy(&r.lock);
 	return cli_finish_stdout(rc);
