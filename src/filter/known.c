@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "stripe/stripes.h"
+#include "util/bigmem.h"
 
 /* A set must lie inside one lock stripe (b3cas__stripe_index). */
 #define STRIPES B3CAS_STRIPES
@@ -26,13 +27,14 @@ uint64_t b3cas__known_capacity(void)
 
 b3cas_known *b3cas__known_new(void)
 {
-	/* calloc of this size maps zero pages: memory is used as sets fill */
-	return calloc(1, sizeof(b3cas_known));
+	/* pages are mapped as sets fill, in 2 MiB pages where the kernel
+	 * gives them (util/bigmem.h) */
+	return b3cas__big_zalloc(sizeof(b3cas_known));
 }
 
 void b3cas__known_free(b3cas_known *k)
 {
-	free(k);
+	b3cas__big_free(k, sizeof(*k));
 }
 
 /* The set of id: its stripe, then bits from further on (ids are hashes,

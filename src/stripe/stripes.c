@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bigmem.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -22,8 +23,9 @@ static bool zero_is_a_mutex(void)
 
 /*
  * 65,536 stripes are 2.5 MiB of mutexes. Where a zeroed mutex is one
- * initialized statically, they come zeroed from calloc, whose pages the
- * kernel maps on first use, instead of 65,536 calls to
+ * initialized statically, they come zeroed from b3cas__big_zalloc, whose
+ * pages the kernel maps on first use (2 MiB at a time where it can),
+ * instead of 65,536 calls to
  * pthread_mutex_init writing every page at each open (5% of the CPU of a
  * short `b3cas put`, perf); and, like any statically initialized mutex,
  * they are not destroyed one by one at close (which would touch every
@@ -35,8 +37,7 @@ int b3cas__stripes_init(b3cas_stripes *st, unsigned n)
 
 	st->n = 0;
 	st->shift = 0;
-	st->locks = zeroed ? calloc(n, sizeof(*st->locks))
-			   : malloc(n * sizeof(*st->locks));
+	st->locks = b3cas__big_zalloc((size_t)n * sizeof(*st->locks));
 	if (!st->locks)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory (%u locks)",
 				    n);
@@ -53,7 +54,7 @@ void b3cas__stripes_destroy(b3cas_stripes *st)
 {
 	for (unsigned i = 0; !st->zeroed && i < st->n; i++)
 		pthread_mutex_destroy(&st->locks[i]);
-	free(st->locks);
+	b3cas__big_free(st->locks, (size_t)st->n * sizeof(*st->locks));
 	st->locks = NULL;
 	st->n = 0;
 }
