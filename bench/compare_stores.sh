@@ -25,7 +25,10 @@
 #   casync64k  the same with casync's default 64 KiB average
 #   restic     restic 0.14 defaults: 1 MiB average chunks, repository
 #              format 2 (0.14's default) so compression "auto" (zstd)
-#   b3cas      b3cas --store DIR put of every regular file of a snapshot
+#   b3cas      b3cas --store DIR put of every regular file of a snapshot,
+#              one run per snapshot (`put --files0-from LIST`, the list
+#              made by find -print0; B3CAS_PUT_XARGS=1: through xargs
+#              instead, a run per 128 KiB of names as before 2026-12-05)
 #              (b3cas stores file contents only: no folders, links or
 #              metadata; put stores on one thread per CPU, its default;
 #              B3CAS_PUT_THREADS=N sets --threads N) into a store made by
@@ -218,9 +221,15 @@ init_b3cas() {
 # (a few ms here).
 ingest_b3cas() {
 	find . -type f -print0 >"$out/b3cas.files"
-	timed "$setting" xargs -0 -a "$out/b3cas.files" \
-		"$b3cas" --store "$1" put --no-names \
-		--threads "${B3CAS_PUT_THREADS:-0}"
+	if [[ ${B3CAS_PUT_XARGS:-0} == 1 ]]; then
+		timed "$setting" xargs -0 -a "$out/b3cas.files" \
+			"$b3cas" --store "$1" put --no-names \
+			--threads "${B3CAS_PUT_THREADS:-0}"
+	else
+		timed "$setting" "$b3cas" --store "$1" put --no-names \
+			--threads "${B3CAS_PUT_THREADS:-0}" \
+			--files0-from "$out/b3cas.files"
+	fi
 }
 
 # run_setting S: a fresh repository, every snapshot into it, its size.

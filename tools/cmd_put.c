@@ -42,6 +42,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <linux/magic.h>
@@ -68,6 +69,7 @@ typedef struct put_opts {
 	bool json;
 	bool no_names;
 	uint64_t threads;
+	const char *files0_from; /* --files0-from F: the names, NUL-ended */
 } put_opts;
 
 enum { PUT_PENDING, PUT_STORED, PUT_FAILED };
@@ -117,6 +119,9 @@ static const cli_opt put_table[] = {
 	CLI_NUMBER("threads", 0, "N", put_opts, threads, 0, 256,
 		   "store N files at once (default 0: one per CPU, at most "
 		   "8; output keeps the order of the FILEs)"),
+	CLI_VALUE("files0-from", 0, "F", put_opts, files0_from, NULL,
+		  "store the files named in F, each name ended by a NUL byte "
+		  "(find -print0); '-' reads the names from standard input"),
 	CLI_ARGS("FILE", false, NULL,
 		 "a file to store; '-' is standard input"),
 	CLI_END,
@@ -131,7 +136,12 @@ const cli_spec cmd_put_spec = {
 		 "reference instead of a second copy.\n"
 		 "\n"
 		 "Output: '<id>  <FILE>' per file, like b3sum; a bare id for "
-		 "standard input\nwhen no FILE is given.\n",
+		 "standard input\nwhen no FILE is given.\n"
+		 "\n"
+		 "With --files0-from F the files are those F names, as `du "
+		 "--files0-from`\ntakes them: one run stores a whole tree "
+		 "(`find DIR -type f -print0 |\nb3cas put --files0-from -`), "
+		 "opening the store once.\n",
 	.exits = "Exit codes: 0 stored, 2 a file could not be read or changed "
 		 "while it was\nread (the others are still stored), 3 store "
 		 "error (locked, full, I/O).\n",
@@ -634,16 +644,134 @@ static int put_all(put_run *r)
 	return r->rc;
 }
 
+/*
+ * The names of --files0-from F ('-': standard input) into *names and *n:
+ * pointers into *text, which the caller frees. Each name ends with a NUL
+ * byte (the last may end with the file instead). CLI_OK, or CLI_USAGE
+ * after a message: F unreadable, an empty name, or '-' named while the
+ * names come from standard input.
+ */
+static int read_files0(const char *from, char **text, char ***names,
+		       int *n)
+{
+	bool from_stdin = strcmp(from, "-") == 0;
+	int fd = from_stdin ? 0 : open(from, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 1 << 16, count = 0, k = 0;
+	char *buf = NULL;
+
+	*text = NULL;
+	*names = NULL;
+	*n = 0;
+	if (fd < 0)
+		return cli_usage_error("put", "cannot open --files0-from %s: %s",
+				       from, strerror(errno));
+	for (;;) {
+		long long got;
+
+		if (!buf || len == cap) {
+			char *more = len == cap ? realloc(buf, cap *= 2)
+						: malloc(cap);
+
+			if (!more) {
+				free(buf);
+				if (!from_stdin)
+					close(fd);
+				cli_error("out of memory");
+				return CLI_STORE;
+			}
+			buf = more;
+		}
+		got = cli_read_full(fd, buf + len, cap - len);
+		if (got < 0) {
+			int e = errno;
+
+			free(buf);
+			if (!from_stdin)
+				close(fd);
+			return cli_usage_error("put", "cannot read "
+					       "--files0-from %s: %s", from,
+					       strerror(e));
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	if (!from_stdin)
+		close(fd);
+	/* One more byte for a last name that the file ends without a NUL. */
+	if (len == cap) {
+		char *more = realloc(buf, cap + 1);
+
+		if (!more) {
+			free(buf);
+			cli_error("out of memory");
+			return CLI_STORE;
+		}
+		buf = more;
+	}
+	if (len > 0 && buf[len - 1] != '\0')
+		buf[len++] = '\0';
+	for (size_t i = 0; i < len; i++)
+		count += buf[i] == '\0';
+	if (count > INT_MAX - 1) {
+		free(buf);
+		return cli_usage_error("put", "--files0-from %s: too many names",
+				       from);
+	}
+	*names = malloc((count ? count : 1) * sizeof(**names));
+	if (!*names) {
+		free(buf);
+		cli_error("out of memory");
+		return CLI_STORE;
+	}
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1) {
+		const char *why = buf[i] == '\0' ? "an empty file name"
+				  : from_stdin && strcmp(buf + i, "-") == 0
+					  ? "'-', but standard input holds "
+					    "the names"
+					  : NULL;
+
+		if (why) {
+			free(*names);
+			*names = NULL;
+			free(buf);
+			return cli_usage_error("put", "--files0-from %s: name "
+					       "%zu is %s", from, k + 1, why);
+		}
+		(*names)[k++] = buf + i;
+	}
+	*text = buf;
+	*n = (int)k;
+	return CLI_OK;
+}
+
 int cmd_put(cli_ctx *ctx, int argc, char **argv)
 {
 	static char *stdin_only[] = {"-"};
 	put_run r = {.o = {false, false, 0}};
 	put_opts *o = &r.o;
 	cli_args pos;
+	char *list = NULL, **listed = NULL;
 	int rc;
 
 	if (!cli_opt_parse(&rc, &pos, &cmd_put_spec, o, argc, argv))
 		return rc;
+	if (o->files0_from) {
+		if (pos.n)
+			return cli_usage_error("put", "FILE arguments and "
+					       "--files0-from cannot go "
+					       "together");
+		rc = read_files0(o->files0_from, &list, &listed, &pos.n);
+		if (rc != CLI_OK)
+			return rc;
+		pos.v = listed;
+		if (pos.n == 0) {
+			/* An empty list stores nothing (find found nothing). */
+			free(list);
+			free(listed);
+			return CLI_OK;
+		}
+	}
 	r.names = pos.n ? pos.v : stdin_only;
 	r.n = pos.n ? pos.n : 1;
 	r.bare = pos.n == 0;
@@ -667,5 +795,7 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 	free(r.order);
 	b3cas_pool_free(r.pool);
 	pthread_mutex_destroy(&r.lock);
+	free(listed);
+	free(list);
 	return cli_finish_stdout(rc);
 }

@@ -317,6 +317,33 @@ check "put --json: the folder's line names the error" \
 	grep -q "\"name\":\"$files/many\",\"error\":\"EINVAL\"" <<<"$out"
 expect 2 '^$' 'threads' -- --store "$st" put --threads 999 "$files"/many/1
 
+# --files0-from: the same files named in a NUL-separated list (from a file
+# or standard input) give the same lines, in the list's order; a name
+# with a space or a newline is one name; a list without a final NUL ends
+# with its last name; bad lists are usage errors that store nothing
+printf '%s\0' "$files"/many/* >"$work/list0"
+for t in 1 3; do
+	expect 0 '' '^$' -- --store "$st" put --threads "$t" --files0-from "$work/list0"
+	check "put --files0-from (--threads $t) prints b3sum's lines in list order" \
+		test "$out" = "$want"
+done
+out=$(find "$files/many" -name '1*' -print0 | "$b3cas" --store "$st" put --files0-from -) || true
+check "put --files0-from - reads the names from standard input" \
+	test "$out" = "$(find "$files/many" -name '1*' -print0 | xargs -0 b3sum)"
+printf 'odd name\n' >"$files/odd name
+x"
+printf '%s\0%s' "$files/odd name
+x" "$files/many/7" >"$work/list1"
+expect 0 '' '^$' -- --store "$st" put --json --files0-from "$work/list1"
+check "put --files0-from: a name with a newline is one file, the last needs no NUL" \
+	test "$(grep -c '"size"' <<<"$out")" = 2
+printf '%s\0\0%s\0' "$files/many/7" "$files/many/8" >"$work/list2"
+expect 2 '^$' 'name 2 is an empty file name' -- --store "$st" put --files0-from "$work/list2"
+expect 2 '^$' "standard input holds the names" -- --store "$st" put --files0-from - < <(printf -- '-\0')
+expect 2 '^$' 'cannot open --files0-from' -- --store "$st" put --files0-from "$work/nolist"
+expect 2 '^$' 'cannot go together' -- --store "$st" put --files0-from "$work/list0" "$files/many/1"
+expect 0 '^$' '^$' -- --store "$st" put --files0-from /dev/null
+
 # ---- a chunking, compressing store (format 2) ----
 cs=$work/chunked
 expect 2 '^$' 'power of two' -- --store "$work/bad" init --chunk-avg 3000
