@@ -4,16 +4,17 @@
  * read of the object's index entry.
  *
  * Every id in the set has a live content entry (stored, not a GC
- * candidate). That holds because the set of a stripe is changed and read
- * only under that stripe's lock, the lock every change of the id's
+ * candidate). That holds because an id's presence is changed and read
+ * only under the id's stripe lock, the lock every change of the id's
  * entries takes: an id is added after the index write that made it live
  * succeeded (or after a read that found it live), and dropped before the
  * write that makes it a candidate or removes it. Evicting is always safe;
  * a false "yes" would make a put count a reference to bytes that are not
  * there, so ids are compared whole, never by a fingerprint.
  *
- * 65536 stripes x 2 sets x 8 ways = 1,048,576 ids, 32 MiB of ids (pages
- * are touched only as ids arrive); each set replaces round-robin.
+ * At most 1,048,576 ids (32 MiB of them): 256 shards of up to 512 sets of
+ * 8 ways, each shard growing as ids arrive and replacing round-robin in
+ * a set once full; a shard's own mutex guards its table (known.c).
  */
 #ifndef B3CAS_DEDUP_KNOWN_H
 #define B3CAS_DEDUP_KNOWN_H
