@@ -25,6 +25,8 @@ typedef struct b3cas_bloom {
 	uint64_t nblocks;          /* 512-bit blocks */
 	uint64_t capacity;         /* ids it was sized for */
 	_Atomic uint64_t *words;   /* nblocks * 8 */
+	void *map;                 /* a loaded file's mapping, holding words */
+	size_t map_len;
 } b3cas_bloom;
 
 /* A new empty filter sized for capacity ids, or NULL (out of memory). */
@@ -36,7 +38,7 @@ void b3cas__bloom_add(b3cas_bloom *b, const b3cas_oid *id);
 bool b3cas__bloom_may_contain(const b3cas_bloom *b, const b3cas_oid *id);
 
 /*
- * Save to path (written to tmp_path, fsynced, renamed) with count and
+ * Save to path (written to tmp_path, renamed) with count and
  * stamp, a value the caller checks at load (the index's sequence number),
  * and load it back: 0, or B3CAS_ENOTFOUND (no file), B3CAS_ECORRUPT (a
  * damaged or foreign file), B3CAS_EIO, B3CAS_ENOMEM.

@@ -30,9 +30,11 @@ typedef struct b3cas_filter b3cas_filter;
  */
 b3cas_filter *b3cas__filter_open(b3cas_index *ix, b3cas_stripes *stripes,
 				const char *root, bool read_only);
-/* Stop a build, save a complete filter (writable stores), free it all.
- * The index must still be open. */
-void b3cas__filter_close(b3cas_filter *f);
+/* Save a complete filter (writable stores) and free it all; the index
+ * must still be open. A build under way is let finish first when
+ * finish_build (then saved: a filter lost to a crash is built once, not
+ * begun and dropped by every short run after it), else stopped. */
+void b3cas__filter_close(b3cas_filter *f, bool finish_build);
 /* Under id's stripe lock, before a lookup: false when the filter proves
  * id is not in the index (the lookup can be skipped). */
 bool b3cas__filter_may_contain(b3cas_filter *f, const b3cas_oid *id);

@@ -333,7 +333,8 @@ int b3cas_store_close(b3cas_store *s)
 		if (rc < 0)
 			snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
 	}
-	b3cas__filter_close(s->filter);
+	b3cas__filter_close(s->filter, !s->lay.staging ||
+				       !atomic_load(&s->lay.staging->interrupted));
 	b3cas__known_free(s->known);
 	b3cas__caches_close(s);
 	b3cas_store_close(atomic_load(&s->mirror.store));

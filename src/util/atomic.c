@@ -68,13 +68,14 @@ static int sync_folder(const b3cas_atomic_write *w)
 	return r;
 }
 
-/* Write buf into fd whole and, unless the mode is NONE, fsync it; the
- * failed step's name, or NULL with errno untouched on success. */
-static const char *fill(const b3cas_atomic_write *w, int fd, const void *buf,
-			size_t len)
+/* Write the n pieces into fd whole and, unless the mode is NONE, fsync
+ * it; the failed step's name, or NULL with errno untouched on success. */
+static const char *fill(const b3cas_atomic_write *w, int fd,
+			const struct iovec *iov, int n)
 {
-	if (b3cas__write_quiet(fd, buf, len) != 0)
-		return "write";
+	for (int i = 0; i < n; i++)
+		if (b3cas__write_quiet(fd, iov[i].iov_base, iov[i].iov_len) != 0)
+			return "write";
 	if (w->durability != B3CAS_DURABILITY_NONE && fsync_retry(fd) != 0)
 		return "fsync";
 	return NULL;
@@ -82,6 +83,14 @@ static const char *fill(const b3cas_atomic_write *w, int fd, const void *buf,
 
 int b3cas__atomic_write(const b3cas_atomic_write *w, const void *buf,
 			size_t len)
+{
+	struct iovec one = {(void *)buf, len};
+
+	return b3cas__atomic_writev(w, &one, 1);
+}
+
+int b3cas__atomic_writev(const b3cas_atomic_write *w, const struct iovec *iov,
+			 int n)
 {
 	const char *failed;
 	int fd, err;
@@ -93,7 +102,7 @@ int b3cas__atomic_write(const b3cas_atomic_write *w, const void *buf,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail(w, errno, "create", w->stage_name);
-	failed = fill(w, fd, buf, len);
+	failed = fill(w, fd, iov, n);
 	err = errno;
 	close(fd);
 	if (!failed && renameat(w->stage_fd, w->stage_name, w->dir_fd,

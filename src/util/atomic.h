@@ -19,12 +19,12 @@
  * - NONE: no fsync. A process crash leaves the old file or the new one,
  *   whole; a power loss may leave either, or a short new one. For files
  *   whose damage is detected and costs nothing: L2 copies (verified on
- *   read), the scrub position (a damaged one restarts the scrub).
+ *   read), the scrub position (a damaged one restarts the scrub), the
+ *   saved bloom filter (hashed whole, its stamp tells a stale one).
  * - BATCH: the staging file is fsynced before the rename, so after a power
  *   loss the name holds the old bytes or the new ones, whole; the rename
  *   itself reaches the disk with the folder's next flush (the store's
- *   group flush syncs the file system). For the bloom filter, whose stamp
- *   tells a stale one.
+ *   group flush syncs the file system).
  * - FULL: as BATCH, and the target's folder is fsynced after the rename:
  *   when the call returns, the new file is on stable storage. For
  *   b3cas.conf and the recovery marker.
@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 #include "b3cas/store.h"
 
@@ -57,5 +58,8 @@ typedef struct b3cas_atomic_write {
  */
 int b3cas__atomic_write(const b3cas_atomic_write *w, const void *buf,
 			size_t len);
+/* The same with the file's bytes in n pieces, written in order. */
+int b3cas__atomic_writev(const b3cas_atomic_write *w, const struct iovec *iov,
+			 int n);
 
 #endif
