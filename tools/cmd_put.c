@@ -317,10 +317,19 @@ static bool pseudo_fs(int fd)
 	}
 }
 
+/*
+ * The pool that hashes one large read on every CPU, or NULL (hash on this
+ * thread): only while no other thread of the run has a file to take
+ * (one thread, or every file taken), since otherwise those threads are
+ * busy hashing files of their own and the pool's workers, which spin a
+ * while after each job, only take CPU from them.
+ */
 static b3cas_pool *run_pool(put_run *r)
 {
 	b3cas_pool *pool;
 
+	if (!r->meter && atomic_load(&r->next) < r->n)
+		return NULL;
 	pthread_mutex_lock(&r->lock);
 	if (!r->pool && !r->pool_failed && b3cas_pool_new(&r->pool, 0) != 0)
 		r->pool_failed = true; /* hash on one thread */
