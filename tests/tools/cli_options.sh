@@ -80,7 +80,7 @@ for cmd in "${cmds[@]}"; do
 		grep -E '^  (-[a-zA-Z], |    )--[a-z]')
 	names=()
 	for row in "${rows[@]}"; do
-		[[ $row =~ ^\ \ (-([a-zA-Z]),\ |\ \ \ \ )--([a-z-]+)(\ ([^ ]+))? ]] || continue
+		[[ $row =~ ^\ \ (-([a-zA-Z]),\ |\ \ \ \ )--([a-z0-9-]+)(\ ([^ ]+))? ]] || continue
 		names+=("${BASH_REMATCH[3]}")
 		letter=${BASH_REMATCH[2]} name=${BASH_REMATCH[3]}
 		value=${BASH_REMATCH[5]}
@@ -110,7 +110,7 @@ for cmd in "${cmds[@]}"; do
 	# The usage line (and its continuation lines) names the same options,
 	# after the global --store.
 	usage=$(sed -n '1,/^$/p' <<<"$help" | sed 's/^Usage: b3cas \[--store DIR\]//')
-	listed=$(grep -oE '\[--[a-z-]+' <<<"$usage" | sed 's/^\[--//')
+	listed=$(grep -oE '\[--[a-z0-9-]+' <<<"$usage" | sed 's/^\[--//')
 	want=$(printf '%s\n' "${names[@]}" | grep -vx help)
 	check "$cmd: the usage line names the options of the Options section" \
 		test "$listed" = "$want"
