@@ -28,7 +28,7 @@
 #   b3cas      b3cas --store DIR put of every regular file of a snapshot,
 #              one run per snapshot (`put --files0-from LIST`, the list
 #              made by find -print0; B3CAS_PUT_XARGS=1: through xargs
-#              instead, a run per 128 KiB of names as before 2026-12-05)
+#              instead, a run per 128 KiB of names as before 2026-12-04)
 #              (b3cas stores file contents only: no folders, links or
 #              metadata; put stores on one thread per CPU, its default;
 #              B3CAS_PUT_THREADS=N sets --threads N) into a store made by
