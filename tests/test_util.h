@@ -157,6 +157,29 @@ static inline uint8_t *tu_exact_copy_at(const void *src, size_t len,
  * writable first). Writing a fixed byte instead would leave random
  * content intact one time in 256.
  */
+/* The whole of the file at path (malloc'd, with a NUL after its bytes);
+ * its length in *len when len is not NULL. */
+static inline char *tu_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
 static inline void tu_flip_file_byte(const char *path, long off)
 {
 	FILE *f;

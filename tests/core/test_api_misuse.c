@@ -202,25 +202,6 @@ static bool has_test(const char *fn)
 	return false;
 }
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 /* What a header walk looks at: the header's text, where a declaration
  * starts (its line) and the function's name. */
 typedef void (*decl_visit)(const char *path, const char *text,
@@ -234,7 +215,7 @@ typedef void (*decl_visit)(const char *path, const char *text,
 static void scan_header(const char *path, decl_visit visit, int *found,
 			int *bad)
 {
-	char *text = read_all(path);
+	char *text = tu_read_file(path, NULL);
 	const char *p = text;
 
 	while ((p = strstr(p, "B3CAS_EXTERN")) != NULL) {

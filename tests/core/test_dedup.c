@@ -415,26 +415,6 @@ static void test_filter_lifecycle(void **state)
 	remove_root();
 }
 
-/* bytes: the file at path, whole (malloc'd), its length in *len. */
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static void spit(const char *path, const void *buf, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -497,7 +477,7 @@ static void test_bloom_file(void **state)
 
 	/* the layout, byte for byte */
 	nbytes = (size_t)b->nblocks * 64;
-	file = slurp(path, &len);
+	file = (uint8_t *)tu_read_file(path, &len);
 	assert_int_equal(len, 64 + nbytes + 32);
 	assert_memory_equal(file, "B3BLOOM2", 8);
 	for (size_t i = 40; i < 64; i++)
@@ -520,7 +500,7 @@ static void test_bloom_file(void **state)
 	}
 	{
 		size_t len2;
-		uint8_t *again = slurp(path, &len2);
+		uint8_t *again = (uint8_t *)tu_read_file(path, &len2);
 
 		assert_int_equal(len2, len);
 		assert_memory_equal(again, file, len);
