@@ -10,6 +10,7 @@
 #include "test_util.h"
 
 #include <openssl/evp.h>
+#include <unistd.h>
 
 #include "chunk/fastcdc.h"
 #include "chunk/fastcdc_ref.h"
@@ -32,23 +33,12 @@ static uint8_t *read_file(const char *name, size_t *len_out)
 {
 	char path[4096];
 	uint8_t *buf;
-	FILE *f;
-	long len;
 
 	snprintf(path, sizeof(path), "%s/cdc/%s", tu_data_dir(), name);
-	f = fopen(path, "rb");
-	if (!f)
+	if (access(path, R_OK) != 0)
 		fail_msg("cannot open %s", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	assert_true(len > 0);
-	rewind(f);
-	buf = malloc((size_t)len + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-	buf[len] = '\0';
-	fclose(f);
-	*len_out = (size_t)len;
+	buf = (uint8_t *)tu_read_file(path, len_out);
+	assert_true(*len_out > 0);
 	return buf;
 }
 
