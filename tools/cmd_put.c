@@ -757,7 +757,7 @@ static int read_files0(const char *from, char **text, char ***names,
 int cmd_put(cli_ctx *ctx, int argc, char **argv)
 {
 	static char *stdin_only[] = {"-"};
-	put_run r = {.o = {false, false, 0}};
+	put_run r = {.o = {false, false, 0, NULL}};
 	put_opts *o = &r.o;
 	cli_args pos;
 	char *list = NULL, **listed = NULL;
