@@ -33,7 +33,7 @@
 typedef struct b3cas_stripes {
 	pthread_mutex_t *locks; /* n of them, or NULL */
 	unsigned n, shift;
-	bool zeroed; /* made by calloc: nothing to destroy (stripes.c) */
+	bool zeroed; /* zeroed memory is the mutexes: nothing to destroy (stripes.c) */
 } b3cas_stripes;
 
 /* The stripe index of an id (or index key): its first 16 bits. */
