@@ -103,7 +103,7 @@ typedef enum b3cas_hash_algo {
 	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
 } b3cas_hash_algo;
 
-#define B3CAS_STORE_OPTIONS_VERSION 4
+#define B3CAS_STORE_OPTIONS_VERSION 5
 
 /* The default inline threshold; see docs/store.md for how it was chosen. */
 #define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
@@ -116,6 +116,19 @@ typedef enum b3cas_chunking {
 	B3CAS_CHUNKING_OFF = 1,
 	B3CAS_CHUNKING_ON = 2
 } b3cas_chunking;
+
+/*
+ * How a compressing store keeps the bytes of the objects and chunks it
+ * holds in its index (b3cas_store_options.packing; docs/compression.md):
+ * packed, in the order they arrive, in blocks that RocksDB compresses
+ * whole (neighbouring chunks compress together: 7% smaller on the
+ * sandbox corpus), or each in a zstd frame of its own.
+ */
+typedef enum b3cas_packing {
+	B3CAS_PACKING_DEFAULT = 0, /* create: packed; open: the record */
+	B3CAS_PACKING_OFF = 1,     /* a zstd frame per object */
+	B3CAS_PACKING_ON = 2       /* packed, compressed by the block */
+} b3cas_packing;
 
 typedef struct b3cas_store_options {
 	unsigned version;        /* B3CAS_STORE_OPTIONS_VERSION */
@@ -184,6 +197,11 @@ typedef struct b3cas_store_options {
 	 * create: 0 (off, the default), or 1 to 19 (docs/compression.md).
 	 * Opening ignores it: the store's record is used. */
 	int compression_level;
+	/* Version 5 (earlier callers get 0: the default). */
+	/* With compression_level above 0, at create: B3CAS_PACKING_DEFAULT
+	 * or _ON packs, _OFF keeps a frame per object (the format of
+	 * earlier versions). Recorded in b3cas.conf; opening ignores it. */
+	b3cas_packing packing;
 } b3cas_store_options;
 
 /* The default and the limits of b3cas_store_options.chunk_avg. */
@@ -200,7 +218,7 @@ typedef struct b3cas_store_options {
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
 	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL, \
-	 0, B3CAS_CHUNKING_DEFAULT, 0, 0}
+	 0, B3CAS_CHUNKING_DEFAULT, 0, 0, B3CAS_PACKING_DEFAULT}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the
@@ -305,6 +323,7 @@ typedef struct b3cas_store_info {
 	/* Chunking (format 2): chunk sizes in bytes, all 0 when off. */
 	uint32_t chunk_min, chunk_avg, chunk_max;
 	int compression_level;   /* 0: objects are stored uncompressed */
+	bool packed;             /* compressed in packed blocks */
 } b3cas_store_info;
 
 /*

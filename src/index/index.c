@@ -67,7 +67,7 @@
 #include "util/holder.h"
 
 static const char *const cf_names[B3CAS_CF_COUNT] = {"content", "refs",
-						     "meta"};
+						     "meta", "data"};
 
 int b3cas__index_error(char *err, const char *what)
 {
@@ -208,11 +208,67 @@ static void trim_read_only(rocksdb_options_t *o)
 	rocksdb_options_set_memtable_whole_key_filtering(o, 0);
 }
 
-static int open_db(b3cas_index *ix, const char *path, bool create)
+/*
+ * The data family of a packed store (docs/compression.md): keys are
+ * sequence numbers that only grow, so neighbouring values are chunks put
+ * one after another, and a block of 64 KiB of them compresses as one
+ * zstd frame at the store's level (measured on the sandbox corpus: 7%
+ * smaller than a frame per chunk; 16 KiB blocks 4%, 128 KiB 8.5%). No
+ * filters: a read follows an entry that names its key, so the key is
+ * there, and RocksDB finds its table by range. Its own block cache: a
+ * block is large and is read for one chunk of it.
+ */
+static rocksdb_options_t *data_options(const rocksdb_options_t *base,
+				       int level, bool read_only)
+{
+	rocksdb_options_t *o = rocksdb_options_create_copy(
+		(rocksdb_options_t *)base);
+	rocksdb_block_based_table_options_t *t =
+		rocksdb_block_based_options_create();
+	rocksdb_cache_t *cache = rocksdb_cache_create_lru(32u << 20);
+
+	rocksdb_block_based_options_set_block_size(t, 64u << 10);
+	rocksdb_block_based_options_set_block_cache(t, cache);
+	rocksdb_options_set_block_based_table_factory(o, t);
+	rocksdb_cache_destroy(cache);
+	rocksdb_block_based_options_destroy(t);
+	rocksdb_options_set_compression(o, rocksdb_zstd_compression);
+	/* window bits (zlib only), level, strategy (zlib), dictionary */
+	rocksdb_options_set_compression_options(o, -14, level > 0 ? level : 3,
+						0, 0);
+	rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0);
+	rocksdb_options_set_memtable_whole_key_filtering(o, 0);
+	if (read_only)
+		rocksdb_options_set_max_open_files(o, -1);
+	return o;
+}
+
+/* Does the index at path have a data family? false when it cannot be
+ * told (no index yet: the open that follows says why). */
+static bool has_data_family(const rocksdb_options_t *o, const char *path)
+{
+	char *err = NULL;
+	size_t n = 0;
+	char **names = rocksdb_list_column_families(o, path, &n, &err);
+	bool found = false;
+
+	if (err) {
+		free(err);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		found = found || strcmp(names[i], cf_names[B3CAS_CF_DATA]) == 0;
+	rocksdb_list_column_families_destroy(names, n);
+	return found;
+}
+
+static int open_db(b3cas_index *ix, const char *path, bool create,
+		   bool with_data)
 {
 	const char *names[B3CAS_CF_COUNT + 1];
 	const rocksdb_options_t *cf_opts[B3CAS_CF_COUNT + 1];
 	rocksdb_column_family_handle_t *handles[B3CAS_CF_COUNT + 1];
+	int count = with_data ? B3CAS_CF_COUNT : B3CAS_CF_DATA;
 	char *err = NULL;
 
 	names[0] = "default";
@@ -222,22 +278,23 @@ static int open_db(b3cas_index *ix, const char *path, bool create)
 		cf_opts[i + 1] = ix->options;
 	}
 	cf_opts[1 + B3CAS_CF_REFS] = ix->refs_options;
+	cf_opts[1 + B3CAS_CF_DATA] = ix->data_options;
 	rocksdb_options_set_create_if_missing(ix->options, create);
 	rocksdb_options_set_create_missing_column_families(ix->options,
 							   create);
 	if (ix->read_only)
 		ix->db = rocksdb_open_for_read_only_column_families(
-			ix->options, path, B3CAS_CF_COUNT + 1, names, cf_opts,
+			ix->options, path, count + 1, names, cf_opts,
 			handles, 0, &err);
 	else
 		ix->db = rocksdb_open_column_families(
-			ix->options, path, B3CAS_CF_COUNT + 1, names, cf_opts,
+			ix->options, path, count + 1, names, cf_opts,
 			handles, &err);
 	if (err)
 		return b3cas__index_error(err, "cannot open the index");
 	ix->cf_default = handles[0];
 	for (int i = 0; i < B3CAS_CF_COUNT; i++)
-		ix->cf[i] = handles[i + 1];
+		ix->cf[i] = i < count ? handles[i + 1] : NULL;
 	return 0;
 }
 
@@ -266,9 +323,10 @@ static int index_in_use(const char *path)
 }
 
 int b3cas__index_open(b3cas_index **out, const char *path, bool create,
-		      bool read_only)
+		      bool read_only, int packed_level)
 {
 	b3cas_index *ix = calloc(1, sizeof(*ix));
+	bool with_data;
 	int rc;
 
 	if (!ix)
@@ -306,7 +364,10 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		trim_read_only(ix->options);
 		trim_read_only(ix->refs_options);
 	}
-	rc = open_db(ix, path, create && !read_only);
+	ix->data_options = data_options(ix->options, packed_level, read_only);
+	with_data = (create && !read_only && packed_level > 0) ||
+		    has_data_family(ix->options, path);
+	rc = open_db(ix, path, create && !read_only, with_data);
 	/* A read-only open reads the manifest, then opens the files it
 	 * lists; a concurrent compaction in the writer can delete one in
 	 * between. A fresh attempt reads the new manifest. */
@@ -316,7 +377,7 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		struct timespec pause = {0, 10 * 1000 * 1000};
 
 		nanosleep(&pause, NULL);
-		rc = open_db(ix, path, false);
+		rc = open_db(ix, path, false, with_data);
 	}
 	if (rc == B3CAS_ELOCKED)
 		rc = index_in_use(path);
@@ -344,13 +405,16 @@ void b3cas__index_close(b3cas_index *ix)
 
 		rocksdb_flushoptions_set_wait(fo, 1);
 		for (int i = 0; i < B3CAS_CF_COUNT && !err; i++)
-			rocksdb_flush_cf(ix->db, fo, ix->cf[i], &err);
+			if (ix->cf[i])
+				rocksdb_flush_cf(ix->db, fo, ix->cf[i], &err);
 		free(err);
 		rocksdb_flushoptions_destroy(fo);
 	}
 	if (ix->db) {
 		for (int i = 0; i < B3CAS_CF_COUNT; i++)
-			rocksdb_column_family_handle_destroy(ix->cf[i]);
+			if (ix->cf[i])
+				rocksdb_column_family_handle_destroy(
+					ix->cf[i]);
 		rocksdb_column_family_handle_destroy(ix->cf_default);
 		rocksdb_close(ix->db);
 	}
@@ -358,6 +422,8 @@ void b3cas__index_close(b3cas_index *ix)
 	rocksdb_writeoptions_destroy(ix->write);
 	rocksdb_readoptions_destroy(ix->read);
 	rocksdb_options_destroy(ix->refs_options);
+	if (ix->data_options)
+		rocksdb_options_destroy(ix->data_options);
 	rocksdb_options_destroy(ix->options);
 	pthread_mutex_destroy(&ix->wq_lock);
 	pthread_mutex_destroy(&ix->log_lock);

@@ -29,6 +29,11 @@ enum {
 	B3CAS_CF_CONTENT = 0,
 	B3CAS_CF_REFS,
 	B3CAS_CF_META,
+	/* Packed stores only (docs/compression.md): the bytes of kind
+	 * PACKED entries under an 8-byte sequence number, in the order they
+	 * were put, compressed by RocksDB a block at a time. NULL in the
+	 * handle of an index that has no such family. */
+	B3CAS_CF_DATA,
 	B3CAS_CF_COUNT
 };
 
@@ -40,6 +45,9 @@ enum {
 	 * a chunked object's manifest top (store/chunked.c). */
 	B3CAS_ENTRY_ZINLINE = 3,
 	B3CAS_ENTRY_CHUNKED = 4,
+	/* Packed stores: the payload is the 8-byte key of the bytes in the
+	 * data column family (store/pack.c). */
+	B3CAS_ENTRY_PACKED = 5,
 	/* Or'ed into the kind: no references left, a GC candidate. Its
 	 * refs entry then holds count 0 and the time it became one. */
 	B3CAS_ENTRY_UNREF = 0x80
@@ -60,6 +68,7 @@ typedef struct b3cas_index {
 	rocksdb_column_family_handle_t *cf_default;
 	rocksdb_options_t *options;
 	rocksdb_options_t *refs_options; /* options, smaller memtable */
+	rocksdb_options_t *data_options; /* the data family's (or NULL) */
 	rocksdb_readoptions_t *read;
 	rocksdb_writeoptions_t *write;      /* WAL, no sync */
 	rocksdb_writeoptions_t *write_sync; /* WAL, fsync before returning */
@@ -88,9 +97,14 @@ typedef struct b3cas_index {
  */
 rocksdb_options_t *b3cas__index_new_options(void);
 
-/* Open (and with create, make) the index in folder path. */
+/*
+ * Open (and with create, make) the index in folder path. A data column
+ * family that the index has is always opened; packed_level above 0 (a
+ * packed store, compressing at that zstd level) makes one when the index
+ * is created.
+ */
 int b3cas__index_open(b3cas_index **out, const char *path, bool create,
-		      bool read_only);
+		      bool read_only, int packed_level);
 
 /* Close and free. NULL is accepted. */
 void b3cas__index_close(b3cas_index *ix);

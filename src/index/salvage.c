@@ -50,7 +50,7 @@ typedef struct walk {
 const char *b3cas__index_cf_name(int cf)
 {
 	static const char *const names[B3CAS_CF_COUNT] = {"content", "refs",
-							  "meta"};
+							  "meta", "data"};
 
 	return cf >= 0 && cf < B3CAS_CF_COUNT ? names[cf] : "?";
 }
@@ -210,6 +210,8 @@ int b3cas__index_salvage(b3cas_index *ix, b3cas__salvage_fn visit, void *ctx,
 			 (visit || !r->first_error[0]); cf++) {
 		uint8_t prefix[MAX_DEPTH];
 
+		if (!ix->cf[cf])
+			continue; /* an index without a data family */
 		w.cf = cf;
 		free(w.last);
 		w.last = NULL;

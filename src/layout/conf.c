@@ -47,7 +47,10 @@ int b3cas__conf_write(b3cas_layout *lay)
 			 "compression = %s\ncompression_level = %d\n",
 			 lay->chunk_avg ? "fastcdc-2020" : "off",
 			 lay->chunk_min, lay->chunk_avg, lay->chunk_max,
-			 lay->zlevel ? "zstd" : "off", lay->zlevel);
+			 lay->zpacked  ? "zstd-packed"
+			 : lay->zlevel ? "zstd"
+				       : "off",
+			 lay->zlevel);
 	n = snprintf(text, sizeof(text),
 		     "# b3cas store configuration: fixed when the store was "
 		     "made.\n"
@@ -117,8 +120,10 @@ static int conf_policy_line(b3cas_layout *lay, const char *key,
 		return 0;
 	}
 	if (strcmp(key, "compression") == 0) {
-		if (strcmp(value, "zstd") != 0 && strcmp(value, "off") != 0)
+		if (strcmp(value, "zstd") != 0 && strcmp(value, "off") != 0 &&
+		    strcmp(value, "zstd-packed") != 0)
 			return conf_bad(lay, "unknown compression", value);
+		lay->zpacked = strcmp(value, "zstd-packed") == 0;
 		*seen |= 1u << 9;
 		return 0;
 	}
@@ -165,6 +170,9 @@ static int conf_policy_check(const b3cas_layout *lay, unsigned seen)
 		return b3cas__error(B3CAS_EFORMAT, "%s/%s: compression level %d "
 				    "is above 19", lay->root, B3CAS_CONF_NAME,
 				    lay->zlevel);
+	if (lay->zpacked && lay->zlevel == 0)
+		return b3cas__error(B3CAS_EFORMAT, "%s/%s: packed compression "
+				    "at level 0", lay->root, B3CAS_CONF_NAME);
 	return 0;
 }
 

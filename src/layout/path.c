@@ -140,6 +140,7 @@ static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 		lay->chunk_max = avg * 4;
 	}
 	lay->zlevel = o->compression_level;
+	lay->zpacked = lay->zlevel > 0 && o->packing != B3CAS_PACKING_OFF;
 	lay->format = lay->chunk_avg || lay->zlevel
 			      ? B3CAS_FORMAT_VERSION_CHUNKED
 			      : B3CAS_FORMAT_VERSION;

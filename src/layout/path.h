@@ -87,8 +87,18 @@ typedef struct b3cas_layout {
 	 * are stored whole) and the zstd level (0: no compression). */
 	uint32_t chunk_min, chunk_avg, chunk_max;
 	int zlevel;
+	/* Compressed in packed blocks (the data column family, kind PACKED
+	 * entries: store/pack.c); only with zlevel above 0. */
+	bool zpacked;
 	bool created;      /* this open made the store */
 } b3cas_layout;
+
+/* The zstd level of a packed store's data family, 0 when it packs
+ * nothing (b3cas__index_open's packed_level). */
+static inline int b3cas__layout_packed_level(const b3cas_layout *lay)
+{
+	return lay->zpacked ? lay->zlevel : 0;
+}
 
 /*
  * Open (or with opts->create make) the store folder root: check

@@ -67,7 +67,7 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 		 * (a chunked object's chunks hashed whole, against its id). */
 		uint64_t n = 0;
 
-		rc = b3cas__store_entry_sound(s, id, p, len, &n);
+		rc = b3cas__store_entry_sound(s, NULL, id, p, len, &n);
 		w->r.bytes += count ? n : 0;
 		if (rc == 0) {
 			out->kind = B3CAS_FSCK_CORRUPT;

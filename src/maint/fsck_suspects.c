@@ -163,7 +163,7 @@ static int judge_round(fsck_run *f, int want, int want_too, bool settle,
 
 	if (!path)
 		return B3CAS_ENOMEM;
-	rc = b3cas__index_open(&ix, path, false, true);
+	rc = b3cas__index_open(&ix, path, false, true, 0);
 	free(path);
 	if (rc < 0)
 		return rc;

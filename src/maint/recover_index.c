@@ -283,7 +283,8 @@ static uint64_t count_entries(b3cas_index *ix)
  * table, such as refs when every count is 1, comes back empty - which is
  * what it held). 0 when it opens afterwards.
  */
-static int repair_index(const char *index, b3cas_recover_report *r)
+static int repair_index(const char *index, int packed_level,
+			b3cas_recover_report *r)
 {
 	rocksdb_options_t *o = b3cas__index_new_options();
 	uint64_t before = count_lost_tables(index);
@@ -297,7 +298,7 @@ static int repair_index(const char *index, b3cas_recover_report *r)
 	r->tables_lost = r->tables_lost > before ? r->tables_lost - before : 0;
 	if (err)
 		return b3cas__index_error(err, "RocksDB's repair failed");
-	rc = b3cas__index_open(&ix, index, true, false);
+	rc = b3cas__index_open(&ix, index, true, false, packed_level);
 	if (rc < 0)
 		return rc;
 	r->entries_kept = count_entries(ix);
@@ -332,7 +333,8 @@ static int fresh_index(b3cas_layout *lay, const char *index,
 	r->tables_lost = 0;
 	rc = b3cas__recover_write_marker(lay, r);
 	if (rc == 0)
-		rc = b3cas__index_open(&ix, index, true, false);
+		rc = b3cas__index_open(&ix, index, true, false,
+				       b3cas__layout_packed_level(lay));
 	if (rc == 0)
 		b3cas__index_close(ix);
 	return rc;
@@ -359,7 +361,7 @@ static int mend_index(recover_run *v, b3cas_layout *lay, const char *index)
 	rc = b3cas__recover_begin(lay, index, r, B3CAS_RECOVER_REPAIRED);
 	if (rc < 0)
 		return rc;
-	if (repair_index(index, r) == 0)
+	if (repair_index(index, b3cas__layout_packed_level(lay), r) == 0)
 		/* Again, with the tables lost. */
 		return b3cas__recover_write_marker(lay, r);
 	b3cas_error_clear();
@@ -400,7 +402,8 @@ int b3cas__recover_prepare_index(recover_run *v, b3cas_layout *lay,
 		/* Before the writing open below replays and drops it. */
 		rc = b3cas__wal_keep_damaged(index, dir, &logs);
 		if (rc == 0)
-			rc = b3cas__index_open(&ix, index, false, false);
+			rc = b3cas__index_open(&ix, index, false, false,
+					       0);
 		if (rc == B3CAS_ELOCKED)
 			goto out; /* in use elsewhere, not damaged */
 		if (rc == 0) {

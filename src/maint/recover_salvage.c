@@ -57,7 +57,7 @@ int b3cas__recover_check_reads(const char *index, bool *damaged,
 {
 	b3cas__salvage_report sr;
 	b3cas_index *ix;
-	int rc = b3cas__index_open(&ix, index, false, true);
+	int rc = b3cas__index_open(&ix, index, false, true, 0);
 
 	*damaged = false;
 	if (rc < 0)
@@ -81,12 +81,17 @@ static int salvage_into(b3cas_layout *lay, const char *index,
 	salvage_dst d = {NULL, NULL, 0};
 	b3cas_index *old;
 	char *path = b3cas__layout_path(lay, rel);
-	int rc = path ? b3cas__index_open(&old, index, false, true)
+	int rc = path ? b3cas__index_open(&old, index, false, true, 0)
 		      : B3CAS_ENOMEM;
 
 	if (rc < 0)
 		goto out;
-	rc = b3cas__index_open(&d.ix, path, true, false);
+	rc = b3cas__index_open(&d.ix, path, true, false,
+			      old->cf[B3CAS_CF_DATA]
+				      ? b3cas__layout_packed_level(lay) > 0
+						? b3cas__layout_packed_level(lay)
+						: 3
+				      : 0);
 	if (rc < 0) {
 		b3cas__index_close(old);
 		goto out;

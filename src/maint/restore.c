@@ -56,7 +56,7 @@ static bool inline_sound(restore_run *t, const b3cas_oid *id,
 	size_t vlen;
 	const uint8_t *p =
 		(const uint8_t *)rocksdb_pinnableslice_value(v, &vlen);
-	int rc = b3cas__store_entry_sound(t->copy.dst, id, p, vlen,
+	int rc = b3cas__store_entry_sound(t->copy.dst, NULL, id, p, vlen,
 					  &t->hashed);
 
 	b3cas_error_clear();

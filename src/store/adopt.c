@@ -179,7 +179,7 @@ static bool inline_damaged(b3cas_store *s, const b3cas_oid *id,
 	size_t vlen;
 	const uint8_t *p =
 		(const uint8_t *)rocksdb_pinnableslice_value(v, &vlen);
-	int rc = b3cas__store_entry_sound(s, id, p, vlen, NULL);
+	int rc = b3cas__store_entry_sound(s, NULL, id, p, vlen, NULL);
 
 	b3cas_error_clear();
 	return rc == 0; /* an error: cannot tell, leave it */

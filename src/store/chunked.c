@@ -277,7 +277,8 @@ static int chunk_load(b3cas_store *s, const b3cas_oid *obj,
 	if (rc < 0)
 		return rc;
 	if (e.size != len || (e.kind != B3CAS_ENTRY_INLINE &&
-			      e.kind != B3CAS_ENTRY_ZINLINE)) {
+			      e.kind != B3CAS_ENTRY_ZINLINE &&
+			      e.kind != B3CAS_ENTRY_PACKED)) {
 		b3cas__entry_done(&e);
 		return chunk_damaged(obj, c, "has the wrong size or kind");
 	}
@@ -316,7 +317,7 @@ static int gone_meanwhile(b3cas_store *s, const b3cas_oid *id,
 	int erc;
 
 	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
-	erc = b3cas__entry_get(s, id, &e);
+	erc = b3cas__entry_head(s, id, &e);
 	if (erc == 0) {
 		same = !e.unref && e.kind == B3CAS_ENTRY_CHUNKED &&
 		       e.payload_len > 1 + GEN_LEN &&
@@ -1119,7 +1120,7 @@ static int existing_stage(b3cas_store *s, rocksdb_writebatch_t *b,
 		b3cas__batch_set_refs(b, s, id, refs != 1, refs + count);
 		return 1;
 	}
-	rc = b3cas__entry_get(s, id, &e);
+	rc = b3cas__entry_head(s, id, &e);
 	if (rc < 0)
 		return rc;
 	if (e.kind != B3CAS_ENTRY_CHUNKED) {
@@ -1309,7 +1310,8 @@ static int mend_chunk_locked(b3cas_store *s, const b3cas_oid *c,
 	if (rc == 0) {
 		unref = e.unref;
 		rc = e.size == len && (e.kind == B3CAS_ENTRY_INLINE ||
-				       e.kind == B3CAS_ENTRY_ZINLINE)
+				       e.kind == B3CAS_ENTRY_ZINLINE ||
+				       e.kind == B3CAS_ENTRY_PACKED)
 			     ? b3cas__entry_decode(&e, tmp)
 			     : B3CAS_ECORRUPT;
 		b3cas__entry_done(&e);
@@ -1325,8 +1327,7 @@ static int mend_chunk_locked(b3cas_store *s, const b3cas_oid *c,
 	}
 	b3cas_error_clear();
 	b = rocksdb_writebatch_create();
-	b3cas__batch_put_kind(b, s, c, B3CAS_ENTRY_INLINE, len, data, len,
-			      unref);
+	b3cas__batch_put_entry(b, s, c, data, len, true, unref);
 	rc = b3cas__write_batch(s, b, false);
 	rocksdb_writebatch_destroy(b);
 	return rc < 0 ? rc : 1;

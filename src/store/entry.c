@@ -19,6 +19,7 @@
 
 #include "compress/zstd.h"
 #include "store/chunked.h"
+#include "store/pack.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -51,6 +52,8 @@ static bool payload_fits(int kind, uint64_t size, size_t len)
 		return len > 0 && size > 0;
 	case B3CAS_ENTRY_CHUNKED:
 		return len >= B3CAS_MANIFEST_TOP_MIN;
+	case B3CAS_ENTRY_PACKED:
+		return len == B3CAS_PACK_SEQ_LEN;
 	default:
 		return false;
 	}
@@ -105,8 +108,9 @@ static int chunked_sound(b3cas_store *s, const b3cas_oid *id,
 	return rc == B3CAS_ECORRUPT ? 0 : rc < 0 ? rc : 1;
 }
 
-int b3cas__store_entry_sound(b3cas_store *s, const b3cas_oid *id,
-			     const uint8_t *v, size_t len, uint64_t *hashed)
+int b3cas__store_entry_sound(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			     const b3cas_oid *id, const uint8_t *v, size_t len,
+			     uint64_t *hashed)
 {
 	b3cas__entry e;
 	b3cas_oid got;
@@ -115,17 +119,28 @@ int b3cas__store_entry_sound(b3cas_store *s, const b3cas_oid *id,
 
 	if (!b3cas__store_entry_shape_ok(v, len))
 		return entry_malformed(id, len), 0;
-	e.v = NULL;
+	e.v = e.dv = NULL;
 	e.kind = v[0] & ~B3CAS_ENTRY_UNREF;
 	e.unref = (v[0] & B3CAS_ENTRY_UNREF) != 0;
 	e.size = b3cas__get_u64(v + 1);
-	e.payload = v + B3CAS_ENTRY_HEADER_LEN;
-	e.payload_len = len - B3CAS_ENTRY_HEADER_LEN;
+	e.payload = e.raw = v + B3CAS_ENTRY_HEADER_LEN;
+	e.payload_len = e.raw_len = len - B3CAS_ENTRY_HEADER_LEN;
 	if (e.kind == B3CAS_ENTRY_LOOSE)
 		return b3cas__error(B3CAS_EINVAL, "a loose entry");
 	if (e.kind == B3CAS_ENTRY_CHUNKED)
 		return chunked_sound(s, id, &e, hashed);
-	if (e.kind == B3CAS_ENTRY_INLINE) {
+	if (e.kind == B3CAS_ENTRY_PACKED) {
+		rc = b3cas__pack_read_at(s, ro, id, e.raw, e.raw_len, e.size,
+					 &e.dv);
+		if (rc == B3CAS_ECORRUPT)
+			return 0;
+		if (rc < 0)
+			return rc;
+		e.payload = (const uint8_t *)rocksdb_pinnableslice_value(
+			e.dv, &e.payload_len);
+		rc = b3cas__store_hash(s, &got, e.payload, (size_t)e.size);
+		rocksdb_pinnableslice_destroy(e.dv);
+	} else if (e.kind == B3CAS_ENTRY_INLINE) {
 		rc = b3cas__store_hash(s, &got, e.payload, (size_t)e.size);
 	} else {
 		/* no more than a chunk or the inline threshold */
@@ -162,11 +177,43 @@ int b3cas__entry_get(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e)
 int b3cas__entry_get_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			const b3cas_oid *id, b3cas__entry *e)
 {
+	int rc = b3cas__entry_head_at(s, ro, id, e);
+
+	if (rc < 0 || e->kind != B3CAS_ENTRY_PACKED)
+		return rc;
+	rc = b3cas__pack_read_at(s, ro, id, e->raw, e->raw_len, e->size,
+				 &e->dv);
+	if (rc == B3CAS_ECORRUPT) {
+		/* Bytes missing or the wrong length: damage that the read
+		 * meets in b3cas__entry_decode, as it meets a bad frame. */
+		b3cas_error_clear();
+		e->payload = NULL;
+		e->payload_len = 0;
+		return 0;
+	}
+	if (rc < 0) {
+		b3cas__entry_done(e);
+		return rc;
+	}
+	e->payload = (const uint8_t *)rocksdb_pinnableslice_value(
+		e->dv, &e->payload_len);
+	return 0;
+}
+
+int b3cas__entry_head(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e)
+{
+	return b3cas__entry_head_at(s, NULL, id, e);
+}
+
+int b3cas__entry_head_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			 const b3cas_oid *id, b3cas__entry *e)
+{
 	const uint8_t *p;
 	size_t len;
 	int rc = b3cas__index_get_at(s->ix, ro, B3CAS_CF_CONTENT, id->bytes,
 				     B3CAS_OID_LEN, &e->v);
 
+	e->dv = NULL;
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -184,20 +231,25 @@ int b3cas__entry_get_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	e->kind = p[0] & ~B3CAS_ENTRY_UNREF;
 	e->unref = (p[0] & B3CAS_ENTRY_UNREF) != 0;
 	e->size = b3cas__get_u64(p + 1);
-	e->payload = p + B3CAS_ENTRY_HEADER_LEN;
-	e->payload_len = len - B3CAS_ENTRY_HEADER_LEN;
+	e->payload = e->raw = p + B3CAS_ENTRY_HEADER_LEN;
+	e->payload_len = e->raw_len = len - B3CAS_ENTRY_HEADER_LEN;
 	return 0;
 }
 
 void b3cas__entry_done(b3cas__entry *e)
 {
 	rocksdb_pinnableslice_destroy(e->v);
-	e->v = NULL;
+	rocksdb_pinnableslice_destroy(e->dv);
+	e->v = e->dv = NULL;
 }
 
 int b3cas__entry_decode(const b3cas__entry *e, void *out)
 {
-	if (e->kind == B3CAS_ENTRY_INLINE) {
+	if (e->kind == B3CAS_ENTRY_PACKED && !e->dv)
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "the bytes that a packed index entry names "
+				    "are missing or not its size");
+	if (e->kind == B3CAS_ENTRY_INLINE || e->kind == B3CAS_ENTRY_PACKED) {
 		if (e->size)
 			memcpy(out, e->payload, (size_t)e->size);
 		return 0;
@@ -217,7 +269,7 @@ int b3cas__entry_read(b3cas_store *s, const b3cas_oid *id, uint64_t *size_out,
 		      rocksdb_pinnableslice_t **value_out)
 {
 	b3cas__entry e;
-	int rc = b3cas__entry_get(s, id, &e);
+	int rc = b3cas__entry_head(s, id, &e);
 
 	if (rc < 0)
 		return rc;
@@ -309,7 +361,7 @@ int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
 {
 	b3cas__entry e;
 	bool unref = false;
-	int rc = b3cas__entry_get(s, id, &e);
+	int rc = b3cas__entry_head(s, id, &e);
 
 	if (rc == 0) {
 		unref = e.unref;
@@ -444,11 +496,19 @@ void b3cas__batch_put_kind(rocksdb_writebatch_t *b, b3cas_store *s,
 				   part_lens);
 }
 
-/* Add the content entry of a new object (its bytes too when inline). */
+/* Add the content entry of a new object (its bytes too when inline). In
+ * a packed store inline bytes are packed, and the bytes an entry it
+ * replaces named are dropped in the same batch (adopt, heal, mend: none
+ * of them on the path of a new put). */
 void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 			    const b3cas_oid *id, const void *data, size_t len,
 			    bool is_inline, bool unref)
 {
+	b3cas__pack_batch_drop_id(b, s, id);
+	if (is_inline && b3cas__packs(s)) {
+		b3cas__pack_batch_put(b, s, id, data, len, unref);
+		return;
+	}
 	b3cas__batch_put_kind(b, s, id,
 			      is_inline ? B3CAS_ENTRY_INLINE
 					: B3CAS_ENTRY_LOOSE,

@@ -88,7 +88,8 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 		b3cas__entry_done(&e);
 		return B3CAS_ENOMEM;
 	}
-	if (e.kind == B3CAS_ENTRY_INLINE || e.kind == B3CAS_ENTRY_ZINLINE) {
+	if (e.kind == B3CAS_ENTRY_INLINE || e.kind == B3CAS_ENTRY_ZINLINE ||
+	    e.kind == B3CAS_ENTRY_PACKED) {
 		rc = b3cas__entry_decode(&e, buf);
 		if (rc < 0)
 			rc = b3cas__store_on_corrupt(s, id, e.size, false, rc);
@@ -332,7 +333,7 @@ int b3cas_store_read_at(b3cas_store *s, const b3cas_oid *id, uint64_t offset,
 	B3CAS__NONNULL_LEN(buf, "buf", len, "len");
 	if (nread)
 		*nread = 0;
-	rc = b3cas__entry_get(s, id, &e);
+	rc = b3cas__entry_head(s, id, &e);
 	if (rc == 0 && e.unref) {
 		b3cas__entry_done(&e);
 		rc = b3cas__not_stored(id);

@@ -105,6 +105,9 @@ struct b3cas_store {
 	 * with B3CAS_EBUSY while either is not 0, since each holds a
 	 * pointer to the handle. */
 	atomic_uint open_writers, open_readers;
+	/* Packed stores, writable handles: the key the next bytes put into
+	 * the data column family get (pack.c). */
+	atomic_ullong pack_next;
 };
 
 /* ---- shared by the store layer's files ---- */
@@ -170,10 +173,18 @@ void b3cas__note_written(b3cas_store *s, bool loose);
 /* A content entry as read (b3cas__entry_get): its kind (without the
  * UNREF bit), size, candidate mark and payload, valid until
  * b3cas__entry_done releases the pinned value v. */
+/* For kind PACKED, payload is the object's bytes (size of them) from the
+ * data column family, pinned in dv; raw is the payload the entry itself
+ * holds (the bytes' key there), which is what a rewrite of the entry
+ * (a candidate's mark, a revival) copies. For other kinds raw is
+ * payload. */
 typedef struct b3cas__entry {
 	rocksdb_pinnableslice_t *v;
+	rocksdb_pinnableslice_t *dv;
 	const uint8_t *payload;
 	size_t payload_len;
+	const uint8_t *raw;
+	size_t raw_len;
 	uint64_t size;
 	int kind;
 	bool unref;
@@ -188,8 +199,14 @@ int b3cas__entry_get(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e);
 /* The same, read with ro (a snapshot's; NULL: as above). */
 int b3cas__entry_get_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			const b3cas_oid *id, b3cas__entry *e);
+/* The entry alone: for kind PACKED, payload is raw (the bytes are not
+ * read). For what needs only the kind, size, mark or raw payload. */
+int b3cas__entry_head(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e);
+int b3cas__entry_head_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			 const b3cas_oid *id, b3cas__entry *e);
 void b3cas__entry_done(b3cas__entry *e);
-/* The bytes of an inline entry (kind INLINE or ZINLINE), e->size of them,
+/* The bytes of an inline entry (kind INLINE, ZINLINE or PACKED read by
+ * b3cas__entry_get), e->size of them,
  * into out: 0 or B3CAS_ECORRUPT (not verified against the id). */
 int b3cas__entry_decode(const b3cas__entry *e, void *out);
 /* Add to b a content entry of kind with payload (under id's stripe

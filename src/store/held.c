@@ -96,7 +96,7 @@ static int judge(held_run *r, const b3cas__chunk_slot *sl,
 	f->held = sl->recorded;
 	f->has_key = sl->flags & HAS_KEY;
 	f->malformed = sl->flags & MALFORMED;
-	rc = b3cas__entry_get_at(r->s, r->snap->ro, &f->id, &e);
+	rc = b3cas__entry_head_at(r->s, r->snap->ro, &f->id, &e);
 	if (rc == 0) {
 		f->stored = true;
 		f->candidate = e.unref;
@@ -135,8 +135,9 @@ static void batch_revive(b3cas_store *s, rocksdb_writebatch_t *b,
 			 const b3cas_oid *id, const b3cas__entry *e,
 			 uint64_t refs)
 {
-	b3cas__batch_put_kind(b, s, id, e->kind, e->size, e->payload,
-			      e->payload_len, false);
+	/* the raw payload: a packed entry keeps naming its bytes */
+	b3cas__batch_put_kind(b, s, id, e->kind, e->size, e->raw, e->raw_len,
+			      false);
 	/* a candidate's refs entry is its mark: there is one */
 	b3cas__batch_set_refs(b, s, id, true, refs);
 }
@@ -158,7 +159,7 @@ static int stage_mend_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	f->moved = f->mended = f->new_held != held || bad_key;
 	if (f->moved)
 		b3cas__chunked_batch_set_held(s, b, &f->id, f->new_held);
-	rc = b3cas__entry_get(s, &f->id, &e);
+	rc = b3cas__entry_head(s, &f->id, &e);
 	if (rc == B3CAS_ENOTFOUND || rc == B3CAS_ECORRUPT) {
 		/* Nothing to count: only its held count is kept right. */
 		b3cas_error_clear();

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "store/chunked.h"
+#include "store/pack.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "index/wal.h"
@@ -64,6 +65,9 @@ static int check_options(const b3cas_store_options *o)
 		return b3cas__error(B3CAS_EINVAL,
 				    "compression level %d is not from 0 (off) "
 				    "to 19", o->compression_level);
+	if (o->version >= 5 && (unsigned)o->packing > B3CAS_PACKING_ON)
+		return b3cas__error(B3CAS_EINVAL, "unknown packing mode %d",
+				    (int)o->packing);
 	return 0;
 }
 
@@ -91,7 +95,8 @@ static int open_index(b3cas_store *s)
 	rc = s->read_only ? 0 : keep_damaged_log(s, path);
 	if (rc == 0)
 		rc = b3cas__index_open(&s->ix, path, s->lay.created,
-				       s->read_only);
+				       s->read_only,
+				       b3cas__layout_packed_level(&s->lay));
 	if (rc == B3CAS_ENOTFOUND)
 		rc = b3cas__error(B3CAS_ECORRUPT,
 				  "store %s has no index (%s is missing or "
@@ -209,6 +214,8 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 			       ? offsetof(b3cas_store_options, lock_timeout_ms)
 		       : opts->version == 3
 			       ? offsetof(b3cas_store_options, chunking)
+		       : opts->version == 4
+			       ? offsetof(b3cas_store_options, packing)
 			       : sizeof(defaults));
 		defaults.version = B3CAS_STORE_OPTIONS_VERSION;
 	}
@@ -262,6 +269,8 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		b3cas__reserve_ensure(s);
 	if (rc == 0)
 		rc = open_index_room(s);
+	if (rc == 0 && s->lay.zpacked)
+		rc = b3cas__pack_open(s);
 	if (rc == 0)
 		rc = b3cas__caches_open(s, opts->l1_bytes, opts->l2_bytes);
 	/* A mirror is checked before a read trusts it (one not there yet
@@ -381,6 +390,7 @@ void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)
 	out->chunk_avg = s->lay.chunk_avg;
 	out->chunk_max = s->lay.chunk_max;
 	out->compression_level = s->lay.zlevel;
+	out->packed = s->lay.zpacked;
 	out->durability = s->durability;
 	out->read_only = s->read_only;
 	out->format_version = s->lay.format;

@@ -20,13 +20,16 @@
 
 #include "compress/zstd.h"
 #include "store/chunked.h"
+#include "store/pack.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
 /*
- * Add a new inline object's entry to b: compressed (kind ZINLINE) when
- * the store compresses and zstd saves enough (compress/zstd.h, worth),
- * else its bytes as they are. The frame is made with room for the worst
+ * Add a new inline object's entry to b: in a packed store, its bytes
+ * into the data family (kind PACKED: RocksDB compresses them with their
+ * neighbours); else compressed (kind ZINLINE) when the store compresses
+ * and zstd saves enough (compress/zstd.h, worth), else its bytes as they
+ * are. The frame is made with room for the worst
  * case, not with the worth-it size as the bound: libzstd can refuse a
  * tight buffer that the frame it would make fits in (it keeps room to
  * fall back to raw literals), and the rule must not depend on that.
@@ -42,6 +45,10 @@ static void put_inline(rocksdb_writebatch_t *b, b3cas_store *s,
 	uint8_t stack[20480], *dst = NULL;
 	size_t csize;
 
+	if (b3cas__packs(s)) {
+		b3cas__pack_batch_put(b, s, id, data, len, false);
+		return;
+	}
 	if (cap > 0)
 		dst = cap <= sizeof(stack) ? stack : malloc(cap);
 	if (dst && b3cas__zstd_compress(&csize, dst, cap, data, len,
@@ -100,6 +107,8 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		goto discard;
 	if (!revive)
 		b3cas__filter_add(s->filter, id);
+	else
+		b3cas__pack_batch_drop_id(b, s, id); /* its bytes come anew */
 	/*
 	 * New, or a GC candidate (rc 2) that this put revives: its bytes are
 	 * written again rather than trusted, so a revived object is as sound

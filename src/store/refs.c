@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "store/chunked.h"
+#include "store/pack.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 
@@ -114,12 +115,13 @@ int b3cas__mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 			  const b3cas_oid *id)
 {
 	b3cas__entry e;
-	int rc = b3cas__entry_get(s, id, &e);
+	int rc = b3cas__entry_head(s, id, &e);
 
 	if (rc < 0)
 		return rc;
-	/* putv copies the payload into the batch: e can go after. */
-	batch_candidate(b, s, id, e.kind, e.size, e.payload, e.payload_len);
+	/* putv copies the payload into the batch: e can go after. A packed
+	 * entry keeps its data key, and the bytes stay where they are. */
+	batch_candidate(b, s, id, e.kind, e.size, e.raw, e.raw_len);
 	b3cas__entry_done(&e);
 	return 0;
 }
@@ -139,7 +141,7 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 	/* A chunked object's segments are handed to the release that
 	 * follows (chunked.c); an entry that cannot be read leaks them,
 	 * which is safe. */
-	if (b3cas__entry_get(s, id, &e) == 0) {
+	if (b3cas__entry_head(s, id, &e) == 0) {
 		b3cas__top t;
 
 		if (e.kind == B3CAS_ENTRY_CHUNKED &&
@@ -147,6 +149,7 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 				     e.payload_len) == 0) {
 			b3cas__chunked_batch_removed(s, b, id, &t);
 		}
+		b3cas__pack_batch_drop(b, s, id, &e);
 		b3cas__entry_done(&e);
 	}
 	b3cas__known_drop(s->known, id);
@@ -346,7 +349,7 @@ int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 static bool candidate_mark(const uint8_t *p, size_t len)
 {
 	return len == B3CAS_REFS_CANDIDATE_LEN && b3cas__get_u64(p) == 0 &&
-	       p[24] >= B3CAS_ENTRY_INLINE && p[24] <= B3CAS_ENTRY_CHUNKED;
+	       p[24] >= B3CAS_ENTRY_INLINE && p[24] <= B3CAS_ENTRY_PACKED;
 }
 
 int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,

@@ -36,6 +36,7 @@ typedef struct tally {
 	const b3cas__snap *snap;
 	b3cas_stats *out;
 	b3cas__chunk_map chunks; /* in_segments, then named */
+	uint64_t packed_bytes;   /* sizes of the PACKED entries */
 } tally;
 
 /* A stored chunked object: its size, and its manifest's chunks and bytes. */
@@ -83,6 +84,9 @@ static int count_entry(const b3cas__walk_entry *e, void *ctx)
 	if (e->kind == B3CAS_ENTRY_ZINLINE) {
 		out->compressed_objects++;
 		out->stored_bytes += e->payload_len;
+	} else if (e->kind == B3CAS_ENTRY_PACKED) {
+		out->compressed_objects++;
+		t->packed_bytes += e->size;
 	} else {
 		out->stored_bytes += e->size;
 	}
@@ -104,11 +108,56 @@ static void sum_chunks(const b3cas__chunk_map *m, b3cas_stats *out)
 	}
 }
 
+/* A number RocksDB gives as a property of the data family, 0 when it
+ * gives none. */
+static uint64_t data_property(b3cas_store *s, const char *name)
+{
+	char *v = rocksdb_property_value_cf(b3cas__store_index(s)->db,
+					    b3cas__store_index(s)
+						    ->cf[B3CAS_CF_DATA],
+					    name);
+	uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+
+	free(v);
+	return n;
+}
+
+/*
+ * A packed store's objects are stored as the data family's tables, a
+ * block at a time, so their part of stored_bytes is what those tables
+ * take. A writable handle first writes the family's memtable out as a
+ * table (a flush RocksDB would make anyway, at the latest at close), so
+ * that this is so; in a read-only one the memtable (what the log held)
+ * counts raw. The tables may still hold the bytes of objects removed
+ * since their last compaction: never more than the objects' own sizes
+ * is counted.
+ */
+static uint64_t packed_stored(b3cas_store *s, uint64_t packed_bytes)
+{
+	b3cas_index *ix = b3cas__store_index(s);
+	uint64_t n;
+
+	if (!packed_bytes || !ix->cf[B3CAS_CF_DATA])
+		return packed_bytes;
+	if (!s->read_only) {
+		rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+		char *err = NULL;
+
+		rocksdb_flushoptions_set_wait(fo, 1);
+		rocksdb_flush_cf(ix->db, fo, ix->cf[B3CAS_CF_DATA], &err);
+		free(err); /* then the memtable counts raw */
+		rocksdb_flushoptions_destroy(fo);
+	}
+	n = data_property(s, "rocksdb.total-sst-files-size") +
+	    data_property(s, "rocksdb.cur-size-all-mem-tables");
+	return n < packed_bytes ? n : packed_bytes;
+}
+
 /* Map every segment's chunks, then walk the entries, from one snapshot. */
 static int walk_index(b3cas_store *s, b3cas_stats *out)
 {
 	b3cas__snap snap;
-	tally t = {s, &snap, out, B3CAS__CHUNK_MAP_INIT};
+	tally t = {s, &snap, out, B3CAS__CHUNK_MAP_INIT, 0};
 	int rc;
 
 	/* One walk; not worth RocksDB's block cache. */
@@ -118,8 +167,10 @@ static int walk_index(b3cas_store *s, b3cas_stats *out)
 	if (rc == 0)
 		rc = b3cas__store_walk_snap(s, &snap, count_entry, &t);
 	b3cas__snap_release(s, &snap);
-	if (rc == 0)
+	if (rc == 0) {
 		sum_chunks(&t.chunks, out);
+		out->stored_bytes += packed_stored(s, t.packed_bytes);
+	}
 	b3cas__chunk_map_free(&t.chunks);
 	return rc;
 }

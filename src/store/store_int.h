@@ -108,10 +108,12 @@ bool b3cas__store_entry_shape_ok(const uint8_t *v, size_t len);
  * chunked object: its chunks, through its manifest, hashed whole) checked
  * against id: 1 sound, 0 damaged or malformed (the message says how), or
  * an error when it cannot tell. *hashed (may be NULL) grows by the bytes
- * hashed.
+ * hashed. A packed entry's bytes are read with ro (NULL: the latest; a
+ * walk of a snapshot passes the snapshot's).
  */
-int b3cas__store_entry_sound(b3cas_store *s, const b3cas_oid *id,
-			     const uint8_t *v, size_t len, uint64_t *hashed);
+int b3cas__store_entry_sound(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			     const b3cas_oid *id, const uint8_t *v, size_t len,
+			     uint64_t *hashed);
 /* After removals of chunked objects (b3cas__store_batch_remove): release
  * the chunks their manifests held, which may make chunks GC candidates;
  * *released (may be NULL) counts the manifests. Not under a stripe lock. */

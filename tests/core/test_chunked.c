@@ -44,6 +44,10 @@
 #define CMAX (AVG * 4)
 
 static uint64_t seed;
+/* How stores made here keep their inline bytes: packed (the default), or
+ * a zstd frame each (the format of earlier versions, still made on
+ * request and read). */
+static b3cas_packing packing = B3CAS_PACKING_DEFAULT;
 
 static b3cas_store *open_store(const char *dir, bool create)
 {
@@ -55,6 +59,7 @@ static b3cas_store *open_store(const char *dir, bool create)
 	o.chunking = create ? B3CAS_CHUNKING_ON : B3CAS_CHUNKING_DEFAULT;
 	o.chunk_avg = AVG;
 	o.compression_level = 3;
+	o.packing = packing;
 	rc = b3cas_store_open(&s, dir, &o);
 	if (rc != 0)
 		fail_msg("open %s: %s", dir, b3cas_error_last());
@@ -467,7 +472,7 @@ static void raw_open(raw *r, const char *dir)
 	char path[300];
 
 	snprintf(path, sizeof(path), "%s/index", dir);
-	if (b3cas__index_open(&r->ix, path, false, false) != 0)
+	if (b3cas__index_open(&r->ix, path, false, false, 0) != 0)
 		fail_msg("raw open: %s", b3cas_error_last());
 }
 
@@ -552,7 +557,24 @@ static void expect_corrupt(const char *dir, const obj *o, const char *what)
 	assert_int_equal(b3cas_store_close(s), 0);
 }
 
+static void damage(void);
+
 static void test_damage(void **state)
+{
+	(void)state;
+	damage();
+}
+
+/* The same with a zstd frame per chunk (kind 3 entries). */
+static void test_damage_frames(void **state)
+{
+	(void)state;
+	packing = B3CAS_PACKING_OFF;
+	damage();
+	packing = B3CAS_PACKING_DEFAULT;
+}
+
+static void damage(void)
 {
 	char dir[256];
 	uint8_t *base = make_base(0, 200000);
@@ -562,7 +584,6 @@ static void test_damage(void **state)
 	b3cas_store *s;
 	raw r;
 
-	(void)state;
 	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedx"));
 	s = open_store(dir, true);
 	assert_true(b3cas_store_put(s, NULL, a.data, a.len) >= 0);
@@ -620,18 +641,34 @@ static void test_damage(void **state)
 	raw_put(&r, B3CAS_CF_CONTENT, a.id.bytes, B3CAS_OID_LEN, w, wl);
 	b3cas__index_close(r.ix);
 
-	/* 4. a chunk's bytes: the first chunk named by a's segment */
+	/* 4. a chunk's bytes: the first chunk named by a's segment (in a
+	 * packed store, its bytes in the data family) */
 	raw_open(&r, dir);
 	{
-		uint8_t *c, cid[B3CAS_OID_LEN];
-		size_t cl;
+		uint8_t *c, *d, cid[B3CAS_OID_LEN], dk[16];
+		size_t cl, dl;
 
 		memcpy(cid, v, B3CAS_OID_LEN);
 		c = raw_get(&r, B3CAS_CF_CONTENT, cid, B3CAS_OID_LEN, &cl);
 		assert_non_null(c);
-		assert_true(c[0] == 1 || c[0] == 3);
-		c[cl - 1] ^= 0x10;
-		raw_put(&r, B3CAS_CF_CONTENT, cid, B3CAS_OID_LEN, c, cl);
+		if (packing == B3CAS_PACKING_OFF)
+			assert_true(c[0] == 1 || c[0] == 3);
+		else
+			assert_int_equal(c[0], 5);
+		if (c[0] == 5) {
+			assert_int_equal(cl, 9 + 8);
+			memcpy(dk, c + 9, 8);
+			memcpy(dk + 8, cid, 8);
+			d = raw_get(&r, B3CAS_CF_DATA, dk, sizeof(dk), &dl);
+			assert_non_null(d);
+			d[dl / 2] ^= 0x10;
+			raw_put(&r, B3CAS_CF_DATA, dk, sizeof(dk), d, dl);
+			free(d);
+		} else {
+			c[cl - 1] ^= 0x10;
+			raw_put(&r, B3CAS_CF_CONTENT, cid, B3CAS_OID_LEN, c,
+				cl);
+		}
 		free(c);
 	}
 	b3cas__index_close(r.ix);
@@ -641,6 +678,140 @@ static void test_damage(void **state)
 	free(w);
 	free(a.data);
 	free(b.data);
+	free(base);
+	cu_rm_rf(dir);
+}
+
+/*
+ * Packed stores (store/pack.h): an entry names its bytes by a sequence
+ * number, and the data key adds 8 bytes of the id. The bytes gone, or an
+ * entry whose number was changed to another object's, are corruption of
+ * that object alone: reads fail, fsck finds it, and removing the damaged
+ * object (delete, GC) never takes the other object's bytes.
+ */
+static b3cas_fsck_report fsck_of(const char *dir);
+
+static void test_packed_damage(void **state)
+{
+	char dir[256];
+	uint8_t *base = make_base(2, 100000);
+	obj a = make_variant(base, 100000, 7, 3), z, y;
+	uint8_t *za, *ya, *d, dk[16], seg[64], *v;
+	size_t zl, yl, dl, kl, vl;
+	b3cas_store *s;
+	uint64_t st = seed;
+	raw r;
+
+	(void)state;
+	z.len = 3000;
+	z.data = za = malloc(z.len);
+	y.len = 3500;
+	y.data = ya = malloc(y.len);
+	for (size_t i = 0; i < z.len; i++)
+		za[i] = (uint8_t)("packed "[i % 7] + (i / 97) % 3);
+	for (size_t i = 0; i < y.len; i++)
+		ya[i] = (uint8_t)tu_rand(&st);
+	b3cas_hash(z.id.bytes, z.data, z.len);
+	b3cas_hash(y.id.bytes, y.data, y.len);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "packed"));
+	s = open_store(dir, true);
+	{
+		b3cas_store_info info;
+
+		b3cas_store_info_get(&info, s);
+		assert_true(info.packed);
+	}
+	assert_true(b3cas_store_put(s, NULL, a.data, a.len) >= 0);
+	assert_true(b3cas_store_put(s, NULL, z.data, z.len) >= 0);
+	assert_true(b3cas_store_put(s, NULL, y.data, y.len) >= 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* 1. z's bytes gone from the data family */
+	raw_open(&r, dir);
+	v = raw_get(&r, B3CAS_CF_CONTENT, z.id.bytes, B3CAS_OID_LEN, &zl);
+	assert_non_null(v);
+	assert_int_equal(v[0], 5);
+	assert_int_equal(zl, 9 + 8);
+	memcpy(dk, v + 9, 8);
+	memcpy(dk + 8, z.id.bytes, 8);
+	free(v);
+	d = raw_get(&r, B3CAS_CF_DATA, dk, sizeof(dk), &dl);
+	assert_non_null(d);
+	assert_int_equal(dl, z.len);
+	assert_memory_equal(d, z.data, z.len);
+	{
+		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+		rocksdb_writebatch_delete_cf(b, r.ix->cf[B3CAS_CF_DATA],
+					     (const char *)dk, sizeof(dk));
+		assert_int_equal(b3cas__index_write(r.ix, b, true), 0);
+		rocksdb_writebatch_destroy(b);
+	}
+	b3cas__index_close(r.ix);
+	expect_corrupt(dir, &z, "packed bytes gone");
+	assert_int_equal(fsck_of(dir).corrupt, 1);
+	raw_open(&r, dir);
+	raw_put(&r, B3CAS_CF_DATA, dk, sizeof(dk), d, dl);
+	b3cas__index_close(r.ix);
+	assert_int_equal(fsck_of(dir).problems, 0);
+
+	/* 2. z's entry names y's sequence number: the key has z's id in
+	 * it, so it reaches nothing of y's */
+	raw_open(&r, dir);
+	v = raw_get(&r, B3CAS_CF_CONTENT, y.id.bytes, B3CAS_OID_LEN, &yl);
+	assert_non_null(v);
+	assert_int_equal(v[0], 5);
+	{
+		uint8_t *w = raw_get(&r, B3CAS_CF_CONTENT, z.id.bytes,
+				     B3CAS_OID_LEN, &zl);
+
+		assert_non_null(w);
+		memcpy(w + 9, v + 9, 8);
+		raw_put(&r, B3CAS_CF_CONTENT, z.id.bytes, B3CAS_OID_LEN, w,
+			zl);
+		free(w);
+	}
+	free(v);
+	b3cas__index_close(r.ix);
+	expect_corrupt(dir, &z, "another object's number");
+	assert_int_equal(fsck_of(dir).corrupt, 1);
+	/* deleting and collecting z leaves y (and a) whole */
+	s = open_store(dir, false);
+	assert_int_equal(b3cas_store_delete(s, &z.id), 0);
+	assert_int_equal(cu_gc_all(s), 0);
+	check_reads(s, &y, &st);
+	check_reads(s, &a, &st);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* 3. a chunk of a, its bytes flipped in the data family */
+	raw_open(&r, dir);
+	assert_true(raw_seg_key(&r, &a.id, seg, &kl));
+	v = raw_get(&r, B3CAS_CF_META, seg, kl, &vl);
+	assert_non_null(v);
+	{
+		uint8_t *c = raw_get(&r, B3CAS_CF_CONTENT, v, B3CAS_OID_LEN,
+				     &zl);
+
+		assert_non_null(c);
+		assert_int_equal(c[0], 5);
+		memcpy(dk, c + 9, 8);
+		memcpy(dk + 8, v, 8);
+		free(c);
+	}
+	free(d);
+	d = raw_get(&r, B3CAS_CF_DATA, dk, sizeof(dk), &dl);
+	assert_non_null(d);
+	d[0] ^= 1;
+	raw_put(&r, B3CAS_CF_DATA, dk, sizeof(dk), d, dl);
+	b3cas__index_close(r.ix);
+	expect_corrupt(dir, &a, "packed chunk");
+	assert_true(fsck_of(dir).corrupt >= 1);
+
+	free(v);
+	free(d);
+	free(a.data);
+	free(za);
+	free(ya);
 	free(base);
 	cu_rm_rf(dir);
 }
@@ -1201,6 +1372,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip_and_refs),
 		cmocka_unit_test(test_held_counts),
 		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_damage_frames),
+		cmocka_unit_test(test_packed_damage),
 		cmocka_unit_test(test_fsck_and_heal),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_crash),

@@ -80,7 +80,7 @@ static int hold_index(const char *dir)
 	b3cas_index *ix;
 
 	snprintf(path, sizeof(path), "%s/index", dir);
-	if (b3cas__index_open(&ix, path, false, false) != 0)
+	if (b3cas__index_open(&ix, path, false, false, 0) != 0)
 		return 1;
 	if (write(1, "R", 1) != 1)
 		return 1;
@@ -445,7 +445,7 @@ static void test_index_in_use(void **state)
 			 r.saved_index);
 	assert_int_equal(r.action, B3CAS_RECOVER_NOTHING);
 	assert_false(exists_at(root, "integrity/recover"));
-	assert_int_equal(b3cas__index_open(&ix, index, false, false),
+	assert_int_equal(b3cas__index_open(&ix, index, false, false, 0),
 			 B3CAS_ELOCKED);
 	if (!strstr(b3cas_error_last(), want))
 		fail_msg("message \"%s\" does not name holder %ld",

@@ -1,0 +1,157 @@
+/*
+ * store/pack.c - packed stores: the bytes of objects kept in the index,
+ * in the data column family under sequence numbers (store/pack.h).
+ */
+#include "store/pack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+static void seq_put(uint8_t out[B3CAS_PACK_SEQ_LEN], uint64_t n)
+{
+	for (int i = 0; i < B3CAS_PACK_SEQ_LEN; i++)
+		out[i] = (uint8_t)(n >> (56 - 8 * i));
+}
+
+static uint64_t seq_get(const uint8_t *p)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < B3CAS_PACK_SEQ_LEN; i++)
+		n = n << 8 | p[i];
+	return n;
+}
+
+/* The data key of id's bytes under sequence number seq (its bytes). */
+static void key_of(uint8_t out[B3CAS_PACK_KEY_LEN], const uint8_t *seq,
+		   const b3cas_oid *id)
+{
+	memcpy(out, seq, B3CAS_PACK_SEQ_LEN);
+	memcpy(out + B3CAS_PACK_SEQ_LEN, id->bytes, B3CAS_PACK_TAG_LEN);
+}
+
+int b3cas__pack_open(b3cas_store *s)
+{
+	rocksdb_column_family_handle_t *cf = s->ix->cf[B3CAS_CF_DATA];
+	rocksdb_iterator_t *it;
+	char *err = NULL;
+	uint64_t next = 1;
+
+	if (!cf)
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "store %s packs its objects but its index "
+				    "has no data column family",
+				    s->lay.root);
+	if (s->read_only)
+		return 0;
+	it = rocksdb_create_iterator_cf(s->ix->db, s->ix->read, cf);
+	rocksdb_iter_seek_to_last(it);
+	if (rocksdb_iter_valid(it)) {
+		size_t klen;
+		const char *k = rocksdb_iter_key(it, &klen);
+
+		if (klen != B3CAS_PACK_KEY_LEN) {
+			rocksdb_iter_destroy(it);
+			return b3cas__error(B3CAS_ECORRUPT,
+					    "the index's data column family "
+					    "holds a key of %zu bytes",
+					    klen);
+		}
+		next = seq_get((const uint8_t *)k) + 1;
+	}
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	if (err)
+		return b3cas__index_error(err, "cannot read the index's data "
+					       "column family");
+	atomic_store(&s->pack_next, next);
+	return 0;
+}
+
+void b3cas__pack_batch_put(rocksdb_writebatch_t *b, b3cas_store *s,
+			   const b3cas_oid *id, const void *data, size_t len,
+			   bool unref)
+{
+	uint8_t seq[B3CAS_PACK_SEQ_LEN], key[B3CAS_PACK_KEY_LEN];
+
+	seq_put(seq, atomic_fetch_add(&s->pack_next, 1));
+	key_of(key, seq, id);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_DATA],
+				  (const char *)key, sizeof(key),
+				  (const char *)data, len);
+	b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_PACKED, len, seq,
+			      sizeof(seq), unref);
+}
+
+void b3cas__pack_batch_drop(rocksdb_writebatch_t *b, b3cas_store *s,
+			    const b3cas_oid *id, const b3cas__entry *e)
+{
+	uint8_t key[B3CAS_PACK_KEY_LEN];
+
+	if (e->kind != B3CAS_ENTRY_PACKED || !s->ix->cf[B3CAS_CF_DATA] ||
+	    e->raw_len != B3CAS_PACK_SEQ_LEN)
+		return;
+	key_of(key, e->raw, id);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_DATA],
+				     (const char *)key, sizeof(key));
+}
+
+void b3cas__pack_batch_drop_id(rocksdb_writebatch_t *b, b3cas_store *s,
+			       const b3cas_oid *id)
+{
+	b3cas__entry e;
+
+	if (!b3cas__packs(s))
+		return;
+	if (b3cas__entry_get(s, id, &e) == 0) {
+		b3cas__pack_batch_drop(b, s, id, &e);
+		b3cas__entry_done(&e);
+	}
+	b3cas_error_clear();
+}
+
+int b3cas__pack_read_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			const b3cas_oid *id, const uint8_t *raw,
+			size_t raw_len, uint64_t size,
+			rocksdb_pinnableslice_t **out)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	uint8_t key[B3CAS_PACK_KEY_LEN];
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (raw_len != B3CAS_PACK_SEQ_LEN || !s->ix->cf[B3CAS_CF_DATA])
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "the index entry of %s names packed bytes "
+				    "%s",
+				    b3cas_oid_fmt(hex, id),
+				    raw_len != B3CAS_PACK_SEQ_LEN
+					    ? "with a malformed key"
+					    : "but the index has no data "
+					      "column family");
+	key_of(key, raw, id);
+	rc = b3cas__index_get_at(s->ix, ro, B3CAS_CF_DATA, key, sizeof(key),
+				 out);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "the bytes of %s are missing from the "
+				    "index (data key %llu)",
+				    b3cas_oid_fmt(hex, id),
+				    (unsigned long long)seq_get(raw));
+	rocksdb_pinnableslice_value(*out, &len);
+	if (len != size) {
+		rocksdb_pinnableslice_destroy(*out);
+		*out = NULL;
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "the index holds %zu bytes for %s, whose "
+				    "entry records %llu",
+				    len, b3cas_oid_fmt(hex, id),
+				    (unsigned long long)size);
+	}
+	return 0;
+}
