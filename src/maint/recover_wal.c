@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,8 +26,55 @@ typedef struct wal_replay {
 	recover_run *v;
 	b3cas_store *s;
 	uint32_t content_cf;
+	uint32_t data_cf;    /* a packed store's data family, or UINT32_MAX */
+	const uint8_t *batch; /* the batch being replayed */
+	size_t batch_len;
 	int err;             /* a store error: stops */
 } wal_replay;
+
+/* A packed entry's bytes: the put of its data key in the same batch
+ * (store/pack.c writes both in one). */
+typedef struct data_find {
+	uint32_t cf;
+	uint8_t key[16];
+	const uint8_t *val;
+	size_t vlen;
+} data_find;
+
+static int find_data(uint32_t cf, const uint8_t *key, size_t klen,
+		     const uint8_t *val, size_t vlen, void *ctx)
+{
+	data_find *f = ctx;
+
+	if (cf != f->cf || klen != sizeof(f->key) ||
+	    memcmp(key, f->key, klen) != 0)
+		return 0;
+	f->val = val;
+	f->vlen = vlen;
+	return 1;
+}
+
+/* The bytes packed entry val of id names, from the batch: 1 with *out
+ * and *len, or 0 when the batch has none. */
+static int packed_bytes(const wal_replay *w, const b3cas_oid *id,
+			const uint8_t *val, size_t vlen, const uint8_t **out,
+			size_t *len)
+{
+	data_find f;
+
+	if (w->data_cf == UINT32_MAX ||
+	    vlen != B3CAS_ENTRY_HEADER_LEN + 8)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.cf = w->data_cf;
+	memcpy(f.key, val + B3CAS_ENTRY_HEADER_LEN, 8);
+	memcpy(f.key + 8, id->bytes, 8);
+	if (b3cas__wal_batch_puts(w->batch, w->batch_len, find_data, &f) != 1)
+		return 0;
+	*out = f.val;
+	*len = f.vlen;
+	return 1;
+}
 
 /* One put of a dropped batch: an object entry of the content family is
  * brought back if its bytes are in it (inline) and the store lacks it;
@@ -37,6 +85,8 @@ static int replay_put(uint32_t cf, const uint8_t *key, size_t klen,
 	wal_replay *w = ctx;
 	b3cas_recover_report *r = w->v->r;
 	uint64_t refs = 1, size;
+	const uint8_t *bytes;
+	size_t blen;
 	b3cas_oid id, got;
 	int kind, rc;
 
@@ -54,13 +104,17 @@ static int replay_put(uint32_t cf, const uint8_t *key, size_t klen,
 	}
 	kind = val[0] & ~B3CAS_ENTRY_UNREF;
 	size = b3cas__get_u64(val + 1);
-	if (kind == B3CAS_ENTRY_INLINE &&
-	    size == vlen - B3CAS_ENTRY_HEADER_LEN &&
-	    b3cas__store_hash(w->s, &got, val + B3CAS_ENTRY_HEADER_LEN,
-			      (size_t)size) == 0 &&
+	bytes = val + B3CAS_ENTRY_HEADER_LEN;
+	blen = vlen - B3CAS_ENTRY_HEADER_LEN;
+	if (kind == B3CAS_ENTRY_PACKED &&
+	    !packed_bytes(w, &id, val, vlen, &bytes, &blen))
+		blen = SIZE_MAX; /* its bytes are not in the log */
+	if ((kind == B3CAS_ENTRY_INLINE || kind == B3CAS_ENTRY_PACKED) &&
+	    size == blen &&
+	    b3cas__store_hash(w->s, &got, bytes, (size_t)size) == 0 &&
 	    b3cas_oid_equal(&got, &id)) {
-		rc = b3cas__store_adopt(w->s, &id, val + B3CAS_ENTRY_HEADER_LEN,
-					(size_t)size, NULL, &refs);
+		rc = b3cas__store_adopt(w->s, &id, bytes, (size_t)size, NULL,
+					&refs);
 		if (rc < 0) {
 			w->err = rc;
 			return rc;
@@ -69,7 +123,8 @@ static int replay_put(uint32_t cf, const uint8_t *key, size_t klen,
 		return 0;
 	}
 	b3cas_error_clear();
-	return b3cas__recover_lost(w->v, &id, kind == B3CAS_ENTRY_INLINE
+	return b3cas__recover_lost(w->v, &id,
+		kind == B3CAS_ENTRY_INLINE || kind == B3CAS_ENTRY_PACKED
 		? "its write was after the damage in the index's log and "
 		  "its bytes there do not hash to its id"
 		: "its write was after the damage in the index's log and "
@@ -84,6 +139,8 @@ static int replay_batch(const uint8_t *batch, size_t len, bool after,
 
 	if (!after)
 		return 0; /* replayed by RocksDB */
+	w->batch = batch;
+	w->batch_len = len;
 	rc = b3cas__wal_batch_puts(batch, len, replay_put, w);
 	if (rc == B3CAS_ECORRUPT)
 		rc = 0; /* a batch we cannot parse: counted in wal_dropped
@@ -124,6 +181,11 @@ int b3cas__recover_replay_logs(recover_run *v)
 		w.s = s;
 		w.content_cf = rocksdb_column_family_handle_get_id(
 			b3cas__store_index(s)->cf[B3CAS_CF_CONTENT]);
+		w.data_cf = b3cas__store_index(s)->cf[B3CAS_CF_DATA]
+				    ? rocksdb_column_family_handle_get_id(
+					      b3cas__store_index(s)
+						      ->cf[B3CAS_CF_DATA])
+				    : UINT32_MAX;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		rc = b3cas__wal_scan(path, replay_batch, &w, &wr);
 		if (rc == 0 && w.err)
