@@ -414,6 +414,8 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 		if (order[i] == PHASE_COPIES) {
 			/* On this thread, after both walks of the index. */
 			rc = b3cas__fsck_check_held(&ws[0]);
+			if (rc == 0 && !b3cas__fsck_halted(f))
+				rc = b3cas__fsck_check_packed(&ws[0]);
 			if (rc < 0 || b3cas__fsck_halted(f))
 				break;
 		}

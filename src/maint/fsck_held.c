@@ -120,3 +120,53 @@ int b3cas__fsck_check_held(fsck_worker *w)
 	}
 	return rc;
 }
+
+/* ---- a packed store's data keys that no entry names ---- */
+
+static int report_packed(const b3cas__pack_orphan *o, void *ctx)
+{
+	fsck_worker *w = ctx;
+	b3cas_fsck_problem p = {0};
+	char detail[320];
+
+	if (o->malformed)
+		snprintf(detail, sizeof(detail),
+			 "a key of the index's data family that is not a "
+			 "data key (%zu bytes of value)", o->len);
+	else
+		snprintf(detail, sizeof(detail),
+			 "packed bytes (%zu, data key %llu) that no index "
+			 "entry names%s",
+			 o->len, (unsigned long long)o->seq,
+			 o->sound ? ""
+				  : "; they do not hash to the id their key "
+				    "names");
+	p.kind = B3CAS_FSCK_ORPHAN;
+	p.has_id = o->sound;
+	p.id = o->id;
+	p.detail = detail;
+	if (o->removed) {
+		p.action = "removed from the index's data family";
+		w->r.removed++;
+	}
+	b3cas__fsck_found(w, &p);
+	return b3cas__fsck_halted(w->f) ? 1 : 0;
+}
+
+int b3cas__fsck_check_packed(fsck_worker *w)
+{
+	fsck_run *f = w->f;
+	int rc = b3cas__store_pack_orphans(f->s, f->o->repair, report_packed,
+					   w);
+
+	if (rc > 0)
+		return 0; /* stopped: f says why */
+	if (rc == B3CAS_ECORRUPT &&
+	    strstr(b3cas_error_last(), "Corruption") != NULL &&
+	    b3cas__fsck_index_damage(f, strstr(b3cas_error_last(),
+					       "Corruption"))) {
+		b3cas_error_clear();
+		return 0;
+	}
+	return rc;
+}

@@ -206,6 +206,10 @@ void b3cas__fsck_check_staging(fsck_worker *w);
  * read: noted for the one "index" finding), or an error. */
 int b3cas__fsck_check_held(fsck_worker *w);
 
+/* In a packed store: keys of the data family that no entry names, each
+ * an orphan finding (with repair, deleted). As b3cas__fsck_check_held. */
+int b3cas__fsck_check_packed(fsck_worker *w);
+
 /* ---- L2 copies (fsck_l2.c) ---- */
 
 void b3cas__fsck_check_copy(fsck_worker *w, int sub_fd, unsigned sub,

@@ -155,3 +155,104 @@ int b3cas__pack_read_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	}
 	return 0;
 }
+
+/* Does an entry of the snapshot's content family name data key k? The
+ * entries whose ids start with k's 8 bytes of id are looked at (almost
+ * always one). 1, 0, or an error. */
+static int key_named(rocksdb_iterator_t *cit, const uint8_t *k)
+{
+	char *err = NULL;
+
+	rocksdb_iter_seek(cit, (const char *)k + B3CAS_PACK_SEQ_LEN,
+			  B3CAS_PACK_TAG_LEN);
+	for (; rocksdb_iter_valid(cit); rocksdb_iter_next(cit)) {
+		size_t klen, vlen;
+		const char *ck = rocksdb_iter_key(cit, &klen);
+		const uint8_t *v =
+			(const uint8_t *)rocksdb_iter_value(cit, &vlen);
+
+		if (klen < B3CAS_PACK_TAG_LEN ||
+		    memcmp(ck, k + B3CAS_PACK_SEQ_LEN, B3CAS_PACK_TAG_LEN) != 0)
+			break;
+		if (vlen == B3CAS_ENTRY_HEADER_LEN + B3CAS_PACK_SEQ_LEN &&
+		    (v[0] & ~B3CAS_ENTRY_UNREF) == B3CAS_ENTRY_PACKED &&
+		    memcmp(v + B3CAS_ENTRY_HEADER_LEN, k,
+			   B3CAS_PACK_SEQ_LEN) == 0)
+			return 1;
+	}
+	rocksdb_iter_get_error(cit, &err);
+	if (err)
+		return b3cas__index_error(err, "cannot read the index");
+	return 0;
+}
+
+int b3cas__store_pack_orphans(b3cas_store *s, bool repair,
+			      b3cas__pack_orphan_fn fn, void *ctx)
+{
+	rocksdb_column_family_handle_t *cf = s->ix->cf[B3CAS_CF_DATA];
+	rocksdb_iterator_t *it, *cit;
+	b3cas__snap snap;
+	char *err = NULL;
+	int rc = 0;
+
+	if (!cf)
+		return 0;
+	b3cas__snap_take(s, &snap, false);
+	it = rocksdb_create_iterator_cf(s->ix->db, snap.ro, cf);
+	cit = rocksdb_create_iterator_cf(s->ix->db, snap.ro,
+					 s->ix->cf[B3CAS_CF_CONTENT]);
+	for (rocksdb_iter_seek_to_first(it); rc == 0 && rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		b3cas__pack_orphan o;
+		size_t klen, vlen;
+		const uint8_t *k =
+			(const uint8_t *)rocksdb_iter_key(it, &klen);
+		const uint8_t *v =
+			(const uint8_t *)rocksdb_iter_value(it, &vlen);
+
+		memset(&o, 0, sizeof(o));
+		if (klen == B3CAS_PACK_KEY_LEN) {
+			int named = key_named(cit, k);
+
+			if (named < 0) {
+				rc = named;
+				break;
+			}
+			if (named)
+				continue;
+			o.seq = seq_get(k);
+		} else {
+			o.malformed = true;
+		}
+		o.len = vlen;
+		b3cas_hash(o.id.bytes, v, vlen);
+		/* Its bytes are those of the object the key says. */
+		o.sound = !o.malformed &&
+			  memcmp(o.id.bytes, k + B3CAS_PACK_SEQ_LEN,
+				 B3CAS_PACK_TAG_LEN) == 0;
+		/* Never named again: keys only grow while a store is open,
+		 * and an open starts after the largest. So the key goes
+		 * without a lock (writable handles). */
+		if (repair && !s->read_only) {
+			rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+			rocksdb_writebatch_delete_cf(b, cf, (const char *)k,
+						     klen);
+			rc = b3cas__write_batch(s, b, false);
+			rocksdb_writebatch_destroy(b);
+			o.removed = rc == 0;
+		}
+		if (rc == 0)
+			rc = fn(&o, ctx);
+	}
+	if (rc == 0) {
+		rocksdb_iter_get_error(it, &err);
+		if (err)
+			rc = b3cas__index_error(err, "cannot read the index's "
+						     "data column family");
+	}
+	rocksdb_iter_destroy(cit);
+	rocksdb_iter_destroy(it);
+	b3cas__snap_release(s, &snap);
+	return rc;
+}

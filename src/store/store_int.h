@@ -114,6 +114,27 @@ bool b3cas__store_entry_shape_ok(const uint8_t *v, size_t len);
 int b3cas__store_entry_sound(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			     const b3cas_oid *id, const uint8_t *v, size_t len,
 			     uint64_t *hashed);
+/* A key of a packed store's data family that no entry names (fsck). */
+typedef struct b3cas__pack_orphan {
+	uint64_t seq;    /* its sequence number (0 when malformed) */
+	b3cas_oid id;    /* what its bytes hash to */
+	size_t len;      /* how many bytes it holds */
+	bool malformed;  /* a key that is not 16 bytes */
+	bool sound;      /* its bytes hash to the id its key names */
+	bool removed;    /* with repair: the key was deleted */
+} b3cas__pack_orphan;
+typedef int (*b3cas__pack_orphan_fn)(const b3cas__pack_orphan *o,
+				     void *ctx);
+/*
+ * Call fn for every key of the data family (packed stores) that no
+ * content entry names, as one snapshot of the index has them: bytes no
+ * read can reach, left by a fault (writes of a key and its entry are
+ * one batch). With repair (writable handles) each is deleted first: no
+ * entry can name it later, as keys only grow. 0, fn's non-zero value,
+ * or an error. Nothing to do (0) in a store that does not pack.
+ */
+int b3cas__store_pack_orphans(b3cas_store *s, bool repair,
+			      b3cas__pack_orphan_fn fn, void *ctx);
 /* After removals of chunked objects (b3cas__store_batch_remove): release
  * the chunks their manifests held, which may make chunks GC candidates;
  * *released (may be NULL) counts the manifests. Not under a stripe lock. */
