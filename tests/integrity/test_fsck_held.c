@@ -560,6 +560,26 @@ void test_held_damage(void **state)
  * removed, its segment waits for GC, so x is reported too; none can be
  * mended.
  */
+/* id's entry gone from the index, with the bytes it named in a packed
+ * store (else those would be an orphan finding of their own). */
+static void lose_entry(b3cas_store *s, const b3cas_oid *id)
+{
+	size_t vl;
+	uint8_t *v = get_raw(s, B3CAS_CF_CONTENT, id->bytes, B3CAS_OID_LEN,
+			     &vl);
+
+	assert_non_null(v);
+	if (vl == 9 + 8 && (v[0] & 0x7f) == 5) {
+		uint8_t dk[16];
+
+		memcpy(dk, v + 9, 8);
+		memcpy(dk + 8, id->bytes, 8);
+		del_raw(s, B3CAS_CF_DATA, dk, sizeof(dk));
+	}
+	free(v);
+	del_raw(s, B3CAS_CF_CONTENT, id->bytes, B3CAS_OID_LEN);
+}
+
 void test_held_missing(void **state)
 {
 	uint64_t rng = tu_seed("held_missing");
@@ -581,7 +601,7 @@ void test_held_missing(void **state)
 	b3cas_hash(x.bytes, o.data[0],
 		   b3cas__cdc_cut(NULL, &cdc, o.data[0], o.len[0]));
 	assert_int_equal(b3cas_store_exists(s, &x), 1);
-	del_raw(s, B3CAS_CF_CONTENT, x.bytes, B3CAS_OID_LEN);
+	lose_entry(s, &x);
 	/* y: the first chunk of object 1 (its edit is in it), a candidate */
 	assert_int_equal(b3cas_store_put(s, NULL, o.data[1], o.len[1]), 0);
 	assert_int_equal(b3cas_store_delete(s, &o.id[1]), 0);
@@ -589,7 +609,7 @@ void test_held_missing(void **state)
 	b3cas_hash(y.bytes, o.data[1],
 		   b3cas__cdc_cut(NULL, &cdc, o.data[1], o.len[1]));
 	assert_int_equal(chunk_model_count(&o.m, &y), 1);
-	del_raw(s, B3CAS_CF_CONTENT, y.bytes, B3CAS_OID_LEN);
+	lose_entry(s, &y);
 	tu_fill_random(q.bytes, B3CAS_OID_LEN, &rng);
 	tu_fill_random(gen, sizeof(gen), &rng);
 	k[0] = 'p';
