@@ -27,11 +27,19 @@ typedef struct init_opts {
 	bool chunking;
 	uint64_t chunk_avg;      /* 0: the library's default */
 	bool compress;
-	uint64_t compress_level; /* 0: CLI_COMPRESS_LEVEL */
+	uint64_t compress_level; /* 0: the default level below */
+	bool no_pack;
 } init_opts;
 
-/* --compress without --compress-level (docs/chunked-objects.md). */
-#define CLI_COMPRESS_LEVEL 3
+/*
+ * --compress without --compress-level (docs/compression.md, "Packed
+ * blocks"): a packed store compresses 64 KiB blocks on RocksDB's
+ * background threads, where level 6 took 3.3% less room than level 3 on
+ * the sandbox corpus for 2.3 s more of a 30 s ingest; a frame per object
+ * is compressed on the put's own thread, at level 3 as before.
+ */
+#define CLI_COMPRESS_LEVEL_PACKED 6
+#define CLI_COMPRESS_LEVEL_FRAMES 3
 
 static int parse_hash(void *field, const char *value, const cli_opt *opt,
 		      const char *cmd)
@@ -77,10 +85,15 @@ static const cli_opt init_table[] = {
 		   "the average chunk size, a power of two from 256 to 65536 "
 		   "(default 4096; implies --chunking)"),
 	CLI_FLAG("compress", 0, init_opts, compress,
-		 "compress chunks and objects kept in the index with zstd "
-		 "where that saves enough (level 3)"),
+		 "compress chunks and objects kept in the index with zstd: "
+		 "packed in the order they arrive and compressed 64 KiB at a "
+		 "time (level 6)"),
 	CLI_NUMBER("compress-level", 0, "N", init_opts, compress_level, 1,
 		   19, "the zstd level, 1 to 19 (implies --compress)"),
+	CLI_FLAG("no-pack", 0, init_opts, no_pack,
+		 "with compression, a zstd frame per chunk or object where "
+		 "that saves enough (level 3), as stores of earlier versions "
+		 "(implies --compress)"),
 	CLI_FLAG("json", 0, init_opts, json,
 		 "print the result as a JSON object"),
 	CLI_END,
@@ -146,10 +159,11 @@ static void print_result(const init_opts *o, const char *dir,
 		printf(",\"created\":%s,\"hash\":\"%s\","
 		       "\"inline_threshold\":%zu,\"format_version\":%u,"
 		       "\"chunk_avg\":%u,\"compression_level\":%d,"
-		       "\"objects_dir\":",
+		       "\"packed\":%s,\"objects_dir\":",
 		       created ? "true" : "false", hash,
 		       info->inline_threshold, info->format_version,
-		       info->chunk_avg, info->compression_level);
+		       info->chunk_avg, info->compression_level,
+		       info->packed ? "true" : "false");
 		cli_json_string(stdout, info->objects_dir);
 		fputs("}\n", stdout);
 	} else if (created) {
@@ -161,8 +175,10 @@ static void print_result(const init_opts *o, const char *dir,
 			       "about %u on average\n", info->chunk_min,
 			       info->chunk_max, info->chunk_avg);
 		if (info->compression_level)
-			printf("Compression: zstd level %d\n",
-			       info->compression_level);
+			printf("Compression: zstd level %d, %s\n",
+			       info->compression_level,
+			       info->packed ? "packed in 64 KiB blocks"
+					    : "a frame per object");
 	}
 	if (!created)
 		cli_error("%s is already a b3cas store (hash %s, inline "
@@ -189,7 +205,8 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	b3cas_store_options opts = B3CAS_STORE_OPTIONS_INIT;
 	b3cas_store_info info;
 	b3cas_store *store = NULL;
-	init_opts o = {B3CAS_HASH_BLAKE3, 0, NULL, false, false, 0, false, 0};
+	init_opts o = {B3CAS_HASH_BLAKE3, 0, NULL, false, false, 0, false, 0,
+		       false};
 	const char *dir;
 	char *conf = NULL;
 	cli_args pos;
@@ -228,10 +245,14 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 		opts.chunking = B3CAS_CHUNKING_ON;
 		opts.chunk_avg = (uint32_t)o.chunk_avg;
 	}
-	if (o.compress || o.compress_level)
-		opts.compression_level = o.compress_level
-						 ? (int)o.compress_level
-						 : CLI_COMPRESS_LEVEL;
+	if (o.compress || o.compress_level || o.no_pack) {
+		opts.packing = o.no_pack ? B3CAS_PACKING_OFF
+					 : B3CAS_PACKING_ON;
+		opts.compression_level =
+			o.compress_level ? (int)o.compress_level
+			: o.no_pack	 ? CLI_COMPRESS_LEVEL_FRAMES
+					 : CLI_COMPRESS_LEVEL_PACKED;
+	}
 	opts.l1_bytes = 0; /* one command: nothing to cache */
 	rc = cli_open_store(&store, ctx, &opts);
 	if (rc != CLI_OK)

@@ -125,7 +125,8 @@ static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
 			}
 		} else {
 			rc = b3cas__stage_locked(s, b, &items[i].id, data[k],
-						 lens[k], NULL, j - i, &loose);
+						 lens[k], NULL, j - i, 0,
+						 &loose);
 		}
 		if (rc < 0)
 			return rc;

@@ -34,6 +34,7 @@
  * open does not release.
  */
 #include "store/chunked.h"
+#include "store/pack.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -537,6 +538,7 @@ typedef struct ref_item {
 	b3cas_oid id;
 	const uint8_t *data; /* puts: the chunk's bytes */
 	uint32_t len;
+	uint32_t pos;        /* puts: its place in the segment */
 } ref_item;
 
 static int ref_cmp(const void *a, const void *b)
@@ -971,7 +973,7 @@ static int flush_segment(b3cas__cput *c)
 	b3cas_store *s = c->s;
 	rocksdb_writebatch_t *b;
 	uint8_t key[SEG_KEY_LEN], *rec;
-	uint64_t seglen = 0, fresh = 0;
+	uint64_t seglen = 0, fresh = 0, base;
 	size_t bytes = 0;
 	bool loose = false;
 	int rc;
@@ -986,6 +988,7 @@ static int flush_segment(b3cas__cput *c)
 		memcpy(c->items[k].id.bytes, c->hashes + k * B3CAS_OUT_LEN,
 		       B3CAS_OID_LEN);
 		c->items[k].data = c->inputs[k];
+		c->items[k].pos = k;
 		c->items[k].len = (uint32_t)c->lens[k];
 		memcpy(c->seg + bytes, c->items[k].id.bytes, B3CAS_OID_LEN);
 		bytes += B3CAS_OID_LEN;
@@ -997,6 +1000,8 @@ static int flush_segment(b3cas__cput *c)
 	put_u32(rec + 8, c->n);
 	b3cas_hash(c->digests + (size_t)c->nseg * B3CAS_OUT_LEN, c->seg, bytes);
 
+	/* numbered in the object's order, staged in id order */
+	base = b3cas__packs(s) ? b3cas__pack_reserve(s, c->n) : 0;
 	qsort(c->items, c->n, sizeof(c->items[0]), ref_cmp);
 	b = rocksdb_writebatch_create();
 	lock_items(s, c->items, c->n, true);
@@ -1009,7 +1014,8 @@ static int flush_segment(b3cas__cput *c)
 			j++;
 		rc = b3cas__stage_locked(s, b, &c->items[i].id,
 					 c->items[i].data, c->items[i].len,
-					 NULL, j - i, &l);
+					 NULL, j - i,
+					 base ? base + c->items[i].pos : 0, &l);
 		if (rc == 0)
 			fresh += c->items[i].len;
 		if (rc >= 0)

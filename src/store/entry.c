@@ -506,7 +506,7 @@ void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 {
 	b3cas__pack_batch_drop_id(b, s, id);
 	if (is_inline && b3cas__packs(s)) {
-		b3cas__pack_batch_put(b, s, id, data, len, unref);
+		b3cas__pack_batch_put(b, s, id, data, len, unref, 0);
 		return;
 	}
 	b3cas__batch_put_kind(b, s, id,

@@ -254,10 +254,13 @@ void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
 
 /* Under id's stripe lock: add the object (or count more references to it)
  * to b, writing a new loose file (or publishing tmp) first. 0 new, 1 a
- * duplicate, or an error; *loose_out says a file was written. */
+ * duplicate, or an error; *loose_out says a file was written. seq: in a
+ * packed store, the sequence number for new bytes (0: the next one;
+ * store/pack.h). */
 int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, const void *data, size_t len,
-			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out);
+			b3cas_tmpfile *tmp, uint64_t count, uint64_t seq,
+			bool *loose_out);
 /* Write b as the durability mode says, minding the reserve; loose: it
  * names a new file. */
 int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose);

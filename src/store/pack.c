@@ -72,11 +72,11 @@ int b3cas__pack_open(b3cas_store *s)
 
 void b3cas__pack_batch_put(rocksdb_writebatch_t *b, b3cas_store *s,
 			   const b3cas_oid *id, const void *data, size_t len,
-			   bool unref)
+			   bool unref, uint64_t n)
 {
 	uint8_t seq[B3CAS_PACK_SEQ_LEN], key[B3CAS_PACK_KEY_LEN];
 
-	seq_put(seq, atomic_fetch_add(&s->pack_next, 1));
+	seq_put(seq, n ? n : atomic_fetch_add(&s->pack_next, 1));
 	key_of(key, seq, id);
 	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_DATA],
 				  (const char *)key, sizeof(key),

@@ -43,12 +43,27 @@ static inline bool b3cas__packs(const b3cas_store *s)
 /*
  * Add to b (under id's stripe lock) the entry of an object kept in the
  * index, len bytes at data: a new data key holding them and an entry of
- * kind PACKED naming it (unref: a GC candidate's mark). The caller has
- * dropped what an entry it replaces held (b3cas__pack_batch_drop).
+ * kind PACKED naming it (unref: a GC candidate's mark). The key's
+ * sequence number is seq, one of a range b3cas__pack_reserve gave, or
+ * the next one when seq is 0. The caller has dropped what an entry it
+ * replaces held (b3cas__pack_batch_drop).
  */
 void b3cas__pack_batch_put(rocksdb_writebatch_t *b, b3cas_store *s,
 			   const b3cas_oid *id, const void *data, size_t len,
-			   bool unref);
+			   bool unref, uint64_t seq);
+
+/*
+ * Reserve n sequence numbers, the first returned: a chunked put numbers
+ * a segment's new chunks in the order they come in the object, though it
+ * stages them in id order (for its locks), so that neighbouring chunks of
+ * a file are neighbours in the data family and compress together
+ * (measured on the sandbox corpus: in id order the data family took 10 MB
+ * more). Numbers left unused are gaps, which cost nothing.
+ */
+static inline uint64_t b3cas__pack_reserve(b3cas_store *s, uint64_t n)
+{
+	return atomic_fetch_add(&s->pack_next, n);
+}
 
 /* Add to b the removal of the data key that id's entry e names, when it
  * is of kind PACKED (else nothing). */

@@ -35,7 +35,8 @@
  * fall back to raw literals), and the rule must not depend on that.
  */
 static void put_inline(rocksdb_writebatch_t *b, b3cas_store *s,
-		       const b3cas_oid *id, const void *data, size_t len)
+		       const b3cas_oid *id, const void *data, size_t len,
+		       uint64_t seq)
 {
 	size_t max = s->lay.zlevel ? b3cas__zstd_worth_max(
 					     len, B3CAS_ZSTD_MIN_SAVING_DEFAULT,
@@ -46,7 +47,7 @@ static void put_inline(rocksdb_writebatch_t *b, b3cas_store *s,
 	size_t csize;
 
 	if (b3cas__packs(s)) {
-		b3cas__pack_batch_put(b, s, id, data, len, false);
+		b3cas__pack_batch_put(b, s, id, data, len, false, seq);
 		return;
 	}
 	if (cap > 0)
@@ -71,7 +72,8 @@ static void put_inline(rocksdb_writebatch_t *b, b3cas_store *s,
  */
 int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, const void *data, size_t len,
-			b3cas_tmpfile *tmp, uint64_t count, bool *loose_out)
+			b3cas_tmpfile *tmp, uint64_t count, uint64_t seq,
+			bool *loose_out)
 {
 	uint64_t refs = 0;
 	bool revive;
@@ -117,7 +119,7 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	/* A chunked store keeps chunk-sized objects inline. */
 	if (!tmp && (len <= s->lay.inline_threshold ||
 		     len <= s->lay.chunk_max)) {
-		put_inline(b, s, id, data, len);
+		put_inline(b, s, id, data, len, seq);
 	} else {
 		bool durable = s->durability == B3CAS_DURABILITY_FULL;
 
@@ -192,7 +194,7 @@ int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 	lock = b3cas__store_stripe(s, id);
 	b = rocksdb_writebatch_create();
 	pthread_mutex_lock(lock);
-	rc = b3cas__stage_locked(s, b, id, data, len, tmp, 1, &loose);
+	rc = b3cas__stage_locked(s, b, id, data, len, tmp, 1, 0, &loose);
 	if (rc >= 0) {
 		wrc = b3cas__write_batch(s, b, loose);
 		if (wrc < 0)

@@ -351,10 +351,17 @@ expect 2 '^$' 'power of two' -- --store "$work/bad" init --chunk-avg 128
 expect 2 '^$' 'blake3' -- --store "$work/bad" init --hash sha256 --chunking
 expect 2 '^$' 'compress-level' -- --store "$work/bad" init --compress-level 20
 check "a refused chunking init creates nothing" test ! -e "$work/bad"
-expect 0 '"format_version":2,"chunk_avg":2048,"compression_level":3' '^$' \
+expect 0 '"format_version":2,"chunk_avg":2048,"compression_level":6,"packed":true' '^$' \
 	-- --store "$cs" init --chunk-avg 2048 --compress --json
 check "b3cas.conf records the chunking" grep -q '^chunking = fastcdc-2020$' "$cs/b3cas.conf"
-check "b3cas.conf records the compression" grep -q '^compression_level = 3$' "$cs/b3cas.conf"
+check "b3cas.conf records the compression" grep -q '^compression_level = 6$' "$cs/b3cas.conf"
+check "b3cas.conf records the packing" grep -q '^compression = zstd-packed$' "$cs/b3cas.conf"
+# a frame per object, as stores of earlier versions
+expect 0 'Compression: zstd level 3, a frame per object' '^$' \
+	-- --store "$work/frames" init --chunking --no-pack
+check "--no-pack: b3cas.conf says zstd" grep -q '^compression = zstd$' "$work/frames/b3cas.conf"
+expect 0 'zstd level 9, packed in 64 KiB blocks' '^$' \
+	-- --store "$work/packed9" init --compress-level 9
 # a large text-like file, a copy with a line changed in the middle, and
 # the files of every size class: ids are b3sum's, bytes come back
 seq 1 400000 >"$files/big.txt"
