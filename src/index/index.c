@@ -252,13 +252,12 @@ static bool has_data_family(const rocksdb_options_t *o, const char *path)
 	char **names = rocksdb_list_column_families(o, path, &n, &err);
 	bool found = false;
 
-	if (err) {
-		free(err);
-		return false;
-	}
-	for (size_t i = 0; i < n; i++)
+	/* The list is allocated even on an error (empty then). */
+	for (size_t i = 0; !err && i < n; i++)
 		found = found || strcmp(names[i], cf_names[B3CAS_CF_DATA]) == 0;
-	rocksdb_list_column_families_destroy(names, n);
+	if (names)
+		rocksdb_list_column_families_destroy(names, n);
+	free(err);
 	return found;
 }
 
