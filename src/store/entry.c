@@ -174,15 +174,40 @@ int b3cas__entry_get(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e)
 	return b3cas__entry_get_at(s, NULL, id, e);
 }
 
+/*
+ * A packed entry and its bytes are two reads. Read from the latest state
+ * (ro NULL, no lock held: a get, a reader), a GC, delete or revive can
+ * come between them and remove or replace the bytes the entry named:
+ * not damage. So a miss reads the entry again, and only the same entry
+ * (the same sequence number) missing its bytes twice is damage; an entry
+ * gone meanwhile is B3CAS_ENOTFOUND, a new one is read afresh. A
+ * snapshot's reads agree with each other and need none of this.
+ */
+#define PACKED_READ_TRIES 8
+
 int b3cas__entry_get_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			const b3cas_oid *id, b3cas__entry *e)
 {
-	int rc = b3cas__entry_head_at(s, ro, id, e);
+	uint8_t missed[8];
+	bool have_missed = false;
+	int rc;
 
-	if (rc < 0 || e->kind != B3CAS_ENTRY_PACKED)
-		return rc;
-	rc = b3cas__pack_read_at(s, ro, id, e->raw, e->raw_len, e->size,
-				 &e->dv);
+	for (int tries = 1;; tries++) {
+		rc = b3cas__entry_head_at(s, ro, id, e);
+		if (rc < 0 || e->kind != B3CAS_ENTRY_PACKED)
+			return rc;
+		rc = b3cas__pack_read_at(s, ro, id, e->raw, e->raw_len,
+					 e->size, &e->dv);
+		if (rc != B3CAS_ECORRUPT || ro || tries == PACKED_READ_TRIES ||
+		    e->raw_len != sizeof(missed) ||
+		    (have_missed &&
+		     memcmp(missed, e->raw, sizeof(missed)) == 0))
+			break;
+		/* changed meanwhile? */
+		memcpy(missed, e->raw, sizeof(missed));
+		have_missed = true;
+		b3cas__entry_done(e);
+	}
 	if (rc == B3CAS_ECORRUPT) {
 		/* Bytes missing or the wrong length: damage that the read
 		 * meets in b3cas__entry_decode, as it meets a bad frame. */
