@@ -32,12 +32,24 @@ static void key_of(uint8_t out[B3CAS_PACK_KEY_LEN], const uint8_t *seq,
 	memcpy(out + B3CAS_PACK_SEQ_LEN, id->bytes, B3CAS_PACK_TAG_LEN);
 }
 
+/*
+ * The largest sequence number a store can reach (2^48: 280 trillion
+ * puts). A key at or above it, or not 16 bytes long, was not made here:
+ * damage, which the open steps over (fsck reports the key, which no
+ * entry names, and its repair deletes it) rather than refusing the store
+ * or numbering new bytes after it.
+ */
+#define SEQ_LIMIT (1ull << 48)
+/* How many such keys an open steps over before it gives up. */
+#define BAD_KEYS_MAX 1024
+
 int b3cas__pack_open(b3cas_store *s)
 {
 	rocksdb_column_family_handle_t *cf = s->ix->cf[B3CAS_CF_DATA];
 	rocksdb_iterator_t *it;
 	char *err = NULL;
 	uint64_t next = 1;
+	int bad = 0;
 
 	if (!cf)
 		return b3cas__error(B3CAS_ECORRUPT,
@@ -47,25 +59,29 @@ int b3cas__pack_open(b3cas_store *s)
 	if (s->read_only)
 		return 0;
 	it = rocksdb_create_iterator_cf(s->ix->db, s->ix->read, cf);
-	rocksdb_iter_seek_to_last(it);
-	if (rocksdb_iter_valid(it)) {
+	for (rocksdb_iter_seek_to_last(it); rocksdb_iter_valid(it);
+	     rocksdb_iter_prev(it)) {
 		size_t klen;
-		const char *k = rocksdb_iter_key(it, &klen);
+		const uint8_t *k =
+			(const uint8_t *)rocksdb_iter_key(it, &klen);
 
-		if (klen != B3CAS_PACK_KEY_LEN) {
-			rocksdb_iter_destroy(it);
-			return b3cas__error(B3CAS_ECORRUPT,
-					    "the index's data column family "
-					    "holds a key of %zu bytes",
-					    klen);
+		if (klen == B3CAS_PACK_KEY_LEN && seq_get(k) < SEQ_LIMIT) {
+			next = seq_get(k) + 1;
+			break;
 		}
-		next = seq_get((const uint8_t *)k) + 1;
+		if (++bad == BAD_KEYS_MAX)
+			break;
 	}
 	rocksdb_iter_get_error(it, &err);
 	rocksdb_iter_destroy(it);
 	if (err)
 		return b3cas__index_error(err, "cannot read the index's data "
 					       "column family");
+	if (bad == BAD_KEYS_MAX)
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "the last %d keys of the index's data "
+				    "column family were not made by b3cas",
+				    BAD_KEYS_MAX);
 	atomic_store(&s->pack_next, next);
 	return 0;
 }

@@ -829,6 +829,53 @@ static void test_packed_damage(void **state)
 	b3cas__index_close(r.ix);
 	expect_corrupt(dir, &a, "packed chunk");
 	assert_true(fsck_of(dir).corrupt >= 1);
+	d[0] ^= 1;
+	raw_open(&r, dir);
+	raw_put(&r, B3CAS_CF_DATA, dk, sizeof(dk), d, dl);
+
+	/* 4. keys b3cas never makes, sorting after every other: the store
+	 * still opens and numbers new bytes as before; fsck reports both
+	 * (no entry names them) and its repair deletes them */
+	{
+		uint8_t odd[20], high[16];
+		b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
+		b3cas_fsck_report rep;
+
+		memset(odd, 0xff, sizeof(odd));
+		memset(high, 0xfe, sizeof(high));
+		raw_put(&r, B3CAS_CF_DATA, odd, sizeof(odd), za, 10);
+		raw_put(&r, B3CAS_CF_DATA, high, sizeof(high), za, 20);
+		b3cas__index_close(r.ix);
+		s = open_store(dir, false);
+		assert_int_equal(b3cas_store_put(s, NULL, z.data, z.len), 0);
+		check_reads(s, &z, &st);
+		check_reads(s, &a, &st);
+		assert_int_equal(b3cas_store_close(s), 0);
+		rep = fsck_of(dir);
+		assert_int_equal(rep.orphans, 2);
+		assert_int_equal(rep.problems, 2);
+		fo.repair = true;
+		s = open_store(dir, false);
+		assert_int_equal(b3cas_fsck(s, &fo, &rep), 0);
+		assert_int_equal(rep.removed, 2);
+		assert_int_equal(b3cas_store_close(s), 0);
+		assert_int_equal(fsck_of(dir).problems, 0);
+		raw_open(&r, dir);
+		assert_null(raw_get(&r, B3CAS_CF_DATA, high, sizeof(high),
+				    &vl));
+		/* z's new bytes were numbered after the last good key */
+		free(v);
+		v = raw_get(&r, B3CAS_CF_CONTENT, z.id.bytes, B3CAS_OID_LEN,
+			    &vl);
+		assert_non_null(v);
+		assert_int_equal(vl, 17);
+		assert_int_equal(v[9], 0);
+		assert_int_equal(v[10], 0);
+		b3cas__index_close(r.ix);
+		s = open_store(dir, false);
+		check_reads(s, &z, &st);
+		assert_int_equal(b3cas_store_close(s), 0);
+	}
 
 	free(v);
 	free(d);
