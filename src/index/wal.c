@@ -139,6 +139,11 @@ static void bad(scan *s, uint64_t at)
 
 static int append(scan *s, const uint8_t *p, size_t n)
 {
+	/* A fragment may be empty (a record whose first block had no room
+	 * left for bytes): nothing to copy, and rec may still be NULL
+	 * (memcpy's arguments must not be, even for 0 bytes: UBSan). */
+	if (n == 0)
+		return 0;
 	if (s->rec_len + n > s->rec_cap) {
 		size_t cap = (s->rec_len + n) * 2;
 		uint8_t *q = realloc(s->rec, cap);
