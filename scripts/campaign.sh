@@ -8,9 +8,11 @@
 # concurrency and integrity tests named below and the CLI scripts with
 # B3CAS_TEST_LONG=1 (tests with a long form scale their case counts up:
 # test_live_fsck runs 24 seeds, test_nomem sweeps every Nth allocation
-# too, the random tests run ten times as many cases) and
-# B3CAS_CRASH_ROUNDS=1000 (test_powerloss and test_faults: 1,000 rounds
-# each; CI runs 400, 250 under the sanitizers), then the concurrency tests again under ThreadSanitizer.
+# too, the random tests run ten times as many cases, test_store_crash
+# kills its writer five times as often) and B3CAS_CRASH_ROUNDS=1000
+# (test_powerloss and test_faults: 1,000 rounds each; CI runs 200, 60
+# under the sanitizers), then the concurrency tests again under
+# ThreadSanitizer.
 # Any failure exits non-zero. Expect an hour or more on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -67,22 +67,22 @@ cmake --build build-fuzz -j"$jobs" --target fuzz_hasher_update \
 fuzzdir=$(mktemp -d)
 trap 'rm -rf "$fuzzdir"' EXIT
 cp -r fuzz/corpus/hasher_update/. "$fuzzdir/"
-build-fuzz/fuzz/fuzz_hasher_update -entropic=0 -seed=1 -max_total_time=30 \
+build-fuzz/fuzz/fuzz_hasher_update -entropic=0 -seed=1 -max_total_time=20 \
 	-max_len=8192 "$fuzzdir" 2>&1 | tail -n 3
 textdir=$fuzzdir/store_text
 mkdir "$textdir"
 cp -r fuzz/corpus/store_text/. "$textdir/"
-build-fuzz/fuzz/fuzz_store_text -seed=1 -max_total_time=20 -max_len=512 \
+build-fuzz/fuzz/fuzz_store_text -seed=1 -max_total_time=15 -max_len=512 \
 	"$textdir" 2>&1 | tail -n 3
 zstddir=$fuzzdir/zstd
 mkdir "$zstddir"
 cp -r fuzz/corpus/zstd/. "$zstddir/"
-build-fuzz/fuzz/fuzz_zstd -seed=1 -max_total_time=20 -max_len=8192 \
+build-fuzz/fuzz/fuzz_zstd -seed=1 -max_total_time=15 -max_len=8192 \
 	"$zstddir" 2>&1 | tail -n 3
 cdcdir=$fuzzdir/cdc
 mkdir "$cdcdir"
 cp -r fuzz/corpus/cdc/. "$cdcdir/"
-build-fuzz/fuzz/fuzz_cdc -entropic=0 -seed=1 -max_total_time=20 \
+build-fuzz/fuzz/fuzz_cdc -entropic=0 -seed=1 -max_total_time=15 \
 	-max_len=65536 "$cdcdir" 2>&1 | tail -n 3
 
 log "all tests passed"

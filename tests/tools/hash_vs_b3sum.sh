@@ -4,7 +4,11 @@
 # flag, stdin, and check files good, bad and malformed. Standard output must
 # be byte-identical and the exit status equal, except where b3cas documents
 # a different code (usage errors exit 2, where b3sum exits 1).
-# The whole run repeats at every SIMD level the CPU supports.
+# The whole run repeats at every SIMD level the CPU supports, and at each
+# level `b3cas put` of every file into a plain store and into a chunking
+# store (chunks hashed in batches, whole objects by their chunk trees)
+# prints b3sum's lines. So the SIMD ladder of scripts/test.sh need not run
+# this test again (it is labelled simd-neutral).
 #
 # Seeded: B3CAS_TEST_SEED replays a run (the seed is printed).
 set -uo pipefail
@@ -188,6 +192,33 @@ run_all() {
 	compare 2 --bogus-flag f_1
 }
 
+# put_all LEVEL: the ids `b3cas put` prints at the current level, into a
+# plain store and a chunking one (chunks of 1-4 KiB: the 20 MiB files
+# are thousands of chunks), equal b3sum's.
+put_all() {
+	local kind want got
+	want=$(b3sum "${files[@]}" "${odd[@]}" | sort)
+	for kind in plain chunked; do
+		rm -rf "st-$kind"
+		if [[ $kind == plain ]]; then
+			"$b3cas" --store "st-$kind" init >/dev/null
+		else
+			"$b3cas" --store "st-$kind" init --chunk-avg 2048 \
+				--compress >/dev/null
+		fi
+		got=$("$b3cas" --store "st-$kind" put "${files[@]}" "${odd[@]}" |
+			sort)
+		compared=$((compared + 1))
+		if [[ $got != "$want" ]]; then
+			failed=$((failed + 1))
+			echo "MISMATCH: put into a $kind store at level $1:"
+			diff <(printf '%s\n' "$want") <(printf '%s\n' "$got") |
+				head -5
+		fi
+		rm -rf "st-$kind"
+	done
+}
+
 levels=(portable sse41 avx2 avx512)
 for level in "${levels[@]}"; do
 	v=$(B3CAS_SIMD=$level "$b3cas" --version 2>/dev/null)
@@ -198,6 +229,7 @@ for level in "${levels[@]}"; do
 	echo "SIMD level $level"
 	export B3CAS_SIMD=$level
 	run_all
+	put_all "$level"
 	unset B3CAS_SIMD
 done
 
