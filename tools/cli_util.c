@@ -14,20 +14,38 @@
 #include <unistd.h>
 
 /* "b3cas: <message>" on stderr, after whatever stdout still holds, and on
- * a line of its own rather than after a progress line. */
+ * a line of its own rather than after a progress line. The line is one
+ * write under stderr's lock: put's workers fail on many files at once,
+ * and unbuffered pieces of their lines came out interleaved. */
 static void vmessage(const char *fmt, va_list ap)
 	__attribute__((format(printf, 1, 0)));
 
 static void vmessage(const char *fmt, va_list ap)
 {
+	char small[1024], *line = small;
+	va_list again;
+	int n;
+
 	/* Interrupted: the failures that follow are the signal's doing. */
 	if (cli_interrupted())
 		return;
+	va_copy(again, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	if (n >= (int)sizeof(small)) {
+		line = malloc((size_t)n + 1);
+		if (line)
+			vsnprintf(line, (size_t)n + 1, fmt, again);
+		else
+			line = small; /* cut short rather than lost */
+	}
+	va_end(again);
+	flockfile(stderr);
 	fflush(stdout);
 	cli_progress_clear();
-	fputs("b3cas: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "b3cas: %s\n", n < 0 ? fmt : line);
+	funlockfile(stderr);
+	if (line != small)
+		free(line);
 }
 
 void cli_error(const char *fmt, ...)

@@ -365,4 +365,18 @@ check "stat --json in no store names the id ($(items))" test "$(items)" = \
 "$fresh ENOTFOUND"
 "$b3cas" rm "$fresh" >/dev/null 2>&1
 
+# ---- many workers failing at once: whole lines ----
+# Each failure is one line "b3cas: cannot read NAME: ...", never pieces of
+# two (the workers' unbuffered messages came out interleaved).
+for i in $(seq 1 400); do
+	printf '%s/missing-%03d-with-a-longer-name-to-widen-the-line\0' "$work" "$i"
+done >"$work/missing.list"
+"$b3cas" --store "$st" put --threads 4 --no-names \
+	--files0-from "$work/missing.list" >/dev/null 2>"$work/missing.err"
+check "400 failing workers print 400 lines ($(wc -l <"$work/missing.err"))" \
+	test "$(wc -l <"$work/missing.err")" = 400
+check "each failure line is whole" test "$(grep -cvE \
+	'^b3cas: cannot read .*/missing-[0-9]{3}-with-a-longer-name-to-widen-the-line: No such file or directory$' \
+	"$work/missing.err")" = 0
+
 cli_summary
