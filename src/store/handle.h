@@ -167,6 +167,9 @@ void b3cas__flusher_stop(b3cas_store *s);
 /* After an index write (loose: it named a new file): what batch mode
  * must flush later. */
 void b3cas__note_written(b3cas_store *s, bool loose);
+/* close's flush: b3cas_store_sync without a syncfs when this handle left
+ * no object file unsynced (store/sync.c). */
+int b3cas__store_sync_for_close(b3cas_store *s);
 
 /* ---- index entries (entry.c) ---- */
 

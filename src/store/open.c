@@ -335,7 +335,7 @@ int b3cas_store_close(b3cas_store *s)
 	b3cas__flusher_stop(s);
 	if (s->ix && !s->read_only) {
 		rc = atomic_load(&s->flush.error);
-		if (b3cas_store_sync(s) == 0)
+		if (b3cas__store_sync_for_close(s) == 0)
 			rc = 0;
 		else
 			rc = rc ? rc : B3CAS_EIO;

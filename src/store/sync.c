@@ -28,8 +28,13 @@ int b3cas__store_check_writable(const b3cas_store *s, const char *what)
 			    "read-only", what, s->lay.root);
 }
 
-/* Flush what batch mode has left for later; serialized by sync_lock. */
-static int flush_locked(b3cas_store *s, bool force)
+/*
+ * Flush what batch mode has left for later; serialized by sync_lock.
+ * force_files syncs the file system even when no write of this handle
+ * left an object file unsynced (b3cas_store_sync promises that of
+ * whatever reached the folder); force_index syncs the index log.
+ */
+static int flush_locked(b3cas_store *s, bool force_files, bool force_index)
 {
 	bool objects = atomic_exchange(&s->flush.dirty_objects, false);
 	bool index = atomic_exchange(&s->flush.dirty_index, false);
@@ -37,9 +42,9 @@ static int flush_locked(b3cas_store *s, bool force)
 
 	/* Files first: an index entry made durable here must name a file
 	 * that already is. */
-	if ((objects || force) && syncfs(s->lay.objects_fd) != 0)
+	if ((objects || force_files) && syncfs(s->lay.objects_fd) != 0)
 		rc = b3cas__error_errno(errno, "cannot sync %s", s->lay.root);
-	if (rc == 0 && (index || force))
+	if (rc == 0 && (index || force_index))
 		rc = b3cas__index_sync(s->ix);
 	if (rc < 0) {
 		/* Try again next time rather than forget the data. */
@@ -66,7 +71,7 @@ static void *flusher_main(void *arg)
 		pthread_cond_timedwait(&s->flush.wake, &s->flush.lock, &until);
 		if (s->flush.stopping)
 			break;
-		if (flush_locked(s, false) < 0) {
+		if (flush_locked(s, false, false) < 0) {
 			int none = 0;
 
 			atomic_compare_exchange_strong(&s->flush.error, &none,
@@ -85,10 +90,27 @@ int b3cas_store_sync(b3cas_store *s)
 	if (s->read_only)
 		return 0;
 	pthread_mutex_lock(&s->flush.lock);
-	rc = flush_locked(s, true);
+	rc = flush_locked(s, true, true);
 	pthread_mutex_unlock(&s->flush.lock);
 	if (rc == 0)
 		atomic_store(&s->flush.error, 0);
+	return rc;
+}
+
+/*
+ * The flush of b3cas_store_close: the index log always, the file system
+ * only when a write of this handle left an object file unsynced. A
+ * packed or inline-only put run writes no file, and its syncfs flushed
+ * whatever else the file system held (measured: 112 syncfs calls, 0.6 s
+ * of a 32 s ingest of the sandbox corpus, one put run per snapshot).
+ */
+int b3cas__store_sync_for_close(b3cas_store *s)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->flush.lock);
+	rc = flush_locked(s, false, true);
+	pthread_mutex_unlock(&s->flush.lock);
 	return rc;
 }
 
