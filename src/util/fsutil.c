@@ -11,9 +11,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <sys/mman.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
