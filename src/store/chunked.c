@@ -627,9 +627,12 @@ void b3cas__chunked_batch_set_held(b3cas_store *s, rocksdb_writebatch_t *b,
 }
 
 /* Under id's stripe lock: add delta (which may be negative) to id's held
- * count in b, from what the index holds now. */
+ * count in b, from what the index holds now. A count that cannot move by
+ * delta (already too low, or unreadable) adds 1 to *clamps, which the
+ * caller adds to s->held_clamps once b is written (see handle.h). */
 static int held_add_locked(b3cas_store *s, rocksdb_writebatch_t *b,
-			   const b3cas_oid *id, int64_t delta)
+			   const b3cas_oid *id, int64_t delta,
+			   uint64_t *clamps)
 {
 	uint64_t held;
 	int rc = b3cas__chunked_held(s, id, &held);
@@ -640,13 +643,27 @@ static int held_add_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	if (rc < 0)
 		b3cas_error_clear();
 	if (rc < 0 || (delta < 0 && held < (uint64_t)-delta))
-		atomic_fetch_add(&s->held_clamps, 1); /* see handle.h */
+		(*clamps)++;
 	if (delta < 0 && held < (uint64_t)-delta)
 		held = 0; /* already wrong: never below 0 */
 	else
 		held += (uint64_t)delta;
 	b3cas__chunked_batch_set_held(s, b, id, held);
 	return 0;
+}
+
+/*
+ * After the batch with n clamps is written (or failed), still under its
+ * chunks' locks: counted for fsck's mends (handle.h). Not before: a check
+ * that read the count and then took its snapshot before the batch landed
+ * would see neither the clamp nor what it did, and mend by a difference
+ * the release already made (a held count, and so the reference count it
+ * raises, one too high for ever).
+ */
+static void held_clamped(b3cas_store *s, uint64_t n)
+{
+	if (n)
+		atomic_fetch_add(&s->held_clamps, n);
 }
 
 /* A held count key: to the caller's b3cas__held_count_fn. */
@@ -684,21 +701,25 @@ void b3cas__chunked_batch_forget_held(b3cas_store *s, rocksdb_writebatch_t *b,
  * Under id's stripe lock: drop count references to chunk id, which a
  * segment going away held. A chunk not stored, or already a candidate, or
  * with fewer references than that (a count already wrong) is left as it
- * is: leaking is safe, freeing a chunk someone holds is not. *gone: its
- * last reference went.
+ * is: leaking is safe, freeing a chunk someone holds is not; its held
+ * count then stays too, which counts in *clamps (held_add_locked). *gone:
+ * its last reference went.
  */
 static int unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
-			const b3cas_oid *id, uint64_t count, bool *gone)
+			const b3cas_oid *id, uint64_t count, bool *gone,
+			uint64_t *clamps)
 {
 	uint64_t refs = 0;
 	int rc = b3cas__lookup_count(s, id, &refs);
 
 	*gone = false;
+	if (rc >= 0 && (rc != 1 || refs < count))
+		(*clamps)++;
 	if (rc != 1)
 		return rc < 0 ? rc : 0;
 	if (refs < count)
 		return 0;
-	rc = held_add_locked(s, b, id, -(int64_t)count);
+	rc = held_add_locked(s, b, id, -(int64_t)count, clamps);
 	if (rc < 0)
 		return rc;
 	if (refs > count) {
@@ -718,6 +739,7 @@ static int release_segment(b3cas_store *s, const uint8_t *key, size_t klen,
 {
 	const uint8_t *end = p + len;
 	rocksdb_writebatch_t *b;
+	uint64_t clamps = 0;
 	size_t n = 0;
 	int rc = 0;
 
@@ -749,7 +771,8 @@ static int release_segment(b3cas_store *s, const uint8_t *key, size_t klen,
 
 		while (j < n && b3cas_oid_equal(&items[j].id, &items[i].id))
 			j++;
-		rc = unref_locked(s, b, &items[i].id, j - i, &gone[i]);
+		rc = unref_locked(s, b, &items[i].id, j - i, &gone[i],
+				  &clamps);
 		for (size_t m = i + 1; m < j; m++)
 			gone[m] = false;
 		i = j;
@@ -758,6 +781,7 @@ static int release_segment(b3cas_store *s, const uint8_t *key, size_t klen,
 				     (const char *)key, klen);
 	if (rc == 0)
 		rc = b3cas__write_batch(s, b, false);
+	held_clamped(s, clamps);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		if (gone[i])
 			b3cas__caches_forget(s, &items[i].id, false);
@@ -973,7 +997,7 @@ static int flush_segment(b3cas__cput *c)
 	b3cas_store *s = c->s;
 	rocksdb_writebatch_t *b;
 	uint8_t key[SEG_KEY_LEN], *rec;
-	uint64_t seglen = 0, fresh = 0, base;
+	uint64_t seglen = 0, fresh = 0, clamps = 0, base;
 	size_t bytes = 0;
 	bool loose = false;
 	int rc;
@@ -1020,7 +1044,7 @@ static int flush_segment(b3cas__cput *c)
 			fresh += c->items[i].len;
 		if (rc >= 0)
 			rc = held_add_locked(s, b, &c->items[i].id,
-					     (int64_t)(j - i));
+					     (int64_t)(j - i), &clamps);
 		loose |= l;
 		i = j;
 	}
@@ -1042,6 +1066,7 @@ static int flush_segment(b3cas__cput *c)
 		rc = b3cas__reserve_check_index_room(s, fresh);
 	if (rc >= 0)
 		rc = b3cas__write_batch(s, b, loose);
+	held_clamped(s, clamps);
 	for (uint32_t i = 0; rc >= 0 && i < c->n; i++)
 		b3cas__known_add(s->known, &c->items[i].id);
 	lock_items(s, c->items, c->n, false);

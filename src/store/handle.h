@@ -98,7 +98,8 @@ struct b3cas_store {
 	uint64_t held_mends;
 	/* Releases and puts that could not move a held count by their
 	 * segments' amount (it was already too low, or unreadable: chunked.c,
-	 * held_add_locked). A check whose snapshot is older than one of them
+	 * held_add_locked), counted once their batch is written, still under
+	 * the chunks' locks. A check whose snapshot is older than one of them
 	 * cannot mend by difference; it reports and the next check mends. */
 	atomic_ullong held_clamps;
 	/* Writers and readers open on this handle (stream.c): close refuses

@@ -207,9 +207,11 @@ static int mend(held_run *r, b3cas__held_finding *f)
 	b = rocksdb_writebatch_create();
 	pthread_mutex_lock(lock);
 	/* A held count that a release could not move by its amount since
-	 * the snapshot (handle.h, held_clamps; counted under the chunk's
-	 * lock, so one of this chunk is seen here): the difference is no
-	 * longer right. */
+	 * the snapshot (handle.h, held_clamps; counted after its batch is
+	 * written and before the chunk's lock is let go, so one of this
+	 * chunk is seen here, and one not in the baseline read before the
+	 * snapshot is never in the snapshot): the difference is no longer
+	 * right. */
 	if (atomic_load(&s->held_clamps) != r->clamps) {
 		pthread_mutex_unlock(lock);
 		pthread_mutex_unlock(&s->held_lock);
