@@ -298,6 +298,10 @@ static int walk(scan *s, const uint8_t *buf, size_t len)
 		rc = fragment(s, t, h + hlen, n, off);
 		off += hlen + n;
 	}
+	/* A record whose last fragment never came: its write was cut
+	 * between two fragments (the file ends at a block boundary). */
+	if (rc == 0 && s->in_record)
+		s->r->torn_tail = true;
 	if (s->bad_seen && !s->r->damaged)
 		s->r->torn_tail = true;
 	return rc;
