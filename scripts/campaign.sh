@@ -24,7 +24,8 @@ filter=${1:-'test_(powerloss|faults|nomem|store_crash|store_threads|cache|live_f
 
 printf '\n=== campaign: release build ===\n'
 cmake -S "$root" -B build-campaign -DCMAKE_BUILD_TYPE=Release \
-	-DB3CAS_WERROR=ON -DB3CAS_CRASH_ROUNDS=1000 >/dev/null
+	-DB3CAS_WERROR=ON -DB3CAS_CRASH_ROUNDS=1000 -DB3CAS_LONG_TESTS=ON \
+	>/dev/null
 cmake --build build-campaign -j"$jobs" >/dev/null
 (cd build-campaign &&
 	B3CAS_TEST_LONG=1 \
@@ -33,7 +34,7 @@ cmake --build build-campaign -j"$jobs" >/dev/null
 printf '\n=== campaign: ThreadSanitizer, concurrency tests, long form ===\n'
 CC=clang cmake -S "$root" -B build-campaign-tsan \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DB3CAS_SANITIZE=thread \
-	-DB3CAS_BENCH=OFF -DB3CAS_WERROR=ON >/dev/null
+	-DB3CAS_BENCH=OFF -DB3CAS_WERROR=ON -DB3CAS_LONG_TESTS=ON >/dev/null
 cmake --build build-campaign-tsan -j"$jobs" >/dev/null
 (cd build-campaign-tsan &&
 	B3CAS_TEST_LONG=1 \
