@@ -4,34 +4,42 @@
  * An object larger than the store's largest chunk is cut by FastCDC into
  * chunks, and each chunk is an ordinary object (inline, compressed when
  * that pays) with a reference count; identical chunks of any objects are
- * stored once. The object's own content entry (kind B3CAS_ENTRY_CHUNKED)
- * keeps its size and a manifest top: the manifest's name gen (16 random
- * bytes) and, for each segment of up to SEG_CHUNKS chunks, its start
- * offset, chunk count and a check value. The segments, the ordered lists
- * of chunk ids and lengths, are in the META column family under
- * 'm' gen seg (seg as 4 big-endian bytes): named by gen, not by the id,
- * so a streaming put writes them before it knows the id.
+ * stored once. The chunks' list is cut again, by content, into manifest
+ * nodes: a node ends after a chunk whose id ends in NODE_FANOUT_BITS zero
+ * bits (or after NODE_CHUNKS chunks), so two objects that share a run of
+ * chunks share the nodes inside it. A node is the ordered list of its
+ * chunk ids and lengths, kept once in the META column family under
+ * 'n' node (node: the BLAKE3 of the list), with its own reference count
+ * under 'k' node. The object's own content entry (kind
+ * B3CAS_ENTRY_CHUNKED) keeps its size and a manifest top: a random name
+ * gen (16 bytes) and, for each node, its start offset, chunk count, id
+ * and a check value.
  *
- * Binding: a segment's check is the first 16 bytes of BLAKE3 keyed with
- * the object's id over gen, the segment's number, its start offset and
- * the BLAKE3 of its bytes. A segment damaged, swapped with another
- * object's or moved within the object fails its check, and every chunk is
- * hashed against its id as it is read, so a read serves exactly the bytes
- * the put hashed to the id (the put computed both from the same buffer).
+ * Binding: a node's bytes must hash to its id, and a top record's check
+ * is the first 16 bytes of BLAKE3 keyed with the object's id over gen,
+ * the record's number, its start, its chunk count and the node's id. A
+ * damaged node, a record swapped with another object's or moved within
+ * the object fails, and every chunk is hashed against its id as it is
+ * read, so a read serves exactly the bytes the put hashed to the id.
  *
- * References: every chunk occurrence in a segment holds one reference to
- * the chunk, taken in the same batch that writes the segment, under the
- * chunks' stripe locks (taken in increasing order). Segments that no
- * committed entry owns are named by a pending key: 'p' gen, written with
- * a put's first segment and deleted in the batch that writes the object's
- * entry; 'r' gen, written in the batch in which GC removes the entry. A
- * pending key's segments are released (their chunks' references dropped,
- * each segment deleted in the same batch, after a check under the locks
- * that it is still there) by the put that lost a race or failed, by GC
- * after a removal ('r' only: 'p' keys may be puts under way), and at open
- * (both) for what a crash left. So a chunk is a GC candidate only when no
- * segment holds it, and a crash at any point leaks nothing that the next
- * open does not release.
+ * References: a node's count is the number of top records (of stored
+ * entries, GC candidates, and of the pending keys below) that name it.
+ * Every chunk occurrence in a node holds one reference to the chunk (and
+ * one of its held count), taken in the batch that writes the node and
+ * dropped in the batch that deletes it, when its count reaches 0, under
+ * the node's and the chunks' stripe locks (taken in increasing order). A
+ * put that meets a node already stored adds 1 to its count and nothing
+ * else: that is what makes a put of known content cheap. Records that no
+ * committed entry owns are named by pending keys, one per record: 'p' gen
+ * seg -> node, written in the batch that takes the node's reference and
+ * deleted in the batch that writes the object's entry; 'r' gen seg ->
+ * node, written in the batch in which GC removes the entry. A pending key
+ * is released (its node's count dropped and the key deleted in the same
+ * batch, after a check under the locks that the key is still there) by
+ * the put that lost a race or failed, by GC after a removal ('r' only:
+ * 'p' keys may be puts under way), and at open (both) for what a crash
+ * left. So a chunk is a GC candidate only when no node holds it, and a
+ * crash at any point leaks nothing that the next open does not release.
  */
 #include "store/chunked.h"
 #include "store/pack.h"
@@ -48,40 +56,45 @@
 #include "util/error.h"
 #include "util/varint.h"
 
-#define SEG_CHUNKS 1024
-#define TOP_VERSION 1
+/* the most chunks a node holds; a node ends after a chunk whose id's
+ * last byte has its low NODE_FANOUT_BITS bits clear (1 chunk in 64) */
+#define NODE_CHUNKS 1024
+#define NODE_FANOUT_BITS 6
+#define SEG_CHUNKS NODE_CHUNKS
+#define TOP_VERSION 2
 #define GEN_LEN B3CAS__GEN_LEN
-#define TOP_HEAD (1 + GEN_LEN + 4)
-#define TOP_SEG (8 + 4 + 16)
 #define CHECK_LEN 16
-#define SEG_KEY_LEN (1 + GEN_LEN + 4)
-#define PENDING_KEY_LEN (1 + GEN_LEN)
+#define TOP_HEAD (1 + GEN_LEN + 4)
+/* a top record: start (u64 LE), chunks (u32 BE), node id, check */
+#define TOP_SEG (8 + 4 + B3CAS_OID_LEN + CHECK_LEN)
+#define NODE_KEY_LEN (1 + B3CAS_OID_LEN)
+#define REF_KEY_LEN (1 + GEN_LEN + 4)
 #define HELD_KEY_LEN (1 + B3CAS_OID_LEN)
-/* a chunk in a segment: its id and its length as a varint */
+/* a chunk in a node: its id and its length as a varint */
 #define SEG_ENTRY_MAX (B3CAS_OID_LEN + 5)
 
 _Static_assert(B3CAS_MANIFEST_TOP_MIN == TOP_HEAD + TOP_SEG,
-	       "B3CAS_MANIFEST_TOP_MIN is the top of one segment");
+	       "B3CAS_MANIFEST_TOP_MIN is the top of one node");
 
-static void seg_key(uint8_t k[SEG_KEY_LEN], const uint8_t gen[GEN_LEN],
-		    uint32_t seg)
+/* 'n' node: the node's list; 'k' node: its count. */
+static void node_key(uint8_t k[NODE_KEY_LEN], char kind, const uint8_t *node)
 {
-	k[0] = 'm';
-	memcpy(k + 1, gen, GEN_LEN);
-	k[SEG_KEY_LEN - 4] = (uint8_t)(seg >> 24);
-	k[SEG_KEY_LEN - 3] = (uint8_t)(seg >> 16);
-	k[SEG_KEY_LEN - 2] = (uint8_t)(seg >> 8);
-	k[SEG_KEY_LEN - 1] = (uint8_t)seg;
+	k[0] = (uint8_t)kind;
+	memcpy(k + 1, node, B3CAS_OID_LEN);
 }
 
-/* 'p': a put's segments, until its entry is written (released at open
- * only: the put may be under way); 'r': a removed object's (released by
- * the GC that removed it, or at open). */
-static void pending_key(uint8_t k[PENDING_KEY_LEN], char kind,
-			const uint8_t gen[GEN_LEN])
+/* 'p': a put's reference to its node seg, until its entry is written
+ * (released at open only: the put may be under way); 'r': a removed
+ * object's (released by the GC that removed it, or at open). */
+static void ref_key(uint8_t k[REF_KEY_LEN], char kind,
+		    const uint8_t gen[GEN_LEN], uint32_t seg)
 {
 	k[0] = (uint8_t)kind;
 	memcpy(k + 1, gen, GEN_LEN);
+	k[REF_KEY_LEN - 4] = (uint8_t)(seg >> 24);
+	k[REF_KEY_LEN - 3] = (uint8_t)(seg >> 16);
+	k[REF_KEY_LEN - 2] = (uint8_t)(seg >> 8);
+	k[REF_KEY_LEN - 1] = (uint8_t)seg;
 }
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -115,9 +128,9 @@ static size_t get_varint(const uint8_t *p, const uint8_t *end, uint32_t *v)
 	return n;
 }
 
-/* The chunk whose entry starts at p in a segment value ending at end:
- * its id into id (B3CAS_OID_LEN bytes) and its length; the bytes the
- * entry takes, or 0 when no well-formed entry starts there. */
+/* The chunk whose entry starts at p in a node value ending at end: its
+ * id into id (B3CAS_OID_LEN bytes) and its length; the bytes the entry
+ * takes, or 0 when no well-formed entry starts there. */
 static size_t seg_entry(const uint8_t *p, const uint8_t *end, uint8_t *id,
 			uint32_t *len)
 {
@@ -132,19 +145,25 @@ static size_t seg_entry(const uint8_t *p, const uint8_t *end, uint8_t *id,
 	return B3CAS_OID_LEN + k;
 }
 
-/* The check of segment seg: BLAKE3 keyed with the object's id over gen,
- * seg, start and the plain BLAKE3 of the segment's bytes (digest), so a
- * put can hash each segment as it writes it, before the id is known. */
+/* Does a node end after the chunk whose id is id? */
+static bool node_ends(const uint8_t *id)
+{
+	return (id[B3CAS_OID_LEN - 1] & ((1u << NODE_FANOUT_BITS) - 1)) == 0;
+}
+
+/* The check of top record seg: BLAKE3 keyed with the object's id over
+ * gen, seg, start, the node's chunk count and its id. */
 static void seg_check(uint8_t out[CHECK_LEN], const b3cas_oid *id,
 		      const uint8_t gen[GEN_LEN], uint32_t seg, uint64_t start,
-		      const uint8_t digest[B3CAS_OUT_LEN])
+		      uint32_t chunks, const uint8_t *node)
 {
-	uint8_t full[B3CAS_OUT_LEN], msg[GEN_LEN + 4 + 8 + B3CAS_OUT_LEN];
+	uint8_t full[B3CAS_OUT_LEN], msg[GEN_LEN + 4 + 8 + 4 + B3CAS_OID_LEN];
 
 	memcpy(msg, gen, GEN_LEN);
 	put_u32(msg + GEN_LEN, seg);
 	b3cas__put_u64(msg + GEN_LEN + 4, start);
-	memcpy(msg + GEN_LEN + 12, digest, B3CAS_OUT_LEN);
+	put_u32(msg + GEN_LEN + 12, chunks);
+	memcpy(msg + GEN_LEN + 16, node, B3CAS_OID_LEN);
 	b3cas_hash_keyed(full, id->bytes, msg, sizeof(msg));
 	memcpy(out, full, CHECK_LEN);
 }
@@ -158,9 +177,22 @@ static int manifest_damaged(const b3cas_oid *id, const char *why)
 			    b3cas_oid_fmt(hex, id), why);
 }
 
+static const uint8_t *top_rec(const b3cas__top *t, uint32_t i)
+{
+	return t->segs + (size_t)i * TOP_SEG;
+}
+
 int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
 		     const uint8_t *p, size_t len)
 {
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	if (len >= 1 && p[0] == 1)
+		return b3cas__error(B3CAS_EFORMAT,
+				    "chunked object %s has a manifest of an "
+				    "early development build (flat segments), "
+				    "which this build does not read",
+				    b3cas_oid_fmt(hex, id));
 	if (len < TOP_HEAD || p[0] != TOP_VERSION)
 		return manifest_damaged(id, "unknown top version");
 	memcpy(t->gen, p + 1, GEN_LEN);
@@ -172,21 +204,28 @@ int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
 	t->size = size;
 	for (uint32_t i = 0; i < t->nseg; i++) {
 		uint64_t start = b3cas__top_start(t, i);
+		uint32_t chunks = get_u32(top_rec(t, i) + 8);
 
 		if (i == 0 ? start != 0
 			   : start <= b3cas__top_start(t, i - 1))
-			return manifest_damaged(id, "segments out of order");
+			return manifest_damaged(id, "nodes out of order");
 		if (start >= size)
-			return manifest_damaged(id, "segment past the end");
-		if (get_u32(t->segs + (size_t)i * TOP_SEG + 8) == 0)
-			return manifest_damaged(id, "an empty segment");
+			return manifest_damaged(id, "a node past the end");
+		if (chunks == 0 || chunks > NODE_CHUNKS)
+			return manifest_damaged(id, "a node of no chunks or "
+					       "too many");
 	}
 	return 0;
 }
 
 uint64_t b3cas__top_start(const b3cas__top *t, uint32_t i)
 {
-	return b3cas__get_u64(t->segs + (size_t)i * TOP_SEG);
+	return b3cas__get_u64(top_rec(t, i));
+}
+
+const uint8_t *b3cas__top_node(const b3cas__top *t, uint32_t i)
+{
+	return top_rec(t, i) + 12;
 }
 
 static uint64_t top_end(const b3cas__top *t, uint32_t i)
@@ -194,45 +233,50 @@ static uint64_t top_end(const b3cas__top *t, uint32_t i)
 	return i + 1 < t->nseg ? b3cas__top_start(t, i + 1) : t->size;
 }
 
-/* ---- reading a segment ---------------------------------------------- */
+/* ---- reading a node ------------------------------------------------- */
 
-/* The value of segment key key, read with ro (a snapshot's) or, when
- * NULL, as every read of the index: 1 found (*v pinned), 0, or an error. */
-static int seg_get(b3cas_store *s, const rocksdb_readoptions_t *ro,
-		   const uint8_t key[SEG_KEY_LEN], rocksdb_pinnableslice_t **v)
+/* The value of meta key key (klen bytes), read with ro (a snapshot's)
+ * or, when NULL, as every read of the index: 1 found (*v pinned), 0, or
+ * an error. */
+static int meta_get(b3cas_store *s, const rocksdb_readoptions_t *ro,
+		    const uint8_t *key, size_t klen,
+		    rocksdb_pinnableslice_t **v)
 {
-	return b3cas__index_get_at(s->ix, ro, B3CAS_CF_META, key, SEG_KEY_LEN,
-				   v);
+	return b3cas__index_get_at(s->ix, ro, B3CAS_CF_META, key, klen, v);
 }
 
-/* Read (with ro: a snapshot's, or NULL) and check segment i of id: *v
- * pinned (release it), chunks parsed into ids (32 bytes each) and lens,
- * *n of them. */
+/* Read (with ro: a snapshot's, or NULL) and check node record i of id's
+ * top: *v pinned (release it), chunks parsed into ids (32 bytes each) and
+ * lens, *n of them. */
 static int seg_read(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		    const b3cas_oid *id, const b3cas__top *t, uint32_t i,
 		    rocksdb_pinnableslice_t **v, uint8_t *ids, uint32_t *lens,
 		    uint32_t *n)
 {
-	const uint8_t *rec = t->segs + (size_t)i * TOP_SEG;
-	uint8_t key[SEG_KEY_LEN], check[CHECK_LEN], digest[B3CAS_OUT_LEN];
+	const uint8_t *rec = top_rec(t, i);
+	uint8_t key[NODE_KEY_LEN], check[CHECK_LEN], digest[B3CAS_OUT_LEN];
 	uint32_t want = get_u32(rec + 8);
 	const uint8_t *p, *end;
 	uint64_t sum = 0;
 	size_t len;
 	int rc;
 
-	seg_key(key, t->gen, i);
-	rc = seg_get(s, ro, key, v);
+	node_key(key, 'n', rec + 12);
+	rc = meta_get(s, ro, key, sizeof(key), v);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
 		*v = NULL;
-		return manifest_damaged(id, "a segment is missing");
+		return manifest_damaged(id, "a node is missing");
 	}
 	p = (const uint8_t *)rocksdb_pinnableslice_value(*v, &len);
+	seg_check(check, id, t->gen, i, b3cas__top_start(t, i), want,
+		  rec + 12);
+	if (memcmp(check, rec + 12 + B3CAS_OID_LEN, CHECK_LEN) != 0 ||
+	    want > NODE_CHUNKS)
+		goto damaged;
 	b3cas_hash(digest, p, len);
-	seg_check(check, id, t->gen, i, b3cas__top_start(t, i), digest);
-	if (memcmp(check, rec + 12, CHECK_LEN) != 0 || want > SEG_CHUNKS)
+	if (memcmp(digest, rec + 12, B3CAS_OID_LEN) != 0)
 		goto damaged;
 	end = p + len;
 	for (*n = 0; p < end; (*n)++) {
@@ -253,7 +297,7 @@ static int seg_read(b3cas_store *s, const rocksdb_readoptions_t *ro,
 damaged:
 	rocksdb_pinnableslice_destroy(*v);
 	*v = NULL;
-	return manifest_damaged(id, "a segment fails its check");
+	return manifest_damaged(id, "a node fails its check");
 }
 
 static int chunk_damaged(const b3cas_oid *id, const b3cas_oid *chunk,
@@ -432,8 +476,7 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 
 int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 				 const b3cas_oid *id, const b3cas__top *t,
-				 b3cas__chunk_fn fn, void *ctx,
-				 uint64_t *seg_bytes)
+				 b3cas__chunk_fn fn, void *ctx)
 {
 	seg_buf *sb = malloc(sizeof(*sb));
 	int rc = 0;
@@ -443,14 +486,11 @@ int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 	for (uint32_t i = 0; rc == 0 && i < t->nseg; i++) {
 		rocksdb_pinnableslice_t *v;
 		uint32_t n = 0;
-		size_t len;
 
 		rc = seg_read(s, snap->ro, id, t, i, &v, sb->ids, sb->lens, &n);
 		if (rc < 0)
 			break;
-		(void)rocksdb_pinnableslice_value(v, &len);
 		rocksdb_pinnableslice_destroy(v);
-		*seg_bytes += len;
 		for (uint32_t k = 0; rc == 0 && k < n; k++) {
 			b3cas_oid c;
 
@@ -499,9 +539,10 @@ typedef struct meta_call {
 	b3cas__chunk_fn chunk;
 	b3cas__held_count_fn held;
 	void *ctx;
+	uint64_t *node_bytes;
 } meta_call;
 
-/* A segment: each chunk occurrence to the caller's b3cas__chunk_fn. */
+/* A node: each chunk occurrence to the caller's b3cas__chunk_fn. */
 static int visit_segment(const uint8_t *k, size_t klen, const uint8_t *v,
 			 size_t vlen, void *arg)
 {
@@ -513,10 +554,11 @@ static int visit_segment(const uint8_t *k, size_t klen, const uint8_t *v,
 	int rc = 0;
 
 	(void)k;
-	if (klen != SEG_KEY_LEN)
+	if (klen != NODE_KEY_LEN)
 		return 0;
-	/* unchecked (a put's pending segment has no id yet), so parsed as
-	 * far as it goes, as a release does */
+	if (call->node_bytes)
+		*call->node_bytes += vlen;
+	/* parsed as far as it goes, as a release does */
 	while (rc == 0 && (n = seg_entry(v, end, c.bytes, &cl)) != 0) {
 		rc = call->chunk(&c, cl, call->ctx);
 		v += n;
@@ -525,11 +567,12 @@ static int visit_segment(const uint8_t *k, size_t klen, const uint8_t *v,
 }
 
 int b3cas__chunked_foreach_held(b3cas_store *s, const b3cas__snap *snap,
-				b3cas__chunk_fn fn, void *ctx)
+				b3cas__chunk_fn fn, void *ctx,
+				uint64_t *node_bytes)
 {
-	meta_call call = {fn, NULL, ctx};
+	meta_call call = {fn, NULL, ctx, node_bytes};
 
-	return meta_walk(s, snap, 'm', visit_segment, &call);
+	return meta_walk(s, snap, 'n', visit_segment, &call);
 }
 
 /* ---- releasing references ------------------------------------------- */
@@ -545,12 +588,6 @@ static int ref_cmp(const void *a, const void *b)
 {
 	return memcmp(((const ref_item *)a)->id.bytes,
 		      ((const ref_item *)b)->id.bytes, B3CAS_OID_LEN);
-}
-
-static void lock_items(b3cas_store *s, const ref_item *it, size_t n,
-		       bool lock)
-{
-	b3cas__lock_sorted(s, it, n, sizeof(*it), lock);
 }
 
 /* ---- held counts ---------------------------------------------------------
@@ -685,7 +722,7 @@ static int visit_held(const uint8_t *k, size_t klen, const uint8_t *v,
 int b3cas__chunked_foreach_held_count(b3cas_store *s, const b3cas__snap *snap,
 				      b3cas__held_count_fn fn, void *ctx)
 {
-	meta_call call = {NULL, fn, ctx};
+	meta_call call = {NULL, fn, ctx, NULL};
 
 	return meta_walk(s, snap, 'h', visit_held, &call);
 }
@@ -731,63 +768,217 @@ static int unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	return b3cas__mark_candidate(s, b, id);
 }
 
-/* Release the references of one segment value and delete its key, in
- * one batch under the chunks' locks. */
-static int release_segment(b3cas_store *s, const uint8_t *key, size_t klen,
-			   const uint8_t *p, size_t len, ref_item *items,
-			   bool *gone)
+/* ---- node counts ----------------------------------------------------- */
+
+/* The count a node count value of len bytes at p records: false when it
+ * is malformed. Same encoding as a held count: empty for 1. */
+static bool count_value(const char *p, size_t len, uint64_t *count)
 {
-	const uint8_t *end = p + len;
-	rocksdb_writebatch_t *b;
-	uint64_t clamps = 0;
-	size_t n = 0;
+	return held_value(p, len, count);
+}
+
+/*
+ * Under node's stripe lock: *count = node's count now (0: the node is not
+ * stored). 0, or an error; a malformed count reads as 1 (the node is
+ * there; a release then deletes it only if nothing else names it, which
+ * fsck would say).
+ */
+static int node_count(b3cas_store *s, const uint8_t *node, uint64_t *count)
+{
+	uint8_t k[NODE_KEY_LEN];
+	rocksdb_pinnableslice_t *v;
+	const char *p;
+	size_t len;
+	int rc;
+
+	*count = 0;
+	node_key(k, 'k', node);
+	rc = meta_get(s, NULL, k, sizeof(k), &v);
+	if (rc <= 0)
+		return rc;
+	p = rocksdb_pinnableslice_value(v, &len);
+	if (!count_value(p, len, count) || *count == 0)
+		*count = 1;
+	rocksdb_pinnableslice_destroy(v);
+	return 0;
+}
+
+static void batch_set_count(b3cas_store *s, rocksdb_writebatch_t *b,
+			    const uint8_t *node, uint64_t count)
+{
+	uint8_t k[NODE_KEY_LEN], v[8];
+
+	node_key(k, 'k', node);
+	b3cas__put_u64(v, count);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+				  (const char *)k, sizeof(k), (const char *)v,
+				  count == 1 ? 0 : sizeof(v));
+}
+
+/* Lock (or unlock) the stripes of sorted items and of node, each once,
+ * in increasing order: the order every taker of several uses. */
+static void lock_node_items(b3cas_store *s, const ref_item *it, size_t n,
+			    const uint8_t *node, bool lock)
+{
+	pthread_mutex_t *prev = NULL;
+	bool node_done = false;
+	size_t i = 0;
+
+	while (i < n || !node_done) {
+		const b3cas_oid *id;
+		pthread_mutex_t *m;
+
+		if (!node_done &&
+		    (i == n || memcmp(node, it[i].id.bytes, B3CAS_OID_LEN) <= 0)) {
+			id = (const b3cas_oid *)(const void *)node;
+			node_done = true;
+		} else {
+			id = &it[i++].id;
+		}
+		m = b3cas__store_stripe(s, id);
+		if (m == prev)
+			continue;
+		if (lock)
+			pthread_mutex_lock(m);
+		else
+			pthread_mutex_unlock(m);
+		prev = m;
+	}
+}
+
+/*
+ * Under the node's and its chunks' locks: the node's count goes down by
+ * one in b; at 0 the node goes, and its chunks lose its references (their
+ * ids in items, n of them, sorted; gone[] says which lost their last).
+ */
+static int node_drop_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			    const uint8_t *node, uint64_t count,
+			    ref_item *items, size_t n, bool *gone,
+			    uint64_t *clamps)
+{
+	uint8_t k[NODE_KEY_LEN];
 	int rc = 0;
 
-	/* A segment too damaged to parse is released as far as it goes. */
-	while (n < SEG_CHUNKS) {
-		uint32_t cl;
-		size_t k = seg_entry(p, end, items[n].id.bytes, &cl);
-
-		if (k == 0)
-			break;
-		n++;
-		p += k;
+	if (count > 1) {
+		batch_set_count(s, b, node, count - 1);
+		return 0;
 	}
-	qsort(items, n, sizeof(*items), ref_cmp);
-	b = rocksdb_writebatch_create();
-	lock_items(s, items, n, true);
-	/* Another release (a second GC) may have done it meanwhile: it held
-	 * these same locks to. Segments never change, so one still there is
-	 * the one parsed. */
-	rc = b3cas__index_has(s->ix, B3CAS_CF_META, key, klen);
-	if (rc <= 0) {
-		lock_items(s, items, n, false);
-		rocksdb_writebatch_destroy(b);
-		return rc;
-	}
-	rc = 0;
 	for (size_t i = 0; rc == 0 && i < n;) {
 		size_t j = i + 1;
 
 		while (j < n && b3cas_oid_equal(&items[j].id, &items[i].id))
 			j++;
-		rc = unref_locked(s, b, &items[i].id, j - i, &gone[i],
-				  &clamps);
+		rc = unref_locked(s, b, &items[i].id, j - i, &gone[i], clamps);
 		for (size_t m = i + 1; m < j; m++)
 			gone[m] = false;
 		i = j;
 	}
+	node_key(k, 'n', node);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
-				     (const char *)key, klen);
-	if (rc == 0)
-		rc = b3cas__write_batch(s, b, false);
-	held_clamped(s, clamps);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (gone[i])
-			b3cas__caches_forget(s, &items[i].id, false);
-	lock_items(s, items, n, false);
-	rocksdb_writebatch_destroy(b);
+				     (const char *)k, sizeof(k));
+	node_key(k, 'k', node);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+				     (const char *)k, sizeof(k));
 	return rc;
+}
+
+/* The chunks of node (its value read now) into items, sorted: *n of them,
+ * and *found whether the node is there. */
+static int node_items(b3cas_store *s, const uint8_t *node, ref_item *items,
+		      size_t *n, bool *found)
+{
+	uint8_t k[NODE_KEY_LEN];
+	rocksdb_pinnableslice_t *v;
+	const uint8_t *p, *end;
+	size_t len;
+	int rc;
+
+	*n = 0;
+	node_key(k, 'n', node);
+	rc = meta_get(s, NULL, k, sizeof(k), &v);
+	*found = rc == 1;
+	if (rc <= 0)
+		return rc;
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	end = p + len;
+	/* A node too damaged to parse is released as far as it goes. */
+	while (*n < NODE_CHUNKS) {
+		uint32_t cl;
+		size_t e = seg_entry(p, end, items[*n].id.bytes, &cl);
+
+		if (e == 0)
+			break;
+		(*n)++;
+		p += e;
+	}
+	rocksdb_pinnableslice_destroy(v);
+	qsort(items, *n, sizeof(*items), ref_cmp);
+	return 0;
+}
+
+/*
+ * Release the reference that pending key key (REF_KEY_LEN bytes) holds on
+ * node, and delete the key, in one batch under the node's and its chunks'
+ * locks; nothing when another release did it first.
+ */
+static int release_ref(b3cas_store *s, const uint8_t *key, const uint8_t *node,
+		       ref_item *items, bool *gone)
+{
+	for (;;) {
+		rocksdb_writebatch_t *b;
+		uint64_t clamps = 0, count;
+		size_t n;
+		bool found, again;
+		int rc = node_items(s, node, items, &n, &found);
+
+		if (rc < 0)
+			return rc;
+		lock_node_items(s, items, n, node, true);
+		rc = b3cas__index_has(s->ix, B3CAS_CF_META, key, REF_KEY_LEN);
+		if (rc > 0)
+			rc = node_count(s, node, &count);
+		else if (rc == 0)
+			rc = 1; /* released meanwhile */
+		if (rc != 0) {
+			lock_node_items(s, items, n, node, false);
+			return rc < 0 ? rc : 0;
+		}
+		/* Its chunks were read before the locks: a node that came
+		 * meanwhile (a put) is read again. One that went is not
+		 * there to drop (its count is 0); a node's bytes never
+		 * change while it is there. */
+		again = count > 0 && !found;
+		if (again) {
+			uint8_t nk[NODE_KEY_LEN];
+
+			node_key(nk, 'n', node);
+			rc = b3cas__index_has(s->ix, B3CAS_CF_META, nk,
+					      sizeof(nk));
+			if (rc != 0) {
+				lock_node_items(s, items, n, node, false);
+				if (rc < 0)
+					return rc;
+				continue;
+			}
+			/* a count without its node (damage): it still
+			 * moves, no chunk does */
+		}
+		b = rocksdb_writebatch_create();
+		if (count > 0)
+			rc = node_drop_locked(s, b, node, count, items, n,
+					      gone, &clamps);
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+					     (const char *)key, REF_KEY_LEN);
+		if (rc == 0)
+			rc = b3cas__write_batch(s, b, false);
+		held_clamped(s, clamps);
+		for (size_t i = 0; rc == 0 && count == 1 && i < n; i++)
+			if (gone[i])
+				b3cas__caches_forget(s, &items[i].id, false);
+		lock_node_items(s, items, n, node, false);
+		rocksdb_writebatch_destroy(b);
+		return rc;
+	}
 }
 
 /* End a walk of the index: its error, if rc is 0 and the walk had one,
@@ -808,74 +999,74 @@ static int walk_end(rocksdb_iterator_t *it, rocksdb_readoptions_t *ro,
 	return rc;
 }
 
-/* Release every segment of manifest gen, then its pending key of kind. */
-static int release(b3cas_store *s, char kind, const uint8_t gen[GEN_LEN])
+/*
+ * Release every pending key that starts with prefix (plen bytes: a kind,
+ * or a kind and a gen): *released (may be NULL) counts the manifests
+ * (gens) met.
+ */
+static int release_prefix(b3cas_store *s, const uint8_t *prefix, size_t plen,
+			  uint64_t *released)
 {
-	uint8_t prefix[SEG_KEY_LEN], pk[PENDING_KEY_LEN];
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
-	ref_item *items = malloc(SEG_CHUNKS * sizeof(*items));
-	bool *gone = malloc(SEG_CHUNKS * sizeof(*gone));
+	ref_item *items = NULL; /* when there is a key: most walks meet none */
+	bool *gone = NULL;
+	uint8_t last[GEN_LEN];
+	bool any = false;
 	int rc = 0;
 
-	if (!items || !gone) {
-		free(items);
-		free(gone);
-		rocksdb_readoptions_destroy(ro);
-		return b3cas__error(B3CAS_ENOMEM, "out of memory");
-	}
-	seg_key(prefix, gen, 0);
 	it = rocksdb_create_iterator_cf(s->ix->db, ro,
 					s->ix->cf[B3CAS_CF_META]);
-	for (rocksdb_iter_seek(it, (const char *)prefix, SEG_KEY_LEN - 4);
+	for (rocksdb_iter_seek(it, (const char *)prefix, plen);
 	     rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t klen, vlen;
 		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
 		const uint8_t *v =
 			(const uint8_t *)rocksdb_iter_value(it, &vlen);
+		uint8_t key[REF_KEY_LEN], node[B3CAS_OID_LEN];
 
-		if (klen != SEG_KEY_LEN || memcmp(k, prefix, SEG_KEY_LEN - 4))
+		if (klen < plen || memcmp(k, prefix, plen) != 0)
 			break;
-		rc = release_segment(s, k, klen, v, vlen, items, gone);
+		/* (an early development build's 17-byte keys: left) */
+		if (klen != REF_KEY_LEN || vlen != B3CAS_OID_LEN)
+			continue;
+		if (!items) {
+			items = malloc(NODE_CHUNKS * sizeof(*items));
+			gone = malloc(NODE_CHUNKS * sizeof(*gone));
+			if (!items || !gone) {
+				rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+				break;
+			}
+		}
+		if (released && (!any || memcmp(last, k + 1, GEN_LEN) != 0))
+			(*released)++;
+		any = true;
+		memcpy(last, k + 1, GEN_LEN);
+		memcpy(key, k, REF_KEY_LEN);
+		memcpy(node, v, B3CAS_OID_LEN);
+		rc = release_ref(s, key, node, items, gone);
 	}
 	rc = walk_end(it, ro, rc);
 	free(items);
 	free(gone);
-	if (rc == 0) {
-		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
-
-		pending_key(pk, kind, gen);
-		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
-					     (const char *)pk, sizeof(pk));
-		rc = b3cas__write_batch(s, b, false);
-		rocksdb_writebatch_destroy(b);
-	}
 	return rc;
 }
 
-/* Release the segments of every pending key of kind. */
+/* Release every node reference of manifest gen pending under kind. */
+static int release(b3cas_store *s, char kind, const uint8_t gen[GEN_LEN])
+{
+	uint8_t prefix[1 + GEN_LEN];
+
+	prefix[0] = (uint8_t)kind;
+	memcpy(prefix + 1, gen, GEN_LEN);
+	return release_prefix(s, prefix, sizeof(prefix), NULL);
+}
+
 static int release_kind(b3cas_store *s, char kind, uint64_t *released)
 {
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t *it;
-	int rc = 0;
+	uint8_t prefix = (uint8_t)kind;
 
-	it = rocksdb_create_iterator_cf(s->ix->db, ro,
-					s->ix->cf[B3CAS_CF_META]);
-	for (rocksdb_iter_seek(it, &kind, 1);
-	     rc == 0 && rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-		size_t klen;
-		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
-
-		if (klen == 0 || k[0] != (uint8_t)kind)
-			break;
-		if (klen != PENDING_KEY_LEN)
-			continue;
-		rc = release(s, kind, k + 1);
-		if (rc == 0 && released)
-			(*released)++;
-	}
-	return walk_end(it, ro, rc);
+	return release_prefix(s, &prefix, 1, released);
 }
 
 int b3cas__chunked_release_removed(b3cas_store *s, uint64_t *released)
@@ -900,12 +1091,16 @@ int b3cas__chunked_release_all(b3cas_store *s, uint64_t *released)
 void b3cas__chunked_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
 				  const b3cas_oid *id, const b3cas__top *t)
 {
-	uint8_t pk[PENDING_KEY_LEN];
+	uint8_t k[REF_KEY_LEN];
 
-	pending_key(pk, 'r', t->gen);
-	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
-				  (const char *)pk, sizeof(pk),
-				  (const char *)id->bytes, B3CAS_OID_LEN);
+	(void)id;
+	for (uint32_t i = 0; i < t->nseg; i++) {
+		ref_key(k, 'r', t->gen, i);
+		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+					  (const char *)k, sizeof(k),
+					  (const char *)b3cas__top_node(t, i),
+					  B3CAS_OID_LEN);
+	}
 }
 
 /* ---- putting ------------------------------------------------------- */
@@ -917,23 +1112,26 @@ struct b3cas__cput {
 	uint8_t *top;        /* TOP_HEAD + nseg * TOP_SEG, growing */
 	size_t top_cap;
 	uint32_t nseg;
-	uint64_t seg_start;  /* where the next segment starts */
-	/* the segment being gathered: its chunks, in the caller's buffer */
-	ref_item items[SEG_CHUNKS];
-	uint8_t hashes[SEG_CHUNKS * B3CAS_OUT_LEN];
-	const void *inputs[SEG_CHUNKS];
-	size_t lens[SEG_CHUNKS];
-	uint8_t seg[SEG_CHUNKS * SEG_ENTRY_MAX];
+	uint64_t seg_start;  /* where the open node starts */
+	uint64_t fed;        /* the bytes cut so far */
+	/* chunks cut and not hashed yet, in the caller's buffer */
+	const void *inputs[NODE_CHUNKS];
+	size_t lens[NODE_CHUNKS];
+	uint8_t hashes[NODE_CHUNKS * B3CAS_OUT_LEN];
+	uint32_t nin;
+	/* the open node: its chunks, hashed, in order */
+	ref_item items[NODE_CHUNKS];
 	uint32_t n;
-	/* each written segment's BLAKE3, for its check at commit */
-	uint8_t *digests;
-	size_t digests_cap;
+	/* the open node's bytes, when it outlives the feed that cut them */
+	uint8_t *carry;
+	ref_item sorted[NODE_CHUNKS];
+	uint8_t seg[NODE_CHUNKS * SEG_ENTRY_MAX];
 	bool owned; /* staged as a new entry: its write hands them over */
 };
 
 int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 {
-	b3cas__cput *c;
+	b3cas__cput *c = NULL;
 	int rc = b3cas__reserve_check_room(s);
 
 	if (rc < 0)
@@ -951,15 +1149,14 @@ int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 	c->owned = false;
 	c->nseg = 0;
 	c->n = 0;
+	c->nin = 0;
 	c->seg_start = 0;
+	c->fed = 0;
+	c->carry = NULL;
 	c->top_cap = TOP_HEAD + 16 * TOP_SEG;
 	c->top = malloc(c->top_cap);
-	c->digests_cap = 16;
-	c->digests = malloc(c->digests_cap * B3CAS_OUT_LEN);
-	if (!c->top || !c->digests ||
-	    getrandom(c->gen, GEN_LEN, 0) != (ssize_t)GEN_LEN) {
+	if (!c->top || getrandom(c->gen, GEN_LEN, 0) != (ssize_t)GEN_LEN) {
 		free(c->top);
-		free(c->digests);
 		free(c);
 		return b3cas__error(B3CAS_ENOMEM, "cannot start a chunked put");
 	}
@@ -978,88 +1175,103 @@ static int grow(b3cas__cput *c)
 		c->top = t;
 		c->top_cap = cap;
 	}
-	if (c->nseg + 1 > c->digests_cap) {
-		size_t cap = c->digests_cap * 2;
-		uint8_t *d = realloc(c->digests, cap * B3CAS_OUT_LEN);
-
-		if (!d)
-			return b3cas__error(B3CAS_ENOMEM, "out of memory");
-		c->digests = d;
-		c->digests_cap = cap;
-	}
 	return 0;
 }
 
-/* Write the gathered segment: its chunks (or references to them), the
- * segment and, with the first, the pending key, in one batch. */
-static int flush_segment(b3cas__cput *c)
+/* In b, under node's stripe lock: the put's reference to node, which is
+ * stored with count count (> 0). */
+static int stage_ref(b3cas__cput *c, rocksdb_writebatch_t *b,
+		     const uint8_t *node, uint64_t count)
+{
+	uint8_t rk[REF_KEY_LEN];
+
+	if (count == UINT64_MAX)
+		return b3cas__error(B3CAS_ERROR, "a manifest node's count "
+				    "would overflow");
+	batch_set_count(c->s, b, node, count + 1);
+	ref_key(rk, 'p', c->gen, c->nseg);
+	rocksdb_writebatch_put_cf(b, c->s->ix->cf[B3CAS_CF_META],
+				  (const char *)rk, sizeof(rk),
+				  (const char *)node, B3CAS_OID_LEN);
+	return 0;
+}
+
+/* A node stored already: one reference more, and the pending key, under
+ * its stripe lock alone. 1 done, 0 not stored, or an error. */
+static int node_known(b3cas__cput *c, const uint8_t *node)
+{
+	b3cas_store *s = c->s;
+	pthread_mutex_t *m =
+		b3cas__store_stripe(s, (const b3cas_oid *)(const void *)node);
+	rocksdb_writebatch_t *b;
+	uint64_t count;
+	int rc;
+
+	pthread_mutex_lock(m);
+	rc = node_count(s, node, &count);
+	if (rc < 0 || count == 0) {
+		pthread_mutex_unlock(m);
+		return rc;
+	}
+	b = rocksdb_writebatch_create();
+	rc = stage_ref(c, b, node, count);
+	if (rc == 0)
+		rc = b3cas__write_batch(s, b, false);
+	pthread_mutex_unlock(m);
+	rocksdb_writebatch_destroy(b);
+	return rc < 0 ? rc : 1;
+}
+
+/* A new node: its chunks (or references to them), the node, its count and
+ * the pending key, in one batch under the node's and the chunks' locks. */
+static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
 {
 	b3cas_store *s = c->s;
 	rocksdb_writebatch_t *b;
-	uint8_t key[SEG_KEY_LEN], *rec;
-	uint64_t seglen = 0, fresh = 0, clamps = 0, base;
-	size_t bytes = 0;
+	uint8_t key[NODE_KEY_LEN];
+	uint64_t fresh = 0, clamps = 0, base, count;
 	bool loose = false;
 	int rc;
 
-	if (c->n == 0)
-		return 0;
-	rc = grow(c);
-	if (rc < 0)
-		return rc;
-	b3cas_hash_batch(c->hashes, c->inputs, c->lens, c->n);
-	for (uint32_t k = 0; k < c->n; k++) {
-		memcpy(c->items[k].id.bytes, c->hashes + k * B3CAS_OUT_LEN,
-		       B3CAS_OID_LEN);
-		c->items[k].data = c->inputs[k];
-		c->items[k].pos = k;
-		c->items[k].len = (uint32_t)c->lens[k];
-		memcpy(c->seg + bytes, c->items[k].id.bytes, B3CAS_OID_LEN);
-		bytes += B3CAS_OID_LEN;
-		bytes += put_varint(c->seg + bytes, (uint32_t)c->lens[k]);
-		seglen += c->lens[k];
-	}
-	rec = c->top + TOP_HEAD + (size_t)c->nseg * TOP_SEG;
-	b3cas__put_u64(rec, c->seg_start);
-	put_u32(rec + 8, c->n);
-	b3cas_hash(c->digests + (size_t)c->nseg * B3CAS_OUT_LEN, c->seg, bytes);
-
+	memcpy(c->sorted, c->items, c->n * sizeof(c->items[0]));
 	/* numbered in the object's order, staged in id order */
 	base = b3cas__packs(s) ? b3cas__pack_reserve(s, c->n) : 0;
-	qsort(c->items, c->n, sizeof(c->items[0]), ref_cmp);
+	qsort(c->sorted, c->n, sizeof(c->sorted[0]), ref_cmp);
 	b = rocksdb_writebatch_create();
-	lock_items(s, c->items, c->n, true);
+	lock_node_items(s, c->sorted, c->n, node, true);
+	/* another put may have stored it meanwhile */
+	rc = node_count(s, node, &count);
+	if (rc == 0 && count > 0) {
+		rc = stage_ref(c, b, node, count);
+		if (rc == 0)
+			rc = b3cas__write_batch(s, b, false);
+		goto out;
+	}
 	for (uint32_t i = 0; rc >= 0 && i < c->n;) {
 		uint32_t j = i + 1;
 		bool l;
 
 		while (j < c->n &&
-		       b3cas_oid_equal(&c->items[j].id, &c->items[i].id))
+		       b3cas_oid_equal(&c->sorted[j].id, &c->sorted[i].id))
 			j++;
-		rc = b3cas__stage_locked(s, b, &c->items[i].id,
-					 c->items[i].data, c->items[i].len,
+		rc = b3cas__stage_locked(s, b, &c->sorted[i].id,
+					 c->sorted[i].data, c->sorted[i].len,
 					 NULL, j - i,
-					 base ? base + c->items[i].pos : 0, &l);
+					 base ? base + c->sorted[i].pos : 0, &l);
 		if (rc == 0)
-			fresh += c->items[i].len;
+			fresh += c->sorted[i].len;
 		if (rc >= 0)
-			rc = held_add_locked(s, b, &c->items[i].id,
+			rc = held_add_locked(s, b, &c->sorted[i].id,
 					     (int64_t)(j - i), &clamps);
 		loose |= l;
 		i = j;
 	}
-	seg_key(key, c->gen, c->nseg);
+	node_key(key, 'n', node);
 	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
 				  (const char *)key, sizeof(key),
 				  (const char *)c->seg, bytes);
-	if (c->nseg == 0) {
-		uint8_t pk[PENDING_KEY_LEN];
-
-		pending_key(pk, 'p', c->gen);
-		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
-					  (const char *)pk, sizeof(pk), "",
-					  0);
-	}
+	if (rc >= 0)
+		rc = stage_ref(c, b, node, 0);
 	/* The new chunks together, each checked alone by the stage: room
 	 * for all of them in the index's log (reserve.c). */
 	if (rc >= 0 && fresh)
@@ -1068,14 +1280,96 @@ static int flush_segment(b3cas__cput *c)
 		rc = b3cas__write_batch(s, b, loose);
 	held_clamped(s, clamps);
 	for (uint32_t i = 0; rc >= 0 && i < c->n; i++)
-		b3cas__known_add(s->known, &c->items[i].id);
-	lock_items(s, c->items, c->n, false);
+		b3cas__known_add(s->known, &c->sorted[i].id);
+out:
+	lock_node_items(s, c->sorted, c->n, node, false);
 	rocksdb_writebatch_destroy(b);
+	return rc < 0 ? rc : 0;
+}
+
+/* Write the open node: a reference to it when it is stored, else the
+ * node and its chunks. */
+static int flush_node(b3cas__cput *c)
+{
+	uint8_t node[B3CAS_OUT_LEN], *rec;
+	uint64_t seglen = 0;
+	size_t bytes = 0;
+	int rc;
+
+	if (c->n == 0)
+		return 0;
+	rc = grow(c);
+	if (rc < 0)
+		return rc;
+	for (uint32_t k = 0; k < c->n; k++) {
+		memcpy(c->seg + bytes, c->items[k].id.bytes, B3CAS_OID_LEN);
+		bytes += B3CAS_OID_LEN;
+		bytes += put_varint(c->seg + bytes, c->items[k].len);
+		seglen += c->items[k].len;
+	}
+	b3cas_hash(node, c->seg, bytes);
+	rec = c->top + TOP_HEAD + (size_t)c->nseg * TOP_SEG;
+	b3cas__put_u64(rec, c->seg_start);
+	put_u32(rec + 8, c->n);
+	memcpy(rec + 12, node, B3CAS_OID_LEN);
+	rc = node_known(c, node);
+	if (rc == 0)
+		rc = node_new(c, node, bytes);
 	if (rc < 0)
 		return rc;
 	c->nseg++;
 	c->seg_start += seglen;
 	c->n = 0;
+	free(c->carry);
+	c->carry = NULL;
+	return 0;
+}
+
+/* Hash the chunks cut so far and add them to the open node, writing each
+ * node that ends. */
+static int hash_cut(b3cas__cput *c)
+{
+	int rc = 0;
+
+	if (c->nin == 0)
+		return 0;
+	b3cas_hash_batch(c->hashes, c->inputs, c->lens, c->nin);
+	for (uint32_t k = 0; rc == 0 && k < c->nin; k++) {
+		ref_item *it = &c->items[c->n];
+
+		memcpy(it->id.bytes, c->hashes + (size_t)k * B3CAS_OUT_LEN,
+		       B3CAS_OID_LEN);
+		it->data = c->inputs[k];
+		it->len = (uint32_t)c->lens[k];
+		it->pos = c->n++;
+		if (node_ends(it->id.bytes) || c->n == NODE_CHUNKS)
+			rc = flush_node(c);
+	}
+	c->nin = 0;
+	return rc;
+}
+
+/* The open node's chunks point into the caller's buffer, which is gone
+ * after the feed: copy them. */
+static int carry_open(b3cas__cput *c)
+{
+	size_t total = 0, at = 0;
+	uint8_t *buf;
+
+	for (uint32_t k = 0; k < c->n; k++)
+		total += c->items[k].len;
+	if (total == 0)
+		return 0;
+	buf = malloc(total);
+	if (!buf)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	for (uint32_t k = 0; k < c->n; k++) {
+		memcpy(buf + at, c->items[k].data, c->items[k].len);
+		c->items[k].data = buf + at;
+		at += c->items[k].len;
+	}
+	free(c->carry);
+	c->carry = buf;
 	return 0;
 }
 
@@ -1092,22 +1386,25 @@ int b3cas__cput_feed(b3cas__cput *c, const void *data, size_t len,
 	       (final || len - off >= c->s->lay.chunk_max)) {
 		size_t cl = b3cas__cdc_cut(NULL, &c->cdc, p + off, len - off);
 
-		c->inputs[c->n] = p + off;
-		c->lens[c->n++] = cl;
+		c->inputs[c->nin] = p + off;
+		c->lens[c->nin++] = cl;
 		off += cl;
-		if (c->n == SEG_CHUNKS)
-			rc = flush_segment(c);
+		c->fed += cl;
+		if (c->nin == NODE_CHUNKS)
+			rc = hash_cut(c);
 	}
-	/* The chunks point into data: written before returning. */
 	if (rc == 0)
-		rc = flush_segment(c);
+		rc = hash_cut(c);
+	/* The chunks point into data: the last node is written, or kept. */
+	if (rc == 0)
+		rc = final ? flush_node(c) : carry_open(c);
 	*consumed = off;
 	return rc;
 }
 
 uint64_t b3cas__cput_size(const b3cas__cput *c)
 {
-	return c->seg_start;
+	return c->fed;
 }
 
 void b3cas__cput_abort(b3cas__cput *c)
@@ -1122,17 +1419,17 @@ void b3cas__cput_abort(b3cas__cput *c)
 		(void)release(c->s, 'p', c->gen);
 		(void)b3cas__error(B3CAS_ERROR, "%s", msg);
 	}
+	free(c->carry);
 	free(c->top);
-	free(c->digests);
 	free(c);
 }
 
 /*
  * Under id's stripe lock: add to b what count more references to id take
  * if it is stored: 1 when it is live (its count grows); 0 when it is a
- * chunked candidate, revived (its entry loses the mark; its segments
- * still hold their chunks); 2 (b untouched) when it is not stored, or is
- * a candidate of another kind, which the caller stores anew; or an error.
+ * chunked candidate, revived (its entry loses the mark; its nodes still
+ * hold their chunks); 2 (b untouched) when it is not stored, or is a
+ * candidate of another kind, which the caller stores anew; or an error.
  */
 static int existing_stage(b3cas_store *s, rocksdb_writebatch_t *b,
 			  const b3cas_oid *id, uint64_t count)
@@ -1193,19 +1490,22 @@ int b3cas__cput_stage_locked(b3cas__cput *c, rocksdb_writebatch_t *b,
 			     const b3cas_oid *id, uint64_t count)
 {
 	b3cas_store *s = c->s;
-	uint8_t pk[PENDING_KEY_LEN];
+	uint8_t pk[REF_KEY_LEN];
 	int rc;
 
 	if (c->nseg == 0)
 		return b3cas__error(B3CAS_EINVAL, "an empty chunked put");
+	if (c->n != 0 || c->nin != 0)
+		return b3cas__error(B3CAS_EINVAL, "a chunked put committed "
+				    "before its last bytes were fed");
 	c->top[0] = TOP_VERSION;
 	memcpy(c->top + 1, c->gen, GEN_LEN);
 	put_u32(c->top + 1 + GEN_LEN, c->nseg);
 	for (uint32_t i = 0; i < c->nseg; i++) {
 		uint8_t *rec = c->top + TOP_HEAD + (size_t)i * TOP_SEG;
 
-		seg_check(rec + 12, id, c->gen, i, b3cas__get_u64(rec),
-			  c->digests + (size_t)i * B3CAS_OUT_LEN);
+		seg_check(rec + 12 + B3CAS_OID_LEN, id, c->gen, i,
+			  b3cas__get_u64(rec), get_u32(rec + 8), rec + 12);
 	}
 	rc = existing_stage(s, b, id, count);
 	if (rc != 2)
@@ -1216,9 +1516,11 @@ int b3cas__cput_stage_locked(b3cas__cput *c, rocksdb_writebatch_t *b,
 	/* count 1 keeps no refs entry; a candidate of another kind had
 	 * one (its mark) */
 	b3cas__batch_set_refs(b, s, id, true, count);
-	pending_key(pk, 'p', c->gen);
-	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
-				     (const char *)pk, sizeof(pk));
+	for (uint32_t i = 0; i < c->nseg; i++) {
+		ref_key(pk, 'p', c->gen, i);
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+					     (const char *)pk, sizeof(pk));
+	}
 	b3cas__filter_add(s->filter, id);
 	c->owned = true;
 	return 0;
@@ -1258,22 +1560,14 @@ int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id)
 int b3cas__cput_all(b3cas_store *s, const void *data, size_t len,
 		    b3cas__cput **out)
 {
-	const uint8_t *p = data;
-	b3cas__cput *c;
-	size_t off = 0;
+	b3cas__cput *c = NULL;
+	size_t used;
 	int rc = b3cas__cput_begin(s, &c);
 
 	if (rc < 0)
 		return rc;
-	/* A segment's worth at a time keeps the segments full. */
-	while (rc == 0 && off < len) {
-		size_t want = (size_t)SEG_CHUNKS * s->lay.chunk_avg * 2, used;
-		bool final = len - off <= want;
-
-		rc = b3cas__cput_feed(c, p + off, final ? len - off : want,
-				      final, &used);
-		off += used;
-	}
+	/* all of it at once: no chunk needs copying */
+	rc = b3cas__cput_feed(c, data, len, true, &used);
 	if (rc < 0) {
 		b3cas__cput_abort(c);
 		return rc;
@@ -1286,7 +1580,7 @@ int b3cas__chunked_publish(b3cas_store *s, const b3cas_oid *id,
 			   const void *data, size_t len)
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
-	b3cas__cput *c;
+	b3cas__cput *c = NULL;
 	int rc;
 
 	pthread_mutex_lock(lock);
@@ -1400,3 +1694,4 @@ int b3cas__chunked_mend(b3cas_store *s, const b3cas_oid *id,
 	free(tmp);
 	return rc < 0 ? rc : 0;
 }
+

@@ -25,8 +25,9 @@ typedef struct b3cas__top {
  * for object id of size bytes: 0 or B3CAS_ECORRUPT. */
 int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
 		     const uint8_t *p, size_t len);
-/* The offset where segment i starts. */
+/* The offset where node i of the top starts, and the node's id. */
 uint64_t b3cas__top_start(const b3cas__top *t, uint32_t i);
+const uint8_t *b3cas__top_node(const b3cas__top *t, uint32_t i);
 
 /* Read len bytes at off of chunked object id into buf, every segment
  * checked and every chunk hashed against its id (when the store verifies
@@ -43,25 +44,25 @@ typedef int (*b3cas__chunk_fn)(const b3cas_oid *chunk, uint32_t len,
 /*
  * For stats and fsck: call fn on every chunk occurrence in the manifest
  * (top t) of chunked object id, in order, as snapshot snap sees it, each
- * segment checked as a read checks it; *seg_bytes grows by the size of
- * each segment's value. 0, fn's non-zero return, B3CAS_ECORRUPT (a damaged
- * manifest), B3CAS_ENOMEM, or an index error.
+ * node checked as a read checks it. 0, fn's non-zero return,
+ * B3CAS_ECORRUPT (a damaged manifest), B3CAS_ENOMEM, or an index error.
  */
 int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 				 const b3cas_oid *id, const b3cas__top *t,
-				 b3cas__chunk_fn fn, void *ctx,
-				 uint64_t *seg_bytes);
+				 b3cas__chunk_fn fn, void *ctx);
 /*
- * For stats and fsck: call fn on every chunk occurrence in every segment
- * snapshot snap holds, whoever owns it: stored objects, GC candidates,
- * puts under way ('p') and removals not yet released ('r'). Each occurrence holds
- * one reference to its chunk, so a chunk's count less its occurrences
- * here is what callers hold. Segments are parsed as far as they go,
- * unchecked (a pending one has no id to check against). 0, fn's non-zero
- * return, or an index error.
+ * For stats and fsck: call fn on every chunk occurrence in every manifest
+ * node snapshot snap holds, each node once, whoever names it: stored
+ * objects, GC candidates, puts under way ('p') and removals not yet
+ * released ('r'). Each occurrence holds one reference to its chunk, so a
+ * chunk's count less its occurrences here is what callers hold. Nodes are
+ * parsed as far as they go, unchecked. *node_bytes (may be NULL) grows by
+ * the size of each node's value. 0, fn's non-zero return, or an index
+ * error.
  */
 int b3cas__chunked_foreach_held(b3cas_store *s, const b3cas__snap *snap,
-				b3cas__chunk_fn fn, void *ctx);
+				b3cas__chunk_fn fn, void *ctx,
+				uint64_t *node_bytes);
 
 /*
  * A chunked put in steps, for bytes that arrive over time (the streaming

@@ -283,7 +283,6 @@ static int name_chunks(const b3cas__walk_entry *e, void *ctx)
 {
 	held_run *r = ctx;
 	b3cas__top top;
-	uint64_t seg_bytes = 0;
 	int rc;
 
 	if (e->kind != B3CAS_ENTRY_CHUNKED ||
@@ -294,7 +293,7 @@ static int name_chunks(const b3cas__walk_entry *e, void *ctx)
 	if (rc == 0)
 		rc = b3cas__chunked_foreach_chunk(r->s, r->snap, &e->id, &top,
 						  b3cas__chunk_map_add_named,
-						  &r->map, &seg_bytes);
+						  &r->map);
 	if (rc == B3CAS_ECORRUPT) {
 		b3cas_error_clear();
 		rc = 0;
@@ -352,7 +351,7 @@ int b3cas__store_check_held(b3cas_store *s, bool repair, b3cas__held_fn fn,
 	r.epoch = s->held_mends;
 	pthread_mutex_unlock(&s->held_lock);
 	rc = b3cas__chunked_foreach_held(s, &snap, b3cas__chunk_map_add_held,
-					 &r.map);
+					 &r.map, NULL);
 	if (rc == 0)
 		rc = b3cas__chunked_foreach_held_count(s, &snap, note_key, &r);
 	if (rc == 0)

@@ -54,7 +54,7 @@ static int count_chunked(tally *t, const b3cas__walk_entry *e)
 	out->manifest_bytes += e->payload_len;
 	return b3cas__chunked_foreach_chunk(t->s, t->snap, &e->id, &top,
 					    b3cas__chunk_map_add_named,
-					    &t->chunks, &out->manifest_bytes);
+					    &t->chunks);
 }
 
 /* Add one index entry to the totals. */
@@ -163,7 +163,7 @@ static int walk_index(b3cas_store *s, b3cas_stats *out)
 	/* One walk; not worth RocksDB's block cache. */
 	b3cas__snap_take(s, &snap, false);
 	rc = b3cas__chunked_foreach_held(s, &snap, b3cas__chunk_map_add_held,
-					 &t.chunks);
+					 &t.chunks, &out->manifest_bytes);
 	if (rc == 0)
 		rc = b3cas__store_walk_snap(s, &snap, count_entry, &t);
 	b3cas__snap_release(s, &snap);

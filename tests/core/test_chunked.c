@@ -359,6 +359,7 @@ static void test_round_trip_and_refs(void **state)
 
 	/* Drop every other object, collect, and check again. */
 	m.n = 0;
+	m.nn = 0;
 	for (unsigned i = 0; i < nobj; i++) {
 		if (i % 2) {
 			for (uint64_t k = 0; k < times[i]; k++)
@@ -404,7 +405,7 @@ static void test_round_trip_and_refs(void **state)
 		free(objs[i].data);
 	for (unsigned b = 0; b < NBASE; b++)
 		free(base[b]);
-	free(m.refs);
+	chunk_model_free(&m);
 	cu_rm_rf(dir);
 }
 
@@ -457,7 +458,7 @@ static void test_zeros_and_edges(void **state)
 		free(d);
 	}
 	assert_int_equal(b3cas_store_close(s), 0);
-	free(m.refs);
+	chunk_model_free(&m);
 	cu_rm_rf(dir);
 }
 
@@ -504,25 +505,31 @@ static uint8_t *raw_get(raw *r, int cf, const uint8_t *k, size_t kl,
 	return out;
 }
 
-/* The key of id's first manifest segment: 'm', the manifest's 16-byte
- * name (after the top's version byte), segment 0. */
-static bool raw_seg_key(raw *r, const b3cas_oid *id, uint8_t *key,
-			size_t *kl)
+/* The key of node i of id's manifest: 'n' and the node's id, from the
+ * top (entry header 9 bytes; top: version, 16-byte name, count; records
+ * of start 8, chunks 4, node id 32, check 16). false: no node i. */
+static bool raw_node_key(raw *r, const b3cas_oid *id, uint32_t i,
+			 uint8_t *key, size_t *kl)
 {
-	size_t vl;
+	size_t vl, at = 9 + 21 + (size_t)i * 60 + 12;
 	uint8_t *v = raw_get(r, B3CAS_CF_CONTENT, id->bytes, B3CAS_OID_LEN,
 			     &vl);
 
-	if (!v || vl < 9 + 1 + 16 || v[0] != 4) {
+	if (!v || vl < at + 32 + 16 || v[0] != 4 || v[9] != 2) {
 		free(v);
 		return false;
 	}
-	key[0] = 'm';
-	memcpy(key + 1, v + 10, 16);
-	memset(key + 17, 0, 4);
-	*kl = 21;
+	key[0] = 'n';
+	memcpy(key + 1, v + at, 32);
+	*kl = 33;
 	free(v);
 	return true;
+}
+
+static bool raw_seg_key(raw *r, const b3cas_oid *id, uint8_t *key,
+			size_t *kl)
+{
+	return raw_node_key(r, id, 0, key, kl);
 }
 
 /* Reads of o fail as corrupt, and return no bytes. */
@@ -593,7 +600,12 @@ static void damage(void)
 	/* 1. a byte of a segment */
 	raw_open(&r, dir);
 	assert_true(raw_seg_key(&r, &a.id, ka, &kal));
-	assert_true(raw_seg_key(&r, &b.id, kb, &kbl));
+	/* a node of b's that a does not share with b's first */
+	for (uint32_t i = 0;; i++) {
+		assert_true(raw_node_key(&r, &b.id, i, kb, &kbl));
+		if (memcmp(ka, kb, kal) != 0)
+			break;
+	}
 	v = raw_get(&r, B3CAS_CF_META, ka, kal, &vl);
 	assert_non_null(v);
 	v[vl / 2] ^= 0x40;
@@ -1272,7 +1284,7 @@ static void test_threads(void **state)
 	for (unsigned k = 0; k < POOL; k++)
 		free(sh.pool[k].data);
 	free(base);
-	free(m.refs);
+	chunk_model_free(&m);
 	cu_rm_rf(dir);
 }
 

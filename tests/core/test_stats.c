@@ -9,8 +9,9 @@
  *    objects with the plain reference chunker (tests/chunk/fastcdc_ref.h,
  *    min avg/4, max 4 x avg, seed 0, as the store derives them), names
  *    chunks with b3cas_hash, counts distinct ids, occurrences, callers'
- *    references and the manifests' bytes (top and segment format of
- *    docs/chunked-objects.md), and finds each entry's stored size by
+ *    references and the manifests' bytes (top and node format of
+ *    docs/chunked-objects.md: nodes cut by content, each stored once
+ *    however many objects name it), and finds each entry's stored size by
  *    compressing it with the store's level and rule;
  *  - the same store after B is deleted (a GC candidate whose manifest
  *    still holds its chunks: they stay stored, with no callers'
@@ -37,10 +38,11 @@
 #define AVG 1024u
 #define LEVEL 3
 /* The manifest's format (docs/chunked-objects.md): a top of version, gen
- * and segment count, 28 bytes per segment; a segment entry per chunk of
- * its id and its length as a LEB128 varint, up to 1024 per segment. */
+ * and node count, 60 bytes per node; a node entry per chunk of its id and
+ * its length as a LEB128 varint; a node ends after a chunk whose id's
+ * last byte has its low 6 bits clear, or at 1024 chunks. */
 #define TOP_HEAD (1 + 16 + 4)
-#define TOP_SEG (8 + 4 + 16)
+#define TOP_SEG (8 + 4 + 32 + 16)
 #define SEG_CHUNKS 1024
 
 static uint64_t seed;
@@ -69,6 +71,9 @@ typedef struct model {
 	size_t n, cap;
 	cobj c[8];
 	size_t nc;
+	b3cas_oid nodes[512]; /* the distinct nodes */
+	size_t nn;
+	uint64_t node_bytes;
 	bool compress;
 	size_t inline_max; /* larger objects stored whole are loose files */
 	cdc_ref cdc;
@@ -135,15 +140,31 @@ static void model_small(model *m, const uint8_t *d, size_t len,
 	model_entry(m, d, len)->caller += refs;
 }
 
-static size_t leb128_len(uint64_t v)
+static void put_leb128(uint8_t *p, size_t *at, uint64_t v)
 {
-	size_t n = 1;
-
-	while (v >= 0x80) {
+	do {
+		p[(*at)++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
 		v >>= 7;
-		n++;
-	}
-	return n;
+	} while (v);
+}
+
+/* The node of the k chunks (entries m->e[es[i]], its list bytes list):
+ * stored once, and then it holds each of its chunks once. (Indices, not
+ * pointers: m->e moves as it grows.) */
+static void model_node(model *m, const size_t *es, const uint8_t *list,
+		       size_t at, size_t k)
+{
+	b3cas_oid node;
+
+	b3cas_hash(node.bytes, list, at);
+	for (size_t i = 0; i < m->nn; i++)
+		if (b3cas_oid_equal(&m->nodes[i], &node))
+			return;
+	assert_true(m->nn < sizeof(m->nodes) / sizeof(m->nodes[0]));
+	m->nodes[m->nn++] = node;
+	m->node_bytes += at;
+	for (size_t i = 0; i < k; i++)
+		m->e[es[i]].held++;
 }
 
 /* A chunked object of len bytes at d with refs callers' references (0: a
@@ -152,25 +173,37 @@ static void model_chunked(model *m, const uint8_t *d, size_t len,
 			  uint64_t refs)
 {
 	cobj *o = &m->c[m->nc++];
-	uint64_t seg_bytes = 0, nchunks = 0, fp;
+	uint64_t nnodes = 0, fp;
+	uint8_t *list = malloc(SEG_CHUNKS * (B3CAS_OID_LEN + 5));
+	size_t *es = malloc(SEG_CHUNKS * sizeof(*es));
+	size_t at = 0, k = 0;
 
+	assert_non_null(list);
+	assert_non_null(es);
 	assert_true(len > AVG * 4);
 	for (size_t off = 0; off < len;) {
 		size_t cl = cdc_ref_cut(&fp, &m->cdc, d + off, len - off);
 		ment *e = model_entry(m, d + off, cl);
 
-		e->held++;
 		e->named += refs > 0;
-		seg_bytes += B3CAS_OID_LEN + leb128_len(cl);
-		nchunks++;
+		memcpy(list + at, e->id.bytes, B3CAS_OID_LEN);
+		at += B3CAS_OID_LEN;
+		put_leb128(list, &at, cl);
+		es[k++] = (size_t)(e - m->e);
 		off += cl;
+		if ((e->id.bytes[B3CAS_OID_LEN - 1] & 63) == 0 ||
+		    k == SEG_CHUNKS || off == len) {
+			model_node(m, es, list, at, k);
+			nnodes++;
+			at = k = 0;
+		}
 	}
-	/* One segment: a put writes one per 1024 chunks or per 2 MiB. */
-	assert_true(nchunks <= SEG_CHUNKS && len <= 2 * SEG_CHUNKS * AVG);
+	free(list);
+	free(es);
 	o->size = len;
 	o->refs = refs;
 	o->live = refs > 0;
-	o->manifest = TOP_HEAD + TOP_SEG + seg_bytes;
+	o->manifest = TOP_HEAD + nnodes * TOP_SEG;
 }
 
 static double ratio(uint64_t num, uint64_t den)
@@ -220,6 +253,7 @@ static void model_stats(const model *m, b3cas_stats *w)
 		w->chunked_bytes += o->size;
 		w->manifest_bytes += o->manifest;
 	}
+	w->manifest_bytes += m->node_bytes;
 	w->dedup_ratio = ratio(w->logical_bytes, w->physical_bytes);
 	w->chunk_dedup_ratio = ratio(w->chunk_ref_bytes, w->chunk_bytes);
 	w->compression_ratio = ratio(w->physical_bytes, w->stored_bytes);

@@ -19,6 +19,7 @@
 #include "test_store_model_int.h"
 
 #include "store/chunked.h"
+#include "chunk_nodes.h"
 
 uint64_t md5_gear[256];
 
@@ -82,7 +83,9 @@ chunk_ref *chunk_set_find(const chunk_set *cs, const b3cas_oid *id)
  */
 void chunk_set_build(run *r, chunk_set *cs)
 {
-	size_t total = 0;
+	size_t total = 0, nn = 0;
+	b3cas_oid *ids, *nodes;
+	uint32_t *lens;
 
 	memset(cs, 0, sizeof(*cs));
 	for (size_t i = 0; i < r->m.cap; i++) {
@@ -97,23 +100,52 @@ void chunk_set_build(run *r, chunk_set *cs)
 		;
 	cs->slot = calloc(cs->cap, sizeof(*cs->slot));
 	assert_non_null(cs->slot);
+	ids = malloc(CHUNK_MODEL_NODE_MAX * sizeof(*ids));
+	lens = malloc(CHUNK_MODEL_NODE_MAX * sizeof(*lens));
+	nodes = malloc((total + 1) * sizeof(*nodes));
+	assert_true(ids && lens && nodes);
 	for (size_t i = 0; i < r->m.cap; i++) {
 		mobj *o = &r->m.slot[i];
+		uint32_t start = 0;
 
 		if (!o->used || !o->held || o->size <= CHUNK_MAX)
 			continue;
+		/* node by node: each distinct node holds its chunks once,
+		 * however many held objects name it */
 		for (uint32_t k = 0; k < o->nchunks; k++) {
-			const mchunk *mc = &o->chunks[k];
-			chunk_ref *c = chunk_slot(cs, &mc->id);
+			size_t kn = k + 1 - start;
+			b3cas_oid node;
+			bool seen = false;
 
-			if (!c->used) {
-				*c = (chunk_ref){mc->id, 0, o->seed, o->size,
-						 mc->off, mc->len, true, false};
-				cs->n++;
+			ids[kn - 1] = o->chunks[k].id;
+			lens[kn - 1] = o->chunks[k].len;
+			if (!chunk_model_node_ends(&ids[kn - 1]) &&
+			    kn < CHUNK_MODEL_NODE_MAX && k + 1 < o->nchunks)
+				continue;
+			chunk_model_node_id(&node, ids, lens, kn);
+			for (size_t j = 0; j < nn && !seen; j++)
+				seen = b3cas_oid_equal(&nodes[j], &node);
+			for (uint32_t q = start; !seen && q <= k; q++) {
+				const mchunk *mc = &o->chunks[q];
+				chunk_ref *c = chunk_slot(cs, &mc->id);
+
+				if (!c->used) {
+					*c = (chunk_ref){mc->id,   0,
+							 o->seed,  o->size,
+							 mc->off,  mc->len,
+							 true,     false};
+					cs->n++;
+				}
+				c->count++;
 			}
-			c->count++;
+			if (!seen)
+				nodes[nn++] = node;
+			start = k + 1;
 		}
 	}
+	free(ids);
+	free(lens);
+	free(nodes);
 }
 
 void chunk_set_free(chunk_set *cs)

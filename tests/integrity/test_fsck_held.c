@@ -183,7 +183,7 @@ static void free_objects(objects *o)
 {
 	for (int i = 0; i < NOBJ; i++)
 		free(o->data[i]);
-	free(o->m.refs);
+	chunk_model_free(&o->m);
 }
 
 static void expect_reads(b3cas_store *s, const uint8_t *data, size_t len,
@@ -585,8 +585,8 @@ void test_held_missing(void **state)
 {
 	uint64_t rng = tu_seed("held_missing");
 	uint8_t gen[16], k[1 + 16 + 4], hk[HELD_KEY_LEN];
-	uint8_t seg[B3CAS_OID_LEN + 1];
-	b3cas_oid q, x, y, want[3];
+	uint8_t seg[B3CAS_OID_LEN + 1], nk[1 + B3CAS_OID_LEN];
+	b3cas_oid q, x, y, node, want[3];
 	b3cas_fsck_report r;
 	b3cas_cdc cdc;
 	objects o;
@@ -613,14 +613,20 @@ void test_held_missing(void **state)
 	lose_entry(s, &y);
 	tu_fill_random(q.bytes, B3CAS_OID_LEN, &rng);
 	tu_fill_random(gen, sizeof(gen), &rng);
-	k[0] = 'p';
-	memcpy(k + 1, gen, sizeof(gen));
-	put_raw(s, B3CAS_CF_META, k, 1 + sizeof(gen), "", 0);
-	k[0] = 'm';
-	memset(k + 1 + sizeof(gen), 0, 4);
+	/* a put cut short whose node names q: the node ('n' and its id),
+	 * its count ('k', 1) and the put's pending reference ('p' gen 0) */
 	memcpy(seg, q.bytes, B3CAS_OID_LEN);
 	seg[B3CAS_OID_LEN] = 100; /* its length, a one-byte varint */
-	put_raw(s, B3CAS_CF_META, k, sizeof(k), seg, sizeof(seg));
+	b3cas_hash(node.bytes, seg, sizeof(seg));
+	nk[0] = 'n';
+	memcpy(nk + 1, node.bytes, B3CAS_OID_LEN);
+	put_raw(s, B3CAS_CF_META, nk, sizeof(nk), seg, sizeof(seg));
+	nk[0] = 'k';
+	put_raw(s, B3CAS_CF_META, nk, sizeof(nk), "", 0);
+	k[0] = 'p';
+	memcpy(k + 1, gen, sizeof(gen));
+	memset(k + 1 + sizeof(gen), 0, 4);
+	put_raw(s, B3CAS_CF_META, k, sizeof(k), node.bytes, B3CAS_OID_LEN);
 	held_key(hk, &q);
 	put_raw(s, B3CAS_CF_META, hk, sizeof(hk), "", 0);
 
@@ -857,8 +863,8 @@ void test_held_live(void **state)
 	assert_int_equal(cu_gc_all(r->s), 0);
 	assert_int_equal(meta_keys(r->s), 0);
 	assert_int_equal(b3cas_store_close(r->s), 0);
-	free(all.refs);
-	free(live.refs);
+	chunk_model_free(&all);
+	chunk_model_free(&live);
 	free(base);
 	free(r);
 }
