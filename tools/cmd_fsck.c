@@ -71,14 +71,16 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       ",\"lost\":%" PRIu64 ",\"cache_files\":%" PRIu64
 		       ",\"cache_copies\":%" PRIu64 ",\"index_damage\":%" PRIu64
 		       ",\"staging\":%" PRIu64 ",\"held_counts\":%" PRIu64
-		       ",\"held_mended\":%" PRIu64 ",\"seconds\":%.6f}\n",
+		       ",\"held_mended\":%" PRIu64 ",\"node_counts\":%" PRIu64
+		       ",\"node_mended\":%" PRIu64 ",\"seconds\":%.6f}\n",
 		       r->objects, r->files, r->bytes, r->problems,
 		       r->corrupt, r->missing, r->wrong_size, r->orphans,
 		       r->strays, r->malformed, r->dangling_refs,
 		       repair ? "true" : "false", r->quarantined, r->healed,
 		       r->reindexed, r->removed, r->lost, r->cache_files,
 		       r->cache_copies, r->index_damage, r->staging,
-		       r->held_counts, r->held_mended, r->seconds);
+		       r->held_counts, r->held_mended, r->node_counts,
+		       r->node_mended, r->seconds);
 		return;
 	}
 	printf("fsck: %" PRIu64 " objects%s%" PRIu64 " files", r->objects,
@@ -111,6 +113,10 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       "mended (set to the manifests' number; no count "
 		       "lowered, nothing freed)\n",
 		       r->held_mended, r->held_counts);
+	if (repair && r->node_counts)
+		printf("fsck: %" PRIu64 " of %" PRIu64 " manifest nodes' "
+		       "counts mended (set to the references that name them)\n",
+		       r->node_mended, r->node_counts);
 	if (repair && r->cache_copies)
 		printf("fsck: %" PRIu64 " bad L2 cache cop%s deleted (only a "
 		       "cache: nothing lost)\n",

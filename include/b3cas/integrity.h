@@ -96,11 +96,21 @@ typedef enum b3cas_fsck_kind {
 	 * is set to the segments' number, its reference count raised to
 	 * cover it if it is below, a GC candidate revived; a count is never
 	 * lowered but the held count, and nothing is freed. */
-	B3CAS_FSCK_HELD_COUNT
+	B3CAS_FSCK_HELD_COUNT,
+	/* Chunking stores: a manifest node (a shared part of chunked
+	 * objects' chunk lists) whose count is not the number of manifests
+	 * and pending puts or removals that name it, or that they name while
+	 * its list is missing, or a node or count that nothing names. The
+	 * id is the node's. With repair, under the node's and its chunks'
+	 * stripe locks: its count is set to that number; a node nothing
+	 * names goes, releasing its chunks as its last release would. A
+	 * missing list cannot be mended (the objects that name it are
+	 * corrupt). */
+	B3CAS_FSCK_NODE_COUNT
 } b3cas_fsck_kind;
 
 /* "corrupt", "missing", ..., "cache-copy", "index", "staging",
- * "held-count"; "unknown" for other values. A static string; never
+ * "held-count", "node-count"; "unknown" for other values. A static string; never
  * fails. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
@@ -179,6 +189,9 @@ typedef struct b3cas_fsck_report {
 	/* B3CAS_FSCK_HELD_COUNT findings (also in problems), and with
 	 * repair those whose counts were mended. */
 	uint64_t held_counts, held_mended;
+	/* B3CAS_FSCK_NODE_COUNT findings (also in problems), and with
+	 * repair those mended. */
+	uint64_t node_counts, node_mended;
 } b3cas_fsck_report;
 
 /*

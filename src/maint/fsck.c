@@ -102,6 +102,7 @@ const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
 	case B3CAS_FSCK_INDEX: return "index";
 	case B3CAS_FSCK_STAGING: return "staging";
 	case B3CAS_FSCK_HELD_COUNT: return "held-count";
+	case B3CAS_FSCK_NODE_COUNT: return "node-count";
 	default: return "unknown";
 	}
 }
@@ -143,6 +144,7 @@ void b3cas__fsck_found(fsck_worker *w, b3cas_fsck_problem *p)
 	case B3CAS_FSCK_INDEX: r->index_damage++; break;
 	case B3CAS_FSCK_STAGING: r->staging++; break;
 	case B3CAS_FSCK_HELD_COUNT: r->held_counts++; break;
+	case B3CAS_FSCK_NODE_COUNT: r->node_counts++; break;
 	}
 	r->lost += p->lost;
 	if (!f->o->on_problem)
@@ -386,6 +388,8 @@ static void report_add(b3cas_fsck_report *dst, const b3cas_fsck_report *src)
 	dst->index_damage += src->index_damage;
 	dst->staging += src->staging;
 	dst->held_counts += src->held_counts;
+	dst->node_counts += src->node_counts;
+	dst->node_mended += src->node_mended;
 	dst->held_mended += src->held_mended;
 }
 

@@ -83,6 +83,50 @@ static const char *action(char *out, size_t n, const b3cas__held_finding *f)
 	return out;
 }
 
+/* A node's finding in words (out: n bytes). */
+static void describe_node(char *out, size_t n, const b3cas__held_finding *f)
+{
+	unsigned long long in = f->in_segments, count = f->held;
+	size_t k;
+
+	if (in)
+		snprintf(out, n, "manifests and pending puts or removals name "
+			 "this manifest node %llu %s", in, times(in));
+	else
+		snprintf(out, n, "nothing names this manifest node");
+	k = strlen(out);
+	if (f->malformed)
+		snprintf(out + k, n - k, ", its count cannot be read");
+	else if (!f->has_key && (in || f->stored))
+		snprintf(out + k, n - k, ", it has no count");
+	else if (count != in)
+		snprintf(out + k, n - k, ", its count says %llu%s", count,
+			 count < in ? " (its last release would take it "
+				      "while they name it)" : "");
+	k = strlen(out);
+	if (in && !f->stored)
+		snprintf(out + k, n - k, ", but its list of chunks is missing");
+	else if (!in && f->stored && f->has_key && count == 0)
+		snprintf(out + k, n - k, " (a leak)");
+}
+
+static const char *node_action(char *out, size_t n,
+			       const b3cas__held_finding *f)
+{
+	if (f->stale)
+		return "not mended: counts changed meanwhile in ways this "
+		       "check cannot account for; run fsck again";
+	if (!f->mended)
+		return f->stored ? "nothing to mend: changed meanwhile"
+				 : "not mended: the node's list is gone";
+	if (!f->stored)
+		return "its count removed";
+	if (f->new_held == 0)
+		return "removed, with its references to its chunks";
+	snprintf(out, n, "count set to %llu", (unsigned long long)f->new_held);
+	return out;
+}
+
 /* One finding: counted and handed to the caller; non-zero stops. */
 static int report_held(b3cas__held_finding *f, void *ctx)
 {
@@ -90,6 +134,18 @@ static int report_held(b3cas__held_finding *f, void *ctx)
 	b3cas_fsck_problem p = {0};
 	char detail[320], done[160];
 
+	if (f->node) {
+		describe_node(detail, sizeof(detail), f);
+		p.kind = B3CAS_FSCK_NODE_COUNT;
+		p.has_id = true;
+		p.id = f->id;
+		p.detail = detail;
+		if (w->f->o->repair)
+			p.action = node_action(done, sizeof(done), f);
+		w->r.node_mended += f->mended;
+		b3cas__fsck_found(w, &p);
+		return b3cas__fsck_halted(w->f) ? 1 : 0;
+	}
 	describe(detail, sizeof(detail), f);
 	p.kind = B3CAS_FSCK_HELD_COUNT;
 	p.has_id = true;

@@ -50,4 +50,17 @@ int b3cas__chunk_map_add_held(const b3cas_oid *chunk, uint32_t len,
 int b3cas__chunk_map_add_named(const b3cas_oid *chunk, uint32_t len,
 			       void *map);
 
+/*
+ * Manifest nodes (chunked.c), for fsck: into map, keyed by node id, as
+ * snapshot snap shows them: in_segments = the references to the node
+ * (records of every chunked entry's top, GC candidates' too, and pending
+ * keys 'p' and 'r'), recorded = its count; flags B3CAS__NODE_*. 0, or an
+ * error.
+ */
+#define B3CAS__NODE_COUNTED 1u   /* a count key exists ... */
+#define B3CAS__NODE_MALFORMED 2u /* ... and cannot be read */
+#define B3CAS__NODE_STORED 4u    /* the node's list is stored */
+int b3cas__chunked_map_nodes(b3cas_store *s, const b3cas__snap *snap,
+			     b3cas__chunk_map *map);
+
 #endif

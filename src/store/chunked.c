@@ -42,7 +42,9 @@
  * crash at any point leaks nothing that the next open does not release.
  */
 #include "store/chunked.h"
+#include "store/chunk_map.h"
 #include "store/pack.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -967,6 +969,8 @@ static int release_ref(b3cas_store *s, const uint8_t *key, const uint8_t *node,
 		if (count > 0)
 			rc = node_drop_locked(s, b, node, count, items, n,
 					      gone, &clamps);
+		else
+			clamps++; /* a reference goes, no count moves */
 		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
 					     (const char *)key, REF_KEY_LEN);
 		if (rc == 0)
@@ -1101,6 +1105,197 @@ void b3cas__chunked_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
 					  (const char *)b3cas__top_node(t, i),
 					  B3CAS_OID_LEN);
 	}
+}
+
+/* ---- node counts, for fsck ------------------------------------------ */
+
+typedef struct node_walk {
+	b3cas__chunk_map *map;
+	int rc;
+} node_walk;
+
+static int note_ref(b3cas__chunk_map *map, const uint8_t *node)
+{
+	b3cas__chunk_slot *sl;
+	int rc = b3cas__chunk_map_get(map, (const b3cas_oid *)(const void *)node,
+				      &sl);
+
+	if (rc == 0)
+		sl->in_segments++;
+	return rc;
+}
+
+/* A chunked entry: a reference per record of its top (a damaged top is
+ * the walk of the entries' to report). */
+static int node_refs_of_entry(const b3cas__walk_entry *e, void *ctx)
+{
+	node_walk *w = ctx;
+	b3cas__top t;
+	int rc = 0;
+
+	if (e->kind != B3CAS_ENTRY_CHUNKED)
+		return 0;
+	if (b3cas__top_parse(&t, &e->id, e->size, e->payload,
+			     e->payload_len) < 0) {
+		b3cas_error_clear();
+		return 0;
+	}
+	for (uint32_t i = 0; rc == 0 && i < t.nseg; i++)
+		rc = note_ref(w->map, b3cas__top_node(&t, i));
+	return rc;
+}
+
+static int visit_pending(const uint8_t *k, size_t klen, const uint8_t *v,
+			 size_t vlen, void *ctx)
+{
+	(void)k;
+	if (klen != REF_KEY_LEN || vlen != B3CAS_OID_LEN)
+		return 0;
+	return note_ref(ctx, v);
+}
+
+static int visit_count(const uint8_t *k, size_t klen, const uint8_t *v,
+		       size_t vlen, void *ctx)
+{
+	b3cas__chunk_slot *sl;
+	uint64_t count;
+	int rc;
+
+	if (klen != NODE_KEY_LEN)
+		return 0;
+	rc = b3cas__chunk_map_get(ctx, (const b3cas_oid *)(const void *)(k + 1),
+				  &sl);
+	if (rc < 0)
+		return rc;
+	sl->flags |= B3CAS__NODE_COUNTED;
+	if (count_value((const char *)v, vlen, &count) && count > 0)
+		sl->recorded = count;
+	else
+		sl->flags |= B3CAS__NODE_MALFORMED;
+	return 0;
+}
+
+static int visit_node(const uint8_t *k, size_t klen, const uint8_t *v,
+		      size_t vlen, void *ctx)
+{
+	b3cas__chunk_slot *sl;
+	int rc;
+
+	(void)v;
+	(void)vlen;
+	if (klen != NODE_KEY_LEN)
+		return 0;
+	rc = b3cas__chunk_map_get(ctx, (const b3cas_oid *)(const void *)(k + 1),
+				  &sl);
+	if (rc == 0)
+		sl->flags |= B3CAS__NODE_STORED;
+	return rc;
+}
+
+int b3cas__chunked_map_nodes(b3cas_store *s, const b3cas__snap *snap,
+			     b3cas__chunk_map *map)
+{
+	node_walk w = {map, 0};
+	int rc = b3cas__store_walk_snap(s, snap, node_refs_of_entry, &w);
+
+	if (rc == 0)
+		rc = meta_walk(s, snap, 'p', visit_pending, map);
+	if (rc == 0)
+		rc = meta_walk(s, snap, 'r', visit_pending, map);
+	if (rc == 0)
+		rc = meta_walk(s, snap, 'k', visit_count, map);
+	if (rc == 0)
+		rc = meta_walk(s, snap, 'n', visit_node, map);
+	return rc;
+}
+
+int b3cas__chunked_node_mend(b3cas_store *s, const b3cas_oid *node,
+			     uint64_t refs, uint64_t recorded,
+			     uint64_t clamps, b3cas__held_finding *f)
+{
+	ref_item *items = malloc(NODE_CHUNKS * sizeof(*items));
+	bool *gone = malloc(NODE_CHUNKS * sizeof(*gone));
+	rocksdb_writebatch_t *b = NULL;
+	uint64_t now, extra = 0;
+	size_t n = 0;
+	bool found;
+	int rc;
+
+	if (!items || !gone) {
+		free(items);
+		free(gone);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	rc = node_items(s, node->bytes, items, &n, &found);
+	if (rc < 0)
+		goto out;
+	lock_node_items(s, items, n, node->bytes, true);
+	/* as for held counts: a release that could not move this count
+	 * since the snapshot makes the difference wrong (held.c) */
+	if (atomic_load(&s->held_clamps) != clamps) {
+		f->stale = true;
+		goto unlock;
+	}
+	{
+		uint8_t nk[NODE_KEY_LEN];
+
+		node_key(nk, 'n', node->bytes);
+		rc = b3cas__index_has(s->ix, B3CAS_CF_META, nk, sizeof(nk));
+	}
+	if (rc < 0)
+		goto unlock;
+	if ((rc == 1) != found) {
+		rc = 0; /* the node came or went meanwhile: next check */
+		f->stale = true;
+		goto unlock;
+	}
+	rc = node_count(s, node->bytes, &now);
+	if (rc < 0)
+		goto unlock;
+	/* what the snapshot showed, applied to the count as it is now */
+	if (refs >= recorded)
+		f->new_held = now + (refs - recorded);
+	else
+		f->new_held = now > recorded - refs ? now - (recorded - refs) : 0;
+	b = rocksdb_writebatch_create();
+	if (!found) {
+		/* its list is gone: a count can only go */
+		if (f->new_held == 0 && f->has_key) {
+			uint8_t kk[NODE_KEY_LEN];
+
+			node_key(kk, 'k', node->bytes);
+			rocksdb_writebatch_delete_cf(
+				b, s->ix->cf[B3CAS_CF_META], (const char *)kk,
+				sizeof(kk));
+			f->mended = f->moved = true;
+		}
+	} else if (f->new_held > 0) {
+		if (f->new_held != now || f->malformed || !f->has_key) {
+			batch_set_count(s, b, node->bytes, f->new_held);
+			f->mended = f->moved = true;
+		}
+	} else {
+		/* nothing names it: it goes, as a last release would */
+		rc = node_drop_locked(s, b, node->bytes, 1, items, n, gone,
+				      &extra);
+		f->mended = f->moved = rc == 0;
+	}
+	if (rc == 0 && f->mended)
+		rc = b3cas__write_batch(s, b, false);
+	held_clamped(s, extra);
+	if (rc < 0)
+		f->mended = f->moved = false;
+	for (size_t i = 0; rc == 0 && found && f->new_held == 0 && i < n; i++)
+		if (gone[i])
+			b3cas__caches_forget(s, &items[i].id, false);
+unlock:
+	lock_node_items(s, items, n, node->bytes, false);
+out:
+	if (b)
+		rocksdb_writebatch_destroy(b);
+	free(items);
+	free(gone);
+	return rc < 0 ? rc : 0;
 }
 
 /* ---- putting ------------------------------------------------------- */

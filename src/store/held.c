@@ -332,6 +332,74 @@ static int check_named(held_run *r)
 	return rc;
 }
 
+/* Is node slot sl damage? Its count is not its references, or they name
+ * it while its list is missing, or it (or its count) is there while
+ * nothing names it. */
+static bool node_wrong(const b3cas__chunk_slot *sl)
+{
+	bool counted = sl->flags & B3CAS__NODE_COUNTED;
+
+	if (sl->flags & B3CAS__NODE_MALFORMED)
+		return true;
+	if ((counted ? sl->recorded : 0) != sl->in_segments)
+		return true;
+	return sl->in_segments == 0 || !(sl->flags & B3CAS__NODE_STORED);
+}
+
+/* Mend node finding f (repair), as mend() does a chunk's. */
+static int mend_node(held_run *r, b3cas__held_finding *f)
+{
+	b3cas_store *s = r->s;
+	/* what every release and put took the count to be */
+	uint64_t recorded = f->malformed ? 1 : f->held;
+	int rc;
+
+	pthread_mutex_lock(&s->held_lock);
+	if (s->held_mends != r->epoch) {
+		pthread_mutex_unlock(&s->held_lock);
+		f->stale = true;
+		return 0;
+	}
+	rc = b3cas__chunked_node_mend(s, &f->id, f->in_segments, recorded,
+				      r->clamps, f);
+	if (rc == 0 && f->mended) {
+		s->held_mends++;
+		r->epoch++;
+	}
+	pthread_mutex_unlock(&s->held_lock);
+	return rc;
+}
+
+/* Every manifest node's count against the references that name it, from
+ * the same snapshot: one map slot per distinct node. */
+static int check_nodes(held_run *r)
+{
+	b3cas__chunk_map nodes = B3CAS__CHUNK_MAP_INIT;
+	int rc = b3cas__chunked_map_nodes(r->s, r->snap, &nodes);
+
+	for (size_t i = 0; rc == 0 && i < nodes.cap; i++) {
+		const b3cas__chunk_slot *sl = &nodes.slot[i];
+		b3cas__held_finding f;
+
+		if (!sl->used || !node_wrong(sl))
+			continue;
+		memset(&f, 0, sizeof(f));
+		f.node = true;
+		f.id = sl->id;
+		f.in_segments = sl->in_segments;
+		f.has_key = sl->flags & B3CAS__NODE_COUNTED;
+		f.malformed = sl->flags & B3CAS__NODE_MALFORMED;
+		f.held = f.has_key && !f.malformed ? sl->recorded : 0;
+		f.stored = sl->flags & B3CAS__NODE_STORED;
+		if (r->repair)
+			rc = mend_node(r, &f);
+		if (rc == 0)
+			rc = r->fn(&f, r->ctx);
+	}
+	b3cas__chunk_map_free(&nodes);
+	return rc;
+}
+
 int b3cas__store_check_held(b3cas_store *s, bool repair, b3cas__held_fn fn,
 			    void *ctx)
 {
@@ -358,6 +426,8 @@ int b3cas__store_check_held(b3cas_store *s, bool repair, b3cas__held_fn fn,
 		rc = check_all(&r, &deferred);
 	if (rc == 0 && deferred)
 		rc = check_named(&r);
+	if (rc == 0)
+		rc = check_nodes(&r);
 	b3cas__snap_release(s, &snap);
 	b3cas__chunk_map_free(&r.map);
 	return rc;

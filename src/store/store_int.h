@@ -178,7 +178,24 @@ typedef struct b3cas__held_finding {
 	 * one's snapshot. */
 	bool mended, moved, revived, raised, stale;
 	uint64_t new_held, new_refs;
+	/* node: a manifest node (chunked.c), not a chunk: id is its id,
+	 * in_segments the references to it, held its count (has_key,
+	 * malformed: its count key), stored: its list is there; with
+	 * repair, new_held is its count after. */
+	bool node;
 } b3cas__held_finding;
+
+/*
+ * Under s->held_lock, for fsck's repair: move node's count by what one
+ * snapshot showed (refs references, count recorded), under the node's and
+ * its chunks' stripe locks, unless a release moved no count since the
+ * snapshot (s->held_clamps no longer clamps: f->stale). A node nothing
+ * names goes, with its chunks' references, as a last release would.
+ * Sets f's results. 0 or an error.
+ */
+int b3cas__chunked_node_mend(b3cas_store *s, const b3cas_oid *node,
+			     uint64_t refs, uint64_t recorded,
+			     uint64_t clamps, b3cas__held_finding *f);
 
 typedef int (*b3cas__held_fn)(b3cas__held_finding *f, void *ctx);
 

@@ -397,6 +397,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_held_live, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_node_counts, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

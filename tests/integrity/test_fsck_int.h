@@ -55,5 +55,6 @@ void test_held_clean(void **state);
 void test_held_damage(void **state);
 void test_held_missing(void **state);
 void test_held_live(void **state);
+void test_node_counts(void **state);
 
 #endif
