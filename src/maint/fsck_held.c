@@ -133,27 +133,22 @@ static int report_held(b3cas__held_finding *f, void *ctx)
 	fsck_worker *w = ctx;
 	b3cas_fsck_problem p = {0};
 	char detail[320], done[160];
+	bool repair = w->f->o->repair;
 
 	if (f->node) {
 		describe_node(detail, sizeof(detail), f);
 		p.kind = B3CAS_FSCK_NODE_COUNT;
-		p.has_id = true;
-		p.id = f->id;
-		p.detail = detail;
-		if (w->f->o->repair)
-			p.action = node_action(done, sizeof(done), f);
+		p.action = repair ? node_action(done, sizeof(done), f) : NULL;
 		w->r.node_mended += f->mended;
-		b3cas__fsck_found(w, &p);
-		return b3cas__fsck_halted(w->f) ? 1 : 0;
+	} else {
+		describe(detail, sizeof(detail), f);
+		p.kind = B3CAS_FSCK_HELD_COUNT;
+		p.action = repair ? action(done, sizeof(done), f) : NULL;
+		w->r.held_mended += f->mended;
 	}
-	describe(detail, sizeof(detail), f);
-	p.kind = B3CAS_FSCK_HELD_COUNT;
 	p.has_id = true;
 	p.id = f->id;
 	p.detail = detail;
-	if (w->f->o->repair)
-		p.action = action(done, sizeof(done), f);
-	w->r.held_mended += f->mended;
 	b3cas__fsck_found(w, &p);
 	return b3cas__fsck_halted(w->f) ? 1 : 0;
 }

@@ -61,6 +61,17 @@ static int hash_many(b3cas_store *s, batch_item *items,
 	return 0;
 }
 
+void b3cas__lock_step(pthread_mutex_t *m, pthread_mutex_t **prev, bool lock)
+{
+	if (m == *prev)
+		return;
+	if (lock)
+		pthread_mutex_lock(m);
+	else
+		pthread_mutex_unlock(m);
+	*prev = m;
+}
+
 void b3cas__lock_sorted(b3cas_store *s, const void *items, size_t n,
 			size_t stride, bool lock)
 {
@@ -68,18 +79,10 @@ void b3cas__lock_sorted(b3cas_store *s, const void *items, size_t n,
 	pthread_mutex_t *prev = NULL;
 
 	/* Sorting by id sorts by stripe index, which is the id's prefix. */
-	for (size_t i = 0; i < n; i++) {
-		pthread_mutex_t *m = b3cas__store_stripe(
-			s, (const b3cas_oid *)(const void *)(p + i * stride));
-
-		if (m == prev)
-			continue;
-		if (lock)
-			pthread_mutex_lock(m);
-		else
-			pthread_mutex_unlock(m);
-		prev = m;
-	}
+	for (size_t i = 0; i < n; i++)
+		b3cas__lock_step(b3cas__store_stripe(s, (const b3cas_oid *)(
+							 const void *)(p + i * stride)),
+				 &prev, lock);
 }
 
 /* Lock the stripes of sorted items, each once, in increasing order. */

@@ -768,6 +768,17 @@ static int unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 
 /* ---- node counts ----------------------------------------------------- */
 
+/* node's key of kind ('n' its list, 'k' its count), read now: as
+ * meta_get. */
+static int node_get(b3cas_store *s, char kind, const uint8_t *node,
+		    rocksdb_pinnableslice_t **v)
+{
+	uint8_t k[NODE_KEY_LEN];
+
+	node_key(k, kind, node);
+	return meta_get(s, NULL, k, sizeof(k), v);
+}
+
 /* The count a node count value of len bytes at p records: false when it
  * is malformed. Same encoding as a held count: empty for 1. */
 static bool count_value(const char *p, size_t len, uint64_t *count)
@@ -783,15 +794,13 @@ static bool count_value(const char *p, size_t len, uint64_t *count)
  */
 static int node_count(b3cas_store *s, const uint8_t *node, uint64_t *count)
 {
-	uint8_t k[NODE_KEY_LEN];
 	rocksdb_pinnableslice_t *v;
 	const char *p;
 	size_t len;
 	int rc;
 
 	*count = 0;
-	node_key(k, 'k', node);
-	rc = meta_get(s, NULL, k, sizeof(k), &v);
+	rc = node_get(s, 'k', node, &v);
 	if (rc <= 0)
 		return rc;
 	p = rocksdb_pinnableslice_value(v, &len);
@@ -824,7 +833,6 @@ static void lock_node_items(b3cas_store *s, const ref_item *it, size_t n,
 
 	while (i < n || !node_done) {
 		const b3cas_oid *id;
-		pthread_mutex_t *m;
 
 		if (!node_done &&
 		    (i == n || memcmp(node, it[i].id.bytes, B3CAS_OID_LEN) <= 0)) {
@@ -833,14 +841,7 @@ static void lock_node_items(b3cas_store *s, const ref_item *it, size_t n,
 		} else {
 			id = &it[i++].id;
 		}
-		m = b3cas__store_stripe(s, id);
-		if (m == prev)
-			continue;
-		if (lock)
-			pthread_mutex_lock(m);
-		else
-			pthread_mutex_unlock(m);
-		prev = m;
+		b3cas__lock_step(b3cas__store_stripe(s, id), &prev, lock);
 	}
 }
 
@@ -885,15 +886,13 @@ static int node_drop_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 static int node_items(b3cas_store *s, const uint8_t *node, ref_item *items,
 		      size_t *n, bool *found)
 {
-	uint8_t k[NODE_KEY_LEN];
 	rocksdb_pinnableslice_t *v;
 	const uint8_t *p, *end;
 	size_t len;
 	int rc;
 
 	*n = 0;
-	node_key(k, 'n', node);
-	rc = meta_get(s, NULL, k, sizeof(k), &v);
+	rc = node_get(s, 'n', node, &v);
 	*found = rc == 1;
 	if (rc <= 0)
 		return rc;

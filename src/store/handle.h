@@ -274,6 +274,9 @@ int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose);
  * b3cas_oid (batch.c). */
 void b3cas__lock_sorted(b3cas_store *s, const void *items, size_t n,
 			size_t stride, bool lock);
+/* One step of such a walk: lock (or unlock) m unless it is *prev, the
+ * stripe of the step before; *prev becomes m. */
+void b3cas__lock_step(pthread_mutex_t *m, pthread_mutex_t **prev, bool lock);
 
 /* ---- reading (get.c, heal.c) ---- */
 

@@ -189,6 +189,29 @@ static int stage_mend_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	return rc;
 }
 
+/* Take s->held_lock for a mend of f: false (the lock let go, f->stale)
+ * when another check has mended since r's snapshot. */
+static bool mend_begin(held_run *r, b3cas__held_finding *f)
+{
+	pthread_mutex_lock(&r->s->held_lock);
+	if (r->s->held_mends == r->epoch)
+		return true;
+	pthread_mutex_unlock(&r->s->held_lock);
+	f->stale = true;
+	return false;
+}
+
+/* Let s->held_lock go after a mend of f (rc its result): a mend moves
+ * the epoch every later mend must see. */
+static void mend_end(held_run *r, const b3cas__held_finding *f, int rc)
+{
+	if (rc == 0 && f->mended) {
+		r->s->held_mends++;
+		r->epoch++;
+	}
+	pthread_mutex_unlock(&r->s->held_lock);
+}
+
 /* Mend f under its chunk's stripe lock, in one batch, unless another
  * check has mended since r's snapshot (f->stale). */
 static int mend(held_run *r, b3cas__held_finding *f)
@@ -198,12 +221,8 @@ static int mend(held_run *r, b3cas__held_finding *f)
 	rocksdb_writebatch_t *b;
 	int rc;
 
-	pthread_mutex_lock(&s->held_lock);
-	if (s->held_mends != r->epoch) {
-		pthread_mutex_unlock(&s->held_lock);
-		f->stale = true;
+	if (!mend_begin(r, f))
 		return 0;
-	}
 	b = rocksdb_writebatch_create();
 	pthread_mutex_lock(lock);
 	/* A held count that a release could not move by its amount since
@@ -225,11 +244,7 @@ static int mend(held_run *r, b3cas__held_finding *f)
 	if (rc == 0 && f->revived)
 		b3cas__known_add(s->known, &f->id);
 	pthread_mutex_unlock(lock);
-	if (rc == 0 && f->mended) {
-		s->held_mends++;
-		r->epoch++;
-	}
-	pthread_mutex_unlock(&s->held_lock);
+	mend_end(r, f, rc);
 	rocksdb_writebatch_destroy(b);
 	if (rc < 0)
 		f->mended = f->moved = f->revived = f->raised = false;
@@ -349,24 +364,15 @@ static bool node_wrong(const b3cas__chunk_slot *sl)
 /* Mend node finding f (repair), as mend() does a chunk's. */
 static int mend_node(held_run *r, b3cas__held_finding *f)
 {
-	b3cas_store *s = r->s;
 	/* what every release and put took the count to be */
 	uint64_t recorded = f->malformed ? 1 : f->held;
 	int rc;
 
-	pthread_mutex_lock(&s->held_lock);
-	if (s->held_mends != r->epoch) {
-		pthread_mutex_unlock(&s->held_lock);
-		f->stale = true;
+	if (!mend_begin(r, f))
 		return 0;
-	}
-	rc = b3cas__chunked_node_mend(s, &f->id, f->in_segments, recorded,
+	rc = b3cas__chunked_node_mend(r->s, &f->id, f->in_segments, recorded,
 				      r->clamps, f);
-	if (rc == 0 && f->mended) {
-		s->held_mends++;
-		r->epoch++;
-	}
-	pthread_mutex_unlock(&s->held_lock);
+	mend_end(r, f, rc);
 	return rc;
 }
 

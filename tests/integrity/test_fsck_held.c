@@ -62,6 +62,7 @@ typedef struct held_seen {
 	int n;       /* held-count findings */
 	int other;   /* findings of any other kind, or too many */
 	int actions; /* findings that say what repair did */
+	b3cas_fsck_kind kind; /* the kind in ids: held-count or node-count */
 } held_seen;
 
 /* Called on fsck's threads: counts only, the test asserts after. */
@@ -69,8 +70,7 @@ static int on_held(const b3cas_fsck_problem *p, void *ctx)
 {
 	held_seen *h = ctx;
 
-	if (p->kind != B3CAS_FSCK_HELD_COUNT || !p->has_id ||
-	    h->n == MAX_SEEN) {
+	if (p->kind != h->kind || !p->has_id || h->n == MAX_SEEN) {
 		fprintf(stderr, "unexpected finding %s: %s\n",
 			b3cas_fsck_kind_name(p->kind), p->detail);
 		h->other++;
@@ -91,6 +91,7 @@ static b3cas_fsck_report fsck_held(b3cas_store *s, bool repair,
 	b3cas_fsck_report r;
 
 	memset(h, 0, sizeof(*h));
+	h->kind = B3CAS_FSCK_HELD_COUNT;
 	fo.repair = repair;
 	fo.threads = threads;
 	fo.on_problem = on_held;
@@ -871,27 +872,6 @@ void test_held_live(void **state)
 
 /* ---- manifest nodes' counts ------------------------------------------ */
 
-/* Called on fsck's threads: node-count findings into h->ids, the rest
- * counted in other. */
-static int on_node(const b3cas_fsck_problem *p, void *ctx)
-{
-	held_seen *h = ctx;
-
-	if (p->kind != B3CAS_FSCK_NODE_COUNT || !p->has_id ||
-	    h->n == MAX_SEEN) {
-		fprintf(stderr, "unexpected finding %s: %s\n",
-			b3cas_fsck_kind_name(p->kind), p->detail);
-		h->other++;
-		return 0;
-	}
-	h->ids[h->n] = p->id;
-	snprintf(h->details[h->n], sizeof(h->details[0]), "%s", p->detail);
-	snprintf(h->acts[h->n++], sizeof(h->acts[0]), "%s",
-		 p->action ? p->action : "");
-	h->actions += p->action != NULL;
-	return 0;
-}
-
 static b3cas_fsck_report fsck_nodes(b3cas_store *s, bool repair,
 				    held_seen *h)
 {
@@ -899,9 +879,10 @@ static b3cas_fsck_report fsck_nodes(b3cas_store *s, bool repair,
 	b3cas_fsck_report r;
 
 	memset(h, 0, sizeof(*h));
+	h->kind = B3CAS_FSCK_NODE_COUNT;
 	fo.repair = repair;
 	fo.threads = 2;
-	fo.on_problem = on_node;
+	fo.on_problem = on_held;
 	fo.ctx = h;
 	if (b3cas_fsck(s, &fo, &r) != 0)
 		fail_msg("fsck: %s", b3cas_error_last());
