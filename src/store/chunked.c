@@ -64,9 +64,14 @@
 #define NODE_FANOUT_BITS 6
 #define SEG_CHUNKS NODE_CHUNKS
 #define TOP_VERSION 2
+/* a top of more records than PAGE_RECS keeps them in pages of that many
+ * under 't' gen page, and in the entry only each page's start */
+#define TOP_PAGED 3
+#define PAGE_RECS 512
 #define GEN_LEN B3CAS__GEN_LEN
 #define CHECK_LEN 16
 #define TOP_HEAD (1 + GEN_LEN + 4)
+#define PAGED_HEAD (TOP_HEAD + 4)
 /* a top record: start (u64 LE), chunks (u32 BE), node id, check */
 #define TOP_SEG (8 + 4 + B3CAS_OID_LEN + CHECK_LEN)
 #define NODE_KEY_LEN (1 + B3CAS_OID_LEN)
@@ -75,8 +80,9 @@
 /* a chunk in a node: its id and its length as a varint */
 #define SEG_ENTRY_MAX (B3CAS_OID_LEN + 5)
 
-_Static_assert(B3CAS_MANIFEST_TOP_MIN == TOP_HEAD + TOP_SEG,
-	       "B3CAS_MANIFEST_TOP_MIN is the top of one node");
+_Static_assert(B3CAS_MANIFEST_TOP_MIN == PAGED_HEAD + 2 * 8 &&
+		       B3CAS_MANIFEST_TOP_MIN < TOP_HEAD + TOP_SEG,
+	       "B3CAS_MANIFEST_TOP_MIN is the shortest top: two pages");
 
 /* 'n' node: the node's list; 'k' node: its count. */
 static void node_key(uint8_t k[NODE_KEY_LEN], char kind, const uint8_t *node)
@@ -179,11 +185,6 @@ static int manifest_damaged(const b3cas_oid *id, const char *why)
 			    b3cas_oid_fmt(hex, id), why);
 }
 
-static const uint8_t *top_rec(const b3cas__top *t, uint32_t i)
-{
-	return t->segs + (size_t)i * TOP_SEG;
-}
-
 int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
 		     const uint8_t *p, size_t len)
 {
@@ -195,39 +196,197 @@ int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
 				    "early development build (flat segments), "
 				    "which this build does not read",
 				    b3cas_oid_fmt(hex, id));
-	if (len < TOP_HEAD || p[0] != TOP_VERSION)
+	if (len < TOP_HEAD || (p[0] != TOP_VERSION && p[0] != TOP_PAGED))
 		return manifest_damaged(id, "unknown top version");
 	memcpy(t->gen, p + 1, GEN_LEN);
 	t->nseg = get_u32(p + 1 + GEN_LEN);
+	t->size = size;
+	t->npage = 0;
+	t->segs = t->pages = NULL;
+	if (p[0] == TOP_PAGED) {
+		if (len < PAGED_HEAD)
+			return manifest_damaged(id, "wrong top length");
+		t->npage = get_u32(p + TOP_HEAD);
+		if (t->nseg <= PAGE_RECS ||
+		    t->npage != (t->nseg + PAGE_RECS - 1) / PAGE_RECS ||
+		    len != PAGED_HEAD + (size_t)t->npage * 8)
+			return manifest_damaged(id, "wrong top length");
+		t->pages = p + PAGED_HEAD;
+		/* O(1), as below; a page's records are checked as read */
+		if (b3cas__get_u64(t->pages) != 0)
+			return manifest_damaged(id, "the first node starts "
+					       "past 0");
+		if (b3cas__get_u64(t->pages + (size_t)(t->npage - 1) * 8) >=
+		    size)
+			return manifest_damaged(id, "a node past the end");
+		return 0;
+	}
 	if (t->nseg == 0 || (len - TOP_HEAD) / TOP_SEG != t->nseg ||
 	    (len - TOP_HEAD) % TOP_SEG)
 		return manifest_damaged(id, "wrong top length");
 	t->segs = p + TOP_HEAD;
-	t->size = size;
 	/* O(1): a read checks the record it uses (seg_read: its check binds
 	 * its place, start, chunks and node; its chunks' lengths must end
 	 * where the next record starts), so a large object's top is not
 	 * walked on every range read. */
-	if (b3cas__top_start(t, 0) != 0)
+	if (b3cas__get_u64(t->segs) != 0)
 		return manifest_damaged(id, "the first node starts past 0");
-	if (b3cas__top_start(t, t->nseg - 1) >= size)
+	if (b3cas__get_u64(t->segs + (size_t)(t->nseg - 1) * TOP_SEG) >= size)
 		return manifest_damaged(id, "a node past the end");
 	return 0;
 }
 
-uint64_t b3cas__top_start(const b3cas__top *t, uint32_t i)
+/* ---- a top's records, inline or in pages ----------------------------- */
+
+static void page_key(uint8_t k[REF_KEY_LEN], const uint8_t gen[GEN_LEN],
+		     uint32_t page)
 {
-	return b3cas__get_u64(top_rec(t, i));
+	ref_key(k, 't', gen, page);
 }
 
-const uint8_t *b3cas__top_node(const b3cas__top *t, uint32_t i)
+/* Where a walk of a top's records reads them from: the entry, or the
+ * page it loaded last (read with ro: a snapshot's, or NULL). */
+typedef struct top_cursor {
+	b3cas_store *s;
+	const rocksdb_readoptions_t *ro;
+	const b3cas_oid *id;
+	const b3cas__top *t;
+	rocksdb_pinnableslice_t *pv; /* the page loaded */
+	const uint8_t *page;
+	uint32_t cur;                /* its number */
+	uint64_t *page_bytes;        /* grows by each page loaded (or NULL) */
+} top_cursor;
+
+static void cursor_init(top_cursor *c, b3cas_store *s,
+			const rocksdb_readoptions_t *ro, const b3cas_oid *id,
+			const b3cas__top *t)
 {
-	return top_rec(t, i) + 12;
+	c->s = s;
+	c->ro = ro;
+	c->id = id;
+	c->t = t;
+	c->pv = NULL;
+	c->page = NULL;
+	c->cur = UINT32_MAX;
+	c->page_bytes = NULL;
 }
 
-static uint64_t top_end(const b3cas__top *t, uint32_t i)
+static void cursor_done(top_cursor *c)
 {
-	return i + 1 < t->nseg ? b3cas__top_start(t, i + 1) : t->size;
+	if (c->pv)
+		rocksdb_pinnableslice_destroy(c->pv);
+	c->pv = NULL;
+}
+
+static uint32_t page_recs(const b3cas__top *t, uint32_t page)
+{
+	uint32_t first = page * PAGE_RECS;
+
+	return t->nseg - first < PAGE_RECS ? t->nseg - first : PAGE_RECS;
+}
+
+/* Record i of the top into *rec: 0, B3CAS_ECORRUPT (a page missing or of
+ * the wrong length), or an index error. */
+static int cursor_rec(top_cursor *c, uint32_t i, const uint8_t **rec)
+{
+	uint32_t page = i / PAGE_RECS;
+	uint8_t key[REF_KEY_LEN];
+	size_t len;
+	int rc;
+
+	if (!c->t->npage) {
+		*rec = c->t->segs + (size_t)i * TOP_SEG;
+		return 0;
+	}
+	if (page != c->cur) {
+		cursor_done(c);
+		c->cur = UINT32_MAX;
+		page_key(key, c->t->gen, page);
+		rc = b3cas__index_get_at(c->s->ix, c->ro, B3CAS_CF_META, key,
+					 sizeof(key), &c->pv);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			c->pv = NULL;
+			return manifest_damaged(c->id, "a page of its top is "
+						"missing");
+		}
+		c->page = (const uint8_t *)rocksdb_pinnableslice_value(c->pv,
+								       &len);
+		if (len != (size_t)page_recs(c->t, page) * TOP_SEG) {
+			cursor_done(c);
+			return manifest_damaged(c->id, "a page of its top has "
+						"the wrong length");
+		}
+		if (c->page_bytes)
+			*c->page_bytes += len;
+		c->cur = page;
+	}
+	*rec = c->page + (size_t)(i % PAGE_RECS) * TOP_SEG;
+	return 0;
+}
+
+/* Where record i starts (*start) and where the next one does (*end: the
+ * object's size after the last). */
+static int cursor_span(top_cursor *c, uint32_t i, uint64_t *start,
+		       uint64_t *end)
+{
+	const uint8_t *rec;
+	int rc = cursor_rec(c, i, &rec);
+
+	if (rc < 0)
+		return rc;
+	*start = b3cas__get_u64(rec);
+	if (i + 1 == c->t->nseg) {
+		*end = c->t->size;
+	} else if (c->t->npage && (i + 1) % PAGE_RECS == 0) {
+		*end = b3cas__get_u64(c->t->pages +
+				      (size_t)((i + 1) / PAGE_RECS) * 8);
+	} else {
+		rc = cursor_rec(c, i + 1, &rec);
+		if (rc < 0)
+			return rc;
+		*end = b3cas__get_u64(rec);
+	}
+	return 0;
+}
+
+/* The last record that starts at or before off (*i). */
+static int cursor_find(top_cursor *c, uint64_t off, uint32_t *i)
+{
+	uint32_t lo = 0, hi, base = 0;
+
+	if (c->t->npage) {
+		hi = c->t->npage;
+		while (hi - lo > 1) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (b3cas__get_u64(c->t->pages + (size_t)mid * 8) <=
+			    off)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		base = lo * PAGE_RECS;
+		hi = base + page_recs(c->t, lo);
+		lo = base;
+	} else {
+		hi = c->t->nseg;
+	}
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const uint8_t *rec = NULL;
+		int rc = cursor_rec(c, mid, &rec);
+
+		if (rc < 0)
+			return rc;
+		if (b3cas__get_u64(rec) <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*i = lo;
+	return 0;
 }
 
 /* ---- reading a node ------------------------------------------------- */
@@ -245,21 +404,28 @@ static int meta_get(b3cas_store *s, const rocksdb_readoptions_t *ro,
 /* Read (with ro: a snapshot's, or NULL) and check node record i of id's
  * top: *v pinned (release it), chunks parsed into ids (32 bytes each) and
  * lens, *n of them. */
-static int seg_read(b3cas_store *s, const rocksdb_readoptions_t *ro,
-		    const b3cas_oid *id, const b3cas__top *t, uint32_t i,
-		    rocksdb_pinnableslice_t **v, uint8_t *ids, uint32_t *lens,
-		    uint32_t *n)
+static int seg_read(top_cursor *c, uint32_t i, rocksdb_pinnableslice_t **v,
+		    uint8_t *ids, uint32_t *lens, uint32_t *n)
 {
-	const uint8_t *rec = top_rec(t, i);
+	b3cas_store *s = c->s;
+	const b3cas_oid *id = c->id;
+	const b3cas__top *t = c->t;
+	const uint8_t *rec;
 	uint8_t key[NODE_KEY_LEN], check[CHECK_LEN], digest[B3CAS_OUT_LEN];
-	uint32_t want = get_u32(rec + 8);
+	uint32_t want;
+	uint64_t sum = 0, start, stop;
 	const uint8_t *p, *end;
-	uint64_t sum = 0;
 	size_t len;
-	int rc;
+	int rc = cursor_span(c, i, &start, &stop);
 
+	*v = NULL;
+	if (rc == 0)
+		rc = cursor_rec(c, i, &rec);
+	if (rc < 0)
+		return rc;
+	want = get_u32(rec + 8);
 	node_key(key, 'n', rec + 12);
-	rc = meta_get(s, ro, key, sizeof(key), v);
+	rc = meta_get(s, c->ro, key, sizeof(key), v);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -267,11 +433,9 @@ static int seg_read(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		return manifest_damaged(id, "a node is missing");
 	}
 	p = (const uint8_t *)rocksdb_pinnableslice_value(*v, &len);
-	seg_check(check, id, t->gen, i, b3cas__top_start(t, i), want,
-		  rec + 12);
+	seg_check(check, id, t->gen, i, start, want, rec + 12);
 	if (memcmp(check, rec + 12 + B3CAS_OID_LEN, CHECK_LEN) != 0 ||
-	    want == 0 || want > NODE_CHUNKS ||
-	    top_end(t, i) <= b3cas__top_start(t, i))
+	    want == 0 || want > NODE_CHUNKS || stop <= start)
 		goto damaged;
 	b3cas_hash(digest, p, len);
 	if (memcmp(digest, rec + 12, B3CAS_OID_LEN) != 0)
@@ -289,7 +453,7 @@ static int seg_read(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		p += k;
 		sum += lens[*n];
 	}
-	if (*n != want || sum != top_end(t, i) - b3cas__top_start(t, i))
+	if (*n != want || sum != stop - start)
 		goto damaged;
 	return 0;
 damaged:
@@ -396,7 +560,8 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 			size_t len)
 {
 	uint8_t *dst = buf;
-	uint32_t lo = 0, hi;
+	uint32_t lo = 0;
+	top_cursor cur;
 	seg_buf *sb;
 	int rc = 0;
 
@@ -412,25 +577,24 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 		free(sb);
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
-	/* the last segment that starts at or before off */
-	hi = t->nseg;
-	while (hi - lo > 1) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (b3cas__top_start(t, mid) <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
+	cursor_init(&cur, s, NULL, id, t);
+	/* the last node that starts at or before off */
+	rc = cursor_find(&cur, off, &lo);
 	for (uint32_t i = lo; rc == 0 && len > 0 && i < t->nseg; i++) {
 		rocksdb_pinnableslice_t *v;
-		uint64_t pos = b3cas__top_start(t, i);
+		uint64_t pos, stop;
 		uint32_t n = 0;
 
-		rc = seg_read(s, NULL, id, t, i, &v, sb->ids, sb->lens, &n);
+		rc = cursor_span(&cur, i, &pos, &stop);
+		if (rc == 0)
+			rc = seg_read(&cur, i, &v, sb->ids, sb->lens, &n);
 		if (rc < 0)
 			break;
 		rocksdb_pinnableslice_destroy(v);
+		if (pos > off) {
+			rc = manifest_damaged(id, "its nodes are out of order");
+			break;
+		}
 		for (uint32_t k = 0; rc == 0 && k < n && len > 0; k++) {
 			b3cas_oid c;
 			uint32_t cl = sb->lens[k];
@@ -464,7 +628,8 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 		}
 	}
 	if (rc == 0 && len > 0)
-		rc = manifest_damaged(id, "its segments end too soon");
+		rc = manifest_damaged(id, "its nodes end too soon");
+	cursor_done(&cur);
 	free(sb->chunk);
 	free(sb);
 	return rc;
@@ -474,18 +639,22 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 
 int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 				 const b3cas_oid *id, const b3cas__top *t,
-				 b3cas__chunk_fn fn, void *ctx)
+				 b3cas__chunk_fn fn, void *ctx,
+				 uint64_t *page_bytes)
 {
 	seg_buf *sb = malloc(sizeof(*sb));
+	top_cursor cur;
 	int rc = 0;
 
 	if (!sb)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	cursor_init(&cur, s, snap->ro, id, t);
+	cur.page_bytes = page_bytes;
 	for (uint32_t i = 0; rc == 0 && i < t->nseg; i++) {
 		rocksdb_pinnableslice_t *v;
 		uint32_t n = 0;
 
-		rc = seg_read(s, snap->ro, id, t, i, &v, sb->ids, sb->lens, &n);
+		rc = seg_read(&cur, i, &v, sb->ids, sb->lens, &n);
 		if (rc < 0)
 			break;
 		rocksdb_pinnableslice_destroy(v);
@@ -497,6 +666,7 @@ int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 			rc = fn(&c, sb->lens[k], ctx);
 		}
 	}
+	cursor_done(&cur);
 	free(sb);
 	return rc;
 }
@@ -1091,14 +1261,28 @@ void b3cas__chunked_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
 				  const b3cas_oid *id, const b3cas__top *t)
 {
 	uint8_t k[REF_KEY_LEN];
+	top_cursor cur;
 
-	(void)id;
+	/* A page that cannot be read leaks its nodes' references: safe. */
+	cursor_init(&cur, s, NULL, id, t);
 	for (uint32_t i = 0; i < t->nseg; i++) {
+		const uint8_t *rec = NULL;
+
+		if (cursor_rec(&cur, i, &rec) < 0) {
+			b3cas_error_clear();
+			continue;
+		}
 		ref_key(k, 'r', t->gen, i);
 		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
 					  (const char *)k, sizeof(k),
-					  (const char *)b3cas__top_node(t, i),
+					  (const char *)rec + 12,
 					  B3CAS_OID_LEN);
+	}
+	cursor_done(&cur);
+	for (uint32_t p = 0; p < t->npage; p++) {
+		page_key(k, t->gen, p);
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+					     (const char *)k, sizeof(k));
 	}
 }
 
@@ -1106,7 +1290,8 @@ void b3cas__chunked_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
 
 typedef struct node_walk {
 	b3cas__chunk_map *map;
-	int rc;
+	b3cas_store *s;
+	const b3cas__snap *snap;
 } node_walk;
 
 static int note_ref(b3cas__chunk_map *map, const uint8_t *node)
@@ -1125,6 +1310,7 @@ static int note_ref(b3cas__chunk_map *map, const uint8_t *node)
 static int node_refs_of_entry(const b3cas__walk_entry *e, void *ctx)
 {
 	node_walk *w = ctx;
+	top_cursor cur;
 	b3cas__top t;
 	int rc = 0;
 
@@ -1135,8 +1321,20 @@ static int node_refs_of_entry(const b3cas__walk_entry *e, void *ctx)
 		b3cas_error_clear();
 		return 0;
 	}
-	for (uint32_t i = 0; rc == 0 && i < t.nseg; i++)
-		rc = note_ref(w->map, b3cas__top_node(&t, i));
+	cursor_init(&cur, w->s, w->snap->ro, &e->id, &t);
+	for (uint32_t i = 0; rc == 0 && i < t.nseg; i++) {
+		const uint8_t *rec = NULL;
+
+		rc = cursor_rec(&cur, i, &rec);
+		if (rc == B3CAS_ECORRUPT) {
+			b3cas_error_clear(); /* the walk of the entries' */
+			rc = 0;
+			break;
+		}
+		if (rc == 0)
+			rc = note_ref(w->map, rec + 12);
+	}
+	cursor_done(&cur);
 	return rc;
 }
 
@@ -1190,7 +1388,7 @@ static int visit_node(const uint8_t *k, size_t klen, const uint8_t *v,
 int b3cas__chunked_map_nodes(b3cas_store *s, const b3cas__snap *snap,
 			     b3cas__chunk_map *map)
 {
-	node_walk w = {map, 0};
+	node_walk w = {map, s, snap};
 	int rc = b3cas__store_walk_snap(s, snap, node_refs_of_entry, &w);
 
 	if (rc == 0)
@@ -1700,9 +1898,38 @@ int b3cas__cput_stage_locked(b3cas__cput *c, rocksdb_writebatch_t *b,
 	rc = existing_stage(s, b, id, count);
 	if (rc != 2)
 		return rc;
-	b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_CHUNKED, c->seg_start,
-			      c->top, TOP_HEAD + (size_t)c->nseg * TOP_SEG,
-			      false);
+	if (c->nseg > PAGE_RECS) {
+		/* the records in pages, their starts in the entry */
+		uint32_t npage = (c->nseg + PAGE_RECS - 1) / PAGE_RECS;
+		size_t len = PAGED_HEAD + (size_t)npage * 8;
+		uint8_t *top = malloc(len);
+		b3cas__top t = {.nseg = c->nseg};
+
+		if (!top)
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+		memcpy(top, c->top, TOP_HEAD);
+		top[0] = TOP_PAGED;
+		put_u32(top + TOP_HEAD, npage);
+		for (uint32_t p = 0; p < npage; p++) {
+			const uint8_t *recs = c->top + TOP_HEAD +
+					      (size_t)p * PAGE_RECS * TOP_SEG;
+
+			memcpy(top + PAGED_HEAD + (size_t)p * 8, recs, 8);
+			page_key(pk, c->gen, p);
+			rocksdb_writebatch_put_cf(
+				b, s->ix->cf[B3CAS_CF_META], (const char *)pk,
+				sizeof(pk), (const char *)recs,
+				(size_t)page_recs(&t, p) * TOP_SEG);
+		}
+		b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_CHUNKED,
+				      c->seg_start, top, len, false);
+		free(top);
+	} else {
+		b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_CHUNKED,
+				      c->seg_start, c->top,
+				      TOP_HEAD + (size_t)c->nseg * TOP_SEG,
+				      false);
+	}
 	/* count 1 keeps no refs entry; a candidate of another kind had
 	 * one (its mark) */
 	b3cas__batch_set_refs(b, s, id, true, count);

@@ -16,18 +16,17 @@
 
 typedef struct b3cas__top {
 	uint8_t gen[B3CAS__GEN_LEN];
-	uint32_t nseg;
-	const uint8_t *segs;
+	uint32_t nseg;         /* records (nodes) */
+	const uint8_t *segs;   /* the records, when inline */
 	uint64_t size;
+	uint32_t npage;        /* 0, or the pages that hold the records */
+	const uint8_t *pages;  /* each page's start offset (u64 LE) */
 } b3cas__top;
 
 /* Parse and check the shape of a chunked entry's payload p (len bytes)
  * for object id of size bytes: 0 or B3CAS_ECORRUPT. */
 int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
 		     const uint8_t *p, size_t len);
-/* The offset where node i of the top starts, and the node's id. */
-uint64_t b3cas__top_start(const b3cas__top *t, uint32_t i);
-const uint8_t *b3cas__top_node(const b3cas__top *t, uint32_t i);
 
 /* Read len bytes at off of chunked object id into buf, every segment
  * checked and every chunk hashed against its id (when the store verifies
@@ -44,12 +43,14 @@ typedef int (*b3cas__chunk_fn)(const b3cas_oid *chunk, uint32_t len,
 /*
  * For stats and fsck: call fn on every chunk occurrence in the manifest
  * (top t) of chunked object id, in order, as snapshot snap sees it, each
- * node checked as a read checks it. 0, fn's non-zero return,
+ * node checked as a read checks it; *page_bytes (may be NULL) grows by
+ * the bytes of the top's pages, if it has any. 0, fn's non-zero return,
  * B3CAS_ECORRUPT (a damaged manifest), B3CAS_ENOMEM, or an index error.
  */
 int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 				 const b3cas_oid *id, const b3cas__top *t,
-				 b3cas__chunk_fn fn, void *ctx);
+				 b3cas__chunk_fn fn, void *ctx,
+				 uint64_t *page_bytes);
 /*
  * For stats and fsck: call fn on every chunk occurrence in every manifest
  * node snapshot snap holds, each node once, whoever names it: stored

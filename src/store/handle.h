@@ -195,7 +195,7 @@ typedef struct b3cas__entry {
 } b3cas__entry;
 
 /* The shortest payload of a chunked object's entry (chunked.c). */
-#define B3CAS_MANIFEST_TOP_MIN 81
+#define B3CAS_MANIFEST_TOP_MIN 41
 
 /* Read id's content entry, checked for shape: 0, B3CAS_ENOTFOUND, or an
  * error (B3CAS_ECORRUPT for a malformed entry). Candidates too. */

@@ -308,7 +308,7 @@ static int name_chunks(const b3cas__walk_entry *e, void *ctx)
 	if (rc == 0)
 		rc = b3cas__chunked_foreach_chunk(r->s, r->snap, &e->id, &top,
 						  b3cas__chunk_map_add_named,
-						  &r->map);
+						  &r->map, NULL);
 	if (rc == B3CAS_ECORRUPT) {
 		b3cas_error_clear();
 		rc = 0;

@@ -54,7 +54,7 @@ static int count_chunked(tally *t, const b3cas__walk_entry *e)
 	out->manifest_bytes += e->payload_len;
 	return b3cas__chunked_foreach_chunk(t->s, t->snap, &e->id, &top,
 					    b3cas__chunk_map_add_named,
-					    &t->chunks);
+					    &t->chunks, &out->manifest_bytes);
 }
 
 /* Add one index entry to the totals. */
