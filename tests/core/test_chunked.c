@@ -39,6 +39,7 @@
 #include "core/core_util.h"
 #include "index/index.h"
 #include "store/chunked.h"
+#include "meta_keys.h"
 
 #define AVG 1024u
 #define CMIN (AVG / 4)
@@ -565,26 +566,6 @@ static void expect_corrupt(const char *dir, const obj *o, const char *what)
 	assert_int_equal(b3cas_store_close(s), 0);
 }
 
-/* Keys of the meta family other than the store's "hash" (raw). */
-static unsigned raw_meta_keys(raw *r)
-{
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
-		r->ix->db, ro, r->ix->cf[B3CAS_CF_META]);
-	unsigned n = 0;
-
-	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
-	     rocksdb_iter_next(it)) {
-		size_t kl;
-		const char *k = rocksdb_iter_key(it, &kl);
-
-		n += !(kl == 4 && memcmp(k, "hash", 4) == 0);
-	}
-	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
-	return n;
-}
-
 /*
  * A top of more than 512 nodes keeps its records in pages ('t' gen page,
  * docs/chunked-objects.md) and only their starts in the entry: 12 MiB at
@@ -676,7 +657,7 @@ static void test_paged_top(void **state)
 	assert_int_equal(entries_in(s), 0);
 	assert_int_equal(b3cas_store_close(s), 0);
 	raw_open(&r, dir);
-	assert_int_equal(raw_meta_keys(&r), 0);
+	assert_int_equal(tu_meta_keys(r.ix), 0);
 	b3cas__index_close(r.ix);
 	free(v);
 	free(page);

@@ -32,6 +32,7 @@
 #include "b3cas/b3cas.h"
 #include "chunk_model.h"
 #include "core/core_util.h"
+#include "meta_keys.h"
 #include "index/index.h"
 #include "store/chunked.h"
 #include "store/store_int.h"
@@ -215,22 +216,7 @@ static void put_le64(uint8_t *p, uint64_t v)
 /* Keys of the meta column family other than the store's "hash". */
 static unsigned meta_keys(b3cas_store *s)
 {
-	b3cas_index *ix = b3cas__store_index(s);
-	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-	rocksdb_iterator_t *it =
-		rocksdb_create_iterator_cf(ix->db, ro, ix->cf[B3CAS_CF_META]);
-	unsigned n = 0;
-
-	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it);
-	     rocksdb_iter_next(it)) {
-		size_t kl;
-		const char *k = rocksdb_iter_key(it, &kl);
-
-		n += !(kl == 4 && memcmp(k, "hash", 4) == 0);
-	}
-	rocksdb_iter_destroy(it);
-	rocksdb_readoptions_destroy(ro);
-	return n;
+	return tu_meta_keys(b3cas__store_index(s));
 }
 
 /* ---- a sound store -------------------------------------------------------- */
