@@ -236,6 +236,73 @@ void child_run(uint64_t seed, b3cas_durability d)
 	power_loss(2);
 }
 
+/*
+ * A log an open kept, never synced (index/index.c, sync_kept_logs): puts
+ * in durability none leave their records in the log, unsynced; a put
+ * then fails on an injected EIO in the log, so the close does not flush;
+ * the reopen replays the log into the memtables and keeps it; more puts,
+ * and the close flushes the column families one by one. The power fails
+ * at pl.crash_at (the caller tries each sync event after the reopen) or
+ * at the end, and the image must open.
+ */
+void child_kept_log(void)
+{
+	const b3cas_durability d = B3CAS_DURABILITY_NONE;
+	uint64_t cur[POOL];
+	b3cas_store *s;
+	struct stat st;
+	uint32_t failed;
+
+	signal(SIGABRT, on_abort);
+	signal(SIGRTMIN + 2, on_freeze);
+	memcpy(cur, ss->counts, sizeof(cur));
+	if (lstat(pl.root, &st) != 0)
+		child_fail("no store folder");
+	pl.rootnode = node_new(st.st_ino, true);
+	snap_everything();
+	pl.active = true;
+	if (!(s = child_open(d)))
+		child_fail("first open failed");
+	/* Inline contents only (every third): no object file, so the
+	 * close makes no syncfs that would sync the log as well. */
+	for (int i = 0; i < 24; i += 3)
+		child_put(s, i, 0, d, cur);
+	/* Deletes to no reference: GC candidates, in another column
+	 * family than the entries. */
+	for (int i = 0; i < 24; i += 6) {
+		uint32_t r = log_start(i, -1);
+
+		log_end(r, r + 1, b3cas_store_delete(s, &ids[i]) >= 0, d, cur);
+	}
+	pthread_mutex_lock(&pl.lock);
+	memset(&pl.fault, 0, sizeof(pl.fault));
+	pl.fault.at = 1; /* the next write to an index file: the log's */
+	pl.fault.err = EIO;
+	pthread_mutex_unlock(&pl.lock);
+	failed = sh->nrec;
+	child_put(s, 24, 0, d, cur);
+	if (sh->rec[failed].state != REC_FAILED)
+		child_fail("the put meeting the injected EIO did not fail");
+	(void)b3cas_store_close(s); /* may fail: nothing is promised */
+	pthread_mutex_lock(&pl.lock);
+	pl.fault.at = 0;
+	sh->mark = pl.syncs;
+	pthread_mutex_unlock(&pl.lock);
+	if (!(s = child_open(d)))
+		child_fail("reopen: %s", b3cas_error_last());
+	for (int i = 27; i < 39; i += 3)
+		child_put(s, i, 0, d, cur);
+	if (b3cas_store_close(s) == 0)
+		sh->durable = sh->nrec;
+	pthread_mutex_lock(&pl.lock);
+	if (!pl.active) {
+		pthread_mutex_unlock(&pl.lock);
+		for (;;)
+			pause();
+	}
+	power_loss(2);
+}
+
 /* ---- the checker: a child too ---------------------------------------------- */
 
 /*

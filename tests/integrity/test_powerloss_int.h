@@ -87,6 +87,7 @@ typedef struct shared {
 	uint32_t crashed;   /* 1: mid-workload, 2: at its end */
 	uint32_t reopened;
 	uint64_t syncs;
+	uint64_t mark;      /* sync events before child_kept_log's reopen */
 	uint64_t faults;    /* injected failures that fired */
 	char msg[512];      /* why the child failed */
 	oprec rec[MAXREC];
@@ -136,6 +137,7 @@ extern size_t lens[POOL];
 extern b3cas_oid ids[POOL];
 
 void child_run(uint64_t seed, b3cas_durability d);
+void child_kept_log(void);
 void check_image(void);
 void make_fresh_store(void);
 
