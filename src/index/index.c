@@ -337,8 +337,8 @@ static int sync_kept_logs(const char *path)
 	if (!d && errno == ENOENT)
 		return 0;
 	if (!d)
-		return b3cas__error(B3CAS_EIO, "cannot list the index %s: %s",
-				    path, strerror(errno));
+		return b3cas__error_errno(errno, "cannot list the index %s",
+					  path);
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		int fd;
 
@@ -349,8 +349,8 @@ static int sync_kept_logs(const char *path)
 		if (fd < 0) {
 			if (errno == ENOENT) /* deleted as obsolete */
 				continue;
-			rc = b3cas__error(B3CAS_EIO, "cannot open the index "
-					  "log %s: %s", file, strerror(errno));
+			rc = b3cas__error_errno(errno, "cannot open the index "
+						"log %s", file);
 			break;
 		}
 		rc = b3cas__fsync(fd, file);
