@@ -169,21 +169,42 @@ static void on_abort(int sig)
 	_exit(5);
 }
 
+/* A workload's start: the store as the parent closed it is durable; the
+ * simulated disk takes over, and cur starts from the counts found. */
+static void child_begin(uint64_t *cur)
+{
+	struct stat st;
+
+	signal(SIGABRT, on_abort);
+	signal(SIGRTMIN + 2, on_freeze);
+	memcpy(cur, ss->counts, sizeof(uint64_t) * POOL);
+	if (lstat(pl.root, &st) != 0)
+		child_fail("no store folder");
+	pl.rootnode = node_new(st.st_ino, true);
+	snap_everything();
+	pl.active = true;
+}
+
+/* A workload's end: the power fails now (unless it already has, in a
+ * thread that is writing the image: let that finish). */
+static void child_end(void)
+{
+	pthread_mutex_lock(&pl.lock);
+	if (!pl.active) {
+		pthread_mutex_unlock(&pl.lock);
+		for (;;)
+			pause();
+	}
+	power_loss(2);
+}
+
 void child_run(uint64_t seed, b3cas_durability d)
 {
 	uint64_t rng = seed, cur[POOL];
 	int nops = 1 + (int)(tu_rand(&rng) % MAXOPS);
 	b3cas_store *s;
-	struct stat st;
 
-	signal(SIGABRT, on_abort);
-	signal(SIGRTMIN + 2, on_freeze);
-	memcpy(cur, ss->counts, sizeof(cur));
-	if (lstat(pl.root, &st) != 0)
-		child_fail("no store folder");
-	pl.rootnode = node_new(st.st_ino, true);
-	snap_everything(); /* the store as the parent closed it: durable */
-	pl.active = true;
+	child_begin(cur);
 	s = child_open(d);
 	for (int op = 0; s && op < nops; op++) {
 		unsigned what = (unsigned)(tu_rand(&rng) % 100);
@@ -227,13 +248,7 @@ void child_run(uint64_t seed, b3cas_durability d)
 		}
 	}
 	/* The end of the workload: the power fails now, store still open. */
-	pthread_mutex_lock(&pl.lock);
-	if (!pl.active) { /* a thread is writing the image: let it finish */
-		pthread_mutex_unlock(&pl.lock);
-		for (;;)
-			pause();
-	}
-	power_loss(2);
+	child_end();
 }
 
 /*
@@ -250,17 +265,9 @@ void child_kept_log(void)
 	const b3cas_durability d = B3CAS_DURABILITY_NONE;
 	uint64_t cur[POOL];
 	b3cas_store *s;
-	struct stat st;
 	uint32_t failed;
 
-	signal(SIGABRT, on_abort);
-	signal(SIGRTMIN + 2, on_freeze);
-	memcpy(cur, ss->counts, sizeof(cur));
-	if (lstat(pl.root, &st) != 0)
-		child_fail("no store folder");
-	pl.rootnode = node_new(st.st_ino, true);
-	snap_everything();
-	pl.active = true;
+	child_begin(cur);
 	if (!(s = child_open(d)))
 		child_fail("first open failed");
 	/* Inline contents only (every third): no object file, so the
@@ -294,13 +301,7 @@ void child_kept_log(void)
 		child_put(s, i, 0, d, cur);
 	if (b3cas_store_close(s) == 0)
 		sh->durable = sh->nrec;
-	pthread_mutex_lock(&pl.lock);
-	if (!pl.active) {
-		pthread_mutex_unlock(&pl.lock);
-		for (;;)
-			pause();
-	}
-	power_loss(2);
+	child_end();
 }
 
 /* ---- the checker: a child too ---------------------------------------------- */
