@@ -52,7 +52,8 @@
  *    nothing for, in a manifest it syncs, and a later flush does so for
  *    the family it writes out (it syncs only the logs this process
  *    wrote). A log the last process left unsynced (an inline-only put
- *    run in durability none whose log sync failed at close, say), cut by
+ *    run in durability none whose log write failed, so that its close
+ *    neither flushed nor synced, say), cut by
  *    a power loss after that, made the next open refuse the index: "SST
  *    file is ahead of WALs in CF meta" (test_powerloss found it; its
  *    test_kept_log replays it). So a writable open first fsyncs every
@@ -339,9 +340,16 @@ static int sync_kept_logs(const char *path)
 	if (!d)
 		return b3cas__error_errno(errno, "cannot list the index %s",
 					  path);
-	while (rc == 0 && (e = readdir(d)) != NULL) {
+	for (;;) {
 		int fd;
 
+		errno = 0;
+		if (!(e = readdir(d))) {
+			if (errno)
+				rc = b3cas__error_errno(errno, "cannot list "
+							"the index %s", path);
+			break;
+		}
 		if (!is_log_name(e->d_name))
 			continue;
 		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
@@ -355,6 +363,8 @@ static int sync_kept_logs(const char *path)
 		}
 		rc = b3cas__fsync(fd, file);
 		close(fd);
+		if (rc < 0)
+			break;
 		logs++;
 	}
 	closedir(d);
