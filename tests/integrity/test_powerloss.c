@@ -262,11 +262,13 @@ static void kept_log_once(uint64_t at, uint64_t seed, bool fresh)
 {
 	char cmd[1024];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", fresh ? store_dir : "",
-		 image_dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", image_dir);
 	assert_int_equal(system(cmd), 0);
-	if (fresh)
+	if (fresh) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store_dir);
+		assert_int_equal(system(cmd), 0);
 		in_child(make_fresh_store, (long)at, "making the store");
+	}
 	memset(sh, 0, sizeof(*sh));
 	pl.mode = IMAGE_TAILS;
 	pl.rng = seed;
