@@ -271,7 +271,10 @@ static const struct batch_kind {
 	/* a few chunks each: chunks and parents in the lanes */
 	{2048, false, "2 KiB"},
 	{4096, false, "4 KiB"},
+	{7168, false, "7 KiB"},
 	{8192, false, "8 KiB"},
+	{10240, false, "10 KiB"},
+	{24576, false, "24 KiB"},
 };
 
 #define NKINDS (sizeof(batch_kinds) / sizeof(batch_kinds[0]))
@@ -432,6 +435,9 @@ static void bench_batch_level(uint8_t *buf, size_t region, size_t count,
 	variant v[3] = {0};
 	batch b[3];
 
+	/* long messages side by side must stay inside the region */
+	if (kind->len && !kind->scattered && count * kind->len > region)
+		count = region / kind->len;
 	for (int i = 0; i < 3; i++) {
 		uint64_t rng = 12345 + k;
 

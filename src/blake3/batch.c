@@ -13,11 +13,11 @@
  * next job. Equal lengths run in lockstep; mixed lengths cost only the
  * bookkeeping of refills.
  *
- * Messages of up to half as many chunks as the kernel has lanes (at least
- * two, at most MAX_MSG_CHUNKS) are batched; longer ones are hashed one by
- * one, since from about there on their own chunks fill the lanes of
- * hash_many and b3cas_hash was as fast or faster (docs/blake3.md, "Batch
- * hashing").
+ * A message of at most MAX_MSG_CHUNKS chunks is batched unless its own
+ * chunks would keep the lanes of hash_many at least 90% busy (16, 32 or
+ * 48 chunks at AVX-512, 8, 16, ... at AVX2); others are hashed one by one
+ * with b3cas_hash, which is then as fast or faster (docs/blake3.md, "Batch
+ * hashing"). Messages of one or two chunks are always batched.
  *
  * Batched messages go in groups whose chaining values fit cv_area: first
  * every chunk of the group, then its parents level by level, pairing
@@ -31,8 +31,8 @@
 #include "blake3_int.h"
 #include "util/error.h"
 
-/* 16 lanes: 6 KiB batched 1.15x one by one, 7 KiB 0.96x, 8 KiB 0.96x */
-#define MAX_MSG_CHUNKS 6
+/* the longest message batched, in chunks (docs/blake3.md) */
+#define MAX_MSG_CHUNKS 64
 #define CHUNK_BLOCKS (B3_CHUNK_LEN / B3_BLOCK_LEN)
 #define CV_SLOTS 512 /* 16 KiB of chaining values per group */
 #define GROUP_MSGS 512
@@ -79,13 +79,22 @@ typedef struct batch {
 	size_t n_short;
 	cursor cur;
 	uint8_t *out;
-	size_t max_chunks; /* longest message batched, in chunks */
+	size_t lanes; /* the kernel's */
 	uint8_t flags;
 } batch;
 
 static size_t msg_chunks(size_t len)
 {
 	return len == 0 ? 1 : (len + B3_CHUNK_LEN - 1) / B3_CHUNK_LEN;
+}
+
+/* Is a message of n chunks batched? Not when hash_many would have its
+ * lanes at least 90% busy with them: n * 10 >= 9 * lanes rounded up. */
+static bool batched(const batch *b, size_t n)
+{
+	size_t width = (n + b->lanes - 1) / b->lanes * b->lanes;
+
+	return n <= 2 || (n <= MAX_MSG_CHUNKS && n * 10 < width * 9);
 }
 
 /* Nodes at level k of the tree over n chunks: ceil(n / 2^k). */
@@ -200,7 +209,7 @@ static bool next_chunk(batch *b, job *j)
 		size_t full = chunk_blocks(len, n - 1) == CHUNK_BLOCKS ? n
 								       : n - 1;
 
-		if (n <= b->max_chunks && c->item < full) {
+		if (batched(b, n) && c->item < full) {
 			chunk_job(b, j, c->msg, n, c->item++,
 				  b->base[c->msg - b->group_start]);
 			return true;
@@ -225,7 +234,7 @@ static bool next_parent(batch *b, job *j)
 	for (; c->msg < b->group_end; c->msg++) {
 		size_t n = msg_chunks(b->lens[c->msg]);
 
-		if (n > b->max_chunks)
+		if (!batched(b, n))
 			continue; /* hashed apart, no slots */
 		if (c->item < level_count(n, c->level - 1) / 2) {
 			parent_job(b, j, c->msg, n, c->level, c->item++,
@@ -370,7 +379,7 @@ static bool carry_lone(batch *b, unsigned k)
 		size_t below = level_count(n, k - 1);
 		size_t base = b->base[i - b->group_start];
 
-		if (n > b->max_chunks)
+		if (!batched(b, n))
 			continue;
 		if (below > 1) {
 			any = true;
@@ -391,7 +400,7 @@ static size_t short_last(const batch *b, size_t i)
 	size_t n = msg_chunks(b->lens[i]);
 	size_t blocks = chunk_blocks(b->lens[i], n - 1);
 
-	return n <= b->max_chunks && blocks < CHUNK_BLOCKS ? blocks : 0;
+	return batched(b, n) && blocks < CHUNK_BLOCKS ? blocks : 0;
 }
 
 /* order[]: the group's short last chunks by blocks, longest first. */
@@ -428,7 +437,7 @@ static void form_group(batch *b)
 	     i < b->count && i - b->group_start < GROUP_MSGS; i++) {
 		size_t n = msg_chunks(b->lens[i]);
 
-		if (n > b->max_chunks) {
+		if (!batched(b, n)) {
 			hash_large(b, i);
 			continue;
 		}
@@ -453,11 +462,7 @@ static void hash_batch(uint8_t *out, const uint32_t key[8], uint8_t flags,
 	b.count = count;
 	b.out = out;
 	b.flags = flags;
-	b.max_chunks = k->lanes / 2;
-	if (b.max_chunks < 2)
-		b.max_chunks = 2;
-	if (b.max_chunks > MAX_MSG_CHUNKS)
-		b.max_chunks = MAX_MSG_CHUNKS;
+	b.lanes = k->lanes;
 	memcpy(b.st.key, key, 32);
 	for (size_t l = 0; l < k->lanes; l++)
 		b.st.flags_mid[l] = flags;

@@ -8,8 +8,9 @@
  * random mixes: counts 0..100 with lengths 0..1024 and every length where
  * the block count changes (0, 1, 63, 64, 65, 1023, 1024) present, batches
  * all of one length (64, 1024), messages longer than a chunk mixed in or
- * alone (up to 64 KiB: those of up to 6 chunks go through the lanes as
- * chunks and parents, longer ones are hashed apart), lengths at chunk and
+ * alone (up to 96 KiB: those of up to 64 chunks go through the lanes as
+ * chunks and parents unless their own chunks would fill the lanes, the
+ * others are hashed apart), lengths at chunk and
  * tree boundaries, every length 0..4200 alone and in mixed batches,
  * batches large enough to need several groups of chaining values, input
  * pointers at every alignment, the same pointer several times, and an
@@ -22,8 +23,8 @@
 #include "blake3/reference.h"
 
 #define POOL_LEN (1 << 20)
-#define MAX_LARGE 65536
-#define MAX_BATCHED (6 * 1024) /* batch.c batches up to 6 chunks */
+#define MAX_LARGE (96 * 1024)
+#define MAX_BATCHED (64 * 1024) /* batch.c batches up to 64 chunks */
 
 static uint64_t rng;
 static uint8_t *pool; /* most messages are slices of this */
@@ -58,12 +59,14 @@ static const size_t special[] = {0, 1, 63, 64, 65, 1023, 1024};
 static const size_t boundary[] = {
 	1023,  1024,  1025,  2047,  2048,  2049,  3071,  3072,  3073,
 	4095,  4096,  4097,  5120,  6144,  7168,  8191,  8192,  8193,
-	9216,  12288, 15360, 16383, 16384, 16385, 17408, 32768, 65536};
+	9216,  12288, 15360, 16383, 16384, 16385, 17408, 24576, 32768,
+	48128, 49152, 49153, 64512, 65535, 65536, 65537, 66560, 98304};
 
 #define NSPECIAL (sizeof(special) / sizeof(special[0]))
 #define NBOUNDARY (sizeof(boundary) / sizeof(boundary[0]))
 
-/* Longer than a chunk: half in the batched range, half up to 64 KiB. */
+/* Longer than a chunk: half up to the batching limit, half up to
+ * MAX_LARGE. */
 static size_t pick_large(void)
 {
 	if (tu_rand(&rng) % 2)
