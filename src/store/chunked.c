@@ -1517,6 +1517,7 @@ struct b3cas__cput {
 	/* the open node's bytes, when it outlives the feed that cut them */
 	uint8_t *carry;
 	size_t carry_cap;
+	uint32_t carried; /* the open node's first chunks that are in it */
 	ref_item sorted[NODE_CHUNKS];
 	uint8_t seg[NODE_CHUNKS * SEG_ENTRY_MAX];
 	bool owned; /* staged as a new entry: its write hands them over */
@@ -1547,6 +1548,7 @@ int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 	c->fed = 0;
 	c->carry = NULL;
 	c->carry_cap = 0;
+	c->carried = 0;
 	c->top_cap = TOP_HEAD + 16 * TOP_SEG;
 	c->top = malloc(c->top_cap);
 	if (!c->top || getrandom(c->gen, GEN_LEN, 0) != (ssize_t)GEN_LEN) {
@@ -1714,6 +1716,7 @@ static int flush_node(b3cas__cput *c)
 	c->nseg++;
 	c->seg_start += seglen;
 	c->n = 0;
+	c->carried = 0;
 	return 0;
 }
 
@@ -1748,13 +1751,13 @@ static int hash_cut(b3cas__cput *c)
 static int carry_open(b3cas__cput *c)
 {
 	size_t total = 0, at = 0;
-	uint32_t kept = 0;
+	uint32_t kept = c->carried;
 
-	for (uint32_t k = 0; k < c->n; k++)
+	for (uint32_t k = 0; k < c->n; k++) {
 		total += c->items[k].len;
-	while (kept < c->n && c->carry && c->items[kept].data >= c->carry &&
-	       c->items[kept].data < c->carry + c->carry_cap)
-		at += c->items[kept++].len;
+		if (k < kept)
+			at += c->items[k].len;
+	}
 	if (total > c->carry_cap) {
 		size_t cap = c->carry_cap ? c->carry_cap : 256u << 10;
 		uint8_t *buf;
@@ -1765,9 +1768,10 @@ static int carry_open(b3cas__cput *c)
 		if (!buf)
 			return b3cas__error(B3CAS_ENOMEM, "out of memory");
 		/* the carried chunks moved with it */
-		for (uint32_t k = 0, off = 0; k < kept; k++) {
-			c->items[k].data = buf + off;
-			off += c->items[k].len;
+		at = 0;
+		for (uint32_t k = 0; k < kept; k++) {
+			c->items[k].data = buf + at;
+			at += c->items[k].len;
 		}
 		c->carry = buf;
 		c->carry_cap = cap;
@@ -1777,6 +1781,7 @@ static int carry_open(b3cas__cput *c)
 		c->items[k].data = c->carry + at;
 		at += c->items[k].len;
 	}
+	c->carried = c->n;
 	return 0;
 }
 
