@@ -1,0 +1,155 @@
+/*
+ * test_close_compact.c - a writing close lets the index's compactions
+ * finish (index/index.c, "A writing close waits").
+ *
+ * Each writing close flushes the memtables, so each run of open, puts of
+ * new small objects, close adds one level-0 table to the content family.
+ * RocksDB makes a level-0 compaction due at 16 tables: the 16th close's
+ * own flush makes it due, and RocksDB's close drops a compaction under
+ * way. So after exactly 16 runs the index must hold fewer than 16
+ * level-0 tables in every family and no compaction due, which it did
+ * not before close waited (16 tables and one due, every time). Then the
+ * objects of every run read back, and 4 more runs (a compaction due at
+ * open, as a later process meets it) leave the same shape.
+ *
+ * The index is read after the store is closed, through RocksDB's own
+ * read-only open, so nothing of the store's handle is involved.
+ */
+#include <rocksdb/c.h>
+#include <string.h>
+
+#include "b3cas/b3cas.h"
+#include "test_util.h"
+
+#define RUNS 16
+#define MORE_RUNS 4
+#define PER_RUN 3000
+#define OBJ_LEN 200
+#define L0_TRIGGER 16
+#define MAX_CF 8
+
+/* The level-0 tables of every family of the index at path, the most of
+ * any family in *max_l0; and whether any family has a compaction due. */
+static void index_shape(const char *path, int *max_l0, bool *due)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	rocksdb_column_family_handle_t *h[MAX_CF];
+	const rocksdb_options_t *cfo[MAX_CF];
+	rocksdb_t *db;
+	char *err = NULL, **names;
+	size_t n = 0;
+
+	/* as the store sets it (index.c), so that "due" means the same */
+	rocksdb_options_set_level0_file_num_compaction_trigger(o, L0_TRIGGER);
+	names = rocksdb_list_column_families(o, path, &n, &err);
+	if (err)
+		fail_msg("list the families of %s: %s", path, err);
+	assert_true(n >= 2 && n <= MAX_CF);
+	for (size_t i = 0; i < n; i++)
+		cfo[i] = o;
+	db = rocksdb_open_for_read_only_column_families(
+		o, path, (int)n, (const char *const *)names, cfo, h, 0, &err);
+	if (err)
+		fail_msg("open %s read-only: %s", path, err);
+	*max_l0 = 0;
+	*due = false;
+	for (size_t i = 0; i < n; i++) {
+		char *l0 = rocksdb_property_value_cf(
+			db, h[i], "rocksdb.num-files-at-level0");
+		char *pending = rocksdb_property_value_cf(
+			db, h[i], "rocksdb.compaction-pending");
+
+		assert_non_null(l0);
+		assert_non_null(pending);
+		fprintf(stderr, "  %s: %s level-0 tables, compaction due %s\n",
+			names[i], l0, pending);
+		if (atoi(l0) > *max_l0)
+			*max_l0 = atoi(l0);
+		*due = *due || atoi(pending) != 0;
+		rocksdb_free(l0);
+		rocksdb_free(pending);
+		rocksdb_column_family_handle_destroy(h[i]);
+	}
+	rocksdb_close(db);
+	rocksdb_list_column_families_destroy(names, n);
+	rocksdb_options_destroy(o);
+}
+
+/* The object of run r, number i: OBJ_LEN bytes no other object has. */
+static void object_bytes(uint8_t *buf, int r, int i)
+{
+	uint64_t state = ((uint64_t)r << 32) ^ (uint64_t)i ^ 0x9e3779b9u;
+
+	tu_fill_random(buf, OBJ_LEN, &state);
+}
+
+static void run(const char *dir, int r, b3cas_oid *ids)
+{
+	b3cas_store_options o = tu_store_options(r == 0, 4096);
+	b3cas_store *s = tu_open_store(dir, &o);
+	uint8_t buf[OBJ_LEN];
+
+	for (int i = 0; i < PER_RUN; i++) {
+		object_bytes(buf, r, i);
+		if (b3cas_store_put(s, &ids[(size_t)r * PER_RUN + i], buf,
+				    sizeof(buf)) != 0)
+			fail_msg("run %d, put %d: %s", r, i,
+				 b3cas_error_last());
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+static void expect_shape(const char *index, int runs)
+{
+	int max_l0;
+	bool due;
+
+	fprintf(stderr, "after %d runs:\n", runs);
+	index_shape(index, &max_l0, &due);
+	if (max_l0 >= L0_TRIGGER || due)
+		fail_msg("after %d runs a family has %d level-0 tables%s: the "
+			 "close dropped a compaction",
+			 runs, max_l0, due ? " and a compaction due" : "");
+}
+
+static void test_close_finishes_compaction(void **state)
+{
+	b3cas_oid *ids = calloc((RUNS + MORE_RUNS) * PER_RUN, sizeof(*ids));
+	char root[64], dir[128], index[160];
+	b3cas_store_options o = tu_store_options(false, 4096);
+	uint8_t buf[OBJ_LEN];
+	b3cas_store *s;
+
+	(void)state;
+	assert_non_null(ids);
+	tu_make_root(root, sizeof(root), "closecompact");
+	snprintf(dir, sizeof(dir), "%s/store", root);
+	snprintf(index, sizeof(index), "%s/index", dir);
+	for (int r = 0; r < RUNS; r++)
+		run(dir, r, ids);
+	expect_shape(index, RUNS);
+
+	s = tu_open_store(dir, &o);
+	for (int r = 0; r < RUNS; r += 5)
+		for (int i = 0; i < PER_RUN; i += 97) {
+			object_bytes(buf, r, i);
+			tu_expect_object(s, &ids[(size_t)r * PER_RUN + i], buf,
+					 sizeof(buf), 1);
+		}
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	for (int r = RUNS; r < RUNS + MORE_RUNS; r++)
+		run(dir, r, ids);
+	expect_shape(index, RUNS + MORE_RUNS);
+	tu_remove_root(root);
+	free(ids);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_close_finishes_compaction),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
