@@ -292,13 +292,24 @@ static void print_id(const put_opts *o, const b3cas_oid *id,
 	funlockfile(stdout);
 }
 
-/* File systems whose files report a size that reading does not give. */
-static bool pseudo_fs(int fd)
+/* The file system of device dev (where fd is) is one whose files report
+ * a size that reading does not give. The answer of the last device each
+ * thread asked about is kept: a folder of files is on one device, and the
+ * fstatfs for each file was a quarter of the system calls of a put of
+ * many small files. */
+static bool pseudo_fs(int fd, dev_t dev)
 {
+	static _Thread_local bool known, pseudo;
+	static _Thread_local dev_t known_dev;
 	struct statfs f;
 
+	if (known && known_dev == dev)
+		return pseudo;
 	if (fstatfs(fd, &f) != 0)
 		return false;
+	known = true;
+	known_dev = dev;
+	pseudo = false;
 	switch ((unsigned long)f.f_type) {
 	case PROC_SUPER_MAGIC:
 	case SYSFS_MAGIC:
@@ -311,10 +322,12 @@ static bool pseudo_fs(int fd)
 	case PSTOREFS_MAGIC:
 	case EFIVARFS_MAGIC:
 	case BPF_FS_MAGIC:
-		return true;
+		pseudo = true;
+		break;
 	default:
-		return false;
+		break;
 	}
+	return pseudo;
 }
 
 /*
@@ -431,7 +444,7 @@ static int put_one(put_task *t, const char *path)
 		goto out;
 	}
 	/* Only a regular file of a real file system has a size to trust. */
-	sized = S_ISREG(before.st_mode) && !pseudo_fs(fd);
+	sized = S_ISREG(before.st_mode) && !pseudo_fs(fd, before.st_dev);
 	if (sized && r->info.hash == B3CAS_HASH_BLAKE3 &&
 	    (uint64_t)before.st_size > r->info.inline_threshold) {
 		rc = put_if_stored(t, fd, path, &before, &done);

@@ -51,6 +51,11 @@ typedef struct b3cas__reserve {
 	atomic_bool low;
 	atomic_bool held;           /* the file has blocks */
 	pthread_mutex_t lock;
+	/* index room (reserve.c, check_index_room): bytes of new content
+	 * the last look at the file system allows without another, and
+	 * when that look was (b3cas__now_ns; 0: none yet) */
+	_Atomic int64_t room_budget;
+	_Atomic uint64_t room_seen_ns;
 } b3cas__reserve;
 
 /*
