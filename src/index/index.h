@@ -141,6 +141,10 @@ int b3cas__index_write(b3cas_index *ix, rocksdb_writebatch_t *batch,
 /* Make every write so far durable (fsync of the log). */
 int b3cas__index_sync(b3cas_index *ix);
 
+/* Bytes in the memtables of every family (active and waiting to be
+ * flushed): about what their flushes will write as tables. */
+uint64_t b3cas__index_unflushed(b3cas_index *ix);
+
 /*
  * Turn a RocksDB error string (which this frees) into a B3CAS_E code with
  * "<what>: <rocksdb's text>" as the message.

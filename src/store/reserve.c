@@ -216,7 +216,8 @@ int b3cas__reserve_check_index_room(b3cas_store *s, uint64_t bytes)
 	if (fstatvfs(s->lay.root_fd, &v) != 0)
 		return 0;
 	avail = (uint64_t)v.f_bavail * v.f_frsize;
-	want = want_of(&v);
+	/* room for the tables the memtables' flushes will write as well */
+	want = want_of(&v) + b3cas__index_unflushed(s->ix);
 	if (avail < bytes + want) {
 		atomic_store(&s->reserve.room_seen_ns, 0);
 		b3cas__reserve_note_full(s);

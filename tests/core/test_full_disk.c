@@ -151,7 +151,10 @@ static void test_full_disk_handle(void **state)
 	}
 	printf("# %llu objects stored before the disk was full\n",
 	       (unsigned long long)total);
-	assert_true(total > 40);
+	/* A chunking store keeps back room for the tables its memtables'
+	 * flushes write (up to 2 x 16 MiB for the data family): on this
+	 * 32 MiB disk about 10 MiB of objects go in, 71 objects without. */
+	assert_true(total > (tu_chunking() ? 24u : 40u));
 
 	/* A small new object would still fit, in the space the store keeps
 	 * for deletes: refused, so that it stays theirs. */
