@@ -188,9 +188,11 @@ static int disk_full(const b3cas_store *s)
  * for every inline object and every manifest node's new chunks: 18,000
  * of the 80,000 system calls of a put of one sandbox snapshot (4,928
  * files, 9,000 new chunks; strace). Now one look serves many: it grants
- * half of what is free beyond a reserve's worth (at most ROOM_BUDGET_MAX),
- * checks take from that, and the file system is asked again when it runs
- * out or the look is ROOM_RECHECK_NS old. The margin stays: no write is
+ * half of what is free beyond a reserve's worth and the bytes the index's
+ * memtables hold (their flushes write them out as tables; a flush that
+ * meets a full disk stops RocksDB's writes until the next open), at most
+ * ROOM_BUDGET_MAX; checks take from that, and the file system is asked
+ * again when it runs out or the look is ROOM_RECHECK_NS old. The margin stays: no write is
  * let through that the last look did not leave room for with half its
  * slack to spare, which also covers what others (RocksDB's flushes,
  * other programs) wrote meanwhile, up to that half.
