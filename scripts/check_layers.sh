@@ -28,10 +28,11 @@ declare -A rank=(
 	[index]=2 [cache]=2 [layout]=2 [filter]=2 [stripe]=2 [chunk]=2
 	[compress]=2
 	[store]=3
-	[maint]=4
-	[tools]=5
+	[model]=4
+	[maint]=5
+	[tools]=6
 )
-names=(util hash mechanisms store maintenance cli)
+names=(util hash mechanisms store model maintenance cli)
 
 fail=0
 folder_edges=$(mktemp)

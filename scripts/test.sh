@@ -57,17 +57,17 @@ TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
 	run_ctest build-tsan -L concurrency --no-tests=error
 
 log "libFuzzer (clang): build and a short run from the corpus"
-# Only the four targets run here (their corpora are replayed by every
+# Only the five targets run here (their corpora are replayed by every
 # ctest run above): building the whole tree again took a minute of CI.
 CC=clang cmake -S "$root" -B build-fuzz -DB3CAS_WERROR=ON \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DB3CAS_FUZZ=ON -DB3CAS_BENCH=OFF \
 	-DBUILD_TESTING=ON >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_hasher_update \
-	fuzz_store_text fuzz_zstd fuzz_cdc >/dev/null
+	fuzz_store_text fuzz_zstd fuzz_cdc fuzz_tree >/dev/null
 fuzzdir=$(mktemp -d)
 trap 'rm -rf "$fuzzdir"' EXIT
 cp -r fuzz/corpus/hasher_update/. "$fuzzdir/"
-build-fuzz/fuzz/fuzz_hasher_update -entropic=0 -seed=1 -max_total_time=20 \
+build-fuzz/fuzz/fuzz_hasher_update -entropic=0 -seed=1 -max_total_time=15 \
 	-max_len=8192 "$fuzzdir" 2>&1 | tail -n 3
 textdir=$fuzzdir/store_text
 mkdir "$textdir"
@@ -84,5 +84,10 @@ mkdir "$cdcdir"
 cp -r fuzz/corpus/cdc/. "$cdcdir/"
 build-fuzz/fuzz/fuzz_cdc -entropic=0 -seed=1 -max_total_time=15 \
 	-max_len=65536 "$cdcdir" 2>&1 | tail -n 3
+treedir=$fuzzdir/tree
+mkdir "$treedir"
+cp -r fuzz/corpus/tree/. "$treedir/"
+build-fuzz/fuzz/fuzz_tree -seed=1 -max_total_time=10 -max_len=4096 \
+	"$treedir" 2>&1 | tail -n 3
 
 log "all tests passed"

@@ -9,5 +9,6 @@
 #include "store.h"
 #include "cache.h"
 #include "integrity.h"
+#include "tree.h"
 
 #endif

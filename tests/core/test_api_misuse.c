@@ -10,7 +10,7 @@
  * says "may be NULL"), the call is made with NULL too and must work as
  * before. The t_ tests live by header: test_api_misuse_hash.c (common.h
  * and hash.h), test_api_misuse_store.c, test_api_misuse_cache.c and
- * test_api_misuse_integrity.c.
+ * test_api_misuse_integrity.c and test_api_misuse_tree.c.
  *
  * This file holds the shared store, the refusal checks, main() and the
  * list of tests, and the two checks of the headers themselves:
@@ -185,6 +185,9 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_fsck_kind_name), T(b3cas_fsck), T(b3cas_scrub),
 	T(b3cas_backup), T(b3cas_restore),
 	T(b3cas_recover_action_name), T(b3cas_recover),
+
+	T(b3cas_tree_encode), T(b3cas_tree_parse), T(b3cas_tree_free),
+	T(b3cas_tree_find),
 
 	cmocka_unit_test(test_every_function_covered),
 	cmocka_unit_test(test_every_function_documents_errors),
