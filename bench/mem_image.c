@@ -3,7 +3,7 @@
  * (bench/sandbox_corpus.sh): memory images and "upgraded" libraries.
  *
  *   mem_image template --size BYTES --seed N [--elf FILE]... OUT
- *   mem_image fork --seed N --pages PCT --inserts K IN OUT
+ *   mem_image fork --seed N --pages PCT --inserts K [--changes FILE] IN OUT
  *   mem_image patch --seed N --spots S --inserts K IN OUT
  *
  * template writes a memory image of BYTES (a whole number of 4 KiB
@@ -17,7 +17,10 @@
  * or random content), then K insertions of 1 to 16 bytes at random
  * offsets, which shift everything after them; the image keeps its size
  * (the tail that the insertions push out is dropped), so a fixed-block
- * store sees every page after the first insertion change. patch is the
+ * store sees every page after the first insertion change. --changes
+ * writes the changed bytes alone to FILE: each rewritten page's new
+ * content, then the inserted bytes (what a perfect delta would keep;
+ * `zstd -3` of it is the measure of issue 17's checkpoints). patch is the
  * library "upgrade": S spots of 1 to 16 bytes changed in place and K
  * insertions of 1 to 16 bytes; the file grows by what was inserted.
  *
@@ -47,14 +50,15 @@ typedef struct options {
 	uint64_t size, seed, pct, spots, inserts;
 	const char *elf[MAX_ELF];
 	int n_elf;
-	const char *in, *out;
+	const char *in, *out, *changes;
 } options;
 
 static void usage(void)
 {
 	fputs("usage: mem_image template --size BYTES --seed N "
 	      "[--elf FILE]... OUT\n"
-	      "       mem_image fork --seed N --pages PCT --inserts K IN OUT\n"
+	      "       mem_image fork --seed N --pages PCT --inserts K "
+	      "[--changes FILE] IN OUT\n"
 	      "       mem_image patch --seed N --spots S --inserts K IN OUT\n",
 	      stderr);
 	exit(2);
@@ -197,8 +201,10 @@ static void make_template(const options *o)
 /* Insert 1 to MAX_INSERT random bytes at a random offset of b. The whole
  * tail moves into the room past b->len that read_file leaves (PAGE bytes:
  * patch checks that its insertions fit). With keep_size the length stays,
- * so what was pushed past the old end is dropped; otherwise b grows. */
-static void insert_bytes(blob *b, uint64_t *s, int keep_size)
+ * so what was pushed past the old end is dropped; otherwise b grows.
+ * Returns the offset; *n_out is the number of bytes inserted. */
+static size_t insert_bytes(blob *b, uint64_t *s, int keep_size,
+			   size_t *n_out)
 {
 	size_t n = 1 + (size_t)rnd(s, MAX_INSERT);
 	size_t at = (size_t)rnd(s, b->len + 1);
@@ -208,6 +214,8 @@ static void insert_bytes(blob *b, uint64_t *s, int keep_size)
 		b->data[at + i] = (uint8_t)tu_rand(s);
 	if (!keep_size)
 		b->len += n;
+	*n_out = n;
+	return at;
 }
 
 static void fork_image(const options *o)
@@ -216,6 +224,9 @@ static void fork_image(const options *o)
 	size_t pages = b.len / PAGE;
 	uint64_t rewrite = pages * o->pct / 100;
 	uint64_t s = o->seed;
+	/* the changed bytes: each rewritten page, then each insertion */
+	blob ch = { xmalloc((size_t)rewrite * PAGE +
+			    (size_t)o->inserts * MAX_INSERT), 0 };
 
 	for (uint64_t i = 0; i < rewrite && pages > 0; i++) {
 		uint8_t *page = b.data + rnd(&s, pages) * PAGE;
@@ -224,10 +235,20 @@ static void fork_image(const options *o)
 			page_heap(page, &s);
 		else
 			page_random(page, &s);
+		memcpy(ch.data + ch.len, page, PAGE);
+		ch.len += PAGE;
 	}
-	for (uint64_t i = 0; i < o->inserts; i++)
-		insert_bytes(&b, &s, 1);
+	for (uint64_t i = 0; i < o->inserts; i++) {
+		size_t n, at = insert_bytes(&b, &s, 1, &n);
+
+		n = at + n <= b.len ? n : b.len - at; /* pushed out: gone */
+		memcpy(ch.data + ch.len, b.data + at, n);
+		ch.len += n;
+	}
 	write_file(o->out, b.data, b.len);
+	if (o->changes)
+		write_file(o->changes, ch.data, ch.len);
+	free(ch.data);
 	free(b.data);
 }
 
@@ -246,8 +267,11 @@ static void patch_file(const options *o)
 		for (size_t j = at; j < at + n && j < b.len; j++)
 			b.data[j] = (uint8_t)tu_rand(&s);
 	}
-	for (uint64_t i = 0; i < o->inserts; i++)
-		insert_bytes(&b, &s, 0);
+	for (uint64_t i = 0; i < o->inserts; i++) {
+		size_t n;
+
+		insert_bytes(&b, &s, 0, &n);
+	}
 	write_file(o->out, b.data, b.len);
 	free(b.data);
 }
@@ -292,6 +316,8 @@ static void parse(options *o, int argc, char **argv)
 			o->spots = number(a, argv[++i]);
 		else if (!strcmp(a, "--inserts"))
 			o->inserts = number(a, argv[++i]);
+		else if (!strcmp(a, "--changes"))
+			o->changes = argv[++i];
 		else if (!strcmp(a, "--elf") && o->n_elf == MAX_ELF)
 			die("at most %d --elf files", MAX_ELF);
 		else if (!strcmp(a, "--elf"))
