@@ -1,0 +1,72 @@
+/*
+ * model/fstree.h - directories to trees and back (docs/trees.md): the
+ * file-system half of `tree put` and `tree get`, apart from where the
+ * bytes go. A scan reads a directory bottom up and hands each file's
+ * content and each directory's encoded tree to the caller's callbacks,
+ * which store them and name them; a restore asks its callbacks for a
+ * tree's bytes and a file's content and recreates the directory:
+ * entries, owners, modes, times, xattrs, hard links and holes.
+ *
+ * Invariants: a scan never follows a symbolic link and never descends
+ * into another file system (a mount point is recorded as an empty
+ * directory with its own attributes); a restore creates everything
+ * itself under dest with *at() calls relative to directories it made,
+ * never follows a link, and refuses a dest that exists and is not an
+ * empty directory. Neither prints nor exits.
+ */
+#ifndef B3CAS_MODEL_FSTREE_H
+#define B3CAS_MODEL_FSTREE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "b3cas/tree.h"
+
+typedef struct b3cas__scan_ops {
+	/* Store the content of the regular file open at fd (st: its
+	 * stat); set *id. 0 or a negative B3CAS_E... code. */
+	int (*file)(void *ctx, int fd, const struct stat *st, b3cas_oid *id);
+	/* Store a directory's encoded tree (len bytes; t: the tree); set
+	 * *id. 0 or a negative code. */
+	int (*tree)(void *ctx, const uint8_t *bytes, size_t len,
+		    const b3cas_tree *t, b3cas_oid *id);
+} b3cas__scan_ops;
+
+/*
+ * Scan the directory at path into trees, bottom up, each through ops;
+ * *root is the id of path's own tree. Returns 0, or a negative code with
+ * the message naming the path that failed (B3CAS_ENOTFOUND, B3CAS_EPERM,
+ * B3CAS_EIO, B3CAS_EINVAL for a path that is not a directory or a name
+ * or xattr the format cannot hold, or what a callback returned).
+ */
+int b3cas__scan(const char *path, const b3cas__scan_ops *ops, void *ctx,
+		b3cas_oid *root);
+
+typedef struct b3cas__restore_ops {
+	/* The bytes of tree id: a malloc'ed buffer in *bytes, *len (the
+	 * restore frees it). 0 or a negative code. */
+	int (*tree)(void *ctx, const b3cas_oid *id, uint8_t **bytes,
+		    size_t *len);
+	/* Write the content of id, size bytes, to fd (open for writing at
+	 * offset 0, empty). With sparse, runs of zeros may be skipped over
+	 * (the restore sets the file's length at the end). 0 or a negative
+	 * code. */
+	int (*file)(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
+		    bool sparse);
+} b3cas__restore_ops;
+
+/*
+ * Recreate tree root at dest (created; it may exist as an empty
+ * directory). Owners are set when running as root; otherwise a refused
+ * change of owner is left as it is (the files belong to the caller), as
+ * tar does. Returns 0, or a negative code with the message naming the
+ * entry (B3CAS_EEXISTS: dest is not an empty directory; B3CAS_ECORRUPT:
+ * a tree that does not parse, a hard link to a file the restore has not
+ * made; or what the system or a callback returned). What was made
+ * before a failure stays.
+ */
+int b3cas__restore(const b3cas_oid *root, const char *dest,
+		   const b3cas__restore_ops *ops, void *ctx);
+
+#endif

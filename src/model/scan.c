@@ -1,0 +1,431 @@
+/*
+ * model/scan.c - a directory to trees (model/fstree.h): each directory
+ * read, its entries stat'ed without following links, sorted by name,
+ * files and subdirectories handed to the callbacks first, then the
+ * directory's own tree encoded and handed over.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "model/fstree.h"
+#include "util/error.h"
+
+typedef struct scan {
+	const b3cas__scan_ops *ops;
+	void *ctx;
+	dev_t dev; /* the file system the scan stays on */
+} scan;
+
+/* The xattrs of one file: the names and values in one buffer. */
+typedef struct xlist {
+	b3cas_tree_xattr *x;
+	size_t n;
+	char *names;
+	uint8_t *values;
+} xlist;
+
+static void xlist_free(xlist *l)
+{
+	free(l->x);
+	free(l->names);
+	free(l->values);
+	memset(l, 0, sizeof(*l));
+}
+
+static int xattr_cmp(const void *a, const void *b)
+{
+	const b3cas_tree_xattr *x = a, *y = b;
+	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+	int c = memcmp(x->name, y->name, n);
+
+	return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+/* list / get through fd when there is one, else through path (not
+ * following a link at its end) */
+static ssize_t x_list(int fd, const char *path, char *buf, size_t size)
+{
+	return fd >= 0 ? flistxattr(fd, buf, size) : llistxattr(path, buf, size);
+}
+
+static ssize_t x_get(int fd, const char *path, const char *name, void *buf,
+		     size_t size)
+{
+	return fd >= 0 ? fgetxattr(fd, name, buf, size)
+		       : lgetxattr(path, name, buf, size);
+}
+
+/* Read the xattrs of fd (or path) into l, sorted by name. A file system
+ * without xattrs gives none. */
+static int read_xattrs(int fd, const char *path, const char *shown, xlist *l)
+{
+	ssize_t n = 0, total = 0;
+	size_t count = 0, at = 0;
+
+	memset(l, 0, sizeof(*l));
+	for (int tries = 0; tries < 8; tries++) {
+		n = x_list(fd, path, NULL, 0);
+		if (n < 0 && (errno == ENOTSUP || errno == ENODATA))
+			return 0;
+		if (n <= 0)
+			break;
+		free(l->names);
+		l->names = malloc((size_t)n);
+		if (!l->names)
+			return b3cas__error(B3CAS_ENOMEM, "tree put: %s: out "
+					    "of memory for xattrs", shown);
+		n = x_list(fd, path, l->names, (size_t)n);
+		if (n >= 0 || errno != ERANGE)
+			break; /* ERANGE: the list grew meanwhile */
+	}
+	if (n < 0)
+		return b3cas__error_errno(errno, "tree put: %s: cannot list "
+					  "xattrs", shown);
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(l->names + i) + 1)
+		count++;
+	if (count == 0)
+		return 0;
+	l->x = calloc(count, sizeof(*l->x));
+	if (!l->x)
+		return b3cas__error(B3CAS_ENOMEM, "tree put: %s: out of "
+				    "memory for xattrs", shown);
+	/* values: sized first, then read into one buffer */
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(l->names + i) + 1) {
+		ssize_t v = x_get(fd, path, l->names + i, NULL, 0);
+
+		if (v < 0 && errno == ENODATA)
+			continue; /* removed meanwhile */
+		if (v < 0)
+			return b3cas__error_errno(errno, "tree put: %s: cannot "
+						  "read xattr %s", shown,
+						  l->names + i);
+		total += v;
+	}
+	l->values = malloc(total ? (size_t)total : 1);
+	if (!l->values)
+		return b3cas__error(B3CAS_ENOMEM, "tree put: %s: out of "
+				    "memory for xattrs", shown);
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(l->names + i) + 1) {
+		ssize_t v = x_get(fd, path, l->names + i, l->values + at,
+				  (size_t)(total - (ssize_t)at));
+
+		if (v < 0 && errno == ENODATA)
+			continue;
+		if (v < 0)
+			return b3cas__error_errno(errno, "tree put: %s: xattr "
+						  "%s changed while read",
+						  shown, l->names + i);
+		l->x[l->n].name = (const uint8_t *)l->names + i;
+		l->x[l->n].name_len = strlen(l->names + i);
+		l->x[l->n].value = l->values + at;
+		l->x[l->n].value_len = (size_t)v;
+		l->n++;
+		at += (size_t)v;
+	}
+	qsort(l->x, l->n, sizeof(*l->x), xattr_cmp);
+	return 0;
+}
+
+static void attr_of(b3cas_tree_attr *a, const struct stat *st,
+		    const xlist *x)
+{
+	a->mode = st->st_mode & B3CAS_TREE_MODE_MASK;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->mtime_sec = st->st_mtim.tv_sec;
+	a->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	a->xattrs = x->x;
+	a->xattr_count = x->n;
+}
+
+/* One entry read: its name (owned), target buffer, xattrs. */
+typedef struct item {
+	char *name;
+	size_t len;
+	char target[B3CAS_TREE_TARGET_MAX + 1];
+	xlist x;
+} item;
+
+static int name_cmp(const void *a, const void *b)
+{
+	const item *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->name, y->name, n);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The names in dirfd, sorted (not . and ..): *items, *count. */
+static int read_names(int dirfd, const char *shown, item **items,
+		      size_t *count)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	size_t n = 0, cap = 0;
+	item *v = NULL;
+
+	if (!d) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return b3cas__error_errno(e, "tree put: %s: cannot read the "
+					  "folder", shown);
+	}
+	rewinddir(d);
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			item *w = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+
+			if (!w)
+				goto nomem;
+			v = w;
+			cap = cap ? cap * 2 : 16;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		v[n].len = strlen(de->d_name);
+		v[n].name = strdup(de->d_name);
+		if (!v[n].name)
+			goto nomem;
+		n++;
+		errno = 0;
+	}
+	if (errno) {
+		int e = errno;
+
+		closedir(d);
+		*items = v;
+		*count = n;
+		return b3cas__error_errno(e, "tree put: %s: cannot read the "
+					  "folder", shown);
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), name_cmp);
+	*items = v;
+	*count = n;
+	return 0;
+nomem:
+	closedir(d);
+	*items = v;
+	*count = n;
+	return b3cas__error(B3CAS_ENOMEM, "tree put: %s: out of memory",
+			    shown);
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = malloc(la + lb + 2);
+
+	if (p) {
+		memcpy(p, a, la);
+		p[la] = '/';
+		memcpy(p + la + 1, b, lb + 1);
+	}
+	return p;
+}
+
+static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id);
+
+/* Fill e from the entry name of dirfd (its stat st). */
+static int scan_entry(scan *sc, int dirfd, const char *shown, item *it,
+		      const struct stat *st, b3cas_tree_entry *e)
+{
+	char proc[32 + B3CAS_TREE_NAME_MAX];
+	int fd = -1, rc = 0;
+	ssize_t n;
+
+	e->name = it->name;
+	e->name_len = it->len;
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR:
+		e->type = B3CAS_TREE_DIR;
+		fd = openat(dirfd, it->name,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return b3cas__error_errno(errno, "tree put: %s: cannot "
+						  "open", shown);
+		rc = scan_dir(sc, fd, shown, &e->id);
+		close(fd);
+		return rc; /* its attributes are in its own tree */
+	case S_IFREG: {
+		struct stat fst;
+
+		e->type = B3CAS_TREE_FILE;
+		fd = openat(dirfd, it->name,
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return b3cas__error_errno(errno, "tree put: %s: cannot "
+						  "open", shown);
+		if (fstat(fd, &fst) < 0) {
+			rc = b3cas__error_errno(errno, "tree put: %s: cannot "
+						"stat", shown);
+			break;
+		}
+		st = &fst; /* what was opened is what is recorded */
+		rc = sc->ops->file(sc->ctx, fd, st, &e->id);
+		if (rc >= 0)
+			rc = read_xattrs(fd, NULL, shown, &it->x);
+		e->size = (uint64_t)st->st_size;
+		if (st->st_size > 0 &&
+		    (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size)
+			e->flags |= B3CAS_TREE_SPARSE;
+		if (st->st_nlink > 1) {
+			e->flags |= B3CAS_TREE_LINKED;
+			e->link = (uint64_t)st->st_ino;
+		}
+		attr_of(&e->attr, st, &it->x);
+		close(fd);
+		return rc;
+	}
+	case S_IFLNK:
+		e->type = B3CAS_TREE_SYMLINK;
+		n = readlinkat(dirfd, it->name, it->target,
+			       sizeof(it->target));
+		if (n < 0)
+			return b3cas__error_errno(errno, "tree put: %s: cannot "
+						  "read the link", shown);
+		if (n == 0 || (size_t)n > B3CAS_TREE_TARGET_MAX)
+			return b3cas__error(B3CAS_EINVAL, "tree put: %s: a "
+					    "link target of %zd bytes (at "
+					    "most %d)", shown, n,
+					    B3CAS_TREE_TARGET_MAX);
+		e->target = it->target;
+		e->target_len = (size_t)n;
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		e->type = S_ISCHR(st->st_mode) ? B3CAS_TREE_CHAR
+					       : B3CAS_TREE_BLOCK;
+		e->rdev_major = major(st->st_rdev);
+		e->rdev_minor = minor(st->st_rdev);
+		break;
+	case S_IFIFO:
+		e->type = B3CAS_TREE_FIFO;
+		break;
+	case S_IFSOCK:
+		e->type = B3CAS_TREE_SOCKET;
+		break;
+	default:
+		return b3cas__error(B3CAS_EINVAL, "tree put: %s: a file of an "
+				    "unknown type (mode %o)", shown,
+				    (unsigned)st->st_mode);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		return rc;
+	/* links, devices, fifos, sockets: xattrs by name, through the
+	 * folder's descriptor (any depth, no link followed at the end) */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, it->name);
+	rc = read_xattrs(-1, proc, shown, &it->x);
+	attr_of(&e->attr, st, &it->x);
+	return rc;
+}
+
+static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id)
+{
+	struct stat self;
+	xlist selfx = {0};
+	item *items = NULL;
+	size_t count = 0;
+	b3cas_tree_entry *entries = NULL;
+	b3cas_tree t = {0};
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (fstat(dirfd, &self) < 0)
+		return b3cas__error_errno(errno, "tree put: %s: cannot stat",
+					  shown);
+	rc = read_xattrs(dirfd, NULL, shown, &selfx);
+	/* another file system: recorded as an empty folder */
+	if (rc >= 0 && self.st_dev == sc->dev)
+		rc = read_names(dirfd, shown, &items, &count);
+	if (rc >= 0 && count) {
+		entries = calloc(count, sizeof(*entries));
+		if (!entries)
+			rc = b3cas__error(B3CAS_ENOMEM, "tree put: %s: out of "
+					  "memory", shown);
+	}
+	for (size_t i = 0; rc >= 0 && i < count; i++) {
+		struct stat st;
+		char *sub = join(shown, items[i].name);
+
+		if (!sub) {
+			rc = b3cas__error(B3CAS_ENOMEM, "tree put: out of "
+					  "memory");
+			break;
+		}
+		if (fstatat(dirfd, items[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = b3cas__error_errno(errno, "tree put: %s: cannot "
+						"stat", sub);
+		else
+			rc = scan_entry(sc, dirfd, sub, &items[i], &st,
+					&entries[i]);
+		free(sub);
+	}
+	if (rc >= 0) {
+		attr_of(&t.self, &self, &selfx);
+		t.entries = entries;
+		t.count = count;
+		rc = b3cas_tree_encode(&t, &bytes, &len);
+		if (rc < 0)
+			rc = b3cas__error(rc, "tree put: %s: %s", shown,
+					  b3cas_error_last());
+	}
+	if (rc >= 0)
+		rc = sc->ops->tree(sc->ctx, bytes, len, &t, id);
+	free(bytes);
+	for (size_t i = 0; i < count; i++) {
+		free(items[i].name);
+		xlist_free(&items[i].x);
+	}
+	free(items);
+	free(entries);
+	xlist_free(&selfx);
+	return rc;
+}
+
+int b3cas__scan(const char *path, const b3cas__scan_ops *ops, void *ctx,
+		b3cas_oid *root)
+{
+	scan sc = {ops, ctx, 0};
+	struct stat st;
+	int fd, rc;
+
+	if (!path || !ops || !root)
+		return b3cas__error_null("b3cas__scan", !path ? "path"
+						       : !ops ? "ops"
+							      : "root");
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR
+			       ? b3cas__error(B3CAS_EINVAL, "tree put: %s: not "
+					      "a folder", path)
+			       : b3cas__error_errno(errno, "tree put: %s: "
+						    "cannot open", path);
+	if (fstat(fd, &st) < 0) {
+		rc = b3cas__error_errno(errno, "tree put: %s: cannot stat",
+					path);
+		close(fd);
+		return rc;
+	}
+	sc.dev = st.st_dev;
+	rc = scan_dir(&sc, fd, path, root);
+	close(fd);
+	return rc;
+}
