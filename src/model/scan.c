@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "model/fstree.h"
+#include "model/tree_int.h"
 #include "util/error.h"
 
 typedef struct scan {
@@ -43,10 +44,9 @@ static void xlist_free(xlist *l)
 static int xattr_cmp(const void *a, const void *b)
 {
 	const b3cas_tree_xattr *x = a, *y = b;
-	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
-	int c = memcmp(x->name, y->name, n);
 
-	return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+	return b3cas__tree_name_cmp(x->name, x->name_len, y->name,
+				    y->name_len);
 }
 
 /* list / get through fd when there is one, else through path (not
@@ -154,13 +154,11 @@ typedef struct item {
 	xlist x;
 } item;
 
-static int name_cmp(const void *a, const void *b)
+static int item_cmp(const void *a, const void *b)
 {
 	const item *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->name, y->name, n);
 
-	return c ? c : (x->len > y->len) - (x->len < y->len);
+	return b3cas__tree_name_cmp(x->name, x->len, y->name, y->len);
 }
 
 /* The names in dirfd, sorted (not . and ..): *items, *count. */
@@ -213,7 +211,7 @@ static int read_names(int dirfd, const char *shown, item **items,
 	}
 	closedir(d);
 	if (n)
-		qsort(v, n, sizeof(*v), name_cmp);
+		qsort(v, n, sizeof(*v), item_cmp);
 	*items = v;
 	*count = n;
 	return 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "b3cas/tree.h"
+#include "model/tree_int.h"
 #include "util/error.h"
 
 static const uint8_t magic[8] = {'b', '3', 't', 'r', 'e', 'e', 0, 1};
@@ -15,8 +16,8 @@ static const uint8_t magic[8] = {'b', '3', 't', 'r', 'e', 'e', 0, 1};
 
 /* ---- rules both directions share ---------------------------------- */
 
-/* Bytewise order, a name before any longer one it begins: <0, 0, >0. */
-static int name_cmp(const void *a, size_t alen, const void *b, size_t blen)
+int b3cas__tree_name_cmp(const void *a, size_t alen, const void *b,
+			 size_t blen)
 {
 	int c = memcmp(a, b, alen < blen ? alen : blen);
 
@@ -61,8 +62,9 @@ static const char *bad_xattrs(const b3cas_tree_xattr *x, size_t n)
 			return "an xattr value over 64 KiB";
 		if (x[i].value_len && !x[i].value)
 			return "an xattr value that is NULL";
-		if (i && name_cmp(x[i - 1].name, x[i - 1].name_len, x[i].name,
-				  x[i].name_len) >= 0)
+		if (i && b3cas__tree_name_cmp(x[i - 1].name,
+					      x[i - 1].name_len, x[i].name,
+					      x[i].name_len) >= 0)
 			return "xattrs not sorted by name, or a name twice";
 	}
 	return NULL;
@@ -267,9 +269,9 @@ int b3cas_tree_encode(const b3cas_tree *tree, uint8_t **out_p,
 		if (!why)
 			why = bad_fields(e);
 		if (!why && i &&
-		    name_cmp(tree->entries[i - 1].name,
-			     tree->entries[i - 1].name_len, e->name,
-			     e->name_len) >= 0)
+		    b3cas__tree_name_cmp(tree->entries[i - 1].name,
+					 tree->entries[i - 1].name_len,
+					 e->name, e->name_len) >= 0)
 			why = "entries not sorted by name, or a name twice";
 		if (why)
 			return bad_entry(i, e, why);
@@ -448,7 +450,8 @@ static bool get_entry(in *r, b3cas_tree_entry *e, xbuf *xb, size_t *first,
 	e->name = (const char *)take(r, e->name_len);
 	why = bad_name(e->name, e->name_len);
 	if (!why && prev &&
-	    name_cmp(prev->name, prev->name_len, e->name, e->name_len) >= 0)
+	    b3cas__tree_name_cmp(prev->name, prev->name_len, e->name,
+				 e->name_len) >= 0)
 		why = "entries not sorted by name, or a name twice";
 	if (why)
 		return fail(r, why);
@@ -615,7 +618,8 @@ ptrdiff_t b3cas_tree_find(const b3cas_tree *tree, const char *name,
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const b3cas_tree_entry *e = &tree->entries[mid];
-		int c = name_cmp(e->name, e->name_len, name, name_len);
+		int c = b3cas__tree_name_cmp(e->name, e->name_len, name,
+					     name_len);
 
 		if (c == 0)
 			return (ptrdiff_t)mid;
