@@ -263,14 +263,23 @@ static int scan_entry(scan *sc, int dirfd, const char *shown, item *it,
 		struct stat fst;
 
 		e->type = B3CAS_TREE_FILE;
+		/* O_NONBLOCK: a fifo put there since the stat must not hang
+		 * the scan (the check below refuses it) */
 		fd = openat(dirfd, it->name,
-			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+			    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+				    O_NONBLOCK);
 		if (fd < 0)
 			return b3cas__error_errno(errno, "tree put: %s: cannot "
 						  "open", shown);
 		if (fstat(fd, &fst) < 0) {
 			rc = b3cas__error_errno(errno, "tree put: %s: cannot "
 						"stat", shown);
+			break;
+		}
+		if (!S_ISREG(fst.st_mode)) {
+			rc = b3cas__error(B3CAS_EBUSY, "tree put: %s: replaced "
+					  "while read (no longer a file)",
+					  shown);
 			break;
 		}
 		st = &fst; /* what was opened is what is recorded */
