@@ -146,11 +146,11 @@ static void attr_of(b3cas_tree_attr *a, const struct stat *st,
 	a->xattr_count = x->n;
 }
 
-/* One entry read: its name (owned), target buffer, xattrs. */
+/* One entry read: its name, a link's target (both owned), xattrs. */
 typedef struct item {
 	char *name;
 	size_t len;
-	char target[B3CAS_TREE_TARGET_MAX + 1];
+	char *target;
 	xlist x;
 } item;
 
@@ -300,8 +300,12 @@ static int scan_entry(scan *sc, int dirfd, const char *shown, item *it,
 	}
 	case S_IFLNK:
 		e->type = B3CAS_TREE_SYMLINK;
+		it->target = malloc(B3CAS_TREE_TARGET_MAX + 1);
+		if (!it->target)
+			return b3cas__error(B3CAS_ENOMEM, "tree put: %s: out "
+					    "of memory", shown);
 		n = readlinkat(dirfd, it->name, it->target,
-			       sizeof(it->target));
+			       B3CAS_TREE_TARGET_MAX + 1);
 		if (n < 0)
 			return b3cas__error_errno(errno, "tree put: %s: cannot "
 						  "read the link", shown);
@@ -390,15 +394,20 @@ static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id)
 		t.entries = entries;
 		t.count = count;
 		rc = b3cas_tree_encode(&t, &bytes, &len);
-		if (rc < 0)
-			rc = b3cas__error(rc, "tree put: %s: %s", shown,
-					  b3cas_error_last());
+		if (rc < 0) {
+			char why[B3CAS__MESSAGE_MAX];
+
+			/* copied: the new message is made in the same buffer */
+			snprintf(why, sizeof(why), "%s", b3cas_error_last());
+			rc = b3cas__error(rc, "tree put: %s: %s", shown, why);
+		}
 	}
 	if (rc >= 0)
 		rc = sc->ops->tree(sc->ctx, bytes, len, &t, id);
 	free(bytes);
 	for (size_t i = 0; i < count; i++) {
 		free(items[i].name);
+		free(items[i].target);
 		xlist_free(&items[i].x);
 	}
 	free(items);

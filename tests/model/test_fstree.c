@@ -537,6 +537,9 @@ static void test_errors(void **state)
 	at(path, sizeof(path), root, "out1");
 	assert_int_equal(b3cas__restore(&id, path, &bad, &m), B3CAS_ECORRUPT);
 	assert_non_null(strstr(b3cas_error_last(), "tree get: "));
+	/* and says why, the parse's own words kept whole */
+	assert_non_null(strstr(b3cas_error_last(),
+			       ": tree: the bytes end inside a number"));
 	/* a file whose content the callbacks do not have */
 	at(path, sizeof(path), root, "in");
 	assert_int_equal(mkdir(path, 0755), 0);
