@@ -298,14 +298,9 @@ static int restore_dir(restore *r, int dirfd, const b3cas_oid *id,
 
 	if (rc == 0) {
 		rc = b3cas_tree_parse(bytes, len, &t);
-		if (rc < 0) {
-			char why[B3CAS__MESSAGE_MAX];
-
-			/* copied: the new message is made in the same buffer */
-			snprintf(why, sizeof(why), "%s", b3cas_error_last());
+		if (rc < 0) /* b3cas__error formats before it replaces */
 			rc = b3cas__error(B3CAS_ECORRUPT, "tree get: %s: %s",
-					  shown, why);
-		}
+					  shown, b3cas_error_last());
 	}
 	for (size_t i = 0; rc == 0 && i < t->count; i++) {
 		const b3cas_tree_entry *e = &t->entries[i];

@@ -394,13 +394,9 @@ static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id)
 		t.entries = entries;
 		t.count = count;
 		rc = b3cas_tree_encode(&t, &bytes, &len);
-		if (rc < 0) {
-			char why[B3CAS__MESSAGE_MAX];
-
-			/* copied: the new message is made in the same buffer */
-			snprintf(why, sizeof(why), "%s", b3cas_error_last());
-			rc = b3cas__error(rc, "tree put: %s: %s", shown, why);
-		}
+		if (rc < 0) /* b3cas__error formats before it replaces */
+			rc = b3cas__error(rc, "tree put: %s: %s", shown,
+					  b3cas_error_last());
 	}
 	if (rc >= 0)
 		rc = sc->ops->tree(sc->ctx, bytes, len, &t, id);
