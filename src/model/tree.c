@@ -9,6 +9,7 @@
 #include "b3cas/tree.h"
 #include "model/tree_int.h"
 #include "util/error.h"
+#include "util/varint.h"
 
 static const uint8_t magic[8] = {'b', '3', 't', 'r', 'e', 'e', 0, 1};
 
@@ -167,14 +168,8 @@ static void put_bytes(out *o, const void *p, size_t n)
 static void put_varint(out *o, uint64_t v)
 {
 	uint8_t b[10];
-	size_t n = 0;
 
-	while (v >= 0x80) {
-		b[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	b[n++] = (uint8_t)v;
-	put_bytes(o, b, n);
+	put_bytes(o, b, b3cas__varint_put(b, v));
 }
 
 static void put_attr(out *o, const b3cas_tree_attr *a)
@@ -311,7 +306,8 @@ static bool fail(in *r, const char *why)
 }
 
 /* A varint as encode writes it: at most 10 bytes, no bits past 64, and
- * no needless zero byte at its end. */
+ * no needless zero byte at its end (util/varint.h's reader accepts all
+ * three, so trees read their own: the bytes must be canonical). */
 static bool get_varint(in *r, uint64_t *v)
 {
 	uint64_t x = 0;
