@@ -361,6 +361,31 @@ B3CAS_EXTERN int b3cas_store_put(b3cas_store *store, b3cas_oid *id_out,
 				 const void *data, size_t len);
 
 /*
+ * Store len bytes that hold links[0..nlinks) (each a stored object; the
+ * same id may come more than once): a tree, a checkpoint, any object
+ * whose meaning needs others (docs/trees.md, "Objects that hold
+ * references"). Returns and references as b3cas_store_put: new content
+ * gets one reference, content already there one more. While the object is
+ * stored (live or a GC candidate), it holds one reference to each link,
+ * which no caller can remove (b3cas_store_delete, refcount: as a chunk's),
+ * so GC keeps everything it reaches. When GC removes the object, the
+ * references go: links that held no other become candidates themselves,
+ * and the same collection goes on with them once the grace period
+ * allows. The put is atomic: a crash leaves the object stored with its
+ * links, or leaves nothing the next open does not release. The links are
+ * given only by the first put of the content: a duplicate keeps the ones
+ * it has (the same, since its id names bytes that name them) and an
+ * object first stored by b3cas_store_put gets them.
+ *
+ * Errors: those of b3cas_store_put, and B3CAS_ENOTFOUND (a link is not
+ * stored, or is only a GC candidate: nothing is stored), B3CAS_EINVAL
+ * (NULL, or more than 16 Mi links).
+ */
+B3CAS_EXTERN int b3cas_store_put_linked(b3cas_store *store, b3cas_oid *id_out,
+					const void *data, size_t len,
+					const b3cas_oid *links, size_t nlinks);
+
+/*
  * Read object id into a new buffer *data_out of *len_out bytes, which the
  * caller frees with b3cas_free (a 0-byte object gives a non-NULL buffer).
  * With verify_on_read the bytes are re-hashed first. The buffer is the

@@ -262,15 +262,16 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
  * Sweeps until no removal of a chunked object is left to release: each
  * release drops the references its manifest held, and the chunks whose
  * last one went are candidates the next sweep collects (when the grace
- * period allows; otherwise a later collection does). A few rounds at
- * most: chunks are not chunked themselves.
+ * period allows; otherwise a later collection does). Objects that hold
+ * links (trees, checkpoints) nest: a round per level, each releasing at
+ * least one removal, so it ends.
  */
 static int sweep_all(b3cas_store *s, const b3cas_gc_options *o,
 		     b3cas_gc_report *report)
 {
 	int rc = sweep(s, o, report);
 
-	for (int round = 0; rc == 0 && !o->dry_run && round < 4; round++) {
+	while (rc == 0 && !o->dry_run) {
 		b3cas_gc_report more;
 		uint64_t released = 0;
 

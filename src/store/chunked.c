@@ -802,7 +802,7 @@ int b3cas__chunked_held(b3cas_store *s, const b3cas_oid *id, uint64_t *held)
 	int rc;
 
 	*held = 0;
-	if (!s->lay.chunk_max)
+	if (!b3cas__store_holds(s))
 		return 0;
 	held_key(k, id);
 	rc = b3cas__index_get(s->ix, B3CAS_CF_META, k, sizeof(k), &v);
@@ -902,7 +902,7 @@ int b3cas__chunked_foreach_held_count(b3cas_store *s, const b3cas__snap *snap,
 void b3cas__chunked_batch_forget_held(b3cas_store *s, rocksdb_writebatch_t *b,
 				      const b3cas_oid *id)
 {
-	if (s->lay.chunk_max)
+	if (b3cas__store_holds(s))
 		b3cas__chunked_batch_set_held(s, b, id, 0);
 }
 
@@ -1389,6 +1389,9 @@ static int visit_node(const uint8_t *k, size_t klen, const uint8_t *v,
 	return rc;
 }
 
+static int visit_links(const uint8_t *k, size_t klen, const uint8_t *v,
+		       size_t vlen, void *ctx);
+
 int b3cas__chunked_map_nodes(b3cas_store *s, const b3cas__snap *snap,
 			     b3cas__chunk_map *map)
 {
@@ -1399,6 +1402,8 @@ int b3cas__chunked_map_nodes(b3cas_store *s, const b3cas__snap *snap,
 		rc = meta_walk(s, snap, 'p', visit_pending, map);
 	if (rc == 0)
 		rc = meta_walk(s, snap, 'r', visit_pending, map);
+	if (rc == 0)
+		rc = meta_walk(s, snap, 'l', visit_links, map);
 	if (rc == 0)
 		rc = meta_walk(s, snap, 'k', visit_count, map);
 	if (rc == 0)
@@ -2136,3 +2141,377 @@ int b3cas__chunked_mend(b3cas_store *s, const b3cas_oid *id,
 	return rc < 0 ? rc : 0;
 }
 
+
+/* ---- objects that hold references (links) --------------------------- */
+
+/*
+ * A linked object X (b3cas_store_put_linked) holds one reference to each
+ * of its links through manifest nodes, as a chunked object holds its
+ * chunks: the links, in the caller's order, are cut into nodes by the
+ * same rule (docs/trees.md, "Objects that hold references"), each node's
+ * items are the linked ids (length 0), and X's links top is kept apart
+ * from its content entry, under 'l' X: LINKS_VERSION, gen, the record
+ * count, then per node its item count, its id and a check (seg_check with
+ * start 0). While the put runs its node references are pending keys
+ * ('p' gen seg, released at open after a crash); the batch that writes
+ * X's entry (or its new reference) writes 'l' X and deletes them. The
+ * batch that removes X's entry (GC) turns the records into 'r' keys, so
+ * the release that follows drops the links' references.
+ */
+#define LINKS_VERSION 1
+#define LINKS_HEAD (1 + GEN_LEN + 4)
+#define LINKS_REC (4 + B3CAS_OID_LEN + CHECK_LEN)
+#define LINKS_KEY_LEN (1 + B3CAS_OID_LEN)
+/* a links top stays one index value: 16 Mi links at most */
+#define LINKS_MAX (16u << 20)
+
+static void links_key(uint8_t k[LINKS_KEY_LEN], const b3cas_oid *id)
+{
+	k[0] = 'l';
+	memcpy(k + 1, id->bytes, B3CAS_OID_LEN);
+}
+
+/* Parse links top p (len bytes) of object id: its gen, record count and
+ * records; every record's check is verified. 0 or B3CAS_ECORRUPT. */
+static int links_parse(const b3cas_oid *id, const uint8_t *p, size_t len,
+		       const uint8_t **gen, uint32_t *nrec,
+		       const uint8_t **recs)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	uint32_t n;
+
+	if (len < LINKS_HEAD || p[0] != LINKS_VERSION)
+		goto bad;
+	n = get_u32(p + 1 + GEN_LEN);
+	if ((len - LINKS_HEAD) / LINKS_REC != n ||
+	    (len - LINKS_HEAD) % LINKS_REC != 0)
+		goto bad;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *r = p + LINKS_HEAD + (size_t)i * LINKS_REC;
+		uint8_t check[CHECK_LEN];
+
+		seg_check(check, id, p + 1, i, 0, get_u32(r), r + 4);
+		if (get_u32(r) == 0 ||
+		    memcmp(check, r + 4 + B3CAS_OID_LEN, CHECK_LEN) != 0)
+			goto bad;
+	}
+	*gen = p + 1;
+	*nrec = n;
+	*recs = p + LINKS_HEAD;
+	return 0;
+bad:
+	return b3cas__error(B3CAS_ECORRUPT, "the links of object %s are "
+			    "damaged", b3cas_oid_fmt(hex, id));
+}
+
+void b3cas__links_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
+				const b3cas_oid *id)
+{
+	rocksdb_pinnableslice_t *v;
+	uint8_t k[LINKS_KEY_LEN];
+	const uint8_t *gen, *recs;
+	const char *p;
+	uint32_t n;
+	size_t len;
+
+	if (!b3cas__store_holds(s))
+		return;
+	links_key(k, id);
+	/* Links that cannot be read leak their references: safe. */
+	if (meta_get(s, NULL, k, sizeof(k), &v) <= 0) {
+		b3cas_error_clear();
+		return;
+	}
+	p = rocksdb_pinnableslice_value(v, &len);
+	if (links_parse(id, (const uint8_t *)p, len, &gen, &n, &recs) == 0) {
+		for (uint32_t i = 0; i < n; i++) {
+			uint8_t rk[REF_KEY_LEN];
+
+			ref_key(rk, 'r', gen, i);
+			rocksdb_writebatch_put_cf(
+				b, s->ix->cf[B3CAS_CF_META], (const char *)rk,
+				sizeof(rk),
+				(const char *)recs + (size_t)i * LINKS_REC + 4,
+				B3CAS_OID_LEN);
+		}
+	} else {
+		b3cas_error_clear();
+	}
+	rocksdb_pinnableslice_destroy(v);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+				     (const char *)k, sizeof(k));
+}
+
+/* A put of a linked object under way. */
+typedef struct links_put {
+	b3cas_store *s;
+	const b3cas_oid *id;
+	uint8_t gen[GEN_LEN];
+	uint8_t *top; /* LINKS_HEAD + nseg * LINKS_REC */
+	uint32_t nseg;
+	ref_item items[NODE_CHUNKS];
+	uint32_t n;
+	uint8_t seg[NODE_CHUNKS * SEG_ENTRY_MAX];
+} links_put;
+
+/* In b: one more reference to node (stored with count count), pending
+ * under the put's next record. */
+static int links_stage_ref(links_put *lp, rocksdb_writebatch_t *b,
+			   const uint8_t *node, uint64_t count)
+{
+	uint8_t rk[REF_KEY_LEN];
+
+	if (count == UINT64_MAX)
+		return b3cas__error(B3CAS_ERROR, "a manifest node's count "
+				    "would overflow");
+	batch_set_count(lp->s, b, node, count + 1);
+	ref_key(rk, 'p', lp->gen, lp->nseg);
+	rocksdb_writebatch_put_cf(b, lp->s->ix->cf[B3CAS_CF_META],
+				  (const char *)rk, sizeof(rk),
+				  (const char *)node, B3CAS_OID_LEN);
+	return 0;
+}
+
+/* Write the open node of links: one reference more when it is stored;
+ * else the node, its count, and a reference (count and held count) to
+ * each of its items, which must be stored: all in one batch under the
+ * node's and the items' locks. */
+static int links_flush(links_put *lp)
+{
+	b3cas_store *s = lp->s;
+	ref_item *sorted = NULL;
+	rocksdb_writebatch_t *b;
+	uint8_t node[B3CAS_OUT_LEN], key[NODE_KEY_LEN], *rec;
+	uint64_t clamps = 0, count;
+	size_t bytes = 0;
+	int rc = 0;
+
+	if (lp->n == 0)
+		return 0;
+	for (uint32_t k = 0; k < lp->n; k++) {
+		memcpy(lp->seg + bytes, lp->items[k].id.bytes, B3CAS_OID_LEN);
+		bytes += B3CAS_OID_LEN;
+		bytes += put_varint(lp->seg + bytes, 0);
+	}
+	b3cas_hash(node, lp->seg, bytes);
+	sorted = malloc(lp->n * sizeof(*sorted));
+	if (!sorted)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	memcpy(sorted, lp->items, lp->n * sizeof(*sorted));
+	qsort(sorted, lp->n, sizeof(*sorted), ref_cmp);
+	b = rocksdb_writebatch_create();
+	lock_node_items(s, sorted, lp->n, node, true);
+	rc = node_count(s, node, &count);
+	if (rc == 0 && count > 0) {
+		rc = links_stage_ref(lp, b, node, count);
+		goto write;
+	}
+	for (uint32_t i = 0; rc == 0 && i < lp->n;) {
+		uint32_t j = i + 1;
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		while (j < lp->n && b3cas_oid_equal(&sorted[j].id, &sorted[i].id))
+			j++;
+		rc = existing_stage(s, b, &sorted[i].id, j - i);
+		if (rc == 2)
+			rc = b3cas__error(B3CAS_ENOTFOUND, "link %s is not "
+					  "stored: a linked object holds "
+					  "only stored objects",
+					  b3cas_oid_fmt(hex, &sorted[i].id));
+		if (rc >= 0)
+			rc = held_add_locked(s, b, &sorted[i].id,
+					     (int64_t)(j - i), &clamps);
+		i = j;
+	}
+	if (rc >= 0) {
+		node_key(key, 'n', node);
+		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+					  (const char *)key, sizeof(key),
+					  (const char *)lp->seg, bytes);
+		rc = links_stage_ref(lp, b, node, 0);
+	}
+write:
+	if (rc >= 0)
+		rc = b3cas__write_batch(s, b, false);
+	held_clamped(s, clamps);
+	for (uint32_t i = 0; rc >= 0 && i < lp->n; i++)
+		b3cas__known_add(s->known, &sorted[i].id);
+	lock_node_items(s, sorted, lp->n, node, false);
+	rocksdb_writebatch_destroy(b);
+	free(sorted);
+	if (rc < 0)
+		return rc;
+	rec = lp->top + LINKS_HEAD + (size_t)lp->nseg * LINKS_REC;
+	put_u32(rec, lp->n);
+	memcpy(rec + 4, node, B3CAS_OID_LEN);
+	seg_check(rec + 4 + B3CAS_OID_LEN, lp->id, lp->gen, lp->nseg, 0,
+		  lp->n, node);
+	lp->nseg++;
+	lp->n = 0;
+	return 0;
+}
+
+/*
+ * Under id's stripe lock: stage X's entry (or one reference more) and,
+ * unless X has links already, its links top with the pending keys gone.
+ * *keep_links: the put's node references now belong to X.
+ */
+static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
+			       b3cas__cput *c, const void *data, size_t len,
+			       bool *loose, bool *keep_links)
+{
+	b3cas_store *s = lp->s;
+	uint8_t k[LINKS_KEY_LEN];
+	int had, rc;
+
+	*keep_links = false;
+	*loose = false;
+	links_key(k, lp->id);
+	had = b3cas__index_has(s->ix, B3CAS_CF_META, k, sizeof(k));
+	if (had < 0)
+		return had;
+	rc = c ? b3cas__cput_stage_locked(c, b, lp->id, 1)
+	       : b3cas__stage_locked(s, b, lp->id, data, len, NULL, 1, 0,
+				     loose);
+	if (rc < 0 || had)
+		return rc; /* X holds its links already: the put's go */
+	lp->top[0] = LINKS_VERSION;
+	memcpy(lp->top + 1, lp->gen, GEN_LEN);
+	put_u32(lp->top + 1 + GEN_LEN, lp->nseg);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META], (const char *)k,
+				  sizeof(k), (const char *)lp->top,
+				  LINKS_HEAD + (size_t)lp->nseg * LINKS_REC);
+	for (uint32_t i = 0; i < lp->nseg; i++) {
+		uint8_t pk[REF_KEY_LEN];
+
+		ref_key(pk, 'p', lp->gen, i);
+		rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+					     (const char *)pk, sizeof(pk));
+	}
+	*keep_links = true;
+	return rc;
+}
+
+int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
+			    const void *data, size_t len,
+			    const b3cas_oid *links, size_t nlinks)
+{
+	links_put *lp;
+	b3cas__cput *c = NULL;
+	rocksdb_writebatch_t *b;
+	pthread_mutex_t *lock;
+	bool loose = false, keep = false;
+	int rc;
+
+	if (nlinks > LINKS_MAX)
+		return b3cas__error(B3CAS_EINVAL, "%zu links: at most %u",
+				    nlinks, LINKS_MAX);
+	lp = calloc(1, sizeof(*lp));
+	if (!lp)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	lp->top = malloc(LINKS_HEAD + (nlinks ? nlinks : 1) * LINKS_REC);
+	if (!lp->top) {
+		free(lp);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	lp->s = s;
+	lp->id = id;
+	/* before any batch: every removal from now reads links */
+	atomic_store(&s->links, true);
+	if (getrandom(lp->gen, GEN_LEN, 0) != (ssize_t)GEN_LEN)
+		rc = b3cas__error(B3CAS_EIO, "cannot draw a random name: %s",
+				  strerror(errno));
+	else
+		rc = 0;
+	for (size_t i = 0; rc == 0 && i < nlinks; i++) {
+		lp->items[lp->n++].id = links[i];
+		if (lp->n == NODE_CHUNKS || node_ends(links[i].bytes))
+			rc = links_flush(lp);
+	}
+	if (rc == 0)
+		rc = links_flush(lp);
+	/* a chunked object's chunks before its lock, as a chunked put */
+	if (rc == 0 && s->lay.chunk_max && len > s->lay.chunk_max)
+		rc = b3cas__cput_all(s, data, len, &c);
+	if (rc == 0) {
+		lock = b3cas__store_stripe(s, id);
+		b = rocksdb_writebatch_create();
+		pthread_mutex_lock(lock);
+		rc = links_commit_locked(lp, b, c, data, len, &loose, &keep);
+		if (rc >= 0) {
+			int wrc = b3cas__write_batch(s, b, loose);
+
+			if (wrc < 0)
+				rc = wrc;
+			else
+				b3cas__known_add(s->known, id);
+		}
+		pthread_mutex_unlock(lock);
+		rocksdb_writebatch_destroy(b);
+		if (c)
+			b3cas__cput_done(c, rc >= 0);
+		c = NULL;
+	}
+	b3cas__cput_abort(c);
+	if (lp->nseg > 0 && !(rc >= 0 && keep)) {
+		/* the put's references go (a failure: at the next open if
+		 * this release fails too) */
+		char msg[B3CAS__MESSAGE_MAX];
+		int rrc;
+
+		snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+		rrc = release(s, 'p', lp->gen);
+		if (rc >= 0 && rrc < 0)
+			rc = rrc;
+		else if (rc < 0)
+			(void)b3cas__error(rc, "%s", msg);
+	}
+	free(lp->top);
+	free(lp);
+	return rc;
+}
+
+int b3cas__links_any(b3cas_store *s)
+{
+	static const char kinds[] = {'k', 'l', 'p', 'r'};
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(
+		s->ix->db, ro, s->ix->cf[B3CAS_CF_META]);
+	int found = 0;
+
+	for (size_t i = 0; !found && i < sizeof(kinds); i++) {
+		size_t klen;
+
+		rocksdb_iter_seek(it, &kinds[i], 1);
+		if (rocksdb_iter_valid(it) &&
+		    rocksdb_iter_key(it, &klen)[0] == kinds[i])
+			found = 1;
+	}
+	{
+		int rc = walk_end(it, ro, 0);
+
+		return rc < 0 ? rc : found;
+	}
+}
+
+/* A links top: a reference per record to its node (a damaged top counts
+ * none: its nodes' counts then look too high, which fsck reports). */
+static int visit_links(const uint8_t *k, size_t klen, const uint8_t *v,
+		       size_t vlen, void *ctx)
+{
+	const uint8_t *gen, *recs;
+	b3cas_oid id;
+	uint32_t n;
+	int rc = 0;
+
+	if (klen != LINKS_KEY_LEN)
+		return 0;
+	memcpy(id.bytes, k + 1, B3CAS_OID_LEN);
+	if (links_parse(&id, v, vlen, &gen, &n, &recs) < 0) {
+		b3cas_error_clear();
+		return 0;
+	}
+	for (uint32_t i = 0; rc == 0 && i < n; i++)
+		rc = note_ref(ctx, recs + (size_t)i * LINKS_REC + 4);
+	return rc;
+}

@@ -153,4 +153,23 @@ int b3cas__chunked_foreach_held_count(b3cas_store *s, const b3cas__snap *snap,
 int b3cas__chunked_mend(b3cas_store *s, const b3cas_oid *id,
 			const void *data, size_t len, uint64_t *mended);
 
+/*
+ * Store the len bytes at data (whose id is id) as an object that holds
+ * one reference to each of links[0..nlinks) (docs/trees.md, "Objects that
+ * hold references"), or add a reference to it when it is stored: 0 new,
+ * 1 a duplicate, or an error (B3CAS_ENOTFOUND: a link is not stored).
+ * Takes the locks it needs itself.
+ */
+int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
+			    const void *data, size_t len,
+			    const b3cas_oid *links, size_t nlinks);
+/* Add to b (which removes id's entry) the release of its links, if it
+ * has any. */
+void b3cas__links_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
+				const b3cas_oid *id);
+/* Does the index hold any key of the links and nodes machinery (a
+ * store with links, or one a crash left in a put of links)? 1, 0, or an
+ * error. */
+int b3cas__links_any(b3cas_store *s);
+
 #endif

@@ -107,6 +107,11 @@ struct b3cas_store {
 	 * the chunks' locks. A check whose snapshot is older than one of them
 	 * cannot mend by difference; it reports and the next check mends. */
 	atomic_ullong held_clamps;
+	/* The store has (or had, since open) objects that hold references
+	 * (links: b3cas_store_put_linked), so its held counts, removals and
+	 * releases are kept as a chunking store's are. Set at open when the
+	 * index has any, and by the first put of links before it writes. */
+	atomic_bool links;
 	/* Writers and readers open on this handle (stream.c): close refuses
 	 * with B3CAS_EBUSY while either is not 0, since each holds a
 	 * pointer to the handle. */
@@ -266,6 +271,13 @@ void b3cas__batch_put_entry(rocksdb_writebatch_t *b, b3cas_store *s,
  * duplicate, or an error; *loose_out says a file was written. seq: in a
  * packed store, the sequence number for new bytes (0: the next one;
  * store/pack.h). */
+/* Does the store keep held counts and node references (chunking, or
+ * links)? */
+static inline bool b3cas__store_holds(b3cas_store *s)
+{
+	return s->lay.chunk_max != 0 || atomic_load(&s->links);
+}
+
 int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, const void *data, size_t len,
 			b3cas_tmpfile *tmp, uint64_t count, uint64_t seq,

@@ -414,7 +414,7 @@ int b3cas__store_check_held(b3cas_store *s, bool repair, b3cas__held_fn fn,
 	size_t deferred = 0;
 	int rc;
 
-	if (!s->lay.chunk_max)
+	if (!b3cas__store_holds(s))
 		return 0;
 	/* One pass over everything: keep the block cache for the users.
 	 * Taken under held_lock: another check's mend is wholly before it

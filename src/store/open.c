@@ -283,7 +283,14 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	if (rc == 0 && !s->read_only)
 		s->known = b3cas__known_new(); /* NULL: go without */
 	/* What a crash left of chunked puts and removals (chunked.c). */
-	if (rc == 0 && !s->read_only && s->lay.chunk_max)
+	if (rc == 0 && !s->lay.chunk_max) {
+		int any = b3cas__links_any(s);
+
+		if (any > 0)
+			atomic_store(&s->links, true);
+		rc = any < 0 ? any : 0;
+	}
+	if (rc == 0 && !s->read_only && b3cas__store_holds(s))
 		rc = b3cas__chunked_release_all(s, NULL);
 	if (rc == 0)
 		rc = b3cas__flusher_start(s);

@@ -227,3 +227,25 @@ int b3cas_store_put(b3cas_store *s, b3cas_oid *id_out, const void *data,
 	b3cas__note_put(s, t0, len, rc, 1);
 	return rc;
 }
+
+int b3cas_store_put_linked(b3cas_store *s, b3cas_oid *id_out,
+			   const void *data, size_t len,
+			   const b3cas_oid *links, size_t nlinks)
+{
+	uint64_t t0 = b3cas__now_ns();
+	b3cas_oid id;
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
+	B3CAS__NONNULL_LEN(links, "links", nlinks, "nlinks");
+	rc = b3cas__store_check_writable(s, "store an object");
+	if (rc == 0)
+		rc = b3cas__store_hash(s, &id, data, len);
+	if (rc == 0)
+		rc = b3cas__store_put_linked(s, &id, data, len, links, nlinks);
+	if (rc >= 0 && id_out)
+		*id_out = id;
+	b3cas__note_put(s, t0, len, rc, 1);
+	return rc;
+}

@@ -152,6 +152,7 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 		b3cas__pack_batch_drop(b, s, id, &e);
 		b3cas__entry_done(&e);
 	}
+	b3cas__links_batch_removed(s, b, id);
 	b3cas__known_drop(s->known, id);
 	b3cas__chunked_batch_forget_held(s, b, id);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],
@@ -168,7 +169,7 @@ int b3cas__store_release_chunks(b3cas_store *s, uint64_t *released)
 	 * the removal would race with another collector's release, whose
 	 * walk may start before the removal's batch is written. A walk of
 	 * an empty prefix is one seek. */
-	if (!s->lay.chunk_max)
+	if (!b3cas__store_holds(s))
 		return 0;
 	return b3cas__chunked_release_removed(s, released);
 }

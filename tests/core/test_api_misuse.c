@@ -168,6 +168,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_store_open), T(b3cas_store_close), T(b3cas_store_sync),
 	T(b3cas_store_interrupt),
 	T(b3cas_store_info_get), T(b3cas_hash_algo_name), T(b3cas_store_put),
+	T(b3cas_store_put_linked),
 	T(b3cas_store_get), T(b3cas_free), T(b3cas_store_exists),
 	T(b3cas_store_delete), T(b3cas_ref_add), T(b3cas_ref_remove),
 	T(b3cas_refcount), T(b3cas_gc), T(b3cas_dedup_check),

@@ -103,6 +103,7 @@ void t_b3cas_store_interrupt(void **state);
 void t_b3cas_store_info_get(void **state);
 void t_b3cas_hash_algo_name(void **state);
 void t_b3cas_store_put(void **state);
+void t_b3cas_store_put_linked(void **state);
 void t_b3cas_store_get(void **state);
 void t_b3cas_free(void **state);
 void t_b3cas_store_exists(void **state);

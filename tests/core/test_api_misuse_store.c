@@ -119,6 +119,31 @@ void t_b3cas_store_put(void **state)
 	assert_int_equal(b3cas_store_delete(st, &id_small), 1);
 }
 
+void t_b3cas_store_put_linked(void **state)
+{
+	b3cas_oid id, missing;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_put_linked", "store",
+		   b3cas_store_put_linked(NULL, &id, big, sizeof(big),
+					  &id_small, 1));
+	poison(&id, sizeof(id));
+	EINVAL_FOR("b3cas_store_put_linked", "data",
+		   b3cas_store_put_linked(st, &id, NULL, 5, &id_small, 1));
+	EINVAL_FOR("b3cas_store_put_linked", "links",
+		   b3cas_store_put_linked(st, &id, big, sizeof(big), NULL, 1));
+	/* a link that is not stored: nothing is */
+	memset(&missing, 0x5a, sizeof(missing));
+	assert_int_equal(b3cas_store_put_linked(st, &id, "x", 1, &missing, 1),
+			 B3CAS_ENOTFOUND);
+	assert_non_null(strstr(b3cas_error_last(), "is not stored"));
+	assert_true(poisoned(&id, sizeof(id)));
+	/* no links and no id_out: a plain object */
+	assert_int_equal(b3cas_store_put_linked(st, NULL, "x", 1, NULL, 0), 0);
+	b3cas_hash(id.bytes, "x", 1);
+	assert_int_equal(b3cas_store_delete(st, &id), 0);
+}
+
 void t_b3cas_store_get(void **state)
 {
 	void *data = (void *)&data;
