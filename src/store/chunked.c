@@ -1579,22 +1579,30 @@ static int grow(b3cas__cput *c)
 	return 0;
 }
 
-/* In b, under node's stripe lock: the put's reference to node, which is
- * stored with count count (> 0). */
-static int stage_ref(b3cas__cput *c, rocksdb_writebatch_t *b,
-		     const uint8_t *node, uint64_t count)
+/* In b, under node's stripe lock: one reference more to node (stored
+ * with count count; 0: new), pending under 'p' gen seg. */
+static int pending_ref(b3cas_store *s, rocksdb_writebatch_t *b,
+		       const uint8_t gen[GEN_LEN], uint32_t seg,
+		       const uint8_t *node, uint64_t count)
 {
 	uint8_t rk[REF_KEY_LEN];
 
 	if (count == UINT64_MAX)
 		return b3cas__error(B3CAS_ERROR, "a manifest node's count "
 				    "would overflow");
-	batch_set_count(c->s, b, node, count + 1);
-	ref_key(rk, 'p', c->gen, c->nseg);
-	rocksdb_writebatch_put_cf(b, c->s->ix->cf[B3CAS_CF_META],
+	batch_set_count(s, b, node, count + 1);
+	ref_key(rk, 'p', gen, seg);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
 				  (const char *)rk, sizeof(rk),
 				  (const char *)node, B3CAS_OID_LEN);
 	return 0;
+}
+
+/* The put's reference to its next node. */
+static int stage_ref(b3cas__cput *c, rocksdb_writebatch_t *b,
+		     const uint8_t *node, uint64_t count)
+{
+	return pending_ref(c->s, b, c->gen, c->nseg, node, count);
 }
 
 /* A node stored already: one reference more, and the pending key, under
@@ -2254,22 +2262,10 @@ typedef struct links_put {
 	uint8_t seg[NODE_CHUNKS * SEG_ENTRY_MAX];
 } links_put;
 
-/* In b: one more reference to node (stored with count count), pending
- * under the put's next record. */
 static int links_stage_ref(links_put *lp, rocksdb_writebatch_t *b,
 			   const uint8_t *node, uint64_t count)
 {
-	uint8_t rk[REF_KEY_LEN];
-
-	if (count == UINT64_MAX)
-		return b3cas__error(B3CAS_ERROR, "a manifest node's count "
-				    "would overflow");
-	batch_set_count(lp->s, b, node, count + 1);
-	ref_key(rk, 'p', lp->gen, lp->nseg);
-	rocksdb_writebatch_put_cf(b, lp->s->ix->cf[B3CAS_CF_META],
-				  (const char *)rk, sizeof(rk),
-				  (const char *)node, B3CAS_OID_LEN);
-	return 0;
+	return pending_ref(lp->s, b, lp->gen, lp->nseg, node, count);
 }
 
 /* Write the open node of links: one reference more when it is stored;
