@@ -137,6 +137,90 @@ B3CAS_EXTERN void b3cas_tree_free(b3cas_tree *tree);
 B3CAS_EXTERN ptrdiff_t b3cas_tree_find(const b3cas_tree *tree,
 				       const char *name, size_t name_len);
 
+/* ---- trees in a store ---------------------------------------------------- */
+
+/* What a put or get of a directory went through. */
+typedef struct b3cas_tree_counts {
+	uint64_t files;  /* regular files (each name of a hard link) */
+	uint64_t dirs;   /* directories, the top one too */
+	uint64_t others; /* symbolic links and special files */
+	uint64_t bytes;  /* bytes of the files' contents */
+} b3cas_tree_counts;
+
+/*
+ * Store the directory at path as trees, bottom up (docs/trees.md): each
+ * file's content as an object, each directory as a tree that holds its
+ * files' contents and its subtrees (b3cas_store_put_linked), so GC keeps
+ * everything a stored tree reaches. Symbolic links are never followed;
+ * mount points below path are recorded as empty directories. *root_out
+ * (may be NULL: the root is then not kept) gets the top tree's id, with
+ * one reference that is the caller's; counts (may be NULL) what was put.
+ * A failure drops every reference the put took.
+ *
+ * Errors: B3CAS_ENOTFOUND, B3CAS_EPERM, B3CAS_EIO (path or an entry
+ * cannot be read; the message names it), B3CAS_EINVAL (NULL; path not a
+ * directory; a name or xattr the format cannot hold), B3CAS_EBUSY (a
+ * file changed while it was read), and the store's errors.
+ */
+B3CAS_EXTERN int b3cas_tree_put_dir(b3cas_store *store, const char *path,
+				    b3cas_oid *root_out,
+				    b3cas_tree_counts *counts);
+
+/*
+ * Recreate tree root at dest, which must not exist or be an empty
+ * directory: entries, contents (each checked against its id as it is
+ * read), modes, owners (when allowed: as root; otherwise the caller's),
+ * times, xattrs, hard links and holes. counts (may be NULL) gets what was
+ * made. What was made before a failure stays.
+ *
+ * Errors: B3CAS_EEXISTS (dest is not an empty directory),
+ * B3CAS_ENOTFOUND (root or an object it names is not stored),
+ * B3CAS_ECORRUPT (a damaged object or tree), B3CAS_EFORMAT (root is not
+ * a tree), B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC (writing dest),
+ * B3CAS_EINVAL (NULL).
+ */
+B3CAS_EXTERN int b3cas_tree_get_dir(b3cas_store *store, const b3cas_oid *root,
+				    const char *dest,
+				    b3cas_tree_counts *counts);
+
+/*
+ * Read and parse tree id from the store: *out, which owns its bytes
+ * (b3cas_tree_free frees both). Errors: those of b3cas_store_get
+ * (B3CAS_ENOTFOUND, B3CAS_ECORRUPT, ...), of b3cas_tree_parse
+ * (B3CAS_EFORMAT: not a tree), B3CAS_EINVAL (NULL).
+ */
+B3CAS_EXTERN int b3cas_tree_load(b3cas_store *store, const b3cas_oid *id,
+				 b3cas_tree **out);
+
+/* How an entry differs between two trees (b3cas_tree_diff). */
+#define B3CAS_TREE_ADDED 'A'
+#define B3CAS_TREE_REMOVED 'D'
+#define B3CAS_TREE_CHANGED 'M'
+
+/* One difference: path ('/'-joined from the top, "." for the top
+ * directory's own attributes), change, the entry in a (NULL when added,
+ * or for a directory's own attributes) and in b (NULL when removed, or
+ * the same). Non-zero stops the comparison, and b3cas_tree_diff returns
+ * it. */
+typedef int (*b3cas_tree_diff_fn)(const char *path, int change,
+				  const b3cas_tree_entry *a,
+				  const b3cas_tree_entry *b, void *ctx);
+
+/*
+ * Compare trees a and b: fn for each entry added, removed or changed (its
+ * type, content, size, attributes or link), in name order, depth first.
+ * An added or removed directory is one call (what is below it is not
+ * listed); a directory in both is compared inside, and one whose own
+ * attributes changed is reported as well. Subtrees with equal ids are not
+ * read, so the cost is that of the changed directories.
+ *
+ * Errors: those of b3cas_tree_load, fn's non-zero value, B3CAS_ENOMEM,
+ * B3CAS_EINVAL (NULL).
+ */
+B3CAS_EXTERN int b3cas_tree_diff(b3cas_store *store, const b3cas_oid *a,
+				 const b3cas_oid *b, b3cas_tree_diff_fn fn,
+				 void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

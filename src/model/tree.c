@@ -431,6 +431,7 @@ typedef struct parsed {
 	b3cas_tree_entry *entries;
 	size_t *xfirst; /* per entry, then the tree's own: index in xb */
 	xbuf xb;
+	void *owned; /* the bytes, when the tree owns them (tree_own) */
 } parsed;
 
 static bool get_entry(in *r, b3cas_tree_entry *e, xbuf *xb, size_t *first,
@@ -593,7 +594,13 @@ void b3cas_tree_free(b3cas_tree *tree)
 	free(t->entries);
 	free(t->xfirst);
 	free(t->xb.x);
+	b3cas_free(t->owned);
 	free(t);
+}
+
+void b3cas__tree_own(b3cas_tree *tree, void *bytes)
+{
+	((parsed *)tree)->owned = bytes;
 }
 
 ptrdiff_t b3cas_tree_find(const b3cas_tree *tree, const char *name,

@@ -12,4 +12,10 @@
 int b3cas__tree_name_cmp(const void *a, size_t alen, const void *b,
 			 size_t blen);
 
+#include "b3cas/tree.h"
+
+/* Make tree (from b3cas_tree_parse) own bytes, the buffer it was parsed
+ * from (from the store: b3cas_tree_free frees it with b3cas_free). */
+void b3cas__tree_own(b3cas_tree *tree, void *bytes);
+
 #endif

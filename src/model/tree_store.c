@@ -1,0 +1,469 @@
+/*
+ * model/tree_store.c - trees in a store (docs/trees.md): a directory put
+ * as trees whose links hold their entries' contents and subtrees
+ * (b3cas_store_put_linked), restored, loaded and compared.
+ *
+ * A put owns one reference to each object it stores until the tree that
+ * names it holds it: each file's content and each tree is put with a
+ * reference, and once its parent's tree is stored (holding one of its
+ * own) the put drops its reference. What the put still owns when it fails
+ * is dropped; the caller gets the root's reference. A put that is killed
+ * keeps the references it owned then, as b3cas_store_put would
+ * (docs/trees.md, "Objects that hold references").
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "b3cas/tree.h"
+#include "model/fstree.h"
+#include "model/tree_int.h"
+#include "util/error.h"
+
+#define IO_CHUNK (1u << 20)
+
+/* ---- put -------------------------------------------------------------- */
+
+typedef struct put_ctx {
+	b3cas_store *s;
+	b3cas_oid *owned; /* the references the put holds, in put order */
+	size_t n, cap;
+	uint8_t *buf;
+	b3cas_tree_counts *counts;
+} put_ctx;
+
+static int own(put_ctx *p, const b3cas_oid *id)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 256;
+		b3cas_oid *o = realloc(p->owned, cap * sizeof(*o));
+
+		if (!o)
+			return b3cas__error(B3CAS_ENOMEM, "tree put: out of "
+					    "memory");
+		p->owned = o;
+		p->cap = cap;
+	}
+	p->owned[p->n++] = *id;
+	return 0;
+}
+
+/* Drop the put's reference to id (the latest it took), now that a tree
+ * holds id. */
+static int disown(put_ctx *p, const b3cas_oid *id)
+{
+	for (size_t i = p->n; i-- > 0;) {
+		if (!b3cas_oid_equal(&p->owned[i], id))
+			continue;
+		p->owned[i] = p->owned[--p->n];
+		return (int)b3cas_store_delete(p->s, id) < 0
+			       ? b3cas__error(B3CAS_ERROR, "tree put: %s",
+					      b3cas_error_last())
+			       : 0;
+	}
+	return 0;
+}
+
+/* Read up to len bytes (less only at the end of the file): the count,
+ * or a negative code. */
+static ssize_t read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return b3cas__error_errno(errno, "tree put: cannot "
+						  "read a file");
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int changed(const struct stat *st, uint64_t total)
+{
+	return b3cas__error(B3CAS_EBUSY, "tree put: a file of %llu bytes had "
+			    "%llu when read (changed meanwhile)",
+			    (unsigned long long)st->st_size,
+			    (unsigned long long)total);
+}
+
+/* A file's content: one put when it fits the buffer, else streamed. */
+static int put_file(void *ctx, int fd, const struct stat *st, b3cas_oid *id)
+{
+	put_ctx *p = ctx;
+	b3cas_writer *w = NULL;
+	ssize_t n = read_full(fd, p->buf, IO_CHUNK);
+	uint64_t total = n > 0 ? (uint64_t)n : 0;
+	int rc = n < 0 ? (int)n : 0;
+
+	if (rc == 0 && n < (ssize_t)IO_CHUNK)
+		rc = total != (uint64_t)st->st_size
+			     ? changed(st, total)
+			     : b3cas_store_put(p->s, id, p->buf, (size_t)n);
+	else if (rc == 0)
+		rc = b3cas_writer_open(&w, p->s);
+	while (w && rc >= 0 && n > 0) {
+		rc = b3cas_writer_write(w, p->buf, (size_t)n);
+		if (rc >= 0)
+			n = read_full(fd, p->buf, IO_CHUNK);
+		if (n < 0)
+			rc = (int)n;
+		else
+			total += (uint64_t)n;
+	}
+	if (w && rc >= 0 && total != (uint64_t)st->st_size)
+		rc = changed(st, total);
+	if (w && rc >= 0)
+		rc = b3cas_writer_commit(w, id);
+	else
+		b3cas_writer_abort(w);
+	if (rc < 0)
+		return rc;
+	p->counts->files++;
+	p->counts->bytes += total;
+	return own(p, id);
+}
+
+static int put_tree(void *ctx, const uint8_t *bytes, size_t len,
+		    const b3cas_tree *t, b3cas_oid *id)
+{
+	put_ctx *p = ctx;
+	b3cas_oid *links = malloc((t->count ? t->count : 1) * sizeof(*links));
+	size_t n = 0;
+	int rc;
+
+	if (!links)
+		return b3cas__error(B3CAS_ENOMEM, "tree put: out of memory");
+	for (size_t i = 0; i < t->count; i++) {
+		const b3cas_tree_entry *e = &t->entries[i];
+
+		if (e->type == B3CAS_TREE_FILE || e->type == B3CAS_TREE_DIR)
+			links[n++] = e->id;
+		else
+			p->counts->others++;
+	}
+	rc = b3cas_store_put_linked(p->s, id, bytes, len, links, n);
+	if (rc >= 0)
+		rc = own(p, id);
+	/* the tree holds them now: the put's own references go */
+	for (size_t i = 0; rc >= 0 && i < n; i++)
+		rc = disown(p, &links[i]);
+	free(links);
+	if (rc >= 0)
+		p->counts->dirs++;
+	return rc;
+}
+
+int b3cas_tree_put_dir(b3cas_store *store, const char *path,
+		       b3cas_oid *root_out, b3cas_tree_counts *counts)
+{
+	static const b3cas__scan_ops ops = {put_file, put_tree};
+	b3cas_tree_counts local;
+	put_ctx p = {store, NULL, 0, 0, NULL, counts ? counts : &local};
+	b3cas_oid root;
+	int rc;
+
+	B3CAS__NONNULL(store, "store");
+	B3CAS__NONNULL(path, "path");
+	memset(p.counts, 0, sizeof(*p.counts));
+	p.buf = malloc(IO_CHUNK);
+	if (!p.buf)
+		return b3cas__error(B3CAS_ENOMEM, "tree put: out of memory");
+	rc = b3cas__scan(path, &ops, &p, &root);
+	if (rc < 0) {
+		/* drop what the put still owns; the failure is the news */
+		char msg[B3CAS__MESSAGE_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+		for (size_t i = 0; i < p.n; i++)
+			(void)b3cas_store_delete(store, &p.owned[i]);
+		(void)b3cas__error(rc, "%s", msg);
+	} else if (root_out) {
+		*root_out = root;
+	} else {
+		(void)b3cas_store_delete(store, &root);
+	}
+	free(p.owned);
+	free(p.buf);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- get -------------------------------------------------------------- */
+
+typedef struct get_ctx {
+	b3cas_store *s;
+	uint8_t *buf;
+	b3cas_tree_counts *counts;
+} get_ctx;
+
+static int get_tree(void *ctx, const b3cas_oid *id, uint8_t **bytes,
+		    size_t *len)
+{
+	get_ctx *g = ctx;
+	void *data;
+	int rc = b3cas_store_get(g->s, id, &data, len);
+
+	if (rc < 0)
+		return rc;
+	*bytes = data;
+	g->counts->dirs++;
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+static int get_file(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
+		    bool sparse)
+{
+	get_ctx *g = ctx;
+	b3cas_reader *r;
+	uint64_t done = 0;
+	int rc = b3cas_reader_open(&r, g->s, id);
+
+	if (rc < 0)
+		return rc;
+	if (b3cas_reader_size(r) != size) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		b3cas_reader_close(r);
+		return b3cas__error(B3CAS_ECORRUPT, "tree get: content %s has "
+				    "%llu bytes, its tree says %llu",
+				    b3cas_oid_fmt(hex, id),
+				    (unsigned long long)b3cas_reader_size(r),
+				    (unsigned long long)size);
+	}
+	while (rc >= 0) {
+		int64_t n = b3cas_reader_read(r, g->buf, IO_CHUNK);
+
+		if (n <= 0) {
+			rc = (int)n;
+			break;
+		}
+		if (sparse && all_zero(g->buf, (size_t)n)) {
+			if (lseek(fd, n, SEEK_CUR) < 0)
+				rc = b3cas__error_errno(errno, "tree get: "
+							"cannot seek");
+		} else {
+			for (size_t off = 0; rc >= 0 && off < (size_t)n;) {
+				ssize_t w = write(fd, g->buf + off,
+						  (size_t)n - off);
+
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w < 0)
+					rc = b3cas__error_errno(errno, "tree "
+						"get: cannot write");
+				else
+					off += (size_t)w;
+			}
+		}
+		done += (uint64_t)n;
+	}
+	b3cas_reader_close(r);
+	if (rc < 0)
+		return rc;
+	g->counts->files++;
+	g->counts->bytes += done;
+	return 0;
+}
+
+int b3cas_tree_get_dir(b3cas_store *store, const b3cas_oid *root,
+		       const char *dest, b3cas_tree_counts *counts)
+{
+	static const b3cas__restore_ops ops = {get_tree, get_file};
+	b3cas_tree_counts local;
+	get_ctx g = {store, NULL, counts ? counts : &local};
+	int rc;
+
+	B3CAS__NONNULL(store, "store");
+	B3CAS__NONNULL(root, "root");
+	B3CAS__NONNULL(dest, "dest");
+	memset(g.counts, 0, sizeof(*g.counts));
+	g.buf = malloc(IO_CHUNK);
+	if (!g.buf)
+		return b3cas__error(B3CAS_ENOMEM, "tree get: out of memory");
+	rc = b3cas__restore(root, dest, &ops, &g);
+	free(g.buf);
+	return rc;
+}
+
+/* ---- load and diff ---------------------------------------------------- */
+
+int b3cas_tree_load(b3cas_store *store, const b3cas_oid *id,
+		    b3cas_tree **out)
+{
+	void *data;
+	size_t len;
+	int rc;
+
+	B3CAS__NONNULL(store, "store");
+	B3CAS__NONNULL(id, "id");
+	B3CAS__NONNULL(out, "out");
+	*out = NULL;
+	rc = b3cas_store_get(store, id, &data, &len);
+	if (rc < 0)
+		return rc;
+	rc = b3cas_tree_parse(data, len, out);
+	if (rc < 0) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		b3cas_free(data);
+		return b3cas__error(rc, "object %s: %s",
+				    b3cas_oid_fmt(hex, id), b3cas_error_last());
+	}
+	b3cas__tree_own(*out, data);
+	return 0;
+}
+
+static bool attr_equal(const b3cas_tree_attr *a, const b3cas_tree_attr *b)
+{
+	if (a->mode != b->mode || a->uid != b->uid || a->gid != b->gid ||
+	    a->mtime_sec != b->mtime_sec || a->mtime_nsec != b->mtime_nsec ||
+	    a->xattr_count != b->xattr_count)
+		return false;
+	for (size_t i = 0; i < a->xattr_count; i++) {
+		const b3cas_tree_xattr *x = &a->xattrs[i], *y = &b->xattrs[i];
+
+		if (x->name_len != y->name_len ||
+		    x->value_len != y->value_len ||
+		    memcmp(x->name, y->name, x->name_len) != 0 ||
+		    (x->value_len &&
+		     memcmp(x->value, y->value, x->value_len) != 0))
+			return false;
+	}
+	return true;
+}
+
+/* Are two entries of one name the same (a directory: the same tree)? */
+static bool entry_equal(const b3cas_tree_entry *a, const b3cas_tree_entry *b)
+{
+	if (a->type != b->type)
+		return false;
+	if (a->type == B3CAS_TREE_DIR)
+		return b3cas_oid_equal(&a->id, &b->id);
+	return attr_equal(&a->attr, &b->attr) && a->flags == b->flags &&
+	       a->size == b->size && b3cas_oid_equal(&a->id, &b->id) &&
+	       a->link == b->link && a->target_len == b->target_len &&
+	       (a->target_len == 0 ||
+		memcmp(a->target, b->target, a->target_len) == 0) &&
+	       a->rdev_major == b->rdev_major && a->rdev_minor == b->rdev_minor;
+}
+
+typedef struct diff_run {
+	b3cas_store *s;
+	b3cas_tree_diff_fn fn;
+	void *ctx;
+	char *path; /* the folder's path, '/'-joined, grown as needed */
+	size_t cap;
+} diff_run;
+
+static int diff_trees(diff_run *d, size_t plen, const b3cas_oid *a,
+		      const b3cas_oid *b);
+
+/* path + "/" + name at plen; the new length, or 0 after ENOMEM. */
+static size_t push_name(diff_run *d, size_t plen, const b3cas_tree_entry *e)
+{
+	size_t need = plen + 1 + e->name_len + 1;
+
+	if (need > d->cap) {
+		char *p = realloc(d->path, need * 2);
+
+		if (!p)
+			return 0;
+		d->path = p;
+		d->cap = need * 2;
+	}
+	if (plen)
+		d->path[plen++] = '/';
+	memcpy(d->path + plen, e->name, e->name_len);
+	d->path[plen + e->name_len] = '\0';
+	return plen + e->name_len;
+}
+
+static int diff_pair(diff_run *d, size_t plen, const b3cas_tree_entry *x,
+		     const b3cas_tree_entry *y)
+{
+	const b3cas_tree_entry *e = x ? x : y;
+	size_t n = push_name(d, plen, e);
+	int rc = 0;
+
+	if (n == 0)
+		return b3cas__error(B3CAS_ENOMEM, "tree diff: out of memory");
+	if (!x)
+		rc = d->fn(d->path, B3CAS_TREE_ADDED, NULL, y, d->ctx);
+	else if (!y)
+		rc = d->fn(d->path, B3CAS_TREE_REMOVED, x, NULL, d->ctx);
+	else if (x->type == B3CAS_TREE_DIR && y->type == B3CAS_TREE_DIR)
+		rc = diff_trees(d, n, &x->id, &y->id);
+	else if (!entry_equal(x, y))
+		rc = d->fn(d->path, B3CAS_TREE_CHANGED, x, y, d->ctx);
+	d->path[plen] = '\0';
+	return rc;
+}
+
+/* Compare trees a and b, the folder at d->path[0..plen). Equal ids are
+ * equal trees: nothing below them is read. */
+static int diff_trees(diff_run *d, size_t plen, const b3cas_oid *a,
+		      const b3cas_oid *b)
+{
+	b3cas_tree *ta = NULL, *tb = NULL;
+	size_t i = 0, j = 0;
+	int rc;
+
+	if (b3cas_oid_equal(a, b))
+		return 0;
+	rc = b3cas_tree_load(d->s, a, &ta);
+	if (rc == 0)
+		rc = b3cas_tree_load(d->s, b, &tb);
+	if (rc == 0 && !attr_equal(&ta->self, &tb->self))
+		rc = d->fn(plen ? d->path : ".", B3CAS_TREE_CHANGED, NULL, NULL,
+			   d->ctx);
+	while (rc == 0 && (i < (ta ? ta->count : 0) ||
+			   j < (tb ? tb->count : 0))) {
+		const b3cas_tree_entry *x = i < ta->count ? &ta->entries[i]
+							  : NULL;
+		const b3cas_tree_entry *y = j < tb->count ? &tb->entries[j]
+							  : NULL;
+		int c = !x ? 1
+			: !y ? -1
+			     : b3cas__tree_name_cmp(x->name, x->name_len,
+						    y->name, y->name_len);
+
+		rc = diff_pair(d, plen, c <= 0 ? x : NULL, c >= 0 ? y : NULL);
+		i += c <= 0;
+		j += c >= 0;
+	}
+	b3cas_tree_free(ta);
+	b3cas_tree_free(tb);
+	return rc;
+}
+
+int b3cas_tree_diff(b3cas_store *store, const b3cas_oid *a,
+		    const b3cas_oid *b, b3cas_tree_diff_fn fn, void *ctx)
+{
+	diff_run d = {store, fn, ctx, NULL, 0};
+	int rc;
+
+	B3CAS__NONNULL(store, "store");
+	B3CAS__NONNULL(a, "a");
+	B3CAS__NONNULL(b, "b");
+	B3CAS__NONNULL(fn, "fn");
+	d.path = calloc(1, 256);
+	if (!d.path)
+		return b3cas__error(B3CAS_ENOMEM, "tree diff: out of memory");
+	d.cap = 256;
+	rc = diff_trees(&d, 0, a, b);
+	free(d.path);
+	return rc;
+}
