@@ -141,10 +141,12 @@ B3CAS_EXTERN ptrdiff_t b3cas_tree_find(const b3cas_tree *tree,
 
 /* What a put or get of a directory went through. */
 typedef struct b3cas_tree_counts {
-	uint64_t files;  /* regular files (each name of a hard link) */
+	/* regular files: put, each name; get, each file written (a hard
+	 * link's other names are linked to it, not counted) */
+	uint64_t files;
 	uint64_t dirs;   /* directories, the top one too */
 	uint64_t others; /* symbolic links and special files */
-	uint64_t bytes;  /* bytes of the files' contents */
+	uint64_t bytes;  /* bytes of those files' contents */
 } b3cas_tree_counts;
 
 /*

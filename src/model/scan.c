@@ -23,7 +23,53 @@ typedef struct scan {
 	const b3cas__scan_ops *ops;
 	void *ctx;
 	dev_t dev; /* the file system the scan stays on */
+	/* hard links: inode -> its number in this scan (1, 2, ... in the
+	 * order first met), so a folder and its restored copy, whose
+	 * inodes differ, encode alike. Open addressing, 0 = free. */
+	ino_t *ino;
+	uint64_t *num;
+	size_t cap, used;
 } scan;
+
+/* The number of hard-linked inode ino in this scan (0 after ENOMEM). */
+static uint64_t link_number(scan *sc, ino_t ino)
+{
+	size_t i;
+
+	if (2 * (sc->used + 1) > sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 64;
+		ino_t *in = calloc(cap, sizeof(*in));
+		uint64_t *nu = calloc(cap, sizeof(*nu));
+
+		if (!in || !nu) {
+			free(in);
+			free(nu);
+			return 0;
+		}
+		for (size_t k = 0; k < sc->cap; k++) {
+			if (!sc->num[k])
+				continue;
+			for (i = (size_t)sc->ino[k] * 0x9e3779b97f4a7c15ull &
+				 (cap - 1);
+			     nu[i]; i = (i + 1) & (cap - 1))
+				;
+			in[i] = sc->ino[k];
+			nu[i] = sc->num[k];
+		}
+		free(sc->ino);
+		free(sc->num);
+		sc->ino = in;
+		sc->num = nu;
+		sc->cap = cap;
+	}
+	for (i = (size_t)ino * 0x9e3779b97f4a7c15ull & (sc->cap - 1);
+	     sc->num[i]; i = (i + 1) & (sc->cap - 1))
+		if (sc->ino[i] == ino)
+			return sc->num[i];
+	sc->ino[i] = ino;
+	sc->num[i] = ++sc->used;
+	return sc->num[i];
+}
 
 /* The xattrs of one file: the names and values in one buffer. */
 typedef struct xlist {
@@ -292,7 +338,10 @@ static int scan_entry(scan *sc, int dirfd, const char *shown, item *it,
 			e->flags |= B3CAS_TREE_SPARSE;
 		if (st->st_nlink > 1) {
 			e->flags |= B3CAS_TREE_LINKED;
-			e->link = (uint64_t)st->st_ino;
+			e->link = link_number(sc, st->st_ino);
+			if (e->link == 0 && rc >= 0)
+				rc = b3cas__error(B3CAS_ENOMEM, "tree put: "
+						  "out of memory");
 		}
 		attr_of(&e->attr, st, &it->x);
 		close(fd);
@@ -415,7 +464,7 @@ static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id)
 int b3cas__scan(const char *path, const b3cas__scan_ops *ops, void *ctx,
 		b3cas_oid *root)
 {
-	scan sc = {ops, ctx, 0};
+	scan sc = {ops, ctx, 0, NULL, NULL, 0, 0};
 	struct stat st;
 	int fd, rc;
 
@@ -439,5 +488,7 @@ int b3cas__scan(const char *path, const b3cas__scan_ops *ops, void *ctx,
 	sc.dev = st.st_dev;
 	rc = scan_dir(&sc, fd, path, root);
 	close(fd);
+	free(sc.ino);
+	free(sc.num);
 	return rc;
 }

@@ -223,6 +223,56 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
+#define HOLE_BLOCK 4096
+
+/* Write n bytes at p to fd, at its offset; with sparse, blocks of zeros
+ * (HOLE_BLOCK, aligned as the file is: reads are) are skipped, so they
+ * stay holes. */
+static int write_out(int fd, const uint8_t *p, size_t n, bool sparse)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		size_t run = 0;
+		bool zero = false;
+
+		if (sparse) {
+			zero = all_zero(p + off, n - off < HOLE_BLOCK
+							 ? n - off
+							 : HOLE_BLOCK);
+			while (off + run < n) {
+				size_t blk = n - off - run < HOLE_BLOCK
+						     ? n - off - run
+						     : HOLE_BLOCK;
+
+				if (all_zero(p + off + run, blk) != zero)
+					break;
+				run += blk;
+			}
+		} else {
+			run = n;
+		}
+		if (zero) {
+			if (lseek(fd, (off_t)run, SEEK_CUR) < 0)
+				return b3cas__error_errno(errno, "tree get: "
+							  "cannot seek");
+			off += run;
+			continue;
+		}
+		for (size_t end = off + run; off < end;) {
+			ssize_t w = write(fd, p + off, end - off);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return b3cas__error_errno(errno, "tree get: "
+							  "cannot write");
+			off += (size_t)w;
+		}
+	}
+	return 0;
+}
+
 static int get_file(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
 		    bool sparse)
 {
@@ -236,12 +286,13 @@ static int get_file(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
 	if (b3cas_reader_size(r) != size) {
 		char hex[B3CAS_OID_HEX_LEN + 1];
 
+		rc = b3cas__error(B3CAS_ECORRUPT, "tree get: content %s has "
+				  "%llu bytes, its tree says %llu",
+				  b3cas_oid_fmt(hex, id),
+				  (unsigned long long)b3cas_reader_size(r),
+				  (unsigned long long)size);
 		b3cas_reader_close(r);
-		return b3cas__error(B3CAS_ECORRUPT, "tree get: content %s has "
-				    "%llu bytes, its tree says %llu",
-				    b3cas_oid_fmt(hex, id),
-				    (unsigned long long)b3cas_reader_size(r),
-				    (unsigned long long)size);
+		return rc;
 	}
 	while (rc >= 0) {
 		int64_t n = b3cas_reader_read(r, g->buf, IO_CHUNK);
@@ -250,24 +301,7 @@ static int get_file(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
 			rc = (int)n;
 			break;
 		}
-		if (sparse && all_zero(g->buf, (size_t)n)) {
-			if (lseek(fd, n, SEEK_CUR) < 0)
-				rc = b3cas__error_errno(errno, "tree get: "
-							"cannot seek");
-		} else {
-			for (size_t off = 0; rc >= 0 && off < (size_t)n;) {
-				ssize_t w = write(fd, g->buf + off,
-						  (size_t)n - off);
-
-				if (w < 0 && errno == EINTR)
-					continue;
-				if (w < 0)
-					rc = b3cas__error_errno(errno, "tree "
-						"get: cannot write");
-				else
-					off += (size_t)w;
-			}
-		}
+		rc = write_out(fd, g->buf, (size_t)n, sparse);
 		done += (uint64_t)n;
 	}
 	b3cas_reader_close(r);

@@ -63,3 +63,79 @@ void t_b3cas_tree_find(void **state)
 	assert_int_equal(r, -1);
 	assert_int_equal(b3cas_tree_find(&t, NULL, 0), -1); /* empty name */
 }
+
+void t_b3cas_tree_put_dir(void **state)
+{
+	b3cas_oid id;
+	b3cas_tree_counts c;
+
+	(void)state;
+	poison(&id, sizeof(id));
+	EINVAL_FOR("b3cas_tree_put_dir", "store",
+		   b3cas_tree_put_dir(NULL, "/", &id, &c));
+	EINVAL_FOR("b3cas_tree_put_dir", "path",
+		   b3cas_tree_put_dir(st, NULL, &id, &c));
+	assert_true(poisoned(&id, sizeof(id)));
+	/* not a folder: refused, nothing kept */
+	assert_int_equal(b3cas_tree_put_dir(st, "/dev/null", &id, NULL),
+			 B3CAS_EINVAL);
+	assert_true(poisoned(&id, sizeof(id)));
+}
+
+void t_b3cas_tree_get_dir(void **state)
+{
+	b3cas_oid id;
+
+	(void)state;
+	memset(&id, 7, sizeof(id));
+	EINVAL_FOR("b3cas_tree_get_dir", "store",
+		   b3cas_tree_get_dir(NULL, &id, "/nonexistent/x", NULL));
+	EINVAL_FOR("b3cas_tree_get_dir", "root",
+		   b3cas_tree_get_dir(st, NULL, "/nonexistent/x", NULL));
+	EINVAL_FOR("b3cas_tree_get_dir", "dest",
+		   b3cas_tree_get_dir(st, &id, NULL, NULL));
+}
+
+void t_b3cas_tree_load(void **state)
+{
+	b3cas_tree *t = (b3cas_tree *)&t;
+	b3cas_oid id;
+
+	(void)state;
+	memset(&id, 7, sizeof(id));
+	EINVAL_FOR("b3cas_tree_load", "store", b3cas_tree_load(NULL, &id, &t));
+	EINVAL_FOR("b3cas_tree_load", "id", b3cas_tree_load(st, NULL, &t));
+	EINVAL_FOR("b3cas_tree_load", "out", b3cas_tree_load(st, &id, NULL));
+	assert_ptr_equal(t, (b3cas_tree *)&t);
+	assert_int_equal(b3cas_tree_load(st, &id, &t), B3CAS_ENOTFOUND);
+	assert_null(t);
+	/* an object that is not a tree */
+	assert_int_equal(b3cas_tree_load(st, &id_small, &t), B3CAS_EFORMAT);
+	assert_null(t);
+}
+
+static int no_diff(const char *path, int change, const b3cas_tree_entry *a,
+		   const b3cas_tree_entry *b, void *ctx)
+{
+	(void)path, (void)change, (void)a, (void)b, (void)ctx;
+	fail_msg("no difference expected");
+	return 0;
+}
+
+void t_b3cas_tree_diff(void **state)
+{
+	b3cas_oid id;
+
+	(void)state;
+	memset(&id, 7, sizeof(id));
+	EINVAL_FOR("b3cas_tree_diff", "store",
+		   b3cas_tree_diff(NULL, &id, &id, no_diff, NULL));
+	EINVAL_FOR("b3cas_tree_diff", "a",
+		   b3cas_tree_diff(st, NULL, &id, no_diff, NULL));
+	EINVAL_FOR("b3cas_tree_diff", "b",
+		   b3cas_tree_diff(st, &id, NULL, no_diff, NULL));
+	EINVAL_FOR("b3cas_tree_diff", "fn",
+		   b3cas_tree_diff(st, &id, &id, NULL, NULL));
+	/* equal ids: equal trees, nothing read */
+	assert_int_equal(b3cas_tree_diff(st, &id, &id, no_diff, NULL), 0);
+}
