@@ -15,6 +15,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "b3cas/hash.h"
+
 #include "model/fstree.h"
 #include "model/tree_int.h"
 #include "util/error.h"
@@ -23,16 +25,20 @@ typedef struct scan {
 	const b3cas__scan_ops *ops;
 	void *ctx;
 	dev_t dev; /* the file system the scan stays on */
-	/* hard links: inode -> its number in this scan (1, 2, ... in the
-	 * order first met), so a folder and its restored copy, whose
-	 * inodes differ, encode alike. Open addressing, 0 = free. */
+	/* hard links: inode -> its link number, made from the path (below
+	 * the top) of the name first met, so a folder and its restored
+	 * copy, whose inodes differ, encode alike, and other files' links
+	 * do not move it. Open addressing, num 0 = free. */
 	ino_t *ino;
 	uint64_t *num;
 	size_t cap, used;
+	size_t top_len; /* the top folder's path, as shown */
 } scan;
 
-/* The number of hard-linked inode ino in this scan (0 after ENOMEM). */
-static uint64_t link_number(scan *sc, ino_t ino)
+/* The number of hard-linked inode ino in this scan, first met as shown
+ * (0 after ENOMEM): the first 8 bytes of the BLAKE3 of its path below
+ * the top folder, never 0. */
+static uint64_t link_number(scan *sc, ino_t ino, const char *shown)
 {
 	size_t i;
 
@@ -66,8 +72,18 @@ static uint64_t link_number(scan *sc, ino_t ino)
 	     sc->num[i]; i = (i + 1) & (sc->cap - 1))
 		if (sc->ino[i] == ino)
 			return sc->num[i];
-	sc->ino[i] = ino;
-	sc->num[i] = ++sc->used;
+	{
+		const char *rel = shown + sc->top_len;
+		uint8_t h[B3CAS_OUT_LEN];
+		uint64_t n = 0;
+
+		b3cas_hash(h, rel, strlen(rel));
+		for (int k = 0; k < 8; k++)
+			n = n << 8 | h[k];
+		sc->ino[i] = ino;
+		sc->num[i] = n ? n : 1;
+		sc->used++;
+	}
 	return sc->num[i];
 }
 
@@ -338,7 +354,7 @@ static int scan_entry(scan *sc, int dirfd, const char *shown, item *it,
 			e->flags |= B3CAS_TREE_SPARSE;
 		if (st->st_nlink > 1) {
 			e->flags |= B3CAS_TREE_LINKED;
-			e->link = link_number(sc, st->st_ino);
+			e->link = link_number(sc, st->st_ino, shown);
 			if (e->link == 0 && rc >= 0)
 				rc = b3cas__error(B3CAS_ENOMEM, "tree put: "
 						  "out of memory");
@@ -464,7 +480,7 @@ static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id)
 int b3cas__scan(const char *path, const b3cas__scan_ops *ops, void *ctx,
 		b3cas_oid *root)
 {
-	scan sc = {ops, ctx, 0, NULL, NULL, 0, 0};
+	scan sc = {ops, ctx, 0, NULL, NULL, 0, 0, strlen(path ? path : "")};
 	struct stat st;
 	int fd, rc;
 
