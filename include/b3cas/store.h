@@ -431,6 +431,63 @@ B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
 B3CAS_EXTERN int64_t b3cas_store_delete(b3cas_store *store,
 					const b3cas_oid *id);
 
+/* ---- names ------------------------------------------------------------------ */
+
+/*
+ * A name is a GC root: it names one stored object and holds one reference
+ * to it, so GC keeps the object and everything it links to until the
+ * name goes or names another object (docs/store.md, "Names"). Names are 1
+ * to B3CAS_NAME_MAX bytes, any but NUL; they sort bytewise, so a
+ * hierarchy such as "ckpt/SANDBOX/TIME" lists in order. Every change is
+ * one atomic index write, with the references it moves.
+ */
+#define B3CAS_NAME_MAX 1024u
+
+/*
+ * Point name at stored object id, which gets the name's reference; the
+ * object it named before (if another) loses it. Returns 0 (a new name), 1
+ * (it named an object already), or B3CAS_ENOTFOUND (id is not stored, or
+ * only a GC candidate), B3CAS_EINVAL (NULL, an empty or too long name),
+ * B3CAS_EPERM (read-only), B3CAS_EIO, B3CAS_ENOSPC.
+ */
+B3CAS_EXTERN int b3cas_name_set(b3cas_store *store, const char *name,
+				const b3cas_oid *id);
+
+/* The object name names, in *id_out: 0, or B3CAS_ENOTFOUND (no such
+ * name), B3CAS_ECORRUPT (a malformed name entry), B3CAS_EINVAL (NULL,
+ * an empty or too long name), B3CAS_EIO. */
+B3CAS_EXTERN int b3cas_name_get(b3cas_store *store, const char *name,
+				b3cas_oid *id_out);
+
+/* Remove name; its object loses the name's reference (its last: a GC
+ * candidate). 0, or B3CAS_ENOTFOUND (no such name), B3CAS_EINVAL (NULL,
+ * an empty or too long name), B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC. */
+B3CAS_EXTERN int b3cas_name_delete(b3cas_store *store, const char *name);
+
+/*
+ * Call fn for each name that begins with prefix (NULL or "": all), in
+ * bytewise order, with the id it names; a non-zero return stops the walk
+ * and is returned. Names changed during the walk may or may not be seen.
+ * Errors: B3CAS_ECORRUPT (a malformed name entry), B3CAS_EIO,
+ * B3CAS_EINVAL (NULL store or fn, a prefix too long for any name).
+ */
+B3CAS_EXTERN int b3cas_name_foreach(b3cas_store *store, const char *prefix,
+				    int (*fn)(const char *name,
+					      const b3cas_oid *id, void *ctx),
+				    void *ctx);
+
+/*
+ * b3cas_store_put_linked and b3cas_name_set in one atomic step: store
+ * the object (or find it stored) with its links, and create name for it,
+ * which holds the put's reference. A crash leaves both or neither. Returns
+ * 0 (new content) or 1 (already stored), or B3CAS_EEXISTS (name exists:
+ * nothing is changed), and the errors of both.
+ */
+B3CAS_EXTERN int b3cas_name_put_linked(b3cas_store *store, const char *name,
+				       const void *data, size_t len,
+				       const b3cas_oid *links, size_t nlinks,
+				       b3cas_oid *id_out);
+
 /* ---- references and garbage collection ----------------------------------- */
 
 /*

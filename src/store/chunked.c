@@ -2354,7 +2354,8 @@ write:
  */
 static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
 			       b3cas__cput *c, const void *data, size_t len,
-			       bool *loose, bool *keep_links)
+			       bool *loose, bool *keep_links,
+			       const uint8_t *name, size_t name_len)
 {
 	b3cas_store *s = lp->s;
 	uint8_t k[LINKS_KEY_LEN];
@@ -2362,6 +2363,20 @@ static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
 
 	*keep_links = false;
 	*loose = false;
+	if (name) {
+		/* the name takes the put's reference */
+		had = b3cas__index_has(s->ix, B3CAS_CF_META, name, name_len);
+		if (had != 0)
+			return had < 0 ? had
+				       : b3cas__error(B3CAS_EEXISTS, "name "
+						      "'%.*s' exists already",
+						      (int)(name_len - 1),
+						      (const char *)name + 1);
+		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+					  (const char *)name, name_len,
+					  (const char *)lp->id->bytes,
+					  B3CAS_OID_LEN);
+	}
 	links_key(k, lp->id);
 	had = b3cas__index_has(s->ix, B3CAS_CF_META, k, sizeof(k));
 	if (had < 0)
@@ -2390,7 +2405,8 @@ static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
 
 int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 			    const void *data, size_t len,
-			    const b3cas_oid *links, size_t nlinks)
+			    const b3cas_oid *links, size_t nlinks,
+			    const uint8_t *name, size_t name_len)
 {
 	links_put *lp;
 	b3cas__cput *c = NULL;
@@ -2432,8 +2448,11 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 	if (rc == 0) {
 		lock = b3cas__store_stripe(s, id);
 		b = rocksdb_writebatch_create();
+		if (name)
+			pthread_mutex_lock(&s->names_lock);
 		pthread_mutex_lock(lock);
-		rc = links_commit_locked(lp, b, c, data, len, &loose, &keep);
+		rc = links_commit_locked(lp, b, c, data, len, &loose, &keep,
+					 name, name_len);
 		if (rc >= 0) {
 			int wrc = b3cas__write_batch(s, b, loose);
 
@@ -2443,6 +2462,8 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 				b3cas__known_add(s->known, id);
 		}
 		pthread_mutex_unlock(lock);
+		if (name)
+			pthread_mutex_unlock(&s->names_lock);
 		rocksdb_writebatch_destroy(b);
 		if (c)
 			b3cas__cput_done(c, rc >= 0);

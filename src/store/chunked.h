@@ -158,11 +158,14 @@ int b3cas__chunked_mend(b3cas_store *s, const b3cas_oid *id,
  * one reference to each of links[0..nlinks) (docs/trees.md, "Objects that
  * hold references"), or add a reference to it when it is stored: 0 new,
  * 1 a duplicate, or an error (B3CAS_ENOTFOUND: a link is not stored).
- * Takes the locks it needs itself.
+ * With name (the key of a name, name_len bytes: names.c), the reference
+ * is the name's, written in the same batch (B3CAS_EEXISTS when the name
+ * is there). Takes the locks it needs itself.
  */
 int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 			    const void *data, size_t len,
-			    const b3cas_oid *links, size_t nlinks);
+			    const b3cas_oid *links, size_t nlinks,
+			    const uint8_t *name, size_t name_len);
 /* Add to b (which removes id's entry) the release of its links, if it
  * has any. */
 void b3cas__links_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,

@@ -112,6 +112,9 @@ struct b3cas_store {
 	 * releases are kept as a chunking store's are. Set at open when the
 	 * index has any, and by the first put of links before it writes. */
 	atomic_bool links;
+	/* Names (names.c): one change of any name at a time; taken before
+	 * any stripe lock. */
+	pthread_mutex_t names_lock;
 	/* Writers and readers open on this handle (stream.c): close refuses
 	 * with B3CAS_EBUSY while either is not 0, since each holds a
 	 * pointer to the handle. */
@@ -251,6 +254,15 @@ int b3cas__lookup(b3cas_store *s, const b3cas_oid *id, uint64_t *refs,
 int b3cas__lookup_count(b3cas_store *s, const b3cas_oid *id, uint64_t *refs);
 /* Add to b what makes id, whose last reference goes, a GC candidate
  * (refs.c). Under id's stripe lock. */
+/* Under id's stripe lock: add to b one caller reference to live id
+ * (B3CAS_ENOTFOUND when it is not stored or only a candidate), or the
+ * removal of one (as b3cas_store_delete: *last, its last reference went
+ * and it is a candidate now). 0 or an error. */
+int b3cas__stage_ref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			    const b3cas_oid *id);
+int b3cas__stage_unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			      const b3cas_oid *id, bool *last);
+
 int b3cas__mark_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 			  const b3cas_oid *id);
 /* B3CAS_ERANGE: id's count cannot grow. */

@@ -243,7 +243,8 @@ int b3cas_store_put_linked(b3cas_store *s, b3cas_oid *id_out,
 	if (rc == 0)
 		rc = b3cas__store_hash(s, &id, data, len);
 	if (rc == 0)
-		rc = b3cas__store_put_linked(s, &id, data, len, links, nlinks);
+		rc = b3cas__store_put_linked(s, &id, data, len, links, nlinks,
+					     NULL, 0);
 	if (rc >= 0 && id_out)
 		*id_out = id;
 	b3cas__note_put(s, t0, len, rc, 1);

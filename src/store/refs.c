@@ -215,6 +215,49 @@ static int held_only(const b3cas_oid *id, uint64_t held)
 			    held == 1 ? "" : "s");
 }
 
+int b3cas__stage_ref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			    const b3cas_oid *id)
+{
+	uint64_t refs = 0, size;
+	bool is_inline;
+	int rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
+
+	if (rc == 0 || rc == 2)
+		return b3cas__not_stored(id);
+	if (rc < 0)
+		return rc;
+	if (refs == UINT64_MAX)
+		return b3cas__refs_overflow(id);
+	b3cas__batch_set_refs(b, s, id, refs != 1, refs + 1);
+	return 0;
+}
+
+int b3cas__stage_unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			      const b3cas_oid *id, bool *last)
+{
+	uint64_t refs = 0, size, mine = 0;
+	bool is_inline;
+	int rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
+
+	*last = false;
+	if (rc == 0 || rc == 2)
+		return b3cas__not_stored(id);
+	if (rc < 0)
+		return rc;
+	rc = callers_refs(s, id, refs, &mine);
+	if (rc < 0)
+		return rc;
+	if (mine == 0)
+		return held_only(id, refs);
+	if (refs > 1) {
+		b3cas__batch_set_refs(b, s, id, true, refs - 1);
+		return 0;
+	}
+	b3cas__known_drop(s->known, id);
+	*last = true;
+	return b3cas__mark_candidate(s, b, id);
+}
+
 static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 {
 	rocksdb_writebatch_t *b;

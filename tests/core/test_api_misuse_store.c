@@ -144,6 +144,97 @@ void t_b3cas_store_put_linked(void **state)
 	assert_int_equal(b3cas_store_delete(st, &id), 0);
 }
 
+void t_b3cas_name_set(void **state)
+{
+	char longname[B3CAS_NAME_MAX + 2];
+
+	(void)state;
+	EINVAL_FOR("b3cas_name_set", "store",
+		   b3cas_name_set(NULL, "n", &id_small));
+	EINVAL_FOR("b3cas_name_set", "name",
+		   b3cas_name_set(st, NULL, &id_small));
+	EINVAL_FOR("b3cas_name_set", "id", b3cas_name_set(st, "n", NULL));
+	assert_int_equal(b3cas_name_set(st, "", &id_small), B3CAS_EINVAL);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(b3cas_name_set(st, longname, &id_small),
+			 B3CAS_EINVAL);
+	/* set, set again (no change), move, and gone */
+	assert_int_equal(b3cas_name_set(st, "misuse/n", &id_small), 0);
+	assert_int_equal(b3cas_name_set(st, "misuse/n", &id_small), 1);
+	assert_int_equal(b3cas_name_set(st, "misuse/n", &id_big), 1);
+	assert_int_equal(b3cas_name_delete(st, "misuse/n"), 0);
+}
+
+void t_b3cas_name_get(void **state)
+{
+	b3cas_oid id;
+
+	(void)state;
+	EINVAL_FOR("b3cas_name_get", "store", b3cas_name_get(NULL, "n", &id));
+	EINVAL_FOR("b3cas_name_get", "name", b3cas_name_get(st, NULL, &id));
+	EINVAL_FOR("b3cas_name_get", "id_out", b3cas_name_get(st, "n", NULL));
+	poison(&id, sizeof(id));
+	assert_int_equal(b3cas_name_get(st, "misuse/none", &id),
+			 B3CAS_ENOTFOUND);
+	assert_true(poisoned(&id, sizeof(id)));
+}
+
+void t_b3cas_name_delete(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_name_delete", "store", b3cas_name_delete(NULL, "n"));
+	EINVAL_FOR("b3cas_name_delete", "name", b3cas_name_delete(st, NULL));
+	assert_int_equal(b3cas_name_delete(st, "misuse/none"),
+			 B3CAS_ENOTFOUND);
+}
+
+static int count_names(const char *name, const b3cas_oid *id, void *ctx)
+{
+	(void)name;
+	(void)id;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+void t_b3cas_name_foreach(void **state)
+{
+	int n = 0;
+
+	(void)state;
+	EINVAL_FOR("b3cas_name_foreach", "store",
+		   b3cas_name_foreach(NULL, NULL, count_names, &n));
+	EINVAL_FOR("b3cas_name_foreach", "fn",
+		   b3cas_name_foreach(st, NULL, NULL, &n));
+	assert_int_equal(b3cas_name_foreach(st, "misuse/", count_names, &n),
+			 0);
+	assert_int_equal(n, 0);
+}
+
+void t_b3cas_name_put_linked(void **state)
+{
+	b3cas_oid id;
+
+	(void)state;
+	EINVAL_FOR("b3cas_name_put_linked", "store",
+		   b3cas_name_put_linked(NULL, "n", "x", 1, &id_small, 1, &id));
+	EINVAL_FOR("b3cas_name_put_linked", "name",
+		   b3cas_name_put_linked(st, NULL, "x", 1, &id_small, 1, &id));
+	EINVAL_FOR("b3cas_name_put_linked", "data",
+		   b3cas_name_put_linked(st, "n", NULL, 1, &id_small, 1, &id));
+	EINVAL_FOR("b3cas_name_put_linked", "links",
+		   b3cas_name_put_linked(st, "n", "x", 1, NULL, 1, &id));
+	assert_int_equal(b3cas_name_put_linked(st, "misuse/p", "xy", 2,
+					       &id_small, 1, &id), 0);
+	/* the name exists: refused, nothing changes */
+	assert_int_equal(b3cas_name_put_linked(st, "misuse/p", "xyz", 3,
+					       &id_small, 1, NULL),
+			 B3CAS_EEXISTS);
+	assert_int_equal(b3cas_store_exists(st, &id), 1);
+	assert_int_equal(b3cas_name_delete(st, "misuse/p"), 0);
+	assert_int_equal(b3cas_store_exists(st, &id), 0);
+}
+
 void t_b3cas_store_get(void **state)
 {
 	void *data = (void *)&data;

@@ -3,10 +3,10 @@
  * against a reference model: random puts of plain and linked objects
  * (links to any stored object, repeated ones, chains and shared
  * subgraphs), duplicates, plain bytes that get their links later,
- * deletes, GC with no grace, reopens, in stores that chunk and that do
- * not. After each collection the stored objects must be exactly those
- * that the model reaches from the objects callers hold (0 lost, 0
- * leaked), each with its bytes and its callers' count, fsck must find
+ * deletes, names (set, moved, deleted, and put with their object), GC
+ * with no grace, reopens, in stores that chunk and that do not. After each collection the stored objects must be exactly those
+ * that the model reaches from the objects callers and names hold (0
+ * lost, 0 leaked), each with its bytes and its callers' count, fsck must find
  * nothing, and once everything is deleted and collected the index holds
  * no key of the links machinery.
  */
@@ -34,9 +34,12 @@ typedef struct mobj {
 	bool stored;            /* the model says so (after a GC: reached) */
 } mobj;
 
+#define NNAMES 12
+
 typedef struct model {
 	mobj o[MAXOBJ];
 	uint32_t n;
+	int named[NNAMES]; /* name i ("n/i") -> object index, or -1 */
 	b3cas_store *s;
 	char root[80];
 	bool chunking;
@@ -66,6 +69,9 @@ static void reach(model *m)
 		if (m->o[i].callers)
 			stack[sp++] = i;
 	}
+	for (int k = 0; k < NNAMES; k++)
+		if (m->named[k] >= 0)
+			stack[sp++] = (uint32_t)m->named[k];
 	while (sp) {
 		mobj *x = &m->o[stack[--sp]];
 
@@ -76,6 +82,16 @@ static void reach(model *m)
 			if (!m->o[x->links[k]].stored)
 				stack[sp++] = x->links[k];
 	}
+}
+
+/* The references callers and names hold to object i. */
+static uint64_t refs_of(const model *m, uint32_t i)
+{
+	uint64_t n = m->o[i].callers;
+
+	for (int k = 0; k < NNAMES; k++)
+		n += m->named[k] == (int)i;
+	return n;
 }
 
 /* Before a GC an object is stored if callers hold it or it is still
@@ -90,9 +106,10 @@ static void check_reached(model *m)
 
 		if (!x->stored)
 			continue;
-		tu_expect_object(m->s, &x->id, x->bytes, x->len, x->callers);
+		tu_expect_object(m->s, &x->id, x->bytes, x->len,
+				 refs_of(m, i));
 		assert_int_equal(b3cas_refcount(m->s, &x->id, &count), 0);
-		assert_int_equal(count, x->callers);
+		assert_int_equal(count, refs_of(m, i));
 	}
 }
 
@@ -230,7 +247,68 @@ static void delete_one(model *m)
 	left = b3cas_store_delete(m->s, &m->o[i].id);
 	assert_true(left >= 0);
 	m->o[i].callers--;
-	assert_int_equal(left, m->o[i].callers);
+	assert_int_equal(left, refs_of(m, i));
+}
+
+/* Names: set one to a stored object, delete one, or put a new linked
+ * object under a free one; then every name reads back as the model's. */
+static void name_op(model *m)
+{
+	int k = (int)(tu_rand(&m->rng) % NNAMES);
+	char name[16];
+	uint64_t r = tu_rand(&m->rng) % 3;
+
+	snprintf(name, sizeof(name), "n/%d", k);
+	reach(m);
+	if (r == 0 && m->n) {
+		uint32_t i = (uint32_t)(tu_rand(&m->rng) % m->n);
+		int rc = b3cas_name_set(m->s, name, &m->o[i].id);
+
+		if (!m->o[i].stored) {
+			/* maybe still there, unreached: then taken */
+			if (rc == B3CAS_ENOTFOUND)
+				return;
+		}
+		assert_int_equal(rc, m->named[k] >= 0);
+		m->named[k] = (int)i;
+	} else if (r == 1) {
+		int rc = b3cas_name_delete(m->s, name);
+
+		assert_int_equal(rc, m->named[k] >= 0 ? 0 : B3CAS_ENOTFOUND);
+		m->named[k] = -1;
+	} else {
+		uint32_t before = m->n, i = new_obj(m, true);
+		b3cas_oid ids[MAXLINKS], got;
+		int rc;
+
+		if (m->n == before)
+			return; /* the table was full: an old one */
+		rc = b3cas_name_put_linked(m->s, name, m->o[i].bytes,
+					   m->o[i].len,
+					   link_ids(m, &m->o[i], ids),
+					   m->o[i].nlinks, &got);
+		if (m->named[k] >= 0) {
+			assert_int_equal(rc, B3CAS_EEXISTS);
+			return;
+		}
+		if (rc < 0)
+			fail_msg("name_put_linked: %s", b3cas_error_last());
+		assert_true(b3cas_oid_equal(&got, &m->o[i].id));
+		m->named[k] = (int)i;
+	}
+	for (int j = 0; j < NNAMES; j++) {
+		b3cas_oid id;
+
+		snprintf(name, sizeof(name), "n/%d", j);
+		if (m->named[j] < 0) {
+			assert_int_equal(b3cas_name_get(m->s, name, &id),
+					 B3CAS_ENOTFOUND);
+		} else {
+			assert_int_equal(b3cas_name_get(m->s, name, &id), 0);
+			assert_true(b3cas_oid_equal(&id,
+						    &m->o[m->named[j]].id));
+		}
+	}
 }
 
 static void run(bool chunking, uint64_t seed, unsigned ops)
@@ -240,6 +318,8 @@ static void run(bool chunking, uint64_t seed, unsigned ops)
 	assert_non_null(m);
 	m->chunking = chunking;
 	m->rng = seed;
+	for (int k = 0; k < NNAMES; k++)
+		m->named[k] = -1;
 	tu_make_root(m->root, sizeof(m->root), "links");
 	m->s = open_store(m, true);
 	for (unsigned op = 0; op < ops; op++) {
@@ -252,10 +332,11 @@ static void run(bool chunking, uint64_t seed, unsigned ops)
 		else if (r < 62)
 			put(m, (uint32_t)(tu_rand(&m->rng) % m->n));
 		else if (r < 66) {
-			/* plain bytes first, its links with a later put */
-			uint32_t i = new_obj(m, true);
+			/* plain bytes first, its links with a later put
+			 * (a new object: an old one's links may be gone) */
+			uint32_t before = m->n, i = new_obj(m, true);
 
-			if (m->o[i].callers == 0 && !m->o[i].stored) {
+			if (m->n > before) {
 				b3cas_oid got;
 
 				assert_true(b3cas_store_put(m->s, &got,
@@ -264,8 +345,10 @@ static void run(bool chunking, uint64_t seed, unsigned ops)
 				put(m, i); /* now with links */
 				m->o[i].callers++; /* both puts' */
 			}
-		} else if (r < 92)
+		} else if (r < 84)
 			delete_one(m);
+		else if (r < 92)
+			name_op(m);
 		else if (r < 97)
 			gc_and_check(m);
 		else {
@@ -278,6 +361,14 @@ static void run(bool chunking, uint64_t seed, unsigned ops)
 	gc_and_check(m);
 	check_fsck(m);
 	/* everything goes: nothing of the machinery is left */
+	for (int k = 0; k < NNAMES; k++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "n/%d", k);
+		if (m->named[k] >= 0)
+			assert_int_equal(b3cas_name_delete(m->s, name), 0);
+		m->named[k] = -1;
+	}
 	for (uint32_t i = 0; i < m->n; i++)
 		while (m->o[i].callers)
 			delete_one(m), i = 0;
