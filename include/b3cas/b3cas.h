@@ -10,5 +10,6 @@
 #include "cache.h"
 #include "integrity.h"
 #include "tree.h"
+#include "checkpoint.h"
 
 #endif

@@ -1,0 +1,917 @@
+/*
+ * cmd_checkpoint.c - `b3cas checkpoint create|list|show|restore|diff|rm|
+ * fork|prune` (docs/cli.md, docs/trees.md "Checkpoints").
+ *
+ * A checkpoint is named on the command line by its record's id (64 hex
+ * digits), by SANDBOX (its latest) or by SANDBOX@TIME (the last at or
+ * before TIME: 2026-12-05T14:05[:SS[.frac]][Z], UTC, or seconds since
+ * 1970).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "b3cas/b3cas.h"
+#include "cli.h"
+
+#define MAX_ITEMS 256
+
+typedef struct kv_list {
+	const char *v[MAX_ITEMS];
+	int n;
+} kv_list;
+
+typedef struct ckpt_args {
+	const char *tree;
+	kv_list blobs, labels;
+	const char *time;
+	const char *blobs_dir;
+	bool quiet, json, dry_run;
+	uint64_t last, hourly, daily, weekly;
+	const char *within;
+} ckpt_args;
+
+/* --blob and --label: repeated NAME=VALUE, gathered. */
+static int add_kv(void *field, const char *value, const cli_opt *opt,
+		  const char *cmd)
+{
+	kv_list *l = field;
+	const char *eq = strchr(value, '=');
+
+	if (!eq || eq == value)
+		return cli_usage_error(cmd, "--%s wants NAME=VALUE, not '%s'",
+				       opt->name, value);
+	if (l->n == MAX_ITEMS)
+		return cli_usage_error(cmd, "at most %d --%s options",
+				       MAX_ITEMS, opt->name);
+	l->v[l->n++] = value;
+	return 0;
+}
+
+/* ---- times and references to checkpoints ------------------------------ */
+
+/* Parse TIME into ns since 1970; false after a usage message. */
+static bool parse_time(const char *cmd, const char *text, int64_t *ns)
+{
+	struct tm tm;
+	const char *p;
+	char *end;
+	int64_t frac = 0, scale = 100000000;
+
+	if (strcmp(text, "now") == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		*ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		return true;
+	}
+	errno = 0;
+	{
+		long long s = strtoll(text, &end, 10);
+
+		if (*end == '\0' && end != text && errno == 0 && s >= 0 &&
+		    s < INT64_MAX / 1000000000) {
+			*ns = (int64_t)s * 1000000000;
+			return true;
+		}
+	}
+	memset(&tm, 0, sizeof(tm));
+	p = strptime(text, "%Y-%m-%dT%H:%M", &tm);
+	if (!p)
+		p = strptime(text, "%Y-%m-%d", &tm);
+	if (p && *p == ':') {
+		p = strptime(p, ":%S", &tm);
+		if (p && *p == '.')
+			for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+				frac += scale ? (*p - '0') * scale : 0;
+	}
+	if (p && *p == 'Z')
+		p++;
+	if (!p || *p != '\0') {
+		cli_usage_error(cmd, "'%s' is not a time: give "
+				"YYYY-MM-DDTHH:MM[:SS[.frac]][Z] (UTC), "
+				"YYYY-MM-DD, seconds since 1970, or now",
+				text);
+		return false;
+	}
+	*ns = (int64_t)timegm(&tm) * 1000000000 + frac;
+	if (*ns < 0) {
+		cli_usage_error(cmd, "'%s' is before 1970", text);
+		return false;
+	}
+	return true;
+}
+
+static char *fmt_time(char out[40], int64_t ns)
+{
+	time_t sec = (time_t)(ns / 1000000000);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&sec, &tm);
+	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 40 - n, ".%09lldZ",
+		 (long long)(ns % 1000000000));
+	return out;
+}
+
+/* The checkpoint ref names: its record id. CLI_OK, or an exit code after
+ * a message. */
+static int resolve(b3cas_store *s, const char *cmd, const char *ref,
+		   b3cas_oid *id)
+{
+	char sandbox[B3CAS_CHECKPOINT_SANDBOX_MAX + 1];
+	const char *at = strchr(ref, '@');
+	int64_t t = INT64_MAX;
+	size_t n = at ? (size_t)(at - ref) : strlen(ref);
+	int err;
+
+	if (!at && strlen(ref) == B3CAS_OID_HEX_LEN &&
+	    b3cas_oid_parse(id, ref) == 0)
+		return CLI_OK;
+	b3cas_error_clear();
+	if (n == 0 || n > B3CAS_CHECKPOINT_SANDBOX_MAX)
+		return cli_usage_error(cmd, "'%s' names no checkpoint: give "
+				       "an id, SANDBOX or SANDBOX@TIME", ref);
+	memcpy(sandbox, ref, n);
+	sandbox[n] = '\0';
+	if (at && !parse_time(cmd, at + 1, &t))
+		return CLI_USAGE;
+	err = b3cas_checkpoint_find(s, sandbox, t, id, NULL);
+	if (err < 0) {
+		cli_error("%s", b3cas_error_last());
+		return cli_exit_code(err, true);
+	}
+	return CLI_OK;
+}
+
+/* resolve, then load. */
+static int load(b3cas_store *s, const char *cmd, const char *ref,
+		b3cas_oid *id, b3cas_checkpoint **c)
+{
+	int rc = resolve(s, cmd, ref, id), err;
+
+	if (rc != CLI_OK)
+		return rc;
+	err = b3cas_checkpoint_load(s, id, c);
+	if (err < 0) {
+		cli_error("%s", b3cas_error_last());
+		return err == B3CAS_EFORMAT ? CLI_USAGE
+					    : cli_exit_code(err, true);
+	}
+	return CLI_OK;
+}
+
+static int lib_error(int err, bool lookup)
+{
+	cli_error("%s", b3cas_error_last());
+	return cli_exit_code(err, lookup);
+}
+
+/* ---- create ------------------------------------------------------------ */
+
+static const cli_opt create_opts[] = {
+	CLI_VALUE("tree", 't', "DIR", ckpt_args, tree, NULL,
+		  "the sandbox's files: folder DIR, stored as trees"),
+	CLI_VALUE("blob", 'b', "NAME=FILE", ckpt_args, blobs, add_kv,
+		  "a named blob, such as memory=mem.img (repeatable)"),
+	CLI_VALUE("label", 'l', "KEY=VALUE", ckpt_args, labels, add_kv,
+		  "a label (repeatable)"),
+	CLI_VALUE("time", 0, "TIME", ckpt_args, time, NULL,
+		  "the checkpoint's time (default: now)"),
+	CLI_FLAG("quiet", 'q', ckpt_args, quiet, "print only the id"),
+	CLI_ARG("SANDBOX", true, "expected a sandbox name", "the sandbox"),
+	CLI_END,
+};
+
+static const cli_spec create_spec = {
+	.name = "checkpoint create",
+	.summary = "record a sandbox's state",
+	.about = "Record a checkpoint of SANDBOX: its files (--tree DIR), "
+		 "named blobs\n(--blob NAME=FILE: a memory image, a config), "
+		 "labels, and the sandbox's\nlatest checkpoint as its parent. "
+		 "The checkpoint is a GC root: everything\nit reaches is kept "
+		 "until `b3cas checkpoint rm`. Prints its id and time.\n",
+	.exits = "Exit codes: 0 ok, 2 bad input (a folder or file that "
+		 "cannot be read, a\nmalformed name, a checkpoint at that "
+		 "time already), 3 store error.\n",
+	.opts = create_opts,
+	.store = true,
+};
+
+/* Store FILE as a blob (one reference, the caller's: dropped once the
+ * checkpoint holds it). */
+static int put_blob(b3cas_store *s, const char *path, b3cas_oid *id)
+{
+	b3cas_writer *w = NULL;
+	char *buf = malloc(1u << 20);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = CLI_OK, err = 0;
+
+	if (!buf || fd < 0) {
+		cli_error("cannot read %s: %s", path,
+			  buf ? strerror(errno) : "out of memory");
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return buf ? CLI_USAGE : CLI_STORE;
+	}
+	err = b3cas_writer_open(&w, s);
+	while (err >= 0) {
+		long long n = cli_read_full(fd, buf, 1u << 20);
+
+		if (n < 0) {
+			cli_error("cannot read %s: %s", path,
+				  strerror(errno));
+			rc = CLI_USAGE;
+			break;
+		}
+		if (n == 0)
+			break;
+		err = b3cas_writer_write(w, buf, (size_t)n);
+	}
+	if (rc == CLI_OK && err >= 0)
+		err = b3cas_writer_commit(w, id);
+	else
+		b3cas_writer_abort(w);
+	if (rc == CLI_OK && err < 0)
+		rc = lib_error(err, false);
+	close(fd);
+	free(buf);
+	return rc;
+}
+
+static int create(cli_ctx *ctx, int argc, char **argv)
+{
+	ckpt_args a;
+	b3cas_checkpoint_blob blobs[MAX_ITEMS];
+	b3cas_checkpoint_label labels[MAX_ITEMS];
+	char names[MAX_ITEMS][B3CAS_CHECKPOINT_BLOB_NAME_MAX + 1];
+	char keys[MAX_ITEMS][B3CAS_CHECKPOINT_LABEL_KEY_MAX + 1];
+	b3cas_checkpoint c;
+	b3cas_store *s;
+	b3cas_oid id;
+	cli_args pos;
+	char hex[B3CAS_OID_HEX_LEN + 1], when[40];
+	int64_t t = 0;
+	int rc, err, owned = 0;
+
+	memset(&a, 0, sizeof(a));
+	memset(&c, 0, sizeof(c));
+	if (!cli_opt_parse(&rc, &pos, &create_spec, &a, argc, argv))
+		return rc;
+	if (a.time && !parse_time("checkpoint create", a.time, &t))
+		return CLI_USAGE;
+	for (int i = 0; i < a.labels.n; i++) {
+		const char *eq = strchr(a.labels.v[i], '=');
+
+		snprintf(keys[i], sizeof(keys[i]), "%.*s",
+			 (int)(eq - a.labels.v[i]), a.labels.v[i]);
+		labels[i].key = keys[i];
+		labels[i].value = eq + 1;
+	}
+	rc = cli_open_store_rw(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	c.sandbox = pos.v[0];
+	c.time_ns = t;
+	c.labels = labels;
+	c.label_count = (size_t)a.labels.n;
+	c.blobs = blobs;
+	if (a.tree) {
+		err = b3cas_tree_put_dir(s, a.tree, &c.root, NULL);
+		if (err < 0) {
+			cli_error("%s", b3cas_error_last());
+			rc = err == B3CAS_ENOTFOUND || err == B3CAS_EPERM ||
+					     err == B3CAS_EINVAL ||
+					     err == B3CAS_EBUSY
+				     ? CLI_USAGE
+				     : cli_exit_code(err, false);
+			return cli_close_store(s, rc);
+		}
+		c.has_root = true;
+	}
+	for (int i = 0; rc == CLI_OK && i < a.blobs.n; i++) {
+		const char *eq = strchr(a.blobs.v[i], '=');
+
+		snprintf(names[i], sizeof(names[i]), "%.*s",
+			 (int)(eq - a.blobs.v[i]), a.blobs.v[i]);
+		blobs[i].name = names[i];
+		rc = put_blob(s, eq + 1, &blobs[i].id);
+		if (rc == CLI_OK)
+			owned++;
+	}
+	c.blob_count = (size_t)owned;
+	if (rc == CLI_OK) {
+		err = b3cas_checkpoint_find(s, c.sandbox, INT64_MAX, &c.parent,
+					    NULL);
+		c.has_parent = err == 0;
+		if (err < 0 && err != B3CAS_ENOTFOUND)
+			rc = lib_error(err, false);
+		b3cas_error_clear();
+	}
+	if (rc == CLI_OK) {
+		err = b3cas_checkpoint_create(s, &c, &id, &t);
+		if (err < 0) {
+			cli_error("%s", b3cas_error_last());
+			rc = err == B3CAS_EEXISTS || err == B3CAS_EINVAL
+				     ? CLI_USAGE
+				     : cli_exit_code(err, false);
+		}
+	}
+	/* the checkpoint holds them now (or failed): ours go */
+	if (c.has_root)
+		(void)b3cas_store_delete(s, &c.root);
+	for (int i = 0; i < owned; i++)
+		(void)b3cas_store_delete(s, &blobs[i].id);
+	if (rc == CLI_OK) {
+		if (a.quiet)
+			printf("%s\n", b3cas_oid_fmt(hex, &id));
+		else
+			printf("%s %s %s\n", b3cas_oid_fmt(hex, &id), c.sandbox,
+			       fmt_time(when, t));
+	}
+	return cli_close_store(s, rc);
+}
+
+/* ---- list and show ------------------------------------------------------ */
+
+static const cli_opt list_opts[] = {
+	CLI_FLAG("json", 0, ckpt_args, json, "one JSON object per line"),
+	CLI_ARG("SANDBOX", false, NULL, "only this sandbox's (default: all)"),
+	CLI_END,
+};
+
+static const cli_spec list_spec = {
+	.name = "checkpoint list",
+	.summary = "list checkpoints",
+	.about = "List checkpoints, oldest first per sandbox: id, sandbox, "
+		 "time (UTC).\n",
+	.exits = "Exit codes: 0 ok, 2 malformed SANDBOX, 3 store error.\n",
+	.opts = list_opts,
+	.store = true,
+};
+
+static int print_one(const char *sandbox, int64_t t, const b3cas_oid *id,
+		     void *ctx)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1], when[40];
+
+	if (*(bool *)ctx) {
+		printf("{\"id\":\"%s\",\"sandbox\":", b3cas_oid_fmt(hex, id));
+		cli_json_string(stdout, sandbox);
+		printf(",\"time\":\"%s\",\"time_ns\":%lld}\n",
+		       fmt_time(when, t), (long long)t);
+	} else {
+		printf("%s %s %s\n", b3cas_oid_fmt(hex, id), sandbox,
+		       fmt_time(when, t));
+	}
+	return 0;
+}
+
+static int list(cli_ctx *ctx, int argc, char **argv)
+{
+	ckpt_args a;
+	b3cas_store *s;
+	cli_args pos;
+	int rc, err;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &list_spec, &a, argc, argv))
+		return rc;
+	rc = cli_open_store_ro(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	err = b3cas_checkpoint_list(s, pos.n ? pos.v[0] : NULL, print_one,
+				    &a.json);
+	if (err < 0)
+		rc = lib_error(err, false);
+	return cli_close_store(s, rc);
+}
+
+static const cli_opt show_opts[] = {
+	CLI_ARG("CHECKPOINT", true, "expected a checkpoint",
+		"an id, SANDBOX (its latest) or SANDBOX@TIME"),
+	CLI_END,
+};
+
+static const cli_spec show_spec = {
+	.name = "checkpoint show",
+	.summary = "show a checkpoint",
+	.about = "Show a checkpoint: id, sandbox, time, root tree, parent, "
+		 "blobs (name, id,\nsize) and labels.\n",
+	.exits = "Exit codes: 0 ok, 1 no such checkpoint, 2 malformed "
+		 "CHECKPOINT, 3 store error.\n",
+	.opts = show_opts,
+	.store = true,
+};
+
+static int show(cli_ctx *ctx, int argc, char **argv)
+{
+	ckpt_args a;
+	b3cas_checkpoint *c = NULL;
+	b3cas_store *s;
+	b3cas_oid id;
+	cli_args pos;
+	char hex[B3CAS_OID_HEX_LEN + 1], when[40];
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &show_spec, &a, argc, argv))
+		return rc;
+	rc = cli_open_store_ro(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	rc = load(s, "checkpoint show", pos.v[0], &id, &c);
+	if (rc == CLI_OK) {
+		printf("id       %s\n", b3cas_oid_fmt(hex, &id));
+		printf("sandbox  %s\n", c->sandbox);
+		printf("time     %s\n", fmt_time(when, c->time_ns));
+		printf("root     %s\n",
+		       c->has_root ? b3cas_oid_fmt(hex, &c->root) : "-");
+		printf("parent   %s\n",
+		       c->has_parent ? b3cas_oid_fmt(hex, &c->parent) : "-");
+		for (size_t i = 0; i < c->blob_count; i++) {
+			b3cas_object_info info;
+
+			if (b3cas_store_stat(s, &c->blobs[i].id, &info) != 0)
+				info.size = 0;
+			printf("blob     %s %s %llu\n", c->blobs[i].name,
+			       b3cas_oid_fmt(hex, &c->blobs[i].id),
+			       (unsigned long long)info.size);
+		}
+		for (size_t i = 0; i < c->label_count; i++)
+			printf("label    %s=%s\n", c->labels[i].key,
+			       c->labels[i].value);
+	}
+	b3cas_checkpoint_free(c);
+	return cli_close_store(s, rc);
+}
+
+/* ---- restore, diff ------------------------------------------------------- */
+
+static const cli_opt restore_opts[] = {
+	CLI_VALUE("blobs", 0, "DIR", ckpt_args, blobs_dir, NULL,
+		  "also write each blob to DIR/NAME (DIR is made)"),
+	CLI_FLAG("quiet", 'q', ckpt_args, quiet, "print no counts"),
+	CLI_ARG("CHECKPOINT", true, "expected a checkpoint and a folder",
+		"an id, SANDBOX (its latest) or SANDBOX@TIME"),
+	CLI_ARG("DEST", true, "expected a checkpoint and a folder",
+		"a new or empty folder for its files"),
+	CLI_END,
+};
+
+static const cli_spec restore_spec = {
+	.name = "checkpoint restore",
+	.summary = "restore a checkpoint",
+	.about = "Recreate the files of a checkpoint in DEST (a new or empty "
+		 "folder), as\n`b3cas tree get` does, every byte checked; "
+		 "SANDBOX@TIME restores the\nlast checkpoint at or before "
+		 "TIME. With --blobs DIR, its blobs too.\n",
+	.exits = "Exit codes: 0 ok, 1 no such checkpoint, 2 bad input (DEST "
+		 "not empty),\n3 store error.\n",
+	.opts = restore_opts,
+	.store = true,
+};
+
+static int write_blob(b3cas_store *s, const b3cas_checkpoint_blob *b,
+		      const char *dir)
+{
+	char path[4096], *buf;
+	b3cas_reader *r;
+	int fd, rc = CLI_OK, err;
+
+	if (strchr(b->name, '/') || strcmp(b->name, ".") == 0 ||
+	    strcmp(b->name, "..") == 0) {
+		cli_error("blob '%s': not a file name; not written", b->name);
+		return CLI_USAGE;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, b->name);
+	err = b3cas_reader_open(&r, s, &b->id);
+	if (err < 0)
+		return lib_error(err, false);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	buf = malloc(1u << 20);
+	if (fd < 0 || !buf) {
+		cli_error("cannot write %s: %s", path,
+			  buf ? strerror(errno) : "out of memory");
+		rc = buf ? CLI_USAGE : CLI_STORE;
+	}
+	while (rc == CLI_OK) {
+		int64_t n = b3cas_reader_read(r, buf, 1u << 20);
+
+		if (n < 0)
+			rc = lib_error((int)n, false);
+		if (n <= 0)
+			break;
+		if (!cli_write_all(fd, buf, (size_t)n)) {
+			cli_error("cannot write %s: %s", path,
+				  strerror(errno));
+			rc = CLI_USAGE;
+		}
+	}
+	if (fd >= 0 && close(fd) != 0 && rc == CLI_OK) {
+		cli_error("cannot write %s: %s", path, strerror(errno));
+		rc = CLI_USAGE;
+	}
+	free(buf);
+	b3cas_reader_close(r);
+	return rc;
+}
+
+static int restore(cli_ctx *ctx, int argc, char **argv)
+{
+	ckpt_args a;
+	b3cas_checkpoint *c = NULL;
+	b3cas_tree_counts n;
+	b3cas_store *s;
+	b3cas_oid id;
+	cli_args pos;
+	int rc, err;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &restore_spec, &a, argc, argv))
+		return rc;
+	rc = cli_open_store_ro(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	rc = load(s, "checkpoint restore", pos.v[0], &id, &c);
+	if (rc == CLI_OK && c->has_root) {
+		err = b3cas_tree_get_dir(s, &c->root, pos.v[1], &n);
+		if (err < 0) {
+			cli_error("%s", b3cas_error_last());
+			rc = err == B3CAS_EEXISTS || err == B3CAS_EPERM ||
+					     err == B3CAS_ENOSPC
+				     ? CLI_USAGE
+				     : cli_exit_code(err, false);
+		} else if (!a.quiet) {
+			fprintf(stderr, "checkpoint restore: %llu files "
+				"(%llu bytes), %llu folders\n",
+				(unsigned long long)n.files,
+				(unsigned long long)n.bytes,
+				(unsigned long long)n.dirs);
+		}
+	}
+	if (rc == CLI_OK && a.blobs_dir) {
+		if (mkdir(a.blobs_dir, 0755) != 0 && errno != EEXIST) {
+			cli_error("cannot make %s: %s", a.blobs_dir,
+				  strerror(errno));
+			rc = CLI_USAGE;
+		}
+		for (size_t i = 0; rc == CLI_OK && i < c->blob_count; i++)
+			rc = write_blob(s, &c->blobs[i], a.blobs_dir);
+	}
+	b3cas_checkpoint_free(c);
+	return cli_close_store(s, rc);
+}
+
+static const cli_opt diff_opts[] = {
+	CLI_ARG("A", true, "expected two checkpoints", "the first checkpoint"),
+	CLI_ARG("B", true, "expected two checkpoints", "the second checkpoint"),
+	CLI_END,
+};
+
+static const cli_spec diff_spec = {
+	.name = "checkpoint diff",
+	.summary = "list what differs between two checkpoints",
+	.about = "List what differs between checkpoints A and B: their files "
+		 "as `b3cas tree\ndiff` lists them, then 'A|D|M blob:NAME' "
+		 "for blobs and 'A|D|M label:KEY'\nfor labels.\n",
+	.exits = "Exit codes: 0 equal, 1 they differ, 2 malformed input, 3 "
+		 "store error.\n",
+	.opts = diff_opts,
+	.store = true,
+};
+
+static int diff_line(const char *path, int change, const b3cas_tree_entry *x,
+		     const b3cas_tree_entry *y, void *ctx)
+{
+	const b3cas_tree_entry *e = y ? y : x;
+
+	printf("%c %s%s\n", change, path,
+	       e && e->type == B3CAS_TREE_DIR ? "/" : "");
+	*(bool *)ctx = true;
+	return 0;
+}
+
+static int diff(cli_ctx *ctx, int argc, char **argv)
+{
+	ckpt_args a;
+	b3cas_checkpoint *x = NULL, *y = NULL;
+	b3cas_store *s;
+	b3cas_oid ix, iy;
+	cli_args pos;
+	bool differ = false;
+	int rc, err = 0;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &diff_spec, &a, argc, argv))
+		return rc;
+	rc = cli_open_store_ro(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	rc = load(s, "checkpoint diff", pos.v[0], &ix, &x);
+	if (rc == CLI_OK)
+		rc = load(s, "checkpoint diff", pos.v[1], &iy, &y);
+	if (rc == CLI_OK && x->has_root && y->has_root)
+		err = b3cas_tree_diff(s, &x->root, &y->root, diff_line,
+				      &differ);
+	else if (rc == CLI_OK && x->has_root != y->has_root) {
+		printf("%c .\n", x->has_root ? 'D' : 'A');
+		differ = true;
+	}
+	if (err < 0)
+		rc = lib_error(err, false);
+	/* blobs, then labels: both sorted, merged */
+	for (size_t i = 0, j = 0; rc == CLI_OK &&
+	     (i < x->blob_count || j < y->blob_count);) {
+		int c = i == x->blob_count   ? 1
+			: j == y->blob_count ? -1
+					     : strcmp(x->blobs[i].name,
+						      y->blobs[j].name);
+
+		if (c != 0 || !b3cas_oid_equal(&x->blobs[i].id,
+					       &y->blobs[j].id)) {
+			printf("%c blob:%s\n", c < 0 ? 'D' : c > 0 ? 'A' : 'M',
+			       c > 0 ? y->blobs[j].name : x->blobs[i].name);
+			differ = true;
+		}
+		i += c <= 0;
+		j += c >= 0;
+	}
+	for (size_t i = 0, j = 0; rc == CLI_OK &&
+	     (i < x->label_count || j < y->label_count);) {
+		int c = i == x->label_count   ? 1
+			: j == y->label_count ? -1
+					      : strcmp(x->labels[i].key,
+						       y->labels[j].key);
+
+		if (c != 0 ||
+		    strcmp(x->labels[i].value, y->labels[j].value) != 0) {
+			printf("%c label:%s\n",
+			       c < 0 ? 'D' : c > 0 ? 'A' : 'M',
+			       c > 0 ? y->labels[j].key : x->labels[i].key);
+			differ = true;
+		}
+		i += c <= 0;
+		j += c >= 0;
+	}
+	if (rc == CLI_OK && differ)
+		rc = CLI_NEGATIVE;
+	b3cas_checkpoint_free(x);
+	b3cas_checkpoint_free(y);
+	return cli_close_store(s, rc);
+}
+
+/* ---- rm, fork, prune ------------------------------------------------------ */
+
+static const cli_opt rm_opts[] = {
+	CLI_ARGS("CHECKPOINT", true, "expected at least one checkpoint",
+		 "an id, SANDBOX (its latest) or SANDBOX@TIME"),
+	CLI_END,
+};
+
+static const cli_spec rm_spec = {
+	.name = "checkpoint rm",
+	.summary = "delete checkpoints",
+	.about = "Delete each CHECKPOINT. What only it held is freed by the "
+		 "next `b3cas gc`\n(after its grace period).\n",
+	.exits = "Exit codes: 0 ok, 1 a checkpoint not found (the others are "
+		 "deleted),\n2 malformed input, 3 store error.\n",
+	.opts = rm_opts,
+	.store = true,
+};
+
+static int rm(cli_ctx *ctx, int argc, char **argv)
+{
+	ckpt_args a;
+	b3cas_store *s;
+	cli_args pos;
+	int rc, worst = CLI_OK;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &rm_spec, &a, argc, argv))
+		return rc;
+	rc = cli_open_store_rw(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	for (int i = 0; i < pos.n; i++) {
+		b3cas_checkpoint *c = NULL;
+		b3cas_oid id;
+		char when[40];
+		int err;
+
+		rc = load(s, "checkpoint rm", pos.v[i], &id, &c);
+		if (rc == CLI_OK) {
+			err = b3cas_checkpoint_delete(s, c->sandbox,
+						      c->time_ns);
+			if (err < 0)
+				rc = lib_error(err, true);
+			else
+				printf("%s %s: removed\n", c->sandbox,
+				       fmt_time(when, c->time_ns));
+		}
+		b3cas_checkpoint_free(c);
+		worst = cli_worse(worst, rc);
+	}
+	return cli_close_store(s, worst);
+}
+
+static const cli_opt fork_opts[] = {
+	CLI_ARG("CHECKPOINT", true, "expected a checkpoint and a sandbox",
+		"an id, SANDBOX (its latest) or SANDBOX@TIME"),
+	CLI_ARG("NEW", true, "expected a checkpoint and a sandbox",
+		"the new sandbox's name"),
+	CLI_END,
+};
+
+static const cli_spec fork_spec = {
+	.name = "checkpoint fork",
+	.summary = "start a sandbox from a checkpoint",
+	.about = "Start sandbox NEW from CHECKPOINT: its first checkpoint "
+		 "shares the\nfiles, blobs and labels of CHECKPOINT (nothing "
+		 "is copied) and names it\nas its parent. Prints the new "
+		 "checkpoint's id and time.\n",
+	.exits = "Exit codes: 0 ok, 1 no such checkpoint, 2 malformed "
+		 "input, 3 store error.\n",
+	.opts = fork_opts,
+	.store = true,
+};
+
+static int fork_cmd(cli_ctx *ctx, int argc, char **argv)
+{
+	ckpt_args a;
+	b3cas_checkpoint *c = NULL, n;
+	b3cas_store *s;
+	b3cas_oid id, nid;
+	cli_args pos;
+	char hex[B3CAS_OID_HEX_LEN + 1], when[40];
+	int64_t t;
+	int rc, err;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &fork_spec, &a, argc, argv))
+		return rc;
+	rc = cli_open_store_rw(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	rc = load(s, "checkpoint fork", pos.v[0], &id, &c);
+	if (rc == CLI_OK) {
+		n = *c;
+		n.sandbox = pos.v[1];
+		n.time_ns = 0;
+		n.has_parent = true;
+		n.parent = id;
+		err = b3cas_checkpoint_create(s, &n, &nid, &t);
+		if (err < 0)
+			rc = err == B3CAS_EINVAL ? (cli_error("%s",
+						b3cas_error_last()), CLI_USAGE)
+						 : lib_error(err, false);
+		else
+			printf("%s %s %s\n", b3cas_oid_fmt(hex, &nid),
+			       n.sandbox, fmt_time(when, t));
+	}
+	b3cas_checkpoint_free(c);
+	return cli_close_store(s, rc);
+}
+
+static const cli_opt prune_opts[] = {
+	CLI_NUMBER("keep-last", 0, "N", ckpt_args, last, 0, UINT32_MAX,
+		   "keep the newest N"),
+	CLI_NUMBER("keep-hourly", 0, "N", ckpt_args, hourly, 0, UINT32_MAX,
+		   "keep the newest of each of the last N hours that have one"),
+	CLI_NUMBER("keep-daily", 0, "N", ckpt_args, daily, 0, UINT32_MAX,
+		   "the same for days (UTC)"),
+	CLI_NUMBER("keep-weekly", 0, "N", ckpt_args, weekly, 0, UINT32_MAX,
+		   "the same for ISO weeks"),
+	CLI_VALUE("keep-within", 0, "DURATION", ckpt_args, within, NULL,
+		  "keep all newer than the newest less DURATION (90m, 2d)"),
+	CLI_FLAG("dry-run", 'n', ckpt_args, dry_run,
+		 "delete nothing: list what would go"),
+	CLI_ARG("SANDBOX", false, NULL,
+		"only this sandbox (default: each sandbox on its own)"),
+	CLI_END,
+};
+
+static const cli_spec prune_spec = {
+	.name = "checkpoint prune",
+	.summary = "delete checkpoints no rule keeps",
+	.about = "Keep the checkpoints the --keep rules name (any rule is "
+		 "enough, as with\nrestic forget) and delete the others, per "
+		 "sandbox. Prints each checkpoint\nwith 'keep' or 'remove' "
+		 "('would remove' with --dry-run). At least one\nrule is "
+		 "needed. `b3cas gc` then frees what only deleted ones held.\n",
+	.exits = "Exit codes: 0 ok, 2 no rule or malformed input, 3 store "
+		 "error.\n",
+	.opts = prune_opts,
+	.store = true,
+};
+
+static int print_judged(const char *sandbox, int64_t t, const b3cas_oid *id,
+			bool keep, void *ctx)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1], when[40];
+
+	printf("%s %s %s %s\n",
+	       keep ? "keep" : *(bool *)ctx ? "would-remove" : "remove",
+	       b3cas_oid_fmt(hex, id), sandbox, fmt_time(when, t));
+	return 0;
+}
+
+static int prune(cli_ctx *ctx, int argc, char **argv)
+{
+	ckpt_args a;
+	b3cas_retention r;
+	b3cas_store *s;
+	cli_args pos;
+	uint64_t gone = 0;
+	int rc, err;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &prune_spec, &a, argc, argv))
+		return rc;
+	memset(&r, 0, sizeof(r));
+	r.last = a.last;
+	r.hourly = a.hourly;
+	r.daily = a.daily;
+	r.weekly = a.weekly;
+	if (a.within && !cli_parse_duration(&r.within_ns, a.within))
+		return cli_usage_error("checkpoint prune", "'%s' is not a "
+				       "duration", a.within);
+	if (!r.last && !r.hourly && !r.daily && !r.weekly && !r.within_ns)
+		return cli_usage_error("checkpoint prune", "no --keep rule: "
+				       "refusing to delete every checkpoint");
+	rc = a.dry_run ? cli_open_store_ro(&s, ctx) : cli_open_store_rw(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	err = b3cas_checkpoint_prune(s, pos.n ? pos.v[0] : NULL, &r, a.dry_run,
+				     print_judged, &a.dry_run, &gone);
+	if (err < 0)
+		rc = err == B3CAS_EINVAL ? (cli_error("%s", b3cas_error_last()),
+					    CLI_USAGE)
+					 : lib_error(err, false);
+	else
+		fprintf(stderr, "checkpoint prune: %llu %s\n",
+			(unsigned long long)gone,
+			a.dry_run ? "would be removed" : "removed");
+	return cli_close_store(s, rc);
+}
+
+/* ---- the command ----------------------------------------------------------- */
+
+static const cli_opt ckpt_opts[] = {
+	CLI_ARG("SUBCOMMAND", true, "expected a subcommand", "see above"),
+	CLI_ARGS("ARGS", false, NULL, "the subcommand's"),
+	CLI_END,
+};
+
+const cli_spec cmd_checkpoint_spec = {
+	.name = "checkpoint",
+	.summary = "record, list, restore, fork, prune sandbox checkpoints",
+	.about = "Checkpoints of sandboxes (docs/trees.md):\n"
+		 "  create SANDBOX [--tree DIR] [--blob NAME=FILE]... "
+		 "[--label K=V]...\n"
+		 "  list [SANDBOX] [--json]      show CHECKPOINT\n"
+		 "  restore CHECKPOINT DEST      diff A B\n"
+		 "  rm CHECKPOINT...             fork CHECKPOINT NEW\n"
+		 "  prune [SANDBOX] --keep-last N --keep-hourly N "
+		 "--keep-daily N\n"
+		 "        --keep-weekly N --keep-within DURATION [--dry-run]\n"
+		 "CHECKPOINT: an id, SANDBOX (its latest) or SANDBOX@TIME "
+		 "(the last at or\nbefore TIME: 2026-12-05T14:05[:SS][Z] UTC, "
+		 "or seconds since 1970).\n"
+		 "`b3cas checkpoint SUBCOMMAND --help` tells more.\n",
+	.exits = "Exit codes: those of the subcommand; 2 for an unknown one.\n",
+	.opts = ckpt_opts,
+	.store = true,
+};
+
+int cmd_checkpoint(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(cli_ctx *, int, char **);
+	} subs[] = {{"create", create},   {"list", list}, {"show", show},
+		    {"restore", restore}, {"diff", diff}, {"rm", rm},
+		    {"fork", fork_cmd},   {"prune", prune}};
+	int rc;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		cli_args pos;
+		ckpt_args a;
+
+		if (!cli_opt_parse(&rc, &pos, &cmd_checkpoint_spec, &a, argc,
+				   argv))
+			return rc;
+		return cli_usage_error("checkpoint", "expected a subcommand");
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].run(ctx, argc - 1, argv + 1);
+	return cli_usage_error("checkpoint", "unknown subcommand '%s'",
+			       argv[1]);
+}
