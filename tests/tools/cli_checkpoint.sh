@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# cli_checkpoint.sh B3CAS - trees and checkpoints through the program: a
+# changing sandbox (files edited, added and removed, a log growing, hard
+# links, a memory image with pages rewritten and bytes inserted) gets a
+# checkpoint per step; each is restored, by id and as SANDBOX@TIME, and
+# compared with the copy of that step (diff -r --no-dereference, cmp of
+# the blobs, stat of modes and times); fork, diff, prune (dry run, then
+# real: exactly what the rules keep stays), rm, and GC that frees
+# everything at the end; bad input gets exit 2 and a message. In a
+# chunking and a plain store.
+set -uo pipefail
+b3cas=${1:?usage: cli_checkpoint.sh PATH_TO_B3CAS}
+steps=${B3CAS_CKPT_STEPS:-8}
+. "$(dirname "$0")/cli_lib.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work" "$_cli_err"' EXIT
+
+# stat of every entry, for what diff -r does not compare
+meta() {
+	(cd "$1" && find . -printf '%p %y %m %U %G %s %T@ %n\n' | sort)
+}
+
+run_series() {
+	local mode=$1
+	local st=$work/store-$mode sb=$work/sb-$mode
+	local -a ids times
+	export B3CAS_STORE=$st
+	if [[ $mode == chunking ]]; then
+		expect 0 '' '' -- init --chunking
+	else
+		expect 0 '' '' -- init
+	fi
+	mkdir -p "$sb/etc" "$sb/var/log" "$sb/bin"
+	echo "hello" > "$sb/etc/motd"
+	printf 'x%.0s' {1..3000} > "$sb/bin/tool"
+	ln "$sb/bin/tool" "$sb/bin/tool-alias"
+	ln -s ../etc/motd "$sb/bin/motd-link"
+	head -c 2000000 /dev/urandom > "$work/mem-$mode"
+	for ((i = 0; i < steps; i++)); do
+		# the sandbox changes
+		echo "log line $i $(date +%s%N)" >> "$sb/var/log/app.log"
+		echo "edit $i" > "$sb/etc/conf-$((i % 3))"
+		head -c $((i * 1000 + 10)) /dev/urandom > "$sb/bin/pkg-$i"
+		((i > 2)) && rm -f "$sb/bin/pkg-$((i - 3))"
+		chmod 0$((600 + i % 2 * 40)) "$sb/etc/motd"
+		# the memory image: pages rewritten, bytes inserted
+		dd if=/dev/urandom of="$work/mem-$mode" bs=4096 count=3 \
+			seek=$((i * 7 % 400)) conv=notrunc status=none
+		{ head -c $((i * 5000 + 17)) "$work/mem-$mode"; echo -n "ins$i"
+		  tail -c +$((i * 5000 + 18)) "$work/mem-$mode"; } > "$work/m"
+		mv "$work/m" "$work/mem-$mode"
+		cp -a "$sb" "$work/copy-$mode-$i"
+		cp "$work/mem-$mode" "$work/memcopy-$mode-$i"
+		expect 0 '^[0-9a-f]{64} s1 [0-9T:.-]+Z$' '' -- checkpoint create s1 \
+			--tree "$sb" --blob memory="$work/mem-$mode" \
+			--label step=$i
+		ids[i]=${out%% *}
+		times[i]=$(cut -d' ' -f3 <<<"$out")
+	done
+	# every point in time restores exactly, by id and by time
+	for ((i = 0; i < steps; i++)); do
+		local ref=${ids[i]}
+		((i % 2)) && ref="s1@${times[i]}"
+		expect 0 '' '' -- checkpoint restore -q "$ref" "$work/r-$mode-$i" \
+			--blobs "$work/rb-$mode-$i"
+		check "step $i ($ref): files" diff -r --no-dereference \
+			"$work/copy-$mode-$i" "$work/r-$mode-$i"
+		check "step $i: metadata" diff <(meta "$work/copy-$mode-$i") \
+			<(meta "$work/r-$mode-$i")
+		check "step $i: memory" cmp "$work/memcopy-$mode-$i" \
+			"$work/rb-$mode-$i/memory"
+	done
+	# a time between two checkpoints gives the earlier one
+	expect 0 "^id +${ids[2]}" '' -- checkpoint show "s1@${times[2]}"
+	expect 0 'step=0' '' -- checkpoint show "${ids[0]}"
+	expect 1 '' 'no checkpoint at or before' -- checkpoint show s1@1999-01-01
+	# diff: the files and the blob that changed
+	expect 1 'A bin/pkg-2' '' -- checkpoint diff "${ids[1]}" "${ids[2]}"
+	check "diff lists the memory blob" grep -q 'M blob:memory' <<<"$out"
+	check "diff lists the label" grep -q 'M label:step' <<<"$out"
+	expect 0 '^$' '' -- checkpoint diff "${ids[3]}" "${ids[3]}"
+	# fork: a new sandbox sharing everything
+	expect 0 ' s2 ' '' -- checkpoint fork "${ids[3]}" s2
+	expect 0 '' '' -- checkpoint restore -q s2 "$work/f-$mode"
+	check "fork restores step 3" diff -r --no-dereference \
+		"$work/copy-$mode-3" "$work/f-$mode"
+	expect 0 "parent +${ids[3]}" '' -- checkpoint show s2
+	# prune: dry run changes nothing; then the newest 2 of s1 stay
+	expect 0 'would-remove' '' -- checkpoint prune s1 --keep-last 2 --dry-run
+	expect 0 '' '' -- checkpoint list s1
+	check "dry run kept all" test "$(wc -l <<<"$out")" -eq "$steps"
+	expect 0 'remove' '' -- checkpoint prune s1 --keep-last 2
+	expect 0 "${ids[steps - 1]}" '' -- checkpoint list s1
+	check "prune kept 2" test "$(wc -l <<<"$out")" -eq 2
+	expect 0 '' '' -- gc --grace 0
+	# what prune kept is whole after GC; so is the fork
+	expect 0 '' '' -- checkpoint restore -q s1 "$work/p-$mode" \
+		--blobs "$work/pb-$mode"
+	check "latest after prune+gc" diff -r --no-dereference \
+		"$work/copy-$mode-$((steps - 1))" "$work/p-$mode"
+	check "latest memory after prune+gc" cmp \
+		"$work/memcopy-$mode-$((steps - 1))" "$work/pb-$mode/memory"
+	expect 0 '' '' -- checkpoint restore -q s2 "$work/f2-$mode"
+	check "fork after prune+gc" diff -r --no-dereference \
+		"$work/copy-$mode-3" "$work/f2-$mode"
+	expect 0 '0 problems' '' -- fsck
+	# bad input
+	expect 2 '' 'not empty' -- checkpoint restore s1 "$work/p-$mode"
+	expect 2 '' 'not a time' -- checkpoint show s1@yesterday
+	expect 2 '' 'no --keep rule' -- checkpoint prune s1
+	expect 2 '' "unknown subcommand 'frob'" -- checkpoint frob
+	expect 2 '' 'NAME=VALUE' -- checkpoint create s1 --blob memory
+	expect 2 '' 'cannot read' -- checkpoint create s1 --blob m=/nonexistent
+	expect 2 '' 'sandbox name' -- checkpoint create 'a/b'
+	expect 2 '' 'not a folder' -- checkpoint create s3 --tree /etc/hostname
+	expect 1 '' 'no checkpoint' -- checkpoint rm nosuch
+	# nothing of a failed create is left: everything goes with the rest
+	expect 0 '' '' -- checkpoint list
+	local all
+	all=$(cut -d' ' -f1 <<<"$out")
+	# shellcheck disable=SC2086
+	expect 0 '' '' -- checkpoint rm $all
+	expect 0 '' '' -- gc --grace 0
+	expect 0 '^objects: +0 ' '' -- stats
+	expect 0 '0 problems' '' -- fsck
+	unset B3CAS_STORE
+}
+
+run_series chunking
+run_series plain
+
+# trees alone
+export B3CAS_STORE=$work/store-trees
+expect 0 '' '' -- init
+mkdir -p "$work/t/a/b"
+echo 1 > "$work/t/a/b/f"
+expect 0 '^[0-9a-f]{64}$' '' -- tree put -q "$work/t"
+t1=$out
+expect 0 ' a/b/f$' '' -- tree ls -r "$t1"
+expect 0 ' f$' '' -- tree ls "$t1" a/b
+expect 1 '' 'no such entry' -- tree ls "$t1" a/zz
+echo 2 >> "$work/t/a/b/f"
+expect 0 '' '' -- tree put -q "$work/t"
+t2=$out
+expect 1 '^M a/b/f$' '' -- tree diff "$t1" "$t2"
+expect 0 '' '' -- tree get "$t1" "$work/tg"
+check "tree get" test "$(cat "$work/tg/a/b/f")" = 1
+expect 2 '' 'not empty' -- tree get "$t1" "$work/tg"
+expect 1 '' 'not stored' -- tree get "$(printf '0%.0s' {1..64})" "$work/tg2"
+expect 2 '' 'not a folder' -- tree put /etc/hostname
+expect 0 '' '' -- rm "$t1" "$t2"
+expect 0 '' '' -- gc --grace 0
+expect 0 '^objects: +0 ' '' -- stats
+cli_summary
