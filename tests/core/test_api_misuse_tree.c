@@ -139,3 +139,123 @@ void t_b3cas_tree_diff(void **state)
 	/* equal ids: equal trees, nothing read */
 	assert_int_equal(b3cas_tree_diff(st, &id, &id, no_diff, NULL), 0);
 }
+
+/* ---- b3cas/checkpoint.h ---- */
+
+static int no_ckpt(const char *sandbox, int64_t t, const b3cas_oid *id,
+		   void *ctx)
+{
+	(void)sandbox, (void)t, (void)id, (void)ctx;
+	fail_msg("no checkpoint expected");
+	return 0;
+}
+
+void t_b3cas_checkpoint_create(void **state)
+{
+	b3cas_checkpoint c = {0};
+	b3cas_checkpoint_blob blob = {"m", {{0}}};
+	b3cas_oid id;
+	int64_t t = 5;
+
+	(void)state;
+	c.sandbox = "misuse";
+	EINVAL_FOR("b3cas_checkpoint_create", "store",
+		   b3cas_checkpoint_create(NULL, &c, &id, &t));
+	EINVAL_FOR("b3cas_checkpoint_create", "c",
+		   b3cas_checkpoint_create(st, NULL, &id, &t));
+	c.sandbox = NULL;
+	EINVAL_FOR("b3cas_checkpoint_create", "c->sandbox",
+		   b3cas_checkpoint_create(st, &c, &id, &t));
+	c.sandbox = "misuse";
+	c.blob_count = 1;
+	EINVAL_FOR("b3cas_checkpoint_create", "c->blobs",
+		   b3cas_checkpoint_create(st, &c, &id, &t));
+	assert_int_equal(t, 5);
+	/* a blob that is not stored: nothing is created */
+	c.blobs = &blob;
+	assert_int_equal(b3cas_checkpoint_create(st, &c, &id, &t),
+			 B3CAS_ENOTFOUND);
+	c.sandbox = "a/b";
+	c.blob_count = 0;
+	assert_int_equal(b3cas_checkpoint_create(st, &c, &id, &t),
+			 B3CAS_EINVAL);
+	assert_int_equal(b3cas_checkpoint_list(st, NULL, no_ckpt, NULL), 0);
+}
+
+void t_b3cas_checkpoint_load(void **state)
+{
+	b3cas_checkpoint *c = (b3cas_checkpoint *)&c;
+
+	(void)state;
+	EINVAL_FOR("b3cas_checkpoint_load", "store",
+		   b3cas_checkpoint_load(NULL, &id_small, &c));
+	EINVAL_FOR("b3cas_checkpoint_load", "id",
+		   b3cas_checkpoint_load(st, NULL, &c));
+	EINVAL_FOR("b3cas_checkpoint_load", "out",
+		   b3cas_checkpoint_load(st, &id_small, NULL));
+	assert_ptr_equal(c, (b3cas_checkpoint *)&c);
+	assert_int_equal(b3cas_checkpoint_load(st, &id_small, &c),
+			 B3CAS_EFORMAT);
+	assert_null(c);
+}
+
+void t_b3cas_checkpoint_free(void **state)
+{
+	(void)state;
+	b3cas_checkpoint_free(NULL); /* a no-op */
+}
+
+void t_b3cas_checkpoint_list(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_checkpoint_list", "store",
+		   b3cas_checkpoint_list(NULL, NULL, no_ckpt, NULL));
+	EINVAL_FOR("b3cas_checkpoint_list", "fn",
+		   b3cas_checkpoint_list(st, NULL, NULL, NULL));
+	assert_int_equal(b3cas_checkpoint_list(st, "", no_ckpt, NULL),
+			 B3CAS_EINVAL);
+}
+
+void t_b3cas_checkpoint_find(void **state)
+{
+	b3cas_oid id;
+
+	(void)state;
+	EINVAL_FOR("b3cas_checkpoint_find", "store",
+		   b3cas_checkpoint_find(NULL, "s", 0, &id, NULL));
+	EINVAL_FOR("b3cas_checkpoint_find", "sandbox",
+		   b3cas_checkpoint_find(st, NULL, 0, &id, NULL));
+	EINVAL_FOR("b3cas_checkpoint_find", "id_out",
+		   b3cas_checkpoint_find(st, "s", 0, NULL, NULL));
+	assert_int_equal(b3cas_checkpoint_find(st, "s", INT64_MAX, &id, NULL),
+			 B3CAS_ENOTFOUND);
+}
+
+void t_b3cas_checkpoint_delete(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_checkpoint_delete", "store",
+		   b3cas_checkpoint_delete(NULL, "s", 1));
+	EINVAL_FOR("b3cas_checkpoint_delete", "sandbox",
+		   b3cas_checkpoint_delete(st, NULL, 1));
+	assert_int_equal(b3cas_checkpoint_delete(st, "s", 1), B3CAS_ENOTFOUND);
+}
+
+void t_b3cas_checkpoint_prune(void **state)
+{
+	b3cas_retention r = {0};
+	uint64_t n = 9;
+
+	(void)state;
+	EINVAL_FOR("b3cas_checkpoint_prune", "store",
+		   b3cas_checkpoint_prune(NULL, NULL, &r, true, NULL, NULL,
+					  &n));
+	EINVAL_FOR("b3cas_checkpoint_prune", "r",
+		   b3cas_checkpoint_prune(st, NULL, NULL, true, NULL, NULL,
+					  &n));
+	/* no rule: refused, as it would delete everything */
+	assert_int_equal(b3cas_checkpoint_prune(st, NULL, &r, false, NULL,
+						NULL, &n),
+			 B3CAS_EINVAL);
+	assert_int_equal(n, 0);
+}
