@@ -10,7 +10,7 @@
 # test_live_fsck runs 24 seeds, test_nomem sweeps every Nth allocation
 # too, the random tests run ten times as many cases, test_store_crash
 # kills its writer five times as often) and B3CAS_CRASH_ROUNDS=1000
-# (test_powerloss and test_faults: 1,000 rounds each; CI runs 200, 60
+# (test_powerloss and test_faults: 1,000 rounds each; CI runs 200, 40
 # under the sanitizers), then the concurrency tests again under
 # ThreadSanitizer.
 # Any failure exits non-zero. Expect an hour or more on 2 cores.
@@ -20,7 +20,7 @@ root=$PWD
 scripts/deps.sh
 jobs=$(nproc)
 # the tests whose long forms are campaigns (and the CLI scripts beside them)
-filter=${1:-'test_(powerloss|faults|nomem|store_crash|store_threads|cache|live_fsck|gc_repair|full_disk|campaign|fsck|lock|interrupt|chunked)|cli_'}
+filter=${1:-'test_(powerloss|faults|nomem|store_crash|store_threads|cache|live_fsck|gc_repair|full_disk|campaign|fsck|lock|interrupt|chunked|links|tree_store|checkpoint)|cli_'}
 
 printf '\n=== campaign: release build ===\n'
 cmake -S "$root" -B build-campaign -DCMAKE_BUILD_TYPE=Release \

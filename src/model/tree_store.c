@@ -136,7 +136,7 @@ static int put_tree(void *ctx, const uint8_t *bytes, size_t len,
 		    const b3cas_tree *t, b3cas_oid *id)
 {
 	put_ctx *p = ctx;
-	b3cas_oid *links = malloc((t->count ? t->count : 1) * sizeof(*links));
+	b3cas_oid *links = calloc(t->count ? t->count : 1, sizeof(*links));
 	size_t n = 0;
 	int rc;
 
