@@ -150,6 +150,25 @@ static int failed(int err, bool is_lookup)
 	return cli_exit_code(err, is_lookup);
 }
 
+/*
+ * What each subcommand starts with: parse argv by spec into a and *pos,
+ * the first nids arguments as ids into ids, and open the store (for
+ * writing with rw). CLI_OK with *s open, or an exit code after a message.
+ */
+static int begin(cli_ctx *ctx, const cli_spec *spec, tree_args *a, int argc,
+		 char **argv, cli_args *pos, b3cas_oid *ids, int nids,
+		 bool rw, b3cas_store **s)
+{
+	int rc;
+
+	if (!cli_opt_parse(&rc, pos, spec, a, argc, argv))
+		return rc;
+	for (int i = 0; i < nids; i++)
+		if (!cli_parse_oid(&ids[i], pos->v[i]))
+			return CLI_USAGE;
+	return rw ? cli_open_store_rw(s, ctx) : cli_open_store_ro(s, ctx);
+}
+
 static int tree_put(cli_ctx *ctx, int argc, char **argv)
 {
 	tree_args a = {false, false};
@@ -160,9 +179,7 @@ static int tree_put(cli_ctx *ctx, int argc, char **argv)
 	char hex[B3CAS_OID_HEX_LEN + 1];
 	int rc, err;
 
-	if (!cli_opt_parse(&rc, &pos, &put_spec, &a, argc, argv))
-		return rc;
-	rc = cli_open_store_rw(&s, ctx);
+	rc = begin(ctx, &put_spec, &a, argc, argv, &pos, NULL, 0, true, &s);
 	if (rc != CLI_OK)
 		return rc;
 	err = b3cas_tree_put_dir(s, pos.v[0], &root, &c);
@@ -189,11 +206,7 @@ static int tree_get(cli_ctx *ctx, int argc, char **argv)
 	cli_args pos;
 	int rc, err;
 
-	if (!cli_opt_parse(&rc, &pos, &get_spec, &a, argc, argv))
-		return rc;
-	if (!cli_parse_oid(&root, pos.v[0]))
-		return CLI_USAGE;
-	rc = cli_open_store_ro(&s, ctx);
+	rc = begin(ctx, &get_spec, &a, argc, argv, &pos, &root, 1, false, &s);
 	if (rc != CLI_OK)
 		return rc;
 	err = b3cas_tree_get_dir(s, &root, pos.v[1], &c);
@@ -320,11 +333,7 @@ static int tree_ls(cli_ctx *ctx, int argc, char **argv)
 	cli_args pos;
 	int rc, err;
 
-	if (!cli_opt_parse(&rc, &pos, &ls_spec, &a, argc, argv))
-		return rc;
-	if (!cli_parse_oid(&root, pos.v[0]))
-		return CLI_USAGE;
-	rc = cli_open_store_ro(&s, ctx);
+	rc = begin(ctx, &ls_spec, &a, argc, argv, &pos, &root, 1, false, &s);
 	if (rc != CLI_OK)
 		return rc;
 	err = b3cas_tree_load(s, &root, &t);
@@ -362,19 +371,15 @@ static int tree_diff(cli_ctx *ctx, int argc, char **argv)
 {
 	tree_args a = {false, false};
 	b3cas_store *s;
-	b3cas_oid x, y;
+	b3cas_oid ids[2];
 	cli_args pos;
 	bool differ = false;
 	int rc, err;
 
-	if (!cli_opt_parse(&rc, &pos, &diff_spec, &a, argc, argv))
-		return rc;
-	if (!cli_parse_oid(&x, pos.v[0]) || !cli_parse_oid(&y, pos.v[1]))
-		return CLI_USAGE;
-	rc = cli_open_store_ro(&s, ctx);
+	rc = begin(ctx, &diff_spec, &a, argc, argv, &pos, ids, 2, false, &s);
 	if (rc != CLI_OK)
 		return rc;
-	err = b3cas_tree_diff(s, &x, &y, print_diff, &differ);
+	err = b3cas_tree_diff(s, &ids[0], &ids[1], print_diff, &differ);
 	if (err < 0)
 		rc = failed(err, true);
 	else if (differ)

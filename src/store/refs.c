@@ -232,10 +232,36 @@ int b3cas__stage_ref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	return 0;
 }
 
+/* Under id's stripe lock, id stored with refs references in all: add to
+ * b the removal of one of its callers' (*left: how many they keep; *last:
+ * it was the last of all, id is a candidate now). */
+static int stage_unref_found(b3cas_store *s, rocksdb_writebatch_t *b,
+			     const b3cas_oid *id, uint64_t refs, bool *last,
+			     uint64_t *left)
+{
+	uint64_t mine = 0;
+	int rc = callers_refs(s, id, refs, &mine);
+
+	*last = false;
+	if (rc < 0)
+		return rc;
+	if (mine == 0)
+		return held_only(id, refs);
+	*left = mine - 1;
+	if (refs > 1) {
+		b3cas__batch_set_refs(b, s, id, true, refs - 1);
+		return 0;
+	}
+	/* Not known live from before the write that ends it on. */
+	b3cas__known_drop(s->known, id);
+	*last = true;
+	return b3cas__mark_candidate(s, b, id);
+}
+
 int b3cas__stage_unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			      const b3cas_oid *id, bool *last)
 {
-	uint64_t refs = 0, size, mine = 0;
+	uint64_t refs = 0, size, left;
 	bool is_inline;
 	int rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
 
@@ -244,25 +270,14 @@ int b3cas__stage_unref_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 		return b3cas__not_stored(id);
 	if (rc < 0)
 		return rc;
-	rc = callers_refs(s, id, refs, &mine);
-	if (rc < 0)
-		return rc;
-	if (mine == 0)
-		return held_only(id, refs);
-	if (refs > 1) {
-		b3cas__batch_set_refs(b, s, id, true, refs - 1);
-		return 0;
-	}
-	b3cas__known_drop(s->known, id);
-	*last = true;
-	return b3cas__mark_candidate(s, b, id);
+	return stage_unref_found(s, b, id, refs, last, &left);
 }
 
 static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 {
 	rocksdb_writebatch_t *b;
-	uint64_t refs = 0, size = 0, mine = 0;
-	bool is_inline = false;
+	uint64_t refs = 0, size = 0, left = 0;
+	bool is_inline = false, last = false;
 	int rc = b3cas__lookup(s, id, &refs, &size, &is_inline);
 
 	if (rc == 0 || rc == 2)
@@ -272,27 +287,16 @@ static int64_t delete_locked(b3cas_store *s, const b3cas_oid *id)
 		return remove_locked(s, id, false);
 	if (rc < 0)
 		return rc;
-	rc = callers_refs(s, id, refs, &mine);
-	if (rc < 0)
-		return rc;
-	if (mine == 0)
-		return held_only(id, refs);
 	b = rocksdb_writebatch_create();
-	if (refs > 1) {
-		b3cas__batch_set_refs(b, s, id, true, refs - 1);
-	} else {
-		/* Not known live from before the write that ends it on. */
-		b3cas__known_drop(s->known, id);
-		rc = b3cas__mark_candidate(s, b, id);
-	}
+	rc = stage_unref_found(s, b, id, refs, &last, &left);
 	if (rc >= 0)
 		rc = b3cas__write_batch(s, b, false);
 	rocksdb_writebatch_destroy(b);
 	if (rc < 0)
 		return rc;
-	if (refs == 1)
+	if (last)
 		b3cas__caches_forget(s, id, false);
-	return mine - 1 > INT64_MAX ? INT64_MAX : (int64_t)(mine - 1);
+	return left > INT64_MAX ? INT64_MAX : (int64_t)left;
 }
 
 int64_t b3cas_store_delete(b3cas_store *s, const b3cas_oid *id)
