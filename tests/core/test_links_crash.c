@@ -339,7 +339,9 @@ static void check_store(const char *root)
 			      (unsigned long long)count, (long long)e->refs,
 			      e == inflight ? " (in flight)" : "");
 		}
-		if (e->refs > 0)
+		/* (the count is checked above; 0 may be right: a delete
+		 * in flight that happened) */
+		if (count > 0)
 			check_reaches(s, &e->id, 0);
 		/* every caller reference goes: nothing may stay after GC */
 		while (count-- > 0)
