@@ -113,9 +113,10 @@ static bool same_file(int dir_fd, const suspect *x)
  * after x was found, and the files as they are now. An orphan or a copy
  * holds only if the very file found before ix was opened (same inode and
  * ctime: a put or a new copy makes a new file) is still there after, with
- * no entry in ix in between. With settle, an orphan whose file changed
- * shortly before opened_ns waits for another look (a put may be between
- * its rename and its index write).
+ * no entry in ix in between. With settle, an orphan or a copy whose file
+ * changed shortly before opened_ns waits for another look (a put may be
+ * between its rename and its index write; a reader's add of a copy,
+ * overtaken by GC, between its write and its own delete).
  */
 static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 			 uint64_t opened_ns, bool settle)
@@ -145,8 +146,17 @@ static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 			return SUSPECT_WAIT;
 		return SUSPECT_CONFIRMED;
 	default: /* a copy in L2 of an object the index did not hold */
-		return rc < 0 && same_file(f->l2_fd, x) ? SUSPECT_CONFIRMED
-							 : SUSPECT_DROPPED;
+		if (rc >= 0 || !same_file(f->l2_fd, x))
+			return SUSPECT_DROPPED;
+		/* A copy made just now may be a reader's add that the
+		 * writer's GC overtook, which the writer deletes once its
+		 * add sees that (CI, under load, saw one outlive both
+		 * looks): like an orphan, it waits for another. */
+		if (settle &&
+		    (uint64_t)x->seen.st_ctim.tv_sec * 1000000000ull +
+		    (uint64_t)x->seen.st_ctim.tv_nsec + SETTLE_NS > opened_ns)
+			return SUSPECT_WAIT;
+		return SUSPECT_CONFIRMED;
 	}
 }
 
