@@ -488,6 +488,69 @@ B3CAS_EXTERN int b3cas_name_put_linked(b3cas_store *store, const char *name,
 				       const b3cas_oid *links, size_t nlinks,
 				       b3cas_oid *id_out);
 
+/* ---- leases ----------------------------------------------------------------- */
+
+/*
+ * A lease holds references for a job of many steps (a tree put, a
+ * checkpoint's create, an import): each object the lease puts or
+ * references gets one reference that the lease holds, recorded in the
+ * index by the very write that takes it (docs/store.md, "Leases"). The
+ * lease drops them one by one (b3cas_lease_drop) or all at its close. A
+ * process that ends with leases open (a crash, kill -9, a power loss)
+ * leaves their references to the next open for writing, which drops
+ * them: so a job that is killed leaks nothing GC does not collect. A
+ * lease may be used from several threads at once.
+ */
+typedef struct b3cas_lease b3cas_lease;
+typedef struct b3cas_writer b3cas_writer; /* (streams, below) */
+
+/* A new lease on store, in *out. B3CAS_EPERM (read-only), B3CAS_ENOMEM,
+ * B3CAS_EIO (no random name could be drawn), B3CAS_EINVAL (NULL). */
+B3CAS_EXTERN int b3cas_lease_open(b3cas_store *store, b3cas_lease **out);
+
+/* b3cas_store_put, with the reference the lease's. Returns 0 (new) or 1
+ * (stored already), or the errors of b3cas_store_put (B3CAS_EPERM,
+ * B3CAS_ENOSPC, B3CAS_EIO, B3CAS_ERANGE, B3CAS_ENOMEM, B3CAS_EINVAL:
+ * NULL). */
+B3CAS_EXTERN int b3cas_lease_put(b3cas_lease *lease, b3cas_oid *id_out,
+				 const void *data, size_t len);
+
+/* b3cas_store_put_linked, with the reference the lease's. Returns as
+ * b3cas_store_put_linked, with its errors (B3CAS_ENOTFOUND: a link is
+ * not stored; B3CAS_EPERM, B3CAS_ENOSPC, B3CAS_EIO, B3CAS_EINVAL). */
+B3CAS_EXTERN int b3cas_lease_put_linked(b3cas_lease *lease, b3cas_oid *id_out,
+					const void *data, size_t len,
+					const b3cas_oid *links, size_t nlinks);
+
+/* b3cas_writer_commit, with the reference the lease's (w is freed either
+ * way; it must be a writer of the lease's store). Returns as
+ * b3cas_writer_commit, with its errors (B3CAS_EINVAL: another store's
+ * writer, aborted). */
+B3CAS_EXTERN int b3cas_lease_commit(b3cas_lease *lease, b3cas_writer *w,
+				    b3cas_oid *id_out);
+
+/* One more reference to stored object id, the lease's. 0, or
+ * B3CAS_ENOTFOUND (not stored, or a GC candidate), B3CAS_ERANGE,
+ * B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL
+ * (NULL). */
+B3CAS_EXTERN int b3cas_lease_ref(b3cas_lease *lease, const b3cas_oid *id);
+
+/* Drop one of the lease's references to id (the last it took). Returns
+ * the references the lease still holds to id, or B3CAS_ENOTFOUND (it
+ * holds none), B3CAS_EIO, B3CAS_ENOSPC, B3CAS_EINVAL (NULL). */
+B3CAS_EXTERN int64_t b3cas_lease_drop(b3cas_lease *lease,
+				      const b3cas_oid *id);
+
+/* The number of references the lease holds (0 after B3CAS_EINVAL:
+ * NULL). */
+B3CAS_EXTERN uint64_t b3cas_lease_count(const b3cas_lease *lease);
+
+/* Drop every reference the lease holds and free it (NULL: 0). Returns 0,
+ * or the first error of a drop (B3CAS_EIO, B3CAS_ENOSPC): the lease is
+ * freed all the same, and what it could not drop is dropped at the next
+ * open for writing. */
+B3CAS_EXTERN int b3cas_lease_close(b3cas_lease *lease);
+
 /* ---- references and garbage collection ----------------------------------- */
 
 /*

@@ -104,7 +104,7 @@ int b3cas__copy_object(b3cas__copy *c, const b3cas_oid *id,
 		b3cas_writer_abort(w);
 		return rc;
 	}
-	return b3cas__writer_finish(w, NULL, publish_expected, &e);
+	return b3cas__writer_finish(w, NULL, publish_expected, &e, NULL);
 }
 
 /* ---- progress, estimates, the log ---------------------------------------- */

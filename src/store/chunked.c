@@ -1894,13 +1894,17 @@ int b3cas__chunked_stage_existing(b3cas_store *s, rocksdb_writebatch_t *b,
 }
 
 /* existing_stage for one reference, written at once. */
-static int existing_locked(b3cas_store *s, const b3cas_oid *id)
+static int existing_locked(b3cas_store *s, const b3cas_oid *id,
+			   const b3cas__tag *tag)
 {
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
 	int rc = existing_stage(s, b, id, 1);
 
 	if (rc == 0 || rc == 1) {
-		int wrc = b3cas__write_batch(s, b, false);
+		int wrc;
+
+		b3cas__batch_tag(s, b, tag, id);
+		wrc = b3cas__write_batch(s, b, false);
 
 		if (wrc < 0)
 			rc = wrc;
@@ -1987,7 +1991,8 @@ void b3cas__cput_done(b3cas__cput *c, bool written)
 	b3cas__cput_abort(c);
 }
 
-int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id)
+int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id,
+		       const b3cas__tag *tag)
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(c->s, id);
 	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
@@ -1996,7 +2001,10 @@ int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id)
 	pthread_mutex_lock(lock);
 	rc = b3cas__cput_stage_locked(c, b, id, 1);
 	if (rc >= 0) {
-		int wrc = b3cas__write_batch(c->s, b, false);
+		int wrc;
+
+		b3cas__batch_tag(c->s, b, tag, id);
+		wrc = b3cas__write_batch(c->s, b, false);
 
 		if (wrc < 0)
 			rc = wrc;
@@ -2031,25 +2039,25 @@ int b3cas__cput_all(b3cas_store *s, const void *data, size_t len,
 }
 
 int b3cas__chunked_publish(b3cas_store *s, const b3cas_oid *id,
-			   const void *data, size_t len)
+			   const void *data, size_t len, const b3cas__tag *tag)
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	b3cas__cput *c = NULL;
 	int rc;
 
 	pthread_mutex_lock(lock);
-	rc = existing_locked(s, id);
+	rc = existing_locked(s, id, tag);
 	pthread_mutex_unlock(lock);
 	if (rc != 2)
 		return rc;
 	rc = b3cas__cput_all(s, data, len, &c);
 	if (rc < 0)
 		return rc;
-	return b3cas__cput_commit(c, id);
+	return b3cas__cput_commit(c, id, tag);
 }
 
 int b3cas__chunked_publish_fd(b3cas_store *s, const b3cas_oid *id, int fd,
-			      uint64_t len)
+			      uint64_t len, const b3cas__tag *tag)
 {
 	void *map;
 	int rc;
@@ -2062,7 +2070,7 @@ int b3cas__chunked_publish_fd(b3cas_store *s, const b3cas_oid *id, int fd,
 				    "cannot map a staged object: %s",
 				    strerror(errno));
 	(void)madvise(map, (size_t)len, MADV_SEQUENTIAL);
-	rc = b3cas__chunked_publish(s, id, map, (size_t)len);
+	rc = b3cas__chunked_publish(s, id, map, (size_t)len, tag);
 	munmap(map, (size_t)len);
 	return rc;
 }
@@ -2363,7 +2371,11 @@ static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
 
 	*keep_links = false;
 	*loose = false;
-	if (name) {
+	if (name && name[0] != 'N') {
+		b3cas__tag tag = {name, name_len};
+
+		b3cas__batch_tag(s, b, &tag, lp->id);
+	} else if (name) {
 		/* the name takes the put's reference */
 		had = b3cas__index_has(s->ix, B3CAS_CF_META, name, name_len);
 		if (had != 0)
@@ -2413,6 +2425,7 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 	rocksdb_writebatch_t *b;
 	pthread_mutex_t *lock;
 	bool loose = false, keep = false;
+	bool is_name = name && name[0] == 'N';
 	int rc;
 
 	if (nlinks > LINKS_MAX)
@@ -2448,7 +2461,7 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 	if (rc == 0) {
 		lock = b3cas__store_stripe(s, id);
 		b = rocksdb_writebatch_create();
-		if (name)
+		if (is_name)
 			pthread_mutex_lock(&s->names_lock);
 		pthread_mutex_lock(lock);
 		rc = links_commit_locked(lp, b, c, data, len, &loose, &keep,
@@ -2462,7 +2475,7 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 				b3cas__known_add(s->known, id);
 		}
 		pthread_mutex_unlock(lock);
-		if (name)
+		if (is_name)
 			pthread_mutex_unlock(&s->names_lock);
 		rocksdb_writebatch_destroy(b);
 		if (c)

@@ -80,7 +80,8 @@ int b3cas__cput_feed(b3cas__cput *c, const void *data, size_t len,
 		     bool final, size_t *consumed);
 /* The bytes fed and cut so far. */
 uint64_t b3cas__cput_size(const b3cas__cput *c);
-int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id);
+int b3cas__cput_commit(b3cas__cput *c, const b3cas_oid *id,
+		       const b3cas__tag *tag);
 void b3cas__cput_abort(b3cas__cput *c);
 /* A commit in the caller's batch (put_batch: one atomic write), under
  * id's stripe lock, for count references: returns as commit; then, after
@@ -99,12 +100,13 @@ int b3cas__chunked_stage_existing(b3cas_store *s, rocksdb_writebatch_t *b,
 
 /* Store the len bytes at data (whose id is id) as a chunked object, or
  * add a reference: 0 new (or revived), 1 a duplicate, or an error. Takes
- * the locks it needs itself. */
+ * the locks it needs itself. tag (may be NULL) goes in the batch that
+ * takes the reference. */
 int b3cas__chunked_publish(b3cas_store *s, const b3cas_oid *id,
-			   const void *data, size_t len);
+			   const void *data, size_t len, const b3cas__tag *tag);
 /* The same, for the len bytes of the open file fd. */
 int b3cas__chunked_publish_fd(b3cas_store *s, const b3cas_oid *id, int fd,
-			      uint64_t len);
+			      uint64_t len, const b3cas__tag *tag);
 
 /* Add to b (which removes chunked object id's entry) the pending key
  * that hands its segments to b3cas__chunked_release_all. */
@@ -160,7 +162,8 @@ int b3cas__chunked_mend(b3cas_store *s, const b3cas_oid *id,
  * 1 a duplicate, or an error (B3CAS_ENOTFOUND: a link is not stored).
  * With name (the key of a name, name_len bytes: names.c), the reference
  * is the name's, written in the same batch (B3CAS_EEXISTS when the name
- * is there). Takes the locks it needs itself.
+ * is there); any other key (a lease's: lease.c) is a tag, written in that
+ * batch as it is. Takes the locks it needs itself.
  */
 int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 			    const void *data, size_t len,

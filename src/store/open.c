@@ -291,6 +291,9 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 			atomic_store(&s->links, true);
 		rc = any < 0 ? any : 0;
 	}
+	/* What a process that ended left of its leases (lease.c). */
+	if (rc == 0 && !s->read_only)
+		rc = b3cas__leases_release_all(s);
 	if (rc == 0 && !s->read_only && b3cas__store_holds(s))
 		rc = b3cas__chunked_release_all(s, NULL);
 	if (rc == 0)

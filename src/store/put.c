@@ -176,8 +176,25 @@ int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
 	return rc;
 }
 
+void b3cas__batch_tag(b3cas_store *s, rocksdb_writebatch_t *b,
+		      const b3cas__tag *tag, const b3cas_oid *id)
+{
+	if (tag)
+		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
+					  (const char *)tag->key, tag->klen,
+					  (const char *)id->bytes,
+					  B3CAS_OID_LEN);
+}
+
 int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 			 const void *data, size_t len, b3cas_tmpfile *tmp)
+{
+	return b3cas__store_publish_tag(s, id, data, len, tmp, NULL);
+}
+
+int b3cas__store_publish_tag(b3cas_store *s, const b3cas_oid *id,
+			     const void *data, size_t len, b3cas_tmpfile *tmp,
+			     const b3cas__tag *tag)
 {
 	pthread_mutex_t *lock;
 	rocksdb_writebatch_t *b;
@@ -185,8 +202,8 @@ int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 	int rc, wrc;
 
 	if (s->lay.chunk_max && len > s->lay.chunk_max) {
-		rc = tmp ? b3cas__chunked_publish_fd(s, id, tmp->fd, len)
-			 : b3cas__chunked_publish(s, id, data, len);
+		rc = tmp ? b3cas__chunked_publish_fd(s, id, tmp->fd, len, tag)
+			 : b3cas__chunked_publish(s, id, data, len, tag);
 		if (tmp)
 			b3cas__tmpfile_discard(&s->lay, tmp);
 		return rc;
@@ -196,6 +213,7 @@ int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 	pthread_mutex_lock(lock);
 	rc = b3cas__stage_locked(s, b, id, data, len, tmp, 1, 0, &loose);
 	if (rc >= 0) {
+		b3cas__batch_tag(s, b, tag, id);
 		wrc = b3cas__write_batch(s, b, loose);
 		if (wrc < 0)
 			rc = wrc;

@@ -71,6 +71,30 @@ int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 			 const void *data, size_t len, b3cas_tmpfile *tmp);
 
 /*
+ * A key of the meta family that names the object whose reference a put
+ * takes (value: the id), written in the very batch that takes it: a
+ * lease's 'q' key (lease.c). NULL: none.
+ */
+typedef struct b3cas__tag {
+	const uint8_t *key;
+	size_t klen;
+} b3cas__tag;
+
+/* Add tag (may be NULL) naming id to b. */
+void b3cas__batch_tag(b3cas_store *s, rocksdb_writebatch_t *b,
+		      const b3cas__tag *tag, const b3cas_oid *id);
+
+/* b3cas__store_publish, with tag written in the batch that takes the
+ * reference. */
+int b3cas__store_publish_tag(b3cas_store *s, const b3cas_oid *id,
+			     const void *data, size_t len, b3cas_tmpfile *tmp,
+			     const b3cas__tag *tag);
+
+/* Drop every lease reference a process that ended left (lease.c): at a
+ * writable open, when no other process can hold a lease. */
+int b3cas__leases_release_all(b3cas_store *s);
+
+/*
  * Read object id's index entry: *size_out, *is_inline_out and, when
  * value_out is not NULL and the object is inline, the pinned entry (the
  * bytes start at B3CAS_ENTRY_HEADER_LEN). B3CAS_ENOTFOUND when absent.
@@ -334,10 +358,16 @@ int b3cas__writer_open_staged(b3cas_writer **out, b3cas_store *s);
  * Finish writer w as b3cas_writer_commit does (hash, spill what outgrew
  * the buffer), but hand the bytes to publish instead of an ordinary put.
  * *id_out (may be NULL) gets the hash of what was written. Returns what
- * publish returns; w is freed either way. Not counted as a put.
+ * publish returns; w is freed either way. Not counted as a put. A
+ * writer of a chunking store's own (b3cas_writer_open's) commits itself,
+ * with tag (may be NULL) in its batch.
  */
+/* Writer w's store, and the bytes written to it so far. */
+b3cas_store *b3cas__writer_store(const b3cas_writer *w);
+uint64_t b3cas__writer_total(const b3cas_writer *w);
 int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
-			 b3cas__publish_fn publish, void *ctx);
+			 b3cas__publish_fn publish, void *ctx,
+			 const b3cas__tag *tag);
 
 /*
  * Store object id (bytes as for b3cas__publish_fn) with *refs references

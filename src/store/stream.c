@@ -175,7 +175,8 @@ static void writer_free(b3cas_writer *w)
 }
 
 int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
-			 b3cas__publish_fn publish, void *ctx)
+			 b3cas__publish_fn publish, void *ctx,
+			 const b3cas__tag *tag)
 {
 	b3cas_store *s = w->store;
 	b3cas_oid id;
@@ -190,7 +191,7 @@ int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
 		/* only b3cas_writer_commit opens these (publish_put) */
 		rc = feed(w, true);
 		if (rc == 0) {
-			rc = b3cas__cput_commit(w->cput, &id);
+			rc = b3cas__cput_commit(w->cput, &id, tag);
 			w->cput = NULL;
 		}
 		(void)publish;
@@ -220,6 +221,16 @@ static int publish_put(b3cas_store *s, const b3cas_oid *id, const void *data,
 	return b3cas__store_publish(s, id, data, len, tmp);
 }
 
+b3cas_store *b3cas__writer_store(const b3cas_writer *w)
+{
+	return w->store;
+}
+
+uint64_t b3cas__writer_total(const b3cas_writer *w)
+{
+	return w->total;
+}
+
 int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
 {
 	b3cas_store *s;
@@ -230,7 +241,7 @@ int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out)
 	s = w->store;
 	t0 = b3cas__now_ns();
 	total = w->total;
-	rc = b3cas__writer_finish(w, id_out, publish_put, NULL);
+	rc = b3cas__writer_finish(w, id_out, publish_put, NULL, NULL);
 	b3cas__note_put(s, t0, total, rc, 1);
 	return rc;
 }

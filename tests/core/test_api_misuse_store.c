@@ -235,6 +235,137 @@ void t_b3cas_name_put_linked(void **state)
 	assert_int_equal(b3cas_store_exists(st, &id), 0);
 }
 
+void t_b3cas_lease_open(void **state)
+{
+	b3cas_lease *l = (b3cas_lease *)&l;
+
+	(void)state;
+	EINVAL_FOR("b3cas_lease_open", "store", b3cas_lease_open(NULL, &l));
+	EINVAL_FOR("b3cas_lease_open", "out", b3cas_lease_open(st, NULL));
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	assert_int_equal(b3cas_lease_count(l), 0);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
+void t_b3cas_lease_put(void **state)
+{
+	b3cas_lease *l;
+	b3cas_oid id;
+	uint64_t before, count;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	EINVAL_FOR("b3cas_lease_put", "lease",
+		   b3cas_lease_put(NULL, &id, "x", 1));
+	EINVAL_FOR("b3cas_lease_put", "data", b3cas_lease_put(l, &id, NULL, 1));
+	/* a duplicate of a caller's object: one more reference, the
+	 * lease's, which its close takes back */
+	assert_int_equal(b3cas_refcount(st, &id_small, &before), 0);
+	assert_int_equal(b3cas_lease_put(l, &id, small, sizeof(small)), 1);
+	assert_true(b3cas_oid_equal(&id, &id_small));
+	assert_int_equal(b3cas_refcount(st, &id_small, &count), 0);
+	assert_int_equal(count, before + 1);
+	assert_int_equal(b3cas_lease_count(l), 1);
+	assert_int_equal(b3cas_lease_close(l), 0);
+	assert_int_equal(b3cas_refcount(st, &id_small, &count), 0);
+	assert_int_equal(count, before);
+}
+
+void t_b3cas_lease_put_linked(void **state)
+{
+	b3cas_lease *l;
+	b3cas_oid id, missing;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	EINVAL_FOR("b3cas_lease_put_linked", "lease",
+		   b3cas_lease_put_linked(NULL, &id, "x", 1, &id_small, 1));
+	EINVAL_FOR("b3cas_lease_put_linked", "data",
+		   b3cas_lease_put_linked(l, &id, NULL, 1, &id_small, 1));
+	EINVAL_FOR("b3cas_lease_put_linked", "links",
+		   b3cas_lease_put_linked(l, &id, "x", 1, NULL, 1));
+	memset(&missing, 0x5a, sizeof(missing));
+	assert_int_equal(b3cas_lease_put_linked(l, &id, "lease-linked", 12,
+						&missing, 1),
+			 B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_lease_count(l), 0);
+	assert_int_equal(b3cas_lease_put_linked(l, &id, "lease-linked", 12,
+						&id_small, 1),
+			 0);
+	assert_int_equal(b3cas_store_exists(st, &id), 1);
+	assert_int_equal(b3cas_lease_close(l), 0);
+	assert_int_equal(b3cas_store_exists(st, &id), 0);
+}
+
+void t_b3cas_lease_commit(void **state)
+{
+	b3cas_lease *l;
+	b3cas_writer *w;
+	b3cas_oid id;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	assert_int_equal(b3cas_writer_open(&w, st), 0);
+	EINVAL_FOR("b3cas_lease_commit", "w", b3cas_lease_commit(l, NULL, &id));
+	EINVAL_FOR("b3cas_lease_commit", "lease",
+		   b3cas_lease_commit(NULL, w, &id));
+	assert_int_equal(b3cas_writer_write(w, "lease-streamed", 14), 0);
+	assert_int_equal(b3cas_lease_commit(l, w, &id), 0);
+	assert_int_equal(b3cas_store_exists(st, &id), 1);
+	assert_int_equal(b3cas_lease_drop(l, &id), 0);
+	assert_int_equal(b3cas_store_exists(st, &id), 0);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
+void t_b3cas_lease_ref(void **state)
+{
+	b3cas_lease *l;
+	b3cas_oid missing;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	EINVAL_FOR("b3cas_lease_ref", "lease", b3cas_lease_ref(NULL, &id_small));
+	EINVAL_FOR("b3cas_lease_ref", "id", b3cas_lease_ref(l, NULL));
+	memset(&missing, 0xa5, sizeof(missing));
+	assert_int_equal(b3cas_lease_ref(l, &missing), B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_lease_ref(l, &id_small), 0);
+	assert_int_equal(b3cas_lease_ref(l, &id_small), 0);
+	assert_int_equal(b3cas_lease_count(l), 2);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
+void t_b3cas_lease_drop(void **state)
+{
+	b3cas_lease *l;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	EINVAL_FOR("b3cas_lease_drop", "lease",
+		   b3cas_lease_drop(NULL, &id_small));
+	EINVAL_FOR("b3cas_lease_drop", "id", b3cas_lease_drop(l, NULL));
+	assert_int_equal(b3cas_lease_drop(l, &id_small), B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_lease_ref(l, &id_small), 0);
+	assert_int_equal(b3cas_lease_ref(l, &id_small), 0);
+	assert_int_equal(b3cas_lease_drop(l, &id_small), 1);
+	assert_int_equal(b3cas_lease_drop(l, &id_small), 0);
+	assert_int_equal(b3cas_lease_drop(l, &id_small), B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
+void t_b3cas_lease_count(void **state)
+{
+	(void)state;
+	b3cas_error_clear();
+	assert_int_equal(b3cas_lease_count(NULL), 0);
+	assert_non_null(strstr(b3cas_error_last(), "lease is NULL"));
+}
+
+void t_b3cas_lease_close(void **state)
+{
+	(void)state;
+	assert_int_equal(b3cas_lease_close(NULL), 0);
+}
+
 void t_b3cas_store_get(void **state)
 {
 	void *data = (void *)&data;

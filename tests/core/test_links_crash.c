@@ -1,7 +1,9 @@
 /*
  * test_links_crash.c - kill -9 a process that puts objects holding links
- * (b3cas_store_put_linked), plain objects, deletes and collects, at random
- * moments; after each kill check the store it left:
+ * (b3cas_store_put_linked), plain objects, deletes and collects, and
+ * holds references through a lease (b3cas_lease_*: puts whole and
+ * streamed, references, drops, closes), at random moments; after each
+ * kill check the store it left (reopened: the lease's references go):
  *   - it opens, and fsck finds nothing but loose files no entry names
  *     (harmless: test_store_crash.c) - every held count and node count
  *     agrees with the links and manifests there are;
@@ -80,6 +82,11 @@ static held *remember(const b3cas_oid *id)
 	return &mine[nmine++];
 }
 
+/* The references the writer's lease holds (an id once per reference):
+ * none is logged, since a reopen drops them all. */
+static b3cas_oid leased[1024];
+static size_t nleased;
+
 /* One of the ids the writer holds a reference to (so it is stored). */
 static held *pick_held(uint64_t *rng)
 {
@@ -114,6 +121,86 @@ static uint8_t *make_bytes(uint64_t *rng, size_t *len_out, const b3cas_oid *link
 	return p;
 }
 
+/* Links for a new object: ids held by the writer or by its lease. */
+static uint32_t pick_links(uint64_t *rng, b3cas_oid *links)
+{
+	uint32_t n = 0;
+
+	if (cu_chance(rng, 2, 3)) {
+		uint32_t want = (uint32_t)cu_below(rng, MAXLINKS);
+
+		for (uint32_t k = 0; k < want; k++) {
+			held *h = pick_held(rng);
+
+			if (nleased && cu_chance(rng, 1, 3))
+				links[n++] = leased[cu_below(rng, nleased)];
+			else if (h)
+				links[n++] = h->id;
+		}
+	}
+	return n;
+}
+
+/* An operation of the writer's lease: a put (whole, or through a
+ * writer), a reference to an object held, a drop, or a close and a new
+ * lease. */
+static int lease_op(b3cas_store *s, b3cas_lease **l, uint64_t *rng)
+{
+	b3cas_oid links[MAXLINKS], id;
+	uint64_t r = cu_below(rng, 100);
+	size_t len;
+	uint8_t *p;
+	int rc = 0;
+
+	if (r < 3) {
+		nleased = 0;
+		rc = b3cas_lease_close(*l);
+		*l = NULL;
+		return rc < 0 ? rc : b3cas_lease_open(s, l);
+	}
+	if (r < 35 && nleased) {
+		size_t i = cu_below(rng, nleased);
+		int64_t left = b3cas_lease_drop(*l, &leased[i]);
+
+		leased[i] = leased[--nleased];
+		return left < 0 ? (int)left : 0;
+	}
+	if (nleased == sizeof(leased) / sizeof(leased[0]))
+		return 0;
+	if (r < 50) {
+		held *h = pick_held(rng);
+
+		if (!h)
+			return 0;
+		id = h->id;
+		rc = b3cas_lease_ref(*l, &id);
+	} else {
+		uint32_t n = pick_links(rng, links);
+
+		p = make_bytes(rng, &len, links, n);
+		if (n == 0 && cu_chance(rng, 1, 2)) {
+			b3cas_writer *w;
+
+			rc = b3cas_writer_open(&w, s);
+			for (size_t off = 0; rc >= 0 && off < len;
+			     off += 7000)
+				rc = b3cas_writer_write(
+					w, p + off,
+					len - off < 7000 ? len - off : 7000);
+			if (rc >= 0)
+				rc = b3cas_lease_commit(*l, w, &id);
+			else
+				b3cas_writer_abort(w);
+		} else {
+			rc = b3cas_lease_put_linked(*l, &id, p, len, links, n);
+		}
+		free(p);
+	}
+	if (rc >= 0)
+		leased[nleased++] = id;
+	return rc < 0 ? rc : 0;
+}
+
 static int put_one(b3cas_store *s, uint64_t *rng)
 {
 	b3cas_oid links[MAXLINKS], id;
@@ -122,16 +209,7 @@ static int put_one(b3cas_store *s, uint64_t *rng)
 	uint8_t *p;
 	int rc;
 
-	if (cu_chance(rng, 2, 3)) {
-		uint32_t want = (uint32_t)cu_below(rng, MAXLINKS);
-
-		for (uint32_t k = 0; k < want; k++) {
-			held *h = pick_held(rng);
-
-			if (h)
-				links[n++] = h->id;
-		}
-	}
+	n = pick_links(rng, links);
 	p = make_bytes(rng, &len, links, n);
 	b3cas_hash(id.bytes, p, len);
 	log_rec(REC_INTENT, &id, 1);
@@ -165,6 +243,7 @@ static int run_writer(const char *root, const char *log_path, uint64_t seed,
 {
 	b3cas_store *s;
 	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_lease *lease = NULL;
 	uint64_t rng = seed;
 	int rc;
 
@@ -176,13 +255,19 @@ static int run_writer(const char *root, const char *log_path, uint64_t seed,
 		fprintf(stderr, "writer: %s\n", b3cas_error_last());
 		return 3;
 	}
+	if (b3cas_lease_open(s, &lease) != 0) {
+		fprintf(stderr, "writer: %s\n", b3cas_error_last());
+		return 3;
+	}
 	if (write(ready_fd, "r", 1) != 1)
 		return 3;
 	for (;;) {
 		uint64_t r = cu_below(&rng, 100);
 
-		if (r < 55)
+		if (r < 40)
 			rc = put_one(s, &rng);
+		else if (r < 60)
+			rc = lease_op(s, &lease, &rng);
 		else if (r < 95)
 			rc = delete_one(s, &rng);
 		else {
