@@ -30,7 +30,7 @@ typedef struct ckpt_args {
 	kv_list blobs, labels;
 	const char *time;
 	const char *blobs_dir;
-	bool quiet, json, dry_run;
+	bool quiet, json, dry_run, no_cache;
 	uint64_t last, hourly, daily, weekly;
 	const char *within;
 } ckpt_args;
@@ -183,6 +183,9 @@ static const cli_opt create_opts[] = {
 		  "a label (repeatable)"),
 	CLI_VALUE("time", 0, "TIME", ckpt_args, time, NULL,
 		  "the checkpoint's time (default: now)"),
+	CLI_FLAG("no-cache", 0, ckpt_args, no_cache,
+		 "read every file (default: the sandbox's stat cache\n"
+		 "skips files unchanged since its last checkpoint)"),
 	CLI_FLAG("quiet", 'q', ckpt_args, quiet, "print only the id"),
 	CLI_ARG("SANDBOX", true, "expected a sandbox name", "the sandbox"),
 	CLI_END,
@@ -195,7 +198,13 @@ static const cli_spec create_spec = {
 		 "named blobs\n(--blob NAME=FILE: a memory image, a config), "
 		 "labels, and the sandbox's\nlatest checkpoint as its parent. "
 		 "The checkpoint is a GC root: everything\nit reaches is kept "
-		 "until `b3cas checkpoint rm`. Prints its id and time.\n",
+		 "until `b3cas checkpoint rm`. Prints its id and time.\n"
+		 "A file whose path, inode, size, mtime and ctime are those "
+		 "the sandbox's\nlast create saw is not read again (its stat "
+		 "cache, in the store's\ncache/trees/), and a folder whose "
+		 "tree is stored is not written again.\nKilled at any point, "
+		 "create leaves every earlier checkpoint as it was and\n"
+		 "nothing that the next open and GC do not take back.\n",
 	.exits = "Exit codes: 0 ok, 2 bad input (a folder or file that "
 		 "cannot be read, a\nmalformed name, a checkpoint at that "
 		 "time already), 3 store error.\n",
@@ -203,9 +212,10 @@ static const cli_spec create_spec = {
 	.store = true,
 };
 
-/* Store FILE as a blob (one reference, the caller's: dropped once the
+/* Store FILE as a blob (one reference, the lease's: dropped once the
  * checkpoint holds it). */
-static int put_blob(b3cas_store *s, const char *path, b3cas_oid *id)
+static int put_blob(b3cas_store *s, b3cas_lease *l, const char *path,
+		    b3cas_oid *id)
 {
 	b3cas_writer *w = NULL;
 	char *buf = malloc(1u << 20);
@@ -235,7 +245,7 @@ static int put_blob(b3cas_store *s, const char *path, b3cas_oid *id)
 		err = b3cas_writer_write(w, buf, (size_t)n);
 	}
 	if (rc == CLI_OK && err >= 0)
-		err = b3cas_writer_commit(w, id);
+		err = b3cas_lease_commit(l, w, id);
 	else
 		b3cas_writer_abort(w);
 	if (rc == CLI_OK && err < 0)
@@ -243,6 +253,34 @@ static int put_blob(b3cas_store *s, const char *path, b3cas_oid *id)
 	close(fd);
 	free(buf);
 	return rc;
+}
+
+/* The stat cache of sandbox's trees: cache/trees/ in the store, named
+ * by the sandbox's hash (any name is a file name then). NULL when the
+ * folder cannot be made: no cache. */
+static char *cache_path(cli_ctx *ctx, const char *sandbox)
+{
+	const char *dir = cli_store_dir(ctx, NULL);
+	uint8_t h[B3CAS_OUT_LEN];
+	char hex[33], *p;
+	size_t n;
+
+	if (!dir)
+		return NULL;
+	b3cas_hash(h, sandbox, strlen(sandbox));
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	n = strlen(dir) + 64;
+	p = malloc(n);
+	if (!p)
+		return NULL;
+	snprintf(p, n, "%s/cache/trees", dir);
+	if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+		free(p);
+		return NULL;
+	}
+	snprintf(p, n, "%s/cache/trees/%s", dir, hex);
+	return p;
 }
 
 static int create(cli_ctx *ctx, int argc, char **argv)
@@ -258,6 +296,9 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 	cli_args pos;
 	char hex[B3CAS_OID_HEX_LEN + 1], when[40];
 	int64_t t = 0;
+	b3cas_lease *lease = NULL;
+	b3cas_tree_put_options po = B3CAS_TREE_PUT_OPTIONS_INIT;
+	char *cache = NULL;
 	int rc, err, owned = 0;
 
 	memset(&a, 0, sizeof(a));
@@ -282,8 +323,17 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 	c.labels = labels;
 	c.label_count = (size_t)a.labels.n;
 	c.blobs = blobs;
+	/* every reference create takes is the lease's until the
+	 * checkpoint holds what it needs: a kill leaks nothing */
+	err = b3cas_lease_open(s, &lease);
+	if (err < 0)
+		return cli_close_store(s, lib_error(err, false));
 	if (a.tree) {
-		err = b3cas_tree_put_dir(s, a.tree, &c.root, NULL);
+		cache = a.no_cache ? NULL : cache_path(ctx, c.sandbox);
+		po.lease = lease;
+		po.cache = cache;
+		err = b3cas_tree_put(s, a.tree, &po, &c.root, NULL);
+		free(cache);
 		if (err < 0) {
 			cli_error("%s", b3cas_error_last());
 			rc = err == B3CAS_ENOTFOUND || err == B3CAS_EPERM ||
@@ -291,6 +341,7 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 					     err == B3CAS_EBUSY
 				     ? CLI_USAGE
 				     : cli_exit_code(err, false);
+			(void)b3cas_lease_close(lease);
 			return cli_close_store(s, rc);
 		}
 		c.has_root = true;
@@ -301,7 +352,7 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 		snprintf(names[i], sizeof(names[i]), "%.*s",
 			 (int)(eq - a.blobs.v[i]), a.blobs.v[i]);
 		blobs[i].name = names[i];
-		rc = put_blob(s, eq + 1, &blobs[i].id);
+		rc = put_blob(s, lease, eq + 1, &blobs[i].id);
 		if (rc == CLI_OK)
 			owned++;
 	}
@@ -323,11 +374,10 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 				     : cli_exit_code(err, false);
 		}
 	}
-	/* the checkpoint holds them now (or failed): ours go */
-	if (c.has_root)
-		(void)b3cas_store_delete(s, &c.root);
-	for (int i = 0; i < owned; i++)
-		(void)b3cas_store_delete(s, &blobs[i].id);
+	/* the checkpoint holds them now (or failed): the lease's go */
+	err = b3cas_lease_close(lease);
+	if (err < 0 && rc == CLI_OK)
+		rc = lib_error(err, false);
 	if (rc == CLI_OK) {
 		if (a.quiet)
 			printf("%s\n", b3cas_oid_fmt(hex, &id));

@@ -19,11 +19,15 @@
 typedef struct tree_args {
 	bool quiet;
 	bool recursive;
+	const char *cache;
 } tree_args;
 
 static const cli_opt put_opts[] = {
 	CLI_FLAG("quiet", 'q', tree_args, quiet,
 		 "print only the id (no counts on standard error)"),
+	CLI_VALUE("cache", 'c', "FILE", tree_args, cache, NULL,
+		  "a stat cache: files unchanged since the put that\n"
+		  "wrote FILE are not read again (made when missing)"),
 	CLI_ARG("DIR", true, "expected one folder", "the folder to store"),
 	CLI_END,
 };
@@ -138,6 +142,11 @@ static void print_counts(const char *what, const b3cas_tree_counts *c)
 		"%llu links and special files\n", what,
 		(unsigned long long)c->files, (unsigned long long)c->bytes,
 		(unsigned long long)c->dirs, (unsigned long long)c->others);
+	if (c->cached || c->found)
+		fprintf(stderr, "tree %s: %llu files known from the cache, "
+			"%llu folders' trees stored already\n", what,
+			(unsigned long long)c->cached,
+			(unsigned long long)c->found);
 }
 
 /* The exit code of a failed tree call (is_lookup: not found is 1). */
@@ -171,7 +180,8 @@ static int begin(cli_ctx *ctx, const cli_spec *spec, tree_args *a, int argc,
 
 static int tree_put(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false};
+	tree_args a = {false, false, NULL};
+	b3cas_tree_put_options o = B3CAS_TREE_PUT_OPTIONS_INIT;
 	b3cas_tree_counts c;
 	b3cas_store *s;
 	b3cas_oid root;
@@ -182,7 +192,8 @@ static int tree_put(cli_ctx *ctx, int argc, char **argv)
 	rc = begin(ctx, &put_spec, &a, argc, argv, &pos, NULL, 0, true, &s);
 	if (rc != CLI_OK)
 		return rc;
-	err = b3cas_tree_put_dir(s, pos.v[0], &root, &c);
+	o.cache = a.cache;
+	err = b3cas_tree_put(s, pos.v[0], &o, &root, &c);
 	if (err < 0) {
 		/* a folder that cannot be read is the caller's input */
 		rc = err == B3CAS_ENOTFOUND || err == B3CAS_EPERM ||
@@ -199,7 +210,7 @@ static int tree_put(cli_ctx *ctx, int argc, char **argv)
 
 static int tree_get(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false};
+	tree_args a = {false, false, NULL};
 	b3cas_tree_counts c;
 	b3cas_store *s;
 	b3cas_oid root;
@@ -325,7 +336,7 @@ static int descend(b3cas_store *s, b3cas_tree **t, const char *path)
 
 static int tree_ls(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false};
+	tree_args a = {false, false, NULL};
 	ls_run r = {NULL, false, NULL, 0};
 	b3cas_tree *t = NULL;
 	b3cas_store *s;
@@ -369,7 +380,7 @@ static int print_diff(const char *path, int change, const b3cas_tree_entry *x,
 
 static int tree_diff(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false};
+	tree_args a = {false, false, NULL};
 	b3cas_store *s;
 	b3cas_oid ids[2];
 	cli_args pos;

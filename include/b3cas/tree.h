@@ -147,6 +147,10 @@ typedef struct b3cas_tree_counts {
 	uint64_t dirs;   /* directories, the top one too */
 	uint64_t others; /* symbolic links and special files */
 	uint64_t bytes;  /* bytes of those files' contents */
+	/* put with a stat cache: files whose content id the cache gave
+	 * (not read), and trees found stored already (not written) */
+	uint64_t cached;
+	uint64_t found;
 } b3cas_tree_counts;
 
 /*
@@ -157,7 +161,9 @@ typedef struct b3cas_tree_counts {
  * mount points below path are recorded as empty directories. *root_out
  * (may be NULL: the root is then not kept) gets the top tree's id, with
  * one reference that is the caller's; counts (may be NULL) what was put.
- * A failure drops every reference the put took.
+ * A failure drops every reference the put took; every reference but
+ * the root's is held by a lease (b3cas_lease_open), so a put that is
+ * killed leaves nothing but the root's, if it got that far.
  *
  * Errors: B3CAS_ENOTFOUND, B3CAS_EPERM, B3CAS_EIO (path or an entry
  * cannot be read; the message names it), B3CAS_EINVAL (NULL; path not a
@@ -167,6 +173,43 @@ typedef struct b3cas_tree_counts {
 B3CAS_EXTERN int b3cas_tree_put_dir(b3cas_store *store, const char *path,
 				    b3cas_oid *root_out,
 				    b3cas_tree_counts *counts);
+
+#define B3CAS_TREE_PUT_OPTIONS_VERSION 1
+
+/* How b3cas_tree_put works (B3CAS_TREE_PUT_OPTIONS_INIT: as
+ * b3cas_tree_put_dir). */
+typedef struct b3cas_tree_put_options {
+	unsigned version; /* B3CAS_TREE_PUT_OPTIONS_VERSION */
+	/* NULL: the root's reference is the caller's (root_out) and the
+	 * put's others are held by a lease of its own. Else every
+	 * reference the put takes is held by this lease, and the one to
+	 * the root stays in it (a checkpoint's create: killed at any
+	 * point, it leaks nothing). */
+	b3cas_lease *lease;
+	/* NULL, or the path of a stat cache (docs/trees.md, "The stat
+	 * cache"; created when missing, rewritten after the put): a file
+	 * whose path, inode, size, mtime and ctime are those it recorded
+	 * is not read again, and a tree whose entries are all known and
+	 * which is stored already is not written again. One cache per
+	 * folder that is put again and again (a sandbox's). */
+	const char *cache;
+} b3cas_tree_put_options;
+
+#define B3CAS_TREE_PUT_OPTIONS_INIT {B3CAS_TREE_PUT_OPTIONS_VERSION, NULL, NULL}
+
+/*
+ * b3cas_tree_put_dir with options (opts NULL: the defaults). With a
+ * lease, *root_out gets the root's id and the lease its reference.
+ * Errors: those of b3cas_tree_put_dir, and B3CAS_EINVAL (an options
+ * version this library does not know). A cache that cannot be read
+ * counts as empty; one that cannot be written is left as it was (the
+ * put succeeds); one that names objects the store no longer holds makes
+ * the put start over reading every file.
+ */
+B3CAS_EXTERN int b3cas_tree_put(b3cas_store *store, const char *path,
+				const b3cas_tree_put_options *opts,
+				b3cas_oid *root_out,
+				b3cas_tree_counts *counts);
 
 /*
  * Recreate tree root at dest, which must not exist or be an empty

@@ -31,6 +31,16 @@ typedef struct b3cas__scan_ops {
 	 * *id. 0 or a negative code. */
 	int (*tree)(void *ctx, const uint8_t *bytes, size_t len,
 		    const b3cas_tree *t, b3cas_oid *id);
+	/* Optional (NULL: none). The id of regular file rel (its path
+	 * below the top folder; st: its lstat) known without a read: 1,
+	 * *id and *xattrs (whether it has any: else they are not read),
+	 * or 0 (file is then called), or a negative code. */
+	int (*cached)(void *ctx, const char *rel, const struct stat *st,
+		      b3cas_oid *id, bool *xattrs);
+	/* Optional. Regular file rel is done: st as recorded, its id, and
+	 * whether it has xattrs. 0 or a negative code. */
+	int (*seen)(void *ctx, const char *rel, const struct stat *st,
+		    const b3cas_oid *id, bool xattrs);
 } b3cas__scan_ops;
 
 /*

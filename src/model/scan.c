@@ -285,20 +285,26 @@ nomem:
 			    shown);
 }
 
-static char *join(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *p = malloc(la + lb + 2);
-
-	if (p) {
-		memcpy(p, a, la);
-		p[la] = '/';
-		memcpy(p + la + 1, b, lb + 1);
-	}
-	return p;
-}
-
 static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id);
+
+/* A regular file's size, holes, hard link and attributes into e. */
+static int file_attrs(scan *sc, const struct stat *st, const char *shown,
+		      item *it, b3cas_tree_entry *e)
+{
+	e->size = (uint64_t)st->st_size;
+	if (st->st_size > 0 &&
+	    (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size)
+		e->flags |= B3CAS_TREE_SPARSE;
+	if (st->st_nlink > 1) {
+		e->flags |= B3CAS_TREE_LINKED;
+		e->link = link_number(sc, st->st_ino, shown);
+		if (e->link == 0)
+			return b3cas__error(B3CAS_ENOMEM, "tree put: out of "
+					    "memory");
+	}
+	attr_of(&e->attr, st, &it->x);
+	return 0;
+}
 
 /* Fill e from the entry name of dirfd (its stat st). */
 static int scan_entry(scan *sc, int dirfd, const char *shown, item *it,
@@ -323,8 +329,27 @@ static int scan_entry(scan *sc, int dirfd, const char *shown, item *it,
 		return rc; /* its attributes are in its own tree */
 	case S_IFREG: {
 		struct stat fst;
+		const char *rel = shown + sc->top_len + 1;
+		bool hx = false;
 
 		e->type = B3CAS_TREE_FILE;
+		rc = sc->ops->cached ? sc->ops->cached(sc->ctx, rel, st,
+						       &e->id, &hx)
+				     : 0;
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			/* known: its xattrs by name, if it had any */
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s",
+				 dirfd, it->name);
+			rc = hx ? read_xattrs(-1, proc, shown, &it->x) : 0;
+			if (rc >= 0)
+				rc = file_attrs(sc, st, shown, it, e);
+			if (rc >= 0 && sc->ops->seen)
+				rc = sc->ops->seen(sc->ctx, rel, st, &e->id,
+						   it->x.n > 0);
+			return rc;
+		}
 		/* O_NONBLOCK: a fifo put there since the stat must not hang
 		 * the scan (the check below refuses it) */
 		fd = openat(dirfd, it->name,
@@ -348,18 +373,11 @@ static int scan_entry(scan *sc, int dirfd, const char *shown, item *it,
 		rc = sc->ops->file(sc->ctx, fd, st, &e->id);
 		if (rc >= 0)
 			rc = read_xattrs(fd, NULL, shown, &it->x);
-		e->size = (uint64_t)st->st_size;
-		if (st->st_size > 0 &&
-		    (uint64_t)st->st_blocks * 512 < (uint64_t)st->st_size)
-			e->flags |= B3CAS_TREE_SPARSE;
-		if (st->st_nlink > 1) {
-			e->flags |= B3CAS_TREE_LINKED;
-			e->link = link_number(sc, st->st_ino, shown);
-			if (e->link == 0 && rc >= 0)
-				rc = b3cas__error(B3CAS_ENOMEM, "tree put: "
-						  "out of memory");
-		}
-		attr_of(&e->attr, st, &it->x);
+		if (rc >= 0)
+			rc = file_attrs(sc, st, shown, it, e);
+		if (rc >= 0 && sc->ops->seen)
+			rc = sc->ops->seen(sc->ctx, rel, st, &e->id,
+					   it->x.n > 0);
 		close(fd);
 		return rc;
 	}
@@ -421,7 +439,8 @@ static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id)
 	b3cas_tree_entry *entries = NULL;
 	b3cas_tree t = {0};
 	uint8_t *bytes = NULL;
-	size_t len = 0;
+	size_t len = 0, slen;
+	char *sub;
 	int rc;
 
 	if (fstat(dirfd, &self) < 0)
@@ -437,23 +456,27 @@ static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id)
 			rc = b3cas__error(B3CAS_ENOMEM, "tree put: %s: out of "
 					  "memory", shown);
 	}
+	/* each entry's path, shown + '/' + its name, made in one buffer */
+	slen = strlen(shown);
+	sub = count ? malloc(slen + 2 + B3CAS_TREE_NAME_MAX) : NULL;
+	if (count && !sub)
+		rc = b3cas__error(B3CAS_ENOMEM, "tree put: out of memory");
+	if (sub) {
+		memcpy(sub, shown, slen);
+		sub[slen] = '/';
+	}
 	for (size_t i = 0; rc >= 0 && i < count; i++) {
 		struct stat st;
-		char *sub = join(shown, items[i].name);
 
-		if (!sub) {
-			rc = b3cas__error(B3CAS_ENOMEM, "tree put: out of "
-					  "memory");
-			break;
-		}
+		memcpy(sub + slen + 1, items[i].name, items[i].len + 1);
 		if (fstatat(dirfd, items[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			rc = b3cas__error_errno(errno, "tree put: %s: cannot "
 						"stat", sub);
 		else
 			rc = scan_entry(sc, dirfd, sub, &items[i], &st,
 					&entries[i]);
-		free(sub);
 	}
+	free(sub);
 	if (rc >= 0) {
 		attr_of(&t.self, &self, &selfx);
 		t.entries = entries;

@@ -15,10 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "b3cas/hash.h"
 #include "b3cas/tree.h"
 #include "model/fstree.h"
+#include "model/statcache.h"
 #include "model/tree_int.h"
 #include "util/error.h"
 
@@ -28,11 +31,32 @@
 
 typedef struct put_ctx {
 	b3cas_store *s;
-	b3cas_oid *owned; /* the references the put holds, in put order */
+	b3cas_lease *lease; /* holds every reference the put takes */
+	b3cas_oid *owned;   /* those references, in the order taken */
 	size_t n, cap;
 	uint8_t *buf;
 	b3cas_tree_counts *counts;
+	b3cas__statcache *old; /* NULL: every file is read */
+	b3cas__statcache *fresh;     /* NULL: none is kept */
+	bool stale; /* the cache named an object the store lacks */
+	bool blake3; /* ids are BLAKE3: a tree's is known without the store */
+	/* trees whose entries were all known, kept unwritten until a
+	 * parent that must be written (or the top) asks: most are then
+	 * never looked up, since a stored parent holds them */
+	struct deferred *defer;
+	size_t ndefer, defer_cap;
+	size_t *dslots; /* ndefer's indexes by id; SIZE_MAX free */
+	size_t dslot_cap;
+	uint64_t written; /* trees written */
 } put_ctx;
+
+typedef struct deferred {
+	b3cas_oid id;
+	uint8_t *bytes; /* NULL once settled */
+	size_t len;
+	b3cas_oid *links;
+	size_t n;
+} deferred;
 
 static int own(put_ctx *p, const b3cas_oid *id)
 {
@@ -50,20 +74,29 @@ static int own(put_ctx *p, const b3cas_oid *id)
 	return 0;
 }
 
+/* Where the put's latest reference to id is in p->owned, or p->n. */
+static size_t owned_at(const put_ctx *p, const b3cas_oid *id)
+{
+	for (size_t i = p->n; i-- > 0;)
+		if (b3cas_oid_equal(&p->owned[i], id))
+			return i;
+	return p->n;
+}
+
 /* Drop the put's reference to id (the latest it took), now that a tree
- * holds id. */
+ * holds id; nothing when the put holds none (a file known from the
+ * cache, a tree found stored). */
 static int disown(put_ctx *p, const b3cas_oid *id)
 {
-	for (size_t i = p->n; i-- > 0;) {
-		if (!b3cas_oid_equal(&p->owned[i], id))
-			continue;
-		p->owned[i] = p->owned[--p->n];
-		return (int)b3cas_store_delete(p->s, id) < 0
-			       ? b3cas__error(B3CAS_ERROR, "tree put: %s",
-					      b3cas_error_last())
-			       : 0;
-	}
-	return 0;
+	size_t i = owned_at(p, id);
+
+	if (i == p->n)
+		return 0;
+	p->owned[i] = p->owned[--p->n];
+	return b3cas_lease_drop(p->lease, id) < 0
+		       ? b3cas__error(B3CAS_ERROR, "tree put: %s",
+				      b3cas_error_last())
+		       : 0;
 }
 
 /* Read up to len bytes (less only at the end of the file): the count,
@@ -107,7 +140,8 @@ static int put_file(void *ctx, int fd, const struct stat *st, b3cas_oid *id)
 	if (rc == 0 && n < (ssize_t)IO_CHUNK)
 		rc = total != (uint64_t)st->st_size
 			     ? changed(st, total)
-			     : b3cas_store_put(p->s, id, p->buf, (size_t)n);
+			     : b3cas_lease_put(p->lease, id, p->buf,
+					       (size_t)n);
 	else if (rc == 0)
 		rc = b3cas_writer_open(&w, p->s);
 	while (w && rc >= 0 && n > 0) {
@@ -122,7 +156,7 @@ static int put_file(void *ctx, int fd, const struct stat *st, b3cas_oid *id)
 	if (w && rc >= 0 && total != (uint64_t)st->st_size)
 		rc = changed(st, total);
 	if (w && rc >= 0)
-		rc = b3cas_writer_commit(w, id);
+		rc = b3cas_lease_commit(p->lease, w, id);
 	else
 		b3cas_writer_abort(w);
 	if (rc < 0)
@@ -132,68 +166,349 @@ static int put_file(void *ctx, int fd, const struct stat *st, b3cas_oid *id)
 	return own(p, id);
 }
 
+/* A file the cache knows: its id, read from nothing. */
+static int cached_file(void *ctx, const char *rel, const struct stat *st,
+		       b3cas_oid *id, bool *xattrs)
+{
+	put_ctx *p = ctx;
+
+	if (!p->old || !b3cas__statcache_find(p->old, rel, st, id, xattrs))
+		return 0;
+	p->counts->files++;
+	p->counts->cached++;
+	p->counts->bytes += (uint64_t)st->st_size;
+	return 1;
+}
+
+static int seen_file(void *ctx, const char *rel, const struct stat *st,
+		     const b3cas_oid *id, bool xattrs)
+{
+	put_ctx *p = ctx;
+
+	return p->fresh ? b3cas__statcache_add(p->fresh, rel, st, id, xattrs)
+			: 0;
+}
+
+/* The deferred tree id, or NULL. */
+static deferred *deferred_of(const put_ctx *p, const b3cas_oid *id)
+{
+	uint64_t h;
+
+	if (!p->dslot_cap)
+		return NULL;
+	memcpy(&h, id->bytes, sizeof(h));
+	for (size_t i = (size_t)h & (p->dslot_cap - 1);
+	     p->dslots[i] != SIZE_MAX; i = (i + 1) & (p->dslot_cap - 1))
+		if (b3cas_oid_equal(&p->defer[p->dslots[i]].id, id))
+			return &p->defer[p->dslots[i]];
+	return NULL;
+}
+
+/* Keep tree id (bytes, links) unwritten for now. */
+static int defer_tree(put_ctx *p, const b3cas_oid *id, const uint8_t *bytes,
+		      size_t len, const b3cas_oid *links, size_t n)
+{
+	deferred *d;
+	uint64_t h;
+	size_t i;
+
+	if (deferred_of(p, id))
+		return 0; /* the same folder met before */
+	if (2 * (p->ndefer + 1) > p->dslot_cap) {
+		size_t cap = p->dslot_cap ? 2 * p->dslot_cap : 1024;
+		size_t *sl = malloc(cap * sizeof(*sl));
+
+		if (!sl)
+			return b3cas__error(B3CAS_ENOMEM, "tree put: out of "
+					    "memory");
+		memset(sl, 0xff, cap * sizeof(*sl));
+		for (size_t k = 0; k < p->ndefer; k++) {
+			memcpy(&h, p->defer[k].id.bytes, sizeof(h));
+			for (i = (size_t)h & (cap - 1); sl[i] != SIZE_MAX;
+			     i = (i + 1) & (cap - 1))
+				;
+			sl[i] = k;
+		}
+		free(p->dslots);
+		p->dslots = sl;
+		p->dslot_cap = cap;
+	}
+	if (p->ndefer == p->defer_cap) {
+		size_t cap = p->defer_cap ? 2 * p->defer_cap : 256;
+		deferred *v = realloc(p->defer, cap * sizeof(*v));
+
+		if (!v)
+			return b3cas__error(B3CAS_ENOMEM, "tree put: out of "
+					    "memory");
+		p->defer = v;
+		p->defer_cap = cap;
+	}
+	d = &p->defer[p->ndefer];
+	d->id = *id;
+	d->len = len;
+	d->n = n;
+	d->bytes = malloc(len ? len : 1);
+	d->links = malloc((n ? n : 1) * sizeof(*links));
+	if (!d->bytes || !d->links) {
+		free(d->bytes);
+		free(d->links);
+		return b3cas__error(B3CAS_ENOMEM, "tree put: out of memory");
+	}
+	memcpy(d->bytes, bytes, len);
+	if (n)
+		memcpy(d->links, links, n * sizeof(*links));
+	memcpy(&h, id->bytes, sizeof(h));
+	for (i = (size_t)h & (p->dslot_cap - 1); p->dslots[i] != SIZE_MAX;
+	     i = (i + 1) & (p->dslot_cap - 1))
+		;
+	p->dslots[i] = p->ndefer++;
+	return 0;
+}
+
+static void defer_free(put_ctx *p)
+{
+	for (size_t i = 0; i < p->ndefer; i++) {
+		free(p->defer[i].bytes);
+		free(p->defer[i].links);
+	}
+	free(p->defer);
+	free(p->dslots);
+	p->defer = NULL;
+	p->dslots = NULL;
+	p->ndefer = p->defer_cap = p->dslot_cap = 0;
+}
+
+static int write_tree(put_ctx *p, const uint8_t *bytes, size_t len,
+		      b3cas_oid *links, size_t n, b3cas_oid *id);
+
+/*
+ * Settle deferred tree d: stored already (it then holds all it reaches),
+ * or written now, after the deferred trees among its entries are settled
+ * the same way (the put then holds a reference to it).
+ */
+static int settle(put_ctx *p, deferred *d)
+{
+	bool dup = false;
+	int rc;
+
+	if (!d->bytes)
+		return 0;
+	rc = b3cas_dedup_check(p->s, d->bytes, d->len, NULL, &dup);
+	if (rc == 0 && !dup)
+		rc = write_tree(p, d->bytes, d->len, d->links, d->n, &d->id);
+	if (rc < 0)
+		return rc;
+	free(d->bytes);
+	free(d->links);
+	d->bytes = NULL;
+	d->links = NULL;
+	return 0;
+}
+
+/* Write a tree (links: its entries' ids) holding its entries: those
+ * deferred are settled first; the put's references to them go once the
+ * tree holds them. */
+static int write_tree(put_ctx *p, const uint8_t *bytes, size_t len,
+		      b3cas_oid *links, size_t n, b3cas_oid *id)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc >= 0 && i < n; i++) {
+		deferred *d = deferred_of(p, &links[i]);
+
+		if (d)
+			rc = settle(p, d);
+	}
+	if (rc >= 0)
+		rc = b3cas_lease_put_linked(p->lease, id, bytes, len, links, n);
+	if (rc == B3CAS_ENOTFOUND && p->old)
+		p->stale = true;
+	if (rc >= 0) {
+		p->written++;
+		rc = own(p, id);
+	}
+	/* the tree holds them now: the put's own references go */
+	for (size_t i = 0; rc >= 0 && i < n; i++)
+		rc = disown(p, &links[i]);
+	return rc;
+}
+
 static int put_tree(void *ctx, const uint8_t *bytes, size_t len,
 		    const b3cas_tree *t, b3cas_oid *id)
 {
 	put_ctx *p = ctx;
 	b3cas_oid *links = calloc(t->count ? t->count : 1, sizeof(*links));
 	size_t n = 0;
-	int rc;
+	bool held = false; /* the put holds a reference to an entry */
+	int rc = 0;
 
 	if (!links)
 		return b3cas__error(B3CAS_ENOMEM, "tree put: out of memory");
 	for (size_t i = 0; i < t->count; i++) {
 		const b3cas_tree_entry *e = &t->entries[i];
 
-		if (e->type == B3CAS_TREE_FILE || e->type == B3CAS_TREE_DIR)
+		if (e->type == B3CAS_TREE_FILE || e->type == B3CAS_TREE_DIR) {
 			links[n++] = e->id;
-		else
+			held = held || owned_at(p, &e->id) < p->n;
+		} else {
 			p->counts->others++;
+		}
 	}
-	rc = b3cas_store_put_linked(p->s, id, bytes, len, links, n);
-	if (rc >= 0)
-		rc = own(p, id);
-	/* the tree holds them now: the put's own references go */
-	for (size_t i = 0; rc >= 0 && i < n; i++)
-		rc = disown(p, &links[i]);
+	p->counts->dirs++;
+	/* Entries all known (from the cache, or deferred): the tree may be
+	 * stored already, and then it holds them all. Whether it is, is
+	 * asked only when a parent must be written (or at the top): a
+	 * stored parent holds it. A tree found gone then, or an entry,
+	 * makes the put start over without the cache. */
+	if (p->old && p->blake3 && !held) {
+		b3cas_hash(id->bytes, bytes, len);
+		rc = defer_tree(p, id, bytes, len, links, n);
+	} else {
+		rc = write_tree(p, bytes, len, links, n, id);
+	}
 	free(links);
-	if (rc >= 0)
-		p->counts->dirs++;
+	return rc;
+}
+
+/* Drop every reference the put still holds (after a failure: the
+ * failure is the news). */
+static void drop_owned(put_ctx *p, int code)
+{
+	char msg[B3CAS__MESSAGE_MAX];
+
+	snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
+	while (p->n > 0)
+		(void)b3cas_lease_drop(p->lease, &p->owned[--p->n]);
+	(void)b3cas__error(code, "%s", msg);
+}
+
+/* One scan of path; *root is then held by the lease, once. */
+static int put_once(put_ctx *p, const char *path, b3cas_oid *root)
+{
+	static const b3cas__scan_ops ops = {put_file, put_tree, cached_file,
+					    seen_file};
+	int rc = b3cas__scan(path, &ops, p, root);
+	deferred *top = rc >= 0 ? deferred_of(p, root) : NULL;
+
+	if (top)
+		rc = settle(p, top);
+	/* the top tree found stored: the put's reference to it now */
+	if (rc >= 0 && owned_at(p, root) == p->n) {
+		rc = b3cas_lease_ref(p->lease, root);
+		if (rc == B3CAS_ENOTFOUND)
+			p->stale = true;
+		if (rc >= 0)
+			rc = own(p, root);
+	}
+	if (rc < 0)
+		drop_owned(p, rc);
+	defer_free(p);
+	return rc < 0 ? rc : 0;
+}
+
+static int64_t wall_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+int b3cas_tree_put(b3cas_store *store, const char *path,
+		   const b3cas_tree_put_options *opts, b3cas_oid *root_out,
+		   b3cas_tree_counts *counts)
+{
+	b3cas_tree_counts local;
+	put_ctx p = {0};
+	b3cas__statcache *old = NULL;
+	b3cas_oid root;
+	int rc = 0;
+
+	B3CAS__NONNULL(store, "store");
+	B3CAS__NONNULL(path, "path");
+	if (opts && opts->version != B3CAS_TREE_PUT_OPTIONS_VERSION)
+		return b3cas__error(B3CAS_EINVAL, "b3cas_tree_put: options of "
+				    "version %u (this library: %u)",
+				    opts->version,
+				    B3CAS_TREE_PUT_OPTIONS_VERSION);
+	p.s = store;
+	{
+		b3cas_store_info info;
+
+		b3cas_store_info_get(&info, store);
+		p.blake3 = info.hash == B3CAS_HASH_BLAKE3;
+	}
+	p.counts = counts ? counts : &local;
+	memset(p.counts, 0, sizeof(*p.counts));
+	p.buf = malloc(IO_CHUNK);
+	if (!p.buf)
+		return b3cas__error(B3CAS_ENOMEM, "tree put: out of memory");
+	if (opts && opts->cache) {
+		/* a file changed within 2 s of the scan may change again
+		 * within its clock's tick unseen: not kept */
+		old = b3cas__statcache_load(opts->cache);
+		p.fresh = b3cas__statcache_new(wall_ns() - 2000000000ll,
+					       b3cas__statcache_bytes(old) +
+						       4096);
+		if (!old || !p.fresh)
+			rc = B3CAS_ENOMEM;
+	}
+	if (rc == 0 && opts && opts->lease)
+		p.lease = opts->lease;
+	else if (rc == 0)
+		rc = b3cas_lease_open(store, &p.lease);
+	p.old = old;
+	if (rc == 0) {
+		rc = put_once(&p, path, &root);
+		if (rc < 0 && p.stale) {
+			/* the cache named what is no longer stored: again,
+			 * reading every file */
+			b3cas__statcache_free(p.fresh);
+			p.fresh = b3cas__statcache_new(
+				wall_ns() - 2000000000ll,
+				b3cas__statcache_bytes(old) + 4096);
+			p.old = NULL;
+			p.stale = false;
+			p.written = 0;
+			memset(p.counts, 0, sizeof(*p.counts));
+			rc = p.fresh ? put_once(&p, path, &root)
+				     : B3CAS_ENOMEM;
+		}
+	}
+	/* the cache is a hint: one that cannot be written is left as it
+	 * was (its entries are checked at every use) */
+	if (rc == 0 && p.fresh &&
+	    b3cas__statcache_save(p.fresh, opts->cache) < 0)
+		b3cas_error_clear();
+	if (rc == 0 && !(opts && opts->lease)) {
+		/* the caller's reference, and the lease's goes */
+		int64_t r = root_out ? b3cas_ref_add(store, &root) : 0;
+
+		rc = r < 0 ? (int)r : 0;
+	}
+	if (rc == 0 && p.old)
+		p.counts->found = p.counts->dirs - p.written;
+	if (rc == 0 && root_out)
+		*root_out = root;
+	if (p.lease && p.lease != (opts ? opts->lease : NULL)) {
+		int crc = b3cas_lease_close(p.lease);
+
+		if (rc == 0)
+			rc = crc;
+	}
+	b3cas__statcache_free(old);
+	b3cas__statcache_free(p.fresh);
+	free(p.owned);
+	free(p.buf);
 	return rc;
 }
 
 int b3cas_tree_put_dir(b3cas_store *store, const char *path,
 		       b3cas_oid *root_out, b3cas_tree_counts *counts)
 {
-	static const b3cas__scan_ops ops = {put_file, put_tree};
-	b3cas_tree_counts local;
-	put_ctx p = {store, NULL, 0, 0, NULL, counts ? counts : &local};
-	b3cas_oid root;
-	int rc;
-
 	B3CAS__NONNULL(store, "store");
 	B3CAS__NONNULL(path, "path");
-	memset(p.counts, 0, sizeof(*p.counts));
-	p.buf = malloc(IO_CHUNK);
-	if (!p.buf)
-		return b3cas__error(B3CAS_ENOMEM, "tree put: out of memory");
-	rc = b3cas__scan(path, &ops, &p, &root);
-	if (rc < 0) {
-		/* drop what the put still owns; the failure is the news */
-		char msg[B3CAS__MESSAGE_MAX];
-
-		snprintf(msg, sizeof(msg), "%s", b3cas_error_last());
-		for (size_t i = 0; i < p.n; i++)
-			(void)b3cas_store_delete(store, &p.owned[i]);
-		(void)b3cas__error(rc, "%s", msg);
-	} else if (root_out) {
-		*root_out = root;
-	} else {
-		(void)b3cas_store_delete(store, &root);
-	}
-	free(p.owned);
-	free(p.buf);
-	return rc < 0 ? rc : 0;
+	return b3cas_tree_put(store, path, NULL, root_out, counts);
 }
 
 /* ---- get -------------------------------------------------------------- */

@@ -82,6 +82,27 @@ void t_b3cas_tree_put_dir(void **state)
 	assert_true(poisoned(&id, sizeof(id)));
 }
 
+void t_b3cas_tree_put(void **state)
+{
+	b3cas_tree_put_options o = B3CAS_TREE_PUT_OPTIONS_INIT;
+	b3cas_oid id;
+
+	(void)state;
+	poison(&id, sizeof(id));
+	EINVAL_FOR("b3cas_tree_put", "store",
+		   b3cas_tree_put(NULL, "/", &o, &id, NULL));
+	EINVAL_FOR("b3cas_tree_put", "path",
+		   b3cas_tree_put(st, NULL, &o, &id, NULL));
+	o.version = 99;
+	assert_int_equal(b3cas_tree_put(st, "/dev", &o, &id, NULL),
+			 B3CAS_EINVAL);
+	assert_non_null(strstr(b3cas_error_last(), "version 99"));
+	o.version = B3CAS_TREE_PUT_OPTIONS_VERSION;
+	assert_int_equal(b3cas_tree_put(st, "/dev/null", &o, &id, NULL),
+			 B3CAS_EINVAL);
+	assert_true(poisoned(&id, sizeof(id)));
+}
+
 void t_b3cas_tree_get_dir(void **state)
 {
 	b3cas_oid id;

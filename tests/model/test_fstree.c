@@ -145,7 +145,7 @@ static int get_file(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
 	return 0;
 }
 
-static const b3cas__scan_ops scan_ops = {put_file, put_tree};
+static const b3cas__scan_ops scan_ops = {put_file, put_tree, NULL, NULL};
 static const b3cas__restore_ops restore_ops = {get_tree, get_file};
 
 /* ---- the source folder -------------------------------------------------- */

@@ -14,7 +14,8 @@
  *   only the first held; with both gone the store is empty, with no key
  *   of the links machinery left;
  * - a put that fails half way (an unreadable file, as a normal user)
- *   leaves nothing behind.
+ *   leaves nothing behind;
+ * - the stat cache (test_stat_cache) and puts under a lease.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -371,6 +372,152 @@ static void test_failed_put(void **state)
 	tu_remove_root(dir);
 }
 
+/* Put a with cache (NULL: none) into s: the root (a caller reference),
+ * counts in *c. */
+static b3cas_oid put_cached(b3cas_store *s, const char *a, const char *cache,
+			    b3cas_tree_counts *c)
+{
+	b3cas_tree_put_options o = B3CAS_TREE_PUT_OPTIONS_INIT;
+	b3cas_oid r;
+
+	o.cache = cache;
+	if (b3cas_tree_put(s, a, &o, &r, c) != 0)
+		fail_msg("put (cache %s): %s", cache ? cache : "none",
+			 b3cas_error_last());
+	return r;
+}
+
+static void gc_now(b3cas_store *s)
+{
+	b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+
+	g.grace_ns = 0;
+	g.normal_priority = true;
+	assert_int_equal(b3cas_gc(s, &g, NULL), 0);
+}
+
+/*
+ * The stat cache: an unchanged folder is put without a read (every file
+ * from the cache, no tree written) and gives the same root; after
+ * changes (new bytes of the same size under the old mtime, a mode, a
+ * file added and one removed) the cached put gives the root a put
+ * without cache gives; a cache whose objects GC took, and a damaged
+ * cache, still give the right tree. A put under a lease leaves the
+ * root's reference in it, and nothing else.
+ */
+static void test_stat_cache(void **state)
+{
+	char dir[64], a[128], st_root[128], cache[160], out[128], p[512];
+	b3cas_tree_counts c;
+	b3cas_oid r1, r2, r3, r4;
+	b3cas_store *s;
+	listing l;
+	bool changed = false;
+
+	(void)state;
+	tu_make_root(dir, sizeof(dir), "tree-cache");
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(st_root, sizeof(st_root), "%s/store", dir);
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	make_tree(a, 3);
+	snprintf(p, sizeof(p), "%s/zz-file", a);
+	write_file(p, 5000, false);
+	/* files changed in the last 2 s are not cached (a change in the
+	 * same tick of the clock would not show): let them age */
+	sleep(3);
+	s = open_store(st_root, true);
+	r1 = put_cached(s, a, cache, &c);
+	assert_int_equal(c.cached, 0);
+	r2 = put_cached(s, a, cache, &c);
+	assert_true(b3cas_oid_equal(&r1, &r2));
+	assert_true(c.files > 0);
+	if (c.cached != c.files || c.found != c.dirs)
+		fail_msg("unchanged: %llu of %llu files cached, %llu of %llu "
+			 "trees found", (unsigned long long)c.cached,
+			 (unsigned long long)c.files,
+			 (unsigned long long)c.found,
+			 (unsigned long long)c.dirs);
+	/* changes the stat tells */
+	list_dir(a, &l);
+	for (unsigned i = 0; i < l.n; i++) {
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%s/%.300s", a, l.name[i]);
+		assert_int_equal(lstat(p, &st), 0);
+		if (!S_ISREG(st.st_mode) || st.st_nlink > 1)
+			continue;
+		if (!changed) {
+			struct timespec ts[2] = {st.st_atim, st.st_mtim};
+
+			/* same size, same mtime: only ctime tells */
+			write_file(p, (size_t)st.st_size, false);
+			assert_int_equal(utimensat(AT_FDCWD, p, ts,
+						   AT_SYMLINK_NOFOLLOW), 0);
+			changed = true;
+		} else if (tu_rand(&rng) % 2) {
+			chmod(p, st.st_mode ^ 0040);
+		}
+	}
+	snprintf(p, sizeof(p), "%s/zz-file", a);
+	assert_int_equal(unlink(p), 0);
+	snprintf(p, sizeof(p), "%s/zz-new", a);
+	write_file(p, 777, false);
+	r3 = put_cached(s, a, cache, &c);
+	assert_true(c.cached < c.files);
+	r4 = put_cached(s, a, NULL, NULL);
+	if (!b3cas_oid_equal(&r3, &r4)) {
+		(void)b3cas_tree_diff(s, &r4, &r3, print_change, NULL);
+		fail_msg("the cached put gave another tree");
+	}
+	/* everything goes; the cache names what GC took */
+	assert_int_equal(b3cas_store_delete(s, &r1), 1);
+	assert_int_equal(b3cas_store_delete(s, &r2), 0);
+	assert_int_equal(b3cas_store_delete(s, &r3), 1);
+	assert_int_equal(b3cas_store_delete(s, &r4), 0);
+	gc_now(s);
+	assert_int_equal(tu_meta_keys(b3cas__store_index(s)), 0);
+	sleep(3);
+	r1 = put_cached(s, a, cache, &c);
+	assert_true(b3cas_oid_equal(&r1, &r3));
+	assert_int_equal(c.cached, 0); /* the put started over */
+	if (b3cas_tree_get_dir(s, &r1, out, NULL) != 0)
+		fail_msg("get: %s", b3cas_error_last());
+	same_dirs(a, out);
+	/* a damaged cache counts as empty */
+	r2 = put_cached(s, a, cache, &c);
+	assert_int_equal(c.cached, c.files);
+	assert_int_equal(b3cas_store_delete(s, &r2), 1);
+	tu_flip_file_byte(cache, 100);
+	r2 = put_cached(s, a, cache, &c);
+	assert_int_equal(c.cached, 0);
+	assert_true(b3cas_oid_equal(&r1, &r2));
+	assert_int_equal(b3cas_store_delete(s, &r1), 1);
+	assert_int_equal(b3cas_store_delete(s, &r2), 0);
+	gc_now(s);
+	/* under a lease: its one reference is the root's */
+	{
+		b3cas_tree_put_options o = B3CAS_TREE_PUT_OPTIONS_INIT;
+		b3cas_lease *lease;
+		b3cas_stats stats;
+
+		assert_int_equal(b3cas_lease_open(s, &lease), 0);
+		o.lease = lease;
+		o.cache = cache;
+		assert_int_equal(b3cas_tree_put(s, a, &o, &r1, &c), 0);
+		assert_int_equal(b3cas_lease_count(lease), 1);
+		assert_int_equal(b3cas_store_exists(s, &r1), 1);
+		assert_int_equal(b3cas_lease_close(lease), 0);
+		assert_int_equal(b3cas_store_exists(s, &r1), 0);
+		gc_now(s);
+		assert_int_equal(b3cas_store_stats(s, &stats), 0);
+		assert_int_equal(stats.objects, 0);
+		assert_int_equal(tu_meta_keys(b3cas__store_index(s)), 0);
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip_chunking),
 		cmocka_unit_test(test_diff_model),
 		cmocka_unit_test(test_failed_put),
+		cmocka_unit_test(test_stat_cache),
 	};
 
 	rng = tu_seed("test_tree_store");
