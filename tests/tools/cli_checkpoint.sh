@@ -4,7 +4,8 @@
 # links, a memory image with pages rewritten and bytes inserted) gets a
 # checkpoint per step; each is restored, by id and as SANDBOX@TIME, and
 # compared with the copy of that step (diff -r --no-dereference, cmp of
-# the blobs, stat of modes and times); fork, diff, prune (dry run, then
+# the blobs, stat of modes and times), a range of the memory blob read
+# alone (checkpoint cat); fork, diff, prune (dry run, then
 # real: exactly what the rules keep stays), rm, and GC that frees
 # everything at the end; bad input gets exit 2 and a message. In a
 # chunking and a plain store.
@@ -70,7 +71,15 @@ run_series() {
 			<(meta "$work/r-$mode-$i")
 		check "step $i: memory" cmp "$work/memcopy-$mode-$i" \
 			"$work/rb-$mode-$i/memory"
+		# a range of the blob alone (lazy paging)
+		local off=$(((i * 7919 + 4093) % 1900000)) len=$((4096 + i * 13))
+		check "step $i: a range of memory" cmp \
+			<("$b3cas" checkpoint cat "$ref" memory --offset $off \
+				--length $len) \
+			<(tail -c +$((off + 1)) "$work/memcopy-$mode-$i" |
+				head -c $len)
 	done
+	expect 1 '' "no blob 'nope'" -- checkpoint cat s1 nope
 	# a time between two checkpoints gives the earlier one
 	expect 0 "^id +${ids[2]}" '' -- checkpoint show "s1@${times[2]}"
 	expect 0 'step=0' '' -- checkpoint show "${ids[0]}"
