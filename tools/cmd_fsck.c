@@ -72,7 +72,8 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       ",\"cache_copies\":%" PRIu64 ",\"index_damage\":%" PRIu64
 		       ",\"staging\":%" PRIu64 ",\"held_counts\":%" PRIu64
 		       ",\"held_mended\":%" PRIu64 ",\"node_counts\":%" PRIu64
-		       ",\"node_mended\":%" PRIu64 ",\"seconds\":%.6f}\n",
+		       ",\"node_mended\":%" PRIu64 ",\"roots\":%" PRIu64
+		       ",\"seconds\":%.6f}\n",
 		       r->objects, r->files, r->bytes, r->problems,
 		       r->corrupt, r->missing, r->wrong_size, r->orphans,
 		       r->strays, r->malformed, r->dangling_refs,
@@ -80,7 +81,7 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       r->reindexed, r->removed, r->lost, r->cache_files,
 		       r->cache_copies, r->index_damage, r->staging,
 		       r->held_counts, r->held_mended, r->node_counts,
-		       r->node_mended, r->seconds);
+		       r->node_mended, r->roots, r->seconds);
 		return;
 	}
 	printf("fsck: %" PRIu64 " objects%s%" PRIu64 " files", r->objects,

@@ -106,11 +106,16 @@ typedef enum b3cas_fsck_kind {
 	 * names goes, releasing its chunks as its last release would. A
 	 * missing list cannot be mended (the objects that name it are
 	 * corrupt). */
-	B3CAS_FSCK_NODE_COUNT
+	B3CAS_FSCK_NODE_COUNT,
+	/* A name (b3cas_name_set) or a lease's reference that names an
+	 * object that is not stored, or the links of a linked object whose
+	 * entry is gone. The id is that object's. Never repaired: the bytes
+	 * are lost (b3cas_restore from a backup brings them back). */
+	B3CAS_FSCK_ROOT
 } b3cas_fsck_kind;
 
 /* "corrupt", "missing", ..., "cache-copy", "index", "staging",
- * "held-count", "node-count"; "unknown" for other values. A static string; never
+ * "held-count", "node-count", "root"; "unknown" for other values. A static string; never
  * fails. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
@@ -192,6 +197,8 @@ typedef struct b3cas_fsck_report {
 	/* B3CAS_FSCK_NODE_COUNT findings (also in problems), and with
 	 * repair those mended. */
 	uint64_t node_counts, node_mended;
+	/* B3CAS_FSCK_ROOT findings (also in problems). */
+	uint64_t roots;
 } b3cas_fsck_report;
 
 /*

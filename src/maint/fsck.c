@@ -103,6 +103,7 @@ const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
 	case B3CAS_FSCK_STAGING: return "staging";
 	case B3CAS_FSCK_HELD_COUNT: return "held-count";
 	case B3CAS_FSCK_NODE_COUNT: return "node-count";
+	case B3CAS_FSCK_ROOT: return "root";
 	default: return "unknown";
 	}
 }
@@ -145,6 +146,7 @@ void b3cas__fsck_found(fsck_worker *w, b3cas_fsck_problem *p)
 	case B3CAS_FSCK_STAGING: r->staging++; break;
 	case B3CAS_FSCK_HELD_COUNT: r->held_counts++; break;
 	case B3CAS_FSCK_NODE_COUNT: r->node_counts++; break;
+	case B3CAS_FSCK_ROOT: r->roots++; break;
 	}
 	r->lost += p->lost;
 	if (!f->o->on_problem)
@@ -389,6 +391,7 @@ static void report_add(b3cas_fsck_report *dst, const b3cas_fsck_report *src)
 	dst->staging += src->staging;
 	dst->held_counts += src->held_counts;
 	dst->node_counts += src->node_counts;
+	dst->roots += src->roots;
 	dst->node_mended += src->node_mended;
 	dst->held_mended += src->held_mended;
 }
@@ -420,6 +423,8 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 			rc = b3cas__fsck_check_held(&ws[0]);
 			if (rc == 0 && !b3cas__fsck_halted(f))
 				rc = b3cas__fsck_check_packed(&ws[0]);
+			if (rc == 0 && !b3cas__fsck_halted(f))
+				rc = b3cas__fsck_check_roots(&ws[0]);
 			if (rc < 0 || b3cas__fsck_halted(f))
 				break;
 		}

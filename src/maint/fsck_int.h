@@ -210,6 +210,14 @@ int b3cas__fsck_check_held(fsck_worker *w);
  * an orphan finding (with repair, deleted). As b3cas__fsck_check_held. */
 int b3cas__fsck_check_packed(fsck_worker *w);
 
+/* ---- names, leases and links (fsck_roots.c) ---- */
+
+/* Every name, lease reference and links top names an object that is
+ * there; each one that does not is a B3CAS_FSCK_ROOT finding (never
+ * repaired). On the calling thread. 0 (also when stopped) or an
+ * error. */
+int b3cas__fsck_check_roots(fsck_worker *w);
+
 /* ---- L2 copies (fsck_l2.c) ---- */
 
 void b3cas__fsck_check_copy(fsck_worker *w, int sub_fd, unsigned sub,

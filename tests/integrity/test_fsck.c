@@ -16,6 +16,8 @@
  * bad cache copies are reported, then deleted through the cache with
  * repair, sound ones untouched. Chunking stores: chunks' held counts
  * damaged in every way are found exactly and mended (test_fsck_held.c).
+ * Names, leases' references and links tops naming objects that are not
+ * stored are each one root finding (test_roots).
  *
  * This file holds main() (the case list, in order), the shared setup and
  * helpers (test_fsck_int.h) and the single-threaded cases; the threaded
@@ -372,6 +374,57 @@ static void test_scrub_resumes(void **state)
 }
 
 
+/* Names, leases and links that name what is not stored: one root
+ * finding each, none before the damage, nothing repaired. */
+static void test_roots(void **state)
+{
+	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report r;
+	b3cas_store *s;
+	b3cas_lease *l;
+	b3cas_oid a, b, c, x;
+	seen w;
+
+	(void)state;
+	s = open_at(store_dir, true, NULL);
+	assert_int_equal(b3cas_store_put(s, &a, "named", 5), 0);
+	assert_int_equal(b3cas_store_put(s, &b, "linked", 6), 0);
+	assert_int_equal(b3cas_store_put(s, &c, "leased", 6), 0);
+	assert_int_equal(b3cas_store_put_linked(s, &x, "holder", 6, &b, 1), 0);
+	assert_int_equal(b3cas_name_set(s, "ckpt/s/1", &a), 0);
+	assert_int_equal(b3cas_lease_open(s, &l), 0);
+	assert_int_equal(b3cas_lease_ref(l, &c), 0);
+	fo.on_problem = on_problem;
+	fo.ctx = &w;
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(b3cas_fsck(s, &fo, &r), 0);
+	assert_int_equal(r.problems, 0);
+	/* the three objects' entries go behind the store's back */
+	del_raw(s, B3CAS_CF_CONTENT, a.bytes, B3CAS_OID_LEN);
+	del_raw(s, B3CAS_CF_REFS, a.bytes, B3CAS_OID_LEN);
+	del_raw(s, B3CAS_CF_CONTENT, c.bytes, B3CAS_OID_LEN);
+	del_raw(s, B3CAS_CF_REFS, c.bytes, B3CAS_OID_LEN);
+	del_raw(s, B3CAS_CF_CONTENT, x.bytes, B3CAS_OID_LEN);
+	del_raw(s, B3CAS_CF_REFS, x.bytes, B3CAS_OID_LEN);
+	b3cas_cache_evict(s, &a);
+	b3cas_cache_evict(s, &c);
+	b3cas_cache_evict(s, &x);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(b3cas_fsck(s, &fo, &r), 0);
+	assert_int_equal(r.roots, 3);
+	assert_int_equal(w.by_kind[B3CAS_FSCK_ROOT], 3);
+	assert_int_equal(r.problems, 3);
+	assert_string_equal(b3cas_fsck_kind_name(B3CAS_FSCK_ROOT), "root");
+	/* a repair leaves them: the bytes are gone */
+	fo.repair = true;
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(b3cas_fsck(s, &fo, &r), 0);
+	assert_int_equal(r.roots, 3);
+	assert_int_equal(b3cas_lease_close(l), 0);
+	assert_int_equal(b3cas_name_delete(s, "ckpt/s/1"), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +452,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_node_counts, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_roots, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
