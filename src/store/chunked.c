@@ -2415,6 +2415,64 @@ static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
 	return rc;
 }
 
+/*
+ * X stored (live) with its links already: one reference more (the
+ * name's, or with a tag) and nothing else, under X's stripe lock (and
+ * the names lock for a name). 1 done, 0 not so (the full put follows:
+ * new, or a candidate to revive), or an error.
+ */
+static int links_known(b3cas_store *s, const b3cas_oid *id,
+		       const uint8_t *name, size_t name_len, bool is_name)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	rocksdb_writebatch_t *b = NULL;
+	uint8_t k[LINKS_KEY_LEN];
+	int rc;
+
+	links_key(k, id);
+	if (is_name)
+		pthread_mutex_lock(&s->names_lock);
+	pthread_mutex_lock(lock);
+	rc = b3cas__index_has(s->ix, B3CAS_CF_META, k, sizeof(k));
+	if (rc > 0 && is_name) {
+		int had = b3cas__index_has(s->ix, B3CAS_CF_META, name,
+					   name_len);
+
+		if (had != 0)
+			rc = had < 0 ? had
+				     : b3cas__error(B3CAS_EEXISTS, "name '%.*s' "
+						    "exists already",
+						    (int)(name_len - 1),
+						    (const char *)name + 1);
+	}
+	if (rc > 0) {
+		b = rocksdb_writebatch_create();
+		rc = b3cas__stage_ref_locked(s, b, id);
+		if (rc == B3CAS_ENOTFOUND) { /* a candidate: revived by a put */
+			b3cas_error_clear();
+			rc = 0;
+		} else if (rc == 0) {
+			if (name)
+				rocksdb_writebatch_put_cf(
+					b, s->ix->cf[B3CAS_CF_META],
+					(const char *)name, name_len,
+					(const char *)id->bytes,
+					B3CAS_OID_LEN);
+			rc = b3cas__write_batch(s, b, false);
+			if (rc == 0) {
+				b3cas__known_add(s->known, id);
+				rc = 1;
+			}
+		}
+	}
+	pthread_mutex_unlock(lock);
+	if (is_name)
+		pthread_mutex_unlock(&s->names_lock);
+	if (b)
+		rocksdb_writebatch_destroy(b);
+	return rc;
+}
+
 int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 			    const void *data, size_t len,
 			    const b3cas_oid *links, size_t nlinks,
@@ -2431,6 +2489,12 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 	if (nlinks > LINKS_MAX)
 		return b3cas__error(B3CAS_EINVAL, "%zu links: at most %u",
 				    nlinks, LINKS_MAX);
+	/* stored with its links: a reference more, no node work */
+	if (atomic_load(&s->links)) {
+		rc = links_known(s, id, name, name_len, is_name);
+		if (rc != 0)
+			return rc;
+	}
 	lp = calloc(1, sizeof(*lp));
 	if (!lp)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
