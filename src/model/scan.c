@@ -223,66 +223,69 @@ static int item_cmp(const void *a, const void *b)
 	return b3cas__tree_name_cmp(x->name, x->len, y->name, y->len);
 }
 
-/* The names in dirfd, sorted (not . and ..): *items, *count. */
+/* The names in dirfd (just opened: read from its start), sorted (not .
+ * and ..): *items, *count. getdents64 on dirfd itself: no second
+ * descriptor, no stream (a scan reads thousands of folders). */
 static int read_names(int dirfd, const char *shown, item **items,
 		      size_t *count)
 {
-	int fd = dup(dirfd);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *de;
+	char buf[32768];
 	size_t n = 0, cap = 0;
 	item *v = NULL;
+	int rc = 0;
 
-	if (!d) {
-		int e = errno;
+	for (;;) {
+		ssize_t got = getdents64(dirfd, buf, sizeof(buf));
 
-		if (fd >= 0)
-			close(fd);
-		return b3cas__error_errno(e, "tree put: %s: cannot read the "
-					  "folder", shown);
-	}
-	rewinddir(d);
-	errno = 0;
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n == cap) {
-			item *w = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
-
-			if (!w)
-				goto nomem;
-			v = w;
-			cap = cap ? cap * 2 : 16;
+		if (got < 0) {
+			rc = b3cas__error_errno(errno, "tree put: %s: cannot "
+						"read the folder", shown);
+			break;
 		}
-		memset(&v[n], 0, sizeof(v[n]));
-		v[n].len = strlen(de->d_name);
-		v[n].name = strdup(de->d_name);
-		if (!v[n].name)
-			goto nomem;
-		n++;
-		errno = 0;
-	}
-	if (errno) {
-		int e = errno;
+		if (got == 0)
+			break;
+		for (ssize_t off = 0; rc == 0 && off < got;) {
+			const struct dirent64 *de =
+				(const struct dirent64 *)(buf + off);
 
-		closedir(d);
-		*items = v;
-		*count = n;
-		return b3cas__error_errno(e, "tree put: %s: cannot read the "
-					  "folder", shown);
+			off += de->d_reclen;
+			if (!strcmp(de->d_name, ".") ||
+			    !strcmp(de->d_name, ".."))
+				continue;
+			if (n == cap) {
+				item *w = realloc(v, (cap ? cap * 2 : 16) *
+							     sizeof(*v));
+
+				if (!w) {
+					rc = B3CAS_ENOMEM;
+					break;
+				}
+				v = w;
+				cap = cap ? cap * 2 : 16;
+			}
+			memset(&v[n], 0, sizeof(v[n]));
+			v[n].len = strlen(de->d_name);
+			v[n].name = malloc(v[n].len + 1);
+			if (!v[n].name) {
+				rc = B3CAS_ENOMEM;
+				break;
+			}
+			memcpy(v[n].name, de->d_name, v[n].len + 1);
+			n++;
+		}
+		if (rc < 0)
+			break;
 	}
-	closedir(d);
-	if (n)
+	if (rc == B3CAS_ENOMEM)
+		rc = b3cas__error(B3CAS_ENOMEM, "tree put: %s: out of memory",
+				  shown);
+	if (rc == 0 && n)
 		qsort(v, n, sizeof(*v), item_cmp);
 	*items = v;
 	*count = n;
-	return 0;
-nomem:
-	closedir(d);
-	*items = v;
-	*count = n;
-	return b3cas__error(B3CAS_ENOMEM, "tree put: %s: out of memory",
-			    shown);
+	return rc;
 }
 
 static int scan_dir(scan *sc, int dirfd, const char *shown, b3cas_oid *id);
