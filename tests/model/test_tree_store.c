@@ -425,7 +425,7 @@ static void test_stat_cache(void **state)
 	write_file(p, 5000, false);
 	/* files changed in the last 2 s are not cached (a change in the
 	 * same tick of the clock would not show): let them age */
-	sleep(3);
+	usleep(2100000);
 	s = open_store(st_root, true);
 	r1 = put_cached(s, a, cache, &c);
 	assert_int_equal(c.cached, 0);
@@ -438,6 +438,12 @@ static void test_stat_cache(void **state)
 			 (unsigned long long)c.files,
 			 (unsigned long long)c.found,
 			 (unsigned long long)c.dirs);
+	/* a damaged cache counts as empty: every file read, the same tree */
+	assert_int_equal(b3cas_store_delete(s, &r2), 1);
+	tu_flip_file_byte(cache, 100);
+	r2 = put_cached(s, a, cache, &c);
+	assert_int_equal(c.cached, 0);
+	assert_true(b3cas_oid_equal(&r1, &r2));
 	/* changes the stat tells */
 	list_dir(a, &l);
 	for (unsigned i = 0; i < l.n; i++) {
@@ -477,23 +483,13 @@ static void test_stat_cache(void **state)
 	assert_int_equal(b3cas_store_delete(s, &r4), 0);
 	gc_now(s);
 	assert_int_equal(tu_meta_keys(b3cas__store_index(s)), 0);
-	sleep(3);
 	r1 = put_cached(s, a, cache, &c);
 	assert_true(b3cas_oid_equal(&r1, &r3));
 	assert_int_equal(c.cached, 0); /* the put started over */
 	if (b3cas_tree_get_dir(s, &r1, out, NULL) != 0)
 		fail_msg("get: %s", b3cas_error_last());
 	same_dirs(a, out);
-	/* a damaged cache counts as empty */
-	r2 = put_cached(s, a, cache, &c);
-	assert_int_equal(c.cached, c.files);
-	assert_int_equal(b3cas_store_delete(s, &r2), 1);
-	tu_flip_file_byte(cache, 100);
-	r2 = put_cached(s, a, cache, &c);
-	assert_int_equal(c.cached, 0);
-	assert_true(b3cas_oid_equal(&r1, &r2));
-	assert_int_equal(b3cas_store_delete(s, &r1), 1);
-	assert_int_equal(b3cas_store_delete(s, &r2), 0);
+	assert_int_equal(b3cas_store_delete(s, &r1), 0);
 	gc_now(s);
 	/* under a lease: its one reference is the root's */
 	{
