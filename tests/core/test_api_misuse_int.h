@@ -128,6 +128,7 @@ void t_b3cas_writer_write(void **state);
 void t_b3cas_writer_commit(void **state);
 void t_b3cas_writer_abort(void **state);
 void t_b3cas_reader_open(void **state);
+void t_b3cas_reader_open_flags(void **state);
 void t_b3cas_reader_size(void **state);
 void t_b3cas_reader_read(void **state);
 void t_b3cas_store_read_at(void **state);
