@@ -153,7 +153,8 @@ static int failed(int err, bool is_lookup)
 /*
  * What each subcommand starts with: parse argv by spec into a and *pos,
  * the first nids arguments as ids into ids, and open the store (for
- * writing with rw). CLI_OK with *s open, or an exit code after a message.
+ * writing with rw). CLI_OK with *s open; CLI_OK with *s NULL after --help
+ * (nothing more to do); or an exit code after a message.
  */
 static int begin(cli_ctx *ctx, const cli_spec *spec, tree_args *a, int argc,
 		 char **argv, cli_args *pos, b3cas_oid *ids, int nids,
@@ -161,6 +162,7 @@ static int begin(cli_ctx *ctx, const cli_spec *spec, tree_args *a, int argc,
 {
 	int rc;
 
+	*s = NULL;
 	if (!cli_opt_parse(&rc, pos, spec, a, argc, argv))
 		return rc;
 	for (int i = 0; i < nids; i++)
@@ -180,7 +182,7 @@ static int tree_put(cli_ctx *ctx, int argc, char **argv)
 	int rc, err;
 
 	rc = begin(ctx, &put_spec, &a, argc, argv, &pos, NULL, 0, true, &s);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || !s)
 		return rc;
 	err = b3cas_tree_put_dir(s, pos.v[0], &root, &c);
 	if (err < 0) {
@@ -207,7 +209,7 @@ static int tree_get(cli_ctx *ctx, int argc, char **argv)
 	int rc, err;
 
 	rc = begin(ctx, &get_spec, &a, argc, argv, &pos, &root, 1, false, &s);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || !s)
 		return rc;
 	err = b3cas_tree_get_dir(s, &root, pos.v[1], &c);
 	if (err < 0)
@@ -334,7 +336,7 @@ static int tree_ls(cli_ctx *ctx, int argc, char **argv)
 	int rc, err;
 
 	rc = begin(ctx, &ls_spec, &a, argc, argv, &pos, &root, 1, false, &s);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || !s)
 		return rc;
 	err = b3cas_tree_load(s, &root, &t);
 	if (err < 0)
@@ -377,7 +379,7 @@ static int tree_diff(cli_ctx *ctx, int argc, char **argv)
 	int rc, err;
 
 	rc = begin(ctx, &diff_spec, &a, argc, argv, &pos, ids, 2, false, &s);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || !s)
 		return rc;
 	err = b3cas_tree_diff(s, &ids[0], &ids[1], print_diff, &differ);
 	if (err < 0)
