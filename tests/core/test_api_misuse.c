@@ -190,7 +190,8 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_recover_action_name), T(b3cas_recover),
 
 	T(b3cas_tree_encode), T(b3cas_tree_parse), T(b3cas_tree_free),
-	T(b3cas_tree_find), T(b3cas_tree_put_dir), T(b3cas_tree_get_dir),
+	T(b3cas_tree_find), T(b3cas_tree_put_dir), T(b3cas_tree_get),
+	T(b3cas_tree_get_dir),
 	T(b3cas_tree_load), T(b3cas_tree_diff), T(b3cas_checkpoint_create),
 	T(b3cas_checkpoint_load), T(b3cas_checkpoint_free),
 	T(b3cas_checkpoint_list), T(b3cas_checkpoint_find),

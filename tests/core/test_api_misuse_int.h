@@ -155,6 +155,7 @@ void t_b3cas_tree_parse(void **state);
 void t_b3cas_tree_free(void **state);
 void t_b3cas_tree_find(void **state);
 void t_b3cas_tree_put_dir(void **state);
+void t_b3cas_tree_get(void **state);
 void t_b3cas_tree_get_dir(void **state);
 void t_b3cas_tree_load(void **state);
 void t_b3cas_tree_diff(void **state);
