@@ -19,6 +19,7 @@
 typedef struct tree_args {
 	bool quiet;
 	bool recursive;
+	uint64_t threads; /* get: 0 = one per CPU */
 } tree_args;
 
 static const cli_opt put_opts[] = {
@@ -47,7 +48,11 @@ static const cli_spec put_spec = {
 
 static const cli_opt get_opts[] = {
 	CLI_FLAG("quiet", 'q', tree_args, quiet,
-		 "print no counts on standard error"),
+		 "print no counts or progress on standard error"),
+	CLI_NUMBER("threads", 0, "N", tree_args, threads, 0,
+		   B3CAS_TREE_GET_THREADS_MAX,
+		   "write files on N threads (default 0: one per CPU; at "
+		   "most 64)"),
 	CLI_ARG("ID", true, "expected a tree id and a folder",
 		"the root tree's id"),
 	CLI_ARG("DEST", true, "expected a tree id and a folder",
@@ -61,7 +66,9 @@ static const cli_spec get_spec = {
 	.about = "Recreate tree ID in DEST, which must not exist or be an "
 		 "empty folder:\nentries, contents (each checked against its "
 		 "id), modes, owners (as root;\notherwise yours), times, "
-		 "xattrs, hard links and holes.\n",
+		 "xattrs, hard links and holes. Files are written\non several "
+		 "threads. On a terminal a progress line (files, bytes, rate) "
+		 "is\ndrawn on standard error.\n",
 	.exits = "Exit codes: 0 ok, 1 no such tree, 2 malformed ID, DEST "
 		 "not empty or not\nwritable, 3 store error (corrupt object, "
 		 "I/O).\n",
@@ -123,7 +130,8 @@ const cli_spec cmd_tree_spec = {
 	.summary = "store, restore, list, compare folders",
 	.about = "Folders as trees (docs/trees.md):\n"
 		 "  b3cas tree put DIR        store DIR, print its tree's id\n"
-		 "  b3cas tree get ID DEST    recreate tree ID in DEST\n"
+		 "  b3cas tree get ID DEST    recreate tree ID in DEST "
+		 "(--threads N)\n"
 		 "  b3cas tree ls ID [PATH]   list a tree (-r: all of it)\n"
 		 "  b3cas tree diff A B       list what differs\n"
 		 "`b3cas tree SUBCOMMAND --help` tells more.\n",
@@ -173,7 +181,7 @@ static int begin(cli_ctx *ctx, const cli_spec *spec, tree_args *a, int argc,
 
 static int tree_put(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false};
+	tree_args a = {false, false, 0};
 	b3cas_tree_counts c;
 	b3cas_store *s;
 	b3cas_oid root;
@@ -201,7 +209,8 @@ static int tree_put(cli_ctx *ctx, int argc, char **argv)
 
 static int tree_get(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false};
+	tree_args a = {false, false, 0};
+	b3cas_tree_get_options o = B3CAS_TREE_GET_OPTIONS_INIT;
 	b3cas_tree_counts c;
 	b3cas_store *s;
 	b3cas_oid root;
@@ -211,7 +220,12 @@ static int tree_get(cli_ctx *ctx, int argc, char **argv)
 	rc = begin(ctx, &get_spec, &a, argc, argv, &pos, &root, 1, false, &s);
 	if (rc != CLI_OK || !s)
 		return rc;
-	err = b3cas_tree_get_dir(s, &root, pos.v[1], &c);
+	o.threads = (unsigned)a.threads;
+	if (!a.quiet) {
+		o.progress = cli_report_tree_progress;
+		o.progress_ctx = (void *)"tree get";
+	}
+	err = b3cas_tree_get(s, &root, pos.v[1], &o, &c);
 	if (err < 0)
 		rc = err == B3CAS_EPERM || err == B3CAS_ENOSPC
 			     ? (cli_error("%s", b3cas_error_last()), CLI_USAGE)
@@ -327,7 +341,7 @@ static int descend(b3cas_store *s, b3cas_tree **t, const char *path)
 
 static int tree_ls(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false};
+	tree_args a = {false, false, 0};
 	ls_run r = {NULL, false, NULL, 0};
 	b3cas_tree *t = NULL;
 	b3cas_store *s;
@@ -371,7 +385,7 @@ static int print_diff(const char *path, int change, const b3cas_tree_entry *x,
 
 static int tree_diff(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false};
+	tree_args a = {false, false, 0};
 	b3cas_store *s;
 	b3cas_oid ids[2];
 	cli_args pos;
