@@ -116,6 +116,12 @@ void cli_progress_bytes(const char *what, uint64_t bytes, uint64_t total,
 			double seconds, bool final);
 void cli_progress_clear(void);
 
+/* A restore's line: files and bytes written, of the totals once known
+ * (walked), and the rate; final ends it. */
+struct b3cas_tree_progress;
+void cli_progress_files(const char *what, const struct b3cas_tree_progress *p,
+			bool final);
+
 /* The worse (larger) of two exit codes. */
 static inline int cli_worse(int a, int b)
 {
@@ -274,6 +280,11 @@ typedef struct cli_report {
 /* A b3cas_progress callback: cli_progress named by what, ended when done
  * reaches total. */
 void cli_report_progress(const struct b3cas_progress *p, void *ctx);
+
+/* A b3cas_tree_progress callback (tree get, checkpoint restore):
+ * cli_progress_files named by ctx (a const char *), ended by the last
+ * call. Returns 0 (go on). */
+int cli_report_tree_progress(const struct b3cas_tree_progress *p, void *ctx);
 
 /* fsck's and scrub's on_problem: a text line (and a second for the
  * action taken), or a JSON line. Returns 0 (go on). */

@@ -1,7 +1,7 @@
 /*
  * cli_report.c - what the maintenance commands (fsck, scrub, backup,
- * restore, recover) print through the library's callbacks: progress
- * lines, fsck's and scrub's problems, objects not copied. Every callback
+ * restore, recover) and the restores of trees print through the
+ * library's callbacks: progress lines, fsck's and scrub's problems, objects not copied. Every callback
  * takes a cli_report as its ctx; a progress line is cleared before any
  * other line, so that none is printed after it on the same line.
  */
@@ -15,6 +15,12 @@ void cli_report_progress(const b3cas_progress *p, void *ctx)
 	const cli_report *r = ctx;
 
 	cli_progress(r->what, p, p->done == p->total);
+}
+
+int cli_report_tree_progress(const b3cas_tree_progress *p, void *ctx)
+{
+	cli_progress_files(ctx, p, p->done);
+	return 0;
 }
 
 int cli_report_problem(const b3cas_fsck_problem *p, void *ctx)

@@ -6,6 +6,7 @@
 
 #include "b3cas/integrity.h"
 #include "b3cas/store.h"
+#include "b3cas/tree.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -244,6 +245,29 @@ void cli_progress_bytes(const char *what, uint64_t bytes, uint64_t total,
 		fprintf(stderr, "%.2f GB", (double)bytes / 1e9);
 	fprintf(stderr, ", %.0f MB/s", rate / 1e6);
 	progress_end(frac, seconds, final);
+}
+
+void cli_progress_files(const char *what, const b3cas_tree_progress *p,
+			bool final)
+{
+	double rate = p->seconds > 0 ? (double)p->bytes / p->seconds : 0;
+	double frac = p->walked && p->bytes_total
+			      ? (double)p->bytes / (double)p->bytes_total
+			      : 0;
+
+	if (!progress_wanted())
+		return;
+	fprintf(stderr, "\r\033[K%s: ", what);
+	if (p->walked)
+		fprintf(stderr, "%3.0f%% %llu of %llu files, %.2f of %.2f GB",
+			100.0 * frac, (unsigned long long)p->files,
+			(unsigned long long)p->files_total,
+			(double)p->bytes / 1e9, (double)p->bytes_total / 1e9);
+	else
+		fprintf(stderr, "%llu files, %.2f GB", (unsigned long long)p->files,
+			(double)p->bytes / 1e9);
+	fprintf(stderr, ", %.0f MB/s", rate / 1e6);
+	progress_end(frac, p->seconds, final);
 }
 
 void cli_progress_clear(void)

@@ -20,6 +20,7 @@ typedef struct tree_args {
 	bool quiet;
 	bool recursive;
 	const char *cache;
+	uint64_t threads; /* get: 0 = one per CPU */
 } tree_args;
 
 static const cli_opt put_opts[] = {
@@ -51,7 +52,11 @@ static const cli_spec put_spec = {
 
 static const cli_opt get_opts[] = {
 	CLI_FLAG("quiet", 'q', tree_args, quiet,
-		 "print no counts on standard error"),
+		 "print no counts or progress on standard error"),
+	CLI_NUMBER("threads", 0, "N", tree_args, threads, 0,
+		   B3CAS_TREE_GET_THREADS_MAX,
+		   "write files on N threads (default 0: one per CPU; at "
+		   "most 64)"),
 	CLI_ARG("ID", true, "expected a tree id and a folder",
 		"the root tree's id"),
 	CLI_ARG("DEST", true, "expected a tree id and a folder",
@@ -65,7 +70,9 @@ static const cli_spec get_spec = {
 	.about = "Recreate tree ID in DEST, which must not exist or be an "
 		 "empty folder:\nentries, contents (each checked against its "
 		 "id), modes, owners (as root;\notherwise yours), times, "
-		 "xattrs, hard links and holes.\n",
+		 "xattrs, hard links and holes. Files are written\non several "
+		 "threads. On a terminal a progress line (files, bytes, rate) "
+		 "is\ndrawn on standard error.\n",
 	.exits = "Exit codes: 0 ok, 1 no such tree, 2 malformed ID, DEST "
 		 "not empty or not\nwritable, 3 store error (corrupt object, "
 		 "I/O).\n",
@@ -127,7 +134,8 @@ const cli_spec cmd_tree_spec = {
 	.summary = "store, restore, list, compare folders",
 	.about = "Folders as trees (docs/trees.md):\n"
 		 "  b3cas tree put DIR        store DIR, print its tree's id\n"
-		 "  b3cas tree get ID DEST    recreate tree ID in DEST\n"
+		 "  b3cas tree get ID DEST    recreate tree ID in DEST "
+		 "(--threads N)\n"
 		 "  b3cas tree ls ID [PATH]   list a tree (-r: all of it)\n"
 		 "  b3cas tree diff A B       list what differs\n"
 		 "`b3cas tree SUBCOMMAND --help` tells more.\n",
@@ -162,7 +170,8 @@ static int failed(int err, bool is_lookup)
 /*
  * What each subcommand starts with: parse argv by spec into a and *pos,
  * the first nids arguments as ids into ids, and open the store (for
- * writing with rw). CLI_OK with *s open, or an exit code after a message.
+ * writing with rw). CLI_OK with *s open; CLI_OK with *s NULL after --help
+ * (nothing more to do); or an exit code after a message.
  */
 static int begin(cli_ctx *ctx, const cli_spec *spec, tree_args *a, int argc,
 		 char **argv, cli_args *pos, b3cas_oid *ids, int nids,
@@ -170,6 +179,7 @@ static int begin(cli_ctx *ctx, const cli_spec *spec, tree_args *a, int argc,
 {
 	int rc;
 
+	*s = NULL;
 	if (!cli_opt_parse(&rc, pos, spec, a, argc, argv))
 		return rc;
 	for (int i = 0; i < nids; i++)
@@ -180,7 +190,7 @@ static int begin(cli_ctx *ctx, const cli_spec *spec, tree_args *a, int argc,
 
 static int tree_put(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false, NULL};
+	tree_args a = {false, false, NULL, 0};
 	b3cas_tree_put_options o = B3CAS_TREE_PUT_OPTIONS_INIT;
 	b3cas_tree_counts c;
 	b3cas_store *s;
@@ -190,7 +200,7 @@ static int tree_put(cli_ctx *ctx, int argc, char **argv)
 	int rc, err;
 
 	rc = begin(ctx, &put_spec, &a, argc, argv, &pos, NULL, 0, true, &s);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || !s)
 		return rc;
 	o.cache = a.cache;
 	err = b3cas_tree_put(s, pos.v[0], &o, &root, &c);
@@ -210,7 +220,8 @@ static int tree_put(cli_ctx *ctx, int argc, char **argv)
 
 static int tree_get(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false, NULL};
+	tree_args a = {false, false, NULL, 0};
+	b3cas_tree_get_options o = B3CAS_TREE_GET_OPTIONS_INIT;
 	b3cas_tree_counts c;
 	b3cas_store *s;
 	b3cas_oid root;
@@ -218,9 +229,14 @@ static int tree_get(cli_ctx *ctx, int argc, char **argv)
 	int rc, err;
 
 	rc = begin(ctx, &get_spec, &a, argc, argv, &pos, &root, 1, false, &s);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || !s)
 		return rc;
-	err = b3cas_tree_get_dir(s, &root, pos.v[1], &c);
+	o.threads = (unsigned)a.threads;
+	if (!a.quiet) {
+		o.progress = cli_report_tree_progress;
+		o.progress_ctx = (void *)"tree get";
+	}
+	err = b3cas_tree_get(s, &root, pos.v[1], &o, &c);
 	if (err < 0)
 		rc = err == B3CAS_EPERM || err == B3CAS_ENOSPC
 			     ? (cli_error("%s", b3cas_error_last()), CLI_USAGE)
@@ -336,7 +352,7 @@ static int descend(b3cas_store *s, b3cas_tree **t, const char *path)
 
 static int tree_ls(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false, NULL};
+	tree_args a = {false, false, NULL, 0};
 	ls_run r = {NULL, false, NULL, 0};
 	b3cas_tree *t = NULL;
 	b3cas_store *s;
@@ -345,7 +361,7 @@ static int tree_ls(cli_ctx *ctx, int argc, char **argv)
 	int rc, err;
 
 	rc = begin(ctx, &ls_spec, &a, argc, argv, &pos, &root, 1, false, &s);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || !s)
 		return rc;
 	err = b3cas_tree_load(s, &root, &t);
 	if (err < 0)
@@ -380,7 +396,7 @@ static int print_diff(const char *path, int change, const b3cas_tree_entry *x,
 
 static int tree_diff(cli_ctx *ctx, int argc, char **argv)
 {
-	tree_args a = {false, false, NULL};
+	tree_args a = {false, false, NULL, 0};
 	b3cas_store *s;
 	b3cas_oid ids[2];
 	cli_args pos;
@@ -388,7 +404,7 @@ static int tree_diff(cli_ctx *ctx, int argc, char **argv)
 	int rc, err;
 
 	rc = begin(ctx, &diff_spec, &a, argc, argv, &pos, ids, 2, false, &s);
-	if (rc != CLI_OK)
+	if (rc != CLI_OK || !s)
 		return rc;
 	err = b3cas_tree_diff(s, &ids[0], &ids[1], print_diff, &differ);
 	if (err < 0)

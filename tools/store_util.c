@@ -115,6 +115,7 @@ const char *cli_error_name(int err)
 	case B3CAS_EBUSY: return "EBUSY";
 	case B3CAS_ERANGE: return "ERANGE";
 	case B3CAS_ECLOSED: return "ECLOSED";
+	case B3CAS_ECANCELED: return "ECANCELED";
 	default: return "ERROR";
 	}
 }

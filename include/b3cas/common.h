@@ -95,7 +95,8 @@ enum {
 	B3CAS_EUNSUPPORTED = -12,/* not supported here (CPU, platform, mode) */
 	B3CAS_EBUSY = -13,       /* resource busy, try again */
 	B3CAS_ERANGE = -14,      /* value out of range (counter overflow, length) */
-	B3CAS_ECLOSED = -15      /* handle already closed or aborted */
+	B3CAS_ECLOSED = -15,     /* handle already closed or aborted */
+	B3CAS_ECANCELED = -16    /* stopped because a callback asked */
 };
 
 /*

@@ -891,6 +891,28 @@ typedef struct b3cas_reader b3cas_reader;
 B3CAS_EXTERN int b3cas_reader_open(b3cas_reader **out, b3cas_store *store,
 				   const b3cas_oid *id);
 
+/* b3cas_reader_open_flags: check a loose object at the final read only. */
+#define B3CAS_READER_CHECK_AT_END 1u
+
+/*
+ * b3cas_reader_open with flags (0: the same). With
+ * B3CAS_READER_CHECK_AT_END, for a caller that reads the whole object
+ * once and can undo what it did with the bytes (a restore removes the
+ * file it wrote): a loose object is not hashed at open; its bytes are
+ * hashed once, as they are read, and the read that reaches the end
+ * returns B3CAS_ECORRUPT when they do not match id (the file then goes
+ * to quarantine as for any corrupt read, and is counted). The bytes
+ * handed out before that final read are not checked yet, and a reader
+ * closed before it checks nothing. Inline and chunked objects are
+ * checked before their bytes are handed out, as by b3cas_reader_open;
+ * with a mirror_dir, so are loose ones (a damaged object is healed at
+ * open only). Half the reads of b3cas_reader_open for a loose object.
+ * Errors as b3cas_reader_open; B3CAS_EINVAL also for an unknown flag.
+ */
+B3CAS_EXTERN int b3cas_reader_open_flags(b3cas_reader **out,
+					 b3cas_store *store,
+					 const b3cas_oid *id, unsigned flags);
+
 /* The object's size in bytes. Never fails (0 for a NULL r). */
 B3CAS_EXTERN uint64_t b3cas_reader_size(const b3cas_reader *r);
 

@@ -211,18 +211,99 @@ B3CAS_EXTERN int b3cas_tree_put(b3cas_store *store, const char *path,
 				b3cas_oid *root_out,
 				b3cas_tree_counts *counts);
 
+/* How far a restore (b3cas_tree_get) has come. */
+typedef struct b3cas_tree_progress {
+	uint64_t files;       /* files written whole (as counts.files) */
+	uint64_t bytes;       /* bytes of file contents written so far */
+	/* What the walk of the trees has found so far: the files to write
+	 * and their bytes. Final once walked is true. */
+	uint64_t files_total;
+	uint64_t bytes_total;
+	bool walked;          /* every tree has been read */
+	bool done;            /* the last call: the restore is complete */
+	double seconds;       /* since the restore began */
+} b3cas_tree_progress;
+
+/* Called with the progress (borrowed for the call) and the caller's
+ * ctx; a non-zero return stops the restore (B3CAS_ECANCELED). */
+typedef int (*b3cas_tree_progress_fn)(const b3cas_tree_progress *progress,
+				      void *ctx);
+
+#define B3CAS_TREE_GET_OPTIONS_VERSION 1
+
+/* The largest number of threads a restore writes files with. */
+#define B3CAS_TREE_GET_THREADS_MAX 64
+
+typedef struct b3cas_tree_get_options {
+	unsigned version; /* B3CAS_TREE_GET_OPTIONS_VERSION */
+	/* Threads that create and write regular files: 0 = one per online
+	 * CPU; more than B3CAS_TREE_GET_THREADS_MAX counts as that many.
+	 * The calling thread walks the trees meanwhile, makes folders,
+	 * symbolic links, special files and hard links, and calls
+	 * progress. */
+	unsigned threads;
+	/* If set, called on the calling thread as the restore begins,
+	 * then at most about ten times a second while it runs (never two
+	 * calls at once), and
+	 * once more at the end of a restore that succeeded, with done set
+	 * (its return is then ignored). A non-zero return stops it: no
+	 * file is begun after, files being written are given up and
+	 * removed, every thread ends, and b3cas_tree_get returns
+	 * B3CAS_ECANCELED. */
+	b3cas_tree_progress_fn progress;
+	void *progress_ctx;
+} b3cas_tree_get_options;
+
+#define B3CAS_TREE_GET_OPTIONS_INIT \
+	{B3CAS_TREE_GET_OPTIONS_VERSION, 0, NULL, NULL}
+
 /*
  * Recreate tree root at dest, which must not exist or be an empty
- * directory: entries, contents (each checked against its id as it is
- * read), modes, owners (when allowed: as root; otherwise the caller's),
- * times, xattrs, hard links and holes. counts (may be NULL) gets what was
- * made. What was made before a failure stays.
+ * directory: entries, contents, modes, owners (when allowed: as root;
+ * otherwise the caller's), times, xattrs, hard links and holes. opts may
+ * be NULL (the defaults); counts (may be NULL) gets what was made.
+ *
+ * Every byte is checked against its content's id (with the store's
+ * verify_on_read, the default, as all of its reads are): each content
+ * is read through a b3cas_reader opened with B3CAS_READER_CHECK_AT_END,
+ * which checks an inline object, and each chunk of a chunked one, before
+ * handing out their bytes, and a loose object when its last bytes are
+ * read. A file whose check fails is removed and the restore fails
+ * (B3CAS_ECORRUPT), so every file left in dest holds bytes that hashed
+ * to its id. Trees are read with b3cas_store_get, checked the same way.
+ *
+ * Files are written on opts->threads threads at once; the order of the
+ * attributes is the single-threaded one: a file's owner, mode, xattrs
+ * and time are set once its content is written; a folder's own, once
+ * everything in it is done (so a read-only folder is filled first and
+ * keeps its time); a hard link's other names are made once its first
+ * name is complete.
+ *
+ * What was made before a failure stays, save a file whose content
+ * failed, which is removed; every thread has ended when this returns.
  *
  * Errors: B3CAS_EEXISTS (dest is not an empty directory),
  * B3CAS_ENOTFOUND (root or an object it names is not stored),
- * B3CAS_ECORRUPT (a damaged object or tree), B3CAS_EFORMAT (root is not
- * a tree), B3CAS_EPERM, B3CAS_EIO, B3CAS_ENOSPC (writing dest),
- * B3CAS_EINVAL (NULL).
+ * B3CAS_ECORRUPT (a damaged object or tree; the message names the entry
+ * and the object), B3CAS_EFORMAT (root is not a tree), B3CAS_EPERM,
+ * B3CAS_EIO, B3CAS_ENOSPC (writing dest), B3CAS_ECANCELED (the progress
+ * callback asked to stop), B3CAS_ENOMEM (also: no thread could be
+ * started), B3CAS_EINVAL (NULL; an options version this library does
+ * not know: start from B3CAS_TREE_GET_OPTIONS_INIT).
+ *
+ * Thread safety: other threads may use the store meanwhile; the
+ * callbacks run on the calling thread.
+ */
+B3CAS_EXTERN int b3cas_tree_get(b3cas_store *store, const b3cas_oid *root,
+				const char *dest,
+				const b3cas_tree_get_options *opts,
+				b3cas_tree_counts *counts);
+
+/*
+ * b3cas_tree_get with the default options (a thread per online CPU, no
+ * progress): the same guarantees and errors (B3CAS_EEXISTS,
+ * B3CAS_ENOTFOUND, B3CAS_ECORRUPT, B3CAS_EFORMAT, B3CAS_EPERM, B3CAS_EIO,
+ * B3CAS_ENOSPC, B3CAS_ENOMEM, B3CAS_EINVAL: NULL).
  */
 B3CAS_EXTERN int b3cas_tree_get_dir(b3cas_store *store, const b3cas_oid *root,
 				    const char *dest,

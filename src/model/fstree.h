@@ -5,7 +5,8 @@
  * content and each directory's encoded tree to the caller's callbacks,
  * which store them and name them; a restore asks its callbacks for a
  * tree's bytes and a file's content and recreates the directory:
- * entries, owners, modes, times, xattrs, hard links and holes.
+ * entries, owners, modes, times, xattrs, hard links and holes, writing
+ * files on several threads.
  *
  * Invariants: a scan never follows a symbolic link and never descends
  * into another file system (a mount point is recorded as an empty
@@ -17,6 +18,7 @@
 #ifndef B3CAS_MODEL_FSTREE_H
 #define B3CAS_MODEL_FSTREE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -53,30 +55,62 @@ typedef struct b3cas__scan_ops {
 int b3cas__scan(const char *path, const b3cas__scan_ops *ops, void *ctx,
 		b3cas_oid *root);
 
+/* One file a restore asks its file callback to write. */
+typedef struct b3cas__restore_file {
+	const b3cas_oid *id; /* its content */
+	uint64_t size;       /* its length, as the tree says */
+	int fd;              /* open for writing at offset 0, empty */
+	bool sparse;         /* runs of zeros may be skipped over (the
+			      * restore sets the length at the end) */
+	unsigned worker;     /* which worker calls: 0 .. threads - 1 */
+	/* Add the bytes handled (written or skipped) as they go: the
+	 * progress the restore reports. */
+	_Atomic uint64_t *done;
+	/* True once the restore is stopping (a failure elsewhere, or the
+	 * progress callback asked): give up early with any negative code. */
+	const _Atomic bool *stop;
+} b3cas__restore_file;
+
 typedef struct b3cas__restore_ops {
 	/* The bytes of tree id: a malloc'ed buffer in *bytes, *len (the
-	 * restore frees it). 0 or a negative code. */
+	 * restore frees it). Called on the restore's calling thread only.
+	 * 0 or a negative code. */
 	int (*tree)(void *ctx, const b3cas_oid *id, uint8_t **bytes,
 		    size_t *len);
-	/* Write the content of id, size bytes, to fd (open for writing at
-	 * offset 0, empty). With sparse, runs of zeros may be skipped over
-	 * (the restore sets the file's length at the end). 0 or a negative
-	 * code. */
-	int (*file)(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
-		    bool sparse);
+	/* Write the content of f->id, f->size bytes, to f->fd. Called by
+	 * the workers at once, each worker one call at a time (so a buffer
+	 * per f->worker needs no lock). 0 or a negative code. */
+	int (*file)(void *ctx, const b3cas__restore_file *f);
 } b3cas__restore_ops;
+
+/* How a restore runs (b3cas_tree_get_options, less the version). */
+typedef struct b3cas__restore_params {
+	unsigned threads; /* workers writing files, >= 1 */
+	b3cas_tree_progress_fn progress; /* may be NULL */
+	void *progress_ctx;
+	b3cas_tree_counts *counts; /* what was made (may be NULL) */
+} b3cas__restore_params;
 
 /*
  * Recreate tree root at dest (created; it may exist as an empty
- * directory). Owners are set when running as root; otherwise a refused
- * change of owner is left as it is (the files belong to the caller), as
- * tar does. Returns 0, or a negative code with the message naming the
- * entry (B3CAS_EEXISTS: dest is not an empty directory; B3CAS_ECORRUPT:
- * a tree that does not parse, a hard link to a file the restore has not
- * made; or what the system or a callback returned). What was made
- * before a failure stays.
+ * directory). The calling thread walks the trees, makes the folders,
+ * symbolic links, special files and the later names of hard links;
+ * params->threads workers create and write the regular files. A
+ * folder's own attributes are set once everything in it is done, a hard
+ * link's later names once its first name is complete. Owners are set
+ * when running as root; otherwise a refused change of owner is left as
+ * it is (the files belong to the caller), as tar does. Every thread it
+ * starts has ended when it returns.
+ *
+ * Returns 0, or a negative code with the message naming the entry
+ * (B3CAS_EEXISTS: dest is not an empty directory; B3CAS_ECORRUPT: a tree
+ * that does not parse, a hard link to a file the restore has not made;
+ * B3CAS_ECANCELED: the progress callback returned non-zero; or what the
+ * system or a callback returned). What was made before a failure stays,
+ * but a file whose content failed is removed.
  */
 int b3cas__restore(const b3cas_oid *root, const char *dest,
-		   const b3cas__restore_ops *ops, void *ctx);
+		   const b3cas__restore_ops *ops, void *ctx,
+		   const b3cas__restore_params *params);
 
 #endif

@@ -513,10 +513,22 @@ int b3cas_tree_put_dir(b3cas_store *store, const char *path,
 
 /* ---- get -------------------------------------------------------------- */
 
+/*
+ * Each content is read through a b3cas_reader opened with
+ * B3CAS_READER_CHECK_AT_END: a loose object is read and hashed once (a
+ * plain reader hashes it whole at open, then again as it is read), and a
+ * file whose last read finds a mismatch is removed (restore.c). Reads
+ * are READ_CHUNK long, below the size from which the store hashes on its
+ * pool of threads: the workers are the parallelism, and the pool's
+ * threads spinning beside them only took CPU from them (docs/trees.md).
+ * Reading small objects whole with b3cas_store_get_view was slower too:
+ * it fills L1 with contents no one reads again.
+ */
+#define READ_CHUNK (128u << 10)
+
 typedef struct get_ctx {
 	b3cas_store *s;
-	uint8_t *buf;
-	b3cas_tree_counts *counts;
+	uint8_t **bufs; /* a buffer per worker, made when first needed */
 } get_ctx;
 
 static int get_tree(void *ctx, const b3cas_oid *id, uint8_t **bytes,
@@ -529,7 +541,6 @@ static int get_tree(void *ctx, const b3cas_oid *id, uint8_t **bytes,
 	if (rc < 0)
 		return rc;
 	*bytes = data;
-	g->counts->dirs++;
 	return 0;
 }
 
@@ -540,111 +551,155 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 #define HOLE_BLOCK 4096
 
-/* Write n bytes at p to fd, at its offset; with sparse, blocks of zeros
- * (HOLE_BLOCK, aligned as the file is: reads are) are skipped, so they
- * stay holes. */
-static int write_out(int fd, const uint8_t *p, size_t n, bool sparse)
+/* The length of the run at p (n bytes left) of blocks that are all zero
+ * (zero) or not: whole HOLE_BLOCKs, aligned as the file is. */
+static size_t run_of(const uint8_t *p, size_t n, bool zero)
+{
+	size_t run = 0;
+
+	while (run < n) {
+		size_t blk = n - run < HOLE_BLOCK ? n - run : HOLE_BLOCK;
+
+		if (all_zero(p + run, blk) != zero)
+			break;
+		run += blk;
+	}
+	return run;
+}
+
+/* Write n bytes at p to f's file, at its offset, counting them in
+ * f->done; with sparse, blocks of zeros are skipped, so they stay holes.
+ * (Every read but a file's last is a multiple of HOLE_BLOCK long.) */
+static int write_out(const b3cas__restore_file *f, const uint8_t *p,
+		     size_t n)
 {
 	size_t off = 0;
 
 	while (off < n) {
-		size_t run = 0;
-		bool zero = false;
+		bool zero = f->sparse &&
+			    all_zero(p + off, n - off < HOLE_BLOCK
+						      ? n - off
+						      : HOLE_BLOCK);
+		size_t run = f->sparse ? run_of(p + off, n - off, zero)
+				       : n - off;
 
-		if (sparse) {
-			zero = all_zero(p + off, n - off < HOLE_BLOCK
-							 ? n - off
-							 : HOLE_BLOCK);
-			while (off + run < n) {
-				size_t blk = n - off - run < HOLE_BLOCK
-						     ? n - off - run
-						     : HOLE_BLOCK;
-
-				if (all_zero(p + off + run, blk) != zero)
-					break;
-				run += blk;
-			}
-		} else {
-			run = n;
-		}
-		if (zero) {
-			if (lseek(fd, (off_t)run, SEEK_CUR) < 0)
-				return b3cas__error_errno(errno, "tree get: "
-							  "cannot seek");
-			off += run;
-			continue;
-		}
-		for (size_t end = off + run; off < end;) {
-			ssize_t w = write(fd, p + off, end - off);
+		if (zero && lseek(f->fd, (off_t)run, SEEK_CUR) < 0)
+			return b3cas__error_errno(errno, "cannot seek");
+		for (size_t end = off + run; !zero && off < end;) {
+			ssize_t w = write(f->fd, p + off, end - off);
 
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
-				return b3cas__error_errno(errno, "tree get: "
-							  "cannot write");
+				return b3cas__error_errno(errno, "cannot "
+							  "write");
 			off += (size_t)w;
 		}
+		if (zero)
+			off += run;
 	}
+	atomic_fetch_add_explicit(f->done, n, memory_order_relaxed);
 	return 0;
 }
 
-static int get_file(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
-		    bool sparse)
+static int wrong_size(const b3cas_oid *id, uint64_t has, uint64_t size)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	return b3cas__error(B3CAS_ECORRUPT, "content %s has %llu bytes, its "
+			    "tree says %llu", b3cas_oid_fmt(hex, id),
+			    (unsigned long long)has, (unsigned long long)size);
+}
+
+static int get_file(void *ctx, const b3cas__restore_file *f)
 {
 	get_ctx *g = ctx;
+	uint8_t **buf = &g->bufs[f->worker];
 	b3cas_reader *r;
-	uint64_t done = 0;
-	int rc = b3cas_reader_open(&r, g->s, id);
+	int rc;
 
+	if (!*buf && !(*buf = malloc(READ_CHUNK)))
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	rc = b3cas_reader_open_flags(&r, g->s, f->id,
+				     B3CAS_READER_CHECK_AT_END);
 	if (rc < 0)
 		return rc;
-	if (b3cas_reader_size(r) != size) {
-		char hex[B3CAS_OID_HEX_LEN + 1];
-
-		rc = b3cas__error(B3CAS_ECORRUPT, "tree get: content %s has "
-				  "%llu bytes, its tree says %llu",
-				  b3cas_oid_fmt(hex, id),
-				  (unsigned long long)b3cas_reader_size(r),
-				  (unsigned long long)size);
-		b3cas_reader_close(r);
-		return rc;
-	}
+	if (b3cas_reader_size(r) != f->size)
+		rc = wrong_size(f->id, b3cas_reader_size(r), f->size);
 	while (rc >= 0) {
-		int64_t n = b3cas_reader_read(r, g->buf, IO_CHUNK);
+		int64_t n;
 
+		if (atomic_load_explicit(f->stop, memory_order_relaxed)) {
+			rc = B3CAS_ECANCELED; /* the restore is stopping */
+			break;
+		}
+		n = b3cas_reader_read(r, *buf, READ_CHUNK);
 		if (n <= 0) {
 			rc = (int)n;
 			break;
 		}
-		rc = write_out(fd, g->buf, (size_t)n, sparse);
-		done += (uint64_t)n;
+		rc = write_out(f, *buf, (size_t)n);
 	}
 	b3cas_reader_close(r);
-	if (rc < 0)
-		return rc;
-	g->counts->files++;
-	g->counts->bytes += done;
-	return 0;
+	return rc;
 }
 
-int b3cas_tree_get_dir(b3cas_store *store, const b3cas_oid *root,
-		       const char *dest, b3cas_tree_counts *counts)
+/* The threads asked for: 0 is one per online CPU. */
+static unsigned get_threads(unsigned asked)
+{
+	long cpus;
+
+	if (asked == 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		asked = cpus > 0 ? (unsigned)cpus : 1;
+	}
+	return asked > B3CAS_TREE_GET_THREADS_MAX ? B3CAS_TREE_GET_THREADS_MAX
+						  : asked;
+}
+
+int b3cas_tree_get(b3cas_store *store, const b3cas_oid *root,
+		   const char *dest, const b3cas_tree_get_options *opts,
+		   b3cas_tree_counts *counts)
 {
 	static const b3cas__restore_ops ops = {get_tree, get_file};
-	b3cas_tree_counts local;
-	get_ctx g = {store, NULL, counts ? counts : &local};
+	static const b3cas_tree_get_options defaults =
+		B3CAS_TREE_GET_OPTIONS_INIT;
+	b3cas__restore_params params;
+	get_ctx g = {store, NULL};
 	int rc;
 
 	B3CAS__NONNULL(store, "store");
 	B3CAS__NONNULL(root, "root");
 	B3CAS__NONNULL(dest, "dest");
-	memset(g.counts, 0, sizeof(*g.counts));
-	g.buf = malloc(IO_CHUNK);
-	if (!g.buf)
+	if (!opts)
+		opts = &defaults;
+	if (b3cas__check_version(opts->version, 1,
+				 B3CAS_TREE_GET_OPTIONS_VERSION,
+				 "tree_get") < 0)
+		return B3CAS_EINVAL;
+	if (counts)
+		memset(counts, 0, sizeof(*counts));
+	params.threads = get_threads(opts->threads);
+	params.progress = opts->progress;
+	params.progress_ctx = opts->progress_ctx;
+	params.counts = counts;
+	g.bufs = calloc(params.threads, sizeof(*g.bufs));
+	if (!g.bufs)
 		return b3cas__error(B3CAS_ENOMEM, "tree get: out of memory");
-	rc = b3cas__restore(root, dest, &ops, &g);
-	free(g.buf);
+	rc = b3cas__restore(root, dest, &ops, &g, &params);
+	for (unsigned i = 0; i < params.threads; i++)
+		free(g.bufs[i]);
+	free(g.bufs);
 	return rc;
+}
+
+int b3cas_tree_get_dir(b3cas_store *store, const b3cas_oid *root,
+		       const char *dest, b3cas_tree_counts *counts)
+{
+	B3CAS__NONNULL(store, "store");
+	B3CAS__NONNULL(root, "root");
+	B3CAS__NONNULL(dest, "dest");
+	return b3cas_tree_get(store, root, dest, NULL, counts);
 }
 
 /* ---- load and diff ---------------------------------------------------- */

@@ -9,7 +9,10 @@
  * A reader of a loose object with verification on hashes the whole file at
  * open, so corruption is reported before any byte is handed out, and hashes
  * the bytes again as they are read, so a file changed after open fails the
- * final read instead of completing a wrong object.
+ * final read instead of completing a wrong object. One opened with
+ * B3CAS_READER_CHECK_AT_END skips the first hash (half the reads of a
+ * restore): its final read is then the check, and a mismatch there is a
+ * corrupt object, quarantined as any.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -268,6 +271,7 @@ struct b3cas_reader {
 	size_t win_len;
 	int fd;                     /* loose objects */
 	bool recheck;               /* hash again while reading */
+	bool late;                  /* ... and only then: not at open */
 	b3cas_digest_state hasher;
 };
 
@@ -365,16 +369,15 @@ static int heal_reader(b3cas_reader *r, int rc)
 	return 0;
 }
 
-int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
-		      const b3cas_oid *id)
+/* Open a reader; late: check a loose object at its final read only (not
+ * with a mirror, which heals at open only). */
+static int reader_open(b3cas_reader **out, b3cas_store *s,
+		       const b3cas_oid *id, bool late)
 {
 	b3cas_reader *r;
 	b3cas__entry e;
 	int kind = B3CAS_ENTRY_LOOSE, rc;
 
-	B3CAS__NONNULL(out, "out");
-	B3CAS__NONNULL(s, "store");
-	B3CAS__NONNULL(id, "id");
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
@@ -398,7 +401,8 @@ int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 	}
 	if (rc == 0 && kind == B3CAS_ENTRY_LOOSE) {
 		rc = b3cas__store_open_loose(s, id, r->size, &r->fd);
-		if (rc == 0 && s->verify)
+		r->late = late && !s->mirror.dir && s->verify;
+		if (rc == 0 && s->verify && !r->late)
 			rc = verify_file(r);
 		if (rc == B3CAS_ECORRUPT)
 			rc = b3cas__store_on_corrupt(s, id, r->size, true, rc);
@@ -417,13 +421,36 @@ int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
 	return 0;
 }
 
+int b3cas_reader_open(b3cas_reader **out, b3cas_store *s,
+		      const b3cas_oid *id)
+{
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	return reader_open(out, s, id, false);
+}
+
+int b3cas_reader_open_flags(b3cas_reader **out, b3cas_store *s,
+			    const b3cas_oid *id, unsigned flags)
+{
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(id, "id");
+	if (flags & ~(unsigned)B3CAS_READER_CHECK_AT_END)
+		return b3cas__error(B3CAS_EINVAL, "b3cas_reader_open_flags: "
+				    "unknown flags 0x%x", flags);
+	return reader_open(out, s, id,
+			   (flags & B3CAS_READER_CHECK_AT_END) != 0);
+}
+
 uint64_t b3cas_reader_size(const b3cas_reader *r)
 {
 	B3CAS__NONNULL_OR(r, "r", 0);
 	return r->size;
 }
 
-/* The final read of a rechecked loose object: compare the second hash. */
+/* The final read of a rechecked loose object: compare the second hash
+ * (the only one, for a late reader: a mismatch is then a corrupt file). */
 static int recheck_end(b3cas_reader *r)
 {
 	char hex[B3CAS_OID_HEX_LEN + 1];
@@ -433,6 +460,10 @@ static int recheck_end(b3cas_reader *r)
 	r->recheck = false;
 	if (b3cas_oid_equal(&got, &r->id))
 		return 0;
+	if (r->late)
+		return b3cas__store_on_corrupt(r->store, &r->id, r->size, true,
+					       b3cas__digest_mismatch(&r->id,
+								      &got));
 	return b3cas__error(B3CAS_ECORRUPT,
 			    "the file of object %s changed while it was being "
 			    "read",

@@ -180,6 +180,7 @@ const char *b3cas_strerror(int code)
 	case B3CAS_EBUSY: return "resource busy";
 	case B3CAS_ERANGE: return "value out of range";
 	case B3CAS_ECLOSED: return "handle closed";
+	case B3CAS_ECANCELED: return "canceled";
 	default: return "unknown error";
 	}
 }

@@ -179,7 +179,8 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_store_stats), T(b3cas_store_stat), T(b3cas_store_foreach),
 	T(b3cas_store_put_batch), T(b3cas_store_get_batch),
 	T(b3cas_writer_open), T(b3cas_writer_write), T(b3cas_writer_commit),
-	T(b3cas_writer_abort), T(b3cas_reader_open), T(b3cas_reader_size),
+	T(b3cas_writer_abort), T(b3cas_reader_open),
+	T(b3cas_reader_open_flags), T(b3cas_reader_size),
 	T(b3cas_reader_read), T(b3cas_reader_close), T(b3cas_store_read_at),
 
 	T(b3cas_store_get_view), T(b3cas_blob_data), T(b3cas_blob_size),
@@ -192,7 +193,8 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_recover_action_name), T(b3cas_recover),
 
 	T(b3cas_tree_encode), T(b3cas_tree_parse), T(b3cas_tree_free),
-	T(b3cas_tree_find), T(b3cas_tree_put_dir), T(b3cas_tree_put), T(b3cas_tree_get_dir),
+	T(b3cas_tree_find), T(b3cas_tree_put_dir), T(b3cas_tree_put),
+	T(b3cas_tree_get), T(b3cas_tree_get_dir),
 	T(b3cas_tree_load), T(b3cas_tree_diff), T(b3cas_checkpoint_create),
 	T(b3cas_checkpoint_load), T(b3cas_checkpoint_free),
 	T(b3cas_checkpoint_list), T(b3cas_checkpoint_find),

@@ -30,6 +30,7 @@ void t_b3cas_strerror(void **state)
 {
 	(void)state;
 	assert_string_equal(b3cas_strerror(B3CAS_EINVAL), "invalid argument");
+	assert_string_equal(b3cas_strerror(B3CAS_ECANCELED), "canceled");
 	assert_non_null(b3cas_strerror(12345));
 }
 

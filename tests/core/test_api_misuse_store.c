@@ -632,6 +632,35 @@ void t_b3cas_reader_open(void **state)
 	assert_ptr_equal(r, (b3cas_reader *)&r);
 }
 
+void t_b3cas_reader_open_flags(void **state)
+{
+	b3cas_reader *r = (b3cas_reader *)&r;
+	uint8_t buf[sizeof(big) + 1];
+
+	(void)state;
+	EINVAL_FOR("b3cas_reader_open_flags", "out",
+		   b3cas_reader_open_flags(NULL, st, &id_big, 0));
+	EINVAL_FOR("b3cas_reader_open_flags", "store",
+		   b3cas_reader_open_flags(&r, NULL, &id_big, 0));
+	EINVAL_FOR("b3cas_reader_open_flags", "id",
+		   b3cas_reader_open_flags(&r, st, NULL, 0));
+	assert_ptr_equal(r, (b3cas_reader *)&r);
+	/* a flag this library does not know */
+	assert_int_equal(b3cas_reader_open_flags(&r, st, &id_big, 2),
+			 B3CAS_EINVAL);
+	assert_non_null(strstr(b3cas_error_last(), "unknown flags"));
+	assert_ptr_equal(r, (b3cas_reader *)&r);
+	/* a sound loose object reads whole, checked at the end */
+	assert_int_equal(b3cas_reader_open_flags(&r, st, &id_big,
+						 B3CAS_READER_CHECK_AT_END),
+			 0);
+	assert_int_equal(b3cas_reader_read(r, buf, sizeof(buf)),
+			 (int64_t)sizeof(big));
+	assert_memory_equal(buf, big, sizeof(big));
+	assert_int_equal(b3cas_reader_read(r, buf, sizeof(buf)), 0);
+	b3cas_reader_close(r);
+}
+
 void t_b3cas_reader_size(void **state)
 {
 	(void)state;

@@ -117,6 +117,41 @@ void t_b3cas_tree_get_dir(void **state)
 		   b3cas_tree_get_dir(st, &id, NULL, NULL));
 }
 
+void t_b3cas_tree_get(void **state)
+{
+	b3cas_tree_get_options o = B3CAS_TREE_GET_OPTIONS_INIT;
+	b3cas_tree_counts c;
+	char dir[64], dest[96];
+	b3cas_oid id, empty;
+	b3cas_store *s;
+
+	(void)state;
+	memset(&id, 7, sizeof(id));
+	EINVAL_FOR("b3cas_tree_get", "store",
+		   b3cas_tree_get(NULL, &id, "/nonexistent/x", &o, &c));
+	EINVAL_FOR("b3cas_tree_get", "root",
+		   b3cas_tree_get(st, NULL, "/nonexistent/x", &o, &c));
+	EINVAL_FOR("b3cas_tree_get", "dest",
+		   b3cas_tree_get(st, &id, NULL, &o, &c));
+	VERSION_REFUSED("tree_get", o, B3CAS_TREE_GET_OPTIONS_VERSION,
+			"B3CAS_TREE_GET_OPTIONS_INIT",
+			b3cas_tree_get(st, &id, "/nonexistent/x", &o, &c));
+	/* options and counts may be NULL: an empty tree, restored */
+	s = open_new(dir, sizeof(dir), "tree-get");
+	assert_int_equal(b3cas_store_put(s, &empty, empty_tree,
+					 sizeof(empty_tree)), 0);
+	snprintf(dest, sizeof(dest), "%s/out", dir);
+	assert_int_equal(b3cas_tree_get(s, &empty, dest, NULL, NULL), 0);
+	/* a root not stored: ENOTFOUND, counts zero, no thread left */
+	snprintf(dest, sizeof(dest), "%s/out2", dir);
+	poison(&c, sizeof(c));
+	assert_int_equal(b3cas_tree_get(s, &id, dest, &o, &c),
+			 B3CAS_ENOTFOUND);
+	assert_int_equal(c.files + c.dirs + c.others + c.bytes, 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	remove_dir(dir);
+}
+
 void t_b3cas_tree_load(void **state)
 {
 	b3cas_tree *t = (b3cas_tree *)&t;

@@ -1,6 +1,7 @@
 /*
  * test_quarantine.c - verify on read: a loose object whose file no longer
- * matches its id is never returned (get, view, batch, streaming reader),
+ * matches its id is never returned (get, view, batch, streaming reader;
+ * a reader that checks at its final read fails that read),
  * its file is moved to integrity/quarantine/ with the damaged bytes kept,
  * the event is counted, and a read-only handle only counts it; with a
  * mirror store the read is healed from it and the file written back.
@@ -101,7 +102,26 @@ static int quarantined_copies(const b3cas_oid *id, uint8_t *first_bytes,
 	return n;
 }
 
-/* Read id through one of the four read paths. */
+/* Open id with B3CAS_READER_CHECK_AT_END and read it to its end: 0, or
+ * the first error. */
+static int read_late(b3cas_store *s, const b3cas_oid *id)
+{
+	uint8_t buf[1000];
+	b3cas_reader *r;
+	int64_t n;
+	int rc = b3cas_reader_open_flags(&r, s, id, B3CAS_READER_CHECK_AT_END);
+
+	if (rc < 0)
+		return rc;
+	while ((n = b3cas_reader_read(r, buf, sizeof(buf))) > 0)
+		;
+	b3cas_reader_close(r);
+	return (int)n;
+}
+
+#define READ_PATHS 5
+
+/* Read id through one of the READ_PATHS read paths. */
 static int read_by(b3cas_store *s, const b3cas_oid *id, int path)
 {
 	void *data = NULL, *out[1];
@@ -124,29 +144,31 @@ static int read_by(b3cas_store *s, const b3cas_oid *id, int path)
 		assert_int_equal(rc, rcs[0]);
 		b3cas_free(out[0]);
 		return rc;
-	default:
+	case 3:
 		rc = b3cas_reader_open(&r, s, id);
 		if (rc == 0)
 			b3cas_reader_close(r);
 		return rc;
+	default:
+		return read_late(s, id);
 	}
 }
 
 static void test_corrupt_loose_quarantined(void **state)
 {
 	uint64_t rng = tu_seed("corrupt_loose_quarantined");
-	uint8_t data[4][LEN], seen[LEN + 16];
-	b3cas_oid ids[4];
+	uint8_t data[READ_PATHS][LEN], seen[LEN + 16];
+	b3cas_oid ids[READ_PATHS];
 	b3cas_stats st;
 	b3cas_store *s;
 
 	(void)state;
 	s = open_store(true, false);
-	for (int p = 0; p < 4; p++) {
+	for (int p = 0; p < READ_PATHS; p++) {
 		tu_fill_random(data[p], LEN, &rng);
 		assert_int_equal(b3cas_store_put(s, &ids[p], data[p], LEN), 0);
 	}
-	for (int p = 0; p < 4; p++) {
+	for (int p = 0; p < READ_PATHS; p++) {
 		char path[512];
 		size_t seen_len = 0;
 		struct stat sb;
@@ -170,8 +192,9 @@ static void test_corrupt_loose_quarantined(void **state)
 		assert_int_equal(read_by(s, &ids[p], p), B3CAS_ECORRUPT);
 	}
 	assert_int_equal(b3cas_store_stats(s, &st), 0);
-	assert_int_equal(st.quarantined, 4);
-	assert_int_equal(st.corrupt_reads, 8); /* the second reads too */
+	assert_int_equal(st.quarantined, READ_PATHS);
+	/* the second reads too */
+	assert_int_equal(st.corrupt_reads, 2 * READ_PATHS);
 	assert_int_equal(b3cas_store_close(s), 0);
 }
 

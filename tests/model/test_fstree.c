@@ -12,11 +12,17 @@
  *   its path only;
  * - errors: a restore into a folder that is not empty, a scan of a file
  *   or of nothing, a tree that does not parse, a content the callbacks
- *   do not have.
+ *   do not have;
+ * - the restore runs on 1 and on 4 workers alike; stopped by its
+ *   progress callback while a worker is half way through a file (its
+ *   callback waits for the stop), it returns B3CAS_ECANCELED once every
+ *   worker is done, removes that file and leaves every other file whole.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
@@ -124,29 +130,40 @@ static int get_tree(void *ctx, const b3cas_oid *id, uint8_t **bytes,
 	return 0;
 }
 
-/* Zero blocks of a sparse file are skipped (its length is set after). */
-static int get_file(void *ctx, const b3cas_oid *id, uint64_t size, int fd,
-		    bool sparse)
+/* Zero blocks of a sparse file are skipped (its length is set after).
+ * Called by several workers at once: it only reads the objects. */
+static int get_file(void *ctx, const b3cas__restore_file *f)
 {
-	const obj *o = mem_find(ctx, id);
+	const obj *o = mem_find(ctx, f->id);
 	static const uint8_t zero[4096];
 
 	if (!o)
 		return b3cas__error(B3CAS_ENOTFOUND, "get_file: no content");
-	assert_int_equal(o->len, size);
+	if (o->len != f->size)
+		return b3cas__error(B3CAS_ECORRUPT, "get_file: wrong size");
 	for (size_t off = 0; off < o->len; off += 4096) {
 		size_t n = o->len - off < 4096 ? o->len - off : 4096;
 
-		if (sparse && n == 4096 && !memcmp(o->data + off, zero, n))
+		if (f->sparse && n == 4096 && !memcmp(o->data + off, zero, n))
 			continue;
-		assert_int_equal(pwrite(fd, o->data + off, n, (off_t)off),
-				 (ssize_t)n);
+		if (pwrite(f->fd, o->data + off, n, (off_t)off) != (ssize_t)n)
+			return b3cas__error(B3CAS_EIO, "get_file: pwrite");
 	}
 	return 0;
 }
 
 static const b3cas__scan_ops scan_ops = {put_file, put_tree, NULL, NULL};
 static const b3cas__restore_ops restore_ops = {get_tree, get_file};
+
+/* b3cas__restore with threads workers, no progress. */
+static int restore_with(const b3cas_oid *id, const char *dest,
+			const b3cas__restore_ops *ops, mem *m,
+			unsigned threads)
+{
+	b3cas__restore_params p = {threads, NULL, NULL, NULL};
+
+	return b3cas__restore(id, dest, ops, m, &p);
+}
 
 /* ---- the source folder -------------------------------------------------- */
 
@@ -424,17 +441,23 @@ static void test_round_trip(void **state)
 	assert_int_equal(m.files, 14);
 	assert_int_equal(b3cas__scan(src, &scan_ops, &m, &again), 0);
 	assert_memory_equal(id.bytes, again.bytes, 32);
-	assert_int_equal(b3cas__restore(&id, dest, &restore_ops, &m), 0);
-	expect_same(src, dest, &inos);
-	assert_int_equal(inos.n, 1); /* one file of three names */
-	/* an independent look: diff compares every byte and link target
-	 * (it cannot compare special files: those are lstat'ed above) */
-	snprintf(cmd, sizeof(cmd),
-		 "diff -r --no-dereference -x fifo -x sock -x null '%s' '%s'",
-		 src, dest);
-	assert_int_equal(system(cmd), 0);
+	/* one worker, and more workers than files in most folders */
+	for (unsigned threads = 1; threads <= 4; threads += 3) {
+		snprintf(dest, sizeof(dest), "%s/d%u", root, threads);
+		assert_int_equal(restore_with(&id, dest, &restore_ops, &m,
+					      threads), 0);
+		memset(&inos, 0, sizeof(inos));
+		expect_same(src, dest, &inos);
+		assert_int_equal(inos.n, 1); /* one file of three names */
+		/* an independent look: diff compares every byte and link
+		 * target (not special files: lstat'ed above) */
+		snprintf(cmd, sizeof(cmd),
+			 "diff -r --no-dereference -x fifo -x sock -x null "
+			 "'%s' '%s'", src, dest);
+		assert_int_equal(system(cmd), 0);
+	}
 	/* a restore into a folder that is not empty is refused */
-	assert_int_equal(b3cas__restore(&id, dest, &restore_ops, &m),
+	assert_int_equal(restore_with(&id, dest, &restore_ops, &m, 1),
 			 B3CAS_EEXISTS);
 	assert_non_null(strstr(b3cas_error_last(), "not empty"));
 	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'", root);
@@ -531,11 +554,11 @@ static void test_errors(void **state)
 			 B3CAS_ENOTFOUND);
 	/* a restore into an existing file */
 	at(path, sizeof(path), root, "file");
-	assert_int_equal(b3cas__restore(&id, path, &restore_ops, &m),
+	assert_int_equal(restore_with(&id, path, &restore_ops, &m, 2),
 			 B3CAS_EEXISTS);
 	/* a tree that does not parse */
 	at(path, sizeof(path), root, "out1");
-	assert_int_equal(b3cas__restore(&id, path, &bad, &m), B3CAS_ECORRUPT);
+	assert_int_equal(restore_with(&id, path, &bad, &m, 2), B3CAS_ECORRUPT);
 	assert_non_null(strstr(b3cas_error_last(), "tree get: "));
 	/* and says why, the parse's own words kept whole */
 	assert_non_null(strstr(b3cas_error_last(),
@@ -549,8 +572,116 @@ static void test_errors(void **state)
 		if (m.v[i].len == 7) /* forget the file's content */
 			memset(m.v[i].id.bytes, 0xee, 32);
 	at(path, sizeof(path), root, "out2");
-	assert_int_equal(b3cas__restore(&id, path, &restore_ops, &m),
+	assert_int_equal(restore_with(&id, path, &restore_ops, &m, 2),
 			 B3CAS_ENOTFOUND);
+	tu_remove_root(root);
+	mem_free(&m);
+}
+
+/* ---- stopped half way ---------------------------------------------------- */
+
+/* As get_file, but the 1 MiB file is written half, then the callback
+ * waits (at most 20 s) for the restore to stop: it cannot end without. */
+static int get_file_stuck(void *ctx, const b3cas__restore_file *f)
+{
+	const obj *o = mem_find(ctx, f->id);
+
+	if (!o || f->size != 1 << 20)
+		return get_file(ctx, f);
+	assert_int_equal(pwrite(f->fd, o->data, 1 << 19, 0), 1 << 19);
+	for (int i = 0; i < 20000 && !atomic_load(f->stop); i++)
+		usleep(1000);
+	return b3cas__error(B3CAS_ECANCELED, "get_file_stuck: stopped");
+}
+
+typedef struct stop_ctx {
+	pthread_t caller;
+	unsigned calls;
+	bool elsewhere, after_stop;
+} stop_ctx;
+
+/* The first call (at the start) goes on; the second says stop. */
+static int stop_second(const b3cas_tree_progress *p, void *ctx)
+{
+	stop_ctx *c = ctx;
+
+	(void)p;
+	if (!pthread_equal(pthread_self(), c->caller))
+		c->elsewhere = true;
+	if (c->calls >= 2)
+		c->after_stop = true;
+	return ++c->calls >= 2;
+}
+
+/* Every regular file below b is whole: the same bytes as below a. */
+static unsigned files_whole(const char *a, const char *b)
+{
+	struct dirent **v = NULL;
+	int c = scandir(b, &v, NULL, alphasort);
+	unsigned n = 0;
+
+	assert_true(c >= 0);
+	for (int i = 0; i < c; i++) {
+		char pa[1024], pb[1024];
+		struct stat st;
+
+		snprintf(pa, sizeof(pa), "%.700s/%.255s", a, v[i]->d_name);
+		snprintf(pb, sizeof(pb), "%.700s/%.255s", b, v[i]->d_name);
+		if (strcmp(v[i]->d_name, ".") && strcmp(v[i]->d_name, "..") &&
+		    lstat(pb, &st) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				n += files_whole(pa, pb);
+			} else if (S_ISREG(st.st_mode)) {
+				size_t la, lb;
+				char *da = tu_read_file(pa, &la);
+				char *db = tu_read_file(pb, &lb);
+
+				assert_int_equal(la, lb);
+				tu_expect_mem(db, da, la, "%s", pb);
+				free(da);
+				free(db);
+				n++;
+			}
+		}
+		free(v[i]);
+	}
+	free(v);
+	return n;
+}
+
+static void test_stopped_half_way(void **state)
+{
+	static const b3cas__restore_ops stuck = {get_tree, get_file_stuck};
+	char root[64], src[128], dest[128], path[256];
+	stop_ctx c = {pthread_self(), 0, false, false};
+	b3cas_tree_counts counts;
+	b3cas__restore_params p = {4, stop_second, &c, &counts};
+	b3cas_oid id;
+	mem m = {0};
+	struct stat st;
+	unsigned whole;
+
+	(void)state;
+	tu_make_root(root, sizeof(root), "fstree-stop");
+	snprintf(src, sizeof(src), "%s/s", root);
+	snprintf(dest, sizeof(dest), "%s/d", root);
+	assert_int_equal(mkdir(src, 0755), 0);
+	make_source(src);
+	assert_int_equal(b3cas__scan(src, &scan_ops, &m, &id), 0);
+	assert_int_equal(b3cas__restore(&id, dest, &stuck, &m, &p),
+			 B3CAS_ECANCELED);
+	assert_non_null(strstr(b3cas_error_last(), "canceled"));
+	assert_int_equal(c.calls, 2);
+	assert_false(c.elsewhere);
+	assert_false(c.after_stop);
+	/* the file the worker was in is gone; what is there is whole */
+	at(path, sizeof(path), dest, "a/b/big");
+	assert_int_equal(lstat(path, &st), -1);
+	/* each file written is counted; h2 and h3 are other names of h1 */
+	whole = files_whole(src, dest);
+	assert_true(whole >= counts.files && whole <= counts.files + 2);
+	snprintf(path, sizeof(path), "chmod -R u+w '%s'", root);
+	assert_int_equal(system(path), 0);
 	tu_remove_root(root);
 	mem_free(&m);
 }
@@ -561,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_change_moves_its_path_only),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_stopped_half_way),
 	};
 
 	seed = tu_seed("test_fstree");

@@ -2,10 +2,19 @@
  * test_tree_store.c - trees in a store (b3cas_tree_put_dir, get_dir,
  * load, diff):
  * - random folders (depth 4; files empty, small, over the 1 MiB put
- *   buffer and chunked; symlinks; hard links; holes) put and restored,
- *   compared with `diff -r --no-dereference` and by putting the restored
- *   folder again, which must give the same root id (every mode, owner,
- *   time and link kept);
+ *   buffer and chunked; symlinks; hard links, in one folder and across
+ *   folders; holes; read-only folders) put and restored by b3cas_tree_get
+ *   on 1 and on 4 threads, each copy compared with `diff -r
+ *   --no-dereference` and by putting it again, which must give the same
+ *   root id (every mode, owner, time and link kept);
+ * - a restore canceled by its progress callback returns B3CAS_ECANCELED
+ *   with its threads ended, the callback called on the caller's thread
+ *   only and never after it said stop, and leaves no file that is not
+ *   whole and right;
+ * - a content damaged in the store, found missing, or absent from it,
+ *   met half way through a restore on several threads: B3CAS_ECORRUPT or
+ *   B3CAS_ENOTFOUND naming the file, no copy of it left, every other
+ *   file whole and right;
  * - diff against a model: random changes (content, mode, files and
  *   folders added and removed, the folders' times put back) must be
  *   reported exactly, in order, and equal trees report nothing;
@@ -20,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +40,7 @@
 #include "test_util.h"
 
 static uint64_t rng;
+static bool ro_dirs; /* make_tree: some folders read-only once filled */
 
 static void write_file(const char *path, size_t len, bool sparse)
 {
@@ -88,6 +99,52 @@ static void make_tree(const char *path, int depth)
 			write_file(p, 10, false);
 		}
 	}
+	if (ro_dirs && depth < 4 && tu_rand(&rng) % 3 == 0)
+		assert_int_equal(chmod(path, 0555), 0);
+}
+
+/* The path of some regular file below dir (deepest first), or false. */
+static bool some_file(const char *dir, char *out, size_t n)
+{
+	struct dirent **v = NULL;
+	int c = scandir(dir, &v, NULL, alphasort);
+	bool found = false;
+
+	for (int i = c - 1; i >= 0; i--) {
+		char p[1024];
+		struct stat st;
+
+		snprintf(p, sizeof(p), "%.700s/%.255s", dir, v[i]->d_name);
+		if (!found && v[i]->d_name[0] != '.' && lstat(p, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				found = some_file(p, out, n);
+			else if (S_ISREG(st.st_mode) && st.st_nlink == 1)
+				found = snprintf(out, n, "%s", p) > 0;
+		}
+		free(v[i]);
+	}
+	free(v);
+	return found;
+}
+
+/* b3cas_tree_get on threads workers; fails the test with the message. */
+static void get_with(b3cas_store *s, const b3cas_oid *root, const char *out,
+		     unsigned threads, b3cas_tree_counts *counts)
+{
+	b3cas_tree_get_options o = B3CAS_TREE_GET_OPTIONS_INIT;
+
+	o.threads = threads;
+	if (b3cas_tree_get(s, root, out, &o, counts) != 0)
+		fail_msg("get on %u threads: %s", threads, b3cas_error_last());
+}
+
+/* Let a normal user remove what a test made read-only. */
+static void writable_again(const char *dir)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 static b3cas_store *open_store(const char *root, bool chunking)
@@ -130,37 +187,51 @@ static int print_change(const char *path, int change,
 
 static void round_trip(bool chunking)
 {
-	char dir[64], src[128], out[128], st_root[128];
+	char dir[64], src[128], out[128], st_root[128], p[1024], q[1100];
 	b3cas_tree_counts put, got;
 	b3cas_oid root, again;
 	b3cas_store *s;
 
 	tu_make_root(dir, sizeof(dir), "tree-store");
 	snprintf(src, sizeof(src), "%s/src", dir);
-	snprintf(out, sizeof(out), "%s/out", dir);
 	snprintf(st_root, sizeof(st_root), "%s/store", dir);
+	ro_dirs = true;
 	make_tree(src, 4);
+	ro_dirs = false;
+	/* a hard link across folders: its first name is deep down */
+	if (some_file(src, p, sizeof(p))) {
+		snprintf(q, sizeof(q), "%s/zz-xlink", src);
+		assert_int_equal(chmod(src, 0755), 0);
+		assert_int_equal(link(p, q), 0);
+	}
 	s = open_store(st_root, chunking);
 	if (b3cas_tree_put_dir(s, src, &root, &put) != 0)
 		fail_msg("put: %s", b3cas_error_last());
-	if (b3cas_tree_get_dir(s, &root, out, &got) != 0)
-		fail_msg("get: %s", b3cas_error_last());
-	/* a hard link's second name is linked, not written again */
-	assert_true(got.files <= put.files && (got.files > 0) == (put.files > 0));
-	assert_true(got.bytes <= put.bytes);
-	if (put.dirs != got.dirs)
-		fail_msg("put %llu folders, got %llu",
-			 (unsigned long long)put.dirs,
-			 (unsigned long long)got.dirs);
-	same_dirs(src, out);
-	/* the restored folder is the same tree: same id */
-	assert_int_equal(b3cas_tree_put_dir(s, out, &again, NULL), 0);
-	if (!b3cas_oid_equal(&root, &again)) {
-		(void)b3cas_tree_diff(s, &root, &again, print_change, NULL);
-		fail_msg("restored folder stores as another tree");
+	for (unsigned threads = 1; threads <= 4; threads += 3) {
+		snprintf(out, sizeof(out), "%s/out%u", dir, threads);
+		get_with(s, &root, out, threads, &got);
+		/* a hard link's other names are linked, not written again */
+		assert_true(got.files <= put.files &&
+			    (got.files > 0) == (put.files > 0));
+		assert_true(got.bytes <= put.bytes);
+		if (put.dirs != got.dirs || put.others != got.others)
+			fail_msg("put %llu folders and %llu others, got "
+				 "%llu and %llu", (unsigned long long)put.dirs,
+				 (unsigned long long)put.others,
+				 (unsigned long long)got.dirs,
+				 (unsigned long long)got.others);
+		same_dirs(src, out);
+		/* the restored folder is the same tree: same id */
+		assert_int_equal(b3cas_tree_put_dir(s, out, &again, NULL), 0);
+		if (!b3cas_oid_equal(&root, &again)) {
+			(void)b3cas_tree_diff(s, &root, &again, print_change,
+					      NULL);
+			fail_msg("restored folder (%u threads) stores as "
+				 "another tree", threads);
+		}
+		assert_int_equal(b3cas_store_delete(s, &root), 1);
 	}
-	/* the root now has two references, everything else is held */
-	assert_int_equal(b3cas_store_delete(s, &root), 1);
+	/* the root had one reference for each put, everything else is held */
 	assert_int_equal(b3cas_store_delete(s, &root), 0);
 	{
 		b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
@@ -173,6 +244,7 @@ static void round_trip(bool chunking)
 		assert_int_equal(tu_meta_keys(b3cas__store_index(s)), 0);
 	}
 	assert_int_equal(b3cas_store_close(s), 0);
+	writable_again(dir);
 	tu_remove_root(dir);
 }
 
@@ -324,6 +396,237 @@ static void test_diff_model(void **state)
 		assert_int_equal(b3cas_gc(s, &g, NULL), 0);
 		assert_int_equal(tu_meta_keys(b3cas__store_index(s)), 0);
 	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(dir);
+}
+
+/* ---- stopping half way ------------------------------------------------ */
+
+/* Every regular file below out is whole and the same as its name below
+ * src (a file a stopped restore began is gone, not cut short); their
+ * number. */
+static unsigned only_whole_files(const char *src, const char *out)
+{
+	struct dirent **v = NULL;
+	int c = scandir(out, &v, NULL, alphasort);
+	unsigned n = 0;
+
+	assert_true(c >= 0);
+	for (int i = 0; i < c; i++) {
+		char a[1024], b[1024];
+		struct stat st;
+
+		snprintf(a, sizeof(a), "%.700s/%.255s", src, v[i]->d_name);
+		snprintf(b, sizeof(b), "%.700s/%.255s", out, v[i]->d_name);
+		if (v[i]->d_name[0] != '.' && lstat(b, &st) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				n += only_whole_files(a, b);
+			} else if (S_ISREG(st.st_mode)) {
+				size_t la, lb;
+				char *da = tu_read_file(a, &la);
+				char *db = tu_read_file(b, &lb);
+
+				if (la != lb)
+					fail_msg("%s: %zu bytes, want %zu", b,
+						 lb, la);
+				tu_expect_mem(db, da, la, "%s", b);
+				free(da);
+				free(db);
+				n++;
+			}
+		}
+		free(v[i]);
+	}
+	free(v);
+	return n;
+}
+
+typedef struct cancel_ctx {
+	pthread_t caller;
+	unsigned calls, stop_at;
+	bool after_stop; /* called again after it said stop */
+	bool elsewhere;  /* called on another thread than the caller's */
+} cancel_ctx;
+
+/* Slow at first (so that every call sees the next one due), then stop:
+ * the restore has then files queued and being written. */
+static int cancel_at(const b3cas_tree_progress *p, void *ctx)
+{
+	cancel_ctx *c = ctx;
+
+	(void)p;
+	if (!pthread_equal(pthread_self(), c->caller))
+		c->elsewhere = true;
+	if (c->calls >= c->stop_at)
+		c->after_stop = true;
+	if (++c->calls < c->stop_at) {
+		usleep(110 * 1000);
+		return 0;
+	}
+	return 1;
+}
+
+static void test_cancel(void **state)
+{
+	char dir[64], src[128], out[128], st_root[128], p[256];
+	b3cas_tree_get_options o = B3CAS_TREE_GET_OPTIONS_INIT;
+	cancel_ctx c = {pthread_self(), 0, 3, false, false};
+	b3cas_tree_counts got;
+	b3cas_oid root;
+	b3cas_store *s;
+	unsigned whole;
+
+	(void)state;
+	tu_make_root(dir, sizeof(dir), "tree-cancel");
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(st_root, sizeof(st_root), "%s/store", dir);
+	assert_int_equal(mkdir(src, 0755), 0);
+	for (int i = 0; i < 40; i++) { /* more entries than calls */
+		snprintf(p, sizeof(p), "%s/f%02d", src, i);
+		write_file(p, 20000 + 1000 * (size_t)i, i % 5 == 0);
+	}
+	s = open_store(st_root, false);
+	assert_int_equal(b3cas_tree_put_dir(s, src, &root, NULL), 0);
+	o.threads = 3;
+	o.progress = cancel_at;
+	o.progress_ctx = &c;
+	assert_int_equal(b3cas_tree_get(s, &root, out, &o, &got),
+			 B3CAS_ECANCELED);
+	assert_non_null(strstr(b3cas_error_last(), "canceled"));
+	assert_int_equal(c.calls, c.stop_at);
+	assert_false(c.after_stop);
+	assert_false(c.elsewhere);
+	/* what is there is right, and is what the counts say */
+	whole = only_whole_files(src, out);
+	assert_int_equal(whole, got.files);
+	assert_true(whole < 40);
+	/* the store is closable: no reader was left open by a thread */
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(dir);
+}
+
+/* Files f00..f19 of random bytes, loose; their contents' ids. */
+static void twenty_files(const char *src, b3cas_oid ids[20])
+{
+	char p[256];
+
+	assert_int_equal(mkdir(src, 0755), 0);
+	for (int i = 0; i < 20; i++) {
+		uint8_t *buf = tu_random_block(9000, &rng);
+
+		snprintf(p, sizeof(p), "%s/f%02d", src, i);
+		write_file(p, 0, false);
+		assert_int_equal(truncate(p, 0), 0);
+		{
+			int fd = open(p, O_WRONLY);
+
+			assert_true(fd >= 0);
+			assert_int_equal(write(fd, buf, 9000), 9000);
+			close(fd);
+		}
+		b3cas_hash(ids[i].bytes, buf, 9000);
+		free(buf);
+	}
+}
+
+/* A restore on threads workers meets a bad content at f10: it fails
+ * with want, naming f10, leaves no f10 and every other file whole. */
+static void expect_stopped_at_f10(b3cas_store *s, const b3cas_oid *root,
+				  const char *src, const char *out,
+				  unsigned threads, int want)
+{
+	b3cas_tree_get_options o = B3CAS_TREE_GET_OPTIONS_INIT;
+	char p[256];
+	struct stat st;
+
+	o.threads = threads;
+	assert_int_equal(b3cas_tree_get(s, root, out, &o, NULL), want);
+	if (!strstr(b3cas_error_last(), "/f10: "))
+		fail_msg("the message does not name f10: %s",
+			 b3cas_error_last());
+	snprintf(p, sizeof(p), "%s/f10", out);
+	assert_int_equal(lstat(p, &st), -1);
+	(void)only_whole_files(src, out);
+}
+
+static void test_damaged_content(void **state)
+{
+	char dir[64], src[128], out[128], st_root[128], p[512];
+	b3cas_oid ids[20], root;
+	b3cas_store *s;
+
+	(void)state;
+	tu_make_root(dir, sizeof(dir), "tree-damage");
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(st_root, sizeof(st_root), "%s/store", dir);
+	twenty_files(src, ids);
+	s = open_store(st_root, false);
+	assert_int_equal(b3cas_tree_put_dir(s, src, &root, NULL), 0);
+	/* one byte of f10's object, near its end: found by the last read */
+	tu_object_file(p, sizeof(p), st_root, "objects", &ids[10]);
+	tu_flip_file_byte(p, 8999);
+	snprintf(out, sizeof(out), "%s/out-damaged", dir);
+	expect_stopped_at_f10(s, &root, src, out, 3, B3CAS_ECORRUPT);
+	assert_non_null(strstr(b3cas_error_last(), "quarantine"));
+	/* then its file is gone from the tier: refused at open */
+	snprintf(out, sizeof(out), "%s/out-lost", dir);
+	expect_stopped_at_f10(s, &root, src, out, 1, B3CAS_ECORRUPT);
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(dir);
+}
+
+/* A tree naming a content the store does not have (put as plain bytes:
+ * a linked put would refuse it). */
+static void test_absent_content(void **state)
+{
+	char dir[64], src[128], out[128], st_root[128];
+	b3cas_tree_entry e[20];
+	b3cas_tree_attr a = {0644, 0, 0, 1700000000, 0, 0, NULL};
+	b3cas_tree t;
+	b3cas_oid ids[20], root;
+	char names[20][4];
+	uint8_t *bytes;
+	size_t len;
+	b3cas_store *s;
+
+	(void)state;
+	tu_make_root(dir, sizeof(dir), "tree-absent");
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(st_root, sizeof(st_root), "%s/store", dir);
+	twenty_files(src, ids);
+	s = open_store(st_root, false);
+	memset(e, 0, sizeof(e));
+	a.uid = geteuid();
+	a.gid = getegid();
+	for (int i = 0; i < 20; i++) {
+		char p[256];
+		size_t l;
+		char *d;
+
+		snprintf(p, sizeof(p), "%s/f%02d", src, i);
+		d = tu_read_file(p, &l);
+		if (i != 10) /* f10's content is never stored */
+			assert_true(b3cas_store_put(s, NULL, d, l) >= 0);
+		free(d);
+		snprintf(names[i], sizeof(names[i]), "f%02d", i);
+		e[i].name = names[i];
+		e[i].name_len = 3;
+		e[i].type = B3CAS_TREE_FILE;
+		e[i].attr = a;
+		e[i].size = 9000;
+		e[i].id = ids[i];
+	}
+	memset(&t, 0, sizeof(t));
+	t.self = a;
+	t.self.mode = 0755;
+	t.count = 20;
+	t.entries = e;
+	assert_int_equal(b3cas_tree_encode(&t, &bytes, &len), 0);
+	assert_int_equal(b3cas_store_put(s, &root, bytes, len), 0);
+	free(bytes);
+	expect_stopped_at_f10(s, &root, src, out, 3, B3CAS_ENOTFOUND);
 	assert_int_equal(b3cas_store_close(s), 0);
 	tu_remove_root(dir);
 }
@@ -519,6 +822,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_round_trip_chunking),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_damaged_content),
+		cmocka_unit_test(test_absent_content),
 		cmocka_unit_test(test_diff_model),
 		cmocka_unit_test(test_failed_put),
 		cmocka_unit_test(test_stat_cache),

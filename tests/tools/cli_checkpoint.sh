@@ -7,8 +7,9 @@
 # the blobs, stat of modes and times), a range of the memory blob read
 # alone (checkpoint cat); fork, diff, prune (dry run, then
 # real: exactly what the rules keep stays), rm, and GC that frees
-# everything at the end; bad input gets exit 2 and a message. In a
-# chunking and a plain store.
+# everything at the end; bad input gets exit 2 and a message; tree get's
+# --threads, and its progress line on a terminal only. In a chunking and
+# a plain store.
 set -uo pipefail
 b3cas=${1:?usage: cli_checkpoint.sh PATH_TO_B3CAS}
 steps=${B3CAS_CKPT_STEPS:-8}
@@ -91,7 +92,7 @@ run_series() {
 	expect 0 '^$' '' -- checkpoint diff "${ids[2]}" "${ids[2]}"
 	# fork: a new sandbox sharing everything
 	expect 0 ' s2 ' '' -- checkpoint fork "${ids[2]}" s2
-	expect 0 '' '' -- checkpoint restore -q s2 "$work/f-$mode"
+	expect 0 '' '' -- checkpoint restore -q --threads 1 s2 "$work/f-$mode"
 	check "fork restores step 2" diff -r --no-dereference \
 		"$work/copy-$mode-2" "$work/f-$mode"
 	expect 0 "parent +${ids[2]}" '' -- checkpoint show s2
@@ -158,6 +159,18 @@ expect 1 '^M a/b/f$' '' -- tree diff "$t1" "$t2"
 expect 0 '' '' -- tree get "$t1" "$work/tg"
 check "tree get" test "$(cat "$work/tg/a/b/f")" = 1
 expect 2 '' 'not empty' -- tree get "$t1" "$work/tg"
+# off a terminal: the counts, no progress line; on one (script's pty):
+# the line, ended by the last call (1 of 1 files)
+expect 0 '' '^tree get: 1 files \(2 bytes\), 3 folders, 0 links and special files$' \
+	-- tree get --threads 3 "$t1" "$work/tg3"
+check "tree get --threads 3" test "$(cat "$work/tg3/a/b/f")" = 1
+if command -v script >/dev/null; then
+	tty_out=$(script -qec "'$b3cas' tree get '$t1' '$work/tg4'" /dev/null)
+	check "progress on a terminal" grep -q $'\r.*tree get: 100% 1 of 1 files' \
+		<<<"$tty_out"
+fi
+expect 0 'Usage: ' '^$' -- tree get --help
+expect 2 '' 'threads' -- tree get --threads 65 "$t1" "$work/tg5"
 expect 1 '' 'not stored' -- tree get "$(printf '0%.0s' {1..64})" "$work/tg2"
 expect 2 '' 'not a folder' -- tree put /etc/hostname
 expect 0 '' '' -- rm "$t1" "$t2"
