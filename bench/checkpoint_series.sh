@@ -25,7 +25,7 @@
 #   --work DIR     where everything goes (default $TMPDIR/b3cas-series,
 #                  else /tmp/b3cas-series; emptied first if an earlier run
 #                  made it, else it must be empty; never in the source
-#                  tree). Needs about 25 GB for the default run.
+#                  tree). The default run needs about 12 GB at its peak.
 #   --keep         keep the repositories and the saved changes
 #
 # The sandbox is a folder SANDBOX holding rootfs/ and mem.img:
