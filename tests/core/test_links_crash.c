@@ -152,6 +152,7 @@ static int lease_op(b3cas_store *s, b3cas_lease **l, uint64_t *rng)
 	uint8_t *p;
 	int rc = 0;
 
+	memset(links, 0, sizeof(links)); /* (gcc's -O1 with ASan warns) */
 	if (r < 3) {
 		nleased = 0;
 		rc = b3cas_lease_close(*l);
@@ -209,6 +210,7 @@ static int put_one(b3cas_store *s, uint64_t *rng)
 	uint8_t *p;
 	int rc;
 
+	memset(links, 0, sizeof(links));
 	n = pick_links(rng, links);
 	p = make_bytes(rng, &len, links, n);
 	b3cas_hash(id.bytes, p, len);
