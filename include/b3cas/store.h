@@ -499,7 +499,9 @@ B3CAS_EXTERN int b3cas_name_put_linked(b3cas_store *store, const char *name,
  * process that ends with leases open (a crash, kill -9, a power loss)
  * leaves their references to the next open for writing, which drops
  * them: so a job that is killed leaks nothing GC does not collect. A
- * lease may be used from several threads at once.
+ * lease may be used from several threads at once. Close every lease
+ * before its store: b3cas_store_close does not wait for them (a lease
+ * still open then leaves its references to the next open).
  */
 typedef struct b3cas_lease b3cas_lease;
 typedef struct b3cas_writer b3cas_writer; /* (streams, below) */
