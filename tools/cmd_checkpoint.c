@@ -30,7 +30,7 @@ typedef struct ckpt_args {
 	kv_list blobs, labels;
 	const char *time;
 	const char *blobs_dir;
-	bool quiet, json, dry_run, no_cache;
+	bool quiet, json, dry_run, no_cache, no_delta;
 	uint64_t last, hourly, daily, weekly;
 	const char *within;
 	uint64_t offset, length;
@@ -188,6 +188,9 @@ static const cli_opt create_opts[] = {
 	CLI_FLAG("no-cache", 0, ckpt_args, no_cache,
 		 "read every file (default: the sandbox's stat cache\n"
 		 "skips files unchanged since its last checkpoint)"),
+	CLI_FLAG("no-delta", 0, ckpt_args, no_delta,
+		 "store each blob's new chunks whole (default: as deltas\n"
+		 "against the parent's blob of the same name)"),
 	CLI_FLAG("quiet", 'q', ckpt_args, quiet, "print only the id"),
 	CLI_ARG("SANDBOX", true, "expected a sandbox name", "the sandbox"),
 	CLI_END,
@@ -204,7 +207,10 @@ static const cli_spec create_spec = {
 		 "A file whose path, inode, size, mtime and ctime are those "
 		 "the sandbox's\nlast create saw is not read again (its stat "
 		 "cache, in the store's\ncache/trees/), and a folder whose "
-		 "tree is stored is not written again.\nKilled at any point, "
+		 "tree is stored is not written again.\nA blob's new chunks are "
+		 "stored as deltas against the parent's blob of\nthe same "
+		 "name where that saves space (a store made with --compress).\n"
+		 "Killed at any point, "
 		 "create leaves every earlier checkpoint as it was and\n"
 		 "nothing that the next open and GC do not take back.\n",
 	.exits = "Exit codes: 0 ok, 2 bad input (a folder or file that "
@@ -217,7 +223,7 @@ static const cli_spec create_spec = {
 /* Store FILE as a blob (one reference, the lease's: dropped once the
  * checkpoint holds it). */
 static int put_blob(b3cas_store *s, b3cas_lease *l, const char *path,
-		    b3cas_oid *id)
+		    const b3cas_oid *base, b3cas_oid *id)
 {
 	b3cas_writer *w = NULL;
 	char *buf = malloc(1u << 20);
@@ -233,6 +239,8 @@ static int put_blob(b3cas_store *s, b3cas_lease *l, const char *path,
 		return buf ? CLI_USAGE : CLI_STORE;
 	}
 	err = b3cas_writer_open(&w, s);
+	if (err >= 0 && base)
+		err = b3cas_writer_set_base(w, base);
 	while (err >= 0) {
 		long long n = cli_read_full(fd, buf, 1u << 20);
 
@@ -300,6 +308,7 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 	int64_t t = 0;
 	b3cas_lease *lease = NULL;
 	b3cas_tree_put_options po = B3CAS_TREE_PUT_OPTIONS_INIT;
+	b3cas_checkpoint *parent = NULL;
 	char *cache = NULL;
 	int rc, err, owned = 0;
 
@@ -348,17 +357,6 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 		}
 		c.has_root = true;
 	}
-	for (int i = 0; rc == CLI_OK && i < a.blobs.n; i++) {
-		const char *eq = strchr(a.blobs.v[i], '=');
-
-		snprintf(names[i], sizeof(names[i]), "%.*s",
-			 (int)(eq - a.blobs.v[i]), a.blobs.v[i]);
-		blobs[i].name = names[i];
-		rc = put_blob(s, lease, eq + 1, &blobs[i].id);
-		if (rc == CLI_OK)
-			owned++;
-	}
-	c.blob_count = (size_t)owned;
 	if (rc == CLI_OK) {
 		err = b3cas_checkpoint_find(s, c.sandbox, INT64_MAX, &c.parent,
 					    NULL);
@@ -367,6 +365,27 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 			rc = lib_error(err, false);
 		b3cas_error_clear();
 	}
+	/* the parent's blobs are the bases of deltas; a parent that cannot
+	 * be read only means none */
+	if (rc == CLI_OK && c.has_parent && !a.no_delta &&
+	    b3cas_checkpoint_load(s, &c.parent, &parent) < 0)
+		b3cas_error_clear();
+	for (int i = 0; rc == CLI_OK && i < a.blobs.n; i++) {
+		const char *eq = strchr(a.blobs.v[i], '=');
+		const b3cas_oid *base = NULL;
+
+		snprintf(names[i], sizeof(names[i]), "%.*s",
+			 (int)(eq - a.blobs.v[i]), a.blobs.v[i]);
+		blobs[i].name = names[i];
+		for (size_t k = 0; parent && k < parent->blob_count; k++)
+			if (strcmp(parent->blobs[k].name, names[i]) == 0)
+				base = &parent->blobs[k].id;
+		rc = put_blob(s, lease, eq + 1, base, &blobs[i].id);
+		if (rc == CLI_OK)
+			owned++;
+	}
+	b3cas_checkpoint_free(parent);
+	c.blob_count = (size_t)owned;
 	if (rc == CLI_OK) {
 		err = b3cas_checkpoint_create(s, &c, &id, &t);
 		if (err < 0) {

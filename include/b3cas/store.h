@@ -860,6 +860,23 @@ B3CAS_EXTERN int b3cas_writer_write(b3cas_writer *w, const void *data,
  */
 B3CAS_EXTERN int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out);
 
+/*
+ * Name the object this one is a new version of (the same memory image at
+ * the checkpoint before, a file as it was), before the first
+ * b3cas_writer_write. In a store that chunks and compresses, each new
+ * chunk may then be stored as a zstd frame against the base's chunks at
+ * the same offset, when that saves enough ("delta chunks",
+ * docs/chunked-objects.md): a page rewritten costs about the page, not
+ * its chunk. The id and the bytes read back are the same as without a
+ * base; the base may be deleted afterwards (what the deltas need of it is
+ * kept). In other stores, and for objects of at most a chunk, it changes
+ * nothing.
+ * Errors: B3CAS_ENOTFOUND (base is not stored), B3CAS_EINVAL (NULL, a
+ * write already made, or a base already set), the writer's own failure
+ * (it is then dead), or an index error.
+ */
+B3CAS_EXTERN int b3cas_writer_set_base(b3cas_writer *w, const b3cas_oid *base);
+
 /* Throw the bytes away (its staging file is removed) and free the writer.
  * NULL is accepted. Never fails. */
 B3CAS_EXTERN void b3cas_writer_abort(b3cas_writer *w);

@@ -93,7 +93,7 @@ static int thread_contexts(struct zstd_contexts **out)
 
 static int thread_cctx(ZSTD_CCtx **out)
 {
-	struct zstd_contexts *c;
+	struct zstd_contexts *c = NULL;
 	int rc = thread_contexts(&c);
 
 	if (rc < 0)
@@ -110,7 +110,7 @@ static int thread_cctx(ZSTD_CCtx **out)
 
 static int thread_dctx(ZSTD_DCtx **out)
 {
-	struct zstd_contexts *c;
+	struct zstd_contexts *c = NULL;
 	int rc = thread_contexts(&c);
 	size_t r;
 
@@ -164,6 +164,9 @@ size_t b3cas__zstd_bound(size_t len)
 	return ZSTD_isError(r) || r < len ? 0 : r;
 }
 
+static int compress_result(size_t *csize_out, size_t r, size_t len,
+			   size_t dst_cap, int level);
+
 int b3cas__zstd_compress(size_t *csize_out, void *dst, size_t dst_cap,
 			 const void *src, size_t len, int level)
 {
@@ -186,6 +189,12 @@ int b3cas__zstd_compress(size_t *csize_out, void *dst, size_t dst_cap,
 	 * (content size recorded, no checksum), whatever the context held. */
 	r = ZSTD_compressCCtx(cctx, dst ? dst : &empty, dst_cap,
 			      src ? src : &empty, len, level);
+	return compress_result(csize_out, r, len, dst_cap, level);
+}
+
+static int compress_result(size_t *csize_out, size_t r, size_t len,
+			   size_t dst_cap, int level)
+{
 	if (!ZSTD_isError(r)) {
 		*csize_out = r;
 		return 0;
@@ -203,6 +212,40 @@ int b3cas__zstd_compress(size_t *csize_out, void *dst, size_t dst_cap,
 			"zstd: compressing %zu bytes at level %d: %s", len,
 			level, ZSTD_getErrorName(r));
 	}
+}
+
+int b3cas__zstd_compress_prefix(size_t *csize_out, void *dst, size_t dst_cap,
+				const void *src, size_t len,
+				const void *prefix, size_t plen, int level)
+{
+	uint8_t empty = 0;
+	ZSTD_CCtx *cctx = NULL;
+	size_t r;
+	int rc;
+
+	B3CAS__NONNULL(csize_out, "csize_out");
+	B3CAS__NONNULL_LEN(dst, "dst", dst_cap, "dst_cap");
+	B3CAS__NONNULL_LEN(src, "src", len, "len");
+	B3CAS__NONNULL_LEN(prefix, "prefix", plen, "plen");
+	if (level < B3CAS_ZSTD_LEVEL_MIN || level > B3CAS_ZSTD_LEVEL_MAX)
+		return b3cas__error(B3CAS_EINVAL,
+				    "zstd: level %d is outside %d..%d", level,
+				    B3CAS_ZSTD_LEVEL_MIN, B3CAS_ZSTD_LEVEL_MAX);
+	rc = thread_cctx(&cctx);
+	if (rc < 0)
+		return rc;
+	/* The advanced API keeps its parameters in the context: set them
+	 * all from a clean one, and leave it clean (a prefix is used by one
+	 * frame only, but a failure could leave it referenced). */
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+	r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+	if (!ZSTD_isError(r) && plen)
+		r = ZSTD_CCtx_refPrefix(cctx, prefix, plen); /* raw */
+	if (!ZSTD_isError(r))
+		r = ZSTD_compress2(cctx, dst ? dst : &empty, dst_cap,
+				   src ? src : &empty, len);
+	ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+	return compress_result(csize_out, r, len, dst_cap, level);
 }
 
 /* ---- the decision ---------------------------------------------------- */
@@ -329,6 +372,8 @@ static int check_frame(const uint8_t *src, size_t csize, size_t expected_len)
 	return 0;
 }
 
+static int decompress_result(size_t r, size_t expected_len, size_t csize);
+
 int b3cas__zstd_decompress(void *dst, size_t expected_len, const void *src,
 			   size_t csize)
 {
@@ -347,6 +392,11 @@ int b3cas__zstd_decompress(void *dst, size_t expected_len, const void *src,
 		return rc;
 	r = ZSTD_decompressDCtx(dctx, dst ? dst : &empty, expected_len, src,
 				csize);
+	return decompress_result(r, expected_len, csize);
+}
+
+static int decompress_result(size_t r, size_t expected_len, size_t csize)
+{
 	if (ZSTD_isError(r)) {
 		if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
 			return b3cas__error(B3CAS_ENOMEM,
@@ -364,4 +414,32 @@ int b3cas__zstd_decompress(void *dst, size_t expected_len, const void *src,
 			"zstd: the frame decodes to %zu bytes, not the %zu "
 			"expected", r, expected_len);
 	return 0;
+}
+
+int b3cas__zstd_decompress_prefix(void *dst, size_t expected_len,
+				  const void *src, size_t csize,
+				  const void *prefix, size_t plen)
+{
+	uint8_t empty;
+	ZSTD_DCtx *dctx = NULL;
+	size_t r = 0;
+	int rc;
+
+	B3CAS__NONNULL_LEN(dst, "dst", expected_len, "expected_len");
+	B3CAS__NONNULL_LEN(src, "src", csize, "csize");
+	B3CAS__NONNULL_LEN(prefix, "prefix", plen, "plen");
+	rc = check_frame(src, csize, expected_len);
+	if (rc < 0)
+		return rc;
+	rc = thread_dctx(&dctx);
+	if (rc < 0)
+		return rc;
+	if (plen)
+		r = ZSTD_DCtx_refPrefix(dctx, prefix, plen); /* raw */
+	if (!ZSTD_isError(r))
+		r = ZSTD_decompressDCtx(dctx, dst ? dst : &empty,
+					expected_len, src, csize);
+	/* the window limit is a parameter: a session reset keeps it */
+	ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+	return decompress_result(r, expected_len, csize);
 }

@@ -104,6 +104,22 @@ int b3cas__zstd_decompress(void *dst, size_t expected_len, const void *src,
 			   size_t csize);
 
 /*
+ * Delta frames: b3cas__zstd_compress and b3cas__zstd_decompress with the
+ * plen bytes at prefix as raw content that the frame's matches may refer
+ * to (libzstd's "prefix": never parsed as a dictionary, whatever its
+ * bytes; the frame names no dictionary id). The decoder must be given the
+ * very same prefix: other bytes decode to other content (which the
+ * caller's hash check catches) or fail. prefix may be NULL when plen is
+ * 0. Errors as the functions without a prefix.
+ */
+int b3cas__zstd_compress_prefix(size_t *csize_out, void *dst, size_t dst_cap,
+				const void *src, size_t len,
+				const void *prefix, size_t plen, int level);
+int b3cas__zstd_decompress_prefix(void *dst, size_t expected_len,
+				  const void *src, size_t csize,
+				  const void *prefix, size_t plen);
+
+/*
  * The largest compressed size worth storing instead of len raw bytes:
  * one that saves at least min_saving bytes and at least min_percent
  * percent of len (0 for either means no such condition; a compressed

@@ -48,6 +48,9 @@ enum {
 	/* Packed stores: the payload is the 8-byte key of the bytes in the
 	 * data column family (store/pack.c). */
 	B3CAS_ENTRY_PACKED = 5,
+	/* Format 2, chunks of objects put with a base: a zstd frame against
+	 * earlier chunks (store/delta.h). */
+	B3CAS_ENTRY_DELTA = 6,
 	/* Or'ed into the kind: no references left, a GC candidate. Its
 	 * refs entry then holds count 0 and the time it became one. */
 	B3CAS_ENTRY_UNREF = 0x80

@@ -42,6 +42,7 @@
  * crash at any point leaks nothing that the next open does not release.
  */
 #include "store/chunked.h"
+#include "store/delta.h"
 #include "store/chunk_map.h"
 #include "store/pack.h"
 #include "store/store_int.h"
@@ -489,7 +490,8 @@ static int chunk_load(b3cas_store *s, const b3cas_oid *obj,
 		return rc;
 	if (e.size != len || (e.kind != B3CAS_ENTRY_INLINE &&
 			      e.kind != B3CAS_ENTRY_ZINLINE &&
-			      e.kind != B3CAS_ENTRY_PACKED)) {
+			      e.kind != B3CAS_ENTRY_PACKED &&
+			      e.kind != B3CAS_ENTRY_DELTA)) {
 		b3cas__entry_done(&e);
 		return chunk_damaged(obj, c, "has the wrong size or kind");
 	}
@@ -754,6 +756,8 @@ typedef struct ref_item {
 	const uint8_t *data; /* puts: the chunk's bytes */
 	uint32_t len;
 	uint32_t pos;        /* puts: its place in the segment */
+	uint64_t off;        /* puts: its offset in the object */
+	const b3cas__delta_put *delta; /* puts: store it so (delta.h) */
 } ref_item;
 
 static int ref_cmp(const void *a, const void *b)
@@ -1318,6 +1322,12 @@ static int node_refs_of_entry(const b3cas__walk_entry *e, void *ctx)
 	b3cas__top t;
 	int rc = 0;
 
+	if (e->kind == B3CAS_ENTRY_DELTA) {
+		const uint8_t *node =
+			b3cas__delta_node(e->payload, e->payload_len);
+
+		return node ? note_ref(w->map, node) : 0;
+	}
 	if (e->kind != B3CAS_ENTRY_CHUNKED)
 		return 0;
 	if (b3cas__top_parse(&t, &e->id, e->size, e->payload,
@@ -1519,6 +1529,7 @@ struct b3cas__cput {
 	/* the open node: its chunks, hashed, in order */
 	ref_item items[NODE_CHUNKS];
 	uint32_t n;
+	uint64_t open_len; /* the open node's bytes */
 	/* the open node's bytes, when it outlives the feed that cut them */
 	uint8_t *carry;
 	size_t carry_cap;
@@ -1526,6 +1537,9 @@ struct b3cas__cput {
 	ref_item sorted[NODE_CHUNKS];
 	uint8_t seg[NODE_CHUNKS * SEG_ENTRY_MAX];
 	bool owned; /* staged as a new entry: its write hands them over */
+	/* b3cas__cput_set_base: deltas against a base, made per node */
+	b3cas__delta_src *delta;
+	b3cas__delta_put dput[NODE_CHUNKS];
 };
 
 int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
@@ -1545,6 +1559,8 @@ int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 		return rc;
 	}
 	c->s = s;
+	c->delta = NULL;
+	c->open_len = 0;
 	c->owned = false;
 	c->nseg = 0;
 	c->n = 0;
@@ -1598,18 +1614,11 @@ static int pending_ref(b3cas_store *s, rocksdb_writebatch_t *b,
 	return 0;
 }
 
-/* The put's reference to its next node. */
-static int stage_ref(b3cas__cput *c, rocksdb_writebatch_t *b,
-		     const uint8_t *node, uint64_t count)
+/* A node stored already: one reference more, and the pending key 'p' gen
+ * seg, under its stripe lock alone. 1 done, 0 not stored, or an error. */
+static int node_known_at(b3cas_store *s, const uint8_t gen[GEN_LEN],
+			 uint32_t seg, const uint8_t *node)
 {
-	return pending_ref(c->s, b, c->gen, c->nseg, node, count);
-}
-
-/* A node stored already: one reference more, and the pending key, under
- * its stripe lock alone. 1 done, 0 not stored, or an error. */
-static int node_known(b3cas__cput *c, const uint8_t *node)
-{
-	b3cas_store *s = c->s;
 	pthread_mutex_t *m =
 		b3cas__store_stripe(s, (const b3cas_oid *)(const void *)node);
 	rocksdb_writebatch_t *b;
@@ -1623,7 +1632,7 @@ static int node_known(b3cas__cput *c, const uint8_t *node)
 		return rc;
 	}
 	b = rocksdb_writebatch_create();
-	rc = stage_ref(c, b, node, count);
+	rc = pending_ref(s, b, gen, seg, node, count);
 	if (rc == 0)
 		rc = b3cas__write_batch(s, b, false);
 	pthread_mutex_unlock(m);
@@ -1631,46 +1640,59 @@ static int node_known(b3cas__cput *c, const uint8_t *node)
 	return rc < 0 ? rc : 1;
 }
 
-/* A new node: its chunks (or references to them), the node, its count and
- * the pending key, in one batch under the node's and the chunks' locks. */
-static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
+static int node_known(b3cas__cput *c, const uint8_t *node)
 {
-	b3cas_store *s = c->s;
+	return node_known_at(c->s, c->gen, c->nseg, node);
+}
+
+/*
+ * A new node (value: bytes at seg): its chunks (or references to them),
+ * the node, its count and the pending key 'p' gen segno, in one batch
+ * under the node's and the chunks' locks. sorted: its n chunks in id
+ * order, each with its place (pos) in the node and, for a put with a
+ * base, maybe a delta to store it as.
+ */
+static int node_store(b3cas_store *s, const uint8_t gen[GEN_LEN],
+		      uint32_t segno, const uint8_t *node, const uint8_t *seg,
+		      size_t bytes, const ref_item *sorted, uint32_t n)
+{
 	rocksdb_writebatch_t *b;
 	uint8_t key[NODE_KEY_LEN];
 	uint64_t fresh = 0, clamps = 0, base, count;
 	bool loose = false;
 	int rc;
 
-	memcpy(c->sorted, c->items, c->n * sizeof(c->items[0]));
 	/* numbered in the object's order, staged in id order */
-	base = b3cas__packs(s) ? b3cas__pack_reserve(s, c->n) : 0;
-	qsort(c->sorted, c->n, sizeof(c->sorted[0]), ref_cmp);
+	base = b3cas__packs(s) ? b3cas__pack_reserve(s, n) : 0;
 	b = rocksdb_writebatch_create();
-	lock_node_items(s, c->sorted, c->n, node, true);
+	lock_node_items(s, sorted, n, node, true);
 	/* another put may have stored it meanwhile */
 	rc = node_count(s, node, &count);
 	if (rc == 0 && count > 0) {
-		rc = stage_ref(c, b, node, count);
+		rc = pending_ref(s, b, gen, segno, node, count);
 		if (rc == 0)
 			rc = b3cas__write_batch(s, b, false);
 		goto out;
 	}
-	for (uint32_t i = 0; rc >= 0 && i < c->n;) {
+	for (uint32_t i = 0; rc >= 0 && i < n;) {
+		const b3cas__delta_put *dp = sorted[i].delta;
 		uint32_t j = i + 1;
 		bool l;
 
-		while (j < c->n &&
-		       b3cas_oid_equal(&c->sorted[j].id, &c->sorted[i].id))
+		while (j < n && b3cas_oid_equal(&sorted[j].id, &sorted[i].id)) {
+			if (!dp)
+				dp = sorted[j].delta;
 			j++;
-		rc = b3cas__stage_locked(s, b, &c->sorted[i].id,
-					 c->sorted[i].data, c->sorted[i].len,
-					 NULL, j - i,
-					 base ? base + c->sorted[i].pos : 0, &l);
+		}
+		rc = b3cas__stage_delta_locked(s, b, &sorted[i].id,
+					       sorted[i].data, sorted[i].len,
+					       j - i,
+					       base ? base + sorted[i].pos : 0,
+					       dp, &l);
 		if (rc == 0)
-			fresh += c->sorted[i].len;
+			fresh += dp ? dp->payload_len : sorted[i].len;
 		if (rc >= 0)
-			rc = held_add_locked(s, b, &c->sorted[i].id,
+			rc = held_add_locked(s, b, &sorted[i].id,
 					     (int64_t)(j - i), &clamps);
 		loose |= l;
 		i = j;
@@ -1678,9 +1700,9 @@ static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
 	node_key(key, 'n', node);
 	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
 				  (const char *)key, sizeof(key),
-				  (const char *)c->seg, bytes);
+				  (const char *)seg, bytes);
 	if (rc >= 0)
-		rc = stage_ref(c, b, node, 0);
+		rc = pending_ref(s, b, gen, segno, node, 0);
 	/* The new chunks together, each checked alone by the stage: room
 	 * for all of them in the index's log (reserve.c). */
 	if (rc >= 0 && fresh)
@@ -1688,12 +1710,138 @@ static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
 	if (rc >= 0)
 		rc = b3cas__write_batch(s, b, loose);
 	held_clamped(s, clamps);
-	for (uint32_t i = 0; rc >= 0 && i < c->n; i++)
-		b3cas__known_add(s->known, &c->sorted[i].id);
+	for (uint32_t i = 0; rc >= 0 && i < n; i++)
+		b3cas__known_add(s->known, &sorted[i].id);
 out:
-	lock_node_items(s, c->sorted, c->n, node, false);
+	lock_node_items(s, sorted, n, node, false);
 	rocksdb_writebatch_destroy(b);
 	return rc < 0 ? rc : 0;
+}
+
+/* Deltas for the new chunks of the open node (sorted, n), before its
+ * locks: each distinct chunk once. */
+static int node_deltas(b3cas__cput *c)
+{
+	uint32_t made = 0;
+	int rc = 0;
+
+	for (uint32_t i = 0; rc >= 0 && i < c->n;) {
+		uint32_t j = i + 1;
+
+		while (j < c->n &&
+		       b3cas_oid_equal(&c->sorted[j].id, &c->sorted[i].id))
+			j++;
+		rc = b3cas__delta_prepare(c->delta, c->s, &c->sorted[i].id,
+					  c->sorted[i].data, c->sorted[i].len,
+					  c->sorted[i].off, &c->dput[made]);
+		if (rc == 1)
+			c->sorted[i].delta = &c->dput[made++];
+		i = j;
+	}
+	for (uint32_t k = rc < 0 ? 0 : made; k < made; k++)
+		free(c->dput[k].payload);
+	return rc < 0 ? rc : (int)made;
+}
+
+/* The put's open node, new: its deltas made, then stored. */
+static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
+{
+	int made = 0, rc;
+
+	memcpy(c->sorted, c->items, c->n * sizeof(c->items[0]));
+	qsort(c->sorted, c->n, sizeof(c->sorted[0]), ref_cmp);
+	if (c->delta)
+		made = node_deltas(c);
+	if (made < 0)
+		return made;
+	rc = node_store(c->s, c->gen, c->nseg, node, c->seg, bytes, c->sorted,
+			c->n);
+	for (int k = 0; k < made; k++)
+		free(c->dput[k].payload);
+	return rc;
+}
+
+void b3cas__chunked_ref_key(uint8_t *k, char kind, const uint8_t gen[16],
+			    uint32_t seg)
+{
+	ref_key(k, kind, gen, seg);
+}
+
+int b3cas__chunked_release_gen(b3cas_store *s, const uint8_t gen[16])
+{
+	return release(s, 'p', gen);
+}
+
+int b3cas__chunked_node_take(b3cas_store *s, const uint8_t gen[16],
+			     uint32_t seg, const uint8_t *node,
+			     const uint8_t *value, size_t vlen,
+			     const b3cas_oid *ids, const uint8_t *const *data,
+			     const uint32_t *lens, uint32_t n)
+{
+	ref_item items[B3CAS__DELTA_BASES_MAX];
+	int rc;
+
+	if (n > B3CAS__DELTA_BASES_MAX)
+		return b3cas__error(B3CAS_EINVAL, "a base node of %u chunks",
+				    n);
+	rc = node_known_at(s, gen, seg, node);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	for (uint32_t k = 0; k < n; k++) {
+		items[k].id = ids[k];
+		items[k].data = data[k];
+		items[k].len = lens[k];
+		items[k].pos = k;
+		items[k].off = 0;
+		items[k].delta = NULL;
+	}
+	qsort(items, n, sizeof(items[0]), ref_cmp);
+	return node_store(s, gen, seg, node, value, vlen, items, n);
+}
+
+int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			     const uint8_t *node, uint8_t *ids, uint32_t *lens,
+			     uint32_t max, uint32_t *n)
+{
+	rocksdb_pinnableslice_t *v;
+	uint8_t key[NODE_KEY_LEN], digest[B3CAS_OUT_LEN];
+	const uint8_t *p, *end;
+	size_t len;
+	int rc;
+
+	*n = 0;
+	node_key(key, 'n', node);
+	rc = meta_get(s, ro, key, sizeof(key), &v);
+	if (rc <= 0)
+		return rc < 0 ? rc
+			      : b3cas__error(B3CAS_ECORRUPT, "a node is missing");
+	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	end = p + len;
+	b3cas_hash(digest, p, len);
+	rc = memcmp(digest, node, B3CAS_OUT_LEN) == 0 ? 0 : B3CAS_ECORRUPT;
+	while (rc == 0 && p < end) {
+		size_t k = *n < max ? seg_entry(p, end,
+						ids + (size_t)*n * B3CAS_OID_LEN,
+						&lens[*n])
+				    : 0;
+
+		if (k == 0 || lens[*n] == 0)
+			rc = B3CAS_ECORRUPT;
+		p += k;
+		(*n)++;
+	}
+	rocksdb_pinnableslice_destroy(v);
+	if (rc < 0)
+		return b3cas__error(rc, "a node is damaged");
+	return 0;
+}
+
+int b3cas__cput_set_base(b3cas__cput *c, const b3cas_oid *base)
+{
+	if (c->delta || c->nseg || c->n || c->nin)
+		return b3cas__error(B3CAS_EINVAL, "a base set after the first "
+				    "bytes of a chunked put");
+	return b3cas__delta_src_open(c->s, base, &c->delta);
 }
 
 /* Write the open node: a reference to it when it is stored, else the
@@ -1729,6 +1877,7 @@ static int flush_node(b3cas__cput *c)
 	c->nseg++;
 	c->seg_start += seglen;
 	c->n = 0;
+	c->open_len = 0;
 	c->carried = 0;
 	return 0;
 }
@@ -1749,6 +1898,9 @@ static int hash_cut(b3cas__cput *c)
 		       B3CAS_OID_LEN);
 		it->data = c->inputs[k];
 		it->len = (uint32_t)c->lens[k];
+		it->off = c->seg_start + c->open_len;
+		c->open_len += it->len;
+		it->delta = NULL;
 		it->pos = c->n++;
 		if (node_ends(it->id.bytes) || c->n == NODE_CHUNKS)
 			rc = flush_node(c);
@@ -1844,6 +1996,7 @@ void b3cas__cput_abort(b3cas__cput *c)
 		(void)release(c->s, 'p', c->gen);
 		(void)b3cas__error(B3CAS_ERROR, "%s", msg);
 	}
+	b3cas__delta_src_close(c->s, c->delta);
 	free(c->carry);
 	free(c->top);
 	free(c);
@@ -2098,7 +2251,8 @@ static int mend_chunk_locked(b3cas_store *s, const b3cas_oid *c,
 		unref = e.unref;
 		rc = e.size == len && (e.kind == B3CAS_ENTRY_INLINE ||
 				       e.kind == B3CAS_ENTRY_ZINLINE ||
-				       e.kind == B3CAS_ENTRY_PACKED)
+				       e.kind == B3CAS_ENTRY_PACKED ||
+				       e.kind == B3CAS_ENTRY_DELTA)
 			     ? b3cas__entry_decode(&e, tmp)
 			     : B3CAS_ECORRUPT;
 		b3cas__entry_done(&e);
@@ -2114,6 +2268,7 @@ static int mend_chunk_locked(b3cas_store *s, const b3cas_oid *c,
 	}
 	b3cas_error_clear();
 	b = rocksdb_writebatch_create();
+	b3cas__delta_batch_removed(s, b, c); /* a damaged delta's base */
 	b3cas__batch_put_entry(b, s, c, data, len, true, unref);
 	rc = b3cas__write_batch(s, b, false);
 	rocksdb_writebatch_destroy(b);

@@ -178,4 +178,32 @@ void b3cas__links_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
  * error. */
 int b3cas__links_any(b3cas_store *s);
 
+/* ---- for delta chunks (delta.c) ---- */
+
+/* Start deltas against base for put c, before its first bytes:
+ * b3cas__delta_src_open's returns (B3CAS_EINVAL after the first bytes). */
+int b3cas__cput_set_base(b3cas__cput *c, const b3cas_oid *base);
+/* A pending or removal key (REF_KEY_LEN = 21 bytes) into k. */
+void b3cas__chunked_ref_key(uint8_t *k, char kind, const uint8_t gen[16],
+			    uint32_t seg);
+/* Release every pending key 'p' gen ...: 0 or an error. */
+int b3cas__chunked_release_gen(b3cas_store *s, const uint8_t gen[16]);
+/*
+ * A reference to node (its value: vlen bytes, which hash to it), held by
+ * the pending key 'p' gen seg: one more to a stored node, or the node
+ * stored with its n chunks (ids, their bytes data[k], lens[k]; at most
+ * B3CAS__DELTA_BASES_MAX) staged as a put stages them. 0 or an error.
+ */
+int b3cas__chunked_node_take(b3cas_store *s, const uint8_t gen[16],
+			     uint32_t seg, const uint8_t *node,
+			     const uint8_t *value, size_t vlen,
+			     const b3cas_oid *ids, const uint8_t *const *data,
+			     const uint32_t *lens, uint32_t n);
+/* Node node's chunks, read with ro (or NULL) and checked against its id:
+ * ids (32 bytes each) and lens, *n of them, at most max. 0,
+ * B3CAS_ECORRUPT (missing, damaged, or more than max), or an error. */
+int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			     const uint8_t *node, uint8_t *ids, uint32_t *lens,
+			     uint32_t max, uint32_t *n);
+
 #endif

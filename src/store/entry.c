@@ -19,6 +19,7 @@
 
 #include "compress/zstd.h"
 #include "store/chunked.h"
+#include "store/delta.h"
 #include "store/pack.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -54,6 +55,8 @@ static bool payload_fits(int kind, uint64_t size, size_t len)
 		return len >= B3CAS_MANIFEST_TOP_MIN;
 	case B3CAS_ENTRY_PACKED:
 		return len == B3CAS_PACK_SEQ_LEN;
+	case B3CAS_ENTRY_DELTA:
+		return len > B3CAS__DELTA_HEAD && size > 0;
 	default:
 		return false;
 	}
@@ -120,6 +123,9 @@ int b3cas__store_entry_sound(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	if (!b3cas__store_entry_shape_ok(v, len))
 		return entry_malformed(id, len), 0;
 	e.v = e.dv = NULL;
+	e.s = s;
+	e.ro = ro;
+	e.id = *id;
 	e.kind = v[0] & ~B3CAS_ENTRY_UNREF;
 	e.unref = (v[0] & B3CAS_ENTRY_UNREF) != 0;
 	e.size = b3cas__get_u64(v + 1);
@@ -239,6 +245,9 @@ int b3cas__entry_head_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 				     B3CAS_OID_LEN, &e->v);
 
 	e->dv = NULL;
+	e->s = s;
+	e->ro = ro;
+	e->id = *id;
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
@@ -282,6 +291,9 @@ int b3cas__entry_decode(const b3cas__entry *e, void *out)
 	if (e->kind == B3CAS_ENTRY_ZINLINE)
 		return b3cas__zstd_decompress(out, (size_t)e->size, e->payload,
 					      e->payload_len);
+	if (e->kind == B3CAS_ENTRY_DELTA)
+		return b3cas__delta_decode(e->s, e->ro, &e->id, e->payload,
+					   e->payload_len, e->size, out);
 	return b3cas__error(B3CAS_ECORRUPT, "not an inline entry");
 }
 

@@ -89,7 +89,7 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 		return B3CAS_ENOMEM;
 	}
 	if (e.kind == B3CAS_ENTRY_INLINE || e.kind == B3CAS_ENTRY_ZINLINE ||
-	    e.kind == B3CAS_ENTRY_PACKED) {
+	    e.kind == B3CAS_ENTRY_PACKED || e.kind == B3CAS_ENTRY_DELTA) {
 		rc = b3cas__entry_decode(&e, buf);
 		if (rc < 0)
 			rc = b3cas__store_on_corrupt(s, id, e.size, false, rc);

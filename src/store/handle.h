@@ -205,6 +205,11 @@ typedef struct b3cas__entry {
 	uint64_t size;
 	int kind;
 	bool unref;
+	/* for delta entries, whose bases are read from the same store and
+	 * snapshot (entry_head_at sets them) */
+	b3cas_store *s;
+	const rocksdb_readoptions_t *ro;
+	b3cas_oid id;
 } b3cas__entry;
 
 /* The shortest payload of a chunked object's entry (chunked.c). */
@@ -222,7 +227,7 @@ int b3cas__entry_head(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e);
 int b3cas__entry_head_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			 const b3cas_oid *id, b3cas__entry *e);
 void b3cas__entry_done(b3cas__entry *e);
-/* The bytes of an inline entry (kind INLINE, ZINLINE or PACKED read by
+/* The bytes of an inline entry (kind INLINE, ZINLINE, PACKED or DELTA read by
  * b3cas__entry_get), e->size of them,
  * into out: 0 or B3CAS_ECORRUPT (not verified against the id). */
 int b3cas__entry_decode(const b3cas__entry *e, void *out);
@@ -294,6 +299,15 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, const void *data, size_t len,
 			b3cas_tmpfile *tmp, uint64_t count, uint64_t seq,
 			bool *loose_out);
+/* The same for a chunk (no tmp) that, when it is written anew, is written
+ * as delta dp (NULL: as b3cas__stage_locked), taking over the base node
+ * reference dp's pending key holds, in b. */
+struct b3cas__delta_put;
+int b3cas__stage_delta_locked(b3cas_store *s, rocksdb_writebatch_t *b,
+			      const b3cas_oid *id, const void *data,
+			      size_t len, uint64_t count, uint64_t seq,
+			      const struct b3cas__delta_put *dp,
+			      bool *loose_out);
 /* Write b as the durability mode says, minding the reserve; loose: it
  * names a new file. */
 int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose);

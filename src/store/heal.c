@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "store/chunked.h"
+#include "store/delta.h"
 #include "util/error.h"
 #include "util/fsutil.h"
 #include "util/within.h"
@@ -135,6 +136,10 @@ static int write_back(b3cas_store *s, const b3cas_oid *id, const void *buf,
 	}
 	if (rc == 0 && kind != B3CAS_ENTRY_LOOSE) {
 		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+		/* a delta rewritten whole: its base node goes */
+		if (kind == B3CAS_ENTRY_DELTA)
+			b3cas__delta_batch_removed(s, b, id);
 
 		b3cas__batch_put_entry(b, s, id, buf, len, true, false);
 		rc = b3cas__write_batch(s, b, false);

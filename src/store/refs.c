@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "store/chunked.h"
+#include "store/delta.h"
 #include "store/pack.h"
 #include "util/error.h"
 #include "util/fsutil.h"
@@ -151,6 +152,7 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 		}
 		b3cas__pack_batch_drop(b, s, id, &e);
 		b3cas__entry_done(&e);
+		b3cas__delta_batch_removed(s, b, id);
 	}
 	b3cas__links_batch_removed(s, b, id);
 	b3cas__known_drop(s->known, id);
@@ -397,7 +399,7 @@ int b3cas_refcount(b3cas_store *s, const b3cas_oid *id, uint64_t *count)
 static bool candidate_mark(const uint8_t *p, size_t len)
 {
 	return len == B3CAS_REFS_CANDIDATE_LEN && b3cas__get_u64(p) == 0 &&
-	       p[24] >= B3CAS_ENTRY_INLINE && p[24] <= B3CAS_ENTRY_PACKED;
+	       p[24] >= B3CAS_ENTRY_INLINE && p[24] <= B3CAS_ENTRY_DELTA;
 }
 
 int b3cas__store_candidate(b3cas_store *s, const b3cas_oid *id,

@@ -81,7 +81,7 @@ static int count_entry(const b3cas__walk_entry *e, void *ctx)
 	if (e->kind == B3CAS_ENTRY_CHUNKED)
 		return count_chunked(t, e);
 	out->physical_bytes += e->size;
-	if (e->kind == B3CAS_ENTRY_ZINLINE) {
+	if (e->kind == B3CAS_ENTRY_ZINLINE || e->kind == B3CAS_ENTRY_DELTA) {
 		out->compressed_objects++;
 		out->stored_bytes += e->payload_len;
 	} else if (e->kind == B3CAS_ENTRY_PACKED) {

@@ -42,6 +42,9 @@ struct b3cas_writer {
 	 * (cput: from the first full buffer on) instead of a temp file. */
 	bool chunks;
 	b3cas__cput *cput;
+	/* b3cas_writer_set_base */
+	bool has_base;
+	b3cas_oid base;
 };
 
 static int writer_open(b3cas_writer **out, b3cas_store *s, bool chunks);
@@ -99,8 +102,11 @@ static int feed(b3cas_writer *w, bool final)
 	size_t used = 0;
 	int rc = 0;
 
-	if (!w->cput)
+	if (!w->cput) {
 		rc = b3cas__cput_begin(w->store, &w->cput);
+		if (rc == 0 && w->has_base)
+			rc = b3cas__cput_set_base(w->cput, &w->base);
+	}
 	if (rc == 0)
 		rc = b3cas__cput_feed(w->cput, w->buf, w->buf_len, final,
 				      &used);
@@ -166,6 +172,32 @@ int b3cas_writer_write(b3cas_writer *w, const void *data, size_t len)
 	return 0;
 }
 
+int b3cas_writer_set_base(b3cas_writer *w, const b3cas_oid *base)
+{
+	b3cas__entry e;
+	int rc;
+
+	B3CAS__NONNULL(w, "w");
+	B3CAS__NONNULL(base, "base");
+	if (w->error < 0)
+		return b3cas__error(w->error, "writer already failed");
+	if (w->total > 0 || w->has_base)
+		return b3cas__error(B3CAS_EINVAL, "b3cas_writer_set_base: "
+				    "the base is set before the first byte, "
+				    "once");
+	rc = b3cas__entry_head(w->store, base, &e);
+	if (rc == 0) {
+		if (e.unref)
+			rc = b3cas__not_stored(base);
+		b3cas__entry_done(&e);
+	}
+	if (rc < 0)
+		return rc;
+	w->base = *base;
+	w->has_base = true;
+	return 0;
+}
+
 static void writer_free(b3cas_writer *w)
 {
 	b3cas__cput_abort(w->cput);
@@ -190,7 +222,10 @@ int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
 		return b3cas__error(rc, "writer already failed");
 	}
 	b3cas__digest_final(&w->hasher, &id);
-	if (w->cput) {
+	/* with a base, even a short chunked object goes through the put in
+	 * steps, which makes deltas */
+	if (w->cput || (w->has_base && w->chunks &&
+			w->total > s->lay.chunk_max)) {
 		/* only b3cas_writer_commit opens these (publish_put) */
 		rc = feed(w, true);
 		if (rc == 0) {
