@@ -134,6 +134,7 @@ void t_b3cas_store_get_batch(void **state);
 void t_b3cas_writer_open(void **state);
 void t_b3cas_writer_write(void **state);
 void t_b3cas_writer_commit(void **state);
+void t_b3cas_writer_set_base(void **state);
 void t_b3cas_writer_abort(void **state);
 void t_b3cas_reader_open(void **state);
 void t_b3cas_reader_open_flags(void **state);

@@ -612,6 +612,35 @@ void t_b3cas_writer_commit(void **state)
 	assert_int_equal(b3cas_store_delete(st, &id_big), 1);
 }
 
+void t_b3cas_writer_set_base(void **state)
+{
+	b3cas_writer *w;
+	b3cas_oid none;
+	b3cas_oid id;
+
+	(void)state;
+	memset(none.bytes, 0xa5, sizeof(none.bytes));
+	EINVAL_FOR("b3cas_writer_set_base", "w",
+		   b3cas_writer_set_base(NULL, &id_big));
+	assert_int_equal(b3cas_writer_open(&w, st), 0);
+	EINVAL_FOR("b3cas_writer_set_base", "base",
+		   b3cas_writer_set_base(w, NULL));
+	assert_int_equal(b3cas_writer_set_base(w, &none), B3CAS_ENOTFOUND);
+	/* a base in a store that does not chunk: accepted, the same id */
+	assert_int_equal(b3cas_writer_set_base(w, &id_big), 0);
+	assert_int_equal(b3cas_writer_set_base(w, &id_big), B3CAS_EINVAL);
+	assert_int_equal(b3cas_writer_write(w, big, sizeof(big)), 0);
+	assert_int_equal(b3cas_writer_commit(w, &id), 1);
+	assert_true(b3cas_oid_equal(&id, &id_big));
+	assert_int_equal(b3cas_store_delete(st, &id_big), 1);
+	/* after a byte: refused, the writer still good */
+	assert_int_equal(b3cas_writer_open(&w, st), 0);
+	assert_int_equal(b3cas_writer_write(w, small, sizeof(small)), 0);
+	assert_int_equal(b3cas_writer_set_base(w, &id_big), B3CAS_EINVAL);
+	assert_int_equal(b3cas_writer_commit(w, &id), 1);
+	assert_int_equal(b3cas_store_delete(st, &id_small), 1);
+}
+
 void t_b3cas_writer_abort(void **state)
 {
 	(void)state;

@@ -1,0 +1,796 @@
+/*
+ * test_delta.c - delta chunks (store/delta.c, docs/chunked-objects.md
+ * "Delta chunks"): versions of a memory-image-like object, each put with
+ * the one before as its base (b3cas_writer_set_base), checked against the
+ * bytes the test made:
+ *
+ *  - series: deltas are made (delta entries in the index, none deeper
+ *    than B3CAS__DELTA_DEPTH_MAX, a base always shallower), the versions
+ *    store in less than half the bytes of the same series put without
+ *    bases, every version reads back exactly by get, the streaming
+ *    reader and range reads; fsck finds nothing (held and node counts
+ *    included); versions deleted in a random order with GC after each
+ *    leave the rest exact and, at the end, an empty index;
+ *  - revive: a delta chunk that became a GC candidate and is put again is
+ *    rewritten with its old base's reference released (no key left);
+ *  - damage: a delta's frame, its base node, or a base's bytes altered
+ *    in the index make reads fail with B3CAS_ECORRUPT, never return other
+ *    bytes, and fsck reports them;
+ *  - errors of b3cas_writer_set_base, and stores where it changes nothing;
+ *  - crashes: a writer of a series killed (SIGKILL) at random moments;
+ *    after the reopen every acknowledged version is exact, fsck is clean
+ *    and everything deleted leaves no key (B3CAS_DELTA_CRASHES rounds,
+ *    default 6; 60 with B3CAS_TEST_LONG);
+ *  - threads: two writers making series with bases and deleting their
+ *    old versions while a third collects with no grace.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "b3cas/b3cas.h"
+#include "core/core_util.h"
+#include "index/index.h"
+#include "meta_keys.h"
+#include "store/chunked.h"
+#include "store/delta.h"
+#include "store/store_int.h"
+#include "prng.h"
+
+#define AVG 4096u
+#define PAGE 4096u
+#define IMAGE (1536u * 1024u)
+#define VERSIONS 8
+
+static uint64_t seed;
+static b3cas_packing packing = B3CAS_PACKING_DEFAULT;
+
+static b3cas_store *open_store(const char *dir, bool create, int level)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+
+	o.create = create;
+	o.chunking = create ? B3CAS_CHUNKING_ON : B3CAS_CHUNKING_DEFAULT;
+	o.chunk_avg = AVG;
+	o.compression_level = level;
+	o.packing = level ? packing : B3CAS_PACKING_DEFAULT;
+	if (b3cas_store_open(&s, dir, &o) != 0)
+		fail_msg("open %s: %s", dir, b3cas_error_last());
+	return s;
+}
+
+/* ---- images ----------------------------------------------------------- */
+
+typedef struct image {
+	uint8_t *data;
+	size_t len;
+	b3cas_oid id;
+} image;
+
+static void fill_page(uint8_t *p, uint64_t *st)
+{
+	static const char words[] = "the quick brown fox jumps over a lazy "
+				    "dog while sandboxes checkpoint state ";
+
+	switch (cu_below(st, 4)) {
+	case 0:
+		memset(p, 0, PAGE);
+		break;
+	case 1:
+		for (unsigned i = 0; i < PAGE; i++)
+			p[i] = (uint8_t)tu_rand(st);
+		break;
+	default:
+		for (unsigned i = 0; i < PAGE; i++)
+			p[i] = (uint8_t)words[(i + cu_below(st, 3)) %
+					      (sizeof(words) - 1)];
+		break;
+	}
+}
+
+static image make_template(uint64_t v)
+{
+	uint64_t st = v * 0x9E3779B97F4A7C15ull + 7;
+	image im;
+
+	im.len = IMAGE;
+	im.data = malloc(IMAGE + 4096);
+	assert_non_null(im.data);
+	for (size_t at = 0; at < IMAGE; at += PAGE)
+		fill_page(im.data + at, &st);
+	b3cas_hash(im.id.bytes, im.data, im.len);
+	return im;
+}
+
+/* The next version: pct% of its pages rewritten, a few bytes inserted. */
+static image make_fork(const image *prev, uint64_t v, unsigned pct)
+{
+	uint64_t st = v * 0xD1B54A32D192ED03ull + 3;
+	size_t pages = prev->len / PAGE;
+	image im;
+
+	im.data = malloc(prev->len + 4096 + 64);
+	assert_non_null(im.data);
+	memcpy(im.data, prev->data, prev->len);
+	im.len = prev->len;
+	for (size_t k = 0; k < pages * pct / 100 + 1; k++) {
+		size_t at = (size_t)cu_below(&st, pages) * PAGE;
+
+		if (cu_chance(&st, 1, 2)) {
+			fill_page(im.data + at, &st);
+		} else { /* a few words changed in it */
+			for (unsigned j = 0; j < 16; j++)
+				im.data[at + cu_below(&st, PAGE)] ^=
+					(uint8_t)cu_range(&st, 1, 255);
+		}
+	}
+	for (unsigned k = 0; k < 2; k++) {
+		size_t at = (size_t)cu_below(&st, im.len);
+		unsigned n = (unsigned)cu_range(&st, 1, 16);
+
+		memmove(im.data + at + n, im.data + at, im.len - at);
+		for (unsigned j = 0; j < n; j++)
+			im.data[at + j] = (uint8_t)tu_rand(&st);
+		im.len += n;
+	}
+	b3cas_hash(im.id.bytes, im.data, im.len);
+	return im;
+}
+
+/* The series: a template and VERSIONS - 1 forks of 3-8% each. */
+static void make_series(image *v, uint64_t s0, size_t n)
+{
+	v[0] = make_template(s0);
+	for (size_t i = 1; i < n; i++)
+		v[i] = make_fork(&v[i - 1], s0 * 100 + i, 3 + (unsigned)(i % 6));
+}
+
+static void free_series(image *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].data);
+}
+
+/* Put im through a writer, with base (may be NULL), in pieces. */
+static int put_image(b3cas_store *s, const image *im, const b3cas_oid *base)
+{
+	b3cas_writer *w = NULL;
+	b3cas_oid id;
+	int rc = b3cas_writer_open(&w, s);
+
+	if (rc == 0 && base)
+		rc = b3cas_writer_set_base(w, base);
+	for (size_t at = 0; rc == 0 && at < im->len; at += 100000)
+		rc = b3cas_writer_write(w, im->data + at,
+					im->len - at < 100000 ? im->len - at
+							      : 100000);
+	if (rc < 0) {
+		b3cas_writer_abort(w);
+		return rc;
+	}
+	rc = b3cas_writer_commit(w, &id);
+	if (rc >= 0)
+		assert_memory_equal(id.bytes, im->id.bytes, B3CAS_OID_LEN);
+	return rc;
+}
+
+/* ---- what the index holds --------------------------------------------- */
+
+typedef struct census {
+	uint64_t deltas, deepest, live, candidate_deltas;
+} census;
+
+static int count_entry(const b3cas__walk_entry *e, void *ctx)
+{
+	census *c = ctx;
+
+	c->live += !e->candidate;
+	if (e->kind == B3CAS_ENTRY_DELTA && e->candidate)
+		c->candidate_deltas++;
+	if (e->kind == B3CAS_ENTRY_DELTA) {
+		assert_true(e->payload_len > B3CAS__DELTA_HEAD);
+		assert_true(e->payload[0] >= 1 &&
+			    e->payload[0] <= B3CAS__DELTA_DEPTH_MAX);
+		c->deltas++;
+		if (e->payload[0] > c->deepest)
+			c->deepest = e->payload[0];
+	}
+	return 0;
+}
+
+static census census_of(b3cas_store *s)
+{
+	census c = {0};
+
+	assert_int_equal(b3cas__store_walk(s, false, count_entry, &c), 0);
+	return c;
+}
+
+static uint64_t stored_of(b3cas_store *s)
+{
+	b3cas_stats st;
+
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	return st.stored_bytes + st.manifest_bytes;
+}
+
+static void fsck_clean(b3cas_store *s)
+{
+	b3cas_fsck_report rep;
+
+	assert_int_equal(b3cas_fsck(s, NULL, &rep), 0);
+	if (rep.problems != 0)
+		fail_msg("fsck: %llu problems", (unsigned long long)rep.problems);
+}
+
+static void gc_now(b3cas_store *s)
+{
+	if (cu_gc_all(s) != 0)
+		fail_msg("gc: %s", b3cas_error_last());
+}
+
+static void check_image(b3cas_store *s, const image *im, uint64_t *st)
+{
+	b3cas_reader *r = NULL;
+	uint8_t *buf = malloc(im->len + 1);
+	size_t n = 0, got;
+	void *data = NULL;
+	size_t len = 0;
+
+	assert_non_null(buf);
+	if (b3cas_store_get(s, &im->id, &data, &len) != 0)
+		fail_msg("get: %s", b3cas_error_last());
+	assert_int_equal(len, im->len);
+	assert_memory_equal(data, im->data, len);
+	b3cas_free(data);
+	assert_int_equal(b3cas_reader_open(&r, s, &im->id), 0);
+	while (n < im->len) {
+		int64_t k = b3cas_reader_read(r, buf + n, 65536);
+
+		assert_true(k > 0);
+		n += (size_t)k;
+	}
+	assert_int_equal(b3cas_reader_read(r, buf, 1), 0);
+	b3cas_reader_close(r);
+	assert_memory_equal(buf, im->data, im->len);
+	for (int k = 0; k < 8; k++) {
+		uint64_t off = cu_below(st, im->len);
+		size_t want = (size_t)cu_range(st, 1, 40000);
+
+		assert_int_equal(b3cas_store_read_at(s, &im->id, off, buf, want,
+						     &got),
+				 0);
+		assert_int_equal(got, off + want > im->len ? im->len - off
+							   : want);
+		assert_memory_equal(buf, im->data + off, got);
+	}
+	free(buf);
+}
+
+static void expect_empty(b3cas_store *s)
+{
+	census c;
+
+	gc_now(s);
+	c = census_of(s);
+	assert_int_equal(c.live, 0);
+	assert_int_equal(tu_meta_keys(b3cas__store_index(s)), 0);
+}
+
+/* ---- the series --------------------------------------------------------- */
+
+static void series(void)
+{
+	char da[256], db[256];
+	image v[VERSIONS];
+	b3cas_store *a, *b;
+	uint64_t st = seed, sa0, sb0, sa, sb;
+	size_t order[VERSIONS];
+	census c;
+
+	make_series(v, seed, VERSIONS);
+	assert_true(cu_mkdtemp(da, sizeof(da), "delta-a"));
+	assert_true(cu_mkdtemp(db, sizeof(db), "delta-b"));
+	a = open_store(da, true, 3);
+	b = open_store(db, true, 3);
+	assert_true(put_image(a, &v[0], NULL) >= 0);
+	assert_true(put_image(b, &v[0], NULL) >= 0);
+	sa0 = stored_of(a);
+	sb0 = stored_of(b);
+	for (size_t i = 1; i < VERSIONS; i++) {
+		assert_int_equal(put_image(a, &v[i], &v[i - 1].id), 0);
+		assert_int_equal(put_image(b, &v[i], NULL), 0);
+	}
+	sa = stored_of(a) - sa0;
+	sb = stored_of(b) - sb0;
+	print_message("series: %zu versions of %u KiB; new bytes stored with "
+		      "bases %llu, without %llu (%.2fx)\n",
+		      (size_t)VERSIONS, IMAGE / 1024, (unsigned long long)sa,
+		      (unsigned long long)sb, (double)sb / (double)sa);
+	c = census_of(a);
+	print_message("series: %llu delta chunks, deepest %llu\n",
+		      (unsigned long long)c.deltas,
+		      (unsigned long long)c.deepest);
+	assert_true(c.deltas > 0);
+	assert_int_equal(census_of(b).deltas, 0);
+	assert_true(sa * 2 < sb);
+	for (size_t i = 0; i < VERSIONS; i++)
+		check_image(a, &v[i], &st);
+	fsck_clean(a);
+
+	/* deleted in a random order, collected after each */
+	for (size_t i = 0; i < VERSIONS; i++)
+		order[i] = i;
+	for (size_t i = VERSIONS - 1; i > 0; i--) {
+		size_t j = (size_t)cu_below(&st, i + 1), t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (size_t k = 0; k < VERSIONS; k++) {
+		assert_int_equal(b3cas_store_delete(a, &v[order[k]].id), 0);
+		gc_now(a);
+		for (size_t m = k + 1; m < VERSIONS; m++)
+			check_image(a, &v[order[m]], &st);
+		if (k == VERSIONS / 2)
+			fsck_clean(a);
+	}
+	expect_empty(a);
+	fsck_clean(a);
+	assert_int_equal(b3cas_store_close(a), 0);
+	assert_int_equal(b3cas_store_close(b), 0);
+	cu_rm_rf(da);
+	cu_rm_rf(db);
+	free_series(v, VERSIONS);
+}
+
+static void test_series(void **state)
+{
+	(void)state;
+	series();
+}
+
+/* The same with a zstd frame per whole chunk (kind 3 beside deltas). */
+static void test_series_frames(void **state)
+{
+	(void)state;
+	packing = B3CAS_PACKING_OFF;
+	series();
+	packing = B3CAS_PACKING_DEFAULT;
+}
+
+/* ---- revive --------------------------------------------------------------- */
+
+static void test_revive(void **state)
+{
+	char dir[256];
+	image v[3];
+	b3cas_store *s;
+	uint64_t st = seed + 1;
+
+	(void)state;
+	make_series(v, seed + 1, 3);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-rv"));
+	s = open_store(dir, true, 3);
+	assert_true(put_image(s, &v[0], NULL) >= 0);
+	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
+	assert_int_equal(put_image(s, &v[2], &v[1].id), 0);
+	assert_true(census_of(s).deltas > 0);
+	/* v1 and v2 deleted and collected after a grace period that their
+	 * entries are past and their chunks, released by that collection,
+	 * are not: the delta chunks are candidates, which the puts below
+	 * revive (each must release the base node its old entry held) */
+	assert_int_equal(b3cas_store_delete(s, &v[2].id), 0);
+	assert_int_equal(b3cas_store_delete(s, &v[1].id), 0);
+	usleep(1200000);
+	{
+		b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+
+		g.grace_ns = 1000000000;
+		g.normal_priority = true;
+		assert_int_equal(b3cas_gc(s, &g, NULL), 0);
+	}
+	assert_true(census_of(s).candidate_deltas > 0);
+	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
+	assert_int_equal(put_image(s, &v[2], &v[1].id), 0);
+	for (int i = 0; i < 3; i++)
+		check_image(s, &v[i], &st);
+	gc_now(s);
+	fsck_clean(s);
+	for (int i = 0; i < 3; i++) {
+		check_image(s, &v[i], &st);
+		assert_int_equal(b3cas_store_delete(s, &v[i].id), 0);
+	}
+	expect_empty(s);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+	free_series(v, 3);
+}
+
+/* ---- damage --------------------------------------------------------------- */
+
+typedef struct found {
+	b3cas_oid delta;
+	uint8_t node[B3CAS_OID_LEN];
+	bool any;
+} found;
+
+static int find_delta(const b3cas__walk_entry *e, void *ctx)
+{
+	found *f = ctx;
+
+	if (e->kind != B3CAS_ENTRY_DELTA || e->candidate || f->any)
+		return 0;
+	f->delta = e->id;
+	memcpy(f->node, e->payload + 1, B3CAS_OID_LEN);
+	f->any = true;
+	return 0;
+}
+
+static b3cas_index *raw_open(const char *dir)
+{
+	char path[300];
+	b3cas_index *ix = NULL;
+
+	snprintf(path, sizeof(path), "%s/index", dir);
+	if (b3cas__index_open(&ix, path, false, false, 0) != 0)
+		fail_msg("raw open: %s", b3cas_error_last());
+	return ix;
+}
+
+static uint8_t *raw_get(b3cas_index *ix, int cf, const uint8_t *k, size_t kl,
+			size_t *vl)
+{
+	rocksdb_pinnableslice_t *v = NULL;
+	const char *p;
+	uint8_t *out;
+
+	if (b3cas__index_get_at(ix, NULL, cf, k, kl, &v) != 1)
+		return NULL;
+	p = rocksdb_pinnableslice_value(v, vl);
+	out = malloc(*vl + 1);
+	memcpy(out, p, *vl);
+	rocksdb_pinnableslice_destroy(v);
+	return out;
+}
+
+static void raw_put(b3cas_index *ix, int cf, const uint8_t *k, size_t kl,
+		    const uint8_t *v, size_t vl)
+{
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+	if (v)
+		rocksdb_writebatch_put_cf(b, ix->cf[cf], (const char *)k, kl,
+					  (const char *)v, vl);
+	else
+		rocksdb_writebatch_delete_cf(b, ix->cf[cf], (const char *)k,
+					     kl);
+	assert_int_equal(b3cas__index_write(ix, b, true), 0);
+	rocksdb_writebatch_destroy(b);
+}
+
+/* v1's get fails as corrupt (never other bytes), and fsck finds it. */
+static void expect_corrupt(const char *dir, const image *im, const char *what)
+{
+	b3cas_store *s = open_store(dir, false, 3);
+	b3cas_fsck_report rep;
+	void *data = NULL;
+	size_t len = 0;
+	int rc = b3cas_store_get(s, &im->id, &data, &len);
+
+	if (rc != B3CAS_ECORRUPT)
+		fail_msg("%s: get gave %d (%s), not B3CAS_ECORRUPT", what, rc,
+			 rc == 0 ? "bytes" : b3cas_error_last());
+	assert_int_equal(b3cas_fsck(s, NULL, &rep), 0);
+	if (rep.problems == 0)
+		fail_msg("%s: fsck found nothing", what);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+static void test_damage(void **state)
+{
+	char dir[256];
+	image v[2];
+	b3cas_store *s;
+	b3cas_index *ix;
+	uint8_t nk[1 + B3CAS_OID_LEN], *e, *n, *base;
+	size_t el, nl, bl;
+	uint32_t nb = 0, lens[B3CAS__DELTA_BASES_MAX];
+	uint8_t ids[B3CAS__DELTA_BASES_MAX * B3CAS_OID_LEN];
+	found f = {0};
+
+	(void)state;
+	packing = B3CAS_PACKING_OFF; /* bases kept as frames in the entry */
+	make_series(v, seed + 2, 2);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-dmg"));
+	s = open_store(dir, true, 3);
+	assert_true(put_image(s, &v[0], NULL) >= 0);
+	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
+	assert_int_equal(b3cas__store_walk(s, false, find_delta, &f), 0);
+	assert_true(f.any);
+	assert_int_equal(b3cas__chunked_node_list(s, NULL, f.node, ids, lens,
+						  B3CAS__DELTA_BASES_MAX, &nb),
+			 0);
+	assert_true(nb >= 1);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* 1. a byte of the delta's frame */
+	ix = raw_open(dir);
+	e = raw_get(ix, B3CAS_CF_CONTENT, f.delta.bytes, B3CAS_OID_LEN, &el);
+	assert_non_null(e);
+	assert_int_equal(e[0], B3CAS_ENTRY_DELTA);
+	e[el - 3] ^= 0x21;
+	raw_put(ix, B3CAS_CF_CONTENT, f.delta.bytes, B3CAS_OID_LEN, e, el);
+	b3cas__index_close(ix);
+	expect_corrupt(dir, &v[1], "delta frame");
+	e[el - 3] ^= 0x21;
+	ix = raw_open(dir);
+	raw_put(ix, B3CAS_CF_CONTENT, f.delta.bytes, B3CAS_OID_LEN, e, el);
+
+	/* 2. its base node gone */
+	nk[0] = 'n';
+	memcpy(nk + 1, f.node, B3CAS_OID_LEN);
+	n = raw_get(ix, B3CAS_CF_META, nk, sizeof(nk), &nl);
+	assert_non_null(n);
+	raw_put(ix, B3CAS_CF_META, nk, sizeof(nk), NULL, 0);
+	b3cas__index_close(ix);
+	expect_corrupt(dir, &v[1], "base node missing");
+	ix = raw_open(dir);
+	raw_put(ix, B3CAS_CF_META, nk, sizeof(nk), n, nl);
+
+	/* 3. a base chunk's frame */
+	base = raw_get(ix, B3CAS_CF_CONTENT, ids, B3CAS_OID_LEN, &bl);
+	assert_non_null(base);
+	if (base[0] == B3CAS_ENTRY_ZINLINE || base[0] == B3CAS_ENTRY_DELTA)
+		base[bl - 2] ^= 0x11;
+	else /* kept raw: a byte of it */
+		base[B3CAS_ENTRY_HEADER_LEN + 5] ^= 0x11;
+	raw_put(ix, B3CAS_CF_CONTENT, ids, B3CAS_OID_LEN, base, bl);
+	b3cas__index_close(ix);
+	expect_corrupt(dir, &v[1], "base chunk");
+
+	cu_rm_rf(dir);
+	free(e);
+	free(n);
+	free(base);
+	free_series(v, 2);
+	packing = B3CAS_PACKING_DEFAULT;
+}
+
+/* ---- set_base's errors, and stores where it changes nothing ------------ */
+
+static void test_set_base(void **state)
+{
+	char dir[256], dir2[256];
+	image v[2];
+	b3cas_store *s;
+	b3cas_writer *w = NULL;
+	b3cas_oid nobody, small;
+	uint64_t st = seed + 3;
+
+	(void)state;
+	make_series(v, seed + 3, 2);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-sb"));
+	s = open_store(dir, true, 3);
+	memset(nobody.bytes, 0x5a, sizeof(nobody.bytes));
+	assert_int_equal(b3cas_writer_open(&w, s), 0);
+	assert_int_equal(b3cas_writer_set_base(w, &nobody), B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_writer_write(w, "x", 1), 0);
+	assert_true(put_image(s, &v[0], NULL) >= 0);
+	assert_int_equal(b3cas_writer_set_base(w, &v[0].id), B3CAS_EINVAL);
+	b3cas_writer_abort(w);
+	assert_int_equal(b3cas_writer_open(&w, s), 0);
+	assert_int_equal(b3cas_writer_set_base(w, &v[0].id), 0);
+	assert_int_equal(b3cas_writer_set_base(w, &v[0].id), B3CAS_EINVAL);
+	b3cas_writer_abort(w);
+	/* a base that is not chunked: accepted, no delta */
+	assert_true(b3cas_store_put(s, &small, "tiny", 4) >= 0);
+	assert_int_equal(put_image(s, &v[1], &small), 0);
+	assert_int_equal(census_of(s).deltas, 0);
+	check_image(s, &v[1], &st);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+
+	/* a store that does not compress makes no deltas */
+	assert_true(cu_mkdtemp(dir2, sizeof(dir2), "delta-raw"));
+	s = open_store(dir2, true, 0);
+	assert_true(put_image(s, &v[0], NULL) >= 0);
+	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
+	assert_int_equal(census_of(s).deltas, 0);
+	check_image(s, &v[1], &st);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir2);
+	free_series(v, 2);
+}
+
+/* ---- crashes ------------------------------------------------------------ */
+
+#define CRASH_VERSIONS 6
+
+/* The child: put the series with bases, writing each version's number
+ * to fd once it is committed. */
+static void crash_child(const char *dir, const image *v, int fd)
+{
+	b3cas_store *s = open_store(dir, false, 3);
+
+	for (int i = 0; i < CRASH_VERSIONS; i++) {
+		uint8_t b = (uint8_t)i;
+
+		if (put_image(s, &v[i], i ? &v[i - 1].id : NULL) < 0)
+			_exit(3);
+		if (write(fd, &b, 1) != 1)
+			_exit(4);
+	}
+	b3cas_store_close(s);
+	_exit(0);
+}
+
+static void test_crash(void **state)
+{
+	unsigned long rounds = cu_env_num(
+		"B3CAS_DELTA_CRASHES", getenv("B3CAS_TEST_LONG") ? 60 : 6);
+	image v[CRASH_VERSIONS];
+	char dir[256];
+	uint64_t st = seed + 4;
+	b3cas_store *s;
+
+	(void)state;
+	make_series(v, seed + 4, CRASH_VERSIONS);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-crash"));
+	s = open_store(dir, true, 3);
+	assert_int_equal(b3cas_store_close(s), 0);
+	for (unsigned long r = 0; r < rounds; r++) {
+		int p[2], status;
+		bool acked[CRASH_VERSIONS] = {false};
+		uint8_t b;
+		pid_t pid;
+
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(p[0]);
+			crash_child(dir, v, p[1]);
+		}
+		close(p[1]);
+		usleep((useconds_t)cu_range(&st, 1000, 400000));
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		while (read(p[0], &b, 1) == 1)
+			acked[b] = true;
+		close(p[0]);
+		s = open_store(dir, false, 3);
+		for (int i = 0; i < CRASH_VERSIONS; i++)
+			if (acked[i])
+				check_image(s, &v[i], &st);
+		fsck_clean(s);
+		/* every version put this round, one reference each: gone */
+		for (int i = 0; i < CRASH_VERSIONS; i++) {
+			int rc;
+
+			do {
+				rc = (int)b3cas_store_delete(s, &v[i].id);
+			} while (rc >= 0);
+			assert_int_equal(rc, B3CAS_ENOTFOUND);
+		}
+		expect_empty(s);
+		assert_int_equal(b3cas_store_close(s), 0);
+	}
+	cu_rm_rf(dir);
+	free_series(v, CRASH_VERSIONS);
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+#define THREAD_VERSIONS 10
+
+typedef struct writer_job {
+	b3cas_store *s;
+	image v[THREAD_VERSIONS];
+	int kept_from; /* versions from here on are stored at the end */
+} writer_job;
+
+static atomic_bool writers_done;
+
+static void *writer_main(void *arg)
+{
+	writer_job *j = arg;
+
+	for (int i = 0; i < THREAD_VERSIONS; i++) {
+		int rc = put_image(j->s, &j->v[i], i ? &j->v[i - 1].id : NULL);
+
+		if (rc < 0)
+			fail_msg("put: %s", b3cas_error_last());
+		/* keep the last two */
+		/* (the template is both writers': 2 references) */
+		if (i >= 2 && b3cas_store_delete(j->s, &j->v[i - 2].id) < 0)
+			fail_msg("delete of version %d: %s", i - 2,
+				 b3cas_error_last());
+	}
+	j->kept_from = THREAD_VERSIONS - 2;
+	return NULL;
+}
+
+static void *collector_main(void *arg)
+{
+	b3cas_store *s = arg;
+
+	while (!atomic_load(&writers_done))
+		if (cu_gc_all(s) != 0)
+			fail_msg("gc: %s", b3cas_error_last());
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	char dir[256];
+	writer_job *jobs = calloc(2, sizeof(*jobs));
+	pthread_t t[3];
+	b3cas_store *s;
+	uint64_t st = seed + 5;
+
+	(void)state;
+	assert_non_null(jobs);
+	/* both series fork from one template: their chunks meet */
+	for (int k = 0; k < 2; k++) {
+		make_series(jobs[k].v, seed + 5, 1);
+		for (int i = 1; i < THREAD_VERSIONS; i++)
+			jobs[k].v[i] = make_fork(&jobs[k].v[i - 1],
+						 seed * 7 + (uint64_t)k * 1000 +
+							 (uint64_t)i,
+						 4);
+	}
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-thr"));
+	s = open_store(dir, true, 3);
+	atomic_store(&writers_done, false);
+	assert_int_equal(pthread_create(&t[2], NULL, collector_main, s), 0);
+	for (int k = 0; k < 2; k++) {
+		jobs[k].s = s;
+		assert_int_equal(
+			pthread_create(&t[k], NULL, writer_main, &jobs[k]), 0);
+	}
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(pthread_join(t[k], NULL), 0);
+	atomic_store(&writers_done, true);
+	assert_int_equal(pthread_join(t[2], NULL), 0);
+	gc_now(s);
+	for (int k = 0; k < 2; k++)
+		for (int i = jobs[k].kept_from; i < THREAD_VERSIONS; i++)
+			check_image(s, &jobs[k].v[i], &st);
+	fsck_clean(s);
+	for (int k = 0; k < 2; k++)
+		for (int i = jobs[k].kept_from; i < THREAD_VERSIONS; i++)
+			assert_int_equal(b3cas_store_delete(s, &jobs[k].v[i].id),
+					 0);
+	expect_empty(s);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+	for (int k = 0; k < 2; k++)
+		free_series(jobs[k].v, THREAD_VERSIONS);
+	free(jobs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_set_base),
+		cmocka_unit_test(test_series),
+		cmocka_unit_test(test_series_frames),
+		cmocka_unit_test(test_revive),
+		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_crash),
+	};
+
+	seed = cu_seed_from_env();
+	print_message("seed %llu (B3CAS_TEST_SEED)\n",
+		      (unsigned long long)seed);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
