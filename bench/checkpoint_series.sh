@@ -7,7 +7,7 @@
 #
 # Usage: bench/checkpoint_series.sh [--size MIB] [--steps N] [--quick]
 #            [--tools LIST] [--restore-all] [--seed N] [--debs DIR]
-#            [--work DIR] [--keep] BUILD
+#            [--work DIR] [--keep] [--chunk-avg BYTES] BUILD
 #   BUILD          a build folder holding b3cas and bench/mem_image
 #   --size MIB     the memory image (default 256)
 #   --steps N      incremental checkpoints after the first (default 50)
@@ -27,6 +27,7 @@
 #                  made it, else it must be empty; never in the source
 #                  tree). The default run needs about 12 GB at its peak.
 #   --keep         keep the repositories and the saved changes
+#   --chunk-avg B  b3cas's FastCDC average chunk (default 16384)
 #
 # The sandbox is a folder SANDBOX holding rootfs/ and mem.img:
 #   step 0  rootfs/ extracted (dpkg-deb -x) from 24 Debian 12 packages
@@ -50,8 +51,9 @@
 #
 # Each step is checkpointed by every tool in turn, each in a repository
 # of its own:
-#   b3cas   `b3cas init --chunk-avg 4096 --compress` (FastCDC 4 KiB,
-#           packed, zstd 6, as mem_series.sh), then per step
+#   b3cas   `b3cas init --chunk-avg 16384 --compress` (FastCDC 16 KiB,
+#           packed, zstd 6: the memory image's chunking that
+#           mem_series.sh measured best with deltas), then per step
 #           `checkpoint create sb --tree SANDBOX/rootfs --blob
 #           memory=SANDBOX/mem.img --time T` (T: one hour per step)
 #   restic  restic 0.14, `restic init` (repository format 2: compression
@@ -119,7 +121,7 @@ T0=1767225600
 
 # ---- arguments ------------------------------------------------------------------
 
-size=256 steps=50 quick=0 restore_all=0 seed=1 keep=0 tools_arg=''
+size=256 steps=50 quick=0 restore_all=0 seed=1 keep=0 tools_arg='' chunk_avg=16384
 work=${TMPDIR:-/tmp}/b3cas-series
 debs=${XDG_CACHE_HOME:-$HOME/.cache}/b3cas-bench/debs
 
@@ -128,7 +130,7 @@ parse_args() {
 
 	while (($# > 0)); do
 		case $1 in
-		--size | --steps | --tools | --seed | --debs | --work)
+		--size | --steps | --tools | --seed | --debs | --work | --chunk-avg)
 			(($# > 1)) || usage
 			case $1 in
 			--size) size=$2 ;;
@@ -137,6 +139,7 @@ parse_args() {
 			--seed) seed=$2 ;;
 			--debs) debs=$2 ;;
 			--work) work=$2 ;;
+			--chunk-avg) chunk_avg=$2 ;;
 			esac
 			shift 2 ;;
 		--quick) quick=1; shift ;;
@@ -436,7 +439,7 @@ tool_env() {
 	esac
 }
 
-init_b3cas() { "$b3cas" --store "$1" init --chunk-avg 4096 --compress; }
+init_b3cas() { "$b3cas" --store "$1" init --chunk-avg "$chunk_avg" --compress; }
 init_restic() { restic init --repo "$1"; }
 init_borg() { borg init -e none "$1"; }
 init_borg8k() { borg init -e none "$1"; }

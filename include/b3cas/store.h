@@ -256,11 +256,11 @@ B3CAS_EXTERN int b3cas_store_open(b3cas_store **out, const char *root,
  * the handle is freed either way. NULL is accepted. A close that succeeds
  * leaves the thread's error message as it was.
  *
- * Except: while a writer or reader made from the store is open (not yet
- * committed or aborted, closed), the close is refused with B3CAS_EBUSY,
- * the message saying how many are open, and nothing is done: the store
- * stays open and usable, those handles stay valid, and the caller
- * finishes them and closes again. (The same choice as sqlite3_close with
+ * Except: while a writer, reader or lease made from the store is open
+ * (not yet committed or aborted, closed), the close is refused with
+ * B3CAS_EBUSY, the message saying how many are open, and nothing is
+ * done: the store stays open and usable, those handles stay valid, and
+ * the caller finishes them and closes again. (The same choice as sqlite3_close with
  * statements not finalized: closing under them would leave handles into
  * freed memory, and finishing them here would decide for the caller
  * whether a half-written object is stored.) Views (cache.h) do not count:
@@ -500,8 +500,8 @@ B3CAS_EXTERN int b3cas_name_put_linked(b3cas_store *store, const char *name,
  * leaves their references to the next open for writing, which drops
  * them: so a job that is killed leaks nothing GC does not collect. A
  * lease may be used from several threads at once. Close every lease
- * before its store: b3cas_store_close does not wait for them (a lease
- * still open then leaves its references to the next open).
+ * before its store: b3cas_store_close refuses (B3CAS_EBUSY) while one is
+ * open.
  */
 typedef struct b3cas_lease b3cas_lease;
 typedef struct b3cas_writer b3cas_writer; /* (streams, below) */

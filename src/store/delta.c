@@ -148,13 +148,23 @@ int b3cas__delta_src_open(b3cas_store *s, const b3cas_oid *base,
 	return 0;
 }
 
-/* The base chunks for [off, off + len): of those it overlaps, the (at
- * most B3CAS__DELTA_BASES_MAX) that overlap it most, in order; *first and
- * *n say which. */
+/* A base chunk: its id and length. */
+typedef struct base_ref {
+	b3cas_oid id;
+	uint32_t len;
+} base_ref;
+
+/*
+ * The base chunks for [off, off + len) into out (*n of them, at most 2):
+ * the one chunk of the base that overlaps it most when that covers
+ * three quarters of it, else the run of two that overlaps it most. A
+ * base is what the delta's depth follows, so one is better than two.
+ */
 static void pick_bases(const b3cas__delta_src *d, uint64_t off, uint32_t len,
-		       uint64_t *first, uint32_t *n)
+		       base_ref *out, uint32_t *n)
 {
-	uint64_t lo = 0, hi = d->n, end = off + len, best = 0, bi = 0;
+	uint64_t lo = 0, hi = d->n, end = off + len, best2 = 0, b2 = 0;
+	uint64_t best1 = 0, b1 = 0;
 
 	*n = 0;
 	/* the last chunk starting at or before off */
@@ -168,42 +178,52 @@ static void pick_bases(const b3cas__delta_src *d, uint64_t off, uint32_t len,
 	}
 	if (d->n == 0 || d->off[lo] >= end)
 		return;
-	/* the run of B3CAS__DELTA_BASES_MAX from lo on that overlaps most */
 	for (uint64_t i = lo; i < d->n && d->off[i] < end; i++) {
-		uint64_t cover = 0;
+		uint64_t a = d->off[i] > off ? d->off[i] : off;
+		uint64_t b = d->off[i] + d->len[i] < end ? d->off[i] + d->len[i]
+							 : end;
+		uint64_t one = b > a ? b - a : 0, two = one;
 
-		for (uint64_t k = i;
-		     k < d->n && k < i + B3CAS__DELTA_BASES_MAX &&
-		     d->off[k] < end;
-		     k++) {
-			uint64_t a = d->off[k] > off ? d->off[k] : off;
-			uint64_t b = d->off[k] + d->len[k] < end
-					     ? d->off[k] + d->len[k]
-					     : end;
-
-			cover += b > a ? b - a : 0;
+		if (i + 1 < d->n && d->off[i + 1] < end) {
+			a = d->off[i + 1];
+			b = d->off[i + 1] + d->len[i + 1] < end
+				    ? d->off[i + 1] + d->len[i + 1]
+				    : end;
+			two += b > a ? b - a : 0;
 		}
-		if (cover > best) {
-			best = cover;
-			bi = i;
+		if (one > best1) {
+			best1 = one;
+			b1 = i;
+		}
+		if (two > best2) {
+			best2 = two;
+			b2 = i;
 		}
 	}
-	if (best == 0)
+	if (best1 == 0)
 		return;
-	*first = bi;
-	while (*n < B3CAS__DELTA_BASES_MAX && bi + *n < d->n &&
-	       d->off[bi + *n] < end)
-		(*n)++;
+	if (best1 * 4 >= (uint64_t)len * 3 || best2 == best1) {
+		out[0].id = d->ids[b1];
+		out[0].len = d->len[b1];
+		*n = 1;
+		return;
+	}
+	for (uint64_t i = b2; i < b2 + 2 && i < d->n && d->off[i] < end; i++) {
+		out[*n].id = d->ids[i];
+		out[(*n)++].len = d->len[i];
+	}
 }
 
 /*
- * Chunk c (len bytes) into out, read with ro, checked against c when the
- * store verifies reads; *depth its depth (0 whole). Deltas deeper than
- * below are damage (a chain is always shallower at each step).
+ * Chunk c (len bytes) into out, read with ro; checked against c when
+ * check (a put's bases: a delta must be made against the right bytes; a
+ * read's need not, as the bytes decoded with them are checked against
+ * their own id in the end); *depth its depth (0 whole). Deltas deeper
+ * than below are damage (a chain is always shallower at each step).
  */
 static int base_load(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		     const b3cas_oid *c, uint32_t len, uint8_t *out,
-		     int below, int *depth)
+		     int below, bool check, int *depth)
 {
 	char hex[B3CAS_OID_HEX_LEN + 1];
 	b3cas__entry e;
@@ -228,9 +248,18 @@ static int base_load(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	}
 	rc = b3cas__entry_decode(&e, out);
 	b3cas__entry_done(&e);
-	if (rc < 0)
+	if (rc < 0 || !check)
 		return rc;
-	return b3cas__verify(s, c, out, len);
+	{
+		b3cas_oid got;
+
+		b3cas_hash(got.bytes, out, len);
+		if (!b3cas_oid_equal(&got, c))
+			return b3cas__error(B3CAS_ECORRUPT,
+					    "base chunk %s fails its hash",
+					    b3cas_oid_fmt(hex, c));
+	}
+	return 0;
 }
 
 /* The base node's value for ids/lens (n of them) into v: its length. */
@@ -247,13 +276,87 @@ static size_t node_value(uint8_t *v, const b3cas_oid *ids,
 	return at;
 }
 
+/*
+ * A base as deep as a delta may be cannot be one: in its place, its own
+ * bases (the same region some versions before), over again until every
+ * base is shallow enough, so that a region changed at every version
+ * still makes deltas (against an older version of itself) rather than a
+ * whole chunk each time the chain is full. At most
+ * B3CAS__DELTA_BASES_MAX bases in all (the first ones, in order); *n
+ * may become 0 (a base that cannot be read: no delta).
+ */
+static int shallow_bases(b3cas_store *s, base_ref *b, uint32_t *n)
+{
+	for (int round = 0; round <= B3CAS__DELTA_DEPTH_MAX; round++) {
+		base_ref next[2 * B3CAS__DELTA_BASES_MAX];
+		uint32_t m = 0;
+		bool deep = false;
+
+		for (uint32_t k = 0; k < *n; k++) {
+			b3cas__entry e;
+			uint8_t ids[B3CAS__DELTA_BASES_MAX * B3CAS_OID_LEN];
+			uint32_t lens[B3CAS__DELTA_BASES_MAX], nb = 0;
+			int rc = b3cas__entry_head(s, &b[k].id, &e);
+
+			if (rc < 0) {
+				b3cas_error_clear();
+				*n = 0;
+				return 0;
+			}
+			if (e.kind != B3CAS_ENTRY_DELTA || e.payload_len == 0 ||
+			    e.payload[0] < B3CAS__DELTA_DEPTH_MAX) {
+				b3cas__entry_done(&e);
+				if (m < B3CAS__DELTA_BASES_MAX)
+					next[m++] = b[k];
+				continue;
+			}
+			deep = true;
+			rc = b3cas__delta_node(e.payload, e.payload_len)
+				     ? b3cas__chunked_node_list(
+					       s, NULL, e.payload + 1, ids, lens,
+					       B3CAS__DELTA_BASES_MAX, &nb)
+				     : B3CAS_ECORRUPT;
+			b3cas__entry_done(&e);
+			if (rc < 0) {
+				b3cas_error_clear();
+				*n = 0;
+				return 0;
+			}
+			for (uint32_t q = 0; q < nb && m < B3CAS__DELTA_BASES_MAX;
+			     q++) {
+				memcpy(next[m].id.bytes,
+				       ids + (size_t)q * B3CAS_OID_LEN,
+				       B3CAS_OID_LEN);
+				next[m++].len = lens[q];
+			}
+		}
+		/* the same chunk twice is one base */
+		*n = 0;
+		for (uint32_t k = 0; k < m; k++) {
+			bool dup = false;
+
+			for (uint32_t q = 0; q < *n; q++)
+				dup |= b3cas_oid_equal(&b[q].id, &next[k].id);
+			if (!dup)
+				b[(*n)++] = next[k];
+		}
+		if (!deep)
+			return 0;
+	}
+	*n = 0; /* not shallow after as many rounds: damage */
+	return 0;
+}
+
 int b3cas__delta_prepare(b3cas__delta_src *d, b3cas_store *s,
 			 const b3cas_oid *id, const uint8_t *data,
 			 uint32_t len, uint64_t off, b3cas__delta_put *out)
 {
 	const uint8_t *bases[B3CAS__DELTA_BASES_MAX];
+	base_ref refs_b[B3CAS__DELTA_BASES_MAX];
+	b3cas_oid ids[B3CAS__DELTA_BASES_MAX];
+	uint32_t lens[B3CAS__DELTA_BASES_MAX];
 	uint8_t value[BASE_NODE_MAX];
-	uint64_t first = 0, refs;
+	uint64_t refs;
 	size_t plen = 0, dsize, psize, vlen;
 	uint32_t n;
 	int depth = 0, rc;
@@ -262,17 +365,18 @@ int b3cas__delta_prepare(b3cas__delta_src *d, b3cas_store *s,
 	rc = b3cas__lookup_count(s, id, &refs);
 	if (rc != 0 && rc != 2)
 		return rc < 0 ? rc : 0; /* stored: nothing to make */
-	pick_bases(d, off, len, &first, &n);
-	if (n == 0)
-		return 0;
+	pick_bases(d, off, len, refs_b, &n);
+	rc = n ? shallow_bases(s, refs_b, &n) : 0;
+	if (rc < 0)
+		return rc;
 	for (uint32_t k = 0; k < n; k++) {
 		int kd;
 
-		if (b3cas_oid_equal(&d->ids[first + k], id))
+		if (b3cas_oid_equal(&refs_b[k].id, id))
 			return 0;
-		rc = base_load(s, NULL, &d->ids[first + k],
-			       d->len[first + k], d->prefix + plen,
-			       B3CAS__DELTA_DEPTH_MAX, &kd);
+		rc = base_load(s, NULL, &refs_b[k].id, refs_b[k].len,
+			       d->prefix + plen, B3CAS__DELTA_DEPTH_MAX, true,
+			       &kd);
 		if (rc == B3CAS_ECORRUPT || rc == B3CAS_ENOTFOUND) {
 			b3cas_error_clear(); /* gone or damaged: no delta */
 			return 0;
@@ -280,10 +384,14 @@ int b3cas__delta_prepare(b3cas__delta_src *d, b3cas_store *s,
 		if (rc < 0)
 			return rc;
 		bases[k] = d->prefix + plen;
-		plen += d->len[first + k];
+		ids[k] = refs_b[k].id;
+		lens[k] = refs_b[k].len;
+		plen += refs_b[k].len;
 		if (kd + 1 > depth)
 			depth = kd + 1;
 	}
+	if (n == 0)
+		return 0;
 	rc = b3cas__zstd_compress_prefix(&dsize, d->frame, d->frame_cap, data,
 					 len, d->prefix, plen, d->level);
 	if (rc == 0)
@@ -295,7 +403,7 @@ int b3cas__delta_prepare(b3cas__delta_src *d, b3cas_store *s,
 		psize = len;
 	if (B3CAS__DELTA_HEAD + dsize + DELTA_MIN_SAVING >= psize)
 		return 0;
-	vlen = node_value(value, &d->ids[first], &d->len[first], n);
+	vlen = node_value(value, ids, lens, n);
 	out->payload = malloc(B3CAS__DELTA_HEAD + dsize);
 	if (!out->payload)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
@@ -304,8 +412,7 @@ int b3cas__delta_prepare(b3cas__delta_src *d, b3cas_store *s,
 	memcpy(out->payload + B3CAS__DELTA_HEAD, d->frame, dsize);
 	out->payload_len = B3CAS__DELTA_HEAD + dsize;
 	rc = b3cas__chunked_node_take(s, d->gen, d->seq, out->payload + 1,
-				      value, vlen, &d->ids[first], bases,
-				      &d->len[first], n);
+				      value, vlen, ids, bases, lens, n);
 	if (rc < 0) {
 		free(out->payload);
 		out->payload = NULL;
@@ -363,7 +470,7 @@ int b3cas__delta_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		rc = base_load(s, ro,
 			       (const b3cas_oid *)(const void *)(ids +
 						(size_t)k * B3CAS_OID_LEN),
-			       lens[k], prefix + at, p[0], &kd);
+			       lens[k], prefix + at, p[0], false, &kd);
 		at += lens[k];
 	}
 	if (rc == 0)

@@ -21,10 +21,10 @@
 
 #include "store/handle.h"
 
-#define B3CAS__DELTA_DEPTH_MAX 4
+#define B3CAS__DELTA_DEPTH_MAX 8
 /* at most this many base chunks, so at most this many chunk_max bytes of
  * prefix */
-#define B3CAS__DELTA_BASES_MAX 2
+#define B3CAS__DELTA_BASES_MAX 4
 #define B3CAS__DELTA_HEAD (1 + B3CAS_OID_LEN)
 
 /* A delta made for a put (b3cas__delta_prepare): the entry's payload, and

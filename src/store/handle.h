@@ -119,6 +119,8 @@ struct b3cas_store {
 	 * with B3CAS_EBUSY while either is not 0, since each holds a
 	 * pointer to the handle. */
 	atomic_uint open_writers, open_readers;
+	/* Leases open (lease.c): the close refuses while there are any. */
+	atomic_uint open_leases;
 	/* Packed stores, writable handles: the key the next bytes put into
 	 * the data column family get (pack.c). */
 	atomic_ullong pack_next;

@@ -240,6 +240,7 @@ int b3cas_lease_open(b3cas_store *s, b3cas_lease **out)
 	}
 	l->s = s;
 	pthread_mutex_init(&l->lock, NULL);
+	atomic_fetch_add(&s->open_leases, 1); /* b3cas_lease_close: back */
 	*out = l;
 	return 0;
 }
@@ -458,6 +459,7 @@ int b3cas_lease_close(b3cas_lease *l)
 		(void)b3cas__error(first, "lease: %s (the rest is dropped at "
 				   "the next open)", msg);
 	}
+	atomic_fetch_sub(&l->s->open_leases, 1);
 	pthread_mutex_destroy(&l->lock);
 	free(l->refs);
 	free(l->slots);

@@ -316,7 +316,14 @@ static int check_no_streams(const b3cas_store *s)
 {
 	unsigned w = atomic_load(&s->open_writers);
 	unsigned r = atomic_load(&s->open_readers);
+	unsigned l = atomic_load(&s->open_leases);
 
+	if (w == 0 && r == 0 && l > 0)
+		return b3cas__error(B3CAS_EBUSY,
+				    "b3cas_store_close: store %s still has "
+				    "%u lease%s open: close them first (the "
+				    "store stays open)", s->lay.root, l,
+				    l == 1 ? "" : "s");
 	if (w == 0 && r == 0)
 		return 0;
 	return b3cas__error(B3CAS_EBUSY,

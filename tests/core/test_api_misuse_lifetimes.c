@@ -96,6 +96,15 @@ void test_close_counts_every_stream(void **state)
 			       "still has 1 writer and 1 reader open"));
 	b3cas_reader_close(r[1]);
 	b3cas_writer_abort(w[2]);
+	{
+		b3cas_lease *l = NULL;
+
+		assert_int_equal(b3cas_lease_open(s, &l), 0);
+		assert_int_equal(b3cas_store_close(s), B3CAS_EBUSY);
+		assert_non_null(strstr(b3cas_error_last(),
+				       "still has 1 lease open"));
+		assert_int_equal(b3cas_lease_close(l), 0);
+	}
 	assert_int_equal(b3cas_store_close(s), 0);
 	remove_dir(dir);
 }
