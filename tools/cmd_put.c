@@ -70,6 +70,7 @@ typedef struct put_opts {
 	bool no_names;
 	uint64_t threads;
 	const char *files0_from; /* --files0-from F: the names, NUL-ended */
+	const char *base;        /* --base ID */
 } put_opts;
 
 enum { PUT_PENDING, PUT_STORED, PUT_FAILED };
@@ -99,6 +100,8 @@ typedef struct put_run {
 	pthread_mutex_t lock; /* the pool's making, and the fields below */
 	b3cas_pool *pool;  /* for hashing first; made when first needed */
 	bool pool_failed;
+	bool has_base;     /* --base: every file's new chunks as deltas */
+	b3cas_oid base;
 	put_result *res;   /* one per input, written under the lock */
 	int printed;       /* inputs [0, printed) are written out */
 	int rc;            /* the worst exit code so far */
@@ -122,6 +125,10 @@ static const cli_opt put_table[] = {
 	CLI_VALUE("files0-from", 0, "F", put_opts, files0_from, NULL,
 		  "store the files named in F, each name ended by a NUL byte "
 		  "(find -print0); '-' reads the names from standard input"),
+	CLI_VALUE("base", 0, "ID", put_opts, base, NULL,
+		  "an earlier version of the FILEs, stored: their new chunks\n"
+		  "are stored as deltas against its chunks where that saves\n"
+		  "space (a store made with --compress and chunking)"),
 	CLI_ARGS("FILE", false, NULL,
 		 "a file to store; '-' is standard input"),
 	CLI_END,
@@ -452,6 +459,11 @@ static int put_one(put_task *t, const char *path)
 			goto out;
 	}
 	err = b3cas_writer_open(&w, r->store);
+	if (err >= 0 && r->has_base) {
+		err = b3cas_writer_set_base(w, &r->base);
+		if (err < 0)
+			b3cas_writer_abort(w);
+	}
 	if (err < 0) {
 		rc = put_failed(t, cli_exit_code(err, false),
 				cli_error_name(err), "cannot store %s: %s",
@@ -770,7 +782,7 @@ static int read_files0(const char *from, char **text, char ***names,
 int cmd_put(cli_ctx *ctx, int argc, char **argv)
 {
 	static char *stdin_only[] = {"-"};
-	put_run r = {.o = {false, false, 0, NULL}};
+	put_run r = {.o = {false, false, 0, NULL, NULL}};
 	put_opts *o = &r.o;
 	cli_args pos;
 	char *list = NULL, **listed = NULL;
@@ -794,12 +806,27 @@ int cmd_put(cli_ctx *ctx, int argc, char **argv)
 			return CLI_OK;
 		}
 	}
+	if (o->base && !cli_parse_oid(&r.base, o->base)) {
+		free(list);
+		free(listed);
+		return CLI_USAGE;
+	}
+	r.has_base = o->base != NULL;
 	r.names = pos.n ? pos.v : stdin_only;
 	r.n = pos.n ? pos.n : 1;
 	r.bare = pos.n == 0;
 	pthread_mutex_init(&r.lock, NULL);
 	rc = cli_open_store_rw(&r.store, ctx);
-	if (rc == CLI_OK) {
+	if (rc == CLI_OK && r.has_base &&
+	    b3cas_store_exists(r.store, &r.base) != 1) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		cli_error("put: --base %s is not stored",
+			  b3cas_oid_fmt(hex, &r.base));
+		rc = cli_close_store(r.store, CLI_USAGE);
+		r.store = NULL;
+	}
+	if (rc == CLI_OK && r.store) {
 		b3cas_store_info_get(&r.info, r.store);
 		rc = put_all(&r);
 		if (r.res)

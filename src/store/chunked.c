@@ -757,7 +757,7 @@ typedef struct ref_item {
 	uint32_t len;
 	uint32_t pos;        /* puts: its place in the segment */
 	uint64_t off;        /* puts: its offset in the object */
-	const b3cas__delta_put *delta; /* puts: store it so (delta.h) */
+	bool stored;         /* puts with a base: stored before the node */
 } ref_item;
 
 static int ref_cmp(const void *a, const void *b)
@@ -1537,9 +1537,9 @@ struct b3cas__cput {
 	ref_item sorted[NODE_CHUNKS];
 	uint8_t seg[NODE_CHUNKS * SEG_ENTRY_MAX];
 	bool owned; /* staged as a new entry: its write hands them over */
-	/* b3cas__cput_set_base: deltas against a base, made per node */
+	/* b3cas__cput_set_base: rebases of the base's chunks, per node */
 	b3cas__delta_src *delta;
-	b3cas__delta_put dput[NODE_CHUNKS];
+	b3cas__delta_chunk dchunks[NODE_CHUNKS];
 };
 
 int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
@@ -1649,8 +1649,7 @@ static int node_known(b3cas__cput *c, const uint8_t *node)
  * A new node (value: bytes at seg): its chunks (or references to them),
  * the node, its count and the pending key 'p' gen segno, in one batch
  * under the node's and the chunks' locks. sorted: its n chunks in id
- * order, each with its place (pos) in the node and, for a put with a
- * base, maybe a delta to store it as.
+ * order, each with its place (pos) in the node.
  */
 static int node_store(b3cas_store *s, const uint8_t gen[GEN_LEN],
 		      uint32_t segno, const uint8_t *node, const uint8_t *seg,
@@ -1675,22 +1674,16 @@ static int node_store(b3cas_store *s, const uint8_t gen[GEN_LEN],
 		goto out;
 	}
 	for (uint32_t i = 0; rc >= 0 && i < n;) {
-		const b3cas__delta_put *dp = sorted[i].delta;
 		uint32_t j = i + 1;
 		bool l;
 
-		while (j < n && b3cas_oid_equal(&sorted[j].id, &sorted[i].id)) {
-			if (!dp)
-				dp = sorted[j].delta;
+		while (j < n && b3cas_oid_equal(&sorted[j].id, &sorted[i].id))
 			j++;
-		}
-		rc = b3cas__stage_delta_locked(s, b, &sorted[i].id,
-					       sorted[i].data, sorted[i].len,
-					       j - i,
-					       base ? base + sorted[i].pos : 0,
-					       dp, &l);
+		rc = b3cas__stage_locked(s, b, &sorted[i].id, sorted[i].data,
+					 sorted[i].len, NULL, j - i,
+					 base ? base + sorted[i].pos : 0, &l);
 		if (rc == 0)
-			fresh += dp ? dp->payload_len : sorted[i].len;
+			fresh += sorted[i].len;
 		if (rc >= 0)
 			rc = held_add_locked(s, b, &sorted[i].id,
 					     (int64_t)(j - i), &clamps);
@@ -1718,46 +1711,55 @@ out:
 	return rc < 0 ? rc : 0;
 }
 
-/* Deltas for the new chunks of the open node (sorted, n), before its
- * locks: each distinct chunk once. */
-static int node_deltas(b3cas__cput *c)
+/*
+ * For a put with a base: which of the open node's chunks are stored
+ * already, before the node is written; after it is, each chunk it stored
+ * anew has the base's chunks it overlaps rebased onto the node's chunks
+ * over the same bytes (delta.c). A rebase that fails is only a delta not
+ * made.
+ */
+static int node_stored_before(b3cas__cput *c)
 {
-	uint32_t made = 0;
-	int rc = 0;
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint64_t refs;
+		int rc = b3cas__lookup_count(c->s, &c->items[i].id, &refs);
 
-	for (uint32_t i = 0; rc >= 0 && i < c->n;) {
-		uint32_t j = i + 1;
-
-		while (j < c->n &&
-		       b3cas_oid_equal(&c->sorted[j].id, &c->sorted[i].id))
-			j++;
-		rc = b3cas__delta_prepare(c->delta, c->s, &c->sorted[i].id,
-					  c->sorted[i].data, c->sorted[i].len,
-					  c->sorted[i].off, &c->dput[made]);
-		if (rc == 1)
-			c->sorted[i].delta = &c->dput[made++];
-		i = j;
+		if (rc < 0)
+			return rc;
+		c->items[i].stored = rc == 1;
 	}
-	for (uint32_t k = rc < 0 ? 0 : made; k < made; k++)
-		free(c->dput[k].payload);
-	return rc < 0 ? rc : (int)made;
+	return 0;
 }
 
-/* The put's open node, new: its deltas made, then stored. */
+static void node_rebases(b3cas__cput *c)
+{
+	for (uint32_t i = 0; i < c->n; i++) {
+		c->dchunks[i].id = c->items[i].id;
+		c->dchunks[i].data = c->items[i].data;
+		c->dchunks[i].len = c->items[i].len;
+		c->dchunks[i].off = c->items[i].off;
+	}
+	for (uint32_t i = 0; i < c->n; i++)
+		if (!c->items[i].stored &&
+		    b3cas__delta_rebase(c->delta, c->s, c->dchunks, c->n, i) < 0)
+			b3cas_error_clear();
+}
+
+/* The put's open node, new: stored, then the base's chunks it replaces
+ * rebased onto its new ones. */
 static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
 {
-	int made = 0, rc;
+	int rc = 0;
 
+	if (c->delta)
+		rc = node_stored_before(c);
 	memcpy(c->sorted, c->items, c->n * sizeof(c->items[0]));
 	qsort(c->sorted, c->n, sizeof(c->sorted[0]), ref_cmp);
-	if (c->delta)
-		made = node_deltas(c);
-	if (made < 0)
-		return made;
-	rc = node_store(c->s, c->gen, c->nseg, node, c->seg, bytes, c->sorted,
-			c->n);
-	for (int k = 0; k < made; k++)
-		free(c->dput[k].payload);
+	if (rc == 0)
+		rc = node_store(c->s, c->gen, c->nseg, node, c->seg, bytes,
+				c->sorted, c->n);
+	if (rc == 0 && c->delta)
+		node_rebases(c);
 	return rc;
 }
 
@@ -1793,7 +1795,7 @@ int b3cas__chunked_node_take(b3cas_store *s, const uint8_t gen[16],
 		items[k].len = lens[k];
 		items[k].pos = k;
 		items[k].off = 0;
-		items[k].delta = NULL;
+		items[k].stored = false;
 	}
 	qsort(items, n, sizeof(items[0]), ref_cmp);
 	return node_store(s, gen, seg, node, value, vlen, items, n);
@@ -1900,7 +1902,7 @@ static int hash_cut(b3cas__cput *c)
 		it->len = (uint32_t)c->lens[k];
 		it->off = c->seg_start + c->open_len;
 		c->open_len += it->len;
-		it->delta = NULL;
+		it->stored = false;
 		it->pos = c->n++;
 		if (node_ends(it->id.bytes) || c->n == NODE_CHUNKS)
 			rc = flush_node(c);

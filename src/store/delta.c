@@ -1,16 +1,19 @@
 /*
- * store/delta.c - delta chunks: a new chunk of an object put with a base
- * (b3cas_writer_set_base: the version before it) stored as a zstd frame
- * whose prefix is the base's chunks at the same offset, when that saves
- * enough; and the decoding of such chunks (delta.h has the format).
+ * store/delta.c - delta chunks: when a put with a base (the version of
+ * the object before it, b3cas_writer_set_base) stores a new chunk, the
+ * base's chunk at the same offset is rewritten as a zstd frame whose
+ * prefix is the new chunk, when that saves enough; and the decoding of
+ * such chunks (delta.h has the format).
  *
  * Invariants: a delta entry and the hand-over of its base node's
- * reference are one batch; a base is always shallower than its delta
- * (so chains end); a chunk's id stays BLAKE3 of its bytes, however it is
- * stored.
+ * reference are one batch, under the chunk's stripe lock; rebases are one
+ * at a time (the store's rebase lock) and none makes a loop of bases
+ * (each checks the new base's chain first); a chunk's id stays BLAKE3
+ * of its bytes, however it is stored.
  */
 #include "store/delta.h"
 #include "store/chunked.h"
+#include "store/pack.h"
 #include "store/store_int.h"
 
 #include <stdlib.h>
@@ -25,7 +28,7 @@
 /* What a delta must save against the chunk stored alone, in bytes: about
  * what its base node costs (a node of two chunks, its count and key). */
 #define DELTA_MIN_SAVING 192
-#define BASE_NODE_MAX (B3CAS__DELTA_BASES_MAX * (B3CAS_OID_LEN + 5))
+#define SEEN_RING 16
 
 struct b3cas__delta_src {
 	uint64_t n, cap;
@@ -34,7 +37,10 @@ struct b3cas__delta_src {
 	b3cas_oid *ids;
 	uint8_t gen[16]; /* of the pending keys of base nodes */
 	uint32_t seq;    /* keys taken */
-	uint8_t *prefix; /* B3CAS__DELTA_BASES_MAX chunk_max bytes */
+	uint8_t *old;    /* a chunk_max: the chunk rebased */
+	uint8_t *prefix; /* B3CAS__DELTA_BASES_MAX chunk_max: its bases */
+	b3cas_oid seen[SEEN_RING];
+	unsigned seen_at;
 	uint8_t *frame, *plain;
 	size_t frame_cap;
 	int level;
@@ -87,6 +93,7 @@ void b3cas__delta_src_close(b3cas_store *s, b3cas__delta_src *d)
 	free(d->off);
 	free(d->len);
 	free(d->ids);
+	free(d->old);
 	free(d->prefix);
 	free(d->frame);
 	free(d->plain);
@@ -125,11 +132,12 @@ int b3cas__delta_src_open(b3cas_store *s, const b3cas_oid *base,
 	if (rc == 0) {
 		d->level = s->lay.zlevel;
 		d->frame_cap = b3cas__zstd_bound(s->lay.chunk_max);
+		d->old = malloc(s->lay.chunk_max);
 		d->prefix = malloc((size_t)B3CAS__DELTA_BASES_MAX *
 				   s->lay.chunk_max);
 		d->frame = malloc(d->frame_cap);
 		d->plain = malloc(d->frame_cap);
-		if (!d->prefix || !d->frame || !d->plain)
+		if (!d->old || !d->prefix || !d->frame || !d->plain)
 			rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
 	if (rc == 0 && getrandom(d->gen, sizeof(d->gen), 0) !=
@@ -148,120 +156,6 @@ int b3cas__delta_src_open(b3cas_store *s, const b3cas_oid *base,
 	return 0;
 }
 
-/* A base chunk: its id and length. */
-typedef struct base_ref {
-	b3cas_oid id;
-	uint32_t len;
-} base_ref;
-
-/*
- * The base chunks for [off, off + len) into out (*n of them, at most 2):
- * the one chunk of the base that overlaps it most when that covers
- * three quarters of it, else the run of two that overlaps it most. A
- * base is what the delta's depth follows, so one is better than two.
- */
-static void pick_bases(const b3cas__delta_src *d, uint64_t off, uint32_t len,
-		       base_ref *out, uint32_t *n)
-{
-	uint64_t lo = 0, hi = d->n, end = off + len, best2 = 0, b2 = 0;
-	uint64_t best1 = 0, b1 = 0;
-
-	*n = 0;
-	/* the last chunk starting at or before off */
-	while (hi - lo > 1) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		if (d->off[mid] <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (d->n == 0 || d->off[lo] >= end)
-		return;
-	for (uint64_t i = lo; i < d->n && d->off[i] < end; i++) {
-		uint64_t a = d->off[i] > off ? d->off[i] : off;
-		uint64_t b = d->off[i] + d->len[i] < end ? d->off[i] + d->len[i]
-							 : end;
-		uint64_t one = b > a ? b - a : 0, two = one;
-
-		if (i + 1 < d->n && d->off[i + 1] < end) {
-			a = d->off[i + 1];
-			b = d->off[i + 1] + d->len[i + 1] < end
-				    ? d->off[i + 1] + d->len[i + 1]
-				    : end;
-			two += b > a ? b - a : 0;
-		}
-		if (one > best1) {
-			best1 = one;
-			b1 = i;
-		}
-		if (two > best2) {
-			best2 = two;
-			b2 = i;
-		}
-	}
-	if (best1 == 0)
-		return;
-	if (best1 * 4 >= (uint64_t)len * 3 || best2 == best1) {
-		out[0].id = d->ids[b1];
-		out[0].len = d->len[b1];
-		*n = 1;
-		return;
-	}
-	for (uint64_t i = b2; i < b2 + 2 && i < d->n && d->off[i] < end; i++) {
-		out[*n].id = d->ids[i];
-		out[(*n)++].len = d->len[i];
-	}
-}
-
-/*
- * Chunk c (len bytes) into out, read with ro; checked against c when
- * check (a put's bases: a delta must be made against the right bytes; a
- * read's need not, as the bytes decoded with them are checked against
- * their own id in the end); *depth its depth (0 whole). Deltas deeper
- * than below are damage (a chain is always shallower at each step).
- */
-static int base_load(b3cas_store *s, const rocksdb_readoptions_t *ro,
-		     const b3cas_oid *c, uint32_t len, uint8_t *out,
-		     int below, bool check, int *depth)
-{
-	char hex[B3CAS_OID_HEX_LEN + 1];
-	b3cas__entry e;
-	int rc = b3cas__entry_get_at(s, ro, c, &e);
-
-	if (rc == B3CAS_ENOTFOUND)
-		return b3cas__error(B3CAS_ECORRUPT, "base chunk %s is missing",
-				    b3cas_oid_fmt(hex, c));
-	if (rc < 0)
-		return rc;
-	*depth = e.kind == B3CAS_ENTRY_DELTA && e.payload_len > 0
-			 ? e.payload[0]
-			 : 0;
-	if (e.size != len ||
-	    (e.kind != B3CAS_ENTRY_INLINE && e.kind != B3CAS_ENTRY_ZINLINE &&
-	     e.kind != B3CAS_ENTRY_PACKED && e.kind != B3CAS_ENTRY_DELTA) ||
-	    *depth >= below) {
-		b3cas__entry_done(&e);
-		return b3cas__error(B3CAS_ECORRUPT,
-				    "base chunk %s has the wrong size, kind "
-				    "or depth", b3cas_oid_fmt(hex, c));
-	}
-	rc = b3cas__entry_decode(&e, out);
-	b3cas__entry_done(&e);
-	if (rc < 0 || !check)
-		return rc;
-	{
-		b3cas_oid got;
-
-		b3cas_hash(got.bytes, out, len);
-		if (!b3cas_oid_equal(&got, c))
-			return b3cas__error(B3CAS_ECORRUPT,
-					    "base chunk %s fails its hash",
-					    b3cas_oid_fmt(hex, c));
-	}
-	return 0;
-}
-
 /* The base node's value for ids/lens (n of them) into v: its length. */
 static size_t node_value(uint8_t *v, const b3cas_oid *ids,
 			 const uint32_t *lens, uint32_t n)
@@ -276,151 +170,253 @@ static size_t node_value(uint8_t *v, const b3cas_oid *ids,
 	return at;
 }
 
-/*
- * A base as deep as a delta may be cannot be one: in its place, its own
- * bases (the same region some versions before), over again until every
- * base is shallow enough, so that a region changed at every version
- * still makes deltas (against an older version of itself) rather than a
- * whole chunk each time the chain is full. At most
- * B3CAS__DELTA_BASES_MAX bases in all (the first ones, in order); *n
- * may become 0 (a base that cannot be read: no delta).
- */
-static int shallow_bases(b3cas_store *s, base_ref *b, uint32_t *n)
+/* The index of the base's last chunk starting at or before off (0 when
+ * none does). */
+static uint64_t pick_first(const b3cas__delta_src *d, uint64_t off)
 {
-	for (int round = 0; round <= B3CAS__DELTA_DEPTH_MAX; round++) {
-		base_ref next[2 * B3CAS__DELTA_BASES_MAX];
-		uint32_t m = 0;
-		bool deep = false;
+	uint64_t lo = 0, hi = d->n;
 
-		for (uint32_t k = 0; k < *n; k++) {
-			b3cas__entry e;
-			uint8_t ids[B3CAS__DELTA_BASES_MAX * B3CAS_OID_LEN];
-			uint32_t lens[B3CAS__DELTA_BASES_MAX], nb = 0;
-			int rc = b3cas__entry_head(s, &b[k].id, &e);
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
 
-			if (rc < 0) {
-				b3cas_error_clear();
-				*n = 0;
-				return 0;
-			}
-			if (e.kind != B3CAS_ENTRY_DELTA || e.payload_len == 0 ||
-			    e.payload[0] < B3CAS__DELTA_DEPTH_MAX) {
-				b3cas__entry_done(&e);
-				if (m < B3CAS__DELTA_BASES_MAX)
-					next[m++] = b[k];
-				continue;
-			}
-			deep = true;
-			rc = b3cas__delta_node(e.payload, e.payload_len)
-				     ? b3cas__chunked_node_list(
-					       s, NULL, e.payload + 1, ids, lens,
-					       B3CAS__DELTA_BASES_MAX, &nb)
-				     : B3CAS_ECORRUPT;
-			b3cas__entry_done(&e);
-			if (rc < 0) {
-				b3cas_error_clear();
-				*n = 0;
-				return 0;
-			}
-			for (uint32_t q = 0; q < nb && m < B3CAS__DELTA_BASES_MAX;
-			     q++) {
-				memcpy(next[m].id.bytes,
-				       ids + (size_t)q * B3CAS_OID_LEN,
-				       B3CAS_OID_LEN);
-				next[m++].len = lens[q];
-			}
-		}
-		/* the same chunk twice is one base */
-		*n = 0;
-		for (uint32_t k = 0; k < m; k++) {
-			bool dup = false;
-
-			for (uint32_t q = 0; q < *n; q++)
-				dup |= b3cas_oid_equal(&b[q].id, &next[k].id);
-			if (!dup)
-				b[(*n)++] = next[k];
-		}
-		if (!deep)
-			return 0;
+		if (d->off[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	*n = 0; /* not shallow after as many rounds: damage */
+	return lo;
+}
+
+/* The base's chunks this put tried to rebase lately: each once (a ring:
+ * the chunks overlapping a new chunk are near the ones before). */
+static bool seen_before(const b3cas__delta_src *d, const b3cas_oid *old)
+{
+	for (unsigned k = 0; k < SEEN_RING; k++)
+		if (b3cas_oid_equal(&d->seen[k], old))
+			return true;
+	return false;
+}
+
+static void note_seen(b3cas__delta_src *d, const b3cas_oid *old)
+{
+	d->seen[d->seen_at++ % SEEN_RING] = *old;
+}
+
+/* A read's depth of bases on this thread (loops are damage). */
+static _Thread_local int decode_depth;
+
+/*
+ * Under the rebase lock: would old, made a delta against bases (n), be
+ * in a loop, or depend on more than B3CAS__DELTA_CHAIN_MAX chunks through
+ * their chains? Walks the bases' chains. 1 yes (or a chain cannot be
+ * read: no rebase), 0 no. Chains change only by rebases, which this lock
+ * keeps one at a time, so the answer holds until the lock is let go.
+ */
+static int makes_loop(b3cas_store *s, const b3cas_oid *old,
+		      const b3cas_oid *bases, uint32_t n)
+{
+	b3cas_oid todo[B3CAS__DELTA_CHAIN_MAX];
+	uint32_t top = 0, seen = 0;
+
+	for (uint32_t k = 0; k < n; k++)
+		todo[top++] = bases[k];
+	while (top > 0) {
+		uint8_t ids[B3CAS__DELTA_BASES_MAX * B3CAS_OID_LEN];
+		uint32_t lens[B3CAS__DELTA_BASES_MAX], nb = 0;
+		b3cas_oid at = todo[--top];
+		b3cas__entry e;
+		bool delta;
+		int rc;
+
+		if (b3cas_oid_equal(&at, old) || ++seen > B3CAS__DELTA_CHAIN_MAX)
+			return 1;
+		rc = b3cas__entry_head(s, &at, &e);
+		if (rc < 0) {
+			b3cas_error_clear();
+			return 1;
+		}
+		delta = e.kind == B3CAS_ENTRY_DELTA &&
+			b3cas__delta_node(e.payload, e.payload_len);
+		rc = delta ? b3cas__chunked_node_list(s, NULL, e.payload + 1,
+						      ids, lens,
+						      B3CAS__DELTA_BASES_MAX,
+						      &nb)
+			   : 0;
+		b3cas__entry_done(&e);
+		if (rc < 0) {
+			b3cas_error_clear();
+			return 1;
+		}
+		for (uint32_t k = 0; k < nb; k++) {
+			if (top == B3CAS__DELTA_CHAIN_MAX)
+				return 1;
+			memcpy(todo[top++].bytes,
+			       ids + (size_t)k * B3CAS_OID_LEN, B3CAS_OID_LEN);
+		}
+	}
 	return 0;
 }
 
-int b3cas__delta_prepare(b3cas__delta_src *d, b3cas_store *s,
-			 const b3cas_oid *id, const uint8_t *data,
-			 uint32_t len, uint64_t off, b3cas__delta_put *out)
+/*
+ * Under old's stripe lock (and the rebase lock): write old's entry as
+ * delta payload (plen bytes), taking over the base node's reference from
+ * pending key pkey, if old is still the whole, live chunk of len bytes it
+ * was. 1 written, 0 not, or an error.
+ */
+static int rebase_locked(b3cas_store *s, const b3cas_oid *old, uint32_t len,
+			 const uint8_t *payload, size_t plen,
+			 const uint8_t *pkey, size_t pklen)
 {
-	const uint8_t *bases[B3CAS__DELTA_BASES_MAX];
-	base_ref refs_b[B3CAS__DELTA_BASES_MAX];
-	b3cas_oid ids[B3CAS__DELTA_BASES_MAX];
-	uint32_t lens[B3CAS__DELTA_BASES_MAX];
-	uint8_t value[BASE_NODE_MAX];
-	uint64_t refs;
-	size_t plen = 0, dsize, psize, vlen;
-	uint32_t n;
-	int depth = 0, rc;
+	rocksdb_writebatch_t *b;
+	b3cas__entry e;
+	int rc = b3cas__entry_head(s, old, &e);
 
-	out->payload = NULL;
-	rc = b3cas__lookup_count(s, id, &refs);
-	if (rc != 0 && rc != 2)
-		return rc < 0 ? rc : 0; /* stored: nothing to make */
-	pick_bases(d, off, len, refs_b, &n);
-	rc = n ? shallow_bases(s, refs_b, &n) : 0;
+	if (rc == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
-	for (uint32_t k = 0; k < n; k++) {
-		int kd;
-
-		if (b3cas_oid_equal(&refs_b[k].id, id))
-			return 0;
-		rc = base_load(s, NULL, &refs_b[k].id, refs_b[k].len,
-			       d->prefix + plen, B3CAS__DELTA_DEPTH_MAX, true,
-			       &kd);
-		if (rc == B3CAS_ECORRUPT || rc == B3CAS_ENOTFOUND) {
-			b3cas_error_clear(); /* gone or damaged: no delta */
-			return 0;
-		}
-		if (rc < 0)
-			return rc;
-		bases[k] = d->prefix + plen;
-		ids[k] = refs_b[k].id;
-		lens[k] = refs_b[k].len;
-		plen += refs_b[k].len;
-		if (kd + 1 > depth)
-			depth = kd + 1;
-	}
-	if (n == 0)
+	if (e.unref || e.size != len ||
+	    (e.kind != B3CAS_ENTRY_INLINE && e.kind != B3CAS_ENTRY_ZINLINE &&
+	     e.kind != B3CAS_ENTRY_PACKED)) {
+		b3cas__entry_done(&e);
 		return 0;
-	rc = b3cas__zstd_compress_prefix(&dsize, d->frame, d->frame_cap, data,
-					 len, d->prefix, plen, d->level);
+	}
+	b = rocksdb_writebatch_create();
+	b3cas__pack_batch_drop(b, s, old, &e);
+	b3cas__entry_done(&e);
+	b3cas__batch_put_kind(b, s, old, B3CAS_ENTRY_DELTA, len, payload, plen,
+			      false);
+	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
+				     (const char *)pkey, pklen);
+	rc = b3cas__write_batch(s, b, false);
+	rocksdb_writebatch_destroy(b);
 	if (rc == 0)
-		rc = b3cas__zstd_compress(&psize, d->plain, d->frame_cap, data,
-					  len, d->level);
+		b3cas__caches_forget(s, old, false);
+	return rc < 0 ? rc : 1;
+}
+
+/* Chunk c, len bytes, whole and live: into out, checked. 1 done, 0 not
+ * such a chunk, or an error. */
+static int whole_chunk(b3cas_store *s, const b3cas_oid *c, uint32_t len,
+		       uint8_t *out)
+{
+	b3cas__entry e;
+	b3cas_oid got;
+	int rc = b3cas__entry_get(s, c, &e);
+
+	if (rc == B3CAS_ENOTFOUND || rc == B3CAS_ECORRUPT) {
+		b3cas_error_clear();
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
-	if (psize > len)
-		psize = len;
-	if (B3CAS__DELTA_HEAD + dsize + DELTA_MIN_SAVING >= psize)
+	if (e.unref || e.size != len ||
+	    (e.kind != B3CAS_ENTRY_INLINE && e.kind != B3CAS_ENTRY_ZINLINE &&
+	     e.kind != B3CAS_ENTRY_PACKED)) {
+		b3cas__entry_done(&e);
 		return 0;
-	vlen = node_value(value, ids, lens, n);
-	out->payload = malloc(B3CAS__DELTA_HEAD + dsize);
-	if (!out->payload)
-		return b3cas__error(B3CAS_ENOMEM, "out of memory");
-	out->payload[0] = (uint8_t)depth;
-	b3cas_hash(out->payload + 1, value, vlen);
-	memcpy(out->payload + B3CAS__DELTA_HEAD, d->frame, dsize);
-	out->payload_len = B3CAS__DELTA_HEAD + dsize;
-	rc = b3cas__chunked_node_take(s, d->gen, d->seq, out->payload + 1,
-				      value, vlen, ids, bases, lens, n);
-	if (rc < 0) {
-		free(out->payload);
-		out->payload = NULL;
-		return rc;
 	}
-	b3cas__chunked_ref_key(out->pkey, 'p', d->gen, d->seq);
-	d->seq++;
-	return 1;
+	rc = b3cas__entry_decode(&e, out);
+	b3cas__entry_done(&e);
+	if (rc < 0) {
+		b3cas_error_clear();
+		return 0;
+	}
+	b3cas_hash(got.bytes, out, len);
+	return b3cas_oid_equal(&got, c) ? 1 : 0;
+}
+
+int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
+			const b3cas__delta_chunk *c, uint32_t n, uint32_t k)
+{
+	uint8_t value[B3CAS__DELTA_BASES_MAX * (B3CAS_OID_LEN + 5)];
+	uint8_t node[B3CAS_OID_LEN], pkey[1 + 16 + 4], *payload, *prefix;
+	const uint8_t *bases[B3CAS__DELTA_BASES_MAX];
+	b3cas_oid ids[B3CAS__DELTA_BASES_MAX];
+	uint32_t lens[B3CAS__DELTA_BASES_MAX], nb = 0, olen;
+	pthread_mutex_t *lock;
+	size_t dsize, psize, vlen, plen = 0;
+	uint64_t lo, hi, i;
+	int made = 0, rc = 0;
+
+	/* the base's chunks that chunk k overlaps, one by one */
+	i = pick_first(d, c[k].off);
+	for (; rc >= 0 && i < d->n && d->off[i] < c[k].off + c[k].len; i++) {
+		b3cas_oid old = d->ids[i];
+
+		olen = d->len[i];
+		lo = d->off[i];
+		hi = lo + olen;
+		/* its bases: the new object's chunks over the same bytes */
+		nb = 0;
+		plen = 0;
+		for (uint32_t q = 0; q < n && nb < B3CAS__DELTA_BASES_MAX;
+		     q++) {
+			if (c[q].off >= hi || c[q].off + c[q].len <= lo)
+				continue;
+			ids[nb] = c[q].id;
+			lens[nb] = c[q].len;
+			bases[nb++] = c[q].data;
+			plen += c[q].len;
+		}
+		rc = nb == 0 || seen_before(d, &old) ? 0
+		     : whole_chunk(s, &old, olen, d->old);
+		for (uint32_t q = 0; rc > 0 && q < nb; q++)
+			if (b3cas_oid_equal(&ids[q], &old))
+				rc = 0;
+		if (rc <= 0)
+			continue;
+		prefix = d->prefix;
+		for (uint32_t q = 0, at = 0; q < nb; at += lens[q], q++)
+			memcpy(prefix + at, bases[q], lens[q]);
+		rc = b3cas__zstd_compress_prefix(&dsize, d->frame, d->frame_cap,
+						 d->old, olen, prefix, plen,
+						 d->level);
+		if (rc == 0)
+			rc = b3cas__zstd_compress(&psize, d->plain,
+						  d->frame_cap, d->old, olen,
+						  d->level);
+		if (rc < 0)
+			break;
+		if (psize > olen)
+			psize = olen;
+		if (B3CAS__DELTA_HEAD + dsize + DELTA_MIN_SAVING >= psize)
+			continue;
+		vlen = node_value(value, ids, lens, nb);
+		b3cas_hash(node, value, vlen);
+		payload = malloc(B3CAS__DELTA_HEAD + dsize);
+		if (!payload) {
+			rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+			break;
+		}
+		payload[0] = B3CAS__DELTA_FORMAT;
+		memcpy(payload + 1, node, B3CAS_OID_LEN);
+		memcpy(payload + B3CAS__DELTA_HEAD, d->frame, dsize);
+		/* the node's reference first, under a pending key of the
+		 * put's, handed to the entry by the batch that writes it */
+		rc = b3cas__chunked_node_take(s, d->gen, d->seq, node, value,
+					      vlen, ids, bases, lens, nb);
+		b3cas__chunked_ref_key(pkey, 'p', d->gen, d->seq);
+		d->seq++;
+		if (rc == 0) {
+			lock = b3cas__store_stripe(s, &old);
+			pthread_mutex_lock(&s->rebase_lock);
+			if (!makes_loop(s, &old, ids, nb)) {
+				pthread_mutex_lock(lock);
+				rc = rebase_locked(s, &old, olen, payload,
+						   B3CAS__DELTA_HEAD + dsize,
+						   pkey, sizeof(pkey));
+				pthread_mutex_unlock(lock);
+				made += rc > 0;
+			}
+			pthread_mutex_unlock(&s->rebase_lock);
+		}
+		free(payload);
+		note_seen(d, &old);
+	}
+	return rc < 0 ? rc : made;
 }
 
 const uint8_t *b3cas__delta_node(const uint8_t *p, size_t plen)
@@ -436,6 +432,34 @@ static int delta_damaged(const b3cas_oid *id, const char *why)
 			    b3cas_oid_fmt(hex, id), why);
 }
 
+/* Base chunk c (len bytes) into out, read with ro: any kind a chunk
+ * may have, a delta decoded in turn. Not hashed: the bytes decoded with
+ * it are checked against their own id in the end. */
+static int base_load(b3cas_store *s, const rocksdb_readoptions_t *ro,
+		     const b3cas_oid *c, uint32_t len, uint8_t *out)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	b3cas__entry e;
+	int rc = b3cas__entry_get_at(s, ro, c, &e);
+
+	if (rc == B3CAS_ENOTFOUND)
+		return b3cas__error(B3CAS_ECORRUPT, "base chunk %s is missing",
+				    b3cas_oid_fmt(hex, c));
+	if (rc < 0)
+		return rc;
+	if (e.size != len ||
+	    (e.kind != B3CAS_ENTRY_INLINE && e.kind != B3CAS_ENTRY_ZINLINE &&
+	     e.kind != B3CAS_ENTRY_PACKED && e.kind != B3CAS_ENTRY_DELTA)) {
+		b3cas__entry_done(&e);
+		return b3cas__error(B3CAS_ECORRUPT,
+				    "base chunk %s has the wrong size or kind",
+				    b3cas_oid_fmt(hex, c));
+	}
+	rc = b3cas__entry_decode(&e, out);
+	b3cas__entry_done(&e);
+	return rc;
+}
+
 int b3cas__delta_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			const b3cas_oid *id, const uint8_t *p, size_t plen,
 			uint64_t size, void *out)
@@ -448,9 +472,11 @@ int b3cas__delta_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
 
 	if (!s)
 		return delta_damaged(id, "read without its store");
-	if (plen <= B3CAS__DELTA_HEAD || p[0] == 0 ||
-	    p[0] > B3CAS__DELTA_DEPTH_MAX)
+	if (plen <= B3CAS__DELTA_HEAD || p[0] != B3CAS__DELTA_FORMAT)
 		return delta_damaged(id, "malformed entry");
+	if (decode_depth >= B3CAS__DELTA_DECODE_MAX)
+		return delta_damaged(id, "its chain of bases is too long (a "
+				     "loop?)");
 	rc = b3cas__chunked_node_list(s, ro, p + 1, ids, lens,
 				      B3CAS__DELTA_BASES_MAX, &n);
 	if (rc == B3CAS_ECORRUPT)
@@ -464,15 +490,15 @@ int b3cas__delta_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	prefix = b3cas__malloc(total);
 	if (!prefix)
 		return B3CAS_ENOMEM;
+	decode_depth++;
 	for (uint32_t k = 0; rc == 0 && k < n; k++) {
-		int kd;
-
 		rc = base_load(s, ro,
 			       (const b3cas_oid *)(const void *)(ids +
 						(size_t)k * B3CAS_OID_LEN),
-			       lens[k], prefix + at, p[0], false, &kd);
+			       lens[k], prefix + at);
 		at += lens[k];
 	}
+	decode_depth--;
 	if (rc == 0)
 		rc = b3cas__zstd_decompress_prefix(out, (size_t)size,
 						   p + B3CAS__DELTA_HEAD,

@@ -115,6 +115,9 @@ struct b3cas_store {
 	/* Names (names.c): one change of any name at a time; taken before
 	 * any stripe lock. */
 	pthread_mutex_t names_lock;
+	/* Delta chunks (delta.c): one rebase at a time, so that no two make
+	 * a loop of bases; taken before any stripe lock. */
+	pthread_mutex_t rebase_lock;
 	/* Writers and readers open on this handle (stream.c): close refuses
 	 * with B3CAS_EBUSY while either is not 0, since each holds a
 	 * pointer to the handle. */
@@ -301,15 +304,6 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, const void *data, size_t len,
 			b3cas_tmpfile *tmp, uint64_t count, uint64_t seq,
 			bool *loose_out);
-/* The same for a chunk (no tmp) that, when it is written anew, is written
- * as delta dp (NULL: as b3cas__stage_locked), taking over the base node
- * reference dp's pending key holds, in b. */
-struct b3cas__delta_put;
-int b3cas__stage_delta_locked(b3cas_store *s, rocksdb_writebatch_t *b,
-			      const b3cas_oid *id, const void *data,
-			      size_t len, uint64_t count, uint64_t seq,
-			      const struct b3cas__delta_put *dp,
-			      bool *loose_out);
 /* Write b as the durability mode says, minding the reserve; loose: it
  * names a new file. */
 int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose);

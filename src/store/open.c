@@ -235,6 +235,7 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	pthread_mutex_init(&s->reserve.lock, NULL);
 	pthread_mutex_init(&s->held_lock, NULL);
 	pthread_mutex_init(&s->names_lock, NULL);
+	pthread_mutex_init(&s->rebase_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -376,6 +377,7 @@ int b3cas_store_close(b3cas_store *s)
 	pthread_mutex_destroy(&s->reserve.lock);
 	pthread_mutex_destroy(&s->held_lock);
 	pthread_mutex_destroy(&s->names_lock);
+	pthread_mutex_destroy(&s->rebase_lock);
 	free(s->mirror.dir);
 	pthread_cond_destroy(&s->flush.wake);
 	free(s);

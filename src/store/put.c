@@ -71,44 +71,10 @@ static void put_inline(rocksdb_writebatch_t *b, b3cas_store *s,
  * count is how many references to add. A new loose object's file is
  * written (or tmp published) here, before the batch that names it.
  */
-static int stage(b3cas_store *s, rocksdb_writebatch_t *b,
-		 const b3cas_oid *id, const void *data, size_t len,
-		 b3cas_tmpfile *tmp, uint64_t count, uint64_t seq,
-		 const b3cas__delta_put *dp, bool *loose_out);
-
 int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			const b3cas_oid *id, const void *data, size_t len,
 			b3cas_tmpfile *tmp, uint64_t count, uint64_t seq,
 			bool *loose_out)
-{
-	return stage(s, b, id, data, len, tmp, count, seq, NULL, loose_out);
-}
-
-int b3cas__stage_delta_locked(b3cas_store *s, rocksdb_writebatch_t *b,
-			      const b3cas_oid *id, const void *data,
-			      size_t len, uint64_t count, uint64_t seq,
-			      const b3cas__delta_put *dp, bool *loose_out)
-{
-	return stage(s, b, id, data, len, NULL, count, seq, dp, loose_out);
-}
-
-/* A delta chunk's entry, and the hand-over of its base node's reference
- * from the put's pending key to the entry. */
-static void put_delta(rocksdb_writebatch_t *b, b3cas_store *s,
-		      const b3cas_oid *id, size_t len,
-		      const b3cas__delta_put *dp)
-{
-	b3cas__batch_put_kind(b, s, id, B3CAS_ENTRY_DELTA, len, dp->payload,
-			      dp->payload_len, false);
-	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
-				     (const char *)dp->pkey,
-				     sizeof(dp->pkey));
-}
-
-static int stage(b3cas_store *s, rocksdb_writebatch_t *b,
-		 const b3cas_oid *id, const void *data, size_t len,
-		 b3cas_tmpfile *tmp, uint64_t count, uint64_t seq,
-		 const b3cas__delta_put *dp, bool *loose_out)
 {
 	uint64_t refs = 0;
 	bool revive;
@@ -156,10 +122,7 @@ static int stage(b3cas_store *s, rocksdb_writebatch_t *b,
 	/* A chunked store keeps chunk-sized objects inline. */
 	if (!tmp && (len <= s->lay.inline_threshold ||
 		     len <= s->lay.chunk_max)) {
-		if (dp)
-			put_delta(b, s, id, len, dp);
-		else
-			put_inline(b, s, id, data, len, seq);
+		put_inline(b, s, id, data, len, seq);
 	} else {
 		bool durable = s->durability == B3CAS_DURABILITY_FULL;
 

@@ -4,10 +4,9 @@
  * the one before as its base (b3cas_writer_set_base), checked against the
  * bytes the test made:
  *
- *  - series: deltas are made (delta entries in the index, none deeper
- *    than B3CAS__DELTA_DEPTH_MAX, a base always shallower), the versions
- *    store in less than half the bytes of the same series put without
- *    bases, every version reads back exactly by get, the streaming
+ *  - series: deltas are made (the chunks each version replaces are
+ *    rewritten against it), the versions store in less than half the
+ *    bytes of the same series put without bases, every version reads back exactly by get, the streaming
  *    reader and range reads; fsck finds nothing (held and node counts
  *    included); versions deleted in a random order with GC after each
  *    leave the rest exact and, at the end, an empty index;
@@ -184,7 +183,7 @@ static int put_image(b3cas_store *s, const image *im, const b3cas_oid *base)
 /* ---- what the index holds --------------------------------------------- */
 
 typedef struct census {
-	uint64_t deltas, deepest, live, candidate_deltas;
+	uint64_t deltas, live, candidate_deltas;
 } census;
 
 static int count_entry(const b3cas__walk_entry *e, void *ctx)
@@ -196,11 +195,8 @@ static int count_entry(const b3cas__walk_entry *e, void *ctx)
 		c->candidate_deltas++;
 	if (e->kind == B3CAS_ENTRY_DELTA) {
 		assert_true(e->payload_len > B3CAS__DELTA_HEAD);
-		assert_true(e->payload[0] >= 1 &&
-			    e->payload[0] <= B3CAS__DELTA_DEPTH_MAX);
-		c->deltas++;
-		if (e->payload[0] > c->deepest)
-			c->deepest = e->payload[0];
+		assert_int_equal(e->payload[0], B3CAS__DELTA_FORMAT);
+		c->deltas += !e->candidate;
 	}
 	return 0;
 }
@@ -213,9 +209,17 @@ static census census_of(b3cas_store *s)
 	return c;
 }
 
+/* What the index holds: a packed store's rewritten chunks leave their
+ * old bytes in the data family until RocksDB compacts it, as it does in
+ * time; here at once. */
 static uint64_t stored_of(b3cas_store *s)
 {
+	b3cas_index *ix = b3cas__store_index(s);
 	b3cas_stats st;
+
+	if (ix->cf[B3CAS_CF_DATA])
+		rocksdb_compact_range_cf(ix->db, ix->cf[B3CAS_CF_DATA], NULL, 0,
+					 NULL, 0);
 
 	assert_int_equal(b3cas_store_stats(s, &st), 0);
 	return st.stored_bytes + st.manifest_bytes;
@@ -315,9 +319,8 @@ static void series(void)
 		      (size_t)VERSIONS, IMAGE / 1024, (unsigned long long)sa,
 		      (unsigned long long)sb, (double)sb / (double)sa);
 	c = census_of(a);
-	print_message("series: %llu delta chunks, deepest %llu\n",
-		      (unsigned long long)c.deltas,
-		      (unsigned long long)c.deepest);
+	print_message("series: %llu delta chunks\n",
+		      (unsigned long long)c.deltas);
 	assert_true(c.deltas > 0);
 	assert_int_equal(census_of(b).deltas, 0);
 	assert_true(sa * 2 < sb);
@@ -366,17 +369,55 @@ static void test_series_frames(void **state)
 	packing = B3CAS_PACKING_DEFAULT;
 }
 
+/* Is every chunk of im's manifest stored whole (1), or some a delta (0)? */
+static int kind_of_chunk(const b3cas_oid *chunk, uint32_t len, void *ctx)
+{
+	b3cas_store *s = ((void **)ctx)[0];
+	int *whole = ((void **)ctx)[1];
+	b3cas__entry e;
+
+	(void)len;
+	assert_int_equal(b3cas__entry_head(s, chunk, &e), 0);
+	if (e.kind == B3CAS_ENTRY_DELTA)
+		*whole = 0;
+	b3cas__entry_done(&e);
+	return 0;
+}
+
+static int no_delta_in(b3cas_store *s, const image *im)
+{
+	b3cas__snap snap;
+	b3cas__entry e;
+	b3cas__top t;
+	int whole = 1;
+	void *ctx[2] = {s, &whole};
+
+	b3cas__snap_take(s, &snap, false);
+	assert_int_equal(b3cas__entry_head(s, &im->id, &e), 0);
+	assert_int_equal(b3cas__top_parse(&t, &im->id, e.size, e.payload,
+					  e.payload_len),
+			 0);
+	assert_int_equal(b3cas__chunked_foreach_chunk(s, &snap, &im->id, &t,
+						      kind_of_chunk, ctx, NULL),
+			 0);
+	b3cas__entry_done(&e);
+	b3cas__snap_release(s, &snap);
+	return whole;
+}
+
 /* ---- a region changed at every version --------------------------------- */
 
 /*
- * The same pages changed at every version: the chain of that region
- * reaches B3CAS__DELTA_DEPTH_MAX, and later versions still make deltas
- * (against older versions of the region, not the full chain); every
- * version exact, and nothing left after deletes oldest first.
+ * The same pages changed at every version: each version rewrites the one
+ * before as deltas (a chain as long as the versions), every version
+ * exact, the newest read without a delta, and nothing left after
+ * deletes oldest first, or newest first.
  */
+static int no_delta_in(b3cas_store *s, const image *im);
+
 static void test_deep_chain(void **state)
 {
-	enum { N = B3CAS__DELTA_DEPTH_MAX + 6 };
+	enum { N = 14 };
 	image v[N];
 	char dir[256];
 	b3cas_store *s;
@@ -390,7 +431,8 @@ static void test_deep_chain(void **state)
 		assert_non_null(v[i].data);
 		memcpy(v[i].data, v[i - 1].data, v[0].len);
 		for (int k = 0; k < 24; k++)
-			v[i].data[5 * PAGE + (size_t)k * 97] ^= (uint8_t)(i + k);
+			v[i].data[5 * PAGE + (size_t)k * 97] =
+				(uint8_t)(i * 31 + k); /* no version repeats */
 		b3cas_hash(v[i].id.bytes, v[i].data, v[i].len);
 	}
 	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-deep"));
@@ -404,9 +446,10 @@ static void test_deep_chain(void **state)
 			fail_msg("version %d made no delta", i);
 		before = c.deltas;
 	}
-	assert_int_equal(census_of(s).deepest, B3CAS__DELTA_DEPTH_MAX);
 	for (int i = 0; i < N; i++)
 		check_image(s, &v[i], &st);
+	assert_int_equal(no_delta_in(s, &v[N - 1]), 1);
+	assert_int_equal(no_delta_in(s, &v[0]), 0);
 	fsck_clean(s);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(b3cas_store_delete(s, &v[i].id), 0);
@@ -418,6 +461,54 @@ static void test_deep_chain(void **state)
 	assert_int_equal(b3cas_store_close(s), 0);
 	cu_rm_rf(dir);
 	free_series(v, N);
+}
+
+/* ---- versions that go back and forth ------------------------------------ */
+
+/*
+ * Versions alternating between two contents (each with small edits of
+ * its own), each put with the one before as its base: a chunk of an old
+ * version comes back while the version that replaced it is rewritten
+ * against chunks that include it, which would make loops of bases if
+ * rebases did not refuse them. Every version exact, fsck clean, nothing
+ * left after deletes.
+ */
+static void test_flip_flop(void **state)
+{
+	enum { N = 16 };
+	image a, b, v[N];
+	char dir[256];
+	b3cas_store *s;
+	uint64_t st = seed + 7;
+
+	(void)state;
+	a = make_template(seed + 7);
+	b = make_fork(&a, seed + 8, 20);
+	for (int i = 0; i < N; i++) {
+		const image *from = i % 2 ? &b : &a;
+
+		v[i] = make_fork(from, seed * 13 + (uint64_t)i, i % 4);
+	}
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-flip"));
+	s = open_store(dir, true, 3);
+	for (int i = 0; i < N; i++)
+		assert_true(put_image(s, &v[i], i ? &v[i - 1].id : NULL) >= 0);
+	assert_true(census_of(s).deltas > 0);
+	for (int i = 0; i < N; i++)
+		check_image(s, &v[i], &st);
+	fsck_clean(s);
+	for (int i = N - 1; i >= 0; i--) {
+		assert_true(b3cas_store_delete(s, &v[i].id) >= 0);
+		gc_now(s);
+		for (int k = 0; k < i; k++)
+			check_image(s, &v[k], &st);
+	}
+	expect_empty(s);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+	free_series(v, N);
+	free(a.data);
+	free(b.data);
 }
 
 /* ---- revive --------------------------------------------------------------- */
@@ -437,11 +528,12 @@ static void test_revive(void **state)
 	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
 	assert_int_equal(put_image(s, &v[2], &v[1].id), 0);
 	assert_true(census_of(s).deltas > 0);
-	/* v1 and v2 deleted and collected after a grace period that their
-	 * entries are past and their chunks, released by that collection,
-	 * are not: the delta chunks are candidates, which the puts below
-	 * revive (each must release the base node its old entry held) */
-	assert_int_equal(b3cas_store_delete(s, &v[2].id), 0);
+	/* v0 and v1 (whose chunks the puts after them rewrote as deltas)
+	 * deleted and collected after a grace period that their entries
+	 * are past and their chunks, released by that collection, are not:
+	 * the delta chunks are candidates, which the puts below revive
+	 * (each must release the base node its old entry held) */
+	assert_int_equal(b3cas_store_delete(s, &v[0].id), 0);
 	assert_int_equal(b3cas_store_delete(s, &v[1].id), 0);
 	usleep(1200000);
 	{
@@ -452,8 +544,8 @@ static void test_revive(void **state)
 		assert_int_equal(b3cas_gc(s, &g, NULL), 0);
 	}
 	assert_true(census_of(s).candidate_deltas > 0);
+	assert_int_equal(put_image(s, &v[0], NULL), 0);
 	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
-	assert_int_equal(put_image(s, &v[2], &v[1].id), 0);
 	for (int i = 0; i < 3; i++)
 		check_image(s, &v[i], &st);
 	gc_now(s);
@@ -575,6 +667,7 @@ static void test_damage(void **state)
 	assert_true(nb >= 1);
 	assert_int_equal(b3cas_store_close(s), 0);
 
+	/* (the delta is one of v0's chunks, rewritten against v1's) */
 	/* 1. a byte of the delta's frame */
 	ix = raw_open(dir);
 	e = raw_get(ix, B3CAS_CF_CONTENT, f.delta.bytes, B3CAS_OID_LEN, &el);
@@ -583,7 +676,7 @@ static void test_damage(void **state)
 	e[el - 3] ^= 0x21;
 	raw_put(ix, B3CAS_CF_CONTENT, f.delta.bytes, B3CAS_OID_LEN, e, el);
 	b3cas__index_close(ix);
-	expect_corrupt(dir, &v[1], "delta frame");
+	expect_corrupt(dir, &v[0], "delta frame");
 	e[el - 3] ^= 0x21;
 	ix = raw_open(dir);
 	raw_put(ix, B3CAS_CF_CONTENT, f.delta.bytes, B3CAS_OID_LEN, e, el);
@@ -595,7 +688,7 @@ static void test_damage(void **state)
 	assert_non_null(n);
 	raw_put(ix, B3CAS_CF_META, nk, sizeof(nk), NULL, 0);
 	b3cas__index_close(ix);
-	expect_corrupt(dir, &v[1], "base node missing");
+	expect_corrupt(dir, &v[0], "base node missing");
 	ix = raw_open(dir);
 	raw_put(ix, B3CAS_CF_META, nk, sizeof(nk), n, nl);
 
@@ -838,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_series),
 		cmocka_unit_test(test_series_frames),
 		cmocka_unit_test(test_deep_chain),
+		cmocka_unit_test(test_flip_flop),
 		cmocka_unit_test(test_revive),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_threads),

@@ -417,4 +417,25 @@ expect 0 '' '' -- --store "$cs" gc --grace 0
 check "chunking store: the near-copy reads back after the other's GC" test $? = 0
 expect 0 '' '^$' -- --store "$cs" fsck
 
+# put --base: a third version with lines changed, put against the second
+# as its base in a store of its own and without in another: same id,
+# same bytes, fewer bytes stored; a base not stored or malformed: exit 2
+sed '100000s/.*/again/; 300000s/.*/and again/' "$files/big2.txt" >"$files/big3.txt"
+for d in dbase dnone; do
+	expect 0 '' '^$' -- --store "$work/$d" init --chunk-avg 2048 --compress
+	expect 0 '' '^$' -- --store "$work/$d" put "$files/big2.txt"
+done
+b2=$(b3sum --no-names "$files/big2.txt")
+expect 0 "^$(b3sum --no-names "$files/big3.txt")  " '^$' \
+	-- --store "$work/dbase" put --base "$b2" "$files/big3.txt"
+expect 0 '' '^$' -- --store "$work/dnone" put "$files/big3.txt"
+"$b3cas" --store "$work/dbase" get "$(b3sum --no-names "$files/big3.txt")" | cmp -s - "$files/big3.txt"
+check "put --base: the new version reads back" test $? = 0
+stored() { "$b3cas" --store "$1" stats --json | sed 's/.*"stored_bytes":\([0-9]*\).*/\1/'; }
+sb=$(stored "$work/dbase") sn=$(stored "$work/dnone")
+check "put --base stores less ($sb against $sn bytes)" test "$sb" -lt "$sn"
+expect 2 '^$' 'is not stored' -- --store "$work/dbase" put --base "$(printf '%064d' 0)" "$files/big3.txt"
+expect 2 '^$' 'invalid id' -- --store "$work/dbase" put --base zz "$files/big3.txt"
+expect 0 '' '^$' -- --store "$work/dbase" fsck
+
 cli_summary
