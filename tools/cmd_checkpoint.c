@@ -189,8 +189,9 @@ static const cli_opt create_opts[] = {
 		 "read every file (default: the sandbox's stat cache\n"
 		 "skips files unchanged since its last checkpoint)"),
 	CLI_FLAG("no-delta", 0, ckpt_args, no_delta,
-		 "store each blob's new chunks whole (default: as deltas\n"
-		 "against the parent's blob of the same name)"),
+		 "leave the parent's blobs as they are (default: the\n"
+		 "chunks of the parent's blob of the same name that a blob\n"
+		 "replaces are rewritten as deltas against it)"),
 	CLI_FLAG("quiet", 'q', ckpt_args, quiet, "print only the id"),
 	CLI_ARG("SANDBOX", true, "expected a sandbox name", "the sandbox"),
 	CLI_END,
@@ -207,9 +208,11 @@ static const cli_spec create_spec = {
 		 "A file whose path, inode, size, mtime and ctime are those "
 		 "the sandbox's\nlast create saw is not read again (its stat "
 		 "cache, in the store's\ncache/trees/), and a folder whose "
-		 "tree is stored is not written again.\nA blob's new chunks are "
-		 "stored as deltas against the parent's blob of\nthe same "
-		 "name where that saves space (a store made with --compress).\n"
+		 "tree is stored is not written again.\nThe chunks of the "
+		 "parent's blob of the same name that a blob replaces\nare "
+		 "rewritten as deltas against it where that saves space (a "
+		 "store made\nwith --compress): the newest checkpoint stays "
+		 "whole.\n"
 		 "Killed at any point, "
 		 "create leaves every earlier checkpoint as it was and\n"
 		 "nothing that the next open and GC do not take back.\n",

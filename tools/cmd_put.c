@@ -126,9 +126,10 @@ static const cli_opt put_table[] = {
 		  "store the files named in F, each name ended by a NUL byte "
 		  "(find -print0); '-' reads the names from standard input"),
 	CLI_VALUE("base", 0, "ID", put_opts, base, NULL,
-		  "an earlier version of the FILEs, stored: their new chunks\n"
-		  "are stored as deltas against its chunks where that saves\n"
-		  "space (a store made with --compress and chunking)"),
+		  "an earlier version of the FILEs, stored: its chunks that\n"
+		  "theirs replace are rewritten as deltas against them where\n"
+		  "that saves space (a store made with --compress and\n"
+		  "chunking)"),
 	CLI_ARGS("FILE", false, NULL,
 		 "a file to store; '-' is standard input"),
 	CLI_END,

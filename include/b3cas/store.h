@@ -863,14 +863,15 @@ B3CAS_EXTERN int b3cas_writer_commit(b3cas_writer *w, b3cas_oid *id_out);
 /*
  * Name the object this one is a new version of (the same memory image at
  * the checkpoint before, a file as it was), before the first
- * b3cas_writer_write. In a store that chunks and compresses, each new
- * chunk may then be stored as a zstd frame against the base's chunks at
- * the same offset, when that saves enough ("delta chunks",
- * docs/chunked-objects.md): a page rewritten costs about the page, not
- * its chunk. The id and the bytes read back are the same as without a
- * base; the base may be deleted afterwards (what the deltas need of it is
- * kept). In other stores, and for objects of at most a chunk, it changes
- * nothing.
+ * b3cas_writer_write. In a store that chunks and compresses, the base's
+ * chunks that the new object's chunks replace are then rewritten as zstd
+ * frames against them, when that saves enough ("delta chunks",
+ * docs/chunked-objects.md): the two versions together cost about one
+ * and what differs, and the new one reads as fast as without a base (the
+ * older one decodes). The ids and the bytes read back are the same as
+ * without a base; either may be deleted afterwards (what the other needs
+ * of it is kept). In other stores, and for objects of at most a chunk,
+ * it changes nothing.
  * Errors: B3CAS_ENOTFOUND (base is not stored), B3CAS_EINVAL (NULL, a
  * write already made, or a base already set), the writer's own failure
  * (it is then dead), or an index error.

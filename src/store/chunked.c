@@ -1715,8 +1715,9 @@ out:
  * For a put with a base: which of the open node's chunks are stored
  * already, before the node is written; after it is, each chunk it stored
  * anew has the base's chunks it overlaps rebased onto the node's chunks
- * over the same bytes (delta.c). A rebase that fails is only a delta not
- * made.
+ * over the same bytes, and each it held already that is a delta (a
+ * region come back) is made whole again (delta.c). A rebase that fails
+ * is only a delta not made.
  */
 static int node_stored_before(b3cas__cput *c)
 {
@@ -1739,9 +1740,26 @@ static void node_rebases(b3cas__cput *c)
 		c->dchunks[i].len = c->items[i].len;
 		c->dchunks[i].off = c->items[i].off;
 	}
+	for (uint32_t i = 0; i < c->n; i++) {
+		int rc = c->items[i].stored
+				 ? b3cas__delta_promote(c->s, &c->items[i].id,
+							c->items[i].data,
+							c->items[i].len)
+				 : b3cas__delta_rebase(c->delta, c->s,
+						       c->dchunks, c->n, i);
+
+		if (rc < 0)
+			b3cas_error_clear();
+	}
+}
+
+/* A node stored already, in a put with a base: its chunks that are deltas
+ * (a region come back to an earlier version) made whole again. */
+static void node_promotes(b3cas__cput *c)
+{
 	for (uint32_t i = 0; i < c->n; i++)
-		if (!c->items[i].stored &&
-		    b3cas__delta_rebase(c->delta, c->s, c->dchunks, c->n, i) < 0)
+		if (b3cas__delta_promote(c->s, &c->items[i].id,
+					 c->items[i].data, c->items[i].len) < 0)
 			b3cas_error_clear();
 }
 
@@ -1872,6 +1890,8 @@ static int flush_node(b3cas__cput *c)
 	put_u32(rec + 8, c->n);
 	memcpy(rec + 12, node, B3CAS_OID_LEN);
 	rc = node_known(c, node);
+	if (rc == 1 && c->delta)
+		node_promotes(c);
 	if (rc == 0)
 		rc = node_new(c, node, bytes);
 	if (rc < 0)

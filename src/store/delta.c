@@ -40,6 +40,11 @@ struct b3cas__delta_src {
 	uint8_t *old;    /* a chunk_max: the chunk rebased */
 	uint8_t *prefix; /* B3CAS__DELTA_BASES_MAX chunk_max: its bases */
 	b3cas_oid seen[SEEN_RING];
+	/* the chunks the base holds more than once, sorted: zero pages, code
+	 * pages an image repeats; left whole, as the new version most
+	 * likely holds them too and would read them through a decode */
+	b3cas_oid *dups;
+	size_t ndups;
 	unsigned seen_at;
 	uint8_t *frame, *plain;
 	size_t frame_cap;
@@ -93,11 +98,43 @@ void b3cas__delta_src_close(b3cas_store *s, b3cas__delta_src *d)
 	free(d->off);
 	free(d->len);
 	free(d->ids);
+	free(d->dups);
 	free(d->old);
 	free(d->prefix);
 	free(d->frame);
 	free(d->plain);
 	free(d);
+}
+
+static int oid_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, B3CAS_OID_LEN);
+}
+
+static int find_dups(b3cas__delta_src *d)
+{
+	b3cas_oid *sorted;
+
+	if (d->n < 2)
+		return 0;
+	sorted = malloc(d->n * sizeof(*sorted));
+	if (!sorted)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	memcpy(sorted, d->ids, d->n * sizeof(*sorted));
+	qsort(sorted, d->n, sizeof(*sorted), oid_cmp);
+	for (uint64_t i = 1; i < d->n; i++)
+		if (b3cas_oid_equal(&sorted[i], &sorted[i - 1]) &&
+		    (d->ndups == 0 ||
+		     !b3cas_oid_equal(&sorted[d->ndups - 1], &sorted[i])))
+			sorted[d->ndups++] = sorted[i];
+	d->dups = sorted; /* its first ndups */
+	return 0;
+}
+
+static bool repeated(const b3cas__delta_src *d, const b3cas_oid *c)
+{
+	return d->ndups &&
+	       bsearch(c, d->dups, d->ndups, sizeof(*d->dups), oid_cmp);
 }
 
 int b3cas__delta_src_open(b3cas_store *s, const b3cas_oid *base,
@@ -129,6 +166,8 @@ int b3cas__delta_src_open(b3cas_store *s, const b3cas_oid *base,
 						  note_chunk, d, NULL);
 	b3cas__entry_done(&e);
 	b3cas__snap_release(s, &snap);
+	if (rc == 0)
+		rc = find_dups(d);
 	if (rc == 0) {
 		d->level = s->lay.zlevel;
 		d->frame_cap = b3cas__zstd_bound(s->lay.chunk_max);
@@ -361,8 +400,9 @@ int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
 			bases[nb++] = c[q].data;
 			plen += c[q].len;
 		}
-		rc = nb == 0 || seen_before(d, &old) ? 0
-		     : whole_chunk(s, &old, olen, d->old);
+		rc = nb == 0 || seen_before(d, &old) || repeated(d, &old)
+			     ? 0
+			     : whole_chunk(s, &old, olen, d->old);
 		for (uint32_t q = 0; rc > 0 && q < nb; q++)
 			if (b3cas_oid_equal(&ids[q], &old))
 				rc = 0;
@@ -417,6 +457,39 @@ int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
 		note_seen(d, &old);
 	}
 	return rc < 0 ? rc : made;
+}
+
+int b3cas__delta_promote(b3cas_store *s, const b3cas_oid *id,
+			 const uint8_t *data, uint32_t len)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	rocksdb_writebatch_t *b;
+	b3cas__entry e;
+	int rc;
+
+	pthread_mutex_lock(lock);
+	rc = b3cas__entry_head(s, id, &e);
+	if (rc < 0) {
+		pthread_mutex_unlock(lock);
+		if (rc == B3CAS_ENOTFOUND || rc == B3CAS_ECORRUPT) {
+			b3cas_error_clear();
+			return 0;
+		}
+		return rc;
+	}
+	if (e.kind != B3CAS_ENTRY_DELTA || e.unref || e.size != len) {
+		b3cas__entry_done(&e);
+		pthread_mutex_unlock(lock);
+		return 0;
+	}
+	b3cas__entry_done(&e);
+	b = rocksdb_writebatch_create();
+	b3cas__delta_batch_removed(s, b, id);
+	b3cas__batch_put_entry(b, s, id, data, len, true, false);
+	rc = b3cas__write_batch(s, b, false);
+	rocksdb_writebatch_destroy(b);
+	pthread_mutex_unlock(lock);
+	return rc < 0 ? rc : 1;
 }
 
 const uint8_t *b3cas__delta_node(const uint8_t *p, size_t plen)

@@ -67,6 +67,13 @@ typedef struct b3cas__delta_chunk {
 int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
 			const b3cas__delta_chunk *c, uint32_t n, uint32_t k);
 
+/* Chunk id (len bytes at data) of a put with a base, stored before as a
+ * delta (a region that came back to an earlier version): rewrite it
+ * whole, so that the newest version reads without a decode. 1 done, 0
+ * not a live delta, or an error. Takes id's stripe lock. */
+int b3cas__delta_promote(b3cas_store *s, const b3cas_oid *id,
+			 const uint8_t *data, uint32_t len);
+
 /* Decode delta entry payload p (plen bytes) of chunk id, size bytes,
  * into out, read with ro (a snapshot's, or NULL): 0, B3CAS_ECORRUPT (the
  * entry, its base node or a base is damaged or missing, or the chain of

@@ -46,6 +46,7 @@
 #define PAGE 4096u
 #define IMAGE (1536u * 1024u)
 #define VERSIONS 8
+#define ZERO_RUN 40 /* the template's zero pages: 40 to 63 */
 
 static uint64_t seed;
 static b3cas_packing packing = B3CAS_PACKING_DEFAULT;
@@ -104,6 +105,8 @@ static image make_template(uint64_t v)
 	assert_non_null(im.data);
 	for (size_t at = 0; at < IMAGE; at += PAGE)
 		fill_page(im.data + at, &st);
+	/* a run of zero pages: chunks of zeros that repeat */
+	memset(im.data + ZERO_RUN * PAGE, 0, 24 * PAGE);
 	b3cas_hash(im.id.bytes, im.data, im.len);
 	return im;
 }
@@ -130,6 +133,9 @@ static image make_fork(const image *prev, uint64_t v, unsigned pct)
 					(uint8_t)cu_range(&st, 1, 255);
 		}
 	}
+	/* and one in the zero run, beside zero chunks the version keeps */
+	for (unsigned j = 0; j < 64; j++)
+		im.data[(ZERO_RUN + 12) * PAGE + j * 61] = (uint8_t)(v + j + 1);
 	for (unsigned k = 0; k < 2; k++) {
 		size_t at = (size_t)cu_below(&st, im.len);
 		unsigned n = (unsigned)cu_range(&st, 1, 16);
@@ -290,6 +296,8 @@ static void expect_empty(b3cas_store *s)
 
 /* ---- the series --------------------------------------------------------- */
 
+static int no_delta_in(b3cas_store *s, const image *im);
+
 static void series(void)
 {
 	char da[256], db[256];
@@ -326,6 +334,9 @@ static void series(void)
 	assert_true(sa * 2 < sb);
 	for (size_t i = 0; i < VERSIONS; i++)
 		check_image(a, &v[i], &st);
+	/* the newest reads without a decode: none of its chunks, zero pages
+	 * that older versions also held among them, is a delta */
+	assert_int_equal(no_delta_in(a, &v[VERSIONS - 1]), 1);
 	fsck_clean(a);
 
 	/* deleted in a random order, collected after each */
@@ -421,10 +432,14 @@ static void test_deep_chain(void **state)
 	image v[N];
 	char dir[256];
 	b3cas_store *s;
-	uint64_t st = seed + 6, before = 0;
+	uint64_t st = seed + 6;
 
 	(void)state;
 	v[0] = make_template(seed + 6);
+	/* pages 3-8 random, so that a delta there always saves enough */
+	for (size_t k = 3 * PAGE; k < 9 * PAGE; k++)
+		v[0].data[k] = (uint8_t)tu_rand(&st);
+	b3cas_hash(v[0].id.bytes, v[0].data, v[0].len);
 	for (int i = 1; i < N; i++) {
 		v[i].len = v[0].len;
 		v[i].data = malloc(v[0].len);
@@ -438,13 +453,11 @@ static void test_deep_chain(void **state)
 	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-deep"));
 	s = open_store(dir, true, 3);
 	for (int i = 0; i < N; i++) {
-		census c;
-
 		assert_true(put_image(s, &v[i], i ? &v[i - 1].id : NULL) >= 0);
-		c = census_of(s);
-		if (i > 0 && c.deltas <= before)
-			fail_msg("version %d made no delta", i);
-		before = c.deltas;
+		/* the version before has deltas now; the new one none */
+		if (i > 0 && no_delta_in(s, &v[i - 1]))
+			fail_msg("version %d made no delta of %d", i, i - 1);
+		assert_int_equal(no_delta_in(s, &v[i]), 1);
 	}
 	for (int i = 0; i < N; i++)
 		check_image(s, &v[i], &st);
@@ -491,8 +504,11 @@ static void test_flip_flop(void **state)
 	}
 	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-flip"));
 	s = open_store(dir, true, 3);
-	for (int i = 0; i < N; i++)
+	for (int i = 0; i < N; i++) {
 		assert_true(put_image(s, &v[i], i ? &v[i - 1].id : NULL) >= 0);
+		/* chunks that came back were deltas: whole again */
+		assert_int_equal(no_delta_in(s, &v[i]), 1);
+	}
 	assert_true(census_of(s).deltas > 0);
 	for (int i = 0; i < N; i++)
 		check_image(s, &v[i], &st);
