@@ -167,6 +167,16 @@ size_t b3cas__zstd_bound(size_t len)
 static int compress_result(size_t *csize_out, size_t r, size_t len,
 			   size_t dst_cap, int level);
 
+/* The level checked, and the thread's compression context. */
+static int level_cctx(int level, ZSTD_CCtx **cctx)
+{
+	if (level < B3CAS_ZSTD_LEVEL_MIN || level > B3CAS_ZSTD_LEVEL_MAX)
+		return b3cas__error(B3CAS_EINVAL,
+				    "zstd: level %d is outside %d..%d", level,
+				    B3CAS_ZSTD_LEVEL_MIN, B3CAS_ZSTD_LEVEL_MAX);
+	return thread_cctx(cctx);
+}
+
 int b3cas__zstd_compress(size_t *csize_out, void *dst, size_t dst_cap,
 			 const void *src, size_t len, int level)
 {
@@ -178,11 +188,7 @@ int b3cas__zstd_compress(size_t *csize_out, void *dst, size_t dst_cap,
 	B3CAS__NONNULL(csize_out, "csize_out");
 	B3CAS__NONNULL_LEN(dst, "dst", dst_cap, "dst_cap");
 	B3CAS__NONNULL_LEN(src, "src", len, "len");
-	if (level < B3CAS_ZSTD_LEVEL_MIN || level > B3CAS_ZSTD_LEVEL_MAX)
-		return b3cas__error(B3CAS_EINVAL,
-				    "zstd: level %d is outside %d..%d", level,
-				    B3CAS_ZSTD_LEVEL_MIN, B3CAS_ZSTD_LEVEL_MAX);
-	rc = thread_cctx(&cctx);
+	rc = level_cctx(level, &cctx);
 	if (rc < 0)
 		return rc;
 	/* ZSTD_compressCCtx takes its parameters from the level alone
@@ -227,11 +233,7 @@ int b3cas__zstd_compress_prefix(size_t *csize_out, void *dst, size_t dst_cap,
 	B3CAS__NONNULL_LEN(dst, "dst", dst_cap, "dst_cap");
 	B3CAS__NONNULL_LEN(src, "src", len, "len");
 	B3CAS__NONNULL_LEN(prefix, "prefix", plen, "plen");
-	if (level < B3CAS_ZSTD_LEVEL_MIN || level > B3CAS_ZSTD_LEVEL_MAX)
-		return b3cas__error(B3CAS_EINVAL,
-				    "zstd: level %d is outside %d..%d", level,
-				    B3CAS_ZSTD_LEVEL_MIN, B3CAS_ZSTD_LEVEL_MAX);
-	rc = thread_cctx(&cctx);
+	rc = level_cctx(level, &cctx);
 	if (rc < 0)
 		return rc;
 	/* The advanced API keeps its parameters in the context: set them

@@ -245,6 +245,66 @@ static void note_seen(b3cas__delta_src *d, const b3cas_oid *old)
 static _Thread_local int decode_depth;
 
 /*
+ * The bases one read has decoded, on this thread, freed when it ends: the
+ * chains of neighbouring chunks of an old version meet in the same newer
+ * chunks, and a chunk with two bases whose chains meet would otherwise
+ * decode the meeting chunk twice per level (a cost that doubles with
+ * each level). Bounded; past the bounds bases are decoded again.
+ */
+#define MEMO_MAX 512
+#define MEMO_BYTES (64u << 20)
+
+typedef struct memo_ent {
+	b3cas_oid id;
+	uint32_t len;
+	uint8_t *bytes;
+} memo_ent;
+
+static _Thread_local memo_ent *memo;
+static _Thread_local size_t memo_n, memo_bytes;
+
+static bool memo_get(const b3cas_oid *c, uint32_t len, uint8_t *out)
+{
+	for (size_t i = memo_n; i > 0; i--)
+		if (memo[i - 1].len == len &&
+		    b3cas_oid_equal(&memo[i - 1].id, c)) {
+			memcpy(out, memo[i - 1].bytes, len);
+			return true;
+		}
+	return false;
+}
+
+static void memo_put(const b3cas_oid *c, uint32_t len, const uint8_t *b)
+{
+	uint8_t *copy;
+
+	if (memo_n == MEMO_MAX || memo_bytes + len > MEMO_BYTES)
+		return;
+	if (!memo) {
+		memo = malloc(MEMO_MAX * sizeof(*memo));
+		if (!memo)
+			return;
+	}
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return;
+	memcpy(copy, b, len);
+	memo[memo_n].id = *c;
+	memo[memo_n].len = len;
+	memo[memo_n++].bytes = copy;
+	memo_bytes += len;
+}
+
+static void memo_clear(void)
+{
+	for (size_t i = 0; i < memo_n; i++)
+		free(memo[i].bytes);
+	free(memo);
+	memo = NULL;
+	memo_n = memo_bytes = 0;
+}
+
+/*
  * Under the rebase lock: would old, made a delta against bases (n), be
  * in a loop, or depend on more than B3CAS__DELTA_CHAIN_MAX chunks through
  * their chains? Walks the bases' chains. 1 yes (or a chain cannot be
@@ -296,6 +356,14 @@ static int makes_loop(b3cas_store *s, const b3cas_oid *old,
 	return 0;
 }
 
+/* Is e the entry of a live chunk of len bytes, stored whole? */
+static bool whole_live(const b3cas__entry *e, uint32_t len)
+{
+	return !e->unref && e->size == len &&
+	       (e->kind == B3CAS_ENTRY_INLINE ||
+		e->kind == B3CAS_ENTRY_ZINLINE || e->kind == B3CAS_ENTRY_PACKED);
+}
+
 /*
  * Under old's stripe lock (and the rebase lock): write old's entry as
  * delta payload (plen bytes), taking over the base node's reference from
@@ -316,9 +384,7 @@ static int rebase_locked(b3cas_store *s, const b3cas_oid *old, uint32_t len,
 	}
 	if (rc < 0)
 		return rc;
-	if (e.unref || e.size != len ||
-	    (e.kind != B3CAS_ENTRY_INLINE && e.kind != B3CAS_ENTRY_ZINLINE &&
-	     e.kind != B3CAS_ENTRY_PACKED)) {
+	if (!whole_live(&e, len)) {
 		b3cas__entry_done(&e);
 		return 0;
 	}
@@ -351,9 +417,7 @@ static int whole_chunk(b3cas_store *s, const b3cas_oid *c, uint32_t len,
 	}
 	if (rc < 0)
 		return rc;
-	if (e.unref || e.size != len ||
-	    (e.kind != B3CAS_ENTRY_INLINE && e.kind != B3CAS_ENTRY_ZINLINE &&
-	     e.kind != B3CAS_ENTRY_PACKED)) {
+	if (!whole_live(&e, len)) {
 		b3cas__entry_done(&e);
 		return 0;
 	}
@@ -388,17 +452,30 @@ int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
 		olen = d->len[i];
 		lo = d->off[i];
 		hi = lo + olen;
-		/* its bases: the new object's chunks over the same bytes */
+		/* its bases: the new object's chunks over the same bytes;
+		 * only the one that covers three quarters of it, if one does
+		 * (each base is one more read, on every read through it) */
 		nb = 0;
 		plen = 0;
 		for (uint32_t q = 0; q < n && nb < B3CAS__DELTA_BASES_MAX;
 		     q++) {
-			if (c[q].off >= hi || c[q].off + c[q].len <= lo)
+			uint64_t a = c[q].off > lo ? c[q].off : lo;
+			uint64_t z = c[q].off + c[q].len < hi
+					     ? c[q].off + c[q].len
+					     : hi;
+
+			if (z <= a)
 				continue;
+			if ((z - a) * 4 >= (uint64_t)olen * 3) {
+				nb = 0;
+				plen = 0;
+			}
 			ids[nb] = c[q].id;
 			lens[nb] = c[q].len;
 			bases[nb++] = c[q].data;
 			plen += c[q].len;
+			if ((z - a) * 4 >= (uint64_t)olen * 3)
+				break;
 		}
 		rc = nb == 0 || seen_before(d, &old) || repeated(d, &old)
 			     ? 0
@@ -513,8 +590,11 @@ static int base_load(b3cas_store *s, const rocksdb_readoptions_t *ro,
 {
 	char hex[B3CAS_OID_HEX_LEN + 1];
 	b3cas__entry e;
-	int rc = b3cas__entry_get_at(s, ro, c, &e);
+	int rc;
 
+	if (memo_get(c, len, out))
+		return 0;
+	rc = b3cas__entry_get_at(s, ro, c, &e);
 	if (rc == B3CAS_ENOTFOUND)
 		return b3cas__error(B3CAS_ECORRUPT, "base chunk %s is missing",
 				    b3cas_oid_fmt(hex, c));
@@ -530,6 +610,8 @@ static int base_load(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	}
 	rc = b3cas__entry_decode(&e, out);
 	b3cas__entry_done(&e);
+	if (rc == 0)
+		memo_put(c, len, out);
 	return rc;
 }
 
@@ -572,6 +654,8 @@ int b3cas__delta_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		at += lens[k];
 	}
 	decode_depth--;
+	if (decode_depth == 0)
+		memo_clear(); /* the read is over */
 	if (rc == 0)
 		rc = b3cas__zstd_decompress_prefix(out, (size_t)size,
 						   p + B3CAS__DELTA_HEAD,

@@ -29,7 +29,9 @@ run_series() {
 	local -a ids times
 	export B3CAS_STORE=$st
 	if [[ $mode == chunking ]]; then
-		expect 0 '' '' -- init --chunking
+		# compressing too: each memory blob rewrites its parent's
+		# replaced chunks as deltas, which every restore then reads
+		expect 0 '' '' -- init --chunking --compress
 	else
 		expect 0 '' '' -- init
 	fi

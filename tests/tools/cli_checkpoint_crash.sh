@@ -104,7 +104,9 @@ check() {
 	done
 }
 
-"$b3cas" init --chunking >/dev/null || fail "init"
+# compressing: creates rewrite the parent's memory chunks as deltas, so
+# kills land in those rewrites too
+"$b3cas" init --chunking --compress >/dev/null || fail "init"
 mkdir -p "$sb/etc" "$sb/var/log" "$sb/usr/share"
 for i in $(seq 1 150); do
 	head -c $((i * 97)) /dev/urandom > "$sb/usr/share/f$i"
