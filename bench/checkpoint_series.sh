@@ -568,7 +568,7 @@ restore_all_tools() {
 
 setting_of() {
 	case $1 in
-	b3cas) echo "$("$b3cas" --version | awk 'NR == 1 { print $2 }'), FastCDC 4 KiB, packed zstd 6" ;;
+	b3cas) echo "$("$b3cas" --version | awk 'NR == 1 { print $2 }'), FastCDC $((chunk_avg / 1024)) KiB, packed zstd 6, deltas" ;;
 	restic) echo "$(restic version | awk '{ print $2 }'), 1 MiB chunks, compression auto" ;;
 	borg) echo "$(borg --version | awk '{ print $2 }'), default buzhash (2 MiB), zstd,3" ;;
 	borg8k) echo "$(borg --version | awk '{ print $2 }'), buzhash 8 KiB, zstd,3" ;;
