@@ -59,7 +59,7 @@ TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
 log "libFuzzer (clang): build and a short run from the corpus"
 # Only the five targets run here (their corpora are replayed by every
 # ctest run above): building the whole tree again took a minute of CI.
-# Ten seconds each: a smoke run that the corpus still loads and the
+# Six seconds each: a smoke run that the corpus still loads and the
 # targets still hold, kept short for CI's 25 minutes; long runs are made
 # by hand (fuzz/README.md).
 CC=clang cmake -S "$root" -B build-fuzz -DB3CAS_WERROR=ON \
@@ -70,27 +70,27 @@ cmake --build build-fuzz -j"$jobs" --target fuzz_hasher_update \
 fuzzdir=$(mktemp -d)
 trap 'rm -rf "$fuzzdir"' EXIT
 cp -r fuzz/corpus/hasher_update/. "$fuzzdir/"
-build-fuzz/fuzz/fuzz_hasher_update -entropic=0 -seed=1 -max_total_time=10 \
+build-fuzz/fuzz/fuzz_hasher_update -entropic=0 -seed=1 -max_total_time=6 \
 	-max_len=8192 "$fuzzdir" 2>&1 | tail -n 3
 textdir=$fuzzdir/store_text
 mkdir "$textdir"
 cp -r fuzz/corpus/store_text/. "$textdir/"
-build-fuzz/fuzz/fuzz_store_text -seed=1 -max_total_time=10 -max_len=512 \
+build-fuzz/fuzz/fuzz_store_text -seed=1 -max_total_time=6 -max_len=512 \
 	"$textdir" 2>&1 | tail -n 3
 zstddir=$fuzzdir/zstd
 mkdir "$zstddir"
 cp -r fuzz/corpus/zstd/. "$zstddir/"
-build-fuzz/fuzz/fuzz_zstd -seed=1 -max_total_time=10 -max_len=8192 \
+build-fuzz/fuzz/fuzz_zstd -seed=1 -max_total_time=6 -max_len=8192 \
 	"$zstddir" 2>&1 | tail -n 3
 cdcdir=$fuzzdir/cdc
 mkdir "$cdcdir"
 cp -r fuzz/corpus/cdc/. "$cdcdir/"
-build-fuzz/fuzz/fuzz_cdc -entropic=0 -seed=1 -max_total_time=10 \
+build-fuzz/fuzz/fuzz_cdc -entropic=0 -seed=1 -max_total_time=6 \
 	-max_len=65536 "$cdcdir" 2>&1 | tail -n 3
 treedir=$fuzzdir/tree
 mkdir "$treedir"
 cp -r fuzz/corpus/tree/. "$treedir/"
-build-fuzz/fuzz/fuzz_tree -seed=1 -max_total_time=10 -max_len=4096 \
+build-fuzz/fuzz/fuzz_tree -seed=1 -max_total_time=6 -max_len=4096 \
 	"$treedir" 2>&1 | tail -n 3
 
 log "all tests passed"
