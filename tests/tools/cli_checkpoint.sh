@@ -83,6 +83,34 @@ run_series() {
 				head -c $len)
 	done
 	expect 1 '' "no blob 'nope'" -- checkpoint cat s1 nope
+	# a blob of several parts, read on several threads (each part at
+	# least 32 MiB): an image and a version of it with pages rewritten,
+	# whose parent is rewritten against it in the chunking store
+	head -c $((70 << 20)) /dev/urandom > "$work/big-$mode"
+	expect 0 '' '' -- checkpoint create big --blob memory="$work/big-$mode"
+	cp "$work/big-$mode" "$work/big0-$mode"
+	for p in 3 1000 9000 17000; do
+		dd if=/dev/urandom of="$work/big-$mode" bs=4096 count=2 \
+			seek=$p conv=notrunc status=none
+	done
+	expect 0 '' '' -- checkpoint create big --blob memory="$work/big-$mode"
+	expect 0 '' '' -- checkpoint list big
+	local big0=${out%% *}
+	expect 0 '' '' -- checkpoint restore -q --threads 3 "$big0" \
+		"$work/bt0-$mode" --blobs "$work/bb0-$mode"
+	check "big blob, older, in parts" cmp "$work/big0-$mode" \
+		"$work/bb0-$mode/memory"
+	expect 0 '' '' -- checkpoint restore -q --threads 4 big \
+		"$work/bt1-$mode" --blobs "$work/bb1-$mode"
+	check "big blob, newer, in parts" cmp "$work/big-$mode" \
+		"$work/bb1-$mode/memory"
+	expect 2 '' 'cannot write .*memory' -- checkpoint restore -q big \
+		"$work/bt2-$mode" --blobs "$work/bb1-$mode"
+	check "the blob in the way is left as it was" cmp "$work/big-$mode" \
+		"$work/bb1-$mode/memory"
+	expect 0 '' '' -- checkpoint rm big
+	rm -f "$work/big-$mode" "$work/big0-$mode"
+	rm -rf "$work"/bb[01]-"$mode" "$work"/bt[012]-"$mode"
 	# a time between two checkpoints gives the earlier one
 	expect 0 "^id +${ids[2]}" '' -- checkpoint show "s1@${times[2]}"
 	expect 0 'step=0' '' -- checkpoint show "${ids[0]}"
