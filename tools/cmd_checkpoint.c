@@ -656,8 +656,9 @@ static const cli_spec restore_spec = {
  * checked against its id, each manifest segment against the blob's id,
  * as any read of the store is) written at their offsets. An old
  * checkpoint's memory image decodes its chunks through the newer
- * versions' (delta chunks), which one thread did at a quarter of the
- * speed of a plain read; the parts share that out.
+ * versions' (delta chunks): on one thread, the oldest of a series of 50
+ * checkpoints restored in 2.4 times the newest's time. The parts share
+ * that out.
  */
 #define BLOB_PART_MIN (32ull << 20)
 #define BLOB_PARTS_MAX 8
