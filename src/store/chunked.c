@@ -1734,18 +1734,40 @@ static int node_stored_before(b3cas__cput *c)
 
 static void node_rebases(b3cas__cput *c)
 {
+	b3cas__delta_bnode bn;
+	size_t bytes = 0;
+	uint32_t nb = 0;
+
+	/* the base node: the chunks stored anew, in order (the node is
+	 * written: its value and sorted chunks are free to reuse) */
 	for (uint32_t i = 0; i < c->n; i++) {
 		c->dchunks[i].id = c->items[i].id;
 		c->dchunks[i].data = c->items[i].data;
 		c->dchunks[i].len = c->items[i].len;
 		c->dchunks[i].off = c->items[i].off;
+		c->dchunks[i].bpos = B3CAS__DELTA_NOT_NEW;
+		if (c->items[i].stored)
+			continue;
+		c->dchunks[i].bpos = nb;
+		memcpy(c->seg + bytes, c->items[i].id.bytes, B3CAS_OID_LEN);
+		bytes += B3CAS_OID_LEN;
+		bytes += put_varint(c->seg + bytes, c->items[i].len);
+		c->sorted[nb] = c->items[i];
+		c->sorted[nb].pos = nb;
+		nb++;
 	}
+	qsort(c->sorted, nb, sizeof(c->sorted[0]), ref_cmp);
+	b3cas_hash(bn.id, c->seg, bytes);
+	bn.value = c->seg;
+	bn.vlen = bytes;
+	bn.sorted = c->sorted;
+	bn.n = nb;
 	for (uint32_t i = 0; i < c->n; i++) {
 		int rc = c->items[i].stored
 				 ? b3cas__delta_promote(c->s, &c->items[i].id,
 							c->items[i].data,
 							c->items[i].len)
-				 : b3cas__delta_rebase(c->delta, c->s,
+				 : b3cas__delta_rebase(c->delta, c->s, &bn,
 						       c->dchunks, c->n, i);
 
 		if (rc < 0)
@@ -1793,43 +1815,33 @@ int b3cas__chunked_release_gen(b3cas_store *s, const uint8_t gen[16])
 }
 
 int b3cas__chunked_node_take(b3cas_store *s, const uint8_t gen[16],
-			     uint32_t seg, const uint8_t *node,
-			     const uint8_t *value, size_t vlen,
-			     const b3cas_oid *ids, const uint8_t *const *data,
-			     const uint32_t *lens, uint32_t n)
+			     uint32_t seg, const b3cas__delta_bnode *bn)
 {
-	ref_item items[B3CAS__DELTA_BASES_MAX];
-	int rc;
+	int rc = node_known_at(s, gen, seg, bn->id);
 
-	if (n > B3CAS__DELTA_BASES_MAX)
-		return b3cas__error(B3CAS_EINVAL, "a base node of %u chunks",
-				    n);
-	rc = node_known_at(s, gen, seg, node);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	for (uint32_t k = 0; k < n; k++) {
-		items[k].id = ids[k];
-		items[k].data = data[k];
-		items[k].len = lens[k];
-		items[k].pos = k;
-		items[k].off = 0;
-		items[k].stored = false;
-	}
-	qsort(items, n, sizeof(items[0]), ref_cmp);
-	return node_store(s, gen, seg, node, value, vlen, items, n);
+	return node_store(s, gen, seg, bn->id, bn->value, bn->vlen,
+			  (const ref_item *)bn->sorted, bn->n);
 }
 
 int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
-			     const uint8_t *node, uint8_t *ids, uint32_t *lens,
+			     const uint8_t *node, uint32_t first,
+			     uint32_t want, uint8_t *ids, uint32_t *lens,
 			     uint32_t max, uint32_t *n)
 {
 	rocksdb_pinnableslice_t *v;
 	uint8_t key[NODE_KEY_LEN], digest[B3CAS_OUT_LEN];
+	uint8_t id[B3CAS_OID_LEN];
 	const uint8_t *p, *end;
+	uint32_t at = 0, len1;
 	size_t len;
 	int rc;
 
 	*n = 0;
+	if (want > max)
+		return b3cas__error(B3CAS_EINVAL, "a node range of %u chunks",
+				    want);
 	node_key(key, 'n', node);
 	rc = meta_get(s, ro, key, sizeof(key), &v);
 	if (rc <= 0)
@@ -1839,18 +1851,27 @@ int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	end = p + len;
 	b3cas_hash(digest, p, len);
 	rc = memcmp(digest, node, B3CAS_OUT_LEN) == 0 ? 0 : B3CAS_ECORRUPT;
-	while (rc == 0 && p < end) {
-		size_t k = *n < max ? seg_entry(p, end,
-						ids + (size_t)*n * B3CAS_OID_LEN,
-						&lens[*n])
-				    : 0;
+	/* every chunk is parsed (a damaged node is damaged anywhere); the
+	 * range's are kept */
+	for (; rc == 0 && p < end; at++) {
+		size_t k = seg_entry(p, end, id, &len1);
+		bool keep = want ? at >= first && at - first < want
+				 : at < max;
 
-		if (k == 0 || lens[*n] == 0)
+		if (k == 0 || len1 == 0 || (!want && !keep)) {
 			rc = B3CAS_ECORRUPT;
+			break;
+		}
+		if (keep) {
+			memcpy(ids + (size_t)*n * B3CAS_OID_LEN, id,
+			       B3CAS_OID_LEN);
+			lens[(*n)++] = len1;
+		}
 		p += k;
-		(*n)++;
 	}
 	rocksdb_pinnableslice_destroy(v);
+	if (rc == 0 && want && *n != want)
+		rc = B3CAS_ECORRUPT; /* the node is shorter than the range */
 	if (rc < 0)
 		return b3cas__error(rc, "a node is damaged");
 	return 0;
@@ -1889,6 +1910,8 @@ static int flush_node(b3cas__cput *c)
 	b3cas__put_u64(rec, c->seg_start);
 	put_u32(rec + 8, c->n);
 	memcpy(rec + 12, node, B3CAS_OID_LEN);
+	for (uint32_t k = 0; c->delta && k < c->n; k++)
+		b3cas__delta_note_put(c->delta, &c->items[k].id);
 	rc = node_known(c, node);
 	if (rc == 1 && c->delta)
 		node_promotes(c);

@@ -6,6 +6,7 @@
 #ifndef B3CAS_STORE_CHUNKED_H
 #define B3CAS_STORE_CHUNKED_H
 
+#include "store/delta.h"
 #include "store/handle.h"
 
 /* A parsed manifest top (b3cas__top_parse), pointing into the entry's
@@ -188,22 +189,21 @@ void b3cas__chunked_ref_key(uint8_t *k, char kind, const uint8_t gen[16],
 			    uint32_t seg);
 /* Release every pending key 'p' gen ...: 0 or an error. */
 int b3cas__chunked_release_gen(b3cas_store *s, const uint8_t gen[16]);
-/*
- * A reference to node (its value: vlen bytes, which hash to it), held by
- * the pending key 'p' gen seg: one more to a stored node, or the node
- * stored with its n chunks (ids, their bytes data[k], lens[k]; at most
- * B3CAS__DELTA_BASES_MAX) staged as a put stages them. 0 or an error.
- */
+/* Take a reference to base node bn for a delta about to name it, under
+ * the pending key 'p' gen seg, storing the node first if it is not
+ * stored (store/delta.c). 0 or an error. */
 int b3cas__chunked_node_take(b3cas_store *s, const uint8_t gen[16],
-			     uint32_t seg, const uint8_t *node,
-			     const uint8_t *value, size_t vlen,
-			     const b3cas_oid *ids, const uint8_t *const *data,
-			     const uint32_t *lens, uint32_t n);
-/* Node node's chunks, read with ro (or NULL) and checked against its id:
- * ids (32 bytes each) and lens, *n of them, at most max. 0,
- * B3CAS_ECORRUPT (missing, damaged, or more than max), or an error. */
+			     uint32_t seg, const b3cas__delta_bnode *bn);
+/*
+ * Node node's chunks, read with ro (or NULL) and checked against its id:
+ * with want > 0, its chunks first to first + want - 1 (want at most max);
+ * with want 0, all of them, at most max. ids (32 bytes each), lens, *n of
+ * them: 0, B3CAS_ECORRUPT (missing, damaged, shorter than the range, or
+ * with want 0 more than max), or an error.
+ */
 int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
-			     const uint8_t *node, uint8_t *ids, uint32_t *lens,
+			     const uint8_t *node, uint32_t first,
+			     uint32_t want, uint8_t *ids, uint32_t *lens,
 			     uint32_t max, uint32_t *n);
 
 #endif

@@ -23,10 +23,10 @@
 #include "compress/zstd.h"
 #include "util/error.h"
 #include "util/fsutil.h"
-#include "util/varint.h"
 
-/* What a delta must save against the chunk stored alone, in bytes: about
- * what its base node costs (a node of two chunks, its count and key). */
+/* What a delta must save against the chunk as stored, in bytes: a
+ * rewrite costs a write now and a decode on every read through it (the
+ * figure format 1's node per delta set, kept). */
 #define DELTA_MIN_SAVING 192
 /* A delta (with its head and the saving) at most 1/DELTA_SURE of the
  * chunk is taken without compressing the chunk alone to compare: chunks
@@ -55,6 +55,11 @@ struct b3cas__delta_src {
 	uint8_t *frame, *plain;
 	size_t frame_cap;
 	int level;
+	/* the put's chunks so far (the first 8 bytes of their ids, an open
+	 * addressing set; 0 is empty): a base chunk among them is the new
+	 * version's too and is not rewritten */
+	uint64_t *held;
+	size_t held_n, held_cap;
 };
 
 static int grow_list(b3cas__delta_src *d)
@@ -109,7 +114,60 @@ void b3cas__delta_src_close(b3cas_store *s, b3cas__delta_src *d)
 	free(d->prefix);
 	free(d->frame);
 	free(d->plain);
+	free(d->held);
 	free(d);
+}
+
+static uint64_t held_tag(const b3cas_oid *id)
+{
+	uint64_t t;
+
+	memcpy(&t, id->bytes, sizeof(t));
+	return t ? t : 1; /* 0 marks a free slot */
+}
+
+static bool held_has(const b3cas__delta_src *d, const b3cas_oid *id)
+{
+	uint64_t t = held_tag(id);
+
+	if (!d->held_cap)
+		return false;
+	for (size_t i = t & (d->held_cap - 1); d->held[i];
+	     i = (i + 1) & (d->held_cap - 1))
+		if (d->held[i] == t)
+			return true;
+	return false;
+}
+
+static void held_put(uint64_t *set, size_t cap, uint64_t t)
+{
+	size_t i = t & (cap - 1);
+
+	while (set[i] && set[i] != t)
+		i = (i + 1) & (cap - 1);
+	set[i] = t;
+}
+
+void b3cas__delta_note_put(b3cas__delta_src *d, const b3cas_oid *id)
+{
+	if (d->held_n * 2 >= d->held_cap) {
+		size_t cap = d->held_cap ? d->held_cap * 2 : 4096;
+		uint64_t *set = calloc(cap, sizeof(*set));
+
+		if (!set)
+			return; /* a rewrite more, of a chunk put again: promoted
+				 * by the next put with a base */
+		for (size_t i = 0; i < d->held_cap; i++)
+			if (d->held[i])
+				held_put(set, cap, d->held[i]);
+		free(d->held);
+		d->held = set;
+		d->held_cap = cap;
+	}
+	if (!held_has(d, id)) {
+		held_put(d->held, d->held_cap, held_tag(id));
+		d->held_n++;
+	}
 }
 
 static int oid_cmp(const void *a, const void *b)
@@ -199,20 +257,6 @@ int b3cas__delta_src_open(b3cas_store *s, const b3cas_oid *base,
 	}
 	*out = d;
 	return 0;
-}
-
-/* The base node's value for ids/lens (n of them) into v: its length. */
-static size_t node_value(uint8_t *v, const b3cas_oid *ids,
-			 const uint32_t *lens, uint32_t n)
-{
-	size_t at = 0;
-
-	for (uint32_t k = 0; k < n; k++) {
-		memcpy(v + at, ids[k].bytes, B3CAS_OID_LEN);
-		at += B3CAS_OID_LEN;
-		at += b3cas__varint_put(v + at, lens[k]);
-	}
-	return at;
 }
 
 /* The index of the base's last chunk starting at or before off (0 when
@@ -340,12 +384,9 @@ static int makes_loop(b3cas_store *s, const b3cas_oid *old,
 			b3cas_error_clear();
 			return 1;
 		}
-		delta = e.kind == B3CAS_ENTRY_DELTA &&
-			b3cas__delta_node(e.payload, e.payload_len);
-		rc = delta ? b3cas__chunked_node_list(s, NULL, e.payload + 1,
-						      ids, lens,
-						      B3CAS__DELTA_BASES_MAX,
-						      &nb)
+		delta = e.kind == B3CAS_ENTRY_DELTA;
+		rc = delta ? b3cas__delta_bases(s, NULL, e.payload,
+						e.payload_len, ids, lens, &nb)
 			   : 0;
 		b3cas__entry_done(&e);
 		if (rc < 0) {
@@ -441,15 +482,15 @@ static int whole_chunk(b3cas_store *s, const b3cas_oid *c, uint32_t len,
 }
 
 int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
+			const b3cas__delta_bnode *bn,
 			const b3cas__delta_chunk *c, uint32_t n, uint32_t k)
 {
-	uint8_t value[B3CAS__DELTA_BASES_MAX * (B3CAS_OID_LEN + 5)];
-	uint8_t node[B3CAS_OID_LEN], pkey[1 + 16 + 4], *payload, *prefix;
+	uint8_t pkey[1 + 16 + 4], *payload, *prefix;
 	const uint8_t *bases[B3CAS__DELTA_BASES_MAX];
 	b3cas_oid ids[B3CAS__DELTA_BASES_MAX];
-	uint32_t lens[B3CAS__DELTA_BASES_MAX], nb = 0, olen;
+	uint32_t lens[B3CAS__DELTA_BASES_MAX], nb = 0, first = 0, olen;
 	pthread_mutex_t *lock;
-	size_t dsize, psize, need, vlen, plen = 0;
+	size_t dsize, psize, need, plen = 0;
 	uint64_t lo, hi, i;
 	int made = 0, rc = 0;
 
@@ -461,9 +502,11 @@ int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
 		olen = d->len[i];
 		lo = d->off[i];
 		hi = lo + olen;
-		/* its bases: the new object's chunks over the same bytes;
-		 * only the one that covers three quarters of it, if one does
-		 * (each base is one more read, on every read through it) */
+		/* its bases: the new object's chunks over the same bytes
+		 * that the put stored anew (delta.h: so that no references
+		 * go round); only the one that covers three quarters of it,
+		 * if one does (each base is one more read, on every read
+		 * through it). They are neighbours in the base node. */
 		nb = 0;
 		plen = 0;
 		for (uint32_t q = 0; q < n && nb < B3CAS__DELTA_BASES_MAX;
@@ -473,12 +516,16 @@ int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
 					     ? c[q].off + c[q].len
 					     : hi;
 
-			if (z <= a)
+			if (z <= a || c[q].bpos == B3CAS__DELTA_NOT_NEW)
 				continue;
 			if ((z - a) * 4 >= (uint64_t)olen * 3) {
 				nb = 0;
 				plen = 0;
 			}
+			if (nb == 0)
+				first = c[q].bpos;
+			else if (c[q].bpos != first + nb)
+				break; /* not neighbours: cannot be */
 			ids[nb] = c[q].id;
 			lens[nb] = c[q].len;
 			bases[nb++] = c[q].data;
@@ -489,9 +536,11 @@ int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
 		rc = nb == 0 || seen_before(d, &old) || repeated(d, &old)
 			     ? 0
 			     : whole_chunk(s, &old, olen, d->old, &psize);
-		for (uint32_t q = 0; rc > 0 && q < nb; q++)
-			if (b3cas_oid_equal(&ids[q], &old))
-				rc = 0;
+		/* a chunk the put holds too (in this node or one before)
+		 * stays whole: it is the newest version's (nodes after this
+		 * one promote it) */
+		if (rc > 0 && held_has(d, &old))
+			rc = 0;
 		if (rc <= 0)
 			continue;
 		prefix = d->prefix;
@@ -518,20 +567,20 @@ int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
 			psize = olen;
 		if (need >= psize)
 			continue;
-		vlen = node_value(value, ids, lens, nb);
-		b3cas_hash(node, value, vlen);
 		payload = malloc(B3CAS__DELTA_HEAD + dsize);
 		if (!payload) {
 			rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
 			break;
 		}
 		payload[0] = B3CAS__DELTA_FORMAT;
-		memcpy(payload + 1, node, B3CAS_OID_LEN);
+		memcpy(payload + 1, bn->id, B3CAS_OID_LEN);
+		payload[1 + B3CAS_OID_LEN] = (uint8_t)(first >> 8);
+		payload[2 + B3CAS_OID_LEN] = (uint8_t)first;
+		payload[3 + B3CAS_OID_LEN] = (uint8_t)nb;
 		memcpy(payload + B3CAS__DELTA_HEAD, d->frame, dsize);
 		/* the node's reference first, under a pending key of the
 		 * put's, handed to the entry by the batch that writes it */
-		rc = b3cas__chunked_node_take(s, d->gen, d->seq, node, value,
-					      vlen, ids, bases, lens, nb);
+		rc = b3cas__chunked_node_take(s, d->gen, d->seq, bn);
 		b3cas__chunked_ref_key(pkey, 'p', d->gen, d->seq);
 		d->seq++;
 		if (rc == 0) {
@@ -586,9 +635,43 @@ int b3cas__delta_promote(b3cas_store *s, const b3cas_oid *id,
 	return rc < 0 ? rc : 1;
 }
 
+/* The length of payload p's head (format 2's or 1's), 0 when p is not
+ * a payload with a frame after it. */
+static size_t head_len(const uint8_t *p, size_t plen)
+{
+	size_t h = plen > 0 && p[0] == B3CAS__DELTA_FORMAT ? B3CAS__DELTA_HEAD
+		   : plen > 0 && p[0] == B3CAS__DELTA_FORMAT_NODE
+			   ? B3CAS__DELTA_HEAD_MIN
+			   : 0;
+
+	return h && plen > h ? h : 0;
+}
+
 const uint8_t *b3cas__delta_node(const uint8_t *p, size_t plen)
 {
-	return plen > B3CAS__DELTA_HEAD ? p + 1 : NULL;
+	return head_len(p, plen) ? p + 1 : NULL;
+}
+
+int b3cas__delta_bases(b3cas_store *s, const rocksdb_readoptions_t *ro,
+		       const uint8_t *p, size_t plen, uint8_t *ids,
+		       uint32_t *lens, uint32_t *n)
+{
+	uint32_t first = 0, want = 0;
+
+	*n = 0;
+	if (!head_len(p, plen))
+		return b3cas__error(B3CAS_ECORRUPT, "a malformed delta entry");
+	if (p[0] == B3CAS__DELTA_FORMAT) {
+		first = (uint32_t)p[1 + B3CAS_OID_LEN] << 8 |
+			p[2 + B3CAS_OID_LEN];
+		want = p[3 + B3CAS_OID_LEN];
+		if (want == 0 || want > B3CAS__DELTA_BASES_MAX)
+			return b3cas__error(B3CAS_ECORRUPT,
+					    "a delta entry with %u bases",
+					    want);
+	}
+	return b3cas__chunked_node_list(s, ro, p + 1, first, want, ids, lens,
+					B3CAS__DELTA_BASES_MAX, n);
 }
 
 static int delta_damaged(const b3cas_oid *id, const char *why)
@@ -639,18 +722,17 @@ int b3cas__delta_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	uint8_t ids[B3CAS__DELTA_BASES_MAX * B3CAS_OID_LEN];
 	uint32_t lens[B3CAS__DELTA_BASES_MAX], n = 0;
 	uint8_t *prefix = NULL;
-	size_t total = 0, at = 0;
+	size_t total = 0, at = 0, head = head_len(p, plen);
 	int rc;
 
 	if (!s)
 		return delta_damaged(id, "read without its store");
-	if (plen <= B3CAS__DELTA_HEAD || p[0] != B3CAS__DELTA_FORMAT)
+	if (!head)
 		return delta_damaged(id, "malformed entry");
 	if (decode_depth >= B3CAS__DELTA_DECODE_MAX)
 		return delta_damaged(id, "its chain of bases is too long (a "
 				     "loop?)");
-	rc = b3cas__chunked_node_list(s, ro, p + 1, ids, lens,
-				      B3CAS__DELTA_BASES_MAX, &n);
+	rc = b3cas__delta_bases(s, ro, p, plen, ids, lens, &n);
 	if (rc == B3CAS_ECORRUPT)
 		return delta_damaged(id, "its base node is missing or damaged");
 	if (rc < 0)
@@ -675,8 +757,7 @@ int b3cas__delta_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		memo_clear(); /* the read is over */
 	if (rc == 0)
 		rc = b3cas__zstd_decompress_prefix(out, (size_t)size,
-						   p + B3CAS__DELTA_HEAD,
-						   plen - B3CAS__DELTA_HEAD,
+						   p + head, plen - head,
 						   prefix, total);
 	free(prefix);
 	return rc;

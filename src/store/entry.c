@@ -56,7 +56,7 @@ static bool payload_fits(int kind, uint64_t size, size_t len)
 	case B3CAS_ENTRY_PACKED:
 		return len == B3CAS_PACK_SEQ_LEN;
 	case B3CAS_ENTRY_DELTA:
-		return len > B3CAS__DELTA_HEAD && size > 0;
+		return len > B3CAS__DELTA_HEAD_MIN && size > 0;
 	default:
 		return false;
 	}

@@ -529,6 +529,107 @@ static void test_flip_flop(void **state)
 	free(b.data);
 }
 
+/* ---- forks ---------------------------------------------------------------- */
+
+/*
+ * Sandboxes forked from one template, each put with its own previous
+ * version as base, the forks' versions at once (a thread each): each
+ * rewrites template chunks that the other forks hold unchanged. Deleted
+ * in an order of each kind, with GC after each: the rest exact, and at
+ * the end nothing left (a delta that holds, through its base node,
+ * chunks of another fork whose deltas hold it back is a cycle no GC
+ * frees).
+ */
+#define FORKS 3
+#define FORK_VERSIONS 4
+
+typedef struct fork_put {
+	b3cas_store *s;
+	const image *im;
+	const b3cas_oid *base;
+	pthread_t t;
+} fork_put;
+
+static void *fork_put_main(void *arg)
+{
+	fork_put *p = arg;
+
+	if (put_image(p->s, p->im, p->base) < 0)
+		fail_msg("put: %s", b3cas_error_last());
+	return NULL;
+}
+
+static void forks(int order)
+{
+	image t, v[FORKS][FORK_VERSIONS];
+	char dir[256];
+	b3cas_store *s;
+	uint64_t st = seed + 41 + (uint64_t)order;
+	int left = FORKS * FORK_VERSIONS;
+
+	t = make_template(seed + 40);
+	for (int f = 0; f < FORKS; f++)
+		for (int i = 0; i < FORK_VERSIONS; i++)
+			v[f][i] = make_fork(i ? &v[f][i - 1] : &t,
+					    seed * 17 + (uint64_t)(f * 10 + i),
+					    3 + (unsigned)((f + i) % 4));
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-fork"));
+	s = open_store(dir, true, 3);
+	assert_true(put_image(s, &t, NULL) >= 0);
+	for (int i = 0; i < FORK_VERSIONS; i++) {
+		fork_put p[FORKS];
+
+		for (int f = 0; f < FORKS; f++) {
+			p[f].s = s;
+			p[f].im = &v[f][i];
+			p[f].base = i ? &v[f][i - 1].id : &t.id;
+			assert_int_equal(pthread_create(&p[f].t, NULL,
+							fork_put_main, &p[f]),
+					 0);
+		}
+		for (int f = 0; f < FORKS; f++)
+			assert_int_equal(pthread_join(p[f].t, NULL), 0);
+	}
+	assert_true(census_of(s).deltas > 0);
+	fsck_clean(s);
+	assert_true(b3cas_store_delete(s, &t.id) >= 0);
+	gc_now(s);
+	while (left > 0) {
+		/* 0: oldest first, fork by fork; 1: newest first; 2: one
+		 * version of each fork in turn */
+		int k = order == 0   ? FORKS * FORK_VERSIONS - left
+			: order == 1 ? left - 1
+				     : (FORKS * FORK_VERSIONS - left) % FORKS *
+						       FORK_VERSIONS +
+					       (FORKS * FORK_VERSIONS - left) /
+						       FORKS;
+		image *gone = &v[k / FORK_VERSIONS][k % FORK_VERSIONS];
+
+		assert_true(b3cas_store_delete(s, &gone->id) >= 0);
+		gone->len = 0;
+		gc_now(s);
+		left--;
+		for (int f = 0; f < FORKS; f++)
+			for (int i = 0; i < FORK_VERSIONS; i++)
+				if (v[f][i].len && (f + i + left) % 3 == 0)
+					check_image(s, &v[f][i], &st);
+	}
+	fsck_clean(s);
+	expect_empty(s);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+	for (int f = 0; f < FORKS; f++)
+		free_series(v[f], FORK_VERSIONS);
+	free(t.data);
+}
+
+static void test_forks(void **state)
+{
+	(void)state;
+	for (int order = 0; order < 3; order++)
+		forks(order);
+}
+
 /* ---- revive --------------------------------------------------------------- */
 
 static void test_revive(void **state)
@@ -583,6 +684,8 @@ static void test_revive(void **state)
 typedef struct found {
 	b3cas_oid delta;
 	uint8_t node[B3CAS_OID_LEN];
+	uint8_t head[B3CAS__DELTA_HEAD + 8]; /* the payload's start */
+	size_t head_len;
 	bool any;
 } found;
 
@@ -594,6 +697,9 @@ static int find_delta(const b3cas__walk_entry *e, void *ctx)
 		return 0;
 	f->delta = e->id;
 	memcpy(f->node, e->payload + 1, B3CAS_OID_LEN);
+	f->head_len = e->payload_len < sizeof(f->head) ? e->payload_len
+						       : sizeof(f->head);
+	memcpy(f->head, e->payload, f->head_len);
 	f->any = true;
 	return 0;
 }
@@ -679,8 +785,9 @@ static void test_damage(void **state)
 	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
 	assert_int_equal(b3cas__store_walk(s, false, find_delta, &f), 0);
 	assert_true(f.any);
-	assert_int_equal(b3cas__chunked_node_list(s, NULL, f.node, ids, lens,
-						  B3CAS__DELTA_BASES_MAX, &nb),
+	assert_int_equal(f.head[0], B3CAS__DELTA_FORMAT);
+	assert_int_equal(b3cas__delta_bases(s, NULL, f.head, f.head_len, ids,
+					    lens, &nb),
 			 0);
 	assert_true(nb >= 1);
 	assert_int_equal(b3cas_store_close(s), 0);
@@ -955,6 +1062,7 @@ int main(void)
 		cmocka_unit_test(test_deep_chain),
 		cmocka_unit_test(test_flip_flop),
 		cmocka_unit_test(test_revive),
+		cmocka_unit_test(test_forks),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_crash),
