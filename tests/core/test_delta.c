@@ -40,6 +40,7 @@
 #include "store/chunked.h"
 #include "store/delta.h"
 #include "store/store_int.h"
+#include "util/varint.h"
 #include "prng.h"
 
 #define AVG 4096u
@@ -836,6 +837,79 @@ static void test_damage(void **state)
 	packing = B3CAS_PACKING_DEFAULT;
 }
 
+/*
+ * A delta written in format 1 (before format 2: a node of its own listing
+ * just its bases) reads back exact: the delta of a series store rewritten
+ * so, with such a node.
+ */
+static void test_format1(void **state)
+{
+	char dir[256];
+	image v[2];
+	b3cas_store *s;
+	b3cas_index *ix;
+	uint8_t nk[1 + B3CAS_OID_LEN], *e, *one;
+	uint8_t value[B3CAS__DELTA_BASES_MAX * (B3CAS_OID_LEN + 5)];
+	uint8_t ids[B3CAS__DELTA_BASES_MAX * B3CAS_OID_LEN];
+	uint32_t lens[B3CAS__DELTA_BASES_MAX], nb = 0;
+	size_t el, vlen = 0, ol;
+	uint64_t st = seed + 9;
+	found f = {0};
+
+	(void)state;
+	packing = B3CAS_PACKING_OFF;
+	make_series(v, seed + 3, 2);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-f1"));
+	s = open_store(dir, true, 3);
+	assert_true(put_image(s, &v[0], NULL) >= 0);
+	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
+	assert_int_equal(b3cas__store_walk(s, false, find_delta, &f), 0);
+	assert_true(f.any);
+	assert_int_equal(b3cas__delta_bases(s, NULL, f.head, f.head_len, ids,
+					    lens, &nb),
+			 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	for (uint32_t k = 0; k < nb; k++) {
+		memcpy(value + vlen, ids + (size_t)k * B3CAS_OID_LEN,
+		       B3CAS_OID_LEN);
+		vlen += B3CAS_OID_LEN;
+		vlen += b3cas__varint_put(value + vlen, lens[k]);
+	}
+	nk[0] = 'n';
+	b3cas_hash(nk + 1, value, vlen);
+	ix = raw_open(dir);
+	raw_put(ix, B3CAS_CF_META, nk, sizeof(nk), value, vlen);
+	e = raw_get(ix, B3CAS_CF_CONTENT, f.delta.bytes, B3CAS_OID_LEN, &el);
+	assert_non_null(e);
+	assert_int_equal(e[B3CAS_ENTRY_HEADER_LEN], B3CAS__DELTA_FORMAT);
+	/* header | 1 | node | the same frame */
+	ol = el - B3CAS__DELTA_HEAD + B3CAS__DELTA_HEAD_MIN;
+	one = malloc(ol);
+	assert_non_null(one);
+	memcpy(one, e, B3CAS_ENTRY_HEADER_LEN);
+	one[B3CAS_ENTRY_HEADER_LEN] = B3CAS__DELTA_FORMAT_NODE;
+	memcpy(one + B3CAS_ENTRY_HEADER_LEN + 1, nk + 1, B3CAS_OID_LEN);
+	memcpy(one + B3CAS_ENTRY_HEADER_LEN + B3CAS__DELTA_HEAD_MIN,
+	       e + B3CAS_ENTRY_HEADER_LEN + B3CAS__DELTA_HEAD,
+	       el - B3CAS_ENTRY_HEADER_LEN - B3CAS__DELTA_HEAD);
+	raw_put(ix, B3CAS_CF_CONTENT, f.delta.bytes, B3CAS_OID_LEN, one, ol);
+	b3cas__index_close(ix);
+
+	s = open_store(dir, false, 3);
+	f.any = false;
+	assert_int_equal(b3cas__store_walk(s, false, find_delta, &f), 0);
+	assert_true(f.any);
+	check_image(s, &v[0], &st);
+	check_image(s, &v[1], &st);
+	assert_int_equal(b3cas_store_close(s), 0);
+	free(e);
+	free(one);
+	cu_rm_rf(dir);
+	free_series(v, 2);
+	packing = B3CAS_PACKING_DEFAULT;
+}
+
 /* ---- set_base's errors, and stores where it changes nothing ------------ */
 
 static void test_set_base(void **state)
@@ -1064,6 +1138,7 @@ int main(void)
 		cmocka_unit_test(test_revive),
 		cmocka_unit_test(test_forks),
 		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_format1),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_crash),
 	};
