@@ -637,6 +637,21 @@ B3CAS_EXTERN int b3cas_gc(b3cas_store *store, const b3cas_gc_options *opts,
 			  b3cas_gc_report *report);
 
 /*
+ * Give back the disk space of what was removed: rewrite the index's
+ * tables without the bytes of objects b3cas_gc removed and of chunks
+ * rewritten as deltas. The index keeps them until RocksDB compacts the
+ * tables that hold them, in its own time; in a packed store (objects'
+ * bytes in the index) that is most of what removals free. It reads and
+ * writes the whole index once (a packed store's objects compress again
+ * at the store's level: seconds per GB). Puts, gets and GC go on
+ * meanwhile (b3cas_store_interrupt does not stop it). Errors:
+ * B3CAS_EPERM (read-only handle), B3CAS_EINVAL (NULL). A failure of the
+ * compaction itself (a full disk) is not seen here: the writes after it
+ * fail (B3CAS_ENOSPC, B3CAS_EIO).
+ */
+B3CAS_EXTERN int b3cas_store_compact(b3cas_store *store);
+
+/*
  * Would a put of these bytes be a duplicate? Hashes them, writes the id to
  * id_out (may be NULL) and sets *is_dup, storing nothing. The in-memory
  * bloom filter answers most "new" cases without touching the index.

@@ -548,6 +548,14 @@ uint64_t b3cas__index_unflushed(b3cas_index *ix)
 	return sum;
 }
 
+void b3cas__index_compact(b3cas_index *ix)
+{
+	for (int i = 0; i < B3CAS_CF_COUNT; i++)
+		if (ix->cf[i])
+			rocksdb_compact_range_cf(ix->db, ix->cf[i], NULL, 0,
+						 NULL, 0);
+}
+
 void b3cas__index_close(b3cas_index *ix)
 {
 	if (!ix)

@@ -112,6 +112,10 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 /* Close and free. NULL is accepted. */
 void b3cas__index_close(b3cas_index *ix);
 
+/* Compact every column family's whole key range, down to its last level
+ * (RocksDB reports no error here: one it meets fails the writes after). */
+void b3cas__index_compact(b3cas_index *ix);
+
 /*
  * Look up key in column family cf. Returns 1 and *out (destroy with
  * rocksdb_pinnableslice_destroy) when found, 0 when absent, or an error.

@@ -317,6 +317,18 @@ static void *sweep_main(void *arg)
  * So by default it runs at nice 19 in a thread of its own (the caller's
  * thread could not get its priority back: raising it needs privilege).
  */
+int b3cas_store_compact(b3cas_store *s)
+{
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	rc = b3cas__store_check_writable(s, "compact the index");
+	if (rc < 0)
+		return rc;
+	b3cas__index_compact(b3cas__store_index(s));
+	return 0;
+}
+
 int b3cas_gc(b3cas_store *s, const b3cas_gc_options *opts,
 	     b3cas_gc_report *report)
 {

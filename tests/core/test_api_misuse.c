@@ -175,7 +175,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_lease_count), T(b3cas_lease_close),
 	T(b3cas_store_get), T(b3cas_free), T(b3cas_store_exists),
 	T(b3cas_store_delete), T(b3cas_ref_add), T(b3cas_ref_remove),
-	T(b3cas_refcount), T(b3cas_gc), T(b3cas_dedup_check),
+	T(b3cas_refcount), T(b3cas_gc), T(b3cas_store_compact), T(b3cas_dedup_check),
 	T(b3cas_store_stats), T(b3cas_store_stat), T(b3cas_store_foreach),
 	T(b3cas_store_put_batch), T(b3cas_store_get_batch),
 	T(b3cas_writer_open), T(b3cas_writer_write), T(b3cas_writer_commit),

@@ -125,6 +125,7 @@ void t_b3cas_ref_add(void **state);
 void t_b3cas_ref_remove(void **state);
 void t_b3cas_refcount(void **state);
 void t_b3cas_gc(void **state);
+void t_b3cas_store_compact(void **state);
 void t_b3cas_dedup_check(void **state);
 void t_b3cas_store_stats(void **state);
 void t_b3cas_store_stat(void **state);

@@ -452,6 +452,21 @@ void t_b3cas_gc(void **state)
 	assert_int_equal(b3cas_gc(st, &o, &r), 0);
 }
 
+void t_b3cas_store_compact(void **state)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *ro = NULL;
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_compact", "store", b3cas_store_compact(NULL));
+	assert_int_equal(b3cas_store_compact(st), 0);
+	o.read_only = true;
+	assert_int_equal(b3cas_store_open(&ro, root, &o), 0);
+	assert_int_equal(b3cas_store_compact(ro), B3CAS_EPERM);
+	assert_non_null(strstr(b3cas_error_last(), "read-only"));
+	assert_int_equal(b3cas_store_close(ro), 0);
+}
+
 void t_b3cas_dedup_check(void **state)
 {
 	b3cas_oid id;

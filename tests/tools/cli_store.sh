@@ -417,6 +417,21 @@ expect 0 '' '' -- --store "$cs" gc --grace 0
 check "chunking store: the near-copy reads back after the other's GC" test $? = 0
 expect 0 '' '^$' -- --store "$cs" fsck
 
+# gc --compact: the index gives back a removed object's packed chunks
+expect 0 '' '^$' -- --store "$work/cpk" init --chunking --compress
+head -c $((24 << 20)) /dev/urandom >"$files/rand24"
+expect 0 '' '^$' -- --store "$work/cpk" put "$files/rand24"
+expect 0 '' '' -- --store "$work/cpk" rm "$(b3sum --no-names "$files/rand24")"
+expect 0 '^gc: removed ' '^$' -- --store "$work/cpk" gc --grace 0
+before=$(du -sb "$work/cpk/index" | cut -f1)
+expect 0 '^gc: removed 0 objects' '^gc: index compacted in ' \
+	-- --store "$work/cpk" gc --grace 0 --compact
+after=$(du -sb "$work/cpk/index" | cut -f1)
+check "gc --compact: the index shrinks by the removed 24 MiB ($before -> $after)" \
+	test $((before - after)) -gt $((20 << 20))
+expect 0 '0 problems' '' -- --store "$work/cpk" fsck
+rm -f "$files/rand24"
+
 # put --base: a third version with lines changed, put against the second
 # as its base in a store of its own and without in another: same id,
 # same bytes, fewer bytes stored; a base not stored or malformed: exit 2
