@@ -68,6 +68,13 @@
 # restic's and borg's caches are kept outside and not counted). Times:
 # /usr/bin/time of each create and restore (wall, user+sys).
 #
+# Compaction: after the restores each repository is compacted the tool's
+# own way (b3cas gc --compact, borg compact; restic has nothing to do)
+# and measured again, against a compacted copy of its first checkpoint:
+# a second table, with the time each compaction took. (b3cas's `du`
+# after a step holds rewritten chunks' old bytes until RocksDB compacts
+# their tables, in its own time.)
+#
 # Restores: of the sampled steps, by every tool into a new folder: b3cas
 # `checkpoint restore sb@TIME DEST --blobs DIR` (TIME half an hour after
 # the step's, so the point-in-time lookup is exercised), `restic restore
@@ -527,6 +534,54 @@ checkpoint_all() {
 	return 0
 }
 
+# ---- compaction ------------------------------------------------------------------
+# Each tool's own way of giving back the space of what it removed or
+# rewrote: `b3cas gc --compact` (RocksDB keeps rewritten chunks' old bytes
+# until it compacts their tables), `borg compact` (borg 1.2 frees
+# segments only so); restic's packs are never rewritten without a
+# prune, and nothing was forgotten: nothing to do.
+
+# compact TOOL REPO: prints the seconds it took.
+compact() {
+	local t0 t1
+
+	t0=$(date +%s.%N)
+	case $1 in
+	b3cas) "$b3cas" --store "$2" gc --compact >/dev/null 2>&1 ||
+		die "b3cas gc --compact failed" ;;
+	borg | borg8k) BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes \
+		borg compact "$2" >/dev/null 2>&1 || die "borg compact failed" ;;
+	esac
+	t1=$(date +%s.%N)
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f\n", b - a }'
+}
+
+# The first checkpoint's repositories compacted (copies: the series goes
+# on from the repositories as they are), so that the growth after the
+# last compaction is measured from a compacted start.
+compact_first() {
+	local t
+
+	for t in "${tools[@]}"; do
+		rm -rf "$work/copy0"
+		cp -a "$work/repos/$t" "$work/copy0"
+		(tool_env "$t"; compact "$t" "$work/copy0" >/dev/null)
+		printf '%s\t%d\n' "$t" "$(du -sb "$work/copy0" | cut -f 1)" \
+			>>"$res/compacted0.tsv"
+	done
+	rm -rf "$work/copy0"
+}
+
+compact_last() {
+	local t secs
+
+	for t in "${tools[@]}"; do
+		secs=$(tool_env "$t"; compact "$t" "$work/repos/$t")
+		printf '%s\t%d\t%s\n' "$t" "$(du -sb "$work/repos/$t" | cut -f 1)" \
+			"$secs" >>"$res/compacted.tsv"
+	done
+}
+
 # ---- restores ---------------------------------------------------------------------
 
 restore_steps() {
@@ -609,6 +664,21 @@ print_table() {
 			printf "\nchanged bytes per step: %.0f KiB raw on average; zstd -3 of them %.0f KiB on average (largest %.0f KiB), of which the image'"'"'s changes %.0f KiB (%.0f KiB raw)\n",
 				raw / n / 1024, z / n / 1024, mx / 1024, mz / n / 1024, mr / n / 1024
 		}' "$res/changes.tsv"
+	printf '\nafter each tool'"'"'s compaction (b3cas gc --compact, borg compact; restic: none to do), the growth measured from the first checkpoint compacted likewise:\n\n'
+	printf '| tool | stored MB | first checkpoint MB | per incremental: mean KiB | mean / zstd -3 of changes | compaction s |\n'
+	printf '|---|---|---|---|---|---|\n'
+	for t in "${tools[@]}"; do
+		awk -F '\t' -v t="$t" -v first="$res/compacted0.tsv" \
+			-v last="$res/compacted.tsv" -v n="$steps" '
+			FILENAME == first { if ($1 == t) f = $2; next }
+			FILENAME == last { if ($1 == t) { l = $2; secs = $3 }; next }
+			{ z += $3 }
+			END {
+				printf "| %s | %.1f | %.1f | %.0f | %.2f | %s |\n", t,
+					l / 1e6, f / 1e6, (l - f) / n / 1024,
+					(l - f) / z, t == "restic" ? "-" : secs
+			}' "$res/compacted0.tsv" "$res/compacted.tsv" "$res/changes.tsv"
+	done
 	[[ " ${tools[*]} " == *" b3cas "* ]] || return 0
 	awk -F '\t' -v changes="$res/changes.tsv" -v stats="$res/b3cas-stats.tsv" '
 		FILENAME == changes { z[$1] = $3; next }
@@ -652,9 +722,11 @@ main() {
 		fi
 		manifest "$root" "$sandbox/mem.img" >"$work/manifests/$(printf %03d "$step")"
 		checkpoint_all
+		((step == 0)) && compact_first
 		echo "step $step/$steps checkpointed ($(($(date +%s) - start)) s)" >&2
 	done
 	restore_all_tools
+	compact_last
 	print_table | tee "$res/table.md"
 	echo "run time: $(($(date +%s) - start)) s; per-step figures in $res" 
 	if ((keep == 0)); then
