@@ -188,12 +188,14 @@ static int record_pid(const b3cas_layout *lay, int fd)
 	return 0;
 }
 
-static uint64_t now_ms(void)
+/* In ns: whole milliseconds made a wait of a 300 ms timeout give up
+ * after 299.x ms (both ends truncated), seen by test_lock. */
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static int lock_refused(const b3cas_layout *lay, long holder, bool on_file,
@@ -218,29 +220,28 @@ static int lock_refused(const b3cas_layout *lay, long holder, bool on_file,
 /* Take the writer lock, waiting up to timeout_ms for it to be free. */
 int b3cas__lock_take(b3cas_layout *lay, unsigned timeout_ms)
 {
-	uint64_t start = now_ms();
+	uint64_t start = now_ns(), limit = (uint64_t)timeout_ms * 1000000u;
 	unsigned pause_ms = 1;
 	bool on_file = false;
 	long holder = 0;
 	int fd = -1, rc, replaced = 0;
 
 	while ((rc = lock_once(lay, &fd, &holder, &on_file)) > 0) {
-		uint64_t waited = now_ms() - start;
+		uint64_t waited = now_ns() - start;
 		struct timespec pause;
 
 		/* LOCK replaced under us (by a third party, or an older
 		 * writer that found it deleted): the new one is tried. */
 		if (rc == 2 && ++replaced < 100)
 			continue;
-		if (timeout_ms != B3CAS_LOCK_WAIT_FOREVER &&
-		    waited >= timeout_ms)
+		if (timeout_ms != B3CAS_LOCK_WAIT_FOREVER && waited >= limit)
 			return lock_refused(lay, holder, on_file,
 					    timeout_ms);
-		if (timeout_ms != B3CAS_LOCK_WAIT_FOREVER &&
-		    pause_ms > timeout_ms - waited)
-			pause_ms = (unsigned)(timeout_ms - waited);
 		pause.tv_sec = 0;
 		pause.tv_nsec = (long)pause_ms * 1000000L;
+		if (timeout_ms != B3CAS_LOCK_WAIT_FOREVER &&
+		    (uint64_t)pause.tv_nsec > limit - waited)
+			pause.tv_nsec = (long)(limit - waited);
 		nanosleep(&pause, NULL);
 		pause_ms = pause_ms * 2 > LOCK_POLL_MAX_MS ? LOCK_POLL_MAX_MS
 							   : pause_ms * 2;
