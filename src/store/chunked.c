@@ -48,6 +48,7 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -406,38 +407,408 @@ static int meta_get(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	return b3cas__index_get_at(s->ix, ro, B3CAS_CF_META, key, klen, v);
 }
 
+/* ---- node values: a list, or a delta against a newer node ---------- */
+
+/*
+ * A node's value (under 'n' node) is its list, or, once a put with a base
+ * stored the node that replaces it (the new version's node over the same
+ * bytes), a delta against that newer node:
+ *
+ *   0xff x 32 | format (1 byte, 1) | base node (32 bytes) | ops
+ *
+ * No list starts with 32 bytes of 0xff: that would be a chunk whose
+ * BLAKE3 is all ones. The ops rebuild the list in order, each a varint t:
+ * t odd, (t >> 1) entries follow as they are in a list; t even, (t >> 1)
+ * entries of the base's list from its entry number `from` (a varint after
+ * t). A node's id is BLAKE3 of its list however it is kept; a delta node
+ * holds one count of its base, released when the node goes (an 'r' key).
+ * Only a node kept as a list is rewritten, and only against a node the
+ * put stored anew (younger than it), so bases cannot loop; a read
+ * follows at most NODE_CHAIN_MAX of them (more is damage).
+ */
+#define NODE_DELTA_FORMAT 1
+#define NODE_DELTA_HEAD (B3CAS_OID_LEN + 1 + B3CAS_OID_LEN)
+#define NODE_CHAIN_MAX 4096
+#define NODE_VALUE_MAX ((size_t)NODE_CHUNKS * SEG_ENTRY_MAX)
+/* a put with a base rewrites the base's nodes unless its gen's first
+ * byte is below this: chains of nodes end about every 256 / it versions */
+#define NODE_CHAIN_BREAK 16
+
+static bool node_is_delta(const uint8_t *p, size_t len)
+{
+	if (len < NODE_DELTA_HEAD)
+		return false;
+	for (size_t i = 0; i < B3CAS_OID_LEN; i++)
+		if (p[i] != 0xff)
+			return false;
+	return true;
+}
+
+/* A node's list as read: p, len (in the pinned value, or decoded into
+ * buf); base when it is kept as a delta. */
+typedef struct node_val {
+	rocksdb_pinnableslice_t *v;
+	uint8_t *buf;
+	const uint8_t *p;
+	size_t len;
+	const uint8_t *base; /* NULL: kept as a list */
+} node_val;
+
+static void node_val_done(node_val *nv)
+{
+	if (nv->v)
+		rocksdb_pinnableslice_destroy(nv->v);
+	free(nv->buf);
+	nv->v = NULL;
+	nv->buf = NULL;
+}
+
+static int node_delta_damaged(const char *why)
+{
+	return b3cas__error(B3CAS_ECORRUPT, "a manifest node kept as a "
+			    "delta is damaged: %s", why);
+}
+
+/* Where each entry of list b (blen bytes) starts, into at (NODE_CHUNKS +
+ * 1: the last is the end): the number of entries, or -1 when b is not a
+ * list. */
+static int32_t list_entries(const uint8_t *b, size_t blen, uint32_t *at)
+{
+	const uint8_t *q = b, *end = b + blen;
+	uint32_t nb = 0;
+
+	while (q < end && nb < NODE_CHUNKS) {
+		uint8_t id[B3CAS_OID_LEN];
+		uint32_t l;
+		size_t k = seg_entry(q, end, id, &l);
+
+		if (k == 0)
+			return -1;
+		at[nb++] = (uint32_t)(q - b);
+		q += k;
+	}
+	at[nb] = (uint32_t)(q - b);
+	return q == end ? (int32_t)nb : -1;
+}
+
+/* Apply the ops at p..end to base list b (blen bytes): the list into out
+ * (NODE_VALUE_MAX bytes), *olen. */
+static int node_delta_apply(const uint8_t *p, const uint8_t *end,
+			    const uint8_t *b, size_t blen, uint32_t *at,
+			    uint8_t *out, size_t *olen)
+{
+	int32_t nb = list_entries(b, blen, at);
+	uint32_t entries = 0;
+	size_t o = 0;
+
+	if (nb < 0)
+		return node_delta_damaged("its base is not a list");
+	while (p < end) {
+		uint32_t t, from, cnt;
+		size_t k = get_varint(p, end, &t);
+
+		cnt = t >> 1;
+		if (k == 0 || cnt == 0 || cnt > NODE_CHUNKS - entries)
+			return node_delta_damaged("a malformed step");
+		p += k;
+		entries += cnt;
+		if (t & 1) {
+			for (uint32_t j = 0; j < cnt; j++) {
+				uint8_t id[B3CAS_OID_LEN];
+				uint32_t l;
+
+				k = seg_entry(p, end, id, &l);
+				if (k == 0)
+					return node_delta_damaged("a malformed "
+								  "entry");
+				memcpy(out + o, p, k);
+				o += k;
+				p += k;
+			}
+			continue;
+		}
+		k = get_varint(p, end, &from);
+		if (k == 0 || from > (uint32_t)nb || cnt > (uint32_t)nb - from)
+			return node_delta_damaged("a copy past its base's end");
+		p += k;
+		memcpy(out + o, b + at[from], at[from + cnt] - at[from]);
+		o += at[from + cnt] - at[from];
+	}
+	*olen = o;
+	return 0;
+}
+
+/*
+ * The list of the node value raw (rlen bytes), decoded with reads by ro
+ * (a snapshot's, or NULL: now) when it is a delta, through its chain of
+ * bases to the first kept as a list: 0, B3CAS_ECORRUPT (a delta, or a
+ * base on its chain, damaged or missing, or a chain too long: a loop),
+ * or an error.
+ */
+static int node_val_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			   const uint8_t *raw, size_t rlen, node_val *nv)
+{
+	rocksdb_pinnableslice_t **chain = NULL;
+	uint32_t *at = NULL;
+	uint8_t *tmp = NULL;
+	const uint8_t *list = NULL;
+	size_t n = 0, cap = 0, llen = 0;
+	int rc = 0;
+
+	nv->buf = NULL;
+	nv->p = raw;
+	nv->len = rlen;
+	nv->base = NULL;
+	if (!node_is_delta(raw, rlen))
+		return 0;
+	nv->base = raw + B3CAS_OID_LEN + 1;
+	/* the chain: each base's value, to the first list */
+	for (const uint8_t *v = raw, *b; rc == 0;) {
+		uint8_t key[NODE_KEY_LEN];
+		size_t vlen;
+
+		if (v[B3CAS_OID_LEN] != NODE_DELTA_FORMAT) {
+			rc = node_delta_damaged("an unknown format");
+			break;
+		}
+		if (n == NODE_CHAIN_MAX) {
+			rc = node_delta_damaged("its chain of bases is too "
+						"long (a loop)");
+			break;
+		}
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 16;
+			void *grown = realloc(chain, c * sizeof(*chain));
+
+			if (!grown) {
+				rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+				break;
+			}
+			chain = grown;
+			cap = c;
+		}
+		b = v + B3CAS_OID_LEN + 1;
+		node_key(key, 'n', b);
+		rc = meta_get(s, ro, key, sizeof(key), &chain[n]);
+		if (rc == 0)
+			rc = node_delta_damaged("a base is missing");
+		if (rc < 0)
+			break;
+		rc = 0;
+		v = (const uint8_t *)rocksdb_pinnableslice_value(chain[n++],
+								 &vlen);
+		if (!node_is_delta(v, vlen)) {
+			list = v;
+			llen = vlen;
+			break;
+		}
+	}
+	if (rc == 0) {
+		nv->buf = malloc(NODE_VALUE_MAX);
+		tmp = malloc(NODE_VALUE_MAX);
+		at = malloc((NODE_CHUNKS + 1) * sizeof(*at));
+		if (!nv->buf || !tmp || !at)
+			rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	/* from the list back up: chain[k]'s value (raw's for k = -1)
+	 * applied to the list below it */
+	for (size_t k = n - 1; rc == 0 && k + 1 > 0; k--) {
+		const uint8_t *v = raw;
+		size_t vlen = rlen;
+		uint8_t *out = k % 2 ? tmp : nv->buf;
+		size_t olen = 0;
+
+		if (k > 0)
+			v = (const uint8_t *)rocksdb_pinnableslice_value(
+				chain[k - 1], &vlen);
+		rc = node_delta_apply(v + NODE_DELTA_HEAD, v + vlen, list,
+				      llen, at, out, &olen);
+		list = out;
+		llen = olen;
+	}
+	for (size_t k = 0; k < n; k++)
+		rocksdb_pinnableslice_destroy(chain[k]);
+	free(chain);
+	free(tmp);
+	free(at);
+	if (rc < 0) {
+		free(nv->buf);
+		nv->buf = NULL;
+		return rc;
+	}
+	nv->p = list;
+	nv->len = llen;
+	return 0;
+}
+
+/* node's list, read with ro (a snapshot's, or NULL: now): 1 found (free
+ * it with node_val_done), 0 not stored, or an error (as
+ * node_val_decode). */
+static int node_val_get(b3cas_store *s, const rocksdb_readoptions_t *ro,
+			const uint8_t *node, node_val *nv)
+{
+	uint8_t key[NODE_KEY_LEN];
+	const uint8_t *raw;
+	size_t rlen;
+	int rc;
+
+	memset(nv, 0, sizeof(*nv));
+	node_key(key, 'n', node);
+	rc = meta_get(s, ro, key, sizeof(key), &nv->v);
+	if (rc <= 0) {
+		nv->v = NULL;
+		return rc;
+	}
+	raw = (const uint8_t *)rocksdb_pinnableslice_value(nv->v, &rlen);
+	rc = node_val_decode(s, ro, raw, rlen, nv);
+	if (rc < 0) {
+		node_val_done(nv);
+		return rc;
+	}
+	return 1;
+}
+
+/*
+ * List (bytes at list) as a delta against list b (blen bytes, the list
+ * of node base) into out (NODE_DELTA_HEAD + NODE_VALUE_MAX bytes): its
+ * length, or 0 when that would not take at most half the list.
+ */
+static size_t node_delta_make(const uint8_t *list, size_t bytes,
+			      const uint8_t *b, size_t blen,
+			      const uint8_t *base, uint8_t *out)
+{
+	/* the base's entries by the first 8 bytes of their ids (open
+	 * addressing, index + 1; 0 empty) */
+	enum { SLOTS = 2 * NODE_CHUNKS };
+	uint16_t *slot = calloc(SLOTS, sizeof(*slot));
+	uint32_t *at = malloc((NODE_CHUNKS + 1) * sizeof(*at));
+	const uint8_t *p = list, *end = list + bytes;
+	const uint8_t *add = NULL; /* entries waiting to be added */
+	uint32_t nadd = 0;
+	size_t o = NODE_DELTA_HEAD, limit = bytes / 2;
+	int32_t nb = -1;
+
+	if (slot && at)
+		nb = list_entries(b, blen, at);
+	if (nb <= 0)
+		goto no;
+	for (int32_t j = 0; j < nb; j++) {
+		uint64_t h;
+
+		memcpy(&h, b + at[j], sizeof(h));
+		for (size_t i = h % SLOTS;; i = (i + 1) % SLOTS)
+			if (slot[i] == 0) {
+				slot[i] = (uint16_t)(j + 1);
+				break;
+			}
+	}
+	memset(out, 0xff, B3CAS_OID_LEN);
+	out[B3CAS_OID_LEN] = NODE_DELTA_FORMAT;
+	memcpy(out + B3CAS_OID_LEN + 1, base, B3CAS_OID_LEN);
+	while (p < end || nadd) {
+		uint32_t from = UINT32_MAX, run = 0;
+		uint8_t id[B3CAS_OID_LEN];
+		uint32_t l;
+		size_t k = 0;
+
+		if (p < end) {
+			uint64_t h;
+
+			k = seg_entry(p, end, id, &l);
+			if (k == 0)
+				goto no;
+			memcpy(&h, p, sizeof(h));
+			for (size_t i = h % SLOTS; slot[i];
+			     i = (i + 1) % SLOTS) {
+				uint32_t j = slot[i] - 1U;
+
+				if (at[j + 1] - at[j] == k &&
+				    memcmp(b + at[j], p, k) == 0) {
+					from = j;
+					break;
+				}
+			}
+		}
+		if (from == UINT32_MAX && p < end) {
+			if (!add)
+				add = p;
+			nadd++;
+			p += k;
+			continue;
+		}
+		if (nadd) {
+			size_t len = (size_t)(p - add);
+
+			if (o + 5 + len > limit)
+				goto no;
+			o += put_varint(out + o, nadd << 1 | 1);
+			memcpy(out + o, add, len);
+			o += len;
+			add = NULL;
+			nadd = 0;
+		}
+		if (from == UINT32_MAX)
+			break; /* the end */
+		/* the run of entries the base holds in the same order */
+		while (p < end && from + run < (uint32_t)nb) {
+			size_t e = at[from + run + 1] - at[from + run];
+
+			if ((size_t)(end - p) < e ||
+			    memcmp(p, b + at[from + run], e) != 0)
+				break;
+			p += e;
+			run++;
+		}
+		if (o + 10 > limit)
+			goto no;
+		o += put_varint(out + o, run << 1);
+		o += put_varint(out + o, from);
+	}
+	free(slot);
+	free(at);
+	return o;
+no:
+	free(slot);
+	free(at);
+	return 0;
+}
+
 /* Read (with ro: a snapshot's, or NULL) and check node record i of id's
  * top: *v pinned (release it), chunks parsed into ids (32 bytes each) and
  * lens, *n of them. */
-static int seg_read(top_cursor *c, uint32_t i, rocksdb_pinnableslice_t **v,
-		    uint8_t *ids, uint32_t *lens, uint32_t *n)
+static int seg_read(top_cursor *c, uint32_t i, uint8_t *ids, uint32_t *lens,
+		    uint32_t *n)
 {
 	b3cas_store *s = c->s;
 	const b3cas_oid *id = c->id;
 	const b3cas__top *t = c->t;
 	const uint8_t *rec;
-	uint8_t key[NODE_KEY_LEN], check[CHECK_LEN], digest[B3CAS_OUT_LEN];
+	uint8_t check[CHECK_LEN], digest[B3CAS_OUT_LEN];
 	uint32_t want;
 	uint64_t sum = 0, start, stop;
 	const uint8_t *p, *end;
+	node_val nv = {0};
 	size_t len;
 	int rc = cursor_span(c, i, &start, &stop);
 
-	*v = NULL;
 	if (rc == 0)
 		rc = cursor_rec(c, i, &rec);
 	if (rc < 0)
 		return rc;
 	want = get_u32(rec + 8);
-	node_key(key, 'n', rec + 12);
-	rc = meta_get(s, c->ro, key, sizeof(key), v);
+	rc = node_val_get(s, c->ro, rec + 12, &nv);
+	if (rc == B3CAS_ECORRUPT) {
+		char why[B3CAS__MESSAGE_MAX];
+
+		snprintf(why, sizeof(why), "%s", b3cas_error_last());
+		return manifest_damaged(id, why);
+	}
 	if (rc < 0)
 		return rc;
-	if (rc == 0) {
-		*v = NULL;
+	if (rc == 0)
 		return manifest_damaged(id, "a node is missing");
-	}
-	p = (const uint8_t *)rocksdb_pinnableslice_value(*v, &len);
+	p = nv.p;
+	len = nv.len;
 	seg_check(check, id, t->gen, i, start, want, rec + 12);
 	if (memcmp(check, rec + 12 + B3CAS_OID_LEN, CHECK_LEN) != 0 ||
 	    want == 0 || want > NODE_CHUNKS || stop <= start)
@@ -460,10 +831,10 @@ static int seg_read(top_cursor *c, uint32_t i, rocksdb_pinnableslice_t **v,
 	}
 	if (*n != want || sum != stop - start)
 		goto damaged;
+	node_val_done(&nv);
 	return 0;
 damaged:
-	rocksdb_pinnableslice_destroy(*v);
-	*v = NULL;
+	node_val_done(&nv);
 	return manifest_damaged(id, "a node fails its check");
 }
 
@@ -587,16 +958,14 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 	/* the last node that starts at or before off */
 	rc = cursor_find(&cur, off, &lo);
 	for (uint32_t i = lo; rc == 0 && len > 0 && i < t->nseg; i++) {
-		rocksdb_pinnableslice_t *v;
 		uint64_t pos, stop;
 		uint32_t n = 0;
 
 		rc = cursor_span(&cur, i, &pos, &stop);
 		if (rc == 0)
-			rc = seg_read(&cur, i, &v, sb->ids, sb->lens, &n);
+			rc = seg_read(&cur, i, sb->ids, sb->lens, &n);
 		if (rc < 0)
 			break;
-		rocksdb_pinnableslice_destroy(v);
 		if (pos > off) {
 			rc = manifest_damaged(id, "its nodes are out of order");
 			break;
@@ -657,13 +1026,11 @@ int b3cas__chunked_foreach_chunk(b3cas_store *s, const b3cas__snap *snap,
 	cursor_init(&cur, s, snap->ro, id, t);
 	cur.page_bytes = page_bytes;
 	for (uint32_t i = 0; rc == 0 && i < t->nseg; i++) {
-		rocksdb_pinnableslice_t *v;
 		uint32_t n = 0;
 
-		rc = seg_read(&cur, i, &v, sb->ids, sb->lens, &n);
+		rc = seg_read(&cur, i, sb->ids, sb->lens, &n);
 		if (rc < 0)
 			break;
-		rocksdb_pinnableslice_destroy(v);
 		for (uint32_t k = 0; rc == 0 && k < n; k++) {
 			b3cas_oid c;
 
@@ -714,6 +1081,8 @@ typedef struct meta_call {
 	b3cas__held_count_fn held;
 	void *ctx;
 	uint64_t *node_bytes;
+	b3cas_store *s;
+	const b3cas__snap *snap;
 } meta_call;
 
 /* A node: each chunk occurrence to the caller's b3cas__chunk_fn. */
@@ -721,22 +1090,32 @@ static int visit_segment(const uint8_t *k, size_t klen, const uint8_t *v,
 			 size_t vlen, void *arg)
 {
 	const meta_call *call = arg;
-	const uint8_t *end = v + vlen;
+	const uint8_t *p, *end;
+	node_val nv = {0};
 	b3cas_oid c;
 	uint32_t cl;
 	size_t n;
-	int rc = 0;
+	int rc;
 
 	(void)k;
 	if (klen != NODE_KEY_LEN)
 		return 0;
 	if (call->node_bytes)
 		*call->node_bytes += vlen;
-	/* parsed as far as it goes, as a release does */
-	while (rc == 0 && (n = seg_entry(v, end, c.bytes, &cl)) != 0) {
-		rc = call->chunk(&c, cl, call->ctx);
-		v += n;
+	rc = node_val_decode(call->s, call->snap->ro, v, vlen, &nv);
+	if (rc == B3CAS_ECORRUPT) {
+		/* its chunks cannot be told: a release leaves them too (the
+		 * objects that read it fail, and say so) */
+		b3cas_error_clear();
+		return 0;
 	}
+	if (rc < 0)
+		return rc;
+	/* parsed as far as it goes, as a release does */
+	for (p = nv.p, end = nv.p + nv.len;
+	     rc == 0 && (n = seg_entry(p, end, c.bytes, &cl)) != 0; p += n)
+		rc = call->chunk(&c, cl, call->ctx);
+	node_val_done(&nv);
 	return rc;
 }
 
@@ -744,7 +1123,7 @@ int b3cas__chunked_foreach_held(b3cas_store *s, const b3cas__snap *snap,
 				b3cas__chunk_fn fn, void *ctx,
 				uint64_t *node_bytes)
 {
-	meta_call call = {fn, NULL, ctx, node_bytes};
+	meta_call call = {fn, NULL, ctx, node_bytes, s, snap};
 
 	return meta_walk(s, snap, 'n', visit_segment, &call);
 }
@@ -898,7 +1277,7 @@ static int visit_held(const uint8_t *k, size_t klen, const uint8_t *v,
 int b3cas__chunked_foreach_held_count(b3cas_store *s, const b3cas__snap *snap,
 				      b3cas__held_count_fn fn, void *ctx)
 {
-	meta_call call = {NULL, fn, ctx, NULL};
+	meta_call call = {NULL, fn, ctx, NULL, s, snap};
 
 	return meta_walk(s, snap, 'h', visit_held, &call);
 }
@@ -1023,16 +1402,37 @@ static void lock_node_items(b3cas_store *s, const ref_item *it, size_t n,
 	}
 }
 
+/* In b: an 'r' key that releases one count of node (a delta node's
+ * base, when the node goes) at the next release of removals. A key of
+ * its own each time: two releases must release twice. No random bytes:
+ * the count leaks, which is safe. */
+static void batch_release_later(b3cas_store *s, rocksdb_writebatch_t *b,
+				const uint8_t *node)
+{
+	uint8_t k[REF_KEY_LEN], gen[GEN_LEN];
+
+	if (getrandom(gen, sizeof(gen), 0) != (ssize_t)sizeof(gen))
+		return;
+	ref_key(k, 'r', gen, UINT32_MAX);
+	rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META], (const char *)k,
+				  sizeof(k), (const char *)node,
+				  B3CAS_OID_LEN);
+}
+
 /*
  * Under the node's and its chunks' locks: the node's count goes down by
  * one in b; at 0 the node goes, and its chunks lose its references (their
- * ids in items, n of them, sorted; gone[] says which lost their last).
+ * ids in items, n of them, sorted; gone[] says which lost their last),
+ * and its base, when it is kept as a delta, one count (later: an 'r'
+ * key). Its value is read here, under its lock, as a rewrite as a delta
+ * takes that lock.
  */
 static int node_drop_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			    const uint8_t *node, uint64_t count,
 			    ref_item *items, size_t n, bool *gone,
 			    uint64_t *clamps)
 {
+	rocksdb_pinnableslice_t *v = NULL;
 	uint8_t k[NODE_KEY_LEN];
 	int rc = 0;
 
@@ -1056,6 +1456,21 @@ static int node_drop_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	node_key(k, 'k', node);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_META],
 				     (const char *)k, sizeof(k));
+	if (rc >= 0) {
+		int got = node_get(s, 'n', node, &v);
+
+		if (got == 1) {
+			size_t len;
+			const uint8_t *p = (const uint8_t *)
+				rocksdb_pinnableslice_value(v, &len);
+
+			if (node_is_delta(p, len))
+				batch_release_later(s, b,
+						    p + B3CAS_OID_LEN + 1);
+			rocksdb_pinnableslice_destroy(v);
+		}
+		rc = got < 0 ? got : rc;
+	}
 	return rc;
 }
 
@@ -1066,6 +1481,7 @@ static int node_items(b3cas_store *s, const uint8_t *node, ref_item *items,
 {
 	rocksdb_pinnableslice_t *v;
 	const uint8_t *p, *end;
+	node_val nv = {0};
 	size_t len;
 	int rc;
 
@@ -1075,7 +1491,18 @@ static int node_items(b3cas_store *s, const uint8_t *node, ref_item *items,
 	if (rc <= 0)
 		return rc;
 	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
-	end = p + len;
+	rc = node_val_decode(s, NULL, p, len, &nv);
+	if (rc < 0) {
+		rocksdb_pinnableslice_destroy(v);
+		if (rc != B3CAS_ECORRUPT)
+			return rc;
+		/* a delta that cannot be rebuilt: its chunks leak (fsck
+		 * tells) */
+		b3cas_error_clear();
+		return 0;
+	}
+	p = nv.p;
+	end = p + nv.len;
 	/* A node too damaged to parse is released as far as it goes. */
 	while (*n < NODE_CHUNKS) {
 		uint32_t cl;
@@ -1086,6 +1513,7 @@ static int node_items(b3cas_store *s, const uint8_t *node, ref_item *items,
 		(*n)++;
 		p += e;
 	}
+	node_val_done(&nv);
 	rocksdb_pinnableslice_destroy(v);
 	qsort(items, *n, sizeof(*items), ref_cmp);
 	return 0;
@@ -1388,14 +1816,15 @@ static int visit_node(const uint8_t *k, size_t klen, const uint8_t *v,
 	b3cas__chunk_slot *sl;
 	int rc;
 
-	(void)v;
-	(void)vlen;
 	if (klen != NODE_KEY_LEN)
 		return 0;
 	rc = b3cas__chunk_map_get(ctx, (const b3cas_oid *)(const void *)(k + 1),
 				  &sl);
 	if (rc == 0)
 		sl->flags |= B3CAS__NODE_STORED;
+	/* a delta node holds a count of its base */
+	if (rc == 0 && node_is_delta(v, vlen))
+		rc = note_ref(ctx, v + B3CAS_OID_LEN + 1);
 	return rc;
 }
 
@@ -1540,6 +1969,14 @@ struct b3cas__cput {
 	/* b3cas__cput_set_base: rebases of the base's chunks, per node */
 	b3cas__delta_src *delta;
 	b3cas__delta_chunk dchunks[NODE_CHUNKS];
+	/* the base's nodes: where each starts, its id (bn_n of them), and
+	 * the base's size; a new node is kept as a delta against the one
+	 * it overlaps most, in nd, when that is worth it */
+	uint64_t *bn_start;
+	b3cas_oid *bn_ids;
+	uint32_t bn_n;
+	uint64_t bn_size;
+	uint8_t nd[NODE_DELTA_HEAD + NODE_VALUE_MAX];
 };
 
 int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
@@ -1560,6 +1997,10 @@ int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 	}
 	c->s = s;
 	c->delta = NULL;
+	c->bn_start = NULL;
+	c->bn_ids = NULL;
+	c->bn_n = 0;
+	c->bn_size = 0;
 	c->open_len = 0;
 	c->owned = false;
 	c->nseg = 0;
@@ -1785,8 +2226,104 @@ static void node_promotes(b3cas__cput *c)
 			b3cas_error_clear();
 }
 
-/* The put's open node, new: stored, then the base's chunks it replaces
- * rebased onto its new ones. */
+/* The base's nodes that overlap the open node (its bytes start at
+ * seg_start): *first, and the count. */
+static uint32_t base_nodes_over(const b3cas__cput *c, uint32_t *first)
+{
+	uint64_t a = c->seg_start, z = a;
+	uint32_t lo = 0, hi = c->bn_n, i;
+
+	for (uint32_t k = 0; k < c->n; k++)
+		z += c->items[k].len;
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (c->bn_start[mid] <= a)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < c->bn_n && c->bn_start[i] < z; i++)
+		;
+	*first = lo;
+	return i - lo;
+}
+
+/*
+ * After the open node (node, its list bytes at c->seg) is stored anew by
+ * a put with a base: pick, a base's node over some of the same bytes, is
+ * rewritten as a delta against it (one count of node more), in one batch under both
+ * nodes' locks, when it is kept as a list, is no node of this put so
+ * far, and takes at most half as much as a delta. The newest version's
+ * nodes stay lists, as its chunks stay whole. Any failure leaves it a
+ * list: only bytes are lost.
+ */
+static void node_rebase(b3cas__cput *c, const uint8_t *node, size_t bytes,
+			const uint8_t *pick)
+{
+	uint8_t old[B3CAS_OID_LEN];
+	uint64_t ocount = 0, ncount = 0;
+	node_val ov = {0};
+	ref_item it;
+	size_t len = 0;
+	int rc;
+
+	memcpy(old, pick, sizeof(old));
+	if (memcmp(old, node, sizeof(old)) == 0 ||
+	    b3cas__delta_put_holds(c->delta,
+				   (const b3cas_oid *)(const void *)old))
+		return;
+	rc = node_val_get(c->s, NULL, old, &ov);
+	if (rc == 1 && !ov.base)
+		len = node_delta_make(ov.p, ov.len, c->seg, bytes, node,
+				      c->nd);
+	if (rc == 1)
+		node_val_done(&ov);
+	if (len == 0) {
+		if (rc < 0)
+			b3cas_error_clear();
+		return;
+	}
+	memcpy(it.id.bytes, node, B3CAS_OID_LEN);
+	lock_node_items(c->s, &it, 1, old, true);
+	rc = node_count(c->s, old, &ocount);
+	if (rc == 0 && ocount > 0)
+		rc = node_count(c->s, node, &ncount);
+	if (rc == 0 && ocount > 0 && ncount > 0 && ncount < UINT64_MAX) {
+		rocksdb_pinnableslice_t *v;
+		bool list = false;
+
+		/* still a list (no other put rewrote it meanwhile) */
+		rc = node_get(c->s, 'n', old, &v);
+		if (rc == 1) {
+			size_t vlen;
+			const uint8_t *p = (const uint8_t *)
+				rocksdb_pinnableslice_value(v, &vlen);
+
+			list = !node_is_delta(p, vlen);
+			rocksdb_pinnableslice_destroy(v);
+		}
+		if (list) {
+			rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+			uint8_t key[NODE_KEY_LEN];
+
+			node_key(key, 'n', old);
+			rocksdb_writebatch_put_cf(
+				b, c->s->ix->cf[B3CAS_CF_META],
+				(const char *)key, sizeof(key),
+				(const char *)c->nd, len);
+			batch_set_count(c->s, b, node, ncount + 1);
+			rc = b3cas__write_batch(c->s, b, false);
+			rocksdb_writebatch_destroy(b);
+		}
+	}
+	lock_node_items(c->s, &it, 1, old, false);
+	if (rc < 0)
+		b3cas_error_clear();
+}
+
+/* The put's open node, new: stored, then the base's node and chunks it
+ * replaces rewritten as deltas against it. */
 static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
 {
 	int rc = 0;
@@ -1798,6 +2335,12 @@ static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
 	if (rc == 0)
 		rc = node_store(c->s, c->gen, c->nseg, node, c->seg, bytes,
 				c->sorted, c->n);
+	if (rc == 0 && c->bn_n && c->gen[0] >= NODE_CHAIN_BREAK) {
+		uint32_t first, n = base_nodes_over(c, &first);
+
+		for (uint32_t i = 0; i < n; i++)
+			node_rebase(c, node, bytes, c->bn_ids[first + i].bytes);
+	}
 	if (rc == 0 && c->delta)
 		node_rebases(c);
 	return rc;
@@ -1830,8 +2373,8 @@ int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			     uint32_t want, uint8_t *ids, uint32_t *lens,
 			     uint32_t max, uint32_t *n)
 {
-	rocksdb_pinnableslice_t *v;
-	uint8_t key[NODE_KEY_LEN], digest[B3CAS_OUT_LEN];
+	node_val v = {0};
+	uint8_t digest[B3CAS_OUT_LEN];
 	uint8_t id[B3CAS_OID_LEN];
 	const uint8_t *p, *end;
 	uint32_t at = 0, len1;
@@ -1842,12 +2385,12 @@ int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	if (want > max)
 		return b3cas__error(B3CAS_EINVAL, "a node range of %u chunks",
 				    want);
-	node_key(key, 'n', node);
-	rc = meta_get(s, ro, key, sizeof(key), &v);
+	rc = node_val_get(s, ro, node, &v);
 	if (rc <= 0)
 		return rc < 0 ? rc
 			      : b3cas__error(B3CAS_ECORRUPT, "a node is missing");
-	p = (const uint8_t *)rocksdb_pinnableslice_value(v, &len);
+	p = v.p;
+	len = v.len;
 	end = p + len;
 	b3cas_hash(digest, p, len);
 	rc = memcmp(digest, node, B3CAS_OUT_LEN) == 0 ? 0 : B3CAS_ECORRUPT;
@@ -1869,7 +2412,7 @@ int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		}
 		p += k;
 	}
-	rocksdb_pinnableslice_destroy(v);
+	node_val_done(&v);
 	if (rc == 0 && want && *n != want)
 		rc = B3CAS_ECORRUPT; /* the node is shorter than the range */
 	if (rc < 0)
@@ -1877,12 +2420,62 @@ int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	return 0;
 }
 
+/* The nodes of base (a chunked object), for node deltas: 0 (none when
+ * it is damaged or went meanwhile), or an error. */
+static int base_nodes(b3cas__cput *c, const b3cas_oid *base)
+{
+	b3cas__entry e;
+	b3cas__top t;
+	top_cursor cur;
+	int rc = b3cas__entry_head(c->s, base, &e);
+
+	if (rc < 0)
+		return rc;
+	rc = e.kind == B3CAS_ENTRY_CHUNKED
+		     ? b3cas__top_parse(&t, base, e.size, e.payload,
+					e.payload_len)
+		     : B3CAS_ENOTFOUND;
+	if (rc == 0) {
+		c->bn_start = malloc((size_t)t.nseg * sizeof(*c->bn_start));
+		c->bn_ids = malloc((size_t)t.nseg * sizeof(*c->bn_ids));
+		if (!c->bn_start || !c->bn_ids)
+			rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	if (rc == 0) {
+		cursor_init(&cur, c->s, NULL, base, &t);
+		for (uint32_t i = 0; rc == 0 && i < t.nseg; i++) {
+			const uint8_t *rec;
+
+			rc = cursor_rec(&cur, i, &rec);
+			if (rc == 0) {
+				c->bn_start[i] = b3cas__get_u64(rec);
+				memcpy(c->bn_ids[i].bytes, rec + 12,
+				       B3CAS_OID_LEN);
+			}
+		}
+		cursor_done(&cur);
+		c->bn_n = rc == 0 ? t.nseg : 0;
+		c->bn_size = e.size;
+	}
+	b3cas__entry_done(&e);
+	if (rc == B3CAS_ECORRUPT || rc == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		rc = 0;
+	}
+	return rc;
+}
+
 int b3cas__cput_set_base(b3cas__cput *c, const b3cas_oid *base)
 {
+	int rc;
+
 	if (c->delta || c->nseg || c->n || c->nin)
 		return b3cas__error(B3CAS_EINVAL, "a base set after the first "
 				    "bytes of a chunked put");
-	return b3cas__delta_src_open(c->s, base, &c->delta);
+	rc = b3cas__delta_src_open(c->s, base, &c->delta);
+	if (rc == 0 && c->delta)
+		rc = base_nodes(c, base);
+	return rc;
 }
 
 /* Write the open node: a reference to it when it is stored, else the
@@ -1912,6 +2505,11 @@ static int flush_node(b3cas__cput *c)
 	memcpy(rec + 12, node, B3CAS_OID_LEN);
 	for (uint32_t k = 0; c->delta && k < c->n; k++)
 		b3cas__delta_note_put(c->delta, &c->items[k].id);
+	/* its nodes too: one of the base's that the put holds is not
+	 * rewritten as a delta */
+	if (c->delta)
+		b3cas__delta_note_put(c->delta,
+				      (const b3cas_oid *)(const void *)node);
 	rc = node_known(c, node);
 	if (rc == 1 && c->delta)
 		node_promotes(c);
@@ -2042,6 +2640,8 @@ void b3cas__cput_abort(b3cas__cput *c)
 		(void)b3cas__error(B3CAS_ERROR, "%s", msg);
 	}
 	b3cas__delta_src_close(c->s, c->delta);
+	free(c->bn_start);
+	free(c->bn_ids);
 	free(c->carry);
 	free(c->top);
 	free(c);

@@ -170,6 +170,11 @@ void b3cas__delta_note_put(b3cas__delta_src *d, const b3cas_oid *id)
 	}
 }
 
+bool b3cas__delta_put_holds(const b3cas__delta_src *d, const b3cas_oid *id)
+{
+	return held_has(d, id);
+}
+
 static int oid_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, B3CAS_OID_LEN);

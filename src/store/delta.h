@@ -108,6 +108,10 @@ int b3cas__delta_rebase(b3cas__delta_src *d, b3cas_store *s,
  * Never fails (out of memory, it is only not noted). */
 void b3cas__delta_note_put(b3cas__delta_src *d, const b3cas_oid *id);
 
+/* Was id noted by b3cas__delta_note_put? (false may be a miss: out of
+ * memory; true may be another id with the same first 8 bytes) */
+bool b3cas__delta_put_holds(const b3cas__delta_src *d, const b3cas_oid *id);
+
 /* Chunk id (len bytes at data) of a put with a base, stored before as a
  * delta (a region that came back to an earlier version): rewrite it
  * whole, so that the newest version reads without a decode. 1 done, 0

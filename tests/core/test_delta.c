@@ -218,6 +218,41 @@ static census census_of(b3cas_store *s)
 	return c;
 }
 
+/* The manifest nodes kept as deltas (docs/chunked-objects.md, "Nodes
+ * kept as deltas"): how many; the first one's id and its base into node
+ * and base (when not NULL). */
+static uint64_t node_deltas(b3cas_index *ix, uint8_t *node, uint8_t *base)
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it =
+		rocksdb_create_iterator_cf(ix->db, ro, ix->cf[B3CAS_CF_META]);
+	uint8_t ff[B3CAS_OID_LEN];
+	uint64_t n = 0;
+
+	memset(ff, 0xff, sizeof(ff));
+	for (rocksdb_iter_seek(it, "n", 1); rocksdb_iter_valid(it);
+	     rocksdb_iter_next(it)) {
+		size_t kl, vl;
+		const char *k = rocksdb_iter_key(it, &kl);
+		const char *v = rocksdb_iter_value(it, &vl);
+
+		if (kl == 0 || k[0] != 'n')
+			break;
+		assert_int_equal(kl, 1 + B3CAS_OID_LEN);
+		if (vl < 2 * B3CAS_OID_LEN + 1 ||
+		    memcmp(v, ff, sizeof(ff)) != 0)
+			continue;
+		assert_int_equal(v[B3CAS_OID_LEN], 1); /* its format */
+		if (n++ == 0 && node) {
+			memcpy(node, k + 1, B3CAS_OID_LEN);
+			memcpy(base, v + B3CAS_OID_LEN + 1, B3CAS_OID_LEN);
+		}
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return n;
+}
+
 /* What the index holds: a packed store's rewritten chunks leave their
  * old bytes in the data family until RocksDB compacts it, as it does in
  * time; here at once. */
@@ -334,6 +369,13 @@ static void series(void)
 		      (unsigned long long)c.deltas);
 	assert_true(c.deltas > 0);
 	assert_int_equal(census_of(b).deltas, 0);
+	/* the nodes each version replaced are kept as deltas too (a put
+	 * leaves them lists 1 time in 16: all 7 did 1 time in 16^7) */
+	c.deltas = node_deltas(b3cas__store_index(a), NULL, NULL);
+	print_message("series: %llu manifest nodes kept as deltas\n",
+		      (unsigned long long)c.deltas);
+	assert_true(c.deltas > 0);
+	assert_int_equal(node_deltas(b3cas__store_index(b), NULL, NULL), 0);
 	assert_true(sa * 2 < sb);
 	for (size_t i = 0; i < VERSIONS; i++)
 		check_image(a, &v[i], &st);
@@ -837,6 +879,102 @@ static void test_damage(void **state)
 	packing = B3CAS_PACKING_DEFAULT;
 }
 
+/* Every version of v (n of them) in the store at dir reads exact or fails
+ * with B3CAS_ECORRUPT, at least one fails, and fsck reports damage. */
+static void expect_some_corrupt(const char *dir, const image *v, size_t n,
+				const char *what)
+{
+	b3cas_store *s = open_store(dir, false, 3);
+	b3cas_fsck_report rep;
+	size_t bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		void *data = NULL;
+		size_t len = 0;
+		int rc = b3cas_store_get(s, &v[i].id, &data, &len);
+
+		if (rc == 0) {
+			assert_int_equal(len, v[i].len);
+			assert_memory_equal(data, v[i].data, len);
+			b3cas_free(data);
+		} else if (rc == B3CAS_ECORRUPT) {
+			bad++;
+		} else {
+			fail_msg("%s: get gave %d (%s)", what, rc,
+				 b3cas_error_last());
+		}
+	}
+	if (bad == 0)
+		fail_msg("%s: every version read", what);
+	assert_int_equal(b3cas_fsck(s, NULL, &rep), 0);
+	if (rep.problems == 0)
+		fail_msg("%s: fsck found nothing", what);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+/*
+ * A manifest node kept as a delta whose base is gone, or whose steps are
+ * altered, fails the reads of the versions that hold it with
+ * B3CAS_ECORRUPT (never other bytes) and fsck reports it; put back, every
+ * version reads and fsck is clean.
+ */
+static void test_node_damage(void **state)
+{
+	char dir[256];
+	image v[VERSIONS];
+	b3cas_store *s;
+	b3cas_index *ix;
+	uint8_t node[B3CAS_OID_LEN], base[B3CAS_OID_LEN];
+	uint8_t nk[1 + B3CAS_OID_LEN], bk[1 + B3CAS_OID_LEN], *nv, *bv;
+	size_t nl, bl;
+	uint64_t st = seed + 9;
+
+	(void)state;
+	make_series(v, seed + 9, VERSIONS);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-ndmg"));
+	s = open_store(dir, true, 3);
+	assert_true(put_image(s, &v[0], NULL) >= 0);
+	for (size_t i = 1; i < VERSIONS; i++)
+		assert_int_equal(put_image(s, &v[i], &v[i - 1].id), 0);
+	assert_true(node_deltas(b3cas__store_index(s), node, base) > 0);
+	fsck_clean(s);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	nk[0] = bk[0] = 'n';
+	memcpy(nk + 1, node, B3CAS_OID_LEN);
+	memcpy(bk + 1, base, B3CAS_OID_LEN);
+	ix = raw_open(dir);
+	nv = raw_get(ix, B3CAS_CF_META, nk, sizeof(nk), &nl);
+	bv = raw_get(ix, B3CAS_CF_META, bk, sizeof(bk), &bl);
+	assert_non_null(nv);
+	assert_non_null(bv);
+	/* 1. its base gone */
+	raw_put(ix, B3CAS_CF_META, bk, sizeof(bk), NULL, 0);
+	b3cas__index_close(ix);
+	expect_some_corrupt(dir, v, VERSIONS, "node delta's base missing");
+	ix = raw_open(dir);
+	raw_put(ix, B3CAS_CF_META, bk, sizeof(bk), bv, bl);
+	/* 2. a byte of its steps */
+	nv[nl - 2] ^= 0x5a;
+	raw_put(ix, B3CAS_CF_META, nk, sizeof(nk), nv, nl);
+	b3cas__index_close(ix);
+	expect_some_corrupt(dir, v, VERSIONS, "node delta's steps");
+	nv[nl - 2] ^= 0x5a;
+	ix = raw_open(dir);
+	raw_put(ix, B3CAS_CF_META, nk, sizeof(nk), nv, nl);
+	b3cas__index_close(ix);
+
+	s = open_store(dir, false, 3);
+	for (size_t i = 0; i < VERSIONS; i++)
+		check_image(s, &v[i], &st);
+	fsck_clean(s);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+	free(nv);
+	free(bv);
+	free_series(v, VERSIONS);
+}
+
 /*
  * A delta written in format 1 (before format 2: a node of its own listing
  * just its bases) reads back exact: the delta of a series store rewritten
@@ -1138,6 +1276,7 @@ int main(void)
 		cmocka_unit_test(test_revive),
 		cmocka_unit_test(test_forks),
 		cmocka_unit_test(test_damage),
+		cmocka_unit_test(test_node_damage),
 		cmocka_unit_test(test_format1),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_crash),
