@@ -103,7 +103,7 @@ typedef enum b3cas_hash_algo {
 	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
 } b3cas_hash_algo;
 
-#define B3CAS_STORE_OPTIONS_VERSION 5
+#define B3CAS_STORE_OPTIONS_VERSION 6
 
 /* The default inline threshold; see docs/store.md for how it was chosen. */
 #define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
@@ -202,6 +202,14 @@ typedef struct b3cas_store_options {
 	 * or _ON packs, _OFF keeps a frame per object (the format of
 	 * earlier versions). Recorded in b3cas.conf; opening ignores it. */
 	b3cas_packing packing;
+	/* Version 6 (earlier callers get 0: the default). */
+	/* A packing store, at create: the zstd level of its packed blocks,
+	 * 1 to 19, when it is not compression_level (0, the default: the
+	 * same), which then applies to what is kept as a frame of its own
+	 * (delta chunks). Blocks are compressed again each time RocksDB
+	 * compacts them, frames once (docs/compression.md, "Levels").
+	 * Recorded in b3cas.conf; opening ignores it. */
+	int pack_level;
 } b3cas_store_options;
 
 /* The default and the limits of b3cas_store_options.chunk_avg. */
@@ -218,7 +226,7 @@ typedef struct b3cas_store_options {
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
 	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL, \
-	 0, B3CAS_CHUNKING_DEFAULT, 0, 0, B3CAS_PACKING_DEFAULT}
+	 0, B3CAS_CHUNKING_DEFAULT, 0, 0, B3CAS_PACKING_DEFAULT, 0}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the
@@ -324,6 +332,7 @@ typedef struct b3cas_store_info {
 	uint32_t chunk_min, chunk_avg, chunk_max;
 	int compression_level;   /* 0: objects are stored uncompressed */
 	bool packed;             /* compressed in packed blocks */
+	int pack_level;          /* packed: the blocks' level (else 0) */
 } b3cas_store_info;
 
 /*

@@ -37,20 +37,24 @@ static int publish_conf(b3cas_layout *lay, const char *text, size_t len)
 
 int b3cas__conf_write(b3cas_layout *lay)
 {
-	char text[CONF_MAX], policy[256] = "";
+	char text[CONF_MAX], policy[256] = "", pack[32] = "";
 	int n;
 
+	/* (a line older builds of format 2 skip: they pack at
+	 * compression_level) */
+	if (lay->zpacked && lay->zpack)
+		snprintf(pack, sizeof(pack), "pack_level = %d\n", lay->zpack);
 	if (lay->format == B3CAS_FORMAT_VERSION_CHUNKED)
 		snprintf(policy, sizeof(policy),
 			 "chunking = %s\n"
 			 "chunk_min = %u\nchunk_avg = %u\nchunk_max = %u\n"
-			 "compression = %s\ncompression_level = %d\n",
+			 "compression = %s\ncompression_level = %d\n%s",
 			 lay->chunk_avg ? "fastcdc-2020" : "off",
 			 lay->chunk_min, lay->chunk_avg, lay->chunk_max,
 			 lay->zpacked  ? "zstd-packed"
 			 : lay->zlevel ? "zstd"
 				       : "off",
-			 lay->zlevel);
+			 lay->zlevel, pack);
 	n = snprintf(text, sizeof(text),
 		     "# b3cas store configuration: fixed when the store was "
 		     "made.\n"
@@ -141,6 +145,12 @@ static int conf_policy_line(b3cas_layout *lay, const char *key,
 		else
 			lay->zlevel = (int)n;
 		*seen |= 1u << (10 + i);
+		return 0;
+	}
+	if (strcmp(key, "pack_level") == 0) {
+		if (parse_number(&n, value) != 0 || n < 1 || n > 19)
+			return conf_bad(lay, "bad pack level", value);
+		lay->zpack = (int)n;
 		return 0;
 	}
 	return 0; /* kept for newer minor versions of format 2 */

@@ -141,6 +141,10 @@ static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 	}
 	lay->zlevel = o->compression_level;
 	lay->zpacked = lay->zlevel > 0 && o->packing != B3CAS_PACKING_OFF;
+	lay->zpack = lay->zpacked && o->version >= 6 &&
+				     o->pack_level != lay->zlevel
+			     ? o->pack_level
+			     : 0;
 	lay->format = lay->chunk_avg || lay->zlevel
 			      ? B3CAS_FORMAT_VERSION_CHUNKED
 			      : B3CAS_FORMAT_VERSION;

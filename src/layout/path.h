@@ -90,6 +90,8 @@ typedef struct b3cas_layout {
 	/* Compressed in packed blocks (the data column family, kind PACKED
 	 * entries: store/pack.c); only with zlevel above 0. */
 	bool zpacked;
+	/* the data family's blocks' level, when not zlevel (0: zlevel) */
+	int zpack;
 	bool created;      /* this open made the store */
 } b3cas_layout;
 
@@ -97,7 +99,7 @@ typedef struct b3cas_layout {
  * nothing (b3cas__index_open's packed_level). */
 static inline int b3cas__layout_packed_level(const b3cas_layout *lay)
 {
-	return lay->zpacked ? lay->zlevel : 0;
+	return !lay->zpacked ? 0 : lay->zpack ? lay->zpack : lay->zlevel;
 }
 
 /*

@@ -68,6 +68,11 @@ static int check_options(const b3cas_store_options *o)
 	if (o->version >= 5 && (unsigned)o->packing > B3CAS_PACKING_ON)
 		return b3cas__error(B3CAS_EINVAL, "unknown packing mode %d",
 				    (int)o->packing);
+	if (o->version >= 6 && (o->pack_level < 0 || o->pack_level > 19))
+		return b3cas__error(B3CAS_EINVAL,
+				    "pack level %d is not from 0 (the "
+				    "compression level) to 19",
+				    o->pack_level);
 	return 0;
 }
 
@@ -412,6 +417,7 @@ void b3cas_store_info_get(b3cas_store_info *out, const b3cas_store *s)
 	out->chunk_max = s->lay.chunk_max;
 	out->compression_level = s->lay.zlevel;
 	out->packed = s->lay.zpacked;
+	out->pack_level = b3cas__layout_packed_level(&s->lay);
 	out->durability = s->durability;
 	out->read_only = s->read_only;
 	out->format_version = s->lay.format;

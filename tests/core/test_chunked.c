@@ -1559,6 +1559,12 @@ static void test_options(void **state)
 	o.chunk_avg = 0;
 	o.compression_level = 20;
 	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EINVAL);
+	o.compression_level = 6;
+	o.pack_level = 20;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EINVAL);
+	o.pack_level = -1;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EINVAL);
+	o.pack_level = 0;
 	o.compression_level = 0;
 	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
 	b3cas_store_info_get(&info, s);
@@ -1574,6 +1580,35 @@ static void test_options(void **state)
 	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EFORMAT);
 	o.chunking = B3CAS_CHUNKING_DEFAULT;
 	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+
+	/* a pack level of its own: recorded, and kept by a reopen that
+	 * asks for none */
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedp"));
+	o = (b3cas_store_options)B3CAS_STORE_OPTIONS_INIT;
+	o.create = true;
+	o.chunking = B3CAS_CHUNKING_ON;
+	o.compression_level = 6;
+	o.pack_level = 2;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
+	b3cas_store_info_get(&info, s);
+	assert_true(info.packed);
+	assert_int_equal(info.compression_level, 6);
+	assert_int_equal(info.pack_level, 2);
+	assert_int_equal(b3cas_store_close(s), 0);
+	assert_int_equal(b3cas_store_open(&s, dir, NULL), 0);
+	b3cas_store_info_get(&info, s);
+	assert_int_equal(info.compression_level, 6);
+	assert_int_equal(info.pack_level, 2);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+	/* the same level as the frames': no line, and info says it */
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedq"));
+	o.pack_level = 6;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
+	b3cas_store_info_get(&info, s);
+	assert_int_equal(info.pack_level, 6);
 	assert_int_equal(b3cas_store_close(s), 0);
 	cu_rm_rf(dir);
 }

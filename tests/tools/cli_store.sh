@@ -351,11 +351,25 @@ expect 2 '^$' 'power of two' -- --store "$work/bad" init --chunk-avg 128
 expect 2 '^$' 'blake3' -- --store "$work/bad" init --hash sha256 --chunking
 expect 2 '^$' 'compress-level' -- --store "$work/bad" init --compress-level 20
 check "a refused chunking init creates nothing" test ! -e "$work/bad"
-expect 0 '"format_version":2,"chunk_avg":2048,"compression_level":6,"packed":true' '^$' \
+expect 0 '"format_version":2,"chunk_avg":2048,"compression_level":6,"packed":true,"pack_level":3' '^$' \
 	-- --store "$cs" init --chunk-avg 2048 --compress --json
 check "b3cas.conf records the chunking" grep -q '^chunking = fastcdc-2020$' "$cs/b3cas.conf"
 check "b3cas.conf records the compression" grep -q '^compression_level = 6$' "$cs/b3cas.conf"
 check "b3cas.conf records the packing" grep -q '^compression = zstd-packed$' "$cs/b3cas.conf"
+check "b3cas.conf records the pack level" grep -q '^pack_level = 3$' "$cs/b3cas.conf"
+# levels: --compress-level alone sets both, --pack-level the blocks'
+expect 0 'zstd level 5, packed in 64 KiB blocks \(delta chunks level 5\)' '^$' \
+	-- --store "$work/packed5" init --compress-level 5
+check "--compress-level alone: no pack_level line" \
+	bash -c "! grep -q pack_level '$work/packed5/b3cas.conf'"
+expect 0 '"compression_level":7,"packed":true,"pack_level":2' '^$' \
+	-- --store "$work/packed72" init --compress-level 7 --pack-level 2 --json
+check "b3cas.conf records --pack-level" grep -q '^pack_level = 2$' "$work/packed72/b3cas.conf"
+expect 1 '"pack_level":2' 'already a b3cas store' -- --store "$work/packed72" init --json
+expect 2 '^$' 'pack-level.*no-pack' -- --store "$work/bad" init --pack-level 3 --no-pack
+expect 2 '^$' 'pack-level' -- --store "$work/bad" init --pack-level 20
+sed -i 's/^pack_level = 2$/pack_level = 0/' "$work/packed72/b3cas.conf"
+expect 3 '^$' 'bad pack level' -- --store "$work/packed72" stats
 # a frame per object, as stores of earlier versions
 expect 0 'Compression: zstd level 3, a frame per object' '^$' \
 	-- --store "$work/frames" init --chunking --no-pack
