@@ -52,7 +52,7 @@
 # Each step is checkpointed by every tool in turn, each in a repository
 # of its own:
 #   b3cas   `b3cas init --chunk-avg 16384 --compress` (FastCDC 16 KiB,
-#           packed blocks at zstd 3, delta chunks at 6: the memory image's chunking that
+#           packed, zstd 3: the memory image's chunking that
 #           mem_series.sh measured best with deltas), then per step
 #           `checkpoint create sb --tree SANDBOX/rootfs --blob
 #           memory=SANDBOX/mem.img --time T` (T: one hour per step)
@@ -623,7 +623,7 @@ restore_all_tools() {
 
 setting_of() {
 	case $1 in
-	b3cas) echo "$("$b3cas" --version | awk 'NR == 1 { print $2 }'), FastCDC $((chunk_avg / 1024)) KiB, packed zstd 3, deltas zstd 6" ;;
+	b3cas) echo "$("$b3cas" --version | awk 'NR == 1 { print $2 }'), FastCDC $((chunk_avg / 1024)) KiB, packed zstd 3, deltas" ;;
 	restic) echo "$(restic version | awk '{ print $2 }'), 1 MiB chunks, compression auto" ;;
 	borg) echo "$(borg --version | awk '{ print $2 }'), default buzhash (2 MiB), zstd,3" ;;
 	borg8k) echo "$(borg --version | awk '{ print $2 }'), buzhash 8 KiB, zstd,3" ;;

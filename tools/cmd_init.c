@@ -34,17 +34,19 @@ typedef struct init_opts {
 
 /*
  * --compress without --compress-level (docs/compression.md, "Levels"):
- * a packed store's blocks are compressed on RocksDB's threads when they
- * are flushed and again each time a compaction rewrites them, at level
- * 3; what is kept as a frame of its own (delta chunks, compressed once)
- * at level 6. On the sandbox corpus level 6 blocks took 3.3% less room
- * than level 3 for 2.3 s more of a 30 s ingest; on 20 steps of
- * checkpoint_series.sh, whose rewritten chunks make RocksDB rewrite the
- * data family often, level 3 blocks made creates 22% faster (1.83 ->
- * 1.43 s) for 0.75% more bytes a step. --no-pack keeps a frame per
- * object, compressed on the put's own thread, at level 3 as before.
+ * level 3 for a packed store's blocks, compressed on RocksDB's threads
+ * when they are flushed and again each time a compaction rewrites them,
+ * and for what is kept as a frame of its own (delta chunks). On the
+ * sandbox corpus level 6 blocks took 3.3% less room than level 3 for
+ * 2.3 s more of a 30 s ingest; on 20 steps of checkpoint_series.sh,
+ * whose rewritten chunks make RocksDB rewrite the data family often,
+ * level 3 blocks made creates 22% faster (1.83 -> 1.43 s) for 0.75% more
+ * bytes a step, and level 3 delta frames 16% faster again (1.50 ->
+ * 1.26 s) for 1.1% more (levels 4 and 5: the same bytes as 3). --no-pack
+ * keeps a frame per object, compressed on the put's own thread, at
+ * level 3 as before.
  */
-#define CLI_COMPRESS_LEVEL_PACKED 6
+#define CLI_COMPRESS_LEVEL_PACKED 3
 #define CLI_PACK_LEVEL 3
 #define CLI_COMPRESS_LEVEL_FRAMES 3
 
@@ -94,10 +96,10 @@ static const cli_opt init_table[] = {
 	CLI_FLAG("compress", 0, init_opts, compress,
 		 "compress chunks and objects kept in the index with zstd: "
 		 "packed in the order they arrive and compressed 64 KiB at a "
-		 "time (level 3; delta chunks level 6)"),
+		 "time (level 3)"),
 	CLI_NUMBER("compress-level", 0, "N", init_opts, compress_level, 1,
-		   19, "the zstd level, 1 to 19, of everything (implies "
-		   "--compress; with --pack-level, of delta chunks alone)"),
+		   19, "the zstd level, 1 to 19 (implies --compress; with "
+		   "--pack-level, of delta chunks alone)"),
 	CLI_NUMBER("pack-level", 0, "N", init_opts, pack_level, 1, 19,
 		   "the zstd level, 1 to 19, of packed blocks (default 3; "
 		   "implies --compress)"),
