@@ -66,7 +66,9 @@
 # Stored: du -sb of the repository after each step (everything in it:
 # for b3cas the index, manifests, RocksDB's logs and the 8 MiB reserve;
 # restic's and borg's caches are kept outside and not counted). Times:
-# /usr/bin/time of each create and restore (wall, user+sys).
+# /usr/bin/time of each create and restore (wall, user+sys), each after
+# a sync (not timed), so that no tool pays for the writes of the one
+# before it.
 #
 # Compaction: after the restores each repository is compacted the tool's
 # own way (b3cas gc --compact, borg compact; restic has nothing to do)
@@ -517,6 +519,9 @@ checkpoint_all() {
 	local t stored
 
 	for t in "${tools[@]}"; do
+		# the tool before's writes on their way to the disk, not in
+		# this tool's time
+		sync
 		(
 			cd "$sandbox"
 			tool_env "$t"
@@ -603,6 +608,7 @@ restore_all_tools() {
 			rm -rf "$dest"
 			mkdir -p "$dest"
 			tool_env "$t"
+			sync # (as before each create)
 			"restore_$t" "$work/repos/$t" "$dest" "$s"
 			ok=1
 			if ! manifest "$dest/rootfs" "$image" >"$work/restored.manifest" ||
