@@ -158,10 +158,12 @@ int b3cas__link_later(restore_run *r, rlink *first, rdir *d,
 
 /* restore.c */
 
-/* Create, write and close the file of job j, attributes and all; count
- * it. Run by worker number worker. 0 or a negative code (the file is
+/* Write and close the file of job j (made empty by the walk),
+ * attributes and all; count it. Run by worker number worker. 0 or a negative code (the file is
  * then removed). */
 int b3cas__restore_write(restore_run *r, const rjob *j, unsigned worker);
+/* Remove j's file, made empty by the walk, that no worker will write. */
+void b3cas__restore_drop(const rjob *j);
 /* Set d's own attributes (unless the run is stopping), close and free
  * it. */
 void b3cas__restore_dir_done(restore_run *r, rdir *d);

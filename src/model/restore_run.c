@@ -320,9 +320,10 @@ static void run_job(restore_run *r, const rjob *j, unsigned worker)
 {
 	int rc = 0;
 
-	if (b3cas__run_stopping(r))
+	if (b3cas__run_stopping(r)) {
 		rc = B3CAS_ECANCELED;
-	else if ((rc = b3cas__restore_write(r, j, worker)) < 0)
+		b3cas__restore_drop(j); /* its empty file */
+	} else if ((rc = b3cas__restore_write(r, j, worker)) < 0)
 		b3cas__run_fail(r, rc);
 	if (j->first)
 		link_complete(r, j->first, rc == 0);
