@@ -2263,7 +2263,7 @@ static void node_rebase(b3cas__cput *c, const uint8_t *node, size_t bytes,
 {
 	uint8_t old[B3CAS_OID_LEN];
 	uint64_t ocount = 0, ncount = 0;
-	node_val ov = {0};
+	rocksdb_pinnableslice_t *ov;
 	ref_item it;
 	size_t len = 0;
 	int rc;
@@ -2273,12 +2273,18 @@ static void node_rebase(b3cas__cput *c, const uint8_t *node, size_t bytes,
 	    b3cas__delta_put_holds(c->delta,
 				   (const b3cas_oid *)(const void *)old))
 		return;
-	rc = node_val_get(c->s, NULL, old, &ov);
-	if (rc == 1 && !ov.base)
-		len = node_delta_make(ov.p, ov.len, c->seg, bytes, node,
-				      c->nd);
-	if (rc == 1)
-		node_val_done(&ov);
+	/* its value as stored: a delta already is left (no decode) */
+	rc = node_get(c->s, 'n', old, &ov);
+	if (rc == 1) {
+		size_t vlen;
+		const uint8_t *p = (const uint8_t *)
+			rocksdb_pinnableslice_value(ov, &vlen);
+
+		if (!node_is_delta(p, vlen))
+			len = node_delta_make(p, vlen, c->seg, bytes, node,
+					      c->nd);
+		rocksdb_pinnableslice_destroy(ov);
+	}
 	if (len == 0) {
 		if (rc < 0)
 			b3cas_error_clear();
