@@ -84,16 +84,18 @@ int cmd_backup(cli_ctx *ctx, int argc, char **argv)
 		printf("{\"dest\":");
 		cli_json_string(stdout, pos.v[0]);
 		printf(",\"objects\":%" PRIu64 ",\"copied\":%" PRIu64
-		       ",\"recounted\":%" PRIu64 ",\"bytes\":%" PRIu64
-		       ",\"failed\":%" PRIu64 ",\"seconds\":%.6f}\n",
-		       r.objects, r.copied, r.recounted, r.bytes, r.failed,
-		       r.seconds);
+		       ",\"recounted\":%" PRIu64 ",\"names\":%" PRIu64
+		       ",\"bytes\":%" PRIu64 ",\"failed\":%" PRIu64
+		       ",\"seconds\":%.6f}\n",
+		       r.objects, r.copied, r.recounted, r.names, r.bytes,
+		       r.failed, r.seconds);
 	} else {
 		printf("backup: %" PRIu64 " objects, %" PRIu64 " copied (%"
 		       PRIu64 " bytes), %" PRIu64 " reference counts "
-		       "updated, %" PRIu64 " could not be read, in %.3f s\n",
-		       r.objects, r.copied, r.bytes, r.recounted, r.failed,
-		       r.seconds);
+		       "updated, %" PRIu64 " names set, %" PRIu64 " could "
+		       "not be read, in %.3f s\n",
+		       r.objects, r.copied, r.bytes, r.recounted, r.names,
+		       r.failed, r.seconds);
 	}
 	rc = cli_close_store(store, rc);
 	return cli_finish_stdout(rc);

@@ -51,17 +51,18 @@ static void print_summary(const char *src, const b3cas_restore_report *r,
 		printf("{\"src\":");
 		cli_json_string(stdout, src);
 		printf(",\"objects\":%" PRIu64 ",\"restored\":%" PRIu64
-		       ",\"healed\":%" PRIu64 ",\"bytes\":%" PRIu64
-		       ",\"failed\":%" PRIu64 ",\"seconds\":%.6f}\n",
-		       r->objects, r->restored, r->healed, r->bytes,
+		       ",\"healed\":%" PRIu64 ",\"names\":%" PRIu64
+		       ",\"bytes\":%" PRIu64 ",\"failed\":%" PRIu64
+		       ",\"seconds\":%.6f}\n",
+		       r->objects, r->restored, r->healed, r->names, r->bytes,
 		       r->failed, r->seconds);
 		return;
 	}
 	printf("restore: %" PRIu64 " objects, %" PRIu64 " restored, %" PRIu64
-	       " healed (%" PRIu64 " bytes copied), %" PRIu64 " could not be "
-	       "restored, in %.3f s\n",
-	       r->objects, r->restored, r->healed, r->bytes, r->failed,
-	       r->seconds);
+	       " healed (%" PRIu64 " bytes copied), %" PRIu64 " names set, %"
+	       PRIu64 " could not be restored, in %.3f s\n",
+	       r->objects, r->restored, r->healed, r->bytes, r->names,
+	       r->failed, r->seconds);
 }
 
 int cmd_restore(cli_ctx *ctx, int argc, char **argv)

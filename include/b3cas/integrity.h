@@ -296,6 +296,8 @@ typedef struct b3cas_backup_report {
 	/* Objects already there whose reference count was set to this
 	 * store's (it had changed since the last backup). */
 	uint64_t recounted;
+	/* Names set there (new, or naming another object than before). */
+	uint64_t names;
 } b3cas_backup_report;
 
 #define B3CAS_BACKUP_OPTIONS_VERSION 1
@@ -325,7 +327,11 @@ typedef struct b3cas_backup_options {
  * here, and an object already there whose count differs gets this
  * store's (objects deleted here since stay in the backup with the count
  * they had), so b3cas_restore and b3cas_recover bring the counts back
- * too. Each run appends a line to
+ * too. Every name is set there to the same object (a name removed here
+ * since stays), and every object that only links hold (the trees, files
+ * and blobs of a checkpoint: b3cas_store_put_linked) is copied with the
+ * object linking to it, so checkpoints and trees are whole there. Each
+ * run appends a line to
  * integrity/backup/log. A backup store is what mirror_dir, `b3cas fsck
  * --repair --mirror`, b3cas_restore and b3cas_recover bring objects back
  * from.
@@ -378,6 +384,8 @@ typedef struct b3cas_restore_report {
 	uint64_t bytes;    /* bytes copied */
 	uint64_t failed;   /* could not be restored (on_failure) */
 	double seconds;
+	/* Names of the source that this store lacked, set here. */
+	uint64_t names;
 } b3cas_restore_report;
 
 /*
@@ -391,10 +399,16 @@ typedef struct b3cas_restore_report {
  * here. Each object here is verified before anything is decided, and a
  * sound one is never rewritten. Copies are read verified and streamed
  * (memory stays bounded). An object this store holds damaged that the
- * source lacks, or cannot give good bytes of, is a failure. Left alone: GC
- * candidates (deleted here: a restore does not undo deletes) and index
- * entries that cannot be read (failures: `b3cas fsck --repair` removes
- * them, then a restore brings the objects back).
+ * source lacks, or cannot give good bytes of, is a failure. Each name of
+ * the source this store lacks is set here, after its object and all it
+ * links to (the trees, files and blobs of a checkpoint) are copied in
+ * where missing; a name here is kept as it is. Left alone: GC
+ * candidates (deleted here: a restore does not undo deletes, nor sets a
+ * name whose object is one; an object a restored one links to is
+ * brought back all the same), objects that only links hold here (not
+ * hashed: fsck finds a damaged one, `fsck --repair --mirror` heals it),
+ * and index entries that cannot be read (failures: `b3cas fsck
+ * --repair` removes them, then a restore brings the objects back).
  *
  * Needs a writable handle (B3CAS_EPERM). Other threads may use the store
  * meanwhile: every change is decided again under the id's stripe lock.

@@ -70,10 +70,9 @@ static int publish_expected(b3cas_store *s, const b3cas_oid *id,
 	return b3cas__store_publish(s, id, data, len, tmp);
 }
 
-int b3cas__copy_object(b3cas__copy *c, const b3cas_oid *id,
-		       b3cas__publish_fn publish, void *ctx, bool *src_side)
+int b3cas__copy_stream(b3cas__copy *c, const b3cas_oid *id, bool staged,
+		       b3cas_writer **w_out, bool *src_side)
 {
-	expected e = {id, publish, ctx};
 	b3cas_reader *rd;
 	b3cas_writer *w;
 	int64_t n;
@@ -84,7 +83,8 @@ int b3cas__copy_object(b3cas__copy *c, const b3cas_oid *id,
 	if (rc < 0)
 		return rc;
 	*src_side = false;
-	rc = b3cas__writer_open_staged(&w, c->dst);
+	rc = staged ? b3cas__writer_open_staged(&w, c->dst)
+		    : b3cas_writer_open(&w, c->dst);
 	if (rc < 0) {
 		b3cas_reader_close(rd);
 		return rc;
@@ -104,6 +104,19 @@ int b3cas__copy_object(b3cas__copy *c, const b3cas_oid *id,
 		b3cas_writer_abort(w);
 		return rc;
 	}
+	*w_out = w;
+	return 0;
+}
+
+int b3cas__copy_object(b3cas__copy *c, const b3cas_oid *id,
+		       b3cas__publish_fn publish, void *ctx, bool *src_side)
+{
+	expected e = {id, publish, ctx};
+	b3cas_writer *w;
+	int rc = b3cas__copy_stream(c, id, true, &w, src_side);
+
+	if (rc < 0)
+		return rc;
 	return b3cas__writer_finish(w, NULL, publish_expected, &e, NULL);
 }
 
@@ -210,6 +223,7 @@ int b3cas__error_because(int code, const char *fmt, ...)
 
 typedef struct backup_run {
 	b3cas__copy copy;
+	b3cas__deep deep; /* objects that hold links, names */
 	const b3cas_backup_options *o;
 	b3cas_backup_report *r;
 	b3cas__ticker ticker;
@@ -219,6 +233,32 @@ typedef struct backup_run {
 	bool dst_chunks;
 } backup_run;
 
+/* A failure of a copy of what links hold: the source's is reported and
+ * the run goes on, the destination's stops it. */
+static int deep_failed(backup_run *b, int rc)
+{
+	if (!b->deep.src_side || rc == B3CAS_ENOMEM) {
+		b->dst_error = rc;
+		return rc;
+	}
+	b->r->failed++;
+	if (b->o->on_failure)
+		return b->o->on_failure(&b->deep.bad, rc, b->o->ctx);
+	return 0;
+}
+
+/* An object that holds links here: copied with all it reaches, then its
+ * callers' count. */
+static int visit_linked(backup_run *b, const b3cas_object_info *info)
+{
+	uint64_t before = b->deep.copied;
+	int rc = b3cas__copy_rooted(&b->deep, &info->id, info->refs,
+				    b->dst_chunks);
+
+	b->r->copied += b->deep.copied - before;
+	return rc < 0 ? deep_failed(b, rc) : 0;
+}
+
 static int visit(const b3cas_object_info *info, void *ctx)
 {
 	backup_run *b = ctx;
@@ -227,7 +267,10 @@ static int visit(const b3cas_object_info *info, void *ctx)
 
 	b->r->objects++;
 	b3cas__tick(&b->ticker, b->r->objects, b->copy.bytes, false);
-	rc = b3cas_store_exists(b->copy.dst, &info->id);
+	rc = b3cas__links_held(b->copy.src, &info->id);
+	if (rc == 1)
+		return visit_linked(b, info);
+	rc = rc < 0 ? rc : b3cas_store_exists(b->copy.dst, &info->id);
 	src_side = false;
 	if (rc == 1) {
 		/* There already: only its count may have changed here. */
@@ -262,6 +305,32 @@ static int visit(const b3cas_object_info *info, void *ctx)
 	b->r->failed++;
 	if (b->o->on_failure)
 		return b->o->on_failure(&info->id, rc, b->o->ctx);
+	return 0;
+}
+
+/* Each name here, set there to the same object (copied whole first). */
+static int visit_name(const char *name, const b3cas_oid *id, void *ctx)
+{
+	backup_run *b = ctx;
+	b3cas_oid there;
+	int rc = b3cas_name_get(b->copy.dst, name, &there);
+
+	if (rc == 0 && b3cas_oid_equal(&there, id))
+		return 0;
+	if (rc < 0 && rc != B3CAS_ENOTFOUND && rc != B3CAS_ECORRUPT) {
+		b->dst_error = rc;
+		return rc;
+	}
+	b3cas_error_clear();
+	{
+		uint64_t before = b->deep.copied;
+
+		rc = b3cas__copy_name(&b->deep, name, id);
+		b->r->copied += b->deep.copied - before;
+	}
+	if (rc < 0)
+		return deep_failed(b, rc);
+	b->r->names++;
 	return 0;
 }
 
@@ -315,9 +384,15 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 	}
 	b3cas__ticker_start(&b.ticker, opts->progress, opts->ctx,
 			    opts->progress ? b3cas__estimate_objects(s) : 0);
-	rc = b3cas_store_foreach(s, visit, &b);
+	b3cas__deep_init(&b.deep, &b.copy, false);
+	/* Names first: a name's object then holds its count there before
+	 * the walk of objects sets the callers' counts. */
+	rc = b3cas_name_foreach(s, NULL, visit_name, &b);
+	if (rc == 0 && !b.dst_error)
+		rc = b3cas_store_foreach(s, visit, &b);
 	if (b.dst_error)
 		rc = b.dst_error;
+	b3cas__deep_free(&b.deep);
 	crc = b3cas_store_close(dst);
 	if (rc == 0 && crc < 0)
 		rc = crc;
@@ -327,10 +402,12 @@ int b3cas_backup(b3cas_store *s, const char *dest_dir,
 	b.r->seconds = (double)(b3cas__now_ns() - t0) * 1e-9;
 	b3cas__integrity_log(lay->root_fd, "integrity/backup/log",
 			     "dest=%s objects=%" PRIu64 " copied=%" PRIu64
-			     " recounted=%" PRIu64 " bytes=%" PRIu64
+			     " recounted=%" PRIu64 " names=%" PRIu64
+			     " bytes=%" PRIu64
 			     " failed=%" PRIu64 " seconds=%.3f result=%d",
 			     dest_dir, b.r->objects, b.r->copied,
-			     b.r->recounted, b.r->bytes, b.r->failed,
+			     b.r->recounted, b.r->names, b.r->bytes,
+			     b.r->failed,
 			     b.r->seconds, rc);
 	return rc;
 }

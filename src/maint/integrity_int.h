@@ -42,6 +42,63 @@ void b3cas__copy_free(b3cas__copy *c);
 int b3cas__copy_object(b3cas__copy *c, const b3cas_oid *id,
 		       b3cas__publish_fn publish, void *ctx, bool *src_side);
 
+/* The part of a copy both kinds share: object id streamed from c->src
+ * into a new writer of c->dst (staged: b3cas__writer_open_staged, else
+ * b3cas_writer_open), left open in *w for the caller to finish. 0, or an
+ * error (*src_side: whose) after which nothing is left open. */
+int b3cas__copy_stream(b3cas__copy *c, const b3cas_oid *id, bool staged,
+		       b3cas_writer **w, bool *src_side);
+
+/*
+ * Objects that hold links (b3cas_store_put_linked) and names, copied with
+ * everything they reach (copy_linked.c): a store's walk of objects leaves
+ * out what only links hold, as it leaves out chunks.
+ */
+typedef struct b3cas__seen {
+	b3cas_oid *ids;
+	uint8_t *used;
+	size_t cap, n;
+} b3cas__seen;
+
+typedef struct b3cas__deep {
+	b3cas__copy *c;
+	/* Go into linked objects the destination holds already (each id
+	 * once), to copy what they reach and it lacks; else such an object
+	 * is taken as whole, its links holding the rest. */
+	bool descend;
+	b3cas__seen seen;
+	uint64_t copied; /* objects stored in the destination */
+	/* After an error: the object it is about, and whether the source
+	 * failed (it cannot be read there) or the destination. */
+	b3cas_oid bad;
+	bool src_side;
+} b3cas__deep;
+
+void b3cas__deep_init(b3cas__deep *d, b3cas__copy *c, bool descend);
+void b3cas__deep_free(b3cas__deep *d);
+
+/*
+ * Make object id stored in the destination as the source has it, with
+ * every object it links to, down to the end: what the destination lacks
+ * is copied (an object holding links after all of them, with them), and
+ * an object there without the links the source gives it gets them. Each
+ * object this stores, lease holds one reference to until its close; by
+ * then each one below id is held by its parent's links. *took: the lease
+ * took one on id itself. 0, or an error about d->bad (d->src_side).
+ */
+int b3cas__copy_deep(b3cas__deep *d, b3cas_lease *lease, const b3cas_oid *id,
+		     bool *took);
+
+/* b3cas__copy_deep under a lease of its own, then id's callers' count at
+ * least refs (b3cas__store_set_refs_at_least, only_raise), then the
+ * lease's close. 0 or an error as b3cas__copy_deep. */
+int b3cas__copy_rooted(b3cas__deep *d, const b3cas_oid *id, uint64_t refs,
+		       bool only_raise);
+
+/* b3cas__copy_deep under a lease of its own, then name set to id in the
+ * destination (it holds the reference), then the lease's close. */
+int b3cas__copy_name(b3cas__deep *d, const char *name, const b3cas_oid *id);
+
 /* Progress callbacks about ten times a second. */
 typedef struct b3cas__ticker {
 	void (*fn)(const b3cas_progress *progress, void *ctx);

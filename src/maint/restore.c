@@ -38,6 +38,7 @@ typedef enum here_state {
 
 typedef struct restore_run {
 	b3cas__copy copy; /* source -> this store */
+	b3cas__deep deep; /* what links hold, names */
 	const char *src_dir;
 	const b3cas_restore_options *o;
 	b3cas_restore_report *r;
@@ -208,6 +209,32 @@ static int callers_back(restore_run *t, const b3cas_object_info *info)
 	return 0;
 }
 
+/*
+ * What object id of the source links to (b3cas_store_put_linked), copied
+ * in where this store lacks it, id too if absent here, with refs callers'
+ * references then (0: none set). What is copied counts as restored.
+ */
+static int deep(restore_run *t, const b3cas_oid *id, uint64_t refs)
+{
+	uint64_t before = t->deep.copied;
+	int rc = b3cas__copy_rooted(&t->deep, id, refs, true);
+
+	t->r->restored += t->deep.copied - before;
+	if (rc == 0)
+		return 0;
+	if (t->deep.src_side && rc != B3CAS_ENOMEM) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		rc = b3cas__error_because(rc, "cannot restore %s: %s has no "
+					  "good copy",
+					  b3cas_oid_fmt(hex, &t->deep.bad),
+					  t->src_dir);
+		return fail(t, &t->deep.bad, rc);
+	}
+	t->dst_error = rc;
+	return rc;
+}
+
 /* The first walk: every object of the source. */
 static int visit_source(const b3cas_object_info *info, void *ctx)
 {
@@ -216,7 +243,7 @@ static int visit_source(const b3cas_object_info *info, void *ctx)
 	here_state state;
 	const char *why;
 	char hex[B3CAS_OID_HEX_LEN + 1];
-	int rc;
+	int rc, linked;
 
 	t->r->objects++;
 	b3cas__tick(&t->ticker, t->r->objects, t->hashed + t->copy.bytes,
@@ -230,6 +257,18 @@ static int visit_source(const b3cas_object_info *info, void *ctx)
 	}
 	if (rc < 0)
 		return fail(t, &info->id, rc);
+	linked = b3cas__links_held(t->copy.src, &info->id);
+	if (linked < 0)
+		return fail(t, &info->id, linked);
+	if (linked && state == HERE_ABSENT)
+		return deep(t, &info->id, info->refs);
+	if (linked && (state == HERE_SOUND || state == HERE_DAMAGED)) {
+		/* What it reaches and this store lacks; first, so that a
+		 * damaged copy is replaced with every link stored. */
+		rc = deep(t, &info->id, 0);
+		if (rc != 0 || t->stop)
+			return rc;
+	}
 	switch (state) {
 	case HERE_SOUND:
 		return callers_back(t, info);
@@ -289,6 +328,58 @@ static int visit_here(const b3cas_object_info *info, void *ctx)
 	return fail(t, &info->id, rc);
 }
 
+/* Each name of the source this store lacks, set here to the same object
+ * (copied in whole first). A name here is this store's own and kept. */
+static int visit_name(const char *name, const b3cas_oid *id, void *ctx)
+{
+	restore_run *t = ctx;
+	b3cas_oid here;
+	uint64_t before;
+	int rc = b3cas_name_get(t->copy.dst, name, &here);
+
+	if (rc != B3CAS_ENOTFOUND) {
+		if (rc == 0 || rc == B3CAS_ECORRUPT) {
+			b3cas_error_clear();
+			return 0; /* (a malformed one: fsck tells) */
+		}
+		t->dst_error = rc;
+		return rc;
+	}
+	b3cas_error_clear();
+	/* Its object deleted here (a GC candidate): removed here since,
+	 * and a restore does not undo deletes. */
+	rc = b3cas_store_exists(t->copy.dst, id);
+	if (rc == 0)
+		rc = b3cas__index_has(b3cas__store_index(t->copy.dst),
+				      B3CAS_CF_CONTENT, id->bytes,
+				      B3CAS_OID_LEN);
+	else if (rc == 1)
+		rc = 0;
+	if (rc != 0) {
+		if (rc < 0)
+			t->dst_error = rc;
+		return rc < 0 ? rc : 0;
+	}
+	before = t->deep.copied;
+	rc = b3cas__copy_name(&t->deep, name, id);
+	t->r->restored += t->deep.copied - before;
+	if (rc == 0) {
+		t->r->names++;
+		return 0;
+	}
+	if (t->deep.src_side && rc != B3CAS_ENOMEM) {
+		char hex[B3CAS_OID_HEX_LEN + 1];
+
+		rc = b3cas__error_because(rc, "cannot restore name '%s' (%s): "
+					  "%s has no good copy of %s", name,
+					  b3cas_oid_fmt(hex, id), t->src_dir,
+					  b3cas_oid_fmt(hex, &t->deep.bad));
+		return fail(t, &t->deep.bad, rc);
+	}
+	t->dst_error = rc;
+	return rc;
+}
+
 int b3cas__restore_run(b3cas_store *dst, b3cas_store *src, bool absent_only,
 		       const b3cas_restore_options *opts,
 		       b3cas_restore_report *report)
@@ -315,7 +406,15 @@ int b3cas__restore_run(b3cas_store *dst, b3cas_store *src, bool absent_only,
 			total = b3cas__estimate_objects(dst);
 	}
 	b3cas__ticker_start(&t.ticker, opts->progress, opts->ctx, total);
-	rc = b3cas_store_foreach(src, visit_source, &t);
+	/* Every object reached from one of this store's is gone into
+	 * once, unless only absent objects are wanted. */
+	b3cas__deep_init(&t.deep, &t.copy, !absent_only);
+	/* Names first: a name's object holds its count before the walk of
+	 * objects looks at the callers' counts. */
+	rc = b3cas_name_foreach(src, NULL, visit_name, &t);
+	if (rc == 0 && !t.dst_error)
+		rc = b3cas_store_foreach(src, visit_source, &t);
+	b3cas__deep_free(&t.deep);
 	if (rc == 0 && !absent_only)
 		rc = b3cas_store_foreach(dst, visit_here, &t);
 	if (t.dst_error)
@@ -378,10 +477,11 @@ out:
 	b3cas__integrity_log(lay->root_fd, "integrity/backup/log",
 			     "restore src=%s objects=%" PRIu64
 			     " restored=%" PRIu64 " healed=%" PRIu64
-			     " bytes=%" PRIu64 " failed=%" PRIu64
-			     " seconds=%.3f result=%d",
+			     " names=%" PRIu64 " bytes=%" PRIu64
+			     " failed=%" PRIu64 " seconds=%.3f result=%d",
 			     src_dir, report->objects, report->restored,
-			     report->healed, report->bytes, report->failed,
+			     report->healed, report->names, report->bytes,
+			     report->failed,
 			     report->seconds, rc);
 	return rc;
 }

@@ -3371,6 +3371,91 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 	return rc;
 }
 
+int b3cas__links_read(b3cas_store *s, const b3cas_oid *id, b3cas_oid **out,
+		      size_t *nout)
+{
+	rocksdb_pinnableslice_t *v;
+	uint8_t k[LINKS_KEY_LEN];
+	const uint8_t *gen, *recs;
+	const char *p;
+	char hex[B3CAS_OID_HEX_LEN + 1];
+	b3cas_oid *links = NULL;
+	size_t len, n = 0;
+	uint32_t nrec;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	links_key(k, id);
+	rc = meta_get(s, NULL, k, sizeof(k), &v);
+	if (rc <= 0)
+		return rc;
+	p = rocksdb_pinnableslice_value(v, &len);
+	rc = links_parse(id, (const uint8_t *)p, len, &gen, &nrec, &recs);
+	for (uint32_t i = 0; rc == 0 && i < nrec; i++) {
+		const uint8_t *r = recs + (size_t)i * LINKS_REC;
+		uint32_t want = get_u32(r);
+		node_val nv;
+		b3cas_oid *grown;
+		const uint8_t *q, *end;
+		size_t got = 0;
+
+		grown = realloc(links, (n + want) * sizeof(*links));
+		if (!grown) {
+			rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+			break;
+		}
+		links = grown;
+		rc = node_val_get(s, NULL, r + 4, &nv);
+		if (rc == 0)
+			rc = b3cas__error(B3CAS_ECORRUPT, "a manifest node of "
+					  "the links of object %s is missing",
+					  b3cas_oid_fmt(hex, id));
+		if (rc < 0)
+			break;
+		rc = 0;
+		q = nv.p;
+		end = q + nv.len;
+		for (;;) {
+			uint8_t item[B3CAS_OID_LEN];
+			uint32_t il;
+			size_t e = seg_entry(q, end, item, &il);
+
+			if (e == 0)
+				break;
+			if (got < want)
+				memcpy(links[n + got].bytes, item,
+				       B3CAS_OID_LEN);
+			got++;
+			q += e;
+		}
+		node_val_done(&nv);
+		if (got != want || q != end) {
+			rc = b3cas__error(B3CAS_ECORRUPT, "a manifest node of "
+					  "the links of object %s is damaged",
+					  b3cas_oid_fmt(hex, id));
+			break;
+		}
+		n += want;
+	}
+	rocksdb_pinnableslice_destroy(v);
+	if (rc < 0) {
+		free(links);
+		return rc;
+	}
+	*out = links;
+	*nout = n;
+	return 1;
+}
+
+int b3cas__links_held(b3cas_store *s, const b3cas_oid *id)
+{
+	uint8_t k[LINKS_KEY_LEN];
+
+	links_key(k, id);
+	return b3cas__index_has(s->ix, B3CAS_CF_META, k, sizeof(k));
+}
+
 int b3cas__links_any(b3cas_store *s)
 {
 	static const char kinds[] = {'k', 'l', 'p', 'r'};

@@ -246,6 +246,17 @@ typedef int (*b3cas__held_fn)(b3cas__held_finding *f, void *ctx);
 int b3cas__store_check_held(b3cas_store *s, bool repair, b3cas__held_fn fn,
 			    void *ctx);
 
+/* ---- links, for backup and restore (store/chunked.c) ---- */
+
+/* The links of object id as stored now: 1 and *links (malloc'd, *n of
+ * them, in no set order; NULL when none; the caller frees it), 0 when id
+ * holds no links, or an error (B3CAS_ECORRUPT: its links top or one of
+ * its nodes is damaged or missing; B3CAS_ENOMEM; B3CAS_EIO). */
+int b3cas__links_read(b3cas_store *s, const b3cas_oid *id, b3cas_oid **links,
+		      size_t *n);
+/* 1 if object id holds links here, 0 if not, or an error. */
+int b3cas__links_held(b3cas_store *s, const b3cas_oid *id);
+
 /* ---- the reserve (store/reserve.c) ---- */
 
 /* Writing handles, at open: make the reserve whole if there is room, and

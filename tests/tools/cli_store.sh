@@ -227,17 +227,17 @@ expect 0 '"completed":true' '^$' -- --store "$work/split" scrub --json --max-obj
 expect 2 '^$' 'invalid --rate' -- --store "$work/split" scrub --rate 0
 
 # ---- restore: missing and damaged objects back from a backup ----
-expect 0 '^restore: 1 objects, 0 restored, 0 healed \(0 bytes copied\), 0 could not be restored' '^$' \
+expect 0 '^restore: 1 objects, 0 restored, 0 healed \(0 bytes copied\), 0 names set, 0 could not be restored' '^$' \
 	-- --store "$work/split" restore "$work/bk"
 chmod 644 "$obj"
 truncate -s 3 "$obj"
-expect 0 '^restore: 1 objects, 0 restored, 1 healed \(1000 bytes copied\), 0 could not be restored' '^$' \
+expect 0 '^restore: 1 objects, 0 restored, 1 healed \(1000 bytes copied\), 0 names set, 0 could not be restored' '^$' \
 	-- --store "$work/split" restore "$work/bk"
 "$b3cas" --store "$work/split" get "${id[1000]}" >"$work/out" 2>/dev/null
 check "restore heals a truncated object" cmp -s "$files/f1000" "$work/out"
 check "restores are logged as such" grep -q ' restore src=.*healed=1 ' "$work/split/integrity/backup/log"
 expect 0 '' '^$' -- --store "$work/again" init
-expect 0 '^\{"src":".*/bk","objects":1,"restored":1,"healed":0,"bytes":1000,"failed":0,"seconds":[0-9.]+\}$' '^$' \
+expect 0 '^\{"src":".*/bk","objects":1,"restored":1,"healed":0,"names":0,"bytes":1000,"failed":0,"seconds":[0-9.]+\}$' '^$' \
 	-- --store "$work/again" restore --json "$work/bk"
 # an object damaged here that the backup lacks: named, exit 1
 expect 0 '' '^$' -- --store "$work/split" put "$files/f65536"
