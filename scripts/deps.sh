@@ -10,6 +10,7 @@ PACKAGES=(
 	libssl-dev                 # OpenSSL SHA-256/SHA-1 baselines, sha256 mode
 	librocksdb-dev             # the index
 	libzstd-dev                # compression of chunks and small objects
+	zlib1g-dev                 # git export: git's loose objects
 	libcmocka-dev libjansson-dev   # unit tests, official test vectors
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark

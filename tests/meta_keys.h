@@ -11,7 +11,9 @@
 
 #include "index/index.h"
 
-static inline unsigned tu_meta_keys(b3cas_index *ix)
+/* The meta keys whose first byte is in firsts (NULL: every key but the
+ * store's "hash"). */
+static inline unsigned tu_meta_keys_of(b3cas_index *ix, const char *firsts)
 {
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it =
@@ -23,11 +25,19 @@ static inline unsigned tu_meta_keys(b3cas_index *ix)
 		size_t kl;
 		const char *k = rocksdb_iter_key(it, &kl);
 
-		n += !(kl == 4 && memcmp(k, "hash", 4) == 0);
+		if (firsts)
+			n += kl > 0 && strchr(firsts, k[0]) && k[0];
+		else
+			n += !(kl == 4 && memcmp(k, "hash", 4) == 0);
 	}
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
 	return n;
+}
+
+static inline unsigned tu_meta_keys(b3cas_index *ix)
+{
+	return tu_meta_keys_of(ix, NULL);
 }
 
 #endif

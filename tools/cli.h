@@ -344,6 +344,8 @@ int cmd_get(cli_ctx *ctx, int argc, char **argv);
 int cmd_tree(cli_ctx *ctx, int argc, char **argv);
 int cmd_checkpoint(cli_ctx *ctx, int argc, char **argv);
 extern const cli_spec cmd_checkpoint_spec;
+int cmd_git(cli_ctx *ctx, int argc, char **argv);
+extern const cli_spec cmd_git_spec;
 extern const cli_spec cmd_tree_spec;
 extern const cli_spec cmd_get_spec;
 int cmd_exists(cli_ctx *ctx, int argc, char **argv);

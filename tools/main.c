@@ -72,6 +72,7 @@ static const cli_command commands[] = {
 	{&cmd_get_spec, cmd_get, true},
 	{&cmd_tree_spec, cmd_tree, true},
 	{&cmd_checkpoint_spec, cmd_checkpoint, true},
+	{&cmd_git_spec, cmd_git, true},
 	{&cmd_exists_spec, cmd_exists, false},
 	{&cmd_rm_spec, cmd_rm, true},
 	{&cmd_gc_spec, cmd_gc, true},

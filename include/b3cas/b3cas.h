@@ -11,5 +11,6 @@
 #include "integrity.h"
 #include "tree.h"
 #include "checkpoint.h"
+#include "git.h"
 
 #endif

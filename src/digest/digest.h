@@ -71,4 +71,7 @@ int b3cas__digest_file_check(b3cas_digest *d, int fd, const b3cas_oid *id,
 /* B3CAS_ECORRUPT naming id and what its bytes hash to (got). */
 int b3cas__digest_mismatch(const b3cas_oid *id, const b3cas_oid *got);
 
+/* The value of hex digit c (either case), or -1 (oid.c). */
+int b3cas__hex_value(char c);
+
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "b3cas/store.h"
+#include "digest/digest.h"
 #include "util/error.h"
 
 static const char hex_digits[] = "0123456789abcdef";
@@ -20,7 +21,7 @@ char *b3cas_oid_fmt(char out[B3CAS_OID_HEX_LEN + 1], const b3cas_oid *id)
 	return out;
 }
 
-static int hex_value(char c)
+int b3cas__hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -55,7 +56,7 @@ int b3cas_oid_parse(b3cas_oid *out, const char *text)
 	B3CAS__NONNULL(text, "text");
 	len = strnlen(text, B3CAS_OID_HEX_LEN + 1);
 	for (size_t i = 0; i < len && i < B3CAS_OID_HEX_LEN; i++)
-		if (hex_value(text[i]) < 0)
+		if (b3cas__hex_value(text[i]) < 0)
 			return bad_char(text, i);
 	if (len > B3CAS_OID_HEX_LEN)
 		return b3cas__error(B3CAS_EINVAL,
@@ -68,8 +69,8 @@ int b3cas_oid_parse(b3cas_oid *out, const char *text)
 				    "has %d",
 				    text, len, B3CAS_OID_HEX_LEN);
 	for (size_t i = 0; i < B3CAS_OID_LEN; i++)
-		id.bytes[i] = (uint8_t)(hex_value(text[2 * i]) << 4 |
-					hex_value(text[2 * i + 1]));
+		id.bytes[i] = (uint8_t)(b3cas__hex_value(text[2 * i]) << 4 |
+					b3cas__hex_value(text[2 * i + 1]));
 	*out = id;
 	return 0;
 }

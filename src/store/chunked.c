@@ -3169,7 +3169,8 @@ write:
 static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
 			       b3cas__cput *c, const void *data, size_t len,
 			       bool *loose, bool *keep_links,
-			       const uint8_t *name, size_t name_len)
+			       const uint8_t *name, size_t name_len,
+			       const b3cas__tag *extra)
 {
 	b3cas_store *s = lp->s;
 	uint8_t k[LINKS_KEY_LEN];
@@ -3177,8 +3178,9 @@ static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
 
 	*keep_links = false;
 	*loose = false;
+	b3cas__batch_tag(s, b, extra, lp->id);
 	if (name && name[0] != 'N') {
-		b3cas__tag tag = {name, name_len};
+		b3cas__tag tag = {name, name_len, NULL, NULL, 0};
 
 		b3cas__batch_tag(s, b, &tag, lp->id);
 	} else if (name) {
@@ -3228,7 +3230,8 @@ static int links_commit_locked(links_put *lp, rocksdb_writebatch_t *b,
  * new, or a candidate to revive), or an error.
  */
 static int links_known(b3cas_store *s, const b3cas_oid *id,
-		       const uint8_t *name, size_t name_len, bool is_name)
+		       const uint8_t *name, size_t name_len, bool is_name,
+		       const b3cas__tag *extra)
 {
 	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
 	rocksdb_writebatch_t *b = NULL;
@@ -3264,6 +3267,7 @@ static int links_known(b3cas_store *s, const b3cas_oid *id,
 					(const char *)name, name_len,
 					(const char *)id->bytes,
 					B3CAS_OID_LEN);
+			b3cas__batch_tag(s, b, extra, id);
 			rc = b3cas__write_batch(s, b, false);
 			if (rc == 0) {
 				b3cas__known_add(s->known, id);
@@ -3282,7 +3286,8 @@ static int links_known(b3cas_store *s, const b3cas_oid *id,
 int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 			    const void *data, size_t len,
 			    const b3cas_oid *links, size_t nlinks,
-			    const uint8_t *name, size_t name_len)
+			    const uint8_t *name, size_t name_len,
+			    const b3cas__tag *extra)
 {
 	links_put *lp;
 	b3cas__cput *c = NULL;
@@ -3297,7 +3302,7 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 				    nlinks, LINKS_MAX);
 	/* stored with its links: a reference more, no node work */
 	if (atomic_load(&s->links)) {
-		rc = links_known(s, id, name, name_len, is_name);
+		rc = links_known(s, id, name, name_len, is_name, extra);
 		if (rc != 0)
 			return rc;
 	}
@@ -3335,7 +3340,7 @@ int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 			pthread_mutex_lock(&s->names_lock);
 		pthread_mutex_lock(lock);
 		rc = links_commit_locked(lp, b, c, data, len, &loose, &keep,
-					 name, name_len);
+					 name, name_len, extra);
 		if (rc >= 0) {
 			int wrc = b3cas__write_batch(s, b, loose);
 

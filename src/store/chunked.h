@@ -169,7 +169,8 @@ int b3cas__chunked_mend(b3cas_store *s, const b3cas_oid *id,
 int b3cas__store_put_linked(b3cas_store *s, const b3cas_oid *id,
 			    const void *data, size_t len,
 			    const b3cas_oid *links, size_t nlinks,
-			    const uint8_t *name, size_t name_len);
+			    const uint8_t *name, size_t name_len,
+			    const b3cas__tag *extra);
 /* Add to b (which removes id's entry) the release of its links, if it
  * has any. */
 void b3cas__links_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,

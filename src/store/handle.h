@@ -112,6 +112,10 @@ struct b3cas_store {
 	 * releases are kept as a chunking store's are. Set at open when the
 	 * index has any, and by the first put of links before it writes. */
 	atomic_bool links;
+	/* The index has (or had, since open) git mappings (gitmap.c), so a
+	 * removal deletes an object's mappings too. Set at open when it has
+	 * any, and by the first git put before it writes. */
+	atomic_bool gitmap;
 	/* Names (names.c): one change of any name at a time; taken before
 	 * any stripe lock. */
 	pthread_mutex_t names_lock;

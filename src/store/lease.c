@@ -245,26 +245,29 @@ int b3cas_lease_open(b3cas_store *s, b3cas_lease **out)
 	return 0;
 }
 
-int b3cas_lease_put(b3cas_lease *l, b3cas_oid *id_out, const void *data,
-		    size_t len)
+int b3cas__lease_put_tags(b3cas_lease *l, b3cas_oid *id_out, const void *data,
+			  size_t len, bool linked, const b3cas_oid *links,
+			  size_t nlinks, const b3cas__tag *extra)
 {
 	uint8_t k[KEY_LEN];
-	b3cas__tag tag = {k, sizeof(k)};
+	b3cas__tag tag = {k, sizeof(k), extra, NULL, 0};
 	uint64_t seq = 0, t0 = b3cas__now_ns();
 	b3cas_oid id;
-	int rc;
+	int rc = b3cas__store_check_writable(l->s, "store an object");
 
-	B3CAS__NONNULL(l, "lease");
-	B3CAS__NONNULL_LEN(data, "data", len, "len");
-	rc = b3cas__store_check_writable(l->s, "store an object");
 	if (rc == 0)
 		rc = b3cas__store_hash(l->s, &id, data, len);
 	if (rc == 0)
 		rc = take_seq(l, &seq);
 	if (rc == 0) {
 		lease_key(k, l->gen, seq);
-		rc = b3cas__store_publish_tag(l->s, &id, data, len, NULL,
-					      &tag);
+		if (linked)
+			rc = b3cas__store_put_linked(l->s, &id, data, len,
+						     links, nlinks, k,
+						     sizeof(k), extra);
+		else
+			rc = b3cas__store_publish_tag(l->s, &id, data, len,
+						      NULL, &tag);
 	}
 	if (rc >= 0) {
 		int rrc = record(l, &id, seq);
@@ -278,38 +281,29 @@ int b3cas_lease_put(b3cas_lease *l, b3cas_oid *id_out, const void *data,
 	return rc;
 }
 
+b3cas_store *b3cas__lease_store(const b3cas_lease *l)
+{
+	return l->s;
+}
+
+int b3cas_lease_put(b3cas_lease *l, b3cas_oid *id_out, const void *data,
+		    size_t len)
+{
+	B3CAS__NONNULL(l, "lease");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
+	return b3cas__lease_put_tags(l, id_out, data, len, false, NULL, 0,
+				     NULL);
+}
+
 int b3cas_lease_put_linked(b3cas_lease *l, b3cas_oid *id_out,
 			   const void *data, size_t len,
 			   const b3cas_oid *links, size_t nlinks)
 {
-	uint8_t k[KEY_LEN];
-	uint64_t seq = 0, t0 = b3cas__now_ns();
-	b3cas_oid id;
-	int rc;
-
 	B3CAS__NONNULL(l, "lease");
 	B3CAS__NONNULL_LEN(data, "data", len, "len");
 	B3CAS__NONNULL_LEN(links, "links", nlinks, "nlinks");
-	rc = b3cas__store_check_writable(l->s, "store an object");
-	if (rc == 0)
-		rc = b3cas__store_hash(l->s, &id, data, len);
-	if (rc == 0)
-		rc = take_seq(l, &seq);
-	if (rc == 0) {
-		lease_key(k, l->gen, seq);
-		rc = b3cas__store_put_linked(l->s, &id, data, len, links,
-					     nlinks, k, sizeof(k));
-	}
-	if (rc >= 0) {
-		int rrc = record(l, &id, seq);
-
-		if (rrc < 0)
-			rc = rrc;
-	}
-	if (rc >= 0 && id_out)
-		*id_out = id;
-	b3cas__note_put(l->s, t0, len, rc, 1);
-	return rc;
+	return b3cas__lease_put_tags(l, id_out, data, len, true, links,
+				     nlinks, NULL);
 }
 
 static int publish_tag(b3cas_store *s, const b3cas_oid *id, const void *data,
@@ -321,7 +315,7 @@ static int publish_tag(b3cas_store *s, const b3cas_oid *id, const void *data,
 int b3cas_lease_commit(b3cas_lease *l, b3cas_writer *w, b3cas_oid *id_out)
 {
 	uint8_t k[KEY_LEN];
-	b3cas__tag tag = {k, sizeof(k)};
+	b3cas__tag tag = {k, sizeof(k), NULL, NULL, 0};
 	uint64_t seq = 0, t0 = b3cas__now_ns(), total;
 	b3cas_oid id;
 	int rc;
@@ -356,7 +350,7 @@ int b3cas_lease_commit(b3cas_lease *l, b3cas_writer *w, b3cas_oid *id_out)
 int b3cas_lease_ref(b3cas_lease *l, const b3cas_oid *id)
 {
 	uint8_t k[KEY_LEN];
-	b3cas__tag tag = {k, sizeof(k)};
+	b3cas__tag tag = {k, sizeof(k), NULL, NULL, 0};
 	rocksdb_writebatch_t *b;
 	pthread_mutex_t *m;
 	uint64_t seq = 0;

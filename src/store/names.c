@@ -272,7 +272,7 @@ int b3cas_name_put_linked(b3cas_store *s, const char *name, const void *data,
 		rc = b3cas__store_hash(s, &id, data, len);
 	if (rc == 0)
 		rc = b3cas__store_put_linked(s, &id, data, len, links, nlinks,
-					     k, klen);
+					     k, klen, NULL);
 	if (rc >= 0 && id_out)
 		*id_out = id;
 	return rc;

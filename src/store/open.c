@@ -297,6 +297,13 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 			atomic_store(&s->links, true);
 		rc = any < 0 ? any : 0;
 	}
+	if (rc == 0) {
+		int any = b3cas__gitmap_any(s);
+
+		if (any > 0)
+			atomic_store(&s->gitmap, true);
+		rc = any < 0 ? any : 0;
+	}
 	/* What a process that ended left of its leases (lease.c). */
 	if (rc == 0 && !s->read_only)
 		rc = b3cas__leases_release_all(s);

@@ -182,11 +182,12 @@ int b3cas__write_batch(b3cas_store *s, rocksdb_writebatch_t *b, bool loose)
 void b3cas__batch_tag(b3cas_store *s, rocksdb_writebatch_t *b,
 		      const b3cas__tag *tag, const b3cas_oid *id)
 {
-	if (tag)
-		rocksdb_writebatch_put_cf(b, s->ix->cf[B3CAS_CF_META],
-					  (const char *)tag->key, tag->klen,
-					  (const char *)id->bytes,
-					  B3CAS_OID_LEN);
+	for (; tag; tag = tag->next)
+		rocksdb_writebatch_put_cf(
+			b, s->ix->cf[B3CAS_CF_META], (const char *)tag->key,
+			tag->klen,
+			(const char *)(tag->val ? tag->val : id->bytes),
+			tag->val ? tag->vlen : B3CAS_OID_LEN);
 }
 
 int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
@@ -265,7 +266,7 @@ int b3cas_store_put_linked(b3cas_store *s, b3cas_oid *id_out,
 		rc = b3cas__store_hash(s, &id, data, len);
 	if (rc == 0)
 		rc = b3cas__store_put_linked(s, &id, data, len, links, nlinks,
-					     NULL, 0);
+					     NULL, 0, NULL);
 	if (rc >= 0 && id_out)
 		*id_out = id;
 	b3cas__note_put(s, t0, len, rc, 1);

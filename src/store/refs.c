@@ -155,6 +155,7 @@ void b3cas__store_batch_remove(b3cas_store *s, rocksdb_writebatch_t *b,
 		b3cas__delta_batch_removed(s, b, id);
 	}
 	b3cas__links_batch_removed(s, b, id);
+	b3cas__gitmap_batch_removed(s, b, id);
 	b3cas__known_drop(s->known, id);
 	b3cas__chunked_batch_forget_held(s, b, id);
 	rocksdb_writebatch_delete_cf(b, s->ix->cf[B3CAS_CF_CONTENT],

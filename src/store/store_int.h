@@ -78,9 +78,14 @@ int b3cas__store_publish(b3cas_store *s, const b3cas_oid *id,
 typedef struct b3cas__tag {
 	const uint8_t *key;
 	size_t klen;
+	/* More keys written with it (the git mapping's, gitmap.c), and the
+	 * value of this one: NULL for the id the write names. */
+	const struct b3cas__tag *next;
+	const uint8_t *val;
+	size_t vlen;
 } b3cas__tag;
 
-/* Add tag (may be NULL) naming id to b. */
+/* Add tag (may be NULL) and those chained to it, naming id, to b. */
 void b3cas__batch_tag(b3cas_store *s, rocksdb_writebatch_t *b,
 		      const b3cas__tag *tag, const b3cas_oid *id);
 
@@ -89,6 +94,24 @@ void b3cas__batch_tag(b3cas_store *s, rocksdb_writebatch_t *b,
 int b3cas__store_publish_tag(b3cas_store *s, const b3cas_oid *id,
 			     const void *data, size_t len, b3cas_tmpfile *tmp,
 			     const b3cas__tag *tag);
+
+/* b3cas_lease_put (linked: b3cas_lease_put_linked), with the keys of
+ * extra (may be NULL) written in the batch that takes the reference. */
+int b3cas__lease_put_tags(b3cas_lease *l, b3cas_oid *id_out, const void *data,
+			  size_t len, bool linked, const b3cas_oid *links,
+			  size_t nlinks, const b3cas__tag *extra);
+
+/* The store a lease is of. */
+b3cas_store *b3cas__lease_store(const b3cas_lease *l);
+
+/* ---- git mappings (store/gitmap.c) ---- */
+
+/* Add to b (which removes id's entry) the deletion of id's git mappings,
+ * if the store has any. */
+void b3cas__gitmap_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
+				 const b3cas_oid *id);
+/* Does the index hold any git mapping? 1, 0, or an error. */
+int b3cas__gitmap_any(b3cas_store *s);
 
 /* Drop every lease reference a process that ended left (lease.c): at a
  * writable open, when no other process can hold a lease. */

@@ -10,7 +10,8 @@
  * says "may be NULL"), the call is made with NULL too and must work as
  * before. The t_ tests live by header: test_api_misuse_hash.c (common.h
  * and hash.h), test_api_misuse_store.c, test_api_misuse_cache.c and
- * test_api_misuse_integrity.c and test_api_misuse_tree.c.
+ * test_api_misuse_integrity.c, test_api_misuse_tree.c and
+ * test_api_misuse_git.c.
  *
  * This file holds the shared store, the refusal checks, main() and the
  * list of tests, and the two checks of the headers themselves:
@@ -200,6 +201,10 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_checkpoint_load), T(b3cas_checkpoint_free),
 	T(b3cas_checkpoint_list), T(b3cas_checkpoint_find),
 	T(b3cas_checkpoint_delete), T(b3cas_checkpoint_prune),
+	T(b3cas_git_oid_len), T(b3cas_git_type_name), T(b3cas_git_type_parse),
+	T(b3cas_git_oid_parse), T(b3cas_git_oid_fmt), T(b3cas_git_hash),
+	T(b3cas_git_put), T(b3cas_git_lookup), T(b3cas_git_lookup_prefix),
+	T(b3cas_git_reverse), T(b3cas_git_foreach),
 
 	cmocka_unit_test(test_every_function_covered),
 	cmocka_unit_test(test_every_function_documents_errors),

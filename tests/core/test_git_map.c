@@ -1,0 +1,304 @@
+/*
+ * test_git_map.c - git objects in the store (b3cas/git.h): git's ids
+ * against git's own (known ids, and `git hash-object` of random objects),
+ * the mapping both ways, by prefix (an ambiguous one too) and walked; a
+ * blob and the same bytes put by b3cas_store_put are one object; links
+ * keep what a tree names; GC removes an object's mappings with it, also
+ * after a reopen; the mapping of a duplicate put.
+ */
+#include <unistd.h>
+
+#include "b3cas/b3cas.h"
+#include "meta_keys.h"
+#include "store/store_int.h"
+#include "test_util.h"
+
+static char root[256], dir[300];
+
+static int setup(void **state)
+{
+	(void)state;
+	tu_make_root(root, sizeof(root), "git_map");
+	snprintf(dir, sizeof(dir), "%s/store", root);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tu_remove_root(root);
+	return 0;
+}
+
+/* The mapping keys in s's index ('g' and 'G'), read directly: what GC
+ * left, whatever the lookups' filter of objects no longer stored. */
+static unsigned map_keys(b3cas_store *s)
+{
+	return tu_meta_keys_of(b3cas__store_index(s), "gG");
+}
+
+static b3cas_store *open_store(bool create)
+{
+	b3cas_store_options o = tu_store_options(create, 1024);
+
+	return tu_open_store(dir, &o);
+}
+
+static void expect_hex(const b3cas_git_oid *g, const char *want)
+{
+	char hex[B3CAS_GIT_HEX_MAX + 1];
+
+	assert_string_equal(b3cas_git_oid_fmt(hex, g), want);
+}
+
+/* Known ids, as git computes them (git hash-object, and git's constants
+ * for the empty tree in both formats). */
+static void test_known_ids(void **state)
+{
+	b3cas_git_oid g, p;
+
+	(void)state;
+	assert_int_equal(b3cas_git_hash(&g, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB,
+					"", 0), 0);
+	expect_hex(&g, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+	assert_int_equal(b3cas_git_hash(&g, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB,
+					"hello\n", 6), 0);
+	expect_hex(&g, "ce013625030ba8dba906f756967f9e9ca394464a");
+	assert_int_equal(b3cas_git_hash(&g, B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+					"", 0), 0);
+	expect_hex(&g, "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+	assert_int_equal(b3cas_git_hash(&g, B3CAS_GIT_SHA256, B3CAS_GIT_TREE,
+					"", 0), 0);
+	expect_hex(&g, "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b"
+		       "939dd74decc5321");
+	assert_int_equal(b3cas_git_hash(&g, B3CAS_GIT_SHA256, B3CAS_GIT_BLOB,
+					"", 0), 0);
+	expect_hex(&g, "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f77491"
+		       "20a303721813");
+	/* parse and format round trip, either case */
+	assert_int_equal(b3cas_git_oid_parse(
+				 &p, "CE013625030BA8DBA906F756967F9E9CA394464A"),
+			 0);
+	assert_int_equal(p.algo, B3CAS_GIT_SHA1);
+	expect_hex(&p, "ce013625030ba8dba906f756967f9e9ca394464a");
+}
+
+/* Random objects of every type against `git hash-object --literally`
+ * (both formats when this git has SHA-256). */
+static void test_against_git(void **state)
+{
+	uint64_t rng = tu_seed("git_against_git");
+	char path[400], cmd[700], want[80], hex[B3CAS_GIT_HEX_MAX + 1];
+	int checked = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/obj", root);
+	for (int i = 0; i < 24; i++) {
+		size_t len = (size_t)(tu_rand(&rng) % 5000);
+		uint8_t *data = tu_random_block(len, &rng);
+		b3cas_git_type type = (b3cas_git_type)(1 + i % 4);
+		b3cas_git_algo algo = i % 2 ? B3CAS_GIT_SHA256 : B3CAS_GIT_SHA1;
+		b3cas_git_oid g;
+		FILE *f = fopen(path, "wb"), *p;
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(data, 1, len, f), len);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && git %s hash-object --literally -t %s obj",
+			 root,
+			 algo == B3CAS_GIT_SHA1
+				 ? ""
+				 : "-c extensions.objectFormat=sha256",
+			 b3cas_git_type_name(type));
+		if (algo == B3CAS_GIT_SHA256) {
+			/* hash-object needs a repository for the format */
+			snprintf(cmd, sizeof(cmd),
+				 "cd '%s' && (test -d r256 || git init -q "
+				 "--object-format=sha256 r256) && cd r256 && "
+				 "git hash-object --literally -t %s ../obj",
+				 root, b3cas_git_type_name(type));
+		}
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		want[0] = '\0';
+		if (!fgets(want, sizeof(want), p))
+			want[0] = '\0';
+		assert_int_equal(pclose(p), 0);
+		want[strcspn(want, "\n")] = '\0';
+		assert_int_equal(b3cas_git_hash(&g, algo, type, data, len), 0);
+		assert_string_equal(b3cas_git_oid_fmt(hex, &g), want);
+		checked++;
+		free(data);
+	}
+	assert_int_equal(checked, 24);
+}
+
+/* Two contents whose SHA-1 ids share their first 16 bits. */
+static void colliding_pair(char a[32], char b[32])
+{
+	static char seen[65536][32];
+	static bool used[65536];
+
+	memset(used, 0, sizeof(used));
+	for (unsigned i = 0;; i++) {
+		char c[32];
+		b3cas_git_oid g;
+		unsigned top;
+
+		snprintf(c, sizeof(c), "blob %u\n", i);
+		assert_int_equal(b3cas_git_hash(&g, B3CAS_GIT_SHA1,
+						B3CAS_GIT_BLOB, c, strlen(c)),
+				 0);
+		top = (unsigned)g.bytes[0] << 8 | g.bytes[1];
+		if (used[top]) {
+			memcpy(a, seen[top], 32);
+			memcpy(b, c, 32);
+			return;
+		}
+		used[top] = true;
+		memcpy(seen[top], c, 32);
+	}
+}
+
+static int count_one(const b3cas_git_object *o, void *ctx)
+{
+	(void)o;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void test_map_both_ways(void **state)
+{
+	b3cas_store *s = open_store(true);
+	b3cas_lease *l;
+	b3cas_git_object blob, tree, got, same;
+	b3cas_oid plain;
+	char a[32], b[32], hex[B3CAS_GIT_HEX_MAX + 1], pre[B3CAS_GIT_HEX_MAX + 1];
+	static const char content[] = "the same bytes\n";
+	uint8_t tree_bytes[64];
+	size_t tlen;
+	b3cas_stats st;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(s, &l), 0);
+	/* put by b3cas_store_put first, then as a blob: one object */
+	assert_int_equal(b3cas_store_put(s, &plain, content, sizeof(content) - 1),
+			 0);
+	assert_int_equal(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB,
+				       content, sizeof(content) - 1, NULL, 0,
+				       &blob),
+			 1);
+	assert_true(b3cas_oid_equal(&blob.id, &plain));
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.objects, 1);
+	/* a tree naming it, with its link */
+	tlen = (size_t)snprintf((char *)tree_bytes, sizeof(tree_bytes),
+				"100644 f%c", '\0');
+	memcpy(tree_bytes + tlen, blob.git.bytes, 20);
+	tlen += 20;
+	assert_int_equal(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+				       tree_bytes, tlen, &blob.id, 1, &tree),
+			 0);
+	/* forward, reverse, prefix */
+	assert_int_equal(b3cas_git_lookup(s, &blob.git, &got), 0);
+	assert_int_equal(got.type, B3CAS_GIT_BLOB);
+	assert_int_equal(got.size, sizeof(content) - 1);
+	assert_true(b3cas_oid_equal(&got.id, &plain));
+	assert_int_equal(b3cas_git_reverse(s, &tree.id, B3CAS_GIT_SHA1, 0,
+					   &got),
+			 0);
+	assert_memory_equal(got.git.bytes, tree.git.bytes, 20);
+	assert_int_equal(got.type, B3CAS_GIT_TREE);
+	assert_int_equal(b3cas_git_reverse(s, &tree.id, B3CAS_GIT_SHA1,
+					   B3CAS_GIT_BLOB, &got),
+			 B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_git_reverse(s, &tree.id, B3CAS_GIT_SHA256, 0,
+					   &got),
+			 B3CAS_ENOTFOUND);
+	b3cas_git_oid_fmt(hex, &tree.git);
+	for (size_t k = 4; k <= 11; k++) {
+		snprintf(pre, sizeof(pre), "%.*s", (int)k, hex);
+		assert_int_equal(b3cas_git_lookup_prefix(s, B3CAS_GIT_SHA1,
+							 pre, &got),
+				 0);
+		assert_memory_equal(got.git.bytes, tree.git.bytes, 20);
+	}
+	assert_int_equal(b3cas_git_lookup_prefix(s, B3CAS_GIT_SHA1, hex, &got),
+			 0);
+	assert_int_equal(b3cas_git_lookup_prefix(s, B3CAS_GIT_SHA256, "abcd",
+						 &got),
+			 B3CAS_ENOTFOUND);
+	/* an ambiguous prefix: two blobs whose ids share 4 hex digits */
+	colliding_pair(a, b);
+	assert_true(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB, a,
+				  strlen(a), NULL, 0, &got) >= 0);
+	assert_true(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB, b,
+				  strlen(b), NULL, 0, &same) >= 0);
+	b3cas_git_oid_fmt(hex, &got.git);
+	snprintf(pre, sizeof(pre), "%.4s", hex);
+	assert_int_equal(b3cas_git_lookup_prefix(s, B3CAS_GIT_SHA1, pre, &got),
+			 B3CAS_EEXISTS);
+	assert_int_equal(b3cas_git_foreach(s, B3CAS_GIT_SHA1, count_one, &n),
+			 0);
+	assert_int_equal(n, 4);
+	/* a duplicate git put: one reference more, the same mapping */
+	assert_int_equal(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+				       tree_bytes, tlen, &blob.id, 1, &same),
+			 1);
+	assert_true(b3cas_oid_equal(&same.id, &tree.id));
+	/* a name keeps the tree, and its link the blob; the caller's put
+	 * of the blob goes */
+	assert_int_equal(b3cas_name_set(s, "git/t/refs/heads/main", &tree.id),
+			 0);
+	assert_int_equal(b3cas_lease_close(l), 0);
+	assert_true(b3cas_store_delete(s, &plain) >= 0);
+	{
+		b3cas_gc_options o = B3CAS_GC_OPTIONS_INIT;
+
+		o.normal_priority = true;
+		assert_int_equal(b3cas_gc(s, &o, NULL), 0);
+	}
+	assert_int_equal(b3cas_git_lookup(s, &blob.git, &got), 0);
+	assert_int_equal(b3cas_git_lookup(s, &tree.git, &got), 0);
+	n = 0;
+	assert_int_equal(b3cas_git_foreach(s, 0, count_one, &n), 0);
+	assert_int_equal(n, 2); /* the two colliding blobs were collected */
+	assert_int_equal(map_keys(s), 4); /* and their keys with them */
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* after a reopen, removing the name and collecting removes the
+	 * mappings with the objects */
+	s = open_store(false);
+	assert_int_equal(b3cas_name_delete(s, "git/t/refs/heads/main"), 0);
+	{
+		b3cas_gc_options o = B3CAS_GC_OPTIONS_INIT;
+
+		o.normal_priority = true;
+		assert_int_equal(b3cas_gc(s, &o, NULL), 0);
+	}
+	assert_int_equal(b3cas_git_lookup(s, &tree.git, &got), B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_git_lookup(s, &blob.git, &got), B3CAS_ENOTFOUND);
+	n = 0;
+	assert_int_equal(b3cas_git_foreach(s, 0, count_one, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.objects, 0);
+	assert_int_equal(map_keys(s), 0);
+	assert_int_equal(tu_meta_keys(b3cas__store_index(s)), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_known_ids),
+		cmocka_unit_test_setup_teardown(test_against_git, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_map_both_ways, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# cli_git.sh B3CAS - git objects through the program, against git itself:
+# a repository of both object formats (SHA-1 and SHA-256) with files
+# edited over several commits, an executable, a symlink, a binary file,
+# a submodule's gitlink, an annotated tag and a branch is imported; then
+# `b3cas git cat-file --batch` of every object id (full and abbreviated)
+# is byte for byte `git cat-file --batch`; -t, -s, -p (trees as ls-tree)
+# and -e agree with git's; `git map` gives the b3sum of each object's
+# content, and the git id back for it; a file put with `b3cas put` is the
+# blob's very object; every object stays after `gc --grace 0` (the refs
+# hold them); `git export` makes a bare repository that `git fsck --full
+# --strict` accepts, with the same refs, HEAD, log and reachable
+# objects; bad input gets exit 2, an unknown id exit 1.
+set -uo pipefail
+b3cas=${1:?usage: cli_git.sh PATH_TO_B3CAS}
+. "$(dirname "$0")/cli_lib.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work" "$_cli_err"' EXIT
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com \
+	GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com \
+	GIT_CONFIG_NOSYSTEM=1 HOME=$work
+
+make_repo() { # make_repo DIR FORMAT
+	local r=$1 i
+	git init -q --object-format="$2" "$r"
+	(
+		cd "$r" || exit 1
+		for ((i = 0; i < 4; i++)); do
+			echo "line $i" >> notes.txt
+			printf 'x%.0s' $(seq 1 $((i * 300 + 1))) > "f$i"
+			head -c $((i * 10000 + 100)) /dev/urandom > "bin$i"
+			mkdir -p "d$i/e"
+			echo "deep $i" > "d$i/e/file"
+			git add -A
+			git commit -q -m "commit $i"
+		done
+		printf '#!/bin/sh\necho hi\n' > run.sh
+		chmod +x run.sh
+		ln -s notes.txt link
+		: > empty
+		git add -A
+		# a gitlink: a submodule's commit, not in this repository
+		git update-index --add --cacheinfo \
+			160000,"$(git hash-object --literally -t commit \
+			--stdin <<<"x")",sub
+		git commit -q -m "more kinds"
+		git tag -a v1 -m "release one"
+		git checkout -q -b side
+		echo side > side.txt
+		git add side.txt
+		git commit -q -m "side"
+		git checkout -q -
+	)
+}
+
+run() {
+	local fmt=$1 r=$work/repo-$1 st=$work/store-$1 ids
+	make_repo "$r" "$fmt"
+	expect 0 '' '' -- --store "$st" init --chunking
+	expect 0 "^git import: .* objects .* 3 refs as git/repo-$fmt/\$" '' \
+		-- --store "$st" git import "$r"
+	git -C "$r" cat-file --batch-all-objects --batch-check='%(objectname)' \
+		> "$work/ids"
+	ids=$(wc -l < "$work/ids")
+	check "$fmt: the repository has a gitlink" \
+		test -n "$(git -C "$r" ls-tree HEAD sub)"
+	check "$fmt: objects to check ($ids)" test "$ids" -ge 30
+	# every object as git gives it
+	check "$fmt: cat-file --batch" cmp -s \
+		<(git -C "$r" cat-file --batch < "$work/ids") \
+		<("$b3cas" --store "$st" git cat-file --batch < "$work/ids")
+	check "$fmt: cat-file --batch-check" cmp -s \
+		<(git -C "$r" cat-file --batch-check < "$work/ids") \
+		<("$b3cas" --store "$st" git cat-file --batch-check < "$work/ids")
+	# abbreviated: the first 12 hex digits
+	check "$fmt: abbreviated ids" cmp -s \
+		<(git -C "$r" cat-file --batch < "$work/ids") \
+		<(cut -c1-12 "$work/ids" |
+			"$b3cas" --store "$st" git cat-file --batch)
+	# -t -s -p per object, and map both ways against b3sum
+	local id type bad=0
+	while read -r id; do
+		type=$(git -C "$r" cat-file -t "$id")
+		[[ $("$b3cas" --store "$st" git cat-file -t "$id") == "$type" ]] ||
+			bad=$((bad + 1))
+		[[ $("$b3cas" --store "$st" git cat-file -s "$id") == \
+			$(git -C "$r" cat-file -s "$id") ]] || bad=$((bad + 1))
+		cmp -s <("$b3cas" --store "$st" git cat-file -p "$id") \
+			<(git -C "$r" cat-file -p "$id") || bad=$((bad + 1))
+		local b3 want
+		b3=$("$b3cas" --store "$st" git map "$id" | cut -d' ' -f1)
+		want=$(git -C "$r" cat-file "$type" "$id" | b3sum --no-names)
+		[[ $b3 == "$want" ]] || bad=$((bad + 1))
+		[[ $("$b3cas" --store "$st" git map "$b3" | cut -d' ' -f1) == \
+			"$id" ]] || bad=$((bad + 1))
+	done < <(head -40 "$work/ids")
+	check "$fmt: -t -s -p and map of 40 objects ($bad differ)" \
+		test "$bad" = 0
+	# the same bytes put another way are the blob's object
+	local blob put
+	blob=$(git -C "$r" rev-parse HEAD:bin3)
+	expect 0 '^[0-9a-f]{64}$' '' -- --store "$st" put --no-names "$r/bin3"
+	put=$out
+	expect 0 "^$put blob " '' -- --store "$st" git map "$blob"
+	expect 0 '' '' -- --store "$st" rm "$put"
+	# the refs hold every object (all reachable here) through gc
+	expect 0 '' '' -- --store "$st" gc --grace 0
+	check "$fmt: after gc" cmp -s \
+		<(git -C "$r" cat-file --batch < "$work/ids") \
+		<("$b3cas" --store "$st" git cat-file --batch < "$work/ids")
+	expect 0 ' 0 problems$' '' -- --store "$st" fsck
+	# export: a bare repository git accepts, with the same refs, HEAD,
+	# history and reachable objects
+	local ex=$work/export-$fmt.git
+	expect 0 "^git export: .* 3 refs from git/repo-$fmt/\$" '' -- \
+		--store "$st" git export "$ex"
+	check "$fmt: git fsck --full --strict of the export" \
+		git -C "$ex" fsck --full --strict --no-dangling
+	check "$fmt: refs" cmp -s <(git -C "$r" for-each-ref) \
+		<(git -C "$ex" for-each-ref)
+	check "$fmt: HEAD" test "$(git -C "$r" symbolic-ref HEAD)" = \
+		"$(git -C "$ex" symbolic-ref HEAD)"
+	check "$fmt: log --all" cmp -s \
+		<(git -C "$r" log --all --format='%H %P %T %an %s') \
+		<(git -C "$ex" log --all --format='%H %P %T %an %s')
+	check "$fmt: objects reached" cmp -s \
+		<(git -C "$r" rev-list --objects --all | sort) \
+		<(git -C "$ex" rev-list --objects --all | sort)
+	expect 2 '' 'not an empty folder' -- --store "$st" git export "$ex"
+	expect 1 '' 'no repository' -- --store "$st" git export --name nope \
+		"$work/nope-$fmt"
+	# a second import stores nothing new
+	expect 0 "^git import: " '' -- --store "$st" git import "$r"
+	# bad input
+	local len=40
+	[[ $fmt == sha256 ]] && len=64
+	expect 1 '' 'not' -- --store "$st" git cat-file -t \
+		"$(printf '1%.0s' $(seq 1 $len))"
+	expect 1 '' '' -- --store "$st" git cat-file -e \
+		"$(printf '2%.0s' $(seq 1 40))"
+	expect 0 '' '' -- --store "$st" git cat-file -e "$blob"
+	expect 2 '' 'abbreviated' -- --store "$st" git map abc
+	expect 2 '' 'one of' -- --store "$st" git cat-file "$blob"
+	expect 2 '' 'not a git repository' -- --store "$st" git import \
+		"$work/nothing"
+}
+
+run sha1
+run sha256
+expect 2 '' 'unknown subcommand' -- git frob
+cli_summary

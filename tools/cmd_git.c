@@ -1,0 +1,1220 @@
+/*
+ * cmd_git.c - `b3cas git import|map|cat-file` (docs/git.md): git
+ * repositories' objects in the store, and git's ids mapped both ways.
+ *
+ * import reads a repository through git itself (`git cat-file
+ * --batch-all-objects --batch`, which reads loose and packed objects of
+ * either object format), so it needs the git program; every object is
+ * checked against its id before it is stored.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "b3cas/b3cas.h"
+#include "cli.h"
+
+typedef struct git_args {
+	const char *name;
+	bool force;
+	bool quiet, batch, batch_check, t, s, p, e;
+} git_args;
+
+static int lib_error(int err, bool lookup)
+{
+	cli_error("%s", b3cas_error_last());
+	return cli_exit_code(err, lookup);
+}
+
+/* ---- running git ---------------------------------------------------------- */
+
+/* popen of `git -C repo ARGS` (args already quoted for the shell). */
+static FILE *git_run(const char *repo, const char *args)
+{
+	size_t n = strlen(repo) * 4 + strlen(args) + 32;
+	char *cmd = malloc(n), *q;
+	FILE *f;
+
+	if (!cmd)
+		return NULL;
+	q = cmd + sprintf(cmd, "git -C '");
+	for (const char *p = repo; *p; p++) {
+		if (*p == '\'') {
+			memcpy(q, "'\\''", 4);
+			q += 4;
+		} else {
+			*q++ = *p;
+		}
+	}
+	sprintf(q, "' %s", args);
+	f = popen(cmd, "r");
+	free(cmd);
+	return f;
+}
+
+/* ---- import ------------------------------------------------------------------ */
+
+/* A tree, commit or tag stored by the first pass: its links come in the
+ * second. */
+typedef struct linked {
+	b3cas_git_object o;
+} linked;
+
+typedef struct import_run {
+	b3cas_store *s;
+	b3cas_lease *lease;
+	b3cas_git_algo algo;
+	linked *items;
+	size_t n, cap;
+	uint64_t objects, bytes, links;
+} import_run;
+
+/* The ids a tree, commit or tag of algo names, each mapped to what is
+ * stored, into *links (*n): ids not stored (a submodule's commit, a
+ * shallow clone's missing parent) are left out. */
+static int refs_of(import_run *r, b3cas_git_type type, const uint8_t *p,
+		   size_t len, b3cas_oid **links, size_t *n)
+{
+	size_t idlen = b3cas_git_oid_len(r->algo), cap = 0;
+	const uint8_t *end = p + len;
+	b3cas_git_oid g = {r->algo, {0}};
+
+	*links = NULL;
+	*n = 0;
+	for (;;) {
+		char hex[B3CAS_GIT_HEX_MAX + 1];
+		b3cas_git_object o;
+		bool have = false;
+
+		if (type == B3CAS_GIT_TREE) {
+			/* "MODE NAME\0" then the raw id */
+			const uint8_t *z = memchr(p, 0, (size_t)(end - p));
+
+			if (!z || (size_t)(end - z - 1) < idlen)
+				break;
+			memcpy(g.bytes, z + 1, idlen);
+			have = !(p[0] == '1' && p[1] == '6'); /* 160000 gitlink */
+			p = z + 1 + idlen;
+		} else {
+			/* header lines "tree HEX", "parent HEX", "object HEX"
+			 * until the blank line */
+			const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			const char *key = type == B3CAS_GIT_TAG ? "object "
+								: NULL;
+			size_t kl = 0;
+
+			if (ll == 0 || !nl)
+				break;
+			if (key && ll > 7 && memcmp(p, key, 7) == 0)
+				kl = 7;
+			else if (!key && ll > 5 && memcmp(p, "tree ", 5) == 0)
+				kl = 5;
+			else if (!key && ll > 7 && memcmp(p, "parent ", 7) == 0)
+				kl = 7;
+			if (kl && ll - kl == 2 * idlen) {
+				memcpy(hex, p + kl, 2 * idlen);
+				hex[2 * idlen] = '\0';
+				have = b3cas_git_oid_parse(&g, hex) == 0;
+			}
+			p = nl + 1;
+		}
+		if (!have)
+			continue;
+		if (b3cas_git_lookup(r->s, &g, &o) != 0) {
+			b3cas_error_clear();
+			continue;
+		}
+		if (*n == cap) {
+			b3cas_oid *m = realloc(*links, (cap ? cap * 2 : 16) *
+							       sizeof(**links));
+
+			if (!m) {
+				free(*links);
+				*links = NULL;
+				return B3CAS_ENOMEM;
+			}
+			*links = m;
+			cap = cap ? cap * 2 : 16;
+		}
+		(*links)[(*n)++] = o.id;
+	}
+	return 0;
+}
+
+/* Read "<hex> <type> <size>\n" + content + "\n" records from f; store
+ * each (checked against its id); keep the trees, commits and tags. */
+static int import_objects(import_run *r, FILE *f, const char *repo)
+{
+	char line[256];
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+
+	while (fgets(line, sizeof(line), f)) {
+		char hex[B3CAS_GIT_HEX_MAX + 2], tname[16];
+		unsigned long long size;
+		b3cas_git_type type;
+		b3cas_git_oid want;
+		b3cas_git_object o;
+		char got[B3CAS_GIT_HEX_MAX + 1];
+		int err;
+
+		if (sscanf(line, "%65s %15s %llu", hex, tname, &size) != 3 ||
+		    b3cas_git_oid_parse(&want, hex) != 0 ||
+		    want.algo != r->algo ||
+		    b3cas_git_type_parse(&type, tname) != 0) {
+			free(buf);
+			cli_error("git import: %s: unexpected output of git "
+				  "cat-file: %.80s", repo, line);
+			return CLI_STORE;
+		}
+		if (size + 1 > cap) {
+			uint8_t *m = realloc(buf, (size_t)size + 1);
+
+			if (!m) {
+				free(buf);
+				cli_error("git import: out of memory for an "
+					  "object of %llu bytes", size);
+				return CLI_STORE;
+			}
+			buf = m;
+			cap = (size_t)size + 1;
+		}
+		if (fread(buf, 1, (size_t)size + 1, f) != size + 1 ||
+		    buf[size] != '\n') {
+			free(buf);
+			cli_error("git import: %s: git cat-file's output of "
+				  "%s ended early", repo, hex);
+			return CLI_STORE;
+		}
+		err = b3cas_git_put(r->lease, r->algo, type, buf, (size_t)size,
+				    NULL, 0, &o);
+		if (err < 0) {
+			free(buf);
+			return lib_error(err, false);
+		}
+		if (memcmp(o.git.bytes, want.bytes,
+			   b3cas_git_oid_len(r->algo)) != 0) {
+			free(buf);
+			cli_error("git import: %s: object %s hashes to %s: the "
+				  "repository is corrupt", repo, hex,
+				  b3cas_git_oid_fmt(got, &o.git));
+			return CLI_STORE;
+		}
+		r->objects++;
+		r->bytes += size;
+		if (type != B3CAS_GIT_BLOB) {
+			if (r->n == r->cap) {
+				linked *m = realloc(r->items,
+						    (r->cap ? r->cap * 2 : 64) *
+							    sizeof(*m));
+
+				if (!m) {
+					free(buf);
+					cli_error("git import: out of memory");
+					return CLI_STORE;
+				}
+				r->items = m;
+				r->cap = r->cap ? r->cap * 2 : 64;
+			}
+			r->items[r->n++].o = o;
+		}
+	}
+	free(buf);
+	return CLI_OK;
+}
+
+/* The second pass: each tree, commit and tag gets the links to what it
+ * names (all stored by the first pass). */
+static int import_links(import_run *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const b3cas_git_object *o = &r->items[i].o;
+		b3cas_oid *links;
+		size_t n;
+		void *data;
+		size_t len;
+		int err = b3cas_store_get(r->s, &o->id, &data, &len);
+
+		if (err < 0)
+			return lib_error(err, false);
+		err = refs_of(r, o->type, data, len, &links, &n);
+		if (err == 0)
+			err = b3cas_git_put(r->lease, r->algo, o->type, data,
+					    len, links ? links : &o->id, n,
+					    NULL);
+		r->links += n;
+		free(links);
+		b3cas_free(data);
+		if (err < 0)
+			return lib_error(err, false);
+	}
+	return CLI_OK;
+}
+
+/* Each ref of the repository as a name git/NAME/REF (a GC root); HEAD as
+ * git/NAME/HEAD, naming a small object "ref: REF\n" when symbolic. */
+static int import_refs(import_run *r, const char *repo, const char *name,
+		       uint64_t *nrefs)
+{
+	char line[4200], full[4400];
+	FILE *f = git_run(repo, "for-each-ref --format='%(objectname) "
+				"%(refname)'");
+	int rc = CLI_OK;
+
+	if (!f) {
+		cli_error("git import: cannot run git: %s", strerror(errno));
+		return CLI_STORE;
+	}
+	while (rc == CLI_OK && fgets(line, sizeof(line), f)) {
+		char *sp = strchr(line, ' ');
+		b3cas_git_oid g;
+		b3cas_git_object o;
+		int err;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (!sp)
+			continue;
+		*sp = '\0';
+		if (b3cas_git_oid_parse(&g, line) != 0 ||
+		    b3cas_git_lookup(r->s, &g, &o) != 0) {
+			cli_error("git import: ref %s names %s, which is not "
+				  "in the repository", sp + 1, line);
+			rc = CLI_STORE;
+			break;
+		}
+		snprintf(full, sizeof(full), "git/%s/%s", name, sp + 1);
+		err = b3cas_name_set(r->s, full, &o.id);
+		if (err < 0)
+			rc = lib_error(err, false);
+		else
+			(*nrefs)++;
+	}
+	if (pclose(f) != 0 && rc == CLI_OK) {
+		cli_error("git import: git for-each-ref failed in %s", repo);
+		rc = CLI_STORE;
+	}
+	if (rc != CLI_OK)
+		return rc;
+	/* HEAD: symbolic (a small object "ref: REF\n") or detached */
+	f = git_run(repo, "symbolic-ref -q HEAD 2>/dev/null");
+	line[0] = '\0';
+	if (f && (!fgets(line, sizeof(line) - 8, f) || pclose(f) != 0))
+		line[0] = '\0';
+	else if (!f)
+		line[0] = '\0';
+	if (!line[0]) {
+		f = git_run(repo, "rev-parse -q --verify HEAD 2>/dev/null");
+		if (f && (!fgets(line, sizeof(line) - 8, f) || pclose(f) != 0))
+			line[0] = '\0';
+	}
+	line[strcspn(line, "\n")] = '\0';
+	if (line[0]) {
+		b3cas_oid id;
+		b3cas_git_oid g;
+		b3cas_git_object o;
+		char text[4300];
+		int err;
+
+		snprintf(full, sizeof(full), "git/%s/HEAD", name);
+		if (b3cas_git_oid_parse(&g, line) == 0) {
+			err = b3cas_git_lookup(r->s, &g, &o);
+			id = o.id;
+		} else {
+			int n = snprintf(text, sizeof(text), "ref: %s\n", line);
+
+			err = b3cas_lease_put(r->lease, &id, text, (size_t)n);
+		}
+		if (err >= 0)
+			err = b3cas_name_set(r->s, full, &id);
+		if (err < 0)
+			rc = lib_error(err, false);
+	}
+	return rc;
+}
+
+static const cli_opt import_opts[] = {
+	CLI_VALUE("name", 'n', "NAME", git_args, name, NULL,
+		  "the repository's name in the store (default: the folder's "
+		  "name)"),
+	CLI_FLAG("quiet", 'q', git_args, quiet, "print nothing on success"),
+	CLI_ARG("REPO", true, "expected a repository", "a git repository "
+		"(bare or not), in any object format"),
+	CLI_END,
+};
+
+static const cli_spec import_spec = {
+	.name = "git import",
+	.summary = "store every object and ref of a git repository",
+	.about = "Store every object of repository REPO (loose and packed, "
+		 "read through\n`git cat-file`, each checked against its id) "
+		 "with git's ids mapped to\nb3cas's both ways, trees, commits "
+		 "and tags holding what they name, and\neach ref as the name "
+		 "git/NAME/REF (a GC root, so what the refs reach\nstays until "
+		 "the names are removed). Objects no ref reaches are kept\n"
+		 "only until the next gc, as git's own prune would. Running "
+		 "it again stores\nwhat is new.\n",
+	.exits = "Exit codes: 0 ok, 2 bad arguments or not a repository, 3 "
+		 "store error or\na corrupt repository.\n",
+	.opts = import_opts,
+	.store = true,
+};
+
+static int import(cli_ctx *ctx, int argc, char **argv)
+{
+	git_args a;
+	cli_args pos;
+	import_run r;
+	char fmt[32] = "", *name;
+	const char *repo;
+	uint64_t nrefs = 0;
+	FILE *f;
+	int rc, err;
+
+	memset(&a, 0, sizeof(a));
+	memset(&r, 0, sizeof(r));
+	if (!cli_opt_parse(&rc, &pos, &import_spec, &a, argc, argv))
+		return rc;
+	repo = pos.v[0];
+	f = git_run(repo, "rev-parse --show-object-format 2>/dev/null");
+	if (!f || !fgets(fmt, sizeof(fmt), f) || pclose(f) != 0) {
+		cli_error("git import: %s is not a git repository (or git is "
+			  "not installed)", repo);
+		return CLI_USAGE;
+	}
+	f = NULL;
+	fmt[strcspn(fmt, "\n")] = '\0';
+	r.algo = strcmp(fmt, "sha256") == 0 ? B3CAS_GIT_SHA256 : B3CAS_GIT_SHA1;
+	if (strcmp(fmt, "sha1") != 0 && strcmp(fmt, "sha256") != 0) {
+		cli_error("git import: %s: object format '%s' is not known",
+			  repo, fmt);
+		return CLI_USAGE;
+	}
+	if (a.name) {
+		name = strdup(a.name);
+	} else {
+		const char *b = strrchr(repo, '/');
+		size_t l;
+
+		while (b && b[1] == '\0' && b > repo) { /* trailing slashes */
+			const char *c = b;
+
+			while (c > repo && c[-1] != '/')
+				c--;
+			b = c > repo ? c - 1 : NULL;
+			break;
+		}
+		name = strdup(b ? b + 1 : repo);
+		l = name ? strcspn(name, "/") : 0;
+		if (name)
+			name[l] = '\0';
+		/* "project.git" is the repository "project" */
+		if (name && l > 4 && strcmp(name + l - 4, ".git") == 0)
+			name[l - 4] = '\0';
+	}
+	if (!name || !*name || strchr(name, '/')) {
+		free(name);
+		return cli_usage_error("git import", "give the repository a "
+				       "name without '/' (--name)");
+	}
+	rc = cli_open_store_rw(&r.s, ctx);
+	if (rc != CLI_OK) {
+		free(name);
+		return rc;
+	}
+	err = b3cas_lease_open(r.s, &r.lease);
+	if (err < 0) {
+		free(name);
+		return cli_close_store(r.s, lib_error(err, false));
+	}
+	f = git_run(repo, "cat-file --batch-all-objects --batch --unordered");
+	if (!f) {
+		cli_error("git import: cannot run git: %s", strerror(errno));
+		rc = CLI_STORE;
+	} else {
+		rc = import_objects(&r, f, repo);
+		if (pclose(f) != 0 && rc == CLI_OK) {
+			cli_error("git import: git cat-file failed in %s",
+				  repo);
+			rc = CLI_STORE;
+		}
+	}
+	if (rc == CLI_OK)
+		rc = import_links(&r);
+	if (rc == CLI_OK)
+		rc = import_refs(&r, repo, name, &nrefs);
+	/* the refs and links hold what is reached now: the lease's go */
+	err = b3cas_lease_close(r.lease);
+	if (err < 0 && rc == CLI_OK)
+		rc = lib_error(err, false);
+	if (rc == CLI_OK && !a.quiet)
+		printf("git import: %s: %llu objects (%llu bytes), %llu links, "
+		       "%llu refs as git/%s/\n",
+		       repo, (unsigned long long)r.objects,
+		       (unsigned long long)r.bytes,
+		       (unsigned long long)r.links, (unsigned long long)nrefs,
+		       name);
+	free(r.items);
+	free(name);
+	return cli_close_store(r.s, rc);
+}
+
+/* ---- map and cat-file ------------------------------------------------------- */
+
+/* An id given on the command line: a git id (SHA-1, SHA-256, or at
+ * least 4 hex digits of one) or a b3cas id (64 hex digits, as a git id
+ * of either format). 0 and *o, or the lookup's error. */
+static int resolve(b3cas_store *s, const char *text, b3cas_git_object *o)
+{
+	size_t n = strlen(text);
+	b3cas_git_oid g;
+	b3cas_oid id;
+	int err;
+
+	if ((n == 40 || n == 64) && b3cas_git_oid_parse(&g, text) == 0) {
+		err = b3cas_git_lookup(s, &g, o);
+		if (err != B3CAS_ENOTFOUND || n != 64)
+			return err;
+	}
+	if (n == 64 && b3cas_oid_parse(&id, text) == 0) {
+		err = b3cas_git_reverse(s, &id, B3CAS_GIT_SHA1, 0, o);
+		if (err == B3CAS_ENOTFOUND)
+			err = b3cas_git_reverse(s, &id, B3CAS_GIT_SHA256, 0, o);
+		return err;
+	}
+	err = b3cas_git_lookup_prefix(s, B3CAS_GIT_SHA1, text, o);
+	if (err == B3CAS_ENOTFOUND && n >= 4 && n <= 64)
+		err = b3cas_git_lookup_prefix(s, B3CAS_GIT_SHA256, text, o);
+	return err;
+}
+
+static const cli_opt map_opts[] = {
+	CLI_ARG("ID", true, "expected an id", "a git id (full, or 4 hex "
+		"digits or more of one) or a b3cas id"),
+	CLI_END,
+};
+
+static const cli_spec map_spec = {
+	.name = "git map",
+	.summary = "translate a git id to a b3cas id, or back",
+	.about = "Print what ID maps to: for a git id, 'B3CAS_ID TYPE SIZE'; "
+		 "for a b3cas id\n(64 hex digits that are not a mapped "
+		 "SHA-256 git id), 'GIT_ID TYPE SIZE'.\nAn abbreviated git id "
+		 "must name one object.\n",
+	.exits = "Exit codes: 0 ok, 1 not mapped, 2 malformed or ambiguous "
+		 "ID, 3 store error.\n",
+	.opts = map_opts,
+	.store = true,
+};
+
+static int id_error(int err)
+{
+	cli_error("%s", b3cas_error_last());
+	return err == B3CAS_EEXISTS ? CLI_USAGE : cli_exit_code(err, true);
+}
+
+static int map(cli_ctx *ctx, int argc, char **argv)
+{
+	git_args a;
+	cli_args pos;
+	b3cas_store *s;
+	b3cas_git_object o;
+	char hex[B3CAS_GIT_HEX_MAX + 1], bhex[B3CAS_OID_HEX_LEN + 1];
+	b3cas_oid id;
+	int rc, err;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &map_spec, &a, argc, argv))
+		return rc;
+	rc = cli_open_store_ro(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	err = resolve(s, pos.v[0], &o);
+	if (err < 0)
+		return cli_close_store(s, id_error(err));
+	/* which way: the input is o's b3cas id, or one of its git ids */
+	if (strlen(pos.v[0]) == B3CAS_OID_HEX_LEN &&
+	    b3cas_oid_parse(&id, pos.v[0]) == 0 && b3cas_oid_equal(&id, &o.id))
+		printf("%s %s %llu\n", b3cas_git_oid_fmt(hex, &o.git),
+		       b3cas_git_type_name(o.type),
+		       (unsigned long long)o.size);
+	else
+		printf("%s %s %llu\n", b3cas_oid_fmt(bhex, &o.id),
+		       b3cas_git_type_name(o.type),
+		       (unsigned long long)o.size);
+	return cli_finish_stdout(cli_close_store(s, CLI_OK));
+}
+
+static const cli_opt cat_opts[] = {
+	CLI_FLAG("type", 't', git_args, t, "print the object's type"),
+	CLI_FLAG("size", 's', git_args, s, "print the object's size"),
+	CLI_FLAG("pretty", 'p', git_args, p,
+		 "print the content (a tree as git ls-tree does)"),
+	CLI_FLAG("exists", 'e', git_args, e,
+		 "print nothing: exit 0 if the object is stored, 1 if not"),
+	CLI_FLAG("batch", 0, git_args, batch,
+		 "for each id on standard input: 'ID TYPE SIZE', the content "
+		 "and a\nnewline ('ID missing' if not stored), as git "
+		 "cat-file --batch"),
+	CLI_FLAG("batch-check", 0, git_args, batch_check,
+		 "as --batch without the content"),
+	CLI_ARG("ID", false, NULL, "a git id (full or abbreviated) or a "
+		"b3cas id"),
+	CLI_END,
+};
+
+static const cli_spec cat_spec = {
+	.name = "git cat-file",
+	.summary = "show git objects from the store",
+	.about = "Show the git object ID (-t, -s, -p or -e), or those whose "
+		 "ids standard\ninput lists, one per line (--batch, "
+		 "--batch-check), as git cat-file\ndoes. The content is the "
+		 "object's exact git bytes, read from the store\nand checked "
+		 "against its b3cas id.\n",
+	.exits = "Exit codes: 0 ok, 1 not stored (-e, or ID), 2 bad "
+		 "arguments or an\nambiguous ID, 3 store error.\n",
+	.opts = cat_opts,
+	.store = true,
+};
+
+/* A tree's entries as "MODE TYPE ID\tNAME" lines (git ls-tree). */
+static int print_tree(b3cas_store *s, b3cas_git_algo algo, const uint8_t *p,
+		      size_t len)
+{
+	const uint8_t *end = p + len;
+	size_t idlen = b3cas_git_oid_len(algo);
+
+	while (p < end) {
+		const uint8_t *sp = memchr(p, ' ', (size_t)(end - p));
+		const uint8_t *z = sp ? memchr(sp, 0, (size_t)(end - sp)) : NULL;
+		b3cas_git_oid g = {algo, {0}};
+		char hex[B3CAS_GIT_HEX_MAX + 1];
+		const char *type;
+		int mode;
+
+		if (!sp || !z || (size_t)(end - z - 1) < idlen) {
+			cli_error("git cat-file: a malformed tree");
+			return CLI_STORE;
+		}
+		memcpy(g.bytes, z + 1, idlen);
+		mode = (int)strtol((const char *)p, NULL, 8);
+		type = mode == 040000 ? "tree"
+		       : mode == 0160000 ? "commit"
+					  : "blob";
+		printf("%06o %s %s\t%.*s\n", mode, type,
+		       b3cas_git_oid_fmt(hex, &g), (int)(z - sp - 1),
+		       (const char *)sp + 1);
+		p = z + 1 + idlen;
+	}
+	(void)s;
+	return CLI_OK;
+}
+
+/* One object for --batch or --batch-check, by its input line. */
+static int batch_one(b3cas_store *s, const char *in, bool content)
+{
+	b3cas_git_object o;
+	char hex[B3CAS_GIT_HEX_MAX + 1];
+	void *data;
+	size_t len;
+	int err = resolve(s, in, &o);
+
+	if (err == B3CAS_ENOTFOUND || err == B3CAS_EINVAL ||
+	    err == B3CAS_EEXISTS) {
+		b3cas_error_clear();
+		printf("%s %s\n", in,
+		       err == B3CAS_EEXISTS ? "ambiguous" : "missing");
+		return CLI_OK;
+	}
+	if (err < 0)
+		return lib_error(err, false);
+	printf("%s %s %llu\n", b3cas_git_oid_fmt(hex, &o.git),
+	       b3cas_git_type_name(o.type), (unsigned long long)o.size);
+	if (!content)
+		return CLI_OK;
+	err = b3cas_store_get(s, &o.id, &data, &len);
+	if (err < 0)
+		return lib_error(err, false);
+	fwrite(data, 1, len, stdout);
+	putchar('\n');
+	b3cas_free(data);
+	return CLI_OK;
+}
+
+static int cat_file(cli_ctx *ctx, int argc, char **argv)
+{
+	git_args a;
+	cli_args pos;
+	b3cas_store *s;
+	b3cas_git_object o;
+	void *data;
+	size_t len;
+	int rc, err, modes;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &cat_spec, &a, argc, argv))
+		return rc;
+	modes = a.t + a.s + a.p + a.e + a.batch + a.batch_check;
+	if (modes != 1)
+		return cli_usage_error("git cat-file", "give one of -t, -s, -p, "
+				       "-e, --batch, --batch-check");
+	if ((a.batch || a.batch_check) != (pos.n == 0))
+		return cli_usage_error("git cat-file", a.batch || a.batch_check
+				       ? "--batch reads ids from standard "
+					 "input, not arguments"
+				       : "expected an id");
+	rc = cli_open_store_ro(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	if (a.batch || a.batch_check) {
+		char line[256];
+
+		while (rc == CLI_OK && fgets(line, sizeof(line), stdin)) {
+			line[strcspn(line, "\n")] = '\0';
+			rc = batch_one(s, line, a.batch);
+		}
+		return cli_finish_stdout(cli_close_store(s, rc));
+	}
+	err = resolve(s, pos.v[0], &o);
+	if (err < 0) {
+		if (a.e && err == B3CAS_ENOTFOUND)
+			return cli_close_store(s, CLI_NEGATIVE);
+		return cli_close_store(s, id_error(err));
+	}
+	if (a.t)
+		printf("%s\n", b3cas_git_type_name(o.type));
+	else if (a.s)
+		printf("%llu\n", (unsigned long long)o.size);
+	if (a.p) {
+		err = b3cas_store_get(s, &o.id, &data, &len);
+		if (err < 0)
+			return cli_close_store(s, lib_error(err, false));
+		if (o.type == B3CAS_GIT_TREE)
+			rc = print_tree(s, o.git.algo, data, len);
+		else
+			fwrite(data, 1, len, stdout);
+		b3cas_free(data);
+	}
+	return cli_finish_stdout(cli_close_store(s, rc));
+}
+
+/* ---- export ------------------------------------------------------------------ */
+
+typedef struct export_run {
+	b3cas_store *s;
+	const char *dest;
+	b3cas_git_algo algo;
+	b3cas_git_oid *stack;
+	size_t n, cap;
+	uint64_t objects, bytes;
+} export_run;
+
+/* objects/XX/REST of id under dest, into path. */
+static void loose_path(char *path, size_t n, const char *dest,
+		       const b3cas_git_oid *g)
+{
+	char hex[B3CAS_GIT_HEX_MAX + 1];
+
+	b3cas_git_oid_fmt(hex, g);
+	snprintf(path, n, "%s/objects/%.2s/%s", dest, hex, hex + 2);
+}
+
+static int push(export_run *x, const b3cas_git_oid *g)
+{
+	if (x->n == x->cap) {
+		b3cas_git_oid *m = realloc(x->stack, (x->cap ? x->cap * 2 : 256) *
+							     sizeof(*m));
+
+		if (!m) {
+			cli_error("git export: out of memory");
+			return CLI_STORE;
+		}
+		x->stack = m;
+		x->cap = x->cap ? x->cap * 2 : 256;
+	}
+	x->stack[x->n++] = *g;
+	return CLI_OK;
+}
+
+/* Write a loose object: zlib of "TYPE SIZE\0" and the content, through a
+ * temporary file renamed into place. */
+static int write_loose(export_run *x, const b3cas_git_object *o,
+		       const void *data, size_t len)
+{
+	char path[4200], tmp[4300], head[48];
+	int hn = snprintf(head, sizeof(head), "%s %zu",
+			  b3cas_git_type_name(o->type), len);
+	z_stream z;
+	uint8_t out[1 << 16];
+	int fd, zr, rc = CLI_OK;
+	char *slash;
+
+	loose_path(path, sizeof(path), x->dest, &o->git);
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		cli_error("git export: cannot make %s: %s", path,
+			  strerror(errno));
+		return CLI_STORE;
+	}
+	*slash = '/';
+	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0) {
+		cli_error("git export: cannot write %s: %s", tmp,
+			  strerror(errno));
+		return CLI_STORE;
+	}
+	memset(&z, 0, sizeof(z));
+	if (deflateInit(&z, Z_DEFAULT_COMPRESSION) != Z_OK) {
+		close(fd);
+		unlink(tmp);
+		cli_error("git export: zlib failed");
+		return CLI_STORE;
+	}
+	for (int part = 0; part < 2 && rc == CLI_OK; part++) {
+		z.next_in = part ? (Bytef *)data : (Bytef *)head;
+		z.avail_in = part ? (uInt)len : (uInt)hn + 1;
+		do {
+			z.next_out = out;
+			z.avail_out = sizeof(out);
+			zr = deflate(&z, part ? Z_FINISH : Z_NO_FLUSH);
+			if (zr == Z_STREAM_ERROR) {
+				rc = CLI_STORE;
+				break;
+			}
+			if (!cli_write_all(fd, out, sizeof(out) - z.avail_out))
+				rc = CLI_STORE;
+		} while (rc == CLI_OK &&
+			 (z.avail_out == 0 || (part && zr != Z_STREAM_END)));
+	}
+	deflateEnd(&z);
+	if (close(fd) != 0)
+		rc = CLI_STORE;
+	if (rc == CLI_OK && rename(tmp, path) != 0)
+		rc = CLI_STORE;
+	if (rc != CLI_OK) {
+		cli_error("git export: cannot write %s: %s", path,
+			  strerror(errno));
+		unlink(tmp);
+	}
+	return rc;
+}
+
+/* Export git id g and, through the stack, all it reaches that DEST lacks. */
+static int export_from(export_run *x, const b3cas_git_oid *start)
+{
+	int rc = push(x, start);
+
+	while (rc == CLI_OK && x->n > 0) {
+		b3cas_git_oid g = x->stack[--x->n];
+		b3cas_git_object o;
+		char path[4200], hex[B3CAS_GIT_HEX_MAX + 1];
+		struct stat st;
+		void *data;
+		size_t len;
+		int err;
+
+		loose_path(path, sizeof(path), x->dest, &g);
+		if (lstat(path, &st) == 0)
+			continue; /* written already */
+		err = b3cas_git_lookup(x->s, &g, &o);
+		if (err == B3CAS_ENOTFOUND) {
+			cli_error("git export: object %s is not in the store",
+				  b3cas_git_oid_fmt(hex, &g));
+			return CLI_STORE;
+		}
+		if (err == 0)
+			err = b3cas_store_get(x->s, &o.id, &data, &len);
+		if (err < 0)
+			return lib_error(err, false);
+		rc = write_loose(x, &o, data, len);
+		x->objects++;
+		x->bytes += len;
+		/* what it names, by git id */
+		if (rc == CLI_OK && o.type != B3CAS_GIT_BLOB) {
+			const uint8_t *p = data, *end = p + len;
+			size_t idlen = b3cas_git_oid_len(x->algo);
+
+			while (rc == CLI_OK && p < end) {
+				b3cas_git_oid c = {x->algo, {0}};
+
+				if (o.type == B3CAS_GIT_TREE) {
+					const uint8_t *z = memchr(
+						p, 0, (size_t)(end - p));
+
+					if (!z || (size_t)(end - z - 1) < idlen)
+						break;
+					memcpy(c.bytes, z + 1, idlen);
+					if (!(p[0] == '1' && p[1] == '6'))
+						rc = push(x, &c);
+					p = z + 1 + idlen;
+					continue;
+				}
+				{
+					const uint8_t *nl = memchr(
+						p, '\n', (size_t)(end - p));
+					size_t ll = nl ? (size_t)(nl - p) : 0;
+					size_t kl = 0;
+
+					if (!nl || ll == 0)
+						break;
+					if (o.type == B3CAS_GIT_TAG && ll > 7 &&
+					    !memcmp(p, "object ", 7))
+						kl = 7;
+					else if (o.type == B3CAS_GIT_COMMIT &&
+						 ll > 5 && !memcmp(p, "tree ", 5))
+						kl = 5;
+					else if (o.type == B3CAS_GIT_COMMIT &&
+						 ll > 7 &&
+						 !memcmp(p, "parent ", 7))
+						kl = 7;
+					if (kl && ll - kl == 2 * idlen) {
+						memcpy(hex, p + kl, 2 * idlen);
+						hex[2 * idlen] = '\0';
+						if (b3cas_git_oid_parse(&c, hex) ==
+						    0) {
+							/* a shallow clone's
+							 * missing parent */
+							b3cas_git_object m;
+
+							if (b3cas_git_lookup(
+								    x->s, &c,
+								    &m) == 0)
+								rc = push(x, &c);
+							b3cas_error_clear();
+						}
+					}
+					p = nl + 1;
+				}
+			}
+		}
+		b3cas_free(data);
+	}
+	return rc;
+}
+
+typedef struct ref_walk {
+	export_run *x;
+	size_t prefix;
+	int rc;
+	uint64_t refs;
+} ref_walk;
+
+/* Write a file under dest (its folders made), content text. */
+static int write_text(const char *dest, const char *rel, const char *text)
+{
+	char path[4400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dest, rel);
+	for (char *p = path + strlen(dest) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+			cli_error("git export: cannot make %s: %s", path,
+				  strerror(errno));
+			return CLI_STORE;
+		}
+		*p = '/';
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !cli_write_all(fd, text, strlen(text)) ||
+	    close(fd) != 0) {
+		cli_error("git export: cannot write %s: %s", path,
+			  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return CLI_STORE;
+	}
+	return CLI_OK;
+}
+
+static int export_ref(const char *name, const b3cas_oid *id, void *ctx)
+{
+	ref_walk *w = ctx;
+	export_run *x = w->x;
+	const char *rel = name + w->prefix;
+	b3cas_git_object o;
+	char line[B3CAS_GIT_HEX_MAX + 2];
+	int err;
+
+	if (strcmp(rel, "HEAD") == 0) {
+		void *data;
+		size_t len;
+		char *text;
+
+		/* symbolic ("ref: REF\n") or a commit's id */
+		if (b3cas_git_reverse(x->s, id, x->algo, 0, &o) == 0) {
+			w->rc = export_from(x, &o.git);
+			if (w->rc == CLI_OK) {
+				b3cas_git_oid_fmt(line, &o.git);
+				strcat(line, "\n");
+				w->rc = write_text(x->dest, "HEAD", line);
+			}
+			return w->rc != CLI_OK;
+		}
+		b3cas_error_clear();
+		err = b3cas_store_get(x->s, id, &data, &len);
+		if (err < 0) {
+			w->rc = lib_error(err, false);
+			return 1;
+		}
+		text = strndup(data, len);
+		b3cas_free(data);
+		if (!text || strncmp(text, "ref: ", 5) != 0) {
+			cli_error("git export: HEAD of the repository is "
+				  "malformed");
+			free(text);
+			w->rc = CLI_STORE;
+			return 1;
+		}
+		w->rc = write_text(x->dest, "HEAD", text);
+		free(text);
+		return w->rc != CLI_OK;
+	}
+	if (strncmp(rel, "refs/", 5) != 0)
+		return 0;
+	err = b3cas_git_reverse(x->s, id, x->algo, 0, &o);
+	if (err < 0) {
+		w->rc = lib_error(err, false);
+		return 1;
+	}
+	w->rc = export_from(x, &o.git);
+	if (w->rc == CLI_OK) {
+		b3cas_git_oid_fmt(line, &o.git);
+		strcat(line, "\n");
+		w->rc = write_text(x->dest, rel, line);
+		w->refs++;
+	}
+	return w->rc != CLI_OK;
+}
+
+/* The one repository imported, when NAME is not given. */
+static int only_repo(const char *name, const b3cas_oid *id, void *ctx)
+{
+	char **found = ctx;
+	const char *r = name + 4, *e = strchr(r, '/');
+
+	(void)id;
+	if (!e)
+		return 0;
+	if (!*found) {
+		*found = strndup(r, (size_t)(e - r));
+		return *found ? 0 : 1;
+	}
+	if (strncmp(*found, r, (size_t)(e - r)) != 0 ||
+	    (*found)[e - r] != '\0') {
+		free(*found);
+		*found = NULL;
+		return 2; /* more than one */
+	}
+	return 0;
+}
+
+static const cli_opt export_opts[] = {
+	CLI_VALUE("name", 'n', "NAME", git_args, name, NULL,
+		  "the repository (git/NAME/ in the store; default: the only "
+		  "one)"),
+	CLI_FLAG("quiet", 'q', git_args, quiet, "print nothing on success"),
+	CLI_ARG("DEST", true, "expected a destination folder",
+		"a new bare repository (missing or empty)"),
+	CLI_END,
+};
+
+static const cli_spec export_spec = {
+	.name = "git export",
+	.summary = "write an imported repository back as a bare git "
+		   "repository",
+	.about = "Write repository NAME (its refs git/NAME/... and every "
+		 "object they reach)\nto DEST as a bare git repository "
+		 "(made with `git init --bare` in the\nrepository's object "
+		 "format; loose objects, zlib-compressed as git writes\nthem). "
+		 "Every object is read from the store checked against its "
+		 "b3cas id,\nso `git fsck --full --strict` of DEST finds what "
+		 "git would have.\n",
+	.exits = "Exit codes: 0 ok, 1 no such repository, 2 bad arguments "
+		 "or DEST not\nempty, 3 store error or an object missing.\n",
+	.opts = export_opts,
+	.store = true,
+};
+
+static int export_cmd(cli_ctx *ctx, int argc, char **argv)
+{
+	git_args a;
+	cli_args pos;
+	export_run x;
+	ref_walk w;
+	char prefix[1100], *name = NULL, cmd[64];
+	b3cas_oid head;
+	b3cas_git_object o;
+	FILE *f;
+	int rc, err;
+
+	memset(&a, 0, sizeof(a));
+	memset(&x, 0, sizeof(x));
+	if (!cli_opt_parse(&rc, &pos, &export_spec, &a, argc, argv))
+		return rc;
+	x.dest = pos.v[0];
+	{
+		struct stat st;
+
+		if (lstat(x.dest, &st) == 0 && rmdir(x.dest) != 0) {
+			cli_error("git export: %s exists and is not an empty "
+				  "folder", x.dest);
+			return CLI_USAGE;
+		}
+	}
+	rc = cli_open_store_ro(&x.s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	if (a.name) {
+		name = strdup(a.name);
+	} else {
+		err = b3cas_name_foreach(x.s, "git/", only_repo, &name);
+		if (err == 2 || (!name && err == 0)) {
+			free(name);
+			cli_error("git export: %s", err == 2
+				  ? "the store holds several repositories: "
+				    "give --name"
+				  : "the store holds no repository");
+			return cli_close_store(x.s, err == 2 ? CLI_USAGE
+							    : CLI_NEGATIVE);
+		}
+	}
+	if (!name)
+		return cli_close_store(x.s, CLI_STORE);
+	snprintf(prefix, sizeof(prefix), "git/%s/", name);
+	/* the object format: that of the object HEAD (or a ref) names */
+	snprintf(cmd, sizeof(cmd), "git/%s/HEAD", name);
+	err = b3cas_name_get(x.s, cmd, &head);
+	if (err < 0) {
+		free(name);
+		cli_error("git export: no repository '%s' in the store",
+			  a.name ? a.name : "");
+		return cli_close_store(x.s, CLI_NEGATIVE);
+	}
+	x.algo = B3CAS_GIT_SHA1;
+	{
+		/* the object format: that of the commit HEAD names, or of
+		 * its branch's when HEAD is symbolic ("ref: REF\n") */
+		b3cas_oid id = head;
+		char ref[1200];
+		void *data;
+		size_t len;
+
+		if (b3cas_git_reverse(x.s, &id, B3CAS_GIT_SHA1, 0, &o) != 0 &&
+		    b3cas_store_get(x.s, &head, &data, &len) == 0) {
+			snprintf(ref, sizeof(ref), "git/%s/%.*s", name,
+				 (int)(len > 6 ? len - 6 : 0),
+				 (const char *)data + 5);
+			b3cas_free(data);
+			if (b3cas_name_get(x.s, ref, &id) != 0)
+				id = head;
+		}
+		b3cas_error_clear();
+		if (b3cas_git_reverse(x.s, &id, B3CAS_GIT_SHA1, 0, &o) == 0)
+			x.algo = B3CAS_GIT_SHA1;
+		else if (b3cas_git_reverse(x.s, &id, B3CAS_GIT_SHA256, 0, &o) ==
+			 0)
+			x.algo = B3CAS_GIT_SHA256;
+		b3cas_error_clear();
+	}
+	{
+		size_t n = strlen(x.dest) * 4 + 96;
+		char *c = malloc(n), *q;
+
+		if (!c) {
+			free(name);
+			return cli_close_store(x.s, CLI_STORE);
+		}
+		q = c + sprintf(c, "git init -q --bare --object-format=%s '",
+				x.algo == B3CAS_GIT_SHA1 ? "sha1" : "sha256");
+		for (const char *p = x.dest; *p; p++) {
+			if (*p == '\'') {
+				memcpy(q, "'\\''", 4);
+				q += 4;
+			} else {
+				*q++ = *p;
+			}
+		}
+		strcpy(q, "'");
+		f = popen(c, "r");
+		free(c);
+		if (!f || pclose(f) != 0) {
+			free(name);
+			cli_error("git export: git init --bare %s failed",
+				  x.dest);
+			return cli_close_store(x.s, CLI_STORE);
+		}
+	}
+	w = (ref_walk){&x, strlen(prefix), CLI_OK, 0};
+	err = b3cas_name_foreach(x.s, prefix, export_ref, &w);
+	rc = w.rc;
+	if (err < 0 && rc == CLI_OK)
+		rc = lib_error(err, false);
+	if (rc == CLI_OK && !a.quiet)
+		printf("git export: %s: %llu objects (%llu bytes), %llu refs "
+		       "from git/%s/\n",
+		       x.dest, (unsigned long long)x.objects,
+		       (unsigned long long)x.bytes,
+		       (unsigned long long)w.refs, name);
+	free(x.stack);
+	free(name);
+	return cli_finish_stdout(cli_close_store(x.s, rc));
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+static const cli_opt git_opts[] = {
+	CLI_ARGS("SUBCOMMAND", false, NULL, "import, export, map or "
+		 "cat-file"),
+	CLI_END,
+};
+
+const cli_spec cmd_git_spec = {
+	.name = "git",
+	.summary = "git objects in the store: import, map ids, cat-file",
+	.about = "Git repositories' objects in the store (docs/git.md):\n"
+		 "  import [--name NAME] REPO     every object and ref of REPO\n"
+		 "  export [--name NAME] DEST     them back as a bare "
+		 "repository\n"
+		 "  map ID                        a git id to a b3cas id, or "
+		 "back\n"
+		 "  cat-file (-t|-s|-p|-e) ID     cat-file --batch | "
+		 "--batch-check\n"
+		 "`b3cas git SUBCOMMAND --help` tells more.\n",
+	.exits = "Exit codes: those of the subcommand; 2 for an unknown one.\n",
+	.opts = git_opts,
+	.store = true,
+};
+
+int cmd_git(cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(cli_ctx *, int, char **);
+	} subs[] = {{"import", import},
+		    {"export", export_cmd},
+		    {"map", map},
+		    {"cat-file", cat_file}};
+	int rc;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		cli_args pos;
+		git_args a;
+
+		if (!cli_opt_parse(&rc, &pos, &cmd_git_spec, &a, argc, argv))
+			return rc;
+		return cli_usage_error("git", "expected a subcommand");
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].run(ctx, argc - 1, argv + 1);
+	return cli_usage_error("git", "unknown subcommand '%s'", argv[1]);
+}
