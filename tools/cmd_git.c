@@ -34,28 +34,108 @@ static int lib_error(int err, bool lookup)
 
 /* ---- running git ---------------------------------------------------------- */
 
-/* popen of `git -C repo ARGS` (args already quoted for the shell). */
-static FILE *git_run(const char *repo, const char *args)
+/* s in single quotes for the shell (a new string), or NULL. */
+static char *sh_quote(const char *s)
 {
-	size_t n = strlen(repo) * 4 + strlen(args) + 32;
-	char *cmd = malloc(n), *q;
-	FILE *f;
+	char *q = malloc(strlen(s) * 4 + 3), *o = q;
 
-	if (!cmd)
+	if (!q)
 		return NULL;
-	q = cmd + sprintf(cmd, "git -C '");
-	for (const char *p = repo; *p; p++) {
-		if (*p == '\'') {
-			memcpy(q, "'\\''", 4);
-			q += 4;
+	*o++ = '\'';
+	for (; *s; s++) {
+		if (*s == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
 		} else {
-			*q++ = *p;
+			*o++ = *s;
 		}
 	}
-	sprintf(q, "' %s", args);
-	f = popen(cmd, "r");
+	*o++ = '\'';
+	*o = '\0';
+	return q;
+}
+
+/* popen of `git [-C repo] ARGS ['last']` (args already quoted for the
+ * shell; repo and last, either may be NULL, quoted here). */
+static FILE *git_run2(const char *repo, const char *args, const char *last)
+{
+	char *r = repo ? sh_quote(repo) : NULL, *l = last ? sh_quote(last) : NULL;
+	size_t n = strlen(args) + (r ? strlen(r) : 0) + (l ? strlen(l) : 0) + 16;
+	char *cmd = malloc(n);
+	FILE *f = NULL;
+
+	if (cmd && (r || !repo) && (l || !last)) {
+		snprintf(cmd, n, "git %s%s %s %s", r ? "-C " : "", r ? r : "",
+			 args, l ? l : "");
+		f = popen(cmd, "r");
+	}
 	free(cmd);
+	free(r);
+	free(l);
 	return f;
+}
+
+static FILE *git_run(const char *repo, const char *args)
+{
+	return git_run2(repo, args, NULL);
+}
+
+/* Call fn for each id a tree, commit or tag of algo (content p, len
+ * bytes) names: a tree's entries but gitlinks (mode 160000, a
+ * submodule's commit), a commit's tree and parents, a tag's object. A
+ * non-zero return of fn stops and is returned. */
+static int each_named(b3cas_git_algo algo, b3cas_git_type type,
+		      const uint8_t *p, size_t len,
+		      int (*fn)(const b3cas_git_oid *g, void *ctx), void *ctx)
+{
+	size_t idlen = b3cas_git_oid_len(algo);
+	const uint8_t *end = p + len;
+	b3cas_git_oid g = {algo, {0}};
+	int rc = 0;
+
+	while (rc == 0 && p < end) {
+		if (type == B3CAS_GIT_TREE) {
+			/* "MODE NAME\0" then the raw id */
+			const uint8_t *z = memchr(p, 0, (size_t)(end - p));
+			bool gitlink = p[0] == '1' && end - p > 1 && p[1] == '6';
+
+			if (!z || (size_t)(end - z - 1) < idlen)
+				break;
+			memcpy(g.bytes, z + 1, idlen);
+			p = z + 1 + idlen;
+			if (!gitlink)
+				rc = fn(&g, ctx);
+		} else if (type == B3CAS_GIT_COMMIT || type == B3CAS_GIT_TAG) {
+			/* header lines until the blank one */
+			const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t ll = nl ? (size_t)(nl - p) : 0, kl = 0;
+			char hex[B3CAS_GIT_HEX_MAX + 1];
+
+			if (!nl || ll == 0)
+				break;
+			if (type == B3CAS_GIT_TAG && ll > 7 &&
+			    !memcmp(p, "object ", 7))
+				kl = 7;
+			else if (type == B3CAS_GIT_COMMIT && ll > 5 &&
+				 !memcmp(p, "tree ", 5))
+				kl = 5;
+			else if (type == B3CAS_GIT_COMMIT && ll > 7 &&
+				 !memcmp(p, "parent ", 7))
+				kl = 7;
+			p = nl + 1;
+			if (!kl || ll - kl != 2 * idlen)
+				continue;
+			memcpy(hex, p - 1 - ll + kl, 2 * idlen);
+			hex[2 * idlen] = '\0';
+			if (b3cas_git_oid_parse(&g, hex) == 0)
+				rc = fn(&g, ctx);
+			else
+				b3cas_error_clear();
+		} else {
+			break;
+		}
+	}
+	return rc;
 }
 
 /* ---- import ------------------------------------------------------------------ */
@@ -75,77 +155,52 @@ typedef struct import_run {
 	uint64_t objects, bytes, links;
 } import_run;
 
-/* The ids a tree, commit or tag of algo names, each mapped to what is
- * stored, into *links (*n): ids not stored (a submodule's commit, a
- * shallow clone's missing parent) are left out. */
+/* The links being gathered for one object. */
+typedef struct gather {
+	b3cas_store *s;
+	b3cas_oid *links;
+	size_t n, cap;
+} gather;
+
+static int gather_one(const b3cas_git_oid *g, void *ctx)
+{
+	gather *c = ctx;
+	b3cas_git_object o;
+
+	/* not stored (a shallow clone's missing parent): not linked */
+	if (b3cas_git_lookup(c->s, g, &o) != 0) {
+		b3cas_error_clear();
+		return 0;
+	}
+	if (c->n == c->cap) {
+		b3cas_oid *m = realloc(c->links, (c->cap ? c->cap * 2 : 16) *
+							 sizeof(*m));
+
+		if (!m)
+			return B3CAS_ENOMEM;
+		c->links = m;
+		c->cap = c->cap ? c->cap * 2 : 16;
+	}
+	c->links[c->n++] = o.id;
+	return 0;
+}
+
+/* The ids a tree, commit or tag names, each mapped to what is stored,
+ * into *links (*n). */
 static int refs_of(import_run *r, b3cas_git_type type, const uint8_t *p,
 		   size_t len, b3cas_oid **links, size_t *n)
 {
-	size_t idlen = b3cas_git_oid_len(r->algo), cap = 0;
-	const uint8_t *end = p + len;
-	b3cas_git_oid g = {r->algo, {0}};
+	gather c = {r->s, NULL, 0, 0};
+	int rc = each_named(r->algo, type, p, len, gather_one, &c);
 
-	*links = NULL;
-	*n = 0;
-	for (;;) {
-		char hex[B3CAS_GIT_HEX_MAX + 1];
-		b3cas_git_object o;
-		bool have = false;
-
-		if (type == B3CAS_GIT_TREE) {
-			/* "MODE NAME\0" then the raw id */
-			const uint8_t *z = memchr(p, 0, (size_t)(end - p));
-
-			if (!z || (size_t)(end - z - 1) < idlen)
-				break;
-			memcpy(g.bytes, z + 1, idlen);
-			have = !(p[0] == '1' && p[1] == '6'); /* 160000 gitlink */
-			p = z + 1 + idlen;
-		} else {
-			/* header lines "tree HEX", "parent HEX", "object HEX"
-			 * until the blank line */
-			const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			const char *key = type == B3CAS_GIT_TAG ? "object "
-								: NULL;
-			size_t kl = 0;
-
-			if (ll == 0 || !nl)
-				break;
-			if (key && ll > 7 && memcmp(p, key, 7) == 0)
-				kl = 7;
-			else if (!key && ll > 5 && memcmp(p, "tree ", 5) == 0)
-				kl = 5;
-			else if (!key && ll > 7 && memcmp(p, "parent ", 7) == 0)
-				kl = 7;
-			if (kl && ll - kl == 2 * idlen) {
-				memcpy(hex, p + kl, 2 * idlen);
-				hex[2 * idlen] = '\0';
-				have = b3cas_git_oid_parse(&g, hex) == 0;
-			}
-			p = nl + 1;
-		}
-		if (!have)
-			continue;
-		if (b3cas_git_lookup(r->s, &g, &o) != 0) {
-			b3cas_error_clear();
-			continue;
-		}
-		if (*n == cap) {
-			b3cas_oid *m = realloc(*links, (cap ? cap * 2 : 16) *
-							       sizeof(**links));
-
-			if (!m) {
-				free(*links);
-				*links = NULL;
-				return B3CAS_ENOMEM;
-			}
-			*links = m;
-			cap = cap ? cap * 2 : 16;
-		}
-		(*links)[(*n)++] = o.id;
+	if (rc < 0) {
+		free(c.links);
+		c.links = NULL;
+		c.n = 0;
 	}
-	return 0;
+	*links = c.links;
+	*n = c.n;
+	return rc;
 }
 
 /* Read "<hex> <type> <size>\n" + content + "\n" records from f; store
@@ -742,6 +797,19 @@ static int push(export_run *x, const b3cas_git_oid *g)
 	return CLI_OK;
 }
 
+/* each_named's fn for export: what is stored goes on the stack (a
+ * parent a shallow clone lacks is not). */
+static int push_named(const b3cas_git_oid *g, void *ctx)
+{
+	b3cas_git_object o;
+
+	if (b3cas_git_lookup(((export_run *)ctx)->s, g, &o) != 0) {
+		b3cas_error_clear();
+		return CLI_OK;
+	}
+	return push(ctx, g);
+}
+
 /* Write a loose object: zlib of "TYPE SIZE\0" and the content, through a
  * temporary file renamed into place. */
 static int write_loose(export_run *x, const b3cas_git_object *o,
@@ -838,63 +906,9 @@ static int export_from(export_run *x, const b3cas_git_oid *start)
 		x->objects++;
 		x->bytes += len;
 		/* what it names, by git id */
-		if (rc == CLI_OK && o.type != B3CAS_GIT_BLOB) {
-			const uint8_t *p = data, *end = p + len;
-			size_t idlen = b3cas_git_oid_len(x->algo);
-
-			while (rc == CLI_OK && p < end) {
-				b3cas_git_oid c = {x->algo, {0}};
-
-				if (o.type == B3CAS_GIT_TREE) {
-					const uint8_t *z = memchr(
-						p, 0, (size_t)(end - p));
-
-					if (!z || (size_t)(end - z - 1) < idlen)
-						break;
-					memcpy(c.bytes, z + 1, idlen);
-					if (!(p[0] == '1' && p[1] == '6'))
-						rc = push(x, &c);
-					p = z + 1 + idlen;
-					continue;
-				}
-				{
-					const uint8_t *nl = memchr(
-						p, '\n', (size_t)(end - p));
-					size_t ll = nl ? (size_t)(nl - p) : 0;
-					size_t kl = 0;
-
-					if (!nl || ll == 0)
-						break;
-					if (o.type == B3CAS_GIT_TAG && ll > 7 &&
-					    !memcmp(p, "object ", 7))
-						kl = 7;
-					else if (o.type == B3CAS_GIT_COMMIT &&
-						 ll > 5 && !memcmp(p, "tree ", 5))
-						kl = 5;
-					else if (o.type == B3CAS_GIT_COMMIT &&
-						 ll > 7 &&
-						 !memcmp(p, "parent ", 7))
-						kl = 7;
-					if (kl && ll - kl == 2 * idlen) {
-						memcpy(hex, p + kl, 2 * idlen);
-						hex[2 * idlen] = '\0';
-						if (b3cas_git_oid_parse(&c, hex) ==
-						    0) {
-							/* a shallow clone's
-							 * missing parent */
-							b3cas_git_object m;
-
-							if (b3cas_git_lookup(
-								    x->s, &c,
-								    &m) == 0)
-								rc = push(x, &c);
-							b3cas_error_clear();
-						}
-					}
-					p = nl + 1;
-				}
-			}
-		}
+		if (rc == CLI_OK && o.type != B3CAS_GIT_BLOB)
+			rc = each_named(x->algo, o.type, data, len, push_named,
+					x);
 		b3cas_free(data);
 	}
 	return rc;
@@ -1125,33 +1139,14 @@ static int export_cmd(cli_ctx *ctx, int argc, char **argv)
 			x.algo = B3CAS_GIT_SHA256;
 		b3cas_error_clear();
 	}
-	{
-		size_t n = strlen(x.dest) * 4 + 96;
-		char *c = malloc(n), *q;
-
-		if (!c) {
-			free(name);
-			return cli_close_store(x.s, CLI_STORE);
-		}
-		q = c + sprintf(c, "git init -q --bare --object-format=%s '",
-				x.algo == B3CAS_GIT_SHA1 ? "sha1" : "sha256");
-		for (const char *p = x.dest; *p; p++) {
-			if (*p == '\'') {
-				memcpy(q, "'\\''", 4);
-				q += 4;
-			} else {
-				*q++ = *p;
-			}
-		}
-		strcpy(q, "'");
-		f = popen(c, "r");
-		free(c);
-		if (!f || pclose(f) != 0) {
-			free(name);
-			cli_error("git export: git init --bare %s failed",
-				  x.dest);
-			return cli_close_store(x.s, CLI_STORE);
-		}
+	f = git_run2(NULL, x.algo == B3CAS_GIT_SHA1
+				 ? "init -q --bare --object-format=sha1"
+				 : "init -q --bare --object-format=sha256",
+		     x.dest);
+	if (!f || pclose(f) != 0) {
+		free(name);
+		cli_error("git export: git init --bare %s failed", x.dest);
+		return cli_close_store(x.s, CLI_STORE);
 	}
 	w = (ref_walk){&x, strlen(prefix), CLI_OK, 0};
 	err = b3cas_name_foreach(x.s, prefix, export_ref, &w);
