@@ -225,8 +225,8 @@ int b3cas_git_put(b3cas_lease *lease, b3cas_git_algo algo,
 	fwd = (b3cas__tag){fk, fwd_key(fk, &o.git), &rev, fv, sizeof(fv)};
 	/* before the write: every removal from now on looks for mappings */
 	atomic_store(&s->gitmap, true);
-	rc = b3cas__lease_put_tags(lease, &o.id, data, len, links != NULL,
-				   links, nlinks, &fwd);
+	rc = b3cas__lease_put_tags(lease, NULL, data, len, links != NULL,
+				   links, nlinks, &fwd, &o.id);
 	if (rc >= 0 && out)
 		*out = o;
 	return rc;

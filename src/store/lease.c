@@ -247,7 +247,8 @@ int b3cas_lease_open(b3cas_store *s, b3cas_lease **out)
 
 int b3cas__lease_put_tags(b3cas_lease *l, b3cas_oid *id_out, const void *data,
 			  size_t len, bool linked, const b3cas_oid *links,
-			  size_t nlinks, const b3cas__tag *extra)
+			  size_t nlinks, const b3cas__tag *extra,
+			  const b3cas_oid *known)
 {
 	uint8_t k[KEY_LEN];
 	b3cas__tag tag = {k, sizeof(k), extra, NULL, 0};
@@ -255,7 +256,9 @@ int b3cas__lease_put_tags(b3cas_lease *l, b3cas_oid *id_out, const void *data,
 	b3cas_oid id;
 	int rc = b3cas__store_check_writable(l->s, "store an object");
 
-	if (rc == 0)
+	if (rc == 0 && known)
+		id = *known;
+	else if (rc == 0)
 		rc = b3cas__store_hash(l->s, &id, data, len);
 	if (rc == 0)
 		rc = take_seq(l, &seq);
@@ -292,7 +295,7 @@ int b3cas_lease_put(b3cas_lease *l, b3cas_oid *id_out, const void *data,
 	B3CAS__NONNULL(l, "lease");
 	B3CAS__NONNULL_LEN(data, "data", len, "len");
 	return b3cas__lease_put_tags(l, id_out, data, len, false, NULL, 0,
-				     NULL);
+				     NULL, NULL);
 }
 
 int b3cas_lease_put_linked(b3cas_lease *l, b3cas_oid *id_out,
@@ -303,7 +306,7 @@ int b3cas_lease_put_linked(b3cas_lease *l, b3cas_oid *id_out,
 	B3CAS__NONNULL_LEN(data, "data", len, "len");
 	B3CAS__NONNULL_LEN(links, "links", nlinks, "nlinks");
 	return b3cas__lease_put_tags(l, id_out, data, len, true, links,
-				     nlinks, NULL);
+				     nlinks, NULL, NULL);
 }
 
 static int publish_tag(b3cas_store *s, const b3cas_oid *id, const void *data,

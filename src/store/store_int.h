@@ -96,10 +96,13 @@ int b3cas__store_publish_tag(b3cas_store *s, const b3cas_oid *id,
 			     const b3cas__tag *tag);
 
 /* b3cas_lease_put (linked: b3cas_lease_put_linked), with the keys of
- * extra (may be NULL) written in the batch that takes the reference. */
+ * extra (may be NULL) written in the batch that takes the reference.
+ * known (may be NULL): the data's id, hashed already by the caller with
+ * b3cas__store_hash (not hashed again). */
 int b3cas__lease_put_tags(b3cas_lease *l, b3cas_oid *id_out, const void *data,
 			  size_t len, bool linked, const b3cas_oid *links,
-			  size_t nlinks, const b3cas__tag *extra);
+			  size_t nlinks, const b3cas__tag *extra,
+			  const b3cas_oid *known);
 
 /* The store a lease is of. */
 b3cas_store *b3cas__lease_store(const b3cas_lease *l);
