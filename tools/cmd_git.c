@@ -1164,11 +1164,96 @@ static int export_cmd(cli_ctx *ctx, int argc, char **argv)
 	return cli_finish_stdout(cli_close_store(x.s, rc));
 }
 
+/* ---- rm ------------------------------------------------------------------------ */
+
+typedef struct rm_walk {
+	char **names;
+	size_t n, cap;
+} rm_walk;
+
+static int collect_name(const char *name, const b3cas_oid *id, void *ctx)
+{
+	rm_walk *w = ctx;
+
+	(void)id;
+	if (w->n == w->cap) {
+		char **m = realloc(w->names, (w->cap ? w->cap * 2 : 16) *
+						     sizeof(*m));
+
+		if (!m)
+			return B3CAS_ENOMEM;
+		w->names = m;
+		w->cap = w->cap ? w->cap * 2 : 16;
+	}
+	w->names[w->n] = strdup(name);
+	return w->names[w->n++] ? 0 : B3CAS_ENOMEM;
+}
+
+static const cli_opt rm_opts[] = {
+	CLI_FLAG("quiet", 'q', git_args, quiet, "print nothing on success"),
+	CLI_ARG("NAME", true, "expected a repository's name",
+		"the repository (git/NAME/ in the store)"),
+	CLI_END,
+};
+
+static const cli_spec rm_spec = {
+	.name = "git rm",
+	.summary = "remove an imported repository's refs",
+	.about = "Remove every ref of repository NAME (the names git/NAME/...)"
+		 ": its objects\nare then kept only by what else holds them "
+		 "(another repository's refs,\ncheckpoints, callers), and the "
+		 "next `b3cas gc` frees the rest with their\nmappings.\n",
+	.exits = "Exit codes: 0 ok, 1 no such repository, 2 bad arguments, 3 "
+		 "store error.\n",
+	.opts = rm_opts,
+	.store = true,
+};
+
+static int rm_cmd(cli_ctx *ctx, int argc, char **argv)
+{
+	git_args a;
+	cli_args pos;
+	b3cas_store *s;
+	rm_walk w = {NULL, 0, 0};
+	char prefix[1100];
+	int rc, err;
+
+	memset(&a, 0, sizeof(a));
+	if (!cli_opt_parse(&rc, &pos, &rm_spec, &a, argc, argv))
+		return rc;
+	if (!*pos.v[0] || strchr(pos.v[0], '/'))
+		return cli_usage_error("git rm", "a repository's name has no "
+				       "'/' and is not empty");
+	snprintf(prefix, sizeof(prefix), "git/%s/", pos.v[0]);
+	rc = cli_open_store_rw(&s, ctx);
+	if (rc != CLI_OK)
+		return rc;
+	err = b3cas_name_foreach(s, prefix, collect_name, &w);
+	if (err < 0)
+		rc = lib_error(err, false);
+	else if (w.n == 0) {
+		cli_error("git rm: no repository '%s' in the store", pos.v[0]);
+		rc = CLI_NEGATIVE;
+	}
+	for (size_t i = 0; rc == CLI_OK && i < w.n; i++) {
+		err = b3cas_name_delete(s, w.names[i]);
+		if (err < 0 && err != B3CAS_ENOTFOUND)
+			rc = lib_error(err, false);
+	}
+	if (rc == CLI_OK && !a.quiet)
+		printf("git rm: %zu refs of %s removed (run 'b3cas gc' to free "
+		       "what only they held)\n", w.n, pos.v[0]);
+	for (size_t i = 0; i < w.n; i++)
+		free(w.names[i]);
+	free(w.names);
+	return cli_finish_stdout(cli_close_store(s, rc));
+}
+
 /* ---- the command ---------------------------------------------------------- */
 
 static const cli_opt git_opts[] = {
-	CLI_ARGS("SUBCOMMAND", false, NULL, "import, export, map or "
-		 "cat-file"),
+	CLI_ARGS("SUBCOMMAND", false, NULL, "import, export, map, "
+		 "cat-file or rm"),
 	CLI_END,
 };
 
@@ -1179,6 +1264,7 @@ const cli_spec cmd_git_spec = {
 		 "  import [--name NAME] REPO     every object and ref of REPO\n"
 		 "  export [--name NAME] DEST     them back as a bare "
 		 "repository\n"
+		 "  rm NAME                       remove its refs (then gc)\n"
 		 "  map ID                        a git id to a b3cas id, or "
 		 "back\n"
 		 "  cat-file (-t|-s|-p|-e) ID     cat-file --batch | "
@@ -1197,7 +1283,8 @@ int cmd_git(cli_ctx *ctx, int argc, char **argv)
 	} subs[] = {{"import", import},
 		    {"export", export_cmd},
 		    {"map", map},
-		    {"cat-file", cat_file}};
+		    {"cat-file", cat_file},
+		    {"rm", rm_cmd}};
 	int rc;
 
 	if (argc < 2 || argv[1][0] == '-') {

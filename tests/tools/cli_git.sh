@@ -10,7 +10,8 @@
 # blob's very object; every object stays after `gc --grace 0` (the refs
 # hold them); `git export` makes a bare repository that `git fsck --full
 # --strict` accepts, with the same refs, HEAD, log and reachable
-# objects; bad input gets exit 2, an unknown id exit 1.
+# objects; `git rm` of the repository, then gc, leaves no object and no
+# mapping; bad input gets exit 2, an unknown id exit 1.
 set -uo pipefail
 b3cas=${1:?usage: cli_git.sh PATH_TO_B3CAS}
 . "$(dirname "$0")/cli_lib.sh"
@@ -131,6 +132,18 @@ run() {
 		"$work/nope-$fmt"
 	# a second import stores nothing new
 	expect 0 "^git import: " '' -- --store "$st" git import "$r"
+	# removing the repository's refs lets gc free all of it, mappings too
+	cp -a "$st" "$st-rm"
+	expect 0 "^git rm: 4 refs of repo-$fmt removed" '' -- --store "$st-rm" \
+		git rm "repo-$fmt"
+	expect 0 '' '' -- --store "$st-rm" gc --grace 0
+	expect 0 '^objects: +0 ' '' -- --store "$st-rm" stats
+	expect 1 '' '' -- --store "$st-rm" git cat-file -e "$blob"
+	check "$fmt: nothing left after rm and gc" test -z \
+		"$("$b3cas" --store "$st-rm" git cat-file --batch-check \
+		< "$work/ids" | grep -v ' missing$')"
+	expect 1 '' 'no repository' -- --store "$st-rm" git rm "repo-$fmt"
+	expect 2 '' "no '/'" -- --store "$st-rm" git rm a/b
 	# bad input
 	local len=40
 	[[ $fmt == sha256 ]] && len=64
