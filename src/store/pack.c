@@ -128,6 +128,16 @@ void b3cas__pack_batch_drop_id(rocksdb_writebatch_t *b, b3cas_store *s,
 	b3cas_error_clear();
 }
 
+bool b3cas__pack_key(const b3cas_store *s, const b3cas_oid *id,
+		     const uint8_t *raw, size_t raw_len,
+		     uint8_t out[B3CAS_PACK_KEY_LEN])
+{
+	if (raw_len != B3CAS_PACK_SEQ_LEN || !s->ix->cf[B3CAS_CF_DATA])
+		return false;
+	key_of(out, raw, id);
+	return true;
+}
+
 int b3cas__pack_read_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			const b3cas_oid *id, const uint8_t *raw,
 			size_t raw_len, uint64_t size,

@@ -76,6 +76,13 @@ void b3cas__pack_batch_drop(rocksdb_writebatch_t *b, b3cas_store *s,
 void b3cas__pack_batch_drop_id(rocksdb_writebatch_t *b, b3cas_store *s,
 			       const b3cas_oid *id);
 
+/* The data key that a PACKED entry of id (payload raw, raw_len bytes)
+ * names: false when raw is not a sequence number or the store has no
+ * data family (b3cas__pack_read_at then reports the damage). */
+bool b3cas__pack_key(const b3cas_store *s, const b3cas_oid *id,
+		     const uint8_t *raw, size_t raw_len,
+		     uint8_t out[B3CAS_PACK_KEY_LEN]);
+
 /*
  * Read the bytes a PACKED entry of id names (payload raw, raw_len bytes;
  * size expected) with ro (NULL: the latest), pinned in *out. 0, or
