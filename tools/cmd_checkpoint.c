@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -658,17 +659,23 @@ static const cli_spec restore_spec = {
  * checkpoint's memory image decodes its chunks through the newer
  * versions' (delta chunks): on one thread, the oldest of a series of 50
  * checkpoints restored in 2.4 times the newest's time. The parts share
- * that out.
+ * that out. Each thread takes the next BLOB_PIECE of the blob until none
+ * is left, so that one that is done early (zero pages, chunks in cache)
+ * does not wait idle for the others.
  */
 #define BLOB_PART_MIN (32ull << 20)
 #define BLOB_PARTS_MAX 8
+#define BLOB_PIECE (16ull << 20)
 #define BLOB_IO (1u << 20)
 
 typedef struct blob_part {
 	b3cas_store *s;
 	const b3cas_oid *id;
 	int fd;
-	uint64_t off, end;
+	uint64_t off, end;    /* the piece being written */
+	uint64_t size;
+	_Atomic uint64_t *next; /* the next piece's offset, shared */
+	_Atomic bool *stop;     /* a part failed: the others stop too */
 	int err;  /* a library code, or 0 */
 	int werr; /* a write's errno, or 0 */
 	char msg[512];
@@ -691,6 +698,18 @@ static bool pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 	return true;
 }
 
+/* The next piece into p: false when none is left or a part failed. */
+static bool next_piece(blob_part *p)
+{
+	if (atomic_load(p->stop))
+		return false;
+	p->off = atomic_fetch_add(p->next, BLOB_PIECE);
+	if (p->off >= p->size)
+		return false;
+	p->end = p->size - p->off < BLOB_PIECE ? p->size : p->off + BLOB_PIECE;
+	return true;
+}
+
 static void *write_part(void *arg)
 {
 	blob_part *p = arg;
@@ -700,7 +719,8 @@ static void *write_part(void *arg)
 		p->err = B3CAS_ENOMEM;
 		snprintf(p->msg, sizeof(p->msg), "out of memory");
 	}
-	while (buf && p->off < p->end && !p->err && !p->werr) {
+	while (buf && !p->err && !p->werr &&
+	       (p->off < p->end || next_piece(p))) {
 		size_t want = p->end - p->off < BLOB_IO
 				      ? (size_t)(p->end - p->off)
 				      : BLOB_IO,
@@ -723,6 +743,8 @@ static void *write_part(void *arg)
 			p->werr = errno ? errno : EIO;
 		p->off += got;
 	}
+	if (p->err || p->werr)
+		atomic_store(p->stop, true);
 	free(buf);
 	return NULL;
 }
@@ -784,6 +806,8 @@ static int write_blob(b3cas_store *s, const b3cas_checkpoint_blob *b,
 		      const char *dir, uint64_t threads)
 {
 	blob_part parts[BLOB_PARTS_MAX];
+	_Atomic uint64_t next = 0;
+	_Atomic bool stop = false;
 	b3cas_object_info info;
 	char path[4096];
 	unsigned n, started = 0;
@@ -815,8 +839,9 @@ static int write_blob(b3cas_store *s, const b3cas_checkpoint_blob *b,
 		p->s = s;
 		p->id = &b->id;
 		p->fd = fd;
-		p->off = info.size / n * i;
-		p->end = i + 1 == n ? info.size : info.size / n * (i + 1);
+		p->size = info.size;
+		p->next = &next;
+		p->stop = &stop;
 		if (pthread_create(&p->t, NULL, write_part, p) != 0)
 			write_part(p); /* on this thread */
 		else

@@ -59,7 +59,11 @@ int b3cas__scan(const char *path, const b3cas__scan_ops *ops, void *ctx,
 typedef struct b3cas__restore_file {
 	const b3cas_oid *id; /* its content */
 	uint64_t size;       /* its length, as the tree says */
-	int fd;              /* open for writing at offset 0, empty */
+	/* What to write: bytes off .. off + len of the content, each at
+	 * its own offset in the file. The whole file (0, size) unless
+	 * ops->parts cut it; a part's first byte is 64 KiB aligned. */
+	uint64_t off, len;
+	int fd;              /* open for writing, empty when written whole */
 	bool sparse;         /* runs of zeros may be skipped over (the
 			      * restore sets the length at the end) */
 	unsigned worker;     /* which worker calls: 0 .. threads - 1 */
@@ -81,6 +85,12 @@ typedef struct b3cas__restore_ops {
 	 * the workers at once, each worker one call at a time (so a buffer
 	 * per f->worker needs no lock). 0 or a negative code. */
 	int (*file)(void *ctx, const b3cas__restore_file *f);
+	/* Optional (NULL: every file is written whole): into how many
+	 * parts a file of content id, size bytes long, may be cut, so that
+	 * several workers (threads of them) write it at once; 1 or less:
+	 * whole. Called on the restore's calling thread only. */
+	unsigned (*parts)(void *ctx, const b3cas_oid *id, uint64_t size,
+			  unsigned threads);
 } b3cas__restore_ops;
 
 /* How a restore runs (b3cas_tree_get_options, less the version). */

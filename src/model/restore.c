@@ -217,23 +217,28 @@ int b3cas__restore_link(restore_run *r, const char *first_rel, rdir *d,
 	return rc;
 }
 
-/* Write and close j's file (made empty by the walk); 0 or a code. */
-static int write_file(restore_run *r, const rjob *j, unsigned worker,
-		      const char *name, const where *w)
+/* Open j's file (made empty by the walk) for writing: 0 and *fd, or a
+ * code. */
+static int open_file(const rjob *j, const char *name, const where *w,
+		     int *fd)
 {
-	const b3cas_tree_entry *e = j->e;
+	*fd = openat(j->dir->fd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	return *fd < 0 ? fs_error(errno, w, "cannot open") : 0;
+}
+
+/* Write j's bytes to fd through the file callback. */
+static int fill(restore_run *r, const rjob *j, unsigned worker, int fd,
+		const char *name, const where *w)
+{
 	b3cas__restore_file f;
 	int rc;
 
-	f.fd = openat(j->dir->fd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (f.fd < 0) {
-		rc = fs_error(errno, w, "cannot open");
-		(void)unlinkat(j->dir->fd, name, 0);
-		return rc;
-	}
-	f.id = &e->id;
-	f.size = e->size;
-	f.sparse = (e->flags & B3CAS_TREE_SPARSE) != 0;
+	f.id = &j->e->id;
+	f.size = j->e->size;
+	f.off = j->off;
+	f.len = j->len;
+	f.fd = fd;
+	f.sparse = (j->e->flags & B3CAS_TREE_SPARSE) != 0;
 	f.worker = worker;
 	f.done = &r->bytes;
 	f.stop = &r->stop;
@@ -246,17 +251,80 @@ static int write_file(restore_run *r, const rjob *j, unsigned worker,
 		rc = b3cas__error(rc, "tree get: %s/%s: %s", w->dir, name,
 				  buf);
 	}
-	/* a sparse file may end in a hole: its length is set here */
-	if (rc == 0 && f.sparse && ftruncate(f.fd, (off_t)e->size) < 0)
-		rc = fs_error(errno, w, "cannot set the length");
+	return rc;
+}
+
+/* What ends a file that was written: a sparse file may end in a hole, so
+ * its length is set here; then its attributes. */
+static int seal(restore_run *r, const rjob *j, int fd, const where *w)
+{
+	const b3cas_tree_entry *e = j->e;
+
+	if ((e->flags & B3CAS_TREE_SPARSE) &&
+	    ftruncate(fd, (off_t)e->size) < 0)
+		return fs_error(errno, w, "cannot set the length");
+	return set_attr_fd(r, fd, &e->attr, true, w);
+}
+
+/* Write and close j's file (made empty by the walk); 0 or a code. */
+static int write_file(restore_run *r, const rjob *j, unsigned worker,
+		      const char *name, const where *w)
+{
+	int fd, rc = open_file(j, name, w, &fd);
+
+	if (rc < 0) {
+		(void)unlinkat(j->dir->fd, name, 0);
+		return rc;
+	}
+	rc = fill(r, j, worker, fd, name, w);
 	if (rc == 0)
-		rc = set_attr_fd(r, f.fd, &e->attr, true, w);
-	if (close(f.fd) < 0 && rc == 0)
+		rc = seal(r, j, fd, w);
+	if (close(fd) < 0 && rc == 0)
 		rc = fs_error(errno, w, "cannot write");
 	/* no file is left with content that was not all checked */
 	if (rc < 0)
 		(void)unlinkat(j->dir->fd, name, 0);
 	return rc;
+}
+
+int b3cas__restore_write_part(restore_run *r, const rjob *j,
+			      unsigned worker)
+{
+	char name[B3CAS_TREE_NAME_MAX + 1];
+	where w = {j->dir->shown, name};
+	int fd, rc;
+
+	name_of(name, j->e);
+	rc = open_file(j, name, &w, &fd);
+	if (rc < 0)
+		return rc;
+	rc = fill(r, j, worker, fd, name, &w);
+	if (close(fd) < 0 && rc == 0)
+		rc = fs_error(errno, &w, "cannot write");
+	return rc;
+}
+
+int b3cas__restore_finish(restore_run *r, const rjob *j)
+{
+	char name[B3CAS_TREE_NAME_MAX + 1];
+	where w = {j->dir->shown, name};
+	int fd, rc;
+
+	name_of(name, j->e);
+	rc = open_file(j, name, &w, &fd);
+	if (rc == 0) {
+		rc = seal(r, j, fd, &w);
+		if (close(fd) < 0 && rc == 0)
+			rc = fs_error(errno, &w, "cannot write");
+	}
+	if (rc < 0) {
+		(void)unlinkat(j->dir->fd, name, 0);
+		return rc;
+	}
+	atomic_fetch_add_explicit(&r->files, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->whole_bytes, j->e->size,
+				  memory_order_relaxed);
+	return 0;
 }
 
 void b3cas__restore_drop(const rjob *j)

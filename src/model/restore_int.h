@@ -73,11 +73,21 @@ typedef enum walk_wait {
 	WAIT_END   /* every job done */
 } walk_wait;
 
-/* A regular file to create and write. */
+/* A file written in parts, by several workers at once: the worker that
+ * ends its last part finishes it (attributes, the length of a sparse
+ * one, its hard link's later names), or removes it if a part failed. */
+typedef struct rsplit {
+	unsigned left; /* parts not done, under the run's lock */
+	bool failed;   /* a part failed or was dropped, under the lock */
+} rsplit;
+
+/* A regular file to create and write, or a part of one. */
 typedef struct rjob {
 	rdir *dir;
 	const b3cas_tree_entry *e; /* in dir->tree */
 	rlink *first;              /* NULL, or the link it is the first of */
+	rsplit *split;             /* NULL: the whole file */
+	uint64_t off, len;         /* the bytes to write */
 } rjob;
 
 typedef struct restore_run {
@@ -162,6 +172,14 @@ int b3cas__link_later(restore_run *r, rlink *first, rdir *d,
  * attributes and all; count it. Run by worker number worker. 0 or a negative code (the file is
  * then removed). */
 int b3cas__restore_write(restore_run *r, const rjob *j, unsigned worker);
+/* Write part j of a file (made empty by the walk); the file stays open
+ * to the other parts. 0 or a negative code. */
+int b3cas__restore_write_part(restore_run *r, const rjob *j,
+			      unsigned worker);
+/* Every part of j's file is written: set its length (sparse files) and
+ * attributes, and count it. 0 or a negative code (the file is then
+ * removed). */
+int b3cas__restore_finish(restore_run *r, const rjob *j);
 /* Remove j's file, made empty by the walk, that no worker will write. */
 void b3cas__restore_drop(const rjob *j);
 /* Set d's own attributes (unless the run is stopping), close and free

@@ -30,6 +30,11 @@
  * below the usual limit of 1024 open files. */
 #define OPEN_DIRS_MAX 256
 #define TICK_NS 100000000ull
+/* A file cut into parts (ops->parts): at most PARTS_MAX of them, each a
+ * multiple of PART_ALIGN long but the last (so that a sparse file's
+ * zero blocks are found at the same places by every part). */
+#define PARTS_MAX 256
+#define PART_ALIGN (64u << 10)
 
 /* ---- failure and progress ---------------------------------------------- */
 
@@ -316,10 +321,43 @@ static void link_complete(restore_run *r, rlink *l, bool ok)
 
 /* Write j's file (unless the run is stopping) and complete the link it
  * is the first name of. Its folder's hold is the caller's to drop. */
+static void run_part(restore_run *r, const rjob *j, unsigned worker)
+{
+	rsplit *sp = j->split;
+	bool last, ok;
+	int rc = B3CAS_ECANCELED;
+
+	if (!b3cas__run_stopping(r) &&
+	    (rc = b3cas__restore_write_part(r, j, worker)) < 0)
+		b3cas__run_fail(r, rc);
+	pthread_mutex_lock(&r->lock);
+	if (rc < 0)
+		sp->failed = true;
+	last = --sp->left == 0;
+	ok = !sp->failed;
+	pthread_mutex_unlock(&r->lock);
+	if (!last)
+		return;
+	free(sp);
+	if (!ok || b3cas__run_stopping(r)) {
+		ok = false;
+		b3cas__restore_drop(j);
+	} else if ((rc = b3cas__restore_finish(r, j)) < 0) {
+		ok = false;
+		b3cas__run_fail(r, rc);
+	}
+	if (j->first)
+		link_complete(r, j->first, ok);
+}
+
 static void run_job(restore_run *r, const rjob *j, unsigned worker)
 {
 	int rc = 0;
 
+	if (j->split) {
+		run_part(r, j, worker);
+		return;
+	}
 	if (b3cas__run_stopping(r)) {
 		rc = B3CAS_ECANCELED;
 		b3cas__restore_drop(j); /* its empty file */
@@ -373,13 +411,44 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
+/* Into how many parts e's file is cut (1: whole), and their shared
+ * state in *sp. */
+static unsigned parts_of(restore_run *r, const b3cas_tree_entry *e,
+			 rsplit **sp)
+{
+	unsigned n = 1;
+
+	*sp = NULL;
+	if (r->ops->parts && r->nthreads > 1)
+		n = r->ops->parts(r->ctx, &e->id, e->size, r->nthreads);
+	if (n > PARTS_MAX)
+		n = PARTS_MAX;
+	/* each part at least PART_ALIGN long, and starting at a multiple */
+	if (n > e->size / PART_ALIGN)
+		n = (unsigned)(e->size / PART_ALIGN);
+	if (n < 2)
+		return 1;
+	*sp = malloc(sizeof(**sp));
+	if (!*sp)
+		return 1; /* written whole */
+	**sp = (rsplit){n, false};
+	return n;
+}
+
+static uint64_t part_start(uint64_t size, unsigned n, unsigned i)
+{
+	return size / n * i / PART_ALIGN * PART_ALIGN;
+}
+
 int b3cas__run_queue(restore_run *r, rdir *d, const b3cas_tree_entry *e,
 		     rlink *first)
 {
+	rsplit *sp;
+	unsigned n = parts_of(r, e, &sp);
 	int rc;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->qlen == r->qcap) {
+	if (r->qlen + n > r->qcap) {
 		r->waiting = WAIT_ROOM;
 		while (r->qlen > r->qcap / 2 && !b3cas__run_stopping(r))
 			wait_ticking(r, &r->room);
@@ -388,16 +457,30 @@ int b3cas__run_queue(restore_run *r, rdir *d, const b3cas_tree_entry *e,
 	if (b3cas__run_stopping(r)) {
 		rc = r->rc ? r->rc : B3CAS_ECANCELED;
 		pthread_mutex_unlock(&r->lock);
+		free(sp);
 		if (first)
 			link_complete(r, first, false);
 		return rc;
 	}
-	d->pending++;
-	r->queue[(r->qhead + r->qlen) % r->qcap] = (rjob){d, e, first};
-	r->qlen++;
+	for (unsigned i = 0; i < n; i++) {
+		rjob j = {d, e, first, sp, 0, e->size};
+
+		if (sp) {
+			j.off = part_start(e->size, n, i);
+			j.len = (i + 1 == n ? e->size
+					    : part_start(e->size, n, i + 1)) -
+				j.off;
+		}
+		d->pending++;
+		r->queue[(r->qhead + r->qlen) % r->qcap] = j;
+		r->qlen++;
+	}
 	r->files_total++;
 	r->bytes_total += e->size;
-	pthread_cond_signal(&r->work);
+	if (n > 1)
+		pthread_cond_broadcast(&r->work);
+	else
+		pthread_cond_signal(&r->work);
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }

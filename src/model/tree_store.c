@@ -12,6 +12,7 @@
  * (docs/trees.md, "Objects that hold references").
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,10 +526,17 @@ int b3cas_tree_put_dir(b3cas_store *store, const char *path,
  * it fills L1 with contents no one reads again.
  */
 #define READ_CHUNK (128u << 10)
+/* Files of chunked objects from 2 * PART_MIN bytes up are written in
+ * parts of about PART_MIN by the workers together, read PART_READ bytes
+ * at a time: a range read finds the object's entry and seeks its first
+ * chunk once for PART_READ bytes. */
+#define PART_MIN (8u << 20)
+#define PART_READ (1u << 20)
 
 typedef struct get_ctx {
 	b3cas_store *s;
-	uint8_t **bufs; /* a buffer per worker, made when first needed */
+	/* buffers per worker, made when first needed */
+	uint8_t **bufs, **part_bufs;
 } get_ctx;
 
 static int get_tree(void *ctx, const b3cas_oid *id, uint8_t **bytes,
@@ -567,11 +575,12 @@ static size_t run_of(const uint8_t *p, size_t n, bool zero)
 	return run;
 }
 
-/* Write n bytes at p to f's file, at its offset, counting them in
+/* Write n bytes at p to f's file at offset at, counting them in
  * f->done; with sparse, blocks of zeros are skipped, so they stay holes.
- * (Every read but a file's last is a multiple of HOLE_BLOCK long.) */
+ * (Every read but a file's last is a multiple of HOLE_BLOCK long, and
+ * starts at one.) */
 static int write_out(const b3cas__restore_file *f, const uint8_t *p,
-		     size_t n)
+		     size_t n, uint64_t at)
 {
 	size_t off = 0;
 
@@ -583,10 +592,9 @@ static int write_out(const b3cas__restore_file *f, const uint8_t *p,
 		size_t run = f->sparse ? run_of(p + off, n - off, zero)
 				       : n - off;
 
-		if (zero && lseek(f->fd, (off_t)run, SEEK_CUR) < 0)
-			return b3cas__error_errno(errno, "cannot seek");
 		for (size_t end = off + run; !zero && off < end;) {
-			ssize_t w = write(f->fd, p + off, end - off);
+			ssize_t w = pwrite(f->fd, p + off, end - off,
+					   (off_t)(at + off));
 
 			if (w < 0 && errno == EINTR)
 				continue;
@@ -611,13 +619,43 @@ static int wrong_size(const b3cas_oid *id, uint64_t has, uint64_t size)
 			    (unsigned long long)has, (unsigned long long)size);
 }
 
+/* Part f of a chunked object (parts_of): range reads of PART_READ
+ * bytes, each chunk checked as it is read. */
+static int get_part(get_ctx *g, const b3cas__restore_file *f)
+{
+	uint8_t **buf = &g->part_bufs[f->worker];
+	uint64_t off = f->off, end = f->off + f->len;
+	int rc = 0;
+
+	if (!*buf && !(*buf = malloc(PART_READ)))
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	while (rc == 0 && off < end) {
+		size_t want = end - off < PART_READ ? (size_t)(end - off)
+						    : PART_READ,
+		       got = 0;
+
+		if (atomic_load_explicit(f->stop, memory_order_relaxed))
+			return B3CAS_ECANCELED; /* the restore is stopping */
+		rc = b3cas_store_read_at(g->s, f->id, off, *buf, want, &got);
+		if (rc == 0 && got != want)
+			rc = wrong_size(f->id, off + got, f->size);
+		if (rc == 0)
+			rc = write_out(f, *buf, want, off);
+		off += want;
+	}
+	return rc;
+}
+
 static int get_file(void *ctx, const b3cas__restore_file *f)
 {
 	get_ctx *g = ctx;
 	uint8_t **buf = &g->bufs[f->worker];
+	uint64_t at = 0;
 	b3cas_reader *r;
 	int rc;
 
+	if (f->off != 0 || f->len != f->size)
+		return get_part(g, f);
 	if (!*buf && !(*buf = malloc(READ_CHUNK)))
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	rc = b3cas_reader_open_flags(&r, g->s, f->id,
@@ -638,10 +676,31 @@ static int get_file(void *ctx, const b3cas__restore_file *f)
 			rc = (int)n;
 			break;
 		}
-		rc = write_out(f, *buf, (size_t)n);
+		rc = write_out(f, *buf, (size_t)n, at);
+		at += (uint64_t)n;
 	}
 	b3cas_reader_close(r);
 	return rc;
+}
+
+/* A chunked object of PART_MIN bytes or more is cut into parts of about
+ * PART_MIN, so that the workers write a large file together (each chunk
+ * is checked as it is read, so a part needs no other). Loose objects,
+ * checked whole, are read whole. */
+static unsigned get_parts(void *ctx, const b3cas_oid *id, uint64_t size,
+			  unsigned threads)
+{
+	get_ctx *g = ctx;
+	b3cas_object_info info;
+
+	(void)threads;
+	if (size < 2 * PART_MIN || b3cas_store_stat(g->s, id, &info) < 0 ||
+	    !info.is_inline || info.size != size) {
+		b3cas_error_clear();
+		return 1;
+	}
+	return size / PART_MIN > UINT_MAX ? UINT_MAX
+					   : (unsigned)(size / PART_MIN);
 }
 
 /* The threads asked for: 0 is one per online CPU. */
@@ -661,11 +720,12 @@ int b3cas_tree_get(b3cas_store *store, const b3cas_oid *root,
 		   const char *dest, const b3cas_tree_get_options *opts,
 		   b3cas_tree_counts *counts)
 {
-	static const b3cas__restore_ops ops = {get_tree, get_file};
+	static const b3cas__restore_ops ops = {get_tree, get_file,
+					       get_parts};
 	static const b3cas_tree_get_options defaults =
 		B3CAS_TREE_GET_OPTIONS_INIT;
 	b3cas__restore_params params;
-	get_ctx g = {store, NULL};
+	get_ctx g = {store, NULL, NULL};
 	int rc;
 
 	B3CAS__NONNULL(store, "store");
@@ -684,12 +744,18 @@ int b3cas_tree_get(b3cas_store *store, const b3cas_oid *root,
 	params.progress_ctx = opts->progress_ctx;
 	params.counts = counts;
 	g.bufs = calloc(params.threads, sizeof(*g.bufs));
-	if (!g.bufs)
-		return b3cas__error(B3CAS_ENOMEM, "tree get: out of memory");
-	rc = b3cas__restore(root, dest, &ops, &g, &params);
-	for (unsigned i = 0; i < params.threads; i++)
+	g.part_bufs = calloc(params.threads, sizeof(*g.part_bufs));
+	rc = g.bufs && g.part_bufs ? b3cas__restore(root, dest, &ops, &g,
+						    &params)
+				   : b3cas__error(B3CAS_ENOMEM, "tree get: "
+						  "out of memory");
+	for (unsigned i = 0; g.bufs && g.part_bufs && i < params.threads;
+	     i++) {
 		free(g.bufs[i]);
+		free(g.part_bufs[i]);
+	}
 	free(g.bufs);
+	free(g.part_bufs);
 	return rc;
 }
 

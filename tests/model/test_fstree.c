@@ -130,8 +130,12 @@ static int get_tree(void *ctx, const b3cas_oid *id, uint8_t **bytes,
 	return 0;
 }
 
+/* Parts written (calls of get_file for less than a whole file). */
+static _Atomic unsigned parts_written;
+
 /* Zero blocks of a sparse file are skipped (its length is set after).
- * Called by several workers at once: it only reads the objects. */
+ * Called by several workers at once: it only reads the objects. Writes
+ * f's part only, which must be one the restore may ask for. */
 static int get_file(void *ctx, const b3cas__restore_file *f)
 {
 	const obj *o = mem_find(ctx, f->id);
@@ -141,8 +145,16 @@ static int get_file(void *ctx, const b3cas__restore_file *f)
 		return b3cas__error(B3CAS_ENOTFOUND, "get_file: no content");
 	if (o->len != f->size)
 		return b3cas__error(B3CAS_ECORRUPT, "get_file: wrong size");
-	for (size_t off = 0; off < o->len; off += 4096) {
-		size_t n = o->len - off < 4096 ? o->len - off : 4096;
+	assert_true(f->off <= f->size && f->len <= f->size - f->off);
+	if (f->len != f->size) {
+		assert_int_equal(f->off % (64 << 10), 0);
+		assert_true(f->len >= 64 << 10);
+		atomic_fetch_add(&parts_written, 1);
+	}
+	for (size_t off = f->off; off < f->off + f->len; off += 4096) {
+		size_t n = f->off + f->len - off < 4096
+				   ? f->off + f->len - off
+				   : 4096;
 
 		if (f->sparse && n == 4096 && !memcmp(o->data + off, zero, n))
 			continue;
@@ -152,8 +164,22 @@ static int get_file(void *ctx, const b3cas__restore_file *f)
 	return 0;
 }
 
+/* Files of 256 KiB and more in parts of about 100,000 bytes (the
+ * restore makes them 64 KiB aligned; more than it allows for the 8 MiB
+ * sparse file). */
+static unsigned get_parts(void *ctx, const b3cas_oid *id, uint64_t size,
+			  unsigned threads)
+{
+	(void)ctx;
+	(void)id;
+	assert_true(threads > 1);
+	return size < 256 << 10 ? 1 : (unsigned)(size / 100000);
+}
+
 static const b3cas__scan_ops scan_ops = {put_file, put_tree, NULL, NULL};
-static const b3cas__restore_ops restore_ops = {get_tree, get_file};
+static const b3cas__restore_ops restore_ops = {get_tree, get_file, NULL};
+static const b3cas__restore_ops parts_ops = {get_tree, get_file,
+					     get_parts};
 
 /* b3cas__restore with threads workers, no progress. */
 static int restore_with(const b3cas_oid *id, const char *dest,
@@ -441,11 +467,24 @@ static void test_round_trip(void **state)
 	assert_int_equal(m.files, 14);
 	assert_int_equal(b3cas__scan(src, &scan_ops, &m, &again), 0);
 	assert_memory_equal(id.bytes, again.bytes, 32);
-	/* one worker, and more workers than files in most folders */
-	for (unsigned threads = 1; threads <= 4; threads += 3) {
-		snprintf(dest, sizeof(dest), "%s/d%u", root, threads);
-		assert_int_equal(restore_with(&id, dest, &restore_ops, &m,
-					      threads), 0);
+	/* one worker, and more workers than files in most folders; large
+	 * files whole, and in parts: a 1 MiB file in 10, the 8 MiB sparse
+	 * one in 83 (none with one worker) */
+	static const struct {
+		unsigned threads, parts;
+		const b3cas__restore_ops *ops;
+	} runs[] = {{1, 0, &restore_ops}, {4, 0, &restore_ops},
+		    {1, 0, &parts_ops},   {2, 93, &parts_ops},
+		    {3, 93, &parts_ops}};
+	for (size_t i = 0; i < sizeof(runs) / sizeof(*runs); i++) {
+		unsigned before = atomic_load(&parts_written);
+
+		snprintf(dest, sizeof(dest), "%s/d%zu", root, i);
+		assert_int_equal(restore_with(&id, dest, runs[i].ops, &m,
+					      runs[i].threads),
+				 0);
+		assert_int_equal(atomic_load(&parts_written) - before,
+				 runs[i].parts);
 		memset(&inos, 0, sizeof(inos));
 		expect_same(src, dest, &inos);
 		assert_int_equal(inos.n, 1); /* one file of three names */
@@ -541,7 +580,7 @@ static void test_errors(void **state)
 	char root[64], path[256];
 	b3cas_oid id = {{0}};
 	mem m = {0};
-	b3cas__restore_ops bad = {bad_tree, get_file};
+	b3cas__restore_ops bad = {bad_tree, get_file, NULL};
 
 	(void)state;
 	tu_make_root(root, sizeof(root), "fstree-err");
@@ -580,15 +619,18 @@ static void test_errors(void **state)
 
 /* ---- stopped half way ---------------------------------------------------- */
 
-/* As get_file, but the 1 MiB file is written half, then the callback
- * waits (at most 20 s) for the restore to stop: it cannot end without. */
+/* As get_file, but the 1 MiB file (each part of it) is written half,
+ * then the callback waits (at most 20 s) for the restore to stop: it
+ * cannot end without. */
 static int get_file_stuck(void *ctx, const b3cas__restore_file *f)
 {
 	const obj *o = mem_find(ctx, f->id);
 
 	if (!o || f->size != 1 << 20)
 		return get_file(ctx, f);
-	assert_int_equal(pwrite(f->fd, o->data, 1 << 19, 0), 1 << 19);
+	assert_int_equal(pwrite(f->fd, o->data + f->off, f->len / 2,
+				(off_t)f->off),
+			 (ssize_t)(f->len / 2));
 	for (int i = 0; i < 20000 && !atomic_load(f->stop); i++)
 		usleep(1000);
 	return b3cas__error(B3CAS_ECANCELED, "get_file_stuck: stopped");
@@ -649,9 +691,8 @@ static unsigned files_whole(const char *a, const char *b)
 	return n;
 }
 
-static void test_stopped_half_way(void **state)
+static void stopped_half_way(const b3cas__restore_ops *stuck)
 {
-	static const b3cas__restore_ops stuck = {get_tree, get_file_stuck};
 	char root[64], src[128], dest[128], path[256];
 	stop_ctx c = {pthread_self(), 0, false, false};
 	b3cas_tree_counts counts;
@@ -661,14 +702,13 @@ static void test_stopped_half_way(void **state)
 	struct stat st;
 	unsigned whole;
 
-	(void)state;
 	tu_make_root(root, sizeof(root), "fstree-stop");
 	snprintf(src, sizeof(src), "%s/s", root);
 	snprintf(dest, sizeof(dest), "%s/d", root);
 	assert_int_equal(mkdir(src, 0755), 0);
 	make_source(src);
 	assert_int_equal(b3cas__scan(src, &scan_ops, &m, &id), 0);
-	assert_int_equal(b3cas__restore(&id, dest, &stuck, &m, &p),
+	assert_int_equal(b3cas__restore(&id, dest, stuck, &m, &p),
 			 B3CAS_ECANCELED);
 	assert_non_null(strstr(b3cas_error_last(), "canceled"));
 	assert_int_equal(c.calls, 2);
@@ -686,6 +726,105 @@ static void test_stopped_half_way(void **state)
 	mem_free(&m);
 }
 
+static void test_stopped_half_way(void **state)
+{
+	static const b3cas__restore_ops stuck = {get_tree, get_file_stuck,
+						 NULL};
+	static const b3cas__restore_ops stuck_parts = {
+		get_tree, get_file_stuck, get_parts};
+
+	(void)state;
+	stopped_half_way(&stuck);
+	/* every part of the file stuck: the last to give up removes it */
+	stopped_half_way(&stuck_parts);
+}
+
+/* ---- large files in parts ---------------------------------------------- */
+
+/* As get_file, but the part of the 3 MiB file that holds its byte at 1
+ * MiB fails. */
+static int get_file_part_fails(void *ctx, const b3cas__restore_file *f)
+{
+	if (f->size == 3 << 20 && f->off <= 1 << 20 &&
+	    f->off + f->len > 1 << 20) {
+		assert_true(f->len < f->size);
+		return b3cas__error(B3CAS_EIO, "get_file: a part failed");
+	}
+	return get_file(ctx, f);
+}
+
+static void test_parts(void **state)
+{
+	static const b3cas__restore_ops fails = {get_tree,
+						 get_file_part_fails,
+						 get_parts};
+	char root[64], src[128], dest[128], path[256], p2[256], cmd[768];
+	uint8_t *big = tu_random_block(3 << 20, &seed);
+	b3cas_tree_counts counts;
+	b3cas__restore_params p = {3, NULL, NULL, &counts};
+	inomap inos = {0};
+	struct stat st;
+	unsigned before;
+	b3cas_oid id;
+	mem m = {0};
+	int fd;
+
+	(void)state;
+	tu_make_root(root, sizeof(root), "fstree-parts");
+	snprintf(src, sizeof(src), "%s/s", root);
+	assert_int_equal(mkdir(src, 0755), 0);
+	at(path, sizeof(path), src, "sub");
+	assert_int_equal(mkdir(path, 0700), 0);
+	/* a large file of two names: its first name is written in parts,
+	 * the later one linked once they are all done */
+	write_file(src, "big", big, 3 << 20, 0640);
+	at(path, sizeof(path), src, "big");
+	at(p2, sizeof(p2), src, "sub/big2");
+	assert_int_equal(link(path, p2), 0);
+	set_time(src, "big", 1000000000, 5);
+	write_file(src, "small", "small", 5, 0644);
+	/* sparse, 2 MiB, data at 1 MiB - 2 and at its end */
+	at(path, sizeof(path), src, "sparse");
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "data", 4, (1 << 20) - 2), 4);
+	assert_int_equal(pwrite(fd, "end", 3, (2 << 20) - 3), 3);
+	close(fd);
+	assert_int_equal(b3cas__scan(src, &scan_ops, &m, &id), 0);
+
+	before = atomic_load(&parts_written);
+	snprintf(dest, sizeof(dest), "%s/d", root);
+	assert_int_equal(b3cas__restore(&id, dest, &parts_ops, &m, &p), 0);
+	/* 31 parts of the large file and 20 of the sparse one */
+	assert_int_equal(atomic_load(&parts_written) - before, 51);
+	assert_int_equal(counts.files, 3); /* big2 is a name of big */
+	assert_int_equal(counts.bytes, (3 << 20) + (2 << 20) + 5);
+	expect_same(src, dest, &inos);
+	assert_int_equal(inos.n, 1);
+	at(path, sizeof(path), dest, "sparse");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 2 << 20);
+	assert_true(st.st_blocks * 512 < 1 << 20); /* holes stayed holes */
+	snprintf(cmd, sizeof(cmd), "cmp -s '%s/big' '%s/big' && "
+		 "cmp -s '%s/sparse' '%s/sparse'", src, dest, src, dest);
+	assert_int_equal(system(cmd), 0);
+
+	/* a part that fails: the restore fails naming the file, which is
+	 * removed, and its other name never made */
+	snprintf(dest, sizeof(dest), "%s/f", root);
+	assert_int_equal(b3cas__restore(&id, dest, &fails, &m, &p),
+			 B3CAS_EIO);
+	assert_non_null(strstr(b3cas_error_last(), "/big: get_file: a part "
+				"failed"));
+	at(path, sizeof(path), dest, "big");
+	assert_int_equal(lstat(path, &st), -1);
+	at(path, sizeof(path), dest, "sub/big2");
+	assert_int_equal(lstat(path, &st), -1);
+	free(big);
+	tu_remove_root(root);
+	mem_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -693,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_change_moves_its_path_only),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stopped_half_way),
+		cmocka_unit_test(test_parts),
 	};
 
 	seed = tu_seed("test_fstree");

@@ -817,6 +817,88 @@ static void test_stat_cache(void **state)
 	tu_remove_root(dir);
 }
 
+/* ---- large files, written in parts ------------------------------------- */
+
+/*
+ * Files of chunked objects of 16 MiB and more are written by several
+ * workers at once, a part each (tree_store.c): in a packed store, whose
+ * reads look for each chunk after the last one read, with chunks that
+ * repeat (found elsewhere: the look misses), a sparse file and a file of
+ * two names. Restored with 1 to 3 workers, byte for byte and as the same
+ * tree.
+ */
+static void test_large_files(void **state)
+{
+	char dir[64], src[128], out[160], st_root[128], p[256], q[256];
+	b3cas_store_options o = tu_store_options(true, 4096);
+	size_t big = 20u << 20;
+	uint8_t *a = tu_random_block(big, &rng);
+	b3cas_tree_counts got;
+	b3cas_oid root, again;
+	b3cas_store *s;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	tu_make_root(dir, sizeof(dir), "tree-large");
+	snprintf(src, sizeof(src), "%s/src", dir);
+	snprintf(st_root, sizeof(st_root), "%s/store", dir);
+	assert_int_equal(mkdir(src, 0755), 0);
+	/* every fifth MiB a copy of the first */
+	for (size_t m = 5; m < 20; m += 5)
+		memcpy(a + (m << 20), a, 1u << 20);
+	snprintf(p, sizeof(p), "%s/big", src);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, a, big), (ssize_t)big);
+	close(fd);
+	/* the same bytes less its first 3 bytes, under two names */
+	snprintf(p, sizeof(p), "%s/shifted", src);
+	fd = open(p, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, a + 3, big - 3), (ssize_t)(big - 3));
+	close(fd);
+	snprintf(q, sizeof(q), "%s/shifted-too", src);
+	assert_int_equal(link(p, q), 0);
+	/* 17 MiB, sparse: data at its start and its end */
+	snprintf(p, sizeof(p), "%s/sparse", src);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, a, 100000, 0), 100000);
+	assert_int_equal(pwrite(fd, a, 5, (17 << 20) - 5), 5);
+	close(fd);
+	free(a);
+
+	o.chunking = B3CAS_CHUNKING_ON;
+	o.compression_level = 1;
+	s = tu_open_store(st_root, &o);
+	if (b3cas_tree_put_dir(s, src, &root, NULL) != 0)
+		fail_msg("put: %s", b3cas_error_last());
+	for (unsigned threads = 1; threads <= 3; threads++) {
+		snprintf(out, sizeof(out), "%s/out%u", dir, threads);
+		get_with(s, &root, out, threads, &got);
+		assert_int_equal(got.files, 3);
+		assert_int_equal(got.bytes, 2 * big - 3 + (17 << 20));
+		same_dirs(src, out);
+		snprintf(p, sizeof(p), "%s/sparse", out);
+		assert_int_equal(stat(p, &st), 0);
+		assert_true(st.st_blocks * 512 < 1 << 20);
+		snprintf(p, sizeof(p), "%s/shifted", out);
+		snprintf(q, sizeof(q), "%s/shifted-too", out);
+		{
+			struct stat s2;
+
+			assert_int_equal(stat(p, &st), 0);
+			assert_int_equal(stat(q, &s2), 0);
+			assert_int_equal(st.st_ino, s2.st_ino);
+		}
+		assert_int_equal(b3cas_tree_put_dir(s, out, &again, NULL), 0);
+		assert_memory_equal(root.bytes, again.bytes, B3CAS_OID_LEN);
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -828,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_diff_model),
 		cmocka_unit_test(test_failed_put),
 		cmocka_unit_test(test_stat_cache),
+		cmocka_unit_test(test_large_files),
 	};
 
 	rng = tu_seed("test_tree_store");
