@@ -880,6 +880,43 @@ static int chunk_load(b3cas_store *s, const b3cas_oid *obj,
 	return 0;
 }
 
+/*
+ * The node lists that the delta chunks of one range read name as their
+ * bases' (b3cas__chunked_node_list), kept on the read's thread until it
+ * ends: neighbouring chunks of an old version have their bases in the
+ * same newer node, so each decode read and hashed that node again. A
+ * node's bytes are its id's, so what was read and checked once in the
+ * read serves it to its end. The last NODE_MEMO nodes.
+ */
+#define NODE_MEMO 64
+
+typedef struct node_memo_ent {
+	uint8_t node[B3CAS_OID_LEN];
+	uint32_t n;
+	uint8_t *ids; /* NULL: an empty slot */
+	uint32_t *lens;
+} node_memo_ent;
+
+static _Thread_local node_memo_ent node_memo[NODE_MEMO];
+static _Thread_local unsigned node_memo_next, node_memo_reads;
+
+static void node_memo_begin(void)
+{
+	node_memo_reads++;
+}
+
+static void node_memo_end(void)
+{
+	if (--node_memo_reads > 0)
+		return;
+	for (unsigned i = 0; i < NODE_MEMO; i++) {
+		free(node_memo[i].ids);
+		free(node_memo[i].lens);
+		node_memo[i].ids = NULL;
+		node_memo[i].lens = NULL;
+	}
+}
+
 /* The most whole chunks chunked_read hands chunks_load at once. */
 #define LOAD_BATCH 64
 
@@ -1061,6 +1098,7 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
 	cursor_init(&cur, s, NULL, id, t);
+	node_memo_begin();
 	/* the last node that starts at or before off */
 	rc = cursor_find(&cur, off, &lo);
 	for (uint32_t i = lo; rc == 0 && len > 0 && i < t->nseg; i++) {
@@ -1124,6 +1162,7 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 	}
 	if (rc == 0 && len > 0)
 		rc = manifest_damaged(id, "its nodes end too soon");
+	node_memo_end();
 	cursor_done(&cur);
 	data_cursor_done(&dc);
 	free(sb->chunk);
@@ -2495,6 +2534,65 @@ int b3cas__chunked_node_take(b3cas_store *s, const uint8_t gen[16],
 			  (const ref_item *)bn->sorted, bn->n);
 }
 
+/* Serve node's range (as b3cas__chunked_node_list) from the memo. */
+static bool node_memo_get(const uint8_t *node, uint32_t first,
+			  uint32_t want, uint8_t *ids, uint32_t *lens,
+			  uint32_t max, uint32_t *n)
+{
+	for (unsigned i = 0; i < NODE_MEMO; i++) {
+		const node_memo_ent *m = &node_memo[i];
+
+		if (!m->ids || memcmp(m->node, node, B3CAS_OID_LEN) != 0)
+			continue;
+		if (want ? first > m->n || want > m->n - first
+			 : m->n > max)
+			return false; /* read it: the error is said there */
+		if (!want)
+			want = m->n;
+		memcpy(ids, m->ids + (size_t)first * B3CAS_OID_LEN,
+		       (size_t)want * B3CAS_OID_LEN);
+		memcpy(lens, m->lens + first, (size_t)want * sizeof(*lens));
+		*n = want;
+		return true;
+	}
+	return false;
+}
+
+/* Keep node's parsed list (p .. end, checked) in the memo. */
+static void node_memo_put(const uint8_t *node, const uint8_t *p,
+			  const uint8_t *end)
+{
+	node_memo_ent *m = &node_memo[node_memo_next];
+	uint32_t cap = 0;
+
+	for (const uint8_t *q = p; q < end; q += B3CAS_OID_LEN + 1)
+		cap++; /* at least one byte of length per entry */
+	free(m->ids);
+	free(m->lens);
+	m->ids = malloc((size_t)cap * B3CAS_OID_LEN);
+	m->lens = malloc((size_t)cap * sizeof(*m->lens));
+	m->n = 0;
+	if (!m->ids || !m->lens) {
+		free(m->ids);
+		free(m->lens);
+		m->ids = NULL;
+		m->lens = NULL;
+		return;
+	}
+	while (p < end && m->n < cap) {
+		size_t k = seg_entry(p, end, m->ids + (size_t)m->n *
+							     B3CAS_OID_LEN,
+				     &m->lens[m->n]);
+
+		if (k == 0)
+			break;
+		p += k;
+		m->n++;
+	}
+	memcpy(m->node, node, B3CAS_OID_LEN);
+	node_memo_next = (node_memo_next + 1) % NODE_MEMO;
+}
+
 int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			     const uint8_t *node, uint32_t first,
 			     uint32_t want, uint8_t *ids, uint32_t *lens,
@@ -2512,6 +2610,9 @@ int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
 	if (want > max)
 		return b3cas__error(B3CAS_EINVAL, "a node range of %u chunks",
 				    want);
+	if (node_memo_reads && node_memo_get(node, first, want, ids, lens,
+					     max, n))
+		return 0;
 	rc = node_val_get(s, ro, node, &v);
 	if (rc <= 0)
 		return rc < 0 ? rc
@@ -2539,6 +2640,8 @@ int b3cas__chunked_node_list(b3cas_store *s, const rocksdb_readoptions_t *ro,
 		}
 		p += k;
 	}
+	if (rc == 0 && node_memo_reads && (!want || *n == want))
+		node_memo_put(node, v.p, end);
 	node_val_done(&v);
 	if (rc == 0 && want && *n != want)
 		rc = B3CAS_ECORRUPT; /* the node is shorter than the range */
