@@ -30,9 +30,10 @@ declare -A rank=(
 	[store]=3
 	[model]=4
 	[maint]=5
-	[tools]=6
+	[git2]=6
+	[tools]=7
 )
-names=(util hash mechanisms store model maintenance cli)
+names=(util hash mechanisms store model maintenance bridges cli)
 
 fail=0
 folder_edges=$(mktemp)
@@ -74,6 +75,10 @@ for f in "${files[@]}"; do
 		fi
 		if [ "$from" = tools ] && [ "$to" != tools ]; then
 			echo "check_layers: $path includes \"$inc\": the CLI is built on the public API (b3cas/*.h) only"
+			fail=1
+		fi
+		if [ "$from" = git2 ] && [ "$to" != git2 ]; then
+			echo "check_layers: $path includes \"$inc\": the libgit2 backend is built on the public API (b3cas/*.h) only"
 			fail=1
 		fi
 		if [ "$target" = store/handle.h ] && [ "$from" != store ]; then

@@ -113,6 +113,14 @@ B3CAS_EXTERN const char *b3cas_error_last(void);
 B3CAS_EXTERN void b3cas_error_clear(void);
 
 /*
+ * Make message (copied; cut to the length the library keeps) the calling
+ * thread's last error message and return code: for libraries built on
+ * b3cas (b3cas-git2) to report their failures as the library does. A
+ * NULL message sets "". Never fails.
+ */
+B3CAS_EXTERN int b3cas_error_set(int code, const char *message);
+
+/*
  * A short, static, English description of an error code ("invalid
  * argument" for B3CAS_EINVAL). Unknown codes give "unknown error". Never
  * fails (never NULL); the string is static: it lives as long as the

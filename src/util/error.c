@@ -161,6 +161,14 @@ void b3cas_error_clear(void)
 	last_message[0] = '\0';
 }
 
+int b3cas_error_set(int code, const char *message)
+{
+	if (!message)
+		message = "";
+	set_message(message, strlen(message));
+	return code;
+}
+
 const char *b3cas_strerror(int code)
 {
 	switch (code) {

@@ -151,7 +151,7 @@ static void test_every_function_documents_errors(void **state);
 
 #define T(fn) cmocka_unit_test(t_##fn)
 static const struct CMUnitTest misuse_tests[] = {
-	T(b3cas_error_last), T(b3cas_error_clear), T(b3cas_strerror),
+	T(b3cas_error_last), T(b3cas_error_clear), T(b3cas_error_set), T(b3cas_strerror),
 	T(b3cas_version),
 
 	T(b3cas_hasher_init), T(b3cas_hasher_init_keyed),
@@ -205,6 +205,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_git_oid_parse), T(b3cas_git_oid_fmt), T(b3cas_git_hash),
 	T(b3cas_git_put), T(b3cas_git_lookup), T(b3cas_git_lookup_prefix),
 	T(b3cas_git_reverse), T(b3cas_git_foreach),
+	T(b3cas_git_odb_backend_new),
 
 	cmocka_unit_test(test_every_function_covered),
 	cmocka_unit_test(test_every_function_documents_errors),

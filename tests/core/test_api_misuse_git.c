@@ -5,6 +5,8 @@
  */
 #include "test_api_misuse_int.h"
 
+#include "b3cas/git2.h"
+
 static const char blob[] = "hello\n";
 
 void t_b3cas_git_oid_len(void **state)
@@ -189,4 +191,21 @@ void t_b3cas_git_foreach(void **state)
 	assert_int_equal(b3cas_git_foreach(st, (b3cas_git_algo)3, no_git,
 					   NULL),
 			 B3CAS_EINVAL);
+}
+
+/* ---- git2.h ---------------------------------------------------------- */
+
+void t_b3cas_git_odb_backend_new(void **state)
+{
+	git_odb_backend *be = NULL;
+
+	(void)state;
+	EINVAL_FOR("b3cas_git_odb_backend_new", "out",
+		   b3cas_git_odb_backend_new(NULL, st));
+	EINVAL_FOR("b3cas_git_odb_backend_new", "store",
+		   b3cas_git_odb_backend_new(&be, NULL));
+	assert_null(be);
+	assert_int_equal(b3cas_git_odb_backend_new(&be, st), 0);
+	assert_non_null(be);
+	be->free(be);
 }

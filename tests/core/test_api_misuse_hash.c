@@ -26,6 +26,24 @@ void t_b3cas_error_clear(void **state)
 	assert_string_equal(b3cas_error_last(), "");
 }
 
+void t_b3cas_error_set(void **state)
+{
+	char text[2000];
+
+	(void)state;
+	assert_int_equal(b3cas_error_set(B3CAS_EIO, "git2: a pack failed"),
+			 B3CAS_EIO);
+	assert_string_equal(b3cas_error_last(), "git2: a pack failed");
+	assert_int_equal(b3cas_error_set(B3CAS_EINVAL, NULL), B3CAS_EINVAL);
+	assert_string_equal(b3cas_error_last(), "");
+	/* a long message is cut, never overrun */
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	assert_int_equal(b3cas_error_set(B3CAS_ERROR, text), B3CAS_ERROR);
+	assert_true(strlen(b3cas_error_last()) < sizeof(text) - 1);
+	assert_true(strlen(b3cas_error_last()) > 100);
+}
+
 void t_b3cas_strerror(void **state)
 {
 	(void)state;
