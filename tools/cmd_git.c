@@ -963,8 +963,11 @@ static int export_ref(const char *name, const b3cas_oid *id, void *ctx)
 		size_t len;
 		char *text;
 
-		/* symbolic ("ref: REF\n") or a commit's id */
-		if (b3cas_git_reverse(x->s, id, x->algo, 0, &o) == 0) {
+		/* a commit's id (detached), or symbolic ("ref: REF\n"):
+		 * only a commit is taken for one, as the same bytes as a
+		 * symbolic HEAD may be a blob of the repository too */
+		if (b3cas_git_reverse(x->s, id, x->algo, B3CAS_GIT_COMMIT,
+				      &o) == 0) {
 			w->rc = export_from(x, &o.git);
 			if (w->rc == CLI_OK) {
 				b3cas_git_oid_fmt(line, &o.git);
@@ -1122,7 +1125,10 @@ static int export_cmd(cli_ctx *ctx, int argc, char **argv)
 		void *data;
 		size_t len;
 
-		if (b3cas_git_reverse(x.s, &id, B3CAS_GIT_SHA1, 0, &o) != 0 &&
+		if (b3cas_git_reverse(x.s, &id, B3CAS_GIT_SHA1,
+				      B3CAS_GIT_COMMIT, &o) != 0 &&
+		    b3cas_git_reverse(x.s, &id, B3CAS_GIT_SHA256,
+				      B3CAS_GIT_COMMIT, &o) != 0 &&
 		    b3cas_store_get(x.s, &head, &data, &len) == 0) {
 			snprintf(ref, sizeof(ref), "git/%s/%.*s", name,
 				 (int)(len > 6 ? len - 6 : 0),

@@ -39,6 +39,10 @@ make_repo() { # make_repo DIR FORMAT
 		chmod +x run.sh
 		ln -s notes.txt link
 		: > empty
+		# the very bytes of the symbolic HEAD, as a blob: the same
+		# b3cas object as the HEAD an import names (export must still
+		# write HEAD symbolic)
+		cp .git/HEAD head-copy
 		git add -A
 		# a gitlink: a submodule's commit, not in this repository
 		git update-index --add --cacheinfo \
