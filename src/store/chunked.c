@@ -917,8 +917,10 @@ static void node_memo_end(void)
 	}
 }
 
-/* The most whole chunks chunked_read hands chunks_load at once. */
+/* The most whole chunks chunked_read hands chunks_load at once, and the
+ * fewest for which it reads them through a data_cursor. */
 #define LOAD_BATCH 64
+#define CURSOR_MIN 8
 
 /* A read's place in the data family of a packed store. Chunks put one
  * after another have data keys one after another, so the bytes of a
@@ -997,7 +999,11 @@ static int chunks_load(b3cas_store *s, const b3cas_oid *obj,
 		       const uint8_t *ids, const uint32_t *lens, uint32_t m,
 		       uint8_t *dst, data_cursor *dc)
 {
-	bool packed = s->verify && s->ix->cf[B3CAS_CF_DATA];
+	/* An iterator costs a seek in every level of the family, where a
+	 * get skips most by their filters: a read of a few chunks (a small
+	 * git object) gets each; a long one makes it once and follows it. */
+	bool packed = s->verify && s->ix->cf[B3CAS_CF_DATA] &&
+		      (dc->it || m >= CURSOR_MIN);
 
 	for (uint32_t i = 0; i < m; i++) {
 		const uint8_t *id = ids + (size_t)i * B3CAS_OID_LEN;
