@@ -86,6 +86,21 @@ static inline void tu_remove_root(const char *root)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Run a shell command built like printf; fail the test when it fails. */
+static inline void tu_run(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+static inline void tu_run(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("failed: %s", cmd);
+}
+
 static inline const char *tu_data_dir(void)
 {
 	const char *d = getenv("B3CAS_TEST_DATA");

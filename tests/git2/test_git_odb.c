@@ -40,19 +40,6 @@
 
 static uint64_t rng;
 
-/* Run a shell command built like printf; fail the test when it fails. */
-static void sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("failed: %s", cmd);
-}
-
 /* The first line a shell command prints (trailing newline cut). */
 static void sh_line(char *out, size_t n, const char *cmd)
 {
@@ -454,7 +441,7 @@ static void test_fetch(void **state)
 	assert_int_equal(mkdir(tmp, 0700), 0);
 	setenv("TMPDIR", tmp, 1);
 	/* a repository of a few commits, a folder, a large file, a tag */
-	sh("git init -q -b main '%s' && cd '%s' && "
+	tu_run("git init -q -b main '%s' && cd '%s' && "
 	   "git config user.email t@example.com && git config user.name t && "
 	   "mkdir -p d/e && echo one > a && echo two > d/b && "
 	   "head -c 3000000 /dev/urandom > d/e/big && "
@@ -470,7 +457,7 @@ static void test_fetch(void **state)
 	assert_int_equal(entries_in(tmp), 0); /* the pack's folder went */
 	/* new commits, fetched again (the pack may be thin: its bases are
 	 * read through the backend) */
-	sh("cd '%s' && echo four >> a && echo more >> d/e/big2 && "
+	tu_run("cd '%s' && echo four >> a && echo more >> d/e/big2 && "
 	   "git commit -q -am fourth && git checkout -q -b side && "
 	   "echo side > s && git add s && git commit -q -m side", src);
 	fetch_and_compare(repo, src, f.s);
@@ -532,9 +519,9 @@ static void test_commit_exported(void **state)
 				 0);
 	}
 	assert_int_equal(b3cas_store_close(f.s), 0);
-	sh("'%s' --store '%s' git export --name t '%s' >/dev/null",
+	tu_run("'%s' --store '%s' git export --name t '%s' >/dev/null",
 	   B3CAS_CLI, f.store_dir, out);
-	sh("git -C '%s' fsck --full --strict 2>&1", out);
+	tu_run("git -C '%s' fsck --full --strict 2>&1", out);
 	git_oid_tostr(hex, sizeof(hex), &commit);
 	{
 		char cmd[512];
@@ -545,7 +532,7 @@ static void test_commit_exported(void **state)
 	}
 	assert_true(strncmp(line, hex, GIT_OID_HEXSZ) == 0);
 	assert_string_equal(line + GIT_OID_HEXSZ, "through b3cas");
-	sh("test \"$(git -C '%s' show main:file.txt)\" = 'made by libgit2'",
+	tu_run("test \"$(git -C '%s' show main:file.txt)\" = 'made by libgit2'",
 	   out);
 	{
 		b3cas_store_options o = tu_store_options(false, 4096);

@@ -103,20 +103,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void run(const char *fmt, ...)
-{
-	char cmd[1200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("failed: %s", cmd);
-}
-
 static void object_path(char *out, size_t n, const char *tier, int i)
 {
 	tu_object_file(out, n, tier, NULL, &ids[i]);
@@ -208,7 +194,7 @@ static void test_recover_index_deleted(void **state)
 	fill(store_dir, NULL);
 	snprintf(objects, sizeof(objects), "%s/objects", store_dir);
 	flip(objects, bad);
-	run("rm -rf '%s/index'", store_dir);
+	tu_run("rm -rf '%s/index'", store_dir);
 	assert_int_equal(open_status(store_dir), B3CAS_ECORRUPT);
 
 	o.on_lost = on_lost;
@@ -259,7 +245,7 @@ static void test_recover_index_deleted_from_backup(void **state)
 	fill(store_dir, tier_dir);
 	assert_false(exists("%s/objects/00", store_dir));
 	flip(tier_dir, bad);
-	run("rm -rf '%s/index'", store_dir);
+	tu_run("rm -rf '%s/index'", store_dir);
 
 	o.backup_dir = backup_dir;
 	o.on_lost = on_lost;
@@ -376,7 +362,7 @@ static void test_recover_tables_truncated(void **state)
 
 	(void)state;
 	fill(store_dir, NULL);
-	run("for f in '%s'/index/*.sst; do truncate -s 100 \"$f\"; done",
+	tu_run("for f in '%s'/index/*.sst; do truncate -s 100 \"$f\"; done",
 	    store_dir);
 	assert_int_equal(open_status(store_dir), B3CAS_ECORRUPT);
 	o.backup_dir = backup_dir;
@@ -494,7 +480,7 @@ static void test_recover_interrupted(void **state)
 	fill(store_dir, NULL);
 	snprintf(objects, sizeof(objects), "%s/objects", store_dir);
 	flip(objects, bad);
-	run("rm -rf '%s/index'", store_dir);
+	tu_run("rm -rf '%s/index'", store_dir);
 	seen.stop_at = 1;
 	o.on_lost = on_lost;
 	o.ctx = &seen;
@@ -541,7 +527,7 @@ static void test_recover_refuses(void **state)
 	assert_int_equal(b3cas_recover(store_dir, NULL, &r), B3CAS_ELOCKED);
 	assert_int_equal(b3cas_store_close(s), 0);
 
-	run("rm -rf '%s/index'", store_dir);
+	tu_run("rm -rf '%s/index'", store_dir);
 	o.version = B3CAS_RECOVER_OPTIONS_VERSION;
 	o.backup_dir = nowhere;
 	assert_int_equal(b3cas_recover(store_dir, &o, &r), B3CAS_ENOTFOUND);
