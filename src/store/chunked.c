@@ -874,8 +874,10 @@ static int chunk_load(b3cas_store *s, const b3cas_oid *obj,
 		b3cas_oid got;
 
 		b3cas_hash(got.bytes, out, len);
-		if (!b3cas_oid_equal(&got, c))
+		if (!b3cas_oid_equal(&got, c)) {
+			b3cas__delta_memo_forget();
 			return chunk_damaged(obj, c, "fails its hash");
+		}
 	}
 	return 0;
 }
@@ -1105,6 +1107,7 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 	}
 	cursor_init(&cur, s, NULL, id, t);
 	node_memo_begin();
+	b3cas__delta_memo_begin();
 	/* the last node that starts at or before off */
 	rc = cursor_find(&cur, off, &lo);
 	for (uint32_t i = lo; rc == 0 && len > 0 && i < t->nseg; i++) {
@@ -1168,6 +1171,7 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 	}
 	if (rc == 0 && len > 0)
 		rc = manifest_damaged(id, "its nodes end too soon");
+	b3cas__delta_memo_end();
 	node_memo_end();
 	cursor_done(&cur);
 	data_cursor_done(&dc);

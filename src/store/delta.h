@@ -127,6 +127,14 @@ int b3cas__delta_decode(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			const b3cas_oid *id, const uint8_t *p, size_t plen,
 			uint64_t size, void *out);
 
+/* Keep the bases decoded on this thread from one chunk's decode to the
+ * next until the matching _end (nested pairs: the outermost ends it), for
+ * a read of many chunks; _forget drops what is kept (a chunk failed its
+ * hash: nothing decoded before it is trusted again). Never fail. */
+void b3cas__delta_memo_begin(void);
+void b3cas__delta_memo_end(void);
+void b3cas__delta_memo_forget(void);
+
 /* Add to b (which removes or rewrites id's entry) the release of its base
  * node when the entry is a delta: an 'r' key, released by the next
  * b3cas__chunked_release_removed. */
