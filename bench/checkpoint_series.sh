@@ -78,9 +78,13 @@
 # their tables, in its own time.)
 #
 # Restores: of the sampled steps, by every tool into a new folder: b3cas
-# `checkpoint restore sb@TIME DEST --blobs DIR` (TIME half an hour after
-# the step's, so the point-in-time lookup is exercised), `restic restore
-# ID --target DEST`, `borg extract REPO::stepNNN` in DEST. Each is
+# `checkpoint restore --sparse sb@TIME DEST --blobs DIR` (TIME half an
+# hour after the step's, so the point-in-time lookup is exercised),
+# `restic restore ID --target DEST` (0.14 has no sparse restore), `borg
+# extract --sparse REPO::stepNNN` in DEST. Each restore starts at least
+# 61 s after the last deletion of many files (settle, below): restored
+# folders are removed at the end (with --restore-all, after each step).
+# Each is
 # compared with the manifest saved at that step: every entry's type,
 # mode, owner and path, each file's size, mtime and b3sum (sha256sum if
 # b3sum is missing), each link's target and mtime, and the image's hash.
@@ -472,7 +476,7 @@ cmd_borg8k() {
 
 restore_b3cas() {
 	timed "$res/restore-b3cas.times" "$b3cas" --store "$1" checkpoint restore -q \
-		--blobs "$2/blobs" "sb@$((T0 + $3 * 3600 + 1800))" "$2/rootfs"
+		--sparse --blobs "$2/blobs" "sb@$((T0 + $3 * 3600 + 1800))" "$2/rootfs"
 	image=$2/blobs/memory
 }
 restore_restic() {
@@ -484,7 +488,8 @@ restore_restic() {
 	image=$2/mem.img
 }
 restore_borg_any() {
-	(cd "$2" && timed "$res/restore-$4.times" borg extract "$1::$(printf step%03d "$3")")
+	(cd "$2" && timed "$res/restore-$4.times" borg extract --sparse \
+		"$1::$(printf step%03d "$3")")
 	image=$2/mem.img
 }
 restore_borg() { restore_borg_any "$@" borg; }
@@ -599,15 +604,35 @@ restore_steps() {
 	fi
 }
 
+# ext4 (this machine's root has no journal) gives a new file no inode
+# deleted less than 60 s before (RECENTCY_MIN in fs/ext4/ialloc.c, 300 s
+# more while its inode table block is dirty): it skips them one by one,
+# each looked up in the inode table, so files made right after the
+# deletion of thousands cost ever more system time. Restores of the same
+# checkpoint into ext4 took 1.1, 1.9 and 2.9 s one after another (user
+# 0.45 s each, system 0.6, 1.2 and 1.9), each after the last one's
+# rm -rf. So the restores are kept until the end (with --restore-all,
+# those of a step are removed after the step), and settle waits 61 s
+# after the last deletion (a sync follows it), so that no tool pays for
+# the deletions before it.
+deleted_at=0
+settle() {
+	local left=$((deleted_at + 61 - $(date +%s)))
+
+	((left <= 0)) || sleep "$left"
+}
+
 restore_all_tools() {
 	local s t dest ok
 
+	deleted_at=$(date +%s) # the creates' staging folders, just removed
 	for s in $(restore_steps); do
 		for t in "${tools[@]}"; do
 			dest=$work/restore/$t-$s
 			rm -rf "$dest"
 			mkdir -p "$dest"
 			tool_env "$t"
+			settle
 			sync # (as before each create)
 			"restore_$t" "$work/repos/$t" "$dest" "$s"
 			ok=1
@@ -619,8 +644,11 @@ restore_all_tools() {
 					head -n 10 >&2 || true
 			fi
 			printf '%d\t%s\t%d\n' "$s" "$t" "$ok" >>"$res/restores.tsv"
-			rm -rf "$dest"
 		done
+		if ((restore_all)); then
+			rm -rf "$work/restore/"*-"$s"
+			deleted_at=$(date +%s)
+		fi
 		echo "restored step $s with ${tools[*]}" >&2
 	done
 }
@@ -732,6 +760,7 @@ main() {
 		echo "step $step/$steps checkpointed ($(($(date +%s) - start)) s)" >&2
 	done
 	restore_all_tools
+	rm -rf "${work:?}/restore/"*
 	compact_last
 	print_table | tee "$res/table.md"
 	echo "run time: $(($(date +%s) - start)) s; per-step figures in $res" 

@@ -108,6 +108,37 @@ run_series() {
 		"$work/bt2-$mode" --blobs "$work/bb1-$mode"
 	check "the blob in the way is left as it was" cmp "$work/big-$mode" \
 		"$work/bb1-$mode/memory"
+	# --sparse: zero blocks of the blobs become holes, the bytes the
+	# same; a blob in parts (80 MiB, zero runs in both parts, one not
+	# 4 KiB aligned, one at the end) and one streamed (3 MiB)
+	{ head -c $((8 << 20)) /dev/urandom; head -c $((30 << 20)) /dev/zero
+	  head -c 5 /dev/urandom; head -c $((20 << 20)) /dev/zero
+	  head -c $((12 << 20)) /dev/urandom
+	  head -c $((10 << 20)) /dev/zero; } > "$work/sparse-$mode"
+	{ head -c $((1 << 20)) /dev/zero; head -c 4097 /dev/urandom
+	  head -c $(((2 << 20) - 4097)) /dev/zero; } > "$work/small-$mode"
+	expect 0 '' '' -- checkpoint create sp --blob memory="$work/sparse-$mode" \
+		--blob small="$work/small-$mode"
+	expect 0 '' '' -- checkpoint restore -q --sparse --threads 3 sp \
+		"$work/spt-$mode" --blobs "$work/spb-$mode"
+	check "sparse blob in parts: bytes" cmp "$work/sparse-$mode" \
+		"$work/spb-$mode/memory"
+	check "sparse blob streamed: bytes" cmp "$work/small-$mode" \
+		"$work/spb-$mode/small"
+	local alloc
+	alloc=$(stat -c '%b * %B' "$work/spb-$mode/memory")
+	check "sparse blob in parts: holes ($((alloc)) bytes allocated)" \
+		test $((alloc)) -le $(((21 << 20) + (1 << 20)))
+	alloc=$(stat -c '%b * %B' "$work/spb-$mode/small")
+	check "sparse blob streamed: holes ($((alloc)) bytes allocated)" \
+		test $((alloc)) -le $((64 << 10))
+	expect 0 '' '' -- checkpoint restore -q sp "$work/spt2-$mode" \
+		--blobs "$work/spb2-$mode"
+	alloc=$(stat -c '%b * %B' "$work/spb2-$mode/memory")
+	check "not sparse without --sparse ($((alloc)) bytes allocated)" \
+		test $((alloc)) -ge $((80 << 20))
+	expect 0 '' '' -- checkpoint rm sp
+	rm -rf "$work"/{sparse,small,spb,spt,spb2,spt2}-"$mode"
 	expect 0 '' '' -- checkpoint rm big
 	rm -f "$work/big-$mode" "$work/big0-$mode"
 	rm -rf "$work"/bb[01]-"$mode" "$work"/bt[012]-"$mode"
