@@ -103,6 +103,40 @@ B3CAS_EXTERN int b3cas_git_put(b3cas_lease *lease, b3cas_git_algo algo,
 			       size_t nlinks, b3cas_git_object *out);
 
 /*
+ * A git object written in pieces, in bounded memory (a blob of any
+ * size): the bytes go to a b3cas_writer (chunked in a chunking store) and
+ * through git's hash at once, and the commit stores the object with the
+ * lease's reference and its mapping both ways in the one index write, as
+ * b3cas_git_put does. size is the content's length (git's header left
+ * out), declared up front as git's header needs it. No links: store
+ * trees, commits and tags that name objects with b3cas_git_put.
+ */
+typedef struct b3cas_git_writer b3cas_git_writer;
+
+/* A new writer in *out (NULL on an error). 0, or B3CAS_EINVAL (NULL, an
+ * unknown algo or type), B3CAS_EPERM (a read-only store), B3CAS_ENOMEM. */
+B3CAS_EXTERN int b3cas_git_writer_open(b3cas_git_writer **out,
+				       b3cas_lease *lease,
+				       b3cas_git_algo algo,
+				       b3cas_git_type type, uint64_t size);
+
+/* Append len bytes. 0, or B3CAS_EINVAL (NULL, more bytes than declared),
+ * or the errors of b3cas_writer_write; after an error the writer can only
+ * be aborted (commit aborts it and fails). */
+B3CAS_EXTERN int b3cas_git_writer_write(b3cas_git_writer *w,
+					const void *data, size_t len);
+
+/* Store what was written; *out (may be NULL) gets the git id, type, size
+ * and b3cas id. Frees w either way. Returns 0 (new content) or 1 (stored
+ * already), or B3CAS_EINVAL (NULL, fewer bytes than declared), or the
+ * errors of b3cas_lease_commit. */
+B3CAS_EXTERN int b3cas_git_writer_commit(b3cas_git_writer *w,
+					 b3cas_git_object *out);
+
+/* Throw away what was written and free w (NULL: nothing). Never fails. */
+B3CAS_EXTERN void b3cas_git_writer_abort(b3cas_git_writer *w);
+
+/*
  * What git id maps to, in *out: 0, or B3CAS_ENOTFOUND (not mapped, or
  * mapped to an object no longer stored), B3CAS_ECORRUPT (a malformed
  * mapping), B3CAS_EIO, B3CAS_EINVAL (NULL, an unknown algo).

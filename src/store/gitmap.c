@@ -232,6 +232,156 @@ int b3cas_git_put(b3cas_lease *lease, b3cas_git_algo algo,
 	return rc;
 }
 
+/* ---- streaming ----------------------------------------------------------- */
+
+struct b3cas_git_writer {
+	b3cas_lease *lease;
+	b3cas_writer *w;
+	EVP_MD_CTX *md;
+	b3cas_git_object o;
+	uint64_t written;
+	int error; /* the first failure: the writer can only be aborted */
+	/* the mapping's keys, filled in once the b3cas id is known */
+	uint8_t fk[FWD_KEY_MAX], rk[REV_KEY_LEN], fv[FWD_VAL_LEN];
+	b3cas__tag rev, fwd;
+};
+
+int b3cas_git_writer_open(b3cas_git_writer **out, b3cas_lease *lease,
+			  b3cas_git_algo algo, b3cas_git_type type,
+			  uint64_t size)
+{
+	b3cas_git_writer *g;
+	char head[48];
+	int hn, rc;
+
+	B3CAS__NONNULL(out, "out");
+	*out = NULL;
+	B3CAS__NONNULL(lease, "lease");
+	if (!b3cas_git_oid_len(algo) || !type_ok(type))
+		return b3cas__error(B3CAS_EINVAL, "b3cas_git_writer_open: "
+				    "unknown algo %d or type %d", (int)algo,
+				    (int)type);
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	g->lease = lease;
+	g->o.git.algo = algo;
+	g->o.type = type;
+	g->o.size = size;
+	hn = snprintf(head, sizeof(head), "%s %llu", type_names[type],
+		      (unsigned long long)size);
+	g->md = EVP_MD_CTX_new();
+	if (!g->md || EVP_DigestInit_ex(g->md,
+					algo == B3CAS_GIT_SHA1 ? EVP_sha1()
+							       : EVP_sha256(),
+					NULL) != 1 ||
+	    EVP_DigestUpdate(g->md, head, (size_t)hn + 1) != 1) {
+		EVP_MD_CTX_free(g->md);
+		free(g);
+		return b3cas__error(B3CAS_ENOMEM, "git hash: OpenSSL failed");
+	}
+	rc = b3cas_writer_open(&g->w, b3cas__lease_store(lease));
+	if (rc < 0) {
+		EVP_MD_CTX_free(g->md);
+		free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+int b3cas_git_writer_write(b3cas_git_writer *g, const void *data, size_t len)
+{
+	int rc;
+
+	B3CAS__NONNULL(g, "w");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
+	if (g->error < 0)
+		return b3cas__error(g->error, "b3cas_git_writer_write: the "
+				    "writer failed before");
+	if (len > g->o.size - g->written) {
+		g->error = B3CAS_EINVAL;
+		return b3cas__error(B3CAS_EINVAL, "b3cas_git_writer_write: "
+				    "more than the %llu bytes declared",
+				    (unsigned long long)g->o.size);
+	}
+	if (len == 0)
+		return 0;
+	rc = b3cas_writer_write(g->w, data, len);
+	if (rc == 0 && EVP_DigestUpdate(g->md, data, len) != 1)
+		rc = b3cas__error(B3CAS_ENOMEM, "git hash: OpenSSL failed");
+	if (rc < 0) {
+		g->error = rc;
+		return rc;
+	}
+	g->written += len;
+	return 0;
+}
+
+void b3cas_git_writer_abort(b3cas_git_writer *g)
+{
+	if (!g)
+		return;
+	if (g->w)
+		b3cas_writer_abort(g->w);
+	EVP_MD_CTX_free(g->md);
+	free(g);
+}
+
+/* Once the bytes' b3cas id is known: the mapping's keys that hold it. */
+static void name_keys(void *ctx, const b3cas_oid *id)
+{
+	b3cas_git_writer *g = ctx;
+
+	g->o.id = *id;
+	rev_key(g->rk, id, g->o.git.algo, g->o.type);
+	fwd_val(g->fv, g->o.type, g->o.size, id);
+}
+
+int b3cas_git_writer_commit(b3cas_git_writer *g, b3cas_git_object *out)
+{
+	b3cas_store *s;
+	unsigned int mdlen = 0;
+	size_t n;
+	int rc;
+
+	B3CAS__NONNULL(g, "w");
+	if (g->error < 0) {
+		rc = g->error;
+		b3cas_git_writer_abort(g);
+		return b3cas__error(rc, "b3cas_git_writer_commit: the writer "
+				    "failed before (aborted)");
+	}
+	if (g->written != g->o.size) {
+		unsigned long long got = g->written, want = g->o.size;
+
+		b3cas_git_writer_abort(g);
+		return b3cas__error(B3CAS_EINVAL, "b3cas_git_writer_commit: "
+				    "%llu bytes written of the %llu declared "
+				    "(aborted)", got, want);
+	}
+	s = b3cas__lease_store(g->lease);
+	n = b3cas_git_oid_len(g->o.git.algo);
+	if (EVP_DigestFinal_ex(g->md, g->o.git.bytes, &mdlen) != 1 ||
+	    mdlen != n) {
+		b3cas_git_writer_abort(g);
+		return b3cas__error(B3CAS_ENOMEM, "git hash: OpenSSL failed");
+	}
+	memset(g->o.git.bytes + n, 0, B3CAS_GIT_OID_MAX - n);
+	g->rev = (b3cas__tag){g->rk, sizeof(g->rk), NULL, g->o.git.bytes, n};
+	g->fwd = (b3cas__tag){g->fk, fwd_key(g->fk, &g->o.git), &g->rev,
+			      g->fv, sizeof(g->fv)};
+	/* before the write: every removal from now on looks for mappings */
+	atomic_store(&s->gitmap, true);
+	rc = b3cas__lease_commit_tags(g->lease, g->w, NULL, &g->fwd,
+				      name_keys, g);
+	g->w = NULL; /* freed by the commit either way */
+	if (rc >= 0 && out)
+		*out = g->o;
+	b3cas_git_writer_abort(g);
+	return rc;
+}
+
 void b3cas__gitmap_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
 				 const b3cas_oid *id)
 {

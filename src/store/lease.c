@@ -317,14 +317,22 @@ static int publish_tag(b3cas_store *s, const b3cas_oid *id, const void *data,
 
 int b3cas_lease_commit(b3cas_lease *l, b3cas_writer *w, b3cas_oid *id_out)
 {
+	B3CAS__NONNULL(l, "lease");
+	B3CAS__NONNULL(w, "w");
+	return b3cas__lease_commit_tags(l, w, id_out, NULL, NULL, NULL);
+}
+
+int b3cas__lease_commit_tags(b3cas_lease *l, b3cas_writer *w,
+			     b3cas_oid *id_out, const b3cas__tag *extra,
+			     void (*named)(void *nctx, const b3cas_oid *id),
+			     void *nctx)
+{
 	uint8_t k[KEY_LEN];
-	b3cas__tag tag = {k, sizeof(k), NULL, NULL, 0};
+	b3cas__tag tag = {k, sizeof(k), extra, NULL, 0};
 	uint64_t seq = 0, t0 = b3cas__now_ns(), total;
 	b3cas_oid id;
 	int rc;
 
-	B3CAS__NONNULL(l, "lease");
-	B3CAS__NONNULL(w, "w");
 	if (b3cas__writer_store(w) != l->s) {
 		b3cas_writer_abort(w);
 		return b3cas__error(B3CAS_EINVAL, "b3cas_lease_commit: the "
@@ -337,7 +345,8 @@ int b3cas_lease_commit(b3cas_lease *l, b3cas_writer *w, b3cas_oid *id_out)
 		return rc;
 	}
 	lease_key(k, l->gen, seq);
-	rc = b3cas__writer_finish(w, &id, publish_tag, &tag, &tag);
+	rc = b3cas__writer_finish_named(w, &id, publish_tag, &tag, &tag, named,
+					nctx);
 	if (rc >= 0) {
 		int rrc = record(l, &id, seq);
 

@@ -104,6 +104,14 @@ int b3cas__lease_put_tags(b3cas_lease *l, b3cas_oid *id_out, const void *data,
 			  size_t nlinks, const b3cas__tag *extra,
 			  const b3cas_oid *known);
 
+/* b3cas_lease_commit, with the keys of extra (may be NULL) written in
+ * the batch that takes the reference, and named (may be NULL) called as
+ * b3cas__writer_finish_named calls it. */
+int b3cas__lease_commit_tags(b3cas_lease *l, b3cas_writer *w,
+			     b3cas_oid *id_out, const b3cas__tag *extra,
+			     void (*named)(void *nctx, const b3cas_oid *id),
+			     void *nctx);
+
 /* The store a lease is of. */
 b3cas_store *b3cas__lease_store(const b3cas_lease *l);
 
@@ -405,6 +413,14 @@ uint64_t b3cas__writer_total(const b3cas_writer *w);
 int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
 			 b3cas__publish_fn publish, void *ctx,
 			 const b3cas__tag *tag);
+/* b3cas__writer_finish, calling named(nctx, id) (NULL: none) once the
+ * bytes' id is known and before anything is published: it may fill in
+ * keys of tag that name the id (gitmap.c's). */
+int b3cas__writer_finish_named(b3cas_writer *w, b3cas_oid *id_out,
+			       b3cas__publish_fn publish, void *ctx,
+			       const b3cas__tag *tag,
+			       void (*named)(void *nctx, const b3cas_oid *id),
+			       void *nctx);
 
 /*
  * Store object id (bytes as for b3cas__publish_fn) with *refs references

@@ -213,6 +213,16 @@ int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
 			 b3cas__publish_fn publish, void *ctx,
 			 const b3cas__tag *tag)
 {
+	return b3cas__writer_finish_named(w, id_out, publish, ctx, tag, NULL,
+					  NULL);
+}
+
+int b3cas__writer_finish_named(b3cas_writer *w, b3cas_oid *id_out,
+			       b3cas__publish_fn publish, void *ctx,
+			       const b3cas__tag *tag,
+			       void (*named)(void *nctx, const b3cas_oid *id),
+			       void *nctx)
+{
 	b3cas_store *s = w->store;
 	b3cas_oid id;
 	int rc = w->error;
@@ -222,6 +232,8 @@ int b3cas__writer_finish(b3cas_writer *w, b3cas_oid *id_out,
 		return b3cas__error(rc, "writer already failed");
 	}
 	b3cas__digest_final(&w->hasher, &id);
+	if (named)
+		named(nctx, &id);
 	/* with a base, even a short chunked object goes through the put in
 	 * steps, which makes deltas */
 	if (w->cput || (w->has_base && w->chunks &&

@@ -203,7 +203,9 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_checkpoint_delete), T(b3cas_checkpoint_prune),
 	T(b3cas_git_oid_len), T(b3cas_git_type_name), T(b3cas_git_type_parse),
 	T(b3cas_git_oid_parse), T(b3cas_git_oid_fmt), T(b3cas_git_hash),
-	T(b3cas_git_put), T(b3cas_git_lookup), T(b3cas_git_lookup_prefix),
+	T(b3cas_git_put), T(b3cas_git_writer_open),
+	T(b3cas_git_writer_write), T(b3cas_git_writer_commit),
+	T(b3cas_git_writer_abort), T(b3cas_git_lookup), T(b3cas_git_lookup_prefix),
 	T(b3cas_git_reverse), T(b3cas_git_foreach),
 	T(b3cas_git_odb_backend_new),
 

@@ -122,6 +122,76 @@ void t_b3cas_git_put(void **state)
 	assert_int_equal(b3cas_lease_close(l), 0);
 }
 
+void t_b3cas_git_writer_open(void **state)
+{
+	b3cas_git_writer *w = (b3cas_git_writer *)&w;
+	b3cas_lease *l;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	EINVAL_FOR("b3cas_git_writer_open", "out",
+		   b3cas_git_writer_open(NULL, l, B3CAS_GIT_SHA1,
+					 B3CAS_GIT_BLOB, 1));
+	EINVAL_FOR("b3cas_git_writer_open", "lease",
+		   b3cas_git_writer_open(&w, NULL, B3CAS_GIT_SHA1,
+					 B3CAS_GIT_BLOB, 1));
+	assert_null(w); /* *out is cleared on an error */
+	assert_int_equal(b3cas_git_writer_open(&w, l, (b3cas_git_algo)9,
+					       B3CAS_GIT_BLOB, 1),
+			 B3CAS_EINVAL);
+	assert_int_equal(b3cas_git_writer_open(&w, l, B3CAS_GIT_SHA1,
+					       (b3cas_git_type)0, 1),
+			 B3CAS_EINVAL);
+	assert_null(w);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
+void t_b3cas_git_writer_write(void **state)
+{
+	b3cas_git_writer *w;
+	b3cas_lease *l;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	assert_int_equal(b3cas_git_writer_open(&w, l, B3CAS_GIT_SHA1,
+					       B3CAS_GIT_BLOB, 6),
+			 0);
+	EINVAL_FOR("b3cas_git_writer_write", "w",
+		   b3cas_git_writer_write(NULL, blob, 6));
+	EINVAL_FOR("b3cas_git_writer_write", "data",
+		   b3cas_git_writer_write(w, NULL, 6));
+	/* NULL with 0 bytes is nothing */
+	assert_int_equal(b3cas_git_writer_write(w, NULL, 0), 0);
+	assert_int_equal(b3cas_git_writer_write(w, blob, 6), 0);
+	assert_true(b3cas_git_writer_commit(w, NULL) >= 0);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
+void t_b3cas_git_writer_commit(void **state)
+{
+	b3cas_git_object o;
+
+	(void)state;
+	EINVAL_FOR("b3cas_git_writer_commit", "w",
+		   b3cas_git_writer_commit(NULL, &o));
+}
+
+void t_b3cas_git_writer_abort(void **state)
+{
+	b3cas_git_writer *w;
+	b3cas_lease *l;
+
+	(void)state;
+	b3cas_git_writer_abort(NULL); /* nothing */
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	assert_int_equal(b3cas_git_writer_open(&w, l, B3CAS_GIT_SHA1,
+					       B3CAS_GIT_BLOB, 100),
+			 0);
+	assert_int_equal(b3cas_git_writer_write(w, blob, 6), 0);
+	b3cas_git_writer_abort(w);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
 void t_b3cas_git_lookup(void **state)
 {
 	b3cas_git_oid g = {B3CAS_GIT_SHA1, {1}};

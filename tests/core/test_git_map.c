@@ -4,7 +4,10 @@
  * the mapping both ways, by prefix (an ambiguous one too) and walked; a
  * blob and the same bytes put by b3cas_store_put are one object; links
  * keep what a tree names; GC removes an object's mappings with it, also
- * after a reopen; the mapping of a duplicate put.
+ * after a reopen; the mapping of a duplicate put; blobs written in
+ * pieces (b3cas_git_writer) in a plain and a chunking store: the same
+ * ids and mapping as one put, declared sizes enforced, an abort leaves
+ * nothing.
  */
 #include <unistd.h>
 
@@ -290,6 +293,156 @@ static void test_map_both_ways(void **state)
 	assert_int_equal(b3cas_store_close(s), 0);
 }
 
+/* A blob of len bytes written through b3cas_git_writer in pieces of
+ * varying size, in store s: its ids equal b3cas_git_put's of the same
+ * bytes, and it is mapped both ways. */
+static void writer_round(b3cas_store *s, size_t len)
+{
+	uint8_t *data = malloc(len ? len : 1);
+	b3cas_git_writer *w;
+	b3cas_git_object got, put, look;
+	b3cas_git_oid want;
+	b3cas_lease *l;
+	size_t at = 0, step = 1;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < len; i++) /* repeats: chunks dedup */
+		data[i] = (uint8_t)((i * 2654435761u) >> 13 ^ (i / 70000));
+	assert_int_equal(b3cas_git_hash(&want, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB,
+					data, len),
+			 0);
+	assert_int_equal(b3cas_lease_open(s, &l), 0);
+	assert_int_equal(b3cas_git_writer_open(&w, l, B3CAS_GIT_SHA1,
+					       B3CAS_GIT_BLOB, len),
+			 0);
+	while (at < len) {
+		size_t n = len - at < step ? len - at : step;
+
+		assert_int_equal(b3cas_git_writer_write(w, data + at, n), 0);
+		at += n;
+		step = step * 7 + 3; /* 1, 10, 73, ... bytes */
+		if (step > (3u << 20))
+			step = 4099;
+	}
+	assert_true(b3cas_git_writer_commit(w, &got) >= 0);
+	assert_memory_equal(got.git.bytes, want.bytes, 20);
+	assert_int_equal(got.type, B3CAS_GIT_BLOB);
+	assert_int_equal(got.size, len);
+	/* mapped both ways by the writer's own commit */
+	assert_int_equal(b3cas_git_lookup(s, &want, &look), 0);
+	assert_true(b3cas_oid_equal(&look.id, &got.id));
+	assert_int_equal(look.size, len);
+	assert_int_equal(look.type, B3CAS_GIT_BLOB);
+	assert_int_equal(b3cas_git_reverse(s, &got.id, B3CAS_GIT_SHA1,
+					   B3CAS_GIT_BLOB, &look),
+			 0);
+	assert_memory_equal(look.git.bytes, want.bytes, 20);
+	/* the same bytes put whole: the same object, already stored */
+	assert_int_equal(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB, data,
+				       len, NULL, 0, &put),
+			 1);
+	assert_true(b3cas_oid_equal(&put.id, &got.id));
+	{
+		void *back;
+		size_t blen;
+
+		assert_int_equal(b3cas_store_get(s, &got.id, &back, &blen), 0);
+		assert_int_equal(blen, len);
+		assert_memory_equal(back, data, len);
+		b3cas_free(back);
+	}
+	assert_int_equal(b3cas_lease_close(l), 0);
+	free(data);
+}
+
+static void test_writer(void **state)
+{
+	b3cas_store_options o = tu_store_options(true, 1024);
+	b3cas_git_writer *w;
+	b3cas_git_object got;
+	b3cas_lease *l;
+	b3cas_store *s;
+	b3cas_stats st;
+	int n;
+
+	(void)state;
+	for (int chunking = 0; chunking < 2; chunking++) {
+		o.create = true;
+		snprintf(dir, sizeof(dir), "%s/store%d", root, chunking);
+		if (chunking) {
+			o.chunking = B3CAS_CHUNKING_ON;
+			o.chunk_avg = 4096;
+			o.compression_level = 3;
+		}
+		s = tu_open_store(dir, &o);
+		writer_round(s, 0);
+		writer_round(s, 100);
+		writer_round(s, 5u << 20);
+		assert_int_equal(b3cas_lease_open(s, &l), 0);
+		/* more than declared: refused, and the writer is done */
+		assert_int_equal(b3cas_git_writer_open(&w, l, B3CAS_GIT_SHA1,
+						       B3CAS_GIT_BLOB, 4),
+				 0);
+		assert_int_equal(b3cas_git_writer_write(w, "abc", 3), 0);
+		assert_int_equal(b3cas_git_writer_write(w, "de", 2),
+				 B3CAS_EINVAL);
+		assert_int_equal(b3cas_git_writer_write(w, "d", 1),
+				 B3CAS_EINVAL);
+		assert_int_equal(b3cas_git_writer_commit(w, &got),
+				 B3CAS_EINVAL);
+		/* fewer than declared: the commit fails, nothing stored */
+		assert_int_equal(b3cas_git_writer_open(&w, l, B3CAS_GIT_SHA1,
+						       B3CAS_GIT_BLOB, 4),
+				 0);
+		assert_int_equal(b3cas_git_writer_write(w, "abc", 3), 0);
+		assert_int_equal(b3cas_git_writer_commit(w, &got),
+				 B3CAS_EINVAL);
+		assert_non_null(strstr(b3cas_error_last(), "3 bytes written"));
+		/* an abort: nothing stored */
+		assert_int_equal(b3cas_git_writer_open(&w, l,
+						       B3CAS_GIT_SHA256,
+						       B3CAS_GIT_BLOB, 3),
+				 0);
+		assert_int_equal(b3cas_git_writer_write(w, "xyz", 3), 0);
+		b3cas_git_writer_abort(w);
+		b3cas_git_writer_abort(NULL);
+		n = 0;
+		assert_int_equal(b3cas_git_foreach(s, B3CAS_GIT_SHA256,
+						   count_one, &n),
+				 0);
+		assert_int_equal(n, 0);
+		/* SHA-256: git's id of "xyz" as a blob */
+		assert_int_equal(b3cas_git_writer_open(&w, l,
+						       B3CAS_GIT_SHA256,
+						       B3CAS_GIT_BLOB, 3),
+				 0);
+		assert_int_equal(b3cas_git_writer_write(w, "xyz", 3), 0);
+		assert_int_equal(b3cas_git_writer_commit(w, &got), 0);
+		{
+			b3cas_git_oid want;
+
+			assert_int_equal(b3cas_git_hash(&want,
+							B3CAS_GIT_SHA256,
+							B3CAS_GIT_BLOB, "xyz",
+							3),
+					 0);
+			assert_memory_equal(got.git.bytes, want.bytes, 32);
+		}
+		assert_int_equal(b3cas_lease_close(l), 0);
+		/* the lease gone, GC collects every blob and its mapping */
+		{
+			b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+
+			g.normal_priority = true;
+			assert_int_equal(b3cas_gc(s, &g, NULL), 0);
+		}
+		assert_int_equal(b3cas_store_stats(s, &st), 0);
+		assert_int_equal(st.objects, 0);
+		assert_int_equal(map_keys(s), 0);
+		assert_int_equal(b3cas_store_close(s), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +451,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_map_both_ways, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
