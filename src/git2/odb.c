@@ -7,6 +7,9 @@
  * GIT_ENOTFOUND, an ambiguous prefix -> GIT_EAMBIGUOUS, anything else ->
  * GIT_ERROR) with the store's message set as libgit2's error.
  *
+ * writestream hands its pieces to a b3cas_git_writer: a blob of any size
+ * is stored in bounded memory.
+ *
  * writepack feeds the pack libgit2 receives to libgit2's own indexer,
  * which writes it and its index to a temporary folder (resolving a thin
  * pack's bases through the repository's odb: this backend among them),
@@ -367,6 +370,110 @@ static int be_write(git_odb_backend *parent, const git_oid *oid,
 	return rc;
 }
 
+/* ---- write streams ------------------------------------------------------ */
+
+/*
+ * An object written in pieces (git_odb_open_wstream; libgit2 writes a
+ * file larger than its buffer so, git_blob_create_from_stream): the
+ * pieces go straight to a b3cas_git_writer, so a blob of any size is
+ * stored in bounded memory. libgit2 hashes what it is given too (the
+ * stream's hash_ctx, its own) and finalize_write passes that id: the
+ * store's must be the same.
+ */
+typedef struct wstream {
+	git_odb_stream parent;
+	backend *b;
+	b3cas_lease *l;
+	b3cas_git_writer *w; /* NULL once committed or failed */
+} wstream;
+
+static int ws_write(git_odb_stream *s, const char *buf, size_t len)
+{
+	wstream *w = (wstream *)s;
+	int rc;
+
+	if (!w->w)
+		return git_fail(GIT_ERROR_ODB, "b3cas: the stream is finished");
+	rc = b3cas_git_writer_write(w->w, buf, len);
+	if (rc < 0) {
+		b3cas_git_writer_abort(w->w);
+		w->w = NULL;
+		return git_code(rc);
+	}
+	return 0;
+}
+
+static int ws_finalize(git_odb_stream *s, const git_oid *oid)
+{
+	wstream *w = (wstream *)s;
+	b3cas_git_object o;
+	b3cas_git_oid g;
+	int rc;
+
+	if (!w->w)
+		return git_fail(GIT_ERROR_ODB, "b3cas: the stream is finished");
+	to_b3(&g, oid);
+	if (b3cas_git_lookup(w->b->store, &g, &o) == 0) {
+		b3cas_git_writer_abort(w->w); /* held already */
+		w->w = NULL;
+		return 0;
+	}
+	rc = b3cas_git_writer_commit(w->w, &o);
+	w->w = NULL;
+	if (rc < 0)
+		return git_code(rc);
+	if (memcmp(o.git.bytes, oid->id, GIT_OID_RAWSZ) != 0)
+		return git_fail(GIT_ERROR_ODB, "b3cas: the object hashes to "
+				"another id than the one given");
+	/* the lasting reference; the lease's goes with the stream */
+	rc = (int)b3cas_ref_add(w->b->store, &o.id);
+	return rc < 0 ? git_code(rc) : 0;
+}
+
+/* The stream, less its hash_ctx (libgit2's own, freed by it). */
+static void ws_free(git_odb_stream *s)
+{
+	wstream *w = (wstream *)s;
+
+	b3cas_git_writer_abort(w->w);
+	(void)b3cas_lease_close(w->l);
+	free(w);
+}
+
+static int be_writestream(git_odb_stream **out, git_odb_backend *parent,
+			  git_object_size_t size, git_object_t type)
+{
+	backend *b = (backend *)parent;
+	b3cas_git_type t = from_git_type(type);
+	wstream *w;
+	int rc;
+
+	if (!t)
+		return git_fail(GIT_ERROR_INVALID, "b3cas: not a type of object "
+				"the store keeps");
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return git_fail(GIT_ERROR_NOMEMORY, "b3cas: out of memory");
+	w->b = b;
+	rc = b3cas_lease_open(b->store, &w->l);
+	if (rc == 0)
+		rc = b3cas_git_writer_open(&w->w, w->l, B3CAS_GIT_SHA1, t,
+					   (uint64_t)size);
+	if (rc < 0) {
+		(void)b3cas_lease_close(w->l);
+		free(w);
+		return git_code(rc);
+	}
+	w->parent.backend = parent;
+	w->parent.mode = GIT_STREAM_WRONLY;
+	w->parent.declared_size = size;
+	w->parent.write = ws_write;
+	w->parent.finalize_write = ws_finalize;
+	w->parent.free = ws_free;
+	*out = &w->parent;
+	return 0;
+}
+
 /* ---- writepack ----------------------------------------------------------- */
 
 typedef struct writepack {
@@ -552,6 +659,7 @@ int b3cas_git_odb_backend_new(git_odb_backend **out, b3cas_store *store)
 	b->parent.read_header = be_read_header;
 	b->parent.write = be_write;
 	b->parent.readstream = be_readstream;
+	b->parent.writestream = be_writestream;
 	b->parent.exists = be_exists;
 	b->parent.exists_prefix = be_exists_prefix;
 	b->parent.refresh = be_refresh;

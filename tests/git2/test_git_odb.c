@@ -13,7 +13,10 @@
  *   (made by writing blobs until two share it) GIT_EAMBIGUOUS, an absent
  *   one GIT_ENOTFOUND;
  * - foreach over every object, and stopped by its callback;
- * - a read stream of a 5 MiB blob in pieces;
+ * - a read stream of a 5 MiB blob in pieces; a write stream of a 6 MiB
+ *   one in pieces (libgit2's id, git_blob_create_from_stream's, and
+ *   b3cas_git_hash's agree; one reference; a short or long stream, or
+ *   one freed unfinished, stores nothing);
  * - a fetch (writepack) from a repository that git made, then a second
  *   fetch of new commits: every object byte-identical, the refs as the
  *   source's, the pack's temporary folder removed;
@@ -321,6 +324,96 @@ static void test_readstream(void **state)
 	teardown(&f);
 }
 
+static git_repository *b3_repo(const char *path, b3cas_store *s);
+
+/* Write blob (size bytes) through a write stream in pieces of varying
+ * size; the id libgit2 gives it. */
+static void stream_in(git_odb *odb, const uint8_t *blob, size_t size,
+		      git_oid *oid)
+{
+	git_odb_stream *st;
+	size_t at = 0, piece = 1;
+
+	git_ok(git_odb_open_wstream(&st, odb, size, GIT_OBJECT_BLOB));
+	while (at < size) {
+		size_t n = size - at < piece ? size - at : piece;
+
+		git_ok(git_odb_stream_write(st, (const char *)blob + at, n));
+		at += n;
+		piece = piece < (1u << 20) ? piece * 5 + 1 : 70001;
+	}
+	git_ok(git_odb_stream_finalize_write(oid, st));
+	git_odb_stream_free(st);
+}
+
+static void test_writestream(void **state)
+{
+	size_t size = (6u << 20) + 13;
+	uint8_t *big = tu_random_block(size, &rng);
+	git_odb_stream *st;
+	git_odb_object *obj;
+	git_oid oid, want, again;
+	b3cas_git_oid g;
+	fixture f;
+
+	(void)state;
+	setup(&f, "git2-wstream");
+	/* repeated MiBs: the chunks are shared */
+	memcpy(big + (3u << 20), big, 1u << 20);
+	git_ok(git_odb_hash(&want, big, size, GIT_OBJECT_BLOB));
+	stream_in(f.odb, big, size, &oid);
+	assert_true(git_oid_equal(&oid, &want));
+	assert_int_equal(b3cas_git_hash(&g, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB,
+					big, size),
+			 0);
+	assert_memory_equal(g.bytes, oid.id, GIT_OID_RAWSZ);
+	assert_int_equal(refs_of(f.s, &oid), 1);
+	git_ok(git_odb_read(&obj, f.odb, &oid));
+	assert_int_equal(git_odb_object_size(obj), size);
+	assert_memory_equal(git_odb_object_data(obj), big, size);
+	git_odb_object_free(obj);
+	/* written again: no reference more */
+	stream_in(f.odb, big, size, &again);
+	assert_true(git_oid_equal(&again, &oid));
+	assert_int_equal(refs_of(f.s, &oid), 1);
+	/* fewer bytes than declared: libgit2 refuses the finalize, and
+	 * nothing is stored; more: refused at the write */
+	git_ok(git_odb_open_wstream(&st, f.odb, 10, GIT_OBJECT_BLOB));
+	git_ok(git_odb_stream_write(st, "12345", 5));
+	assert_true(git_odb_stream_finalize_write(&again, st) < 0);
+	git_odb_stream_free(st);
+	git_ok(git_odb_open_wstream(&st, f.odb, 4, GIT_OBJECT_BLOB));
+	assert_true(git_odb_stream_write(st, "12345", 5) < 0);
+	git_odb_stream_free(st);
+	git_ok(git_odb_hash(&want, "12345", 5, GIT_OBJECT_BLOB));
+	assert_int_equal(git_odb_exists(f.odb, &want), 0);
+	/* a stream freed unfinished stores nothing either */
+	git_ok(git_odb_open_wstream(&st, f.odb, 5, GIT_OBJECT_BLOB));
+	git_ok(git_odb_stream_write(st, "12345", 5));
+	git_odb_stream_free(st);
+	assert_int_equal(git_odb_exists(f.odb, &want), 0);
+	/* git_blob_create_from_stream, as a libgit2 program writes a file */
+	{
+		git_repository *repo;
+		git_writestream *ws;
+		git_oid bid;
+
+		char path[160];
+
+		snprintf(path, sizeof(path), "%s/repo.git", f.root);
+		repo = b3_repo(path, f.s);
+		git_ok(git_blob_create_from_stream(&ws, repo, NULL));
+		git_ok(ws->write(ws, (const char *)big, 1u << 20));
+		git_ok(ws->write(ws, (const char *)big + (1u << 20),
+				 size - (1u << 20)));
+		git_ok(git_blob_create_from_stream_commit(&bid, ws));
+		assert_true(git_oid_equal(&bid, &oid));
+		git_repository_free(repo);
+	}
+	free(big);
+	teardown(&f);
+}
+
 /* ---- a repository: fetch, commit, export --------------------------------- */
 
 /* A bare repository at path whose odb is only the backend over s. */
@@ -549,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_prefix),
 		cmocka_unit_test(test_foreach),
 		cmocka_unit_test(test_readstream),
+		cmocka_unit_test(test_writestream),
 		cmocka_unit_test(test_fetch),
 		cmocka_unit_test(test_commit_exported),
 	};
