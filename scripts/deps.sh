@@ -19,6 +19,7 @@ PACKAGES=(
 	e2fsprogs mount            # chattr: gc meeting an immutable file; mkfs.ext4, mount: the full-disk test
 	prometheus                 # promtool checks `b3cas stats --prometheus`
 	jq                         # reads the CLI tests' JSON lines and findings
+	time                       # /usr/bin/time: peak memory of git import/export (cli_git.sh)
 )
 
 . "$(dirname "$0")/apt_install.sh"

@@ -203,6 +203,88 @@ static int refs_of(import_run *r, b3cas_git_type type, const uint8_t *p,
 	return rc;
 }
 
+/* Blobs of more than STREAM_MIN bytes are imported in pieces of
+ * STREAM_PIECE through a b3cas_git_writer, in bounded memory. */
+#define STREAM_MIN (8u << 20)
+#define STREAM_PIECE (1u << 20)
+
+/* The size bytes of a blob from f (then its "\n") into the store in
+ * pieces; *o gets what was stored. */
+static int import_streamed(import_run *r, FILE *f, const char *repo,
+			   const char *hex, uint64_t size,
+			   b3cas_git_object *o)
+{
+	b3cas_git_writer *w;
+	uint8_t *piece = malloc(STREAM_PIECE);
+	uint64_t left = size;
+	int err;
+
+	if (!piece) {
+		cli_error("git import: out of memory");
+		return CLI_STORE;
+	}
+	err = b3cas_git_writer_open(&w, r->lease, r->algo, B3CAS_GIT_BLOB,
+				    size);
+	if (err < 0) {
+		free(piece);
+		return lib_error(err, false);
+	}
+	while (left > 0) {
+		size_t n = left < STREAM_PIECE ? (size_t)left : STREAM_PIECE;
+
+		if (fread(piece, 1, n, f) != n)
+			break;
+		err = b3cas_git_writer_write(w, piece, n);
+		if (err < 0) {
+			b3cas_git_writer_abort(w);
+			free(piece);
+			return lib_error(err, false);
+		}
+		left -= n;
+	}
+	free(piece);
+	if (left > 0 || fgetc(f) != '\n') {
+		b3cas_git_writer_abort(w);
+		cli_error("git import: %s: git cat-file's output of %s ended "
+			  "early", repo, hex);
+		return CLI_STORE;
+	}
+	err = b3cas_git_writer_commit(w, o);
+	return err < 0 ? lib_error(err, false) : CLI_OK;
+}
+
+/* The size bytes of an object from f (then its "\n") into *buf (grown
+ * as needed, *cap bytes), then into the store; *o gets what was
+ * stored. */
+static int import_whole(import_run *r, FILE *f, const char *repo,
+			const char *hex, b3cas_git_type type, uint64_t size,
+			uint8_t **buf, size_t *cap, b3cas_git_object *o)
+{
+	int err;
+
+	if (size + 1 > *cap) {
+		uint8_t *m = size < SIZE_MAX ? realloc(*buf, (size_t)size + 1)
+					     : NULL;
+
+		if (!m) {
+			cli_error("git import: out of memory for an object of "
+				  "%llu bytes", (unsigned long long)size);
+			return CLI_STORE;
+		}
+		*buf = m;
+		*cap = (size_t)size + 1;
+	}
+	if (fread(*buf, 1, (size_t)size + 1, f) != size + 1 ||
+	    (*buf)[size] != '\n') {
+		cli_error("git import: %s: git cat-file's output of %s ended "
+			  "early", repo, hex);
+		return CLI_STORE;
+	}
+	err = b3cas_git_put(r->lease, r->algo, type, *buf, (size_t)size, NULL,
+			    0, o);
+	return err < 0 ? lib_error(err, false) : CLI_OK;
+}
+
 /* Read "<hex> <type> <size>\n" + content + "\n" records from f; store
  * each (checked against its id); keep the trees, commits and tags. */
 static int import_objects(import_run *r, FILE *f, const char *repo)
@@ -229,30 +311,14 @@ static int import_objects(import_run *r, FILE *f, const char *repo)
 				  "cat-file: %.80s", repo, line);
 			return CLI_STORE;
 		}
-		if (size + 1 > cap) {
-			uint8_t *m = realloc(buf, (size_t)size + 1);
-
-			if (!m) {
-				free(buf);
-				cli_error("git import: out of memory for an "
-					  "object of %llu bytes", size);
-				return CLI_STORE;
-			}
-			buf = m;
-			cap = (size_t)size + 1;
-		}
-		if (fread(buf, 1, (size_t)size + 1, f) != size + 1 ||
-		    buf[size] != '\n') {
+		if (type == B3CAS_GIT_BLOB && size > STREAM_MIN)
+			err = import_streamed(r, f, repo, hex, size, &o);
+		else
+			err = import_whole(r, f, repo, hex, type, size, &buf,
+					   &cap, &o);
+		if (err != CLI_OK) {
 			free(buf);
-			cli_error("git import: %s: git cat-file's output of "
-				  "%s ended early", repo, hex);
-			return CLI_STORE;
-		}
-		err = b3cas_git_put(r->lease, r->algo, type, buf, (size_t)size,
-				    NULL, 0, &o);
-		if (err < 0) {
-			free(buf);
-			return lib_error(err, false);
+			return err;
 		}
 		if (memcmp(o.git.bytes, want.bytes,
 			   b3cas_git_oid_len(r->algo)) != 0) {
@@ -810,17 +876,40 @@ static int push_named(const b3cas_git_oid *g, void *ctx)
 	return push(ctx, g);
 }
 
-/* Write a loose object: zlib of "TYPE SIZE\0" and the content, through a
- * temporary file renamed into place. */
+/* Deflate n bytes at in into fd (flush: Z_NO_FLUSH, or Z_FINISH for the
+ * last). false on an error. */
+static bool deflate_out(z_stream *z, int fd, const void *in, size_t n,
+			int flush)
+{
+	uint8_t out[1 << 16];
+	int zr;
+
+	z->next_in = (Bytef *)in;
+	z->avail_in = (uInt)n;
+	do {
+		z->next_out = out;
+		z->avail_out = sizeof(out);
+		zr = deflate(z, flush);
+		if (zr == Z_STREAM_ERROR ||
+		    !cli_write_all(fd, out, sizeof(out) - z->avail_out))
+			return false;
+	} while (z->avail_out == 0 ||
+		 (flush == Z_FINISH && zr != Z_STREAM_END));
+	return true;
+}
+
+/* Write a loose object: zlib of "TYPE SIZE\0" and the content (len bytes
+ * at data, or, with r, read from r in pieces), through a temporary file
+ * renamed into place. */
 static int write_loose(export_run *x, const b3cas_git_object *o,
-		       const void *data, size_t len)
+		       const void *data, size_t len, b3cas_reader *r)
 {
 	char path[4200], tmp[4300], head[48];
-	int hn = snprintf(head, sizeof(head), "%s %zu",
-			  b3cas_git_type_name(o->type), len);
+	int hn = snprintf(head, sizeof(head), "%s %llu",
+			  b3cas_git_type_name(o->type),
+			  (unsigned long long)(r ? o->size : len));
 	z_stream z;
-	uint8_t out[1 << 16];
-	int fd, zr, rc = CLI_OK;
+	int fd, rc = CLI_OK;
 	char *slash;
 
 	loose_path(path, sizeof(path), x->dest, &o->git);
@@ -846,21 +935,56 @@ static int write_loose(export_run *x, const b3cas_git_object *o,
 		cli_error("git export: zlib failed");
 		return CLI_STORE;
 	}
-	for (int part = 0; part < 2 && rc == CLI_OK; part++) {
-		z.next_in = part ? (Bytef *)data : (Bytef *)head;
-		z.avail_in = part ? (uInt)len : (uInt)hn + 1;
-		do {
-			z.next_out = out;
-			z.avail_out = sizeof(out);
-			zr = deflate(&z, part ? Z_FINISH : Z_NO_FLUSH);
-			if (zr == Z_STREAM_ERROR) {
+	errno = 0;
+	if (!deflate_out(&z, fd, head, (size_t)hn + 1, Z_NO_FLUSH))
+		rc = CLI_STORE;
+	if (rc == CLI_OK && !r) {
+		/* pieces of at most 1 GiB: avail_in is an unsigned int */
+		const uint8_t *p = data;
+
+		while (rc == CLI_OK && len > (1u << 30)) {
+			if (!deflate_out(&z, fd, p, 1u << 30, Z_NO_FLUSH))
 				rc = CLI_STORE;
+			p += 1u << 30;
+			len -= 1u << 30;
+		}
+		if (rc == CLI_OK && !deflate_out(&z, fd, p, len, Z_FINISH))
+			rc = CLI_STORE;
+	} else if (rc == CLI_OK) {
+		uint8_t *piece = malloc(STREAM_PIECE);
+		uint64_t done = 0;
+
+		while (rc == CLI_OK && piece) {
+			int64_t n = b3cas_reader_read(r, piece, STREAM_PIECE);
+
+			if (n < 0) {
+				rc = lib_error((int)n, false);
 				break;
 			}
-			if (!cli_write_all(fd, out, sizeof(out) - z.avail_out))
+			done += (uint64_t)n;
+			if (!deflate_out(&z, fd, piece, (size_t)n,
+					 n == 0 ? Z_FINISH : Z_NO_FLUSH))
 				rc = CLI_STORE;
-		} while (rc == CLI_OK &&
-			 (z.avail_out == 0 || (part && zr != Z_STREAM_END)));
+			if (n == 0)
+				break;
+		}
+		if (!piece) {
+			cli_error("git export: out of memory");
+			rc = CLI_STORE;
+		} else if (rc == CLI_OK && done != o->size) {
+			cli_error("git export: object %s in the store has %llu "
+				  "bytes, its mapping says %llu", path,
+				  (unsigned long long)done,
+				  (unsigned long long)o->size);
+			rc = CLI_STORE;
+		}
+		free(piece);
+		if (rc != CLI_OK) {
+			deflateEnd(&z);
+			close(fd);
+			unlink(tmp);
+			return rc;
+		}
 	}
 	deflateEnd(&z);
 	if (close(fd) != 0)
@@ -869,7 +993,7 @@ static int write_loose(export_run *x, const b3cas_git_object *o,
 		rc = CLI_STORE;
 	if (rc != CLI_OK) {
 		cli_error("git export: cannot write %s: %s", path,
-			  strerror(errno));
+			  strerror(errno ? errno : EIO));
 		unlink(tmp);
 	}
 	return rc;
@@ -898,11 +1022,25 @@ static int export_from(export_run *x, const b3cas_git_oid *start)
 				  b3cas_git_oid_fmt(hex, &g));
 			return CLI_STORE;
 		}
+		if (err == 0 && o.type == B3CAS_GIT_BLOB &&
+		    o.size > STREAM_MIN) {
+			b3cas_reader *r;
+
+			/* in pieces, in bounded memory */
+			err = b3cas_reader_open(&r, x->s, &o.id);
+			if (err < 0)
+				return lib_error(err, false);
+			rc = write_loose(x, &o, NULL, 0, r);
+			b3cas_reader_close(r);
+			x->objects++;
+			x->bytes += o.size;
+			continue;
+		}
 		if (err == 0)
 			err = b3cas_store_get(x->s, &o.id, &data, &len);
 		if (err < 0)
 			return lib_error(err, false);
-		rc = write_loose(x, &o, data, len);
+		rc = write_loose(x, &o, data, len, NULL);
 		x->objects++;
 		x->bytes += len;
 		/* what it names, by git id */
