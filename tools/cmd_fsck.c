@@ -73,6 +73,7 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       ",\"staging\":%" PRIu64 ",\"held_counts\":%" PRIu64
 		       ",\"held_mended\":%" PRIu64 ",\"node_counts\":%" PRIu64
 		       ",\"node_mended\":%" PRIu64 ",\"roots\":%" PRIu64
+		       ",\"git_maps\":%" PRIu64 ",\"git_mended\":%" PRIu64
 		       ",\"seconds\":%.6f}\n",
 		       r->objects, r->files, r->bytes, r->problems,
 		       r->corrupt, r->missing, r->wrong_size, r->orphans,
@@ -81,7 +82,8 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       r->reindexed, r->removed, r->lost, r->cache_files,
 		       r->cache_copies, r->index_damage, r->staging,
 		       r->held_counts, r->held_mended, r->node_counts,
-		       r->node_mended, r->roots, r->seconds);
+		       r->node_mended, r->roots, r->git_maps, r->git_mended,
+		       r->seconds);
 		return;
 	}
 	printf("fsck: %" PRIu64 " objects%s%" PRIu64 " files", r->objects,
@@ -118,6 +120,11 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		printf("fsck: %" PRIu64 " of %" PRIu64 " manifest nodes' "
 		       "counts mended (set to the references that name them)\n",
 		       r->node_mended, r->node_counts);
+	if (repair && r->git_maps)
+		printf("fsck: %" PRIu64 " of %" PRIu64 " git mappings mended "
+		       "(wrong ones removed, their objects kept; missing "
+		       "reverse keys written)\n",
+		       r->git_mended, r->git_maps);
 	if (repair && r->cache_copies)
 		printf("fsck: %" PRIu64 " bad L2 cache cop%s deleted (only a "
 		       "cache: nothing lost)\n",

@@ -111,12 +111,22 @@ typedef enum b3cas_fsck_kind {
 	 * object that is not stored, or the links of a linked object whose
 	 * entry is gone. The id is that object's. Never repaired: the bytes
 	 * are lost (b3cas_restore from a backup brings them back). */
-	B3CAS_FSCK_ROOT
+	B3CAS_FSCK_ROOT,
+	/* A git mapping (b3cas/git.h) that is wrong: a forward key that does
+	 * not decode, that maps to an object not stored, or to one whose
+	 * content hashes to another git id with git's hash (every mapped
+	 * object is re-hashed so); a reverse key missing, or one whose
+	 * forward key is missing or names another object. The id is the
+	 * object's (none for a key that does not decode). With repair, under
+	 * the object's stripe lock: a missing reverse key is written; a
+	 * mapping that cannot be trusted is removed, both keys (the object
+	 * stays; an import puts it back); a reverse key alone is removed. */
+	B3CAS_FSCK_GIT_MAP
 } b3cas_fsck_kind;
 
 /* "corrupt", "missing", ..., "cache-copy", "index", "staging",
- * "held-count", "node-count", "root"; "unknown" for other values. A static string; never
- * fails. */
+ * "held-count", "node-count", "root", "git-map"; "unknown" for other
+ * values. A static string; never fails. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
 typedef struct b3cas_fsck_problem {
@@ -199,6 +209,9 @@ typedef struct b3cas_fsck_report {
 	uint64_t node_counts, node_mended;
 	/* B3CAS_FSCK_ROOT findings (also in problems). */
 	uint64_t roots;
+	/* B3CAS_FSCK_GIT_MAP findings (also in problems), and with repair
+	 * those mended. */
+	uint64_t git_maps, git_mended;
 } b3cas_fsck_report;
 
 /*

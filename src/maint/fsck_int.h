@@ -218,6 +218,13 @@ int b3cas__fsck_check_packed(fsck_worker *w);
  * error. */
 int b3cas__fsck_check_roots(fsck_worker *w);
 
+/* ---- the git mapping (fsck_gitmap.c) ---- */
+
+/* Every git mapping sound, each mapped object re-hashed with git's hash
+ * (B3CAS_FSCK_GIT_MAP findings; with repair, mended as integrity.h
+ * says). On the calling thread. 0 (also when stopped) or an error. */
+int b3cas__fsck_check_gitmap(fsck_worker *w);
+
 /* ---- L2 copies (fsck_l2.c) ---- */
 
 void b3cas__fsck_check_copy(fsck_worker *w, int sub_fd, unsigned sub,

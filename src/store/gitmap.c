@@ -194,6 +194,82 @@ static int fwd_parse(const uint8_t *v, size_t vlen, b3cas_git_object *o)
 	return 0;
 }
 
+/* ---- for fsck ------------------------------------------------------------ */
+
+_Static_assert(FWD_KEY_MAX == B3CAS__GITMAP_FWD_MAX, "fsck's key size");
+_Static_assert(REV_KEY_LEN == B3CAS__GITMAP_REV_LEN, "fsck's key size");
+_Static_assert(FWD_VAL_LEN == B3CAS__GITMAP_FWD_VAL, "fsck's value size");
+
+int b3cas__gitmap_decode(const uint8_t *k, size_t klen, const uint8_t *v,
+			 size_t vlen, b3cas_git_object *o)
+{
+	size_t n = klen >= 2 ? b3cas_git_oid_len((b3cas_git_algo)k[1]) : 0;
+
+	memset(o, 0, sizeof(*o));
+	if (klen < 2 || k[0] != 'g' || n == 0 || klen != 2 + n)
+		return b3cas__error(B3CAS_ECORRUPT, "a git mapping key of %zu "
+				    "bytes is malformed", klen);
+	o->git.algo = (b3cas_git_algo)k[1];
+	memcpy(o->git.bytes, k + 2, n);
+	return fwd_parse(v, vlen, o);
+}
+
+size_t b3cas__gitmap_keys(const b3cas_git_object *o, uint8_t *fk, uint8_t *rk,
+			  uint8_t *fv)
+{
+	rev_key(rk, &o->id, o->git.algo, o->type);
+	fwd_val(fv, o->type, o->size, &o->id);
+	return fwd_key(fk, &o->git);
+}
+
+int b3cas__gitmap_rehash(b3cas_store *s, const b3cas_git_object *o,
+			 b3cas_git_oid *got, uint64_t *size)
+{
+	b3cas_reader *r;
+	EVP_MD_CTX *md;
+	char head[48];
+	uint8_t *buf;
+	unsigned int mdlen = 0;
+	size_t n = b3cas_git_oid_len(o->git.algo);
+	int rc = b3cas_reader_open(&r, s, &o->id), hn;
+
+	if (rc < 0)
+		return rc;
+	*size = b3cas_reader_size(r);
+	hn = snprintf(head, sizeof(head), "%s %llu", type_names[o->type],
+		      (unsigned long long)*size);
+	buf = malloc(1u << 20);
+	md = EVP_MD_CTX_new();
+	if (!buf || !md ||
+	    EVP_DigestInit_ex(md, o->git.algo == B3CAS_GIT_SHA1 ? EVP_sha1()
+							       : EVP_sha256(),
+			      NULL) != 1 ||
+	    EVP_DigestUpdate(md, head, (size_t)hn + 1) != 1)
+		rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+	while (rc == 0) {
+		int64_t got_n = b3cas_reader_read(r, buf, 1u << 20);
+
+		if (got_n < 0)
+			rc = (int)got_n;
+		else if (got_n == 0)
+			break;
+		else if (EVP_DigestUpdate(md, buf, (size_t)got_n) != 1)
+			rc = b3cas__error(B3CAS_ENOMEM, "git hash: OpenSSL "
+					  "failed");
+	}
+	if (rc == 0 && (EVP_DigestFinal_ex(md, got->bytes, &mdlen) != 1 ||
+			mdlen != n))
+		rc = b3cas__error(B3CAS_ENOMEM, "git hash: OpenSSL failed");
+	if (rc == 0) {
+		got->algo = o->git.algo;
+		memset(got->bytes + n, 0, B3CAS_GIT_OID_MAX - n);
+	}
+	EVP_MD_CTX_free(md);
+	free(buf);
+	b3cas_reader_close(r);
+	return rc;
+}
+
 /* ---- storing ------------------------------------------------------------- */
 
 int b3cas_git_put(b3cas_lease *lease, b3cas_git_algo algo,

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "b3cas/git.h"
 #include "b3cas/hash.h"
 #include "b3cas/store.h"
 #include "cache/cache.h"
@@ -123,6 +124,25 @@ void b3cas__gitmap_batch_removed(b3cas_store *s, rocksdb_writebatch_t *b,
 				 const b3cas_oid *id);
 /* Does the index hold any git mapping? 1, 0, or an error. */
 int b3cas__gitmap_any(b3cas_store *s);
+
+/* For fsck (maint/fsck_gitmap.c): a mapping's keys are 'g' algo gitid
+ * (at most B3CAS__GITMAP_FWD_MAX bytes) -> version type size id, and
+ * 'G' id algo type (B3CAS__GITMAP_REV_LEN bytes) -> gitid. */
+#define B3CAS__GITMAP_FWD_MAX (2 + 32)
+#define B3CAS__GITMAP_REV_LEN (1 + 32 + 2)
+/* A forward key k (klen bytes) and its value v (vlen) into *o: 0, or
+ * B3CAS_ECORRUPT with a message (malformed). */
+int b3cas__gitmap_decode(const uint8_t *k, size_t klen, const uint8_t *v,
+			 size_t vlen, b3cas_git_object *o);
+/* o's forward key into fk (its length returned), reverse key into rk and
+ * forward value into fv (B3CAS__GITMAP_FWD_VAL bytes). */
+#define B3CAS__GITMAP_FWD_VAL (2 + 8 + 32)
+size_t b3cas__gitmap_keys(const b3cas_git_object *o, uint8_t *fk,
+			  uint8_t *rk, uint8_t *fv);
+/* git's id (o's algo and type) of stored object o->id, read in pieces:
+ * 0 with *got and *size, or the read's error. */
+int b3cas__gitmap_rehash(b3cas_store *s, const b3cas_git_object *o,
+			 b3cas_git_oid *got, uint64_t *size);
 
 /* Drop every lease reference a process that ended left (lease.c): at a
  * writable open, when no other process can hold a lease. */

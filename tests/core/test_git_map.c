@@ -7,7 +7,8 @@
  * after a reopen; the mapping of a duplicate put; blobs written in
  * pieces (b3cas_git_writer) in a plain and a chunking store: the same
  * ids and mapping as one put, declared sizes enforced, an abort leaves
- * nothing.
+ * nothing; fsck of the mapping: five kinds of damage made behind the
+ * store's back, each found, repaired, and the sound mappings left.
  */
 #include <unistd.h>
 
@@ -443,6 +444,156 @@ static void test_writer(void **state)
 	}
 }
 
+/* ---- fsck of the mapping ---------------------------------------------- */
+
+static void raw_put(b3cas_store *s, const void *k, size_t klen, const void *v,
+		    size_t vlen)
+{
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+	rocksdb_writebatch_put_cf(b, b3cas__store_index(s)->cf[B3CAS_CF_META],
+				  k, klen, v, vlen);
+	assert_int_equal(b3cas__store_write_batch(s, b), 0);
+	rocksdb_writebatch_destroy(b);
+}
+
+static void raw_del(b3cas_store *s, const void *k, size_t klen)
+{
+	rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+
+	rocksdb_writebatch_delete_cf(
+		b, b3cas__store_index(s)->cf[B3CAS_CF_META], k, klen);
+	assert_int_equal(b3cas__store_write_batch(s, b), 0);
+	rocksdb_writebatch_destroy(b);
+}
+
+typedef struct gm_seen {
+	int git_maps, other, mended, with_id;
+} gm_seen;
+
+static int gm_problem(const b3cas_fsck_problem *p, void *ctx)
+{
+	gm_seen *w = ctx;
+
+	if (p->kind == B3CAS_FSCK_GIT_MAP) {
+		w->git_maps++;
+		w->with_id += p->has_id;
+		w->mended += p->action != NULL;
+		assert_non_null(p->detail);
+	} else {
+		w->other++;
+	}
+	return 0;
+}
+
+static b3cas_fsck_report gm_fsck(b3cas_store *s, bool repair, gm_seen *w)
+{
+	b3cas_fsck_options o = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report r;
+
+	memset(w, 0, sizeof(*w));
+	o.repair = repair;
+	o.on_problem = gm_problem;
+	o.ctx = w;
+	assert_int_equal(b3cas_fsck(s, &o, &r), 0);
+	assert_int_equal(w->other, 0);
+	assert_int_equal(r.git_maps, (uint64_t)w->git_maps);
+	return r;
+}
+
+static void test_fsck_mapping(void **state)
+{
+	b3cas_store *s = open_store(true);
+	b3cas_git_object a, b, big, got;
+	b3cas_git_writer *w;
+	b3cas_lease *l;
+	b3cas_fsck_report r;
+	gm_seen seen;
+	uint8_t k[64], v[64], *data = malloc(3u << 20);
+	b3cas_oid absent = {{0x5a}};
+	int n = 0;
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < (3u << 20); i++)
+		data[i] = (uint8_t)(i * 7 + i / 4099);
+	assert_int_equal(b3cas_lease_open(s, &l), 0);
+	assert_true(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB, "alpha\n",
+				  6, NULL, 0, &a) >= 0);
+	assert_true(b3cas_git_put(l, B3CAS_GIT_SHA256, B3CAS_GIT_BLOB,
+				  "beta\n", 5, NULL, 0, &b) >= 0);
+	assert_int_equal(b3cas_git_writer_open(&w, l, B3CAS_GIT_SHA1,
+					       B3CAS_GIT_BLOB, 3u << 20),
+			 0);
+	assert_int_equal(b3cas_git_writer_write(w, data, 3u << 20), 0);
+	assert_int_equal(b3cas_git_writer_commit(w, &big), 0);
+	/* a sound store: nothing to say */
+	r = gm_fsck(s, false, &seen);
+	assert_int_equal(r.problems, 0);
+
+	/* 1. a reverse key gone: b's */
+	k[0] = 'G';
+	memcpy(k + 1, b.id.bytes, 32);
+	k[33] = B3CAS_GIT_SHA256;
+	k[34] = B3CAS_GIT_BLOB;
+	raw_del(s, k, 35);
+	/* 2. a forward key naming an object whose content is another git
+	 * id: a's object under a made-up id */
+	k[0] = 'g';
+	k[1] = B3CAS_GIT_SHA1;
+	memset(k + 2, 0xab, 20);
+	v[0] = 1;
+	v[1] = B3CAS_GIT_BLOB;
+	memset(v + 2, 0, 8);
+	v[9] = 6;
+	memcpy(v + 10, a.id.bytes, 32);
+	raw_put(s, k, 22, v, 42);
+	/* 3. a forward key naming an object that is not stored */
+	memset(k + 2, 0xcd, 20);
+	memcpy(v + 10, absent.bytes, 32);
+	raw_put(s, k, 22, v, 42);
+	/* 4. a forward key that does not decode (a value too short) */
+	memset(k + 2, 0xef, 20);
+	raw_put(s, k, 22, v, 7);
+	/* 5. a reverse key alone: big's object as a tree */
+	k[0] = 'G';
+	memcpy(k + 1, big.id.bytes, 32);
+	k[33] = B3CAS_GIT_SHA1;
+	k[34] = B3CAS_GIT_TREE;
+	raw_put(s, k, 35, big.git.bytes, 20);
+
+	r = gm_fsck(s, false, &seen);
+	assert_int_equal(seen.git_maps, 5);
+	assert_int_equal(seen.with_id, 4); /* all but the malformed key */
+	assert_int_equal(seen.mended, 0);
+	assert_int_equal(r.problems, 5);
+	/* repair: each mended; then nothing left to find */
+	r = gm_fsck(s, true, &seen);
+	assert_int_equal(seen.git_maps, 5);
+	assert_int_equal(seen.mended, 5);
+	assert_int_equal(r.git_mended, 5);
+	r = gm_fsck(s, false, &seen);
+	assert_int_equal(r.problems, 0);
+	/* the sound mappings are all there, b's reverse key written back */
+	assert_int_equal(b3cas_git_lookup(s, &a.git, &got), 0);
+	assert_int_equal(b3cas_git_lookup(s, &big.git, &got), 0);
+	assert_int_equal(b3cas_git_reverse(s, &b.id, B3CAS_GIT_SHA256,
+					   B3CAS_GIT_BLOB, &got),
+			 0);
+	assert_memory_equal(got.git.bytes, b.git.bytes, 32);
+	assert_int_equal(b3cas_git_reverse(s, &big.id, B3CAS_GIT_SHA1,
+					   B3CAS_GIT_TREE, &got),
+			 B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_git_foreach(s, 0, count_one, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(map_keys(s), 6);
+	assert_string_equal(b3cas_fsck_kind_name(B3CAS_FSCK_GIT_MAP),
+			    "git-map");
+	assert_int_equal(b3cas_lease_close(l), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +603,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_both_ways, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsck_mapping, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
