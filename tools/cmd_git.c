@@ -8,6 +8,8 @@
  * checked against its id before it is stored.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -738,34 +740,279 @@ static int print_tree(b3cas_store *s, b3cas_git_algo algo, const uint8_t *p,
 }
 
 /* One object for --batch or --batch-check, by its input line. */
-static int batch_one(b3cas_store *s, const char *in, bool content)
-{
+/*
+ * --batch in a pipeline: a thread reads ids from standard input into a
+ * ring of BATCH_SLOTS slots, workers (one per CPU) look each up and read
+ * its content, and this thread writes the slots out in input order as
+ * they are done. An object of more than BATCH_HOLD bytes is not read by a
+ * worker: the writer streams it when its turn comes. Workers hold at
+ * most BATCH_BYTES of content beyond the slot being written next, so
+ * memory stays bounded whatever the objects.
+ */
+#define BATCH_SLOTS 64
+#define BATCH_HOLD (16u << 20)
+#define BATCH_BYTES (64u << 20)
+
+enum { SLOT_FREE, SLOT_QUEUED, SLOT_TAKEN, SLOT_DONE };
+
+typedef struct bslot {
+	char in[256];
+	int state;
+	int err;   /* resolve's or the read's code; 0 */
+	char msg[512];
 	b3cas_git_object o;
-	char hex[B3CAS_GIT_HEX_MAX + 1];
-	void *data;
+	void *data; /* the content, or NULL (none asked, or streamed) */
 	size_t len;
-	int err = resolve(s, in, &o);
+	bool counted; /* its size is in the batch's held bytes */
+} bslot;
+
+typedef struct batch {
+	b3cas_store *s;
+	bool content;
+	pthread_mutex_t m;
+	pthread_cond_t cv;
+	bslot slot[BATCH_SLOTS];
+	uint64_t head, tail, next; /* to write, to fill, to work on */
+	uint64_t held;             /* content bytes held by done slots */
+	bool eof, stop;
+	int read_err; /* errno of reading standard input, or 0 */
+} batch;
+
+static void *batch_reader(void *arg)
+{
+	batch *b = arg;
+	char line[256];
+
+	for (;;) {
+		bool got = fgets(line, sizeof(line), stdin) != NULL;
+
+		pthread_mutex_lock(&b->m);
+		if (!got) {
+			b->read_err = ferror(stdin) ? (errno ? errno : EIO) : 0;
+			b->eof = true;
+			pthread_cond_broadcast(&b->cv);
+			pthread_mutex_unlock(&b->m);
+			return NULL;
+		}
+		while (!b->stop && b->tail - b->head == BATCH_SLOTS)
+			pthread_cond_wait(&b->cv, &b->m);
+		if (b->stop) {
+			pthread_mutex_unlock(&b->m);
+			return NULL;
+		}
+		{
+			bslot *sl = &b->slot[b->tail % BATCH_SLOTS];
+
+			line[strcspn(line, "\n")] = '\0';
+			memcpy(sl->in, line, sizeof(sl->in));
+			sl->state = SLOT_QUEUED;
+			sl->data = NULL;
+			sl->counted = false;
+			sl->err = 0;
+			b->tail++;
+		}
+		pthread_cond_broadcast(&b->cv);
+		pthread_mutex_unlock(&b->m);
+	}
+}
+
+static void *batch_worker(void *arg)
+{
+	batch *b = arg;
+
+	pthread_mutex_lock(&b->m);
+	for (;;) {
+		uint64_t i;
+		bslot *sl;
+		int err;
+
+		while (!b->stop && b->next == b->tail && !b->eof)
+			pthread_cond_wait(&b->cv, &b->m);
+		if (b->stop || b->next == b->tail)
+			break;
+		i = b->next++;
+		sl = &b->slot[i % BATCH_SLOTS];
+		sl->state = SLOT_TAKEN;
+		pthread_mutex_unlock(&b->m);
+		err = resolve(b->s, sl->in, &sl->o);
+		if (err < 0) {
+			snprintf(sl->msg, sizeof(sl->msg), "%s",
+				 b3cas_error_last());
+			b3cas_error_clear();
+		}
+		pthread_mutex_lock(&b->m);
+		/* the content, unless it is too large to hold (streamed) or
+		 * the budget is spent (but the next slot to write always
+		 * goes) */
+		if (err == 0 && b->content && sl->o.size <= BATCH_HOLD) {
+			while (!b->stop && i != b->head &&
+			       b->held + sl->o.size > BATCH_BYTES)
+				pthread_cond_wait(&b->cv, &b->m);
+			b->held += sl->o.size;
+			sl->counted = true;
+			pthread_mutex_unlock(&b->m);
+			err = b3cas_store_get(b->s, &sl->o.id, &sl->data,
+					      &sl->len);
+			if (err < 0) {
+				snprintf(sl->msg, sizeof(sl->msg), "%s",
+					 b3cas_error_last());
+				b3cas_error_clear();
+				sl->data = NULL;
+			}
+			pthread_mutex_lock(&b->m);
+		}
+		sl->err = err;
+		sl->state = SLOT_DONE;
+		pthread_cond_broadcast(&b->cv);
+	}
+	pthread_mutex_unlock(&b->m);
+	return NULL;
+}
+
+/* Write object o's content from a reader, in pieces. */
+static int batch_stream(b3cas_store *s, const b3cas_git_object *o)
+{
+	b3cas_reader *r;
+	uint8_t *buf = malloc(STREAM_PIECE);
+	uint64_t done = 0;
+	int err = buf ? b3cas_reader_open(&r, s, &o->id) : B3CAS_ENOMEM;
+
+	if (err < 0) {
+		free(buf);
+		if (err == B3CAS_ENOMEM && !buf)
+			b3cas_error_set(err, "git cat-file: out of memory");
+		return err;
+	}
+	for (;;) {
+		int64_t n = b3cas_reader_read(r, buf, STREAM_PIECE);
+
+		if (n < 0) {
+			err = (int)n;
+			break;
+		}
+		if (n == 0)
+			break;
+		fwrite(buf, 1, (size_t)n, stdout);
+		done += (uint64_t)n;
+	}
+	b3cas_reader_close(r);
+	free(buf);
+	if (err == 0 && done != o->size) {
+		err = B3CAS_ECORRUPT;
+		b3cas_error_set(err, "git cat-file: an object's content has "
+				     "another size than its mapping says");
+	}
+	return err;
+}
+
+/* Write slot sl as --batch or --batch-check does; CLI_OK or a code. */
+static int batch_write(batch *b, bslot *sl)
+{
+	char hex[B3CAS_GIT_HEX_MAX + 1];
+	int err = sl->err;
 
 	if (err == B3CAS_ENOTFOUND || err == B3CAS_EINVAL ||
 	    err == B3CAS_EEXISTS) {
-		b3cas_error_clear();
-		printf("%s %s\n", in,
+		printf("%s %s\n", sl->in,
 		       err == B3CAS_EEXISTS ? "ambiguous" : "missing");
 		return CLI_OK;
 	}
-	if (err < 0)
+	if (err < 0) {
+		b3cas_error_set(err, sl->msg);
 		return lib_error(err, false);
-	printf("%s %s %llu\n", b3cas_git_oid_fmt(hex, &o.git),
-	       b3cas_git_type_name(o.type), (unsigned long long)o.size);
-	if (!content)
+	}
+	printf("%s %s %llu\n", b3cas_git_oid_fmt(hex, &sl->o.git),
+	       b3cas_git_type_name(sl->o.type),
+	       (unsigned long long)sl->o.size);
+	if (!b->content)
 		return CLI_OK;
-	err = b3cas_store_get(s, &o.id, &data, &len);
-	if (err < 0)
-		return lib_error(err, false);
-	fwrite(data, 1, len, stdout);
+	if (sl->data) {
+		fwrite(sl->data, 1, sl->len, stdout);
+	} else {
+		err = batch_stream(b->s, &sl->o);
+		if (err < 0)
+			return lib_error(err, false);
+	}
 	putchar('\n');
-	b3cas_free(data);
 	return CLI_OK;
+}
+
+static int batch_run(b3cas_store *s, bool content)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned nw = cpus > 1 ? (cpus > 8 ? 8u : (unsigned)cpus) : 1u;
+	pthread_t reader, workers[8];
+	unsigned started = 0;
+	batch *b = calloc(1, sizeof(*b));
+	int rc = CLI_OK;
+
+	if (!b) {
+		cli_error("git cat-file: out of memory");
+		return CLI_STORE;
+	}
+	b->s = s;
+	b->content = content;
+	pthread_mutex_init(&b->m, NULL);
+	pthread_cond_init(&b->cv, NULL);
+	if (pthread_create(&reader, NULL, batch_reader, b) != 0) {
+		cli_error("git cat-file: cannot start a thread");
+		free(b);
+		return CLI_STORE;
+	}
+	for (unsigned i = 0; i < nw; i++)
+		if (pthread_create(&workers[started], NULL, batch_worker, b) ==
+		    0)
+			started++;
+	if (started == 0) {
+		cli_error("git cat-file: cannot start a thread");
+		rc = CLI_STORE;
+	}
+	pthread_mutex_lock(&b->m);
+	while (rc == CLI_OK) {
+		bslot *sl = &b->slot[b->head % BATCH_SLOTS];
+
+		while (b->head == b->tail && !b->eof)
+			pthread_cond_wait(&b->cv, &b->m);
+		if (b->head == b->tail)
+			break; /* all written */
+		while (sl->state != SLOT_DONE)
+			pthread_cond_wait(&b->cv, &b->m);
+		pthread_mutex_unlock(&b->m);
+		rc = batch_write(b, sl);
+		b3cas_free(sl->data);
+		pthread_mutex_lock(&b->m);
+		if (sl->counted)
+			b->held -= sl->o.size;
+		sl->counted = false;
+		sl->data = NULL;
+		sl->state = SLOT_FREE;
+		b->head++;
+		pthread_cond_broadcast(&b->cv);
+	}
+	if (rc == CLI_OK && b->read_err) {
+		cli_error("git cat-file: cannot read standard input: %s",
+			  strerror(b->read_err));
+		rc = CLI_USAGE;
+	}
+	b->stop = true;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->m);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	/* the reader may be blocked reading input: it stops at its next
+	 * line, or at the end of input */
+	if (rc == CLI_OK)
+		pthread_join(reader, NULL);
+	else
+		pthread_detach(reader);
+	for (uint64_t i = b->head; i < b->tail; i++)
+		b3cas_free(b->slot[i % BATCH_SLOTS].data);
+	if (rc == CLI_OK) {
+		pthread_mutex_destroy(&b->m);
+		pthread_cond_destroy(&b->cv);
+		free(b);
+	}
+	return rc;
 }
 
 static int cat_file(cli_ctx *ctx, int argc, char **argv)
@@ -793,15 +1040,9 @@ static int cat_file(cli_ctx *ctx, int argc, char **argv)
 	rc = cli_open_store_ro(&s, ctx);
 	if (rc != CLI_OK)
 		return rc;
-	if (a.batch || a.batch_check) {
-		char line[256];
-
-		while (rc == CLI_OK && fgets(line, sizeof(line), stdin)) {
-			line[strcspn(line, "\n")] = '\0';
-			rc = batch_one(s, line, a.batch);
-		}
-		return cli_finish_stdout(cli_close_store(s, rc));
-	}
+	if (a.batch || a.batch_check)
+		return cli_finish_stdout(
+			cli_close_store(s, batch_run(s, a.batch)));
 	err = resolve(s, pos.v[0], &o);
 	if (err < 0) {
 		if (a.e && err == B3CAS_ENOTFOUND)
