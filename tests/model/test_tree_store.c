@@ -309,6 +309,57 @@ static void list_dir(const char *dir, listing *l)
 	closedir(d);
 }
 
+/* The ids of the regular files under dir (recursively), up to max. */
+static void file_ids(const char *dir, b3cas_oid *ids, size_t max, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char p[1024];
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		assert_int_equal(lstat(p, &st), 0);
+		if (S_ISDIR(st.st_mode)) {
+			file_ids(p, ids, max, n);
+		} else if (S_ISREG(st.st_mode) && *n < max) {
+			uint8_t *b = malloc((size_t)st.st_size + 1);
+			int fd = open(p, O_RDONLY);
+
+			assert_non_null(b);
+			assert_true(fd >= 0);
+			assert_int_equal(read(fd, b, (size_t)st.st_size + 1),
+					 st.st_size);
+			close(fd);
+			b3cas_hash(ids[(*n)++].bytes, b, (size_t)st.st_size);
+			free(b);
+		}
+	}
+	closedir(d);
+}
+
+/* How many regular files under dir have content another file there has
+ * too: a put that reads one of them stores what the others name. */
+static size_t shared_files(const char *dir)
+{
+	static b3cas_oid ids[4096];
+	size_t n = 0, shared = 0;
+
+	file_ids(dir, ids, 4096, &n);
+	assert_true(n < 4096);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++)
+			if (i != j && b3cas_oid_equal(&ids[i], &ids[j])) {
+				shared++;
+				break;
+			}
+	return shared;
+}
+
 static void test_diff_model(void **state)
 {
 	char dir[64], a[128], st_root[128], p[512], rel[300], cmd[600];
@@ -788,7 +839,10 @@ static void test_stat_cache(void **state)
 	assert_int_equal(tu_meta_keys(b3cas__store_index(s)), 0);
 	r1 = put_cached(s, a, cache, &c);
 	assert_true(b3cas_oid_equal(&r1, &r3));
-	assert_int_equal(c.cached, 0); /* the put started over */
+	/* the put started over: a file the cache names is trusted only
+	 * when this put stored its content again, for another file with the
+	 * same bytes (test_stat_cache failed in CI with two empty files) */
+	assert_true(c.cached <= shared_files(a));
 	if (b3cas_tree_get_dir(s, &r1, out, NULL) != 0)
 		fail_msg("get: %s", b3cas_error_last());
 	same_dirs(a, out);
