@@ -82,64 +82,6 @@ static FILE *git_run(const char *repo, const char *args)
 	return git_run2(repo, args, NULL);
 }
 
-/* Call fn for each id a tree, commit or tag of algo (content p, len
- * bytes) names: a tree's entries but gitlinks (mode 160000, a
- * submodule's commit), a commit's tree and parents, a tag's object. A
- * non-zero return of fn stops and is returned. */
-static int each_named(b3cas_git_algo algo, b3cas_git_type type,
-		      const uint8_t *p, size_t len,
-		      int (*fn)(const b3cas_git_oid *g, void *ctx), void *ctx)
-{
-	size_t idlen = b3cas_git_oid_len(algo);
-	const uint8_t *end = p + len;
-	b3cas_git_oid g = {algo, {0}};
-	int rc = 0;
-
-	while (rc == 0 && p < end) {
-		if (type == B3CAS_GIT_TREE) {
-			/* "MODE NAME\0" then the raw id */
-			const uint8_t *z = memchr(p, 0, (size_t)(end - p));
-			bool gitlink = p[0] == '1' && end - p > 1 && p[1] == '6';
-
-			if (!z || (size_t)(end - z - 1) < idlen)
-				break;
-			memcpy(g.bytes, z + 1, idlen);
-			p = z + 1 + idlen;
-			if (!gitlink)
-				rc = fn(&g, ctx);
-		} else if (type == B3CAS_GIT_COMMIT || type == B3CAS_GIT_TAG) {
-			/* header lines until the blank one */
-			const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t ll = nl ? (size_t)(nl - p) : 0, kl = 0;
-			char hex[B3CAS_GIT_HEX_MAX + 1];
-
-			if (!nl || ll == 0)
-				break;
-			if (type == B3CAS_GIT_TAG && ll > 7 &&
-			    !memcmp(p, "object ", 7))
-				kl = 7;
-			else if (type == B3CAS_GIT_COMMIT && ll > 5 &&
-				 !memcmp(p, "tree ", 5))
-				kl = 5;
-			else if (type == B3CAS_GIT_COMMIT && ll > 7 &&
-				 !memcmp(p, "parent ", 7))
-				kl = 7;
-			p = nl + 1;
-			if (!kl || ll - kl != 2 * idlen)
-				continue;
-			memcpy(hex, p - 1 - ll + kl, 2 * idlen);
-			hex[2 * idlen] = '\0';
-			if (b3cas_git_oid_parse(&g, hex) == 0)
-				rc = fn(&g, ctx);
-			else
-				b3cas_error_clear();
-		} else {
-			break;
-		}
-	}
-	return rc;
-}
-
 /* ---- import ------------------------------------------------------------------ */
 
 /* A tree, commit or tag stored by the first pass: its links come in the
@@ -156,54 +98,6 @@ typedef struct import_run {
 	size_t n, cap;
 	uint64_t objects, bytes, links;
 } import_run;
-
-/* The links being gathered for one object. */
-typedef struct gather {
-	b3cas_store *s;
-	b3cas_oid *links;
-	size_t n, cap;
-} gather;
-
-static int gather_one(const b3cas_git_oid *g, void *ctx)
-{
-	gather *c = ctx;
-	b3cas_git_object o;
-
-	/* not stored (a shallow clone's missing parent): not linked */
-	if (b3cas_git_lookup(c->s, g, &o) != 0) {
-		b3cas_error_clear();
-		return 0;
-	}
-	if (c->n == c->cap) {
-		b3cas_oid *m = realloc(c->links, (c->cap ? c->cap * 2 : 16) *
-							 sizeof(*m));
-
-		if (!m)
-			return B3CAS_ENOMEM;
-		c->links = m;
-		c->cap = c->cap ? c->cap * 2 : 16;
-	}
-	c->links[c->n++] = o.id;
-	return 0;
-}
-
-/* The ids a tree, commit or tag names, each mapped to what is stored,
- * into *links (*n). */
-static int refs_of(import_run *r, b3cas_git_type type, const uint8_t *p,
-		   size_t len, b3cas_oid **links, size_t *n)
-{
-	gather c = {r->s, NULL, 0, 0};
-	int rc = each_named(r->algo, type, p, len, gather_one, &c);
-
-	if (rc < 0) {
-		free(c.links);
-		c.links = NULL;
-		c.n = 0;
-	}
-	*links = c.links;
-	*n = c.n;
-	return rc;
-}
 
 /* Blobs of more than STREAM_MIN bytes are imported in pieces of
  * STREAM_PIECE through a b3cas_git_writer, in bounded memory. */
@@ -367,13 +261,14 @@ static int import_links(import_run *r)
 
 		if (err < 0)
 			return lib_error(err, false);
-		err = refs_of(r, o->type, data, len, &links, &n);
+		err = b3cas_git_links(r->s, r->algo, o->type, data, len,
+				      &links, &n);
 		if (err == 0)
 			err = b3cas_git_put(r->lease, r->algo, o->type, data,
 					    len, links ? links : &o->id, n,
 					    NULL);
 		r->links += n;
-		free(links);
+		b3cas_free(links);
 		b3cas_free(data);
 		if (err < 0)
 			return lib_error(err, false);
@@ -1104,7 +999,7 @@ static int push(export_run *x, const b3cas_git_oid *g)
 	return CLI_OK;
 }
 
-/* each_named's fn for export: what is stored goes on the stack (a
+/* b3cas_git_each_named's fn for export: what is stored goes on the stack (a
  * parent a shallow clone lacks is not). */
 static int push_named(const b3cas_git_oid *g, void *ctx)
 {
@@ -1286,8 +1181,8 @@ static int export_from(export_run *x, const b3cas_git_oid *start)
 		x->bytes += len;
 		/* what it names, by git id */
 		if (rc == CLI_OK && o.type != B3CAS_GIT_BLOB)
-			rc = each_named(x->algo, o.type, data, len, push_named,
-					x);
+			rc = b3cas_git_each_named(x->algo, o.type, data, len,
+						  push_named, x);
 		b3cas_free(data);
 	}
 	return rc;

@@ -175,6 +175,36 @@ B3CAS_EXTERN int b3cas_git_foreach(b3cas_store *store, b3cas_git_algo algo,
 					     void *ctx),
 				   void *ctx);
 
+/*
+ * Call fn with each git id of algo that the content of a tree, commit or
+ * tag (data, len bytes, git's header left out) names: a tree's entries
+ * but gitlinks (mode 160000, a submodule's commit, not in this
+ * repository), a commit's tree and parents, a tag's object. A blob names
+ * nothing. Content that does not parse ends the walk where it stops
+ * parsing (git fsck's business, not this one's). A non-zero return of fn
+ * stops the walk and is returned. Returns 0, or B3CAS_EINVAL (NULL fn,
+ * NULL data with len > 0, an unknown algo or type).
+ */
+B3CAS_EXTERN int b3cas_git_each_named(b3cas_git_algo algo,
+				      b3cas_git_type type, const void *data,
+				      size_t len,
+				      int (*fn)(const b3cas_git_oid *git,
+						void *ctx),
+				      void *ctx);
+
+/*
+ * The links for b3cas_git_put of a tree, commit or tag: the b3cas id of
+ * each object that its content names (b3cas_git_each_named) and that
+ * store maps, in order, as a new array in *out (free with b3cas_free;
+ * NULL when *n is 0). Ids the store does not map are left out (a shallow
+ * clone's missing parent). Returns 0, or B3CAS_EINVAL (as
+ * b3cas_git_each_named; NULL store, out or n), B3CAS_ENOMEM,
+ * B3CAS_ECORRUPT, B3CAS_EIO.
+ */
+B3CAS_EXTERN int b3cas_git_links(b3cas_store *store, b3cas_git_algo algo,
+				 b3cas_git_type type, const void *data,
+				 size_t len, b3cas_oid **out, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

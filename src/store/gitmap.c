@@ -756,3 +756,122 @@ int b3cas_git_foreach(b3cas_store *s, b3cas_git_algo algo,
 				    "algo %d", (int)algo);
 	return fwd_walk(s, algo, k, algo ? 2 : 1, -1, each_one, &e);
 }
+
+/* ---- what an object names ------------------------------------------------- */
+
+/* The id after a header line's key (kl bytes) when the line (ll bytes at
+ * p) is "KEY HEX": true and *g. */
+static bool header_id(b3cas_git_oid *g, const uint8_t *p, size_t ll,
+		      size_t kl, size_t idlen)
+{
+	return ll - kl == 2 * idlen &&
+	       hex_bytes(g->bytes, (const char *)p + kl, 2 * idlen);
+}
+
+int b3cas_git_each_named(b3cas_git_algo algo, b3cas_git_type type,
+			 const void *data, size_t len,
+			 int (*fn)(const b3cas_git_oid *git, void *ctx),
+			 void *ctx)
+{
+	size_t idlen = b3cas_git_oid_len(algo);
+	const uint8_t *p = data, *end;
+	b3cas_git_oid g = {algo, {0}};
+	int rc = 0;
+
+	B3CAS__NONNULL(fn, "fn");
+	B3CAS__NONNULL_LEN(data, "data", len, "len");
+	if (!idlen || !type_ok(type))
+		return b3cas__error(B3CAS_EINVAL, "b3cas_git_each_named: "
+				    "unknown algo %d or type %d", (int)algo,
+				    (int)type);
+	end = p ? p + len : p;
+	while (rc == 0 && p < end && type == B3CAS_GIT_TREE) {
+		/* "MODE NAME\0" then the raw id */
+		const uint8_t *z = memchr(p, 0, (size_t)(end - p));
+		bool gitlink = end - p > 1 && p[0] == '1' && p[1] == '6';
+
+		if (!z || (size_t)(end - z - 1) < idlen)
+			break;
+		memcpy(g.bytes, z + 1, idlen);
+		p = z + 1 + idlen;
+		if (!gitlink)
+			rc = fn(&g, ctx);
+	}
+	/* a commit's or tag's header lines, until the blank one */
+	while (rc == 0 && p < end &&
+	       (type == B3CAS_GIT_COMMIT || type == B3CAS_GIT_TAG)) {
+		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = nl ? (size_t)(nl - p) : 0, kl = 0;
+
+		if (ll == 0)
+			break;
+		if (type == B3CAS_GIT_TAG && ll > 7 && !memcmp(p, "object ", 7))
+			kl = 7;
+		else if (type == B3CAS_GIT_COMMIT && ll > 5 &&
+			 !memcmp(p, "tree ", 5))
+			kl = 5;
+		else if (type == B3CAS_GIT_COMMIT && ll > 7 &&
+			 !memcmp(p, "parent ", 7))
+			kl = 7;
+		if (kl && header_id(&g, p, ll, kl, idlen))
+			rc = fn(&g, ctx);
+		p = nl + 1;
+	}
+	return rc;
+}
+
+typedef struct gather {
+	b3cas_store *s;
+	b3cas_oid *links;
+	size_t n, cap;
+	int error;
+} gather;
+
+static int gather_one(const b3cas_git_oid *g, void *ctx)
+{
+	gather *c = ctx;
+	b3cas_git_object o;
+	int rc = b3cas_git_lookup(c->s, g, &o);
+
+	if (rc == B3CAS_ENOTFOUND)
+		return 0; /* not stored: not linked */
+	if (rc < 0)
+		return c->error = rc;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		b3cas_oid *m = realloc(c->links, cap * sizeof(*m));
+
+		if (!m)
+			return c->error = b3cas__error(B3CAS_ENOMEM, "out of "
+						       "memory");
+		c->links = m;
+		c->cap = cap;
+	}
+	c->links[c->n++] = o.id;
+	return 0;
+}
+
+int b3cas_git_links(b3cas_store *store, b3cas_git_algo algo,
+		    b3cas_git_type type, const void *data, size_t len,
+		    b3cas_oid **out, size_t *n)
+{
+	gather c = {store, NULL, 0, 0, 0};
+	int rc;
+
+	B3CAS__NONNULL(store, "store");
+	B3CAS__NONNULL(out, "out");
+	B3CAS__NONNULL(n, "n");
+	*out = NULL;
+	*n = 0;
+	rc = b3cas_git_each_named(algo, type, data, len, gather_one, &c);
+	if (rc == 0 && c.error)
+		rc = c.error;
+	if (rc < 0) {
+		free(c.links);
+		return rc;
+	}
+	b3cas_error_clear();
+	*out = c.links;
+	*n = c.n;
+	return 0;
+}

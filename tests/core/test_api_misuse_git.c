@@ -263,6 +263,53 @@ void t_b3cas_git_foreach(void **state)
 			 B3CAS_EINVAL);
 }
 
+static int no_named(const b3cas_git_oid *git, void *ctx)
+{
+	(void)git, (void)ctx;
+	return 0;
+}
+
+void t_b3cas_git_each_named(void **state)
+{
+	(void)state;
+	EINVAL_FOR("b3cas_git_each_named", "fn",
+		   b3cas_git_each_named(B3CAS_GIT_SHA1, B3CAS_GIT_TREE, "", 0,
+					NULL, NULL));
+	assert_int_equal(b3cas_git_each_named(B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+					      NULL, 3, no_named, NULL),
+			 B3CAS_EINVAL);
+	assert_int_equal(b3cas_git_each_named((b3cas_git_algo)0,
+					      B3CAS_GIT_TREE, "", 0, no_named,
+					      NULL),
+			 B3CAS_EINVAL);
+	assert_int_equal(b3cas_git_each_named(B3CAS_GIT_SHA1,
+					      (b3cas_git_type)5, "", 0,
+					      no_named, NULL),
+			 B3CAS_EINVAL);
+}
+
+void t_b3cas_git_links(void **state)
+{
+	b3cas_oid *links = (b3cas_oid *)1;
+	size_t n = 9;
+
+	(void)state;
+	EINVAL_FOR("b3cas_git_links", "store",
+		   b3cas_git_links(NULL, B3CAS_GIT_SHA1, B3CAS_GIT_TREE, "", 0,
+				   &links, &n));
+	EINVAL_FOR("b3cas_git_links", "out",
+		   b3cas_git_links(st, B3CAS_GIT_SHA1, B3CAS_GIT_TREE, "", 0,
+				   NULL, &n));
+	EINVAL_FOR("b3cas_git_links", "n",
+		   b3cas_git_links(st, B3CAS_GIT_SHA1, B3CAS_GIT_TREE, "", 0,
+				   &links, NULL));
+	assert_int_equal(b3cas_git_links(st, (b3cas_git_algo)9,
+					 B3CAS_GIT_TREE, "", 0, &links, &n),
+			 B3CAS_EINVAL);
+	assert_null(links);
+	assert_int_equal(n, 0);
+}
+
 /* ---- git2.h ---------------------------------------------------------- */
 
 void t_b3cas_git_odb_backend_new(void **state)

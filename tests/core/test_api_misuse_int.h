@@ -193,6 +193,8 @@ void t_b3cas_git_lookup(void **state);
 void t_b3cas_git_lookup_prefix(void **state);
 void t_b3cas_git_reverse(void **state);
 void t_b3cas_git_foreach(void **state);
+void t_b3cas_git_each_named(void **state);
+void t_b3cas_git_links(void **state);
 void t_b3cas_git_odb_backend_new(void **state);
 void test_close_with_open_writer(void **state);
 void test_close_with_open_reader(void **state);

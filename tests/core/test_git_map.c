@@ -8,7 +8,10 @@
  * pieces (b3cas_git_writer) in a plain and a chunking store: the same
  * ids and mapping as one put, declared sizes enforced, an abort leaves
  * nothing; fsck of the mapping: five kinds of damage made behind the
- * store's back, each found, repaired, and the sound mappings left.
+ * store's back, each found, repaired, and the sound mappings left; what
+ * a tree, commit or tag names (b3cas_git_each_named) against git's own
+ * reading of real repositories of both formats, and the links of what a
+ * store maps (b3cas_git_links).
  */
 #include <unistd.h>
 
@@ -594,6 +597,203 @@ static void test_fsck_mapping(void **state)
 	free(data);
 }
 
+/* ---- what an object names, against git's own reading -------------------- */
+
+typedef struct named_list {
+	char hex[64][B3CAS_GIT_HEX_MAX + 1];
+	unsigned n;
+} named_list;
+
+static int note_named(const b3cas_git_oid *g, void *ctx)
+{
+	named_list *l = ctx;
+
+	assert_true(l->n < 64);
+	b3cas_git_oid_fmt(l->hex[l->n++], g);
+	return 0;
+}
+
+/* A repository of format fmt with merges, a gitlink, an annotated tag
+ * and a commit message with a "parent" line in its body; every tree,
+ * commit and tag read by b3cas_git_each_named against what git says
+ * they name (ls-tree less commits; %T %P; a tag's object). Then
+ * b3cas_git_links of each commit in a store holding only some of what
+ * it names. */
+static void named_in(const char *fmt)
+{
+	char cmd[1600], path[400], line[8192];
+	unsigned checked[5] = {0};
+	FILE *p;
+
+	snprintf(path, sizeof(path), "%s/r-%s", root, fmt);
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; git init -q --object-format=%s '%s'; cd '%s'; "
+		 "git config user.name t; git config user.email t@t; "
+		 "git config advice.nestedTag false; "
+		 "echo a > a; mkdir d; echo b > d/b; git add .; "
+		 "git commit -qm one; git branch side; echo c > c; git add c; "
+		 "git commit -qm two -m 'parent 0123'; git checkout -q side; "
+		 "echo e > e; git add e; git commit -qm three; "
+		 "git checkout -q -; git merge -q --no-edit side; "
+		 "git update-index --add --cacheinfo "
+		 "160000,$(git rev-parse HEAD~1),sub; git commit -qm link; "
+		 "git tag -a -m tagged v1; git tag -a -m again v2 v1",
+		 fmt, path, path);
+	assert_int_equal(system(cmd), 0);
+	/* each object: "ID TYPE" then what git says it names */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && git cat-file --batch-all-objects --batch-check="
+		 "'%%(objectname) %%(objecttype)' | while read id t; do "
+		 "case $t in tree) n=$(git ls-tree $id | awk '$2!=\"commit\""
+		 "{print $3}');; commit) n=$(git show -s --format='%%T %%P' "
+		 "$id);; tag) n=$(git cat-file tag $id | sed -n "
+		 "'s/^object //p');; *) n=;; esac; echo $id $t $n; done",
+		 path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		char *tok[70], *save = NULL, *c, obj[B3CAS_GIT_HEX_MAX + 500];
+		unsigned nt = 0;
+		b3cas_git_oid g;
+		b3cas_git_type type;
+		named_list got = {.n = 0};
+		uint8_t *data;
+		size_t len = 0, cap = 1 << 16;
+		FILE *q;
+
+		for (c = strtok_r(line, " \n", &save); c && nt < 70;
+		     c = strtok_r(NULL, " \n", &save))
+			tok[nt++] = c;
+		assert_true(nt >= 2);
+		assert_int_equal(b3cas_git_oid_parse(&g, tok[0]), 0);
+		assert_int_equal(b3cas_git_type_parse(&type, tok[1]), 0);
+		snprintf(obj, sizeof(obj), "git -C '%s' cat-file %s %s", path,
+			 tok[1], tok[0]);
+		q = popen(obj, "r");
+		data = malloc(cap);
+		assert_non_null(q);
+		assert_non_null(data);
+		len = fread(data, 1, cap, q);
+		assert_int_equal(pclose(q), 0);
+		assert_int_equal(b3cas_git_each_named(g.algo, type, data, len,
+						      note_named, &got),
+				 0);
+		assert_int_equal(got.n, nt - 2);
+		for (unsigned i = 0; i < got.n; i++)
+			assert_string_equal(got.hex[i], tok[2 + i]);
+		checked[type]++;
+		free(data);
+	}
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(checked[B3CAS_GIT_COMMIT], 5);
+	assert_int_equal(checked[B3CAS_GIT_TAG], 2);
+	assert_true(checked[B3CAS_GIT_TREE] >= 5);
+}
+
+static int stop_at_two(const b3cas_git_oid *g, void *ctx)
+{
+	(void)g;
+	return ++*(int *)ctx == 2 ? 7 : 0;
+}
+
+static void test_named(void **state)
+{
+	static const char tree[] = "100644 a\0"
+				   "AAAAAAAAAAAAAAAAAAAA"
+				   "160000 sub\0"
+				   "BBBBBBBBBBBBBBBBBBBB"
+				   "40000 d\0"
+				   "CCCCCCCCCCCCCCCCCCCC"
+				   "100644 cut\0"
+				   "DDDDD";
+	static const char commit[] =
+		"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n"
+		"parent 4b825dc642cb6eb9a060e54bf8d69288fbee490\n"
+		"parent 4b825dc642cb6eb9a060e54bf8d69288fbee4905\n"
+		"author t <t@t> 0 +0000\n\n"
+		"parent 4b825dc642cb6eb9a060e54bf8d69288fbee4906\n";
+	b3cas_store *s;
+	b3cas_lease *l;
+	b3cas_git_object blob, t;
+	b3cas_oid *links;
+	size_t n;
+	named_list got = {.n = 0};
+	int calls = 0;
+	char raw[128];
+
+	(void)state;
+	named_in("sha1");
+	named_in("sha256");
+	/* a gitlink is left out, a cut entry ends the walk */
+	assert_int_equal(b3cas_git_each_named(B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+					      tree, sizeof(tree) - 1,
+					      note_named, &got),
+			 0);
+	assert_int_equal(got.n, 2);
+	assert_string_equal(got.hex[0],
+			    "4141414141414141414141414141414141414141");
+	assert_string_equal(got.hex[1],
+			    "4343434343434343434343434343434343434343");
+	/* a short id is no id; the body is not the header */
+	got.n = 0;
+	assert_int_equal(b3cas_git_each_named(B3CAS_GIT_SHA1,
+					      B3CAS_GIT_COMMIT, commit,
+					      sizeof(commit) - 1, note_named,
+					      &got),
+			 0);
+	assert_int_equal(got.n, 2);
+	assert_string_equal(got.hex[1],
+			    "4b825dc642cb6eb9a060e54bf8d69288fbee4905");
+	/* fn's return stops the walk */
+	assert_int_equal(b3cas_git_each_named(B3CAS_GIT_SHA1,
+					      B3CAS_GIT_COMMIT, commit,
+					      sizeof(commit) - 1, stop_at_two,
+					      &calls),
+			 7);
+	/* a blob names nothing; nothing names nothing */
+	got.n = 0;
+	assert_int_equal(b3cas_git_each_named(B3CAS_GIT_SHA1, B3CAS_GIT_BLOB,
+					      commit, sizeof(commit) - 1,
+					      note_named, &got),
+			 0);
+	assert_int_equal(b3cas_git_each_named(B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+					      NULL, 0, note_named, &got),
+			 0);
+	assert_int_equal(got.n, 0);
+	/* links: only what the store maps, as its b3cas ids */
+	s = open_store(true);
+	assert_int_equal(b3cas_lease_open(s, &l), 0);
+	assert_true(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_BLOB, "x\n", 2,
+				  NULL, 0, &blob) >= 0);
+	memcpy(raw, "100644 x\0", 9);
+	memcpy(raw + 9, blob.git.bytes, 20);
+	memcpy(raw + 29, "100644 y\0", 9);
+	memset(raw + 38, 0x11, 20); /* not stored */
+	memcpy(raw + 58, "100644 z\0", 9);
+	memcpy(raw + 67, blob.git.bytes, 20);
+	assert_int_equal(b3cas_git_links(s, B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+					 raw, 87, &links, &n),
+			 0);
+	assert_int_equal(n, 2);
+	assert_true(b3cas_oid_equal(&links[0], &blob.id));
+	assert_true(b3cas_oid_equal(&links[1], &blob.id));
+	assert_true(b3cas_git_put(l, B3CAS_GIT_SHA1, B3CAS_GIT_TREE, raw, 87,
+				  links, n, &t) >= 0);
+	b3cas_free(links);
+	assert_int_equal(b3cas_git_links(s, B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+					 raw, 38, &links, &n),
+			 0);
+	assert_int_equal(n, 1);
+	b3cas_free(links);
+	assert_int_equal(b3cas_git_links(s, B3CAS_GIT_SHA1, B3CAS_GIT_TREE,
+					 raw + 29, 20, &links, &n),
+			 0);
+	assert_int_equal(n, 0);
+	assert_null(links);
+	assert_int_equal(b3cas_lease_close(l), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +805,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsck_mapping, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_named, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
