@@ -13,7 +13,9 @@
  *
  * References: each object the backend writes (write, and each object of a
  * pack that writepack imports) holds one reference of the store, as a
- * b3cas_store_put caller does, until it is removed (b3cas_ref_remove).
+ * b3cas_store_put caller does, until it is removed (b3cas_ref_remove);
+ * a backend made by b3cas_git_odb_backend_leased holds them by a lease
+ * instead. Trees, commits and tags are linked to what they name.
  * An object already mapped is not written again (libgit2 asks exists or
  * freshen first), so it takes no second reference; what holds it then
  * (an import's refs, another program's reference) holds it still.
@@ -50,6 +52,23 @@ extern "C" {
  */
 B3CAS_EXTERN int b3cas_git_odb_backend_new(git_odb_backend **out,
 					   b3cas_store *store);
+
+/*
+ * A backend as b3cas_git_odb_backend_new's over lease's store, whose
+ * objects are held by lease instead of lasting references: each object
+ * it writes or finds mapped already gets one reference of the lease,
+ * which goes when the lease closes. So a program that clones or fetches
+ * names what it wants kept (b3cas_name_set of each ref's commit: a
+ * commit holds its tree and parents, a tree its entries, as links) and
+ * then closes the lease; a crash before leaves nothing that GC does not
+ * collect. Trees, commits and tags are linked to what they name that is
+ * stored when they are written (in a pack, once all of it is): write an
+ * object's entries before it, as git does. The lease must stay open
+ * until the backend is freed.
+ * Returns 0, or B3CAS_EINVAL (NULL out or lease), B3CAS_ENOMEM.
+ */
+B3CAS_EXTERN int b3cas_git_odb_backend_leased(git_odb_backend **out,
+					      b3cas_lease *lease);
 
 #ifdef __cplusplus
 }

@@ -556,6 +556,10 @@ B3CAS_EXTERN int64_t b3cas_lease_drop(b3cas_lease *lease,
  * NULL). */
 B3CAS_EXTERN uint64_t b3cas_lease_count(const b3cas_lease *lease);
 
+/* The store the lease was opened on (NULL after B3CAS_EINVAL: NULL
+ * lease). */
+B3CAS_EXTERN b3cas_store *b3cas_lease_store(const b3cas_lease *lease);
+
 /* Drop every reference the lease holds and free it (NULL: 0). Returns 0,
  * or the first error of a drop (B3CAS_EIO, B3CAS_ENOSPC): the lease is
  * freed all the same, and what it could not drop is dropped at the next

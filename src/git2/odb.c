@@ -35,6 +35,7 @@
 typedef struct backend {
 	git_odb_backend parent;
 	b3cas_store *store;
+	b3cas_lease *lease; /* the caller's, or NULL: lasting references */
 } backend;
 
 /* ---- codes and messages ---------------------------------------------- */
@@ -213,8 +214,18 @@ static int be_exists_prefix(git_oid *full, git_odb_backend *parent,
 
 static int be_freshen(git_odb_backend *parent, const git_oid *oid)
 {
-	/* nothing ages in the store: 0 when it is there */
-	return be_exists(parent, oid) ? 0 : 1;
+	backend *b = (backend *)parent;
+	b3cas_git_object o;
+	b3cas_git_oid g;
+
+	/* nothing ages in the store: 0 when it is there (libgit2 then
+	 * writes it not), and the lease's reference for a leased backend */
+	to_b3(&g, oid);
+	if (b3cas_git_lookup(b->store, &g, &o) != 0) {
+		b3cas_error_clear();
+		return 1;
+	}
+	return b->lease ? git_code(b3cas_lease_ref(b->lease, &o.id)) : 0;
 }
 
 static int be_refresh(git_odb_backend *parent)
@@ -327,29 +338,51 @@ static int be_readstream(git_odb_stream **out, size_t *len,
 
 /*
  * Store an object of git id oid under lease l, unless the store maps it
- * already, and give it its lasting reference. The id the put computes
- * must be oid. 0, or a libgit2 code.
+ * already, linked (if link) to what it names that is stored (a tree,
+ * commit or tag; without link, a later put may give the links); then its
+ * reference: a lasting one, or the backend's lease's.
+ * The id the put computes must be oid. *fresh (may be NULL) tells
+ * whether it was stored now. 0, or a libgit2 code.
  */
 static int put_one(backend *b, b3cas_lease *l, const git_oid *oid,
-		   const void *data, size_t len, git_object_t type)
+		   const void *data, size_t len, git_object_t type, bool link,
+		   bool *fresh)
 {
 	b3cas_git_type t = from_git_type(type);
 	b3cas_git_object o;
 	b3cas_git_oid g;
+	b3cas_oid *links = NULL;
+	size_t n = 0;
 	int rc;
 
+	if (fresh)
+		*fresh = false;
 	if (!t)
 		return git_fail(GIT_ERROR_INVALID, "b3cas: not a type of object "
 				"the store keeps");
 	to_b3(&g, oid);
 	if (b3cas_git_lookup(b->store, &g, &o) == 0)
-		return 0; /* held already by what holds it */
-	rc = b3cas_git_put(l, B3CAS_GIT_SHA1, t, data, len, NULL, 0, &o);
+		/* held already by what holds it; the lease's too */
+		return b->lease ? git_code(b3cas_lease_ref(b->lease, &o.id))
+				: 0;
+	link = link && t != B3CAS_GIT_BLOB;
+	rc = link ? b3cas_git_links(b->store, B3CAS_GIT_SHA1, t, data, len,
+				    &links, &n)
+		  : 0;
+	if (rc == 0)
+		rc = b3cas_git_put(l, B3CAS_GIT_SHA1, t, data, len,
+				   links ? links : (link ? &o.id : NULL), n,
+				   &o);
+	b3cas_free(links);
 	if (rc < 0)
 		return git_code(rc);
 	if (memcmp(o.git.bytes, oid->id, GIT_OID_RAWSZ) != 0)
 		return git_fail(GIT_ERROR_ODB, "b3cas: the object hashes to "
 				"another id than the one given");
+	if (fresh)
+		*fresh = true;
+	if (b->lease)
+		return 0;
 	rc = (int)b3cas_ref_add(b->store, &o.id);
 	return rc < 0 ? git_code(rc) : 0;
 }
@@ -359,11 +392,14 @@ static int be_write(git_odb_backend *parent, const git_oid *oid,
 {
 	backend *b = (backend *)parent;
 	b3cas_lease *l;
-	int rc = b3cas_lease_open(b->store, &l);
+	int rc;
 
+	if (b->lease)
+		return put_one(b, b->lease, oid, data, len, type, true, NULL);
+	rc = b3cas_lease_open(b->store, &l);
 	if (rc < 0)
 		return git_code(rc);
-	rc = put_one(b, l, oid, data, len, type);
+	rc = put_one(b, l, oid, data, len, type, true, NULL);
 	/* the lasting reference is taken: the lease's goes */
 	if (b3cas_lease_close(l) < 0 && rc == 0)
 		rc = git_code(B3CAS_EIO);
@@ -416,7 +452,9 @@ static int ws_finalize(git_odb_stream *s, const git_oid *oid)
 	if (b3cas_git_lookup(w->b->store, &g, &o) == 0) {
 		b3cas_git_writer_abort(w->w); /* held already */
 		w->w = NULL;
-		return 0;
+		return w->b->lease
+			       ? git_code(b3cas_lease_ref(w->b->lease, &o.id))
+			       : 0;
 	}
 	rc = b3cas_git_writer_commit(w->w, &o);
 	w->w = NULL;
@@ -425,6 +463,8 @@ static int ws_finalize(git_odb_stream *s, const git_oid *oid)
 	if (memcmp(o.git.bytes, oid->id, GIT_OID_RAWSZ) != 0)
 		return git_fail(GIT_ERROR_ODB, "b3cas: the object hashes to "
 				"another id than the one given");
+	if (w->b->lease)
+		return 0; /* the backend's lease holds it */
 	/* the lasting reference; the lease's goes with the stream */
 	rc = (int)b3cas_ref_add(w->b->store, &o.id);
 	return rc < 0 ? git_code(rc) : 0;
@@ -455,10 +495,10 @@ static int be_writestream(git_odb_stream **out, git_odb_backend *parent,
 	if (!w)
 		return git_fail(GIT_ERROR_NOMEMORY, "b3cas: out of memory");
 	w->b = b;
-	rc = b3cas_lease_open(b->store, &w->l);
+	rc = b->lease ? 0 : b3cas_lease_open(b->store, &w->l);
 	if (rc == 0)
-		rc = b3cas_git_writer_open(&w->w, w->l, B3CAS_GIT_SHA1, t,
-					   (uint64_t)size);
+		rc = b3cas_git_writer_open(&w->w, b->lease ? b->lease : w->l,
+					   B3CAS_GIT_SHA1, t, (uint64_t)size);
 	if (rc < 0) {
 		(void)b3cas_lease_close(w->l);
 		free(w);
@@ -493,6 +533,8 @@ typedef struct import_ctx {
 	backend *b;
 	git_odb *pack;
 	b3cas_lease *lease;
+	git_oid *named; /* trees, commits and tags stored by the first pass */
+	size_t n, cap;
 	int rc;
 } import_ctx;
 
@@ -500,38 +542,88 @@ static int import_one(const git_oid *oid, void *ctx)
 {
 	import_ctx *c = ctx;
 	git_odb_object *obj;
+	bool fresh = false;
 	int rc = git_odb_read(&obj, c->pack, oid);
 
 	if (rc == 0) {
 		rc = put_one(c->b, c->lease, oid, git_odb_object_data(obj),
 			     git_odb_object_size(obj),
-			     git_odb_object_type(obj));
+			     git_odb_object_type(obj), false, &fresh);
+		fresh = fresh && git_odb_object_type(obj) != GIT_OBJECT_BLOB;
 		git_odb_object_free(obj);
 	}
+	if (rc == 0 && fresh && c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 256;
+		git_oid *m = realloc(c->named, cap * sizeof(*m));
+
+		if (m) {
+			c->named = m;
+			c->cap = cap;
+		} else {
+			rc = git_fail(GIT_ERROR_NOMEMORY, "b3cas: out of "
+				      "memory");
+		}
+	}
+	if (rc == 0 && fresh)
+		git_oid_cpy(&c->named[c->n++], oid);
 	if (rc < 0)
 		c->rc = rc;
 	return rc < 0 ? 1 : 0;
+}
+
+/* The second pass: a tree, commit or tag stored by the first, which met
+ * the pack's objects in no useful order, gets its links now that all
+ * are stored (b3cas_git_put keeps the first links given). */
+static int link_one(import_ctx *c, const git_oid *oid)
+{
+	git_odb_object *obj;
+	b3cas_oid *links = NULL, none;
+	size_t n = 0;
+	b3cas_git_type t;
+	int rc = git_odb_read(&obj, c->pack, oid);
+
+	if (rc < 0)
+		return rc;
+	t = from_git_type(git_odb_object_type(obj));
+	rc = b3cas_git_links(c->b->store, B3CAS_GIT_SHA1, t,
+			     git_odb_object_data(obj),
+			     git_odb_object_size(obj), &links, &n);
+	if (rc == 0)
+		rc = b3cas_git_put(c->lease, B3CAS_GIT_SHA1, t,
+				   git_odb_object_data(obj),
+				   git_odb_object_size(obj),
+				   links ? links : &none, n, NULL);
+	b3cas_free(links);
+	git_odb_object_free(obj);
+	return rc < 0 ? git_code(rc) : 0;
 }
 
 /* Store every object of the pack whose index is idx_path. */
 static int import_pack(backend *b, const char *idx_path)
 {
 	git_odb_backend *one = NULL;
-	import_ctx c = {b, NULL, NULL, 0};
+	import_ctx c = {b, NULL, NULL, NULL, 0, 0, 0};
 	int rc = git_odb_new(&c.pack);
 
 	if (rc == 0)
 		rc = git_odb_backend_one_pack(&one, idx_path);
 	if (rc == 0 && (rc = git_odb_add_backend(c.pack, one, 1)) < 0)
 		one->free(one);
-	if (rc == 0 && (rc = git_code(b3cas_lease_open(b->store,
-						       &c.lease))) == 0) {
+	if (rc == 0 && b->lease)
+		c.lease = b->lease;
+	else if (rc == 0)
+		rc = git_code(b3cas_lease_open(b->store, &c.lease));
+	if (rc == 0) {
 		rc = git_odb_foreach(c.pack, import_one, &c);
 		if (c.rc < 0)
 			rc = c.rc;
-		if (b3cas_lease_close(c.lease) < 0 && rc == 0)
+		for (size_t i = 0; rc == 0 && i < c.n; i++)
+			rc = link_one(&c, &c.named[i]);
+		if (c.lease != b->lease && b3cas_lease_close(c.lease) < 0 &&
+		    rc == 0)
 			rc = git_code(B3CAS_EIO);
 	}
+	free(c.named);
 	git_odb_free(c.pack);
 	return rc;
 }
@@ -634,26 +726,25 @@ static void be_free(git_odb_backend *parent)
 	free(parent);
 }
 
-int b3cas_git_odb_backend_new(git_odb_backend **out, b3cas_store *store)
+/* A backend over store; lease (may be NULL) holds what it writes. */
+static int backend_new(git_odb_backend **out, b3cas_store *store,
+		       b3cas_lease *lease, const char *fn)
 {
-	backend *b;
+	backend *b = calloc(1, sizeof(*b));
+	char msg[128];
 
-	if (!out)
-		return b3cas_error_set(B3CAS_EINVAL, "b3cas_git_odb_backend_new: "
-				       "out is NULL");
-	if (!store)
-		return b3cas_error_set(B3CAS_EINVAL, "b3cas_git_odb_backend_new: "
-				       "store is NULL");
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return b3cas_error_set(B3CAS_ENOMEM, "b3cas_git_odb_backend_new: "
-				       "out of memory");
+	if (!b) {
+		snprintf(msg, sizeof(msg), "%s: out of memory", fn);
+		return b3cas_error_set(B3CAS_ENOMEM, msg);
+	}
 	if (git_odb_init_backend(&b->parent, GIT_ODB_BACKEND_VERSION) < 0) {
 		free(b);
-		return b3cas_error_set(B3CAS_ERROR, "b3cas_git_odb_backend_new: "
-				       "libgit2 refused the backend's version");
+		snprintf(msg, sizeof(msg), "%s: libgit2 refused the backend's "
+			 "version", fn);
+		return b3cas_error_set(B3CAS_ERROR, msg);
 	}
 	b->store = store;
+	b->lease = lease;
 	b->parent.read = be_read;
 	b->parent.read_prefix = be_read_prefix;
 	b->parent.read_header = be_read_header;
@@ -669,4 +760,27 @@ int b3cas_git_odb_backend_new(git_odb_backend **out, b3cas_store *store)
 	b->parent.free = be_free;
 	*out = &b->parent;
 	return 0;
+}
+
+int b3cas_git_odb_backend_new(git_odb_backend **out, b3cas_store *store)
+{
+	if (!out)
+		return b3cas_error_set(B3CAS_EINVAL, "b3cas_git_odb_backend_new: "
+				       "out is NULL");
+	if (!store)
+		return b3cas_error_set(B3CAS_EINVAL, "b3cas_git_odb_backend_new: "
+				       "store is NULL");
+	return backend_new(out, store, NULL, "b3cas_git_odb_backend_new");
+}
+
+int b3cas_git_odb_backend_leased(git_odb_backend **out, b3cas_lease *lease)
+{
+	if (!out)
+		return b3cas_error_set(B3CAS_EINVAL, "b3cas_git_odb_backend_"
+				       "leased: out is NULL");
+	if (!lease)
+		return b3cas_error_set(B3CAS_EINVAL, "b3cas_git_odb_backend_"
+				       "leased: lease is NULL");
+	return backend_new(out, b3cas_lease_store(lease), lease,
+			   "b3cas_git_odb_backend_leased");
 }

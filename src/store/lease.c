@@ -423,6 +423,12 @@ int64_t b3cas_lease_drop(b3cas_lease *l, const b3cas_oid *id)
 	return held(l, id);
 }
 
+b3cas_store *b3cas_lease_store(const b3cas_lease *l)
+{
+	B3CAS__NONNULL_OR(l, "lease", NULL);
+	return l->s;
+}
+
 uint64_t b3cas_lease_count(const b3cas_lease *l)
 {
 	uint64_t n;

@@ -173,7 +173,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_name_delete), T(b3cas_name_foreach), T(b3cas_name_put_linked),
 	T(b3cas_lease_open), T(b3cas_lease_put), T(b3cas_lease_put_linked),
 	T(b3cas_lease_commit), T(b3cas_lease_ref), T(b3cas_lease_drop),
-	T(b3cas_lease_count), T(b3cas_lease_close),
+	T(b3cas_lease_count), T(b3cas_lease_store), T(b3cas_lease_close),
 	T(b3cas_store_get), T(b3cas_free), T(b3cas_store_exists),
 	T(b3cas_store_delete), T(b3cas_ref_add), T(b3cas_ref_remove),
 	T(b3cas_refcount), T(b3cas_gc), T(b3cas_store_compact), T(b3cas_dedup_check),
@@ -208,7 +208,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_git_writer_abort), T(b3cas_git_lookup), T(b3cas_git_lookup_prefix),
 	T(b3cas_git_reverse), T(b3cas_git_foreach), T(b3cas_git_each_named),
 	T(b3cas_git_links),
-	T(b3cas_git_odb_backend_new),
+	T(b3cas_git_odb_backend_new), T(b3cas_git_odb_backend_leased),
 
 	cmocka_unit_test(test_every_function_covered),
 	cmocka_unit_test(test_every_function_documents_errors),

@@ -326,3 +326,21 @@ void t_b3cas_git_odb_backend_new(void **state)
 	assert_non_null(be);
 	be->free(be);
 }
+
+void t_b3cas_git_odb_backend_leased(void **state)
+{
+	git_odb_backend *be = NULL;
+	b3cas_lease *l;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	EINVAL_FOR("b3cas_git_odb_backend_leased", "out",
+		   b3cas_git_odb_backend_leased(NULL, l));
+	EINVAL_FOR("b3cas_git_odb_backend_leased", "lease",
+		   b3cas_git_odb_backend_leased(&be, NULL));
+	assert_null(be);
+	assert_int_equal(b3cas_git_odb_backend_leased(&be, l), 0);
+	assert_non_null(be);
+	be->free(be);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}

@@ -360,6 +360,20 @@ void t_b3cas_lease_count(void **state)
 	assert_non_null(strstr(b3cas_error_last(), "lease is NULL"));
 }
 
+void t_b3cas_lease_store(void **state)
+{
+	b3cas_lease *l;
+
+	(void)state;
+	b3cas_error_clear();
+	assert_null(b3cas_lease_store(NULL));
+	assert_non_null(strstr(b3cas_error_last(), "b3cas_lease_store: lease "
+				"is NULL"));
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	assert_ptr_equal(b3cas_lease_store(l), st);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
 void t_b3cas_lease_close(void **state)
 {
 	(void)state;

@@ -20,7 +20,11 @@
  * - a fetch (writepack) from a repository that git made, then a second
  *   fetch of new commits: every object byte-identical, the refs as the
  *   source's, the pack's temporary folder removed;
- * - a commit through libgit2, exported and read back by git.
+ * - a commit through libgit2, exported and read back by git;
+ * - a leased backend (b3cas_git_odb_backend_leased): a fetch and a commit
+ *   held by the lease alone, then by names of the refs through the links
+ *   of trees, commits and tags (GC keeps all, a second fetch finds all);
+ *   the names removed, GC frees everything.
  * (Its misuse: test_api_misuse.)
  */
 #include <dirent.h>
@@ -476,9 +480,10 @@ static unsigned entries_in(const char *dir)
 }
 
 /* Fetch every branch and tag of src into repo; the source's odb and the
- * backend's agree on every object of the source. */
+ * backend's agree on every object of the source, and the store maps
+ * extra objects more. */
 static void fetch_and_compare(git_repository *repo, const char *src,
-			      b3cas_store *s)
+			      unsigned extra)
 {
 	char *specs[] = {"+refs/heads/*:refs/heads/*",
 			 "+refs/tags/*:refs/tags/*"};
@@ -501,8 +506,7 @@ static void fetch_and_compare(git_repository *repo, const char *src,
 	assert_int_equal(c.n, total);
 	/* the store maps exactly the source's objects */
 	git_ok(git_odb_foreach(dst_odb, count_each, &mapped));
-	assert_int_equal(mapped, total);
-	(void)s;
+	assert_int_equal(mapped, total + extra);
 	git_odb_free(src_odb);
 	git_odb_free(dst_odb);
 	git_repository_free(source);
@@ -544,7 +548,7 @@ static void test_fetch(void **state)
 	   "cp d/e/big d/e/big2 && echo x >> d/e/big2 && git add -A && "
 	   "git commit -q -m third", src, src);
 	repo = b3_repo(dst, f.s);
-	fetch_and_compare(repo, src, f.s);
+	fetch_and_compare(repo, src, 0);
 	same_ref(repo, src, "refs/heads/main");
 	same_ref(repo, src, "refs/tags/v1");
 	assert_int_equal(entries_in(tmp), 0); /* the pack's folder went */
@@ -553,7 +557,7 @@ static void test_fetch(void **state)
 	tu_run("cd '%s' && echo four >> a && echo more >> d/e/big2 && "
 	   "git commit -q -am fourth && git checkout -q -b side && "
 	   "echo side > s && git add s && git commit -q -m side", src);
-	fetch_and_compare(repo, src, f.s);
+	fetch_and_compare(repo, src, 0);
 	same_ref(repo, src, "refs/heads/main");
 	same_ref(repo, src, "refs/heads/side");
 	assert_int_equal(entries_in(tmp), 0);
@@ -635,6 +639,116 @@ static void test_commit_exported(void **state)
 	teardown(&f);
 }
 
+/* ---- a leased backend: what the names reach stays -------------------- */
+
+static void name_ref(b3cas_store *s, git_repository *repo, const char *ref,
+		     const char *name)
+{
+	b3cas_git_oid g = {B3CAS_GIT_SHA1, {0}};
+	b3cas_git_object o;
+	git_oid id;
+
+	git_ok(git_reference_name_to_id(&id, repo, ref));
+	memcpy(g.bytes, id.id, GIT_OID_RAWSZ);
+	assert_int_equal(b3cas_git_lookup(s, &g, &o), 0);
+	assert_int_equal(b3cas_name_set(s, name, &o.id), 0);
+}
+
+static uint64_t stored_objects(b3cas_store *s)
+{
+	b3cas_stats st;
+	b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+
+	g.grace_ns = 0;
+	g.normal_priority = true;
+	assert_int_equal(b3cas_gc(s, &g, NULL), 0);
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	return st.objects;
+}
+
+/* A fetch and a commit through a leased backend: the lease holds every
+ * object, and no lasting reference is taken; once the refs are named and
+ * the lease closed, GC keeps everything they reach (the links of the
+ * pack's trees, commits and tags, made once all of it is stored, and of
+ * a commit written through libgit2), and frees everything once the names
+ * go. */
+static void test_leased(void **state)
+{
+	char src[160], dst[160];
+	git_repository *repo;
+	git_odb_backend *be;
+	git_odb *odb;
+	git_signature *sig;
+	git_treebuilder *tb;
+	git_oid blob, tree, commit;
+	git_tree *t;
+	b3cas_lease *l;
+	fixture f;
+	uint64_t before;
+
+	(void)state;
+	setup(&f, "git2-leased");
+	snprintf(src, sizeof(src), "%s/src", f.root);
+	snprintf(dst, sizeof(dst), "%s/dst.git", f.root);
+	tu_run("git init -q -b main '%s' && cd '%s' && "
+	   "git config user.email t@example.com && git config user.name t && "
+	   "mkdir -p d/e d/f && echo one > a && echo two > d/b && "
+	   "head -c 300000 /dev/urandom > d/e/big && cp d/e/big d/f/same && "
+	   "git add -A && git commit -q -m first && "
+	   "echo three >> a && git commit -q -am second && "
+	   "git tag -a v1 -m 'tag one' && git checkout -q -b side && "
+	   "echo side > s && git add s && git commit -q -m side && "
+	   "git checkout -q main", src, src);
+	assert_int_equal(b3cas_lease_open(f.s, &l), 0);
+	git_ok(git_repository_init(&repo, dst, 1));
+	assert_int_equal(b3cas_git_odb_backend_leased(&be, l), 0);
+	git_ok(git_odb_new(&odb));
+	git_ok(git_odb_add_backend(odb, be, 1));
+	git_ok(git_repository_set_odb(repo, odb));
+	git_odb_free(odb);
+	fetch_and_compare(repo, src, 0);
+	/* a commit of its own, on the fetched tree */
+	git_ok(git_blob_create_from_buffer(&blob, repo, "leased\n", 7));
+	git_ok(git_treebuilder_new(&tb, repo, NULL));
+	git_ok(git_treebuilder_insert(NULL, tb, "f", &blob,
+				      GIT_FILEMODE_BLOB));
+	git_ok(git_treebuilder_write(&tree, tb));
+	git_treebuilder_free(tb);
+	git_ok(git_tree_lookup(&t, repo, &tree));
+	git_ok(git_signature_new(&sig, "T", "t@example.com", 1700000000, 0));
+	git_ok(git_commit_create(&commit, repo, "refs/heads/own", sig, sig,
+				 NULL, "own\n", t, 0, NULL));
+	git_signature_free(sig);
+	git_tree_free(t);
+	/* no lasting reference: the lease holds them */
+	assert_int_equal(refs_of(f.s, &blob), 1);
+	assert_int_equal(refs_of(f.s, &commit), 1);
+	assert_true(b3cas_lease_count(l) > 10);
+	name_ref(f.s, repo, "refs/heads/main", "git/t/refs/heads/main");
+	name_ref(f.s, repo, "refs/heads/side", "git/t/refs/heads/side");
+	name_ref(f.s, repo, "refs/tags/v1", "git/t/refs/tags/v1");
+	name_ref(f.s, repo, "refs/heads/own", "git/t/refs/heads/own");
+	git_repository_free(repo);
+	before = stored_objects(f.s);
+	assert_int_equal(b3cas_lease_close(l), 0);
+	/* the names hold everything: the fetch again finds it all */
+	assert_int_equal(stored_objects(f.s), before);
+	assert_int_equal(refs_of(f.s, &blob), 0); /* the tree's link holds it */
+	repo = b3_repo(dst, f.s);
+	fetch_and_compare(repo, src, 3); /* and own's three */
+	git_repository_free(repo);
+	assert_int_equal(stored_objects(f.s), before);
+	/* the names go: everything goes */
+	assert_int_equal(b3cas_name_delete(f.s, "git/t/refs/heads/main"), 0);
+	assert_int_equal(b3cas_name_delete(f.s, "git/t/refs/heads/side"), 0);
+	assert_int_equal(b3cas_name_delete(f.s, "git/t/refs/tags/v1"), 0);
+	assert_int_equal(stored_objects(f.s), 3); /* own's commit, tree and
+						     blob */
+	assert_int_equal(b3cas_name_delete(f.s, "git/t/refs/heads/own"), 0);
+	assert_int_equal(stored_objects(f.s), 0);
+	teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +759,7 @@ int main(void)
 		cmocka_unit_test(test_writestream),
 		cmocka_unit_test(test_fetch),
 		cmocka_unit_test(test_commit_exported),
+		cmocka_unit_test(test_leased),
 	};
 	int rc;
 
