@@ -21,6 +21,7 @@
 
 #include "b3cas/b3cas.h"
 #include "cli.h"
+#include "cmd_git.h"
 
 typedef struct git_args {
 	const char *name;
@@ -357,6 +358,35 @@ static int import_refs(import_run *r, const char *repo, const char *name,
 	return rc;
 }
 
+/* The name a repository at path gets in the store: given (--name), or
+ * the folder's last part less ".git" (a new string, NULL when out of
+ * memory). */
+char *cli_git_repo_name(const char *given, const char *path)
+{
+	const char *b = strrchr(path, '/');
+	char *name;
+	size_t l;
+
+	if (given)
+		return strdup(given);
+	while (b && b[1] == '\0' && b > path) { /* trailing slashes */
+		const char *c = b;
+
+		while (c > path && c[-1] != '/')
+			c--;
+		b = c > path ? c - 1 : NULL;
+		break;
+	}
+	name = strdup(b ? b + 1 : path);
+	l = name ? strcspn(name, "/") : 0;
+	if (name)
+		name[l] = '\0';
+	/* "project.git" is the repository "project" */
+	if (name && l > 4 && strcmp(name + l - 4, ".git") == 0)
+		name[l - 4] = '\0';
+	return name;
+}
+
 static const cli_opt import_opts[] = {
 	CLI_VALUE("name", 'n', "NAME", git_args, name, NULL,
 		  "the repository's name in the store (default: the folder's "
@@ -414,28 +444,7 @@ static int import(cli_ctx *ctx, int argc, char **argv)
 			  repo, fmt);
 		return CLI_USAGE;
 	}
-	if (a.name) {
-		name = strdup(a.name);
-	} else {
-		const char *b = strrchr(repo, '/');
-		size_t l;
-
-		while (b && b[1] == '\0' && b > repo) { /* trailing slashes */
-			const char *c = b;
-
-			while (c > repo && c[-1] != '/')
-				c--;
-			b = c > repo ? c - 1 : NULL;
-			break;
-		}
-		name = strdup(b ? b + 1 : repo);
-		l = name ? strcspn(name, "/") : 0;
-		if (name)
-			name[l] = '\0';
-		/* "project.git" is the repository "project" */
-		if (name && l > 4 && strcmp(name + l - 4, ".git") == 0)
-			name[l - 4] = '\0';
-	}
+	name = cli_git_repo_name(a.name, repo);
 	if (!name || !*name || strchr(name, '/')) {
 		free(name);
 		return cli_usage_error("git import", "give the repository a "
@@ -1532,7 +1541,7 @@ static int rm_cmd(cli_ctx *ctx, int argc, char **argv)
 /* ---- the command ---------------------------------------------------------- */
 
 static const cli_opt git_opts[] = {
-	CLI_ARGS("SUBCOMMAND", false, NULL, "import, export, map, "
+	CLI_ARGS("SUBCOMMAND", false, NULL, "import, export, clone, map, "
 		 "cat-file or rm"),
 	CLI_END,
 };
@@ -1544,6 +1553,8 @@ const cli_spec cmd_git_spec = {
 		 "  import [--name NAME] REPO     every object and ref of REPO\n"
 		 "  export [--name NAME] DEST     them back as a bare "
 		 "repository\n"
+		 "  clone [--name NAME] URL DEST  a repository whose objects "
+		 "are in the store\n"
 		 "  rm NAME                       remove its refs (then gc)\n"
 		 "  map ID                        a git id to a b3cas id, or "
 		 "back\n"
@@ -1564,6 +1575,7 @@ int cmd_git(cli_ctx *ctx, int argc, char **argv)
 		    {"export", export_cmd},
 		    {"map", map},
 		    {"cat-file", cat_file},
+		    {"clone", cli_git_clone},
 		    {"rm", rm_cmd}};
 	int rc;
 
