@@ -145,6 +145,19 @@ B3CAS_EXTERN int b3cas_git_lookup(b3cas_store *store, const b3cas_git_oid *git,
 				  b3cas_git_object *out);
 
 /*
+ * What git id maps to as the index records it, in *out, without
+ * b3cas_git_lookup's check that the object is still stored: one index
+ * read instead of two, for a caller that reads the object next (whose
+ * read fails with B3CAS_ENOTFOUND if it is not stored). A mapping
+ * outlives its object only in an index damaged behind the store's back
+ * (GC removes both in one write); fsck finds such mappings (kind
+ * git-map). Returns as b3cas_git_lookup.
+ */
+B3CAS_EXTERN int b3cas_git_mapping(b3cas_store *store,
+				   const b3cas_git_oid *git,
+				   b3cas_git_object *out);
+
+/*
  * The one mapped git id of algo that begins with the hex digits hex (4 to
  * the id's length, either case, as git accepts abbreviated ids), in *out:
  * 0, or B3CAS_ENOTFOUND (none), B3CAS_EEXISTS (more than one: ambiguous),

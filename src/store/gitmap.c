@@ -530,8 +530,9 @@ static int live(b3cas_store *s, const b3cas_git_object *o)
 	return b3cas_store_exists(s, &o->id);
 }
 
-int b3cas_git_lookup(b3cas_store *s, const b3cas_git_oid *git,
-		     b3cas_git_object *out)
+/* What git maps to, in *out; with check, only if the object is stored. */
+static int lookup(b3cas_store *s, const b3cas_git_oid *git,
+		  b3cas_git_object *out, bool check, const char *fn)
 {
 	rocksdb_pinnableslice_t *v;
 	uint8_t k[FWD_KEY_MAX];
@@ -541,12 +542,9 @@ int b3cas_git_lookup(b3cas_store *s, const b3cas_git_oid *git,
 	size_t vlen;
 	int rc;
 
-	B3CAS__NONNULL(s, "store");
-	B3CAS__NONNULL(git, "git");
-	B3CAS__NONNULL(out, "out");
 	if (!b3cas_git_oid_len(git->algo))
-		return b3cas__error(B3CAS_EINVAL, "b3cas_git_lookup: unknown "
-				    "algo %d", (int)git->algo);
+		return b3cas__error(B3CAS_EINVAL, "%s: unknown algo %d", fn,
+				    (int)git->algo);
 	o.git = *git;
 	rc = b3cas__index_get(s->ix, B3CAS_CF_META, k, fwd_key(k, git), &v);
 	if (rc < 0)
@@ -557,7 +555,7 @@ int b3cas_git_lookup(b3cas_store *s, const b3cas_git_oid *git,
 	p = rocksdb_pinnableslice_value(v, &vlen);
 	rc = fwd_parse((const uint8_t *)p, vlen, &o);
 	rocksdb_pinnableslice_destroy(v);
-	if (rc == 0) {
+	if (rc == 0 && check) {
 		rc = live(s, &o);
 		if (rc == 0)
 			rc = b3cas__error(B3CAS_ENOTFOUND, "git id %s is not "
@@ -568,6 +566,24 @@ int b3cas_git_lookup(b3cas_store *s, const b3cas_git_oid *git,
 	if (rc == 0)
 		*out = o;
 	return rc;
+}
+
+int b3cas_git_lookup(b3cas_store *s, const b3cas_git_oid *git,
+		     b3cas_git_object *out)
+{
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(git, "git");
+	B3CAS__NONNULL(out, "out");
+	return lookup(s, git, out, true, "b3cas_git_lookup");
+}
+
+int b3cas_git_mapping(b3cas_store *s, const b3cas_git_oid *git,
+		      b3cas_git_object *out)
+{
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(git, "git");
+	B3CAS__NONNULL(out, "out");
+	return lookup(s, git, out, false, "b3cas_git_mapping");
 }
 
 /* Walk the forward keys from key start (slen bytes) while they begin with

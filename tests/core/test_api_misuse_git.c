@@ -229,6 +229,20 @@ void t_b3cas_git_lookup_prefix(void **state)
 		B3CAS_EINVAL);
 }
 
+void t_b3cas_git_mapping(void **state)
+{
+	b3cas_git_oid g = {B3CAS_GIT_SHA1, {0}};
+	b3cas_git_object o;
+
+	(void)state;
+	EINVAL_FOR("b3cas_git_mapping", "store",
+		   b3cas_git_mapping(NULL, &g, &o));
+	EINVAL_FOR("b3cas_git_mapping", "git", b3cas_git_mapping(st, NULL, &o));
+	EINVAL_FOR("b3cas_git_mapping", "out", b3cas_git_mapping(st, &g, NULL));
+	g.algo = (b3cas_git_algo)7;
+	assert_int_equal(b3cas_git_mapping(st, &g, &o), B3CAS_EINVAL);
+}
+
 void t_b3cas_git_reverse(void **state)
 {
 	b3cas_git_object o;

@@ -192,6 +192,7 @@ void t_b3cas_git_writer_commit(void **state);
 void t_b3cas_git_writer_abort(void **state);
 void t_b3cas_git_lookup(void **state);
 void t_b3cas_git_lookup_prefix(void **state);
+void t_b3cas_git_mapping(void **state);
 void t_b3cas_git_reverse(void **state);
 void t_b3cas_git_foreach(void **state);
 void t_b3cas_git_each_named(void **state);

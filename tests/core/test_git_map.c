@@ -551,10 +551,34 @@ static void test_fsck_mapping(void **state)
 	v[9] = 6;
 	memcpy(v + 10, a.id.bytes, 32);
 	raw_put(s, k, 22, v, 42);
-	/* 3. a forward key naming an object that is not stored */
+	/* 3. a forward key naming an object that is not stored: lookup
+	 * says absent, the unchecked mapping gives it, and a read of what
+	 * it names fails */
 	memset(k + 2, 0xcd, 20);
 	memcpy(v + 10, absent.bytes, 32);
 	raw_put(s, k, 22, v, 42);
+	{
+		b3cas_git_oid dangling = {B3CAS_GIT_SHA1, {0}};
+		size_t nr;
+		char c;
+
+		memset(dangling.bytes, 0xcd, 20);
+		assert_int_equal(b3cas_git_lookup(s, &dangling, &got),
+				 B3CAS_ENOTFOUND);
+		assert_int_equal(b3cas_git_mapping(s, &dangling, &got), 0);
+		assert_true(b3cas_oid_equal(&got.id, &absent));
+		assert_int_equal(got.size, 6);
+		assert_int_equal(b3cas_store_read_at(s, &got.id, 0, &c, 1,
+						     &nr),
+				 B3CAS_ENOTFOUND);
+		/* a sound one: both the same */
+		assert_int_equal(b3cas_git_mapping(s, &a.git, &got), 0);
+		assert_true(b3cas_oid_equal(&got.id, &a.id));
+		assert_int_equal(got.type, B3CAS_GIT_BLOB);
+		memset(dangling.bytes, 0x01, 20);
+		assert_int_equal(b3cas_git_mapping(s, &dangling, &got),
+				 B3CAS_ENOTFOUND);
+	}
 	/* 4. a forward key that does not decode (a value too short) */
 	memset(k + 2, 0xef, 20);
 	raw_put(s, k, 22, v, 7);

@@ -83,8 +83,8 @@ run() {
 		<(git -C "$r" cat-file --batch-check < "$work/ids") \
 		<("$b3cas" --store "$st" git cat-file --batch-check < "$work/ids")
 	# ids that are not there, mixed in, and many lines (the pipeline's
-	# ring of 64 slots wraps): missing as git says it
-	{ for ((i = 0; i < 3; i++)); do cat "$work/ids"
+	# ring of 8 blocks of 256 wraps several times): missing as git says
+	{ for ((i = 0; i < 120; i++)); do cat "$work/ids"
 		printf '%s\n' "$(printf '0%.0s' $(seq 1 40))" 0000000000ff; done
 	} > "$work/ids-mixed"
 	check "$fmt: cat-file --batch, missing ids mixed in" cmp -s \
