@@ -103,7 +103,7 @@ typedef enum b3cas_hash_algo {
 	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
 } b3cas_hash_algo;
 
-#define B3CAS_STORE_OPTIONS_VERSION 6
+#define B3CAS_STORE_OPTIONS_VERSION 7
 
 /* The default inline threshold; see docs/store.md for how it was chosen. */
 #define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
@@ -210,7 +210,19 @@ typedef struct b3cas_store_options {
 	 * compacts them, frames once (docs/compression.md, "Levels").
 	 * Recorded in b3cas.conf; opening ignores it. */
 	int pack_level;
+	/* Version 7 (earlier callers get 0: the default). */
+	/* A bound, in bytes, on what the index keeps in memory: its block
+	 * caches, its write buffers (memtables) and the store's set of
+	 * known ids share it (docs/store.md, "Memory"). 0, the default:
+	 * block caches of 256 and 32 MiB, 64 MiB memtables per column
+	 * family and 32 MiB of known ids, each filled only as the store is
+	 * used. Else at least B3CAS_INDEX_MEMORY_MIN. The L1 cache
+	 * (l1_bytes) comes on top. Not recorded: each open chooses. */
+	uint64_t index_memory;
 } b3cas_store_options;
+
+/* The least b3cas_store_options.index_memory other than 0: 8 MiB. */
+#define B3CAS_INDEX_MEMORY_MIN (8u * 1024u * 1024u)
 
 /* The default and the limits of b3cas_store_options.chunk_avg. */
 #define B3CAS_CHUNK_AVG_DEFAULT 4096u
@@ -226,7 +238,7 @@ typedef struct b3cas_store_options {
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
 	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL, \
-	 0, B3CAS_CHUNKING_DEFAULT, 0, 0, B3CAS_PACKING_DEFAULT, 0}
+	 0, B3CAS_CHUNKING_DEFAULT, 0, 0, B3CAS_PACKING_DEFAULT, 0, 0}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the

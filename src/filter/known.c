@@ -41,6 +41,7 @@ typedef struct known_shard {
 
 struct b3cas_known {
 	known_shard shard[SHARDS];
+	uint32_t max_sets; /* per shard: a power of two, MAX_SETS at most */
 };
 
 uint64_t b3cas__known_capacity(void)
@@ -50,11 +51,21 @@ uint64_t b3cas__known_capacity(void)
 
 b3cas_known *b3cas__known_new(void)
 {
+	return b3cas__known_new_sized(0);
+}
+
+b3cas_known *b3cas__known_new_sized(uint64_t max_bytes)
+{
+	uint64_t per_set = (uint64_t)SHARDS * sizeof(known_set);
 	b3cas_known *k;
 
 	if (posix_memalign((void **)&k, 64, sizeof(*k)) != 0)
 		return NULL;
 	memset(k, 0, sizeof(*k));
+	k->max_sets = MAX_SETS;
+	while (max_bytes && k->max_sets > FIRST_SETS &&
+	       (uint64_t)k->max_sets * per_set > max_bytes)
+		k->max_sets /= 2;
 	for (int i = 0; i < SHARDS; i++)
 		pthread_mutex_init(&k->shard[i].lock, NULL);
 	return k;
@@ -169,7 +180,7 @@ void b3cas__known_add(b3cas_known *k, const b3cas_oid *id)
 	if (find(sh, set, id) >= 0)
 		goto out;
 	/* A full set doubles the table while it may grow. */
-	while (sh->used[set] == 0xff && sh->nsets < MAX_SETS &&
+	while (sh->used[set] == 0xff && sh->nsets < k->max_sets &&
 	       regrow(sh, sh->nsets * 2))
 		set = set_in(id, sh->nsets);
 	for (w = 0; w < WAYS && (sh->used[set] >> w & 1); w++)

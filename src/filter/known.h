@@ -28,6 +28,10 @@ typedef struct b3cas_known b3cas_known;
 
 /* A new empty set, or NULL without memory (the store then goes without). */
 b3cas_known *b3cas__known_new(void);
+
+/* As b3cas__known_new, holding at most about max_bytes of ids (0: the
+ * default 32 MiB; never less than 4 sets a shard, 256 KiB). */
+b3cas_known *b3cas__known_new_sized(uint64_t max_bytes);
 void b3cas__known_free(b3cas_known *k);
 
 /* The caller holds id's stripe lock for each of these. NULL k: no set. */

@@ -180,12 +180,29 @@ static int opening_threads(void)
 
 /* The tuning above; for_writing adds the background threads that
  * flushes and compactions need (a read-only handle never runs either). */
-static rocksdb_options_t *new_options(bool for_writing)
+/* x within [lo, hi]. */
+static size_t clamp(uint64_t x, size_t lo, size_t hi)
+{
+	return x < lo ? lo : x > hi ? hi : (size_t)x;
+}
+
+/*
+ * A memory bound M (b3cas_store_options.index_memory; 0: none) shares
+ * out as: the shared block cache M/4 (at most INDEX_CACHE), the data
+ * family's M/8 (at most 32 MiB), all memtables together M/2
+ * (db_write_buffer_size: RocksDB flushes the largest when they pass it),
+ * each at most M/8 (and the defaults), and the store's set of known ids
+ * M/8 (open.c). Measured in test_git_stream.
+ */
+#define MEM_LO (1u << 20)
+
+static rocksdb_options_t *new_options(bool for_writing, uint64_t memory)
 {
 	rocksdb_options_t *o = rocksdb_options_create();
 	rocksdb_block_based_table_options_t *t =
 		rocksdb_block_based_options_create();
-	rocksdb_cache_t *cache = rocksdb_cache_create_lru(INDEX_CACHE);
+	rocksdb_cache_t *cache = rocksdb_cache_create_lru(
+		memory ? clamp(memory / 4, MEM_LO, INDEX_CACHE) : INDEX_CACHE);
 
 	rocksdb_block_based_options_set_filter_policy(
 		t, rocksdb_filterpolicy_create_bloom_full(10));
@@ -211,12 +228,17 @@ static rocksdb_options_t *new_options(bool for_writing)
 	 * threads (RocksDB's default 16): more threads than CPUs only add
 	 * their start-up (measured on 2 CPUs: open 47 -> 37 ms with 2). */
 	rocksdb_options_set_max_file_opening_threads(o, opening_threads());
+	if (memory) {
+		rocksdb_options_set_write_buffer_size(
+			o, clamp(memory / 8, MEM_LO, 64u << 20));
+		rocksdb_options_set_db_write_buffer_size(o, memory / 2);
+	}
 	return full_disk_options(o);
 }
 
 rocksdb_options_t *b3cas__index_new_options(void)
 {
-	return new_options(true);
+	return new_options(true, 0);
 }
 
 /*
@@ -258,13 +280,15 @@ static void trim_read_only(rocksdb_options_t *o)
  */
 #define DATA_WRITE_BUFFER (16u << 20)
 static rocksdb_options_t *data_options(const rocksdb_options_t *base,
-				       int level, bool read_only)
+				       int level, bool read_only,
+				       uint64_t memory)
 {
 	rocksdb_options_t *o = rocksdb_options_create_copy(
 		(rocksdb_options_t *)base);
 	rocksdb_block_based_table_options_t *t =
 		rocksdb_block_based_options_create();
-	rocksdb_cache_t *cache = rocksdb_cache_create_lru(32u << 20);
+	rocksdb_cache_t *cache = rocksdb_cache_create_lru(
+		memory ? clamp(memory / 8, MEM_LO, 32u << 20) : 32u << 20);
 
 	rocksdb_block_based_options_set_block_size(t, 64u << 10);
 	rocksdb_block_based_options_set_block_cache(t, cache);
@@ -277,7 +301,9 @@ static rocksdb_options_t *data_options(const rocksdb_options_t *base,
 						0, 0);
 	rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0);
 	rocksdb_options_set_memtable_whole_key_filtering(o, 0);
-	rocksdb_options_set_write_buffer_size(o, DATA_WRITE_BUFFER);
+	rocksdb_options_set_write_buffer_size(
+		o, memory ? clamp(memory / 8, MEM_LO, DATA_WRITE_BUFFER)
+			  : DATA_WRITE_BUFFER);
 	if (read_only)
 		rocksdb_options_set_max_open_files(o, -1);
 	return o;
@@ -422,6 +448,14 @@ static int index_in_use(const char *path)
 int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		      bool read_only, int packed_level)
 {
+	return b3cas__index_open_sized(out, path, create, read_only,
+				       packed_level, 0);
+}
+
+int b3cas__index_open_sized(b3cas_index **out, const char *path,
+			    bool create, bool read_only, int packed_level,
+			    uint64_t memory)
+{
 	b3cas_index *ix = calloc(1, sizeof(*ix));
 	bool with_data;
 	int rc;
@@ -432,7 +466,7 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 	pthread_mutex_init(&ix->wq_lock, NULL);
 	pthread_mutex_init(&ix->log_lock, NULL);
 	ix->wq_tail = &ix->wq_head;
-	ix->options = new_options(!read_only);
+	ix->options = new_options(!read_only, memory);
 	/* Writers are combined (b3cas__index_write): one thread at a time
 	 * writes, so RocksDB's pipelining of concurrent writers only adds
 	 * its hand-offs. */
@@ -446,7 +480,9 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 	 * per second, duplicate puts 0.5 us faster).
 	 */
 	ix->refs_options = rocksdb_options_create_copy(ix->options);
-	rocksdb_options_set_write_buffer_size(ix->refs_options, 8u << 20);
+	rocksdb_options_set_write_buffer_size(
+		ix->refs_options,
+		memory ? clamp(memory / 8, MEM_LO, 8u << 20) : 8u << 20);
 	rocksdb_options_set_memtable_prefix_bloom_size_ratio(
 		ix->refs_options, MEMTABLE_BLOOM_REFS);
 	ix->read = rocksdb_readoptions_create();
@@ -461,7 +497,8 @@ int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		trim_read_only(ix->options);
 		trim_read_only(ix->refs_options);
 	}
-	ix->data_options = data_options(ix->options, packed_level, read_only);
+	ix->data_options = data_options(ix->options, packed_level, read_only,
+					memory);
 	with_data = (create && !read_only && packed_level > 0) ||
 		    has_data_family(ix->options, path);
 	rc = read_only ? 0 : sync_kept_logs(path);

@@ -109,6 +109,12 @@ rocksdb_options_t *b3cas__index_new_options(void);
 int b3cas__index_open(b3cas_index **out, const char *path, bool create,
 		      bool read_only, int packed_level);
 
+/* b3cas__index_open within about memory bytes of caches and write
+ * buffers (0: the defaults; see index.c, "A memory bound"). */
+int b3cas__index_open_sized(b3cas_index **out, const char *path,
+			    bool create, bool read_only, int packed_level,
+			    uint64_t memory);
+
 /* Close and free. NULL is accepted. */
 void b3cas__index_close(b3cas_index *ix);
 

@@ -91,6 +91,7 @@ struct b3cas_store {
 	b3cas__caches cache;
 	b3cas_durability durability;
 	bool verify;
+	uint64_t index_memory; /* b3cas_store_options.index_memory */
 	bool read_only;
 	b3cas__flush flush;
 	b3cas__mirror mirror;

@@ -73,6 +73,13 @@ static int check_options(const b3cas_store_options *o)
 				    "pack level %d is not from 0 (the "
 				    "compression level) to 19",
 				    o->pack_level);
+	if (o->version >= 7 && o->index_memory &&
+	    o->index_memory < B3CAS_INDEX_MEMORY_MIN)
+		return b3cas__error(B3CAS_EINVAL,
+				    "index memory of %llu bytes: 0 (the "
+				    "default) or at least %u",
+				    (unsigned long long)o->index_memory,
+				    B3CAS_INDEX_MEMORY_MIN);
 	return 0;
 }
 
@@ -99,9 +106,9 @@ static int open_index(b3cas_store *s)
 	 * brought back (recover) instead of vanishing. */
 	rc = s->read_only ? 0 : keep_damaged_log(s, path);
 	if (rc == 0)
-		rc = b3cas__index_open(&s->ix, path, s->lay.created,
-				       s->read_only,
-				       b3cas__layout_packed_level(&s->lay));
+		rc = b3cas__index_open_sized(
+			&s->ix, path, s->lay.created, s->read_only,
+			b3cas__layout_packed_level(&s->lay), s->index_memory);
 	if (rc == B3CAS_ENOTFOUND)
 		rc = b3cas__error(B3CAS_ECORRUPT,
 				  "store %s has no index (%s is missing or "
@@ -221,6 +228,10 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 			       ? offsetof(b3cas_store_options, chunking)
 		       : opts->version == 4
 			       ? offsetof(b3cas_store_options, packing)
+		       : opts->version == 5
+			       ? offsetof(b3cas_store_options, pack_level)
+		       : opts->version == 6
+			       ? offsetof(b3cas_store_options, index_memory)
 			       : sizeof(defaults));
 		defaults.version = B3CAS_STORE_OPTIONS_VERSION;
 	}
@@ -250,6 +261,7 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		pthread_condattr_destroy(&ca);
 	}
 	s->durability = opts->durability;
+	s->index_memory = opts->index_memory;
 	s->verify = opts->verify_on_read;
 	s->read_only = opts->read_only;
 	/* See stripe/stripes.h for why a read-only handle has fewer. */
@@ -288,7 +300,8 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 		s->filter = b3cas__filter_open(s->ix, &s->stripes, s->lay.root,
 					       s->read_only);
 	if (rc == 0 && !s->read_only)
-		s->known = b3cas__known_new(); /* NULL: go without */
+		/* NULL: go without */
+		s->known = b3cas__known_new_sized(s->index_memory / 8);
 	/* What a crash left of chunked puts and removals (chunked.c). */
 	if (rc == 0 && !s->lay.chunk_max) {
 		int any = b3cas__links_any(s);

@@ -1566,6 +1566,19 @@ static void test_options(void **state)
 	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EINVAL);
 	o.pack_level = 0;
 	o.compression_level = 0;
+	/* an index memory bound: 0 or at least 8 MiB */
+	o.index_memory = B3CAS_INDEX_MEMORY_MIN - 1;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), B3CAS_EINVAL);
+	assert_non_null(strstr(b3cas_error_last(), "index memory"));
+	o.index_memory = 0;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	o.create = false;
+	o.index_memory = B3CAS_INDEX_MEMORY_MIN;
+	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	o.create = true;
+	o.index_memory = 0;
 	assert_int_equal(b3cas_store_open(&s, dir, &o), 0);
 	b3cas_store_info_get(&info, s);
 	assert_int_equal(info.format_version, 2);
