@@ -25,7 +25,7 @@
 # commits; `git repack -a -d` then packs it as git would.
 #
 # For each repository, all timed with GNU time (wall, user+sys CPU, peak
-# RSS), each one run, in this order:
+# RSS), each one run (but cat-file), in this order:
 #   git index-pack    `git index-pack --stdin` of its pack into a new
 #                     repository (git clone's work on receiving)
 #   git unpack-objects `git unpack-objects` of the same pack (loose)
@@ -33,7 +33,8 @@
 #   git cat-file      `git cat-file --batch` of every object id
 #                     (--batch-all-objects order) from the packed repo
 #   b3cas cat-file    `b3cas git cat-file --batch` of the same ids; the
-#                     two outputs are compared byte for byte
+#                     two outputs are compared byte for byte (these two
+#                     run 5 times each, in turn; the median run is shown)
 # then the round trip: `b3cas git export` of what was imported, `git fsck
 # --full --strict` of it, and its refs, HEAD, `git log --all` and the set
 # of reachable objects against the source's; the bytes stored: the
@@ -215,6 +216,11 @@ timed() {
 		'BEGIN { printf "%.2f", u + s }') $((rss / 1024))" >> "$work/times"
 }
 
+median() { # median NAME: NAME-1..5's run of median wall, as NAME
+	grep "^$1-[0-9] " "$work/times" | sort -k2n | sed -n 3p |
+		sed "s/^$1-[0-9]/$1/" >> "$work/times"
+}
+
 row() { # row NAME: "wall s (cpu s, rss MB)"
 	awk -v n="$1" '$1 == n { printf "%s s (CPU %s s, %s MB)", $2, $3, $4 }' \
 		"$work/times"
@@ -258,10 +264,17 @@ compare() {
 	timed b3cas-import "$b3cas" --store "$d/store" git import -q \
 		--name r "$src"
 	stored=$(du -sb "$d/store" | cut -f1)
-	timed git-cat-file bash -c "git -C '$src' cat-file --batch \
-		< '$d/ids' > '$d/git.out'"
-	timed b3cas-cat-file bash -c "'$b3cas' --store '$d/store' git \
-		cat-file --batch < '$d/ids' > '$d/b3.out'"
+	# cat-file: 5 runs each, in turn, the median kept (the first ones
+	# read a cold page cache)
+	local i
+	for i in 1 2 3 4 5; do
+		timed "git-cat-file-$i" bash -c "git -C '$src' cat-file \
+			--batch < '$d/ids' > '$d/git.out'"
+		timed "b3cas-cat-file-$i" bash -c "'$b3cas' --store \
+			'$d/store' git cat-file --batch < '$d/ids' > '$d/b3.out'"
+	done
+	median git-cat-file
+	median b3cas-cat-file
 	local same=identical
 	cmp -s "$d/git.out" "$d/b3.out" || same=DIFFERENT
 	local out_bytes
