@@ -566,16 +566,39 @@ static void test_fetch(void **state)
 	teardown(&f);
 }
 
+/* A commit through libgit2 on ref, message msg: one file name holding
+ * text, no parent; its blob in *blob. */
+static git_oid commit_file(git_repository *repo, const char *ref,
+			   const char *msg, const char *name, const char *text,
+			   git_oid *blob)
+{
+	git_signature *sig;
+	git_treebuilder *tb;
+	git_oid tree, commit;
+	git_tree *t;
+
+	git_ok(git_blob_create_from_buffer(blob, repo, text, strlen(text)));
+	git_ok(git_treebuilder_new(&tb, repo, NULL));
+	git_ok(git_treebuilder_insert(NULL, tb, name, blob,
+				      GIT_FILEMODE_BLOB));
+	git_ok(git_treebuilder_write(&tree, tb));
+	git_treebuilder_free(tb);
+	git_ok(git_tree_lookup(&t, repo, &tree));
+	git_ok(git_signature_new(&sig, "T", "t@example.com", 1700000000, 0));
+	git_ok(git_commit_create(&commit, repo, ref, sig, sig, NULL, msg, t, 0,
+				 NULL));
+	git_signature_free(sig);
+	git_tree_free(t);
+	return commit;
+}
+
 /* A commit made through libgit2 on the backend, exported by the CLI
  * (its objects named as an import names them) and read by git. */
 static void test_commit_exported(void **state)
 {
 	char dst[160], out[160], line[256], hex[GIT_OID_HEXSZ + 1];
 	git_repository *repo;
-	git_signature *sig;
-	git_treebuilder *tb;
-	git_oid blob, tree, commit;
-	git_tree *t;
+	git_oid blob, commit;
 	fixture f;
 	b3cas_oid head_id;
 
@@ -584,19 +607,8 @@ static void test_commit_exported(void **state)
 	snprintf(dst, sizeof(dst), "%s/dst.git", f.root);
 	snprintf(out, sizeof(out), "%s/out.git", f.root);
 	repo = b3_repo(dst, f.s);
-	git_ok(git_blob_create_from_buffer(&blob, repo, "made by libgit2\n",
-					   16));
-	git_ok(git_treebuilder_new(&tb, repo, NULL));
-	git_ok(git_treebuilder_insert(NULL, tb, "file.txt", &blob,
-				      GIT_FILEMODE_BLOB));
-	git_ok(git_treebuilder_write(&tree, tb));
-	git_treebuilder_free(tb);
-	git_ok(git_tree_lookup(&t, repo, &tree));
-	git_ok(git_signature_new(&sig, "T", "t@example.com", 1700000000, 0));
-	git_ok(git_commit_create(&commit, repo, "refs/heads/main", sig, sig,
-				 NULL, "through b3cas\n", t, 0, NULL));
-	git_signature_free(sig);
-	git_tree_free(t);
+	commit = commit_file(repo, "refs/heads/main", "through b3cas\n",
+			     "file.txt", "made by libgit2\n", &blob);
 	git_repository_free(repo);
 
 	/* name it as `git import --name t` would, then export */
@@ -678,10 +690,7 @@ static void test_leased(void **state)
 	git_repository *repo;
 	git_odb_backend *be;
 	git_odb *odb;
-	git_signature *sig;
-	git_treebuilder *tb;
-	git_oid blob, tree, commit;
-	git_tree *t;
+	git_oid blob, commit;
 	b3cas_lease *l;
 	fixture f;
 	uint64_t before;
@@ -707,19 +716,9 @@ static void test_leased(void **state)
 	git_ok(git_repository_set_odb(repo, odb));
 	git_odb_free(odb);
 	fetch_and_compare(repo, src, 0);
-	/* a commit of its own, on the fetched tree */
-	git_ok(git_blob_create_from_buffer(&blob, repo, "leased\n", 7));
-	git_ok(git_treebuilder_new(&tb, repo, NULL));
-	git_ok(git_treebuilder_insert(NULL, tb, "f", &blob,
-				      GIT_FILEMODE_BLOB));
-	git_ok(git_treebuilder_write(&tree, tb));
-	git_treebuilder_free(tb);
-	git_ok(git_tree_lookup(&t, repo, &tree));
-	git_ok(git_signature_new(&sig, "T", "t@example.com", 1700000000, 0));
-	git_ok(git_commit_create(&commit, repo, "refs/heads/own", sig, sig,
-				 NULL, "own\n", t, 0, NULL));
-	git_signature_free(sig);
-	git_tree_free(t);
+	/* a commit of its own */
+	commit = commit_file(repo, "refs/heads/own", "own\n", "f", "leased\n",
+			     &blob);
 	/* no lasting reference: the lease holds them */
 	assert_int_equal(refs_of(f.s, &blob), 1);
 	assert_int_equal(refs_of(f.s, &commit), 1);

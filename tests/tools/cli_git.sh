@@ -132,18 +132,7 @@ run() {
 	local ex=$work/export-$fmt.git
 	expect 0 "^git export: .* 3 refs from git/repo-$fmt/\$" '' -- \
 		--store "$st" git export "$ex"
-	check "$fmt: git fsck --full --strict of the export" \
-		git -C "$ex" fsck --full --strict --no-dangling
-	check "$fmt: refs" cmp -s <(git -C "$r" for-each-ref) \
-		<(git -C "$ex" for-each-ref)
-	check "$fmt: HEAD" test "$(git -C "$r" symbolic-ref HEAD)" = \
-		"$(git -C "$ex" symbolic-ref HEAD)"
-	check "$fmt: log --all" cmp -s \
-		<(git -C "$r" log --all --format='%H %P %T %an %s') \
-		<(git -C "$ex" log --all --format='%H %P %T %an %s')
-	check "$fmt: objects reached" cmp -s \
-		<(git -C "$r" rev-list --objects --all | sort) \
-		<(git -C "$ex" rev-list --objects --all | sort)
+	git_same_repo "$fmt: the export" "$r" "$ex"
 	expect 2 '' 'not an empty folder' -- --store "$st" git export "$ex"
 	expect 1 '' 'no repository' -- --store "$st" git export --name nope \
 		"$work/nope-$fmt"

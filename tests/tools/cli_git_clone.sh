@@ -73,19 +73,7 @@ exported() { # exported NAME DEST REF: DEST exported, checked against REF
 	rm -rf "$ex"
 	expect 0 "^git export: " '' -- --store "$st" git export --name "$name" \
 		"$ex"
-	check "$name: git fsck --full --strict of the export" \
-		git -C "$ex" fsck --full --strict --no-dangling
-	check "$name: refs" cmp -s \
-		<(git -C "$ref" for-each-ref | grep -v origin/HEAD) \
-		<(git -C "$ex" for-each-ref)
-	check "$name: HEAD" test "$(git -C "$ref" symbolic-ref HEAD)" = \
-		"$(git -C "$ex" symbolic-ref HEAD)"
-	check "$name: log --all" cmp -s \
-		<(git -C "$ref" log --all --format='%H %P %T %s') \
-		<(git -C "$ex" log --all --format='%H %P %T %s')
-	check "$name: objects reached" cmp -s \
-		<(git -C "$ref" rev-list --objects --all | sort) \
-		<(git -C "$ex" rev-list --objects --all | sort)
+	git_same_repo "$name: the export" "$ref" "$ex"
 }
 exported dst "$work/ex1" "$work/ref"
 

@@ -37,3 +37,23 @@ cli_summary() {
 	echo "$checks checks, $fails failures${1:+ ($1)}"
 	((fails == 0))
 }
+
+# git_same_repo WHAT SRC COPY: COPY passes `git fsck --full --strict` and
+# has SRC's refs (less a clone's symbolic origin/HEAD), HEAD, history and
+# reachable objects.
+git_same_repo() {
+	local what=$1 src=$2 copy=$3
+	check "$what: git fsck --full --strict" \
+		git -C "$copy" fsck --full --strict --no-dangling
+	check "$what: refs" cmp -s \
+		<(git -C "$src" for-each-ref | grep -v origin/HEAD) \
+		<(git -C "$copy" for-each-ref)
+	check "$what: HEAD" test "$(git -C "$src" symbolic-ref HEAD)" = \
+		"$(git -C "$copy" symbolic-ref HEAD)"
+	check "$what: log --all" cmp -s \
+		<(git -C "$src" log --all --format='%H %P %T %an %s') \
+		<(git -C "$copy" log --all --format='%H %P %T %an %s')
+	check "$what: objects reached" cmp -s \
+		<(git -C "$src" rev-list --objects --all | sort) \
+		<(git -C "$copy" rev-list --objects --all | sort)
+}
