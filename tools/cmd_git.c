@@ -200,6 +200,14 @@ static int import_objects(import_run *r, FILE *f, const char *repo)
 		char got[B3CAS_GIT_HEX_MAX + 1];
 		int err;
 
+		if (sscanf(line, "%65s %15s", hex, tname) == 2 &&
+		    strcmp(tname, "missing") == 0) {
+			free(buf);
+			cli_error("git import: %s: git cannot read object %s, "
+				  "which it lists (a damaged repository: "
+				  "`git fsck` tells more)", repo, hex);
+			return CLI_STORE;
+		}
 		if (sscanf(line, "%65s %15s %llu", hex, tname, &size) != 3 ||
 		    b3cas_git_oid_parse(&want, hex) != 0 ||
 		    want.algo != r->algo ||
