@@ -15,6 +15,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,7 +100,35 @@ typedef struct import_run {
 	linked *items;
 	size_t n, cap;
 	uint64_t objects, bytes, links;
+	/* progress on a terminal (not with -q): git's count of its
+	 * objects (loose and packed, a pack's duplicates counted twice),
+	 * when the line was drawn last, the start */
+	bool progress;
+	uint64_t total;
+	double last, t0;
 } import_run;
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The import's progress line: what of total (0: unknown), every 0.1 s
+ * at most, or final. */
+static void import_progress(import_run *r, const char *what, uint64_t done,
+			    uint64_t total, bool final)
+{
+	double t = now_s();
+	b3cas_progress p = {done, total, r->bytes, t - r->t0};
+
+	if (!r->progress || (!final && t - r->last < 0.1))
+		return;
+	r->last = t;
+	cli_progress(what, &p, final);
+}
 
 /* Blobs of more than STREAM_MIN bytes are imported in pieces of
  * STREAM_PIECE through a b3cas_git_writer, in bounded memory. */
@@ -236,6 +265,8 @@ static int import_objects(import_run *r, FILE *f, const char *repo)
 		}
 		r->objects++;
 		r->bytes += size;
+		import_progress(r, "git import: objects", r->objects,
+				r->total > r->objects ? r->total : 0, false);
 		if (type != B3CAS_GIT_BLOB) {
 			if (r->n == r->cap) {
 				linked *m = realloc(r->items,
@@ -261,7 +292,10 @@ static int import_objects(import_run *r, FILE *f, const char *repo)
  * names (all stored by the first pass). */
 static int import_links(import_run *r)
 {
+	import_progress(r, "git import: objects", r->objects, r->objects,
+			true);
 	for (size_t i = 0; i < r->n; i++) {
+		import_progress(r, "git import: links", i, r->n, false);
 		const b3cas_git_object *o = &r->items[i].o;
 		b3cas_oid *links;
 		size_t n;
@@ -283,6 +317,7 @@ static int import_links(import_run *r)
 		if (err < 0)
 			return lib_error(err, false);
 	}
+	import_progress(r, "git import: links", r->n, r->n, true);
 	return CLI_OK;
 }
 
@@ -468,6 +503,18 @@ static int import(cli_ctx *ctx, int argc, char **argv)
 	if (err < 0) {
 		free(name);
 		return cli_close_store(r.s, lib_error(err, false));
+	}
+	r.progress = !a.quiet;
+	r.t0 = now_s();
+	if (r.progress && (f = git_run(repo, "count-objects -v"))) {
+		char line[128];
+		unsigned long long v;
+
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "count: %llu", &v) == 1 ||
+			    sscanf(line, "in-pack: %llu", &v) == 1)
+				r.total += v;
+		pclose(f);
 	}
 	f = git_run(repo, "cat-file --batch-all-objects --batch --unordered");
 	if (!f) {

@@ -136,8 +136,15 @@ run() {
 	expect 2 '' 'not an empty folder' -- --store "$st" git export "$ex"
 	expect 1 '' 'no repository' -- --store "$st" git export --name nope \
 		"$work/nope-$fmt"
-	# a second import stores nothing new
+	# a second import stores nothing new; on a terminal it shows its
+	# progress, with -q nothing
 	expect 0 "^git import: " '' -- --store "$st" git import "$r"
+	local tty
+	tty=$(script -qec "'$b3cas' --store '$st' git import '$r'" /dev/null)
+	check "$fmt: import progress on a terminal" \
+		grep -q 'git import: objects: .*100% .* objects' <<<"$tty"
+	tty=$(script -qec "'$b3cas' --store '$st' git import -q '$r'" /dev/null)
+	check "$fmt: no progress with -q" test -z "$tty"
 	# removing the repository's refs lets gc free all of it, mappings too
 	cp -a "$st" "$st-rm"
 	expect 0 "^git rm: 4 refs of repo-$fmt removed" '' -- --store "$st-rm" \
