@@ -341,12 +341,10 @@ static int be_readstream(git_odb_stream **out, size_t *len,
  * already, linked (if link) to what it names that is stored (a tree,
  * commit or tag; without link, a later put may give the links); then its
  * reference: a lasting one, or the backend's lease's.
- * The id the put computes must be oid. *fresh (may be NULL) tells
- * whether it was stored now. 0, or a libgit2 code.
+ * The id the put computes must be oid. 0, or a libgit2 code.
  */
 static int put_one(backend *b, b3cas_lease *l, const git_oid *oid,
-		   const void *data, size_t len, git_object_t type, bool link,
-		   bool *fresh)
+		   const void *data, size_t len, git_object_t type, bool link)
 {
 	b3cas_git_type t = from_git_type(type);
 	b3cas_git_object o;
@@ -355,8 +353,6 @@ static int put_one(backend *b, b3cas_lease *l, const git_oid *oid,
 	size_t n = 0;
 	int rc;
 
-	if (fresh)
-		*fresh = false;
 	if (!t)
 		return git_fail(GIT_ERROR_INVALID, "b3cas: not a type of object "
 				"the store keeps");
@@ -379,8 +375,6 @@ static int put_one(backend *b, b3cas_lease *l, const git_oid *oid,
 	if (memcmp(o.git.bytes, oid->id, GIT_OID_RAWSZ) != 0)
 		return git_fail(GIT_ERROR_ODB, "b3cas: the object hashes to "
 				"another id than the one given");
-	if (fresh)
-		*fresh = true;
 	if (b->lease)
 		return 0;
 	rc = (int)b3cas_ref_add(b->store, &o.id);
@@ -395,11 +389,11 @@ static int be_write(git_odb_backend *parent, const git_oid *oid,
 	int rc;
 
 	if (b->lease)
-		return put_one(b, b->lease, oid, data, len, type, true, NULL);
+		return put_one(b, b->lease, oid, data, len, type, true);
 	rc = b3cas_lease_open(b->store, &l);
 	if (rc < 0)
 		return git_code(rc);
-	rc = put_one(b, l, oid, data, len, type, true, NULL);
+	rc = put_one(b, l, oid, data, len, type, true);
 	/* the lasting reference is taken: the lease's goes */
 	if (b3cas_lease_close(l) < 0 && rc == 0)
 		rc = git_code(B3CAS_EIO);
@@ -533,7 +527,7 @@ typedef struct import_ctx {
 	backend *b;
 	git_odb *pack;
 	b3cas_lease *lease;
-	git_oid *named; /* trees, commits and tags stored by the first pass */
+	git_oid *named; /* the pack's trees, commits and tags */
 	size_t n, cap;
 	int rc;
 } import_ctx;
@@ -542,17 +536,19 @@ static int import_one(const git_oid *oid, void *ctx)
 {
 	import_ctx *c = ctx;
 	git_odb_object *obj;
-	bool fresh = false;
+	bool named = false;
 	int rc = git_odb_read(&obj, c->pack, oid);
 
 	if (rc == 0) {
 		rc = put_one(c->b, c->lease, oid, git_odb_object_data(obj),
 			     git_odb_object_size(obj),
-			     git_odb_object_type(obj), false, &fresh);
-		fresh = fresh && git_odb_object_type(obj) != GIT_OBJECT_BLOB;
+			     git_odb_object_type(obj), false);
+		named = git_odb_object_type(obj) != GIT_OBJECT_BLOB;
 		git_odb_object_free(obj);
 	}
-	if (rc == 0 && fresh && c->n == c->cap) {
+	/* every tree, commit and tag, also one stored before: one that a
+	 * pack stopped between its passes left unlinked gets its links */
+	if (rc == 0 && named && c->n == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 256;
 		git_oid *m = realloc(c->named, cap * sizeof(*m));
 
@@ -564,16 +560,17 @@ static int import_one(const git_oid *oid, void *ctx)
 				      "memory");
 		}
 	}
-	if (rc == 0 && fresh)
+	if (rc == 0 && named)
 		git_oid_cpy(&c->named[c->n++], oid);
 	if (rc < 0)
 		c->rc = rc;
 	return rc < 0 ? 1 : 0;
 }
 
-/* The second pass: a tree, commit or tag stored by the first, which met
- * the pack's objects in no useful order, gets its links now that all
- * are stored (b3cas_git_put keeps the first links given). */
+/* The second pass: each tree, commit and tag of the pack, which the
+ * first met in no useful order, gets its links now that all is stored
+ * (b3cas_git_put keeps the first links given: one linked before keeps
+ * its own, and the lease takes one reference more). */
 static int link_one(import_ctx *c, const git_oid *oid)
 {
 	git_odb_object *obj;
