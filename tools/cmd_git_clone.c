@@ -111,7 +111,9 @@ int cli_git_clone(cli_ctx *ctx, int argc, char **argv)
 	args[k++] = "b3cas-git";
 	args[k++] = "--store";
 	args[k++] = (char *)store;
-	if (ctx->lock_timeout_ms) {
+	if (ctx->lock_timeout_ms == B3CAS_LOCK_WAIT_FOREVER) {
+		args[k++] = "--wait";
+	} else if (ctx->lock_timeout_ms) {
 		snprintf(wait, sizeof(wait), "--wait=%ums",
 			 ctx->lock_timeout_ms);
 		args[k++] = wait;

@@ -103,7 +103,9 @@ expect 0 '' '' -- --store "$st" git clone --bare -q \
 check "-q prints nothing" test -z "$out"
 check "a bare clone: no working tree" test ! -e "$work/bare.git/a"
 exported bare "$work/ex3" "$work/ref-bare.git"
-expect 0 '' '' -- --store "$st" git clone -q -b side "$src" "$work/side"
+# --wait passed on to b3cas-git: plain (forever) and a duration
+expect 0 '' '' -- --store "$st" --wait git clone -q -b side "$src" \
+	"$work/side"
 check "-b side: HEAD" test "$(git -C "$work/side" symbolic-ref HEAD)" = \
 	refs/heads/side
 check "-b side: its file" test "$(cat "$work/side/s")" = side
@@ -128,6 +130,9 @@ expect 0 '' '' -- --store "$work/store-broken" stats
 check "a failed clone leaves no objects after gc" \
 	grep -qE '^objects: +0 ' <<<"$out"
 
+expect 0 '' '' -- --store "$st" --wait=2s git clone -q --name waited \
+	"$src" "$work/waited"
+expect 0 '^git rm: ' '' -- --store "$st" git rm waited
 # bad input
 mkdir -p "$work/full" && touch "$work/full/x"
 expect 2 '' 'not an empty folder' -- --store "$st" git clone "$src" \
