@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <time.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -773,38 +774,110 @@ typedef struct batch {
 	int read_err; /* errno of reading standard input, or 0 */
 } batch;
 
+/* Standard input read a buffer at a time, split into lines. */
+typedef struct line_in {
+	char buf[1 << 16];
+	size_t at, end;
+	bool eof;
+	int err; /* errno of a failed read, or 0 */
+} line_in;
+
+/* The next line (its "\n" dropped, cut to cap - 1 bytes) into out: 1, 0
+ * at the end of input or after an error, -1 when none is buffered and
+ * none is ready to be read (only when !wait). */
+static int next_line(line_in *li, char *out, size_t cap, bool wait)
+{
+	for (;;) {
+		char *nl = memchr(li->buf + li->at, '\n', li->end - li->at);
+		size_t len;
+
+		if (nl || (li->eof && li->at < li->end)) {
+			size_t n = nl ? (size_t)(nl - (li->buf + li->at))
+				      : li->end - li->at;
+
+			len = n < cap - 1 ? n : cap - 1;
+			memcpy(out, li->buf + li->at, len);
+			out[len] = '\0';
+			li->at += n + (nl != NULL);
+			return 1;
+		}
+		if (li->eof)
+			return 0;
+		if (!wait) {
+			struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+
+			if (poll(&p, 1, 0) == 0)
+				return -1;
+		}
+		if (li->at > 0) { /* keep the partial line, make room */
+			memmove(li->buf, li->buf + li->at, li->end - li->at);
+			li->end -= li->at;
+			li->at = 0;
+		}
+		if (li->end == sizeof(li->buf)) { /* a line longer than all */
+			li->buf[sizeof(li->buf) - 1] = '\n';
+			continue;
+		}
+		ssize_t got = read(STDIN_FILENO, li->buf + li->end,
+				   sizeof(li->buf) - li->end);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			li->err = got < 0 ? errno : 0;
+			li->eof = true;
+			continue;
+		}
+		li->end += (size_t)got;
+	}
+}
+
+/*
+ * A block is queued when full, at the end of input, or as soon as the
+ * input has nothing more ready: a program that writes an id and waits
+ * for its answer (as git cat-file --batch's callers may) gets it, and
+ * the writer flushes standard output whenever it has to wait.
+ */
 static void *batch_reader(void *arg)
 {
 	batch *b = arg;
-	bool more = true;
+	line_in *li = malloc(sizeof(*li));
+	bool more = li != NULL;
 
+	if (li) {
+		li->at = li->end = 0;
+		li->eof = false;
+		li->err = 0;
+	}
 	while (more) {
 		bblock *k;
 		unsigned n = 0;
+		int got = 1;
 
 		pthread_mutex_lock(&b->m);
 		while (!b->stop && b->tail - b->head == BATCH_BLOCKS)
 			pthread_cond_wait(&b->space, &b->m);
 		if (b->stop) {
 			pthread_mutex_unlock(&b->m);
+			free(li);
 			return NULL;
 		}
 		k = &b->blk[b->tail % BATCH_BLOCKS];
 		pthread_mutex_unlock(&b->m);
 		/* the block is the reader's until it is queued */
 		while (n < BLOCK_IDS &&
-		       fgets(k->slot[n].in, sizeof(k->slot[n].in), stdin)) {
+		       (got = next_line(li, k->slot[n].in,
+					sizeof(k->slot[n].in), n == 0)) == 1) {
 			bslot *sl = &k->slot[n++];
 
-			sl->in[strcspn(sl->in, "\n")] = '\0';
 			sl->data = NULL;
 			sl->msg = NULL;
 			sl->err = 0;
 		}
-		more = n == BLOCK_IDS;
+		more = got != 0;
 		pthread_mutex_lock(&b->m);
 		if (!more)
-			b->read_err = ferror(stdin) ? (errno ? errno : EIO) : 0;
+			b->read_err = li->err;
 		if (n > 0) {
 			k->n = n;
 			atomic_store(&k->done, 0);
@@ -820,6 +893,15 @@ static void *batch_reader(void *arg)
 		}
 		pthread_mutex_unlock(&b->m);
 	}
+	if (!li) {
+		pthread_mutex_lock(&b->m);
+		b->read_err = ENOMEM;
+		b->eof = true;
+		pthread_cond_broadcast(&b->work);
+		pthread_cond_broadcast(&b->done);
+		pthread_mutex_unlock(&b->m);
+	}
+	free(li);
 	return NULL;
 }
 
@@ -1019,6 +1101,13 @@ static int batch_run(b3cas_store *s, bool content)
 	while (rc == CLI_OK) {
 		bblock *k = &b->blk[b->head % BATCH_BLOCKS];
 
+		if (b->head == b->tail && !b->eof) {
+			/* caught up with the input: what is written goes out
+			 * (a caller may wait for it before it asks more) */
+			pthread_mutex_unlock(&b->m);
+			fflush(stdout);
+			pthread_mutex_lock(&b->m);
+		}
 		while (b->head == b->tail && !b->eof)
 			pthread_cond_wait(&b->done, &b->m);
 		if (b->head == b->tail)
@@ -1035,6 +1124,7 @@ static int batch_run(b3cas_store *s, bool content)
 						     ? i + BATCH_RUN
 						     : k->n;
 
+				fflush(stdout);
 				pthread_mutex_lock(&b->m);
 				atomic_store(&b->want, w);
 				while (atomic_load(&k->done) < w)

@@ -90,6 +90,20 @@ run() {
 	check "$fmt: cat-file --batch, missing ids mixed in" cmp -s \
 		<(git -C "$r" cat-file --batch < "$work/ids-mixed") \
 		<("$b3cas" --store "$st" git cat-file --batch < "$work/ids-mixed")
+	# asked one id at a time, each answer awaited before the next is
+	# sent (as a program holding git cat-file --batch open does)
+	local answered=0 line
+	coproc B3BATCH { "$b3cas" --store "$st" git cat-file --batch-check; }
+	while read -r id; do
+		echo "$id" >&"${B3BATCH[1]}"
+		read -t 10 -r line <&"${B3BATCH[0]}" || break
+		[[ $line == "$(git -C "$r" cat-file --batch-check <<<"$id")" ]] &&
+			answered=$((answered + 1))
+	done < <(head -5 "$work/ids"; echo 0000000000ff)
+	exec {B3BATCH[1]}>&-
+	wait "$B3BATCH_PID" 2>/dev/null
+	check "$fmt: --batch-check one id at a time (answered $answered)" \
+		test "$answered" = 6
 	# abbreviated: the first 12 hex digits
 	check "$fmt: abbreviated ids" cmp -s \
 		<(git -C "$r" cat-file --batch < "$work/ids") \
