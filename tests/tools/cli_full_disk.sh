@@ -23,20 +23,7 @@ for tool in b3sum mkfs.ext4 mount umount truncate; do
 		exit 1
 	}
 done
-if [[ $(id -u) != 0 ]]; then
-	echo "FAIL: this test mounts file systems and must run as root"
-	exit 1
-fi
-
-work=$(mktemp -d)
-mounts=()
-cleanup() {
-	for m in "${mounts[@]}"; do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
-	rm -rf "$work" "$_cli_err"
-}
-trap cleanup EXIT
+cli_mount_work
 files=$work/files
 mkdir -p "$files"
 

@@ -19,19 +19,7 @@ set -uo pipefail
 b3cas=${1:?usage: cli_git_faults.sh PATH_TO_B3CAS}
 b3cas=$(realpath "$b3cas")
 . "$(dirname "$0")/cli_lib.sh"
-if [[ $(id -u) != 0 ]]; then
-	echo "FAIL: this test mounts file systems and must run as root"
-	exit 1
-fi
-work=$(mktemp -d)
-mounts=()
-cleanup() {
-	for m in "${mounts[@]}"; do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
-	done
-	rm -rf "$work" "$_cli_err"
-}
-trap cleanup EXIT
+cli_mount_work
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com \
 	GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com \
 	GIT_CONFIG_NOSYSTEM=1 HOME=$work

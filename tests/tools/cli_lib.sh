@@ -57,3 +57,23 @@ git_same_repo() {
 		<(git -C "$src" rev-list --objects --all | sort) \
 		<(git -C "$copy" rev-list --objects --all | sort)
 }
+
+# cli_mount_work: for tests that mount file systems. Fails (never skips)
+# unless root; makes $work, and an EXIT trap that unmounts every path
+# the test adds to mounts=() and removes $work.
+cli_mount_work() {
+	if [[ $(id -u) != 0 ]]; then
+		echo "FAIL: this test mounts file systems and must run as root"
+		exit 1
+	fi
+	work=$(mktemp -d)
+	mounts=()
+	trap _cli_unmount_all EXIT
+}
+
+_cli_unmount_all() {
+	for m in "${mounts[@]}"; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	rm -rf "$work" "$_cli_err"
+}
