@@ -48,6 +48,8 @@
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2111,6 +2113,50 @@ out:
 
 /* ---- putting ------------------------------------------------------- */
 
+/*
+ * A put with a base rebases each node after it is stored (node_new):
+ * the base's chunks and node it replaces become deltas against it, and
+ * what it holds that is a delta is made whole. That is most of such a
+ * put's work (a memory image checkpointed again: compressing the deltas,
+ * reading the base's chunks), and nothing the put does next depends on
+ * it, so from its second node on a thread of the put's own does it, in
+ * the put's order, while the put cuts, hashes and stores the nodes after.
+ * A job holds a copy of its node's chunks (the caller's buffer is gone
+ * after the feed); the jobs waiting hold at most RB_QUEUE_BYTES, or one
+ * node. The last feed waits for every job to be done, so a put returns
+ * with its deltas made, as without the thread.
+ */
+#define RB_QUEUE_BYTES (4u << 20)
+
+typedef struct rb_job {
+	struct rb_job *next;
+	bool known; /* the node was stored already: only promotes */
+	uint8_t node[B3CAS_OUT_LEN];
+	size_t bytes;       /* its list, at seg */
+	uint64_t seg_start; /* where its bytes start in the object */
+	uint64_t len;       /* its chunks' bytes */
+	uint32_t n;
+	ref_item *items;    /* its n chunks, in order */
+	const uint8_t *seg;
+	/* a job's own copies (NULL for one run at once, on the put's) */
+	ref_item *own_items;
+	uint8_t *own_seg, *own_data;
+	size_t data_cap;
+} rb_job;
+
+typedef struct rb_pipe {
+	pthread_t thread;
+	bool started;
+	bool stop;       /* the put is aborted: the jobs left are dropped */
+	bool busy;       /* the worker holds a job */
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	rb_job *head, *tail; /* waiting, in order */
+	rb_job *spare;       /* done, kept for their buffers */
+	size_t queued;       /* bytes of the waiting jobs */
+	uint32_t nodes;      /* nodes handed over so far */
+} rb_pipe;
+
 struct b3cas__cput {
 	b3cas_store *s;
 	b3cas_cdc cdc;
@@ -2146,8 +2192,15 @@ struct b3cas__cput {
 	b3cas_oid *bn_ids;
 	uint32_t bn_n;
 	uint64_t bn_size;
+	/* the rebases' own (rebase_job; a worker of the put's, rb_*):
+	 * node deltas, base node lists and their sorted chunks */
 	uint8_t nd[NODE_DELTA_HEAD + NODE_VALUE_MAX];
+	uint8_t rb_seg[NODE_VALUE_MAX];
+	ref_item rb_sorted[NODE_CHUNKS];
+	rb_pipe rb;
 };
+
+static void rebase_free(b3cas__cput *c);
 
 int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 {
@@ -2167,6 +2220,10 @@ int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 	}
 	c->s = s;
 	c->delta = NULL;
+	memset(&c->rb, 0, sizeof(c->rb));
+	pthread_mutex_init(&c->rb.mu, NULL);
+	pthread_cond_init(&c->rb.work, NULL);
+	pthread_cond_init(&c->rb.done, NULL);
 	c->bn_start = NULL;
 	c->bn_ids = NULL;
 	c->bn_n = 0;
@@ -2184,6 +2241,7 @@ int b3cas__cput_begin(b3cas_store *s, b3cas__cput **out)
 	c->top_cap = TOP_HEAD + 16 * TOP_SEG;
 	c->top = malloc(c->top_cap);
 	if (!c->top || getrandom(c->gen, GEN_LEN, 0) != (ssize_t)GEN_LEN) {
+		rebase_free(c);
 		free(c->top);
 		free(c);
 		return b3cas__error(B3CAS_ENOMEM, "cannot start a chunked put");
@@ -2343,43 +2401,43 @@ static int node_stored_before(b3cas__cput *c)
 	return 0;
 }
 
-static void node_rebases(b3cas__cput *c)
+static void node_rebases(b3cas__cput *c, const rb_job *j)
 {
 	b3cas__delta_bnode bn;
 	size_t bytes = 0;
 	uint32_t nb = 0;
 
-	/* the base node: the chunks stored anew, in order (the node is
-	 * written: its value and sorted chunks are free to reuse) */
-	for (uint32_t i = 0; i < c->n; i++) {
-		c->dchunks[i].id = c->items[i].id;
-		c->dchunks[i].data = c->items[i].data;
-		c->dchunks[i].len = c->items[i].len;
-		c->dchunks[i].off = c->items[i].off;
+	/* the base node: the chunks stored anew, in order */
+	for (uint32_t i = 0; i < j->n; i++) {
+		const ref_item *it = &j->items[i];
+
+		c->dchunks[i].id = it->id;
+		c->dchunks[i].data = it->data;
+		c->dchunks[i].len = it->len;
+		c->dchunks[i].off = it->off;
 		c->dchunks[i].bpos = B3CAS__DELTA_NOT_NEW;
-		if (c->items[i].stored)
+		if (it->stored)
 			continue;
 		c->dchunks[i].bpos = nb;
-		memcpy(c->seg + bytes, c->items[i].id.bytes, B3CAS_OID_LEN);
+		memcpy(c->rb_seg + bytes, it->id.bytes, B3CAS_OID_LEN);
 		bytes += B3CAS_OID_LEN;
-		bytes += put_varint(c->seg + bytes, c->items[i].len);
-		c->sorted[nb] = c->items[i];
-		c->sorted[nb].pos = nb;
+		bytes += put_varint(c->rb_seg + bytes, it->len);
+		c->rb_sorted[nb] = *it;
+		c->rb_sorted[nb].pos = nb;
 		nb++;
 	}
-	qsort(c->sorted, nb, sizeof(c->sorted[0]), ref_cmp);
-	b3cas_hash(bn.id, c->seg, bytes);
-	bn.value = c->seg;
+	qsort(c->rb_sorted, nb, sizeof(c->rb_sorted[0]), ref_cmp);
+	b3cas_hash(bn.id, c->rb_seg, bytes);
+	bn.value = c->rb_seg;
 	bn.vlen = bytes;
-	bn.sorted = c->sorted;
+	bn.sorted = c->rb_sorted;
 	bn.n = nb;
-	for (uint32_t i = 0; i < c->n; i++) {
-		int rc = c->items[i].stored
-				 ? b3cas__delta_promote(c->s, &c->items[i].id,
-							c->items[i].data,
-							c->items[i].len)
-				 : b3cas__delta_rebase(c->delta, c->s, &bn,
-						       c->dchunks, c->n, i);
+	for (uint32_t i = 0; i < j->n; i++) {
+		const ref_item *it = &j->items[i];
+		int rc = it->stored ? b3cas__delta_promote(c->s, &it->id,
+							   it->data, it->len)
+				    : b3cas__delta_rebase(c->delta, c->s, &bn,
+							  c->dchunks, j->n, i);
 
 		if (rc < 0)
 			b3cas_error_clear();
@@ -2388,23 +2446,21 @@ static void node_rebases(b3cas__cput *c)
 
 /* A node stored already, in a put with a base: its chunks that are deltas
  * (a region come back to an earlier version) made whole again. */
-static void node_promotes(b3cas__cput *c)
+static void node_promotes(b3cas__cput *c, const rb_job *j)
 {
-	for (uint32_t i = 0; i < c->n; i++)
-		if (b3cas__delta_promote(c->s, &c->items[i].id,
-					 c->items[i].data, c->items[i].len) < 0)
+	for (uint32_t i = 0; i < j->n; i++)
+		if (b3cas__delta_promote(c->s, &j->items[i].id,
+					 j->items[i].data, j->items[i].len) < 0)
 			b3cas_error_clear();
 }
 
-/* The base's nodes that overlap the open node (its bytes start at
- * seg_start): *first, and the count. */
-static uint32_t base_nodes_over(const b3cas__cput *c, uint32_t *first)
+/* The base's nodes that overlap job j's node: *first, and the count. */
+static uint32_t base_nodes_over(const b3cas__cput *c, const rb_job *j,
+				uint32_t *first)
 {
-	uint64_t a = c->seg_start, z = a;
+	uint64_t a = j->seg_start, z = a + j->len;
 	uint32_t lo = 0, hi = c->bn_n, i;
 
-	for (uint32_t k = 0; k < c->n; k++)
-		z += c->items[k].len;
 	while (hi - lo > 1) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
@@ -2420,17 +2476,17 @@ static uint32_t base_nodes_over(const b3cas__cput *c, uint32_t *first)
 }
 
 /*
- * After the open node (node, its list bytes at c->seg) is stored anew by
- * a put with a base: pick, a base's node over some of the same bytes, is
- * rewritten as a delta against it (one count of node more), in one batch under both
+ * After job j's node (its list at j->seg) is stored anew by a put with a
+ * base: pick, a base's node over some of the same bytes, is rewritten as
+ * a delta against it (one count of node more), in one batch under both
  * nodes' locks, when it is kept as a list, is no node of this put so
  * far, and takes at most half as much as a delta. The newest version's
  * nodes stay lists, as its chunks stay whole. Any failure leaves it a
  * list: only bytes are lost.
  */
-static void node_rebase(b3cas__cput *c, const uint8_t *node, size_t bytes,
-			const uint8_t *pick)
+static void node_rebase(b3cas__cput *c, const rb_job *j, const uint8_t *pick)
 {
+	const uint8_t *node = j->node;
 	uint8_t old[B3CAS_OID_LEN];
 	uint64_t ocount = 0, ncount = 0;
 	rocksdb_pinnableslice_t *ov;
@@ -2451,7 +2507,7 @@ static void node_rebase(b3cas__cput *c, const uint8_t *node, size_t bytes,
 			rocksdb_pinnableslice_value(ov, &vlen);
 
 		if (!node_is_delta(p, vlen))
-			len = node_delta_make(p, vlen, c->seg, bytes, node,
+			len = node_delta_make(p, vlen, j->seg, j->bytes, node,
 					      c->nd);
 		rocksdb_pinnableslice_destroy(ov);
 	}
@@ -2498,8 +2554,212 @@ static void node_rebase(b3cas__cput *c, const uint8_t *node, size_t bytes,
 		b3cas_error_clear();
 }
 
-/* The put's open node, new: stored, then the base's node and chunks it
- * replaces rewritten as deltas against it. */
+/*
+ * Job j, a node of a put with a base that is stored: its chunks and the
+ * node noted as the put's (a base's chunk or node the put holds is not
+ * rewritten as a delta), then the base's nodes and chunks it replaces
+ * rewritten as deltas against it, or, a node stored already, its deltas
+ * made whole. Nothing fails: a rebase not made costs only bytes.
+ */
+static void rebase_job(b3cas__cput *c, const rb_job *j)
+{
+	for (uint32_t k = 0; k < j->n; k++)
+		b3cas__delta_note_put(c->delta, &j->items[k].id);
+	b3cas__delta_note_put(c->delta,
+			      (const b3cas_oid *)(const void *)j->node);
+	if (j->known) {
+		node_promotes(c, j);
+		return;
+	}
+	if (c->bn_n && c->gen[0] >= NODE_CHAIN_BREAK) {
+		uint32_t first, n = base_nodes_over(c, j, &first);
+
+		for (uint32_t i = 0; i < n; i++)
+			node_rebase(c, j, c->bn_ids[first + i].bytes);
+	}
+	node_rebases(c, j);
+}
+
+static void *rebase_worker(void *arg)
+{
+	b3cas__cput *c = arg;
+	rb_pipe *p = &c->rb;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		rb_job *j;
+
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (!p->head)
+			break;
+		j = p->head;
+		p->head = j->next;
+		if (!p->head)
+			p->tail = NULL;
+		p->queued -= j->len;
+		p->busy = true;
+		pthread_mutex_unlock(&p->mu);
+		if (!p->stop)
+			rebase_job(c, j);
+		pthread_mutex_lock(&p->mu);
+		p->busy = false;
+		j->next = p->spare;
+		p->spare = j;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Wait until every job handed over is done (abort: dropped), and end
+ * the worker. */
+static void rebase_finish(b3cas__cput *c, bool abort)
+{
+	rb_pipe *p = &c->rb;
+
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (abort)
+		p->stop = true;
+	while (!p->stop && (p->head || p->busy))
+		pthread_cond_wait(&p->done, &p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	p->started = false;
+	p->stop = false;
+}
+
+static void rebase_free(b3cas__cput *c)
+{
+	rb_pipe *p = &c->rb;
+
+	rebase_finish(c, true);
+	while (p->spare) {
+		rb_job *j = p->spare;
+
+		p->spare = j->next;
+		free(j->own_items);
+		free(j->own_seg);
+		free(j->own_data);
+		free(j);
+	}
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+}
+
+/* A job for the open node with copies of its chunks and list, a spare
+ * one's buffers reused: NULL when out of memory. */
+static rb_job *rebase_copy(b3cas__cput *c, uint64_t len)
+{
+	rb_pipe *p = &c->rb;
+	size_t at = 0;
+	rb_job *j;
+
+	pthread_mutex_lock(&p->mu);
+	j = p->spare;
+	if (j)
+		p->spare = j->next;
+	pthread_mutex_unlock(&p->mu);
+	if (!j) {
+		j = calloc(1, sizeof(*j));
+		if (j) {
+			j->own_items = malloc(NODE_CHUNKS * sizeof(ref_item));
+			j->own_seg = malloc(NODE_VALUE_MAX);
+		}
+		if (!j || !j->own_items || !j->own_seg)
+			goto fail;
+	}
+	if (len > j->data_cap) {
+		size_t cap = j->data_cap ? j->data_cap : 1u << 20;
+		uint8_t *d;
+
+		while (cap < len)
+			cap *= 2;
+		d = realloc(j->own_data, cap);
+		if (!d)
+			goto fail;
+		j->own_data = d;
+		j->data_cap = cap;
+	}
+	for (uint32_t k = 0; k < c->n; k++) {
+		j->own_items[k] = c->items[k];
+		memcpy(j->own_data + at, c->items[k].data, c->items[k].len);
+		j->own_items[k].data = j->own_data + at;
+		at += c->items[k].len;
+	}
+	return j;
+fail:
+	if (j) {
+		free(j->own_items);
+		free(j->own_seg);
+		free(j->own_data);
+		free(j);
+	}
+	return NULL;
+}
+
+/*
+ * The open node, stored (known: stored before), rebased: by the put's
+ * worker from its second node on, else here. A worker that cannot start
+ * or a job that cannot be had rebases here, after the jobs before.
+ */
+static void rebase_node(b3cas__cput *c, const uint8_t *node, size_t bytes,
+			bool known)
+{
+	rb_pipe *p = &c->rb;
+	uint64_t len = 0;
+	rb_job here, *j = NULL;
+
+	for (uint32_t k = 0; k < c->n; k++)
+		len += c->items[k].len;
+	if (p->nodes++ > 0 && !p->started) {
+		p->stop = false;
+		p->busy = false;
+		p->started = pthread_create(&p->thread, NULL, rebase_worker,
+					    c) == 0;
+	}
+	if (p->started)
+		j = rebase_copy(c, len);
+	if (!j) {
+		rebase_finish(c, false);
+		j = &here;
+		j->items = c->items;
+		j->seg = c->seg;
+	} else {
+		memcpy(j->own_seg, c->seg, bytes);
+		j->items = j->own_items;
+		j->seg = j->own_seg;
+	}
+	memcpy(j->node, node, B3CAS_OUT_LEN);
+	j->known = known;
+	j->bytes = bytes;
+	j->seg_start = c->seg_start;
+	j->len = len;
+	j->n = c->n;
+	j->next = NULL;
+	if (j == &here) {
+		rebase_job(c, j);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	while (p->head && p->queued + len > RB_QUEUE_BYTES)
+		pthread_cond_wait(&p->done, &p->mu);
+	if (p->tail)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	p->queued += len;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* The put's open node, new: stored. */
 static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
 {
 	int rc = 0;
@@ -2511,14 +2771,6 @@ static int node_new(b3cas__cput *c, const uint8_t *node, size_t bytes)
 	if (rc == 0)
 		rc = node_store(c->s, c->gen, c->nseg, node, c->seg, bytes,
 				c->sorted, c->n);
-	if (rc == 0 && c->bn_n && c->gen[0] >= NODE_CHAIN_BREAK) {
-		uint32_t first, n = base_nodes_over(c, &first);
-
-		for (uint32_t i = 0; i < n; i++)
-			node_rebase(c, node, bytes, c->bn_ids[first + i].bytes);
-	}
-	if (rc == 0 && c->delta)
-		node_rebases(c);
 	return rc;
 }
 
@@ -2743,20 +2995,13 @@ static int flush_node(b3cas__cput *c)
 	b3cas__put_u64(rec, c->seg_start);
 	put_u32(rec + 8, c->n);
 	memcpy(rec + 12, node, B3CAS_OID_LEN);
-	for (uint32_t k = 0; c->delta && k < c->n; k++)
-		b3cas__delta_note_put(c->delta, &c->items[k].id);
-	/* its nodes too: one of the base's that the put holds is not
-	 * rewritten as a delta */
-	if (c->delta)
-		b3cas__delta_note_put(c->delta,
-				      (const b3cas_oid *)(const void *)node);
 	rc = node_known(c, node);
-	if (rc == 1 && c->delta)
-		node_promotes(c);
 	if (rc == 0)
 		rc = node_new(c, node, bytes);
 	if (rc < 0)
 		return rc;
+	if (c->delta)
+		rebase_node(c, node, bytes, rc == 1);
 	c->nseg++;
 	c->seg_start += seglen;
 	c->n = 0;
@@ -2858,6 +3103,9 @@ int b3cas__cput_feed(b3cas__cput *c, const void *data, size_t len,
 	/* The chunks point into data: the last node is written, or kept. */
 	if (rc == 0)
 		rc = final ? flush_node(c) : carry_open(c);
+	/* the put's deltas made before it returns */
+	if (final)
+		rebase_finish(c, false);
 	*consumed = off;
 	return rc;
 }
@@ -2871,6 +3119,7 @@ void b3cas__cput_abort(b3cas__cput *c)
 {
 	if (!c)
 		return;
+	rebase_free(c); /* its jobs use the put's nodes and base */
 	if (c->nseg > 0) {
 		/* what fails here is released at the next open */
 		char msg[B3CAS__MESSAGE_MAX];
