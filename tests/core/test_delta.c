@@ -1094,6 +1094,59 @@ static void test_set_base(void **state)
 	free_series(v, 2);
 }
 
+/*
+ * A put with a base aborted after most of its bytes: its nodes were being
+ * rebased by its worker (chunked.c, rebase_node) when it stopped. The base
+ * still reads whole, fsck finds nothing, the put made again makes its
+ * deltas, and once both are deleted nothing is left.
+ */
+static void test_abort(void **state)
+{
+	char dir[256];
+	image v[2];
+	b3cas_store *s;
+	uint64_t st = seed + 7;
+
+	(void)state;
+	make_series(v, seed + 7, 2);
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "delta-abort"));
+	s = open_store(dir, true, 3);
+	assert_true(put_image(s, &v[0], NULL) >= 0);
+	for (int round = 0; round < 3; round++) {
+		b3cas_writer *w = NULL;
+		size_t stop = v[1].len / 4 * (size_t)(round + 1);
+
+		assert_int_equal(b3cas_writer_open(&w, s), 0);
+		assert_int_equal(b3cas_writer_set_base(w, &v[0].id), 0);
+		for (size_t at = 0; at < stop; at += 100000)
+			assert_int_equal(
+				b3cas_writer_write(w, v[1].data + at,
+						   stop - at < 100000
+							   ? stop - at
+							   : 100000),
+				0);
+		b3cas_writer_abort(w);
+		check_image(s, &v[0], &st);
+		fsck_clean(s);
+		gc_now(s);
+		check_image(s, &v[0], &st);
+	}
+	assert_int_equal(put_image(s, &v[1], &v[0].id), 0);
+	assert_true(census_of(s).deltas > 0);
+	assert_int_equal(no_delta_in(s, &v[1]), 1);
+	check_image(s, &v[0], &st);
+	check_image(s, &v[1], &st);
+	fsck_clean(s);
+	assert_true(b3cas_store_delete(s, &v[1].id) >= 0);
+	gc_now(s);
+	check_image(s, &v[0], &st);
+	assert_true(b3cas_store_delete(s, &v[0].id) >= 0);
+	expect_empty(s);
+	assert_int_equal(b3cas_store_close(s), 0);
+	cu_rm_rf(dir);
+	free_series(v, 2);
+}
+
 /* ---- crashes ------------------------------------------------------------ */
 
 #define CRASH_VERSIONS 6
@@ -1269,6 +1322,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_set_base),
+		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_series),
 		cmocka_unit_test(test_series_frames),
 		cmocka_unit_test(test_deep_chain),
