@@ -290,31 +290,17 @@ static int import_objects(import_run *r, FILE *f, const char *repo)
 }
 
 /* The second pass: each tree, commit and tag gets the links to what it
- * names (all stored by the first pass). */
+ * names (all stored by the first pass), depth first (b3cas_git_link: one
+ * linked already, by an earlier import or clone, is not gone into). */
 static int import_links(import_run *r)
 {
 	import_progress(r, "git import: objects", r->objects, r->objects,
 			true);
 	for (size_t i = 0; i < r->n; i++) {
-		import_progress(r, "git import: links", i, r->n, false);
-		const b3cas_git_object *o = &r->items[i].o;
-		b3cas_oid *links;
-		size_t n;
-		void *data;
-		size_t len;
-		int err = b3cas_store_get(r->s, &o->id, &data, &len);
+		int err;
 
-		if (err < 0)
-			return lib_error(err, false);
-		err = b3cas_git_links(r->s, r->algo, o->type, data, len,
-				      &links, &n);
-		if (err == 0)
-			err = b3cas_git_put(r->lease, r->algo, o->type, data,
-					    len, links ? links : &o->id, n,
-					    NULL);
-		r->links += n;
-		b3cas_free(links);
-		b3cas_free(data);
+		import_progress(r, "git import: links", i, r->n, false);
+		err = b3cas_git_link(r->lease, &r->items[i].o.git, &r->links);
 		if (err < 0)
 			return lib_error(err, false);
 	}

@@ -218,6 +218,38 @@ B3CAS_EXTERN int b3cas_git_links(b3cas_store *store, b3cas_git_algo algo,
 				 b3cas_git_type type, const void *data,
 				 size_t len, b3cas_oid **out, size_t *n);
 
+/*
+ * Is the git object git stored so that a reference to it holds all it
+ * reaches? 1 when it is mapped and stored, and is a blob or was put with
+ * its links (b3cas_git_link, or b3cas_git_put with links after what it
+ * names was linked); 0 when it is not mapped, not stored, or a tree,
+ * commit or tag stored without its links (an import or clone stopped
+ * between storing and linking: a name on it would hold it alone, and GC
+ * could take what it reaches); or an error: B3CAS_EINVAL (NULL, an
+ * unknown algo), B3CAS_ECORRUPT, B3CAS_EIO. The libgit2 backend answers
+ * exists and freshen with it, so that libgit2 fetches or writes again
+ * what is stored without its links.
+ */
+B3CAS_EXTERN int b3cas_git_linked(b3cas_store *store,
+				  const b3cas_git_oid *git);
+
+/*
+ * Put the tree, commit or tag git, and every tree, commit and tag it
+ * reaches that is stored without its links, with their links
+ * (b3cas_git_links), depth first: each only after all it names, so that
+ * an object stored with its links reaches only objects stored with
+ * theirs, whenever the work stops. Objects linked already, blobs, and
+ * ids not stored are not gone into (the links leave out what is not
+ * stored, as b3cas_git_links does). lease holds a reference to each
+ * object put. *links (may be NULL) grows by the number of links given.
+ * Memory: the content of the objects on the way down (a chain of commits
+ * stored without links is walked to its end). Returns 0, or
+ * B3CAS_EINVAL (NULL lease or git), B3CAS_ENOMEM, B3CAS_ECORRUPT,
+ * B3CAS_EIO, or those of b3cas_git_put.
+ */
+B3CAS_EXTERN int b3cas_git_link(b3cas_lease *lease, const b3cas_git_oid *git,
+				uint64_t *links);
+
 #ifdef __cplusplus
 }
 #endif

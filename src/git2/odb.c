@@ -192,13 +192,19 @@ static int be_read_header(size_t *len, git_object_t *type,
 	return rc;
 }
 
+/* A tree, commit or tag stored without its links (a clone stopped
+ * between its pack's passes) is not there for libgit2: a clone or fetch
+ * then gets it again, and its pack's second pass links it. */
 static int be_exists(git_odb_backend *parent, const git_oid *oid)
 {
-	b3cas_git_object o;
 	b3cas_git_oid g;
+	int rc;
 
 	to_b3(&g, oid);
-	return b3cas_git_lookup(((backend *)parent)->store, &g, &o) == 0;
+	rc = b3cas_git_linked(((backend *)parent)->store, &g);
+	if (rc < 0)
+		b3cas_error_clear();
+	return rc == 1;
 }
 
 static int be_exists_prefix(git_oid *full, git_odb_backend *parent,
@@ -219,9 +225,11 @@ static int be_freshen(git_odb_backend *parent, const git_oid *oid)
 	b3cas_git_oid g;
 
 	/* nothing ages in the store: 0 when it is there (libgit2 then
-	 * writes it not), and the lease's reference for a leased backend */
+	 * writes it not), and the lease's reference for a leased backend;
+	 * one stored without its links is written again, with them */
 	to_b3(&g, oid);
-	if (b3cas_git_lookup(b->store, &g, &o) != 0) {
+	if (b3cas_git_linked(b->store, &g) != 1 ||
+	    b3cas_git_lookup(b->store, &g, &o) != 0) {
 		b3cas_error_clear();
 		return 1;
 	}
@@ -336,11 +344,18 @@ static int be_readstream(git_odb_stream **out, size_t *len,
 
 /* ---- writes ------------------------------------------------------------ */
 
+/* What a tree, commit or tag names, linked first (b3cas_git_link). */
+static int link_named(const b3cas_git_oid *g, void *ctx)
+{
+	return b3cas_git_link(ctx, g, NULL);
+}
+
 /*
  * Store an object of git id oid under lease l, unless the store maps it
  * already, linked (if link) to what it names that is stored (a tree,
- * commit or tag; without link, a later put may give the links); then its
- * reference: a lasting one, or the backend's lease's.
+ * commit or tag; what it names is linked first, and one mapped already
+ * without its links gets them; without link, a later put may give the
+ * links); then its reference: a lasting one, or the backend's lease's.
  * The id the put computes must be oid. 0, or a libgit2 code.
  */
 static int put_one(backend *b, b3cas_lease *l, const git_oid *oid,
@@ -357,14 +372,23 @@ static int put_one(backend *b, b3cas_lease *l, const git_oid *oid,
 		return git_fail(GIT_ERROR_INVALID, "b3cas: not a type of object "
 				"the store keeps");
 	to_b3(&g, oid);
-	if (b3cas_git_lookup(b->store, &g, &o) == 0)
-		/* held already by what holds it; the lease's too */
-		return b->lease ? git_code(b3cas_lease_ref(b->lease, &o.id))
-				: 0;
 	link = link && t != B3CAS_GIT_BLOB;
-	rc = link ? b3cas_git_links(b->store, B3CAS_GIT_SHA1, t, data, len,
-				    &links, &n)
+	if (b3cas_git_lookup(b->store, &g, &o) == 0) {
+		/* held already by what holds it; the lease's too; one
+		 * stored without its links gets them */
+		rc = link ? b3cas_git_link(l, &g, NULL) : 0;
+		if (rc == 0 && b->lease)
+			rc = b3cas_lease_ref(b->lease, &o.id);
+		return git_code(rc);
+	}
+	/* with its links once all it names is linked (what is linked
+	 * reaches only what is linked: b3cas_git_link) */
+	rc = link ? b3cas_git_each_named(B3CAS_GIT_SHA1, t, data, len,
+					 link_named, l)
 		  : 0;
+	if (rc == 0 && link)
+		rc = b3cas_git_links(b->store, B3CAS_GIT_SHA1, t, data, len,
+				     &links, &n);
 	if (rc == 0)
 		rc = b3cas_git_put(l, B3CAS_GIT_SHA1, t, data, len,
 				   links ? links : (link ? &o.id : NULL), n,
@@ -568,31 +592,16 @@ static int import_one(const git_oid *oid, void *ctx)
 }
 
 /* The second pass: each tree, commit and tag of the pack, which the
- * first met in no useful order, gets its links now that all is stored
- * (b3cas_git_put keeps the first links given: one linked before keeps
- * its own, and the lease takes one reference more). */
+ * first met in no useful order, gets its links now that all is stored,
+ * depth first (b3cas_git_link: one linked before keeps its own and is
+ * not gone into; one a pack stopped between its passes left unlinked
+ * gets them). */
 static int link_one(import_ctx *c, const git_oid *oid)
 {
-	git_odb_object *obj;
-	b3cas_oid *links = NULL, none;
-	size_t n = 0;
-	b3cas_git_type t;
-	int rc = git_odb_read(&obj, c->pack, oid);
+	b3cas_git_oid g;
 
-	if (rc < 0)
-		return rc;
-	t = from_git_type(git_odb_object_type(obj));
-	rc = b3cas_git_links(c->b->store, B3CAS_GIT_SHA1, t,
-			     git_odb_object_data(obj),
-			     git_odb_object_size(obj), &links, &n);
-	if (rc == 0)
-		rc = b3cas_git_put(c->lease, B3CAS_GIT_SHA1, t,
-				   git_odb_object_data(obj),
-				   git_odb_object_size(obj),
-				   links ? links : &none, n, NULL);
-	b3cas_free(links);
-	git_odb_object_free(obj);
-	return rc < 0 ? git_code(rc) : 0;
+	to_b3(&g, oid);
+	return git_code(b3cas_git_link(c->lease, &g, NULL));
 }
 
 /* Store every object of the pack whose index is idx_path. */

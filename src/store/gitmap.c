@@ -891,3 +891,161 @@ int b3cas_git_links(b3cas_store *store, b3cas_git_algo algo,
 	*n = c.n;
 	return 0;
 }
+
+/* ---- linking whole ------------------------------------------------------- */
+
+int b3cas_git_linked(b3cas_store *s, const b3cas_git_oid *git)
+{
+	b3cas_git_object o;
+	int rc;
+
+	B3CAS__NONNULL(s, "store");
+	B3CAS__NONNULL(git, "git");
+	rc = lookup(s, git, &o, true, "b3cas_git_linked");
+	if (rc == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	return o.type == B3CAS_GIT_BLOB ? 1 : b3cas__links_held(s, &o.id);
+}
+
+/* One object b3cas_git_link puts with its links once all it names is
+ * linked: its content, what it names (git ids), and the next to look at. */
+typedef struct link_frame {
+	b3cas_git_object o;
+	void *data;
+	size_t len;
+	b3cas_git_oid *named;
+	size_t n, cap, at;
+	int error;
+} link_frame;
+
+static int note_named(const b3cas_git_oid *g, void *ctx)
+{
+	link_frame *f = ctx;
+
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 8;
+		b3cas_git_oid *m = realloc(f->named, cap * sizeof(*m));
+
+		if (!m)
+			return f->error = b3cas__error(B3CAS_ENOMEM, "out of "
+						       "memory");
+		f->named = m;
+		f->cap = cap;
+	}
+	f->named[f->n++] = *g;
+	return 0;
+}
+
+static void frame_done(link_frame *f)
+{
+	b3cas_free(f->data);
+	free(f->named);
+}
+
+/* The frame for git when it is a tree, commit or tag stored without its
+ * links: 1 (in *f), 0 (nothing to do: not stored, a blob, or linked), or
+ * an error. */
+static int frame_open(b3cas_store *s, const b3cas_git_oid *git,
+		      link_frame *f)
+{
+	int rc = lookup(s, git, &f->o, true, "b3cas_git_link");
+
+	if (rc == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		return 0; /* b3cas_git_links leaves it out too */
+	}
+	if (rc == 0 && f->o.type == B3CAS_GIT_BLOB)
+		return 0;
+	if (rc == 0)
+		rc = b3cas__links_held(s, &f->o.id);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	f->named = NULL;
+	f->n = f->cap = f->at = 0;
+	f->error = 0;
+	rc = b3cas_store_get(s, &f->o.id, &f->data, &f->len);
+	if (rc < 0)
+		return rc;
+	rc = b3cas_git_each_named(git->algo, f->o.type, f->data, f->len,
+				  note_named, f);
+	if (rc == 0)
+		rc = f->error;
+	if (rc < 0) {
+		frame_done(f);
+		return rc;
+	}
+	return 1;
+}
+
+/* Frame f's object put with its links (what it names is linked now). */
+static int frame_link(b3cas_lease *lease, link_frame *f, uint64_t *links)
+{
+	b3cas_store *s = b3cas__lease_store(lease);
+	b3cas_oid *ids = NULL;
+	size_t n = 0;
+	int rc = b3cas_git_links(s, f->o.git.algo, f->o.type, f->data, f->len,
+				 &ids, &n);
+
+	/* links non-NULL even for none: the put records that it has them */
+	if (rc == 0)
+		rc = b3cas_git_put(lease, f->o.git.algo, f->o.type, f->data,
+				   f->len, ids ? ids : &f->o.id, n, NULL);
+	if (rc >= 0 && links)
+		*links += n;
+	b3cas_free(ids);
+	return rc < 0 ? rc : 0;
+}
+
+int b3cas_git_link(b3cas_lease *lease, const b3cas_git_oid *git,
+		   uint64_t *links)
+{
+	b3cas_store *s;
+	link_frame *st = NULL;
+	size_t depth = 0, cap = 0;
+	int rc;
+
+	B3CAS__NONNULL(lease, "lease");
+	B3CAS__NONNULL(git, "git");
+	s = b3cas__lease_store(lease);
+	/* depth first: an object is put with its links only after all it
+	 * names is, so that what is linked reaches only linked objects */
+	do {
+		link_frame f;
+
+		if (depth == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			link_frame *m = realloc(st, ncap * sizeof(*m));
+
+			if (!m) {
+				rc = b3cas__error(B3CAS_ENOMEM, "out of "
+						  "memory");
+				break;
+			}
+			st = m;
+			cap = ncap;
+		}
+		if (depth == 0) {
+			rc = frame_open(s, git, &f);
+		} else {
+			link_frame *top = &st[depth - 1];
+
+			if (top->at == top->n) {
+				rc = frame_link(lease, top, links);
+				frame_done(top);
+				depth--;
+				continue;
+			}
+			rc = frame_open(s, &top->named[top->at++], &f);
+		}
+		if (rc == 1)
+			st[depth++] = f;
+	} while (rc >= 0 && depth > 0);
+	while (depth > 0)
+		frame_done(&st[--depth]);
+	free(st);
+	return rc < 0 ? rc : 0;
+}

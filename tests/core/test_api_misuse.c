@@ -207,7 +207,8 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_git_writer_write), T(b3cas_git_writer_commit),
 	T(b3cas_git_writer_abort), T(b3cas_git_lookup), T(b3cas_git_lookup_prefix),
 	T(b3cas_git_mapping), T(b3cas_git_reverse), T(b3cas_git_foreach),
-	T(b3cas_git_each_named), T(b3cas_git_links),
+	T(b3cas_git_each_named), T(b3cas_git_links), T(b3cas_git_linked),
+	T(b3cas_git_link),
 	T(b3cas_git_odb_backend_new), T(b3cas_git_odb_backend_leased),
 
 	cmocka_unit_test(test_every_function_covered),

@@ -324,6 +324,39 @@ void t_b3cas_git_links(void **state)
 	assert_int_equal(n, 0);
 }
 
+void t_b3cas_git_linked(void **state)
+{
+	b3cas_git_oid g = {B3CAS_GIT_SHA1, {0}};
+
+	(void)state;
+	EINVAL_FOR("b3cas_git_linked", "store", b3cas_git_linked(NULL, &g));
+	EINVAL_FOR("b3cas_git_linked", "git", b3cas_git_linked(st, NULL));
+	g.algo = (b3cas_git_algo)9;
+	assert_int_equal(b3cas_git_linked(st, &g), B3CAS_EINVAL);
+	/* not mapped: 0, no error */
+	g.algo = B3CAS_GIT_SHA1;
+	assert_int_equal(b3cas_git_linked(st, &g), 0);
+}
+
+void t_b3cas_git_link(void **state)
+{
+	b3cas_git_oid g = {B3CAS_GIT_SHA1, {0}};
+	b3cas_lease *l;
+	uint64_t links = 0;
+
+	(void)state;
+	assert_int_equal(b3cas_lease_open(st, &l), 0);
+	EINVAL_FOR("b3cas_git_link", "lease", b3cas_git_link(NULL, &g, NULL));
+	EINVAL_FOR("b3cas_git_link", "git", b3cas_git_link(l, NULL, NULL));
+	g.algo = (b3cas_git_algo)9;
+	assert_int_equal(b3cas_git_link(l, &g, &links), B3CAS_EINVAL);
+	/* not stored: nothing to link */
+	g.algo = B3CAS_GIT_SHA1;
+	assert_int_equal(b3cas_git_link(l, &g, &links), 0);
+	assert_int_equal(links, 0);
+	assert_int_equal(b3cas_lease_close(l), 0);
+}
+
 /* ---- git2.h ---------------------------------------------------------- */
 
 void t_b3cas_git_odb_backend_new(void **state)

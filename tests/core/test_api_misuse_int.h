@@ -197,6 +197,8 @@ void t_b3cas_git_reverse(void **state);
 void t_b3cas_git_foreach(void **state);
 void t_b3cas_git_each_named(void **state);
 void t_b3cas_git_links(void **state);
+void t_b3cas_git_linked(void **state);
+void t_b3cas_git_link(void **state);
 void t_b3cas_git_odb_backend_new(void **state);
 void t_b3cas_git_odb_backend_leased(void **state);
 void test_close_with_open_writer(void **state);

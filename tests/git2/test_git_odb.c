@@ -748,6 +748,147 @@ static void test_leased(void **state)
 	teardown(&f);
 }
 
+/* ---- a clone stopped between its pack's passes ------------------------ */
+
+typedef struct unlinked_ctx {
+	git_odb *odb;
+	b3cas_lease *lease;
+	unsigned n;
+} unlinked_ctx;
+
+/* Each object of the source stored as a pack's first pass stores it: no
+ * links. */
+static int put_unlinked(const git_oid *oid, void *ctx)
+{
+	unlinked_ctx *c = ctx;
+	git_odb_object *obj;
+	b3cas_git_object o;
+	b3cas_git_type t;
+
+	git_ok(git_odb_read(&obj, c->odb, oid));
+	switch (git_odb_object_type(obj)) {
+	case GIT_OBJECT_COMMIT: t = B3CAS_GIT_COMMIT; break;
+	case GIT_OBJECT_TREE: t = B3CAS_GIT_TREE; break;
+	case GIT_OBJECT_TAG: t = B3CAS_GIT_TAG; break;
+	default: t = B3CAS_GIT_BLOB; break;
+	}
+	assert_true(b3cas_git_put(c->lease, B3CAS_GIT_SHA1, t,
+				  git_odb_object_data(obj),
+				  git_odb_object_size(obj), NULL, 0, &o) >= 0);
+	assert_memory_equal(o.git.bytes, oid->id, GIT_OID_RAWSZ);
+	git_odb_object_free(obj);
+	c->n++;
+	return 0;
+}
+
+/* Each object of the source is stored with its links (a blob: stored). */
+static int all_linked(const git_oid *oid, void *ctx)
+{
+	b3cas_git_oid g = {B3CAS_GIT_SHA1, {0}};
+
+	memcpy(g.bytes, oid->id, GIT_OID_RAWSZ);
+	assert_int_equal(b3cas_git_linked(ctx, &g), 1);
+	return 0;
+}
+
+static b3cas_git_oid git_of(const char *src, const char *rev)
+{
+	char cmd[512], hex[128];
+	b3cas_git_oid g;
+
+	snprintf(cmd, sizeof(cmd), "git -C '%s' rev-parse '%s'", src, rev);
+	sh_line(hex, sizeof(hex), cmd);
+	assert_int_equal(b3cas_git_oid_parse(&g, hex), 0);
+	return g;
+}
+
+/*
+ * A clone stopped after its pack's first pass (every object stored, none
+ * linked) and part of the second (the oldest commit linked, depth first),
+ * its lease still held (the clone still running, or killed and its lease
+ * not dropped yet), and a clone of the same repository into the same
+ * store meanwhile: the backend does not count an object stored without
+ * its links as there, so libgit2 fetches the pack and its second pass
+ * links what was left. Once that clone's refs are named and both leases
+ * are gone, GC keeps every object of the source. (With exists answering
+ * for any object stored, libgit2 finds the tips, fetches nothing, the
+ * names hold the tips alone, and GC frees what they reach.)
+ */
+static void test_stopped_clone(void **state)
+{
+	char src[160], dst[160];
+	git_repository *repo, *source;
+	git_odb_backend *be;
+	git_odb *odb;
+	b3cas_lease *l;
+	b3cas_git_oid first, tip;
+	unlinked_ctx c = {0};
+	uint64_t links = 0, before;
+	fixture f;
+
+	(void)state;
+	setup(&f, "git2-stopped");
+	snprintf(src, sizeof(src), "%s/src", f.root);
+	snprintf(dst, sizeof(dst), "%s/dst.git", f.root);
+	tu_run("git init -q -b main '%s' && cd '%s' && "
+	   "git config user.email t@example.com && git config user.name t && "
+	   "mkdir -p d/e && echo one > a && echo two > d/b && "
+	   "head -c 200000 /dev/urandom > d/e/big && "
+	   "git add -A && git commit -q -m first && "
+	   "echo three >> a && echo four > d/e/c && git add -A && "
+	   "git commit -q -m second && git tag -a v1 -m 'tag one' && "
+	   "echo five > d/b && git commit -q -am third", src, src);
+	first = git_of(src, "HEAD~2");
+	tip = git_of(src, "HEAD");
+	/* the stopped clone */
+	git_ok(git_repository_open(&source, src));
+	git_ok(git_repository_odb(&c.odb, source));
+	assert_int_equal(b3cas_lease_open(f.s, &c.lease), 0);
+	git_ok(git_odb_foreach(c.odb, put_unlinked, &c));
+	assert_true(c.n >= 12);
+	assert_int_equal(b3cas_git_linked(f.s, &tip), 0);
+	assert_int_equal(b3cas_git_link(c.lease, &first, &links), 0);
+	assert_true(links >= 4); /* its tree, d, d/e and their entries */
+	assert_int_equal(b3cas_git_linked(f.s, &first), 1);
+	assert_int_equal(b3cas_git_linked(f.s, &tip), 0);
+	/* linked depth first: done again, nothing more */
+	links = 0;
+	assert_int_equal(b3cas_git_link(c.lease, &first, &links), 0);
+	assert_int_equal(links, 0);
+	git_odb_free(c.odb);
+	git_repository_free(source);
+	/* the clone again, the stopped one's lease still held */
+	assert_int_equal(b3cas_lease_open(f.s, &l), 0);
+	git_ok(git_repository_init(&repo, dst, 1));
+	assert_int_equal(b3cas_git_odb_backend_leased(&be, l), 0);
+	git_ok(git_odb_new(&odb));
+	git_ok(git_odb_add_backend(odb, be, 1));
+	git_ok(git_repository_set_odb(repo, odb));
+	git_odb_free(odb);
+	fetch_and_compare(repo, src, 0);
+	assert_int_equal(b3cas_git_linked(f.s, &tip), 1);
+	git_ok(git_repository_open(&source, src));
+	git_ok(git_repository_odb(&c.odb, source));
+	git_ok(git_odb_foreach(c.odb, all_linked, f.s));
+	git_odb_free(c.odb);
+	git_repository_free(source);
+	name_ref(f.s, repo, "refs/heads/main", "git/t/refs/heads/main");
+	name_ref(f.s, repo, "refs/tags/v1", "git/t/refs/tags/v1");
+	git_repository_free(repo);
+	before = stored_objects(f.s);
+	assert_int_equal(b3cas_lease_close(l), 0);
+	assert_int_equal(b3cas_lease_close(c.lease), 0);
+	/* the names hold every object of the source (and their chunks) */
+	assert_int_equal(stored_objects(f.s), before);
+	repo = b3_repo(dst, f.s);
+	fetch_and_compare(repo, src, 0);
+	git_repository_free(repo);
+	assert_int_equal(b3cas_name_delete(f.s, "git/t/refs/heads/main"), 0);
+	assert_int_equal(b3cas_name_delete(f.s, "git/t/refs/tags/v1"), 0);
+	assert_int_equal(stored_objects(f.s), 0);
+	teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -759,6 +900,7 @@ int main(void)
 		cmocka_unit_test(test_fetch),
 		cmocka_unit_test(test_commit_exported),
 		cmocka_unit_test(test_leased),
+		cmocka_unit_test(test_stopped_clone),
 	};
 	int rc;
 
