@@ -653,6 +653,23 @@ static void test_commit_exported(void **state)
 
 /* ---- a leased backend: what the names reach stays -------------------- */
 
+/* A new bare repository at dst whose objects live in the store, held by
+ * lease l. */
+static git_repository *leased_repo(const char *dst, b3cas_lease *l)
+{
+	git_repository *repo;
+	git_odb_backend *be;
+	git_odb *odb;
+
+	git_ok(git_repository_init(&repo, dst, 1));
+	assert_int_equal(b3cas_git_odb_backend_leased(&be, l), 0);
+	git_ok(git_odb_new(&odb));
+	git_ok(git_odb_add_backend(odb, be, 1));
+	git_ok(git_repository_set_odb(repo, odb));
+	git_odb_free(odb);
+	return repo;
+}
+
 static void name_ref(b3cas_store *s, git_repository *repo, const char *ref,
 		     const char *name)
 {
@@ -688,8 +705,6 @@ static void test_leased(void **state)
 {
 	char src[160], dst[160];
 	git_repository *repo;
-	git_odb_backend *be;
-	git_odb *odb;
 	git_oid blob, commit;
 	b3cas_lease *l;
 	fixture f;
@@ -709,12 +724,7 @@ static void test_leased(void **state)
 	   "echo side > s && git add s && git commit -q -m side && "
 	   "git checkout -q main", src, src);
 	assert_int_equal(b3cas_lease_open(f.s, &l), 0);
-	git_ok(git_repository_init(&repo, dst, 1));
-	assert_int_equal(b3cas_git_odb_backend_leased(&be, l), 0);
-	git_ok(git_odb_new(&odb));
-	git_ok(git_odb_add_backend(odb, be, 1));
-	git_ok(git_repository_set_odb(repo, odb));
-	git_odb_free(odb);
+	repo = leased_repo(dst, l);
 	fetch_and_compare(repo, src, 0);
 	/* a commit of its own */
 	commit = commit_file(repo, "refs/heads/own", "own\n", "f", "leased\n",
@@ -818,8 +828,6 @@ static void test_stopped_clone(void **state)
 {
 	char src[160], dst[160];
 	git_repository *repo, *source;
-	git_odb_backend *be;
-	git_odb *odb;
 	b3cas_lease *l;
 	b3cas_git_oid first, tip;
 	unlinked_ctx c = {0};
@@ -859,12 +867,7 @@ static void test_stopped_clone(void **state)
 	git_repository_free(source);
 	/* the clone again, the stopped one's lease still held */
 	assert_int_equal(b3cas_lease_open(f.s, &l), 0);
-	git_ok(git_repository_init(&repo, dst, 1));
-	assert_int_equal(b3cas_git_odb_backend_leased(&be, l), 0);
-	git_ok(git_odb_new(&odb));
-	git_ok(git_odb_add_backend(odb, be, 1));
-	git_ok(git_repository_set_odb(repo, odb));
-	git_odb_free(odb);
+	repo = leased_repo(dst, l);
 	fetch_and_compare(repo, src, 0);
 	assert_int_equal(b3cas_git_linked(f.s, &tip), 1);
 	git_ok(git_repository_open(&source, src));
