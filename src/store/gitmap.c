@@ -912,13 +912,15 @@ int b3cas_git_linked(b3cas_store *s, const b3cas_git_oid *git)
 }
 
 /* One object b3cas_git_link puts with its links once all it names is
- * linked: its content, what it names (git ids), and the next to look at. */
+ * linked: its content, what it names (git ids), the next to look at, and
+ * the links so far (the b3cas ids of those looked at that are mapped). */
 typedef struct link_frame {
 	b3cas_git_object o;
 	void *data;
 	size_t len;
 	b3cas_git_oid *named;
-	size_t n, cap, at;
+	b3cas_oid *links;
+	size_t n, cap, at, nlinks;
 	int error;
 } link_frame;
 
@@ -929,11 +931,14 @@ static int note_named(const b3cas_git_oid *g, void *ctx)
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? 2 * f->cap : 8;
 		b3cas_git_oid *m = realloc(f->named, cap * sizeof(*m));
+		b3cas_oid *l = m ? realloc(f->links, cap * sizeof(*l)) : NULL;
 
-		if (!m)
+		if (m)
+			f->named = m;
+		if (!l)
 			return f->error = b3cas__error(B3CAS_ENOMEM, "out of "
 						       "memory");
-		f->named = m;
+		f->links = l;
 		f->cap = cap;
 	}
 	f->named[f->n++] = *g;
@@ -944,33 +949,37 @@ static void frame_done(link_frame *f)
 {
 	b3cas_free(f->data);
 	free(f->named);
+	free(f->links);
 }
 
-/* The frame for git when it is a tree, commit or tag stored without its
- * links: 1 (in *f), 0 (nothing to do: not stored, a blob, or linked), or
- * an error. */
-static int frame_open(b3cas_store *s, const b3cas_git_oid *git,
+/*
+ * git, mapped (*o), when it is a tree, commit or tag stored without its
+ * links: its frame in *f and 1; 0 when there is nothing to do (a blob,
+ * linked, or not stored); or an error.
+ */
+static int frame_open(b3cas_store *s, const b3cas_git_object *o,
 		      link_frame *f)
 {
-	int rc = lookup(s, git, &f->o, true, "b3cas_git_link");
+	int rc;
 
-	if (rc == B3CAS_ENOTFOUND) {
-		b3cas_error_clear();
-		return 0; /* b3cas_git_links leaves it out too */
-	}
-	if (rc == 0 && f->o.type == B3CAS_GIT_BLOB)
+	if (o->type == B3CAS_GIT_BLOB)
 		return 0;
-	if (rc == 0)
-		rc = b3cas__links_held(s, &f->o.id);
+	rc = b3cas__links_held(s, &o->id);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
+	f->o = *o;
 	f->named = NULL;
-	f->n = f->cap = f->at = 0;
+	f->links = NULL;
+	f->n = f->cap = f->at = f->nlinks = 0;
 	f->error = 0;
-	rc = b3cas_store_get(s, &f->o.id, &f->data, &f->len);
+	rc = b3cas_store_get(s, &o->id, &f->data, &f->len);
+	if (rc == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		return 0; /* mapped, not stored (a GC candidate) */
+	}
 	if (rc < 0)
 		return rc;
-	rc = b3cas_git_each_named(git->algo, f->o.type, f->data, f->len,
+	rc = b3cas_git_each_named(o->git.algo, o->type, f->data, f->len,
 				  note_named, f);
 	if (rc == 0)
 		rc = f->error;
@@ -986,24 +995,49 @@ static int frame_link(b3cas_lease *lease, link_frame *f, uint64_t *links)
 {
 	b3cas_store *s = b3cas__lease_store(lease);
 	b3cas_oid *ids = NULL;
-	size_t n = 0;
-	int rc = b3cas_git_links(s, f->o.git.algo, f->o.type, f->data, f->len,
-				 &ids, &n);
-
+	size_t n = f->nlinks;
 	/* links non-NULL even for none: the put records that it has them */
-	if (rc == 0)
-		rc = b3cas_git_put(lease, f->o.git.algo, f->o.type, f->data,
-				   f->len, ids ? ids : &f->o.id, n, NULL);
+	int rc = b3cas_git_put(lease, f->o.git.algo, f->o.type, f->data,
+			       f->len, n ? f->links : &f->o.id, n, NULL);
+
+	if (rc == B3CAS_ENOTFOUND) {
+		/* a link mapped but not stored (a GC candidate): the links
+		 * of what is stored, as b3cas_git_links gives them */
+		rc = b3cas_git_links(s, f->o.git.algo, f->o.type, f->data,
+				     f->len, &ids, &n);
+		if (rc == 0)
+			rc = b3cas_git_put(lease, f->o.git.algo, f->o.type,
+					   f->data, f->len,
+					   ids ? ids : &f->o.id, n, NULL);
+		b3cas_free(ids);
+	}
 	if (rc >= 0 && links)
 		*links += n;
-	b3cas_free(ids);
 	return rc < 0 ? rc : 0;
+}
+
+/* Named object g of frame top: its b3cas id one more link, when it is
+ * mapped; *o its mapping. 1 mapped, 0 not, or an error. */
+static int frame_named(b3cas_store *s, link_frame *top,
+		       const b3cas_git_oid *g, b3cas_git_object *o)
+{
+	int rc = lookup(s, g, o, false, "b3cas_git_link");
+
+	if (rc == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	top->links[top->nlinks++] = o->id;
+	return 1;
 }
 
 int b3cas_git_link(b3cas_lease *lease, const b3cas_git_oid *git,
 		   uint64_t *links)
 {
 	b3cas_store *s;
+	b3cas_git_object o;
 	link_frame *st = NULL;
 	size_t depth = 0, cap = 0;
 	int rc;
@@ -1011,9 +1045,14 @@ int b3cas_git_link(b3cas_lease *lease, const b3cas_git_oid *git,
 	B3CAS__NONNULL(lease, "lease");
 	B3CAS__NONNULL(git, "git");
 	s = b3cas__lease_store(lease);
+	rc = lookup(s, git, &o, false, "b3cas_git_link");
+	if (rc == B3CAS_ENOTFOUND) {
+		b3cas_error_clear();
+		return 0; /* nothing to link */
+	}
 	/* depth first: an object is put with its links only after all it
 	 * names is, so that what is linked reaches only linked objects */
-	do {
+	while (rc >= 0) {
 		link_frame f;
 
 		if (depth == cap) {
@@ -1028,22 +1067,28 @@ int b3cas_git_link(b3cas_lease *lease, const b3cas_git_oid *git,
 			st = m;
 			cap = ncap;
 		}
-		if (depth == 0) {
-			rc = frame_open(s, git, &f);
-		} else {
-			link_frame *top = &st[depth - 1];
-
-			if (top->at == top->n) {
-				rc = frame_link(lease, top, links);
-				frame_done(top);
-				depth--;
-				continue;
-			}
-			rc = frame_open(s, &top->named[top->at++], &f);
-		}
+		rc = frame_open(s, &o, &f);
 		if (rc == 1)
 			st[depth++] = f;
-	} while (rc >= 0 && depth > 0);
+		/* the deepest frame's next named object that is mapped, or
+		 * the frames done put with their links */
+		while (rc >= 0 && depth > 0) {
+			link_frame *top = &st[depth - 1];
+
+			if (top->at < top->n) {
+				rc = frame_named(s, top,
+						 &top->named[top->at++], &o);
+				if (rc == 1)
+					break;
+				continue;
+			}
+			rc = frame_link(lease, top, links);
+			frame_done(top);
+			depth--;
+		}
+		if (depth == 0)
+			break;
+	}
 	while (depth > 0)
 		frame_done(&st[--depth]);
 	free(st);
