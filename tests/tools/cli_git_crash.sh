@@ -51,14 +51,19 @@ agree() {
 			<("$b3cas" --store "$1" git cat-file -p "$id") ||
 			fail "$1: object $id differs from git's"
 	done < <(shuf -n 25 "$work/check")
-	# a kill that left some objects and not others
-	grep -q ' missing$' "$work/check" && grep -qv ' missing$' "$work/check" &&
+	# a kill in the middle of the import: more objects in the index
+	# than after the kill before (held by its lease, which this open
+	# dropped: GC candidates, which cat-file counts as missing), and
+	# not every id readable
+	stored=$("$b3cas" --store "$1" stats | awk '/^objects:/ { print $2 }')
+	((stored > seen)) && grep -q ' missing$' "$work/check" &&
 		partial=$((partial + 1))
+	seen=$stored
 	return 0
 }
 
 st=$work/store
-partial=0
+partial=0 seen=0
 "$b3cas" --store "$st" init --chunking >/dev/null || fail init
 for ((k = 0; k < kills; k++)); do
 	"$b3cas" --store "$st" git import -q "$r" >/dev/null 2>&1 &
@@ -89,5 +94,9 @@ b=$("$b3cas" --store "$work/once" stats | awk '/^objects:|^chunks:/ { print $2 }
 imported once"
 "$b3cas" --store "$st" git cat-file --batch < "$work/ids" |
 	cmp -s - "$work/want" || fail "after gc: objects differ"
-echo "cli_git_crash: $kills kills ($partial left part of the objects)," \
+# the long form's 100 kills must hit the import at work (about a third
+# of them do; none in 100 would mean the kills come too early or late)
+[[ -n ${B3CAS_TEST_LONG:-} ]] && ((partial == 0)) &&
+	fail "no kill of $kills fell in the middle of an import"
+echo "cli_git_crash: $kills kills ($partial in the middle of the import)," \
 	"$(wc -l < "$work/ids") objects, ok"
