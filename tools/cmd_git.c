@@ -291,7 +291,11 @@ static int import_objects(import_run *r, FILE *f, const char *repo)
 
 /* The second pass: each tree, commit and tag gets the links to what it
  * names (all stored by the first pass), depth first (b3cas_git_link: one
- * linked already, by an earlier import or clone, is not gone into). */
+ * linked already, by an earlier import or clone, is not gone into). Last
+ * met first: a pack lists commits newest first, so their parents are
+ * linked before them, and the walk does not go down the whole history
+ * holding each commit on the way (a repository of loose objects lists
+ * them in no such order: the walk then goes as deep as it must). */
 static int import_links(import_run *r)
 {
 	import_progress(r, "git import: objects", r->objects, r->objects,
@@ -300,7 +304,8 @@ static int import_links(import_run *r)
 		int err;
 
 		import_progress(r, "git import: links", i, r->n, false);
-		err = b3cas_git_link(r->lease, &r->items[i].o.git, &r->links);
+		err = b3cas_git_link(r->lease, &r->items[r->n - 1 - i].o.git,
+				     &r->links);
 		if (err < 0)
 			return lib_error(err, false);
 	}
