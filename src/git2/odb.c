@@ -623,8 +623,11 @@ static int import_pack(backend *b, const char *idx_path)
 		rc = git_odb_foreach(c.pack, import_one, &c);
 		if (c.rc < 0)
 			rc = c.rc;
+		/* last met first: libgit2 goes through a pack in its order,
+		 * which lists commits newest first, so their parents are
+		 * linked before them and the walk stays shallow */
 		for (size_t i = 0; rc == 0 && i < c.n; i++)
-			rc = link_one(&c, &c.named[i]);
+			rc = link_one(&c, &c.named[c.n - 1 - i]);
 		if (c.lease != b->lease && b3cas_lease_close(c.lease) < 0 &&
 		    rc == 0)
 			rc = git_code(B3CAS_EIO);
