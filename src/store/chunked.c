@@ -2588,6 +2588,7 @@ static void *rebase_worker(void *arg)
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		rb_job *j;
+		bool drop;
 
 		while (!p->head && !p->stop)
 			pthread_cond_wait(&p->work, &p->mu);
@@ -2599,8 +2600,9 @@ static void *rebase_worker(void *arg)
 			p->tail = NULL;
 		p->queued -= j->len;
 		p->busy = true;
+		drop = p->stop;
 		pthread_mutex_unlock(&p->mu);
-		if (!p->stop)
+		if (!drop)
 			rebase_job(c, j);
 		pthread_mutex_lock(&p->mu);
 		p->busy = false;
