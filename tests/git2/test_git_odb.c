@@ -421,19 +421,26 @@ static void test_writestream(void **state)
 /* ---- a repository: fetch, commit, export --------------------------------- */
 
 /* A bare repository at path whose odb is only the backend over s. */
-static git_repository *b3_repo(const char *path, b3cas_store *s)
+/* A new bare repository at path whose objects live behind backend be. */
+static git_repository *be_repo(const char *path, git_odb_backend *be)
 {
 	git_repository *repo;
-	git_odb_backend *be;
 	git_odb *odb;
 
 	git_ok(git_repository_init(&repo, path, 1));
-	assert_int_equal(b3cas_git_odb_backend_new(&be, s), 0);
 	git_ok(git_odb_new(&odb));
 	git_ok(git_odb_add_backend(odb, be, 1));
 	git_ok(git_repository_set_odb(repo, odb));
 	git_odb_free(odb);
 	return repo;
+}
+
+static git_repository *b3_repo(const char *path, b3cas_store *s)
+{
+	git_odb_backend *be;
+
+	assert_int_equal(b3cas_git_odb_backend_new(&be, s), 0);
+	return be_repo(path, be);
 }
 
 typedef struct cmp_ctx {
@@ -657,17 +664,10 @@ static void test_commit_exported(void **state)
  * lease l. */
 static git_repository *leased_repo(const char *dst, b3cas_lease *l)
 {
-	git_repository *repo;
 	git_odb_backend *be;
-	git_odb *odb;
 
-	git_ok(git_repository_init(&repo, dst, 1));
 	assert_int_equal(b3cas_git_odb_backend_leased(&be, l), 0);
-	git_ok(git_odb_new(&odb));
-	git_ok(git_odb_add_backend(odb, be, 1));
-	git_ok(git_repository_set_odb(repo, odb));
-	git_odb_free(odb);
-	return repo;
+	return be_repo(dst, be);
 }
 
 static void name_ref(b3cas_store *s, git_repository *repo, const char *ref,
