@@ -927,10 +927,15 @@ B3CAS_EXTERN void b3cas_writer_abort(b3cas_writer *w);
  * *nread (may be NULL) gets how many (fewer than len only at the end of
  * the object; 0 at or past it). A chunked object reads only the chunks
  * the range overlaps, each hashed against its id, its manifest segment
- * checked against the object's id (docs/chunked-objects.md); any other
- * object is read whole and verified as b3cas_store_get does (and kept in
- * the L1 cache). Errors as b3cas_store_get, B3CAS_EINVAL (NULL store, id,
- * or buf with len > 0).
+ * checked against the object's id (docs/chunked-objects.md). Any other
+ * object is served from the L1 cache when it is there; else a read of
+ * the whole of it (offset 0, len at least its size) goes straight into
+ * buf and is verified there, nothing copied in between nor kept in L1,
+ * and a part is read whole, verified as b3cas_store_get does, kept in L1
+ * and copied. What fails its check is counted, quarantined and healed
+ * as by b3cas_store_get; after an error, what buf holds is undefined.
+ * Errors as b3cas_store_get, B3CAS_EINVAL (NULL store, id, or buf with
+ * len > 0).
  */
 B3CAS_EXTERN int b3cas_store_read_at(b3cas_store *store, const b3cas_oid *id,
 				     uint64_t offset, void *buf, size_t len,

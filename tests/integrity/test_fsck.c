@@ -132,6 +132,71 @@ int on_problem(const b3cas_fsck_problem *p, void *ctx)
 
 enum { A, B, C, N_LOOSE, D = N_LOOSE }; /* loose contents; D the orphan */
 
+/*
+ * b3cas_store_read_at of objects the index holds, their entries damaged:
+ * a whole read (straight into the caller's buffer) and a part are
+ * B3CAS_ECORRUPT, counted, and leave no bad byte in the buffer's place
+ * of a good one; the one the mirror holds reads healed, whole.
+ */
+static void test_read_at_damaged(void **state)
+{
+	uint64_t rng = tu_seed("read_at_damaged");
+	uint8_t small[2][SMALL], buf[SMALL + 1];
+	b3cas_oid sid[2];
+	b3cas_stats st;
+	b3cas_store *s, *m;
+	size_t n = 7;
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		tu_fill_random(small[i], SMALL, &rng);
+	m = open_at(mirror_dir, true, NULL);
+	assert_true(b3cas_store_put(m, &sid[0], small[0], SMALL) >= 0);
+	assert_int_equal(b3cas_store_close(m), 0);
+	s = open_at(store_dir, true, mirror_dir);
+	for (int i = 0; i < 2; i++) {
+		rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+		uint8_t bad[SMALL];
+
+		assert_int_equal(b3cas_store_put(s, &sid[i], small[i], SMALL),
+				 0);
+		memcpy(bad, small[i], SMALL);
+		bad[10] ^= 0x40;
+		b3cas__store_batch_put_entry(s, b, &sid[i], bad, SMALL, true);
+		assert_int_equal(b3cas__store_write_batch(s, b), 0);
+		rocksdb_writebatch_destroy(b);
+	}
+	assert_int_equal(b3cas_store_close(s), 0); /* no L1 copy left */
+	s = open_at(store_dir, false, mirror_dir);
+	for (int whole = 1; whole >= 0; whole--) {
+		memset(buf, 0, sizeof(buf));
+		assert_int_equal(b3cas_store_read_at(s, &sid[1], whole ? 0 : 5,
+						     buf,
+						     whole ? sizeof(buf) : 9,
+						     &n),
+				 B3CAS_ECORRUPT);
+		assert_int_equal(n, 0);
+		assert_non_null(strstr(b3cas_error_last(), "mirror"));
+	}
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(b3cas_store_read_at(s, &sid[0], 0, buf, sizeof(buf),
+					     &n),
+			 0);
+	assert_int_equal(n, SMALL);
+	assert_memory_equal(buf, small[0], SMALL);
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.corrupt_reads, 3);
+	assert_int_equal(st.healed, 1);
+	/* healed in the index too: read again, nothing more counted */
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(b3cas_store_read_at(s, &sid[0], 0, buf, SMALL, &n),
+			 0);
+	assert_memory_equal(buf, small[0], SMALL);
+	assert_int_equal(b3cas_store_stats(s, &st), 0);
+	assert_int_equal(st.corrupt_reads, 3);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
 static void test_fsck_finds_and_repairs(void **state)
 {
 	uint64_t rng = tu_seed("fsck_finds_and_repairs");
@@ -428,6 +493,8 @@ static void test_roots(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_at_damaged, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_fsck_finds_and_repairs,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repair_needs_writable,

@@ -119,7 +119,7 @@ static int read_late(b3cas_store *s, const b3cas_oid *id)
 	return (int)n;
 }
 
-#define READ_PATHS 5
+#define READ_PATHS 7
 
 /* Read id through one of the READ_PATHS read paths. */
 static int read_by(b3cas_store *s, const b3cas_oid *id, int path)
@@ -149,8 +149,22 @@ static int read_by(b3cas_store *s, const b3cas_oid *id, int path)
 		if (rc == 0)
 			b3cas_reader_close(r);
 		return rc;
-	default:
+	case 4:
 		return read_late(s, id);
+	default: { /* read_at: the whole (straight into buf), or a part */
+		uint8_t *buf = malloc(LEN + 1);
+		size_t n = 1;
+
+		assert_non_null(buf);
+		rc = path == 5 ? b3cas_store_read_at(s, id, 0, buf, LEN + 1, &n)
+			       : b3cas_store_read_at(s, id, 100, buf, 50, &n);
+		if (rc == 0)
+			assert_int_equal(n, path == 5 ? LEN : 50);
+		else
+			assert_int_equal(n, 0);
+		free(buf);
+		return rc;
+	}
 	}
 }
 
@@ -172,9 +186,12 @@ static void test_corrupt_loose_quarantined(void **state)
 		char path[512];
 		size_t seen_len = 0;
 		struct stat sb;
+		/* a bit flipped, or the file cut short; read_at's whole read
+		 * gets the flip, which only the hash finds */
+		int cut = p == 5 ? 0 : p == 6 ? 1 : p % 2;
 
 		assert_int_equal(read_by(s, &ids[p], p), 0);
-		damage(&ids[p], p % 2);
+		damage(&ids[p], cut);
 		assert_int_equal(read_by(s, &ids[p], p), B3CAS_ECORRUPT);
 		assert_non_null(strstr(b3cas_error_last(), "quarantine"));
 		object_path(path, sizeof(path), &ids[p]);
@@ -182,9 +199,9 @@ static void test_corrupt_loose_quarantined(void **state)
 		assert_int_equal(quarantined_copies(&ids[p], seen, &seen_len),
 				 1);
 		/* The damaged bytes are kept as they were found. */
-		assert_int_equal(seen_len, p % 2 ? LEN - 1 : LEN);
+		assert_int_equal(seen_len, cut ? LEN - 1 : LEN);
 		assert_memory_equal(seen, data[p], 1234);
-		if (p % 2 == 0) /* the flipped bit is there */
+		if (!cut) /* the flipped bit is there */
 			assert_int_equal(seen[1234], data[p][1234] ^ 0x01);
 		else /* cut short, the rest as it was */
 			assert_memory_equal(seen, data[p], LEN - 1);
@@ -349,14 +366,27 @@ static void test_mirror_heals(void **state)
 		b3cas_reader_close(rd);
 		free(back);
 	}
+	/* So does a whole read_at, straight into the caller's buffer. */
+	damage(&ids[1], 0);
+	{
+		uint8_t *back = calloc(1, LEN + 1);
+		size_t n = 0;
+
+		assert_non_null(back);
+		if (b3cas_store_read_at(s, &ids[1], 0, back, LEN + 1, &n) != 0)
+			fail_msg("read_at: %s", b3cas_error_last());
+		assert_int_equal(n, LEN);
+		assert_memory_equal(back, data[1], LEN);
+		free(back);
+	}
 	damage(&ids[3], 0);
 	assert_int_equal(read_by(s, &ids[3], 0), B3CAS_ECORRUPT);
 	assert_non_null(strstr(b3cas_error_last(), "mirror"));
 	assert_int_equal(read_by(s, &ids[3], 3), B3CAS_ECORRUPT);
 	assert_int_equal(b3cas_store_stats(s, &st), 0);
-	assert_int_equal(st.corrupt_reads, 6);
-	assert_int_equal(st.quarantined, 5);
-	assert_int_equal(st.healed, 4);
+	assert_int_equal(st.corrupt_reads, 7);
+	assert_int_equal(st.quarantined, 6);
+	assert_int_equal(st.healed, 5);
 	assert_int_equal(b3cas_store_close(s), 0);
 
 	/* A read-only handle heals the read but leaves the file alone. */

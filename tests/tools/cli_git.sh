@@ -229,8 +229,51 @@ big_blob() {
 	rm -rf "$r" "$st" "$ex"
 }
 
+# cat-file --batch of objects that fill its blocks' 8 MiB many times over
+# (each under it): a worker whose block is full waits for the writer to
+# write out what it holds, and the writer, waiting for a run of 32 small
+# ones, writes those done instead (a deadlock before that, found by
+# hand). Large and small ids in turns; a plain store and a packed one.
+full_blocks() {
+	local r=$work/blocks.git st ids=$work/blocks-ids i j bytes
+	git init -q "$r"
+	for ((i = 0; i < 16; i++)); do
+		seq $((i * 1000000)) 400000000 | head -c $(((i % 4 + 1) << 20)) \
+			> "$r/large$i.txt"
+		for ((j = 0; j < 3; j++)); do echo "small $i $j" > "$r/s$i-$j"; done
+	done
+	git -C "$r" add . && git -C "$r" commit -q -m blocks
+	{
+		git -C "$r" rev-parse HEAD HEAD^{tree}
+		git -C "$r" ls-tree HEAD | awk '$4 !~ /^large/ {print $3}'
+	} > "$work/blocks-small"
+	: > "$ids"
+	for ((i = 0; i < 4; i++)); do
+		git -C "$r" ls-tree HEAD | awk '$4 ~ /^large/ {print $3}' |
+			while read -r l; do
+				echo "$l"
+				shuf -n 5 -r --random-source=<(yes) "$work/blocks-small"
+			done >> "$ids"
+	done
+	for st in "$work/blocks-plain" "$work/blocks-packed"; do
+		if [[ $st == *packed ]]; then
+			expect 0 '' '' -- --store "$st" init --chunking --compress
+		else
+			expect 0 '' '' -- --store "$st" init
+		fi
+		expect 0 '' '' -- --store "$st" git import -q "$r"
+		bytes=$(git -C "$r" cat-file --batch < "$ids" | wc -c)
+		check "${st##*-}: cat-file --batch of $(wc -l < "$ids") ids, $bytes bytes, blocks full" \
+			cmp -s <(git -C "$r" cat-file --batch < "$ids") \
+			<(timeout 120 "$b3cas" --store "$st" git cat-file --batch < "$ids")
+		rm -rf "$st"
+	done
+	rm -rf "$r"
+}
+
 run sha1
 run sha256
+full_blocks
 big_blob
 expect 2 '' 'unknown subcommand' -- git frob
 cli_summary
