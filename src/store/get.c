@@ -395,14 +395,15 @@ int b3cas_store_read_at(b3cas_store *s, const b3cas_oid *id, uint64_t offset,
 		goto out;
 	}
 	if (rc == 0 && offset == 0 && len >= e.size && e.size > 0) {
-		rc = read_whole_into(s, id, &e, buf);
-		n = (size_t)e.size;
+		int whole = read_whole_into(s, id, &e, buf);
+
 		b3cas__entry_done(&e);
-		if (rc != 0) {
-			rc = rc > 0 ? 0 : rc;
+		if (whole > 0)
+			n = (size_t)e.size;
+		if (whole != 0) {
+			rc = whole > 0 ? 0 : whole;
 			goto out;
 		}
-		n = 0;
 	} else if (rc == 0) {
 		b3cas__entry_done(&e);
 	}
