@@ -266,6 +266,19 @@ full_blocks() {
 		check "${st##*-}: cat-file --batch of $(wc -l < "$ids") ids, $bytes bytes, blocks full" \
 			cmp -s <(git -C "$r" cat-file --batch < "$ids") \
 			<(timeout 120 "$b3cas" --store "$st" git cat-file --batch < "$ids")
+		# its reader gone early (SIGPIPE ignored, as a program that
+		# runs it may): the writer stops, the workers waiting for it
+		# too, and the exit says why
+		(
+			trap '' PIPE
+			timeout 120 "$b3cas" --store "$st" git cat-file --batch \
+				< "$ids" 2> "$work/epipe" | head -c 100000 > /dev/null
+			echo "${PIPESTATUS[0]}" > "$work/epipe-rc"
+		)
+		check "${st##*-}: cat-file --batch into a closed pipe exits 2" \
+			test "$(cat "$work/epipe-rc")" = 2
+		check "${st##*-}: ... saying why" \
+			grep -q 'cannot write to standard output' "$work/epipe"
 		rm -rf "$st"
 	done
 	rm -rf "$r"
