@@ -93,12 +93,14 @@
 # mean and largest growth per incremental checkpoint, the mean growth over
 # the mean zstd -3 of the changes, mean create and restore times, and
 # whether every restore was exact; then the zstd -3 yardstick, b3cas's
-# ratio (issue 17: at most 1.5) and its worst step, the same ratio for
-# chunk data and manifests alone (from `b3cas stats`: RocksDB's
+# ratio by du right after each create and its worst step, the same ratio
+# for chunk data and manifests alone (from `b3cas stats`: RocksDB's
 # compactions shrink the store now and then, so du's growth of one step
 # is noisy, some steps negative), b3cas's growth per step split by
-# `b3cas stats` into chunk data, manifests and the rest, and the load
-# average. Per-step figures stay in WORK/results/*.tsv.
+# `b3cas stats` into chunk data, manifests and the rest, and last the
+# ratio of issue 17 (at most 1.5): the growth once compacted, index and
+# manifests included, without the old bytes RocksDB had not dropped yet.
+# Per-step figures stay in WORK/results/*.tsv.
 # Exit 1 when a restore is not exact (the table is printed first), 2 on a
 # usage error.
 set -euo pipefail
@@ -726,13 +728,25 @@ print_table() {
 				c = d[i] - d[i - 1] + m[i] - m[i - 1]
 				r = c / z[i]; if (r > wc) { wc = r; cs = i }
 			}
-			printf "b3cas: mean growth per incremental checkpoint / mean zstd -3 of the changes = %.2f (issue 17: at most 1.5: %s); worst step %d: %.2f\n",
-				sg / sz, sg / sz <= 1.5 ? "met" : "NOT met", ws, wr
+			printf "b3cas: mean growth per incremental checkpoint by du right after each create / mean zstd -3 of the changes = %.2f (%s 1.5); worst step %d: %.2f\n",
+				sg / sz, sg / sz <= 1.5 ? "at most" : "above", ws, wr
 			printf "b3cas: chunk data and manifests alone (b3cas stats; no index or RocksDB, whose compactions make single steps of du noisy) / zstd -3 of the changes = %.2f; worst step %d: %.2f\n",
 				(sd + sm) / sz, cs, wc
 			printf "b3cas growth per incremental checkpoint, by b3cas stats: chunk data (stored_bytes) %.0f KiB, manifests (manifest_bytes) %.0f KiB, the rest (index entries, RocksDB tables and logs) %.0f KiB\n",
 				sd / last / 1024, sm / last / 1024, (sg - sd - sm) / last / 1024
 		}' "$res/changes.tsv" "$res/b3cas-stats.tsv" "$res/stored.tsv"
+	# Issue 17's figure: what the checkpoints hold, index and manifests
+	# included, without the old bytes of rewritten chunks that RocksDB
+	# has not yet compacted away (du above counts them: 0-80 MB, by
+	# where the last create fell in the data family's compaction cycle).
+	awk -F '\t' '
+		FILENAME == ARGV[1] { if ($1 == "b3cas") f = $2; next }
+		FILENAME == ARGV[2] { if ($1 == "b3cas") l = $2; next }
+		{ z += $3 }
+		END {
+			printf "b3cas: stored bytes per incremental checkpoint, compacted (gc --compact), / zstd -3 of the changes = %.2f (issue 17: at most 1.5: %s)\n",
+				(l - f) / z, (l - f) / z <= 1.5 ? "met" : "NOT met"
+		}' "$res/compacted0.tsv" "$res/compacted.tsv" "$res/changes.tsv"
 }
 
 # ---- main -------------------------------------------------------------------------
