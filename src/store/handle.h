@@ -194,6 +194,9 @@ void b3cas__note_written(b3cas_store *s, bool loose);
 /* close's flush: b3cas_store_sync without a syncfs when this handle left
  * no object file unsynced (store/sync.c). */
 int b3cas__store_sync_for_close(b3cas_store *s);
+/* Before a name is made: the object files written so far synced, in
+ * none and batch durability, when a write left one unsynced (sync.c). */
+int b3cas__store_sync_files_for_name(b3cas_store *s);
 
 /* ---- index entries (entry.c) ---- */
 

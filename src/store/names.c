@@ -94,6 +94,9 @@ int b3cas_name_set(b3cas_store *s, const char *name, const b3cas_oid *id)
 	klen = name_key(k, "b3cas_name_set", name);
 	if (!klen)
 		return B3CAS_EINVAL;
+	rc = b3cas__store_sync_files_for_name(s);
+	if (rc < 0)
+		return rc;
 	pthread_mutex_lock(&s->names_lock);
 	rc = name_read(s, k, klen, &old);
 	had = rc == 1;
@@ -268,6 +271,8 @@ int b3cas_name_put_linked(b3cas_store *s, const char *name, const void *data,
 	if (rc > 0)
 		return b3cas__error(B3CAS_EEXISTS, "name '%s' exists already",
 				    name);
+	if (rc == 0)
+		rc = b3cas__store_sync_files_for_name(s);
 	if (rc == 0)
 		rc = b3cas__store_hash(s, &id, data, len);
 	if (rc == 0)

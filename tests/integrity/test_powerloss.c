@@ -54,6 +54,16 @@
  * such object lost, and nothing unknown is stored. The next round starts
  * from the counts found. 1,000 rounds by default (B3CAS_TEST_ITERATIONS).
  *
+ * Checkpoints. The workload also makes and removes checkpoints as
+ * `checkpoint create` and `rm` do: a record linking a few contents, put
+ * with its name in one step (b3cas_name_put_linked), and the name's
+ * removal. The check wants each name as the log allows, its record
+ * holding the name's reference alone, and every live checkpoint read
+ * back whole, record and linked contents, whatever those contents' own
+ * counts (GC ran with no grace: links that did not hold would lose
+ * them). Before each new store and at the end, every name and reference
+ * is removed and GC run: nothing may be left (no leak).
+ *
  * test_kept_log replays one case the random rounds met a few times in a
  * thousand: a log left unsynced by the last writer (a failed log write,
  * so the close neither flushed nor synced it), then a reopen, the power
@@ -145,6 +155,8 @@ static void one_round(long round, uint64_t *rng, totals *t)
 	char cmd[1024];
 
 	if (round % FRESH_EVERY == 0) {
+		if (round > 0)
+			in_child(drain_store, round, "draining the store");
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store_dir);
 		assert_int_equal(system(cmd), 0);
 		in_child(make_fresh_store, round, "making the store");
@@ -237,22 +249,31 @@ static void test_power_losses(void **state)
 		data[i] = tu_random_block(lens[i], &rng);
 		b3cas_hash(ids[i].bytes, data[i], lens[i]);
 	}
+	make_checkpoints();
 	for (long round = 0; round < rounds; round++) {
 		/* Each round's node table starts empty in the child; the
 		 * parent never fills it. */
 		one_round(round, &rng, &t);
 	}
+	in_child(drain_store, rounds, "draining the store");
 	printf("[powerloss] %llu power losses (%llu inside the workload, %llu "
 	       "at its end; none/batch/full %llu/%llu/%llu; images strict/"
 	       "tails/metadata %llu/%llu/%llu), %llu sync events, %llu "
 	       "reopens, %llu I/O failures injected in RocksDB's files; "
 	       "fsck --repair mended %llu problems; %llu objects read back "
 	       "exact; %llu object checks had durable references, all "
-	       "there\n",
+	       "there; %llu checks of a live checkpoint read its record and "
+	       "every content it links to (%llu times a content no caller "
+	       "held, kept by the link alone); %llu stores emptied by removing "
+	       "every checkpoint and reference and collecting, nothing "
+	       "left\n",
 	       t.rounds, t.midway, t.rounds - t.midway, t.modes[0], t.modes[1],
 	       t.modes[2], t.kinds[0], t.kinds[1], t.kinds[2], t.syncs,
-	       t.reopened, t.faults, ss->repaired, ss->checked, ss->certain);
+	       t.reopened, t.faults, ss->repaired, ss->checked, ss->certain,
+	       ss->reached, ss->only_linked, ss->drained);
 	assert_true(t.rounds == (unsigned long long)rounds);
+	/* the checkpoints' checks ran (a workload makes a few per round) */
+	assert_true(rounds < 20 || (ss->reached > 0 && ss->only_linked > 0));
 }
 
 /* One child_kept_log run, the power failing at sync event at (0: at the
@@ -304,6 +325,7 @@ static void test_kept_log(void **state)
 		data[i] = tu_random_block(lens[i], &rng);
 		b3cas_hash(ids[i].bytes, data[i], lens[i]);
 	}
+	make_checkpoints();
 	kept_log_once(0, tu_rand(&rng), true);
 	first = sh->mark + 1;
 	last = sh->syncs;

@@ -29,6 +29,37 @@ char base[256], store_dir[300], image_dir[300];
 uint8_t *data[POOL];
 size_t lens[POOL];
 b3cas_oid ids[POOL];
+uint8_t ckpt_bytes[NCKPT][8 + CKPT_LINKS * B3CAS_OID_LEN];
+size_t ckpt_lens[NCKPT], ckpt_nlinks[NCKPT];
+int ckpt_of[NCKPT][CKPT_LINKS];
+b3cas_oid ckpt_ids[NCKPT], ckpt_links[NCKPT][CKPT_LINKS];
+
+void make_checkpoints(void)
+{
+	for (int k = 0; k < NCKPT; k++) {
+		size_t n = 1 + (size_t)k % CKPT_LINKS;
+
+		memcpy(ckpt_bytes[k], "ckpt", 4);
+		memcpy(ckpt_bytes[k] + 4, &k, 4);
+		for (size_t j = 0; j < n; j++) {
+			/* inline, loose and 1 MiB contents among them */
+			int c = (k * 11 + (int)j * 5) % POOL;
+
+			ckpt_of[k][j] = c;
+			ckpt_links[k][j] = ids[c];
+			memcpy(ckpt_bytes[k] + 8 + j * B3CAS_OID_LEN, ids[c].bytes,
+			       B3CAS_OID_LEN);
+		}
+		ckpt_nlinks[k] = n;
+		ckpt_lens[k] = 8 + n * B3CAS_OID_LEN;
+		b3cas_hash(ckpt_ids[k].bytes, ckpt_bytes[k], ckpt_lens[k]);
+	}
+}
+
+static void ckpt_name(char *out, size_t n, int k)
+{
+	snprintf(out, n, "ckpt/sb%d/0", k);
+}
 
 static void child_fail(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
@@ -157,6 +188,48 @@ static void child_get(b3cas_store *s, int i)
 	b3cas_free(got);
 }
 
+/* A checkpoint's create: the contents it links that no one holds put
+ * first (its files), then its record and name in one step (refused when
+ * a link is not stored, after a failed put: a failure, nothing changed).
+ * The log's view (cur) decides what to do. */
+static void child_ckpt_create(b3cas_store *s, int k, b3cas_durability d,
+			      uint64_t *cur)
+{
+	char name[64];
+	b3cas_oid id;
+	uint32_t r;
+	int rc;
+
+	if (cur[POOL + k])
+		return;
+	for (size_t j = 0; j < ckpt_nlinks[k]; j++)
+		if (!cur[ckpt_of[k][j]])
+			child_put(s, ckpt_of[k][j], 0, d, cur);
+	ckpt_name(name, sizeof(name), k);
+	r = log_start(POOL + k, 1);
+	rc = b3cas_name_put_linked(s, name, ckpt_bytes[k], ckpt_lens[k],
+				   ckpt_links[k], ckpt_nlinks[k], &id);
+	if (rc >= 0 && !b3cas_oid_equal(&id, &ckpt_ids[k]))
+		child_fail("checkpoint %d's record stored as another id", k);
+	log_end(r, r + 1, rc >= 0, d, cur);
+}
+
+/* A checkpoint's removal (checkpoint rm, prune): its name goes. */
+static void child_ckpt_delete(b3cas_store *s, int k, b3cas_durability d,
+			      uint64_t *cur)
+{
+	char name[64];
+	uint32_t r;
+
+	for (int n = 0; n < NCKPT && !cur[POOL + k]; n++)
+		k = (k + 1) % NCKPT;
+	if (!cur[POOL + k])
+		return;
+	ckpt_name(name, sizeof(name), k);
+	r = log_start(POOL + k, -1);
+	log_end(r, r + 1, b3cas_name_delete(s, name) == 0, d, cur);
+}
+
 /* A failed assertion inside librocksdb (Debian builds it with them on):
  * say where, for the failure message. */
 static void on_abort(int sig)
@@ -177,7 +250,7 @@ static void child_begin(uint64_t *cur)
 
 	signal(SIGABRT, on_abort);
 	signal(SIGRTMIN + 2, on_freeze);
-	memcpy(cur, ss->counts, sizeof(uint64_t) * POOL);
+	memcpy(cur, ss->counts, sizeof(uint64_t) * SLOTS);
 	if (lstat(pl.root, &st) != 0)
 		child_fail("no store folder");
 	pl.rootnode = node_new(st.st_ino, true);
@@ -200,14 +273,14 @@ static void child_end(void)
 
 void child_run(uint64_t seed, b3cas_durability d)
 {
-	uint64_t rng = seed, cur[POOL];
+	uint64_t rng = seed, cur[SLOTS];
 	int nops = 1 + (int)(tu_rand(&rng) % MAXOPS);
 	b3cas_store *s;
 
 	child_begin(cur);
 	s = child_open(d);
 	for (int op = 0; s && op < nops; op++) {
-		unsigned what = (unsigned)(tu_rand(&rng) % 100);
+		unsigned what = (unsigned)(tu_rand(&rng) % 110);
 		int i = (int)(tu_rand(&rng) % POOL);
 
 		if (what < 35) {
@@ -243,8 +316,12 @@ void child_run(uint64_t seed, b3cas_durability d)
 				sh->durable = upto;
 			sh->reopened++;
 			s = child_open(d);
-		} else {
+		} else if (what < 100) {
 			child_get(s, i);
+		} else if (what < 107) {
+			child_ckpt_create(s, i % NCKPT, d, cur);
+		} else {
+			child_ckpt_delete(s, i % NCKPT, d, cur);
 		}
 	}
 	/* The end of the workload: the power fails now, store still open. */
@@ -263,7 +340,7 @@ void child_run(uint64_t seed, b3cas_durability d)
 void child_kept_log(void)
 {
 	const b3cas_durability d = B3CAS_DURABILITY_NONE;
-	uint64_t cur[POOL];
+	uint64_t cur[SLOTS];
 	b3cas_store *s;
 	uint32_t failed;
 
@@ -343,11 +420,31 @@ static int note_lost(const b3cas_fsck_problem *p, void *ctx)
 	return 0;
 }
 
+/* A problem fsck still finds after its repair: into the failure message. */
+static int note_left(const b3cas_fsck_problem *p, void *ctx)
+{
+	char hex[B3CAS_OID_HEX_LEN + 1];
+
+	(void)ctx;
+	snprintf(sh->msg, sizeof(sh->msg), "kind %d, %s: %s",
+		 (int)p->kind, p->has_id ? b3cas_oid_fmt(hex, &p->id) : "-",
+		 p->detail ? p->detail : "");
+	return 0;
+}
+
 static int find_content(const b3cas_oid *id)
 {
 	for (int i = 0; i < POOL; i++)
 		if (b3cas_oid_equal(id, &ids[i]))
 			return i;
+	return -1;
+}
+
+static int find_record(const b3cas_oid *id)
+{
+	for (int k = 0; k < NCKPT; k++)
+		if (b3cas_oid_equal(id, &ckpt_ids[k]))
+			return k;
 	return -1;
 }
 
@@ -357,7 +454,7 @@ static int check_known(const b3cas_object_info *info, void *ctx)
 	/* a chunking store lists its chunks (at most 4096 bytes) too */
 	if (tu_chunking() && info->size <= 4096)
 		return 0;
-	if (find_content(&info->id) < 0) {
+	if (find_content(&info->id) < 0 && find_record(&info->id) < 0) {
 		char hex[B3CAS_OID_HEX_LEN + 1];
 
 		child_fail("the store holds %s, which was never put",
@@ -366,17 +463,84 @@ static int check_known(const b3cas_object_info *info, void *ctx)
 	return 0;
 }
 
+/* id reads back as the n bytes at want. */
+static void read_exact(b3cas_store *s, const b3cas_oid *id, const void *want,
+		       size_t n, const char *what, int which)
+{
+	void *got;
+	size_t len;
+
+	if (b3cas_store_get(s, id, &got, &len) != 0)
+		child_fail("%s %d unreadable: %s", what, which,
+			   b3cas_error_last());
+	if (len != n || memcmp(got, want, n) != 0)
+		child_fail("%s %d read back wrong", what, which);
+	b3cas_free(got);
+}
+
+/*
+ * Checkpoint k after the power loss: its name exists as the log allows
+ * (lo..hi: a create or removal done before the durable point is certain),
+ * its record has the name's reference and no other, and a checkpoint
+ * that exists reads back whole: the record and every content it links
+ * to, whatever the contents' own counts (the workload's GC ran with no
+ * grace: a link that did not hold would have let it free them).
+ */
+static void check_checkpoint(b3cas_store *s, int k, int64_t lo, int64_t hi)
+{
+	char name[64];
+	b3cas_oid id;
+	uint64_t c = 0;
+	int rc, there;
+
+	ckpt_name(name, sizeof(name), k);
+	rc = b3cas_name_get(s, name, &id);
+	if (rc != 0 && rc != B3CAS_ENOTFOUND)
+		child_fail("name_get: %s", b3cas_error_last());
+	there = rc == 0;
+	if (there < lo || there > hi)
+		child_fail("checkpoint %d %s; the log allows %lld..%lld "
+			   "(durable point %u of %u records)", k,
+			   there ? "exists" : "is gone", (long long)lo,
+			   (long long)hi, sh->durable, sh->nrec);
+	rc = b3cas_refcount(s, &ckpt_ids[k], &c);
+	if (rc != 0 && rc != B3CAS_ENOTFOUND)
+		child_fail("refcount: %s", b3cas_error_last());
+	if (rc != 0)
+		c = 0;
+	if (c != (uint64_t)there)
+		child_fail("checkpoint %d's record has %llu references, and "
+			   "its name %s", k, (unsigned long long)c,
+			   there ? "exists" : "does not");
+	ss->counts[POOL + k] = (uint64_t)there;
+	if (!there)
+		return;
+	if (!b3cas_oid_equal(&id, &ckpt_ids[k]))
+		child_fail("checkpoint %d's name names another object", k);
+	read_exact(s, &ckpt_ids[k], ckpt_bytes[k], ckpt_lens[k],
+		   "the record of checkpoint", k);
+	for (size_t j = 0; j < ckpt_nlinks[k]; j++) {
+		int i = ckpt_of[k][j];
+
+		read_exact(s, &ids[i], data[i], lens[i],
+			   "a live checkpoint's content", i);
+		/* the pool's checks ran first: counts[i] is the callers' */
+		ss->only_linked += ss->counts[i] == 0;
+	}
+	ss->reached++;
+}
+
 /* The check after a power loss (see the header), in a child; the counts
  * found go back through shared memory. */
 void check_image(void)
 {
-	int64_t lo[POOL], hi[POOL];
+	int64_t lo[SLOTS], hi[SLOTS];
 	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
 	b3cas_fsck_report rep;
 	lost_ids lost = {.n = 0};
 	b3cas_store *s;
 
-	for (int i = 0; i < POOL; i++)
+	for (int i = 0; i < SLOTS; i++)
 		lo[i] = hi[i] = (int64_t)ss->counts[i];
 	for (uint32_t r = 0; r < sh->nrec; r++) {
 		const oprec *o = &sh->rec[r];
@@ -395,12 +559,16 @@ void check_image(void)
 		child_fail("fsck --repair: %s", b3cas_error_last());
 	ss->repaired += rep.problems;
 	fo.repair = false;
-	fo.on_problem = NULL;
+	fo.on_problem = note_left;
 	if (b3cas_fsck(s, &fo, &rep) != 0)
 		child_fail("fsck: %s", b3cas_error_last());
-	if (rep.problems)
-		child_fail("%llu problems left after fsck --repair",
-			   (unsigned long long)rep.problems);
+	if (rep.problems) {
+		char last[sizeof(sh->msg)];
+
+		memcpy(last, sh->msg, sizeof(last));
+		child_fail("%llu problems left after fsck --repair (the last: "
+			   "%.300s)", (unsigned long long)rep.problems, last);
+	}
 	for (size_t k = 0; k < lost.n; k++) {
 		int i = find_content(&lost.ids[k]);
 
@@ -446,6 +614,8 @@ void check_image(void)
 		}
 		ss->counts[i] = c;
 	}
+	for (int k = 0; k < NCKPT; k++)
+		check_checkpoint(s, k, lo[POOL + k], hi[POOL + k]);
 	if (b3cas_store_close(s) != 0)
 		child_fail("close: %s", b3cas_error_last());
 }
@@ -457,4 +627,46 @@ void make_fresh_store(void)
 	if (b3cas_store_close(s) != 0)
 		child_fail("close: %s", b3cas_error_last());
 	memset(ss->counts, 0, sizeof(ss->counts));
+}
+
+/*
+ * Before a store is made anew: every checkpoint removed and every
+ * reference the last check found deleted, GC with no grace must leave
+ * nothing, not a record, content or chunk (what a checkpoint held goes
+ * with it: no leak after prune and GC).
+ */
+void drain_store(void)
+{
+	b3cas_store *s = checker_open();
+	b3cas_gc_options go = B3CAS_GC_OPTIONS_INIT;
+	b3cas_stats st;
+	char name[64];
+
+	for (int k = 0; k < NCKPT; k++) {
+		int rc;
+
+		ckpt_name(name, sizeof(name), k);
+		rc = b3cas_name_delete(s, name);
+		if (rc != 0 && rc != B3CAS_ENOTFOUND)
+			child_fail("name_delete: %s", b3cas_error_last());
+	}
+	for (int i = 0; i < POOL; i++)
+		for (uint64_t n = 0; n < ss->counts[i]; n++)
+			if (b3cas_store_delete(s, &ids[i]) < 0)
+				child_fail("delete of content %d (%llu "
+					   "references): %s", i,
+					   (unsigned long long)ss->counts[i],
+					   b3cas_error_last());
+	if (b3cas_gc(s, &go, NULL) != 0)
+		child_fail("gc: %s", b3cas_error_last());
+	if (b3cas_store_stats(s, &st) != 0)
+		child_fail("stats: %s", b3cas_error_last());
+	if (st.objects || st.candidates)
+		child_fail("every checkpoint and reference gone and GC run: "
+			   "%llu objects and %llu candidates left",
+			   (unsigned long long)st.objects,
+			   (unsigned long long)st.candidates);
+	if (b3cas_store_close(s) != 0)
+		child_fail("close: %s", b3cas_error_last());
+	ss->drained++;
 }

@@ -21,6 +21,9 @@
 #define MAXREC 1024    /* log records per round */
 #define MAXOPS 48      /* workload operations per round at most */
 #define FRESH_EVERY 25 /* rounds before the store is made anew */
+#define NCKPT 8        /* checkpoints: names of records that link contents */
+#define CKPT_LINKS 4   /* links of a record, at most */
+#define SLOTS (POOL + NCKPT) /* what the log counts: contents, then names */
 
 /* ---- the simulated disk (test_powerloss_disk.c) ---- */
 
@@ -74,8 +77,8 @@ enum { IMAGE_STRICT, IMAGE_TAILS, IMAGE_METADATA, IMAGE_KINDS };
 
 /* Shared with the parent: the child's log. */
 typedef struct oprec {
-	int32_t content; /* index into the pool */
-	int32_t delta;   /* +1 a put, -1 a delete */
+	int32_t content; /* index into the pool; POOL + k: checkpoint k */
+	int32_t delta;   /* +1 a put (a checkpoint made), -1 a delete */
 	uint32_t state;  /* REC_* */
 } oprec;
 
@@ -98,8 +101,9 @@ extern shared *sh;
 /* Also shared, kept across rounds: the store's counts as the last check
  * found them, and totals of the checks. */
 typedef struct shared_state {
-	uint64_t counts[POOL];
-	unsigned long long checked, certain, repaired;
+	uint64_t counts[SLOTS]; /* a checkpoint's: 1 if its name exists */
+	unsigned long long checked, certain, repaired, reached, only_linked,
+		drained;
 } shared_state;
 
 extern shared_state *ss;
@@ -135,10 +139,20 @@ extern char base[256], store_dir[300], image_dir[300];
 extern uint8_t *data[POOL];
 extern size_t lens[POOL];
 extern b3cas_oid ids[POOL];
+/* The checkpoints: record k ("ckpt", k, then its links' ids) links
+ * contents ckpt_of[k][0..ckpt_nlinks[k]) and is made under the name
+ * "ckpt/sbK/0" by b3cas_name_put_linked, in one step, as a checkpoint's
+ * create makes its record; made from ids by make_checkpoints. */
+extern uint8_t ckpt_bytes[NCKPT][8 + CKPT_LINKS * B3CAS_OID_LEN];
+extern size_t ckpt_lens[NCKPT], ckpt_nlinks[NCKPT];
+extern int ckpt_of[NCKPT][CKPT_LINKS];
+extern b3cas_oid ckpt_ids[NCKPT], ckpt_links[NCKPT][CKPT_LINKS];
 
+void make_checkpoints(void);
 void child_run(uint64_t seed, b3cas_durability d);
 void child_kept_log(void);
 void check_image(void);
 void make_fresh_store(void);
+void drain_store(void);
 
 #endif
