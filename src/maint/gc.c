@@ -197,6 +197,15 @@ static int sweep(b3cas_store *s, const b3cas_gc_options *o,
 	int rc = 0;
 
 	memset(&r, 0, sizeof(r));
+	/* What made the candidates candidates is on disk before any of
+	 * their files goes (b3cas__store_sync_before_unlinks). */
+	if (!o->dry_run) {
+		rc = b3cas__store_sync_before_unlinks(s);
+		if (rc < 0) {
+			*report = r;
+			return rc;
+		}
+	}
 	g = malloc(sizeof(*g));
 	if (!g)
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");

@@ -227,6 +227,10 @@ void b3cas__store_batch_put_candidate(b3cas_store *s, rocksdb_writebatch_t *b,
 /* Write b to the index as the store's durability mode says. */
 int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b);
 
+/* Before a sweep of GC unlinks files: the index writes made so far
+ * durable (none and batch durability; sync.c). */
+int b3cas__store_sync_before_unlinks(b3cas_store *s);
+
 /* Count a put (rc 0 new, 1 duplicate; errors are not counted) of n
  * objects of bytes in all, started at t0 (b3cas__now_ns), and a get. */
 void b3cas__note_put(b3cas_store *s, uint64_t t0, uint64_t bytes, int rc,
