@@ -126,8 +126,8 @@ int b3cas__store_sync_for_close(b3cas_store *s)
  * test_powerloss's checkpoint operations met findings of that shape (a
  * link naming a content not stored): 2 of 3 runs of 150 rounds without
  * this sync, 0 of 6 with it; but a run of 1,000 rounds with it met one
- * too, in a round that made no checkpoint, so they have another cause as
- * well, not found yet (test_powerloss_child.c, child_run). So before a
+ * too, in a round that made no checkpoint: GC's unlinks, the other cause
+ * (b3cas__store_sync_before_unlinks, below). So before a
  * name is set, the files this
  * handle has left unsynced are synced, with the log after them
  * (flush_locked's order): one syncfs per checkpoint, none when no loose
