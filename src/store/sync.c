@@ -114,6 +114,19 @@ int b3cas__store_sync_for_close(b3cas_store *s)
 	return rc;
 }
 
+/* In none and batch durability, flush what is dirty now, if need. */
+static int flush_now_if(b3cas_store *s, bool need)
+{
+	int rc;
+
+	if (s->durability == B3CAS_DURABILITY_FULL || !need)
+		return 0;
+	pthread_mutex_lock(&s->flush.lock);
+	rc = flush_locked(s, false, false);
+	pthread_mutex_unlock(&s->flush.lock);
+	return rc;
+}
+
 /*
  * A name is what makes a checkpoint exist (a GC root that reaches its
  * record, trees, files and blobs), and a checkpoint must exist whole or
@@ -138,15 +151,7 @@ int b3cas__store_sync_for_close(b3cas_store *s)
  */
 int b3cas__store_sync_files_for_name(b3cas_store *s)
 {
-	int rc;
-
-	if (s->durability == B3CAS_DURABILITY_FULL ||
-	    !atomic_load(&s->flush.dirty_objects))
-		return 0;
-	pthread_mutex_lock(&s->flush.lock);
-	rc = flush_locked(s, false, false);
-	pthread_mutex_unlock(&s->flush.lock);
-	return rc;
+	return flush_now_if(s, atomic_load(&s->flush.dirty_objects));
 }
 
 /*
@@ -165,15 +170,7 @@ int b3cas__store_sync_files_for_name(b3cas_store *s)
  */
 int b3cas__store_sync_before_unlinks(b3cas_store *s)
 {
-	int rc;
-
-	if (s->durability == B3CAS_DURABILITY_FULL ||
-	    !atomic_load(&s->flush.dirty_index))
-		return 0;
-	pthread_mutex_lock(&s->flush.lock);
-	rc = flush_locked(s, false, false);
-	pthread_mutex_unlock(&s->flush.lock);
-	return rc;
+	return flush_now_if(s, atomic_load(&s->flush.dirty_index));
 }
 
 /* After a write: what batch mode must flush later. */
