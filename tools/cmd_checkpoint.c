@@ -341,6 +341,21 @@ static int create(cli_ctx *ctx, int argc, char **argv)
 	c.labels = labels;
 	c.label_count = (size_t)a.labels.n;
 	c.blobs = blobs;
+	/* a name that --time makes taken fails now, not after every file
+	 * and blob was read and stored (the create checks it again) */
+	if (t) {
+		int64_t at = 0;
+
+		err = b3cas_checkpoint_find(s, c.sandbox, t, &id, &at);
+		if (err == 0 && at == t) {
+			cli_error("sandbox %s has a checkpoint at %s already",
+				  c.sandbox, fmt_time(when, t));
+			return cli_close_store(s, CLI_USAGE);
+		}
+		if (err < 0 && err != B3CAS_ENOTFOUND)
+			return cli_close_store(s, lib_error(err, false));
+		b3cas_error_clear();
+	}
 	/* every reference create takes is the lease's until the
 	 * checkpoint holds what it needs: a kill leaks nothing */
 	err = b3cas_lease_open(s, &lease);

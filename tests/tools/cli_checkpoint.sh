@@ -186,6 +186,11 @@ run_series() {
 	expect 2 '' 'sandbox name' -- checkpoint create 'a/b'
 	expect 2 '' 'not a folder' -- checkpoint create s3 --tree /etc/hostname
 	expect 1 '' 'no checkpoint' -- checkpoint rm nosuch
+	# a time already taken fails before anything is read
+	expect 0 '' '' -- checkpoint create s9 --time 2030-01-01T00:00:00Z
+	expect 2 '' '^b3cas: sandbox s9 has a checkpoint at 2030-01-01T00:00:00.000000000Z already$' \
+		-- checkpoint create s9 --time 2030-01-01T00:00:00Z \
+		--blob m=/nonexistent
 	# nothing of a failed create is left: everything goes with the rest
 	expect 0 '' '' -- checkpoint list
 	local all
