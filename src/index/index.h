@@ -79,6 +79,7 @@ typedef struct b3cas_index {
 	rocksdb_writeoptions_t *write;      /* WAL, no sync */
 	rocksdb_writeoptions_t *write_sync; /* WAL, fsync before returning */
 	bool read_only;
+	int logs_at_open; /* log files a writable open found (sweep_logs) */
 	/* A write or a log sync failed: RocksDB has stopped writes, and its
 	 * log writer must not be used again (Debian's librocksdb is built
 	 * with assertions, and a sync of a log that saw an error aborts the

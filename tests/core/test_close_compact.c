@@ -15,7 +15,14 @@
  *
  * The index is read after the store is closed, through RocksDB's own
  * read-only open, so nothing of the store's handle is involved.
+ *
+ * test_empty_sessions_leave_no_logs: each writable open starts a log,
+ * and one that writes nothing has nothing to flush, so RocksDB kept the
+ * old log: 100 such sessions left 101 logs, each fsynced and replayed by
+ * every later open (index/index.c, sweep_logs). The number of log files
+ * must stay at most LOGS_SWEEP, and the objects put before read back.
  */
+#include <dirent.h>
 #include <rocksdb/c.h>
 #include <string.h>
 
@@ -152,10 +159,73 @@ static void test_close_finishes_compaction(void **state)
 	free(ids);
 }
 
+#define LOGS_SWEEP 4
+#define EMPTY_SESSIONS 100
+
+static int count_logs(const char *index)
+{
+	DIR *d = opendir(index);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += strlen(e->d_name) > 4 &&
+		     strcmp(e->d_name + strlen(e->d_name) - 4, ".log") == 0;
+	closedir(d);
+	return n;
+}
+
+static void test_empty_sessions_leave_no_logs(void **state)
+{
+	char root[64], dir[128], index[160];
+	b3cas_store_options o = tu_store_options(true, 4096);
+	b3cas_oid ids[RUNS];
+	uint8_t buf[OBJ_LEN];
+	b3cas_store *s;
+	int most = 0;
+
+	(void)state;
+	tu_make_root(root, sizeof(root), "emptylogs");
+	snprintf(dir, sizeof(dir), "%s/store", root);
+	snprintf(index, sizeof(index), "%s/index", dir);
+	s = tu_open_store(dir, &o);
+	for (int i = 0; i < RUNS; i++) {
+		object_bytes(buf, 1000, i);
+		assert_int_equal(b3cas_store_put(s, &ids[i], buf, sizeof(buf)),
+				 0);
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	o = tu_store_options(false, 4096);
+	for (int k = 0; k < EMPTY_SESSIONS; k++) {
+		int logs;
+
+		s = tu_open_store(dir, &o);
+		assert_int_equal(b3cas_store_close(s), 0);
+		logs = count_logs(index);
+		if (logs > most)
+			most = logs;
+		if (logs > LOGS_SWEEP)
+			fail_msg("after %d sessions that wrote nothing the "
+				 "index holds %d logs (at most %d)", k + 1,
+				 logs, LOGS_SWEEP);
+	}
+	fprintf(stderr, "%d sessions that wrote nothing: at most %d logs\n",
+		EMPTY_SESSIONS, most);
+	s = tu_open_store(dir, &o);
+	for (int i = 0; i < RUNS; i++) {
+		object_bytes(buf, 1000, i);
+		tu_expect_object(s, &ids[i], buf, sizeof(buf), 1);
+	}
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_close_finishes_compaction),
+		cmocka_unit_test(test_empty_sessions_leave_no_logs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
