@@ -511,8 +511,6 @@ int b3cas__index_open_sized(b3cas_index **out, const char *path,
 	rocksdb_options_set_memtable_prefix_bloom_size_ratio(
 		ix->refs_options, MEMTABLE_BLOOM_REFS);
 	ix->read = rocksdb_readoptions_create();
-	ix->read_once = rocksdb_readoptions_create();
-	rocksdb_readoptions_set_fill_cache(ix->read_once, 0);
 	ix->write = rocksdb_writeoptions_create();
 	ix->write_sync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(ix->write_sync, 1);
@@ -715,7 +713,6 @@ void b3cas__index_close(b3cas_index *ix)
 	rocksdb_writeoptions_destroy(ix->write_sync);
 	rocksdb_writeoptions_destroy(ix->write);
 	rocksdb_readoptions_destroy(ix->read);
-	rocksdb_readoptions_destroy(ix->read_once);
 	rocksdb_options_destroy(ix->refs_options);
 	if (ix->data_options)
 		rocksdb_options_destroy(ix->data_options);

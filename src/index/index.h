@@ -73,9 +73,6 @@ typedef struct b3cas_index {
 	rocksdb_options_t *refs_options; /* options, smaller memtable */
 	rocksdb_options_t *data_options; /* the data family's (or NULL) */
 	rocksdb_readoptions_t *read;
-	/* reads of bytes about to be replaced, which keep the block cache
-	 * for what is read again (fill_cache off) */
-	rocksdb_readoptions_t *read_once;
 	rocksdb_writeoptions_t *write;      /* WAL, no sync */
 	rocksdb_writeoptions_t *write_sync; /* WAL, fsync before returning */
 	bool read_only;

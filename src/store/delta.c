@@ -505,9 +505,7 @@ static int whole_chunk(b3cas_store *s, const b3cas_oid *c, uint32_t len,
 {
 	b3cas__entry e;
 	b3cas_oid got;
-	/* its bytes are read once, to be replaced by the delta: they would
-	 * only push out of the cache blocks read again */
-	int rc = b3cas__entry_get_at(s, s->ix->read_once, c, &e);
+	int rc = b3cas__entry_get(s, c, &e);
 
 	if (rc == B3CAS_ENOTFOUND || rc == B3CAS_ECORRUPT) {
 		b3cas_error_clear();

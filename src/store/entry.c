@@ -187,8 +187,7 @@ int b3cas__entry_get(b3cas_store *s, const b3cas_oid *id, b3cas__entry *e)
  * not damage. So a miss reads the entry again, and only the same entry
  * (the same sequence number) missing its bytes twice is damage; an entry
  * gone meanwhile is B3CAS_ENOTFOUND, a new one is read afresh. A
- * snapshot's reads agree with each other and need none of this (the
- * index's read_once options read the latest state too).
+ * snapshot's reads agree with each other and need none of this.
  */
 #define PACKED_READ_TRIES 8
 
@@ -196,7 +195,7 @@ int b3cas__entry_get_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			const b3cas_oid *id, b3cas__entry *e)
 {
 	uint8_t missed[8];
-	bool have_missed = false, snapshot = ro && ro != s->ix->read_once;
+	bool have_missed = false;
 	int rc;
 
 	for (int tries = 1;; tries++) {
@@ -205,8 +204,7 @@ int b3cas__entry_get_at(b3cas_store *s, const rocksdb_readoptions_t *ro,
 			return rc;
 		rc = b3cas__pack_read_at(s, ro, id, e->raw, e->raw_len,
 					 e->size, &e->dv);
-		if (rc != B3CAS_ECORRUPT || snapshot ||
-		    tries == PACKED_READ_TRIES ||
+		if (rc != B3CAS_ECORRUPT || ro || tries == PACKED_READ_TRIES ||
 		    e->raw_len != sizeof(missed) ||
 		    (have_missed &&
 		     memcmp(missed, e->raw, sizeof(missed)) == 0))
