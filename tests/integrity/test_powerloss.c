@@ -62,9 +62,11 @@
  * back whole, record and linked contents, whatever those contents' own
  * counts (GC ran with no grace: links that did not hold would lose
  * them). Before each new store and at the end, every name and reference
- * is removed and GC run: nothing may be left (no leak). The checkpoint
- * operations run with B3CAS_TEST_CHECKPOINTS=1 or B3CAS_TEST_LONG=1
- * only, while a failure they meet is not understood (child_run).
+ * is removed and GC run: nothing may be left (no leak). Runs of them
+ * found two orderings that lost a linked content after a power loss
+ * (store/sync.c: a name made before the loose files it links were
+ * synced; GC unlinking a file before the removal of the record that
+ * linked it was durable).
  *
  * test_kept_log replays one case the random rounds met a few times in a
  * thousand: a log left unsynced by the last writer (a failed log write,
@@ -275,8 +277,7 @@ static void test_power_losses(void **state)
 	       ss->reached, ss->only_linked, ss->drained);
 	assert_true(t.rounds == (unsigned long long)rounds);
 	/* the checkpoints' checks ran (a workload makes a few per round) */
-	assert_true(!checkpoint_ops() || rounds < 20 ||
-		    (ss->reached > 0 && ss->only_linked > 0));
+	assert_true(rounds < 20 || (ss->reached > 0 && ss->only_linked > 0));
 }
 
 /* One child_kept_log run, the power failing at sync event at (0: at the

@@ -271,23 +271,6 @@ static void child_end(void)
 	power_loss(2);
 }
 
-/*
- * The checkpoint operations run only when asked (B3CAS_TEST_CHECKPOINTS=1
- * or the long form): with them, 1 run of 1,000 rounds ended with
- * "manifests hold this chunk 1 time, but it is not stored" after fsck
- * --repair, in a round that made no checkpoint (image metadata,
- * durability none or batch): GC unlinked a content's file before the
- * removal of the record linking it was durable (store/sync.c,
- * b3cas__store_sync_before_unlinks, now fixed). Until enough long runs
- * pass with the fix, CI runs the workload without them.
- */
-bool checkpoint_ops(void)
-{
-	const char *c = getenv("B3CAS_TEST_CHECKPOINTS");
-
-	return (c && strcmp(c, "1") == 0) || tu_long();
-}
-
 void child_run(uint64_t seed, b3cas_durability d)
 {
 	uint64_t rng = seed, cur[SLOTS];
@@ -297,8 +280,7 @@ void child_run(uint64_t seed, b3cas_durability d)
 	child_begin(cur);
 	s = child_open(d);
 	for (int op = 0; s && op < nops; op++) {
-		unsigned what = (unsigned)(tu_rand(&rng) %
-					   (checkpoint_ops() ? 110 : 100));
+		unsigned what = (unsigned)(tu_rand(&rng) % 110);
 		int i = (int)(tu_rand(&rng) % POOL);
 
 		if (what < 35) {

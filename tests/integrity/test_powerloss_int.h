@@ -149,8 +149,6 @@ extern int ckpt_of[NCKPT][CKPT_LINKS];
 extern b3cas_oid ckpt_ids[NCKPT], ckpt_links[NCKPT][CKPT_LINKS];
 
 void make_checkpoints(void);
-/* Does the workload make and remove checkpoints? (see child_run) */
-bool checkpoint_ops(void);
 void child_run(uint64_t seed, b3cas_durability d);
 void child_kept_log(void);
 void check_image(void);
