@@ -54,7 +54,7 @@ log "ThreadSanitizer (clang), concurrency tests"
 CC=clang configure_build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DB3CAS_SANITIZE=thread -DB3CAS_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
-	run_ctest build-tsan -L concurrency --no-tests=error
+	run_ctest build-tsan -j"$jobs" -L concurrency --no-tests=error
 
 log "libFuzzer (clang): build and a short run from the corpus"
 # Only the five targets run here (their corpora are replayed by every
