@@ -167,26 +167,30 @@ free_port() {
 	return 1
 }
 
+# Wait up to 5 s for every daemon of one kind to exit; 1 if some remain
+# (their pids in the caller's pids array).
+wait_gone() {
+	local kind=$1 i
+	for ((i = 0; i < 50; i++)); do
+		mapfile -t pids < <(daemon_pids "$kind")
+		((${#pids[@]})) || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Stop one kind of daemon of this DIR: SIGTERM, then SIGKILL after 5 s.
 stop_kind() {
-	local kind=$1 i
+	local kind=$1
 	local -a pids
 	mapfile -t pids < <(daemon_pids "$kind")
 	((${#pids[@]})) || return 0
 	log "stopping $kind (pid ${pids[*]})"
 	kill -TERM "${pids[@]}" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		mapfile -t pids < <(daemon_pids "$kind")
-		((${#pids[@]})) || return 0
-		sleep 0.1
-	done
+	wait_gone "$kind" && return 0
 	log "$kind did not exit within 5 s of SIGTERM: SIGKILL"
 	kill -KILL "${pids[@]}" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
-		mapfile -t pids < <(daemon_pids "$kind")
-		((${#pids[@]})) || return 0
-		sleep 0.1
-	done
+	wait_gone "$kind" && return 0
 	die "$kind (pid ${pids[*]}) still there after SIGKILL"
 }
 
