@@ -11,7 +11,8 @@
 # too, the random tests run ten times as many cases, test_store_crash
 # kills its writer five times as often) and B3CAS_CRASH_ROUNDS=1000
 # (test_powerloss and test_faults: 1,000 rounds each; CI runs 200, 40
-# under the sanitizers), then the concurrency tests again under
+# under the sanitizers), then the kill campaigns under AddressSanitizer
+# (CI's ASan stage leaves them out) and the concurrency tests again under
 # ThreadSanitizer.
 # Any failure exits non-zero. Expect an hour or more on 2 cores.
 set -euo pipefail
@@ -30,6 +31,20 @@ cmake --build build-campaign -j"$jobs" >/dev/null
 (cd build-campaign &&
 	B3CAS_TEST_LONG=1 \
 		ctest --output-on-failure --timeout 7200 -j"$jobs" -R "$filter")
+
+# CI's ASan stage leaves out the kill -9 campaigns (label "kills",
+# tests/CMakeLists.txt, for its time): here they run under ASan and
+# UBSan, in their CI sizes (a sanitizer's round costs about 4 release ones).
+printf '\n=== campaign: AddressSanitizer + UBSan, the kill campaigns ===\n'
+cmake -S "$root" -B build-campaign-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DB3CAS_SANITIZE=address,undefined -DB3CAS_BENCH=OFF \
+	-DB3CAS_WERROR=ON >/dev/null
+cmake --build build-campaign-asan -j"$jobs" >/dev/null
+(cd build-campaign-asan &&
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure --timeout 1800 -j"$jobs" -L kills \
+		--no-tests=error)
 
 printf '\n=== campaign: ThreadSanitizer, concurrency tests, long form ===\n'
 CC=clang cmake -S "$root" -B build-campaign-tsan \

@@ -295,11 +295,17 @@ for i in $(seq 1 300); do
 	head -c $((RANDOM * 3 % 100000)) /dev/urandom >"$files/many/$i"
 done
 expect 0 '' '^$' -- --store "$st" put "$files"/many/*
-bad=0
+# each read back with a get of its own (every Nth: B3CAS_CLI_GET_EVERY,
+# 10 under the sanitizers, where a process costs 0.3 s; the release
+# build reads all 300)
+bad=0 every=${B3CAS_CLI_GET_EVERY:-1} n=0 got=0
 while read -r h name; do
+	((n++ % every == 0)) || continue
+	got=$((got + 1))
 	"$b3cas" --store "$st" get "$h" | cmp -s - "$name" || bad=$((bad + 1))
 done < <(b3sum "$files"/many/*)
-check "300 puts in one run all read back ($bad bad)" test "$bad" = 0
+check "300 puts in one run: $got read back ($bad bad)" \
+	test "$bad" = 0 -a "$got" -ge $((300 / every))
 # on several threads the lines keep the order of the arguments, exactly
 # as b3sum prints them; one failure keeps its place among --json lines
 want=$(b3sum "$files"/many/*)
