@@ -11,9 +11,9 @@
 # too, the random tests run ten times as many cases, test_store_crash
 # kills its writer five times as often) and B3CAS_CRASH_ROUNDS=1000
 # (test_powerloss and test_faults: 1,000 rounds each; CI runs 200, 40
-# under the sanitizers), then the kill campaigns under AddressSanitizer
-# (CI's ASan stage leaves them out) and the concurrency tests again under
-# ThreadSanitizer.
+# under the sanitizers), then under AddressSanitizer what CI's ASan
+# stage leaves out (the kill campaigns, the CLI scripts' leak checks),
+# and the concurrency tests again under ThreadSanitizer.
 # Any failure exits non-zero. Expect an hour or more on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,19 +32,25 @@ cmake --build build-campaign -j"$jobs" >/dev/null
 	B3CAS_TEST_LONG=1 \
 		ctest --output-on-failure --timeout 7200 -j"$jobs" -R "$filter")
 
-# CI's ASan stage leaves out the kill -9 campaigns (label "kills",
-# tests/CMakeLists.txt, for its time): here they run under ASan and
-# UBSan, in their CI sizes (a sanitizer's round costs about 4 release ones).
-printf '\n=== campaign: AddressSanitizer + UBSan, the kill campaigns ===\n'
+# What CI's ASan stage leaves out for its time (scripts/test.sh): the
+# kill -9 campaigns (label "kills", tests/CMakeLists.txt) and the leak
+# check of the CLI scripts that start hundreds of processes
+# (B3CAS_CLI_LEAKS, tests/tools/CMakeLists.txt). Here they run under
+# ASan and UBSan, in their CI sizes (a sanitizer's round costs about 4
+# release ones).
+printf '\n=== campaign: AddressSanitizer + UBSan, kills and CLI leaks ===\n'
 cmake -S "$root" -B build-campaign-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DB3CAS_SANITIZE=address,undefined -DB3CAS_BENCH=OFF \
-	-DB3CAS_WERROR=ON >/dev/null
+	-DB3CAS_WERROR=ON -DB3CAS_CLI_LEAKS=ON >/dev/null
 cmake --build build-campaign-asan -j"$jobs" >/dev/null
-(cd build-campaign-asan &&
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		ctest --output-on-failure --timeout 1800 -j"$jobs" -L kills \
-		--no-tests=error)
+for sel in "-L kills" "-R ^cli_ -LE kills"; do
+	# shellcheck disable=SC2086 # sel is two options and their values
+	(cd build-campaign-asan &&
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			ctest --output-on-failure --timeout 1800 -j"$jobs" \
+			$sel --no-tests=error)
+done
 
 printf '\n=== campaign: ThreadSanitizer, concurrency tests, long form ===\n'
 CC=clang cmake -S "$root" -B build-campaign-tsan \

@@ -88,28 +88,32 @@ cmake --build build-fuzz -j"$jobs" --target fuzz_hasher_update \
 	fuzz_store_text fuzz_zstd fuzz_cdc fuzz_tree >/dev/null
 fuzzdir=$(mktemp -d)
 trap 'rm -rf "$fuzzdir"' EXIT
-cp -r fuzz/corpus/hasher_update/. "$fuzzdir/"
-build-fuzz/fuzz/fuzz_hasher_update -entropic=0 -seed=1 -max_total_time=6 \
-	-max_len=8192 "$fuzzdir" 2>&1 | tail -n 3
-textdir=$fuzzdir/store_text
-mkdir "$textdir"
-cp -r fuzz/corpus/store_text/. "$textdir/"
-build-fuzz/fuzz/fuzz_store_text -seed=1 -max_total_time=6 -max_len=512 \
-	"$textdir" 2>&1 | tail -n 3
-zstddir=$fuzzdir/zstd
-mkdir "$zstddir"
-cp -r fuzz/corpus/zstd/. "$zstddir/"
-build-fuzz/fuzz/fuzz_zstd -seed=1 -max_total_time=6 -max_len=8192 \
-	"$zstddir" 2>&1 | tail -n 3
-cdcdir=$fuzzdir/cdc
-mkdir "$cdcdir"
-cp -r fuzz/corpus/cdc/. "$cdcdir/"
-build-fuzz/fuzz/fuzz_cdc -entropic=0 -seed=1 -max_total_time=6 \
-	-max_len=65536 "$cdcdir" 2>&1 | tail -n 3
-treedir=$fuzzdir/tree
-mkdir "$treedir"
-cp -r fuzz/corpus/tree/. "$treedir/"
-build-fuzz/fuzz/fuzz_tree -seed=1 -max_total_time=6 -max_len=4096 \
-	"$treedir" 2>&1 | tail -n 3
+# fuzz NAME MAX_LEN [OPTION...]: on a copy of its corpus for 6 s, its
+# report in $fuzzdir/NAME.log. They run two at a time (one process, one
+# core each); every report's last lines are shown, and any failure
+# stops the run.
+fuzz() {
+	local name=$1 max_len=$2
+	shift 2
+	mkdir "$fuzzdir/$name"
+	cp -r "fuzz/corpus/$name/." "$fuzzdir/$name/"
+	build-fuzz/fuzz/fuzz_"$name" "$@" -seed=1 -max_total_time=6 \
+		-max_len="$max_len" "$fuzzdir/$name" > "$fuzzdir/$name.log" 2>&1
+}
+fuzz_report() { # NAME RC
+	echo "--- fuzz_$1 (exit $2)"
+	tail -n 3 "$fuzzdir/$1.log"
+	[[ $2 == 0 ]]
+}
+fuzz hasher_update 8192 -entropic=0 & p1=$!
+fuzz store_text 512 & p2=$!
+r1=0 r2=0; wait $p1 || r1=$?; wait $p2 || r2=$?
+fuzz_report hasher_update $r1; fuzz_report store_text $r2
+fuzz zstd 8192 & p1=$!
+fuzz cdc 65536 -entropic=0 & p2=$!
+r1=0 r2=0; wait $p1 || r1=$?; wait $p2 || r2=$?
+fuzz_report zstd $r1; fuzz_report cdc $r2
+r1=0; fuzz tree 4096 || r1=$?
+fuzz_report tree $r1
 
 log "all tests passed"
