@@ -942,12 +942,12 @@ static void data_cursor_done(data_cursor *dc)
 	dc->on = false;
 }
 
-/* Does the cursor's key hold chunk c's bytes (len of them)? Copied into
- * out and checked against c: true. */
+/* Does the cursor's key look like chunk c's (its tag, len bytes)? Its
+ * bytes copied into out: true. They are checked against c by the
+ * caller (chunks_load, many at once). */
 static bool data_cursor_take(data_cursor *dc, const uint8_t *c,
 			     uint32_t len, uint8_t *out)
 {
-	uint8_t got[B3CAS_OID_LEN];
 	const char *k, *v;
 	size_t klen, vlen;
 
@@ -960,13 +960,12 @@ static bool data_cursor_take(data_cursor *dc, const uint8_t *c,
 	    memcmp(k + B3CAS_PACK_SEQ_LEN, c, B3CAS_PACK_TAG_LEN) != 0)
 		return false;
 	memcpy(out, v, len);
-	b3cas_hash(got, out, len);
-	return memcmp(got, c, B3CAS_OID_LEN) == 0;
+	return true;
 }
 
 /* Chunk c through its entry: a packed one's bytes read by seeking the
  * cursor to its key (from where the next chunk is most often the next
- * key). True when that served and checked it. */
+ * key). True when that found them (unchecked, as above). */
 static bool data_cursor_seek(b3cas_store *s, data_cursor *dc,
 			     const b3cas_oid *c, uint32_t len, uint8_t *out)
 {
@@ -991,13 +990,18 @@ static bool data_cursor_seek(b3cas_store *s, data_cursor *dc,
 }
 
 /*
- * Whole chunks ids[0..m) (lens[], each at most chunk_max) of object obj
- * into dst, one after another, each checked against its id. In a packed
- * store that checks what it reads, a chunk is first looked for under the
- * data key after the last chunk's, which saves its entry's lookup: its
- * bytes are the chunk's when they hash to its id, whatever key holds
- * them. Else, and for what that does not serve (another kind, anything
- * amiss), chunk_load reads it, and retries or names the damage.
+ * Whole chunks ids[0..m) (lens[], each at most chunk_max; m at most
+ * LOAD_BATCH) of object obj into dst, one after another, each checked
+ * against its id. In a packed store that checks what it reads, a chunk
+ * is first looked for under the data key after the last chunk's, which
+ * saves its entry's lookup: its bytes are the chunk's when they hash to
+ * its id, whatever key holds them. Those found so are hashed together at
+ * the end (b3cas_hash_batch: a chunk of a few KiB fills a quarter of
+ * the SIMD lanes alone; batched, 16 of them share them: the hashing of
+ * a restore of a 960 MiB image took 17% of its CPU one by one). A chunk
+ * that fails its hash there, and what the cursor does not serve (another
+ * kind, anything amiss), is read by chunk_load, which retries or names
+ * the damage.
  */
 static int chunks_load(b3cas_store *s, const b3cas_oid *obj,
 		       const uint8_t *ids, const uint32_t *lens, uint32_t m,
@@ -1008,26 +1012,51 @@ static int chunks_load(b3cas_store *s, const b3cas_oid *obj,
 	 * git object) gets each; a long one makes it once and follows it. */
 	bool packed = s->verify && s->ix->cf[B3CAS_CF_DATA] &&
 		      (dc->it || m >= CURSOR_MIN);
+	const void *in[LOAD_BATCH];
+	uint8_t *in_dst[LOAD_BATCH];
+	size_t in_len[LOAD_BATCH];
+	uint32_t in_at[LOAD_BATCH], n = 0;
+	uint8_t got[LOAD_BATCH * B3CAS_OUT_LEN];
+	uint8_t *d = dst;
+	b3cas_oid c;
+	int rc;
 
 	for (uint32_t i = 0; i < m; i++) {
 		const uint8_t *id = ids + (size_t)i * B3CAS_OID_LEN;
-		b3cas_oid c;
-		int rc;
 
 		if (packed && dc->on) {
 			rocksdb_iter_next(dc->it);
-			if (data_cursor_take(dc, id, lens[i], dst))
-				goto next;
+			if (data_cursor_take(dc, id, lens[i], d))
+				goto found;
 		}
 		memcpy(c.bytes, id, B3CAS_OID_LEN);
-		if (packed && data_cursor_seek(s, dc, &c, lens[i], dst))
-			goto next;
+		if (packed && data_cursor_seek(s, dc, &c, lens[i], d))
+			goto found;
 		dc->on = false;
-		rc = chunk_load(s, obj, &c, lens[i], dst);
+		rc = chunk_load(s, obj, &c, lens[i], d);
 		if (rc < 0)
 			return rc;
-next:
-		dst += lens[i];
+		d += lens[i];
+		continue;
+found:
+		in[n] = in_dst[n] = d;
+		in_len[n] = lens[i];
+		in_at[n++] = i;
+		d += lens[i];
+	}
+	if (n == 0)
+		return 0;
+	b3cas_hash_batch(got, in, in_len, n);
+	for (uint32_t j = 0; j < n; j++) {
+		const uint8_t *id = ids + (size_t)in_at[j] * B3CAS_OID_LEN;
+
+		if (memcmp(got + (size_t)j * B3CAS_OUT_LEN, id,
+			   B3CAS_OID_LEN) == 0)
+			continue;
+		memcpy(c.bytes, id, B3CAS_OID_LEN);
+		rc = chunk_load(s, obj, &c, lens[in_at[j]], in_dst[j]);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
