@@ -188,12 +188,28 @@ static void child_get(b3cas_store *s, int i)
 	b3cas_free(got);
 }
 
+/* One caller reference to content i goes (the log knows it is there);
+ * false when the delete failed (an injected failure). */
+static bool child_release(b3cas_store *s, int i, b3cas_durability d,
+			  uint64_t *cur)
+{
+	uint32_t r = log_start(i, -1);
+	bool ok = b3cas_store_delete(s, &ids[i]) >= 0;
+
+	log_end(r, r + 1, ok, d, cur);
+	return ok;
+}
+
 /* A checkpoint's create: the contents it links that no one holds put
  * first (its files), then its record and name in one step (refused when
  * a link is not stored, after a failed put: a failure, nothing changed).
- * The log's view (cur) decides what to do. */
-static void child_ckpt_create(b3cas_store *s, int k, b3cas_durability d,
-			      uint64_t *cur)
+ * The log's view (cur) decides what to do. When release is set the
+ * caller then lets go of every content it holds that the checkpoint
+ * links (a sandbox engine that held its files until the checkpoint was
+ * made), so the link alone keeps them: the case the check after the
+ * power loss must see (ss->only_linked). */
+static void child_ckpt_create(b3cas_store *s, int k, bool release,
+			      b3cas_durability d, uint64_t *cur)
 {
 	char name[64];
 	b3cas_oid id;
@@ -212,6 +228,12 @@ static void child_ckpt_create(b3cas_store *s, int k, b3cas_durability d,
 	if (rc >= 0 && !b3cas_oid_equal(&id, &ckpt_ids[k]))
 		child_fail("checkpoint %d's record stored as another id", k);
 	log_end(r, r + 1, rc >= 0, d, cur);
+	if (rc < 0 || !release)
+		return;
+	for (size_t j = 0; j < ckpt_nlinks[k]; j++)
+		while (cur[ckpt_of[k][j]] > 0)
+			if (!child_release(s, ckpt_of[k][j], d, cur))
+				return;
 }
 
 /* A checkpoint's removal (checkpoint rm, prune): its name goes. */
@@ -293,12 +315,8 @@ void child_run(uint64_t seed, b3cas_durability d)
 			/* delete one reference this log knows is there */
 			for (int k = 0; k < POOL && !cur[i]; k++)
 				i = (i + 1) % POOL;
-			if (cur[i]) {
-				uint32_t r = log_start(i, -1);
-
-				log_end(r, r + 1, b3cas_store_delete(s, &ids[i])
-						       >= 0, d, cur);
-			}
+			if (cur[i])
+				child_release(s, i, d, cur);
 		} else if (what < 77) {
 			b3cas_gc_options go = B3CAS_GC_OPTIONS_INIT;
 
@@ -319,7 +337,8 @@ void child_run(uint64_t seed, b3cas_durability d)
 		} else if (what < 100) {
 			child_get(s, i);
 		} else if (what < 107) {
-			child_ckpt_create(s, i % NCKPT, d, cur);
+			child_ckpt_create(s, i % NCKPT, tu_rand(&rng) % 2,
+					  d, cur);
 		} else {
 			child_ckpt_delete(s, i % NCKPT, d, cur);
 		}
