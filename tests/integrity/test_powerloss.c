@@ -344,12 +344,21 @@ static void test_kept_log(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_kept_log, setup,
-						teardown),
+	const struct CMUnitTest rounds[] = {
 		cmocka_unit_test_setup_teardown(test_power_losses, setup,
 						teardown),
 	};
+	const struct CMUnitTest kept[] = {
+		cmocka_unit_test_setup_teardown(test_kept_log, setup,
+						teardown),
+	};
+	int failed = cmocka_run_group_tests(rounds, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* test_kept_log writes inline contents only, which a chunking
+	 * store keeps as any other does: test_powerloss_chunked (this
+	 * program over chunking stores) leaves it to test_powerloss (it
+	 * took 6 s of 18 in the release build, 16 of 36 under ASan). */
+	if (!tu_chunking())
+		failed += cmocka_run_group_tests(kept, NULL, NULL);
+	return failed;
 }
