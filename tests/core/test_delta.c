@@ -51,8 +51,9 @@
 
 static uint64_t seed;
 static b3cas_packing packing = B3CAS_PACKING_DEFAULT;
-/* the templates' size: IMAGE, less for the threads (ThreadSanitizer) */
-static size_t image_len = IMAGE;
+/* the templates' size: IMAGE, or B3CAS_DELTA_IMAGE_KIB (the sanitizer
+ * builds: CI time), less for the threads (ThreadSanitizer) */
+static size_t image_full = IMAGE, image_len = IMAGE;
 
 static b3cas_store *open_store(const char *dir, bool create, int level)
 {
@@ -360,9 +361,9 @@ static void series(void)
 	}
 	sa = stored_of(a) - sa0;
 	sb = stored_of(b) - sb0;
-	print_message("series: %zu versions of %u KiB; new bytes stored with "
+	print_message("series: %zu versions of %zu KiB; new bytes stored with "
 		      "bases %llu, without %llu (%.2fx)\n",
-		      (size_t)VERSIONS, IMAGE / 1024, (unsigned long long)sa,
+		      (size_t)VERSIONS, image_len / 1024, (unsigned long long)sa,
 		      (unsigned long long)sb, (double)sb / (double)sa);
 	c = census_of(a);
 	print_message("series: %llu delta chunks\n",
@@ -1315,7 +1316,7 @@ static void test_threads(void **state)
 	for (int k = 0; k < 2; k++)
 		free_series(jobs[k].v, THREAD_VERSIONS);
 	free(jobs);
-	image_len = IMAGE;
+	image_len = image_full;
 }
 
 int main(void)
@@ -1337,6 +1338,17 @@ int main(void)
 	};
 
 	seed = cu_seed_from_env();
+	if (getenv("B3CAS_DELTA_IMAGE_KIB")) {
+		/* whole pages, past the template's zero run (pages 40-63) */
+		size_t kib = strtoul(getenv("B3CAS_DELTA_IMAGE_KIB"), NULL, 10);
+
+		if (kib < 384 || kib % 4 != 0) {
+			fprintf(stderr, "B3CAS_DELTA_IMAGE_KIB: want a multiple "
+					"of 4, at least 384\n");
+			return 2;
+		}
+		image_full = image_len = kib * 1024;
+	}
 	/* ctest's test_delta_threads (ThreadSanitizer in CI) runs one */
 	if (getenv("B3CAS_DELTA_ONLY"))
 		cmocka_set_test_filter(getenv("B3CAS_DELTA_ONLY"));
