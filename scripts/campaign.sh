@@ -10,7 +10,7 @@
 # test_live_fsck runs 24 seeds, test_nomem sweeps every Nth allocation
 # too, the random tests run ten times as many cases, test_store_crash
 # kills its writer five times as often) and B3CAS_CRASH_ROUNDS=1000
-# (test_powerloss and test_faults: 1,000 rounds each; CI runs 200, 40
+# (test_powerloss and test_faults: 1,000 rounds each; CI runs 120, 40
 # under the sanitizers), then under AddressSanitizer what CI's ASan
 # stage leaves out (the kill campaigns, the CLI scripts' leak checks),
 # and the concurrency tests again under ThreadSanitizer.
