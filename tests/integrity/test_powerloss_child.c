@@ -372,11 +372,8 @@ void child_kept_log(void)
 		child_put(s, i, 0, d, cur);
 	/* Deletes to no reference: GC candidates, in another column
 	 * family than the entries. */
-	for (int i = 0; i < 24; i += 6) {
-		uint32_t r = log_start(i, -1);
-
-		log_end(r, r + 1, b3cas_store_delete(s, &ids[i]) >= 0, d, cur);
-	}
+	for (int i = 0; i < 24; i += 6)
+		child_release(s, i, d, cur);
 	pthread_mutex_lock(&pl.lock);
 	memset(&pl.fault, 0, sizeof(pl.fault));
 	pl.fault.at = 1; /* the next write to an index file: the log's */
