@@ -926,50 +926,97 @@ static void node_memo_end(void)
 #define LOAD_BATCH 64
 #define CURSOR_MIN 8
 
-/* A read's place in the data family of a packed store. Chunks put one
+/*
+ * A read's places in the data family of a packed store. Chunks put one
  * after another have data keys one after another, so the bytes of a
- * read's next chunk are most often under the key after its last one. */
+ * read's next chunk are most often under the key after the last one's
+ * it took. Two places: an image that repeats a run of pages from far
+ * back (an older version's, a shared library's mapped twice) is read
+ * from there with one place while the other stays where the new pages
+ * go on, instead of seeking back after every detour. Measured on a
+ * 960 MiB memory image (bench/restore_rate.sh): see docs/performance.md.
+ *
+ * A place is off (no iterator yet, or it ran off the end), at a key it
+ * took (the next chunk is looked for after it), or ahead: on a key it
+ * has not taken, one that did not match the chunk it was moved on for
+ * (the next chunk is looked for there, without a move).
+ */
+#define PLACES 2
+
+typedef enum { PLACE_OFF, PLACE_TOOK, PLACE_AHEAD } place_state;
+
+typedef struct data_place {
+	rocksdb_iterator_t *it; /* NULL until first used */
+	place_state state;
+	uint64_t used; /* when it last served a chunk (a count) */
+} data_place;
+
 typedef struct data_cursor {
-	rocksdb_iterator_t *it; /* NULL until the first packed chunk */
-	bool on;                /* it is on the last chunk's key */
+	data_place at[PLACES];
+	uint64_t clock;
 } data_cursor;
 
 static void data_cursor_done(data_cursor *dc)
 {
-	if (dc->it)
-		rocksdb_iter_destroy(dc->it);
-	dc->it = NULL;
-	dc->on = false;
+	for (unsigned i = 0; i < PLACES; i++) {
+		if (dc->at[i].it)
+			rocksdb_iter_destroy(dc->at[i].it);
+		dc->at[i].it = NULL;
+		dc->at[i].state = PLACE_OFF;
+	}
 }
 
-/* Does the cursor's key look like chunk c's (its tag, len bytes)? Its
- * bytes copied into out: true. They are checked against c by the
+/* Is place p's key chunk c's (its tag, len bytes)? Its bytes copied
+ * into out: true, and p took them. They are checked against c by the
  * caller (chunks_load, many at once). */
-static bool data_cursor_take(data_cursor *dc, const uint8_t *c,
-			     uint32_t len, uint8_t *out)
+static bool place_take(data_cursor *dc, data_place *p, const uint8_t *c,
+		       uint32_t len, uint8_t *out)
 {
 	const char *k, *v;
 	size_t klen, vlen;
 
-	dc->on = rocksdb_iter_valid(dc->it);
-	if (!dc->on)
+	if (!rocksdb_iter_valid(p->it)) {
+		p->state = PLACE_OFF;
 		return false;
-	k = rocksdb_iter_key(dc->it, &klen);
-	v = rocksdb_iter_value(dc->it, &vlen);
+	}
+	k = rocksdb_iter_key(p->it, &klen);
+	v = rocksdb_iter_value(p->it, &vlen);
 	if (klen != B3CAS_PACK_KEY_LEN || vlen != len ||
-	    memcmp(k + B3CAS_PACK_SEQ_LEN, c, B3CAS_PACK_TAG_LEN) != 0)
+	    memcmp(k + B3CAS_PACK_SEQ_LEN, c, B3CAS_PACK_TAG_LEN) != 0) {
+		p->state = PLACE_AHEAD;
 		return false;
+	}
 	memcpy(out, v, len);
+	p->state = PLACE_TOOK;
+	p->used = ++dc->clock;
 	return true;
 }
 
+/* Chunk c where one of the places is, or next after it: true when found
+ * (unchecked, as above). */
+static bool data_cursor_next(data_cursor *dc, const uint8_t *c, uint32_t len,
+			     uint8_t *out)
+{
+	for (unsigned i = 0; i < PLACES; i++) {
+		data_place *p = &dc->at[i];
+
+		if (p->state == PLACE_TOOK)
+			rocksdb_iter_next(p->it);
+		if (p->state != PLACE_OFF && place_take(dc, p, c, len, out))
+			return true;
+	}
+	return false;
+}
+
 /* Chunk c through its entry: a packed one's bytes read by seeking the
- * cursor to its key (from where the next chunk is most often the next
- * key). True when that found them (unchecked, as above). */
+ * place that served a chunk least recently to its key (from where the
+ * next chunk is most often the next key). True when that found them
+ * (unchecked, as above). */
 static bool data_cursor_seek(b3cas_store *s, data_cursor *dc,
 			     const b3cas_oid *c, uint32_t len, uint8_t *out)
 {
 	uint8_t key[B3CAS_PACK_KEY_LEN];
+	data_place *p = &dc->at[0];
 	b3cas__entry e;
 	bool ok;
 
@@ -982,36 +1029,84 @@ static bool data_cursor_seek(b3cas_store *s, data_cursor *dc,
 	b3cas__entry_done(&e);
 	if (!ok)
 		return false;
-	if (!dc->it)
-		dc->it = rocksdb_create_iterator_cf(s->ix->db, s->ix->read,
-						    s->ix->cf[B3CAS_CF_DATA]);
-	rocksdb_iter_seek(dc->it, (const char *)key, sizeof(key));
-	return data_cursor_take(dc, c->bytes, len, out);
+	for (unsigned i = 1; i < PLACES; i++)
+		if (dc->at[i].used < p->used)
+			p = &dc->at[i];
+	if (!p->it)
+		p->it = rocksdb_create_iterator_cf(s->ix->db, s->ix->read,
+						   s->ix->cf[B3CAS_CF_DATA]);
+	rocksdb_iter_seek(p->it, (const char *)key, sizeof(key));
+	return place_take(dc, p, c->bytes, len, out);
+}
+
+/*
+ * Chunks of zeros (the pages a memory image never wrote, and sparse
+ * files' runs) are written as zeros without a lookup, a copy or a hash:
+ * their ids are those of zeros, so zeros are their bytes. The ids are
+ * learnt from chunks read on this thread, hashed against their ids
+ * (never from a store that does not check what it reads), that turned
+ * out to be zeros: a chunk's id is the BLAKE3 of its bytes in every
+ * store, so what one store taught holds for all. The last ZERO_IDS
+ * lengths (FastCDC cuts a run of zeros at its largest chunk).
+ */
+#define ZERO_IDS 4
+
+static _Thread_local struct {
+	uint32_t len; /* 0: an empty slot */
+	uint8_t id[B3CAS_OID_LEN];
+} zero_ids[ZERO_IDS];
+static _Thread_local unsigned zero_ids_next;
+
+static bool is_zero_chunk(const uint8_t *id, uint32_t len)
+{
+	for (unsigned i = 0; i < ZERO_IDS; i++)
+		if (zero_ids[i].len == len && len != 0)
+			return memcmp(zero_ids[i].id, id, B3CAS_OID_LEN) == 0;
+	return false;
+}
+
+/* Chunk id (len bytes at p) was read and checked: learn it when it is
+ * zeros. */
+static void zero_learn(const uint8_t *id, const uint8_t *p, uint32_t len)
+{
+	unsigned i;
+
+	if (len == 0 || p[0] != 0 || p[len - 1] != 0 ||
+	    memcmp(p, p + 1, len - 1) != 0)
+		return;
+	for (i = 0; i < ZERO_IDS; i++)
+		if (zero_ids[i].len == len)
+			break;
+	if (i == ZERO_IDS)
+		i = zero_ids_next++ % ZERO_IDS;
+	zero_ids[i].len = len;
+	memcpy(zero_ids[i].id, id, B3CAS_OID_LEN);
 }
 
 /*
  * Whole chunks ids[0..m) (lens[], each at most chunk_max; m at most
  * LOAD_BATCH) of object obj into dst, one after another, each checked
- * against its id. In a packed store that checks what it reads, a chunk
- * is first looked for under the data key after the last chunk's, which
- * saves its entry's lookup: its bytes are the chunk's when they hash to
- * its id, whatever key holds them. Those found so are hashed together at
- * the end (b3cas_hash_batch: a chunk of a few KiB fills a quarter of
- * the SIMD lanes alone; batched, 16 of them share them: the hashing of
- * a restore of a 960 MiB image took 17% of its CPU one by one). A chunk
- * that fails its hash there, and what the cursor does not serve (another
- * kind, anything amiss), is read by chunk_load, which retries or names
- * the damage.
+ * against its id. A chunk of zeros is written as such (is_zero_chunk)
+ * unless flags has B3CAS__READ_ALL.
+ * In a packed store that checks what it reads, a chunk is first looked
+ * for at the data cursor's places, which saves its entry's lookup: its
+ * bytes are the chunk's when they hash to its id, whatever key holds
+ * them. Those found so are hashed together at the end (b3cas_hash_batch:
+ * a chunk of a few KiB fills a quarter of the SIMD lanes alone; batched,
+ * 16 of them share them: the hashing of a restore of a 960 MiB image
+ * took 17% of its CPU one by one). A chunk that fails its hash there,
+ * and what the cursor does not serve (another kind, anything amiss), is
+ * read by chunk_load, which retries or names the damage.
  */
 static int chunks_load(b3cas_store *s, const b3cas_oid *obj,
 		       const uint8_t *ids, const uint32_t *lens, uint32_t m,
-		       uint8_t *dst, data_cursor *dc)
+		       uint8_t *dst, data_cursor *dc, unsigned flags)
 {
 	/* An iterator costs a seek in every level of the family, where a
 	 * get skips most by their filters: a read of a few chunks (a small
 	 * git object) gets each; a long one makes it once and follows it. */
 	bool packed = s->verify && s->ix->cf[B3CAS_CF_DATA] &&
-		      (dc->it || m >= CURSOR_MIN);
+		      (dc->at[0].it || m >= CURSOR_MIN);
 	const void *in[LOAD_BATCH];
 	uint8_t *in_dst[LOAD_BATCH];
 	size_t in_len[LOAD_BATCH];
@@ -1024,18 +1119,21 @@ static int chunks_load(b3cas_store *s, const b3cas_oid *obj,
 	for (uint32_t i = 0; i < m; i++) {
 		const uint8_t *id = ids + (size_t)i * B3CAS_OID_LEN;
 
-		if (packed && dc->on) {
-			rocksdb_iter_next(dc->it);
-			if (data_cursor_take(dc, id, lens[i], d))
-				goto found;
+		if (!(flags & B3CAS__READ_ALL) && is_zero_chunk(id, lens[i])) {
+			memset(d, 0, lens[i]);
+			d += lens[i];
+			continue;
 		}
+		if (packed && data_cursor_next(dc, id, lens[i], d))
+			goto found;
 		memcpy(c.bytes, id, B3CAS_OID_LEN);
 		if (packed && data_cursor_seek(s, dc, &c, lens[i], d))
 			goto found;
-		dc->on = false;
 		rc = chunk_load(s, obj, &c, lens[i], d);
 		if (rc < 0)
 			return rc;
+		if (s->verify) /* else unchecked: nothing to learn from */
+			zero_learn(id, d, lens[i]);
 		d += lens[i];
 		continue;
 found:
@@ -1051,12 +1149,14 @@ found:
 		const uint8_t *id = ids + (size_t)in_at[j] * B3CAS_OID_LEN;
 
 		if (memcmp(got + (size_t)j * B3CAS_OUT_LEN, id,
-			   B3CAS_OID_LEN) == 0)
-			continue;
-		memcpy(c.bytes, id, B3CAS_OID_LEN);
-		rc = chunk_load(s, obj, &c, lens[in_at[j]], in_dst[j]);
-		if (rc < 0)
-			return rc;
+			   B3CAS_OID_LEN) != 0) {
+			memcpy(c.bytes, id, B3CAS_OID_LEN);
+			rc = chunk_load(s, obj, &c, lens[in_at[j]],
+					in_dst[j]);
+			if (rc < 0)
+				return rc;
+		}
+		zero_learn(id, in_dst[j], lens[in_at[j]]);
 	}
 	return 0;
 }
@@ -1100,13 +1200,13 @@ static int gone_meanwhile(b3cas_store *s, const b3cas_oid *id,
 
 static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 			const b3cas__top *t, uint64_t off, void *buf,
-			size_t len);
+			size_t len, unsigned flags);
 
 int b3cas__chunked_read(b3cas_store *s, const b3cas_oid *id,
 			const b3cas__top *t, uint64_t off, void *buf,
-			size_t len)
+			size_t len, unsigned flags)
 {
-	int rc = chunked_read(s, id, t, off, buf, len);
+	int rc = chunked_read(s, id, t, off, buf, len, flags);
 
 	if (rc == B3CAS_ECORRUPT && !s->read_only)
 		rc = gone_meanwhile(s, id, t, rc);
@@ -1115,11 +1215,11 @@ int b3cas__chunked_read(b3cas_store *s, const b3cas_oid *id,
 
 static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 			const b3cas__top *t, uint64_t off, void *buf,
-			size_t len)
+			size_t len, unsigned flags)
 {
 	uint8_t *dst = buf;
 	uint32_t lo = 0;
-	data_cursor dc = {NULL, false};
+	data_cursor dc = {{{NULL, PLACE_OFF, 0}}, 0};
 	top_cursor cur;
 	seg_buf *sb;
 	int rc = 0;
@@ -1186,7 +1286,8 @@ static int chunked_read(b3cas_store *s, const b3cas_oid *id,
 				rc = chunks_load(s, id,
 						 sb->ids + (size_t)k *
 								 B3CAS_OID_LEN,
-						 sb->lens + k, m, dst, &dc);
+						 sb->lens + k, m, dst, &dc,
+						 flags);
 				adv = take;
 				k += m - 1;
 			} else {

@@ -31,10 +31,13 @@ int b3cas__top_parse(b3cas__top *t, const b3cas_oid *id, uint64_t size,
 
 /* Read len bytes at off of chunked object id into buf, every segment
  * checked and every chunk hashed against its id (when the store verifies
- * reads): 0, B3CAS_ECORRUPT naming what is damaged, or an error. */
+ * reads), but a chunk whose id is that of zeros, written as zeros
+ * (chunked-objects.md, reading) unless flags has B3CAS__READ_ALL: 0,
+ * B3CAS_ECORRUPT naming what is damaged, or an error. */
+#define B3CAS__READ_ALL 1u /* every chunk read and hashed (fsck, scrub) */
 int b3cas__chunked_read(b3cas_store *s, const b3cas_oid *id,
 			const b3cas__top *t, uint64_t off, void *buf,
-			size_t len);
+			size_t len, unsigned flags);
 
 /* A chunk occurrence in a manifest segment, for the two walks below:
  * chunk's id and length (len bytes); 0 goes on, non-zero stops. */

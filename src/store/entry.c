@@ -94,7 +94,8 @@ static int chunked_sound(b3cas_store *s, const b3cas_oid *id,
 				   ? (size_t)(e->size - off)
 				   : SOUND_WINDOW;
 
-		rc = b3cas__chunked_read(s, id, &t, off, buf, n);
+		rc = b3cas__chunked_read(s, id, &t, off, buf, n,
+					 B3CAS__READ_ALL);
 		if (rc == 0) {
 			b3cas__digest_update(&h, buf, n);
 			if (hashed)

@@ -101,7 +101,7 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 				      e.payload_len);
 		if (rc == 0)
 			rc = b3cas__chunked_read(s, id, &t, 0, buf,
-						 (size_t)e.size);
+						 (size_t)e.size, 0);
 		if (rc == B3CAS_ECORRUPT)
 			rc = b3cas__store_on_corrupt(s, id, e.size, false, rc);
 		*from = FROM_CHUNKS;
@@ -388,7 +388,8 @@ int b3cas_store_read_at(b3cas_store *s, const b3cas_oid *id, uint64_t offset,
 		rc = b3cas__top_parse(&t, id, e.size, e.payload,
 				      e.payload_len);
 		if (rc == 0 && n)
-			rc = b3cas__chunked_read(s, id, &t, offset, buf, n);
+			rc = b3cas__chunked_read(s, id, &t, offset, buf, n,
+						 0);
 		if (rc == B3CAS_ECORRUPT)
 			rc = b3cas__store_on_corrupt(s, id, e.size, false, rc);
 		b3cas__entry_done(&e);

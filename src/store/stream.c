@@ -529,7 +529,7 @@ static int read_chunked(b3cas_reader *r, uint8_t *buf, size_t n)
 
 	if (n >= READER_WINDOW)
 		return b3cas__chunked_read(r->store, &r->id, &r->t, r->pos,
-					   buf, n);
+					   buf, n, 0);
 	if (!(r->win && r->pos >= r->win_off &&
 	      r->pos + n <= r->win_off + r->win_len)) {
 		if (!r->win && !(r->win = b3cas__malloc(READER_WINDOW)))
@@ -538,7 +538,7 @@ static int read_chunked(b3cas_reader *r, uint8_t *buf, size_t n)
 		r->win_len = left < READER_WINDOW ? (size_t)left
 						  : READER_WINDOW;
 		rc = b3cas__chunked_read(r->store, &r->id, &r->t, r->win_off,
-					 r->win, r->win_len);
+					 r->win, r->win_len, 0);
 		if (rc < 0) {
 			r->win_len = 0;
 			return rc;

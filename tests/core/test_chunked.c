@@ -132,6 +132,26 @@ static uint8_t *make_base(unsigned b, size_t len)
 	return p;
 }
 
+/* The first chunk of o (as the store cuts it) that is all zeros (zeros)
+ * or not: its id, and its length in *len. false: none. */
+static bool chunk_of(const obj *o, bool zeros, b3cas_oid *id, uint32_t *len)
+{
+	b3cas_cdc cdc;
+
+	assert_int_equal(b3cas__cdc_init(&cdc, CMIN, AVG, CMAX, 0), 0);
+	for (size_t off = 0, cl; off < o->len; off += cl) {
+		cl = b3cas__cdc_cut(NULL, &cdc, o->data + off, o->len - off);
+		if ((o->data[off] == 0 &&
+		     memcmp(o->data + off, o->data + off + 1, cl - 1) == 0) !=
+		    zeros)
+			continue;
+		b3cas_hash(id->bytes, o->data + off, cl);
+		*len = (uint32_t)cl;
+		return true;
+	}
+	return false;
+}
+
 /* ---- the reference model of chunk counts ---------------------------- */
 
 typedef chunk_model model;
@@ -706,6 +726,7 @@ static void damage(void)
 	obj a = make_variant(base, 200000, 1, 0), b = make_variant(base, 200000, 2, 5);
 	uint8_t ka[128], kb[128], *v, *w;
 	size_t kal, kbl, vl, wl;
+	const obj *t = &a;
 	b3cas_store *s;
 	raw r;
 
@@ -771,14 +792,22 @@ static void damage(void)
 	raw_put(&r, B3CAS_CF_CONTENT, a.id.bytes, B3CAS_OID_LEN, w, wl);
 	b3cas__index_close(r.ix);
 
-	/* 4. a chunk's bytes: the first chunk named by a's segment (in a
-	 * packed store, its bytes in the data family) */
+	/* 4. a chunk's bytes: the first chunk that is not zeros of a (of
+	 * b when the seed made a all zeros; in a packed store, its bytes in
+	 * the data family; a chunk of zeros is read as zeros by its id once
+	 * a read checked one: test_image_reads) */
 	raw_open(&r, dir);
 	{
 		uint8_t *c, *d, cid[B3CAS_OID_LEN], dk[16];
 		size_t cl, dl;
+		b3cas_oid cz;
+		uint32_t czl;
 
-		memcpy(cid, v, B3CAS_OID_LEN);
+		if (!chunk_of(t, false, &cz, &czl)) {
+			t = &b;
+			assert_true(chunk_of(t, false, &cz, &czl));
+		}
+		memcpy(cid, cz.bytes, B3CAS_OID_LEN);
 		c = raw_get(&r, B3CAS_CF_CONTENT, cid, B3CAS_OID_LEN, &cl);
 		assert_non_null(c);
 		if (packing == B3CAS_PACKING_OFF)
@@ -802,7 +831,7 @@ static void damage(void)
 		free(c);
 	}
 	b3cas__index_close(r.ix);
-	expect_corrupt(dir, &a, "chunk");
+	expect_corrupt(dir, t, "chunk");
 
 	free(v);
 	free(w);
@@ -936,19 +965,23 @@ static void test_packed_damage(void **state)
 		b3cas__index_close(r.ix);
 	}
 
-	/* 3. a chunk of a, its bytes flipped in the data family */
+	/* 3. a chunk of a that is not zeros (test_damage), its bytes
+	 * flipped in the data family */
 	raw_open(&r, dir);
 	assert_true(raw_seg_key(&r, &a.id, seg, &kl));
 	v = raw_get(&r, B3CAS_CF_META, seg, kl, &vl);
 	assert_non_null(v);
 	{
-		uint8_t *c = raw_get(&r, B3CAS_CF_CONTENT, v, B3CAS_OID_LEN,
-				     &zl);
+		b3cas_oid cz;
+		uint32_t czl;
+		uint8_t *c;
 
+		assert_true(chunk_of(&a, false, &cz, &czl));
+		c = raw_get(&r, B3CAS_CF_CONTENT, cz.bytes, B3CAS_OID_LEN, &zl);
 		assert_non_null(c);
 		assert_int_equal(c[0], 5);
 		memcpy(dk, c + 9, 8);
-		memcpy(dk + 8, v, 8);
+		memcpy(dk + 8, cz.bytes, 8);
 		free(c);
 	}
 	free(d);
@@ -1028,6 +1061,237 @@ static b3cas_fsck_report fsck_of(const char *dir)
 	assert_int_equal(b3cas_fsck(s, &fo, &rep), 0);
 	assert_int_equal(b3cas_store_close(s), 0);
 	return rep;
+}
+
+/* ---- images: zero chunks and runs repeated from far back ------------ */
+
+/*
+ * A memory image's shape: pages of compressible noise, runs of zero
+ * pages, and runs of pages repeated from far back (at page offsets and
+ * shifted by a few bytes), so that a read meets chunks of zeros (written
+ * without a lookup once this thread has checked one) and detours from
+ * the data family's order (taken by the cursor's second place).
+ */
+#define IMG_PAGE 4096u
+
+static obj make_image(uint64_t s0, size_t pages)
+{
+	uint64_t st = s0 * 0x9E3779B97F4A7C15ull + 3;
+	obj o;
+
+	o.len = pages * IMG_PAGE;
+	o.data = malloc(o.len);
+	for (size_t p = 0; p < pages;) {
+		size_t run = (size_t)cu_range(&st, 1, 24), at = p * IMG_PAGE;
+
+		if (run > pages - p)
+			run = pages - p;
+		switch (p < 64 ? 0 : cu_below(&st, 4)) {
+		case 0: /* new pages, text-like */
+			for (size_t i = 0; i < run * IMG_PAGE; i++)
+				o.data[at + i] =
+					(uint8_t)('a' + tu_rand(&st) % 11);
+			break;
+		case 1: /* zeros */
+			memset(o.data + at, 0, run * IMG_PAGE);
+			break;
+		default: { /* a run from far back, maybe shifted */
+			size_t from = (size_t)cu_below(&st, p / 2) * IMG_PAGE +
+				      (cu_below(&st, 2) ? 0 : cu_below(&st, 9));
+
+			if (run > p / 2)
+				run = p / 2;
+			memmove(o.data + at, o.data + from, run * IMG_PAGE);
+			break;
+		}
+		}
+		p += run;
+	}
+	b3cas_hash(o.id.bytes, o.data, o.len);
+	return o;
+}
+
+/*
+ * Damage chunk c's stored bytes in dir: a packed chunk's (kind 5) in the
+ * data family, overwritten with fill, or (fill < 0) its first byte
+ * flipped; a chunk kept in its entry (a tiny frame: zeros compress to
+ * one), only with fill < 0, the entry's last byte flipped (in its
+ * frame). What was there is kept in *d, for chunk_bytes_back.
+ */
+typedef struct damaged {
+	int cf;
+	uint8_t key[B3CAS_OID_LEN];
+	size_t klen;
+	uint8_t *old;
+	size_t olen;
+} damaged;
+
+static void chunk_bytes_set(const char *dir, const b3cas_oid *c, int fill,
+			    damaged *d)
+{
+	size_t vl;
+	uint8_t *v, *nv;
+	raw r;
+
+	raw_open(&r, dir);
+	v = raw_get(&r, B3CAS_CF_CONTENT, c->bytes, B3CAS_OID_LEN, &vl);
+	assert_non_null(v);
+	if (v[0] == 5) {
+		d->cf = B3CAS_CF_DATA;
+		memcpy(d->key, v + 9, 8);
+		memcpy(d->key + 8, c->bytes, 8);
+		d->klen = 16;
+	} else {
+		if (fill >= 0)
+			fail_msg("chunk kind %u, not packed", v[0]);
+		d->cf = B3CAS_CF_CONTENT;
+		memcpy(d->key, c->bytes, B3CAS_OID_LEN);
+		d->klen = B3CAS_OID_LEN;
+	}
+	free(v);
+	d->old = raw_get(&r, d->cf, d->key, d->klen, &d->olen);
+	assert_non_null(d->old);
+	nv = malloc(d->olen);
+	memcpy(nv, d->old, d->olen);
+	if (fill >= 0)
+		memset(nv, fill, d->olen);
+	else if (d->cf == B3CAS_CF_DATA)
+		nv[0] ^= 1;
+	else
+		nv[d->olen - 1] ^= 1;
+	raw_put(&r, d->cf, d->key, d->klen, nv, d->olen);
+	free(nv);
+	b3cas__index_close(r.ix);
+}
+
+static void chunk_bytes_back(const char *dir, damaged *d)
+{
+	raw r;
+
+	raw_open(&r, dir);
+	raw_put(&r, d->cf, d->key, d->klen, d->old, d->olen);
+	b3cas__index_close(r.ix);
+	free(d->old);
+}
+
+typedef struct read_job {
+	const char *dir;
+	const obj *o;
+	bool verify;
+	int rc;       /* the whole get's */
+	bool exact;   /* it gave o's bytes */
+	bool zeroed;  /* it gave zeros for the damaged chunk */
+	const char *then_dir; /* then this store (verifying), on the same thread */
+	const obj *then_o;
+	bool then_exact;
+} read_job;
+
+static void read_once(const char *dir, const obj *o, bool verify, int *rc,
+		      bool *exact)
+{
+	b3cas_store_options so = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+	void *got = NULL;
+	size_t len = 0;
+
+	so.verify_on_read = verify;
+	so.compression_level = 3;
+	assert_int_equal(b3cas_store_open(&s, dir, &so), 0);
+	*rc = b3cas_store_get(s, &o->id, &got, &len);
+	*exact = *rc == 0 && len == o->len &&
+		 memcmp(got, o->data, o->len) == 0;
+	free(got);
+	assert_int_equal(b3cas_store_close(s), 0);
+}
+
+/* One read of job->o on a thread of its own: nothing learnt before. */
+static void *read_thread(void *arg)
+{
+	read_job *j = arg;
+
+	read_once(j->dir, j->o, j->verify, &j->rc, &j->exact);
+	if (j->then_dir) {
+		int rc;
+
+		read_once(j->then_dir, j->then_o, true, &rc, &j->then_exact);
+		j->then_exact = j->then_exact && rc == 0;
+	}
+	return NULL;
+}
+
+static read_job read_in_thread(read_job j)
+{
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, read_thread, &j), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	return j;
+}
+
+static void test_image_reads(void **state)
+{
+	char dir[256], dir2[256];
+	obj a = make_image(seed, 1536), b;
+	b3cas_oid zid, nid;
+	uint32_t zlen, nlen;
+	damaged zd, nd;
+	b3cas_store *s;
+	uint64_t st = seed;
+	read_job j;
+
+	(void)state;
+	/* b: a with a few pages changed and bytes inserted, as the next
+	 * checkpoint's image: its reads follow a's data and b's new bytes */
+	b = make_variant(a.data, a.len, seed + 11, 12);
+	assert_true(chunk_of(&a, true, &zid, &zlen));
+	assert_true(cu_mkdtemp(dir, sizeof(dir), "chunkedimg"));
+	s = open_store(dir, true);
+	assert_int_equal(b3cas_store_put(s, NULL, a.data, a.len), 0);
+	put_writer(s, &b, &st);
+	check_reads(s, &a, &st);
+	check_reads(s, &b, &st);
+	assert_int_equal(b3cas_store_close(s), 0);
+
+	/* 1. the zero chunk's stored bytes damaged: a thread that has not
+	 * checked a chunk of zeros of its length reads them and fails */
+	chunk_bytes_set(dir, &zid, -1, &zd);
+	j = (read_job){dir, &a, true, 0, false, false, NULL, NULL, false};
+	j = read_in_thread(j);
+	assert_int_equal(j.rc, B3CAS_ECORRUPT);
+	/* ... and one that has, from another store, gives zeros, the
+	 * chunk's bytes by its id (fsck still finds the damage) */
+	assert_true(cu_mkdtemp(dir2, sizeof(dir2), "chunkedimg2"));
+	s = open_store(dir2, true);
+	assert_int_equal(b3cas_store_put(s, NULL, a.data, a.len), 0);
+	assert_int_equal(b3cas_store_close(s), 0);
+	j = (read_job){dir2, &a, true, 0, false, false, dir, &a, false};
+	j = read_in_thread(j);
+	assert_int_equal(j.rc, 0);
+	assert_true(j.exact);
+	assert_true(j.then_exact);
+	/* fsck reads every chunk, on this thread too (it read a whole):
+	 * the chunk and the objects naming it (a at least) */
+	assert_true(fsck_of(dir).corrupt >= 2);
+	chunk_bytes_back(dir, &zd);
+
+	/* 2. a store that does not check what it reads teaches nothing: a
+	 * chunk of text whose stored bytes were made zeros of its length
+	 * is read as such there, and then read right (checked) from a
+	 * healthy store on the same thread */
+	assert_true(chunk_of(&a, false, &nid, &nlen));
+	chunk_bytes_set(dir2, &nid, 0, &nd);
+	j = (read_job){dir2, &a, false, 0, false, false, dir, &a, false};
+	j = read_in_thread(j);
+	assert_int_equal(j.rc, 0);
+	assert_false(j.exact); /* unchecked: the damage read as it is */
+	assert_true(j.then_exact);
+	chunk_bytes_back(dir2, &nd);
+	assert_int_equal(fsck_of(dir).problems, 0);
+	assert_int_equal(fsck_of(dir2).problems, 0);
+	cu_rm_rf(dir);
+	cu_rm_rf(dir2);
+	free(a.data);
+	free(b.data);
 }
 
 static void test_fsck_and_heal(void **state)
@@ -1637,6 +1901,7 @@ int main(void)
 		cmocka_unit_test(test_paged_top),
 		cmocka_unit_test(test_damage_frames),
 		cmocka_unit_test(test_packed_damage),
+		cmocka_unit_test(test_image_reads),
 		cmocka_unit_test(test_fsck_and_heal),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_crash),
