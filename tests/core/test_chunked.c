@@ -1231,7 +1231,7 @@ static read_job read_in_thread(read_job j)
 static void test_image_reads(void **state)
 {
 	char dir[256], dir2[256];
-	obj a = make_image(seed, 1536), b;
+	obj a = make_image(seed, 768), b;
 	b3cas_oid zid, nid;
 	uint32_t zlen, nlen;
 	damaged zd, nd;
