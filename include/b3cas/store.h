@@ -217,7 +217,11 @@ typedef struct b3cas_store_options {
 	 * block caches of 256 and 32 MiB, 64 MiB memtables per column
 	 * family and 32 MiB of known ids, each filled only as the store is
 	 * used. Else at least B3CAS_INDEX_MEMORY_MIN. The L1 cache
-	 * (l1_bytes) comes on top. Not recorded: each open chooses. */
+	 * (l1_bytes) comes on top. Not recorded: each open chooses. With
+	 * glibc's malloc, a process that bounds its memory so should keep
+	 * the mmap threshold fixed (mallopt(M_MMAP_THRESHOLD, 131072)):
+	 * left to move, it lets each thread's heap keep several MiB freed
+	 * (docs/store.md, "Memory"). */
 	uint64_t index_memory;
 } b3cas_store_options;
 
