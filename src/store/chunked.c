@@ -934,7 +934,7 @@ static void node_memo_end(void)
  * back (an older version's, a shared library's mapped twice) is read
  * from there with one place while the other stays where the new pages
  * go on, instead of seeking back after every detour. Measured on a
- * 960 MiB memory image (bench/restore_rate.sh): see docs/performance.md.
+ * 960 MiB memory image (bench/restore_rate.sh): docs/trees.md.
  *
  * A place is off (no iterator yet, or it ran off the end), at a key it
  * took (the next chunk is looked for after it), or ahead: on a key it
