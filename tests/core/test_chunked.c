@@ -1180,7 +1180,6 @@ typedef struct read_job {
 	bool verify;
 	int rc;       /* the whole get's */
 	bool exact;   /* it gave o's bytes */
-	bool zeroed;  /* it gave zeros for the damaged chunk */
 	const char *then_dir; /* then this store (verifying), on the same thread */
 	const obj *then_o;
 	bool then_exact;
@@ -1255,7 +1254,7 @@ static void test_image_reads(void **state)
 	/* 1. the zero chunk's stored bytes damaged: a thread that has not
 	 * checked a chunk of zeros of its length reads them and fails */
 	chunk_bytes_set(dir, &zid, -1, &zd);
-	j = (read_job){dir, &a, true, 0, false, false, NULL, NULL, false};
+	j = (read_job){dir, &a, true, 0, false, NULL, NULL, false};
 	j = read_in_thread(j);
 	assert_int_equal(j.rc, B3CAS_ECORRUPT);
 	/* ... and one that has, from another store, gives zeros, the
@@ -1264,7 +1263,7 @@ static void test_image_reads(void **state)
 	s = open_store(dir2, true);
 	assert_int_equal(b3cas_store_put(s, NULL, a.data, a.len), 0);
 	assert_int_equal(b3cas_store_close(s), 0);
-	j = (read_job){dir2, &a, true, 0, false, false, dir, &a, false};
+	j = (read_job){dir2, &a, true, 0, false, dir, &a, false};
 	j = read_in_thread(j);
 	assert_int_equal(j.rc, 0);
 	assert_true(j.exact);
@@ -1280,7 +1279,7 @@ static void test_image_reads(void **state)
 	 * healthy store on the same thread */
 	assert_true(chunk_of(&a, false, &nid, &nlen));
 	chunk_bytes_set(dir2, &nid, 0, &nd);
-	j = (read_job){dir2, &a, false, 0, false, false, dir, &a, false};
+	j = (read_job){dir2, &a, false, 0, false, dir, &a, false};
 	j = read_in_thread(j);
 	assert_int_equal(j.rc, 0);
 	assert_false(j.exact); /* unchecked: the damage read as it is */
