@@ -27,13 +27,14 @@ declare -A rank=(
 	[blake3]=1 [digest]=1
 	[index]=2 [cache]=2 [layout]=2 [filter]=2 [stripe]=2 [chunk]=2
 	[compress]=2
-	[store]=3
-	[model]=4
-	[maint]=5
-	[git2]=6
-	[tools]=7
+	[tier]=3
+	[store]=4
+	[model]=5
+	[maint]=6
+	[git2]=7
+	[tools]=8
 )
-names=(util hash mechanisms store model maintenance bridges cli)
+names=(util hash mechanisms tier store model maintenance bridges cli)
 
 fail=0
 folder_edges=$(mktemp)

@@ -12,6 +12,7 @@ PACKAGES=(
 	libzstd-dev                # compression of chunks and small objects
 	zlib1g-dev                 # git export: git's loose objects
 	libgit2-dev                # b3cas-git2: the libgit2 object database backend
+	librados-dev               # the RADOS object tier (librados is loaded at run time)
 	libcmocka-dev libjansson-dev   # unit tests, official test vectors
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark

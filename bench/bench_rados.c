@@ -1,0 +1,425 @@
+/*
+ * bench_rados.c - the RADOS object tier (src/tier/rados.h) beside raw
+ * librados calls on the same cluster, pool and sizes, in one run:
+ *
+ *   1. puts of new objects and reads of 1 KiB, 64 KiB and 1 MiB, one at a
+ *      time (latency bound, as a single client sees it): raw
+ *      rados_write_full / rados_read against the tier's put and read, and
+ *      the tier plus the BLAKE3 of the bytes (what the store adds: it
+ *      hashes what it puts and checks what it reads);
+ *   2. which of 10,000 ids exist (half do): 10,000 rados_stat calls one
+ *      after another against one b3cas__rados_exists_batch;
+ *   3. 1 KiB puts: one at a time against b3cas__rados_put_batch.
+ *
+ * Raw and tier rounds alternate and each figure is the median of its
+ * rounds, so that a slow moment of a shared machine falls on both.
+ * Everything is written into a namespace of its own and removed at the
+ * end.
+ *
+ *   bench_rados --conf FILE [--pool NAME] [--rounds N] [--quick]
+ *
+ * Targets (issue 19), shown as PASS or MISS (INFO with --quick): a tier
+ * put or read of 1 MiB within 1.3x raw librados; the batch exists at
+ * least 20x faster than sequential stats.
+ */
+#define BENCH_NAME "bench_rados"
+#include <errno.h>
+#include <rados/librados.h>
+
+#include "b3cas/hash.h"
+#include "bench_util.h"
+#include "tier/rados.h"
+
+static const char *conf_path, *pool_name = "b3cas";
+static int rounds = 5;
+static bool quick;
+static char ns[64];
+static rados_t cluster;
+static rados_ioctx_t io;
+static b3cas_rados *tier;
+
+static void hexname(char *out, const uint8_t id[32])
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = d[id[i] >> 4];
+		out[2 * i + 1] = d[id[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+typedef struct {
+	size_t size;
+	int count;
+	uint8_t (*ids)[32];
+	uint8_t **bytes;
+} object_set;
+
+static void make_set(object_set *s, size_t size, int count, uint64_t run)
+{
+	s->size = size;
+	s->count = count;
+	s->ids = malloc((size_t)count * sizeof(*s->ids));
+	s->bytes = malloc((size_t)count * sizeof(*s->bytes));
+	if (!s->ids || !s->bytes)
+		die("out of memory");
+	for (int i = 0; i < count; i++) {
+		s->bytes[i] = malloc(size);
+		if (!s->bytes[i])
+			die("out of memory");
+		make_content(s->bytes[i], size, run, (uint64_t)i);
+		b3cas_hash(s->ids[i], s->bytes[i], size);
+	}
+}
+
+static void free_set(object_set *s)
+{
+	for (int i = 0; i < s->count; i++)
+		free(s->bytes[i]);
+	free(s->bytes);
+	free(s->ids);
+}
+
+/* The raw objects get a prefix, so that both sets can live side by side
+ * and the tier's listing does not count them as its own. */
+static void raw_name(char *out, const uint8_t id[32])
+{
+	out[0] = 'r';
+	out[1] = '.';
+	hexname(out + 2, id);
+}
+
+static double raw_puts(const object_set *s)
+{
+	double t0 = now();
+
+	for (int i = 0; i < s->count; i++) {
+		char name[70];
+		int r;
+
+		raw_name(name, s->ids[i]);
+		r = rados_write_full(io, name, (const char *)s->bytes[i],
+				     s->size);
+		if (r < 0)
+			die("rados_write_full: %s", strerror(-r));
+	}
+	return now() - t0;
+}
+
+static double raw_reads(const object_set *s, uint8_t *buf)
+{
+	double t0 = now();
+
+	for (int i = 0; i < s->count; i++) {
+		char name[70];
+		int r;
+
+		raw_name(name, s->ids[i]);
+		r = rados_read(io, name, (char *)buf, s->size, 0);
+		if (r < 0 || (size_t)r != s->size)
+			die("rados_read: %s", r < 0 ? strerror(-r) : "short");
+	}
+	return now() - t0;
+}
+
+static void raw_remove(const object_set *s)
+{
+	for (int i = 0; i < s->count; i++) {
+		char name[70];
+
+		raw_name(name, s->ids[i]);
+		(void)rados_remove(io, name);
+	}
+}
+
+static double tier_puts(const object_set *s, bool hash)
+{
+	double t0 = now();
+
+	for (int i = 0; i < s->count; i++) {
+		uint8_t id[32];
+		bool created;
+
+		if (hash) {
+			b3cas_hash(id, s->bytes[i], s->size);
+			if (memcmp(id, s->ids[i], 32) != 0)
+				die("hash mismatch");
+		}
+		if (b3cas__rados_put(tier, s->ids[i], s->bytes[i], s->size,
+				     &created) != 0)
+			die("put: %s", b3cas_error_last());
+		if (!created)
+			bench_fail("put of a new object found it stored");
+	}
+	return now() - t0;
+}
+
+static double tier_reads(const object_set *s, bool hash)
+{
+	double t0 = now();
+
+	for (int i = 0; i < s->count; i++) {
+		void *p;
+		size_t len;
+
+		if (b3cas__rados_read(tier, s->ids[i], s->size, &p, &len) != 0)
+			die("read: %s", b3cas_error_last());
+		if (hash) {
+			uint8_t id[32];
+
+			b3cas_hash(id, p, len);
+			if (memcmp(id, s->ids[i], 32) != 0)
+				bench_fail("read back bytes of another id");
+		}
+		free(p);
+	}
+	return now() - t0;
+}
+
+static void tier_remove(const object_set *s)
+{
+	for (int i = 0; i < s->count; i++) {
+		if (b3cas__rados_release(tier, s->ids[i], NULL) != 0 ||
+		    b3cas__rados_collect(tier, s->ids[i]) != 1)
+			bench_fail("cannot remove an object: %s",
+				   b3cas_error_last());
+	}
+}
+
+/* One size: rounds of raw, tier and tier+hash, alternating. */
+static void sizes_row(size_t size, int count)
+{
+	double *rp = calloc((size_t)rounds, sizeof(double)),
+	       *tp = calloc((size_t)rounds, sizeof(double)),
+	       *hp = calloc((size_t)rounds, sizeof(double)),
+	       *rr = calloc((size_t)rounds, sizeof(double)),
+	       *tr = calloc((size_t)rounds, sizeof(double)),
+	       *hr = calloc((size_t)rounds, sizeof(double));
+	uint8_t *buf = malloc(size);
+	double mb = (double)size * count / 1e6;
+
+	for (int r = 0; r < rounds; r++) {
+		object_set a, b, c;
+
+		make_set(&a, size, count, 3 * (uint64_t)r + size);
+		make_set(&b, size, count, 3 * (uint64_t)r + 1 + size);
+		make_set(&c, size, count, 3 * (uint64_t)r + 2 + size);
+		/* which goes first alternates between rounds */
+		if (r % 2 == 0) {
+			rp[r] = raw_puts(&a);
+			tp[r] = tier_puts(&b, false);
+			hp[r] = tier_puts(&c, true);
+			rr[r] = raw_reads(&a, buf);
+			tr[r] = tier_reads(&b, false);
+			hr[r] = tier_reads(&c, true);
+		} else {
+			hp[r] = tier_puts(&c, true);
+			tp[r] = tier_puts(&b, false);
+			rp[r] = raw_puts(&a);
+			hr[r] = tier_reads(&c, true);
+			tr[r] = tier_reads(&b, false);
+			rr[r] = raw_reads(&a, buf);
+		}
+		raw_remove(&a);
+		tier_remove(&b);
+		tier_remove(&c);
+		free_set(&a);
+		free_set(&b);
+		free_set(&c);
+	}
+	{
+		double mrp = median(rp, rounds), mtp = median(tp, rounds),
+		       mhp = median(hp, rounds), mrr = median(rr, rounds),
+		       mtr = median(tr, rounds), mhr = median(hr, rounds);
+
+		printf("| %7zu | put | %8.1f | %8.1f | %8.1f | %5.2fx | %5.2fx "
+		       "| %7.1f |\n",
+		       size, mrp / count * 1e6, mtp / count * 1e6,
+		       mhp / count * 1e6, mtp / mrp, mhp / mrp, mb / mhp);
+		printf("| %7zu | get | %8.1f | %8.1f | %8.1f | %5.2fx | %5.2fx "
+		       "| %7.1f |\n",
+		       size, mrr / count * 1e6, mtr / count * 1e6,
+		       mhr / count * 1e6, mtr / mrr, mhr / mrr, mb / mhr);
+		if (size == (1u << 20)) {
+			bench_target(quick, mhp / mrp <= 1.3,
+				     "1 MiB put with BLAKE3: %.2fx raw librados "
+				     "(target <= 1.3x)", mhp / mrp);
+			bench_target(quick, mhr / mrr <= 1.3,
+				     "1 MiB get with BLAKE3: %.2fx raw librados "
+				     "(target <= 1.3x)", mhr / mrr);
+		}
+	}
+	free(rp);
+	free(tp);
+	free(hp);
+	free(rr);
+	free(tr);
+	free(hr);
+	free(buf);
+}
+
+static void exists_row(int n)
+{
+	object_set s;
+	bool *found = calloc((size_t)n, 1);
+	double *seq = calloc((size_t)rounds, sizeof(double)),
+	       *bat = calloc((size_t)rounds, sizeof(double));
+	int64_t want = 0;
+
+	make_set(&s, 64, n, 77);
+	for (int i = 0; i < n; i += 2, want++)
+		if (b3cas__rados_put(tier, s.ids[i], s.bytes[i], s.size,
+				     NULL) != 0)
+			die("put: %s", b3cas_error_last());
+	for (int r = 0; r < rounds; r++) {
+		double t0 = now();
+		int64_t got = 0;
+
+		for (int i = 0; i < n; i++) {
+			uint64_t size;
+			time_t mtime;
+			char name[65];
+			int rc;
+
+			hexname(name, s.ids[i]);
+			rc = rados_stat(io, name, &size, &mtime);
+			if (rc < 0 && rc != -ENOENT)
+				die("rados_stat: %s", strerror(-rc));
+			got += rc == 0;
+		}
+		seq[r] = now() - t0;
+		if (got != want)
+			bench_fail("stat found %lld of %lld", (long long)got,
+				   (long long)want);
+		t0 = now();
+		got = b3cas__rados_exists_batch(tier,
+						(const uint8_t(*)[32])s.ids,
+						(size_t)n, found);
+		bat[r] = now() - t0;
+		if (got != want)
+			bench_fail("exists_batch found %lld of %lld",
+				   (long long)got, (long long)want);
+	}
+	{
+		double ms = median(seq, rounds), mb = median(bat, rounds);
+
+		printf("\n| which of %d ids exist (half do) | s | ids/s |\n"
+		       "|---|---|---|\n"
+		       "| %d sequential rados_stat | %.3f | %.0f |\n"
+		       "| one b3cas__rados_exists_batch (%d in flight) | %.3f |"
+		       " %.0f |\n",
+		       n, n, ms, n / ms, B3CAS_RADOS_WINDOW, mb, n / mb);
+		bench_target(quick, ms / mb >= 20,
+			     "batch exists of %d ids: %.1fx faster than "
+			     "sequential stats (target >= 20x)", n, ms / mb);
+	}
+	for (int i = 0; i < n; i += 2)
+		if (b3cas__rados_release(tier, s.ids[i], NULL) != 0 ||
+		    b3cas__rados_collect(tier, s.ids[i]) != 1)
+			bench_fail("cannot remove: %s", b3cas_error_last());
+	free_set(&s);
+	free(found);
+	free(seq);
+	free(bat);
+}
+
+static void batch_put_row(int n)
+{
+	double *seq = calloc((size_t)rounds, sizeof(double)),
+	       *bat = calloc((size_t)rounds, sizeof(double));
+	size_t *lens = malloc((size_t)n * sizeof(size_t));
+
+	for (int r = 0; r < rounds; r++) {
+		object_set a, b;
+		double t0;
+
+		make_set(&a, 1024, n, 1000 + 2 * (uint64_t)r);
+		make_set(&b, 1024, n, 1001 + 2 * (uint64_t)r);
+		seq[r] = tier_puts(&a, false);
+		for (int i = 0; i < n; i++)
+			lens[i] = 1024;
+		t0 = now();
+		if (b3cas__rados_put_batch(tier, (const uint8_t(*)[32])b.ids,
+					   (const void *const *)b.bytes, lens,
+					   (size_t)n, NULL) != 0)
+			die("put_batch: %s", b3cas_error_last());
+		bat[r] = now() - t0;
+		tier_remove(&a);
+		tier_remove(&b);
+		free_set(&a);
+		free_set(&b);
+	}
+	{
+		double ms = median(seq, rounds), mb = median(bat, rounds);
+
+		printf("\n| %d puts of 1 KiB | s | puts/s |\n|---|---|---|\n"
+		       "| one at a time | %.3f | %.0f |\n"
+		       "| b3cas__rados_put_batch | %.3f | %.0f |\n",
+		       n, ms, n / ms, mb, n / mb);
+	}
+	free(seq);
+	free(bat);
+	free(lens);
+}
+
+int main(int argc, char **argv)
+{
+	b3cas_rados_conf c = {0};
+	uint64_t st;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--conf") == 0 && i + 1 < argc)
+			conf_path = argv[++i];
+		else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc)
+			pool_name = argv[++i];
+		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+			rounds = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--quick") == 0)
+			quick = true;
+		else
+			die("usage: bench_rados --conf FILE [--pool NAME] "
+			    "[--rounds N] [--quick]");
+	}
+	if (!conf_path)
+		die("--conf FILE is required (scripts/ceph-dev.sh start DIR "
+		    "prints one)");
+	if (quick)
+		rounds = 1;
+	if (rounds < 1)
+		die("--rounds: at least 1");
+	st = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	snprintf(ns, sizeof(ns), "bench-%016llx",
+		 (unsigned long long)tu_rand(&st));
+
+	if ((r = rados_create(&cluster, "admin")) < 0 ||
+	    (r = rados_conf_read_file(cluster, conf_path)) < 0 ||
+	    (r = rados_conf_set(cluster, "rados_osd_op_timeout", "30")) < 0 ||
+	    (r = rados_connect(cluster)) < 0 ||
+	    (r = rados_ioctx_create(cluster, pool_name, &io)) < 0)
+		die("raw librados: %s", strerror(-r));
+	rados_ioctx_set_namespace(io, ns);
+	c.conf = conf_path;
+	c.pool = pool_name;
+	c.ns = ns;
+	c.host[0] = 1;
+	if (b3cas__rados_open(&tier, &c) != 0)
+		die("%s", b3cas_error_last());
+
+	printf("bench_rados: pool %s, namespace %s, %d round(s); times are "
+	       "medians\n\n", pool_name, ns, rounds);
+	printf("| bytes | op | raw librados us | tier us | tier+BLAKE3 us | "
+	       "tier/raw | tier+BLAKE3/raw | tier+BLAKE3 MB/s |\n"
+	       "|---|---|---|---|---|---|---|---|\n");
+	sizes_row(1024, quick ? 50 : 1000);
+	sizes_row(64u << 10, quick ? 20 : 300);
+	sizes_row(1u << 20, quick ? 5 : 60);
+	exists_row(quick ? 1000 : 10000);
+	batch_put_row(quick ? 500 : 5000);
+
+	b3cas__rados_close(tier);
+	rados_ioctx_destroy(io);
+	rados_shutdown(cluster);
+	return bench_failures ? 1 : 0;
+}
