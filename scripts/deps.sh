@@ -13,6 +13,7 @@ PACKAGES=(
 	zlib1g-dev                 # git export: git's loose objects
 	libgit2-dev                # b3cas-git2: the libgit2 object database backend
 	librados-dev               # the RADOS object tier (librados is loaded at run time)
+	ceph-mon ceph-osd ceph-base ceph-common   # the tests' one-node cluster (scripts/ceph-dev.sh)
 	libcmocka-dev libjansson-dev   # unit tests, official test vectors
 	b3sum                      # reference for the differential CLI test
 	hyperfine                  # whole-process CLI benchmark
