@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # ceph-dev.sh - a throw-away one-node Ceph RADOS cluster (Ceph 16.2,
-# Debian 12) for development and CI: one monitor and one memstore OSD on
-# 127.0.0.1, cephx off, one pool of size 1. For the RADOS object tier's
-# tests (librados); not for anything that must keep data.
+# Debian 12) for development and CI: one monitor and one OSD (memstore or
+# bluestore) on 127.0.0.1, cephx off, one pool of size 1. For the RADOS
+# object tier's tests (librados); not for anything that must keep data.
 #
 # Usage:
 #   scripts/ceph-dev.sh start DIR [--pool NAME]   # default pool: b3cas
 #   scripts/ceph-dev.sh stop DIR
 #   scripts/ceph-dev.sh status DIR
+#   scripts/ceph-dev.sh kill-osd DIR
+#   scripts/ceph-dev.sh start-osd DIR
 #
 #   start   installs the missing Debian packages (root or sudo), builds a
 #           new cluster in DIR, creates the pool and waits until an object
@@ -24,23 +26,59 @@
 #           DIR is kept (logs); remove it yourself.
 #   status  prints "running" (exit 0) when both daemons run and the
 #           monitor answers, else "stopped" (exit 1).
+#   kill-osd  SIGKILLs the OSD (a crash: no clean shutdown, and nobody
+#           tells the monitor, whose map keeps the OSD "up" until it comes
+#           back) and waits until the process is gone; exit 0, also when no
+#           OSD ran or DIR does not exist. Client ops on the pool then wait
+#           (up to their rados_osd_op_timeout, none by default) until
+#           start-osd. Either objectstore; memstore's objects are gone.
+#   start-osd  starts the existing OSD again (no mkfs) beside a running
+#           monitor and waits until the monitor reports it up (booted anew)
+#           and an object can be written and read back in the pool of the
+#           start that made the cluster (recorded in DIR/pool), within
+#           CEPH_DEV_TIMEOUT: exit 0, else the end of the OSD's log and
+#           exit 1 (the OSD it began is stopped again). With the OSD
+#           already running it only probes. bluestore only: a memstore OSD
+#           loses every object with its process, so on a memstore cluster
+#           start-osd refuses (exit 1); use stop and start for a new one.
+#   Errors exit 1, a wrong command line 2.
 #
 # Environment:
-#   CEPH_DEV_TIMEOUT          start's deadline in seconds once the packages
-#                             are there (default 60)
-#   CEPH_DEV_MEMSTORE_BYTES   the OSD's memstore size (default 1 GiB); the
-#                             OSD holds all objects in memory, so this
-#                             bounds its growth. Once it is about full the
-#                             monitor marks the OSD full and writes wait
-#                             (fail with ETIMEDOUT under rados_osd_op_timeout).
+#   CEPH_DEV_TIMEOUT          the deadline in seconds of start (once the
+#                             packages are there) and of start-osd
+#                             (default 60)
+#   CEPH_DEV_OBJECTSTORE      the OSD's objectstore, read by start when it
+#                             builds a cluster:
+#                             memstore (default): objects in the OSD's
+#                               memory; fast, and all lost when the OSD
+#                               process ends (stop, kill-osd, a crash).
+#                             bluestore: objects in DIR/osd/block, a sparse
+#                               file (it costs the disk space written, not
+#                               its size) that survives kill-osd/start-osd
+#                               and stop (but start wipes it). DIR must be
+#                               on a file system with O_DIRECT (ext4, xfs,
+#                               tmpfs from Linux 6.6 on; on tmpfs the
+#                               objects cost RAM); start checks and says so.
+#                             Set on a start of a DIR whose cluster runs, a
+#                             different objectstore is refused.
+#   CEPH_DEV_MEMSTORE_BYTES   memstore's size (default 1 GiB); the OSD
+#                             holds all objects in memory, so this bounds
+#                             its growth. Once it is about full the monitor
+#                             marks the OSD full and writes wait (fail with
+#                             ETIMEDOUT under rados_osd_op_timeout).
+#   CEPH_DEV_BLOCK_BYTES      bluestore's device size (default 8 GiB, at
+#                             least 1 GiB); when full, likewise. Its memory
+#                             is not bounded by this: the OSD trims its
+#                             caches toward osd memory target (1 GiB here).
 #
 # No manager daemon: pool creation and object I/O do not need one, but
 # usage statistics do (`ceph df`, `rados df` show zeros).
 #
-# Everything lives in DIR: ceph.conf, the monmap, mon/ (the monitor's
-# store), osd/ (memstore's few files), log/, run/ (admin sockets, pid
-# files), crash/. Nothing is written to /etc/ceph, /var/lib/ceph or
-# /var/log/ceph. Progress goes to stderr.
+# Everything lives in DIR: ceph.conf, the monmap, pool (the pool's name),
+# mon/ (the monitor's store), osd/ (memstore's few files, or bluestore's
+# block file and labels), log/, run/ (admin sockets, pid files), crash/.
+# Nothing is written to /etc/ceph, /var/lib/ceph or /var/log/ceph.
+# Progress goes to stderr.
 set -euo pipefail
 
 PACKAGES=(
@@ -49,7 +87,7 @@ PACKAGES=(
 )
 
 # What a DIR of ours may hold; anything else makes start refuse the DIR.
-KNOWN=(ceph.conf ceph-dev.lock monmap mon osd log run crash)
+KNOWN=(ceph.conf ceph-dev.lock monmap pool mon osd log run crash)
 # The first line of our ceph.conf: how start and stop know a DIR is ours.
 MARK="# ceph-dev.sh cluster (b3cas): throw-away, do not keep data here"
 
@@ -57,6 +95,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 prog=ceph-dev.sh
 deadline_secs=${CEPH_DEV_TIMEOUT:-60}
 memstore_bytes=${CEPH_DEV_MEMSTORE_BYTES:-1073741824}
+objectstore=${CEPH_DEV_OBJECTSTORE:-memstore}
+block_bytes=${CEPH_DEV_BLOCK_BYTES:-8589934592}
 # Each ceph/rados CLI call is bounded: a client that cannot reach the
 # monitor otherwise waits forever.
 cli_max=20
@@ -67,7 +107,7 @@ die() {
 	exit 1
 }
 usage() {
-	sed -n '/^# Usage:/,/^#   scripts.*status/p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '/^# Usage:/,/^#   scripts.*start-osd/p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -92,13 +132,22 @@ start)
 	[[ $pool =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] ||
 		die "pool name '$pool': use letters, digits, '.', '_', '-'"
 	;;
-stop | status) (($# == 0)) || die "unexpected argument: $1" ;;
+stop | status | kill-osd | start-osd)
+	(($# == 0)) || die "unexpected argument: $1"
+	;;
 *) usage ;;
 esac
 [[ $deadline_secs =~ ^[1-9][0-9]*$ ]] ||
 	die "CEPH_DEV_TIMEOUT=$deadline_secs: want a positive number of seconds"
 [[ $memstore_bytes =~ ^[1-9][0-9]*$ ]] ||
 	die "CEPH_DEV_MEMSTORE_BYTES=$memstore_bytes: want a positive number of bytes"
+[[ $objectstore == memstore || $objectstore == bluestore ]] ||
+	die "CEPH_DEV_OBJECTSTORE=$objectstore: want memstore or bluestore"
+if ! [[ $block_bytes =~ ^[1-9][0-9]{0,15}$ ]] ||
+	((block_bytes < 1073741824)); then
+	die "CEPH_DEV_BLOCK_BYTES=$block_bytes: want a number of bytes," \
+		"at least 1 GiB (1073741824)"
+fi
 
 # --- helpers ----------------------------------------------------------------
 
@@ -138,6 +187,13 @@ bounded() {
 	local t
 	t=$(left)
 	((t > cli_max)) && t=$cli_max
+	((t > 0)) || return 124
+	timeout -k 2 "$t" "$@"
+}
+# A longer step (mkfs) bounded by the deadline only.
+until_deadline() {
+	local t
+	t=$(left)
 	((t > 0)) || return 124
 	timeout -k 2 "$t" "$@"
 }
@@ -215,11 +271,11 @@ spawn() {
 }
 
 # Print which step failed and the end of its log, then exit non-zero; the
-# EXIT trap stops what this start began.
+# EXIT trap stops what this start or start-osd began.
 fail() {
 	local step=$1 logf=$2
 	shift 2
-	printf '%s: start failed at step "%s"%s\n' "$prog" "$step" \
+	printf '%s: %s failed at step "%s"%s\n' "$prog" "$cmd" "$step" \
 		"${*:+: $*}" >&2
 	if [[ -s $logf ]]; then
 		printf '%s: last lines of %s:\n' "$prog" "$logf" >&2
@@ -228,13 +284,30 @@ fail() {
 	exit 1
 }
 
-on_start_exit() {
+# On a failed start, stop the cluster it began (cleanup=all); on a failed
+# start-osd, the OSD (cleanup=osd).
+on_exit() {
 	local rc=$?
-	if ((rc != 0)) && [[ ${started:-0} == 1 ]]; then
-		log "stopping what this start began"
-		stop_all || true
+	if ((rc != 0)) && [[ -n ${cleanup:-} ]]; then
+		log "stopping what this $cmd began"
+		if [[ $cleanup == all ]]; then
+			stop_all || true
+		else
+			stop_kind ceph-osd || true
+		fi
 	fi
 	exit "$rc"
+}
+
+# Take DIR's lock (fd 9) for the rest of this run.
+lock_dir() {
+	exec 9>>"$dir/ceph-dev.lock"
+	flock -w 10 9 || die "another ceph-dev.sh holds $dir/ceph-dev.lock"
+}
+
+# The objectstore that DIR's ceph.conf names.
+conf_objectstore() {
+	sed -n 's/^[[:space:]]*osd objectstore = //p' "$conf"
 }
 
 # --- start ------------------------------------------------------------------
@@ -261,6 +334,43 @@ install_packages() {
 	. "$here/apt_install.sh"
 	apt_install "$prog" "${missing[@]}" >&2 ||
 		die "could not install ${missing[*]}"
+}
+
+# The [osd] lines of one objectstore.
+store_conf() {
+	case $objectstore in
+	memstore)
+		cat <<-EOF
+			# memstore: objects in memory, nothing on disk but a few files; its
+			# size bounds the OSD's memory.
+			osd objectstore = memstore
+			memstore device bytes = $memstore_bytes
+		EOF
+		;;
+	bluestore)
+		cat <<-EOF
+			# bluestore on a file that ceph-osd --mkfs creates, osd/block
+			# (the default path; bluestore block path would make osd/block a
+			# symlink to it), sparse (no preallocation): data, RocksDB and
+			# its WAL all on it.
+			osd objectstore = bluestore
+			bluestore block create = true
+			bluestore block size = $block_bytes
+			bluestore block preallocate file = false
+			# Memory: the OSD trims its caches to keep its RSS near this
+			# (4 GiB by default), and RocksDB's memtables are 4 x 32 MiB
+			# instead of 4 x 256 MiB.
+			osd memory target = 1073741824
+			bluestore rocksdb options annex = write_buffer_size=33554432
+			# A faster start: no fsck of the store just made, and 2 op shards
+			# (2 threads each) instead of 5 or 8: each one opens and closes the
+			# device at start (for its rotational flag), 0.3 s apiece.
+			bluestore fsck on mkfs = false
+			osd op num shards = 2
+			osd op num threads per shard = 2
+		EOF
+		;;
+	esac
 }
 
 write_conf() {
@@ -309,15 +419,16 @@ write_conf() {
 		# No manager runs: pools and I/O need none. Without this the monitor
 		# reports MGR_DOWN from 120 s after its start on.
 		mon mgr mkfs grace = 31536000
+		# Each change of the maps (pool creation, an OSD's boot) waits for
+		# this before it is committed: 1 s by default, several times per
+		# start and start-osd.
+		paxos propose interval = 0.1
 
 		[osd]
 		osd data = $dir/osd
 		osd journal = $dir/osd/journal
 		log file = $dir/log/\$name.log
-		# memstore: objects in memory, nothing on disk but a few files; its
-		# size bounds the OSD's memory.
-		osd objectstore = memstore
-		memstore device bytes = $memstore_bytes
+		$(store_conf)
 		# The crush weight would be the device size in TiB (0.00009 for
 		# 64 MiB), near zero; a plain 1 keeps it clear of zero at any size.
 		osd crush initial weight = 1
@@ -366,17 +477,37 @@ start_mon() {
 	done
 }
 
-start_osd() {
-	local osdlog=$dir/log/osd.0.log uuid id pid out
-	uuid=$(</proc/sys/kernel/random/uuid)
-	id=$(ceph_cli osd new "$uuid" 2>"$dir/log/mkfs.out") ||
-		fail "ceph osd new" "$dir/log/mkfs.out"
-	[[ $id == 0 ]] || fail "ceph osd new" /dev/null "got OSD id '$id', not 0"
-	rm -rf "$dir/osd"
-	mkdir -p "$dir/osd"
-	bounded ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" \
-		>>"$dir/log/mkfs.out" 2>&1 ||
-		fail "ceph-osd --mkfs" "$dir/log/mkfs.out"
+# bluestore opens its device with O_DIRECT, which some file systems refuse
+# (tmpfs before Linux 6.6): fail early and clearly there.
+check_odirect() {
+	local f=$dir/run/odirect.probe err=$dir/log/odirect.out fs
+	if ! dd if=/dev/zero of="$f" bs=4096 count=1 oflag=direct status=none \
+		2>"$err"; then
+		rm -f "$f"
+		fs=$(stat -f -c %T "$dir" 2>/dev/null) || fs=unknown
+		fail "O_DIRECT check" "$err" "bluestore needs O_DIRECT, which the" \
+			"file system of $dir ($fs) refuses; put DIR on ext4 or xfs" \
+			"(e.g. under /work) or use CEPH_DEV_OBJECTSTORE=memstore"
+	fi
+	rm -f "$f"
+}
+
+# "EPOCH up|down UP_FROM": the osdmap's epoch and osd.0's state in it.
+osd_state() {
+	ceph_cli osd dump 2>>"$dir/log/osd-dump.out" | awk '
+		$1 == "epoch" { e = $2 }
+		$1 == "osd.0" {
+			s = $2
+			for (i = 3; i < NF; i++) if ($i == "up_from") u = $(i + 1)
+		}
+		END { if (e == "" || s == "") exit 1; print e, s, u }'
+}
+
+# Start the OSD and wait until the monitor reports it up since an epoch
+# after $1: booted by this process. After a kill-osd the map shows the dead
+# OSD up until the new one boots (the monitor then marks it down and up).
+spawn_osd() {
+	local after=$1 osdlog=$dir/log/osd.0.log pid st
 	spawn osd.0 ceph-osd -i 0
 	pid=$(<"$dir/run/osd.0.pid")
 	while :; do
@@ -384,10 +515,29 @@ start_osd() {
 			fail "OSD start" "$osdlog" "ceph-osd exited"
 		((SECONDS < deadline)) ||
 			fail "OSD start" "$osdlog" "not up within ${deadline_secs}s"
-		out=$(ceph_cli osd stat -f json 2>/dev/null) || out=
-		[[ $out == *'"num_up_osds":1,'* ]] && return 0
+		st=$(osd_state) || st=
+		if [[ $st =~ ^[0-9]+\ up\ ([0-9]+)$ ]] &&
+			((BASH_REMATCH[1] > after)); then
+			return 0
+		fi
 		sleep 0.5
 	done
+}
+
+# A new OSD: its id in the monitor, its store (mkfs), the daemon.
+start_osd() {
+	local uuid id
+	uuid=$(</proc/sys/kernel/random/uuid)
+	id=$(ceph_cli osd new "$uuid" 2>"$dir/log/mkfs.out") ||
+		fail "ceph osd new" "$dir/log/mkfs.out"
+	[[ $id == 0 ]] || fail "ceph osd new" /dev/null "got OSD id '$id', not 0"
+	rm -rf "$dir/osd"
+	mkdir -p "$dir/osd"
+	until_deadline ceph-osd -c "$conf" -i 0 --mkfs --osd-uuid "$uuid" \
+		>>"$dir/log/mkfs.out" 2>&1 ||
+		fail "ceph-osd --mkfs" "$dir/log/mkfs.out"
+	# A new OSD has never been up: any up_from will do.
+	spawn_osd 0
 }
 
 # Create the pool unless it exists. pg_num 8: a power of two (no health
@@ -449,23 +599,27 @@ refuse_foreign() {
 }
 
 do_start() {
-	local attempt t0
+	local attempt t0 t
 	install_packages
 	t0=$SECONDS
 	deadline=$((SECONDS + deadline_secs))
 	mkdir -p "$dir_arg" || die "cannot make $dir_arg"
 	set_dir "$dir_arg"
 	refuse_foreign
-	exec 9>>"$dir/ceph-dev.lock"
-	flock -w 10 9 || die "another ceph-dev.sh holds $dir/ceph-dev.lock"
+	lock_dir
 
 	if is_ours; then
 		if [[ -n $(daemon_pids ceph-mon)$(daemon_pids ceph-osd) ]]; then
 			running || die "the cluster in $dir runs only in part" \
 				"(mon pid: $(daemon_pids ceph-mon | xargs) osd pid:" \
 				"$(daemon_pids ceph-osd | xargs)) or does not answer;" \
-				"run: $0 stop $dir"
-			log "the cluster in $dir already runs"
+				"run: $0 stop $dir (or, on a bluestore cluster after" \
+				"kill-osd: $0 start-osd $dir)"
+			t=$(conf_objectstore)
+			[[ -z ${CEPH_DEV_OBJECTSTORE:-} || $t == "$objectstore" ]] ||
+				die "the cluster in $dir runs with $t, not $objectstore;" \
+					"run: $0 stop $dir first for a new one"
+			log "the cluster in $dir already runs ($t)"
 			deadline=$((SECONDS + deadline_secs))
 			ensure_pool
 			probe
@@ -474,14 +628,17 @@ do_start() {
 		fi
 	fi
 	rm -rf "$dir/mon" "$dir/osd" "$dir/log" "$dir/run" "$dir/crash" \
-		"$dir/monmap" "$conf"
+		"$dir/monmap" "$dir/pool" "$conf"
 	# The mark first: a start that fails from here on leaves a DIR that
 	# the next start knows as its own.
 	echo "$MARK" >"$conf"
 	mkdir -p "$dir/log" "$dir/run" "$dir/crash"
+	# For start-osd's probe.
+	echo "$pool" >"$dir/pool"
+	if [[ $objectstore == bluestore ]]; then check_odirect; fi
 
-	started=1
-	trap on_start_exit EXIT
+	cleanup=all
+	trap on_exit EXIT
 	# A signal (Ctrl-C, an outer timeout) exits through the EXIT trap too.
 	trap 'exit 130' INT TERM HUP
 	fsid=$(</proc/sys/kernel/random/uuid)
@@ -499,12 +656,12 @@ do_start() {
 	done
 	((port_taken == 0)) || fail "monitor start" "$dir/log/mon.a.log.3" \
 		"no free port after 3 draws"
-	log "monitor up after $((SECONDS - t0))s; starting the OSD"
+	log "monitor up after $((SECONDS - t0))s; starting the OSD ($objectstore)"
 	start_osd
 	log "OSD up after $((SECONDS - t0))s"
 	ensure_pool
 	probe
-	started=0
+	cleanup=
 	log "ready after $((SECONDS - t0))s: pool $pool, conf $conf"
 	echo "$conf"
 }
@@ -521,8 +678,7 @@ do_stop() {
 		[[ -n $(ls -A -I ceph-dev.lock "$dir") ]] || return 0
 		die "$dir does not hold a ceph-dev.sh cluster (no $conf of ours)"
 	fi
-	exec 9>>"$dir/ceph-dev.lock"
-	flock -w 10 9 || die "another ceph-dev.sh holds $dir/ceph-dev.lock"
+	lock_dir
 	stop_all
 	log "stopped"
 }
@@ -536,15 +692,91 @@ do_status() {
 		fi
 		if is_ours && [[ -n $(daemon_pids ceph-mon)$(daemon_pids ceph-osd) ]]; then
 			log "partly running: mon pid: $(daemon_pids ceph-mon | xargs)," \
-				"osd pid: $(daemon_pids ceph-osd | xargs); run: $0 stop $dir"
+				"osd pid: $(daemon_pids ceph-osd | xargs); run: $0 stop $dir" \
+				"(or, on a bluestore cluster after kill-osd: $0 start-osd $dir)"
 		fi
 	fi
 	echo stopped
 	return 1
 }
 
+# --- kill-osd, start-osd ----------------------------------------------------
+
+# Set dir and conf from DIR, which must hold a cluster of ours.
+set_our_dir() {
+	[[ -d $dir_arg ]] || die "$dir_arg does not exist"
+	set_dir "$dir_arg"
+	is_ours || die "$dir does not hold a ceph-dev.sh cluster (no $conf of ours)"
+}
+
+do_kill_osd() {
+	local i
+	local -a pids
+	if [[ ! -d $dir_arg ]]; then
+		log "$dir_arg does not exist: no OSD runs"
+		return 0
+	fi
+	set_our_dir
+	lock_dir
+	mapfile -t pids < <(daemon_pids ceph-osd)
+	if ((${#pids[@]} == 0)); then
+		log "no OSD runs in $dir"
+		return 0
+	fi
+	log "killing ceph-osd (pid ${pids[*]}) with SIGKILL"
+	kill -KILL "${pids[@]}" 2>/dev/null || true
+	# A process in uninterruptible I/O dies once the I/O ends: up to 30 s.
+	for ((i = 0; i < 6; i++)); do
+		if wait_gone ceph-osd; then
+			rm -f "$dir/run/osd.0.pid"
+			log "OSD killed"
+			return 0
+		fi
+	done
+	die "ceph-osd (pid ${pids[*]}) still there 30 s after SIGKILL"
+}
+
+do_start_osd() {
+	local t0 store st
+	set_our_dir
+	store=$(conf_objectstore)
+	[[ $store == bluestore ]] ||
+		die "the cluster in $dir uses ${store:-no known objectstore}," \
+			"whose OSD loses every object when its process ends;" \
+			"start-osd restarts bluestore OSDs only" \
+			"(CEPH_DEV_OBJECTSTORE=bluestore at start). For a new, empty" \
+			"cluster run: $0 stop $dir; $0 start $dir"
+	[[ -s $dir/pool ]] || die "$dir/pool is missing: no pool to probe"
+	pool=$(<"$dir/pool")
+	[[ -s $dir/osd/block ]] || die "$dir/osd holds no bluestore device"
+	lock_dir
+	t0=$SECONDS
+	deadline=$((SECONDS + deadline_secs))
+	[[ -n $(daemon_pids ceph-mon) ]] ||
+		die "the monitor of $dir does not run; this cluster is stopped" \
+			"(start makes a new, empty one)"
+	if [[ -n $(daemon_pids ceph-osd) ]]; then
+		log "the OSD of $dir already runs; probing pool $pool"
+		probe
+		return 0
+	fi
+	cleanup=osd
+	trap on_exit EXIT
+	trap 'exit 130' INT TERM HUP
+	st=$(osd_state) ||
+		fail "ceph osd dump (does the monitor answer?)" "$dir/log/osd-dump.out"
+	log "starting the OSD (osdmap epoch ${st%% *})"
+	spawn_osd "${st%% *}"
+	log "OSD up after $((SECONDS - t0))s; probing pool $pool"
+	probe
+	cleanup=
+	log "ready after $((SECONDS - t0))s"
+}
+
 case $cmd in
 start) do_start ;;
 stop) do_stop ;;
 status) do_status ;;
+kill-osd) do_kill_osd ;;
+start-osd) do_start_osd ;;
 esac
