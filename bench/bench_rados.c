@@ -26,7 +26,10 @@
 #include <errno.h>
 #include <rados/librados.h>
 
+#include <unistd.h>
+
 #include "b3cas/hash.h"
+#include "b3cas/store.h"
 #include "bench_util.h"
 #include "tier/rados.h"
 
@@ -259,6 +262,202 @@ static void sizes_row(size_t size, int count)
 	free(buf);
 }
 
+/* A RADOS store in a new folder (l1: its L1 capacity). */
+static b3cas_store *store_open(char *root, size_t n, uint64_t l1)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *st;
+
+	snprintf(root, n, "/tmp/bench-rados-XXXXXX");
+	if (!mkdtemp(root))
+		die("mkdtemp failed");
+	o.create = true;
+	o.rados_pool = pool_name;
+	o.rados_conf = conf_path;
+	o.rados_namespace = ns;
+	o.l1_bytes = l1;
+	if (b3cas_store_open(&st, root, &o) != 0)
+		die("store: %s", b3cas_error_last());
+	return st;
+}
+
+/*
+ * The store's put and get (b3cas_store_put / _get on a RADOS store: hash,
+ * index, pool; every byte read checked) beside raw rados_write_full /
+ * rados_read of the same sizes; then gets served by L1 against gets from
+ * the cluster.
+ */
+static void store_rows(void)
+{
+	static const size_t sizes[] = {1024, 64u << 10, 1u << 20};
+	char root[64];
+	b3cas_store *st = store_open(root, sizeof(root), 0);
+	uint8_t *buf = malloc(1u << 20);
+
+	printf("\n| bytes | op | raw librados us | b3cas store us | store/raw |"
+	       "\n|---|---|---|---|---|\n");
+	for (size_t z = 0; z < 3; z++) {
+		size_t size = sizes[z];
+		int count = quick ? 5 : size >= (1u << 20) ? 60 : 400;
+		double *rp = calloc((size_t)rounds, sizeof(double)),
+		       *sp = calloc((size_t)rounds, sizeof(double)),
+		       *rr = calloc((size_t)rounds, sizeof(double)),
+		       *sr = calloc((size_t)rounds, sizeof(double));
+
+		for (int r = 0; r < rounds; r++) {
+			object_set a, b;
+			double t0;
+
+			make_set(&a, size, count, 5000 + 2 * (uint64_t)r + size);
+			make_set(&b, size, count, 5001 + 2 * (uint64_t)r + size);
+			rp[r] = raw_puts(&a);
+			t0 = now();
+			for (int i = 0; i < count; i++)
+				if (b3cas_store_put(st, NULL, b.bytes[i],
+						    size) != 0)
+					die("store put: %s",
+					    b3cas_error_last());
+			sp[r] = now() - t0;
+			rr[r] = raw_reads(&a, buf);
+			t0 = now();
+			for (int i = 0; i < count; i++) {
+				b3cas_oid id;
+				void *p;
+				size_t len;
+
+				memcpy(id.bytes, b.ids[i], 32);
+				if (b3cas_store_get(st, &id, &p, &len) != 0 ||
+				    len != size)
+					die("store get: %s",
+					    b3cas_error_last());
+				free(p);
+			}
+			sr[r] = now() - t0;
+			raw_remove(&a);
+			for (int i = 0; i < count; i++) {
+				b3cas_oid id;
+
+				memcpy(id.bytes, b.ids[i], 32);
+				(void)b3cas_store_delete(st, &id);
+			}
+			{
+				b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+				b3cas_gc_report rep;
+
+				g.normal_priority = true;
+				if (b3cas_gc(st, &g, &rep) != 0)
+					die("gc: %s", b3cas_error_last());
+			}
+			free_set(&a);
+			free_set(&b);
+		}
+		{
+			double mrp = median(rp, rounds), msp = median(sp, rounds),
+			       mrr = median(rr, rounds), msr = median(sr, rounds);
+
+			printf("| %7zu | put | %8.1f | %8.1f | %5.2fx |\n", size,
+			       mrp / count * 1e6, msp / count * 1e6, msp / mrp);
+			printf("| %7zu | get | %8.1f | %8.1f | %5.2fx |\n", size,
+			       mrr / count * 1e6, msr / count * 1e6, msr / mrr);
+			if (size == (1u << 20)) {
+				bench_target(quick, msp / mrp <= 1.3,
+					     "store put of 1 MiB: %.2fx raw "
+					     "librados (target <= 1.3x)",
+					     msp / mrp);
+				bench_target(quick, msr / mrr <= 1.3,
+					     "store get of 1 MiB: %.2fx raw "
+					     "librados (target <= 1.3x)",
+					     msr / mrr);
+			}
+		}
+		free(rp);
+		free(sp);
+		free(rr);
+		free(sr);
+	}
+	b3cas_store_close(st);
+	remove_tree(root);
+
+	/* L1 hits against cluster reads, 4 KiB objects */
+	{
+		int n = quick ? 50 : 500;
+		b3cas_store *cold = store_open(root, sizeof(root), 0);
+		char root2[64];
+		b3cas_store *warm;
+		object_set s4;
+		double t0, miss, hit;
+
+		make_set(&s4, 4096, n, 9000);
+		for (int i = 0; i < n; i++)
+			if (b3cas_store_put(cold, NULL, s4.bytes[i], 4096) < 0)
+				die("put: %s", b3cas_error_last());
+		warm = store_open(root2, sizeof(root2), 64u << 20);
+		/* cold: a store with no L1, every get from the cluster */
+		t0 = now();
+		for (int r = 0; r < rounds; r++)
+			for (int i = 0; i < n; i++) {
+				b3cas_oid id;
+				void *p;
+				size_t len;
+
+				memcpy(id.bytes, s4.ids[i], 32);
+				if (b3cas_store_get(cold, &id, &p, &len) != 0)
+					die("get: %s", b3cas_error_last());
+				free(p);
+			}
+		miss = (now() - t0) / (rounds * n);
+		/* warm: read once (through), then from L1 */
+		for (int i = 0; i < n; i++) {
+			b3cas_oid id;
+			void *p;
+			size_t len;
+
+			memcpy(id.bytes, s4.ids[i], 32);
+			if (b3cas_store_get(warm, &id, &p, &len) != 0)
+				die("get: %s", b3cas_error_last());
+			free(p);
+		}
+		t0 = now();
+		for (int r = 0; r < rounds * 20; r++)
+			for (int i = 0; i < n; i++) {
+				b3cas_oid id;
+				void *p;
+				size_t len;
+
+				memcpy(id.bytes, s4.ids[i], 32);
+				if (b3cas_store_get(warm, &id, &p, &len) != 0)
+					die("get: %s", b3cas_error_last());
+				free(p);
+			}
+		hit = (now() - t0) / (rounds * 20 * n);
+		printf("\n| 4 KiB get | us |\n|---|---|\n"
+		       "| from the cluster (no L1) | %.1f |\n"
+		       "| L1 hit | %.2f |\n", miss * 1e6, hit * 1e6);
+		bench_target(quick, miss / hit >= 100,
+			     "L1 hits %.0fx faster than cluster reads "
+			     "(target >= 100x)", miss / hit);
+		for (int i = 0; i < n; i++) {
+			b3cas_oid id;
+
+			memcpy(id.bytes, s4.ids[i], 32);
+			(void)b3cas_store_delete(cold, &id);
+		}
+		{
+			b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+			b3cas_gc_report rep;
+
+			g.normal_priority = true;
+			(void)b3cas_gc(cold, &g, &rep);
+		}
+		b3cas_store_close(cold);
+		b3cas_store_close(warm);
+		remove_tree(root);
+		remove_tree(root2);
+		free_set(&s4);
+	}
+	free(buf);
+}
+
 static void exists_row(int n)
 {
 	object_set s;
@@ -415,6 +614,7 @@ int main(int argc, char **argv)
 	sizes_row(1024, quick ? 50 : 1000);
 	sizes_row(64u << 10, quick ? 20 : 300);
 	sizes_row(1u << 20, quick ? 5 : 60);
+	store_rows();
 	exists_row(quick ? 1000 : 10000);
 	batch_put_row(quick ? 500 : 5000);
 

@@ -29,6 +29,9 @@ typedef struct cli_ctx {
 	/* --wait: how long an open for writing waits for another writer
 	 * (b3cas_store_options.lock_timeout_ms); 0 without --wait. */
 	unsigned lock_timeout_ms;
+	/* --rados-timeout: a RADOS store's limit on each cluster operation
+	 * (b3cas_store_options.rados_timeout_ms); 0: the library's 30 s. */
+	unsigned rados_timeout_ms;
 	/* Why cli_open_store failed, for JSON lines: the error's name
 	 * (cli_error_name) and the message printed. */
 	const char *open_error;

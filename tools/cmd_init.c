@@ -30,6 +30,9 @@ typedef struct init_opts {
 	uint64_t compress_level; /* 0: the default level below */
 	uint64_t pack_level;     /* 0: the default below */
 	bool no_pack;
+	const char *rados_pool;  /* --rados POOL: a RADOS store */
+	const char *ceph_conf;
+	const char *rados_ns;
 } init_opts;
 
 /*
@@ -107,6 +110,16 @@ static const cli_opt init_table[] = {
 		 "with compression, a zstd frame per chunk or object where "
 		 "that saves enough (level 3), as stores of earlier versions "
 		 "(implies --compress)"),
+	CLI_VALUE("rados", 0, "POOL", init_opts, rados_pool, NULL,
+		  "keep the objects and their reference counts in Ceph RADOS "
+		  "pool POOL, shared with other hosts' stores on it; the "
+		  "folder keeps this host's index and caches (docs/rados.md)"),
+	CLI_VALUE("ceph-conf", 0, "FILE", init_opts, ceph_conf, NULL,
+		  "with --rados: the cluster's ceph.conf (default: librados's "
+		  "own search); recorded"),
+	CLI_VALUE("rados-namespace", 0, "NS", init_opts, rados_ns, NULL,
+		  "with --rados: the namespace in the pool (default none); "
+		  "recorded"),
 	CLI_FLAG("json", 0, init_opts, json,
 		 "print the result as a JSON object"),
 	CLI_END,
@@ -221,7 +234,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	b3cas_store_info info;
 	b3cas_store *store = NULL;
 	init_opts o = {B3CAS_HASH_BLAKE3, 0, NULL, false, false, 0, false, 0,
-		       0, false};
+		       0, false, NULL, NULL, NULL};
 	const char *dir;
 	char *conf = NULL;
 	cli_args pos;
@@ -238,6 +251,16 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 	if ((o.chunking || o.chunk_avg) && o.hash == B3CAS_HASH_SHA256)
 		return cli_usage_error("init", "--chunking needs --hash blake3 "
 				       "(chunks are named by BLAKE3)");
+	if ((o.ceph_conf || o.rados_ns) && !o.rados_pool)
+		return cli_usage_error("init", "--ceph-conf and "
+				       "--rados-namespace go with --rados POOL");
+	if (o.rados_pool && (o.chunking || o.chunk_avg || o.compress ||
+			     o.compress_level || o.pack_level || o.no_pack ||
+			     o.objects_dir || o.inline_threshold))
+		return cli_usage_error("init", "--rados keeps every object "
+				       "whole in the pool: not with chunking, "
+				       "compression, --objects-dir or "
+				       "--inline-threshold");
 	if (o.pack_level && o.no_pack)
 		return cli_usage_error("init", "--pack-level is the level of "
 				       "packed blocks: not with --no-pack");
@@ -275,12 +298,19 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
 				  : o.compress_level ? 0
 						     : CLI_PACK_LEVEL;
 	}
+	opts.rados_pool = o.rados_pool;
+	opts.rados_conf = o.ceph_conf;
+	opts.rados_namespace = o.rados_ns;
 	opts.l1_bytes = 0; /* one command: nothing to cache */
 	rc = cli_open_store(&store, ctx, &opts);
 	if (rc != CLI_OK)
 		goto out;
 	b3cas_store_info_get(&info, store);
 	print_result(&o, dir, &info, true);
+	if (o.rados_pool && !o.json)
+		printf("Objects and their reference counts: RADOS pool %s%s%s"
+		       "\n", o.rados_pool, o.rados_ns ? ", namespace " : "",
+		       o.rados_ns ? o.rados_ns : "");
 	if (info.hash == B3CAS_HASH_SHA256)
 		cli_error("note: this store names objects by SHA-256, a "
 			  "comparison mode for benchmarks; its ids are not "

@@ -43,6 +43,24 @@ static int parse_wait(void *field, const char *value, const cli_opt *opt,
 	return cli_parse_wait(field, value) ? 0 : CLI_USAGE;
 }
 
+static int parse_rados_timeout(void *field, const char *value,
+			       const cli_opt *opt, const char *cmd)
+{
+	uint64_t ns;
+
+	(void)opt;
+	(void)cmd;
+	if (!cli_parse_duration(&ns, value) || ns < 1000000000ull ||
+	    ns > 3600ull * 1000000000ull) {
+		cli_usage_error(NULL, "invalid --rados-timeout '%s': give a "
+				"duration from 1s to 1h, such as 10s or 2m",
+				value);
+		return CLI_USAGE;
+	}
+	*(unsigned *)field = (unsigned)(ns / 1000000);
+	return 0;
+}
+
 static const cli_opt main_opts[] = {
 	{.kind = CLI_OPT_VALUE, .name = "store", .value = "DIR",
 	 .off = offsetof(main_args, ctx.store_dir), .late = true,
@@ -55,6 +73,12 @@ static const cli_opt main_opts[] = {
 	 .help = "when another process has the store open for writing, wait "
 		 "for it (up to DURATION: 500ms, 10s, 2m; plain --wait: as "
 		 "long as it takes) instead of failing at once"},
+	{.kind = CLI_OPT_VALUE, .name = "rados-timeout", .value = "DURATION",
+	 .off = offsetof(main_args, ctx.rados_timeout_ms), .late = true,
+	 .parse = parse_rados_timeout,
+	 .help = "a RADOS store: how long any cluster operation may take "
+		 "before the command fails with exit 3 naming the cause "
+		 "(default 30s; docs/rados.md)"},
 	CLI_FLAG("version", 'V', main_args, version,
 		 "print the version and the SIMD level in use"),
 	CLI_END,

@@ -184,6 +184,8 @@ int cli_open_store(b3cas_store **out, cli_ctx *ctx,
 	}
 	if (opts)
 		o = *opts;
+	if (ctx->rados_timeout_ms)
+		o.rados_timeout_ms = ctx->rados_timeout_ms;
 	err = b3cas_store_open(out, dir, &o);
 	if (err == B3CAS_ELOCKED && ctx->lock_timeout_ms) {
 		/* Say why nothing happens for a while, to a person. */

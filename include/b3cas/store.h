@@ -103,7 +103,7 @@ typedef enum b3cas_hash_algo {
 	B3CAS_HASH_SHA256 = 2   /* comparison mode for benchmarks (OpenSSL) */
 } b3cas_hash_algo;
 
-#define B3CAS_STORE_OPTIONS_VERSION 7
+#define B3CAS_STORE_OPTIONS_VERSION 8
 
 /* The default inline threshold; see docs/store.md for how it was chosen. */
 #define B3CAS_INLINE_THRESHOLD_DEFAULT (64u * 1024u)
@@ -223,6 +223,25 @@ typedef struct b3cas_store_options {
 	 * left to move, it lets each thread's heap keep several MiB freed
 	 * (docs/store.md, "Memory"). */
 	uint64_t index_memory;
+	/* Version 8 (earlier callers get NULL and 0). */
+	/* A Ceph RADOS pool that holds the store's objects and their
+	 * reference counts, shared with the stores of other hosts on the
+	 * same pool and namespace; the folder keeps the index of what this
+	 * store holds and the caches (docs/rados.md). At create: makes a
+	 * RADOS store (format 3: objects whole, no chunking or compression
+	 * yet), recorded in b3cas.conf with rados_conf and rados_namespace.
+	 * When opening: NULL, or the recorded pool (else B3CAS_EFORMAT). */
+	const char *rados_pool;
+	/* The cluster's configuration file (ceph.conf). At create it is
+	 * recorded (NULL: librados's own search); when opening, NULL uses
+	 * the record and a path overrides it. */
+	const char *rados_conf;
+	/* The pool's namespace, at create (recorded); NULL: none. When
+	 * opening: NULL or the recorded one. */
+	const char *rados_namespace;
+	/* The longest a cluster operation may take, in ms, before it fails
+	 * with B3CAS_EIO naming the cause: 0, the default, is 30 s. */
+	unsigned rados_timeout_ms;
 } b3cas_store_options;
 
 /* The least b3cas_store_options.index_memory other than 0: 8 MiB. */
@@ -242,7 +261,8 @@ typedef struct b3cas_store_options {
 #define B3CAS_STORE_OPTIONS_INIT                                          \
 	{B3CAS_STORE_OPTIONS_VERSION, false, false, B3CAS_DURABILITY_BATCH,   \
 	 0, true, B3CAS_HASH_DEFAULT, 0, B3CAS_L1_BYTES_DEFAULT, 0, NULL, NULL, \
-	 0, B3CAS_CHUNKING_DEFAULT, 0, 0, B3CAS_PACKING_DEFAULT, 0, 0}
+	 0, B3CAS_CHUNKING_DEFAULT, 0, 0, B3CAS_PACKING_DEFAULT, 0, 0, NULL,   \
+	 NULL, NULL, 0}
 
 /*
  * Open the store in folder root (with opts->create, make it first if the

@@ -38,6 +38,7 @@ static int publish_conf(b3cas_layout *lay, const char *text, size_t len)
 int b3cas__conf_write(b3cas_layout *lay)
 {
 	char text[CONF_MAX], policy[256] = "", pack[32] = "";
+	char rados[3 * 1100] = "";
 	int n;
 
 	/* (a line older builds of format 2 skip: they pack at
@@ -55,6 +56,15 @@ int b3cas__conf_write(b3cas_layout *lay)
 			 : lay->zlevel ? "zstd"
 				       : "off",
 			 lay->zlevel, pack);
+	if (lay->format == B3CAS_FORMAT_VERSION_RADOS &&
+	    (size_t)snprintf(rados, sizeof(rados),
+			     "tier = rados\nrados_pool = %s\n"
+			     "rados_namespace = %s\nrados_conf = %s\n",
+			     lay->rados_pool, lay->rados_ns,
+			     lay->rados_conf) >= sizeof(rados))
+		return b3cas__error(B3CAS_EINVAL, "RADOS pool, namespace or "
+				    "configuration path too long for %s",
+				    B3CAS_CONF_NAME);
 	n = snprintf(text, sizeof(text),
 		     "# b3cas store configuration: fixed when the store was "
 		     "made.\n"
@@ -63,9 +73,9 @@ int b3cas__conf_write(b3cas_layout *lay)
 		     "hash = %s\n"
 		     "inline_threshold = %zu\n"
 		     "store_id = %s\n"
-		     "%s%s%s%s",
+		     "%s%s%s%s%s",
 		     lay->format, b3cas_hash_algo_name(lay->hash),
-		     lay->inline_threshold, lay->store_id, policy,
+		     lay->inline_threshold, lay->store_id, policy, rados,
 		     lay->objects_conf ? "objects = " : "",
 		     lay->objects_conf ? lay->objects_conf : "",
 		     lay->objects_conf ? "\n" : "");
@@ -186,6 +196,33 @@ static int conf_policy_check(const b3cas_layout *lay, unsigned seen)
 	return 0;
 }
 
+/* Format 3's lines: the tier and where it is. Bits 16.. of *seen. */
+static int conf_rados_line(b3cas_layout *lay, const char *key,
+			   const char *value, unsigned *seen)
+{
+	static const char *const keys[] = {"rados_pool", "rados_namespace",
+					   "rados_conf"};
+	char **fields[] = {&lay->rados_pool, &lay->rados_ns,
+			   &lay->rados_conf};
+
+	if (strcmp(key, "tier") == 0) {
+		if (strcmp(value, "rados") != 0)
+			return conf_bad(lay, "unknown tier", value);
+		*seen |= 1u << 16;
+		return 0;
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		if (strcmp(key, keys[i]) != 0)
+			continue;
+		free(*fields[i]);
+		if (!(*fields[i] = strdup(value)))
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+		*seen |= 1u << (17 + i);
+		return 0;
+	}
+	return 0; /* kept for newer minor versions of format 3 */
+}
+
 /* Apply one "key = value" line. */
 static int conf_line(b3cas_layout *lay, char *line, unsigned *seen)
 {
@@ -232,6 +269,8 @@ static int conf_line(b3cas_layout *lay, char *line, unsigned *seen)
 			return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	} else if (lay->format == B3CAS_FORMAT_VERSION_CHUNKED) {
 		return conf_policy_line(lay, key, value, seen);
+	} else if (lay->format == B3CAS_FORMAT_VERSION_RADOS) {
+		return conf_rados_line(lay, key, value, seen);
 	}
 	/* Unknown keys are kept for newer minor versions of format 1. */
 	return 0;
@@ -253,14 +292,21 @@ int b3cas__conf_parse(b3cas_layout *lay, char *text)
 		rc = b3cas__error(B3CAS_EFORMAT, "%s/%s has no format_version",
 				  lay->root, B3CAS_CONF_NAME);
 	if (rc == 0 && lay->format != B3CAS_FORMAT_VERSION &&
-	    lay->format != B3CAS_FORMAT_VERSION_CHUNKED)
+	    lay->format != B3CAS_FORMAT_VERSION_CHUNKED &&
+	    lay->format != B3CAS_FORMAT_VERSION_RADOS)
 		rc = b3cas__error(B3CAS_EFORMAT,
 				  "%s uses store format %u, which this b3cas "
-				  "(%s) does not read: it reads formats %d "
-				  "and %d",
+				  "(%s) does not read: it reads formats %d, "
+				  "%d and %d",
 				  lay->root, lay->format, b3cas_version(),
 				  B3CAS_FORMAT_VERSION,
-				  B3CAS_FORMAT_VERSION_CHUNKED);
+				  B3CAS_FORMAT_VERSION_CHUNKED,
+				  B3CAS_FORMAT_VERSION_RADOS);
+	if (rc == 0 && lay->format == B3CAS_FORMAT_VERSION_RADOS &&
+	    (seen & (0xfu << 16)) != 0xfu << 16)
+		rc = b3cas__error(B3CAS_EFORMAT, "%s/%s lacks the tier, its "
+				  "pool, namespace or configuration",
+				  lay->root, B3CAS_CONF_NAME);
 	if (rc == 0 && (seen & 6) != 6)
 		rc = b3cas__error(B3CAS_EFORMAT,
 				  "%s/%s lacks hash or inline_threshold",
@@ -271,6 +317,10 @@ int b3cas__conf_parse(b3cas_layout *lay, char *text)
 		/* A failed parse leaves nothing allocated. */
 		free(lay->objects_conf);
 		lay->objects_conf = NULL;
+		free(lay->rados_pool);
+		free(lay->rados_ns);
+		free(lay->rados_conf);
+		lay->rados_pool = lay->rados_ns = lay->rados_conf = NULL;
 	}
 	return rc;
 }
@@ -346,6 +396,18 @@ int b3cas__conf_check(const b3cas_layout *lay, const b3cas_store_options *o)
 				    "not %zu",
 				    lay->root, lay->inline_threshold,
 				    o->inline_threshold);
+	if (o->rados_pool && (!lay->rados_pool ||
+			      strcmp(o->rados_pool, lay->rados_pool) != 0))
+		return b3cas__error(B3CAS_EFORMAT, "%s keeps its objects %s%s%s,"
+				    " not in RADOS pool %s", lay->root,
+				    lay->rados_pool ? "in RADOS pool " : "",
+				    lay->rados_pool ? lay->rados_pool : "here",
+				    "", o->rados_pool);
+	if (o->rados_namespace && lay->rados_ns &&
+	    strcmp(o->rados_namespace, lay->rados_ns) != 0)
+		return b3cas__error(B3CAS_EFORMAT, "%s uses RADOS namespace "
+				    "'%s', not '%s'", lay->root, lay->rados_ns,
+				    o->rados_namespace);
 	if ((o->chunking == B3CAS_CHUNKING_ON && !lay->chunk_avg) ||
 	    (o->chunking == B3CAS_CHUNKING_OFF && lay->chunk_avg))
 		return b3cas__error(B3CAS_EFORMAT, "%s was made with chunking "

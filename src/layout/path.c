@@ -148,10 +148,29 @@ static int make_layout(b3cas_layout *lay, const b3cas_store_options *o)
 	lay->format = lay->chunk_avg || lay->zlevel
 			      ? B3CAS_FORMAT_VERSION_CHUNKED
 			      : B3CAS_FORMAT_VERSION;
+	if (o->rados_pool) {
+		/* every object in the pool, small ones too, or another host
+		 * could not read them */
+		lay->format = B3CAS_FORMAT_VERSION_RADOS;
+		lay->rados_pool = strdup(o->rados_pool);
+		lay->rados_ns = strdup(o->rados_namespace ? o->rados_namespace
+							  : "");
+		lay->rados_conf = o->rados_conf ? realpath(o->rados_conf, NULL)
+						: strdup("");
+		if (!lay->rados_conf && o->rados_conf && rc == 0)
+			rc = b3cas__error_errno(errno, "cannot resolve the "
+						"RADOS configuration %s",
+						o->rados_conf);
+		else if ((!lay->rados_pool || !lay->rados_ns ||
+			  !lay->rados_conf) && rc == 0)
+			rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
 	lay->hash = o->hash == B3CAS_HASH_DEFAULT ? B3CAS_HASH_BLAKE3 : o->hash;
 	lay->inline_threshold = o->inline_threshold
 					? o->inline_threshold
 					: B3CAS_INLINE_THRESHOLD_DEFAULT;
+	if (o->rados_pool)
+		lay->inline_threshold = 0;
 	lay->created = true;
 	return rc;
 }
@@ -434,6 +453,9 @@ void b3cas__layout_close(b3cas_layout *lay)
 	free(lay->objects_path);
 	free(lay->objects_conf);
 	free(lay->tmp_path);
+	free(lay->rados_pool);
+	free(lay->rados_ns);
+	free(lay->rados_conf);
 	memset(lay, 0, sizeof(*lay));
 	lay->root_fd = lay->objects_fd = lay->tmp_fd = lay->lock_fd = -1;
 }

@@ -25,6 +25,10 @@
  * (docs/chunked-objects.md); a store is made in it when it chunks or
  * compresses, and version 1 builds refuse it. */
 #define B3CAS_FORMAT_VERSION_CHUNKED 2
+/* Objects and their counts in a Ceph RADOS pool (docs/rados.md): a
+ * b3cas that reads only formats 1 and 2 refuses it, rather than take the
+ * folder for the whole store. */
+#define B3CAS_FORMAT_VERSION_RADOS 3
 
 /* A store's id: 16 random bytes in lowercase hex, recorded in b3cas.conf
  * (store_id = ...) and in the owner mark of its objects folder. */
@@ -93,6 +97,10 @@ typedef struct b3cas_layout {
 	/* the data family's blocks' level, when not zlevel (0: zlevel) */
 	int zpack;
 	bool created;      /* this open made the store */
+	/* Format 3: the RADOS pool, its namespace ("" none) and the
+	 * cluster's configuration file ("" librados's search), as
+	 * recorded; NULL in other formats. */
+	char *rados_pool, *rados_ns, *rados_conf;
 } b3cas_layout;
 
 /* The zstd level of a packed store's data family, 0 when it packs

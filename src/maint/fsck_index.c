@@ -84,7 +84,7 @@ static void examine_locked(fsck_worker *w, const b3cas_oid *id,
 		return;
 	}
 	rocksdb_pinnableslice_destroy(v);
-	rc = b3cas__object_open(b3cas__store_layout(s), id, out->size, &fd);
+	rc = b3cas__loose_open(s, id, out->size, &fd);
 	if (rc == B3CAS_ENOTFOUND && out->candidate) {
 		/* GC unlinks a candidate's file before it removes the entry
 		 * (maint/gc.c): a collection that stopped in between. */

@@ -131,7 +131,7 @@ static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 		 * comes before its entry). */
 		if (rc != 1)
 			return SUSPECT_DROPPED;
-		rc = b3cas__object_open(lay, &x->id, x->size, &fd);
+		rc = b3cas__loose_open(f->s, &x->id, x->size, &fd);
 		b3cas_error_clear();
 		if (rc == 0)
 			close(fd);

@@ -69,7 +69,6 @@ typedef struct group {
  */
 static int unlink_group(b3cas_store *s, group *g, unlink_failures *uf)
 {
-	b3cas_layout *lay = b3cas__store_layout(s);
 	int going = 0;
 
 	for (int i = 0; i < g->n; i++) {
@@ -78,7 +77,7 @@ static int unlink_group(b3cas_store *s, group *g, unlink_failures *uf)
 		if (!g->gone[i])
 			continue;
 		if (g->loose[i])
-			rc = b3cas__object_remove(lay, &g->ids[i]);
+			rc = b3cas__loose_remove(s, &g->ids[i]);
 		if (rc < 0) {
 			g->gone[i] = false;
 			if (uf->n++ == 0) {

@@ -100,7 +100,7 @@ static int examine(restore_run *t, const b3cas_oid *id, here_state *out,
 		*why = "its bytes inside the index do not hash to its id";
 		return 0;
 	}
-	rc = b3cas__object_open(b3cas__store_layout(s), id, size, &fd);
+	rc = b3cas__loose_open(s, id, size, &fd);
 	if (rc == B3CAS_ENOTFOUND || rc == B3CAS_ECORRUPT) {
 		b3cas_error_clear();
 		*out = HERE_DAMAGED;

@@ -101,8 +101,9 @@ static int counted(b3cas_store *s, int moved)
 int b3cas__quarantine_loose(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t size)
 {
-	if (s->read_only)
-		return 0; /* not ours to move: counted as a corrupt read only */
+	if (s->read_only || s->tier)
+		return 0; /* not ours to move (a RADOS store: no file here):
+			   * counted as a corrupt read only */
 	return counted(s, b3cas__quarantine_checked(&s->lay, &s->stripes,
 						    &s->digest, id, size));
 }

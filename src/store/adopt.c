@@ -51,13 +51,9 @@ static int adopt_locked(b3cas_store *s, const b3cas_oid *id, const void *data,
 	rc = 0;
 
 	if (tmp)
-		rc = b3cas__object_publish(&s->lay, tmp, id,
-					   s->durability ==
-						   B3CAS_DURABILITY_FULL);
+		rc = b3cas__loose_publish(s, tmp, id, true);
 	else if (loose && !in_place)
-		rc = b3cas__object_write(&s->lay, id, data, len,
-					 s->durability ==
-						 B3CAS_DURABILITY_FULL);
+		rc = b3cas__loose_write(s, id, data, len, true);
 	if (rc < 0)
 		return rc;
 	b3cas__filter_add(s->filter, id);
@@ -160,7 +156,7 @@ int b3cas__store_set_refs_at_least(b3cas_store *s, const b3cas_oid *id,
 static bool loose_damaged(b3cas_store *s, const b3cas_oid *id, uint64_t size)
 {
 	uint8_t buf[64 * 1024];
-	int fd, rc = b3cas__object_open(&s->lay, id, size, &fd);
+	int fd, rc = b3cas__loose_open(s, id, size, &fd);
 
 	if (rc == B3CAS_ENOTFOUND || rc == B3CAS_ECORRUPT)
 		return true; /* missing, or of the wrong size */
@@ -189,7 +185,6 @@ static int replace_locked(b3cas_store *s, const b3cas_oid *id,
 			  const void *data, size_t len, b3cas_tmpfile **tmp)
 {
 	rocksdb_pinnableslice_t *v = NULL;
-	bool durable = s->durability == B3CAS_DURABILITY_FULL;
 	bool is_inline, damaged, chunked;
 	uint64_t size;
 	size_t vlen;
@@ -237,10 +232,10 @@ static int replace_locked(b3cas_store *s, const b3cas_oid *id,
 	/* The damaged bytes are kept for inspection, as a read keeps them. */
 	b3cas__quarantine_move_locked(s, id);
 	if (*tmp) {
-		rc = b3cas__object_publish(&s->lay, *tmp, id, durable);
+		rc = b3cas__loose_publish(s, *tmp, id, true);
 		*tmp = NULL;
 	} else {
-		rc = b3cas__object_write(&s->lay, id, data, len, durable);
+		rc = b3cas__loose_write(s, id, data, len, true);
 	}
 	if (rc == 0)
 		b3cas__note_written(s, true);

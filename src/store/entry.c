@@ -460,7 +460,7 @@ int b3cas__store_open_loose(b3cas_store *s, const b3cas_oid *id,
 	for (int attempt = 0;; attempt++) {
 		uint64_t now_size;
 		bool is_inline;
-		int rc = b3cas__object_open(&s->lay, id, size, fd_out);
+		int rc = b3cas__loose_open(s, id, size, fd_out);
 
 		if (rc != B3CAS_ENOTFOUND)
 			return rc;

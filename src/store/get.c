@@ -46,6 +46,40 @@ static uint64_t l2_ticket(b3cas_store *s, const b3cas_oid *id)
 	return l2 ? b3cas__l2_ticket(l2, id) : UINT64_MAX;
 }
 
+/* A RADOS store's read of an object its index does not hold (or holds
+ * no reference to): from the pool, where another host may keep it;
+ * verified as an index read is (FROM_INDEX: and kept out of L2, which
+ * holds copies of what this host holds). */
+static int read_through(b3cas_store *s, const b3cas_oid *id,
+			b3cas_blob **blob_out, void **data_out,
+			size_t *len_out, read_source *from)
+{
+	void *data;
+	size_t len;
+	int rc = b3cas__tier_read_through(s, id, &data, &len);
+
+	if (rc == B3CAS_ENOTFOUND)
+		return b3cas__not_stored(id);
+	if (rc < 0)
+		return rc;
+	if (blob_out) {
+		b3cas_blob *blob = b3cas__blob_new(len);
+
+		if (!blob) {
+			free(data);
+			return b3cas__error(B3CAS_ENOMEM, "out of memory");
+		}
+		memcpy(b3cas__blob_bytes(blob), data, len);
+		free(data);
+		*blob_out = blob;
+	} else {
+		*data_out = data;
+	}
+	*len_out = len;
+	*from = FROM_INDEX;
+	return 0;
+}
+
 /*
  * Read object id into a new buffer: a blob when blob_out is not NULL,
  * else a malloc'd *data_out. The bytes are not verified unless they came
@@ -65,6 +99,12 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 
 	*ticket_out = l2_ticket(s, id);
 	rc = b3cas__entry_get(s, id, &e);
+	if (s->tier && (rc == B3CAS_ENOTFOUND || (rc == 0 && e.unref))) {
+		/* Not held here: another host may hold it. */
+		if (rc == 0)
+			b3cas__entry_done(&e);
+		return read_through(s, id, blob_out, data_out, len_out, from);
+	}
 	if (rc < 0)
 		return rc;
 	/* An object without references is gone, as far as callers see. */
@@ -109,6 +149,11 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 					      memory_order_acquire)) &&
 		   b3cas__l2_read(l2, id, e.size, buf) == 1) {
 		*from = FROM_L2;
+	} else if (s->tier) {
+		rc = b3cas__tier_read(s, id, e.size, buf);
+		if (rc == B3CAS_ECORRUPT)
+			rc = b3cas__store_on_corrupt(s, id, e.size, false, rc);
+		*from = FROM_TIER;
 	} else {
 		rc = b3cas__store_open_loose(s, id, e.size, &fd);
 		if (rc == 0) {
@@ -167,7 +212,8 @@ static int finish_read(b3cas_store *s, const b3cas_oid *id, const void *buf,
 			 : b3cas__verify(s, id, buf, len);
 
 	if (rc == B3CAS_ECORRUPT)
-		return b3cas__store_on_corrupt(s, id, len, from == FROM_TIER,
+		return b3cas__store_on_corrupt(s, id, len,
+					       from == FROM_TIER && !s->tier,
 					       rc);
 
 	if (rc == 0 && from == FROM_TIER &&
@@ -335,6 +381,9 @@ static int read_whole_into(b3cas_store *s, const b3cas_oid *id,
 	if (e->kind == B3CAS_ENTRY_INLINE || e->kind == B3CAS_ENTRY_ZINLINE ||
 	    e->kind == B3CAS_ENTRY_PACKED || e->kind == B3CAS_ENTRY_DELTA) {
 		rc = e->payload ? b3cas__entry_decode(e, buf) : B3CAS_ECORRUPT;
+	} else if (e->kind == B3CAS_ENTRY_LOOSE && s->tier &&
+		   !atomic_load_explicit(&s->cache.l2, memory_order_acquire)) {
+		rc = b3cas__tier_read(s, id, e->size, buf);
 	} else if (e->kind == B3CAS_ENTRY_LOOSE &&
 		   !atomic_load_explicit(&s->cache.l2, memory_order_acquire)) {
 		rc = b3cas__store_open_loose(s, id, e->size, &fd);

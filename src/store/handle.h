@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "filter/filter.h"
+#include "tier/rados.h"
 #include "filter/known.h"
 #include "util/histogram.h"
 
@@ -132,6 +133,8 @@ struct b3cas_store {
 	/* Packed stores, writable handles: the key the next bytes put into
 	 * the data column family get (pack.c). */
 	atomic_ullong pack_next;
+	/* A RADOS store's pool (tier.c), or NULL. */
+	b3cas_rados *tier;
 };
 
 /* ---- shared by the store layer's files ---- */
@@ -347,5 +350,20 @@ int b3cas__copy_blob(b3cas_blob *blob, void **data_out, size_t *len_out);
  * the read must report. */
 int b3cas__heal(b3cas_store *s, const b3cas_oid *id, int rc, void **buf_out,
 		size_t *len_out);
+
+/* tier.c: a RADOS store's pool, opened after the layout (format 3
+ * only; 0 for other formats) and closed with the store. */
+int b3cas__tier_open(b3cas_store *s, const b3cas_store_options *o);
+void b3cas__tier_close(b3cas_store *s);
+/* size bytes of loose object id from the pool into buf: a short object
+ * is B3CAS_ECORRUPT, as a missing one (the index lists it). */
+int b3cas__tier_read(b3cas_store *s, const b3cas_oid *id, uint64_t size,
+		     void *buf);
+/* An object this host's index does not list, read from the pool as it
+ * is (unchecked; *data malloc'ed): another host may have stored it. */
+int b3cas__tier_read_through(b3cas_store *s, const b3cas_oid *id,
+			     void **data, size_t *len);
+/* 1 if the pool holds id, 0 if not, or a code. */
+int b3cas__tier_exists(b3cas_store *s, const b3cas_oid *id);
 
 #endif

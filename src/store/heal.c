@@ -145,9 +145,7 @@ static int write_back(b3cas_store *s, const b3cas_oid *id, const void *buf,
 		rc = b3cas__write_batch(s, b, false);
 		rocksdb_writebatch_destroy(b);
 	} else if (rc == 0) {
-		bool durable = s->durability == B3CAS_DURABILITY_FULL;
-
-		rc = b3cas__object_write(&s->lay, id, buf, len, durable);
+		rc = b3cas__loose_write(s, id, buf, len, true);
 		if (rc == 0)
 			b3cas__note_written(s, true);
 	}

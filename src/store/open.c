@@ -73,6 +73,21 @@ static int check_options(const b3cas_store_options *o)
 				    "pack level %d is not from 0 (the "
 				    "compression level) to 19",
 				    o->pack_level);
+	if (o->version >= 8 && o->rados_pool &&
+	    (!*o->rados_pool || strchr(o->rados_pool, '\n')))
+		return b3cas__error(B3CAS_EINVAL, "RADOS pool name '%s': "
+				    "empty, or holding a line break",
+				    o->rados_pool);
+	if (o->version >= 8 && o->rados_pool &&
+	    (o->chunking == B3CAS_CHUNKING_ON || o->compression_level > 0))
+		return b3cas__error(B3CAS_EINVAL, "a RADOS store keeps "
+				    "objects whole and uncompressed: chunking "
+				    "and compression are not built for it yet");
+	if (o->version >= 8 &&
+	    ((o->rados_conf && strchr(o->rados_conf, '\n')) ||
+	     (o->rados_namespace && strchr(o->rados_namespace, '\n'))))
+		return b3cas__error(B3CAS_EINVAL, "RADOS configuration path "
+				    "or namespace holding a line break");
 	if (o->version >= 7 && o->index_memory &&
 	    o->index_memory < B3CAS_INDEX_MEMORY_MIN)
 		return b3cas__error(B3CAS_EINVAL,
@@ -232,6 +247,8 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 			       ? offsetof(b3cas_store_options, pack_level)
 		       : opts->version == 6
 			       ? offsetof(b3cas_store_options, index_memory)
+		       : opts->version == 7
+			       ? offsetof(b3cas_store_options, rados_pool)
 			       : sizeof(defaults));
 		defaults.version = B3CAS_STORE_OPTIONS_VERSION;
 	}
@@ -279,6 +296,8 @@ int b3cas__store_open(b3cas_store **out, const char *root,
 	}
 	rc = b3cas__layout_open(&s->lay, root, opts);
 	s->digest.algo = s->lay.hash;
+	if (rc == 0)
+		rc = b3cas__tier_open(s, opts);
 	if (rc == 0 && !s->read_only &&
 	    !(s->lay.staging = b3cas__staging_new()))
 		rc = B3CAS_ENOMEM;
@@ -392,6 +411,7 @@ int b3cas_store_close(b3cas_store *s)
 	b3cas__caches_close(s);
 	b3cas_store_close(atomic_load(&s->mirror.store));
 	b3cas__index_close(s->ix);
+	b3cas__tier_close(s);
 	b3cas__staging_free(s->lay.staging);
 	b3cas__layout_close(&s->lay);
 	b3cas__digest_destroy(&s->digest);

@@ -101,8 +101,8 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	revive = rc == 2;
 	/* New bytes: not into the space kept for deletes (reserve.c), and
 	 * inline ones not into the index's log on a full disk. */
-	if (!tmp && (len <= s->lay.inline_threshold ||
-		     len <= s->lay.chunk_max))
+	if (!tmp && !s->tier && (len <= s->lay.inline_threshold ||
+				 len <= s->lay.chunk_max))
 		rc = b3cas__reserve_check_index_room(s, len);
 	else
 		rc = b3cas__reserve_check_room(s);
@@ -119,16 +119,14 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 	 * written again rather than trusted, so a revived object is as sound
 	 * as a new one (and the rename replaces a candidate's old file).
 	 */
-	/* A chunked store keeps chunk-sized objects inline. */
-	if (!tmp && (len <= s->lay.inline_threshold ||
-		     len <= s->lay.chunk_max)) {
+	/* A chunked store keeps chunk-sized objects inline; a RADOS store
+	 * keeps every object in its pool, for every host to read. */
+	if (!tmp && !s->tier && (len <= s->lay.inline_threshold ||
+				 len <= s->lay.chunk_max)) {
 		put_inline(b, s, id, data, len, seq);
 	} else {
-		bool durable = s->durability == B3CAS_DURABILITY_FULL;
-
-		rc = tmp ? b3cas__object_publish(&s->lay, tmp, id, durable)
-			 : b3cas__object_write(&s->lay, id, data, len,
-					       durable);
+		rc = tmp ? b3cas__loose_publish(s, tmp, id, revive)
+			 : b3cas__loose_write(s, id, data, len, revive);
 		if (rc == B3CAS_ENOSPC)
 			b3cas__reserve_note_full(s);
 		if (rc < 0)
@@ -147,7 +145,7 @@ int b3cas__stage_locked(b3cas_store *s, rocksdb_writebatch_t *b,
 			char why[B3CAS__MESSAGE_MAX];
 
 			snprintf(why, sizeof(why), "%s", b3cas_error_last());
-			(void)b3cas__object_remove(&s->lay, id);
+			(void)b3cas__loose_remove(s, id);
 			return b3cas__error(rc, "%s", why);
 		}
 		if (rc < 0)

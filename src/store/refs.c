@@ -42,6 +42,9 @@ int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 		return 1;
 	rc = b3cas__store_entry(s, id, &size, &is_inline, NULL);
 
+	/* a RADOS store: another host may hold it */
+	if (rc == B3CAS_ENOTFOUND && s->tier)
+		return b3cas__tier_exists(s, id);
 	if (rc == B3CAS_ENOTFOUND)
 		return 0;
 	return rc < 0 ? rc : 1;
@@ -192,7 +195,7 @@ int b3cas__store_write_batch(b3cas_store *s, rocksdb_writebatch_t *b)
 static int remove_locked(b3cas_store *s, const b3cas_oid *id, bool is_inline)
 {
 	rocksdb_writebatch_t *b;
-	int rc = is_inline ? 0 : b3cas__object_remove(&s->lay, id);
+	int rc = is_inline ? 0 : b3cas__loose_remove(s, id);
 
 	if (rc < 0)
 		return rc;

@@ -538,4 +538,26 @@ int b3cas__file_check(b3cas_store *s, int fd, const b3cas_oid *id,
 		      uint64_t size, uint8_t *buf, size_t buf_len,
 		      uint64_t *hashed);
 
+/*
+ * Loose objects, wherever they live (store/tier.c): files under objects/,
+ * or a RADOS store's pool (docs/rados.md). Every layer goes through these
+ * rather than layout/objects.h, so that a RADOS store's objects and the
+ * cluster's counts of them move with its index.
+ *
+ * b3cas__loose_write and _publish store a new object's bytes (revive: a
+ * GC candidate that the put revives, whose bytes are there already);
+ * _publish consumes tmp whatever it returns. _remove removes an object
+ * whose index entry goes next (a RADOS store: this host's reference,
+ * then the object if no host holds it). _open opens one for reading
+ * (a RADOS store: its bytes in a file in memory), checking its size.
+ */
+bool b3cas__store_tiered(const b3cas_store *s);
+int b3cas__loose_write(b3cas_store *s, const b3cas_oid *id, const void *data,
+		       size_t len, bool revive);
+int b3cas__loose_publish(b3cas_store *s, b3cas_tmpfile *tmp,
+			 const b3cas_oid *id, bool revive);
+int b3cas__loose_remove(b3cas_store *s, const b3cas_oid *id);
+int b3cas__loose_open(b3cas_store *s, const b3cas_oid *id, uint64_t size,
+		      int *fd_out);
+
 #endif

@@ -377,6 +377,47 @@ static int open_inline(b3cas_reader *r, const b3cas__entry *e)
 	return rc;
 }
 
+/* A RADOS store's object, read whole from its pool and checked: one this
+ * host holds (through false: r->size from its entry), or, through, one
+ * its index does not hold, which another host may. */
+static int open_tier(b3cas_reader *r, bool through)
+{
+	b3cas_store *s = r->store;
+	b3cas_oid got;
+	void *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (through) {
+		rc = b3cas__tier_read_through(s, &r->id, &data, &len);
+		if (rc == B3CAS_ENOTFOUND)
+			return b3cas__not_stored(&r->id);
+		if (rc < 0)
+			return rc;
+		r->data = data;
+		r->size = len;
+	} else {
+		r->data = b3cas__malloc((size_t)r->size + 1);
+		if (!r->data)
+			return B3CAS_ENOMEM;
+		rc = b3cas__tier_read(s, &r->id, r->size, r->data);
+		if (rc < 0)
+			return rc == B3CAS_ECORRUPT
+				       ? b3cas__store_on_corrupt(s, &r->id,
+								 r->size,
+								 false, rc)
+				       : rc;
+	}
+	if (!s->verify)
+		return 0;
+	rc = b3cas__store_hash(s, &got, r->data, (size_t)r->size);
+	if (rc == 0 && !b3cas_oid_equal(&got, &r->id))
+		rc = b3cas__store_on_corrupt(s, &r->id, r->size, false,
+					     b3cas__digest_mismatch(&r->id,
+								    &got));
+	return rc;
+}
+
 /* A chunked object is read range by range (chunked.c): keep its top. */
 static int open_chunked(b3cas_reader *r, const b3cas__entry *e)
 {
@@ -433,20 +474,28 @@ static int reader_open(b3cas_reader **out, b3cas_store *s,
 	r->id = *id;
 	r->fd = -1;
 	rc = b3cas__entry_get(s, id, &e);
-	if (rc == 0 && e.unref) {
+	if (s->tier && (rc == B3CAS_ENOTFOUND || (rc == 0 && e.unref))) {
+		/* not held here: another host may hold it */
+		if (rc == 0)
+			b3cas__entry_done(&e);
+		kind = -1;
+		rc = open_tier(r, true);
+	} else if (rc == 0 && e.unref) {
 		b3cas__entry_done(&e);
 		rc = b3cas__not_stored(id);
 	}
-	if (rc == 0) {
+	if (rc == 0 && kind != -1) {
 		kind = e.kind;
 		r->size = e.size;
 		if (kind == B3CAS_ENTRY_CHUNKED)
 			rc = open_chunked(r, &e);
 		else if (kind != B3CAS_ENTRY_LOOSE)
 			rc = open_inline(r, &e);
+		else if (s->tier)
+			rc = open_tier(r, false);
 		b3cas__entry_done(&e);
 	}
-	if (rc == 0 && kind == B3CAS_ENTRY_LOOSE) {
+	if (rc == 0 && kind == B3CAS_ENTRY_LOOSE && !s->tier) {
 		rc = b3cas__store_open_loose(s, id, r->size, &r->fd);
 		r->late = late && !s->mirror.dir && s->verify;
 		if (rc == 0 && s->verify && !r->late)

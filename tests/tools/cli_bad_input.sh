@@ -79,8 +79,11 @@ check "a get on a missing store creates nothing" test ! -e "$work/missing"
 expect 3 '^$' "$files/keep17" -- --store "$files/keep17" ls
 # a store of another format version or hash is refused, not misread
 cp -a "$st" "$work/v2"
-sed -i 's/^format_version = 1$/format_version = 3/' "$work/v2/b3cas.conf"
-expect 3 '^$' 'uses store format 3, which this b3cas .* does not read' -- --store "$work/v2" ls
+sed -i 's/^format_version = 1$/format_version = 4/' "$work/v2/b3cas.conf"
+expect 3 '^$' 'uses store format 4, which this b3cas .* does not read' -- --store "$work/v2" ls
+# format 3 (a RADOS store) without its tier lines
+sed -i 's/^format_version = 4$/format_version = 3/' "$work/v2/b3cas.conf"
+expect 3 '^$' 'lacks the tier, its pool, namespace or configuration' -- --store "$work/v2" ls
 # format 2 without its chunking and compression lines
 sed -i 's/^format_version = 3$/format_version = 2/' "$work/v2/b3cas.conf"
 expect 3 '^$' 'lacks a chunking or compression setting' -- --store "$work/v2" ls

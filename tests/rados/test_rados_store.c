@@ -1,0 +1,699 @@
+/*
+ * test_rados_store.c - stores on the RADOS tier (format 3, docs/rados.md)
+ * through the public API, on the cluster of the ctest fixture
+ * (B3CAS_TEST_CEPH_CONF, B3CAS_TEST_RADOS_POOL; the test fails without
+ * them).
+ *
+ * Each case uses a namespace of its own and ends with it empty. The last
+ * runs four worker processes, each a store of its own (its own folder,
+ * so its own host in the pool), on one namespace: threads put (the same
+ * objects in every process: duplicates across hosts), delete, read what
+ * they hold and collect with zero grace, each keeping a ledger of its
+ * references. At the end every process's reference counts must equal
+ * its ledger, every object a process holds must read byte-exact, and the
+ * pool must count exactly the hosts that hold each object.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "tier/rados.h"
+
+static const char *conf_path, *pool_name;
+/* B3CAS_TEST_CEPH_DIR: the cluster's folder, for t_osd_restart to kill
+ * and start its OSD (scripts/ceph-dev.sh kill-osd, start-osd) */
+static const char *ceph_dir;
+static uint64_t seed;
+/* what every open sets as rados_timeout_ms (0: the default) */
+static unsigned timeout_ms;
+
+static void random_ns(char *ns, size_t n, uint64_t *st)
+{
+	snprintf(ns, n, "store-%016llx", (unsigned long long)tu_rand(st));
+}
+
+static b3cas_store *open_rados_store(const char *root, const char *ns)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	b3cas_store *s = NULL;
+	int rc;
+
+	o.create = true;
+	o.rados_pool = pool_name;
+	o.rados_conf = conf_path;
+	o.rados_namespace = ns;
+	o.rados_timeout_ms = timeout_ms;
+	o.l1_bytes = 0; /* every read goes to the pool */
+	rc = b3cas_store_open(&s, root, &o);
+	if (rc != 0)
+		fprintf(stderr, "open %s: %s\n", root, b3cas_error_last());
+	assert_int_equal(rc, 0);
+	return s;
+}
+
+/* A tier on ns as host h (the store id of the store at root, read from
+ * its b3cas.conf), to look at the pool's counts. */
+static b3cas_rados *tier_as(const char *root, const char *ns)
+{
+	b3cas_rados_conf c = {conf_path, pool_name, ns, NULL, 30000, {0}};
+	char path[4200], line[256];
+	b3cas_rados *t = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/b3cas.conf", root);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char hex[33];
+
+		if (sscanf(line, "store_id = %32s", hex) == 1)
+			tu_hex_decode(c.host, hex, 16);
+	}
+	fclose(f);
+	assert_int_equal(b3cas__rados_open(&t, &c), 0);
+	return t;
+}
+
+static int count_visit(void *ctx, const uint8_t id[32])
+{
+	(void)id;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static uint64_t pool_objects(b3cas_rados *t)
+{
+	uint64_t n = 0;
+
+	assert_int_equal(b3cas__rados_list(t, count_visit, &n, NULL), 0);
+	return n;
+}
+
+static void gc_now(b3cas_store *s)
+{
+	b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+	b3cas_gc_report r;
+
+	g.normal_priority = true;
+	assert_int_equal(b3cas_gc(s, &g, &r), 0);
+}
+
+static void object_bytes(uint8_t *p, size_t len, uint64_t k)
+{
+	uint64_t st = tu_mix(k * 7919u + len);
+
+	tu_fill_random(p, len, &st);
+}
+
+/* ---- one store ----------------------------------------------------------- */
+
+static void t_one_store(void **state)
+{
+	static const size_t sizes[] = {0, 1, 1000, 70000, 1u << 20};
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	char root[64], ns[64];
+	uint64_t st = seed ^ 11;
+	uint8_t *bytes[N];
+	b3cas_oid ids[N];
+	b3cas_store *s;
+	b3cas_rados *t;
+
+	(void)state;
+	tu_make_root(root, sizeof(root), "rados-store");
+	random_ns(ns, sizeof(ns), &st);
+	s = open_rados_store(root, ns);
+	t = tier_as(root, ns);
+	for (int i = 0; i < N; i++) {
+		bytes[i] = malloc(sizes[i] + 1);
+		object_bytes(bytes[i], sizes[i], (uint64_t)i);
+		assert_int_equal(b3cas_store_put(s, &ids[i], bytes[i],
+						 sizes[i]),
+				 0);
+		/* a second reference stays in this store's index (1: a
+		 * duplicate) */
+		assert_int_equal(b3cas_store_put(s, &ids[i], bytes[i],
+						 sizes[i]),
+				 1);
+	}
+	/* every object is in the pool, small ones too, held by one host */
+	assert_int_equal(pool_objects(t), N);
+	for (int i = 0; i < N; i++) {
+		b3cas_object_info info;
+		b3cas_reader *r;
+		int64_t total, mine;
+		void *back;
+		size_t len;
+
+		assert_int_equal(b3cas__rados_counts(t, ids[i].bytes, &total,
+						     &mine),
+				 0);
+		assert_int_equal(total, 1);
+		assert_int_equal(mine, 1);
+		assert_int_equal(b3cas_store_stat(s, &ids[i], &info), 0);
+		assert_int_equal(info.refs, 2);
+		assert_int_equal(info.size, sizes[i]);
+		assert_int_equal(b3cas_store_exists(s, &ids[i]), 1);
+		assert_int_equal(b3cas_store_get(s, &ids[i], &back, &len), 0);
+		assert_int_equal(len, sizes[i]);
+		assert_memory_equal(back, bytes[i], len);
+		free(back);
+		/* streamed */
+		assert_int_equal(b3cas_reader_open(&r, s, &ids[i]), 0);
+		back = malloc(sizes[i] + 1);
+		assert_int_equal(b3cas_reader_read(r, back, sizes[i] + 1),
+				 (int64_t)sizes[i]);
+		assert_memory_equal(back, bytes[i], sizes[i]);
+		free(back);
+		b3cas_reader_close(r);
+	}
+	/* a range of the largest */
+	{
+		uint8_t buf[5000];
+		size_t got;
+
+		assert_int_equal(b3cas_store_read_at(s, &ids[N - 1], 12345, buf,
+						     sizeof(buf), &got),
+				 0);
+		assert_int_equal(got, sizeof(buf));
+		assert_memory_equal(buf, bytes[N - 1] + 12345, sizeof(buf));
+	}
+	/* a damaged copy in the pool is refused, never returned: the
+	 * object made again by hand with one bit flipped (the tier never
+	 * overwrites, so it is released and collected first) */
+	{
+		uint8_t *bad = malloc(sizes[3]);
+		void *back;
+		size_t len;
+		bool created;
+
+		memcpy(bad, bytes[3], sizes[3]);
+		bad[100] ^= 1;
+		assert_int_equal(b3cas__rados_release(t, ids[3].bytes, NULL),
+				 0);
+		assert_int_equal(b3cas__rados_collect(t, ids[3].bytes), 1);
+		assert_int_equal(b3cas__rados_put(t, ids[3].bytes, bad,
+						  sizes[3], &created),
+				 0);
+		assert_true(created);
+		assert_int_equal(b3cas_store_get(s, &ids[3], &back, &len),
+				 B3CAS_ECORRUPT);
+		/* mend: the right bytes again */
+		assert_int_equal(b3cas__rados_release(t, ids[3].bytes, NULL),
+				 0);
+		assert_int_equal(b3cas__rados_collect(t, ids[3].bytes), 1);
+		assert_int_equal(b3cas__rados_put(t, ids[3].bytes, bytes[3],
+						  sizes[3], NULL),
+				 0);
+		assert_int_equal(b3cas_store_get(s, &ids[3], &back, &len), 0);
+		free(back);
+		free(bad);
+	}
+	/* deletes: the last reference makes a candidate; GC releases the
+	 * host's reference and removes the object from the pool */
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(b3cas_store_delete(s, &ids[i]), 1);
+		assert_int_equal(b3cas_store_delete(s, &ids[i]), 0);
+	}
+	assert_int_equal(pool_objects(t), N);
+	gc_now(s);
+	assert_int_equal(pool_objects(t), 0);
+	for (int i = 0; i < N; i++) {
+		void *back;
+		size_t len;
+
+		assert_int_equal(b3cas_store_get(s, &ids[i], &back, &len),
+				 B3CAS_ENOTFOUND);
+		assert_int_equal(b3cas_store_exists(s, &ids[i]), 0);
+		free(bytes[i]);
+	}
+	b3cas__rados_close(t);
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(root);
+}
+
+/* ---- two hosts ----------------------------------------------------------- */
+
+static void t_two_hosts(void **state)
+{
+	char ra[64], rb[64], ns[64];
+	uint64_t st = seed ^ 12;
+	uint8_t p[40000];
+	b3cas_store *a, *b;
+	b3cas_rados *t;
+	b3cas_oid id, id2;
+	int64_t total;
+	void *back;
+	size_t len;
+
+	(void)state;
+	tu_make_root(ra, sizeof(ra), "rados-a");
+	tu_make_root(rb, sizeof(rb), "rados-b");
+	random_ns(ns, sizeof(ns), &st);
+	a = open_rados_store(ra, ns);
+	b = open_rados_store(rb, ns);
+	t = tier_as(ra, ns);
+	object_bytes(p, sizeof(p), 99);
+	assert_int_equal(b3cas_store_put(a, &id, p, sizeof(p)), 0);
+	/* b has never seen it: read from the pool, checked */
+	assert_int_equal(b3cas_store_exists(b, &id), 1);
+	assert_int_equal(b3cas_store_get(b, &id, &back, &len), 0);
+	assert_int_equal(len, sizeof(p));
+	assert_memory_equal(back, p, len);
+	free(back);
+	/* b takes a reference of its own: the bytes are stored once */
+	assert_int_equal(b3cas_store_put(b, &id2, p, sizeof(p)), 0);
+	assert_memory_equal(&id, &id2, sizeof(id));
+	assert_int_equal(pool_objects(t), 1);
+	assert_int_equal(b3cas__rados_counts(t, id.bytes, &total, NULL), 0);
+	assert_int_equal(total, 2);
+	/* a lets go and collects: b's reference keeps the object */
+	assert_int_equal(b3cas_store_delete(a, &id), 0);
+	gc_now(a);
+	assert_int_equal(b3cas__rados_counts(t, id.bytes, &total, NULL), 0);
+	assert_int_equal(total, 1);
+	assert_int_equal(b3cas_store_get(b, &id, &back, &len), 0);
+	free(back);
+	/* a reads it through again, though it holds nothing */
+	assert_int_equal(b3cas_store_get(a, &id, &back, &len), 0);
+	free(back);
+	/* a revives its candidate? gone from a's index; a put anew */
+	assert_int_equal(b3cas_store_put(a, &id2, p, sizeof(p)), 0);
+	assert_int_equal(b3cas__rados_counts(t, id.bytes, &total, NULL), 0);
+	assert_int_equal(total, 2);
+	assert_int_equal(b3cas_store_delete(a, &id), 0);
+	assert_int_equal(b3cas_store_delete(b, &id), 0);
+	/* b deleted but has not collected: b still holds the pool's count */
+	gc_now(a);
+	assert_int_equal(pool_objects(t), 1);
+	gc_now(b);
+	assert_int_equal(pool_objects(t), 0);
+	assert_int_equal(b3cas_store_get(a, &id, &back, &len),
+			 B3CAS_ENOTFOUND);
+	assert_int_equal(b3cas_store_get(b, &id, &back, &len),
+			 B3CAS_ENOTFOUND);
+	b3cas__rados_close(t);
+	assert_int_equal(b3cas_store_close(a), 0);
+	assert_int_equal(b3cas_store_close(b), 0);
+	tu_remove_root(ra);
+	tu_remove_root(rb);
+}
+
+/* A candidate revived before GC keeps the host's reference in the pool;
+ * one whose reference a crashed collection dropped gets it back. */
+static void t_revive(void **state)
+{
+	char root[64], ns[64];
+	uint64_t st = seed ^ 13;
+	uint8_t p[3000];
+	b3cas_store *s;
+	b3cas_rados *t;
+	b3cas_oid id;
+	int64_t total, mine;
+
+	(void)state;
+	tu_make_root(root, sizeof(root), "rados-revive");
+	random_ns(ns, sizeof(ns), &st);
+	s = open_rados_store(root, ns);
+	t = tier_as(root, ns);
+	object_bytes(p, sizeof(p), 5);
+	assert_int_equal(b3cas_store_put(s, &id, p, sizeof(p)), 0);
+	assert_int_equal(b3cas_store_delete(s, &id), 0);
+	assert_int_equal(b3cas_store_put(s, &id, p, sizeof(p)), 0);
+	assert_int_equal(b3cas__rados_counts(t, id.bytes, &total, &mine), 0);
+	assert_int_equal(total, 1);
+	assert_int_equal(mine, 1);
+	/* what a GC that crashed between the pool and the index leaves:
+	 * the host's reference dropped, the index entry a candidate */
+	assert_int_equal(b3cas_store_delete(s, &id), 0);
+	assert_int_equal(b3cas__rados_release(t, id.bytes, NULL), 0);
+	assert_int_equal(b3cas_store_put(s, &id, p, sizeof(p)), 0);
+	assert_int_equal(b3cas__rados_counts(t, id.bytes, &total, &mine), 0);
+	assert_int_equal(total, 1);
+	assert_int_equal(mine, 1);
+	/* and a GC of such a candidate finds nothing to release, and
+	 * still removes the object */
+	assert_int_equal(b3cas_store_delete(s, &id), 0);
+	assert_int_equal(b3cas__rados_release(t, id.bytes, NULL), 0);
+	gc_now(s);
+	assert_int_equal(pool_objects(t), 0);
+	b3cas__rados_close(t);
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(root);
+}
+
+/* ---- many hosts at once -------------------------------------------------- */
+
+#define HOSTS 4
+#define THREADS 4
+#define OBJECTS 48
+
+static b3cas_oid obj_ids[OBJECTS];
+static uint8_t *obj_bytes[OBJECTS];
+static size_t obj_lens[OBJECTS];
+
+static void make_objects(void)
+{
+	for (int k = 0; k < OBJECTS; k++) {
+		obj_lens[k] = k % 3 == 0 ? 300000 + (size_t)k
+					 : 100 + 997 * (size_t)k;
+		obj_bytes[k] = malloc(obj_lens[k]);
+		object_bytes(obj_bytes[k], obj_lens[k], 1000 + (uint64_t)k);
+		b3cas_hash(obj_ids[k].bytes, obj_bytes[k], obj_lens[k]);
+	}
+}
+
+typedef struct {
+	b3cas_store *s;
+	uint64_t seed;
+	double until;
+	int64_t held[OBJECTS];
+	uint64_t ops, reads, gcs;
+	int failed;
+	char why[600];
+} worker_thread;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *worker_main(void *p)
+{
+	worker_thread *w = p;
+	uint64_t st = w->seed;
+
+	while (!w->failed && now_s() < w->until) {
+		unsigned k = (unsigned)(tu_rand(&st) % OBJECTS);
+		unsigned what = (unsigned)(tu_rand(&st) % 100);
+		int rc = 0;
+
+		w->ops++;
+		if (what < 35) {
+			b3cas_oid id;
+
+			rc = b3cas_store_put(w->s, &id, obj_bytes[k],
+					     obj_lens[k]);
+			if (rc >= 0) /* 0 new here, 1 a duplicate */
+				w->held[k]++;
+			rc = rc > 0 ? 0 : rc;
+		} else if (what < 70) {
+			/* drop one of this thread's references */
+			for (unsigned i = 0; i < OBJECTS; i++) {
+				unsigned j = (k + i) % OBJECTS;
+
+				if (w->held[j] > 0) {
+					rc = b3cas_store_delete(w->s,
+								&obj_ids[j]);
+					if (rc >= 0) /* references left */
+						w->held[j]--;
+					rc = rc > 0 ? 0 : rc;
+					break;
+				}
+			}
+		} else if (what < 90) {
+			if (w->held[k] > 0) {
+				void *back;
+				size_t len;
+
+				rc = b3cas_store_get(w->s, &obj_ids[k], &back,
+						     &len);
+				if (rc == 0) {
+					w->reads++;
+					if (len != obj_lens[k] ||
+					    memcmp(back, obj_bytes[k], len)) {
+						snprintf(w->why,
+							 sizeof(w->why),
+							 "object %u read "
+							 "back wrong", k);
+						w->failed = 1;
+					}
+					free(back);
+				}
+			}
+		} else {
+			b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+			b3cas_gc_report r;
+
+			g.normal_priority = true;
+			rc = b3cas_gc(w->s, &g, &r);
+			w->gcs++;
+		}
+		if (rc < 0 && !w->failed) {
+			snprintf(w->why, sizeof(w->why), "object %u, op %u: %s",
+				 k, what, b3cas_error_last());
+			w->failed = 1;
+		}
+	}
+	return NULL;
+}
+
+/* argv: worker ROOT NS SEED SECONDS OUTFILE: a host's run; its ledger
+ * (references held per object) into OUTFILE. */
+static int store_worker(char **argv)
+{
+	b3cas_store_options o = B3CAS_STORE_OPTIONS_INIT;
+	worker_thread th[THREADS];
+	pthread_t tid[THREADS];
+	uint64_t s0 = strtoull(argv[4], NULL, 0), ops = 0, reads = 0;
+	double secs = strtod(argv[5], NULL);
+	b3cas_store *s;
+	int failed = 0;
+	FILE *f;
+
+	make_objects();
+	o.create = true;
+	o.rados_pool = pool_name;
+	o.rados_conf = conf_path;
+	o.rados_namespace = argv[3];
+	o.rados_timeout_ms = timeout_ms;
+	o.l1_bytes = 0;
+	if (b3cas_store_open(&s, argv[2], &o) != 0) {
+		fprintf(stderr, "worker %s: %s\n", argv[2], b3cas_error_last());
+		return 1;
+	}
+	for (int i = 0; i < THREADS; i++) {
+		memset(&th[i], 0, sizeof(th[i]));
+		th[i].s = s;
+		th[i].seed = tu_mix(s0 + (uint64_t)i);
+		th[i].until = now_s() + secs;
+		pthread_create(&tid[i], NULL, worker_main, &th[i]);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(tid[i], NULL);
+		ops += th[i].ops;
+		reads += th[i].reads;
+		if (th[i].failed) {
+			fprintf(stderr, "worker %s thread %d: %s\n", argv[2], i,
+				th[i].why);
+			failed = 1;
+		}
+	}
+	if (b3cas_store_close(s) != 0)
+		failed = 1;
+	f = fopen(argv[6], "w");
+	if (!f)
+		return 1;
+	for (int k = 0; k < OBJECTS; k++) {
+		int64_t held = 0;
+
+		for (int i = 0; i < THREADS; i++)
+			held += th[i].held[k];
+		fprintf(f, "%lld\n", (long long)held);
+	}
+	fclose(f);
+	fprintf(stderr, "worker %s: %llu operations, %llu checked reads\n",
+		argv[2], (unsigned long long)ops, (unsigned long long)reads);
+	return failed;
+}
+
+/* Run scripts/ceph-dev.sh CMD ceph_dir; its exit status. */
+static int ceph_dev(const char *cmd)
+{
+	char line[4400];
+	const char *src = getenv("B3CAS_TEST_SCRIPTS");
+
+	snprintf(line, sizeof(line), "bash '%s/ceph-dev.sh' %s '%s'",
+		 src ? src : "scripts", cmd, ceph_dir);
+	return system(line);
+}
+
+/*
+ * HOSTS worker processes for secs seconds on one namespace, then every
+ * ledger checked against the stores and the pool. With restart, the OSD
+ * is killed (SIGKILL) a third of the way in and started again: the
+ * workers' operations wait for it, and nothing they were told was done
+ * may be missing afterwards.
+ */
+static void run_hosts(uint64_t st, int secs_n, bool restart)
+{
+	char ns[64], roots[HOSTS][64], out[HOSTS][64], secs[16], ss[32];
+	int64_t ledger[HOSTS][OBJECTS];
+	pid_t pid[HOSTS];
+	b3cas_store *s[HOSTS];
+	b3cas_rados *t[HOSTS];
+
+	make_objects();
+	random_ns(ns, sizeof(ns), &st);
+	snprintf(secs, sizeof(secs), "%d", secs_n);
+	for (int h = 0; h < HOSTS; h++) {
+		tu_make_root(roots[h], sizeof(roots[h]), "rados-host");
+		snprintf(out[h], sizeof(out[h]), "/tmp/b3cas-rs-%d-XXXXXX", h);
+		close(mkstemp(out[h]));
+		snprintf(ss, sizeof(ss), "%llu",
+			 (unsigned long long)tu_rand(&st));
+		pid[h] = fork();
+		assert_true(pid[h] >= 0);
+		if (pid[h] == 0) {
+			execl("/proc/self/exe", "test_rados_store", "worker",
+			      roots[h], ns, ss, secs, out[h], (char *)NULL);
+			_exit(127);
+		}
+	}
+	if (restart) {
+		sleep((unsigned)secs_n / 3);
+		fprintf(stderr, "[t_osd_restart] killing the OSD\n");
+		assert_int_equal(ceph_dev("kill-osd"), 0);
+		sleep(2);
+		fprintf(stderr, "[t_osd_restart] starting it again\n");
+		assert_int_equal(ceph_dev("start-osd"), 0);
+		fprintf(stderr, "[t_osd_restart] the OSD is back\n");
+	}
+	for (int h = 0; h < HOSTS; h++) {
+		int status;
+		FILE *f;
+
+		assert_int_equal(waitpid(pid[h], &status, 0), pid[h]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		f = fopen(out[h], "r");
+		assert_non_null(f);
+		for (int k = 0; k < OBJECTS; k++) {
+			long long v;
+
+			assert_int_equal(fscanf(f, "%lld", &v), 1);
+			ledger[h][k] = v;
+		}
+		fclose(f);
+		unlink(out[h]);
+	}
+	/* each store's counts are its ledger; after a collection the pool
+	 * counts exactly the hosts holding each object, which reads back */
+	for (int h = 0; h < HOSTS; h++) {
+		s[h] = open_rados_store(roots[h], ns);
+		t[h] = tier_as(roots[h], ns);
+		gc_now(s[h]);
+	}
+	for (int k = 0; k < OBJECTS; k++) {
+		int64_t holders = 0, total = 0;
+		int rc;
+
+		for (int h = 0; h < HOSTS; h++) {
+			b3cas_object_info info;
+			int64_t mine = -1;
+
+			rc = b3cas_store_stat(s[h], &obj_ids[k], &info);
+			if (ledger[h][k] == 0) {
+				assert_int_equal(rc, B3CAS_ENOTFOUND);
+			} else {
+				void *back;
+				size_t len;
+
+				assert_int_equal(rc, 0);
+				assert_int_equal(info.refs, ledger[h][k]);
+				assert_int_equal(b3cas_store_get(s[h],
+								 &obj_ids[k],
+								 &back, &len),
+						 0);
+				assert_int_equal(len, obj_lens[k]);
+				assert_memory_equal(back, obj_bytes[k], len);
+				free(back);
+				holders++;
+			}
+			rc = b3cas__rados_counts(t[h], obj_ids[k].bytes, NULL,
+						 &mine);
+			if (rc == 0)
+				assert_int_equal(mine, ledger[h][k] > 0);
+			else
+				assert_int_equal(rc, B3CAS_ENOTFOUND);
+		}
+		rc = b3cas__rados_counts(t[0], obj_ids[k].bytes, &total, NULL);
+		if (holders == 0)
+			assert_int_equal(rc, B3CAS_ENOTFOUND);
+		else
+			assert_int_equal(total, holders);
+	}
+	/* everyone lets go: the pool ends empty */
+	for (int h = 0; h < HOSTS; h++) {
+		for (int k = 0; k < OBJECTS; k++)
+			for (int64_t i = ledger[h][k] - 1; i >= 0; i--)
+				assert_int_equal(b3cas_store_delete(
+							 s[h], &obj_ids[k]),
+						 i);
+		gc_now(s[h]);
+	}
+	assert_int_equal(pool_objects(t[0]), 0);
+	for (int h = 0; h < HOSTS; h++) {
+		b3cas__rados_close(t[h]);
+		assert_int_equal(b3cas_store_close(s[h]), 0);
+		tu_remove_root(roots[h]);
+	}
+}
+
+static void t_hosts_race(void **state)
+{
+	(void)state;
+	run_hosts(seed ^ 14, getenv("B3CAS_TEST_LONG") ? 120 : 10, false);
+}
+
+static void t_osd_restart(void **state)
+{
+	(void)state;
+	run_hosts(seed ^ 15, getenv("B3CAS_TEST_LONG") ? 90 : 24, true);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(t_one_store),
+		cmocka_unit_test(t_two_hosts),
+		cmocka_unit_test(t_revive),
+		cmocka_unit_test(t_hosts_race),
+	};
+
+	conf_path = getenv("B3CAS_TEST_CEPH_CONF");
+	pool_name = getenv("B3CAS_TEST_RADOS_POOL");
+	if (!conf_path || !pool_name) {
+		fprintf(stderr, "test_rados_store: B3CAS_TEST_CEPH_CONF and "
+			"B3CAS_TEST_RADOS_POOL must name a running cluster "
+			"(scripts/ceph-dev.sh start DIR): the ctest fixture "
+			"sets them\n");
+		return 1;
+	}
+	ceph_dir = getenv("B3CAS_TEST_CEPH_DIR");
+	/* with the OSD killed and started again, operations wait for it */
+	if (ceph_dir)
+		timeout_ms = 300000;
+	if (argc == 7 && strcmp(argv[1], "worker") == 0)
+		return store_worker(argv);
+	seed = tu_seed("test_rados_store");
+	if (argc == 2 && strcmp(argv[1], "--osd-restart") == 0) {
+		const struct CMUnitTest restart[] = {
+			cmocka_unit_test(t_osd_restart),
+		};
+
+		if (!ceph_dir) {
+			fprintf(stderr, "test_rados_store --osd-restart: "
+				"B3CAS_TEST_CEPH_DIR must name the cluster's "
+				"folder (a bluestore cluster of "
+				"scripts/ceph-dev.sh)\n");
+			return 1;
+		}
+		return cmocka_run_group_tests(restart, NULL, NULL);
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
