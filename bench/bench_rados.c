@@ -281,6 +281,41 @@ static b3cas_store *store_open(char *root, size_t n, uint64_t l1)
 	return st;
 }
 
+/* b3cas_store_get of every object of set, each checked for its size. */
+static void store_get_all(b3cas_store *st, const object_set *set)
+{
+	for (int i = 0; i < set->count; i++) {
+		b3cas_oid id;
+		void *p;
+		size_t len;
+
+		memcpy(id.bytes, set->ids[i], 32);
+		if (b3cas_store_get(st, &id, &p, &len) != 0 ||
+		    len != set->size)
+			die("store get: %s", b3cas_error_last());
+		free(p);
+	}
+}
+
+/* Delete every object of set from st (one reference each) and collect
+ * them with no grace: the pool gets them back. */
+static void store_drop_all(b3cas_store *st, const object_set *set)
+{
+	b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
+	b3cas_gc_report rep;
+
+	for (int i = 0; i < set->count; i++) {
+		b3cas_oid id;
+
+		memcpy(id.bytes, set->ids[i], 32);
+		if (b3cas_store_delete(st, &id) < 0)
+			bench_fail("delete: %s", b3cas_error_last());
+	}
+	g.normal_priority = true;
+	if (b3cas_gc(st, &g, &rep) != 0)
+		die("gc: %s", b3cas_error_last());
+}
+
 /*
  * The store's put and get (b3cas_store_put / _get on a RADOS store: hash,
  * index, pool; every byte read checked) beside raw rados_write_full /
@@ -320,34 +355,10 @@ static void store_rows(void)
 			sp[r] = now() - t0;
 			rr[r] = raw_reads(&a, buf);
 			t0 = now();
-			for (int i = 0; i < count; i++) {
-				b3cas_oid id;
-				void *p;
-				size_t len;
-
-				memcpy(id.bytes, b.ids[i], 32);
-				if (b3cas_store_get(st, &id, &p, &len) != 0 ||
-				    len != size)
-					die("store get: %s",
-					    b3cas_error_last());
-				free(p);
-			}
+			store_get_all(st, &b);
 			sr[r] = now() - t0;
 			raw_remove(&a);
-			for (int i = 0; i < count; i++) {
-				b3cas_oid id;
-
-				memcpy(id.bytes, b.ids[i], 32);
-				(void)b3cas_store_delete(st, &id);
-			}
-			{
-				b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
-				b3cas_gc_report rep;
-
-				g.normal_priority = true;
-				if (b3cas_gc(st, &g, &rep) != 0)
-					die("gc: %s", b3cas_error_last());
-			}
+			store_drop_all(st, &b);
 			free_set(&a);
 			free_set(&b);
 		}
@@ -395,40 +406,13 @@ static void store_rows(void)
 		/* cold: a store with no L1, every get from the cluster */
 		t0 = now();
 		for (int r = 0; r < rounds; r++)
-			for (int i = 0; i < n; i++) {
-				b3cas_oid id;
-				void *p;
-				size_t len;
-
-				memcpy(id.bytes, s4.ids[i], 32);
-				if (b3cas_store_get(cold, &id, &p, &len) != 0)
-					die("get: %s", b3cas_error_last());
-				free(p);
-			}
+			store_get_all(cold, &s4);
 		miss = (now() - t0) / (rounds * n);
 		/* warm: read once (through), then from L1 */
-		for (int i = 0; i < n; i++) {
-			b3cas_oid id;
-			void *p;
-			size_t len;
-
-			memcpy(id.bytes, s4.ids[i], 32);
-			if (b3cas_store_get(warm, &id, &p, &len) != 0)
-				die("get: %s", b3cas_error_last());
-			free(p);
-		}
+		store_get_all(warm, &s4);
 		t0 = now();
 		for (int r = 0; r < rounds * 20; r++)
-			for (int i = 0; i < n; i++) {
-				b3cas_oid id;
-				void *p;
-				size_t len;
-
-				memcpy(id.bytes, s4.ids[i], 32);
-				if (b3cas_store_get(warm, &id, &p, &len) != 0)
-					die("get: %s", b3cas_error_last());
-				free(p);
-			}
+			store_get_all(warm, &s4);
 		hit = (now() - t0) / (rounds * 20 * n);
 		printf("\n| 4 KiB get | us |\n|---|---|\n"
 		       "| from the cluster (no L1) | %.1f |\n"
@@ -436,19 +420,7 @@ static void store_rows(void)
 		bench_target(quick, miss / hit >= 100,
 			     "L1 hits %.0fx faster than cluster reads "
 			     "(target >= 100x)", miss / hit);
-		for (int i = 0; i < n; i++) {
-			b3cas_oid id;
-
-			memcpy(id.bytes, s4.ids[i], 32);
-			(void)b3cas_store_delete(cold, &id);
-		}
-		{
-			b3cas_gc_options g = B3CAS_GC_OPTIONS_INIT;
-			b3cas_gc_report rep;
-
-			g.normal_priority = true;
-			(void)b3cas_gc(cold, &g, &rep);
-		}
+		store_drop_all(cold, &s4);
 		b3cas_store_close(cold);
 		b3cas_store_close(warm);
 		remove_tree(root);

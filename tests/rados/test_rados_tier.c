@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "rados_workers.h"
 #include "tier/rados.h"
 
 static const char *conf_path, *pool_name;
@@ -459,14 +460,6 @@ static uint8_t race_ids[RACE_OBJECTS][32];
 static uint8_t *race_bytes[RACE_OBJECTS];
 static size_t race_lens[RACE_OBJECTS];
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void race_objects(void)
 {
 	for (size_t k = 0; k < RACE_OBJECTS; k++) {
@@ -511,7 +504,7 @@ static void *race_main(void *p)
 	race_thread *r = p;
 	uint64_t st = r->seed;
 
-	while (!r->failed && now_s() < r->until) {
+	while (!r->failed && rw_now() < r->until) {
 		unsigned k = (unsigned)(tu_rand(&st) % RACE_OBJECTS);
 		unsigned what = (unsigned)(tu_rand(&st) % 100);
 		unsigned holding = 0;
@@ -595,7 +588,6 @@ static int race_worker(char **argv)
 	b3cas_rados *t;
 	uint64_t ops = 0, reads = 0, collected = 0;
 	int failed = 0;
-	FILE *f;
 
 	race_objects();
 	host_of(c.host, host);
@@ -607,7 +599,7 @@ static int race_worker(char **argv)
 		memset(&th[i], 0, sizeof(th[i]));
 		th[i].t = t;
 		th[i].seed = tu_mix(s + (uint64_t)i);
-		th[i].until = now_s() + secs;
+		th[i].until = rw_now() + secs;
 		pthread_create(&tid[i], NULL, race_main, &th[i]);
 	}
 	for (int i = 0; i < RACE_THREADS; i++) {
@@ -622,17 +614,9 @@ static int race_worker(char **argv)
 		}
 	}
 	b3cas__rados_close(t);
-	f = fopen(argv[6], "w");
-	if (!f)
+	if (rw_write(argv[6], th[0].held, RACE_THREADS, sizeof(th[0]),
+		     RACE_OBJECTS) != 0)
 		return 1;
-	for (int k = 0; k < RACE_OBJECTS; k++) {
-		int64_t held = 0;
-
-		for (int i = 0; i < RACE_THREADS; i++)
-			held += th[i].held[k];
-		fprintf(f, "%lld\n", (long long)held);
-	}
-	fclose(f);
 	fprintf(stderr, "worker %u: %llu operations, %llu checked reads, "
 		"%llu collections\n", host, (unsigned long long)ops,
 		(unsigned long long)reads, (unsigned long long)collected);
@@ -653,38 +637,13 @@ static void t_hosts_race(void **state)
 	race_objects();
 	snprintf(secs, sizeof(secs), "%d", long_run ? 120 : 8);
 	for (int h = 0; h < RACE_HOSTS; h++) {
-		snprintf(out[h], sizeof(out[h]), "/tmp/b3cas-race-%d-XXXXXX",
-			 h);
-		close(mkstemp(out[h]));
 		snprintf(hs, sizeof(hs), "%d", h + 10);
 		snprintf(ss, sizeof(ss), "%llu",
 			 (unsigned long long)tu_rand(&st));
-		pid[h] = fork();
-		assert_true(pid[h] >= 0);
-		if (pid[h] == 0) {
-			execl("/proc/self/exe", "test_rados_tier", "worker", ns,
-			      hs, ss, secs, out[h], (char *)NULL);
-			_exit(127);
-		}
+		pid[h] = rw_spawn(out[h], ns, hs, ss, secs);
 	}
-	for (int h = 0; h < RACE_HOSTS; h++) {
-		int status;
-		FILE *f;
-
-		assert_int_equal(waitpid(pid[h], &status, 0), pid[h]);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
-		f = fopen(out[h], "r");
-		assert_non_null(f);
-		for (int k = 0; k < RACE_OBJECTS; k++) {
-			long long v;
-
-			assert_int_equal(fscanf(f, "%lld", &v), 1);
-			ledger[h][k] = v;
-		}
-		fclose(f);
-		unlink(out[h]);
-	}
+	for (int h = 0; h < RACE_HOSTS; h++)
+		rw_collect(pid[h], out[h], ledger[h], RACE_OBJECTS);
 	/* every host's count is its ledger, the total their sum; what is
 	 * referenced reads back whole */
 	for (int h = 0; h < RACE_HOSTS; h++)
