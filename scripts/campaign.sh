@@ -21,7 +21,7 @@ root=$PWD
 scripts/deps.sh
 jobs=$(nproc)
 # the tests whose long forms are campaigns (and the CLI scripts beside them)
-filter=${1:-'test_(powerloss|faults|nomem|store_crash|store_threads|cache|live_fsck|gc_repair|full_disk|campaign|fsck|lock|interrupt|chunked|links|tree_store|checkpoint|delta|git_stream)|cli_'}
+filter=${1:-'test_(powerloss|faults|nomem|store_crash|store_threads|cache|live_fsck|gc_repair|full_disk|campaign|fsck|lock|interrupt|chunked|links|tree_store|checkpoint|delta|git_stream|rados)|cli_'}
 
 printf '\n=== campaign: release build ===\n'
 cmake -S "$root" -B build-campaign -DCMAKE_BUILD_TYPE=Release \
