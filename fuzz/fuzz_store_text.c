@@ -4,9 +4,11 @@
  *
  * Checked beyond "no crash": an id that parses formats back to the same
  * hex in lower case, and parsing fails exactly when the text is not 64
- * hex digits; a configuration that parses has format 1, a known hash and
- * a threshold within the limit, and an objects folder, if any, that is an
- * absolute path (freed: the fuzzer checks for leaks). The first byte picks
+ * hex digits; a configuration that parses has a format this version
+ * reads, a known hash and a threshold within the limit, an objects folder,
+ * if any, that is an absolute path, and the RADOS tier's pool, namespace
+ * and configuration exactly when its format is 3 (all freed: the fuzzer
+ * checks for leaks; a failed parse must leave none). The first byte picks
  * the parser.
  */
 #include <ctype.h>
@@ -47,17 +49,33 @@ static void fuzz_oid(const char *text)
 static void fuzz_conf(char *text)
 {
 	b3cas_layout lay;
+	bool rados;
 
 	memset(&lay, 0, sizeof(lay));
 	lay.root = "fuzz";
-	if (b3cas__conf_parse(&lay, text) != 0)
+	if (b3cas__conf_parse(&lay, text) != 0) {
+		/* A failed parse leaves nothing allocated. */
+		if (lay.objects_conf || lay.rados_pool || lay.rados_ns ||
+		    lay.rados_conf)
+			abort();
 		return;
-	if (lay.format != B3CAS_FORMAT_VERSION ||
+	}
+	rados = lay.format == B3CAS_FORMAT_VERSION_RADOS;
+	if ((lay.format != B3CAS_FORMAT_VERSION &&
+	     lay.format != B3CAS_FORMAT_VERSION_CHUNKED && !rados) ||
 	    (lay.hash != B3CAS_HASH_BLAKE3 && lay.hash != B3CAS_HASH_SHA256) ||
 	    lay.inline_threshold > B3CAS_INLINE_THRESHOLD_MAX ||
 	    (lay.objects_conf && lay.objects_conf[0] != '/'))
 		abort();
+	/* The tier's three lines are all there in format 3, none before. */
+	if (rados != (lay.rados_pool != NULL) ||
+	    rados != (lay.rados_ns != NULL) ||
+	    rados != (lay.rados_conf != NULL))
+		abort();
 	free(lay.objects_conf);
+	free(lay.rados_pool);
+	free(lay.rados_ns);
+	free(lay.rados_conf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -236,6 +236,10 @@ static int conf_line(b3cas_layout *lay, char *line, unsigned *seen)
 	key = trim(line);
 	value = trim(eq + 1);
 	if (strcmp(key, "format_version") == 0) {
+		/* Given once: the lines after it are read by its rules. */
+		if (*seen & 1)
+			return conf_bad(lay, "format_version given twice",
+					value);
 		if (parse_number(&n, value) != 0 || n > UINT32_MAX)
 			return conf_bad(lay, "bad format_version", value);
 		lay->format = (unsigned)n;

@@ -610,13 +610,13 @@ static void run_hosts(uint64_t st, int secs_n, bool restart)
 static void t_hosts_race(void **state)
 {
 	(void)state;
-	run_hosts(seed ^ 14, getenv("B3CAS_TEST_LONG") ? 120 : 10, false);
+	run_hosts(seed ^ 14, getenv("B3CAS_TEST_LONG") ? 120 : 6, false);
 }
 
 static void t_osd_restart(void **state)
 {
 	(void)state;
-	run_hosts(seed ^ 15, getenv("B3CAS_TEST_LONG") ? 90 : 24, true);
+	run_hosts(seed ^ 15, getenv("B3CAS_TEST_LONG") ? 90 : 16, true);
 }
 
 int main(int argc, char **argv)

@@ -635,7 +635,7 @@ static void t_hosts_race(void **state)
 	(void)state;
 	random_ns(ns, sizeof(ns), &st);
 	race_objects();
-	snprintf(secs, sizeof(secs), "%d", long_run ? 120 : 8);
+	snprintf(secs, sizeof(secs), "%d", long_run ? 120 : 5);
 	for (int h = 0; h < RACE_HOSTS; h++) {
 		snprintf(hs, sizeof(hs), "%d", h + 10);
 		snprintf(ss, sizeof(ss), "%llu",

@@ -90,6 +90,11 @@ expect 3 '^$' 'lacks a chunking or compression setting' -- --store "$work/v2" ls
 cp -a "$st" "$work/other"
 sed -i 's/^hash = blake3$/hash = sha256/' "$work/other/b3cas.conf"
 expect 3 '^$' 'sha256|hash' -- --store "$work/other" exists "$first"
+# a second format_version (the lines after each would be read by different
+# rules) is refused
+sed -i 's/^format_version = 2$/format_version = 3/' "$work/v2/b3cas.conf"
+printf 'tier = rados\nformat_version = 1\n' >>"$work/v2/b3cas.conf"
+expect 3 '^$' "format_version given twice '1'" -- --store "$work/v2" ls
 echo 'format_version = one' >"$work/v2/b3cas.conf"
 expect 3 '^$' 'b3cas.conf' -- --store "$work/v2" ls
 
