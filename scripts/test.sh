@@ -9,7 +9,9 @@
 #      and those labelled simd-walks, which walk every level themselves
 #   3. AddressSanitizer + UndefinedBehaviorSanitizer build, the whole
 #      suite but the kill -9 campaigns (label "kills", tests/CMakeLists.txt:
-#      run by stage 1 here and under ASan by scripts/campaign.sh)
+#      run by stage 1 here and under ASan by scripts/campaign.sh) and the
+#      store tests' RADOS variants (label "rados-variant": stage 1; the
+#      tier's own tests run here)
 #   4. ThreadSanitizer build (clang) of the programs the concurrency tests
 #      (label "concurrency") run, and those tests
 #   5. the libFuzzer target built with clang and run briefly
@@ -57,7 +59,7 @@ configure_build build-asan "${debug_lines[@]}" \
 	-DB3CAS_SANITIZE=address,undefined -DB3CAS_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	run_ctest build-asan -j"$jobs" -LE kills
+	run_ctest build-asan -j"$jobs" -LE 'kills|rados-variant'
 
 log "ThreadSanitizer (clang), concurrency tests"
 # Only what those tests run is built: the programs their commands and

@@ -7,7 +7,10 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "b3cas/store.h"
 
@@ -28,12 +31,49 @@ static inline bool tu_chunking(void)
 	return env && strcmp(env, "1") == 0;
 }
 
+/*
+ * With B3CAS_TEST_RADOS=1, a store a test creates is a RADOS store (format
+ * 3) in the pool B3CAS_TEST_RADOS_POOL of the cluster B3CAS_TEST_CEPH_CONF
+ * names, each in a namespace of its own, so the store tests run again
+ * with every object in the cluster (ctest runs the _rados variants on the
+ * rados fixture's cluster). Either variable missing fails the open: a
+ * missing cluster is an error, never a skip.
+ */
+static inline bool tu_rados(void)
+{
+	const char *env = getenv("B3CAS_TEST_RADOS");
+
+	return env && strcmp(env, "1") == 0;
+}
+
+/* Are the objects of this run's stores files a test may look at or damage
+ * (neither chunking nor RADOS)? */
+static inline bool tu_loose_files(void)
+{
+	return !tu_chunking() && !tu_rados();
+}
+
 static inline void tu_store_policy(b3cas_store_options *o)
 {
-	const char *env = getenv("B3CAS_TEST_CHUNKING");
+	static _Thread_local char ns[96];
+	static unsigned made;
 
-	if (!o->create || !env || strcmp(env, "1") != 0 ||
-	    o->hash == B3CAS_HASH_SHA256)
+	if (!o->create)
+		return;
+	if (tu_rados()) {
+		const char *pool = getenv("B3CAS_TEST_RADOS_POOL");
+
+		/* NULL pool: the open fails, naming the missing variable's
+		 * effect (an empty pool name is refused) */
+		o->rados_pool = pool ? pool : "";
+		o->rados_conf = getenv("B3CAS_TEST_CEPH_CONF");
+		snprintf(ns, sizeof(ns), "test-%ld-%ld-%u", (long)getpid(),
+			 (long)time(NULL), __atomic_fetch_add(&made, 1,
+							      __ATOMIC_RELAXED));
+		o->rados_namespace = ns;
+		return;
+	}
+	if (!tu_chunking() || o->hash == B3CAS_HASH_SHA256)
 		return;
 	o->chunking = B3CAS_CHUNKING_ON;
 	o->chunk_avg = 1024;

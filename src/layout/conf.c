@@ -394,7 +394,10 @@ int b3cas__conf_check(const b3cas_layout *lay, const b3cas_store_options *o)
 				    "%s names objects with %s, not %s",
 				    lay->root, b3cas_hash_algo_name(lay->hash),
 				    b3cas_hash_algo_name(o->hash));
-	if (o->inline_threshold && o->inline_threshold != lay->inline_threshold)
+	/* a RADOS store keeps every object in its pool, whatever threshold
+	 * the options that made it asked for: the same options reopen it */
+	if (o->inline_threshold && o->inline_threshold != lay->inline_threshold &&
+	    lay->format != B3CAS_FORMAT_VERSION_RADOS)
 		return b3cas__error(B3CAS_EFORMAT,
 				    "%s was made with inline threshold %zu, "
 				    "not %zu",

@@ -359,11 +359,14 @@ void b3cas__tier_close(b3cas_store *s);
  * is B3CAS_ECORRUPT, as a missing one (the index lists it). */
 int b3cas__tier_read(b3cas_store *s, const b3cas_oid *id, uint64_t size,
 		     void *buf);
-/* An object this host's index does not list, read from the pool as it
- * is (unchecked; *data malloc'ed): another host may have stored it. */
+/* An object this host holds no reference to, read from the pool as it
+ * is (unchecked; *data malloc'ed) if another host references it (the
+ * pool's total count beyond this host's own): B3CAS_ENOTFOUND (message
+ * not set) if none does, so that a store alone on its pool reads as a
+ * local store does, whatever count of its own awaits GC. */
 int b3cas__tier_read_through(b3cas_store *s, const b3cas_oid *id,
 			     void **data, size_t *len);
-/* 1 if the pool holds id, 0 if not, or a code. */
+/* 1 if another host references id (as above), 0 if not, or a code. */
 int b3cas__tier_exists(b3cas_store *s, const b3cas_oid *id);
 
 #endif

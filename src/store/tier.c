@@ -244,17 +244,22 @@ int b3cas__loose_open(b3cas_store *s, const b3cas_oid *id, uint64_t size,
 int b3cas__tier_read_through(b3cas_store *s, const b3cas_oid *id,
 			     void **data, size_t *len)
 {
-	return b3cas__rados_read(s->tier, id->bytes, 0, data, len);
+	int64_t others;
+	int rc = b3cas__rados_read_held(s->tier, id->bytes, data, len, &others);
+
+	if (rc == 0 && others <= 0)
+		return B3CAS_ENOTFOUND;
+	return rc;
 }
 
 int b3cas__tier_exists(b3cas_store *s, const b3cas_oid *id)
 {
-	uint64_t size;
-	int rc = b3cas__rados_stat(s->tier, id->bytes, &size);
+	int64_t total, mine;
+	int rc = b3cas__rados_counts(s->tier, id->bytes, &total, &mine);
 
 	if (rc == B3CAS_ENOTFOUND) {
 		b3cas_error_clear();
 		return 0;
 	}
-	return rc < 0 ? rc : 1;
+	return rc < 0 ? rc : total - mine > 0;
 }

@@ -498,6 +498,22 @@ static int64_t parse_count(const char *v, size_t n)
 	return (int64_t)d;
 }
 
+/* The counts among vals of an omap read: total and this host's. */
+static void take_counts(const b3cas_rados *t, rados_omap_iter_t it,
+			int64_t *total, int64_t *mine)
+{
+	char *k, *v;
+	size_t n;
+
+	*total = *mine = 0;
+	while (it && lib.rados_omap_get_next(it, &k, &v, &n) == 0 && k) {
+		if (strcmp(k, TOTAL_KEY) == 0)
+			*total = parse_count(v, n);
+		else if (strcmp(k, t->host_key) == 0)
+			*mine = parse_count(v, n);
+	}
+}
+
 int b3cas__rados_counts(b3cas_rados *t, const uint8_t id[32], int64_t *total,
 			int64_t *mine)
 {
@@ -518,16 +534,14 @@ int b3cas__rados_counts(b3cas_rados *t, const uint8_t id[32], int64_t *total,
 		*total = 0;
 	if (mine)
 		*mine = 0;
-	if (r == 0 && it) {
-		char *k, *v;
-		size_t n;
+	if (r == 0) {
+		int64_t all, own;
 
-		while (lib.rados_omap_get_next(it, &k, &v, &n) == 0 && k) {
-			if (total && strcmp(k, TOTAL_KEY) == 0)
-				*total = parse_count(v, n);
-			else if (mine && strcmp(k, t->host_key) == 0)
-				*mine = parse_count(v, n);
-		}
+		take_counts(t, it, &all, &own);
+		if (total)
+			*total = all;
+		if (mine)
+			*mine = own;
 	}
 	if (it)
 		lib.rados_omap_get_end(it);
@@ -569,6 +583,39 @@ int b3cas__rados_read_at(b3cas_rados *t, const uint8_t id[32], uint64_t off,
 	return 0;
 }
 
+/* The first read of an object filled its buffer (*buf, cap bytes, *got
+ * of them read): its size, then the rest, into a buffer grown to fit. */
+static int read_rest(b3cas_rados *t, const uint8_t id[32], uint8_t **buf,
+		     size_t cap, size_t *got)
+{
+	uint64_t size;
+	uint8_t *more;
+	size_t rest = 0;
+	int r;
+
+	if (*got < cap)
+		return 0;
+	r = b3cas__rados_stat(t, id, &size);
+	if (r == 0 && size > B3CAS_RADOS_OBJECT_MAX) {
+		char name[NAME_LEN + 1];
+
+		hex(name, id, 32);
+		return b3cas__error(B3CAS_ECORRUPT, "RADOS pool %s: object %s "
+				    "holds %llu bytes, more than any object "
+				    "stored here", t->pool, name,
+				    (unsigned long long)size);
+	}
+	if (r < 0 || size <= *got)
+		return r;
+	if (!(more = realloc(*buf, (size_t)size)))
+		return b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
+	*buf = more;
+	r = b3cas__rados_read_at(t, id, *got, more + *got,
+				 (size_t)size - *got, &rest);
+	*got += rest;
+	return r;
+}
+
 int b3cas__rados_read(b3cas_rados *t, const uint8_t id[32],
 		      uint64_t size_hint, void **data, size_t *len)
 {
@@ -586,36 +633,57 @@ int b3cas__rados_read(b3cas_rados *t, const uint8_t id[32],
 	if (!buf)
 		return b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
 	r = b3cas__rados_read_at(t, id, 0, buf, cap, &got);
-	if (r == 0 && got == cap) {
-		/* larger than the buffer: its size, then the rest */
-		uint64_t size;
-		uint8_t *more;
-		size_t rest = 0;
-
-		r = b3cas__rados_stat(t, id, &size);
-		if (r == 0 && size > B3CAS_RADOS_OBJECT_MAX) {
-			char name[NAME_LEN + 1];
-
-			hex(name, id, 32);
-			r = b3cas__error(B3CAS_ECORRUPT, "RADOS pool %s: object "
-					 "%s holds %llu bytes, more than any "
-					 "object stored here", t->pool, name,
-					 (unsigned long long)size);
-		}
-		if (r == 0 && size > got) {
-			if (!(more = realloc(buf, (size_t)size)))
-				r = b3cas__error(B3CAS_ENOMEM, "RADOS: out of "
-						 "memory");
-			else
-				buf = more;
-			if (r == 0)
-				r = b3cas__rados_read_at(t, id, got, buf + got,
-							 (size_t)size - got,
-							 &rest);
-			got += rest;
-		}
-	}
+	if (r == 0)
+		r = read_rest(t, id, &buf, cap, &got);
 	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*data = buf;
+	*len = got;
+	return 0;
+}
+
+int b3cas__rados_read_held(b3cas_rados *t, const uint8_t id[32],
+			   void **data, size_t *len, int64_t *others)
+{
+	const char *keys[2] = {TOTAL_KEY, t->host_key};
+	char name[NAME_LEN + 1];
+	rados_read_op_t op;
+	rados_omap_iter_t it = NULL;
+	uint8_t *buf = malloc(READ_GUESS);
+	size_t got = 0;
+	int64_t total, mine;
+	int rv_read = 0, rv_keys = 0, r;
+
+	*data = NULL;
+	*len = 0;
+	*others = 0;
+	if (!buf)
+		return b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
+	if (!(op = lib.rados_create_read_op())) {
+		free(buf);
+		return fail(t, -ENOMEM, "cannot read", id);
+	}
+	hex(name, id, 32);
+	/* the first bytes and the counts in one round trip */
+	lib.rados_read_op_read(op, 0, READ_GUESS, (char *)buf, &got, &rv_read);
+	lib.rados_read_op_omap_get_vals_by_keys(op, keys, 2, &it, &rv_keys);
+	r = lib.rados_read_op_operate(op, t->io, name, 0);
+	if (r == 0)
+		r = rv_read < 0 ? rv_read : rv_keys;
+	if (r == 0) {
+		take_counts(t, it, &total, &mine);
+		*others = total - mine;
+	}
+	if (it)
+		lib.rados_omap_get_end(it);
+	lib.rados_release_read_op(op);
+	r = r < 0 ? fail(t, r, "cannot read", id) : 0;
+	/* nobody else's: the rest is not worth reading */
+	if (r == 0 && *others > 0)
+		r = read_rest(t, id, &buf, READ_GUESS, &got);
+	if (r < 0 || *others <= 0) {
 		free(buf);
 		return r;
 	}

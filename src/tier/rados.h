@@ -124,6 +124,17 @@ int b3cas__rados_stat(b3cas_rados *t, const uint8_t id[32], uint64_t *size);
 int b3cas__rados_read(b3cas_rados *t, const uint8_t id[32],
 		      uint64_t size_hint, void **data, size_t *len);
 
+/*
+ * A read of an object this host does not hold (a store's read-through):
+ * its counts and its first bytes in one round trip, then, if other hosts
+ * reference it (*others = the total count less this host's, > 0), the
+ * rest, as b3cas__rados_read. With *others <= 0 nothing is returned
+ * (*data NULL): an object only this host's stale count, or none, keeps
+ * is not stored for anyone.
+ */
+int b3cas__rados_read_held(b3cas_rados *t, const uint8_t id[32],
+			   void **data, size_t *len, int64_t *others);
+
 /* Up to len bytes from off into buf; *got says how many (fewer only at
  * the object's end). */
 int b3cas__rados_read_at(b3cas_rados *t, const uint8_t id[32], uint64_t off,

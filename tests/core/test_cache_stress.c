@@ -49,6 +49,7 @@
 /* The model's contents, then the fillers. */
 content contents[CONTENTS + FILLERS];
 b3cas_store *store;
+b3cas_rados *pool;
 uint64_t seed = DEFAULT_SEED;
 long ops_per_thread = DEFAULT_OPS;
 long soak_seconds;
@@ -226,6 +227,8 @@ void test_cache_stress(void **state)
 	o.objects_dir = tier;
 	tu_store_policy(&o);
 	assert_int_equal(b3cas_store_open(&store, root, &o), 0);
+	if (tu_rados())
+		pool = tu_pool_open(root);
 	for (int f = CONTENTS; f < CONTENTS + FILLERS; f++)
 		assert_int_equal(b3cas_store_put(store, &fid, contents[f].bytes,
 						 contents[f].len),
@@ -274,6 +277,8 @@ void test_cache_stress(void **state)
 	assert_int_equal(cs.l1.entries, 0);
 	assert_int_equal(cs.l1.bytes, 0);
 	assert_int_equal(count_files(tier, true), 0);
+	if (pool)
+		assert_int_equal(tu_pool_objects(pool), 0);
 	/* The tier moved the loose objects: none were ever under root. */
 	assert_int_equal(count_files(loose, true), 0);
 	check_minimums(total, &cs);
@@ -296,6 +301,11 @@ void test_cache_stress(void **state)
 		b3cas_blob_release(kept[c]);
 	}
 	assert_int_equal(count_files(tier, true), 0);
+	if (pool) {
+		assert_int_equal(tu_pool_objects(pool), 0);
+		b3cas__rados_close(pool);
+		pool = NULL;
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 	pthread_barrier_destroy(&gate_go);

@@ -165,7 +165,9 @@ static int check_held(long round, int c, b3cas_blob **kept)
 static int check_round(const worker *workers, long round, b3cas_blob **kept,
 		       const char *tier)
 {
-	long loose_held = tu_chunking() ? 0 : FILLERS / 8, in_tier;
+	/* (a RADOS store keeps every object in its pool) */
+	long loose_held = tu_chunking() ? 0 : pool ? FILLERS : FILLERS / 8;
+	long in_tier;
 	int bad = 0;
 
 	for (int c = 0; c < CONTENTS; c++) {
@@ -190,10 +192,11 @@ static int check_round(const worker *workers, long round, b3cas_blob **kept,
 		}
 		bad += check_held(round, c, kept);
 		/* a chunking store keeps no loose files (tu_store_policy) */
-		loose_held += contents[c].len > THRESHOLD && !tu_chunking();
+		loose_held += (contents[c].len > THRESHOLD || pool) &&
+			      !tu_chunking();
 	}
 	/* The collectors still run: candidates' files may be there too. */
-	in_tier = count_files(tier, false);
+	in_tier = pool ? tu_pool_objects(pool) : count_files(tier, false);
 	if (in_tier < loose_held) {
 		complain("round %ld: %ld loose objects held, %ld files in the "
 			 "tier", round, loose_held, in_tier);

@@ -22,6 +22,7 @@
 #include "b3cas/b3cas.h"
 #include "b3cas/cache.h"
 #include "test_util.h"
+#include "tier_util.h"
 
 #define CONTENTS 64
 #define HOT 8            /* contents 0..HOT-1 take half of the picks */
@@ -95,6 +96,9 @@ void complain(const char *fmt, ...)
 /* Shared state, defined and described in test_cache_stress.c. */
 extern content contents[CONTENTS + FILLERS];
 extern b3cas_store *store;
+/* a RADOS store's pool (B3CAS_TEST_RADOS=1), where its loose objects are;
+ * NULL for a store of files */
+extern b3cas_rados *pool;
 extern uint64_t seed;
 extern long ops_per_thread;
 extern long soak_seconds;

@@ -15,7 +15,7 @@
  * every object there: whole up to CHUNK_MAX, as a manifest above. */
 static bool want_inline(const run *r, uint64_t size)
 {
-	return r->chunking || size <= r->threshold;
+	return r->chunking || (!r->rados && size <= r->threshold);
 }
 
 void op_put(run *r, content c)
@@ -436,9 +436,11 @@ void check_info(run *r, b3cas_store *s, bool read_only)
 	      "info root \"%s\", want \"%s\"", info.root ? info.root : "(null)",
 	      r->root);
 	CHECK_EQ(info.hash, B3CAS_HASH_BLAKE3, "%s", "info hash");
-	CHECK_EQ(info.inline_threshold, r->threshold, "%s", "info threshold");
+	/* a RADOS store keeps every object in the pool */
+	CHECK_EQ(info.inline_threshold, r->rados ? 0 : r->threshold, "%s",
+		 "info threshold");
 	CHECK_EQ(info.read_only, read_only, "%s", "info read_only");
-	CHECK_EQ(info.format_version, r->chunking ? 2 : 1, "%s",
+	CHECK_EQ(info.format_version, r->chunking ? 2 : r->rados ? 3 : 1, "%s",
 		 "info format_version");
 	CHECK_EQ(info.chunk_max, r->chunking ? CHUNK_MAX : 0, "%s",
 		 "info chunk_max");
@@ -468,7 +470,12 @@ int open_store(run *r, b3cas_store **out, bool create, bool read_only)
 	o.hash = cu_chance(&r->rng, 1, 2) ? B3CAS_HASH_BLAKE3
 					  : B3CAS_HASH_DEFAULT;
 	o.sync_interval_ms = cu_chance(&r->rng, 1, 2) ? 0 : 50;
-	tu_store_policy(&o); /* B3CAS_TEST_CHUNKING=1: a chunking store */
+	/* B3CAS_TEST_CHUNKING=1: a chunking store; B3CAS_TEST_RADOS=1: a
+	 * RADOS store in a namespace of its own, named when it is made (a
+	 * reopen with create set must not name another) */
+	if (!r->made || !r->rados)
+		tu_store_policy(&o);
+	r->made = true;
 	*out = NULL;
 	return b3cas_store_open(out, r->root, &o);
 }

@@ -85,6 +85,7 @@ static void run_model(uint64_t seed, size_t threshold, b3cas_durability dur,
 	r->threshold = threshold ? threshold : B3CAS_INLINE_THRESHOLD_DEFAULT;
 	r->durability = dur;
 	r->chunking = tu_chunking();
+	r->rados = tu_rados();
 	cdc_ref_init(&r->cdc, md5_gear, CHUNK_MIN, CHUNK_AVG, CHUNK_MAX, 0);
 	r->buf = malloc(MAX_OBJ + 1);
 	r->buf2 = malloc(MAX_OBJ + 1);
@@ -112,7 +113,9 @@ static void run_model(uint64_t seed, size_t threshold, b3cas_durability dur,
 	fprintf(stderr, "[test_store_model] seed %llu: %lu ops, inline "
 		"threshold %zu, durability %d%s\n", (unsigned long long)seed,
 		nops, r->threshold, (int)dur,
-		r->chunking ? ", chunking (format 2)" : "");
+		r->chunking ? ", chunking (format 2)"
+		: r->rados  ? ", RADOS (format 3)"
+			    : "");
 	r->kind = OP_REOPEN;
 	CHECK_EQ(open_store(r, &r->s, true, false), 0, "%s", "create");
 	check_info(r, r->s, false);

@@ -17,6 +17,7 @@
 #include "meta_keys.h"
 #include "prng.h"
 #include "test_util.h"
+#include "store_policy.h"
 
 static uint64_t rng;
 
@@ -91,6 +92,7 @@ static b3cas_store *new_store(char *root, size_t n)
 	b3cas_store_options o = tu_store_options(true, 4096);
 
 	tu_make_root(root, n, "ckpt");
+	tu_store_policy(&o); /* B3CAS_TEST_RADOS=1: a RADOS store */
 	return tu_open_store(root, &o);
 }
 

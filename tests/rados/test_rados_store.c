@@ -20,7 +20,7 @@
 
 #include "test_util.h"
 #include "rados_workers.h"
-#include "tier/rados.h"
+#include "tier_util.h"
 
 static const char *conf_path, *pool_name;
 /* B3CAS_TEST_CEPH_DIR: the cluster's folder, for t_osd_restart to kill
@@ -52,44 +52,6 @@ static b3cas_store *open_rados_store(const char *root, const char *ns)
 		fprintf(stderr, "open %s: %s\n", root, b3cas_error_last());
 	assert_int_equal(rc, 0);
 	return s;
-}
-
-/* A tier on ns as host h (the store id of the store at root, read from
- * its b3cas.conf), to look at the pool's counts. */
-static b3cas_rados *tier_as(const char *root, const char *ns)
-{
-	b3cas_rados_conf c = {conf_path, pool_name, ns, NULL, 30000, {0}};
-	char path[4200], line[256];
-	b3cas_rados *t = NULL;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/b3cas.conf", root);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		char hex[33];
-
-		if (sscanf(line, "store_id = %32s", hex) == 1)
-			tu_hex_decode(c.host, hex, 16);
-	}
-	fclose(f);
-	assert_int_equal(b3cas__rados_open(&t, &c), 0);
-	return t;
-}
-
-static int count_visit(void *ctx, const uint8_t id[32])
-{
-	(void)id;
-	(*(uint64_t *)ctx)++;
-	return 0;
-}
-
-static uint64_t pool_objects(b3cas_rados *t)
-{
-	uint64_t n = 0;
-
-	assert_int_equal(b3cas__rados_list(t, count_visit, &n, NULL), 0);
-	return n;
 }
 
 static void gc_now(b3cas_store *s)
@@ -125,7 +87,7 @@ static void t_one_store(void **state)
 	tu_make_root(root, sizeof(root), "rados-store");
 	random_ns(ns, sizeof(ns), &st);
 	s = open_rados_store(root, ns);
-	t = tier_as(root, ns);
+	t = tu_pool_open(root);
 	for (int i = 0; i < N; i++) {
 		bytes[i] = malloc(sizes[i] + 1);
 		object_bytes(bytes[i], sizes[i], (uint64_t)i);
@@ -139,7 +101,7 @@ static void t_one_store(void **state)
 				 1);
 	}
 	/* every object is in the pool, small ones too, held by one host */
-	assert_int_equal(pool_objects(t), N);
+	assert_int_equal(tu_pool_objects(t), N);
 	for (int i = 0; i < N; i++) {
 		b3cas_object_info info;
 		b3cas_reader *r;
@@ -217,9 +179,9 @@ static void t_one_store(void **state)
 		assert_int_equal(b3cas_store_delete(s, &ids[i]), 1);
 		assert_int_equal(b3cas_store_delete(s, &ids[i]), 0);
 	}
-	assert_int_equal(pool_objects(t), N);
+	assert_int_equal(tu_pool_objects(t), N);
 	gc_now(s);
-	assert_int_equal(pool_objects(t), 0);
+	assert_int_equal(tu_pool_objects(t), 0);
 	for (int i = 0; i < N; i++) {
 		void *back;
 		size_t len;
@@ -254,7 +216,7 @@ static void t_two_hosts(void **state)
 	random_ns(ns, sizeof(ns), &st);
 	a = open_rados_store(ra, ns);
 	b = open_rados_store(rb, ns);
-	t = tier_as(ra, ns);
+	t = tu_pool_open(ra);
 	object_bytes(p, sizeof(p), 99);
 	assert_int_equal(b3cas_store_put(a, &id, p, sizeof(p)), 0);
 	/* b has never seen it: read from the pool, checked */
@@ -266,7 +228,7 @@ static void t_two_hosts(void **state)
 	/* b takes a reference of its own: the bytes are stored once */
 	assert_int_equal(b3cas_store_put(b, &id2, p, sizeof(p)), 0);
 	assert_memory_equal(&id, &id2, sizeof(id));
-	assert_int_equal(pool_objects(t), 1);
+	assert_int_equal(tu_pool_objects(t), 1);
 	assert_int_equal(b3cas__rados_counts(t, id.bytes, &total, NULL), 0);
 	assert_int_equal(total, 2);
 	/* a lets go and collects: b's reference keeps the object */
@@ -287,9 +249,9 @@ static void t_two_hosts(void **state)
 	assert_int_equal(b3cas_store_delete(b, &id), 0);
 	/* b deleted but has not collected: b still holds the pool's count */
 	gc_now(a);
-	assert_int_equal(pool_objects(t), 1);
+	assert_int_equal(tu_pool_objects(t), 1);
 	gc_now(b);
-	assert_int_equal(pool_objects(t), 0);
+	assert_int_equal(tu_pool_objects(t), 0);
 	assert_int_equal(b3cas_store_get(a, &id, &back, &len),
 			 B3CAS_ENOTFOUND);
 	assert_int_equal(b3cas_store_get(b, &id, &back, &len),
@@ -317,7 +279,7 @@ static void t_revive(void **state)
 	tu_make_root(root, sizeof(root), "rados-revive");
 	random_ns(ns, sizeof(ns), &st);
 	s = open_rados_store(root, ns);
-	t = tier_as(root, ns);
+	t = tu_pool_open(root);
 	object_bytes(p, sizeof(p), 5);
 	assert_int_equal(b3cas_store_put(s, &id, p, sizeof(p)), 0);
 	/* a candidate revived (false) and, what a GC that crashed between
@@ -341,7 +303,7 @@ static void t_revive(void **state)
 	assert_int_equal(b3cas_store_delete(s, &id), 0);
 	assert_int_equal(b3cas__rados_release(t, id.bytes, NULL), 0);
 	gc_now(s);
-	assert_int_equal(pool_objects(t), 0);
+	assert_int_equal(tu_pool_objects(t), 0);
 	b3cas__rados_close(t);
 	assert_int_equal(b3cas_store_close(s), 0);
 	tu_remove_root(root);
@@ -548,7 +510,7 @@ static void run_hosts(uint64_t st, int secs_n, bool restart)
 	 * counts exactly the hosts holding each object, which reads back */
 	for (int h = 0; h < HOSTS; h++) {
 		s[h] = open_rados_store(roots[h], ns);
-		t[h] = tier_as(roots[h], ns);
+		t[h] = tu_pool_open(roots[h]);
 		gc_now(s[h]);
 	}
 	for (int k = 0; k < OBJECTS; k++) {
@@ -599,7 +561,7 @@ static void run_hosts(uint64_t st, int secs_n, bool restart)
 						 i);
 		gc_now(s[h]);
 	}
-	assert_int_equal(pool_objects(t[0]), 0);
+	assert_int_equal(tu_pool_objects(t[0]), 0);
 	for (int h = 0; h < HOSTS; h++) {
 		b3cas__rados_close(t[h]);
 		assert_int_equal(b3cas_store_close(s[h]), 0);
