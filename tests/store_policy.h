@@ -80,4 +80,17 @@ static inline void tu_store_policy(b3cas_store_options *o)
 	o->compression_level = 3;
 }
 
+/* tu_store_policy for a store at root that options o may be creating or
+ * opening: a store already made there keeps its own record (a RADOS
+ * store its namespace), so nothing is set. */
+static inline void tu_store_policy_at(b3cas_store_options *o,
+				      const char *root)
+{
+	char conf[4200];
+
+	snprintf(conf, sizeof(conf), "%s/b3cas.conf", root);
+	if (access(conf, F_OK) != 0)
+		tu_store_policy(o);
+}
+
 #endif

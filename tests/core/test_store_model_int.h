@@ -75,7 +75,6 @@ typedef struct run {
 	b3cas_durability durability;
 	bool chunking;            /* the store chunks (tu_chunking()) */
 	bool rados;               /* a RADOS store (tu_rados()): nothing inline */
-	bool made;                /* the store was made (open_store) */
 	cdc_ref cdc;              /* the reference chunker, when it does */
 	bool narrow;              /* this phase uses the narrow space */
 	uint64_t narrow_seed[NARROW_N];

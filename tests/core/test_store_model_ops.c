@@ -473,9 +473,7 @@ int open_store(run *r, b3cas_store **out, bool create, bool read_only)
 	/* B3CAS_TEST_CHUNKING=1: a chunking store; B3CAS_TEST_RADOS=1: a
 	 * RADOS store in a namespace of its own, named when it is made (a
 	 * reopen with create set must not name another) */
-	if (!r->made || !r->rados)
-		tu_store_policy(&o);
-	r->made = true;
+	tu_store_policy_at(&o, r->root);
 	*out = NULL;
 	return b3cas_store_open(out, r->root, &o);
 }
