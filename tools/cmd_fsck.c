@@ -74,7 +74,8 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       ",\"held_mended\":%" PRIu64 ",\"node_counts\":%" PRIu64
 		       ",\"node_mended\":%" PRIu64 ",\"roots\":%" PRIu64
 		       ",\"git_maps\":%" PRIu64 ",\"git_mended\":%" PRIu64
-		       ",\"seconds\":%.6f}\n",
+		       ",\"tier_objects\":%" PRIu64 ",\"tier_counts\":%" PRIu64
+		       ",\"tier_mended\":%" PRIu64 ",\"seconds\":%.6f}\n",
 		       r->objects, r->files, r->bytes, r->problems,
 		       r->corrupt, r->missing, r->wrong_size, r->orphans,
 		       r->strays, r->malformed, r->dangling_refs,
@@ -83,6 +84,7 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       r->cache_copies, r->index_damage, r->staging,
 		       r->held_counts, r->held_mended, r->node_counts,
 		       r->node_mended, r->roots, r->git_maps, r->git_mended,
+		       r->tier_objects, r->tier_counts, r->tier_mended,
 		       r->seconds);
 		return;
 	}
@@ -125,6 +127,14 @@ static void print_summary(const b3cas_fsck_report *r, bool repair,
 		       "(wrong ones removed, their objects kept; missing "
 		       "reverse keys written)\n",
 		       r->git_mended, r->git_maps);
+	if (r->tier_objects)
+		printf("fsck: %" PRIu64 " objects in the RADOS pool looked "
+		       "at (every host's), %" PRIu64 " with this host's count "
+		       "wrong\n", r->tier_objects, r->tier_counts);
+	if (repair && r->tier_counts)
+		printf("fsck: %" PRIu64 " of %" PRIu64 " of this host's counts "
+		       "in the RADOS pool set to what its index holds\n",
+		       r->tier_mended, r->tier_counts);
 	if (repair && r->cache_copies)
 		printf("fsck: %" PRIu64 " bad L2 cache cop%s deleted (only a "
 		       "cache: nothing lost)\n",

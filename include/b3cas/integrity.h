@@ -121,11 +121,21 @@ typedef enum b3cas_fsck_kind {
 	 * the object's stripe lock: a missing reverse key is written; a
 	 * mapping that cannot be trusted is removed, both keys (the object
 	 * stays; an import puts it back); a reverse key alone is removed. */
-	B3CAS_FSCK_GIT_MAP
+	B3CAS_FSCK_GIT_MAP,
+	/* RADOS stores: this host's count of an object in the pool (the
+	 * h.<host> count, docs/rados.md) is not what its index says: none
+	 * for an object it holds (another host could collect it), or one or
+	 * more for an object it does not list (a leak: a put killed between
+	 * the pool and the index leaves one), or more than one. The id is
+	 * the object's. Judged under the object's stripe lock, on writable
+	 * handles only (a read-only one cannot hold back the writer's puts).
+	 * With repair: the count is set to what the index says; an object
+	 * no host counts any more is removed from the pool. */
+	B3CAS_FSCK_TIER_COUNT
 } b3cas_fsck_kind;
 
 /* "corrupt", "missing", ..., "cache-copy", "index", "staging",
- * "held-count", "node-count", "root", "git-map"; "unknown" for other
+ * "held-count", "node-count", "root", "git-map", "tier-count"; "unknown" for other
  * values. A static string; never fails. */
 B3CAS_EXTERN const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind);
 
@@ -212,6 +222,10 @@ typedef struct b3cas_fsck_report {
 	/* B3CAS_FSCK_GIT_MAP findings (also in problems), and with repair
 	 * those mended. */
 	uint64_t git_maps, git_mended;
+	/* RADOS stores: the pool's objects looked at (every host's, in the
+	 * store's namespace), B3CAS_FSCK_TIER_COUNT findings (also in
+	 * problems) and, with repair, those mended. */
+	uint64_t tier_objects, tier_counts, tier_mended;
 } b3cas_fsck_report;
 
 /*

@@ -105,6 +105,7 @@ const char *b3cas_fsck_kind_name(b3cas_fsck_kind kind)
 	case B3CAS_FSCK_NODE_COUNT: return "node-count";
 	case B3CAS_FSCK_ROOT: return "root";
 	case B3CAS_FSCK_GIT_MAP: return "git-map";
+	case B3CAS_FSCK_TIER_COUNT: return "tier-count";
 	default: return "unknown";
 	}
 }
@@ -149,6 +150,7 @@ void b3cas__fsck_found(fsck_worker *w, b3cas_fsck_problem *p)
 	case B3CAS_FSCK_NODE_COUNT: r->node_counts++; break;
 	case B3CAS_FSCK_ROOT: r->roots++; break;
 	case B3CAS_FSCK_GIT_MAP: r->git_maps++; break;
+	case B3CAS_FSCK_TIER_COUNT: r->tier_counts++; break;
 	}
 	r->lost += p->lost;
 	if (!f->o->on_problem)
@@ -396,6 +398,9 @@ static void report_add(b3cas_fsck_report *dst, const b3cas_fsck_report *src)
 	dst->roots += src->roots;
 	dst->git_maps += src->git_maps;
 	dst->git_mended += src->git_mended;
+	dst->tier_objects += src->tier_objects;
+	dst->tier_counts += src->tier_counts;
+	dst->tier_mended += src->tier_mended;
 	dst->node_mended += src->node_mended;
 	dst->held_mended += src->held_mended;
 }
@@ -431,6 +436,8 @@ static int check_all(fsck_run *f, fsck_worker *ws, unsigned n, uint64_t t0)
 				rc = b3cas__fsck_check_roots(&ws[0]);
 			if (rc == 0 && !b3cas__fsck_halted(f))
 				rc = b3cas__fsck_check_gitmap(&ws[0]);
+			if (rc == 0 && !b3cas__fsck_halted(f))
+				rc = b3cas__fsck_check_pool(&ws[0]);
 			if (rc < 0 || b3cas__fsck_halted(f))
 				break;
 		}

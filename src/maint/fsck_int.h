@@ -81,7 +81,7 @@ typedef struct suspect {
 	char *path;       /* the finding's full path, or NULL */
 	char rel[B3CAS_OBJECT_REL_LEN + 1]; /* orphans and copies: under
 					     * the tier's or L2's folder */
-	char detail[160];
+	char detail[256];
 	struct stat seen; /* orphans and copies: the file when found */
 	int verdict; /* SUSPECT_... */
 } suspect;
@@ -224,6 +224,12 @@ int b3cas__fsck_check_roots(fsck_worker *w);
  * (B3CAS_FSCK_GIT_MAP findings; with repair, mended as integrity.h
  * says). On the calling thread. 0 (also when stopped) or an error. */
 int b3cas__fsck_check_gitmap(fsck_worker *w);
+
+/* fsck_pool.c: a RADOS store's pool, every object of its namespace, this
+ * host's count of each against its index (B3CAS_FSCK_TIER_COUNT); on
+ * the calling thread after the reference counts' phase, writable handles
+ * only. 0, or a code (a stop by a callback is left in the run). */
+int b3cas__fsck_check_pool(fsck_worker *w);
 
 /* ---- L2 copies (fsck_l2.c) ---- */
 

@@ -126,6 +126,18 @@ static int judge_suspect(fsck_run *f, b3cas_index *ix, const suspect *x,
 	int fd, rc = fresh_entry(ix, &x->id, x->size, &live);
 
 	switch (x->kind) {
+	case B3CAS_FSCK_TIER_COUNT: {
+		/* this host's count against the index now: wrong both times
+		 * (a put or GC in flight has finished by the second) */
+		int64_t mine = 0;
+		int want_min = rc >= 0 && live, want_max = rc >= 0;
+		int crc = b3cas__tier_count(f->s, &x->id, &mine);
+
+		b3cas_error_clear();
+		if (crc < 0 || (mine >= want_min && mine <= want_max))
+			return SUSPECT_DROPPED;
+		return settle ? SUSPECT_WAIT : SUSPECT_CONFIRMED;
+	}
 	case B3CAS_FSCK_MISSING:
 		/* Collected, or deleted, since; or put again (its file
 		 * comes before its entry). */

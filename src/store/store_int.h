@@ -552,6 +552,30 @@ int b3cas__file_check(b3cas_store *s, int fd, const b3cas_oid *id,
  * (a RADOS store: its bytes in a file in memory), checking its size.
  */
 bool b3cas__store_tiered(const b3cas_store *s);
+
+/* fsck's view of a RADOS store's pool (store/tier.c). b3cas__tier_list
+ * visits every object of its namespace, every host's (a non-zero return
+ * stops the walk and is returned; *others, may be NULL, counts names that
+ * are not ids). b3cas__tier_check_count judges, under id's stripe lock,
+ * this host's count of id in the pool against its index: 1 for a live
+ * entry, 0 or 1 for a GC candidate, 0 when the index does not list it.
+ * Returns 0 (right, or the object is gone), 1 (wrong: *c says how; with
+ * repair the count is set right, and an object nobody counts is
+ * collected), or a code. */
+typedef struct b3cas__pool_count {
+	int64_t mine;        /* this host's count, as found */
+	int want_min, want_max;
+	const char *listed;  /* what the index says: "holds", ... */
+	int64_t set_to;      /* with repair: the count now */
+	bool mended;
+} b3cas__pool_count;
+int b3cas__tier_list(b3cas_store *s,
+		     int (*visit)(void *ctx, const b3cas_oid *id), void *ctx,
+		     uint64_t *others);
+int b3cas__tier_check_count(b3cas_store *s, const b3cas_oid *id,
+			    bool repair, b3cas__pool_count *c);
+/* This host's count of id in the pool (B3CAS_ENOTFOUND: not there). */
+int b3cas__tier_count(b3cas_store *s, const b3cas_oid *id, int64_t *mine);
 int b3cas__loose_write(b3cas_store *s, const b3cas_oid *id, const void *data,
 		       size_t len, bool revive);
 int b3cas__loose_publish(b3cas_store *s, b3cas_tmpfile *tmp,

@@ -263,3 +263,92 @@ int b3cas__tier_exists(b3cas_store *s, const b3cas_oid *id)
 	}
 	return rc < 0 ? rc : total - mine > 0;
 }
+
+/* ---- fsck's view of the pool ------------------------------------------- */
+
+typedef struct list_ctx {
+	int (*visit)(void *ctx, const b3cas_oid *id);
+	void *ctx;
+} list_ctx;
+
+static int list_visit(void *ctx, const uint8_t id[32])
+{
+	list_ctx *v = ctx;
+	b3cas_oid oid;
+
+	memcpy(oid.bytes, id, B3CAS_OID_LEN);
+	return v->visit(v->ctx, &oid);
+}
+
+int b3cas__tier_list(b3cas_store *s,
+		     int (*visit)(void *ctx, const b3cas_oid *id), void *ctx,
+		     uint64_t *others)
+{
+	list_ctx v = {visit, ctx};
+
+	return b3cas__rados_list(s->tier, list_visit, &v, others);
+}
+
+int b3cas__tier_check_count(b3cas_store *s, const b3cas_oid *id,
+			    bool repair, b3cas__pool_count *c)
+{
+	pthread_mutex_t *lock = b3cas__store_stripe(s, id);
+	uint64_t refs = 0;
+	int64_t total = 0, mine = 0;
+	bool last = false;
+	int rc, kind;
+
+	memset(c, 0, sizeof(*c));
+	/* Under the stripe lock a put has either not yet added this host's
+	 * count in the pool or has also written its entry, and a GC has
+	 * either not yet dropped the count or has also deleted the entry:
+	 * the index and the pool are judged at one point. */
+	pthread_mutex_lock(lock);
+	kind = b3cas__lookup_count(s, id, &refs);
+	rc = kind < 0 ? kind
+		      : b3cas__rados_counts(s->tier, id->bytes, &total, &mine);
+	if (rc == B3CAS_ENOTFOUND) {
+		/* collected by another host since the listing */
+		b3cas_error_clear();
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	/* one reference for a live entry; a GC candidate's may have been
+	 * dropped by a GC cut short (a revival adds it back); none else */
+	c->mine = mine;
+	c->want_min = kind == 1 ? 1 : 0;
+	c->want_max = kind == 0 ? 0 : 1;
+	c->listed = kind == 1 ? "holds" : kind == 2 ? "keeps as a GC candidate"
+						    : "does not list";
+	if (mine >= c->want_min && mine <= c->want_max)
+		goto out;
+	rc = 1;
+	if (!repair)
+		goto out;
+	if (mine < c->want_min) {
+		rc = b3cas__rados_ref(s->tier, id->bytes, 1);
+		c->set_to = 1;
+	} else {
+		for (c->set_to = mine; c->set_to > c->want_max; c->set_to--)
+			if ((rc = b3cas__rados_release(s->tier, id->bytes,
+						       &last)) < 0)
+				break;
+		/* nobody's now: it goes, unless referenced again meanwhile */
+		if (rc >= 0 && last)
+			rc = b3cas__rados_collect(s->tier, id->bytes);
+	}
+	if (rc >= 0) {
+		c->mended = true;
+		rc = 1;
+	}
+out:
+	pthread_mutex_unlock(lock);
+	return rc;
+}
+
+int b3cas__tier_count(b3cas_store *s, const b3cas_oid *id, int64_t *mine)
+{
+	return b3cas__rados_counts(s->tier, id->bytes, NULL, mine);
+}
