@@ -9,7 +9,15 @@
  *      hashes what it puts and checks what it reads);
  *   2. which of 10,000 ids exist (half do): 10,000 rados_stat calls one
  *      after another against one b3cas__rados_exists_batch;
- *   3. 1 KiB puts: one at a time against b3cas__rados_put_batch.
+ *   3. the store (a RADOS store of a folder of its own, no L1): puts and
+ *      gets of 1 KiB, 64 KiB and 1 MiB against raw librados, gets both
+ *      as new buffers (b3cas_store_get) and into the caller's buffer
+ *      (b3cas_store_read_at of the whole object, as the raw read reads
+ *      into one); 4 KiB gets from L1 against gets from the cluster;
+ *   4. 1 KiB puts: one at a time against b3cas__rados_put_batch;
+ *   5. one, two and four instances at once (processes of their own, each
+ *      store its own host): their aggregate put and get rates of 64 KiB
+ *      objects, raw librados against b3cas stores.
  *
  * Raw and tier rounds alternate and each figure is the median of its
  * rounds, so that a slow moment of a shared machine falls on both.
@@ -297,6 +305,23 @@ static void store_get_all(b3cas_store *st, const object_set *set)
 	}
 }
 
+/* b3cas_store_read_at of the whole of every object of set into buf (the
+ * caller's buffer, as raw_reads reads into one), each checked for its
+ * size: the same bytes verified, no buffer made. */
+static void store_read_all_into(b3cas_store *st, const object_set *set,
+				uint8_t *buf)
+{
+	for (int i = 0; i < set->count; i++) {
+		b3cas_oid id;
+		size_t got = 0;
+
+		memcpy(id.bytes, set->ids[i], 32);
+		if (b3cas_store_read_at(st, &id, 0, buf, set->size, &got) != 0 ||
+		    got != set->size)
+			die("store read_at: %s", b3cas_error_last());
+	}
+}
+
 /* Delete every object of set from st (one reference each) and collect
  * them with no grace: the pool gets them back. */
 static void store_drop_all(b3cas_store *st, const object_set *set)
@@ -337,7 +362,8 @@ static void store_rows(void)
 		double *rp = calloc((size_t)rounds, sizeof(double)),
 		       *sp = calloc((size_t)rounds, sizeof(double)),
 		       *rr = calloc((size_t)rounds, sizeof(double)),
-		       *sr = calloc((size_t)rounds, sizeof(double));
+		       *sr = calloc((size_t)rounds, sizeof(double)),
+		       *si = calloc((size_t)rounds, sizeof(double));
 
 		for (int r = 0; r < rounds; r++) {
 			object_set a, b;
@@ -357,6 +383,9 @@ static void store_rows(void)
 			t0 = now();
 			store_get_all(st, &b);
 			sr[r] = now() - t0;
+			t0 = now();
+			store_read_all_into(st, &b, buf);
+			si[r] = now() - t0;
 			raw_remove(&a);
 			store_drop_all(st, &b);
 			free_set(&a);
@@ -364,12 +393,16 @@ static void store_rows(void)
 		}
 		{
 			double mrp = median(rp, rounds), msp = median(sp, rounds),
-			       mrr = median(rr, rounds), msr = median(sr, rounds);
+			       mrr = median(rr, rounds), msr = median(sr, rounds),
+			       msi = median(si, rounds);
 
 			printf("| %7zu | put | %8.1f | %8.1f | %5.2fx |\n", size,
 			       mrp / count * 1e6, msp / count * 1e6, msp / mrp);
 			printf("| %7zu | get | %8.1f | %8.1f | %5.2fx |\n", size,
 			       mrr / count * 1e6, msr / count * 1e6, msr / mrr);
+			printf("| %7zu | get into a buffer (read_at) | %8.1f | "
+			       "%8.1f | %5.2fx |\n", size, mrr / count * 1e6,
+			       msi / count * 1e6, msi / mrr);
 			if (size == (1u << 20)) {
 				bench_target(quick, msp / mrp <= 1.3,
 					     "store put of 1 MiB: %.2fx raw "
@@ -385,6 +418,7 @@ static void store_rows(void)
 		free(sp);
 		free(rr);
 		free(sr);
+		free(si);
 	}
 	b3cas_store_close(st);
 	remove_tree(root);
@@ -495,6 +529,140 @@ static void exists_row(int n)
 	free(bat);
 }
 
+/* ---- concurrent instances --------------------------------------------- */
+
+/* Wall-clock nanoseconds (the instances' common start). */
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * One instance (a process of its own, run as bench_rados --instance MODE
+ * SIZE COUNT SEED START_NS with --conf, --pool and --ns): connected, it
+ * waits for START_NS, then puts COUNT new objects of SIZE bytes and reads
+ * them back, through raw librados (MODE raw) or a b3cas store of a folder
+ * of its own on the namespace (MODE store: its own host), and prints the
+ * seconds of each, then cleans up.
+ */
+static int instance_main(const char *mode, size_t size, int count,
+			 uint64_t seed, uint64_t start_ns)
+{
+	bool store = strcmp(mode, "store") == 0;
+	char root[64];
+	b3cas_store *st = NULL;
+	object_set set;
+	uint8_t *buf = malloc(size);
+	double t0, put_s, get_s;
+	uint64_t t;
+
+	make_set(&set, size, count, seed);
+	if (store)
+		st = store_open(root, sizeof(root), 0);
+	while ((t = wall_ns()) < start_ns) {
+		struct timespec d = {0, (long)((start_ns - t) % 1000000000ull)};
+
+		d.tv_sec = (time_t)((start_ns - t) / 1000000000ull);
+		nanosleep(&d, NULL);
+	}
+	t0 = now();
+	if (store) {
+		for (int i = 0; i < count; i++)
+			if (b3cas_store_put(st, NULL, set.bytes[i], size) != 0)
+				die("store put: %s", b3cas_error_last());
+	} else {
+		(void)raw_puts(&set);
+	}
+	put_s = now() - t0;
+	t0 = now();
+	if (store)
+		store_read_all_into(st, &set, buf);
+	else
+		(void)raw_reads(&set, buf);
+	get_s = now() - t0;
+	printf("%.6f %.6f\n", put_s, get_s);
+	fflush(stdout);
+	if (store) {
+		store_drop_all(st, &set);
+		b3cas_store_close(st);
+		remove_tree(root);
+	} else {
+		raw_remove(&set);
+	}
+	free_set(&set);
+	free(buf);
+	return 0;
+}
+
+/* n instances of mode at once: their aggregate put and get rates in MB/s
+ * (all the bytes over the slowest instance's time). */
+static void run_instances(const char *self, const char *mode, int n,
+			  size_t size, int count, double *put_mbs,
+			  double *get_mbs)
+{
+	FILE *out[4];
+	double put_max = 0, get_max = 0;
+	uint64_t start = wall_ns() + 1500000000ull; /* after every connect */
+
+	for (int i = 0; i < n; i++) {
+		char cmd[8192];
+
+		snprintf(cmd, sizeof(cmd),
+			 "'%s' --instance %s %zu %d %llu %llu --conf '%s' "
+			 "--pool '%s' --ns '%s'", self, mode, size, count,
+			 (unsigned long long)(7000 + 100 * (uint64_t)n + i),
+			 (unsigned long long)start, conf_path, pool_name, ns);
+		if (!(out[i] = popen(cmd, "r")))
+			die("cannot start an instance");
+	}
+	for (int i = 0; i < n; i++) {
+		double p, g;
+
+		if (fscanf(out[i], "%lf %lf", &p, &g) != 2)
+			die("an instance (%s) failed", mode);
+		if (pclose(out[i]) != 0)
+			die("an instance (%s) failed", mode);
+		put_max = p > put_max ? p : put_max;
+		get_max = g > get_max ? g : get_max;
+	}
+	*put_mbs = (double)size * count * n / put_max / 1e6;
+	*get_mbs = (double)size * count * n / get_max / 1e6;
+}
+
+static void instances_rows(const char *self)
+{
+	size_t size = 64u << 10;
+	int count = quick ? 20 : 300;
+
+	printf("\n| instances (processes) at once, %d puts then reads of 64 "
+	       "KiB each | raw put MB/s | store put MB/s | put store/raw | "
+	       "raw get MB/s | store get MB/s | get store/raw |\n"
+	       "|---|---|---|---|---|---|---|\n", count);
+	/* (--quick, the CI smoke test: two instances only) */
+	for (int n = quick ? 2 : 1; n <= (quick ? 2 : 4); n *= 2) {
+		double rp[8], sp[8], rg[8], sg[8];
+
+		for (int r = 0; r < rounds && r < 8; r++) {
+			run_instances(self, "raw", n, size, count, &rp[r],
+				      &rg[r]);
+			run_instances(self, "store", n, size, count, &sp[r],
+				      &sg[r]);
+		}
+		{
+			int k = rounds < 8 ? rounds : 8;
+			double mrp = median(rp, k), msp = median(sp, k),
+			       mrg = median(rg, k), msg = median(sg, k);
+
+			printf("| %d | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f "
+			       "|\n", n, mrp, msp, msp / mrp, mrg, msg,
+			       msg / mrg);
+		}
+	}
+}
+
 static void batch_put_row(int n)
 {
 	double *seq = calloc((size_t)rounds, sizeof(double)),
@@ -537,11 +705,22 @@ static void batch_put_row(int n)
 int main(int argc, char **argv)
 {
 	b3cas_rados_conf c = {0};
-	uint64_t st;
+	const char *instance = NULL, *ns_arg = NULL;
+	size_t inst_size = 0;
+	int inst_count = 0;
+	uint64_t st, inst_seed = 0, inst_start = 0;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--conf") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--instance") == 0 && i + 5 < argc) {
+			instance = argv[++i];
+			inst_size = strtoull(argv[++i], NULL, 10);
+			inst_count = atoi(argv[++i]);
+			inst_seed = strtoull(argv[++i], NULL, 10);
+			inst_start = strtoull(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--ns") == 0 && i + 1 < argc)
+			ns_arg = argv[++i];
+		else if (strcmp(argv[i], "--conf") == 0 && i + 1 < argc)
 			conf_path = argv[++i];
 		else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc)
 			pool_name = argv[++i];
@@ -563,6 +742,8 @@ int main(int argc, char **argv)
 	st = (uint64_t)time(NULL) ^ (uint64_t)getpid();
 	snprintf(ns, sizeof(ns), "bench-%016llx",
 		 (unsigned long long)tu_rand(&st));
+	if (ns_arg)
+		snprintf(ns, sizeof(ns), "%s", ns_arg);
 
 	if ((r = rados_create(&cluster, "admin")) < 0 ||
 	    (r = rados_conf_read_file(cluster, conf_path)) < 0 ||
@@ -577,6 +758,9 @@ int main(int argc, char **argv)
 	c.host[0] = 1;
 	if (b3cas__rados_open(&tier, &c) != 0)
 		die("%s", b3cas_error_last());
+	if (instance)
+		return instance_main(instance, inst_size, inst_count,
+				     inst_seed, inst_start);
 
 	printf("bench_rados: pool %s, namespace %s, %d round(s); times are "
 	       "medians\n\n", pool_name, ns, rounds);
@@ -589,6 +773,15 @@ int main(int argc, char **argv)
 	store_rows();
 	exists_row(quick ? 1000 : 10000);
 	batch_put_row(quick ? 500 : 5000);
+	{
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n <= 0)
+			die("cannot find this program (/proc/self/exe)");
+		self[n] = '\0';
+		instances_rows(self);
+	}
 
 	b3cas__rados_close(tier);
 	rados_ioctx_destroy(io);
