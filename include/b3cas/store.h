@@ -459,6 +459,20 @@ B3CAS_EXTERN void b3cas_free(void *ptr);
 B3CAS_EXTERN int b3cas_store_exists(b3cas_store *store, const b3cas_oid *id);
 
 /*
+ * Which of n ids are stored: found[i] is set to what b3cas_store_exists
+ * would return for ids[i] (in a RADOS store, docs/rados.md: held here, or
+ * referenced by another host). What this host holds is answered from L1
+ * and its index; in a RADOS store the rest is asked of the pool together,
+ * 256 reads in flight, so "which of these 10,000 are
+ * missing" takes a few round trips' time, not 10,000. Returns 0, or an
+ * error (B3CAS_EIO, B3CAS_ENOMEM; B3CAS_EINVAL: NULL store, or NULL ids
+ * or found with n > 0), after which found[] is not complete.
+ */
+B3CAS_EXTERN int b3cas_store_exists_batch(b3cas_store *store,
+					  const b3cas_oid *ids, size_t n,
+					  bool *found);
+
+/*
  * Remove one reference to object id. With its last reference the object
  * is no longer stored for every reader (exists, get, stat, foreach) and
  * becomes a GC candidate: b3cas_gc frees its bytes once the grace period

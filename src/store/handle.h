@@ -368,5 +368,9 @@ int b3cas__tier_read_through(b3cas_store *s, const b3cas_oid *id,
 			     void **data, size_t *len);
 /* 1 if another host references id (as above), 0 if not, or a code. */
 int b3cas__tier_exists(b3cas_store *s, const b3cas_oid *id);
+/* b3cas__tier_exists of n ids into found[], B3CAS_RADOS_WINDOW in flight:
+ * 0 or a code (then found[] is not complete). */
+int b3cas__tier_exists_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			     bool *found);
 
 #endif

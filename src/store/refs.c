@@ -50,6 +50,60 @@ int b3cas_store_exists(b3cas_store *s, const b3cas_oid *id)
 	return rc < 0 ? rc : 1;
 }
 
+int b3cas_store_exists_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			     bool *found)
+{
+	b3cas_oid *ask = NULL;
+	size_t *at = NULL, m = 0;
+	bool *got = NULL;
+	int rc = 0;
+
+	B3CAS__NONNULL(s, "store");
+	if (n == 0)
+		return 0;
+	B3CAS__NONNULL(ids, "ids");
+	B3CAS__NONNULL(found, "found");
+	if (s->tier) {
+		ask = malloc(n * sizeof(*ask));
+		at = malloc(n * sizeof(*at));
+		got = malloc(n);
+		if (!ask || !at || !got) {
+			rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	/* what this host holds, from L1 and the index */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t size;
+		bool is_inline;
+
+		found[i] = b3cas__cache_contains(s->cache.l1, &ids[i]);
+		if (found[i])
+			continue;
+		rc = b3cas__store_entry(s, &ids[i], &size, &is_inline, NULL);
+		if (rc < 0 && rc != B3CAS_ENOTFOUND)
+			goto out;
+		found[i] = rc == 0;
+		if (rc == B3CAS_ENOTFOUND && s->tier) {
+			/* a RADOS store: another host may hold it */
+			ask[m] = ids[i];
+			at[m++] = i;
+		}
+		rc = 0;
+	}
+	b3cas_error_clear();
+	/* the rest from the pool, together */
+	if (m > 0)
+		rc = b3cas__tier_exists_batch(s, ask, m, got);
+	for (size_t k = 0; rc == 0 && k < m; k++)
+		found[at[k]] = got[k];
+out:
+	free(ask);
+	free(at);
+	free(got);
+	return rc;
+}
+
 /* refs, the whole count of live id, less what manifests hold: its
  * callers' references, into *out. */
 static int callers_refs(b3cas_store *s, const b3cas_oid *id, uint64_t refs,

@@ -352,3 +352,26 @@ int b3cas__tier_count(b3cas_store *s, const b3cas_oid *id, int64_t *mine)
 {
 	return b3cas__rados_counts(s->tier, id->bytes, NULL, mine);
 }
+
+int b3cas__tier_exists_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			     bool *found)
+{
+	int64_t *others = malloc((n ? n : 1) * sizeof(*others));
+	uint8_t(*raw)[32] = malloc((n ? n : 1) * sizeof(*raw));
+	int rc;
+
+	if (!others || !raw) {
+		free(others);
+		free(raw);
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		memcpy(raw[i], ids[i].bytes, B3CAS_OID_LEN);
+	rc = b3cas__rados_others_batch(s->tier, (const uint8_t(*)[32])raw, n,
+				       others);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		found[i] = others[i] > 0;
+	free(others);
+	free(raw);
+	return rc;
+}

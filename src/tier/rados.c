@@ -704,7 +704,8 @@ typedef struct {
 	uint64_t size;
 	time_t mtime;
 	size_t got;
-	int rv_stat, rv_read;
+	int rv_stat, rv_read, rv_keys;
+	rados_omap_iter_t it; /* counts: the omap values read */
 } slot;
 
 typedef struct batch batch;
@@ -728,6 +729,9 @@ static void slot_clear(slot *sl)
 		lib.rados_release_read_op(sl->rop);
 	if (sl->c)
 		lib.rados_aio_release(sl->c);
+	if (sl->it)
+		lib.rados_omap_get_end(sl->it);
+	sl->it = NULL;
 	sl->wop = NULL;
 	sl->rop = NULL;
 	sl->c = NULL;
@@ -860,6 +864,55 @@ int64_t b3cas__rados_exists_batch(b3cas_rados *t, const uint8_t (*ids)[32],
 	for (size_t i = 0; i < n; i++)
 		count += found[i];
 	return count;
+}
+
+/* counts */
+
+static int counts_start(batch *b, slot *sl, const char *name)
+{
+	const char *keys[2] = {TOTAL_KEY, b->t->host_key};
+
+	sl->rop = lib.rados_create_read_op();
+	if (!sl->rop)
+		return -ENOMEM;
+	sl->rv_keys = 0;
+	sl->it = NULL;
+	lib.rados_read_op_omap_get_vals_by_keys(sl->rop, keys, 2, &sl->it,
+						&sl->rv_keys);
+	return lib.rados_aio_read_op_operate(sl->rop, b->t->io, sl->c, name,
+					     0);
+}
+
+static int counts_finish(batch *b, slot *sl, int r)
+{
+	int64_t *others = b->ctx, total, mine;
+
+	if (r == 0 && sl->rv_keys < 0)
+		r = sl->rv_keys;
+	if (r == -ENOENT) {
+		others[sl->item] = -1;
+		return 1;
+	}
+	if (r < 0)
+		return fail(b->t, r, "cannot read the counts of",
+			    b->ids[sl->item]);
+	take_counts(b->t, sl->it, &total, &mine);
+	others[sl->item] = total - mine;
+	return 1;
+}
+
+int b3cas__rados_others_batch(b3cas_rados *t, const uint8_t (*ids)[32],
+			      size_t n, int64_t *others)
+{
+	batch b = {t, ids, counts_start, counts_finish, others, NULL};
+	size_t *todo = all_items(n);
+	int rc;
+
+	if (!todo)
+		return b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
+	rc = batch_run(&b, todo, n);
+	free(todo);
+	return rc;
 }
 
 /* put */

@@ -148,6 +148,13 @@ int b3cas__rados_read_at(b3cas_rados *t, const uint8_t id[32], uint64_t off,
 int64_t b3cas__rados_exists_batch(b3cas_rados *t, const uint8_t (*ids)[32],
 				  size_t n, bool *found);
 
+/* others[i] = the references to ids[i] of hosts other than this one (its
+ * total count less this host's), or -1 when the pool lacks it, for n
+ * ids, B3CAS_RADOS_WINDOW omap reads in flight. 0 or the first failure
+ * (then others[] is not complete). */
+int b3cas__rados_others_batch(b3cas_rados *t, const uint8_t (*ids)[32],
+			      size_t n, int64_t *others);
+
 /* b3cas__rados_put of n objects with B3CAS_RADOS_WINDOW in flight at a
  * time; created may be NULL. The first failure is returned (then some of
  * the objects may have been stored, each whole). */

@@ -179,6 +179,7 @@ static const struct CMUnitTest misuse_tests[] = {
 	T(b3cas_refcount), T(b3cas_gc), T(b3cas_store_compact), T(b3cas_dedup_check),
 	T(b3cas_store_stats), T(b3cas_store_stat), T(b3cas_store_foreach),
 	T(b3cas_store_put_batch), T(b3cas_store_get_batch),
+	T(b3cas_store_exists_batch),
 	T(b3cas_writer_open), T(b3cas_writer_write), T(b3cas_writer_commit),
 	T(b3cas_writer_set_base),
 	T(b3cas_writer_abort), T(b3cas_reader_open),

@@ -134,6 +134,7 @@ void t_b3cas_store_stat(void **state);
 void t_b3cas_store_foreach(void **state);
 void t_b3cas_store_put_batch(void **state);
 void t_b3cas_store_get_batch(void **state);
+void t_b3cas_store_exists_batch(void **state);
 void t_b3cas_writer_open(void **state);
 void t_b3cas_writer_write(void **state);
 void t_b3cas_writer_commit(void **state);

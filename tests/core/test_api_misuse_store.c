@@ -570,6 +570,26 @@ void t_b3cas_store_put_batch(void **state)
 	assert_int_equal(b3cas_store_delete(st, &id_small), 1);
 }
 
+void t_b3cas_store_exists_batch(void **state)
+{
+	b3cas_oid ids[2] = {id_small, id_small};
+	bool found[2] = {false, true};
+
+	(void)state;
+	EINVAL_FOR("b3cas_store_exists_batch", "store",
+		   b3cas_store_exists_batch(NULL, ids, 2, found));
+	EINVAL_FOR("b3cas_store_exists_batch", "ids",
+		   b3cas_store_exists_batch(st, NULL, 2, found));
+	EINVAL_FOR("b3cas_store_exists_batch", "found",
+		   b3cas_store_exists_batch(st, ids, 2, NULL));
+	/* an empty batch needs no arrays */
+	assert_int_equal(b3cas_store_exists_batch(st, NULL, 0, NULL), 0);
+	memset(&ids[1], 0, sizeof(ids[1]));
+	assert_int_equal(b3cas_store_exists_batch(st, ids, 2, found), 0);
+	assert_true(found[0]);
+	assert_false(found[1]);
+}
+
 void t_b3cas_store_get_batch(void **state)
 {
 	void *bufs[1] = {NULL};

@@ -50,12 +50,31 @@ void op_put_existing(run *r, mobj *o)
 	op_put(r, c);
 }
 
+/* One id's exists, or, half the time, up to 40 at once (exists_batch;
+ * duplicates among them now and then) */
 void op_exists(run *r)
 {
-	b3cas_oid id = pick_lookup(r);
+	b3cas_oid ids[40];
+	bool found[40];
+	size_t n;
 
-	CHECK_EQ(b3cas_store_exists(r->s, &id), refs_of(r, &id) > 0,
-		 "exists %s", hexid(&id));
+	if (cu_chance(&r->rng, 1, 2)) {
+		b3cas_oid id = pick_lookup(r);
+
+		CHECK_EQ(b3cas_store_exists(r->s, &id), refs_of(r, &id) > 0,
+			 "exists %s", hexid(&id));
+		return;
+	}
+	n = (size_t)cu_range(&r->rng, 1, 40);
+	for (size_t i = 0; i < n; i++)
+		ids[i] = i && cu_chance(&r->rng, 1, 10) ? ids[i - 1]
+							 : pick_lookup(r);
+	memset(found, 0x55, sizeof(found));
+	CHECK_EQ(b3cas_store_exists_batch(r->s, ids, n, found), 0, "%s",
+		 "exists_batch");
+	for (size_t i = 0; i < n; i++)
+		CHECK_EQ(found[i], refs_of(r, &ids[i]) > 0,
+			 "exists_batch item %zu, %s", i, hexid(&ids[i]));
 }
 
 void op_delete(run *r)
