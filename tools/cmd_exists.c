@@ -1,6 +1,7 @@
 /*
  * cmd_exists.c - `b3cas exists ID...`: answer with the exit code whether
- * every id is stored.
+ * every id is stored (all asked at once: b3cas_store_exists_batch, which
+ * in a RADOS store asks the pool about many ids together).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,23 +29,27 @@ int cmd_exists(cli_ctx *ctx, int argc, char **argv)
 
 	if (!cli_parse_id_args(&rc, &a, &cmd_exists_spec, argc, argv))
 		return rc;
-	rc = cli_open_store_ro(&store, ctx);
-	for (int i = 0; rc != CLI_STORE && store && i < a.n; i++) {
-		int got = b3cas_store_exists(store, &a.ids[i]);
+	bool *found = calloc((size_t)a.n + 1, sizeof(*found));
 
-		if (got < 0) {
-			cli_error("%s: %s", a.texts[i],
-				  b3cas_error_last());
-			rc = CLI_STORE;
-			break;
-		}
+	rc = cli_open_store_ro(&store, ctx);
+	if (rc != CLI_STORE && store && !found) {
+		cli_error("out of memory");
+		rc = CLI_STORE;
+	}
+	if (rc != CLI_STORE && store &&
+	    b3cas_store_exists_batch(store, a.ids, (size_t)a.n, found) < 0) {
+		cli_error("%s", b3cas_error_last());
+		rc = CLI_STORE;
+	}
+	for (int i = 0; rc != CLI_STORE && store && i < a.n; i++) {
 		if (a.json)
 			printf("{\"id\":\"%s\",\"exists\":%s}\n",
-			       a.texts[i], got ? "true" : "false");
-		if (!got)
+			       a.texts[i], found[i] ? "true" : "false");
+		if (!found[i])
 			rc = cli_worse(rc, CLI_NEGATIVE);
 	}
 	rc = cli_close_store(store, rc);
+	free(found);
 	free(a.ids);
 	return cli_finish_stdout(rc);
 }
