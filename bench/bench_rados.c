@@ -14,7 +14,8 @@
  *      as new buffers (b3cas_store_get) and into the caller's buffer
  *      (b3cas_store_read_at of the whole object, as the raw read reads
  *      into one); 4 KiB gets from L1 against gets from the cluster;
- *   4. 1 KiB puts: one at a time against b3cas__rados_put_batch;
+ *   4. 1 KiB puts: one at a time against b3cas__rados_put_batch; 64 KiB
+ *      store gets one at a time against one b3cas_store_get_batch;
  *   5. one, two and four instances at once (processes of their own, each
  *      store its own host): their aggregate put and get rates of 64 KiB
  *      objects, raw librados against b3cas stores.
@@ -558,6 +559,62 @@ static void exists_row(int n)
 	remove_tree(root);
 }
 
+/* n objects of 64 KiB that a store holds: read one at a time
+ * (b3cas_store_get) against one b3cas_store_get_batch. */
+static void store_batch_get_row(int n)
+{
+	char root[64];
+	b3cas_store *st = store_open(root, sizeof(root), 0);
+	object_set set;
+	b3cas_oid *ids = malloc((size_t)n * sizeof(*ids));
+	void **bufs = malloc((size_t)n * sizeof(*bufs));
+	size_t *lens = malloc((size_t)n * sizeof(*lens));
+	double *seq = calloc((size_t)rounds, sizeof(double)),
+	       *bat = calloc((size_t)rounds, sizeof(double));
+
+	make_set(&set, 64u << 10, n, 4242);
+	for (int i = 0; i < n; i++) {
+		if (b3cas_store_put(st, &ids[i], set.bytes[i], set.size) < 0)
+			die("store put: %s", b3cas_error_last());
+	}
+	for (int r = 0; r < rounds; r++) {
+		double t0 = now();
+
+		store_get_all(st, &set);
+		seq[r] = now() - t0;
+		t0 = now();
+		if (b3cas_store_get_batch(st, ids, (size_t)n, bufs, lens,
+					  NULL) != 0)
+			die("store get_batch: %s", b3cas_error_last());
+		bat[r] = now() - t0;
+		for (int i = 0; i < n; i++) {
+			if (lens[i] != set.size ||
+			    memcmp(bufs[i], set.bytes[i], set.size) != 0)
+				bench_fail("get_batch item %d differs", i);
+			b3cas_free(bufs[i]);
+		}
+	}
+	{
+		double ms = median(seq, rounds), mb = median(bat, rounds);
+
+		printf("\n| %d store gets of 64 KiB | s | MB/s |\n"
+		       "|---|---|---|\n"
+		       "| one at a time (b3cas_store_get) | %.3f | %.0f |\n"
+		       "| one b3cas_store_get_batch | %.3f | %.0f |\n",
+		       n, ms, n * 65536.0 / ms / 1e6, mb,
+		       n * 65536.0 / mb / 1e6);
+	}
+	store_drop_all(st, &set);
+	b3cas_store_close(st);
+	remove_tree(root);
+	free_set(&set);
+	free(ids);
+	free(bufs);
+	free(lens);
+	free(seq);
+	free(bat);
+}
+
 /* ---- concurrent instances --------------------------------------------- */
 
 /* Wall-clock nanoseconds (the instances' common start). */
@@ -802,6 +859,7 @@ int main(int argc, char **argv)
 	store_rows();
 	exists_row(quick ? 1000 : 10000);
 	batch_put_row(quick ? 500 : 5000);
+	store_batch_get_row(quick ? 50 : 500);
 	{
 		char self[4096];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -303,12 +303,25 @@ int b3cas_store_get_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 		free(from);
 		return b3cas__error(B3CAS_ENOMEM, "out of memory");
 	}
+	/* a RADOS store: what this host holds, read from the pool together
+	 * into data_out (lens_out), the rest one by one below */
+	if (s->tier && n > 1)
+		b3cas__tier_prefetch(s, ids, n, data_out, lens_out, tickets,
+				     tickets + n);
+	else
+		for (size_t i = 0; i < n; i++)
+			data_out[i] = NULL;
 	for (size_t i = 0; i < n; i++) {
 		read_source src = FROM_INDEX;
 		void *hit;
 
 		todo[i] = ITEM_HIT;
-		if (b3cas__cache_get(s->cache.l1, &ids[i], &hit)) {
+		if (data_out[i]) {
+			/* prefetched: checked below like any tier read */
+			rcs[i] = 0;
+			src = FROM_TIER;
+			todo[i] = ITEM_CHECK;
+		} else if (b3cas__cache_get(s->cache.l1, &ids[i], &hit)) {
 			rcs[i] = b3cas__copy_blob(hit, &data_out[i],
 						  &lens_out[i]);
 		} else {

@@ -183,6 +183,67 @@ int b3cas__read_object(b3cas_store *s, const b3cas_oid *id,
 	return 0;
 }
 
+void b3cas__tier_prefetch(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			  void **bufs, size_t *lens, uint64_t *l1_tickets,
+			  uint64_t *l2_tickets)
+{
+	uint8_t(*raw)[32] = malloc((n ? n : 1) * sizeof(*raw));
+	void **rb = malloc((n ? n : 1) * sizeof(*rb));
+	size_t *caps = malloc((n ? n : 1) * sizeof(*caps));
+	size_t *got = malloc((n ? n : 1) * sizeof(*got));
+	size_t *at = malloc((n ? n : 1) * sizeof(*at));
+	b3cas_l2 *l2 = atomic_load_explicit(&s->cache.l2, memory_order_acquire);
+	size_t m = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		bufs[i] = NULL;
+	if (!raw || !rb || !caps || !got || !at)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		b3cas__entry e;
+		bool loose;
+
+		/* L1 and L2 serve theirs without the cluster */
+		if (b3cas__cache_contains(s->cache.l1, &ids[i]) ||
+		    (l2 && b3cas__l2_contains(l2, &ids[i])))
+			continue;
+		/* both tickets before the entry is read, as a get takes them */
+		l1_tickets[i] = b3cas__cache_ticket(s->cache.l1, &ids[i]);
+		l2_tickets[i] = l2_ticket(s, &ids[i]);
+		if (b3cas__entry_get(s, &ids[i], &e) != 0)
+			continue; /* not held here: read one by one */
+		loose = !e.unref && e.kind == B3CAS_ENTRY_LOOSE &&
+			e.size <= B3CAS_RADOS_OBJECT_MAX;
+		caps[m] = (size_t)e.size;
+		b3cas__entry_done(&e);
+		if (!loose || !(rb[m] = b3cas__malloc(caps[m] ? caps[m] : 1)))
+			continue;
+		memcpy(raw[m], ids[i].bytes, B3CAS_OID_LEN);
+		at[m++] = i;
+	}
+	rc = m ? b3cas__rados_read_batch(s->tier, (const uint8_t(*)[32])raw,
+					 rb, caps, m, got)
+	       : 0;
+	for (size_t k = 0; k < m; k++) {
+		/* a failed batch, or an object not of its entry's size: one
+		 * by one, as a get reads (and reports) it */
+		if (rc < 0 || got[k] != caps[k]) {
+			free(rb[k]);
+			continue;
+		}
+		bufs[at[k]] = rb[k];
+		lens[at[k]] = got[k];
+	}
+out:
+	b3cas_error_clear();
+	free(raw);
+	free(rb);
+	free(caps);
+	free(got);
+	free(at);
+}
+
 int b3cas__store_on_corrupt(b3cas_store *s, const b3cas_oid *id,
 			    uint64_t len, bool loose, int rc)
 {

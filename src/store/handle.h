@@ -372,5 +372,15 @@ int b3cas__tier_exists(b3cas_store *s, const b3cas_oid *id);
  * 0 or a code (then found[] is not complete). */
 int b3cas__tier_exists_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 			     bool *found);
+/* get.c, for get_batch in a RADOS store: the objects of ids[0..n) that
+ * this host holds (live loose entries) and neither L1 nor L2 has, read
+ * from the pool together (B3CAS_RADOS_WINDOW in flight) into new buffers:
+ * bufs[i] (lens[i] bytes, not verified) for those, NULL for the rest,
+ * which are read one by one as a get reads them (so any failure keeps its
+ * report). l1_tickets[i] and l2_tickets[i] are the tickets taken before
+ * item i's entry was read (set for the items read). Never fails. */
+void b3cas__tier_prefetch(b3cas_store *s, const b3cas_oid *ids, size_t n,
+			  void **bufs, size_t *lens, uint64_t *l1_tickets,
+			  uint64_t *l2_tickets);
 
 #endif
