@@ -14,8 +14,9 @@
  *      as new buffers (b3cas_store_get) and into the caller's buffer
  *      (b3cas_store_read_at of the whole object, as the raw read reads
  *      into one); 4 KiB gets from L1 against gets from the cluster;
- *   4. 1 KiB puts: one at a time against b3cas__rados_put_batch; 64 KiB
- *      store gets one at a time against one b3cas_store_get_batch;
+ *   4. 1 KiB puts: one at a time against b3cas__rados_put_batch; 4 KiB
+ *      store puts one at a time against one b3cas_store_put_batch, and
+ *      64 KiB store gets against one b3cas_store_get_batch;
  *   5. one, two and four instances at once (processes of their own, each
  *      store its own host): their aggregate put and get rates of 64 KiB
  *      objects, raw librados against b3cas stores.
@@ -561,6 +562,56 @@ static void exists_row(int n)
 
 /* n objects of 64 KiB that a store holds: read one at a time
  * (b3cas_store_get) against one b3cas_store_get_batch. */
+/* n new objects of 4 KiB put into a store one at a time
+ * (b3cas_store_put) against one b3cas_store_put_batch of n others. */
+static void store_batch_put_row(int n)
+{
+	char root[64];
+	b3cas_store *st = store_open(root, sizeof(root), 0);
+	double *seq = calloc((size_t)rounds, sizeof(double)),
+	       *bat = calloc((size_t)rounds, sizeof(double));
+	size_t *lens = malloc((size_t)n * sizeof(*lens));
+
+	for (int r = 0; r < rounds; r++) {
+		object_set a, b;
+		double t0;
+
+		make_set(&a, 4096, n, 6000 + 2 * (uint64_t)r);
+		make_set(&b, 4096, n, 6001 + 2 * (uint64_t)r);
+		for (int i = 0; i < n; i++)
+			lens[i] = 4096;
+		t0 = now();
+		for (int i = 0; i < n; i++)
+			if (b3cas_store_put(st, NULL, a.bytes[i], 4096) != 0)
+				die("store put: %s", b3cas_error_last());
+		seq[r] = now() - t0;
+		t0 = now();
+		if (b3cas_store_put_batch(st, NULL, NULL,
+					  (const void *const *)b.bytes, lens,
+					  (size_t)n) != 0)
+			die("store put_batch: %s", b3cas_error_last());
+		bat[r] = now() - t0;
+		store_drop_all(st, &a);
+		store_drop_all(st, &b);
+		free_set(&a);
+		free_set(&b);
+	}
+	{
+		double ms = median(seq, rounds), mb = median(bat, rounds);
+
+		printf("\n| %d store puts of 4 KiB | s | puts/s |\n"
+		       "|---|---|---|\n"
+		       "| one at a time (b3cas_store_put) | %.3f | %.0f |\n"
+		       "| one b3cas_store_put_batch | %.3f | %.0f |\n",
+		       n, ms, n / ms, mb, n / mb);
+	}
+	b3cas_store_close(st);
+	remove_tree(root);
+	free(seq);
+	free(bat);
+	free(lens);
+}
+
 static void store_batch_get_row(int n)
 {
 	char root[64];
@@ -859,6 +910,7 @@ int main(int argc, char **argv)
 	store_rows();
 	exists_row(quick ? 1000 : 10000);
 	batch_put_row(quick ? 500 : 5000);
+	store_batch_put_row(quick ? 50 : 1000);
 	store_batch_get_row(quick ? 50 : 500);
 	{
 		char self[4096];

@@ -143,6 +143,52 @@ static int stage_all(b3cas_store *s, rocksdb_writebatch_t *b,
 	return 0;
 }
 
+/* A RADOS store: the batch's objects that the index lacks stored in the
+ * pool together (b3cas__tier_put_ahead), before the stage; under the
+ * batch's stripe locks. Revived candidates and the rest are staged as a
+ * put stages them. *ids_out: their ids, which the caller frees after
+ * b3cas__tier_put_ahead_done. */
+static int put_ahead(b3cas_store *s, const batch_item *items, size_t n,
+		     const void *const *data, const size_t *lens,
+		     b3cas_oid **ids_out)
+{
+	b3cas_oid *ids = malloc(n * sizeof(*ids));
+	const void **d = malloc(n * sizeof(*d));
+	size_t *l = malloc(n * sizeof(*l)), m = 0;
+	int rc = 0;
+
+	if (!ids || !d || !l) {
+		rc = b3cas__error(B3CAS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		size_t k = items[i].index;
+		uint64_t refs;
+
+		if (i > 0 && b3cas_oid_equal(&items[i].id, &items[i - 1].id))
+			continue;
+		if (lens[k] > B3CAS_RADOS_OBJECT_MAX)
+			continue; /* refused by its stage */
+		rc = b3cas__lookup_count(s, &items[i].id, &refs);
+		if (rc != 0)
+			continue;
+		ids[m] = items[i].id;
+		d[m] = data[k];
+		l[m++] = lens[k];
+	}
+	if (rc >= 0)
+		rc = m ? b3cas__tier_put_ahead(s, ids, d, l, m) : 0;
+out:
+	if (rc < 0) {
+		free(ids);
+		ids = NULL;
+	}
+	*ids_out = ids;
+	free(d);
+	free(l);
+	return rc < 0 ? rc : 0;
+}
+
 int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 			  const void *const *data, const size_t *lens,
 			  size_t n)
@@ -189,10 +235,16 @@ int b3cas_store_put_batch(b3cas_store *s, b3cas_oid *ids_out, bool *dup_out,
 		size_t need = 0;
 		uint64_t dups = 0;
 
+		b3cas_oid *pooled = NULL;
+
 		b = rocksdb_writebatch_create();
 		lock_stripes(s, items, n, true);
-		rc = stage_all(s, b, items, n, data, lens, dup_out, &loose,
-			       cputs, &need, &dups);
+		rc = s->tier ? put_ahead(s, items, n, data, lens, &pooled) : 0;
+		if (rc == 0)
+			rc = stage_all(s, b, items, n, data, lens, dup_out,
+				       &loose, cputs, &need, &dups);
+		b3cas__tier_put_ahead_done();
+		free(pooled);
 		if (rc == 0)
 			rc = b3cas__write_batch(s, b, loose);
 		if (rc == 0)

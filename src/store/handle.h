@@ -372,6 +372,18 @@ int b3cas__tier_exists(b3cas_store *s, const b3cas_oid *id);
  * 0 or a code (then found[] is not complete). */
 int b3cas__tier_exists_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 			     bool *found);
+/* tier.c, for put_batch in a RADOS store, under the batch's stripe locks:
+ * store the n new objects ids[] (sorted, distinct; none in the index, each
+ * at most B3CAS_RADOS_OBJECT_MAX bytes) in the pool together, each with
+ * this host's reference (B3CAS_RADOS_WINDOW in flight), so that this
+ * thread's b3cas__loose_write of each, staging the batch, sends nothing;
+ * until b3cas__tier_put_ahead_done. A failure is returned (then some may
+ * be in the pool with this host's count and no entry: the over-count a
+ * crash leaves, which fsck --repair mends). */
+int b3cas__tier_put_ahead(b3cas_store *s, const b3cas_oid *ids,
+			  const void *const *data, const size_t *lens,
+			  size_t n);
+void b3cas__tier_put_ahead_done(void);
 /* get.c, for get_batch in a RADOS store: the objects of ids[0..n) that
  * this host holds (live loose entries) and neither L1 nor L2 has, read
  * from the pool together (B3CAS_RADOS_WINDOW in flight) into new buffers:

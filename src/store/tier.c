@@ -99,6 +99,57 @@ static int tier_put(b3cas_store *s, const b3cas_oid *id, const void *data,
 	return b3cas__rados_put(s->tier, id->bytes, data, len, NULL);
 }
 
+/* The new objects of a put_batch that b3cas__tier_put_ahead stored in the
+ * pool, sorted, for this thread's staging of that batch (under its
+ * stripe locks) until b3cas__tier_put_ahead_done. */
+static _Thread_local const b3cas_oid *ahead;
+static _Thread_local size_t n_ahead;
+
+static bool put_ahead(const b3cas_oid *id)
+{
+	size_t lo = 0, hi = n_ahead;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(ahead[mid].bytes, id->bytes, B3CAS_OID_LEN);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int b3cas__tier_put_ahead(b3cas_store *s, const b3cas_oid *ids,
+			  const void *const *data, const size_t *lens,
+			  size_t n)
+{
+	uint8_t(*raw)[32] = malloc((n ? n : 1) * sizeof(*raw));
+	int rc;
+
+	if (!raw)
+		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		memcpy(raw[i], ids[i].bytes, B3CAS_OID_LEN);
+	rc = b3cas__rados_put_batch(s->tier, (const uint8_t(*)[32])raw, data,
+				    lens, n, NULL);
+	free(raw);
+	if (rc == 0) {
+		ahead = ids;
+		n_ahead = n;
+	}
+	return rc;
+}
+
+void b3cas__tier_put_ahead_done(void)
+{
+	ahead = NULL;
+	n_ahead = 0;
+}
+
 int b3cas__loose_write(b3cas_store *s, const b3cas_oid *id, const void *data,
 		       size_t len, bool revive)
 {
@@ -108,6 +159,9 @@ int b3cas__loose_write(b3cas_store *s, const b3cas_oid *id, const void *data,
 						   B3CAS_DURABILITY_FULL);
 	if (len > B3CAS_RADOS_OBJECT_MAX)
 		return too_large(s, len);
+	/* stored already, with this host's reference, by its batch */
+	if (!revive && put_ahead(id))
+		return 0;
 	return tier_put(s, id, data, len, revive);
 }
 
