@@ -74,10 +74,9 @@ static int too_large(const b3cas_store *s, uint64_t len)
 {
 	return b3cas__error(B3CAS_ERANGE, "RADOS pool %s: an object of %llu "
 			    "bytes: a RADOS store keeps objects of at most "
-			    "%u bytes whole (chunked objects are not built "
-			    "for it yet)",
-			    b3cas__rados_pool(s->tier),
-			    (unsigned long long)len, B3CAS_RADOS_OBJECT_MAX);
+			    "%llu bytes", b3cas__rados_pool(s->tier),
+			    (unsigned long long)len,
+			    (unsigned long long)B3CAS_RADOS_BIG_MAX);
 }
 
 /* The host's reference to id, for a put: a new object's is added (and
@@ -157,7 +156,7 @@ int b3cas__loose_write(b3cas_store *s, const b3cas_oid *id, const void *data,
 		return b3cas__object_write(&s->lay, id, data, len,
 					   s->durability ==
 						   B3CAS_DURABILITY_FULL);
-	if (len > B3CAS_RADOS_OBJECT_MAX)
+	if (len > B3CAS_RADOS_BIG_MAX)
 		return too_large(s, len);
 	/* stored already, with this host's reference, by its batch */
 	if (!revive && put_ahead(id))
@@ -182,21 +181,25 @@ int b3cas__loose_publish(b3cas_store *s, b3cas_tmpfile *tmp,
 		b3cas__tmpfile_discard(&s->lay, tmp);
 		return rc;
 	}
-	if ((uint64_t)st.st_size > B3CAS_RADOS_OBJECT_MAX) {
+	if ((uint64_t)st.st_size > B3CAS_RADOS_BIG_MAX) {
 		b3cas__tmpfile_discard(&s->lay, tmp);
 		return too_large(s, (uint64_t)st.st_size);
 	}
-	p = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!p) {
+	if (st.st_size == 0) {
 		b3cas__tmpfile_discard(&s->lay, tmp);
-		return b3cas__error(B3CAS_ENOMEM, "out of memory");
+		return tier_put(s, id, "", 0, revive);
 	}
-	rc = b3cas__pread_exact(tmp->fd, p, (size_t)st.st_size, 0,
-				"a staged object");
+	/* mapped, not copied: a big object stays out of memory but for the
+	 * pages being sent */
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, tmp->fd, 0);
+	if (p == MAP_FAILED) {
+		rc = b3cas__error_errno(errno, "cannot map a staged object");
+		b3cas__tmpfile_discard(&s->lay, tmp);
+		return rc;
+	}
+	rc = tier_put(s, id, p, (size_t)st.st_size, revive);
+	munmap(p, (size_t)st.st_size);
 	b3cas__tmpfile_discard(&s->lay, tmp);
-	if (rc == 0)
-		rc = tier_put(s, id, p, (size_t)st.st_size, revive);
-	free(p);
 	return rc;
 }
 
@@ -232,8 +235,12 @@ static int read_exact(b3cas_store *s, const b3cas_oid *id, uint64_t size,
 		      void *buf)
 {
 	size_t got = 0;
-	int rc = b3cas__rados_read_at(s->tier, id->bytes, 0, buf,
-				      (size_t)size, &got);
+	/* a big object's bytes are in its parts */
+	int rc = size > B3CAS_RADOS_OBJECT_MAX
+			 ? b3cas__rados_read_big(s->tier, id->bytes, 0, buf,
+						 (size_t)size, &got, NULL)
+			 : b3cas__rados_read_at(s->tier, id->bytes, 0, buf,
+						(size_t)size, &got);
 
 	if (rc == 0 && got != size) {
 		char hex[B3CAS_OID_HEX_LEN + 1];
@@ -274,7 +281,7 @@ int b3cas__loose_open(b3cas_store *s, const b3cas_oid *id, uint64_t size,
 		return b3cas__object_open(&s->lay, id, size, fd_out);
 	/* the bytes from the pool into a file in memory, for the readers
 	 * that read through a descriptor (streams, fsck, restore) */
-	if (size > B3CAS_RADOS_OBJECT_MAX)
+	if (size > B3CAS_RADOS_BIG_MAX)
 		return too_large(s, size);
 	p = malloc(size ? (size_t)size : 1);
 	if (!p)

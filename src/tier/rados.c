@@ -44,7 +44,8 @@
 	X(rados_aio_create_completion) X(rados_aio_wait_for_complete)        \
 	X(rados_aio_get_return_value) X(rados_aio_release) X(rados_aio_stat) \
 	X(rados_nobjects_list_open) X(rados_nobjects_list_next)              \
-	X(rados_nobjects_list_close) X(rados_stat) X(rados_read)
+	X(rados_nobjects_list_close) X(rados_stat) X(rados_read)             \
+	X(rados_aio_write_full) X(rados_aio_read) X(rados_aio_remove)
 
 static struct {
 #define DECLARE(f) __typeof__(f) *f;
@@ -102,6 +103,15 @@ struct b3cas_rados {
 #define PUT_TRIES 64
 /* What a read asks for when it does not know the object's size. */
 #define READ_GUESS (64u << 10)
+/* A big object (over B3CAS_RADOS_OBJECT_MAX): its head, named by its id,
+ * holds the counts and BIG_KEY = "GEN:PARTS:SIZE" (GEN 16 hex digits,
+ * new for every put that writes parts); its bytes are in parts named
+ * ID.GEN.K (K = 0.. in decimal) of PART_BYTES each (the last shorter),
+ * written before the head is made and removed after it is collected. */
+#define BIG_KEY "p"
+#define PART_BYTES (16u << 20)
+/* parts in flight at once */
+#define PART_WINDOW 4
 
 static void hex(char *out, const uint8_t *p, size_t n)
 {
@@ -381,6 +391,9 @@ static int put_next(int r, int *step, bool *created)
 	return r;
 }
 
+static int put_big(b3cas_rados *t, const uint8_t id[32], const void *data,
+		   size_t len, bool *created);
+
 int b3cas__rados_put(b3cas_rados *t, const uint8_t id[32], const void *data,
 		     size_t len, bool *created)
 {
@@ -388,10 +401,28 @@ int b3cas__rados_put(b3cas_rados *t, const uint8_t id[32], const void *data,
 	int step = len <= PUT_SEND_MAX ? 0 : 1;
 	bool made = false;
 
-	if (len > B3CAS_RADOS_OBJECT_MAX)
+	if (len > B3CAS_RADOS_BIG_MAX)
 		return b3cas__error(B3CAS_ERANGE, "RADOS pool %s: an object "
-				    "of %zu bytes: at most %u here", t->pool,
-				    len, B3CAS_RADOS_OBJECT_MAX);
+				    "of %zu bytes: at most %llu here", t->pool,
+				    len,
+				    (unsigned long long)B3CAS_RADOS_BIG_MAX);
+	if (len > B3CAS_RADOS_OBJECT_MAX) {
+		/* a reference if it is there: its bytes are not sent */
+		op_args a;
+		int r;
+
+		hex(name, id, 32);
+		r = run_write(t, op_ref(t, &a, 1), name);
+
+		if (r == 0) {
+			if (created)
+				*created = false;
+			return 0;
+		}
+		if (r != -ENOENT)
+			return fail(t, r, "cannot store", id);
+		return put_big(t, id, data, len, created);
+	}
 	hex(name, id, 32);
 	for (int i = 0; i < PUT_TRIES; i++) {
 		op_args a;
@@ -411,6 +442,270 @@ int b3cas__rados_put(b3cas_rados *t, const uint8_t id[32], const void *data,
 	return b3cas__error(B3CAS_EBUSY, "RADOS pool %s: cannot store %s: it "
 			    "was collected %d times while this put tried",
 			    t->pool, name, PUT_TRIES / 2);
+}
+
+/* ---- big objects ------------------------------------------------------- */
+
+typedef struct {
+	char gen[17];
+	uint32_t parts;
+	uint64_t size;
+} big_info;
+
+static void part_name(char *out, size_t n, const char *head,
+		      const char *gen, uint32_t k)
+{
+	snprintf(out, n, "%s.%s.%u", head, gen, k);
+}
+
+/* "GEN:PARTS:SIZE" into *b: 0, or -1 when it is not that. */
+static int parse_big(big_info *b, const char *v, size_t n)
+{
+	char text[64];
+	unsigned long long parts, size;
+
+	if (n == 0 || n >= sizeof(text))
+		return -1;
+	memcpy(text, v, n);
+	text[n] = '\0';
+	if (sscanf(text, "%16[0-9a-f]:%llu:%llu", b->gen, &parts, &size) != 3 ||
+	    strlen(b->gen) != 16 || parts == 0 || parts > UINT32_MAX ||
+	    size > B3CAS_RADOS_BIG_MAX ||
+	    parts != (size + PART_BYTES - 1) / PART_BYTES)
+		return -1;
+	b->parts = (uint32_t)parts;
+	b->size = size;
+	return 0;
+}
+
+/*
+ * Run op (0 write, 1 read, 2 remove) on parts [first, last] of a big
+ * object, PART_WINDOW at a time; data is the object's bytes from offset
+ * base (reads: into buf from base; each part's bytes clipped to
+ * [off, off + len) for reads). Returns 0 or the first failure (negative
+ * errno). Removes ignore parts already gone.
+ */
+static int parts_run(const b3cas_rados *t, const char *head, const big_info *b,
+		     int op, uint8_t *buf, uint64_t off, uint64_t len)
+{
+	uint32_t first = (uint32_t)(off / PART_BYTES);
+	uint32_t last = len ? (uint32_t)((off + len - 1) / PART_BYTES) : first;
+	rados_completion_t c[PART_WINDOW] = {0};
+	size_t want[PART_WINDOW];
+	int rc = 0, inflight = 0, head_i = 0;
+
+	if (op == 2) {
+		first = 0;
+		last = b->parts - 1;
+	}
+	for (uint32_t k = first; k <= last || inflight > 0;) {
+		if (rc == 0 && k <= last && inflight < PART_WINDOW) {
+			int slot = (head_i + inflight) % PART_WINDOW;
+			uint64_t p0 = (uint64_t)k * PART_BYTES;
+			uint64_t p1 = p0 + PART_BYTES < b->size ? p0 + PART_BYTES
+								 : b->size;
+			uint64_t a = op == 2 ? p0 : p0 > off ? p0 : off;
+			uint64_t z = op == 2 ? p1 : p1 < off + len ? p1 : off + len;
+			char name[NAME_LEN + 64];
+			int r;
+
+			part_name(name, sizeof(name), head, b->gen, k);
+			r = lib.rados_aio_create_completion(NULL, NULL, NULL,
+							    &c[slot]);
+			if (r == 0 && op == 0)
+				r = lib.rados_aio_write_full(
+					t->io, name, c[slot],
+					(const char *)buf + (a - off),
+					(size_t)(z - a));
+			else if (r == 0 && op == 1)
+				r = lib.rados_aio_read(t->io, name, c[slot],
+						       (char *)buf + (a - off),
+						       (size_t)(z - a), a - p0);
+			else if (r == 0)
+				r = lib.rados_aio_remove(t->io, name, c[slot]);
+			if (r < 0) {
+				if (c[slot])
+					lib.rados_aio_release(c[slot]);
+				c[slot] = NULL;
+				rc = r;
+				continue;
+			}
+			want[slot] = (size_t)(z - a);
+			inflight++;
+			k++;
+			continue;
+		}
+		if (inflight == 0)
+			break;
+		{
+			int r;
+
+			lib.rados_aio_wait_for_complete(c[head_i]);
+			r = lib.rados_aio_get_return_value(c[head_i]);
+			lib.rados_aio_release(c[head_i]);
+			c[head_i] = NULL;
+			/* a part shorter than its place: the object is
+			 * damaged (its reader checks the bytes) */
+			if (op == 1 && r >= 0 && (size_t)r != want[head_i])
+				r = -EIO;
+			if (op == 2 && r == -ENOENT)
+				r = 0;
+			if (r < 0 && rc == 0)
+				rc = r;
+			inflight--;
+			head_i = (head_i + 1) % PART_WINDOW;
+		}
+	}
+	return rc;
+}
+
+/* The big object's record, or b->parts = 0 for a whole one: 0, or a code
+ * (B3CAS_ENOTFOUND: no such object). */
+static int big_get(b3cas_rados *t, const uint8_t id[32], big_info *b)
+{
+	char name[NAME_LEN + 1];
+	const char *keys[1] = {BIG_KEY};
+	rados_read_op_t op = lib.rados_create_read_op();
+	rados_omap_iter_t it = NULL;
+	int rv = 0, r;
+
+	memset(b, 0, sizeof(*b));
+	if (!op)
+		return fail(t, -ENOMEM, "cannot read", id);
+	hex(name, id, 32);
+	lib.rados_read_op_omap_get_vals_by_keys(op, keys, 1, &it, &rv);
+	r = lib.rados_read_op_operate(op, t->io, name, 0);
+	if (r == 0 && rv < 0)
+		r = rv;
+	if (r == 0 && it) {
+		char *k, *v;
+		size_t n;
+
+		while (lib.rados_omap_get_next(it, &k, &v, &n) == 0 && k)
+			if (strcmp(k, BIG_KEY) == 0 && parse_big(b, v, n) != 0)
+				r = -EUCLEAN;
+	}
+	if (it)
+		lib.rados_omap_get_end(it);
+	lib.rados_release_read_op(op);
+	if (r == -EUCLEAN)
+		return b3cas__error(B3CAS_ECORRUPT, "RADOS pool %s: object %s "
+				    "has a damaged record of its parts",
+				    t->pool, name);
+	return r < 0 ? fail(t, r, "cannot read", id) : 0;
+}
+
+/* A new generation: 16 hex digits no other put will pick. */
+static void new_gen(char gen[17])
+{
+	uint8_t r[8];
+	FILE *f = fopen("/dev/urandom", "rb");
+
+	if (!f || fread(r, 1, sizeof(r), f) != sizeof(r)) {
+		struct timespec ts;
+		uint64_t x;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = (uint64_t)ts.tv_sec * 1000000007ull ^
+		    (uint64_t)ts.tv_nsec ^ ((uint64_t)(uintptr_t)gen << 17);
+		memcpy(r, &x, sizeof(r));
+	}
+	if (f)
+		fclose(f);
+	hex(gen, r, 8);
+}
+
+static int put_big(b3cas_rados *t, const uint8_t id[32], const void *data,
+		   size_t len, bool *created)
+{
+	char name[NAME_LEN + 1], rec[64];
+	big_info b;
+	int rc;
+
+	hex(name, id, 32);
+	new_gen(b.gen);
+	b.size = len;
+	b.parts = (uint32_t)((len + PART_BYTES - 1) / PART_BYTES);
+	snprintf(rec, sizeof(rec), "%s:%u:%llu", b.gen, b.parts,
+		 (unsigned long long)len);
+	/* the bytes first: a head names only parts that are there */
+	rc = parts_run(t, name, &b, 0, (uint8_t *)(uintptr_t)data, 0, len);
+	for (int i = 0; rc == 0 && i < PUT_TRIES; i++) {
+		rados_write_op_t op = lib.rados_create_write_op();
+		const char *keys[3] = {TOTAL_KEY, t->host_key, BIG_KEY};
+		const char *vals[3] = {"1", "1", rec};
+		size_t lens[3] = {1, 1, strlen(rec)};
+		op_args a;
+		int r;
+
+		if (op) {
+			lib.rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE,
+						  NULL);
+			lib.rados_write_op_omap_set(op, keys, vals, lens, 3);
+		}
+		r = run_write(t, op, name);
+		if (r == 0) {
+			if (created)
+				*created = true;
+			return 0;
+		}
+		if (r != -EEXIST) {
+			rc = r;
+			break;
+		}
+		/* stored already (by another put, with parts of its own):
+		 * a reference to it, and these parts go */
+		r = run_write(t, op_ref(t, &a, 1), name);
+		if (r == 0) {
+			if (created)
+				*created = false;
+			(void)parts_run(t, name, &b, 2, NULL, 0, 0);
+			return 0;
+		}
+		if (r != -ENOENT) {
+			rc = r;
+			break;
+		}
+		/* collected meanwhile: make it again, with these parts */
+	}
+	(void)parts_run(t, name, &b, 2, NULL, 0, 0);
+	if (rc == 0)
+		return b3cas__error(B3CAS_EBUSY, "RADOS pool %s: cannot store "
+				    "%s: it was collected %d times while this "
+				    "put tried", t->pool, name, PUT_TRIES);
+	return fail(t, rc, "cannot store", id);
+}
+
+int b3cas__rados_read_big(b3cas_rados *t, const uint8_t id[32], uint64_t off,
+			  void *buf, size_t len, size_t *got, uint64_t *size)
+{
+	char name[NAME_LEN + 1];
+	big_info b;
+	int rc = big_get(t, id, &b);
+
+	*got = 0;
+	if (rc < 0)
+		return rc;
+	hex(name, id, 32);
+	if (b.parts == 0)
+		return b3cas__error(B3CAS_ECORRUPT, "RADOS pool %s: object %s "
+				    "is not a big one (no record of parts)",
+				    t->pool, name);
+	if (size)
+		*size = b.size;
+	if (off >= b.size)
+		return 0;
+	if (len > b.size - off)
+		len = (size_t)(b.size - off);
+	rc = parts_run(t, name, &b, 1, buf, off, len);
+	if (rc == -ENOENT || rc == -EIO)
+		return b3cas__error(B3CAS_ECORRUPT, "RADOS pool %s: object %s "
+				    "lacks a part, or one is short", t->pool,
+				    name);
+	if (rc < 0)
+		return fail(t, rc, "cannot read", id);
+	*got = len;
+	return 0;
 }
 
 int b3cas__rados_ref(b3cas_rados *t, const uint8_t id[32], uint32_t n)
@@ -468,21 +763,44 @@ int b3cas__rados_release(b3cas_rados *t, const uint8_t id[32], bool *last)
 
 int b3cas__rados_collect(b3cas_rados *t, const uint8_t id[32])
 {
-	char name[NAME_LEN + 1];
-	rados_write_op_t op = lib.rados_create_write_op();
-	int rv = 0, r;
+	char name[NAME_LEN + 1], rec[64];
+	rados_write_op_t op;
+	big_info b;
+	int rv = 0, rv2 = 0, r;
 
+	/* a big object's record first: its parts go after its head, and
+	 * only if the head is the one read (a put that made it again since
+	 * has parts of its own) */
+	r = big_get(t, id, &b);
+	if (r == B3CAS_ENOTFOUND)
+		return r;
+	if (r < 0 && r != B3CAS_ECORRUPT)
+		return r;
+	b3cas_error_clear();
 	hex(name, id, 32);
+	op = lib.rados_create_write_op();
 	if (op) {
 		lib.rados_write_op_omap_cmp(op, TOTAL_KEY,
 					    LIBRADOS_CMPXATTR_OP_EQ, "0", 1,
 					    &rv);
+		if (b.parts) {
+			snprintf(rec, sizeof(rec), "%s:%u:%llu", b.gen,
+				 b.parts, (unsigned long long)b.size);
+			lib.rados_write_op_omap_cmp(op, BIG_KEY,
+						    LIBRADOS_CMPXATTR_OP_EQ,
+						    rec, strlen(rec), &rv2);
+		}
 		lib.rados_write_op_remove(op);
 	}
 	r = run_write(t, op, name);
 	if (r == -ECANCELED)
 		return 0; /* referenced again */
-	return r < 0 ? fail(t, r, "cannot collect", id) : 1;
+	if (r < 0)
+		return fail(t, r, "cannot collect", id);
+	/* a crash here leaves the parts: a leak, never a loss */
+	if (b.parts)
+		(void)parts_run(t, name, &b, 2, NULL, 0, 0);
+	return 1;
 }
 
 static int64_t parse_count(const char *v, size_t n)
@@ -647,13 +965,14 @@ int b3cas__rados_read(b3cas_rados *t, const uint8_t id[32],
 int b3cas__rados_read_held(b3cas_rados *t, const uint8_t id[32],
 			   void **data, size_t *len, int64_t *others)
 {
-	const char *keys[2] = {TOTAL_KEY, t->host_key};
+	const char *keys[3] = {TOTAL_KEY, t->host_key, BIG_KEY};
 	char name[NAME_LEN + 1];
 	rados_read_op_t op;
 	rados_omap_iter_t it = NULL;
 	uint8_t *buf = malloc(READ_GUESS);
 	size_t got = 0;
-	int64_t total, mine;
+	int64_t total = 0, mine = 0;
+	big_info big = {{0}, 0, 0};
 	int rv_read = 0, rv_keys = 0, r;
 
 	*data = NULL;
@@ -666,23 +985,51 @@ int b3cas__rados_read_held(b3cas_rados *t, const uint8_t id[32],
 		return fail(t, -ENOMEM, "cannot read", id);
 	}
 	hex(name, id, 32);
-	/* the first bytes and the counts in one round trip */
+	/* the first bytes, the counts and a big object's record in one
+	 * round trip */
 	lib.rados_read_op_read(op, 0, READ_GUESS, (char *)buf, &got, &rv_read);
-	lib.rados_read_op_omap_get_vals_by_keys(op, keys, 2, &it, &rv_keys);
+	lib.rados_read_op_omap_get_vals_by_keys(op, keys, 3, &it, &rv_keys);
 	r = lib.rados_read_op_operate(op, t->io, name, 0);
 	if (r == 0)
 		r = rv_read < 0 ? rv_read : rv_keys;
-	if (r == 0) {
-		take_counts(t, it, &total, &mine);
-		*others = total - mine;
+	if (r == 0 && it) {
+		char *k, *v;
+		size_t n;
+
+		while (lib.rados_omap_get_next(it, &k, &v, &n) == 0 && k) {
+			if (strcmp(k, TOTAL_KEY) == 0)
+				total = parse_count(v, n);
+			else if (strcmp(k, t->host_key) == 0)
+				mine = parse_count(v, n);
+			else if (strcmp(k, BIG_KEY) == 0 &&
+				 parse_big(&big, v, n) != 0)
+				r = -EUCLEAN;
+		}
 	}
 	if (it)
 		lib.rados_omap_get_end(it);
 	lib.rados_release_read_op(op);
-	r = r < 0 ? fail(t, r, "cannot read", id) : 0;
+	if (r == -EUCLEAN)
+		r = b3cas__error(B3CAS_ECORRUPT, "RADOS pool %s: object %s "
+				 "has a damaged record of its parts", t->pool,
+				 name);
+	else
+		r = r < 0 ? fail(t, r, "cannot read", id) : 0;
+	*others = total - mine;
 	/* nobody else's: the rest is not worth reading */
-	if (r == 0 && *others > 0)
+	if (r == 0 && *others > 0 && big.parts) {
+		uint8_t *more = realloc(buf, (size_t)big.size);
+
+		if (!more) {
+			r = b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
+		} else {
+			buf = more;
+			r = b3cas__rados_read_big(t, id, 0, buf,
+						  (size_t)big.size, &got, NULL);
+		}
+	} else if (r == 0 && *others > 0) {
 		r = read_rest(t, id, &buf, READ_GUESS, &got);
+	}
 	if (r < 0 || *others <= 0) {
 		free(buf);
 		return r;

@@ -69,6 +69,9 @@ typedef struct b3cas_rados_conf {
 /* The longest bytes one object may hold here: RADOS's own limit on an
  * object is 128 MiB and on one write 90 MiB by default. */
 #define B3CAS_RADOS_OBJECT_MAX (64u << 20)
+/* The longest bytes one b3cas object may hold here: above
+ * B3CAS_RADOS_OBJECT_MAX, its bytes are in parts of 16 MiB (rados.c). */
+#define B3CAS_RADOS_BIG_MAX (64ull << 30)
 
 /* How many operations a batch keeps in flight at once. */
 #define B3CAS_RADOS_WINDOW 256
@@ -134,6 +137,13 @@ int b3cas__rados_read(b3cas_rados *t, const uint8_t id[32],
  */
 int b3cas__rados_read_held(b3cas_rados *t, const uint8_t id[32],
 			   void **data, size_t *len, int64_t *others);
+
+/* Up to len bytes from off of a big object (one over
+ * B3CAS_RADOS_OBJECT_MAX: its parts) into buf; *got says how many, *size
+ * (may be NULL) its size. B3CAS_ECORRUPT when its record of parts is
+ * damaged or a part is missing or short. */
+int b3cas__rados_read_big(b3cas_rados *t, const uint8_t id[32], uint64_t off,
+			  void *buf, size_t len, size_t *got, uint64_t *size);
 
 /* Up to len bytes from off into buf; *got says how many (fewer only at
  * the object's end). */

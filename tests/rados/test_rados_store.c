@@ -804,6 +804,109 @@ static void t_backup_both_ways(void **state)
 	tu_remove_root(rc_);
 }
 
+/* Every name in the pool's namespace: ids and the rest (big objects'
+ * parts). */
+static uint64_t pool_names(b3cas_rados *t)
+{
+	long n = 0;
+	uint64_t others = 0;
+
+	assert_int_equal(b3cas__rados_list(t, tu_pool_count_visit, &n,
+					   &others),
+			 0);
+	return (uint64_t)n + others;
+}
+
+/*
+ * Objects over 64 MiB in a RADOS store (their bytes in parts): one put
+ * whole, one streamed through a writer; get, ranges across the parts'
+ * edges, a reader; a second host reads one through the pool; fsck finds
+ * nothing; once deleted and collected, the pool holds nothing, parts
+ * included.
+ */
+static void t_big(void **state)
+{
+	char ra[64], rb[64], ns[64];
+	uint64_t st = seed ^ 18;
+	size_t len = (80u << 20) + 777, len2 = (66u << 20) + 3;
+	uint8_t *p = malloc(len), *q = malloc(len2), *back = malloc(1u << 20);
+	b3cas_oid id, id2;
+	b3cas_store *a, *b;
+	b3cas_writer *w;
+	b3cas_rados *t;
+	b3cas_fsck_report fr;
+	void *data;
+	size_t dlen, got;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(q);
+	tu_make_root(ra, sizeof(ra), "rados-biga");
+	tu_make_root(rb, sizeof(rb), "rados-bigb");
+	random_ns(ns, sizeof(ns), &st);
+	a = open_rados_store(ra, ns);
+	b = open_rados_store(rb, ns);
+	t = tu_pool_open(ra);
+	object_bytes(p, len, 400);
+	object_bytes(q, len2, 401);
+	assert_int_equal(b3cas_store_put(a, &id, p, len), 0);
+	assert_int_equal(b3cas_writer_open(&w, a), 0);
+	for (size_t off = 0; off < len2; off += 3u << 20)
+		assert_int_equal(b3cas_writer_write(w, q + off,
+						    len2 - off < (3u << 20)
+							    ? len2 - off
+							    : 3u << 20),
+				 0);
+	assert_int_equal(b3cas_writer_commit(w, &id2), 0);
+	/* two heads, 6 + 5 parts of 16 MiB */
+	assert_int_equal(tu_pool_objects(t), 2);
+	assert_int_equal(pool_names(t), 2 + 6 + 5);
+	assert_int_equal(b3cas_store_get(a, &id, &data, &dlen), 0);
+	assert_int_equal(dlen, len);
+	assert_memory_equal(data, p, len);
+	free(data);
+	assert_int_equal(b3cas_store_read_at(a, &id2, (16u << 20) - 100, back,
+					     1u << 20, &got),
+			 0);
+	assert_int_equal(got, 1u << 20);
+	assert_memory_equal(back, q + (16u << 20) - 100, got);
+	{
+		b3cas_reader *r;
+		uint8_t *all = malloc(len2);
+		size_t at = 0, n;
+
+		assert_non_null(all);
+		assert_int_equal(b3cas_reader_open(&r, a, &id2), 0);
+		while ((n = (size_t)b3cas_reader_read(r, all + at,
+						      len2 - at)) > 0)
+			at += n;
+		assert_int_equal(at, len2);
+		assert_memory_equal(all, q, len2);
+		b3cas_reader_close(r);
+		free(all);
+	}
+	/* b holds neither: it reads a's through the pool */
+	assert_int_equal(b3cas_store_get(b, &id2, &data, &dlen), 0);
+	assert_int_equal(dlen, len2);
+	assert_memory_equal(data, q, len2);
+	free(data);
+	fsck_counts(a, false, &fr);
+	assert_int_equal(fr.problems, 0);
+	assert_int_equal(fr.tier_objects, 2);
+	assert_int_equal(b3cas_store_delete(a, &id), 0);
+	assert_int_equal(b3cas_store_delete(a, &id2), 0);
+	gc_now(a);
+	assert_int_equal(pool_names(t), 0);
+	b3cas__rados_close(t);
+	assert_int_equal(b3cas_store_close(a), 0);
+	assert_int_equal(b3cas_store_close(b), 0);
+	tu_remove_root(ra);
+	tu_remove_root(rb);
+	free(p);
+	free(q);
+	free(back);
+}
+
 static void t_hosts_race(void **state)
 {
 	(void)state;
@@ -824,6 +927,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_revive),
 		cmocka_unit_test(t_fsck_counts),
 		cmocka_unit_test(t_backup_both_ways),
+		cmocka_unit_test(t_big),
 		cmocka_unit_test(t_hosts_race),
 	};
 

@@ -230,9 +230,10 @@ static void t_counts_and_refusals(void **state)
 	assert_true(last);
 	assert_int_equal(b3cas__rados_release(t, id, NULL), 0);
 	assert_int_equal(b3cas__rados_collect(t, id), 1);
-	/* an object too large for the tier */
+	/* an object too large for the tier (refused before a byte is read) */
 	assert_int_equal(b3cas__rados_put(t, other, p,
-					  B3CAS_RADOS_OBJECT_MAX + 1u, NULL),
+					  (size_t)B3CAS_RADOS_BIG_MAX + 1u,
+					  NULL),
 			 B3CAS_ERANGE);
 	assert_int_equal(objects_in(t), 0);
 	b3cas__rados_close(t);
@@ -276,6 +277,86 @@ static void t_two_hosts(void **state)
 	assert_int_equal(objects_in(a), 0);
 	b3cas__rados_close(a);
 	b3cas__rados_close(b);
+}
+
+/*
+ * A big object (over B3CAS_RADOS_OBJECT_MAX: its bytes in parts): put by
+ * one host (made), then by another (a reference: that put's own parts
+ * removed), read whole and in ranges across parts' edges by both, and
+ * through the store's read of an object it does not hold; collected once
+ * nobody holds it, its parts gone with it.
+ */
+static void t_big(void **state)
+{
+	char ns[64];
+	uint64_t st = seed ^ 7;
+	size_t len = B3CAS_RADOS_OBJECT_MAX + (17u << 20) + 12345, got;
+	uint8_t *p = malloc(len), *back = malloc(len), id[32];
+	b3cas_rados *a, *b;
+	int64_t total, others;
+	bool created, last;
+	void *data;
+	size_t dlen;
+	uint64_t size;
+	static const uint64_t offs[] = {0, (16u << 20) - 5, 70u << 20};
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(back);
+	random_ns(ns, sizeof(ns), &st);
+	a = open_tier(ns, 1);
+	b = open_tier(ns, 2);
+	object_bytes(p, len, 31);
+	id_of(id, p, len);
+	assert_int_equal(b3cas__rados_put(a, id, p, len, &created), 0);
+	assert_true(created);
+	/* the head and 6 parts of 16 MiB (the last shorter) */
+	assert_int_equal(objects_in(a), 1 + 6);
+	assert_int_equal(b3cas__rados_put(b, id, p, len, &created), 0);
+	assert_false(created);
+	assert_int_equal(objects_in(a), 1 + 6);
+	assert_int_equal(b3cas__rados_counts(a, id, &total, NULL), 0);
+	assert_int_equal(total, 2);
+	memset(back, 0, len);
+	assert_int_equal(b3cas__rados_read_big(b, id, 0, back, len, &got,
+					       &size),
+			 0);
+	assert_int_equal(got, len);
+	assert_int_equal(size, len);
+	assert_memory_equal(back, p, len);
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		assert_int_equal(b3cas__rados_read_big(a, id, offs[i], back,
+						       100000, &got, NULL),
+				 0);
+		assert_int_equal(got, 100000);
+		assert_memory_equal(back, p + offs[i], got);
+	}
+	/* past the end: short */
+	assert_int_equal(b3cas__rados_read_big(a, id, len - 10, back, 100,
+					       &got, NULL),
+			 0);
+	assert_int_equal(got, 10);
+	/* a's read of what b holds, as a store reads an object it lacks */
+	assert_int_equal(b3cas__rados_release(a, id, &last), 0);
+	assert_false(last);
+	assert_int_equal(b3cas__rados_read_held(a, id, &data, &dlen, &others),
+			 0);
+	assert_int_equal(others, 1);
+	assert_int_equal(dlen, len);
+	assert_memory_equal(data, p, len);
+	free(data);
+	assert_int_equal(b3cas__rados_collect(a, id), 0); /* b holds it */
+	assert_int_equal(b3cas__rados_release(b, id, &last), 0);
+	assert_true(last);
+	assert_int_equal(b3cas__rados_collect(b, id), 1);
+	/* head and parts gone */
+	assert_int_equal(objects_in(a), 0);
+	assert_int_equal(b3cas__rados_read_big(a, id, 0, back, 10, &got, NULL),
+			 B3CAS_ENOTFOUND);
+	b3cas__rados_close(a);
+	b3cas__rados_close(b);
+	free(p);
+	free(back);
 }
 
 /* ---- batches ------------------------------------------------------------- */
@@ -701,6 +782,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_roundtrip),
 		cmocka_unit_test(t_counts_and_refusals),
 		cmocka_unit_test(t_two_hosts),
+		cmocka_unit_test(t_big),
 		cmocka_unit_test(t_batches),
 		cmocka_unit_test(t_cluster_down),
 		cmocka_unit_test(t_hosts_race),
