@@ -1176,6 +1176,19 @@ static size_t *all_items(size_t n)
 	return todo;
 }
 
+/* Every item of b, 0..n, through batch_run. */
+static int run_all(batch *b, size_t n)
+{
+	size_t *todo = all_items(n);
+	int rc;
+
+	if (!todo)
+		return b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
+	rc = batch_run(b, todo, n);
+	free(todo);
+	return rc;
+}
+
 /* exists */
 
 static int exists_start(batch *b, slot *sl, const char *name)
@@ -1198,14 +1211,9 @@ int64_t b3cas__rados_exists_batch(b3cas_rados *t, const uint8_t (*ids)[32],
 				  size_t n, bool *found)
 {
 	batch b = {t, ids, exists_start, exists_finish, found, NULL};
-	size_t *todo = all_items(n);
 	int64_t count = 0;
-	int rc;
+	int rc = run_all(&b, n);
 
-	if (!todo)
-		return b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
-	rc = batch_run(&b, todo, n);
-	free(todo);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++)
@@ -1252,14 +1260,7 @@ int b3cas__rados_others_batch(b3cas_rados *t, const uint8_t (*ids)[32],
 			      size_t n, int64_t *others)
 {
 	batch b = {t, ids, counts_start, counts_finish, others, NULL};
-	size_t *todo = all_items(n);
-	int rc;
-
-	if (!todo)
-		return b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
-	rc = batch_run(&b, todo, n);
-	free(todo);
-	return rc;
+	return run_all(&b, n);
 }
 
 /* put */
@@ -1381,14 +1382,7 @@ int b3cas__rados_read_batch(b3cas_rados *t, const uint8_t (*ids)[32],
 {
 	read_ctx p = {bufs, caps, lens};
 	batch b = {t, ids, read_start, read_finish, &p, NULL};
-	size_t *todo = all_items(n);
-	int rc;
-
-	if (!todo)
-		return b3cas__error(B3CAS_ENOMEM, "RADOS: out of memory");
-	rc = batch_run(&b, todo, n);
-	free(todo);
-	return rc;
+	return run_all(&b, n);
 }
 
 /* ---- listing ------------------------------------------------------------- */

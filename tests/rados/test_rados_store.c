@@ -199,6 +199,18 @@ static void t_one_store(void **state)
 
 /* ---- two hosts ----------------------------------------------------------- */
 
+/* The end of a case with two stores: the pool handle, both stores and
+ * their folders. */
+static void close_two(b3cas_rados *t, b3cas_store *a, const char *ra,
+		      b3cas_store *b, const char *rb)
+{
+	b3cas__rados_close(t);
+	assert_int_equal(b3cas_store_close(a), 0);
+	assert_int_equal(b3cas_store_close(b), 0);
+	tu_remove_root(ra);
+	tu_remove_root(rb);
+}
+
 static void t_two_hosts(void **state)
 {
 	char ra[64], rb[64], ns[64];
@@ -257,11 +269,7 @@ static void t_two_hosts(void **state)
 			 B3CAS_ENOTFOUND);
 	assert_int_equal(b3cas_store_get(b, &id, &back, &len),
 			 B3CAS_ENOTFOUND);
-	b3cas__rados_close(t);
-	assert_int_equal(b3cas_store_close(a), 0);
-	assert_int_equal(b3cas_store_close(b), 0);
-	tu_remove_root(ra);
-	tu_remove_root(rb);
+	close_two(t, a, ra, b, rb);
 }
 
 /* A candidate revived before GC keeps the host's reference in the pool;
@@ -685,11 +693,7 @@ static void t_fsck_counts(void **state)
 	gc_now(a);
 	gc_now(b);
 	assert_int_equal(tu_pool_objects(t), 0);
-	b3cas__rados_close(t);
-	assert_int_equal(b3cas_store_close(a), 0);
-	assert_int_equal(b3cas_store_close(b), 0);
-	tu_remove_root(ra);
-	tu_remove_root(rb);
+	close_two(t, a, ra, b, rb);
 }
 
 /* Each of n objects in s byte-exact, with refs references. */
@@ -897,11 +901,7 @@ static void t_big(void **state)
 	assert_int_equal(b3cas_store_delete(a, &id2), 0);
 	gc_now(a);
 	assert_int_equal(pool_names(t), 0);
-	b3cas__rados_close(t);
-	assert_int_equal(b3cas_store_close(a), 0);
-	assert_int_equal(b3cas_store_close(b), 0);
-	tu_remove_root(ra);
-	tu_remove_root(rb);
+	close_two(t, a, ra, b, rb);
 	free(p);
 	free(q);
 	free(back);
