@@ -63,7 +63,11 @@ typedef enum b3cas_fsck_kind {
 	 * wrong folder, or a file named by an id whose bytes do not match;
 	 * also anything in the tier's top folder but its 00..ff folders
 	 * (objects/strayfile, objects/zz/). With repair it is moved to
-	 * integrity/quarantine/ (never deleted). */
+	 * integrity/quarantine/ (never deleted). In a RADOS store's pool: a
+	 * part of a big object that no head names, a day old or more (left
+	 * by a put or a collection cut short); with repair it is removed
+	 * from the pool (no object's bytes: the head that named it is gone,
+	 * or names another generation). */
 	B3CAS_FSCK_STRAY,
 	/* An index entry that cannot be read. */
 	B3CAS_FSCK_MALFORMED,

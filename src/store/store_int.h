@@ -23,6 +23,7 @@
 #include "cache/l2.h"
 #include "digest/digest.h"
 #include "index/index.h"
+#include "tier/rados.h"
 #include "layout/objects.h"
 #include "layout/path.h"
 #include "stripe/stripes.h"
@@ -576,6 +577,16 @@ int b3cas__tier_check_count(b3cas_store *s, const b3cas_oid *id,
 			    bool repair, b3cas__pool_count *c);
 /* This host's count of id in the pool (B3CAS_ENOTFOUND: not there). */
 int b3cas__tier_count(b3cas_store *s, const b3cas_oid *id, int64_t *mine);
+/* Parts of big objects that no head names (tier/rados.h): listed, judged
+ * (orphans only once a day old: a put in progress writes its parts
+ * before its head) and removed if still orphans. */
+#define B3CAS_PART_MIN_AGE (24u * 3600u)
+int b3cas__tier_list_parts(b3cas_store *s,
+			   int (*visit)(void *ctx, const b3cas_rados_part *p),
+			   void *ctx);
+int b3cas__tier_part_orphaned(b3cas_store *s, const b3cas_rados_part *p,
+			      uint64_t *age_s);
+int b3cas__tier_part_remove(b3cas_store *s, const b3cas_rados_part *p);
 int b3cas__loose_write(b3cas_store *s, const b3cas_oid *id, const void *data,
 		       size_t len, bool revive);
 int b3cas__loose_publish(b3cas_store *s, b3cas_tmpfile *tmp,

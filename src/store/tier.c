@@ -436,3 +436,22 @@ int b3cas__tier_exists_batch(b3cas_store *s, const b3cas_oid *ids, size_t n,
 	free(raw);
 	return rc;
 }
+
+int b3cas__tier_list_parts(b3cas_store *s,
+			   int (*visit)(void *ctx, const b3cas_rados_part *p),
+			   void *ctx)
+{
+	return b3cas__rados_list_parts(s->tier, visit, ctx);
+}
+
+int b3cas__tier_part_orphaned(b3cas_store *s, const b3cas_rados_part *p,
+			      uint64_t *age_s)
+{
+	return b3cas__rados_part_orphaned(s->tier, p, B3CAS_PART_MIN_AGE,
+					  age_s);
+}
+
+int b3cas__tier_part_remove(b3cas_store *s, const b3cas_rados_part *p)
+{
+	return b3cas__rados_part_remove(s->tier, p, B3CAS_PART_MIN_AGE);
+}

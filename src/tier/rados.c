@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <rados/librados.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,8 @@
 	X(rados_aio_get_return_value) X(rados_aio_release) X(rados_aio_stat) \
 	X(rados_nobjects_list_open) X(rados_nobjects_list_next)              \
 	X(rados_nobjects_list_close) X(rados_stat) X(rados_read)             \
-	X(rados_aio_write_full) X(rados_aio_read) X(rados_aio_remove)
+	X(rados_aio_write_full) X(rados_aio_read) X(rados_aio_remove)        \
+	X(rados_remove)
 
 static struct {
 #define DECLARE(f) __typeof__(f) *f;
@@ -1417,4 +1419,97 @@ int b3cas__rados_list(b3cas_rados *t,
 	return r < 0 && r != -ENOENT ? fail(t, r, "cannot list the objects",
 					    NULL)
 				     : 0;
+}
+
+/* ---- parts no head names ------------------------------------------------ */
+
+/* name "<id hex>.<gen>.<k>" into *p: 0, or -1 when it is not a part's. */
+static int parse_part(b3cas_rados_part *p, const char *name)
+{
+	size_t n = strlen(name);
+	char *end;
+	unsigned long k;
+
+	if (n < NAME_LEN + 1 + 16 + 2 || name[NAME_LEN] != '.' ||
+	    name[NAME_LEN + 17] != '.' || unhex(p->id, name, 32) < 0)
+		return -1;
+	memcpy(p->gen, name + NAME_LEN + 1, 16);
+	p->gen[16] = '\0';
+	for (int i = 0; i < 16; i++)
+		if (!strchr("0123456789abcdef", p->gen[i]))
+			return -1;
+	k = strtoul(name + NAME_LEN + 18, &end, 10);
+	if (*end || k > UINT32_MAX || !isdigit((unsigned char)name[NAME_LEN + 18]))
+		return -1;
+	p->k = (uint32_t)k;
+	return 0;
+}
+
+int b3cas__rados_list_parts(b3cas_rados *t,
+			    int (*visit)(void *ctx, const b3cas_rados_part *p),
+			    void *ctx)
+{
+	rados_list_ctx_t lc;
+	const char *entry, *key, *nspace;
+	int r = lib.rados_nobjects_list_open(t->io, &lc), rc = 0;
+
+	if (r < 0)
+		return fail(t, r, "cannot list the objects", NULL);
+	while (rc == 0 &&
+	       (r = lib.rados_nobjects_list_next(lc, &entry, &key,
+						 &nspace)) == 0) {
+		b3cas_rados_part p;
+
+		if (parse_part(&p, entry) == 0)
+			rc = visit(ctx, &p);
+	}
+	lib.rados_nobjects_list_close(lc);
+	if (rc != 0)
+		return rc;
+	return r < 0 && r != -ENOENT ? fail(t, r, "cannot list the objects",
+					    NULL)
+				     : 0;
+}
+
+int b3cas__rados_part_orphaned(b3cas_rados *t, const b3cas_rados_part *p,
+			       uint64_t min_age_s, uint64_t *age_s)
+{
+	char head[NAME_LEN + 1], name[NAME_LEN + 64];
+	big_info b;
+	uint64_t size;
+	time_t mtime;
+	int r = big_get(t, p->id, &b);
+
+	*age_s = 0;
+	if (r == 0 && b.parts && strcmp(b.gen, p->gen) == 0)
+		return 0; /* its head names it */
+	if (r < 0 && r != B3CAS_ENOTFOUND)
+		return r;
+	b3cas_error_clear();
+	hex(head, p->id, 32);
+	part_name(name, sizeof(name), head, p->gen, p->k);
+	r = lib.rados_stat(t->io, name, &size, &mtime);
+	if (r == -ENOENT)
+		return 0; /* gone meanwhile */
+	if (r < 0)
+		return fail(t, r, "cannot stat a part of", p->id);
+	*age_s = time(NULL) > mtime ? (uint64_t)(time(NULL) - mtime) : 0;
+	return *age_s >= min_age_s;
+}
+
+int b3cas__rados_part_remove(b3cas_rados *t, const b3cas_rados_part *p,
+			     uint64_t min_age_s)
+{
+	char head[NAME_LEN + 1], name[NAME_LEN + 64];
+	uint64_t age;
+	int r = b3cas__rados_part_orphaned(t, p, min_age_s, &age);
+
+	if (r <= 0)
+		return r;
+	hex(head, p->id, 32);
+	part_name(name, sizeof(name), head, p->gen, p->k);
+	r = lib.rados_remove(t->io, name);
+	if (r < 0 && r != -ENOENT)
+		return fail(t, r, "cannot remove a part of", p->id);
+	return 1;
 }

@@ -187,4 +187,30 @@ int b3cas__rados_list(b3cas_rados *t,
 		      int (*visit)(void *ctx, const uint8_t id[32]),
 		      void *ctx, uint64_t *others);
 
+/*
+ * Parts of big objects that no head names: a put killed after writing
+ * them, or a collection killed before removing them. A put in progress
+ * has parts its head does not name yet, so only parts older than
+ * min_age_s seconds are called orphans.
+ */
+typedef struct b3cas_rados_part {
+	uint8_t id[32]; /* the object's */
+	char gen[17];
+	uint32_t k;
+} b3cas_rados_part;
+
+/* Every part name in the namespace, to visit (a non-zero return stops
+ * the walk and is returned). */
+int b3cas__rados_list_parts(b3cas_rados *t,
+			    int (*visit)(void *ctx, const b3cas_rados_part *p),
+			    void *ctx);
+/* 1 if no head names part p and it is at least min_age_s old (*age_s its
+ * age), 0 if not (or it is gone), or a code. */
+int b3cas__rados_part_orphaned(b3cas_rados *t, const b3cas_rados_part *p,
+			       uint64_t min_age_s, uint64_t *age_s);
+/* Remove part p if it is still an orphan (as above): 1 removed, 0 kept,
+ * or a code. */
+int b3cas__rados_part_remove(b3cas_rados *t, const b3cas_rados_part *p,
+			     uint64_t min_age_s);
+
 #endif

@@ -23,6 +23,8 @@
 #include "rados_workers.h"
 #include "tier_util.h"
 
+#include <rados/librados.h>
+
 static const char *conf_path, *pool_name;
 /* B3CAS_TEST_CEPH_DIR: the cluster's folder, for t_osd_restart to kill
  * and start its OSD (scripts/ceph-dev.sh kill-osd, start-osd) */
@@ -907,6 +909,105 @@ static void t_big(void **state)
 	free(back);
 }
 
+/* Write a part of a big object by hand (name "<id>.<gen>.<k>"), dated
+ * age_s seconds ago, through librados itself. */
+static void plant_part(const char *ns, const b3cas_oid *id, const char *gen,
+		       unsigned k, time_t age_s)
+{
+	rados_t c;
+	rados_ioctx_t io;
+	rados_write_op_t op;
+	char hex[B3CAS_OID_HEX_LEN + 1], name[128];
+	time_t when = time(NULL) - age_s;
+
+	assert_int_equal(rados_create(&c, "admin"), 0);
+	assert_int_equal(rados_conf_read_file(c, conf_path), 0);
+	assert_int_equal(rados_connect(c), 0);
+	assert_int_equal(rados_ioctx_create(c, pool_name, &io), 0);
+	rados_ioctx_set_namespace(io, ns);
+	snprintf(name, sizeof(name), "%s.%s.%u", b3cas_oid_fmt(hex, id), gen,
+		 k);
+	op = rados_create_write_op();
+	rados_write_op_write_full(op, "part", 4);
+	assert_int_equal(rados_write_op_operate(op, io, name, &when, 0), 0);
+	rados_release_write_op(op);
+	rados_ioctx_destroy(io);
+	rados_shutdown(c);
+}
+
+/*
+ * Parts of big objects that no head names: one two days old (a put or a
+ * collection killed long ago) is a stray, which --repair removes; one
+ * just written (a put in progress) and one its head names are none.
+ */
+static void t_stray_parts(void **state)
+{
+	char root[64], ns[64];
+	uint64_t st = seed ^ 19;
+	size_t len = (64u << 20) + 1;
+	uint8_t *p = malloc(len);
+	b3cas_oid id, lost;
+	b3cas_store *s;
+	b3cas_rados *t;
+	b3cas_fsck_options fo = B3CAS_FSCK_OPTIONS_INIT;
+	b3cas_fsck_report r;
+
+	(void)state;
+	assert_non_null(p);
+	tu_make_root(root, sizeof(root), "rados-stray");
+	random_ns(ns, sizeof(ns), &st);
+	s = open_rados_store(root, ns);
+	t = tu_pool_open(root);
+	object_bytes(p, len, 500);
+	assert_int_equal(b3cas_store_put(s, &id, p, len), 0); /* 5 parts */
+	memset(lost.bytes, 0x6b, sizeof(lost.bytes));
+	plant_part(ns, &lost, "00112233445566aa", 3, 2 * 24 * 3600);
+	plant_part(ns, &lost, "00112233445566bb", 0, 10);
+	/* its head names another generation: a stray too */
+	plant_part(ns, &id, "ffffffffffffffff", 1, 3 * 24 * 3600);
+	assert_int_equal(pool_names(t), 1 + 5 + 3);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(b3cas_fsck(s, &fo, &r), 0);
+	assert_int_equal(r.strays, 2);
+	assert_int_equal(r.problems, 2);
+	assert_int_equal(pool_names(t), 1 + 5 + 3);
+	fo.repair = true;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(b3cas_fsck(s, &fo, &r), 0);
+	assert_int_equal(r.strays, 2);
+	assert_int_equal(pool_names(t), 1 + 5 + 1);
+	/* the object reads whole still */
+	{
+		void *data;
+		size_t dlen;
+
+		assert_int_equal(b3cas_store_get(s, &id, &data, &dlen), 0);
+		assert_int_equal(dlen, len);
+		assert_memory_equal(data, p, len);
+		free(data);
+	}
+	fo.repair = false;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(b3cas_fsck(s, &fo, &r), 0);
+	assert_int_equal(r.problems, 0);
+	/* the young one is left for its put; this test removes it */
+	{
+		b3cas_rados_part part;
+
+		memcpy(part.id, lost.bytes, 32);
+		snprintf(part.gen, sizeof(part.gen), "00112233445566bb");
+		part.k = 0;
+		assert_int_equal(b3cas__rados_part_remove(t, &part, 0), 1);
+	}
+	assert_int_equal(b3cas_store_delete(s, &id), 0);
+	gc_now(s);
+	assert_int_equal(pool_names(t), 0);
+	b3cas__rados_close(t);
+	assert_int_equal(b3cas_store_close(s), 0);
+	tu_remove_root(root);
+	free(p);
+}
+
 static void t_hosts_race(void **state)
 {
 	(void)state;
@@ -928,6 +1029,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_fsck_counts),
 		cmocka_unit_test(t_backup_both_ways),
 		cmocka_unit_test(t_big),
+		cmocka_unit_test(t_stray_parts),
 		cmocka_unit_test(t_hosts_race),
 	};
 
