@@ -286,6 +286,9 @@ static b3cas_store *store_open(char *root, size_t n, uint64_t l1)
 	o.rados_conf = conf_path;
 	o.rados_namespace = ns;
 	o.l1_bytes = l1;
+	/* no L2 either: a read from the cluster would write its copy there,
+	 * a local file write that is L2's cost, not the cluster's */
+	o.l2_bytes = 0;
 	if (b3cas_store_open(&st, root, &o) != 0)
 		die("store: %s", b3cas_error_last());
 	return st;
